@@ -1,0 +1,53 @@
+import type { TestProject } from 'vitest/node';
+import { type PostgresServerInfo, startPostgres } from './postgres-server.ts';
+import { killAllSync } from './processes.ts';
+import { type HostPort, type SentinelGroupInfo, startRedis, startSentinelGroup } from './redis-server.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The run's Postgres server (superuser credentials, loopback). */
+    postgres: PostgresServerInfo;
+    /** The run's standalone Redis. */
+    redis: HostPort;
+    /** The run's Sentinel group: one primary, two replicas, three sentinels. */
+    sentinel: SentinelGroupInfo;
+  }
+}
+
+/**
+ * Vitest global setup: starts Postgres, a standalone Redis and a Sentinel group once per run,
+ * on loopback ports picked here, and stops them all when the run ends (pass or fail). If the
+ * runner is interrupted, processes.ts kills them on SIGINT/SIGTERM/exit.
+ */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const started = await Promise.allSettled([startPostgres(), startRedis(), startSentinelGroup()]);
+  const stopAll = async () => {
+    await Promise.allSettled(started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+  };
+  const failed = started.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed.length > 0) {
+    await stopAll();
+    killAllSync();
+    throw new AggregateError(
+      failed.map((f) => f.reason),
+      'test services did not start',
+    );
+  }
+  const [postgres, redis, sentinel] = started.map((s) => (s as PromiseFulfilledResult<unknown>).value) as [
+    Awaited<ReturnType<typeof startPostgres>>,
+    Awaited<ReturnType<typeof startRedis>>,
+    Awaited<ReturnType<typeof startSentinelGroup>>,
+  ];
+  project.provide('postgres', {
+    host: postgres.host,
+    port: postgres.port,
+    user: postgres.user,
+    password: postgres.password,
+  });
+  project.provide('redis', { host: redis.host, port: redis.port });
+  project.provide('sentinel', { name: sentinel.name, sentinels: sentinel.sentinels, nodes: sentinel.nodes });
+  return async () => {
+    await stopAll();
+    killAllSync();
+  };
+}

@@ -1,0 +1,12 @@
+export { freePort, waitForPort } from './ports.ts';
+export { type PostgresServerInfo, postgresUrl } from './postgres-server.ts';
+export {
+  deleteKeysWithPrefix,
+  type RedisNamespace,
+  redisNamespace,
+  redisOptions,
+  sentinelOptions,
+  uniquePrefix,
+} from './redis-fixtures.ts';
+export type { HostPort, SentinelGroupInfo } from './redis-server.ts';
+export { currentSentinelPrimary, forceSentinelFailover } from './sentinel-fixtures.ts';

@@ -1,0 +1,272 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort, waitForPort } from './ports.ts';
+import { type ServiceProcess, startProcess } from './processes.ts';
+
+/** Where a Redis or Sentinel process listens. */
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** A Sentinel group as tests see it: the sentinels, the master group name and every data node. */
+export interface SentinelGroupInfo {
+  name: string;
+  sentinels: HostPort[];
+  nodes: HostPort[];
+}
+
+/** A running Redis-family server with its data directory. */
+export interface RunningRedis extends HostPort {
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+
+/**
+ * The settings every test Redis shares. Queues need `noeviction` (an evicted BullMQ key is a
+ * lost job); persistence is off because each run starts from nothing.
+ */
+function baseArgs(port: number, dir: string): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    HOST,
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--maxmemory-policy',
+    'noeviction',
+    '--protected-mode',
+    'no',
+    '--daemonize',
+    'no',
+  ];
+}
+
+async function startRedisProcess(name: string, args: (port: number, dir: string) => string[]) {
+  const port = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), `switchboard-${name}-`));
+  const service = startProcess({ name, command: 'redis-server', args: args(port, dir) });
+  await waitUntilUp(service, port);
+  return { host: HOST, port, dir, service };
+}
+
+async function waitUntilUp(service: ServiceProcess, port: number): Promise<void> {
+  const died = new Promise<never>((_, reject) =>
+    service.child.once('exit', (code) =>
+      reject(new Error(`${service.name} exited with ${code} before listening:\n${service.output()}`)),
+    ),
+  );
+  await Promise.race([waitForPort(port), died]);
+}
+
+function runningRedis(host: string, port: number, service: ServiceProcess, dir: string): RunningRedis {
+  return {
+    host,
+    port,
+    async stop() {
+      await service.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts a standalone redis-server on a free loopback port. */
+export async function startRedis(): Promise<RunningRedis> {
+  const { host, port, dir, service } = await startRedisProcess('redis', baseArgs);
+  return runningRedis(host, port, service, dir);
+}
+
+/** A running Sentinel group: one primary, replicas and sentinels, all on loopback. */
+export interface RunningSentinelGroup extends SentinelGroupInfo {
+  stop(): Promise<void>;
+}
+
+/** Options for {@link startSentinelGroup}. */
+export interface SentinelGroupOptions {
+  name?: string;
+  replicas?: number;
+  sentinels?: number;
+}
+
+/**
+ * Starts a real Sentinel group from Debian's redis-server and redis-sentinel: a primary, two
+ * replicas and three sentinels with a quorum of two. down-after is short (1 s) so forced and
+ * real failovers finish in a few seconds inside a test.
+ */
+export async function startSentinelGroup(options: SentinelGroupOptions = {}): Promise<RunningSentinelGroup> {
+  const name = options.name ?? 'mymaster';
+  const stops: (() => Promise<void>)[] = [];
+  try {
+    const primary = await startRedisProcess('redis-primary', baseArgs);
+    stops.push(() => runningRedis(primary.host, primary.port, primary.service, primary.dir).stop());
+    const nodes: HostPort[] = [{ host: primary.host, port: primary.port }];
+    for (let i = 0; i < (options.replicas ?? 2); i++) {
+      const replica = await startRedisProcess(`redis-replica-${i}`, (port, dir) => [
+        ...baseArgs(port, dir),
+        '--replicaof',
+        primary.host,
+        String(primary.port),
+        // Replicas announce loopback so Sentinel hands clients an address they can reach.
+        '--replica-announce-ip',
+        HOST,
+      ]);
+      stops.push(() => runningRedis(replica.host, replica.port, replica.service, replica.dir).stop());
+      nodes.push({ host: replica.host, port: replica.port });
+    }
+    const sentinels: HostPort[] = [];
+    for (let i = 0; i < (options.sentinels ?? 3); i++) {
+      const port = await freePort();
+      const dir = await mkdtemp(join(tmpdir(), `switchboard-sentinel-${i}-`));
+      const conf = join(dir, 'sentinel.conf');
+      // Sentinel rewrites its config file as it learns the topology, so each gets its own.
+      await writeFile(
+        conf,
+        [
+          `port ${port}`,
+          `bind ${HOST}`,
+          `dir ${dir}`,
+          'protected-mode no',
+          `sentinel announce-ip ${HOST}`,
+          `sentinel monitor ${name} ${primary.host} ${primary.port} 2`,
+          `sentinel down-after-milliseconds ${name} 1000`,
+          `sentinel failover-timeout ${name} 5000`,
+          `sentinel parallel-syncs ${name} 1`,
+          '',
+        ].join('\n'),
+      );
+      const service = startProcess({ name: `sentinel-${i}`, command: 'redis-sentinel', args: [conf] });
+      await waitUntilUp(service, port);
+      stops.push(() => runningRedis(HOST, port, service, dir).stop());
+      sentinels.push({ host: HOST, port });
+    }
+    const group = { name, sentinels, nodes };
+    await waitForSentinelGroup(group);
+    return {
+      ...group,
+      async stop() {
+        await Promise.all(stops.map((stop) => stop()));
+      },
+    };
+  } catch (error) {
+    await Promise.allSettled(stops.map((stop) => stop()));
+    throw error;
+  }
+}
+
+/** Resolves when every sentinel names the same primary and sees all replicas and the other sentinels. */
+export async function waitForSentinelGroup(group: SentinelGroupInfo, timeoutMs = 20_000): Promise<HostPort> {
+  const deadline = Date.now() + timeoutMs;
+  let last = 'no answer yet';
+  while (Date.now() < deadline) {
+    const views = await Promise.all(
+      group.sentinels.map((s) => sentinelView(s, group.name).catch(() => null)),
+    );
+    const masters = new Set(views.map((v) => (v ? `${v.master.host}:${v.master.port}` : 'none')));
+    const complete = views.every(
+      (v) => v !== null && v.replicas >= group.nodes.length - 1 && v.sentinels >= group.sentinels.length - 1,
+    );
+    if (masters.size === 1 && !masters.has('none') && complete) {
+      const master = views[0]!.master;
+      if (await isWritablePrimary(master)) return master;
+    }
+    last = JSON.stringify(views);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`sentinel group ${group.name} did not settle within ${timeoutMs} ms: ${last}`);
+}
+
+async function sentinelView(sentinel: HostPort, name: string) {
+  const client = new Redis({
+    ...sentinel,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  try {
+    await client.connect();
+    const addr = (await client.call('SENTINEL', 'get-master-addr-by-name', name)) as [string, string] | null;
+    if (!addr) throw new Error('no master');
+    const replicas = (await client.call('SENTINEL', 'replicas', name)) as string[][];
+    const healthyReplicas = replicas.filter((fields) => {
+      const flags = fields[fields.indexOf('flags') + 1] ?? '';
+      return !flags.includes('down') && !flags.includes('disconnected');
+    });
+    const sentinels = (await client.call('SENTINEL', 'sentinels', name)) as string[][];
+    return {
+      master: { host: addr[0], port: Number(addr[1]) },
+      replicas: healthyReplicas.length,
+      sentinels: sentinels.length,
+    };
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function isWritablePrimary(node: HostPort): Promise<boolean> {
+  const client = new Redis({
+    ...node,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  try {
+    await client.connect();
+    const role = (await client.call('ROLE')) as [string, ...unknown[]];
+    return role[0] === 'master';
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** The primary every sentinel currently names, once they agree. */
+export async function currentPrimary(group: SentinelGroupInfo): Promise<HostPort> {
+  return await waitForSentinelGroup(group);
+}
+
+/**
+ * Forces a Sentinel failover and waits until every sentinel names a new, writable primary and
+ * the group has settled again. Concurrent callers (test files share one group) are told
+ * INPROG by Sentinel: that is retried, and each caller still gets a primary different from the
+ * one it saw before it asked.
+ */
+export async function forceFailover(
+  group: SentinelGroupInfo,
+  timeoutMs = 30_000,
+): Promise<{ from: HostPort; to: HostPort }> {
+  const deadline = Date.now() + timeoutMs;
+  const from = await waitForSentinelGroup(group, timeoutMs);
+  const client = new Redis({ ...group.sentinels[0]!, maxRetriesPerRequest: 0, lazyConnect: true });
+  try {
+    await client.connect();
+    for (;;) {
+      try {
+        await client.call('SENTINEL', 'FAILOVER', group.name);
+        break;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        if (!/INPROG|NOGOODSLAVE|NOGOODREPLICA/.test(message) || Date.now() > deadline) throw error;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  } finally {
+    client.disconnect();
+  }
+  while (Date.now() < deadline) {
+    const to = await waitForSentinelGroup(group, Math.max(1_000, deadline - Date.now())).catch(() => null);
+    if (to && (to.host !== from.host || to.port !== from.port)) return { from, to };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(
+    `sentinel failover of ${group.name} away from ${from.host}:${from.port} did not complete in ${timeoutMs} ms`,
+  );
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Sourced by the Makefile's recipes and by .ci/run: makes sure this machine has what the
+# build and the tests need, installing only what is missing, then puts Node 24 first on PATH.
+#
+#   - Debian packages: redis-server and redis-sentinel (tests start their own servers on
+#     loopback ports; the Debian service is never used).
+#   - Node 24 LTS from the npm registry's node-linux-<arch> package (the machine's PATH has
+#     Node 20, which is past end of life), cached under $SWITCHBOARD_CACHE.
+#   - npm ci, re-run only when package-lock.json changed since the last install.
+set -euo pipefail
+
+SWITCHBOARD_NODE_VERSION="${SWITCHBOARD_NODE_VERSION:-24.21.0}"
+SWITCHBOARD_CACHE="${SWITCHBOARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/switchboard}"
+export SWITCHBOARD_CACHE
+
+toolchain_log() { printf '[toolchain] %s\n' "$*" >&2; }
+
+toolchain_apt() {
+  local missing=()
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
+    toolchain_log "missing Debian packages: ${missing[*]} (install them, or run as root)"
+    return 1
+  fi
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  toolchain_log "installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+toolchain_node() {
+  local arch
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) toolchain_log "unsupported architecture $(uname -m)"; return 1 ;;
+  esac
+  local dir="$SWITCHBOARD_CACHE/node-$SWITCHBOARD_NODE_VERSION"
+  local bin="$dir/node_modules/node-linux-$arch/bin"
+  if [ ! -x "$bin/node" ]; then
+    toolchain_log "installing Node $SWITCHBOARD_NODE_VERSION into $dir"
+    mkdir -p "$dir"
+    npm install --silent --no-save --no-audit --no-fund --prefix "$dir" "node-linux-$arch@$SWITCHBOARD_NODE_VERSION" >/dev/null
+  fi
+  export PATH="$bin:$PATH"
+  [ "$(node --version)" = "v$SWITCHBOARD_NODE_VERSION" ] || { toolchain_log "node on PATH is $(node --version)"; return 1; }
+}
+
+toolchain_npm() {
+  local root stamp want
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  stamp="$root/node_modules/.switchboard-lock-hash"
+  want="$(sha256sum "$root/package-lock.json" | cut -d' ' -f1)-$(node --version)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    toolchain_log "npm ci"
+    (cd "$root" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$stamp"
+  fi
+}
+
+toolchain_apt
+toolchain_node
+toolchain_npm

@@ -1,0 +1,2 @@
+/** The worker service's name, as used in logs, metrics and traces. Its code arrives with its issue. */
+export const SERVICE_NAME = 'switchboard-worker';
