@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 
 /** A server process started for tests; `stop()` ends it and waits until it has exited. */
 export interface ServiceProcess {
@@ -17,9 +18,15 @@ export interface StartProcessOptions {
   args: readonly string[];
   cwd?: string;
   env?: NodeJS.ProcessEnv;
+  /** Directories that belong to the process (data, config); removed once it has exited. */
+  tempDirs?: readonly string[];
 }
 
-const running = new Set<ServiceProcess>();
+const running = new Map<ServiceProcess, readonly string[]>();
+
+function removeDirs(dirs: readonly string[]): void {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+}
 let exitHooksInstalled = false;
 
 /**
@@ -28,12 +35,14 @@ let exitHooksInstalled = false;
  * runner's own process group too, so `kill -- -PGID` from scripts/check.sh reaches them as well.
  */
 export function killAllSync(): void {
-  for (const service of running) {
+  for (const [service, dirs] of running) {
     try {
       process.kill(service.pid, 'SIGKILL');
     } catch {
       // already gone
     }
+    // A SIGKILLed server no longer writes, so its directories can go at once.
+    removeDirs(dirs);
   }
   running.clear();
 }
@@ -75,13 +84,15 @@ export function startProcess(options: StartProcessOptions): ServiceProcess {
     output: () => lines.join('\n'),
     async stop() {
       running.delete(service);
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      removeDirs(options.tempDirs ?? []);
     },
   };
-  running.add(service);
+  running.set(service, options.tempDirs ?? []);
   return service;
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -18,8 +18,10 @@ export interface SentinelGroupInfo {
   nodes: HostPort[];
 }
 
-/** A running Redis-family server with its data directory. */
+/** A running Redis-family server: where it listens, its pid and data directory. */
 export interface RunningRedis extends HostPort {
+  pid: number;
+  dir: string;
   stop(): Promise<void>;
 }
 
@@ -53,9 +55,9 @@ function baseArgs(port: number, dir: string): string[] {
 async function startRedisProcess(name: string, args: (port: number, dir: string) => string[]) {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), `switchboard-${name}-`));
-  const service = startProcess({ name, command: 'redis-server', args: args(port, dir) });
+  const service = startProcess({ name, command: 'redis-server', args: args(port, dir), tempDirs: [dir] });
   await waitUntilUp(service, port);
-  return { host: HOST, port, dir, service };
+  return runningRedis(port, service, dir);
 }
 
 async function waitUntilUp(service: ServiceProcess, port: number): Promise<void> {
@@ -67,21 +69,13 @@ async function waitUntilUp(service: ServiceProcess, port: number): Promise<void>
   await Promise.race([waitForPort(port), died]);
 }
 
-function runningRedis(host: string, port: number, service: ServiceProcess, dir: string): RunningRedis {
-  return {
-    host,
-    port,
-    async stop() {
-      await service.stop();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
+function runningRedis(port: number, service: ServiceProcess, dir: string): RunningRedis {
+  return { host: HOST, port, pid: service.pid, dir, stop: () => service.stop() };
 }
 
 /** Starts a standalone redis-server on a free loopback port. */
 export async function startRedis(): Promise<RunningRedis> {
-  const { host, port, dir, service } = await startRedisProcess('redis', baseArgs);
-  return runningRedis(host, port, service, dir);
+  return await startRedisProcess('redis', baseArgs);
 }
 
 /** A running Sentinel group: one primary, replicas and sentinels, all on loopback. */
@@ -106,7 +100,7 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
   const stops: (() => Promise<void>)[] = [];
   try {
     const primary = await startRedisProcess('redis-primary', baseArgs);
-    stops.push(() => runningRedis(primary.host, primary.port, primary.service, primary.dir).stop());
+    stops.push(primary.stop);
     const nodes: HostPort[] = [{ host: primary.host, port: primary.port }];
     for (let i = 0; i < (options.replicas ?? 2); i++) {
       const replica = await startRedisProcess(`redis-replica-${i}`, (port, dir) => [
@@ -118,7 +112,7 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
         '--replica-announce-ip',
         HOST,
       ]);
-      stops.push(() => runningRedis(replica.host, replica.port, replica.service, replica.dir).stop());
+      stops.push(replica.stop);
       nodes.push({ host: replica.host, port: replica.port });
     }
     const sentinels: HostPort[] = [];
@@ -142,9 +136,14 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
           '',
         ].join('\n'),
       );
-      const service = startProcess({ name: `sentinel-${i}`, command: 'redis-sentinel', args: [conf] });
+      const service = startProcess({
+        name: `sentinel-${i}`,
+        command: 'redis-sentinel',
+        args: [conf],
+        tempDirs: [dir],
+      });
       await waitUntilUp(service, port);
-      stops.push(() => runningRedis(HOST, port, service, dir).stop());
+      stops.push(service.stop);
       sentinels.push({ host: HOST, port });
     }
     const group = { name, sentinels, nodes };
@@ -161,8 +160,14 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
   }
 }
 
-/** Resolves when every sentinel names the same primary and sees all replicas and the other sentinels. */
-export async function waitForSentinelGroup(group: SentinelGroupInfo, timeoutMs = 20_000): Promise<HostPort> {
+/**
+ * Resolves when every sentinel names the same primary, sees all replicas and the other sentinels,
+ * and the primary itself reports every replica online.
+ */
+export async function waitForSentinelGroup(
+  group: SentinelGroupInfo,
+  { timeoutMs = 20_000, replicasOnline = true }: { timeoutMs?: number; replicasOnline?: boolean } = {},
+): Promise<HostPort> {
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer yet';
   while (Date.now() < deadline) {
@@ -171,11 +176,15 @@ export async function waitForSentinelGroup(group: SentinelGroupInfo, timeoutMs =
     );
     const masters = new Set(views.map((v) => (v ? `${v.master.host}:${v.master.port}` : 'none')));
     const complete = views.every(
-      (v) => v !== null && v.replicas >= group.nodes.length - 1 && v.sentinels >= group.sentinels.length - 1,
+      (v) =>
+        v !== null &&
+        (!replicasOnline || v.replicas >= group.nodes.length - 1) &&
+        v.sentinels >= group.sentinels.length - 1,
     );
     if (masters.size === 1 && !masters.has('none') && complete) {
       const master = views[0]!.master;
-      if (await isWritablePrimary(master)) return master;
+      const online = await onlineReplicasOf(master);
+      if (online >= (replicasOnline ? group.nodes.length - 1 : 0)) return master;
     }
     last = JSON.stringify(views);
     await new Promise((r) => setTimeout(r, 100));
@@ -210,7 +219,8 @@ async function sentinelView(sentinel: HostPort, name: string) {
   }
 }
 
-async function isWritablePrimary(node: HostPort): Promise<boolean> {
+/** How many replicas a primary reports online (-1 when the node is not a writable primary). */
+async function onlineReplicasOf(node: HostPort): Promise<number> {
   const client = new Redis({
     ...node,
     lazyConnect: true,
@@ -219,10 +229,11 @@ async function isWritablePrimary(node: HostPort): Promise<boolean> {
   });
   try {
     await client.connect();
-    const role = (await client.call('ROLE')) as [string, ...unknown[]];
-    return role[0] === 'master';
+    const info = await client.info('replication');
+    if (!/^role:master$/m.test(info)) return -1;
+    return info.split('\n').filter((line) => /^slave\d+:.*state=online/.test(line)).length;
   } catch {
-    return false;
+    return -1;
   } finally {
     client.disconnect();
   }
@@ -230,21 +241,20 @@ async function isWritablePrimary(node: HostPort): Promise<boolean> {
 
 /** The primary every sentinel currently names, once they agree. */
 export async function currentPrimary(group: SentinelGroupInfo): Promise<HostPort> {
-  return await waitForSentinelGroup(group);
+  return await waitForSentinelGroup(group, { replicasOnline: false });
 }
 
 /**
- * Forces a Sentinel failover and waits until every sentinel names a new, writable primary and
- * the group has settled again. Concurrent callers (test files share one group) are told
- * INPROG by Sentinel: that is retried, and each caller still gets a primary different from the
- * one it saw before it asked.
+ * Forces a Sentinel failover and waits until every sentinel names a new, writable primary.
+ * Sentinel answers INPROG (or NOGOODSLAVE while replicas resync) when it cannot start one yet:
+ * that is retried. Callers do not wait for the old primary's full resync as a replica.
  */
 export async function forceFailover(
   group: SentinelGroupInfo,
   timeoutMs = 30_000,
 ): Promise<{ from: HostPort; to: HostPort }> {
   const deadline = Date.now() + timeoutMs;
-  const from = await waitForSentinelGroup(group, timeoutMs);
+  const from = await waitForSentinelGroup(group, { timeoutMs, replicasOnline: false });
   const client = new Redis({ ...group.sentinels[0]!, maxRetriesPerRequest: 0, lazyConnect: true });
   try {
     await client.connect();
@@ -262,7 +272,10 @@ export async function forceFailover(
     client.disconnect();
   }
   while (Date.now() < deadline) {
-    const to = await waitForSentinelGroup(group, Math.max(1_000, deadline - Date.now())).catch(() => null);
+    const to = await waitForSentinelGroup(group, {
+      timeoutMs: Math.max(1_000, deadline - Date.now()),
+      replicasOnline: false,
+    }).catch(() => null);
     if (to && (to.host !== from.host || to.port !== from.port)) return { from, to };
     await new Promise((r) => setTimeout(r, 100));
   }

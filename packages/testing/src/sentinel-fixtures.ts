@@ -1,15 +1,44 @@
+import { Redis } from 'ioredis';
 import { inject } from 'vitest';
-import { forceFailover as failoverOf, type HostPort, currentPrimary as primaryOf } from './redis-server.ts';
+import { currentPrimary, forceFailover, type HostPort } from './redis-server.ts';
+
+const LOCK_KEY = 'switchboard-test:sentinel-failover-lock';
+
+/**
+ * Test files share one Sentinel group and run in parallel: a lock on the run's standalone Redis
+ * makes their forced failovers take turns, so each sees a clean switch instead of Sentinel's
+ * INPROG answers and a group still settling from someone else's failover.
+ */
+async function withFailoverLock<T>(fn: () => Promise<T>): Promise<T> {
+  const client = new Redis({ ...inject('redis') });
+  const token = `${process.pid}-${Math.random()}`;
+  try {
+    const deadline = Date.now() + 120_000;
+    while ((await client.set(LOCK_KEY, token, 'PX', 60_000, 'NX')) !== 'OK') {
+      if (Date.now() > deadline) throw new Error("waited 120 s for another test file's sentinel failover");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return await fn();
+  } finally {
+    await client.eval(
+      "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0",
+      1,
+      LOCK_KEY,
+      token,
+    );
+    client.disconnect();
+  }
+}
 
 /**
  * Forces a failover of the run's Sentinel group and resolves with the old and new primary once
  * every sentinel agrees on a new writable primary.
  */
 export async function forceSentinelFailover(timeoutMs?: number): Promise<{ from: HostPort; to: HostPort }> {
-  return await failoverOf(inject('sentinel'), timeoutMs);
+  return await withFailoverLock(() => forceFailover(inject('sentinel'), timeoutMs));
 }
 
 /** The primary of the run's Sentinel group, once the sentinels agree on it. */
 export async function currentSentinelPrimary(): Promise<HostPort> {
-  return await primaryOf(inject('sentinel'));
+  return await currentPrimary(inject('sentinel'));
 }
