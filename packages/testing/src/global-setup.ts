@@ -1,18 +1,8 @@
 import type { TestProject } from 'vitest/node';
-import { type PostgresServerInfo, startPostgres } from './postgres-server.ts';
+import { startPostgres } from './postgres-server.ts';
+import './provided-context.ts';
 import { killAllSync } from './processes.ts';
-import { type HostPort, type SentinelGroupInfo, startRedis, startSentinelGroup } from './redis-server.ts';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** The run's Postgres server (superuser credentials, loopback). */
-    postgres: PostgresServerInfo;
-    /** The run's standalone Redis. */
-    redis: HostPort;
-    /** The run's Sentinel group: one primary, two replicas, three sentinels. */
-    sentinel: SentinelGroupInfo;
-  }
-}
+import { startRedis, startSentinelGroup } from './redis-server.ts';
 
 /**
  * Vitest global setup: starts Postgres, a standalone Redis and a Sentinel group once per run,

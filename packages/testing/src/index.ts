@@ -1,3 +1,9 @@
+export {
+  adminDatabaseUrl,
+  type CreateTestDatabaseOptions,
+  createTestDatabase,
+  type TestDatabase,
+} from './database-fixtures.ts';
 export { freePort, waitForPort } from './ports.ts';
 export { type PostgresServerInfo, postgresUrl } from './postgres-server.ts';
 export {

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
+import './provided-context.ts';
 import { redisNamespace, uniquePrefix } from './redis-fixtures.ts';
 import { startRedis } from './redis-server.ts';
 import { currentSentinelPrimary, forceSentinelFailover } from './sentinel-fixtures.ts';

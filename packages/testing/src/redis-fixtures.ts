@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
+import './provided-context.ts';
 
 /**
  * A key prefix no other test uses, so test files share one Redis without seeing each other's

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
+import './provided-context.ts';
 import { currentPrimary, forceFailover, type HostPort } from './redis-server.ts';
 
 const LOCK_KEY = 'switchboard-test:sentinel-failover-lock';

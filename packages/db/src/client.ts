@@ -1,0 +1,86 @@
+import { PrismaPg } from '@prisma/adapter-pg';
+import { assertUuid, DbInputError } from './errors.ts';
+import { type Prisma, PrismaClient } from './generated/prisma/client.ts';
+
+/** The Prisma client for Switchboard's database. */
+export type Db = PrismaClient;
+
+/** The transaction client withTenant() hands to its callback: every query in it is scoped to one tenant. */
+export type TenantTx = Prisma.TransactionClient;
+
+/** Options for createDb(). */
+export interface CreateDbOptions {
+  /** Connection string of the application role (never the owner: row-level security is what isolates tenants). */
+  databaseUrl: string;
+  /** Pool size; pg's default (10) when omitted. */
+  maxConnections?: number;
+  /** Shown in pg_stat_activity, e.g. "switchboard-api". */
+  applicationName?: string;
+  /** Called when an idle pooled connection fails (the pool replaces it). */
+  onPoolError?: (error: Error) => void;
+}
+
+/** Creates a Prisma client over a pg pool (@prisma/adapter-pg). Query it through withTenant(). */
+export function createDb(options: CreateDbOptions): Db {
+  const adapter = new PrismaPg(
+    {
+      connectionString: options.databaseUrl,
+      ...(options.maxConnections === undefined ? {} : { max: options.maxConnections }),
+      ...(options.applicationName === undefined ? {} : { application_name: options.applicationName }),
+    },
+    options.onPoolError === undefined ? {} : { onPoolError: options.onPoolError },
+  );
+  return new PrismaClient({ adapter });
+}
+
+/** Options for withTenant(), passed on to Prisma's interactive transaction. */
+export interface WithTenantOptions {
+  /** Longest wait for a pooled connection, in ms (Prisma's default 2000). */
+  maxWait?: number;
+  /** Longest the transaction may run, in ms (Prisma's default 5000). */
+  timeout?: number;
+  /** Isolation level; Postgres' default (read committed) when omitted. */
+  isolationLevel?: Prisma.TransactionIsolationLevel;
+}
+
+/**
+ * Runs fn in a transaction in which only tenantId's rows exist: the tenant is set with
+ * set_config(..., is_local => true), so it ends with the transaction and a pooled
+ * connection never carries it into someone else's query. Throws DbInputError when
+ * tenantId is not a uuid.
+ */
+export async function withTenant<T>(
+  db: Db,
+  tenantId: string,
+  fn: (tx: TenantTx) => Promise<T>,
+  options: WithTenantOptions = {},
+): Promise<T> {
+  assertUuid('tenantId', tenantId);
+  return db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT set_config('switchboard.tenant_id', ${tenantId}, true)`;
+    return fn(tx);
+  }, options);
+}
+
+/**
+ * Throws DbInputError unless the client's role is subject to row-level security: not a
+ * superuser, without BYPASSRLS, and owning (or inheriting an owner of) no table in schema
+ * public, since an owner could switch RLS off. Services call this once at start, so a
+ * DATABASE_URL pointing at the wrong role stops them instead of weakening isolation.
+ */
+export async function verifyRuntimeRole(db: Db): Promise<void> {
+  const [role] = await db.$queryRaw<
+    { name: string; superuser: boolean; bypassrls: boolean; owner: boolean }[]
+  >`
+    SELECT r.rolname AS name, r.rolsuper AS superuser, r.rolbypassrls AS bypassrls,
+           EXISTS (SELECT 1 FROM pg_class c
+                    WHERE c.relnamespace = 'public'::regnamespace AND pg_has_role(r.oid, c.relowner, 'USAGE')) AS owner
+      FROM pg_roles r WHERE r.rolname = current_user`;
+  if (!role || role.superuser || role.bypassrls || role.owner) {
+    throw new DbInputError(
+      'databaseUrl',
+      'a role without SUPERUSER or BYPASSRLS that owns no table (the application role)',
+      role?.name ?? null,
+    );
+  }
+}

@@ -1,0 +1,60 @@
+/** createDb() makes the Prisma client, withTenant() scopes work to one tenant, verifyRuntimeRole() refuses a role that escapes RLS. */
+export {
+  type CreateDbOptions,
+  createDb,
+  type Db,
+  type TenantTx,
+  verifyRuntimeRole,
+  type WithTenantOptions,
+  withTenant,
+} from './client.ts';
+/** Thrown for a malformed argument (e.g. a tenant id that is not a uuid); carries code, status and the argument's name. */
+export { DbInputError } from './errors.ts';
+/** Row types of every table, as Prisma returns them. */
+export type {
+  ApiKey,
+  AuditLogEntry,
+  Contact,
+  ContactIdentity,
+  Conversation,
+  IdempotencyKey,
+  Membership,
+  Message,
+  MessageStatusEvent,
+  MessageTemplate,
+  PasswordResetToken,
+  QuickReply,
+  RefreshToken,
+  ScheduledMessage,
+  Session,
+  Tenant,
+  User,
+  WebhookDelivery,
+  WebhookSubscription,
+} from './generated/prisma/client.ts';
+/** Prisma's namespace: input types, TransactionIsolationLevel, and error classes such as PrismaClientKnownRequestError. */
+export { Prisma } from './generated/prisma/client.ts';
+/** The database's enum types, each a const object and a union type of its values. */
+export {
+  AuditActorType,
+  ContactIdentityKind,
+  ConversationStatus,
+  MembershipRole,
+  MessageDirection,
+  MessageStatus,
+  MessageType,
+  ScheduledMessageStatus,
+  SessionChannel,
+  SessionState,
+  WebhookDeliveryStatus,
+} from './generated/prisma/enums.ts';
+/** migrate() applies or rolls back the SQL migrations in migrationsDir as the database owner. */
+export { type MigrateOptions, migrate, migrationsDir } from './migrate.ts';
+/** Creating and dropping a tenant's database and its owner and application roles on a shared Postgres. */
+export {
+  type DropTenantDatabaseOptions,
+  dropTenantDatabase,
+  type ProvisionTenantDatabaseOptions,
+  provisionTenantDatabase,
+  type TenantDatabaseUrls,
+} from './provision.ts';

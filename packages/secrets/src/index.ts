@@ -1,0 +1,18 @@
+/**
+ * @switchboard/secrets: `secret://<provider>/<path>#<key>` references and the providers
+ * that resolve them. The conformance suite (`conformance.ts`) is test-only and is
+ * imported by path, not from here, so services do not load vitest.
+ */
+export { type CreateSecretResolverOptions, createSecretResolver } from './default-resolver.ts';
+export { EnvSecretProvider, type EnvSecretProviderOptions } from './env.ts';
+export { FileSecretProvider, type FileSecretProviderOptions } from './file.ts';
+export { SecretError, type SecretErrorCode, type SecretProvider, type Unsubscribe } from './provider.ts';
+export {
+  formatSecretReference,
+  isSecretReference,
+  isValidProviderName,
+  parseSecretReference,
+  type SecretReference,
+} from './reference.ts';
+export { SecretResolver, type SecretResolverOptions } from './resolver.ts';
+export { pickSecretKey } from './structured.ts';

@@ -1,0 +1,183 @@
+import { context, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from './logger.ts';
+import { spanAttributes, TRACER_NAME } from './names.ts';
+import { PHONE_MASK } from './redaction.ts';
+import { MemoryDestination } from './testing/memory-destination.ts';
+import { type RecordingServer, startRecordingServer } from './testing/recording-server.ts';
+import {
+  extractTraceContext,
+  injectTraceContext,
+  startTracing,
+  type TraceCarrier,
+  type TracingHandle,
+  tracesUrl,
+  withJobContext,
+} from './tracing.ts';
+
+interface ExportedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  status?: { code?: number; message?: string };
+  events?: Array<{ name: string; attributes: Array<{ key: string; value: { stringValue?: string } }> }>;
+  attributes?: Array<{ key: string; value: { stringValue?: string } }>;
+}
+
+interface ExportedBatch {
+  resourceAttributes: Record<string, string | undefined>;
+  spans: ExportedSpan[];
+}
+
+/** Flattens the OTLP/JSON ExportTraceServiceRequest bodies the collector received. */
+function exported(collector: RecordingServer): ExportedBatch[] {
+  return collector.requests
+    .filter((request) => request.method === 'POST' && request.path === '/v1/traces')
+    .flatMap((request) => {
+      const payload = JSON.parse(request.body) as {
+        resourceSpans: Array<{
+          resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> };
+          scopeSpans: Array<{ spans: ExportedSpan[] }>;
+        }>;
+      };
+      return payload.resourceSpans.map((resourceSpan) => ({
+        resourceAttributes: Object.fromEntries(
+          resourceSpan.resource.attributes.map((attribute) => [attribute.key, attribute.value.stringValue]),
+        ),
+        spans: resourceSpan.scopeSpans.flatMap((scope) => scope.spans),
+      }));
+    });
+}
+
+describe('tracesUrl', () => {
+  it('appends v1/traces to the collector base URL, with or without a trailing slash or path', () => {
+    expect(tracesUrl('http://otel-collector:4318')).toBe('http://otel-collector:4318/v1/traces');
+    expect(tracesUrl('http://otel-collector:4318/')).toBe('http://otel-collector:4318/v1/traces');
+    expect(tracesUrl('https://gateway.example/otlp')).toBe('https://gateway.example/otlp/v1/traces');
+  });
+});
+
+describe('startTracing without an endpoint', () => {
+  it('starts nothing: spans are non-recording and carriers stay empty', async () => {
+    const handle = startTracing({ serviceName: 'cst-noop' });
+    expect(handle.enabled).toBe(false);
+    const carrier = trace.getTracer(TRACER_NAME).startActiveSpan('noop', (span) => {
+      expect(span.isRecording()).toBe(false);
+      span.end();
+      return injectTraceContext();
+    });
+    expect(carrier).toEqual({});
+    await handle.shutdown();
+  });
+});
+
+describe('startTracing with an OTLP endpoint', () => {
+  let collector: RecordingServer;
+  let tracing: TracingHandle;
+
+  beforeAll(async () => {
+    collector = await startRecordingServer();
+    tracing = startTracing({
+      serviceName: 'cst-tracing',
+      serviceVersion: '1.2.3',
+      environment: 'test',
+      otlpEndpoint: collector.url,
+    });
+  });
+
+  afterAll(async () => {
+    await tracing.shutdown();
+    await collector.close();
+  });
+
+  it('refuses a second start while one is running', () => {
+    expect(() => startTracing({ serviceName: 'again', otlpEndpoint: collector.url })).toThrow(
+      /already started/,
+    );
+  });
+
+  it('continues a trace from a job carrier in another async context, and exports both spans on shutdown', async () => {
+    const tracer = trace.getTracer(TRACER_NAME);
+    const destination = new MemoryDestination();
+    const logger = createLogger({ level: 'info', name: 'cst-tracing', destination });
+
+    // Producer: enqueue inside a request span.
+    const { carrier, producerTraceId, producerSpanId } = tracer.startActiveSpan(
+      'POST /v1/messages',
+      { kind: SpanKind.SERVER },
+      (span) => {
+        const job = { data: { messageId: 'msg_1' }, trace: injectTraceContext() };
+        span.end();
+        return {
+          carrier: job.trace,
+          producerTraceId: span.spanContext().traceId,
+          producerSpanId: span.spanContext().spanId,
+        };
+      },
+    );
+    expect(carrier.traceparent).toBe(`00-${producerTraceId}-${producerSpanId}-01`);
+
+    // Consumer: a separate async context with no active span, as in a worker.
+    const serialized = JSON.parse(JSON.stringify(carrier)) as TraceCarrier;
+    const consumed = await context.with(ROOT_CONTEXT, async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(trace.getActiveSpan()).toBeUndefined();
+      return withJobContext(
+        serialized,
+        'outbound.send',
+        (span) => {
+          logger.info({ messageId: 'msg_1' }, 'sending');
+          return { traceId: span.spanContext().traceId, spanId: span.spanContext().spanId };
+        },
+        { attributes: { [spanAttributes.tenant]: 'acme' } },
+      );
+    });
+    expect(consumed.traceId).toBe(producerTraceId);
+    expect(consumed.spanId).not.toBe(producerSpanId);
+    expect(trace.getSpanContext(extractTraceContext(serialized))?.traceId).toBe(producerTraceId);
+
+    // The log line written inside the job carries the trace.
+    expect(destination.records()[0]).toMatchObject({ trace_id: producerTraceId, span_id: consumed.spanId });
+
+    // A failing job: error recorded with its message masked, rethrown.
+    await expect(
+      withJobContext(serialized, 'outbound.send', () => {
+        throw new Error('number +15551234567 is not on WhatsApp');
+      }),
+    ).rejects.toThrow('+15551234567');
+
+    await tracing.shutdown();
+    await tracing.shutdown();
+
+    const batches = exported(collector);
+    const spans = batches.flatMap((batch) => batch.spans);
+    expect(batches[0]?.resourceAttributes).toMatchObject({
+      'service.name': 'cst-tracing',
+      'service.version': '1.2.3',
+      'deployment.environment.name': 'test',
+    });
+    const producer = spans.find((span) => span.name === 'POST /v1/messages');
+    const consumers = spans.filter((span) => span.name === 'outbound.send');
+    expect(producer).toMatchObject({ traceId: producerTraceId, spanId: producerSpanId });
+    expect(consumers).toHaveLength(2);
+    for (const consumer of consumers) {
+      expect(consumer).toMatchObject({ traceId: producerTraceId, parentSpanId: producerSpanId, kind: 5 });
+    }
+    expect(consumers[0]?.attributes).toContainEqual({
+      key: spanAttributes.tenant,
+      value: { stringValue: 'acme' },
+    });
+    const failed = consumers[1]!;
+    expect(failed.status).toMatchObject({ code: 2, message: `number ${PHONE_MASK} is not on WhatsApp` });
+    expect(failed.events?.[0]?.name).toBe('exception');
+    const body = collector.requests.map((request) => request.body).join('\n');
+    expect(body).not.toContain('15551234567');
+  });
+
+  it('extracts nothing from an empty or missing carrier', () => {
+    expect(trace.getSpanContext(extractTraceContext(undefined))).toBeUndefined();
+    expect(trace.getSpanContext(extractTraceContext({}))).toBeUndefined();
+  });
+});

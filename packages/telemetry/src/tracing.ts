@@ -1,0 +1,197 @@
+import {
+  type Attributes,
+  type Context,
+  context,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import {
+  defaultResource,
+  hostDetector,
+  processDetector,
+  resourceFromAttributes,
+  serviceInstanceIdDetector,
+} from '@opentelemetry/resources';
+import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
+import {
+  ATTR_DEPLOYMENT_ENVIRONMENT_NAME,
+  ATTR_SERVICE_NAME,
+  ATTR_SERVICE_VERSION,
+} from '@opentelemetry/semantic-conventions';
+import { TRACER_NAME } from './names.ts';
+import { maskText } from './redaction.ts';
+
+/** Options for `startTracing`. */
+export interface TracingOptions {
+  /** `service.name` on every span. */
+  serviceName: string;
+  /** `service.version`; the image tag or package version. */
+  serviceVersion?: string;
+  /** `deployment.environment.name`, e.g. production. */
+  environment?: string;
+  /** Base URL of an OTLP/HTTP collector (`http://otel-collector:4318`); tracing stays off without it. */
+  otlpEndpoint?: string;
+  /** More resource attributes, e.g. `{ 'switchboard.tenant': 'acme' }` for a tenant's pods. */
+  resourceAttributes?: Attributes;
+  /** Instrumentations (http, fastify, ioredis, pg, ...) the service wants. */
+  instrumentations?: NodeSDKConfiguration['instrumentations'];
+}
+
+/** A started (or deliberately not started) tracing pipeline. */
+export interface TracingHandle {
+  /** False when no endpoint was configured and nothing was started. */
+  readonly enabled: boolean;
+  /** Flushes pending spans to the collector and unregisters the SDK; idempotent. */
+  shutdown(): Promise<void>;
+}
+
+// One W3C propagator, independent of what is registered globally: a job's carrier
+// must be readable by any worker, whatever its tracing setup.
+const propagator = new CompositePropagator({
+  propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+});
+
+let active = false;
+
+/** The OTLP/HTTP traces URL for a collector base URL (the OTEL_EXPORTER_OTLP_ENDPOINT convention). */
+export function tracesUrl(endpoint: string): string {
+  return new URL('v1/traces', endpoint.endsWith('/') ? endpoint : `${endpoint}/`).href;
+}
+
+/**
+ * Starts the OpenTelemetry Node SDK exporting spans over OTLP/HTTP (JSON), only when
+ * an endpoint is configured; otherwise returns a handle that does nothing, and spans
+ * created through `@opentelemetry/api` are free no-ops. Only traces are set up:
+ * logs go to stdout through pino and metrics are scraped from prom-client, so the
+ * SDK is told explicitly not to start its own log and metric exporters (by default
+ * it would send logs to localhost:4318).
+ */
+export function startTracing(options: TracingOptions): TracingHandle {
+  if (options.otlpEndpoint === undefined) {
+    return { enabled: false, shutdown: async () => {} };
+  }
+  if (active) throw new Error('tracing is already started in this process; shut it down first');
+
+  // Merged onto the default resource to keep the telemetry.sdk.* attributes.
+  const resource = defaultResource().merge(
+    resourceFromAttributes({
+      [ATTR_SERVICE_NAME]: options.serviceName,
+      ...(options.serviceVersion === undefined ? {} : { [ATTR_SERVICE_VERSION]: options.serviceVersion }),
+      ...(options.environment === undefined
+        ? {}
+        : { [ATTR_DEPLOYMENT_ENVIRONMENT_NAME]: options.environment }),
+      ...options.resourceAttributes,
+    }),
+  );
+  const sdk = new NodeSDK({
+    resource,
+    // Host and process identify the pod; the env detector is left out so resource
+    // attributes come from configuration, not from whatever OTEL_* happens to be set.
+    resourceDetectors: [hostDetector, processDetector, serviceInstanceIdDetector],
+    traceExporter: new OTLPTraceExporter({ url: tracesUrl(options.otlpEndpoint) }),
+    textMapPropagator: propagator,
+    instrumentations: options.instrumentations ?? [],
+    metricReaders: [],
+    logRecordProcessors: [],
+  });
+  sdk.start();
+  active = true;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    enabled: true,
+    shutdown() {
+      stopping ??= sdk.shutdown().finally(() => {
+        // Unregister so a later start (tests, a restart in-process) can register again.
+        trace.disable();
+        propagation.disable();
+        context.disable();
+        active = false;
+      });
+      return stopping;
+    },
+  };
+}
+
+/** A queue job's trace context: W3C `traceparent` (and `tracestate`, `baggage`) as strings. */
+export type TraceCarrier = Record<string, string>;
+
+/**
+ * Writes the current trace context into `carrier` (a new object by default) and
+ * returns it; store it in the job's data when enqueueing inside a span.
+ */
+export function injectTraceContext(
+  carrier: TraceCarrier = {},
+  from: Context = context.active(),
+): TraceCarrier {
+  propagator.inject(from, carrier, {
+    set: (target, key, value) => {
+      target[key] = value;
+    },
+  });
+  return carrier;
+}
+
+/**
+ * Reads a trace context from a job's carrier. The base is the root context, not the
+ * worker's current one: a job continues the trace that enqueued it, nothing else.
+ */
+export function extractTraceContext(
+  carrier: TraceCarrier | undefined,
+  base: Context = ROOT_CONTEXT,
+): Context {
+  if (carrier === undefined) return base;
+  return propagator.extract(base, carrier, {
+    get: (source, key) => source[key],
+    keys: (source) => Object.keys(source),
+  });
+}
+
+/** Options for `withJobContext`. */
+export interface JobSpanOptions {
+  /** Span attributes, e.g. `{ [spanAttributes.tenant]: 'acme' }`. */
+  attributes?: Attributes;
+}
+
+/**
+ * Runs `fn` inside a consumer span named `name` that continues the trace in
+ * `carrier`, so the worker's spans (and log lines, which carry trace_id) join the
+ * request that created the job. A thrown error marks the span failed, is recorded
+ * with its message and stack masked (span events reach the collector, which is not
+ * a place for phone numbers), and is rethrown.
+ */
+export async function withJobContext<T>(
+  carrier: TraceCarrier | undefined,
+  name: string,
+  fn: (span: Span) => T | Promise<T>,
+  options: JobSpanOptions = {},
+): Promise<T> {
+  const parent = extractTraceContext(carrier);
+  const tracer = trace.getTracer(TRACER_NAME);
+  const spanOptions = options.attributes
+    ? { kind: SpanKind.CONSUMER, attributes: options.attributes }
+    : { kind: SpanKind.CONSUMER };
+  return tracer.startActiveSpan(name, spanOptions, parent, async (span) => {
+    try {
+      return await fn(span);
+    } catch (error) {
+      const failure = error instanceof Error ? error : new Error(String(error));
+      const message = maskText(failure.message);
+      span.recordException({
+        name: failure.name,
+        message,
+        ...(failure.stack === undefined ? {} : { stack: maskText(failure.stack) }),
+      });
+      span.setStatus({ code: SpanStatusCode.ERROR, message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
