@@ -1,0 +1,183 @@
+import type { V1Deployment } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import type { WhatsAppTenantSpecInput } from '../api/v1alpha1/index.ts';
+import { buildApiAutoscaler } from './api-autoscaler.ts';
+import { buildApiDeployment, buildApiPodDisruptionBudget } from './api-deployment.ts';
+import { buildApiIngress } from './api-ingress.ts';
+import { buildApiService } from './api-service.ts';
+import { CONFIG_HASH_ANNOTATION } from './names.ts';
+import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
+import { buildWorkerDeployment } from './worker-deployment.ts';
+
+const config = operatorConfigFixture();
+const digests = { 'acme-internal': 'g1', 'acme-db': 'd1' };
+
+function deployments(spec: WhatsAppTenantSpecInput, secretDigests: Record<string, string> = digests) {
+  const tenant = tenantFixture(spec);
+  return {
+    api: buildApiDeployment(tenant, config, { secretDigests }),
+    worker: buildWorkerDeployment(tenant, config, { secretDigests }),
+  };
+}
+
+const hash = (deployment: V1Deployment) =>
+  deployment.spec?.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION];
+
+describe('config hash of the API and worker pods', () => {
+  const base = deployments({ sessions: [{ name: 'support' }] });
+
+  it('is set on both pod templates', () => {
+    expect(hash(base.api)).toMatch(/^[0-9a-f]{16}$/);
+    expect(hash(base.worker)).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  it.each<[string, WhatsAppTenantSpecInput, Record<string, string>, { api: boolean; worker: boolean }]>([
+    ['worker replicas', { workers: { replicas: 5 } }, digests, { api: false, worker: false }],
+    [
+      'maxSessionsPerWorker',
+      { workers: { maxSessionsPerWorker: 10 } },
+      digests,
+      { api: false, worker: true },
+    ],
+    [
+      'the public host',
+      { api: { ingress: { host: 'new.example.com' } } },
+      digests,
+      { api: true, worker: false },
+    ],
+    [
+      'the tracing endpoint',
+      { observability: { tracing: { endpoint: 'http://o:4318' } } },
+      digests,
+      { api: true, worker: true },
+    ],
+    ['the display name', { displayName: 'Acme' }, digests, { api: true, worker: true }],
+    ['the generated Secret', {}, { ...digests, 'acme-internal': 'g2' }, { api: true, worker: true }],
+    ['the database Secret', {}, { ...digests, 'acme-db': 'd2' }, { api: true, worker: true }],
+    ['an unrelated Secret', {}, { ...digests, 'someone-else': 'x' }, { api: false, worker: false }],
+  ])('changes on %s exactly where it is read', (_, extra, secretDigests, changes) => {
+    const changed = deployments({ sessions: [{ name: 'support' }], ...extra }, secretDigests);
+    expect(hash(changed.api) !== hash(base.api)).toBe(changes.api);
+    expect(hash(changed.worker) !== hash(base.worker)).toBe(changes.worker);
+  });
+
+  it('leaves both pod templates untouched when a baileys session is declared', () => {
+    const more = deployments({ sessions: [{ name: 'support' }, { name: 'sales' }] });
+    expect(more.api.spec?.template).toEqual(base.api.spec?.template);
+    expect(more.worker.spec?.template).toEqual(base.worker.spec?.template);
+  });
+});
+
+describe('buildApiDeployment', () => {
+  it('runs the spec replicas, none when suspended, and leaves replicas to the HPA when autoscaled', () => {
+    expect(deployments({ api: { replicas: 3 } }).api.spec?.replicas).toBe(3);
+    expect(deployments({ api: { replicas: 3 }, suspend: true }).api.spec?.replicas).toBe(0);
+    const autoscaled = deployments({ api: { autoscaling: { enabled: true } } }).api;
+    expect(autoscaled.spec).not.toHaveProperty('replicas');
+    expect(deployments({ api: { autoscaling: { enabled: true } }, suspend: true }).api.spec?.replicas).toBe(
+      0,
+    );
+  });
+
+  it('selects its own pods and reads its settings and secrets by reference', () => {
+    const { api } = deployments({});
+    expect(api.spec?.template.metadata?.labels).toMatchObject(
+      api.spec?.selector.matchLabels ?? { missing: true },
+    );
+    const container = api.spec?.template.spec?.containers[0];
+    expect(container?.image).toBe('ghcr.io/switchboard/api:1.4.2');
+    const env = Object.fromEntries((container?.env ?? []).map((variable) => [variable.name, variable]));
+    expect(env.PORT?.valueFrom?.configMapKeyRef).toEqual({ name: 'acme-config', key: 'PORT' });
+    expect(env.DATABASE_URL?.valueFrom?.secretKeyRef).toEqual({ name: 'acme-db', key: 'appUrl' });
+    expect(env.JWT_SIGNING_KEY?.valueFrom?.secretKeyRef).toEqual({
+      name: 'acme-internal',
+      key: 'JWT_SIGNING_KEY',
+    });
+    expect(env.REDIS_PASSWORD?.valueFrom?.secretKeyRef).toEqual({
+      name: 'acme-internal',
+      key: 'REDIS_PASSWORD',
+    });
+    expect(env.OTEL_SERVICE_NAME?.value).toBe('switchboard-api');
+  });
+
+  it('uses the spec resources as a whole when given, the defaults otherwise', () => {
+    const given = deployments({ api: { resources: { limits: { memory: '2Gi', cpu: 2 } } } }).api;
+    expect(given.spec?.template.spec?.containers[0]?.resources).toEqual({
+      limits: { memory: '2Gi', cpu: '2' },
+    });
+    const defaults = deployments({}).api;
+    expect(defaults.spec?.template.spec?.containers[0]?.resources).toEqual({
+      requests: { cpu: '100m', memory: '256Mi' },
+      limits: { memory: '512Mi' },
+    });
+  });
+
+  it('mounts cloud-api credentials with provider kubernetes, and the image override wins', () => {
+    const tenant = tenantFixture({
+      sessions: [
+        { name: 'sales', channel: 'cloud-api', phoneNumberId: '1', secretRef: { name: 'sales-meta' } },
+      ],
+      images: { api: 'registry.example.com/api:pinned' },
+    });
+    const api = buildApiDeployment(tenant, config, { secretDigests: {} });
+    const volume = api.spec?.template.spec?.volumes?.find((v) => v.name === 'session-credentials');
+    expect(volume?.projected?.sources?.[0]?.secret).toEqual({
+      name: 'sales-meta',
+      items: [
+        { key: 'accessToken', path: 'sales/accessToken' },
+        { key: 'appSecret', path: 'sales/appSecret' },
+        { key: 'verifyToken', path: 'sales/verifyToken' },
+      ],
+    });
+    expect(api.spec?.template.spec?.containers[0]?.image).toBe('registry.example.com/api:pinned');
+  });
+});
+
+describe('API Service, Ingress, HPA and PDB', () => {
+  it('routes the host to the API Service with TLS', () => {
+    const tenant = tenantFixture({
+      api: { ingress: { host: 'acme.example.com', className: 'nginx', tlsSecretName: 'acme-tls' } },
+    });
+    const ingress = buildApiIngress(tenant);
+    expect(ingress?.spec).toEqual({
+      ingressClassName: 'nginx',
+      tls: [{ hosts: ['acme.example.com'], secretName: 'acme-tls' }],
+      rules: [
+        {
+          host: 'acme.example.com',
+          http: {
+            paths: [
+              {
+                path: '/',
+                pathType: 'Prefix',
+                backend: { service: { name: 'acme-api', port: { name: 'http' } } },
+              },
+            ],
+          },
+        },
+      ],
+    });
+    const service = buildApiService(tenant);
+    expect(service.spec?.ports?.map((port) => port.name)).toContain('http');
+    expect(service.spec?.selector).toEqual(
+      buildApiDeployment(tenant, config, { secretDigests: {} }).spec?.selector.matchLabels,
+    );
+    expect(buildApiIngress(tenantFixture({}))).toBeUndefined();
+  });
+
+  it('builds an HPA only when autoscaling is on and the tenant is not suspended', () => {
+    const on = { api: { autoscaling: { enabled: true, minReplicas: 3, maxReplicas: 9 } } };
+    expect(buildApiAutoscaler(tenantFixture(on))?.spec).toMatchObject({
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'acme-api' },
+      minReplicas: 3,
+      maxReplicas: 9,
+      metrics: [{ resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } } }],
+    });
+    expect(buildApiAutoscaler(tenantFixture({}))).toBeUndefined();
+    expect(buildApiAutoscaler(tenantFixture({ ...on, suspend: true }))).toBeUndefined();
+  });
+
+  it('lets a drain take one API pod at a time', () => {
+    expect(buildApiPodDisruptionBudget(tenantFixture({})).spec?.maxUnavailable).toBe(1);
+  });
+});

@@ -1,0 +1,106 @@
+import type { V1Deployment, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import type { WhatsAppTenant } from '../api/v1alpha1/index.ts';
+import { settingsData, tenantSettings } from './config-map.ts';
+import { childNames, componentLabels, PORTS, selectorLabels } from './names.ts';
+import { type OperatorConfig, tenantImages } from './operator-config.ts';
+import { childMetadata } from './owner-reference.ts';
+import {
+  baseContainer,
+  basePodSpec,
+  DEFAULT_RESOURCES,
+  podInputsAnnotation,
+  resourceRequirements,
+  tmpVolume,
+  tmpVolumeMount,
+} from './pod-template.ts';
+import { serviceEnv } from './service-env.ts';
+import {
+  type ServiceInputs,
+  serviceVolumeMounts,
+  serviceVolumes,
+  spreadConstraints,
+} from './service-pods.ts';
+
+/** The API Deployment and its PodDisruptionBudget. */
+
+/**
+ * replicas of the API Deployment: 0 when suspended; absent while the autoscaler owns it, since
+ * a value here would be re-applied on every reconcile and fight the HPA's own.
+ */
+export function apiReplicas(tenant: WhatsAppTenant): number | undefined {
+  const { api, suspend } = tenant.spec;
+  if (suspend) return 0;
+  return api.autoscaling.enabled ? undefined : api.replicas;
+}
+
+/** The API Deployment. */
+export function buildApiDeployment(
+  tenant: WhatsAppTenant,
+  config: OperatorConfig,
+  inputs: ServiceInputs,
+): V1Deployment {
+  const names = childNames(tenant);
+  const settings = tenantSettings(tenant, config);
+  const env = serviceEnv(tenant, settings, 'api');
+  const replicas = apiReplicas(tenant);
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: childMetadata(tenant, names.api, 'api'),
+    spec: {
+      ...(replicas === undefined ? {} : { replicas }),
+      selector: { matchLabels: selectorLabels(tenant, 'api') },
+      // Surge, never drop below the wanted count: the API is stateless, extra pods are cheap.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } },
+      template: {
+        metadata: {
+          labels: componentLabels(tenant, 'api'),
+          annotations: podInputsAnnotation(env, settingsData(settings), inputs.secretDigests),
+        },
+        spec: {
+          ...basePodSpec(config, names.api),
+          topologySpreadConstraints: spreadConstraints(tenant, 'api'),
+          terminationGracePeriodSeconds: 30,
+          containers: [
+            {
+              ...baseContainer(config, 'api', tenantImages(tenant, config).api),
+              ports: [
+                { name: 'http', containerPort: PORTS.http, protocol: 'TCP' },
+                { name: 'metrics', containerPort: PORTS.metrics, protocol: 'TCP' },
+              ],
+              env,
+              resources: resourceRequirements(tenant.spec.api.resources, DEFAULT_RESOURCES.api),
+              startupProbe: {
+                httpGet: { path: '/livez', port: 'http' },
+                periodSeconds: 2,
+                failureThreshold: 30,
+              },
+              livenessProbe: {
+                httpGet: { path: '/livez', port: 'http' },
+                periodSeconds: 10,
+                failureThreshold: 3,
+              },
+              readinessProbe: {
+                httpGet: { path: '/readyz', port: 'http' },
+                periodSeconds: 5,
+                failureThreshold: 2,
+              },
+              volumeMounts: [...serviceVolumeMounts(tenant), tmpVolumeMount()],
+            },
+          ],
+          volumes: [...serviceVolumes(tenant), tmpVolume()],
+        },
+      },
+    },
+  };
+}
+
+/** The API PDB: a drain takes one API pod at a time. */
+export function buildApiPodDisruptionBudget(tenant: WhatsAppTenant): V1PodDisruptionBudget {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: childMetadata(tenant, childNames(tenant).api, 'api'),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(tenant, 'api') } },
+  };
+}

@@ -1,0 +1,155 @@
+import { execFile } from 'node:child_process';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildRedisScriptsConfigMap, REDIS_SCRIPTS } from './redis-scripts.ts';
+import { redisGroupEnv } from './redis-statefulset.ts';
+import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
+
+const run = promisify(execFile);
+
+// The scripts run against real `sh`; what they would reach in a cluster (Sentinels and Redis
+// pods by DNS name) is played by a stand-in redis-cli that answers from environment variables.
+const FAKE_REDIS_CLI = `#!/bin/sh
+host=localhost
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --raw) shift ;;
+    -h) host="$2"; shift 2 ;;
+    -p) shift 2 ;;
+    *) break ;;
+  esac
+done
+case "$1" in
+  SENTINEL) case "$host" in *sentinel*) printf '%s\\n' "\${FAKE_SENTINEL_ANSWER:-}" ;; esac ;;
+  ROLE) if [ "$host" = "\${FAKE_PRIMARY:-}" ]; then echo master; else echo slave; fi ;;
+  PING) echo PONG ;;
+esac
+`;
+
+const tenant = tenantFixture({}, { name: 'acme' });
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'switchboard-redis-scripts-'));
+  const stubs: Record<string, string> = {
+    'redis-cli': FAKE_REDIS_CLI,
+    timeout: '#!/bin/sh\nshift\nexec "$@"\n',
+    'redis-server': '#!/bin/sh\ncat "$1"\n',
+    'redis-sentinel': '#!/bin/sh\ncat "$1"\n',
+    sleep: '#!/bin/sh\n',
+  };
+  for (const [name, body] of Object.entries(stubs)) {
+    await writeFile(join(dir, name), body);
+    await chmod(join(dir, name), 0o755);
+  }
+  for (const [name, body] of Object.entries(REDIS_SCRIPTS)) await writeFile(join(dir, name), body);
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Runs a script as pod `hostname` with the StatefulSets' environment; returns its output. */
+async function start(script: string, hostname: string, fake: Record<string, string> = {}): Promise<string> {
+  const env: Record<string, string> = {
+    PATH: `${dir}:${process.env.PATH}`,
+    HOSTNAME: hostname,
+    NAMESPACE: 'tenants',
+    REDIS_PASSWORD: 'pw',
+    CONFIG_DIR: dir,
+    SENTINEL_DIR: dir,
+    ...fake,
+  };
+  for (const variable of redisGroupEnv(tenant, operatorConfigFixture())) {
+    if (variable.value !== undefined) env[variable.name] = variable.value;
+  }
+  await rm(join(dir, 'sentinel.conf'), { force: true });
+  const { stdout } = await run('sh', [join(dir, script)], { env });
+  return stdout;
+}
+
+const host = (pod: string) => `${pod}.${pod.replace(/-\d+$/, '')}.tenants.svc.cluster.local`;
+
+describe('the scripts', () => {
+  it('are valid sh', async () => {
+    for (const name of Object.keys(REDIS_SCRIPTS)) await run('sh', ['-n', join(dir, name)]);
+  });
+
+  it('are mounted from one ConfigMap', () => {
+    expect(Object.keys(buildRedisScriptsConfigMap(tenant).data ?? {})).toEqual(Object.keys(REDIS_SCRIPTS));
+  });
+});
+
+describe('redis-start.sh', () => {
+  it('replicates the primary the Sentinels name', async () => {
+    const output = await start('redis-start.sh', 'acme-redis-0', {
+      FAKE_SENTINEL_ANSWER: host('acme-redis-2'),
+    });
+    expect(output).toContain(`replicaof ${host('acme-redis-2')} 6379`);
+    expect(output).toContain(`replica-announce-ip ${host('acme-redis-0')}`);
+    expect(output).toContain('requirepass pw');
+  });
+
+  it('starts as the primary when the Sentinels name this pod', async () => {
+    const output = await start('redis-start.sh', 'acme-redis-1', {
+      FAKE_SENTINEL_ANSWER: host('acme-redis-1'),
+    });
+    expect(output).not.toContain('replicaof');
+    expect(output).toContain('starting as the primary');
+  });
+
+  it('asks the other pods when no Sentinel answers', async () => {
+    const output = await start('redis-start.sh', 'acme-redis-0', { FAKE_PRIMARY: host('acme-redis-1') });
+    expect(output).toContain(`replicaof ${host('acme-redis-1')} 6379`);
+  });
+
+  it('ignores a Sentinel answer that is not a host name', async () => {
+    const output = await start('redis-start.sh', 'acme-redis-2', {
+      FAKE_SENTINEL_ANSWER: 'NOAUTH Authentication required.',
+    });
+    expect(output).toContain(`replicaof ${host('acme-redis-0')} 6379`);
+  });
+
+  it('in a new group, makes ordinal 0 the primary and the others its replicas', async () => {
+    expect(await start('redis-start.sh', 'acme-redis-0')).not.toContain('replicaof');
+    expect(await start('redis-start.sh', 'acme-redis-2')).toContain(`replicaof ${host('acme-redis-0')} 6379`);
+  });
+});
+
+describe('sentinel-start.sh', () => {
+  it('monitors the primary another Sentinel knows, by host name, with a majority quorum', async () => {
+    const output = await start('sentinel-start.sh', 'acme-sentinel-1', {
+      FAKE_SENTINEL_ANSWER: host('acme-redis-2'),
+    });
+    expect(output).toContain(`sentinel monitor mymaster ${host('acme-redis-2')} 6379 2`);
+    expect(output).toContain('sentinel resolve-hostnames yes');
+    expect(output).toContain('sentinel announce-hostnames yes');
+    expect(output).toContain(`sentinel announce-ip ${host('acme-sentinel-1')}`);
+  });
+
+  it('falls back to a primary Redis pod, then to ordinal 0', async () => {
+    expect(
+      await start('sentinel-start.sh', 'acme-sentinel-0', { FAKE_PRIMARY: host('acme-redis-1') }),
+    ).toContain(`sentinel monitor mymaster ${host('acme-redis-1')} 6379 2`);
+    expect(await start('sentinel-start.sh', 'acme-sentinel-0')).toContain(
+      `sentinel monitor mymaster ${host('acme-redis-0')} 6379 2`,
+    );
+  });
+
+  it('keeps the config Sentinel rewrote when the container restarts', async () => {
+    await start('sentinel-start.sh', 'acme-sentinel-0');
+    const env = {
+      ...process.env,
+      PATH: `${dir}:${process.env.PATH}`,
+      SENTINEL_DIR: dir,
+      HOSTNAME: 'acme-sentinel-0',
+    };
+    await writeFile(join(dir, 'sentinel.conf'), 'learned state\n');
+    const { stdout } = await run('sh', [join(dir, 'sentinel-start.sh')], { env });
+    expect(stdout).toBe('learned state\n');
+    expect(await readFile(join(dir, 'sentinel.conf'), 'utf8')).toBe('learned state\n');
+  });
+});

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { CONFIG_HASH_ANNOTATION } from './names.ts';
+import {
+  buildRedisPodDisruptionBudget,
+  buildRedisService,
+  buildRedisStatefulSet,
+  sentinelQuorum,
+} from './redis-statefulset.ts';
+import { buildSentinelService, buildSentinelStatefulSet } from './sentinel-statefulset.ts';
+import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
+
+const config = operatorConfigFixture();
+const inputs = { secretDigests: { 'acme-internal': 'g1' } };
+
+describe('buildRedisStatefulSet', () => {
+  const tenant = tenantFixture({
+    redis: { sentinel: { storage: { size: '5Gi', storageClassName: 'fast' } } },
+  });
+  const redis = buildRedisStatefulSet(tenant, config, inputs);
+
+  it('runs the spec replicas behind the headless Service, in parallel', () => {
+    expect(redis.spec?.replicas).toBe(3);
+    expect(redis.spec?.serviceName).toBe('acme-redis');
+    expect(redis.spec?.podManagementPolicy).toBe('Parallel');
+    expect(buildRedisService(tenant).metadata?.name).toBe('acme-redis');
+  });
+
+  it('starts through the bootstrap script with what it needs to find the primary', () => {
+    const container = redis.spec?.template.spec?.containers[0];
+    expect(container?.command).toEqual(['sh', '/scripts/redis-start.sh']);
+    const env = Object.fromEntries((container?.env ?? []).map((variable) => [variable.name, variable]));
+    expect(env.REDIS_NAME?.value).toBe('acme-redis');
+    expect(env.SENTINEL_NAME?.value).toBe('acme-sentinel');
+    expect(env.REPLICAS?.value).toBe('3');
+    expect(env.MASTER_NAME?.value).toBe('mymaster');
+    expect(env.NAMESPACE?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.namespace');
+    expect(env.REDISCLI_AUTH?.valueFrom?.secretKeyRef).toEqual({
+      name: 'acme-internal',
+      key: 'REDIS_PASSWORD',
+    });
+  });
+
+  it('keeps a volume per pod of the spec size and class', () => {
+    expect(redis.spec?.volumeClaimTemplates?.[0]?.spec).toEqual({
+      accessModes: ['ReadWriteOnce'],
+      storageClassName: 'fast',
+      resources: { requests: { storage: '5Gi' } },
+    });
+  });
+
+  it('deletes the volumes with the tenant only when the deletion policy says Delete', () => {
+    expect(redis.spec?.persistentVolumeClaimRetentionPolicy?.whenDeleted).toBe('Retain');
+    const deleting = tenantFixture({ database: { deletionPolicy: 'Delete' } });
+    expect(
+      buildRedisStatefulSet(deleting, config, inputs).spec?.persistentVolumeClaimRetentionPolicy,
+    ).toEqual({
+      whenDeleted: 'Delete',
+      whenScaled: 'Retain',
+    });
+  });
+
+  it('keeps running while the tenant is suspended', () => {
+    expect(buildRedisStatefulSet(tenantFixture({ suspend: true }), config, inputs).spec?.replicas).toBe(3);
+  });
+
+  it('rolls when the Redis password changes', () => {
+    const rotated = buildRedisStatefulSet(tenant, config, { secretDigests: { 'acme-internal': 'g2' } });
+    expect(rotated.spec?.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION]).not.toBe(
+      redis.spec?.template.metadata?.annotations?.[CONFIG_HASH_ANNOTATION],
+    );
+  });
+
+  it('allows one disruption at a time', () => {
+    expect(buildRedisPodDisruptionBudget(tenant).spec).toEqual({
+      maxUnavailable: 1,
+      selector: { matchLabels: redis.spec?.selector.matchLabels },
+    });
+  });
+});
+
+describe('buildSentinelStatefulSet', () => {
+  it('runs as many Sentinels as Redis pods, found by stable names, ready only when they know the primary', () => {
+    const tenant = tenantFixture({ redis: { sentinel: { replicas: 5 } } });
+    const sentinel = buildSentinelStatefulSet(tenant, config, inputs);
+    expect(sentinel.spec?.replicas).toBe(5);
+    expect(sentinel.spec?.serviceName).toBe('acme-sentinel');
+    const container = sentinel.spec?.template.spec?.containers[0];
+    expect(container?.readinessProbe?.exec?.command).toEqual(['sh', '/scripts/sentinel-ready.sh']);
+    expect(container?.env?.find((variable) => variable.name === 'QUORUM')?.value).toBe('3');
+    const service = buildSentinelService(tenant);
+    expect(service.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+    expect(service.spec?.selector).toEqual(sentinel.spec?.selector.matchLabels);
+  });
+
+  it('uses a majority quorum', () => {
+    expect([1, 2, 3, 4, 5, 7].map(sentinelQuorum)).toEqual([1, 2, 2, 3, 3, 4]);
+  });
+});

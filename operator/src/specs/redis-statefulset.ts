@@ -1,0 +1,225 @@
+import type {
+  V1EnvVar,
+  V1PodDisruptionBudget,
+  V1Service,
+  V1StatefulSet,
+  V1Volume,
+} from '@kubernetes/client-node';
+import type { WhatsAppTenant } from '../api/v1alpha1/index.ts';
+import { configHash } from './config-hash.ts';
+import { GENERATED_SECRET_KEYS } from './generated-secret.ts';
+import {
+  CONFIG_HASH_ANNOTATION,
+  type Component,
+  childNames,
+  componentLabels,
+  PORTS,
+  REDIS_MASTER_NAME,
+  selectorLabels,
+} from './names.ts';
+import { type OperatorConfig, tenantImages } from './operator-config.ts';
+import { childMetadata } from './owner-reference.ts';
+import {
+  baseContainer,
+  basePodSpec,
+  DEFAULT_RESOURCES,
+  fieldEnv,
+  resourceRequirements,
+  type SecretDigests,
+  secretEnv,
+  tmpVolume,
+  tmpVolumeMount,
+} from './pod-template.ts';
+import { REDIS_SCRIPTS, SCRIPTS_MOUNT_PATH } from './redis-scripts.ts';
+
+/**
+ * The tenant's Redis (primary + replicas) and the pieces both Redis StatefulSets share; the
+ * Sentinels are in sentinel-statefulset.ts. Only built with spec.redis.mode sentinel.
+ */
+
+/** Inputs of the Redis and Sentinel builders that do not come from the tenant. */
+export interface RedisInputs {
+  /** Digests of Secrets, by name (see SecretDigests); the generated Secret's matters here. */
+  secretDigests: SecretDigests;
+}
+
+/** Quorum of the Sentinel group: a majority, so a partitioned minority cannot fail over. */
+export function sentinelQuorum(replicas: number): number {
+  return Math.floor(replicas / 2) + 1;
+}
+
+/** Environment the scripts in redis-scripts.ts read. */
+export function redisGroupEnv(tenant: WhatsAppTenant, config: OperatorConfig): V1EnvVar[] {
+  const names = childNames(tenant);
+  const replicas = tenant.spec.redis.sentinel.replicas;
+  const password = [names.generatedSecret, GENERATED_SECRET_KEYS.redisPassword] as const;
+  return [
+    fieldEnv('NAMESPACE', 'metadata.namespace'),
+    { name: 'CLUSTER_DOMAIN', value: config.clusterDomain },
+    { name: 'REDIS_NAME', value: names.redis },
+    { name: 'SENTINEL_NAME', value: names.sentinel },
+    { name: 'REPLICAS', value: String(replicas) },
+    { name: 'MASTER_NAME', value: REDIS_MASTER_NAME },
+    { name: 'QUORUM', value: String(sentinelQuorum(replicas)) },
+    secretEnv('REDIS_PASSWORD', ...password),
+    // redis-cli reads the password from here, so it never appears in a process list.
+    secretEnv('REDISCLI_AUTH', ...password),
+  ];
+}
+
+/**
+ * Config hash of Redis and Sentinel pods: the scripts they run (changed only by an operator
+ * upgrade) and the password they are configured with.
+ */
+export function redisGroupHash(tenant: WhatsAppTenant, inputs: RedisInputs): string {
+  const secret = childNames(tenant).generatedSecret;
+  return configHash({ scripts: REDIS_SCRIPTS, secrets: { [secret]: inputs.secretDigests[secret] ?? null } });
+}
+
+/** The scripts volume, executable. */
+export function scriptsVolume(tenant: WhatsAppTenant): V1Volume {
+  return { name: 'scripts', configMap: { name: childNames(tenant).redisScripts, defaultMode: 0o555 } };
+}
+
+/** Spread the pods of one StatefulSet over nodes, so one node going down takes one of them. */
+export function spreadOverNodes(tenant: WhatsAppTenant, component: Component) {
+  return {
+    podAntiAffinity: {
+      preferredDuringSchedulingIgnoredDuringExecution: [
+        {
+          weight: 100,
+          podAffinityTerm: {
+            topologyKey: 'kubernetes.io/hostname',
+            labelSelector: { matchLabels: selectorLabels(tenant, component) },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * Headless Service of a Redis or Sentinel StatefulSet: it gives each pod its stable DNS name.
+ * publishNotReadyAddresses because the pods find each other by those names while starting,
+ * before any of them is ready.
+ */
+export function buildHeadlessService(tenant: WhatsAppTenant, component: 'redis' | 'sentinel'): V1Service {
+  const names = childNames(tenant);
+  const port = component === 'redis' ? PORTS.redis : PORTS.sentinel;
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: childMetadata(tenant, component === 'redis' ? names.redis : names.sentinel, component),
+    spec: {
+      clusterIP: 'None',
+      publishNotReadyAddresses: true,
+      selector: selectorLabels(tenant, component),
+      ports: [{ name: component, port, targetPort: component, protocol: 'TCP' }],
+    },
+  };
+}
+
+/** The Redis headless Service. */
+export function buildRedisService(tenant: WhatsAppTenant): V1Service {
+  return buildHeadlessService(tenant, 'redis');
+}
+
+/**
+ * PDB of Redis or Sentinel pods: one voluntary disruption at a time, so a node drain never takes
+ * the primary and its only in-sync replica together, nor the Sentinels' majority.
+ */
+export function buildRedisGroupPodDisruptionBudget(
+  tenant: WhatsAppTenant,
+  component: 'redis' | 'sentinel',
+): V1PodDisruptionBudget {
+  const names = childNames(tenant);
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: childMetadata(tenant, component === 'redis' ? names.redis : names.sentinel, component),
+    spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(tenant, component) } },
+  };
+}
+
+/** The Redis StatefulSet: one primary and replicas-1 replicas, roles chosen by redis-start.sh. */
+export function buildRedisStatefulSet(
+  tenant: WhatsAppTenant,
+  config: OperatorConfig,
+  inputs: RedisInputs,
+): V1StatefulSet {
+  const names = childNames(tenant);
+  const { sentinel } = tenant.spec.redis;
+  const { storage } = sentinel;
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: childMetadata(tenant, names.redis, 'redis'),
+    spec: {
+      serviceName: names.redis,
+      // Not suspended with the tenant: Redis holds the sessions' auth state, and scaling it to
+      // zero and back would leave the choice of primary to chance (see redis-scripts.ts).
+      replicas: sentinel.replicas,
+      // Parallel: the start script copes with any order, and OrderedReady would hold every pod
+      // behind ordinal 0, which after a failover is not special any more.
+      podManagementPolicy: 'Parallel',
+      updateStrategy: { type: 'RollingUpdate' },
+      selector: { matchLabels: selectorLabels(tenant, 'redis') },
+      // What deleting the tenant does to the auth state follows the tenant's deletion policy;
+      // scaling in keeps volumes so scaling out again finds its data.
+      persistentVolumeClaimRetentionPolicy: {
+        whenDeleted: tenant.spec.database.deletionPolicy === 'Delete' ? 'Delete' : 'Retain',
+        whenScaled: 'Retain',
+      },
+      template: {
+        metadata: {
+          labels: componentLabels(tenant, 'redis'),
+          annotations: { [CONFIG_HASH_ANNOTATION]: redisGroupHash(tenant, inputs) },
+        },
+        spec: {
+          ...basePodSpec(config, names.redis),
+          affinity: spreadOverNodes(tenant, 'redis'),
+          terminationGracePeriodSeconds: 30,
+          containers: [
+            {
+              ...baseContainer(config, 'redis', tenantImages(tenant, config).redis),
+              command: ['sh', `${SCRIPTS_MOUNT_PATH}/redis-start.sh`],
+              ports: [{ name: 'redis', containerPort: PORTS.redis, protocol: 'TCP' }],
+              env: redisGroupEnv(tenant, config),
+              resources: resourceRequirements(sentinel.resources, DEFAULT_RESOURCES.redis),
+              // Loading a large append-only file can take minutes; liveness waits for startup.
+              startupProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 5, failureThreshold: 60 },
+              livenessProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 10, failureThreshold: 6 },
+              readinessProbe: {
+                exec: { command: ['sh', `${SCRIPTS_MOUNT_PATH}/redis-ready.sh`] },
+                periodSeconds: 5,
+                timeoutSeconds: 3,
+              },
+              volumeMounts: [
+                { name: 'data', mountPath: '/data' },
+                { name: 'scripts', mountPath: SCRIPTS_MOUNT_PATH, readOnly: true },
+                tmpVolumeMount(),
+              ],
+            },
+          ],
+          volumes: [scriptsVolume(tenant), tmpVolume()],
+        },
+      },
+      // Immutable once created: a changed size needs the controller to resize the claims.
+      volumeClaimTemplates: [
+        {
+          metadata: { name: 'data', labels: componentLabels(tenant, 'redis') },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            ...(storage.storageClassName ? { storageClassName: storage.storageClassName } : {}),
+            resources: { requests: { storage: String(storage.size) } },
+          },
+        },
+      ],
+    },
+  };
+}
+
+/** The Redis PDB. */
+export function buildRedisPodDisruptionBudget(tenant: WhatsAppTenant): V1PodDisruptionBudget {
+  return buildRedisGroupPodDisruptionBudget(tenant, 'redis');
+}

@@ -1,0 +1,48 @@
+import type { V1EnvVar } from '@kubernetes/client-node';
+import type { WhatsAppTenant } from '../api/v1alpha1/index.ts';
+import type { TenantSettings } from './config-map.ts';
+import { DATABASE_SECRET_KEYS, databaseSecretName } from './database-secret.ts';
+import { GENERATED_SECRET_KEYS } from './generated-secret.ts';
+import { childNames } from './names.ts';
+import { configMapEnv, fieldEnv, secretEnv } from './pod-template.ts';
+
+/** The environment of the API and worker containers: settings by reference, then secrets. */
+
+/** Which service a container runs. */
+export type ServiceComponent = 'api' | 'worker';
+
+/** Redis credentials: the generated password (sentinel mode) or the tenant's URL (external). */
+export function redisSecretEnv(tenant: WhatsAppTenant): V1EnvVar[] {
+  const { redis } = tenant.spec;
+  if (redis.mode === 'external') {
+    const ref = redis.external!.secretRef;
+    return [secretEnv('REDIS_URL', ref.name, ref.key)];
+  }
+  return [
+    secretEnv('REDIS_PASSWORD', childNames(tenant).generatedSecret, GENERATED_SECRET_KEYS.redisPassword),
+  ];
+}
+
+/** The environment of an API or worker container. */
+export function serviceEnv(
+  tenant: WhatsAppTenant,
+  settings: TenantSettings,
+  component: ServiceComponent,
+): V1EnvVar[] {
+  const names = childNames(tenant);
+  const keys = [...Object.keys(settings.shared), ...Object.keys(settings[component])].sort();
+  const generated = names.generatedSecret;
+  return [
+    // Not in the ConfigMap: it differs per component, and the pod template is its home.
+    { name: 'OTEL_SERVICE_NAME', value: `switchboard-${component}` },
+    // The pod's name identifies a worker as a session lease holder, and both in logs.
+    fieldEnv('POD_NAME', 'metadata.name'),
+    ...keys.map((key) => configMapEnv(key, names.config)),
+    secretEnv('DATABASE_URL', databaseSecretName(tenant), DATABASE_SECRET_KEYS.appUrl),
+    ...redisSecretEnv(tenant),
+    secretEnv('INTERNAL_TOKEN', generated, GENERATED_SECRET_KEYS.internalToken),
+    ...(component === 'api'
+      ? [secretEnv('JWT_SIGNING_KEY', generated, GENERATED_SECRET_KEYS.jwtSigningKey)]
+      : []),
+  ];
+}
