@@ -44,7 +44,7 @@ circular: ## Fail on circular imports
 	@$(TOOLCHAIN) npx depcruise --config .dependency-cruiser.cjs packages services operator
 
 .PHONY: generate
-generate: ## Regenerate generated files (Prisma client; CRDs once the operator exists)
+generate: ## Regenerate generated files (Prisma client, CRDs)
 	@$(TOOLCHAIN) scripts/generate.sh
 
 .PHONY: generate-check

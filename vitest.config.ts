@@ -7,7 +7,7 @@ export default defineConfig({
   test: {
     include: ['{packages,services,operator,test}/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/generated/**'],
-    globalSetup: ['packages/testing/src/global-setup.ts'],
+    globalSetup: ['packages/testing/src/global-setup.ts', 'packages/envtest/src/global-setup.ts'],
     pool: 'forks',
     // CI has 2 cores; more forks than that only adds contention on the shared servers.
     maxWorkers: 2,

@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The generators and what each writes; add new ones here.
-generated_paths=(packages/db/src/generated)
+generated_paths=(packages/db/src/generated crds)
 npm run --silent generate -w @switchboard/db
+npm run --silent generate -w @switchboard/operator
 
 if [ "${1:-}" = "--check" ]; then
   drift="$(git status --porcelain --untracked-files=all -- "${generated_paths[@]}")"

@@ -15,4 +15,4 @@ export {
   uniquePrefix,
 } from './redis-fixtures.ts';
 export type { HostPort, SentinelGroupInfo } from './redis-server.ts';
-export { currentSentinelPrimary, forceSentinelFailover } from './sentinel-fixtures.ts';
+export { currentSentinelPrimary, forceSentinelFailover, settledSentinelGroup } from './sentinel-fixtures.ts';

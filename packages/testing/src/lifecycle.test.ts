@@ -7,7 +7,7 @@ import { describe, expect, inject, it } from 'vitest';
 import './provided-context.ts';
 import { redisNamespace, uniquePrefix } from './redis-fixtures.ts';
 import { startRedis } from './redis-server.ts';
-import { currentSentinelPrimary, forceSentinelFailover } from './sentinel-fixtures.ts';
+import { forceSentinelFailover, settledSentinelGroup } from './sentinel-fixtures.ts';
 
 function alive(pid: number): boolean {
   try {
@@ -57,7 +57,7 @@ describe('the services the global setup started', () => {
     const group = inject('sentinel');
     expect(group.sentinels).toHaveLength(3);
     expect(group.nodes).toHaveLength(3);
-    const primary = await currentSentinelPrimary();
+    const primary = await settledSentinelGroup();
     const client = new Redis({ ...primary });
     try {
       const role = (await client.call('ROLE')) as [string, number, [string, string, string][]];
