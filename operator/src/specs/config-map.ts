@@ -40,7 +40,8 @@ export interface DeclaredSession {
   credentials?: SessionCredentials;
 }
 
-function publicUrl(tenant: WhatsAppTenant): string | undefined {
+/** The URL the inbox and API are served at, when the tenant has an Ingress. */
+export function publicUrl(tenant: WhatsAppTenant): string | undefined {
   const ingress = tenant.spec.api.ingress;
   if (ingress === undefined) return undefined;
   return `${ingress.tlsSecretName ? 'https' : 'http'}://${ingress.host}`;

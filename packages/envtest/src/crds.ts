@@ -23,6 +23,7 @@ interface CrdObject {
   apiVersion?: string;
   kind?: string;
   metadata?: { name?: string };
+  spec?: { group?: string; names?: { plural?: string }; versions?: { name: string; served?: boolean }[] };
   status?: { conditions?: Condition[] };
 }
 
@@ -84,10 +85,39 @@ export async function installCrds(
     ),
   );
   const names = crds.map((crd) => crd.metadata?.name ?? '');
+  const timeoutMs = options.timeoutMs ?? 20_000;
   await Promise.all(
-    names.map((name) => waitForEstablished(kc, `${base}/${name}`, name, options.timeoutMs ?? 20_000)),
+    crds.map(async (crd, i) => {
+      const name = names[i]!;
+      await waitForEstablished(kc, `${base}/${name}`, name, timeoutMs);
+      await waitForServed(kc, crd, timeoutMs);
+    }),
   );
   return names;
+}
+
+// Established is set once the discovery document lists the API, but the storage behind it can
+// still answer 429 "storage is (re)initializing" (or 404 on a replica of the handler chain not
+// yet updated) for a moment on Kubernetes 1.33+. A first LIST of every served version that
+// answers 200 means callers can create objects right away.
+async function waitForServed(kc: KubeConfig, crd: CrdObject, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const spec = crd.spec;
+  for (const version of spec?.versions ?? []) {
+    if (version.served === false) continue;
+    const path = `/apis/${spec?.group}/${version.name}/${spec?.names?.plural}?limit=1`;
+    for (;;) {
+      const response = await kubeRequest(kc, { path });
+      if (response.status === 200) break;
+      if (![404, 429, 503].includes(response.status) || Date.now() > deadline) {
+        throw new EnvtestError(
+          'CRD_NOT_ESTABLISHED',
+          `CRD ${crd.metadata?.name} is Established but GET ${path} answers ${response.status}: ${response.text.slice(0, 300)}`,
+        );
+      }
+      await sleep(50);
+    }
+  }
 }
 
 async function waitForEstablished(

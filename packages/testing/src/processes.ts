@@ -20,6 +20,9 @@ export interface StartProcessOptions {
   env?: NodeJS.ProcessEnv;
   /** Directories that belong to the process (data, config); removed once it has exited. */
   tempDirs?: readonly string[];
+  /** Run as this user and group (Postgres refuses to run as root). */
+  uid?: number;
+  gid?: number;
 }
 
 const running = new Map<ServiceProcess, readonly string[]>();
@@ -67,6 +70,8 @@ export function startProcess(options: StartProcessOptions): ServiceProcess {
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: false,
+    ...(options.uid === undefined ? {} : { uid: options.uid }),
+    ...(options.gid === undefined ? {} : { gid: options.gid }),
   });
   if (child.pid === undefined) throw new Error(`could not start ${options.name} (${options.command})`);
   const lines: string[] = [];

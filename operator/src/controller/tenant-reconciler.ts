@@ -1,0 +1,532 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { KubernetesObject, V1Deployment, V1Job, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
+import {
+  API_VERSION,
+  KIND,
+  type WhatsAppTenant,
+  type WhatsAppTenantStatus,
+  whatsAppTenantSchema,
+} from '../api/v1alpha1/index.ts';
+import type { KubeClient } from '../kube/kube-client.ts';
+import { publicUrl } from '../specs/config-map.ts';
+import {
+  buildManagedDatabaseSecret,
+  DATABASE_SECRET_KEYS,
+  databaseSecretName,
+} from '../specs/database-secret.ts';
+import { buildGeneratedSecret, type GeneratedSecretValues } from '../specs/generated-secret.ts';
+import { buildMigrationJob } from '../specs/migration-job.ts';
+import { childNames, tenantNamespace, workerSelector } from '../specs/names.ts';
+import { type OperatorConfig, tenantImages } from '../specs/operator-config.ts';
+import { desiredChildren } from '../specs/tenant-children.ts';
+import type { EventRecorder } from './events.ts';
+import { applyIfChanged, createIfMissing } from './tenant-children.ts';
+import { DATABASE_FINALIZER, dropManagedDatabase, provisionManagedDatabase } from './tenant-database.ts';
+import {
+  buildStatus,
+  type MigrationState,
+  type Observation,
+  sameStatus,
+  type TenantObservations,
+} from './tenant-status.ts';
+
+/**
+ * The WhatsAppTenant reconcile: one pass from what the tenant says to what the cluster has,
+ * idempotent, safe to run at any time and from any replica that holds the leader lease.
+ *
+ * Order, and why:
+ * 1. deletion: a managed database is dropped or kept (deletionPolicy) before the finalizer goes;
+ * 2. the generated Secret (created once: rotating a signing key logs every agent out);
+ * 3. the database (managed: provisioned on the platform Postgres; external: the tenant's Secret);
+ * 4. every child that does not depend on migrations, server-side applied when it changed;
+ * 5. the migration Job for the target image; the API and worker Deployments are created or
+ *    rolled to that image only after it succeeded (the seeds' outage: pods rolled onto an
+ *    unmigrated database);
+ * 6. children the spec no longer wants are deleted;
+ * 7. the status, written only when it changed.
+ */
+
+/** Options for TenantReconciler. */
+export interface TenantReconcilerOptions {
+  client: KubeClient;
+  config: OperatorConfig;
+  events: EventRecorder;
+  /**
+   * The platform Postgres admin URL for managed databases, read when needed (the chart gives
+   * it as a Secret). Undefined: managed tenants report DatabaseReady=False, PlatformDatabaseMissing.
+   */
+  platformDatabaseUrl?: () => Promise<string | undefined>;
+  /** Whether the cluster serves monitoring.coreos.com/v1 (from discovery). */
+  serviceMonitorsAvailable: () => Promise<boolean>;
+  /** Clock, for condition transition times. */
+  now?: () => Date;
+}
+
+/** What a reconcile asks of the work queue. */
+export interface ReconcileResult {
+  /** Run again after this long even without an event (waiting on a Job or on pods). */
+  requeueAfter?: number;
+}
+
+// While something is in motion the informers' events normally re-trigger the reconcile; these
+// are the safety net for transitions that produce no event the operator watches.
+const WAITING_REQUEUE_MS = 15_000;
+const MIGRATING_REQUEUE_MS = 5_000;
+
+/** The optional children: kinds and names that exist only for some specs, deleted when unwanted. */
+function optionalChildren(tenant: WhatsAppTenant): { apiVersion: string; kind: string; name: string }[] {
+  const names = childNames(tenant);
+  return [
+    { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name: names.api },
+    { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: names.api },
+    { apiVersion: 'apps/v1', kind: 'StatefulSet', name: names.redis },
+    { apiVersion: 'apps/v1', kind: 'StatefulSet', name: names.sentinel },
+    { apiVersion: 'v1', kind: 'Service', name: names.redis },
+    { apiVersion: 'v1', kind: 'Service', name: names.sentinel },
+    { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', name: names.redis },
+    { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', name: names.sentinel },
+    { apiVersion: 'v1', kind: 'ConfigMap', name: names.redisScripts },
+  ];
+}
+
+const key = (o: { apiVersion?: string; kind?: string; metadata?: { name?: string } }) =>
+  `${o.apiVersion}/${o.kind}/${o.metadata?.name}`;
+
+/** metadata fields the schema leaves loose (the API server owns them). */
+function finalizersOf(tenant: WhatsAppTenant): string[] {
+  return (tenant.metadata.finalizers as string[] | undefined) ?? [];
+}
+
+function secretDigest(secret: V1Secret | undefined): string {
+  return createHash('sha256')
+    .update(JSON.stringify(Object.entries(secret?.data ?? {}).sort()))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+function decode(secret: V1Secret | undefined, field: string): string | undefined {
+  const value = secret?.data?.[field];
+  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+}
+
+function jobState(job: V1Job): { state: MigrationState; reason: string; message: string } {
+  const conditions = job.status?.conditions ?? [];
+  const holds = (type: string) => conditions.find((c) => c.type === type && c.status === 'True');
+  const name = job.metadata?.name;
+  const complete = holds('Complete');
+  if (complete) {
+    return { state: 'Succeeded', reason: 'MigrationSucceeded', message: `Migration Job ${name} succeeded.` };
+  }
+  const failed = holds('Failed') ?? holds('FailureTarget');
+  if (failed) {
+    return {
+      state: 'Failed',
+      reason: 'MigrationFailed',
+      message: `Migration Job ${name} failed (${failed.reason ?? 'Failed'}: ${failed.message ?? 'no message'}); read its logs with kubectl logs job/${name}. Nothing is rolled out until it succeeds.`,
+    };
+  }
+  return { state: 'Running', reason: 'MigrationRunning', message: `Migration Job ${name} is running.` };
+}
+
+function deploymentReady(deployment: V1Deployment | undefined): number {
+  if (!deployment) return 0;
+  // A status from an older generation describes the previous rollout.
+  if ((deployment.status?.observedGeneration ?? 0) < (deployment.metadata?.generation ?? 0)) return 0;
+  return Math.min(deployment.status?.updatedReplicas ?? 0, deployment.status?.availableReplicas ?? 0);
+}
+
+function statefulSetReady(statefulSet: V1StatefulSet | undefined): number {
+  if (!statefulSet) return 0;
+  if ((statefulSet.status?.observedGeneration ?? 0) < (statefulSet.metadata?.generation ?? 0)) return 0;
+  return statefulSet.status?.readyReplicas ?? 0;
+}
+
+/** The reconcile of one WhatsAppTenant. */
+export class TenantReconciler {
+  private readonly client: KubeClient;
+  private readonly config: OperatorConfig;
+  private readonly events: EventRecorder;
+  private readonly platformDatabaseUrl: () => Promise<string | undefined>;
+  private readonly serviceMonitorsAvailable: () => Promise<boolean>;
+  private readonly now: () => Date;
+
+  constructor(options: TenantReconcilerOptions) {
+    this.client = options.client;
+    this.config = options.config;
+    this.events = options.events;
+    this.platformDatabaseUrl = options.platformDatabaseUrl ?? (async () => undefined);
+    this.serviceMonitorsAvailable = options.serviceMonitorsAvailable;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Reconciles the tenant `namespace/name`; a tenant that is gone needs nothing. */
+  async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
+    const raw = await this.client.get<WhatsAppTenant>(API_VERSION, KIND, namespace, name);
+    if (!raw) return {};
+    const parsed = whatsAppTenantSchema.safeParse(raw);
+    if (!parsed.success) {
+      // The API server validated it against the same schema, so this means a stored object
+      // from an older CRD: say what is wrong and wait for an edit.
+      const message = `The spec does not validate: ${parsed.error.issues
+        .slice(0, 5)
+        .map((i) => `${i.path.join('.')}: ${i.message}`)
+        .join('; ')}`;
+      await this.writeStatus(raw, {
+        generation: raw.metadata.generation ?? 0,
+        suspended: false,
+        invalid: { ok: false, reason: 'InvalidSpec', message },
+        database: { ok: false, reason: 'InvalidSpec', message },
+        redis: { ok: false, reason: 'InvalidSpec', message },
+        migrations: { state: 'Blocked', reason: 'InvalidSpec', message },
+        workers: { desired: 0, ready: 0 },
+        api: { desired: 0, ready: 0 },
+        selector: '',
+      });
+      return {};
+    }
+    const tenant = parsed.data;
+    if (tenant.metadata.deletionTimestamp) return await this.finalize(tenant);
+
+    const managed = tenant.spec.database.mode === 'managed';
+    if (managed && !finalizersOf(tenant).includes(DATABASE_FINALIZER)) {
+      await this.client.jsonPatch(API_VERSION, KIND, namespace, name, [
+        { op: 'test', path: '/metadata/resourceVersion', value: tenant.metadata.resourceVersion },
+        tenant.metadata.finalizers
+          ? { op: 'add', path: '/metadata/finalizers/-', value: DATABASE_FINALIZER }
+          : { op: 'add', path: '/metadata/finalizers', value: [DATABASE_FINALIZER] },
+      ]);
+    }
+
+    const generated = await this.ensureGeneratedSecret(tenant);
+    const database = await this.ensureDatabase(tenant);
+    const databaseSecret = database.secret;
+
+    const secretDigests: Record<string, string> = {
+      [childNames(tenant).generatedSecret]: secretDigest(generated),
+      [databaseSecretName(tenant)]: secretDigest(databaseSecret),
+    };
+    if (tenant.spec.redis.mode === 'external') {
+      const ref = tenant.spec.redis.external!.secretRef;
+      secretDigests[ref.name] = secretDigest(
+        await this.client.get<V1Secret>('v1', 'Secret', namespace, ref.name),
+      );
+    }
+
+    const children = desiredChildren(tenant, this.config, {
+      secretDigests,
+      serviceMonitorsAvailable: await this.serviceMonitorsAvailable(),
+    });
+    const names = childNames(tenant);
+    const gated = new Set([
+      `apps/v1/Deployment/${names.api}`,
+      `apps/v1/Deployment/${names.worker}`,
+      `autoscaling/v2/HorizontalPodAutoscaler/${names.api}`,
+    ]);
+    const live = new Map<string, KubernetesObject>();
+    for (const child of children) {
+      if (gated.has(key(child))) continue;
+      live.set(key(child), (await applyIfChanged(this.client, child)).live);
+    }
+
+    const migrations = await this.ensureMigrations(tenant, database.observation.ok);
+    if (migrations.state === 'Succeeded') {
+      for (const child of children) {
+        if (gated.has(key(child))) live.set(key(child), (await applyIfChanged(this.client, child)).live);
+      }
+    } else {
+      // Not rolled: whatever runs keeps running on the version its database was migrated for.
+      for (const id of gated) {
+        const [group, version, kind, childName] = id.split('/') as [string, string, string, string];
+        const apiVersion = group === 'apps' || group === 'autoscaling' ? `${group}/${version}` : version;
+        const existing = await this.client.get(apiVersion, kind, namespace, childName);
+        if (existing) live.set(id, existing);
+      }
+    }
+
+    const wanted = new Set(children.map(key));
+    for (const optional of optionalChildren(tenant)) {
+      const id = `${optional.apiVersion}/${optional.kind}/${optional.name}`;
+      if (
+        !wanted.has(id) &&
+        (await this.client.get(optional.apiVersion, optional.kind, namespace, optional.name))
+      ) {
+        await this.client.delete(optional.apiVersion, optional.kind, namespace, optional.name);
+      }
+    }
+
+    const redis = this.observeRedis(tenant, live);
+    const apiDeployment = live.get(`apps/v1/Deployment/${names.api}`) as V1Deployment | undefined;
+    const workerDeployment = live.get(`apps/v1/Deployment/${names.worker}`) as V1Deployment | undefined;
+    const desiredOf = (d: V1Deployment | undefined, fallback: number) => d?.spec?.replicas ?? fallback;
+    const workersDesired = tenant.spec.suspend ? 0 : tenant.spec.workers.replicas;
+    const apiDesired = tenant.spec.suspend
+      ? 0
+      : desiredOf(
+          apiDeployment,
+          tenant.spec.api.autoscaling.enabled
+            ? tenant.spec.api.autoscaling.minReplicas
+            : tenant.spec.api.replicas,
+        );
+    const url = publicUrl(tenant);
+    const observations: TenantObservations = {
+      generation: tenant.metadata.generation ?? 0,
+      suspended: tenant.spec.suspend,
+      database: database.observation,
+      redis,
+      migrations,
+      workers: {
+        desired: workersDesired,
+        ready: Math.min(deploymentReady(workerDeployment), workersDesired),
+      },
+      api: { desired: apiDesired, ready: Math.min(deploymentReady(apiDeployment), apiDesired) },
+      ...(url ? { endpoints: { inbox: url, api: `${url}/v1` } } : {}),
+      selector: workerSelector(tenant),
+    };
+    const status = await this.writeStatus(tenant, observations);
+
+    if (migrations.state === 'Running') return { requeueAfter: MIGRATING_REQUEUE_MS };
+    if (status.phase !== 'Ready' && status.phase !== 'Suspended' && status.phase !== 'Degraded') {
+      return { requeueAfter: WAITING_REQUEUE_MS };
+    }
+    return {};
+  }
+
+  private async finalize(tenant: WhatsAppTenant): Promise<ReconcileResult> {
+    const finalizers = finalizersOf(tenant);
+    const index = finalizers.indexOf(DATABASE_FINALIZER);
+    if (index === -1) return {};
+    if (tenant.spec.database.mode === 'managed' && tenant.spec.database.deletionPolicy === 'Delete') {
+      const adminUrl = await this.platformDatabaseUrl();
+      if (!adminUrl) {
+        await this.events.warning(
+          tenant,
+          'DatabaseNotDropped',
+          'No platform Postgres is configured; the finalizer stays until one is.',
+        );
+        return { requeueAfter: WAITING_REQUEUE_MS };
+      }
+      await dropManagedDatabase(adminUrl, tenant);
+      await this.events.normal(
+        tenant,
+        'DatabaseDropped',
+        'The managed database and its roles were dropped (deletionPolicy Delete).',
+      );
+    }
+    // The test op makes the removal fail (and be retried) if someone changed the list meanwhile.
+    await this.client.jsonPatch(API_VERSION, KIND, tenantNamespace(tenant), tenant.metadata.name, [
+      { op: 'test', path: `/metadata/finalizers/${index}`, value: DATABASE_FINALIZER },
+      { op: 'remove', path: `/metadata/finalizers/${index}` },
+    ]);
+    return {};
+  }
+
+  private async ensureGeneratedSecret(tenant: WhatsAppTenant): Promise<V1Secret> {
+    const values: GeneratedSecretValues = {
+      jwtSigningKey: randomBytes(48).toString('base64url'),
+      internalToken: randomBytes(32).toString('base64url'),
+      redisPassword: randomBytes(32).toString('base64url'),
+    };
+    const { created, live } = await createIfMissing(this.client, buildGeneratedSecret(tenant, values));
+    if (created) {
+      await this.events.normal(
+        tenant,
+        'SecretsGenerated',
+        `Generated the signing key, internal token and Redis password in Secret ${live.metadata?.name}.`,
+      );
+    }
+    return live;
+  }
+
+  private async ensureDatabase(
+    tenant: WhatsAppTenant,
+  ): Promise<{ observation: Observation; secret: V1Secret | undefined }> {
+    const namespace = tenantNamespace(tenant);
+    const secretName = databaseSecretName(tenant);
+    const existing = await this.client.get<V1Secret>('v1', 'Secret', namespace, secretName);
+    const missingKeys = Object.values(DATABASE_SECRET_KEYS).filter((k) => !decode(existing, k));
+    if (tenant.spec.database.mode === 'external') {
+      if (!existing) {
+        return {
+          observation: {
+            ok: false,
+            reason: 'SecretNotFound',
+            message: `Secret ${secretName} (spec.database.external.secretRef) does not exist in ${namespace}.`,
+          },
+          secret: undefined,
+        };
+      }
+      if (missingKeys.length > 0) {
+        return {
+          observation: {
+            ok: false,
+            reason: 'SecretIncomplete',
+            message: `Secret ${secretName} lacks ${missingKeys.join(', ')}.`,
+          },
+          secret: existing,
+        };
+      }
+      return {
+        observation: {
+          ok: true,
+          reason: 'ExternalDatabase',
+          message: `Using the database in Secret ${secretName}.`,
+        },
+        secret: existing,
+      };
+    }
+    if (existing && missingKeys.length === 0) {
+      return {
+        observation: {
+          ok: true,
+          reason: 'Provisioned',
+          message: 'The managed database and its roles exist.',
+        },
+        secret: existing,
+      };
+    }
+    const adminUrl = await this.platformDatabaseUrl();
+    if (!adminUrl) {
+      return {
+        observation: {
+          ok: false,
+          reason: 'PlatformDatabaseMissing',
+          message:
+            'database.mode is managed but the operator has no platform Postgres (chart value platformPostgres.secretName).',
+        },
+        secret: existing,
+      };
+    }
+    try {
+      const values = await provisionManagedDatabase(adminUrl, tenant);
+      const { live } = await createIfMissing(this.client, buildManagedDatabaseSecret(tenant, values));
+      await this.events.normal(
+        tenant,
+        'DatabaseProvisioned',
+        `Created the database and roles on the platform Postgres; URLs in Secret ${secretName}.`,
+      );
+      return {
+        observation: {
+          ok: true,
+          reason: 'Provisioned',
+          message: 'The managed database and its roles exist.',
+        },
+        secret: live,
+      };
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      // Never the URL: it holds the admin password. pg's messages name the server, not the URL.
+      return {
+        observation: {
+          ok: false,
+          reason: 'ProvisioningFailed',
+          message: `Provisioning the database failed: ${message}`,
+        },
+        secret: existing,
+      };
+    }
+  }
+
+  private async ensureMigrations(
+    tenant: WhatsAppTenant,
+    databaseReady: boolean,
+  ): Promise<{ state: MigrationState; reason: string; message: string }> {
+    const job = buildMigrationJob(tenant, this.config);
+    const image = tenantImages(tenant, this.config).api;
+    if (!databaseReady) {
+      const existing = await this.client.get<V1Job>(
+        'batch/v1',
+        'Job',
+        tenantNamespace(tenant),
+        job.metadata!.name!,
+      );
+      if (!existing) {
+        return {
+          state: 'Blocked',
+          reason: 'WaitingForDatabase',
+          message: `Migrations for ${image} wait for the database.`,
+        };
+      }
+      return jobState(existing);
+    }
+    const { created, live } = await createIfMissing(this.client, job);
+    if (created) {
+      await this.events.normal(
+        tenant,
+        'MigrationStarted',
+        `Started migration Job ${live.metadata?.name} for ${image}.`,
+      );
+    }
+    return jobState(live);
+  }
+
+  private observeRedis(tenant: WhatsAppTenant, live: Map<string, KubernetesObject>): Observation {
+    if (tenant.spec.redis.mode === 'external') {
+      return {
+        ok: true,
+        reason: 'ExternalRedis',
+        message: `Using the Redis in Secret ${tenant.spec.redis.external!.secretRef.name}.`,
+      };
+    }
+    const names = childNames(tenant);
+    const redis = live.get(`apps/v1/StatefulSet/${names.redis}`) as V1StatefulSet | undefined;
+    const sentinel = live.get(`apps/v1/StatefulSet/${names.sentinel}`) as V1StatefulSet | undefined;
+    const want = (s: V1StatefulSet | undefined) => s?.spec?.replicas ?? 0;
+    const redisReady = statefulSetReady(redis);
+    const sentinelReady = statefulSetReady(sentinel);
+    // A primary and a Sentinel quorum are enough to serve; replicas still coming is not an outage.
+    const quorum = Math.floor(want(sentinel) / 2) + 1;
+    if (redisReady >= 1 && sentinelReady >= quorum) {
+      return {
+        ok: true,
+        reason: 'SentinelGroupReady',
+        message: `Redis ${redisReady}/${want(redis)} and Sentinel ${sentinelReady}/${want(sentinel)} ready.`,
+      };
+    }
+    return {
+      ok: false,
+      reason: 'RedisNotReady',
+      message: `Redis ${redisReady}/${want(redis)} and Sentinel ${sentinelReady}/${want(sentinel)} ready.`,
+    };
+  }
+
+  private async writeStatus(
+    tenant: WhatsAppTenant,
+    observations: TenantObservations,
+  ): Promise<WhatsAppTenantStatus> {
+    const previous = tenant.status;
+    const status = buildStatus(previous, observations, this.now());
+    if (sameStatus(previous, status)) return status;
+    await this.client.mergePatch(
+      API_VERSION,
+      KIND,
+      tenantNamespace(tenant),
+      tenant.metadata.name,
+      { status: replaceLists(previous, status) },
+      { subresource: 'status' },
+    );
+    const before = new Map((previous?.conditions ?? []).map((c) => [c.type, c]));
+    for (const c of status.conditions ?? []) {
+      const old = before.get(c.type);
+      if (old && old.status === c.status && old.reason === c.reason) continue;
+      if (c.type === 'Degraded' && c.status === 'True')
+        await this.events.warning(tenant, c.reason, c.message);
+      if (c.type === 'Ready' && c.status === 'True') await this.events.normal(tenant, 'Ready', c.message);
+    }
+    return status;
+  }
+}
+
+/**
+ * A merge patch replaces lists whole, which is what conditions need; fields present before and
+ * absent now are set to null so the patch removes them.
+ */
+function replaceLists(
+  previous: WhatsAppTenantStatus | undefined,
+  next: WhatsAppTenantStatus,
+): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...next };
+  for (const field of Object.keys(previous ?? {})) {
+    if (!(field in next)) patch[field] = null;
+  }
+  return patch;
+}
