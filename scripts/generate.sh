@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The generators and what each writes; add new ones here.
-generated_paths=(packages/db/src/generated crds)
+generated_paths=(packages/db/src/generated crds charts/switchboard/crds)
 npm run --silent generate -w @switchboard/db
 npm run --silent generate -w @switchboard/operator
 

@@ -128,11 +128,16 @@ function jobState(job: V1Job): { state: MigrationState; reason: string; message:
   return { state: 'Running', reason: 'MigrationRunning', message: `Migration Job ${name} is running.` };
 }
 
-function deploymentReady(deployment: V1Deployment | undefined): number {
-  if (!deployment) return 0;
-  // A status from an older generation describes the previous rollout.
-  if ((deployment.status?.observedGeneration ?? 0) < (deployment.metadata?.generation ?? 0)) return 0;
-  return Math.min(deployment.status?.updatedReplicas ?? 0, deployment.status?.availableReplicas ?? 0);
+/** Available pods (any revision) and pods of the current template that are available. */
+function deploymentCounts(deployment: V1Deployment | undefined): { ready: number; updated: number } {
+  if (!deployment) return { ready: 0, updated: 0 };
+  const available = deployment.status?.availableReplicas ?? 0;
+  // A status from an older generation has not counted the current template's pods yet.
+  const current = (deployment.status?.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
+  return {
+    ready: available,
+    updated: current ? Math.min(deployment.status?.updatedReplicas ?? 0, available) : 0,
+  };
 }
 
 function statefulSetReady(statefulSet: V1StatefulSet | undefined): number {
@@ -178,8 +183,8 @@ export class TenantReconciler {
         database: { ok: false, reason: 'InvalidSpec', message },
         redis: { ok: false, reason: 'InvalidSpec', message },
         migrations: { state: 'Blocked', reason: 'InvalidSpec', message },
-        workers: { desired: 0, ready: 0 },
-        api: { desired: 0, ready: 0 },
+        workers: { desired: 0, ready: 0, updated: 0 },
+        api: { desired: 0, ready: 0, updated: 0 },
         selector: '',
       });
       return {};
@@ -274,11 +279,8 @@ export class TenantReconciler {
       database: database.observation,
       redis,
       migrations,
-      workers: {
-        desired: workersDesired,
-        ready: Math.min(deploymentReady(workerDeployment), workersDesired),
-      },
-      api: { desired: apiDesired, ready: Math.min(deploymentReady(apiDeployment), apiDesired) },
+      workers: { desired: workersDesired, ...deploymentCounts(workerDeployment) },
+      api: { desired: apiDesired, ...deploymentCounts(apiDeployment) },
       ...(url ? { endpoints: { inbox: url, api: `${url}/v1` } } : {}),
       selector: workerSelector(tenant),
     };

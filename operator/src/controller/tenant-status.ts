@@ -27,8 +27,9 @@ export interface TenantObservations {
   database: Observation;
   redis: Observation;
   migrations: { state: MigrationState; reason: string; message: string };
-  workers: { desired: number; ready: number };
-  api: { desired: number; ready: number };
+  /** ready: available pods (old or new); updated: pods of the current template. */
+  workers: { desired: number; ready: number; updated: number };
+  api: { desired: number; ready: number; updated: number };
   endpoints?: { inbox?: string; api?: string };
   /** Label selector of the worker pods, for the scale subresource. */
   selector: string;
@@ -56,7 +57,10 @@ export function desiredConditions(o: TenantObservations): Omit<Condition, 'lastT
     ];
   }
   const migrated = o.migrations.state === 'Succeeded';
+  // Ready counts available pods of any revision: a rolling update keeps serving, so it shows as
+  // Progressing, not as a tenant that stopped being Ready.
   const workloadsReady = o.api.ready >= o.api.desired && o.workers.ready >= o.workers.desired && migrated;
+  const rolledOut = o.api.updated >= o.api.desired && o.workers.updated >= o.workers.desired;
   const degradedBy: Observation | undefined =
     o.migrations.state === 'Failed'
       ? { ok: false, reason: o.migrations.reason, message: o.migrations.message }
@@ -76,11 +80,11 @@ export function desiredConditions(o: TenantObservations): Omit<Condition, 'lastT
     progressing = { ok: true, reason: 'WaitingForDatabase', message: o.database.message };
   } else if (!migrated) {
     progressing = { ok: true, reason: 'WaitingForMigrations', message: o.migrations.message };
-  } else if (!workloadsReady || !o.redis.ok) {
+  } else if (!workloadsReady || !rolledOut || !o.redis.ok) {
     progressing = {
       ok: true,
       reason: 'RollingOut',
-      message: `API ${o.api.ready}/${o.api.desired} and workers ${o.workers.ready}/${o.workers.desired} ready${o.redis.ok ? '' : `; ${o.redis.message}`}.`,
+      message: `API ${o.api.updated}/${o.api.desired} and workers ${o.workers.updated}/${o.workers.desired} updated, ${o.api.ready} and ${o.workers.ready} available${o.redis.ok ? '' : `; ${o.redis.message}`}.`,
     };
   } else {
     progressing = { ok: false, reason: 'RolloutComplete', message: 'Every child is up to date and ready.' };

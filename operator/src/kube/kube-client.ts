@@ -247,7 +247,15 @@ export class KubeClient {
           headers: {
             ...requestOptions.headers,
             accept: 'application/json',
-            ...(payload === undefined ? {} : { 'content-type': options.contentType ?? 'application/json' }),
+            // An explicit length: Node sends a DELETE body without one (no chunked encoding for
+            // DELETE), and on a kept-alive socket the server then reads that body as the start
+            // of the next request.
+            ...(payload === undefined
+              ? {}
+              : {
+                  'content-type': options.contentType ?? 'application/json',
+                  'content-length': Buffer.byteLength(payload),
+                }),
           },
         },
         (res) => {
