@@ -1,0 +1,19 @@
+import type { V1Secret } from '@kubernetes/client-node';
+import type { KubeClient } from '../kube/kube-client.ts';
+
+/**
+ * The platform Postgres admin URL, from the Secret the chart names (platformPostgresSecret,
+ * key `url`) in the operator's namespace. Read by GET on each use rather than watched: the
+ * chart grants get on that one Secret and nothing more, and a rotated password is picked up
+ * without a restart. Undefined when the Secret or its key is missing.
+ */
+export async function platformDatabaseUrlFromSecret(
+  client: KubeClient,
+  namespace: string,
+  name: string,
+  key = 'url',
+): Promise<string | undefined> {
+  const secret = await client.get<V1Secret>('v1', 'Secret', namespace, name);
+  const value = secret?.data?.[key];
+  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+}
