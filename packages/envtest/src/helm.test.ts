@@ -50,6 +50,23 @@ describe('helmTemplateAndDryRun', () => {
     expect(configMaps.items.map((c) => c.metadata?.name)).not.toContain('ok-settings');
   });
 
+  it('accepts objects the chart puts in another namespace, as helm install does, and counts only objects', async () => {
+    const other = await createTestNamespace(kc, 'helm-elsewhere');
+    try {
+      const result = await helmTemplateAndDryRun(kc, {
+        chart,
+        namespace: ns.name,
+        releaseName: 'spread',
+        values: { elsewhere: other.name },
+      });
+      // configmap, deployment and the one elsewhere; the comment-only document is not counted.
+      expect(result.objectCount).toBe(3);
+      expect(result.output).toContain('spread-elsewhere');
+    } finally {
+      await other.delete();
+    }
+  });
+
   it("rejects a chart whose Deployment the API server finds invalid, with the server's message", async () => {
     const error = await rejection(
       helmTemplateAndDryRun(kc, {

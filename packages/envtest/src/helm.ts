@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { parseAllDocuments, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { EnvtestError } from './errors.ts';
 import { run } from './exec.ts';
 import { kubeRequestOk } from './http.ts';
@@ -60,7 +60,17 @@ export async function helmTemplateAndDryRun(
       KUBECONFIG: join(work, 'kubeconfig'),
     };
     await mkdir(env.HELM_CONFIG_HOME, { recursive: true });
-    await writeFile(env.KUBECONFIG, kc.exportConfig(), { mode: 0o600 });
+    // The release namespace as the context's default, as `helm install` places objects that
+    // name none there. Not `kubectl --namespace`: that also rejects objects a chart puts in
+    // other namespaces (RoleBindings in each watched namespace), which helm allows.
+    const kubeconfig = parse(kc.exportConfig()) as {
+      'current-context'?: string;
+      contexts?: { name: string; context: { namespace?: string } }[];
+    };
+    for (const context of kubeconfig.contexts ?? []) {
+      if (context.name === kubeconfig['current-context']) context.context.namespace = options.namespace;
+    }
+    await writeFile(env.KUBECONFIG, stringify(kubeconfig), { mode: 0o600 });
     const valuesFile = join(work, 'values.yaml');
     await writeFile(valuesFile, stringify(options.values ?? {}));
 
@@ -92,7 +102,11 @@ export async function helmTemplateAndDryRun(
       );
     }
     const manifest = template.stdout;
-    const objectCount = parseAllDocuments(manifest).filter((doc) => doc.contents !== null).length;
+    // Objects only: a document of nothing but comments (a generated file's header) is none.
+    const objectCount = parseAllDocuments(manifest).filter((doc) => {
+      const value = doc.toJS() as { kind?: unknown } | null;
+      return value !== null && typeof value === 'object' && typeof value.kind === 'string';
+    }).length;
     if (objectCount === 0) return { manifest, objectCount, output: '' };
 
     const manifestFile = join(work, 'manifest.yaml');
@@ -105,8 +119,6 @@ export async function helmTemplateAndDryRun(
         '--dry-run=server',
         '--validate=strict',
         '--field-manager=switchboard-envtest',
-        '--namespace',
-        options.namespace,
         '--cache-dir',
         join(work, 'kube-cache'),
         '--filename',
