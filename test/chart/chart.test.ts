@@ -398,7 +398,7 @@ describe('the chart crds/ and examples/', () => {
 
   it('ships the operator example tenant unchanged, and the API server accepts it', async () => {
     const chartExample = await readFile(join(CHART, 'examples/tenant-acme.yaml'));
-    const operatorExample = await readFile(join(REPO_ROOT, 'operator/examples/tenant-acme.yaml'));
+    const operatorExample = await readFile(join(REPO_ROOT, 'docs/examples/tenant-acme.yaml'));
     expect(chartExample.equals(operatorExample)).toBe(true);
     const tenant = await exampleTenant(watchedNs);
     const created = await kubeRequest(kubeConfig, {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { API_VERSION, KIND, type WhatsAppTenantSpecInput, whatsAppTenantSchema } from './index.ts';
 
-const EXAMPLE = join(import.meta.dirname, '../../../examples/tenant-acme.yaml');
+const EXAMPLE = join(import.meta.dirname, '../../../../docs/examples/tenant-acme.yaml');
 
 function tenant(spec: unknown, name = 'acme') {
   return { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace: 'tenants' }, spec };
