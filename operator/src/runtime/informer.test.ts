@@ -1,6 +1,12 @@
 import { CoreV1Api, type V1ConfigMap } from '@kubernetes/client-node';
-import { createTestNamespace, useControlPlane } from '@switchboard/envtest';
+import {
+  type ControlPlane,
+  createTestNamespace,
+  startControlPlane,
+  useControlPlane,
+} from '@switchboard/envtest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { apiRequest } from './api-request.ts';
 import {
   Informer,
   type InformerLifecycleEvent,
@@ -8,8 +14,6 @@ import {
   objectKey,
   splitObjectKey,
 } from './informer.ts';
-import { apiRequest } from './api-request.ts';
-import { type ApiFront, startApiFront } from './testing/api-front.ts';
 import { startTcpProxy, type TcpProxy } from './testing/tcp-proxy.ts';
 import { sleep, waitFor } from './testing/wait-for.ts';
 
@@ -115,9 +119,16 @@ function cacheState(informer: Informer<V1ConfigMap>): Record<string, Record<stri
   return Object.fromEntries(informer.list().map((cm) => [objectKey(cm), cm.data]));
 }
 
-const has = (recorded: Recorded, type: 'add' | 'update' | 'delete', name: string, value?: string) =>
+const has = (
+  recorded: Recorded,
+  type: 'add' | 'update' | 'delete',
+  name: string,
+  value?: string,
+  namespace = ns.name,
+) =>
   recorded.events.some(
-    (e) => e.type === type && e.key === `${ns.name}/${name}` && (value === undefined || e.data?.v === value),
+    (e) =>
+      e.type === type && e.key === `${namespace}/${name}` && (value === undefined || e.data?.v === value),
   );
 
 describe('Informer', () => {
@@ -255,35 +266,62 @@ describe('Informer', () => {
   });
 
   describe('when the resourceVersion expired (410 Gone)', () => {
-    let front: ApiFront;
+    // A control plane of its own: without the watch cache every watch is served by etcd, so
+    // compacting etcd (what kube-apiserver does every 5 minutes) makes the real API server
+    // answer a resumed watch with 410 Expired, as a long outage does in a real cluster.
+    let plane: ControlPlane;
+    let proxy: TcpProxy;
     beforeAll(async () => {
-      front = await startApiFront(kubeConfig);
+      plane = await startControlPlane({ extraApiServerFlags: ['--watch-cache=false'] });
+      proxy = await startTcpProxy(plane.server);
     });
-    afterAll(() => front.close());
+    afterAll(async () => {
+      await proxy?.close();
+      await plane?.stop();
+    });
+
+    async function compactEtcd(): Promise<void> {
+      const etcd = (path: string, body: unknown) =>
+        fetch(`${plane.etcdUrl}${path}`, { method: 'POST', body: JSON.stringify(body) }).then(
+          (r) => r.json() as Promise<{ header: { revision: string } }>,
+        );
+      const { header } = await etcd('/v3/kv/range', {
+        key: Buffer.from('compaction-probe').toString('base64'),
+      });
+      await etcd('/v3/kv/compaction', { revision: header.revision, physical: true });
+    }
 
     it('re-lists from scratch and delivers exactly the difference', async () => {
-      const label = newLabel();
-      await createConfigMap('kept', label, { v: '1' });
-      await createConfigMap('changed', label, { v: '1' });
-      await createConfigMap('vanished', label, { v: '1' });
-      const { informer, recorded } = startInformer({ label, kubeConfig: front.kubeConfig });
+      const own = plane.kubeConfig.makeApiClient(CoreV1Api);
+      const namespace = 'default';
+      const make = (name: string) =>
+        own.createNamespacedConfigMap({
+          namespace,
+          body: { metadata: { name, labels: { test: 'gone' } }, data: { v: '1' } },
+        });
+      for (const name of ['kept', 'changed', 'vanished']) await make(name);
+      const { informer, recorded } = startInformer({
+        label: 'gone',
+        namespace,
+        kubeConfig: proxy.kubeConfigFor(plane.kubeConfig),
+      });
       await informer.waitForSync(10_000);
       expect(recorded.events).toHaveLength(3);
+      const resumeFrom = informer.lastResourceVersion();
 
-      front.setOutage(true);
+      proxy.setMode('refuse');
+      proxy.breakConnections();
       await waitFor('the watch to drop', () => recorded.lifecycle.some((e) => e.type === 'watch-ended'));
-      await createConfigMap('appeared', label, { v: '1' });
-      await updateConfigMap('changed', { v: '2' });
-      await deleteConfigMap('vanished');
-      // The next watch resumes from a resourceVersion long gone from the server's history,
-      // so the real API server answers 410 Gone.
-      front.rewriteNext((url) => {
-        if (url.searchParams.get('watch') !== 'true') return undefined;
-        url.searchParams.set('resourceVersion', '1');
-        return url;
+      await make('appeared');
+      await own.replaceNamespacedConfigMap({
+        name: 'changed',
+        namespace,
+        body: { metadata: { name: 'changed', labels: { test: 'gone' } }, data: { v: '2' } },
       });
+      await own.deleteNamespacedConfigMap({ name: 'vanished', namespace });
+      await compactEtcd();
       const eventsBefore = recorded.events.length;
-      front.setOutage(false);
+      proxy.setMode('forward');
 
       await waitFor(
         'the re-list',
@@ -291,13 +329,21 @@ describe('Informer', () => {
         10_000,
       );
       expect(recorded.lifecycle.some((e) => e.type === 'watch-ended' && e.reason === 'expired')).toBe(true);
+      expect(informer.lastResourceVersion()).not.toBe(resumeFrom);
       const diff = recorded.events.slice(eventsBefore).map((e) => `${e.type} ${splitObjectKey(e.key).name}`);
+      // Nothing for the unchanged object; a delete for the one that vanished unseen.
       expect(diff.sort()).toEqual(['add appeared', 'delete vanished', 'update changed']);
-      expect(cacheState(informer)).toEqual(await serverState(label));
+      expect(informer.get('default/changed')?.data).toEqual({ v: '2' });
+      expect(Object.keys(cacheState(informer)).sort()).toEqual([
+        'default/appeared',
+        'default/changed',
+        'default/kept',
+      ]);
 
       // The watch started after the re-list works.
-      await createConfigMap('later', label, { v: '1' });
-      await waitFor('an add after the re-list', () => has(recorded, 'add', 'later'));
+      await make('later');
+      await waitFor('an add after the re-list', () => has(recorded, 'add', 'later', undefined, namespace));
+      await informer.stop();
     });
   });
 });
