@@ -1,4 +1,5 @@
-import { ConfigError, loadConfig } from '@switchboard/config';
+import { readFile } from 'node:fs/promises';
+import { ConfigError, loadConfig, renderConfigMarkdown } from '@switchboard/config';
 import { describe, expect, it } from 'vitest';
 import { operatorConfigFromEnv, operatorConfigSchema } from './config.ts';
 
@@ -73,5 +74,12 @@ describe('operator configuration', () => {
     expect((await problems({ ...chartEnv, OPERATOR_NETWORK: '{nope' })).join('\n')).toMatch(
       /OPERATOR_NETWORK: must be JSON/,
     );
+  });
+});
+
+describe('the README', () => {
+  it('documents exactly the variables the schema reads', async () => {
+    const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(renderConfigMarkdown(operatorConfigSchema).trim());
   });
 });

@@ -2,7 +2,7 @@
 // SIGTERM. Nothing else in the operator reads process.env.
 import { KubeConfig } from '@kubernetes/client-node';
 import { loadConfigFromProcess } from '@switchboard/config';
-import { createLogger, createMetricsRegistry } from '@switchboard/telemetry';
+import { startTelemetry } from '@switchboard/telemetry';
 import { operatorConfigFromEnv, operatorConfigSchema } from './config.ts';
 import { platformDatabaseUrlFromSecret } from './controller/platform-database.ts';
 import { SERVICE_NAME } from './index.ts';
@@ -10,7 +10,9 @@ import { KubeClient } from './kube/kube-client.ts';
 import { SwitchboardOperator } from './operator.ts';
 
 const env = await loadConfigFromProcess(operatorConfigSchema);
-const logger = createLogger({ name: SERVICE_NAME, level: env.LOG_LEVEL, base: { pod: env.POD_NAME } });
+// Logs, metrics, traces (when OTEL_EXPORTER_OTLP_ENDPOINT is set) and Sentry (when SENTRY_DSN is).
+const telemetry = startTelemetry(env, { defaultLabels: { pod: env.POD_NAME } });
+const { logger } = telemetry;
 const kubeConfig = new KubeConfig();
 // In a pod: the ServiceAccount token and the cluster CA; elsewhere: $KUBECONFIG or ~/.kube/config.
 kubeConfig.loadFromDefault();
@@ -32,7 +34,7 @@ const operator = new SwitchboardOperator({
           platformDatabaseUrlFromSecret(secretsClient, env.POD_NAMESPACE, platformSecret),
       }
     : {}),
-  metrics: createMetricsRegistry({ service: SERVICE_NAME }),
+  metrics: telemetry.metrics,
   logger,
   concurrency: env.RECONCILE_WORKERS,
   resyncPeriodMs: env.RESYNC_PERIOD_SECONDS * 1000,
@@ -52,8 +54,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     logger.info({ signal }, 'stopping: finishing reconciles and releasing the Lease');
     void operator.stop().then(
-      () => {
+      async () => {
         secretsClient.close();
+        await telemetry.shutdown();
         process.exit(0);
       },
       (error: unknown) => {

@@ -66,7 +66,7 @@ describe('the services the global setup started', () => {
     } finally {
       client.disconnect();
     }
-  });
+  }, 60_000); // may wait for other files' failovers and a demoted primary to rejoin (about 15 s)
 
   it('forces a failover to a new writable primary', async () => {
     const { from, to } = await forceSentinelFailover();

@@ -239,6 +239,28 @@ async function onlineReplicasOf(node: HostPort): Promise<number> {
   }
 }
 
+/**
+ * The primary once the group is whole again: every sentinel names it, and the primary itself
+ * reports every other node as an online replica. The primary's own INFO is the fast signal:
+ * the sentinels' replica lists catch up with a demoted primary only on their 10 s INFO refresh.
+ */
+export async function waitForWholeGroup(group: SentinelGroupInfo, timeoutMs = 20_000): Promise<HostPort> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const master = await waitForSentinelGroup(group, {
+      timeoutMs: Math.max(1_000, deadline - Date.now()),
+      replicasOnline: false,
+    });
+    if ((await onlineReplicasOf(master)) >= group.nodes.length - 1) return master;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `sentinel group ${group.name}: ${master.host}:${master.port} has not got all its replicas back`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** The primary every sentinel currently names, once they agree. */
 export async function currentPrimary(group: SentinelGroupInfo): Promise<HostPort> {
   return await waitForSentinelGroup(group, { replicasOnline: false });
