@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { KubernetesObject, V1Deployment, V1Job, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
 import {
   collectGarbage,
@@ -366,5 +367,56 @@ describe('the API server', () => {
     });
     expect(response.status).toBe(422);
     expect(response.body.message).toContain('database.mode cannot change after creation');
+  });
+});
+
+describe('deletionPolicy Retain', () => {
+  it('keeps the managed database when the tenant is deleted', async () => {
+    await applyTenant('keep', {});
+    await reconciler.reconcile(ns.name, 'keep');
+    const tenant = await getTenant('keep');
+    const { database } = managedDatabaseNames(tenant);
+    await kubeRequestOk(kubeConfig, { method: 'DELETE', path: tenantPath('keep') });
+    await reconciler.reconcile(ns.name, 'keep');
+    expect((await kubeRequest(kubeConfig, { path: tenantPath('keep') })).status).toBe(404);
+    const admin = new pg.Client({ connectionString: adminDatabaseUrl() });
+    await admin.connect();
+    try {
+      const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+      expect(rowCount).toBe(1);
+      // Retained on purpose; this test's own cleanup drops it.
+      await admin.query(`DROP DATABASE ${admin.escapeIdentifier(database)} WITH (FORCE)`);
+    } finally {
+      await admin.end();
+    }
+  });
+});
+
+describe('ServiceMonitors', () => {
+  it('are created once discovery finds monitoring.coreos.com/v1, and not before', async () => {
+    const discovering = new TenantReconciler({
+      client,
+      config,
+      events,
+      serviceMonitorsAvailable: async () =>
+        (
+          (await client.getPath<{ resources?: { kind: string }[] }>('/apis/monitoring.coreos.com/v1'))
+            ?.resources ?? []
+        ).some((r) => r.kind === 'ServiceMonitor'),
+    });
+    await applyTenant('watched', {
+      database: { mode: 'external', external: { secretRef: { name: 'watched-postgres' } } },
+      observability: { serviceMonitor: true },
+    });
+    const installed = (await client.getPath('/apis/monitoring.coreos.com/v1')) !== undefined;
+    if (!installed) {
+      // Without the CRD the reconcile succeeds (applying a ServiceMonitor would fail with 404).
+      await expect(discovering.reconcile(ns.name, 'watched')).resolves.toBeDefined();
+      expect(await get('v1', 'Service', 'watched-api')).toBeDefined();
+    }
+    await installCrds(kubeConfig, fileURLToPath(new URL('./fixtures', import.meta.url)));
+    await discovering.reconcile(ns.name, 'watched');
+    const monitors = await client.list('monitoring.coreos.com/v1', 'ServiceMonitor', ns.name);
+    expect(monitors.map((m) => m.metadata?.name)).toContain('watched');
   });
 });
