@@ -10,6 +10,7 @@ import {
   DEFAULT_RESOURCES,
   podInputsAnnotation,
   resourceRequirements,
+  serviceProbes,
   tmpVolume,
   tmpVolumeMount,
 } from './pod-template.ts';
@@ -70,21 +71,7 @@ export function buildApiDeployment(
               ],
               env,
               resources: resourceRequirements(tenant.spec.api.resources, DEFAULT_RESOURCES.api),
-              startupProbe: {
-                httpGet: { path: '/livez', port: 'http' },
-                periodSeconds: 2,
-                failureThreshold: 30,
-              },
-              livenessProbe: {
-                httpGet: { path: '/livez', port: 'http' },
-                periodSeconds: 10,
-                failureThreshold: 3,
-              },
-              readinessProbe: {
-                httpGet: { path: '/readyz', port: 'http' },
-                periodSeconds: 5,
-                failureThreshold: 2,
-              },
+              ...serviceProbes('http'),
               volumeMounts: [...serviceVolumeMounts(tenant), tmpVolumeMount()],
             },
           ],

@@ -179,3 +179,18 @@ export function baseContainer(
     securityContext: containerSecurityContext(),
   };
 }
+
+/**
+ * Probes of the API and worker containers, on the named port: `/livez` for startup (up to a
+ * minute to start: migrations are done by then, but the inbox bundle and Prisma load) and
+ * liveness, `/readyz` for readiness (dependencies reachable).
+ */
+export function serviceProbes(
+  port: string,
+): Pick<V1Container, 'startupProbe' | 'livenessProbe' | 'readinessProbe'> {
+  return {
+    startupProbe: { httpGet: { path: '/livez', port }, periodSeconds: 2, failureThreshold: 30 },
+    livenessProbe: { httpGet: { path: '/livez', port }, periodSeconds: 10, failureThreshold: 3 },
+    readinessProbe: { httpGet: { path: '/readyz', port }, periodSeconds: 5, failureThreshold: 2 },
+  };
+}

@@ -10,6 +10,7 @@ import {
   DEFAULT_RESOURCES,
   podInputsAnnotation,
   resourceRequirements,
+  serviceProbes,
   tmpVolume,
   tmpVolumeMount,
 } from './pod-template.ts';
@@ -70,21 +71,7 @@ export function buildWorkerDeployment(
               env,
               resources: resourceRequirements(tenant.spec.workers.resources, DEFAULT_RESOURCES.worker),
               // Workers serve only metrics and health, on one port.
-              startupProbe: {
-                httpGet: { path: '/livez', port: 'metrics' },
-                periodSeconds: 2,
-                failureThreshold: 30,
-              },
-              livenessProbe: {
-                httpGet: { path: '/livez', port: 'metrics' },
-                periodSeconds: 10,
-                failureThreshold: 3,
-              },
-              readinessProbe: {
-                httpGet: { path: '/readyz', port: 'metrics' },
-                periodSeconds: 5,
-                failureThreshold: 2,
-              },
+              ...serviceProbes('metrics'),
               volumeMounts: [...serviceVolumeMounts(tenant), tmpVolumeMount()],
             },
           ],
