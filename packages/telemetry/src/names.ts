@@ -162,6 +162,51 @@ export const metricDefinitions = {
     help: 'Watches an informer restarted, by informer and reason (closed, error, expired, watchdog).',
     labelNames: ['informer', 'reason'],
   },
+
+  // Session ownership (packages/sessions): leases, claims and hand-overs of WhatsApp sessions.
+
+  /** Sessions this worker holds the lease of right now. */
+  sessionsOwned: {
+    name: 'switchboard_sessions_owned_sessions',
+    type: 'gauge',
+    help: 'Sessions this worker holds the lease of.',
+    labelNames: [],
+  },
+  /** Leases taken (each with a new fencing epoch). */
+  sessionsClaimsTotal: {
+    name: 'switchboard_sessions_claims_total',
+    type: 'counter',
+    help: 'Session leases acquired, each with a new fencing epoch.',
+    labelNames: [],
+  },
+  /** Sessions given up, by reason (rebalanced, shutdown, lost, deadline, gone). */
+  sessionsReleasesTotal: {
+    name: 'switchboard_sessions_releases_total',
+    type: 'counter',
+    help: 'Sessions this worker stopped holding, by reason.',
+    labelNames: ['reason'],
+  },
+  /** Sessions handed to another worker on purpose (rebalancing or shutdown). */
+  sessionsHandoversTotal: {
+    name: 'switchboard_sessions_handovers_total',
+    type: 'counter',
+    help: 'Sessions released on purpose so another worker claims them at once.',
+    labelNames: ['reason'],
+  },
+  /** Leases lost: taken over, expired, or past the renewal deadline. Each is a page-worthy anomaly in steady state. */
+  sessionsLostLeasesTotal: {
+    name: 'switchboard_sessions_lost_leases_total',
+    type: 'counter',
+    help: 'Session leases lost (renewal refused or renewal deadline missed), by reason.',
+    labelNames: ['reason'],
+  },
+  /** How long one round of lease renewals took. */
+  sessionsLeaseRenewal: {
+    name: 'switchboard_sessions_lease_renewal_seconds',
+    type: 'histogram',
+    help: 'Time to renew every lease this worker holds, one pipelined round trip.',
+    labelNames: [],
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 /** Attribute names on spans (and the matching fields in logs). */
