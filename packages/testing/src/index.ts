@@ -14,5 +14,6 @@ export {
   sentinelOptions,
   uniquePrefix,
 } from './redis-fixtures.ts';
-export type { HostPort, SentinelGroupInfo } from './redis-server.ts';
+/** A Redis server of a test's own (to stop it mid-test), and the shapes of the run's servers. */
+export { type HostPort, type RunningRedis, type SentinelGroupInfo, startRedis } from './redis-server.ts';
 export { currentSentinelPrimary, forceSentinelFailover, settledSentinelGroup } from './sentinel-fixtures.ts';
