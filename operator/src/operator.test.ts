@@ -124,7 +124,7 @@ describe('the operator', () => {
     await until(
       'the API Deployment',
       () => admin.get<V1Deployment>('apps/v1', 'Deployment', ns.name, 'acme-api'),
-      3_000, // well under the 5 s requeue while migrating: the Job informer's event did this
+      3_000, // well under the 30 s requeue while migrating: the Job informer's event did this
     );
     await until(
       'the worker Deployment',
