@@ -65,7 +65,8 @@ describe('SessionClaimer', () => {
     const prefix = `${uniquePrefix('cap')}:`;
     const log: string[] = [];
     const capped = claimer(redis, prefix, 'capped', log, 1200, 5);
-    await capped.round();
+    await capped.round(); // announces
+    await capped.round(); // claims
     expect(capped.owned()).toHaveLength(5);
     for (const s of capped.owned()) {
       expect(await redis.get(sessionKeys(prefix, s.sessionId).fence)).toBe(String(s.fence.epoch));
@@ -106,6 +107,7 @@ describe('SessionClaimer', () => {
       onError: () => {},
     });
     cleanups.push(() => c.abandon());
+    await c.round();
     await c.round();
     expect(c.owned()).toHaveLength(3);
     const signals = c.owned().map((s) => s.signal);

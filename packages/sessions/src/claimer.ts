@@ -22,6 +22,9 @@ import { fairShare, heartbeat, leave, liveWorkers } from './membership.ts';
  *   so by the time the lease expires and someone else claims, this worker is already off.
  */
 
+// Claims in flight at once in one round.
+const CLAIM_CONCURRENCY = 8;
+
 /** Why a worker stopped holding a session. */
 export type ReleaseReason = 'rebalanced' | 'shutdown' | 'lost' | 'deadline' | 'gone';
 
@@ -92,6 +95,7 @@ export class SessionClaimer {
   private timer: { cancel(): void } | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  private joined = false;
 
   constructor(options: SessionClaimerOptions) {
     if (options.maxSessions < 1) throw new SessionsError('INVALID_OPTIONS', 'maxSessions must be at least 1');
@@ -148,6 +152,14 @@ export class SessionClaimer {
     const startedAt = this.clock.now();
     await heartbeat(redis, prefix, workerId, startedAt);
     await this.renewAll(startedAt);
+    // The first round only announces this worker: workers started together (a rollout, a
+    // scale-up) then all see each other in their second round and claim their fair shares,
+    // instead of the first one up claiming everything and handing most of it back.
+    // A lone worker pays one renewal interval for this.
+    if (!this.joined) {
+      this.joined = true;
+      return;
+    }
 
     const sessions = await (this.options.listSessions ?? (() => this.listFromDb()))();
     const wanted = new Set(sessions);
@@ -170,9 +182,11 @@ export class SessionClaimer {
         const j = Math.floor(Math.random() * (i + 1));
         [candidates[i], candidates[j]] = [candidates[j]!, candidates[i]!];
       }
-      for (const id of candidates) {
-        if (this.held.size >= share || this.stopped) break;
-        await this.tryClaim(id);
+      // A few claims at a time: each is a lease, an epoch and a fence round trip, and a cold
+      // start of hundreds of sessions should not take hundreds of sequential round trips.
+      while (candidates.length > 0 && this.held.size < share && !this.stopped) {
+        const batch = candidates.splice(0, Math.min(CLAIM_CONCURRENCY, share - this.held.size));
+        await Promise.all(batch.map((id) => this.tryClaim(id)));
       }
     }
     this.metrics?.owned.set(this.held.size);

@@ -1,0 +1,187 @@
+// Session claiming and failover, measured: 3 worker processes owning 300 sessions from cold,
+// the time from kill -9 of a worker to all its sessions owned again, and the memory one idle
+// held session costs in a worker. Baseline, measured in the same run: raw Redis SET NX.
+//
+//   node bench/sessions/run.ts [--sessions 300] [--workers 3] [--ttl-ms 3000] [--repeats 3]
+//
+// Starts its own Postgres and Redis on loopback and stops them at the end.
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { migrate, provisionTenantDatabase } from '@switchboard/db';
+import { Redis } from 'ioredis';
+import { type OwnedSession, SessionClaimer } from '../../packages/sessions/src/claimer.ts';
+import { seedTenant } from '../../packages/sessions/src/testing/tenant-fixture.ts';
+import { eventually, WorkerFleet } from '../../packages/sessions/src/testing/worker-fleet.ts';
+import { postgresUrl, startPostgres } from '../../packages/testing/src/postgres-server.ts';
+import { killAllSync } from '../../packages/testing/src/processes.ts';
+import { startRedis } from '../../packages/testing/src/redis-server.ts';
+
+const { values } = parseArgs({
+  options: {
+    sessions: { type: 'string', default: '300' },
+    workers: { type: 'string', default: '3' },
+    'ttl-ms': { type: 'string', default: '3000' },
+    repeats: { type: 'string', default: '3' },
+  },
+});
+const SESSIONS = Number(values.sessions);
+const WORKERS = Number(values.workers);
+const TTL = Number(values['ttl-ms']);
+const REPEATS = Number(values.repeats);
+for (const [name, value] of Object.entries({ SESSIONS, WORKERS, TTL, REPEATS })) {
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${name.toLowerCase()} must be a positive integer`);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+process.once('SIGINT', () => {
+  killAllSync();
+  process.exit(130);
+});
+
+const [postgres, redisServer] = await Promise.all([startPostgres(), startRedis()]);
+try {
+  const admin = postgresUrl(postgres, postgres.user, postgres.password, 'postgres');
+  const name = `bench_${randomBytes(3).toString('hex')}`;
+  const urls = await provisionTenantDatabase(admin, {
+    database: name,
+    ownerRole: `${name}_owner`,
+    appRole: `${name}_app`,
+    passwords: { owner: randomBytes(12).toString('hex'), app: randomBytes(12).toString('hex') },
+  });
+  await migrate({ databaseUrl: urls.ownerUrl, direction: 'up', appRole: `${name}_app` });
+  const seeded = await seedTenant({ appUrl: urls.appUrl } as Parameters<typeof seedTenant>[0], SESSIONS);
+  const redis = new Redis({ host: redisServer.host, port: redisServer.port });
+
+  // Baseline: what Redis itself does for the same number of lease acquisitions.
+  const baselineSequential: number[] = [];
+  const baselinePipelined: number[] = [];
+  for (let r = 0; r < REPEATS; r++) {
+    const tag = randomBytes(3).toString('hex');
+    let started = performance.now();
+    for (let i = 0; i < SESSIONS; i++) await redis.set(`base:${tag}:seq:${i}`, 'x', 'PX', TTL, 'NX');
+    baselineSequential.push(performance.now() - started);
+    started = performance.now();
+    const pipeline = redis.pipeline();
+    for (let i = 0; i < SESSIONS; i++) pipeline.set(`base:${tag}:pipe:${i}`, 'x', 'PX', TTL, 'NX');
+    await pipeline.exec();
+    baselinePipelined.push(performance.now() - started);
+  }
+
+  const cold: number[] = [];
+  const coldAfterReady: number[] = [];
+  const reclaim: number[] = [];
+  for (let r = 0; r < REPEATS; r++) {
+    const fleet = new WorkerFleet({
+      redis: { mode: 'standalone', host: redisServer.host, port: redisServer.port },
+      databaseUrl: urls.appUrl,
+      tenantId: seeded.tenantId,
+      prefix: `bench${r}:`,
+      ttlMs: TTL,
+      maxSessions: SESSIONS,
+    });
+    const ids = Array.from({ length: WORKERS }, (_, i) => `w${i}`);
+    const total = () => [...fleet.holdings().values()].reduce((n, s) => n + s.size, 0);
+    try {
+      const startedAt = performance.now();
+      await Promise.all(ids.map((id) => fleet.start(id)));
+      const readyAt = performance.now();
+      const share = Math.ceil(SESSIONS / WORKERS);
+      await eventually(
+        'every session owned, in fair shares',
+        () => total() === SESSIONS && [...fleet.holdings().values()].every((s) => s.size <= share),
+        120_000,
+      );
+      cold.push(performance.now() - startedAt);
+      coldAfterReady.push(performance.now() - readyAt);
+
+      const victim = ids[0]!;
+      const lost = fleet.holdings().get(victim)?.size ?? 0;
+      const killedAt = performance.now();
+      fleet.signal(victim, 'SIGKILL');
+      await eventually(`the ${lost} sessions of ${victim} owned again`, () => total() === SESSIONS, 120_000);
+      reclaim.push(performance.now() - killedAt);
+      if (fleet.overlaps().length > 0)
+        throw new Error(`two holders: ${fleet.overlaps().slice(0, 3).join('; ')}`);
+    } finally {
+      await fleet.stopAll();
+    }
+  }
+
+  // Memory per idle held session, in one process: a claimer holding every session, with a
+  // stand-in socket object per session the size of what the worker keeps (an AbortController,
+  // listeners, a small state record), against the same process before claiming.
+  const memoryRedis = new Redis({ host: redisServer.host, port: redisServer.port });
+  const sockets = new Map<string, { state: string; listeners: (() => void)[]; buffer: Buffer }>();
+  const claimer = new SessionClaimer({
+    redis: memoryRedis,
+    db: seeded.db,
+    tenantId: seeded.tenantId,
+    prefix: 'benchmem:',
+    workerId: 'mem',
+    leaseTtlMs: 60_000,
+    maxSessions: SESSIONS,
+    onAcquired: (s: OwnedSession) => {
+      sockets.set(s.sessionId, {
+        state: 'connected',
+        listeners: [() => {}, () => {}],
+        buffer: Buffer.alloc(256),
+      });
+    },
+    onReleased: (s: OwnedSession) => {
+      sockets.delete(s.sessionId);
+    },
+  });
+  globalThis.gc?.();
+  const before = process.memoryUsage().heapUsed;
+  await claimer.round(); // announces
+  await claimer.round(); // claims
+  globalThis.gc?.();
+  const after = process.memoryUsage().heapUsed;
+  const held = claimer.owned().length;
+  await claimer.stop();
+  memoryRedis.disconnect();
+
+  const results = {
+    date: new Date().toISOString(),
+    sessions: SESSIONS,
+    workers: WORKERS,
+    ttlMs: TTL,
+    repeats: REPEATS,
+    coldClaimMs: median(cold),
+    coldClaimAfterProcessesReadyMs: median(coldAfterReady),
+    reclaimAfterKillMs: median(reclaim),
+    baselineSetNxSequentialMs: median(baselineSequential),
+    baselineSetNxPipelinedMs: median(baselinePipelined),
+    heapBytesPerHeldSession: held > 0 ? Math.round((after - before) / held) : null,
+    gcExposed: typeof globalThis.gc === 'function',
+  };
+  const ms = (x: number) => `${x.toFixed(0)} ms`;
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  print(
+    `sessions benchmark: ${SESSIONS} sessions, ${WORKERS} workers, lease TTL ${TTL} ms, median of ${REPEATS}`,
+  );
+  print(`  cold claim, from spawning the workers        ${ms(results.coldClaimMs)}`);
+  print(`  cold claim, from all workers running         ${ms(results.coldClaimAfterProcessesReadyMs)}`);
+  print(
+    `  kill -9 of one worker -> all sessions owned  ${ms(results.reclaimAfterKillMs)} (lower bound: TTL ${TTL} ms)`,
+  );
+  print(`  baseline: ${SESSIONS} raw SET NX, one by one   ${ms(results.baselineSetNxSequentialMs)}`);
+  print(`  baseline: ${SESSIONS} raw SET NX, pipelined    ${ms(results.baselineSetNxPipelinedMs)}`);
+  print(
+    `  ratio: claim after ready / sequential SET NX  ${(results.coldClaimAfterProcessesReadyMs / results.baselineSetNxSequentialMs).toFixed(1)}x`,
+  );
+  print(
+    `  heap per held session (claimer state + stand-in socket record) ${results.heapBytesPerHeldSession} bytes${results.gcExposed ? '' : ' (run with --expose-gc for a steadier figure)'}`,
+  );
+  await writeFile(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+  redis.disconnect();
+  await seeded.db.$disconnect();
+} finally {
+  await Promise.allSettled([postgres.stop(), redisServer.stop()]);
+}
