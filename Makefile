@@ -63,6 +63,14 @@ db-rollback: ## Roll back the last migration on DATABASE_URL
 envtest-binaries: ## Build (or reuse) kube-apiserver and etcd for the pinned Kubernetes version
 	@$(TOOLCHAIN) node packages/envtest/src/cli.ts build
 
+.PHONY: bench-operator
+bench-operator: ## Benchmark the operator: N tenants to Ready-or-waiting against envtest, vs plain applies
+	@$(TOOLCHAIN) node bench/operator/run.ts
+
+.PHONY: bench-sessions
+bench-sessions: ## Benchmark session claiming and kill -9 failover, vs raw Redis SET NX
+	@$(TOOLCHAIN) node --expose-gc bench/sessions/run.ts
+
 .PHONY: clean
 clean: ## Remove build outputs and test results (keeps caches)
 	rm -rf .tsbuild .test-results
