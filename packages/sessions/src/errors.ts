@@ -25,7 +25,9 @@ export class StaleEpochError extends SessionsError {
   readonly epoch: bigint;
 
   constructor(sessionId: string, epoch: bigint, what: string) {
-    super('STALE_EPOCH', `${what} for session ${sessionId} refused: epoch ${epoch} is no longer current`);
+    // Retryable: this worker must stop, but the work (a queued send, say) is valid and the
+    // session's new owner should do it; the same code and flag as packages/channels' error.
+    super('STALE_EPOCH', `${what} for session ${sessionId} refused: epoch ${epoch} is no longer current`, true);
     this.name = 'StaleEpochError';
     this.epoch = epoch;
   }

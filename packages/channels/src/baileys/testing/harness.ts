@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import type { Cluster, Redis } from 'ioredis';
+import { ChannelEventLog } from '../../testing.ts';
+import { BaileysChannel, type BaileysChannelOptions } from '../adapter.ts';
+import { ManualScheduler } from './scheduler.ts';
+import { seedPairedSession } from './seed.ts';
+import { BaileysStandIn, type PairingIdentity } from './stand-in.ts';
+
+/** A Baileys channel wired to the stand-in, with its event log and a hand-run scheduler. */
+export interface StandInChannel {
+  channel: BaileysChannel;
+  standIn: BaileysStandIn;
+  scheduler: ManualScheduler;
+  log: ChannelEventLog;
+  sessionId: string;
+  /** The pairing identity, when the session was seeded as paired. */
+  identity?: PairingIdentity;
+}
+
+/** Options for {@link createStandInChannel}. */
+export interface StandInChannelOptions extends Partial<Omit<BaileysChannelOptions, 'redis' | 'prefix'>> {
+  redis: Redis | Cluster;
+  prefix: string;
+  /** Seed the session as already linked to this identity. */
+  paired?: PairingIdentity;
+}
+
+/** Creates a channel whose sockets are stand-ins (default epoch 1; the fence is set to it). */
+export async function createStandInChannel(options: StandInChannelOptions): Promise<StandInChannel> {
+  const { paired, ...rest } = options;
+  const sessionId = options.sessionId ?? randomUUID();
+  const epoch = options.epoch ?? 1n;
+  const standIn = new BaileysStandIn();
+  const scheduler = new ManualScheduler();
+  await options.redis.set(`${options.prefix}session:${sessionId}:fence`, String(epoch));
+  if (paired)
+    await seedPairedSession({ redis: options.redis, prefix: options.prefix, sessionId, epoch, ...paired });
+  const channel = await BaileysChannel.create({
+    socketFactory: standIn.factory,
+    scheduler,
+    ...rest,
+    sessionId,
+    epoch,
+  });
+  const log = new ChannelEventLog(channel);
+  return { channel, standIn, scheduler, log, sessionId, ...(paired ? { identity: paired } : {}) };
+}

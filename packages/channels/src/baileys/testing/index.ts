@@ -1,0 +1,24 @@
+/**
+ * Test-only: a faithful stand-in for Baileys' socket and real-proto message builders, for this
+ * package's tests and for the worker's (`@switchboard/channels/baileys/testing`). Nothing here
+ * reaches the network.
+ */
+
+/** A Baileys channel on stand-in sockets, with an event log. */
+export { createStandInChannel, type StandInChannel, type StandInChannelOptions } from './harness.ts';
+/** Builds WAMessages from real protos, as Baileys emits them. */
+export { messageId, type WireMessageInput, wireMessage } from './messages.ts';
+/** A scheduler tests advance by hand (reconnect backoff). */
+export { ManualScheduler, type ScheduledCall } from './scheduler.ts';
+/** Saves paired creds for a session, as if it had been linked before. */
+export { seedPairedSession } from './seed.ts';
+/** The socket stand-in and its registry. */
+export {
+  BaileysStandIn,
+  type BoomLike,
+  boom,
+  type PairingIdentity,
+  pairedCredsUpdate,
+  type SentMessage,
+  StandInSocket,
+} from './stand-in.ts';

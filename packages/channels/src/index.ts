@@ -1,0 +1,60 @@
+/** The channel port: the interface, its events, domain types and errors. */
+
+/** The Baileys adapter: a WhatsApp Web session behind the Channel port. */
+export {
+  BaileysChannel,
+  type BaileysChannelOptions,
+  type BaileysSocket,
+  isPaired,
+  realScheduler,
+  type Scheduler,
+  type SocketFactory,
+} from './baileys/adapter.ts';
+/** Baileys auth state in one Redis hash per session, every write fenced by the epoch. */
+export {
+  type AuthStateKeys,
+  authStateKeys,
+  createRedisAuthState,
+  type RedisAuthState,
+  type RedisAuthStateOptions,
+  readFence,
+} from './baileys/auth-state.ts';
+/** Reconnect backoff with a ceiling and jitter. */
+export { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './baileys/backoff.ts';
+/** The logger shape Baileys takes, and the silent default. */
+export { type BaileysLogger, silentLogger } from './baileys/logger.ts';
+/** Decodes a Baileys MediaRef for the background media download. */
+export { type BaileysMediaDownload, decodeMediaDownload } from './baileys/mapping.ts';
+export {
+  type Channel,
+  type ChannelCapabilities,
+  ChannelError,
+  type ChannelErrorCode,
+  type ChannelEventName,
+  type ChannelEvents,
+  type ChannelKind,
+  type ChannelListener,
+  type ChatRef,
+  type ConnectOptions,
+  type ContactRef,
+  type IdentityLink,
+  type InboundMessage,
+  isUnrecoverable,
+  type MediaRef,
+  type MessageContent,
+  type OutboundContent,
+  type OutboundMessage,
+  type OutboundPresence,
+  type PairingChallenge,
+  type PairingCompleted,
+  type PresenceUpdate,
+  type Receipt,
+  type SendResult,
+  type SessionState,
+  StaleEpochError,
+  type StateCause,
+  type StateChange,
+  UnrecoverableChannelError,
+  type UnsupportedEvent,
+  type UnsupportedReason,
+} from './channel.ts';
