@@ -27,7 +27,11 @@ export class StaleEpochError extends SessionsError {
   constructor(sessionId: string, epoch: bigint, what: string) {
     // Retryable: this worker must stop, but the work (a queued send, say) is valid and the
     // session's new owner should do it; the same code and flag as packages/channels' error.
-    super('STALE_EPOCH', `${what} for session ${sessionId} refused: epoch ${epoch} is no longer current`, true);
+    super(
+      'STALE_EPOCH',
+      `${what} for session ${sessionId} refused: epoch ${epoch} is no longer current`,
+      true,
+    );
     this.name = 'StaleEpochError';
     this.epoch = epoch;
   }
