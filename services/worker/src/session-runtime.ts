@@ -1,0 +1,188 @@
+import type { Channel, PairingChallenge, StateChange } from '@switchboard/channels';
+import type { Db } from '@switchboard/db';
+import {
+  type OwnedSession,
+  type ReleaseReason,
+  SessionClaimer,
+  type SessionFence,
+  updateSessionState,
+} from '@switchboard/sessions';
+import type { MetricsRegistry } from '@switchboard/telemetry';
+import type { Redis } from 'ioredis';
+
+/**
+ * The worker's sessions: the claimer decides which sessions this worker holds; for each held
+ * session a channel (a Baileys socket, or a Cloud API client) is opened, its state changes are
+ * persisted under the claim's epoch, and its QR and pairing codes are published with their TTL
+ * for the API and inbox. A state write refused as stale means a newer owner exists: the channel
+ * is closed at once.
+ */
+
+/** Builds the channel of a session this worker now holds (epoch-fenced). */
+export type ChannelFactory = (session: OwnedSession) => Promise<Channel>;
+
+/** Options for SessionRuntime. */
+export interface SessionRuntimeOptions {
+  redis: Redis;
+  db: Db;
+  tenantId: string;
+  /** The tenant's Redis key prefix, e.g. `sb:acme:`. */
+  prefix: string;
+  workerId: string;
+  maxSessions: number;
+  leaseTtlMs?: number;
+  createChannel: ChannelFactory;
+  metrics?: MetricsRegistry;
+  onError?: (error: unknown, context: { sessionId?: string; what: string }) => void;
+}
+
+/** Redis key of a session's current pairing challenge (QR or code), set with the challenge's TTL. */
+export function pairingKey(prefix: string, sessionId: string): string {
+  return `${prefix}session:${sessionId}:pairing`;
+}
+
+/** Pub/sub channel of the tenant's session events (state changes, pairing), for the API's streams. */
+export function sessionEventsChannel(prefix: string): string {
+  return `${prefix}events:sessions`;
+}
+
+// Only a newer challenge may replace the published one: listeners run concurrently, and a late
+// write of QR n must not hide QR n+1.
+const PUBLISH_CHALLENGE = `local current = redis.call('get', KEYS[1])
+if current then
+  local ok, seq = pcall(function() return cjson.decode(current).sequence end)
+  if ok and seq and tonumber(seq) >= tonumber(ARGV[2]) then return 0 end
+end
+redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('publish', KEYS[2], ARGV[1])
+return 1`;
+
+/** The sessions of one worker process. */
+export class SessionRuntime {
+  private readonly options: SessionRuntimeOptions;
+  private readonly claimer: SessionClaimer;
+  private readonly channels = new Map<string, Channel>();
+
+  constructor(options: SessionRuntimeOptions) {
+    this.options = options;
+    this.claimer = new SessionClaimer({
+      redis: options.redis,
+      db: options.db,
+      tenantId: options.tenantId,
+      prefix: options.prefix,
+      workerId: options.workerId,
+      maxSessions: options.maxSessions,
+      ...(options.leaseTtlMs ? { leaseTtlMs: options.leaseTtlMs } : {}),
+      ...(options.metrics ? { metrics: options.metrics } : {}),
+      onAcquired: (session) => this.open(session),
+      onReleased: (session, reason) => this.close(session, reason),
+      onError: (error) => options.onError?.(error, { what: 'claim round' }),
+    });
+  }
+
+  /** Starts claiming. */
+  start(): void {
+    this.claimer.start();
+  }
+
+  /** Sessions with an open channel on this worker. */
+  sessions(): string[] {
+    return [...this.channels.keys()];
+  }
+
+  /** The channel of a held session (the outbound pipeline sends through it). */
+  channel(sessionId: string): Channel | undefined {
+    return this.channels.get(sessionId);
+  }
+
+  /** SIGTERM: close every channel, record the hand-over, release the leases so others claim at once. */
+  async stop(): Promise<void> {
+    await this.claimer.stop();
+  }
+
+  private async open(session: OwnedSession): Promise<void> {
+    const channel = await this.options.createChannel(session);
+    this.channels.set(session.sessionId, channel);
+    channel.on('state', (change) => this.persistState(session, channel, change));
+    channel.on('pairing', (challenge) => this.publishChallenge(challenge));
+    await channel.connect();
+  }
+
+  private async close(session: OwnedSession, reason: ReleaseReason): Promise<void> {
+    const channel = this.channels.get(session.sessionId);
+    this.channels.delete(session.sessionId);
+    if (channel) {
+      await channel
+        .disconnect()
+        .catch((error: unknown) =>
+          this.options.onError?.(error, { sessionId: session.sessionId, what: 'disconnect' }),
+        );
+    }
+    // Recorded under this claim's epoch: refused (and that is right) when a newer owner exists.
+    await this.writeState(session.fence, { state: 'disconnected', reason: `handed over: ${reason}` });
+  }
+
+  private async persistState(session: OwnedSession, channel: Channel, change: StateChange): Promise<void> {
+    if (session.signal.aborted) return;
+    const reason = [change.cause, change.detail].filter(Boolean).join(': ') || null;
+    const written = await this.writeState(session.fence, {
+      state: change.state,
+      reason,
+      ...(change.phoneNumber ? { phoneNumber: change.phoneNumber } : {}),
+    });
+    if (!written && this.channels.get(session.sessionId) === channel) {
+      // A newer owner: this socket must not stay open a moment longer than needed.
+      this.channels.delete(session.sessionId);
+      await channel.disconnect().catch(() => undefined);
+    }
+    await this.options.redis
+      .publish(
+        sessionEventsChannel(this.options.prefix),
+        JSON.stringify({
+          type: 'session.state',
+          sessionId: session.sessionId,
+          state: change.state,
+          cause: change.cause,
+        }),
+      )
+      .catch((error: unknown) =>
+        this.options.onError?.(error, { sessionId: session.sessionId, what: 'publish state' }),
+      );
+  }
+
+  private async publishChallenge(challenge: PairingChallenge): Promise<void> {
+    const payload = JSON.stringify({
+      type: 'session.pairing',
+      sessionId: challenge.sessionId,
+      kind: challenge.kind,
+      code: challenge.code,
+      ...(challenge.phoneNumber ? { phoneNumber: challenge.phoneNumber } : {}),
+      expiresAt: challenge.expiresAt.toISOString(),
+      sequence: challenge.sequence,
+    });
+    await this.options.redis.eval(
+      PUBLISH_CHALLENGE,
+      2,
+      pairingKey(this.options.prefix, challenge.sessionId),
+      sessionEventsChannel(this.options.prefix),
+      payload,
+      String(challenge.sequence),
+      String(Math.max(1, challenge.expiresAt.getTime() - Date.now())),
+    );
+  }
+
+  /** False when the write was refused as stale. */
+  private async writeState(
+    fence: SessionFence,
+    update: Parameters<typeof updateSessionState>[2],
+  ): Promise<boolean> {
+    try {
+      await updateSessionState(this.options.db, fence, update);
+      return true;
+    } catch (error) {
+      if ((error as { code?: string }).code === 'STALE_EPOCH') return false;
+      this.options.onError?.(error, { sessionId: fence.sessionId, what: `record state ${update.state}` });
+      return true;
+    }
+  }
+}
