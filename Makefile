@@ -69,7 +69,7 @@ bench-operator: ## Benchmark the operator: N tenants to Ready-or-waiting against
 
 .PHONY: bench-sessions
 bench-sessions: ## Benchmark session claiming and kill -9 failover, vs raw Redis SET NX
-	@$(TOOLCHAIN) node --expose-gc bench/sessions/run.ts
+	@$(TOOLCHAIN) node bench/sessions/run.ts
 
 .PHONY: clean
 clean: ## Remove build outputs and test results (keeps caches)

@@ -5,12 +5,14 @@
 //   node bench/sessions/run.ts [--sessions 300] [--workers 3] [--ttl-ms 3000] [--repeats 3]
 //
 // Starts its own Postgres and Redis on loopback and stops them at the end.
+
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { migrate, provisionTenantDatabase } from '@switchboard/db';
 import { Redis } from 'ioredis';
-import { type OwnedSession, SessionClaimer } from '../../packages/sessions/src/claimer.ts';
 import { seedTenant } from '../../packages/sessions/src/testing/tenant-fixture.ts';
 import { eventually, WorkerFleet } from '../../packages/sessions/src/testing/worker-fleet.ts';
 import { postgresUrl, startPostgres } from '../../packages/testing/src/postgres-server.ts';
@@ -113,39 +115,28 @@ try {
     }
   }
 
-  // Memory per idle held session, in one process: a claimer holding every session, with a
-  // stand-in socket object per session the size of what the worker keeps (an AbortController,
-  // listeners, a small state record), against the same process before claiming.
-  const memoryRedis = new Redis({ host: redisServer.host, port: redisServer.port });
-  const sockets = new Map<string, { state: string; listeners: (() => void)[]; buffer: Buffer }>();
-  const claimer = new SessionClaimer({
-    redis: memoryRedis,
-    db: seeded.db,
-    tenantId: seeded.tenantId,
-    prefix: 'benchmem:',
-    workerId: 'mem',
-    leaseTtlMs: 60_000,
-    maxSessions: SESSIONS,
-    onAcquired: (s: OwnedSession) => {
-      sockets.set(s.sessionId, {
-        state: 'connected',
-        listeners: [() => {}, () => {}],
-        buffer: Buffer.alloc(256),
-      });
-    },
-    onReleased: (s: OwnedSession) => {
-      sockets.delete(s.sessionId);
-    },
+  // Memory per idle held session, measured in a fresh process (memory.ts) so nothing this
+  // process did before skews the heap readings.
+  const memory = await new Promise<{ held: number; bytesPerSession: number }>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      ['--expose-gc', fileURLToPath(new URL('./memory.ts', import.meta.url))],
+      {
+        env: {
+          ...process.env,
+          BENCH_MEMORY: JSON.stringify({
+            redis: { host: redisServer.host, port: redisServer.port },
+            databaseUrl: urls.appUrl,
+            tenantId: seeded.tenantId,
+            sessions: SESSIONS,
+          }),
+        },
+      },
+      (error, stdout, stderr) =>
+        error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(JSON.parse(stdout)),
+    );
   });
-  globalThis.gc?.();
-  const before = process.memoryUsage().heapUsed;
-  await claimer.round(); // announces
-  await claimer.round(); // claims
-  globalThis.gc?.();
-  const after = process.memoryUsage().heapUsed;
-  const held = claimer.owned().length;
-  await claimer.stop();
-  memoryRedis.disconnect();
+  const held = memory.held;
 
   const results = {
     date: new Date().toISOString(),
@@ -158,8 +149,8 @@ try {
     reclaimAfterKillMs: median(reclaim),
     baselineSetNxSequentialMs: median(baselineSequential),
     baselineSetNxPipelinedMs: median(baselinePipelined),
-    heapBytesPerHeldSession: held > 0 ? Math.round((after - before) / held) : null,
-    gcExposed: typeof globalThis.gc === 'function',
+    heldInMemoryRun: held,
+    heapBytesPerHeldSession: memory.bytesPerSession,
   };
   const ms = (x: number) => `${x.toFixed(0)} ms`;
   const print = (line: string) => process.stdout.write(`${line}\n`);
@@ -177,7 +168,7 @@ try {
     `  ratio: claim after ready / sequential SET NX  ${(results.coldClaimAfterProcessesReadyMs / results.baselineSetNxSequentialMs).toFixed(1)}x`,
   );
   print(
-    `  heap per held session (claimer state + stand-in socket record) ${results.heapBytesPerHeldSession} bytes${results.gcExposed ? '' : ' (run with --expose-gc for a steadier figure)'}`,
+    `  heap per held idle session (claimer + Baileys channel on a stand-in socket) ${results.heapBytesPerHeldSession} bytes (${held} held)`,
   );
   await writeFile(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
   redis.disconnect();
