@@ -1,5 +1,7 @@
-import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { Agent } from 'node:https';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { apiRequest } from '../runtime/api-request.ts';
+import { ApiStatusError } from '../runtime/errors.ts';
 import { type ResourceType, resourcePath, resourceType } from './resources.ts';
 
 /**
@@ -226,69 +228,30 @@ export class KubeClient {
 
   private async send<T>(
     verb: KubeVerb,
-    method: string,
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
     path: string,
     options: { body?: unknown; contentType?: string } = {},
   ): Promise<T> {
     this.requests[verb] += 1;
-    const cluster = this.kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('the KubeConfig has no current cluster');
-    const requestOptions: RequestOptions = { headers: {} };
-    await this.kubeConfig.applyToHTTPSOptions(requestOptions);
-    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-    const url = new URL(path, cluster.server);
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const call = httpsRequest(
-        url,
-        {
-          ...requestOptions,
-          agent: this.agent,
-          method,
-          headers: {
-            ...requestOptions.headers,
-            accept: 'application/json',
-            // An explicit length: Node sends a DELETE body without one (no chunked encoding for
-            // DELETE), and on a kept-alive socket the server then reads that body as the start
-            // of the next request.
-            ...(payload === undefined
-              ? {}
-              : {
-                  'content-type': options.contentType ?? 'application/json',
-                  'content-length': Buffer.byteLength(payload),
-                }),
-          },
-        },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            body += chunk;
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, text: body }));
-          res.on('error', reject);
-        },
-      );
-      call.on('error', reject);
-      call.setTimeout(this.timeoutMs, () => call.destroy(new Error(`${method} ${path} timed out`)));
-      call.end(payload);
-    });
-    let parsed: unknown;
     try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = text;
-    }
-    if (status < 200 || status >= 300) {
-      const statusObject = (parsed ?? {}) as { reason?: string; message?: string };
+      return await apiRequest<T>(this.kubeConfig, {
+        method,
+        path,
+        ...(options.body === undefined ? {} : { body: options.body }),
+        contentType: options.contentType ?? 'application/json',
+        agent: this.agent,
+        timeoutMs: this.timeoutMs,
+      });
+    } catch (error) {
+      if (!(error instanceof ApiStatusError)) throw error;
       throw new KubeApiError(
         verb,
         path,
-        status,
-        statusObject.reason ?? 'Unknown',
-        statusObject.message ?? text,
+        error.statusCode,
+        error.status?.reason ?? 'Unknown',
+        error.status?.message ?? '',
       );
     }
-    return parsed as T;
   }
 }
 

@@ -13,6 +13,10 @@ export interface ApiRequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   /** Sent as JSON. */
   body?: unknown;
+  /** Content-Type of the body; default merge-patch for PATCH, JSON otherwise. */
+  contentType?: string;
+  /** Connection pool to send through (keep-alive); Node's global agent when absent. */
+  agent?: https.Agent;
   /** Gives up after this many milliseconds (the request is destroyed). */
   timeoutMs?: number;
   /** Aborts the request. */
@@ -45,7 +49,11 @@ export async function apiRequest<T>(kubeConfig: KubeConfig, options: ApiRequestO
     accept: 'application/json',
   };
   if (payload !== undefined) {
-    headers['content-type'] = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
+    headers['content-type'] =
+      options.contentType ?? (method === 'PATCH' ? 'application/merge-patch+json' : 'application/json');
+    // An explicit length: Node sends a DELETE body without one (no chunked encoding for
+    // DELETE), and on a kept-alive socket the server then reads that body as the start of the
+    // next request.
     headers['content-length'] = Buffer.byteLength(payload);
   }
   const send = url.protocol === 'http:' ? http.request : https.request;
@@ -57,6 +65,7 @@ export async function apiRequest<T>(kubeConfig: KubeConfig, options: ApiRequestO
         ...requestOptions,
         method,
         headers,
+        ...(options.agent ? { agent: options.agent } : {}),
         ...(signals.length > 0 ? { signal: AbortSignal.any(signals) } : {}),
       },
       (response) => {
