@@ -13,7 +13,11 @@ export async function platformDatabaseUrlFromSecret(
   name: string,
   key = 'url',
 ): Promise<string | undefined> {
-  const secret = await client.get<V1Secret>('v1', 'Secret', namespace, name);
+  return secretValue(await client.get<V1Secret>('v1', 'Secret', namespace, name), key);
+}
+
+/** A Secret's value for `key`, decoded; undefined when the Secret or the key is missing. */
+export function secretValue(secret: V1Secret | undefined, key: string): string | undefined {
   const value = secret?.data?.[key];
   return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
 }

@@ -20,6 +20,7 @@ import { childNames, tenantNamespace, workerSelector } from '../specs/names.ts';
 import { type OperatorConfig, tenantImages } from '../specs/operator-config.ts';
 import { desiredChildren } from '../specs/tenant-children.ts';
 import type { EventRecorder } from './events.ts';
+import { secretValue } from './platform-database.ts';
 import { applyIfChanged, createIfMissing } from './tenant-children.ts';
 import { DATABASE_FINALIZER, dropManagedDatabase, provisionManagedDatabase } from './tenant-database.ts';
 import {
@@ -93,6 +94,8 @@ function optionalChildren(tenant: WhatsAppTenant): { apiVersion: string; kind: s
 
 const key = (o: { apiVersion?: string; kind?: string; metadata?: { name?: string } }) =>
   `${o.apiVersion}/${o.kind}/${o.metadata?.name}`;
+const refKey = (r: { apiVersion: string; kind: string; name: string }) =>
+  `${r.apiVersion}/${r.kind}/${r.name}`;
 
 /** metadata fields the schema leaves loose (the API server owns them). */
 function finalizersOf(tenant: WhatsAppTenant): string[] {
@@ -104,11 +107,6 @@ function secretDigest(secret: V1Secret | undefined): string {
     .update(JSON.stringify(Object.entries(secret?.data ?? {}).sort()))
     .digest('hex')
     .slice(0, 16);
-}
-
-function decode(secret: V1Secret | undefined, field: string): string | undefined {
-  const value = secret?.data?.[field];
-  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
 }
 
 function jobState(job: V1Job): { state: MigrationState; reason: string; message: string } {
@@ -224,11 +222,14 @@ export class TenantReconciler {
       serviceMonitorsAvailable: await this.serviceMonitorsAvailable(),
     });
     const names = childNames(tenant);
-    const gated = new Set([
-      `apps/v1/Deployment/${names.api}`,
-      `apps/v1/Deployment/${names.worker}`,
-      `autoscaling/v2/HorizontalPodAutoscaler/${names.api}`,
-    ]);
+    const gatedRefs = [
+      { apiVersion: 'apps/v1', kind: 'Deployment', name: names.api },
+      { apiVersion: 'apps/v1', kind: 'Deployment', name: names.worker },
+      { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: names.api },
+    ];
+    const gated = new Set(gatedRefs.map(refKey));
+    // What this pass already read, so pruning does not GET the same object again.
+    const fetched = new Map<string, KubernetesObject | undefined>();
     const live = new Map<string, KubernetesObject>();
     for (const child of children) {
       if (gated.has(key(child))) continue;
@@ -242,23 +243,21 @@ export class TenantReconciler {
       }
     } else {
       // Not rolled: whatever runs keeps running on the version its database was migrated for.
-      for (const id of gated) {
-        const [group, version, kind, childName] = id.split('/') as [string, string, string, string];
-        const apiVersion = group === 'apps' || group === 'autoscaling' ? `${group}/${version}` : version;
-        const existing = await this.client.get(apiVersion, kind, namespace, childName);
-        if (existing) live.set(id, existing);
+      for (const ref of gatedRefs) {
+        const existing = await this.client.get(ref.apiVersion, ref.kind, namespace, ref.name);
+        fetched.set(refKey(ref), existing);
+        if (existing) live.set(refKey(ref), existing);
       }
     }
 
     const wanted = new Set(children.map(key));
     for (const optional of optionalChildren(tenant)) {
-      const id = `${optional.apiVersion}/${optional.kind}/${optional.name}`;
-      if (
-        !wanted.has(id) &&
-        (await this.client.get(optional.apiVersion, optional.kind, namespace, optional.name))
-      ) {
-        await this.client.delete(optional.apiVersion, optional.kind, namespace, optional.name);
-      }
+      const id = refKey(optional);
+      if (wanted.has(id)) continue;
+      const existing = fetched.has(id)
+        ? fetched.get(id)
+        : await this.client.get(optional.apiVersion, optional.kind, namespace, optional.name);
+      if (existing) await this.client.delete(optional.apiVersion, optional.kind, namespace, optional.name);
     }
 
     const redis = this.observeRedis(tenant, live);
@@ -347,7 +346,7 @@ export class TenantReconciler {
     const namespace = tenantNamespace(tenant);
     const secretName = databaseSecretName(tenant);
     const existing = await this.client.get<V1Secret>('v1', 'Secret', namespace, secretName);
-    const missingKeys = Object.values(DATABASE_SECRET_KEYS).filter((k) => !decode(existing, k));
+    const missingKeys = Object.values(DATABASE_SECRET_KEYS).filter((k) => !secretValue(existing, k));
     if (tenant.spec.database.mode === 'external') {
       if (!existing) {
         return {
