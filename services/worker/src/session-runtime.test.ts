@@ -49,14 +49,6 @@ function runtime(workerId: string): SessionRuntime {
   return r;
 }
 
-async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function sessionRow(id: string) {
   return await withTenant(db, tenantId, (tx) => tx.session.findUniqueOrThrow({ where: { id } }));
 }
@@ -82,26 +74,30 @@ describe('SessionRuntime', () => {
     const socket = await standIns.get(`w1/${id}`)!.socket(1);
 
     const qr = socket.showQr();
-    await until(
+    await eventually(
       'the QR in Redis',
       async () => JSON.parse((await redis.get(pairingKey(prefix, id))) ?? '{}').code === qr,
+      5_000,
     );
     const published = JSON.parse((await redis.get(pairingKey(prefix, id)))!);
     expect(published).toMatchObject({ kind: 'qr', sequence: 1 });
     const ttl = await redis.pttl(pairingKey(prefix, id));
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
-    await until('pairing recorded', async () => (await sessionRow(id)).state === 'pairing');
+    await eventually('pairing recorded', async () => (await sessionRow(id)).state === 'pairing', 5_000);
 
     socket.completePairing({ phoneNumber: '5511988880001', lid: '400000000000001' });
     // creds.update is saved asynchronously; the 515 restart logs in with what was saved.
-    await until('the linked creds saved', async () =>
-      ((await redis.hget(`${prefix}session:${id}:auth`, 'creds')) ?? '').includes('5511988880001'),
+    await eventually(
+      'the linked creds saved',
+      async () =>
+        ((await redis.hget(`${prefix}session:${id}:auth`, 'creds')) ?? '').includes('5511988880001'),
+      5_000,
     );
     await socket.close(DisconnectReason.restartRequired);
     const restarted = await standIns.get(`w1/${id}`)!.socket(2);
     restarted.open();
-    await until('connected recorded', async () => (await sessionRow(id)).state === 'connected');
+    await eventually('connected recorded', async () => (await sessionRow(id)).state === 'connected', 5_000);
     const row = await sessionRow(id);
     expect(row.state).toBe('connected');
     expect(row.phoneNumber).toBe('5511988880001');

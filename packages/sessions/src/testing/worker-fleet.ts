@@ -163,9 +163,13 @@ export class WorkerFleet {
 }
 
 /** Waits until `probe` holds, polling every 50 ms, or throws after `timeoutMs`. */
-export async function eventually(what: string, probe: () => boolean, timeoutMs: number): Promise<number> {
+export async function eventually(
+  what: string,
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<number> {
   const started = Date.now();
-  while (!probe()) {
+  while (!(await probe())) {
     if (Date.now() - started > timeoutMs)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
