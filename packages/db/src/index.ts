@@ -58,3 +58,11 @@ export {
   provisionTenantDatabase,
   type TenantDatabaseUrls,
 } from './provision.ts';
+/** A tenant's id derived from its slug, and creating its row at start. */
+export {
+  assertTenantSlug,
+  ensureTenant,
+  TENANT_ID_NAMESPACE,
+  type TenantIdentity,
+  tenantIdForSlug,
+} from './tenant.ts';
