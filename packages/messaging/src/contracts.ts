@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+/**
+ * What the API and the workers agree on: Redis key and queue names, the jobs one side puts on a
+ * queue and the other consumes, and the realtime events the workers append and the API streams.
+ * Both sides import these schemas, so a job or event that does not match is refused by name
+ * instead of half-processed. Changing a shape here is a wire-format change: add fields as
+ * optional, never repurpose one.
+ */
+
+/** The Redis key prefix of a tenant's stack: every key, queue and stream of the tenant lives under it. */
+export function tenantKeyPrefix(slug: string): string {
+  return `sb:${slug}:`;
+}
+
+/** BullMQ's `prefix` option for the tenant's queues (BullMQ appends `:<queue>:...`). */
+export function queuePrefix(keyPrefix: string): string {
+  return `${keyPrefix}bull`;
+}
+
+/** Queue names. BullMQ refuses ':' in a queue name, hence '-'. */
+export const QUEUE_NAMES = {
+  /** One queue per session, consumed only by the worker holding the session's lease. */
+  outbound: (sessionId: string) => `outbound-${sessionId}`,
+  /** Meta's webhook payloads, accepted (signature checked) by the API and processed by a worker. */
+  cloudApiInbound: 'cloud-api-inbound',
+  /** Deliveries to tenants' own webhook subscriptions. */
+  webhookDeliveries: 'webhook-deliveries',
+  /** Background downloads of inbound media into storage. */
+  mediaDownloads: 'media-downloads',
+} as const;
+
+const uuid = z.uuid({ error: 'must be a uuid' });
+
+/**
+ * A message to send. The API stores the message (status `queued`) first and enqueues this job
+ * with `jobId` = the message id, so a retried request or a re-enqueue adds nothing. The worker
+ * loads the message by id; the job carries no content.
+ */
+export const outboundJobSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('send'), tenantId: uuid, messageId: uuid }),
+  /** A scheduled message: the job is delayed until `send_at`; the worker creates the message then sends it. */
+  z.strictObject({ kind: z.literal('scheduled'), tenantId: uuid, scheduledMessageId: uuid }),
+]);
+export type OutboundJob = z.infer<typeof outboundJobSchema>;
+
+/** The jobId of an outbound job: one job per message (or scheduled message), ever. */
+export function outboundJobId(job: OutboundJob): string {
+  return job.kind === 'send' ? `send-${job.messageId}` : `scheduled-${job.scheduledMessageId}`;
+}
+
+/**
+ * One POST from Meta, accepted after its X-Hub-Signature-256 matched. `jobId` is the SHA-256 of
+ * the raw body (hex), so Meta's retries of the same delivery are one job.
+ */
+export const cloudApiInboundJobSchema = z.strictObject({
+  tenantId: uuid,
+  /** When the API received it (ISO 8601). */
+  receivedAt: z.iso.datetime({ error: 'must be an ISO 8601 date-time' }),
+  /** The webhook body as Meta sent it (parsed JSON); the worker validates its shape. */
+  payload: z.unknown(),
+});
+export type CloudApiInboundJob = z.infer<typeof cloudApiInboundJobSchema>;
+
+/** The Redis stream of a tenant's realtime events (XADD ... MAXLEN ~ REALTIME_STREAM_MAX_LEN). */
+export function realtimeStreamKey(keyPrefix: string): string {
+  return `${keyPrefix}events`;
+}
+
+/** About how many events the stream keeps: a client that was away longer reloads instead of resuming. */
+export const REALTIME_STREAM_MAX_LEN = 10_000;
+
+/** The stream entry's single field, holding the event as JSON. */
+export const REALTIME_EVENT_FIELD = 'e';
+
+const sessionState = z.enum(['unpaired', 'pairing', 'connecting', 'connected', 'disconnected', 'logged_out']);
+const messageStatus = z.enum(['queued', 'sent', 'delivered', 'read', 'failed']);
+
+/**
+ * A realtime event. Events carry ids and the few fields a list needs to re-render, not message
+ * bodies: the stream is readable by every user of the tenant, and clients fetch what they show.
+ */
+export const realtimeEventSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('message.created'),
+    at: z.iso.datetime(),
+    data: z.strictObject({
+      messageId: uuid,
+      conversationId: uuid,
+      sessionId: uuid,
+      direction: z.enum(['inbound', 'outbound']),
+    }),
+  }),
+  z.strictObject({
+    type: z.literal('message.updated'),
+    at: z.iso.datetime(),
+    data: z.strictObject({
+      messageId: uuid,
+      conversationId: uuid,
+      status: messageStatus,
+      reason: z.string().optional(),
+    }),
+  }),
+  z.strictObject({
+    type: z.literal('conversation.updated'),
+    at: z.iso.datetime(),
+    data: z.strictObject({ conversationId: uuid }),
+  }),
+  z.strictObject({
+    type: z.literal('session.state'),
+    at: z.iso.datetime(),
+    data: z.strictObject({
+      sessionId: uuid,
+      state: sessionState,
+      reason: z.string().optional(),
+      phoneNumber: z.string().optional(),
+    }),
+  }),
+  z.strictObject({
+    type: z.literal('session.pairing'),
+    at: z.iso.datetime(),
+    data: z.strictObject({
+      sessionId: uuid,
+      kind: z.enum(['qr', 'code']),
+      /** Increases with each challenge; a client shows the highest it has seen. */
+      sequence: z.number().int().nonnegative(),
+      expiresAt: z.iso.datetime(),
+    }),
+  }),
+]);
+export type RealtimeEvent = z.infer<typeof realtimeEventSchema>;
