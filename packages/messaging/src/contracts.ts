@@ -129,3 +129,53 @@ export const realtimeEventSchema = z.discriminatedUnion('type', [
   }),
 ]);
 export type RealtimeEvent = z.infer<typeof realtimeEventSchema>;
+
+/**
+ * Redis key of a session's current pairing challenge: a `PairingRecord` as JSON, set with the
+ * challenge's TTL by the worker holding the session (a newer sequence replaces an older one,
+ * never the reverse). The API reads it to show the QR or code; realtime events never carry it.
+ */
+export function pairingKey(keyPrefix: string, sessionId: string): string {
+  return `${keyPrefix}session:${sessionId}:pairing`;
+}
+
+/** The value at `pairingKey`. */
+export const pairingRecordSchema = z.strictObject({
+  sessionId: uuid,
+  kind: z.enum(['qr', 'code']),
+  /** The QR payload to render, or the 8-character pairing code. */
+  code: z.string().min(1),
+  /** For `code`: the number it was requested for (digits). */
+  phoneNumber: z.string().optional(),
+  expiresAt: z.iso.datetime(),
+  sequence: z.number().int().nonnegative(),
+});
+export type PairingRecord = z.infer<typeof pairingRecordSchema>;
+
+/** What publishRealtimeEvent needs of a Redis connection. */
+export interface RealtimeStreamWriter {
+  xadd(key: string, ...args: (string | number)[]): Promise<string | null>;
+}
+
+/**
+ * Appends `event` to the tenant's realtime stream (validated first: a malformed event throws
+ * here, naming the field, instead of reaching every open inbox). Returns the entry id, which is
+ * the SSE event id clients resume from.
+ */
+export async function publishRealtimeEvent(
+  redis: RealtimeStreamWriter,
+  keyPrefix: string,
+  event: RealtimeEvent,
+): Promise<string> {
+  const parsed = realtimeEventSchema.parse(event);
+  const id = await redis.xadd(
+    realtimeStreamKey(keyPrefix),
+    'MAXLEN',
+    '~',
+    REALTIME_STREAM_MAX_LEN,
+    '*',
+    REALTIME_EVENT_FIELD,
+    JSON.stringify(parsed),
+  );
+  return id!;
+}

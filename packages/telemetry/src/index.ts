@@ -2,6 +2,8 @@
  * @switchboard/telemetry: the platform's logger, metrics, tracing and error reporting,
  * all behind one redaction policy, started together by `startTelemetry`.
  */
+/** /livez (/healthz), /readyz and /metrics on one small HTTP server. */
+export { type HealthCheck, HealthServer, type HealthServerOptions } from './health-server.ts';
 export { createLogger, type Logger, type LoggerOptions } from './logger.ts';
 export {
   checkMetricName,

@@ -4,13 +4,14 @@
 import { BaileysChannel } from '@switchboard/channels';
 import { BaileysStandIn } from '@switchboard/channels/baileys/testing';
 import { type Db, withTenant } from '@switchboard/db';
+import { pairingKey, realtimeEventSchema, realtimeStreamKey } from '@switchboard/messaging';
 import { createTestDatabase, redisOptions, type TestDatabase, uniquePrefix } from '@switchboard/testing';
 import { DisconnectReason } from '@whiskeysockets/baileys';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedTenant } from '../../../packages/sessions/src/testing/tenant-fixture.ts';
 import { eventually } from '../../../packages/sessions/src/testing/worker-fleet.ts';
-import { pairingKey, SessionRuntime } from './session-runtime.ts';
+import { SessionRuntime } from './session-runtime.ts';
 
 let database: TestDatabase;
 let db: Db;
@@ -103,6 +104,19 @@ describe('SessionRuntime', () => {
     expect(row.phoneNumber).toBe('5511988880001');
     expect(row.lastConnectedAt).not.toBeNull();
     expect(row.owner).toBe('w1');
+
+    // The tenant's realtime stream got the pairing (without its code: the stream is readable
+    // by every user, the code only through the API) and each state, in order.
+    const events = (await redis.xrange(realtimeStreamKey(prefix), '-', '+'))
+      .map(([, fields]) => realtimeEventSchema.parse(JSON.parse(fields[1]!)))
+      .filter((event) => 'sessionId' in event.data && event.data.sessionId === id);
+    const pairingEvent = events.find((event) => event.type === 'session.pairing');
+    expect(pairingEvent?.data).toMatchObject({ kind: 'qr', sequence: 1 });
+    expect(JSON.stringify(pairingEvent)).not.toContain(qr);
+    const states = events.flatMap((event) => (event.type === 'session.state' ? [event.data.state] : []));
+    expect(states).toContain('pairing');
+    expect(states.at(-1)).toBe('connected');
+    expect(events.at(-1)?.data).toMatchObject({ phoneNumber: '5511988880001' });
     expect(errors).toEqual([]);
   });
 

@@ -1,6 +1,17 @@
 import type { Channel, PairingChallenge, StateChange } from '@switchboard/channels';
 import type { Db } from '@switchboard/db';
 import {
+  type PairingRecord,
+  pairingKey,
+  pairingRecordSchema,
+  publishRealtimeEvent,
+  REALTIME_EVENT_FIELD,
+  REALTIME_STREAM_MAX_LEN,
+  type RealtimeEvent,
+  realtimeEventSchema,
+  realtimeStreamKey,
+} from '@switchboard/messaging';
+import {
   type OwnedSession,
   type ReleaseReason,
   SessionClaimer,
@@ -13,8 +24,9 @@ import type { Redis } from 'ioredis';
 /**
  * The worker's sessions: the claimer decides which sessions this worker holds; for each held
  * session a channel (a Baileys socket, or a Cloud API client) is opened, its state changes are
- * persisted under the claim's epoch, and its QR and pairing codes are published with their TTL
- * for the API and inbox. A state write refused as stale means a newer owner exists: the channel
+ * persisted under the claim's epoch and appended to the tenant's realtime stream, and its QR and
+ * pairing codes are stored with their TTL for the API and inbox (packages/messaging/contracts.ts
+ * has the key and event formats). A state write refused as stale means a newer owner exists: the channel
  * is closed at once.
  */
 
@@ -36,25 +48,16 @@ export interface SessionRuntimeOptions {
   onError?: (error: unknown, context: { sessionId?: string; what: string }) => void;
 }
 
-/** Redis key of a session's current pairing challenge (QR or code), set with the challenge's TTL. */
-export function pairingKey(prefix: string, sessionId: string): string {
-  return `${prefix}session:${sessionId}:pairing`;
-}
-
-/** Pub/sub channel of the tenant's session events (state changes, pairing), for the API's streams. */
-export function sessionEventsChannel(prefix: string): string {
-  return `${prefix}events:sessions`;
-}
-
 // Only a newer challenge may replace the published one: listeners run concurrently, and a late
-// write of QR n must not hide QR n+1.
+// write of QR n must not hide QR n+1. The realtime event (without the code) goes out in the
+// same script, so a client told about challenge n can always read n or newer.
 const PUBLISH_CHALLENGE = `local current = redis.call('get', KEYS[1])
 if current then
   local ok, seq = pcall(function() return cjson.decode(current).sequence end)
   if ok and seq and tonumber(seq) >= tonumber(ARGV[2]) then return 0 end
 end
 redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[3])
-redis.call('publish', KEYS[2], ARGV[1])
+redis.call('xadd', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', ARGV[5], ARGV[6])
 return 1`;
 
 /** The sessions of one worker process. */
@@ -135,39 +138,46 @@ export class SessionRuntime {
       this.channels.delete(session.sessionId);
       await channel.disconnect().catch(() => undefined);
     }
-    await this.options.redis
-      .publish(
-        sessionEventsChannel(this.options.prefix),
-        JSON.stringify({
-          type: 'session.state',
-          sessionId: session.sessionId,
-          state: change.state,
-          cause: change.cause,
-        }),
-      )
-      .catch((error: unknown) =>
-        this.options.onError?.(error, { sessionId: session.sessionId, what: 'publish state' }),
-      );
+    await publishRealtimeEvent(this.options.redis, this.options.prefix, {
+      type: 'session.state',
+      at: change.at.toISOString(),
+      data: {
+        sessionId: session.sessionId,
+        state: change.state,
+        ...(reason === null ? {} : { reason }),
+        ...(change.phoneNumber ? { phoneNumber: change.phoneNumber } : {}),
+      },
+    }).catch((error: unknown) =>
+      this.options.onError?.(error, { sessionId: session.sessionId, what: 'publish state' }),
+    );
   }
 
   private async publishChallenge(challenge: PairingChallenge): Promise<void> {
-    const payload = JSON.stringify({
-      type: 'session.pairing',
+    const expiresAt = challenge.expiresAt.toISOString();
+    const record: PairingRecord = {
       sessionId: challenge.sessionId,
       kind: challenge.kind,
       code: challenge.code,
       ...(challenge.phoneNumber ? { phoneNumber: challenge.phoneNumber } : {}),
-      expiresAt: challenge.expiresAt.toISOString(),
+      expiresAt,
       sequence: challenge.sequence,
-    });
+    };
+    const event = realtimeEventSchema.parse({
+      type: 'session.pairing',
+      at: challenge.issuedAt.toISOString(),
+      data: { sessionId: challenge.sessionId, kind: challenge.kind, sequence: challenge.sequence, expiresAt },
+    } satisfies RealtimeEvent);
     await this.options.redis.eval(
       PUBLISH_CHALLENGE,
       2,
       pairingKey(this.options.prefix, challenge.sessionId),
-      sessionEventsChannel(this.options.prefix),
-      payload,
+      realtimeStreamKey(this.options.prefix),
+      JSON.stringify(pairingRecordSchema.parse(record)),
       String(challenge.sequence),
       String(Math.max(1, challenge.expiresAt.getTime() - Date.now())),
+      String(REALTIME_STREAM_MAX_LEN),
+      REALTIME_EVENT_FIELD,
+      JSON.stringify(event),
     );
   }
 
