@@ -8,3 +8,5 @@ export {
   reconnectOnReadonly,
   redisOptionsFor,
 } from './connection.ts';
+/** The services' Redis settings (REDIS_MODE, REDIS_URL, ...) as connection options. */
+export { type RedisSettings, redisConnectionFromSettings } from './from-config.ts';

@@ -1,0 +1,71 @@
+import {
+  type ConfigOf,
+  databaseConfigSchema,
+  defineConfig,
+  duration,
+  integer,
+  loggingConfigSchema,
+  port,
+  redisConfigSchema,
+  telemetryConfigSchema,
+} from '@switchboard/config';
+import { z } from 'zod';
+
+/**
+ * Every variable a worker reads, once, at start (server.ts). The operator sets them from the
+ * tenant's ConfigMap and Secrets (operator/src/specs/service-env.ts, config-map.ts); `make demo`
+ * sets them itself. A bad one stops the process with its name and what is wrong.
+ */
+export const workerConfigSchema = defineConfig(
+  loggingConfigSchema,
+  telemetryConfigSchema.extend({
+    OTEL_SERVICE_NAME: z
+      .string()
+      .min(1)
+      .default('switchboard-worker')
+      .describe('Service name on logs, metrics and traces.'),
+  }),
+  databaseConfigSchema,
+  redisConfigSchema,
+  z.object({
+    SWITCHBOARD_TENANT: z
+      .string({ error: 'is not set' })
+      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected the WhatsAppTenant name (a DNS-1123 label)')
+      .describe("The tenant's slug (the WhatsAppTenant's name): its database row and Redis key prefix."),
+    SWITCHBOARD_DISPLAY_NAME: z
+      .string()
+      .trim()
+      .min(1)
+      .optional()
+      .describe("The tenant's display name; the slug when unset."),
+    SWITCHBOARD_SESSIONS_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Path of the declared sessions (sessions.json from the tenant ConfigMap); none when unset.'),
+    POD_NAME: z
+      .string()
+      .min(1)
+      .default('worker-local')
+      .describe("This worker's identity as a session lease holder, in logs and metrics (the pod name)."),
+    MAX_SESSIONS_PER_WORKER: integer({ min: 1, max: 10_000 })
+      .default(50)
+      .describe('Most sessions one worker holds; the fair share is capped by it.'),
+    SESSION_LEASE_TTL: duration()
+      .default(15_000)
+      .describe(
+        "Session lease TTL: a crashed worker's sessions move after about this long (renewed every third).",
+      ),
+    METRICS_PORT: port().default(9464).describe('Port of /metrics, /livez and /readyz.'),
+    METRICS_HOST: z.string().min(1).default('0.0.0.0').describe('Address /metrics and the probes bind to.'),
+    WHATSAPP_WEB_SOCKET_URL: z
+      .url({ protocol: /^wss?$/, error: 'expected a ws:// or wss:// URL' })
+      .optional()
+      .describe(
+        "WhatsApp Web's WebSocket URL; Baileys' own default when unset (tests point it at loopback).",
+      ),
+  }),
+);
+
+/** The parsed worker configuration. */
+export type WorkerConfig = ConfigOf<typeof workerConfigSchema>;

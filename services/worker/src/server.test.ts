@@ -1,0 +1,194 @@
+// The worker as the Deployment runs it: `node services/worker/src/server.ts` with the environment
+// the operator sets, against the real Postgres and Redis. Baileys' real sockets are used, pointed
+// at a loopback port nobody listens on (WhatsApp's servers cannot be reached here), so every
+// session stays in its reconnect loop while it is held.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createDb, type Db, tenantIdForSlug, withTenant } from '@switchboard/db';
+import { realtimeStreamKey, tenantKeyPrefix } from '@switchboard/messaging';
+import { sessionKeys } from '@switchboard/sessions';
+import {
+  createTestDatabase,
+  deleteKeysWithPrefix,
+  freePort,
+  redisOptions,
+  type TestDatabase,
+  uniquePrefix,
+} from '@switchboard/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../../packages/sessions/src/testing/worker-fleet.ts';
+
+const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
+
+let database: TestDatabase;
+let db: Db;
+let redis: Redis;
+let dir: string;
+const children: ChildProcess[] = [];
+const slugs: string[] = [];
+
+beforeAll(async () => {
+  database = await createTestDatabase({ label: 'worker-server' });
+  db = createDb({ databaseUrl: database.appUrl, maxConnections: 3 });
+  redis = new Redis(redisOptions());
+  dir = await mkdtemp(join(tmpdir(), 'worker-server-'));
+});
+
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  for (const slug of slugs) await deleteKeysWithPrefix(redis, tenantKeyPrefix(slug));
+  redis?.disconnect();
+  await db?.$disconnect();
+  await database?.drop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+function start(env: Record<string, string>): Started {
+  const child = spawn(process.execPath, [SERVER], {
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+async function workerEnv(slug: string, sessions: unknown[]): Promise<Record<string, string>> {
+  const sessionsFile = join(dir, `${slug}.json`);
+  await writeFile(sessionsFile, JSON.stringify(sessions));
+  const { host, port } = redisOptions();
+  return {
+    SWITCHBOARD_TENANT: slug,
+    SWITCHBOARD_DISPLAY_NAME: 'Server Test',
+    SWITCHBOARD_SESSIONS_FILE: sessionsFile,
+    POD_NAME: `${slug}-worker-0`,
+    DATABASE_URL: database.appUrl,
+    REDIS_MODE: 'standalone',
+    REDIS_URL: `redis://${host}:${port}/0`,
+    METRICS_HOST: '127.0.0.1',
+    METRICS_PORT: String(await freePort()),
+    SESSION_LEASE_TTL: '3s',
+    MAX_SESSIONS_PER_WORKER: '10',
+    // Loopback, port 9: refused at once, so the sockets back off and retry.
+    WHATSAPP_WEB_SOCKET_URL: 'ws://127.0.0.1:9/ws/chat',
+    LOG_LEVEL: 'info',
+  };
+}
+
+async function probe(port: string, path: string): Promise<{ status: number; text: string }> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2000) });
+    return { status: response.status, text: await response.text() };
+  } catch {
+    return { status: 0, text: '' };
+  }
+}
+
+describe('the worker process', () => {
+  it('creates its tenant and declared sessions, holds them, reports ready, and hands them over on SIGTERM', async () => {
+    const slug = uniquePrefix('wsrv').slice(4);
+    slugs.push(slug);
+    const env = await workerEnv(slug, [
+      { name: 'support', channel: 'baileys' },
+      { name: 'sales', channel: 'baileys' },
+    ]);
+    const worker = start(env);
+    const tenantId = tenantIdForSlug(slug);
+    const prefix = tenantKeyPrefix(slug);
+
+    await eventually('ready', async () => (await probe(env.METRICS_PORT!, '/readyz')).status === 200, 20_000);
+    const sessions = await withTenant(db, tenantId, (tx) =>
+      tx.session.findMany({ orderBy: { name: 'asc' }, include: { tenant: true } }),
+    );
+    expect(sessions.map((s) => [s.name, s.channel, s.declared])).toEqual([
+      ['sales', 'baileys', true],
+      ['support', 'baileys', true],
+    ]);
+    expect(sessions[0]!.tenant).toMatchObject({ slug, displayName: 'Server Test' });
+
+    // Both leases are this pod's, each claim raised the epoch, and the unreachable WhatsApp
+    // shows as a disconnect that will be retried, recorded under the claim.
+    await eventually(
+      'both leases held',
+      async () => {
+        const holders = await Promise.all(sessions.map((s) => redis.get(sessionKeys(prefix, s.id).lease)));
+        return holders.every((holder) => holder?.startsWith(`${env.POD_NAME}:`));
+      },
+      15_000,
+    );
+    await eventually(
+      'the reconnect loop recorded',
+      async () => {
+        const rows = await withTenant(db, tenantId, (tx) => tx.session.findMany());
+        return rows.every(
+          (row) => row.state === 'disconnected' && row.epoch >= 1n && row.owner === env.POD_NAME,
+        );
+      },
+      15_000,
+    );
+    const metrics = await probe(env.METRICS_PORT!, '/metrics');
+    expect(metrics.text).toMatch(/switchboard_sessions_owned_sessions\{[^}]*\} 2/);
+    expect((await probe(env.METRICS_PORT!, '/livez')).status).toBe(200);
+    expect(await redis.xlen(realtimeStreamKey(prefix))).toBeGreaterThan(0);
+
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    // Released at once, not left to expire: the next worker can claim them now.
+    for (const session of sessions) expect(await redis.get(sessionKeys(prefix, session.id).lease)).toBeNull();
+    const after = await withTenant(db, tenantId, (tx) => tx.session.findMany());
+    expect(
+      after.every((row) => row.state === 'disconnected' && row.stateReason?.startsWith('handed over')),
+    ).toBe(true);
+    expect(worker.output()).not.toContain(database.appUrl);
+  });
+
+  it('exits 1 naming every bad variable, without printing the values', async () => {
+    const env = await workerEnv('x', []);
+    const worker = start({
+      ...env,
+      SWITCHBOARD_TENANT: 'Not_A_Label',
+      MAX_SESSIONS_PER_WORKER: 'lots',
+      REDIS_MODE: 'sentinel',
+      DATABASE_URL: 'mysql://root:hunter2@db/x',
+    });
+    expect(await worker.exited).toBe(1);
+    const output = worker.output();
+    for (const name of ['SWITCHBOARD_TENANT', 'MAX_SESSIONS_PER_WORKER', 'REDIS_SENTINELS', 'DATABASE_URL']) {
+      expect(output).toContain(name);
+    }
+    expect(output).not.toContain('hunter2');
+  });
+
+  it('refuses to start as a role that could escape row-level security', async () => {
+    const slug = uniquePrefix('wown').slice(4);
+    slugs.push(slug);
+    const worker = start({ ...(await workerEnv(slug, [])), DATABASE_URL: database.ownerUrl });
+    expect(await worker.exited).toBe(1);
+    expect(worker.output()).toContain('worker failed to start');
+    expect(await withTenant(db, tenantIdForSlug(slug), (tx) => tx.tenant.count())).toBe(0);
+  });
+
+  it('refuses a sessions file it cannot trust, naming the file and the field', async () => {
+    const slug = uniquePrefix('wbad').slice(4);
+    slugs.push(slug);
+    const env = await workerEnv(slug, [{ name: 'Support!', channel: 'telegram' }]);
+    const worker = start(env);
+    expect(await worker.exited).toBe(1);
+    expect(worker.output()).toContain(`the sessions file ${env.SWITCHBOARD_SESSIONS_FILE} is invalid`);
+    expect(worker.output()).toContain('[0.name]');
+    expect(worker.output()).toContain('[0.channel]');
+  });
+});

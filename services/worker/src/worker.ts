@@ -1,0 +1,165 @@
+import { BaileysChannel, type BaileysLogger, type Channel, type SocketFactory } from '@switchboard/channels';
+import { createDb, ensureTenant, verifyRuntimeRole, withTenant } from '@switchboard/db';
+import { tenantKeyPrefix } from '@switchboard/messaging';
+import { createRedis, redisConnectionFromSettings } from '@switchboard/redis';
+import type { OwnedSession } from '@switchboard/sessions';
+import { HealthServer, type Logger, type MetricsRegistry } from '@switchboard/telemetry';
+import type { Redis } from 'ioredis';
+import type { WorkerConfig } from './config.ts';
+import { readDeclaredSessions, syncDeclaredSessions } from './declared-sessions.ts';
+import { SessionRuntime } from './session-runtime.ts';
+
+/**
+ * One worker process, wired: the tenant's row and declared sessions made to exist, the session
+ * runtime claiming this worker's share, and the probe server (/livez, /readyz, /metrics) the
+ * Deployment's probes and Prometheus use. `server.ts` builds it from the environment; tests
+ * build it in-process or as a child process.
+ */
+
+/** What startWorker needs besides the configuration. */
+export interface WorkerDependencies {
+  logger: Logger;
+  metrics: MetricsRegistry;
+  /** Makes Baileys sockets; Baileys' own makeWASocket unless a test passes its stand-in's. */
+  baileysSocketFactory?: SocketFactory;
+}
+
+/** A running worker. */
+export interface RunningWorker {
+  tenantId: string;
+  /** The port the probe server bound (METRICS_PORT, or the one picked for 0). */
+  metricsPort: number;
+  runtime: SessionRuntime;
+  /** SIGTERM: close every socket, hand the sessions over, release the leases, close connections. */
+  stop(): Promise<void>;
+}
+
+/** Starts a worker; rejects (after closing what it opened) when the database or Redis refuses it. */
+export async function startWorker(config: WorkerConfig, deps: WorkerDependencies): Promise<RunningWorker> {
+  const { logger } = deps;
+  const db = createDb({
+    databaseUrl: config.DATABASE_URL,
+    applicationName: config.POD_NAME,
+    onPoolError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
+  });
+  const redis = createRedis({
+    ...redisConnectionFromSettings(config),
+    role: 'command',
+    connectionName: `${config.OTEL_SERVICE_NAME}:${config.POD_NAME}`,
+  }) as Redis;
+  redis.on('error', (error: Error) => logger.warn({ err: error }, 'redis connection error'));
+  const closeConnections = async (): Promise<void> => {
+    redis.disconnect();
+    await db.$disconnect();
+  };
+
+  let tenantId: string;
+  try {
+    // A DATABASE_URL with a superuser or the table owner would weaken tenant isolation: refuse it.
+    await verifyRuntimeRole(db);
+    tenantId = await ensureTenant(db, {
+      slug: config.SWITCHBOARD_TENANT,
+      displayName: config.SWITCHBOARD_DISPLAY_NAME ?? config.SWITCHBOARD_TENANT,
+    });
+    if (config.SWITCHBOARD_SESSIONS_FILE !== undefined) {
+      const declared = await readDeclaredSessions(config.SWITCHBOARD_SESSIONS_FILE);
+      const sync = await syncDeclaredSessions(db, tenantId, declared);
+      logger.info({ declared: declared.length, ...sync }, 'declared sessions synced');
+    }
+  } catch (error) {
+    await closeConnections();
+    throw error;
+  }
+
+  const prefix = tenantKeyPrefix(config.SWITCHBOARD_TENANT);
+  const baileysLogger = logger.child({ component: 'baileys' }, { level: 'warn' }) as unknown as BaileysLogger;
+  const runtime = new SessionRuntime({
+    redis,
+    db,
+    tenantId,
+    prefix,
+    workerId: config.POD_NAME,
+    maxSessions: config.MAX_SESSIONS_PER_WORKER,
+    leaseTtlMs: config.SESSION_LEASE_TTL,
+    metrics: deps.metrics,
+    createChannel: (session) => openChannel(session),
+    onError: (error, context) =>
+      logger.error({ err: error, ...context }, `session runtime: ${context.what} failed`),
+  });
+
+  async function openChannel(session: OwnedSession): Promise<Channel> {
+    const row = await withTenant(db, tenantId, (tx) =>
+      tx.session.findUniqueOrThrow({ where: { id: session.sessionId }, select: { channel: true } }),
+    );
+    if (row.channel !== 'baileys') {
+      throw new Error(
+        `session ${session.sessionId} uses the ${row.channel} channel, which this worker cannot open yet`,
+      );
+    }
+    return BaileysChannel.create({
+      sessionId: session.sessionId,
+      redis,
+      prefix,
+      epoch: session.fence.epoch,
+      logger: baileysLogger,
+      ...(deps.baileysSocketFactory ? { socketFactory: deps.baileysSocketFactory } : {}),
+      ...(config.WHATSAPP_WEB_SOCKET_URL
+        ? { socketConfig: { waWebSocketUrl: config.WHATSAPP_WEB_SOCKET_URL } }
+        : {}),
+    });
+  }
+
+  let started = false;
+  const health = new HealthServer({
+    host: config.METRICS_HOST,
+    port: config.METRICS_PORT,
+    metrics: deps.metrics,
+    // Liveness is only "the event loop answers": a Redis or Postgres outage must not restart
+    // every worker at once (the claimer already closes sockets it cannot keep).
+    livenessChecks: {},
+    readinessChecks: {
+      claiming: () => started,
+      database: async () => {
+        await db.$queryRaw`SELECT 1`;
+      },
+      redis: async () => {
+        await redis.ping();
+      },
+    },
+  });
+  let metricsPort: number;
+  try {
+    ({ port: metricsPort } = await health.listen());
+  } catch (error) {
+    await closeConnections();
+    throw error;
+  }
+
+  runtime.start();
+  started = true;
+  logger.info(
+    {
+      tenant: config.SWITCHBOARD_TENANT,
+      worker: config.POD_NAME,
+      maxSessions: config.MAX_SESSIONS_PER_WORKER,
+      metricsPort,
+    },
+    'worker started',
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    tenantId,
+    metricsPort,
+    runtime,
+    stop: () => {
+      stopping ??= (async () => {
+        started = false;
+        await runtime.stop();
+        await health.close();
+        await closeConnections();
+      })();
+      return stopping;
+    },
+  };
+}
