@@ -2,7 +2,7 @@
  * The channel port: what the worker needs from a WhatsApp connection, whatever carries it.
  *
  * Two kinds of adapter implement it: `baileys/` (the WhatsApp Web protocol: a socket per
- * session, QR or pairing-code linking, auth state in Redis) and, later, `cloud-api/` (Meta's
+ * session, QR or pairing-code linking, auth state in Redis) and `cloud-api/` (Meta's
  * HTTP API: no socket, no pairing, inbound arrives through webhooks). Everything here is
  * provider-neutral; provider types (Baileys' protos, JIDs as objects, Boom errors) never cross
  * this boundary, so a new Baileys major (v8 changes the auth format and the API) stays inside
@@ -210,6 +210,8 @@ export interface Receipt {
   /** Who received or read it, when the provider says (group receipts name the participant). */
   recipient?: ContactRef;
   at?: Date;
+  /** For `failed`: why, as the provider said it (Cloud API: the error code and title). */
+  failure?: { code?: number; title?: string; detail?: string };
 }
 
 /** A contact's presence in a chat (typing, online...). */
@@ -283,7 +285,38 @@ export type OutboundContent =
   | { type: 'text'; text: string }
   | { type: 'reaction'; targetId: string; emoji: string | null; targetFromMe?: boolean }
   | { type: 'location'; latitude: number; longitude: number; name?: string; address?: string }
-  | { type: 'contact'; displayName?: string; vcard: string };
+  | { type: 'contact'; displayName?: string; vcard: string }
+  /**
+   * A pre-approved template (Cloud API: the only thing it may send outside the 24-hour customer
+   * service window). Adapters without templates reject it as INVALID_CONTENT.
+   */
+  | { type: 'template'; name: string; language: string; components?: TemplateComponent[] }
+  /** A file by URL or by a provider media id (exactly one); adapters that cannot send it reject it as INVALID_CONTENT. */
+  | {
+      type: 'media';
+      kind: 'image' | 'video' | 'audio' | 'document' | 'sticker';
+      url?: string;
+      providerMediaId?: string;
+      caption?: string;
+      fileName?: string;
+      mimetype?: string;
+    };
+
+/** One component of a template send: the values of its placeholders. */
+export interface TemplateComponent {
+  type: 'header' | 'body' | 'button';
+  /** For buttons: `quick_reply` or `url`. */
+  subType?: 'quick_reply' | 'url';
+  /** For buttons: which button (0-based). */
+  index?: number;
+  parameters: TemplateParameter[];
+}
+
+/** A value for one template placeholder. */
+export type TemplateParameter =
+  | { type: 'text'; text: string }
+  | { type: 'payload'; payload: string }
+  | { type: 'image' | 'video' | 'document'; url: string };
 
 /** One outbound message. */
 export interface OutboundMessage {
@@ -384,26 +417,47 @@ export class ChannelError extends Error {
   readonly status: number;
   /** True when retrying cannot fix it: queue processors fail the job without retries. */
   readonly unrecoverable: boolean;
+  /** For retryable errors: how long the provider asks to wait before the next try (rate limits). */
+  readonly retryAfterMs: number | undefined;
+  /** The provider's own error code (Cloud API: Graph's `error.code`), for logs and metrics. */
+  readonly providerCode: number | undefined;
 
   /** Creates an error; `message` must not contain message content or secrets. */
   constructor(
     code: ChannelErrorCode,
     message: string,
-    options: { status?: number; unrecoverable?: boolean; cause?: unknown } = {},
+    options: {
+      status?: number;
+      unrecoverable?: boolean;
+      cause?: unknown;
+      retryAfterMs?: number;
+      providerCode?: number;
+    } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ChannelError';
     this.code = code;
     this.status = options.status ?? 503;
     this.unrecoverable = options.unrecoverable ?? false;
+    this.retryAfterMs = options.retryAfterMs;
+    this.providerCode = options.providerCode;
   }
 }
 
 /** An error retrying cannot fix: the session is logged out, the number or the content is invalid. */
 export class UnrecoverableChannelError extends ChannelError {
   /** Creates an unrecoverable error (status 4xx by default). */
-  constructor(code: ChannelErrorCode, message: string, options: { status?: number; cause?: unknown } = {}) {
-    super(code, message, { status: options.status ?? 422, unrecoverable: true, cause: options.cause });
+  constructor(
+    code: ChannelErrorCode,
+    message: string,
+    options: { status?: number; cause?: unknown; providerCode?: number } = {},
+  ) {
+    super(code, message, {
+      status: options.status ?? 422,
+      unrecoverable: true,
+      cause: options.cause,
+      ...(options.providerCode === undefined ? {} : { providerCode: options.providerCode }),
+    });
     this.name = 'UnrecoverableChannelError';
   }
 }

@@ -35,8 +35,8 @@ export interface ProviderDriver {
   deliverText(input: { providerMessageId: string; text: string; replyTo?: string }): Promise<void>;
   /** Delivers a receipt for a message the channel sent to `peer`. */
   deliverReceipt(input: { providerMessageId: string; status: 'delivered' | 'read' }): Promise<void>;
-  /** Everything the provider received from the channel, oldest first. */
-  sent(): ProviderSentMessage[];
+  /** Everything the provider received from the channel, oldest first (an HTTP provider answers asynchronously). */
+  sent(): ProviderSentMessage[] | Promise<ProviderSentMessage[]>;
   /** Another worker claims the session: the fence moves past the channel's epoch. */
   claimElsewhere(): Promise<void>;
 }
@@ -155,7 +155,7 @@ export function describeChannelConformance(fixture: ChannelFixture): void {
         to: provider.peer,
         content: { type: 'text', text: 'Seu pedido saiu' },
       });
-      const sent = provider.sent();
+      const sent = await provider.sent();
       expect(sent).toHaveLength(1);
       expect(sent[0]).toMatchObject({ text: 'Seu pedido saiu', providerMessageId: result.providerMessageId });
       expect(result.providerMessageId.length).toBeGreaterThan(0);
@@ -169,7 +169,7 @@ export function describeChannelConformance(fixture: ChannelFixture): void {
         content: { type: 'text', text: 'respondendo' },
         replyTo: { providerMessageId: 'conformance-in-9', text: 'pergunta' },
       });
-      expect(provider.sent()[0]).toMatchObject({ text: 'respondendo', replyTo: 'conformance-in-9' });
+      expect((await provider.sent())[0]).toMatchObject({ text: 'respondendo', replyTo: 'conformance-in-9' });
     });
 
     it('reports delivery and read receipts for a sent message', async () => {
@@ -194,7 +194,7 @@ export function describeChannelConformance(fixture: ChannelFixture): void {
       await expect(attempt).rejects.toBeInstanceOf(StaleEpochError);
       // Retryable: the new owner sends the message.
       await expect(attempt).rejects.toMatchObject({ code: 'STALE_EPOCH', unrecoverable: false });
-      expect(provider.sent()).toHaveLength(0);
+      expect(await provider.sent()).toHaveLength(0);
     });
 
     it('refuses to send before connecting with a retryable NOT_CONNECTED', async () => {
@@ -202,7 +202,7 @@ export function describeChannelConformance(fixture: ChannelFixture): void {
       const attempt = channel.send({ to: provider.peer, content: { type: 'text', text: 'early' } });
       await expect(attempt).rejects.toBeInstanceOf(ChannelError);
       await expect(attempt).rejects.toMatchObject({ code: 'NOT_CONNECTED', unrecoverable: false });
-      expect(provider.sent()).toHaveLength(0);
+      expect(await provider.sent()).toHaveLength(0);
     });
 
     it('refuses an invalid recipient as unrecoverable INVALID_NUMBER', async () => {
@@ -213,7 +213,7 @@ export function describeChannelConformance(fixture: ChannelFixture): void {
         code: 'INVALID_NUMBER',
         unrecoverable: true,
       });
-      expect(provider.sent()).toHaveLength(0);
+      expect(await provider.sent()).toHaveLength(0);
     });
 
     it('disconnects: disconnected state, idempotent, and sends refused afterwards', async () => {

@@ -54,7 +54,25 @@ export {
   StaleEpochError,
   type StateCause,
   type StateChange,
+  type TemplateComponent,
+  type TemplateParameter,
   UnrecoverableChannelError,
   type UnsupportedEvent,
   type UnsupportedReason,
 } from './channel.ts';
+/** The Cloud API adapter: a WhatsApp Business phone number over Meta's Graph API. */
+export {
+  CloudApiChannel,
+  type CloudApiChannelOptions,
+  type CloudApiLogger,
+  toGraphContent,
+} from './cloud-api/adapter.ts';
+/** Graph error codes to ChannelErrors, with the table and the reason for each. */
+export { channelErrorFromGraph, GRAPH_ERROR_MAPPINGS } from './cloud-api/errors.ts';
+/** Meta's webhook batch to domain events (pure, zod-validated). */
+export {
+  type CloudApiWebhookEvent,
+  type ParseCloudApiWebhookOptions,
+  type ParsedCloudApiWebhook,
+  parseCloudApiWebhook,
+} from './cloud-api/webhook.ts';

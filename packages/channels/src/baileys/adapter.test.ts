@@ -2,7 +2,7 @@ import { redisNamespace, redisOptions } from '@switchboard/testing';
 import { DisconnectReason, proto } from '@whiskeysockets/baileys';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ChannelError, StaleEpochError } from '../channel.ts';
+import { ChannelError, StaleEpochError, UnrecoverableChannelError } from '../channel.ts';
 import { settle } from '../testing.ts';
 import { BaileysChannel } from './adapter.ts';
 import { createStandInChannel, type StandInChannel } from './testing/harness.ts';
@@ -54,6 +54,20 @@ describe('send', () => {
     expect(result.timestamp).toBeInstanceOf(Date);
     const body = sent?.message.message;
     expect(body?.conversation ?? body?.extendedTextMessage?.text).toBe('Hello from Acme');
+  });
+
+  it('rejects template and media content, which it cannot send, as unrecoverable INVALID_CONTENT without sending', async () => {
+    const t = await connected();
+    for (const content of [
+      { type: 'template', name: 'order_update', language: 'pt_BR' },
+      { type: 'media', kind: 'image', url: 'https://example.test/a.jpg' },
+    ] as const) {
+      const attempt = t.channel.send({ to: PEER, content });
+      await expect(attempt).rejects.toBeInstanceOf(UnrecoverableChannelError);
+      await expect(attempt).rejects.toMatchObject({ code: 'INVALID_CONTENT', unrecoverable: true });
+    }
+    expect(t.standIn.current.sent).toHaveLength(0);
+    expect(t.channel.state).toBe('connected');
   });
 
   it('sends a reply: the built message quotes the original (stanzaId, participant, quoted text)', async () => {

@@ -1,0 +1,391 @@
+/**
+ * The Cloud API adapter: one WhatsApp Business phone number behind the Channel port. There is no
+ * socket and no pairing: connect() checks the token against the phone number, send() is one
+ * Graph POST, and inbound arrives as webhooks at the API, which hands each payload to
+ * handleWebhook() (or the worker calls parseCloudApiWebhook itself).
+ */
+import { z } from 'zod';
+import {
+  type Channel,
+  type ChannelCapabilities,
+  ChannelError,
+  type ChannelEventName,
+  type ChannelEvents,
+  type ChannelListener,
+  type OutboundContent,
+  type OutboundMessage,
+  type OutboundPresence,
+  type PairingChallenge,
+  type SendResult,
+  type SessionState,
+  StaleEpochError,
+  type StateCause,
+  type StateChange,
+  UnrecoverableChannelError,
+} from '../channel.ts';
+import { ChannelListeners } from '../listeners.ts';
+import { channelErrorFromGraph } from './errors.ts';
+import { type ParsedCloudApiWebhook, parseCloudApiWebhook } from './webhook.ts';
+
+/** Where the adapter reports what it cannot throw (listener failures); never message content. */
+export interface CloudApiLogger {
+  warn(fields: Record<string, unknown>, message: string): void;
+}
+
+/** Options of {@link CloudApiChannel}. */
+export interface CloudApiChannelOptions {
+  sessionId: string;
+  /** Graph's id of the business phone number. */
+  phoneNumberId: string;
+  /** A system-user access token with whatsapp_business_messaging. */
+  accessToken: string;
+  /** Default `https://graph.facebook.com`; the emulator's URL in tests. */
+  baseUrl?: string;
+  /** Graph API version, default `v23.0`. */
+  graphVersion?: string;
+  /** The epoch of this worker's claim of the session. */
+  epoch: bigint | number;
+  /** Reads the session's fence (the latest claim's epoch); sends are refused once it passed `epoch`. */
+  readFence: () => Promise<bigint>;
+  /** Per-request timeout (default 15 s). */
+  requestTimeoutMs?: number;
+  logger?: CloudApiLogger;
+}
+
+const sendResponseSchema = z.object({
+  messaging_product: z.literal('whatsapp'),
+  contacts: z.array(z.object({ input: z.string(), wa_id: z.string() })).min(1),
+  messages: z.array(z.object({ id: z.string().min(1) })).min(1),
+});
+const phoneNumberSchema = z.looseObject({ id: z.string(), display_phone_number: z.string() });
+
+const silent: CloudApiLogger = { warn() {} };
+
+/** The Cloud API's {@link Channel}: stateless HTTP, fenced by the claim's epoch like every adapter. */
+export class CloudApiChannel implements Channel {
+  /** Always `cloud-api`. */
+  readonly kind = 'cloud-api' as const;
+  readonly sessionId: string;
+  readonly capabilities: ChannelCapabilities = { pairing: false, persistentConnection: false };
+  /** The epoch this instance sends under. */
+  readonly epoch: bigint;
+  readonly #options: CloudApiChannelOptions;
+  readonly #listeners: ChannelListeners;
+  readonly #base: string;
+  readonly #logger: CloudApiLogger;
+  #state: SessionState = 'disconnected';
+  #connecting: Promise<void> | undefined;
+
+  /** Creates a channel; nothing is contacted until connect(). */
+  constructor(options: CloudApiChannelOptions) {
+    this.#options = options;
+    this.sessionId = options.sessionId;
+    this.epoch = BigInt(options.epoch);
+    this.#logger = options.logger ?? silent;
+    this.#base = `${(options.baseUrl ?? 'https://graph.facebook.com').replace(/\/+$/, '')}/${options.graphVersion ?? 'v23.0'}`;
+    this.#listeners = new ChannelListeners((event, error) =>
+      this.#logger.warn({ sessionId: this.sessionId, event, err: String(error) }, 'channel listener failed'),
+    );
+  }
+
+  /** The current state. */
+  get state(): SessionState {
+    return this.#state;
+  }
+
+  /** Subscribes to an event. */
+  on<E extends ChannelEventName>(event: E, listener: ChannelListener<E>): () => void {
+    return this.#listeners.on(event, listener);
+  }
+
+  /** Checks the fence, then the token and phone number id (GET on the phone number). */
+  async connect(): Promise<void> {
+    if (this.#state === 'connected' || this.#state === 'connecting') return await this.#connecting;
+    this.#connecting = this.#connect();
+    try {
+      await this.#connecting;
+    } finally {
+      this.#connecting = undefined;
+    }
+  }
+
+  async #connect(): Promise<void> {
+    this.#transition('connecting', 'connect');
+    try {
+      await this.#checkFence('connect');
+    } catch (error) {
+      if (error instanceof StaleEpochError)
+        return this.#transition('disconnected', 'stale-epoch', { willReconnect: false });
+      return this.#transition('disconnected', 'socket-error', {
+        willReconnect: false,
+        detail: 'fence unreadable',
+      });
+    }
+    let response: Response;
+    try {
+      response = await this.#request(
+        'GET',
+        `/${encodeURIComponent(this.#options.phoneNumberId)}?fields=id,display_phone_number,verified_name`,
+      );
+    } catch (error) {
+      return this.#transition('disconnected', 'socket-error', {
+        willReconnect: false,
+        detail: describe(error),
+      });
+    }
+    const body = await response.json().catch(() => undefined);
+    if (!response.ok) {
+      const error = channelErrorFromGraph(response.status, body, 'connect');
+      if (error.code === 'LOGGED_OUT')
+        return this.#transition('logged_out', 'logged-out', {
+          code: error.providerCode ?? response.status,
+          detail: error.message,
+        });
+      const cause: StateCause =
+        response.status >= 500 ? 'service-unavailable' : response.status === 403 ? 'forbidden' : 'unknown';
+      return this.#transition('disconnected', cause, {
+        code: error.providerCode ?? response.status,
+        detail: error.message,
+        willReconnect: false,
+      });
+    }
+    const phone = phoneNumberSchema.safeParse(body);
+    if (!phone.success)
+      return this.#transition('disconnected', 'unknown', {
+        detail: 'phone number lookup answered an unexpected body',
+        willReconnect: false,
+      });
+    this.#transition('connected', 'connect', {
+      phoneNumber: phone.data.display_phone_number.replace(/\D/g, ''),
+    });
+  }
+
+  /** Stops sending; nothing to close on the wire. */
+  async disconnect(): Promise<void> {
+    if (this.#state === 'disconnected' || this.#state === 'logged_out') return;
+    this.#transition('disconnected', 'stopped', { willReconnect: false });
+  }
+
+  /** A Cloud API number is not unlinked from here (that is Meta's Business Manager): the session just ends as logged out. */
+  async logout(): Promise<void> {
+    if (this.#state === 'logged_out') return;
+    this.#transition('logged_out', 'logout');
+  }
+
+  /** Sends one message as one Graph POST. */
+  async send(message: OutboundMessage): Promise<SendResult> {
+    if (this.#state !== 'connected')
+      throw new ChannelError('NOT_CONNECTED', `session ${this.sessionId} is ${this.#state}`, { status: 503 });
+    await this.#checkFence('send');
+    const to = message.to.replace(/^\+/, '');
+    if (!/^\d{5,15}$/.test(to))
+      throw new UnrecoverableChannelError(
+        'INVALID_NUMBER',
+        'recipient is not a phone number (digits, optional +)',
+        { status: 400 },
+      );
+    const body = {
+      messaging_product: 'whatsapp',
+      recipient_type: 'individual',
+      to,
+      ...toGraphContent(message.content),
+      ...(message.replyTo ? { context: { message_id: message.replyTo.providerMessageId } } : {}),
+    };
+    let response: Response;
+    try {
+      response = await this.#request(
+        'POST',
+        `/${encodeURIComponent(this.#options.phoneNumberId)}/messages`,
+        body,
+      );
+    } catch (error) {
+      // A timeout may have reached Meta: the retry can send twice; Meta has no idempotency key.
+      if (error instanceof Error && error.name === 'TimeoutError')
+        throw new ChannelError('TIMEOUT', `send for session ${this.sessionId} timed out`, {
+          status: 504,
+          cause: error,
+        });
+      throw new ChannelError('SEND_FAILED', `send for session ${this.sessionId}: ${describe(error)}`, {
+        status: 503,
+        cause: error,
+      });
+    }
+    const json = await response.json().catch(() => undefined);
+    if (!response.ok) {
+      const error = channelErrorFromGraph(response.status, json);
+      if (error.code === 'LOGGED_OUT' && this.#state === 'connected')
+        this.#transition('logged_out', 'logged-out', {
+          code: error.providerCode ?? response.status,
+          detail: error.message,
+        });
+      throw error;
+    }
+    const parsed = sendResponseSchema.safeParse(json);
+    if (!parsed.success)
+      throw new ChannelError('SEND_FAILED', 'Graph accepted the send with an unexpected body', {
+        status: 502,
+      });
+    return {
+      providerMessageId: parsed.data.messages[0]!.id,
+      to: parsed.data.contacts[0]!.wa_id,
+      timestamp: new Date(),
+    };
+  }
+
+  /**
+   * The Cloud API has no presence: its typing indicator only exists as part of marking one
+   * inbound message read. Resolves without doing anything, so callers need no special case.
+   */
+  async sendPresence(_to: string, _presence: OutboundPresence): Promise<void> {}
+
+  /** Cloud API numbers are registered in Meta's Business Manager, never paired. */
+  async requestPairingCode(_phoneNumber: string): Promise<PairingChallenge> {
+    throw new UnrecoverableChannelError('PAIRING_UNSUPPORTED', 'Cloud API sessions are not paired', {
+      status: 400,
+    });
+  }
+
+  /** Parses a webhook POST body and emits this session's events; returns everything parsed. */
+  handleWebhook(payload: unknown): ParsedCloudApiWebhook {
+    const parsed = parseCloudApiWebhook(payload, {
+      sessionsByPhoneNumberId: { [this.#options.phoneNumberId]: this.sessionId },
+    });
+    for (const item of parsed.events) {
+      if (item.payload.sessionId !== this.sessionId) continue;
+      this.#listeners.emit(item.event, item.payload as ChannelEvents[typeof item.event]);
+    }
+    return parsed;
+  }
+
+  async #checkFence(what: string): Promise<void> {
+    let fence: bigint;
+    try {
+      fence = await this.#options.readFence();
+    } catch (error) {
+      throw new ChannelError('FENCE_UNAVAILABLE', `${what} for session ${this.sessionId}: fence unreadable`, {
+        status: 503,
+        cause: error,
+      });
+    }
+    if (fence > this.epoch) {
+      const error = new StaleEpochError(this.sessionId, this.epoch, fence, what);
+      if (this.#state === 'connected')
+        this.#transition('disconnected', 'stale-epoch', { willReconnect: false });
+      throw error;
+    }
+  }
+
+  async #request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<Response> {
+    return await fetch(`${this.#base}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${this.#options.accessToken}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(this.#options.requestTimeoutMs ?? 15_000),
+    });
+  }
+
+  #transition(state: SessionState, cause: StateCause, extra: Partial<StateChange> = {}): void {
+    const previous = this.#state;
+    this.#state = state;
+    this.#listeners.emit('state', {
+      sessionId: this.sessionId,
+      state,
+      previous,
+      cause,
+      ...extra,
+      at: new Date(),
+    });
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error)
+    return error.cause instanceof Error ? `${error.message} (${error.cause.message})` : error.message;
+  return String(error);
+}
+
+/** The Graph body fields for one OutboundContent. */
+export function toGraphContent(content: OutboundContent): Record<string, unknown> {
+  const invalid = (why: string) => new UnrecoverableChannelError('INVALID_CONTENT', why, { status: 400 });
+  switch (content.type) {
+    case 'text':
+      if (!content.text) throw invalid('text message without text');
+      return { type: 'text', text: { body: content.text, preview_url: /https?:\/\//.test(content.text) } };
+    case 'reaction':
+      if (!content.targetId) throw invalid('reaction without a target');
+      // Graph removes a reaction when the emoji is empty.
+      return { type: 'reaction', reaction: { message_id: content.targetId, emoji: content.emoji ?? '' } };
+    case 'location':
+      if (!Number.isFinite(content.latitude) || !Number.isFinite(content.longitude))
+        throw invalid('location without coordinates');
+      return {
+        type: 'location',
+        location: {
+          latitude: content.latitude,
+          longitude: content.longitude,
+          ...(content.name ? { name: content.name } : {}),
+          ...(content.address ? { address: content.address } : {}),
+        },
+      };
+    case 'contact': {
+      // Graph takes structured contacts, not a vCard: keep the name and the phone numbers.
+      const fn = /^FN:(.*)$/m.exec(content.vcard)?.[1]?.trim();
+      const name = content.displayName ?? fn;
+      if (!name) throw invalid('contact without a name (displayName or vCard FN)');
+      const phones = content.vcard
+        .split(/\r?\n/)
+        .filter((line) => /^TEL[;:]/i.test(line) && line.includes(':'))
+        .map((line) => {
+          const params = line.slice(0, line.indexOf(':'));
+          const waId = /waid=(\d+)/i.exec(params)?.[1];
+          return { phone: line.slice(line.indexOf(':') + 1).trim(), ...(waId ? { wa_id: waId } : {}) };
+        });
+      return {
+        type: 'contacts',
+        contacts: [{ name: { formatted_name: name }, ...(phones.length ? { phones } : {}) }],
+      };
+    }
+    case 'template':
+      if (!content.name || !content.language) throw invalid('template without a name or language');
+      return {
+        type: 'template',
+        template: {
+          name: content.name,
+          language: { code: content.language },
+          ...(content.components?.length
+            ? {
+                components: content.components.map((c) => ({
+                  type: c.type,
+                  ...(c.subType ? { sub_type: c.subType } : {}),
+                  ...(c.index === undefined ? {} : { index: String(c.index) }),
+                  parameters: c.parameters.map((p) =>
+                    p.type === 'text' || p.type === 'payload'
+                      ? p
+                      : { type: p.type, [p.type]: { link: p.url } },
+                  ),
+                })),
+              }
+            : {}),
+        },
+      };
+    case 'media': {
+      if ((content.url === undefined) === (content.providerMediaId === undefined))
+        throw invalid('media needs exactly one of url or providerMediaId');
+      if (content.caption && (content.kind === 'audio' || content.kind === 'sticker'))
+        throw invalid(`${content.kind} cannot carry a caption`);
+      return {
+        type: content.kind,
+        [content.kind]: {
+          ...(content.url === undefined ? { id: content.providerMediaId } : { link: content.url }),
+          ...(content.caption ? { caption: content.caption } : {}),
+          ...(content.kind === 'document' && content.fileName ? { filename: content.fileName } : {}),
+        },
+      };
+    }
+    default:
+      throw invalid(`unsupported content type ${(content as { type: string }).type}`);
+  }
+}
