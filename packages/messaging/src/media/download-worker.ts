@@ -1,0 +1,158 @@
+import { createHash } from 'node:crypto';
+import { type Db, withTenant } from '@switchboard/db';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { QUEUE_NAMES, queuePrefix } from '../contracts.ts';
+import { mediaDownloadJobSchema } from '../effects.ts';
+import type { MediaStorage } from './storage.ts';
+
+/** What the provider needs to fetch a file (messages.media_provider_ref). */
+export const mediaProviderRefSchema = z.strictObject({
+  provider: z.enum(['baileys', 'cloud-api']),
+  data: z.string().min(1),
+});
+export type MediaProviderRef = z.infer<typeof mediaProviderRefSchema>;
+
+/** Fetches a file from the provider as a stream of chunks (Baileys: downloadContentFromMessage). */
+export type MediaFetcher = (ref: MediaProviderRef, signal: AbortSignal) => Promise<AsyncIterable<Uint8Array>>;
+
+/** Content types accepted, and the first bytes an image of the type must start with. */
+export const DEFAULT_ALLOWED_MEDIA_TYPES = [
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/gif',
+  'video/mp4',
+  'video/3gpp',
+  'audio/ogg',
+  'audio/mpeg',
+  'audio/mp4',
+  'audio/aac',
+  'application/pdf',
+  'text/plain',
+];
+
+const MAGIC: Record<string, (head: Uint8Array) => boolean> = {
+  'image/jpeg': (h) => h[0] === 0xff && h[1] === 0xd8 && h[2] === 0xff,
+  'image/png': (h) =>
+    Buffer.from(h.subarray(0, 8)).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
+  'image/gif': (h) => Buffer.from(h.subarray(0, 4)).toString('latin1') === 'GIF8',
+  'image/webp': (h) =>
+    Buffer.from(h.subarray(0, 4)).toString('latin1') === 'RIFF' &&
+    Buffer.from(h.subarray(8, 12)).toString('latin1') === 'WEBP',
+  'application/pdf': (h) => Buffer.from(h.subarray(0, 5)).toString('latin1') === '%PDF-',
+};
+
+/** Options for {@link MediaDownloadWorker}. */
+export interface MediaDownloadWorkerOptions {
+  db: Db;
+  connection: Redis;
+  keyPrefix: string;
+  storage: MediaStorage;
+  fetchMedia: MediaFetcher;
+  /** Largest file accepted (default 64 MiB); larger ones fail for good. */
+  maxBytes?: number;
+  allowedTypes?: string[];
+  timeoutMs?: number;
+  concurrency?: number;
+}
+
+/** Why a download failed for good. */
+export class MediaRejectedError extends UnrecoverableError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MediaRejectedError';
+  }
+}
+
+/**
+ * Downloads inbound media into storage: checks the declared type against the allowlist, stops
+ * reading past the size limit, checks the file's first bytes match its type (for the types that
+ * have a signature) and its SHA-256 when the sender declared one, then stores it under
+ * `media/<session>/<message>` and records the key, size and hash on the message.
+ */
+export class MediaDownloadWorker {
+  private readonly options: MediaDownloadWorkerOptions;
+  private worker: Worker | undefined;
+
+  constructor(options: MediaDownloadWorkerOptions) {
+    this.options = options;
+  }
+
+  async start(): Promise<void> {
+    if (this.worker) return;
+    this.worker = new Worker(QUEUE_NAMES.mediaDownloads, async (job) => await this.process(job), {
+      connection: this.options.connection,
+      prefix: queuePrefix(this.options.keyPrefix),
+      concurrency: this.options.concurrency ?? 4,
+    });
+    await this.worker.waitUntilReady();
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+    this.worker = undefined;
+  }
+
+  /** Downloads one message's media (the Worker's processor). */
+  async process(job: Job): Promise<'stored' | 'already-stored'> {
+    const parsed = mediaDownloadJobSchema.safeParse(job.data);
+    if (!parsed.success)
+      throw new UnrecoverableError(`media job ${job.id} is malformed: ${parsed.error.message}`);
+    const { tenantId, messageId, sessionId } = parsed.data;
+    const { db } = this.options;
+    const message = await withTenant(db, tenantId, (tx) =>
+      tx.message.findUnique({ where: { id: messageId } }),
+    );
+    if (!message) throw new UnrecoverableError(`message ${messageId} does not exist`);
+    if (message.mediaStorageKey) return 'already-stored';
+    const ref = mediaProviderRefSchema.safeParse(message.mediaProviderRef);
+    if (!ref.success) throw new UnrecoverableError(`message ${messageId} has no valid media reference`);
+    const contentType = (message.mediaMimeType ?? '').split(';')[0]!.trim().toLowerCase();
+    const allowed = this.options.allowedTypes ?? DEFAULT_ALLOWED_MEDIA_TYPES;
+    if (!allowed.includes(contentType))
+      throw new MediaRejectedError(
+        `media type ${JSON.stringify(contentType)} of message ${messageId} is not allowed`,
+      );
+    const maxBytes = this.options.maxBytes ?? 64 * 1024 * 1024;
+    if (message.mediaSizeBytes !== null && message.mediaSizeBytes > BigInt(maxBytes))
+      throw new MediaRejectedError(
+        `media of message ${messageId} is declared ${message.mediaSizeBytes} bytes, over ${maxBytes}`,
+      );
+
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.options.timeoutMs ?? 60_000);
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of await this.options.fetchMedia(ref.data, controller.signal)) {
+        size += chunk.byteLength;
+        if (size > maxBytes) {
+          controller.abort();
+          throw new MediaRejectedError(`media of message ${messageId} is over ${maxBytes} bytes`);
+        }
+        chunks.push(chunk);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    const data = Buffer.concat(chunks);
+    const magic = MAGIC[contentType];
+    if (magic && !magic(data.subarray(0, 16)))
+      throw new MediaRejectedError(`media of message ${messageId} is not a ${contentType} file`);
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    if (message.mediaSha256 && message.mediaSha256.toLowerCase() !== sha256)
+      throw new MediaRejectedError(`media of message ${messageId} does not match its declared SHA-256`);
+
+    const key = `media/${sessionId}/${messageId}`;
+    await this.options.storage.put(key, data, contentType);
+    await withTenant(db, tenantId, (tx) =>
+      tx.message.update({
+        where: { id: messageId },
+        data: { mediaStorageKey: key, mediaSizeBytes: BigInt(data.byteLength), mediaSha256: sha256 },
+      }),
+    );
+    return 'stored';
+  }
+}

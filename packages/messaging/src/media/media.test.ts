@@ -1,0 +1,136 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Db, withTenant } from '@switchboard/db';
+import { createTestDatabase, redisNamespace, redisOptions, type TestDatabase } from '@switchboard/testing';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { QUEUE_NAMES, queuePrefix } from '../contracts.ts';
+import { mediaDownloadJobId } from '../effects.ts';
+import { InboundPipeline } from '../inbound/pipeline.ts';
+import { eventually, inboundMessage, seedTenant } from '../testing/fixtures.ts';
+import { MediaDownloadWorker } from './download-worker.ts';
+import { assertStorageKey, LocalMediaStorage } from './storage.ts';
+
+const JPEG = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(600, 7)]);
+const files: Record<string, Buffer> = {
+  jpeg: JPEG,
+  big: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(5000, 1)]),
+  fakepng: Buffer.from('this is not a png at all'),
+  exe: Buffer.from('MZ...'),
+};
+
+let database: TestDatabase;
+let db: Db;
+let tenantId: string;
+let sessionId: string;
+let redis: Redis;
+let root: string;
+let pipeline: InboundPipeline;
+let worker: MediaDownloadWorker;
+let queue: Queue;
+const namespace = redisNamespace('media');
+const keyPrefix = `${namespace.prefix}:`;
+
+beforeAll(async () => {
+  database = await createTestDatabase({ label: 'messaging-media' });
+  const seeded = await seedTenant(database, 1);
+  db = seeded.db;
+  tenantId = seeded.tenantId;
+  sessionId = seeded.sessionIds[0]!;
+  redis = new Redis({ ...redisOptions(), maxRetriesPerRequest: null });
+  root = await mkdtemp(join(tmpdir(), 'sb-media-'));
+  pipeline = new InboundPipeline({ db, redis, tenantId, keyPrefix });
+  queue = new Queue(QUEUE_NAMES.mediaDownloads, { connection: redis, prefix: queuePrefix(keyPrefix) });
+  worker = new MediaDownloadWorker({
+    db,
+    connection: redis,
+    keyPrefix,
+    storage: new LocalMediaStorage(root),
+    maxBytes: 1024,
+    fetchMedia: async (ref) => {
+      const file = files[ref.data]!;
+      // Served in chunks, as a provider stream is.
+      return (async function* () {
+        for (let i = 0; i < file.length; i += 256) yield file.subarray(i, i + 256);
+      })();
+    },
+  });
+  await worker.start();
+});
+
+afterAll(async () => {
+  await worker.close();
+  await queue.close();
+  await pipeline.close();
+  redis.disconnect();
+  await namespace.cleanup();
+  await db.$disconnect();
+  await database.drop();
+  await rm(root, { recursive: true, force: true });
+});
+
+async function receive(id: string, file: string, mimetype: string, sha256?: string): Promise<string> {
+  const result = await pipeline.handleMessage(
+    inboundMessage(
+      sessionId,
+      id,
+      { pn: '4918000000001' },
+      {
+        type: 'image',
+        media: { mimetype, ...(sha256 ? { sha256 } : {}), download: { provider: 'baileys', data: file } },
+      },
+    ),
+  );
+  if (result.outcome !== 'created') throw new Error('expected a new message');
+  return result.messageId;
+}
+
+async function settled(messageId: string): Promise<string> {
+  let state = '';
+  await eventually(async () => {
+    state = (await (await queue.getJob(mediaDownloadJobId(messageId)))?.getState()) ?? '';
+    return state === 'completed' || state === 'failed';
+  });
+  return state;
+}
+
+describe('MediaDownloadWorker', () => {
+  it('stores inbound media and records its key, size and hash', async () => {
+    const sha = createHash('sha256').update(JPEG).digest('hex');
+    const id = await receive('MD-1', 'jpeg', 'image/jpeg', sha);
+    expect(await settled(id)).toBe('completed');
+    const message = await withTenant(db, tenantId, (tx) => tx.message.findUniqueOrThrow({ where: { id } }));
+    expect(message.mediaStorageKey).toBe(`media/${sessionId}/${id}`);
+    expect(message.mediaSizeBytes).toBe(BigInt(JPEG.length));
+    expect(message.mediaSha256).toBe(sha);
+    expect(Buffer.from((await new LocalMediaStorage(root).get(message.mediaStorageKey!))!)).toEqual(JPEG);
+  });
+
+  it('refuses files over the limit, of a disallowed type, not matching their type or their hash', async () => {
+    const cases = [
+      { id: 'MD-2', file: 'big', type: 'image/jpeg', reason: /over 1024 bytes/ },
+      { id: 'MD-3', file: 'exe', type: 'application/x-msdownload', reason: /is not allowed/ },
+      { id: 'MD-4', file: 'fakepng', type: 'image/png', reason: /is not a image\/png file/ },
+      { id: 'MD-5', file: 'jpeg', type: 'image/jpeg', sha: 'ab'.repeat(32), reason: /SHA-256/ },
+    ];
+    for (const c of cases) {
+      const id = await receive(c.id, c.file, c.type, c.sha);
+      expect(await settled(id)).toBe('failed');
+      const job = await queue.getJob(mediaDownloadJobId(id));
+      expect(job?.failedReason).toMatch(c.reason);
+      // Unrecoverable: one attempt, not five.
+      expect(job?.attemptsMade).toBe(1);
+      const message = await withTenant(db, tenantId, (tx) => tx.message.findUniqueOrThrow({ where: { id } }));
+      expect(message.mediaStorageKey).toBeNull();
+    }
+  });
+
+  it('refuses storage keys that leave the root', () => {
+    for (const key of ['../etc/passwd', '/abs', 'a/../../b', 'a//b', ''])
+      expect(() => assertStorageKey(key), key).toThrow(/not a relative path/);
+    expect(() => assertStorageKey('media/s/m')).not.toThrow();
+  });
+});

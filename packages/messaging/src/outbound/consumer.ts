@@ -1,0 +1,450 @@
+import { type Channel, ChannelError, type OutboundContent } from '@switchboard/channels';
+import { type Db, withTenant } from '@switchboard/db';
+import { DelayedError, type Job, type JobsOptions, Queue, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  type OutboundJob,
+  outboundJobId,
+  outboundJobSchema,
+  publishRealtimeEvent,
+  QUEUE_NAMES,
+  queuePrefix,
+} from '../contracts.ts';
+import { setMessageStatus } from '../inbound/store.ts';
+import { DEFAULT_OUTBOUND_RETRY, type OutboundRetryPolicy, outboundBackoffMs } from './backoff.ts';
+import {
+  contentFromMessage,
+  DEFAULT_HUMAN_DELAY,
+  type HumanDelay,
+  humanDelayMs,
+  messageColumnsFor,
+  outboundContentSchema,
+} from './content.ts';
+import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits, takeSendSlot } from './rate-limit.ts';
+
+/** Options for {@link OutboundConsumer}. */
+export interface OutboundConsumerOptions {
+  db: Db;
+  tenantId: string;
+  sessionId: string;
+  /** The fencing epoch of this worker's claim; recorded on what it writes. The channel refuses stale sends. */
+  epoch: bigint;
+  channel: Channel;
+  /** A `worker`-role connection (`maxRetriesPerRequest: null`): BullMQ blocks on it. */
+  connection: Redis;
+  keyPrefix: string;
+  limits?: Partial<OutboundLimits>;
+  retry?: Partial<OutboundRetryPolicy>;
+  /** The tenant's typing pause (default {@link DEFAULT_HUMAN_DELAY}; {@link NO_HUMAN_DELAY} in tests). */
+  humanDelay?: HumanDelay;
+  /** Jobs processed at once (default 1: a session sends in order). */
+  concurrency?: number;
+  /** After STALE_EPOCH the job waits this long for the new owner (default 5 s). */
+  staleEpochRetryMs?: number;
+  /**
+   * Whether the channel honours `providerMessageId` (Baileys does), so a resend after a crash
+   * reuses the id and the recipient de-duplicates it. Default: `channel.kind === 'baileys'`.
+   */
+  reusesProviderMessageIds?: boolean;
+  /** BullMQ lock and stall check (defaults 30 s / 30 s); shorter in tests of crashes. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  onError?: (error: unknown, context: { jobId?: string; what: string }) => void;
+}
+
+/** What processing one job did. */
+export type OutboundOutcome = 'sent' | 'already-sent' | 'skipped';
+
+/** The provider message id an outbound message is sent under: derived from its own id, so a resend reuses it. */
+export function providerMessageIdFor(messageId: string): string {
+  return `SB${messageId.replaceAll('-', '').toUpperCase()}`;
+}
+
+/** BullMQ options for an outbound job: the jobId of the contract, retries through the consumer's backoff, failed jobs kept as dead letters. */
+export function outboundJobOptions(job: OutboundJob, retry: Partial<OutboundRetryPolicy> = {}): JobsOptions {
+  return {
+    jobId: outboundJobId(job),
+    attempts: retry.attempts ?? DEFAULT_OUTBOUND_RETRY.attempts,
+    backoff: { type: 'outbound' },
+    removeOnComplete: { count: 1000 },
+    removeOnFail: false,
+  };
+}
+
+/** Errors for which the channel guarantees nothing was sent (checked before sending). */
+const NOT_SENT_CODES = new Set(['STALE_EPOCH', 'NOT_CONNECTED', 'FENCE_UNAVAILABLE', 'LOGGED_OUT']);
+
+/**
+ * Sends the outbound messages of ONE session: a BullMQ Worker on the session's queue, started when
+ * this worker gains the session and closed when it loses it.
+ *
+ * Guarantee (see README): before sending, the message row records the provider id it will be sent
+ * under (the "sending" intent). A job that finds a message already past `queued` does nothing; one
+ * that finds the intent but no `sent` (a crash between send and record) resends under the SAME
+ * provider id when the channel honours it, which WhatsApp recipients de-duplicate, and otherwise
+ * fails the message as "outcome unknown" rather than risk a visible duplicate.
+ */
+export class OutboundConsumer {
+  private readonly options: OutboundConsumerOptions;
+  private readonly limits: OutboundLimits;
+  private readonly retry: OutboundRetryPolicy;
+  private readonly humanDelay: HumanDelay;
+  private readonly reuseIds: boolean;
+  private readonly queue: Queue;
+  private worker: Worker | undefined;
+
+  constructor(options: OutboundConsumerOptions) {
+    this.options = options;
+    this.limits = { ...DEFAULT_OUTBOUND_LIMITS, ...options.limits };
+    this.retry = { ...DEFAULT_OUTBOUND_RETRY, ...options.retry };
+    this.humanDelay = options.humanDelay ?? DEFAULT_HUMAN_DELAY;
+    this.reuseIds = options.reusesProviderMessageIds ?? options.channel.kind === 'baileys';
+    this.queue = new Queue(QUEUE_NAMES.outbound(options.sessionId), {
+      connection: options.connection,
+      prefix: queuePrefix(options.keyPrefix),
+    });
+  }
+
+  /** The session's queue (for producers in tests and for dead-letter tools). */
+  get outboundQueue(): Queue {
+    return this.queue;
+  }
+
+  /** Re-enqueues the session's messages still `queued` (idempotent via jobId), then starts consuming. */
+  async start(): Promise<void> {
+    if (this.worker) return;
+    await this.reenqueueQueued();
+    const { connection, keyPrefix, sessionId } = this.options;
+    this.worker = new Worker(
+      QUEUE_NAMES.outbound(sessionId),
+      async (job, token) => await this.process(job, token),
+      {
+        connection,
+        prefix: queuePrefix(keyPrefix),
+        concurrency: this.options.concurrency ?? 1,
+        ...(this.options.lockDurationMs ? { lockDuration: this.options.lockDurationMs } : {}),
+        ...(this.options.stalledIntervalMs ? { stalledInterval: this.options.stalledIntervalMs } : {}),
+        settings: { backoffStrategy: (attemptsMade: number) => outboundBackoffMs(this.retry, attemptsMade) },
+      },
+    );
+    this.worker.on('error', (error) => this.options.onError?.(error, { what: 'worker' }));
+    await this.worker.waitUntilReady();
+  }
+
+  /** Stops consuming; waits for the job in progress. */
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    await worker?.close();
+  }
+
+  /** Stops and closes the queue handle. */
+  async close(): Promise<void> {
+    await this.stop();
+    await this.queue.close();
+  }
+
+  /** Jobs that exhausted their attempts or failed for good: the dead letters. */
+  async listDeadLetters(start = 0, end = 99): Promise<Job<OutboundJob>[]> {
+    return (await this.queue.getFailed(start, end)) as Job<OutboundJob>[];
+  }
+
+  /** Puts a dead letter back: its message (if failed) returns to `queued` and the job is retried with fresh attempts. */
+  async replayDeadLetter(jobId: string): Promise<void> {
+    const job = (await this.queue.getJob(jobId)) as Job<OutboundJob> | undefined;
+    if (!job) throw new Error(`dead letter ${jobId} does not exist`);
+    if ((await job.getState()) !== 'failed')
+      throw new Error(`job ${jobId} is not a dead letter (not failed)`);
+    const parsed = outboundJobSchema.parse(job.data);
+    const { db, tenantId } = this.options;
+    await withTenant(db, tenantId, async (tx) => {
+      const messageId =
+        parsed.kind === 'send'
+          ? parsed.messageId
+          : (await tx.scheduledMessage.findUnique({ where: { id: parsed.scheduledMessageId } }))?.messageId;
+      if (parsed.kind === 'scheduled')
+        await tx.scheduledMessage.updateMany({
+          where: { id: parsed.scheduledMessageId, status: 'failed' },
+          data: { status: 'scheduled', failureReason: null },
+        });
+      if (!messageId) return;
+      const reset = await tx.message.updateMany({
+        where: { id: messageId, status: 'failed' },
+        data: { status: 'queued', failureReason: null },
+      });
+      if (reset.count > 0)
+        await tx.messageStatusEvent.create({
+          data: {
+            tenantId,
+            messageId,
+            status: 'queued',
+            reason: 'dead letter replayed',
+            occurredAt: new Date(),
+          },
+        });
+    });
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+  }
+
+  private async reenqueueQueued(): Promise<void> {
+    const { db, tenantId, sessionId } = this.options;
+    const queued = await withTenant(db, tenantId, (tx) =>
+      tx.message.findMany({
+        where: { sessionId, direction: 'outbound', status: 'queued' },
+        select: { id: true },
+        orderBy: { createdAt: 'asc' },
+      }),
+    );
+    if (queued.length === 0) return;
+    await this.queue.addBulk(
+      queued.map(({ id }) => {
+        const data: OutboundJob = { kind: 'send', tenantId, messageId: id };
+        return { name: 'send', data, opts: outboundJobOptions(data, this.retry) };
+      }),
+    );
+  }
+
+  /** Processes one job (the Worker's processor). */
+  async process(job: Job, token: string | undefined): Promise<OutboundOutcome> {
+    const parsed = outboundJobSchema.safeParse(job.data);
+    if (!parsed.success)
+      throw new UnrecoverableError(`outbound job ${job.id} is malformed: ${parsed.error.message}`);
+    const data = parsed.data;
+    if (data.tenantId !== this.options.tenantId)
+      throw new UnrecoverableError(`outbound job ${job.id} belongs to tenant ${data.tenantId}, not this one`);
+    const messageId =
+      data.kind === 'send'
+        ? data.messageId
+        : await this.materialiseScheduled(job, token, data.scheduledMessageId);
+    if (!messageId) return 'skipped';
+    return await this.sendMessage(job, token, messageId);
+  }
+
+  /** Creates the message of a due scheduled message (once: its id is kept on the scheduled row). */
+  private async materialiseScheduled(
+    job: Job,
+    token: string | undefined,
+    scheduledId: string,
+  ): Promise<string | undefined> {
+    const { db, tenantId, sessionId } = this.options;
+    const result = await withTenant(db, tenantId, async (tx) => {
+      await tx.$queryRaw`SELECT id::text FROM scheduled_messages WHERE id = ${scheduledId}::uuid FOR UPDATE`;
+      const scheduled = await tx.scheduledMessage.findUnique({ where: { id: scheduledId } });
+      if (!scheduled) return { kind: 'missing' } as const;
+      if (scheduled.messageId) return { kind: 'message', id: scheduled.messageId } as const;
+      if (scheduled.status !== 'scheduled') return { kind: 'skip' } as const;
+      if (scheduled.sessionId !== sessionId) return { kind: 'wrong-session' } as const;
+      if (scheduled.sendAt.getTime() > Date.now())
+        return { kind: 'early', at: scheduled.sendAt.getTime() } as const;
+      const content = outboundContentSchema.safeParse(scheduled.content);
+      if (!content.success) {
+        const reason = `invalid content: ${content.error.issues.map((i) => `${i.path.join('.') || 'content'}: ${i.message}`).join('; ')}`;
+        await tx.scheduledMessage.update({
+          where: { id: scheduledId },
+          data: { status: 'failed', failureReason: reason },
+        });
+        return { kind: 'invalid', reason } as const;
+      }
+      const message = await tx.message.create({
+        data: {
+          tenantId,
+          sessionId,
+          conversationId: scheduled.conversationId,
+          direction: 'outbound',
+          status: 'queued',
+          ...messageColumnsFor(content.data),
+          sentById: scheduled.createdById,
+          epoch: this.options.epoch,
+        },
+        select: { id: true },
+      });
+      await tx.scheduledMessage.update({ where: { id: scheduledId }, data: { messageId: message.id } });
+      return { kind: 'message', id: message.id } as const;
+    });
+    switch (result.kind) {
+      case 'message':
+        return result.id;
+      case 'skip':
+        return undefined;
+      case 'early':
+        await job.moveToDelayed(result.at, token);
+        throw new DelayedError();
+      case 'missing':
+        throw new UnrecoverableError(`scheduled message ${scheduledId} does not exist`);
+      case 'wrong-session':
+        throw new UnrecoverableError(`scheduled message ${scheduledId} belongs to another session`);
+      case 'invalid':
+        throw new UnrecoverableError(`scheduled message ${scheduledId}: ${result.reason}`);
+    }
+  }
+
+  private async sendMessage(
+    job: Job,
+    token: string | undefined,
+    messageId: string,
+  ): Promise<OutboundOutcome> {
+    const { db, tenantId, sessionId, channel, epoch } = this.options;
+    const message = await withTenant(db, tenantId, (tx) =>
+      tx.message.findUnique({
+        where: { id: messageId },
+        include: { conversation: { include: { contact: { include: { identities: true } } } } },
+      }),
+    );
+    if (!message) throw new UnrecoverableError(`message ${messageId} does not exist`);
+    if (message.sessionId !== sessionId)
+      throw new UnrecoverableError(`message ${messageId} belongs to another session's queue`);
+    if (message.status !== 'queued') return 'already-sent';
+
+    const identities = message.conversation.contact.identities;
+    const pn = identities.find((i) => i.kind === 'pn')?.value;
+    const lid = identities.find((i) => i.kind === 'lid')?.value;
+    const to = pn ?? (lid ? `${lid}@lid` : undefined);
+    if (!to)
+      return await this.failForGood(
+        message.id,
+        message.conversationId,
+        'INVALID_NUMBER: contact has no pn or lid',
+      );
+    const content = contentFromMessage(message);
+    if (!content)
+      return await this.failForGood(
+        message.id,
+        message.conversationId,
+        `INVALID_CONTENT: ${message.type} cannot be sent`,
+      );
+
+    const intent = message.providerMessageId;
+    if (intent && !this.reuseIds)
+      return await this.failForGood(
+        message.id,
+        message.conversationId,
+        'SEND_OUTCOME_UNKNOWN: a previous attempt may have sent it and the channel cannot reuse its id',
+      );
+
+    const wait = await takeSendSlot(
+      this.options.connection,
+      this.options.keyPrefix,
+      sessionId,
+      message.conversation.contactId,
+      message.id,
+      this.limits,
+    );
+    if (wait > 0) {
+      await job.moveToDelayed(Date.now() + wait, token);
+      throw new DelayedError();
+    }
+
+    await this.showTyping(to, content);
+
+    const providerMessageId = intent ?? providerMessageIdFor(message.id);
+    if (!intent)
+      await withTenant(db, tenantId, (tx) =>
+        tx.message.updateMany({
+          where: { id: message.id, status: 'queued' },
+          data: { providerMessageId, epoch },
+        }),
+      );
+
+    let result: Awaited<ReturnType<Channel['send']>>;
+    try {
+      result = await channel.send({ to, content, ...(this.reuseIds ? { providerMessageId } : {}) });
+    } catch (error) {
+      return await this.sendFailed(job, token, message.id, message.conversationId, error);
+    }
+
+    const moved = await withTenant(db, tenantId, async (tx) => {
+      const applied = await setMessageStatus(tx, tenantId, message.id, 'sent', result.timestamp, {
+        providerMessageId: result.providerMessageId,
+        epoch,
+      });
+      // A receipt may have overtaken the record (delivered before "sent" was written): keep the send time.
+      if (!applied)
+        await tx.message.updateMany({
+          where: { id: message.id, sentAt: null },
+          data: { sentAt: result.timestamp },
+        });
+      await tx.scheduledMessage.updateMany({
+        where: { messageId: message.id, status: 'scheduled' },
+        data: { status: 'sent' },
+      });
+      return applied;
+    });
+    if (moved) await this.publishStatus(message.id, message.conversationId, 'sent');
+    return 'sent';
+  }
+
+  private async showTyping(to: string, content: OutboundContent): Promise<void> {
+    const delay = humanDelayMs(this.humanDelay, content);
+    if (delay <= 0) return;
+    try {
+      await this.options.channel.sendPresence(to, 'typing');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      await this.options.channel.sendPresence(to, 'paused');
+    } catch (error) {
+      // Presence is cosmetic: a failure here must not fail the send.
+      this.options.onError?.(error, { what: 'typing presence' });
+    }
+  }
+
+  private async sendFailed(
+    job: Job,
+    token: string | undefined,
+    messageId: string,
+    conversationId: string,
+    error: unknown,
+  ): Promise<never> {
+    const code = error instanceof ChannelError ? error.code : (error as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && NOT_SENT_CODES.has(code) && !this.reuseIds)
+      await withTenant(this.options.db, this.options.tenantId, (tx) =>
+        tx.message.updateMany({
+          where: { id: messageId, status: 'queued' },
+          data: { providerMessageId: null },
+        }),
+      );
+    if (code === 'STALE_EPOCH') {
+      // Another worker holds the session now; it will send this. Not an attempt.
+      await job.moveToDelayed(Date.now() + (this.options.staleEpochRetryMs ?? 5_000), token);
+      throw new DelayedError();
+    }
+    const reason = error instanceof ChannelError ? `${error.code}: ${error.message}` : String(error);
+    if (error instanceof ChannelError && error.unrecoverable) {
+      await this.failForGood(messageId, conversationId, reason);
+    }
+    const attempts = job.opts.attempts ?? 1;
+    if (job.attemptsMade + 1 >= attempts) {
+      await this.markFailed(messageId, conversationId, `retries exhausted (${attempts}): ${reason}`);
+    }
+    throw error;
+  }
+
+  private async failForGood(messageId: string, conversationId: string, reason: string): Promise<never> {
+    await this.markFailed(messageId, conversationId, reason);
+    throw new UnrecoverableError(`message ${messageId} failed: ${reason}`);
+  }
+
+  private async markFailed(messageId: string, conversationId: string, reason: string): Promise<void> {
+    const { db, tenantId } = this.options;
+    const moved = await withTenant(db, tenantId, async (tx) => {
+      const applied = await setMessageStatus(tx, tenantId, messageId, 'failed', new Date(), { reason });
+      await tx.scheduledMessage.updateMany({
+        where: { messageId, status: 'scheduled' },
+        data: { status: 'failed', failureReason: reason },
+      });
+      return applied;
+    });
+    if (moved) await this.publishStatus(messageId, conversationId, 'failed', reason);
+  }
+
+  private async publishStatus(
+    messageId: string,
+    conversationId: string,
+    status: 'sent' | 'failed',
+    reason?: string,
+  ): Promise<void> {
+    await publishRealtimeEvent(this.options.connection, this.options.keyPrefix, {
+      type: 'message.updated',
+      at: new Date().toISOString(),
+      data: { messageId, conversationId, status, ...(reason ? { reason } : {}) },
+    });
+  }
+}

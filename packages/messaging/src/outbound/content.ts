@@ -1,0 +1,84 @@
+import type { OutboundContent } from '@switchboard/channels';
+import type { Message } from '@switchboard/db';
+import { z } from 'zod';
+import { geoUri, parseGeoUri } from '../inbound/store.ts';
+
+/** The content of a scheduled message (scheduled_messages.content), validated before it is stored as a message. */
+export const outboundContentSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('text'), text: z.string().min(1, 'text must not be empty').max(65_536) }),
+  z.strictObject({
+    type: z.literal('location'),
+    latitude: z.number().min(-90).max(90),
+    longitude: z.number().min(-180).max(180),
+    name: z.string().optional(),
+    address: z.string().optional(),
+  }),
+  z.strictObject({
+    type: z.literal('contact'),
+    displayName: z.string().optional(),
+    vcard: z.string().min(1),
+  }),
+  z.strictObject({ type: z.literal('reaction'), targetId: z.string().min(1), emoji: z.string().nullable() }),
+]);
+
+/** The message columns of outbound content (the inverse of {@link contentFromMessage}). */
+export function messageColumnsFor(
+  content: z.infer<typeof outboundContentSchema>,
+): Pick<Message, 'type' | 'body' | 'reaction' | 'replyToProviderMessageId'> {
+  switch (content.type) {
+    case 'text':
+      return { type: 'text', body: content.text, reaction: null, replyToProviderMessageId: null };
+    case 'location':
+      return { type: 'location', body: geoUri(content), reaction: null, replyToProviderMessageId: null };
+    case 'contact':
+      return { type: 'contact', body: content.vcard, reaction: null, replyToProviderMessageId: null };
+    case 'reaction':
+      return {
+        type: 'reaction',
+        body: null,
+        reaction: content.emoji ?? '',
+        replyToProviderMessageId: content.targetId,
+      };
+  }
+}
+
+/** What to send for a stored outbound message; undefined when the row holds nothing sendable. */
+export function contentFromMessage(
+  message: Pick<Message, 'type' | 'body' | 'reaction' | 'replyToProviderMessageId'>,
+): OutboundContent | undefined {
+  switch (message.type) {
+    case 'text':
+      return message.body ? { type: 'text', text: message.body } : undefined;
+    case 'location': {
+      const location = message.body ? parseGeoUri(message.body) : undefined;
+      return location ? { type: 'location', ...location } : undefined;
+    }
+    case 'contact':
+      return message.body ? { type: 'contact', vcard: message.body } : undefined;
+    case 'reaction':
+      return message.replyToProviderMessageId
+        ? { type: 'reaction', targetId: message.replyToProviderMessageId, emoji: message.reaction || null }
+        : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** A human-like pause before a send: typing shown for a time that grows with the text. */
+export interface HumanDelay {
+  msPerChar: number;
+  minMs: number;
+  maxMs: number;
+}
+
+/** About 35 ms per character, between 0.5 s and 4 s. */
+export const DEFAULT_HUMAN_DELAY: HumanDelay = { msPerChar: 35, minMs: 500, maxMs: 4_000 };
+
+/** No pause at all (tests, or tenants that turn it off). */
+export const NO_HUMAN_DELAY: HumanDelay = { msPerChar: 0, minMs: 0, maxMs: 0 };
+
+/** How long to show typing before sending `content`. */
+export function humanDelayMs(delay: HumanDelay, content: OutboundContent): number {
+  const length = content.type === 'text' ? content.text.length : 0;
+  return Math.min(delay.maxMs, Math.max(delay.minMs, length * delay.msPerChar));
+}

@@ -1,0 +1,200 @@
+import { type Db, withTenant } from '@switchboard/db';
+import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { QUEUE_NAMES, queuePrefix } from '../contracts.ts';
+import { webhookDeliveryJobId, webhookDeliveryJobSchema } from '../effects.ts';
+import { webhookJobOptions } from './enqueue.ts';
+import { DEFAULT_WEBHOOK_RETRY, jitteredDelayMs, type WebhookRetryPolicy } from './schedule.ts';
+import { signWebhook, WEBHOOK_HEADERS } from './signature.ts';
+
+/** The subscription fields a secret is resolved from (a provider reference or the encrypted value). */
+export interface SubscriptionSecretSource {
+  id: string;
+  secretRef: string | null;
+  secretCiphertext: Uint8Array | null;
+}
+
+/** Options for {@link WebhookDeliveryWorker}. */
+export interface WebhookDeliveryWorkerOptions {
+  db: Db;
+  /** A `worker`-role connection. */
+  connection: Redis;
+  keyPrefix: string;
+  /** Returns the signing secret of a subscription (from the tenant's secret provider, or decrypted). */
+  resolveSecret: (subscription: SubscriptionSecretSource) => Promise<string>;
+  retry?: WebhookRetryPolicy;
+  /** Per attempt (default 10 s). */
+  timeoutMs?: number;
+  concurrency?: number;
+  onError?: (error: unknown, context: { what: string }) => void;
+}
+
+/** A failed attempt; carries the delay before the next one so the row and BullMQ agree on it. */
+class DeliveryAttemptError extends Error {
+  readonly retryInMs: number;
+  constructor(message: string, retryInMs: number) {
+    super(message);
+    this.name = 'DeliveryAttemptError';
+    this.retryInMs = retryInMs;
+  }
+}
+
+/** What one attempt did. */
+export type DeliveryOutcome = 'delivered' | 'already-delivered';
+
+/**
+ * Delivers tenants' webhook events: POSTs the delivery's payload as JSON, signed
+ * (`X-Switchboard-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`), and logs
+ * every attempt on its webhook_deliveries row (status, response code, latency, attempts, next
+ * attempt). A non-2xx answer, a timeout or a connection error is retried with exponential backoff
+ * and jitter; after the last attempt the row is `failed` and the job stays in the failed set
+ * until replayed.
+ */
+export class WebhookDeliveryWorker {
+  private readonly options: WebhookDeliveryWorkerOptions;
+  private readonly retry: WebhookRetryPolicy;
+  private readonly queue: Queue;
+  private worker: Worker | undefined;
+
+  constructor(options: WebhookDeliveryWorkerOptions) {
+    this.options = options;
+    this.retry = options.retry ?? DEFAULT_WEBHOOK_RETRY;
+    this.queue = new Queue(QUEUE_NAMES.webhookDeliveries, {
+      connection: options.connection,
+      prefix: queuePrefix(options.keyPrefix),
+    });
+  }
+
+  async start(): Promise<void> {
+    if (this.worker) return;
+    this.worker = new Worker(QUEUE_NAMES.webhookDeliveries, async (job) => await this.process(job), {
+      connection: this.options.connection,
+      prefix: queuePrefix(this.options.keyPrefix),
+      concurrency: this.options.concurrency ?? 10,
+      settings: {
+        backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
+          error instanceof DeliveryAttemptError ? error.retryInMs : jitteredDelayMs(this.retry, attemptsMade),
+      },
+    });
+    this.worker.on('error', (error) => this.options.onError?.(error, { what: 'webhook worker' }));
+    await this.worker.waitUntilReady();
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+    this.worker = undefined;
+    await this.queue.close();
+  }
+
+  /** Sends a delivery again (after a fix on the receiver's side), whatever its status; attempts keep counting. */
+  async replay(tenantId: string, deliveryId: string): Promise<void> {
+    const updated = await withTenant(this.options.db, tenantId, (tx) =>
+      tx.webhookDelivery.updateMany({
+        where: { id: deliveryId },
+        data: { status: 'pending', nextAttemptAt: new Date(), lastError: null },
+      }),
+    );
+    if (updated.count === 0) throw new Error(`webhook delivery ${deliveryId} does not exist`);
+    const job = await this.queue.getJob(webhookDeliveryJobId(deliveryId));
+    const state = await job?.getState();
+    if (job && (state === 'failed' || state === 'completed')) {
+      await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
+      return;
+    }
+    if (job) return; // still waiting, delayed or active: it will run.
+    const options = webhookJobOptions(deliveryId, this.retry);
+    await this.queue.add(
+      'deliver',
+      { tenantId, deliveryId },
+      { ...options, jobId: `${options.jobId}-replay-${Date.now()}` },
+    );
+  }
+
+  /** One attempt of one delivery (the Worker's processor). */
+  async process(job: Job): Promise<DeliveryOutcome> {
+    const parsed = webhookDeliveryJobSchema.safeParse(job.data);
+    if (!parsed.success)
+      throw new UnrecoverableError(`webhook job ${job.id} is malformed: ${parsed.error.message}`);
+    const { tenantId, deliveryId } = parsed.data;
+    const { db } = this.options;
+    const delivery = await withTenant(db, tenantId, (tx) =>
+      tx.webhookDelivery.findUnique({ where: { id: deliveryId }, include: { subscription: true } }),
+    );
+    if (!delivery) throw new UnrecoverableError(`webhook delivery ${deliveryId} does not exist`);
+    if (delivery.status === 'succeeded') return 'already-delivered';
+    if (!delivery.subscription.active) {
+      await withTenant(db, tenantId, (tx) =>
+        tx.webhookDelivery.update({
+          where: { id: deliveryId },
+          data: { status: 'failed', lastError: 'subscription inactive', nextAttemptAt: null },
+        }),
+      );
+      throw new UnrecoverableError(`webhook subscription ${delivery.subscriptionId} is inactive`);
+    }
+
+    const secret = await this.options.resolveSecret(delivery.subscription);
+    const rawBody = JSON.stringify(delivery.payload);
+    const timestamp = String(Math.floor(Date.now() / 1000));
+    const started = performance.now();
+    let responseCode: number | null = null;
+    let error: string | null = null;
+    try {
+      const response = await fetch(delivery.subscription.url, {
+        method: 'POST',
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Switchboard-Webhooks/1',
+          [WEBHOOK_HEADERS.timestamp]: timestamp,
+          [WEBHOOK_HEADERS.signature]: signWebhook(secret, timestamp, rawBody),
+          [WEBHOOK_HEADERS.eventId]: delivery.eventId,
+          [WEBHOOK_HEADERS.eventType]: delivery.eventType,
+        },
+        body: rawBody,
+      });
+      responseCode = response.status;
+      await response.body?.cancel();
+      if (response.status < 200 || response.status >= 300) error = `HTTP ${response.status}`;
+    } catch (caught) {
+      const name = (caught as { name?: string }).name;
+      error = name === 'TimeoutError' ? 'timeout' : `request failed: ${(caught as Error).message}`;
+    }
+    const latencyMs = Math.round(performance.now() - started);
+    const attempt = delivery.attempts + 1;
+    const attemptsLeft = (job.opts.attempts ?? 1) - (job.attemptsMade + 1);
+
+    if (!error) {
+      await withTenant(db, tenantId, (tx) =>
+        tx.webhookDelivery.update({
+          where: { id: deliveryId },
+          data: {
+            status: 'succeeded',
+            attempts: attempt,
+            responseCode,
+            latencyMs,
+            lastError: null,
+            deliveredAt: new Date(),
+            nextAttemptAt: null,
+          },
+        }),
+      );
+      return 'delivered';
+    }
+    const retryInMs = jitteredDelayMs(this.retry, job.attemptsMade + 1);
+    await withTenant(db, tenantId, (tx) =>
+      tx.webhookDelivery.update({
+        where: { id: deliveryId },
+        data: {
+          status: attemptsLeft > 0 ? 'pending' : 'failed',
+          attempts: attempt,
+          responseCode,
+          latencyMs,
+          lastError: error,
+          nextAttemptAt: attemptsLeft > 0 ? new Date(Date.now() + retryInMs) : null,
+        },
+      }),
+    );
+    throw new DeliveryAttemptError(`webhook delivery ${deliveryId} attempt ${attempt}: ${error}`, retryInMs);
+  }
+}
