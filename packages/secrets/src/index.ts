@@ -15,4 +15,6 @@ export {
   type SecretReference,
 } from './reference.ts';
 export { SecretResolver, type SecretResolverOptions } from './resolver.ts';
+/** Secrets stored in the database, sealed with AES-256-GCM under a key derived from INTERNAL_TOKEN. */
+export { openSealedSecret, sealSecret } from './sealed.ts';
 export { pickSecretKey } from './structured.ts';

@@ -1,4 +1,5 @@
 import {
+  boolean,
   type ConfigOf,
   databaseConfigSchema,
   defineConfig,
@@ -7,7 +8,9 @@ import {
   loggingConfigSchema,
   port,
   redisConfigSchema,
+  secret,
   telemetryConfigSchema,
+  url,
 } from '@switchboard/config';
 import { z } from 'zod';
 
@@ -58,6 +61,24 @@ export const workerConfigSchema = defineConfig(
       ),
     METRICS_PORT: port().default(9464).describe('Port of /metrics, /livez and /readyz.'),
     METRICS_HOST: z.string().min(1).default('0.0.0.0').describe('Address /metrics and the probes bind to.'),
+    INTERNAL_TOKEN: secret()
+      .optional()
+      .describe(
+        "The tenant's generated internal token; opens webhook secrets the API sealed with it. Give a secret:// reference.",
+      ),
+    CLOUD_API_BASE_URL: url({ protocols: ['http', 'https'] })
+      .default('https://graph.facebook.com')
+      .describe("Meta's Graph API base URL (the Cloud API emulator's URL in the demo and tests)."),
+    CLOUD_API_GRAPH_VERSION: z
+      .string()
+      .regex(/^v\d+\.\d+$/, 'expected a Graph API version such as v23.0')
+      .default('v23.0')
+      .describe('Graph API version of Cloud API requests.'),
+    OUTBOUND_TYPING_DELAY: boolean()
+      .default(true)
+      .describe(
+        'Show typing and pause in proportion to the text before each send (off in tests and the demo).',
+      ),
     WHATSAPP_WEB_SOCKET_URL: z
       .url({ protocol: /^wss?$/, error: 'expected a ws:// or wss:// URL' })
       .optional()

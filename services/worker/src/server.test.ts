@@ -2,18 +2,16 @@
 // the operator sets, against the real Postgres and Redis. Baileys' real sockets are used, pointed
 // at a loopback port nobody listens on (WhatsApp's servers cannot be reached here), so every
 // session stays in its reconnect loop while it is held.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createDb, type Db, tenantIdForSlug, withTenant } from '@switchboard/db';
 import { realtimeStreamKey, tenantKeyPrefix } from '@switchboard/messaging';
 import { sessionKeys } from '@switchboard/sessions';
 import {
   createTestDatabase,
   deleteKeysWithPrefix,
-  freePort,
   redisOptions,
   type TestDatabase,
   uniquePrefix,
@@ -21,8 +19,7 @@ import {
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../packages/sessions/src/testing/worker-fleet.ts';
-
-const SERVER = fileURLToPath(new URL('./server.ts', import.meta.url));
+import { probe, startWorkerProcess, workerProcessEnv } from './testing/worker-process.ts';
 
 let database: TestDatabase;
 let db: Db;
@@ -47,54 +44,14 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
+function start(env: Record<string, string>) {
+  const worker = startWorkerProcess(env);
+  children.push(worker.child);
+  return worker;
 }
 
-function start(env: Record<string, string>): Started {
-  const child = spawn(process.execPath, [SERVER], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function workerEnv(slug: string, sessions: unknown[]): Promise<Record<string, string>> {
-  const sessionsFile = join(dir, `${slug}.json`);
-  await writeFile(sessionsFile, JSON.stringify(sessions));
-  const { host, port } = redisOptions();
-  return {
-    SWITCHBOARD_TENANT: slug,
-    SWITCHBOARD_DISPLAY_NAME: 'Server Test',
-    SWITCHBOARD_SESSIONS_FILE: sessionsFile,
-    POD_NAME: `${slug}-worker-0`,
-    DATABASE_URL: database.appUrl,
-    REDIS_MODE: 'standalone',
-    REDIS_URL: `redis://${host}:${port}/0`,
-    METRICS_HOST: '127.0.0.1',
-    METRICS_PORT: String(await freePort()),
-    SESSION_LEASE_TTL: '3s',
-    MAX_SESSIONS_PER_WORKER: '10',
-    // Loopback, port 9: refused at once, so the sockets back off and retry.
-    WHATSAPP_WEB_SOCKET_URL: 'ws://127.0.0.1:9/ws/chat',
-    LOG_LEVEL: 'info',
-  };
-}
-
-async function probe(port: string, path: string): Promise<{ status: number; text: string }> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(2000) });
-    return { status: response.status, text: await response.text() };
-  } catch {
-    return { status: 0, text: '' };
-  }
+function workerEnv(slug: string, sessions: unknown[]) {
+  return workerProcessEnv({ dir, slug, sessions, databaseUrl: database.appUrl });
 }
 
 describe('the worker process', () => {

@@ -2,6 +2,7 @@
 // SIGTERM (a rollout, a scale-in) hands its sessions over before exiting, well inside the pod's
 // termination grace period. Nothing else in the worker reads process.env.
 import { loadConfigFromProcess } from '@switchboard/config';
+import { createSecretResolver } from '@switchboard/secrets';
 import { startTelemetry } from '@switchboard/telemetry';
 import { workerConfigSchema } from './config.ts';
 import { startWorker } from './worker.ts';
@@ -14,7 +15,11 @@ const { logger } = telemetry;
 
 let worker: Awaited<ReturnType<typeof startWorker>>;
 try {
-  worker = await startWorker(config, { logger, metrics: telemetry.metrics });
+  worker = await startWorker(config, {
+    logger,
+    metrics: telemetry.metrics,
+    secrets: createSecretResolver({ env: process.env }),
+  });
 } catch (error) {
   logger.fatal({ err: error }, 'worker failed to start');
   await telemetry.shutdown();

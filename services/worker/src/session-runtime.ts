@@ -33,6 +33,13 @@ import type { Redis } from 'ioredis';
 /** Builds the channel of a session this worker now holds (epoch-fenced). */
 export type ChannelFactory = (session: OwnedSession) => Promise<Channel>;
 
+/**
+ * Runs alongside a held session's open channel (the message pipelines: inbound storage, the
+ * session's outbound queue consumer); returns how to stop it. Stopped before the channel closes
+ * on release, so nothing is sent through a socket that is going away.
+ */
+export type SessionAttachment = (session: OwnedSession, channel: Channel) => Promise<() => Promise<void>>;
+
 /** Options for SessionRuntime. */
 export interface SessionRuntimeOptions {
   redis: Redis;
@@ -44,6 +51,8 @@ export interface SessionRuntimeOptions {
   maxSessions: number;
   leaseTtlMs?: number;
   createChannel: ChannelFactory;
+  /** What runs with each open channel (see {@link SessionAttachment}). */
+  attach?: SessionAttachment;
   metrics?: MetricsRegistry;
   onError?: (error: unknown, context: { sessionId?: string; what: string }) => void;
 }
@@ -65,6 +74,7 @@ export class SessionRuntime {
   private readonly options: SessionRuntimeOptions;
   private readonly claimer: SessionClaimer;
   private readonly channels = new Map<string, Channel>();
+  private readonly detachers = new Map<string, () => Promise<void>>();
 
   constructor(options: SessionRuntimeOptions) {
     this.options = options;
@@ -108,12 +118,21 @@ export class SessionRuntime {
     this.channels.set(session.sessionId, channel);
     channel.on('state', (change) => this.persistState(session, channel, change));
     channel.on('pairing', (challenge) => this.publishChallenge(challenge));
+    if (this.options.attach)
+      this.detachers.set(session.sessionId, await this.options.attach(session, channel));
     await channel.connect();
   }
 
   private async close(session: OwnedSession, reason: ReleaseReason): Promise<void> {
     const channel = this.channels.get(session.sessionId);
     this.channels.delete(session.sessionId);
+    const detach = this.detachers.get(session.sessionId);
+    this.detachers.delete(session.sessionId);
+    if (detach) {
+      await detach().catch((error: unknown) =>
+        this.options.onError?.(error, { sessionId: session.sessionId, what: 'detach' }),
+      );
+    }
     if (channel) {
       await channel
         .disconnect()
@@ -136,6 +155,9 @@ export class SessionRuntime {
     if (!written && this.channels.get(session.sessionId) === channel) {
       // A newer owner: this socket must not stay open a moment longer than needed.
       this.channels.delete(session.sessionId);
+      const detach = this.detachers.get(session.sessionId);
+      this.detachers.delete(session.sessionId);
+      await detach?.().catch(() => undefined);
       await channel.disconnect().catch(() => undefined);
     }
     await publishRealtimeEvent(this.options.redis, this.options.prefix, {

@@ -1,12 +1,21 @@
-import { BaileysChannel, type BaileysLogger, type Channel, type SocketFactory } from '@switchboard/channels';
+import {
+  authStateKeys,
+  BaileysChannel,
+  type BaileysLogger,
+  type Channel,
+  readFence,
+  type SocketFactory,
+} from '@switchboard/channels';
 import { createDb, ensureTenant, verifyRuntimeRole, withTenant } from '@switchboard/db';
 import { tenantKeyPrefix } from '@switchboard/messaging';
 import { createRedis, redisConnectionFromSettings } from '@switchboard/redis';
+import type { SecretResolver } from '@switchboard/secrets';
 import type { OwnedSession } from '@switchboard/sessions';
 import { HealthServer, type Logger, type MetricsRegistry } from '@switchboard/telemetry';
 import type { Redis } from 'ioredis';
 import type { WorkerConfig } from './config.ts';
-import { readDeclaredSessions, syncDeclaredSessions } from './declared-sessions.ts';
+import { type DeclaredSession, readDeclaredSessions, syncDeclaredSessions } from './declared-sessions.ts';
+import { MessagePipelines, openCloudApiChannel } from './pipelines.ts';
 import { SessionRuntime } from './session-runtime.ts';
 
 /**
@@ -20,6 +29,8 @@ import { SessionRuntime } from './session-runtime.ts';
 export interface WorkerDependencies {
   logger: Logger;
   metrics: MetricsRegistry;
+  /** Resolves `secret://` references (Cloud API credentials, webhook secret refs). */
+  secrets: SecretResolver;
   /** Makes Baileys sockets; Baileys' own makeWASocket unless a test passes its stand-in's. */
   baileysSocketFactory?: SocketFactory;
 }
@@ -48,12 +59,21 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     connectionName: `${config.OTEL_SERVICE_NAME}:${config.POD_NAME}`,
   }) as Redis;
   redis.on('error', (error: Error) => logger.warn({ err: error }, 'redis connection error'));
+  // BullMQ's Workers block; they get their own connection with the worker role's retry policy.
+  const workerConnection = createRedis({
+    ...redisConnectionFromSettings(config),
+    role: 'worker',
+    connectionName: `${config.OTEL_SERVICE_NAME}:${config.POD_NAME}:queues`,
+  }) as Redis;
+  workerConnection.on('error', (error: Error) => logger.warn({ err: error }, 'redis queue connection error'));
   const closeConnections = async (): Promise<void> => {
     redis.disconnect();
+    workerConnection.disconnect();
     await db.$disconnect();
   };
 
   let tenantId: string;
+  let declared: DeclaredSession[] = [];
   try {
     // A DATABASE_URL with a superuser or the table owner would weaken tenant isolation: refuse it.
     await verifyRuntimeRole(db);
@@ -62,7 +82,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
       displayName: config.SWITCHBOARD_DISPLAY_NAME ?? config.SWITCHBOARD_TENANT,
     });
     if (config.SWITCHBOARD_SESSIONS_FILE !== undefined) {
-      const declared = await readDeclaredSessions(config.SWITCHBOARD_SESSIONS_FILE);
+      declared = await readDeclaredSessions(config.SWITCHBOARD_SESSIONS_FILE);
       const sync = await syncDeclaredSessions(db, tenantId, declared);
       logger.info({ declared: declared.length, ...sync }, 'declared sessions synced');
     }
@@ -72,6 +92,29 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
   }
 
   const prefix = tenantKeyPrefix(config.SWITCHBOARD_TENANT);
+  const declaredByName = new Map(declared.map((session) => [session.name, session]));
+  const pipelines = new MessagePipelines({
+    db,
+    redis,
+    workerConnection,
+    tenantId,
+    keyPrefix: prefix,
+    logger,
+    secrets: deps.secrets,
+    ...(config.INTERNAL_TOKEN ? { internalToken: config.INTERNAL_TOKEN } : {}),
+    typingDelay: config.OUTBOUND_TYPING_DELAY,
+    cloudApiSessions: async () => {
+      const rows = await withTenant(db, tenantId, (tx) =>
+        tx.session.findMany({ where: { channel: 'cloud_api' }, select: { id: true, name: true } }),
+      );
+      const map = new Map<string, string>();
+      for (const row of rows) {
+        const phoneNumberId = declaredByName.get(row.name)?.phoneNumberId;
+        if (phoneNumberId) map.set(phoneNumberId, row.id);
+      }
+      return map;
+    },
+  });
   const baileysLogger = logger.child({ component: 'baileys' }, { level: 'warn' }) as unknown as BaileysLogger;
   const runtime = new SessionRuntime({
     redis,
@@ -83,18 +126,28 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     leaseTtlMs: config.SESSION_LEASE_TTL,
     metrics: deps.metrics,
     createChannel: (session) => openChannel(session),
+    attach: (session, channel) => pipelines.attach(session, channel),
     onError: (error, context) =>
       logger.error({ err: error, ...context }, `session runtime: ${context.what} failed`),
   });
 
   async function openChannel(session: OwnedSession): Promise<Channel> {
     const row = await withTenant(db, tenantId, (tx) =>
-      tx.session.findUniqueOrThrow({ where: { id: session.sessionId }, select: { channel: true } }),
+      tx.session.findUniqueOrThrow({
+        where: { id: session.sessionId },
+        select: { channel: true, name: true },
+      }),
     );
-    if (row.channel !== 'baileys') {
-      throw new Error(
-        `session ${session.sessionId} uses the ${row.channel} channel, which this worker cannot open yet`,
-      );
+    if (row.channel === 'cloud_api') {
+      return openCloudApiChannel({
+        session,
+        declared: declaredByName.get(row.name),
+        secrets: deps.secrets,
+        baseUrl: config.CLOUD_API_BASE_URL,
+        graphVersion: config.CLOUD_API_GRAPH_VERSION,
+        readFence: () => readFence(redis, authStateKeys(prefix, session.sessionId)),
+        logger,
+      });
     }
     return BaileysChannel.create({
       sessionId: session.sessionId,
@@ -135,6 +188,13 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     throw error;
   }
 
+  try {
+    await pipelines.start();
+  } catch (error) {
+    await health.close();
+    await closeConnections();
+    throw error;
+  }
   runtime.start();
   started = true;
   logger.info(
@@ -156,6 +216,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
       stopping ??= (async () => {
         started = false;
         await runtime.stop();
+        await pipelines.stop();
         await health.close();
         await closeConnections();
       })();

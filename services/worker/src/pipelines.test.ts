@@ -1,0 +1,236 @@
+// The worker process with a Cloud API session, end to end through Meta's stand-in: a customer's
+// message arrives as Meta's signed webhook, is accepted by a receiver that does what the API's
+// route does (signature over the raw body, job on the cloud-api-inbound queue), and the worker
+// stores it once; a reply stored as `queued` and put on the session's queue (what POST
+// /v1/messages does) is sent once through the Graph API and its statuses come back to `read`.
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  type BusinessMessage,
+  type CloudApiEmulator,
+  createCloudApiEmulator,
+} from '@switchboard/cloud-api-emulator';
+import { createDb, type Db, tenantIdForSlug, withTenant } from '@switchboard/db';
+import {
+  type CloudApiInboundJob,
+  outboundJobOptions,
+  QUEUE_NAMES,
+  queuePrefix,
+  tenantKeyPrefix,
+} from '@switchboard/messaging';
+import {
+  createTestDatabase,
+  deleteKeysWithPrefix,
+  redisOptions,
+  type TestDatabase,
+  uniquePrefix,
+} from '@switchboard/testing';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../../packages/sessions/src/testing/worker-fleet.ts';
+import { probe, startWorkerProcess, type WorkerProcess, workerProcessEnv } from './testing/worker-process.ts';
+
+const PHONE_NUMBER_ID = '106540352242922';
+const TOKEN = 'EAAtest-token';
+const APP_SECRET = 'app-secret-for-tests';
+const CUSTOMER = '5511988887777';
+
+let database: TestDatabase;
+let db: Db;
+let redis: Redis;
+let dir: string;
+let emulator: CloudApiEmulator;
+let receiver: Server;
+let queue: Queue;
+let worker: WorkerProcess | undefined;
+const slug = uniquePrefix('wpipe').slice(4);
+const tenantId = tenantIdForSlug(slug);
+const prefix = tenantKeyPrefix(slug);
+let rejectedSignatures = 0;
+
+beforeAll(async () => {
+  database = await createTestDatabase({ label: 'worker-pipelines' });
+  db = createDb({ databaseUrl: database.appUrl, maxConnections: 3 });
+  redis = new Redis(redisOptions());
+  dir = await mkdtemp(join(tmpdir(), 'worker-pipelines-'));
+  queue = new Queue(QUEUE_NAMES.cloudApiInbound, { connection: redis, prefix: queuePrefix(prefix) });
+  // The API's receiver, reduced to what it must do: verify over the raw bytes, enqueue, answer.
+  receiver = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const expected = Buffer.from(`sha256=${createHmac('sha256', APP_SECRET).update(raw).digest('hex')}`);
+      const given = Buffer.from(String(request.headers['x-hub-signature-256'] ?? ''));
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        rejectedSignatures++;
+        response.writeHead(401).end();
+        return;
+      }
+      const job: CloudApiInboundJob = {
+        tenantId,
+        receivedAt: new Date().toISOString(),
+        payload: JSON.parse(raw.toString('utf8')),
+      };
+      const jobId = createHash('sha256').update(raw).digest('hex');
+      void queue.add('payload', job, { jobId }).then(
+        () => response.writeHead(200).end(),
+        () => response.writeHead(503).end(),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const { port } = receiver.address() as AddressInfo;
+  emulator = await createCloudApiEmulator({
+    accessToken: TOKEN,
+    appSecret: APP_SECRET,
+    webhookUrl: `http://127.0.0.1:${port}/webhooks/meta`,
+    verifyToken: 'verify',
+    phoneNumbers: [{ id: PHONE_NUMBER_ID, displayPhoneNumber: '15551230000' }],
+    statuses: { mode: 'auto', delaysMs: { sent: 10, delivered: 30, read: 60 } },
+  });
+});
+
+afterAll(async () => {
+  if (worker && worker.child.exitCode === null) worker.child.kill('SIGKILL');
+  await queue?.close();
+  await emulator?.close();
+  await new Promise((resolve) => receiver?.close(resolve));
+  await deleteKeysWithPrefix(redis, prefix);
+  redis?.disconnect();
+  await db?.$disconnect();
+  await database?.drop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('the worker with a Cloud API session', () => {
+  it('stores a customer message once, sends the reply once through the Graph API, and follows its statuses to read', async () => {
+    const env = await workerProcessEnv({
+      dir,
+      slug,
+      databaseUrl: database.appUrl,
+      sessions: [
+        {
+          name: 'meta',
+          channel: 'cloud-api',
+          phoneNumberId: PHONE_NUMBER_ID,
+          credentials: {
+            accessToken: 'secret://env/META_ACCESS_TOKEN',
+            appSecret: 'secret://env/META_APP_SECRET',
+            verifyToken: 'secret://env/META_VERIFY_TOKEN',
+          },
+        },
+      ],
+    });
+    worker = startWorkerProcess({
+      ...env,
+      CLOUD_API_BASE_URL: emulator.url,
+      META_ACCESS_TOKEN: TOKEN,
+      META_APP_SECRET: APP_SECRET,
+      META_VERIFY_TOKEN: 'verify',
+    });
+    await eventually('ready', async () => (await probe(env.METRICS_PORT!, '/readyz')).status === 200, 20_000);
+    const session = await withTenant(db, tenantId, (tx) =>
+      tx.session.findFirstOrThrow({ where: { name: 'meta' } }),
+    );
+    await eventually(
+      'connected',
+      async () =>
+        (await withTenant(db, tenantId, (tx) => tx.session.findUniqueOrThrow({ where: { id: session.id } })))
+          .state === 'connected',
+      15_000,
+    );
+
+    // The customer writes; Meta's retry of the same delivery is the same job and stores nothing more.
+    const sent = await fetch(`${emulator.url}/_emulator/customer/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ from: CUSTOMER, name: 'Ana', type: 'text', text: 'Olá, preciso de ajuda' }),
+    });
+    expect(sent.status).toBe(200);
+    const { id: wamid } = (await sent.json()) as { id: string };
+    await fetch(`${emulator.url}/_emulator/webhooks/raw`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ payload: { object: 'whatsapp_business_account', entry: [] } }),
+    });
+    await eventually(
+      'the inbound message stored',
+      async () =>
+        (await withTenant(db, tenantId, (tx) =>
+          tx.message.count({ where: { providerMessageId: wamid } }),
+        )) === 1,
+      15_000,
+    );
+    const inbound = await withTenant(db, tenantId, (tx) =>
+      tx.message.findFirstOrThrow({
+        where: { providerMessageId: wamid },
+        include: { conversation: { include: { contact: { include: { identities: true } } } } },
+      }),
+    );
+    expect(inbound).toMatchObject({
+      direction: 'inbound',
+      type: 'text',
+      body: 'Olá, preciso de ajuda',
+      sessionId: session.id,
+    });
+    expect(inbound.conversation.unreadCount).toBe(1);
+    expect(inbound.conversation.contact.pushName).toBe('Ana');
+    expect(inbound.conversation.contact.identities.map((i) => [i.kind, i.value])).toEqual([['pn', CUSTOMER]]);
+
+    // The reply, as the API stores and enqueues it.
+    const reply = await withTenant(db, tenantId, (tx) =>
+      tx.message.create({
+        data: {
+          tenantId,
+          sessionId: session.id,
+          conversationId: inbound.conversationId,
+          direction: 'outbound',
+          status: 'queued',
+          type: 'text',
+          body: 'Claro! Em que posso ajudar?',
+          idempotencyKey: 'reply-1',
+        },
+      }),
+    );
+    const outbound = new Queue(QUEUE_NAMES.outbound(session.id), {
+      connection: redis,
+      prefix: queuePrefix(prefix),
+    });
+    const job = { kind: 'send' as const, tenantId, messageId: reply.id };
+    await outbound.add('send', job, outboundJobOptions(job));
+    await outbound.add('send', job, outboundJobOptions(job)); // a retried request: the same jobId
+    await outbound.close();
+
+    await eventually(
+      'the reply read',
+      async () =>
+        (await withTenant(db, tenantId, (tx) => tx.message.findUniqueOrThrow({ where: { id: reply.id } })))
+          .status === 'read',
+      15_000,
+    );
+    const { messages: list } = (await (
+      await fetch(`${emulator.url}/_emulator/sent?to=${CUSTOMER}`)
+    ).json()) as {
+      messages: BusinessMessage[];
+    };
+    expect(list).toHaveLength(1);
+    expect(list[0]!.request).toMatchObject({ type: 'text', text: { body: 'Claro! Em que posso ajudar?' } });
+    const stored = await withTenant(db, tenantId, (tx) =>
+      tx.message.findUniqueOrThrow({ where: { id: reply.id }, include: { statusEvents: true } }),
+    );
+    expect(stored.providerMessageId).toBe(list[0]!.id);
+    expect(stored.statusEvents.map((e) => e.status).sort()).toEqual(['delivered', 'read', 'sent']);
+    expect(rejectedSignatures).toBe(0);
+
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(worker.output()).not.toContain(TOKEN);
+    expect(worker.output()).not.toContain('Olá, preciso de ajuda');
+  });
+});

@@ -1,0 +1,244 @@
+import {
+  type Channel,
+  type ChannelEvents,
+  CloudApiChannel,
+  parseCloudApiWebhook,
+} from '@switchboard/channels';
+import type { Db } from '@switchboard/db';
+import {
+  cloudApiInboundJobSchema,
+  DEFAULT_HUMAN_DELAY,
+  InboundPipeline,
+  NO_HUMAN_DELAY,
+  OutboundConsumer,
+  QUEUE_NAMES,
+  queuePrefix,
+  type SubscriptionSecretSource,
+  WebhookDeliveryWorker,
+} from '@switchboard/messaging';
+import { openSealedSecret, type SecretResolver } from '@switchboard/secrets';
+import type { OwnedSession } from '@switchboard/sessions';
+import type { Logger } from '@switchboard/telemetry';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { DeclaredSession } from './declared-sessions.ts';
+
+/**
+ * The message pipelines of one worker process (packages/messaging), attached to the sessions it
+ * holds and to the tenant-wide queues:
+ *
+ * - per held session: the channel's messages, receipts and identity links stored through an
+ *   InboundPipeline carrying the claim's epoch, and the session's own outbound queue consumed by
+ *   an OutboundConsumer, started when the session is claimed and stopped before its channel
+ *   closes, so only the lease holder ever sends for it;
+ * - per process: Meta's webhook payloads (accepted and signature-checked by the API, then put on
+ *   the cloud-api-inbound queue) parsed and stored like any channel's events, and the tenant's
+ *   own webhook deliveries. Any worker may take these: storing is idempotent.
+ */
+
+/** The purpose sealed webhook secrets are opened for; the API seals with the same one. */
+export const WEBHOOK_SECRET_PURPOSE = 'webhook-subscription';
+
+/** Options for {@link MessagePipelines}. */
+export interface MessagePipelinesOptions {
+  db: Db;
+  /** The command connection (streams, Queue.add). */
+  redis: Redis;
+  /** A worker-role connection (BullMQ Workers block on duplicates of it). */
+  workerConnection: Redis;
+  tenantId: string;
+  keyPrefix: string;
+  logger: Logger;
+  secrets: SecretResolver;
+  /** Opens sealed webhook secrets; without it only `secretRef` subscriptions can be delivered. */
+  internalToken?: string;
+  typingDelay: boolean;
+  /** phone_number_id -> session id of the tenant's Cloud API sessions. */
+  cloudApiSessions: () => Promise<ReadonlyMap<string, string>>;
+}
+
+/** See the module comment. */
+export class MessagePipelines {
+  private readonly options: MessagePipelinesOptions;
+  private cloudApiInbound: Worker | undefined;
+  private readonly tenantInbound: InboundPipeline;
+  private readonly webhooks: WebhookDeliveryWorker;
+
+  constructor(options: MessagePipelinesOptions) {
+    this.options = options;
+    this.tenantInbound = new InboundPipeline({
+      db: options.db,
+      redis: options.redis,
+      tenantId: options.tenantId,
+      keyPrefix: options.keyPrefix,
+    });
+    this.webhooks = new WebhookDeliveryWorker({
+      db: options.db,
+      connection: options.workerConnection,
+      keyPrefix: options.keyPrefix,
+      resolveSecret: (subscription) => this.subscriptionSecret(subscription),
+      onError: (error, context) =>
+        options.logger.error({ err: error, ...context }, 'webhook delivery failed'),
+    });
+  }
+
+  /** Starts the tenant-wide consumers. */
+  async start(): Promise<void> {
+    await this.webhooks.start();
+    this.cloudApiInbound = new Worker(
+      QUEUE_NAMES.cloudApiInbound,
+      async (job: Job) => await this.processCloudApiPayload(job),
+      {
+        connection: this.options.workerConnection,
+        prefix: queuePrefix(this.options.keyPrefix),
+        concurrency: 4,
+      },
+    );
+    this.cloudApiInbound.on('error', (error) =>
+      this.options.logger.error({ err: error }, 'cloud-api inbound consumer error'),
+    );
+    await this.cloudApiInbound.waitUntilReady();
+  }
+
+  /** Stops the tenant-wide consumers (sessions detach through the runtime). */
+  async stop(): Promise<void> {
+    await Promise.allSettled([
+      this.cloudApiInbound?.close(),
+      this.webhooks.close(),
+      this.tenantInbound.close(),
+    ]);
+  }
+
+  /** The SessionRuntime attachment: inbound storage and the outbound consumer of one held session. */
+  async attach(session: OwnedSession, channel: Channel): Promise<() => Promise<void>> {
+    const { db, redis, tenantId, keyPrefix, logger } = this.options;
+    const context = { sessionId: session.sessionId, epoch: String(session.fence.epoch) };
+    const inbound = new InboundPipeline({ db, redis, tenantId, keyPrefix, epoch: session.fence.epoch });
+    const guard =
+      <E extends keyof ChannelEvents>(what: string, fn: (payload: ChannelEvents[E]) => Promise<unknown>) =>
+      async (payload: ChannelEvents[E]) => {
+        try {
+          await fn(payload);
+        } catch (error) {
+          logger.error({ err: error, ...context }, `${what} failed`);
+          throw error;
+        }
+      };
+    const unsubscribe = [
+      channel.on(
+        'message',
+        guard<'message'>('storing an inbound message', (m) => inbound.handleMessage(m)),
+      ),
+      channel.on(
+        'receipt',
+        guard<'receipt'>('applying a receipt', (r) => inbound.handleReceipt(r)),
+      ),
+      channel.on(
+        'identity',
+        guard<'identity'>('linking identities', (l) => inbound.handleIdentity(l)),
+      ),
+      channel.on('unsupported', (event) =>
+        logger.info(
+          { ...context, source: event.source, reason: event.reason, detail: event.detail },
+          'unsupported event',
+        ),
+      ),
+    ];
+    const outbound = new OutboundConsumer({
+      db,
+      tenantId,
+      sessionId: session.sessionId,
+      epoch: session.fence.epoch,
+      channel,
+      connection: this.options.workerConnection,
+      keyPrefix,
+      humanDelay: this.options.typingDelay ? DEFAULT_HUMAN_DELAY : NO_HUMAN_DELAY,
+      onError: (error, where) => logger.error({ err: error, ...context, ...where }, 'outbound'),
+    });
+    await outbound.start();
+    return async () => {
+      for (const off of unsubscribe) off();
+      await outbound.close();
+      await inbound.close();
+    };
+  }
+
+  /** One accepted Meta POST: every message and status in it, stored like a channel's events. */
+  private async processCloudApiPayload(job: Job): Promise<{ stored: number; unrouted: string[] }> {
+    const parsed = cloudApiInboundJobSchema.safeParse(job.data);
+    if (!parsed.success) {
+      throw new UnrecoverableError(`cloud-api inbound job ${job.id} is malformed: ${parsed.error.message}`);
+    }
+    if (parsed.data.tenantId !== this.options.tenantId) {
+      throw new UnrecoverableError(`cloud-api inbound job ${job.id} belongs to another tenant`);
+    }
+    const result = parseCloudApiWebhook(parsed.data.payload, {
+      sessionsByPhoneNumberId: await this.options.cloudApiSessions(),
+    });
+    let stored = 0;
+    for (const item of result.events) {
+      if (item.event === 'message') {
+        await this.tenantInbound.handleMessage(item.payload);
+        stored++;
+      } else if (item.event === 'receipt') {
+        await this.tenantInbound.handleReceipt(item.payload);
+        stored++;
+      } else {
+        const { source, reason, detail } = item.payload;
+        this.options.logger.info({ jobId: job.id, source, reason, detail }, 'unsupported cloud-api event');
+      }
+    }
+    if (result.unrouted.length > 0) {
+      this.options.logger.warn(
+        { jobId: job.id, phoneNumberIds: result.unrouted },
+        'cloud-api payload for unknown numbers',
+      );
+    }
+    return { stored, unrouted: result.unrouted };
+  }
+
+  private async subscriptionSecret(subscription: SubscriptionSecretSource): Promise<string> {
+    if (subscription.secretRef) return await this.options.secrets.resolve(subscription.secretRef);
+    if (subscription.secretCiphertext && this.options.internalToken) {
+      return openSealedSecret(
+        subscription.secretCiphertext,
+        this.options.internalToken,
+        WEBHOOK_SECRET_PURPOSE,
+      );
+    }
+    throw new Error(
+      `webhook subscription ${subscription.id} has no secret this worker can read (INTERNAL_TOKEN unset?)`,
+    );
+  }
+}
+
+/** Opens a Cloud API session's channel with its declared phone number id and credentials. */
+export async function openCloudApiChannel(options: {
+  session: OwnedSession;
+  declared: DeclaredSession | undefined;
+  secrets: SecretResolver;
+  baseUrl: string;
+  graphVersion: string;
+  readFence: () => Promise<bigint>;
+  logger: Logger;
+}): Promise<CloudApiChannel> {
+  const { declared, session } = options;
+  if (!declared?.phoneNumberId || !declared.credentials) {
+    throw new Error(
+      `cloud-api session ${session.sessionId} has no declared phoneNumberId and credentials (declare it in the WhatsAppTenant's spec.sessions)`,
+    );
+  }
+  const accessToken = await options.secrets.resolve(declared.credentials.accessToken);
+  return new CloudApiChannel({
+    sessionId: session.sessionId,
+    phoneNumberId: declared.phoneNumberId,
+    accessToken,
+    baseUrl: options.baseUrl,
+    graphVersion: options.graphVersion,
+    epoch: session.fence.epoch,
+    readFence: options.readFence,
+    logger: {
+      warn: (fields: Record<string, unknown>, message: string) => options.logger.warn(fields, message),
+    },
+  });
+}
