@@ -116,3 +116,20 @@ export const databaseConfigSchema = z.object({
 
 /** Parsed `databaseConfigSchema`. */
 export type DatabaseConfig = z.output<typeof databaseConfigSchema>;
+
+/** Which tenant a service belongs to: read by the API and the workers alike. */
+export const tenantConfigSchema = z.object({
+  SWITCHBOARD_TENANT: z
+    .string({ error: 'is not set' })
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected the WhatsAppTenant name (a DNS-1123 label)')
+    .describe("The tenant's slug (the WhatsAppTenant's name): its database row and Redis key prefix."),
+  SWITCHBOARD_DISPLAY_NAME: z
+    .string()
+    .trim()
+    .min(1)
+    .optional()
+    .describe("The tenant's display name; the slug when unset."),
+});
+
+/** Parsed `tenantConfigSchema`. */
+export type TenantConfig = z.output<typeof tenantConfigSchema>;

@@ -12,7 +12,9 @@ export {
   type RedisMode,
   redisConfigSchema,
   type TelemetryConfig,
+  type TenantConfig,
   telemetryConfigSchema,
+  tenantConfigSchema,
 } from './base.ts';
 export { renderConfigMarkdown } from './docs.ts';
 export {

@@ -10,6 +10,7 @@ import {
   redisConfigSchema,
   secret,
   telemetryConfigSchema,
+  tenantConfigSchema,
   url,
 } from '@switchboard/config';
 import { z } from 'zod';
@@ -30,17 +31,8 @@ export const workerConfigSchema = defineConfig(
   }),
   databaseConfigSchema,
   redisConfigSchema,
+  tenantConfigSchema,
   z.object({
-    SWITCHBOARD_TENANT: z
-      .string({ error: 'is not set' })
-      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected the WhatsAppTenant name (a DNS-1123 label)')
-      .describe("The tenant's slug (the WhatsAppTenant's name): its database row and Redis key prefix."),
-    SWITCHBOARD_DISPLAY_NAME: z
-      .string()
-      .trim()
-      .min(1)
-      .optional()
-      .describe("The tenant's display name; the slug when unset."),
     SWITCHBOARD_SESSIONS_FILE: z
       .string()
       .min(1)
