@@ -1,0 +1,226 @@
+import cookie from '@fastify/cookie';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { type Db, DbInputError, ensureTenant } from '@switchboard/db';
+import { tenantKeyPrefix } from '@switchboard/messaging';
+import type { Logger, MetricsRegistry } from '@switchboard/telemetry';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import { DEFAULT_SCRYPT_PARAMETERS, type ScryptParameters } from './auth/passwords.ts';
+import { hashCredential } from './auth/tokens.ts';
+import type { ApiContext, PasswordResetDelivery } from './context.ts';
+import { ApiError } from './errors.ts';
+import { authPlugin } from './plugins/auth.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { authRoutes } from './routes/auth.ts';
+import { cloudApiWebhookRoutes } from './routes/cloud-api-webhook.ts';
+import { contactRoutes } from './routes/contacts.ts';
+import { conversationRoutes } from './routes/conversations.ts';
+import { healthRoutes } from './routes/health.ts';
+import { internalRoutes } from './routes/internal.ts';
+import { messageRoutes } from './routes/messages.ts';
+import { realtimeRoutes } from './routes/realtime.ts';
+import { sessionRoutes } from './routes/sessions.ts';
+import { teamRoutes } from './routes/team.ts';
+import { quickReplyRoutes, templateRoutes } from './routes/templates.ts';
+
+/** What buildApp needs: its connections and settings, never the environment. */
+export interface BuildAppOptions {
+  db: Db;
+  /** A `producer`-role connection (fails fast: a request answers 503 rather than hang). */
+  redis: Redis;
+  /** The configured tenant (SWITCHBOARD_TENANT) and its display name; its row is ensured at start. */
+  tenant: { slug: string; displayName: string };
+  jwtSigningKey: string;
+  accessTokenTtlMs?: number;
+  refreshTokenTtlMs?: number;
+  passwordResetTtlMs?: number;
+  corsOrigins?: readonly string[];
+  rateLimitPerMinute?: number;
+  loginMaxFailures?: number;
+  loginLockoutMs?: number;
+  /** Largest request body, bytes (default 1 MiB). */
+  bodyLimit?: number;
+  scrypt?: ScryptParameters;
+  /** Delivers password reset tokens (email is out of scope); default drops them. */
+  onPasswordReset?: (delivery: PasswordResetDelivery) => Promise<void> | void;
+  /** The Meta app's secret and webhook verify token; the Cloud API webhook route exists only when set. */
+  cloudApi?: { appSecret: string; verifyToken: string };
+  /** INTERNAL_TOKEN: enables /internal/status for the operator. */
+  internalToken?: string;
+  logger?: Logger;
+  metrics?: MetricsRegistry;
+}
+
+/** Builds the API (not listening): tests call it and use `inject`, server.ts listens. */
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: options.bodyLimit ?? 1024 * 1024,
+    trustProxy: true,
+    // Long ids and queries are bounded here, before any parsing.
+    maxParamLength: 200,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  const ctx: ApiContext = {
+    db: options.db,
+    redis: options.redis,
+    defaultTenant: options.tenant.slug,
+    jwtKey: new TextEncoder().encode(options.jwtSigningKey),
+    accessTokenTtlMs: options.accessTokenTtlMs ?? 900_000,
+    refreshTokenTtlMs: options.refreshTokenTtlMs ?? 30 * 86_400_000,
+    passwordResetTtlMs: options.passwordResetTtlMs ?? 3_600_000,
+    loginMaxFailures: options.loginMaxFailures ?? 5,
+    loginLockoutMs: options.loginLockoutMs ?? 900_000,
+    scrypt: options.scrypt ?? DEFAULT_SCRYPT_PARAMETERS,
+    onPasswordReset: options.onPasswordReset ?? (() => {}),
+  };
+  app.decorate('sb', ctx);
+  // Every route as registered, for the route-walking tests and the OpenAPI check.
+  const routeList: { method: string; url: string; public: boolean }[] = [];
+  app.decorate('routeList', routeList);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      if (method === 'HEAD') continue;
+      routeList.push({
+        method,
+        url: route.url,
+        public: route.url.startsWith('/docs') || !!(route.config as { public?: boolean } | undefined)?.public,
+      });
+    }
+  });
+  await ensureTenant(options.db, options.tenant);
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const issues = error.validation.map((v) => {
+        const field = [error.validationContext, ...v.instancePath.split('/').filter(Boolean)].join('.');
+        const unknownKeys = (v.params as { issue?: { keys?: string[] } } | undefined)?.issue?.keys;
+        return {
+          path: unknownKeys?.length ? `${field}.${unknownKeys.join(',')}` : field,
+          message: v.message ?? 'invalid',
+        };
+      });
+      return reply.status(400).send({
+        error: {
+          code: 'validation_failed',
+          message: `invalid request: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+          issues,
+        },
+      });
+    }
+    if (error instanceof ApiError) {
+      if (error.retryAfterSeconds) reply.header('retry-after', String(error.retryAfterSeconds));
+      return reply.status(error.status).send({
+        error: {
+          code: error.code,
+          message: error.message,
+          ...(error.issues ? { issues: [...error.issues] } : {}),
+        },
+      });
+    }
+    if (error instanceof DbInputError) {
+      return reply.status(400).send({ error: { code: 'validation_failed', message: error.message } });
+    }
+    const status = error.statusCode ?? 500;
+    if (status < 500) {
+      const code =
+        status === 413
+          ? 'payload_too_large'
+          : status === 415
+            ? 'unsupported_media_type'
+            : status === 429
+              ? 'rate_limited'
+              : 'validation_failed';
+      return reply.status(status).send({ error: { code, message: error.message } });
+    }
+    request.log.error({ err: error }, 'request failed');
+    return reply.status(500).send({ error: { code: 'internal_error', message: 'internal error' } });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.status(404).send({
+      error: {
+        code: 'route_not_found',
+        message: `no route ${request.method} ${request.url.split('?')[0]}`,
+      },
+    }),
+  );
+
+  await app.register(helmet, {
+    // The docs UI needs inline scripts and styles; everything else is JSON.
+    contentSecurityPolicy: {
+      directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'style-src': ["'self'", "'unsafe-inline'"] },
+    },
+  });
+  await app.register(cors, { origin: [...(options.corsOrigins ?? [])], credentials: true });
+  await app.register(cookie);
+  await app.register(rateLimit, {
+    max: options.rateLimitPerMinute ?? 600,
+    timeWindow: 60_000,
+    redis: options.redis,
+    nameSpace: `${tenantKeyPrefix(options.tenant.slug)}api:ratelimit:`,
+    // Per credential when one is presented (hashed: the key is never stored), else per IP.
+    keyGenerator: (request) => {
+      const credential = request.headers.authorization ?? request.headers['x-api-key'];
+      return typeof credential === 'string' ? `cred:${hashCredential(credential)}` : `ip:${request.ip}`;
+    },
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: 429,
+      error: {
+        code: 'rate_limited',
+        message: `rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}`,
+      },
+    }),
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Switchboard tenant API', version: '1.0.0' },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },
+        },
+      },
+      security: [{ bearer: [] }, { apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(authPlugin, {
+    db: options.db,
+    jwtSigningKey: options.jwtSigningKey,
+    accessTokenTtlMs: ctx.accessTokenTtlMs,
+  });
+
+  await app.register(healthRoutes, { ...(options.metrics ? { metrics: options.metrics } : {}) });
+  await app.register(authRoutes, { prefix: '/v1/auth' });
+  await app.register(apiKeyRoutes, { prefix: '/v1/api-keys' });
+  await app.register(teamRoutes, { prefix: '/v1/team' });
+  await app.register(sessionRoutes, { prefix: '/v1/sessions' });
+  await app.register(conversationRoutes, { prefix: '/v1/conversations' });
+  await app.register(messageRoutes, { prefix: '/v1/messages' });
+  await app.register(contactRoutes, { prefix: '/v1/contacts' });
+  await app.register(templateRoutes, { prefix: '/v1/templates' });
+  await app.register(quickReplyRoutes, { prefix: '/v1/quick-replies' });
+  await app.register(auditRoutes, { prefix: '/v1/audit-log' });
+  await app.register(realtimeRoutes, { prefix: '/v1/realtime' });
+  if (options.internalToken)
+    await app.register(internalRoutes, { prefix: '/internal', token: options.internalToken });
+  if (options.cloudApi)
+    await app.register(cloudApiWebhookRoutes, { prefix: '/webhooks/cloud-api', ...options.cloudApi });
+  await app.ready();
+  return app as unknown as FastifyInstance;
+}

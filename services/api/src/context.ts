@@ -1,0 +1,62 @@
+import type { Db, TenantTx } from '@switchboard/db';
+import { withTenant } from '@switchboard/db';
+import { tenantKeyPrefix } from '@switchboard/messaging';
+import type { FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { ScryptParameters } from './auth/passwords.ts';
+
+/** A password reset token to deliver (by email, out of scope here): the hook receives it. */
+export interface PasswordResetDelivery {
+  tenantSlug: string;
+  email: string;
+  /** The single-use token; send it to the user, never log it. */
+  token: string;
+  expiresAt: Date;
+}
+
+/** What every route group shares, decorated on the app as `app.sb`. */
+export interface ApiContext {
+  db: Db;
+  redis: Redis;
+  /** The configured tenant: the default of a login and whose row is ensured at start. */
+  defaultTenant: string;
+  jwtKey: Uint8Array;
+  accessTokenTtlMs: number;
+  refreshTokenTtlMs: number;
+  passwordResetTtlMs: number;
+  loginMaxFailures: number;
+  loginLockoutMs: number;
+  scrypt: ScryptParameters;
+  onPasswordReset: (delivery: PasswordResetDelivery) => Promise<void> | void;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The shared context (db, redis, settings). */
+    sb: ApiContext;
+    /** Every registered route (method, url, public), in registration order. */
+    routeList: { method: string; url: string; public: boolean }[];
+  }
+}
+
+/** Runs `fn` scoped (RLS) to the caller's tenant. */
+export function tenantTx<T>(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  fn: (tx: TenantTx) => Promise<T>,
+): Promise<T> {
+  return withTenant(ctx.db, request.principal.tenantId, fn);
+}
+
+/** The caller's Redis key prefix (`sb:<slug>:`). */
+export function keyPrefixOf(request: FastifyRequest): string {
+  return tenantKeyPrefix(request.principal.slug);
+}
+
+/** The audit actor of the caller. */
+export function actorOf(request: FastifyRequest): { actorType: 'user' | 'api_key'; actorId: string } {
+  const p = request.principal;
+  return p.kind === 'user'
+    ? { actorType: 'user', actorId: p.userId }
+    : { actorType: 'api_key', actorId: p.apiKeyId };
+}

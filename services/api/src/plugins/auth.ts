@@ -1,0 +1,184 @@
+import type { Db, MembershipRole } from '@switchboard/db';
+import { tenantIdForSlug, withTenant } from '@switchboard/db';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { hashCredential, parseApiKey } from '../auth/tokens.ts';
+import { ApiError } from '../errors.ts';
+
+/** API key scopes: what a system may do. */
+export const SCOPES = ['read', 'send', 'manage'] as const;
+/** One of SCOPES. */
+export type Scope = (typeof SCOPES)[number];
+
+/** Roles from least to most privileged. */
+export const ROLE_ORDER: readonly MembershipRole[] = ['viewer', 'agent', 'admin', 'owner'];
+
+/**
+ * Who may call a route: a member with at least `role`, or an API key holding `scope`
+ * (`scope` absent: members only). Every non-public route must declare one; the onRoute
+ * hook below refuses to register a route that declares neither.
+ */
+export interface RouteAccess {
+  role: MembershipRole;
+  scope?: Scope;
+}
+
+/** The caller, from its credential. The tenant comes from here and nowhere else. */
+export type Principal =
+  | { kind: 'user'; tenantId: string; slug: string; userId: string; role: MembershipRole }
+  | { kind: 'api_key'; tenantId: string; slug: string; apiKeyId: string; scopes: readonly Scope[] };
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call the route; required unless `public`. */
+    access?: RouteAccess;
+    /** No credential needed (login, health, the Meta webhook). */
+    public?: boolean;
+  }
+  interface FastifyRequest {
+    /** Set for every non-public route before its handler runs. */
+    principal: Principal;
+  }
+}
+
+/** Options of the auth plugin. */
+export interface AuthPluginOptions {
+  db: Db;
+  jwtSigningKey: string;
+  accessTokenTtlMs: number;
+}
+
+/** Signs an access token for a member (HS256). */
+export async function signAccessToken(
+  key: Uint8Array,
+  claims: { userId: string; tenantId: string; slug: string },
+  ttlMs: number,
+): Promise<string> {
+  return new SignJWT({ tid: claims.tenantId, ten: claims.slug })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(claims.userId)
+    .setIssuedAt()
+    .setIssuer('switchboard-api')
+    .setAudience('switchboard')
+    .setExpirationTime(new Date(Date.now() + ttlMs))
+    .sign(key);
+}
+
+/** True when `role` is at least `minimum`. */
+export function roleAtLeast(role: MembershipRole, minimum: MembershipRole): boolean {
+  return ROLE_ORDER.indexOf(role) >= ROLE_ORDER.indexOf(minimum);
+}
+
+async function authenticate(
+  request: FastifyRequest,
+  options: AuthPluginOptions,
+  key: Uint8Array,
+): Promise<Principal> {
+  const header = request.headers.authorization;
+  const apiKeyHeader = request.headers['x-api-key'];
+  const credential =
+    typeof apiKeyHeader === 'string'
+      ? apiKeyHeader
+      : header?.startsWith('Bearer ')
+        ? header.slice('Bearer '.length).trim()
+        : undefined;
+  if (!credential)
+    throw new ApiError('unauthenticated', 'an Authorization: Bearer token or X-Api-Key header is required');
+
+  const apiKey = parseApiKey(credential);
+  if (apiKey) {
+    const tenantId = tenantIdForSlug(apiKey.slug);
+    const row = await withTenant(options.db, tenantId, async (tx) => {
+      const found = await tx.apiKey.findUnique({ where: { prefix: apiKey.prefix } });
+      if (!found || found.revokedAt || (found.expiresAt && found.expiresAt <= new Date())) return undefined;
+      if (found.keyHash !== hashCredential(credential)) return undefined;
+      // Last-used is recorded at most once a minute, so a busy key does not write on every call.
+      if (!found.lastUsedAt || Date.now() - found.lastUsedAt.getTime() > 60_000) {
+        await tx.apiKey.update({ where: { id: found.id }, data: { lastUsedAt: new Date() } });
+      }
+      return found;
+    });
+    if (!row) throw new ApiError('unauthenticated', 'the API key is unknown, revoked or expired');
+    return {
+      kind: 'api_key',
+      tenantId,
+      slug: apiKey.slug,
+      apiKeyId: row.id,
+      scopes: row.scopes.filter((s): s is Scope => (SCOPES as readonly string[]).includes(s)),
+    };
+  }
+
+  let payload: { sub?: string; tid?: unknown; ten?: unknown };
+  try {
+    ({ payload } = await jwtVerify(credential, key, {
+      algorithms: ['HS256'],
+      issuer: 'switchboard-api',
+      audience: 'switchboard',
+    }));
+  } catch (error) {
+    if (error instanceof joseErrors.JWTExpired)
+      throw new ApiError('token_expired', 'the access token has expired; refresh it');
+    throw new ApiError('unauthenticated', 'the access token is not valid');
+  }
+  const { sub, tid, ten } = payload;
+  if (
+    typeof sub !== 'string' ||
+    typeof tid !== 'string' ||
+    typeof ten !== 'string' ||
+    tenantIdForSlug(ten) !== tid
+  ) {
+    throw new ApiError('unauthenticated', 'the access token is not valid');
+  }
+  // The role is read per request, so a role change or removal takes effect at once.
+  const membership = await withTenant(options.db, tid, (tx) =>
+    tx.membership.findFirst({ where: { userId: sub, user: { disabledAt: null } } }),
+  );
+  if (!membership) throw new ApiError('unauthenticated', 'the user is no longer a member of this tenant');
+  return { kind: 'user', tenantId: tid, slug: ten, userId: sub, role: membership.role };
+}
+
+function authorize(principal: Principal, access: RouteAccess): void {
+  if (principal.kind === 'user') {
+    if (!roleAtLeast(principal.role, access.role)) {
+      throw new ApiError(
+        'forbidden',
+        `this requires the ${access.role} role or higher; you are ${principal.role}`,
+      );
+    }
+    return;
+  }
+  if (!access.scope) throw new ApiError('forbidden', 'this route is for members, not API keys');
+  if (!principal.scopes.includes(access.scope)) {
+    throw new ApiError('insufficient_scope', `this requires an API key with the ${access.scope} scope`);
+  }
+}
+
+/**
+ * Authentication and authorization for every route: refuses to register a route without
+ * `config.access` or `config.public`, and before each non-public handler resolves the
+ * credential to a Principal and checks the route's access.
+ */
+export const authPlugin = fp<AuthPluginOptions>(
+  async (app: FastifyInstance, options) => {
+    const key = new TextEncoder().encode(options.jwtSigningKey);
+    app.decorateRequest('principal', null as never);
+    app.addHook('onRoute', (route) => {
+      const config = route.config as { access?: RouteAccess; public?: boolean } | undefined;
+      const internal = route.url.startsWith('/docs');
+      if (!internal && !config?.public && !config?.access) {
+        throw new Error(
+          `route ${route.method} ${route.url} declares neither config.access nor config.public`,
+        );
+      }
+      if (internal) route.config = { ...route.config, public: true };
+    });
+    app.addHook('preValidation', async (request) => {
+      const config = request.routeOptions.config;
+      if (config.public || !config.access) return;
+      request.principal = await authenticate(request, options, key);
+      authorize(request.principal, config.access);
+    });
+  },
+  { name: 'switchboard-auth' },
+);

@@ -1,0 +1,57 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { tenantTx } from '../context.ts';
+import { afterCursor, decodeCursor, errorBody, page, pageQuery, toPage } from '../schemas.ts';
+
+const entry = z.strictObject({
+  id: z.uuid(),
+  actorType: z.enum(['user', 'api_key', 'system']),
+  actorId: z.uuid().nullable(),
+  action: z.string(),
+  targetType: z.string().nullable(),
+  targetId: z.string().nullable(),
+  metadata: z.unknown(),
+  at: z.iso.datetime(),
+});
+
+/** The audit log: append-only, so reads only. Admins and up. */
+export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
+  app.get(
+    '/',
+    {
+      config: { access: { role: 'admin', scope: 'manage' } },
+      schema: {
+        summary: 'Read the audit log, newest first',
+        tags: ['audit'],
+        querystring: pageQuery.extend({ action: z.string().max(100).optional() }),
+        response: { 200: page(entry), 400: errorBody },
+      },
+    },
+    async (request) => {
+      const { limit, action } = request.query;
+      const cursor = decodeCursor(request.query.cursor);
+      const rows = await tenantTx(app.sb, request, (tx) =>
+        tx.auditLogEntry.findMany({
+          where: { ...afterCursor(cursor, 'at'), ...(action ? { action } : {}) },
+          orderBy: [{ at: 'desc' }, { id: 'desc' }],
+          take: limit + 1,
+        }),
+      );
+      return toPage(
+        rows,
+        limit,
+        (r) => r.at,
+        (r) => ({
+          id: r.id,
+          actorType: r.actorType,
+          actorId: r.actorId,
+          action: r.action,
+          targetType: r.targetType,
+          targetId: r.targetId,
+          metadata: r.metadata,
+          at: r.at.toISOString(),
+        }),
+      );
+    },
+  );
+};

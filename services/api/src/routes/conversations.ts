@@ -1,0 +1,263 @@
+import type { Conversation, Message, Prisma } from '@switchboard/db';
+import type { FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { tenantTx } from '../context.ts';
+import { ApiError, notFound } from '../errors.ts';
+import {
+  afterCursor,
+  decodeCursor,
+  errorBody,
+  idParams,
+  iso,
+  isoOrNull,
+  page,
+  pageQuery,
+  toPage,
+} from '../schemas.ts';
+
+const conversation = z.strictObject({
+  id: z.uuid(),
+  sessionId: z.uuid(),
+  contactId: z.uuid(),
+  status: z.enum(['open', 'resolved']),
+  assigneeId: z.uuid().nullable(),
+  lastMessageAt: z.iso.datetime(),
+  unreadCount: z.number().int(),
+  resolvedAt: isoOrNull,
+  createdAt: z.iso.datetime(),
+});
+const message = z.strictObject({
+  id: z.uuid(),
+  conversationId: z.uuid(),
+  direction: z.enum(['inbound', 'outbound']),
+  status: z.enum(['queued', 'sent', 'delivered', 'read', 'failed']),
+  type: z.string(),
+  body: z.string().nullable(),
+  replyToMessageId: z.uuid().nullable(),
+  createdAt: z.iso.datetime(),
+});
+
+function dto(c: Conversation) {
+  return {
+    id: c.id,
+    sessionId: c.sessionId,
+    contactId: c.contactId,
+    status: c.status,
+    assigneeId: c.assigneeId,
+    lastMessageAt: c.lastMessageAt.toISOString(),
+    unreadCount: c.unreadCount,
+    resolvedAt: iso(c.resolvedAt),
+    createdAt: c.createdAt.toISOString(),
+  };
+}
+function messageDto(m: Message) {
+  return {
+    id: m.id,
+    conversationId: m.conversationId,
+    direction: m.direction,
+    status: m.status,
+    type: m.type,
+    body: m.body,
+    replyToMessageId: m.replyToMessageId,
+    createdAt: m.createdAt.toISOString(),
+  };
+}
+
+/** The inbox: conversations with filters, assignment, resolve/reopen, mark read, message history. */
+export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
+  const ctx = app.sb;
+  const read = { role: 'viewer', scope: 'read' } as const;
+  const work = { role: 'agent', scope: 'send' } as const;
+
+  app.get(
+    '/',
+    {
+      config: { access: read },
+      schema: {
+        summary: 'List conversations, most recent first',
+        tags: ['conversations'],
+        querystring: pageQuery.extend({
+          status: z.enum(['open', 'resolved']).optional(),
+          assignee: z.enum(['mine', 'unassigned']).optional(),
+          sessionId: z.uuid().optional(),
+          search: z
+            .string()
+            .trim()
+            .min(1)
+            .max(100)
+            .optional()
+            .describe("Matches the contact's name or phone number."),
+        }),
+        response: { 200: page(conversation), 400: errorBody },
+      },
+    },
+    async (request) => {
+      const { limit, status, assignee, sessionId, search } = request.query;
+      const cursor = decodeCursor(request.query.cursor);
+      const p = request.principal;
+      if (assignee === 'mine' && p.kind !== 'user')
+        throw new ApiError('validation_failed', 'query.assignee: "mine" needs a member, not an API key');
+      const where: Prisma.ConversationWhereInput = {
+        ...(afterCursor(cursor, 'lastMessageAt') as Prisma.ConversationWhereInput),
+        ...(status ? { status } : {}),
+        ...(assignee === 'mine' && p.kind === 'user' ? { assigneeId: p.userId } : {}),
+        ...(assignee === 'unassigned' ? { assigneeId: null } : {}),
+        ...(sessionId ? { sessionId } : {}),
+        ...(search
+          ? {
+              contact: {
+                OR: [
+                  { displayName: { contains: search, mode: 'insensitive' } },
+                  { pushName: { contains: search, mode: 'insensitive' } },
+                  { identities: { some: { value: { contains: search } } } },
+                ],
+              },
+            }
+          : {}),
+      };
+      const rows = await tenantTx(ctx, request, (tx) =>
+        tx.conversation.findMany({
+          where,
+          orderBy: [{ lastMessageAt: 'desc' }, { id: 'desc' }],
+          take: limit + 1,
+        }),
+      );
+      return toPage(rows, limit, (r) => r.lastMessageAt, dto);
+    },
+  );
+
+  app.get(
+    '/:id',
+    {
+      config: { access: read },
+      schema: {
+        summary: 'Get a conversation',
+        tags: ['conversations'],
+        params: idParams,
+        response: { 200: conversation, 404: errorBody },
+      },
+    },
+    async (request) => {
+      const row = await tenantTx(ctx, request, (tx) =>
+        tx.conversation.findUnique({ where: { id: request.params.id } }),
+      );
+      if (!row) throw notFound('conversation');
+      return dto(row);
+    },
+  );
+
+  async function update(
+    request: FastifyRequest & { params: { id: string } },
+    data: (c: Conversation) => Promise<Prisma.ConversationUpdateInput> | Prisma.ConversationUpdateInput,
+  ) {
+    return tenantTx(ctx, request, async (tx) => {
+      const row = await tx.conversation.findUnique({ where: { id: request.params.id } });
+      if (!row) throw notFound('conversation');
+      return dto(await tx.conversation.update({ where: { id: row.id }, data: await data(row) }));
+    });
+  }
+
+  app.post(
+    '/:id/assign',
+    {
+      config: { access: work },
+      schema: {
+        summary: 'Assign the conversation to a member (null unassigns)',
+        tags: ['conversations'],
+        params: idParams,
+        body: z.strictObject({ assigneeId: z.uuid().nullable() }),
+        response: { 200: conversation, 400: errorBody, 404: errorBody },
+      },
+    },
+    async (request) => {
+      const { assigneeId } = request.body;
+      return tenantTx(ctx, request, async (tx) => {
+        const row = await tx.conversation.findUnique({ where: { id: request.params.id } });
+        if (!row) throw notFound('conversation');
+        if (assigneeId && !(await tx.membership.findFirst({ where: { userId: assigneeId } }))) {
+          throw new ApiError('validation_failed', 'body.assigneeId is not a member of this tenant', {
+            issues: [{ path: 'body.assigneeId', message: 'not a member' }],
+          });
+        }
+        return dto(
+          await tx.conversation.update({
+            where: { id: row.id },
+            data: {
+              assignee: assigneeId
+                ? { connect: { tenantId_id: { tenantId: row.tenantId, id: assigneeId } } }
+                : { disconnect: true },
+            },
+          }),
+        );
+      });
+    },
+  );
+  app.post(
+    '/:id/resolve',
+    {
+      config: { access: work },
+      schema: {
+        summary: 'Resolve the conversation',
+        tags: ['conversations'],
+        params: idParams,
+        response: { 200: conversation, 404: errorBody },
+      },
+    },
+    (request) => update(request, () => ({ status: 'resolved', resolvedAt: new Date() })),
+  );
+  app.post(
+    '/:id/reopen',
+    {
+      config: { access: work },
+      schema: {
+        summary: 'Reopen the conversation',
+        tags: ['conversations'],
+        params: idParams,
+        response: { 200: conversation, 404: errorBody },
+      },
+    },
+    (request) => update(request, () => ({ status: 'open', resolvedAt: null })),
+  );
+  app.post(
+    '/:id/read',
+    {
+      config: { access: work },
+      schema: {
+        summary: 'Mark the conversation read',
+        tags: ['conversations'],
+        params: idParams,
+        response: { 200: conversation, 404: errorBody },
+      },
+    },
+    (request) => update(request, () => ({ unreadCount: 0 })),
+  );
+
+  app.get(
+    '/:id/messages',
+    {
+      config: { access: read },
+      schema: {
+        summary: "The conversation's messages, newest first",
+        tags: ['conversations'],
+        params: idParams,
+        querystring: pageQuery,
+        response: { 200: page(message), 400: errorBody, 404: errorBody },
+      },
+    },
+    async (request) => {
+      const { limit } = request.query;
+      const cursor = decodeCursor(request.query.cursor);
+      const rows = await tenantTx(ctx, request, async (tx) => {
+        if (!(await tx.conversation.findUnique({ where: { id: request.params.id } })))
+          throw notFound('conversation');
+        return tx.message.findMany({
+          where: { conversationId: request.params.id, ...afterCursor(cursor, 'createdAt') },
+          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+          take: limit + 1,
+        });
+      });
+      return toPage(rows, limit, (r) => r.createdAt, messageDto);
+    },
+  );
+};

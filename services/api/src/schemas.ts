@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { ApiError } from './errors.ts';
+
+/** A uuid path parameter. */
+export const idParams = z.strictObject({ id: z.uuid({ error: 'must be a uuid' }) });
+
+/** The query of every list: an opaque cursor and a page size. */
+export const pageQuery = z.strictObject({
+  cursor: z.string().max(200).optional().describe('The nextCursor of the previous page.'),
+  limit: z.coerce.number().int().min(1).max(100).default(50).describe('Page size, 1-100.'),
+});
+
+/** A page of `item`: the rows and the cursor of the next page (null on the last). */
+export function page<T extends z.ZodType>(item: T) {
+  return z.strictObject({ items: z.array(item), nextCursor: z.string().nullable() });
+}
+
+/** The error body of every 4xx/5xx. */
+export const errorBody = z
+  .strictObject({
+    error: z.strictObject({
+      code: z.string(),
+      message: z.string(),
+      issues: z.array(z.strictObject({ path: z.string(), message: z.string() })).optional(),
+    }),
+  })
+  .describe('An error: a stable code and a message saying what was wrong.');
+
+/** Decoded keyset cursor: position (createdAt, id) of the last row of the previous page. */
+export interface Cursor {
+  at: Date;
+  id: string;
+}
+
+const cursorShape = z.strictObject({ at: z.iso.datetime(), id: z.uuid() });
+
+/** Encodes the position after `row`. */
+export function encodeCursor(at: Date, id: string): string {
+  return Buffer.from(JSON.stringify({ at: at.toISOString(), id })).toString('base64url');
+}
+
+/** Decodes a cursor from the query; a malformed one is a 400 naming `query.cursor`. */
+export function decodeCursor(cursor: string | undefined): Cursor | undefined {
+  if (cursor === undefined) return undefined;
+  try {
+    const parsed = cursorShape.parse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    return { at: new Date(parsed.at), id: parsed.id };
+  } catch {
+    throw new ApiError('invalid_cursor', 'query.cursor is not a cursor this API returned', {
+      issues: [{ path: 'query.cursor', message: 'not a valid cursor' }],
+    });
+  }
+}
+
+/** The Prisma `where` fragment for rows after `cursor` in (field desc, id desc) order. */
+export function afterCursor(cursor: Cursor | undefined, field: string): Record<string, unknown> {
+  if (!cursor) return {};
+  return { OR: [{ [field]: { lt: cursor.at } }, { [field]: cursor.at, id: { lt: cursor.id } }] };
+}
+
+/** Cuts a fetched `limit + 1` rows into a page. */
+export function toPage<R extends { id: string }, T>(
+  rows: R[],
+  limit: number,
+  at: (row: R) => Date,
+  map: (row: R) => T,
+): { items: T[]; nextCursor: string | null } {
+  const more = rows.length > limit;
+  const kept = more ? rows.slice(0, limit) : rows;
+  const last = kept.at(-1);
+  return { items: kept.map(map), nextCursor: more && last ? encodeCursor(at(last), last.id) : null };
+}
+
+/** An ISO date-time string, or null. */
+export const isoOrNull = z.iso.datetime().nullable();
+
+/** Date -> ISO string (null-safe). */
+export function iso(date: Date | null | undefined): string | null {
+  return date ? date.toISOString() : null;
+}
