@@ -10,6 +10,7 @@ import {
   redisConfigSchema,
   secret,
   telemetryConfigSchema,
+  tenantConfigSchema,
 } from '@switchboard/config';
 import { z } from 'zod';
 
@@ -28,17 +29,8 @@ export const apiConfigSchema = defineConfig(
   }),
   databaseConfigSchema,
   redisConfigSchema,
+  tenantConfigSchema,
   z.object({
-    SWITCHBOARD_TENANT: z
-      .string({ error: 'is not set' })
-      .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected the WhatsAppTenant name (a DNS-1123 label)')
-      .describe("The tenant's slug: its database row, Redis key prefix, and the default tenant of a login."),
-    SWITCHBOARD_DISPLAY_NAME: z
-      .string()
-      .trim()
-      .min(1)
-      .optional()
-      .describe("The tenant's display name; the slug when unset."),
     PORT: port().default(8080).describe('Port the API listens on.'),
     HOST: z.string().min(1).default('0.0.0.0').describe('Address the API binds to.'),
     JWT_SIGNING_KEY: secret(z.string().min(32, 'must be at least 32 characters')).describe(

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Message, Prisma } from '@switchboard/db';
 import {
   type OutboundJob,
-  outboundJobId,
+  outboundJobOptions,
   outboundJobSchema,
   QUEUE_NAMES,
   queuePrefix,
@@ -173,11 +173,8 @@ export const messageRoutes: FastifyPluginAsyncZod = async (app) => {
         tenantId: p.tenantId,
         messageId: result.row.id,
       });
-      await queueFor(p.slug, result.row.sessionId).add('send', job, {
-        jobId: outboundJobId(job),
-        removeOnComplete: { age: 86_400 },
-        removeOnFail: { age: 7 * 86_400 },
-      });
+      // The contract's jobId, the consumer's retries and backoff, failed jobs kept as dead letters.
+      await queueFor(p.slug, result.row.sessionId).add('send', job, outboundJobOptions(job));
       return reply.status(result.replay ? 200 : 201).send(dto(result.row));
     },
   );
