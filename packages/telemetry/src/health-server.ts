@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { MetricsRegistry } from '@switchboard/telemetry';
+import type { MetricsRegistry } from './metrics.ts';
 
 /**
  * One named health check: passes unless it returns false or throws (the error's message
