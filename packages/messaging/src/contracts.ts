@@ -179,3 +179,9 @@ export async function publishRealtimeEvent(
   );
   return id!;
 }
+
+/**
+ * The purpose a webhook subscription's signing secret is sealed for (`sealSecret` in
+ * @switchboard/secrets, keyed by the tenant's INTERNAL_TOKEN): the API seals, the workers open.
+ */
+export const WEBHOOK_SECRET_PURPOSE = 'webhook-subscription';

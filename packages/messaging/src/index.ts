@@ -18,6 +18,7 @@ export {
   realtimeEventSchema,
   realtimeStreamKey,
   tenantKeyPrefix,
+  WEBHOOK_SECRET_PURPOSE,
 } from './contracts.ts';
 /** Job payloads this package defines until contracts.ts names them. */
 export {
@@ -71,6 +72,7 @@ export {
 export { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits, takeSendSlot } from './outbound/rate-limit.ts';
 export {
   type DeliveryOutcome,
+  replayWebhookDelivery,
   type SubscriptionSecretSource,
   WebhookDeliveryWorker,
   type WebhookDeliveryWorkerOptions,

@@ -6,7 +6,9 @@ import {
   publishRealtimeEvent,
   QUEUE_NAMES,
   queuePrefix,
+  WEBHOOK_SECRET_PURPOSE,
 } from '@switchboard/messaging';
+import { openSealedSecret } from '@switchboard/secrets';
 import {
   createTestDatabase,
   deleteKeysWithPrefix,
@@ -27,6 +29,7 @@ const PASSWORD = 'correct horse battery staple';
 const STREAMING = '/v1/realtime';
 const CLOUD_SECRET = 'meta-app-secret';
 const ROLES = ['owner', 'admin', 'agent', 'viewer'] as const;
+const INTERNAL_TOKEN = 'internal-token-0123456789';
 
 let database: TestDatabase;
 let db: Db;
@@ -138,7 +141,7 @@ beforeAll(async () => {
     scrypt: SCRYPT,
     loginMaxFailures: 3,
     rateLimitPerMinute: 100_000,
-    internalToken: 'internal-token-0123456789',
+    internalToken: INTERNAL_TOKEN,
     cloudApi: { appSecret: CLOUD_SECRET, verifyToken: 'verify-me' },
     onPasswordReset: (delivery) => {
       resets.push(delivery);
@@ -601,7 +604,29 @@ describe('tenant isolation', () => {
       })
     ).json();
     const b = seeded.b;
+    const bHook = (
+      await app.inject({
+        method: 'POST',
+        url: '/v1/webhooks',
+        headers: bearer(bOwner),
+        payload: { url: 'https://b.example/hooks', events: ['*'] },
+      })
+    ).json();
+    const bDelivery = await withTenant(db, b.tenantId, (tx) =>
+      tx.webhookDelivery.create({
+        data: {
+          tenantId: b.tenantId,
+          subscriptionId: bHook.id,
+          eventId: randomUUID(),
+          eventType: 'message.received',
+          payload: { text: `secret of ${slugB}` },
+          status: 'failed',
+        },
+      }),
+    );
     const idFor: Record<string, string> = {
+      '/v1/webhooks/deliveries/': bDelivery.id,
+      '/v1/webhooks/': bHook.id,
       '/v1/sessions/': b.sessionId,
       '/v1/conversations/': b.conversationId,
       '/v1/contacts/': b.contactId,
@@ -617,6 +642,7 @@ describe('tenant isolation', () => {
       'PATCH /v1/team/:id': { role: 'owner' },
       'PATCH /v1/templates/:id': { body: 'hijacked' },
       'PATCH /v1/quick-replies/:id': { body: 'hijacked' },
+      'PATCH /v1/webhooks/:id': { url: 'https://attacker.example/' },
     };
     const secrets = [
       b.sessionId,
@@ -625,6 +651,9 @@ describe('tenant isolation', () => {
       b.messageId,
       b.users.viewer.id,
       bKey.id,
+      bHook.id,
+      bDelivery.id,
+      bHook.secret,
       `secret of ${slugB}`,
       slugB,
     ];
@@ -1012,6 +1041,96 @@ describe('realtime', () => {
   });
 });
 
+describe('webhook subscriptions', () => {
+  it('shows the secret once, stores it sealed so the workers can open it, and replays a failed delivery onto the queue', async () => {
+    const admin = await tokenFor('a', 'admin');
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/webhooks',
+      headers: bearer(admin),
+      payload: { url: 'https://a.example/hooks', events: ['message.received'], description: 'CRM' },
+    });
+    expect(created.statusCode).toBe(201);
+    const hook = created.json();
+    expect(hook.secret).toMatch(/^whsec_/);
+    const row = await withTenant(db, seeded.a.tenantId, (tx) =>
+      tx.webhookSubscription.findUniqueOrThrow({ where: { id: hook.id } }),
+    );
+    expect(row.secretRef).toBeNull();
+    expect(Buffer.from(row.secretCiphertext!).toString('latin1')).not.toContain(hook.secret);
+    expect(openSealedSecret(row.secretCiphertext!, INTERNAL_TOKEN, WEBHOOK_SECRET_PURPOSE)).toBe(hook.secret);
+
+    const listed = await app.inject({ method: 'GET', url: '/v1/webhooks', headers: bearer(admin) });
+    expect(listed.json().items.map((i: { id: string }) => i.id)).toContain(hook.id);
+    expect(listed.body).not.toContain(hook.secret);
+
+    const refused = await app.inject({
+      method: 'POST',
+      url: '/v1/webhooks',
+      headers: bearer(admin),
+      payload: { url: 'http://intranet.example/hooks', events: ['*'] },
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().error.issues[0].path).toBe('body.url');
+    const viewer = await app.inject({
+      method: 'GET',
+      url: '/v1/webhooks',
+      headers: bearer(await tokenFor('a', 'viewer')),
+    });
+    expect(viewer.statusCode).toBe(403);
+
+    const failed = await withTenant(db, seeded.a.tenantId, (tx) =>
+      tx.webhookDelivery.create({
+        data: {
+          tenantId: seeded.a.tenantId,
+          subscriptionId: hook.id,
+          eventId: randomUUID(),
+          eventType: 'message.received',
+          payload: {},
+          status: 'failed',
+          attempts: 15,
+          lastError: 'HTTP 500',
+        },
+      }),
+    );
+    const log = await app.inject({
+      method: 'GET',
+      url: `/v1/webhooks/${hook.id}/deliveries`,
+      headers: bearer(admin),
+    });
+    expect(log.json().items).toMatchObject([
+      { id: failed.id, status: 'failed', attempts: 15, lastError: 'HTTP 500' },
+    ]);
+    const replayed = await app.inject({
+      method: 'POST',
+      url: `/v1/webhooks/deliveries/${failed.id}/replay`,
+      headers: bearer(admin),
+    });
+    expect(replayed.statusCode).toBe(202);
+    expect(replayed.json()).toMatchObject({ status: 'pending', lastError: null, attempts: 15 });
+    const queue = new Queue(QUEUE_NAMES.webhookDeliveries, {
+      connection: redis,
+      prefix: queuePrefix(`sb:${slugA}:`),
+    });
+    const jobs = await queue.getJobs(['waiting', 'delayed', 'prioritized']);
+    await queue.close();
+    expect(jobs.map((job) => job.data)).toContainEqual({
+      tenantId: seeded.a.tenantId,
+      deliveryId: failed.id,
+    });
+
+    const removed = await app.inject({
+      method: 'DELETE',
+      url: `/v1/webhooks/${hook.id}`,
+      headers: bearer(admin),
+    });
+    expect(removed.statusCode).toBe(204);
+    expect(
+      await withTenant(db, seeded.a.tenantId, (tx) => tx.webhookDelivery.count({ where: { id: failed.id } })),
+    ).toBe(0);
+  });
+});
+
 describe('internal status', () => {
   it("summarizes the configured tenant's sessions for the INTERNAL_TOKEN only", async () => {
     const denied = await app.inject({
@@ -1023,7 +1142,7 @@ describe('internal status', () => {
     const res = await app.inject({
       method: 'GET',
       url: '/internal/status',
-      headers: bearer('internal-token-0123456789'),
+      headers: bearer(INTERNAL_TOKEN),
     });
     expect(res.statusCode).toBe(200);
     const count = await withTenant(db, seeded.a.tenantId, (tx) =>

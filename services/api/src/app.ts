@@ -34,6 +34,7 @@ import { realtimeRoutes } from './routes/realtime.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { teamRoutes } from './routes/team.ts';
 import { quickReplyRoutes, templateRoutes } from './routes/templates.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 
 /** What buildApp needs: its connections and settings, never the environment. */
 export interface BuildAppOptions {
@@ -217,6 +218,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(quickReplyRoutes, { prefix: '/v1/quick-replies' });
   await app.register(auditRoutes, { prefix: '/v1/audit-log' });
   await app.register(realtimeRoutes, { prefix: '/v1/realtime' });
+  await app.register(webhookRoutes, {
+    prefix: '/v1/webhooks',
+    ...(options.internalToken ? { sealingKey: options.internalToken } : {}),
+  });
   if (options.internalToken)
     await app.register(internalRoutes, { prefix: '/internal', token: options.internalToken });
   if (options.cloudApi)

@@ -14,6 +14,7 @@ import {
   QUEUE_NAMES,
   queuePrefix,
   type SubscriptionSecretSource,
+  WEBHOOK_SECRET_PURPOSE,
   WebhookDeliveryWorker,
 } from '@switchboard/messaging';
 import { openSealedSecret, type SecretResolver } from '@switchboard/secrets';
@@ -35,9 +36,6 @@ import type { DeclaredSession } from './declared-sessions.ts';
  *   the cloud-api-inbound queue) parsed and stored like any channel's events, and the tenant's
  *   own webhook deliveries. Any worker may take these: storing is idempotent.
  */
-
-/** The purpose sealed webhook secrets are opened for; the API seals with the same one. */
-export const WEBHOOK_SECRET_PURPOSE = 'webhook-subscription';
 
 /** Options for {@link MessagePipelines}. */
 export interface MessagePipelinesOptions {

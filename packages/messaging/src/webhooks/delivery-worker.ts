@@ -88,26 +88,7 @@ export class WebhookDeliveryWorker {
 
   /** Sends a delivery again (after a fix on the receiver's side), whatever its status; attempts keep counting. */
   async replay(tenantId: string, deliveryId: string): Promise<void> {
-    const updated = await withTenant(this.options.db, tenantId, (tx) =>
-      tx.webhookDelivery.updateMany({
-        where: { id: deliveryId },
-        data: { status: 'pending', nextAttemptAt: new Date(), lastError: null },
-      }),
-    );
-    if (updated.count === 0) throw new Error(`webhook delivery ${deliveryId} does not exist`);
-    const job = await this.queue.getJob(webhookDeliveryJobId(deliveryId));
-    const state = await job?.getState();
-    if (job && (state === 'failed' || state === 'completed')) {
-      await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
-      return;
-    }
-    if (job) return; // still waiting, delayed or active: it will run.
-    const options = webhookJobOptions(deliveryId, this.retry);
-    await this.queue.add(
-      'deliver',
-      { tenantId, deliveryId },
-      { ...options, jobId: `${options.jobId}-replay-${Date.now()}` },
-    );
+    await replayWebhookDelivery(this.options.db, this.queue, tenantId, deliveryId, this.retry);
   }
 
   /** One attempt of one delivery (the Worker's processor). */
@@ -197,4 +178,38 @@ export class WebhookDeliveryWorker {
     );
     throw new DeliveryAttemptError(`webhook delivery ${deliveryId} attempt ${attempt}: ${error}`, retryInMs);
   }
+}
+
+/**
+ * Puts a delivery back in line, whatever its status (after a fix on the receiver's side): the row
+ * returns to `pending` and its job is retried, or a new one is added when the old job is gone.
+ * Attempts keep counting on the row. Used by the worker and by the API's replay route.
+ */
+export async function replayWebhookDelivery(
+  db: Db,
+  queue: Queue,
+  tenantId: string,
+  deliveryId: string,
+  retry: WebhookRetryPolicy = DEFAULT_WEBHOOK_RETRY,
+): Promise<void> {
+  const updated = await withTenant(db, tenantId, (tx) =>
+    tx.webhookDelivery.updateMany({
+      where: { id: deliveryId },
+      data: { status: 'pending', nextAttemptAt: new Date(), lastError: null },
+    }),
+  );
+  if (updated.count === 0) throw new Error(`webhook delivery ${deliveryId} does not exist`);
+  const job = await queue.getJob(webhookDeliveryJobId(deliveryId));
+  const state = await job?.getState();
+  if (job && (state === 'failed' || state === 'completed')) {
+    await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
+    return;
+  }
+  if (job) return; // still waiting, delayed or active: it will run.
+  const options = webhookJobOptions(deliveryId, retry);
+  await queue.add(
+    'deliver',
+    { tenantId, deliveryId },
+    { ...options, jobId: `${options.jobId}-replay-${Date.now()}` },
+  );
 }
