@@ -47,6 +47,9 @@ describe('three workers and thirty sessions', () => {
   });
 
   it('hand over at once on SIGTERM: the others own everything well inside one TTL', async () => {
+    // What c holds now (10 unless a busy machine made it miss a renewal since the last check).
+    const heldByC = [...(fleet.holdings().get('c') ?? [])].sort();
+    expect(heldByC.length).toBeGreaterThan(0);
     const before = Date.now();
     fleet.signal('c', 'SIGTERM');
     await fleet.exited('c');
@@ -57,7 +60,7 @@ describe('three workers and thirty sessions', () => {
     const recorded = fleet.events.filter(
       (e) => e.worker === 'c' && e.event === 'recorded' && e.reason === 'shutdown',
     );
-    expect(recorded).toHaveLength(10);
+    expect(recorded.map((e) => e.session).sort()).toEqual(heldByC);
     expect(recorded.every((e) => e.write === 'ok')).toBe(true);
   });
 
