@@ -71,6 +71,25 @@ export function toPage<R extends { id: string }, T>(
   return { items: kept.map(map), nextCursor: more && last ? encodeCursor(at(last), last.id) : null };
 }
 
+/**
+ * A newest-first keyset list on `field` then id: the `where`, `orderBy` and `take` of its query
+ * (one row more than the page, to know whether another follows) and how to cut the rows into a
+ * page. For lists whose only filter is the cursor.
+ */
+export function newestFirst<F extends string>(
+  query: { cursor?: string | undefined; limit: number },
+  field: F,
+) {
+  const cursor = decodeCursor(query.cursor);
+  return {
+    where: afterCursor(cursor, field),
+    orderBy: [{ [field]: 'desc' }, { id: 'desc' }] as { [K in F | 'id']?: 'desc' }[],
+    take: query.limit + 1,
+    page: <R extends { id: string } & Record<F, Date>, T>(rows: R[], map: (row: R) => T) =>
+      toPage(rows, query.limit, (row) => row[field], map),
+  };
+}
+
 /** An ISO date-time string, or null. */
 export const isoOrNull = z.iso.datetime().nullable();
 

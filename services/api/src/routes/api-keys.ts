@@ -5,17 +5,7 @@ import { newApiKey } from '../auth/tokens.ts';
 import { actorOf, tenantTx } from '../context.ts';
 import { notFound } from '../errors.ts';
 import { SCOPES } from '../plugins/auth.ts';
-import {
-  afterCursor,
-  decodeCursor,
-  errorBody,
-  idParams,
-  iso,
-  isoOrNull,
-  page,
-  pageQuery,
-  toPage,
-} from '../schemas.ts';
+import { errorBody, idParams, iso, isoOrNull, newestFirst, page, pageQuery } from '../schemas.ts';
 
 const apiKey = z.strictObject({
   id: z.uuid(),
@@ -66,16 +56,11 @@ export const apiKeyRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const { limit } = request.query;
-      const cursor = decodeCursor(request.query.cursor);
+      const list = newestFirst(request.query, 'createdAt');
       const rows = await tenantTx(ctx, request, (tx) =>
-        tx.apiKey.findMany({
-          where: afterCursor(cursor, 'createdAt'),
-          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-          take: limit + 1,
-        }),
+        tx.apiKey.findMany({ where: list.where, orderBy: list.orderBy, take: list.take }),
       );
-      return toPage(rows, limit, (r) => r.createdAt, dto);
+      return list.page(rows, dto);
     },
   );
   app.post(

@@ -5,17 +5,7 @@ import { z } from 'zod';
 import { audit } from '../audit.ts';
 import { keyPrefixOf, tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
-import {
-  afterCursor,
-  decodeCursor,
-  errorBody,
-  idParams,
-  iso,
-  isoOrNull,
-  page,
-  pageQuery,
-  toPage,
-} from '../schemas.ts';
+import { errorBody, idParams, iso, isoOrNull, newestFirst, page, pageQuery } from '../schemas.ts';
 
 const session = z.strictObject({
   id: z.uuid(),
@@ -60,16 +50,11 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const { limit } = request.query;
-      const cursor = decodeCursor(request.query.cursor);
+      const list = newestFirst(request.query, 'createdAt');
       const rows = await tenantTx(ctx, request, (tx) =>
-        tx.session.findMany({
-          where: afterCursor(cursor, 'createdAt'),
-          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-          take: limit + 1,
-        }),
+        tx.session.findMany({ where: list.where, orderBy: list.orderBy, take: list.take }),
       );
-      return toPage(rows, limit, (r) => r.createdAt, dto);
+      return list.page(rows, dto);
     },
   );
   app.post(

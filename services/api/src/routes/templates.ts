@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
-import { afterCursor, decodeCursor, errorBody, idParams, page, pageQuery, toPage } from '../schemas.ts';
+import { errorBody, idParams, newestFirst, page, pageQuery } from '../schemas.ts';
 
 const read = { role: 'viewer', scope: 'read' } as const;
 const manage = { role: 'admin', scope: 'manage' } as const;
@@ -80,16 +80,11 @@ export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const { limit } = request.query;
-      const cursor = decodeCursor(request.query.cursor);
+      const list = newestFirst(request.query, 'createdAt');
       const rows = await tenantTx(ctx, request, (tx) =>
-        tx.messageTemplate.findMany({
-          where: afterCursor(cursor, 'createdAt'),
-          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-          take: limit + 1,
-        }),
+        tx.messageTemplate.findMany({ where: list.where, orderBy: list.orderBy, take: list.take }),
       );
-      return toPage(rows, limit, (r) => r.createdAt, templateDto);
+      return list.page(rows, templateDto);
     },
   );
   app.post(
@@ -205,16 +200,11 @@ export const quickReplyRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const { limit } = request.query;
-      const cursor = decodeCursor(request.query.cursor);
+      const list = newestFirst(request.query, 'createdAt');
       const rows = await tenantTx(ctx, request, (tx) =>
-        tx.quickReply.findMany({
-          where: afterCursor(cursor, 'createdAt'),
-          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-          take: limit + 1,
-        }),
+        tx.quickReply.findMany({ where: list.where, orderBy: list.orderBy, take: list.take }),
       );
-      return toPage(rows, limit, (r) => r.createdAt, replyDto);
+      return list.page(rows, replyDto);
     },
   );
   app.post(

@@ -19,6 +19,7 @@ import {
   idParams,
   iso,
   isoOrNull,
+  newestFirst,
   page,
   pageQuery,
   toPage,
@@ -142,16 +143,11 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
       },
     },
     async (request) => {
-      const { limit } = request.query;
-      const cursor = decodeCursor(request.query.cursor);
+      const list = newestFirst(request.query, 'createdAt');
       const rows = await tenantTx(ctx, request, (tx) =>
-        tx.webhookSubscription.findMany({
-          where: afterCursor(cursor, 'createdAt'),
-          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-          take: limit + 1,
-        }),
+        tx.webhookSubscription.findMany({ where: list.where, orderBy: list.orderBy, take: list.take }),
       );
-      return toPage(rows, limit, (r) => r.createdAt, subscriptionDto);
+      return list.page(rows, subscriptionDto);
     },
   );
 
