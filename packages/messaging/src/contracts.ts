@@ -28,6 +28,12 @@ export const QUEUE_NAMES = {
   webhookDeliveries: 'webhook-deliveries',
   /** Background downloads of inbound media into storage. */
   mediaDownloads: 'media-downloads',
+  /**
+   * One queue per session for what only the socket's holder can do (log out, ask WhatsApp for a
+   * pairing code): consumed, like `outbound`, by the worker holding the session's lease, so a
+   * command sent while no worker holds the session waits for the next one instead of being lost.
+   */
+  sessionCommands: (sessionId: string) => `session-commands-${sessionId}`,
 } as const;
 
 const uuid = z.uuid({ error: 'must be a uuid' });
@@ -47,6 +53,39 @@ export type OutboundJob = z.infer<typeof outboundJobSchema>;
 /** The jobId of an outbound job: one job per message (or scheduled message), ever. */
 export function outboundJobId(job: OutboundJob): string {
   return job.kind === 'send' ? `send-${job.messageId}` : `scheduled-${job.scheduledMessageId}`;
+}
+
+/**
+ * A command for the worker holding a session. The API adds it with `sessionCommandJobId`, so a
+ * repeated click is one job; the worker records the outcome as the session's state (realtime
+ * `session.state` / `session.pairing`), not as a reply to the caller.
+ */
+export const sessionCommandSchema = z.discriminatedUnion('type', [
+  /** Log the linked device out at WhatsApp, delete its keys; the session ends `logged_out`. */
+  z.strictObject({
+    type: z.literal('logout'),
+    tenantId: uuid,
+    sessionId: uuid,
+    requestedBy: z.string().min(1),
+  }),
+  /** Pair by code instead of QR: WhatsApp shows the code on the phone with this number (digits, E.164 without '+'). */
+  z.strictObject({
+    type: z.literal('pairing-code'),
+    tenantId: uuid,
+    sessionId: uuid,
+    phoneNumber: z
+      .string()
+      .regex(/^[1-9][0-9]{6,14}$/, 'must be an E.164 number without "+" (7 to 15 digits)'),
+    requestedBy: z.string().min(1),
+  }),
+]);
+export type SessionCommand = z.infer<typeof sessionCommandSchema>;
+
+/** The jobId of a session command: one pending logout per session, one pairing-code request per number. */
+export function sessionCommandJobId(command: SessionCommand): string {
+  return command.type === 'logout'
+    ? `logout-${command.sessionId}`
+    : `pairing-code-${command.sessionId}-${command.phoneNumber}`;
 }
 
 /**

@@ -17,6 +17,9 @@ export {
   type RealtimeStreamWriter,
   realtimeEventSchema,
   realtimeStreamKey,
+  type SessionCommand,
+  sessionCommandJobId,
+  sessionCommandSchema,
   tenantKeyPrefix,
   WEBHOOK_SECRET_PURPOSE,
 } from './contracts.ts';
