@@ -3,7 +3,9 @@
 # build and the tests need, installing only what is missing, then puts Node 24 first on PATH.
 #
 #   - Debian packages: redis-server and redis-sentinel (tests start their own servers on
-#     loopback ports; the Debian service is never used).
+#     loopback ports; the Debian service is never used), chromium (the inbox's browser tests
+#     drive it with playwright-core; nothing is downloaded).
+#   - moto (a local S3, for media storage tests) from PyPI in a venv under $SWITCHBOARD_CACHE.
 #   - Node 24 LTS from the npm registry's node-linux-<arch> package (the machine's PATH has
 #     Node 20, which is past end of life), cached under $SWITCHBOARD_CACHE.
 #   - npm ci, re-run only when package-lock.json changed since the last install.
@@ -19,6 +21,8 @@ toolchain_apt() {
   local missing=()
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
   [ "${#missing[@]}" -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
     toolchain_log "missing Debian packages: ${missing[*]} (install them, or run as root)"
@@ -29,6 +33,21 @@ toolchain_apt() {
   toolchain_log "installing ${missing[*]}"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+SWITCHBOARD_MOTO_VERSION="${SWITCHBOARD_MOTO_VERSION:-5.2.1}"
+
+# moto's S3 server in its own venv (the system Python may be externally managed); tests find
+# it through SWITCHBOARD_MOTO_SERVER.
+toolchain_moto() {
+  local dir="$SWITCHBOARD_CACHE/moto-$SWITCHBOARD_MOTO_VERSION"
+  if [ ! -x "$dir/bin/moto_server" ]; then
+    toolchain_log "installing moto $SWITCHBOARD_MOTO_VERSION into $dir"
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$SWITCHBOARD_MOTO_VERSION" >/dev/null
+  fi
+  export SWITCHBOARD_MOTO_SERVER="$dir/bin/moto_server"
 }
 
 toolchain_node() {
@@ -62,5 +81,6 @@ toolchain_npm() {
 }
 
 toolchain_apt
+toolchain_moto
 toolchain_node
 toolchain_npm
