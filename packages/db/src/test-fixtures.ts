@@ -106,6 +106,7 @@ export async function seedTenant(
       `INSERT INTO idempotency_keys (tenant_id, key, request_hash, expires_at) VALUES ($1, 'idem-1', 'sha', now() + interval '1 day')`,
       [t],
     ],
+    [`INSERT INTO outbox (tenant_id, kind, payload) VALUES ($1, 'realtime', '{}')`, [t]],
     [
       `INSERT INTO audit_log (tenant_id, actor_type, actor_id, action, target_type, target_id) VALUES ($1, 'user', $2::uuid, 'member.invited', 'user', $2::text)`,
       [t, ids.userId],

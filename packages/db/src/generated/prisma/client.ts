@@ -136,3 +136,8 @@ export type IdempotencyKey = Prisma.IdempotencyKeyModel
  * 
  */
 export type AuditLogEntry = Prisma.AuditLogEntryModel
+/**
+ * Model OutboxEntry
+ * 
+ */
+export type OutboxEntry = Prisma.OutboxEntryModel

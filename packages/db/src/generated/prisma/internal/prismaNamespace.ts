@@ -415,7 +415,8 @@ export const ModelName = {
   WebhookSubscription: 'WebhookSubscription',
   WebhookDelivery: 'WebhookDelivery',
   IdempotencyKey: 'IdempotencyKey',
-  AuditLogEntry: 'AuditLogEntry'
+  AuditLogEntry: 'AuditLogEntry',
+  OutboxEntry: 'OutboxEntry'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -431,7 +432,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry"
+    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1841,6 +1842,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    OutboxEntry: {
+      payload: Prisma.$OutboxEntryPayload<ExtArgs>
+      fields: Prisma.OutboxEntryFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.OutboxEntryFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$OutboxEntryPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.OutboxEntryFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$OutboxEntryPayload>
+        }
+        findFirst: {
+          args: Prisma.OutboxEntryFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$OutboxEntryPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.OutboxEntryFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$OutboxEntryPayload>
+        }
+        findMany: {
+          args: Prisma.OutboxEntryFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$OutboxEntryPayload>[]
+        }
+        create: {
+          args: Prisma.OutboxEntryCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$OutboxEntryPayload>
+        }
+        createMany: {
+          args: Prisma.OutboxEntryCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.OutboxEntryCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$OutboxEntryPayload>[]
+        }
+        delete: {
+          args: Prisma.OutboxEntryDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$OutboxEntryPayload>
+        }
+        update: {
+          args: Prisma.OutboxEntryUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$OutboxEntryPayload>
+        }
+        deleteMany: {
+          args: Prisma.OutboxEntryDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.OutboxEntryUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.OutboxEntryUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$OutboxEntryPayload>[]
+        }
+        upsert: {
+          args: Prisma.OutboxEntryUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$OutboxEntryPayload>
+        }
+        aggregate: {
+          args: Prisma.OutboxEntryAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateOutboxEntry>
+        }
+        groupBy: {
+          args: Prisma.OutboxEntryGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.OutboxEntryGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.OutboxEntryCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.OutboxEntryCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -2054,6 +2129,7 @@ export const MessageScalarFieldEnum = {
   sentAt: 'sentAt',
   deliveredAt: 'deliveredAt',
   readAt: 'readAt',
+  template: 'template',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -2187,6 +2263,19 @@ export const AuditLogEntryScalarFieldEnum = {
 } as const
 
 export type AuditLogEntryScalarFieldEnum = (typeof AuditLogEntryScalarFieldEnum)[keyof typeof AuditLogEntryScalarFieldEnum]
+
+
+export const OutboxEntryScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  kind: 'kind',
+  payload: 'payload',
+  attempts: 'attempts',
+  lastError: 'lastError',
+  createdAt: 'createdAt'
+} as const
+
+export type OutboxEntryScalarFieldEnum = (typeof OutboxEntryScalarFieldEnum)[keyof typeof OutboxEntryScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -2671,6 +2760,7 @@ export type GlobalOmitConfig = {
   webhookDelivery?: Prisma.WebhookDeliveryOmit
   idempotencyKey?: Prisma.IdempotencyKeyOmit
   auditLogEntry?: Prisma.AuditLogEntryOmit
+  outboxEntry?: Prisma.OutboxEntryOmit
 }
 
 /* Types for Logging */

@@ -69,7 +69,8 @@ export const ModelName = {
   WebhookSubscription: 'WebhookSubscription',
   WebhookDelivery: 'WebhookDelivery',
   IdempotencyKey: 'IdempotencyKey',
-  AuditLogEntry: 'AuditLogEntry'
+  AuditLogEntry: 'AuditLogEntry',
+  OutboxEntry: 'OutboxEntry'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -262,6 +263,7 @@ export const MessageScalarFieldEnum = {
   sentAt: 'sentAt',
   deliveredAt: 'deliveredAt',
   readAt: 'readAt',
+  template: 'template',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -395,6 +397,19 @@ export const AuditLogEntryScalarFieldEnum = {
 } as const
 
 export type AuditLogEntryScalarFieldEnum = (typeof AuditLogEntryScalarFieldEnum)[keyof typeof AuditLogEntryScalarFieldEnum]
+
+
+export const OutboxEntryScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  kind: 'kind',
+  payload: 'payload',
+  attempts: 'attempts',
+  lastError: 'lastError',
+  createdAt: 'createdAt'
+} as const
+
+export type OutboxEntryScalarFieldEnum = (typeof OutboxEntryScalarFieldEnum)[keyof typeof OutboxEntryScalarFieldEnum]
 
 
 export const SortOrder = {

@@ -200,6 +200,7 @@ export type TenantWhereInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryListRelationFilter
   idempotencyKeys?: Prisma.IdempotencyKeyListRelationFilter
   auditLog?: Prisma.AuditLogEntryListRelationFilter
+  outbox?: Prisma.OutboxEntryListRelationFilter
 }
 
 export type TenantOrderByWithRelationInput = {
@@ -226,6 +227,7 @@ export type TenantOrderByWithRelationInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryOrderByRelationAggregateInput
   idempotencyKeys?: Prisma.IdempotencyKeyOrderByRelationAggregateInput
   auditLog?: Prisma.AuditLogEntryOrderByRelationAggregateInput
+  outbox?: Prisma.OutboxEntryOrderByRelationAggregateInput
 }
 
 export type TenantWhereUniqueInput = Prisma.AtLeast<{
@@ -255,6 +257,7 @@ export type TenantWhereUniqueInput = Prisma.AtLeast<{
   webhookDeliveries?: Prisma.WebhookDeliveryListRelationFilter
   idempotencyKeys?: Prisma.IdempotencyKeyListRelationFilter
   auditLog?: Prisma.AuditLogEntryListRelationFilter
+  outbox?: Prisma.OutboxEntryListRelationFilter
 }, "id" | "slug">
 
 export type TenantOrderByWithAggregationInput = {
@@ -303,6 +306,7 @@ export type TenantCreateInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateInput = {
@@ -329,6 +333,7 @@ export type TenantUncheckedCreateInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUpdateInput = {
@@ -355,6 +360,7 @@ export type TenantUpdateInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateInput = {
@@ -381,6 +387,7 @@ export type TenantUncheckedUpdateInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateManyInput = {
@@ -696,6 +703,20 @@ export type TenantUpdateOneRequiredWithoutAuditLogNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.TenantUpdateToOneWithWhereWithoutAuditLogInput, Prisma.TenantUpdateWithoutAuditLogInput>, Prisma.TenantUncheckedUpdateWithoutAuditLogInput>
 }
 
+export type TenantCreateNestedOneWithoutOutboxInput = {
+  create?: Prisma.XOR<Prisma.TenantCreateWithoutOutboxInput, Prisma.TenantUncheckedCreateWithoutOutboxInput>
+  connectOrCreate?: Prisma.TenantCreateOrConnectWithoutOutboxInput
+  connect?: Prisma.TenantWhereUniqueInput
+}
+
+export type TenantUpdateOneRequiredWithoutOutboxNestedInput = {
+  create?: Prisma.XOR<Prisma.TenantCreateWithoutOutboxInput, Prisma.TenantUncheckedCreateWithoutOutboxInput>
+  connectOrCreate?: Prisma.TenantCreateOrConnectWithoutOutboxInput
+  upsert?: Prisma.TenantUpsertWithoutOutboxInput
+  connect?: Prisma.TenantWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.TenantUpdateToOneWithWhereWithoutOutboxInput, Prisma.TenantUpdateWithoutOutboxInput>, Prisma.TenantUncheckedUpdateWithoutOutboxInput>
+}
+
 export type TenantCreateWithoutUsersInput = {
   id?: string
   slug: string
@@ -719,6 +740,7 @@ export type TenantCreateWithoutUsersInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutUsersInput = {
@@ -744,6 +766,7 @@ export type TenantUncheckedCreateWithoutUsersInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutUsersInput = {
@@ -785,6 +808,7 @@ export type TenantUpdateWithoutUsersInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutUsersInput = {
@@ -810,6 +834,7 @@ export type TenantUncheckedUpdateWithoutUsersInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutMembershipsInput = {
@@ -835,6 +860,7 @@ export type TenantCreateWithoutMembershipsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutMembershipsInput = {
@@ -860,6 +886,7 @@ export type TenantUncheckedCreateWithoutMembershipsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutMembershipsInput = {
@@ -901,6 +928,7 @@ export type TenantUpdateWithoutMembershipsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutMembershipsInput = {
@@ -926,6 +954,7 @@ export type TenantUncheckedUpdateWithoutMembershipsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutApiKeysInput = {
@@ -951,6 +980,7 @@ export type TenantCreateWithoutApiKeysInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutApiKeysInput = {
@@ -976,6 +1006,7 @@ export type TenantUncheckedCreateWithoutApiKeysInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutApiKeysInput = {
@@ -1017,6 +1048,7 @@ export type TenantUpdateWithoutApiKeysInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutApiKeysInput = {
@@ -1042,6 +1074,7 @@ export type TenantUncheckedUpdateWithoutApiKeysInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutRefreshTokensInput = {
@@ -1067,6 +1100,7 @@ export type TenantCreateWithoutRefreshTokensInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutRefreshTokensInput = {
@@ -1092,6 +1126,7 @@ export type TenantUncheckedCreateWithoutRefreshTokensInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutRefreshTokensInput = {
@@ -1133,6 +1168,7 @@ export type TenantUpdateWithoutRefreshTokensInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutRefreshTokensInput = {
@@ -1158,6 +1194,7 @@ export type TenantUncheckedUpdateWithoutRefreshTokensInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutPasswordResetTokensInput = {
@@ -1183,6 +1220,7 @@ export type TenantCreateWithoutPasswordResetTokensInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutPasswordResetTokensInput = {
@@ -1208,6 +1246,7 @@ export type TenantUncheckedCreateWithoutPasswordResetTokensInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutPasswordResetTokensInput = {
@@ -1249,6 +1288,7 @@ export type TenantUpdateWithoutPasswordResetTokensInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutPasswordResetTokensInput = {
@@ -1274,6 +1314,7 @@ export type TenantUncheckedUpdateWithoutPasswordResetTokensInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutSessionsInput = {
@@ -1299,6 +1340,7 @@ export type TenantCreateWithoutSessionsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutSessionsInput = {
@@ -1324,6 +1366,7 @@ export type TenantUncheckedCreateWithoutSessionsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutSessionsInput = {
@@ -1365,6 +1408,7 @@ export type TenantUpdateWithoutSessionsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutSessionsInput = {
@@ -1390,6 +1434,7 @@ export type TenantUncheckedUpdateWithoutSessionsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutContactsInput = {
@@ -1415,6 +1460,7 @@ export type TenantCreateWithoutContactsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutContactsInput = {
@@ -1440,6 +1486,7 @@ export type TenantUncheckedCreateWithoutContactsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutContactsInput = {
@@ -1481,6 +1528,7 @@ export type TenantUpdateWithoutContactsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutContactsInput = {
@@ -1506,6 +1554,7 @@ export type TenantUncheckedUpdateWithoutContactsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutContactIdentitiesInput = {
@@ -1531,6 +1580,7 @@ export type TenantCreateWithoutContactIdentitiesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutContactIdentitiesInput = {
@@ -1556,6 +1606,7 @@ export type TenantUncheckedCreateWithoutContactIdentitiesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutContactIdentitiesInput = {
@@ -1597,6 +1648,7 @@ export type TenantUpdateWithoutContactIdentitiesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutContactIdentitiesInput = {
@@ -1622,6 +1674,7 @@ export type TenantUncheckedUpdateWithoutContactIdentitiesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutConversationsInput = {
@@ -1647,6 +1700,7 @@ export type TenantCreateWithoutConversationsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutConversationsInput = {
@@ -1672,6 +1726,7 @@ export type TenantUncheckedCreateWithoutConversationsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutConversationsInput = {
@@ -1713,6 +1768,7 @@ export type TenantUpdateWithoutConversationsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutConversationsInput = {
@@ -1738,6 +1794,7 @@ export type TenantUncheckedUpdateWithoutConversationsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutMessagesInput = {
@@ -1763,6 +1820,7 @@ export type TenantCreateWithoutMessagesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutMessagesInput = {
@@ -1788,6 +1846,7 @@ export type TenantUncheckedCreateWithoutMessagesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutMessagesInput = {
@@ -1829,6 +1888,7 @@ export type TenantUpdateWithoutMessagesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutMessagesInput = {
@@ -1854,6 +1914,7 @@ export type TenantUncheckedUpdateWithoutMessagesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutMessageStatusEventsInput = {
@@ -1879,6 +1940,7 @@ export type TenantCreateWithoutMessageStatusEventsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutMessageStatusEventsInput = {
@@ -1904,6 +1966,7 @@ export type TenantUncheckedCreateWithoutMessageStatusEventsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutMessageStatusEventsInput = {
@@ -1945,6 +2008,7 @@ export type TenantUpdateWithoutMessageStatusEventsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutMessageStatusEventsInput = {
@@ -1970,6 +2034,7 @@ export type TenantUncheckedUpdateWithoutMessageStatusEventsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutMessageTemplatesInput = {
@@ -1995,6 +2060,7 @@ export type TenantCreateWithoutMessageTemplatesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutMessageTemplatesInput = {
@@ -2020,6 +2086,7 @@ export type TenantUncheckedCreateWithoutMessageTemplatesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutMessageTemplatesInput = {
@@ -2061,6 +2128,7 @@ export type TenantUpdateWithoutMessageTemplatesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutMessageTemplatesInput = {
@@ -2086,6 +2154,7 @@ export type TenantUncheckedUpdateWithoutMessageTemplatesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutQuickRepliesInput = {
@@ -2111,6 +2180,7 @@ export type TenantCreateWithoutQuickRepliesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutQuickRepliesInput = {
@@ -2136,6 +2206,7 @@ export type TenantUncheckedCreateWithoutQuickRepliesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutQuickRepliesInput = {
@@ -2177,6 +2248,7 @@ export type TenantUpdateWithoutQuickRepliesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutQuickRepliesInput = {
@@ -2202,6 +2274,7 @@ export type TenantUncheckedUpdateWithoutQuickRepliesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutScheduledMessagesInput = {
@@ -2227,6 +2300,7 @@ export type TenantCreateWithoutScheduledMessagesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutScheduledMessagesInput = {
@@ -2252,6 +2326,7 @@ export type TenantUncheckedCreateWithoutScheduledMessagesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutScheduledMessagesInput = {
@@ -2293,6 +2368,7 @@ export type TenantUpdateWithoutScheduledMessagesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutScheduledMessagesInput = {
@@ -2318,6 +2394,7 @@ export type TenantUncheckedUpdateWithoutScheduledMessagesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutWebhookSubscriptionsInput = {
@@ -2343,6 +2420,7 @@ export type TenantCreateWithoutWebhookSubscriptionsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutWebhookSubscriptionsInput = {
@@ -2368,6 +2446,7 @@ export type TenantUncheckedCreateWithoutWebhookSubscriptionsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutWebhookSubscriptionsInput = {
@@ -2409,6 +2488,7 @@ export type TenantUpdateWithoutWebhookSubscriptionsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutWebhookSubscriptionsInput = {
@@ -2434,6 +2514,7 @@ export type TenantUncheckedUpdateWithoutWebhookSubscriptionsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutWebhookDeliveriesInput = {
@@ -2459,6 +2540,7 @@ export type TenantCreateWithoutWebhookDeliveriesInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutWebhookDeliveriesInput = {
@@ -2484,6 +2566,7 @@ export type TenantUncheckedCreateWithoutWebhookDeliveriesInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutWebhookDeliveriesInput = {
@@ -2525,6 +2608,7 @@ export type TenantUpdateWithoutWebhookDeliveriesInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutWebhookDeliveriesInput = {
@@ -2550,6 +2634,7 @@ export type TenantUncheckedUpdateWithoutWebhookDeliveriesInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutIdempotencyKeysInput = {
@@ -2575,6 +2660,7 @@ export type TenantCreateWithoutIdempotencyKeysInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionCreateNestedManyWithoutTenantInput
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutIdempotencyKeysInput = {
@@ -2600,6 +2686,7 @@ export type TenantUncheckedCreateWithoutIdempotencyKeysInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedCreateNestedManyWithoutTenantInput
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutIdempotencyKeysInput = {
@@ -2641,6 +2728,7 @@ export type TenantUpdateWithoutIdempotencyKeysInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUpdateManyWithoutTenantNestedInput
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutIdempotencyKeysInput = {
@@ -2666,6 +2754,7 @@ export type TenantUncheckedUpdateWithoutIdempotencyKeysInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedUpdateManyWithoutTenantNestedInput
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutAuditLogInput = {
@@ -2691,6 +2780,7 @@ export type TenantCreateWithoutAuditLogInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionCreateNestedManyWithoutTenantInput
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutAuditLogInput = {
@@ -2716,6 +2806,7 @@ export type TenantUncheckedCreateWithoutAuditLogInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedCreateNestedManyWithoutTenantInput
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutAuditLogInput = {
@@ -2757,6 +2848,7 @@ export type TenantUpdateWithoutAuditLogInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUpdateManyWithoutTenantNestedInput
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutAuditLogInput = {
@@ -2782,6 +2874,127 @@ export type TenantUncheckedUpdateWithoutAuditLogInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedUpdateManyWithoutTenantNestedInput
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+}
+
+export type TenantCreateWithoutOutboxInput = {
+  id?: string
+  slug: string
+  displayName: string
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  users?: Prisma.UserCreateNestedManyWithoutTenantInput
+  memberships?: Prisma.MembershipCreateNestedManyWithoutTenantInput
+  apiKeys?: Prisma.ApiKeyCreateNestedManyWithoutTenantInput
+  refreshTokens?: Prisma.RefreshTokenCreateNestedManyWithoutTenantInput
+  passwordResetTokens?: Prisma.PasswordResetTokenCreateNestedManyWithoutTenantInput
+  sessions?: Prisma.SessionCreateNestedManyWithoutTenantInput
+  contacts?: Prisma.ContactCreateNestedManyWithoutTenantInput
+  contactIdentities?: Prisma.ContactIdentityCreateNestedManyWithoutTenantInput
+  conversations?: Prisma.ConversationCreateNestedManyWithoutTenantInput
+  messages?: Prisma.MessageCreateNestedManyWithoutTenantInput
+  messageStatusEvents?: Prisma.MessageStatusEventCreateNestedManyWithoutTenantInput
+  messageTemplates?: Prisma.MessageTemplateCreateNestedManyWithoutTenantInput
+  quickReplies?: Prisma.QuickReplyCreateNestedManyWithoutTenantInput
+  scheduledMessages?: Prisma.ScheduledMessageCreateNestedManyWithoutTenantInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionCreateNestedManyWithoutTenantInput
+  webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
+  idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
+  auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+}
+
+export type TenantUncheckedCreateWithoutOutboxInput = {
+  id?: string
+  slug: string
+  displayName: string
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  users?: Prisma.UserUncheckedCreateNestedManyWithoutTenantInput
+  memberships?: Prisma.MembershipUncheckedCreateNestedManyWithoutTenantInput
+  apiKeys?: Prisma.ApiKeyUncheckedCreateNestedManyWithoutTenantInput
+  refreshTokens?: Prisma.RefreshTokenUncheckedCreateNestedManyWithoutTenantInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUncheckedCreateNestedManyWithoutTenantInput
+  sessions?: Prisma.SessionUncheckedCreateNestedManyWithoutTenantInput
+  contacts?: Prisma.ContactUncheckedCreateNestedManyWithoutTenantInput
+  contactIdentities?: Prisma.ContactIdentityUncheckedCreateNestedManyWithoutTenantInput
+  conversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutTenantInput
+  messages?: Prisma.MessageUncheckedCreateNestedManyWithoutTenantInput
+  messageStatusEvents?: Prisma.MessageStatusEventUncheckedCreateNestedManyWithoutTenantInput
+  messageTemplates?: Prisma.MessageTemplateUncheckedCreateNestedManyWithoutTenantInput
+  quickReplies?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutTenantInput
+  scheduledMessages?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutTenantInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedCreateNestedManyWithoutTenantInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
+  idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
+  auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+}
+
+export type TenantCreateOrConnectWithoutOutboxInput = {
+  where: Prisma.TenantWhereUniqueInput
+  create: Prisma.XOR<Prisma.TenantCreateWithoutOutboxInput, Prisma.TenantUncheckedCreateWithoutOutboxInput>
+}
+
+export type TenantUpsertWithoutOutboxInput = {
+  update: Prisma.XOR<Prisma.TenantUpdateWithoutOutboxInput, Prisma.TenantUncheckedUpdateWithoutOutboxInput>
+  create: Prisma.XOR<Prisma.TenantCreateWithoutOutboxInput, Prisma.TenantUncheckedCreateWithoutOutboxInput>
+  where?: Prisma.TenantWhereInput
+}
+
+export type TenantUpdateToOneWithWhereWithoutOutboxInput = {
+  where?: Prisma.TenantWhereInput
+  data: Prisma.XOR<Prisma.TenantUpdateWithoutOutboxInput, Prisma.TenantUncheckedUpdateWithoutOutboxInput>
+}
+
+export type TenantUpdateWithoutOutboxInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  slug?: Prisma.StringFieldUpdateOperationsInput | string
+  displayName?: Prisma.StringFieldUpdateOperationsInput | string
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  users?: Prisma.UserUpdateManyWithoutTenantNestedInput
+  memberships?: Prisma.MembershipUpdateManyWithoutTenantNestedInput
+  apiKeys?: Prisma.ApiKeyUpdateManyWithoutTenantNestedInput
+  refreshTokens?: Prisma.RefreshTokenUpdateManyWithoutTenantNestedInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUpdateManyWithoutTenantNestedInput
+  sessions?: Prisma.SessionUpdateManyWithoutTenantNestedInput
+  contacts?: Prisma.ContactUpdateManyWithoutTenantNestedInput
+  contactIdentities?: Prisma.ContactIdentityUpdateManyWithoutTenantNestedInput
+  conversations?: Prisma.ConversationUpdateManyWithoutTenantNestedInput
+  messages?: Prisma.MessageUpdateManyWithoutTenantNestedInput
+  messageStatusEvents?: Prisma.MessageStatusEventUpdateManyWithoutTenantNestedInput
+  messageTemplates?: Prisma.MessageTemplateUpdateManyWithoutTenantNestedInput
+  quickReplies?: Prisma.QuickReplyUpdateManyWithoutTenantNestedInput
+  scheduledMessages?: Prisma.ScheduledMessageUpdateManyWithoutTenantNestedInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionUpdateManyWithoutTenantNestedInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
+  idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
+  auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+}
+
+export type TenantUncheckedUpdateWithoutOutboxInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  slug?: Prisma.StringFieldUpdateOperationsInput | string
+  displayName?: Prisma.StringFieldUpdateOperationsInput | string
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  users?: Prisma.UserUncheckedUpdateManyWithoutTenantNestedInput
+  memberships?: Prisma.MembershipUncheckedUpdateManyWithoutTenantNestedInput
+  apiKeys?: Prisma.ApiKeyUncheckedUpdateManyWithoutTenantNestedInput
+  refreshTokens?: Prisma.RefreshTokenUncheckedUpdateManyWithoutTenantNestedInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUncheckedUpdateManyWithoutTenantNestedInput
+  sessions?: Prisma.SessionUncheckedUpdateManyWithoutTenantNestedInput
+  contacts?: Prisma.ContactUncheckedUpdateManyWithoutTenantNestedInput
+  contactIdentities?: Prisma.ContactIdentityUncheckedUpdateManyWithoutTenantNestedInput
+  conversations?: Prisma.ConversationUncheckedUpdateManyWithoutTenantNestedInput
+  messages?: Prisma.MessageUncheckedUpdateManyWithoutTenantNestedInput
+  messageStatusEvents?: Prisma.MessageStatusEventUncheckedUpdateManyWithoutTenantNestedInput
+  messageTemplates?: Prisma.MessageTemplateUncheckedUpdateManyWithoutTenantNestedInput
+  quickReplies?: Prisma.QuickReplyUncheckedUpdateManyWithoutTenantNestedInput
+  scheduledMessages?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutTenantNestedInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedUpdateManyWithoutTenantNestedInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
+  idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
+  auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 
@@ -2808,6 +3021,7 @@ export type TenantCountOutputType = {
   webhookDeliveries: number
   idempotencyKeys: number
   auditLog: number
+  outbox: number
 }
 
 export type TenantCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -2829,6 +3043,7 @@ export type TenantCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions
   webhookDeliveries?: boolean | TenantCountOutputTypeCountWebhookDeliveriesArgs
   idempotencyKeys?: boolean | TenantCountOutputTypeCountIdempotencyKeysArgs
   auditLog?: boolean | TenantCountOutputTypeCountAuditLogArgs
+  outbox?: boolean | TenantCountOutputTypeCountOutboxArgs
 }
 
 /**
@@ -2967,6 +3182,13 @@ export type TenantCountOutputTypeCountAuditLogArgs<ExtArgs extends runtime.Types
   where?: Prisma.AuditLogEntryWhereInput
 }
 
+/**
+ * TenantCountOutputType without action
+ */
+export type TenantCountOutputTypeCountOutboxArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.OutboxEntryWhereInput
+}
+
 
 export type TenantSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
@@ -2992,6 +3214,7 @@ export type TenantSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   webhookDeliveries?: boolean | Prisma.Tenant$webhookDeliveriesArgs<ExtArgs>
   idempotencyKeys?: boolean | Prisma.Tenant$idempotencyKeysArgs<ExtArgs>
   auditLog?: boolean | Prisma.Tenant$auditLogArgs<ExtArgs>
+  outbox?: boolean | Prisma.Tenant$outboxArgs<ExtArgs>
   _count?: boolean | Prisma.TenantCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["tenant"]>
 
@@ -3039,6 +3262,7 @@ export type TenantInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   webhookDeliveries?: boolean | Prisma.Tenant$webhookDeliveriesArgs<ExtArgs>
   idempotencyKeys?: boolean | Prisma.Tenant$idempotencyKeysArgs<ExtArgs>
   auditLog?: boolean | Prisma.Tenant$auditLogArgs<ExtArgs>
+  outbox?: boolean | Prisma.Tenant$outboxArgs<ExtArgs>
   _count?: boolean | Prisma.TenantCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type TenantIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {}
@@ -3065,6 +3289,7 @@ export type $TenantPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     webhookDeliveries: Prisma.$WebhookDeliveryPayload<ExtArgs>[]
     idempotencyKeys: Prisma.$IdempotencyKeyPayload<ExtArgs>[]
     auditLog: Prisma.$AuditLogEntryPayload<ExtArgs>[]
+    outbox: Prisma.$OutboxEntryPayload<ExtArgs>[]
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
@@ -3484,6 +3709,7 @@ export interface Prisma__TenantClient<T, Null = never, ExtArgs extends runtime.T
   webhookDeliveries<T extends Prisma.Tenant$webhookDeliveriesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$webhookDeliveriesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$WebhookDeliveryPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   idempotencyKeys<T extends Prisma.Tenant$idempotencyKeysArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$idempotencyKeysArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$IdempotencyKeyPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   auditLog<T extends Prisma.Tenant$auditLogArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$auditLogArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$AuditLogEntryPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  outbox<T extends Prisma.Tenant$outboxArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$outboxArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$OutboxEntryPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -4340,6 +4566,30 @@ export type Tenant$auditLogArgs<ExtArgs extends runtime.Types.Extensions.Interna
   take?: number
   skip?: number
   distinct?: Prisma.AuditLogEntryScalarFieldEnum | Prisma.AuditLogEntryScalarFieldEnum[]
+}
+
+/**
+ * Tenant.outbox
+ */
+export type Tenant$outboxArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the OutboxEntry
+   */
+  select?: Prisma.OutboxEntrySelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the OutboxEntry
+   */
+  omit?: Prisma.OutboxEntryOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.OutboxEntryInclude<ExtArgs> | null
+  where?: Prisma.OutboxEntryWhereInput
+  orderBy?: Prisma.OutboxEntryOrderByWithRelationInput | Prisma.OutboxEntryOrderByWithRelationInput[]
+  cursor?: Prisma.OutboxEntryWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.OutboxEntryScalarFieldEnum | Prisma.OutboxEntryScalarFieldEnum[]
 }
 
 /**
