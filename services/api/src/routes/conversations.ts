@@ -20,6 +20,26 @@ const conversation = z.strictObject({
   id: z.uuid(),
   sessionId: z.uuid(),
   contactId: z.uuid(),
+  /** Who the conversation is with, so a list renders without a request per row. */
+  contact: z.strictObject({
+    id: z.uuid(),
+    /** The agent-set name, else the contact's own WhatsApp name. */
+    name: z.string().nullable(),
+    /** E.164 digits without '+', when known. */
+    phoneNumber: z.string().nullable(),
+    lid: z.string().nullable(),
+  }),
+  /** The newest message, for the list's preview (body cut to 200 characters). */
+  lastMessage: z
+    .strictObject({
+      id: z.uuid(),
+      direction: z.enum(['inbound', 'outbound']),
+      type: z.string(),
+      body: z.string().nullable(),
+      status: z.enum(['queued', 'sent', 'delivered', 'read', 'failed']),
+      createdAt: z.iso.datetime(),
+    })
+    .nullable(),
   status: z.enum(['open', 'resolved']),
   assigneeId: z.uuid().nullable(),
   lastMessageAt: z.iso.datetime(),
@@ -32,17 +52,63 @@ const message = z.strictObject({
   conversationId: z.uuid(),
   direction: z.enum(['inbound', 'outbound']),
   status: z.enum(['queued', 'sent', 'delivered', 'read', 'failed']),
+  /** Why a failed message failed, as the provider said it. */
+  failureReason: z.string().nullable(),
   type: z.string(),
   body: z.string().nullable(),
+  /** For reactions: the emoji ('' when removed); the target is replyToMessageId / replyToProviderMessageId. */
+  reaction: z.string().nullable(),
+  /** The file of a media message; `available` once it is in storage (GET /v1/messages/:id/media). */
+  media: z
+    .strictObject({
+      mimeType: z.string().nullable(),
+      fileName: z.string().nullable(),
+      sizeBytes: z.number().int().nullable(),
+      available: z.boolean(),
+    })
+    .nullable(),
   replyToMessageId: z.uuid().nullable(),
+  replyToProviderMessageId: z.string().nullable(),
+  /** The member who sent an outbound message from the inbox. */
+  sentById: z.uuid().nullable(),
+  editedAt: isoOrNull,
+  deletedAt: isoOrNull,
+  sentAt: isoOrNull,
+  deliveredAt: isoOrNull,
+  readAt: isoOrNull,
   createdAt: z.iso.datetime(),
 });
 
-function dto(c: Conversation) {
+/** What every conversation answer loads with the row: the contact, its identities, the newest message. */
+const summary = {
+  contact: { include: { identities: { orderBy: { createdAt: 'asc' } } } },
+  messages: { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: 1 },
+} satisfies Prisma.ConversationInclude;
+type ConversationRow = Prisma.ConversationGetPayload<{ include: typeof summary }>;
+
+function dto(c: ConversationRow) {
+  const identity = (kind: 'pn' | 'lid') => c.contact.identities.find((i) => i.kind === kind)?.value ?? null;
+  const last = c.messages[0];
   return {
     id: c.id,
     sessionId: c.sessionId,
     contactId: c.contactId,
+    contact: {
+      id: c.contact.id,
+      name: c.contact.displayName ?? c.contact.pushName ?? null,
+      phoneNumber: identity('pn'),
+      lid: identity('lid'),
+    },
+    lastMessage: last
+      ? {
+          id: last.id,
+          direction: last.direction,
+          type: last.type,
+          body: last.body === null ? null : last.body.slice(0, 200),
+          status: last.status,
+          createdAt: last.createdAt.toISOString(),
+        }
+      : null,
     status: c.status,
     assigneeId: c.assigneeId,
     lastMessageAt: c.lastMessageAt.toISOString(),
@@ -51,15 +117,34 @@ function dto(c: Conversation) {
     createdAt: c.createdAt.toISOString(),
   };
 }
+const MEDIA_TYPES = new Set(['image', 'video', 'audio', 'document', 'sticker']);
+
 function messageDto(m: Message) {
   return {
     id: m.id,
     conversationId: m.conversationId,
     direction: m.direction,
     status: m.status,
+    failureReason: m.failureReason,
     type: m.type,
     body: m.body,
+    reaction: m.reaction,
+    media: MEDIA_TYPES.has(m.type)
+      ? {
+          mimeType: m.mediaMimeType,
+          fileName: m.mediaFileName,
+          sizeBytes: m.mediaSizeBytes === null ? null : Number(m.mediaSizeBytes),
+          available: m.mediaStorageKey !== null,
+        }
+      : null,
     replyToMessageId: m.replyToMessageId,
+    replyToProviderMessageId: m.replyToProviderMessageId,
+    sentById: m.sentById,
+    editedAt: iso(m.editedAt),
+    deletedAt: iso(m.deletedAt),
+    sentAt: iso(m.sentAt),
+    deliveredAt: iso(m.deliveredAt),
+    readAt: iso(m.readAt),
     createdAt: m.createdAt.toISOString(),
   };
 }
@@ -87,7 +172,7 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
             .min(1)
             .max(100)
             .optional()
-            .describe("Matches the contact's name or phone number."),
+            .describe("Matches the contact's name, phone number or LID, or a message's text."),
         }),
         response: { 200: page(conversation), 400: errorBody },
       },
@@ -106,13 +191,18 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
         ...(sessionId ? { sessionId } : {}),
         ...(search
           ? {
-              contact: {
-                OR: [
-                  { displayName: { contains: search, mode: 'insensitive' } },
-                  { pushName: { contains: search, mode: 'insensitive' } },
-                  { identities: { some: { value: { contains: search } } } },
-                ],
-              },
+              OR: [
+                {
+                  contact: {
+                    OR: [
+                      { displayName: { contains: search, mode: 'insensitive' } },
+                      { pushName: { contains: search, mode: 'insensitive' } },
+                      { identities: { some: { value: { contains: search.replace(/^\+/, '') } } } },
+                    ],
+                  },
+                },
+                { messages: { some: { body: { contains: search, mode: 'insensitive' } } } },
+              ],
             }
           : {}),
       };
@@ -121,6 +211,7 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
           where,
           orderBy: [{ lastMessageAt: 'desc' }, { id: 'desc' }],
           take: limit + 1,
+          include: summary,
         }),
       );
       return toPage(rows, limit, (r) => r.lastMessageAt, dto);
@@ -140,7 +231,7 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const row = await tenantTx(ctx, request, (tx) =>
-        tx.conversation.findUnique({ where: { id: request.params.id } }),
+        tx.conversation.findUnique({ where: { id: request.params.id }, include: summary }),
       );
       if (!row) throw notFound('conversation');
       return dto(row);
@@ -154,7 +245,9 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
     return tenantTx(ctx, request, async (tx) => {
       const row = await tx.conversation.findUnique({ where: { id: request.params.id } });
       if (!row) throw notFound('conversation');
-      return dto(await tx.conversation.update({ where: { id: row.id }, data: await data(row) }));
+      return dto(
+        await tx.conversation.update({ where: { id: row.id }, data: await data(row), include: summary }),
+      );
     });
   }
 
@@ -188,6 +281,7 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
                 ? { connect: { tenantId_id: { tenantId: row.tenantId, id: assigneeId } } }
                 : { disconnect: true },
             },
+            include: summary,
           }),
         );
       });
