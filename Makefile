@@ -16,8 +16,12 @@ install: ## Install what is missing: Debian packages, Node 24, npm packages
 	@$(TOOLCHAIN) true
 
 .PHONY: demo
-demo: ## Run the whole platform locally with no cluster (not wired yet: see README)
-	@echo "make demo is not wired yet: it arrives with the inbox issue (see README)." >&2; exit 1
+demo: ## Run the whole platform locally, no cluster: inbox, API, worker, Postgres, Redis, Cloud API emulator
+	@$(TOOLCHAIN) npm run --silent --if-present build -w @switchboard/inbox && node packages/devstack/src/demo.ts $(if $(DEMO_PORT),--port $(DEMO_PORT))
+
+.PHONY: demo-customer
+demo-customer: ## Chat with the running demo as a WhatsApp customer (FROM=<number> to be someone else)
+	@$(TOOLCHAIN) node packages/devstack/src/customer.ts $(if $(FROM),--from $(FROM))
 
 .PHONY: check
 check: ## Everything CI runs: lint, typecheck, circular imports, generated-file drift, tests
