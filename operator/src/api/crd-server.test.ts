@@ -148,6 +148,7 @@ describe('the WhatsAppTenant CRD on a real API server', () => {
       { secrets: { provider: 'vault' } },
       'secrets.provider vault needs secrets.vault',
     ],
+    ['s3 media storage without its bucket', { media: { storage: 's3' } }, 'media.storage s3 needs media.s3'],
   ])('rejects %s, saying what is wrong', async (_what, spec, message) => {
     const response = await create(`bad-${Math.random().toString(36).slice(2, 8)}`, spec);
     expect(response.status).toBe(422);

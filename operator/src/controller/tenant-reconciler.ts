@@ -217,6 +217,13 @@ export class TenantReconciler {
       );
     }
 
+    const mediaSecret = tenant.spec.media.storage === 's3' ? tenant.spec.media.s3?.secretRef : undefined;
+    if (mediaSecret) {
+      secretDigests[mediaSecret.name] = secretDigest(
+        await this.client.get<V1Secret>('v1', 'Secret', namespace, mediaSecret.name),
+      );
+    }
+
     const children = desiredChildren(tenant, this.config, {
       secretDigests,
       serviceMonitorsAvailable: await this.serviceMonitorsAvailable(),

@@ -1,10 +1,11 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import type { WhatsAppTenantSpecInput } from '../api/v1alpha1/index.ts';
+import { MEDIA_MOUNT_PATH, type WhatsAppTenantSpecInput } from '../api/v1alpha1/index.ts';
 import { buildApiAutoscaler } from './api-autoscaler.ts';
 import { buildApiDeployment, buildApiPodDisruptionBudget } from './api-deployment.ts';
 import { buildApiIngress } from './api-ingress.ts';
 import { buildApiService } from './api-service.ts';
+import { mediaSettings } from './config-map.ts';
 import { CONFIG_HASH_ANNOTATION } from './names.ts';
 import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
 import { buildWorkerDeployment } from './worker-deployment.ts';
@@ -130,6 +131,69 @@ describe('buildApiDeployment', () => {
       ],
     });
     expect(api.spec?.template.spec?.containers[0]?.image).toBe('registry.example.com/api:pinned');
+  });
+});
+
+describe('media storage of the API and worker pods', () => {
+  const envOf = (deployment: V1Deployment) =>
+    Object.fromEntries(
+      (deployment.spec?.template.spec?.containers[0]?.env ?? []).map((variable) => [variable.name, variable]),
+    );
+
+  it('mounts the volume claim in both at the path MEDIA_DIR names', () => {
+    const built = deployments({ media: { storage: 'volume', volume: { claimName: 'acme-media' } } });
+    for (const deployment of [built.api, built.worker]) {
+      const pod = deployment.spec?.template.spec;
+      expect(pod?.volumes).toContainEqual({
+        name: 'media',
+        persistentVolumeClaim: { claimName: 'acme-media' },
+      });
+      expect(pod?.containers[0]?.volumeMounts).toContainEqual({ name: 'media', mountPath: MEDIA_MOUNT_PATH });
+      expect(envOf(deployment).MEDIA_DIR?.valueFrom?.configMapKeyRef?.key).toBe('MEDIA_DIR');
+    }
+    const settings = mediaSettings(
+      tenantFixture({ media: { storage: 'volume', volume: { claimName: 'acme-media' } } }),
+    );
+    expect(settings).toEqual({ MEDIA_STORAGE: 'local', MEDIA_DIR: MEDIA_MOUNT_PATH });
+  });
+
+  it('gives both the bucket settings and the access key by reference, and rolls them when the key changes', () => {
+    const spec: WhatsAppTenantSpecInput = {
+      media: {
+        storage: 's3',
+        s3: {
+          bucket: 'acme-media',
+          endpoint: 'http://minio.storage:9000',
+          forcePathStyle: true,
+          secretRef: { name: 'acme-s3' },
+        },
+      },
+    };
+    expect(mediaSettings(tenantFixture(spec))).toEqual({
+      MEDIA_STORAGE: 's3',
+      S3_BUCKET: 'acme-media',
+      S3_REGION: 'us-east-1',
+      S3_ENDPOINT: 'http://minio.storage:9000',
+      S3_FORCE_PATH_STYLE: 'true',
+    });
+    const before = deployments(spec, { ...digests, 'acme-s3': 'k1' });
+    for (const deployment of [before.api, before.worker]) {
+      const env = envOf(deployment);
+      expect(env.S3_ACCESS_KEY_ID?.valueFrom?.secretKeyRef).toEqual({ name: 'acme-s3', key: 'accessKeyId' });
+      expect(env.S3_SECRET_ACCESS_KEY?.valueFrom?.secretKeyRef).toEqual({
+        name: 'acme-s3',
+        key: 'secretAccessKey',
+      });
+      expect(deployment.spec?.template.spec?.volumes?.some((v) => v.name === 'media')).toBe(false);
+    }
+    const after = deployments(spec, { ...digests, 'acme-s3': 'k2' });
+    expect(hash(after.api)).not.toBe(hash(before.api));
+    expect(hash(after.worker)).not.toBe(hash(before.worker));
+  });
+
+  it('stores no files by default, and says so to the services', () => {
+    expect(mediaSettings(tenantFixture({}))).toEqual({ MEDIA_STORAGE: 'none' });
+    expect(envOf(deployments({}).api).S3_ACCESS_KEY_ID).toBeUndefined();
   });
 });
 

@@ -1,5 +1,5 @@
 import type { V1ConfigMap } from '@kubernetes/client-node';
-import type { WhatsAppTenant } from '../api/v1alpha1/index.ts';
+import { MEDIA_MOUNT_PATH, type WhatsAppTenant } from '../api/v1alpha1/index.ts';
 import { SpecError } from './errors.ts';
 import { childNames, PORTS, REDIS_MASTER_NAME, statefulPodHost, tenantNamespace } from './names.ts';
 import type { OperatorConfig } from './operator-config.ts';
@@ -80,6 +80,7 @@ export function tenantSettings(tenant: WhatsAppTenant, config: OperatorConfig): 
     shared.VAULT_TOKEN_PATH = VAULT_TOKEN_PATH;
   }
   if (spec.secrets.aws) shared.AWS_REGION = spec.secrets.aws.region;
+  Object.assign(shared, mediaSettings(tenant));
 
   const api: Record<string, string> = { PORT: String(PORTS.http) };
   const url = publicUrl(tenant);
@@ -89,6 +90,25 @@ export function tenantSettings(tenant: WhatsAppTenant, config: OperatorConfig): 
     MAX_SESSIONS_PER_WORKER: String(spec.workers.maxSessionsPerWorker),
   };
   return { shared, api, worker };
+}
+
+/**
+ * Where the services keep media (the names @switchboard/messaging's media settings read): none,
+ * the mounted claim, or the bucket. The S3 access key, when there is one, arrives as Secret env.
+ */
+export function mediaSettings(tenant: WhatsAppTenant): Record<string, string> {
+  const { media } = tenant.spec;
+  if (media.storage === 'volume') return { MEDIA_STORAGE: 'local', MEDIA_DIR: MEDIA_MOUNT_PATH };
+  if (media.storage === 's3' && media.s3) {
+    return {
+      MEDIA_STORAGE: 's3',
+      S3_BUCKET: media.s3.bucket,
+      S3_REGION: media.s3.region,
+      ...(media.s3.endpoint ? { S3_ENDPOINT: media.s3.endpoint } : {}),
+      S3_FORCE_PATH_STYLE: String(media.s3.forcePathStyle),
+    };
+  }
+  return { MEDIA_STORAGE: 'none' };
 }
 
 /** The declared sessions, with references to their credentials. */

@@ -23,6 +23,19 @@ export function redisSecretEnv(tenant: WhatsAppTenant): V1EnvVar[] {
   ];
 }
 
+/** Keys of the Secret `media.s3.secretRef` names. */
+export const MEDIA_SECRET_KEYS = { accessKeyId: 'accessKeyId', secretAccessKey: 'secretAccessKey' } as const;
+
+/** The S3 access key of the media store, when the tenant gives one. */
+export function mediaSecretEnv(tenant: WhatsAppTenant): V1EnvVar[] {
+  const ref = tenant.spec.media.storage === 's3' ? tenant.spec.media.s3?.secretRef : undefined;
+  if (!ref) return [];
+  return [
+    secretEnv('S3_ACCESS_KEY_ID', ref.name, MEDIA_SECRET_KEYS.accessKeyId),
+    secretEnv('S3_SECRET_ACCESS_KEY', ref.name, MEDIA_SECRET_KEYS.secretAccessKey),
+  ];
+}
+
 /** The environment of an API or worker container. */
 export function serviceEnv(
   tenant: WhatsAppTenant,
@@ -41,6 +54,7 @@ export function serviceEnv(
     secretEnv('DATABASE_URL', databaseSecretName(tenant), DATABASE_SECRET_KEYS.appUrl),
     ...redisSecretEnv(tenant),
     secretEnv('INTERNAL_TOKEN', generated, GENERATED_SECRET_KEYS.internalToken),
+    ...mediaSecretEnv(tenant),
     ...(component === 'api'
       ? [secretEnv('JWT_SIGNING_KEY', generated, GENERATED_SECRET_KEYS.jwtSigningKey)]
       : []),

@@ -1,5 +1,5 @@
 import type { V1TopologySpreadConstraint, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import type { WhatsAppTenant } from '../api/v1alpha1/index.ts';
+import { MEDIA_MOUNT_PATH, type WhatsAppTenant } from '../api/v1alpha1/index.ts';
 import { CONFIG_MOUNT_PATH, SESSIONS_FILE } from './config-map.ts';
 import { type Component, childNames, selectorLabels } from './names.ts';
 import type { SecretDigests } from './pod-template.ts';
@@ -22,6 +22,9 @@ export function serviceVolumes(tenant: WhatsAppTenant): V1Volume[] {
       configMap: { name: childNames(tenant).config, items: [{ key: SESSIONS_FILE, path: SESSIONS_FILE }] },
     },
     ...secretProviderVolumes(tenant),
+    ...(tenant.spec.media.storage === 'volume' && tenant.spec.media.volume
+      ? [{ name: 'media', persistentVolumeClaim: { claimName: tenant.spec.media.volume.claimName } }]
+      : []),
   ];
 }
 
@@ -30,6 +33,7 @@ export function serviceVolumeMounts(tenant: WhatsAppTenant): V1VolumeMount[] {
   return [
     { name: 'config', mountPath: CONFIG_MOUNT_PATH, readOnly: true },
     ...secretProviderVolumeMounts(tenant),
+    ...(tenant.spec.media.storage === 'volume' ? [{ name: 'media', mountPath: MEDIA_MOUNT_PATH }] : []),
   ];
 }
 

@@ -40,6 +40,7 @@ describe('whatsAppTenantSchema', () => {
       redis: { mode: 'sentinel', sentinel: { replicas: 3, storage: { size: '1Gi' } } },
       database: { mode: 'managed', deletionPolicy: 'Retain' },
       secrets: { provider: 'kubernetes' },
+      media: { storage: 'none' },
       observability: { serviceMonitor: true },
       suspend: false,
     });
@@ -68,6 +69,23 @@ describe('whatsAppTenantSchema', () => {
       { sessions: [{ name: 'support', phoneNumberId: '123' }] },
       [
         'spec.sessions.0: phoneNumberId and secretRef apply only to cloud-api sessions; baileys sessions are paired by QR code in the inbox',
+      ],
+    ],
+    [
+      's3 media storage without its bucket',
+      { media: { storage: 's3' } },
+      ['spec.media.s3: media.storage s3 needs media.s3 (at least bucket)'],
+    ],
+    [
+      'a media volume with s3 storage',
+      { media: { storage: 's3', s3: { bucket: 'acme-media' }, volume: { claimName: 'media' } } },
+      ['spec.media.volume: media.volume applies only with media.storage volume'],
+    ],
+    [
+      'volume media storage without a claim',
+      { media: { storage: 'volume' } },
+      [
+        'spec.media.volume: media.storage volume needs media.volume.claimName (an existing ReadWriteMany claim)',
       ],
     ],
     [

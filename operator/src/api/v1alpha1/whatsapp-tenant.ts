@@ -56,6 +56,10 @@ export const REDIS_MODES = ['sentinel', 'external'] as const;
 export const DATABASE_MODES = ['managed', 'external'] as const;
 /** What happens to a managed database and Redis volumes when the tenant is deleted. */
 export const DELETION_POLICIES = ['Retain', 'Delete'] as const;
+/** Where fetched and uploaded media files are kept. */
+export const MEDIA_STORAGES = ['none', 'volume', 's3'] as const;
+/** Where a `volume` media store is mounted in the API and worker pods. */
+export const MEDIA_MOUNT_PATH = '/var/lib/switchboard/media';
 /** Where tenant-supplied secrets (session credentials) are resolved. */
 export const SECRET_PROVIDERS = ['kubernetes', 'vault', 'aws'] as const;
 /** `status.phase` values. */
@@ -544,6 +548,104 @@ const observabilitySchema = z
   .prefault({})
   .describe('Metrics and traces.');
 
+const mediaSchema = withCelRules(
+  z
+    .strictObject({
+      storage: z
+        .enum(MEDIA_STORAGES)
+        .default('none')
+        .describe(
+          'Where media files (inbound downloads, uploads to send) are kept: none (media messages are stored without their files), volume (an existing ReadWriteMany PersistentVolumeClaim mounted in the API and every worker), or s3 (any S3-compatible bucket).',
+        ),
+      volume: z
+        .strictObject({
+          claimName: z
+            .string()
+            .min(1)
+            .max(253)
+            .regex(DNS1123_SUBDOMAIN)
+            .describe(
+              "An existing PersistentVolumeClaim in the tenant's namespace; it must allow ReadWriteMany, since the API and all workers mount it.",
+            ),
+        })
+        .optional()
+        .describe('The volume store; only with storage volume.'),
+      s3: z
+        .strictObject({
+          bucket: z
+            .string()
+            .min(3)
+            .max(63)
+            .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/)
+            .describe('Bucket name, e.g. acme-switchboard-media.'),
+          region: z
+            .string()
+            .min(1)
+            .max(32)
+            .regex(/^[a-z0-9-]+$/)
+            .default('us-east-1')
+            .describe('Region of the bucket.'),
+          endpoint: z
+            .string()
+            .max(2048)
+            .regex(HTTP_URL)
+            .optional()
+            .describe(
+              "Endpoint of an S3-compatible service (MinIO, R2, Ceph), e.g. http://minio.storage:9000; AWS's own when unset.",
+            ),
+          forcePathStyle: z
+            .boolean()
+            .default(false)
+            .describe(
+              'Address the bucket in the path instead of the host name (most S3-compatible services need it).',
+            ),
+          secretRef: z
+            .strictObject({
+              name: z
+                .string()
+                .min(1)
+                .max(253)
+                .regex(DNS1123_SUBDOMAIN)
+                .describe("A Secret in the tenant's namespace with keys accessKeyId and secretAccessKey."),
+            })
+            .optional()
+            .describe(
+              "The access key; without it the pods use the AWS default chain (EKS IRSA through secrets.aws.roleArn, or the node's role).",
+            ),
+        })
+        .optional()
+        .describe('The S3 store; only with storage s3.'),
+    })
+    .prefault({})
+    .describe('Media storage of the tenant.'),
+  [
+    {
+      rule: "self.storage != 'volume' || has(self.volume)",
+      message: 'media.storage volume needs media.volume.claimName (an existing ReadWriteMany claim)',
+      fieldPath: '.volume',
+      reason: 'FieldValueRequired',
+    },
+    {
+      rule: "self.storage == 'volume' || !has(self.volume)",
+      message: 'media.volume applies only with media.storage volume',
+      fieldPath: '.volume',
+      reason: 'FieldValueForbidden',
+    },
+    {
+      rule: "self.storage != 's3' || has(self.s3)",
+      message: 'media.storage s3 needs media.s3 (at least bucket)',
+      fieldPath: '.s3',
+      reason: 'FieldValueRequired',
+    },
+    {
+      rule: "self.storage == 's3' || !has(self.s3)",
+      message: 'media.s3 applies only with media.storage s3',
+      fieldPath: '.s3',
+      reason: 'FieldValueForbidden',
+    },
+  ],
+);
+
 const imagesSchema = z
   .strictObject({
     api: z
@@ -577,6 +679,7 @@ export const whatsAppTenantSpecSchema = z
     redis: redisSchema,
     database: databaseSchema,
     secrets: secretsSchema,
+    media: mediaSchema,
     observability: observabilitySchema,
     images: imagesSchema.optional(),
     suspend: z
