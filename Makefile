@@ -75,9 +75,9 @@ bench-operator: ## Benchmark the operator: N tenants to Ready-or-waiting against
 bench-sessions: ## Benchmark session claiming and kill -9 failover, vs raw Redis SET NX
 	@$(TOOLCHAIN) node bench/sessions/run.ts
 
-.PHONY: bench-messaging
-bench-messaging: ## Benchmark inbound storage and outbound sending, vs raw INSERTs and raw BullMQ
-	@$(TOOLCHAIN) node bench/messaging/run.ts
+.PHONY: bench-pipeline
+bench-pipeline: ## Benchmark the message pipelines (inbound with outbox and latency, outbound) vs raw INSERTs and raw BullMQ
+	@$(TOOLCHAIN) node bench/pipeline/run.ts
 
 .PHONY: clean
 clean: ## Remove build outputs and test results (keeps caches)

@@ -158,6 +158,25 @@ export interface MediaRef {
   download: { provider: ChannelKind; data: string };
 }
 
+/**
+ * Downloads the file a {@link MediaRef} points at, as a stream of plaintext chunks. The stream
+ * throws at its end when the file does not match what the provider declared (hash, size), so a
+ * consumer must read it to the end before trusting it. Aborting `signal` stops the transfer (the
+ * socket is closed) and rejects with the signal's reason. Failures are {@link ChannelError}s
+ * (`MEDIA_DOWNLOAD_FAILED`, or the provider's mapped code such as `LOGGED_OUT` for a refused
+ * token), `unrecoverable` when retrying cannot help (expired, tampered, refused).
+ */
+export type ChannelMediaFetcher = (
+  download: MediaRef['download'],
+  signal: AbortSignal,
+  context: MediaFetchContext,
+) => Promise<AsyncIterable<Uint8Array>>;
+
+/** Which session a download is for (the Cloud API needs that session's access token). */
+export interface MediaFetchContext {
+  sessionId: string;
+}
+
 /** What an inbound message says. */
 export type MessageContent =
   | { type: 'text'; text: string }
@@ -290,11 +309,27 @@ export type OutboundContent =
    * A pre-approved template (Cloud API: the only thing it may send outside the 24-hour customer
    * service window). Adapters without templates reject it as INVALID_CONTENT.
    */
-  | { type: 'template'; name: string; language: string; components?: TemplateComponent[] }
-  /** A file by URL or by a provider media id (exactly one); adapters that cannot send it reject it as INVALID_CONTENT. */
+  | {
+      type: 'template';
+      name: string;
+      language: string;
+      components?: TemplateComponent[];
+      /**
+       * The components exactly as Meta's Graph API takes them (`template.components`, e.g. with
+       * currency and date_time parameters), sent as they are; used instead of `components`.
+       * For callers that validated Meta's shape themselves (the API's template sends).
+       */
+      graphComponents?: Record<string, unknown>[];
+    }
+  /**
+   * A file: its bytes (`data`, uploaded by the adapter), a URL, or a provider media id (exactly
+   * one). `mimetype` is required with `data`. Adapters that cannot send one reject it as
+   * INVALID_CONTENT.
+   */
   | {
       type: 'media';
       kind: 'image' | 'video' | 'audio' | 'document' | 'sticker';
+      data?: Uint8Array;
       url?: string;
       providerMediaId?: string;
       caption?: string;
@@ -404,7 +439,8 @@ export type ChannelErrorCode =
   | 'PAIRING_FAILED'
   | 'SEND_FAILED'
   | 'FENCE_UNAVAILABLE'
-  | 'TIMEOUT';
+  | 'TIMEOUT'
+  | 'MEDIA_DOWNLOAD_FAILED';
 
 /**
  * The base of this package's errors: a stable `code`, the HTTP `status` an API would answer

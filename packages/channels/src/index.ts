@@ -25,6 +25,8 @@ export { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './baileys/bac
 export { type BaileysLogger, silentLogger } from './baileys/logger.ts';
 /** Decodes a Baileys MediaRef for the background media download. */
 export { type BaileysMediaDownload, decodeMediaDownload } from './baileys/mapping.ts';
+/** Downloads Baileys media (downloadContentFromMessage, checked against fileSha256). */
+export { type BaileysMediaFetcherOptions, baileysMediaFetcher } from './baileys/media.ts';
 export {
   type Channel,
   type ChannelCapabilities,
@@ -34,12 +36,14 @@ export {
   type ChannelEvents,
   type ChannelKind,
   type ChannelListener,
+  type ChannelMediaFetcher,
   type ChatRef,
   type ConnectOptions,
   type ContactRef,
   type IdentityLink,
   type InboundMessage,
   isUnrecoverable,
+  type MediaFetchContext,
   type MediaRef,
   type MessageContent,
   type OutboundContent,
@@ -62,6 +66,7 @@ export {
 } from './channel.ts';
 /** The Cloud API adapter: a WhatsApp Business phone number over Meta's Graph API. */
 export {
+  CLOUD_API_MEDIA_LIMITS,
   CloudApiChannel,
   type CloudApiChannelOptions,
   type CloudApiLogger,
@@ -69,6 +74,8 @@ export {
 } from './cloud-api/adapter.ts';
 /** Graph error codes to ChannelErrors, with the table and the reason for each. */
 export { channelErrorFromGraph, GRAPH_ERROR_MAPPINGS } from './cloud-api/errors.ts';
+/** Downloads Cloud API media by id (Graph's media URL, then the file with the token). */
+export { type CloudApiMediaFetcherOptions, cloudApiMediaFetcher } from './cloud-api/media.ts';
 /** Meta's webhook batch to domain events (pure, zod-validated). */
 export {
   type CloudApiWebhookEvent,

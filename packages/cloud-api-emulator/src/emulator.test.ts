@@ -245,6 +245,64 @@ describe('POST /{version}/{phone-number-id}/messages', () => {
   });
 });
 
+describe('POST /{version}/{phone-number-id}/media', () => {
+  async function upload(form: FormData, token: string | null = TOKEN, phoneId = PHONE_ID) {
+    const response = await fetch(`${emulator.url}/v23.0/${phoneId}/media`, {
+      method: 'POST',
+      headers: token ? { authorization: `Bearer ${token}` } : {},
+      body: form,
+    });
+    return { status: response.status, json: (await response.json()) as Loose };
+  }
+  function form(fields: { product?: string; type?: string; file?: Blob; name?: string }) {
+    const f = new FormData();
+    if (fields.product !== undefined) f.set('messaging_product', fields.product);
+    if (fields.type !== undefined) f.set('type', fields.type);
+    if (fields.file) f.set('file', fields.file, fields.name ?? 'file');
+    return f;
+  }
+
+  it('takes a multipart upload, answers {id}, and the id is sendable and retrievable like customer media', async () => {
+    const bytes = Buffer.from('%PDF-1.7 uploaded');
+    const { status, json } = await upload(
+      form({ product: 'whatsapp', type: 'application/pdf', file: new Blob([bytes]), name: 'a.pdf' }),
+    );
+    expect(status).toBe(200);
+    expect(json).toEqual({ id: expect.stringMatching(/^\d+$/) });
+    const sent = await send({
+      messaging_product: 'whatsapp',
+      to: '5511988887777',
+      type: 'document',
+      document: { id: json.id },
+    });
+    expect(sent.status).toBe(200);
+    const meta = await graph('GET', `/v23.0/${json.id}`);
+    expect(meta.json).toMatchObject({ mime_type: 'application/pdf', file_size: bytes.length, id: json.id });
+    const file = await fetch(meta.json!.url, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(Buffer.from(await file.arrayBuffer()).equals(bytes)).toBe(true);
+    const recorded = await control('GET', `/_emulator/media/${json.id}`);
+    expect(recorded.json).toMatchObject({
+      mimeType: 'application/pdf',
+      fileName: 'a.pdf',
+      uploadedBy: PHONE_ID,
+    });
+    expect((await control('GET', '/_emulator/media/1')).status).toBe(404);
+  });
+
+  it("answers Graph's errors: token, unknown phone number, missing fields, not multipart", async () => {
+    const good = () => form({ product: 'whatsapp', type: 'image/png', file: new Blob([Buffer.from('png')]) });
+    expectGraphError((await upload(good(), 'bad')).json, 190);
+    expect((await upload(good(), 'bad')).status).toBe(401);
+    expectGraphError((await upload(good(), TOKEN, '424242')).json, 100);
+    const noProduct = await upload(form({ type: 'image/png', file: new Blob([Buffer.from('png')]) }));
+    expect(noProduct.json.error.error_data.details).toMatch(/messaging_product/);
+    const noFile = await upload(form({ product: 'whatsapp', type: 'image/png' }));
+    expect(noFile.json.error.error_data.details).toMatch(/file: is required/);
+    const json = await graph('POST', `/v23.0/${PHONE_ID}/media`, { messaging_product: 'whatsapp' });
+    expect(json.status).toBe(400);
+  });
+});
+
 describe('GET /{version}/{id}', () => {
   it('describes the phone number', async () => {
     const { status, json } = await graph('GET', `/v23.0/${PHONE_ID}`);

@@ -144,7 +144,10 @@ export async function createCloudApiEmulator(options: CloudApiEmulatorOptions): 
   let webhookUrl = options.webhookUrl;
 
   const sent = new Map<string, BusinessMessage>();
-  const media = new Map<string, { bytes: Buffer; mimeType: string; sha256: string }>();
+  const media = new Map<
+    string,
+    { bytes: Buffer; mimeType: string; sha256: string; fileName?: string; uploadedBy?: string }
+  >();
   const deliveries: DeliveryRecord[] = [];
   const failures: {
     remaining: number;
@@ -347,6 +350,59 @@ export async function createCloudApiEmulator(options: CloudApiEmulatorOptions): 
     },
   );
 
+  // Uploads are multipart/form-data, as Meta takes them; the route parses the raw body itself.
+  server.addContentTypeParser(
+    'multipart/form-data',
+    { parseAs: 'buffer', bodyLimit: 110 * 1024 * 1024 },
+    (_request, body, done) => done(null, body),
+  );
+
+  server.post<{ Params: { version: string; phoneNumberId: string } }>(
+    '/:version/:phoneNumberId/media',
+    async (request, reply) => {
+      if (!versioned.safeParse(request.params.version).success)
+        return replyGraphError(
+          reply,
+          graphError(100, `Unknown API version ${request.params.version}`, { status: 400 }),
+        );
+      if (!authorized(request, reply)) return reply;
+      const phone = phoneById(request.params.phoneNumberId);
+      if (!phone)
+        return replyGraphError(
+          reply,
+          graphError(100, `Object with ID '${request.params.phoneNumberId}' does not exist`, { subcode: 33 }),
+        );
+      const contentType = request.headers['content-type'] ?? '';
+      if (!contentType.startsWith('multipart/form-data') || !Buffer.isBuffer(request.body))
+        return replyGraphError(reply, graphError(100, 'body: must be multipart/form-data'));
+      let form: FormData;
+      try {
+        form = await new Response(request.body, { headers: { 'content-type': contentType } }).formData();
+      } catch {
+        return replyGraphError(reply, graphError(100, 'body: is not valid multipart/form-data'));
+      }
+      if (form.get('messaging_product') !== 'whatsapp')
+        return replyGraphError(reply, graphError(100, "messaging_product: must be 'whatsapp'"));
+      const file = form.get('file');
+      if (!(file instanceof Blob))
+        return replyGraphError(reply, graphError(100, 'file: is required (a file part)'));
+      const type = form.get('type');
+      const mimeType = (typeof type === 'string' && type) || file.type;
+      if (!mimeType) return replyGraphError(reply, graphError(100, 'type: is required'));
+      const bytes = Buffer.from(await file.arrayBuffer());
+      if (bytes.length === 0) return replyGraphError(reply, graphError(131053, 'file: is empty'));
+      const mediaId = String(BigInt(`0x${randomBytes(7).toString('hex')}`));
+      media.set(mediaId, {
+        bytes,
+        mimeType,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        uploadedBy: phone.id,
+        ...(file instanceof File && file.name ? { fileName: file.name } : {}),
+      });
+      return { id: mediaId };
+    },
+  );
+
   server.get<{ Params: { version: string; id: string } }>('/:version/:id', async (request, reply) => {
     if (!versioned.safeParse(request.params.version).success) return reply.code(404).send();
     if (!authorized(request, reply)) return reply;
@@ -509,6 +565,21 @@ export async function createCloudApiEmulator(options: CloudApiEmulatorOptions): 
   });
 
   server.get('/_emulator/deliveries', async () => ({ deliveries: deliveries.map(summary) }));
+
+  // A file the business uploaded (or a customer sent), to check what a send carried.
+  server.get<{ Params: { id: string } }>('/_emulator/media/:id', async (request, reply) => {
+    const file = media.get(request.params.id);
+    if (!file) return reply.code(404).send({ error: `no media ${request.params.id}` });
+    return {
+      id: request.params.id,
+      mimeType: file.mimeType,
+      sha256: file.sha256,
+      size: file.bytes.length,
+      dataBase64: file.bytes.toString('base64'),
+      ...(file.fileName ? { fileName: file.fileName } : {}),
+      ...(file.uploadedBy ? { uploadedBy: file.uploadedBy } : {}),
+    };
+  });
 
   function summary(d: DeliveryRecord) {
     return { seq: d.seq, url: d.url, attempts: d.attempts, delivered: d.delivered };

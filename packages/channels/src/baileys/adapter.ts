@@ -814,8 +814,53 @@ function toBaileysContent(content: OutboundContent, jid: string): AnyMessageCont
           ],
         },
       };
+    case 'template':
+      // Templates are a Cloud API (Meta) feature; WhatsApp Web has nothing to send them with.
+      throw invalid('templates can only be sent through the Cloud API');
+    case 'media':
+      return mediaContent(content, invalid);
     default:
       throw invalid(`unsupported content type ${(content as { type: string }).type}`);
+  }
+}
+
+/**
+ * Media as bytes: Baileys encrypts them with a fresh media key, uploads the ciphertext to
+ * WhatsApp's media servers and sends the message that points at it. URLs are refused rather than
+ * handed to Baileys (which would fetch any URL from inside the worker); provider media ids are
+ * a Cloud API notion.
+ */
+function mediaContent(
+  content: Extract<OutboundContent, { type: 'media' }>,
+  invalid: (why: string) => UnrecoverableChannelError,
+): AnyMessageContent {
+  if (content.data === undefined)
+    throw invalid('Baileys sends media from its bytes (data), not from a URL or a provider media id');
+  if (content.url !== undefined || content.providerMediaId !== undefined)
+    throw invalid('media needs exactly one of data, url or providerMediaId');
+  if (content.data.byteLength === 0) throw invalid('media without bytes');
+  if (content.caption && (content.kind === 'audio' || content.kind === 'sticker'))
+    throw invalid(`${content.kind} cannot carry a caption`);
+  const data = Buffer.from(content.data.buffer, content.data.byteOffset, content.data.byteLength);
+  const caption = content.caption ? { caption: content.caption } : {};
+  const mimetype = content.mimetype ? { mimetype: content.mimetype } : {};
+  switch (content.kind) {
+    case 'image':
+      return { image: data, ...caption, ...mimetype };
+    case 'video':
+      return { video: data, ...caption, ...mimetype };
+    case 'audio':
+      return { audio: data, ...mimetype };
+    case 'sticker':
+      return { sticker: data, ...mimetype };
+    case 'document':
+      if (!content.mimetype) throw invalid('a document needs a mimetype');
+      return {
+        document: data,
+        mimetype: content.mimetype,
+        fileName: content.fileName ?? 'file',
+        ...caption,
+      };
   }
 }
 

@@ -25,6 +25,7 @@ import {
 } from '../channel.ts';
 import { ChannelListeners } from '../listeners.ts';
 import { channelErrorFromGraph } from './errors.ts';
+import { uploadCloudApiMedia } from './media.ts';
 import { type ParsedCloudApiWebhook, parseCloudApiWebhook } from './webhook.ts';
 
 /** Where the adapter reports what it cannot throw (listener failures); never message content. */
@@ -184,11 +185,12 @@ export class CloudApiChannel implements Channel {
         'recipient is not a phone number (digits, optional +)',
         { status: 400 },
       );
+    const content = await this.#uploaded(message.content);
     const body = {
       messaging_product: 'whatsapp',
       recipient_type: 'individual',
       to,
-      ...toGraphContent(message.content),
+      ...toGraphContent(content),
       ...(message.replyTo ? { context: { message_id: message.replyTo.providerMessageId } } : {}),
     };
     let response: Response;
@@ -230,6 +232,37 @@ export class CloudApiChannel implements Channel {
       to: parsed.data.contacts[0]!.wa_id,
       timestamp: new Date(),
     };
+  }
+
+  /**
+   * Media given as bytes goes to `POST /{phone-number-id}/media` first and is sent by the id Meta
+   * answers. Checked before the upload: exactly one source, a mime type, Meta's size limit for the
+   * kind (over it is unrecoverable: a retry uploads the same file).
+   */
+  async #uploaded(content: OutboundContent): Promise<OutboundContent> {
+    if (content.type !== 'media' || content.data === undefined) return content;
+    const invalid = (why: string) => new UnrecoverableChannelError('INVALID_CONTENT', why, { status: 400 });
+    if (content.url !== undefined || content.providerMediaId !== undefined)
+      throw invalid('media needs exactly one of data, url or providerMediaId');
+    if (!content.mimetype) throw invalid('media bytes need a mimetype');
+    const limit = CLOUD_API_MEDIA_LIMITS[content.kind];
+    if (content.data.byteLength > limit)
+      throw invalid(
+        `${content.kind} of ${content.data.byteLength} bytes is over the Cloud API limit of ${limit}`,
+      );
+    const { data, ...rest } = content;
+    // Validate the rest (captions on audio...) before spending an upload on it.
+    toGraphContent({ ...rest, providerMediaId: '0' });
+    const id = await uploadCloudApiMedia({
+      base: this.#base,
+      phoneNumberId: this.#options.phoneNumberId,
+      accessToken: this.#options.accessToken,
+      data,
+      mimetype: content.mimetype,
+      ...(content.fileName ? { fileName: content.fileName } : {}),
+      timeoutMs: this.#options.requestTimeoutMs ?? 60_000,
+    });
+    return { ...rest, providerMediaId: id };
   }
 
   /**
@@ -301,6 +334,16 @@ export class CloudApiChannel implements Channel {
   }
 }
 
+/** Meta's upload limits per media kind, bytes (Cloud API "Supported media types"). */
+export const CLOUD_API_MEDIA_LIMITS: Record<'image' | 'video' | 'audio' | 'document' | 'sticker', number> = {
+  image: 5 * 1024 * 1024,
+  video: 16 * 1024 * 1024,
+  audio: 16 * 1024 * 1024,
+  document: 100 * 1024 * 1024,
+  // Animated stickers may be 500 KB; static ones 100 KB. The larger bound: Meta checks the rest.
+  sticker: 500 * 1024,
+};
+
 function describe(error: unknown): string {
   if (error instanceof Error)
     return error.cause instanceof Error ? `${error.message} (${error.cause.message})` : error.message;
@@ -355,25 +398,29 @@ export function toGraphContent(content: OutboundContent): Record<string, unknown
         template: {
           name: content.name,
           language: { code: content.language },
-          ...(content.components?.length
-            ? {
-                components: content.components.map((c) => ({
-                  type: c.type,
-                  ...(c.subType ? { sub_type: c.subType } : {}),
-                  ...(c.index === undefined ? {} : { index: String(c.index) }),
-                  parameters: c.parameters.map((p) =>
-                    p.type === 'text' || p.type === 'payload'
-                      ? p
-                      : { type: p.type, [p.type]: { link: p.url } },
-                  ),
-                })),
-              }
-            : {}),
+          ...(content.graphComponents?.length
+            ? { components: content.graphComponents }
+            : content.components?.length
+              ? {
+                  components: content.components.map((c) => ({
+                    type: c.type,
+                    ...(c.subType ? { sub_type: c.subType } : {}),
+                    ...(c.index === undefined ? {} : { index: String(c.index) }),
+                    parameters: c.parameters.map((p) =>
+                      p.type === 'text' || p.type === 'payload'
+                        ? p
+                        : { type: p.type, [p.type]: { link: p.url } },
+                    ),
+                  })),
+                }
+              : {}),
         },
       };
     case 'media': {
+      if (content.data !== undefined)
+        throw invalid('media bytes must be uploaded first (CloudApiChannel.send does it)');
       if ((content.url === undefined) === (content.providerMediaId === undefined))
-        throw invalid('media needs exactly one of url or providerMediaId');
+        throw invalid('media needs exactly one of data, url or providerMediaId');
       if (content.caption && (content.kind === 'audio' || content.kind === 'sticker'))
         throw invalid(`${content.kind} cannot carry a caption`);
       return {

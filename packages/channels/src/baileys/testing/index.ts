@@ -21,4 +21,5 @@ export {
   pairedCredsUpdate,
   type SentMessage,
   StandInSocket,
+  type UploadedMedia,
 } from './stand-in.ts';

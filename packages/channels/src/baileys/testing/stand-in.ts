@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import {
   type AnyMessageContent,
   type AuthenticationCreds,
@@ -55,6 +56,17 @@ export function boom(message: string, statusCode: number, data?: unknown): BoomL
   return error;
 }
 
+/** One file Baileys uploaded through the stand-in (the ciphertext, as WhatsApp's media server would get it). */
+export interface UploadedMedia {
+  mediaType: string;
+  /** The path the message's `directPath` names. */
+  directPath: string;
+  /** What Baileys uploaded: the AES-CBC ciphertext with its 10-byte MAC. */
+  encrypted: Buffer;
+  /** The SHA-256 (base64) Baileys declared for the ciphertext. */
+  fileEncSha256B64: string;
+}
+
 /** One sendMessage call and the message Baileys built for it. */
 export interface SentMessage {
   jid: string;
@@ -104,6 +116,8 @@ export class StandInSocket implements BaileysSocket {
   readonly config: UserFacingSocketConfig;
   /** Every sendMessage call, in order. */
   readonly sent: SentMessage[] = [];
+  /** Every file uploaded for a media send, in order. */
+  readonly uploads: UploadedMedia[] = [];
   /** Every sendPresenceUpdate call. */
   readonly presenceUpdates: { type: WAPresence; jid?: string }[] = [];
   /** Phone numbers requestPairingCode was called with. */
@@ -162,8 +176,13 @@ export class StandInSocket implements BaileysSocket {
     const message = await generateWAMessage(jid, content, {
       logger: silentLogger,
       userJid,
-      upload: async () => {
-        throw new Error('the stand-in does not upload media');
+      // Baileys' own prepareWAMessageMedia encrypts the file; the stand-in plays the media
+      // server: it keeps the ciphertext and answers a URL and directPath as WhatsApp's does.
+      upload: async (encFilePath, { fileEncSha256B64, mediaType }) => {
+        const encrypted = await readFile(encFilePath);
+        const directPath = `/v/t62.7118-24/${randomBytes(12).toString('hex')}.enc`;
+        this.uploads.push({ mediaType, directPath, encrypted, fileEncSha256B64 });
+        return { mediaUrl: `https://mmg.whatsapp.net${directPath}`, directPath };
       },
       messageId: generateMessageIDV2(userJid),
       ...options,

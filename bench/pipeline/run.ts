@@ -1,14 +1,18 @@
 // The message pipelines, measured against what they are built on, in the same run:
 //
-// - inbound: N distinct messages through storeInbound (one transaction: advisory lock, contact
-//   by identity, conversation upsert, message insert, then the realtime entry and webhook
-//   enqueue of InboundPipeline), sequentially and 8 at a time; baseline: N raw single-row
-//   INSERTs of a message through the same Prisma client in withTenant transactions.
+// - inbound: N distinct messages through InboundPipeline (one transaction: advisory lock, contact
+//   by identity, conversation upsert, message insert, webhook delivery rows and outbox rows; then
+//   the outbox relay appends the realtime entry and adds the webhook jobs), sequentially and 8 at
+//   a time; baselines: N raw single-row INSERTs of a message through the same Prisma client in
+//   withTenant transactions, and the same N rows as raw batched INSERTs (100 per statement).
+// - inbound latency, one worker: N channel events arriving at a steady rate (--rate per second),
+//   p50/p99 from the event to its committed row, and to its realtime event being readable by an
+//   XREAD BLOCK reader on the tenant's stream (what the API's SSE route does).
 // - outbound: N queued messages sent by an OutboundConsumer (rate limits lifted, no typing
 //   pause, an in-memory channel), from enqueueing to the last recorded `sent`; baseline: N raw
 //   BullMQ jobs added and processed by a Worker doing nothing.
 //
-//   node bench/messaging/run.ts [--messages 500] [--repeats 3]
+//   node bench/pipeline/run.ts [--messages 300] [--repeats 3] [--rate 50]
 //
 // Starts its own Postgres and Redis on loopback and stops them at the end.
 import { randomBytes } from 'node:crypto';
@@ -19,9 +23,12 @@ import {
   InboundPipeline,
   NO_HUMAN_DELAY,
   OutboundConsumer,
+  OutboxRelay,
   outboundJobOptions,
   QUEUE_NAMES,
   queuePrefix,
+  REALTIME_EVENT_FIELD,
+  realtimeStreamKey,
   storeInbound,
 } from '@switchboard/messaging';
 import { Queue, Worker } from 'bullmq';
@@ -33,17 +40,26 @@ import { killAllSync } from '../../packages/testing/src/processes.ts';
 import { startRedis } from '../../packages/testing/src/redis-server.ts';
 
 const { values } = parseArgs({
-  options: { messages: { type: 'string', default: '500' }, repeats: { type: 'string', default: '3' } },
+  options: {
+    messages: { type: 'string', default: '300' },
+    repeats: { type: 'string', default: '3' },
+    rate: { type: 'string', default: '50' },
+  },
 });
 const N = Number(values.messages);
 const REPEATS = Number(values.repeats);
-for (const [name, value] of Object.entries({ messages: N, repeats: REPEATS })) {
+const RATE = Number(values.rate);
+for (const [name, value] of Object.entries({ messages: N, repeats: REPEATS, rate: RATE })) {
   if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
 }
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 };
 const time = async (fn: () => Promise<void>) => {
   const start = performance.now();
@@ -86,11 +102,27 @@ try {
   // A conversation for the baseline's raw inserts.
   const first = await storeInbound(db, tenantId, inboundMessage(session.id, 'seed', { pn: '5511900000000' }));
   const conversationId = (first as { conversationId: string }).conversationId;
-  const pipeline = new InboundPipeline({ db, redis, tenantId, keyPrefix });
+  // One relay for the process, as the worker has.
+  const relay = new OutboxRelay({ db, redis, tenantId, keyPrefix });
+  const pipeline = new InboundPipeline({ db, redis, tenantId, keyPrefix, relay });
+  // Two webhook subscriptions, so every message fans out to two deliveries as in production.
+  await withTenant(db, tenantId, (tx) =>
+    tx.webhookSubscription.createMany({
+      data: [
+        { tenantId, url: 'http://127.0.0.1:1/a', events: ['message.received'], secretRef: 'a' },
+        { tenantId, url: 'http://127.0.0.1:1/b', events: ['*'], secretRef: 'b' },
+      ],
+    }),
+  );
 
   const inboundSequential: number[] = [];
   const inboundParallel: number[] = [];
   const rawInserts: number[] = [];
+  const rawBatched: number[] = [];
+  const toCommitP50: number[] = [];
+  const toCommitP99: number[] = [];
+  const toStreamP50: number[] = [];
+  const toStreamP99: number[] = [];
   const outbound: number[] = [];
   const rawBull: number[] = [];
   for (let round = 0; round < REPEATS; round++) {
@@ -128,6 +160,86 @@ try {
         }
       }),
     );
+
+    rawBatched.push(
+      await time(async () => {
+        for (let start = 0; start < N; start += 100) {
+          await withTenant(db, tenantId, (tx) =>
+            tx.message.createMany({
+              data: Array.from({ length: Math.min(100, N - start) }, (_, j) => ({
+                tenantId,
+                sessionId: session.id,
+                conversationId,
+                direction: 'inbound' as const,
+                status: 'delivered' as const,
+                type: 'text' as const,
+                body: 'x',
+                providerMessageId: `${tag}-batch${start + j}`,
+              })),
+            }),
+          );
+        }
+      }),
+    );
+
+    // Latency: events at a steady rate; each one's commit and its entry in the stream, seen by
+    // an independent XREAD reader. Start times are the scheduled arrival times, so a backlog
+    // shows up as latency instead of slowing the arrivals down (no coordinated omission).
+    {
+      const reader = new Redis({ host: redisServer.host, port: redisServer.port });
+      const streamKey = realtimeStreamKey(keyPrefix);
+      const last = await redis.xrevrange(streamKey, '+', '-', 'COUNT', 1);
+      let cursor = last[0]?.[0] ?? '0-0';
+      const seenAt = new Map<string, number>();
+      let reading = true;
+      const readerDone = (async () => {
+        while (reading) {
+          const batch = (await reader.xread('COUNT', 500, 'BLOCK', 200, 'STREAMS', streamKey, cursor)) as
+            | [string, [string, string[]][]][]
+            | null;
+          const now = performance.now();
+          for (const [, entries] of batch ?? []) {
+            for (const [id, fields] of entries) {
+              cursor = id;
+              const event = JSON.parse(fields[fields.indexOf(REALTIME_EVENT_FIELD) + 1]!);
+              if (event.type === 'message.created') seenAt.set(event.data.messageId, now);
+            }
+          }
+        }
+      })();
+      const startedAt = performance.now();
+      const interval = 1000 / RATE;
+      const commits: { scheduled: number; committed: number; messageId: string }[] = [];
+      await Promise.all(
+        Array.from({ length: N }, async (_, i) => {
+          const scheduled = startedAt + i * interval;
+          await new Promise((resolve) => setTimeout(resolve, Math.max(0, scheduled - performance.now())));
+          // What InboundPipeline.handleMessage does, with the commit timed in between.
+          const result = await storeInbound(
+            db,
+            tenantId,
+            inboundMessage(session.id, `${tag}-l${i}`, from(i)),
+          );
+          const committed = performance.now();
+          if (result.outcome !== 'created') throw new Error(`latency message ${i} was ${result.outcome}`);
+          commits.push({ scheduled, committed, messageId: result.messageId });
+          await relay.kick(result.outboxIds);
+        }),
+      );
+      for (let waited = 0; seenAt.size < N && waited < 10_000; waited += 20)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      reading = false;
+      await readerDone;
+      reader.disconnect();
+      if (commits.some((c) => !seenAt.has(c.messageId)))
+        throw new Error(`only ${seenAt.size} of ${N} realtime events reached the stream`);
+      const commit = commits.map((c) => c.committed - c.scheduled);
+      const stream = commits.map((c) => seenAt.get(c.messageId)! - c.scheduled);
+      toCommitP50.push(percentile(commit, 50));
+      toCommitP99.push(percentile(commit, 99));
+      toStreamP50.push(percentile(stream, 50));
+      toStreamP99.push(percentile(stream, 99));
+    }
 
     // Outbound: the queued rows exist first (the API's part), then the consumer sends them all.
     const ids: string[] = [];
@@ -208,13 +320,19 @@ try {
     inboundSequentialMs: median(inboundSequential),
     inboundParallel8Ms: median(inboundParallel),
     baselineRawInsertsMs: median(rawInserts),
+    baselineRawBatchedInsertsMs: median(rawBatched),
+    latencyRatePerSecond: RATE,
+    eventToCommitP50Ms: median(toCommitP50),
+    eventToCommitP99Ms: median(toCommitP99),
+    eventToStreamP50Ms: median(toStreamP50),
+    eventToStreamP99Ms: median(toStreamP99),
     outboundMs: median(outbound),
     baselineRawBullMqMs: median(rawBull),
   };
   const ms = (x: number) => `${x.toFixed(0)} ms`;
   const perSecond = (x: number) => `${((N / x) * 1000).toFixed(0)}/s`;
   const print = (line: string) => process.stdout.write(`${line}\n`);
-  print(`messaging benchmark: ${N} messages, median of ${REPEATS}`);
+  print(`pipeline benchmark: ${N} messages, median of ${REPEATS}`);
   print(
     `  inbound, one at a time        ${ms(results.inboundSequentialMs)} (${perSecond(results.inboundSequentialMs)})`,
   );
@@ -225,7 +343,21 @@ try {
     `  baseline: raw message INSERTs ${ms(results.baselineRawInsertsMs)} (${perSecond(results.baselineRawInsertsMs)})`,
   );
   print(
+    `  baseline: raw batched INSERTs ${ms(results.baselineRawBatchedInsertsMs)} (${perSecond(results.baselineRawBatchedInsertsMs)})`,
+  );
+  print(
     `  ratio inbound / raw INSERT    ${(results.inboundSequentialMs / results.baselineRawInsertsMs).toFixed(1)}x`,
+  );
+  print(
+    `  ratio inbound 8 / batched     ${(results.inboundParallel8Ms / results.baselineRawBatchedInsertsMs).toFixed(1)}x`,
+  );
+  const p = (x: number) => `${x.toFixed(1)} ms`;
+  print(`  inbound latency at ${RATE}/s, one worker (p50 / p99):`);
+  print(
+    `    event -> committed row      ${p(results.eventToCommitP50Ms)} / ${p(results.eventToCommitP99Ms)}`,
+  );
+  print(
+    `    event -> readable by XREAD  ${p(results.eventToStreamP50Ms)} / ${p(results.eventToStreamP99Ms)}`,
   );
   print(`  outbound, enqueue to all sent ${ms(results.outboundMs)} (${perSecond(results.outboundMs)})`);
   print(
@@ -234,6 +366,7 @@ try {
   print(`  ratio outbound / raw BullMQ   ${(results.outboundMs / results.baselineRawBullMqMs).toFixed(1)}x`);
   await writeFile(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
   await pipeline.close();
+  await relay.close();
   redis.disconnect();
   queues.disconnect();
   await db.$disconnect();
