@@ -32,6 +32,8 @@ export {
   webhookDeliveryJobId,
   webhookDeliveryJobSchema,
 } from './effects.ts';
+/** PN/LID contact merges (run by the inbound store when the provider links two known contacts). */
+export { type MergeReason, type MergeResult, mergeContacts } from './inbound/merge.ts';
 export { InboundPipeline, type InboundPipelineOptions } from './inbound/pipeline.ts';
 /** Inbound: store what a channel emits (messages, receipts, identity links) and emit its events. */
 export {
@@ -43,6 +45,7 @@ export {
   type StoreInboundOptions,
   type StoreInboundResult,
   storeInbound,
+  type UpsertContactOptions,
   upsertContact,
 } from './inbound/store.ts';
 /** Media: download inbound media into storage. */
@@ -55,6 +58,15 @@ export {
   MediaRejectedError,
   mediaProviderRefSchema,
 } from './media/download-worker.ts';
+/** Media in an S3 (or S3-compatible) bucket, under the tenant's prefix. */
+export { S3MediaStorage, type S3MediaStorageOptions } from './media/s3-storage.ts';
+/** Media storage from MEDIA_STORAGE / MEDIA_DIR / S3_* (one schema for the API and the worker). */
+export {
+  type MediaStorageFromSettingsOptions,
+  type MediaStorageSettings,
+  mediaStorageFromSettings,
+  mediaStorageSettingsSchema,
+} from './media/settings.ts';
 export { assertStorageKey, LocalMediaStorage, type MediaStorage } from './media/storage.ts';
 export { DEFAULT_OUTBOUND_RETRY, type OutboundRetryPolicy, outboundBackoffMs } from './outbound/backoff.ts';
 /** Outbound: one consumer per held session. */
@@ -66,13 +78,32 @@ export {
   providerMessageIdFor,
 } from './outbound/consumer.ts';
 export {
+  contentFromMessage,
   DEFAULT_HUMAN_DELAY,
   type HumanDelay,
   humanDelayMs,
   NO_HUMAN_DELAY,
+  type OutboundMediaSource,
+  type OutboundMessageColumns,
   outboundContentSchema,
+  resolveOutboundContent,
+  storedTemplateSchema,
 } from './outbound/content.ts';
 export { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits, takeSendSlot } from './outbound/rate-limit.ts';
+/** The outbox: effects written in the inbound transaction, performed after the commit by a relay. */
+export {
+  type OutboxEffect,
+  type OutboxKind,
+  outboxPayloadSchemas,
+  parseOutboxEntry,
+  writeOutbox,
+} from './outbox/entries.ts';
+export {
+  OutboxRelay,
+  type OutboxRelayOptions,
+  REALTIME_OUTBOX_ID_FIELD,
+  type RelayPassResult,
+} from './outbox/relay.ts';
 export {
   type DeliveryOutcome,
   replayWebhookDelivery,
@@ -82,6 +113,7 @@ export {
 } from './webhooks/delivery-worker.ts';
 /** Tenant webhooks: enqueueing, delivery, and the receiver's signature check. */
 export {
+  createWebhookDeliveries,
   enqueueWebhookEvent,
   subscriptionMatches,
   type WebhookEvent,

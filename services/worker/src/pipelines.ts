@@ -9,8 +9,10 @@ import {
   cloudApiInboundJobSchema,
   DEFAULT_HUMAN_DELAY,
   InboundPipeline,
+  MediaDownloadWorker,
   NO_HUMAN_DELAY,
   OutboundConsumer,
+  type OutboxRelay,
   QUEUE_NAMES,
   queuePrefix,
   type SubscriptionSecretSource,
@@ -23,6 +25,7 @@ import type { Logger } from '@switchboard/telemetry';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { DeclaredSession } from './declared-sessions.ts';
+import type { PipelineMediaOptions } from './media.ts';
 
 /**
  * The message pipelines of one worker process (packages/messaging), attached to the sessions it
@@ -34,7 +37,8 @@ import type { DeclaredSession } from './declared-sessions.ts';
  *   closes, so only the lease holder ever sends for it;
  * - per process: Meta's webhook payloads (accepted and signature-checked by the API, then put on
  *   the cloud-api-inbound queue) parsed and stored like any channel's events, and the tenant's
- *   own webhook deliveries. Any worker may take these: storing is idempotent.
+ *   own webhook deliveries, and the downloads of inbound media into storage (any channel's: no
+ *   socket is needed). Any worker may take these: storing is idempotent.
  */
 
 /** Options for {@link MessagePipelines}. */
@@ -53,6 +57,13 @@ export interface MessagePipelinesOptions {
   typingDelay: boolean;
   /** phone_number_id -> session id of the tenant's Cloud API sessions. */
   cloudApiSessions: () => Promise<ReadonlyMap<string, string>>;
+  /**
+   * Inbound media downloads (`pipelineMediaFromConfig` in media.ts). Without it the
+   * media-downloads queue is not consumed here and messages keep no files.
+   */
+  media?: PipelineMediaOptions;
+  /** The process's outbox relay: every session's inbound pipeline kicks it after a commit. */
+  relay?: OutboxRelay;
 }
 
 /** See the module comment. */
@@ -61,6 +72,7 @@ export class MessagePipelines {
   private cloudApiInbound: Worker | undefined;
   private readonly tenantInbound: InboundPipeline;
   private readonly webhooks: WebhookDeliveryWorker;
+  private readonly mediaDownloads: MediaDownloadWorker | undefined;
 
   constructor(options: MessagePipelinesOptions) {
     this.options = options;
@@ -69,6 +81,7 @@ export class MessagePipelines {
       redis: options.redis,
       tenantId: options.tenantId,
       keyPrefix: options.keyPrefix,
+      ...(options.relay ? { relay: options.relay } : {}),
     });
     this.webhooks = new WebhookDeliveryWorker({
       db: options.db,
@@ -78,11 +91,26 @@ export class MessagePipelines {
       onError: (error, context) =>
         options.logger.error({ err: error, ...context }, 'webhook delivery failed'),
     });
+    const media = options.media;
+    this.mediaDownloads = media
+      ? new MediaDownloadWorker({
+          db: options.db,
+          connection: options.workerConnection,
+          keyPrefix: options.keyPrefix,
+          storage: media.storage,
+          fetchMedia: media.fetchMedia,
+          maxBytes: media.maxBytes,
+          // The error names the message and why, never its content.
+          onError: (error, context) =>
+            options.logger.warn({ err: error, ...context }, `${context.what} failed`),
+        })
+      : undefined;
   }
 
   /** Starts the tenant-wide consumers. */
   async start(): Promise<void> {
     await this.webhooks.start();
+    await this.mediaDownloads?.start();
     this.cloudApiInbound = new Worker(
       QUEUE_NAMES.cloudApiInbound,
       async (job: Job) => await this.processCloudApiPayload(job),
@@ -103,6 +131,7 @@ export class MessagePipelines {
     await Promise.allSettled([
       this.cloudApiInbound?.close(),
       this.webhooks.close(),
+      this.mediaDownloads?.close(),
       this.tenantInbound.close(),
     ]);
   }
@@ -111,7 +140,14 @@ export class MessagePipelines {
   async attach(session: OwnedSession, channel: Channel): Promise<() => Promise<void>> {
     const { db, redis, tenantId, keyPrefix, logger } = this.options;
     const context = { sessionId: session.sessionId, epoch: String(session.fence.epoch) };
-    const inbound = new InboundPipeline({ db, redis, tenantId, keyPrefix, epoch: session.fence.epoch });
+    const inbound = new InboundPipeline({
+      db,
+      redis,
+      tenantId,
+      keyPrefix,
+      epoch: session.fence.epoch,
+      ...(this.options.relay ? { relay: this.options.relay } : {}),
+    });
     const guard =
       <E extends keyof ChannelEvents>(what: string, fn: (payload: ChannelEvents[E]) => Promise<unknown>) =>
       async (payload: ChannelEvents[E]) => {
@@ -151,6 +187,7 @@ export class MessagePipelines {
       connection: this.options.workerConnection,
       keyPrefix,
       humanDelay: this.options.typingDelay ? DEFAULT_HUMAN_DELAY : NO_HUMAN_DELAY,
+      ...(this.options.media?.storage ? { mediaStorage: this.options.media.storage } : {}),
       onError: (error, where) => logger.error({ err: error, ...context, ...where }, 'outbound'),
     });
     await outbound.start();

@@ -70,7 +70,7 @@ describe('SessionRuntime', () => {
   it('opens a socket per held session, publishes its QR with the TTL, and records pairing and connection', async () => {
     const first = runtime('w1');
     first.start();
-    await eventually('both sessions open', () => first.sessions().length === 2, 10_000);
+    await eventually('both sessions open', () => first.sessions().length === 2, 20_000);
     const id = sessionIds[0]!;
     const socket = await standIns.get(`w1/${id}`)!.socket(1);
 
@@ -78,14 +78,14 @@ describe('SessionRuntime', () => {
     await eventually(
       'the QR in Redis',
       async () => JSON.parse((await redis.get(pairingKey(prefix, id))) ?? '{}').code === qr,
-      5_000,
+      15_000,
     );
     const published = JSON.parse((await redis.get(pairingKey(prefix, id)))!);
     expect(published).toMatchObject({ kind: 'qr', sequence: 1 });
     const ttl = await redis.pttl(pairingKey(prefix, id));
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
-    await eventually('pairing recorded', async () => (await sessionRow(id)).state === 'pairing', 5_000);
+    await eventually('pairing recorded', async () => (await sessionRow(id)).state === 'pairing', 15_000);
 
     socket.completePairing({ phoneNumber: '5511988880001', lid: '400000000000001' });
     // creds.update is saved asynchronously; the 515 restart logs in with what was saved.
@@ -93,12 +93,12 @@ describe('SessionRuntime', () => {
       'the linked creds saved',
       async () =>
         ((await redis.hget(`${prefix}session:${id}:auth`, 'creds')) ?? '').includes('5511988880001'),
-      5_000,
+      15_000,
     );
     await socket.close(DisconnectReason.restartRequired);
     const restarted = await standIns.get(`w1/${id}`)!.socket(2);
     restarted.open();
-    await eventually('connected recorded', async () => (await sessionRow(id)).state === 'connected', 5_000);
+    await eventually('connected recorded', async () => (await sessionRow(id)).state === 'connected', 15_000);
     const row = await sessionRow(id);
     expect(row.state).toBe('connected');
     expect(row.phoneNumber).toBe('5511988880001');
@@ -127,7 +127,7 @@ describe('SessionRuntime', () => {
     await eventually(
       'one session each',
       () => first!.sessions().length === 1 && second.sessions().length === 1,
-      10_000,
+      20_000,
     );
     const moved = second.sessions()[0]!;
     const socket = await standIns.get(`w2/${moved}`)!.socket(1);
@@ -138,7 +138,7 @@ describe('SessionRuntime', () => {
     const row = await sessionRow(moved);
     expect(row.owner).toBe('w2');
     await second.stop();
-    await eventually('w1 holds both again', () => first!.sessions().length === 2, 10_000);
+    await eventually('w1 holds both again', () => first!.sessions().length === 2, 20_000);
     const handedBack = await withTenant(db, tenantId, (tx) =>
       tx.session.findMany({ where: { owner: 'w1' } }),
     );

@@ -20,6 +20,7 @@ import {
 } from '@switchboard/sessions';
 import type { MetricsRegistry } from '@switchboard/telemetry';
 import type { Redis } from 'ioredis';
+import { SessionCommandConsumer } from './session-commands.ts';
 
 /**
  * The worker's sessions: the claimer decides which sessions this worker holds; for each held
@@ -53,6 +54,11 @@ export interface SessionRuntimeOptions {
   createChannel: ChannelFactory;
   /** What runs with each open channel (see {@link SessionAttachment}). */
   attach?: SessionAttachment;
+  /**
+   * Consume each held session's command queue (logout, pairing code) on this `worker`-role
+   * connection; without it commands wait for a worker that does.
+   */
+  commands?: { connection: Redis; handOverDelayMs?: number };
   metrics?: MetricsRegistry;
   onError?: (error: unknown, context: { sessionId?: string; what: string }) => void;
 }
@@ -75,6 +81,7 @@ export class SessionRuntime {
   private readonly claimer: SessionClaimer;
   private readonly channels = new Map<string, Channel>();
   private readonly detachers = new Map<string, () => Promise<void>>();
+  private readonly commandConsumers = new Map<string, SessionCommandConsumer>();
 
   constructor(options: SessionRuntimeOptions) {
     this.options = options;
@@ -121,18 +128,42 @@ export class SessionRuntime {
     if (this.options.attach)
       this.detachers.set(session.sessionId, await this.options.attach(session, channel));
     await channel.connect();
+    if (this.options.commands && this.channels.get(session.sessionId) === channel) {
+      const consumer = new SessionCommandConsumer({
+        tenantId: this.options.tenantId,
+        sessionId: session.sessionId,
+        channel,
+        connection: this.options.commands.connection,
+        keyPrefix: this.options.prefix,
+        ...(this.options.commands.handOverDelayMs === undefined
+          ? {}
+          : { handOverDelayMs: this.options.commands.handOverDelayMs }),
+        onError: (error, context) =>
+          this.options.onError?.(error, { sessionId: session.sessionId, what: context.what }),
+      });
+      this.commandConsumers.set(session.sessionId, consumer);
+      await consumer.start();
+    }
+  }
+
+  /** Stops what runs with the session's channel (commands first, then the attachment), before it closes. */
+  private async detach(sessionId: string): Promise<void> {
+    const commands = this.commandConsumers.get(sessionId);
+    this.commandConsumers.delete(sessionId);
+    await commands
+      ?.stop()
+      .catch((error: unknown) => this.options.onError?.(error, { sessionId, what: 'stop session commands' }));
+    const detach = this.detachers.get(sessionId);
+    this.detachers.delete(sessionId);
+    if (detach) {
+      await detach().catch((error: unknown) => this.options.onError?.(error, { sessionId, what: 'detach' }));
+    }
   }
 
   private async close(session: OwnedSession, reason: ReleaseReason): Promise<void> {
     const channel = this.channels.get(session.sessionId);
     this.channels.delete(session.sessionId);
-    const detach = this.detachers.get(session.sessionId);
-    this.detachers.delete(session.sessionId);
-    if (detach) {
-      await detach().catch((error: unknown) =>
-        this.options.onError?.(error, { sessionId: session.sessionId, what: 'detach' }),
-      );
-    }
+    await this.detach(session.sessionId);
     if (channel) {
       await channel
         .disconnect()
@@ -155,9 +186,7 @@ export class SessionRuntime {
     if (!written && this.channels.get(session.sessionId) === channel) {
       // A newer owner: this socket must not stay open a moment longer than needed.
       this.channels.delete(session.sessionId);
-      const detach = this.detachers.get(session.sessionId);
-      this.detachers.delete(session.sessionId);
-      await detach?.().catch(() => undefined);
+      await this.detach(session.sessionId);
       await channel.disconnect().catch(() => undefined);
     }
     await publishRealtimeEvent(this.options.redis, this.options.prefix, {

@@ -7,7 +7,7 @@ import {
   type SocketFactory,
 } from '@switchboard/channels';
 import { createDb, ensureTenant, verifyRuntimeRole, withTenant } from '@switchboard/db';
-import { tenantKeyPrefix } from '@switchboard/messaging';
+import { OutboxRelay, tenantKeyPrefix } from '@switchboard/messaging';
 import { createRedis, redisConnectionFromSettings } from '@switchboard/redis';
 import type { SecretResolver } from '@switchboard/secrets';
 import type { OwnedSession } from '@switchboard/sessions';
@@ -15,6 +15,7 @@ import { HealthServer, type Logger, type MetricsRegistry } from '@switchboard/te
 import type { Redis } from 'ioredis';
 import type { WorkerConfig } from './config.ts';
 import { type DeclaredSession, readDeclaredSessions, syncDeclaredSessions } from './declared-sessions.ts';
+import { pipelineMediaFromConfig } from './media.ts';
 import { MessagePipelines, openCloudApiChannel } from './pipelines.ts';
 import { SessionRuntime } from './session-runtime.ts';
 
@@ -93,6 +94,15 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
 
   const prefix = tenantKeyPrefix(config.SWITCHBOARD_TENANT);
   const declaredByName = new Map(declared.map((session) => [session.name, session]));
+  // The outbox's sweep: what a crash (this worker's or another's) left between a commit and its
+  // effects. Every session's pipeline kicks it right after each commit.
+  const outbox = new OutboxRelay({
+    db,
+    redis,
+    tenantId,
+    keyPrefix: prefix,
+    onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
+  });
   const pipelines = new MessagePipelines({
     db,
     redis,
@@ -103,6 +113,8 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     secrets: deps.secrets,
     ...(config.INTERNAL_TOKEN ? { internalToken: config.INTERNAL_TOKEN } : {}),
     typingDelay: config.OUTBOUND_TYPING_DELAY,
+    relay: outbox,
+    media: pipelineMediaFromConfig(config, { db, tenantId, declared: declaredByName, secrets: deps.secrets }),
     cloudApiSessions: async () => {
       const rows = await withTenant(db, tenantId, (tx) =>
         tx.session.findMany({ where: { channel: 'cloud_api' }, select: { id: true, name: true } }),
@@ -127,6 +139,8 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     metrics: deps.metrics,
     createChannel: (session) => openChannel(session),
     attach: (session, channel) => pipelines.attach(session, channel),
+    // Logout and pairing-code requests from the API, consumed by whoever holds the session.
+    commands: { connection: workerConnection },
     onError: (error, context) =>
       logger.error({ err: error, ...context }, `session runtime: ${context.what} failed`),
   });
@@ -190,7 +204,9 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
 
   try {
     await pipelines.start();
+    outbox.start();
   } catch (error) {
+    await outbox.close();
     await health.close();
     await closeConnections();
     throw error;
@@ -217,6 +233,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
         started = false;
         await runtime.stop();
         await pipelines.stop();
+        await outbox.close();
         await health.close();
         await closeConnections();
       })();

@@ -92,6 +92,8 @@ describe('storeInbound and the inbound pipeline', () => {
     const jobs = await webhookQueue.getJobs(['waiting', 'delayed', 'active', 'prioritized']);
     expect(jobs).toHaveLength(40);
     expect(new Set(jobs.map((j) => j.data.deliveryId))).toEqual(new Set(deliveries.map((d) => d.id)));
+    // Every effect went through the outbox, and each row was deleted once performed.
+    expect(await withTenant(db, tenantId, (tx) => tx.outboxEntry.count())).toBe(0);
 
     const conversations = await withTenant(db, tenantId, (tx) => tx.conversation.findMany());
     expect(conversations).toHaveLength(5);
@@ -139,15 +141,15 @@ describe('storeInbound and the inbound pipeline', () => {
     ).toBe(true);
   });
 
-  it('reports a pn and a lid that belong to two contacts instead of merging them', async () => {
+  it('merges a pn contact and a lid contact once an identity event links them', async () => {
     await storeInbound(db, tenantId, inboundMessage(sessionId, 'CF-1', { pn: '4917800000001' }));
     await storeInbound(db, tenantId, inboundMessage(sessionId, 'CF-2', { lid: '780001' }));
     const result = await pipeline.handleIdentity({ sessionId, pn: '4917800000001', lid: '780001' });
-    expect(result.outcome).toBe('conflict');
+    expect(result.outcome).toBe('merged');
     const identities = await withTenant(db, tenantId, (tx) =>
       tx.contactIdentity.findMany({ where: { value: { in: ['4917800000001', '780001'] } } }),
     );
-    expect(new Set(identities.map((i) => i.contactId)).size).toBe(2);
+    expect(new Set(identities.map((i) => i.contactId))).toEqual(new Set([result.contactId]));
   });
 
   it('reopens a resolved conversation; fromMe echoes do not count as unread', async () => {
@@ -297,6 +299,37 @@ describe('storeInbound and the inbound pipeline', () => {
 });
 
 describe('receipts', () => {
+  it("records the provider's failure code and title as the reason", async () => {
+    const stored = await storeInbound(
+      db,
+      tenantId,
+      inboundMessage(
+        sessionId,
+        'RC-F',
+        { pn: '4917400000009' },
+        { type: 'text', text: 'x' },
+        { fromMe: true },
+      ),
+    );
+    if (stored.outcome !== 'created') throw new Error('expected created');
+    const result = await pipeline.handleReceipt({
+      sessionId,
+      providerMessageId: 'RC-F',
+      chat: 'x',
+      status: 'failed',
+      fromMe: true,
+      failure: { code: 131047, title: 'Re-engagement message', detail: 'More than 24 hours have passed' },
+    });
+    expect(result).toMatchObject({
+      applied: true,
+      reason: '131047 Re-engagement message: More than 24 hours have passed',
+    });
+    const message = await withTenant(db, tenantId, (tx) =>
+      tx.message.findUniqueOrThrow({ where: { id: stored.messageId } }),
+    );
+    expect(message.failureReason).toBe('131047 Re-engagement message: More than 24 hours have passed');
+  });
+
   it('moves status forward only and records every applied status', async () => {
     const stored = await storeInbound(
       db,
@@ -321,6 +354,9 @@ describe('receipts', () => {
     );
     expect(message.status).toBe('read');
     expect(message.readAt).not.toBeNull();
+    // Read implies sent and delivered: their times are filled in, the history keeps what moved.
+    expect(message.sentAt).not.toBeNull();
+    expect(message.deliveredAt).toEqual(message.readAt);
     const events = await withTenant(db, tenantId, (tx) =>
       tx.messageStatusEvent.findMany({ where: { messageId: stored.messageId } }),
     );

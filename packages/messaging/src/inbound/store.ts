@@ -13,6 +13,9 @@ import {
   type TenantTx,
   withTenant,
 } from '@switchboard/db';
+import { type OutboxEffect, writeOutbox } from '../outbox/entries.ts';
+import { createWebhookDeliveries } from '../webhooks/enqueue.ts';
+import { lockContact, mergeContacts } from './merge.ts';
 
 /** What storeInbound did with one message. */
 export type StoreInboundResult =
@@ -25,6 +28,8 @@ export type StoreInboundResult =
       contactId: string;
       /** True when the message carries media to download. */
       hasMedia: boolean;
+      /** The outbox rows written with it (realtime event, webhook jobs, media download), for the relay's kick. */
+      outboxIds: string[];
     }
   | {
       /** An edit or delete applied to an earlier message (no row of its own). */
@@ -33,6 +38,8 @@ export type StoreInboundResult =
       messageId: string;
       conversationId: string;
       status: MessageStatus;
+      /** The outbox row of its `message.updated` event. */
+      outboxIds: string[];
     }
   /** Seen before (same session and provider message id), or an edit/delete of an unknown message. */
   | { outcome: 'duplicate' | 'target-missing'; isNew: false }
@@ -47,43 +54,99 @@ export interface StoreInboundOptions {
 
 type Row = { id: string };
 
+/**
+ * A burst waits for a pooled connection rather than failing: duplicates of one message hold
+ * theirs while they wait on its lock, and a message that fails to store is a message lost.
+ */
+const INBOUND_TX = { maxWait: 15_000, timeout: 15_000 };
+
 /** Serialises work on one key inside the current transaction (released at commit). */
 async function lock(tx: TenantTx, key: string): Promise<void> {
   await tx.$queryRaw`SELECT pg_advisory_xact_lock(hashtextextended(${key}, 0))::text AS locked`;
 }
 
+/** Takes one or two locks in the given order in one round trip (a select list is evaluated left to right). */
+async function lockAll(tx: TenantTx, keys: string[]): Promise<void> {
+  const [first, second, ...rest] = keys;
+  if (first === undefined) return;
+  if (second === undefined) return await lock(tx, first);
+  await tx.$queryRaw`SELECT pg_advisory_xact_lock(hashtextextended(${first}, 0))::text AS a,
+                            pg_advisory_xact_lock(hashtextextended(${second}, 0))::text AS b`;
+  for (const key of rest) await lock(tx, key);
+}
+
+/** Options for {@link upsertContact}. */
+export interface UpsertContactOptions {
+  /** The session the contact was seen on (recorded in a merge's audit entry). */
+  sessionId?: string;
+  /** Collects the outbox rows a merge wrote (its `conversation.updated` events), for the relay's kick. */
+  outboxIds?: string[];
+}
+
 /**
  * Finds or creates the contact known by `ref.pn` and/or `ref.lid`. When both are given, both
  * identities are recorded on one contact: a contact known only by its PN gains the new LID (and
- * the reverse). When PN and LID already belong to two different contacts, the PN's wins and the
- * two are left for an explicit merge.
+ * the reverse). When PN and LID already belong to two different contacts, the provider has just
+ * told us they are one person: the two are merged into the older one ({@link mergeContacts}).
  */
-export async function upsertContact(tx: TenantTx, tenantId: string, ref: ContactRef): Promise<string> {
+export async function upsertContact(
+  tx: TenantTx,
+  tenantId: string,
+  ref: ContactRef,
+  options: UpsertContactOptions = {},
+): Promise<string> {
   const identities: { kind: 'pn' | 'lid'; value: string }[] = [];
   if (ref.pn) identities.push({ kind: 'pn', value: ref.pn });
   if (ref.lid) identities.push({ kind: 'lid', value: ref.lid });
   if (identities.length === 0) throw new Error('contact has neither a phone number (pn) nor a lid');
   // Locks in a fixed order (pn before lid), so two transactions never wait on each other in a cycle.
-  for (const identity of identities) await lock(tx, `identity:${identity.kind}:${identity.value}`);
-  const existing = await tx.contactIdentity.findMany({
-    where: { OR: identities.map((i) => ({ kind: i.kind, value: i.value })) },
-  });
-  const byPn = existing.find((i) => i.kind === 'pn');
-  const byLid = existing.find((i) => i.kind === 'lid');
-  let contactId = byPn?.contactId ?? byLid?.contactId;
-  if (!contactId) {
-    const contact = await tx.contact.create({ data: { tenantId, pushName: ref.pushName ?? null } });
-    contactId = contact.id;
-  } else if (ref.pushName) {
-    await tx.contact.update({ where: { id: contactId }, data: { pushName: ref.pushName } });
-  }
-  for (const identity of identities) {
-    if (existing.some((e) => e.kind === identity.kind)) continue;
-    await tx.contactIdentity.create({
-      data: { tenantId, contactId, kind: identity.kind, value: identity.value },
+  await lockAll(
+    tx,
+    identities.map((identity) => `identity:${identity.kind}:${identity.value}`),
+  );
+  for (let round = 0; ; round++) {
+    const existing = await tx.contactIdentity.findMany({
+      where: { OR: identities.map((i) => ({ kind: i.kind, value: i.value })) },
     });
+    const byPn = existing.find((i) => i.kind === 'pn');
+    const byLid = existing.find((i) => i.kind === 'lid');
+    let contactId = byPn?.contactId ?? byLid?.contactId;
+    if (byPn && byLid && byPn.contactId !== byLid.contactId) {
+      const merged = await mergeContacts(tx, tenantId, byPn.contactId, byLid.contactId, {
+        pn: byPn.value,
+        lid: byLid.value,
+        source: 'message',
+        ...(options.sessionId ? { sessionId: options.sessionId } : {}),
+      });
+      options.outboxIds?.push(...merged.outboxIds);
+      contactId = merged.survivorId;
+      if (ref.pushName)
+        await tx.contact.update({ where: { id: contactId }, data: { pushName: ref.pushName } });
+    } else if (contactId) {
+      // A merge through another identity of this contact may have moved it while we waited: after
+      // the shared lock, check it still exists (the push name update doubles as the check).
+      await lockContact(tx, contactId, 'shared');
+      const stillThere = ref.pushName
+        ? (await tx.contact.updateMany({ where: { id: contactId }, data: { pushName: ref.pushName } }))
+            .count > 0
+        : (await tx.contact.findUnique({ where: { id: contactId }, select: { id: true } })) !== null;
+      if (!stillThere) {
+        if (round < 3) continue;
+        throw new Error(`contact ${contactId} kept moving while being stored (merged ${round + 1} times)`);
+      }
+    }
+    if (!contactId) {
+      const contact = await tx.contact.create({ data: { tenantId, pushName: ref.pushName ?? null } });
+      contactId = contact.id;
+    }
+    for (const identity of identities) {
+      if (existing.some((e) => e.kind === identity.kind)) continue;
+      await tx.contactIdentity.create({
+        data: { tenantId, contactId, kind: identity.kind, value: identity.value },
+      });
+    }
+    return contactId;
   }
-  return contactId;
 }
 
 /** Creates the (session, contact) conversation or bumps it: reopened, last_message_at, unread_count. */
@@ -184,6 +247,54 @@ export function parseGeoUri(
 }
 
 /**
+ * What follows a new message's commit, decided inside its transaction: the realtime
+ * `message.created`, the webhook deliveries (rows created here, jobs through the outbox) and the
+ * media download.
+ */
+async function inboundEffects(
+  tx: TenantTx,
+  tenantId: string,
+  message: InboundMessage,
+  messageId: string,
+  conversationId: string,
+  hasMedia: boolean,
+): Promise<OutboxEffect[]> {
+  const effects: OutboxEffect[] = [
+    {
+      kind: 'realtime.event',
+      payload: {
+        type: 'message.created',
+        at: new Date().toISOString(),
+        data: {
+          messageId,
+          conversationId,
+          sessionId: message.sessionId,
+          direction: message.fromMe ? 'outbound' : 'inbound',
+        },
+      },
+    },
+  ];
+  const deliveryIds = await createWebhookDeliveries(tx, tenantId, {
+    type: message.fromMe ? 'message.sent' : 'message.received',
+    at: new Date(),
+    data: {
+      messageId,
+      conversationId,
+      sessionId: message.sessionId,
+      providerMessageId: message.providerMessageId,
+      from: message.sender.pn ?? message.sender.lid ?? message.sender.address,
+      type: message.content.type,
+      ...(message.content.type === 'text' ? { text: message.content.text } : {}),
+      timestamp: message.timestamp.toISOString(),
+    },
+  });
+  if (deliveryIds.length > 0) effects.push({ kind: 'webhook.enqueue', payload: { deliveryIds } });
+  if (hasMedia)
+    effects.push({ kind: 'media.download', payload: { tenantId, sessionId: message.sessionId, messageId } });
+  return effects;
+}
+
+/**
  * Stores one inbound (or echoed fromMe) message in ONE transaction: the contact (by PN and/or
  * LID), the conversation (reopened; unread_count + 1 for inbound messages not from us) and the
  * message. De-duplicates on (session, providerMessageId): a transaction-scoped advisory lock on
@@ -205,82 +316,118 @@ export async function storeInbound(
   const content = message.content;
   const epoch = options.epoch ?? null;
 
-  return await withTenant(db, tenantId, async (tx) => {
-    await lock(tx, `message:${message.sessionId}:${message.providerMessageId}`);
-    const seen = await tx.message.findFirst({
-      where: { sessionId: message.sessionId, providerMessageId: message.providerMessageId },
-      select: { id: true },
-    });
-    if (seen) return { outcome: 'duplicate', isNew: false } as const;
-
-    if (content.type === 'edit' || content.type === 'delete') {
-      const target = await tx.message.findFirst({
-        where: { sessionId: message.sessionId, providerMessageId: content.targetId },
+  return await withTenant(
+    db,
+    tenantId,
+    async (tx) => {
+      await lock(tx, `message:${message.sessionId}:${message.providerMessageId}`);
+      const seen = await tx.message.findFirst({
+        where: { sessionId: message.sessionId, providerMessageId: message.providerMessageId },
+        select: { id: true },
       });
-      if (!target) return { outcome: 'target-missing', isNew: false } as const;
-      const data =
-        content.type === 'edit'
-          ? { editedAt: message.timestamp, body: contentColumns(content.content).body }
-          : { deletedAt: message.timestamp };
-      await tx.message.update({ where: { id: target.id }, data });
-      return {
-        outcome: 'updated',
-        isNew: false,
-        messageId: target.id,
-        conversationId: target.conversationId,
-        status: target.status,
-      } as const;
-    }
+      if (seen) return { outcome: 'duplicate', isNew: false } as const;
 
-    const contactId = await upsertContact(tx, tenantId, contactRef);
-    const countsAsUnread = !message.fromMe && content.type !== 'reaction';
-    const conversationId = await upsertConversation(
-      tx,
-      tenantId,
-      message.sessionId,
-      contactId,
-      message.timestamp,
-      countsAsUnread ? 1 : 0,
-    );
-    const columns = contentColumns(content);
-    const replyToProviderId =
-      content.type === 'reaction' ? content.targetId : message.replyTo?.providerMessageId;
-    const replyTo = replyToProviderId
-      ? await tx.message.findFirst({
-          where: { sessionId: message.sessionId, providerMessageId: replyToProviderId },
-          select: { id: true },
-        })
-      : null;
-    const created = await tx.message.create({
-      data: {
-        tenantId,
+      if (content.type === 'edit' || content.type === 'delete') {
+        const target = await tx.message.findFirst({
+          where: { sessionId: message.sessionId, providerMessageId: content.targetId },
+        });
+        if (!target) return { outcome: 'target-missing', isNew: false } as const;
+        const data =
+          content.type === 'edit'
+            ? { editedAt: message.timestamp, body: contentColumns(content.content).body }
+            : { deletedAt: message.timestamp };
+        await tx.message.update({ where: { id: target.id }, data });
+        const outboxIds = await writeOutbox(tx, tenantId, [
+          {
+            kind: 'realtime.event',
+            payload: {
+              type: 'message.updated',
+              at: new Date().toISOString(),
+              data: { messageId: target.id, conversationId: target.conversationId, status: target.status },
+            },
+          },
+        ]);
+        return {
+          outcome: 'updated',
+          isNew: false,
+          messageId: target.id,
+          conversationId: target.conversationId,
+          status: target.status,
+          outboxIds,
+        } as const;
+      }
+
+      const mergeOutboxIds: string[] = [];
+      const contactId = await upsertContact(tx, tenantId, contactRef, {
         sessionId: message.sessionId,
+        outboxIds: mergeOutboxIds,
+      });
+      const countsAsUnread = !message.fromMe && content.type !== 'reaction';
+      const conversationId = await upsertConversation(
+        tx,
+        tenantId,
+        message.sessionId,
+        contactId,
+        message.timestamp,
+        countsAsUnread ? 1 : 0,
+      );
+      const columns = contentColumns(content);
+      const replyToProviderId =
+        content.type === 'reaction' ? content.targetId : message.replyTo?.providerMessageId;
+      const replyTo = replyToProviderId
+        ? await tx.message.findFirst({
+            where: { sessionId: message.sessionId, providerMessageId: replyToProviderId },
+            select: { id: true },
+          })
+        : null;
+      const created = await tx.message.create({
+        data: {
+          tenantId,
+          sessionId: message.sessionId,
+          conversationId,
+          direction: message.fromMe ? 'outbound' : 'inbound',
+          providerMessageId: message.providerMessageId,
+          // An echo of our own message sent from the phone has been sent; an inbound one has arrived.
+          status: message.fromMe ? 'sent' : 'delivered',
+          type: columns.type,
+          body: columns.body,
+          ...(columns.media ?? {}),
+          replyToMessageId: replyTo?.id ?? null,
+          replyToProviderMessageId: replyToProviderId ?? null,
+          reaction: content.type === 'reaction' ? (content.emoji ?? '') : null,
+          providerTimestamp: message.timestamp,
+          epoch,
+          ...(message.fromMe ? { sentAt: message.timestamp } : { deliveredAt: message.timestamp }),
+        },
+        select: { id: true },
+      });
+      const outboxIds = [
+        ...mergeOutboxIds,
+        ...(await writeOutbox(
+          tx,
+          tenantId,
+          await inboundEffects(
+            tx,
+            tenantId,
+            message,
+            created.id,
+            conversationId,
+            columns.media !== undefined,
+          ),
+        )),
+      ];
+      return {
+        outcome: 'created',
+        isNew: true,
+        messageId: created.id,
         conversationId,
-        direction: message.fromMe ? 'outbound' : 'inbound',
-        providerMessageId: message.providerMessageId,
-        // An echo of our own message sent from the phone has been sent; an inbound one has arrived.
-        status: message.fromMe ? 'sent' : 'delivered',
-        type: columns.type,
-        body: columns.body,
-        ...(columns.media ?? {}),
-        replyToMessageId: replyTo?.id ?? null,
-        replyToProviderMessageId: replyToProviderId ?? null,
-        reaction: content.type === 'reaction' ? (content.emoji ?? '') : null,
-        providerTimestamp: message.timestamp,
-        epoch,
-        ...(message.fromMe ? { sentAt: message.timestamp } : { deliveredAt: message.timestamp }),
-      },
-      select: { id: true },
-    });
-    return {
-      outcome: 'created',
-      isNew: true,
-      messageId: created.id,
-      conversationId,
-      contactId,
-      hasMedia: columns.media !== undefined,
-    } as const;
-  });
+        contactId,
+        hasMedia: columns.media !== undefined,
+        outboxIds,
+      } as const;
+    },
+    INBOUND_TX,
+  );
 }
 
 /** The order statuses move in; `failed` is reachable from any status but `read`. */
@@ -295,7 +442,15 @@ export function canMoveStatus(from: MessageStatus, to: MessageStatus): boolean {
 
 /** What applyReceipt did. */
 export type ApplyReceiptResult =
-  | { applied: true; messageId: string; conversationId: string; status: MessageStatus; reason?: string }
+  | {
+      applied: true;
+      messageId: string;
+      conversationId: string;
+      status: MessageStatus;
+      reason?: string;
+      /** The outbox row of its `message.updated` event. */
+      outboxIds: string[];
+    }
   | { applied: false; reason: 'unknown-message' | 'not-forward' };
 
 /** Which statuses may move to `to` (for the conditional UPDATE). */
@@ -336,69 +491,139 @@ export async function setMessageStatus(
     },
   });
   if (result.count === 0) return false;
+  // A later status implies the earlier ones (WhatsApp and Meta may skip or reorder them): their
+  // times are filled in when still unknown, so a read message always has a delivered time.
+  if (status === 'delivered' || status === 'read')
+    await tx.message.updateMany({ where: { id: messageId, sentAt: null }, data: { sentAt: at } });
+  if (status === 'read')
+    await tx.message.updateMany({ where: { id: messageId, deliveredAt: null }, data: { deliveredAt: at } });
   await tx.messageStatusEvent.create({
     data: { tenantId, messageId, status, reason: extra.reason ?? null, occurredAt: at },
   });
   return true;
 }
 
+/** The failure reason of a receipt as people read it: Meta's code and title, or the channel's words. */
+export function receiptFailureReason(receipt: Receipt): string {
+  const failure = receipt.failure;
+  if (!failure) return 'provider reported failure';
+  const head = [failure.code === undefined ? undefined : String(failure.code), failure.title]
+    .filter(Boolean)
+    .join(' ');
+  const text = [head, failure.detail].filter(Boolean).join(': ');
+  return (text || 'provider reported failure').slice(0, 500);
+}
+
 /** Applies a delivery receipt to the message it names (by session and provider message id). */
 export async function applyReceipt(db: Db, tenantId: string, receipt: Receipt): Promise<ApplyReceiptResult> {
-  return await withTenant(db, tenantId, async (tx) => {
-    const message = await tx.message.findFirst({
-      where: { sessionId: receipt.sessionId, providerMessageId: receipt.providerMessageId },
-      select: { id: true, conversationId: true },
-    });
-    if (!message) return { applied: false, reason: 'unknown-message' } as const;
-    const reason = receipt.status === 'failed' ? 'provider reported failure' : undefined;
-    const moved = await setMessageStatus(tx, tenantId, message.id, receipt.status, receipt.at ?? new Date(), {
-      ...(reason ? { reason } : {}),
-    });
-    if (!moved) return { applied: false, reason: 'not-forward' } as const;
-    return {
-      applied: true,
-      messageId: message.id,
-      conversationId: message.conversationId,
-      status: receipt.status,
-      ...(reason ? { reason } : {}),
-    } as const;
-  });
+  return await withTenant(
+    db,
+    tenantId,
+    async (tx) => {
+      const message = await tx.message.findFirst({
+        where: { sessionId: receipt.sessionId, providerMessageId: receipt.providerMessageId },
+        select: { id: true, conversationId: true },
+      });
+      if (!message) return { applied: false, reason: 'unknown-message' } as const;
+      const reason = receipt.status === 'failed' ? receiptFailureReason(receipt) : undefined;
+      const at = receipt.at ?? new Date();
+      const moved = await setMessageStatus(tx, tenantId, message.id, receipt.status, at, {
+        ...(reason ? { reason } : {}),
+      });
+      // A receipt behind the current status (delivered after read: WhatsApp and Meta do not
+      // promise order) changes nothing; the history holds the statuses the message moved through.
+      if (!moved) return { applied: false, reason: 'not-forward' } as const;
+      const outboxIds = await writeOutbox(tx, tenantId, [
+        {
+          kind: 'realtime.event',
+          payload: {
+            type: 'message.updated',
+            at: new Date().toISOString(),
+            data: {
+              messageId: message.id,
+              conversationId: message.conversationId,
+              status: receipt.status,
+              ...(reason ? { reason } : {}),
+            },
+          },
+        },
+      ]);
+      return {
+        applied: true,
+        messageId: message.id,
+        conversationId: message.conversationId,
+        status: receipt.status,
+        ...(reason ? { reason } : {}),
+        outboxIds,
+      } as const;
+    },
+    INBOUND_TX,
+  );
 }
 
 /** What applyIdentityLink did. */
 export type ApplyIdentityLinkResult =
-  | { outcome: 'linked' | 'already-linked' | 'created'; contactId: string }
-  | { outcome: 'conflict'; pnContactId: string; lidContactId: string };
+  | { outcome: 'linked' | 'already-linked' | 'created'; contactId: string; outboxIds: string[] }
+  /** PN and LID belonged to two contacts: merged into `contactId` (the older), `mergedContactId` is gone. */
+  | {
+      outcome: 'merged';
+      contactId: string;
+      mergedContactId: string;
+      conversationsMerged: number;
+      outboxIds: string[];
+    };
 
 /**
  * Records that a phone number and a LID are one person: the contact known by either gains the
- * other identity. When both already belong to different contacts, nothing changes and the
- * conflict is returned (merging contacts is an explicit operation, not a side effect).
+ * other identity. When both already belong to different contacts, the two are merged into the
+ * older one, in this transaction ({@link mergeContacts}).
  */
 export async function applyIdentityLink(
   db: Db,
   tenantId: string,
   link: IdentityLink,
 ): Promise<ApplyIdentityLinkResult> {
-  return await withTenant(db, tenantId, async (tx) => {
-    await lock(tx, `identity:pn:${link.pn}`);
-    await lock(tx, `identity:lid:${link.lid}`);
-    const existing = await tx.contactIdentity.findMany({
-      where: {
-        OR: [
-          { kind: 'pn', value: link.pn },
-          { kind: 'lid', value: link.lid },
-        ],
-      },
-    });
-    const byPn = existing.find((i) => i.kind === 'pn');
-    const byLid = existing.find((i) => i.kind === 'lid');
-    if (byPn && byLid) {
-      if (byPn.contactId === byLid.contactId)
-        return { outcome: 'already-linked', contactId: byPn.contactId } as const;
-      return { outcome: 'conflict', pnContactId: byPn.contactId, lidContactId: byLid.contactId } as const;
-    }
-    const contactId = await upsertContact(tx, tenantId, { address: link.pn, pn: link.pn, lid: link.lid });
-    return { outcome: byPn || byLid ? 'linked' : 'created', contactId } as const;
-  });
+  return await withTenant(
+    db,
+    tenantId,
+    async (tx) => {
+      await lock(tx, `identity:pn:${link.pn}`);
+      await lock(tx, `identity:lid:${link.lid}`);
+      const existing = await tx.contactIdentity.findMany({
+        where: {
+          OR: [
+            { kind: 'pn', value: link.pn },
+            { kind: 'lid', value: link.lid },
+          ],
+        },
+      });
+      const byPn = existing.find((i) => i.kind === 'pn');
+      const byLid = existing.find((i) => i.kind === 'lid');
+      if (byPn && byLid) {
+        if (byPn.contactId === byLid.contactId)
+          return { outcome: 'already-linked', contactId: byPn.contactId, outboxIds: [] } as const;
+        const merged = await mergeContacts(tx, tenantId, byPn.contactId, byLid.contactId, {
+          pn: link.pn,
+          lid: link.lid,
+          sessionId: link.sessionId,
+          source: 'identity-event',
+        });
+        return {
+          outcome: 'merged',
+          contactId: merged.survivorId,
+          mergedContactId: merged.mergedId,
+          conversationsMerged: merged.conversationsMerged,
+          outboxIds: merged.outboxIds,
+        } as const;
+      }
+      const contactId = await upsertContact(
+        tx,
+        tenantId,
+        { address: link.pn, pn: link.pn, lid: link.lid },
+        { sessionId: link.sessionId },
+      );
+      return { outcome: byPn || byLid ? 'linked' : 'created', contactId, outboxIds: [] } as const;
+    },
+    INBOUND_TX,
+  );
 }

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
+import { isUnrecoverable } from '@switchboard/channels';
 import { type Db, withTenant } from '@switchboard/db';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { QUEUE_NAMES, queuePrefix } from '../contracts.ts';
+import { publishRealtimeEvent, QUEUE_NAMES, queuePrefix } from '../contracts.ts';
 import { mediaDownloadJobSchema } from '../effects.ts';
 import type { MediaStorage } from './storage.ts';
 
@@ -14,8 +15,16 @@ export const mediaProviderRefSchema = z.strictObject({
 });
 export type MediaProviderRef = z.infer<typeof mediaProviderRefSchema>;
 
-/** Fetches a file from the provider as a stream of chunks (Baileys: downloadContentFromMessage). */
-export type MediaFetcher = (ref: MediaProviderRef, signal: AbortSignal) => Promise<AsyncIterable<Uint8Array>>;
+/**
+ * Fetches a file from the provider as a stream of chunks (the channels' `baileysMediaFetcher`,
+ * `cloudApiMediaFetcher`); `context` says whose it is (the Cloud API needs the session's token).
+ * A ChannelError marked unrecoverable fails the job for good; anything else is retried.
+ */
+export type MediaFetcher = (
+  ref: MediaProviderRef,
+  signal: AbortSignal,
+  context: { sessionId: string; messageId: string },
+) => Promise<AsyncIterable<Uint8Array>>;
 
 /** Content types accepted, and the first bytes an image of the type must start with. */
 export const DEFAULT_ALLOWED_MEDIA_TYPES = [
@@ -49,8 +58,12 @@ export interface MediaDownloadWorkerOptions {
   db: Db;
   connection: Redis;
   keyPrefix: string;
-  storage: MediaStorage;
+  /** Where files go; undefined (MEDIA_STORAGE=none) completes every job without downloading. */
+  storage: MediaStorage | undefined;
   fetchMedia: MediaFetcher;
+  /** Publish `message.updated` on the tenant's realtime stream once a file is stored (default true). */
+  publishRealtime?: boolean;
+  onError?: (error: unknown, context: { jobId?: string; what: string }) => void;
   /** Largest file accepted (default 64 MiB); larger ones fail for good. */
   maxBytes?: number;
   allowedTypes?: string[];
@@ -87,6 +100,10 @@ export class MediaDownloadWorker {
       prefix: queuePrefix(this.options.keyPrefix),
       concurrency: this.options.concurrency ?? 4,
     });
+    this.worker.on('error', (error) => this.options.onError?.(error, { what: 'media download consumer' }));
+    this.worker.on('failed', (job, error) =>
+      this.options.onError?.(error, { ...(job?.id ? { jobId: job.id } : {}), what: 'media download' }),
+    );
     await this.worker.waitUntilReady();
   }
 
@@ -96,7 +113,7 @@ export class MediaDownloadWorker {
   }
 
   /** Downloads one message's media (the Worker's processor). */
-  async process(job: Job): Promise<'stored' | 'already-stored'> {
+  async process(job: Job): Promise<'stored' | 'already-stored' | 'no-storage'> {
     const parsed = mediaDownloadJobSchema.safeParse(job.data);
     if (!parsed.success)
       throw new UnrecoverableError(`media job ${job.id} is malformed: ${parsed.error.message}`);
@@ -107,6 +124,8 @@ export class MediaDownloadWorker {
     );
     if (!message) throw new UnrecoverableError(`message ${messageId} does not exist`);
     if (message.mediaStorageKey) return 'already-stored';
+    const storage = this.options.storage;
+    if (!storage) return 'no-storage';
     const ref = mediaProviderRefSchema.safeParse(message.mediaProviderRef);
     if (!ref.success) throw new UnrecoverableError(`message ${messageId} has no valid media reference`);
     const contentType = (message.mediaMimeType ?? '').split(';')[0]!.trim().toLowerCase();
@@ -126,7 +145,8 @@ export class MediaDownloadWorker {
     const chunks: Uint8Array[] = [];
     let size = 0;
     try {
-      for await (const chunk of await this.options.fetchMedia(ref.data, controller.signal)) {
+      const stream = await this.options.fetchMedia(ref.data, controller.signal, { sessionId, messageId });
+      for await (const chunk of stream) {
         size += chunk.byteLength;
         if (size > maxBytes) {
           controller.abort();
@@ -134,6 +154,12 @@ export class MediaDownloadWorker {
         }
         chunks.push(chunk);
       }
+    } catch (error) {
+      if (error instanceof UnrecoverableError) throw error;
+      // The provider said retrying cannot help (expired, tampered, token refused): fail for good.
+      if (isUnrecoverable(error))
+        throw new MediaRejectedError(`media of message ${messageId}: ${(error as Error).message}`);
+      throw error;
     } finally {
       clearTimeout(timer);
     }
@@ -146,13 +172,21 @@ export class MediaDownloadWorker {
       throw new MediaRejectedError(`media of message ${messageId} does not match its declared SHA-256`);
 
     const key = `media/${sessionId}/${messageId}`;
-    await this.options.storage.put(key, data, contentType);
-    await withTenant(db, tenantId, (tx) =>
+    await storage.put(key, data, contentType);
+    const updated = await withTenant(db, tenantId, (tx) =>
       tx.message.update({
         where: { id: messageId },
         data: { mediaStorageKey: key, mediaSizeBytes: BigInt(data.byteLength), mediaSha256: sha256 },
+        select: { conversationId: true, status: true },
       }),
     );
+    if (this.options.publishRealtime ?? true)
+      // Best effort: the row is the truth; an inbox that misses this sees the file on its next load.
+      await publishRealtimeEvent(this.options.connection, this.options.keyPrefix, {
+        type: 'message.updated',
+        at: new Date().toISOString(),
+        data: { messageId, conversationId: updated.conversationId, status: updated.status },
+      }).catch((error: unknown) => this.options.onError?.(error, { jobId: job.id, what: 'realtime event' }));
     return 'stored';
   }
 }

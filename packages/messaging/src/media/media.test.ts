@@ -2,12 +2,19 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UnrecoverableChannelError } from '@switchboard/channels';
 import { type Db, withTenant } from '@switchboard/db';
 import { createTestDatabase, redisNamespace, redisOptions, type TestDatabase } from '@switchboard/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_NAMES, queuePrefix } from '../contracts.ts';
+import {
+  QUEUE_NAMES,
+  queuePrefix,
+  REALTIME_EVENT_FIELD,
+  type RealtimeEvent,
+  realtimeStreamKey,
+} from '../contracts.ts';
 import { mediaDownloadJobId } from '../effects.ts';
 import { InboundPipeline } from '../inbound/pipeline.ts';
 import { eventually, inboundMessage, seedTenant } from '../testing/fixtures.ts';
@@ -21,6 +28,12 @@ const files: Record<string, Buffer> = {
   fakepng: Buffer.from('this is not a png at all'),
   exe: Buffer.from('MZ...'),
 };
+/** Refs whose fetch fails the way a channel's fetcher does. */
+const failures: Record<string, () => Error> = {
+  expired: () =>
+    new UnrecoverableChannelError('MEDIA_DOWNLOAD_FAILED', 'WhatsApp no longer has the file (HTTP 410)'),
+};
+const fetchContexts: { sessionId: string; messageId: string }[] = [];
 
 let database: TestDatabase;
 let db: Db;
@@ -50,7 +63,10 @@ beforeAll(async () => {
     keyPrefix,
     storage: new LocalMediaStorage(root),
     maxBytes: 1024,
-    fetchMedia: async (ref) => {
+    fetchMedia: async (ref, _signal, context) => {
+      fetchContexts.push(context);
+      const failure = failures[ref.data];
+      if (failure) throw failure();
       const file = files[ref.data]!;
       // Served in chunks, as a provider stream is.
       return (async function* () {
@@ -126,6 +142,46 @@ describe('MediaDownloadWorker', () => {
       const message = await withTenant(db, tenantId, (tx) => tx.message.findUniqueOrThrow({ where: { id } }));
       expect(message.mediaStorageKey).toBeNull();
     }
+  });
+
+  it('tells the fetcher whose media it is, and announces the stored file on the realtime stream', async () => {
+    const id = await receive('MD-6', 'jpeg', 'image/jpeg');
+    expect(await settled(id)).toBe('completed');
+    expect(fetchContexts).toContainEqual({ sessionId, messageId: id });
+    const entries = await redis.xrange(realtimeStreamKey(keyPrefix), '-', '+');
+    const updates = entries
+      .map(([, fields]) => JSON.parse(fields[fields.indexOf(REALTIME_EVENT_FIELD) + 1]!) as RealtimeEvent)
+      .filter((e) => e.type === 'message.updated' && e.data.messageId === id);
+    expect(updates).toHaveLength(1);
+    expect(updates[0]?.data).toMatchObject({ messageId: id, status: expect.any(String) });
+  });
+
+  it("fails for good, in one attempt, when the channel's fetcher says retrying cannot help", async () => {
+    const id = await receive('MD-7', 'expired', 'image/jpeg');
+    expect(await settled(id)).toBe('failed');
+    const job = await queue.getJob(mediaDownloadJobId(id));
+    expect(job?.failedReason).toMatch(/no longer has the file/);
+    expect(job?.attemptsMade).toBe(1);
+  });
+
+  it('completes without downloading when there is no storage (MEDIA_STORAGE=none)', async () => {
+    const none = new MediaDownloadWorker({
+      db,
+      connection: redis,
+      keyPrefix,
+      storage: undefined,
+      fetchMedia: async () => {
+        throw new Error('must not be called');
+      },
+    });
+    const id = await receive('MD-8', 'jpeg', 'image/jpeg');
+    expect(await settled(id)).toBe('completed');
+    // Processed directly (the running worker above already took the queued job).
+    const data = { tenantId, sessionId, messageId: id };
+    await withTenant(db, tenantId, (tx) =>
+      tx.message.update({ where: { id }, data: { mediaStorageKey: null } }),
+    );
+    expect(await none.process({ id: 'x', data } as never)).toBe('no-storage');
   });
 
   it('refuses storage keys that leave the root', () => {

@@ -1,12 +1,18 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 
-/** Where fetched media is kept: a port with one adapter per store (local filesystem here; S3 later). */
+/**
+ * Where media is kept: a port with one adapter per store (`LocalMediaStorage` here,
+ * `S3MediaStorage` in s3-storage.ts). Keys are relative paths of plain segments
+ * (`media/<session>/<message>`); an adapter may put them under a prefix of its own (the tenant).
+ */
 export interface MediaStorage {
   /** Stores `data` under `key` (replacing what was there). */
   put(key: string, data: Uint8Array, contentType: string): Promise<void>;
   /** Reads what is stored under `key`; undefined when nothing is. */
   get(key: string): Promise<Uint8Array | undefined>;
+  /** Removes what is stored under `key` (erasing a contact); nothing stored is not an error. */
+  delete(key: string): Promise<void>;
 }
 
 const KEY = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/i;
@@ -21,6 +27,7 @@ export function assertStorageKey(key: string): void {
 export class LocalMediaStorage implements MediaStorage {
   private readonly root: string;
 
+  /** Keeps files below `root` (created on the first write). */
   constructor(root: string) {
     this.root = resolve(root);
   }
@@ -33,7 +40,8 @@ export class LocalMediaStorage implements MediaStorage {
     return path;
   }
 
-  async put(key: string, data: Uint8Array): Promise<void> {
+  /** Writes the file; the content type is not kept (the message row records it). */
+  async put(key: string, data: Uint8Array, _contentType?: string): Promise<void> {
     const path = this.path(key);
     await mkdir(dirname(path), { recursive: true });
     const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
@@ -52,5 +60,9 @@ export class LocalMediaStorage implements MediaStorage {
       if ((error as { code?: string }).code === 'ENOENT') return undefined;
       throw error;
     }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.path(key), { force: true });
   }
 }

@@ -13,12 +13,13 @@ import {
 import { setMessageStatus } from '../inbound/store.ts';
 import { DEFAULT_OUTBOUND_RETRY, type OutboundRetryPolicy, outboundBackoffMs } from './backoff.ts';
 import {
-  contentFromMessage,
   DEFAULT_HUMAN_DELAY,
   type HumanDelay,
   humanDelayMs,
   messageColumnsFor,
+  type OutboundMediaSource,
   outboundContentSchema,
+  resolveOutboundContent,
 } from './content.ts';
 import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits, takeSendSlot } from './rate-limit.ts';
 
@@ -35,6 +36,8 @@ export interface OutboundConsumerOptions {
   keyPrefix: string;
   limits?: Partial<OutboundLimits>;
   retry?: Partial<OutboundRetryPolicy>;
+  /** Where the files of outbound media messages are read from; without it media rows fail as INVALID_CONTENT. */
+  mediaStorage?: OutboundMediaSource;
   /** The tenant's typing pause (default {@link DEFAULT_HUMAN_DELAY}; {@link NO_HUMAN_DELAY} in tests). */
   humanDelay?: HumanDelay;
   /** Jobs processed at once (default 1: a session sends in order). */
@@ -46,6 +49,13 @@ export interface OutboundConsumerOptions {
    * reuses the id and the recipient de-duplicates it. Default: `channel.kind === 'baileys'`.
    */
   reusesProviderMessageIds?: boolean;
+  /**
+   * How often the session's `queued` messages are re-enqueued while consuming (default 60 s; 0
+   * turns it off). Postgres holds the truth: a job Redis lost (a Sentinel failover acknowledges
+   * writes the new primary never received; an API request that stored the message but could
+   * not reach Redis) is added again under its jobId, which is a no-op for jobs that still exist.
+   */
+  requeueIntervalMs?: number;
   /** BullMQ lock and stall check (defaults 30 s / 30 s); shorter in tests of crashes. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
@@ -92,6 +102,7 @@ export class OutboundConsumer {
   private readonly reuseIds: boolean;
   private readonly queue: Queue;
   private worker: Worker | undefined;
+  private requeueTimer: NodeJS.Timeout | undefined;
 
   constructor(options: OutboundConsumerOptions) {
     this.options = options;
@@ -129,12 +140,26 @@ export class OutboundConsumer {
     );
     this.worker.on('error', (error) => this.options.onError?.(error, { what: 'worker' }));
     await this.worker.waitUntilReady();
+    this.scheduleRequeue();
+  }
+
+  private scheduleRequeue(): void {
+    const interval = this.options.requeueIntervalMs ?? 60_000;
+    if (interval <= 0 || !this.worker) return;
+    this.requeueTimer = setTimeout(() => {
+      this.reenqueueQueued()
+        .catch((error: unknown) => this.options.onError?.(error, { what: 'requeue queued messages' }))
+        .finally(() => this.scheduleRequeue());
+    }, interval);
+    this.requeueTimer.unref();
   }
 
   /** Stops consuming; waits for the job in progress. */
   async stop(): Promise<void> {
     const worker = this.worker;
     this.worker = undefined;
+    clearTimeout(this.requeueTimer);
+    this.requeueTimer = undefined;
     await worker?.close();
   }
 
@@ -305,7 +330,7 @@ export class OutboundConsumer {
         message.conversationId,
         'INVALID_NUMBER: contact has no pn or lid',
       );
-    const content = contentFromMessage(message);
+    const content = await resolveOutboundContent(message, this.options.mediaStorage);
     if (!content)
       return await this.failForGood(
         message.id,

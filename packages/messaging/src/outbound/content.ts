@@ -42,9 +42,39 @@ export function messageColumnsFor(
   }
 }
 
-/** What to send for a stored outbound message; undefined when the row holds nothing sendable. */
+/**
+ * The `template` column of a template message: `{name, language, components}` with components as
+ * Meta's Graph API takes them (the API validated their inner shape; sent through unchanged).
+ */
+export const storedTemplateSchema = z.object({
+  name: z.string().regex(/^[a-z0-9_]{1,512}$/, 'must be a Meta template name'),
+  language: z.string().min(2, 'must be a language code such as pt_BR'),
+  components: z.array(z.looseObject({ type: z.enum(['header', 'body', 'button', 'footer']) })).default([]),
+});
+
+const MEDIA_KINDS = new Set(['image', 'video', 'audio', 'document', 'sticker']);
+
+/** The message columns {@link contentFromMessage} and {@link resolveOutboundContent} read. */
+export type OutboundMessageColumns = Pick<
+  Message,
+  | 'type'
+  | 'body'
+  | 'reaction'
+  | 'replyToProviderMessageId'
+  | 'template'
+  | 'mediaStorageKey'
+  | 'mediaMimeType'
+  | 'mediaFileName'
+>;
+
+/**
+ * What to send for a stored outbound message; undefined when the row holds nothing sendable.
+ * Pure: media rows need their file's bytes, which only {@link resolveOutboundContent} reads, so
+ * here they answer undefined.
+ */
 export function contentFromMessage(
-  message: Pick<Message, 'type' | 'body' | 'reaction' | 'replyToProviderMessageId'>,
+  message: Pick<Message, 'type' | 'body' | 'reaction' | 'replyToProviderMessageId'> &
+    Partial<Pick<Message, 'template'>>,
 ): OutboundContent | undefined {
   switch (message.type) {
     case 'text':
@@ -59,9 +89,52 @@ export function contentFromMessage(
       return message.replyToProviderMessageId
         ? { type: 'reaction', targetId: message.replyToProviderMessageId, emoji: message.reaction || null }
         : undefined;
+    case 'template': {
+      const template = storedTemplateSchema.safeParse(message.template);
+      if (!template.success) return undefined;
+      const { name, language, components } = template.data;
+      return {
+        type: 'template',
+        name,
+        language,
+        ...(components.length ? { graphComponents: components } : {}),
+      };
+    }
     default:
       return undefined;
   }
+}
+
+/** Reads stored media; the port's `get` (MediaStorage in media/storage.ts). */
+export interface OutboundMediaSource {
+  get(key: string): Promise<Uint8Array | undefined>;
+}
+
+/**
+ * What to send for a stored outbound message, reading a media message's file from storage (the
+ * API stored the upload there and recorded its key, type and name); everything else as
+ * {@link contentFromMessage}. Undefined when the row holds nothing sendable, including a media row
+ * whose file is not in storage (or no storage is configured): retrying would not find it either.
+ * A storage read that fails (S3 unreachable) throws, so the job is retried.
+ */
+export async function resolveOutboundContent(
+  message: OutboundMessageColumns,
+  storage: OutboundMediaSource | undefined,
+): Promise<OutboundContent | undefined> {
+  if (!MEDIA_KINDS.has(message.type)) return contentFromMessage(message);
+  if (!message.mediaStorageKey || !message.mediaMimeType || !storage) return undefined;
+  const data = await storage.get(message.mediaStorageKey);
+  if (!data) return undefined;
+  const kind = message.type as Extract<OutboundContent, { type: 'media' }>['kind'];
+  return {
+    type: 'media',
+    kind,
+    data,
+    mimetype: message.mediaMimeType,
+    ...(message.mediaFileName ? { fileName: message.mediaFileName } : {}),
+    // Audio and stickers carry no caption on either channel.
+    ...(message.body && kind !== 'audio' && kind !== 'sticker' ? { caption: message.body } : {}),
+  };
 }
 
 /** A human-like pause before a send: typing shown for a time that grows with the text. */

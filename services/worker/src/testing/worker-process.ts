@@ -56,6 +56,7 @@ export async function workerProcessEnv(options: {
     OUTBOUND_TYPING_DELAY: 'false',
     // Loopback, port 9: refused at once, so Baileys sockets back off and retry.
     WHATSAPP_WEB_SOCKET_URL: 'ws://127.0.0.1:9/ws/chat',
+    MEDIA_DIR: join(dir, 'media'),
     LOG_LEVEL: 'info',
   };
 }

@@ -1,0 +1,324 @@
+import { createHash } from 'node:crypto';
+import { type Db, withTenant } from '@switchboard/db';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  QUEUE_NAMES,
+  queuePrefix,
+  REALTIME_EVENT_FIELD,
+  REALTIME_STREAM_MAX_LEN,
+  realtimeStreamKey,
+} from '../contracts.ts';
+import { mediaDownloadJobId } from '../effects.ts';
+import { webhookJobOptions } from '../webhooks/enqueue.ts';
+import { DEFAULT_WEBHOOK_RETRY, type WebhookRetryPolicy } from '../webhooks/schedule.ts';
+import { type ParsedOutboxEntry, parseOutboxEntry } from './entries.ts';
+
+/** The stream entry's field holding the outbox row id, beside the event (`e`): a reader can tell a repeat. */
+export const REALTIME_OUTBOX_ID_FIELD = 'o';
+
+/** Options for {@link OutboxRelay}. */
+export interface OutboxRelayOptions {
+  db: Db;
+  /** A command-role connection (the stream, Queue.add). */
+  redis: Redis;
+  tenantId: string;
+  keyPrefix: string;
+  /** The attempts of the webhook jobs it adds (default {@link DEFAULT_WEBHOOK_RETRY}). */
+  webhookRetry?: WebhookRetryPolicy;
+  /** Rows per transaction (default 100). */
+  batchSize?: number;
+  /** How often `start()` sweeps for leftovers (default 5 s). */
+  sweepIntervalMs?: number;
+  /**
+   * Rows younger than this are left to the kick that follows their commit (default 2 s), so a
+   * sweep does not compete with it; a crash leaves them for the next sweep after that.
+   */
+  sweepGraceMs?: number;
+  /** Longest one effect may take before it counts as failed (default 5 s; Redis may be reconnecting). */
+  effectTimeoutMs?: number;
+  /** Retry delay of a failed row: `baseMs` doubling per attempt up to `maxMs`, ±20 % (default 1 s .. 60 s). */
+  retry?: { baseMs: number; maxMs: number };
+  /** How long a performed realtime event is remembered, so a repeat of its row appends nothing (default 1 h). */
+  realtimeDedupTtlMs?: number;
+  onError?: (error: unknown, context: { what: string; outboxId?: string }) => void;
+}
+
+/** What one pass over some rows did. */
+export interface RelayPassResult {
+  /** Rows whose effect happened (and were deleted). */
+  performed: number;
+  /** Rows kept for a retry (attempts + 1, last_error). */
+  failed: number;
+}
+
+// The marker and the event in one script: either both happen or neither, so a repeat of a row
+// whose event was appended (relay died before deleting the row) appends nothing.
+const APPEND_ONCE = `if not redis.call('set', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+redis.call('xadd', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+return 1`;
+const APPEND_ONCE_SHA = createHash('sha1').update(APPEND_ONCE).digest('hex');
+
+interface PendingKick {
+  id: string;
+  done: () => void;
+}
+
+/**
+ * Performs the outbox's effects: right after a commit for the rows it wrote (`kick`), and on
+ * start and periodically for leftovers (`start`, `drain`). Rows are taken with
+ * `FOR UPDATE SKIP LOCKED` inside a transaction that lasts until each effect happened and the
+ * row is deleted, so two relays (two workers, or a kick and a sweep) never perform one row at the
+ * same time. A failed effect (Redis unreachable) keeps its row with `attempts + 1` and
+ * `last_error`, and is retried with exponential backoff.
+ */
+export class OutboxRelay {
+  private readonly options: OutboxRelayOptions;
+  private readonly webhookQueue: Queue;
+  private readonly mediaQueue: Queue;
+  private readonly batchSize: number;
+  private readonly effectTimeoutMs: number;
+  /** In-memory backoff: row id -> earliest next attempt (ms). Rows another relay failed are retried at its pace. */
+  private readonly retryAt = new Map<string, number>();
+  private readonly pending: PendingKick[] = [];
+  private pumping: Promise<void> | undefined;
+  private sweeping: Promise<unknown> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(options: OutboxRelayOptions) {
+    this.options = options;
+    this.batchSize = options.batchSize ?? 100;
+    this.effectTimeoutMs = options.effectTimeoutMs ?? 5_000;
+    const prefix = queuePrefix(options.keyPrefix);
+    this.webhookQueue = new Queue(QUEUE_NAMES.webhookDeliveries, { connection: options.redis, prefix });
+    this.mediaQueue = new Queue(QUEUE_NAMES.mediaDownloads, { connection: options.redis, prefix });
+    for (const queue of [this.webhookQueue, this.mediaQueue])
+      queue.on('error', (error) => options.onError?.(error, { what: `outbox ${queue.name} queue` }));
+  }
+
+  /**
+   * Performs the given rows now (just committed by the caller). Kicks arriving while a batch runs
+   * are gathered into the next one. Resolves once each row was performed or kept for a retry;
+   * never rejects (a row that could not be done stays in the table for the sweep).
+   */
+  kick(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return Promise.resolve();
+    const waits = ids.map((id) => new Promise<void>((done) => this.pending.push({ id, done })));
+    this.schedulePump();
+    return Promise.all(waits).then(() => undefined);
+  }
+
+  private schedulePump(): void {
+    if (this.pumping) return;
+    this.pumping = this.pump().finally(() => {
+      this.pumping = undefined;
+      // A kick that arrived after the loop's last check and before this callback.
+      if (this.pending.length > 0) this.schedulePump();
+    });
+  }
+
+  /** Performs every due row (oldest first, in batches) until none is left or a batch made no progress. */
+  async drain(options: { graceMs?: number } = {}): Promise<RelayPassResult> {
+    const total: RelayPassResult = { performed: 0, failed: 0 };
+    for (;;) {
+      const result = await this.pass({ sweep: options.graceMs ?? 0 });
+      total.performed += result.performed;
+      total.failed += result.failed;
+      if (result.performed === 0 || result.performed + result.failed < this.batchSize) return total;
+    }
+  }
+
+  /** Drains what a crash left behind, then sweeps every `sweepIntervalMs`. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const sweep = (graceMs: number) => {
+      this.sweeping = this.drain({ graceMs })
+        .catch((error: unknown) => this.options.onError?.(error, { what: 'outbox sweep' }))
+        .finally(() => {
+          this.sweeping = undefined;
+          if (this.running) this.timer = setTimeout(() => sweep(this.sweepGraceMs()), this.sweepIntervalMs());
+        });
+    };
+    // At start nothing of ours is in flight: every row is a leftover.
+    sweep(0);
+  }
+
+  /** Stops sweeping and waits for the work in progress (kicks included). */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.sweeping;
+    await this.pumping;
+  }
+
+  /** Stops and closes the queue handles (not the Redis connection, which the caller owns). */
+  async close(): Promise<void> {
+    await this.stop();
+    await Promise.all([this.webhookQueue.close(), this.mediaQueue.close()]);
+  }
+
+  private sweepIntervalMs(): number {
+    return this.options.sweepIntervalMs ?? 5_000;
+  }
+
+  private sweepGraceMs(): number {
+    return this.options.sweepGraceMs ?? 2_000;
+  }
+
+  private async pump(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, this.batchSize);
+      try {
+        await this.pass({ ids: batch.map((k) => k.id) });
+      } catch (error) {
+        // The rows stay in the table (the transaction rolled back): the sweep retries them.
+        this.options.onError?.(error, { what: 'outbox kick' });
+      } finally {
+        for (const kick of batch) kick.done();
+      }
+    }
+  }
+
+  /** One transaction: lock some rows, perform their effects, delete the done ones, record the failures. */
+  private async pass(selection: { ids: string[] } | { sweep: number }): Promise<RelayPassResult> {
+    const { db, tenantId } = this.options;
+    const now = Date.now();
+    for (const [id, at] of this.retryAt) if (at <= now) this.retryAt.delete(id);
+    const backingOff = [...this.retryAt.keys()];
+    return await withTenant(
+      db,
+      tenantId,
+      async (tx) => {
+        type Row = { id: string; kind: string; payload: unknown; attempts: number };
+        // RLS scopes both to this tenant's rows. SKIP LOCKED: a row another relay holds is its.
+        const rows =
+          'ids' in selection
+            ? await tx.$queryRaw<Row[]>`
+                SELECT id::text AS id, kind, payload, attempts FROM outbox
+                 WHERE id = ANY(${selection.ids}::uuid[])
+                 ORDER BY created_at, id
+                 FOR UPDATE SKIP LOCKED`
+            : await tx.$queryRaw<Row[]>`
+                SELECT id::text AS id, kind, payload, attempts FROM outbox
+                 WHERE created_at <= clock_timestamp() - make_interval(secs => ${selection.sweep / 1000})
+                   AND NOT (id = ANY(${backingOff}::uuid[]))
+                 ORDER BY created_at, id
+                 LIMIT ${this.batchSize}
+                 FOR UPDATE SKIP LOCKED`;
+        if (rows.length === 0) return { performed: 0, failed: 0 };
+        const outcomes = await Promise.all(rows.map((row) => this.perform(row)));
+        const done = rows.filter((_, i) => outcomes[i] === undefined).map((row) => row.id);
+        const failed = rows.flatMap((row, i) => {
+          const error = outcomes[i];
+          return error === undefined ? [] : [{ row, error }];
+        });
+        if (done.length > 0) {
+          await tx.$executeRaw`DELETE FROM outbox WHERE id = ANY(${done}::uuid[])`;
+          for (const id of done) this.retryAt.delete(id);
+        }
+        if (failed.length > 0) {
+          await tx.$executeRaw`
+            UPDATE outbox SET attempts = outbox.attempts + 1, last_error = f.error
+              FROM unnest(${failed.map((f) => f.row.id)}::uuid[], ${failed.map((f) => f.error)}::text[]) AS f(id, error)
+             WHERE outbox.id = f.id`;
+          for (const { row } of failed)
+            this.retryAt.set(row.id, Date.now() + this.retryDelayMs(row.attempts + 1));
+        }
+        return { performed: done.length, failed: failed.length };
+      },
+      // Held while the effects run: each is bounded by effectTimeoutMs, and they run concurrently.
+      { timeout: this.effectTimeoutMs * 2 + 10_000, maxWait: 10_000 },
+    );
+  }
+
+  /** Performs one row's effect; returns the error message when it failed (undefined when done). */
+  private async perform(row: {
+    id: string;
+    kind: string;
+    payload: unknown;
+    attempts: number;
+  }): Promise<string | undefined> {
+    let entry: ParsedOutboxEntry;
+    try {
+      entry = parseOutboxEntry(row);
+    } catch (error) {
+      this.options.onError?.(error, { what: 'outbox row', outboxId: row.id });
+      return (error as Error).message;
+    }
+    try {
+      await withTimeout(this.effect(entry), this.effectTimeoutMs, `${entry.kind} effect`);
+      return undefined;
+    } catch (error) {
+      this.options.onError?.(error, { what: `outbox ${entry.kind}`, outboxId: row.id });
+      return `${entry.kind}: ${(error as Error).message ?? String(error)}`.slice(0, 1000);
+    }
+  }
+
+  private async effect(entry: ParsedOutboxEntry): Promise<void> {
+    const { tenantId } = this.options;
+    switch (entry.kind) {
+      case 'realtime.event':
+        await this.appendOnce(entry.id, JSON.stringify(entry.payload));
+        return;
+      case 'webhook.enqueue': {
+        const policy = this.options.webhookRetry ?? DEFAULT_WEBHOOK_RETRY;
+        await this.webhookQueue.addBulk(
+          entry.payload.deliveryIds.map((deliveryId) => ({
+            name: 'deliver',
+            data: { tenantId, deliveryId },
+            opts: webhookJobOptions(deliveryId, policy),
+          })),
+        );
+        return;
+      }
+      case 'media.download':
+        await this.mediaQueue.add('download', entry.payload, {
+          jobId: mediaDownloadJobId(entry.payload.messageId),
+          attempts: 5,
+          backoff: { type: 'exponential', delay: 5_000 },
+        });
+        return;
+    }
+  }
+
+  private async appendOnce(outboxId: string, event: string): Promise<void> {
+    const { redis, keyPrefix } = this.options;
+    const args = [
+      `${keyPrefix}outbox:done:${outboxId}`,
+      realtimeStreamKey(keyPrefix),
+      String(this.options.realtimeDedupTtlMs ?? 3_600_000),
+      String(REALTIME_STREAM_MAX_LEN),
+      REALTIME_EVENT_FIELD,
+      event,
+      REALTIME_OUTBOX_ID_FIELD,
+      outboxId,
+    ];
+    try {
+      await redis.evalsha(APPEND_ONCE_SHA, 2, ...args);
+    } catch (error) {
+      if (!(error as Error).message?.startsWith('NOSCRIPT')) throw error;
+      await redis.eval(APPEND_ONCE, 2, ...args);
+    }
+  }
+
+  private retryDelayMs(attempt: number): number {
+    const { baseMs, maxMs } = this.options.retry ?? { baseMs: 1_000, maxMs: 60_000 };
+    const delay = Math.min(maxMs, baseMs * 2 ** Math.min(attempt - 1, 20));
+    return Math.round(delay * (0.8 + Math.random() * 0.4));
+  }
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

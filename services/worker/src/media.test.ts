@@ -1,0 +1,371 @@
+// Inbound media end to end in the worker's pipelines, configured from the worker's own config
+// schema: a customer's image goes through Meta's stand-in as a signed webhook, a receiver does
+// what the API's route does (signature, job on cloud-api-inbound), the pipelines store the
+// message, and the media-downloads consumer fetches the file with the session's declared token
+// (Graph's media URL, then the bytes) into the configured store: a local directory, then an S3
+// bucket (moto) under the tenant's prefix.
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { CloudApiChannel } from '@switchboard/channels';
+import { type CloudApiEmulator, createCloudApiEmulator } from '@switchboard/cloud-api-emulator';
+import { loadConfig } from '@switchboard/config';
+import { createDb, type Db, ensureTenant, withTenant } from '@switchboard/db';
+import {
+  type CloudApiInboundJob,
+  LocalMediaStorage,
+  QUEUE_NAMES,
+  queuePrefix,
+  REALTIME_EVENT_FIELD,
+  type RealtimeEvent,
+  realtimeStreamKey,
+  resolveOutboundContent,
+  tenantKeyPrefix,
+} from '@switchboard/messaging';
+import { createSecretResolver, type SecretResolver } from '@switchboard/secrets';
+import { createLogger } from '@switchboard/telemetry';
+import {
+  createTestDatabase,
+  deleteKeysWithPrefix,
+  redisOptions,
+  type TestDatabase,
+  uniquePrefix,
+} from '@switchboard/testing';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MotoS3, startMotoS3 } from '../../../packages/messaging/src/media/testing.ts';
+import { eventually } from '../../../packages/sessions/src/testing/worker-fleet.ts';
+import { workerConfigSchema } from './config.ts';
+import { type DeclaredSession, syncDeclaredSessions } from './declared-sessions.ts';
+import { pipelineMediaFromConfig } from './media.ts';
+import { MessagePipelines } from './pipelines.ts';
+
+const PHONE_NUMBER_ID = '106540352242933';
+const TOKEN = 'EAAmedia-token';
+const APP_SECRET = 'media-app-secret';
+
+let database: TestDatabase;
+let db: Db;
+let redis: Redis;
+let workerConnection: Redis;
+let dir: string;
+let emulator: CloudApiEmulator;
+let receiver: Server;
+let queue: Queue;
+let moto: MotoS3;
+let secrets: SecretResolver;
+let tenantId: string;
+const slug = uniquePrefix('wmedia').slice(4);
+const prefix = tenantKeyPrefix(slug);
+const declared: DeclaredSession[] = [
+  {
+    name: 'meta',
+    channel: 'cloud-api',
+    phoneNumberId: PHONE_NUMBER_ID,
+    credentials: {
+      accessToken: 'secret://env/META_ACCESS_TOKEN',
+      appSecret: 'secret://env/META_APP_SECRET',
+      verifyToken: 'secret://env/META_VERIFY_TOKEN',
+    },
+  },
+];
+const bucket = `sb-worker-media-${randomBytes(3).toString('hex')}`;
+
+beforeAll(async () => {
+  database = await createTestDatabase({ label: 'worker-media' });
+  db = createDb({ databaseUrl: database.appUrl, maxConnections: 4 });
+  redis = new Redis(redisOptions());
+  workerConnection = new Redis({ ...redisOptions(), maxRetriesPerRequest: null });
+  dir = await mkdtemp(join(tmpdir(), 'worker-media-'));
+  secrets = createSecretResolver({ env: { META_ACCESS_TOKEN: TOKEN, S3_SECRET: 'testing' } });
+  tenantId = await ensureTenant(db, { slug, displayName: 'Media Test' });
+  await syncDeclaredSessions(db, tenantId, declared);
+  moto = await startMotoS3();
+  await moto.createBucket(bucket);
+  queue = new Queue(QUEUE_NAMES.cloudApiInbound, { connection: redis, prefix: queuePrefix(prefix) });
+  receiver = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const expected = Buffer.from(`sha256=${createHmac('sha256', APP_SECRET).update(raw).digest('hex')}`);
+      const given = Buffer.from(String(request.headers['x-hub-signature-256'] ?? ''));
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        response.writeHead(401).end();
+        return;
+      }
+      const job: CloudApiInboundJob = {
+        tenantId,
+        receivedAt: new Date().toISOString(),
+        payload: JSON.parse(raw.toString('utf8')),
+      };
+      void queue.add('payload', job, { jobId: createHash('sha256').update(raw).digest('hex') }).then(
+        () => response.writeHead(200).end(),
+        () => response.writeHead(503).end(),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  emulator = await createCloudApiEmulator({
+    accessToken: TOKEN,
+    appSecret: APP_SECRET,
+    webhookUrl: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks/meta`,
+    phoneNumbers: [{ id: PHONE_NUMBER_ID, displayPhoneNumber: '15551239999' }],
+    statuses: { mode: 'manual' },
+  });
+});
+
+afterAll(async () => {
+  await queue?.close();
+  await emulator?.close();
+  await new Promise((resolve) => receiver?.close(resolve));
+  await moto?.stop();
+  await deleteKeysWithPrefix(redis, prefix);
+  redis?.disconnect();
+  workerConnection?.disconnect();
+  await db?.$disconnect();
+  await database?.drop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** The worker's config for this tenant from an environment, as server.ts loads it. */
+async function config(env: Record<string, string>) {
+  const { host, port } = redisOptions();
+  return await loadConfig(workerConfigSchema, {
+    env: {
+      SWITCHBOARD_TENANT: slug,
+      DATABASE_URL: database.appUrl,
+      REDIS_MODE: 'standalone',
+      REDIS_URL: `redis://${host}:${port}/0`,
+      CLOUD_API_BASE_URL: emulator.url,
+      ...env,
+    },
+    resolver: secrets,
+  });
+}
+
+/** Pipelines of one worker process, with media wired from `env`; stopped by the caller. */
+async function pipelines(env: Record<string, string>) {
+  const session = await withTenant(db, tenantId, (tx) =>
+    tx.session.findFirstOrThrow({ where: { name: 'meta' } }),
+  );
+  const p = new MessagePipelines({
+    db,
+    redis,
+    workerConnection,
+    tenantId,
+    keyPrefix: prefix,
+    logger: createLogger({ name: 'worker-media-test', level: 'silent' }),
+    secrets,
+    typingDelay: false,
+    cloudApiSessions: async () => new Map([[PHONE_NUMBER_ID, session.id]]),
+    media: pipelineMediaFromConfig(await config(env), {
+      db,
+      tenantId,
+      declared: new Map(declared.map((d) => [d.name, d])),
+      secrets,
+    }),
+  });
+  await p.start();
+  return p;
+}
+
+/** A customer sends `bytes` as an image; resolves with the stored message once it has its file. */
+async function customerImage(bytes: Buffer) {
+  const sent = await fetch(`${emulator.url}/_emulator/customer/messages`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      from: '5511988880001',
+      type: 'image',
+      media: { mimeType: 'image/jpeg', dataBase64: bytes.toString('base64'), caption: 'a foto' },
+    }),
+  });
+  expect(sent.status).toBe(200);
+  const { id: wamid } = (await sent.json()) as { id: string };
+  const findMessage = () =>
+    withTenant(db, tenantId, (tx) => tx.message.findFirst({ where: { providerMessageId: wamid } }));
+  let message: Awaited<ReturnType<typeof findMessage>> = null;
+  await eventually(
+    'the media stored',
+    async () => {
+      message = await findMessage();
+      return Boolean(message?.mediaStorageKey);
+    },
+    20_000,
+  );
+  return message!;
+}
+
+async function realtimeUpdatesFor(messageId: string): Promise<RealtimeEvent[]> {
+  const entries = await redis.xrange(realtimeStreamKey(prefix), '-', '+');
+  return entries
+    .map(([, fields]) => JSON.parse(fields[fields.indexOf(REALTIME_EVENT_FIELD) + 1]!) as RealtimeEvent)
+    .filter((e) => e.type === 'message.updated' && e.data.messageId === messageId);
+}
+
+describe("the worker's media downloads", () => {
+  it("stores a customer's image in the local directory, with its size and SHA-256, and announces it", async () => {
+    const mediaDir = join(dir, 'local');
+    const p = await pipelines({ MEDIA_STORAGE: 'local', MEDIA_DIR: mediaDir });
+    try {
+      const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(150_000)]);
+      const message = await customerImage(jpeg);
+      expect(message).toMatchObject({
+        type: 'image',
+        body: 'a foto',
+        mediaMimeType: 'image/jpeg',
+        mediaStorageKey: `media/${message.sessionId}/${message.id}`,
+        mediaSizeBytes: BigInt(jpeg.length),
+        mediaSha256: createHash('sha256').update(jpeg).digest('hex'),
+      });
+      expect((await readFile(join(mediaDir, message.mediaStorageKey!))).equals(jpeg)).toBe(true);
+      expect((await realtimeUpdatesFor(message.id)).map((e) => e.data)).toEqual([
+        { messageId: message.id, conversationId: message.conversationId, status: message.status },
+      ]);
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it("stores it in the S3 bucket under the tenant's prefix when MEDIA_STORAGE=s3", async () => {
+    const p = await pipelines({
+      MEDIA_STORAGE: 's3',
+      S3_BUCKET: bucket,
+      S3_ENDPOINT: moto.endpoint,
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_ACCESS_KEY_ID: moto.credentials.accessKeyId,
+      // Resolved through the secret resolver, as a tenant's Secret would be.
+      S3_SECRET_ACCESS_KEY: 'secret://env/S3_SECRET',
+    });
+    try {
+      const jpeg = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe1]), randomBytes(80_000)]);
+      const message = await customerImage(jpeg);
+      const object = await moto.client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: `${slug}/${message.mediaStorageKey}` }),
+      );
+      expect(object.ContentType).toBe('image/jpeg');
+      expect(Buffer.from(await object.Body!.transformToByteArray()).equals(jpeg)).toBe(true);
+      expect(message.mediaSha256).toBe(createHash('sha256').update(jpeg).digest('hex'));
+    } finally {
+      await p.stop();
+    }
+  });
+
+  it('dispatches references by provider, and refuses Cloud API downloads for sessions without declared credentials', async () => {
+    const cfg = await config({ MEDIA_STORAGE: 'local', MEDIA_DIR: join(dir, 'dispatch') });
+    const declaredByName = new Map(declared.map((d) => [d.name, d]));
+    const media = pipelineMediaFromConfig(cfg, { db, tenantId, declared: declaredByName, secrets });
+    const meta = await withTenant(db, tenantId, (tx) =>
+      tx.session.findFirstOrThrow({ where: { name: 'meta' } }),
+    );
+    const context = { sessionId: meta.id, messageId: meta.id };
+    // A Baileys reference goes to the Baileys downloader (which refuses this one as malformed).
+    await expect(
+      media.fetchMedia({ provider: 'baileys', data: 'not a reference' }, AbortSignal.timeout(5_000), context),
+    ).rejects.toMatchObject({
+      code: 'MEDIA_DOWNLOAD_FAILED',
+      unrecoverable: true,
+      message: expect.stringMatching(/malformed/),
+    });
+    // A Cloud API media id of an undeclared session: no token to use, failed for good.
+    const other = await withTenant(db, tenantId, (tx) =>
+      tx.session.create({ data: { tenantId, name: 'web', channel: 'baileys' } }),
+    );
+    await expect(
+      media.fetchMedia({ provider: 'cloud-api', data: '123' }, AbortSignal.timeout(5_000), {
+        sessionId: other.id,
+        messageId: other.id,
+      }),
+    ).rejects.toMatchObject({
+      name: 'MediaRejectedError',
+      message: expect.stringMatching(/not a declared Cloud API session/),
+    });
+    expect(media.maxBytes).toBe(64 * 1024 * 1024);
+    expect(
+      pipelineMediaFromConfig(await config({ MEDIA_STORAGE: 'none' }), {
+        db,
+        tenantId,
+        declared: declaredByName,
+        secrets,
+      }).storage,
+    ).toBeUndefined();
+  });
+});
+
+describe('outbound media and templates, from the stored row to what Meta receives', () => {
+  it('sends a stored document (uploaded to Meta, then by id) and a template row with Meta-shaped components', async () => {
+    const storage = new LocalMediaStorage(join(dir, 'outbound'));
+    const pdf = Buffer.from('%PDF-1.7 the signed contract');
+    await storage.put('media/s/outbound-doc', pdf, 'application/pdf');
+    const channel = new CloudApiChannel({
+      sessionId: 'outbound-media',
+      phoneNumberId: PHONE_NUMBER_ID,
+      accessToken: TOKEN,
+      baseUrl: emulator.url,
+      epoch: 1n,
+      readFence: async () => 1n,
+    });
+    await channel.connect();
+    const to = '5511988880002';
+    const columns = {
+      body: null,
+      reaction: null,
+      replyToProviderMessageId: null,
+      template: null,
+      mediaStorageKey: null,
+      mediaMimeType: null,
+      mediaFileName: null,
+    };
+    const document = await resolveOutboundContent(
+      {
+        ...columns,
+        type: 'document',
+        body: 'please sign',
+        mediaStorageKey: 'media/s/outbound-doc',
+        mediaMimeType: 'application/pdf',
+        mediaFileName: 'contract.pdf',
+      },
+      storage,
+    );
+    await channel.send({ to, content: document! });
+    const components = [
+      {
+        type: 'body',
+        parameters: [
+          { type: 'text', text: 'Ana' },
+          { type: 'currency', currency: { fallback_value: 'R$ 10,00', code: 'BRL', amount_1000: 10_000 } },
+        ],
+      },
+    ];
+    const template = await resolveOutboundContent(
+      { ...columns, type: 'template', template: { name: 'order_update', language: 'pt_BR', components } },
+      storage,
+    );
+    await channel.send({ to, content: template! });
+
+    const { messages } = (await (await fetch(`${emulator.url}/_emulator/sent?to=${to}`)).json()) as {
+      messages: { request: Record<string, { id?: string } & Record<string, unknown>> }[];
+    };
+    expect(messages).toHaveLength(2);
+    expect(messages[0]!.request.document).toMatchObject({ caption: 'please sign', filename: 'contract.pdf' });
+    const uploaded = (await (
+      await fetch(`${emulator.url}/_emulator/media/${messages[0]!.request.document!.id}`)
+    ).json()) as {
+      dataBase64: string;
+      mimeType: string;
+    };
+    expect(uploaded.mimeType).toBe('application/pdf');
+    expect(Buffer.from(uploaded.dataBase64, 'base64').equals(pdf)).toBe(true);
+    expect(messages[1]!.request.template).toEqual({
+      name: 'order_update',
+      language: { code: 'pt_BR' },
+      components,
+    });
+  });
+});
