@@ -4,10 +4,8 @@
 // message, and the media-downloads consumer fetches the file with the session's declared token
 // (Graph's media URL, then the bytes) into the configured store: a local directory, then an S3
 // bucket (moto) under the tenant's prefix.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
@@ -16,7 +14,6 @@ import { type CloudApiEmulator, createCloudApiEmulator } from '@switchboard/clou
 import { loadConfig } from '@switchboard/config';
 import { createDb, type Db, ensureTenant, withTenant } from '@switchboard/db';
 import {
-  type CloudApiInboundJob,
   LocalMediaStorage,
   QUEUE_NAMES,
   queuePrefix,
@@ -44,6 +41,7 @@ import { workerConfigSchema } from './config.ts';
 import { type DeclaredSession, syncDeclaredSessions } from './declared-sessions.ts';
 import { pipelineMediaFromConfig } from './media.ts';
 import { MessagePipelines } from './pipelines.ts';
+import { type MetaReceiver, startMetaReceiver } from './testing/meta-receiver.ts';
 
 const PHONE_NUMBER_ID = '106540352242933';
 const TOKEN = 'EAAmedia-token';
@@ -55,7 +53,7 @@ let redis: Redis;
 let workerConnection: Redis;
 let dir: string;
 let emulator: CloudApiEmulator;
-let receiver: Server;
+let receiver: MetaReceiver;
 let queue: Queue;
 let moto: MotoS3;
 let secrets: SecretResolver;
@@ -88,33 +86,11 @@ beforeAll(async () => {
   moto = await startMotoS3();
   await moto.createBucket(bucket);
   queue = new Queue(QUEUE_NAMES.cloudApiInbound, { connection: redis, prefix: queuePrefix(prefix) });
-  receiver = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      const expected = Buffer.from(`sha256=${createHmac('sha256', APP_SECRET).update(raw).digest('hex')}`);
-      const given = Buffer.from(String(request.headers['x-hub-signature-256'] ?? ''));
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        response.writeHead(401).end();
-        return;
-      }
-      const job: CloudApiInboundJob = {
-        tenantId,
-        receivedAt: new Date().toISOString(),
-        payload: JSON.parse(raw.toString('utf8')),
-      };
-      void queue.add('payload', job, { jobId: createHash('sha256').update(raw).digest('hex') }).then(
-        () => response.writeHead(200).end(),
-        () => response.writeHead(503).end(),
-      );
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiver = await startMetaReceiver({ appSecret: APP_SECRET, tenantId, queue });
   emulator = await createCloudApiEmulator({
     accessToken: TOKEN,
     appSecret: APP_SECRET,
-    webhookUrl: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/webhooks/meta`,
+    webhookUrl: receiver.url,
     phoneNumbers: [{ id: PHONE_NUMBER_ID, displayPhoneNumber: '15551239999' }],
     statuses: { mode: 'manual' },
   });
@@ -123,7 +99,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await queue?.close();
   await emulator?.close();
-  await new Promise((resolve) => receiver?.close(resolve));
+  await receiver?.close();
   await moto?.stop();
   await deleteKeysWithPrefix(redis, prefix);
   redis?.disconnect();

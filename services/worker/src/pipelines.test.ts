@@ -1,12 +1,4 @@
-// The worker process with a Cloud API session, end to end through Meta's stand-in: a customer's
-// message arrives as Meta's signed webhook, is accepted by a receiver that does what the API's
-// route does (signature over the raw body, job on the cloud-api-inbound queue), and the worker
-// stores it once; a reply stored as `queued` and put on the session's queue (what POST
-// /v1/messages does) is sent once through the Graph API and its statuses come back to `read`.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -15,13 +7,7 @@ import {
   createCloudApiEmulator,
 } from '@switchboard/cloud-api-emulator';
 import { createDb, type Db, tenantIdForSlug, withTenant } from '@switchboard/db';
-import {
-  type CloudApiInboundJob,
-  outboundJobOptions,
-  QUEUE_NAMES,
-  queuePrefix,
-  tenantKeyPrefix,
-} from '@switchboard/messaging';
+import { outboundJobOptions, QUEUE_NAMES, queuePrefix, tenantKeyPrefix } from '@switchboard/messaging';
 import {
   createTestDatabase,
   deleteKeysWithPrefix,
@@ -33,6 +19,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../../packages/sessions/src/testing/worker-fleet.ts';
+import { type MetaReceiver, startMetaReceiver } from './testing/meta-receiver.ts';
 import { probe, startWorkerProcess, type WorkerProcess, workerProcessEnv } from './testing/worker-process.ts';
 
 const PHONE_NUMBER_ID = '106540352242922';
@@ -45,13 +32,12 @@ let db: Db;
 let redis: Redis;
 let dir: string;
 let emulator: CloudApiEmulator;
-let receiver: Server;
+let receiver: MetaReceiver;
 let queue: Queue;
 let worker: WorkerProcess | undefined;
 const slug = uniquePrefix('wpipe').slice(4);
 const tenantId = tenantIdForSlug(slug);
 const prefix = tenantKeyPrefix(slug);
-let rejectedSignatures = 0;
 
 beforeAll(async () => {
   database = await createTestDatabase({ label: 'worker-pipelines' });
@@ -60,36 +46,11 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'worker-pipelines-'));
   queue = new Queue(QUEUE_NAMES.cloudApiInbound, { connection: redis, prefix: queuePrefix(prefix) });
   // The API's receiver, reduced to what it must do: verify over the raw bytes, enqueue, answer.
-  receiver = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      const expected = Buffer.from(`sha256=${createHmac('sha256', APP_SECRET).update(raw).digest('hex')}`);
-      const given = Buffer.from(String(request.headers['x-hub-signature-256'] ?? ''));
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-        rejectedSignatures++;
-        response.writeHead(401).end();
-        return;
-      }
-      const job: CloudApiInboundJob = {
-        tenantId,
-        receivedAt: new Date().toISOString(),
-        payload: JSON.parse(raw.toString('utf8')),
-      };
-      const jobId = createHash('sha256').update(raw).digest('hex');
-      void queue.add('payload', job, { jobId }).then(
-        () => response.writeHead(200).end(),
-        () => response.writeHead(503).end(),
-      );
-    });
-  });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const { port } = receiver.address() as AddressInfo;
+  receiver = await startMetaReceiver({ appSecret: APP_SECRET, tenantId, queue });
   emulator = await createCloudApiEmulator({
     accessToken: TOKEN,
     appSecret: APP_SECRET,
-    webhookUrl: `http://127.0.0.1:${port}/webhooks/meta`,
+    webhookUrl: receiver.url,
     verifyToken: 'verify',
     phoneNumbers: [{ id: PHONE_NUMBER_ID, displayPhoneNumber: '15551230000' }],
     statuses: { mode: 'auto', delaysMs: { sent: 10, delivered: 30, read: 60 } },
@@ -100,7 +61,7 @@ afterAll(async () => {
   if (worker && worker.child.exitCode === null) worker.child.kill('SIGKILL');
   await queue?.close();
   await emulator?.close();
-  await new Promise((resolve) => receiver?.close(resolve));
+  await receiver?.close();
   await deleteKeysWithPrefix(redis, prefix);
   redis?.disconnect();
   await db?.$disconnect();
@@ -237,7 +198,7 @@ describe('the worker with a Cloud API session', () => {
     expect(new Set(history).size).toBe(history.length);
     expect(history.every((status) => ['sent', 'delivered', 'read'].includes(status))).toBe(true);
     expect([stored.sentAt, stored.deliveredAt, stored.readAt].every((at) => at !== null)).toBe(true);
-    expect(rejectedSignatures).toBe(0);
+    expect(receiver.rejected()).toBe(0);
 
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
