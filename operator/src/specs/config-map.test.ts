@@ -44,12 +44,18 @@ describe('tenantSettings', () => {
   it('splits settings by the component that reads them', () => {
     const tenant = tenantFixture({
       workers: { maxSessionsPerWorker: 20 },
+      outbound: { perContactPerMinute: 5, typingDelay: false },
       api: { ingress: { host: 'acme.example.com', tlsSecretName: 'tls' } },
       observability: { tracing: { endpoint: 'http://otel:4318' } },
     });
     const settings = tenantSettings(tenant, config);
     expect(settings.api).toEqual({ PORT: '8080', PUBLIC_URL: 'https://acme.example.com' });
-    expect(settings.worker).toEqual({ MAX_SESSIONS_PER_WORKER: '20' });
+    expect(settings.worker).toEqual({
+      MAX_SESSIONS_PER_WORKER: '20',
+      OUTBOUND_CONTACT_PER_MINUTE: '5',
+      OUTBOUND_SESSION_PER_MINUTE: '60',
+      OUTBOUND_TYPING_DELAY: 'false',
+    });
     expect(settings.shared.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://otel:4318');
   });
 

@@ -88,6 +88,9 @@ export function tenantSettings(tenant: WhatsAppTenant, config: OperatorConfig): 
 
   const worker: Record<string, string> = {
     MAX_SESSIONS_PER_WORKER: String(spec.workers.maxSessionsPerWorker),
+    OUTBOUND_CONTACT_PER_MINUTE: String(spec.outbound.perContactPerMinute),
+    OUTBOUND_SESSION_PER_MINUTE: String(spec.outbound.perSessionPerMinute),
+    OUTBOUND_TYPING_DELAY: String(spec.outbound.typingDelay),
   };
   return { shared, api, worker };
 }

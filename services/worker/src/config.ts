@@ -77,9 +77,13 @@ export const workerConfigSchema = defineConfig(
       .describe('Graph API version of Cloud API requests.'),
     OUTBOUND_TYPING_DELAY: boolean()
       .default(true)
-      .describe(
-        'Show typing and pause in proportion to the text before each send (off in tests and the demo).',
-      ),
+      .describe('Show typing and pause in proportion to the text before each send (off in tests).'),
+    OUTBOUND_CONTACT_PER_MINUTE: integer({ min: 1, max: 10_000 })
+      .default(10)
+      .describe('Messages sent to one contact per minute, across all workers and restarts (state in Redis).'),
+    OUTBOUND_SESSION_PER_MINUTE: integer({ min: 1, max: 100_000 })
+      .default(60)
+      .describe('Messages one session sends per minute, across all workers and restarts.'),
     WHATSAPP_WEB_SOCKET_URL: z
       .url({ protocol: /^wss?$/, error: 'expected a ws:// or wss:// URL' })
       .optional()

@@ -12,6 +12,7 @@ import {
   MediaDownloadWorker,
   NO_HUMAN_DELAY,
   OutboundConsumer,
+  type OutboundLimits,
   type OutboxRelay,
   QUEUE_NAMES,
   queuePrefix,
@@ -55,6 +56,8 @@ export interface MessagePipelinesOptions {
   /** Opens sealed webhook secrets; without it only `secretRef` subscriptions can be delivered. */
   internalToken?: string;
   typingDelay: boolean;
+  /** Per-contact and per-session send limits (defaults: 10 and 60 per minute). */
+  limits?: Partial<OutboundLimits>;
   /** phone_number_id -> session id of the tenant's Cloud API sessions. */
   cloudApiSessions: () => Promise<ReadonlyMap<string, string>>;
   /**
@@ -187,6 +190,7 @@ export class MessagePipelines {
       connection: this.options.workerConnection,
       keyPrefix,
       humanDelay: this.options.typingDelay ? DEFAULT_HUMAN_DELAY : NO_HUMAN_DELAY,
+      ...(this.options.limits ? { limits: this.options.limits } : {}),
       ...(this.options.media?.storage ? { mediaStorage: this.options.media.storage } : {}),
       onError: (error, where) => logger.error({ err: error, ...context, ...where }, 'outbound'),
     });

@@ -113,6 +113,10 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     secrets: deps.secrets,
     ...(config.INTERNAL_TOKEN ? { internalToken: config.INTERNAL_TOKEN } : {}),
     typingDelay: config.OUTBOUND_TYPING_DELAY,
+    limits: {
+      perContactPerMinute: config.OUTBOUND_CONTACT_PER_MINUTE,
+      perSessionPerMinute: config.OUTBOUND_SESSION_PER_MINUTE,
+    },
     relay: outbox,
     media: pipelineMediaFromConfig(config, { db, tenantId, declared: declaredByName, secrets: deps.secrets }),
     cloudApiSessions: async () => {

@@ -41,6 +41,7 @@ describe('whatsAppTenantSchema', () => {
       database: { mode: 'managed', deletionPolicy: 'Retain' },
       secrets: { provider: 'kubernetes' },
       media: { storage: 'none' },
+      outbound: { perContactPerMinute: 10, perSessionPerMinute: 60, typingDelay: true },
       observability: { serviceMonitor: true },
       suspend: false,
     });

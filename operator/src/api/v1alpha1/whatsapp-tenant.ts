@@ -646,6 +646,28 @@ const mediaSchema = withCelRules(
   ],
 );
 
+const outboundSchema = z
+  .strictObject({
+    perContactPerMinute: z
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(10)
+      .describe('Messages sent to one contact per minute; held across all workers and restarts.'),
+    perSessionPerMinute: z
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(60)
+      .describe('Messages one number sends per minute; held across all workers and restarts.'),
+    typingDelay: z
+      .boolean()
+      .default(true)
+      .describe('Show typing and pause in proportion to the text before each send, as a person would.'),
+  })
+  .prefault({})
+  .describe('How outbound messages are paced.');
+
 const imagesSchema = z
   .strictObject({
     api: z
@@ -680,6 +702,7 @@ export const whatsAppTenantSpecSchema = z
     database: databaseSchema,
     secrets: secretsSchema,
     media: mediaSchema,
+    outbound: outboundSchema,
     observability: observabilitySchema,
     images: imagesSchema.optional(),
     suspend: z
