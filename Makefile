@@ -79,6 +79,10 @@ bench-sessions: ## Benchmark session claiming and kill -9 failover, vs raw Redis
 bench-pipeline: ## Benchmark the message pipelines (inbound with outbox and latency, outbound) vs raw INSERTs and raw BullMQ
 	@$(TOOLCHAIN) node bench/pipeline/run.ts
 
+.PHONY: bench-api
+bench-api: ## Benchmark the tenant API (list, send) with 100k conversations and 1M messages, vs a static response
+	@$(TOOLCHAIN) node bench/api/run.ts
+
 .PHONY: clean
 clean: ## Remove build outputs and test results (keeps caches)
 	rm -rf .tsbuild .test-results

@@ -16,6 +16,18 @@ export {
   telemetryConfigSchema,
   tenantConfigSchema,
 } from './base.ts';
+/** The declared sessions file (sessions.json) shared by the API and the workers. */
+export {
+  type CloudApiNumberCredentials,
+  type DeclaredSession,
+  DeclaredSessionsError,
+  declaredSessionSchema,
+  declaredSessionsSchema,
+  parseDeclaredSessions,
+  readDeclaredSessions,
+  resolveCloudApiCredentials,
+  type SecretReferenceResolver,
+} from './declared-sessions.ts';
 export { renderConfigMarkdown } from './docs.ts';
 export {
   boolean,

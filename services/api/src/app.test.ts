@@ -1,11 +1,16 @@
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createDb, type Db, ensureTenant, withTenant } from '@switchboard/db';
 import {
   cloudApiInboundJobSchema,
+  LocalMediaStorage,
   outboundJobSchema,
   publishRealtimeEvent,
   QUEUE_NAMES,
   queuePrefix,
+  sessionCommandSchema,
   WEBHOOK_SECRET_PURPOSE,
 } from '@switchboard/messaging';
 import { openSealedSecret } from '@switchboard/secrets';
@@ -22,6 +27,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from './app.ts';
 import { hashPassword } from './auth/passwords.ts';
 import type { PasswordResetDelivery } from './context.ts';
+import { appSecretFor } from './routes/cloud-api-webhook.ts';
 
 // Cheap scrypt parameters for tests only: the suite logs in dozens of times on 2 cores.
 const SCRYPT = { N: 1024, r: 8, p: 1 };
@@ -30,6 +36,14 @@ const STREAMING = '/v1/realtime';
 const CLOUD_SECRET = 'meta-app-secret';
 const ROLES = ['owner', 'admin', 'agent', 'viewer'] as const;
 const INTERNAL_TOKEN = 'internal-token-0123456789';
+const MEDIA_MAX_BYTES = 64 * 1024;
+const JPEG = Buffer.concat([
+  Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10]),
+  Buffer.from('JFIF'),
+  randomBytes(2000),
+]);
+let mediaDir: string;
+let mediaStorage: LocalMediaStorage;
 
 let database: TestDatabase;
 let db: Db;
@@ -42,6 +56,7 @@ const slugB = `api-b-${suffix}`;
 
 interface Seeded {
   tenantId: string;
+  scheduledId: string;
   users: Record<(typeof ROLES)[number], { id: string; email: string }>;
   sessionId: string;
   declaredSessionId: string;
@@ -95,8 +110,18 @@ async function seed(slug: string): Promise<Seeded> {
     await tx.auditLogEntry.create({
       data: { tenantId, actorType: 'system', action: 'seeded', targetType: 'tenant', targetId: tenantId },
     });
+    const scheduled = await tx.scheduledMessage.create({
+      data: {
+        tenantId,
+        sessionId: session.id,
+        conversationId: conversation.id,
+        content: { type: 'text', text: `scheduled secret of ${slug}` },
+        sendAt: new Date(Date.now() + 86_400_000),
+      },
+    });
     return {
       tenantId,
+      scheduledId: scheduled.id,
       users,
       sessionId: session.id,
       declaredSessionId: declared.id,
@@ -130,6 +155,8 @@ async function tokenFor(tenant: 'a' | 'b', role: (typeof ROLES)[number]): Promis
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
 beforeAll(async () => {
+  mediaDir = await mkdtemp(join(tmpdir(), 'api-media-'));
+  mediaStorage = new LocalMediaStorage(mediaDir);
   database = await createTestDatabase({ label: 'api' });
   db = createDb({ databaseUrl: database.appUrl, applicationName: 'api-test' });
   redis = new Redis({ ...redisOptions(), maxRetriesPerRequest: 1 });
@@ -142,7 +169,18 @@ beforeAll(async () => {
     loginMaxFailures: 3,
     rateLimitPerMinute: 100_000,
     internalToken: INTERNAL_TOKEN,
-    cloudApi: { appSecret: CLOUD_SECRET, verifyToken: 'verify-me' },
+    cloudApi: {
+      appSecret: CLOUD_SECRET,
+      verifyToken: 'verify-me',
+      numbers: new Map([
+        ['1001', { appSecret: 'secret-of-app-1', verifyToken: 'verify-1001' }],
+        ['1002', { appSecret: 'secret-of-app-2', verifyToken: 'verify-1002' }],
+      ]),
+    },
+    mediaStorage,
+    mediaMaxBytes: MEDIA_MAX_BYTES,
+    // The inbox has its own test (app-options.test.ts); a built services/inbox/dist must not change this one.
+    inboxDir: null,
     onPasswordReset: (delivery) => {
       resets.push(delivery);
     },
@@ -157,6 +195,7 @@ afterAll(async () => {
   redis?.disconnect();
   await db?.$disconnect();
   await database?.drop();
+  if (mediaDir) await rm(mediaDir, { recursive: true, force: true });
 });
 
 describe('shape', () => {
@@ -635,6 +674,7 @@ describe('tenant isolation', () => {
       '/v1/templates/': b.templateId,
       '/v1/messages/': b.messageId,
       '/v1/quick-replies/': b.quickReplyId,
+      '/v1/scheduled-messages/': b.scheduledId,
     };
     const bodies: Record<string, unknown> = {
       'POST /v1/conversations/:id/assign': { assigneeId: null },
@@ -643,6 +683,7 @@ describe('tenant isolation', () => {
       'PATCH /v1/templates/:id': { body: 'hijacked' },
       'PATCH /v1/quick-replies/:id': { body: 'hijacked' },
       'PATCH /v1/webhooks/:id': { url: 'https://attacker.example/' },
+      'POST /v1/sessions/:id/pairing-code': { phoneNumber: '4915112345678' },
     };
     const secrets = [
       b.sessionId,
@@ -653,6 +694,8 @@ describe('tenant isolation', () => {
       bKey.id,
       bHook.id,
       bDelivery.id,
+      b.scheduledId,
+      `scheduled secret of ${slugB}`,
       bHook.secret,
       `secret of ${slugB}`,
       slugB,
@@ -697,6 +740,25 @@ describe('tenant isolation', () => {
     expect(untouched.viewer.role).toBe('viewer');
     expect(untouched.key.revokedAt).toBeNull();
     expect(untouched.session).not.toBeNull();
+    const bScheduled = await withTenant(db, b.tenantId, (tx) =>
+      tx.scheduledMessage.findUniqueOrThrow({ where: { id: b.scheduledId } }),
+    );
+    expect(bScheduled.status).toBe('scheduled');
+    const bCommands = new Queue(QUEUE_NAMES.sessionCommands(b.sessionId), {
+      connection: redis,
+      prefix: queuePrefix(`sb:${slugB}:`),
+    });
+    const aCommandsForB = new Queue(QUEUE_NAMES.sessionCommands(b.sessionId), {
+      connection: redis,
+      prefix: queuePrefix(`sb:${slugA}:`),
+    });
+    try {
+      expect(await bCommands.count()).toBe(0);
+      expect(await aCommandsForB.count()).toBe(0);
+    } finally {
+      await bCommands.close();
+      await aCommandsForB.close();
+    }
   });
 });
 
@@ -763,8 +825,22 @@ describe('contacts', () => {
           body: 'private words',
         },
       });
+      await tx.message.create({
+        data: {
+          tenantId,
+          sessionId: seeded.a.sessionId,
+          conversationId: conversation.id,
+          direction: 'inbound',
+          status: 'delivered',
+          type: 'image',
+          mediaStorageKey: `tenants/${tenantId}/inbound/${conversation.id}`,
+          mediaMimeType: 'image/jpeg',
+        },
+      });
       return { contactId: contact.id, conversationId: conversation.id, messageId: message.id };
     });
+    const mediaKey = `tenants/${tenantId}/inbound/${conversationId}`;
+    await mediaStorage.put(mediaKey, JPEG, 'image/jpeg');
     const patched = await app.inject({
       method: 'PATCH',
       url: `/v1/contacts/${contactId}`,
@@ -777,9 +853,9 @@ describe('contacts', () => {
     const exported = await app.inject({ method: 'GET', url: `/v1/contacts/${contactId}/export`, headers: h });
     expect(exported.json().contact.identities).toEqual([{ kind: 'pn', value: '31600000001' }]);
     expect(exported.json().conversations.map((c: { id: string }) => c.id)).toEqual([conversationId]);
-    expect(exported.json().messages).toEqual([
+    expect(exported.json().messages).toContainEqual(
       expect.objectContaining({ id: messageId, body: 'private words' }),
-    ]);
+    );
     expect(
       (await app.inject({ method: 'DELETE', url: `/v1/contacts/${contactId}`, headers: h })).statusCode,
     ).toBe(204);
@@ -791,10 +867,11 @@ describe('contacts', () => {
       identities: await tx.contactIdentity.count({ where: { contactId } }),
     }));
     expect(left).toEqual({ messages: 0, identities: 0 });
+    expect(await mediaStorage.get(mediaKey), 'the media file is erased too').toBeUndefined();
     const log = await app.inject({ method: 'GET', url: '/v1/audit-log?action=contact.erased', headers: h });
     expect(log.json().items[0]).toMatchObject({
       targetId: contactId,
-      metadata: { conversations: 1, messages: 1 },
+      metadata: { conversations: 1, messages: 2, mediaFiles: 1 },
     });
     expect(log.body).not.toContain('private words');
     expect(log.body).not.toContain('31600000001');
@@ -1155,5 +1232,549 @@ describe('internal status', () => {
     expect(res.json().sessions.total).toBe(
       await withTenant(db, seeded.a.tenantId, (tx) => tx.session.count()),
     );
+  });
+});
+
+/** Creates a Cloud API session with a contact and a conversation on it in tenant A. */
+async function cloudConversation(name: string): Promise<{ sessionId: string; conversationId: string }> {
+  const { tenantId } = seeded.a;
+  return withTenant(db, tenantId, async (tx) => {
+    const session = await tx.session.create({ data: { tenantId, name, channel: 'cloud_api' } });
+    const contact = await tx.contact.create({ data: { tenantId, pushName: `Cloud ${name}` } });
+    const conversation = await tx.conversation.create({
+      data: { tenantId, sessionId: session.id, contactId: contact.id },
+    });
+    return { sessionId: session.id, conversationId: conversation.id };
+  });
+}
+
+function tenantQueue(name: string): Queue {
+  return new Queue(name, { connection: redis, prefix: queuePrefix(`sb:${slugA}:`) });
+}
+
+async function auditCount(action: string, targetId: string): Promise<number> {
+  return withTenant(db, seeded.a.tenantId, (tx) => tx.auditLogEntry.count({ where: { action, targetId } }));
+}
+
+describe('session commands', () => {
+  it('queues one logout command per session however often it is asked, and refuses Cloud API sessions', async () => {
+    const admin = await tokenFor('a', 'admin');
+    const { sessionId, tenantId } = seeded.a;
+    const logout = (id: string, token = admin) =>
+      app.inject({ method: 'POST', url: `/v1/sessions/${id}/logout`, headers: bearer(token) });
+    const first = await logout(sessionId);
+    expect(first.statusCode).toBe(202);
+    expect(first.json()).toEqual({ status: 'accepted', commandId: `logout-${sessionId}` });
+    expect((await logout(sessionId)).json().commandId).toBe(`logout-${sessionId}`);
+    const queue = tenantQueue(QUEUE_NAMES.sessionCommands(sessionId));
+    try {
+      const jobs = await queue.getJobs(['waiting', 'delayed', 'active', 'prioritized']);
+      const logouts = jobs.filter((j) => j.data.type === 'logout');
+      expect(logouts).toHaveLength(1);
+      expect(logouts[0]!.id).toBe(`logout-${sessionId}`);
+      expect(sessionCommandSchema.parse(logouts[0]!.data)).toEqual({
+        type: 'logout',
+        tenantId,
+        sessionId,
+        requestedBy: seeded.a.users.admin.id,
+      });
+    } finally {
+      await queue.close();
+    }
+    expect(await auditCount('session.logout_requested', sessionId)).toBe(2);
+    expect((await logout(sessionId, await tokenFor('a', 'agent'))).statusCode).toBe(403);
+    const cloud = await cloudConversation(`cloud-logout-${suffix}`);
+    const refused = await logout(cloud.sessionId);
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().error.message).toContain('Cloud API');
+    const cloudQueue = tenantQueue(QUEUE_NAMES.sessionCommands(cloud.sessionId));
+    try {
+      expect(await cloudQueue.count()).toBe(0);
+    } finally {
+      await cloudQueue.close();
+    }
+  });
+
+  it('queues one pairing-code command per number and refuses bad numbers and connected sessions', async () => {
+    const h = bearer(await tokenFor('a', 'owner'));
+    const { tenantId } = seeded.a;
+    const session = await withTenant(db, tenantId, (tx) =>
+      tx.session.create({ data: { tenantId, name: `pair-${suffix}`, channel: 'baileys', state: 'pairing' } }),
+    );
+    const ask = (phoneNumber: unknown, id = session.id) =>
+      app.inject({
+        method: 'POST',
+        url: `/v1/sessions/${id}/pairing-code`,
+        headers: h,
+        payload: { phoneNumber },
+      });
+    expect((await ask('4915112345678')).statusCode).toBe(202);
+    expect((await ask('4915112345678')).json().commandId).toBe(`pairing-code-${session.id}-4915112345678`);
+    expect((await ask('4915199999999')).statusCode).toBe(202);
+    const bad = await ask('+49 151 1234');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.issues[0].path).toBe('body.phoneNumber');
+    const queue = tenantQueue(QUEUE_NAMES.sessionCommands(session.id));
+    try {
+      const jobs = await queue.getJobs(['waiting', 'delayed', 'active', 'prioritized']);
+      expect(jobs.map((j) => j.id).sort()).toEqual([
+        `pairing-code-${session.id}-4915112345678`,
+        `pairing-code-${session.id}-4915199999999`,
+      ]);
+      const job = jobs.find((j) => j.id?.endsWith('4915112345678'))!;
+      expect(sessionCommandSchema.parse(job.data)).toEqual({
+        type: 'pairing-code',
+        tenantId,
+        sessionId: session.id,
+        phoneNumber: '4915112345678',
+        requestedBy: seeded.a.users.owner.id,
+      });
+    } finally {
+      await queue.close();
+    }
+    expect(await auditCount('session.pairing_code_requested', session.id)).toBe(3);
+    await withTenant(db, tenantId, (tx) =>
+      tx.session.update({ where: { id: session.id }, data: { state: 'connected' } }),
+    );
+    expect((await ask('4915112345678')).statusCode).toBe(409);
+  });
+});
+
+describe('scheduled messages', () => {
+  it('stores the row with a delayed job, lists by status, and cancels removing the job', async () => {
+    const h = bearer(await tokenFor('a', 'agent'));
+    const { conversationId, sessionId, tenantId } = seeded.a;
+    const schedule = (payload: object, headers = h) =>
+      app.inject({ method: 'POST', url: '/v1/scheduled-messages', headers, payload });
+    const sendAt = new Date(Date.now() + 3_600_000).toISOString();
+    const created = await schedule({ conversationId, content: { type: 'text', text: 'later' }, sendAt });
+    expect(created.statusCode).toBe(201);
+    const row = created.json();
+    expect(row).toMatchObject({ status: 'scheduled', sessionId, conversationId, sendAt, messageId: null });
+    expect(row.content).toEqual({ type: 'text', text: 'later' });
+    const queue = tenantQueue(QUEUE_NAMES.outbound(sessionId));
+    try {
+      const job = await queue.getJob(`scheduled-${row.id}`);
+      expect(job, 'the delayed job').toBeDefined();
+      expect(outboundJobSchema.parse(job!.data)).toEqual({
+        kind: 'scheduled',
+        tenantId,
+        scheduledMessageId: row.id,
+      });
+      expect(await job!.isDelayed()).toBe(true);
+      expect(job!.opts.delay).toBeGreaterThan(0);
+      expect(job!.opts.delay).toBeLessThanOrEqual(3_600_000);
+
+      for (const [payload, path] of [
+        [
+          {
+            conversationId,
+            content: { type: 'text', text: 'x' },
+            sendAt: new Date(Date.now() - 1000).toISOString(),
+          },
+          'body.sendAt',
+        ],
+        [
+          {
+            conversationId,
+            content: { type: 'text', text: 'x' },
+            sendAt: new Date(Date.now() + 800 * 86_400_000).toISOString(),
+          },
+          'body.sendAt',
+        ],
+        [{ conversationId, content: { type: 'text', text: '' }, sendAt }, 'body.content.text'],
+        [{ conversationId, content: { type: 'sticker' }, sendAt }, 'body.content.type'],
+      ] as const) {
+        const res = await schedule(payload);
+        expect(res.statusCode, JSON.stringify(payload)).toBe(400);
+        expect(res.json().error.issues.map((i: { path: string }) => i.path)).toContain(path);
+      }
+      const foreign = await schedule({
+        conversationId: seeded.b.conversationId,
+        content: { type: 'text', text: 'x' },
+        sendAt,
+      });
+      expect(foreign.statusCode).toBe(404);
+      const viewer = await schedule(
+        { conversationId, content: { type: 'text', text: 'x' }, sendAt },
+        bearer(await tokenFor('a', 'viewer')),
+      );
+      expect(viewer.statusCode).toBe(403);
+
+      const list = (status: string) =>
+        app.inject({ method: 'GET', url: `/v1/scheduled-messages?status=${status}`, headers: h });
+      expect((await list('scheduled')).json().items.map((i: { id: string }) => i.id)).toContain(row.id);
+      expect((await list('cancelled')).json().items.map((i: { id: string }) => i.id)).not.toContain(row.id);
+
+      const cancel = () =>
+        app.inject({ method: 'POST', url: `/v1/scheduled-messages/${row.id}/cancel`, headers: h });
+      const cancelled = await cancel();
+      expect(cancelled.statusCode).toBe(200);
+      expect(cancelled.json().status).toBe('cancelled');
+      expect(await queue.getJob(`scheduled-${row.id}`)).toBeUndefined();
+      expect((await cancel()).statusCode).toBe(409);
+      expect((await list('cancelled')).json().items.map((i: { id: string }) => i.id)).toContain(row.id);
+      const got = await app.inject({ method: 'GET', url: `/v1/scheduled-messages/${row.id}`, headers: h });
+      expect(got.json().status).toBe('cancelled');
+    } finally {
+      await queue.close();
+    }
+    expect(await auditCount('scheduled_message.created', row.id)).toBe(1);
+    expect(await auditCount('scheduled_message.cancelled', row.id)).toBe(1);
+  });
+});
+
+describe('template sends', () => {
+  it('sends templates through Cloud API sessions only, checked against the stored template', async () => {
+    const h = bearer(await tokenFor('a', 'agent'));
+    const { tenantId } = seeded.a;
+    const cloud = await cloudConversation(`cloud-tpl-${suffix}`);
+    await withTenant(db, tenantId, (tx) =>
+      tx.messageTemplate.create({
+        data: { tenantId, name: 'order_update', language: 'en_US', body: 'Order {{1}} ships {{2}}' },
+      }),
+    );
+    const send = (payload: object) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/messages',
+        headers: { ...h, 'idempotency-key': `tpl-${randomBytes(6).toString('hex')}` },
+        payload,
+      });
+    const components = [
+      {
+        type: 'body',
+        parameters: [
+          { type: 'text', text: 'A-17' },
+          { type: 'text', text: 'today' },
+        ],
+      },
+    ];
+    const sent = await send({
+      conversationId: cloud.conversationId,
+      type: 'template',
+      name: 'order_update',
+      language: 'en_US',
+      components,
+    });
+    expect(sent.statusCode, sent.body).toBe(201);
+    expect(sent.json()).toMatchObject({
+      type: 'template',
+      body: 'Order A-17 ships today',
+      status: 'queued',
+      sessionId: cloud.sessionId,
+      template: { name: 'order_update', language: 'en_US', components },
+    });
+    const stored = await withTenant(db, tenantId, (tx) =>
+      tx.message.findUniqueOrThrow({ where: { id: sent.json().id } }),
+    );
+    expect(stored.type).toBe('template');
+    expect(stored.template).toEqual({ name: 'order_update', language: 'en_US', components });
+    const queue = tenantQueue(QUEUE_NAMES.outbound(cloud.sessionId));
+    try {
+      expect(await queue.getJob(`send-${sent.json().id}`)).toBeDefined();
+    } finally {
+      await queue.close();
+    }
+
+    const tooFew = await send({
+      conversationId: cloud.conversationId,
+      type: 'template',
+      name: 'order_update',
+      language: 'en_US',
+      components: [{ type: 'body', parameters: [{ type: 'text', text: 'A-17' }] }],
+    });
+    expect(tooFew.statusCode).toBe(400);
+    expect(tooFew.json().error.message).toContain('2 body parameter');
+    const misspelt = await send({
+      conversationId: cloud.conversationId,
+      type: 'template',
+      name: 'order_update',
+      language: 'en_US',
+      components: [{ type: 'body', parameters: [{ type: 'text', txt: 'A-17' }] }],
+    });
+    expect(misspelt.statusCode).toBe(400);
+    const unknownHere = await send({
+      conversationId: cloud.conversationId,
+      type: 'template',
+      name: 'promo_winter',
+      language: 'de',
+    });
+    expect(unknownHere.statusCode).toBe(201);
+    expect(unknownHere.json().body).toBe('[template promo_winter (de)]');
+
+    const baileys = await send({
+      conversationId: seeded.a.conversationId,
+      type: 'template',
+      name: 'order_update',
+      language: 'en_US',
+      components,
+    });
+    expect(baileys.statusCode).toBe(422);
+    expect(baileys.json().error.code).toBe('channel_unsupported');
+    expect(baileys.json().error.message).toContain('Cloud API session');
+  });
+});
+
+/** A multipart/form-data body with `fields` and an optional file part named `file`. */
+function form(fields: Record<string, string>, file?: { name: string; type: string; data: Buffer }) {
+  const boundary = `----sb${randomBytes(8).toString('hex')}`;
+  const parts: Buffer[] = [];
+  for (const [name, value] of Object.entries(fields)) {
+    parts.push(
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`),
+    );
+  }
+  if (file) {
+    parts.push(
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${file.name}"\r\nContent-Type: ${file.type}\r\n\r\n`,
+      ),
+      file.data,
+      Buffer.from('\r\n'),
+    );
+  }
+  parts.push(Buffer.from(`--${boundary}--\r\n`));
+  return {
+    payload: Buffer.concat(parts),
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+  };
+}
+
+const PDF = Buffer.concat([Buffer.from('%PDF-1.7\n'), randomBytes(500)]);
+// A Windows executable's header (MZ, then the DOS stub), as a renamed .exe would start.
+const EXE = Buffer.concat([Buffer.from([0x4d, 0x5a, 0x90, 0x00, 0x03, 0x00]), randomBytes(500)]);
+
+describe('media', () => {
+  it('uploads, checks type and content, stores under the tenant, enqueues, and serves the file back', async () => {
+    const h = bearer(await tokenFor('a', 'agent'));
+    const { conversationId, sessionId, tenantId } = seeded.a;
+    const upload = (
+      fields: Record<string, string>,
+      file?: Parameters<typeof form>[1],
+      key: string = randomUUID(),
+    ) => {
+      const body = form(fields, file);
+      return app.inject({
+        method: 'POST',
+        url: '/v1/messages/media',
+        headers: { ...h, ...body.headers, 'idempotency-key': key },
+        payload: body.payload,
+      });
+    };
+    const key = `media-${suffix}`;
+    const photo = { name: 'photo.jpg', type: 'image/jpeg', data: JPEG };
+    const sent = await upload({ conversationId, caption: 'look' }, photo, key);
+    expect(sent.statusCode, sent.body).toBe(201);
+    const message = sent.json();
+    expect(message).toMatchObject({
+      type: 'image',
+      body: 'look',
+      status: 'queued',
+      sessionId,
+      media: {
+        mimeType: 'image/jpeg',
+        sizeBytes: JPEG.length,
+        sha256: createHash('sha256').update(JPEG).digest('hex'),
+        fileName: 'photo.jpg',
+      },
+    });
+    const row = await withTenant(db, tenantId, (tx) =>
+      tx.message.findUniqueOrThrow({ where: { id: message.id } }),
+    );
+    expect(row.mediaStorageKey).toBe(`tenants/${tenantId}/outbound/${message.id}`);
+    expect(Buffer.from((await mediaStorage.get(row.mediaStorageKey!))!)).toEqual(JPEG);
+    const queue = tenantQueue(QUEUE_NAMES.outbound(sessionId));
+    try {
+      expect(await queue.getJob(`send-${message.id}`)).toBeDefined();
+    } finally {
+      await queue.close();
+    }
+    const replay = await upload({ conversationId, caption: 'look' }, photo, key);
+    expect(replay.statusCode).toBe(200);
+    expect(replay.json().id).toBe(message.id);
+    const otherFile = await upload(
+      { conversationId, caption: 'look' },
+      { ...photo, data: Buffer.concat([JPEG, Buffer.from('x')]) },
+      key,
+    );
+    expect(otherFile.json().error.code).toBe('idempotency_key_mismatch');
+
+    const download = await app.inject({ method: 'GET', url: `/v1/messages/${message.id}/media`, headers: h });
+    expect(download.statusCode).toBe(200);
+    expect(download.rawPayload).toEqual(JPEG);
+    expect(download.headers['content-type']).toBe('image/jpeg');
+    expect(download.headers['x-content-type-options']).toBe('nosniff');
+    expect(download.headers['content-disposition']).toMatch(/^inline; filename="photo.jpg"/);
+
+    const pdf = await upload({ conversationId }, { name: 'invoice.pdf', type: 'application/pdf', data: PDF });
+    expect(pdf.statusCode).toBe(201);
+    expect(pdf.json().type).toBe('document');
+    const pdfDownload = await app.inject({
+      method: 'GET',
+      url: `/v1/messages/${pdf.json().id}/media`,
+      headers: h,
+    });
+    expect(pdfDownload.headers['content-disposition']).toMatch(/^attachment; filename="invoice.pdf"/);
+    expect(pdfDownload.headers['content-type']).toBe('application/pdf');
+
+    const renamed = await upload({ conversationId }, { name: 'cute-cat.jpg', type: 'image/jpeg', data: EXE });
+    expect(renamed.statusCode).toBe(422);
+    expect(renamed.json().error).toMatchObject({ code: 'media_type_mismatch' });
+    expect(renamed.json().error.message).toContain('not image/jpeg');
+    const exe = await upload(
+      { conversationId },
+      { name: 'setup.exe', type: 'application/x-msdownload', data: EXE },
+    );
+    expect(exe.statusCode).toBe(415);
+    expect(exe.json().error.message).toContain('application/x-msdownload is not accepted');
+    const huge = await upload(
+      { conversationId },
+      { name: 'big.jpg', type: 'image/jpeg', data: Buffer.concat([JPEG, randomBytes(MEDIA_MAX_BYTES)]) },
+    );
+    expect(huge.statusCode).toBe(413);
+    expect(huge.json().error.code).toBe('payload_too_large');
+    const noConversation = await upload({}, photo);
+    expect(noConversation.statusCode).toBe(400);
+    expect(noConversation.json().error.issues[0].path).toBe('body.conversationId');
+    const noFile = await upload({ conversationId });
+    expect(noFile.statusCode).toBe(400);
+    expect(noFile.json().error.issues[0].path).toBe('body.file');
+    const json = await app.inject({
+      method: 'POST',
+      url: '/v1/messages/media',
+      headers: { ...h, 'idempotency-key': randomUUID() },
+      payload: { conversationId },
+    });
+    expect(json.statusCode).toBe(415);
+    const foreign = await upload({ conversationId: seeded.b.conversationId }, photo);
+    expect(foreign.statusCode).toBe(404);
+    const viewer = await app.inject({
+      method: 'POST',
+      url: '/v1/messages/media',
+      headers: {
+        ...bearer(await tokenFor('a', 'viewer')),
+        ...form({ conversationId }, photo).headers,
+        'idempotency-key': randomUUID(),
+      },
+      payload: form({ conversationId }, photo).payload,
+    });
+    expect(viewer.statusCode).toBe(403);
+
+    const textOnly = await app.inject({
+      method: 'GET',
+      url: `/v1/messages/${seeded.a.messageId}/media`,
+      headers: h,
+    });
+    expect(textOnly.statusCode).toBe(404);
+    expect(textOnly.json().error.message).toContain('no stored media');
+  });
+});
+
+describe('Cloud API webhook secrets per number', () => {
+  const delivery = (...numbers: string[]) =>
+    JSON.stringify({
+      object: 'whatsapp_business_account',
+      entry: numbers.map((n, i) => ({
+        id: `waba-${i}`,
+        changes: [
+          { field: 'messages', value: { messaging_product: 'whatsapp', metadata: { phone_number_id: n } } },
+        ],
+      })),
+    });
+  const post = (raw: string, secret: string) =>
+    app.inject({
+      method: 'POST',
+      url: '/webhooks/cloud-api',
+      payload: raw,
+      headers: {
+        'content-type': 'application/json',
+        'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}`,
+      },
+    });
+
+  it("verifies each number's delivery with that number's app secret, the global one only for undeclared numbers", async () => {
+    const one = delivery('1001');
+    expect((await post(one, 'secret-of-app-1')).statusCode).toBe(200);
+    expect((await post(one, CLOUD_SECRET)).statusCode).toBe(401);
+    expect((await post(one, 'secret-of-app-2')).statusCode).toBe(401);
+    const undeclared = delivery('5550001');
+    expect((await post(undeclared, CLOUD_SECRET)).statusCode).toBe(200);
+    expect((await post(undeclared, 'secret-of-app-1')).statusCode).toBe(401);
+    const sameNumberTwice = delivery('1001', '1001');
+    expect((await post(sameNumberTwice, 'secret-of-app-1')).statusCode).toBe(200);
+    const queue = tenantQueue(QUEUE_NAMES.cloudApiInbound);
+    try {
+      for (const raw of [one, undeclared, sameNumberTwice]) {
+        const job = await queue.getJob(createHash('sha256').update(raw).digest('hex'));
+        expect(job?.data.payload).toEqual(JSON.parse(raw));
+      }
+    } finally {
+      await queue.close();
+    }
+  });
+
+  it('refuses a delivery spanning numbers of different apps, whichever secret signed it', async () => {
+    for (const raw of [delivery('1001', '1002'), delivery('1001', '5550001')]) {
+      for (const secret of ['secret-of-app-1', 'secret-of-app-2', CLOUD_SECRET]) {
+        const res = await post(raw, secret);
+        expect(res.statusCode, `${raw} with ${secret}`).toBe(401);
+      }
+    }
+  });
+
+  it('answers the handshake with a declared number’s verify token too', async () => {
+    const res = await app.inject({
+      method: 'GET',
+      url: '/webhooks/cloud-api?hub.mode=subscribe&hub.verify_token=verify-1002&hub.challenge=42',
+    });
+    expect(res.body).toBe('42');
+  });
+
+  it('picks no secret for an undeclared number when there is no fallback', () => {
+    const numbers = new Map([['1001', { appSecret: 's1', verifyToken: 'v1' }]]);
+    expect(appSecretFor(['1001'], { numbers })).toBe('s1');
+    expect(appSecretFor(['9999'], { numbers })).toBeUndefined();
+    expect(appSecretFor([], { numbers })).toBeUndefined();
+    expect(appSecretFor(undefined, { numbers, appSecret: 'g' })).toBe('g');
+    expect(appSecretFor(['1001', '9999'], { numbers, appSecret: 's1' })).toBe('s1');
+  });
+});
+
+describe('conversation search pages', () => {
+  it('follows the cursor through a search instead of repeating its first page', async () => {
+    const h = bearer(await tokenFor('a', 'viewer'));
+    const { tenantId, sessionId } = seeded.a;
+    const ids = await withTenant(db, tenantId, async (tx) => {
+      const out: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const contact = await tx.contact.create({ data: { tenantId, pushName: `Pager ${suffix} ${i}` } });
+        const c = await tx.conversation.create({
+          data: {
+            tenantId,
+            sessionId,
+            contactId: contact.id,
+            lastMessageAt: new Date(Date.now() - i * 1000),
+          },
+        });
+        out.push(c.id);
+      }
+      return out;
+    });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let pageNo = 0; pageNo < 5; pageNo++) {
+      const res: { items: { id: string }[]; nextCursor: string | null } = (
+        await app.inject({
+          method: 'GET',
+          url: `/v1/conversations?search=${encodeURIComponent(`Pager ${suffix}`)}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+          headers: h,
+        })
+      ).json();
+      seen.push(...res.items.map((i) => i.id));
+      cursor = res.nextCursor;
+      if (!cursor) break;
+    }
+    expect(seen).toEqual(ids);
   });
 });

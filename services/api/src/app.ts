@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import cookie from '@fastify/cookie';
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
@@ -5,7 +7,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { type Db, DbInputError, ensureTenant } from '@switchboard/db';
-import { tenantKeyPrefix } from '@switchboard/messaging';
+import { DEFAULT_ALLOWED_MEDIA_TYPES, type MediaStorage, tenantKeyPrefix } from '@switchboard/messaging';
 import type { Logger, MetricsRegistry } from '@switchboard/telemetry';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import {
@@ -21,16 +23,20 @@ import { hashCredential } from './auth/tokens.ts';
 import type { ApiContext, PasswordResetDelivery } from './context.ts';
 import { ApiError } from './errors.ts';
 import { authPlugin } from './plugins/auth.ts';
+import { TenantQueues } from './queues.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
-import { cloudApiWebhookRoutes } from './routes/cloud-api-webhook.ts';
+import { type CloudApiWebhookOptions, cloudApiWebhookRoutes } from './routes/cloud-api-webhook.ts';
 import { contactRoutes } from './routes/contacts.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { healthRoutes } from './routes/health.ts';
+import { inboxRoutes } from './routes/inbox.ts';
 import { internalRoutes } from './routes/internal.ts';
+import { mediaRoutes } from './routes/media.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { realtimeRoutes } from './routes/realtime.ts';
+import { scheduledMessageRoutes } from './routes/scheduled-messages.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { teamRoutes } from './routes/team.ts';
 import { quickReplyRoutes, templateRoutes } from './routes/templates.ts';
@@ -56,20 +62,50 @@ export interface BuildAppOptions {
   scrypt?: ScryptParameters;
   /** Delivers password reset tokens (email is out of scope); default drops them. */
   onPasswordReset?: (delivery: PasswordResetDelivery) => Promise<void> | void;
-  /** The Meta app's secret and webhook verify token; the Cloud API webhook route exists only when set. */
-  cloudApi?: { appSecret: string; verifyToken: string };
+  /**
+   * The Cloud API webhook's secrets: CLOUD_API_APP_SECRET / CLOUD_API_VERIFY_TOKEN as the fallback
+   * and each declared number's own (sessions.json); the route exists only when some are set.
+   */
+  cloudApi?: CloudApiWebhookOptions;
+  /**
+   * Proxies whose X-Forwarded-For is believed (default 1: the ingress). 0 uses the socket's peer;
+   * `true` would let any client pick the IP its per-IP limits are counted under.
+   */
+  trustProxyHops?: number;
+  /** Where uploaded media is stored and read from; the media routes exist only when set. */
+  mediaStorage?: MediaStorage;
+  /** Largest media upload, bytes (default 16 MiB, WhatsApp's limit for video and audio). */
+  mediaMaxBytes?: number;
+  /** Types a media upload may have (default DEFAULT_ALLOWED_MEDIA_TYPES). */
+  mediaAllowedTypes?: readonly string[];
+  /**
+   * The built inbox to serve at `/` (INBOX_DIR). Default: services/inbox/dist beside this source
+   * when that directory exists; null serves no inbox.
+   */
+  inboxDir?: string | null;
   /** INTERNAL_TOKEN: enables /internal/status for the operator. */
   internalToken?: string;
   logger?: Logger;
   metrics?: MetricsRegistry;
 }
 
+/** The inbox's build output in this checkout (services/inbox/dist), when it has been built. */
+function defaultInboxDir(): string | null {
+  const dir = fileURLToPath(new URL('../../inbox/dist', import.meta.url));
+  return existsSync(dir) ? dir : null;
+}
+
+/** Default largest media upload: 16 MiB, WhatsApp's limit for video and audio. */
+export const DEFAULT_MEDIA_MAX_BYTES = 16 * 1024 * 1024;
+
 /** Builds the API (not listening): tests call it and use `inject`, server.ts listens. */
 export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const trustedHops = options.trustProxyHops ?? 1;
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
     bodyLimit: options.bodyLimit ?? 1024 * 1024,
-    trustProxy: true,
+    // proxy-addr walks X-Forwarded-For from the socket's peer backwards: trust that many hops.
+    trustProxy: (_address: string, hop: number) => hop < trustedHops,
     // Long ids and queries are bounded here, before any parsing.
     maxParamLength: 200,
   }).withTypeProvider<ZodTypeProvider>();
@@ -88,8 +124,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     loginLockoutMs: options.loginLockoutMs ?? 900_000,
     scrypt: options.scrypt ?? DEFAULT_SCRYPT_PARAMETERS,
     onPasswordReset: options.onPasswordReset ?? (() => {}),
+    queues: new TenantQueues(options.redis),
+    mediaStorage: options.mediaStorage,
   };
   app.decorate('sb', ctx);
+  // The queues routes opened; the Redis connection itself belongs to the caller.
+  app.addHook('onClose', async () => {
+    await ctx.queues.close();
+  });
   // Every route as registered, for the route-walking tests and the OpenAPI check.
   const routeList: { method: string; url: string; public: boolean }[] = [];
   app.decorate('routeList', routeList);
@@ -104,6 +146,25 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     }
   });
   await ensureTenant(options.db, options.tenant);
+  if (options.metrics) {
+    // Labelled by the route pattern, never the raw URL (ids would make one series per message).
+    const duration = options.metrics.histogram({
+      name: 'switchboard_api_http_request_duration_seconds',
+      help: 'HTTP requests served by the API, by method, route pattern and status code.',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    });
+    app.addHook('onResponse', async (request, reply) => {
+      duration.observe(
+        {
+          method: request.method,
+          route: request.routeOptions.url ?? 'unmatched',
+          status_code: String(reply.statusCode),
+        },
+        reply.elapsedTime / 1000,
+      );
+    });
+  }
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(error)) {
@@ -213,6 +274,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(sessionRoutes, { prefix: '/v1/sessions' });
   await app.register(conversationRoutes, { prefix: '/v1/conversations' });
   await app.register(messageRoutes, { prefix: '/v1/messages' });
+  if (options.mediaStorage)
+    await app.register(mediaRoutes, {
+      prefix: '/v1/messages',
+      storage: options.mediaStorage,
+      maxBytes: options.mediaMaxBytes ?? DEFAULT_MEDIA_MAX_BYTES,
+      allowedTypes: options.mediaAllowedTypes ?? DEFAULT_ALLOWED_MEDIA_TYPES,
+    });
+  await app.register(scheduledMessageRoutes, { prefix: '/v1/scheduled-messages' });
   await app.register(contactRoutes, { prefix: '/v1/contacts' });
   await app.register(templateRoutes, { prefix: '/v1/templates' });
   await app.register(quickReplyRoutes, { prefix: '/v1/quick-replies' });
@@ -224,8 +293,16 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
   if (options.internalToken)
     await app.register(internalRoutes, { prefix: '/internal', token: options.internalToken });
-  if (options.cloudApi)
-    await app.register(cloudApiWebhookRoutes, { prefix: '/webhooks/cloud-api', ...options.cloudApi });
+  const cloudApi = options.cloudApi;
+  const declaredNumbers = cloudApi?.numbers?.size ?? 0;
+  if (
+    cloudApi &&
+    (cloudApi.appSecret || declaredNumbers > 0) &&
+    (cloudApi.verifyToken || declaredNumbers > 0)
+  )
+    await app.register(cloudApiWebhookRoutes, { prefix: '/webhooks/cloud-api', ...cloudApi });
+  const inboxDir = options.inboxDir === undefined ? defaultInboxDir() : options.inboxDir;
+  if (inboxDir) await app.register(inboxRoutes, { root: inboxDir });
   await app.ready();
   return app as unknown as FastifyInstance;
 }

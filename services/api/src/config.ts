@@ -12,6 +12,7 @@ import {
   telemetryConfigSchema,
   tenantConfigSchema,
 } from '@switchboard/config';
+import { mediaStorageSettingsSchema } from '@switchboard/messaging';
 import { z } from 'zod';
 
 /**
@@ -30,7 +31,17 @@ export const apiConfigSchema = defineConfig(
   databaseConfigSchema,
   redisConfigSchema,
   tenantConfigSchema,
+  // MEDIA_STORAGE, MEDIA_DIR, S3_*: the same names the workers read, so both use one store.
+  mediaStorageSettingsSchema,
   z.object({
+    S3_SECRET_ACCESS_KEY: secret(z.string().min(1))
+      .optional()
+      .describe('Static secret access key, with S3_ACCESS_KEY_ID; give a secret:// reference.'),
+    TRUST_PROXY_HOPS: integer({ min: 0, max: 10 })
+      .default(1)
+      .describe(
+        'Proxies in front of the API whose X-Forwarded-For is believed (1: the ingress). The client IP for per-IP limits is taken that many hops from the end, so a client cannot choose its own.',
+      ),
     PORT: port().default(8080).describe('Port the API listens on.'),
     HOST: z.string().min(1).default('0.0.0.0').describe('Address the API binds to.'),
     JWT_SIGNING_KEY: secret(z.string().min(32, 'must be at least 32 characters')).describe(
@@ -53,11 +64,26 @@ export const apiConfigSchema = defineConfig(
     CLOUD_API_APP_SECRET: secret(z.string().min(1))
       .optional()
       .describe(
-        "The Meta app's secret (verifies X-Hub-Signature-256); the Cloud API webhook is off when unset.",
+        "The Meta app's secret (verifies X-Hub-Signature-256) for numbers not declared with their own in the sessions file.",
       ),
     CLOUD_API_VERIFY_TOKEN: secret(z.string().min(1))
       .optional()
       .describe("The token Meta's webhook handshake must present (hub.verify_token)."),
+    SWITCHBOARD_SESSIONS_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "Path of the declared sessions (sessions.json from the tenant ConfigMap): each Cloud API number's app secret and verify token.",
+      ),
+    MEDIA_MAX_BYTES: integer({ min: 1024, max: 100 * 1024 * 1024 })
+      .default(16 * 1024 * 1024)
+      .describe("Largest media upload in bytes (default 16 MiB, WhatsApp's limit for video and audio)."),
+    INBOX_DIR: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Directory of the built inbox served at / (default: services/inbox/dist when it exists).'),
     INTERNAL_TOKEN: secret(z.string().min(16))
       .optional()
       .describe('Bearer token of /internal/status; the route is off when unset.'),

@@ -1,9 +1,10 @@
 import type { Db, TenantTx } from '@switchboard/db';
 import { withTenant } from '@switchboard/db';
-import { tenantKeyPrefix } from '@switchboard/messaging';
+import { type MediaStorage, tenantKeyPrefix } from '@switchboard/messaging';
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { ScryptParameters } from './auth/passwords.ts';
+import type { TenantQueues } from './queues.ts';
 
 /** A password reset token to deliver (by email, out of scope here): the hook receives it. */
 export interface PasswordResetDelivery {
@@ -28,6 +29,10 @@ export interface ApiContext {
   loginLockoutMs: number;
   scrypt: ScryptParameters;
   onPasswordReset: (delivery: PasswordResetDelivery) => Promise<void> | void;
+  /** The queues routes add jobs to (outbound, session commands), shared and closed with the app. */
+  queues: TenantQueues;
+  /** Where media files are kept (uploads, fetched inbound media), when configured. */
+  mediaStorage: MediaStorage | undefined;
 }
 
 declare module 'fastify' {

@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   conflict: 409,
   declared_session: 409,
   idempotency_key_mismatch: 422,
+  channel_unsupported: 422,
+  media_type_mismatch: 422,
   payload_too_large: 413,
   unsupported_media_type: 415,
   account_locked: 429,

@@ -1,9 +1,11 @@
 // The API process: reads the environment once, starts telemetry, builds the app and listens; on
 // SIGTERM it stops accepting, lets in-flight requests finish (Fastify's close), then exits.
 // Nothing else in the API reads process.env.
-import { loadConfigFromProcess } from '@switchboard/config';
+import { loadConfigFromProcess, readDeclaredSessions, resolveCloudApiCredentials } from '@switchboard/config';
 import { createDb, verifyRuntimeRole } from '@switchboard/db';
+import { mediaStorageFromSettings } from '@switchboard/messaging';
 import { createRedis, redisConnectionFromSettings } from '@switchboard/redis';
+import { createSecretResolver } from '@switchboard/secrets';
 import { startTelemetry } from '@switchboard/telemetry';
 import { buildApp } from './app.ts';
 import { apiConfigSchema } from './config.ts';
@@ -18,9 +20,23 @@ const redis = createRedis({
   connectionName: 'switchboard-api',
 });
 
+const mediaStorage = mediaStorageFromSettings(config, { tenant: config.SWITCHBOARD_TENANT });
 let app: Awaited<ReturnType<typeof buildApp>>;
 try {
   await verifyRuntimeRole(db);
+  // Each declared Cloud API number's app secret and verify token, resolved once at start (a
+  // rotated secret takes a restart, as for every other secret the API reads).
+  const numbers = new Map<string, { appSecret: string; verifyToken: string }>();
+  if (config.SWITCHBOARD_SESSIONS_FILE) {
+    const resolver = createSecretResolver({ env: process.env });
+    try {
+      const declared = await readDeclaredSessions(config.SWITCHBOARD_SESSIONS_FILE);
+      for (const number of await resolveCloudApiCredentials(declared, resolver))
+        numbers.set(number.phoneNumberId, { appSecret: number.appSecret, verifyToken: number.verifyToken });
+    } finally {
+      await resolver.close();
+    }
+  }
   app = await buildApp({
     db,
     redis: redis as never,
@@ -35,9 +51,16 @@ try {
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
     loginMaxFailures: config.LOGIN_MAX_FAILURES,
     loginLockoutMs: config.LOGIN_LOCKOUT,
-    ...(config.CLOUD_API_APP_SECRET && config.CLOUD_API_VERIFY_TOKEN
-      ? { cloudApi: { appSecret: config.CLOUD_API_APP_SECRET, verifyToken: config.CLOUD_API_VERIFY_TOKEN } }
-      : {}),
+    cloudApi: {
+      appSecret: config.CLOUD_API_APP_SECRET,
+      verifyToken: config.CLOUD_API_VERIFY_TOKEN,
+      numbers,
+    },
+    // The store the workers download into (a shared directory or S3); none turns media off.
+    ...(mediaStorage ? { mediaStorage } : {}),
+    trustProxyHops: config.TRUST_PROXY_HOPS,
+    mediaMaxBytes: config.MEDIA_MAX_BYTES,
+    ...(config.INBOX_DIR ? { inboxDir: config.INBOX_DIR } : {}),
     ...(config.INTERNAL_TOKEN ? { internalToken: config.INTERNAL_TOKEN } : {}),
     logger,
     metrics: telemetry.metrics,

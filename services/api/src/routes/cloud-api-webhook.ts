@@ -13,10 +13,14 @@ import { z } from 'zod';
 import { ApiError } from '../errors.ts';
 import { errorBody } from '../schemas.ts';
 
-/** Options of the Cloud API webhook receiver: the Meta app's secret and the handshake token. */
+/** Options of the Cloud API webhook receiver: the Meta app secrets and the handshake tokens. */
 export interface CloudApiWebhookOptions {
-  appSecret: string;
-  verifyToken: string;
+  /** CLOUD_API_APP_SECRET: the secret of numbers not declared with their own (optional). */
+  appSecret?: string | undefined;
+  /** CLOUD_API_VERIFY_TOKEN: the handshake token (optional when numbers declare their own). */
+  verifyToken?: string | undefined;
+  /** Declared Cloud API numbers: phone number id -> that app's secret and verify token. */
+  numbers?: ReadonlyMap<string, { appSecret: string; verifyToken: string }>;
 }
 
 function safeEqual(a: string, b: string): boolean {
@@ -25,10 +29,52 @@ function safeEqual(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
+/** The `phone_number_id`s a webhook body names (entry[].changes[].value.metadata), read without trusting it. */
+export function phoneNumberIdsOf(raw: Buffer): string[] | undefined {
+  let body: unknown;
+  try {
+    body = JSON.parse(raw.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  const ids = new Set<string>();
+  const entries = (body as { entry?: unknown })?.entry;
+  for (const entry of Array.isArray(entries) ? entries : []) {
+    const changes = (entry as { changes?: unknown })?.changes;
+    for (const change of Array.isArray(changes) ? changes : []) {
+      const id = (change as { value?: { metadata?: { phone_number_id?: unknown } } })?.value?.metadata
+        ?.phone_number_id;
+      if (typeof id === 'string' || typeof id === 'number') ids.add(String(id));
+    }
+  }
+  return [...ids];
+}
+
+/**
+ * The one app secret a delivery must be signed with: each named number's declared secret, or the
+ * fallback for numbers not declared. Undefined (refuse) when a number has no secret at all, or when
+ * the numbers' secrets differ: one signature cannot be valid under two secrets, and accepting it
+ * under one of them would let that app's holder inject events for the other's numbers.
+ */
+export function appSecretFor(
+  ids: readonly string[] | undefined,
+  options: CloudApiWebhookOptions,
+): string | undefined {
+  if (!ids || ids.length === 0) return options.appSecret;
+  const secrets = new Set<string>();
+  for (const id of ids) {
+    const secret = options.numbers?.get(id)?.appSecret ?? options.appSecret;
+    if (secret === undefined) return undefined;
+    secrets.add(secret);
+  }
+  return secrets.size === 1 ? [...secrets][0] : undefined;
+}
+
 /**
  * Meta's webhook for the configured tenant's Cloud API numbers. GET answers the subscription
- * handshake; POST checks X-Hub-Signature-256 (HMAC-SHA256 of the raw bytes with the app
- * secret, compared in constant time), enqueues the payload on cloud-api-inbound with
+ * handshake; POST checks X-Hub-Signature-256 (HMAC-SHA256 of the raw bytes with the app secret
+ * of the number the payload names, compared in constant time; the JSON is parsed unverified only
+ * to find that number), enqueues the payload on cloud-api-inbound with
  * jobId = SHA-256 of the raw body (Meta's retries of one delivery are one job) and answers 200
  * at once: Meta retries slow answers, and the worker does the processing.
  */
@@ -66,7 +112,13 @@ export const cloudApiWebhookRoutes: FastifyPluginAsyncZod<CloudApiWebhookOptions
       },
     },
     async (request, reply) => {
-      if (!safeEqual(request.query['hub.verify_token'], options.verifyToken)) {
+      const token = request.query['hub.verify_token'];
+      const tokens = [
+        ...(options.verifyToken ? [options.verifyToken] : []),
+        ...[...(options.numbers?.values() ?? [])].map((n) => n.verifyToken),
+      ];
+      // Every token is compared (no early exit), so the time does not say which one was close.
+      if (!tokens.map((t) => safeEqual(token, t)).includes(true)) {
         throw new ApiError('forbidden', 'query.hub.verify_token does not match');
       }
       return reply.type('text/plain').send(request.query['hub.challenge']);
@@ -88,9 +140,17 @@ export const cloudApiWebhookRoutes: FastifyPluginAsyncZod<CloudApiWebhookOptions
       const raw = request.body;
       if (!Buffer.isBuffer(raw)) throw new ApiError('validation_failed', 'the body must be application/json');
       const header = request.headers['x-hub-signature-256'];
-      const expected = `sha256=${createHmac('sha256', options.appSecret).update(raw).digest('hex')}`;
-      if (typeof header !== 'string' || !safeEqual(header, expected)) {
-        throw new ApiError('unauthenticated', 'X-Hub-Signature-256 is missing or does not match the body');
+      if (typeof header !== 'string') throw new ApiError('unauthenticated', 'X-Hub-Signature-256 is missing');
+      const secret = appSecretFor(phoneNumberIdsOf(raw), options);
+      if (secret === undefined) {
+        throw new ApiError(
+          'unauthenticated',
+          'the delivery names a phone number id with no app secret here, or numbers of different apps',
+        );
+      }
+      const expected = `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}`;
+      if (!safeEqual(header, expected)) {
+        throw new ApiError('unauthenticated', 'X-Hub-Signature-256 does not match the body');
       }
       let payload: unknown;
       try {

@@ -192,12 +192,16 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      await tenantTx(ctx, request, async (tx) => {
+      const mediaKeys = await tenantTx(ctx, request, async (tx) => {
         const row = await tx.contact.findUnique({ where: { id: request.params.id } });
         if (!row) throw notFound('contact');
         const conversationIds = (
           await tx.conversation.findMany({ where: { contactId: row.id }, select: { id: true } })
         ).map((c) => c.id);
+        const withMedia = await tx.message.findMany({
+          where: { conversationId: { in: conversationIds }, mediaStorageKey: { not: null } },
+          select: { mediaStorageKey: true },
+        });
         const scheduled = await tx.scheduledMessage.deleteMany({
           where: { conversationId: { in: conversationIds } },
         });
@@ -214,9 +218,18 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
             conversations: conversationIds.length,
             messages: messages.count,
             scheduledMessages: scheduled.count,
+            mediaFiles: withMedia.length,
           },
         );
+        return withMedia.map((m) => m.mediaStorageKey!);
       });
+      // The files go after the commit (a rolled-back erase must keep them); one that fails to
+      // delete is logged by key (no content) and left for a sweep, the rows are already gone.
+      for (const key of mediaKeys) {
+        await ctx.mediaStorage?.delete(key).catch((error: unknown) => {
+          request.log.error({ err: error, key }, 'erased contact: media file not deleted');
+        });
+      }
       return reply.status(204).send(null);
     },
   );

@@ -183,8 +183,10 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
       const p = request.principal;
       if (assignee === 'mine' && p.kind !== 'user')
         throw new ApiError('validation_failed', 'query.assignee: "mine" needs a member, not an API key');
+      // The cursor and the search are each an OR: under AND, so that one cannot replace the other
+      // (a search's second page would otherwise be its first page again).
       const where: Prisma.ConversationWhereInput = {
-        ...(afterCursor(cursor, 'lastMessageAt') as Prisma.ConversationWhereInput),
+        AND: [afterCursor(cursor, 'lastMessageAt') as Prisma.ConversationWhereInput],
         ...(status ? { status } : {}),
         ...(assignee === 'mine' && p.kind === 'user' ? { assigneeId: p.userId } : {}),
         ...(assignee === 'unassigned' ? { assigneeId: null } : {}),

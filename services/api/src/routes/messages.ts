@@ -1,21 +1,20 @@
 import { createHash } from 'node:crypto';
 import type { Message, Prisma } from '@switchboard/db';
-import {
-  type OutboundJob,
-  outboundJobOptions,
-  outboundJobSchema,
-  QUEUE_NAMES,
-  queuePrefix,
-  tenantKeyPrefix,
-} from '@switchboard/messaging';
-import { Queue } from 'bullmq';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { errorBody, idParams, iso, isoOrNull } from '../schemas.ts';
+import { type MessageColumns, sendMessage } from '../sending.ts';
+import {
+  bodyParameterCount,
+  placeholdersOf,
+  renderTemplate,
+  templateComponentSchema,
+} from '../templates-meta.ts';
 
-const message = z.strictObject({
+/** A message as the API shows it. */
+export const messageSchema = z.strictObject({
   id: z.uuid(),
   conversationId: z.uuid(),
   sessionId: z.uuid(),
@@ -25,14 +24,29 @@ const message = z.strictObject({
   type: z.string(),
   body: z.string().nullable(),
   replyToMessageId: z.uuid().nullable(),
+  /** For type `template`: what was sent, in Meta's shape. */
+  template: z
+    .strictObject({ name: z.string(), language: z.string(), components: z.array(z.unknown()) })
+    .nullable(),
+  /** The stored media (GET /v1/messages/:id/media), null when there is none or it is not fetched yet. */
+  media: z
+    .strictObject({
+      mimeType: z.string().nullable(),
+      sizeBytes: z.number().int().nullable(),
+      sha256: z.string().nullable(),
+      fileName: z.string().nullable(),
+    })
+    .nullable(),
   sentAt: isoOrNull,
   deliveredAt: isoOrNull,
   readAt: isoOrNull,
   createdAt: z.iso.datetime(),
 });
-type MessageDto = z.infer<typeof message>;
+type MessageDto = z.infer<typeof messageSchema>;
 
-function dto(m: Message): MessageDto {
+/** The API's view of a message row. */
+export function messageDto(m: Message): MessageDto {
+  const template = m.template as { name?: unknown; language?: unknown; components?: unknown } | null;
   return {
     id: m.id,
     conversationId: m.conversationId,
@@ -43,6 +57,22 @@ function dto(m: Message): MessageDto {
     type: m.type,
     body: m.body,
     replyToMessageId: m.replyToMessageId,
+    template:
+      template && typeof template.name === 'string' && typeof template.language === 'string'
+        ? {
+            name: template.name,
+            language: template.language,
+            components: Array.isArray(template.components) ? template.components : [],
+          }
+        : null,
+    media: m.mediaStorageKey
+      ? {
+          mimeType: m.mediaMimeType,
+          sizeBytes: m.mediaSizeBytes === null ? null : Number(m.mediaSizeBytes),
+          sha256: m.mediaSha256,
+          fileName: m.mediaFileName,
+        }
+      : null,
     sentAt: iso(m.sentAt),
     deliveredAt: iso(m.deliveredAt),
     readAt: iso(m.readAt),
@@ -50,132 +80,114 @@ function dto(m: Message): MessageDto {
   };
 }
 
-/** How long an Idempotency-Key is remembered (Stripe's convention: a day). */
-const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+/** The Idempotency-Key header of every send. */
+export const idempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string({ error: 'the Idempotency-Key header is required' })
+    .min(1)
+    .max(200)
+    .describe('Any unique string per intended message; retries reuse it.'),
+});
+
+const textSend = z.strictObject({
+  conversationId: z.uuid(),
+  type: z.literal('text').optional().describe('Optional for text: a body with `text` is a text send.'),
+  text: z.string().min(1).max(4096),
+  replyToMessageId: z.uuid().optional(),
+});
+
+const templateSend = z.strictObject({
+  conversationId: z.uuid(),
+  type: z.literal('template'),
+  name: z
+    .string()
+    .regex(/^[a-z0-9_]{1,512}$/, 'must be a Meta template name (lowercase letters, digits, underscores)'),
+  language: z.string().regex(/^[a-z]{2,3}(_[A-Za-z]{2,4})?$/, 'must be a language code such as en or en_US'),
+  components: z.array(templateComponentSchema).max(20).optional(),
+});
+
+/** Meta's statuses under which a template cannot be sent. */
+const UNSENDABLE_TEMPLATE_STATUSES = new Set([
+  'REJECTED',
+  'PAUSED',
+  'DISABLED',
+  'PENDING',
+  'PENDING_DELETION',
+]);
 
 /**
  * Sending: `POST /v1/messages` stores the message (`queued`) and enqueues the outbound job the
- * worker holding the session consumes (packages/messaging contracts: jobId = outboundJobId, so a
- * re-enqueue adds nothing). An Idempotency-Key makes the request safe to retry: the same key and
- * body return the first response; the same key with another body is refused.
+ * worker holding the session consumes (sending.ts). Text to any session; templates only through
+ * Cloud API sessions (Meta's templates do not exist on WhatsApp Web). Media uploads are in media.ts.
  */
 export const messageRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.sb;
-  const queues = new Map<string, Queue>();
-  function queueFor(slug: string, sessionId: string): Queue {
-    const key = `${slug}/${sessionId}`;
-    let queue = queues.get(key);
-    if (!queue) {
-      queue = new Queue(QUEUE_NAMES.outbound(sessionId), {
-        connection: ctx.redis,
-        prefix: queuePrefix(tenantKeyPrefix(slug)),
-      });
-      queues.set(key, queue);
-    }
-    return queue;
-  }
-  app.addHook('onClose', async () => {
-    await Promise.all([...queues.values()].map((q) => q.close()));
-  });
 
   app.post(
     '/',
     {
       config: { access: { role: 'agent', scope: 'send' } },
       schema: {
-        summary: 'Send a text message in a conversation (idempotent with Idempotency-Key)',
+        summary:
+          'Send a text or (Cloud API) template message in a conversation (idempotent with Idempotency-Key)',
         tags: ['messages'],
-        headers: z.object({
-          'idempotency-key': z
-            .string({ error: 'the Idempotency-Key header is required' })
-            .min(1)
-            .max(200)
-            .describe('Any unique string per intended message; retries reuse it.'),
-        }),
-        body: z.strictObject({
-          conversationId: z.uuid(),
-          text: z.string().min(1).max(4096),
-          replyToMessageId: z.uuid().optional(),
-        }),
-        response: { 201: message, 200: message, 400: errorBody, 404: errorBody, 422: errorBody },
+        headers: idempotencyHeaders,
+        body: z.union([textSend, templateSend]),
+        response: { 201: messageSchema, 200: messageSchema, 400: errorBody, 404: errorBody, 422: errorBody },
       },
     },
     async (request, reply) => {
-      const p = request.principal;
-      const key = request.headers['idempotency-key'];
-      const requestHash = createHash('sha256').update(JSON.stringify(request.body)).digest('hex');
-      const result = await tenantTx(ctx, request, async (tx) => {
-        const seen = await tx.idempotencyKey.findUnique({
-          where: { tenantId_key: { tenantId: p.tenantId, key } },
-        });
-        if (seen && seen.expiresAt > new Date()) {
-          if (seen.requestHash !== requestHash) {
+      const body = request.body;
+      const result = await sendMessage(ctx, request, {
+        conversationId: body.conversationId,
+        replyToMessageId: body.type === 'template' ? undefined : body.replyToMessageId,
+        idempotencyKey: request.headers['idempotency-key'],
+        requestFingerprint: createHash('sha256').update(JSON.stringify(body)).digest('hex'),
+        columns: async (conversation, _messageId, tx): Promise<MessageColumns> => {
+          if (body.type !== 'template') return { type: 'text', body: body.text };
+          if (conversation.session.channel !== 'cloud_api') {
             throw new ApiError(
-              'idempotency_key_mismatch',
-              'this Idempotency-Key was used with a different body',
+              'channel_unsupported',
+              `template messages need a Cloud API session; this conversation is on session ${conversation.session.name}, a Baileys (WhatsApp Web) session, which has no Meta templates`,
             );
           }
-          const existing = await tx.message.findFirst({ where: { idempotencyKey: key } });
-          if (existing) return { replay: true, row: existing };
-        }
-        if (seen) await tx.idempotencyKey.delete({ where: { id: seen.id } });
-        const conversation = await tx.conversation.findUnique({ where: { id: request.body.conversationId } });
-        if (!conversation) throw notFound('conversation');
-        if (request.body.replyToMessageId) {
-          const quoted = await tx.message.findFirst({
-            where: { id: request.body.replyToMessageId, conversationId: conversation.id },
+          const components = body.components ?? [];
+          const stored = await tx.messageTemplate.findFirst({
+            where: { name: body.name, language: body.language },
           });
-          if (!quoted) {
-            throw new ApiError(
-              'validation_failed',
-              'body.replyToMessageId is not a message of this conversation',
-              {
-                issues: [{ path: 'body.replyToMessageId', message: 'not a message of this conversation' }],
-              },
-            );
+          if (stored) {
+            if (
+              stored.providerStatus &&
+              UNSENDABLE_TEMPLATE_STATUSES.has(stored.providerStatus.toUpperCase())
+            ) {
+              throw new ApiError(
+                'validation_failed',
+                `template ${body.name} (${body.language}) is ${stored.providerStatus} at Meta and cannot be sent`,
+              );
+            }
+            const expected = placeholdersOf(stored.body).length;
+            const given = bodyParameterCount(components);
+            if (expected !== given) {
+              throw new ApiError(
+                'validation_failed',
+                `template ${body.name} (${body.language}) has ${expected} body parameter(s); the body component gives ${given}`,
+                { issues: [{ path: 'body.components', message: `expected ${expected} body parameter(s)` }] },
+              );
+            }
           }
-        }
-        await tx.idempotencyKey.create({
-          data: {
-            tenantId: p.tenantId,
-            key,
-            requestHash,
-            expiresAt: new Date(Date.now() + IDEMPOTENCY_TTL_MS),
-          },
-        });
-        const data: Prisma.MessageUncheckedCreateInput = {
-          tenantId: p.tenantId,
-          sessionId: conversation.sessionId,
-          conversationId: conversation.id,
-          direction: 'outbound',
-          status: 'queued',
-          type: 'text',
-          body: request.body.text,
-          idempotencyKey: key,
-          replyToMessageId: request.body.replyToMessageId ?? null,
-          sentById: p.kind === 'user' ? p.userId : null,
-        };
-        const row = await tx.message.create({ data });
-        await tx.conversation.update({
-          where: { id: conversation.id },
-          data: { lastMessageAt: row.createdAt },
-        });
-        await tx.idempotencyKey.update({
-          where: { tenantId_key: { tenantId: p.tenantId, key } },
-          data: { responseStatus: 201, responseBody: { messageId: row.id }, completedAt: new Date() },
-        });
-        return { replay: false, row };
+          const template: Prisma.InputJsonObject = {
+            name: body.name,
+            language: body.language,
+            components: components as Prisma.InputJsonArray,
+          };
+          return {
+            type: 'template',
+            body: renderTemplate({ name: body.name, language: body.language, components }, stored?.body),
+            template,
+          };
+        },
       });
-      // Enqueued after the commit (the worker must find the row) and on every replay too: if the
-      // process died between the two, the retry enqueues it; the jobId makes the second add a no-op.
-      const job: OutboundJob = outboundJobSchema.parse({
-        kind: 'send',
-        tenantId: p.tenantId,
-        messageId: result.row.id,
-      });
-      // The contract's jobId, the consumer's retries and backoff, failed jobs kept as dead letters.
-      await queueFor(p.slug, result.row.sessionId).add('send', job, outboundJobOptions(job));
-      return reply.status(result.replay ? 200 : 201).send(dto(result.row));
+      return reply.status(result.replay ? 200 : 201).send(messageDto(result.row));
     },
   );
 
@@ -187,7 +199,7 @@ export const messageRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Get a message and its delivery status',
         tags: ['messages'],
         params: idParams,
-        response: { 200: message, 404: errorBody },
+        response: { 200: messageSchema, 404: errorBody },
       },
     },
     async (request) => {
@@ -195,7 +207,7 @@ export const messageRoutes: FastifyPluginAsyncZod = async (app) => {
         tx.message.findUnique({ where: { id: request.params.id } }),
       );
       if (!row) throw notFound('message');
-      return dto(row);
+      return messageDto(row);
     },
   );
 };

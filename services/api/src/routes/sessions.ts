@@ -1,9 +1,18 @@
 import type { Session } from '@switchboard/db';
-import { type PairingRecord, pairingKey, pairingRecordSchema } from '@switchboard/messaging';
+import {
+  type PairingRecord,
+  pairingKey,
+  pairingRecordSchema,
+  QUEUE_NAMES,
+  type SessionCommand,
+  sessionCommandJobId,
+  sessionCommandSchema,
+} from '@switchboard/messaging';
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { audit } from '../audit.ts';
-import { keyPrefixOf, tenantTx } from '../context.ts';
+import { actorOf, keyPrefixOf, tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { errorBody, idParams, iso, isoOrNull, newestFirst, page, pageQuery } from '../schemas.ts';
 
@@ -35,9 +44,29 @@ function dto(s: Session) {
   };
 }
 
-/** WhatsApp sessions: list, create, get, the current pairing challenge, delete (not declared ones). */
+const accepted = z.strictObject({
+  status: z.literal('accepted'),
+  /** The command's job id: a repeated request while one is pending answers the same id. */
+  commandId: z.string(),
+});
+
+/** WhatsApp sessions: list, create, get, the current pairing challenge, delete (not declared ones), commands. */
 export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.sb;
+
+  /**
+   * Adds `command` for the worker holding the session (its session-commands queue). The jobId
+   * makes a repeated click one job while it is pending; the job is removed when done (or failed:
+   * the worker records the outcome as the session's state), so a later request is a new job.
+   */
+  async function sendCommand(request: FastifyRequest, command: SessionCommand): Promise<string> {
+    const parsed = sessionCommandSchema.parse(command);
+    const jobId = sessionCommandJobId(parsed);
+    await ctx.queues
+      .get(request.principal.slug, QUEUE_NAMES.sessionCommands(parsed.sessionId))
+      .add(parsed.type, parsed, { jobId, removeOnComplete: true, removeOnFail: true });
+    return jobId;
+  }
   app.get(
     '/',
     {
@@ -161,6 +190,86 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
         await audit(tx, request, 'session.deleted', { type: 'session', id: row.id });
       });
       return reply.status(204).send(null);
+    },
+  );
+  app.post(
+    '/:id/logout',
+    {
+      config: { access: { role: 'admin', scope: 'manage' } },
+      schema: {
+        summary: 'Log the linked device out at WhatsApp (the worker holding the session does it)',
+        tags: ['sessions'],
+        params: idParams,
+        response: { 202: accepted, 404: errorBody, 409: errorBody },
+      },
+    },
+    async (request, reply) => {
+      const p = request.principal;
+      const row = await tenantTx(ctx, request, async (tx) => {
+        const s = await tx.session.findUnique({ where: { id: request.params.id } });
+        if (!s) throw notFound('session');
+        if (s.channel === 'cloud_api') {
+          throw new ApiError(
+            'conflict',
+            'a Cloud API session has no linked device to log out; remove the number in the WhatsAppTenant spec or in Meta',
+          );
+        }
+        await audit(tx, request, 'session.logout_requested', { type: 'session', id: s.id });
+        return s;
+      });
+      // After the commit: the audit entry exists for every command a worker may run.
+      const commandId = await sendCommand(request, {
+        type: 'logout',
+        tenantId: p.tenantId,
+        sessionId: row.id,
+        requestedBy: actorOf(request).actorId,
+      });
+      return reply.status(202).send({ status: 'accepted' as const, commandId });
+    },
+  );
+  app.post(
+    '/:id/pairing-code',
+    {
+      config: { access: { role: 'admin', scope: 'manage' } },
+      schema: {
+        summary:
+          'Ask WhatsApp for a pairing code for this phone number (then read it from GET /:id/pairing or the session.pairing event)',
+        tags: ['sessions'],
+        params: idParams,
+        body: z.strictObject({
+          phoneNumber: z
+            .string()
+            .regex(/^[1-9][0-9]{6,14}$/, 'must be an E.164 number without "+" (7 to 15 digits)')
+            .describe('The phone that will show the code: digits only, country code first.'),
+        }),
+        response: { 202: accepted, 400: errorBody, 404: errorBody, 409: errorBody },
+      },
+    },
+    async (request, reply) => {
+      const p = request.principal;
+      const row = await tenantTx(ctx, request, async (tx) => {
+        const s = await tx.session.findUnique({ where: { id: request.params.id } });
+        if (!s) throw notFound('session');
+        if (s.channel === 'cloud_api') {
+          throw new ApiError(
+            'conflict',
+            'a Cloud API session is not paired with a code; it uses the declared number',
+          );
+        }
+        if (s.state === 'connected') {
+          throw new ApiError('conflict', 'the session is already connected; log it out before pairing again');
+        }
+        await audit(tx, request, 'session.pairing_code_requested', { type: 'session', id: s.id });
+        return s;
+      });
+      const commandId = await sendCommand(request, {
+        type: 'pairing-code',
+        tenantId: p.tenantId,
+        sessionId: row.id,
+        phoneNumber: request.body.phoneNumber,
+        requestedBy: actorOf(request).actorId,
+      });
+      return reply.status(202).send({ status: 'accepted' as const, commandId });
     },
   );
 };

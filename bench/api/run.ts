@@ -1,0 +1,287 @@
+// The tenant API under load with a realistic tenant database (100k conversations, 1M messages),
+// against a bare Fastify serving a static JSON response, in the same run:
+//
+// - GET /v1/conversations, the first page and a deep page (a cursor 50,000 conversations in);
+// - POST /v1/messages (store the message, enqueue the outbound job), each request with its own
+//   Idempotency-Key, spread over 1,000 conversations;
+// - GET /livez through the whole app (helmet, CORS, the Redis rate limit, no database);
+// - baseline: GET /static on a bare Fastify answering the first page's bytes, pre-serialized.
+//
+//   node bench/api/run.ts [--seconds 8] [--connections 10] [--repeats 3]
+//                         [--conversations 100000] [--messages 1000000]   (smaller: a smoke run)
+//
+// Starts its own Postgres and Redis on loopback and stops them at the end. Each figure is the
+// median over the repeats; the load generator (autocannon) runs in this process, on the same
+// 2 cores as the servers, which is why only the ratios against the baseline mean much.
+import { randomBytes } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
+import { createDb, ensureTenant, migrate, provisionTenantDatabase, withTenant } from '@switchboard/db';
+import { createLogger } from '@switchboard/telemetry';
+import autocannon from 'autocannon';
+import Fastify from 'fastify';
+import { Redis } from 'ioredis';
+import { postgresUrl, startPostgres } from '../../packages/testing/src/postgres-server.ts';
+import { killAllSync } from '../../packages/testing/src/processes.ts';
+import { startRedis } from '../../packages/testing/src/redis-server.ts';
+import { buildApp } from '../../services/api/src/app.ts';
+import { hashPassword } from '../../services/api/src/auth/passwords.ts';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '8' },
+    connections: { type: 'string', default: '10' },
+    repeats: { type: 'string', default: '3' },
+    conversations: { type: 'string', default: '100000' },
+    messages: { type: 'string', default: '1000000' },
+  },
+});
+const SECONDS = Number(values.seconds);
+const CONNECTIONS = Number(values.connections);
+const REPEATS = Number(values.repeats);
+const CONVERSATIONS = Number(values.conversations);
+const MESSAGES = Number(values.messages);
+for (const [name, value] of Object.entries({
+  seconds: SECONDS,
+  connections: CONNECTIONS,
+  repeats: REPEATS,
+  conversations: CONVERSATIONS,
+  messages: MESSAGES,
+})) {
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
+}
+if (CONVERSATIONS < 200) throw new Error('conversations must be at least 200');
+const DEEP = Math.min(50_000, Math.floor(CONVERSATIONS / 2));
+const SEND_TARGETS = Math.min(1_000, CONVERSATIONS);
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+process.once('SIGINT', () => {
+  killAllSync();
+  process.exit(130);
+});
+
+const postgres = await startPostgres();
+// Redis starts after the seed (minutes): nothing needs it before, and a long-idle test server is
+// one more thing to lose on a shared machine.
+let redisServer: Awaited<ReturnType<typeof startRedis>> | undefined;
+try {
+  const admin = postgresUrl(postgres, postgres.user, postgres.password, 'postgres');
+  const name = `bench_${randomBytes(3).toString('hex')}`;
+  const urls = await provisionTenantDatabase(admin, {
+    database: name,
+    ownerRole: `${name}_owner`,
+    appRole: `${name}_app`,
+    passwords: { owner: randomBytes(12).toString('hex'), app: randomBytes(12).toString('hex') },
+  });
+  await migrate({ databaseUrl: urls.ownerUrl, direction: 'up', appRole: `${name}_app` });
+  const db = createDb({ databaseUrl: urls.appUrl, maxConnections: 10, applicationName: 'bench-api' });
+  const owner = createDb({ databaseUrl: urls.ownerUrl, maxConnections: 1 });
+  const slug = 'bench';
+  const tenantId = await ensureTenant(db, { slug, displayName: 'Bench' });
+  const email = 'agent@bench.test';
+  const password = randomBytes(12).toString('hex');
+  const passwordHash = await hashPassword(password);
+  const sessionId = await withTenant(db, tenantId, async (tx) => {
+    const user = await tx.user.create({ data: { tenantId, email, displayName: 'Agent', passwordHash } });
+    await tx.membership.create({ data: { tenantId, userId: user.id, role: 'agent' } });
+    return (await tx.session.create({ data: { tenantId, name: 'bench', channel: 'baileys' } })).id;
+  });
+
+  // Seeding: set-based INSERT ... SELECT generate_series as the owner (RLS is forced on the
+  // owner too, hence the tenant setting). Whole-second timestamps, so that the API's
+  // millisecond cursors land exactly on rows.
+  const started = performance.now();
+  await withTenant(
+    owner,
+    tenantId,
+    async (tx) => {
+      // A deterministic RFC 4122 uuid (version 4, variant 10) from a text, so that contacts,
+      // conversations and messages can refer to each other without a join.
+      await tx.$executeRawUnsafe(`
+        CREATE FUNCTION pg_temp.uid(t text) RETURNS uuid LANGUAGE sql IMMUTABLE AS
+        $$ SELECT overlay(overlay(md5(t) PLACING '4' FROM 13) PLACING '8' FROM 17)::uuid $$`);
+      await tx.$executeRawUnsafe(`
+        INSERT INTO contacts (id, tenant_id, push_name)
+        SELECT pg_temp.uid('contact' || g), '${tenantId}', 'Contact ' || g FROM generate_series(1, ${CONVERSATIONS}) g`);
+      await tx.$executeRawUnsafe(`
+        INSERT INTO contact_identities (tenant_id, contact_id, kind, value)
+        SELECT '${tenantId}', pg_temp.uid('contact' || g), 'pn', (5511000000000 + g)::text
+        FROM generate_series(1, ${CONVERSATIONS}) g`);
+      await tx.$executeRawUnsafe(`
+        INSERT INTO conversations (id, tenant_id, session_id, contact_id, last_message_at)
+        SELECT pg_temp.uid('conversation' || g), '${tenantId}', '${sessionId}', pg_temp.uid('contact' || g),
+               date_trunc('second', now()) - g * interval '1 second'
+        FROM generate_series(1, ${CONVERSATIONS}) g`);
+      await tx.$executeRawUnsafe(`
+        INSERT INTO messages (tenant_id, session_id, conversation_id, direction, status, type, body,
+                              provider_message_id, created_at)
+        SELECT '${tenantId}', '${sessionId}', pg_temp.uid('conversation' || (g % ${CONVERSATIONS} + 1)),
+               (CASE WHEN g % 2 = 0 THEN 'inbound' ELSE 'outbound' END)::message_direction,
+               'delivered', 'text', 'message number ' || g, 'bench-' || g,
+               date_trunc('second', now()) - (g % ${CONVERSATIONS} + 1) * interval '1 second'
+                 - (g / ${CONVERSATIONS}) * interval '1 millisecond'
+        FROM generate_series(1, ${MESSAGES}) g`);
+    },
+    { timeout: 30 * 60_000, maxWait: 60_000 },
+  );
+  await owner.$executeRawUnsafe('ANALYZE');
+  redisServer = await startRedis();
+  const redis = new Redis({ host: redisServer.host, port: redisServer.port, maxRetriesPerRequest: 1 });
+  log(
+    `seeded ${CONVERSATIONS} conversations and ${MESSAGES} messages in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+
+  const app = await buildApp({
+    db,
+    redis,
+    tenant: { slug, displayName: 'Bench' },
+    jwtSigningKey: randomBytes(32).toString('hex'),
+    accessTokenTtlMs: 6 * 3_600_000,
+    // Real Redis round trip per request, but a limit no bench connection reaches.
+    rateLimitPerMinute: 1_000_000,
+    inboxDir: null,
+    // Errors only (to stderr): a 5xx during the run says why.
+    logger: createLogger({ name: 'bench-api', level: 'error', destination: process.stderr }),
+  });
+  const login = await app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email, password } });
+  if (login.statusCode !== 200) throw new Error(`login failed: ${login.body}`);
+  const authorization = `Bearer ${login.json().accessToken}`;
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+
+  const firstPage = await app.inject({ method: 'GET', url: '/v1/conversations', headers: { authorization } });
+  if (firstPage.statusCode !== 200 || firstPage.json().items.length !== 50)
+    throw new Error(`first page: ${firstPage.statusCode} ${firstPage.body.slice(0, 200)}`);
+  const deep = await withTenant(db, tenantId, (tx) =>
+    tx.conversation.findMany({
+      orderBy: [{ lastMessageAt: 'desc' }, { id: 'desc' }],
+      skip: DEEP - 1,
+      take: 1,
+      select: { id: true, lastMessageAt: true },
+    }),
+  );
+  // The API's cursor format (services/api/src/schemas.ts encodeCursor).
+  const deepCursor = Buffer.from(
+    JSON.stringify({ at: deep[0]!.lastMessageAt.toISOString(), id: deep[0]!.id }),
+  ).toString('base64url');
+  const deepPage = await app.inject({
+    method: 'GET',
+    url: `/v1/conversations?cursor=${deepCursor}`,
+    headers: { authorization },
+  });
+  if (deepPage.statusCode !== 200 || deepPage.json().items.length !== 50)
+    throw new Error(`deep page: ${deepPage.statusCode} ${deepPage.body.slice(0, 200)}`);
+  const targets = (
+    await withTenant(db, tenantId, (tx) =>
+      tx.conversation.findMany({ select: { id: true }, take: SEND_TARGETS, orderBy: { id: 'asc' } }),
+    )
+  ).map((c) => c.id);
+
+  const staticBody = firstPage.body;
+  const baseline = Fastify({ logger: false });
+  baseline.get('/static', (_request, reply) =>
+    reply.type('application/json; charset=utf-8').send(staticBody),
+  );
+  await baseline.listen({ host: '127.0.0.1', port: 0 });
+  const baselineUrl = `http://127.0.0.1:${(baseline.server.address() as AddressInfo).port}`;
+
+  let sent = 0;
+  const runTag = randomBytes(4).toString('hex');
+  const cases: Record<string, () => autocannon.Options> = {
+    'baseline: static JSON': () => ({ url: `${baselineUrl}/static` }),
+    'GET /livez (whole app, no db)': () => ({ url: `${apiUrl}/livez` }),
+    'GET /v1/conversations (first page)': () => ({
+      url: `${apiUrl}/v1/conversations`,
+      headers: { authorization },
+    }),
+    [`GET /v1/conversations (page at ${DEEP})`]: () => ({
+      url: `${apiUrl}/v1/conversations?cursor=${deepCursor}`,
+      headers: { authorization },
+    }),
+    'POST /v1/messages (enqueue)': () => ({
+      url: apiUrl,
+      requests: [
+        {
+          method: 'POST',
+          path: '/v1/messages',
+          setupRequest: (request) => {
+            const n = sent++;
+            return {
+              ...request,
+              headers: {
+                ...request.headers,
+                authorization,
+                'content-type': 'application/json',
+                'idempotency-key': `bench-${runTag}-${n}`,
+              },
+              body: JSON.stringify({
+                conversationId: targets[n % targets.length],
+                text: `bench message ${n}`,
+              }),
+            };
+          },
+        },
+      ],
+    }),
+  };
+  const samples: Record<string, { rps: number[]; p99: number[]; non2xx: number; errors: number }> = {};
+  for (let round = 0; round < REPEATS; round++) {
+    for (const [label, options] of Object.entries(cases)) {
+      const result = await autocannon({ ...options(), connections: CONNECTIONS, duration: SECONDS });
+      samples[label] ??= { rps: [], p99: [], non2xx: 0, errors: 0 };
+      const s = samples[label];
+      s.rps.push(result.requests.average);
+      s.p99.push(result.latency.p99);
+      s.non2xx += result.non2xx;
+      s.errors += result.errors + result.timeouts;
+      log(
+        `round ${round + 1}/${REPEATS} ${label}: ${result.requests.average.toFixed(0)} req/s, p99 ${result.latency.p99} ms`,
+      );
+    }
+  }
+  const queued = await withTenant(db, tenantId, (tx) =>
+    tx.message.count({ where: { idempotencyKey: { startsWith: `bench-${runTag}-` } } }),
+  );
+
+  const base = median(samples['baseline: static JSON']!.rps);
+  const baseP99 = median(samples['baseline: static JSON']!.p99);
+  const rows = Object.entries(samples).map(([label, s]) => ({
+    label,
+    rps: median(s.rps),
+    p99Ms: median(s.p99),
+    rpsRatio: median(s.rps) / base,
+    p99Ratio: median(s.p99) / Math.max(baseP99, 1),
+    non2xx: s.non2xx,
+    errors: s.errors,
+  }));
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+  print(
+    `api benchmark: ${CONVERSATIONS} conversations, ${MESSAGES} messages; ${CONNECTIONS} connections, ${SECONDS} s each, median of ${REPEATS}`,
+  );
+  print(
+    `  ${'case'.padEnd(38)} ${'req/s'.padStart(8)} ${'p99 ms'.padStart(7)} ${'vs base'.padStart(8)} ${'non-2xx'.padStart(8)}`,
+  );
+  for (const r of rows) {
+    print(
+      `  ${r.label.padEnd(38)} ${r.rps.toFixed(0).padStart(8)} ${r.p99Ms.toFixed(0).padStart(7)} ${`${(r.rpsRatio * 100).toFixed(1)}%`.padStart(8)} ${String(r.non2xx + r.errors).padStart(8)}`,
+    );
+  }
+  print(`  messages stored by the POST runs: ${queued} (one per 2xx answer)`);
+  await writeFile(
+    new URL('./results.json', import.meta.url),
+    `${JSON.stringify({ date: new Date().toISOString(), conversations: CONVERSATIONS, messages: MESSAGES, connections: CONNECTIONS, seconds: SECONDS, repeats: REPEATS, rows, queued }, null, 2)}\n`,
+  );
+  await baseline.close();
+  await app.close();
+  redis.disconnect();
+  await db.$disconnect();
+  await owner.$disconnect();
+} finally {
+  await Promise.allSettled([postgres.stop(), redisServer?.stop()]);
+}

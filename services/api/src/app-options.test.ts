@@ -1,0 +1,221 @@
+// The app's cross-cutting options, each with its own app instance: the Redis-backed rate limit
+// (shared by instances), CORS, the /metrics exposition and serving the built inbox.
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createDb, type Db } from '@switchboard/db';
+import { createMetricsRegistry } from '@switchboard/telemetry';
+import {
+  createTestDatabase,
+  deleteKeysWithPrefix,
+  redisOptions,
+  type TestDatabase,
+} from '@switchboard/testing';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type BuildAppOptions, buildApp } from './app.ts';
+
+const slug = `api-opts-${randomBytes(3).toString('hex')}`;
+let database: TestDatabase;
+let db: Db;
+let redis: Redis;
+let dir: string;
+const apps: FastifyInstance[] = [];
+
+async function make(options: Partial<BuildAppOptions> = {}): Promise<FastifyInstance> {
+  const app = await buildApp({
+    db,
+    redis,
+    tenant: { slug, displayName: slug },
+    jwtSigningKey: 'k'.repeat(32),
+    inboxDir: null,
+    ...options,
+  });
+  apps.push(app);
+  return app;
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'api-opts-'));
+  database = await createTestDatabase({ label: 'api-options' });
+  db = createDb({ databaseUrl: database.appUrl, applicationName: 'api-options-test' });
+  redis = new Redis({ ...redisOptions(), maxRetriesPerRequest: 1 });
+});
+
+afterAll(async () => {
+  for (const app of apps) await app.close();
+  await deleteKeysWithPrefix(redis, `sb:${slug}:`);
+  redis?.disconnect();
+  await db?.$disconnect();
+  await database?.drop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('rate limit', () => {
+  it('counts per credential and per IP in Redis, shared by every instance, and answers 429 with Retry-After', async () => {
+    const one = await make({ rateLimitPerMinute: 3 });
+    const two = await make({ rateLimitPerMinute: 3 });
+    const get = (app: FastifyInstance, headers: Record<string, string>, ip = '10.9.0.1') =>
+      app.inject({ method: 'GET', url: '/livez', headers, remoteAddress: ip });
+    const cred = { authorization: `Bearer ${randomBytes(8).toString('hex')}` };
+    // Alternating instances: the count lives in Redis, not in either process.
+    for (const app of [one, two, one]) expect((await get(app, cred)).statusCode).toBe(200);
+    const limited = await get(two, cred);
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json().error.code).toBe('rate_limited');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    // Another credential from the same IP has its own count.
+    expect((await get(one, { authorization: `Bearer ${randomBytes(8).toString('hex')}` })).statusCode).toBe(
+      200,
+    );
+    // Without a credential the IP is counted.
+    for (const app of [two, one, two]) expect((await get(app, {}, '10.9.0.2')).statusCode).toBe(200);
+    expect((await get(one, {}, '10.9.0.2')).statusCode).toBe(429);
+    expect((await get(one, {}, '10.9.0.3')).statusCode).toBe(200);
+  });
+
+  it('counts a proxied client under the address its ingress saw, whatever X-Forwarded-For the client forged', async () => {
+    const app = await make({ rateLimitPerMinute: 2 });
+    const ingress = '10.9.1.1';
+    // The ingress appends the real peer; the client may have put anything before it.
+    const via = (forged: string) =>
+      app.inject({
+        method: 'GET',
+        url: '/livez',
+        headers: { 'x-forwarded-for': `${forged}, 203.0.113.7` },
+        remoteAddress: ingress,
+      });
+    expect((await via('198.51.100.1')).statusCode).toBe(200);
+    expect((await via('198.51.100.2')).statusCode).toBe(200);
+    expect((await via('198.51.100.3')).statusCode).toBe(429);
+    // Another real client behind the same ingress has its own count.
+    const other = await app.inject({
+      method: 'GET',
+      url: '/livez',
+      headers: { 'x-forwarded-for': '203.0.113.8' },
+      remoteAddress: ingress,
+    });
+    expect(other.statusCode).toBe(200);
+  });
+});
+
+describe('CORS', () => {
+  it('answers allowed origins, with preflight, and gives other origins nothing', async () => {
+    const app = await make({ corsOrigins: ['https://inbox.example'], rateLimitPerMinute: 1000 });
+    const allowed = await app.inject({
+      method: 'GET',
+      url: '/livez',
+      headers: { origin: 'https://inbox.example' },
+    });
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://inbox.example');
+    expect(allowed.headers['access-control-allow-credentials']).toBe('true');
+    const preflight = await app.inject({
+      method: 'OPTIONS',
+      url: '/v1/conversations',
+      headers: {
+        origin: 'https://inbox.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization,content-type',
+      },
+    });
+    expect(preflight.statusCode).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe('https://inbox.example');
+    expect(String(preflight.headers['access-control-allow-methods'])).toContain('POST');
+    const other = await app.inject({
+      method: 'GET',
+      url: '/livez',
+      headers: { origin: 'https://evil.example' },
+    });
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    const otherPreflight = await app.inject({
+      method: 'OPTIONS',
+      url: '/v1/conversations',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    });
+    expect(otherPreflight.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
+
+describe('metrics', () => {
+  it('exposes request durations by route pattern after requests', async () => {
+    const metrics = createMetricsRegistry({ service: 'api-test', collectDefaultMetrics: false });
+    const app = await make({ metrics, rateLimitPerMinute: 1000 });
+    await app.inject({ method: 'GET', url: '/livez' });
+    await app.inject({ method: 'GET', url: '/v1/messages/00000000-0000-4000-8000-000000000000' });
+    const res = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('text/plain');
+    const lines = res.body.split('\n');
+    expect(res.body).toContain('# TYPE switchboard_api_http_request_duration_seconds histogram');
+    const count = (route: string, status: string) =>
+      lines.find(
+        (l) =>
+          l.startsWith('switchboard_api_http_request_duration_seconds_count{') &&
+          l.includes(`route="${route}"`) &&
+          l.includes(`status_code="${status}"`),
+      );
+    expect(count('/livez', '200')).toMatch(/ 1$/);
+    // The pattern, not the URL with the id in it.
+    expect(count('/v1/messages/:id', '401')).toMatch(/ 1$/);
+    expect(res.body).not.toContain('00000000-0000-4000-8000-000000000000');
+  });
+});
+
+describe('inbox', () => {
+  it('serves the SPA with fallback, long-cached assets, a strict CSP, and leaves API paths alone', async () => {
+    const root = join(dir, 'dist');
+    await mkdir(join(root, 'assets'), { recursive: true });
+    await writeFile(
+      join(root, 'index.html'),
+      '<!doctype html><title>Inbox</title><script type="module" src="/assets/app-4f2a.js"></script>',
+    );
+    await writeFile(join(root, 'assets', 'app-4f2a.js'), 'console.log("inbox");');
+    await writeFile(join(dir, 'outside.txt'), 'not for the web');
+    const app = await make({ inboxDir: root, rateLimitPerMinute: 1000 });
+    const html = { accept: 'text/html,application/xhtml+xml' };
+
+    const index = await app.inject({ method: 'GET', url: '/', headers: html });
+    expect(index.statusCode).toBe(200);
+    expect(index.body).toContain('<title>Inbox</title>');
+    expect(index.headers['cache-control']).toBe('no-cache');
+    const csp = String(index.headers['content-security-policy']);
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/script-src[^;]*unsafe-inline/);
+    expect(csp).toContain("connect-src 'self'");
+    expect(csp).toContain("img-src 'self' data: blob:");
+    expect(index.headers['access-control-allow-origin']).toBeUndefined();
+
+    const asset = await app.inject({ method: 'GET', url: '/assets/app-4f2a.js' });
+    expect(asset.statusCode).toBe(200);
+    expect(asset.body).toBe('console.log("inbox");');
+    expect(asset.headers['content-type']).toContain('javascript');
+    expect(asset.headers['cache-control']).toContain('immutable');
+    expect(asset.headers['cache-control']).toContain('max-age=31536000');
+
+    const deepLink = await app.inject({ method: 'GET', url: '/conversations/123?tab=open', headers: html });
+    expect(deepLink.statusCode).toBe(200);
+    expect(deepLink.body).toContain('<title>Inbox</title>');
+    const notHtml = await app.inject({
+      method: 'GET',
+      url: '/conversations/123',
+      headers: { accept: 'application/json' },
+    });
+    expect(notHtml.statusCode).toBe(404);
+    const missingAsset = await app.inject({ method: 'GET', url: '/assets/gone-1234.js' });
+    expect(missingAsset.statusCode).toBe(404);
+
+    for (const url of ['/v1/nope', '/internal/x', '/webhooks/other', '/metrics/x']) {
+      const res = await app.inject({ method: 'GET', url, headers: html });
+      expect(res.headers['content-type'], url).toContain('application/json');
+      expect(res.statusCode, url).toBe(404);
+    }
+    expect((await app.inject({ method: 'GET', url: '/livez', headers: html })).json()).toEqual({
+      status: 'ok',
+    });
+    expect((await app.inject({ method: 'GET', url: '/docs/json' })).statusCode).toBe(200);
+    const traversal = await app.inject({ method: 'GET', url: '/..%2foutside.txt', headers: html });
+    expect(traversal.body).not.toContain('not for the web');
+  });
+});

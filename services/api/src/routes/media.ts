@@ -1,0 +1,212 @@
+import { createHash } from 'node:crypto';
+import multipart from '@fastify/multipart';
+import type { MediaStorage } from '@switchboard/messaging';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { tenantTx } from '../context.ts';
+import { ApiError, notFound } from '../errors.ts';
+import { matchesSignature, messageTypeFor } from '../media-types.ts';
+import { errorBody, idParams } from '../schemas.ts';
+import { fingerprint, sendMessage } from '../sending.ts';
+import { idempotencyHeaders, messageDto, messageSchema } from './messages.ts';
+
+/** Options of the media routes: where files go, how large and which types. */
+export interface MediaRoutesOptions {
+  storage: MediaStorage;
+  /** Largest upload, bytes. */
+  maxBytes: number;
+  /** Types an upload may declare (each must also have a known signature: media-types.ts). */
+  allowedTypes: readonly string[];
+}
+
+/** The non-file fields of an upload. */
+const uploadFields = z.strictObject({
+  conversationId: z.uuid(),
+  caption: z.string().min(1).max(1024).optional(),
+  replyToMessageId: z.uuid().optional(),
+});
+
+/** Images the browser may show inline; everything else downloads (never rendered as a page here). */
+const INLINE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
+
+/** A file name safe to store and to put in Content-Disposition: its last segment, printable, bounded. */
+function safeFileName(name: string | undefined): string | null {
+  const base = (name ?? '').split(/[\\/]/).pop() ?? '';
+  const clean = [...base]
+    .filter((c) => c.charCodeAt(0) >= 0x20 && c.charCodeAt(0) !== 0x7f && c !== '"')
+    .join('')
+    .trim()
+    .slice(0, 240);
+  return clean === '' || clean === '.' || clean === '..' ? null : clean;
+}
+
+function contentDisposition(kind: 'inline' | 'attachment', name: string | null): string {
+  if (!name) return kind;
+  const ascii = name.replace(/[^\x20-\x7e]/g, '_');
+  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
+/**
+ * Media: `POST /v1/messages/media` uploads a file and sends it (multipart/form-data: the fields
+ * of a send, then one part named `file`), idempotent with Idempotency-Key like a text send;
+ * `GET /v1/messages/:id/media` streams a message's stored file.
+ */
+export const mediaRoutes: FastifyPluginAsyncZod<MediaRoutesOptions> = async (app, options) => {
+  const ctx = app.sb;
+  await app.register(multipart, {
+    limits: { fileSize: options.maxBytes, files: 1, fields: 10, fieldSize: 8 * 1024, parts: 12 },
+  });
+
+  app.post(
+    '/media',
+    {
+      config: { access: { role: 'agent', scope: 'send' } },
+      // The file is limited by multipart's fileSize; the request may carry the fields too.
+      bodyLimit: options.maxBytes + 1024 * 1024,
+      schema: {
+        summary:
+          'Upload a file and send it (multipart/form-data: conversationId, caption?, replyToMessageId?, then file)',
+        tags: ['messages'],
+        consumes: ['multipart/form-data'],
+        headers: idempotencyHeaders,
+        response: {
+          201: messageSchema,
+          200: messageSchema,
+          400: errorBody,
+          404: errorBody,
+          413: errorBody,
+          415: errorBody,
+          422: errorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      if (!request.isMultipart()) {
+        throw new ApiError(
+          'unsupported_media_type',
+          'send multipart/form-data: the fields conversationId, caption?, replyToMessageId?, then a part named file',
+        );
+      }
+      const fields: Record<string, string> = {};
+      let file: { data: Buffer; type: string; name: string | null } | undefined;
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          if (part.fieldname !== 'file') {
+            throw new ApiError(
+              'validation_failed',
+              `body.${part.fieldname}: the file part must be named file`,
+            );
+          }
+          // Throws 413 (payload_too_large) past `maxBytes`.
+          const data = await part.toBuffer();
+          file = {
+            data,
+            type: part.mimetype.split(';')[0]!.trim().toLowerCase(),
+            name: safeFileName(part.filename),
+          };
+        } else {
+          fields[part.fieldname] = String(part.value);
+        }
+      }
+      const parsed = uploadFields.safeParse(fields);
+      if (!parsed.success) {
+        const issues = parsed.error.issues.map((i) => ({
+          path: ['body', ...i.path, ...((i as { keys?: string[] }).keys ?? [])].join('.'),
+          message: i.message,
+        }));
+        throw new ApiError(
+          'validation_failed',
+          `invalid request: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+          { issues },
+        );
+      }
+      if (!file || file.data.length === 0) {
+        throw new ApiError('validation_failed', 'body.file: a non-empty file part named file is required', {
+          issues: [{ path: 'body.file', message: 'required' }],
+        });
+      }
+      const upload = file;
+      if (!options.allowedTypes.includes(upload.type)) {
+        throw new ApiError(
+          'unsupported_media_type',
+          `body.file: type ${upload.type} is not accepted; accepted: ${options.allowedTypes.join(', ')}`,
+        );
+      }
+      if (!matchesSignature(upload.type, upload.data)) {
+        throw new ApiError(
+          'media_type_mismatch',
+          `body.file: the file's content is not ${upload.type} (its first bytes do not match that format)`,
+        );
+      }
+      const sha256 = createHash('sha256').update(upload.data).digest('hex');
+      const body = parsed.data;
+      const result = await sendMessage(ctx, request, {
+        conversationId: body.conversationId,
+        replyToMessageId: body.replyToMessageId,
+        idempotencyKey: request.headers['idempotency-key'],
+        requestFingerprint: fingerprint(
+          JSON.stringify([body.conversationId, body.caption ?? null, body.replyToMessageId ?? null]),
+          upload.type,
+          upload.name ?? '',
+          sha256,
+        ),
+        columns: async (conversation, messageId) => {
+          // Tenant-scoped key; written before the row, so a row never points at nothing (a
+          // failed commit leaves an unreferenced file, which a sweep may delete).
+          const key = `tenants/${conversation.tenantId}/outbound/${messageId}`;
+          await options.storage.put(key, upload.data, upload.type);
+          return {
+            type: messageTypeFor(upload.type),
+            body: body.caption ?? null,
+            mediaStorageKey: key,
+            mediaMimeType: upload.type,
+            mediaSizeBytes: BigInt(upload.data.length),
+            mediaSha256: sha256,
+            mediaFileName: upload.name,
+          };
+        },
+      });
+      return reply.status(result.replay ? 200 : 201).send(messageDto(result.row));
+    },
+  );
+
+  app.get(
+    '/:id/media',
+    {
+      config: { access: { role: 'viewer', scope: 'read' } },
+      schema: {
+        summary: "Download a message's stored media",
+        tags: ['messages'],
+        params: idParams,
+        response: {
+          200: z.unknown().describe('The file, with the Content-Type it was stored with.'),
+          404: errorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const row = await tenantTx(ctx, request, (tx) =>
+        tx.message.findUnique({ where: { id: request.params.id } }),
+      );
+      if (!row) throw notFound('message');
+      if (!row.mediaStorageKey)
+        throw new ApiError('not_found', 'the message has no stored media (none, or not fetched yet)');
+      const data = await options.storage.get(row.mediaStorageKey);
+      if (!data) throw new ApiError('not_found', 'the media of this message is not in storage');
+      const type = row.mediaMimeType ?? 'application/octet-stream';
+      return (
+        reply
+          .header('content-type', type)
+          .header('x-content-type-options', 'nosniff')
+          .header(
+            'content-disposition',
+            contentDisposition(INLINE_TYPES.has(type) ? 'inline' : 'attachment', row.mediaFileName),
+          )
+          // A stored file is never a page of this origin, even if it claims to be one.
+          .header('content-security-policy', "default-src 'none'; sandbox")
+          .header('cache-control', 'private, max-age=3600')
+          .send(Buffer.from(data))
+      );
+    },
+  );
+};

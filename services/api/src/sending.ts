@@ -1,0 +1,145 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Conversation, Message, Prisma, Session, TenantTx } from '@switchboard/db';
+import { type OutboundJob, outboundJobOptions, outboundJobSchema, QUEUE_NAMES } from '@switchboard/messaging';
+import type { FastifyRequest } from 'fastify';
+import { type ApiContext, tenantTx } from './context.ts';
+import { ApiError, notFound } from './errors.ts';
+
+/** How long an Idempotency-Key is remembered (Stripe's convention: a day). */
+const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
+
+/** The message columns a kind of send contributes (text, template, media). */
+export type MessageColumns = Pick<Prisma.MessageUncheckedCreateInput, 'type' | 'body'> &
+  Partial<
+    Pick<
+      Prisma.MessageUncheckedCreateInput,
+      'template' | 'mediaStorageKey' | 'mediaMimeType' | 'mediaSizeBytes' | 'mediaSha256' | 'mediaFileName'
+    >
+  >;
+
+/** One send: where, what, and the Idempotency-Key it is bound to. */
+export interface SendOptions {
+  conversationId: string;
+  replyToMessageId?: string | undefined;
+  idempotencyKey: string;
+  /** What the key is bound to: a digest of the whole request (body, and the file for uploads). */
+  requestFingerprint: string;
+  /**
+   * The message's columns, called inside the transaction once the conversation is found and the
+   * key is new (never on a replay), with the id the message will have: it may refuse the send
+   * (throw an ApiError) or store what the row refers to (media) under that id.
+   */
+  columns: (
+    conversation: Conversation & { session: Session },
+    messageId: string,
+    tx: TenantTx,
+  ) => Promise<MessageColumns> | MessageColumns;
+}
+
+/** What sendMessage did: a new message (201) or the one this key made before (200). */
+export interface SendResult {
+  replay: boolean;
+  row: Message;
+}
+
+/** SHA-256 hex of `parts`, each length-prefixed so that no two splits of the same bytes collide. */
+export function fingerprint(...parts: (string | Uint8Array)[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) {
+    const bytes = typeof part === 'string' ? Buffer.from(part) : part;
+    hash.update(`${bytes.length}:`).update(bytes);
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Stores an outbound message (`queued`) and enqueues its job for the worker holding the session.
+ * Idempotent per key: the same key and request return the first message (and re-add the same
+ * jobId, a no-op), so a crash between the commit and the enqueue heals on retry; the same key
+ * with another request is refused.
+ */
+export async function sendMessage(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  send: SendOptions,
+): Promise<SendResult> {
+  const p = request.principal;
+  const key = send.idempotencyKey;
+  const result = await tenantTx(ctx, request, async (tx): Promise<SendResult> => {
+    const seen = await tx.idempotencyKey.findUnique({
+      where: { tenantId_key: { tenantId: p.tenantId, key } },
+    });
+    if (seen && seen.expiresAt > new Date()) {
+      if (seen.requestHash !== send.requestFingerprint) {
+        throw new ApiError(
+          'idempotency_key_mismatch',
+          'this Idempotency-Key was used with a different request',
+        );
+      }
+      const existing = await tx.message.findFirst({ where: { idempotencyKey: key } });
+      if (existing) return { replay: true, row: existing };
+    }
+    if (seen) await tx.idempotencyKey.delete({ where: { id: seen.id } });
+    const conversation = await tx.conversation.findUnique({
+      where: { id: send.conversationId },
+      include: { session: true },
+    });
+    if (!conversation) throw notFound('conversation');
+    if (send.replyToMessageId) {
+      const quoted = await tx.message.findFirst({
+        where: { id: send.replyToMessageId, conversationId: conversation.id },
+      });
+      if (!quoted) {
+        throw new ApiError(
+          'validation_failed',
+          'body.replyToMessageId is not a message of this conversation',
+          {
+            issues: [{ path: 'body.replyToMessageId', message: 'not a message of this conversation' }],
+          },
+        );
+      }
+    }
+    const messageId = randomUUID();
+    const columns = await send.columns(conversation, messageId, tx);
+    await tx.idempotencyKey.create({
+      data: {
+        tenantId: p.tenantId,
+        key,
+        requestHash: send.requestFingerprint,
+        expiresAt: new Date(Date.now() + IDEMPOTENCY_TTL_MS),
+      },
+    });
+    const row = await tx.message.create({
+      data: {
+        id: messageId,
+        tenantId: p.tenantId,
+        sessionId: conversation.sessionId,
+        conversationId: conversation.id,
+        direction: 'outbound',
+        status: 'queued',
+        ...columns,
+        idempotencyKey: key,
+        replyToMessageId: send.replyToMessageId ?? null,
+        sentById: p.kind === 'user' ? p.userId : null,
+      },
+    });
+    await tx.conversation.update({ where: { id: conversation.id }, data: { lastMessageAt: row.createdAt } });
+    await tx.idempotencyKey.update({
+      where: { tenantId_key: { tenantId: p.tenantId, key } },
+      data: { responseStatus: 201, responseBody: { messageId: row.id }, completedAt: new Date() },
+    });
+    return { replay: false, row };
+  });
+  // Enqueued after the commit (the worker must find the row) and on every replay too: if the
+  // process died between the two, the retry enqueues it; the jobId makes the second add a no-op.
+  const job: OutboundJob = outboundJobSchema.parse({
+    kind: 'send',
+    tenantId: p.tenantId,
+    messageId: result.row.id,
+  });
+  // The contract's jobId, the consumer's retries and backoff, failed jobs kept as dead letters.
+  await ctx.queues
+    .get(p.slug, QUEUE_NAMES.outbound(result.row.sessionId))
+    .add('send', job, outboundJobOptions(job));
+  return result;
+}
