@@ -1,71 +1,16 @@
-import { readFile } from 'node:fs/promises';
+import { type DeclaredSession, DeclaredSessionsError, readDeclaredSessions } from '@switchboard/config';
 import { type Db, withTenant } from '@switchboard/db';
-import { z } from 'zod';
 
 /**
  * The sessions the WhatsAppTenant declares, as the operator writes them into the tenant's
  * ConfigMap (`sessions.json`, mounted; operator/src/specs/config-map.ts `declaredSessions`).
- * Workers make the database agree at start: each declared session exists with `declared = true`
- * (the API refuses to delete those), and a session no longer declared becomes an ordinary one
- * (kept with its history; deletable in the inbox).
+ * The file's schema and reader live in @switchboard/config, shared with the API (which checks
+ * each Cloud API number's webhook signature with its own app secret). Workers make the database
+ * agree at start: each declared session exists with `declared = true` (the API refuses to delete
+ * those), and a session no longer declared becomes an ordinary one (kept with its history;
+ * deletable in the inbox).
  */
-
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
-/** One entry of sessions.json. */
-export const declaredSessionSchema = z.strictObject({
-  name: z.string().regex(DNS1123_LABEL, 'expected a DNS-1123 label (the session name in the WhatsAppTenant)'),
-  channel: z.enum(['baileys', 'cloud-api']),
-  phoneNumberId: z.string().regex(/^\d+$/, 'expected the Cloud API phone number id (digits)').optional(),
-  /** `secret://` references to the Cloud API credentials, resolved by whoever opens the channel. */
-  credentials: z
-    .strictObject({
-      accessToken: z.string().startsWith('secret://'),
-      appSecret: z.string().startsWith('secret://'),
-      verifyToken: z.string().startsWith('secret://'),
-    })
-    .optional(),
-});
-export type DeclaredSession = z.infer<typeof declaredSessionSchema>;
-
-const declaredSessionsSchema = z.array(declaredSessionSchema).superRefine((sessions, ctx) => {
-  const seen = new Set<string>();
-  sessions.forEach((session, index) => {
-    if (seen.has(session.name))
-      ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicate session ${session.name}` });
-    seen.add(session.name);
-  });
-});
-
-/** A sessions file that cannot be used; the message names the file and every bad field. */
-export class DeclaredSessionsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DeclaredSessionsError';
-  }
-}
-
-/** Reads and validates `path`. */
-export async function readDeclaredSessions(path: string): Promise<DeclaredSession[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new DeclaredSessionsError(`cannot read the sessions file ${path}: ${(error as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new DeclaredSessionsError(`the sessions file ${path} is not JSON: ${(error as Error).message}`);
-  }
-  const parsed = declaredSessionsSchema.safeParse(json);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `[${issue.path.join('.')}] ${issue.message}`);
-    throw new DeclaredSessionsError(`the sessions file ${path} is invalid: ${problems.join('; ')}`);
-  }
-  return parsed.data;
-}
+export { type DeclaredSession, DeclaredSessionsError, readDeclaredSessions };
 
 /** What syncDeclaredSessions changed. */
 export interface DeclaredSessionsSync {

@@ -4,7 +4,6 @@ export { type WorkerConfig, workerConfigSchema } from './config.ts';
 export {
   type DeclaredSession,
   DeclaredSessionsError,
-  declaredSessionSchema,
   readDeclaredSessions,
   syncDeclaredSessions,
 } from './declared-sessions.ts';
