@@ -62,6 +62,11 @@ describe('the local stack', () => {
     });
     expect(login.status).toBe(200);
     token = login.body.accessToken;
+    // Prometheus reads the API's metrics on their own port; the public one does not serve them.
+    const metrics = await fetch(`http://127.0.0.1:${tenant.apiMetricsPort}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('switchboard_api_http_request_duration_seconds');
+    expect((await fetch(`${tenant.apiUrl}/metrics`)).status).toBe(404);
     const me = await api<{ role: string; email: string }>('/v1/auth/me');
     expect(me.status).toBe(200);
     expect(me.body).toMatchObject({ email: 'admin@demo.test', role: 'owner' });

@@ -122,6 +122,8 @@ export interface StackTenant {
     sessionName: string;
     emulator: CloudApiEmulator;
   };
+  /** The API's metrics port (/metrics, /livez, /readyz), apart from its public one. */
+  apiMetricsPort: number;
   /** The worker's probe port (/livez, /readyz, /metrics); absent without a worker. */
   workerMetricsPort?: number;
   /** The tokens the API and worker share (internal status, sealed webhook secrets). */
@@ -326,6 +328,7 @@ export async function startStack(input: StackOptions): Promise<Stack> {
           MEDIA_DIR: mediaDir,
           LOG_LEVEL: 'info',
         };
+        const apiMetricsPort = await freePort();
         const api = startProcess({
           name: `${tenant.slug}-api`,
           command: process.execPath,
@@ -334,6 +337,8 @@ export async function startStack(input: StackOptions): Promise<Stack> {
             ...common,
             HOST: '127.0.0.1',
             PORT: String(apiPort),
+            METRICS_HOST: '127.0.0.1',
+            METRICS_PORT: String(apiMetricsPort),
             JWT_SIGNING_KEY: randomBytes(32).toString('hex'),
             ...(tenant.cloudApi
               ? { CLOUD_API_APP_SECRET: meta.appSecret, CLOUD_API_VERIFY_TOKEN: meta.verifyToken }
@@ -391,6 +396,7 @@ export async function startStack(input: StackOptions): Promise<Stack> {
           await waitUntilReady(worker, `http://127.0.0.1:${workerMetricsPort}/readyz`, 60_000);
         }
         await waitUntilReady(api, `${apiUrl}/readyz`, 60_000);
+        await waitUntilReady(api, `http://127.0.0.1:${apiMetricsPort}/readyz`, 10_000);
         return {
           slug: tenant.slug,
           tenantId,
@@ -409,6 +415,7 @@ export async function startStack(input: StackOptions): Promise<Stack> {
                 },
               }
             : {}),
+          apiMetricsPort,
           ...(workerMetricsPort === undefined ? {} : { workerMetricsPort }),
           internalToken,
         };

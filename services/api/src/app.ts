@@ -267,7 +267,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     accessTokenTtlMs: ctx.accessTokenTtlMs,
   });
 
-  await app.register(healthRoutes, { ...(options.metrics ? { metrics: options.metrics } : {}) });
+  await app.register(healthRoutes);
   await app.register(authRoutes, { prefix: '/v1/auth' });
   await app.register(apiKeyRoutes, { prefix: '/v1/api-keys' });
   await app.register(teamRoutes, { prefix: '/v1/team' });

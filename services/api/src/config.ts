@@ -44,6 +44,12 @@ export const apiConfigSchema = defineConfig(
       ),
     PORT: port().default(8080).describe('Port the API listens on.'),
     HOST: z.string().min(1).default('0.0.0.0').describe('Address the API binds to.'),
+    METRICS_PORT: port()
+      .default(9464)
+      .describe(
+        'Port of /metrics (and /livez, /readyz again), apart from the public port the Ingress routes to.',
+      ),
+    METRICS_HOST: z.string().min(1).default('0.0.0.0').describe('Address the metrics port binds to.'),
     JWT_SIGNING_KEY: secret(z.string().min(32, 'must be at least 32 characters')).describe(
       'HS256 key signing access tokens (at least 32 characters).',
     ),

@@ -6,7 +6,7 @@ import { createDb, verifyRuntimeRole } from '@switchboard/db';
 import { mediaStorageFromSettings } from '@switchboard/messaging';
 import { createRedis, redisConnectionFromSettings } from '@switchboard/redis';
 import { createSecretResolver } from '@switchboard/secrets';
-import { startTelemetry } from '@switchboard/telemetry';
+import { HealthServer, startTelemetry } from '@switchboard/telemetry';
 import { buildApp } from './app.ts';
 import { apiConfigSchema } from './config.ts';
 
@@ -22,6 +22,21 @@ const redis = createRedis({
 
 const mediaStorage = mediaStorageFromSettings(config, { tenant: config.SWITCHBOARD_TENANT });
 let app: Awaited<ReturnType<typeof buildApp>>;
+// /metrics on its own port, which the ServiceMonitor scrapes and the Ingress never routes to.
+const metricsServer = new HealthServer({
+  host: config.METRICS_HOST,
+  port: config.METRICS_PORT,
+  metrics: telemetry.metrics,
+  livenessChecks: {},
+  readinessChecks: {
+    database: async () => {
+      await db.$queryRaw`SELECT 1`;
+    },
+    redis: async () => {
+      await redis.ping();
+    },
+  },
+});
 try {
   await verifyRuntimeRole(db);
   // Each declared Cloud API number's app secret and verify token, resolved once at start (a
@@ -70,6 +85,7 @@ try {
     },
   });
   await app.listen({ port: config.PORT, host: config.HOST });
+  await metricsServer.listen();
 } catch (error) {
   logger.fatal({ err: error }, 'api failed to start');
   await telemetry.shutdown();
@@ -82,6 +98,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     void app
       .close()
       .then(async () => {
+        await metricsServer.close();
         await db.$disconnect();
         redis.disconnect();
         await telemetry.shutdown();

@@ -1,9 +1,11 @@
-import type { MetricsRegistry } from '@switchboard/telemetry';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 
-/** /livez, /readyz (database and Redis reachable) and /metrics. */
-export const healthRoutes: FastifyPluginAsyncZod<{ metrics?: MetricsRegistry }> = async (app, options) => {
+/**
+ * /livez and /readyz (database and Redis reachable). /metrics is served on the metrics port by
+ * server.ts, never on this public one.
+ */
+export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   const status = z.strictObject({
     status: z.enum(['ok', 'unavailable']),
     checks: z.record(z.string(), z.string()).optional(),
@@ -40,8 +42,4 @@ export const healthRoutes: FastifyPluginAsyncZod<{ metrics?: MetricsRegistry }> 
       return reply.status(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks });
     },
   );
-  app.get('/metrics', { config: { public: true }, schema: { hide: true } }, async (_request, reply) => {
-    if (!options.metrics) return reply.type('text/plain').send('');
-    return reply.type(options.metrics.contentType).send(await options.metrics.metrics());
-  });
 };
