@@ -526,15 +526,26 @@ describe('roles', () => {
 describe('sessions', () => {
   it('creates, reads the pairing challenge from Redis, and refuses to delete declared sessions', async () => {
     const admin = await tokenFor('a', 'admin');
+    // A Cloud API number needs its Meta credentials, which live in the tenant's secret provider
+    // and are declared in the WhatsAppTenant: the API refuses to create one it could never open.
+    const cloud = await app.inject({
+      method: 'POST',
+      url: '/v1/sessions',
+      headers: bearer(admin),
+      payload: { name: 'meta', channel: 'cloud-api' },
+    });
+    expect(cloud.statusCode).toBe(422);
+    expect(cloud.json().error).toMatchObject({ code: 'channel_unsupported' });
+    expect(cloud.json().error.message).toContain('spec.sessions');
     const created = await app.inject({
       method: 'POST',
       url: '/v1/sessions',
       headers: bearer(admin),
-      payload: { name: 'sales', channel: 'cloud-api' },
+      payload: { name: 'sales', channel: 'baileys' },
     });
     expect(created.statusCode).toBe(201);
     const { id } = created.json();
-    expect(created.json()).toMatchObject({ channel: 'cloud-api', state: 'unpaired', declared: false });
+    expect(created.json()).toMatchObject({ channel: 'baileys', state: 'unpaired', declared: false });
     const none = await app.inject({
       method: 'GET',
       url: `/v1/sessions/${id}/pairing`,

@@ -97,10 +97,16 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
           name: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'must be a DNS-1123 label'),
           channel: z.enum(['baileys', 'cloud-api']),
         }),
-        response: { 201: session, 400: errorBody, 409: errorBody },
+        response: { 201: session, 400: errorBody, 409: errorBody, 422: errorBody },
       },
     },
     async (request, reply) => {
+      if (request.body.channel === 'cloud-api') {
+        throw new ApiError(
+          'channel_unsupported',
+          "body.channel: Cloud API numbers are declared in the WhatsAppTenant (spec.sessions, with their Meta credentials in the tenant's secret provider); the inbox adds baileys sessions",
+        );
+      }
       const row = await tenantTx(ctx, request, async (tx) => {
         if (await tx.session.findFirst({ where: { name: request.body.name } })) {
           throw new ApiError('conflict', `body.name: a session named ${request.body.name} exists`);
