@@ -196,6 +196,11 @@ try {
   const cases: Record<string, () => autocannon.Options> = {
     'baseline: static JSON': () => ({ url: `${baselineUrl}/static` }),
     'GET /livez (whole app, no db)': () => ({ url: `${apiUrl}/livez` }),
+    // Where a list's time goes: the credential check and one tenant-scoped transaction alone.
+    'GET /v1/auth/me (auth + one transaction)': () => ({
+      url: `${apiUrl}/v1/auth/me`,
+      headers: { authorization },
+    }),
     'GET /v1/conversations (first page)': () => ({
       url: `${apiUrl}/v1/conversations`,
       headers: { authorization },
