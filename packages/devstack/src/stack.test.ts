@@ -80,6 +80,21 @@ describe('the local stack', () => {
 
   it('carries a customer message in and the reply out once, with its ticks', async () => {
     const emulator = tenant.cloudApi!.emulator;
+    // The inbox's live updates: the API's realtime stream, read as the browser reads it. The API
+    // process's own Redis client is a producer's (no offline queue), which once broke every stream.
+    const stream = await fetch(`${tenant.apiUrl}/v1/realtime`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(stream.status).toBe(200);
+    const reader = stream.body!.getReader();
+    let received = '';
+    const created = (async () => {
+      while (!received.includes('message.created')) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the realtime stream ended early: ${received}`);
+        received += new TextDecoder().decode(value);
+      }
+    })();
     const inbound = await fetch(`${emulator.url}/_emulator/customer/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -99,6 +114,9 @@ describe('the local stack', () => {
       20_000,
     );
     expect(conversation!.contact.phoneNumber).toContain(CUSTOMER);
+    await created;
+    await reader.cancel();
+    expect(received).toMatch(/^id: \d+-\d+$/m);
 
     const send = () =>
       api<{ id: string }>('/v1/messages', {

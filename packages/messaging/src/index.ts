@@ -89,6 +89,12 @@ export {
   resolveOutboundContent,
   storedTemplateSchema,
 } from './outbound/content.ts';
+export {
+  type DeadLetter,
+  DeadLetterError,
+  listDeadLetters,
+  replayDeadLetter,
+} from './outbound/dead-letters.ts';
 export { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits, takeSendSlot } from './outbound/rate-limit.ts';
 /** The outbox: effects written in the inbound transaction, performed after the commit by a relay. */
 export {

@@ -20,10 +20,11 @@ import {
   redisOptions,
   type TestDatabase,
 } from '@switchboard/testing';
-import { Queue } from 'bullmq';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../../packages/sessions/src/testing/worker-fleet.ts';
 import { buildApp } from './app.ts';
 import { hashPassword } from './auth/passwords.ts';
 import type { PasswordResetDelivery } from './context.ts';
@@ -717,7 +718,7 @@ describe('tenant isolation', () => {
       const base = Object.keys(idFor).find((p) => route.url.startsWith(p) && route.url.includes(':id'));
       if (route.url.includes(':id')) {
         expect(base, `no tenant-B id for ${route.url}`).toBeDefined();
-        const url = route.url.replace(':id', idFor[base!]!);
+        const url = route.url.replace(':id', idFor[base!]!).replace(':jobId', `send-${b.messageId}`);
         const body = bodies[`${route.method} ${route.url}`];
         const res = await app.inject({
           method: route.method as 'GET',
@@ -1266,6 +1267,76 @@ function tenantQueue(name: string): Queue {
 async function auditCount(action: string, targetId: string): Promise<number> {
   return withTenant(db, seeded.a.tenantId, (tx) => tx.auditLogEntry.count({ where: { action, targetId } }));
 }
+
+describe('dead letters', () => {
+  it("lists a session's failed sends with their error and replays one once, for admins only", async () => {
+    const admin = await tokenFor('a', 'admin');
+    const { sessionId, messageId, tenantId } = seeded.a;
+    const queue = tenantQueue(QUEUE_NAMES.outbound(sessionId));
+    await withTenant(db, tenantId, (tx) =>
+      tx.message.update({
+        where: { id: messageId },
+        data: { status: 'failed', failureReason: 'INVALID_NUMBER' },
+      }),
+    );
+    // A consumer that fails the job for good, as the worker's does for an unrecoverable error.
+    const worker = new Worker(
+      QUEUE_NAMES.outbound(sessionId),
+      async () => {
+        throw new UnrecoverableError('INVALID_NUMBER: not on WhatsApp');
+      },
+      {
+        connection: new Redis({ ...redisOptions(), maxRetriesPerRequest: null }),
+        prefix: queuePrefix(`sb:${slugA}:`),
+      },
+    );
+    const jobId = `send-${messageId}`;
+    await queue.add('send', { kind: 'send', tenantId, messageId }, { jobId, attempts: 3 });
+    await eventually('the job is failed', async () => (await queue.getJobState(jobId)) === 'failed', 10_000);
+    await worker.close();
+    await worker.disconnect();
+
+    const url = `/v1/sessions/${sessionId}/dead-letters`;
+    expect(
+      (await app.inject({ method: 'GET', url, headers: bearer(await tokenFor('a', 'agent')) })).statusCode,
+    ).toBe(403);
+    const list = await app.inject({ method: 'GET', url, headers: bearer(admin) });
+    expect(list.statusCode).toBe(200);
+    const mine = (body: { items: { jobId: string }[] }) => body.items.filter((item) => item.jobId === jobId);
+    expect(mine(list.json())).toEqual([
+      expect.objectContaining({
+        jobId,
+        kind: 'send',
+        messageId,
+        scheduledMessageId: null,
+        failedReason: 'INVALID_NUMBER: not on WhatsApp',
+        attemptsMade: 1,
+      }),
+    ]);
+    const replay = () =>
+      app.inject({ method: 'POST', url: `${url}/${jobId}/replay`, headers: bearer(admin) });
+    expect((await replay()).statusCode).toBe(202);
+    expect(await queue.getJobState(jobId)).toBe('waiting');
+    const message = await withTenant(db, tenantId, (tx) =>
+      tx.message.findUniqueOrThrow({ where: { id: messageId } }),
+    );
+    expect(message).toMatchObject({ status: 'queued', failureReason: null });
+    expect(await auditCount('dead_letter.replayed', sessionId)).toBe(1);
+    // Not failed any more: a second click is refused, and the list is empty.
+    expect((await replay()).statusCode).toBe(409);
+    expect(mine((await app.inject({ method: 'GET', url, headers: bearer(admin) })).json())).toEqual([]);
+    const missing = await app.inject({
+      method: 'POST',
+      url: `${url}/send-${randomUUID()}/replay`,
+      headers: bearer(admin),
+    });
+    expect(missing.statusCode).toBe(404);
+    const bad = await app.inject({ method: 'POST', url: `${url}/nope/replay`, headers: bearer(admin) });
+    expect(bad.json().error.message).toContain('params.jobId');
+    await queue.obliterate({ force: true });
+    await queue.close();
+  });
+});
 
 describe('session commands', () => {
   it('queues one logout command per session however often it is asked, and refuses Cloud API sessions', async () => {

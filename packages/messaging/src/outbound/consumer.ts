@@ -21,6 +21,7 @@ import {
   outboundContentSchema,
   resolveOutboundContent,
 } from './content.ts';
+import { type DeadLetter, listDeadLetters, replayDeadLetter } from './dead-letters.ts';
 import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits, takeSendSlot } from './rate-limit.ts';
 
 /** Options for {@link OutboundConsumer}. */
@@ -170,45 +171,13 @@ export class OutboundConsumer {
   }
 
   /** Jobs that exhausted their attempts or failed for good: the dead letters. */
-  async listDeadLetters(start = 0, end = 99): Promise<Job<OutboundJob>[]> {
-    return (await this.queue.getFailed(start, end)) as Job<OutboundJob>[];
+  async listDeadLetters(start = 0, end = 99): Promise<DeadLetter[]> {
+    return await listDeadLetters(this.queue, start, end);
   }
 
-  /** Puts a dead letter back: its message (if failed) returns to `queued` and the job is retried with fresh attempts. */
+  /** Puts a dead letter back ({@link replayDeadLetter}). */
   async replayDeadLetter(jobId: string): Promise<void> {
-    const job = (await this.queue.getJob(jobId)) as Job<OutboundJob> | undefined;
-    if (!job) throw new Error(`dead letter ${jobId} does not exist`);
-    if ((await job.getState()) !== 'failed')
-      throw new Error(`job ${jobId} is not a dead letter (not failed)`);
-    const parsed = outboundJobSchema.parse(job.data);
-    const { db, tenantId } = this.options;
-    await withTenant(db, tenantId, async (tx) => {
-      const messageId =
-        parsed.kind === 'send'
-          ? parsed.messageId
-          : (await tx.scheduledMessage.findUnique({ where: { id: parsed.scheduledMessageId } }))?.messageId;
-      if (parsed.kind === 'scheduled')
-        await tx.scheduledMessage.updateMany({
-          where: { id: parsed.scheduledMessageId, status: 'failed' },
-          data: { status: 'scheduled', failureReason: null },
-        });
-      if (!messageId) return;
-      const reset = await tx.message.updateMany({
-        where: { id: messageId, status: 'failed' },
-        data: { status: 'queued', failureReason: null },
-      });
-      if (reset.count > 0)
-        await tx.messageStatusEvent.create({
-          data: {
-            tenantId,
-            messageId,
-            status: 'queued',
-            reason: 'dead letter replayed',
-            occurredAt: new Date(),
-          },
-        });
-    });
-    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    await replayDeadLetter(this.options.db, this.options.tenantId, this.queue, jobId);
   }
 
   private async reenqueueQueued(): Promise<void> {

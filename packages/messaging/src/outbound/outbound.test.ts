@@ -155,14 +155,16 @@ describe('OutboundConsumer', () => {
     await c.start();
     await eventually(async () => (await c.listDeadLetters()).length === 1);
     const [dead] = await c.listDeadLetters();
-    expect(dead!.id).toBe(`send-${id}`);
+    expect(dead!.jobId).toBe(`send-${id}`);
+    expect(dead!.job).toEqual({ kind: 'send', tenantId, messageId: id });
     expect(dead!.attemptsMade).toBe(2);
+    expect(dead!.failedReason).toContain('no ack');
     const failed = await message(id);
     expect(failed.status).toBe('failed');
     expect(failed.failureReason).toBe('retries exhausted (2): TIMEOUT: no ack');
 
     channel.behaviour = undefined;
-    await c.replayDeadLetter(dead!.id!);
+    await c.replayDeadLetter(dead!.jobId);
     await eventually(async () => (await message(id)).status === 'sent');
     expect(await c.listDeadLetters()).toHaveLength(0);
     expect((await message(id)).statusEvents.map((e) => e.status).sort()).toEqual([
@@ -170,7 +172,7 @@ describe('OutboundConsumer', () => {
       'queued',
       'sent',
     ]);
-    await expect(c.replayDeadLetter(dead!.id!)).rejects.toThrow(/not a dead letter/);
+    await expect(c.replayDeadLetter(dead!.jobId)).rejects.toThrow(/not a dead letter/);
   });
 
   it('delays a job refused for a stale epoch instead of failing it', async () => {

@@ -48,8 +48,14 @@ export const realtimeRoutes: FastifyPluginAsyncZod = async (app) => {
       // Without a resume point, start after the current last entry (not '$' on every read, which
       // would drop what arrives between two reads).
       let last = resumeFrom ?? (await ctx.redis.xrevrange(key, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
-      // XREAD BLOCK holds its connection, so each stream gets its own.
-      const connection = ctx.redis.duplicate();
+      // XREAD BLOCK holds its connection, so each stream gets its own. Not with the shared
+      // client's producer settings: the first read must wait for the connection (offline queue),
+      // and a blocking read must outlive the socket timeout.
+      const connection = ctx.redis.duplicate({
+        enableOfflineQueue: true,
+        maxRetriesPerRequest: null,
+        socketTimeout: BLOCK_MS + 10_000,
+      });
       let open = true;
       const stop = () => {
         open = false;

@@ -1,9 +1,12 @@
 import type { Session } from '@switchboard/db';
 import {
+  DeadLetterError,
+  listDeadLetters,
   type PairingRecord,
   pairingKey,
   pairingRecordSchema,
   QUEUE_NAMES,
+  replayDeadLetter,
   type SessionCommand,
   sessionCommandJobId,
   sessionCommandSchema,
@@ -276,6 +279,101 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
         requestedBy: actorOf(request).actorId,
       });
       return reply.status(202).send({ status: 'accepted' as const, commandId });
+    },
+  );
+
+  const deadLetter = z.strictObject({
+    jobId: z.string(),
+    kind: z.enum(['send', 'scheduled']).nullable(),
+    messageId: z.uuid().nullable(),
+    scheduledMessageId: z.uuid().nullable(),
+    failedReason: z.string(),
+    attemptsMade: z.number().int(),
+    failedAt: isoOrNull,
+  });
+  const offsetCursor = z
+    .string()
+    .regex(/^\d{1,9}$/, 'must be the nextCursor of the previous page')
+    .optional()
+    .describe('The nextCursor of the previous page.');
+  app.get(
+    '/:id/dead-letters',
+    {
+      config: { access: { role: 'admin', scope: 'manage' } },
+      schema: {
+        summary:
+          'Outbound messages whose sends failed for good or exhausted their retries, with the error (newest first)',
+        tags: ['sessions'],
+        params: idParams,
+        querystring: pageQuery.extend({ cursor: offsetCursor }),
+        response: { 200: page(deadLetter), 400: errorBody, 404: errorBody },
+      },
+    },
+    async (request) => {
+      const row = await tenantTx(ctx, request, (tx) =>
+        tx.session.findUnique({ where: { id: request.params.id } }),
+      );
+      if (!row) throw notFound('session');
+      const start = Number(request.query.cursor ?? 0);
+      const { limit } = request.query;
+      const queue = ctx.queues.get(request.principal.slug, QUEUE_NAMES.outbound(row.id));
+      const letters = await listDeadLetters(queue, start, start + limit);
+      const items = letters.slice(0, limit).map((letter) => ({
+        jobId: letter.jobId,
+        kind: letter.job?.kind ?? null,
+        messageId: letter.job?.kind === 'send' ? letter.job.messageId : null,
+        scheduledMessageId: letter.job?.kind === 'scheduled' ? letter.job.scheduledMessageId : null,
+        failedReason: letter.failedReason,
+        attemptsMade: letter.attemptsMade,
+        failedAt: iso(letter.failedAt),
+      }));
+      return { items, nextCursor: letters.length > limit ? String(start + limit) : null };
+    },
+  );
+  app.post(
+    '/:id/dead-letters/:jobId/replay',
+    {
+      config: { access: { role: 'admin', scope: 'manage' } },
+      schema: {
+        summary: 'Send a dead letter again: its message returns to queued and the job gets fresh attempts',
+        tags: ['sessions'],
+        params: z.strictObject({
+          id: z.uuid({ error: 'must be a uuid' }),
+          jobId: z
+            .string()
+            .regex(
+              /^(send|scheduled)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+              'must be a dead letter jobId (send-<uuid> or scheduled-<uuid>)',
+            ),
+        }),
+        response: { 202: z.strictObject({ status: z.literal('accepted') }), 404: errorBody, 409: errorBody },
+      },
+    },
+    async (request, reply) => {
+      const row = await tenantTx(ctx, request, (tx) =>
+        tx.session.findUnique({ where: { id: request.params.id } }),
+      );
+      if (!row) throw notFound('session');
+      const queue = ctx.queues.get(request.principal.slug, QUEUE_NAMES.outbound(row.id));
+      try {
+        await replayDeadLetter(ctx.db, request.principal.tenantId, queue, request.params.jobId);
+      } catch (error) {
+        if (error instanceof DeadLetterError)
+          throw error.reason === 'not-found'
+            ? notFound('dead letter')
+            : new ApiError('conflict', `${request.params.jobId} is not a dead letter (it is not failed)`);
+        throw error;
+      }
+      await tenantTx(ctx, request, (tx) =>
+        audit(
+          tx,
+          request,
+          'dead_letter.replayed',
+          { type: 'session', id: row.id },
+          { jobId: request.params.jobId },
+        ),
+      );
+      return reply.status(202).send({ status: 'accepted' as const });
     },
   );
 };
