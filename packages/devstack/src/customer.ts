@@ -70,7 +70,9 @@ async function poll(print: boolean): Promise<void> {
     if (!print) continue;
     process.stdout.write(`\r\x1b[K\x1b[36magent>\x1b[0m ${render(message)}\n\x1b[33myou>\x1b[0m `);
     if (!message.statuses.includes('read'))
-      await fetch(`${url}/_emulator/messages/${message.id}/read`, { method: 'POST' }).catch(() => undefined);
+      await fetch(`${url}/_emulator/messages/${encodeURIComponent(message.id)}/read`, {
+        method: 'POST',
+      }).catch(() => undefined);
   }
 }
 

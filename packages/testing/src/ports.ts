@@ -1,7 +1,36 @@
 import { createServer } from 'node:net';
 
-/** Asks the kernel for a free TCP port on loopback (bind to port 0, read it back, close). */
+/**
+ * Below Linux's ephemeral range (32768-60999 by default), which the kernel hands to outgoing
+ * connections and to port-0 listeners: a port picked there can be taken by any client socket
+ * between the pick and the child process binding it (seen as EADDRINUSE under load).
+ */
+const LOW = 20_000;
+const HIGH = 32_000;
+const handedOut = new Set<number>();
+
+function tryListen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A TCP port free on loopback for a server about to start: random below the ephemeral range
+ * (checked by binding it), never the same twice in this process; the kernel's pick as a last resort.
+ */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = LOW + Math.floor(Math.random() * (HIGH - LOW));
+    if (handedOut.has(port)) continue;
+    if (await tryListen(host, port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
   return await new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

@@ -1,0 +1,125 @@
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { ApiClient, describeError, sessionRefreshStore } from './api/client.ts';
+import { type Me, meSchema } from './api/schemas.ts';
+import { roleAtLeast, SignedIn, useApp } from './app-context.tsx';
+import { InboxPage } from './pages/inbox.tsx';
+import { LoginPage } from './pages/login.tsx';
+import { SessionsPage } from './pages/sessions.tsx';
+import { SettingsPage } from './pages/settings.tsx';
+import { TeamPage } from './pages/team.tsx';
+import { navigate, routeOf, usePath } from './router.ts';
+
+type AuthState =
+  | { kind: 'checking' }
+  | { kind: 'signed-out'; notice?: string }
+  | { kind: 'signed-in'; me: Me };
+
+/** The inbox: the login screen, or the signed-in shell. */
+export function App() {
+  const client = useMemo(() => new ApiClient({ store: sessionRefreshStore }), []);
+  const [auth, setAuth] = useState<AuthState>(() =>
+    client.hasRefreshToken() ? { kind: 'checking' } : { kind: 'signed-out' },
+  );
+
+  const loadMe = useCallback(async () => {
+    const me = await client.request('GET', '/v1/auth/me', meSchema);
+    setAuth({ kind: 'signed-in', me });
+  }, [client]);
+
+  useEffect(() => {
+    client.onSignedOut = () => setAuth({ kind: 'signed-out', notice: 'You were signed out.' });
+    if (client.hasRefreshToken()) {
+      // A reload: the access token was in memory only; the refresh token gets a new one.
+      loadMe().catch(() => setAuth({ kind: 'signed-out' }));
+    }
+  }, [client, loadMe]);
+
+  const logout = useCallback(async () => {
+    client.onSignedOut = undefined;
+    await client.logout();
+    client.onSignedOut = () => setAuth({ kind: 'signed-out', notice: 'You were signed out.' });
+    setAuth({ kind: 'signed-out', notice: 'You signed out.' });
+    navigate('/', { replace: true });
+  }, [client]);
+
+  if (auth.kind === 'checking') return <p className="splash">Loading…</p>;
+  if (auth.kind === 'signed-out') {
+    return (
+      <LoginPage
+        {...(auth.notice ? { notice: auth.notice } : {})}
+        onLogin={async (email, password) => {
+          try {
+            await client.login(email, password);
+            await loadMe();
+            return undefined;
+          } catch (error) {
+            return describeError(error);
+          }
+        }}
+      />
+    );
+  }
+  return (
+    <SignedIn client={client} me={auth.me} logout={logout}>
+      <Shell />
+    </SignedIn>
+  );
+}
+
+const SCREENS = [
+  { path: '/', label: 'Inbox', screen: 'inbox' },
+  { path: '/sessions', label: 'Sessions', screen: 'sessions' },
+  { path: '/team', label: 'Team', screen: 'team' },
+  { path: '/settings', label: 'Settings', screen: 'settings' },
+] as const;
+
+const REALTIME_LABEL = {
+  connecting: 'Connecting…',
+  live: 'Live',
+  reconnecting: 'Reconnecting…',
+  offline: 'Offline',
+  stopped: 'Stopped',
+} as const;
+
+function Shell() {
+  const { me, realtime, logout } = useApp();
+  const route = routeOf(usePath());
+  const screens = SCREENS.filter((s) => s.screen !== 'settings' || roleAtLeast(me.role, 'admin'));
+  return (
+    <div className="shell">
+      <header className="topbar">
+        <span className="brand">Switchboard</span>
+        <nav aria-label="Main">
+          {screens.map((s) => (
+            <a
+              key={s.path}
+              href={s.path}
+              aria-current={route.screen === s.screen ? 'page' : undefined}
+              onClick={(e) => {
+                e.preventDefault();
+                navigate(s.path);
+              }}
+            >
+              {s.label}
+            </a>
+          ))}
+        </nav>
+        <span className={`realtime realtime-${realtime}`} role="status" aria-label="Realtime connection">
+          {REALTIME_LABEL[realtime]}
+        </span>
+        <span className="me" title={me.email}>
+          {me.displayName}
+        </span>
+        <button type="button" className="link" onClick={() => void logout()}>
+          Log out
+        </button>
+      </header>
+      <main className="screen">
+        {route.screen === 'inbox' && <InboxPage conversationId={route.conversationId} />}
+        {route.screen === 'sessions' && <SessionsPage />}
+        {route.screen === 'team' && <TeamPage />}
+        {route.screen === 'settings' && <SettingsPage />}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,231 @@
+import { useEffect, useRef, useState } from 'react';
+import {
+  type Message,
+  pageOf,
+  type QuickReply,
+  quickReplySchema,
+  type Template,
+  templateSchema,
+} from '../api/schemas.ts';
+import { useApp } from '../app-context.tsx';
+import { previewOf } from '../format.ts';
+
+/** What the composer asks the thread to send. */
+export type Outgoing =
+  | { kind: 'text'; text: string; replyTo: Message | undefined }
+  | { kind: 'template'; template: Template }
+  | { kind: 'file'; file: File; caption: string | undefined };
+
+/** 16 MB: WhatsApp's limit for most media (documents allow more; the API refuses what it cannot send). */
+const MAX_ATTACHMENT_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The reply box: Enter sends, Shift+Enter is a new line; "/" at the start suggests quick replies
+ * by shortcut; templates from a menu; one attachment at a time.
+ */
+export function Composer(props: {
+  conversationId: string;
+  replyTo: Message | undefined;
+  onCancelReply: () => void;
+  onSend: (outgoing: Outgoing) => void;
+}) {
+  const { client } = useApp();
+  const [text, setText] = useState('');
+  const [quickReplies, setQuickReplies] = useState<QuickReply[]>([]);
+  const [templates, setTemplates] = useState<Template[]>([]);
+  const [menu, setMenu] = useState<'none' | 'templates'>('none');
+  const [highlight, setHighlight] = useState(0);
+  const [file, setFile] = useState<File | undefined>();
+  const [notice, setNotice] = useState<string | undefined>();
+  const box = useRef<HTMLTextAreaElement>(null);
+  const fileInput = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    client
+      .request('GET', '/v1/quick-replies?limit=100', pageOf(quickReplySchema))
+      .then((p) => setQuickReplies(p.items))
+      .catch(() => setQuickReplies([]));
+    client
+      .request('GET', '/v1/templates?limit=100', pageOf(templateSchema))
+      .then((p) => setTemplates(p.items))
+      .catch(() => setTemplates([]));
+  }, [client]);
+
+  useEffect(() => {
+    if (props.replyTo) box.current?.focus();
+  }, [props.replyTo]);
+
+  const slash = /^\/([-a-z0-9_]*)$/.exec(text);
+  const suggestions = slash ? quickReplies.filter((q) => q.shortcut.startsWith(slash[1] ?? '')) : [];
+
+  const applyQuickReply = (q: QuickReply) => {
+    setText(q.body);
+    setHighlight(0);
+    box.current?.focus();
+  };
+
+  const submit = () => {
+    if (file) {
+      props.onSend({ kind: 'file', file, caption: text.trim() || undefined });
+      setFile(undefined);
+      setText('');
+      if (fileInput.current) fileInput.current.value = '';
+      return;
+    }
+    const value = text.trim();
+    if (!value) return;
+    props.onSend({ kind: 'text', text: value, replyTo: props.replyTo });
+    setText('');
+  };
+
+  return (
+    <form
+      className="composer"
+      aria-label="Reply"
+      onSubmit={(e) => {
+        e.preventDefault();
+        submit();
+      }}
+    >
+      {props.replyTo && (
+        <div className="replying">
+          <span>
+            Replying to: <q>{previewOf(props.replyTo)}</q>
+          </span>
+          <button type="button" className="link" onClick={props.onCancelReply} aria-label="Cancel reply">
+            ✕
+          </button>
+        </div>
+      )}
+      {file && (
+        <div className="replying">
+          <span>📎 {file.name}</span>
+          <button
+            type="button"
+            className="link"
+            aria-label="Remove attachment"
+            onClick={() => {
+              setFile(undefined);
+              if (fileInput.current) fileInput.current.value = '';
+            }}
+          >
+            ✕
+          </button>
+        </div>
+      )}
+      {notice && (
+        <p className="error" role="alert">
+          {notice}
+        </p>
+      )}
+      {suggestions.length > 0 && (
+        <ul className="suggestions" aria-label="Quick replies">
+          {suggestions.map((q, i) => (
+            <li key={q.id} aria-current={i === highlight ? 'true' : undefined}>
+              <button
+                type="button"
+                className="link"
+                tabIndex={-1}
+                onMouseDown={(e) => {
+                  e.preventDefault();
+                  applyQuickReply(q);
+                }}
+              >
+                <strong>/{q.shortcut}</strong> {q.title}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {menu === 'templates' && (
+        <ul className="suggestions" aria-label="Templates">
+          {templates.length === 0 && <li className="muted">No templates</li>}
+          {templates.map((t) => (
+            <li key={t.id}>
+              <button
+                type="button"
+                className="link"
+                onClick={() => {
+                  setMenu('none');
+                  props.onSend({ kind: 'template', template: t });
+                }}
+              >
+                <strong>{t.name}</strong> ({t.language}) {t.body}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <div className="composer-row">
+        <button
+          type="button"
+          className="icon"
+          aria-label="Attach a file"
+          title="Attach a file"
+          onClick={() => fileInput.current?.click()}
+        >
+          📎
+        </button>
+        <input
+          ref={fileInput}
+          type="file"
+          hidden
+          aria-label="Attachment"
+          onChange={(e) => {
+            const chosen = e.target.files?.[0];
+            if (chosen && chosen.size > MAX_ATTACHMENT_BYTES) {
+              setNotice(`${chosen.name} is larger than 16 MB`);
+              e.target.value = '';
+              return;
+            }
+            setNotice(undefined);
+            setFile(chosen);
+          }}
+        />
+        <button
+          type="button"
+          className="icon"
+          aria-label="Templates"
+          aria-expanded={menu === 'templates'}
+          onClick={() => setMenu((m) => (m === 'templates' ? 'none' : 'templates'))}
+        >
+          📋
+        </button>
+        <textarea
+          ref={box}
+          aria-label="Message"
+          placeholder={file ? 'Add a caption' : 'Type a message; / for quick replies'}
+          rows={1}
+          value={text}
+          onChange={(e) => {
+            setText(e.target.value);
+            setHighlight(0);
+          }}
+          onKeyDown={(e) => {
+            if (suggestions.length > 0) {
+              if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+                e.preventDefault();
+                const step = e.key === 'ArrowDown' ? 1 : -1;
+                setHighlight((h) => (h + step + suggestions.length) % suggestions.length);
+                return;
+              }
+              if (e.key === 'Enter' || e.key === 'Tab') {
+                e.preventDefault();
+                const chosen = suggestions[highlight];
+                if (chosen) applyQuickReply(chosen);
+                return;
+              }
+            }
+            if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+              e.preventDefault();
+              submit();
+            }
+          }}
+        />
+        <button type="submit" disabled={!text.trim() && !file}>
+          Send
+        </button>
+      </div>
+    </form>
+  );
+}

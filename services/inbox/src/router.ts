@@ -1,0 +1,51 @@
+import { useSyncExternalStore } from 'react';
+
+/*
+ * A router of four screens does not need a library: the path lives in history, `navigate` pushes,
+ * and `usePath` re-renders on back/forward. The API serves index.html for every non-API path, so
+ * a reload on /c/<id> lands back here.
+ */
+
+const listeners = new Set<() => void>();
+function notify() {
+  for (const listener of listeners) listener();
+}
+// Guarded so the pure parsing below can be unit-tested outside a browser.
+if (typeof window !== 'undefined') window.addEventListener('popstate', notify);
+
+/** Goes to `path` (pushes a history entry unless `replace`). */
+export function navigate(path: string, options: { replace?: boolean } = {}): void {
+  if (path === location.pathname + location.search) return;
+  if (options.replace) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+  notify();
+}
+
+/** The current path and query, re-rendering on navigation. */
+export function usePath(): string {
+  return useSyncExternalStore(
+    (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    () => location.pathname + location.search,
+  );
+}
+
+/** The screen a path shows. */
+export type Route =
+  | { screen: 'inbox'; conversationId: string | undefined }
+  | { screen: 'sessions' }
+  | { screen: 'team' }
+  | { screen: 'settings' };
+
+/** Parses a path into the screen it shows (anything unknown is the inbox). */
+export function routeOf(path: string): Route {
+  const pathname = path.split('?')[0] ?? '/';
+  const conversation = /^\/c\/([0-9a-f-]{36})$/.exec(pathname);
+  if (conversation) return { screen: 'inbox', conversationId: conversation[1] };
+  if (pathname === '/sessions') return { screen: 'sessions' };
+  if (pathname === '/team') return { screen: 'team' };
+  if (pathname === '/settings') return { screen: 'settings' };
+  return { screen: 'inbox', conversationId: undefined };
+}
