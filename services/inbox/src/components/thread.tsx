@@ -394,8 +394,8 @@ export function Thread(props: {
               {p.outgoing.kind === 'text'
                 ? p.outgoing.text
                 : p.outgoing.kind === 'template'
-                  ? `📋 ${p.outgoing.template.name}`
-                  : `📎 ${p.outgoing.file.name}`}
+                  ? `Template: ${p.outgoing.template.name}`
+                  : `File: ${p.outgoing.file.name}`}
             </p>
             <span className="meta">
               {p.error ? (
