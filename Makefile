@@ -83,6 +83,10 @@ bench-pipeline: ## Benchmark the message pipelines (inbound with outbox and late
 bench-api: ## Benchmark the tenant API (list, send) with 100k conversations and 1M messages, vs a static response
 	@$(TOOLCHAIN) node bench/api/run.ts
 
+.PHONY: bench-inbox
+bench-inbox: ## Benchmark the inbox in Chromium: message to visible in the thread, list time to interactive with 10k conversations
+	@$(TOOLCHAIN) node bench/inbox/run.ts --in-process-api
+
 .PHONY: clean
 clean: ## Remove build outputs and test results (keeps caches)
 	rm -rf .tsbuild .test-results
