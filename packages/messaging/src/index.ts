@@ -42,6 +42,7 @@ export {
   applyIdentityLink,
   applyReceipt,
   canMoveStatus,
+  conversationForNumber,
   type StoreInboundOptions,
   type StoreInboundResult,
   storeInbound,

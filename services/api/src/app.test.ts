@@ -969,6 +969,46 @@ describe('password rehash', () => {
 });
 
 describe('sending', () => {
+  it('starts a conversation with a number through a session, once, and refuses half a target', async () => {
+    const h = bearer(await tokenFor('a', 'agent'));
+    const { sessionId, tenantId } = seeded.a;
+    const send = (payload: object) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/messages',
+        headers: { ...h, 'idempotency-key': `first-${randomBytes(4).toString('hex')}` },
+        payload,
+      });
+    const number = '5511955554444';
+    const first = await send({ sessionId, to: `+${number}`, text: 'Olá! Seu pedido saiu.' });
+    expect(first.statusCode).toBe(201);
+    const second = await send({ sessionId, to: number, text: 'Chega amanhã.' });
+    expect(second.statusCode).toBe(201);
+    // One contact, one conversation, both messages in it.
+    expect(second.json().conversationId).toBe(first.json().conversationId);
+    const stored = await withTenant(db, tenantId, (tx) =>
+      tx.conversation.findUniqueOrThrow({
+        where: { id: first.json().conversationId },
+        include: { contact: { include: { identities: true } }, messages: true },
+      }),
+    );
+    expect(stored.sessionId).toBe(sessionId);
+    expect(stored.contact.identities.map((i) => [i.kind, i.value])).toEqual([['pn', number]]);
+    expect(stored.messages).toHaveLength(2);
+    for (const [payload, field] of [
+      [{ sessionId, text: 'x' }, 'conversationId'],
+      [{ to: number, text: 'x' }, 'conversationId'],
+      [{ conversationId: first.json().conversationId, sessionId, to: number, text: 'x' }, 'conversationId'],
+      [{ sessionId, to: '12', text: 'x' }, 'to'],
+    ] as const) {
+      const refused = await send(payload);
+      expect(refused.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(refused.json().error.message).toContain(field);
+    }
+    const elsewhere = await send({ sessionId: seeded.b.sessionId, to: number, text: 'x' });
+    expect(elsewhere.statusCode).toBe(404);
+  });
+
   it('stores a queued message and enqueues one job per Idempotency-Key', async () => {
     const h = bearer(await tokenFor('a', 'agent'));
     const { conversationId, sessionId, tenantId } = seeded.a;

@@ -1,6 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Conversation, Message, Prisma, Session, TenantTx } from '@switchboard/db';
-import { type OutboundJob, outboundJobOptions, outboundJobSchema, QUEUE_NAMES } from '@switchboard/messaging';
+import {
+  conversationForNumber,
+  type OutboundJob,
+  outboundJobOptions,
+  outboundJobSchema,
+  QUEUE_NAMES,
+} from '@switchboard/messaging';
 import type { FastifyRequest } from 'fastify';
 import { type ApiContext, tenantTx } from './context.ts';
 import { ApiError, notFound } from './errors.ts';
@@ -17,9 +23,16 @@ export type MessageColumns = Pick<Prisma.MessageUncheckedCreateInput, 'type' | '
     >
   >;
 
+/**
+ * Where a send goes: an existing conversation, or a phone number through a session (the contact
+ * and conversation are created when new: a first message, e.g. a template outside the 24-hour
+ * window).
+ */
+export type SendTarget = { conversationId: string } | { sessionId: string; to: string };
+
 /** One send: where, what, and the Idempotency-Key it is bound to. */
 export interface SendOptions {
-  conversationId: string;
+  target: SendTarget;
   replyToMessageId?: string | undefined;
   idempotencyKey: string;
   /** What the key is bound to: a digest of the whole request (body, and the file for uploads). */
@@ -80,8 +93,15 @@ export async function sendMessage(
       if (existing) return { replay: true, row: existing };
     }
     if (seen) await tx.idempotencyKey.delete({ where: { id: seen.id } });
+    let conversationId: string;
+    if ('conversationId' in send.target) conversationId = send.target.conversationId;
+    else {
+      const session = await tx.session.findUnique({ where: { id: send.target.sessionId } });
+      if (!session) throw notFound('session');
+      conversationId = await conversationForNumber(tx, p.tenantId, session.id, send.target.to);
+    }
     const conversation = await tx.conversation.findUnique({
-      where: { id: send.conversationId },
+      where: { id: conversationId },
       include: { session: true },
     });
     if (!conversation) throw notFound('conversation');

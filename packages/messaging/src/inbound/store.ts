@@ -171,6 +171,21 @@ async function upsertConversation(
   return rows[0]!.id;
 }
 
+/**
+ * The conversation of `sessionId` with the person whose phone number is `pn` (E.164 digits), the
+ * contact and the conversation created when missing and a resolved conversation reopened: where
+ * the first outbound message to a number goes.
+ */
+export async function conversationForNumber(
+  tx: TenantTx,
+  tenantId: string,
+  sessionId: string,
+  pn: string,
+): Promise<string> {
+  const contactId = await upsertContact(tx, tenantId, { address: pn, pn }, { sessionId });
+  return await upsertConversation(tx, tenantId, sessionId, contactId, new Date(), 0);
+}
+
 /** The columns a message's content fills. Location is stored as an RFC 5870 geo URI in `body`. */
 export function contentColumns(content: MessageContent): {
   type: MessageType;

@@ -141,7 +141,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<MediaRoutesOptions> = async (app
       const sha256 = createHash('sha256').update(upload.data).digest('hex');
       const body = parsed.data;
       const result = await sendMessage(ctx, request, {
-        conversationId: body.conversationId,
+        target: { conversationId: body.conversationId },
         replyToMessageId: body.replyToMessageId,
         idempotencyKey: request.headers['idempotency-key'],
         requestFingerprint: fingerprint(

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { errorBody, idParams, iso, isoOrNull } from '../schemas.ts';
-import { type MessageColumns, sendMessage } from '../sending.ts';
+import { type MessageColumns, type SendTarget, sendMessage } from '../sending.ts';
 import {
   bodyParameterCount,
   placeholdersOf,
@@ -89,22 +89,58 @@ export const idempotencyHeaders = z.object({
     .describe('Any unique string per intended message; retries reuse it.'),
 });
 
-const textSend = z.strictObject({
-  conversationId: z.uuid(),
-  type: z.literal('text').optional().describe('Optional for text: a body with `text` is a text send.'),
-  text: z.string().min(1).max(4096),
-  replyToMessageId: z.uuid().optional(),
-});
-
-const templateSend = z.strictObject({
-  conversationId: z.uuid(),
-  type: z.literal('template'),
-  name: z
+/** Where a send goes: `conversationId`, or `sessionId` and `to` for a number (maybe a new one). */
+const target = {
+  conversationId: z.uuid().optional().describe('An existing conversation; or give sessionId and to.'),
+  sessionId: z.uuid().optional().describe('With `to`: the session (number) to send from.'),
+  to: z
     .string()
-    .regex(/^[a-z0-9_]{1,512}$/, 'must be a Meta template name (lowercase letters, digits, underscores)'),
-  language: z.string().regex(/^[a-z]{2,3}(_[A-Za-z]{2,4})?$/, 'must be a language code such as en or en_US'),
-  components: z.array(templateComponentSchema).max(20).optional(),
-});
+    .regex(/^\+?[1-9][0-9]{6,14}$/, 'must be an E.164 phone number (7 to 15 digits, optional +)')
+    .optional()
+    .describe('With `sessionId`: the recipient; the contact and conversation are created when new.'),
+};
+function oneTarget(body: {
+  conversationId?: string | undefined;
+  sessionId?: string | undefined;
+  to?: string | undefined;
+}) {
+  return body.conversationId !== undefined
+    ? body.sessionId === undefined && body.to === undefined
+    : body.sessionId !== undefined && body.to !== undefined;
+}
+const TARGET_MESSAGE = 'give either conversationId, or sessionId and to';
+function targetOf(body: {
+  conversationId?: string | undefined;
+  sessionId?: string | undefined;
+  to?: string | undefined;
+}): SendTarget {
+  return body.conversationId !== undefined
+    ? { conversationId: body.conversationId }
+    : { sessionId: body.sessionId!, to: body.to!.replace(/^\+/, '') };
+}
+
+const textSend = z
+  .strictObject({
+    ...target,
+    type: z.literal('text').optional().describe('Optional for text: a body with `text` is a text send.'),
+    text: z.string().min(1).max(4096),
+    replyToMessageId: z.uuid().optional(),
+  })
+  .refine(oneTarget, { message: TARGET_MESSAGE, path: ['conversationId'] });
+
+const templateSend = z
+  .strictObject({
+    ...target,
+    type: z.literal('template'),
+    name: z
+      .string()
+      .regex(/^[a-z0-9_]{1,512}$/, 'must be a Meta template name (lowercase letters, digits, underscores)'),
+    language: z
+      .string()
+      .regex(/^[a-z]{2,3}(_[A-Za-z]{2,4})?$/, 'must be a language code such as en or en_US'),
+    components: z.array(templateComponentSchema).max(20).optional(),
+  })
+  .refine(oneTarget, { message: TARGET_MESSAGE, path: ['conversationId'] });
 
 /** Meta's statuses under which a template cannot be sent. */
 const UNSENDABLE_TEMPLATE_STATUSES = new Set([
@@ -139,7 +175,7 @@ export const messageRoutes: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const body = request.body;
       const result = await sendMessage(ctx, request, {
-        conversationId: body.conversationId,
+        target: targetOf(body),
         replyToMessageId: body.type === 'template' ? undefined : body.replyToMessageId,
         idempotencyKey: request.headers['idempotency-key'],
         requestFingerprint: createHash('sha256').update(JSON.stringify(body)).digest('hex'),
