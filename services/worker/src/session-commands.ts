@@ -110,7 +110,12 @@ export class SessionCommandConsumer {
 }
 
 function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new Error('session is being handed over'));
+  if (signal.aborted) {
+    // The wait ends here; the channel's own promise still settles later (a disconnect rejects
+    // it), and must not surface as an unhandled rejection.
+    promise.catch(() => undefined);
+    return Promise.reject(new Error('session is being handed over'));
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(new Error('session is being handed over'));
     signal.addEventListener('abort', onAbort, { once: true });
