@@ -860,6 +860,31 @@ describe('contacts', () => {
       payload: { displayName: 'Erasable Person' },
     });
     expect(patched.json().displayName).toBe('Erasable Person');
+    // Notes are kept beside the name; a patch of one leaves the other as it is.
+    const noted = await app.inject({
+      method: 'PATCH',
+      url: `/v1/contacts/${contactId}`,
+      headers: h,
+      payload: { notes: 'Prefers WhatsApp after 18:00.' },
+    });
+    expect(noted.json()).toMatchObject({
+      displayName: 'Erasable Person',
+      notes: 'Prefers WhatsApp after 18:00.',
+    });
+    const empty = await app.inject({
+      method: 'PATCH',
+      url: `/v1/contacts/${contactId}`,
+      headers: h,
+      payload: {},
+    });
+    expect(empty.statusCode).toBe(400);
+    const long = await app.inject({
+      method: 'PATCH',
+      url: `/v1/contacts/${contactId}`,
+      headers: h,
+      payload: { notes: 'x'.repeat(10_001) },
+    });
+    expect(long.json().error.message).toContain('body.notes');
     const found = await app.inject({ method: 'GET', url: '/v1/contacts?search=erasable', headers: h });
     expect(found.json().items.map((c: { id: string }) => c.id)).toEqual([contactId]);
     const exported = await app.inject({ method: 'GET', url: `/v1/contacts/${contactId}/export`, headers: h });

@@ -187,7 +187,18 @@ describe('the inbox', () => {
     const panel = page.getByRole('complementary', { name: 'Contact' });
     await panel.getByRole('list', { name: 'Phone numbers' }).getByText(`+${ANA}`).waitFor();
     await panel.getByRole('button', { name: 'Export contact data' }).waitFor();
+    await panel
+      .getByRole('textbox', { name: 'Notes' })
+      .fill('Asked about order 1234; call back after 18:00.');
+    await panel.getByRole('button', { name: 'Save' }).click();
+    await panel.getByRole('status').filter({ hasText: 'Saved' }).waitFor();
     await screenshot(page, 'contact-panel');
+    await page.getByRole('button', { name: 'Close contact' }).click();
+    // Stored, not just shown: a reopened panel reads the notes back from the API.
+    await page.getByRole('button', { name: 'Contact' }).click();
+    expect(await panel.getByRole('textbox', { name: 'Notes' }).inputValue()).toBe(
+      'Asked about order 1234; call back after 18:00.',
+    );
     await page.getByRole('button', { name: 'Close contact' }).click();
 
     // Esc goes back to the list; j/k move and Enter opens.
@@ -335,6 +346,7 @@ describe('the inbox', () => {
     // The worker's session runtime, here, over Baileys' stand-in socket.
     const redis = new Redis(redisOptions());
     const standIns = new Map<string, BaileysStandIn>();
+    const runtimeErrors: string[] = [];
     const runtime = new SessionRuntime({
       redis,
       db: dbB,
@@ -342,8 +354,11 @@ describe('the inbox', () => {
       prefix: b.keyPrefix,
       workerId: 'inbox-test-worker',
       maxSessions: 10,
-      leaseTtlMs: 3_000,
-      onError: () => undefined,
+      // Long enough that a busy machine never loses the lease mid-pairing (a new claim would open a
+      // new channel over a new stand-in, and the test would be talking to the old one).
+      leaseTtlMs: 20_000,
+      onError: (error, context) =>
+        runtimeErrors.push(`${JSON.stringify(context)}: ${(error as Error).message}`),
       createChannel: async (session) => {
         const standIn = new BaileysStandIn();
         standIns.set(session.sessionId, standIn);
@@ -413,7 +428,9 @@ describe('the inbox', () => {
             )
           ).state === 'connected',
         15_000,
-      );
+      ).catch((error: Error) => {
+        throw new Error(`${error.message}; the runtime reported: ${runtimeErrors.join(' | ') || 'nothing'}`);
+      });
       await card.getByRole('status', { name: 'State of phone-1' }).getByText('Connected').waitFor();
       await card.getByText('+5511988880001', { exact: false }).waitFor();
       expect(await card.getByRole('img', { name: 'QR code to pair phone-1' }).count()).toBe(0);

@@ -10,6 +10,8 @@ const contact = z.strictObject({
   id: z.uuid(),
   displayName: z.string().nullable(),
   pushName: z.string().nullable(),
+  /** What the team keeps about the contact. */
+  notes: z.string().nullable(),
   identities: z.array(z.strictObject({ kind: z.enum(['pn', 'lid']), value: z.string() })),
   createdAt: z.iso.datetime(),
 });
@@ -19,6 +21,7 @@ function dto(c: Contact & { identities: ContactIdentity[] }) {
     id: c.id,
     displayName: c.displayName,
     pushName: c.pushName,
+    notes: c.notes,
     identities: c.identities.map((i) => ({ kind: i.kind, value: i.value })),
     createdAt: c.createdAt.toISOString(),
   };
@@ -92,10 +95,17 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       config: { access: { role: 'agent', scope: 'send' } },
       schema: {
-        summary: "Set the contact's display name",
+        summary: "Set the contact's display name and the team's notes (fields left out stay as they are)",
         tags: ['contacts'],
         params: idParams,
-        body: z.strictObject({ displayName: z.string().trim().min(1).max(200).nullable() }),
+        body: z
+          .strictObject({
+            displayName: z.string().trim().min(1).max(200).nullable().optional(),
+            notes: z.string().max(10_000, 'at most 10,000 characters').nullable().optional(),
+          })
+          .refine((b) => b.displayName !== undefined || b.notes !== undefined, {
+            message: 'give displayName or notes (or both)',
+          }),
         response: { 200: contact, 400: errorBody, 404: errorBody },
       },
     },
@@ -106,7 +116,10 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
         return dto(
           await tx.contact.update({
             where: { id: row.id },
-            data: { displayName: request.body.displayName },
+            data: {
+              ...(request.body.displayName !== undefined ? { displayName: request.body.displayName } : {}),
+              ...(request.body.notes !== undefined ? { notes: request.body.notes?.trim() || null } : {}),
+            },
             include: { identities: true },
           }),
         );

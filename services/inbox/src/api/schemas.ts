@@ -109,6 +109,7 @@ export const contactSchema = z.object({
   id: z.string(),
   displayName: z.string().nullable(),
   pushName: z.string().nullable(),
+  notes: z.string().nullable().default(null),
   identities: z.array(z.object({ kind: z.enum(['pn', 'lid']), value: z.string() })),
   createdAt: iso,
 });

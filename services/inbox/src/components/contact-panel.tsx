@@ -4,11 +4,12 @@ import { type Contact, contactExportSchema, contactSchema } from '../api/schemas
 import { roleAtLeast, useApp } from '../app-context.tsx';
 import { contactName, formatNumber } from '../format.ts';
 
-/** The contact beside the thread: name (editable), numbers, LID; export and erase for admins. */
+/** The contact beside the thread: name and notes (editable), numbers, LID; export and erase for admins. */
 export function ContactPanel(props: { contactId: string; onClose: () => void; onErased: () => void }) {
   const { client, me, data } = useApp();
   const [contact, setContact] = useState<Contact | undefined>();
   const [name, setName] = useState('');
+  const [notes, setNotes] = useState('');
   const [error, setError] = useState<string | undefined>();
   const [saved, setSaved] = useState(false);
   const [download, setDownload] = useState<string | undefined>();
@@ -24,6 +25,7 @@ export function ContactPanel(props: { contactId: string; onClose: () => void; on
         if (cancelled) return;
         setContact(c);
         setName(c.displayName ?? '');
+        setNotes(c.notes ?? '');
       })
       .catch((e) => !cancelled && setError(describeError(e)));
     return () => {
@@ -79,7 +81,7 @@ export function ContactPanel(props: { contactId: string; onClose: () => void; on
                 setSaved(false);
                 try {
                   const c = await client.request('PATCH', `/v1/contacts/${contact.id}`, contactSchema, {
-                    body: { displayName: name.trim() || null },
+                    body: { displayName: name.trim() || null, notes: notes.trim() || null },
                   });
                   setContact(c);
                   data.setContact(c);
@@ -93,7 +95,16 @@ export function ContactPanel(props: { contactId: string; onClose: () => void; on
                 Name (shown to the team)
                 <input value={name} onChange={(e) => setName(e.target.value)} maxLength={200} />
               </label>
-              <button type="submit">Save name</button>
+              <label>
+                Notes
+                <textarea
+                  value={notes}
+                  onChange={(e) => setNotes(e.target.value)}
+                  maxLength={10_000}
+                  rows={4}
+                />
+              </label>
+              <button type="submit">Save</button>
               {saved && <span role="status">Saved</span>}
             </form>
           )}

@@ -2064,6 +2064,7 @@ export const ContactScalarFieldEnum = {
   tenantId: 'tenantId',
   displayName: 'displayName',
   pushName: 'pushName',
+  notes: 'notes',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const

@@ -198,6 +198,7 @@ export const ContactScalarFieldEnum = {
   tenantId: 'tenantId',
   displayName: 'displayName',
   pushName: 'pushName',
+  notes: 'notes',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const

@@ -29,6 +29,7 @@ export type ContactMinAggregateOutputType = {
   tenantId: string | null
   displayName: string | null
   pushName: string | null
+  notes: string | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -38,6 +39,7 @@ export type ContactMaxAggregateOutputType = {
   tenantId: string | null
   displayName: string | null
   pushName: string | null
+  notes: string | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -47,6 +49,7 @@ export type ContactCountAggregateOutputType = {
   tenantId: number
   displayName: number
   pushName: number
+  notes: number
   createdAt: number
   updatedAt: number
   _all: number
@@ -58,6 +61,7 @@ export type ContactMinAggregateInputType = {
   tenantId?: true
   displayName?: true
   pushName?: true
+  notes?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -67,6 +71,7 @@ export type ContactMaxAggregateInputType = {
   tenantId?: true
   displayName?: true
   pushName?: true
+  notes?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -76,6 +81,7 @@ export type ContactCountAggregateInputType = {
   tenantId?: true
   displayName?: true
   pushName?: true
+  notes?: true
   createdAt?: true
   updatedAt?: true
   _all?: true
@@ -158,6 +164,7 @@ export type ContactGroupByOutputType = {
   tenantId: string
   displayName: string | null
   pushName: string | null
+  notes: string | null
   createdAt: Date
   updatedAt: Date
   _count: ContactCountAggregateOutputType | null
@@ -188,6 +195,7 @@ export type ContactWhereInput = {
   tenantId?: Prisma.UuidFilter<"Contact"> | string
   displayName?: Prisma.StringNullableFilter<"Contact"> | string | null
   pushName?: Prisma.StringNullableFilter<"Contact"> | string | null
+  notes?: Prisma.StringNullableFilter<"Contact"> | string | null
   createdAt?: Prisma.DateTimeFilter<"Contact"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Contact"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -200,6 +208,7 @@ export type ContactOrderByWithRelationInput = {
   tenantId?: Prisma.SortOrder
   displayName?: Prisma.SortOrderInput | Prisma.SortOrder
   pushName?: Prisma.SortOrderInput | Prisma.SortOrder
+  notes?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   tenant?: Prisma.TenantOrderByWithRelationInput
@@ -216,6 +225,7 @@ export type ContactWhereUniqueInput = Prisma.AtLeast<{
   tenantId?: Prisma.UuidFilter<"Contact"> | string
   displayName?: Prisma.StringNullableFilter<"Contact"> | string | null
   pushName?: Prisma.StringNullableFilter<"Contact"> | string | null
+  notes?: Prisma.StringNullableFilter<"Contact"> | string | null
   createdAt?: Prisma.DateTimeFilter<"Contact"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Contact"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -228,6 +238,7 @@ export type ContactOrderByWithAggregationInput = {
   tenantId?: Prisma.SortOrder
   displayName?: Prisma.SortOrderInput | Prisma.SortOrder
   pushName?: Prisma.SortOrderInput | Prisma.SortOrder
+  notes?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.ContactCountOrderByAggregateInput
@@ -243,6 +254,7 @@ export type ContactScalarWhereWithAggregatesInput = {
   tenantId?: Prisma.UuidWithAggregatesFilter<"Contact"> | string
   displayName?: Prisma.StringNullableWithAggregatesFilter<"Contact"> | string | null
   pushName?: Prisma.StringNullableWithAggregatesFilter<"Contact"> | string | null
+  notes?: Prisma.StringNullableWithAggregatesFilter<"Contact"> | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Contact"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Contact"> | Date | string
 }
@@ -251,6 +263,7 @@ export type ContactCreateInput = {
   id?: string
   displayName?: string | null
   pushName?: string | null
+  notes?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutContactsInput
@@ -263,6 +276,7 @@ export type ContactUncheckedCreateInput = {
   tenantId: string
   displayName?: string | null
   pushName?: string | null
+  notes?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   identities?: Prisma.ContactIdentityUncheckedCreateNestedManyWithoutContactInput
@@ -273,6 +287,7 @@ export type ContactUpdateInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   displayName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   pushName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  notes?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutContactsNestedInput
@@ -285,6 +300,7 @@ export type ContactUncheckedUpdateInput = {
   tenantId?: Prisma.StringFieldUpdateOperationsInput | string
   displayName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   pushName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  notes?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   identities?: Prisma.ContactIdentityUncheckedUpdateManyWithoutContactNestedInput
@@ -296,6 +312,7 @@ export type ContactCreateManyInput = {
   tenantId: string
   displayName?: string | null
   pushName?: string | null
+  notes?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -304,6 +321,7 @@ export type ContactUpdateManyMutationInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   displayName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   pushName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  notes?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -313,6 +331,7 @@ export type ContactUncheckedUpdateManyInput = {
   tenantId?: Prisma.StringFieldUpdateOperationsInput | string
   displayName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   pushName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  notes?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -337,6 +356,7 @@ export type ContactCountOrderByAggregateInput = {
   tenantId?: Prisma.SortOrder
   displayName?: Prisma.SortOrder
   pushName?: Prisma.SortOrder
+  notes?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -346,6 +366,7 @@ export type ContactMaxOrderByAggregateInput = {
   tenantId?: Prisma.SortOrder
   displayName?: Prisma.SortOrder
   pushName?: Prisma.SortOrder
+  notes?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -355,6 +376,7 @@ export type ContactMinOrderByAggregateInput = {
   tenantId?: Prisma.SortOrder
   displayName?: Prisma.SortOrder
   pushName?: Prisma.SortOrder
+  notes?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -438,6 +460,7 @@ export type ContactCreateWithoutTenantInput = {
   id?: string
   displayName?: string | null
   pushName?: string | null
+  notes?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   identities?: Prisma.ContactIdentityCreateNestedManyWithoutContactInput
@@ -448,6 +471,7 @@ export type ContactUncheckedCreateWithoutTenantInput = {
   id?: string
   displayName?: string | null
   pushName?: string | null
+  notes?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   identities?: Prisma.ContactIdentityUncheckedCreateNestedManyWithoutContactInput
@@ -488,6 +512,7 @@ export type ContactScalarWhereInput = {
   tenantId?: Prisma.UuidFilter<"Contact"> | string
   displayName?: Prisma.StringNullableFilter<"Contact"> | string | null
   pushName?: Prisma.StringNullableFilter<"Contact"> | string | null
+  notes?: Prisma.StringNullableFilter<"Contact"> | string | null
   createdAt?: Prisma.DateTimeFilter<"Contact"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Contact"> | Date | string
 }
@@ -496,6 +521,7 @@ export type ContactCreateWithoutIdentitiesInput = {
   id?: string
   displayName?: string | null
   pushName?: string | null
+  notes?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutContactsInput
@@ -507,6 +533,7 @@ export type ContactUncheckedCreateWithoutIdentitiesInput = {
   tenantId: string
   displayName?: string | null
   pushName?: string | null
+  notes?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   conversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutContactInput
@@ -532,6 +559,7 @@ export type ContactUpdateWithoutIdentitiesInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   displayName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   pushName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  notes?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutContactsNestedInput
@@ -543,6 +571,7 @@ export type ContactUncheckedUpdateWithoutIdentitiesInput = {
   tenantId?: Prisma.StringFieldUpdateOperationsInput | string
   displayName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   pushName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  notes?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   conversations?: Prisma.ConversationUncheckedUpdateManyWithoutContactNestedInput
@@ -552,6 +581,7 @@ export type ContactCreateWithoutConversationsInput = {
   id?: string
   displayName?: string | null
   pushName?: string | null
+  notes?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutContactsInput
@@ -563,6 +593,7 @@ export type ContactUncheckedCreateWithoutConversationsInput = {
   tenantId: string
   displayName?: string | null
   pushName?: string | null
+  notes?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   identities?: Prisma.ContactIdentityUncheckedCreateNestedManyWithoutContactInput
@@ -588,6 +619,7 @@ export type ContactUpdateWithoutConversationsInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   displayName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   pushName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  notes?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutContactsNestedInput
@@ -599,6 +631,7 @@ export type ContactUncheckedUpdateWithoutConversationsInput = {
   tenantId?: Prisma.StringFieldUpdateOperationsInput | string
   displayName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   pushName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  notes?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   identities?: Prisma.ContactIdentityUncheckedUpdateManyWithoutContactNestedInput
@@ -608,6 +641,7 @@ export type ContactCreateManyTenantInput = {
   id?: string
   displayName?: string | null
   pushName?: string | null
+  notes?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -616,6 +650,7 @@ export type ContactUpdateWithoutTenantInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   displayName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   pushName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  notes?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   identities?: Prisma.ContactIdentityUpdateManyWithoutContactNestedInput
@@ -626,6 +661,7 @@ export type ContactUncheckedUpdateWithoutTenantInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   displayName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   pushName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  notes?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   identities?: Prisma.ContactIdentityUncheckedUpdateManyWithoutContactNestedInput
@@ -636,6 +672,7 @@ export type ContactUncheckedUpdateManyWithoutTenantInput = {
   id?: Prisma.StringFieldUpdateOperationsInput | string
   displayName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   pushName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  notes?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -685,6 +722,7 @@ export type ContactSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   tenantId?: boolean
   displayName?: boolean
   pushName?: boolean
+  notes?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -698,6 +736,7 @@ export type ContactSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   tenantId?: boolean
   displayName?: boolean
   pushName?: boolean
+  notes?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -708,6 +747,7 @@ export type ContactSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   tenantId?: boolean
   displayName?: boolean
   pushName?: boolean
+  notes?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -718,11 +758,12 @@ export type ContactSelectScalar = {
   tenantId?: boolean
   displayName?: boolean
   pushName?: boolean
+  notes?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type ContactOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "displayName" | "pushName" | "createdAt" | "updatedAt", ExtArgs["result"]["contact"]>
+export type ContactOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "displayName" | "pushName" | "notes" | "createdAt" | "updatedAt", ExtArgs["result"]["contact"]>
 export type ContactInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   identities?: boolean | Prisma.Contact$identitiesArgs<ExtArgs>
@@ -748,6 +789,7 @@ export type $ContactPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     tenantId: string
     displayName: string | null
     pushName: string | null
+    notes: string | null
     createdAt: Date
     updatedAt: Date
   }, ExtArgs["result"]["contact"]>
@@ -1180,6 +1222,7 @@ export interface ContactFieldRefs {
   readonly tenantId: Prisma.FieldRef<"Contact", 'String'>
   readonly displayName: Prisma.FieldRef<"Contact", 'String'>
   readonly pushName: Prisma.FieldRef<"Contact", 'String'>
+  readonly notes: Prisma.FieldRef<"Contact", 'String'>
   readonly createdAt: Prisma.FieldRef<"Contact", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"Contact", 'DateTime'>
 }
