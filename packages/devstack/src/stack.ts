@@ -148,7 +148,7 @@ export class StackProcessError extends Error {
   }
 }
 
-const SENDER_DEFAULT_STATUSES: StatusMode = {
+const DEFAULT_EMULATOR_STATUSES: StatusMode = {
   mode: 'auto',
   delaysMs: { sent: 100, delivered: 400, read: 1200 },
 };
@@ -309,7 +309,7 @@ export async function startStack(input: StackOptions): Promise<Stack> {
                 verifiedName: tenant.cloudApi.verifiedName ?? displayName,
               },
             ],
-            statuses: options.statuses ?? SENDER_DEFAULT_STATUSES,
+            statuses: options.statuses ?? DEFAULT_EMULATOR_STATUSES,
           });
           const started = emulator;
           cleanups.push(() => started.close());
