@@ -552,7 +552,7 @@ describe('sessions', () => {
       url: `/v1/sessions/${id}/pairing`,
       headers: bearer(admin),
     });
-    expect(none.statusCode).toBe(404);
+    expect(none.statusCode).toBe(204);
     const record = {
       sessionId: id,
       kind: 'qr',

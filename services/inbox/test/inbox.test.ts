@@ -377,7 +377,15 @@ describe('the inbox', () => {
       const socket = await standIns.get(sessionId)!.socket(1, 10_000);
       const qr = socket.showQr();
       const image = card.getByRole('img', { name: 'QR code to pair phone-1' });
-      await image.waitFor();
+      await image.waitFor({ timeout: 20_000 }).catch(async (error: Error) => {
+        const row = await withTenant(dbB, b.tenantId, (tx) =>
+          tx.session.findUniqueOrThrow({ where: { id: sessionId } }),
+        );
+        const stored = await redis.get(`${b.keyPrefix}session:${sessionId}:pairing`);
+        throw new Error(
+          `${error.message}; session ${row.state} (${row.stateReason}); pairing record ${stored ? 'stored' : 'missing'}; the runtime reported: ${runtimeErrors.join(' | ') || 'nothing'}`,
+        );
+      });
       // The image encodes exactly the payload WhatsApp gave the socket: each module read back
       // from the rendered pixels matches the QR matrix of that payload.
       const matrix = QRCode.create(qr, { errorCorrectionLevel: 'L' }).modules;
@@ -418,16 +426,29 @@ describe('the inbox', () => {
         10_000,
       );
       await socket.close(DisconnectReason.restartRequired);
-      (await standIns.get(sessionId)!.socket(2, 10_000)).open();
+      // The restart's socket logs in with the saved creds. Open whichever socket is newest: on a
+      // busy machine the adapter may have given up on one (connect timeout) and made another.
+      const standIn = standIns.get(sessionId)!;
+      await standIn.socket(2, 10_000);
+      const opened = new Set<unknown>();
       await eventually(
         'connected recorded',
-        async () =>
-          (
-            await withTenant(dbB, b.tenantId, (tx) =>
-              tx.session.findUniqueOrThrow({ where: { id: sessionId } }),
-            )
-          ).state === 'connected',
-        15_000,
+        async () => {
+          const latest = standIn.current;
+          if (!opened.has(latest)) {
+            try {
+              latest.open();
+              opened.add(latest);
+            } catch {
+              // closed before we got to it: the next round takes the next socket
+            }
+          }
+          const row = await withTenant(dbB, b.tenantId, (tx) =>
+            tx.session.findUniqueOrThrow({ where: { id: sessionId } }),
+          );
+          return row.state === 'connected';
+        },
+        20_000,
       ).catch((error: Error) => {
         throw new Error(`${error.message}; the runtime reported: ${runtimeErrors.join(' | ') || 'nothing'}`);
       });

@@ -80,6 +80,8 @@ export class SessionRuntime {
   private readonly options: SessionRuntimeOptions;
   private readonly claimer: SessionClaimer;
   private readonly channels = new Map<string, Channel>();
+  /** The last pending state write of each session (see serializeState). */
+  private readonly stateWrites = new Map<string, Promise<void>>();
   private readonly detachers = new Map<string, () => Promise<void>>();
   private readonly commandConsumers = new Map<string, SessionCommandConsumer>();
 
@@ -123,7 +125,7 @@ export class SessionRuntime {
   private async open(session: OwnedSession): Promise<void> {
     const channel = await this.options.createChannel(session);
     this.channels.set(session.sessionId, channel);
-    channel.on('state', (change) => this.persistState(session, channel, change));
+    channel.on('state', (change) => this.serializeState(session, channel, change));
     channel.on('pairing', (challenge) => this.publishChallenge(challenge));
     if (this.options.attach)
       this.detachers.set(session.sessionId, await this.options.attach(session, channel));
@@ -173,6 +175,23 @@ export class SessionRuntime {
     }
     // Recorded under this claim's epoch: refused (and that is right) when a newer owner exists.
     await this.writeState(session.fence, { state: 'disconnected', reason: `handed over: ${reason}` });
+  }
+
+  /**
+   * State changes of one session are written and announced in the order the channel made them: a
+   * slow write of `connecting` must not land after the `pairing` that followed it (the row and the
+   * inbox would then show the older state).
+   */
+  private serializeState(session: OwnedSession, channel: Channel, change: StateChange): Promise<void> {
+    const id = session.sessionId;
+    const next = (this.stateWrites.get(id) ?? Promise.resolve())
+      .then(() => this.persistState(session, channel, change))
+      .catch((error: unknown) => this.options.onError?.(error, { sessionId: id, what: 'persist state' }));
+    this.stateWrites.set(id, next);
+    void next.finally(() => {
+      if (this.stateWrites.get(id) === next) this.stateWrites.delete(id);
+    });
+    return next;
   }
 
   private async persistState(session: OwnedSession, channel: Channel, change: StateChange): Promise<void> {

@@ -151,13 +151,14 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       config: { access: { role: 'admin', scope: 'manage' } },
       schema: {
-        summary: "The session's current pairing challenge (QR payload or pairing code), while pairing",
+        summary:
+          "The session's current pairing challenge (QR payload or pairing code); 204 when there is none right now",
         tags: ['sessions'],
         params: idParams,
-        response: { 200: pairingRecordSchema, 404: errorBody },
+        response: { 200: pairingRecordSchema, 204: z.null(), 404: errorBody },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const row = await tenantTx(ctx, request, (tx) =>
         tx.session.findUnique({ where: { id: request.params.id } }),
       );
@@ -168,7 +169,8 @@ export const sessionRoutes: FastifyPluginAsyncZod = async (app) => {
         const parsed = pairingRecordSchema.safeParse(JSON.parse(raw));
         if (parsed.success && parsed.data.sessionId === row.id) record = parsed.data;
       }
-      if (!record) throw new ApiError('not_found', 'the session has no pairing challenge right now');
+      // No challenge is a normal answer while a session waits (an inbox polls it), not an error.
+      if (!record) return reply.status(204).send(null);
       return record;
     },
   );

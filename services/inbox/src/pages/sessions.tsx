@@ -131,7 +131,8 @@ function SessionCard(props: { session: Session; admin: boolean }) {
 
   const fetchPairing = useCallback(async () => {
     const res = await client.fetch('GET', `/v1/sessions/${s.id}/pairing`);
-    if (!res.ok) {
+    // 204: no challenge right now (between two codes, or before the first).
+    if (!res.ok || res.status === 204) {
       await res.body?.cancel();
       return;
     }
@@ -154,6 +155,13 @@ function SessionCard(props: { session: Session; admin: boolean }) {
   useEffect(() => {
     if (!waiting) setPairing(undefined);
   }, [waiting]);
+  // Events are the fast path; while waiting, a slow poll also picks up a challenge whose event
+  // this page missed (published between the list's load and the stream's start, or in a gap).
+  useEffect(() => {
+    if (!props.admin || s.state !== 'pairing') return;
+    const timer = setInterval(() => void fetchPairing(), 3_000);
+    return () => clearInterval(timer);
+  }, [props.admin, s.state, fetchPairing]);
 
   useEffect(() => {
     if (pairing?.kind !== 'qr') {
