@@ -19,6 +19,7 @@ import {
 } from '@switchboard/db';
 import { tenantKeyPrefix } from '@switchboard/messaging';
 import {
+  deleteKeysWithPrefix,
   freePort,
   postgresUrl,
   type ServiceProcess,
@@ -194,14 +195,7 @@ async function deleteKeys(redis: { host: string; port: number }, prefixes: strin
   });
   try {
     await client.connect();
-    for (const prefix of prefixes) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-        cursor = next;
-        if (keys.length > 0) await client.unlink(...keys);
-      } while (cursor !== '0');
-    }
+    for (const prefix of prefixes) await deleteKeysWithPrefix(client, prefix);
   } finally {
     client.disconnect();
   }

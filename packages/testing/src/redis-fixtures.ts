@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import './provided-context.ts';
+import { deleteKeysWithPrefix } from './redis-keys.ts';
+
+export { deleteKeysWithPrefix };
 
 /**
  * A key prefix no other test uses, so test files share one Redis without seeing each other's
@@ -26,18 +29,6 @@ export function redisOptions(): { host: string; port: number } {
 export function sentinelOptions(): { sentinels: { host: string; port: number }[]; name: string } {
   const { sentinels, name } = inject('sentinel');
   return { sentinels, name };
-}
-
-/** Deletes every key under a prefix (SCAN + UNLINK, never KEYS on a shared server). */
-export async function deleteKeysWithPrefix(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
-  return deleted;
 }
 
 /** A Redis key prefix for one test plus a cleanup that removes whatever the test left under it. */

@@ -10,4 +10,5 @@ export {
   startPostgres,
 } from './postgres-server.ts';
 export { killAllSync, type ServiceProcess, type StartProcessOptions, startProcess } from './processes.ts';
+export { deleteKeysWithPrefix } from './redis-keys.ts';
 export { type RunningRedis, startRedis } from './redis-server.ts';
