@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { describeError } from '../api/client.ts';
 import {
   type ApiKey,
@@ -163,9 +163,14 @@ function ApiKeys() {
   const [scopes, setScopes] = useState<string[]>(['read', 'send']);
   const [key, setKey] = useState<string | undefined>();
   const [error, setError] = useState<string | undefined>();
+  // Only the newest load is applied: the page's first load, slow on a busy server, must not
+  // replace the list after a key created since then.
+  const loads = useRef(0);
   const load = useCallback(async () => {
+    const n = ++loads.current;
     try {
-      setItems((await client.request('GET', '/v1/api-keys?limit=100', pageOf(apiKeySchema))).items);
+      const page = await client.request('GET', '/v1/api-keys?limit=100', pageOf(apiKeySchema));
+      if (n === loads.current) setItems(page.items);
     } catch (e) {
       setError(describeError(e));
     }
@@ -193,7 +198,8 @@ function ApiKeys() {
             });
             const { key: shown, ...rest } = created;
             setKey(shown);
-            setItems((list) => [rest, ...list]);
+            loads.current++;
+            setItems((list) => [rest, ...list.filter((k) => k.id !== rest.id)]);
             setName('');
             setError(undefined);
           } catch (err) {
