@@ -83,7 +83,7 @@ try {
       redis: { mode: 'standalone', host: redisServer.host, port: redisServer.port },
       databaseUrl: urls.appUrl,
       tenantId: seeded.tenantId,
-      prefix: `bench${r}:`,
+      keyPrefix: `bench${r}:`,
       ttlMs: TTL,
       maxSessions: SESSIONS,
     });

@@ -351,7 +351,7 @@ describe('the inbox', () => {
       redis,
       db: dbB,
       tenantId: b.tenantId,
-      prefix: b.keyPrefix,
+      keyPrefix: b.keyPrefix,
       workerId: 'inbox-test-worker',
       maxSessions: 10,
       // Long enough that a busy machine never loses the lease mid-pairing (a new claim would open a
@@ -365,7 +365,7 @@ describe('the inbox', () => {
         return await BaileysChannel.create({
           sessionId: session.sessionId,
           redis,
-          prefix: b.keyPrefix,
+          keyPrefix: b.keyPrefix,
           epoch: session.fence.epoch,
           socketFactory: standIn.factory,
         });

@@ -18,7 +18,7 @@ let db: Db;
 let tenantId: string;
 let sessionIds: string[];
 let redis: Redis;
-const prefix = `${uniquePrefix('runtime')}:`;
+const keyPrefix = `${uniquePrefix('runtime')}:`;
 // One stand-in per session and worker: what WhatsApp's servers would be for each socket.
 const standIns = new Map<string, BaileysStandIn>();
 const runtimes: SessionRuntime[] = [];
@@ -29,7 +29,7 @@ function runtime(workerId: string): SessionRuntime {
     redis,
     db,
     tenantId,
-    prefix,
+    keyPrefix,
     workerId,
     maxSessions: 10,
     leaseTtlMs: 1500,
@@ -40,7 +40,7 @@ function runtime(workerId: string): SessionRuntime {
       return await BaileysChannel.create({
         sessionId: session.sessionId,
         redis,
-        prefix,
+        keyPrefix,
         epoch: session.fence.epoch,
         socketFactory: standIn.factory,
       });
@@ -77,12 +77,12 @@ describe('SessionRuntime', () => {
     const qr = socket.showQr();
     await eventually(
       'the QR in Redis',
-      async () => JSON.parse((await redis.get(pairingKey(prefix, id))) ?? '{}').code === qr,
+      async () => JSON.parse((await redis.get(pairingKey(keyPrefix, id))) ?? '{}').code === qr,
       15_000,
     );
-    const published = JSON.parse((await redis.get(pairingKey(prefix, id)))!);
+    const published = JSON.parse((await redis.get(pairingKey(keyPrefix, id)))!);
     expect(published).toMatchObject({ kind: 'qr', sequence: 1 });
-    const ttl = await redis.pttl(pairingKey(prefix, id));
+    const ttl = await redis.pttl(pairingKey(keyPrefix, id));
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
     await eventually('pairing recorded', async () => (await sessionRow(id)).state === 'pairing', 15_000);
@@ -92,7 +92,7 @@ describe('SessionRuntime', () => {
     await eventually(
       'the linked creds saved',
       async () =>
-        ((await redis.hget(`${prefix}session:${id}:auth`, 'creds')) ?? '').includes('5511988880001'),
+        ((await redis.hget(`${keyPrefix}session:${id}:auth`, 'creds')) ?? '').includes('5511988880001'),
       15_000,
     );
     await socket.close(DisconnectReason.restartRequired);
@@ -107,7 +107,7 @@ describe('SessionRuntime', () => {
 
     // The tenant's realtime stream got the pairing (without its code: the stream is readable
     // by every user, the code only through the API) and each state, in order.
-    const events = (await redis.xrange(realtimeStreamKey(prefix), '-', '+'))
+    const events = (await redis.xrange(realtimeStreamKey(keyPrefix), '-', '+'))
       .map(([, fields]) => realtimeEventSchema.parse(JSON.parse(fields[1]!)))
       .filter((event) => 'sessionId' in event.data && event.data.sessionId === id);
     const pairingEvent = events.find((event) => event.type === 'session.pairing');

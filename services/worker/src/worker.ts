@@ -92,7 +92,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     throw error;
   }
 
-  const prefix = tenantKeyPrefix(config.SWITCHBOARD_TENANT);
+  const keyPrefix = tenantKeyPrefix(config.SWITCHBOARD_TENANT);
   const declaredByName = new Map(declared.map((session) => [session.name, session]));
   // The outbox's sweep: what a crash (this worker's or another's) left between a commit and its
   // effects. Every session's pipeline kicks it right after each commit.
@@ -100,7 +100,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     db,
     redis,
     tenantId,
-    keyPrefix: prefix,
+    keyPrefix,
     onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
   });
   const pipelines = new MessagePipelines({
@@ -108,7 +108,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     redis,
     workerConnection,
     tenantId,
-    keyPrefix: prefix,
+    keyPrefix,
     logger,
     secrets: deps.secrets,
     ...(config.INTERNAL_TOKEN ? { internalToken: config.INTERNAL_TOKEN } : {}),
@@ -136,7 +136,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     redis,
     db,
     tenantId,
-    prefix,
+    keyPrefix,
     workerId: config.POD_NAME,
     maxSessions: config.MAX_SESSIONS_PER_WORKER,
     leaseTtlMs: config.SESSION_LEASE_TTL,
@@ -163,14 +163,14 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
         secrets: deps.secrets,
         baseUrl: config.CLOUD_API_BASE_URL,
         graphVersion: config.CLOUD_API_GRAPH_VERSION,
-        readFence: () => readFence(redis, authStateKeys(prefix, session.sessionId)),
+        readFence: () => readFence(redis, authStateKeys(keyPrefix, session.sessionId)),
         logger,
       });
     }
     return BaileysChannel.create({
       sessionId: session.sessionId,
       redis,
-      prefix,
+      keyPrefix,
       epoch: session.fence.epoch,
       logger: baileysLogger,
       ...(deps.baileysSocketFactory ? { socketFactory: deps.baileysSocketFactory } : {}),

@@ -10,7 +10,7 @@ import { messageId, wireMessage } from './testing/messages.ts';
 import { BaileysStandIn, boom } from './testing/stand-in.ts';
 
 const ns = redisNamespace('channels-adapter');
-const prefix = `${ns.prefix}:`;
+const keyPrefix = `${ns.prefix}:`;
 let redis: Redis;
 const open: StandInChannel[] = [];
 const identity = { phoneNumber: '5511900000002', lid: '500000000000002' };
@@ -31,7 +31,7 @@ afterAll(async () => {
 async function connected(
   options: Partial<Parameters<typeof createStandInChannel>[0]> = {},
 ): Promise<StandInChannel> {
-  const t = await createStandInChannel({ redis, prefix, paired: identity, ...options });
+  const t = await createStandInChannel({ redis, keyPrefix, paired: identity, ...options });
   open.push(t);
   await t.channel.connect();
   (await t.standIn.socket(1)).open();
@@ -149,7 +149,7 @@ describe('send', () => {
   });
 
   it('refuses when not connected (retryable), an invalid number and empty text (unrecoverable)', async () => {
-    const t = await createStandInChannel({ redis, prefix, paired: identity });
+    const t = await createStandInChannel({ redis, keyPrefix, paired: identity });
     open.push(t);
     const notConnected = t.channel.send({ to: PEER, content: { type: 'text', text: 'x' } });
     await expect(notConnected).rejects.toBeInstanceOf(ChannelError);
@@ -223,7 +223,7 @@ describe('send', () => {
 
 describe('inbound events through the adapter', () => {
   it('holds events a logged-in socket receives while catching up until the offline notifications are in', async () => {
-    const t = await createStandInChannel({ redis, prefix, paired: identity });
+    const t = await createStandInChannel({ redis, keyPrefix, paired: identity });
     open.push(t);
     await t.channel.connect();
     const socket = await t.standIn.socket(1);
@@ -348,7 +348,7 @@ describe('a worker restart', () => {
       const standIn = new BaileysStandIn();
       const restarted = await BaileysChannel.create({
         redis: other,
-        prefix,
+        keyPrefix,
         sessionId: first.sessionId,
         epoch: 2n,
         socketFactory: standIn.factory,

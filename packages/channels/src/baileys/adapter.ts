@@ -83,7 +83,7 @@ export interface BaileysChannelOptions {
   /** A command connection to the tenant's Redis (auth state and fence). */
   redis: Redis | Cluster;
   /** The tenant's key prefix, e.g. `sb:acme:`. */
-  prefix: string;
+  keyPrefix: string;
   /** The epoch of this worker's claim of the session. */
   epoch: bigint | number;
   /** Makes sockets; tests pass the stand-in's. */
@@ -177,7 +177,7 @@ export class BaileysChannel implements Channel {
     this.#options = options;
     this.sessionId = options.sessionId;
     this.epoch = BigInt(options.epoch);
-    this.keys = authStateKeys(options.prefix, options.sessionId);
+    this.keys = authStateKeys(options.keyPrefix, options.sessionId);
     this.#redis = options.redis;
     this.#factory = options.socketFactory ?? ((config) => makeWASocket(config));
     this.#logger = options.logger ?? silentLogger;

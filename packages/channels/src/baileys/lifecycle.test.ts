@@ -8,7 +8,7 @@ import { type CloseContext, decideOnClose } from './lifecycle.ts';
 import { createStandInChannel, type StandInChannel } from './testing/harness.ts';
 
 const ns = redisNamespace('channels-lifecycle');
-const prefix = `${ns.prefix}:`;
+const keyPrefix = `${ns.prefix}:`;
 let redis: Redis;
 const open: StandInChannel[] = [];
 const identity = { phoneNumber: '5511900000001', lid: '300000000000001' };
@@ -27,7 +27,7 @@ afterAll(async () => {
 async function connected(
   options: Partial<Parameters<typeof createStandInChannel>[0]> = {},
 ): Promise<StandInChannel> {
-  const t = await createStandInChannel({ redis, prefix, paired: identity, random: () => 0, ...options });
+  const t = await createStandInChannel({ redis, keyPrefix, paired: identity, random: () => 0, ...options });
   open.push(t);
   await t.channel.connect();
   const socket = await t.standIn.socket(1);

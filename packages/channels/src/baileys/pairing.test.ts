@@ -6,7 +6,7 @@ import { settle } from '../testing.ts';
 import { createStandInChannel, type StandInChannel } from './testing/harness.ts';
 
 const ns = redisNamespace('channels-pairing');
-const prefix = `${ns.prefix}:`;
+const keyPrefix = `${ns.prefix}:`;
 let redis: Redis;
 const open: StandInChannel[] = [];
 const phone = { phoneNumber: '5511988880001', lid: '400000000000001', device: 12 };
@@ -27,7 +27,7 @@ async function unpaired(
 ): Promise<StandInChannel> {
   const t = await createStandInChannel({
     redis,
-    prefix,
+    keyPrefix,
     now: () => new Date('2026-03-01T12:00:00Z'),
     ...options,
   });
@@ -173,7 +173,7 @@ describe('pairing by code', () => {
     });
     expect(t.standIn.sockets).toHaveLength(0);
 
-    const linked = await createStandInChannel({ redis, prefix, paired: phone });
+    const linked = await createStandInChannel({ redis, keyPrefix, paired: phone });
     open.push(linked);
     expect(linked.channel.state).toBe('disconnected');
     await expect(linked.channel.requestPairingCode('5511988880001')).rejects.toMatchObject({

@@ -18,9 +18,9 @@ export interface StandInChannel {
 }
 
 /** Options for {@link createStandInChannel}. */
-export interface StandInChannelOptions extends Partial<Omit<BaileysChannelOptions, 'redis' | 'prefix'>> {
+export interface StandInChannelOptions extends Partial<Omit<BaileysChannelOptions, 'redis' | 'keyPrefix'>> {
   redis: Redis | Cluster;
-  prefix: string;
+  keyPrefix: string;
   /** Seed the session as already linked to this identity. */
   paired?: PairingIdentity;
 }
@@ -32,9 +32,15 @@ export async function createStandInChannel(options: StandInChannelOptions): Prom
   const epoch = options.epoch ?? 1n;
   const standIn = new BaileysStandIn();
   const scheduler = new ManualScheduler();
-  await options.redis.set(`${options.prefix}session:${sessionId}:fence`, String(epoch));
+  await options.redis.set(`${options.keyPrefix}session:${sessionId}:fence`, String(epoch));
   if (paired)
-    await seedPairedSession({ redis: options.redis, prefix: options.prefix, sessionId, epoch, ...paired });
+    await seedPairedSession({
+      redis: options.redis,
+      keyPrefix: options.keyPrefix,
+      sessionId,
+      epoch,
+      ...paired,
+    });
   const channel = await BaileysChannel.create({
     socketFactory: standIn.factory,
     scheduler,
