@@ -1,15 +1,7 @@
 /** The channel port: the interface, its events, domain types and errors. */
 
 /** The Baileys adapter: a WhatsApp Web session behind the Channel port. */
-export {
-  BaileysChannel,
-  type BaileysChannelOptions,
-  type BaileysSocket,
-  isPaired,
-  realScheduler,
-  type Scheduler,
-  type SocketFactory,
-} from './baileys/adapter.ts';
+export { BaileysChannel } from './baileys/adapter.ts';
 /** Baileys auth state in one Redis hash per session, every write fenced by the epoch. */
 export {
   type AuthStateKeys,
@@ -27,6 +19,12 @@ export { type BaileysLogger, silentLogger } from './baileys/logger.ts';
 export { type BaileysMediaDownload, decodeMediaDownload } from './baileys/mapping.ts';
 /** Downloads Baileys media (downloadContentFromMessage, checked against fileSha256). */
 export { type BaileysMediaFetcherOptions, baileysMediaFetcher } from './baileys/media.ts';
+/** The adapter's options and the part of Baileys' socket it uses. */
+export type { BaileysChannelOptions, BaileysSocket, SocketFactory } from './baileys/options.ts';
+/** Whether Baileys creds belong to a linked device. */
+export { isPaired } from './baileys/pairing.ts';
+/** The timers the adapter schedules reconnects and timeouts with. */
+export { realScheduler, type Scheduler } from './baileys/scheduler.ts';
 export {
   type Channel,
   type ChannelCapabilities,

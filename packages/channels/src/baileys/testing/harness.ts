@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { ChannelEventLog } from '../../testing.ts';
-import { BaileysChannel, type BaileysChannelOptions } from '../adapter.ts';
+import { BaileysChannel } from '../adapter.ts';
+import type { BaileysChannelOptions } from '../options.ts';
 import { ManualScheduler } from './scheduler.ts';
 import { seedPairedSession } from './seed.ts';
 import { BaileysStandIn, type PairingIdentity } from './stand-in.ts';
