@@ -6,13 +6,8 @@
  * exported from the package index.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type Channel,
-  ChannelError,
-  type ChannelKind,
-  type SessionState,
-  StaleEpochError,
-} from './channel.ts';
+import type { Channel, ChannelKind, SessionState } from './channel.ts';
+import { ChannelError, StaleEpochError } from './errors.ts';
 import { ChannelEventLog } from './testing.ts';
 
 /** What the provider received from the channel. */

@@ -6,24 +6,22 @@ import {
   type WAMessage,
 } from '@whiskeysockets/baileys';
 import type { Cluster, Redis } from 'ioredis';
-import {
-  type Channel,
-  type ChannelCapabilities,
-  ChannelError,
-  type ChannelEventName,
-  type ChannelEvents,
-  type ChannelListener,
-  type ConnectOptions,
-  type OutboundMessage,
-  type OutboundPresence,
-  type PairingChallenge,
-  type SendResult,
-  type SessionState,
-  StaleEpochError,
-  type StateCause,
-  type StateChange,
-  UnrecoverableChannelError,
+import type {
+  Channel,
+  ChannelCapabilities,
+  ChannelEventName,
+  ChannelEvents,
+  ChannelListener,
+  ConnectOptions,
+  OutboundMessage,
+  OutboundPresence,
+  PairingChallenge,
+  SendResult,
+  SessionState,
+  StateCause,
+  StateChange,
 } from '../channel.ts';
+import { ChannelError, StaleEpochError, UnrecoverableChannelError } from '../errors.ts';
 import { ChannelListeners } from '../listeners.ts';
 import {
   type AuthStateKeys,

@@ -3,7 +3,7 @@ import { redisNamespace, redisOptions } from '@switchboard/testing';
 import { BufferJSON, Curve, type KeyPair, proto } from '@whiskeysockets/baileys';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StaleEpochError } from '../channel.ts';
+import { StaleEpochError } from '../errors.ts';
 import { authStateKeys, createRedisAuthState, keyField } from './auth-state.ts';
 
 const ns = redisNamespace('channels-auth');

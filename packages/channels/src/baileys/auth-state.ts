@@ -9,7 +9,7 @@ import {
   type SignalKeyStore,
 } from '@whiskeysockets/baileys';
 import type { Cluster, Redis } from 'ioredis';
-import { StaleEpochError } from '../channel.ts';
+import { StaleEpochError } from '../errors.ts';
 
 /**
  * Baileys auth state (creds and signal keys) in Redis, fenced by the session's epoch.

@@ -8,13 +8,8 @@ import type {
   WAMessage,
   WAPresence,
 } from '@whiskeysockets/baileys';
-import {
-  ChannelError,
-  type OutboundContent,
-  type OutboundMessage,
-  type OutboundPresence,
-  UnrecoverableChannelError,
-} from '../channel.ts';
+import type { OutboundContent, OutboundMessage, OutboundPresence } from '../channel.ts';
+import { ChannelError, UnrecoverableChannelError } from '../errors.ts';
 import { recipientJid } from './jid.ts';
 import { statusCodeOf } from './lifecycle.ts';
 

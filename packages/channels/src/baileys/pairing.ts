@@ -4,7 +4,8 @@
  * state machine; this keeps the counts and the challenges they publish.
  */
 import type { AuthenticationCreds } from '@whiskeysockets/baileys';
-import { ChannelError, type PairingChallenge } from '../channel.ts';
+import type { PairingChallenge } from '../channel.ts';
+import { ChannelError } from '../errors.ts';
 import { type BaileysLogger, describe } from './logger.ts';
 import type { Scheduler } from './scheduler.ts';
 
