@@ -1,7 +1,10 @@
 // Session commands (logout, pairing code) consumed by the worker holding the session, with real
 // Redis, BullMQ and Postgres and Baileys' own event machinery on stand-in sockets.
-import { BaileysChannel } from '@switchboard/channels';
-import { BaileysStandIn, seedPairedSession } from '@switchboard/channels/baileys/testing';
+import {
+  type BaileysStandIn,
+  seedPairedSession,
+  standInChannelFactory,
+} from '@switchboard/channels/baileys/testing';
 import { type Db, withTenant } from '@switchboard/db';
 import {
   pairingKey,
@@ -77,17 +80,11 @@ function startRuntime(workerId: string): SessionRuntime {
     leaseTtlMs: 3000,
     commands: { connection: workerRedis, handOverDelayMs: 200 },
     onError: (error, context) => errors.push(`${context.what}: ${String(error)}`),
-    createChannel: async (session) => {
-      const standIn = new BaileysStandIn();
-      standIns.set(session.sessionId, standIn);
-      return await BaileysChannel.create({
-        sessionId: session.sessionId,
-        redis,
-        keyPrefix,
-        epoch: session.fence.epoch,
-        socketFactory: standIn.factory,
-      });
-    },
+    createChannel: standInChannelFactory({
+      redis,
+      keyPrefix,
+      onStandIn: (sessionId, standIn) => standIns.set(sessionId, standIn),
+    }),
   });
   runtimes.push(created);
   created.start();

@@ -1,8 +1,7 @@
 // The worker's session runtime with real Redis and Postgres and Baileys' own event machinery on
 // stand-in sockets (packages/channels): claim -> socket -> QR published with its TTL -> paired
 // and connected recorded under the claim's epoch -> hand-over to a second worker.
-import { BaileysChannel } from '@switchboard/channels';
-import { BaileysStandIn } from '@switchboard/channels/baileys/testing';
+import { type BaileysStandIn, standInChannelFactory } from '@switchboard/channels/baileys/testing';
 import { type Db, withTenant } from '@switchboard/db';
 import { pairingKey, realtimeEventSchema, realtimeStreamKey } from '@switchboard/messaging';
 import { createTestDatabase, redisOptions, type TestDatabase, uniquePrefix } from '@switchboard/testing';
@@ -34,17 +33,11 @@ function runtime(workerId: string): SessionRuntime {
     maxSessions: 10,
     leaseTtlMs: 1500,
     onError: (error, context) => errors.push(`${context.what}: ${String(error)}`),
-    createChannel: async (session) => {
-      const standIn = new BaileysStandIn();
-      standIns.set(`${workerId}/${session.sessionId}`, standIn);
-      return await BaileysChannel.create({
-        sessionId: session.sessionId,
-        redis,
-        keyPrefix,
-        epoch: session.fence.epoch,
-        socketFactory: standIn.factory,
-      });
-    },
+    createChannel: standInChannelFactory({
+      redis,
+      keyPrefix,
+      onStandIn: (sessionId, standIn) => standIns.set(`${workerId}/${sessionId}`, standIn),
+    }),
   });
   runtimes.push(r);
   return r;

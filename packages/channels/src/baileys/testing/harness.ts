@@ -52,3 +52,37 @@ export async function createStandInChannel(options: StandInChannelOptions): Prom
   const log = new ChannelEventLog(channel);
   return { channel, standIn, scheduler, log, sessionId, ...(paired ? { identity: paired } : {}) };
 }
+
+/** What opening a held session's channel needs of it (the worker's `OwnedSession` fits). */
+export interface HeldSessionRef {
+  sessionId: string;
+  fence: { epoch: bigint | number };
+}
+
+/** Options for {@link standInChannelFactory}. */
+export interface StandInChannelFactoryOptions {
+  redis: Redis | Cluster;
+  keyPrefix: string;
+  /** Gets each new channel's stand-in: what WhatsApp's servers are for its sockets. */
+  onStandIn: (sessionId: string, standIn: BaileysStandIn) => void;
+}
+
+/**
+ * A worker's `createChannel` whose Baileys channels run on stand-in sockets: each held session
+ * gets a channel under the claim's epoch over a new stand-in, handed to `onStandIn`.
+ */
+export function standInChannelFactory(
+  options: StandInChannelFactoryOptions,
+): (session: HeldSessionRef) => Promise<BaileysChannel> {
+  return async (session) => {
+    const standIn = new BaileysStandIn();
+    options.onStandIn(session.sessionId, standIn);
+    return await BaileysChannel.create({
+      sessionId: session.sessionId,
+      redis: options.redis,
+      keyPrefix: options.keyPrefix,
+      epoch: session.fence.epoch,
+      socketFactory: standIn.factory,
+    });
+  };
+}
