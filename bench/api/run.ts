@@ -16,70 +16,44 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
-import { createDb, ensureTenant, migrate, provisionTenantDatabase, withTenant } from '@switchboard/db';
+import { createDb, ensureTenant, withTenant } from '@switchboard/db';
 import { createLogger } from '@switchboard/telemetry';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
-import { postgresUrl, startPostgres } from '../../packages/testing/src/postgres-server.ts';
-import { killAllSync } from '../../packages/testing/src/processes.ts';
-import { startRedis } from '../../packages/testing/src/redis-server.ts';
 import { buildApp } from '../../services/api/src/app.ts';
 import { hashPassword } from '../../services/api/src/auth/passwords.ts';
+import {
+  createBenchDatabase,
+  integerOptions,
+  killServersOnSigint,
+  median,
+  type RedisServer,
+  startPostgres,
+  startRedis,
+} from '../support/services.ts';
 
-const { values } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '8' },
-    connections: { type: 'string', default: '10' },
-    repeats: { type: 'string', default: '3' },
-    conversations: { type: 'string', default: '100000' },
-    messages: { type: 'string', default: '1000000' },
-  },
-});
-const SECONDS = Number(values.seconds);
-const CONNECTIONS = Number(values.connections);
-const REPEATS = Number(values.repeats);
-const CONVERSATIONS = Number(values.conversations);
-const MESSAGES = Number(values.messages);
-for (const [name, value] of Object.entries({
+const {
   seconds: SECONDS,
   connections: CONNECTIONS,
   repeats: REPEATS,
   conversations: CONVERSATIONS,
   messages: MESSAGES,
-})) {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-}
+} = integerOptions({ seconds: 8, connections: 10, repeats: 3, conversations: 100_000, messages: 1_000_000 });
 if (CONVERSATIONS < 200) throw new Error('conversations must be at least 200');
 const DEEP = Math.min(50_000, Math.floor(CONVERSATIONS / 2));
 const SEND_TARGETS = Math.min(1_000, CONVERSATIONS);
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
-process.once('SIGINT', () => {
-  killAllSync();
-  process.exit(130);
-});
+killServersOnSigint();
 
 const postgres = await startPostgres();
 // Redis starts after the seed (minutes): nothing needs it before, and a long-idle test server is
 // one more thing to lose on a shared machine.
-let redisServer: Awaited<ReturnType<typeof startRedis>> | undefined;
+let redisServer: RedisServer | undefined;
 try {
-  const admin = postgresUrl(postgres, postgres.user, postgres.password, 'postgres');
-  const name = `bench_${randomBytes(3).toString('hex')}`;
-  const urls = await provisionTenantDatabase(admin, {
-    database: name,
-    ownerRole: `${name}_owner`,
-    appRole: `${name}_app`,
-    passwords: { owner: randomBytes(12).toString('hex'), app: randomBytes(12).toString('hex') },
-  });
-  await migrate({ databaseUrl: urls.ownerUrl, direction: 'up', appRole: `${name}_app` });
+  const urls = await createBenchDatabase(postgres);
   const db = createDb({ databaseUrl: urls.appUrl, maxConnections: 10, applicationName: 'bench-api' });
   const owner = createDb({ databaseUrl: urls.ownerUrl, maxConnections: 1 });
   const slug = 'bench';

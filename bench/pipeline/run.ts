@@ -17,8 +17,7 @@
 // Starts its own Postgres and Redis on loopback and stops them at the end.
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { createDb, ensureTenant, migrate, provisionTenantDatabase, withTenant } from '@switchboard/db';
+import { createDb, ensureTenant, withTenant } from '@switchboard/db';
 import {
   InboundPipeline,
   NO_HUMAN_DELAY,
@@ -35,32 +34,18 @@ import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { inboundMessage, queueOutboundText } from '../../packages/messaging/src/testing/fixtures.ts';
 import { MemoryChannel } from '../../packages/messaging/src/testing/memory-channel.ts';
-import { postgresUrl, startPostgres } from '../../packages/testing/src/postgres-server.ts';
-import { killAllSync } from '../../packages/testing/src/processes.ts';
-import { startRedis } from '../../packages/testing/src/redis-server.ts';
+import {
+  createBenchDatabase,
+  integerOptions,
+  killServersOnSigint,
+  median,
+  percentile,
+  startPostgres,
+  startRedis,
+} from '../support/services.ts';
 
-const { values } = parseArgs({
-  options: {
-    messages: { type: 'string', default: '300' },
-    repeats: { type: 'string', default: '3' },
-    rate: { type: 'string', default: '50' },
-  },
-});
-const N = Number(values.messages);
-const REPEATS = Number(values.repeats);
-const RATE = Number(values.rate);
-for (const [name, value] of Object.entries({ messages: N, repeats: REPEATS, rate: RATE })) {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer`);
-}
+const { messages: N, repeats: REPEATS, rate: RATE } = integerOptions({ messages: 300, repeats: 3, rate: 50 });
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
-};
 const time = async (fn: () => Promise<void>) => {
   const start = performance.now();
   await fn();
@@ -75,22 +60,11 @@ async function inBatches(count: number, width: number, fn: (i: number) => Promis
   );
 }
 
-process.once('SIGINT', () => {
-  killAllSync();
-  process.exit(130);
-});
+killServersOnSigint();
 
 const [postgres, redisServer] = await Promise.all([startPostgres(), startRedis()]);
 try {
-  const admin = postgresUrl(postgres, postgres.user, postgres.password, 'postgres');
-  const name = `bench_${randomBytes(3).toString('hex')}`;
-  const urls = await provisionTenantDatabase(admin, {
-    database: name,
-    ownerRole: `${name}_owner`,
-    appRole: `${name}_app`,
-    passwords: { owner: randomBytes(12).toString('hex'), app: randomBytes(12).toString('hex') },
-  });
-  await migrate({ databaseUrl: urls.ownerUrl, direction: 'up', appRole: `${name}_app` });
+  const urls = await createBenchDatabase(postgres);
   const db = createDb({ databaseUrl: urls.appUrl, maxConnections: 10 });
   const redis = new Redis({ host: redisServer.host, port: redisServer.port });
   const queues = new Redis({ host: redisServer.host, port: redisServer.port, maxRetriesPerRequest: null });

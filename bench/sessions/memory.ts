@@ -19,12 +19,12 @@ const db = createDb({ databaseUrl: config.databaseUrl, maxConnections: 8 });
 const memoryRedis = new Redis(config.redis);
 const channels = new Map<string, BaileysChannel>();
 const standIns: BaileysStandIn[] = [];
-const prefix = `benchmem${Date.now()}:`;
+const keyPrefix = `benchmem${Date.now()}:`;
 const claimer = new SessionClaimer({
   redis: memoryRedis,
   db,
   tenantId: config.tenantId,
-  prefix,
+  keyPrefix,
   workerId: 'mem',
   leaseTtlMs: 60_000,
   maxSessions: config.sessions,
@@ -34,7 +34,7 @@ const claimer = new SessionClaimer({
     const channel = await BaileysChannel.create({
       sessionId: s.sessionId,
       redis: memoryRedis,
-      prefix,
+      keyPrefix,
       epoch: s.fence.epoch,
       socketFactory: standIn.factory,
     });

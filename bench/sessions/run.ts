@@ -10,53 +10,30 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { migrate, provisionTenantDatabase } from '@switchboard/db';
 import { Redis } from 'ioredis';
 import { seedTenant } from '../../packages/sessions/src/testing/tenant-fixture.ts';
 import { eventually, WorkerFleet } from '../../packages/sessions/src/testing/worker-fleet.ts';
-import { postgresUrl, startPostgres } from '../../packages/testing/src/postgres-server.ts';
-import { killAllSync } from '../../packages/testing/src/processes.ts';
-import { startRedis } from '../../packages/testing/src/redis-server.ts';
+import {
+  createBenchDatabase,
+  integerOptions,
+  killServersOnSigint,
+  median,
+  startPostgres,
+  startRedis,
+} from '../support/services.ts';
 
-const { values } = parseArgs({
-  options: {
-    sessions: { type: 'string', default: '300' },
-    workers: { type: 'string', default: '3' },
-    'ttl-ms': { type: 'string', default: '3000' },
-    repeats: { type: 'string', default: '3' },
-  },
-});
-const SESSIONS = Number(values.sessions);
-const WORKERS = Number(values.workers);
-const TTL = Number(values['ttl-ms']);
-const REPEATS = Number(values.repeats);
-for (const [name, value] of Object.entries({ SESSIONS, WORKERS, TTL, REPEATS })) {
-  if (!Number.isInteger(value) || value < 1)
-    throw new Error(`${name.toLowerCase()} must be a positive integer`);
-}
+const {
+  sessions: SESSIONS,
+  workers: WORKERS,
+  'ttl-ms': TTL,
+  repeats: REPEATS,
+} = integerOptions({ sessions: 300, workers: 3, 'ttl-ms': 3000, repeats: 3 });
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
-process.once('SIGINT', () => {
-  killAllSync();
-  process.exit(130);
-});
+killServersOnSigint();
 
 const [postgres, redisServer] = await Promise.all([startPostgres(), startRedis()]);
 try {
-  const admin = postgresUrl(postgres, postgres.user, postgres.password, 'postgres');
-  const name = `bench_${randomBytes(3).toString('hex')}`;
-  const urls = await provisionTenantDatabase(admin, {
-    database: name,
-    ownerRole: `${name}_owner`,
-    appRole: `${name}_app`,
-    passwords: { owner: randomBytes(12).toString('hex'), app: randomBytes(12).toString('hex') },
-  });
-  await migrate({ databaseUrl: urls.ownerUrl, direction: 'up', appRole: `${name}_app` });
+  const urls = await createBenchDatabase(postgres);
   const seeded = await seedTenant({ appUrl: urls.appUrl } as Parameters<typeof seedTenant>[0], SESSIONS);
   const redis = new Redis({ host: redisServer.host, port: redisServer.port });
 
@@ -83,7 +60,7 @@ try {
       redis: { mode: 'standalone', host: redisServer.host, port: redisServer.port },
       databaseUrl: urls.appUrl,
       tenantId: seeded.tenantId,
-      prefix: `bench${r}:`,
+      keyPrefix: `bench${r}:`,
       ttlMs: TTL,
       maxSessions: SESSIONS,
     });

@@ -1,18 +1,13 @@
 /**
- * The conformance suite every {@link Channel} adapter runs (Baileys today, the Cloud API
- * later): call `describeChannelConformance(fixture)` from the adapter's test file with a driver
- * for its provider side (Baileys: the socket stand-in; Cloud API: the emulator). It checks the
+ * The conformance suite every {@link Channel} adapter runs (Baileys and the Cloud API): call
+ * `describeChannelConformance(fixture)` from the adapter's test file with a driver for its
+ * provider side (Baileys: the socket stand-in; Cloud API: the emulator). It checks the
  * port's contract only, nothing provider-specific. Test-only: it imports vitest, so it is not
  * exported from the package index.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type Channel,
-  ChannelError,
-  type ChannelKind,
-  type SessionState,
-  StaleEpochError,
-} from './channel.ts';
+import type { Channel, ChannelKind, SessionState } from './channel.ts';
+import { ChannelError, StaleEpochError } from './errors.ts';
 import { ChannelEventLog } from './testing.ts';
 
 /** What the provider received from the channel. */

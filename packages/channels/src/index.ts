@@ -1,15 +1,7 @@
 /** The channel port: the interface, its events, domain types and errors. */
 
 /** The Baileys adapter: a WhatsApp Web session behind the Channel port. */
-export {
-  BaileysChannel,
-  type BaileysChannelOptions,
-  type BaileysSocket,
-  isPaired,
-  realScheduler,
-  type Scheduler,
-  type SocketFactory,
-} from './baileys/adapter.ts';
+export { BaileysChannel } from './baileys/adapter.ts';
 /** Baileys auth state in one Redis hash per session, every write fenced by the epoch. */
 export {
   type AuthStateKeys,
@@ -27,42 +19,43 @@ export { type BaileysLogger, silentLogger } from './baileys/logger.ts';
 export { type BaileysMediaDownload, decodeMediaDownload } from './baileys/mapping.ts';
 /** Downloads Baileys media (downloadContentFromMessage, checked against fileSha256). */
 export { type BaileysMediaFetcherOptions, baileysMediaFetcher } from './baileys/media.ts';
-export {
-  type Channel,
-  type ChannelCapabilities,
-  ChannelError,
-  type ChannelErrorCode,
-  type ChannelEventName,
-  type ChannelEvents,
-  type ChannelKind,
-  type ChannelListener,
-  type ChannelMediaFetcher,
-  type ChatRef,
-  type ConnectOptions,
-  type ContactRef,
-  type IdentityLink,
-  type InboundMessage,
-  isUnrecoverable,
-  type MediaFetchContext,
-  type MediaRef,
-  type MessageContent,
-  type OutboundContent,
-  type OutboundMessage,
-  type OutboundPresence,
-  type PairingChallenge,
-  type PairingCompleted,
-  type PresenceUpdate,
-  type Receipt,
-  type SendResult,
-  type SessionState,
-  StaleEpochError,
-  type StateCause,
-  type StateChange,
-  type TemplateComponent,
-  type TemplateParameter,
-  UnrecoverableChannelError,
-  type UnsupportedEvent,
-  type UnsupportedReason,
+/** The adapter's options and the part of Baileys' socket it uses. */
+export type { BaileysChannelOptions, BaileysSocket, SocketFactory } from './baileys/options.ts';
+/** Whether Baileys creds belong to a linked device. */
+export { isPaired } from './baileys/pairing.ts';
+/** The timers the adapter schedules reconnects and timeouts with. */
+export { realScheduler, type Scheduler } from './baileys/scheduler.ts';
+export type {
+  Channel,
+  ChannelCapabilities,
+  ChannelEventName,
+  ChannelEvents,
+  ChannelKind,
+  ChannelListener,
+  ChannelMediaFetcher,
+  ChatRef,
+  ConnectOptions,
+  ContactRef,
+  IdentityLink,
+  InboundMessage,
+  MediaFetchContext,
+  MediaRef,
+  MessageContent,
+  OutboundContent,
+  OutboundMessage,
+  OutboundPresence,
+  PairingChallenge,
+  PairingCompleted,
+  PresenceUpdate,
+  Receipt,
+  SendResult,
+  SessionState,
+  StateCause,
+  StateChange,
+  TemplateComponent,
+  TemplateParameter,
+  UnsupportedEvent,
+  UnsupportedReason,
 } from './channel.ts';
 /** The Cloud API adapter: a WhatsApp Business phone number over Meta's Graph API. */
 export {
@@ -83,3 +76,11 @@ export {
   type ParsedCloudApiWebhook,
   parseCloudApiWebhook,
 } from './cloud-api/webhook.ts';
+/** The port's errors: a stable code, an HTTP status, and whether retrying can help. */
+export {
+  ChannelError,
+  type ChannelErrorCode,
+  isUnrecoverable,
+  StaleEpochError,
+  UnrecoverableChannelError,
+} from './errors.ts';

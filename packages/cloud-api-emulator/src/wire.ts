@@ -54,6 +54,11 @@ export function wamid(): string {
   return `wamid.${randomBytes(24).toString('base64')}`;
 }
 
+/** A media id as Graph writes them: a decimal number of about 16 digits. */
+export function newMediaId(): string {
+  return String(BigInt(`0x${randomBytes(7).toString('hex')}`));
+}
+
 /** Builds Graph's error body for `code`. */
 export function graphError(
   code: number,

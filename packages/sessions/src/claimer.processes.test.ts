@@ -26,7 +26,7 @@ beforeAll(async () => {
     redis: { mode: 'standalone', ...redisOptions() },
     databaseUrl: database.appUrl,
     tenantId: seeded.tenantId,
-    prefix: `${uniquePrefix('claim')}:`,
+    keyPrefix: `${uniquePrefix('claim')}:`,
     ttlMs: TTL,
     maxSessions: 50,
   });

@@ -37,7 +37,7 @@ afterAll(async () => {
 
 function claimer(
   redis: Redis,
-  prefix: string,
+  keyPrefix: string,
   workerId: string,
   log: string[],
   ttlMs = 1200,
@@ -47,7 +47,7 @@ function claimer(
     redis,
     db,
     tenantId,
-    prefix,
+    keyPrefix,
     workerId,
     leaseTtlMs: ttlMs,
     maxSessions,
@@ -62,20 +62,20 @@ describe('SessionClaimer', () => {
   it('holds no more than maxSessions, and claims with a fresh epoch and a raised fence', async () => {
     const redis = new Redis(redisOptions());
     cleanups.push(() => redis.disconnect());
-    const prefix = `${uniquePrefix('cap')}:`;
+    const keyPrefix = `${uniquePrefix('cap')}:`;
     const log: string[] = [];
-    const capped = claimer(redis, prefix, 'capped', log, 1200, 5);
+    const capped = claimer(redis, keyPrefix, 'capped', log, 1200, 5);
     await capped.round(); // announces
     await capped.round(); // claims
     expect(capped.owned()).toHaveLength(5);
     for (const s of capped.owned()) {
-      expect(await redis.get(sessionKeys(prefix, s.sessionId).fence)).toBe(String(s.fence.epoch));
-      expect((await redis.get(sessionKeys(prefix, s.sessionId).lease))?.startsWith('capped:')).toBe(true);
+      expect(await redis.get(sessionKeys(keyPrefix, s.sessionId).fence)).toBe(String(s.fence.epoch));
+      expect((await redis.get(sessionKeys(keyPrefix, s.sessionId).lease))?.startsWith('capped:')).toBe(true);
     }
     await capped.stop();
     expect(log.filter((l) => l.endsWith(':shutdown'))).toHaveLength(5);
     expect(
-      await redis.exists(...capped.owned().map((s) => sessionKeys(prefix, s.sessionId).lease), 'none'),
+      await redis.exists(...capped.owned().map((s) => sessionKeys(keyPrefix, s.sessionId).lease), 'none'),
     ).toBe(0);
   });
 
@@ -97,7 +97,7 @@ describe('SessionClaimer', () => {
       redis,
       db,
       tenantId,
-      prefix: 'deadline:',
+      keyPrefix: 'deadline:',
       workerId: 'lonely',
       leaseTtlMs: 1200,
       maxSessions: 3,
@@ -125,7 +125,7 @@ describe('SessionClaimer', () => {
   });
 
   it('keeps or re-acquires every session through a Sentinel failover, never with two owners at the end', async () => {
-    const prefix = `${uniquePrefix('failover')}:`;
+    const keyPrefix = `${uniquePrefix('failover')}:`;
     const logs: Record<string, string[]> = { x: [], y: [] };
     const claimers = (['x', 'y'] as const).map((id) => {
       const redis = createRedis({
@@ -133,7 +133,7 @@ describe('SessionClaimer', () => {
         role: 'command',
       }) as Redis;
       cleanups.push(() => redis.disconnect());
-      const c = claimer(redis, prefix, id, logs[id]!, 1500);
+      const c = claimer(redis, keyPrefix, id, logs[id]!, 1500);
       c.start();
       return c;
     });

@@ -59,7 +59,7 @@ export interface SessionClaimerOptions {
   db: Db;
   tenantId: string;
   /** The tenant's Redis key prefix, e.g. `sb:acme:`. */
-  prefix: string;
+  keyPrefix: string;
   /** This worker's stable id (the pod name). */
   workerId: string;
   /** Lease TTL; renewals every third of it. Default 15 s. */
@@ -148,9 +148,9 @@ export class SessionClaimer {
    * Public for tests that drive rounds themselves.
    */
   async round(): Promise<void> {
-    const { redis, prefix, workerId } = this.options;
+    const { redis, keyPrefix, workerId } = this.options;
     const startedAt = this.clock.now();
-    await heartbeat(redis, prefix, workerId, startedAt);
+    await heartbeat(redis, keyPrefix, workerId, startedAt);
     await this.renewAll(startedAt);
     // The first round only announces this worker: workers started together (a rollout, a
     // scale-up) then all see each other in their second round and claim their fair shares,
@@ -167,7 +167,7 @@ export class SessionClaimer {
       if (!wanted.has(id)) await this.release(id, 'gone');
     }
     // Live workers within 1.5 TTL: a worker that missed one heartbeat is not dropped at once.
-    const workers = await liveWorkers(redis, prefix, this.clock.now(), Math.ceil(this.ttlMs * 1.5));
+    const workers = await liveWorkers(redis, keyPrefix, this.clock.now(), Math.ceil(this.ttlMs * 1.5));
     const share = fairShare(sessions.length, Math.max(1, workers.length), this.options.maxSessions);
 
     // Shed extras one round at a time, the most recently claimed first (the least settled).
@@ -198,7 +198,7 @@ export class SessionClaimer {
     this.timer?.cancel();
     await this.running;
     for (const id of [...this.held.keys()]) await this.release(id, 'shutdown');
-    await leave(this.options.redis, this.options.prefix, this.options.workerId).catch((error: unknown) =>
+    await leave(this.options.redis, this.options.keyPrefix, this.options.workerId).catch((error: unknown) =>
       this.options.onError?.(error),
     );
     this.metrics?.owned.set(0);
@@ -230,7 +230,7 @@ export class SessionClaimer {
     const entries = [...this.held.entries()];
     if (entries.length === 0) return;
     const keys = entries.map(([id, held]) => ({
-      key: sessionKeys(this.options.prefix, id).lease,
+      key: sessionKeys(this.options.keyPrefix, id).lease,
       token: held.token,
     }));
     let results: boolean[];
@@ -263,8 +263,8 @@ export class SessionClaimer {
   }
 
   private async tryClaim(sessionId: string): Promise<void> {
-    const { redis, prefix, workerId, db, tenantId } = this.options;
-    const keys = sessionKeys(prefix, sessionId);
+    const { redis, keyPrefix, workerId, db, tenantId } = this.options;
+    const keys = sessionKeys(keyPrefix, sessionId);
     const token = ownerToken(workerId);
     const sentAt = this.clock.now();
     if (!(await acquireLease(redis, keys.lease, token, this.ttlMs))) return;
@@ -312,7 +312,7 @@ export class SessionClaimer {
       if (reason !== 'lost') {
         await releaseLease(
           this.options.redis,
-          sessionKeys(this.options.prefix, sessionId).lease,
+          sessionKeys(this.options.keyPrefix, sessionId).lease,
           held.token,
         ).catch((error: unknown) => this.options.onError?.(error));
       }

@@ -13,7 +13,7 @@ let db: Db;
 let tenantId: string;
 let sessionIds: string[];
 let redis: Redis;
-const prefix = `${uniquePrefix('fence')}:`;
+const keyPrefix = `${uniquePrefix('fence')}:`;
 
 beforeAll(async () => {
   database = await createTestDatabase({ label: 'fence' });
@@ -28,7 +28,7 @@ afterAll(async () => {
 
 describe('leases', () => {
   it('has one holder; only the holder renews or releases', async () => {
-    const key = sessionKeys(prefix, 'lease-1').lease;
+    const key = sessionKeys(keyPrefix, 'lease-1').lease;
     expect(await acquireLease(redis, key, 'a', 5_000)).toBe(true);
     expect(await acquireLease(redis, key, 'b', 5_000)).toBe(false);
     expect(await renewLease(redis, key, 'b', 5_000)).toBe(false);
@@ -40,7 +40,7 @@ describe('leases', () => {
   });
 
   it('expires after its TTL unless renewed', async () => {
-    const key = sessionKeys(prefix, 'lease-2').lease;
+    const key = sessionKeys(keyPrefix, 'lease-2').lease;
     expect(await acquireLease(redis, key, 'a', 150)).toBe(true);
     await new Promise((r) => setTimeout(r, 250));
     expect(await renewLease(redis, key, 'a', 150)).toBe(false);
@@ -80,7 +80,7 @@ describe('fencing', () => {
   });
 
   it('keeps the Redis fence at the highest epoch, whatever order the raises arrive in', async () => {
-    const { fence } = sessionKeys(prefix, 'fenced');
+    const { fence } = sessionKeys(keyPrefix, 'fenced');
     await raiseFence(redis, fence, 5n);
     await raiseFence(redis, fence, 3n);
     expect(await currentFence(redis, fence)).toBe(5n);

@@ -14,13 +14,13 @@ export interface SessionKeys {
   auth: string;
 }
 
-/** The keys of `sessionId` under `prefix`. */
-export function sessionKeys(prefix: string, sessionId: string): SessionKeys {
-  const base = `${prefix}session:${sessionId}`;
+/** The keys of `sessionId` under `keyPrefix`. */
+export function sessionKeys(keyPrefix: string, sessionId: string): SessionKeys {
+  const base = `${keyPrefix}session:${sessionId}`;
   return { lease: `${base}:lease`, fence: `${base}:fence`, auth: `${base}:auth` };
 }
 
 /** Sorted set of live workers, scored by their last heartbeat (ms since the epoch). */
-export function workersKey(prefix: string): string {
-  return `${prefix}workers`;
+export function workersKey(keyPrefix: string): string {
+  return `${keyPrefix}workers`;
 }

@@ -10,21 +10,21 @@ import { workersKey } from './keys.ts';
 /** Records that `workerId` is alive now. */
 export async function heartbeat(
   redis: Redis,
-  prefix: string,
+  keyPrefix: string,
   workerId: string,
   nowMs: number,
 ): Promise<void> {
-  await redis.zadd(workersKey(prefix), nowMs, workerId);
+  await redis.zadd(workersKey(keyPrefix), nowMs, workerId);
 }
 
 /** Workers whose heartbeat is within `windowMs` of now; stale entries are pruned on the way. */
 export async function liveWorkers(
   redis: Redis,
-  prefix: string,
+  keyPrefix: string,
   nowMs: number,
   windowMs: number,
 ): Promise<string[]> {
-  const key = workersKey(prefix);
+  const key = workersKey(keyPrefix);
   const [, live] = (await redis
     .multi()
     .zremrangebyscore(key, '-inf', `(${nowMs - windowMs}`)
@@ -34,8 +34,8 @@ export async function liveWorkers(
 }
 
 /** Removes `workerId` at once (clean shutdown), so the others' fair share grows now. */
-export async function leave(redis: Redis, prefix: string, workerId: string): Promise<void> {
-  await redis.zrem(workersKey(prefix), workerId);
+export async function leave(redis: Redis, keyPrefix: string, workerId: string): Promise<void> {
+  await redis.zrem(workersKey(keyPrefix), workerId);
 }
 
 /** This worker's fair share: ceil(sessions / live workers), capped by its maximum. */

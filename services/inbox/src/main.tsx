@@ -1,7 +1,11 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './app.tsx';
-import './styles.css';
+import './styles/base.css';
+import './styles/shell.css';
+import './styles/inbox.css';
+import './styles/pages.css';
+import './styles/phone.css';
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

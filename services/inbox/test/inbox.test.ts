@@ -4,8 +4,7 @@
 // own database, and its Baileys session is held by a session runtime in this process over the
 // stand-in socket, so the QR and the pairing are driven from here.
 import { rm } from 'node:fs/promises';
-import { BaileysChannel } from '@switchboard/channels';
-import { BaileysStandIn } from '@switchboard/channels/baileys/testing';
+import { type BaileysStandIn, standInChannelFactory } from '@switchboard/channels/baileys/testing';
 import { createDb, type Db, withTenant } from '@switchboard/db';
 import { type Stack, type StackTenant, startStack } from '@switchboard/devstack';
 import { adminDatabaseUrl, redisOptions, uniquePrefix } from '@switchboard/testing';
@@ -351,7 +350,7 @@ describe('the inbox', () => {
       redis,
       db: dbB,
       tenantId: b.tenantId,
-      prefix: b.keyPrefix,
+      keyPrefix: b.keyPrefix,
       workerId: 'inbox-test-worker',
       maxSessions: 10,
       // Long enough that a busy machine never loses the lease mid-pairing (a new claim would open a
@@ -359,17 +358,11 @@ describe('the inbox', () => {
       leaseTtlMs: 20_000,
       onError: (error, context) =>
         runtimeErrors.push(`${JSON.stringify(context)}: ${(error as Error).message}`),
-      createChannel: async (session) => {
-        const standIn = new BaileysStandIn();
-        standIns.set(session.sessionId, standIn);
-        return await BaileysChannel.create({
-          sessionId: session.sessionId,
-          redis,
-          prefix: b.keyPrefix,
-          epoch: session.fence.epoch,
-          socketFactory: standIn.factory,
-        });
-      },
+      createChannel: standInChannelFactory({
+        redis,
+        keyPrefix: b.keyPrefix,
+        onStandIn: (sessionId, standIn) => standIns.set(sessionId, standIn),
+      }),
     });
     try {
       runtime.start();

@@ -59,7 +59,7 @@ let moto: MotoS3;
 let secrets: SecretResolver;
 let tenantId: string;
 const slug = uniquePrefix('wmedia').slice(4);
-const prefix = tenantKeyPrefix(slug);
+const keyPrefix = tenantKeyPrefix(slug);
 const declared: DeclaredSession[] = [
   {
     name: 'meta',
@@ -85,7 +85,7 @@ beforeAll(async () => {
   await syncDeclaredSessions(db, tenantId, declared);
   moto = await startMotoS3();
   await moto.createBucket(bucket);
-  queue = new Queue(QUEUE_NAMES.cloudApiInbound, { connection: redis, prefix: queuePrefix(prefix) });
+  queue = new Queue(QUEUE_NAMES.cloudApiInbound, { connection: redis, prefix: queuePrefix(keyPrefix) });
   receiver = await startMetaReceiver({ appSecret: APP_SECRET, tenantId, queue });
   emulator = await createCloudApiEmulator({
     accessToken: TOKEN,
@@ -101,7 +101,7 @@ afterAll(async () => {
   await emulator?.close();
   await receiver?.close();
   await moto?.stop();
-  await deleteKeysWithPrefix(redis, prefix);
+  await deleteKeysWithPrefix(redis, keyPrefix);
   redis?.disconnect();
   workerConnection?.disconnect();
   await db?.$disconnect();
@@ -135,7 +135,7 @@ async function pipelines(env: Record<string, string>) {
     redis,
     workerConnection,
     tenantId,
-    keyPrefix: prefix,
+    keyPrefix,
     logger: createLogger({ name: 'worker-media-test', level: 'silent' }),
     secrets,
     typingDelay: false,
@@ -179,7 +179,7 @@ async function customerImage(bytes: Buffer) {
 }
 
 async function realtimeUpdatesFor(messageId: string): Promise<RealtimeEvent[]> {
-  const entries = await redis.xrange(realtimeStreamKey(prefix), '-', '+');
+  const entries = await redis.xrange(realtimeStreamKey(keyPrefix), '-', '+');
   return entries
     .map(([, fields]) => JSON.parse(fields[fields.indexOf(REALTIME_EVENT_FIELD) + 1]!) as RealtimeEvent)
     .filter((e) => e.type === 'message.updated' && e.data.messageId === messageId);
@@ -209,7 +209,7 @@ describe("the worker's media downloads", () => {
     }
   });
 
-  it("stores it in the S3 bucket under the tenant's prefix when MEDIA_STORAGE=s3", async () => {
+  it("stores it in the S3 bucket under the tenant's keyPrefix when MEDIA_STORAGE=s3", async () => {
     const p = await pipelines({
       MEDIA_STORAGE: 's3',
       S3_BUCKET: bucket,

@@ -37,14 +37,14 @@ let queue: Queue;
 let worker: WorkerProcess | undefined;
 const slug = uniquePrefix('wpipe').slice(4);
 const tenantId = tenantIdForSlug(slug);
-const prefix = tenantKeyPrefix(slug);
+const keyPrefix = tenantKeyPrefix(slug);
 
 beforeAll(async () => {
   database = await createTestDatabase({ label: 'worker-pipelines' });
   db = createDb({ databaseUrl: database.appUrl, maxConnections: 3 });
   redis = new Redis(redisOptions());
   dir = await mkdtemp(join(tmpdir(), 'worker-pipelines-'));
-  queue = new Queue(QUEUE_NAMES.cloudApiInbound, { connection: redis, prefix: queuePrefix(prefix) });
+  queue = new Queue(QUEUE_NAMES.cloudApiInbound, { connection: redis, prefix: queuePrefix(keyPrefix) });
   // The API's receiver, reduced to what it must do: verify over the raw bytes, enqueue, answer.
   receiver = await startMetaReceiver({ appSecret: APP_SECRET, tenantId, queue });
   emulator = await createCloudApiEmulator({
@@ -62,7 +62,7 @@ afterAll(async () => {
   await queue?.close();
   await emulator?.close();
   await receiver?.close();
-  await deleteKeysWithPrefix(redis, prefix);
+  await deleteKeysWithPrefix(redis, keyPrefix);
   redis?.disconnect();
   await db?.$disconnect();
   await database?.drop();
@@ -161,7 +161,7 @@ describe('the worker with a Cloud API session', () => {
     );
     const outbound = new Queue(QUEUE_NAMES.outbound(session.id), {
       connection: redis,
-      prefix: queuePrefix(prefix),
+      prefix: queuePrefix(keyPrefix),
     });
     const job = { kind: 'send' as const, tenantId, messageId: reply.id };
     await outbound.add('send', job, outboundJobOptions(job));

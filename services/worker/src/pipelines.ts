@@ -1,9 +1,4 @@
-import {
-  type Channel,
-  type ChannelEvents,
-  CloudApiChannel,
-  parseCloudApiWebhook,
-} from '@switchboard/channels';
+import { type Channel, type ChannelEvents, parseCloudApiWebhook } from '@switchboard/channels';
 import type { Db } from '@switchboard/db';
 import {
   cloudApiInboundJobSchema,
@@ -25,7 +20,6 @@ import type { OwnedSession } from '@switchboard/sessions';
 import type { Logger } from '@switchboard/telemetry';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { DeclaredSession } from './declared-sessions.ts';
 import type { PipelineMediaOptions } from './media.ts';
 
 /**
@@ -249,35 +243,4 @@ export class MessagePipelines {
       `webhook subscription ${subscription.id} has no secret this worker can read (INTERNAL_TOKEN unset?)`,
     );
   }
-}
-
-/** Opens a Cloud API session's channel with its declared phone number id and credentials. */
-export async function openCloudApiChannel(options: {
-  session: OwnedSession;
-  declared: DeclaredSession | undefined;
-  secrets: SecretResolver;
-  baseUrl: string;
-  graphVersion: string;
-  readFence: () => Promise<bigint>;
-  logger: Logger;
-}): Promise<CloudApiChannel> {
-  const { declared, session } = options;
-  if (!declared?.phoneNumberId || !declared.credentials) {
-    throw new Error(
-      `cloud-api session ${session.sessionId} has no declared phoneNumberId and credentials (declare it in the WhatsAppTenant's spec.sessions)`,
-    );
-  }
-  const accessToken = await options.secrets.resolve(declared.credentials.accessToken);
-  return new CloudApiChannel({
-    sessionId: session.sessionId,
-    phoneNumberId: declared.phoneNumberId,
-    accessToken,
-    baseUrl: options.baseUrl,
-    graphVersion: options.graphVersion,
-    epoch: session.fence.epoch,
-    readFence: options.readFence,
-    logger: {
-      warn: (fields: Record<string, unknown>, message: string) => options.logger.warn(fields, message),
-    },
-  });
 }

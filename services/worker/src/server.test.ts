@@ -64,7 +64,7 @@ describe('the worker process', () => {
     ]);
     const worker = start(env);
     const tenantId = tenantIdForSlug(slug);
-    const prefix = tenantKeyPrefix(slug);
+    const keyPrefix = tenantKeyPrefix(slug);
 
     await eventually('ready', async () => (await probe(env.METRICS_PORT!, '/readyz')).status === 200, 20_000);
     const sessions = await withTenant(db, tenantId, (tx) =>
@@ -81,7 +81,7 @@ describe('the worker process', () => {
     await eventually(
       'both leases held',
       async () => {
-        const holders = await Promise.all(sessions.map((s) => redis.get(sessionKeys(prefix, s.id).lease)));
+        const holders = await Promise.all(sessions.map((s) => redis.get(sessionKeys(keyPrefix, s.id).lease)));
         return holders.every((holder) => holder?.startsWith(`${env.POD_NAME}:`));
       },
       15_000,
@@ -99,12 +99,13 @@ describe('the worker process', () => {
     const metrics = await probe(env.METRICS_PORT!, '/metrics');
     expect(metrics.text).toMatch(/switchboard_sessions_owned_sessions\{[^}]*\} 2/);
     expect((await probe(env.METRICS_PORT!, '/livez')).status).toBe(200);
-    expect(await redis.xlen(realtimeStreamKey(prefix))).toBeGreaterThan(0);
+    expect(await redis.xlen(realtimeStreamKey(keyPrefix))).toBeGreaterThan(0);
 
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
     // Released at once, not left to expire: the next worker can claim them now.
-    for (const session of sessions) expect(await redis.get(sessionKeys(prefix, session.id).lease)).toBeNull();
+    for (const session of sessions)
+      expect(await redis.get(sessionKeys(keyPrefix, session.id).lease)).toBeNull();
     const after = await withTenant(db, tenantId, (tx) => tx.session.findMany());
     expect(
       after.every((row) => row.state === 'disconnected' && row.stateReason?.startsWith('handed over')),

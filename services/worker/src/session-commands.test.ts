@@ -1,7 +1,10 @@
 // Session commands (logout, pairing code) consumed by the worker holding the session, with real
 // Redis, BullMQ and Postgres and Baileys' own event machinery on stand-in sockets.
-import { BaileysChannel } from '@switchboard/channels';
-import { BaileysStandIn, seedPairedSession } from '@switchboard/channels/baileys/testing';
+import {
+  type BaileysStandIn,
+  seedPairedSession,
+  standInChannelFactory,
+} from '@switchboard/channels/baileys/testing';
 import { type Db, withTenant } from '@switchboard/db';
 import {
   pairingKey,
@@ -29,7 +32,7 @@ let redis: Redis;
 let workerRedis: Redis;
 let runtime: SessionRuntime;
 const runtimes: SessionRuntime[] = [];
-const prefix = `${uniquePrefix('commands')}:`;
+const keyPrefix = `${uniquePrefix('commands')}:`;
 const standIns = new Map<string, BaileysStandIn>();
 const queues = new Map<string, Queue>();
 const errors: string[] = [];
@@ -39,7 +42,7 @@ function queueOf(sessionId: string): Queue {
   if (!queue) {
     queue = new Queue(QUEUE_NAMES.sessionCommands(sessionId), {
       connection: redis,
-      prefix: queuePrefix(prefix),
+      prefix: queuePrefix(keyPrefix),
     });
     queues.set(sessionId, queue);
   }
@@ -56,7 +59,7 @@ async function send(command: SessionCommand) {
 }
 
 async function events(sessionId: string): Promise<RealtimeEvent[]> {
-  return (await redis.xrange(realtimeStreamKey(prefix), '-', '+'))
+  return (await redis.xrange(realtimeStreamKey(keyPrefix), '-', '+'))
     .map(([, fields]) => realtimeEventSchema.parse(JSON.parse(fields[1]!)))
     .filter((event) => 'sessionId' in event.data && event.data.sessionId === sessionId);
 }
@@ -71,23 +74,17 @@ function startRuntime(workerId: string): SessionRuntime {
     redis,
     db,
     tenantId,
-    prefix,
+    keyPrefix,
     workerId,
     maxSessions: 10,
     leaseTtlMs: 3000,
     commands: { connection: workerRedis, handOverDelayMs: 200 },
     onError: (error, context) => errors.push(`${context.what}: ${String(error)}`),
-    createChannel: async (session) => {
-      const standIn = new BaileysStandIn();
-      standIns.set(session.sessionId, standIn);
-      return await BaileysChannel.create({
-        sessionId: session.sessionId,
-        redis,
-        prefix,
-        epoch: session.fence.epoch,
-        socketFactory: standIn.factory,
-      });
-    },
+    createChannel: standInChannelFactory({
+      redis,
+      keyPrefix,
+      onStandIn: (sessionId, standIn) => standIns.set(sessionId, standIn),
+    }),
   });
   runtimes.push(created);
   created.start();
@@ -102,7 +99,7 @@ beforeAll(async () => {
   // Session 0 was linked before: its socket logs in with saved creds.
   await seedPairedSession({
     redis,
-    prefix,
+    keyPrefix,
     sessionId: sessionIds[0]!,
     epoch: 0,
     phoneNumber: '5511977770001',
@@ -142,10 +139,10 @@ describe('session commands', () => {
     socket.showQr();
     await eventually(
       'the code published',
-      async () => JSON.parse((await redis.get(pairingKey(prefix, id))) ?? '{}').kind === 'code',
+      async () => JSON.parse((await redis.get(pairingKey(keyPrefix, id))) ?? '{}').kind === 'code',
       10_000,
     );
-    const record = JSON.parse((await redis.get(pairingKey(prefix, id)))!);
+    const record = JSON.parse((await redis.get(pairingKey(keyPrefix, id)))!);
     expect(record).toMatchObject({ kind: 'code', phoneNumber: '5511977770002' });
     expect(record.code).toMatch(/^[A-Z0-9]{8}$/);
     expect(socket.pairingCodeRequests).toEqual(['5511977770002']);
@@ -172,7 +169,7 @@ describe('session commands', () => {
     await eventually('logged out', async () => (await sessionRow(id)).state === 'logged_out', 10_000);
     expect(socket.logoutCalls).toBe(1);
     // The credentials are gone: the next link needs a new pairing.
-    expect(await redis.hget(`${prefix}session:${id}:auth`, 'creds')).toBeNull();
+    expect(await redis.hget(`${keyPrefix}session:${id}:auth`, 'creds')).toBeNull();
     const states = (await events(id)).flatMap((e) => (e.type === 'session.state' ? [e.data.state] : []));
     expect(states.at(-1)).toBe('logged_out');
   });
@@ -214,7 +211,7 @@ describe('session commands', () => {
     await eventually(
       'the code published by the new holder',
       async () =>
-        JSON.parse((await redis.get(pairingKey(prefix, id))) ?? '{}').phoneNumber === '5511977770003',
+        JSON.parse((await redis.get(pairingKey(keyPrefix, id))) ?? '{}').phoneNumber === '5511977770003',
       10_000,
     );
     expect(socket.pairingCodeRequests).toEqual(['5511977770003']);

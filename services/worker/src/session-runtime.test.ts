@@ -1,8 +1,7 @@
 // The worker's session runtime with real Redis and Postgres and Baileys' own event machinery on
 // stand-in sockets (packages/channels): claim -> socket -> QR published with its TTL -> paired
 // and connected recorded under the claim's epoch -> hand-over to a second worker.
-import { BaileysChannel } from '@switchboard/channels';
-import { BaileysStandIn } from '@switchboard/channels/baileys/testing';
+import { type BaileysStandIn, standInChannelFactory } from '@switchboard/channels/baileys/testing';
 import { type Db, withTenant } from '@switchboard/db';
 import { pairingKey, realtimeEventSchema, realtimeStreamKey } from '@switchboard/messaging';
 import { createTestDatabase, redisOptions, type TestDatabase, uniquePrefix } from '@switchboard/testing';
@@ -18,7 +17,7 @@ let db: Db;
 let tenantId: string;
 let sessionIds: string[];
 let redis: Redis;
-const prefix = `${uniquePrefix('runtime')}:`;
+const keyPrefix = `${uniquePrefix('runtime')}:`;
 // One stand-in per session and worker: what WhatsApp's servers would be for each socket.
 const standIns = new Map<string, BaileysStandIn>();
 const runtimes: SessionRuntime[] = [];
@@ -29,22 +28,16 @@ function runtime(workerId: string): SessionRuntime {
     redis,
     db,
     tenantId,
-    prefix,
+    keyPrefix,
     workerId,
     maxSessions: 10,
     leaseTtlMs: 1500,
     onError: (error, context) => errors.push(`${context.what}: ${String(error)}`),
-    createChannel: async (session) => {
-      const standIn = new BaileysStandIn();
-      standIns.set(`${workerId}/${session.sessionId}`, standIn);
-      return await BaileysChannel.create({
-        sessionId: session.sessionId,
-        redis,
-        prefix,
-        epoch: session.fence.epoch,
-        socketFactory: standIn.factory,
-      });
-    },
+    createChannel: standInChannelFactory({
+      redis,
+      keyPrefix,
+      onStandIn: (sessionId, standIn) => standIns.set(`${workerId}/${sessionId}`, standIn),
+    }),
   });
   runtimes.push(r);
   return r;
@@ -77,12 +70,12 @@ describe('SessionRuntime', () => {
     const qr = socket.showQr();
     await eventually(
       'the QR in Redis',
-      async () => JSON.parse((await redis.get(pairingKey(prefix, id))) ?? '{}').code === qr,
+      async () => JSON.parse((await redis.get(pairingKey(keyPrefix, id))) ?? '{}').code === qr,
       15_000,
     );
-    const published = JSON.parse((await redis.get(pairingKey(prefix, id)))!);
+    const published = JSON.parse((await redis.get(pairingKey(keyPrefix, id)))!);
     expect(published).toMatchObject({ kind: 'qr', sequence: 1 });
-    const ttl = await redis.pttl(pairingKey(prefix, id));
+    const ttl = await redis.pttl(pairingKey(keyPrefix, id));
     expect(ttl).toBeGreaterThan(50_000);
     expect(ttl).toBeLessThanOrEqual(60_000);
     await eventually('pairing recorded', async () => (await sessionRow(id)).state === 'pairing', 15_000);
@@ -92,7 +85,7 @@ describe('SessionRuntime', () => {
     await eventually(
       'the linked creds saved',
       async () =>
-        ((await redis.hget(`${prefix}session:${id}:auth`, 'creds')) ?? '').includes('5511988880001'),
+        ((await redis.hget(`${keyPrefix}session:${id}:auth`, 'creds')) ?? '').includes('5511988880001'),
       15_000,
     );
     await socket.close(DisconnectReason.restartRequired);
@@ -107,7 +100,7 @@ describe('SessionRuntime', () => {
 
     // The tenant's realtime stream got the pairing (without its code: the stream is readable
     // by every user, the code only through the API) and each state, in order.
-    const events = (await redis.xrange(realtimeStreamKey(prefix), '-', '+'))
+    const events = (await redis.xrange(realtimeStreamKey(keyPrefix), '-', '+'))
       .map(([, fields]) => realtimeEventSchema.parse(JSON.parse(fields[1]!)))
       .filter((event) => 'sessionId' in event.data && event.data.sessionId === id);
     const pairingEvent = events.find((event) => event.type === 'session.pairing');

@@ -47,7 +47,7 @@ export interface SessionRuntimeOptions {
   db: Db;
   tenantId: string;
   /** The tenant's Redis key prefix, e.g. `sb:acme:`. */
-  prefix: string;
+  keyPrefix: string;
   workerId: string;
   maxSessions: number;
   leaseTtlMs?: number;
@@ -91,7 +91,7 @@ export class SessionRuntime {
       redis: options.redis,
       db: options.db,
       tenantId: options.tenantId,
-      prefix: options.prefix,
+      keyPrefix: options.keyPrefix,
       workerId: options.workerId,
       maxSessions: options.maxSessions,
       ...(options.leaseTtlMs ? { leaseTtlMs: options.leaseTtlMs } : {}),
@@ -136,7 +136,7 @@ export class SessionRuntime {
         sessionId: session.sessionId,
         channel,
         connection: this.options.commands.connection,
-        keyPrefix: this.options.prefix,
+        keyPrefix: this.options.keyPrefix,
         ...(this.options.commands.handOverDelayMs === undefined
           ? {}
           : { handOverDelayMs: this.options.commands.handOverDelayMs }),
@@ -208,7 +208,7 @@ export class SessionRuntime {
       await this.detach(session.sessionId);
       await channel.disconnect().catch(() => undefined);
     }
-    await publishRealtimeEvent(this.options.redis, this.options.prefix, {
+    await publishRealtimeEvent(this.options.redis, this.options.keyPrefix, {
       type: 'session.state',
       at: change.at.toISOString(),
       data: {
@@ -240,8 +240,8 @@ export class SessionRuntime {
     await this.options.redis.eval(
       PUBLISH_CHALLENGE,
       2,
-      pairingKey(this.options.prefix, challenge.sessionId),
-      realtimeStreamKey(this.options.prefix),
+      pairingKey(this.options.keyPrefix, challenge.sessionId),
+      realtimeStreamKey(this.options.keyPrefix),
       JSON.stringify(pairingRecordSchema.parse(record)),
       String(challenge.sequence),
       String(Math.max(1, challenge.expiresAt.getTime() - Date.now())),

@@ -1,22 +1,15 @@
-import {
-  authStateKeys,
-  BaileysChannel,
-  type BaileysLogger,
-  type Channel,
-  readFence,
-  type SocketFactory,
-} from '@switchboard/channels';
-import { createDb, ensureTenant, verifyRuntimeRole, withTenant } from '@switchboard/db';
+import type { SocketFactory } from '@switchboard/channels';
+import { createDb, ensureTenant, verifyRuntimeRole } from '@switchboard/db';
 import { OutboxRelay, tenantKeyPrefix } from '@switchboard/messaging';
 import { createRedis, redisConnectionFromSettings } from '@switchboard/redis';
 import type { SecretResolver } from '@switchboard/secrets';
-import type { OwnedSession } from '@switchboard/sessions';
 import { HealthServer, type Logger, type MetricsRegistry } from '@switchboard/telemetry';
 import type { Redis } from 'ioredis';
+import { channelOpener, cloudApiSessionIds } from './channels.ts';
 import type { WorkerConfig } from './config.ts';
 import { type DeclaredSession, readDeclaredSessions, syncDeclaredSessions } from './declared-sessions.ts';
 import { pipelineMediaFromConfig } from './media.ts';
-import { MessagePipelines, openCloudApiChannel } from './pipelines.ts';
+import { MessagePipelines } from './pipelines.ts';
 import { SessionRuntime } from './session-runtime.ts';
 
 /**
@@ -92,7 +85,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     throw error;
   }
 
-  const prefix = tenantKeyPrefix(config.SWITCHBOARD_TENANT);
+  const keyPrefix = tenantKeyPrefix(config.SWITCHBOARD_TENANT);
   const declaredByName = new Map(declared.map((session) => [session.name, session]));
   // The outbox's sweep: what a crash (this worker's or another's) left between a commit and its
   // effects. Every session's pipeline kicks it right after each commit.
@@ -100,7 +93,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     db,
     redis,
     tenantId,
-    keyPrefix: prefix,
+    keyPrefix,
     onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
   });
   const pipelines = new MessagePipelines({
@@ -108,7 +101,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     redis,
     workerConnection,
     tenantId,
-    keyPrefix: prefix,
+    keyPrefix,
     logger,
     secrets: deps.secrets,
     ...(config.INTERNAL_TOKEN ? { internalToken: config.INTERNAL_TOKEN } : {}),
@@ -119,66 +112,35 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     },
     relay: outbox,
     media: pipelineMediaFromConfig(config, { db, tenantId, declared: declaredByName, secrets: deps.secrets }),
-    cloudApiSessions: async () => {
-      const rows = await withTenant(db, tenantId, (tx) =>
-        tx.session.findMany({ where: { channel: 'cloud_api' }, select: { id: true, name: true } }),
-      );
-      const map = new Map<string, string>();
-      for (const row of rows) {
-        const phoneNumberId = declaredByName.get(row.name)?.phoneNumberId;
-        if (phoneNumberId) map.set(phoneNumberId, row.id);
-      }
-      return map;
-    },
+    cloudApiSessions: cloudApiSessionIds(db, tenantId, declaredByName),
   });
-  const baileysLogger = logger.child({ component: 'baileys' }, { level: 'warn' }) as unknown as BaileysLogger;
   const runtime = new SessionRuntime({
     redis,
     db,
     tenantId,
-    prefix,
+    keyPrefix,
     workerId: config.POD_NAME,
     maxSessions: config.MAX_SESSIONS_PER_WORKER,
     leaseTtlMs: config.SESSION_LEASE_TTL,
     metrics: deps.metrics,
-    createChannel: (session) => openChannel(session),
+    createChannel: channelOpener({
+      db,
+      tenantId,
+      redis,
+      keyPrefix,
+      secrets: deps.secrets,
+      logger,
+      declared: declaredByName,
+      cloudApi: { baseUrl: config.CLOUD_API_BASE_URL, graphVersion: config.CLOUD_API_GRAPH_VERSION },
+      ...(deps.baileysSocketFactory ? { baileysSocketFactory: deps.baileysSocketFactory } : {}),
+      ...(config.WHATSAPP_WEB_SOCKET_URL ? { whatsappWebSocketUrl: config.WHATSAPP_WEB_SOCKET_URL } : {}),
+    }),
     attach: (session, channel) => pipelines.attach(session, channel),
     // Logout and pairing-code requests from the API, consumed by whoever holds the session.
     commands: { connection: workerConnection },
     onError: (error, context) =>
       logger.error({ err: error, ...context }, `session runtime: ${context.what} failed`),
   });
-
-  async function openChannel(session: OwnedSession): Promise<Channel> {
-    const row = await withTenant(db, tenantId, (tx) =>
-      tx.session.findUniqueOrThrow({
-        where: { id: session.sessionId },
-        select: { channel: true, name: true },
-      }),
-    );
-    if (row.channel === 'cloud_api') {
-      return openCloudApiChannel({
-        session,
-        declared: declaredByName.get(row.name),
-        secrets: deps.secrets,
-        baseUrl: config.CLOUD_API_BASE_URL,
-        graphVersion: config.CLOUD_API_GRAPH_VERSION,
-        readFence: () => readFence(redis, authStateKeys(prefix, session.sessionId)),
-        logger,
-      });
-    }
-    return BaileysChannel.create({
-      sessionId: session.sessionId,
-      redis,
-      prefix,
-      epoch: session.fence.epoch,
-      logger: baileysLogger,
-      ...(deps.baileysSocketFactory ? { socketFactory: deps.baileysSocketFactory } : {}),
-      ...(config.WHATSAPP_WEB_SOCKET_URL
-        ? { socketConfig: { waWebSocketUrl: config.WHATSAPP_WEB_SOCKET_URL } }
-        : {}),
-    });
-  }
 
   let started = false;
   const health = new HealthServer({

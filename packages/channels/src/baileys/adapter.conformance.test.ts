@@ -7,7 +7,7 @@ import { createStandInChannel } from './testing/harness.ts';
 import { wireMessage } from './testing/messages.ts';
 
 const ns = redisNamespace('channels-conformance');
-const prefix = `${ns.prefix}:`;
+const keyPrefix = `${ns.prefix}:`;
 let redis: Redis;
 const PEER = '5511966665555';
 
@@ -25,7 +25,7 @@ describeChannelConformance({
   async create() {
     const t = await createStandInChannel({
       redis,
-      prefix,
+      keyPrefix,
       epoch: 3n,
       paired: { phoneNumber: '5511900000009', lid: '700000000000009' },
     });

@@ -1,43 +1,19 @@
-import { redisNamespace, redisOptions } from '@switchboard/testing';
+import { redisOptions } from '@switchboard/testing';
 import { DisconnectReason, proto } from '@whiskeysockets/baileys';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ChannelError, StaleEpochError, UnrecoverableChannelError } from '../channel.ts';
+import { describe, expect, it } from 'vitest';
+import { ChannelError, StaleEpochError, UnrecoverableChannelError } from '../errors.ts';
 import { settle } from '../testing.ts';
 import { BaileysChannel } from './adapter.ts';
-import { createStandInChannel, type StandInChannel } from './testing/harness.ts';
 import { messageId, wireMessage } from './testing/messages.ts';
 import { BaileysStandIn, boom } from './testing/stand-in.ts';
+import { standInChannels } from './testing/suite.ts';
 
-const ns = redisNamespace('channels-adapter');
-const prefix = `${ns.prefix}:`;
-let redis: Redis;
-const open: StandInChannel[] = [];
 const identity = { phoneNumber: '5511900000002', lid: '500000000000002' };
+const channels = standInChannels('channels-adapter', { paired: identity });
+const connected = channels.connected;
 const PEER = '5511977770000';
 const PEER_LID = '600000000000009';
-
-beforeAll(() => {
-  redis = new Redis(redisOptions());
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((t) => t.channel.disconnect()));
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await ns.cleanup();
-});
-
-async function connected(
-  options: Partial<Parameters<typeof createStandInChannel>[0]> = {},
-): Promise<StandInChannel> {
-  const t = await createStandInChannel({ redis, prefix, paired: identity, ...options });
-  open.push(t);
-  await t.channel.connect();
-  (await t.standIn.socket(1)).open();
-  await t.log.waitFor('state', (s) => s.state === 'connected');
-  return t;
-}
 
 describe('send', () => {
   it('sends text through the socket and returns the provider message id', async () => {
@@ -129,7 +105,7 @@ describe('send', () => {
 
   it('refuses with STALE_EPOCH, sending nothing, once the fence moved; the channel stops', async () => {
     const t = await connected();
-    await redis.set(t.channel.keys.fence, '2'); // another worker claimed the session
+    await channels.redis.set(t.channel.keys.fence, '2'); // another worker claimed the session
     const attempt = t.channel.send({ to: PEER, content: { type: 'text', text: 'must not go out' } });
     await expect(attempt).rejects.toBeInstanceOf(StaleEpochError);
     await expect(attempt).rejects.toMatchObject({
@@ -149,8 +125,7 @@ describe('send', () => {
   });
 
   it('refuses when not connected (retryable), an invalid number and empty text (unrecoverable)', async () => {
-    const t = await createStandInChannel({ redis, prefix, paired: identity });
-    open.push(t);
+    const t = await channels.create();
     const notConnected = t.channel.send({ to: PEER, content: { type: 'text', text: 'x' } });
     await expect(notConnected).rejects.toBeInstanceOf(ChannelError);
     await expect(notConnected).rejects.toMatchObject({ code: 'NOT_CONNECTED', unrecoverable: false });
@@ -194,9 +169,9 @@ describe('send', () => {
   it('logout() by a fenced-out owner rejects with STALE_EPOCH and leaves the auth state to the new owner', async () => {
     const t = await connected();
     await t.channel.disconnect();
-    await redis.set(t.channel.keys.fence, '9');
+    await channels.redis.set(t.channel.keys.fence, '9');
     await expect(t.channel.logout()).rejects.toMatchObject({ code: 'STALE_EPOCH' });
-    expect(await redis.hexists(t.channel.keys.auth, 'creds')).toBe(1);
+    expect(await channels.redis.hexists(t.channel.keys.auth, 'creds')).toBe(1);
   });
 
   it('maps a socket failure during a send to a retryable NOT_CONNECTED', async () => {
@@ -223,8 +198,7 @@ describe('send', () => {
 
 describe('inbound events through the adapter', () => {
   it('holds events a logged-in socket receives while catching up until the offline notifications are in', async () => {
-    const t = await createStandInChannel({ redis, prefix, paired: identity });
-    open.push(t);
+    const t = await channels.create();
     await t.channel.connect();
     const socket = await t.standIn.socket(1);
     await t.log.waitFor('state', (s) => s.state === 'connecting');
@@ -348,7 +322,7 @@ describe('a worker restart', () => {
       const standIn = new BaileysStandIn();
       const restarted = await BaileysChannel.create({
         redis: other,
-        prefix,
+        keyPrefix: channels.keyPrefix,
         sessionId: first.sessionId,
         epoch: 2n,
         socketFactory: standIn.factory,

@@ -1,38 +1,27 @@
 import {
-  type AnyMessageContent,
-  type AuthenticationCreds,
   type ConnectionState,
-  type MiscMessageGenerationOptions,
   makeCacheableSignalKeyStore,
   makeWASocket,
-  type SocketConfig,
   toNumber,
-  type UserFacingSocketConfig,
   type WAMessage,
-  type WAPresence,
-  type WASocket,
 } from '@whiskeysockets/baileys';
 import type { Cluster, Redis } from 'ioredis';
-import {
-  type Channel,
-  type ChannelCapabilities,
-  ChannelError,
-  type ChannelEventName,
-  type ChannelEvents,
-  type ChannelListener,
-  type ConnectOptions,
-  type ContactRef,
-  type OutboundContent,
-  type OutboundMessage,
-  type OutboundPresence,
-  type PairingChallenge,
-  type SendResult,
-  type SessionState,
-  StaleEpochError,
-  type StateCause,
-  type StateChange,
-  UnrecoverableChannelError,
+import type {
+  Channel,
+  ChannelCapabilities,
+  ChannelEventName,
+  ChannelEvents,
+  ChannelListener,
+  ConnectOptions,
+  OutboundMessage,
+  OutboundPresence,
+  PairingChallenge,
+  SendResult,
+  SessionState,
+  StateCause,
+  StateChange,
 } from '../channel.ts';
+import { ChannelError, StaleEpochError, UnrecoverableChannelError } from '../errors.ts';
 import { ChannelListeners } from '../listeners.ts';
 import {
   type AuthStateKeys,
@@ -42,9 +31,9 @@ import {
   readFence,
 } from './auth-state.ts';
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.ts';
-import { lidOf, phoneDigits, pnOf, recipientJid } from './jid.ts';
+import { lidOf, phoneDigits, pnOf } from './jid.ts';
 import { decideOnClose, statusCodeOf } from './lifecycle.ts';
-import { type BaileysLogger, silentLogger } from './logger.ts';
+import { type BaileysLogger, describe, silentLogger } from './logger.ts';
 import {
   type MappedEvent,
   type MappingContext,
@@ -53,77 +42,12 @@ import {
   mapPresence,
   mapReceiptUpdates,
   mapUpsert,
+  resolvePhoneNumbers,
 } from './mapping.ts';
-
-/** The part of Baileys' socket the adapter uses; a test stand-in implements exactly this. */
-export type BaileysSocket = Pick<
-  WASocket,
-  'ev' | 'user' | 'sendMessage' | 'sendPresenceUpdate' | 'requestPairingCode' | 'logout' | 'end'
->;
-
-/** Makes a socket from Baileys' config; the default is Baileys' own makeWASocket. */
-export type SocketFactory = (config: UserFacingSocketConfig) => BaileysSocket;
-
-/** Runs `fn` after `ms`; returns the way to cancel it. Injected so tests control time. */
-export interface Scheduler {
-  setTimeout(fn: () => void, ms: number): () => void;
-}
-
-/** Node's timers. */
-export const realScheduler: Scheduler = {
-  setTimeout(fn, ms) {
-    const timer = setTimeout(fn, ms);
-    return () => clearTimeout(timer);
-  },
-};
-
-/** Options for {@link BaileysChannel.create}. */
-export interface BaileysChannelOptions {
-  sessionId: string;
-  /** A command connection to the tenant's Redis (auth state and fence). */
-  redis: Redis | Cluster;
-  /** The tenant's key prefix, e.g. `sb:acme:`. */
-  prefix: string;
-  /** The epoch of this worker's claim of the session. */
-  epoch: bigint | number;
-  /** Makes sockets; tests pass the stand-in's. */
-  socketFactory?: SocketFactory;
-  /**
-   * More Baileys socket config (`getMessage` for message retries, `browser`, `qrTimeout`...).
-   * The adapter sets `auth` and `logger`, and defaults `markOnlineOnConnect: false` (so the phone
-   * keeps its notifications) and `emitOwnEvents: false` (sent messages come back as the send's
-   * result, not as an inbound echo).
-   */
-  socketConfig?: Omit<Partial<SocketConfig>, 'auth' | 'logger'>;
-  /** Baileys' logger; keep it at `warn` or above (lower levels log message content). */
-  logger?: BaileysLogger;
-  /** Reconnect backoff. */
-  backoff?: Partial<BackoffPolicy>;
-  /** A connection that stayed open this long resets the backoff to its first step (default 60 s). */
-  stableAfterMs?: number;
-  /** Pairing rounds (each a socket's QR codes, about 160 s) before giving up as `unpaired` (default 3). */
-  maxPairingRounds?: number;
-  /**
-   * How long a pairing code is valid once issued (default 160 s: it is tied to the socket's
-   * pairing window, the first QR's 60 s plus five more of 20 s; a new round brings a new code).
-   */
-  pairingCodeTtlMs?: number;
-  /** How long requestPairingCode waits for the code (default 30 s). */
-  pairingCodeTimeoutMs?: number;
-  scheduler?: Scheduler;
-  random?: () => number;
-  now?: () => Date;
-}
-
-/** Whether creds belong to a linked device (pair-success stores `account`; `me` alone is set by a code request). */
-export function isPaired(creds: AuthenticationCreds): boolean {
-  return Boolean(creds.account && creds.me?.id);
-}
-
-type PairingWaiter = { resolve: (challenge: PairingChallenge) => void; reject: (error: Error) => void };
-
-const DEFAULT_QR_FIRST_MS = 60_000;
-const DEFAULT_QR_NEXT_MS = 20_000;
+import type { BaileysChannelOptions, BaileysSocket, SocketFactory } from './options.ts';
+import { sendError, toBaileysPresence, toBaileysSend } from './outbound.ts';
+import { isPaired, Pairing } from './pairing.ts';
+import { realScheduler, type Scheduler } from './scheduler.ts';
 
 /**
  * A WhatsApp Web session through Baileys 7, behind the {@link Channel} port.
@@ -150,6 +74,7 @@ export class BaileysChannel implements Channel {
   readonly #random: () => number;
   readonly #now: () => Date;
   readonly #listeners: ChannelListeners;
+  readonly #pairing: Pairing;
 
   #state: SessionState;
   #auth: RedisAuthState | undefined;
@@ -162,22 +87,15 @@ export class BaileysChannel implements Channel {
   #fenced: StaleEpochError | undefined;
   #attempt = 0;
   #openedAt: number | undefined;
-  #pairingRound = 0;
-  #codesShown = 0;
-  #firstCodeAt = 0;
-  #wasUnpaired = false;
-  #pairingPhone: string | undefined;
-  #sequence = 0;
   #cancelReconnect: (() => void) | undefined;
   #closing: Promise<void> = Promise.resolve();
   #inbound: Promise<void> = Promise.resolve();
-  readonly #pairingWaiters = new Set<PairingWaiter>();
 
   private constructor(options: BaileysChannelOptions, auth: RedisAuthState) {
     this.#options = options;
     this.sessionId = options.sessionId;
     this.epoch = BigInt(options.epoch);
-    this.keys = authStateKeys(options.prefix, options.sessionId);
+    this.keys = authStateKeys(options.keyPrefix, options.sessionId);
     this.#redis = options.redis;
     this.#factory = options.socketFactory ?? ((config) => makeWASocket(config));
     this.#logger = options.logger ?? silentLogger;
@@ -191,6 +109,16 @@ export class BaileysChannel implements Channel {
         'channel listener failed',
       ),
     );
+    this.#pairing = new Pairing({
+      sessionId: this.sessionId,
+      now: this.#now,
+      scheduler: this.#scheduler,
+      logger: this.#logger,
+      qrTimeoutMs: options.socketConfig?.qrTimeout,
+      codeTtlMs: options.pairingCodeTtlMs ?? 160_000,
+      codeTimeoutMs: options.pairingCodeTimeoutMs ?? 30_000,
+      publish: (challenge) => this.#listeners.emit('pairing', challenge),
+    });
     this.#auth = auth;
     this.#state = isPaired(auth.state.creds) ? 'disconnected' : 'unpaired';
   }
@@ -218,7 +146,7 @@ export class BaileysChannel implements Channel {
 
   async connect(options: ConnectOptions = {}): Promise<void> {
     if (options.pairingPhoneNumber !== undefined)
-      this.#pairingPhone = this.#validPhone(options.pairingPhoneNumber);
+      this.#pairing.phone = this.#validPhone(options.pairingPhoneNumber);
     if (this.#running) return;
     await this.#assertFence('connect');
     if (this.#running) return;
@@ -227,7 +155,7 @@ export class BaileysChannel implements Channel {
     this.#stopRequested = false;
     this.#logoutRequested = false;
     this.#attempt = 0;
-    this.#pairingRound = 0;
+    this.#pairing.round = 0;
     this.#openSocket('connect');
   }
 
@@ -241,7 +169,7 @@ export class BaileysChannel implements Channel {
       this.#running = false;
       this.#transition('disconnected', 'stopped', { willReconnect: false });
     }
-    this.#rejectPairingWaiters(new ChannelError('NOT_CONNECTED', `session ${this.sessionId} was stopped`));
+    this.#pairing.rejectWaiters(new ChannelError('NOT_CONNECTED', `session ${this.sessionId} was stopped`));
     await this.#closing;
     await this.#inbound;
   }
@@ -263,7 +191,7 @@ export class BaileysChannel implements Channel {
     } else if (this.#state !== 'logged_out') {
       this.#closing = this.#wipeAndStop('logout');
     }
-    this.#rejectPairingWaiters(
+    this.#pairing.rejectWaiters(
       new UnrecoverableChannelError('LOGGED_OUT', `session ${this.sessionId} logged out`),
     );
     await this.#closing;
@@ -274,17 +202,7 @@ export class BaileysChannel implements Channel {
 
   async send(message: OutboundMessage): Promise<SendResult> {
     const socket = this.#connectedSocket('send');
-    const jid = recipientJid(message.to);
-    if (!jid)
-      throw new UnrecoverableChannelError(
-        'INVALID_NUMBER',
-        'recipient is not a phone number or WhatsApp address',
-        { status: 400 },
-      );
-    const content = toBaileysContent(message.content, jid);
-    const options: MiscMessageGenerationOptions = {};
-    if (message.providerMessageId) options.messageId = message.providerMessageId;
-    if (message.replyTo) options.quoted = quotedMessage(jid, message.replyTo);
+    const { jid, content, options } = toBaileysSend(message);
     await this.#assertFence('send');
     if (this.#socket !== socket) throw notConnected(this.sessionId, this.#state);
     let result: WAMessage | undefined;
@@ -306,13 +224,7 @@ export class BaileysChannel implements Channel {
 
   async sendPresence(to: string, presence: OutboundPresence): Promise<void> {
     const socket = this.#connectedSocket('presence');
-    const type: WAPresence = presence === 'typing' ? 'composing' : presence;
-    const global = presence === 'available' || presence === 'unavailable';
-    const jid = global ? undefined : recipientJid(to);
-    if (!global && !jid)
-      throw new UnrecoverableChannelError('INVALID_NUMBER', 'presence target is not a WhatsApp address', {
-        status: 400,
-      });
+    const { type, jid } = toBaileysPresence(to, presence);
     await this.#assertFence('presence');
     try {
       await socket.sendPresenceUpdate(type, jid);
@@ -328,32 +240,15 @@ export class BaileysChannel implements Channel {
         status: 409,
       });
     }
-    this.#pairingPhone = digits;
-    const challenge = new Promise<PairingChallenge>((resolve, reject) => {
-      const waiter: PairingWaiter = {
-        resolve: (value) => {
-          cancel();
-          resolve(value);
-        },
-        reject: (error) => {
-          cancel();
-          reject(error);
-        },
-      };
-      const cancel = this.#scheduler.setTimeout(() => {
-        this.#pairingWaiters.delete(waiter);
-        reject(new ChannelError('TIMEOUT', `no pairing code for session ${this.sessionId} in time`));
-      }, this.#options.pairingCodeTimeoutMs ?? 30_000);
-      this.#pairingWaiters.add(waiter);
-    });
-    challenge.catch(() => {});
+    this.#pairing.phone = digits;
+    const challenge = this.#pairing.waitForCode();
     if (!this.#running) {
       try {
         await this.connect();
       } catch (error) {
-        this.#rejectPairingWaiters(error as Error);
+        this.#pairing.rejectWaiters(error as Error);
       }
-    } else if (this.#socket && this.#codesShown > 0) {
+    } else if (this.#socket && this.#pairing.codeShown) {
       // The socket is past its handshake (it showed a QR): ask now. Otherwise the first QR does.
       void this.#issuePairingCode(this.#generation, this.#socket);
     }
@@ -376,13 +271,13 @@ export class BaileysChannel implements Channel {
         creds.me = undefined;
         creds.pairingCode = undefined;
       }
-      this.#wasUnpaired = true;
-      this.#pairingRound += 1;
+      this.#pairing.wasUnpaired = true;
+      this.#pairing.round += 1;
     }
     this.#generation += 1;
     const generation = this.#generation;
     this.#socketCause = cause;
-    this.#codesShown = 0;
+    this.#pairing.socketOpened();
     this.#transition('connecting', cause);
 
     let socket: BaileysSocket;
@@ -431,69 +326,25 @@ export class BaileysChannel implements Channel {
   }
 
   #onQr(generation: number, socket: BaileysSocket, qr: string): void {
-    this.#codesShown += 1;
-    const first = this.#codesShown === 1;
-    if (first) this.#firstCodeAt = this.#now().getTime();
-    const qrTimeout = this.#options.socketConfig?.qrTimeout;
-    const ttlMs = qrTimeout ?? (first ? DEFAULT_QR_FIRST_MS : DEFAULT_QR_NEXT_MS);
+    const { first, ttlMs } = this.#pairing.qrShown();
     if (this.#state !== 'pairing') this.#transition('pairing', this.#socketCause);
-    this.#listeners.emit('pairing', this.#challenge('qr', qr, ttlMs));
-    if (first && this.#pairingPhone) void this.#issuePairingCode(generation, socket);
+    this.#listeners.emit('pairing', this.#pairing.challenge('qr', qr, ttlMs));
+    if (first && this.#pairing.phone) void this.#issuePairingCode(generation, socket);
   }
 
   async #issuePairingCode(generation: number, socket: BaileysSocket): Promise<void> {
-    const phone = this.#pairingPhone;
-    if (!phone) return;
-    try {
-      const code = await socket.requestPairingCode(phone);
-      if (generation !== this.#generation) return;
-      const window = this.#options.pairingCodeTtlMs ?? 160_000;
-      const elapsed = this.#now().getTime() - this.#firstCodeAt;
-      const challenge = this.#challenge('code', code, Math.max(0, window - elapsed), phone);
-      this.#listeners.emit('pairing', challenge);
-      for (const waiter of [...this.#pairingWaiters]) {
-        this.#pairingWaiters.delete(waiter);
-        waiter.resolve(challenge);
-      }
-    } catch (error) {
-      this.#logger.warn({ sessionId: this.sessionId, err: describe(error) }, 'pairing code request failed');
-      this.#rejectPairingWaiters(
-        new ChannelError('PAIRING_FAILED', `pairing code request for session ${this.sessionId} failed`, {
-          cause: error,
-        }),
-      );
-    }
-  }
-
-  #challenge(
-    kind: PairingChallenge['kind'],
-    code: string,
-    ttlMs: number,
-    phoneNumber?: string,
-  ): PairingChallenge {
-    const issuedAt = this.#now();
-    const challenge: PairingChallenge = {
-      sessionId: this.sessionId,
-      kind,
-      code,
-      ttlMs,
-      issuedAt,
-      expiresAt: new Date(issuedAt.getTime() + ttlMs),
-      sequence: ++this.#sequence,
-    };
-    if (phoneNumber) challenge.phoneNumber = phoneNumber;
-    return challenge;
+    await this.#pairing.requestCode(socket, () => generation === this.#generation);
   }
 
   #onOpen(socket: BaileysSocket): void {
     this.#openedAt = this.#now().getTime();
-    this.#pairingRound = 0;
+    this.#pairing.round = 0;
     const me = socket.user ?? this.#auth?.state.creds.me;
     const phoneNumber = pnOf(me?.id);
     this.#transition('connected', this.#socketCause, phoneNumber ? { phoneNumber } : {});
-    if (this.#wasUnpaired) {
-      this.#wasUnpaired = false;
-      this.#pairingPhone = undefined;
+    if (this.#pairing.wasUnpaired) {
+      this.#pairing.wasUnpaired = false;
+      this.#pairing.phone = undefined;
       const lid = lidOf(me?.lid);
       this.#listeners.emit('paired', {
         sessionId: this.sessionId,
@@ -536,8 +387,8 @@ export class BaileysChannel implements Channel {
       logoutRequested: this.#logoutRequested,
       fenced: this.#fenced !== undefined,
       paired: this.#auth ? isPaired(this.#auth.state.creds) : false,
-      codesShown: this.#codesShown > 0,
-      pairingRound: this.#pairingRound,
+      codesShown: this.#pairing.codeShown,
+      pairingRound: this.#pairing.round,
       maxPairingRounds: this.#options.maxPairingRounds ?? 3,
     });
     switch (decision.action) {
@@ -554,7 +405,7 @@ export class BaileysChannel implements Channel {
       case 'pairing-expired':
         this.#running = false;
         this.#transition('unpaired', decision.cause, extra);
-        this.#rejectPairingWaiters(
+        this.#pairing.rejectWaiters(
           new ChannelError('PAIRING_FAILED', `pairing of session ${this.sessionId} expired`),
         );
         break;
@@ -619,7 +470,7 @@ export class BaileysChannel implements Channel {
       'fenced out',
     );
     this.#cancelPendingReconnect();
-    this.#rejectPairingWaiters(error);
+    this.#pairing.rejectWaiters(error);
     const socket = this.#socket;
     if (socket) {
       void this.#endSocket(socket);
@@ -678,13 +529,6 @@ export class BaileysChannel implements Channel {
     return digits;
   }
 
-  #rejectPairingWaiters(error: Error): void {
-    for (const waiter of [...this.#pairingWaiters]) {
-      this.#pairingWaiters.delete(waiter);
-      waiter.reject(error);
-    }
-  }
-
   // --- events ----------------------------------------------------------------------------
 
   #transition(state: SessionState, cause: StateCause, extra: Partial<StateChange> = {}): void {
@@ -731,7 +575,7 @@ export class BaileysChannel implements Channel {
     const auth = this.#auth;
     this.#inbound = this.#inbound
       .then(async () => {
-        if (auth) await resolvePhoneNumbers(auth, events);
+        if (auth) await resolvePhoneNumbers(auth.state.keys, events);
       })
       .catch((error: unknown) => {
         this.#logger.warn({ sessionId: this.sessionId, err: describe(error) }, 'LID to PN lookup failed');
@@ -747,166 +591,6 @@ export class BaileysChannel implements Channel {
   }
 }
 
-/** Contacts an event mentions. */
-function contactsOf(mapped: MappedEvent): ContactRef[] {
-  switch (mapped.event) {
-    case 'message': {
-      const { sender, chat } = mapped.payload;
-      return chat.contact && chat.contact !== sender ? [sender, chat.contact] : [sender];
-    }
-    case 'receipt':
-      return mapped.payload.recipient ? [mapped.payload.recipient] : [];
-    case 'presence':
-      return [mapped.payload.contact];
-    default:
-      return [];
-  }
-}
-
-/**
- * v7 addresses many chats by LID and the alternate PN is sometimes missing; Baileys keeps the
- * mappings it learns in the key store (`lid-mapping`, `<lid>_reverse` -> PN digits), so look
- * there once per event batch.
- */
-async function resolvePhoneNumbers(auth: RedisAuthState, events: MappedEvent[]): Promise<void> {
-  const missing = events.flatMap(contactsOf).filter((contact) => contact.lid && !contact.pn);
-  if (missing.length === 0) return;
-  const ids = [...new Set(missing.map((contact) => `${contact.lid}_reverse`))];
-  const found = await auth.state.keys.get('lid-mapping', ids);
-  for (const contact of missing) {
-    const pn = found[`${contact.lid}_reverse`];
-    if (typeof pn === 'string' && pn) contact.pn = pn;
-  }
-}
-
-function toBaileysContent(content: OutboundContent, jid: string): AnyMessageContent {
-  const invalid = (why: string) => new UnrecoverableChannelError('INVALID_CONTENT', why, { status: 400 });
-  switch (content.type) {
-    case 'text':
-      if (!content.text) throw invalid('text message without text');
-      return { text: content.text };
-    case 'reaction':
-      if (!content.targetId) throw invalid('reaction without a target');
-      return {
-        react: {
-          text: content.emoji ?? '',
-          key: { remoteJid: jid, id: content.targetId, fromMe: content.targetFromMe ?? false },
-        },
-      };
-    case 'location':
-      if (!Number.isFinite(content.latitude) || !Number.isFinite(content.longitude))
-        throw invalid('location without coordinates');
-      return {
-        location: {
-          degreesLatitude: content.latitude,
-          degreesLongitude: content.longitude,
-          ...(content.name ? { name: content.name } : {}),
-          ...(content.address ? { address: content.address } : {}),
-        },
-      };
-    case 'contact':
-      if (!content.vcard) throw invalid('contact without a vcard');
-      return {
-        contacts: {
-          ...(content.displayName ? { displayName: content.displayName } : {}),
-          contacts: [
-            { vcard: content.vcard, ...(content.displayName ? { displayName: content.displayName } : {}) },
-          ],
-        },
-      };
-    case 'template':
-      // Templates are a Cloud API (Meta) feature; WhatsApp Web has nothing to send them with.
-      throw invalid('templates can only be sent through the Cloud API');
-    case 'media':
-      return mediaContent(content, invalid);
-    default:
-      throw invalid(`unsupported content type ${(content as { type: string }).type}`);
-  }
-}
-
-/**
- * Media as bytes: Baileys encrypts them with a fresh media key, uploads the ciphertext to
- * WhatsApp's media servers and sends the message that points at it. URLs are refused rather than
- * handed to Baileys (which would fetch any URL from inside the worker); provider media ids are
- * a Cloud API notion.
- */
-function mediaContent(
-  content: Extract<OutboundContent, { type: 'media' }>,
-  invalid: (why: string) => UnrecoverableChannelError,
-): AnyMessageContent {
-  if (content.data === undefined)
-    throw invalid('Baileys sends media from its bytes (data), not from a URL or a provider media id');
-  if (content.url !== undefined || content.providerMediaId !== undefined)
-    throw invalid('media needs exactly one of data, url or providerMediaId');
-  if (content.data.byteLength === 0) throw invalid('media without bytes');
-  if (content.caption && (content.kind === 'audio' || content.kind === 'sticker'))
-    throw invalid(`${content.kind} cannot carry a caption`);
-  const data = Buffer.from(content.data.buffer, content.data.byteOffset, content.data.byteLength);
-  const caption = content.caption ? { caption: content.caption } : {};
-  const mimetype = content.mimetype ? { mimetype: content.mimetype } : {};
-  switch (content.kind) {
-    case 'image':
-      return { image: data, ...caption, ...mimetype };
-    case 'video':
-      return { video: data, ...caption, ...mimetype };
-    case 'audio':
-      return { audio: data, ...mimetype };
-    case 'sticker':
-      return { sticker: data, ...mimetype };
-    case 'document':
-      if (!content.mimetype) throw invalid('a document needs a mimetype');
-      return {
-        document: data,
-        mimetype: content.mimetype,
-        fileName: content.fileName ?? 'file',
-        ...caption,
-      };
-  }
-}
-
-/** The minimal quoted message Baileys needs to build a reply's contextInfo (stanzaId, participant, quote). */
-function quotedMessage(jid: string, replyTo: NonNullable<OutboundMessage['replyTo']>): WAMessage {
-  const author = replyTo.author ? recipientJid(replyTo.author) : undefined;
-  return {
-    key: {
-      remoteJid: jid,
-      id: replyTo.providerMessageId,
-      fromMe: replyTo.fromMe ?? false,
-      ...(author ? { participant: author } : {}),
-    },
-    message: { conversation: replyTo.text ?? '' },
-  };
-}
-
 function notConnected(sessionId: string, state: SessionState): ChannelError {
   return new ChannelError('NOT_CONNECTED', `session ${sessionId} is not connected (${state})`);
-}
-
-function sendError(error: unknown, sessionId: string): ChannelError {
-  if (error instanceof ChannelError) return error;
-  const code = statusCodeOf(error);
-  const suffix = code === undefined ? '' : ` (${code})`;
-  if (code === 428 || code === 408 || code === 440 || code === 503) {
-    return new ChannelError(
-      'NOT_CONNECTED',
-      `session ${sessionId} lost its connection while sending${suffix}`,
-      { cause: error },
-    );
-  }
-  if (code === 401)
-    return new UnrecoverableChannelError('LOGGED_OUT', `session ${sessionId} is logged out`, {
-      status: 409,
-      cause: error,
-    });
-  if (code === 400)
-    return new UnrecoverableChannelError('INVALID_CONTENT', `WhatsApp rejected the message${suffix}`, {
-      status: 400,
-      cause: error,
-    });
-  return new ChannelError('SEND_FAILED', `send on session ${sessionId} failed${suffix}`, { cause: error });
-}
-
-function describe(error: unknown): string {
-  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return text.split('\n')[0]!.slice(0, 200);
 }

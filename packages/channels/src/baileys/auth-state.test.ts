@@ -3,11 +3,11 @@ import { redisNamespace, redisOptions } from '@switchboard/testing';
 import { BufferJSON, Curve, type KeyPair, proto } from '@whiskeysockets/baileys';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { StaleEpochError } from '../channel.ts';
+import { StaleEpochError } from '../errors.ts';
 import { authStateKeys, createRedisAuthState, keyField } from './auth-state.ts';
 
 const ns = redisNamespace('channels-auth');
-const prefix = `${ns.prefix}:`;
+const keyPrefix = `${ns.prefix}:`;
 let redis: Redis;
 let session = 0;
 const nextSession = () => `auth-${++session}`;
@@ -26,7 +26,7 @@ const sameBytes = (a: Uint8Array | undefined, b: Uint8Array) => Buffer.from(a ??
 describe('RedisAuthState', () => {
   it('starts from fresh creds, saves them, and a new instance on a new connection reads them back (a worker restart)', async () => {
     const sessionId = nextSession();
-    const first = await createRedisAuthState({ redis, prefix, sessionId, epoch: 1n });
+    const first = await createRedisAuthState({ redis, keyPrefix, sessionId, epoch: 1n });
     expect(first.existed).toBe(false);
     first.state.creds.me = { id: '5511999990001:3@s.whatsapp.net', lid: '99887766:3@lid', name: 'Acme' };
     first.state.creds.registered = true;
@@ -35,7 +35,7 @@ describe('RedisAuthState', () => {
 
     const other = new Redis(redisOptions());
     try {
-      const restarted = await createRedisAuthState({ redis: other, prefix, sessionId, epoch: 1n });
+      const restarted = await createRedisAuthState({ redis: other, keyPrefix, sessionId, epoch: 1n });
       expect(restarted.existed).toBe(true);
       const creds = restarted.state.creds;
       expect(creds.me?.id).toBe('5511999990001:3@s.whatsapp.net');
@@ -54,7 +54,7 @@ describe('RedisAuthState', () => {
 
   it("round-trips keys through Baileys' own key-store calls, and a null value deletes", async () => {
     const sessionId = nextSession();
-    const { state } = await createRedisAuthState({ redis, prefix, sessionId, epoch: 2n });
+    const { state } = await createRedisAuthState({ redis, keyPrefix, sessionId, epoch: 2n });
     const one = keyPair();
     const two = keyPair();
     await state.keys.set({ 'pre-key': { '1': one, '2': two } });
@@ -66,12 +66,12 @@ describe('RedisAuthState', () => {
     await state.keys.set({ 'pre-key': { '1': null, '3': one } });
     got = await state.keys.get('pre-key', ['1', '2', '3']);
     expect(Object.keys(got).sort()).toEqual(['2', '3']);
-    expect(await redis.hexists(authStateKeys(prefix, sessionId).auth, keyField('pre-key', '1'))).toBe(0);
+    expect(await redis.hexists(authStateKeys(keyPrefix, sessionId).auth, keyField('pre-key', '1'))).toBe(0);
   });
 
   it('revives app-state-sync-key values as the proto class Baileys calls methods on', async () => {
     const sessionId = nextSession();
-    const { state } = await createRedisAuthState({ redis, prefix, sessionId, epoch: 1 });
+    const { state } = await createRedisAuthState({ redis, keyPrefix, sessionId, epoch: 1 });
     const keyData = proto.Message.AppStateSyncKeyData.fromObject({
       keyData: randomBytes(32),
       fingerprint: { rawId: 7, currentIndex: 1, deviceIndexes: [0, 1] },
@@ -86,7 +86,7 @@ describe('RedisAuthState', () => {
 
   it('stores the v7 key types (lid-mapping, device-list, tctoken) in the one hash', async () => {
     const sessionId = nextSession();
-    const { state, keys } = await createRedisAuthState({ redis, prefix, sessionId, epoch: 1 });
+    const { state, keys } = await createRedisAuthState({ redis, keyPrefix, sessionId, epoch: 1 });
     await state.keys.set({
       'lid-mapping': { '5511999990003': '12345678901234', '12345678901234_reverse': '5511999990003' },
       'device-list': { '5511999990003': ['0', '2'] },
@@ -111,7 +111,7 @@ describe('RedisAuthState', () => {
 
   it('applies a large set (sets and deletes together) in one write', async () => {
     const sessionId = nextSession();
-    const { state, keys } = await createRedisAuthState({ redis, prefix, sessionId, epoch: 1 });
+    const { state, keys } = await createRedisAuthState({ redis, keyPrefix, sessionId, epoch: 1 });
     // Baileys uploads hundreds of pre-keys at once; history sync writes thousands of mappings.
     const many: Record<string, string> = {};
     for (let i = 0; i < 5_000; i++) many[`pn${i}`] = `lid${i}`;
@@ -131,7 +131,7 @@ describe('RedisAuthState', () => {
     const stale: StaleEpochError[] = [];
     const auth = await createRedisAuthState({
       redis,
-      prefix,
+      keyPrefix,
       sessionId,
       epoch: 3n,
       onStale: (e) => stale.push(e),
@@ -157,14 +157,14 @@ describe('RedisAuthState', () => {
     expect(stale).toHaveLength(3);
 
     // The new owner writes fine.
-    const owner = await createRedisAuthState({ redis, prefix, sessionId, epoch: 4n });
+    const owner = await createRedisAuthState({ redis, keyPrefix, sessionId, epoch: 4n });
     await owner.state.keys.set({ 'pre-key': { '1': null } });
     expect(await redis.hexists(owner.keys.auth, 'pre-key:1')).toBe(0);
   });
 
   it('wipe removes the hash; later writes through the wiped instance do not bring it back', async () => {
     const sessionId = nextSession();
-    const auth = await createRedisAuthState({ redis, prefix, sessionId, epoch: 1n });
+    const auth = await createRedisAuthState({ redis, keyPrefix, sessionId, epoch: 1n });
     await auth.saveCreds();
     await auth.state.keys.set({ session: { a: Buffer.from('1') } });
     expect(await redis.exists(auth.keys.auth)).toBe(1);
@@ -173,14 +173,14 @@ describe('RedisAuthState', () => {
     await auth.saveCreds();
     await auth.state.keys.set({ session: { b: Buffer.from('2') } });
     expect(await redis.exists(auth.keys.auth)).toBe(0);
-    const fresh = await createRedisAuthState({ redis, prefix, sessionId, epoch: 1n });
+    const fresh = await createRedisAuthState({ redis, keyPrefix, sessionId, epoch: 1n });
     expect(fresh.existed).toBe(false);
     expect(fresh.state.creds.me).toBeUndefined();
   });
 
   it('stores values in BufferJSON so other Baileys tooling can read them', async () => {
     const sessionId = nextSession();
-    const auth = await createRedisAuthState({ redis, prefix, sessionId, epoch: 1n });
+    const auth = await createRedisAuthState({ redis, keyPrefix, sessionId, epoch: 1n });
     await auth.saveCreds();
     const raw = await redis.hget(auth.keys.auth, 'creds');
     const parsed = JSON.parse(raw!, BufferJSON.reviver);

@@ -9,7 +9,7 @@ import {
   type SignalKeyStore,
 } from '@whiskeysockets/baileys';
 import type { Cluster, Redis } from 'ioredis';
-import { StaleEpochError } from '../channel.ts';
+import { StaleEpochError } from '../errors.ts';
 
 /**
  * Baileys auth state (creds and signal keys) in Redis, fenced by the session's epoch.
@@ -37,9 +37,9 @@ export interface AuthStateKeys {
   auth: string;
 }
 
-/** The keys of `sessionId` under `prefix` (e.g. `sb:acme:`); the same as packages/sessions' sessionKeys. */
-export function authStateKeys(prefix: string, sessionId: string): AuthStateKeys {
-  const base = `${prefix}session:${sessionId}`;
+/** The keys of `sessionId` under `keyPrefix` (e.g. `sb:acme:`); the same as packages/sessions' sessionKeys. */
+export function authStateKeys(keyPrefix: string, sessionId: string): AuthStateKeys {
+  const base = `${keyPrefix}session:${sessionId}`;
   return { fence: `${base}:fence`, auth: `${base}:auth` };
 }
 
@@ -48,7 +48,7 @@ export interface RedisAuthStateOptions {
   /** A command connection (not a subscriber); see @switchboard/redis `createRedis({ role: 'command' })`. */
   redis: Redis | Cluster;
   /** The tenant's key prefix, e.g. `sb:acme:`. */
-  prefix: string;
+  keyPrefix: string;
   sessionId: string;
   /** The epoch of this owner's claim. */
   epoch: bigint | number;
@@ -139,7 +139,7 @@ export function keyField(type: keyof SignalDataTypeMap, id: string): string {
 export async function createRedisAuthState(options: RedisAuthStateOptions): Promise<RedisAuthState> {
   const { redis, sessionId } = options;
   const epoch = BigInt(options.epoch);
-  const keys = authStateKeys(options.prefix, sessionId);
+  const keys = authStateKeys(options.keyPrefix, sessionId);
   const scripts = commands(redis);
   let wiped = false;
 

@@ -1,40 +1,13 @@
-import { redisNamespace, redisOptions } from '@switchboard/testing';
 import { DisconnectReason } from '@whiskeysockets/baileys';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { settle } from '../testing.ts';
 import { backoffDelay, DEFAULT_BACKOFF } from './backoff.ts';
 import { type CloseContext, decideOnClose } from './lifecycle.ts';
-import { createStandInChannel, type StandInChannel } from './testing/harness.ts';
+import { standInChannels } from './testing/suite.ts';
 
-const ns = redisNamespace('channels-lifecycle');
-const prefix = `${ns.prefix}:`;
-let redis: Redis;
-const open: StandInChannel[] = [];
 const identity = { phoneNumber: '5511900000001', lid: '300000000000001' };
-
-beforeAll(() => {
-  redis = new Redis(redisOptions());
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((t) => t.channel.disconnect()));
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await ns.cleanup();
-});
-
-async function connected(
-  options: Partial<Parameters<typeof createStandInChannel>[0]> = {},
-): Promise<StandInChannel> {
-  const t = await createStandInChannel({ redis, prefix, paired: identity, random: () => 0, ...options });
-  open.push(t);
-  await t.channel.connect();
-  const socket = await t.standIn.socket(1);
-  socket.open();
-  await t.log.waitFor('state', (s) => s.state === 'connected');
-  return t;
-}
+const channels = standInChannels('channels-lifecycle', { paired: identity, random: () => 0 });
+const connected = channels.connected;
 
 describe('backoffDelay', () => {
   it('grows by the multiplier up to the ceiling, jitter only ever shortening it', () => {
@@ -135,11 +108,11 @@ describe('the adapter on each disconnect code', () => {
   ])('%i wipes the auth state and ends logged out, unpaired, without reconnecting', async (code, cause) => {
     const t = await connected();
     const authKey = t.channel.keys.auth;
-    expect(await redis.hexists(authKey, 'creds')).toBe(1);
+    expect(await channels.redis.hexists(authKey, 'creds')).toBe(1);
     await t.standIn.current.close(code);
     const change = await t.log.waitFor('state', (s) => s.state === 'logged_out');
     expect(change).toMatchObject({ cause, code, willReconnect: false, previous: 'connected' });
-    expect(await redis.exists(authKey)).toBe(0);
+    expect(await channels.redis.exists(authKey)).toBe(0);
     await settle(30);
     expect(t.standIn.sockets).toHaveLength(1);
     expect(t.scheduler.pending()).toHaveLength(0);
@@ -172,7 +145,7 @@ describe('the adapter on each disconnect code', () => {
     await settle(30);
     expect(t.standIn.sockets).toHaveLength(1);
     expect(t.scheduler.calls).toHaveLength(0);
-    expect(await redis.hexists(t.channel.keys.auth, 'creds')).toBe(1); // auth kept: the new owner uses it
+    expect(await channels.redis.hexists(t.channel.keys.auth, 'creds')).toBe(1); // auth kept: the new owner uses it
   });
 
   it('428, 408 and 500 reconnect with a growing delay, capped, and record the reason', async () => {
@@ -245,7 +218,7 @@ describe('the adapter on each disconnect code', () => {
     expect(t.standIn.current.endError).toBeUndefined();
     expect(t.channel.state).toBe('disconnected');
     expect(t.log.of('state').at(-1)).toMatchObject({ cause: 'stopped', willReconnect: false });
-    expect(await redis.hexists(t.channel.keys.auth, 'creds')).toBe(1);
+    expect(await channels.redis.hexists(t.channel.keys.auth, 'creds')).toBe(1);
     await t.channel.disconnect(); // idempotent
     expect(t.log.of('state').filter((s) => s.cause === 'stopped')).toHaveLength(1);
   });
@@ -256,20 +229,20 @@ describe('the adapter on each disconnect code', () => {
     expect(t.standIn.sockets[0]!.logoutCalls).toBe(1);
     expect(t.channel.state).toBe('logged_out');
     expect(t.log.of('state').at(-1)).toMatchObject({ state: 'logged_out', cause: 'logout' });
-    expect(await redis.exists(t.channel.keys.auth)).toBe(0);
+    expect(await channels.redis.exists(t.channel.keys.auth)).toBe(0);
   });
 
   it('stops for good when the fence moves: a refused creds save ends the socket (stale-epoch), no reconnect', async () => {
     const t = await connected();
-    await redis.set(t.channel.keys.fence, '2');
-    const before = await redis.hget(t.channel.keys.auth, 'creds');
+    await channels.redis.set(t.channel.keys.fence, '2');
+    const before = await channels.redis.hget(t.channel.keys.auth, 'creds');
     t.standIn.current.ev.emit('creds.update', {
       me: { id: '5511900000001:7@s.whatsapp.net', name: 'renamed' },
     });
     const change = await t.log.waitFor('state', (s) => s.state === 'disconnected');
     expect(change).toMatchObject({ cause: 'stale-epoch', willReconnect: false });
     expect(t.standIn.current.closed).toBe(true);
-    expect(await redis.hget(t.channel.keys.auth, 'creds')).toBe(before);
+    expect(await channels.redis.hget(t.channel.keys.auth, 'creds')).toBe(before);
     await settle(30);
     expect(t.standIn.sockets).toHaveLength(1);
     await expect(t.channel.connect()).rejects.toMatchObject({ code: 'STALE_EPOCH' });
@@ -279,7 +252,7 @@ describe('the adapter on each disconnect code', () => {
     const t = await connected();
     await t.standIn.current.close(DisconnectReason.connectionClosed);
     await t.log.waitFor('state', (s) => s.willReconnect === true);
-    await redis.set(t.channel.keys.fence, '5');
+    await channels.redis.set(t.channel.keys.fence, '5');
     t.scheduler.runNext();
     await t.log.waitFor('state', (s) => s.cause === 'stale-epoch');
     await settle(30);

@@ -16,3 +16,9 @@ export const silentLogger: BaileysLogger = {
   warn: () => {},
   error: () => {},
 };
+
+/** An error's first line, at most 200 characters: what a log line says of it (no stack, no payload). */
+export function describe(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return text.split('\n')[0]!.slice(0, 200);
+}

@@ -5,6 +5,7 @@ import {
   type MessageUserReceiptUpdate,
   normalizeMessageContent,
   proto,
+  type SignalKeyStore,
   toNumber,
   type WAMessage,
   type WAMessageKey,
@@ -480,4 +481,39 @@ function errorDetail(error: unknown): string {
   // The name and first line only: an error message must not carry message content into logs.
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return text.split('\n')[0]!.slice(0, 200);
+}
+
+/** Contacts an event mentions. */
+function contactsOf(mapped: MappedEvent): ContactRef[] {
+  switch (mapped.event) {
+    case 'message': {
+      const { sender, chat } = mapped.payload;
+      return chat.contact && chat.contact !== sender ? [sender, chat.contact] : [sender];
+    }
+    case 'receipt':
+      return mapped.payload.recipient ? [mapped.payload.recipient] : [];
+    case 'presence':
+      return [mapped.payload.contact];
+    default:
+      return [];
+  }
+}
+
+/**
+ * v7 addresses many chats by LID and the alternate PN is sometimes missing; Baileys keeps the
+ * mappings it learns in the key store (`lid-mapping`, `<lid>_reverse` -> PN digits), so look
+ * there once per event batch.
+ */
+export async function resolvePhoneNumbers(
+  keys: Pick<SignalKeyStore, 'get'>,
+  events: MappedEvent[],
+): Promise<void> {
+  const missing = events.flatMap(contactsOf).filter((contact) => contact.lid && !contact.pn);
+  if (missing.length === 0) return;
+  const ids = [...new Set(missing.map((contact) => `${contact.lid}_reverse`))];
+  const found = await keys.get('lid-mapping', ids);
+  for (const contact of missing) {
+    const pn = found[`${contact.lid}_reverse`];
+    if (typeof pn === 'string' && pn) contact.pn = pn;
+  }
 }

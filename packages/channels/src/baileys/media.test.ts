@@ -279,7 +279,7 @@ describe('BaileysChannel media sends', () => {
   it('uploads the bytes encrypted and sends a message that downloads back to them', async () => {
     const t = await createStandInChannel({
       redis,
-      prefix: `${ns.prefix}:`,
+      keyPrefix: `${ns.prefix}:`,
       paired: { phoneNumber: '5511900000003', lid: '500000000000003' },
     });
     try {
@@ -342,7 +342,7 @@ describe('BaileysChannel media sends', () => {
   it('refuses media it cannot send (a URL, no bytes, a caption on audio) and templates, without uploading', async () => {
     const t = await createStandInChannel({
       redis,
-      prefix: `${ns.prefix}:`,
+      keyPrefix: `${ns.prefix}:`,
       paired: { phoneNumber: '5511900000004', lid: '500000000000004' },
     });
     try {

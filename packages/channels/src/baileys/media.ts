@@ -21,7 +21,8 @@ import {
   type MediaType,
   type proto,
 } from '@whiskeysockets/baileys';
-import { ChannelError, type ChannelMediaFetcher, UnrecoverableChannelError } from '../channel.ts';
+import type { ChannelMediaFetcher } from '../channel.ts';
+import { ChannelError, UnrecoverableChannelError } from '../errors.ts';
 import { statusCodeOf } from './lifecycle.ts';
 import { decodeMediaDownload } from './mapping.ts';
 

@@ -1,42 +1,18 @@
-import { redisNamespace, redisOptions } from '@switchboard/testing';
 import { BufferJSON, DisconnectReason } from '@whiskeysockets/baileys';
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { settle } from '../testing.ts';
-import { createStandInChannel, type StandInChannel } from './testing/harness.ts';
+import type { StandInChannel } from './testing/harness.ts';
+import { type SuiteChannelOptions, standInChannels } from './testing/suite.ts';
 
-const ns = redisNamespace('channels-pairing');
-const prefix = `${ns.prefix}:`;
-let redis: Redis;
-const open: StandInChannel[] = [];
 const phone = { phoneNumber: '5511988880001', lid: '400000000000001', device: 12 };
+const channels = standInChannels('channels-pairing');
 
-beforeAll(() => {
-  redis = new Redis(redisOptions());
-});
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((t) => t.channel.disconnect()));
-});
-afterAll(async () => {
-  redis?.disconnect();
-  await ns.cleanup();
-});
-
-async function unpaired(
-  options: Partial<Parameters<typeof createStandInChannel>[0]> = {},
-): Promise<StandInChannel> {
-  const t = await createStandInChannel({
-    redis,
-    prefix,
-    now: () => new Date('2026-03-01T12:00:00Z'),
-    ...options,
-  });
-  open.push(t);
-  return t;
+async function unpaired(options: SuiteChannelOptions = {}): Promise<StandInChannel> {
+  return await channels.create({ now: () => new Date('2026-03-01T12:00:00Z'), ...options });
 }
 
 async function storedCreds(t: StandInChannel) {
-  const raw = await redis.hget(t.channel.keys.auth, 'creds');
+  const raw = await channels.redis.hget(t.channel.keys.auth, 'creds');
   return raw ? JSON.parse(raw, BufferJSON.reviver) : undefined;
 }
 
@@ -173,8 +149,7 @@ describe('pairing by code', () => {
     });
     expect(t.standIn.sockets).toHaveLength(0);
 
-    const linked = await createStandInChannel({ redis, prefix, paired: phone });
-    open.push(linked);
+    const linked = await channels.create({ paired: phone });
     expect(linked.channel.state).toBe('disconnected');
     await expect(linked.channel.requestPairingCode('5511988880001')).rejects.toMatchObject({
       code: 'ALREADY_PAIRED',

@@ -1,12 +1,8 @@
 import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ChannelError,
-  type InboundMessage,
-  type OutboundContent,
-  UnrecoverableChannelError,
-} from '../channel.ts';
+import type { InboundMessage, OutboundContent } from '../channel.ts';
+import { ChannelError, UnrecoverableChannelError } from '../errors.ts';
 import { ChannelEventLog } from '../testing.ts';
 import { CloudApiChannel, type CloudApiChannelOptions } from './adapter.ts';
 import {

@@ -5,24 +5,22 @@
  * handleWebhook() (or the worker calls parseCloudApiWebhook itself).
  */
 import { z } from 'zod';
-import {
-  type Channel,
-  type ChannelCapabilities,
-  ChannelError,
-  type ChannelEventName,
-  type ChannelEvents,
-  type ChannelListener,
-  type OutboundContent,
-  type OutboundMessage,
-  type OutboundPresence,
-  type PairingChallenge,
-  type SendResult,
-  type SessionState,
-  StaleEpochError,
-  type StateCause,
-  type StateChange,
-  UnrecoverableChannelError,
+import type {
+  Channel,
+  ChannelCapabilities,
+  ChannelEventName,
+  ChannelEvents,
+  ChannelListener,
+  OutboundContent,
+  OutboundMessage,
+  OutboundPresence,
+  PairingChallenge,
+  SendResult,
+  SessionState,
+  StateCause,
+  StateChange,
 } from '../channel.ts';
+import { ChannelError, StaleEpochError, UnrecoverableChannelError } from '../errors.ts';
 import { ChannelListeners } from '../listeners.ts';
 import { channelErrorFromGraph } from './errors.ts';
 import { uploadCloudApiMedia } from './media.ts';

@@ -3,7 +3,7 @@
  * the table is by code; the codes are from Meta's "WhatsApp error codes" page.
  */
 import { z } from 'zod';
-import { ChannelError, type ChannelErrorCode, UnrecoverableChannelError } from '../channel.ts';
+import { ChannelError, type ChannelErrorCode, UnrecoverableChannelError } from '../errors.ts';
 
 /** Graph's error body, loosely: only what the mapping reads. */
 export const graphErrorBodySchema = z.object({

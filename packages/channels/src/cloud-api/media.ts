@@ -9,12 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import {
-  ChannelError,
-  type ChannelMediaFetcher,
-  type MediaFetchContext,
-  UnrecoverableChannelError,
-} from '../channel.ts';
+import type { ChannelMediaFetcher, MediaFetchContext } from '../channel.ts';
+import { ChannelError, UnrecoverableChannelError } from '../errors.ts';
 import { channelErrorFromGraph } from './errors.ts';
 
 /** Options for {@link cloudApiMediaFetcher}. */

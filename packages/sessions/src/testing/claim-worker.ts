@@ -2,7 +2,7 @@
 // the socket (holding a session *is* its socket here). It prints one JSON line per event, with
 // the time it happened, so a test can check that no two processes held a session at once.
 //
-//   CLAIM_WORKER='{"redis":{...},"databaseUrl":"...","tenantId":"...","prefix":"...","workerId":"w1","ttlMs":1500,"maxSessions":50}' \
+//   CLAIM_WORKER='{"redis":{...},"databaseUrl":"...","tenantId":"...","keyPrefix":"...","workerId":"w1","ttlMs":1500,"maxSessions":50}' \
 //     node packages/sessions/src/testing/claim-worker.ts
 import { createDb } from '@switchboard/db';
 import { createRedis, type RedisTarget } from '@switchboard/redis';
@@ -14,7 +14,7 @@ interface ClaimWorkerConfig {
   redis: RedisTarget;
   databaseUrl: string;
   tenantId: string;
-  prefix: string;
+  keyPrefix: string;
   workerId: string;
   ttlMs: number;
   maxSessions: number;
@@ -30,7 +30,7 @@ const claimer = new SessionClaimer({
   redis,
   db,
   tenantId: config.tenantId,
-  prefix: config.prefix,
+  keyPrefix: config.keyPrefix,
   workerId: config.workerId,
   leaseTtlMs: config.ttlMs,
   maxSessions: config.maxSessions,

@@ -27,7 +27,7 @@ export interface FleetOptions {
   redis: RedisTarget;
   databaseUrl: string;
   tenantId: string;
-  prefix: string;
+  keyPrefix: string;
   ttlMs: number;
   maxSessions: number;
 }

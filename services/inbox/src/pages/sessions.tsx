@@ -1,9 +1,11 @@
 import QRCode from 'qrcode';
 import { useCallback, useEffect, useState } from 'react';
 import { ApiRequestError, describeError } from '../api/client.ts';
-import { type Pairing, pageOf, pairingSchema, type Session, sessionSchema } from '../api/schemas.ts';
+import { type Pairing, pairingSchema, type Session, sessionSchema } from '../api/schemas.ts';
 import { roleAtLeast, useApp } from '../app-context.tsx';
+import { ErrorAlert } from '../components/form-parts.tsx';
 import { formatNumber, timeOf } from '../format.ts';
+import { useListResource } from '../list-resource.ts';
 
 const STATE_LABEL: Record<Session['state'], string> = {
   unpaired: 'Not paired',
@@ -17,33 +19,20 @@ const STATE_LABEL: Record<Session['state'], string> = {
 /** The tenant's WhatsApp numbers: add one, pair it (QR or code), watch its state, log it out. */
 export function SessionsPage() {
   const { client, me, subscribe, data } = useApp();
-  const [sessions, setSessions] = useState<Session[]>([]);
-  const [error, setError] = useState<string | undefined>();
+  const sessions = useListResource('/v1/sessions', sessionSchema);
+  const { reload, setItems } = sessions;
   const [name, setName] = useState('');
   const [channel, setChannel] = useState<'baileys' | 'cloud-api'>('baileys');
   const admin = roleAtLeast(me.role, 'admin');
-
-  const load = useCallback(async () => {
-    try {
-      const page = await client.request('GET', '/v1/sessions?limit=100', pageOf(sessionSchema));
-      setSessions(page.items);
-    } catch (e) {
-      setError(describeError(e));
-    }
-  }, [client]);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
 
   useEffect(
     () =>
       subscribe((event) => {
         if (event.type !== 'session.state') return;
         const { sessionId, state, reason, phoneNumber } = event.data;
-        setSessions((list) => {
+        setItems((list) => {
           if (!list.some((s) => s.id === sessionId)) {
-            void load();
+            void reload();
             return list;
           }
           return list.map((s) =>
@@ -59,34 +48,27 @@ export function SessionsPage() {
           );
         });
       }),
-    [subscribe, load],
+    [subscribe, reload, setItems],
   );
 
   return (
     <div className="page">
       <h1>Sessions</h1>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={sessions.error} />
       {admin && (
         <form
           className="inline-form"
           aria-label="Add a number"
-          onSubmit={async (e) => {
+          onSubmit={(e) => {
             e.preventDefault();
-            try {
+            void sessions.act(async () => {
               const created = await client.request('POST', '/v1/sessions', sessionSchema, {
                 body: { name: name.trim(), channel },
               });
-              setSessions((list) => [created, ...list.filter((s) => s.id !== created.id)]);
+              sessions.update((list) => [created, ...list.filter((s) => s.id !== created.id)]);
               setName('');
-              setError(undefined);
               void data.reloadSessions();
-            } catch (err) {
-              setError(describeError(err));
-            }
+            });
           }}
         >
           <label>
@@ -111,8 +93,8 @@ export function SessionsPage() {
         </form>
       )}
       <ul className="cards" aria-label="Sessions">
-        {sessions.length === 0 && <li className="muted">No sessions yet</li>}
-        {sessions.map((s) => (
+        {sessions.items.length === 0 && <li className="muted">No sessions yet</li>}
+        {sessions.items.map((s) => (
           <SessionCard key={s.id} session={s} admin={admin} />
         ))}
       </ul>

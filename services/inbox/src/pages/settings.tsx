@@ -1,16 +1,9 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
-import { describeError } from '../api/client.ts';
-import {
-  type ApiKey,
-  apiKeySchema,
-  createdApiKeySchema,
-  createdWebhookSchema,
-  pageOf,
-  type Webhook,
-  webhookSchema,
-} from '../api/schemas.ts';
+import { useState } from 'react';
+import { apiKeySchema, createdApiKeySchema, createdWebhookSchema, webhookSchema } from '../api/schemas.ts';
 import { useApp } from '../app-context.tsx';
+import { CheckboxGroup, ErrorAlert } from '../components/form-parts.tsx';
 import { timeOf } from '../format.ts';
+import { useListResource } from '../list-resource.ts';
 
 /** Admin settings: webhook subscriptions and API keys (each secret shown once, at creation). */
 export function SettingsPage() {
@@ -54,47 +47,29 @@ const EVENTS = ['message.received', 'message.sent'] as const;
 
 function Webhooks() {
   const { client } = useApp();
-  const [items, setItems] = useState<Webhook[]>([]);
+  const webhooks = useListResource('/v1/webhooks', webhookSchema);
   const [url, setUrl] = useState('');
   const [events, setEvents] = useState<string[]>(['message.received']);
   const [secret, setSecret] = useState<string | undefined>();
-  const [error, setError] = useState<string | undefined>();
-  const load = useCallback(async () => {
-    try {
-      setItems((await client.request('GET', '/v1/webhooks?limit=100', pageOf(webhookSchema))).items);
-    } catch (e) {
-      setError(describeError(e));
-    }
-  }, [client]);
-  useEffect(() => {
-    void load();
-  }, [load]);
   return (
     <section aria-labelledby="webhooks-title">
       <h2 id="webhooks-title">Webhooks</h2>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={webhooks.error} />
       {secret && <ShownOnce label="Signing secret" secret={secret} onDone={() => setSecret(undefined)} />}
       <form
         className="inline-form"
         aria-label="Add a webhook"
-        onSubmit={async (e) => {
+        onSubmit={(e) => {
           e.preventDefault();
-          try {
+          void webhooks.act(async () => {
             const created = await client.request('POST', '/v1/webhooks', createdWebhookSchema, {
               body: { url: url.trim(), events },
             });
             const { secret: shown, ...rest } = created;
             setSecret(shown);
-            setItems((list) => [rest, ...list]);
+            webhooks.update((list) => [rest, ...list.filter((w) => w.id !== rest.id)]);
             setUrl('');
-            setError(undefined);
-          } catch (err) {
-            setError(describeError(err));
-          }
+          });
         }}
       >
         <label>
@@ -107,28 +82,14 @@ function Webhooks() {
             onChange={(e) => setUrl(e.target.value)}
           />
         </label>
-        <fieldset>
-          <legend>Events</legend>
-          {EVENTS.map((ev) => (
-            <label key={ev} className="check">
-              <input
-                type="checkbox"
-                checked={events.includes(ev)}
-                onChange={(e) =>
-                  setEvents((list) => (e.target.checked ? [...list, ev] : list.filter((x) => x !== ev)))
-                }
-              />
-              {ev}
-            </label>
-          ))}
-        </fieldset>
+        <CheckboxGroup legend="Events" options={EVENTS} value={events} onChange={setEvents} />
         <button type="submit" disabled={events.length === 0}>
           Add webhook
         </button>
       </form>
       <ul className="rows" aria-label="Webhook subscriptions">
-        {items.length === 0 && <li className="muted">No webhooks</li>}
-        {items.map((w) => (
+        {webhooks.items.length === 0 && <li className="muted">No webhooks</li>}
+        {webhooks.items.map((w) => (
           <li key={w.id}>
             <span>
               <code>{w.url}</code> {w.events.join(', ')} {w.active ? '' : '(paused)'}
@@ -136,14 +97,12 @@ function Webhooks() {
             <button
               type="button"
               className="danger"
-              onClick={async () => {
-                try {
+              onClick={() =>
+                void webhooks.act(async () => {
                   await client.send('DELETE', `/v1/webhooks/${w.id}`);
-                  setItems((list) => list.filter((x) => x.id !== w.id));
-                } catch (err) {
-                  setError(describeError(err));
-                }
-              }}
+                  webhooks.update((list) => list.filter((x) => x.id !== w.id));
+                })
+              }
             >
               Delete
             </button>
@@ -158,81 +117,43 @@ const SCOPES = ['read', 'send', 'manage'] as const;
 
 function ApiKeys() {
   const { client } = useApp();
-  const [items, setItems] = useState<ApiKey[]>([]);
+  const keys = useListResource('/v1/api-keys', apiKeySchema);
   const [name, setName] = useState('');
   const [scopes, setScopes] = useState<string[]>(['read', 'send']);
   const [key, setKey] = useState<string | undefined>();
-  const [error, setError] = useState<string | undefined>();
-  // Only the newest load is applied: the page's first load, slow on a busy server, must not
-  // replace the list after a key created since then.
-  const loads = useRef(0);
-  const load = useCallback(async () => {
-    const n = ++loads.current;
-    try {
-      const page = await client.request('GET', '/v1/api-keys?limit=100', pageOf(apiKeySchema));
-      if (n === loads.current) setItems(page.items);
-    } catch (e) {
-      setError(describeError(e));
-    }
-  }, [client]);
-  useEffect(() => {
-    void load();
-  }, [load]);
   return (
     <section aria-labelledby="keys-title">
       <h2 id="keys-title">API keys</h2>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={keys.error} />
       {key && <ShownOnce label="New API key" secret={key} onDone={() => setKey(undefined)} />}
       <form
         className="inline-form"
         aria-label="Create an API key"
-        onSubmit={async (e) => {
+        onSubmit={(e) => {
           e.preventDefault();
-          try {
+          void keys.act(async () => {
             const created = await client.request('POST', '/v1/api-keys', createdApiKeySchema, {
               body: { name: name.trim(), scopes },
             });
             const { key: shown, ...rest } = created;
             setKey(shown);
-            loads.current++;
-            setItems((list) => [rest, ...list.filter((k) => k.id !== rest.id)]);
+            keys.update((list) => [rest, ...list.filter((k) => k.id !== rest.id)]);
             setName('');
-            setError(undefined);
-          } catch (err) {
-            setError(describeError(err));
-          }
+          });
         }}
       >
         <label>
           Name
           <input required value={name} onChange={(e) => setName(e.target.value)} />
         </label>
-        <fieldset>
-          <legend>Scopes</legend>
-          {SCOPES.map((s) => (
-            <label key={s} className="check">
-              <input
-                type="checkbox"
-                checked={scopes.includes(s)}
-                onChange={(e) =>
-                  setScopes((list) => (e.target.checked ? [...list, s] : list.filter((x) => x !== s)))
-                }
-              />
-              {s}
-            </label>
-          ))}
-        </fieldset>
+        <CheckboxGroup legend="Scopes" options={SCOPES} value={scopes} onChange={setScopes} />
         <button type="submit" disabled={scopes.length === 0}>
           Create key
         </button>
       </form>
       <ul className="rows" aria-label="API keys">
-        {items.length === 0 && <li className="muted">No API keys</li>}
-        {items.map((k) => (
+        {keys.items.length === 0 && <li className="muted">No API keys</li>}
+        {keys.items.map((k) => (
           <li key={k.id}>
             <span>
               <strong>{k.name}</strong> <code>{k.prefix}…</code> {k.scopes.join(', ')} ·{' '}
@@ -242,16 +163,14 @@ function ApiKeys() {
               <button
                 type="button"
                 className="danger"
-                onClick={async () => {
-                  try {
+                onClick={() =>
+                  void keys.act(async () => {
                     await client.send('DELETE', `/v1/api-keys/${k.id}`);
-                    setItems((list) =>
+                    keys.update((list) =>
                       list.map((x) => (x.id === k.id ? { ...x, revokedAt: new Date().toISOString() } : x)),
                     );
-                  } catch (err) {
-                    setError(describeError(err));
-                  }
-                }}
+                  })
+                }
               >
                 Revoke
               </button>

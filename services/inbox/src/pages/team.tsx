@@ -1,55 +1,37 @@
-import { useCallback, useEffect, useState } from 'react';
-import { describeError } from '../api/client.ts';
-import { type Member, memberSchema, pageOf, type Role } from '../api/schemas.ts';
+import { useState } from 'react';
+import { memberSchema, type Role } from '../api/schemas.ts';
 import { roleAtLeast, useApp } from '../app-context.tsx';
+import { ErrorAlert } from '../components/form-parts.tsx';
+import { useListResource } from '../list-resource.ts';
 
 const ROLES: Role[] = ['viewer', 'agent', 'admin', 'owner'];
 
 /** Members and their roles; admins invite, change roles and remove. */
 export function TeamPage() {
   const { client, me } = useApp();
-  const [members, setMembers] = useState<Member[]>([]);
-  const [error, setError] = useState<string | undefined>();
+  const members = useListResource('/v1/team', memberSchema);
   const [invite, setInvite] = useState({ email: '', displayName: '', role: 'agent' as Role });
   const [notice, setNotice] = useState<string | undefined>();
   const admin = roleAtLeast(me.role, 'admin');
   const grantable = ROLES.filter((r) => r !== 'owner' || me.role === 'owner');
 
-  const load = useCallback(async () => {
-    try {
-      setMembers((await client.request('GET', '/v1/team?limit=100', pageOf(memberSchema))).items);
-    } catch (e) {
-      setError(describeError(e));
-    }
-  }, [client]);
-  useEffect(() => {
-    void load();
-  }, [load]);
-
   return (
     <div className="page">
       <h1>Team</h1>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
+      <ErrorAlert error={members.error} />
       {notice && <p role="status">{notice}</p>}
       {admin && (
         <form
           className="inline-form"
           aria-label="Invite a member"
-          onSubmit={async (e) => {
+          onSubmit={(e) => {
             e.preventDefault();
-            try {
+            void members.act(async () => {
               const m = await client.request('POST', '/v1/team', memberSchema, { body: invite });
-              setMembers((list) => [m, ...list]);
+              members.update((list) => [m, ...list.filter((x) => x.userId !== m.userId)]);
               setInvite({ email: '', displayName: '', role: 'agent' });
-              setError(undefined);
               setNotice(`Invited ${m.email}; they set a password through "forgot password".`);
-            } catch (err) {
-              setError(describeError(err));
-            }
+            });
           }}
         >
           <label>
@@ -93,7 +75,7 @@ export function TeamPage() {
           </tr>
         </thead>
         <tbody>
-          {members.map((m) => (
+          {members.items.map((m) => (
             <tr key={m.userId}>
               <td>{m.displayName}</td>
               <td>{m.email}</td>
@@ -102,15 +84,14 @@ export function TeamPage() {
                   <select
                     aria-label={`Role of ${m.displayName}`}
                     value={m.role}
-                    onChange={async (e) => {
-                      try {
+                    onChange={(e) => {
+                      const role = e.target.value;
+                      void members.act(async () => {
                         const updated = await client.request('PATCH', `/v1/team/${m.userId}`, memberSchema, {
-                          body: { role: e.target.value },
+                          body: { role },
                         });
-                        setMembers((list) => list.map((x) => (x.userId === m.userId ? updated : x)));
-                      } catch (err) {
-                        setError(describeError(err));
-                      }
+                        members.update((list) => list.map((x) => (x.userId === m.userId ? updated : x)));
+                      });
                     }}
                   >
                     {grantable.map((r) => (
@@ -127,14 +108,12 @@ export function TeamPage() {
                     <button
                       type="button"
                       className="danger"
-                      onClick={async () => {
+                      onClick={() => {
                         if (!window.confirm(`Remove ${m.displayName} from the team?`)) return;
-                        try {
+                        void members.act(async () => {
                           await client.send('DELETE', `/v1/team/${m.userId}`);
-                          setMembers((list) => list.filter((x) => x.userId !== m.userId));
-                        } catch (err) {
-                          setError(describeError(err));
-                        }
+                          members.update((list) => list.filter((x) => x.userId !== m.userId));
+                        });
                       }}
                     >
                       Remove

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Cluster, Redis } from 'ioredis';
 import { ChannelEventLog } from '../../testing.ts';
-import { BaileysChannel, type BaileysChannelOptions } from '../adapter.ts';
+import { BaileysChannel } from '../adapter.ts';
+import type { BaileysChannelOptions } from '../options.ts';
 import { ManualScheduler } from './scheduler.ts';
 import { seedPairedSession } from './seed.ts';
 import { BaileysStandIn, type PairingIdentity } from './stand-in.ts';
@@ -18,9 +19,9 @@ export interface StandInChannel {
 }
 
 /** Options for {@link createStandInChannel}. */
-export interface StandInChannelOptions extends Partial<Omit<BaileysChannelOptions, 'redis' | 'prefix'>> {
+export interface StandInChannelOptions extends Partial<Omit<BaileysChannelOptions, 'redis' | 'keyPrefix'>> {
   redis: Redis | Cluster;
-  prefix: string;
+  keyPrefix: string;
   /** Seed the session as already linked to this identity. */
   paired?: PairingIdentity;
 }
@@ -32,9 +33,15 @@ export async function createStandInChannel(options: StandInChannelOptions): Prom
   const epoch = options.epoch ?? 1n;
   const standIn = new BaileysStandIn();
   const scheduler = new ManualScheduler();
-  await options.redis.set(`${options.prefix}session:${sessionId}:fence`, String(epoch));
+  await options.redis.set(`${options.keyPrefix}session:${sessionId}:fence`, String(epoch));
   if (paired)
-    await seedPairedSession({ redis: options.redis, prefix: options.prefix, sessionId, epoch, ...paired });
+    await seedPairedSession({
+      redis: options.redis,
+      keyPrefix: options.keyPrefix,
+      sessionId,
+      epoch,
+      ...paired,
+    });
   const channel = await BaileysChannel.create({
     socketFactory: standIn.factory,
     scheduler,
@@ -44,4 +51,38 @@ export async function createStandInChannel(options: StandInChannelOptions): Prom
   });
   const log = new ChannelEventLog(channel);
   return { channel, standIn, scheduler, log, sessionId, ...(paired ? { identity: paired } : {}) };
+}
+
+/** What opening a held session's channel needs of it (the worker's `OwnedSession` fits). */
+export interface HeldSessionRef {
+  sessionId: string;
+  fence: { epoch: bigint | number };
+}
+
+/** Options for {@link standInChannelFactory}. */
+export interface StandInChannelFactoryOptions {
+  redis: Redis | Cluster;
+  keyPrefix: string;
+  /** Gets each new channel's stand-in: what WhatsApp's servers are for its sockets. */
+  onStandIn: (sessionId: string, standIn: BaileysStandIn) => void;
+}
+
+/**
+ * A worker's `createChannel` whose Baileys channels run on stand-in sockets: each held session
+ * gets a channel under the claim's epoch over a new stand-in, handed to `onStandIn`.
+ */
+export function standInChannelFactory(
+  options: StandInChannelFactoryOptions,
+): (session: HeldSessionRef) => Promise<BaileysChannel> {
+  return async (session) => {
+    const standIn = new BaileysStandIn();
+    options.onStandIn(session.sessionId, standIn);
+    return await BaileysChannel.create({
+      sessionId: session.sessionId,
+      redis: options.redis,
+      keyPrefix: options.keyPrefix,
+      epoch: session.fence.epoch,
+      socketFactory: standIn.factory,
+    });
+  };
 }

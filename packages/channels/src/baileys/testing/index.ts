@@ -4,8 +4,15 @@
  * reaches the network.
  */
 
-/** A Baileys channel on stand-in sockets, with an event log. */
-export { createStandInChannel, type StandInChannel, type StandInChannelOptions } from './harness.ts';
+/** A Baileys channel on stand-in sockets, with an event log; a worker's channel factory over stand-ins. */
+export {
+  createStandInChannel,
+  type HeldSessionRef,
+  type StandInChannel,
+  type StandInChannelFactoryOptions,
+  type StandInChannelOptions,
+  standInChannelFactory,
+} from './harness.ts';
 /** Builds WAMessages from real protos, as Baileys emits them. */
 export { messageId, type WireMessageInput, wireMessage } from './messages.ts';
 /** A scheduler tests advance by hand (reconnect backoff). */

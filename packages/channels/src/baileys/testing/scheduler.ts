@@ -1,4 +1,4 @@
-import type { Scheduler } from '../adapter.ts';
+import type { Scheduler } from '../scheduler.ts';
 
 /** A scheduled call. */
 export interface ScheduledCall {

@@ -7,7 +7,7 @@ import { type PairingIdentity, pairedCredsUpdate } from './stand-in.ts';
 export async function seedPairedSession(
   options: {
     redis: Redis | Cluster;
-    prefix: string;
+    keyPrefix: string;
     sessionId: string;
     epoch: bigint | number;
   } & PairingIdentity,

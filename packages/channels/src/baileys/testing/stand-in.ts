@@ -20,8 +20,8 @@ import {
   type WAMessageUpdate,
   type WAPresence,
 } from '@whiskeysockets/baileys';
-import type { BaileysSocket, SocketFactory } from '../adapter.ts';
 import { silentLogger } from '../logger.ts';
+import type { BaileysSocket, SocketFactory } from '../options.ts';
 
 /**
  * A stand-in for Baileys' socket, for tests (WhatsApp's servers cannot be reached from here,

@@ -1,0 +1,52 @@
+import type { SocketConfig, UserFacingSocketConfig, WASocket } from '@whiskeysockets/baileys';
+import type { Cluster, Redis } from 'ioredis';
+import type { BackoffPolicy } from './backoff.ts';
+import type { BaileysLogger } from './logger.ts';
+import type { Scheduler } from './scheduler.ts';
+
+/** The part of Baileys' socket the adapter uses; a test stand-in implements exactly this. */
+export type BaileysSocket = Pick<
+  WASocket,
+  'ev' | 'user' | 'sendMessage' | 'sendPresenceUpdate' | 'requestPairingCode' | 'logout' | 'end'
+>;
+
+/** Makes a socket from Baileys' config; the default is Baileys' own makeWASocket. */
+export type SocketFactory = (config: UserFacingSocketConfig) => BaileysSocket;
+
+/** Options for {@link BaileysChannel.create}. */
+export interface BaileysChannelOptions {
+  sessionId: string;
+  /** A command connection to the tenant's Redis (auth state and fence). */
+  redis: Redis | Cluster;
+  /** The tenant's key prefix, e.g. `sb:acme:`. */
+  keyPrefix: string;
+  /** The epoch of this worker's claim of the session. */
+  epoch: bigint | number;
+  /** Makes sockets; tests pass the stand-in's. */
+  socketFactory?: SocketFactory;
+  /**
+   * More Baileys socket config (`getMessage` for message retries, `browser`, `qrTimeout`...).
+   * The adapter sets `auth` and `logger`, and defaults `markOnlineOnConnect: false` (so the phone
+   * keeps its notifications) and `emitOwnEvents: false` (sent messages come back as the send's
+   * result, not as an inbound echo).
+   */
+  socketConfig?: Omit<Partial<SocketConfig>, 'auth' | 'logger'>;
+  /** Baileys' logger; keep it at `warn` or above (lower levels log message content). */
+  logger?: BaileysLogger;
+  /** Reconnect backoff. */
+  backoff?: Partial<BackoffPolicy>;
+  /** A connection that stayed open this long resets the backoff to its first step (default 60 s). */
+  stableAfterMs?: number;
+  /** Pairing rounds (each a socket's QR codes, about 160 s) before giving up as `unpaired` (default 3). */
+  maxPairingRounds?: number;
+  /**
+   * How long a pairing code is valid once issued (default 160 s: it is tied to the socket's
+   * pairing window, the first QR's 60 s plus five more of 20 s; a new round brings a new code).
+   */
+  pairingCodeTtlMs?: number;
+  /** How long requestPairingCode waits for the code (default 30 s). */
+  pairingCodeTimeoutMs?: number;
+  scheduler?: Scheduler;
+  random?: () => number;
+  now?: () => Date;
+}
