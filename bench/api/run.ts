@@ -18,6 +18,7 @@ import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { createDb, ensureTenant, migrate, provisionTenantDatabase, withTenant } from '@switchboard/db';
+import { hashPassword } from '@switchboard/passwords';
 import { createLogger } from '@switchboard/telemetry';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
@@ -26,7 +27,6 @@ import { postgresUrl, startPostgres } from '../../packages/testing/src/postgres-
 import { killAllSync } from '../../packages/testing/src/processes.ts';
 import { startRedis } from '../../packages/testing/src/redis-server.ts';
 import { buildApp } from '../../services/api/src/app.ts';
-import { hashPassword } from '../../services/api/src/auth/passwords.ts';
 
 const { values } = parseArgs({
   options: {

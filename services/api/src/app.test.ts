@@ -12,7 +12,8 @@ import {
   queuePrefix,
   sessionCommandSchema,
   WEBHOOK_SECRET_PURPOSE,
-} from '@switchboard/messaging';
+} from '@switchboard/messaging/producer';
+import { hashPassword } from '@switchboard/passwords';
 import { openSealedSecret } from '@switchboard/secrets';
 import {
   createTestDatabase,
@@ -24,11 +25,23 @@ import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually } from '../../../packages/sessions/src/testing/worker-fleet.ts';
 import { buildApp } from './app.ts';
-import { hashPassword } from './auth/passwords.ts';
 import type { PasswordResetDelivery } from './context.ts';
 import { appSecretFor } from './routes/cloud-api-webhook.ts';
+
+/** Waits until `probe` holds, polling every 50 ms, or throws after `timeoutMs`. */
+async function eventually(
+  what: string,
+  probe: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
+  const started = Date.now();
+  while (!(await probe())) {
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 // Cheap scrypt parameters for tests only: the suite logs in dozens of times on 2 cores.
 const SCRYPT = { N: 1024, r: 8, p: 1 };

@@ -7,7 +7,12 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { type Db, DbInputError, ensureTenant } from '@switchboard/db';
-import { DEFAULT_ALLOWED_MEDIA_TYPES, type MediaStorage, tenantKeyPrefix } from '@switchboard/messaging';
+import {
+  DEFAULT_ALLOWED_MEDIA_TYPES,
+  type MediaStorage,
+  tenantKeyPrefix,
+} from '@switchboard/messaging/producer';
+import { DEFAULT_SCRYPT_PARAMETERS, type ScryptParameters } from '@switchboard/passwords';
 import type { Logger, MetricsRegistry } from '@switchboard/telemetry';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import {
@@ -18,7 +23,6 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
-import { DEFAULT_SCRYPT_PARAMETERS, type ScryptParameters } from './auth/passwords.ts';
 import { hashCredential } from './auth/tokens.ts';
 import type { ApiContext, PasswordResetDelivery } from './context.ts';
 import { ApiError } from './errors.ts';

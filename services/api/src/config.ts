@@ -12,7 +12,7 @@ import {
   telemetryConfigSchema,
   tenantConfigSchema,
 } from '@switchboard/config';
-import { mediaStorageSettingsSchema } from '@switchboard/messaging';
+import { mediaStorageSettingsSchema } from '@switchboard/messaging/producer';
 import { z } from 'zod';
 
 /**

@@ -13,10 +13,10 @@ import {
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OutboundJob, QUEUE_NAMES, queuePrefix } from '../contracts.ts';
+import { type OutboundJob, outboundJobOptions, QUEUE_NAMES, queuePrefix } from '../contracts.ts';
 import { eventually, queueOutboundText, seedTenant } from '../testing/fixtures.ts';
 import { MemoryChannel } from '../testing/memory-channel.ts';
-import { OutboundConsumer, outboundJobOptions } from './consumer.ts';
+import { OutboundConsumer } from './consumer.ts';
 import { NO_HUMAN_DELAY } from './content.ts';
 
 let database: TestDatabase;

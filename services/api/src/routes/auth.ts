@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { tenantIdForSlug, withTenant } from '@switchboard/db';
-import { tenantKeyPrefix } from '@switchboard/messaging';
+import { tenantKeyPrefix } from '@switchboard/messaging/producer';
+import { hashPassword, needsRehash, verifyPassword } from '@switchboard/passwords';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { hashPassword, needsRehash, verifyPassword } from '../auth/passwords.ts';
 import { hashCredential, newTenantToken, tenantSlugOfToken } from '../auth/tokens.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError } from '../errors.ts';

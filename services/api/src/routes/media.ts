@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import multipart from '@fastify/multipart';
-import type { MediaStorage } from '@switchboard/messaging';
+import type { MediaStorage } from '@switchboard/messaging/producer';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { tenantTx } from '../context.ts';

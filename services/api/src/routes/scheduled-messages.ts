@@ -6,7 +6,7 @@ import {
   outboundJobOptions,
   outboundJobSchema,
   QUEUE_NAMES,
-} from '@switchboard/messaging';
+} from '@switchboard/messaging/producer';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { audit } from '../audit.ts';

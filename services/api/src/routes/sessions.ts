@@ -10,7 +10,7 @@ import {
   type SessionCommand,
   sessionCommandJobId,
   sessionCommandSchema,
-} from '@switchboard/messaging';
+} from '@switchboard/messaging/producer';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';

@@ -4,7 +4,7 @@ import {
   queuePrefix,
   replayWebhookDelivery,
   WEBHOOK_SECRET_PURPOSE,
-} from '@switchboard/messaging';
+} from '@switchboard/messaging/producer';
 import { sealSecret } from '@switchboard/secrets';
 import { Queue } from 'bullmq';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
