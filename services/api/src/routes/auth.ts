@@ -87,8 +87,8 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       const tenantSlug = request.body.tenant ?? ctx.defaultTenant;
       const tenant = { id: tenantIdForSlug(tenantSlug), slug: tenantSlug };
       const address = request.body.email.toLowerCase();
-      const prefix = tenantKeyPrefix(tenantSlug);
-      const accountKey = `${prefix}api:login-failures:account:${hashCredential(address)}`;
+      const keyPrefix = tenantKeyPrefix(tenantSlug);
+      const accountKey = `${keyPrefix}api:login-failures:account:${hashCredential(address)}`;
       const ipKey = `${tenantKeyPrefix(ctx.defaultTenant)}api:login-failures:ip:${request.ip}`;
       const [accountFailures, ipFailures] = await failures([accountKey, ipKey]);
       // Per IP allows more: one office behind one NAT has many people mistyping.

@@ -6,27 +6,6 @@ import { tenantTx } from '../context.ts';
 import { notFound } from '../errors.ts';
 import { afterCursor, decodeCursor, errorBody, idParams, page, pageQuery, toPage } from '../schemas.ts';
 
-const contact = z.strictObject({
-  id: z.uuid(),
-  displayName: z.string().nullable(),
-  pushName: z.string().nullable(),
-  /** What the team keeps about the contact. */
-  notes: z.string().nullable(),
-  identities: z.array(z.strictObject({ kind: z.enum(['pn', 'lid']), value: z.string() })),
-  createdAt: z.iso.datetime(),
-});
-
-function dto(c: Contact & { identities: ContactIdentity[] }) {
-  return {
-    id: c.id,
-    displayName: c.displayName,
-    pushName: c.pushName,
-    notes: c.notes,
-    identities: c.identities.map((i) => ({ kind: i.kind, value: i.value })),
-    createdAt: c.createdAt.toISOString(),
-  };
-}
-
 /** Contacts: list/search, get, update, erase (audited). */
 export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.sb;

@@ -19,34 +19,6 @@ import { actorOf, keyPrefixOf, tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { errorBody, idParams, iso, isoOrNull, newestFirst, page, pageQuery } from '../schemas.ts';
 
-const session = z.strictObject({
-  id: z.uuid(),
-  name: z.string(),
-  channel: z.enum(['baileys', 'cloud-api']),
-  state: z.enum(['unpaired', 'pairing', 'connecting', 'connected', 'disconnected', 'logged_out']),
-  stateReason: z.string().nullable(),
-  declared: z.boolean(),
-  phoneNumber: z.string().nullable(),
-  stateChangedAt: z.iso.datetime(),
-  lastConnectedAt: isoOrNull,
-  createdAt: z.iso.datetime(),
-});
-
-function dto(s: Session) {
-  return {
-    id: s.id,
-    name: s.name,
-    channel: s.channel === 'cloud_api' ? ('cloud-api' as const) : ('baileys' as const),
-    state: s.state,
-    stateReason: s.stateReason,
-    declared: s.declared,
-    phoneNumber: s.phoneNumber,
-    stateChangedAt: s.stateChangedAt.toISOString(),
-    lastConnectedAt: iso(s.lastConnectedAt),
-    createdAt: s.createdAt.toISOString(),
-  };
-}
-
 const accepted = z.strictObject({
   status: z.literal('accepted'),
   /** The command's job id: a repeated request while one is pending answers the same id. */

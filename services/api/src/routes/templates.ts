@@ -15,51 +15,11 @@ const templateInput = z.strictObject({
   body: z.string().min(1).max(1024),
   components: z.array(z.record(z.string(), z.unknown())).max(10).nullable().optional(),
 });
-const template = z.strictObject({
-  id: z.uuid(),
-  name: z.string(),
-  language: z.string(),
-  category: z.string().nullable(),
-  body: z.string(),
-  components: z.unknown(),
-  providerStatus: z.string().nullable(),
-  createdAt: z.iso.datetime(),
-});
-function templateDto(t: MessageTemplate) {
-  return {
-    id: t.id,
-    name: t.name,
-    language: t.language,
-    category: t.category,
-    body: t.body,
-    components: t.components,
-    providerStatus: t.providerStatus,
-    createdAt: t.createdAt.toISOString(),
-  };
-}
-
 const replyInput = z.strictObject({
   shortcut: z.string().regex(/^[a-z0-9][-a-z0-9_]{0,31}$/, 'must be 1-32 lower-case letters, digits, - or _'),
   title: z.string().trim().min(1).max(100),
   body: z.string().min(1).max(4096),
 });
-const quickReply = z.strictObject({
-  id: z.uuid(),
-  shortcut: z.string(),
-  title: z.string(),
-  body: z.string(),
-  createdAt: z.iso.datetime(),
-});
-function replyDto(r: QuickReply) {
-  return {
-    id: r.id,
-    shortcut: r.shortcut,
-    title: r.title,
-    body: r.body,
-    createdAt: r.createdAt.toISOString(),
-  };
-}
-
 function uniqueViolation(error: unknown, what: string): never {
   if ((error as { code?: string }).code === 'P2002') throw new ApiError('conflict', `${what} already exists`);
   throw error;
