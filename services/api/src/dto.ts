@@ -1,6 +1,14 @@
 // What the API answers for each resource: the response schema and the mapper from the database
 // row, side by side. Routes declare the schemas; services return rows; routes map them here.
-import type { Contact, ContactIdentity, Message, MessageTemplate, QuickReply, Session } from '@switchboard/db';
+import type {
+  Contact,
+  ContactIdentity,
+  Message,
+  MessageTemplate,
+  QuickReply,
+  Session,
+} from '@switchboard/db';
+import type { DeadLetter } from '@switchboard/messaging/producer';
 import { z } from 'zod';
 import { iso, isoOrNull } from './schemas.ts';
 
@@ -168,3 +176,26 @@ export function quickReplyDto(r: QuickReply) {
   };
 }
 
+/** An outbound dead letter as the API shows it. */
+export const deadLetterSchema = z.strictObject({
+  jobId: z.string(),
+  kind: z.enum(['send', 'scheduled']).nullable(),
+  messageId: z.uuid().nullable(),
+  scheduledMessageId: z.uuid().nullable(),
+  failedReason: z.string(),
+  attemptsMade: z.number().int(),
+  failedAt: isoOrNull,
+});
+
+/** The API's view of a dead letter. */
+export function deadLetterDto(letter: DeadLetter): z.infer<typeof deadLetterSchema> {
+  return {
+    jobId: letter.jobId,
+    kind: letter.job?.kind ?? null,
+    messageId: letter.job?.kind === 'send' ? letter.job.messageId : null,
+    scheduledMessageId: letter.job?.kind === 'scheduled' ? letter.job.scheduledMessageId : null,
+    failedReason: letter.failedReason,
+    attemptsMade: letter.attemptsMade,
+    failedAt: iso(letter.failedAt),
+  };
+}

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { audit } from '../audit.ts';
 import { tenantTx } from '../context.ts';
+import { contactDto, contactSchema } from '../dto.ts';
 import { notFound } from '../errors.ts';
 import { afterCursor, decodeCursor, errorBody, idParams, page, pageQuery, toPage } from '../schemas.ts';
 
@@ -17,7 +18,7 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'List or search contacts',
         tags: ['contacts'],
         querystring: pageQuery.extend({ search: z.string().trim().min(1).max(100).optional() }),
-        response: { 200: page(contact), 400: errorBody },
+        response: { 200: page(contactSchema), 400: errorBody },
       },
     },
     async (request) => {
@@ -47,7 +48,7 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
           take: limit + 1,
         }),
       );
-      return toPage(rows, limit, (r) => r.createdAt, dto);
+      return toPage(rows, limit, (r) => r.createdAt, contactDto);
     },
   );
   app.get(
@@ -58,7 +59,7 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Get a contact',
         tags: ['contacts'],
         params: idParams,
-        response: { 200: contact, 404: errorBody },
+        response: { 200: contactSchema, 404: errorBody },
       },
     },
     async (request) => {
@@ -66,7 +67,7 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
         tx.contact.findUnique({ where: { id: request.params.id }, include: { identities: true } }),
       );
       if (!row) throw notFound('contact');
-      return dto(row);
+      return contactDto(row);
     },
   );
   app.patch(
@@ -85,14 +86,14 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
           .refine((b) => b.displayName !== undefined || b.notes !== undefined, {
             message: 'give displayName or notes (or both)',
           }),
-        response: { 200: contact, 400: errorBody, 404: errorBody },
+        response: { 200: contactSchema, 400: errorBody, 404: errorBody },
       },
     },
     async (request) => {
       return tenantTx(ctx, request, async (tx) => {
         const row = await tx.contact.findUnique({ where: { id: request.params.id } });
         if (!row) throw notFound('contact');
-        return dto(
+        return contactDto(
           await tx.contact.update({
             where: { id: row.id },
             data: {
@@ -107,7 +108,7 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
   );
 
   const exported = z.strictObject({
-    contact,
+    contact: contactSchema,
     conversations: z.array(
       z.strictObject({ id: z.uuid(), sessionId: z.uuid(), status: z.string(), createdAt: z.iso.datetime() }),
     ),
@@ -152,7 +153,7 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
         });
         await audit(tx, request, 'contact.exported', { type: 'contact', id: row.id });
         return {
-          contact: dto(row),
+          contact: contactDto(row),
           conversations: conversations.map((c) => ({
             id: c.id,
             sessionId: c.sessionId,

@@ -4,11 +4,11 @@ import type { MediaStorage } from '@switchboard/messaging/producer';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { tenantTx } from '../context.ts';
+import { messageDto, messageSchema } from '../dto.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { matchesSignature, messageTypeFor } from '../media-types.ts';
-import { errorBody, idParams } from '../schemas.ts';
+import { errorBody, idempotencyHeaders, idParams } from '../schemas.ts';
 import { fingerprint, sendMessage } from '../sending.ts';
-import { idempotencyHeaders, messageDto, messageSchema } from './messages.ts';
 
 /** Options of the media routes: where files go, how large and which types. */
 export interface MediaRoutesOptions {

@@ -3,8 +3,9 @@ import type { Message, Prisma } from '@switchboard/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { tenantTx } from '../context.ts';
+import { messageDto, messageSchema } from '../dto.ts';
 import { ApiError, notFound } from '../errors.ts';
-import { errorBody, idParams, iso, isoOrNull } from '../schemas.ts';
+import { errorBody, idempotencyHeaders, idParams } from '../schemas.ts';
 import { type MessageColumns, type SendTarget, sendMessage } from '../sending.ts';
 import {
   bodyParameterCount,

@@ -2,6 +2,7 @@ import type { MessageTemplate, Prisma, QuickReply } from '@switchboard/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { tenantTx } from '../context.ts';
+import { quickReplyDto, quickReplySchema, templateDto, templateSchema } from '../dto.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { errorBody, idParams, newestFirst, page, pageQuery } from '../schemas.ts';
 
@@ -36,7 +37,7 @@ export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'List templates',
         tags: ['templates'],
         querystring: pageQuery,
-        response: { 200: page(template), 400: errorBody },
+        response: { 200: page(templateSchema), 400: errorBody },
       },
     },
     async (request) => {
@@ -55,7 +56,7 @@ export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Create a template',
         tags: ['templates'],
         body: templateInput,
-        response: { 201: template, 400: errorBody, 409: errorBody },
+        response: { 201: templateSchema, 400: errorBody, 409: errorBody },
       },
     },
     async (request, reply) => {
@@ -83,7 +84,7 @@ export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Get a template',
         tags: ['templates'],
         params: idParams,
-        response: { 200: template, 404: errorBody },
+        response: { 200: templateSchema, 404: errorBody },
       },
     },
     async (request) => {
@@ -103,7 +104,7 @@ export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['templates'],
         params: idParams,
         body: templateInput.partial(),
-        response: { 200: template, 400: errorBody, 404: errorBody, 409: errorBody },
+        response: { 200: templateSchema, 400: errorBody, 404: errorBody, 409: errorBody },
       },
     },
     async (request) => {
@@ -156,7 +157,7 @@ export const quickReplyRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'List quick replies',
         tags: ['quick-replies'],
         querystring: pageQuery,
-        response: { 200: page(quickReply), 400: errorBody },
+        response: { 200: page(quickReplySchema), 400: errorBody },
       },
     },
     async (request) => {
@@ -164,7 +165,7 @@ export const quickReplyRoutes: FastifyPluginAsyncZod = async (app) => {
       const rows = await tenantTx(ctx, request, (tx) =>
         tx.quickReply.findMany({ where: list.where, orderBy: list.orderBy, take: list.take }),
       );
-      return list.page(rows, replyDto);
+      return list.page(rows, quickReplyDto);
     },
   );
   app.post(
@@ -175,7 +176,7 @@ export const quickReplyRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Create a quick reply',
         tags: ['quick-replies'],
         body: replyInput,
-        response: { 201: quickReply, 400: errorBody, 409: errorBody },
+        response: { 201: quickReplySchema, 400: errorBody, 409: errorBody },
       },
     },
     async (request, reply) => {
@@ -185,7 +186,7 @@ export const quickReplyRoutes: FastifyPluginAsyncZod = async (app) => {
           data: { tenantId: p.tenantId, ...request.body, createdById: p.kind === 'user' ? p.userId : null },
         }),
       ).catch((error) => uniqueViolation(error, `a quick reply /${request.body.shortcut}`));
-      return reply.status(201).send(replyDto(row));
+      return reply.status(201).send(quickReplyDto(row));
     },
   );
   app.patch(
@@ -197,14 +198,14 @@ export const quickReplyRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['quick-replies'],
         params: idParams,
         body: replyInput.partial(),
-        response: { 200: quickReply, 400: errorBody, 404: errorBody, 409: errorBody },
+        response: { 200: quickReplySchema, 400: errorBody, 404: errorBody, 409: errorBody },
       },
     },
     async (request) =>
       tenantTx(ctx, request, async (tx) => {
         const row = await tx.quickReply.findUnique({ where: { id: request.params.id } });
         if (!row) throw notFound('quick reply');
-        return replyDto(await tx.quickReply.update({ where: { id: row.id }, data: request.body }));
+        return quickReplyDto(await tx.quickReply.update({ where: { id: row.id }, data: request.body }));
       }).catch((error) => uniqueViolation(error, 'a quick reply with that shortcut')),
   );
   app.delete(
