@@ -3,10 +3,12 @@
 import type {
   Contact,
   ContactIdentity,
+  Membership,
   Message,
   MessageTemplate,
   QuickReply,
   Session,
+  User,
 } from '@switchboard/db';
 import type { DeadLetter } from '@switchboard/messaging/producer';
 import { z } from 'zod';
@@ -197,5 +199,25 @@ export function deadLetterDto(letter: DeadLetter): z.infer<typeof deadLetterSche
     failedReason: letter.failedReason,
     attemptsMade: letter.attemptsMade,
     failedAt: iso(letter.failedAt),
+  };
+}
+
+/** A member of the team as the API shows it. */
+export const memberSchema = z.strictObject({
+  userId: z.uuid(),
+  email: z.string(),
+  displayName: z.string(),
+  role: z.enum(['owner', 'admin', 'agent', 'viewer']),
+  createdAt: z.iso.datetime(),
+});
+
+/** The API's view of a membership and its user. */
+export function memberDto(m: Membership & { user: User }): z.infer<typeof memberSchema> {
+  return {
+    userId: m.userId,
+    email: m.user.email,
+    displayName: m.user.displayName,
+    role: m.role,
+    createdAt: m.createdAt.toISOString(),
   };
 }

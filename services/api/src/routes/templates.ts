@@ -1,10 +1,18 @@
-import type { MessageTemplate, Prisma, QuickReply } from '@switchboard/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { tenantTx } from '../context.ts';
 import { quickReplyDto, quickReplySchema, templateDto, templateSchema } from '../dto.ts';
-import { ApiError, notFound } from '../errors.ts';
 import { errorBody, idParams, newestFirst, page, pageQuery } from '../schemas.ts';
+import {
+  createQuickReply,
+  createTemplate,
+  deleteQuickReply,
+  deleteTemplate,
+  getTemplate,
+  listQuickReplies,
+  listTemplates,
+  updateQuickReply,
+  updateTemplate,
+} from '../services/templates.ts';
 
 const read = { role: 'viewer', scope: 'read' } as const;
 const manage = { role: 'admin', scope: 'manage' } as const;
@@ -21,11 +29,6 @@ const replyInput = z.strictObject({
   title: z.string().trim().min(1).max(100),
   body: z.string().min(1).max(4096),
 });
-function uniqueViolation(error: unknown, what: string): never {
-  if ((error as { code?: string }).code === 'P2002') throw new ApiError('conflict', `${what} already exists`);
-  throw error;
-}
-
 /** Message templates: list, create, get, update, delete. */
 export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.sb;
@@ -42,10 +45,7 @@ export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const list = newestFirst(request.query, 'createdAt');
-      const rows = await tenantTx(ctx, request, (tx) =>
-        tx.messageTemplate.findMany({ where: list.where, orderBy: list.orderBy, take: list.take }),
-      );
-      return list.page(rows, templateDto);
+      return list.page(await listTemplates(ctx, request, list), templateDto);
     },
   );
   app.post(
@@ -59,22 +59,8 @@ export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 201: templateSchema, 400: errorBody, 409: errorBody },
       },
     },
-    async (request, reply) => {
-      const { components, category, ...rest } = request.body;
-      const row = await tenantTx(ctx, request, (tx) =>
-        tx.messageTemplate.create({
-          data: {
-            tenantId: request.principal.tenantId,
-            ...rest,
-            category: category ?? null,
-            ...(components ? { components: components as Prisma.InputJsonArray } : {}),
-          },
-        }),
-      ).catch((error) =>
-        uniqueViolation(error, `a template ${request.body.name} (${request.body.language})`),
-      );
-      return reply.status(201).send(templateDto(row));
-    },
+    async (request, reply) =>
+      reply.status(201).send(templateDto(await createTemplate(ctx, request, request.body))),
   );
   app.get(
     '/:id',
@@ -87,13 +73,7 @@ export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: templateSchema, 404: errorBody },
       },
     },
-    async (request) => {
-      const row = await tenantTx(ctx, request, (tx) =>
-        tx.messageTemplate.findUnique({ where: { id: request.params.id } }),
-      );
-      if (!row) throw notFound('template');
-      return templateDto(row);
-    },
+    async (request) => templateDto(await getTemplate(ctx, request, request.params.id)),
   );
   app.patch(
     '/:id',
@@ -107,23 +87,7 @@ export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: templateSchema, 400: errorBody, 404: errorBody, 409: errorBody },
       },
     },
-    async (request) => {
-      const { components, ...rest } = request.body;
-      return tenantTx(ctx, request, async (tx) => {
-        const row = await tx.messageTemplate.findUnique({ where: { id: request.params.id } });
-        if (!row) throw notFound('template');
-        const updated = await tx.messageTemplate.update({
-          where: { id: row.id },
-          data: {
-            ...rest,
-            ...(components === undefined
-              ? {}
-              : { components: (components ?? undefined) as Prisma.InputJsonArray }),
-          },
-        });
-        return templateDto(updated);
-      }).catch((error) => uniqueViolation(error, 'a template with that name and language'));
-    },
+    async (request) => templateDto(await updateTemplate(ctx, request, request.params.id, request.body)),
   );
   app.delete(
     '/:id',
@@ -137,10 +101,7 @@ export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const deleted = await tenantTx(ctx, request, (tx) =>
-        tx.messageTemplate.deleteMany({ where: { id: request.params.id } }),
-      );
-      if (deleted.count === 0) throw notFound('template');
+      await deleteTemplate(ctx, request, request.params.id);
       return reply.status(204).send(null);
     },
   );
@@ -162,10 +123,7 @@ export const quickReplyRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const list = newestFirst(request.query, 'createdAt');
-      const rows = await tenantTx(ctx, request, (tx) =>
-        tx.quickReply.findMany({ where: list.where, orderBy: list.orderBy, take: list.take }),
-      );
-      return list.page(rows, quickReplyDto);
+      return list.page(await listQuickReplies(ctx, request, list), quickReplyDto);
     },
   );
   app.post(
@@ -179,15 +137,8 @@ export const quickReplyRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 201: quickReplySchema, 400: errorBody, 409: errorBody },
       },
     },
-    async (request, reply) => {
-      const p = request.principal;
-      const row = await tenantTx(ctx, request, (tx) =>
-        tx.quickReply.create({
-          data: { tenantId: p.tenantId, ...request.body, createdById: p.kind === 'user' ? p.userId : null },
-        }),
-      ).catch((error) => uniqueViolation(error, `a quick reply /${request.body.shortcut}`));
-      return reply.status(201).send(quickReplyDto(row));
-    },
+    async (request, reply) =>
+      reply.status(201).send(quickReplyDto(await createQuickReply(ctx, request, request.body))),
   );
   app.patch(
     '/:id',
@@ -201,12 +152,7 @@ export const quickReplyRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: quickReplySchema, 400: errorBody, 404: errorBody, 409: errorBody },
       },
     },
-    async (request) =>
-      tenantTx(ctx, request, async (tx) => {
-        const row = await tx.quickReply.findUnique({ where: { id: request.params.id } });
-        if (!row) throw notFound('quick reply');
-        return quickReplyDto(await tx.quickReply.update({ where: { id: row.id }, data: request.body }));
-      }).catch((error) => uniqueViolation(error, 'a quick reply with that shortcut')),
+    async (request) => quickReplyDto(await updateQuickReply(ctx, request, request.params.id, request.body)),
   );
   app.delete(
     '/:id',
@@ -220,10 +166,7 @@ export const quickReplyRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const deleted = await tenantTx(ctx, request, (tx) =>
-        tx.quickReply.deleteMany({ where: { id: request.params.id } }),
-      );
-      if (deleted.count === 0) throw notFound('quick reply');
+      await deleteQuickReply(ctx, request, request.params.id);
       return reply.status(204).send(null);
     },
   );
