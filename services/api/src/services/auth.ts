@@ -128,7 +128,9 @@ export async function refreshTokens(ctx: ApiContext, token: string): Promise<Tok
       });
       return { kind: 'reused' as const };
     }
-    const member = await tx.membership.findFirst({ where: { userId: row.userId, user: { disabledAt: null } } });
+    const member = await tx.membership.findFirst({
+      where: { userId: row.userId, user: { disabledAt: null } },
+    });
     if (!member) return { kind: 'invalid' as const };
     return { kind: 'ok' as const, tokens: await issueTokens(ctx, tenant, row.userId, row.familyId, tx) };
   });
@@ -161,10 +163,18 @@ export async function logout(ctx: ApiContext, token: string): Promise<void> {
 export async function currentMember(
   ctx: ApiContext,
   request: FastifyRequest,
-): Promise<{ id: string; email: string; displayName: string; role: 'owner' | 'admin' | 'agent' | 'viewer'; tenant: string }> {
+): Promise<{
+  id: string;
+  email: string;
+  displayName: string;
+  role: 'owner' | 'admin' | 'agent' | 'viewer';
+  tenant: string;
+}> {
   const p = request.principal;
   if (p.kind !== 'user') throw new ApiError('forbidden', 'this route is for members, not API keys');
-  const user = await withTenant(ctx.db, p.tenantId, (tx) => tx.user.findUniqueOrThrow({ where: { id: p.userId } }));
+  const user = await withTenant(ctx.db, p.tenantId, (tx) =>
+    tx.user.findUniqueOrThrow({ where: { id: p.userId } }),
+  );
   return { id: user.id, email: user.email, displayName: user.displayName, role: p.role, tenant: p.slug };
 }
 
@@ -184,7 +194,9 @@ export async function startPasswordReset(
     if (!user) return undefined;
     const token = newTenantToken(tenantSlug);
     const expiresAt = new Date(Date.now() + ctx.passwordResetTtlMs);
-    await tx.passwordResetToken.create({ data: { tenantId, userId: user.id, tokenHash: token.hash, expiresAt } });
+    await tx.passwordResetToken.create({
+      data: { tenantId, userId: user.id, tokenHash: token.hash, expiresAt },
+    });
     return { token: token.token, expiresAt };
   });
   if (issued) await ctx.onPasswordReset({ tenantSlug, email: address, ...issued });
