@@ -2,19 +2,15 @@ import type { Conversation, Message, Prisma } from '@switchboard/db';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { tenantTx } from '../context.ts';
-import { ApiError, notFound } from '../errors.ts';
+import { errorBody, idParams, iso, isoOrNull, page, pageQuery, toPage } from '../schemas.ts';
 import {
-  afterCursor,
-  decodeCursor,
-  errorBody,
-  idParams,
-  iso,
-  isoOrNull,
-  page,
-  pageQuery,
-  toPage,
-} from '../schemas.ts';
+  assignConversation,
+  type ConversationRow,
+  getConversation,
+  listConversationMessages,
+  listConversations,
+  updateConversation,
+} from '../services/conversations.ts';
 
 const conversation = z.strictObject({
   id: z.uuid(),
@@ -78,13 +74,6 @@ const message = z.strictObject({
   readAt: isoOrNull,
   createdAt: z.iso.datetime(),
 });
-
-/** What every conversation answer loads with the row: the contact, its identities, the newest message. */
-const summary = {
-  contact: { include: { identities: { orderBy: { createdAt: 'asc' } } } },
-  messages: { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: 1 },
-} satisfies Prisma.ConversationInclude;
-type ConversationRow = Prisma.ConversationGetPayload<{ include: typeof summary }>;
 
 function dto(c: ConversationRow) {
   const identity = (kind: 'pn' | 'lid') => c.contact.identities.find((i) => i.kind === kind)?.value ?? null;
@@ -177,47 +166,13 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: page(conversation), 400: errorBody },
       },
     },
-    async (request) => {
-      const { limit, status, assignee, sessionId, search } = request.query;
-      const cursor = decodeCursor(request.query.cursor);
-      const p = request.principal;
-      if (assignee === 'mine' && p.kind !== 'user')
-        throw new ApiError('validation_failed', 'query.assignee: "mine" needs a member, not an API key');
-      // The cursor and the search are each an OR: under AND, so that one cannot replace the other
-      // (a search's second page would otherwise be its first page again).
-      const where: Prisma.ConversationWhereInput = {
-        AND: [afterCursor(cursor, 'lastMessageAt') as Prisma.ConversationWhereInput],
-        ...(status ? { status } : {}),
-        ...(assignee === 'mine' && p.kind === 'user' ? { assigneeId: p.userId } : {}),
-        ...(assignee === 'unassigned' ? { assigneeId: null } : {}),
-        ...(sessionId ? { sessionId } : {}),
-        ...(search
-          ? {
-              OR: [
-                {
-                  contact: {
-                    OR: [
-                      { displayName: { contains: search, mode: 'insensitive' } },
-                      { pushName: { contains: search, mode: 'insensitive' } },
-                      { identities: { some: { value: { contains: search.replace(/^\+/, '') } } } },
-                    ],
-                  },
-                },
-                { messages: { some: { body: { contains: search, mode: 'insensitive' } } } },
-              ],
-            }
-          : {}),
-      };
-      const rows = await tenantTx(ctx, request, (tx) =>
-        tx.conversation.findMany({
-          where,
-          orderBy: [{ lastMessageAt: 'desc' }, { id: 'desc' }],
-          take: limit + 1,
-          include: summary,
-        }),
-      );
-      return toPage(rows, limit, (r) => r.lastMessageAt, dto);
-    },
+    async (request) =>
+      toPage(
+        await listConversations(ctx, request, request.query),
+        request.query.limit,
+        (r) => r.lastMessageAt,
+        dto,
+      ),
   );
 
   app.get(
@@ -231,27 +186,14 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: conversation, 404: errorBody },
       },
     },
-    async (request) => {
-      const row = await tenantTx(ctx, request, (tx) =>
-        tx.conversation.findUnique({ where: { id: request.params.id }, include: summary }),
-      );
-      if (!row) throw notFound('conversation');
-      return dto(row);
-    },
+    async (request) => dto(await getConversation(ctx, request, request.params.id)),
   );
 
-  async function update(
+  /** Resolve, reopen and read: the same change of one conversation with other data. */
+  const update = async (
     request: FastifyRequest & { params: { id: string } },
-    data: (c: Conversation) => Promise<Prisma.ConversationUpdateInput> | Prisma.ConversationUpdateInput,
-  ) {
-    return tenantTx(ctx, request, async (tx) => {
-      const row = await tx.conversation.findUnique({ where: { id: request.params.id } });
-      if (!row) throw notFound('conversation');
-      return dto(
-        await tx.conversation.update({ where: { id: row.id }, data: await data(row), include: summary }),
-      );
-    });
-  }
+    data: (c: Conversation) => Prisma.ConversationUpdateInput,
+  ) => dto(await updateConversation(ctx, request, request.params.id, data));
 
   app.post(
     '/:id/assign',
@@ -265,29 +207,8 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: conversation, 400: errorBody, 404: errorBody },
       },
     },
-    async (request) => {
-      const { assigneeId } = request.body;
-      return tenantTx(ctx, request, async (tx) => {
-        const row = await tx.conversation.findUnique({ where: { id: request.params.id } });
-        if (!row) throw notFound('conversation');
-        if (assigneeId && !(await tx.membership.findFirst({ where: { userId: assigneeId } }))) {
-          throw new ApiError('validation_failed', 'body.assigneeId is not a member of this tenant', {
-            issues: [{ path: 'body.assigneeId', message: 'not a member' }],
-          });
-        }
-        return dto(
-          await tx.conversation.update({
-            where: { id: row.id },
-            data: {
-              assignee: assigneeId
-                ? { connect: { tenantId_id: { tenantId: row.tenantId, id: assigneeId } } }
-                : { disconnect: true },
-            },
-            include: summary,
-          }),
-        );
-      });
-    },
+    async (request) =>
+      dto(await assignConversation(ctx, request, request.params.id, request.body.assigneeId)),
   );
   app.post(
     '/:id/resolve',
@@ -341,19 +262,12 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: page(message), 400: errorBody, 404: errorBody },
       },
     },
-    async (request) => {
-      const { limit } = request.query;
-      const cursor = decodeCursor(request.query.cursor);
-      const rows = await tenantTx(ctx, request, async (tx) => {
-        if (!(await tx.conversation.findUnique({ where: { id: request.params.id } })))
-          throw notFound('conversation');
-        return tx.message.findMany({
-          where: { conversationId: request.params.id, ...afterCursor(cursor, 'createdAt') },
-          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-          take: limit + 1,
-        });
-      });
-      return toPage(rows, limit, (r) => r.createdAt, messageDto);
-    },
+    async (request) =>
+      toPage(
+        await listConversationMessages(ctx, request, request.params.id, request.query),
+        request.query.limit,
+        (r) => r.createdAt,
+        messageDto,
+      ),
   );
 };

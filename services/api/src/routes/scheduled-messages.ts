@@ -1,21 +1,14 @@
 import type { ScheduledMessage } from '@switchboard/db';
-import {
-  type OutboundJob,
-  outboundContentSchema,
-  outboundJobId,
-  outboundJobOptions,
-  outboundJobSchema,
-  QUEUE_NAMES,
-} from '@switchboard/messaging/producer';
+import { outboundContentSchema } from '@switchboard/messaging/producer';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { audit } from '../audit.ts';
-import { tenantTx } from '../context.ts';
-import { ApiError, notFound } from '../errors.ts';
-import { afterCursor, decodeCursor, errorBody, idParams, page, pageQuery, toPage } from '../schemas.ts';
-
-/** The furthest ahead a message may be scheduled: beyond a year it is a reminder system, not a send. */
-const MAX_AHEAD_MS = 366 * 86_400_000;
+import { errorBody, idParams, page, pageQuery, toPage } from '../schemas.ts';
+import {
+  cancelScheduledMessage,
+  getScheduledMessage,
+  listScheduledMessages,
+  scheduleMessage,
+} from '../services/scheduled-messages.ts';
 
 const STATUSES = ['scheduled', 'sent', 'failed', 'cancelled'] as const;
 
@@ -46,12 +39,7 @@ function dto(s: ScheduledMessage): z.infer<typeof scheduled> {
   };
 }
 
-/**
- * Scheduled messages: a row (the content in outboundContentSchema's shape, which the worker
- * validates again when it is due) plus a delayed job on the session's outbound queue. When the job
- * fires the worker re-reads the row under a lock and sends only if it is still `scheduled`, so a
- * cancel that races the job is safe even when removing the job fails (it was already running).
- */
+/** Scheduled messages: schedule, list, get, cancel (services/scheduled-messages.ts says how they run). */
 export const scheduledMessageRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.sb;
 
@@ -70,55 +58,7 @@ export const scheduledMessageRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 201: scheduled, 400: errorBody, 404: errorBody },
       },
     },
-    async (request, reply) => {
-      const p = request.principal;
-      const sendAt = new Date(request.body.sendAt);
-      const ahead = sendAt.getTime() - Date.now();
-      if (ahead <= 0 || ahead > MAX_AHEAD_MS) {
-        throw new ApiError(
-          'validation_failed',
-          'body.sendAt must be in the future and at most a year ahead',
-          {
-            issues: [{ path: 'body.sendAt', message: 'must be in the future and at most a year ahead' }],
-          },
-        );
-      }
-      const row = await tenantTx(ctx, request, async (tx) => {
-        const conversation = await tx.conversation.findUnique({ where: { id: request.body.conversationId } });
-        if (!conversation) throw notFound('conversation');
-        const s = await tx.scheduledMessage.create({
-          data: {
-            tenantId: p.tenantId,
-            sessionId: conversation.sessionId,
-            conversationId: conversation.id,
-            content: request.body.content,
-            sendAt,
-            createdById: p.kind === 'user' ? p.userId : null,
-          },
-        });
-        // The content stays out of the audit log (message bodies are not audit data).
-        await audit(
-          tx,
-          request,
-          'scheduled_message.created',
-          { type: 'scheduled_message', id: s.id },
-          {
-            sendAt: sendAt.toISOString(),
-          },
-        );
-        return s;
-      });
-      const job: OutboundJob = outboundJobSchema.parse({
-        kind: 'scheduled',
-        tenantId: p.tenantId,
-        scheduledMessageId: row.id,
-      });
-      await ctx.queues.get(p.slug, QUEUE_NAMES.outbound(row.sessionId)).add('scheduled', job, {
-        ...outboundJobOptions(job),
-        delay: Math.max(0, sendAt.getTime() - Date.now()),
-      });
-      return reply.status(201).send(dto(row));
-    },
+    async (request, reply) => reply.status(201).send(dto(await scheduleMessage(ctx, request, request.body))),
   );
 
   app.get(
@@ -135,22 +75,13 @@ export const scheduledMessageRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: page(scheduled), 400: errorBody },
       },
     },
-    async (request) => {
-      const { status, conversationId, limit } = request.query;
-      const cursor = decodeCursor(request.query.cursor);
-      const rows = await tenantTx(ctx, request, (tx) =>
-        tx.scheduledMessage.findMany({
-          where: {
-            ...(status ? { status } : {}),
-            ...(conversationId ? { conversationId } : {}),
-            ...afterCursor(cursor, 'createdAt'),
-          },
-          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-          take: limit + 1,
-        }),
-      );
-      return toPage(rows, limit, (r) => r.createdAt, dto);
-    },
+    async (request) =>
+      toPage(
+        await listScheduledMessages(ctx, request, request.query),
+        request.query.limit,
+        (r) => r.createdAt,
+        dto,
+      ),
   );
 
   app.get(
@@ -164,13 +95,7 @@ export const scheduledMessageRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: scheduled, 404: errorBody },
       },
     },
-    async (request) => {
-      const row = await tenantTx(ctx, request, (tx) =>
-        tx.scheduledMessage.findUnique({ where: { id: request.params.id } }),
-      );
-      if (!row) throw notFound('scheduled message');
-      return dto(row);
-    },
+    async (request) => dto(await getScheduledMessage(ctx, request, request.params.id)),
   );
 
   app.post(
@@ -184,31 +109,6 @@ export const scheduledMessageRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: scheduled, 404: errorBody, 409: errorBody },
       },
     },
-    async (request) => {
-      const row = await tenantTx(ctx, request, async (tx) => {
-        // The row lock the worker also takes before it sends: one of the two wins, never both.
-        await tx.$queryRaw`SELECT id FROM scheduled_messages WHERE id = ${request.params.id}::uuid FOR UPDATE`;
-        const s = await tx.scheduledMessage.findUnique({ where: { id: request.params.id } });
-        if (!s) throw notFound('scheduled message');
-        if (s.status !== 'scheduled' || s.messageId) {
-          throw new ApiError(
-            'conflict',
-            `the scheduled message is ${s.messageId ? 'being sent' : s.status}; only a scheduled one can be cancelled`,
-          );
-        }
-        const updated = await tx.scheduledMessage.update({
-          where: { id: s.id },
-          data: { status: 'cancelled' },
-        });
-        await audit(tx, request, 'scheduled_message.cancelled', { type: 'scheduled_message', id: s.id });
-        return updated;
-      });
-      const job: OutboundJob = { kind: 'scheduled', tenantId: row.tenantId, scheduledMessageId: row.id };
-      // Best effort: a job already running is locked and stays; the worker then finds it cancelled.
-      await ctx.queues
-        .get(request.principal.slug, QUEUE_NAMES.outbound(row.sessionId))
-        .remove(outboundJobId(job));
-      return dto(row);
-    },
+    async (request) => dto(await cancelScheduledMessage(ctx, request, request.params.id)),
   );
 };

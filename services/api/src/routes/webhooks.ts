@@ -1,29 +1,14 @@
-import { randomBytes } from 'node:crypto';
-import {
-  QUEUE_NAMES,
-  queuePrefix,
-  replayWebhookDelivery,
-  WEBHOOK_SECRET_PURPOSE,
-} from '@switchboard/messaging/producer';
-import { sealSecret } from '@switchboard/secrets';
-import { Queue } from 'bullmq';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { audit } from '../audit.ts';
-import { keyPrefixOf, tenantTx } from '../context.ts';
-import { ApiError, notFound } from '../errors.ts';
+import { errorBody, idParams, iso, isoOrNull, newestFirst, page, pageQuery, toPage } from '../schemas.ts';
 import {
-  afterCursor,
-  decodeCursor,
-  errorBody,
-  idParams,
-  iso,
-  isoOrNull,
-  newestFirst,
-  page,
-  pageQuery,
-  toPage,
-} from '../schemas.ts';
+  createSubscription,
+  deleteSubscription,
+  listDeliveries,
+  listSubscriptions,
+  replayDelivery,
+  updateSubscription,
+} from '../services/webhooks.ts';
 
 /**
  * Webhook subscriptions to the tenant's own systems: created with a signing secret shown once
@@ -115,22 +100,6 @@ export interface WebhookRoutesOptions {
 export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, options) => {
   const ctx = app.sb;
   const access = { role: 'admin', scope: 'manage' } as const;
-  const queues = new Map<string, Queue>();
-  const queueFor = (keyPrefix: string): Queue => {
-    let queue = queues.get(keyPrefix);
-    if (!queue) {
-      queue = new Queue(QUEUE_NAMES.webhookDeliveries, {
-        connection: ctx.redis,
-        prefix: queuePrefix(keyPrefix),
-      });
-      queues.set(keyPrefix, queue);
-    }
-    return queue;
-  };
-  app.addHook('onClose', async () => {
-    await Promise.all([...queues.values()].map((queue) => queue.close()));
-  });
-
   app.get(
     '/',
     {
@@ -144,10 +113,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
     },
     async (request) => {
       const list = newestFirst(request.query, 'createdAt');
-      const rows = await tenantTx(ctx, request, (tx) =>
-        tx.webhookSubscription.findMany({ where: list.where, orderBy: list.orderBy, take: list.take }),
-      );
-      return list.page(rows, subscriptionDto);
+      return list.page(await listSubscriptions(ctx, request, list), subscriptionDto);
     },
   );
 
@@ -173,36 +139,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
       },
     },
     async (request, reply) => {
-      if (!options.sealingKey) {
-        throw new ApiError(
-          'conflict',
-          'webhook subscriptions are off: the API has no INTERNAL_TOKEN to seal their secrets with',
-        );
-      }
-      const secret = `whsec_${randomBytes(24).toString('base64url')}`;
-      const row = await tenantTx(ctx, request, async (tx) => {
-        const created = await tx.webhookSubscription.create({
-          data: {
-            tenantId: request.principal.tenantId,
-            url: request.body.url,
-            events: [...new Set(request.body.events)],
-            description: request.body.description ?? null,
-            secretCiphertext: sealSecret(
-              secret,
-              options.sealingKey!,
-              WEBHOOK_SECRET_PURPOSE,
-            ) as Uint8Array<ArrayBuffer>,
-          },
-        });
-        await audit(
-          tx,
-          request,
-          'webhook.created',
-          { type: 'webhook_subscription', id: created.id },
-          { events: created.events },
-        );
-        return created;
-      });
+      const { row, secret } = await createSubscription(ctx, request, options.sealingKey, request.body);
       return reply.status(201).send({ ...subscriptionDto(row), secret });
     },
   );
@@ -226,28 +163,8 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
         response: { 200: subscription, 400: errorBody, 404: errorBody },
       },
     },
-    async (request) => {
-      const { events, ...rest } = request.body;
-      const row = await tenantTx(ctx, request, async (tx) => {
-        const found = await tx.webhookSubscription.findUnique({ where: { id: request.params.id } });
-        if (!found) throw notFound('webhook subscription');
-        const updated = await tx.webhookSubscription.update({
-          where: { id: found.id },
-          data: { ...rest, ...(events ? { events: [...new Set(events)] } : {}) },
-        });
-        await audit(
-          tx,
-          request,
-          'webhook.updated',
-          { type: 'webhook_subscription', id: found.id },
-          {
-            fields: Object.keys(request.body),
-          },
-        );
-        return updated;
-      });
-      return subscriptionDto(row);
-    },
+    async (request) =>
+      subscriptionDto(await updateSubscription(ctx, request, request.params.id, request.body)),
   );
 
   app.delete(
@@ -262,17 +179,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
       },
     },
     async (request, reply) => {
-      await tenantTx(ctx, request, async (tx) => {
-        const deleted = await tx.webhookSubscription.deleteMany({ where: { id: request.params.id } });
-        if (deleted.count === 0) throw notFound('webhook subscription');
-        await audit(
-          tx,
-          request,
-          'webhook.deleted',
-          { type: 'webhook_subscription', id: request.params.id },
-          {},
-        );
-      });
+      await deleteSubscription(ctx, request, request.params.id);
       return reply.status(204).send(null);
     },
   );
@@ -289,20 +196,13 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
         response: { 200: page(delivery), 400: errorBody, 404: errorBody },
       },
     },
-    async (request) => {
-      const { limit } = request.query;
-      const cursor = decodeCursor(request.query.cursor);
-      const rows = await tenantTx(ctx, request, async (tx) => {
-        const found = await tx.webhookSubscription.findUnique({ where: { id: request.params.id } });
-        if (!found) throw notFound('webhook subscription');
-        return tx.webhookDelivery.findMany({
-          where: { subscriptionId: found.id, ...afterCursor(cursor, 'createdAt') },
-          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-          take: limit + 1,
-        });
-      });
-      return toPage(rows, limit, (r) => r.createdAt, deliveryDto);
-    },
+    async (request) =>
+      toPage(
+        await listDeliveries(ctx, request, request.params.id, request.query),
+        request.query.limit,
+        (r) => r.createdAt,
+        deliveryDto,
+      ),
   );
 
   app.post(
@@ -316,24 +216,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
         response: { 202: delivery, 400: errorBody, 404: errorBody },
       },
     },
-    async (request, reply) => {
-      const found = await tenantTx(ctx, request, (tx) =>
-        tx.webhookDelivery.findUnique({ where: { id: request.params.id } }),
-      );
-      if (!found) throw notFound('webhook delivery');
-      await replayWebhookDelivery(
-        ctx.db,
-        queueFor(keyPrefixOf(request)),
-        request.principal.tenantId,
-        found.id,
-      );
-      await tenantTx(ctx, request, (tx) =>
-        audit(tx, request, 'webhook.delivery_replayed', { type: 'webhook_delivery', id: found.id }, {}),
-      );
-      const row = await tenantTx(ctx, request, (tx) =>
-        tx.webhookDelivery.findUniqueOrThrow({ where: { id: found.id } }),
-      );
-      return reply.status(202).send(deliveryDto(row));
-    },
+    async (request, reply) =>
+      reply.status(202).send(deliveryDto(await replayDelivery(ctx, request, request.params.id))),
   );
 };
