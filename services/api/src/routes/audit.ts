@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { tenantTx } from '../context.ts';
-import { afterCursor, decodeCursor, errorBody, page, pageQuery, toPage } from '../schemas.ts';
+import { errorBody, page, pageQuery, toPage } from '../schemas.ts';
+import { listAuditEntries } from '../services/audit-log.ts';
 
 const entry = z.strictObject({
   id: z.uuid(),
@@ -27,19 +27,10 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: page(entry), 400: errorBody },
       },
     },
-    async (request) => {
-      const { limit, action } = request.query;
-      const cursor = decodeCursor(request.query.cursor);
-      const rows = await tenantTx(app.sb, request, (tx) =>
-        tx.auditLogEntry.findMany({
-          where: { ...afterCursor(cursor, 'at'), ...(action ? { action } : {}) },
-          orderBy: [{ at: 'desc' }, { id: 'desc' }],
-          take: limit + 1,
-        }),
-      );
-      return toPage(
-        rows,
-        limit,
+    async (request) =>
+      toPage(
+        await listAuditEntries(app.sb, request, request.query),
+        request.query.limit,
         (r) => r.at,
         (r) => ({
           id: r.id,
@@ -51,7 +42,6 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
           metadata: r.metadata,
           at: r.at.toISOString(),
         }),
-      );
-    },
+      ),
   );
 };
