@@ -1,5 +1,4 @@
-/** The wire contract and what the API uses beside it (also the `./producer` entry, which the API imports alone). */
-
+// The workers' entry: the pipelines, consumers and relay, with everything of the producer entry.
 /** Inbound: store what a channel emits (messages, receipts, identity links) and emit its events. */
 export {
   type ApplyIdentityLinkResult,
@@ -54,6 +53,7 @@ export {
   REALTIME_OUTBOX_ID_FIELD,
   type RelayPassResult,
 } from './outbox/relay.ts';
+/** The wire contract and what the API uses beside it (also the `./producer` entry, which the API imports alone). */
 export * from './producer.ts';
 export {
   type DeliveryOutcome,
