@@ -1,41 +1,9 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { apiKeyDto, apiKeySchema } from '../dto.ts';
 import { SCOPES } from '../plugins/auth.ts';
-import { errorBody, idParams, iso, isoOrNull, newestFirst, page, pageQuery } from '../schemas.ts';
+import { errorBody, idParams, newestFirst, page, pageQuery } from '../schemas.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from '../services/api-keys.ts';
-
-const apiKey = z.strictObject({
-  id: z.uuid(),
-  name: z.string(),
-  prefix: z.string(),
-  scopes: z.array(z.string()),
-  lastUsedAt: isoOrNull,
-  expiresAt: isoOrNull,
-  revokedAt: isoOrNull,
-  createdAt: z.iso.datetime(),
-});
-
-function dto(row: {
-  id: string;
-  name: string;
-  prefix: string;
-  scopes: string[];
-  lastUsedAt: Date | null;
-  expiresAt: Date | null;
-  revokedAt: Date | null;
-  createdAt: Date;
-}) {
-  return {
-    id: row.id,
-    name: row.name,
-    prefix: row.prefix,
-    scopes: row.scopes,
-    lastUsedAt: iso(row.lastUsedAt),
-    expiresAt: iso(row.expiresAt),
-    revokedAt: iso(row.revokedAt),
-    createdAt: row.createdAt.toISOString(),
-  };
-}
 
 /** API keys for tenants' systems: created (shown once), listed, revoked. Admins and up. */
 export const apiKeyRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -49,12 +17,12 @@ export const apiKeyRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'List API keys',
         tags: ['api-keys'],
         querystring: pageQuery,
-        response: { 200: page(apiKey), 400: errorBody },
+        response: { 200: page(apiKeySchema), 400: errorBody },
       },
     },
     async (request) => {
       const list = newestFirst(request.query, 'createdAt');
-      return list.page(await listApiKeys(ctx, request, list), dto);
+      return list.page(await listApiKeys(ctx, request, list), apiKeyDto);
     },
   );
   app.post(
@@ -70,7 +38,7 @@ export const apiKeyRoutes: FastifyPluginAsyncZod = async (app) => {
           expiresAt: z.iso.datetime().optional(),
         }),
         response: {
-          201: apiKey.extend({
+          201: apiKeySchema.extend({
             key: z.string().describe('`<prefix>.<secret>`; shown once, stored only as a hash.'),
           }),
           400: errorBody,
@@ -79,7 +47,7 @@ export const apiKeyRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const { row, key } = await createApiKey(ctx, request, request.body);
-      return reply.status(201).send({ ...dto(row), key });
+      return reply.status(201).send({ ...apiKeyDto(row), key });
     },
   );
   app.delete(

@@ -1,7 +1,7 @@
-import type { ScheduledMessage } from '@switchboard/db';
 import { outboundContentSchema } from '@switchboard/messaging/producer';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { SCHEDULED_STATUSES, scheduledMessageDto, scheduledMessageSchema } from '../dto.ts';
 import { errorBody, idParams, page, pageQuery, toPage } from '../schemas.ts';
 import {
   cancelScheduledMessage,
@@ -9,35 +9,6 @@ import {
   listScheduledMessages,
   scheduleMessage,
 } from '../services/scheduled-messages.ts';
-
-const STATUSES = ['scheduled', 'sent', 'failed', 'cancelled'] as const;
-
-const scheduled = z.strictObject({
-  id: z.uuid(),
-  conversationId: z.uuid(),
-  sessionId: z.uuid(),
-  content: z.unknown().describe('What will be sent: the content as created.'),
-  sendAt: z.iso.datetime(),
-  status: z.enum(STATUSES),
-  /** The message created when it was sent (GET /v1/messages/:id). */
-  messageId: z.uuid().nullable(),
-  failureReason: z.string().nullable(),
-  createdAt: z.iso.datetime(),
-});
-
-function dto(s: ScheduledMessage): z.infer<typeof scheduled> {
-  return {
-    id: s.id,
-    conversationId: s.conversationId,
-    sessionId: s.sessionId,
-    content: s.content,
-    sendAt: s.sendAt.toISOString(),
-    status: s.status,
-    messageId: s.messageId,
-    failureReason: s.failureReason,
-    createdAt: s.createdAt.toISOString(),
-  };
-}
 
 /** Scheduled messages: schedule, list, get, cancel (services/scheduled-messages.ts says how they run). */
 export const scheduledMessageRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -55,10 +26,11 @@ export const scheduledMessageRoutes: FastifyPluginAsyncZod = async (app) => {
           content: outboundContentSchema,
           sendAt: z.iso.datetime({ offset: true, error: 'must be an ISO 8601 date-time' }),
         }),
-        response: { 201: scheduled, 400: errorBody, 404: errorBody },
+        response: { 201: scheduledMessageSchema, 400: errorBody, 404: errorBody },
       },
     },
-    async (request, reply) => reply.status(201).send(dto(await scheduleMessage(ctx, request, request.body))),
+    async (request, reply) =>
+      reply.status(201).send(scheduledMessageDto(await scheduleMessage(ctx, request, request.body))),
   );
 
   app.get(
@@ -69,10 +41,10 @@ export const scheduledMessageRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'List scheduled messages, newest first',
         tags: ['scheduled messages'],
         querystring: pageQuery.extend({
-          status: z.enum(STATUSES).optional(),
+          status: z.enum(SCHEDULED_STATUSES).optional(),
           conversationId: z.uuid().optional(),
         }),
-        response: { 200: page(scheduled), 400: errorBody },
+        response: { 200: page(scheduledMessageSchema), 400: errorBody },
       },
     },
     async (request) =>
@@ -80,7 +52,7 @@ export const scheduledMessageRoutes: FastifyPluginAsyncZod = async (app) => {
         await listScheduledMessages(ctx, request, request.query),
         request.query.limit,
         (r) => r.createdAt,
-        dto,
+        scheduledMessageDto,
       ),
   );
 
@@ -92,10 +64,10 @@ export const scheduledMessageRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Get a scheduled message',
         tags: ['scheduled messages'],
         params: idParams,
-        response: { 200: scheduled, 404: errorBody },
+        response: { 200: scheduledMessageSchema, 404: errorBody },
       },
     },
-    async (request) => dto(await getScheduledMessage(ctx, request, request.params.id)),
+    async (request) => scheduledMessageDto(await getScheduledMessage(ctx, request, request.params.id)),
   );
 
   app.post(
@@ -106,9 +78,9 @@ export const scheduledMessageRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Cancel a scheduled message that has not been sent',
         tags: ['scheduled messages'],
         params: idParams,
-        response: { 200: scheduled, 404: errorBody, 409: errorBody },
+        response: { 200: scheduledMessageSchema, 404: errorBody, 409: errorBody },
       },
     },
-    async (request) => dto(await cancelScheduledMessage(ctx, request, request.params.id)),
+    async (request) => scheduledMessageDto(await cancelScheduledMessage(ctx, request, request.params.id)),
   );
 };

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { errorBody, idParams, iso, isoOrNull, newestFirst, page, pageQuery, toPage } from '../schemas.ts';
+import { deliveryDto, deliverySchema, subscriptionDto, subscriptionSchema } from '../dto.ts';
+import { errorBody, idParams, newestFirst, page, pageQuery, toPage } from '../schemas.ts';
 import {
   createSubscription,
   deleteSubscription,
@@ -19,29 +20,6 @@ import {
 
 const EVENT_TYPES = ['message.received', 'message.sent', '*'] as const;
 
-const subscription = z.strictObject({
-  id: z.uuid(),
-  url: z.string(),
-  description: z.string().nullable(),
-  events: z.array(z.string()),
-  active: z.boolean(),
-  createdAt: z.iso.datetime(),
-});
-
-const delivery = z.strictObject({
-  id: z.uuid(),
-  eventId: z.uuid(),
-  eventType: z.string(),
-  status: z.enum(['pending', 'succeeded', 'failed']),
-  attempts: z.number().int(),
-  responseCode: z.number().int().nullable(),
-  latencyMs: z.number().int().nullable(),
-  lastError: z.string().nullable(),
-  nextAttemptAt: isoOrNull,
-  deliveredAt: isoOrNull,
-  createdAt: z.iso.datetime(),
-});
-
 // Receivers are the tenant's own HTTPS endpoints; plain http only for loopback (local testing).
 const receiverUrl = z
   .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
@@ -50,46 +28,6 @@ const receiverUrl = z
     const url = new URL(value);
     return url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
   }, 'must be https (http only for loopback)');
-
-function subscriptionDto(row: {
-  id: string;
-  url: string;
-  description: string | null;
-  events: string[];
-  active: boolean;
-  createdAt: Date;
-}) {
-  const { id, url, description, events, active, createdAt } = row;
-  return { id, url, description, events, active, createdAt: createdAt.toISOString() };
-}
-
-function deliveryDto(row: {
-  id: string;
-  eventId: string;
-  eventType: string;
-  status: 'pending' | 'succeeded' | 'failed';
-  attempts: number;
-  responseCode: number | null;
-  latencyMs: number | null;
-  lastError: string | null;
-  nextAttemptAt: Date | null;
-  deliveredAt: Date | null;
-  createdAt: Date;
-}) {
-  return {
-    id: row.id,
-    eventId: row.eventId,
-    eventType: row.eventType,
-    status: row.status,
-    attempts: row.attempts,
-    responseCode: row.responseCode,
-    latencyMs: row.latencyMs,
-    lastError: row.lastError,
-    nextAttemptAt: iso(row.nextAttemptAt),
-    deliveredAt: iso(row.deliveredAt),
-    createdAt: row.createdAt.toISOString(),
-  };
-}
 
 /** Options of {@link webhookRoutes}. */
 export interface WebhookRoutesOptions {
@@ -108,7 +46,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
         summary: 'List webhook subscriptions',
         tags: ['webhooks'],
         querystring: pageQuery,
-        response: { 200: page(subscription), 400: errorBody },
+        response: { 200: page(subscriptionSchema), 400: errorBody },
       },
     },
     async (request) => {
@@ -130,7 +68,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
           description: z.string().trim().max(200).optional(),
         }),
         response: {
-          201: subscription.extend({
+          201: subscriptionSchema.extend({
             secret: z.string().describe('Verifies X-Switchboard-Signature; shown once, stored sealed.'),
           }),
           400: errorBody,
@@ -160,7 +98,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
             active: z.boolean().optional(),
           })
           .refine((body) => Object.keys(body).length > 0, 'give at least one field to change'),
-        response: { 200: subscription, 400: errorBody, 404: errorBody },
+        response: { 200: subscriptionSchema, 400: errorBody, 404: errorBody },
       },
     },
     async (request) =>
@@ -193,7 +131,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
         tags: ['webhooks'],
         params: idParams,
         querystring: pageQuery,
-        response: { 200: page(delivery), 400: errorBody, 404: errorBody },
+        response: { 200: page(deliverySchema), 400: errorBody, 404: errorBody },
       },
     },
     async (request) =>
@@ -213,7 +151,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
         summary: 'Deliver again (after fixing the receiver); attempts keep counting',
         tags: ['webhooks'],
         params: idParams,
-        response: { 202: delivery, 400: errorBody, 404: errorBody },
+        response: { 202: deliverySchema, 400: errorBody, 404: errorBody },
       },
     },
     async (request, reply) =>
