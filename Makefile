@@ -44,8 +44,8 @@ typecheck: ## Type-check every workspace (tsc -b over the project references)
 	@$(TOOLCHAIN) npx tsc -b
 
 .PHONY: circular
-circular: ## Fail on circular imports
-	@$(TOOLCHAIN) npx depcruise --config .dependency-cruiser.cjs packages services operator
+circular: ## Fail on circular imports and broken layers (.dependency-cruiser.cjs)
+	@$(TOOLCHAIN) npm run --silent circular
 
 .PHONY: generate
 generate: ## Regenerate generated files (Prisma client, CRDs)

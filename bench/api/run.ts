@@ -17,12 +17,12 @@ import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { createDb, ensureTenant, withTenant } from '@switchboard/db';
+import { hashPassword } from '@switchboard/passwords';
 import { createLogger } from '@switchboard/telemetry';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { buildApp } from '../../services/api/src/app.ts';
-import { hashPassword } from '../../services/api/src/auth/passwords.ts';
 import {
   createBenchDatabase,
   integerOptions,

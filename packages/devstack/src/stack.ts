@@ -18,6 +18,7 @@ import {
   withTenant,
 } from '@switchboard/db';
 import { tenantKeyPrefix } from '@switchboard/messaging';
+import { hashPassword } from '@switchboard/passwords';
 import {
   deleteKeysWithPrefix,
   freePort,
@@ -29,7 +30,6 @@ import {
 } from '@switchboard/testing/servers';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { hashPassword } from '../../../services/api/src/auth/passwords.ts';
 
 /**
  * The whole platform on one machine with no cluster: per tenant a migrated database of its own

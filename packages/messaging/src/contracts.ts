@@ -1,4 +1,7 @@
+import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
+import { DEFAULT_OUTBOUND_RETRY, type OutboundRetryPolicy } from './outbound/backoff.ts';
+import { DEFAULT_WEBHOOK_RETRY, type WebhookRetryPolicy } from './webhooks/schedule.ts';
 
 /**
  * What the API and the workers agree on: Redis key and queue names, the jobs one side puts on a
@@ -53,6 +56,57 @@ export type OutboundJob = z.infer<typeof outboundJobSchema>;
 /** The jobId of an outbound job: one job per message (or scheduled message), ever. */
 export function outboundJobId(job: OutboundJob): string {
   return job.kind === 'send' ? `send-${job.messageId}` : `scheduled-${job.scheduledMessageId}`;
+}
+
+/**
+ * BullMQ options every producer of an outbound job uses: the contract's jobId, retries through
+ * the consumer's `outbound` backoff, failed jobs kept as dead letters.
+ */
+export function outboundJobOptions(job: OutboundJob, retry: Partial<OutboundRetryPolicy> = {}): JobsOptions {
+  return {
+    jobId: outboundJobId(job),
+    attempts: retry.attempts ?? DEFAULT_OUTBOUND_RETRY.attempts,
+    backoff: { type: 'outbound' },
+    removeOnComplete: { count: 1000 },
+    removeOnFail: false,
+  };
+}
+
+/** The provider message id an outbound message is sent under: derived from its own id, so a resend reuses it. */
+export function providerMessageIdFor(messageId: string): string {
+  return `SB${messageId.replaceAll('-', '').toUpperCase()}`;
+}
+
+/** A job on the webhook-deliveries queue: one delivery row, by id (jobId = `delivery-<id>`). */
+export const webhookDeliveryJobSchema = z.strictObject({ tenantId: uuid, deliveryId: uuid });
+export type WebhookDeliveryJob = z.infer<typeof webhookDeliveryJobSchema>;
+
+/** The jobId of a webhook delivery's job. */
+export function webhookDeliveryJobId(deliveryId: string): string {
+  return `delivery-${deliveryId}`;
+}
+
+/** BullMQ options of a delivery's job: retried by the delivery worker's `webhook` backoff. */
+export function webhookJobOptions(
+  deliveryId: string,
+  policy: WebhookRetryPolicy = DEFAULT_WEBHOOK_RETRY,
+): JobsOptions & { jobId: string } {
+  return {
+    jobId: webhookDeliveryJobId(deliveryId),
+    attempts: policy.attempts,
+    backoff: { type: 'webhook' },
+    removeOnComplete: { count: 1000 },
+    removeOnFail: false,
+  };
+}
+
+/** A job on the media-downloads queue: fetch the media of one inbound message (jobId = `media-<id>`). */
+export const mediaDownloadJobSchema = z.strictObject({ tenantId: uuid, sessionId: uuid, messageId: uuid });
+export type MediaDownloadJob = z.infer<typeof mediaDownloadJobSchema>;
+
+/** The jobId of a media download's job. */
+export function mediaDownloadJobId(messageId: string): string {
+  return `media-${messageId}`;
 }
 
 /**

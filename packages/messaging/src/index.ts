@@ -1,57 +1,18 @@
-/** The wire contract between the API and the workers: key prefixes, queues, jobs, realtime events. */
-export {
-  type CloudApiInboundJob,
-  cloudApiInboundJobSchema,
-  type OutboundJob,
-  outboundJobId,
-  outboundJobSchema,
-  type PairingRecord,
-  pairingKey,
-  pairingRecordSchema,
-  publishRealtimeEvent,
-  QUEUE_NAMES,
-  queuePrefix,
-  REALTIME_EVENT_FIELD,
-  REALTIME_STREAM_MAX_LEN,
-  type RealtimeEvent,
-  type RealtimeStreamWriter,
-  realtimeEventSchema,
-  realtimeStreamKey,
-  type SessionCommand,
-  sessionCommandJobId,
-  sessionCommandSchema,
-  tenantKeyPrefix,
-  WEBHOOK_SECRET_PURPOSE,
-} from './contracts.ts';
-/** Job payloads this package defines until contracts.ts names them. */
-export {
-  type MediaDownloadJob,
-  mediaDownloadJobId,
-  mediaDownloadJobSchema,
-  type WebhookDeliveryJob,
-  webhookDeliveryJobId,
-  webhookDeliveryJobSchema,
-} from './effects.ts';
-/** PN/LID contact merges (run by the inbound store when the provider links two known contacts). */
-export { type MergeReason, type MergeResult, mergeContacts } from './inbound/merge.ts';
-export { InboundPipeline, type InboundPipelineOptions } from './inbound/pipeline.ts';
+// The workers' entry: the pipelines, consumers and relay, with everything of the producer entry.
 /** Inbound: store what a channel emits (messages, receipts, identity links) and emit its events. */
 export {
   type ApplyIdentityLinkResult,
-  type ApplyReceiptResult,
   applyIdentityLink,
-  applyReceipt,
-  canMoveStatus,
-  conversationForNumber,
-  type StoreInboundOptions,
-  type StoreInboundResult,
-  storeInbound,
   type UpsertContactOptions,
   upsertContact,
-} from './inbound/store.ts';
+} from './inbound/identities.ts';
+/** PN/LID contact merges (run by the inbound store when the provider links two known contacts). */
+export { type MergeReason, type MergeResult, mergeContacts } from './inbound/merge.ts';
+export { type StoreInboundOptions, type StoreInboundResult, storeInbound } from './inbound/messages.ts';
+export { InboundPipeline, type InboundPipelineOptions } from './inbound/pipeline.ts';
+export { type ApplyReceiptResult, applyReceipt, canMoveStatus } from './inbound/receipts.ts';
 /** Media: download inbound media into storage. */
 export {
-  DEFAULT_ALLOWED_MEDIA_TYPES,
   MediaDownloadWorker,
   type MediaDownloadWorkerOptions,
   type MediaFetcher,
@@ -59,24 +20,12 @@ export {
   MediaRejectedError,
   mediaProviderRefSchema,
 } from './media/download-worker.ts';
-/** Media in an S3 (or S3-compatible) bucket, under the tenant's prefix. */
-export { S3MediaStorage, type S3MediaStorageOptions } from './media/s3-storage.ts';
-/** Media storage from MEDIA_STORAGE / MEDIA_DIR / S3_* (one schema for the API and the worker). */
-export {
-  type MediaStorageFromSettingsOptions,
-  type MediaStorageSettings,
-  mediaStorageFromSettings,
-  mediaStorageSettingsSchema,
-} from './media/settings.ts';
-export { assertStorageKey, LocalMediaStorage, type MediaStorage } from './media/storage.ts';
 export { DEFAULT_OUTBOUND_RETRY, type OutboundRetryPolicy, outboundBackoffMs } from './outbound/backoff.ts';
 /** Outbound: one consumer per held session. */
 export {
   OutboundConsumer,
   type OutboundConsumerOptions,
   type OutboundOutcome,
-  outboundJobOptions,
-  providerMessageIdFor,
 } from './outbound/consumer.ts';
 export {
   contentFromMessage,
@@ -86,16 +35,9 @@ export {
   NO_HUMAN_DELAY,
   type OutboundMediaSource,
   type OutboundMessageColumns,
-  outboundContentSchema,
   resolveOutboundContent,
   storedTemplateSchema,
 } from './outbound/content.ts';
-export {
-  type DeadLetter,
-  DeadLetterError,
-  listDeadLetters,
-  replayDeadLetter,
-} from './outbound/dead-letters.ts';
 export { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits, takeSendSlot } from './outbound/rate-limit.ts';
 /** The outbox: effects written in the inbound transaction, performed after the commit by a relay. */
 export {
@@ -111,9 +53,10 @@ export {
   REALTIME_OUTBOX_ID_FIELD,
   type RelayPassResult,
 } from './outbox/relay.ts';
+/** The wire contract and what the API uses beside it (also the `./producer` entry, which the API imports alone). */
+export * from './producer.ts';
 export {
   type DeliveryOutcome,
-  replayWebhookDelivery,
   type SubscriptionSecretSource,
   WebhookDeliveryWorker,
   type WebhookDeliveryWorkerOptions,
@@ -124,7 +67,6 @@ export {
   enqueueWebhookEvent,
   subscriptionMatches,
   type WebhookEvent,
-  webhookJobOptions,
 } from './webhooks/enqueue.ts';
 export { DEFAULT_WEBHOOK_RETRY, minimumRetrySpanMs, type WebhookRetryPolicy } from './webhooks/schedule.ts';
 export {

@@ -6,23 +6,26 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { type Db, DbInputError, ensureTenant } from '@switchboard/db';
-import { DEFAULT_ALLOWED_MEDIA_TYPES, type MediaStorage, tenantKeyPrefix } from '@switchboard/messaging';
-import type { Logger, MetricsRegistry } from '@switchboard/telemetry';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { type Db, ensureTenant } from '@switchboard/db';
 import {
-  hasZodFastifySchemaValidationErrors,
+  DEFAULT_ALLOWED_MEDIA_TYPES,
+  type MediaStorage,
+  tenantKeyPrefix,
+} from '@switchboard/messaging/producer';
+import { DEFAULT_SCRYPT_PARAMETERS, type ScryptParameters } from '@switchboard/passwords';
+import type { Logger, MetricsRegistry } from '@switchboard/telemetry';
+import Fastify, { type FastifyInstance } from 'fastify';
+import {
   jsonSchemaTransform,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
-import { DEFAULT_SCRYPT_PARAMETERS, type ScryptParameters } from './auth/passwords.ts';
 import { hashCredential } from './auth/tokens.ts';
 import type { ApiContext, PasswordResetDelivery } from './context.ts';
-import { ApiError } from './errors.ts';
 import { authPlugin } from './plugins/auth.ts';
+import { errorHandlerPlugin } from './plugins/error-handler.ts';
 import { TenantQueues } from './queues.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { auditRoutes } from './routes/audit.ts';
@@ -166,60 +169,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     });
   }
 
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (hasZodFastifySchemaValidationErrors(error)) {
-      const issues = error.validation.map((v) => {
-        const field = [error.validationContext, ...v.instancePath.split('/').filter(Boolean)].join('.');
-        const unknownKeys = (v.params as { issue?: { keys?: string[] } } | undefined)?.issue?.keys;
-        return {
-          path: unknownKeys?.length ? `${field}.${unknownKeys.join(',')}` : field,
-          message: v.message ?? 'invalid',
-        };
-      });
-      return reply.status(400).send({
-        error: {
-          code: 'validation_failed',
-          message: `invalid request: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
-          issues,
-        },
-      });
-    }
-    if (error instanceof ApiError) {
-      if (error.retryAfterSeconds) reply.header('retry-after', String(error.retryAfterSeconds));
-      return reply.status(error.status).send({
-        error: {
-          code: error.code,
-          message: error.message,
-          ...(error.issues ? { issues: [...error.issues] } : {}),
-        },
-      });
-    }
-    if (error instanceof DbInputError) {
-      return reply.status(400).send({ error: { code: 'validation_failed', message: error.message } });
-    }
-    const status = error.statusCode ?? 500;
-    if (status < 500) {
-      const code =
-        status === 413
-          ? 'payload_too_large'
-          : status === 415
-            ? 'unsupported_media_type'
-            : status === 429
-              ? 'rate_limited'
-              : 'validation_failed';
-      return reply.status(status).send({ error: { code, message: error.message } });
-    }
-    request.log.error({ err: error }, 'request failed');
-    return reply.status(500).send({ error: { code: 'internal_error', message: 'internal error' } });
-  });
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({
-      error: {
-        code: 'route_not_found',
-        message: `no route ${request.method} ${request.url.split('?')[0]}`,
-      },
-    }),
-  );
+  await app.register(errorHandlerPlugin);
 
   await app.register(helmet, {
     // The docs UI needs inline scripts and styles; everything else is JSON.

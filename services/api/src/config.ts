@@ -12,7 +12,7 @@ import {
   telemetryConfigSchema,
   tenantConfigSchema,
 } from '@switchboard/config';
-import { mediaStorageSettingsSchema } from '@switchboard/messaging';
+import { mediaStorageSettingsSchema } from '@switchboard/messaging/producer';
 import { z } from 'zod';
 
 /**
@@ -34,9 +34,6 @@ export const apiConfigSchema = defineConfig(
   // MEDIA_STORAGE, MEDIA_DIR, S3_*: the same names the workers read, so both use one store.
   mediaStorageSettingsSchema,
   z.object({
-    S3_SECRET_ACCESS_KEY: secret(z.string().min(1))
-      .optional()
-      .describe('Static secret access key, with S3_ACCESS_KEY_ID; give a secret:// reference.'),
     TRUST_PROXY_HOPS: integer({ min: 0, max: 10 })
       .default(1)
       .describe(

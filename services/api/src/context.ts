@@ -1,9 +1,9 @@
 import type { Db, TenantTx } from '@switchboard/db';
 import { withTenant } from '@switchboard/db';
-import { type MediaStorage, tenantKeyPrefix } from '@switchboard/messaging';
+import { type MediaStorage, tenantKeyPrefix } from '@switchboard/messaging/producer';
+import type { ScryptParameters } from '@switchboard/passwords';
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { ScryptParameters } from './auth/passwords.ts';
 import type { TenantQueues } from './queues.ts';
 
 /** A password reset token to deliver (by email, out of scope here): the hook receives it. */

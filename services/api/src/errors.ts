@@ -4,34 +4,41 @@
  * message (which says what was wrong); anything else is answered generically and logged in full.
  */
 
-/** The catalogue: code -> HTTP status. Codes never change meaning once shipped. */
-export const ERROR_CODES = {
-  validation_failed: 400,
-  invalid_cursor: 400,
-  unauthenticated: 401,
-  invalid_credentials: 401,
-  token_expired: 401,
-  refresh_token_reused: 401,
-  invalid_reset_token: 400,
-  forbidden: 403,
-  insufficient_scope: 403,
-  not_found: 404,
-  route_not_found: 404,
-  conflict: 409,
-  declared_session: 409,
-  idempotency_key_mismatch: 422,
-  channel_unsupported: 422,
-  media_type_mismatch: 422,
-  payload_too_large: 413,
-  unsupported_media_type: 415,
-  account_locked: 429,
-  rate_limited: 429,
-  internal_error: 500,
-  unavailable: 503,
-} as const;
+/**
+ * The catalogue: code -> HTTP status and the message answered when nothing more specific is
+ * said (a route's ApiError names the field or the reason instead). Codes never change meaning
+ * once shipped.
+ */
+export const ERRORS = {
+  validation_failed: { status: 400, message: 'the request is invalid' },
+  invalid_cursor: { status: 400, message: 'the cursor is not one this list gave out' },
+  unauthenticated: {
+    status: 401,
+    message: 'a valid Authorization: Bearer token or X-Api-Key header is required',
+  },
+  invalid_credentials: { status: 401, message: 'email or password is wrong' },
+  token_expired: { status: 401, message: 'the access token has expired; refresh it' },
+  refresh_token_reused: { status: 401, message: 'the refresh token was used before; sign in again' },
+  invalid_reset_token: { status: 400, message: 'the password reset token is unknown, used or expired' },
+  forbidden: { status: 403, message: 'your role does not allow this' },
+  insufficient_scope: { status: 403, message: 'the API key lacks the scope this requires' },
+  not_found: { status: 404, message: 'not found' },
+  route_not_found: { status: 404, message: 'no such route' },
+  conflict: { status: 409, message: 'the request conflicts with the current state' },
+  declared_session: { status: 409, message: 'this session is declared in the tenant spec; change it there' },
+  idempotency_key_mismatch: { status: 422, message: 'the Idempotency-Key was used with another request' },
+  channel_unsupported: { status: 422, message: "the session's channel cannot do this" },
+  media_type_mismatch: { status: 422, message: 'the file is not of the type it declares' },
+  payload_too_large: { status: 413, message: 'the request body is too large' },
+  unsupported_media_type: { status: 415, message: 'the content type is not accepted' },
+  account_locked: { status: 429, message: 'too many failed logins; try again later' },
+  rate_limited: { status: 429, message: 'rate limit exceeded; retry later' },
+  internal_error: { status: 500, message: 'internal error' },
+  unavailable: { status: 503, message: 'a backing service is unavailable; retry later' },
+} as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable error code from the catalogue. */
-export type ErrorCode = keyof typeof ERROR_CODES;
+export type ErrorCode = keyof typeof ERRORS;
 
 /** The one error class routes and services throw; the error handler maps it to a response. */
 export class ApiError extends Error {
@@ -39,23 +46,23 @@ export class ApiError extends Error {
   readonly status: number;
   /** Field-level problems (validation), each naming the field. */
   readonly issues: readonly ErrorIssue[] | undefined;
-  /** Creates the error; `message` is shown to the client when status < 500. */
   /** The stable code. */
   readonly code: ErrorCode;
+  /** Seconds until a retry may succeed (lockouts, rate limits). */
+  readonly retryAfterSeconds: number | undefined;
+  /** Creates the error; `message` (default: the catalogue's) is shown to the client when status < 500. */
   constructor(
     code: ErrorCode,
-    message: string,
+    message: string = ERRORS[code].message,
     options: { issues?: readonly ErrorIssue[]; retryAfterSeconds?: number } = {},
   ) {
     super(message);
     this.name = 'ApiError';
     this.code = code;
-    this.status = ERROR_CODES[code];
+    this.status = ERRORS[code].status;
     this.issues = options.issues;
     this.retryAfterSeconds = options.retryAfterSeconds;
   }
-  /** Seconds until a retry may succeed (lockouts, rate limits). */
-  readonly retryAfterSeconds: number | undefined;
 }
 
 /** One problem with one field of the request. */

@@ -7,4 +7,4 @@ export { type ApiConfig, apiConfigSchema } from './config.ts';
 /** The password reset delivery the onPasswordReset hook receives. */
 export type { PasswordResetDelivery } from './context.ts';
 /** The error catalogue and the error class routes throw. */
-export { ApiError, ERROR_CODES, type ErrorCode } from './errors.ts';
+export { ApiError, ERRORS, type ErrorCode } from './errors.ts';

@@ -1,4 +1,4 @@
-import { queuePrefix, tenantKeyPrefix } from '@switchboard/messaging';
+import { queuePrefix, tenantKeyPrefix } from '@switchboard/messaging/producer';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 

@@ -97,3 +97,12 @@ export const isoOrNull = z.iso.datetime().nullable();
 export function iso(date: Date | null | undefined): string | null {
   return date ? date.toISOString() : null;
 }
+
+/** The Idempotency-Key header of every send. */
+export const idempotencyHeaders = z.object({
+  'idempotency-key': z
+    .string({ error: 'the Idempotency-Key header is required' })
+    .min(1)
+    .max(200)
+    .describe('Any unique string per intended message; retries reuse it.'),
+});

@@ -6,7 +6,7 @@ import {
   outboundJobOptions,
   outboundJobSchema,
   QUEUE_NAMES,
-} from '@switchboard/messaging';
+} from '@switchboard/messaging/producer';
 import type { FastifyRequest } from 'fastify';
 import { type ApiContext, tenantTx } from './context.ts';
 import { ApiError, notFound } from './errors.ts';

@@ -3,7 +3,7 @@
 // Nothing else in the API reads process.env.
 import { loadConfigFromProcess, readDeclaredSessions, resolveCloudApiCredentials } from '@switchboard/config';
 import { createDb, verifyRuntimeRole } from '@switchboard/db';
-import { mediaStorageFromSettings } from '@switchboard/messaging';
+import { mediaStorageFromSettings } from '@switchboard/messaging/producer';
 import { createRedis, redisConnectionFromSettings } from '@switchboard/redis';
 import { createSecretResolver } from '@switchboard/secrets';
 import { HealthServer, startTelemetry } from '@switchboard/telemetry';

@@ -4,9 +4,11 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAMES, queuePrefix, REALTIME_EVENT_FIELD, realtimeStreamKey } from '../contracts.ts';
+import { parseGeoUri } from '../geo-uri.ts';
 import { inboundMessage, seedTenant } from '../testing/fixtures.ts';
+import { storeInbound } from './messages.ts';
 import { InboundPipeline } from './pipeline.ts';
-import { canMoveStatus, parseGeoUri, storeInbound } from './store.ts';
+import { canMoveStatus } from './receipts.ts';
 
 let database: TestDatabase;
 let db: Db;

@@ -6,8 +6,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REALTIME_EVENT_FIELD, realtimeStreamKey } from '../contracts.ts';
 import { inboundMessage, seedTenant } from '../testing/fixtures.ts';
+import { storeInbound } from './messages.ts';
 import { InboundPipeline } from './pipeline.ts';
-import { storeInbound } from './store.ts';
 
 let database: TestDatabase;
 let db: Db;

@@ -3,14 +3,9 @@ import type { Db } from '@switchboard/db';
 import type { Redis } from 'ioredis';
 import { OutboxRelay } from '../outbox/relay.ts';
 import type { WebhookRetryPolicy } from '../webhooks/schedule.ts';
-import {
-  type ApplyIdentityLinkResult,
-  type ApplyReceiptResult,
-  applyIdentityLink,
-  applyReceipt,
-  type StoreInboundResult,
-  storeInbound,
-} from './store.ts';
+import { type ApplyIdentityLinkResult, applyIdentityLink } from './identities.ts';
+import { type StoreInboundResult, storeInbound } from './messages.ts';
+import { type ApplyReceiptResult, applyReceipt } from './receipts.ts';
 
 /** Options for {@link InboundPipeline}. */
 export interface InboundPipelineOptions {

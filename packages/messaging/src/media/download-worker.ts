@@ -4,8 +4,8 @@ import { type Db, withTenant } from '@switchboard/db';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { publishRealtimeEvent, QUEUE_NAMES, queuePrefix } from '../contracts.ts';
-import { mediaDownloadJobSchema } from '../effects.ts';
+import { mediaDownloadJobSchema, publishRealtimeEvent, QUEUE_NAMES, queuePrefix } from '../contracts.ts';
+import { DEFAULT_ALLOWED_MEDIA_TYPES } from './allowed-types.ts';
 import type { MediaStorage } from './storage.ts';
 
 /** What the provider needs to fetch a file (messages.media_provider_ref). */
@@ -26,22 +26,7 @@ export type MediaFetcher = (
   context: { sessionId: string; messageId: string },
 ) => Promise<AsyncIterable<Uint8Array>>;
 
-/** Content types accepted, and the first bytes an image of the type must start with. */
-export const DEFAULT_ALLOWED_MEDIA_TYPES = [
-  'image/jpeg',
-  'image/png',
-  'image/webp',
-  'image/gif',
-  'video/mp4',
-  'video/3gpp',
-  'audio/ogg',
-  'audio/mpeg',
-  'audio/mp4',
-  'audio/aac',
-  'application/pdf',
-  'text/plain',
-];
-
+/** The first bytes a file of the type must start with. */
 const MAGIC: Record<string, (head: Uint8Array) => boolean> = {
   'image/jpeg': (h) => h[0] === 0xff && h[1] === 0xd8 && h[2] === 0xff,
   'image/png': (h) =>

@@ -9,13 +9,13 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  mediaDownloadJobId,
   QUEUE_NAMES,
   queuePrefix,
   REALTIME_EVENT_FIELD,
   type RealtimeEvent,
   realtimeStreamKey,
 } from '../contracts.ts';
-import { mediaDownloadJobId } from '../effects.ts';
 import { InboundPipeline } from '../inbound/pipeline.ts';
 import { eventually, inboundMessage, seedTenant } from '../testing/fixtures.ts';
 import { MediaDownloadWorker } from './download-worker.ts';

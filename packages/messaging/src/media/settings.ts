@@ -1,3 +1,4 @@
+import { secret } from '@switchboard/config';
 import { z } from 'zod';
 import { S3MediaStorage } from './s3-storage.ts';
 import { LocalMediaStorage, type MediaStorage } from './storage.ts';
@@ -52,9 +53,8 @@ export const mediaStorageSettingsSchema = z
       .min(1)
       .optional()
       .describe("Static access key id; the AWS SDK's default credential chain when unset."),
-    S3_SECRET_ACCESS_KEY: z
-      .string()
-      .min(1)
+    // Marked secret: a secret:// reference is resolved at start and the value never logged.
+    S3_SECRET_ACCESS_KEY: secret(z.string().min(1))
       .optional()
       .describe('Static secret access key, with S3_ACCESS_KEY_ID; give a secret:// reference.'),
   })

@@ -1,16 +1,17 @@
 import { type Channel, ChannelError, type OutboundContent } from '@switchboard/channels';
 import { type Db, withTenant } from '@switchboard/db';
-import { DelayedError, type Job, type JobsOptions, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
   type OutboundJob,
-  outboundJobId,
+  outboundJobOptions,
   outboundJobSchema,
+  providerMessageIdFor,
   publishRealtimeEvent,
   QUEUE_NAMES,
   queuePrefix,
 } from '../contracts.ts';
-import { setMessageStatus } from '../inbound/store.ts';
+import { setMessageStatus } from '../inbound/receipts.ts';
 import { DEFAULT_OUTBOUND_RETRY, type OutboundRetryPolicy, outboundBackoffMs } from './backoff.ts';
 import {
   DEFAULT_HUMAN_DELAY,
@@ -65,22 +66,6 @@ export interface OutboundConsumerOptions {
 
 /** What processing one job did. */
 export type OutboundOutcome = 'sent' | 'already-sent' | 'skipped';
-
-/** The provider message id an outbound message is sent under: derived from its own id, so a resend reuses it. */
-export function providerMessageIdFor(messageId: string): string {
-  return `SB${messageId.replaceAll('-', '').toUpperCase()}`;
-}
-
-/** BullMQ options for an outbound job: the jobId of the contract, retries through the consumer's backoff, failed jobs kept as dead letters. */
-export function outboundJobOptions(job: OutboundJob, retry: Partial<OutboundRetryPolicy> = {}): JobsOptions {
-  return {
-    jobId: outboundJobId(job),
-    attempts: retry.attempts ?? DEFAULT_OUTBOUND_RETRY.attempts,
-    backoff: { type: 'outbound' },
-    removeOnComplete: { count: 1000 },
-    removeOnFail: false,
-  };
-}
 
 /** Errors for which the channel guarantees nothing was sent (checked before sending). */
 const NOT_SENT_CODES = new Set(['STALE_EPOCH', 'NOT_CONNECTED', 'FENCE_UNAVAILABLE', 'LOGGED_OUT']);

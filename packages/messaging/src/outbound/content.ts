@@ -1,7 +1,7 @@
 import type { OutboundContent } from '@switchboard/channels';
 import type { Message } from '@switchboard/db';
 import { z } from 'zod';
-import { geoUri, parseGeoUri } from '../inbound/store.ts';
+import { geoUri, parseGeoUri } from '../geo-uri.ts';
 
 /** The content of a scheduled message (scheduled_messages.content), validated before it is stored as a message. */
 export const outboundContentSchema = z.discriminatedUnion('type', [

@@ -7,9 +7,14 @@ import { createTestDatabase, redisNamespace, redisOptions, type TestDatabase } f
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OutboundJob, QUEUE_NAMES, queuePrefix } from '../contracts.ts';
+import {
+  type OutboundJob,
+  outboundJobOptions,
+  providerMessageIdFor,
+  QUEUE_NAMES,
+  queuePrefix,
+} from '../contracts.ts';
 import { eventually, queueOutboundText, seedTenant } from '../testing/fixtures.ts';
-import { outboundJobOptions, providerMessageIdFor } from './consumer.ts';
 
 const script = fileURLToPath(new URL('../testing/outbound-worker.ts', import.meta.url));
 let database: TestDatabase;

@@ -13,10 +13,10 @@ import {
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type OutboundJob, QUEUE_NAMES, queuePrefix } from '../contracts.ts';
+import { type OutboundJob, outboundJobOptions, QUEUE_NAMES, queuePrefix } from '../contracts.ts';
 import { eventually, queueOutboundText, seedTenant } from '../testing/fixtures.ts';
 import { MemoryChannel } from '../testing/memory-channel.ts';
-import { OutboundConsumer, outboundJobOptions } from './consumer.ts';
+import { OutboundConsumer } from './consumer.ts';
 import { NO_HUMAN_DELAY } from './content.ts';
 
 let database: TestDatabase;
@@ -25,6 +25,22 @@ let tenantId: string;
 let sessionId: string;
 const keyPrefix = `${uniquePrefix('sentinel-out')}:`;
 const closers: (() => unknown)[] = [];
+/** Releases the sends held until the failover is over (called again on cleanup, harmlessly). */
+let releaseSends = () => {};
+
+/** Runs one cleanup step, giving up on it after `ms` (a close against a moving primary can hang). */
+async function bounded(step: () => unknown, ms = 10_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.resolve()
+      .then(step)
+      .catch(() => {}),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
 
 beforeAll(async () => {
   database = await createTestDatabase({ label: 'messaging-sentinel' });
@@ -35,7 +51,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const close of closers.reverse()) await close();
+  // A held send would keep the consumer's close waiting for its job: let it go first.
+  releaseSends();
+  for (const close of closers.reverse()) await bounded(close);
   await db.$disconnect();
   await database.drop();
 });
@@ -70,9 +88,16 @@ describe('outbound through a Sentinel failover', () => {
       c.on('error', () => {});
       closers.push(() => c.disconnect());
     }
+    // The first `beforeFailover` sends go through; every later one waits until the failover is
+    // over, so the burst spans the failover whatever the machine's speed (one send stays in
+    // flight across it, holding its job's lock).
+    const beforeFailover = 10;
+    const failedOver = new Promise<void>((resolve) => {
+      releaseSends = resolve;
+    });
+    let calls = 0;
     const channel = new MemoryChannel(sessionId, async () => {
-      // Long enough that the burst spans the failover.
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      if (++calls > beforeFailover) await failedOver;
     });
     const consumer = new OutboundConsumer({
       db,
@@ -115,12 +140,14 @@ describe('outbound through a Sentinel failover', () => {
     };
     // Half before the failover, half while it happens.
     for (const id of ids.slice(0, total / 2)) await add(id);
-    await eventually(() => channel.sent.length >= 10);
+    await eventually(() => calls > beforeFailover);
     const failover = forceSentinelFailover();
     for (const id of ids.slice(total / 2)) await add(id);
     const { from, to } = await failover;
     expect(from).not.toEqual(to);
-    expect(channel.sent.length).toBeLessThan(total);
+    // Mid-burst by construction: the rest of the burst was held until now.
+    expect(channel.sent).toHaveLength(beforeFailover);
+    releaseSends();
 
     await eventually(async () => {
       const sent = await withTenant(db, tenantId, (tx) =>

@@ -3,16 +3,17 @@ import { type Db, withTenant } from '@switchboard/db';
 import { createTestDatabase, redisNamespace, redisOptions, type TestDatabase } from '@switchboard/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type OutboundJob, REALTIME_EVENT_FIELD, realtimeStreamKey } from '../contracts.ts';
+import {
+  type OutboundJob,
+  outboundJobOptions,
+  providerMessageIdFor,
+  REALTIME_EVENT_FIELD,
+  realtimeStreamKey,
+} from '../contracts.ts';
 import { eventually, queueOutboundText, seedTenant } from '../testing/fixtures.ts';
 import { MemoryChannel, type SendBehaviour } from '../testing/memory-channel.ts';
 import { outboundBackoffMs } from './backoff.ts';
-import {
-  OutboundConsumer,
-  type OutboundConsumerOptions,
-  outboundJobOptions,
-  providerMessageIdFor,
-} from './consumer.ts';
+import { OutboundConsumer, type OutboundConsumerOptions } from './consumer.ts';
 import { NO_HUMAN_DELAY } from './content.ts';
 
 let database: TestDatabase;

@@ -1,7 +1,11 @@
 import type { TenantTx } from '@switchboard/db';
 import { z } from 'zod';
-import { type RealtimeEvent, realtimeEventSchema } from '../contracts.ts';
-import { type MediaDownloadJob, mediaDownloadJobSchema } from '../effects.ts';
+import {
+  type MediaDownloadJob,
+  mediaDownloadJobSchema,
+  type RealtimeEvent,
+  realtimeEventSchema,
+} from '../contracts.ts';
 
 /**
  * The effects that must follow an inbound commit, as rows of the `outbox` table written in the

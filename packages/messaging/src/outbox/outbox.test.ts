@@ -7,8 +7,9 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAMES, queuePrefix, REALTIME_EVENT_FIELD, realtimeStreamKey } from '../contracts.ts';
+import { storeInbound } from '../inbound/messages.ts';
 import { InboundPipeline } from '../inbound/pipeline.ts';
-import { applyReceipt, storeInbound } from '../inbound/store.ts';
+import { applyReceipt } from '../inbound/receipts.ts';
 import { eventually, inboundMessage, seedTenant } from '../testing/fixtures.ts';
 import { OutboxRelay, REALTIME_OUTBOX_ID_FIELD } from './relay.ts';
 

@@ -3,14 +3,14 @@ import { type Db, withTenant } from '@switchboard/db';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
+  mediaDownloadJobId,
   QUEUE_NAMES,
   queuePrefix,
   REALTIME_EVENT_FIELD,
   REALTIME_STREAM_MAX_LEN,
   realtimeStreamKey,
+  webhookJobOptions,
 } from '../contracts.ts';
-import { mediaDownloadJobId } from '../effects.ts';
-import { webhookJobOptions } from '../webhooks/enqueue.ts';
 import { DEFAULT_WEBHOOK_RETRY, type WebhookRetryPolicy } from '../webhooks/schedule.ts';
 import { type ParsedOutboxEntry, parseOutboxEntry } from './entries.ts';
 

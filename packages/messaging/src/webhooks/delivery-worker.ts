@@ -1,9 +1,8 @@
 import { type Db, withTenant } from '@switchboard/db';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { QUEUE_NAMES, queuePrefix } from '../contracts.ts';
-import { webhookDeliveryJobId, webhookDeliveryJobSchema } from '../effects.ts';
-import { webhookJobOptions } from './enqueue.ts';
+import { QUEUE_NAMES, queuePrefix, webhookDeliveryJobSchema } from '../contracts.ts';
+import { replayWebhookDelivery } from './replay.ts';
 import { DEFAULT_WEBHOOK_RETRY, jitteredDelayMs, type WebhookRetryPolicy } from './schedule.ts';
 import { signWebhook, WEBHOOK_HEADERS } from './signature.ts';
 
@@ -178,38 +177,4 @@ export class WebhookDeliveryWorker {
     );
     throw new DeliveryAttemptError(`webhook delivery ${deliveryId} attempt ${attempt}: ${error}`, retryInMs);
   }
-}
-
-/**
- * Puts a delivery back in line, whatever its status (after a fix on the receiver's side): the row
- * returns to `pending` and its job is retried, or a new one is added when the old job is gone.
- * Attempts keep counting on the row. Used by the worker and by the API's replay route.
- */
-export async function replayWebhookDelivery(
-  db: Db,
-  queue: Queue,
-  tenantId: string,
-  deliveryId: string,
-  retry: WebhookRetryPolicy = DEFAULT_WEBHOOK_RETRY,
-): Promise<void> {
-  const updated = await withTenant(db, tenantId, (tx) =>
-    tx.webhookDelivery.updateMany({
-      where: { id: deliveryId },
-      data: { status: 'pending', nextAttemptAt: new Date(), lastError: null },
-    }),
-  );
-  if (updated.count === 0) throw new Error(`webhook delivery ${deliveryId} does not exist`);
-  const job = await queue.getJob(webhookDeliveryJobId(deliveryId));
-  const state = await job?.getState();
-  if (job && (state === 'failed' || state === 'completed')) {
-    await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
-    return;
-  }
-  if (job) return; // still waiting, delayed or active: it will run.
-  const options = webhookJobOptions(deliveryId, retry);
-  await queue.add(
-    'deliver',
-    { tenantId, deliveryId },
-    { ...options, jobId: `${options.jobId}-replay-${Date.now()}` },
-  );
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Db, type Prisma, type TenantTx, withTenant } from '@switchboard/db';
 import type { Queue } from 'bullmq';
-import { type WebhookDeliveryJob, webhookDeliveryJobId } from '../effects.ts';
+import { type WebhookDeliveryJob, webhookJobOptions } from '../contracts.ts';
 import { DEFAULT_WEBHOOK_RETRY, type WebhookRetryPolicy } from './schedule.ts';
 
 /** A tenant-facing webhook event. */
@@ -62,15 +62,4 @@ export async function enqueueWebhookEvent(
       })),
     );
   return ids;
-}
-
-/** BullMQ options of a delivery's job: retried by the processor's custom backoff. */
-export function webhookJobOptions(deliveryId: string, policy: WebhookRetryPolicy = DEFAULT_WEBHOOK_RETRY) {
-  return {
-    jobId: webhookDeliveryJobId(deliveryId),
-    attempts: policy.attempts,
-    backoff: { type: 'webhook' },
-    removeOnComplete: { count: 1000 },
-    removeOnFail: false,
-  };
 }

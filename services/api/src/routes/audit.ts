@@ -1,18 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { tenantTx } from '../context.ts';
-import { afterCursor, decodeCursor, errorBody, page, pageQuery, toPage } from '../schemas.ts';
-
-const entry = z.strictObject({
-  id: z.uuid(),
-  actorType: z.enum(['user', 'api_key', 'system']),
-  actorId: z.uuid().nullable(),
-  action: z.string(),
-  targetType: z.string().nullable(),
-  targetId: z.string().nullable(),
-  metadata: z.unknown(),
-  at: z.iso.datetime(),
-});
+import { auditEntryDto, auditEntrySchema } from '../dto.ts';
+import { errorBody, page, pageQuery, toPage } from '../schemas.ts';
+import { listAuditEntries } from '../services/audit-log.ts';
 
 /** The audit log: append-only, so reads only. Admins and up. */
 export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -24,34 +14,15 @@ export const auditRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Read the audit log, newest first',
         tags: ['audit'],
         querystring: pageQuery.extend({ action: z.string().max(100).optional() }),
-        response: { 200: page(entry), 400: errorBody },
+        response: { 200: page(auditEntrySchema), 400: errorBody },
       },
     },
-    async (request) => {
-      const { limit, action } = request.query;
-      const cursor = decodeCursor(request.query.cursor);
-      const rows = await tenantTx(app.sb, request, (tx) =>
-        tx.auditLogEntry.findMany({
-          where: { ...afterCursor(cursor, 'at'), ...(action ? { action } : {}) },
-          orderBy: [{ at: 'desc' }, { id: 'desc' }],
-          take: limit + 1,
-        }),
-      );
-      return toPage(
-        rows,
-        limit,
+    async (request) =>
+      toPage(
+        await listAuditEntries(app.sb, request, request.query),
+        request.query.limit,
         (r) => r.at,
-        (r) => ({
-          id: r.id,
-          actorType: r.actorType,
-          actorId: r.actorId,
-          action: r.action,
-          targetType: r.targetType,
-          targetId: r.targetId,
-          metadata: r.metadata,
-          at: r.at.toISOString(),
-        }),
-      );
-    },
+        auditEntryDto,
+      ),
   );
 };

@@ -6,7 +6,7 @@ import {
   QUEUE_NAMES,
   queuePrefix,
   tenantKeyPrefix,
-} from '@switchboard/messaging';
+} from '@switchboard/messaging/producer';
 import { Queue } from 'bullmq';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';

@@ -1,31 +1,14 @@
-import type { Contact, ContactIdentity, Prisma } from '@switchboard/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { audit } from '../audit.ts';
-import { tenantTx } from '../context.ts';
-import { notFound } from '../errors.ts';
-import { afterCursor, decodeCursor, errorBody, idParams, page, pageQuery, toPage } from '../schemas.ts';
-
-const contact = z.strictObject({
-  id: z.uuid(),
-  displayName: z.string().nullable(),
-  pushName: z.string().nullable(),
-  /** What the team keeps about the contact. */
-  notes: z.string().nullable(),
-  identities: z.array(z.strictObject({ kind: z.enum(['pn', 'lid']), value: z.string() })),
-  createdAt: z.iso.datetime(),
-});
-
-function dto(c: Contact & { identities: ContactIdentity[] }) {
-  return {
-    id: c.id,
-    displayName: c.displayName,
-    pushName: c.pushName,
-    notes: c.notes,
-    identities: c.identities.map((i) => ({ kind: i.kind, value: i.value })),
-    createdAt: c.createdAt.toISOString(),
-  };
-}
+import { contactDto, contactSchema } from '../dto.ts';
+import { errorBody, idParams, page, pageQuery, toPage } from '../schemas.ts';
+import {
+  eraseContact,
+  exportContact,
+  getContact,
+  listContacts,
+  updateContact,
+} from '../services/contacts.ts';
 
 /** Contacts: list/search, get, update, erase (audited). */
 export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -38,38 +21,16 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'List or search contacts',
         tags: ['contacts'],
         querystring: pageQuery.extend({ search: z.string().trim().min(1).max(100).optional() }),
-        response: { 200: page(contact), 400: errorBody },
+        response: { 200: page(contactSchema), 400: errorBody },
       },
     },
-    async (request) => {
-      const { limit, search } = request.query;
-      const cursor = decodeCursor(request.query.cursor);
-      const where: Prisma.ContactWhereInput = {
-        ...(afterCursor(cursor, 'createdAt') as Prisma.ContactWhereInput),
-        ...(search
-          ? {
-              AND: [
-                {
-                  OR: [
-                    { displayName: { contains: search, mode: 'insensitive' } },
-                    { pushName: { contains: search, mode: 'insensitive' } },
-                    { identities: { some: { value: { contains: search } } } },
-                  ],
-                },
-              ],
-            }
-          : {}),
-      };
-      const rows = await tenantTx(ctx, request, (tx) =>
-        tx.contact.findMany({
-          where,
-          include: { identities: true },
-          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-          take: limit + 1,
-        }),
-      );
-      return toPage(rows, limit, (r) => r.createdAt, dto);
-    },
+    async (request) =>
+      toPage(
+        await listContacts(ctx, request, request.query),
+        request.query.limit,
+        (r) => r.createdAt,
+        contactDto,
+      ),
   );
   app.get(
     '/:id',
@@ -79,16 +40,10 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Get a contact',
         tags: ['contacts'],
         params: idParams,
-        response: { 200: contact, 404: errorBody },
+        response: { 200: contactSchema, 404: errorBody },
       },
     },
-    async (request) => {
-      const row = await tenantTx(ctx, request, (tx) =>
-        tx.contact.findUnique({ where: { id: request.params.id }, include: { identities: true } }),
-      );
-      if (!row) throw notFound('contact');
-      return dto(row);
-    },
+    async (request) => contactDto(await getContact(ctx, request, request.params.id)),
   );
   app.patch(
     '/:id',
@@ -106,29 +61,14 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
           .refine((b) => b.displayName !== undefined || b.notes !== undefined, {
             message: 'give displayName or notes (or both)',
           }),
-        response: { 200: contact, 400: errorBody, 404: errorBody },
+        response: { 200: contactSchema, 400: errorBody, 404: errorBody },
       },
     },
-    async (request) => {
-      return tenantTx(ctx, request, async (tx) => {
-        const row = await tx.contact.findUnique({ where: { id: request.params.id } });
-        if (!row) throw notFound('contact');
-        return dto(
-          await tx.contact.update({
-            where: { id: row.id },
-            data: {
-              ...(request.body.displayName !== undefined ? { displayName: request.body.displayName } : {}),
-              ...(request.body.notes !== undefined ? { notes: request.body.notes?.trim() || null } : {}),
-            },
-            include: { identities: true },
-          }),
-        );
-      });
-    },
+    async (request) => contactDto(await updateContact(ctx, request, request.params.id, request.body)),
   );
 
   const exported = z.strictObject({
-    contact,
+    contact: contactSchema,
     conversations: z.array(
       z.strictObject({ id: z.uuid(), sessionId: z.uuid(), status: z.string(), createdAt: z.iso.datetime() }),
     ),
@@ -156,41 +96,27 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: exported, 404: errorBody },
       },
     },
-    async (request) =>
-      tenantTx(ctx, request, async (tx) => {
-        const row = await tx.contact.findUnique({
-          where: { id: request.params.id },
-          include: { identities: true },
-        });
-        if (!row) throw notFound('contact');
-        const conversations = await tx.conversation.findMany({
-          where: { contactId: row.id },
-          orderBy: { createdAt: 'asc' },
-        });
-        const messages = await tx.message.findMany({
-          where: { conversationId: { in: conversations.map((c) => c.id) } },
-          orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-        });
-        await audit(tx, request, 'contact.exported', { type: 'contact', id: row.id });
-        return {
-          contact: dto(row),
-          conversations: conversations.map((c) => ({
-            id: c.id,
-            sessionId: c.sessionId,
-            status: c.status,
-            createdAt: c.createdAt.toISOString(),
-          })),
-          messages: messages.map((m) => ({
-            id: m.id,
-            conversationId: m.conversationId,
-            direction: m.direction,
-            type: m.type,
-            body: m.body,
-            status: m.status,
-            createdAt: m.createdAt.toISOString(),
-          })),
-        };
-      }),
+    async (request) => {
+      const { contact, conversations, messages } = await exportContact(ctx, request, request.params.id);
+      return {
+        contact: contactDto(contact),
+        conversations: conversations.map((c) => ({
+          id: c.id,
+          sessionId: c.sessionId,
+          status: c.status,
+          createdAt: c.createdAt.toISOString(),
+        })),
+        messages: messages.map((m) => ({
+          id: m.id,
+          conversationId: m.conversationId,
+          direction: m.direction,
+          type: m.type,
+          body: m.body,
+          status: m.status,
+          createdAt: m.createdAt.toISOString(),
+        })),
+      };
+    },
   );
 
   app.delete(
@@ -205,44 +131,7 @@ export const contactRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const mediaKeys = await tenantTx(ctx, request, async (tx) => {
-        const row = await tx.contact.findUnique({ where: { id: request.params.id } });
-        if (!row) throw notFound('contact');
-        const conversationIds = (
-          await tx.conversation.findMany({ where: { contactId: row.id }, select: { id: true } })
-        ).map((c) => c.id);
-        const withMedia = await tx.message.findMany({
-          where: { conversationId: { in: conversationIds }, mediaStorageKey: { not: null } },
-          select: { mediaStorageKey: true },
-        });
-        const scheduled = await tx.scheduledMessage.deleteMany({
-          where: { conversationId: { in: conversationIds } },
-        });
-        const messages = await tx.message.deleteMany({ where: { conversationId: { in: conversationIds } } });
-        await tx.conversation.deleteMany({ where: { id: { in: conversationIds } } });
-        await tx.contact.delete({ where: { id: row.id } });
-        // Counts only: the audit entry must not keep what was erased.
-        await audit(
-          tx,
-          request,
-          'contact.erased',
-          { type: 'contact', id: row.id },
-          {
-            conversations: conversationIds.length,
-            messages: messages.count,
-            scheduledMessages: scheduled.count,
-            mediaFiles: withMedia.length,
-          },
-        );
-        return withMedia.map((m) => m.mediaStorageKey!);
-      });
-      // The files go after the commit (a rolled-back erase must keep them); one that fails to
-      // delete is logged by key (no content) and left for a sweep, the rows are already gone.
-      for (const key of mediaKeys) {
-        await ctx.mediaStorage?.delete(key).catch((error: unknown) => {
-          request.log.error({ err: error, key }, 'erased contact: media file not deleted');
-        });
-      }
+      await eraseContact(ctx, request, request.params.id);
       return reply.status(204).send(null);
     },
   );

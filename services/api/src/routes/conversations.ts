@@ -1,153 +1,21 @@
-import type { Conversation, Message, Prisma } from '@switchboard/db';
+import type { Conversation, Prisma } from '@switchboard/db';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { tenantTx } from '../context.ts';
-import { ApiError, notFound } from '../errors.ts';
 import {
-  afterCursor,
-  decodeCursor,
-  errorBody,
-  idParams,
-  iso,
-  isoOrNull,
-  page,
-  pageQuery,
-  toPage,
-} from '../schemas.ts';
-
-const conversation = z.strictObject({
-  id: z.uuid(),
-  sessionId: z.uuid(),
-  contactId: z.uuid(),
-  /** Who the conversation is with, so a list renders without a request per row. */
-  contact: z.strictObject({
-    id: z.uuid(),
-    /** The agent-set name, else the contact's own WhatsApp name. */
-    name: z.string().nullable(),
-    /** E.164 digits without '+', when known. */
-    phoneNumber: z.string().nullable(),
-    lid: z.string().nullable(),
-  }),
-  /** The newest message, for the list's preview (body cut to 200 characters). */
-  lastMessage: z
-    .strictObject({
-      id: z.uuid(),
-      direction: z.enum(['inbound', 'outbound']),
-      type: z.string(),
-      body: z.string().nullable(),
-      status: z.enum(['queued', 'sent', 'delivered', 'read', 'failed']),
-      createdAt: z.iso.datetime(),
-    })
-    .nullable(),
-  status: z.enum(['open', 'resolved']),
-  assigneeId: z.uuid().nullable(),
-  lastMessageAt: z.iso.datetime(),
-  unreadCount: z.number().int(),
-  resolvedAt: isoOrNull,
-  createdAt: z.iso.datetime(),
-});
-const message = z.strictObject({
-  id: z.uuid(),
-  conversationId: z.uuid(),
-  direction: z.enum(['inbound', 'outbound']),
-  status: z.enum(['queued', 'sent', 'delivered', 'read', 'failed']),
-  /** Why a failed message failed, as the provider said it. */
-  failureReason: z.string().nullable(),
-  type: z.string(),
-  body: z.string().nullable(),
-  /** For reactions: the emoji ('' when removed); the target is replyToMessageId / replyToProviderMessageId. */
-  reaction: z.string().nullable(),
-  /** The file of a media message; `available` once it is in storage (GET /v1/messages/:id/media). */
-  media: z
-    .strictObject({
-      mimeType: z.string().nullable(),
-      fileName: z.string().nullable(),
-      sizeBytes: z.number().int().nullable(),
-      available: z.boolean(),
-    })
-    .nullable(),
-  replyToMessageId: z.uuid().nullable(),
-  replyToProviderMessageId: z.string().nullable(),
-  /** The member who sent an outbound message from the inbox. */
-  sentById: z.uuid().nullable(),
-  editedAt: isoOrNull,
-  deletedAt: isoOrNull,
-  sentAt: isoOrNull,
-  deliveredAt: isoOrNull,
-  readAt: isoOrNull,
-  createdAt: z.iso.datetime(),
-});
-
-/** What every conversation answer loads with the row: the contact, its identities, the newest message. */
-const summary = {
-  contact: { include: { identities: { orderBy: { createdAt: 'asc' } } } },
-  messages: { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: 1 },
-} satisfies Prisma.ConversationInclude;
-type ConversationRow = Prisma.ConversationGetPayload<{ include: typeof summary }>;
-
-function dto(c: ConversationRow) {
-  const identity = (kind: 'pn' | 'lid') => c.contact.identities.find((i) => i.kind === kind)?.value ?? null;
-  const last = c.messages[0];
-  return {
-    id: c.id,
-    sessionId: c.sessionId,
-    contactId: c.contactId,
-    contact: {
-      id: c.contact.id,
-      name: c.contact.displayName ?? c.contact.pushName ?? null,
-      phoneNumber: identity('pn'),
-      lid: identity('lid'),
-    },
-    lastMessage: last
-      ? {
-          id: last.id,
-          direction: last.direction,
-          type: last.type,
-          body: last.body === null ? null : last.body.slice(0, 200),
-          status: last.status,
-          createdAt: last.createdAt.toISOString(),
-        }
-      : null,
-    status: c.status,
-    assigneeId: c.assigneeId,
-    lastMessageAt: c.lastMessageAt.toISOString(),
-    unreadCount: c.unreadCount,
-    resolvedAt: iso(c.resolvedAt),
-    createdAt: c.createdAt.toISOString(),
-  };
-}
-const MEDIA_TYPES = new Set(['image', 'video', 'audio', 'document', 'sticker']);
-
-function messageDto(m: Message) {
-  return {
-    id: m.id,
-    conversationId: m.conversationId,
-    direction: m.direction,
-    status: m.status,
-    failureReason: m.failureReason,
-    type: m.type,
-    body: m.body,
-    reaction: m.reaction,
-    media: MEDIA_TYPES.has(m.type)
-      ? {
-          mimeType: m.mediaMimeType,
-          fileName: m.mediaFileName,
-          sizeBytes: m.mediaSizeBytes === null ? null : Number(m.mediaSizeBytes),
-          available: m.mediaStorageKey !== null,
-        }
-      : null,
-    replyToMessageId: m.replyToMessageId,
-    replyToProviderMessageId: m.replyToProviderMessageId,
-    sentById: m.sentById,
-    editedAt: iso(m.editedAt),
-    deletedAt: iso(m.deletedAt),
-    sentAt: iso(m.sentAt),
-    deliveredAt: iso(m.deliveredAt),
-    readAt: iso(m.readAt),
-    createdAt: m.createdAt.toISOString(),
-  };
-}
+  conversationDto,
+  conversationMessageDto,
+  conversationMessageSchema,
+  conversationSchema,
+} from '../dto.ts';
+import { errorBody, idParams, page, pageQuery, toPage } from '../schemas.ts';
+import {
+  assignConversation,
+  getConversation,
+  listConversationMessages,
+  listConversations,
+  updateConversation,
+} from '../services/conversations.ts';
 
 /** The inbox: conversations with filters, assignment, resolve/reopen, mark read, message history. */
 export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -174,50 +42,16 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
             .optional()
             .describe("Matches the contact's name, phone number or LID, or a message's text."),
         }),
-        response: { 200: page(conversation), 400: errorBody },
+        response: { 200: page(conversationSchema), 400: errorBody },
       },
     },
-    async (request) => {
-      const { limit, status, assignee, sessionId, search } = request.query;
-      const cursor = decodeCursor(request.query.cursor);
-      const p = request.principal;
-      if (assignee === 'mine' && p.kind !== 'user')
-        throw new ApiError('validation_failed', 'query.assignee: "mine" needs a member, not an API key');
-      // The cursor and the search are each an OR: under AND, so that one cannot replace the other
-      // (a search's second page would otherwise be its first page again).
-      const where: Prisma.ConversationWhereInput = {
-        AND: [afterCursor(cursor, 'lastMessageAt') as Prisma.ConversationWhereInput],
-        ...(status ? { status } : {}),
-        ...(assignee === 'mine' && p.kind === 'user' ? { assigneeId: p.userId } : {}),
-        ...(assignee === 'unassigned' ? { assigneeId: null } : {}),
-        ...(sessionId ? { sessionId } : {}),
-        ...(search
-          ? {
-              OR: [
-                {
-                  contact: {
-                    OR: [
-                      { displayName: { contains: search, mode: 'insensitive' } },
-                      { pushName: { contains: search, mode: 'insensitive' } },
-                      { identities: { some: { value: { contains: search.replace(/^\+/, '') } } } },
-                    ],
-                  },
-                },
-                { messages: { some: { body: { contains: search, mode: 'insensitive' } } } },
-              ],
-            }
-          : {}),
-      };
-      const rows = await tenantTx(ctx, request, (tx) =>
-        tx.conversation.findMany({
-          where,
-          orderBy: [{ lastMessageAt: 'desc' }, { id: 'desc' }],
-          take: limit + 1,
-          include: summary,
-        }),
-      );
-      return toPage(rows, limit, (r) => r.lastMessageAt, dto);
-    },
+    async (request) =>
+      toPage(
+        await listConversations(ctx, request, request.query),
+        request.query.limit,
+        (r) => r.lastMessageAt,
+        conversationDto,
+      ),
   );
 
   app.get(
@@ -228,30 +62,17 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Get a conversation',
         tags: ['conversations'],
         params: idParams,
-        response: { 200: conversation, 404: errorBody },
+        response: { 200: conversationSchema, 404: errorBody },
       },
     },
-    async (request) => {
-      const row = await tenantTx(ctx, request, (tx) =>
-        tx.conversation.findUnique({ where: { id: request.params.id }, include: summary }),
-      );
-      if (!row) throw notFound('conversation');
-      return dto(row);
-    },
+    async (request) => conversationDto(await getConversation(ctx, request, request.params.id)),
   );
 
-  async function update(
+  /** Resolve, reopen and read: the same change of one conversation with other data. */
+  const update = async (
     request: FastifyRequest & { params: { id: string } },
-    data: (c: Conversation) => Promise<Prisma.ConversationUpdateInput> | Prisma.ConversationUpdateInput,
-  ) {
-    return tenantTx(ctx, request, async (tx) => {
-      const row = await tx.conversation.findUnique({ where: { id: request.params.id } });
-      if (!row) throw notFound('conversation');
-      return dto(
-        await tx.conversation.update({ where: { id: row.id }, data: await data(row), include: summary }),
-      );
-    });
-  }
+    data: (c: Conversation) => Prisma.ConversationUpdateInput,
+  ) => conversationDto(await updateConversation(ctx, request, request.params.id, data));
 
   app.post(
     '/:id/assign',
@@ -262,32 +83,11 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['conversations'],
         params: idParams,
         body: z.strictObject({ assigneeId: z.uuid().nullable() }),
-        response: { 200: conversation, 400: errorBody, 404: errorBody },
+        response: { 200: conversationSchema, 400: errorBody, 404: errorBody },
       },
     },
-    async (request) => {
-      const { assigneeId } = request.body;
-      return tenantTx(ctx, request, async (tx) => {
-        const row = await tx.conversation.findUnique({ where: { id: request.params.id } });
-        if (!row) throw notFound('conversation');
-        if (assigneeId && !(await tx.membership.findFirst({ where: { userId: assigneeId } }))) {
-          throw new ApiError('validation_failed', 'body.assigneeId is not a member of this tenant', {
-            issues: [{ path: 'body.assigneeId', message: 'not a member' }],
-          });
-        }
-        return dto(
-          await tx.conversation.update({
-            where: { id: row.id },
-            data: {
-              assignee: assigneeId
-                ? { connect: { tenantId_id: { tenantId: row.tenantId, id: assigneeId } } }
-                : { disconnect: true },
-            },
-            include: summary,
-          }),
-        );
-      });
-    },
+    async (request) =>
+      conversationDto(await assignConversation(ctx, request, request.params.id, request.body.assigneeId)),
   );
   app.post(
     '/:id/resolve',
@@ -297,7 +97,7 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Resolve the conversation',
         tags: ['conversations'],
         params: idParams,
-        response: { 200: conversation, 404: errorBody },
+        response: { 200: conversationSchema, 404: errorBody },
       },
     },
     (request) => update(request, () => ({ status: 'resolved', resolvedAt: new Date() })),
@@ -310,7 +110,7 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Reopen the conversation',
         tags: ['conversations'],
         params: idParams,
-        response: { 200: conversation, 404: errorBody },
+        response: { 200: conversationSchema, 404: errorBody },
       },
     },
     (request) => update(request, () => ({ status: 'open', resolvedAt: null })),
@@ -323,7 +123,7 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Mark the conversation read',
         tags: ['conversations'],
         params: idParams,
-        response: { 200: conversation, 404: errorBody },
+        response: { 200: conversationSchema, 404: errorBody },
       },
     },
     (request) => update(request, () => ({ unreadCount: 0 })),
@@ -338,22 +138,15 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['conversations'],
         params: idParams,
         querystring: pageQuery,
-        response: { 200: page(message), 400: errorBody, 404: errorBody },
+        response: { 200: page(conversationMessageSchema), 400: errorBody, 404: errorBody },
       },
     },
-    async (request) => {
-      const { limit } = request.query;
-      const cursor = decodeCursor(request.query.cursor);
-      const rows = await tenantTx(ctx, request, async (tx) => {
-        if (!(await tx.conversation.findUnique({ where: { id: request.params.id } })))
-          throw notFound('conversation');
-        return tx.message.findMany({
-          where: { conversationId: request.params.id, ...afterCursor(cursor, 'createdAt') },
-          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-          take: limit + 1,
-        });
-      });
-      return toPage(rows, limit, (r) => r.createdAt, messageDto);
-    },
+    async (request) =>
+      toPage(
+        await listConversationMessages(ctx, request, request.params.id, request.query),
+        request.query.limit,
+        (r) => r.createdAt,
+        conversationMessageDto,
+      ),
   );
 };

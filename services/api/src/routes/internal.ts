@@ -1,11 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
-import { tenantIdForSlug, withTenant } from '@switchboard/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ApiError } from '../errors.ts';
 import { errorBody } from '../schemas.ts';
-
-const STATES = ['unpaired', 'pairing', 'connecting', 'connected', 'disconnected', 'logged_out'] as const;
+import { SESSION_STATES, sessionSummary } from '../services/status.ts';
 
 /**
  * The operator's view of the configured tenant: how many sessions are in each state. Guarded by
@@ -27,7 +25,7 @@ export const internalRoutes: FastifyPluginAsyncZod<{ token: string }> = async (a
             tenant: z.string(),
             sessions: z.strictObject({
               total: z.number().int(),
-              byState: z.record(z.enum(STATES), z.number().int()),
+              byState: z.record(z.enum(SESSION_STATES), z.number().int()),
             }),
           }),
           401: errorBody,
@@ -39,16 +37,7 @@ export const internalRoutes: FastifyPluginAsyncZod<{ token: string }> = async (a
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
         throw new ApiError('unauthenticated', 'Authorization must be Bearer <INTERNAL_TOKEN>');
       }
-      const slug = app.sb.defaultTenant;
-      const groups = await withTenant(app.sb.db, tenantIdForSlug(slug), (tx) =>
-        tx.session.groupBy({ by: ['state'], _count: { _all: true } }),
-      );
-      const byState = Object.fromEntries(STATES.map((s) => [s, 0])) as Record<
-        (typeof STATES)[number],
-        number
-      >;
-      for (const g of groups) byState[g.state] = g._count._all;
-      return { tenant: slug, sessions: { total: groups.reduce((n, g) => n + g._count._all, 0), byState } };
+      return await sessionSummary(app.sb);
     },
   );
 };

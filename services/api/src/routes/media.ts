@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import multipart from '@fastify/multipart';
-import type { MediaStorage } from '@switchboard/messaging';
+import type { MediaStorage } from '@switchboard/messaging/producer';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { tenantTx } from '../context.ts';
-import { ApiError, notFound } from '../errors.ts';
+import { messageDto, messageSchema } from '../dto.ts';
+import { ApiError } from '../errors.ts';
 import { matchesSignature, messageTypeFor } from '../media-types.ts';
-import { errorBody, idParams } from '../schemas.ts';
+import { errorBody, idempotencyHeaders, idParams } from '../schemas.ts';
 import { fingerprint, sendMessage } from '../sending.ts';
-import { idempotencyHeaders, messageDto, messageSchema } from './messages.ts';
+import { getMessage } from '../services/messages.ts';
 
 /** Options of the media routes: where files go, how large and which types. */
 export interface MediaRoutesOptions {
@@ -185,10 +185,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<MediaRoutesOptions> = async (app
       },
     },
     async (request, reply) => {
-      const row = await tenantTx(ctx, request, (tx) =>
-        tx.message.findUnique({ where: { id: request.params.id } }),
-      );
-      if (!row) throw notFound('message');
+      const row = await getMessage(ctx, request, request.params.id);
       if (!row.mediaStorageKey)
         throw new ApiError('not_found', 'the message has no stored media (none, or not fetched yet)');
       const data = await options.storage.get(row.mediaStorageKey);

@@ -1,93 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { Message, Prisma } from '@switchboard/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { tenantTx } from '../context.ts';
-import { ApiError, notFound } from '../errors.ts';
-import { errorBody, idParams, iso, isoOrNull } from '../schemas.ts';
+import { messageDto, messageSchema } from '../dto.ts';
+import { errorBody, idempotencyHeaders, idParams } from '../schemas.ts';
 import { type MessageColumns, type SendTarget, sendMessage } from '../sending.ts';
-import {
-  bodyParameterCount,
-  placeholdersOf,
-  renderTemplate,
-  templateComponentSchema,
-} from '../templates-meta.ts';
-
-/** A message as the API shows it. */
-export const messageSchema = z.strictObject({
-  id: z.uuid(),
-  conversationId: z.uuid(),
-  sessionId: z.uuid(),
-  direction: z.enum(['inbound', 'outbound']),
-  status: z.enum(['queued', 'sent', 'delivered', 'read', 'failed']),
-  failureReason: z.string().nullable(),
-  type: z.string(),
-  body: z.string().nullable(),
-  replyToMessageId: z.uuid().nullable(),
-  /** For type `template`: what was sent, in Meta's shape. */
-  template: z
-    .strictObject({ name: z.string(), language: z.string(), components: z.array(z.unknown()) })
-    .nullable(),
-  /** The stored media (GET /v1/messages/:id/media), null when there is none or it is not fetched yet. */
-  media: z
-    .strictObject({
-      mimeType: z.string().nullable(),
-      sizeBytes: z.number().int().nullable(),
-      sha256: z.string().nullable(),
-      fileName: z.string().nullable(),
-    })
-    .nullable(),
-  sentAt: isoOrNull,
-  deliveredAt: isoOrNull,
-  readAt: isoOrNull,
-  createdAt: z.iso.datetime(),
-});
-type MessageDto = z.infer<typeof messageSchema>;
-
-/** The API's view of a message row. */
-export function messageDto(m: Message): MessageDto {
-  const template = m.template as { name?: unknown; language?: unknown; components?: unknown } | null;
-  return {
-    id: m.id,
-    conversationId: m.conversationId,
-    sessionId: m.sessionId,
-    direction: m.direction,
-    status: m.status,
-    failureReason: m.failureReason,
-    type: m.type,
-    body: m.body,
-    replyToMessageId: m.replyToMessageId,
-    template:
-      template && typeof template.name === 'string' && typeof template.language === 'string'
-        ? {
-            name: template.name,
-            language: template.language,
-            components: Array.isArray(template.components) ? template.components : [],
-          }
-        : null,
-    media: m.mediaStorageKey
-      ? {
-          mimeType: m.mediaMimeType,
-          sizeBytes: m.mediaSizeBytes === null ? null : Number(m.mediaSizeBytes),
-          sha256: m.mediaSha256,
-          fileName: m.mediaFileName,
-        }
-      : null,
-    sentAt: iso(m.sentAt),
-    deliveredAt: iso(m.deliveredAt),
-    readAt: iso(m.readAt),
-    createdAt: m.createdAt.toISOString(),
-  };
-}
-
-/** The Idempotency-Key header of every send. */
-export const idempotencyHeaders = z.object({
-  'idempotency-key': z
-    .string({ error: 'the Idempotency-Key header is required' })
-    .min(1)
-    .max(200)
-    .describe('Any unique string per intended message; retries reuse it.'),
-});
+import { getMessage } from '../services/messages.ts';
+import { templateMessageColumns } from '../services/templates.ts';
+import { templateComponentSchema } from '../templates-meta.ts';
 
 /** Where a send goes: `conversationId`, or `sessionId` and `to` for a number (maybe a new one). */
 const target = {
@@ -142,15 +61,6 @@ const templateSend = z
   })
   .refine(oneTarget, { message: TARGET_MESSAGE, path: ['conversationId'] });
 
-/** Meta's statuses under which a template cannot be sent. */
-const UNSENDABLE_TEMPLATE_STATUSES = new Set([
-  'REJECTED',
-  'PAUSED',
-  'DISABLED',
-  'PENDING',
-  'PENDING_DELETION',
-]);
-
 /**
  * Sending: `POST /v1/messages` stores the message (`queued`) and enqueues the outbound job the
  * worker holding the session consumes (sending.ts). Text to any session; templates only through
@@ -179,49 +89,10 @@ export const messageRoutes: FastifyPluginAsyncZod = async (app) => {
         replyToMessageId: body.type === 'template' ? undefined : body.replyToMessageId,
         idempotencyKey: request.headers['idempotency-key'],
         requestFingerprint: createHash('sha256').update(JSON.stringify(body)).digest('hex'),
-        columns: async (conversation, _messageId, tx): Promise<MessageColumns> => {
-          if (body.type !== 'template') return { type: 'text', body: body.text };
-          if (conversation.session.channel !== 'cloud_api') {
-            throw new ApiError(
-              'channel_unsupported',
-              `template messages need a Cloud API session; this conversation is on session ${conversation.session.name}, a Baileys (WhatsApp Web) session, which has no Meta templates`,
-            );
-          }
-          const components = body.components ?? [];
-          const stored = await tx.messageTemplate.findFirst({
-            where: { name: body.name, language: body.language },
-          });
-          if (stored) {
-            if (
-              stored.providerStatus &&
-              UNSENDABLE_TEMPLATE_STATUSES.has(stored.providerStatus.toUpperCase())
-            ) {
-              throw new ApiError(
-                'validation_failed',
-                `template ${body.name} (${body.language}) is ${stored.providerStatus} at Meta and cannot be sent`,
-              );
-            }
-            const expected = placeholdersOf(stored.body).length;
-            const given = bodyParameterCount(components);
-            if (expected !== given) {
-              throw new ApiError(
-                'validation_failed',
-                `template ${body.name} (${body.language}) has ${expected} body parameter(s); the body component gives ${given}`,
-                { issues: [{ path: 'body.components', message: `expected ${expected} body parameter(s)` }] },
-              );
-            }
-          }
-          const template: Prisma.InputJsonObject = {
-            name: body.name,
-            language: body.language,
-            components: components as Prisma.InputJsonArray,
-          };
-          return {
-            type: 'template',
-            body: renderTemplate({ name: body.name, language: body.language, components }, stored?.body),
-            template,
-          };
-        },
+        columns: async (conversation, _messageId, tx): Promise<MessageColumns> =>
+          body.type === 'template'
+            ? await templateMessageColumns(tx, conversation, body)
+            : { type: 'text', body: body.text },
       });
       return reply.status(result.replay ? 200 : 201).send(messageDto(result.row));
     },
@@ -238,12 +109,6 @@ export const messageRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: messageSchema, 404: errorBody },
       },
     },
-    async (request) => {
-      const row = await tenantTx(ctx, request, (tx) =>
-        tx.message.findUnique({ where: { id: request.params.id } }),
-      );
-      if (!row) throw notFound('message');
-      return messageDto(row);
-    },
+    async (request) => messageDto(await getMessage(ctx, request, request.params.id)),
   );
 };

@@ -3,7 +3,7 @@ import {
   realtimeEventSchema,
   realtimeStreamKey,
   tenantKeyPrefix,
-} from '@switchboard/messaging';
+} from '@switchboard/messaging/producer';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorBody } from '../schemas.ts';

@@ -1,9 +1,18 @@
-import type { MessageTemplate, Prisma, QuickReply } from '@switchboard/db';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { tenantTx } from '../context.ts';
-import { ApiError, notFound } from '../errors.ts';
+import { quickReplyDto, quickReplySchema, templateDto, templateSchema } from '../dto.ts';
 import { errorBody, idParams, newestFirst, page, pageQuery } from '../schemas.ts';
+import {
+  createQuickReply,
+  createTemplate,
+  deleteQuickReply,
+  deleteTemplate,
+  getTemplate,
+  listQuickReplies,
+  listTemplates,
+  updateQuickReply,
+  updateTemplate,
+} from '../services/templates.ts';
 
 const read = { role: 'viewer', scope: 'read' } as const;
 const manage = { role: 'admin', scope: 'manage' } as const;
@@ -15,56 +24,11 @@ const templateInput = z.strictObject({
   body: z.string().min(1).max(1024),
   components: z.array(z.record(z.string(), z.unknown())).max(10).nullable().optional(),
 });
-const template = z.strictObject({
-  id: z.uuid(),
-  name: z.string(),
-  language: z.string(),
-  category: z.string().nullable(),
-  body: z.string(),
-  components: z.unknown(),
-  providerStatus: z.string().nullable(),
-  createdAt: z.iso.datetime(),
-});
-function templateDto(t: MessageTemplate) {
-  return {
-    id: t.id,
-    name: t.name,
-    language: t.language,
-    category: t.category,
-    body: t.body,
-    components: t.components,
-    providerStatus: t.providerStatus,
-    createdAt: t.createdAt.toISOString(),
-  };
-}
-
 const replyInput = z.strictObject({
   shortcut: z.string().regex(/^[a-z0-9][-a-z0-9_]{0,31}$/, 'must be 1-32 lower-case letters, digits, - or _'),
   title: z.string().trim().min(1).max(100),
   body: z.string().min(1).max(4096),
 });
-const quickReply = z.strictObject({
-  id: z.uuid(),
-  shortcut: z.string(),
-  title: z.string(),
-  body: z.string(),
-  createdAt: z.iso.datetime(),
-});
-function replyDto(r: QuickReply) {
-  return {
-    id: r.id,
-    shortcut: r.shortcut,
-    title: r.title,
-    body: r.body,
-    createdAt: r.createdAt.toISOString(),
-  };
-}
-
-function uniqueViolation(error: unknown, what: string): never {
-  if ((error as { code?: string }).code === 'P2002') throw new ApiError('conflict', `${what} already exists`);
-  throw error;
-}
-
 /** Message templates: list, create, get, update, delete. */
 export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.sb;
@@ -76,15 +40,12 @@ export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'List templates',
         tags: ['templates'],
         querystring: pageQuery,
-        response: { 200: page(template), 400: errorBody },
+        response: { 200: page(templateSchema), 400: errorBody },
       },
     },
     async (request) => {
       const list = newestFirst(request.query, 'createdAt');
-      const rows = await tenantTx(ctx, request, (tx) =>
-        tx.messageTemplate.findMany({ where: list.where, orderBy: list.orderBy, take: list.take }),
-      );
-      return list.page(rows, templateDto);
+      return list.page(await listTemplates(ctx, request, list), templateDto);
     },
   );
   app.post(
@@ -95,25 +56,11 @@ export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Create a template',
         tags: ['templates'],
         body: templateInput,
-        response: { 201: template, 400: errorBody, 409: errorBody },
+        response: { 201: templateSchema, 400: errorBody, 409: errorBody },
       },
     },
-    async (request, reply) => {
-      const { components, category, ...rest } = request.body;
-      const row = await tenantTx(ctx, request, (tx) =>
-        tx.messageTemplate.create({
-          data: {
-            tenantId: request.principal.tenantId,
-            ...rest,
-            category: category ?? null,
-            ...(components ? { components: components as Prisma.InputJsonArray } : {}),
-          },
-        }),
-      ).catch((error) =>
-        uniqueViolation(error, `a template ${request.body.name} (${request.body.language})`),
-      );
-      return reply.status(201).send(templateDto(row));
-    },
+    async (request, reply) =>
+      reply.status(201).send(templateDto(await createTemplate(ctx, request, request.body))),
   );
   app.get(
     '/:id',
@@ -123,16 +70,10 @@ export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Get a template',
         tags: ['templates'],
         params: idParams,
-        response: { 200: template, 404: errorBody },
+        response: { 200: templateSchema, 404: errorBody },
       },
     },
-    async (request) => {
-      const row = await tenantTx(ctx, request, (tx) =>
-        tx.messageTemplate.findUnique({ where: { id: request.params.id } }),
-      );
-      if (!row) throw notFound('template');
-      return templateDto(row);
-    },
+    async (request) => templateDto(await getTemplate(ctx, request, request.params.id)),
   );
   app.patch(
     '/:id',
@@ -143,26 +84,10 @@ export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['templates'],
         params: idParams,
         body: templateInput.partial(),
-        response: { 200: template, 400: errorBody, 404: errorBody, 409: errorBody },
+        response: { 200: templateSchema, 400: errorBody, 404: errorBody, 409: errorBody },
       },
     },
-    async (request) => {
-      const { components, ...rest } = request.body;
-      return tenantTx(ctx, request, async (tx) => {
-        const row = await tx.messageTemplate.findUnique({ where: { id: request.params.id } });
-        if (!row) throw notFound('template');
-        const updated = await tx.messageTemplate.update({
-          where: { id: row.id },
-          data: {
-            ...rest,
-            ...(components === undefined
-              ? {}
-              : { components: (components ?? undefined) as Prisma.InputJsonArray }),
-          },
-        });
-        return templateDto(updated);
-      }).catch((error) => uniqueViolation(error, 'a template with that name and language'));
-    },
+    async (request) => templateDto(await updateTemplate(ctx, request, request.params.id, request.body)),
   );
   app.delete(
     '/:id',
@@ -176,10 +101,7 @@ export const templateRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const deleted = await tenantTx(ctx, request, (tx) =>
-        tx.messageTemplate.deleteMany({ where: { id: request.params.id } }),
-      );
-      if (deleted.count === 0) throw notFound('template');
+      await deleteTemplate(ctx, request, request.params.id);
       return reply.status(204).send(null);
     },
   );
@@ -196,15 +118,12 @@ export const quickReplyRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'List quick replies',
         tags: ['quick-replies'],
         querystring: pageQuery,
-        response: { 200: page(quickReply), 400: errorBody },
+        response: { 200: page(quickReplySchema), 400: errorBody },
       },
     },
     async (request) => {
       const list = newestFirst(request.query, 'createdAt');
-      const rows = await tenantTx(ctx, request, (tx) =>
-        tx.quickReply.findMany({ where: list.where, orderBy: list.orderBy, take: list.take }),
-      );
-      return list.page(rows, replyDto);
+      return list.page(await listQuickReplies(ctx, request, list), quickReplyDto);
     },
   );
   app.post(
@@ -215,18 +134,11 @@ export const quickReplyRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Create a quick reply',
         tags: ['quick-replies'],
         body: replyInput,
-        response: { 201: quickReply, 400: errorBody, 409: errorBody },
+        response: { 201: quickReplySchema, 400: errorBody, 409: errorBody },
       },
     },
-    async (request, reply) => {
-      const p = request.principal;
-      const row = await tenantTx(ctx, request, (tx) =>
-        tx.quickReply.create({
-          data: { tenantId: p.tenantId, ...request.body, createdById: p.kind === 'user' ? p.userId : null },
-        }),
-      ).catch((error) => uniqueViolation(error, `a quick reply /${request.body.shortcut}`));
-      return reply.status(201).send(replyDto(row));
-    },
+    async (request, reply) =>
+      reply.status(201).send(quickReplyDto(await createQuickReply(ctx, request, request.body))),
   );
   app.patch(
     '/:id',
@@ -237,15 +149,10 @@ export const quickReplyRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['quick-replies'],
         params: idParams,
         body: replyInput.partial(),
-        response: { 200: quickReply, 400: errorBody, 404: errorBody, 409: errorBody },
+        response: { 200: quickReplySchema, 400: errorBody, 404: errorBody, 409: errorBody },
       },
     },
-    async (request) =>
-      tenantTx(ctx, request, async (tx) => {
-        const row = await tx.quickReply.findUnique({ where: { id: request.params.id } });
-        if (!row) throw notFound('quick reply');
-        return replyDto(await tx.quickReply.update({ where: { id: row.id }, data: request.body }));
-      }).catch((error) => uniqueViolation(error, 'a quick reply with that shortcut')),
+    async (request) => quickReplyDto(await updateQuickReply(ctx, request, request.params.id, request.body)),
   );
   app.delete(
     '/:id',
@@ -259,10 +166,7 @@ export const quickReplyRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      const deleted = await tenantTx(ctx, request, (tx) =>
-        tx.quickReply.deleteMany({ where: { id: request.params.id } }),
-      );
-      if (deleted.count === 0) throw notFound('quick reply');
+      await deleteQuickReply(ctx, request, request.params.id);
       return reply.status(204).send(null);
     },
   );

@@ -1,0 +1,136 @@
+// Delivery receipts: a message's status moves forward only, with its history and realtime event.
+import type { Receipt } from '@switchboard/channels';
+import { type Db, type MessageStatus, type TenantTx, withTenant } from '@switchboard/db';
+import { writeOutbox } from '../outbox/entries.ts';
+import { INBOUND_TX } from './transaction.ts';
+
+/** The order statuses move in; `failed` is reachable from any status but `read`. */
+const STATUS_RANK: Record<MessageStatus, number> = { queued: 0, sent: 1, delivered: 2, read: 3, failed: 4 };
+
+/** Whether a message in status `from` may move to `to` (never backwards, failed is terminal). */
+export function canMoveStatus(from: MessageStatus, to: MessageStatus): boolean {
+  if (from === 'failed') return false;
+  if (to === 'failed') return from !== 'read';
+  return STATUS_RANK[to] > STATUS_RANK[from];
+}
+
+/** What applyReceipt did. */
+export type ApplyReceiptResult =
+  | {
+      applied: true;
+      messageId: string;
+      conversationId: string;
+      status: MessageStatus;
+      reason?: string;
+      /** The outbox row of its `message.updated` event. */
+      outboxIds: string[];
+    }
+  | { applied: false; reason: 'unknown-message' | 'not-forward' };
+
+/** Which statuses may move to `to` (for the conditional UPDATE). */
+function statusesBefore(to: MessageStatus): MessageStatus[] {
+  return (Object.keys(STATUS_RANK) as MessageStatus[]).filter((from) => canMoveStatus(from, to));
+}
+
+/**
+ * Moves a message's status forward (queued -> sent -> delivered -> read; failed from any status but
+ * read) and records the status in message_status_events. A receipt that would move it backwards,
+ * or repeats the current status, changes nothing. The UPDATE is conditional on the current status,
+ * so concurrent receipts cannot move it backwards either.
+ */
+export async function setMessageStatus(
+  tx: TenantTx,
+  tenantId: string,
+  messageId: string,
+  status: MessageStatus,
+  at: Date,
+  extra: { reason?: string; providerMessageId?: string; epoch?: bigint } = {},
+): Promise<boolean> {
+  const timestamps =
+    status === 'sent'
+      ? { sentAt: at }
+      : status === 'delivered'
+        ? { deliveredAt: at }
+        : status === 'read'
+          ? { readAt: at }
+          : {};
+  const result = await tx.message.updateMany({
+    where: { id: messageId, status: { in: statusesBefore(status) } },
+    data: {
+      status,
+      ...timestamps,
+      ...(status === 'failed' ? { failureReason: extra.reason ?? 'failed' } : {}),
+      ...(extra.providerMessageId ? { providerMessageId: extra.providerMessageId } : {}),
+      ...(extra.epoch !== undefined ? { epoch: extra.epoch } : {}),
+    },
+  });
+  if (result.count === 0) return false;
+  // A later status implies the earlier ones (WhatsApp and Meta may skip or reorder them): their
+  // times are filled in when still unknown, so a read message always has a delivered time.
+  if (status === 'delivered' || status === 'read')
+    await tx.message.updateMany({ where: { id: messageId, sentAt: null }, data: { sentAt: at } });
+  if (status === 'read')
+    await tx.message.updateMany({ where: { id: messageId, deliveredAt: null }, data: { deliveredAt: at } });
+  await tx.messageStatusEvent.create({
+    data: { tenantId, messageId, status, reason: extra.reason ?? null, occurredAt: at },
+  });
+  return true;
+}
+
+/** The failure reason of a receipt as people read it: Meta's code and title, or the channel's words. */
+export function receiptFailureReason(receipt: Receipt): string {
+  const failure = receipt.failure;
+  if (!failure) return 'provider reported failure';
+  const head = [failure.code === undefined ? undefined : String(failure.code), failure.title]
+    .filter(Boolean)
+    .join(' ');
+  const text = [head, failure.detail].filter(Boolean).join(': ');
+  return (text || 'provider reported failure').slice(0, 500);
+}
+
+/** Applies a delivery receipt to the message it names (by session and provider message id). */
+export async function applyReceipt(db: Db, tenantId: string, receipt: Receipt): Promise<ApplyReceiptResult> {
+  return await withTenant(
+    db,
+    tenantId,
+    async (tx) => {
+      const message = await tx.message.findFirst({
+        where: { sessionId: receipt.sessionId, providerMessageId: receipt.providerMessageId },
+        select: { id: true, conversationId: true },
+      });
+      if (!message) return { applied: false, reason: 'unknown-message' } as const;
+      const reason = receipt.status === 'failed' ? receiptFailureReason(receipt) : undefined;
+      const at = receipt.at ?? new Date();
+      const moved = await setMessageStatus(tx, tenantId, message.id, receipt.status, at, {
+        ...(reason ? { reason } : {}),
+      });
+      // A receipt behind the current status (delivered after read: WhatsApp and Meta do not
+      // promise order) changes nothing; the history holds the statuses the message moved through.
+      if (!moved) return { applied: false, reason: 'not-forward' } as const;
+      const outboxIds = await writeOutbox(tx, tenantId, [
+        {
+          kind: 'realtime.event',
+          payload: {
+            type: 'message.updated',
+            at: new Date().toISOString(),
+            data: {
+              messageId: message.id,
+              conversationId: message.conversationId,
+              status: receipt.status,
+              ...(reason ? { reason } : {}),
+            },
+          },
+        },
+      ]);
+      return {
+        applied: true,
+        messageId: message.id,
+        conversationId: message.conversationId,
+        status: receipt.status,
+        ...(reason ? { reason } : {}),
+        outboxIds,
+      } as const;
+    },
+    INBOUND_TX,
+  );
+}

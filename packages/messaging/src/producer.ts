@@ -1,0 +1,65 @@
+/**
+ * What the API imports from this package, and all it imports (`@switchboard/messaging/producer`):
+ * the wire contract it shares with the workers, and the few things a producer does beside adding
+ * jobs: replaying what failed, filing a first outbound message under its conversation, storing
+ * the media it accepts. Nothing here consumes a queue or talks to a channel; the workers' side
+ * (consumers, pipelines, relay) is the package's main entry.
+ */
+
+/** The wire contract: key prefixes, queue names, job schemas and options, realtime events. */
+export {
+  type CloudApiInboundJob,
+  cloudApiInboundJobSchema,
+  type MediaDownloadJob,
+  mediaDownloadJobId,
+  mediaDownloadJobSchema,
+  type OutboundJob,
+  outboundJobId,
+  outboundJobOptions,
+  outboundJobSchema,
+  type PairingRecord,
+  pairingKey,
+  pairingRecordSchema,
+  providerMessageIdFor,
+  publishRealtimeEvent,
+  QUEUE_NAMES,
+  queuePrefix,
+  REALTIME_EVENT_FIELD,
+  REALTIME_STREAM_MAX_LEN,
+  type RealtimeEvent,
+  type RealtimeStreamWriter,
+  realtimeEventSchema,
+  realtimeStreamKey,
+  type SessionCommand,
+  sessionCommandJobId,
+  sessionCommandSchema,
+  tenantKeyPrefix,
+  WEBHOOK_SECRET_PURPOSE,
+  type WebhookDeliveryJob,
+  webhookDeliveryJobId,
+  webhookDeliveryJobSchema,
+  webhookJobOptions,
+} from './contracts.ts';
+/** The conversation a first outbound message to a number goes to (created or reopened). */
+export { conversationForNumber } from './inbound/identities.ts';
+/** Media the API accepts: which types, and the storage both sides build from the same settings. */
+export { DEFAULT_ALLOWED_MEDIA_TYPES } from './media/allowed-types.ts';
+export { S3MediaStorage, type S3MediaStorageOptions } from './media/s3-storage.ts';
+export {
+  type MediaStorageFromSettingsOptions,
+  type MediaStorageSettings,
+  mediaStorageFromSettings,
+  mediaStorageSettingsSchema,
+} from './media/settings.ts';
+export { assertStorageKey, LocalMediaStorage, type MediaStorage } from './media/storage.ts';
+/** The content of a scheduled message, validated by the API before it is stored. */
+export { outboundContentSchema } from './outbound/content.ts';
+/** Outbound dead letters of a session's queue: listed and replayed the same way by the API and the worker. */
+export {
+  type DeadLetter,
+  DeadLetterError,
+  listDeadLetters,
+  replayDeadLetter,
+} from './outbound/dead-letters.ts';
+/** A webhook delivery put back in line (the API's replay route, the worker's replay). */
+export { replayWebhookDelivery } from './webhooks/replay.ts';

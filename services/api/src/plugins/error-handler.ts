@@ -1,0 +1,75 @@
+import { DbInputError } from '@switchboard/db';
+import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { ApiError, ERRORS, type ErrorCode } from '../errors.ts';
+
+/** The catalogue code of a status Fastify or a plugin set (body limit, content type, rate limit). */
+function codeForStatus(status: number): ErrorCode {
+  if (status === 413) return 'payload_too_large';
+  if (status === 415) return 'unsupported_media_type';
+  if (status === 429) return 'rate_limited';
+  return 'validation_failed';
+}
+
+/**
+ * Every error answer of the API, in one place: `{ error: { code, message, issues? } }`. Schema
+ * validation failures name each field; an ApiError answers its code and message; a database
+ * input error is a validation failure; any other error under 500 keeps its message under the
+ * code of its status; everything else is a generic 500 with the error logged in full (never
+ * answered). Unknown routes answer `route_not_found`. Registered with fastify-plugin, so it
+ * applies to every route of the app.
+ */
+export const errorHandlerPlugin: FastifyPluginAsync = fp(
+  async (app) => {
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      if (hasZodFastifySchemaValidationErrors(error)) {
+        const issues = error.validation.map((v) => {
+          const field = [error.validationContext, ...v.instancePath.split('/').filter(Boolean)].join('.');
+          const unknownKeys = (v.params as { issue?: { keys?: string[] } } | undefined)?.issue?.keys;
+          return {
+            path: unknownKeys?.length ? `${field}.${unknownKeys.join(',')}` : field,
+            message: v.message ?? 'invalid',
+          };
+        });
+        return reply.status(400).send({
+          error: {
+            code: 'validation_failed',
+            message: `invalid request: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+            issues,
+          },
+        });
+      }
+      if (error instanceof ApiError) {
+        if (error.retryAfterSeconds) reply.header('retry-after', String(error.retryAfterSeconds));
+        return reply.status(error.status).send({
+          error: {
+            code: error.code,
+            message: error.message,
+            ...(error.issues ? { issues: [...error.issues] } : {}),
+          },
+        });
+      }
+      if (error instanceof DbInputError) {
+        return reply.status(400).send({ error: { code: 'validation_failed', message: error.message } });
+      }
+      const status = error.statusCode ?? 500;
+      if (status < 500) {
+        return reply.status(status).send({ error: { code: codeForStatus(status), message: error.message } });
+      }
+      request.log.error({ err: error }, 'request failed');
+      return reply
+        .status(500)
+        .send({ error: { code: 'internal_error', message: ERRORS.internal_error.message } });
+    });
+    app.setNotFoundHandler((request, reply) =>
+      reply.status(404).send({
+        error: {
+          code: 'route_not_found',
+          message: `no route ${request.method} ${request.url.split('?')[0]}`,
+        },
+      }),
+    );
+  },
+  { name: 'switchboard-error-handler' },
+);

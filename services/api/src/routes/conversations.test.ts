@@ -1,0 +1,99 @@
+import { withTenant } from '@switchboard/db';
+import { describe, expect, it } from 'vitest';
+import { app, bearer, db, seeded, setupApi, suffix, tokenFor } from '../testing/api-fixture.ts';
+
+setupApi();
+
+describe('conversations', () => {
+  it('filters, assigns, resolves, reopens, marks read and pages history', async () => {
+    const agent = await tokenFor('a', 'agent');
+    const { conversationId, users } = seeded.a;
+    const h = bearer(agent);
+    const unassigned = await app.inject({
+      method: 'GET',
+      url: '/v1/conversations?assignee=unassigned',
+      headers: h,
+    });
+    expect(unassigned.json().items.map((c: { id: string }) => c.id)).toContain(conversationId);
+    await app.inject({
+      method: 'POST',
+      url: `/v1/conversations/${conversationId}/assign`,
+      headers: h,
+      payload: { assigneeId: users.agent.id },
+    });
+    const mine = await app.inject({ method: 'GET', url: '/v1/conversations?assignee=mine', headers: h });
+    expect(mine.json().items.map((c: { id: string }) => c.id)).toEqual([conversationId]);
+    const foreign = await app.inject({
+      method: 'POST',
+      url: `/v1/conversations/${conversationId}/assign`,
+      headers: h,
+      payload: { assigneeId: seeded.b.users.agent.id },
+    });
+    expect(foreign.statusCode).toBe(400);
+    const resolved = await app.inject({
+      method: 'POST',
+      url: `/v1/conversations/${conversationId}/resolve`,
+      headers: h,
+    });
+    expect(resolved.json().status).toBe('resolved');
+    expect(
+      (await app.inject({ method: 'GET', url: '/v1/conversations?status=open', headers: h })).json().items,
+    ).toEqual([]);
+    expect(
+      (
+        await app.inject({ method: 'POST', url: `/v1/conversations/${conversationId}/reopen`, headers: h })
+      ).json().status,
+    ).toBe('open');
+    expect(
+      (
+        await app.inject({ method: 'POST', url: `/v1/conversations/${conversationId}/read`, headers: h })
+      ).json().unreadCount,
+    ).toBe(0);
+    const search = await app.inject({ method: 'GET', url: '/v1/conversations?search=4915112', headers: h });
+    expect(search.json().items.map((c: { id: string }) => c.id)).toEqual([conversationId]);
+    const history = await app.inject({
+      method: 'GET',
+      url: `/v1/conversations/${conversationId}/messages`,
+      headers: h,
+    });
+    expect(history.json().items.map((m: { id: string }) => m.id)).toEqual([seeded.a.messageId]);
+  });
+});
+
+describe('conversation search pages', () => {
+  it('follows the cursor through a search instead of repeating its first page', async () => {
+    const h = bearer(await tokenFor('a', 'viewer'));
+    const { tenantId, sessionId } = seeded.a;
+    const ids = await withTenant(db, tenantId, async (tx) => {
+      const out: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const contact = await tx.contact.create({ data: { tenantId, pushName: `Pager ${suffix} ${i}` } });
+        const c = await tx.conversation.create({
+          data: {
+            tenantId,
+            sessionId,
+            contactId: contact.id,
+            lastMessageAt: new Date(Date.now() - i * 1000),
+          },
+        });
+        out.push(c.id);
+      }
+      return out;
+    });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let pageNo = 0; pageNo < 5; pageNo++) {
+      const res: { items: { id: string }[]; nextCursor: string | null } = (
+        await app.inject({
+          method: 'GET',
+          url: `/v1/conversations?search=${encodeURIComponent(`Pager ${suffix}`)}&limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+          headers: h,
+        })
+      ).json();
+      seen.push(...res.items.map((i) => i.id));
+      cursor = res.nextCursor;
+      if (!cursor) break;
+    }
+    expect(seen).toEqual(ids);
+  });
+});

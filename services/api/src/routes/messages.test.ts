@@ -1,0 +1,198 @@
+import { randomBytes } from 'node:crypto';
+import { withTenant } from '@switchboard/db';
+import { outboundJobSchema, QUEUE_NAMES, queuePrefix } from '@switchboard/messaging/producer';
+import { Queue } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import {
+  app,
+  bearer,
+  cloudConversation,
+  db,
+  redis,
+  seeded,
+  setupApi,
+  slugA,
+  suffix,
+  tenantQueue,
+  tokenFor,
+} from '../testing/api-fixture.ts';
+
+setupApi();
+
+describe('sending', () => {
+  it('starts a conversation with a number through a session, once, and refuses half a target', async () => {
+    const h = bearer(await tokenFor('a', 'agent'));
+    const { sessionId, tenantId } = seeded.a;
+    const send = (payload: object) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/messages',
+        headers: { ...h, 'idempotency-key': `first-${randomBytes(4).toString('hex')}` },
+        payload,
+      });
+    const number = '5511955554444';
+    const first = await send({ sessionId, to: `+${number}`, text: 'Olá! Seu pedido saiu.' });
+    expect(first.statusCode).toBe(201);
+    const second = await send({ sessionId, to: number, text: 'Chega amanhã.' });
+    expect(second.statusCode).toBe(201);
+    // One contact, one conversation, both messages in it.
+    expect(second.json().conversationId).toBe(first.json().conversationId);
+    const stored = await withTenant(db, tenantId, (tx) =>
+      tx.conversation.findUniqueOrThrow({
+        where: { id: first.json().conversationId },
+        include: { contact: { include: { identities: true } }, messages: true },
+      }),
+    );
+    expect(stored.sessionId).toBe(sessionId);
+    expect(stored.contact.identities.map((i) => [i.kind, i.value])).toEqual([['pn', number]]);
+    expect(stored.messages).toHaveLength(2);
+    for (const [payload, field] of [
+      [{ sessionId, text: 'x' }, 'conversationId'],
+      [{ to: number, text: 'x' }, 'conversationId'],
+      [{ conversationId: first.json().conversationId, sessionId, to: number, text: 'x' }, 'conversationId'],
+      [{ sessionId, to: '12', text: 'x' }, 'to'],
+    ] as const) {
+      const refused = await send(payload);
+      expect(refused.statusCode, JSON.stringify(payload)).toBe(400);
+      expect(refused.json().error.message).toContain(field);
+    }
+    const elsewhere = await send({ sessionId: seeded.b.sessionId, to: number, text: 'x' });
+    expect(elsewhere.statusCode).toBe(404);
+  });
+
+  it('stores a queued message and enqueues one job per Idempotency-Key', async () => {
+    const h = bearer(await tokenFor('a', 'agent'));
+    const { conversationId, sessionId, tenantId } = seeded.a;
+    const key = `send-${randomBytes(4).toString('hex')}`;
+    const send = (payload: object, k = key) =>
+      app.inject({ method: 'POST', url: '/v1/messages', headers: { ...h, 'idempotency-key': k }, payload });
+    const first = await send({ conversationId, text: 'hello' });
+    expect(first.statusCode).toBe(201);
+    expect(first.json()).toMatchObject({ status: 'queued', direction: 'outbound', body: 'hello', sessionId });
+    const again = await send({ conversationId, text: 'hello' });
+    expect(again.statusCode).toBe(200);
+    expect(again.json().id).toBe(first.json().id);
+    const other = await send({ conversationId, text: 'different' });
+    expect(other.json().error.code).toBe('idempotency_key_mismatch');
+    const queue = new Queue(QUEUE_NAMES.outbound(sessionId), {
+      connection: redis,
+      prefix: queuePrefix(`sb:${slugA}:`),
+    });
+    try {
+      const jobs = await queue.getJobs(['waiting', 'delayed', 'active', 'prioritized']);
+      const mine = jobs.filter((j) => j.data.messageId === first.json().id);
+      expect(mine).toHaveLength(1);
+      expect(mine[0]!.id).toBe(`send-${first.json().id}`);
+      expect(outboundJobSchema.parse(mine[0]!.data)).toEqual({
+        kind: 'send',
+        tenantId,
+        messageId: first.json().id,
+      });
+    } finally {
+      await queue.close();
+    }
+    const status = await app.inject({ method: 'GET', url: `/v1/messages/${first.json().id}`, headers: h });
+    expect(status.json().status).toBe('queued');
+    const missingKey = await app.inject({
+      method: 'POST',
+      url: '/v1/messages',
+      headers: h,
+      payload: { conversationId, text: 'x' },
+    });
+    expect(missingKey.statusCode).toBe(400);
+    const foreign = await send({ conversationId: seeded.b.conversationId, text: 'hi' }, `${key}-b`);
+    expect(foreign.statusCode).toBe(404);
+  });
+});
+
+describe('template sends', () => {
+  it('sends templates through Cloud API sessions only, checked against the stored template', async () => {
+    const h = bearer(await tokenFor('a', 'agent'));
+    const { tenantId } = seeded.a;
+    const cloud = await cloudConversation(`cloud-tpl-${suffix}`);
+    await withTenant(db, tenantId, (tx) =>
+      tx.messageTemplate.create({
+        data: { tenantId, name: 'order_update', language: 'en_US', body: 'Order {{1}} ships {{2}}' },
+      }),
+    );
+    const send = (payload: object) =>
+      app.inject({
+        method: 'POST',
+        url: '/v1/messages',
+        headers: { ...h, 'idempotency-key': `tpl-${randomBytes(6).toString('hex')}` },
+        payload,
+      });
+    const components = [
+      {
+        type: 'body',
+        parameters: [
+          { type: 'text', text: 'A-17' },
+          { type: 'text', text: 'today' },
+        ],
+      },
+    ];
+    const sent = await send({
+      conversationId: cloud.conversationId,
+      type: 'template',
+      name: 'order_update',
+      language: 'en_US',
+      components,
+    });
+    expect(sent.statusCode, sent.body).toBe(201);
+    expect(sent.json()).toMatchObject({
+      type: 'template',
+      body: 'Order A-17 ships today',
+      status: 'queued',
+      sessionId: cloud.sessionId,
+      template: { name: 'order_update', language: 'en_US', components },
+    });
+    const stored = await withTenant(db, tenantId, (tx) =>
+      tx.message.findUniqueOrThrow({ where: { id: sent.json().id } }),
+    );
+    expect(stored.type).toBe('template');
+    expect(stored.template).toEqual({ name: 'order_update', language: 'en_US', components });
+    const queue = tenantQueue(QUEUE_NAMES.outbound(cloud.sessionId));
+    try {
+      expect(await queue.getJob(`send-${sent.json().id}`)).toBeDefined();
+    } finally {
+      await queue.close();
+    }
+
+    const tooFew = await send({
+      conversationId: cloud.conversationId,
+      type: 'template',
+      name: 'order_update',
+      language: 'en_US',
+      components: [{ type: 'body', parameters: [{ type: 'text', text: 'A-17' }] }],
+    });
+    expect(tooFew.statusCode).toBe(400);
+    expect(tooFew.json().error.message).toContain('2 body parameter');
+    const misspelt = await send({
+      conversationId: cloud.conversationId,
+      type: 'template',
+      name: 'order_update',
+      language: 'en_US',
+      components: [{ type: 'body', parameters: [{ type: 'text', txt: 'A-17' }] }],
+    });
+    expect(misspelt.statusCode).toBe(400);
+    const unknownHere = await send({
+      conversationId: cloud.conversationId,
+      type: 'template',
+      name: 'promo_winter',
+      language: 'de',
+    });
+    expect(unknownHere.statusCode).toBe(201);
+    expect(unknownHere.json().body).toBe('[template promo_winter (de)]');
+
+    const baileys = await send({
+      conversationId: seeded.a.conversationId,
+      type: 'template',
+      name: 'order_update',
+      language: 'en_US',
+      components,
+    });
+    expect(baileys.statusCode).toBe(422);
+    expect(baileys.json().error.code).toBe('channel_unsupported');
+    expect(baileys.json().error.message).toContain('Cloud API session');
+  });
+});

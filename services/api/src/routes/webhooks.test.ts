@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { withTenant } from '@switchboard/db';
+import { QUEUE_NAMES, queuePrefix, WEBHOOK_SECRET_PURPOSE } from '@switchboard/messaging/producer';
+import { openSealedSecret } from '@switchboard/secrets';
+import { Queue } from 'bullmq';
+import { describe, expect, it } from 'vitest';
+import {
+  app,
+  bearer,
+  db,
+  INTERNAL_TOKEN,
+  redis,
+  seeded,
+  setupApi,
+  slugA,
+  tokenFor,
+} from '../testing/api-fixture.ts';
+
+setupApi();
+
+describe('webhook subscriptions', () => {
+  it('shows the secret once, stores it sealed so the workers can open it, and replays a failed delivery onto the queue', async () => {
+    const admin = await tokenFor('a', 'admin');
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/webhooks',
+      headers: bearer(admin),
+      payload: { url: 'https://a.example/hooks', events: ['message.received'], description: 'CRM' },
+    });
+    expect(created.statusCode).toBe(201);
+    const hook = created.json();
+    expect(hook.secret).toMatch(/^whsec_/);
+    const row = await withTenant(db, seeded.a.tenantId, (tx) =>
+      tx.webhookSubscription.findUniqueOrThrow({ where: { id: hook.id } }),
+    );
+    expect(row.secretRef).toBeNull();
+    expect(Buffer.from(row.secretCiphertext!).toString('latin1')).not.toContain(hook.secret);
+    expect(openSealedSecret(row.secretCiphertext!, INTERNAL_TOKEN, WEBHOOK_SECRET_PURPOSE)).toBe(hook.secret);
+
+    const listed = await app.inject({ method: 'GET', url: '/v1/webhooks', headers: bearer(admin) });
+    expect(listed.json().items.map((i: { id: string }) => i.id)).toContain(hook.id);
+    expect(listed.body).not.toContain(hook.secret);
+
+    const refused = await app.inject({
+      method: 'POST',
+      url: '/v1/webhooks',
+      headers: bearer(admin),
+      payload: { url: 'http://intranet.example/hooks', events: ['*'] },
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().error.issues[0].path).toBe('body.url');
+    const viewer = await app.inject({
+      method: 'GET',
+      url: '/v1/webhooks',
+      headers: bearer(await tokenFor('a', 'viewer')),
+    });
+    expect(viewer.statusCode).toBe(403);
+
+    const failed = await withTenant(db, seeded.a.tenantId, (tx) =>
+      tx.webhookDelivery.create({
+        data: {
+          tenantId: seeded.a.tenantId,
+          subscriptionId: hook.id,
+          eventId: randomUUID(),
+          eventType: 'message.received',
+          payload: {},
+          status: 'failed',
+          attempts: 15,
+          lastError: 'HTTP 500',
+        },
+      }),
+    );
+    const log = await app.inject({
+      method: 'GET',
+      url: `/v1/webhooks/${hook.id}/deliveries`,
+      headers: bearer(admin),
+    });
+    expect(log.json().items).toMatchObject([
+      { id: failed.id, status: 'failed', attempts: 15, lastError: 'HTTP 500' },
+    ]);
+    const replayed = await app.inject({
+      method: 'POST',
+      url: `/v1/webhooks/deliveries/${failed.id}/replay`,
+      headers: bearer(admin),
+    });
+    expect(replayed.statusCode).toBe(202);
+    expect(replayed.json()).toMatchObject({ status: 'pending', lastError: null, attempts: 15 });
+    const queue = new Queue(QUEUE_NAMES.webhookDeliveries, {
+      connection: redis,
+      prefix: queuePrefix(`sb:${slugA}:`),
+    });
+    const jobs = await queue.getJobs(['waiting', 'delayed', 'prioritized']);
+    await queue.close();
+    expect(jobs.map((job) => job.data)).toContainEqual({
+      tenantId: seeded.a.tenantId,
+      deliveryId: failed.id,
+    });
+
+    const removed = await app.inject({
+      method: 'DELETE',
+      url: `/v1/webhooks/${hook.id}`,
+      headers: bearer(admin),
+    });
+    expect(removed.statusCode).toBe(204);
+    expect(
+      await withTenant(db, seeded.a.tenantId, (tx) => tx.webhookDelivery.count({ where: { id: failed.id } })),
+    ).toBe(0);
+  });
+});

@@ -1,0 +1,227 @@
+// Members signing in: login with lockout, rotating refresh tokens (reuse revokes the family),
+// logout, the caller's identity, and password resets. Routes validate and call one of these.
+import { randomUUID } from 'node:crypto';
+import { type TenantTx, tenantIdForSlug, withTenant } from '@switchboard/db';
+import { tenantKeyPrefix } from '@switchboard/messaging/producer';
+import { hashPassword, needsRehash, verifyPassword } from '@switchboard/passwords';
+import type { FastifyRequest } from 'fastify';
+import { hashCredential, newTenantToken, tenantSlugOfToken } from '../auth/tokens.ts';
+import type { ApiContext } from '../context.ts';
+import { ApiError } from '../errors.ts';
+import { signAccessToken } from '../plugins/auth.ts';
+
+/** What login and refresh answer. */
+export interface TokenPair {
+  accessToken: string;
+  tokenType: 'Bearer';
+  expiresIn: number;
+  refreshToken: string;
+}
+
+// A hash to verify against when the account does not exist, so "no such user" takes as long as "wrong password".
+let dummyHash: Promise<string> | undefined;
+
+async function issueTokens(
+  ctx: ApiContext,
+  tenant: { id: string; slug: string },
+  userId: string,
+  familyId: string,
+  tx: TenantTx,
+): Promise<TokenPair> {
+  const refresh = newTenantToken(tenant.slug);
+  await tx.refreshToken.create({
+    data: {
+      tenantId: tenant.id,
+      userId,
+      familyId,
+      tokenHash: refresh.hash,
+      expiresAt: new Date(Date.now() + ctx.refreshTokenTtlMs),
+    },
+  });
+  const accessToken = await signAccessToken(
+    ctx.jwtKey,
+    { userId, tenantId: tenant.id, slug: tenant.slug },
+    ctx.accessTokenTtlMs,
+  );
+  return {
+    accessToken,
+    tokenType: 'Bearer' as const,
+    expiresIn: Math.floor(ctx.accessTokenTtlMs / 1000),
+    refreshToken: refresh.token,
+  };
+}
+
+async function failures(ctx: ApiContext, keys: string[]): Promise<number[]> {
+  const values = await ctx.redis.mget(...keys);
+  return values.map((v) => Number(v ?? 0));
+}
+
+async function recordFailure(ctx: ApiContext, keys: string[]): Promise<void> {
+  const multi = ctx.redis.multi();
+  for (const key of keys) multi.incr(key).pexpire(key, ctx.loginLockoutMs);
+  await multi.exec();
+}
+
+/**
+ * Checks email and password (of `tenant`, default the configured one) and issues a token pair.
+ * Failures count per account and per IP in Redis; past the limit the account (or IP) is locked
+ * for `loginLockoutMs`. A hash with old parameters is replaced after a good login.
+ */
+export async function login(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  input: { tenant?: string | undefined; email: string; password: string },
+): Promise<TokenPair> {
+  const tenantSlug = input.tenant ?? ctx.defaultTenant;
+  const tenant = { id: tenantIdForSlug(tenantSlug), slug: tenantSlug };
+  const address = input.email.toLowerCase();
+  const keyPrefix = tenantKeyPrefix(tenantSlug);
+  const accountKey = `${keyPrefix}api:login-failures:account:${hashCredential(address)}`;
+  const ipKey = `${tenantKeyPrefix(ctx.defaultTenant)}api:login-failures:ip:${request.ip}`;
+  const [accountFailures, ipFailures] = await failures(ctx, [accountKey, ipKey]);
+  // Per IP allows more: one office behind one NAT has many people mistyping.
+  if (accountFailures! >= ctx.loginMaxFailures || ipFailures! >= ctx.loginMaxFailures * 4) {
+    throw new ApiError('account_locked', 'too many failed logins; try again later', {
+      retryAfterSeconds: Math.ceil(ctx.loginLockoutMs / 1000),
+    });
+  }
+  const user = await withTenant(ctx.db, tenant.id, (tx) =>
+    tx.user.findFirst({ where: { email: address, disabledAt: null }, include: { memberships: true } }),
+  );
+  dummyHash ??= hashPassword('not a password', ctx.scrypt);
+  const stored = user?.passwordHash ?? (await dummyHash);
+  const ok =
+    (await verifyPassword(input.password, stored)) && !!user?.passwordHash && user.memberships.length > 0;
+  if (!ok || !user) {
+    await recordFailure(ctx, [accountKey, ipKey]);
+    throw new ApiError('invalid_credentials', 'email or password is wrong');
+  }
+  await ctx.redis.del(accountKey);
+  const rehash = needsRehash(stored, ctx.scrypt) ? await hashPassword(input.password, ctx.scrypt) : undefined;
+  return await withTenant(ctx.db, tenant.id, async (tx) => {
+    await tx.user.update({
+      where: { id: user.id },
+      data: { lastLoginAt: new Date(), ...(rehash ? { passwordHash: rehash } : {}) },
+    });
+    return await issueTokens(ctx, tenant, user.id, randomUUID(), tx);
+  });
+}
+
+/** Rotates a refresh token: the old one stops working; presenting a rotated one revokes its family. */
+export async function refreshTokens(ctx: ApiContext, token: string): Promise<TokenPair> {
+  const tenantSlug = tenantSlugOfToken(token);
+  if (!tenantSlug) throw new ApiError('unauthenticated', 'body.refreshToken is not a refresh token');
+  const tenant = { id: tenantIdForSlug(tenantSlug), slug: tenantSlug };
+  const outcome = await withTenant(ctx.db, tenant.id, async (tx) => {
+    const row = await tx.refreshToken.findUnique({ where: { tokenHash: hashCredential(token) } });
+    if (!row || row.revokedAt || row.expiresAt <= new Date()) return { kind: 'invalid' as const };
+    const rotated = await tx.refreshToken.updateMany({
+      where: { id: row.id, rotatedAt: null },
+      data: { rotatedAt: new Date() },
+    });
+    if (rotated.count === 0) {
+      // Presented after it was rotated: it leaked, or a client raced itself. Either way the
+      // family is no longer trustworthy.
+      await tx.refreshToken.updateMany({
+        where: { familyId: row.familyId, revokedAt: null },
+        data: { revokedAt: new Date(), revokedReason: 'reuse' },
+      });
+      return { kind: 'reused' as const };
+    }
+    const member = await tx.membership.findFirst({
+      where: { userId: row.userId, user: { disabledAt: null } },
+    });
+    if (!member) return { kind: 'invalid' as const };
+    return { kind: 'ok' as const, tokens: await issueTokens(ctx, tenant, row.userId, row.familyId, tx) };
+  });
+  if (outcome.kind === 'reused') {
+    throw new ApiError(
+      'refresh_token_reused',
+      'this refresh token was already used; every session of its login is revoked',
+    );
+  }
+  if (outcome.kind === 'invalid')
+    throw new ApiError('unauthenticated', 'the refresh token is unknown, expired or revoked');
+  return outcome.tokens;
+}
+
+/** Revokes a refresh token's whole family; an unknown token changes nothing (and says nothing). */
+export async function logout(ctx: ApiContext, token: string): Promise<void> {
+  const tenantSlug = tenantSlugOfToken(token);
+  if (!tenantSlug) return;
+  await withTenant(ctx.db, tenantIdForSlug(tenantSlug), async (tx) => {
+    const row = await tx.refreshToken.findUnique({ where: { tokenHash: hashCredential(token) } });
+    if (!row) return;
+    await tx.refreshToken.updateMany({
+      where: { familyId: row.familyId, revokedAt: null },
+      data: { revokedAt: new Date(), revokedReason: 'logout' },
+    });
+  });
+}
+
+/** The calling member (API keys are refused: they are not members). */
+export async function currentMember(
+  ctx: ApiContext,
+  request: FastifyRequest,
+): Promise<{
+  id: string;
+  email: string;
+  displayName: string;
+  role: 'owner' | 'admin' | 'agent' | 'viewer';
+  tenant: string;
+}> {
+  const p = request.principal;
+  if (p.kind !== 'user') throw new ApiError('forbidden', 'this route is for members, not API keys');
+  const user = await withTenant(ctx.db, p.tenantId, (tx) =>
+    tx.user.findUniqueOrThrow({ where: { id: p.userId } }),
+  );
+  return { id: user.id, email: user.email, displayName: user.displayName, role: p.role, tenant: p.slug };
+}
+
+/**
+ * Starts a password reset: a single-use token goes to the delivery hook when the account exists.
+ * Nothing tells the caller whether it does.
+ */
+export async function startPasswordReset(
+  ctx: ApiContext,
+  input: { tenant?: string | undefined; email: string },
+): Promise<void> {
+  const tenantSlug = input.tenant ?? ctx.defaultTenant;
+  const tenantId = tenantIdForSlug(tenantSlug);
+  const address = input.email.toLowerCase();
+  const issued = await withTenant(ctx.db, tenantId, async (tx) => {
+    const user = await tx.user.findFirst({ where: { email: address, disabledAt: null } });
+    if (!user) return undefined;
+    const token = newTenantToken(tenantSlug);
+    const expiresAt = new Date(Date.now() + ctx.passwordResetTtlMs);
+    await tx.passwordResetToken.create({
+      data: { tenantId, userId: user.id, tokenHash: token.hash, expiresAt },
+    });
+    return { token: token.token, expiresAt };
+  });
+  if (issued) await ctx.onPasswordReset({ tenantSlug, email: address, ...issued });
+}
+
+/** Sets a new password with a reset token (single use) and signs out every session of the user. */
+export async function confirmPasswordReset(ctx: ApiContext, token: string, password: string): Promise<void> {
+  const tenantSlug = tenantSlugOfToken(token);
+  const invalid = new ApiError('invalid_reset_token', 'body.token is unknown, expired or already used');
+  if (!tenantSlug) throw invalid;
+  const passwordHash = await hashPassword(password, ctx.scrypt);
+  const done = await withTenant(ctx.db, tenantIdForSlug(tenantSlug), async (tx) => {
+    const row = await tx.passwordResetToken.findUnique({ where: { tokenHash: hashCredential(token) } });
+    if (!row || row.expiresAt <= new Date()) return false;
+    const used = await tx.passwordResetToken.updateMany({
+      where: { id: row.id, usedAt: null },
+      data: { usedAt: new Date() },
+    });
+    if (used.count === 0) return false;
+    await tx.user.update({ where: { id: row.userId }, data: { passwordHash } });
+    await tx.refreshToken.updateMany({
+      where: { userId: row.userId, revokedAt: null },
+      data: { revokedAt: new Date(), revokedReason: 'password_reset' },
+    });
+    return true;
+  });
+  if (!done) throw invalid;
+}
