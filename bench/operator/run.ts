@@ -33,16 +33,15 @@ import {
   type WhatsAppTenantSpecInput,
 } from '../../operator/src/api/v1alpha1/index.ts';
 import { KubeEventRecorder } from '../../operator/src/controller/events.ts';
-import { withAppliedHash } from '../../operator/src/controller/tenant-children.ts';
 import { TenantReconciler } from '../../operator/src/controller/tenant-reconciler.ts';
-import { KubeClient, type KubeVerb } from '../../operator/src/kube/kube-client.ts';
+import { KubeClient, type KubeVerb, toWire } from '../../operator/src/kube/kube-client.ts';
 import { FIELD_MANAGER, SwitchboardOperator } from '../../operator/src/operator.ts';
 import type { RuntimeLogger } from '../../operator/src/runtime/index.ts';
 import { buildGeneratedSecret } from '../../operator/src/specs/generated-secret.ts';
 import { buildMigrationJob } from '../../operator/src/specs/migration-job.ts';
 import { childNames, MANAGED_BY, TENANT_LABEL } from '../../operator/src/specs/names.ts';
-import { desiredChildren } from '../../operator/src/specs/tenant-children.ts';
-import { operatorConfigFixture, tenantFixture } from '../../operator/src/specs/test-fixtures.ts';
+import { desiredChildren } from '../../operator/src/specs/desired-children.ts';
+import { operatorConfigFixture, tenantFixture } from '../../operator/src/testing/fixtures.ts';
 
 // The sizes. N=500 runs once by default: with three repeats of every size the whole
 // run took 17 min on the 2-core machine, 12 of them for N=500 (bench/README.md), past the
@@ -525,7 +524,7 @@ function baselineObjects(
       secret,
       ...desiredChildren(tenant, config, { secretDigests: {}, serviceMonitorsAvailable: false }),
       buildMigrationJob(tenant, config),
-    ].map((child) => withAppliedHash(child));
+    ].map((child) => toWire(child) as KubernetesObject);
     perTenant = children.length;
     objects.push(...children);
   }

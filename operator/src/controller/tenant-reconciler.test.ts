@@ -24,7 +24,7 @@ import {
 } from '../api/v1alpha1/index.ts';
 import { KubeClient } from '../kube/kube-client.ts';
 import { CONFIG_HASH_ANNOTATION } from '../specs/names.ts';
-import { operatorConfigFixture } from '../specs/test-fixtures.ts';
+import { operatorConfigFixture } from '../testing/fixtures.ts';
 import type { EventRecorder } from './events.ts';
 import { managedDatabaseNames } from './tenant-database.ts';
 import { TenantReconciler } from './tenant-reconciler.ts';

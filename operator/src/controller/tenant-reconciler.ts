@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { KubernetesObject, V1Deployment, V1Job, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Job, V1Secret } from '@kubernetes/client-node';
 import {
   API_VERSION,
   KIND,
@@ -7,7 +7,8 @@ import {
   type WhatsAppTenantStatus,
   whatsAppTenantSchema,
 } from '../api/v1alpha1/index.ts';
-import type { KubeClient } from '../kube/kube-client.ts';
+import { KubeApiError, type KubeClient } from '../kube/kube-client.ts';
+import type { ObjectReader } from '../kube/object-cache.ts';
 import { publicUrl } from '../specs/config-map.ts';
 import {
   buildManagedDatabaseSecret,
@@ -18,14 +19,16 @@ import { buildGeneratedSecret, type GeneratedSecretValues } from '../specs/gener
 import { buildMigrationJob } from '../specs/migration-job.ts';
 import { childNames, tenantNamespace, workerSelector } from '../specs/names.ts';
 import { type OperatorConfig, tenantImages } from '../specs/operator-config.ts';
-import { desiredChildren } from '../specs/tenant-children.ts';
+import { desiredChildren } from '../specs/desired-children.ts';
+import { applyIfDrifted, createIfMissing, forEachLimited } from './apply-children.ts';
+import { deploymentCounts, jobState, observeRedis } from './child-observations.ts';
 import type { EventRecorder } from './events.ts';
 import { secretValue } from './platform-database.ts';
-import { applyIfChanged, createIfMissing } from './tenant-children.ts';
 import { DATABASE_FINALIZER, dropManagedDatabase, provisionManagedDatabase } from './tenant-database.ts';
 import {
   buildStatus,
   type MigrationState,
+  mergeConditions,
   type Observation,
   sameStatus,
   type TenantObservations,
@@ -49,7 +52,12 @@ import {
 
 /** Options for TenantReconciler. */
 export interface TenantReconcilerOptions {
+  /** Writes, and reads of what no informer holds (the tenant's own Secrets). */
   client: KubeClient;
+  /** Reads of the tenant and its children: the informer caches (ObjectCache); the client when absent. */
+  reader?: ObjectReader;
+  /** Child applies in flight at once within one reconcile; default 8. */
+  applyConcurrency?: number;
   config: OperatorConfig;
   events: EventRecorder;
   /**
@@ -92,6 +100,21 @@ function optionalChildren(tenant: WhatsAppTenant): { apiVersion: string; kind: s
   ];
 }
 
+// The kinds applied in the second wave, after what their pods reference.
+const WORKLOAD_KINDS = new Set(['StatefulSet', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'ServiceMonitor']);
+
+/** Where a pass is, for the status of one that fails. */
+interface Progress {
+  step: string;
+  done: string[];
+}
+
+/** The API server's message without the request line; any other error's message. */
+function errorMessage(error: unknown): string {
+  if (error instanceof KubeApiError) return `${error.status} ${error.reason}: ${error.apiMessage}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
 const key = (o: { apiVersion?: string; kind?: string; metadata?: { name?: string } }) =>
   `${o.apiVersion}/${o.kind}/${o.metadata?.name}`;
 const refKey = (r: { apiVersion: string; kind: string; name: string }) =>
@@ -109,46 +132,11 @@ function secretDigest(secret: V1Secret | undefined): string {
     .slice(0, 16);
 }
 
-function jobState(job: V1Job): { state: MigrationState; reason: string; message: string } {
-  const conditions = job.status?.conditions ?? [];
-  const holds = (type: string) => conditions.find((c) => c.type === type && c.status === 'True');
-  const name = job.metadata?.name;
-  const complete = holds('Complete');
-  if (complete) {
-    return { state: 'Succeeded', reason: 'MigrationSucceeded', message: `Migration Job ${name} succeeded.` };
-  }
-  const failed = holds('Failed') ?? holds('FailureTarget');
-  if (failed) {
-    return {
-      state: 'Failed',
-      reason: 'MigrationFailed',
-      message: `Migration Job ${name} failed (${failed.reason ?? 'Failed'}: ${failed.message ?? 'no message'}); read its logs with kubectl logs job/${name}. Nothing is rolled out until it succeeds.`,
-    };
-  }
-  return { state: 'Running', reason: 'MigrationRunning', message: `Migration Job ${name} is running.` };
-}
-
-/** Available pods (any revision) and pods of the current template that are available. */
-function deploymentCounts(deployment: V1Deployment | undefined): { ready: number; updated: number } {
-  if (!deployment) return { ready: 0, updated: 0 };
-  const available = deployment.status?.availableReplicas ?? 0;
-  // A status from an older generation has not counted the current template's pods yet.
-  const current = (deployment.status?.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
-  return {
-    ready: available,
-    updated: current ? Math.min(deployment.status?.updatedReplicas ?? 0, available) : 0,
-  };
-}
-
-function statefulSetReady(statefulSet: V1StatefulSet | undefined): number {
-  if (!statefulSet) return 0;
-  if ((statefulSet.status?.observedGeneration ?? 0) < (statefulSet.metadata?.generation ?? 0)) return 0;
-  return statefulSet.status?.readyReplicas ?? 0;
-}
-
 /** The reconcile of one WhatsAppTenant. */
 export class TenantReconciler {
   private readonly client: KubeClient;
+  private readonly reader: ObjectReader;
+  private readonly applyConcurrency: number;
   private readonly config: OperatorConfig;
   private readonly events: EventRecorder;
   private readonly platformDatabaseUrl: () => Promise<string | undefined>;
@@ -157,6 +145,8 @@ export class TenantReconciler {
 
   constructor(options: TenantReconcilerOptions) {
     this.client = options.client;
+    this.reader = options.reader ?? options.client;
+    this.applyConcurrency = options.applyConcurrency ?? 8;
     this.config = options.config;
     this.events = options.events;
     this.platformDatabaseUrl = options.platformDatabaseUrl ?? (async () => undefined);
@@ -164,9 +154,13 @@ export class TenantReconciler {
     this.now = options.now ?? (() => new Date());
   }
 
-  /** Reconciles the tenant `namespace/name`; a tenant that is gone needs nothing. */
+  /**
+   * Reconciles the tenant `namespace/name`; a tenant that is gone needs nothing. A pass that
+   * fails half-way still writes the status (Degraded, naming the step and the API's answer),
+   * then throws so the work queue retries with backoff.
+   */
   async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
-    const raw = await this.client.get<WhatsAppTenant>(API_VERSION, KIND, namespace, name);
+    const raw = await this.reader.get<WhatsAppTenant>(API_VERSION, KIND, namespace, name);
     if (!raw) return {};
     const parsed = whatsAppTenantSchema.safeParse(raw);
     if (!parsed.success) {
@@ -191,7 +185,24 @@ export class TenantReconciler {
     }
     const tenant = parsed.data;
     if (tenant.metadata.deletionTimestamp) return await this.finalize(tenant);
+    const progress: Progress = { step: 'finalizer', done: [] };
+    try {
+      return await this.converge(tenant, progress);
+    } catch (error) {
+      if (progress.step !== 'status') {
+        try {
+          await this.writeFailure(tenant, progress, error);
+        } catch {
+          // The API server refused the status too: the retry will try both again.
+        }
+      }
+      throw error;
+    }
+  }
 
+  private async converge(tenant: WhatsAppTenant, progress: Progress): Promise<ReconcileResult> {
+    const namespace = tenantNamespace(tenant);
+    const name = tenant.metadata.name;
     const managed = tenant.spec.database.mode === 'managed';
     if (managed && !finalizersOf(tenant).includes(DATABASE_FINALIZER)) {
       await this.client.jsonPatch(API_VERSION, KIND, namespace, name, [
@@ -202,28 +213,28 @@ export class TenantReconciler {
       ]);
     }
 
+    progress.step = 'generated Secret';
     const generated = await this.ensureGeneratedSecret(tenant);
+    progress.done.push('generated Secret');
+    progress.step = 'database';
     const database = await this.ensureDatabase(tenant);
     const databaseSecret = database.secret;
 
+    // The tenant's own Secrets are not the operator's children: no informer holds them.
     const secretDigests: Record<string, string> = {
       [childNames(tenant).generatedSecret]: secretDigest(generated),
       [databaseSecretName(tenant)]: secretDigest(databaseSecret),
     };
-    if (tenant.spec.redis.mode === 'external') {
-      const ref = tenant.spec.redis.external!.secretRef;
-      secretDigests[ref.name] = secretDigest(
-        await this.client.get<V1Secret>('v1', 'Secret', namespace, ref.name),
-      );
+    const ownSecrets = [
+      tenant.spec.redis.mode === 'external' ? tenant.spec.redis.external!.secretRef.name : undefined,
+      tenant.spec.media.storage === 's3' ? tenant.spec.media.s3?.secretRef?.name : undefined,
+    ].filter((secret): secret is string => secret !== undefined);
+    for (const secret of ownSecrets) {
+      secretDigests[secret] = secretDigest(await this.client.get<V1Secret>('v1', 'Secret', namespace, secret));
     }
+    progress.done.push('database');
 
-    const mediaSecret = tenant.spec.media.storage === 's3' ? tenant.spec.media.s3?.secretRef : undefined;
-    if (mediaSecret) {
-      secretDigests[mediaSecret.name] = secretDigest(
-        await this.client.get<V1Secret>('v1', 'Secret', namespace, mediaSecret.name),
-      );
-    }
-
+    progress.step = 'discovery';
     const children = desiredChildren(tenant, this.config, {
       secretDigests,
       serviceMonitorsAvailable: await this.serviceMonitorsAvailable(),
@@ -235,39 +246,51 @@ export class TenantReconciler {
       { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: names.api },
     ];
     const gated = new Set(gatedRefs.map(refKey));
-    // What this pass already read, so pruning does not GET the same object again.
-    const fetched = new Map<string, KubernetesObject | undefined>();
     const live = new Map<string, KubernetesObject>();
-    for (const child of children) {
-      if (gated.has(key(child))) continue;
-      live.set(key(child), (await applyIfChanged(this.client, child)).live);
-    }
+    let applied = 0;
+    const apply = async (child: KubernetesObject) => {
+      const result = await applyIfDrifted(this.client, this.reader, child);
+      if (result.outcome === 'applied') applied += 1;
+      live.set(key(child), result.live);
+    };
+    // Two waves, each in parallel: what pods reference (ServiceAccounts, ConfigMaps, Services,
+    // NetworkPolicies, PDBs) before the workloads that use it.
+    const ungated = children.filter((child) => !gated.has(key(child)));
+    const first = ungated.filter((child) => !WORKLOAD_KINDS.has(child.kind ?? ''));
+    const second = ungated.filter((child) => WORKLOAD_KINDS.has(child.kind ?? ''));
+    progress.step = 'children';
+    await forEachLimited(first, this.applyConcurrency, apply);
+    await forEachLimited(second, this.applyConcurrency, apply);
+    progress.done.push(`${ungated.length} children (${applied} applied)`);
 
+    progress.step = 'migration Job';
     const migrations = await this.ensureMigrations(tenant, database.observation.ok);
+    progress.done.push(`migrations ${migrations.state.toLowerCase()}`);
+    progress.step = 'rollout';
     if (migrations.state === 'Succeeded') {
-      for (const child of children) {
-        if (gated.has(key(child))) live.set(key(child), (await applyIfChanged(this.client, child)).live);
-      }
+      await forEachLimited(
+        children.filter((child) => gated.has(key(child))),
+        this.applyConcurrency,
+        apply,
+      );
     } else {
       // Not rolled: whatever runs keeps running on the version its database was migrated for.
       for (const ref of gatedRefs) {
-        const existing = await this.client.get(ref.apiVersion, ref.kind, namespace, ref.name);
-        fetched.set(refKey(ref), existing);
+        const existing = await this.reader.get(ref.apiVersion, ref.kind, namespace, ref.name);
         if (existing) live.set(refKey(ref), existing);
       }
     }
 
+    progress.step = 'pruning';
     const wanted = new Set(children.map(key));
     for (const optional of optionalChildren(tenant)) {
-      const id = refKey(optional);
-      if (wanted.has(id)) continue;
-      const existing = fetched.has(id)
-        ? fetched.get(id)
-        : await this.client.get(optional.apiVersion, optional.kind, namespace, optional.name);
+      if (wanted.has(refKey(optional))) continue;
+      const existing = await this.reader.get(optional.apiVersion, optional.kind, namespace, optional.name);
       if (existing) await this.client.delete(optional.apiVersion, optional.kind, namespace, optional.name);
     }
 
-    const redis = this.observeRedis(tenant, live);
+    progress.step = 'status';
+    const redis = observeRedis(tenant, live);
     const apiDeployment = live.get(`apps/v1/Deployment/${names.api}`) as V1Deployment | undefined;
     const workerDeployment = live.get(`apps/v1/Deployment/${names.worker}`) as V1Deployment | undefined;
     const desiredOf = (d: V1Deployment | undefined, fallback: number) => d?.spec?.replicas ?? fallback;
@@ -299,6 +322,58 @@ export class TenantReconciler {
       return { requeueAfter: WAITING_REQUEUE_MS };
     }
     return {};
+  }
+
+  /**
+   * The status of a pass that failed at `progress.step`: Degraded (ReconcileFailed) with the
+   * step, what was done before it and the API server's message; the other conditions keep
+   * what the last complete pass found. Written only when it changed.
+   */
+  private async writeFailure(tenant: WhatsAppTenant, progress: Progress, error: unknown): Promise<void> {
+    const previous = tenant.status;
+    const generation = tenant.metadata.generation ?? 0;
+    const message = `Reconcile failed at ${progress.step}: ${errorMessage(error)}${
+      progress.done.length > 0 ? ` Done before it: ${progress.done.join(', ')}.` : ''
+    } Retrying with backoff.`;
+    const failed = {
+      type: 'Degraded' as const,
+      status: 'True' as const,
+      reason: 'ReconcileFailed',
+      message,
+      observedGeneration: generation,
+    };
+    const kept = (previous?.conditions ?? [])
+      .filter((c) => c.type !== 'Degraded')
+      .map(({ lastTransitionTime: _t, ...c }) => c);
+    const next = kept.some((c) => c.type === 'Ready')
+      ? [...kept, failed]
+      : [
+          {
+            type: 'Ready' as const,
+            status: 'False' as const,
+            reason: 'ReconcileFailed',
+            message,
+            observedGeneration: generation,
+          },
+          ...kept,
+          failed,
+        ];
+    const status: WhatsAppTenantStatus = {
+      ...(previous ?? {}),
+      phase: 'Degraded',
+      observedGeneration: generation,
+      conditions: mergeConditions(previous?.conditions, next, this.now()),
+    };
+    if (sameStatus(previous, status)) return;
+    await this.client.mergePatch(
+      API_VERSION,
+      KIND,
+      tenantNamespace(tenant),
+      tenant.metadata.name,
+      { status: replaceLists(previous, status) },
+      { subresource: 'status' },
+    );
+    await this.events.warning(tenant, 'ReconcileFailed', message);
   }
 
   private async finalize(tenant: WhatsAppTenant): Promise<ReconcileResult> {
@@ -336,7 +411,7 @@ export class TenantReconciler {
       internalToken: randomBytes(32).toString('base64url'),
       redisPassword: randomBytes(32).toString('base64url'),
     };
-    const { created, live } = await createIfMissing(this.client, buildGeneratedSecret(tenant, values));
+    const { created, live } = await createIfMissing(this.client, this.reader, buildGeneratedSecret(tenant, values));
     if (created) {
       await this.events.normal(
         tenant,
@@ -352,7 +427,11 @@ export class TenantReconciler {
   ): Promise<{ observation: Observation; secret: V1Secret | undefined }> {
     const namespace = tenantNamespace(tenant);
     const secretName = databaseSecretName(tenant);
-    const existing = await this.client.get<V1Secret>('v1', 'Secret', namespace, secretName);
+    // Managed: the operator's own Secret (cached); external: the tenant's (not watched).
+    const existing =
+      tenant.spec.database.mode === 'managed'
+        ? await this.reader.get<V1Secret>('v1', 'Secret', namespace, secretName)
+        : await this.client.get<V1Secret>('v1', 'Secret', namespace, secretName);
     const missingKeys = Object.values(DATABASE_SECRET_KEYS).filter((k) => !secretValue(existing, k));
     if (tenant.spec.database.mode === 'external') {
       if (!existing) {
@@ -408,7 +487,7 @@ export class TenantReconciler {
     }
     try {
       const values = await provisionManagedDatabase(adminUrl, tenant);
-      const { live } = await createIfMissing(this.client, buildManagedDatabaseSecret(tenant, values));
+      const { live } = await createIfMissing(this.client, this.reader, buildManagedDatabaseSecret(tenant, values));
       await this.events.normal(
         tenant,
         'DatabaseProvisioned',
@@ -443,7 +522,7 @@ export class TenantReconciler {
     const job = buildMigrationJob(tenant, this.config);
     const image = tenantImages(tenant, this.config).api;
     if (!databaseReady) {
-      const existing = await this.client.get<V1Job>(
+      const existing = await this.reader.get<V1Job>(
         'batch/v1',
         'Job',
         tenantNamespace(tenant),
@@ -458,7 +537,7 @@ export class TenantReconciler {
       }
       return jobState(existing);
     }
-    const { created, live } = await createIfMissing(this.client, job);
+    const { created, live } = await createIfMissing(this.client, this.reader, job);
     if (created) {
       await this.events.normal(
         tenant,
@@ -467,36 +546,6 @@ export class TenantReconciler {
       );
     }
     return jobState(live);
-  }
-
-  private observeRedis(tenant: WhatsAppTenant, live: Map<string, KubernetesObject>): Observation {
-    if (tenant.spec.redis.mode === 'external') {
-      return {
-        ok: true,
-        reason: 'ExternalRedis',
-        message: `Using the Redis in Secret ${tenant.spec.redis.external!.secretRef.name}.`,
-      };
-    }
-    const names = childNames(tenant);
-    const redis = live.get(`apps/v1/StatefulSet/${names.redis}`) as V1StatefulSet | undefined;
-    const sentinel = live.get(`apps/v1/StatefulSet/${names.sentinel}`) as V1StatefulSet | undefined;
-    const want = (s: V1StatefulSet | undefined) => s?.spec?.replicas ?? 0;
-    const redisReady = statefulSetReady(redis);
-    const sentinelReady = statefulSetReady(sentinel);
-    // A primary and a Sentinel quorum are enough to serve; replicas still coming is not an outage.
-    const quorum = Math.floor(want(sentinel) / 2) + 1;
-    if (redisReady >= 1 && sentinelReady >= quorum) {
-      return {
-        ok: true,
-        reason: 'SentinelGroupReady',
-        message: `Redis ${redisReady}/${want(redis)} and Sentinel ${sentinelReady}/${want(sentinel)} ready.`,
-      };
-    }
-    return {
-      ok: false,
-      reason: 'RedisNotReady',
-      message: `Redis ${redisReady}/${want(redis)} and Sentinel ${sentinelReady}/${want(sentinel)} ready.`,
-    };
   }
 
   private async writeStatus(

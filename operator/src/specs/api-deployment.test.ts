@@ -7,7 +7,7 @@ import { buildApiIngress } from './api-ingress.ts';
 import { buildApiService } from './api-service.ts';
 import { mediaSettings } from './config-map.ts';
 import { CONFIG_HASH_ANNOTATION } from './names.ts';
-import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 import { buildWorkerDeployment } from './worker-deployment.ts';
 
 const config = operatorConfigFixture();

@@ -6,7 +6,7 @@ import {
   settingsData,
   tenantSettings,
 } from './config-map.ts';
-import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 
 const config = operatorConfigFixture();
 const cloudSession = {

@@ -5,7 +5,7 @@ import {
   MIGRATION_IMAGE_ANNOTATION,
   migrationJobName,
 } from './migration-job.ts';
-import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 
 const config = operatorConfigFixture();
 

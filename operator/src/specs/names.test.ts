@@ -10,7 +10,7 @@ import {
   tenantNamespace,
   workerSelector,
 } from './names.ts';
-import { tenantFixture } from './test-fixtures.ts';
+import { tenantFixture } from '../testing/fixtures.ts';
 
 const tenant = tenantFixture({}, { name: 'names-test' });
 

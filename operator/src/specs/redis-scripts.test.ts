@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRedisScriptsConfigMap, REDIS_SCRIPTS } from './redis-scripts.ts';
 import { redisGroupEnv } from './redis-statefulset.ts';
-import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 
 const run = promisify(execFile);
 

@@ -7,7 +7,7 @@ import {
   sentinelQuorum,
 } from './redis-statefulset.ts';
 import { buildSentinelService, buildSentinelStatefulSet } from './sentinel-statefulset.ts';
-import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 
 const config = operatorConfigFixture();
 const inputs = { secretDigests: { 'acme-internal': 'g1' } };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 import {
   buildWorkerDeployment,
   buildWorkerPodDisruptionBudget,

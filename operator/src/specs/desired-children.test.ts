@@ -6,8 +6,8 @@ import { buildMigrationJob } from './migration-job.ts';
 import { TENANT_LABEL } from './names.ts';
 import { tenantOwnerReference } from './owner-reference.ts';
 import { RUN_AS_USER } from './pod-template.ts';
-import { desiredChildren } from './tenant-children.ts';
-import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
+import { desiredChildren } from './desired-children.ts';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 
 const config = operatorConfigFixture();
 const inputs = { secretDigests: {}, serviceMonitorsAvailable: true };
