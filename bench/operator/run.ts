@@ -23,6 +23,7 @@ import {
   createTestNamespace,
   ensureControlPlaneBinaries,
   installCrds,
+  kubeRequest,
   startControlPlane,
 } from '@switchboard/envtest';
 import { createMetricsRegistry } from '@switchboard/telemetry';
@@ -32,15 +33,13 @@ import {
   type WhatsAppTenant,
   type WhatsAppTenantSpecInput,
 } from '../../operator/src/api/v1alpha1/index.ts';
-import { KubeEventRecorder } from '../../operator/src/controller/events.ts';
-import { TenantReconciler } from '../../operator/src/controller/tenant-reconciler.ts';
 import { KubeClient, type KubeVerb, toWire } from '../../operator/src/kube/kube-client.ts';
-import { FIELD_MANAGER, SwitchboardOperator } from '../../operator/src/operator.ts';
+import { DEFAULT_RATE_LIMIT, SwitchboardOperator } from '../../operator/src/operator.ts';
 import type { RuntimeLogger } from '../../operator/src/runtime/index.ts';
+import { desiredChildren } from '../../operator/src/specs/desired-children.ts';
 import { buildGeneratedSecret } from '../../operator/src/specs/generated-secret.ts';
 import { buildMigrationJob } from '../../operator/src/specs/migration-job.ts';
 import { childNames, MANAGED_BY, TENANT_LABEL } from '../../operator/src/specs/names.ts';
-import { desiredChildren } from '../../operator/src/specs/desired-children.ts';
 import { operatorConfigFixture, tenantFixture } from '../../operator/src/testing/fixtures.ts';
 
 // The issue's sizes. N=500 runs once by default: with three repeats of every size the whole
@@ -100,8 +99,21 @@ interface OperatorRun {
   writes: number;
   reconciles: Record<string, number>;
   reconcilesTotal: number;
-  steadyState: { reads: number; writes: number; requests: Counts; seconds: number };
-  idle: { seconds: number; requests: number; requestsPerSecond: number; reconciles: number };
+  /** One reconcile of a converged tenant, triggered by a change the operator does not own. */
+  steadyState: { reads: number; writes: number; requests: Counts; reconciles: number };
+  /**
+   * The idle window: the operator's own requests, and every non-watch request the API server
+   * served (its apiserver_request_total, Lease renewals included), with nothing changing.
+   */
+  idle: {
+    seconds: number;
+    requests: number;
+    requestsPerSecond: number;
+    reconciles: number;
+    apiServerRequests: Record<string, number>;
+  };
+  /** 409 answers the operator got (lost create races, failed preconditions). */
+  conflicts: number;
   lostLeadership: boolean;
   /** CPU seconds during convergence: where the time went (the bench process runs the operator). */
   cpu: CpuSample;
@@ -225,6 +237,37 @@ function samplesBy(text: string, metric: string, label: string): Record<string, 
 /** `switchboard_operator_reconcile_total`, summed per result. */
 async function reconcileCounts(metricsPort: number): Promise<Record<string, number>> {
   return samplesBy(await scrape(metricsPort), 'switchboard_operator_reconcile_total', 'result');
+}
+
+/**
+ * The API server's own count of the requests it served (apiserver_request_total), by verb,
+ * without WATCH (the informers' open watches) and without the bench's LIST polling of tenants
+ * (resource whatsapptenants).
+ */
+async function apiServerRequests(kubeConfig: ControlPlane['kubeConfig']): Promise<Record<string, number>> {
+  const { text } = await kubeRequest(kubeConfig, { path: '/metrics' });
+  const counts: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const match = /^[^{]+\{([^}]*)\} (\S+)$/.exec(line);
+    if (!match) continue;
+    const labels = match[1]!;
+    const verb = /(?:^|,)verb="([^"]*)"/.exec(labels)?.[1] ?? '';
+    const resource = /(?:^|,)resource="([^"]*)"/.exec(labels)?.[1] ?? '';
+    if (verb === 'WATCH' || resource === 'whatsapptenants' || resource === '') continue;
+    const key = `${verb} ${resource}`;
+    counts[key] = (counts[key] ?? 0) + Number(match[2]);
+  }
+  return counts;
+}
+
+function minusRecord(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(a)) {
+    const delta = value - (b[key] ?? 0);
+    if (delta > 0) out[key] = delta;
+  }
+  return out;
 }
 
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((s, n) => s + n, 0);
@@ -440,31 +483,36 @@ async function runOperator(
     const cpu = cpuSince(plane, cpuBefore);
     const requests = minus(operator.client.requests, before);
     const reconciles = await reconcileCounts(ports.metricsPort);
+    const conflicts = operator.client.conflicts;
 
-    // The steady state: a fresh reconciler with its own client, on a tenant the operator has
-    // converged. Its writes must be 0 (applied-hash annotations, status compared first).
+    // The idle fleet: what the operator and the API server do once everything has converged.
+    // Settle first (the reconciles their own last events triggered), then count.
+    await waitFor('the operator to go idle', async () => operator.controllerQueueIdle(), 60_000);
     operator.client.resetCounts();
+    const reconcilesAtIdle = operator.reconcileCount();
+    const serverBefore = await apiServerRequests(kubeConfig);
     const idleFrom = performance.now();
-    const steadyClient = new KubeClient({ kubeConfig, fieldManager: FIELD_MANAGER });
-    const steady = new TenantReconciler({
-      client: steadyClient,
-      config,
-      events: new KubeEventRecorder({ client: steadyClient, component: FIELD_MANAGER, instance: 'bench' }),
-      // envtest serves no monitoring.coreos.com, as the operator's discovery found.
-      serviceMonitorsAvailable: async () => false,
-    });
-    const steadyStart = performance.now();
-    await steady.reconcile(ns.name, names[0]!);
-    const steadySeconds = (performance.now() - steadyStart) / 1000;
-    const steadyRequests = { ...steadyClient.requests };
-    steadyClient.close();
-
-    // The idle fleet: what the operator keeps sending once everything has converged.
-    const remaining = IDLE_WINDOW_MS - (performance.now() - idleFrom);
-    if (remaining > 0) await sleep(remaining);
+    await sleep(IDLE_WINDOW_MS);
     const idleSeconds = (performance.now() - idleFrom) / 1000;
+    const serverIdle = minusRecord(await apiServerRequests(kubeConfig), serverBefore);
     const idleRequests = sum(operator.client.requests, ALL_VERBS);
-    const idleReconciles = total(await reconcileCounts(ports.metricsPort)) - total(reconciles);
+    const idleReconciles = operator.reconcileCount() - reconcilesAtIdle;
+
+    // The steady state: a change the operator does not own (a label on a child) reconciles a
+    // converged tenant; what that reconcile sends is the cost of a pass with nothing to do.
+    operator.client.resetCounts();
+    const steadyBefore = operator.reconcileCount();
+    await bench.mergePatch('v1', 'ConfigMap', ns.name, `${names[0]}-config`, {
+      metadata: { labels: { 'bench.switchboard.dev/touched': 'yes' } },
+    });
+    await waitFor(
+      'the steady-state reconcile',
+      async () => operator.reconcileCount() > steadyBefore && operator.controllerQueueIdle(),
+      30_000,
+      20,
+    );
+    const steadyRequests = { ...operator.client.requests };
+    const steadyReconciles = operator.reconcileCount() - steadyBefore;
 
     await verifyChildren(bench, ns.name, names);
 
@@ -482,14 +530,16 @@ async function runOperator(
         reads: sum(steadyRequests, ['get', 'list']),
         writes: sum(steadyRequests, ['create', 'apply', 'patch', 'delete']),
         requests: steadyRequests,
-        seconds: steadySeconds,
+        reconciles: steadyReconciles,
       },
       idle: {
         seconds: idleSeconds,
         requests: idleRequests,
         requestsPerSecond: idleRequests / idleSeconds,
         reconciles: idleReconciles,
+        apiServerRequests: serverIdle,
       },
+      conflicts,
       lostLeadership,
       cpu,
       problems: Object.fromEntries(logger.problems),
@@ -570,6 +620,11 @@ interface Summary {
   steadyReads: number;
   steadyWrites: number;
   idleRequestsPerSecond: number;
+  /** Non-watch requests the API server served in the idle window, Lease renewals aside. */
+  idleServerRequests: number;
+  /** kube-apiserver + etcd CPU seconds per tenant during convergence. */
+  serverCpuPerTenant: number;
+  conflicts: number;
   baselineApplies: number;
   baselineSeconds: number;
   ratio: number;
@@ -602,6 +657,13 @@ function summarise(n: number, runs: { operator: OperatorRun; baseline: BaselineR
     steadyReads: m((r) => r.steadyState.reads),
     steadyWrites: Math.max(...op.map((r) => r.steadyState.writes)),
     idleRequestsPerSecond: m((r) => r.idle.requestsPerSecond),
+    idleServerRequests: m((r) =>
+      Object.entries(r.idle.apiServerRequests)
+        .filter(([key]) => !key.endsWith(' leases'))
+        .reduce((s, [, n]) => s + n, 0),
+    ),
+    serverCpuPerTenant: m((r) => (r.cpu.apiServer + r.cpu.etcd) / n),
+    conflicts: Math.max(...op.map((r) => r.conflicts)),
     baselineApplies: median(runs.map((r) => r.baseline.applies)),
     baselineSeconds: baseline,
     // Per run, then the median: both sides of a ratio saw the same moment's machine load.
@@ -627,6 +689,8 @@ function table(rows: Summary[]): string {
     'req/reconcile',
     'steady reads/writes',
     'idle req/s',
+    'idle server req',
+    'server CPU ms/tenant',
     'baseline applies',
     'baseline s',
     'operator/baseline',
@@ -644,6 +708,8 @@ function table(rows: Summary[]): string {
     r.requestsPerReconcile.toFixed(1),
     `${r.steadyReads}/${r.steadyWrites}`,
     r.idleRequestsPerSecond.toFixed(0),
+    String(r.idleServerRequests),
+    (r.serverCpuPerTenant * 1000).toFixed(0),
     String(r.baselineApplies),
     r.baselineSeconds.toFixed(2),
     `${r.ratio.toFixed(1)}x`,
@@ -749,6 +815,7 @@ async function main(): Promise<void> {
         parallelism: PARALLELISM,
         pollMs: POLL_MS,
         operatorConcurrency: CONCURRENCY,
+        rateLimit: DEFAULT_RATE_LIMIT,
         idleWindowMs: IDLE_WINDOW_MS,
       },
       summary: summaries,

@@ -15,9 +15,9 @@ import {
   ownerKeys,
   type RuntimeLogger,
   type SecondaryWatch,
-  type WatchEvent,
   silentLogger,
   splitObjectKey,
+  type WatchEvent,
 } from './runtime/index.ts';
 import { MANAGED_BY } from './specs/names.ts';
 import type { OperatorConfig } from './specs/operator-config.ts';
@@ -147,7 +147,10 @@ export class SwitchboardOperator {
       kubeConfig: options.kubeConfig,
       fieldManager: FIELD_MANAGER,
       rateLimit: options.rateLimit ?? DEFAULT_RATE_LIMIT,
-      onWrite: (object) => this.cache.recordWrite(object),
+      writeObserver: {
+        writeStarted: (ref) => this.cache.writeStarted(ref),
+        writeEnded: (ref, answer) => this.cache.writeEnded(ref, answer),
+      },
     });
     this.cache = new ObjectCache(this.client);
     this.reconciler = new TenantReconciler({
@@ -225,9 +228,15 @@ export class SwitchboardOperator {
     const scopes: (string | undefined)[] =
       options.watchNamespaces.length > 0 ? [...options.watchNamespaces] : [undefined];
     const cache = this.cache;
-    // The operator's own writes come back as watch events: not a reason to reconcile.
-    const notOwnWrite = (event: WatchEvent<KubernetesObject>) => !cache.observe(event.type, event.object);
+    const toOwner = ownerKeys({ apiVersion: API_VERSION, kind: KIND });
     for (const namespace of scopes) {
+      // Bound below; the held events of the filter enqueue through it.
+      let controller: Controller<KubernetesObject> | undefined;
+      // The operator's own writes come back as watch events: not a reason to reconcile.
+      const notOwnWrite = (event: WatchEvent<KubernetesObject>) =>
+        !cache.observe(event.type, event.object, () => {
+          for (const key of toOwner(event.object)) controller?.enqueue(key);
+        });
       const suffix = namespace ? `-${namespace}` : '';
       const common = {
         kubeConfig: options.kubeConfig,
@@ -258,34 +267,33 @@ export class SwitchboardOperator {
         this.informers.push(informer);
         return {
           informer,
-          mapToKeys: ownerKeys({ apiVersion: API_VERSION, kind: KIND }),
+          mapToKeys: toOwner,
           filter: notOwnWrite,
         };
       });
-      this.controllers.push(
-        new Controller<KubernetesObject>({
-          name: namespace ? `whatsapptenant-${namespace}` : 'whatsapptenant',
-          informer: tenants,
-          filter: (event) => {
-            cache.observe(event.type, event.object);
-            return tenantChanged(event);
-          },
-          watches,
-          reconcile: async (key) => {
-            const { namespace: ns, name } = splitObjectKey(key);
-            this.inFlight += 1;
-            try {
-              return await this.reconciler.reconcile(ns!, name);
-            } finally {
-              this.inFlight -= 1;
-              this.reconciles += 1;
-            }
-          },
-          concurrency: options.concurrency ?? 4,
-          metrics: this.metrics,
-          logger: this.logger,
-        }),
-      );
+      controller = new Controller<KubernetesObject>({
+        name: namespace ? `whatsapptenant-${namespace}` : 'whatsapptenant',
+        informer: tenants,
+        filter: (event) => {
+          cache.observe(event.type, event.object);
+          return tenantChanged(event);
+        },
+        watches,
+        reconcile: async (key) => {
+          const { namespace: ns, name } = splitObjectKey(key);
+          this.inFlight += 1;
+          try {
+            return await this.reconciler.reconcile(ns!, name);
+          } finally {
+            this.inFlight -= 1;
+            this.reconciles += 1;
+          }
+        },
+        concurrency: options.concurrency ?? 4,
+        metrics: this.metrics,
+        logger: this.logger,
+      });
+      this.controllers.push(controller);
     }
   }
 

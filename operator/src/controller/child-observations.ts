@@ -49,32 +49,31 @@ export function statefulSetReady(statefulSet: V1StatefulSet | undefined): number
 
 /** Whether the tenant's Redis can serve: external, or a primary and a Sentinel quorum ready. */
 export function observeRedis(tenant: WhatsAppTenant, live: Map<string, KubernetesObject>): Observation {
-    if (tenant.spec.redis.mode === 'external') {
-      return {
-        ok: true,
-        reason: 'ExternalRedis',
-        message: `Using the Redis in Secret ${tenant.spec.redis.external!.secretRef.name}.`,
-      };
-    }
-    const names = childNames(tenant);
-    const redis = live.get(`apps/v1/StatefulSet/${names.redis}`) as V1StatefulSet | undefined;
-    const sentinel = live.get(`apps/v1/StatefulSet/${names.sentinel}`) as V1StatefulSet | undefined;
-    const want = (s: V1StatefulSet | undefined) => s?.spec?.replicas ?? 0;
-    const redisReady = statefulSetReady(redis);
-    const sentinelReady = statefulSetReady(sentinel);
-    // A primary and a Sentinel quorum are enough to serve; replicas still coming is not an outage.
-    const quorum = Math.floor(want(sentinel) / 2) + 1;
-    if (redisReady >= 1 && sentinelReady >= quorum) {
-      return {
-        ok: true,
-        reason: 'SentinelGroupReady',
-        message: `Redis ${redisReady}/${want(redis)} and Sentinel ${sentinelReady}/${want(sentinel)} ready.`,
-      };
-    }
+  if (tenant.spec.redis.mode === 'external') {
     return {
-      ok: false,
-      reason: 'RedisNotReady',
+      ok: true,
+      reason: 'ExternalRedis',
+      message: `Using the Redis in Secret ${tenant.spec.redis.external!.secretRef.name}.`,
+    };
+  }
+  const names = childNames(tenant);
+  const redis = live.get(`apps/v1/StatefulSet/${names.redis}`) as V1StatefulSet | undefined;
+  const sentinel = live.get(`apps/v1/StatefulSet/${names.sentinel}`) as V1StatefulSet | undefined;
+  const want = (s: V1StatefulSet | undefined) => s?.spec?.replicas ?? 0;
+  const redisReady = statefulSetReady(redis);
+  const sentinelReady = statefulSetReady(sentinel);
+  // A primary and a Sentinel quorum are enough to serve; replicas still coming is not an outage.
+  const quorum = Math.floor(want(sentinel) / 2) + 1;
+  if (redisReady >= 1 && sentinelReady >= quorum) {
+    return {
+      ok: true,
+      reason: 'SentinelGroupReady',
       message: `Redis ${redisReady}/${want(redis)} and Sentinel ${sentinelReady}/${want(sentinel)} ready.`,
     };
   }
-
+  return {
+    ok: false,
+    reason: 'RedisNotReady',
+    message: `Redis ${redisReady}/${want(redis)} and Sentinel ${sentinelReady}/${want(sentinel)} ready.`,
+  };
+}

@@ -15,11 +15,11 @@ import {
   DATABASE_SECRET_KEYS,
   databaseSecretName,
 } from '../specs/database-secret.ts';
+import { desiredChildren } from '../specs/desired-children.ts';
 import { buildGeneratedSecret, type GeneratedSecretValues } from '../specs/generated-secret.ts';
 import { buildMigrationJob } from '../specs/migration-job.ts';
 import { childNames, tenantNamespace, workerSelector } from '../specs/names.ts';
 import { type OperatorConfig, tenantImages } from '../specs/operator-config.ts';
-import { desiredChildren } from '../specs/desired-children.ts';
 import { applyIfDrifted, createIfMissing, forEachLimited } from './apply-children.ts';
 import { deploymentCounts, jobState, observeRedis } from './child-observations.ts';
 import type { EventRecorder } from './events.ts';
@@ -101,7 +101,13 @@ function optionalChildren(tenant: WhatsAppTenant): { apiVersion: string; kind: s
 }
 
 // The kinds applied in the second wave, after what their pods reference.
-const WORKLOAD_KINDS = new Set(['StatefulSet', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'ServiceMonitor']);
+const WORKLOAD_KINDS = new Set([
+  'StatefulSet',
+  'Deployment',
+  'HorizontalPodAutoscaler',
+  'Ingress',
+  'ServiceMonitor',
+]);
 
 /** Where a pass is, for the status of one that fails. */
 interface Progress {
@@ -230,7 +236,9 @@ export class TenantReconciler {
       tenant.spec.media.storage === 's3' ? tenant.spec.media.s3?.secretRef?.name : undefined,
     ].filter((secret): secret is string => secret !== undefined);
     for (const secret of ownSecrets) {
-      secretDigests[secret] = secretDigest(await this.client.get<V1Secret>('v1', 'Secret', namespace, secret));
+      secretDigests[secret] = secretDigest(
+        await this.client.get<V1Secret>('v1', 'Secret', namespace, secret),
+      );
     }
     progress.done.push('database');
 
@@ -411,7 +419,11 @@ export class TenantReconciler {
       internalToken: randomBytes(32).toString('base64url'),
       redisPassword: randomBytes(32).toString('base64url'),
     };
-    const { created, live } = await createIfMissing(this.client, this.reader, buildGeneratedSecret(tenant, values));
+    const { created, live } = await createIfMissing(
+      this.client,
+      this.reader,
+      buildGeneratedSecret(tenant, values),
+    );
     if (created) {
       await this.events.normal(
         tenant,
@@ -487,7 +499,11 @@ export class TenantReconciler {
     }
     try {
       const values = await provisionManagedDatabase(adminUrl, tenant);
-      const { live } = await createIfMissing(this.client, this.reader, buildManagedDatabaseSecret(tenant, values));
+      const { live } = await createIfMissing(
+        this.client,
+        this.reader,
+        buildManagedDatabaseSecret(tenant, values),
+      );
       await this.events.normal(
         tenant,
         'DatabaseProvisioned',

@@ -69,11 +69,25 @@ export interface KubeClientOptions {
   /** Connections kept to the API server; default 32. */
   maxSockets?: number;
   /**
-   * Called with the server's answer to every create, apply and patch this client made, so a
-   * cache can tell its own writes from others' (their resourceVersions) and read them before
-   * the watch delivers them.
+   * Told when a create, apply or patch of an object starts and how it ended (the server's
+   * answer, or undefined on failure), so a cache can tell its own writes from others' (by
+   * resourceVersion), even when the watch delivers one before its answer arrives.
    */
-  onWrite?: (object: KubernetesObject) => void;
+  writeObserver?: WriteObserver;
+}
+
+/** Which object a write is for. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string | undefined;
+  name: string;
+}
+
+/** See KubeClientOptions.writeObserver. */
+export interface WriteObserver {
+  writeStarted(ref: ObjectRef): void;
+  writeEnded(ref: ObjectRef, answer: KubernetesObject | undefined): void;
 }
 
 /** Default client-side rate limit: controller-runtime's QPS 20, burst 30. */
@@ -95,7 +109,7 @@ export class KubeClient {
   private readonly fieldManager: string;
   private readonly timeoutMs: number;
   private readonly bucket: TokenBucket;
-  private readonly onWrite: ((object: KubernetesObject) => void) | undefined;
+  private readonly writeObserver: WriteObserver | undefined;
   // Keep-alive: a reconcile makes dozens of requests, and a TLS handshake per request would
   // dominate its latency.
   private readonly agent: Agent;
@@ -105,7 +119,7 @@ export class KubeClient {
     this.fieldManager = options.fieldManager;
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.bucket = new TokenBucket(options.rateLimit ?? { qps: 0, burst: 1 });
-    this.onWrite = options.onWrite;
+    this.writeObserver = options.writeObserver;
     this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 32 });
   }
 
@@ -167,6 +181,7 @@ export class KubeClient {
       `${this.path(apiVersion, kind, metadata.namespace)}?${query}`,
       {
         body: toWire(object),
+        target: { apiVersion, kind, namespace: metadata.namespace, name: metadata.name },
       },
     );
   }
@@ -179,7 +194,11 @@ export class KubeClient {
       'apply',
       'PATCH',
       `${this.path(apiVersion, kind, metadata.namespace, metadata.name)}?${query}`,
-      { body: toWire(object), contentType: 'application/apply-patch+yaml' },
+      {
+        body: toWire(object),
+        contentType: 'application/apply-patch+yaml',
+        target: { apiVersion, kind, namespace: metadata.namespace, name: metadata.name },
+      },
     );
   }
 
@@ -201,6 +220,7 @@ export class KubeClient {
       {
         body: patch,
         contentType: 'application/merge-patch+json',
+        target: { apiVersion, kind, namespace, name },
       },
     );
   }
@@ -217,6 +237,7 @@ export class KubeClient {
     return await this.send<T>('patch', 'PATCH', `${this.path(apiVersion, kind, namespace, name)}?${query}`, {
       body: operations,
       contentType: 'application/json-patch+json',
+      target: { apiVersion, kind, namespace, name },
     });
   }
 
@@ -262,10 +283,13 @@ export class KubeClient {
     verb: KubeVerb,
     method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
     path: string,
-    options: { body?: unknown; contentType?: string } = {},
+    options: { body?: unknown; contentType?: string; target?: ObjectRef } = {},
   ): Promise<T> {
     await this.bucket.take();
     this.requests[verb] += 1;
+    const target = this.writeObserver ? options.target : undefined;
+    if (target) this.writeObserver!.writeStarted(target);
+    let answered: KubernetesObject | undefined;
     try {
       const answer = await apiRequest<T>(this.kubeConfig, {
         method,
@@ -275,9 +299,7 @@ export class KubeClient {
         agent: this.agent,
         timeoutMs: this.timeoutMs,
       });
-      if (this.onWrite && (verb === 'create' || verb === 'apply' || verb === 'patch') && isObject(answer)) {
-        this.onWrite(answer);
-      }
+      if (isObject(answer)) answered = answer;
       return answer;
     } catch (error) {
       if (!(error instanceof ApiStatusError)) throw error;
@@ -289,6 +311,8 @@ export class KubeClient {
         error.status?.reason ?? 'Unknown',
         error.status?.message ?? '',
       );
+    } finally {
+      if (target) this.writeObserver!.writeEnded(target, answered);
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Informer } from '../runtime/informer.ts';
+import type { ObjectRef, WriteObserver } from './kube-client.ts';
 
 /**
  * Reads from the informers' caches instead of the API server, as controller-runtime's
@@ -12,7 +13,9 @@ import type { Informer } from '../runtime/informer.ts';
  *   server answered, until the watch delivers that version. Meanwhile `get` returns the written
  *   object (the cache is older than what the operator just wrote), and `observe` reports the
  *   watch event that echoes it as the operator's own, so the controller does not reconcile the
- *   tenant again for a change it made itself.
+ *   tenant again for a change it made itself. The watch often delivers the echo before the
+ *   write's answer arrives: an event for an object with a write in flight is held until the
+ *   answer, then dropped when it is the echo and passed on when it is not.
  *
  * resourceVersions are compared as numbers: the API server hands out etcd revisions, which
  * only grow. A version that is not a number (another storage) makes the cache authoritative.
@@ -39,7 +42,12 @@ const objectId = (apiVersion: string, kind: string, namespace: string | undefine
   `${apiVersion}/${kind}/${namespace ?? ''}/${name}`;
 
 const idOf = (object: KubernetesObject) =>
-  objectId(object.apiVersion ?? '', object.kind ?? '', object.metadata?.namespace, object.metadata?.name ?? '');
+  objectId(
+    object.apiVersion ?? '',
+    object.kind ?? '',
+    object.metadata?.namespace,
+    object.metadata?.name ?? '',
+  );
 
 function revision(object: KubernetesObject | undefined): bigint | undefined {
   const value = object?.metadata?.resourceVersion;
@@ -55,9 +63,13 @@ function newer(a: KubernetesObject, b: KubernetesObject): boolean {
 }
 
 /** The informer caches plus the operator's writes not yet seen on a watch. */
-export class ObjectCache implements ObjectReader {
+export class ObjectCache implements ObjectReader, WriteObserver {
   private readonly sources = new Map<string, Source[]>();
   private readonly written = new Map<string, KubernetesObject>();
+  /** Writes in flight, by object. */
+  private readonly inFlight = new Map<string, number>();
+  /** Events that came while a write to their object was in flight: resourceVersion, and how to pass them on. */
+  private readonly held = new Map<string, { resourceVersion: string | undefined; pass: () => void }[]>();
   private readonly fallback: ObjectReader;
 
   /** `fallback` answers for kinds (or namespaces) no informer watches. */
@@ -110,6 +122,32 @@ export class ObjectCache implements ObjectReader {
     this.written.set(idOf(object), object);
   }
 
+  /** A write of `ref` is being sent (KubeClient's writeObserver). */
+  writeStarted(ref: ObjectRef): void {
+    const id = objectId(ref.apiVersion, ref.kind, ref.namespace, ref.name);
+    this.inFlight.set(id, (this.inFlight.get(id) ?? 0) + 1);
+  }
+
+  /** A write of `ref` ended with `answer` (undefined: it failed); releases the events held for it. */
+  writeEnded(ref: ObjectRef, answer: KubernetesObject | undefined): void {
+    const id = objectId(ref.apiVersion, ref.kind, ref.namespace, ref.name);
+    const left = (this.inFlight.get(id) ?? 1) - 1;
+    if (left > 0) this.inFlight.set(id, left);
+    else this.inFlight.delete(id);
+    if (answer) this.recordWrite(answer);
+    if (left > 0) return;
+    const held = this.held.get(id) ?? [];
+    this.held.delete(id);
+    for (const event of held) {
+      const own = this.written.get(id);
+      if (own && own.metadata?.resourceVersion === event.resourceVersion) {
+        this.written.delete(id);
+      } else if (answer?.metadata?.resourceVersion !== event.resourceVersion) {
+        event.pass();
+      }
+    }
+  }
+
   /** Forgets a write (the object was deleted by the operator). */
   forget(apiVersion: string, kind: string, namespace: string | undefined, name: string): void {
     this.written.delete(objectId(apiVersion, kind, namespace, name));
@@ -118,10 +156,17 @@ export class ObjectCache implements ObjectReader {
   /**
    * Called for every watch event before it enqueues anything: true when the event is the
    * echo of the operator's own write (and then drops the remembered write, since the cache
-   * now has it); false for everyone else's changes and deletions.
+   * now has it), or when it is held because a write of its object is in flight (`pass` runs
+   * later unless it turns out to be the echo); false for everyone else's changes and deletions.
    */
-  observe(type: 'add' | 'update' | 'delete', object: KubernetesObject): boolean {
+  observe(type: 'add' | 'update' | 'delete', object: KubernetesObject, pass?: () => void): boolean {
     const id = idOf(object);
+    if (pass && type !== 'delete' && this.inFlight.has(id)) {
+      const list = this.held.get(id) ?? [];
+      list.push({ resourceVersion: object.metadata?.resourceVersion, pass });
+      this.held.set(id, list);
+      return true;
+    }
     const own = this.written.get(id);
     if (!own) return false;
     if (type === 'delete') {

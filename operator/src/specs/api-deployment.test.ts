@@ -1,13 +1,13 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { MEDIA_MOUNT_PATH, type WhatsAppTenantSpecInput } from '../api/v1alpha1/index.ts';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 import { buildApiAutoscaler } from './api-autoscaler.ts';
 import { buildApiDeployment, buildApiPodDisruptionBudget } from './api-deployment.ts';
 import { buildApiIngress } from './api-ingress.ts';
 import { buildApiService } from './api-service.ts';
 import { mediaSettings } from './config-map.ts';
 import { CONFIG_HASH_ANNOTATION } from './names.ts';
-import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 import { buildWorkerDeployment } from './worker-deployment.ts';
 
 const config = operatorConfigFixture();

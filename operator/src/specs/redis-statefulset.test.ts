@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 import { CONFIG_HASH_ANNOTATION } from './names.ts';
 import {
   buildRedisPodDisruptionBudget,
@@ -7,7 +8,6 @@ import {
   sentinelQuorum,
 } from './redis-statefulset.ts';
 import { buildSentinelService, buildSentinelStatefulSet } from './sentinel-statefulset.ts';
-import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 
 const config = operatorConfigFixture();
 const inputs = { secretDigests: { 'acme-internal': 'g1' } };

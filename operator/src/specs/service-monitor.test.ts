@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { tenantFixture } from '../testing/fixtures.ts';
 import { buildApiService } from './api-service.ts';
 import { buildServiceMonitor } from './service-monitor.ts';
-import { tenantFixture } from '../testing/fixtures.ts';
 import { buildWorkerService } from './worker-deployment.ts';
 
 describe('buildServiceMonitor', () => {
