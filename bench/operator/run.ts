@@ -34,7 +34,7 @@ import {
   type WhatsAppTenantSpecInput,
 } from '../../operator/src/api/v1alpha1/index.ts';
 import { KubeClient, type KubeVerb, toWire } from '../../operator/src/kube/kube-client.ts';
-import { DEFAULT_RATE_LIMIT, SwitchboardOperator } from '../../operator/src/operator.ts';
+import { DEFAULT_RATE_LIMIT, FIELD_MANAGER, SwitchboardOperator } from '../../operator/src/operator.ts';
 import type { RuntimeLogger } from '../../operator/src/runtime/index.ts';
 import { desiredChildren } from '../../operator/src/specs/desired-children.ts';
 import { buildGeneratedSecret } from '../../operator/src/specs/generated-secret.ts';
@@ -49,6 +49,8 @@ const DEFAULT_TENANTS = [10, 100, 500];
 const DEFAULT_REPEATS = 3;
 const LARGE_N = 500;
 const DEFAULT_REPEATS_LARGE = 1;
+// Tenants of the two-replica run whose leader is killed mid-way (the issue's 200).
+const DEFAULT_FAILOVER = 200;
 // Requests in flight from the bench (tenant applies, baseline applies): what a GitOps tool or
 // `kubectl apply --server-side` of a directory typically keeps open, and the KubeClient's
 // socket limit, so nothing waits for a connection.
@@ -59,7 +61,8 @@ const POLL_MS = 200;
 // then is work it made for itself: the second reconcile its own status writes and child
 // creations trigger, and the safety-net requeues of tenants waiting on their migration.
 const IDLE_WINDOW_MS = 10_000;
-const CONCURRENCY = 4;
+// The operator's default RECONCILE_WORKERS.
+const CONCURRENCY = 8;
 // Progress lines on stderr while a run converges.
 const PROGRESS_MS = 10_000;
 
@@ -363,6 +366,20 @@ async function verifyChildren(
   }
 }
 
+/** The tenants' external database Secret (dummy URLs: nothing connects). */
+async function createDatabaseSecret(client: KubeClient, namespace: string): Promise<void> {
+  await client.create({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: DATABASE_SECRET, namespace },
+    stringData: {
+      ownerUrl: 'postgres://owner:bench@127.0.0.1:1/bench',
+      appUrl: 'postgres://app:bench@127.0.0.1:1/bench',
+      appRole: 'app',
+    },
+  } as KubernetesObject);
+}
+
 /** One operator run: N tenants, from the first apply to every tenant converged. */
 async function runOperator(
   plane: ControlPlane,
@@ -400,16 +417,7 @@ async function runOperator(
   });
   const untrack = track(() => operator.stop());
   try {
-    await bench.create({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: DATABASE_SECRET, namespace: ns.name },
-      stringData: {
-        ownerUrl: 'postgres://owner:bench@127.0.0.1:1/bench',
-        appUrl: 'postgres://app:bench@127.0.0.1:1/bench',
-        appRole: 'app',
-      },
-    } as KubernetesObject);
+    await createDatabaseSecret(bench, ns.name);
 
     const ports = await operator.start();
     await waitFor('the operator to lead', async () => operator.isLeader(), 30_000);
@@ -546,6 +554,139 @@ async function runOperator(
     };
   } finally {
     await operator.stop();
+    untrack();
+    bench.close();
+  }
+}
+
+/** Two replicas, the leader killed (Lease not released) once half the tenants have a status. */
+interface FailoverRun {
+  tenants: number;
+  leaseDurationSeconds: number;
+  /** Tenants with a status when the leader was killed. */
+  reconciledAtKill: number;
+  /** From the kill to the standby holding the Lease. */
+  takeoverSeconds: number;
+  /** From the first tenant apply to every tenant converged. */
+  convergenceSeconds: number;
+  /** Writes the killed leader sent after it was stopped (0: nothing in flight leaked). */
+  oldLeaderWritesAfterKill: number;
+  newLeaderWrites: number;
+  /** 409 answers to either replica: lost create races, failed preconditions, field-manager conflicts. */
+  conflicts: number;
+  /** Field managers other than the operator's on the tenants' ConfigMaps and Deployments' specs. */
+  foreignManagers: string[];
+}
+
+async function runFailover(plane: ControlPlane, n: number, track: Track): Promise<FailoverRun> {
+  const { kubeConfig } = plane;
+  const ns = await createTestNamespace(kubeConfig, `bench-failover-${n}`);
+  const bench = new KubeClient({ kubeConfig, fieldManager: 'bench' });
+  const leaseName = `bench-failover-${randomBytes(3).toString('hex')}`;
+  const leaseDurationMs = 15_000;
+  const replica = (identity: string) =>
+    new SwitchboardOperator({
+      kubeConfig,
+      config,
+      watchNamespaces: [ns.name],
+      // client-go's timings, as the chart runs them.
+      leaderElection: {
+        namespace: ns.name,
+        name: leaseName,
+        identity,
+        leaseDurationMs,
+        renewDeadlineMs: 10_000,
+        retryPeriodMs: 2_000,
+      },
+      metrics: createMetricsRegistry({ service: 'bench', collectDefaultMetrics: false }),
+      concurrency: CONCURRENCY,
+      logger: new ProblemLogger(),
+      metricsPort: 0,
+      healthPort: 0,
+    });
+  const a = replica('replica-a');
+  const b = replica('replica-b');
+  const untrack = track(async () => {
+    await Promise.all([a.stop(), b.stop()]);
+  });
+  try {
+    await createDatabaseSecret(bench, ns.name);
+    await Promise.all([a.start(), b.start()]);
+    const [leader, standby] = await waitFor(
+      'a leader',
+      async () => (a.isLeader() ? [a, b] : b.isLeader() ? [b, a] : undefined),
+      30_000,
+    );
+    const names = Array.from({ length: n }, (_, i) => tenantName(i));
+    const startedAt = performance.now();
+    await inParallel(names, PARALLELISM, async (name) => {
+      await bench.apply({
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name, namespace: ns.name },
+        spec: TENANT_SPEC,
+      } as KubernetesObject);
+    });
+    const withStatus = async () =>
+      (await bench.list<WhatsAppTenant>(API_VERSION, KIND, ns.name)).filter((t) => t.status?.phase).length;
+    // Mid-way: about half the tenants reconciled.
+    const reconciledAtKill = await waitFor(
+      'half the tenants reconciled',
+      async () => {
+        const count = await withStatus();
+        return count >= n / 2 ? count : undefined;
+      },
+      120_000,
+      50,
+    );
+    const killedAt = performance.now();
+    await leader.stop({ release: false });
+    const leaderWritesAtKill = leader.client.writes;
+    await waitFor('the standby to lead', async () => standby.isLeader(), leaseDurationMs * 3, 100);
+    const takeoverSeconds = (performance.now() - killedAt) / 1000;
+    await waitFor(
+      `${n} tenants to converge after the takeover`,
+      async () => {
+        const tenants = await bench.list<WhatsAppTenant>(API_VERSION, KIND, ns.name);
+        return (
+          tenants.filter(
+            (t) =>
+              t.status?.observedGeneration === t.metadata.generation &&
+              SETTLED_PHASES.has(t.status?.phase ?? ''),
+          ).length === n
+        );
+      },
+      120_000 + n * 1_000,
+      POLL_MS,
+    );
+    const convergenceSeconds = (performance.now() - startedAt) / 1000;
+    await verifyChildren(bench, ns.name, names);
+    const foreign = new Set<string>();
+    for (const kind of ['ConfigMap', 'Service'] as const) {
+      for (const item of await bench.list(
+        'v1',
+        kind,
+        ns.name,
+        `app.kubernetes.io/managed-by=${MANAGED_BY}`,
+      )) {
+        for (const entry of item.metadata?.managedFields ?? []) {
+          if (entry.manager !== FIELD_MANAGER) foreign.add(`${kind}: ${entry.manager}`);
+        }
+      }
+    }
+    return {
+      tenants: n,
+      leaseDurationSeconds: leaseDurationMs / 1000,
+      reconciledAtKill,
+      takeoverSeconds,
+      convergenceSeconds,
+      oldLeaderWritesAfterKill: leader.client.writes - leaderWritesAtKill,
+      newLeaderWrites: standby.client.writes,
+      conflicts: leader.client.conflicts + standby.client.conflicts,
+      foreignManagers: [...foreign],
+    };
+  } finally {
+    await Promise.all([a.stop(), b.stop()]);
     untrack();
     bench.close();
   }
@@ -721,9 +862,9 @@ function table(rows: Summary[]): string {
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
 }
 
-function parseOptions(): { tenants: number[]; repeats: (n: number) => number } {
+function parseOptions(): { tenants: number[]; repeats: (n: number) => number; failover: number } {
   const { values } = parseArgs({
-    options: { tenants: { type: 'string' }, repeats: { type: 'string' } },
+    options: { tenants: { type: 'string' }, repeats: { type: 'string' }, failover: { type: 'string' } },
     strict: true,
   });
   const tenants = values.tenants
@@ -736,8 +877,13 @@ function parseOptions(): { tenants: number[]; repeats: (n: number) => number } {
   if (repeats !== undefined && (!Number.isInteger(repeats) || repeats < 1)) {
     throw new Error(`--repeats takes a positive integer, got ${values.repeats}`);
   }
+  const failover = values.failover === undefined ? DEFAULT_FAILOVER : Number.parseInt(values.failover, 10);
+  if (!Number.isInteger(failover) || failover < 0 || failover > 5000) {
+    throw new Error(`--failover takes a tenant count from 0 (skip) to 5000, got ${values.failover}`);
+  }
   return {
     tenants,
+    failover,
     repeats: (n) => repeats ?? (n >= LARGE_N ? DEFAULT_REPEATS_LARGE : DEFAULT_REPEATS),
   };
 }
@@ -804,6 +950,7 @@ async function main(): Promise<void> {
   };
   const all: { tenants: number; repeat: number; operator: OperatorRun; baseline: BaselineRun }[] = [];
   const summaries: Summary[] = [];
+  let failover: FailoverRun | undefined;
   // Written after every measurement, so a run that fails late keeps what it measured.
   const save = async () => {
     const report = {
@@ -820,6 +967,7 @@ async function main(): Promise<void> {
       },
       summary: summaries,
       runs: all,
+      failover,
     };
     await writeFile(resultsPath, `${JSON.stringify(report, null, 2)}\n`);
   };
@@ -848,9 +996,23 @@ async function main(): Promise<void> {
       }
       summaries.push(summarise(n, runs));
     }
+    if (options.failover > 0 && !interrupted) {
+      ({ result: failover } = await onFreshControlPlane(binaries, track, (plane) =>
+        runFailover(plane, options.failover, track),
+      ));
+      log(`failover: ${JSON.stringify(failover)}`);
+    }
     await save();
     process.stdout.write(
-      `\nOperator benchmark, ${startedAt.toISOString()}, ${machine.cpus} cores, Kubernetes ${machine.kubernetes}\n\n${table(summaries)}\n`,
+      `\nOperator benchmark, ${startedAt.toISOString()}, ${machine.cpus} cores, Kubernetes ${machine.kubernetes}\n\n${table(summaries)}\n${
+        failover
+          ? `\nTwo replicas, leader killed at ${failover.reconciledAtKill}/${failover.tenants} tenants reconciled: ` +
+            `standby leading after ${failover.takeoverSeconds.toFixed(1)} s (lease ${failover.leaseDurationSeconds} s), ` +
+            `all converged at ${failover.convergenceSeconds.toFixed(1)} s; old leader writes after the kill ` +
+            `${failover.oldLeaderWritesAfterKill}, conflicts ${failover.conflicts}, other field managers ` +
+            `${failover.foreignManagers.length === 0 ? 'none' : failover.foreignManagers.join(', ')}\n`
+          : ''
+      }`,
     );
     log(`wrote ${resultsPath}`);
   } finally {

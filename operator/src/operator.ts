@@ -289,7 +289,7 @@ export class SwitchboardOperator {
             this.reconciles += 1;
           }
         },
-        concurrency: options.concurrency ?? 4,
+        concurrency: options.concurrency ?? 8,
         metrics: this.metrics,
         logger: this.logger,
       });

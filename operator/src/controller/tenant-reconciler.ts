@@ -59,6 +59,7 @@ export interface TenantReconcilerOptions {
   /** Child applies in flight at once within one reconcile; default 8. */
   applyConcurrency?: number;
   config: OperatorConfig;
+  /** Sent without waiting (best effort): the recorder reports its failures, never rejects. */
   events: EventRecorder;
   /**
    * The platform Postgres admin URL for managed databases, read when needed (the chart gives
@@ -73,16 +74,15 @@ export interface TenantReconcilerOptions {
 
 /** What a reconcile asks of the work queue. */
 export interface ReconcileResult {
-  /** Run again after this long even without an event (waiting on a Job or on pods). */
+  /** Run again after this long even without an event (a deletion waiting for operator configuration). */
   requeueAfter?: number;
 }
 
-// While something is in motion the informers' events (Jobs, Deployments, StatefulSets) trigger
-// the next reconcile; these requeues are only the safety net for a missed event. They were 5 s
-// and 15 s at first: the operator benchmark showed ~70 requests/s from 10 idle tenants waiting
-// on migrations, all of it polling.
-const WAITING_REQUEUE_MS = 60_000;
-const MIGRATING_REQUEUE_MS = 30_000;
+// A tenant waiting on its migration Job or its pods is not polled: every child kind is watched,
+// so the Job's or the Deployment's status change reconciles it, and the tenant informer's
+// resync (RESYNC_PERIOD_SECONDS) is the safety net for a missed event. Polling every 30-60 s
+// cost the API server about 500 requests/s for 500 waiting tenants (bench/README.md).
+const FINALIZER_RETRY_MS = 60_000;
 
 /** The optional children: kinds and names that exist only for some specs, deleted when unwanted. */
 function optionalChildren(tenant: WhatsAppTenant): { apiVersion: string; kind: string; name: string }[] {
@@ -323,12 +323,7 @@ export class TenantReconciler {
       ...(url ? { endpoints: { inbox: url, api: `${url}/v1` } } : {}),
       selector: workerSelector(tenant),
     };
-    const status = await this.writeStatus(tenant, observations);
-
-    if (migrations.state === 'Running') return { requeueAfter: MIGRATING_REQUEUE_MS };
-    if (status.phase !== 'Ready' && status.phase !== 'Suspended' && status.phase !== 'Degraded') {
-      return { requeueAfter: WAITING_REQUEUE_MS };
-    }
+    await this.writeStatus(tenant, observations);
     return {};
   }
 
@@ -381,7 +376,7 @@ export class TenantReconciler {
       { status: replaceLists(previous, status) },
       { subresource: 'status' },
     );
-    await this.events.warning(tenant, 'ReconcileFailed', message);
+    void this.events.warning(tenant, 'ReconcileFailed', message);
   }
 
   private async finalize(tenant: WhatsAppTenant): Promise<ReconcileResult> {
@@ -391,15 +386,15 @@ export class TenantReconciler {
     if (tenant.spec.database.mode === 'managed' && tenant.spec.database.deletionPolicy === 'Delete') {
       const adminUrl = await this.platformDatabaseUrl();
       if (!adminUrl) {
-        await this.events.warning(
+        void this.events.warning(
           tenant,
           'DatabaseNotDropped',
           'No platform Postgres is configured; the finalizer stays until one is.',
         );
-        return { requeueAfter: WAITING_REQUEUE_MS };
+        return { requeueAfter: FINALIZER_RETRY_MS };
       }
       await dropManagedDatabase(adminUrl, tenant);
-      await this.events.normal(
+      void this.events.normal(
         tenant,
         'DatabaseDropped',
         'The managed database and its roles were dropped (deletionPolicy Delete).',
@@ -425,7 +420,7 @@ export class TenantReconciler {
       buildGeneratedSecret(tenant, values),
     );
     if (created) {
-      await this.events.normal(
+      void this.events.normal(
         tenant,
         'SecretsGenerated',
         `Generated the signing key, internal token and Redis password in Secret ${live.metadata?.name}.`,
@@ -504,7 +499,7 @@ export class TenantReconciler {
         this.reader,
         buildManagedDatabaseSecret(tenant, values),
       );
-      await this.events.normal(
+      void this.events.normal(
         tenant,
         'DatabaseProvisioned',
         `Created the database and roles on the platform Postgres; URLs in Secret ${secretName}.`,
@@ -555,7 +550,7 @@ export class TenantReconciler {
     }
     const { created, live } = await createIfMissing(this.client, this.reader, job);
     if (created) {
-      await this.events.normal(
+      void this.events.normal(
         tenant,
         'MigrationStarted',
         `Started migration Job ${live.metadata?.name} for ${image}.`,
@@ -583,9 +578,8 @@ export class TenantReconciler {
     for (const c of status.conditions ?? []) {
       const old = before.get(c.type);
       if (old && old.status === c.status && old.reason === c.reason) continue;
-      if (c.type === 'Degraded' && c.status === 'True')
-        await this.events.warning(tenant, c.reason, c.message);
-      if (c.type === 'Ready' && c.status === 'True') await this.events.normal(tenant, 'Ready', c.message);
+      if (c.type === 'Degraded' && c.status === 'True') void this.events.warning(tenant, c.reason, c.message);
+      if (c.type === 'Ready' && c.status === 'True') void this.events.normal(tenant, 'Ready', c.message);
     }
     return status;
   }
