@@ -1,4 +1,4 @@
-// The operator against a real kube-apiserver, for what issue 16 asks: hand edits of what the
+// The operator against a real kube-apiserver, level-triggered: hand edits of what the
 // operator owns are put back within 2 s, a deleted child comes back, a reconcile of an
 // unchanged tenant costs no write and no read of a child, and two replicas hand over mid-way
 // through a batch of tenants without fighting over their writes.

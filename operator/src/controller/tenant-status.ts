@@ -172,7 +172,8 @@ export function buildStatus(
     conditions,
     workers: { desired: o.workers.desired, ready: o.workers.ready },
     workersSummary: `${o.workers.ready}/${o.workers.desired}`,
-    // Kept when the API has reported sessions (a later issue); unknown until then.
+    // The operator does not read session health from the tenant API: status.sessions is kept
+    // when something set it, and the summary is unknown otherwise.
     ...(previous?.sessions ? { sessions: previous.sessions } : {}),
     sessionsSummary: previous?.sessions
       ? `${previous.sessions.connected}/${previous.sessions.total}`

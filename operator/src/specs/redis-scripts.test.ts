@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
+import { redisGroupEnv } from './redis.ts';
 import { buildRedisScriptsConfigMap, REDIS_SCRIPTS } from './redis-scripts.ts';
-import { redisGroupEnv } from './redis-statefulset.ts';
 
 const run = promisify(execFile);
 

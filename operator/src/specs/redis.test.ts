@@ -6,8 +6,8 @@ import {
   buildRedisService,
   buildRedisStatefulSet,
   sentinelQuorum,
-} from './redis-statefulset.ts';
-import { buildSentinelService, buildSentinelStatefulSet } from './sentinel-statefulset.ts';
+} from './redis.ts';
+import { buildSentinelService, buildSentinelStatefulSet } from './sentinel.ts';
 
 const config = operatorConfigFixture();
 const inputs = { secretDigests: { 'acme-internal': 'g1' } };
