@@ -61,7 +61,7 @@ export interface SwitchboardOperatorOptions {
   onLostLeadership?: () => void;
   /** Client-side rate limit of the operator's requests (client-go's QPS/Burst); DEFAULT_RATE_LIMIT when absent. */
   rateLimit?: { qps: number; burst: number };
-  /** Child applies in flight at once within one reconcile; default 8. */
+  /** Child applies in flight at once within one reconcile; default 16. */
   applyConcurrency?: number;
 }
 

@@ -56,7 +56,7 @@ export interface TenantReconcilerOptions {
   client: KubeClient;
   /** Reads of the tenant and its children: the informer caches (ObjectCache); the client when absent. */
   reader?: ObjectReader;
-  /** Child applies in flight at once within one reconcile; default 8. */
+  /** Child applies in flight at once within one reconcile; default 16. */
   applyConcurrency?: number;
   config: OperatorConfig;
   /** Sent without waiting (best effort): the recorder reports its failures, never rejects. */
@@ -152,7 +152,7 @@ export class TenantReconciler {
   constructor(options: TenantReconcilerOptions) {
     this.client = options.client;
     this.reader = options.reader ?? options.client;
-    this.applyConcurrency = options.applyConcurrency ?? 8;
+    this.applyConcurrency = options.applyConcurrency ?? 16;
     this.config = options.config;
     this.events = options.events;
     this.platformDatabaseUrl = options.platformDatabaseUrl ?? (async () => undefined);
@@ -219,11 +219,12 @@ export class TenantReconciler {
       ]);
     }
 
-    progress.step = 'generated Secret';
-    const generated = await this.ensureGeneratedSecret(tenant);
-    progress.done.push('generated Secret');
-    progress.step = 'database';
-    const database = await this.ensureDatabase(tenant);
+    // Independent: the generated Secret and the database, at once.
+    progress.step = 'generated Secret and database';
+    const [generated, database] = await Promise.all([
+      this.ensureGeneratedSecret(tenant),
+      this.ensureDatabase(tenant),
+    ]);
     const databaseSecret = database.secret;
 
     // The tenant's own Secrets are not the operator's children: no informer holds them.
@@ -240,7 +241,7 @@ export class TenantReconciler {
         await this.client.get<V1Secret>('v1', 'Secret', namespace, secret),
       );
     }
-    progress.done.push('database');
+    progress.done.push('generated Secret', 'database');
 
     progress.step = 'discovery';
     const children = desiredChildren(tenant, this.config, {
@@ -266,14 +267,17 @@ export class TenantReconciler {
     const ungated = children.filter((child) => !gated.has(key(child)));
     const first = ungated.filter((child) => !WORKLOAD_KINDS.has(child.kind ?? ''));
     const second = ungated.filter((child) => WORKLOAD_KINDS.has(child.kind ?? ''));
-    progress.step = 'children';
+    progress.step = 'children and migration Job';
     await forEachLimited(first, this.applyConcurrency, apply);
-    await forEachLimited(second, this.applyConcurrency, apply);
-    progress.done.push(`${ungated.length} children (${applied} applied)`);
-
-    progress.step = 'migration Job';
-    const migrations = await this.ensureMigrations(tenant, database.observation.ok);
-    progress.done.push(`migrations ${migrations.state.toLowerCase()}`);
+    // The migration Job does not wait for the workloads, nor they for it.
+    const [migrations] = await Promise.all([
+      this.ensureMigrations(tenant, database.observation.ok),
+      forEachLimited(second, this.applyConcurrency, apply),
+    ]);
+    progress.done.push(
+      `${ungated.length} children (${applied} applied)`,
+      `migrations ${migrations.state.toLowerCase()}`,
+    );
     progress.step = 'rollout';
     if (migrations.state === 'Succeeded') {
       await forEachLimited(
