@@ -340,6 +340,37 @@ describe('an external database', () => {
   });
 });
 
+describe('a reconcile that fails half-way', () => {
+  it("still writes the status: Degraded, the failing step, what was done and the API server's message", async () => {
+    // A StatefulSet with the Redis name and another selector, made by someone else: its
+    // spec.selector is immutable, so the API server refuses the operator's apply.
+    const other = { app: 'someone-else' };
+    await client.create({
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'gamma-redis', namespace: ns.name },
+      spec: {
+        selector: { matchLabels: other },
+        serviceName: 'gamma-redis',
+        template: { metadata: { labels: other }, spec: { containers: [{ name: 'c', image: 'busybox' }] } },
+      },
+    } as KubernetesObject);
+    await applyTenant('gamma', {
+      database: { mode: 'external', external: { secretRef: { name: 'gamma-postgres' } } },
+    });
+    await expect(reconciler.reconcile(ns.name, 'gamma')).rejects.toThrow(/422/);
+    const tenant = await getTenant('gamma');
+    expect(tenant.status?.phase).toBe('Degraded');
+    expect(condition(tenant, 'Ready')).toMatchObject({ status: 'False', reason: 'ReconcileFailed' });
+    const degraded = condition(tenant, 'Degraded')!;
+    expect(degraded).toMatchObject({ status: 'True', reason: 'ReconcileFailed' });
+    expect(degraded.message).toContain('Reconcile failed at children and migration Job: 422 Invalid:');
+    expect(degraded.message).toContain('field is immutable');
+    expect(degraded.message).toContain('Done before it: generated Secret, database.');
+    expect(recorded).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'ReconcileFailed' }));
+  });
+});
+
 describe('the API server', () => {
   it('rejects an invalid tenant with a message that says what is wrong', async () => {
     const response = await kubeRequest<{ message: string }>(kubeConfig, {

@@ -27,9 +27,10 @@ import { secretValue } from './platform-database.ts';
 import { DATABASE_FINALIZER, dropManagedDatabase, provisionManagedDatabase } from './tenant-database.ts';
 import {
   buildStatus,
+  failedStatus,
   type MigrationState,
-  mergeConditions,
   type Observation,
+  replaceLists,
   sameStatus,
   type TenantObservations,
 } from './tenant-status.ts';
@@ -115,6 +116,16 @@ interface Progress {
   done: string[];
 }
 
+/**
+ * A write refused because the cache was behind (a 409 conflict, or the finalizer patch's
+ * resourceVersion test): the retry a few milliseconds later reads the newer object, so this is
+ * not worth a Degraded status.
+ */
+function staleRead(progress: Progress, error: unknown): boolean {
+  if (!(error instanceof KubeApiError)) return false;
+  return error.status === 409 || (progress.step === 'finalizer' && error.status === 422);
+}
+
 /** The API server's message without the request line; any other error's message. */
 function errorMessage(error: unknown): string {
   if (error instanceof KubeApiError) return `${error.status} ${error.reason}: ${error.apiMessage}`;
@@ -195,7 +206,7 @@ export class TenantReconciler {
     try {
       return await this.converge(tenant, progress);
     } catch (error) {
-      if (progress.step !== 'status') {
+      if (progress.step !== 'status' && !staleRead(progress, error)) {
         try {
           await this.writeFailure(tenant, progress, error);
         } catch {
@@ -342,35 +353,7 @@ export class TenantReconciler {
     const message = `Reconcile failed at ${progress.step}: ${errorMessage(error)}${
       progress.done.length > 0 ? ` Done before it: ${progress.done.join(', ')}.` : ''
     } Retrying with backoff.`;
-    const failed = {
-      type: 'Degraded' as const,
-      status: 'True' as const,
-      reason: 'ReconcileFailed',
-      message,
-      observedGeneration: generation,
-    };
-    const kept = (previous?.conditions ?? [])
-      .filter((c) => c.type !== 'Degraded')
-      .map(({ lastTransitionTime: _t, ...c }) => c);
-    const next = kept.some((c) => c.type === 'Ready')
-      ? [...kept, failed]
-      : [
-          {
-            type: 'Ready' as const,
-            status: 'False' as const,
-            reason: 'ReconcileFailed',
-            message,
-            observedGeneration: generation,
-          },
-          ...kept,
-          failed,
-        ];
-    const status: WhatsAppTenantStatus = {
-      ...(previous ?? {}),
-      phase: 'Degraded',
-      observedGeneration: generation,
-      conditions: mergeConditions(previous?.conditions, next, this.now()),
-    };
+    const status = failedStatus(previous, generation, message, this.now());
     if (sameStatus(previous, status)) return;
     await this.client.mergePatch(
       API_VERSION,
@@ -587,19 +570,4 @@ export class TenantReconciler {
     }
     return status;
   }
-}
-
-/**
- * A merge patch replaces lists whole, which is what conditions need; fields present before and
- * absent now are set to null so the patch removes them.
- */
-function replaceLists(
-  previous: WhatsAppTenantStatus | undefined,
-  next: WhatsAppTenantStatus,
-): Record<string, unknown> {
-  const patch: Record<string, unknown> = { ...next };
-  for (const field of Object.keys(previous ?? {})) {
-    if (!(field in next)) patch[field] = null;
-  }
-  return patch;
 }

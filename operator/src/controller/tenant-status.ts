@@ -187,3 +187,60 @@ export function buildStatus(
 export function sameStatus(a: WhatsAppTenantStatus | undefined, b: WhatsAppTenantStatus): boolean {
   return a !== undefined && stableStringify(a) === stableStringify(b);
 }
+
+/**
+ * The status of a pass that failed: Degraded (ReconcileFailed) with `message`; the other
+ * conditions keep what the last complete pass found (Ready=False added when there was none).
+ */
+export function failedStatus(
+  previous: WhatsAppTenantStatus | undefined,
+  generation: number,
+  message: string,
+  now: Date,
+): WhatsAppTenantStatus {
+  const failed = {
+    type: 'Degraded' as const,
+    status: 'True' as const,
+    reason: 'ReconcileFailed',
+    message,
+    observedGeneration: generation,
+  };
+  const kept = (previous?.conditions ?? [])
+    .filter((c) => c.type !== 'Degraded')
+    .map(({ lastTransitionTime: _t, ...c }) => c);
+  const next = kept.some((c) => c.type === 'Ready')
+    ? [...kept, failed]
+    : [
+        {
+          type: 'Ready' as const,
+          status: 'False' as const,
+          reason: 'ReconcileFailed',
+          message,
+          observedGeneration: generation,
+        },
+        ...kept,
+        failed,
+      ];
+  const status: WhatsAppTenantStatus = {
+    ...(previous ?? {}),
+    phase: 'Degraded',
+    observedGeneration: generation,
+    conditions: mergeConditions(previous?.conditions, next, now),
+  };
+  return status;
+}
+
+/**
+ * A merge patch replaces lists whole, which is what conditions need; fields present before and
+ * absent now are set to null so the patch removes them.
+ */
+export function replaceLists(
+  previous: WhatsAppTenantStatus | undefined,
+  next: WhatsAppTenantStatus,
+): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...next };
+  for (const field of Object.keys(previous ?? {})) {
+    if (!(field in next)) patch[field] = null;
+  }
+  return patch;
+}
