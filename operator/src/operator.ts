@@ -115,8 +115,9 @@ export function tenantChanged(event: WatchEvent<KubernetesObject>): boolean {
   );
 }
 
-// Discovery answers are cached: the monitoring CRDs are installed rarely, and asking on every
-// reconcile would add a request to each one.
+// Whether to build ServiceMonitors: asked of discovery at most once a minute, and only while
+// reconciles run (an idle operator sends nothing). Prometheus Operator CRDs installed after the
+// start get their ServiceMonitors within a minute; their informers start with the next restart.
 const DISCOVERY_TTL_MS = 60_000;
 
 /** The running operator. */

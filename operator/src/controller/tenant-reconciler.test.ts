@@ -365,7 +365,8 @@ describe('a reconcile that fails half-way', () => {
     const degraded = condition(tenant, 'Degraded')!;
     expect(degraded).toMatchObject({ status: 'True', reason: 'ReconcileFailed' });
     expect(degraded.message).toContain('Reconcile failed at children and migration Job: 422 Invalid:');
-    expect(degraded.message).toContain('field is immutable');
+    expect(degraded.message).toContain('updates to statefulset spec for fields other than');
+    expect(degraded.message).toContain('are forbidden. Done before it');
     expect(degraded.message).toContain('Done before it: generated Secret, database.');
     expect(recorded).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'ReconcileFailed' }));
   });

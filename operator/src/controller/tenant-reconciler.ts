@@ -350,7 +350,7 @@ export class TenantReconciler {
   private async writeFailure(tenant: WhatsAppTenant, progress: Progress, error: unknown): Promise<void> {
     const previous = tenant.status;
     const generation = tenant.metadata.generation ?? 0;
-    const message = `Reconcile failed at ${progress.step}: ${errorMessage(error)}${
+    const message = `Reconcile failed at ${progress.step}: ${errorMessage(error).replace(/[.\s]*$/, '.')}${
       progress.done.length > 0 ? ` Done before it: ${progress.done.join(', ')}.` : ''
     } Retrying with backoff.`;
     const status = failedStatus(previous, generation, message, this.now());
