@@ -244,8 +244,10 @@ describe('two replicas', () => {
           .length;
       // Mid-way: some tenants reconciled, not all (the leader is stopped before it can finish).
       await until('a few tenants reconciled', async () => (await withStatus()) >= 3);
-      const crashedAt = Date.now();
+      // The crash: the leader drains its reconciles in flight (renewing meanwhile), then stops
+      // renewing without releasing the Lease.
       await leader.stop({ release: false });
+      const crashedAt = Date.now();
       const leaderWritesAtCrash = leader.client.writes;
       await until('the standby to lead', async () => standby.isLeader(), 10_000);
       // Lease 3 s + one retry period, with slack for a loaded machine.
