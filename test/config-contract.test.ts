@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { WhatsAppTenantSpecInput } from '../operator/src/api/v1alpha1/index.ts';
 import { settingsData, tenantSettings } from '../operator/src/specs/config-map.ts';
 import { serviceEnv } from '../operator/src/specs/service-env.ts';
-import { operatorConfigFixture, tenantFixture } from '../operator/src/specs/test-fixtures.ts';
+import { operatorConfigFixture, tenantFixture } from '../operator/src/testing/fixtures.ts';
 import { apiConfigSchema } from '../services/api/src/config.ts';
 import { workerConfigSchema } from '../services/worker/src/config.ts';
 

@@ -28,7 +28,7 @@ import { KubeEventRecorder } from '../operator/src/controller/events.ts';
 import { platformDatabaseUrlFromSecret } from '../operator/src/controller/platform-database.ts';
 import { TenantReconciler } from '../operator/src/controller/tenant-reconciler.ts';
 import { KubeClient } from '../operator/src/kube/kube-client.ts';
-import { operatorConfigFixture } from '../operator/src/specs/test-fixtures.ts';
+import { operatorConfigFixture } from '../operator/src/testing/fixtures.ts';
 
 const run = promisify(execFile);
 const { kubeConfig, tools } = useControlPlane();

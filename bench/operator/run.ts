@@ -23,6 +23,7 @@ import {
   createTestNamespace,
   ensureControlPlaneBinaries,
   installCrds,
+  kubeRequest,
   startControlPlane,
 } from '@switchboard/envtest';
 import { createMetricsRegistry } from '@switchboard/telemetry';
@@ -32,17 +33,14 @@ import {
   type WhatsAppTenant,
   type WhatsAppTenantSpecInput,
 } from '../../operator/src/api/v1alpha1/index.ts';
-import { KubeEventRecorder } from '../../operator/src/controller/events.ts';
-import { withAppliedHash } from '../../operator/src/controller/tenant-children.ts';
-import { TenantReconciler } from '../../operator/src/controller/tenant-reconciler.ts';
-import { KubeClient, type KubeVerb } from '../../operator/src/kube/kube-client.ts';
-import { FIELD_MANAGER, SwitchboardOperator } from '../../operator/src/operator.ts';
-import type { RuntimeLogger } from '../../operator/src/runtime/index.ts';
+import { KubeClient, type KubeVerb, toWire } from '../../operator/src/kube/kube-client.ts';
+import { DEFAULT_RATE_LIMIT, FIELD_MANAGER, SwitchboardOperator } from '../../operator/src/operator.ts';
+import { Informer, type RuntimeLogger } from '../../operator/src/runtime/index.ts';
+import { desiredChildren } from '../../operator/src/specs/desired-children.ts';
 import { buildGeneratedSecret } from '../../operator/src/specs/generated-secret.ts';
 import { buildMigrationJob } from '../../operator/src/specs/migration-job.ts';
 import { childNames, MANAGED_BY, TENANT_LABEL } from '../../operator/src/specs/names.ts';
-import { desiredChildren } from '../../operator/src/specs/tenant-children.ts';
-import { operatorConfigFixture, tenantFixture } from '../../operator/src/specs/test-fixtures.ts';
+import { operatorConfigFixture, tenantFixture } from '../../operator/src/testing/fixtures.ts';
 
 // The issue's sizes. N=500 runs once by default: with three repeats of every size the whole
 // run took 17 min on the 2-core machine, 12 of them for N=500 (bench/README.md), past the
@@ -51,17 +49,22 @@ const DEFAULT_TENANTS = [10, 100, 500];
 const DEFAULT_REPEATS = 3;
 const LARGE_N = 500;
 const DEFAULT_REPEATS_LARGE = 1;
+// Tenants of the two-replica run whose leader is killed mid-way (the issue's 200).
+const DEFAULT_FAILOVER = 200;
 // Requests in flight from the bench (tenant applies, baseline applies): what a GitOps tool or
 // `kubectl apply --server-side` of a directory typically keeps open, and the KubeClient's
 // socket limit, so nothing waits for a connection.
 const PARALLELISM = 16;
-// The issue's polling interval: one LIST of the namespace's tenants per tick (the bench's cost).
-const POLL_MS = 200;
+// How often the bench looks at its watch of the tenants (a cache read, no request): the
+// tenants' statuses come through one watch, not a LIST of every tenant per tick, so observing
+// costs the API server and this process little next to the operator's own work.
+const POLL_MS = 50;
 // After convergence the operator is watched this long with nothing changing. What it sends
 // then is work it made for itself: the second reconcile its own status writes and child
 // creations trigger, and the safety-net requeues of tenants waiting on their migration.
 const IDLE_WINDOW_MS = 10_000;
-const CONCURRENCY = 4;
+// The operator's default RECONCILE_WORKERS.
+const CONCURRENCY = 8;
 // Progress lines on stderr while a run converges.
 const PROGRESS_MS = 10_000;
 
@@ -101,8 +104,21 @@ interface OperatorRun {
   writes: number;
   reconciles: Record<string, number>;
   reconcilesTotal: number;
-  steadyState: { reads: number; writes: number; requests: Counts; seconds: number };
-  idle: { seconds: number; requests: number; requestsPerSecond: number; reconciles: number };
+  /** One reconcile of a converged tenant, triggered by a change the operator does not own. */
+  steadyState: { reads: number; writes: number; requests: Counts; reconciles: number };
+  /**
+   * The idle window: the operator's own requests, and every non-watch request the API server
+   * served (its apiserver_request_total, Lease renewals included), with nothing changing.
+   */
+  idle: {
+    seconds: number;
+    requests: number;
+    requestsPerSecond: number;
+    reconciles: number;
+    apiServerRequests: Record<string, number>;
+  };
+  /** 409 answers the operator got (lost create races, failed preconditions). */
+  conflicts: number;
   lostLeadership: boolean;
   /** CPU seconds during convergence: where the time went (the bench process runs the operator). */
   cpu: CpuSample;
@@ -228,6 +244,37 @@ async function reconcileCounts(metricsPort: number): Promise<Record<string, numb
   return samplesBy(await scrape(metricsPort), 'switchboard_operator_reconcile_total', 'result');
 }
 
+/**
+ * The API server's own count of the requests it served (apiserver_request_total), by verb,
+ * without WATCH (the informers' open watches) and without the bench's LIST polling of tenants
+ * (resource whatsapptenants).
+ */
+async function apiServerRequests(kubeConfig: ControlPlane['kubeConfig']): Promise<Record<string, number>> {
+  const { text } = await kubeRequest(kubeConfig, { path: '/metrics' });
+  const counts: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    const match = /^[^{]+\{([^}]*)\} (\S+)$/.exec(line);
+    if (!match) continue;
+    const labels = match[1]!;
+    const verb = /(?:^|,)verb="([^"]*)"/.exec(labels)?.[1] ?? '';
+    const resource = /(?:^|,)resource="([^"]*)"/.exec(labels)?.[1] ?? '';
+    if (verb === 'WATCH' || resource === 'whatsapptenants' || resource === '') continue;
+    const key = `${verb} ${resource}`;
+    counts[key] = (counts[key] ?? 0) + Number(match[2]);
+  }
+  return counts;
+}
+
+function minusRecord(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(a)) {
+    const delta = value - (b[key] ?? 0);
+    if (delta > 0) out[key] = delta;
+  }
+  return out;
+}
+
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((s, n) => s + n, 0);
 
 /** CPU seconds used so far by the API server, etcd and this process (operator and bench). */
@@ -321,6 +368,38 @@ async function verifyChildren(
   }
 }
 
+/** A watch of the namespace's tenants, synced: the bench's view of their statuses. */
+async function watchTenants(
+  kubeConfig: ControlPlane['kubeConfig'],
+  namespace: string,
+): Promise<Informer<WhatsAppTenant>> {
+  const informer = new Informer<WhatsAppTenant>({
+    kubeConfig,
+    apiVersion: API_VERSION,
+    kind: KIND,
+    namespace,
+    name: 'bench-tenants',
+    resyncPeriodMs: 0,
+  });
+  informer.start();
+  await informer.waitForSync(30_000);
+  return informer;
+}
+
+/** The tenants' external database Secret (dummy URLs: nothing connects). */
+async function createDatabaseSecret(client: KubeClient, namespace: string): Promise<void> {
+  await client.create({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: DATABASE_SECRET, namespace },
+    stringData: {
+      ownerUrl: 'postgres://owner:bench@127.0.0.1:1/bench',
+      appUrl: 'postgres://app:bench@127.0.0.1:1/bench',
+      appRole: 'app',
+    },
+  } as KubernetesObject);
+}
+
 /** One operator run: N tenants, from the first apply to every tenant converged. */
 async function runOperator(
   plane: ControlPlane,
@@ -357,17 +436,9 @@ async function runOperator(
     },
   });
   const untrack = track(() => operator.stop());
+  let tenantWatch: Informer<WhatsAppTenant> | undefined;
   try {
-    await bench.create({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: DATABASE_SECRET, namespace: ns.name },
-      stringData: {
-        ownerUrl: 'postgres://owner:bench@127.0.0.1:1/bench',
-        appUrl: 'postgres://app:bench@127.0.0.1:1/bench',
-        appRole: 'app',
-      },
-    } as KubernetesObject);
+    await createDatabaseSecret(bench, ns.name);
 
     const ports = await operator.start();
     await waitFor('the operator to lead', async () => operator.isLeader(), 30_000);
@@ -379,6 +450,8 @@ async function runOperator(
     );
 
     const names = Array.from({ length: n }, (_, i) => tenantName(i));
+    tenantWatch = await watchTenants(kubeConfig, ns.name);
+    const watched = tenantWatch;
     const before = { ...operator.client.requests };
     const cpuBefore = cpuSample(plane);
     const startedAt = performance.now();
@@ -412,7 +485,7 @@ async function runOperator(
       async () => {
         if (lostLeadership) throw new Error('the operator lost its leadership during the run');
         polls += 1;
-        const tenants = await bench.list<WhatsAppTenant>(API_VERSION, KIND, ns.name);
+        const tenants = watched.list();
         if (tenants.length < n) return false;
         const settledCount = tenants.filter(
           (t) =>
@@ -441,31 +514,36 @@ async function runOperator(
     const cpu = cpuSince(plane, cpuBefore);
     const requests = minus(operator.client.requests, before);
     const reconciles = await reconcileCounts(ports.metricsPort);
+    const conflicts = operator.client.conflicts;
 
-    // The steady state: a fresh reconciler with its own client, on a tenant the operator has
-    // converged. Its writes must be 0 (applied-hash annotations, status compared first).
+    // The idle fleet: what the operator and the API server do once everything has converged.
+    // Settle first (the reconciles their own last events triggered), then count.
+    await waitFor('the operator to go idle', async () => operator.controllerQueueIdle(), 60_000);
     operator.client.resetCounts();
+    const reconcilesAtIdle = operator.reconcileCount();
+    const serverBefore = await apiServerRequests(kubeConfig);
     const idleFrom = performance.now();
-    const steadyClient = new KubeClient({ kubeConfig, fieldManager: FIELD_MANAGER });
-    const steady = new TenantReconciler({
-      client: steadyClient,
-      config,
-      events: new KubeEventRecorder({ client: steadyClient, component: FIELD_MANAGER, instance: 'bench' }),
-      // envtest serves no monitoring.coreos.com, as the operator's discovery found.
-      serviceMonitorsAvailable: async () => false,
-    });
-    const steadyStart = performance.now();
-    await steady.reconcile(ns.name, names[0]!);
-    const steadySeconds = (performance.now() - steadyStart) / 1000;
-    const steadyRequests = { ...steadyClient.requests };
-    steadyClient.close();
-
-    // The idle fleet: what the operator keeps sending once everything has converged.
-    const remaining = IDLE_WINDOW_MS - (performance.now() - idleFrom);
-    if (remaining > 0) await sleep(remaining);
+    await sleep(IDLE_WINDOW_MS);
     const idleSeconds = (performance.now() - idleFrom) / 1000;
+    const serverIdle = minusRecord(await apiServerRequests(kubeConfig), serverBefore);
     const idleRequests = sum(operator.client.requests, ALL_VERBS);
-    const idleReconciles = total(await reconcileCounts(ports.metricsPort)) - total(reconciles);
+    const idleReconciles = operator.reconcileCount() - reconcilesAtIdle;
+
+    // The steady state: a change the operator does not own (a label on a child) reconciles a
+    // converged tenant; what that reconcile sends is the cost of a pass with nothing to do.
+    operator.client.resetCounts();
+    const steadyBefore = operator.reconcileCount();
+    await bench.mergePatch('v1', 'ConfigMap', ns.name, `${names[0]}-config`, {
+      metadata: { labels: { 'bench.switchboard.dev/touched': 'yes' } },
+    });
+    await waitFor(
+      'the steady-state reconcile',
+      async () => operator.reconcileCount() > steadyBefore && operator.controllerQueueIdle(),
+      30_000,
+      20,
+    );
+    const steadyRequests = { ...operator.client.requests };
+    const steadyReconciles = operator.reconcileCount() - steadyBefore;
 
     await verifyChildren(bench, ns.name, names);
 
@@ -483,20 +561,159 @@ async function runOperator(
         reads: sum(steadyRequests, ['get', 'list']),
         writes: sum(steadyRequests, ['create', 'apply', 'patch', 'delete']),
         requests: steadyRequests,
-        seconds: steadySeconds,
+        reconciles: steadyReconciles,
       },
       idle: {
         seconds: idleSeconds,
         requests: idleRequests,
         requestsPerSecond: idleRequests / idleSeconds,
         reconciles: idleReconciles,
+        apiServerRequests: serverIdle,
       },
+      conflicts,
       lostLeadership,
       cpu,
       problems: Object.fromEntries(logger.problems),
     };
   } finally {
+    await tenantWatch?.stop();
     await operator.stop();
+    untrack();
+    bench.close();
+  }
+}
+
+/** Two replicas, the leader killed (Lease not released) once half the tenants have a status. */
+interface FailoverRun {
+  tenants: number;
+  leaseDurationSeconds: number;
+  /** Tenants with a status when the leader was killed. */
+  reconciledAtKill: number;
+  /** From the kill to the standby holding the Lease. */
+  takeoverSeconds: number;
+  /** From the first tenant apply to every tenant converged. */
+  convergenceSeconds: number;
+  /** Writes the killed leader sent after it was stopped (0: nothing in flight leaked). */
+  oldLeaderWritesAfterKill: number;
+  newLeaderWrites: number;
+  /** 409 answers to either replica: lost create races, failed preconditions, field-manager conflicts. */
+  conflicts: number;
+  /** Field managers other than the operator's on the tenants' ConfigMaps and Deployments' specs. */
+  foreignManagers: string[];
+}
+
+async function runFailover(plane: ControlPlane, n: number, track: Track): Promise<FailoverRun> {
+  const { kubeConfig } = plane;
+  const ns = await createTestNamespace(kubeConfig, `bench-failover-${n}`);
+  const bench = new KubeClient({ kubeConfig, fieldManager: 'bench' });
+  const leaseName = `bench-failover-${randomBytes(3).toString('hex')}`;
+  const leaseDurationMs = 15_000;
+  const replica = (identity: string) =>
+    new SwitchboardOperator({
+      kubeConfig,
+      config,
+      watchNamespaces: [ns.name],
+      // client-go's timings, as the chart runs them.
+      leaderElection: {
+        namespace: ns.name,
+        name: leaseName,
+        identity,
+        leaseDurationMs,
+        renewDeadlineMs: 10_000,
+        retryPeriodMs: 2_000,
+      },
+      metrics: createMetricsRegistry({ service: 'bench', collectDefaultMetrics: false }),
+      concurrency: CONCURRENCY,
+      logger: new ProblemLogger(),
+      metricsPort: 0,
+      healthPort: 0,
+    });
+  const a = replica('replica-a');
+  const b = replica('replica-b');
+  const untrack = track(async () => {
+    await Promise.all([a.stop(), b.stop()]);
+  });
+  let tenantWatch: Informer<WhatsAppTenant> | undefined;
+  try {
+    await createDatabaseSecret(bench, ns.name);
+    await Promise.all([a.start(), b.start()]);
+    const [leader, standby] = await waitFor(
+      'a leader',
+      async () => (a.isLeader() ? [a, b] : b.isLeader() ? [b, a] : undefined),
+      30_000,
+    );
+    const names = Array.from({ length: n }, (_, i) => tenantName(i));
+    tenantWatch = await watchTenants(kubeConfig, ns.name);
+    const watched = tenantWatch;
+    const startedAt = performance.now();
+    await inParallel(names, PARALLELISM, async (name) => {
+      await bench.apply({
+        apiVersion: API_VERSION,
+        kind: KIND,
+        metadata: { name, namespace: ns.name },
+        spec: TENANT_SPEC,
+      } as KubernetesObject);
+    });
+    const withStatus = async () => watched.list().filter((t) => t.status?.phase).length;
+    // Mid-way: about half the tenants reconciled.
+    const reconciledAtKill = await waitFor(
+      'half the tenants reconciled',
+      async () => {
+        const count = await withStatus();
+        return count >= n / 2 ? count : undefined;
+      },
+      120_000,
+      50,
+    );
+    const killedAt = performance.now();
+    await leader.stop({ release: false });
+    const leaderWritesAtKill = leader.client.writes;
+    await waitFor('the standby to lead', async () => standby.isLeader(), leaseDurationMs * 3, 100);
+    const takeoverSeconds = (performance.now() - killedAt) / 1000;
+    await waitFor(
+      `${n} tenants to converge after the takeover`,
+      async () => {
+        const tenants = watched.list();
+        return (
+          tenants.filter(
+            (t) =>
+              t.status?.observedGeneration === t.metadata.generation &&
+              SETTLED_PHASES.has(t.status?.phase ?? ''),
+          ).length === n
+        );
+      },
+      120_000 + n * 1_000,
+      POLL_MS,
+    );
+    const convergenceSeconds = (performance.now() - startedAt) / 1000;
+    await verifyChildren(bench, ns.name, names);
+    const foreign = new Set<string>();
+    for (const kind of ['ConfigMap', 'Service'] as const) {
+      for (const item of await bench.list(
+        'v1',
+        kind,
+        ns.name,
+        `app.kubernetes.io/managed-by=${MANAGED_BY}`,
+      )) {
+        for (const entry of item.metadata?.managedFields ?? []) {
+          if (entry.manager !== FIELD_MANAGER) foreign.add(`${kind}: ${entry.manager}`);
+        }
+      }
+    }
+    return {
+      tenants: n,
+      leaseDurationSeconds: leaseDurationMs / 1000,
+      reconciledAtKill,
+      takeoverSeconds,
+      convergenceSeconds,
+      oldLeaderWritesAfterKill: leader.client.writes - leaderWritesAtKill,
+      newLeaderWrites: standby.client.writes,
+      conflicts: leader.client.conflicts + standby.client.conflicts,
+      foreignManagers: [...foreign],
+    };
+  } finally {
+    await tenantWatch?.stop();
+    await Promise.all([a.stop(), b.stop()]);
     untrack();
     bench.close();
   }
@@ -525,7 +742,7 @@ function baselineObjects(
       secret,
       ...desiredChildren(tenant, config, { secretDigests: {}, serviceMonitorsAvailable: false }),
       buildMigrationJob(tenant, config),
-    ].map((child) => withAppliedHash(child));
+    ].map((child) => toWire(child) as KubernetesObject);
     perTenant = children.length;
     objects.push(...children);
   }
@@ -571,6 +788,11 @@ interface Summary {
   steadyReads: number;
   steadyWrites: number;
   idleRequestsPerSecond: number;
+  /** Non-watch requests the API server served in the idle window, Lease renewals aside. */
+  idleServerRequests: number;
+  /** kube-apiserver + etcd CPU seconds per tenant during convergence. */
+  serverCpuPerTenant: number;
+  conflicts: number;
   baselineApplies: number;
   baselineSeconds: number;
   ratio: number;
@@ -603,6 +825,15 @@ function summarise(n: number, runs: { operator: OperatorRun; baseline: BaselineR
     steadyReads: m((r) => r.steadyState.reads),
     steadyWrites: Math.max(...op.map((r) => r.steadyState.writes)),
     idleRequestsPerSecond: m((r) => r.idle.requestsPerSecond),
+    idleServerRequests: m((r) =>
+      Object.entries(r.idle.apiServerRequests)
+        // Lease renewals (the operator's and the API server's own) and the API server's own
+        // endpoints upkeep are not the operator's reads.
+        .filter(([key]) => !/ (leases|endpoints|endpointslices)$/.test(key))
+        .reduce((s, [, n]) => s + n, 0),
+    ),
+    serverCpuPerTenant: m((r) => (r.cpu.apiServer + r.cpu.etcd) / n),
+    conflicts: Math.max(...op.map((r) => r.conflicts)),
     baselineApplies: median(runs.map((r) => r.baseline.applies)),
     baselineSeconds: baseline,
     // Per run, then the median: both sides of a ratio saw the same moment's machine load.
@@ -628,6 +859,8 @@ function table(rows: Summary[]): string {
     'req/reconcile',
     'steady reads/writes',
     'idle req/s',
+    'idle server req',
+    'server CPU ms/tenant',
     'baseline applies',
     'baseline s',
     'operator/baseline',
@@ -645,6 +878,8 @@ function table(rows: Summary[]): string {
     r.requestsPerReconcile.toFixed(1),
     `${r.steadyReads}/${r.steadyWrites}`,
     r.idleRequestsPerSecond.toFixed(0),
+    String(r.idleServerRequests),
+    (r.serverCpuPerTenant * 1000).toFixed(0),
     String(r.baselineApplies),
     r.baselineSeconds.toFixed(2),
     `${r.ratio.toFixed(1)}x`,
@@ -656,9 +891,9 @@ function table(rows: Summary[]): string {
   return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...body.map(line)].join('\n');
 }
 
-function parseOptions(): { tenants: number[]; repeats: (n: number) => number } {
+function parseOptions(): { tenants: number[]; repeats: (n: number) => number; failover: number } {
   const { values } = parseArgs({
-    options: { tenants: { type: 'string' }, repeats: { type: 'string' } },
+    options: { tenants: { type: 'string' }, repeats: { type: 'string' }, failover: { type: 'string' } },
     strict: true,
   });
   const tenants = values.tenants
@@ -671,8 +906,13 @@ function parseOptions(): { tenants: number[]; repeats: (n: number) => number } {
   if (repeats !== undefined && (!Number.isInteger(repeats) || repeats < 1)) {
     throw new Error(`--repeats takes a positive integer, got ${values.repeats}`);
   }
+  const failover = values.failover === undefined ? DEFAULT_FAILOVER : Number.parseInt(values.failover, 10);
+  if (!Number.isInteger(failover) || failover < 0 || failover > 5000) {
+    throw new Error(`--failover takes a tenant count from 0 (skip) to 5000, got ${values.failover}`);
+  }
   return {
     tenants,
+    failover,
     repeats: (n) => repeats ?? (n >= LARGE_N ? DEFAULT_REPEATS_LARGE : DEFAULT_REPEATS),
   };
 }
@@ -739,6 +979,7 @@ async function main(): Promise<void> {
   };
   const all: { tenants: number; repeat: number; operator: OperatorRun; baseline: BaselineRun }[] = [];
   const summaries: Summary[] = [];
+  let failover: FailoverRun | undefined;
   // Written after every measurement, so a run that fails late keeps what it measured.
   const save = async () => {
     const report = {
@@ -750,10 +991,12 @@ async function main(): Promise<void> {
         parallelism: PARALLELISM,
         pollMs: POLL_MS,
         operatorConcurrency: CONCURRENCY,
+        rateLimit: DEFAULT_RATE_LIMIT,
         idleWindowMs: IDLE_WINDOW_MS,
       },
       summary: summaries,
       runs: all,
+      failover,
     };
     await writeFile(resultsPath, `${JSON.stringify(report, null, 2)}\n`);
   };
@@ -782,9 +1025,23 @@ async function main(): Promise<void> {
       }
       summaries.push(summarise(n, runs));
     }
+    if (options.failover > 0 && !interrupted) {
+      ({ result: failover } = await onFreshControlPlane(binaries, track, (plane) =>
+        runFailover(plane, options.failover, track),
+      ));
+      log(`failover: ${JSON.stringify(failover)}`);
+    }
     await save();
     process.stdout.write(
-      `\nOperator benchmark, ${startedAt.toISOString()}, ${machine.cpus} cores, Kubernetes ${machine.kubernetes}\n\n${table(summaries)}\n`,
+      `\nOperator benchmark, ${startedAt.toISOString()}, ${machine.cpus} cores, Kubernetes ${machine.kubernetes}\n\n${table(summaries)}\n${
+        failover
+          ? `\nTwo replicas, leader killed at ${failover.reconciledAtKill}/${failover.tenants} tenants reconciled: ` +
+            `standby leading after ${failover.takeoverSeconds.toFixed(1)} s (lease ${failover.leaseDurationSeconds} s), ` +
+            `all converged at ${failover.convergenceSeconds.toFixed(1)} s; old leader writes after the kill ` +
+            `${failover.oldLeaderWritesAfterKill}, conflicts ${failover.conflicts}, other field managers ` +
+            `${failover.foreignManagers.length === 0 ? 'none' : failover.foreignManagers.join(', ')}\n`
+          : ''
+      }`,
     );
     log(`wrote ${resultsPath}`);
   } finally {

@@ -42,7 +42,9 @@ describe('operator configuration', () => {
   it("reads the chart's environment into the builders' settings", async () => {
     const env = await loadConfig(operatorConfigSchema, { env: chartEnv });
     expect(env.WATCH_NAMESPACES).toEqual(['tenants', 'tenants-eu']);
-    expect(env.RECONCILE_WORKERS).toBe(4);
+    expect(env.RECONCILE_WORKERS).toBe(8);
+    expect(env.KUBE_API_QPS).toBe(400);
+    expect(env.KUBE_API_BURST).toBe(800);
     const config = operatorConfigFromEnv(env);
     expect(config.images).toEqual({
       api: 'ghcr.io/switchboard/api:0.1.0',

@@ -122,10 +122,16 @@ export const operatorConfigSchema = defineConfig(
       ),
     METRICS_PORT: port().default(8080).describe('Port of /metrics.'),
     HEALTH_PORT: port().default(8081).describe('Port of /healthz and /readyz.'),
-    RECONCILE_WORKERS: integer({ min: 1, max: 64 }).default(4).describe('Tenants reconciled at once.'),
+    RECONCILE_WORKERS: integer({ min: 1, max: 64 }).default(8).describe('Tenants reconciled at once.'),
     RESYNC_PERIOD_SECONDS: integer({ min: 30 })
       .default(600)
       .describe('Every tenant is reconciled at least this often, even without a change.'),
+    KUBE_API_QPS: integer({ min: 0, max: 100_000 })
+      .default(400)
+      .describe("Client-side rate limit: the operator's sustained API requests per second; 0 turns it off."),
+    KUBE_API_BURST: integer({ min: 1, max: 100_000 })
+      .default(800)
+      .describe('Client-side rate limit: API requests allowed at once before KUBE_API_QPS applies.'),
   }),
 );
 

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, KIND, type WhatsAppTenant } from './api/v1alpha1/index.ts';
 import { KubeClient } from './kube/kube-client.ts';
 import { SwitchboardOperator } from './operator.ts';
-import { operatorConfigFixture } from './specs/test-fixtures.ts';
+import { operatorConfigFixture } from './testing/fixtures.ts';
 
 const { kubeConfig } = useControlPlane();
 let ns: TestNamespace;

@@ -38,6 +38,7 @@ const operator = new SwitchboardOperator({
   logger,
   concurrency: env.RECONCILE_WORKERS,
   resyncPeriodMs: env.RESYNC_PERIOD_SECONDS * 1000,
+  rateLimit: { qps: env.KUBE_API_QPS, burst: env.KUBE_API_BURST },
   metricsPort: env.METRICS_PORT,
   healthPort: env.HEALTH_PORT,
   // A replica that lost its Lease may have missed events while it believed it led: start over.

@@ -609,6 +609,8 @@ describe.each([
     expect(byName.LOG_LEVEL?.value).toBe('info');
     expect(byName.METRICS_PORT?.value).toBe('8080');
     expect(byName.HEALTH_PORT?.value).toBe('8081');
+    expect(byName.KUBE_API_QPS?.value).toBe('400');
+    expect(byName.KUBE_API_BURST?.value).toBe('800');
     expect(byName.OPERATOR_CLUSTER_DOMAIN?.value).toBe('cluster.local');
     expect(byName.OPERATOR_TENANT_LOG_LEVEL?.value).toBe('info');
     expect(JSON.parse(byName.OPERATOR_NETWORK?.value ?? 'null')).toEqual({

@@ -24,7 +24,7 @@ import {
 } from '../api/v1alpha1/index.ts';
 import { KubeClient } from '../kube/kube-client.ts';
 import { CONFIG_HASH_ANNOTATION } from '../specs/names.ts';
-import { operatorConfigFixture } from '../specs/test-fixtures.ts';
+import { operatorConfigFixture } from '../testing/fixtures.ts';
 import type { EventRecorder } from './events.ts';
 import { managedDatabaseNames } from './tenant-database.ts';
 import { TenantReconciler } from './tenant-reconciler.ts';
@@ -108,8 +108,9 @@ describe('a new tenant', () => {
       database: { deletionPolicy: 'Delete' },
     });
 
+    // No polling while the migration runs: the Job's status change is what reconciles next.
     const first = await reconciler.reconcile(ns.name, 'acme');
-    expect(first.requeueAfter).toBeGreaterThan(0);
+    expect(first.requeueAfter).toBeUndefined();
 
     // Before the migration Job has succeeded there is no API or worker Deployment at all.
     expect(await get('apps/v1', 'Deployment', 'acme-api')).toBeUndefined();
@@ -336,6 +337,38 @@ describe('an external database', () => {
     expect(tenant.metadata.finalizers ?? []).not.toContain('switchboard.dev/database');
     expect(await client.list('batch/v1', 'Job', ns.name, 'switchboard.dev/tenant=beta')).toHaveLength(0);
     expect(await get('apps/v1', 'StatefulSet', 'beta-redis')).toBeUndefined();
+  });
+});
+
+describe('a reconcile that fails half-way', () => {
+  it("still writes the status: Degraded, the failing step, what was done and the API server's message", async () => {
+    // A StatefulSet with the Redis name and another selector, made by someone else: its
+    // spec.selector is immutable, so the API server refuses the operator's apply.
+    const other = { app: 'someone-else' };
+    await client.create({
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'gamma-redis', namespace: ns.name },
+      spec: {
+        selector: { matchLabels: other },
+        serviceName: 'gamma-redis',
+        template: { metadata: { labels: other }, spec: { containers: [{ name: 'c', image: 'busybox' }] } },
+      },
+    } as KubernetesObject);
+    await applyTenant('gamma', {
+      database: { mode: 'external', external: { secretRef: { name: 'gamma-postgres' } } },
+    });
+    await expect(reconciler.reconcile(ns.name, 'gamma')).rejects.toThrow(/422/);
+    const tenant = await getTenant('gamma');
+    expect(tenant.status?.phase).toBe('Degraded');
+    expect(condition(tenant, 'Ready')).toMatchObject({ status: 'False', reason: 'ReconcileFailed' });
+    const degraded = condition(tenant, 'Degraded')!;
+    expect(degraded).toMatchObject({ status: 'True', reason: 'ReconcileFailed' });
+    expect(degraded.message).toContain('Reconcile failed at children and migration Job: 422 Invalid:');
+    expect(degraded.message).toContain('updates to statefulset spec for fields other than');
+    expect(degraded.message).toContain('are forbidden. Done before it');
+    expect(degraded.message).toContain('Done before it: generated Secret, database.');
+    expect(recorded).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'ReconcileFailed' }));
   });
 });
 

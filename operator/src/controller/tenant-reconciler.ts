@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { KubernetesObject, V1Deployment, V1Job, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Job, V1Secret } from '@kubernetes/client-node';
 import {
   API_VERSION,
   KIND,
@@ -7,26 +7,30 @@ import {
   type WhatsAppTenantStatus,
   whatsAppTenantSchema,
 } from '../api/v1alpha1/index.ts';
-import type { KubeClient } from '../kube/kube-client.ts';
+import { KubeApiError, type KubeClient } from '../kube/kube-client.ts';
+import type { ObjectReader } from '../kube/object-cache.ts';
 import { publicUrl } from '../specs/config-map.ts';
 import {
   buildManagedDatabaseSecret,
   DATABASE_SECRET_KEYS,
   databaseSecretName,
 } from '../specs/database-secret.ts';
+import { desiredChildren } from '../specs/desired-children.ts';
 import { buildGeneratedSecret, type GeneratedSecretValues } from '../specs/generated-secret.ts';
 import { buildMigrationJob } from '../specs/migration-job.ts';
 import { childNames, tenantNamespace, workerSelector } from '../specs/names.ts';
 import { type OperatorConfig, tenantImages } from '../specs/operator-config.ts';
-import { desiredChildren } from '../specs/tenant-children.ts';
+import { applyIfDrifted, createIfMissing, forEachLimited } from './apply-children.ts';
+import { deploymentCounts, jobState, observeRedis } from './child-observations.ts';
 import type { EventRecorder } from './events.ts';
 import { secretValue } from './platform-database.ts';
-import { applyIfChanged, createIfMissing } from './tenant-children.ts';
 import { DATABASE_FINALIZER, dropManagedDatabase, provisionManagedDatabase } from './tenant-database.ts';
 import {
   buildStatus,
+  failedStatus,
   type MigrationState,
   type Observation,
+  replaceLists,
   sameStatus,
   type TenantObservations,
 } from './tenant-status.ts';
@@ -49,8 +53,14 @@ import {
 
 /** Options for TenantReconciler. */
 export interface TenantReconcilerOptions {
+  /** Writes, and reads of what no informer holds (the tenant's own Secrets). */
   client: KubeClient;
+  /** Reads of the tenant and its children: the informer caches (ObjectCache); the client when absent. */
+  reader?: ObjectReader;
+  /** Child applies in flight at once within one reconcile; default 16. */
+  applyConcurrency?: number;
   config: OperatorConfig;
+  /** Sent without waiting (best effort): the recorder reports its failures, never rejects. */
   events: EventRecorder;
   /**
    * The platform Postgres admin URL for managed databases, read when needed (the chart gives
@@ -65,16 +75,15 @@ export interface TenantReconcilerOptions {
 
 /** What a reconcile asks of the work queue. */
 export interface ReconcileResult {
-  /** Run again after this long even without an event (waiting on a Job or on pods). */
+  /** Run again after this long even without an event (a deletion waiting for operator configuration). */
   requeueAfter?: number;
 }
 
-// While something is in motion the informers' events (Jobs, Deployments, StatefulSets) trigger
-// the next reconcile; these requeues are only the safety net for a missed event. They were 5 s
-// and 15 s at first: the operator benchmark showed ~70 requests/s from 10 idle tenants waiting
-// on migrations, all of it polling.
-const WAITING_REQUEUE_MS = 60_000;
-const MIGRATING_REQUEUE_MS = 30_000;
+// A tenant waiting on its migration Job or its pods is not polled: every child kind is watched,
+// so the Job's or the Deployment's status change reconciles it, and the tenant informer's
+// resync (RESYNC_PERIOD_SECONDS) is the safety net for a missed event. Polling every 30-60 s
+// cost the API server about 500 requests/s for 500 waiting tenants (bench/README.md).
+const FINALIZER_RETRY_MS = 60_000;
 
 /** The optional children: kinds and names that exist only for some specs, deleted when unwanted. */
 function optionalChildren(tenant: WhatsAppTenant): { apiVersion: string; kind: string; name: string }[] {
@@ -90,6 +99,37 @@ function optionalChildren(tenant: WhatsAppTenant): { apiVersion: string; kind: s
     { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', name: names.sentinel },
     { apiVersion: 'v1', kind: 'ConfigMap', name: names.redisScripts },
   ];
+}
+
+// The kinds applied in the second wave, after what their pods reference.
+const WORKLOAD_KINDS = new Set([
+  'StatefulSet',
+  'Deployment',
+  'HorizontalPodAutoscaler',
+  'Ingress',
+  'ServiceMonitor',
+]);
+
+/** Where a pass is, for the status of one that fails. */
+interface Progress {
+  step: string;
+  done: string[];
+}
+
+/**
+ * A write refused because the cache was behind (a 409 conflict, or the finalizer patch's
+ * resourceVersion test): the retry a few milliseconds later reads the newer object, so this is
+ * not worth a Degraded status.
+ */
+function staleRead(progress: Progress, error: unknown): boolean {
+  if (!(error instanceof KubeApiError)) return false;
+  return error.status === 409 || (progress.step === 'finalizer' && error.status === 422);
+}
+
+/** The API server's message without the request line; any other error's message. */
+function errorMessage(error: unknown): string {
+  if (error instanceof KubeApiError) return `${error.status} ${error.reason}: ${error.apiMessage}`;
+  return error instanceof Error ? error.message : String(error);
 }
 
 const key = (o: { apiVersion?: string; kind?: string; metadata?: { name?: string } }) =>
@@ -109,46 +149,11 @@ function secretDigest(secret: V1Secret | undefined): string {
     .slice(0, 16);
 }
 
-function jobState(job: V1Job): { state: MigrationState; reason: string; message: string } {
-  const conditions = job.status?.conditions ?? [];
-  const holds = (type: string) => conditions.find((c) => c.type === type && c.status === 'True');
-  const name = job.metadata?.name;
-  const complete = holds('Complete');
-  if (complete) {
-    return { state: 'Succeeded', reason: 'MigrationSucceeded', message: `Migration Job ${name} succeeded.` };
-  }
-  const failed = holds('Failed') ?? holds('FailureTarget');
-  if (failed) {
-    return {
-      state: 'Failed',
-      reason: 'MigrationFailed',
-      message: `Migration Job ${name} failed (${failed.reason ?? 'Failed'}: ${failed.message ?? 'no message'}); read its logs with kubectl logs job/${name}. Nothing is rolled out until it succeeds.`,
-    };
-  }
-  return { state: 'Running', reason: 'MigrationRunning', message: `Migration Job ${name} is running.` };
-}
-
-/** Available pods (any revision) and pods of the current template that are available. */
-function deploymentCounts(deployment: V1Deployment | undefined): { ready: number; updated: number } {
-  if (!deployment) return { ready: 0, updated: 0 };
-  const available = deployment.status?.availableReplicas ?? 0;
-  // A status from an older generation has not counted the current template's pods yet.
-  const current = (deployment.status?.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
-  return {
-    ready: available,
-    updated: current ? Math.min(deployment.status?.updatedReplicas ?? 0, available) : 0,
-  };
-}
-
-function statefulSetReady(statefulSet: V1StatefulSet | undefined): number {
-  if (!statefulSet) return 0;
-  if ((statefulSet.status?.observedGeneration ?? 0) < (statefulSet.metadata?.generation ?? 0)) return 0;
-  return statefulSet.status?.readyReplicas ?? 0;
-}
-
 /** The reconcile of one WhatsAppTenant. */
 export class TenantReconciler {
   private readonly client: KubeClient;
+  private readonly reader: ObjectReader;
+  private readonly applyConcurrency: number;
   private readonly config: OperatorConfig;
   private readonly events: EventRecorder;
   private readonly platformDatabaseUrl: () => Promise<string | undefined>;
@@ -157,6 +162,8 @@ export class TenantReconciler {
 
   constructor(options: TenantReconcilerOptions) {
     this.client = options.client;
+    this.reader = options.reader ?? options.client;
+    this.applyConcurrency = options.applyConcurrency ?? 16;
     this.config = options.config;
     this.events = options.events;
     this.platformDatabaseUrl = options.platformDatabaseUrl ?? (async () => undefined);
@@ -164,9 +171,13 @@ export class TenantReconciler {
     this.now = options.now ?? (() => new Date());
   }
 
-  /** Reconciles the tenant `namespace/name`; a tenant that is gone needs nothing. */
+  /**
+   * Reconciles the tenant `namespace/name`; a tenant that is gone needs nothing. A pass that
+   * fails half-way still writes the status (Degraded, naming the step and the API's answer),
+   * then throws so the work queue retries with backoff.
+   */
   async reconcile(namespace: string, name: string): Promise<ReconcileResult> {
-    const raw = await this.client.get<WhatsAppTenant>(API_VERSION, KIND, namespace, name);
+    const raw = await this.reader.get<WhatsAppTenant>(API_VERSION, KIND, namespace, name);
     if (!raw) return {};
     const parsed = whatsAppTenantSchema.safeParse(raw);
     if (!parsed.success) {
@@ -191,7 +202,24 @@ export class TenantReconciler {
     }
     const tenant = parsed.data;
     if (tenant.metadata.deletionTimestamp) return await this.finalize(tenant);
+    const progress: Progress = { step: 'finalizer', done: [] };
+    try {
+      return await this.converge(tenant, progress);
+    } catch (error) {
+      if (progress.step !== 'status' && !staleRead(progress, error)) {
+        try {
+          await this.writeFailure(tenant, progress, error);
+        } catch {
+          // The API server refused the status too: the retry will try both again.
+        }
+      }
+      throw error;
+    }
+  }
 
+  private async converge(tenant: WhatsAppTenant, progress: Progress): Promise<ReconcileResult> {
+    const namespace = tenantNamespace(tenant);
+    const name = tenant.metadata.name;
     const managed = tenant.spec.database.mode === 'managed';
     if (managed && !finalizersOf(tenant).includes(DATABASE_FINALIZER)) {
       await this.client.jsonPatch(API_VERSION, KIND, namespace, name, [
@@ -202,28 +230,31 @@ export class TenantReconciler {
       ]);
     }
 
-    const generated = await this.ensureGeneratedSecret(tenant);
-    const database = await this.ensureDatabase(tenant);
+    // Independent: the generated Secret and the database, at once.
+    progress.step = 'generated Secret and database';
+    const [generated, database] = await Promise.all([
+      this.ensureGeneratedSecret(tenant),
+      this.ensureDatabase(tenant),
+    ]);
     const databaseSecret = database.secret;
 
+    // The tenant's own Secrets are not the operator's children: no informer holds them.
     const secretDigests: Record<string, string> = {
       [childNames(tenant).generatedSecret]: secretDigest(generated),
       [databaseSecretName(tenant)]: secretDigest(databaseSecret),
     };
-    if (tenant.spec.redis.mode === 'external') {
-      const ref = tenant.spec.redis.external!.secretRef;
-      secretDigests[ref.name] = secretDigest(
-        await this.client.get<V1Secret>('v1', 'Secret', namespace, ref.name),
+    const ownSecrets = [
+      tenant.spec.redis.mode === 'external' ? tenant.spec.redis.external!.secretRef.name : undefined,
+      tenant.spec.media.storage === 's3' ? tenant.spec.media.s3?.secretRef?.name : undefined,
+    ].filter((secret): secret is string => secret !== undefined);
+    for (const secret of ownSecrets) {
+      secretDigests[secret] = secretDigest(
+        await this.client.get<V1Secret>('v1', 'Secret', namespace, secret),
       );
     }
+    progress.done.push('generated Secret', 'database');
 
-    const mediaSecret = tenant.spec.media.storage === 's3' ? tenant.spec.media.s3?.secretRef : undefined;
-    if (mediaSecret) {
-      secretDigests[mediaSecret.name] = secretDigest(
-        await this.client.get<V1Secret>('v1', 'Secret', namespace, mediaSecret.name),
-      );
-    }
-
+    progress.step = 'discovery';
     const children = desiredChildren(tenant, this.config, {
       secretDigests,
       serviceMonitorsAvailable: await this.serviceMonitorsAvailable(),
@@ -235,39 +266,54 @@ export class TenantReconciler {
       { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', name: names.api },
     ];
     const gated = new Set(gatedRefs.map(refKey));
-    // What this pass already read, so pruning does not GET the same object again.
-    const fetched = new Map<string, KubernetesObject | undefined>();
     const live = new Map<string, KubernetesObject>();
-    for (const child of children) {
-      if (gated.has(key(child))) continue;
-      live.set(key(child), (await applyIfChanged(this.client, child)).live);
-    }
-
-    const migrations = await this.ensureMigrations(tenant, database.observation.ok);
+    let applied = 0;
+    const apply = async (child: KubernetesObject) => {
+      const result = await applyIfDrifted(this.client, this.reader, child);
+      if (result.outcome === 'applied') applied += 1;
+      live.set(key(child), result.live);
+    };
+    // Two waves, each in parallel: what pods reference (ServiceAccounts, ConfigMaps, Services,
+    // NetworkPolicies, PDBs) before the workloads that use it.
+    const ungated = children.filter((child) => !gated.has(key(child)));
+    const first = ungated.filter((child) => !WORKLOAD_KINDS.has(child.kind ?? ''));
+    const second = ungated.filter((child) => WORKLOAD_KINDS.has(child.kind ?? ''));
+    progress.step = 'children and migration Job';
+    await forEachLimited(first, this.applyConcurrency, apply);
+    // The migration Job does not wait for the workloads, nor they for it.
+    const [migrations] = await Promise.all([
+      this.ensureMigrations(tenant, database.observation.ok),
+      forEachLimited(second, this.applyConcurrency, apply),
+    ]);
+    progress.done.push(
+      `${ungated.length} children (${applied} applied)`,
+      `migrations ${migrations.state.toLowerCase()}`,
+    );
+    progress.step = 'rollout';
     if (migrations.state === 'Succeeded') {
-      for (const child of children) {
-        if (gated.has(key(child))) live.set(key(child), (await applyIfChanged(this.client, child)).live);
-      }
+      await forEachLimited(
+        children.filter((child) => gated.has(key(child))),
+        this.applyConcurrency,
+        apply,
+      );
     } else {
       // Not rolled: whatever runs keeps running on the version its database was migrated for.
       for (const ref of gatedRefs) {
-        const existing = await this.client.get(ref.apiVersion, ref.kind, namespace, ref.name);
-        fetched.set(refKey(ref), existing);
+        const existing = await this.reader.get(ref.apiVersion, ref.kind, namespace, ref.name);
         if (existing) live.set(refKey(ref), existing);
       }
     }
 
+    progress.step = 'pruning';
     const wanted = new Set(children.map(key));
     for (const optional of optionalChildren(tenant)) {
-      const id = refKey(optional);
-      if (wanted.has(id)) continue;
-      const existing = fetched.has(id)
-        ? fetched.get(id)
-        : await this.client.get(optional.apiVersion, optional.kind, namespace, optional.name);
+      if (wanted.has(refKey(optional))) continue;
+      const existing = await this.reader.get(optional.apiVersion, optional.kind, namespace, optional.name);
       if (existing) await this.client.delete(optional.apiVersion, optional.kind, namespace, optional.name);
     }
 
-    const redis = this.observeRedis(tenant, live);
+    progress.step = 'status';
+    const redis = observeRedis(tenant, live);
     const apiDeployment = live.get(`apps/v1/Deployment/${names.api}`) as V1Deployment | undefined;
     const workerDeployment = live.get(`apps/v1/Deployment/${names.worker}`) as V1Deployment | undefined;
     const desiredOf = (d: V1Deployment | undefined, fallback: number) => d?.spec?.replicas ?? fallback;
@@ -292,13 +338,32 @@ export class TenantReconciler {
       ...(url ? { endpoints: { inbox: url, api: `${url}/v1` } } : {}),
       selector: workerSelector(tenant),
     };
-    const status = await this.writeStatus(tenant, observations);
-
-    if (migrations.state === 'Running') return { requeueAfter: MIGRATING_REQUEUE_MS };
-    if (status.phase !== 'Ready' && status.phase !== 'Suspended' && status.phase !== 'Degraded') {
-      return { requeueAfter: WAITING_REQUEUE_MS };
-    }
+    await this.writeStatus(tenant, observations);
     return {};
+  }
+
+  /**
+   * The status of a pass that failed at `progress.step`: Degraded (ReconcileFailed) with the
+   * step, what was done before it and the API server's message; the other conditions keep
+   * what the last complete pass found. Written only when it changed.
+   */
+  private async writeFailure(tenant: WhatsAppTenant, progress: Progress, error: unknown): Promise<void> {
+    const previous = tenant.status;
+    const generation = tenant.metadata.generation ?? 0;
+    const message = `Reconcile failed at ${progress.step}: ${errorMessage(error).replace(/[.\s]*$/, '.')}${
+      progress.done.length > 0 ? ` Done before it: ${progress.done.join(', ')}.` : ''
+    } Retrying with backoff.`;
+    const status = failedStatus(previous, generation, message, this.now());
+    if (sameStatus(previous, status)) return;
+    await this.client.mergePatch(
+      API_VERSION,
+      KIND,
+      tenantNamespace(tenant),
+      tenant.metadata.name,
+      { status: replaceLists(previous, status) },
+      { subresource: 'status' },
+    );
+    void this.events.warning(tenant, 'ReconcileFailed', message);
   }
 
   private async finalize(tenant: WhatsAppTenant): Promise<ReconcileResult> {
@@ -308,15 +373,15 @@ export class TenantReconciler {
     if (tenant.spec.database.mode === 'managed' && tenant.spec.database.deletionPolicy === 'Delete') {
       const adminUrl = await this.platformDatabaseUrl();
       if (!adminUrl) {
-        await this.events.warning(
+        void this.events.warning(
           tenant,
           'DatabaseNotDropped',
           'No platform Postgres is configured; the finalizer stays until one is.',
         );
-        return { requeueAfter: WAITING_REQUEUE_MS };
+        return { requeueAfter: FINALIZER_RETRY_MS };
       }
       await dropManagedDatabase(adminUrl, tenant);
-      await this.events.normal(
+      void this.events.normal(
         tenant,
         'DatabaseDropped',
         'The managed database and its roles were dropped (deletionPolicy Delete).',
@@ -336,9 +401,13 @@ export class TenantReconciler {
       internalToken: randomBytes(32).toString('base64url'),
       redisPassword: randomBytes(32).toString('base64url'),
     };
-    const { created, live } = await createIfMissing(this.client, buildGeneratedSecret(tenant, values));
+    const { created, live } = await createIfMissing(
+      this.client,
+      this.reader,
+      buildGeneratedSecret(tenant, values),
+    );
     if (created) {
-      await this.events.normal(
+      void this.events.normal(
         tenant,
         'SecretsGenerated',
         `Generated the signing key, internal token and Redis password in Secret ${live.metadata?.name}.`,
@@ -352,7 +421,11 @@ export class TenantReconciler {
   ): Promise<{ observation: Observation; secret: V1Secret | undefined }> {
     const namespace = tenantNamespace(tenant);
     const secretName = databaseSecretName(tenant);
-    const existing = await this.client.get<V1Secret>('v1', 'Secret', namespace, secretName);
+    // Managed: the operator's own Secret (cached); external: the tenant's (not watched).
+    const existing =
+      tenant.spec.database.mode === 'managed'
+        ? await this.reader.get<V1Secret>('v1', 'Secret', namespace, secretName)
+        : await this.client.get<V1Secret>('v1', 'Secret', namespace, secretName);
     const missingKeys = Object.values(DATABASE_SECRET_KEYS).filter((k) => !secretValue(existing, k));
     if (tenant.spec.database.mode === 'external') {
       if (!existing) {
@@ -408,8 +481,12 @@ export class TenantReconciler {
     }
     try {
       const values = await provisionManagedDatabase(adminUrl, tenant);
-      const { live } = await createIfMissing(this.client, buildManagedDatabaseSecret(tenant, values));
-      await this.events.normal(
+      const { live } = await createIfMissing(
+        this.client,
+        this.reader,
+        buildManagedDatabaseSecret(tenant, values),
+      );
+      void this.events.normal(
         tenant,
         'DatabaseProvisioned',
         `Created the database and roles on the platform Postgres; URLs in Secret ${secretName}.`,
@@ -443,7 +520,7 @@ export class TenantReconciler {
     const job = buildMigrationJob(tenant, this.config);
     const image = tenantImages(tenant, this.config).api;
     if (!databaseReady) {
-      const existing = await this.client.get<V1Job>(
+      const existing = await this.reader.get<V1Job>(
         'batch/v1',
         'Job',
         tenantNamespace(tenant),
@@ -458,45 +535,15 @@ export class TenantReconciler {
       }
       return jobState(existing);
     }
-    const { created, live } = await createIfMissing(this.client, job);
+    const { created, live } = await createIfMissing(this.client, this.reader, job);
     if (created) {
-      await this.events.normal(
+      void this.events.normal(
         tenant,
         'MigrationStarted',
         `Started migration Job ${live.metadata?.name} for ${image}.`,
       );
     }
     return jobState(live);
-  }
-
-  private observeRedis(tenant: WhatsAppTenant, live: Map<string, KubernetesObject>): Observation {
-    if (tenant.spec.redis.mode === 'external') {
-      return {
-        ok: true,
-        reason: 'ExternalRedis',
-        message: `Using the Redis in Secret ${tenant.spec.redis.external!.secretRef.name}.`,
-      };
-    }
-    const names = childNames(tenant);
-    const redis = live.get(`apps/v1/StatefulSet/${names.redis}`) as V1StatefulSet | undefined;
-    const sentinel = live.get(`apps/v1/StatefulSet/${names.sentinel}`) as V1StatefulSet | undefined;
-    const want = (s: V1StatefulSet | undefined) => s?.spec?.replicas ?? 0;
-    const redisReady = statefulSetReady(redis);
-    const sentinelReady = statefulSetReady(sentinel);
-    // A primary and a Sentinel quorum are enough to serve; replicas still coming is not an outage.
-    const quorum = Math.floor(want(sentinel) / 2) + 1;
-    if (redisReady >= 1 && sentinelReady >= quorum) {
-      return {
-        ok: true,
-        reason: 'SentinelGroupReady',
-        message: `Redis ${redisReady}/${want(redis)} and Sentinel ${sentinelReady}/${want(sentinel)} ready.`,
-      };
-    }
-    return {
-      ok: false,
-      reason: 'RedisNotReady',
-      message: `Redis ${redisReady}/${want(redis)} and Sentinel ${sentinelReady}/${want(sentinel)} ready.`,
-    };
   }
 
   private async writeStatus(
@@ -518,25 +565,9 @@ export class TenantReconciler {
     for (const c of status.conditions ?? []) {
       const old = before.get(c.type);
       if (old && old.status === c.status && old.reason === c.reason) continue;
-      if (c.type === 'Degraded' && c.status === 'True')
-        await this.events.warning(tenant, c.reason, c.message);
-      if (c.type === 'Ready' && c.status === 'True') await this.events.normal(tenant, 'Ready', c.message);
+      if (c.type === 'Degraded' && c.status === 'True') void this.events.warning(tenant, c.reason, c.message);
+      if (c.type === 'Ready' && c.status === 'True') void this.events.normal(tenant, 'Ready', c.message);
     }
     return status;
   }
-}
-
-/**
- * A merge patch replaces lists whole, which is what conditions need; fields present before and
- * absent now are set to null so the patch removes them.
- */
-function replaceLists(
-  previous: WhatsAppTenantStatus | undefined,
-  next: WhatsAppTenantStatus,
-): Record<string, unknown> {
-  const patch: Record<string, unknown> = { ...next };
-  for (const field of Object.keys(previous ?? {})) {
-    if (!(field in next)) patch[field] = null;
-  }
-  return patch;
 }

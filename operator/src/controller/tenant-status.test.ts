@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Condition } from '../api/v1alpha1/index.ts';
-import { buildStatus, mergeConditions, sameStatus, type TenantObservations } from './tenant-status.ts';
+import {
+  buildStatus,
+  failedStatus,
+  mergeConditions,
+  sameStatus,
+  type TenantObservations,
+} from './tenant-status.ts';
 
 const ok = (reason: string) => ({ ok: true, reason, message: `${reason}.` });
 
@@ -165,5 +171,33 @@ describe('sameStatus', () => {
     expect(sameStatus(a, buildStatus(a, observations(), t1))).toBe(true);
     expect(sameStatus(a, buildStatus(a, observations({ generation: 4 }), t1))).toBe(false);
     expect(sameStatus(undefined, a)).toBe(false);
+  });
+});
+
+describe('failedStatus', () => {
+  it('sets Degraded with the message and keeps what the last complete pass found', () => {
+    const now = new Date('2026-12-07T03:00:00Z');
+    const previous = buildStatus(undefined, observations(), new Date('2026-12-07T02:00:00Z'));
+    const status = failedStatus(previous, 3, 'Reconcile failed at children: 500 InternalError: etcd.', now);
+    expect(status.phase).toBe('Degraded');
+    expect(status.observedGeneration).toBe(3);
+    const degraded = status.conditions?.find((c) => c.type === 'Degraded');
+    expect(degraded).toMatchObject({
+      status: 'True',
+      reason: 'ReconcileFailed',
+      message: 'Reconcile failed at children: 500 InternalError: etcd.',
+      lastTransitionTime: '2026-12-07T03:00:00Z',
+    });
+    const ready = (s: typeof status | undefined) => s?.conditions?.find((c) => c.type === 'Ready');
+    expect(ready(status)).toEqual(ready(previous));
+    expect(status.workersSummary).toBe(previous.workersSummary);
+  });
+
+  it('says Ready=False when no pass completed before', () => {
+    const status = failedStatus(undefined, 1, 'Reconcile failed at children: boom.', new Date());
+    expect(status.conditions?.map((c) => [c.type, c.status])).toEqual([
+      ['Ready', 'False'],
+      ['Degraded', 'True'],
+    ]);
   });
 });

@@ -172,7 +172,8 @@ export function buildStatus(
     conditions,
     workers: { desired: o.workers.desired, ready: o.workers.ready },
     workersSummary: `${o.workers.ready}/${o.workers.desired}`,
-    // Kept when the API has reported sessions (a later issue); unknown until then.
+    // The operator does not read session health from the tenant API: status.sessions is kept
+    // when something set it, and the summary is unknown otherwise.
     ...(previous?.sessions ? { sessions: previous.sessions } : {}),
     sessionsSummary: previous?.sessions
       ? `${previous.sessions.connected}/${previous.sessions.total}`
@@ -185,4 +186,61 @@ export function buildStatus(
 /** True when two statuses say the same thing (the reconcile then writes nothing). */
 export function sameStatus(a: WhatsAppTenantStatus | undefined, b: WhatsAppTenantStatus): boolean {
   return a !== undefined && stableStringify(a) === stableStringify(b);
+}
+
+/**
+ * The status of a pass that failed: Degraded (ReconcileFailed) with `message`; the other
+ * conditions keep what the last complete pass found (Ready=False added when there was none).
+ */
+export function failedStatus(
+  previous: WhatsAppTenantStatus | undefined,
+  generation: number,
+  message: string,
+  now: Date,
+): WhatsAppTenantStatus {
+  const failed = {
+    type: 'Degraded' as const,
+    status: 'True' as const,
+    reason: 'ReconcileFailed',
+    message,
+    observedGeneration: generation,
+  };
+  const kept = (previous?.conditions ?? [])
+    .filter((c) => c.type !== 'Degraded')
+    .map(({ lastTransitionTime: _t, ...c }) => c);
+  const next = kept.some((c) => c.type === 'Ready')
+    ? [...kept, failed]
+    : [
+        {
+          type: 'Ready' as const,
+          status: 'False' as const,
+          reason: 'ReconcileFailed',
+          message,
+          observedGeneration: generation,
+        },
+        ...kept,
+        failed,
+      ];
+  const status: WhatsAppTenantStatus = {
+    ...(previous ?? {}),
+    phase: 'Degraded',
+    observedGeneration: generation,
+    conditions: mergeConditions(previous?.conditions, next, now),
+  };
+  return status;
+}
+
+/**
+ * A merge patch replaces lists whole, which is what conditions need; fields present before and
+ * absent now are set to null so the patch removes them.
+ */
+export function replaceLists(
+  previous: WhatsAppTenantStatus | undefined,
+  next: WhatsAppTenantStatus,
+): Record<string, unknown> {
+  const patch: Record<string, unknown> = { ...next };
+  for (const field of Object.keys(previous ?? {})) {
+    if (!(field in next)) patch[field] = null;
+  }
+  return patch;
 }

@@ -2,6 +2,7 @@ import { Agent } from 'node:https';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import { apiRequest } from '../runtime/api-request.ts';
 import { ApiStatusError } from '../runtime/errors.ts';
+import { TokenBucket } from '../runtime/rate-limiter.ts';
 import { type ResourceType, resourcePath, resourceType } from './resources.ts';
 
 /**
@@ -10,6 +11,10 @@ import { type ResourceType, resourcePath, resourceType } from './resources.ts';
  * credentials. client-node's generic object API has no subresources and runs discovery per
  * kind; this client knows its kinds (resources.ts), so a reconcile's requests are exactly the
  * ones it makes, and it counts them by verb (the steady-state test asserts zero writes).
+ *
+ * Every request first takes a token from a client-side bucket (client-go's QPS/Burst), so a
+ * burst of reconciles cannot flood the API server; the server's own priority and fairness
+ * still applies on top.
  */
 
 /** The HTTP verbs the client sends, as counted in `requests`. */
@@ -26,12 +31,15 @@ export class KubeApiError extends Error {
   readonly status: number;
   /** The Status object's reason, e.g. NotFound, AlreadyExists, Conflict, Invalid. */
   readonly reason: string;
+  /** The Status object's message, as the API server wrote it. */
+  readonly apiMessage: string;
 
   constructor(verb: KubeVerb, path: string, status: number, reason: string, message: string) {
     super(`${verb} ${path}: ${status} ${reason}: ${message}`);
     this.name = 'KubeApiError';
     this.status = status;
     this.reason = reason;
+    this.apiMessage = message;
   }
 }
 
@@ -53,7 +61,37 @@ export interface KubeClientOptions {
   fieldManager: string;
   /** Per-request timeout; default 30 s. */
   timeoutMs?: number;
+  /**
+   * Client-side rate limit: sustained requests per second and burst (client-go's QPS and
+   * Burst; controller-runtime's defaults are 20 and 30). qps 0 turns it off.
+   */
+  rateLimit?: { qps: number; burst: number };
+  /** Connections kept to the API server; default 32. */
+  maxSockets?: number;
+  /**
+   * Told when a create, apply or patch of an object starts and how it ended (the server's
+   * answer, or undefined on failure), so a cache can tell its own writes from others' (by
+   * resourceVersion), even when the watch delivers one before its answer arrives.
+   */
+  writeObserver?: WriteObserver;
 }
+
+/** Which object a write is for. */
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string | undefined;
+  name: string;
+}
+
+/** See KubeClientOptions.writeObserver. */
+export interface WriteObserver {
+  writeStarted(ref: ObjectRef): void;
+  writeEnded(ref: ObjectRef, answer: KubernetesObject | undefined): void;
+}
+
+/** Default client-side rate limit: controller-runtime's QPS 20, burst 30. */
+export const DEFAULT_RATE_LIMIT = { qps: 20, burst: 30 } as const;
 
 /** A list answer. */
 export interface KubeList<T> {
@@ -65,17 +103,24 @@ export interface KubeList<T> {
 export class KubeClient {
   /** Requests sent, by verb, since construction (or the last resetCounts). */
   readonly requests: Record<KubeVerb, number> = { get: 0, list: 0, create: 0, apply: 0, patch: 0, delete: 0 };
+  /** 409 answers (a lost create race, a failed patch precondition, a field-manager conflict). */
+  conflicts = 0;
   private readonly kubeConfig: KubeConfig;
   private readonly fieldManager: string;
   private readonly timeoutMs: number;
+  private readonly bucket: TokenBucket;
+  private readonly writeObserver: WriteObserver | undefined;
   // Keep-alive: a reconcile makes dozens of requests, and a TLS handshake per request would
   // dominate its latency.
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  private readonly agent: Agent;
 
   constructor(options: KubeClientOptions) {
     this.kubeConfig = options.kubeConfig;
     this.fieldManager = options.fieldManager;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.bucket = new TokenBucket(options.rateLimit ?? { qps: 0, burst: 1 });
+    this.writeObserver = options.writeObserver;
+    this.agent = new Agent({ keepAlive: true, maxSockets: options.maxSockets ?? 32 });
   }
 
   /** Writes (create, apply, patch, delete) sent so far. */
@@ -86,6 +131,7 @@ export class KubeClient {
   /** Zeroes the request counters. */
   resetCounts(): void {
     for (const verb of Object.keys(this.requests) as KubeVerb[]) this.requests[verb] = 0;
+    this.conflicts = 0;
   }
 
   /** The object, or undefined when it does not exist. */
@@ -135,6 +181,7 @@ export class KubeClient {
       `${this.path(apiVersion, kind, metadata.namespace)}?${query}`,
       {
         body: toWire(object),
+        target: { apiVersion, kind, namespace: metadata.namespace, name: metadata.name },
       },
     );
   }
@@ -147,7 +194,11 @@ export class KubeClient {
       'apply',
       'PATCH',
       `${this.path(apiVersion, kind, metadata.namespace, metadata.name)}?${query}`,
-      { body: toWire(object), contentType: 'application/apply-patch+yaml' },
+      {
+        body: toWire(object),
+        contentType: 'application/apply-patch+yaml',
+        target: { apiVersion, kind, namespace: metadata.namespace, name: metadata.name },
+      },
     );
   }
 
@@ -169,6 +220,7 @@ export class KubeClient {
       {
         body: patch,
         contentType: 'application/merge-patch+json',
+        target: { apiVersion, kind, namespace, name },
       },
     );
   }
@@ -185,6 +237,7 @@ export class KubeClient {
     return await this.send<T>('patch', 'PATCH', `${this.path(apiVersion, kind, namespace, name)}?${query}`, {
       body: operations,
       contentType: 'application/json-patch+json',
+      target: { apiVersion, kind, namespace, name },
     });
   }
 
@@ -230,11 +283,15 @@ export class KubeClient {
     verb: KubeVerb,
     method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
     path: string,
-    options: { body?: unknown; contentType?: string } = {},
+    options: { body?: unknown; contentType?: string; target?: ObjectRef } = {},
   ): Promise<T> {
+    await this.bucket.take();
     this.requests[verb] += 1;
+    const target = this.writeObserver ? options.target : undefined;
+    if (target) this.writeObserver!.writeStarted(target);
+    let answered: KubernetesObject | undefined;
     try {
-      return await apiRequest<T>(this.kubeConfig, {
+      const answer = await apiRequest<T>(this.kubeConfig, {
         method,
         path,
         ...(options.body === undefined ? {} : { body: options.body }),
@@ -242,8 +299,11 @@ export class KubeClient {
         agent: this.agent,
         timeoutMs: this.timeoutMs,
       });
+      if (isObject(answer)) answered = answer;
+      return answer;
     } catch (error) {
       if (!(error instanceof ApiStatusError)) throw error;
+      if (error.statusCode === 409) this.conflicts += 1;
       throw new KubeApiError(
         verb,
         path,
@@ -251,6 +311,8 @@ export class KubeClient {
         error.status?.reason ?? 'Unknown',
         error.status?.message ?? '',
       );
+    } finally {
+      if (target) this.writeObserver!.writeEnded(target, answered);
     }
   }
 }
@@ -275,6 +337,10 @@ export function toWire(value: unknown): unknown {
       .filter(([, v]) => v !== undefined)
       .map(([key, v]) => [MODEL_RENAMES[key] ?? key, toWire(v)]),
   );
+}
+
+function isObject(value: unknown): value is KubernetesObject {
+  return typeof value === 'object' && value !== null && 'metadata' in value;
 }
 
 function requireIdentity(object: KubernetesObject): {

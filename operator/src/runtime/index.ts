@@ -50,7 +50,7 @@ export {
   type ReconcileOutcome,
   type WatchRestartReason,
 } from './metrics.ts';
-/** Retry delays: per-key exponential backoff, an overall token bucket, and both combined. */
+/** Retry delays (per-key exponential backoff, an overall token bucket, both combined) and the client's request limiter. */
 export {
   BucketRateLimiter,
   type BucketRateLimiterOptions,
@@ -59,6 +59,8 @@ export {
   type ItemExponentialRateLimiterOptions,
   MaxOfRateLimiter,
   type RateLimiter,
+  TokenBucket,
+  type TokenBucketOptions,
 } from './rate-limiter.ts';
 /** A de-duplicating work queue with per-key serialisation, delays and backoff. */
 export { WorkQueue, type WorkQueueMetrics, type WorkQueueOptions } from './work-queue.ts';

@@ -152,3 +152,53 @@ export function defaultControllerRateLimiter<K extends string = string>(
     new BucketRateLimiter<K>({ qps: 10, burst: 100, clock }),
   );
 }
+
+/** Options for `TokenBucket`. */
+export interface TokenBucketOptions {
+  /** Sustained requests per second; 0 or less turns the limit off. */
+  qps: number;
+  /** Requests allowed at once before the rate applies; at least 1. */
+  burst: number;
+  /** Time source; the system clock unless a test passes a fake. */
+  clock?: Clock;
+}
+
+/**
+ * The client-side request limiter of client-go's rest client (`flowcontrol.NewTokenBucketRateLimiter`,
+ * controller-runtime's QPS/Burst): a bucket of `burst` tokens refilled at `qps` a second;
+ * `take` resolves when the caller's token is due. Waiters are served in order, because each
+ * reservation is taken at once (the bucket may go negative) and its delay computed from it.
+ */
+export class TokenBucket {
+  private readonly qps: number;
+  private readonly burst: number;
+  private readonly clock: Clock;
+  private tokens: number;
+  private updatedAt: number;
+
+  /** Creates a full bucket. */
+  constructor(options: TokenBucketOptions) {
+    this.qps = options.qps;
+    this.burst = Math.max(1, Math.floor(options.burst));
+    this.clock = options.clock ?? systemClock;
+    this.tokens = this.burst;
+    this.updatedAt = this.clock.now();
+  }
+
+  /** Milliseconds until the next reserved token is due; reserves it. 0 when unlimited. */
+  reserve(): number {
+    if (this.qps <= 0) return 0;
+    const now = this.clock.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.qps);
+    this.updatedAt = now;
+    this.tokens -= 1;
+    return this.tokens >= 0 ? 0 : (-this.tokens / this.qps) * 1000;
+  }
+
+  /** Resolves when a token is available (at once while the burst lasts). */
+  async take(): Promise<void> {
+    const delay = this.reserve();
+    if (delay <= 0) return;
+    await new Promise<void>((resolve) => this.clock.setTimeout(resolve, delay));
+  }
+}

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 import {
   buildConfigMap,
   declaredSessions,
@@ -6,7 +7,6 @@ import {
   settingsData,
   tenantSettings,
 } from './config-map.ts';
-import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
 
 const config = operatorConfigFixture();
 const cloudSession = {

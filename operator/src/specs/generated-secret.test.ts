@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { tenantFixture } from '../testing/fixtures.ts';
 import { buildManagedDatabaseSecret, databaseSecretName } from './database-secret.ts';
 import { buildGeneratedSecret } from './generated-secret.ts';
-import { tenantFixture } from './test-fixtures.ts';
 
 const decode = (data: Record<string, string> | undefined) =>
   Object.fromEntries(

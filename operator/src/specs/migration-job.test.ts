@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 import {
   buildMigrationJob,
   imageVersionLabel,
   MIGRATION_IMAGE_ANNOTATION,
   migrationJobName,
 } from './migration-job.ts';
-import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
 
 const config = operatorConfigFixture();
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { tenantFixture } from '../testing/fixtures.ts';
 import { SpecError } from './errors.ts';
 import {
   childNames,
@@ -10,7 +11,6 @@ import {
   tenantNamespace,
   workerSelector,
 } from './names.ts';
-import { tenantFixture } from './test-fixtures.ts';
 
 const tenant = tenantFixture({}, { name: 'names-test' });
 

@@ -6,9 +6,9 @@ import type {
 } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { WhatsAppTenantSpecInput } from '../api/v1alpha1/index.ts';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 import { type Component, componentLabels } from './names.ts';
 import { buildNetworkPolicies, NAMESPACE_NAME_LABEL } from './network-policies.ts';
-import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
 
 // A small NetworkPolicy evaluator with the API's semantics: a pod selected by any policy of a
 // type is isolated for that direction, and then a flow passes only if some rule of a policy

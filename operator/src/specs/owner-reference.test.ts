@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { tenantFixture } from '../testing/fixtures.ts';
 import type { SpecError } from './errors.ts';
 import { childMetadata, tenantOwnerReference } from './owner-reference.ts';
-import { tenantFixture } from './test-fixtures.ts';
 
 const tenant = tenantFixture({}, { name: 'owner-test', uid: '11111111-2222-3333-4444-555555555555' });
 

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
+import { redisGroupEnv } from './redis.ts';
 import { buildRedisScriptsConfigMap, REDIS_SCRIPTS } from './redis-scripts.ts';
-import { redisGroupEnv } from './redis-statefulset.ts';
-import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
 
 const run = promisify(execFile);
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { tenantFixture } from '../testing/fixtures.ts';
 import { buildServiceAccounts, IRSA_ROLE_ANNOTATION } from './service-accounts.ts';
-import { tenantFixture } from './test-fixtures.ts';
 
 describe('buildServiceAccounts', () => {
   it('makes one token-less ServiceAccount per kind of pod', () => {

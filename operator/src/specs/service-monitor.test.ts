@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { buildApiService } from './api-service.ts';
+import { tenantFixture } from '../testing/fixtures.ts';
+import { buildApiService } from './api.ts';
 import { buildServiceMonitor } from './service-monitor.ts';
-import { tenantFixture } from './test-fixtures.ts';
-import { buildWorkerService } from './worker-deployment.ts';
+import { buildWorkerService } from './worker.ts';
 
 describe('buildServiceMonitor', () => {
   it('scrapes the metrics port of the API and worker Services', () => {

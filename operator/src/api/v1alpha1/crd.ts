@@ -1,15 +1,7 @@
 import { type JsonSchemaProps, toStructuralSchema } from '../structural-schema.ts';
-import {
-  GROUP,
-  KIND,
-  PLURAL,
-  SHORT_NAMES,
-  SINGULAR,
-  VERSION,
-  whatsAppTenantRootRules,
-  whatsAppTenantSpecSchema,
-  whatsAppTenantStatusSchema,
-} from './whatsapp-tenant.ts';
+import { GROUP, KIND, PLURAL, SHORT_NAMES, SINGULAR, VERSION } from './common.ts';
+import { whatsAppTenantStatusSchema } from './status.ts';
+import { whatsAppTenantRootRules, whatsAppTenantSpecSchema } from './whatsapp-tenant.ts';
 
 /** One `additionalPrinterColumns` entry. */
 export interface PrinterColumn {

@@ -1,18 +1,9 @@
 // switchboard.dev/v1alpha1: the WhatsAppTenant schemas, types and CRD.
-export {
-  type CustomResourceDefinition,
-  type PrinterColumn,
-  printerColumns,
-  whatsAppTenantCrd,
-  whatsAppTenantOpenApiSchema,
-} from './crd.ts';
+
 export {
   API_VERSION,
   CHANNELS,
   CONDITION_TYPES,
-  type Condition,
-  type ConditionType,
-  conditionSchema,
   DATABASE_MODES,
   DELETION_POLICIES,
   GROUP,
@@ -22,17 +13,32 @@ export {
   MEDIA_MOUNT_PATH,
   MEDIA_STORAGES,
   PHASES,
-  type Phase,
   PLURAL,
   REDIS_MODES,
-  type ResourceRequirements,
   resourceRequirementsSchema,
   SECRET_PROVIDERS,
-  type Session,
   SHORT_NAMES,
   SINGULAR,
   secretKeySelectorSchema,
   VERSION,
+} from './common.ts';
+export {
+  type CustomResourceDefinition,
+  type PrinterColumn,
+  printerColumns,
+  whatsAppTenantCrd,
+  whatsAppTenantOpenApiSchema,
+} from './crd.ts';
+export {
+  conditionSchema,
+  whatsAppTenantStatusSchema,
+} from './status.ts';
+export {
+  type Condition,
+  type ConditionType,
+  type Phase,
+  type ResourceRequirements,
+  type Session,
   type WhatsAppTenant,
   type WhatsAppTenantInput,
   type WhatsAppTenantSpec,
@@ -41,5 +47,4 @@ export {
   whatsAppTenantRootRules,
   whatsAppTenantSchema,
   whatsAppTenantSpecSchema,
-  whatsAppTenantStatusSchema,
 } from './whatsapp-tenant.ts';

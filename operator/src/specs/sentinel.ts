@@ -11,7 +11,6 @@ import {
   tmpVolume,
   tmpVolumeMount,
 } from './pod-template.ts';
-import { SCRIPTS_MOUNT_PATH } from './redis-scripts.ts';
 import {
   buildHeadlessService,
   buildRedisGroupPodDisruptionBudget,
@@ -20,7 +19,8 @@ import {
   redisGroupHash,
   scriptsVolume,
   spreadOverNodes,
-} from './redis-statefulset.ts';
+} from './redis.ts';
+import { SCRIPTS_MOUNT_PATH } from './redis-scripts.ts';
 
 /**
  * The Sentinels: as many as Redis pods, in their own StatefulSet so a Sentinel is not lost with

@@ -1,4 +1,10 @@
-import type { V1Deployment, V1PodDisruptionBudget } from '@kubernetes/client-node';
+import type {
+  V1Deployment,
+  V1Ingress,
+  V1PodDisruptionBudget,
+  V1Service,
+  V2HorizontalPodAutoscaler,
+} from '@kubernetes/client-node';
 import type { WhatsAppTenant } from '../api/v1alpha1/index.ts';
 import { settingsData, tenantSettings } from './config-map.ts';
 import { childNames, componentLabels, PORTS, selectorLabels } from './names.ts';
@@ -89,5 +95,90 @@ export function buildApiPodDisruptionBudget(tenant: WhatsAppTenant): V1PodDisrup
     kind: 'PodDisruptionBudget',
     metadata: childMetadata(tenant, childNames(tenant).api, 'api'),
     spec: { maxUnavailable: 1, selector: { matchLabels: selectorLabels(tenant, 'api') } },
+  };
+}
+
+/**
+ * The API Service: `http` for the Ingress (port 80, so in-cluster callers need no port), and
+ * `metrics` for the ServiceMonitor.
+ */
+export function buildApiService(tenant: WhatsAppTenant): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: childMetadata(tenant, childNames(tenant).api, 'api'),
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(tenant, 'api'),
+      ports: [
+        { name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' },
+        { name: 'metrics', port: PORTS.metrics, targetPort: 'metrics', protocol: 'TCP' },
+      ],
+    },
+  };
+}
+
+/**
+ * The Ingress in front of the API (inbox, REST API, Meta's webhooks all on one host); undefined
+ * when spec.api.ingress is unset, and the controller then deletes any it made before.
+ */
+export function buildApiIngress(tenant: WhatsAppTenant): V1Ingress | undefined {
+  const ingress = tenant.spec.api.ingress;
+  if (ingress === undefined) return undefined;
+  const name = childNames(tenant).api;
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: childMetadata(
+      tenant,
+      name,
+      'api',
+      ingress.annotations ? { annotations: ingress.annotations } : {},
+    ),
+    spec: {
+      ...(ingress.className ? { ingressClassName: ingress.className } : {}),
+      ...(ingress.tlsSecretName
+        ? { tls: [{ hosts: [ingress.host], secretName: ingress.tlsSecretName }] }
+        : {}),
+      rules: [
+        {
+          host: ingress.host,
+          http: {
+            paths: [
+              { path: '/', pathType: 'Prefix', backend: { service: { name, port: { name: 'http' } } } },
+            ],
+          },
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * The API's HorizontalPodAutoscaler (CPU); undefined when autoscaling is off or the tenant is
+ * suspended (an HPA would scale a suspended API back up to minReplicas).
+ */
+export function buildApiAutoscaler(tenant: WhatsAppTenant): V2HorizontalPodAutoscaler | undefined {
+  const { autoscaling } = tenant.spec.api;
+  if (!autoscaling.enabled || tenant.spec.suspend) return undefined;
+  const name = childNames(tenant).api;
+  return {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    metadata: childMetadata(tenant, name, 'api'),
+    spec: {
+      scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+      minReplicas: autoscaling.minReplicas,
+      maxReplicas: autoscaling.maxReplicas,
+      metrics: [
+        {
+          type: 'Resource',
+          resource: {
+            name: 'cpu',
+            target: { type: 'Utilization', averageUtilization: autoscaling.targetCPUUtilizationPercentage },
+          },
+        },
+      ],
+    },
   };
 }

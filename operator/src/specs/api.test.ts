@@ -1,14 +1,17 @@
 import type { V1Deployment } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { MEDIA_MOUNT_PATH, type WhatsAppTenantSpecInput } from '../api/v1alpha1/index.ts';
-import { buildApiAutoscaler } from './api-autoscaler.ts';
-import { buildApiDeployment, buildApiPodDisruptionBudget } from './api-deployment.ts';
-import { buildApiIngress } from './api-ingress.ts';
-import { buildApiService } from './api-service.ts';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
+import {
+  buildApiAutoscaler,
+  buildApiDeployment,
+  buildApiIngress,
+  buildApiPodDisruptionBudget,
+  buildApiService,
+} from './api.ts';
 import { mediaSettings } from './config-map.ts';
 import { CONFIG_HASH_ANNOTATION } from './names.ts';
-import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
-import { buildWorkerDeployment } from './worker-deployment.ts';
+import { buildWorkerDeployment } from './worker.ts';
 
 const config = operatorConfigFixture();
 const digests = { 'acme-internal': 'g1', 'acme-db': 'd1' };

@@ -1,31 +1,26 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { WhatsAppTenant } from '../api/v1alpha1/index.ts';
-import { buildApiAutoscaler } from './api-autoscaler.ts';
-import { buildApiDeployment, buildApiPodDisruptionBudget } from './api-deployment.ts';
-import { buildApiIngress } from './api-ingress.ts';
-import { buildApiService } from './api-service.ts';
+import {
+  buildApiAutoscaler,
+  buildApiDeployment,
+  buildApiIngress,
+  buildApiPodDisruptionBudget,
+  buildApiService,
+} from './api.ts';
 import { buildConfigMap } from './config-map.ts';
 import { buildNetworkPolicies } from './network-policies.ts';
 import type { OperatorConfig } from './operator-config.ts';
 import type { SecretDigests } from './pod-template.ts';
+import { buildRedisPodDisruptionBudget, buildRedisService, buildRedisStatefulSet } from './redis.ts';
 import { buildRedisScriptsConfigMap } from './redis-scripts.ts';
-import {
-  buildRedisPodDisruptionBudget,
-  buildRedisService,
-  buildRedisStatefulSet,
-} from './redis-statefulset.ts';
 import {
   buildSentinelPodDisruptionBudget,
   buildSentinelService,
   buildSentinelStatefulSet,
-} from './sentinel-statefulset.ts';
+} from './sentinel.ts';
 import { buildServiceAccounts } from './service-accounts.ts';
 import { buildServiceMonitor } from './service-monitor.ts';
-import {
-  buildWorkerDeployment,
-  buildWorkerPodDisruptionBudget,
-  buildWorkerService,
-} from './worker-deployment.ts';
+import { buildWorkerDeployment, buildWorkerPodDisruptionBudget, buildWorkerService } from './worker.ts';
 
 /** What the controller knows that the tenant does not say. */
 export interface ChildrenInputs {

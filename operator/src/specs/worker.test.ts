@@ -1,10 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
-import {
-  buildWorkerDeployment,
-  buildWorkerPodDisruptionBudget,
-  buildWorkerService,
-} from './worker-deployment.ts';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
+import { buildWorkerDeployment, buildWorkerPodDisruptionBudget, buildWorkerService } from './worker.ts';
 
 const config = operatorConfigFixture();
 

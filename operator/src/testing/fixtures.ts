@@ -5,9 +5,9 @@ import {
   type WhatsAppTenantSpecInput,
   whatsAppTenantSchema,
 } from '../api/v1alpha1/index.ts';
-import type { OperatorConfig } from './operator-config.ts';
+import type { OperatorConfig } from '../specs/operator-config.ts';
 
-/** Test-only: tenants and operator settings for the builder tests. */
+/** Test-only: tenants and operator settings for the operator's tests and its benchmark. */
 
 /** Options for tenantFixture. */
 export interface TenantFixtureOptions {

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 import { CONFIG_HASH_ANNOTATION } from './names.ts';
 import {
   buildRedisPodDisruptionBudget,
   buildRedisService,
   buildRedisStatefulSet,
   sentinelQuorum,
-} from './redis-statefulset.ts';
-import { buildSentinelService, buildSentinelStatefulSet } from './sentinel-statefulset.ts';
-import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
+} from './redis.ts';
+import { buildSentinelService, buildSentinelStatefulSet } from './sentinel.ts';
 
 const config = operatorConfigFixture();
 const inputs = { secretDigests: { 'acme-internal': 'g1' } };

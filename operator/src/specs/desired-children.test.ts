@@ -1,13 +1,13 @@
 import type { KubernetesObject, V1PodTemplateSpec } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { WhatsAppTenantSpecInput } from '../api/v1alpha1/index.ts';
+import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
+import { desiredChildren } from './desired-children.ts';
 import { buildGeneratedSecret } from './generated-secret.ts';
 import { buildMigrationJob } from './migration-job.ts';
 import { TENANT_LABEL } from './names.ts';
 import { tenantOwnerReference } from './owner-reference.ts';
 import { RUN_AS_USER } from './pod-template.ts';
-import { desiredChildren } from './tenant-children.ts';
-import { operatorConfigFixture, tenantFixture } from './test-fixtures.ts';
 
 const config = operatorConfigFixture();
 const inputs = { secretDigests: {}, serviceMonitorsAvailable: true };

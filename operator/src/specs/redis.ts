@@ -34,7 +34,7 @@ import { REDIS_SCRIPTS, SCRIPTS_MOUNT_PATH } from './redis-scripts.ts';
 
 /**
  * The tenant's Redis (primary + replicas) and the pieces both Redis StatefulSets share; the
- * Sentinels are in sentinel-statefulset.ts. Only built with spec.redis.mode sentinel.
+ * Sentinels are in sentinel.ts. Only built with spec.redis.mode sentinel.
  */
 
 /** Inputs of the Redis and Sentinel builders that do not come from the tenant. */

@@ -1,0 +1,168 @@
+import { z } from 'zod';
+import { withCelRules } from '../cel-rules.ts';
+import { DNS1123_SUBDOMAIN, HTTP_URL, IMAGE, MEDIA_STORAGES } from './common.ts';
+
+/**
+ * WhatsAppTenant, switchboard.dev/v1alpha1 (see whatsapp-tenant.ts): the spec sections of optional features: observability, media storage, outbound
+ * pacing, image overrides.
+ */
+
+export const observabilitySchema = z
+  .strictObject({
+    serviceMonitor: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Create a Prometheus Operator ServiceMonitor for the API and workers (only where the cluster has that CRD).',
+      ),
+    tracing: z
+      .strictObject({
+        endpoint: z
+          .string()
+          .max(2048)
+          .regex(HTTP_URL)
+          .describe('Base URL of an OTLP/HTTP collector, e.g. http://otel-collector.observability:4318.'),
+      })
+      .optional()
+      .describe('OpenTelemetry tracing; off when unset.'),
+  })
+  .prefault({})
+  .describe('Metrics and traces.');
+
+export const mediaSchema = withCelRules(
+  z
+    .strictObject({
+      storage: z
+        .enum(MEDIA_STORAGES)
+        .default('none')
+        .describe(
+          'Where media files (inbound downloads, uploads to send) are kept: none (media messages are stored without their files), volume (an existing ReadWriteMany PersistentVolumeClaim mounted in the API and every worker), or s3 (any S3-compatible bucket).',
+        ),
+      volume: z
+        .strictObject({
+          claimName: z
+            .string()
+            .min(1)
+            .max(253)
+            .regex(DNS1123_SUBDOMAIN)
+            .describe(
+              "An existing PersistentVolumeClaim in the tenant's namespace; it must allow ReadWriteMany, since the API and all workers mount it.",
+            ),
+        })
+        .optional()
+        .describe('The volume store; only with storage volume.'),
+      s3: z
+        .strictObject({
+          bucket: z
+            .string()
+            .min(3)
+            .max(63)
+            .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/)
+            .describe('Bucket name, e.g. acme-switchboard-media.'),
+          region: z
+            .string()
+            .min(1)
+            .max(32)
+            .regex(/^[a-z0-9-]+$/)
+            .default('us-east-1')
+            .describe('Region of the bucket.'),
+          endpoint: z
+            .string()
+            .max(2048)
+            .regex(HTTP_URL)
+            .optional()
+            .describe(
+              "Endpoint of an S3-compatible service (MinIO, R2, Ceph), e.g. http://minio.storage:9000; AWS's own when unset.",
+            ),
+          forcePathStyle: z
+            .boolean()
+            .default(false)
+            .describe(
+              'Address the bucket in the path instead of the host name (most S3-compatible services need it).',
+            ),
+          secretRef: z
+            .strictObject({
+              name: z
+                .string()
+                .min(1)
+                .max(253)
+                .regex(DNS1123_SUBDOMAIN)
+                .describe("A Secret in the tenant's namespace with keys accessKeyId and secretAccessKey."),
+            })
+            .optional()
+            .describe(
+              "The access key; without it the pods use the AWS default chain (EKS IRSA through secrets.aws.roleArn, or the node's role).",
+            ),
+        })
+        .optional()
+        .describe('The S3 store; only with storage s3.'),
+    })
+    .prefault({})
+    .describe('Media storage of the tenant.'),
+  [
+    {
+      rule: "self.storage != 'volume' || has(self.volume)",
+      message: 'media.storage volume needs media.volume.claimName (an existing ReadWriteMany claim)',
+      fieldPath: '.volume',
+      reason: 'FieldValueRequired',
+    },
+    {
+      rule: "self.storage == 'volume' || !has(self.volume)",
+      message: 'media.volume applies only with media.storage volume',
+      fieldPath: '.volume',
+      reason: 'FieldValueForbidden',
+    },
+    {
+      rule: "self.storage != 's3' || has(self.s3)",
+      message: 'media.storage s3 needs media.s3 (at least bucket)',
+      fieldPath: '.s3',
+      reason: 'FieldValueRequired',
+    },
+    {
+      rule: "self.storage == 's3' || !has(self.s3)",
+      message: 'media.s3 applies only with media.storage s3',
+      fieldPath: '.s3',
+      reason: 'FieldValueForbidden',
+    },
+  ],
+);
+
+export const outboundSchema = z
+  .strictObject({
+    perContactPerMinute: z
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(10)
+      .describe('Messages sent to one contact per minute; held across all workers and restarts.'),
+    perSessionPerMinute: z
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(60)
+      .describe('Messages one number sends per minute; held across all workers and restarts.'),
+    typingDelay: z
+      .boolean()
+      .default(true)
+      .describe('Show typing and pause in proportion to the text before each send, as a person would.'),
+  })
+  .prefault({})
+  .describe('How outbound messages are paced.');
+
+export const imagesSchema = z
+  .strictObject({
+    api: z
+      .string()
+      .max(512)
+      .regex(IMAGE)
+      .optional()
+      .describe('API image; it also runs the database migrations.'),
+    worker: z.string().max(512).regex(IMAGE).optional().describe('Worker image.'),
+    redis: z
+      .string()
+      .max(512)
+      .regex(IMAGE)
+      .optional()
+      .describe('Redis image (Redis 7 or later; also runs Sentinel).'),
+  })
+  .describe("Image overrides, e.g. to pin one tenant to a version; unset follows the operator's images.");
