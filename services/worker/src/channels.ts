@@ -5,6 +5,7 @@
  * `spec.sessions`). Also the map Meta's webhook payloads are routed with.
  */
 import {
+  type AuthStateSealer,
   authStateKeys,
   BaileysChannel,
   type BaileysLogger,
@@ -37,6 +38,8 @@ export interface ChannelOpenerOptions {
   baileysSocketFactory?: SocketFactory;
   /** Where Baileys connects instead of WhatsApp's (`WHATSAPP_WEB_SOCKET_URL`). */
   whatsappWebSocketUrl?: string;
+  /** Seals Baileys auth state at rest (`AUTH_STATE_KEYS`); plaintext without one. */
+  authStateSealer?: AuthStateSealer;
 }
 
 /** The SessionRuntime's `createChannel`: opens the channel a held session's row names. */
@@ -67,6 +70,7 @@ export function channelOpener(options: ChannelOpenerOptions): (session: OwnedSes
       keyPrefix,
       epoch: session.fence.epoch,
       logger: baileysLogger,
+      ...(options.authStateSealer ? { sealer: options.authStateSealer } : {}),
       ...(options.baileysSocketFactory ? { socketFactory: options.baileysSocketFactory } : {}),
       ...(options.whatsappWebSocketUrl
         ? { socketConfig: { waWebSocketUrl: options.whatsappWebSocketUrl } }

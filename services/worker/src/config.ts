@@ -1,3 +1,4 @@
+import { AuthStateSealer } from '@switchboard/channels';
 import {
   boolean,
   type ConfigOf,
@@ -66,6 +67,19 @@ export const workerConfigSchema = defineConfig(
       .optional()
       .describe(
         "The tenant's generated internal token; opens webhook secrets the API sealed with it. Give a secret:// reference.",
+      ),
+    AUTH_STATE_KEYS: secret(
+      z.string().superRefine((value, ctx) => {
+        try {
+          AuthStateSealer.parse(value);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      }),
+    )
+      .optional()
+      .describe(
+        'Keys sealing the WhatsApp auth state in Redis: `<id>:<base64 of 32 bytes>` comma-separated, current first, previous ones still read; give a secret:// reference. Unset: stored as plaintext (a warning at start).',
       ),
     CLOUD_API_BASE_URL: url({ protocols: ['http', 'https'] })
       .default('https://graph.facebook.com')

@@ -62,7 +62,11 @@ describe('the worker process', () => {
       { name: 'support', channel: 'baileys' },
       { name: 'sales', channel: 'baileys' },
     ]);
-    const worker = start(env);
+    // Sealed auth state, as the operator configures it (current key first, a previous one).
+    const worker = start({
+      ...env,
+      AUTH_STATE_KEYS: `k2:${Buffer.alloc(32, 2).toString('base64')},k1:${Buffer.alloc(32, 1).toString('base64')}`,
+    });
     const tenantId = tenantIdForSlug(slug);
     const keyPrefix = tenantKeyPrefix(slug);
 
@@ -121,13 +125,22 @@ describe('the worker process', () => {
       MAX_SESSIONS_PER_WORKER: 'lots',
       REDIS_MODE: 'sentinel',
       DATABASE_URL: 'mysql://root:hunter2@db/x',
+      // 16 bytes, not 32: refused, and the key is not printed.
+      AUTH_STATE_KEYS: `k1:${Buffer.from('hunter2-16-bytes').toString('base64')}`,
     });
     expect(await worker.exited).toBe(1);
     const output = worker.output();
-    for (const name of ['SWITCHBOARD_TENANT', 'MAX_SESSIONS_PER_WORKER', 'REDIS_SENTINELS', 'DATABASE_URL']) {
+    for (const name of [
+      'SWITCHBOARD_TENANT',
+      'MAX_SESSIONS_PER_WORKER',
+      'REDIS_SENTINELS',
+      'DATABASE_URL',
+      'AUTH_STATE_KEYS',
+    ]) {
       expect(output).toContain(name);
     }
     expect(output).not.toContain('hunter2');
+    expect(output).not.toContain(Buffer.from('hunter2-16-bytes').toString('base64'));
   });
 
   it('refuses to start as a role that could escape row-level security', async () => {
