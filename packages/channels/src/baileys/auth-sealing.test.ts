@@ -1,8 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { redisNamespace, redisOptions } from '@switchboard/testing';
+import { waitForReplicas } from '@switchboard/sessions';
+import {
+  deleteKeysWithPrefix,
+  redisNamespace,
+  redisOptions,
+  sentinelOptions,
+  settledSentinelGroup,
+  uniquePrefix,
+} from '@switchboard/testing';
 import { Curve } from '@whiskeysockets/baileys';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { StaleEpochError } from '../errors.ts';
 import { AuthStateSealError, AuthStateSealer } from './auth-sealing.ts';
 import { authStateKeys, createRedisAuthState, keyField } from './auth-state.ts';
@@ -170,5 +178,45 @@ describe('RedisAuthState sealed at rest', () => {
       createRedisAuthState({ redis, keyPrefix, sessionId, epoch: 4n, sealer }),
     ).rejects.toBeInstanceOf(StaleEpochError);
     expect((await stored(sessionId)).creds).toMatch(/^\{/);
+  });
+});
+
+describe('RedisAuthState on the Sentinel group, waiting for replicas', () => {
+  it('resolves a write only once every replica holds it; a refused write waits for nothing', async () => {
+    await settledSentinelGroup();
+    const sentinel = new Redis(sentinelOptions());
+    const prefix = `${uniquePrefix('channels-auth-wait')}:`;
+    try {
+      const sessionId = nextSession();
+      const outcomes: string[] = [];
+      const auth = await createRedisAuthState({
+        redis: sentinel,
+        keyPrefix: prefix,
+        sessionId,
+        epoch: 1n,
+        sealer: new AuthStateSealer([{ id: 'k1', key: key() }]),
+        afterWrite: async () =>
+          void outcomes.push(await waitForReplicas(sentinel, { replicas: 2, timeoutMs: 5_000 })),
+      });
+      await auth.saveCreds();
+      await auth.state.keys.set({ session: { 'b.0': Buffer.from('signal-session') } });
+      expect(outcomes).toEqual(['acknowledged', 'acknowledged']);
+      // Acknowledged by both replicas: every node of the group holds both writes already.
+      for (const node of inject('sentinel').nodes) {
+        const direct = new Redis({ host: node.host, port: node.port });
+        try {
+          const hash = await direct.hgetall(authStateKeys(prefix, sessionId).auth);
+          expect(Object.keys(hash).sort()).toEqual(['creds', keyField('session', 'b.0')]);
+        } finally {
+          direct.disconnect();
+        }
+      }
+      await sentinel.set(authStateKeys(prefix, sessionId).fence, '2');
+      await expect(auth.saveCreds()).rejects.toBeInstanceOf(StaleEpochError);
+      expect(outcomes).toHaveLength(2);
+    } finally {
+      await deleteKeysWithPrefix(sentinel, prefix);
+      sentinel.disconnect();
+    }
   });
 });

@@ -66,6 +66,12 @@ export interface RedisAuthStateOptions {
    * BufferJSON, and a sealed hash cannot be loaded.
    */
   sealer?: AuthStateSealer;
+  /**
+   * Awaited after every write Redis applied, before the write resolves: the worker waits there
+   * for replicas (WAIT, @switchboard/sessions' waitForReplicas), so Baileys goes on (sends with
+   * the new keys) only once a failover can no longer lose them. A throw fails the write.
+   */
+  afterWrite?: () => Promise<void>;
 }
 
 /** One session's auth state as Baileys takes it, plus the writes the adapter makes itself. */
@@ -187,6 +193,7 @@ export async function createRedisAuthState(options: RedisAuthStateOptions): Prom
     if (sets.length === 0 && deletes.length === 0) return;
     const args = [epoch.toString(), String(sets.length), ...sets.flat(), ...deletes];
     check(await scripts.switchboardAuthWrite(keys.fence, keys.auth, ...args), what);
+    await options.afterWrite?.();
   };
 
   if (sealer && (await redis.hget(keys.auth, SEALED_FIELD)) !== sealer.currentKeyId) {
@@ -261,6 +268,7 @@ export async function createRedisAuthState(options: RedisAuthStateOptions): Prom
       if (wiped) return;
       check(await scripts.switchboardAuthWipe(keys.fence, keys.auth, epoch.toString()), 'auth-state wipe');
       wiped = true;
+      await options.afterWrite?.();
     },
   };
 }

@@ -25,6 +25,8 @@ export interface BaileysChannelOptions {
   epoch: bigint | number;
   /** Seals the auth state at rest (see createRedisAuthState); plaintext without one. */
   sealer?: AuthStateSealer;
+  /** Awaited after each auth-state write (the worker waits for replicas there; see createRedisAuthState). */
+  afterWrite?: () => Promise<void>;
   /** Makes sockets; tests pass the stand-in's. */
   socketFactory?: SocketFactory;
   /**
