@@ -24,7 +24,7 @@ export { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './baileys/bac
 /** The logger shape Baileys takes, and the silent default. */
 export { type BaileysLogger, silentLogger } from './baileys/logger.ts';
 /** Decodes a Baileys MediaRef for the background media download. */
-export { type BaileysMediaDownload, decodeMediaDownload } from './baileys/mapping.ts';
+export { type BaileysMediaDownload, decodeMediaDownload, encodeMediaDownload } from './baileys/mapping.ts';
 /** Downloads Baileys media (WhatsApp media hosts only, no redirects, checked against fileSha256). */
 export { type BaileysMediaFetcherOptions, baileysMediaFetcher } from './baileys/media.ts';
 /** WhatsApp's media hosts and the check of a sender's media url/directPath. */
