@@ -231,6 +231,12 @@ export interface Receipt {
   at?: Date;
   /** For `failed`: why, as the provider said it (Cloud API: the error code and title). */
   failure?: { code?: number; title?: string; detail?: string };
+  /**
+   * The {@link OutboundMessage.callbackData} the message was sent with, as the provider echoes it
+   * (Cloud API: `biz_opaque_callback_data` on its status webhooks). It names our message when the
+   * provider's id is unknown to us (a send whose answer was lost), so the pipeline can adopt it.
+   */
+  callbackData?: string;
 }
 
 /** A contact's presence in a chat (typing, online...). */
@@ -365,6 +371,12 @@ export interface OutboundMessage {
    * providers that assign ids themselves ignore it.
    */
   providerMessageId?: string;
+  /**
+   * Our own reference for the message (our message id), at most 512 characters. The Cloud API
+   * sends it as `biz_opaque_callback_data` and Meta echoes it on every status of the message
+   * ({@link Receipt.callbackData}); providers without such a field ignore it.
+   */
+  callbackData?: string;
 }
 
 /** What a successful send returns. */

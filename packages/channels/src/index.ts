@@ -2,6 +2,14 @@
 
 /** The Baileys adapter: a WhatsApp Web session behind the Channel port. */
 export { BaileysChannel } from './baileys/adapter.ts';
+/** The auth state sealed at rest (AES-256-GCM, key ids, rotation): AUTH_STATE_KEYS. */
+export {
+  type AuthStateKey,
+  AuthStateSealError,
+  AuthStateSealer,
+  isSealed,
+  type OpenedValue,
+} from './baileys/auth-sealing.ts';
 /** Baileys auth state in one Redis hash per session, every write fenced by the epoch. */
 export {
   type AuthStateKeys,
@@ -16,9 +24,11 @@ export { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './baileys/bac
 /** The logger shape Baileys takes, and the silent default. */
 export { type BaileysLogger, silentLogger } from './baileys/logger.ts';
 /** Decodes a Baileys MediaRef for the background media download. */
-export { type BaileysMediaDownload, decodeMediaDownload } from './baileys/mapping.ts';
-/** Downloads Baileys media (downloadContentFromMessage, checked against fileSha256). */
+export { type BaileysMediaDownload, decodeMediaDownload, encodeMediaDownload } from './baileys/mapping.ts';
+/** Downloads Baileys media (WhatsApp media hosts only, no redirects, checked against fileSha256). */
 export { type BaileysMediaFetcherOptions, baileysMediaFetcher } from './baileys/media.ts';
+/** WhatsApp's media hosts and the check of a sender's media url/directPath. */
+export { type MediaLocation, mediaLocation, WHATSAPP_MEDIA_HOSTS } from './baileys/media-location.ts';
 /** The adapter's options and the part of Baileys' socket it uses. */
 export type { BaileysChannelOptions, BaileysSocket, SocketFactory } from './baileys/options.ts';
 /** Whether Baileys creds belong to a linked device. */

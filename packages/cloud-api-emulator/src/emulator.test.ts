@@ -411,6 +411,28 @@ describe('webhooks', () => {
     expect((await control('POST', '/_emulator/messages/wamid.nope/read', {})).status).toBe(404);
   });
 
+  it("echoes a send's biz_opaque_callback_data on each of its statuses, as Meta does", async () => {
+    const { json } = await send({
+      messaging_product: 'whatsapp',
+      to: '5511911115555',
+      text: { body: 'x' },
+      biz_opaque_callback_data: 'msg_0193a1b2-our-id',
+    });
+    const id = json?.messages[0].id;
+    for (const status of ['sent', 'delivered'])
+      await control('POST', `/_emulator/messages/${encodeURIComponent(id)}/status`, { status });
+    const got = await receiver.waitFor(2);
+    expect(got.map((g) => (g.json.entry[0]!.changes[0]!.value.statuses as Loose[])[0])).toEqual(
+      ['sent', 'delivered'].map((status) => ({
+        id,
+        status,
+        timestamp: expect.any(String),
+        recipient_id: '5511911115555',
+        biz_opaque_callback_data: 'msg_0193a1b2-our-id',
+      })),
+    );
+  });
+
   it('sends a failed status with error 131026 for a number not on WhatsApp', async () => {
     await send({ messaging_product: 'whatsapp', to: '5511900000404', text: { body: 'x' } });
     const [got] = await receiver.waitFor(1);

@@ -153,6 +153,9 @@ export class EmulatorState {
       status,
       timestamp: String(Math.floor(Date.now() / 1000)),
       recipient_id: message.to,
+      ...(message.request.biz_opaque_callback_data
+        ? { biz_opaque_callback_data: message.request.biz_opaque_callback_data }
+        : {}),
       ...(error ? { errors: error } : {}),
     };
     message.statuses.push(status);

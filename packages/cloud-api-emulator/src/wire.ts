@@ -178,6 +178,8 @@ export interface StatusEntry {
   status: 'sent' | 'delivered' | 'read' | 'failed';
   timestamp: string;
   recipient_id: string;
+  /** Echoed from the send's `biz_opaque_callback_data`, as Meta does, when it had one. */
+  biz_opaque_callback_data?: string;
   errors?: { code: number; title: string; message: string; error_data: { details: string } }[];
 }
 

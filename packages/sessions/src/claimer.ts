@@ -6,6 +6,7 @@ import { claimEpoch, raiseFence, type SessionFence } from './fence.ts';
 import { sessionKeys } from './keys.ts';
 import { acquireLease, ownerToken, releaseLease, renewLeases } from './lease.ts';
 import { fairShare, heartbeat, leave, liveWorkers } from './membership.ts';
+import { type ReplicaWaitPolicy, waitForReplicas } from './replication.ts';
 
 /**
  * Balanced claiming: every worker heartbeats, counts the live workers, and holds up to its
@@ -20,6 +21,15 @@ import { fairShare, heartbeat, leave, liveWorkers } from './membership.ts';
  * - a worker that has not renewed a lease by its deadline (TTL minus a safety margin, measured
  *   from when the renewal was sent) closes that socket itself, even if Redis is unreachable,
  *   so by the time the lease expires and someone else claims, this worker is already off.
+ *
+ * With `replicaWait` (a Sentinel group), claims and renewals are followed by WAIT
+ * (replication.ts), because a failover can lose a fence or a lease the primary accepted:
+ * - a claim whose lease and fence no replica acknowledged in time is abandoned before its socket
+ *   opens (lease released, `NOT_REPLICATED` to onError, retried next round), since after a
+ *   failover an older owner could write under a fence that went back;
+ * - renewals no replica acknowledged do not extend the deadlines (`NOT_REPLICATED` to onError):
+ *   the sessions stay held on the last acknowledged renewal, and are closed at its deadline if
+ *   replication does not catch up first.
  */
 
 // Claims in flight at once in one round.
@@ -75,6 +85,8 @@ export interface SessionClaimerOptions {
   metrics?: MetricsRegistry;
   /** Errors of one round (Redis or Postgres unreachable); the next round retries. */
   onError?: (error: unknown) => void;
+  /** WAIT for replicas after claims and renewals (see above); none on a standalone Redis. */
+  replicaWait?: ReplicaWaitPolicy;
   clock?: ClaimerClock;
 }
 
@@ -242,9 +254,27 @@ export class SessionClaimer {
       return;
     }
     this.metrics?.renewal.observe((this.clock.now() - sentAt) / 1000);
+    let replicated = true;
+    if (this.options.replicaWait && results.some(Boolean)) {
+      try {
+        replicated =
+          (await waitForReplicas(this.options.redis, this.options.replicaWait)) !== 'unacknowledged';
+      } catch (error) {
+        this.options.onError?.(error);
+        replicated = false;
+      }
+      if (!replicated)
+        this.options.onError?.(
+          new SessionsError(
+            'NOT_REPLICATED',
+            `lease renewals not acknowledged by a replica within ${this.options.replicaWait.timeoutMs} ms: deadlines not extended`,
+            true,
+          ),
+        );
+    }
     for (const [i, [id, held]] of entries.entries()) {
-      if (results[i]) this.armDeadline(id, held, sentAt);
-      else await this.release(id, 'lost');
+      if (!results[i]) await this.release(id, 'lost');
+      else if (replicated) this.armDeadline(id, held, sentAt);
     }
   }
 
@@ -272,6 +302,13 @@ export class SessionClaimer {
     try {
       epoch = await claimEpoch(db, tenantId, sessionId, workerId);
       await raiseFence(redis, keys.fence, epoch);
+      const policy = this.options.replicaWait;
+      if (policy && (await waitForReplicas(redis, policy)) === 'unacknowledged')
+        throw new SessionsError(
+          'NOT_REPLICATED',
+          `claim of session ${sessionId} (epoch ${epoch}) not acknowledged by a replica within ${policy.timeoutMs} ms: abandoned`,
+          true,
+        );
     } catch (error) {
       await releaseLease(redis, keys.lease, token).catch(() => undefined);
       this.options.onError?.(error);

@@ -1,5 +1,5 @@
 /** Why a session operation failed; stable across releases (logs, metrics, API errors). */
-export type SessionsErrorCode = 'STALE_EPOCH' | 'SESSION_NOT_FOUND' | 'INVALID_OPTIONS';
+export type SessionsErrorCode = 'STALE_EPOCH' | 'SESSION_NOT_FOUND' | 'INVALID_OPTIONS' | 'NOT_REPLICATED';
 
 /** The base of this package's errors: a stable code, and whether retrying can help. */
 export class SessionsError extends Error {

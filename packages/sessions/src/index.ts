@@ -27,3 +27,5 @@ export { type SessionKeys, sessionKeys, workersKey } from './keys.ts';
 export { acquireLease, leaseHolder, ownerToken, releaseLease, renewLease, renewLeases } from './lease.ts';
 /** Worker liveness by heartbeat, and the fair share it implies. */
 export { fairShare, heartbeat, leave, liveWorkers } from './membership.ts';
+/** WAIT for replicas after writes a Sentinel failover must not lose. */
+export { type ReplicationOutcome, type ReplicaWaitPolicy, waitForReplicas } from './replication.ts';

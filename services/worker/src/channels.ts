@@ -5,6 +5,7 @@
  * `spec.sessions`). Also the map Meta's webhook payloads are routed with.
  */
 import {
+  type AuthStateSealer,
   authStateKeys,
   BaileysChannel,
   type BaileysLogger,
@@ -15,7 +16,7 @@ import {
 } from '@switchboard/channels';
 import { type Db, withTenant } from '@switchboard/db';
 import type { SecretResolver } from '@switchboard/secrets';
-import type { OwnedSession } from '@switchboard/sessions';
+import { type OwnedSession, type ReplicaWaitPolicy, waitForReplicas } from '@switchboard/sessions';
 import type { Logger } from '@switchboard/telemetry';
 import type { Redis } from 'ioredis';
 import type { DeclaredSession } from './declared-sessions.ts';
@@ -37,6 +38,10 @@ export interface ChannelOpenerOptions {
   baileysSocketFactory?: SocketFactory;
   /** Where Baileys connects instead of WhatsApp's (`WHATSAPP_WEB_SOCKET_URL`). */
   whatsappWebSocketUrl?: string;
+  /** Seals Baileys auth state at rest (`AUTH_STATE_KEYS`); plaintext without one. */
+  authStateSealer?: AuthStateSealer;
+  /** WAIT for replicas after each auth-state write (`REDIS_REPLICA_WAIT`, Sentinel only). */
+  replicaWait?: ReplicaWaitPolicy;
 }
 
 /** The SessionRuntime's `createChannel`: opens the channel a held session's row names. */
@@ -67,11 +72,43 @@ export function channelOpener(options: ChannelOpenerOptions): (session: OwnedSes
       keyPrefix,
       epoch: session.fence.epoch,
       logger: baileysLogger,
+      ...(options.authStateSealer ? { sealer: options.authStateSealer } : {}),
+      ...(options.replicaWait
+        ? { afterWrite: authStateReplicaWait(redis, options.replicaWait, logger, session) }
+        : {}),
       ...(options.baileysSocketFactory ? { socketFactory: options.baileysSocketFactory } : {}),
       ...(options.whatsappWebSocketUrl
         ? { socketConfig: { waWebSocketUrl: options.whatsappWebSocketUrl } }
         : {}),
     });
+  };
+}
+
+/**
+ * After each auth-state write: WAIT for replicas. Not acknowledged in time (or WAIT failed), the
+ * write stays applied on the primary and is logged as at risk; it is not failed, because failing
+ * it would not undo it and would only break Baileys' signal transaction. Acknowledged, Baileys
+ * goes on (sends with the new keys) only once a failover can no longer lose them.
+ */
+function authStateReplicaWait(
+  redis: Redis,
+  policy: ReplicaWaitPolicy,
+  logger: Logger,
+  session: OwnedSession,
+): () => Promise<void> {
+  return async () => {
+    let outcome: string;
+    try {
+      outcome = await waitForReplicas(redis, policy);
+    } catch (error) {
+      logger.warn({ err: error, sessionId: session.sessionId }, 'auth-state write: WAIT for replicas failed');
+      return;
+    }
+    if (outcome === 'unacknowledged')
+      logger.warn(
+        { sessionId: session.sessionId, replicas: policy.replicas, timeoutMs: policy.timeoutMs },
+        'auth-state write not acknowledged by a replica in time: a failover now could lose it',
+      );
   };
 }
 

@@ -1,3 +1,4 @@
+import { AuthStateSealer } from '@switchboard/channels';
 import {
   boolean,
   type ConfigOf,
@@ -66,6 +67,29 @@ export const workerConfigSchema = defineConfig(
       .optional()
       .describe(
         "The tenant's generated internal token; opens webhook secrets the API sealed with it. Give a secret:// reference.",
+      ),
+    REDIS_REPLICA_WAIT: integer({ min: 0, max: 10 })
+      .default(1)
+      .describe(
+        'With REDIS_MODE=sentinel: replicas that must acknowledge (WAIT) session claims, lease renewals and auth-state writes; 0 turns it off.',
+      ),
+    REDIS_REPLICA_WAIT_TIMEOUT: duration()
+      .default(500)
+      .describe(
+        'How long a write waits for REDIS_REPLICA_WAIT replicas; past it a claim is abandoned, renewals do not extend deadlines, an auth-state write is logged.',
+      ),
+    AUTH_STATE_KEYS: secret(
+      z.string().superRefine((value, ctx) => {
+        try {
+          AuthStateSealer.parse(value);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      }),
+    )
+      .optional()
+      .describe(
+        'Keys sealing the WhatsApp auth state in Redis: `<id>:<base64 of 32 bytes>` comma-separated, current first, previous ones still read; give a secret:// reference. Unset: stored as plaintext (a warning at start).',
       ),
     CLOUD_API_BASE_URL: url({ protocols: ['http', 'https'] })
       .default('https://graph.facebook.com')

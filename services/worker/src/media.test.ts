@@ -6,10 +6,12 @@
 // bucket (moto) under the tenant's prefix.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { CloudApiChannel } from '@switchboard/channels';
+import { CloudApiChannel, encodeMediaDownload } from '@switchboard/channels';
 import { type CloudApiEmulator, createCloudApiEmulator } from '@switchboard/cloud-api-emulator';
 import { loadConfig } from '@switchboard/config';
 import { createDb, type Db, ensureTenant, withTenant } from '@switchboard/db';
@@ -249,6 +251,32 @@ describe("the worker's media downloads", () => {
       unrecoverable: true,
       message: expect.stringMatching(/malformed/),
     });
+    // A sender's media location aimed at an internal service: refused before any connection.
+    const connections: number[] = [];
+    const internal = createServer((_req, res) => res.end('internal'));
+    internal.on('connection', () => connections.push(1));
+    await new Promise<void>((resolve) => internal.listen(0, '127.0.0.1', resolve));
+    const internalHost = `127.0.0.1:${(internal.address() as AddressInfo).port}`;
+    try {
+      for (const where of [
+        { url: `http://${internalHost}/x` },
+        { directPath: `@${internalHost}/x` },
+        { directPath: `//${internalHost}/x` },
+      ]) {
+        const data = encodeMediaDownload(
+          { remoteJid: '5511977770000@s.whatsapp.net', id: 'SSRF', fromMe: false },
+          'imageMessage',
+          { ...where, mediaKey: randomBytes(32), fileSha256: randomBytes(32) },
+        );
+        await expect(
+          media.fetchMedia({ provider: 'baileys', data }, AbortSignal.timeout(5_000), context),
+        ).rejects.toMatchObject({ code: 'MEDIA_DOWNLOAD_FAILED', message: expect.stringMatching(/refused/) });
+      }
+      expect(connections).toEqual([]);
+    } finally {
+      internal.closeAllConnections();
+      await new Promise<void>((resolve) => internal.close(() => resolve()));
+    }
     // A Cloud API media id of an undeclared session: no token to use, failed for good.
     const other = await withTenant(db, tenantId, (tx) =>
       tx.session.create({ data: { tenantId, name: 'web', channel: 'baileys' } }),

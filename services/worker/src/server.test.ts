@@ -13,11 +13,13 @@ import {
   createTestDatabase,
   deleteKeysWithPrefix,
   redisOptions,
+  sentinelOptions,
+  settledSentinelGroup,
   type TestDatabase,
   uniquePrefix,
 } from '@switchboard/testing';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { eventually } from '../../../packages/sessions/src/testing/worker-fleet.ts';
 import { probe, startWorkerProcess, workerProcessEnv } from './testing/worker-process.ts';
 
@@ -62,7 +64,11 @@ describe('the worker process', () => {
       { name: 'support', channel: 'baileys' },
       { name: 'sales', channel: 'baileys' },
     ]);
-    const worker = start(env);
+    // Sealed auth state, as the operator configures it (current key first, a previous one).
+    const worker = start({
+      ...env,
+      AUTH_STATE_KEYS: `k2:${Buffer.alloc(32, 2).toString('base64')},k1:${Buffer.alloc(32, 1).toString('base64')}`,
+    });
     const tenantId = tenantIdForSlug(slug);
     const keyPrefix = tenantKeyPrefix(slug);
 
@@ -113,6 +119,49 @@ describe('the worker process', () => {
     expect(worker.output()).not.toContain(database.appUrl);
   });
 
+  it('on a Sentinel group, claims with WAIT: the lease and fence are on every node once it holds the session', async () => {
+    await settledSentinelGroup();
+    const slug = uniquePrefix('wsnt').slice(4);
+    slugs.push(slug);
+    const env = await workerEnv(slug, [{ name: 'support', channel: 'baileys' }]);
+    const { name, sentinels } = sentinelOptions();
+    const worker = start({
+      ...env,
+      REDIS_MODE: 'sentinel',
+      REDIS_URL: '',
+      REDIS_SENTINELS: sentinels.map((s) => `${s.host}:${s.port}`).join(','),
+      REDIS_SENTINEL_NAME: name,
+      REDIS_REPLICA_WAIT: '2',
+      REDIS_REPLICA_WAIT_TIMEOUT: '5s',
+    });
+    const tenantId = tenantIdForSlug(slug);
+    const keyPrefix = tenantKeyPrefix(slug);
+    await eventually('ready', async () => (await probe(env.METRICS_PORT!, '/readyz')).status === 200, 20_000);
+    const [session] = await withTenant(db, tenantId, (tx) => tx.session.findMany());
+    // The row's owner is written after the claim's WAIT returned acknowledged by both replicas.
+    await eventually(
+      'the session claimed',
+      async () => (await withTenant(db, tenantId, (tx) => tx.session.findMany()))[0]?.owner === env.POD_NAME,
+      15_000,
+    );
+    for (const node of inject('sentinel').nodes) {
+      const direct = new Redis({ host: node.host, port: node.port });
+      try {
+        expect(await direct.get(sessionKeys(keyPrefix, session!.id).fence)).not.toBeNull();
+        expect(
+          (await direct.get(sessionKeys(keyPrefix, session!.id).lease))?.startsWith(`${env.POD_NAME}:`),
+        ).toBe(true);
+      } finally {
+        direct.disconnect();
+      }
+    }
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    const sentinel = new Redis(sentinelOptions());
+    await deleteKeysWithPrefix(sentinel, keyPrefix);
+    sentinel.disconnect();
+  });
+
   it('exits 1 naming every bad variable, without printing the values', async () => {
     const env = await workerEnv('x', []);
     const worker = start({
@@ -121,13 +170,22 @@ describe('the worker process', () => {
       MAX_SESSIONS_PER_WORKER: 'lots',
       REDIS_MODE: 'sentinel',
       DATABASE_URL: 'mysql://root:hunter2@db/x',
+      // 16 bytes, not 32: refused, and the key is not printed.
+      AUTH_STATE_KEYS: `k1:${Buffer.from('hunter2-16-bytes').toString('base64')}`,
     });
     expect(await worker.exited).toBe(1);
     const output = worker.output();
-    for (const name of ['SWITCHBOARD_TENANT', 'MAX_SESSIONS_PER_WORKER', 'REDIS_SENTINELS', 'DATABASE_URL']) {
+    for (const name of [
+      'SWITCHBOARD_TENANT',
+      'MAX_SESSIONS_PER_WORKER',
+      'REDIS_SENTINELS',
+      'DATABASE_URL',
+      'AUTH_STATE_KEYS',
+    ]) {
       expect(output).toContain(name);
     }
     expect(output).not.toContain('hunter2');
+    expect(output).not.toContain(Buffer.from('hunter2-16-bytes').toString('base64'));
   });
 
   it('refuses to start as a role that could escape row-level security', async () => {

@@ -14,6 +14,7 @@ import {
 import {
   type OwnedSession,
   type ReleaseReason,
+  type ReplicaWaitPolicy,
   SessionClaimer,
   type SessionFence,
   updateSessionState,
@@ -51,6 +52,8 @@ export interface SessionRuntimeOptions {
   workerId: string;
   maxSessions: number;
   leaseTtlMs?: number;
+  /** WAIT for replicas after claims and renewals (a Sentinel group); see SessionClaimer. */
+  replicaWait?: ReplicaWaitPolicy;
   createChannel: ChannelFactory;
   /** What runs with each open channel (see {@link SessionAttachment}). */
   attach?: SessionAttachment;
@@ -95,6 +98,7 @@ export class SessionRuntime {
       workerId: options.workerId,
       maxSessions: options.maxSessions,
       ...(options.leaseTtlMs ? { leaseTtlMs: options.leaseTtlMs } : {}),
+      ...(options.replicaWait ? { replicaWait: options.replicaWait } : {}),
       ...(options.metrics ? { metrics: options.metrics } : {}),
       onAcquired: (session) => this.open(session),
       onReleased: (session, reason) => this.close(session, reason),

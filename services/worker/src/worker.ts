@@ -1,4 +1,4 @@
-import type { SocketFactory } from '@switchboard/channels';
+import { AuthStateSealer, type SocketFactory } from '@switchboard/channels';
 import { createDb, ensureTenant, verifyRuntimeRole } from '@switchboard/db';
 import { OutboxRelay, tenantKeyPrefix } from '@switchboard/messaging';
 import { createRedis, redisConnectionFromSettings } from '@switchboard/redis';
@@ -86,6 +86,15 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
   }
 
   const keyPrefix = tenantKeyPrefix(config.SWITCHBOARD_TENANT);
+  // The schema checked the format; each session's hash is re-sealed under the current key on load.
+  const authStateSealer = config.AUTH_STATE_KEYS ? AuthStateSealer.parse(config.AUTH_STATE_KEYS) : undefined;
+  if (!authStateSealer)
+    logger.warn('AUTH_STATE_KEYS is unset: WhatsApp auth state is stored in Redis as plaintext');
+  // WAIT only where replicas exist to fail over to (the operator's Sentinel group).
+  const replicaWait =
+    config.REDIS_MODE === 'sentinel' && config.REDIS_REPLICA_WAIT > 0
+      ? { replicas: config.REDIS_REPLICA_WAIT, timeoutMs: config.REDIS_REPLICA_WAIT_TIMEOUT }
+      : undefined;
   const declaredByName = new Map(declared.map((session) => [session.name, session]));
   // The outbox's sweep: what a crash (this worker's or another's) left between a commit and its
   // effects. Every session's pipeline kicks it right after each commit.
@@ -122,6 +131,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     workerId: config.POD_NAME,
     maxSessions: config.MAX_SESSIONS_PER_WORKER,
     leaseTtlMs: config.SESSION_LEASE_TTL,
+    ...(replicaWait ? { replicaWait } : {}),
     metrics: deps.metrics,
     createChannel: channelOpener({
       db,
@@ -134,6 +144,8 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
       cloudApi: { baseUrl: config.CLOUD_API_BASE_URL, graphVersion: config.CLOUD_API_GRAPH_VERSION },
       ...(deps.baileysSocketFactory ? { baileysSocketFactory: deps.baileysSocketFactory } : {}),
       ...(config.WHATSAPP_WEB_SOCKET_URL ? { whatsappWebSocketUrl: config.WHATSAPP_WEB_SOCKET_URL } : {}),
+      ...(authStateSealer ? { authStateSealer } : {}),
+      ...(replicaWait ? { replicaWait } : {}),
     }),
     attach: (session, channel) => pipelines.attach(session, channel),
     // Logout and pairing-code requests from the API, consumed by whoever holds the session.

@@ -10,6 +10,7 @@ import {
 } from '@whiskeysockets/baileys';
 import type { Cluster, Redis } from 'ioredis';
 import { StaleEpochError } from '../errors.ts';
+import { AuthStateSealError, type AuthStateSealer, isSealed } from './auth-sealing.ts';
 
 /**
  * Baileys auth state (creds and signal keys) in Redis, fenced by the session's epoch.
@@ -23,6 +24,12 @@ import { StaleEpochError } from '../errors.ts';
  * addTransactionCapability), so applying each call atomically is what keeps the store
  * consistent: a half-applied set (new session without its pre-key deletion, say) corrupts
  * the signal state for good.
+ *
+ * Sealing (auth-sealing.ts): with a sealer every value is stored sealed (AES-256-GCM, key id in
+ * the value), bound to the session and field; the field `_sealed` names the key the whole hash
+ * was last re-sealed with. Loading with a sealer whose current key differs (a hash from before
+ * sealing, or a rotation) re-seals every value first, through the same fenced script, so live
+ * sessions survive the upgrade and old keys can be dropped once every session was loaded.
  *
  * Redis Cluster: the script touches the fence and the auth hash, which hash to different slots
  * under this layout; it works on a standalone server or a Sentinel group (what the operator
@@ -54,6 +61,17 @@ export interface RedisAuthStateOptions {
   epoch: bigint | number;
   /** Called with the error whenever a write is refused as stale (before it is thrown). */
   onStale?: (error: StaleEpochError) => void;
+  /**
+   * Seals values at rest (AUTH_STATE_KEYS). Without one, values are stored as plaintext
+   * BufferJSON, and a sealed hash cannot be loaded.
+   */
+  sealer?: AuthStateSealer;
+  /**
+   * Awaited after every write Redis applied, before the write resolves: the worker waits there
+   * for replicas (WAIT, @switchboard/sessions' waitForReplicas), so Baileys goes on (sends with
+   * the new keys) only once a failover can no longer lose them. A throw fails the write.
+   */
+  afterWrite?: () => Promise<void>;
 }
 
 /** One session's auth state as Baileys takes it, plus the writes the adapter makes itself. */
@@ -73,6 +91,10 @@ export interface RedisAuthState {
 }
 
 const CREDS_FIELD = 'creds';
+/** Names the key the whole hash was last re-sealed with (never a `<type>:<id>` or `creds`). */
+const SEALED_FIELD = '_sealed';
+/** Fields re-sealed per fenced write while migrating a hash. */
+const RESEAL_BATCH = 500;
 /** Arguments unpacked per HSET/HDEL call inside the script: Lua's unpack is limited by the C stack (LUAI_MAXCSTACK 8000). */
 const UNPACK_CHUNK = 1000;
 
@@ -143,8 +165,18 @@ export async function createRedisAuthState(options: RedisAuthStateOptions): Prom
   const scripts = commands(redis);
   let wiped = false;
 
-  const stored = await redis.hget(keys.auth, CREDS_FIELD);
-  const creds: AuthenticationCreds = stored ? deserialise<AuthenticationCreds>(stored) : initAuthCreds();
+  const sealer = options.sealer;
+  const contextOf = (field: string) => `${sessionId}/${field}`;
+  const encode = (field: string, value: unknown): string =>
+    sealer ? sealer.seal(contextOf(field), serialise(value)) : serialise(value);
+  const decode = <T>(field: string, text: string): T => {
+    if (sealer) return deserialise<T>(sealer.open(contextOf(field), text).plaintext);
+    if (isSealed(text))
+      throw new AuthStateSealError(
+        `session ${sessionId}'s auth state is sealed and no AUTH_STATE_KEYS are set`,
+      );
+    return deserialise<T>(text);
+  };
 
   const check = (result: ScriptResult, what: string): void => {
     if (result[0] === 'stale') {
@@ -161,7 +193,36 @@ export async function createRedisAuthState(options: RedisAuthStateOptions): Prom
     if (sets.length === 0 && deletes.length === 0) return;
     const args = [epoch.toString(), String(sets.length), ...sets.flat(), ...deletes];
     check(await scripts.switchboardAuthWrite(keys.fence, keys.auth, ...args), what);
+    await options.afterWrite?.();
   };
+
+  if (sealer && (await redis.hget(keys.auth, SEALED_FIELD)) !== sealer.currentKeyId) {
+    // Plaintext values (written before sealing) and values under an older key are re-sealed
+    // with the current key, in fenced batches; the marker goes with the last batch.
+    let cursor = '0';
+    const pending: [string, string][] = [];
+    do {
+      const [next, flat] = await redis.hscan(keys.auth, cursor, 'COUNT', RESEAL_BATCH);
+      cursor = next;
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const field = flat[i]!;
+        if (field === SEALED_FIELD) continue;
+        const opened = sealer.open(contextOf(field), flat[i + 1]!);
+        if (opened.keyId !== sealer.currentKeyId)
+          pending.push([field, sealer.seal(contextOf(field), opened.plaintext)]);
+      }
+      while (pending.length >= RESEAL_BATCH)
+        await write(pending.splice(0, RESEAL_BATCH), [], 'auth-state re-seal');
+    } while (cursor !== '0');
+    // Only a hash that exists gets the marker: an unpaired session's is made by its first write.
+    if (pending.length > 0 || (await redis.exists(keys.auth)) === 1)
+      await write([...pending, [SEALED_FIELD, sealer.currentKeyId]], [], 'auth-state re-seal');
+  }
+
+  const stored = await redis.hget(keys.auth, CREDS_FIELD);
+  const creds: AuthenticationCreds = stored
+    ? decode<AuthenticationCreds>(CREDS_FIELD, stored)
+    : initAuthCreds();
 
   const keyStore: SignalKeyStore = {
     async get(type, ids) {
@@ -171,7 +232,7 @@ export async function createRedisAuthState(options: RedisAuthStateOptions): Prom
       ids.forEach((id, index) => {
         const text = values[index];
         if (text === null || text === undefined) return;
-        let value: unknown = deserialise(text);
+        let value: unknown = decode(keyField(type, id), text);
         // Baileys expects the proto class here (it calls its methods), not the plain JSON object.
         if (type === 'app-state-sync-key')
           value = proto.Message.AppStateSyncKeyData.fromObject(value as object);
@@ -188,7 +249,7 @@ export async function createRedisAuthState(options: RedisAuthStateOptions): Prom
         for (const [id, value] of Object.entries(entries)) {
           // null (and undefined) means delete, as in every Baileys key store.
           if (value === null || value === undefined) deletes.push(keyField(type, id));
-          else sets.push([keyField(type, id), serialise(value)]);
+          else sets.push([keyField(type, id), encode(keyField(type, id), value)]);
         }
       }
       await write(sets, deletes, 'key-store set');
@@ -202,11 +263,12 @@ export async function createRedisAuthState(options: RedisAuthStateOptions): Prom
     existed: stored !== null,
     // Serialised when called, so the writes of a burst of creds.update land in call order
     // (one connection runs its commands in order) and the last one holds the newest creds.
-    saveCreds: () => write([[CREDS_FIELD, serialise(creds)]], [], 'creds save'),
+    saveCreds: () => write([[CREDS_FIELD, encode(CREDS_FIELD, creds)]], [], 'creds save'),
     async wipe() {
       if (wiped) return;
       check(await scripts.switchboardAuthWipe(keys.fence, keys.auth, epoch.toString()), 'auth-state wipe');
       wiped = true;
+      await options.afterWrite?.();
     },
   };
 }

@@ -24,6 +24,7 @@ import type {
   UnsupportedReason,
 } from '../channel.ts';
 import { chatKind, contactFrom, lidOf, pnOf } from './jid.ts';
+import { mediaLocation } from './media-location.ts';
 
 /**
  * Baileys events -> domain events. Pure functions over the events Baileys emits (real protos,
@@ -204,6 +205,13 @@ function mapMedia(message: proto.IMessage, type: string, key: WAMessageKey): Con
     proto.Message.IAudioMessage &
     proto.Message.IDocumentMessage &
     proto.Message.IStickerMessage;
+  // The sender wrote url and directPath: a location off WhatsApp's media hosts is never stored
+  // as a download reference (media.ts checks again before fetching). One with no location at
+  // all is kept: nothing can be fetched for it, and the download fails for good.
+  if (media.url || media.directPath) {
+    const location = mediaLocation(media);
+    if (!location.ok) return { reason: 'malformed', detail: `${type}: ${location.reason}` };
+  }
   const kind = MEDIA_TYPES[type]!;
   const ref: MessageContent & { type: MediaType } = {
     type: kind,

@@ -21,12 +21,21 @@ const files = new Map<string, Buffer>();
 const requests: { path: string; closed: Promise<void> }[] = [];
 let server: Server;
 let base = '';
-const fetchMedia: ChannelMediaFetcher = baileysMediaFetcher();
+// WhatsApp's media host is played by the local server: the messages name mmg.whatsapp.net as
+// real ones do, and the fetcher reaches it at `base`.
+const WA = 'https://mmg.whatsapp.net';
+const fetchMedia: ChannelMediaFetcher = (download, signal, ctx) =>
+  baileysMediaFetcher({ origin: base })(download, signal, ctx);
 const context = { sessionId: 'media-test' };
 
 function handle(req: IncomingMessage, res: ServerResponse) {
   const path = req.url ?? '';
   requests.push({ path, closed: new Promise((resolve) => res.once('close', () => resolve())) });
+  if (path.startsWith('/redirect/')) {
+    // A media host that answers with a redirect to an internal address.
+    res.writeHead(302, { location: `${canaryUrl}/from-redirect` }).end();
+    return;
+  }
   if (path.startsWith('/status/')) {
     res.writeHead(Number(path.slice('/status/'.length))).end();
     return;
@@ -45,12 +54,25 @@ function handle(req: IncomingMessage, res: ServerResponse) {
   res.end(file);
 }
 
+/** An internal service no media download may ever reach: it counts every connection, TLS or not. */
+let canary: Server;
+let canaryUrl = '';
+let canaryHost = '';
+const canaryConnections: string[] = [];
+
 beforeAll(async () => {
+  canary = createServer((_req, res) => res.writeHead(200).end('internal'));
+  canary.on('connection', (socket) => canaryConnections.push(String(socket.remotePort)));
+  await new Promise<void>((resolve) => canary.listen(0, '127.0.0.1', resolve));
+  canaryHost = `127.0.0.1:${(canary.address() as AddressInfo).port}`;
+  canaryUrl = `http://${canaryHost}`;
   server = createServer(handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 afterAll(async () => {
+  canary.closeAllConnections();
+  await new Promise<void>((resolve) => canary.close(() => resolve()));
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
@@ -88,12 +110,113 @@ async function read(iterable: AsyncIterable<Uint8Array>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+describe('inbound media locations (SSRF)', () => {
+  /** Media whose url/directPath the sender chose, aimed at the internal canary service. */
+  function hostile(): { name: string; url?: string; directPath?: string }[] {
+    return [
+      { name: 'bare http url', url: `${canaryUrl}/x` },
+      { name: 'https url on an internal host', url: `https://${canaryHost}/x` },
+      { name: 'credentials trick in the url', url: `https://mmg.whatsapp.net@${canaryHost}/x` },
+      { name: 'lookalike media host', url: 'https://mmg.whatsapp.net.evil.test/x' },
+      { name: 'directPath as userinfo', directPath: `@${canaryHost}/x` },
+      { name: 'directPath as userinfo, with a WhatsApp url', url: `${WA}/x`, directPath: `@${canaryHost}/x` },
+      { name: 'protocol-relative directPath', directPath: `//${canaryHost}/x` },
+      { name: 'backslash directPath', directPath: `/\\${canaryHost}/x` },
+      { name: 'directPath with a scheme', directPath: `http://${canaryHost}/x` },
+      {
+        name: 'good directPath on a url naming an internal host',
+        url: `https://${canaryHost}/`,
+        directPath: '/x',
+      },
+    ];
+  }
+
+  it('never reaches an internal address: the mapping refuses, and so does the fetcher', async () => {
+    const key = { remoteJid: '5511977770000@s.whatsapp.net', fromMe: false };
+    const mediaKey = randomBytes(32);
+    const fileSha256 = randomBytes(32);
+    // The production fetcher (no origin override): it would go wherever the message says.
+    const production = baileysMediaFetcher();
+    const before = canaryConnections.length;
+    for (const payload of hostile()) {
+      const { name: _name, ...where } = payload;
+      const [event] = mapUpsert(
+        {
+          messages: [
+            wireMessage({
+              key: { ...key, id: messageId() },
+              message: { imageMessage: { ...where, mediaKey, fileSha256 } },
+            }),
+          ],
+          type: 'notify',
+        },
+        { sessionId: 's', now: () => new Date() },
+      );
+      expect(event, payload.name).toMatchObject({ event: 'unsupported', payload: { reason: 'malformed' } });
+      // A reference made without the mapping (or stored before it checked) is refused at download.
+      const data = encodeMediaDownload({ ...key, id: messageId() }, 'imageMessage', {
+        ...where,
+        mediaKey,
+        fileSha256,
+      });
+      for (const fetcher of [production, fetchMedia])
+        await expect(
+          (async () =>
+            read(await fetcher({ provider: 'baileys', data }, AbortSignal.timeout(10_000), context)))(),
+          payload.name,
+        ).rejects.toMatchObject({
+          code: 'MEDIA_DOWNLOAD_FAILED',
+          unrecoverable: true,
+          message: expect.stringMatching(/media location is refused/),
+        });
+    }
+    expect(canaryConnections.length).toBe(before);
+  });
+
+  it('does not follow a redirect from the media host', async () => {
+    const file = await upload(Buffer.from('hello'), 'image');
+    const before = canaryConnections.length;
+    const download = inboundMedia('imageMessage', {
+      url: `${WA}/redirect${file.path}`,
+      mediaKey: file.mediaKey,
+      fileSha256: file.fileSha256,
+    }).media.download;
+    await expect(fetchMedia(download, AbortSignal.timeout(10_000), context)).rejects.toMatchObject({
+      code: 'MEDIA_DOWNLOAD_FAILED',
+      unrecoverable: true,
+      message: expect.stringMatching(/redirect \(HTTP 302\)/),
+    });
+    expect(requests.at(-1)?.path).toBe(`/redirect${file.path}`);
+    expect(canaryConnections.length).toBe(before);
+  });
+
+  it('accepts the locations real messages carry', async () => {
+    const file = await upload(Buffer.from('a real one'), 'image');
+    const query = '?ccb=11-4&oh=01_Q5Aa&oe=68C2&_nc_sid=5e03e0';
+    files.set(`${file.path}${query}`, file.ciphertext);
+    for (const where of [
+      { url: `${WA}${file.path}${query}`, directPath: `${file.path}${query}` },
+      { directPath: `${file.path}${query}` },
+      { url: `https://mmg-fallback.whatsapp.net${file.path}${query}` },
+    ]) {
+      const download = inboundMedia('imageMessage', {
+        ...where,
+        mediaKey: file.mediaKey,
+        fileSha256: file.fileSha256,
+      }).media.download;
+      expect((await read(await fetchMedia(download, AbortSignal.timeout(10_000), context))).toString()).toBe(
+        'a real one',
+      );
+    }
+  });
+});
+
 describe('baileysMediaFetcher', () => {
   it('downloads and decrypts real WhatsApp media to the plaintext the sender encrypted', async () => {
     const plaintext = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(200_000)]);
     const file = await upload(plaintext, 'image');
     const content = inboundMedia('imageMessage', {
-      url: `${base}${file.path}`,
+      url: `${WA}${file.path}`,
       mimetype: 'image/jpeg',
       mediaKey: file.mediaKey,
       fileSha256: file.fileSha256,
@@ -114,7 +237,7 @@ describe('baileysMediaFetcher', () => {
     const plaintext = Buffer.from('%PDF-1.7 a small document\n');
     const file = await upload(plaintext, 'document');
     const media = {
-      url: `${base}${file.path}`,
+      url: `${WA}${file.path}`,
       mimetype: 'application/pdf',
       mediaKey: file.mediaKey,
       fileSha256: file.fileSha256,
@@ -151,7 +274,7 @@ describe('baileysMediaFetcher', () => {
     middle[20_000] = middle[20_000]! ^ 0x01;
     files.set(`${file.path}.middle`, middle);
     await expect(
-      read(await fetchMedia(ref(`${base}${file.path}.middle`), AbortSignal.timeout(10_000), context)),
+      read(await fetchMedia(ref(`${WA}${file.path}.middle`), AbortSignal.timeout(10_000), context)),
     ).rejects.toMatchObject({
       code: 'MEDIA_DOWNLOAD_FAILED',
       unrecoverable: true,
@@ -162,14 +285,14 @@ describe('baileysMediaFetcher', () => {
     last[last.length - 12] = last[last.length - 12]! ^ 0xff;
     files.set(`${file.path}.last`, last);
     await expect(
-      read(await fetchMedia(ref(`${base}${file.path}.last`), AbortSignal.timeout(10_000), context)),
+      read(await fetchMedia(ref(`${WA}${file.path}.last`), AbortSignal.timeout(10_000), context)),
     ).rejects.toMatchObject({
       code: 'MEDIA_DOWNLOAD_FAILED',
       unrecoverable: true,
     });
     // The untouched file still downloads: the failures above are the tampering.
     expect(
-      (await read(await fetchMedia(ref(`${base}${file.path}`), AbortSignal.timeout(10_000), context))).equals(
+      (await read(await fetchMedia(ref(`${WA}${file.path}`), AbortSignal.timeout(10_000), context))).equals(
         plaintext,
       ),
     ).toBe(true);
@@ -182,14 +305,14 @@ describe('baileysMediaFetcher', () => {
         .download;
     for (const status of [404, 410])
       await expect(
-        fetchMedia(ref(`${base}/status/${status}`), AbortSignal.timeout(10_000), context),
+        fetchMedia(ref(`${WA}/status/${status}`), AbortSignal.timeout(10_000), context),
       ).rejects.toMatchObject({
         code: 'MEDIA_DOWNLOAD_FAILED',
         unrecoverable: true,
         message: expect.stringMatching(new RegExp(`no longer has the file \\(HTTP ${status}\\)`)),
       });
     await expect(
-      fetchMedia(ref(`${base}/status/503`), AbortSignal.timeout(10_000), context),
+      fetchMedia(ref(`${WA}/status/503`), AbortSignal.timeout(10_000), context),
     ).rejects.toMatchObject({
       code: 'MEDIA_DOWNLOAD_FAILED',
       unrecoverable: false,
@@ -199,7 +322,7 @@ describe('baileysMediaFetcher', () => {
   it('stops the transfer when the signal aborts: the iteration rejects and the connection closes', async () => {
     const file = await upload(randomBytes(400_000), 'image');
     const download = inboundMedia('imageMessage', {
-      url: `${base}/stall${file.path}`,
+      url: `${WA}/stall${file.path}`,
       mediaKey: file.mediaKey,
       fileSha256: file.fileSha256,
     }).media.download;
@@ -240,7 +363,7 @@ describe('baileysMediaFetcher', () => {
       [JSON.stringify({ v: 2, key: {}, message: '' }), /malformed/],
       [
         encodeMediaDownload({ remoteJid: 'x@s.whatsapp.net', id: 'A', fromMe: false }, 'imageMessage', {
-          url: `${base}/x`,
+          url: `${WA}/x`,
           mediaKey: randomBytes(32),
         } satisfies proto.Message.IImageMessage),
         /declares no fileSha256/,
@@ -327,7 +450,7 @@ describe('BaileysChannel media sends', () => {
         const ref = encodeMediaDownload(socket.sent[i]!.message.key, contentType, {
           ...media,
           directPath: null,
-          url: `${base}${path}`,
+          url: `${WA}${path}`,
         });
         const got = await read(
           await fetchMedia({ provider: 'baileys', data: ref }, AbortSignal.timeout(10_000), context),

@@ -1,5 +1,6 @@
 import type { SocketConfig, UserFacingSocketConfig, WASocket } from '@whiskeysockets/baileys';
 import type { Cluster, Redis } from 'ioredis';
+import type { AuthStateSealer } from './auth-sealing.ts';
 import type { BackoffPolicy } from './backoff.ts';
 import type { BaileysLogger } from './logger.ts';
 import type { Scheduler } from './scheduler.ts';
@@ -22,6 +23,10 @@ export interface BaileysChannelOptions {
   keyPrefix: string;
   /** The epoch of this worker's claim of the session. */
   epoch: bigint | number;
+  /** Seals the auth state at rest (see createRedisAuthState); plaintext without one. */
+  sealer?: AuthStateSealer;
+  /** Awaited after each auth-state write (the worker waits for replicas there; see createRedisAuthState). */
+  afterWrite?: () => Promise<void>;
   /** Makes sockets; tests pass the stand-in's. */
   socketFactory?: SocketFactory;
   /**

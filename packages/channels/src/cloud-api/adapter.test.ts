@@ -220,6 +220,40 @@ describe('send round trip', () => {
     expect(receiver.rejected).toBe(0);
   });
 
+  it('sends our message id as biz_opaque_callback_data and gets it back on every receipt', async () => {
+    const { channel: c } = await connected();
+    const to = peer();
+    const ours = 'b7f2a7c4-3f1e-4a57-9c2e-0d6f1b7a9e11';
+    const { providerMessageId } = await c.send({
+      to,
+      content: { type: 'text', text: 'adopt me' },
+      callbackData: ours,
+    });
+    const sent = (await emulator.control('GET', `/_emulator/sent?to=${to}`)).messages[0];
+    expect(sent.request.biz_opaque_callback_data).toBe(ours);
+    const receiptsOf = () =>
+      receiver.accepted
+        .flatMap(
+          (p) =>
+            parseCloudApiWebhook(p, { sessionsByPhoneNumberId: { [PHONE_NUMBER_ID]: c.sessionId } }).events,
+        )
+        .flatMap((e) =>
+          e.event === 'receipt' && e.payload.providerMessageId === providerMessageId ? [e.payload] : [],
+        );
+    const deadline = Date.now() + 5_000;
+    while (receiptsOf().length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(receiptsOf().map((r) => [r.status, r.callbackData])).toEqual([
+      ['sent', ours],
+      ['delivered', ours],
+      ['read', ours],
+    ]);
+    // Too long for Meta: refused before anything is sent.
+    await expect(
+      c.send({ to, content: { type: 'text', text: 'x' }, callbackData: 'x'.repeat(513) }),
+    ).rejects.toMatchObject({ code: 'INVALID_CONTENT', unrecoverable: true });
+    expect((await emulator.control('GET', `/_emulator/sent?to=${to}`)).messages).toHaveLength(1);
+  });
+
   it('turns a customer message from the emulator into an InboundMessage, and its media id into bytes', async () => {
     const { channel: c, log } = await connected();
     const from = peer();

@@ -183,6 +183,11 @@ export class CloudApiChannel implements Channel {
         'recipient is not a phone number (digits, optional +)',
         { status: 400 },
       );
+    // Meta's limit for biz_opaque_callback_data; a longer one would be refused by Graph (100).
+    if (message.callbackData !== undefined && (message.callbackData.length > 512 || !message.callbackData))
+      throw new UnrecoverableChannelError('INVALID_CONTENT', 'callbackData must be 1 to 512 characters', {
+        status: 400,
+      });
     const content = await this.#uploaded(message.content);
     const body = {
       messaging_product: 'whatsapp',
@@ -190,6 +195,8 @@ export class CloudApiChannel implements Channel {
       to,
       ...toGraphContent(content),
       ...(message.replyTo ? { context: { message_id: message.replyTo.providerMessageId } } : {}),
+      // Echoed on the message's status webhooks: names our message if this send's answer is lost.
+      ...(message.callbackData ? { biz_opaque_callback_data: message.callbackData } : {}),
     };
     let response: Response;
     try {

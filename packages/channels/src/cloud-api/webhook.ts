@@ -146,6 +146,7 @@ const statusSchema = z.looseObject({
   status: z.string(),
   timestamp: z.string().regex(/^\d+$/),
   recipient_id: z.string().min(1),
+  biz_opaque_callback_data: z.string().min(1).max(512).optional(),
   errors: z
     .array(
       z.looseObject({
@@ -401,6 +402,7 @@ export function parseCloudApiWebhook(
             fromMe: true,
             recipient: { address: s.recipient_id, pn: s.recipient_id },
             at: new Date(Number(s.timestamp) * 1000),
+            ...(s.biz_opaque_callback_data ? { callbackData: s.biz_opaque_callback_data } : {}),
             ...(s.status === 'failed' && error
               ? {
                   failure: {

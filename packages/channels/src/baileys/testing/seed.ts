@@ -1,5 +1,6 @@
 import type { AuthenticationCreds } from '@whiskeysockets/baileys';
 import type { Cluster, Redis } from 'ioredis';
+import type { AuthStateSealer } from '../auth-sealing.ts';
 import { createRedisAuthState } from '../auth-state.ts';
 import { type PairingIdentity, pairedCredsUpdate } from './stand-in.ts';
 
@@ -10,6 +11,7 @@ export async function seedPairedSession(
     keyPrefix: string;
     sessionId: string;
     epoch: bigint | number;
+    sealer?: AuthStateSealer;
   } & PairingIdentity,
 ): Promise<AuthenticationCreds> {
   const auth = await createRedisAuthState(options);
