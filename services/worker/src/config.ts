@@ -37,9 +37,6 @@ export const workerConfigSchema = defineConfig(
   // MEDIA_STORAGE, MEDIA_DIR, S3_*: the same names the API reads, so both use one store.
   mediaStorageSettingsSchema,
   z.object({
-    S3_SECRET_ACCESS_KEY: secret(z.string().min(1))
-      .optional()
-      .describe('Static secret access key, with S3_ACCESS_KEY_ID; give a secret:// reference.'),
     MEDIA_DOWNLOAD_MAX_BYTES: integer({ min: 1024, max: 2 * 1024 * 1024 * 1024 })
       .default(64 * 1024 * 1024)
       .describe('Largest inbound media file downloaded into storage, in bytes (larger ones fail for good).'),
