@@ -106,8 +106,9 @@ export async function startVault(options: StartVaultOptions = {}): Promise<Runni
       await service.stop();
       throw new Error(`vault exited with ${service.child.exitCode} while starting:\n${service.output()}`);
     }
+    // Healthy, and the dev server's KV v2 engine at secret/ past its first upgrade.
     const healthy = await request('GET', 'sys/health').then(
-      (answer) => answer.status === 200,
+      async (answer) => answer.status === 200 && (await request('GET', 'secret/config')).status === 200,
       () => false,
     );
     if (healthy) break;
@@ -126,6 +127,13 @@ export async function startVault(options: StartVaultOptions = {}): Promise<Runni
     requestOk,
     async enableKv2(mount) {
       await requestOk('POST', `sys/mounts/${mount}`, { type: 'kv', options: { version: '2' } });
+      // A new KV v2 mount answers "upgrading from non-versioned to versioned data" for a moment;
+      // its config endpoint answers 200 once it takes requests.
+      const until = Date.now() + 30_000;
+      while ((await request('GET', `${mount}/config`)).status !== 200) {
+        if (Date.now() > until) throw new Error(`the KV v2 mount ${mount} did not become ready`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
     },
     async putKv2(mount, path, data) {
       await requestOk('POST', `${mount}/data/${path}`, { data });
