@@ -67,6 +67,10 @@ db-rollback: ## Roll back the last migration on DATABASE_URL
 envtest-binaries: ## Build (or reuse) kube-apiserver and etcd for the pinned Kubernetes version
 	@$(TOOLCHAIN) node packages/envtest/src/cli.ts build
 
+.PHONY: vault-binary
+vault-binary: ## Build (or reuse) the Vault server the secrets tests run, from its Go module
+	@$(TOOLCHAIN) node packages/testing/src/vault-cli.ts
+
 .PHONY: bench-operator
 bench-operator: ## Benchmark the operator: N tenants to Ready-or-waiting against envtest, vs plain applies
 	@$(TOOLCHAIN) node bench/operator/run.ts

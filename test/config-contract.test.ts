@@ -5,22 +5,23 @@
 import { describe, expect, it } from 'vitest';
 import type { WhatsAppTenantSpecInput } from '../operator/src/api/v1alpha1/index.ts';
 import { settingsData, tenantSettings } from '../operator/src/specs/config-map.ts';
+import { sessionCredentials } from '../operator/src/specs/secret-provider.ts';
 import { serviceEnv } from '../operator/src/specs/service-env.ts';
 import { operatorConfigFixture, tenantFixture } from '../operator/src/testing/fixtures.ts';
+import { secretsConfigSchema } from '../packages/config/src/index.ts';
+import { parseSecretReference, parseVaultPath } from '../packages/secrets/src/index.ts';
 import { apiConfigSchema } from '../services/api/src/config.ts';
 import { workerConfigSchema } from '../services/worker/src/config.ts';
 
-/** Variables read outside the services' config schemas, and by what. */
-const READ_ELSEWHERE: Record<string, string> = {
-  // Not yet read by anything: the Vault and AWS secret providers are still to come
-  // (packages/secrets has env and file providers); kept so the pods are ready for them.
-  SECRETS_PROVIDER: 'packages/secrets (Vault, AWS providers: not built yet)',
-  VAULT_ADDR: 'packages/secrets (Vault provider: not built yet)',
-  VAULT_ROLE: 'packages/secrets (Vault provider: not built yet)',
-  VAULT_AUTH_MOUNT_PATH: 'packages/secrets (Vault provider: not built yet)',
-  VAULT_TOKEN_PATH: 'packages/secrets (Vault provider: not built yet)',
-  AWS_REGION: 'the AWS SDK itself',
-};
+/**
+ * Variables read outside the services' own config schemas, and by what. The secret providers'
+ * variables (SECRETS_PROVIDER, VAULT_*, AWS_*) are read by every service through
+ * `secretsConfigSchema`, which loadConfigFromProcess reads and createSecretResolver wires into
+ * the Vault or AWS provider.
+ */
+const READ_ELSEWHERE: Record<string, string> = Object.fromEntries(
+  Object.keys(secretsConfigSchema.shape).map((name) => [name, '@switchboard/config secretsConfigSchema']),
+);
 /** Variables the operator sets for both components that one of them has no use for. */
 const UNUSED_BY: Record<'api' | 'worker', string[]> = {
   // The pod name is in every container's env (logs); the API logs its hostname instead.
@@ -47,6 +48,21 @@ const SPECS: Record<string, WhatsAppTenantSpecInput> = {
     outbound: { perContactPerMinute: 5, perSessionPerMinute: 30, typingDelay: false },
     observability: { tracing: { endpoint: 'http://otel:4318' } },
     secrets: { provider: 'vault', vault: { address: 'https://vault:8200', role: 'acme', path: 'kv/acme' } },
+  },
+  'aws secrets': {
+    sessions: [
+      { name: 'sales', channel: 'cloud-api', phoneNumberId: '106540352242922', secretRef: { name: 'meta' } },
+    ],
+    secrets: { provider: 'aws', aws: { region: 'eu-west-1', namePrefix: 'switchboard/acme/' } },
+  },
+  'vault secrets with the KV API path': {
+    sessions: [
+      { name: 'sales', channel: 'cloud-api', phoneNumberId: '106540352242922', secretRef: { name: 'meta' } },
+    ],
+    secrets: {
+      provider: 'vault',
+      vault: { address: 'https://vault:8200', role: 'acme', path: 'secret/data/switchboard/acme' },
+    },
   },
   'external redis, volume media': {
     redis: { mode: 'external', external: { secretRef: { name: 'redis', key: 'url' } } },
@@ -87,6 +103,34 @@ describe.each(Object.entries(SPECS))('the operator and the services, with %s', (
     expect(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual(
       [],
     );
+    // The secret providers' settings, as every service reads them before its own schema.
+    const secretNames = new Set(Object.keys(secretsConfigSchema.shape));
+    const secrets = secretsConfigSchema.safeParse(
+      Object.fromEntries(Object.entries(env).filter(([name]) => secretNames.has(name))),
+    );
+    expect(
+      secrets.success ? [] : secrets.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    ).toEqual([]);
+    if (secrets.success) expect(secrets.data.SECRETS_PROVIDER).toBe(tenant.spec.secrets.provider);
+  });
+
+  it('writes session credential references the secret providers can resolve', () => {
+    for (const session of tenant.spec.sessions) {
+      const credentials = sessionCredentials(tenant, session);
+      if (credentials === undefined) continue;
+      for (const reference of Object.values(credentials)) {
+        const parsed = parseSecretReference(reference);
+        const provider =
+          tenant.spec.secrets.provider === 'kubernetes' ? 'file' : tenant.spec.secrets.provider;
+        expect(parsed.provider).toBe(provider);
+        if (provider === 'vault') {
+          // The KV mount is the first segment of secrets.vault.path; the API form's data/ is dropped.
+          const mount = tenant.spec.secrets.vault!.path.split('/')[0];
+          expect(parseVaultPath(parsed.path)).toEqual({ mount, path: expect.stringMatching(/(^|\/)meta$/) });
+          expect(parseVaultPath(parsed.path).path.startsWith('data/')).toBe(false);
+        }
+      }
+    }
   });
 });
 

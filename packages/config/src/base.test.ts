@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { databaseConfigSchema, redisConfigSchema, telemetryConfigSchema } from './base.ts';
+import {
+  databaseConfigSchema,
+  redisConfigSchema,
+  secretsConfigSchema,
+  telemetryConfigSchema,
+} from './base.ts';
+import { renderConfigMarkdown } from './docs.ts';
 import { ConfigError, defineConfig, loadConfig } from './load.ts';
 
 const redis = defineConfig(redisConfigSchema);
@@ -57,5 +63,31 @@ describe('redisConfigSchema', () => {
     expect((error as ConfigError).problems).toEqual([
       { variable: 'REDIS_CLUSTER_NODES', problem: 'is required when REDIS_MODE=cluster' },
     ]);
+  });
+});
+
+describe('secretsConfigSchema', () => {
+  it('composes into a service schema, keeps its cross-field checks and documents every variable', async () => {
+    const schema = defineConfig(databaseConfigSchema, secretsConfigSchema);
+    const error = await loadConfig(schema, {
+      env: { DATABASE_URL: 'postgres://app:pw@db/acme', SECRETS_PROVIDER: 'aws' },
+    }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      { variable: 'AWS_REGION', problem: 'is required when SECRETS_PROVIDER=aws' },
+    ]);
+    const docs = renderConfigMarkdown(schema);
+    for (const name of [
+      'SECRETS_PROVIDER',
+      'VAULT_ADDR',
+      'VAULT_ROLE',
+      'VAULT_AUTH_MOUNT_PATH',
+      'VAULT_TOKEN_PATH',
+      'AWS_REGION',
+    ]) {
+      expect(docs).toContain(`| \`${name}\` |`);
+    }
+    expect(docs).toMatch(/\| `VAULT_TOKEN` \| no \| {2}\| string \| yes \|/);
+    expect(docs).toMatch(/\| `SECRETS_CACHE_TTL` \| no \| `300000` \| duration \(ms, s, m, h, d\) \|/);
   });
 });

@@ -1,5 +1,6 @@
+import { type SecretProviderSettings, secretProviderEnvSchema } from '@switchboard/secrets';
 import { z } from 'zod';
-import { hostPortList, logLevel, secret, url } from './fields.ts';
+import { fieldRegistry, hostPortList, logLevel, secret, url } from './fields.ts';
 
 /**
  * Schema parts every service composes with `defineConfig`. Names follow the
@@ -133,3 +134,29 @@ export const tenantConfigSchema = z.object({
 
 /** Parsed `tenantConfigSchema`. */
 export type TenantConfig = z.output<typeof tenantConfigSchema>;
+
+/**
+ * The secret providers' variables (SECRETS_PROVIDER, VAULT_*, AWS_*, SECRETS_CACHE_TTL,
+ * SECRETS_MAX_STALE), as the operator writes them from the WhatsAppTenant's `spec.secrets`.
+ * `loadConfigFromProcess` reads them for every service before anything else, and
+ * `createSecretResolver` registers the Vault or AWS provider from them; a service may also
+ * compose this part into its own schema to document them.
+ */
+export const secretsConfigSchema = secretProviderEnvSchema;
+
+/** Parsed `secretsConfigSchema`. */
+export type SecretsConfig = SecretProviderSettings;
+
+// The docs' Format and Secret columns for the variables @switchboard/secrets defines.
+for (const [name, info] of Object.entries({
+  SECRETS_CACHE_TTL: { format: 'duration (ms, s, m, h, d)' },
+  SECRETS_MAX_STALE: { format: 'duration (ms, s, m, h, d)' },
+  VAULT_ADDR: { format: 'URL (http://, https://)' },
+  AWS_ENDPOINT_URL_SECRETS_MANAGER: { format: 'URL (http://, https://)' },
+  VAULT_TOKEN: { secret: true },
+  AWS_SECRET_ACCESS_KEY: { secret: true },
+  AWS_SESSION_TOKEN: { secret: true },
+})) {
+  const field = secretsConfigSchema.shape[name as keyof typeof secretsConfigSchema.shape];
+  fieldRegistry.add(field, { ...fieldRegistry.get(field), ...info });
+}

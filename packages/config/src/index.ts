@@ -11,6 +11,8 @@ export {
   type RedisConfig,
   type RedisMode,
   redisConfigSchema,
+  type SecretsConfig,
+  secretsConfigSchema,
   type TelemetryConfig,
   type TenantConfig,
   telemetryConfigSchema,

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type RunningMoto, startMoto } from '@switchboard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // A service's start, in a real child process: the wired loader reads process.env and
@@ -74,5 +75,44 @@ describe('loadConfigFromProcess', () => {
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({ LOG_LEVEL: 'debug', DATABASE_URL: 'postgres://app:pw@db/acme' });
+  });
+
+  it('exits with code 1 naming the secret providers’ variables when they are incomplete', async () => {
+    const run = await runService({
+      SECRETS_PROVIDER: 'vault',
+      VAULT_TOKEN: 'hvs.hunter2-vault',
+      DATABASE_URL: 'postgres://app:pw@db/acme',
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('  - VAULT_ADDR: is required when SECRETS_PROVIDER=vault');
+    expect(run.stderr).not.toContain('hunter2-vault');
+  });
+
+  describe('with SECRETS_PROVIDER=aws', () => {
+    let moto: RunningMoto;
+    beforeAll(async () => {
+      moto = await startMoto();
+      await moto.createSecret('acme/database-url', 'postgres://app:from-aws@db/acme');
+    });
+    afterAll(async () => {
+      await moto?.stop();
+    });
+
+    it('resolves a secret://aws reference from the environment the operator writes', async () => {
+      const run = await runService({
+        SECRETS_PROVIDER: 'aws',
+        AWS_REGION: moto.region,
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: moto.endpoint,
+        AWS_ACCESS_KEY_ID: moto.credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: moto.credentials.secretAccessKey,
+        DATABASE_URL: 'secret://aws/acme/database-url',
+      });
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      expect(JSON.parse(run.stdout)).toEqual({
+        LOG_LEVEL: 'info',
+        DATABASE_URL: 'postgres://app:from-aws@db/acme',
+      });
+    });
   });
 });

@@ -3,13 +3,14 @@
 // serving the inbox, a worker, and Meta's Cloud API played by the emulator as the tenant's
 // WhatsApp number. Prints where to go; Ctrl-C stops everything and removes what it created.
 //
-//   node packages/devstack/src/demo.ts [--port 8080] [--verbose]
+//   node packages/devstack/src/demo.ts [--port 8080] [--verbose] [--secrets env|vault|aws]
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEMO_STATE_FILE } from './demo-state.ts';
+import { STACK_SECRET_STORES } from './secret-stores.ts';
 import { DEFAULT_INBOX_DIR, type Stack, startStack } from './stack.ts';
 
 const say = (text: string): void => void process.stdout.write(`${text}\n`);
@@ -20,8 +21,17 @@ const { values } = parseArgs({
   options: {
     port: { type: 'string', default: process.env.DEMO_PORT ?? '8080' },
     verbose: { type: 'boolean', default: false },
+    // Where the tenant's Cloud API credentials live: worker variables, a Vault dev server, or moto's Secrets Manager.
+    secrets: { type: 'string', default: 'env' },
   },
 });
+const secrets = STACK_SECRET_STORES.find((kind) => kind === values.secrets);
+if (secrets === undefined) {
+  console.error(
+    `--secrets: expected one of ${STACK_SECRET_STORES.join(', ')}, got ${JSON.stringify(values.secrets)}`,
+  );
+  process.exit(2);
+}
 const port = Number(values.port);
 if (!Number.isInteger(port) || port < 1 || port > 65_535) {
   console.error(`--port: expected a port number (1-65535), got ${JSON.stringify(values.port)}`);
@@ -42,6 +52,7 @@ try {
       { slug: 'demo', displayName: 'Demo Inc.', admin: ADMIN, cloudApi: { verifiedName: 'Demo Inc.' } },
     ],
     apiPorts: [port],
+    secrets,
     onLog: (source, line) => {
       if (values.verbose) say(`[${source}] ${line}`);
       const lines = logs.get(source) ?? [];

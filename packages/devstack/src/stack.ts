@@ -30,6 +30,7 @@ import {
 } from '@switchboard/testing/servers';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
+import { STACK_SECRET_STORES, type StackSecretStore, startSecretStore } from './secret-stores.ts';
 
 /**
  * The whole platform on one machine with no cluster: per tenant a migrated database of its own
@@ -101,6 +102,12 @@ export const stackOptionsSchema = z.strictObject({
   statuses: z.custom<StatusMode>().optional(),
   /** Called with every log line of the API and worker processes (default: kept, shown when one dies). */
   onLog: z.custom<(source: string, line: string) => void>().optional(),
+  /**
+   * Where the tenants' Cloud API credentials live, as `spec.secrets.provider` chooses: `env`
+   * (worker variables, the default), `vault` (a Vault dev server the stack starts) or `aws`
+   * (moto's Secrets Manager). The API and worker then resolve them from there themselves.
+   */
+  secrets: z.enum(STACK_SECRET_STORES).default('env'),
 });
 export type StackOptions = z.input<typeof stackOptionsSchema>;
 
@@ -137,6 +144,8 @@ export interface Stack {
   /** The first tenant's emulator, for the common one-tenant case. */
   emulator?: CloudApiEmulator;
   redis: { host: string; port: number };
+  /** The Vault or moto the credentials are kept in, with `secrets: 'vault' | 'aws'`. */
+  secretStore?: StackSecretStore;
   /** Stops every process and server the stack started and drops its databases. Idempotent. */
   stop(): Promise<void>;
 }
@@ -258,6 +267,9 @@ export async function startStack(input: StackOptions): Promise<Stack> {
       cleanups.push(() => server.stop());
       redis = { host: server.host, port: server.port };
     }
+    // Vault or moto's Secrets Manager, when the tenants' credentials live there.
+    const secretStore = await startSecretStore(options.secrets);
+    if (secretStore) cleanups.push(() => secretStore.stop());
     const inboxDir =
       options.inboxDir ?? (existsSync(join(DEFAULT_INBOX_DIR, 'index.html')) ? DEFAULT_INBOX_DIR : undefined);
 
@@ -311,6 +323,23 @@ export async function startStack(input: StackOptions): Promise<Stack> {
 
         const mediaDir = join(workDir, tenant.slug, 'media');
         await mkdir(mediaDir, { recursive: true });
+        // With the credentials in Vault or AWS: stored there, and the API is given the declared
+        // session too, so it resolves the number's app secret and verify token from the store at
+        // start, as it does in a pod of a tenant with that provider.
+        const stored =
+          secretStore && tenant.cloudApi
+            ? await secretStore.storeSession(tenant.slug, tenant.cloudApi.sessionName, meta)
+            : undefined;
+        const storedSessionsFile = join(workDir, tenant.slug, 'sessions-in-store.json');
+        if (stored && tenant.cloudApi) {
+          const { sessionName, phoneNumberId } = tenant.cloudApi;
+          await writeFile(
+            storedSessionsFile,
+            JSON.stringify([
+              { name: sessionName, channel: 'cloud-api', phoneNumberId, credentials: stored.credentials },
+            ]),
+          );
+        }
         const common = {
           PATH: process.env.PATH ?? '',
           SWITCHBOARD_TENANT: tenant.slug,
@@ -338,6 +367,7 @@ export async function startStack(input: StackOptions): Promise<Stack> {
               ? { CLOUD_API_APP_SECRET: meta.appSecret, CLOUD_API_VERIFY_TOKEN: meta.verifyToken }
               : {}),
             ...(inboxDir ? { INBOX_DIR: inboxDir } : {}),
+            ...(stored ? { ...stored.env, SWITCHBOARD_SESSIONS_FILE: storedSessionsFile } : {}),
           },
         });
         forwardLines(api, options.onLog);
@@ -360,6 +390,8 @@ export async function startStack(input: StackOptions): Promise<Stack> {
                 },
               ]
             : [];
+          // Credentials in Vault or AWS: the session points there instead of at variables.
+          if (stored) for (const session of declared) session.credentials = stored.credentials;
           await writeFile(sessionsFile, JSON.stringify(declared));
           workerMetricsPort = await freePort();
           const worker = startProcess({
@@ -383,6 +415,7 @@ export async function startStack(input: StackOptions): Promise<Stack> {
                     META_VERIFY_TOKEN: meta.verifyToken,
                   }
                 : {}),
+              ...(stored?.env ?? {}),
             },
           });
           forwardLines(worker, options.onLog);
@@ -419,6 +452,7 @@ export async function startStack(input: StackOptions): Promise<Stack> {
       tenants,
       ...(tenants[0]?.cloudApi ? { emulator: tenants[0].cloudApi.emulator } : {}),
       redis,
+      ...(secretStore ? { secretStore } : {}),
       stop,
     };
   } catch (error) {

@@ -1,6 +1,6 @@
 /**
- * The conformance suite every `SecretProvider` adapter runs (env and file today, Vault
- * and AWS later): call `describeSecretProviderConformance(fixture)` from the adapter's
+ * The conformance suite every `SecretProvider` adapter runs (env, file, Vault, AWS Secrets
+ * Manager): call `describeSecretProviderConformance(fixture)` from the adapter's
  * test file. Test-only: it imports vitest, so it is not exported from the package index.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -154,6 +154,9 @@ export function describeSecretProviderConformance(fixture: SecretProviderFixture
           throw new Error('a fixture that supports watch must provide rotatePlain');
         const watch = provider.watch!.bind(provider);
 
+        // A watch reports changes from the value the caller last read (a provider that polls
+        // compares against it), so the caller reads first, as a service does at start.
+        await expect(provider.get(plainPath)).resolves.toBe(SECRETS.plain);
         // One subscription across two rotations: a watch that only survives the first
         // change (a watch on the replaced inode) never sees the second.
         const listener = recordingListener();
@@ -172,6 +175,7 @@ export function describeSecretProviderConformance(fixture: SecretProviderFixture
         if (rotatePlain === undefined)
           throw new Error('a fixture that supports watch must provide rotatePlain');
         const watch = provider.watch!.bind(provider);
+        await provider.get(plainPath);
         const stopped = recordingListener();
         const still = recordingListener();
         const stop = watch(plainPath, stopped.callback);

@@ -3,7 +3,18 @@
  * that resolve them. The conformance suite (`conformance.ts`) is test-only and is
  * imported by path, not from here, so services do not load vitest.
  */
-export { type CreateSecretResolverOptions, createSecretResolver } from './default-resolver.ts';
+export { AwsSecretsManagerProvider, type AwsSecretsManagerProviderOptions } from './aws.ts';
+export {
+  DEFAULT_SECRET_MAX_STALE_MS,
+  DEFAULT_SECRET_TTL_MS,
+  type SecretCacheOptions,
+  type StaleSecretEvent,
+} from './cache.ts';
+export {
+  type CreateSecretResolverOptions,
+  createSecretResolver,
+  warnStaleSecret,
+} from './default-resolver.ts';
 export { EnvSecretProvider, type EnvSecretProviderOptions } from './env.ts';
 export { FileSecretProvider, type FileSecretProviderOptions } from './file.ts';
 export { SecretError, type SecretErrorCode, type SecretProvider, type Unsubscribe } from './provider.ts';
@@ -17,4 +28,18 @@ export {
 export { SecretResolver, type SecretResolverOptions } from './resolver.ts';
 /** Secrets stored in the database, sealed with AES-256-GCM under a key derived from INTERNAL_TOKEN. */
 export { openSealedSecret, sealSecret } from './sealed.ts';
-export { pickSecretKey } from './structured.ts';
+export {
+  DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH,
+  readSecretProviderSettings,
+  SECRETS_PROVIDERS,
+  type SecretProviderSettings,
+  secretProviderEnvSchema,
+} from './settings.ts';
+export { pickSecretEntry, pickSecretKey } from './structured.ts';
+export {
+  parseVaultPath,
+  type VaultAuth,
+  type VaultKvLocation,
+  VaultSecretProvider,
+  type VaultSecretProviderOptions,
+} from './vault.ts';

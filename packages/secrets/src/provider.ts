@@ -15,9 +15,10 @@ export type Unsubscribe = () => void;
  * - `get` resolves to the secret's value, or rejects with a `SecretError` whose `code`
  *   says what went wrong and whose message names the path but never contains a value.
  * - With `key`, the value at `path` is structured and `get` returns that one entry.
- * - `watch`, when present, calls `onChange` after the value at `path` changed; the
- *   listener reads the new value with `get`. Providers whose values cannot change
- *   while the process runs (env) leave it out.
+ * - `watch`, when present, calls `onChange` after the value at `path` changed from the
+ *   one last read (providers that poll, Vault and AWS, compare against it); the listener
+ *   reads the new value with `get`. Providers whose values cannot change while the
+ *   process runs (env) leave it out.
  * - After `close`, `get` rejects with `SECRET_PROVIDER_CLOSED`; `close` is idempotent.
  */
 export interface SecretProvider {
@@ -39,7 +40,8 @@ export type SecretErrorCode =
   | 'SECRET_KEY_NOT_FOUND'
   | 'SECRET_MALFORMED'
   | 'SECRET_UNREADABLE'
-  | 'SECRET_PROVIDER_CLOSED';
+  | 'SECRET_PROVIDER_CLOSED'
+  | 'SECRET_PROVIDER_MISCONFIGURED';
 
 /**
  * The one error type of this package. Messages name the reference, path or key that

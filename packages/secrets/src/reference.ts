@@ -2,7 +2,7 @@ import { SecretError } from './provider.ts';
 
 /** The parts of `secret://<provider>/<path>#<key>`. */
 export interface SecretReference {
-  /** Registered provider name: `env`, `file`, later `vault`, `aws`. */
+  /** Registered provider name: `env`, `file`, `vault`, `aws`. */
   provider: string;
   /** Provider-specific path, without a leading slash: `REDIS_PASSWORD`, `redis/password`. */
   path: string;

@@ -15,7 +15,15 @@ import { SecretError } from './provider.ts';
  * quote the text, and parse errors are not chained because `JSON.parse` quotes its input.
  */
 export function pickSecretKey(text: string, key: string, where: string): string {
-  const entries = parseStructuredSecret(text, where);
+  return pickSecretEntry(parseStructuredSecret(text, where), key, where);
+}
+
+/**
+ * Entry `key` of a secret that is already a map (a Vault KV entry, a parsed JSON object):
+ * strings as they are, numbers and booleans as their JSON text; anything else is
+ * `SECRET_MALFORMED`, a missing key `SECRET_KEY_NOT_FOUND`. Errors never quote a value.
+ */
+export function pickSecretEntry(entries: Record<string, unknown>, key: string, where: string): string {
   if (!Object.hasOwn(entries, key)) {
     // Present keys are not listed: when a raw value is misread as KEY=VALUE, its
     // "keys" are pieces of the secret.

@@ -3,6 +3,7 @@ import { startPostgres } from './postgres-server.ts';
 import './provided-context.ts';
 import { killAllSync } from './processes.ts';
 import { startRedis, startSentinelGroup } from './redis-server.ts';
+import { ensureVaultBinary } from './vault-binary.ts';
 
 /**
  * Vitest global setup: starts Postgres, a standalone Redis and a Sentinel group once per run,
@@ -10,6 +11,13 @@ import { startRedis, startSentinelGroup } from './redis-server.ts';
  * runner is interrupted, processes.ts kills them on SIGINT/SIGTERM/exit.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // The Vault binary is built here, before any test runs, when the cache lacks it (a fresh
+  // machine): a build of minutes beside running tests would starve them of the two cores.
+  // With the cache warm this is a stamp check; test files start their own Vault servers. A
+  // failed build fails only the tests that need Vault (they ask again and get the error).
+  await ensureVaultBinary({ log: (line) => console.warn(`[vault] ${line}`) }).catch((error: unknown) =>
+    console.warn(`[vault] no Vault binary for this run: ${(error as Error).message}`),
+  );
   const started = await Promise.allSettled([startPostgres(), startRedis(), startSentinelGroup()]);
   const stopAll = async () => {
     await Promise.allSettled(started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));

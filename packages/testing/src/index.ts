@@ -4,6 +4,8 @@ export {
   createTestDatabase,
   type TestDatabase,
 } from './database-fixtures.ts';
+/** moto (AWS APIs on loopback) and a real Vault dev server, one per test file. */
+export { type RunningMoto, startMoto } from './moto-server.ts';
 export { freePort, waitForPort } from './ports.ts';
 export { type PostgresServerInfo, postgresUrl } from './postgres-server.ts';
 export {
@@ -17,3 +19,5 @@ export {
 /** A Redis server of a test's own (to stop it mid-test), and the shapes of the run's servers. */
 export { type HostPort, type RunningRedis, type SentinelGroupInfo, startRedis } from './redis-server.ts';
 export { currentSentinelPrimary, forceSentinelFailover, settledSentinelGroup } from './sentinel-fixtures.ts';
+export { ensureVaultBinary, VAULT_VERSION } from './vault-binary.ts';
+export { type RunningVault, type StartVaultOptions, startVault } from './vault-server.ts';
