@@ -67,6 +67,9 @@ export const redisSchema = withCelRules(
               'Persistent volume of each Redis pod (session auth state lives here). Set at creation: StatefulSet volume templates cannot change.',
             ),
           resources: resourceRequirementsSchema.optional(),
+          maxmemory: quantity(
+            "Memory Redis may use for data (maxmemory), e.g. 384Mi; past it writes fail (policy noeviction) instead of keys being evicted. Default: 75% of the Redis container's memory limit.",
+          ).optional(),
         })
         .prefault({})
         .describe('The operator-run Redis Sentinel group; used with mode sentinel.'),
