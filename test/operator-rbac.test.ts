@@ -106,6 +106,7 @@ beforeAll(async () => {
     fullnameOverride: fullname,
     watchNamespaces: [tenantNs.name],
     platformPostgresSecret: 'platform-postgres',
+    tenantStack: { network: { postgres: { peers: [{ namespace: 'switchboard-system' }], port: 5432 } } },
   });
   // The platform Postgres admin URL, where the chart's platformPostgresSecret points.
   await kubeRequestOk(kubeConfig, {

@@ -35,6 +35,12 @@ const { kubeConfig, kubeconfigPath, tools } = useControlPlane();
 // RBAC table say why each rule is there).
 
 // No `update` (PUT): the operator writes children with server-side apply (a patch) only.
+/** Where the platform Postgres is: required with platformPostgresSecret. */
+const PLATFORM_POSTGRES = {
+  platformPostgresSecret: 'platform-postgres',
+  tenantStack: { network: { postgres: { peers: [{ namespace: 'switchboard-system' }], port: 5432 } } },
+};
+
 const CRUD = ['get', 'list', 'watch', 'create', 'patch', 'delete'];
 
 const EXPECTED_CLUSTER_RULES = [
@@ -327,7 +333,7 @@ describe('helm lint --strict', () => {
       'watchNamespaces, the platform Postgres Secret and the ServiceMonitor set',
       {
         watchNamespaces: ['tenants-a', 'tenants-b'],
-        platformPostgresSecret: 'platform-postgres',
+        ...PLATFORM_POSTGRES,
         serviceMonitor: { enabled: true, labels: { release: 'kube-prometheus-stack' } },
       },
     ],
@@ -456,9 +462,7 @@ describe.each([
     // The release namespace is watched too in the namespaced mode: it then holds both the
     // watched-namespace binding and the own-namespace binding, which must not collide.
     watchNamespaces = watch ? [watchedNs, secondWatchedNs, releaseNs] : [];
-    objects = objectsOf(
-      await template(release, releaseNs, { watchNamespaces, platformPostgresSecret: 'platform-postgres' }),
-    );
+    objects = objectsOf(await template(release, releaseNs, { watchNamespaces, ...PLATFORM_POSTGRES }));
     // Every object goes through the real API server's validation (server-side dry run).
     const output = await serverSideApply(objects, { dryRun: true });
     expect(output.match(/serverside-applied \(server dry run\)/g)).toHaveLength(objects.length);
@@ -633,7 +637,7 @@ describe.each([
       ],
       prometheus: [{ namespace: 'monitoring', podLabels: { 'app.kubernetes.io/name': 'prometheus' } }],
       dns: [{ namespace: 'kube-system', podLabels: { 'k8s-app': 'kube-dns' } }],
-      postgres: { peers: [{ cidr: '0.0.0.0/0' }], port: 5432 },
+      postgres: { peers: [{ namespace: 'switchboard-system' }], port: 5432 },
       workerInternetPorts: [443, 5222],
     });
   });
@@ -672,7 +676,7 @@ describe('optional parts', () => {
   it('gives the operator its own NetworkPolicy: metrics and health in, DNS, API server and Postgres out', async () => {
     // biome-ignore lint/suspicious/noExplicitAny: a rendered manifest
     const policyOf = (objects: K8sObject[]) => one(objects, 'NetworkPolicy') as any;
-    const objects = await render({ platformPostgresSecret: 'platform-postgres' });
+    const objects = await render(PLATFORM_POSTGRES);
     const policy = policyOf(objects);
     // biome-ignore lint/suspicious/noExplicitAny: a rendered manifest
     const deployment = one(objects, 'Deployment') as any;
@@ -716,6 +720,20 @@ describe('optional parts', () => {
     expect(find(await render({ networkPolicy: { enabled: false } }), 'NetworkPolicy')).toEqual([]);
   });
 
+  it('refuses platformPostgresSecret without saying where the platform Postgres is', async () => {
+    const rendered = await helm([
+      'template',
+      'switchboard',
+      CHART,
+      '--namespace',
+      releaseNs,
+      '--values',
+      await valuesFile({ platformPostgresSecret: 'platform-postgres' }),
+    ]);
+    expect(rendered.code).not.toBe(0);
+    expect(rendered.stderr).toContain('tenantStack.network.postgres.peers is empty');
+  });
+
   it('uses an image tag from values over the appVersion', async () => {
     const objects = await render({
       image: { tag: '9.9.9' },
@@ -752,7 +770,7 @@ describe('the RBAC applied for real, with watchNamespaces', () => {
     release = `switchboard-${ns.release.slice(-5)}`;
     const manifest = await template(release, ns.release, {
       watchNamespaces: [ns.watched],
-      platformPostgresSecret: 'platform-postgres',
+      ...PLATFORM_POSTGRES,
     });
     applied = await applyRbac(manifest);
     asOperator = impersonate(kubeConfig, {

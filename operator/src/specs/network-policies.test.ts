@@ -256,6 +256,21 @@ describe('buildNetworkPolicies', () => {
     expect(narrowed.can(migrations!, redisHost, 6380)).toBe(false);
   });
 
+  it('with no platform Postgres peers configured, opens no Postgres egress at all', () => {
+    const tenant = tenantFixture({}, { name: 'np-test' });
+    const closed = buildNetworkPolicies(tenant, {
+      ...config,
+      network: { ...config.network, postgres: { peers: [], port: 5432 } },
+    });
+    for (const policy of closed) {
+      for (const rule of policy.spec?.egress ?? []) {
+        // An egress rule without peers would reach every address.
+        expect(rule.to?.length, policy.metadata?.name).toBeGreaterThan(0);
+        expect(rule.ports?.map((port) => port.port)).not.toContain(5432);
+      }
+    }
+  });
+
   it('rejects an address range that is not CIDR notation', () => {
     expect(() =>
       tenantFixture({

@@ -99,6 +99,8 @@ function cidrPeers(cidrs: readonly string[] | undefined): V1NetworkPolicyPeer[] 
 function postgresEgress(tenant: WhatsAppTenant, config: OperatorConfig): V1NetworkPolicyEgressRule[] {
   if (tenant.spec.database.mode === 'managed') {
     const { peers, port } = config.network.postgres;
+    // No peers configured: no rule (an egress rule with no `to` would allow every address).
+    if (peers.length === 0) return [];
     return [{ to: peers.map(networkPolicyPeer), ports: [tcp(port)] }];
   }
   const external = tenant.spec.database.external!;
