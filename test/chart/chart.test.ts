@@ -717,6 +717,16 @@ describe('optional parts', () => {
     ]);
     // Without managed databases the operator never talks to Postgres.
     expect(policyOf(await render(narrowed)).spec.egress).toEqual([dns, apiServer]);
+    // A rule with no peers would allow every address: none is rendered without peers.
+    expect(policyOf(await render({ tenantStack: { network: { dns: [] } } })).spec.egress).toEqual([
+      {
+        to: [{ ipBlock: { cidr: '0.0.0.0/0' } }],
+        ports: [
+          { port: 443, protocol: 'TCP' },
+          { port: 6443, protocol: 'TCP' },
+        ],
+      },
+    ]);
     expect(find(await render({ networkPolicy: { enabled: false } }), 'NetworkPolicy')).toEqual([]);
   });
 
