@@ -14,6 +14,7 @@ import {
   createTestNamespace,
   impersonate,
   installCrds,
+  kubeRequest,
   kubeRequestOk,
   markDeploymentAvailable,
   markStatefulSetReady,
@@ -61,34 +62,52 @@ async function serverSideApply(object: KubernetesObject): Promise<void> {
   });
 }
 
-beforeAll(async () => {
-  await installCrds(kubeConfig, 'charts/switchboard/crds');
-  operatorNs = await createTestNamespace(kubeConfig, 'operator');
-  tenantNs = await createTestNamespace(kubeConfig, 'rbac-tenants');
-  workDir = await mkdtemp(join(tmpdir(), 'switchboard-rbac-'));
-  const values = join(workDir, 'values.json');
-  await writeFile(
-    values,
-    JSON.stringify({
-      fullnameOverride: fullname,
-      watchNamespaces: [tenantNs.name],
-      platformPostgresSecret: 'platform-postgres',
-    }),
-  );
+/** Renders the chart with `values` by the real helm and applies its RBAC objects. */
+async function renderRbac(values: Record<string, unknown>): Promise<KubernetesObject[]> {
+  const file = join(workDir, `values-${randomBytes(3).toString('hex')}.json`);
+  await writeFile(file, JSON.stringify(values));
   const { stdout } = await run(
     tools.helm,
-    ['template', 'switchboard', 'charts/switchboard', '--namespace', operatorNs.name, '--values', values],
+    ['template', 'switchboard', 'charts/switchboard', '--namespace', operatorNs.name, '--values', file],
     { env: { ...process.env, HELM_CACHE_HOME: workDir, HELM_CONFIG_HOME: workDir, HELM_DATA_HOME: workDir } },
   );
-  applied = parseAllDocuments(stdout)
+  const objects = parseAllDocuments(stdout)
     .map((doc) => doc.toJS() as KubernetesObject | null)
     .filter((o): o is KubernetesObject => o !== null && RBAC_KINDS.has(o.kind ?? ''));
-  for (const object of applied) {
+  for (const object of objects) {
     object.metadata!.namespace ??= operatorNs.name;
     if (object.kind === 'ClusterRole' || object.kind === 'ClusterRoleBinding')
       delete object.metadata!.namespace;
     await serverSideApply(object);
   }
+  return objects;
+}
+
+/** Deletes the cluster-scoped objects of `objects`, and its RoleBindings outside the test namespaces. */
+async function deleteRbac(objects: KubernetesObject[]): Promise<void> {
+  for (const object of objects) {
+    const { kind, metadata } = object;
+    const path =
+      kind === 'ClusterRole' || kind === 'ClusterRoleBinding'
+        ? `/apis/rbac.authorization.k8s.io/v1/${kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings'}/${metadata!.name}`
+        : kind === 'RoleBinding' && metadata!.namespace === 'tenants'
+          ? `/apis/rbac.authorization.k8s.io/v1/namespaces/tenants/rolebindings/${metadata!.name}`
+          : undefined;
+    if (path) await kubeRequestOk(kubeConfig, { method: 'DELETE', path }).catch(() => undefined);
+  }
+}
+
+beforeAll(async () => {
+  await installCrds(kubeConfig, 'charts/switchboard/crds');
+  operatorNs = await createTestNamespace(kubeConfig, 'operator');
+  tenantNs = await createTestNamespace(kubeConfig, 'rbac-tenants');
+  workDir = await mkdtemp(join(tmpdir(), 'switchboard-rbac-'));
+  applied = await renderRbac({
+    fullnameOverride: fullname,
+    watchNamespaces: [tenantNs.name],
+    platformPostgresSecret: 'platform-postgres',
+    tenantStack: { network: { postgres: { peers: [{ namespace: 'switchboard-system' }], port: 5432 } } },
+  });
   // The platform Postgres admin URL, where the chart's platformPostgresSecret points.
   await kubeRequestOk(kubeConfig, {
     method: 'POST',
@@ -104,13 +123,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   client?.close();
-  for (const object of applied.filter((o) => o.kind?.startsWith('Cluster'))) {
-    const plural = object.kind === 'ClusterRole' ? 'clusterroles' : 'clusterrolebindings';
-    await kubeRequestOk(kubeConfig, {
-      method: 'DELETE',
-      path: `/apis/rbac.authorization.k8s.io/v1/${plural}/${object.metadata!.name}`,
-    }).catch(() => undefined);
-  }
+  await deleteRbac(applied);
   await tenantNs?.delete();
   await operatorNs?.delete();
   if (workDir) await rm(workDir, { recursive: true, force: true });
@@ -193,6 +206,63 @@ describe('the chart grants what the reconcile needs', () => {
     });
     await reconciler.reconcile(tenantNs.name, 'acme');
     expect(await client.get(API_VERSION, KIND, tenantNs.name, 'acme')).toBeUndefined();
+  });
+
+  it('cannot read kube-system Secrets with the chart defaults, nor list Secrets cluster-wide', async () => {
+    // The chart's default values (watchNamespaces: [tenants]), rendered and applied for real.
+    const defaults = `rbac-default-${randomBytes(3).toString('hex')}`;
+    await kubeRequest(kubeConfig, {
+      method: 'POST',
+      path: '/api/v1/namespaces',
+      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tenants' } },
+    });
+    const objects = await renderRbac({ fullnameOverride: defaults });
+    try {
+      expect(objects.filter((o) => o.kind === 'ClusterRoleBinding')).toEqual([]);
+      const user = `system:serviceaccount:${operatorNs.name}:${defaults}-operator`;
+      const allowed = async (attributes: Record<string, string>): Promise<boolean> => {
+        const review = await kubeRequestOk<{ status: { allowed: boolean } }>(kubeConfig, {
+          method: 'POST',
+          path: '/apis/authorization.k8s.io/v1/subjectaccessreviews',
+          body: {
+            apiVersion: 'authorization.k8s.io/v1',
+            kind: 'SubjectAccessReview',
+            spec: {
+              user,
+              groups: [
+                'system:serviceaccounts',
+                `system:serviceaccounts:${operatorNs.name}`,
+                'system:authenticated',
+              ],
+              resourceAttributes: attributes,
+            },
+          },
+        });
+        return review.status.allowed;
+      };
+      // Wait until the authorizer has seen the bindings (it may read Secrets where tenants
+      // live), so the denials below are the rules' answer, not a binding not yet seen.
+      const deadline = Date.now() + 20_000;
+      while (!(await allowed({ verb: 'list', resource: 'secrets', namespace: 'tenants' }))) {
+        if (Date.now() > deadline) throw new Error('the RoleBinding in tenants was not seen within 20 s');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(await allowed({ verb: 'get', resource: 'secrets', namespace: 'kube-system' })).toBe(false);
+      expect(await allowed({ verb: 'list', resource: 'secrets', namespace: 'kube-system' })).toBe(false);
+      expect(await allowed({ verb: 'list', resource: 'secrets' })).toBe(false);
+      expect(
+        await allowed({ verb: 'create', group: 'apps', resource: 'deployments', namespace: 'kube-system' }),
+      ).toBe(false);
+      // And as the ServiceAccount itself (impersonation), through the real authorizer.
+      const asDefault = impersonate(kubeConfig, {
+        namespace: operatorNs.name,
+        serviceAccount: `${defaults}-operator`,
+      });
+      const read = await kubeRequest(asDefault, { path: '/api/v1/namespaces/kube-system/secrets' });
+      expect(read.status).toBe(403);
+    } finally {
+      await deleteRbac(objects);
+    }
   });
 
   it('does not let the operator act outside the namespaces it watches', async () => {

@@ -34,7 +34,14 @@ const { kubeConfig, kubeconfigPath, tools } = useControlPlane();
 // What the chart must grant: exactly this, in this order (templates/rbac.yaml and the README's
 // RBAC table say why each rule is there).
 
-const CRUD = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
+// No `update` (PUT): the operator writes children with server-side apply (a patch) only.
+/** Where the platform Postgres is: required with platformPostgresSecret. */
+const PLATFORM_POSTGRES = {
+  platformPostgresSecret: 'platform-postgres',
+  tenantStack: { network: { postgres: { peers: [{ namespace: 'switchboard-system' }], port: 5432 } } },
+};
+
+const CRUD = ['get', 'list', 'watch', 'create', 'patch', 'delete'];
 
 const EXPECTED_CLUSTER_RULES = [
   {
@@ -326,7 +333,7 @@ describe('helm lint --strict', () => {
       'watchNamespaces, the platform Postgres Secret and the ServiceMonitor set',
       {
         watchNamespaces: ['tenants-a', 'tenants-b'],
-        platformPostgresSecret: 'platform-postgres',
+        ...PLATFORM_POSTGRES,
         serviceMonitor: { enabled: true, labels: { release: 'kube-prometheus-stack' } },
       },
     ],
@@ -413,6 +420,13 @@ describe('the chart crds/ and examples/', () => {
 
 describe('helmTemplateAndDryRun (the envtest helper)', () => {
   it('accepts the default install, CRDs included', async () => {
+    // The default watches the namespace `tenants`, which must exist before install. The shared
+    // control plane is torn down with the run; other files may use the same namespace.
+    await kubeRequest(kubeConfig, {
+      method: 'POST',
+      path: '/api/v1/namespaces',
+      body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'tenants' } },
+    });
     const result = await helmTemplateAndDryRun(kubeConfig, {
       chart: CHART,
       namespace: releaseNs,
@@ -423,7 +437,12 @@ describe('helmTemplateAndDryRun (the envtest helper)', () => {
     const objects = objectsOf(result.manifest);
     const kinds = objects.map((o) => o.kind);
     expect(kinds).toContain('CustomResourceDefinition');
-    expect(kinds).toContain('ClusterRoleBinding');
+    // By default the operator is bound in the namespace `tenants` only: nothing cluster-wide.
+    expect(kinds).not.toContain('ClusterRoleBinding');
+    expect(
+      objects.filter((o) => o.kind === 'RoleBinding').map((o) => o.metadata.namespace ?? releaseNs),
+    ).toEqual(expect.arrayContaining(['tenants', releaseNs]));
+    expect(kinds).toContain('NetworkPolicy');
     // Counted from the parsed objects, not result.objectCount: the CRD file's generated header
     // (a comment-only document before its `---`) is counted there as an object.
     expect(result.output.match(/serverside-applied \(server dry run\)/g)).toHaveLength(objects.length);
@@ -443,9 +462,7 @@ describe.each([
     // The release namespace is watched too in the namespaced mode: it then holds both the
     // watched-namespace binding and the own-namespace binding, which must not collide.
     watchNamespaces = watch ? [watchedNs, secondWatchedNs, releaseNs] : [];
-    objects = objectsOf(
-      await template(release, releaseNs, { watchNamespaces, platformPostgresSecret: 'platform-postgres' }),
-    );
+    objects = objectsOf(await template(release, releaseNs, { watchNamespaces, ...PLATFORM_POSTGRES }));
     // Every object goes through the real API server's validation (server-side dry run).
     const output = await serverSideApply(objects, { dryRun: true });
     expect(output.match(/serverside-applied \(server dry run\)/g)).toHaveLength(objects.length);
@@ -465,6 +482,7 @@ describe.each([
       [
         'ClusterRole',
         'Deployment',
+        'NetworkPolicy',
         'PodDisruptionBudget',
         'Role',
         'RoleBinding',
@@ -619,7 +637,7 @@ describe.each([
       ],
       prometheus: [{ namespace: 'monitoring', podLabels: { 'app.kubernetes.io/name': 'prometheus' } }],
       dns: [{ namespace: 'kube-system', podLabels: { 'k8s-app': 'kube-dns' } }],
-      postgres: { peers: [{ cidr: '0.0.0.0/0' }], port: 5432 },
+      postgres: { peers: [{ namespace: 'switchboard-system' }], port: 5432 },
       workerInternetPorts: [443, 5222],
     });
   });
@@ -653,6 +671,77 @@ describe('optional parts', () => {
     expect(monitor.spec.endpoints).toEqual([
       { port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s' },
     ]);
+  });
+
+  it('gives the operator its own NetworkPolicy: metrics and health in, DNS, API server and Postgres out', async () => {
+    // biome-ignore lint/suspicious/noExplicitAny: a rendered manifest
+    const policyOf = (objects: K8sObject[]) => one(objects, 'NetworkPolicy') as any;
+    const objects = await render(PLATFORM_POSTGRES);
+    const policy = policyOf(objects);
+    // biome-ignore lint/suspicious/noExplicitAny: a rendered manifest
+    const deployment = one(objects, 'Deployment') as any;
+    expect(deployment.spec.template.metadata.labels).toMatchObject(policy.spec.podSelector.matchLabels);
+    expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.spec.ingress).toEqual([
+      {
+        ports: [
+          { port: 8080, protocol: 'TCP' },
+          { port: 8081, protocol: 'TCP' },
+        ],
+      },
+    ]);
+    const dns = {
+      to: [
+        {
+          namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+          podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+        },
+      ],
+      ports: [
+        { port: 53, protocol: 'UDP' },
+        { port: 53, protocol: 'TCP' },
+      ],
+    };
+    const apiServer = {
+      to: [{ ipBlock: { cidr: '10.0.0.1/32' } }],
+      ports: [{ port: 6443, protocol: 'TCP' }],
+    };
+    const narrowed = {
+      networkPolicy: { apiServer: [{ cidr: '10.0.0.1/32' }], apiServerPorts: [6443] },
+      tenantStack: { network: { postgres: { peers: [{ cidr: '10.9.0.5/32' }], port: 5433 } } },
+    };
+    expect(policyOf(await render({ ...narrowed, platformPostgresSecret: 'pg' })).spec.egress).toEqual([
+      dns,
+      apiServer,
+      { to: [{ ipBlock: { cidr: '10.9.0.5/32' } }], ports: [{ port: 5433, protocol: 'TCP' }] },
+    ]);
+    // Without managed databases the operator never talks to Postgres.
+    expect(policyOf(await render(narrowed)).spec.egress).toEqual([dns, apiServer]);
+    // A rule with no peers would allow every address: none is rendered without peers.
+    expect(policyOf(await render({ tenantStack: { network: { dns: [] } } })).spec.egress).toEqual([
+      {
+        to: [{ ipBlock: { cidr: '0.0.0.0/0' } }],
+        ports: [
+          { port: 443, protocol: 'TCP' },
+          { port: 6443, protocol: 'TCP' },
+        ],
+      },
+    ]);
+    expect(find(await render({ networkPolicy: { enabled: false } }), 'NetworkPolicy')).toEqual([]);
+  });
+
+  it('refuses platformPostgresSecret without saying where the platform Postgres is', async () => {
+    const rendered = await helm([
+      'template',
+      'switchboard',
+      CHART,
+      '--namespace',
+      releaseNs,
+      '--values',
+      await valuesFile({ platformPostgresSecret: 'platform-postgres' }),
+    ]);
+    expect(rendered.code).not.toBe(0);
+    expect(rendered.stderr).toContain('tenantStack.network.postgres.peers is empty');
   });
 
   it('uses an image tag from values over the appVersion', async () => {
@@ -691,7 +780,7 @@ describe('the RBAC applied for real, with watchNamespaces', () => {
     release = `switchboard-${ns.release.slice(-5)}`;
     const manifest = await template(release, ns.release, {
       watchNamespaces: [ns.watched],
-      platformPostgresSecret: 'platform-postgres',
+      ...PLATFORM_POSTGRES,
     });
     applied = await applyRbac(manifest);
     asOperator = impersonate(kubeConfig, {
@@ -869,6 +958,10 @@ describe('the RBAC applied for real, with watchNamespaces', () => {
       { verb: 'delete', group: 'coordination.k8s.io', resource: 'leases', namespace: ns.release },
       { verb: 'get', group: 'coordination.k8s.io', resource: 'leases', namespace: w },
       { verb: 'impersonate', resource: 'serviceaccounts' },
+      { verb: 'update', resource: 'secrets', namespace: w },
+      { verb: 'update', group: 'apps', resource: 'deployments', namespace: w },
+      { verb: 'get', resource: 'secrets', namespace: 'kube-system' },
+      { verb: 'list', resource: 'secrets' },
     ];
     const expected = Object.fromEntries([
       ...allowed.map((check) => [describeCheck(check), true] as const),
@@ -889,7 +982,7 @@ describe('the RBAC applied for real, watching all namespaces', () => {
     [own, tenantNs] = await Promise.all([namespace('chart-rbac-cluster'), namespace('chart-rbac-any')]);
     // A release name of its own: the ClusterRole and ClusterRoleBinding are cluster-scoped.
     release = `cluster-wide-${own.slice(-5)}`;
-    const manifest = await template(release, own, {});
+    const manifest = await template(release, own, { watchNamespaces: [] });
     applied = await applyRbac(manifest);
     asOperator = impersonate(kubeConfig, {
       namespace: own,

@@ -79,3 +79,32 @@ the cluster to be the collector).
 {{- end }}
 {{- toJson $network }}
 {{- end }}
+
+{{/*
+NetworkPolicy peers from a list of {namespace, podLabels} or {cidr, except} (the shape of
+tenantStack.network's peers).
+*/}}
+{{- define "switchboard.networkPeers" -}}
+{{- range $i, $peer := . }}
+{{- if $i }}{{ "\n" }}{{ end }}
+{{- with $peer }}
+{{- if .cidr -}}
+- ipBlock:
+    cidr: {{ .cidr | quote }}
+    {{- with .except }}
+    except:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+{{- else -}}
+- namespaceSelector:
+    matchLabels:
+      kubernetes.io/metadata.name: {{ .namespace | quote }}
+  {{- with .podLabels }}
+  podSelector:
+    matchLabels:
+      {{- toYaml . | nindent 6 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}

@@ -83,6 +83,15 @@ describe('buildApiDeployment', () => {
     );
   });
 
+  it('keeps serving while its endpoint removal propagates, then drains within the grace period', () => {
+    const pod = deployments({}).api.spec?.template.spec;
+    const preStop = pod?.containers[0]?.lifecycle?.preStop;
+    // The kubelet's own sleep action: no exec, so no `sleep` binary is needed in the image.
+    expect(preStop).toEqual({ sleep: { seconds: 10 } });
+    expect(pod?.terminationGracePeriodSeconds).toBe(40);
+    expect(pod?.terminationGracePeriodSeconds).toBeGreaterThanOrEqual((preStop?.sleep?.seconds ?? 0) + 30);
+  });
+
   it('selects its own pods and reads its settings and secrets by reference', () => {
     const { api } = deployments({});
     expect(api.spec?.template.metadata?.labels).toMatchObject(

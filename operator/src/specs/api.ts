@@ -40,6 +40,23 @@ export function apiReplicas(tenant: WhatsAppTenant): number | undefined {
   return api.autoscaling.enabled ? undefined : api.replicas;
 }
 
+/**
+ * Seconds an API pod keeps serving after it is told to stop, before SIGTERM. Removing a pod
+ * from the Service's endpoints and stopping it happen at once: kube-proxy and the ingress
+ * controller learn of the removal a few seconds later and send new requests to it meanwhile,
+ * which a pod that already closed its listener answers with a refused connection (a 502 at the
+ * ingress). The preStop sleep covers that propagation. It is the kubelet's `sleep` lifecycle
+ * action (GA in Kubernetes 1.32), so the image needs no `sleep` binary.
+ */
+export const API_PRESTOP_SLEEP_SECONDS = 10;
+
+/**
+ * Seconds between the stop and SIGKILL: the preStop sleep, then the API's SIGTERM drain (it
+ * stops accepting, lets in-flight requests finish, closes its clients) with 30 s for it, as
+ * before the sleep was added.
+ */
+export const API_TERMINATION_GRACE_SECONDS = API_PRESTOP_SLEEP_SECONDS + 30;
+
 /** The API Deployment. */
 export function buildApiDeployment(
   tenant: WhatsAppTenant,
@@ -67,10 +84,11 @@ export function buildApiDeployment(
         spec: {
           ...basePodSpec(config, names.api),
           topologySpreadConstraints: spreadConstraints(tenant, 'api'),
-          terminationGracePeriodSeconds: 30,
+          terminationGracePeriodSeconds: API_TERMINATION_GRACE_SECONDS,
           containers: [
             {
               ...baseContainer(config, 'api', tenantImages(tenant, config).api),
+              lifecycle: { preStop: { sleep: { seconds: API_PRESTOP_SLEEP_SECONDS } } },
               ports: [
                 { name: 'http', containerPort: PORTS.http, protocol: 'TCP' },
                 { name: 'metrics', containerPort: PORTS.metrics, protocol: 'TCP' },

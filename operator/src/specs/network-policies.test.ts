@@ -226,6 +226,59 @@ describe('buildNetworkPolicies', () => {
     expect(external.policies.map((policy) => policy.metadata?.name)).not.toContain('np-test-redis');
   });
 
+  it('with the external Redis and database addresses in the spec, allows only those ranges and ports', () => {
+    const narrowed = setup({
+      redis: {
+        mode: 'external',
+        external: { secretRef: { name: 'r', key: 'url' }, port: 6380, cidrs: ['10.20.0.8/32'] },
+      },
+      database: {
+        mode: 'external',
+        external: { secretRef: { name: 'db' }, port: 5433, cidrs: ['10.30.0.0/24'] },
+      },
+    });
+    const [api, worker, migrations] = (['api', 'worker', 'migrations'] as const).map(narrowed.pod);
+    const redisHost: Address = { ip: '10.20.0.8' };
+    const postgresHost: Address = { ip: '10.30.0.17' };
+    for (const from of [api!, worker!]) {
+      expect(narrowed.can(from, redisHost, 6380)).toBe(true);
+      expect(narrowed.can(from, redisHost, 6379)).toBe(false);
+      expect(narrowed.can(from, postgresHost, 5433)).toBe(true);
+      expect(narrowed.can(from, postgresHost, 5432)).toBe(false);
+      // Anywhere else on those ports: closed (before, 0.0.0.0/0 on 5432, 6379 and 6380).
+      for (const port of [5432, 5433, 6379, 6380]) {
+        expect(narrowed.can(from, { ip: '52.1.2.3' }, port)).toBe(false);
+        expect(narrowed.can(from, privateAddress, port)).toBe(false);
+        expect(narrowed.can(from, stranger, port)).toBe(false);
+      }
+    }
+    expect(narrowed.can(migrations!, postgresHost, 5433)).toBe(true);
+    expect(narrowed.can(migrations!, redisHost, 6380)).toBe(false);
+  });
+
+  it('with no platform Postgres peers configured, opens no Postgres egress at all', () => {
+    const tenant = tenantFixture({}, { name: 'np-test' });
+    const closed = buildNetworkPolicies(tenant, {
+      ...config,
+      network: { ...config.network, postgres: { peers: [], port: 5432 } },
+    });
+    for (const policy of closed) {
+      for (const rule of policy.spec?.egress ?? []) {
+        // An egress rule without peers would reach every address.
+        expect(rule.to?.length, policy.metadata?.name).toBeGreaterThan(0);
+        expect(rule.ports?.map((port) => port.port)).not.toContain(5432);
+      }
+    }
+  });
+
+  it('rejects an address range that is not CIDR notation', () => {
+    expect(() =>
+      tenantFixture({
+        database: { mode: 'external', external: { secretRef: { name: 'db' }, cidrs: ['db.example.com'] } },
+      }),
+    ).toThrow(/CIDR/);
+  });
+
   it('lets the pods reach Vault when secrets come from Vault', () => {
     const vault = setup({
       secrets: {

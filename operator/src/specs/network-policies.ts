@@ -82,18 +82,29 @@ function redisEgress(tenant: WhatsAppTenant): V1NetworkPolicyEgressRule[] {
       { to: pods(tenant, 'sentinel'), ports: [tcp(PORTS.sentinel)] },
     ];
   }
-  // The address is inside a Secret the operator does not read: allow Redis's ports (6380 is the
-  // usual TLS port of managed Redis services) to anywhere.
-  return [{ to: ANYWHERE, ports: [tcp(6379), tcp(6380)] }];
+  // The address is inside a Secret the operator does not read: the spec says where it is
+  // (external.cidrs, external.port); unset, Redis's ports (6380 is the usual TLS port of managed
+  // Redis services) anywhere.
+  const external = tenant.spec.redis.external!;
+  const ports = external.port === undefined ? [tcp(6379), tcp(6380)] : [tcp(external.port)];
+  return [{ to: cidrPeers(external.cidrs), ports }];
 }
 
-/** Egress to the tenant's Postgres: the platform Postgres, or an external one on 5432. */
+/** The ranges a spec names, or anywhere when it names none. */
+function cidrPeers(cidrs: readonly string[] | undefined): V1NetworkPolicyPeer[] {
+  return cidrs ? cidrs.map((cidr) => ({ ipBlock: { cidr } })) : ANYWHERE;
+}
+
+/** Egress to the tenant's Postgres: the platform Postgres, or an external one where the spec says. */
 function postgresEgress(tenant: WhatsAppTenant, config: OperatorConfig): V1NetworkPolicyEgressRule[] {
   if (tenant.spec.database.mode === 'managed') {
     const { peers, port } = config.network.postgres;
+    // No peers configured: no rule (an egress rule with no `to` would allow every address).
+    if (peers.length === 0) return [];
     return [{ to: peers.map(networkPolicyPeer), ports: [tcp(port)] }];
   }
-  return [{ to: ANYWHERE, ports: [tcp(5432)] }];
+  const external = tenant.spec.database.external!;
+  return [{ to: cidrPeers(external.cidrs), ports: [tcp(external.port)] }];
 }
 
 /** Egress the API and workers need beyond Redis and Postgres: traces, the secret provider. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
-import { redisGroupEnv } from './redis.ts';
+import { redisGroupEnv, redisServerEnv } from './redis.ts';
 import { buildRedisScriptsConfigMap, REDIS_SCRIPTS } from './redis-scripts.ts';
 
 const run = promisify(execFile);
@@ -63,7 +63,7 @@ async function start(script: string, hostname: string, fake: Record<string, stri
     SENTINEL_DIR: dir,
     ...fake,
   };
-  for (const variable of redisGroupEnv(tenant, operatorConfigFixture())) {
+  for (const variable of [...redisGroupEnv(tenant, operatorConfigFixture()), ...redisServerEnv(tenant)]) {
     if (variable.value !== undefined) env[variable.name] = variable.value;
   }
   await rm(join(dir, 'sentinel.conf'), { force: true });
@@ -116,6 +116,18 @@ describe('redis-start.sh', () => {
   it('in a new group, makes ordinal 0 the primary and the others its replicas', async () => {
     expect(await start('redis-start.sh', 'acme-redis-0')).not.toContain('replicaof');
     expect(await start('redis-start.sh', 'acme-redis-2')).toContain(`replicaof ${host('acme-redis-0')} 6379`);
+  });
+});
+
+describe('redis-start.sh, the memory and replication settings', () => {
+  it('bounds memory with noeviction and refuses writes no replica acknowledged', async () => {
+    const output = await start('redis-start.sh', 'acme-redis-1', {});
+    const lines = output.split('\n');
+    // 75% of the default 512Mi limit.
+    expect(lines).toContain('maxmemory 402653184');
+    expect(lines).toContain('maxmemory-policy noeviction');
+    expect(lines).toContain('min-replicas-to-write 1');
+    expect(lines).toContain('min-replicas-max-lag 10');
   });
 });
 

@@ -23,7 +23,8 @@ import { childMetadata } from './owner-reference.ts';
  * Inputs come as environment variables (set by the StatefulSets): HOSTNAME (the pod name),
  * NAMESPACE, CLUSTER_DOMAIN, REDIS_NAME and SENTINEL_NAME (each StatefulSet's name, also its
  * headless Service's), REPLICAS, MASTER_NAME, QUORUM (Sentinel only), REDIS_PASSWORD and
- * REDISCLI_AUTH. CONFIG_DIR / SENTINEL_DIR override where config is written (tests).
+ * REDISCLI_AUTH; Redis only: MAXMEMORY (bytes), MAXMEMORY_POLICY, MIN_REPLICAS_TO_WRITE and
+ * MIN_REPLICAS_MAX_LAG (see redisServerEnv in redis.ts). CONFIG_DIR / SENTINEL_DIR override where config is written (tests).
  *
  * In the TypeScript below, `\${` is a literal `${` in the script.
  */
@@ -86,6 +87,10 @@ requirepass $REDIS_PASSWORD
 masterauth $REDIS_PASSWORD
 replica-announce-ip $self
 replica-announce-port 6379
+maxmemory \${MAXMEMORY:-0}
+maxmemory-policy \${MAXMEMORY_POLICY:-noeviction}
+min-replicas-to-write \${MIN_REPLICAS_TO_WRITE:-0}
+min-replicas-max-lag \${MIN_REPLICAS_MAX_LAG:-10}
 EOF
 if [ -n "$master" ] && [ "$master" != "$self" ]; then
   echo "replicaof $master 6379" >> "$config"

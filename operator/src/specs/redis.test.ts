@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { WhatsAppTenantSpecInput } from '../api/v1alpha1/index.ts';
 import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 import { CONFIG_HASH_ANNOTATION } from './names.ts';
 import {
@@ -38,6 +39,32 @@ describe('buildRedisStatefulSet', () => {
       name: 'acme-internal',
       key: 'REDIS_PASSWORD',
     });
+  });
+
+  it('bounds Redis memory with noeviction, and asks for a replica acknowledgement when replicas exist', () => {
+    const envOf = (spec: WhatsAppTenantSpecInput) => {
+      const statefulSet = buildRedisStatefulSet(tenantFixture(spec), config, inputs);
+      const container = statefulSet.spec?.template.spec?.containers[0];
+      return Object.fromEntries((container?.env ?? []).map((variable) => [variable.name, variable.value]));
+    };
+    // The default: 75% of the default 512Mi memory limit, three pods.
+    expect(envOf({})).toMatchObject({
+      MAXMEMORY: String(384 * 2 ** 20),
+      MAXMEMORY_POLICY: 'noeviction',
+      MIN_REPLICAS_TO_WRITE: '1',
+      MIN_REPLICAS_MAX_LAG: '10',
+    });
+    // From the spec's memory limit, or the spec's maxmemory.
+    expect(envOf({ redis: { sentinel: { resources: { limits: { memory: '2Gi' } } } } }).MAXMEMORY).toBe(
+      String(1.5 * 2 ** 30),
+    );
+    expect(envOf({ redis: { sentinel: { maxmemory: '100M' } } }).MAXMEMORY).toBe('100000000');
+    // A single Redis pod has no replica to wait for: writes must not be refused.
+    expect(envOf({ redis: { sentinel: { replicas: 1 } } }).MIN_REPLICAS_TO_WRITE).toBe('0');
+    // The Sentinels get none of it.
+    const sentinelEnv = buildSentinelStatefulSet(tenantFixture({}), config, inputs).spec?.template.spec
+      ?.containers[0]?.env;
+    expect(sentinelEnv?.map((variable) => variable.name)).not.toContain('MAXMEMORY');
   });
 
   it('keeps a volume per pod of the spec size and class', () => {

@@ -68,6 +68,77 @@ export function redisGroupEnv(tenant: WhatsAppTenant, config: OperatorConfig): V
 }
 
 /**
+ * What Redis does when its data reaches maxmemory: refuse writes (an error the client sees)
+ * rather than evict keys. Every key is state: BullMQ's queues, job hashes and locks (BullMQ
+ * requires noeviction; an evicted job or lock is a message silently lost or sent twice), the
+ * session fences and the WhatsApp auth state, whose loss logs the session out. A failed write is
+ * retried and alerts; an evicted key is silent.
+ */
+export const REDIS_MAXMEMORY_POLICY = 'noeviction';
+
+/** Share of the Redis container's memory limit given to data by default; the rest is Redis's own overhead (buffers, fork for AOF rewrite). */
+export const REDIS_MAXMEMORY_SHARE = 0.75;
+
+/**
+ * Seconds a replica may go without acknowledging the primary before it stops counting for
+ * min-replicas-to-write.
+ */
+export const REDIS_MIN_REPLICAS_MAX_LAG = 10;
+
+const QUANTITY_VALUE = /^(\d+(?:\.\d+)?)(k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
+const QUANTITY_SCALE: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+
+/** A memory quantity (384Mi, 1G, 1073741824) in bytes; undefined for one that is not a whole byte count. */
+export function memoryBytes(value: string | number): number | undefined {
+  const match = QUANTITY_VALUE.exec(String(value));
+  if (!match) return undefined;
+  return Math.floor(Number(match[1]) * QUANTITY_SCALE[match[2] ?? '']!);
+}
+
+/**
+ * maxmemory of the tenant's Redis in bytes: the spec's, else REDIS_MAXMEMORY_SHARE of the
+ * container's memory limit; 0 (no limit) only when neither is known.
+ */
+export function redisMaxmemoryBytes(tenant: WhatsAppTenant): number {
+  const { sentinel } = tenant.spec.redis;
+  if (sentinel.maxmemory !== undefined) return memoryBytes(sentinel.maxmemory) ?? 0;
+  const limit = resourceRequirements(sentinel.resources, DEFAULT_RESOURCES.redis).limits?.memory;
+  const bytes = limit === undefined ? undefined : memoryBytes(limit);
+  return bytes === undefined ? 0 : Math.floor(bytes * REDIS_MAXMEMORY_SHARE);
+}
+
+/**
+ * Environment of the Redis containers only (redis-start.sh writes it into redis.conf): memory
+ * bound and policy, and with replicas, min-replicas-to-write 1: the primary refuses a write no
+ * replica has acknowledged within REDIS_MIN_REPLICAS_MAX_LAG seconds, so a failover cannot lose
+ * more than that window of session fence and auth-state writes (replication stays asynchronous;
+ * the services use WAIT where a write must be on a replica before they answer).
+ */
+export function redisServerEnv(tenant: WhatsAppTenant): V1EnvVar[] {
+  const replicas = tenant.spec.redis.sentinel.replicas;
+  return [
+    { name: 'MAXMEMORY', value: String(redisMaxmemoryBytes(tenant)) },
+    { name: 'MAXMEMORY_POLICY', value: REDIS_MAXMEMORY_POLICY },
+    { name: 'MIN_REPLICAS_TO_WRITE', value: replicas > 1 ? '1' : '0' },
+    { name: 'MIN_REPLICAS_MAX_LAG', value: String(REDIS_MIN_REPLICAS_MAX_LAG) },
+  ];
+}
+
+/**
  * Config hash of Redis and Sentinel pods: the scripts they run (changed only by an operator
  * upgrade) and the password they are configured with.
  */
@@ -184,7 +255,7 @@ export function buildRedisStatefulSet(
               ...baseContainer(config, 'redis', tenantImages(tenant, config).redis),
               command: ['sh', `${SCRIPTS_MOUNT_PATH}/redis-start.sh`],
               ports: [{ name: 'redis', containerPort: PORTS.redis, protocol: 'TCP' }],
-              env: redisGroupEnv(tenant, config),
+              env: [...redisGroupEnv(tenant, config), ...redisServerEnv(tenant)],
               resources: resourceRequirements(sentinel.resources, DEFAULT_RESOURCES.redis),
               // Loading a large append-only file can take minutes; liveness waits for startup.
               startupProbe: { tcpSocket: { port: 'redis' }, periodSeconds: 5, failureThreshold: 60 },

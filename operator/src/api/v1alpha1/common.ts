@@ -25,6 +25,21 @@ export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 export const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 export const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
 export const HTTP_URL = /^https?:\/\/[^\s]+$/;
+/** An IPv4 or IPv6 address range in CIDR notation (10.0.4.0/24, 2001:db8::/64). */
+export const CIDR =
+  /^([0-9]{1,3}(\.[0-9]{1,3}){3}\/([0-9]|[12][0-9]|3[0-2])|[0-9a-fA-F:]*:[0-9a-fA-F:.]*\/([0-9]|[1-9][0-9]|1[01][0-9]|12[0-8]))$/;
+
+/** Where an external backend is, for the tenant's NetworkPolicies (egress to these ranges only). */
+export function egressCidrsSchema(what: string) {
+  return z
+    .array(z.string().max(43).regex(CIDR, 'an address range in CIDR notation, e.g. 10.0.4.0/24'))
+    .min(1)
+    .max(16)
+    .optional()
+    .describe(
+      `Address ranges (CIDR) where ${what} is: the tenant's pods may reach its port there and nowhere else. Unset: any address, since the address is in a Secret.`,
+    );
+}
 // resource.Quantity's grammar, as Kubernetes' own OpenAPI schema states it.
 export const QUANTITY =
   /^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$/;

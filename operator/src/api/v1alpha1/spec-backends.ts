@@ -4,6 +4,7 @@ import {
   DATABASE_MODES,
   DELETION_POLICIES,
   DNS1123_SUBDOMAIN,
+  egressCidrsSchema,
   HTTP_URL,
   quantity,
   REDIS_MODES,
@@ -31,6 +32,13 @@ export const redisSchema = withCelRules(
           secretRef: secretKeySelectorSchema.describe(
             'Secret key holding the Redis URL, e.g. rediss://:password@redis.example.com:6380/0.',
           ),
+          port: z
+            .int()
+            .min(1)
+            .max(65535)
+            .optional()
+            .describe("The Redis port the tenant's pods may reach; 6379 and 6380 (TLS) when unset."),
+          cidrs: egressCidrsSchema('the Redis'),
         })
         .optional()
         .describe('A Redis the tenant brings; only with mode external.'),
@@ -59,6 +67,9 @@ export const redisSchema = withCelRules(
               'Persistent volume of each Redis pod (session auth state lives here). Set at creation: StatefulSet volume templates cannot change.',
             ),
           resources: resourceRequirementsSchema.optional(),
+          maxmemory: quantity(
+            "Memory Redis may use for data (maxmemory), e.g. 384Mi; past it writes fail (policy noeviction) instead of keys being evicted. Default: 75% of the Redis container's memory limit.",
+          ).optional(),
         })
         .prefault({})
         .describe('The operator-run Redis Sentinel group; used with mode sentinel.'),
@@ -120,6 +131,13 @@ export const databaseSchema = withCelRules(
             .describe(
               'Secret with keys ownerUrl (owner role, runs migrations), appUrl (application role, no BYPASSRLS) and appRole (its role name).',
             ),
+          port: z
+            .int()
+            .min(1)
+            .max(65535)
+            .default(5432)
+            .describe("The Postgres port the tenant's pods may reach."),
+          cidrs: egressCidrsSchema('the Postgres server'),
         })
         .optional()
         .describe('A Postgres database the tenant brings; only with mode external.'),
