@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { adminDatabaseUrl } from '@switchboard/testing';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { DbInputError } from './errors.ts';
 import { migrate, migrationsDir } from './migrate.ts';
-import { dropTenantDatabase, provisionTenantDatabase } from './provision.ts';
+import { dropTenantDatabase, provisionTenantDatabase, scramSha256Verifier } from './provision.ts';
 
 // Roles are cluster-wide: every name here carries this file's random suffix, and
 // afterAll drops them all.
@@ -116,6 +116,62 @@ describe('provisionTenantDatabase', () => {
     await asSuperuser((c) => c.query(`CREATE ROLE ${bypass} LOGIN BYPASSRLS`));
     await expect(provisionTenantDatabase(superuserUrl(), { ...options, appRole: bypass })).rejects.toThrow(
       `role must be an existing role without SUPERUSER or BYPASSRLS, got "${bypass}"`,
+    );
+  });
+
+  it('never sends a role password to the server, only its SCRAM verifier, and the roles log in with it', async () => {
+    const statements: string[] = [];
+    const query = pg.Client.prototype.query;
+    // Records every statement text the provisioning sends, then lets it run for real.
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: string })?.text;
+      if (text) statements.push(text);
+      return (query as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof query;
+    const fresh = {
+      database: name('scram_db'),
+      ownerRole: name('scram_owner'),
+      appRole: name('scram_app'),
+      passwords: { owner: randomBytes(12).toString('hex'), app: randomBytes(12).toString('hex') },
+    };
+    onTestFinished(() =>
+      dropTenantDatabase(superuserUrl(), {
+        database: fresh.database,
+        roles: [fresh.appRole, fresh.ownerRole],
+      }),
+    );
+    let urls: Awaited<ReturnType<typeof provisionTenantDatabase>>;
+    try {
+      urls = await provisionTenantDatabase(adminUrl, fresh);
+    } finally {
+      pg.Client.prototype.query = query;
+    }
+    const roleStatements = statements.filter((text) => /\b(CREATE|ALTER) ROLE\b/.test(text));
+    expect(roleStatements.length).toBeGreaterThanOrEqual(2);
+    for (const text of statements) {
+      expect(text).not.toContain(fresh.passwords.owner);
+      expect(text).not.toContain(fresh.passwords.app);
+    }
+    expect(roleStatements.every((text) => text.includes("'SCRAM-SHA-256$4096:"))).toBe(true);
+    for (const url of [urls.appUrl, urls.ownerUrl]) {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      expect((await client.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one).toBe(1);
+      await client.end();
+    }
+    // A wrong password is refused: the verifier is of this password, not a blank one.
+    const wrong = new URL(urls.appUrl);
+    wrong.password = 'not-the-password';
+    const client = new pg.Client({ connectionString: wrong.toString() });
+    await expect(client.connect()).rejects.toThrow(/password authentication failed/);
+  });
+
+  it('computes the verifier of RFC 7677 for a given salt', () => {
+    // RFC 7677 section 3: user "user", password "pencil", salt W22ZaJ0SNY7soEsUEjb6gQ==, 4096 rounds
+    // give ServerSignature-making keys whose StoredKey/ServerKey are these.
+    const verifier = scramSha256Verifier('pencil', Buffer.from('W22ZaJ0SNY7soEsUEjb6gQ==', 'base64'));
+    expect(verifier).toBe(
+      'SCRAM-SHA-256$4096:W22ZaJ0SNY7soEsUEjb6gQ==$WG5d8oPm3OtcPnkdi4Uo7BkeZkBFzpcXkuLmtbsT4qY=:wfPLwcE6nTWhTAmQ7tl2KeoiWGPlZqQxSrmfPwDl2dU=',
     );
   });
 

@@ -1,3 +1,4 @@
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { assertRoleName, DbInputError } from './errors.ts';
 
@@ -141,7 +142,9 @@ async function ensureRole(
   attributes: string,
 ): Promise<void> {
   const name = admin.escapeIdentifier(role);
-  const secret = admin.escapeLiteral(password);
+  // The server gets the SCRAM verifier, never the password: a statement's text can reach
+  // the server's log (log_statement, or an error's STATEMENT line).
+  const secret = admin.escapeLiteral(scramSha256Verifier(password));
   try {
     await admin.query(`CREATE ROLE ${name} NOSUPERUSER NOBYPASSRLS ${attributes} PASSWORD ${secret}`);
     return;
@@ -158,6 +161,22 @@ async function ensureRole(
   );
   if (rows[0]?.unsafe)
     throw new DbInputError('role', 'an existing role without SUPERUSER or BYPASSRLS', role);
+}
+
+const SCRAM_ITERATIONS = 4096;
+
+/**
+ * The SCRAM-SHA-256 verifier Postgres stores for a password (RFC 5802 / RFC 7677, in the
+ * `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>` form of pg_authid), which
+ * CREATE/ALTER ROLE ... PASSWORD accepts as is. The password is used as UTF-8 without
+ * SASLprep, as node-postgres does when it logs in, so the two always agree.
+ */
+export function scramSha256Verifier(password: string, salt: Buffer = randomBytes(16)): string {
+  const salted = pbkdf2Sync(Buffer.from(password, 'utf8'), salt, SCRAM_ITERATIONS, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${SCRAM_ITERATIONS}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
 }
 
 // Postgres 16+ gives a CREATEROLE admin the ADMIN option on the roles it creates, but
