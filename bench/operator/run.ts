@@ -737,6 +737,7 @@ function baselineObjects(
       jwtSigningKey: randomBytes(48).toString('base64url'),
       internalToken: randomBytes(32).toString('base64url'),
       redisPassword: randomBytes(32).toString('base64url'),
+      authStateKeys: `k1:${randomBytes(32).toString('base64')}`,
     });
     const children = [
       secret,

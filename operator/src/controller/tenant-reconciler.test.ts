@@ -181,6 +181,35 @@ describe('a new tenant', () => {
     expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
   });
 
+  it('adds a key a newer version generates to an existing generated Secret, keeping every value there', async () => {
+    const before = (await get<V1Secret>('v1', 'Secret', 'acme-internal'))!;
+    expect(Object.keys(before.data ?? {})).toContain('AUTH_STATE_KEYS');
+    // As an older operator left it: without the auth-state key.
+    await kubeRequestOk(kubeConfig, {
+      method: 'PATCH',
+      path: `/api/v1/namespaces/${ns.name}/secrets/acme-internal`,
+      contentType: 'application/json-patch+json',
+      body: [{ op: 'remove', path: '/data/AUTH_STATE_KEYS' }],
+    });
+    await reconciler.reconcile(ns.name, 'acme');
+    const after = (await get<V1Secret>('v1', 'Secret', 'acme-internal'))!;
+    for (const key of ['JWT_SIGNING_KEY', 'INTERNAL_TOKEN', 'REDIS_PASSWORD']) {
+      expect(after.data?.[key]).toBe(before.data?.[key]);
+    }
+    const keys = Buffer.from(after.data!.AUTH_STATE_KEYS!, 'base64').toString('utf8');
+    expect(keys).toMatch(/^k1:[A-Za-z0-9+/]{43}=$/);
+    expect(Buffer.from(keys.slice(3), 'base64')).toHaveLength(32);
+    // The workers read it; the API does not need it.
+    const envOf = async (name: string) =>
+      (await get<V1Deployment>('apps/v1', 'Deployment', name))!.spec!.template.spec!.containers[0]!.env!.map(
+        (e) => e.name,
+      );
+    expect(await envOf('acme-worker')).toContain('AUTH_STATE_KEYS');
+    expect(await envOf('acme-api')).not.toContain('AUTH_STATE_KEYS');
+    // The changed Secret rolled the workers; bring the tenant back to Ready for the next tests.
+    expect((await driveToReady('acme')).status?.phase).toBe('Ready');
+  });
+
   it('rolls only the pods whose inputs changed, and keeps lastTransitionTime', async () => {
     const api = (await get<V1Deployment>('apps/v1', 'Deployment', 'acme-api'))!;
     const worker = (await get<V1Deployment>('apps/v1', 'Deployment', 'acme-worker'))!;

@@ -48,7 +48,12 @@ describe.each(variants)('the children of a tenant with %s', (_, spec) => {
   const children = [
     ...desiredChildren(tenant, config, inputs),
     buildMigrationJob(tenant, config),
-    buildGeneratedSecret(tenant, { jwtSigningKey: 'j', internalToken: 'i', redisPassword: 'r' }),
+    buildGeneratedSecret(tenant, {
+      jwtSigningKey: 'j',
+      internalToken: 'i',
+      redisPassword: 'r',
+      authStateKeys: 'k1:a',
+    }),
   ];
 
   it('are owned by the tenant, in its namespace, labelled with it', () => {

@@ -14,9 +14,15 @@ describe('buildGeneratedSecret', () => {
       jwtSigningKey: 'j',
       internalToken: 'i',
       redisPassword: 'r',
+      authStateKeys: 'k1:a',
     });
     expect(secret.metadata?.name).toBe('acme-internal');
-    expect(decode(secret.data)).toEqual({ JWT_SIGNING_KEY: 'j', INTERNAL_TOKEN: 'i', REDIS_PASSWORD: 'r' });
+    expect(decode(secret.data)).toEqual({
+      JWT_SIGNING_KEY: 'j',
+      INTERNAL_TOKEN: 'i',
+      REDIS_PASSWORD: 'r',
+      AUTH_STATE_KEYS: 'k1:a',
+    });
     expect(secret).not.toHaveProperty('stringData');
   });
 });

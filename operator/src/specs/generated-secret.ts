@@ -21,6 +21,11 @@ export interface GeneratedSecretValues {
    * script, so it must be URL- and shell-safe: use [A-Za-z0-9_-] (base64url).
    */
   redisPassword: string;
+  /**
+   * Seals the workers' WhatsApp auth state in Redis: `<key id>:<base64 of 32 bytes>`, the
+   * worker's AUTH_STATE_KEYS format (current key first; a rotation puts a new one in front).
+   */
+  authStateKeys: string;
 }
 
 /** Keys of the generated Secret, named as the services' environment variables. */
@@ -28,6 +33,7 @@ export const GENERATED_SECRET_KEYS = {
   jwtSigningKey: 'JWT_SIGNING_KEY',
   internalToken: 'INTERNAL_TOKEN',
   redisPassword: 'REDIS_PASSWORD',
+  authStateKeys: 'AUTH_STATE_KEYS',
 } as const satisfies Record<keyof GeneratedSecretValues, string>;
 
 /** The generated Secret, data base64-encoded (not stringData, which server-side apply cannot own). */

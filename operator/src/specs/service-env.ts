@@ -57,6 +57,6 @@ export function serviceEnv(
     ...mediaSecretEnv(tenant),
     ...(component === 'api'
       ? [secretEnv('JWT_SIGNING_KEY', generated, GENERATED_SECRET_KEYS.jwtSigningKey)]
-      : []),
+      : [secretEnv('AUTH_STATE_KEYS', generated, GENERATED_SECRET_KEYS.authStateKeys)]),
   ];
 }
