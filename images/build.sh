@@ -253,8 +253,10 @@ for c in "${components[@]}"; do
     --build-arg "VERSION=$TAG" --build-arg "REVISION=$revision" --build-arg "SOURCE=$source_url" \
     --timestamp "$SOURCE_DATE_EPOCH" --network none --pull=never \
     --tag "$image" . >/dev/null
-  rm -f "$build/$c.oci.tar"
-  podman save --quiet --format oci-archive --output "$build/$c.oci.tar" "$image"
+  # Written beside and renamed, so cluster-up never imports half an archive.
+  rm -f "$build/$c.oci.tar" "$build/.$c.oci.tar"
+  podman save --quiet --format oci-archive --output "$build/.$c.oci.tar" "$image"
+  mv "$build/.$c.oci.tar" "$build/$c.oci.tar"
   size=$(podman image inspect --format '{{.Size}}' "$image")
   sizes+=("$(printf '%-40s %4d MB  (%d s)' "$image" $((size / 1000000)) $((SECONDS - started)))")
   if [ "$PUSH" = 1 ]; then

@@ -247,7 +247,7 @@ describe('the one-node cluster', () => {
       'kube-router to program the policy',
       async () =>
         (await run('iptables-save', ['-t', 'filter'])).stdout.includes(
-          `policy name: web-allow-labelled namespace ${NS}`,
+          `run through nw policy web-allow-labelled"`,
         ),
       { timeoutMs: 30_000, intervalMs: 300 },
     );
