@@ -575,6 +575,22 @@ async function removeContainerLogLinks(dir: string): Promise<void> {
   }
 }
 
+// Directories containerd's shims and the CNI library create at fixed paths; removed when empty
+// (rmdir fails on anything still in use by someone else).
+async function removeEmptyRuntimeDirs(): Promise<void> {
+  for (const d of [
+    '/run/containerd/s',
+    '/run/containerd/runc/k8s.io',
+    '/run/containerd/runc',
+    '/run/containerd',
+    '/var/lib/cni/results',
+    '/var/lib/cni',
+    '/run/netns',
+  ]) {
+    await rmdir(d).catch(() => {});
+  }
+}
+
 async function removeCgroups(): Promise<void> {
   // The kubelet's cgroupfs hierarchy (kubepods) in each v1 controller; empty once pods are gone.
   const root = '/sys/fs/cgroup';
@@ -638,6 +654,7 @@ export async function clusterDown(options: ClusterOptions = {}): Promise<{ remov
     await run(binaries.binaries['kube-router'], ['--cleanup-config'], { env: process.env });
   }
   await removeContainerLogLinks(dir);
+  await removeEmptyRuntimeDirs();
   const removedRules = await removeIptablesLeftovers();
   await unmountUnder(dir);
   await removeCgroups();
