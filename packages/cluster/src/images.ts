@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KUBERNETES_VERSION, run, tail, withFileLock } from '@switchboard/envtest';
 import type { ClusterBinaries, ClusterBinary } from './binaries.ts';
@@ -78,6 +78,12 @@ export async function ensureClusterImageArchives(
       const hash = (await sha256(binaries[spec.binary])).slice(0, 16);
       const archive = join(dir, `${spec.binary}-${hash}.tar`);
       archives.set(spec.ref, archive);
+      // Archives of an earlier build of the same binary are stale.
+      for (const name of await readdir(dir)) {
+        if (name.startsWith(`${spec.binary}-`) && name.endsWith('.tar') && join(dir, name) !== archive) {
+          await rm(join(dir, name), { force: true });
+        }
+      }
       if (await exists(archive)) continue;
       log(`building the image ${spec.ref}`);
       const context = await mkdtemp(join(dir, '.context-'));
