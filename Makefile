@@ -71,6 +71,30 @@ envtest-binaries: ## Build (or reuse) kube-apiserver and etcd for the pinned Kub
 vault-binary: ## Build (or reuse) the Vault server the secrets tests run, from its Go module
 	@$(TOOLCHAIN) node packages/testing/src/vault-cli.ts
 
+.PHONY: images
+images: ## Build the operator, API and worker images with podman (REGISTRY=<host/org> TAG=<tag> PUSH=1 to push)
+	@$(TOOLCHAIN) REGISTRY="$(REGISTRY)" TAG="$(TAG)" PUSH="$(PUSH)" images/build.sh
+
+.PHONY: cluster-binaries
+cluster-binaries: ## Build (or reuse) the one-node cluster's binaries and images (kubelet, CoreDNS, Traefik, ...)
+	@$(TOOLCHAIN) node packages/cluster/src/cli.ts build
+
+.PHONY: cluster-up
+cluster-up: ## Start the one-node Kubernetes cluster (idempotent; imports `make images` output); prints export KUBECONFIG=...
+	@$(TOOLCHAIN) node packages/cluster/src/cli.ts up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the cluster and remove everything it left (processes, bridge, iptables rules, mounts, folder)
+	@$(TOOLCHAIN) node packages/cluster/src/cli.ts down
+
+.PHONY: cluster-status
+cluster-status: ## Show which cluster components run and whether the node is Ready
+	@$(TOOLCHAIN) node packages/cluster/src/cli.ts status
+
+.PHONY: cluster-test
+cluster-test: ## Build what the cluster needs, run its tests on a fresh cluster, take it down
+	@$(TOOLCHAIN) scripts/check.sh --only cluster
+
 .PHONY: bench-operator
 bench-operator: ## Benchmark the operator: N tenants to Ready-or-waiting against envtest, vs plain applies
 	@$(TOOLCHAIN) node bench/operator/run.ts
@@ -93,4 +117,4 @@ bench-inbox: ## Benchmark the inbox in Chromium: message to visible in the threa
 
 .PHONY: clean
 clean: ## Remove build outputs and test results (keeps caches)
-	rm -rf .tsbuild .test-results
+	rm -rf .tsbuild .test-results .build

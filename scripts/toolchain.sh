@@ -5,6 +5,12 @@
 #   - Debian packages: redis-server and redis-sentinel (tests start their own servers on
 #     loopback ports; the Debian service is never used), chromium (the inbox's browser tests
 #     drive it with playwright-core; nothing is downloaded).
+#   - Debian packages for images and the one-node cluster (images/, packages/cluster):
+#     podman (builds and pushes images; no Docker daemon), mmdebstrap (the base image's Debian
+#     rootfs), containerd and runc (the cluster's container runtime), containernetworking-plugins
+#     (bridge, host-local, loopback, portmap in /usr/lib/cni), iptables, conntrack and ipset
+#     (kube-proxy, CNI, the NetworkPolicy controller), gcc and libc6-dev (the static pause
+#     binary). podman reads the project's own images/containers.conf (CONTAINERS_CONF), never /etc.
 #   - moto (a local S3, for media storage tests) from PyPI in a venv under $SWITCHBOARD_CACHE.
 #   - Node 24 LTS from the npm registry's node-linux-<arch> package (the machine's PATH has
 #     Node 20, which is past end of life), cached under $SWITCHBOARD_CACHE.
@@ -23,6 +29,16 @@ toolchain_apt() {
   command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
+  command -v podman >/dev/null 2>&1 || missing+=(podman)
+  command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
+  command -v containerd >/dev/null 2>&1 || missing+=(containerd)
+  command -v runc >/dev/null 2>&1 || missing+=(runc)
+  [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+  command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+  command -v conntrack >/dev/null 2>&1 || missing+=(conntrack)
+  command -v ipset >/dev/null 2>&1 || missing+=(ipset)
+  command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+  [ -f /usr/include/stdio.h ] || missing+=(libc6-dev)
   [ "${#missing[@]}" -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
     toolchain_log "missing Debian packages: ${missing[*]} (install them, or run as root)"
@@ -80,7 +96,16 @@ toolchain_npm() {
   fi
 }
 
+# podman with the settings this machine needs (runc, cgroupfs, no default ulimits: the sandbox
+# cannot raise RLIMIT_NOFILE); a caller's own CONTAINERS_CONF wins.
+toolchain_podman() {
+  local root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  export CONTAINERS_CONF="${CONTAINERS_CONF:-$root/images/containers.conf}"
+}
+
 toolchain_apt
+toolchain_podman
 toolchain_moto
 toolchain_node
 toolchain_npm

@@ -6,6 +6,8 @@ export {
   type ControlPlaneBinaries,
   type EnsureBinariesOptions,
   ensureControlPlaneBinaries,
+  findOnPath,
+  kubeApiserverLdflags,
 } from './binaries.ts';
 /** Start and stop an etcd + kube-apiserver pair of your own. */
 export {
@@ -18,14 +20,18 @@ export {
 export { type InstallCrdsOptions, installCrds } from './crds.ts';
 /** The error this package throws, with a stable code. */
 export { EnvtestError, type EnvtestErrorCode } from './errors.ts';
+/** Running commands, the cache root and the build lock, shared with packages/cluster's builds. */
+export { type RunOptions, type RunResult, run, tail } from './exec.ts';
 /** Render a chart with helm and validate it with a server-side dry run. */
 export { type HelmDryRunOptions, type HelmDryRunResult, helmTemplateAndDryRun } from './helm.ts';
 /** Raw requests to the API server with a KubeConfig's credentials. */
 export { type KubeRequest, type KubeResponse, kubeRequest, kubeRequestOk } from './http.ts';
 /** A KubeConfig that acts as a service account, to test RBAC rules. */
 export { type ImpersonateOptions, impersonate } from './impersonate.ts';
+export { type FileLockOptions, withFileLock } from './lock.ts';
 /** A uniquely named namespace per test. */
 export { createTestNamespace, TEST_NAMESPACE_LABEL, type TestNamespace } from './namespaces.ts';
+export { cacheRoot, type EnvtestEnv } from './paths.ts';
 /** The control plane started by global-setup.ts, from inside a test file. */
 export {
   type SharedControlPlane,
