@@ -4,7 +4,7 @@
 // workspace import (`@switchboard/x`) counts as the package's folder.
 
 /** The development tools: they start and drive the product; the product never needs them. */
-const DEV_TOOLS = '^(packages/(devstack|testing|envtest|cloud-api-emulator)|bench)/';
+const DEV_TOOLS = '^(packages/(devstack|testing|envtest|cluster|cloud-api-emulator)|bench)/';
 /** Where the product may still use the tools: its tests and its test-only helpers. */
 const TEST_CODE = '(\\.test\\.ts$|/testing/|/testing\\.ts$)';
 /** The worker side of packages/messaging: what consumes queues, relays effects or talks to channels. */
@@ -71,7 +71,7 @@ module.exports = {
       severity: 'error',
       comment:
         'The product (services, operator, packages other than the tools) never imports the ' +
-        'development tools (devstack, testing, envtest, the Cloud API emulator, bench), except ' +
+        'development tools (devstack, testing, envtest, cluster, the Cloud API emulator, bench), except ' +
         'from its tests (*.test.ts) and test-only helpers (testing/ folders, testing.ts).',
       from: {
         path: '^(services|operator|packages)/',
