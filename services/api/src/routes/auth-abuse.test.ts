@@ -1,0 +1,41 @@
+// Abuse of the public auth routes: cheap rejections before expensive work, and a lockout that
+// parallel attempts cannot overrun. hashPassword is the real one, wrapped to count its calls.
+import { randomBytes } from 'node:crypto';
+import { hashPassword } from '@switchboard/passwords';
+import { describe, expect, it, vi } from 'vitest';
+import { app, resets, seeded, setupApi, slugA } from '../testing/api-fixture.ts';
+
+vi.mock('@switchboard/passwords', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('@switchboard/passwords')>();
+  return { ...actual, hashPassword: vi.fn(actual.hashPassword) };
+});
+
+setupApi();
+
+const confirm = (token: string) =>
+  app.inject({
+    method: 'POST',
+    url: '/v1/auth/password-reset/confirm',
+    payload: { token, password: 'a brand new password 123' },
+  });
+
+describe('password reset confirm', () => {
+  it('refuses an unknown or used token without hashing the new password', async () => {
+    const hashes = vi.mocked(hashPassword);
+    const before = hashes.mock.calls.length;
+    const unknown = await confirm(`${slugA}.${randomBytes(32).toString('base64url')}`);
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().error.code).toBe('invalid_reset_token');
+    expect(hashes.mock.calls.length).toBe(before);
+
+    const email = seeded.a.users.viewer.email;
+    await app.inject({ method: 'POST', url: '/v1/auth/password-reset', payload: { tenant: slugA, email } });
+    const delivery = resets.find((r) => r.email === email)!;
+    expect((await confirm(delivery.token)).statusCode).toBe(204);
+    const afterUse = hashes.mock.calls.length;
+    expect(afterUse).toBe(before + 1);
+    const reused = await confirm(delivery.token);
+    expect(reused.json().error.code).toBe('invalid_reset_token');
+    expect(hashes.mock.calls.length).toBe(afterUse);
+  });
+});
