@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { hashPassword } from '@switchboard/passwords';
 import { describe, expect, it, vi } from 'vitest';
-import { app, resets, seeded, setupApi, slugA } from '../testing/api-fixture.ts';
+import { app, login, resets, seeded, setupApi, slugA } from '../testing/api-fixture.ts';
 
 vi.mock('@switchboard/passwords', async (importOriginal) => {
   const actual = await importOriginal<typeof import('@switchboard/passwords')>();
@@ -37,5 +37,18 @@ describe('password reset confirm', () => {
     const reused = await confirm(delivery.token);
     expect(reused.json().error.code).toBe('invalid_reset_token');
     expect(hashes.mock.calls.length).toBe(afterUse);
+  });
+});
+
+describe('login lockout', () => {
+  it('lets exactly the limit of parallel wrong passwords past the check', async () => {
+    // loginMaxFailures is 3 in the fixture; a fresh address and IP of this test's own.
+    const email = `parallel-${randomBytes(4).toString('hex')}@${slugA}.test`;
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () => login(slugA, email, 'wrong password', '10.77.0.1')),
+    );
+    const codes = answers.map((a) => a.json().error.code);
+    expect(codes.filter((c) => c === 'invalid_credentials')).toHaveLength(3);
+    expect(codes.filter((c) => c === 'account_locked')).toHaveLength(9);
   });
 });
