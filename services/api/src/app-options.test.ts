@@ -2,6 +2,7 @@
 // (shared by instances), CORS, the /metrics exposition and serving the built inbox.
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDb, type Db } from '@switchboard/db';
@@ -14,7 +15,7 @@ import {
 } from '@switchboard/testing';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type BuildAppOptions, buildApp } from './app.ts';
 
 const slug = `api-opts-${randomBytes(3).toString('hex')}`;
@@ -54,11 +55,54 @@ afterAll(async () => {
 });
 
 describe('rate limit', () => {
+  it('degrades open when Redis is gone: /livez 200, other routes not failed by the limiter', async () => {
+    // The app reaches Redis through a local TCP proxy that the test cuts (the run's shared Redis stays up).
+    const sockets = new Set<Socket>();
+    const proxy = createServer((client) => {
+      const upstream = connect(redisOptions().port, redisOptions().host);
+      sockets.add(client).add(upstream);
+      client.pipe(upstream).pipe(client);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const port = (proxy.address() as { port: number }).port;
+    // As server.ts connects (producer role): no offline queue, so a lost connection fails at once.
+    const viaProxy = new Redis({
+      host: '127.0.0.1',
+      port,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    });
+    viaProxy.on('error', () => {});
+    try {
+      await viaProxy.connect();
+      const app = await make({ redis: viaProxy, rateLimitPerMinute: 100 });
+      expect((await app.inject({ method: 'GET', url: '/docs/json' })).statusCode).toBe(200);
+      await new Promise<void>((resolve) => {
+        proxy.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+      await vi.waitFor(() => expect(viaProxy.status).not.toBe('ready'), { timeout: 5000 });
+      const live = await app.inject({ method: 'GET', url: '/livez' });
+      expect(live.statusCode).toBe(200);
+      const docs = await app.inject({ method: 'GET', url: '/docs/json' });
+      expect(docs.statusCode).toBe(200);
+      const ready = await app.inject({ method: 'GET', url: '/readyz' });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json().checks.redis).toBe('unreachable');
+    } finally {
+      viaProxy.disconnect();
+      proxy.close();
+    }
+  });
+
   it('counts per credential and per IP in Redis, shared by every instance, and answers 429 with Retry-After', async () => {
     const one = await make({ rateLimitPerMinute: 3 });
     const two = await make({ rateLimitPerMinute: 3 });
     const get = (app: FastifyInstance, headers: Record<string, string>, ip = '10.9.0.1') =>
-      app.inject({ method: 'GET', url: '/livez', headers, remoteAddress: ip });
+      app.inject({ method: 'GET', url: '/docs/json', headers, remoteAddress: ip });
     const cred = { authorization: `Bearer ${randomBytes(8).toString('hex')}` };
     // Alternating instances: the count lives in Redis, not in either process.
     for (const app of [one, two, one]) expect((await get(app, cred)).statusCode).toBe(200);
@@ -83,7 +127,7 @@ describe('rate limit', () => {
     const via = (forged: string) =>
       app.inject({
         method: 'GET',
-        url: '/livez',
+        url: '/docs/json',
         headers: { 'x-forwarded-for': `${forged}, 203.0.113.7` },
         remoteAddress: ingress,
       });
@@ -93,7 +137,7 @@ describe('rate limit', () => {
     // Another real client behind the same ingress has its own count.
     const other = await app.inject({
       method: 'GET',
-      url: '/livez',
+      url: '/docs/json',
       headers: { 'x-forwarded-for': '203.0.113.8' },
       remoteAddress: ingress,
     });

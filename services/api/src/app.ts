@@ -27,6 +27,7 @@ import type { ApiContext, PasswordResetDelivery } from './context.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { errorHandlerPlugin } from './plugins/error-handler.ts';
 import { TenantQueues } from './queues.ts';
+import { degradingRedisStore } from './rate-limit-store.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -182,8 +183,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(rateLimit, {
     max: options.rateLimitPerMinute ?? 600,
     timeWindow: 60_000,
-    redis: options.redis,
-    nameSpace: `${tenantKeyPrefix(options.tenant.slug)}api:ratelimit:`,
+    // Counters in Redis that degrade open: an outage lets requests through (logged, counted)
+    // instead of answering 500. The health routes are not limited at all (config.rateLimit false).
+    store: degradingRedisStore({
+      redis: options.redis,
+      nameSpace: `${tenantKeyPrefix(options.tenant.slug)}api:ratelimit:`,
+      logger: options.logger,
+      metrics: options.metrics,
+    }),
     // Per credential when one is presented (hashed: the key is never stored), else per IP.
     keyGenerator: (request) => {
       const credential = request.headers.authorization ?? request.headers['x-api-key'];
