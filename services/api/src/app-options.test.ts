@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createDb, type Db } from '@switchboard/db';
+import { createDb, type Db, tenantIdForSlug, withTenant } from '@switchboard/db';
 import { createMetricsRegistry } from '@switchboard/telemetry';
 import {
   createTestDatabase,
@@ -17,6 +17,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type BuildAppOptions, buildApp } from './app.ts';
+import { signAccessToken } from './plugins/auth.ts';
 
 const slug = `api-opts-${randomBytes(3).toString('hex')}`;
 let database: TestDatabase;
@@ -30,12 +31,27 @@ async function make(options: Partial<BuildAppOptions> = {}): Promise<FastifyInst
     db,
     redis,
     tenant: { slug, displayName: slug },
-    jwtSigningKey: 'k'.repeat(32),
+    jwtSigningKey: JWT_KEY,
     inboxDir: null,
     ...options,
   });
   apps.push(app);
   return app;
+}
+
+const JWT_KEY = 'k'.repeat(32);
+
+/** An access token of a new owner of the test's tenant (the tenant row exists once an app is made). */
+async function memberToken(name: string): Promise<string> {
+  const tenantId = tenantIdForSlug(slug);
+  const userId = await withTenant(db, tenantId, async (tx) => {
+    const user = await tx.user.create({
+      data: { tenantId, email: `${name}-${randomBytes(3).toString('hex')}@${slug}.test`, displayName: name },
+    });
+    await tx.membership.create({ data: { tenantId, userId: user.id, role: 'owner' } });
+    return user.id;
+  });
+  return signAccessToken(new TextEncoder().encode(JWT_KEY), { userId, tenantId, slug }, 60_000);
 }
 
 beforeAll(async () => {
@@ -98,26 +114,41 @@ describe('rate limit', () => {
     }
   });
 
-  it('counts per credential and per IP in Redis, shared by every instance, and answers 429 with Retry-After', async () => {
+  it('counts per verified principal and per IP in Redis, shared by every instance, and answers 429 with Retry-After', async () => {
     const one = await make({ rateLimitPerMinute: 3 });
     const two = await make({ rateLimitPerMinute: 3 });
-    const get = (app: FastifyInstance, headers: Record<string, string>, ip = '10.9.0.1') =>
-      app.inject({ method: 'GET', url: '/docs/json', headers, remoteAddress: ip });
-    const cred = { authorization: `Bearer ${randomBytes(8).toString('hex')}` };
+    const get = (app: FastifyInstance, url: string, headers: Record<string, string>, ip = '10.9.0.1') =>
+      app.inject({ method: 'GET', url, headers, remoteAddress: ip });
+    const [first, second] = await Promise.all([memberToken('first'), memberToken('second')]);
+    const cred = { authorization: `Bearer ${first}` };
     // Alternating instances: the count lives in Redis, not in either process.
-    for (const app of [one, two, one]) expect((await get(app, cred)).statusCode).toBe(200);
-    const limited = await get(two, cred);
+    for (const app of [one, two, one]) expect((await get(app, '/v1/auth/me', cred)).statusCode).toBe(200);
+    const limited = await get(two, '/v1/auth/me', cred);
     expect(limited.statusCode).toBe(429);
     expect(limited.json().error.code).toBe('rate_limited');
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
-    // Another credential from the same IP has its own count.
-    expect((await get(one, { authorization: `Bearer ${randomBytes(8).toString('hex')}` })).statusCode).toBe(
-      200,
-    );
+    // Another member from the same IP has its own count.
+    expect((await get(one, '/v1/auth/me', { authorization: `Bearer ${second}` })).statusCode).toBe(200);
     // Without a credential the IP is counted.
-    for (const app of [two, one, two]) expect((await get(app, {}, '10.9.0.2')).statusCode).toBe(200);
-    expect((await get(one, {}, '10.9.0.2')).statusCode).toBe(429);
-    expect((await get(one, {}, '10.9.0.3')).statusCode).toBe(200);
+    for (const app of [two, one, two])
+      expect((await get(app, '/docs/json', {}, '10.9.0.2')).statusCode).toBe(200);
+    expect((await get(one, '/docs/json', {}, '10.9.0.2')).statusCode).toBe(429);
+    expect((await get(one, '/docs/json', {}, '10.9.0.3')).statusCode).toBe(200);
+  });
+
+  it('counts junk credentials against the client IP: a random header is not a fresh bucket', async () => {
+    const app = await make({ rateLimitPerMinute: 3 });
+    const junk = () => ({ authorization: `Bearer ${randomBytes(16).toString('hex')}` });
+    const send = (url: string, headers: Record<string, string>) =>
+      app.inject({ method: 'GET', url, headers, remoteAddress: '10.9.0.4' });
+    for (let i = 0; i < 3; i++) expect((await send('/v1/auth/me', junk())).statusCode).toBe(401);
+    const refused = await send('/v1/auth/me', junk());
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json().error.code).toBe('rate_limited');
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    // Junk credentials on a public route are the IP's requests too.
+    expect((await send('/docs/json', junk())).statusCode).toBe(429);
+    expect((await send('/docs/json', { 'x-api-key': `sbk_${slug}_0badc0de.junk` })).statusCode).toBe(429);
   });
 
   it('counts a proxied client under the address its ingress saw, whatever X-Forwarded-For the client forged', async () => {

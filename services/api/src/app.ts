@@ -22,8 +22,8 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
-import { hashCredential } from './auth/tokens.ts';
 import type { ApiContext, PasswordResetDelivery } from './context.ts';
+import { ApiError } from './errors.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { errorHandlerPlugin } from './plugins/error-handler.ts';
 import { TenantQueues } from './queues.ts';
@@ -191,10 +191,14 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       logger: options.logger,
       metrics: options.metrics,
     }),
-    // Per credential when one is presented (hashed: the key is never stored), else per IP.
+    // After authentication (preValidation runs the auth plugin's hook first), so a bucket is a
+    // verified principal: a member or an API key. Public routes count per client IP, and so do
+    // refused credentials (onAuthFailure below): a random header is never a fresh bucket.
+    hook: 'preValidation',
     keyGenerator: (request) => {
-      const credential = request.headers.authorization ?? request.headers['x-api-key'];
-      return typeof credential === 'string' ? `cred:${hashCredential(credential)}` : `ip:${request.ip}`;
+      const p = request.principal;
+      if (!p) return `ip:${request.ip}`;
+      return p.kind === 'user' ? `user:${p.tenantId}:${p.userId}` : `key:${p.tenantId}:${p.apiKeyId}`;
     },
     errorResponseBuilder: (_request, context) => ({
       statusCode: 429,
@@ -218,10 +222,23 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  // A refused credential counts against the client's IP (no principal yet: the key generator
+  // above answers `ip:`), so junk tokens are limited like any unauthenticated request.
+  const limitFailedAuth = app.createRateLimit();
   await app.register(authPlugin, {
     db: options.db,
     jwtSigningKey: options.jwtSigningKey,
     accessTokenTtlMs: ctx.accessTokenTtlMs,
+    onAuthFailure: async (request) => {
+      const limit = await limitFailedAuth(request);
+      if (!limit.isAllowed && limit.isExceeded) {
+        throw new ApiError(
+          'rate_limited',
+          `rate limit of ${limit.max} requests per minute exceeded; retry in ${limit.ttlInSeconds} seconds`,
+          { retryAfterSeconds: Math.max(limit.ttlInSeconds, 1) },
+        );
+      }
+    },
   });
 
   await app.register(healthRoutes);

@@ -47,6 +47,11 @@ export interface AuthPluginOptions {
   db: Db;
   jwtSigningKey: string;
   accessTokenTtlMs: number;
+  /**
+   * Called when a request's credential is refused (before the error answer), so failed attempts
+   * can be counted against the client's IP; it may throw (a 429) instead.
+   */
+  onAuthFailure?: (request: FastifyRequest) => Promise<void>;
 }
 
 /** Signs an access token for a member (HS256). */
@@ -176,7 +181,12 @@ export const authPlugin = fp<AuthPluginOptions>(
     app.addHook('preValidation', async (request) => {
       const config = request.routeOptions.config;
       if (config.public || !config.access) return;
-      request.principal = await authenticate(request, options, key);
+      try {
+        request.principal = await authenticate(request, options, key);
+      } catch (error) {
+        await options.onAuthFailure?.(request);
+        throw error;
+      }
       authorize(request.principal, config.access);
     });
   },
