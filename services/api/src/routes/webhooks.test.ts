@@ -107,3 +107,25 @@ describe('webhook subscriptions', () => {
     ).toBe(0);
   });
 });
+
+describe('webhook subscription input found by fuzzing', () => {
+  it('answers 4xx, never 5xx, to a long url', async () => {
+    const admin = await tokenFor('a', 'admin');
+    const urls = [1_500, 1_999, 2_500].flatMap((length) => [
+      `https://a.example/${'x'.repeat(length - 'https://a.example/'.length)}`,
+      `https://${'a'.repeat(length - 'https://.example/'.length)}.example/`,
+      `https://${'a.'.repeat((length - 'https://example/'.length) / 2)}example/`,
+      `https://a.example/?q=${'%41'.repeat((length - 'https://a.example/?q='.length) / 3)}`,
+    ]);
+    for (const url of urls) {
+      const length = url.length;
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/webhooks',
+        headers: bearer(admin),
+        payload: { url, events: ['*'] },
+      });
+      expect(res.statusCode, `length ${length}: ${res.body}`).toBeLessThan(500);
+    }
+  });
+});
