@@ -87,6 +87,11 @@ export interface BuildAppOptions {
    * when that directory exists; null serves no inbox.
    */
   inboxDir?: string | null;
+  /**
+   * WEBHOOK_ALLOWED_HOSTS: webhook receiver hosts (names or addresses) allowed although they are
+   * or resolve to internal addresses; every other receiver must resolve to public addresses only.
+   */
+  webhookAllowedHosts?: readonly string[];
   /** INTERNAL_TOKEN: enables /internal/status for the operator. */
   internalToken?: string;
   logger?: Logger;
@@ -130,6 +135,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     onPasswordReset: options.onPasswordReset ?? (() => {}),
     queues: new TenantQueues(options.redis),
     mediaStorage: options.mediaStorage,
+    webhookAllowedHosts: new Set((options.webhookAllowedHosts ?? []).map((h) => h.toLowerCase())),
   };
   app.decorate('sb', ctx);
   // The queues routes opened; the Redis connection itself belongs to the caller.
