@@ -6,6 +6,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createDb, type Db, tenantIdForSlug, withTenant } from '@switchboard/db';
+import { QUEUE_NAMES, queuePrefix } from '@switchboard/messaging/producer';
 import { createMetricsRegistry } from '@switchboard/telemetry';
 import {
   createTestDatabase,
@@ -13,6 +14,7 @@ import {
   redisOptions,
   type TestDatabase,
 } from '@switchboard/testing';
+import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -70,37 +72,54 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('rate limit', () => {
-  it('degrades open when Redis is gone: /livez 200, other routes not failed by the limiter', async () => {
-    // The app reaches Redis through a local TCP proxy that the test cuts (the run's shared Redis stays up).
-    const sockets = new Set<Socket>();
-    const proxy = createServer((client) => {
-      const upstream = connect(redisOptions().port, redisOptions().host);
-      sockets.add(client).add(upstream);
-      client.pipe(upstream).pipe(client);
-      client.on('error', () => upstream.destroy());
-      upstream.on('error', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const port = (proxy.address() as { port: number }).port;
-    // As server.ts connects (producer role): no offline queue, so a lost connection fails at once.
-    const viaProxy = new Redis({
-      host: '127.0.0.1',
-      port,
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: false,
-      lazyConnect: true,
-    });
-    viaProxy.on('error', () => {});
-    try {
-      await viaProxy.connect();
-      const app = await make({ redis: viaProxy, rateLimitPerMinute: 100 });
-      expect((await app.inject({ method: 'GET', url: '/docs/json' })).statusCode).toBe(200);
+/**
+ * A Redis connection through a local TCP proxy that `cut()` severs (its sockets destroyed, new
+ * connections refused), so a test sees Redis go away while the run's shared Redis stays up.
+ * Connected as server.ts connects (producer role): no offline queue, a lost connection fails at once.
+ */
+async function cuttableRedis(): Promise<{ viaProxy: Redis; cut: () => Promise<void>; close: () => void }> {
+  const sockets = new Set<Socket>();
+  const proxy = createServer((client) => {
+    const upstream = connect(redisOptions().port, redisOptions().host);
+    sockets.add(client).add(upstream);
+    client.pipe(upstream).pipe(client);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  const port = (proxy.address() as { port: number }).port;
+  const viaProxy = new Redis({
+    host: '127.0.0.1',
+    port,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+  });
+  viaProxy.on('error', () => {});
+  await viaProxy.connect();
+  return {
+    viaProxy,
+    cut: async () => {
       await new Promise<void>((resolve) => {
         proxy.close(() => resolve());
         for (const socket of sockets) socket.destroy();
       });
       await vi.waitFor(() => expect(viaProxy.status).not.toBe('ready'), { timeout: 5000 });
+    },
+    close: () => {
+      viaProxy.disconnect();
+      proxy.close();
+    },
+  };
+}
+
+describe('rate limit', () => {
+  it('degrades open when Redis is gone: /livez 200, other routes not failed by the limiter', async () => {
+    const { viaProxy, cut, close } = await cuttableRedis();
+    try {
+      const app = await make({ redis: viaProxy, rateLimitPerMinute: 100 });
+      expect((await app.inject({ method: 'GET', url: '/docs/json' })).statusCode).toBe(200);
+      await cut();
       const live = await app.inject({ method: 'GET', url: '/livez' });
       expect(live.statusCode).toBe(200);
       const docs = await app.inject({ method: 'GET', url: '/docs/json' });
@@ -109,8 +128,7 @@ describe('rate limit', () => {
       expect(ready.statusCode).toBe(503);
       expect(ready.json().checks.redis).toBe('unreachable');
     } finally {
-      viaProxy.disconnect();
-      proxy.close();
+      close();
     }
   });
 
@@ -173,6 +191,59 @@ describe('rate limit', () => {
       remoteAddress: ingress,
     });
     expect(other.statusCode).toBe(200);
+  });
+});
+
+describe('Redis unavailable for a send', () => {
+  it('answers 503 with Retry-After for a stored message, and a retry with the same key queues it', async () => {
+    const { viaProxy, cut, close } = await cuttableRedis();
+    try {
+      const app = await make({ redis: viaProxy, rateLimitPerMinute: 100 });
+      const healthy = await make({ rateLimitPerMinute: 100 });
+      const tenantId = tenantIdForSlug(slug);
+      const conversationId = await withTenant(db, tenantId, async (tx) => {
+        const session = await tx.session.create({ data: { tenantId, name: 'send', channel: 'baileys' } });
+        const contact = await tx.contact.create({ data: { tenantId, pushName: 'Someone' } });
+        const conversation = await tx.conversation.create({
+          data: { tenantId, sessionId: session.id, contactId: contact.id },
+        });
+        return conversation.id;
+      });
+      const headers = { authorization: `Bearer ${await memberToken('sender')}` };
+      const send = (on: FastifyInstance, key: string) =>
+        on.inject({
+          method: 'POST',
+          url: '/v1/messages',
+          headers: { ...headers, 'idempotency-key': key },
+          payload: { conversationId, text: 'hello' },
+        });
+      expect((await send(app, 'before-cut')).statusCode).toBe(201);
+      await cut();
+      const during = await send(app, 'during-cut');
+      expect(during.statusCode).toBe(503);
+      expect(during.json().error.code).toBe('unavailable');
+      expect(Number(during.headers['retry-after'])).toBeGreaterThan(0);
+      const stored = await withTenant(db, tenantId, (tx) =>
+        tx.message.findMany({ where: { idempotencyKey: 'during-cut' } }),
+      );
+      expect(stored).toHaveLength(1);
+      expect(stored[0]!.status).toBe('queued');
+      // The client retries as told (Redis back: another instance): the same message, now queued.
+      const retried = await send(healthy, 'during-cut');
+      expect(retried.statusCode).toBe(200);
+      expect(retried.json().id).toBe(stored[0]!.id);
+      const queue = new Queue(QUEUE_NAMES.outbound(stored[0]!.sessionId), {
+        connection: redis,
+        prefix: queuePrefix(`sb:${slug}:`),
+      });
+      try {
+        expect(await queue.getJob(`send-${stored[0]!.id}`)).toBeDefined();
+      } finally {
+        await queue.close();
+      }
+    } finally {
+      close();
+    }
   });
 });
 

@@ -11,6 +11,9 @@ import type { FastifyRequest } from 'fastify';
 import { type ApiContext, tenantTx } from './context.ts';
 import { ApiError, notFound } from './errors.ts';
 
+/** Retry-After of a send stored while its job could not be queued. */
+export const SEND_RETRY_AFTER_SECONDS = 5;
+
 /** How long an Idempotency-Key is remembered (Stripe's convention: a day). */
 const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
 
@@ -174,8 +177,20 @@ export async function sendMessage(
     messageId: result.row.id,
   });
   // The contract's jobId, the consumer's retries and backoff, failed jobs kept as dead letters.
-  await ctx.queues
-    .get(p.slug, QUEUE_NAMES.outbound(result.row.sessionId))
-    .add('send', job, outboundJobOptions(job));
+  try {
+    await ctx.queues
+      .get(p.slug, QUEUE_NAMES.outbound(result.row.sessionId))
+      .add('send', job, outboundJobOptions(job));
+  } catch (error) {
+    // The message is stored but its job could not be added (Redis unavailable, e.g. during a
+    // failover): not a failure of the send. A retry with the same Idempotency-Key answers the
+    // stored message and adds the same jobId, so the client is told to retry, never that it failed.
+    request.log.warn({ err: error, messageId: result.row.id }, 'send stored but not queued; answering 503');
+    throw new ApiError(
+      'unavailable',
+      `message ${result.row.id} is stored but could not be queued yet; retry with the same Idempotency-Key`,
+      { retryAfterSeconds: SEND_RETRY_AFTER_SECONDS },
+    );
+  }
   return result;
 }
