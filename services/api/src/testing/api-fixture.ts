@@ -179,7 +179,7 @@ export function setupApi(): void {
       rateLimitPerMinute: 100_000,
       internalToken: INTERNAL_TOKEN,
       // Names the tests register receivers under (no DNS here); everything else must resolve publicly.
-      webhookAllowedHosts: ['a.example'],
+      webhookAllowedHosts: ['a.example', 'b.example', 'attacker.example'],
       cloudApi: {
         appSecret: CLOUD_SECRET,
         verifyToken: 'verify-me',
