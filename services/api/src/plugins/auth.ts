@@ -98,13 +98,23 @@ async function authenticate(
       const found = await tx.apiKey.findUnique({ where: { prefix: apiKey.prefix } });
       if (!found || found.revokedAt || (found.expiresAt && found.expiresAt <= new Date())) return undefined;
       if (found.keyHash !== hashCredential(credential)) return undefined;
+      // A key lives only as long as its creator is an active member (keys are made by members only).
+      if (!found.createdById) return undefined;
+      const creator = await tx.membership.findFirst({
+        where: { userId: found.createdById, user: { disabledAt: null } },
+      });
+      if (!creator) return undefined;
       // Last-used is recorded at most once a minute, so a busy key does not write on every call.
       if (!found.lastUsedAt || Date.now() - found.lastUsedAt.getTime() > 60_000) {
         await tx.apiKey.update({ where: { id: found.id }, data: { lastUsedAt: new Date() } });
       }
       return found;
     });
-    if (!row) throw new ApiError('unauthenticated', 'the API key is unknown, revoked or expired');
+    if (!row)
+      throw new ApiError(
+        'unauthenticated',
+        'the API key is unknown, revoked or expired, or its creator is no longer a member',
+      );
     return {
       kind: 'api_key',
       tenantId,
