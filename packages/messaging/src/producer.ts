@@ -61,5 +61,7 @@ export {
   listDeadLetters,
   replayDeadLetter,
 } from './outbound/dead-letters.ts';
+/** Webhook receivers: only public addresses unless allow-listed (registration and delivery check alike). */
+export { checkReceiver, isInternalAddress, type ReceiverCheck } from './webhooks/receiver-address.ts';
 /** A webhook delivery put back in line (the API's replay route, the worker's replay). */
 export { replayWebhookDelivery } from './webhooks/replay.ts';

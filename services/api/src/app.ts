@@ -22,11 +22,12 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
-import { hashCredential } from './auth/tokens.ts';
 import type { ApiContext, PasswordResetDelivery } from './context.ts';
+import { ApiError } from './errors.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { errorHandlerPlugin } from './plugins/error-handler.ts';
 import { TenantQueues } from './queues.ts';
+import { degradingRedisStore } from './rate-limit-store.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -86,6 +87,11 @@ export interface BuildAppOptions {
    * when that directory exists; null serves no inbox.
    */
   inboxDir?: string | null;
+  /**
+   * WEBHOOK_ALLOWED_HOSTS: webhook receiver hosts (names or addresses) allowed although they are
+   * or resolve to internal addresses; every other receiver must resolve to public addresses only.
+   */
+  webhookAllowedHosts?: readonly string[];
   /** INTERNAL_TOKEN: enables /internal/status for the operator. */
   internalToken?: string;
   logger?: Logger;
@@ -129,6 +135,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     onPasswordReset: options.onPasswordReset ?? (() => {}),
     queues: new TenantQueues(options.redis),
     mediaStorage: options.mediaStorage,
+    webhookAllowedHosts: new Set((options.webhookAllowedHosts ?? []).map((h) => h.toLowerCase())),
   };
   app.decorate('sb', ctx);
   // The queues routes opened; the Redis connection itself belongs to the caller.
@@ -182,12 +189,22 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(rateLimit, {
     max: options.rateLimitPerMinute ?? 600,
     timeWindow: 60_000,
-    redis: options.redis,
-    nameSpace: `${tenantKeyPrefix(options.tenant.slug)}api:ratelimit:`,
-    // Per credential when one is presented (hashed: the key is never stored), else per IP.
+    // Counters in Redis that degrade open: an outage lets requests through (logged, counted)
+    // instead of answering 500. The health routes are not limited at all (config.rateLimit false).
+    store: degradingRedisStore({
+      redis: options.redis,
+      nameSpace: `${tenantKeyPrefix(options.tenant.slug)}api:ratelimit:`,
+      logger: options.logger,
+      metrics: options.metrics,
+    }),
+    // After authentication (preValidation runs the auth plugin's hook first), so a bucket is a
+    // verified principal: a member or an API key. Public routes count per client IP, and so do
+    // refused credentials (onAuthFailure below): a random header is never a fresh bucket.
+    hook: 'preValidation',
     keyGenerator: (request) => {
-      const credential = request.headers.authorization ?? request.headers['x-api-key'];
-      return typeof credential === 'string' ? `cred:${hashCredential(credential)}` : `ip:${request.ip}`;
+      const p = request.principal;
+      if (!p) return `ip:${request.ip}`;
+      return p.kind === 'user' ? `user:${p.tenantId}:${p.userId}` : `key:${p.tenantId}:${p.apiKeyId}`;
     },
     errorResponseBuilder: (_request, context) => ({
       statusCode: 429,
@@ -211,10 +228,23 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  // A refused credential counts against the client's IP (no principal yet: the key generator
+  // above answers `ip:`), so junk tokens are limited like any unauthenticated request.
+  const limitFailedAuth = app.createRateLimit();
   await app.register(authPlugin, {
     db: options.db,
     jwtSigningKey: options.jwtSigningKey,
     accessTokenTtlMs: ctx.accessTokenTtlMs,
+    onAuthFailure: async (request) => {
+      const limit = await limitFailedAuth(request);
+      if (!limit.isAllowed && limit.isExceeded) {
+        throw new ApiError(
+          'rate_limited',
+          `rate limit of ${limit.max} requests per minute exceeded; retry in ${limit.ttlInSeconds} seconds`,
+          { retryAfterSeconds: Math.max(limit.ttlInSeconds, 1) },
+        );
+      }
+    },
   });
 
   await app.register(healthRoutes);

@@ -87,6 +87,11 @@ export const apiConfigSchema = defineConfig(
       .min(1)
       .optional()
       .describe('Directory of the built inbox served at / (default: services/inbox/dist when it exists).'),
+    WEBHOOK_ALLOWED_HOSTS: list(z.string().min(1))
+      .default([])
+      .describe(
+        'Webhook receiver hosts (names or addresses, comma-separated) this tenant may register although they are or resolve to loopback/private/link-local addresses; every other receiver must resolve to public addresses only.',
+      ),
     INTERNAL_TOKEN: secret(z.string().min(16))
       .optional()
       .describe('Bearer token of /internal/status; the route is off when unset.'),

@@ -33,6 +33,8 @@ export interface ApiContext {
   queues: TenantQueues;
   /** Where media files are kept (uploads, fetched inbound media), when configured. */
   mediaStorage: MediaStorage | undefined;
+  /** WEBHOOK_ALLOWED_HOSTS: receiver hosts allowed although internal (lower case). */
+  webhookAllowedHosts: ReadonlySet<string>;
 }
 
 declare module 'fastify' {

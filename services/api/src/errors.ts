@@ -29,6 +29,10 @@ export const ERRORS = {
   idempotency_key_mismatch: { status: 422, message: 'the Idempotency-Key was used with another request' },
   channel_unsupported: { status: 422, message: "the session's channel cannot do this" },
   media_type_mismatch: { status: 422, message: 'the file is not of the type it declares' },
+  webhook_receiver_refused: {
+    status: 422,
+    message: 'the webhook receiver is an internal address (allow it with WEBHOOK_ALLOWED_HOSTS)',
+  },
   payload_too_large: { status: 413, message: 'the request body is too large' },
   unsupported_media_type: { status: 415, message: 'the content type is not accepted' },
   account_locked: { status: 429, message: 'too many failed logins; try again later' },

@@ -11,6 +11,9 @@ import type { FastifyRequest } from 'fastify';
 import { type ApiContext, tenantTx } from './context.ts';
 import { ApiError, notFound } from './errors.ts';
 
+/** Retry-After of a send stored while its job could not be queued. */
+export const SEND_RETRY_AFTER_SECONDS = 5;
+
 /** How long an Idempotency-Key is remembered (Stripe's convention: a day). */
 const IDEMPOTENCY_TTL_MS = 24 * 3_600_000;
 
@@ -78,78 +81,94 @@ export async function sendMessage(
 ): Promise<SendResult> {
   const p = request.principal;
   const key = send.idempotencyKey;
-  const result = await tenantTx(ctx, request, async (tx): Promise<SendResult> => {
-    const seen = await tx.idempotencyKey.findUnique({
-      where: { tenantId_key: { tenantId: p.tenantId, key } },
-    });
-    if (seen && seen.expiresAt > new Date()) {
-      if (seen.requestHash !== send.requestFingerprint) {
-        throw new ApiError(
-          'idempotency_key_mismatch',
-          'this Idempotency-Key was used with a different request',
-        );
-      }
-      const existing = await tx.message.findFirst({ where: { idempotencyKey: key } });
-      if (existing) return { replay: true, row: existing };
-    }
-    if (seen) await tx.idempotencyKey.delete({ where: { id: seen.id } });
-    let conversationId: string;
-    if ('conversationId' in send.target) conversationId = send.target.conversationId;
-    else {
-      const session = await tx.session.findUnique({ where: { id: send.target.sessionId } });
-      if (!session) throw notFound('session');
-      conversationId = await conversationForNumber(tx, p.tenantId, session.id, send.target.to);
-    }
-    const conversation = await tx.conversation.findUnique({
-      where: { id: conversationId },
-      include: { session: true },
-    });
-    if (!conversation) throw notFound('conversation');
-    if (send.replyToMessageId) {
-      const quoted = await tx.message.findFirst({
-        where: { id: send.replyToMessageId, conversationId: conversation.id },
+  const store = () =>
+    tenantTx(ctx, request, async (tx): Promise<SendResult> => {
+      const seen = await tx.idempotencyKey.findUnique({
+        where: { tenantId_key: { tenantId: p.tenantId, key } },
       });
-      if (!quoted) {
-        throw new ApiError(
-          'validation_failed',
-          'body.replyToMessageId is not a message of this conversation',
-          {
-            issues: [{ path: 'body.replyToMessageId', message: 'not a message of this conversation' }],
-          },
-        );
+      const mismatch = new ApiError(
+        'idempotency_key_mismatch',
+        'this Idempotency-Key was used with a different request',
+      );
+      // A key stays bound to its message for as long as the message exists, past the 24 h too:
+      // the same request gets the stored answer, anything else (or a request that can no longer
+      // be compared, its record cleaned up) is refused rather than made a second message.
+      const existing = await tx.message.findFirst({ where: { idempotencyKey: key } });
+      if (existing) {
+        if (seen?.requestHash !== send.requestFingerprint) throw mismatch;
+        return { replay: true, row: existing };
       }
-    }
-    const messageId = randomUUID();
-    const columns = await send.columns(conversation, messageId, tx);
-    await tx.idempotencyKey.create({
-      data: {
-        tenantId: p.tenantId,
-        key,
-        requestHash: send.requestFingerprint,
-        expiresAt: new Date(Date.now() + IDEMPOTENCY_TTL_MS),
-      },
+      if (seen && seen.expiresAt > new Date() && seen.requestHash !== send.requestFingerprint) throw mismatch;
+      if (seen) await tx.idempotencyKey.delete({ where: { id: seen.id } });
+      let conversationId: string;
+      if ('conversationId' in send.target) conversationId = send.target.conversationId;
+      else {
+        const session = await tx.session.findUnique({ where: { id: send.target.sessionId } });
+        if (!session) throw notFound('session');
+        conversationId = await conversationForNumber(tx, p.tenantId, session.id, send.target.to);
+      }
+      const conversation = await tx.conversation.findUnique({
+        where: { id: conversationId },
+        include: { session: true },
+      });
+      if (!conversation) throw notFound('conversation');
+      if (send.replyToMessageId) {
+        const quoted = await tx.message.findFirst({
+          where: { id: send.replyToMessageId, conversationId: conversation.id },
+        });
+        if (!quoted) {
+          throw new ApiError(
+            'validation_failed',
+            'body.replyToMessageId is not a message of this conversation',
+            {
+              issues: [{ path: 'body.replyToMessageId', message: 'not a message of this conversation' }],
+            },
+          );
+        }
+      }
+      const messageId = randomUUID();
+      const columns = await send.columns(conversation, messageId, tx);
+      await tx.idempotencyKey.create({
+        data: {
+          tenantId: p.tenantId,
+          key,
+          requestHash: send.requestFingerprint,
+          expiresAt: new Date(Date.now() + IDEMPOTENCY_TTL_MS),
+        },
+      });
+      const row = await tx.message.create({
+        data: {
+          id: messageId,
+          tenantId: p.tenantId,
+          sessionId: conversation.sessionId,
+          conversationId: conversation.id,
+          direction: 'outbound',
+          status: 'queued',
+          ...columns,
+          idempotencyKey: key,
+          replyToMessageId: send.replyToMessageId ?? null,
+          sentById: p.kind === 'user' ? p.userId : null,
+        },
+      });
+      await tx.conversation.update({
+        where: { id: conversation.id },
+        data: { lastMessageAt: row.createdAt },
+      });
+      await tx.idempotencyKey.update({
+        where: { tenantId_key: { tenantId: p.tenantId, key } },
+        data: { responseStatus: 201, responseBody: { messageId: row.id }, completedAt: new Date() },
+      });
+      return { replay: false, row };
     });
-    const row = await tx.message.create({
-      data: {
-        id: messageId,
-        tenantId: p.tenantId,
-        sessionId: conversation.sessionId,
-        conversationId: conversation.id,
-        direction: 'outbound',
-        status: 'queued',
-        ...columns,
-        idempotencyKey: key,
-        replyToMessageId: send.replyToMessageId ?? null,
-        sentById: p.kind === 'user' ? p.userId : null,
-      },
-    });
-    await tx.conversation.update({ where: { id: conversation.id }, data: { lastMessageAt: row.createdAt } });
-    await tx.idempotencyKey.update({
-      where: { tenantId_key: { tenantId: p.tenantId, key } },
-      data: { responseStatus: 201, responseBody: { messageId: row.id }, completedAt: new Date() },
-    });
-    return { replay: false, row };
-  });
+  let result: SendResult;
+  try {
+    result = await store();
+  } catch (error) {
+    // A concurrent request with the same key committed first (its insert of the key won the
+    // unique index): run again, which finds that request's message and answers it.
+    if ((error as { code?: string }).code !== 'P2002') throw error;
+    result = await store();
+  }
   // Enqueued after the commit (the worker must find the row) and on every replay too: if the
   // process died between the two, the retry enqueues it; the jobId makes the second add a no-op.
   const job: OutboundJob = outboundJobSchema.parse({
@@ -158,8 +177,20 @@ export async function sendMessage(
     messageId: result.row.id,
   });
   // The contract's jobId, the consumer's retries and backoff, failed jobs kept as dead letters.
-  await ctx.queues
-    .get(p.slug, QUEUE_NAMES.outbound(result.row.sessionId))
-    .add('send', job, outboundJobOptions(job));
+  try {
+    await ctx.queues
+      .get(p.slug, QUEUE_NAMES.outbound(result.row.sessionId))
+      .add('send', job, outboundJobOptions(job));
+  } catch (error) {
+    // The message is stored but its job could not be added (Redis unavailable, e.g. during a
+    // failover): not a failure of the send. A retry with the same Idempotency-Key answers the
+    // stored message and adds the same jobId, so the client is told to retry, never that it failed.
+    request.log.warn({ err: error, messageId: result.row.id }, 'send stored but not queued; answering 503');
+    throw new ApiError(
+      'unavailable',
+      `message ${result.row.id} is stored but could not be queued yet; retry with the same Idempotency-Key`,
+      { retryAfterSeconds: SEND_RETRY_AFTER_SECONDS },
+    );
+  }
   return result;
 }

@@ -63,6 +63,7 @@ try {
     accessTokenTtlMs: config.ACCESS_TOKEN_TTL,
     refreshTokenTtlMs: config.REFRESH_TOKEN_TTL,
     corsOrigins: config.CORS_ORIGINS,
+    webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
     loginMaxFailures: config.LOGIN_MAX_FAILURES,
     loginLockoutMs: config.LOGIN_LOCKOUT,

@@ -1,7 +1,11 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
 import { type Db, withTenant } from '@switchboard/db';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUE_NAMES, queuePrefix, webhookDeliveryJobSchema } from '../contracts.ts';
+import { checkReceiver } from './receiver-address.ts';
 import { replayWebhookDelivery } from './replay.ts';
 import { DEFAULT_WEBHOOK_RETRY, jitteredDelayMs, type WebhookRetryPolicy } from './schedule.ts';
 import { signWebhook, WEBHOOK_HEADERS } from './signature.ts';
@@ -25,7 +29,54 @@ export interface WebhookDeliveryWorkerOptions {
   /** Per attempt (default 10 s). */
   timeoutMs?: number;
   concurrency?: number;
+  /**
+   * WEBHOOK_ALLOWED_HOSTS: receiver hosts delivered to although they are or resolve to internal
+   * addresses (lower case). Every other receiver is resolved before each attempt, refused when
+   * any address is internal, and connected to at the address that was checked.
+   */
+  allowedHosts?: readonly string[];
   onError?: (error: unknown, context: { what: string }) => void;
+}
+
+/**
+ * One POST, answering the status code. Connects to `pin` (the address that was checked) instead
+ * of resolving the name again; TLS still verifies the certificate against the URL's host name.
+ * Redirects are not followed (a 3xx is a failed attempt), and the response body is not read.
+ */
+function postOnce(
+  url: URL,
+  options: {
+    pin: { address: string; family: 4 | 6 } | undefined;
+    timeoutMs: number;
+    headers: Record<string, string>;
+    body: string;
+  },
+): Promise<number> {
+  const pin = options.pin;
+  const lookup: LookupFunction | undefined = pin
+    ? (_hostname, lookupOptions, callback) => {
+        if (lookupOptions.all) callback(null, [{ address: pin.address, family: pin.family }]);
+        else callback(null, pin.address, pin.family);
+      }
+    : undefined;
+  const signal = AbortSignal.timeout(options.timeoutMs);
+  return new Promise((resolve, reject) => {
+    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
+      url,
+      {
+        method: 'POST',
+        headers: { ...options.headers, 'content-length': String(Buffer.byteLength(options.body)) },
+        signal,
+        ...(lookup ? { lookup } : {}),
+      },
+      (response) => {
+        resolve(response.statusCode ?? 0);
+        response.destroy();
+      },
+    );
+    request.on('error', (error) => reject(signal.aborted ? signal.reason : error));
+    request.end(options.body);
+  });
 }
 
 /** A failed attempt; carries the delay before the next one so the row and BullMQ agree on it. */
@@ -52,12 +103,14 @@ export type DeliveryOutcome = 'delivered' | 'already-delivered';
 export class WebhookDeliveryWorker {
   private readonly options: WebhookDeliveryWorkerOptions;
   private readonly retry: WebhookRetryPolicy;
+  private readonly allowedHosts: ReadonlySet<string>;
   private readonly queue: Queue;
   private worker: Worker | undefined;
 
   constructor(options: WebhookDeliveryWorkerOptions) {
     this.options = options;
     this.retry = options.retry ?? DEFAULT_WEBHOOK_RETRY;
+    this.allowedHosts = new Set((options.allowedHosts ?? []).map((h) => h.toLowerCase()));
     this.queue = new Queue(QUEUE_NAMES.webhookDeliveries, {
       connection: options.connection,
       prefix: queuePrefix(options.keyPrefix),
@@ -119,10 +172,12 @@ export class WebhookDeliveryWorker {
     let responseCode: number | null = null;
     let error: string | null = null;
     try {
-      const response = await fetch(delivery.subscription.url, {
-        method: 'POST',
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+      const url = new URL(delivery.subscription.url);
+      const check = await checkReceiver(url, this.allowedHosts);
+      if (!check.ok) throw new Error(`receiver refused: ${check.reason}`);
+      responseCode = await postOnce(url, {
+        pin: check.address ? { address: check.address, family: check.family ?? 4 } : undefined,
+        timeoutMs: this.options.timeoutMs ?? 10_000,
         headers: {
           'content-type': 'application/json',
           'user-agent': 'Switchboard-Webhooks/1',
@@ -133,9 +188,7 @@ export class WebhookDeliveryWorker {
         },
         body: rawBody,
       });
-      responseCode = response.status;
-      await response.body?.cancel();
-      if (response.status < 200 || response.status >= 300) error = `HTTP ${response.status}`;
+      if (responseCode < 200 || responseCode >= 300) error = `HTTP ${responseCode}`;
     } catch (caught) {
       const name = (caught as { name?: string }).name;
       error = name === 'TimeoutError' ? 'timeout' : `request failed: ${(caught as Error).message}`;

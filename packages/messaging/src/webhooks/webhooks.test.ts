@@ -76,6 +76,8 @@ beforeAll(async () => {
     keyPrefix,
     retry: fast,
     timeoutMs: 2_000,
+    // The test's receivers listen on loopback: allowed explicitly, as a tenant's internal receiver would be.
+    allowedHosts: ['127.0.0.1'],
     resolveSecret: async (subscription) => SECRETS[subscription.secretRef ?? '']!,
   });
   port = await freePort();
@@ -219,6 +221,7 @@ describe('WebhookDeliveryWorker', () => {
       connection: redis,
       keyPrefix: `${keyPrefix}f:`,
       retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20, jitter: 0 },
+      allowedHosts: ['127.0.0.1'],
       resolveSecret: async () => SECRETS.main!,
     });
     const failingQueue = new Queue(QUEUE_NAMES.webhookDeliveries, {
@@ -272,6 +275,62 @@ describe('WebhookDeliveryWorker', () => {
     } finally {
       await failing.close();
       await failingQueue.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('never connects to an internal receiver that is not allow-listed', { timeout: 30_000 }, async () => {
+    const prefix = `${keyPrefix}i:`;
+    const strict = new WebhookDeliveryWorker({
+      db,
+      connection: redis,
+      keyPrefix: prefix,
+      retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 20, jitter: 0 },
+      resolveSecret: async () => SECRETS.main!,
+    });
+    const strictQueue = new Queue(QUEUE_NAMES.webhookDeliveries, {
+      connection: redis,
+      prefix: queuePrefix(prefix),
+    });
+    const freshPort = await freePort();
+    const { server, received } = await receiver(freshPort, () => 200);
+    let connections = 0;
+    server.on('connection', () => {
+      connections++;
+    });
+    try {
+      await withTenant(db, tenantId, (tx) => tx.webhookSubscription.updateMany({ data: { active: false } }));
+      await withTenant(db, tenantId, (tx) =>
+        tx.webhookSubscription.createMany({
+          data: [`http://127.0.0.1:${freshPort}/ip`, `http://localhost:${freshPort}/name`].map((url) => ({
+            tenantId,
+            url,
+            events: ['message.received'],
+            secretRef: 'main',
+          })),
+        }),
+      );
+      const ids = await enqueueWebhookEvent(
+        db,
+        strictQueue,
+        tenantId,
+        { type: 'message.received', data: {}, at: new Date() },
+        { attempts: 2, baseDelayMs: 10, maxDelayMs: 20, jitter: 0 },
+      );
+      expect(ids).toHaveLength(2);
+      await strict.start();
+      const rows = async () =>
+        await withTenant(db, tenantId, (tx) => tx.webhookDelivery.findMany({ where: { id: { in: ids } } }));
+      await eventually(async () => (await rows()).every((r) => r.status === 'failed'));
+      for (const row of await rows()) {
+        expect(row.lastError).toMatch(/^request failed: receiver refused: the host .* internal address/);
+        expect(row.responseCode).toBeNull();
+      }
+      expect(received).toHaveLength(0);
+      expect(connections).toBe(0);
+    } finally {
+      await strict.close();
+      await strictQueue.close();
       await new Promise((resolve) => server.close(resolve));
     }
   });

@@ -47,6 +47,11 @@ export interface AuthPluginOptions {
   db: Db;
   jwtSigningKey: string;
   accessTokenTtlMs: number;
+  /**
+   * Called when a request's credential is refused (before the error answer), so failed attempts
+   * can be counted against the client's IP; it may throw (a 429) instead.
+   */
+  onAuthFailure?: (request: FastifyRequest) => Promise<void>;
 }
 
 /** Signs an access token for a member (HS256). */
@@ -93,13 +98,23 @@ async function authenticate(
       const found = await tx.apiKey.findUnique({ where: { prefix: apiKey.prefix } });
       if (!found || found.revokedAt || (found.expiresAt && found.expiresAt <= new Date())) return undefined;
       if (found.keyHash !== hashCredential(credential)) return undefined;
+      // A key lives only as long as its creator is an active member (keys are made by members only).
+      if (!found.createdById) return undefined;
+      const creator = await tx.membership.findFirst({
+        where: { userId: found.createdById, user: { disabledAt: null } },
+      });
+      if (!creator) return undefined;
       // Last-used is recorded at most once a minute, so a busy key does not write on every call.
       if (!found.lastUsedAt || Date.now() - found.lastUsedAt.getTime() > 60_000) {
         await tx.apiKey.update({ where: { id: found.id }, data: { lastUsedAt: new Date() } });
       }
       return found;
     });
-    if (!row) throw new ApiError('unauthenticated', 'the API key is unknown, revoked or expired');
+    if (!row)
+      throw new ApiError(
+        'unauthenticated',
+        'the API key is unknown, revoked or expired, or its creator is no longer a member',
+      );
     return {
       kind: 'api_key',
       tenantId,
@@ -176,7 +191,12 @@ export const authPlugin = fp<AuthPluginOptions>(
     app.addHook('preValidation', async (request) => {
       const config = request.routeOptions.config;
       if (config.public || !config.access) return;
-      request.principal = await authenticate(request, options, key);
+      try {
+        request.principal = await authenticate(request, options, key);
+      } catch (error) {
+        await options.onAuthFailure?.(request);
+        throw error;
+      }
       authorize(request.principal, config.access);
     });
   },

@@ -28,7 +28,9 @@ export const apiKeyRoutes: FastifyPluginAsyncZod = async (app) => {
   app.post(
     '/',
     {
-      config: { access },
+      // Members only: a key belongs to the member who made it and dies with their membership, so
+      // an API key cannot mint keys that outlive it.
+      config: { access: { role: 'admin' } },
       schema: {
         summary: 'Create an API key; the key is in this response only',
         tags: ['api-keys'],

@@ -122,4 +122,19 @@ describe('Cloud API webhook secrets per number', () => {
     expect(appSecretFor(undefined, { numbers, appSecret: 'g' })).toBe('g');
     expect(appSecretFor(['1001', '9999'], { numbers, appSecret: 's1' })).toBe('s1');
   });
+
+  it('refuses a validly signed delivery nested 5,000 levels deep with a 400, not a 5xx', async () => {
+    const raw = `{"object":"whatsapp_business_account","entry":[{"id":"x","deep":${'['.repeat(5000)}${']'.repeat(5000)}}]}`;
+    const res = await app.inject({
+      method: 'POST',
+      url: '/webhooks/cloud-api',
+      payload: raw,
+      headers: {
+        'content-type': 'application/json',
+        'x-hub-signature-256': `sha256=${createHmac('sha256', CLOUD_SECRET).update(raw).digest('hex')}`,
+      },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.code).toBe('validation_failed');
+  });
 });

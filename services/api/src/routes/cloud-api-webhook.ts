@@ -29,6 +29,30 @@ function safeEqual(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
+/** Meta's deliveries nest about 8 levels; anything deeper than this is refused before parsing. */
+export const MAX_JSON_DEPTH = 64;
+
+/**
+ * True when the JSON text nests arrays/objects deeper than `max`: one pass over the bytes, no
+ * recursion (a deep payload would overflow the stack of the recursive steps after JSON.parse).
+ */
+export function jsonDepthExceeds(raw: Buffer, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
 /** The `phone_number_id`s a webhook body names (entry[].changes[].value.metadata), read without trusting it. */
 export function phoneNumberIdsOf(raw: Buffer): string[] | undefined {
   let body: unknown;
@@ -139,6 +163,10 @@ export const cloudApiWebhookRoutes: FastifyPluginAsyncZod<CloudApiWebhookOptions
     async (request) => {
       const raw = request.body;
       if (!Buffer.isBuffer(raw)) throw new ApiError('validation_failed', 'the body must be application/json');
+      // Before anything parses it: a 4xx, since Meta retries 5xx answers (no payload of Meta's is this deep).
+      if (jsonDepthExceeds(raw, MAX_JSON_DEPTH)) {
+        throw new ApiError('validation_failed', `the body nests deeper than ${MAX_JSON_DEPTH} levels`);
+      }
       const header = request.headers['x-hub-signature-256'];
       if (typeof header !== 'string') throw new ApiError('unauthenticated', 'X-Hub-Signature-256 is missing');
       const secret = appSecretFor(phoneNumberIdsOf(raw), options);

@@ -12,12 +12,15 @@ export const healthRoutes: FastifyPluginAsyncZod = async (app) => {
   });
   app.get(
     '/livez',
-    { config: { public: true }, schema: { hide: true, response: { 200: status } } },
+    { config: { public: true, rateLimit: false }, schema: { hide: true, response: { 200: status } } },
     async () => ({ status: 'ok' as const }),
   );
   app.get(
     '/readyz',
-    { config: { public: true }, schema: { hide: true, response: { 200: status, 503: status } } },
+    {
+      config: { public: true, rateLimit: false },
+      schema: { hide: true, response: { 200: status, 503: status } },
+    },
     async (_request, reply) => {
       const checks: Record<string, string> = {};
       await Promise.all([

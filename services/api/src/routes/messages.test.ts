@@ -105,6 +105,46 @@ describe('sending', () => {
   });
 });
 
+describe('Idempotency-Key reuse', () => {
+  const send = async (key: string, text: string) =>
+    app.inject({
+      method: 'POST',
+      url: '/v1/messages',
+      headers: { ...bearer(await tokenFor('a', 'agent')), 'idempotency-key': key },
+      payload: { conversationId: seeded.a.conversationId, text },
+    });
+  const messagesWith = (key: string) =>
+    withTenant(db, seeded.a.tenantId, (tx) => tx.message.count({ where: { idempotencyKey: key } }));
+
+  it('two parallel identical sends with one key make one message and both answer it', async () => {
+    const key = `parallel-${randomBytes(4).toString('hex')}`;
+    const answers = await Promise.all(Array.from({ length: 4 }, () => send(key, 'at once')));
+    expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 200, 200, 201]);
+    expect(new Set(answers.map((a) => a.json().id)).size).toBe(1);
+    expect(await messagesWith(key)).toBe(1);
+  });
+
+  it('after the key expired (24 h), the same request gets the stored answer and another is refused', async () => {
+    const key = `expired-${randomBytes(4).toString('hex')}`;
+    const first = await send(key, 'a day ago');
+    expect(first.statusCode).toBe(201);
+    await withTenant(db, seeded.a.tenantId, (tx) =>
+      tx.idempotencyKey.updateMany({ where: { key }, data: { expiresAt: new Date(Date.now() - 1000) } }),
+    );
+    const again = await send(key, 'a day ago');
+    expect(again.statusCode).toBe(200);
+    expect(again.json().id).toBe(first.json().id);
+    const other = await send(key, 'something else');
+    expect(other.statusCode).toBe(422);
+    expect(other.json().error.code).toBe('idempotency_key_mismatch');
+    // The key's record gone altogether (cleaned up): still never a 500, still one message.
+    await withTenant(db, seeded.a.tenantId, (tx) => tx.idempotencyKey.deleteMany({ where: { key } }));
+    const gone = await send(key, 'a day ago');
+    expect(gone.statusCode).toBe(422);
+    expect(await messagesWith(key)).toBe(1);
+  });
+});
+
 describe('template sends', () => {
   it('sends templates through Cloud API sessions only, checked against the stored template', async () => {
     const h = bearer(await tokenFor('a', 'agent'));

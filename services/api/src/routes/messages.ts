@@ -79,7 +79,14 @@ export const messageRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['messages'],
         headers: idempotencyHeaders,
         body: z.union([textSend, templateSend]),
-        response: { 201: messageSchema, 200: messageSchema, 400: errorBody, 404: errorBody, 422: errorBody },
+        response: {
+          201: messageSchema,
+          200: messageSchema,
+          400: errorBody,
+          404: errorBody,
+          422: errorBody,
+          503: errorBody,
+        },
       },
     },
     async (request, reply) => {

@@ -107,3 +107,66 @@ describe('webhook subscriptions', () => {
     ).toBe(0);
   });
 });
+
+describe('webhook subscription input found by fuzzing', () => {
+  it('answers 4xx, never 5xx, to a long url', async () => {
+    const admin = await tokenFor('a', 'admin');
+    const urls = [1_500, 1_999, 2_500].flatMap((length) => [
+      `https://a.example/${'x'.repeat(length - 'https://a.example/'.length)}`,
+      `https://${'a'.repeat(length - 'https://.example/'.length)}.example/`,
+      `https://${'a.'.repeat((length - 'https://example/'.length) / 2)}example/`,
+      `https://a.example/?q=${'%41'.repeat((length - 'https://a.example/?q='.length) / 3)}`,
+    ]);
+    for (const url of urls) {
+      const length = url.length;
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/webhooks',
+        headers: bearer(admin),
+        payload: { url, events: ['*'] },
+      });
+      expect(res.statusCode, `length ${length}: ${res.body}`).toBeLessThan(500);
+    }
+  });
+});
+
+describe('webhook receivers at internal addresses', () => {
+  it('refuses loopback, private and names resolving to loopback with 422 naming the address', async () => {
+    const admin = await tokenFor('a', 'admin');
+    for (const url of [
+      'http://127.0.0.1/hooks',
+      'https://10.0.0.1/hooks',
+      'https://169.254.169.254/latest',
+      'https://[::1]/hooks',
+      'https://[fd00::1]/hooks',
+      'https://[::ffff:127.0.0.1]/hooks',
+      'https://localhost/hooks',
+      'http://localhost:8080/hooks',
+    ]) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/webhooks',
+        headers: bearer(admin),
+        payload: { url, events: ['*'] },
+      });
+      expect(res.statusCode, url).toBe(422);
+      expect(res.json().error.code).toBe('webhook_receiver_refused');
+      expect(res.json().error.issues[0].path).toBe('body.url');
+    }
+    // A public address is accepted; changing it to an internal one is refused the same way.
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/webhooks',
+      headers: bearer(admin),
+      payload: { url: 'https://93.184.215.14/hooks', events: ['*'] },
+    });
+    expect(created.statusCode).toBe(201);
+    const changed = await app.inject({
+      method: 'PATCH',
+      url: `/v1/webhooks/${created.json().id}`,
+      headers: bearer(admin),
+      payload: { url: 'https://192.168.1.10/hooks' },
+    });
+    expect(changed.statusCode).toBe(422);
+  });
+});

@@ -51,15 +51,38 @@ async function issueTokens(
   };
 }
 
-async function failures(ctx: ApiContext, keys: string[]): Promise<number[]> {
-  const values = await ctx.redis.mget(...keys);
-  return values.map((v) => Number(v ?? 0));
-}
+// Checks and counts a login attempt in one step (a script runs atomically in Redis): when no
+// counter is at its limit, every counter is incremented (with the lockout as its expiry) and the
+// attempt may go on; otherwise nothing changes and the attempt is refused. Parallel attempts
+// therefore each take one of the remaining slots: exactly `limit` of them get past the check.
+const CLAIM_ATTEMPT = `
+for i, key in ipairs(KEYS) do
+  if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i + 1]) then return 0 end
+end
+for _, key in ipairs(KEYS) do
+  redis.call('INCR', key)
+  redis.call('PEXPIRE', key, ARGV[1])
+end
+return 1
+`;
 
-async function recordFailure(ctx: ApiContext, keys: string[]): Promise<void> {
-  const multi = ctx.redis.multi();
-  for (const key of keys) multi.incr(key).pexpire(key, ctx.loginLockoutMs);
-  await multi.exec();
+// After a good password: the account's failures are cleared and the IP's slot is given back
+// (never below zero, and DECR keeps the key's expiry).
+const RELEASE_ATTEMPT = `
+redis.call('DEL', KEYS[1])
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
+return 1
+`;
+
+async function claimAttempt(ctx: ApiContext, limits: [key: string, max: number][]): Promise<boolean> {
+  const allowed = await ctx.redis.eval(
+    CLAIM_ATTEMPT,
+    limits.length,
+    ...limits.map(([key]) => key),
+    ctx.loginLockoutMs,
+    ...limits.map(([, max]) => max),
+  );
+  return allowed === 1;
 }
 
 /**
@@ -78,9 +101,14 @@ export async function login(
   const keyPrefix = tenantKeyPrefix(tenantSlug);
   const accountKey = `${keyPrefix}api:login-failures:account:${hashCredential(address)}`;
   const ipKey = `${tenantKeyPrefix(ctx.defaultTenant)}api:login-failures:ip:${request.ip}`;
-  const [accountFailures, ipFailures] = await failures(ctx, [accountKey, ipKey]);
-  // Per IP allows more: one office behind one NAT has many people mistyping.
-  if (accountFailures! >= ctx.loginMaxFailures || ipFailures! >= ctx.loginMaxFailures * 4) {
+  // Each attempt is counted as a failure before the password is checked (a good one is taken
+  // back below), so the check and the count cannot race. Per IP allows more: one office behind
+  // one NAT has many people mistyping.
+  const claimed = await claimAttempt(ctx, [
+    [accountKey, ctx.loginMaxFailures],
+    [ipKey, ctx.loginMaxFailures * 4],
+  ]);
+  if (!claimed) {
     throw new ApiError('account_locked', 'too many failed logins; try again later', {
       retryAfterSeconds: Math.ceil(ctx.loginLockoutMs / 1000),
     });
@@ -92,11 +120,9 @@ export async function login(
   const stored = user?.passwordHash ?? (await dummyHash);
   const ok =
     (await verifyPassword(input.password, stored)) && !!user?.passwordHash && user.memberships.length > 0;
-  if (!ok || !user) {
-    await recordFailure(ctx, [accountKey, ipKey]);
-    throw new ApiError('invalid_credentials', 'email or password is wrong');
-  }
-  await ctx.redis.del(accountKey);
+  if (!ok || !user) throw new ApiError('invalid_credentials', 'email or password is wrong');
+  // A good password clears the account's failures and gives back the IP's slot it took.
+  await ctx.redis.eval(RELEASE_ATTEMPT, 2, accountKey, ipKey);
   const rehash = needsRehash(stored, ctx.scrypt) ? await hashPassword(input.password, ctx.scrypt) : undefined;
   return await withTenant(ctx.db, tenant.id, async (tx) => {
     await tx.user.update({
@@ -207,9 +233,18 @@ export async function confirmPasswordReset(ctx: ApiContext, token: string, passw
   const tenantSlug = tenantSlugOfToken(token);
   const invalid = new ApiError('invalid_reset_token', 'body.token is unknown, expired or already used');
   if (!tenantSlug) throw invalid;
+  const tenantId = tenantIdForSlug(tenantSlug);
+  const tokenHash = hashCredential(token);
+  // The token is checked before the password is hashed: hashing (scrypt, ~32 MiB) is the
+  // expensive step, so an unknown, expired or used token is refused without it. The claim below
+  // (usedAt still null) keeps the token single-use when two confirmations race.
+  const pending = await withTenant(ctx.db, tenantId, (tx) =>
+    tx.passwordResetToken.findUnique({ where: { tokenHash } }),
+  );
+  if (!pending || pending.usedAt || pending.expiresAt <= new Date()) throw invalid;
   const passwordHash = await hashPassword(password, ctx.scrypt);
-  const done = await withTenant(ctx.db, tenantIdForSlug(tenantSlug), async (tx) => {
-    const row = await tx.passwordResetToken.findUnique({ where: { tokenHash: hashCredential(token) } });
+  const done = await withTenant(ctx.db, tenantId, async (tx) => {
+    const row = await tx.passwordResetToken.findUnique({ where: { tokenHash } });
     if (!row || row.expiresAt <= new Date()) return false;
     const used = await tx.passwordResetToken.updateMany({
       where: { id: row.id, usedAt: null },

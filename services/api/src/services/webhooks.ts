@@ -3,7 +3,12 @@
 // subscription's delivery log, and replay of a delivery through the contract's replay.
 import { randomBytes } from 'node:crypto';
 import type { WebhookDelivery, WebhookSubscription } from '@switchboard/db';
-import { QUEUE_NAMES, replayWebhookDelivery, WEBHOOK_SECRET_PURPOSE } from '@switchboard/messaging/producer';
+import {
+  checkReceiver,
+  QUEUE_NAMES,
+  replayWebhookDelivery,
+  WEBHOOK_SECRET_PURPOSE,
+} from '@switchboard/messaging/producer';
 import { sealSecret } from '@switchboard/secrets';
 import type { FastifyRequest } from 'fastify';
 import { audit } from '../audit.ts';
@@ -25,6 +30,16 @@ export async function listSubscriptions(
   );
 }
 
+/** Refuses a receiver that is, or resolves to, an internal address unless it is allow-listed. */
+async function assertReceiverAllowed(ctx: ApiContext, url: string): Promise<void> {
+  const check = await checkReceiver(new URL(url), ctx.webhookAllowedHosts);
+  if (!check.ok) {
+    throw new ApiError('webhook_receiver_refused', check.reason, {
+      issues: [{ path: 'body.url', message: check.reason }],
+    });
+  }
+}
+
 /**
  * Subscribes `url` to `events` with a new signing secret, stored sealed with `sealingKey`;
  * returns the row and the secret (the only time it is shown). Without a sealing key
@@ -42,6 +57,7 @@ export async function createSubscription(
       'webhook subscriptions are off: the API has no INTERNAL_TOKEN to seal their secrets with',
     );
   }
+  await assertReceiverAllowed(ctx, input.url);
   const secret = `whsec_${randomBytes(24).toString('base64url')}`;
   const row = await tenantTx(ctx, request, async (tx) => {
     const created = await tx.webhookSubscription.create({
@@ -77,6 +93,7 @@ export async function updateSubscription(
     active?: boolean | undefined;
   },
 ): Promise<WebhookSubscription> {
+  if (input.url !== undefined) await assertReceiverAllowed(ctx, input.url);
   const { events, ...rest } = input;
   return await tenantTx(ctx, request, async (tx) => {
     const found = await tx.webhookSubscription.findUnique({ where: { id } });

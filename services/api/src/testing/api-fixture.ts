@@ -178,6 +178,8 @@ export function setupApi(): void {
       loginMaxFailures: 3,
       rateLimitPerMinute: 100_000,
       internalToken: INTERNAL_TOKEN,
+      // Names the tests register receivers under (no DNS here); everything else must resolve publicly.
+      webhookAllowedHosts: ['a.example', 'b.example', 'attacker.example'],
       cloudApi: {
         appSecret: CLOUD_SECRET,
         verifyToken: 'verify-me',
