@@ -6,6 +6,7 @@ import {
   defineConfig,
   duration,
   integer,
+  list,
   loggingConfigSchema,
   port,
   redisConfigSchema,
@@ -60,6 +61,11 @@ export const workerConfigSchema = defineConfig(
       ),
     METRICS_PORT: port().default(9464).describe('Port of /metrics, /livez and /readyz.'),
     METRICS_HOST: z.string().min(1).default('0.0.0.0').describe('Address /metrics and the probes bind to.'),
+    WEBHOOK_ALLOWED_HOSTS: list(z.string().min(1))
+      .default([])
+      .describe(
+        'Webhook receiver hosts (names or addresses, comma-separated) delivered to although they are or resolve to loopback/private/link-local addresses; the same list the API checks registrations against.',
+      ),
     INTERNAL_TOKEN: secret()
       .optional()
       .describe(

@@ -61,6 +61,8 @@ export interface MessagePipelinesOptions {
   media?: PipelineMediaOptions;
   /** The process's outbox relay: every session's inbound pipeline kicks it after a commit. */
   relay?: OutboxRelay;
+  /** Webhook receivers delivered to although they are or resolve to internal addresses. */
+  allowedWebhookHosts?: readonly string[];
 }
 
 /** See the module comment. */
@@ -85,6 +87,7 @@ export class MessagePipelines {
       connection: options.workerConnection,
       keyPrefix: options.keyPrefix,
       resolveSecret: (subscription) => this.subscriptionSecret(subscription),
+      ...(options.allowedWebhookHosts ? { allowedHosts: options.allowedWebhookHosts } : {}),
       onError: (error, context) =>
         options.logger.error({ err: error, ...context }, 'webhook delivery failed'),
     });

@@ -115,6 +115,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     secrets: deps.secrets,
     ...(config.INTERNAL_TOKEN ? { internalToken: config.INTERNAL_TOKEN } : {}),
     typingDelay: config.OUTBOUND_TYPING_DELAY,
+    allowedWebhookHosts: config.WEBHOOK_ALLOWED_HOSTS,
     limits: {
       perContactPerMinute: config.OUTBOUND_CONTACT_PER_MINUTE,
       perSessionPerMinute: config.OUTBOUND_SESSION_PER_MINUTE,
