@@ -5,9 +5,11 @@
 //   node packages/cluster/src/cli.ts status   which components run, whether the node is Ready
 import { ensureControlPlaneBinaries } from '@switchboard/envtest';
 import { ensureClusterBinaries } from './binaries.ts';
-import { clusterDown, clusterStatus, clusterUp } from './cluster.ts';
+import { clusterUp } from './cluster.ts';
 import { ClusterError } from './errors.ts';
 import { ensureClusterImageArchives } from './images.ts';
+import { clusterStatus } from './status.ts';
+import { clusterDown } from './teardown.ts';
 
 const log = (message: string) => console.warn(`[cluster] ${message}`);
 const say = (message: string) => process.stdout.write(`${message}\n`);

@@ -9,18 +9,13 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { kubeRequest, kubeRequestOk, run } from '@switchboard/envtest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apply, type Manifest } from './addons.ts';
-import {
-  clusterDown,
-  clusterStatus,
-  clusterUp,
-  restartComponent,
-  waitFor,
-  waitForDeployment,
-} from './cluster.ts';
+import { clusterUp, restartComponent } from './cluster.ts';
 import { CLUSTER_IMAGES } from './images.ts';
 import { mountsUnder, NETWORK, NODE_NAME, PORTS } from './network.ts';
 import { clusterDir } from './paths.ts';
 import { runningPid } from './processes.ts';
+import { clusterStatus, waitFor, waitForDeployment } from './status.ts';
+import { clusterDown } from './teardown.ts';
 
 const dir = clusterDir(process.env);
 const kc = new KubeConfig();

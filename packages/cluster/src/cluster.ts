@@ -1,9 +1,7 @@
-import { constants } from 'node:fs';
-import { access, mkdir, readdir, readFile, readlink, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { KubeConfig } from '@kubernetes/client-node';
 import { ensureControlPlaneBinaries, findOnPath, kubeRequest, run } from '@switchboard/envtest';
 import { apply, corednsManifests, kubeRouterManifests, traefikManifests } from './addons.ts';
 import { type ClusterBinaries, ensureClusterBinaries } from './binaries.ts';
@@ -25,88 +23,26 @@ import {
 } from './config.ts';
 import { ClusterError } from './errors.ts';
 import { ensureClusterImageArchives, importImages } from './images.ts';
-import {
-  checkAddressSpace,
-  ensureBridge,
-  ensureEgressGuard,
-  NETWORK,
-  NODE_NAME,
-  PORTS,
-  removeBridge,
-  removeIptablesLeftovers,
-  unmountUnder,
-} from './network.ts';
+import { checkAddressSpace, ensureBridge, ensureEgressGuard, NETWORK, NODE_NAME, PORTS } from './network.ts';
 import { type ClusterEnv, clusterDir } from './paths.ts';
 import { ClusterCa, serviceAccountKeyPair } from './pki.ts';
 import { type DaemonSpec, logTail, runningPid, startDaemon, stopDaemon } from './processes.ts';
-
-/** The daemons, in start order (cluster-down stops them in reverse). */
-export const COMPONENTS = [
-  'etcd',
-  'kube-apiserver',
-  'kube-controller-manager',
-  'kube-scheduler',
-  'containerd',
-  'kubelet',
-  'kube-proxy',
-  'kube-router',
-] as const;
-export type Component = (typeof COMPONENTS)[number];
-
-export interface ClusterOptions {
-  env?: ClusterEnv;
-  log?: (message: string) => void;
-}
-
-/** A running cluster, as cluster-up leaves it. */
-export interface RunningCluster {
-  dir: string;
-  /** The admin kubeconfig (system:masters). */
-  kubeconfigPath: string;
-  kubeConfig: KubeConfig;
-  server: string;
-  /** http://127.0.0.1:<port>: Traefik's web entry point, where Ingresses answer. */
-  ingressUrl: string;
-  /** Seconds per phase of this cluster-up, and in total. */
-  timings: Record<string, number>;
-  /** true when cluster-up found it already running and changed nothing. */
-  reused: boolean;
-}
+import {
+  type ClusterOptions,
+  COMPONENTS,
+  type Component,
+  clusterStatus,
+  exists,
+  httpOk,
+  isNodeReady,
+  loadKubeConfig,
+  type RunningCluster,
+  waitFor,
+  waitForDeployment,
+} from './status.ts';
+import { clusterDown } from './teardown.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-function loadKubeConfig(path: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromFile(path);
-  return kc;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.F_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Polls `probe` every `intervalMs` until it returns true; throws TIMEOUT with `detail()` after `timeoutMs`. */
-export async function waitFor(
-  what: string,
-  probe: () => Promise<boolean>,
-  options: { timeoutMs: number; intervalMs?: number; detail?: () => Promise<string> },
-): Promise<void> {
-  const deadline = Date.now() + options.timeoutMs;
-  for (;;) {
-    if (await probe().catch(() => false)) return;
-    if (Date.now() > deadline) {
-      throw new ClusterError('TIMEOUT', `timed out after ${options.timeoutMs / 1000} s waiting for ${what}`, {
-        ...(options.detail ? { output: await options.detail().catch(() => '') } : {}),
-      });
-    }
-    await sleep(options.intervalMs ?? 250);
-  }
-}
 
 async function checkPreconditions(env: ClusterEnv): Promise<void> {
   if (process.getuid?.() !== 0) {
@@ -276,86 +212,6 @@ async function startAndWait(
   }
 }
 
-async function httpOk(url: string): Promise<boolean> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
-  return response.ok;
-}
-
-/** True when every component is running, the API server is ready and the node is Ready. */
-export async function clusterStatus(options: ClusterOptions = {}): Promise<{
-  running: Component[];
-  stopped: Component[];
-  apiReady: boolean;
-  nodeReady: boolean;
-}> {
-  const dir = clusterDir(options.env ?? process.env);
-  const running: Component[] = [];
-  const stopped: Component[] = [];
-  for (const component of COMPONENTS) {
-    ((await runningPid(dir, component)) !== undefined ? running : stopped).push(component);
-  }
-  let apiReady = false;
-  let nodeReady = false;
-  const paths = layout(dir);
-  if (running.includes('kube-apiserver') && (await exists(paths.adminKubeconfig))) {
-    const kc = loadKubeConfig(paths.adminKubeconfig);
-    apiReady = await kubeRequest(kc, { path: '/readyz' })
-      .then((r) => r.status === 200)
-      .catch(() => false);
-    if (apiReady) nodeReady = await isNodeReady(kc);
-  }
-  return { running, stopped, apiReady, nodeReady };
-}
-
-interface NodeObject {
-  status?: { conditions?: { type: string; status: string }[] };
-}
-
-async function isNodeReady(kc: KubeConfig): Promise<boolean> {
-  const node = await kubeRequest<NodeObject>(kc, { path: `/api/v1/nodes/${NODE_NAME}` }).catch(
-    () => undefined,
-  );
-  if (node?.status !== 200) return false;
-  return node.body.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-}
-
-interface DeploymentObject {
-  spec?: { replicas?: number };
-  status?: { availableReplicas?: number; updatedReplicas?: number; observedGeneration?: number };
-  metadata?: { generation?: number };
-}
-
-/** Waits until a Deployment's pods are all updated and available. */
-export async function waitForDeployment(
-  kc: KubeConfig,
-  namespace: string,
-  name: string,
-  timeoutMs: number,
-): Promise<void> {
-  await waitFor(
-    `Deployment ${namespace}/${name} to be available`,
-    async () => {
-      const response = await kubeRequest<DeploymentObject>(kc, {
-        path: `/apis/apps/v1/namespaces/${namespace}/deployments/${name}`,
-      });
-      if (response.status !== 200) return false;
-      const d = response.body;
-      const want = d.spec?.replicas ?? 1;
-      return (
-        (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1) &&
-        (d.status?.updatedReplicas ?? 0) === want &&
-        (d.status?.availableReplicas ?? 0) === want
-      );
-    },
-    {
-      timeoutMs,
-      intervalMs: 500,
-      detail: async () =>
-        (await kubeRequest(kc, { path: `/api/v1/namespaces/${namespace}/pods` })).text.slice(0, 4000),
-    },
-  );
-}
-
 /** The OCI archives `make images` leaves in .build/images (imported when present). */
 async function appImageArchives(): Promise<string[]> {
   const dir = join(REPO_ROOT, '.build', 'images');
@@ -514,162 +370,4 @@ export async function restartComponent(component: Component, options: ClusterOpt
   const binaries = await resolveBinaries(env, options.log ?? (() => {}));
   await stopDaemon(dir, component);
   return startDaemon(dir, specs(binaries, layout(dir))[component]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Stopping.
-
-async function ctr(paths: Layout, args: string[]) {
-  return run('ctr', ['--address', paths.containerdSocket, '--namespace', 'k8s.io', ...args], {
-    env: process.env,
-  });
-}
-
-async function listTasks(paths: Layout): Promise<string[]> {
-  const result = await ctr(paths, ['tasks', 'list', '--quiet']);
-  return result.code === 0 ? result.stdout.split('\n').filter(Boolean) : [];
-}
-
-// Pods are stopped through the kubelet, so the CNI plugins remove each pod's network (veth,
-// address, iptables rules) and containerd its network namespace and mounts.
-async function stopPods(paths: Layout, log: (message: string) => void): Promise<void> {
-  const kc = loadKubeConfig(paths.adminKubeconfig);
-  const namespaces = await kubeRequest<{ items: { metadata: { name: string } }[] }>(kc, {
-    path: '/api/v1/namespaces',
-  });
-  if (namespaces.status !== 200) return;
-  for (const ns of namespaces.body.items) {
-    await kubeRequest(kc, {
-      method: 'DELETE',
-      path: `/api/v1/namespaces/${ns.metadata.name}/pods?gracePeriodSeconds=0`,
-    });
-  }
-  await waitFor('the kubelet to stop every pod', async () => (await listTasks(paths)).length === 0, {
-    timeoutMs: 60_000,
-    intervalMs: 500,
-  }).catch(() => log('some pods were still running after 60 s; killing their containers'));
-}
-
-async function killShims(paths: Layout): Promise<void> {
-  // Shims outlive containerd; ours carry our socket address on their command line.
-  for (const entry of await readdir('/proc').catch(() => [] as string[])) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.startsWith('/usr/bin/containerd-shim') && cmdline.includes(paths.containerdSocket)) {
-      try {
-        process.kill(Number(entry), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-}
-
-// The kubelet links each container's log into /var/log/containers (a fixed path); ours point
-// into the cluster's folder.
-async function removeContainerLogLinks(dir: string): Promise<void> {
-  const links = '/var/log/containers';
-  for (const name of await readdir(links).catch(() => [] as string[])) {
-    const target = await readlink(join(links, name)).catch(() => '');
-    if (target.startsWith(`${dir}/`)) await rm(join(links, name), { force: true });
-  }
-}
-
-// Directories containerd's shims and the CNI library create at fixed paths; removed when empty
-// (rmdir fails on anything still in use by someone else).
-async function removeEmptyRuntimeDirs(): Promise<void> {
-  for (const d of [
-    '/run/containerd/s',
-    '/run/containerd/runc/k8s.io',
-    '/run/containerd/runc',
-    '/run/containerd',
-    '/var/lib/cni/results',
-    '/var/lib/cni',
-    '/run/netns',
-  ]) {
-    await rmdir(d).catch(() => {});
-  }
-}
-
-async function removeCgroups(): Promise<void> {
-  // The kubelet's cgroupfs hierarchy (kubepods) in each v1 controller; empty once pods are gone.
-  const root = '/sys/fs/cgroup';
-  for (const controller of await readdir(root).catch(() => [] as string[])) {
-    const top = join(root, controller, 'kubepods');
-    if (!(await exists(top))) continue;
-    const dirs = (await readdir(top, { recursive: true, withFileTypes: true }))
-      .filter((entry) => entry.isDirectory())
-      .map((entry) => join(entry.parentPath, entry.name))
-      .sort((a, b) => b.length - a.length);
-    for (const d of [...dirs, top]) await rmdir(d).catch(() => {});
-  }
-}
-
-/**
- * Stops everything cluster-up started and removes what it left on the machine: pods (through
- * the kubelet, so CNI cleans their networks), the daemons, containerd's shims, kube-proxy's and
- * kube-router's iptables chains, the CNI rules and chains, mounts under the cluster's folder,
- * the kubelet's cgroups, the bridge, and the folder itself. Safe to run when nothing runs.
- */
-export async function clusterDown(options: ClusterOptions = {}): Promise<{ removedRules: string[] }> {
-  const env = options.env ?? process.env;
-  const log = options.log ?? (() => {});
-  const dir = clusterDir(env);
-  const paths = layout(dir);
-  const status = await clusterStatus({ env });
-  // No new pods while the old ones go.
-  await stopDaemon(dir, 'kube-controller-manager');
-  await stopDaemon(dir, 'kube-scheduler');
-  if (status.apiReady && status.running.includes('kubelet') && status.running.includes('containerd')) {
-    await stopPods(paths, log).catch((error: unknown) => log(`stopping pods: ${String(error)}`));
-  }
-  await stopDaemon(dir, 'kube-router');
-  await stopDaemon(dir, 'kube-proxy');
-  await stopDaemon(dir, 'kubelet');
-  if ((await runningPid(dir, 'containerd')) !== undefined) {
-    for (const task of await listTasks(paths)) {
-      await ctr(paths, ['tasks', 'kill', '--signal', 'SIGKILL', task]);
-    }
-    await waitFor(
-      'killed containers to exit',
-      async () => {
-        const out = await ctr(paths, ['tasks', 'list']);
-        return !/RUNNING/.test(out.stdout);
-      },
-      { timeoutMs: 15_000 },
-    ).catch(() => {});
-    for (const task of await listTasks(paths)) await ctr(paths, ['tasks', 'delete', '--force', task]);
-  }
-  await stopDaemon(dir, 'containerd');
-  await killShims(paths);
-  await stopDaemon(dir, 'kube-apiserver');
-  await stopDaemon(dir, 'etcd');
-
-  // kube-proxy and kube-router remove their own iptables chains.
-  const binaries = await ensureClusterBinaries({ env, groups: ['kubernetes', 'kube-router'] }).catch(
-    () => undefined,
-  );
-  if (binaries) {
-    await run(binaries.binaries['kube-proxy'], ['--cleanup'], { env: process.env });
-    await run(binaries.binaries['kube-router'], ['--cleanup-config'], { env: process.env });
-  }
-  await removeContainerLogLinks(dir);
-  await removeEmptyRuntimeDirs();
-  const removedRules = await removeIptablesLeftovers();
-  await unmountUnder(dir);
-  await removeCgroups();
-  await removeBridge();
-  await rm(dir, { recursive: true, force: true }).catch(async (error: unknown) => {
-    // A mount that came back (a late container exit) makes rm fail once; unmount and retry.
-    await unmountUnder(dir);
-    await rm(dir, { recursive: true, force: true }).catch(() => {
-      throw new ClusterError('COMMAND_FAILED', `could not remove ${dir}: ${String(error)}`);
-    });
-  });
-  const left = await stat(dir).then(
-    () => true,
-    () => false,
-  );
-  if (left) log(`${dir} could not be removed`);
-  return { removedRules };
 }

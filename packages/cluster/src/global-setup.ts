@@ -2,7 +2,8 @@
 // cluster up once for the run and always takes it down at the end, also on SIGINT/SIGTERM.
 // The binaries and images are expected to be built already (scripts/check.sh runs
 // `cli.ts build` and `make images` first), so no cold build runs inside a hook timeout.
-import { clusterDown, clusterUp } from './cluster.ts';
+import { clusterUp } from './cluster.ts';
+import { clusterDown } from './teardown.ts';
 
 const log = (message: string) => console.warn(`[cluster] ${message}`);
 

@@ -13,20 +13,19 @@ export {
   type GroupResult,
 } from './binaries.ts';
 /** Start, stop, inspect the cluster. */
-export {
-  type ClusterOptions,
-  COMPONENTS,
-  type Component,
-  clusterDown,
-  clusterStatus,
-  clusterUp,
-  type RunningCluster,
-  restartComponent,
-  waitFor,
-  waitForDeployment,
-} from './cluster.ts';
+export { clusterUp, restartComponent } from './cluster.ts';
 export { ClusterError, type ClusterErrorCode } from './errors.ts';
 export { CLUSTER_IMAGES, ensureClusterImageArchives, importImages, listImages } from './images.ts';
 export { CLUSTER_DOMAIN, NETWORK, NODE_NAME, PORTS } from './network.ts';
 export { binariesCacheDir, clusterDir } from './paths.ts';
+export {
+  type ClusterOptions,
+  COMPONENTS,
+  type Component,
+  clusterStatus,
+  type RunningCluster,
+  waitFor,
+  waitForDeployment,
+} from './status.ts';
+export { clusterDown } from './teardown.ts';
 export { COREDNS_VERSION, KUBE_ROUTER_VERSION, PAUSE_VERSION, TRAEFIK_VERSION } from './versions.ts';
