@@ -6,10 +6,10 @@ import { createRedis } from '@switchboard/redis';
 import {
   createTestDatabase,
   sentinelOptions,
-  settledSentinelGroup,
   startRedis,
   type TestDatabase,
   uniquePrefix,
+  withSettledSentinelGroup,
 } from '@switchboard/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -101,29 +101,32 @@ describe('waitForReplicas', () => {
 
 describe('SessionClaimer with replicaWait', () => {
   it('on the Sentinel group: every claimed lease and fence is on every node when the claim returns', async () => {
-    await settledSentinelGroup();
-    const redis = createRedis({
-      target: { mode: 'sentinel', ...sentinelOptions() },
-      role: 'command',
-    }) as Redis;
-    cleanups.push(() => redis.disconnect());
-    const keyPrefix = `${uniquePrefix('repl-ok')}:`;
-    const { claimer, errors } = claimerOn(redis, keyPrefix, 5_000, 2);
-    await claimer.round();
-    await claimer.round();
-    expect(errors).toEqual([]);
-    expect(claimer.owned()).toHaveLength(4);
-    // Acknowledged by both replicas: each of the three nodes holds every fence now, so a
-    // failover to any of them keeps it.
-    for (const node of inject('sentinel').nodes) {
-      const direct = new Redis({ host: node.host, port: node.port });
-      try {
-        for (const s of claimer.owned())
-          expect(await direct.get(sessionKeys(keyPrefix, s.sessionId).fence)).toBe(String(s.fence.epoch));
-      } finally {
-        direct.disconnect();
+    // The group stays whole (no other file's failover, whose resync empties a replica for a
+    // moment) from the claim until every node has been read.
+    await withSettledSentinelGroup(async () => {
+      const redis = createRedis({
+        target: { mode: 'sentinel', ...sentinelOptions() },
+        role: 'command',
+      }) as Redis;
+      cleanups.push(() => redis.disconnect());
+      const keyPrefix = `${uniquePrefix('repl-ok')}:`;
+      const { claimer, errors } = claimerOn(redis, keyPrefix, 5_000, 2);
+      await claimer.round();
+      await claimer.round();
+      expect(errors).toEqual([]);
+      expect(claimer.owned()).toHaveLength(4);
+      // Acknowledged by both replicas: each of the three nodes holds every fence now, so a
+      // failover to any of them keeps it.
+      for (const node of inject('sentinel').nodes) {
+        const direct = new Redis({ host: node.host, port: node.port });
+        try {
+          for (const s of claimer.owned())
+            expect(await direct.get(sessionKeys(keyPrefix, s.sessionId).fence)).toBe(String(s.fence.epoch));
+        } finally {
+          direct.disconnect();
+        }
       }
-    }
+    });
   });
 
   it('abandons a claim no replica acknowledged, and claims once replication is back', async () => {

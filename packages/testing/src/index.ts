@@ -18,6 +18,11 @@ export {
 } from './redis-fixtures.ts';
 /** A Redis server of a test's own (to stop it mid-test), and the shapes of the run's servers. */
 export { type HostPort, type RunningRedis, type SentinelGroupInfo, startRedis } from './redis-server.ts';
-export { currentSentinelPrimary, forceSentinelFailover, settledSentinelGroup } from './sentinel-fixtures.ts';
+export {
+  currentSentinelPrimary,
+  forceSentinelFailover,
+  settledSentinelGroup,
+  withSettledSentinelGroup,
+} from './sentinel-fixtures.ts';
 export { ensureVaultBinary, VAULT_VERSION } from './vault-binary.ts';
 export { type RunningVault, type StartVaultOptions, startVault } from './vault-server.ts';

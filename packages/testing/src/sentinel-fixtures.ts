@@ -50,6 +50,15 @@ export async function settledSentinelGroup(): Promise<HostPort> {
   return await withFailoverLock(() => waitForWholeGroup(inject('sentinel')));
 }
 
+/**
+ * Runs `fn` with the run's Sentinel group whole and kept so: the failover lock is held until
+ * `fn` ends, so no other test file's failover (which makes a replica resynchronise from scratch,
+ * empty for a moment) happens while `fn` looks at every node. Keep `fn` well under a minute.
+ */
+export async function withSettledSentinelGroup<T>(fn: (primary: HostPort) => Promise<T>): Promise<T> {
+  return await withFailoverLock(async () => fn(await waitForWholeGroup(inject('sentinel'))));
+}
+
 /** The primary of the run's Sentinel group, once the sentinels agree on it. */
 export async function currentSentinelPrimary(): Promise<HostPort> {
   return await currentPrimary(inject('sentinel'));

@@ -2,8 +2,8 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { withFileLock } from '@switchboard/envtest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { withFileLock } from './file-lock.ts';
 import { ensureVaultBinary, VAULT_VERSION, vaultCachePaths } from './vault-binary.ts';
 
 let dir: string;

@@ -5,7 +5,7 @@ import { access, cp, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } 
 import { homedir } from 'node:os';
 import { delimiter, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { withFileLock } from './file-lock.ts';
+import { withFileLock } from '@switchboard/envtest';
 
 /**
  * A real Vault server binary for tests, built from HashiCorp's Go module (no package or registry

@@ -14,9 +14,9 @@ import {
   deleteKeysWithPrefix,
   redisOptions,
   sentinelOptions,
-  settledSentinelGroup,
   type TestDatabase,
   uniquePrefix,
+  withSettledSentinelGroup,
 } from '@switchboard/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -120,43 +120,51 @@ describe('the worker process', () => {
   });
 
   it('on a Sentinel group, claims with WAIT: the lease and fence are on every node once it holds the session', async () => {
-    await settledSentinelGroup();
     const slug = uniquePrefix('wsnt').slice(4);
     slugs.push(slug);
     const env = await workerEnv(slug, [{ name: 'support', channel: 'baileys' }]);
     const { name, sentinels } = sentinelOptions();
-    const worker = start({
-      ...env,
-      REDIS_MODE: 'sentinel',
-      REDIS_URL: '',
-      REDIS_SENTINELS: sentinels.map((s) => `${s.host}:${s.port}`).join(','),
-      REDIS_SENTINEL_NAME: name,
-      REDIS_REPLICA_WAIT: '2',
-      REDIS_REPLICA_WAIT_TIMEOUT: '5s',
-    });
     const tenantId = tenantIdForSlug(slug);
     const keyPrefix = tenantKeyPrefix(slug);
-    await eventually('ready', async () => (await probe(env.METRICS_PORT!, '/readyz')).status === 200, 20_000);
-    const [session] = await withTenant(db, tenantId, (tx) => tx.session.findMany());
-    // The row's owner is written after the claim's WAIT returned acknowledged by both replicas.
-    await eventually(
-      'the session claimed',
-      async () => (await withTenant(db, tenantId, (tx) => tx.session.findMany()))[0]?.owner === env.POD_NAME,
-      15_000,
-    );
-    for (const node of inject('sentinel').nodes) {
-      const direct = new Redis({ host: node.host, port: node.port });
-      try {
-        expect(await direct.get(sessionKeys(keyPrefix, session!.id).fence)).not.toBeNull();
-        expect(
-          (await direct.get(sessionKeys(keyPrefix, session!.id).lease))?.startsWith(`${env.POD_NAME}:`),
-        ).toBe(true);
-      } finally {
-        direct.disconnect();
+    // The group stays whole (no other file's failover, whose resync empties a replica for a
+    // moment) from before the claim until every node has been read.
+    await withSettledSentinelGroup(async () => {
+      const worker = start({
+        ...env,
+        REDIS_MODE: 'sentinel',
+        REDIS_URL: '',
+        REDIS_SENTINELS: sentinels.map((s) => `${s.host}:${s.port}`).join(','),
+        REDIS_SENTINEL_NAME: name,
+        REDIS_REPLICA_WAIT: '2',
+        REDIS_REPLICA_WAIT_TIMEOUT: '5s',
+      });
+      await eventually(
+        'ready',
+        async () => (await probe(env.METRICS_PORT!, '/readyz')).status === 200,
+        20_000,
+      );
+      const [session] = await withTenant(db, tenantId, (tx) => tx.session.findMany());
+      // The row's owner is written after the claim's WAIT returned acknowledged by both replicas.
+      await eventually(
+        'the session claimed',
+        async () =>
+          (await withTenant(db, tenantId, (tx) => tx.session.findMany()))[0]?.owner === env.POD_NAME,
+        15_000,
+      );
+      for (const node of inject('sentinel').nodes) {
+        const direct = new Redis({ host: node.host, port: node.port });
+        try {
+          expect(await direct.get(sessionKeys(keyPrefix, session!.id).fence)).not.toBeNull();
+          expect(
+            (await direct.get(sessionKeys(keyPrefix, session!.id).lease))?.startsWith(`${env.POD_NAME}:`),
+          ).toBe(true);
+        } finally {
+          direct.disconnect();
+        }
       }
-    }
-    worker.child.kill('SIGTERM');
-    expect(await worker.exited).toBe(0);
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+    });
     const sentinel = new Redis(sentinelOptions());
     await deleteKeysWithPrefix(sentinel, keyPrefix);
     sentinel.disconnect();

@@ -5,8 +5,8 @@ import {
   redisNamespace,
   redisOptions,
   sentinelOptions,
-  settledSentinelGroup,
   uniquePrefix,
+  withSettledSentinelGroup,
 } from '@switchboard/testing';
 import { Curve } from '@whiskeysockets/baileys';
 import { Redis } from 'ioredis';
@@ -183,40 +183,46 @@ describe('RedisAuthState sealed at rest', () => {
 
 describe('RedisAuthState on the Sentinel group, waiting for replicas', () => {
   it('resolves a write only once every replica holds it; a refused write waits for nothing', async () => {
-    await settledSentinelGroup();
-    const sentinel = new Redis(sentinelOptions());
-    const prefix = `${uniquePrefix('channels-auth-wait')}:`;
-    try {
-      const sessionId = nextSession();
-      const outcomes: string[] = [];
-      const auth = await createRedisAuthState({
-        redis: sentinel,
-        keyPrefix: prefix,
-        sessionId,
-        epoch: 1n,
-        sealer: new AuthStateSealer([{ id: 'k1', key: key() }]),
-        afterWrite: async () =>
-          void outcomes.push(await waitForReplicas(sentinel, { replicas: 2, timeoutMs: 5_000 })),
-      });
-      await auth.saveCreds();
-      await auth.state.keys.set({ session: { 'b.0': Buffer.from('signal-session') } });
-      expect(outcomes).toEqual(['acknowledged', 'acknowledged']);
-      // Acknowledged by both replicas: every node of the group holds both writes already.
-      for (const node of inject('sentinel').nodes) {
-        const direct = new Redis({ host: node.host, port: node.port });
-        try {
-          const hash = await direct.hgetall(authStateKeys(prefix, sessionId).auth);
-          expect(Object.keys(hash).sort()).toEqual(['creds', keyField('session', 'b.0')]);
-        } finally {
-          direct.disconnect();
-        }
-      }
-      await sentinel.set(authStateKeys(prefix, sessionId).fence, '2');
-      await expect(auth.saveCreds()).rejects.toBeInstanceOf(StaleEpochError);
-      expect(outcomes).toHaveLength(2);
-    } finally {
-      await deleteKeysWithPrefix(sentinel, prefix);
-      sentinel.disconnect();
-    }
+    // The group stays whole (no other file's failover, whose resync empties a replica for a
+    // moment) from the first write until every node has been read.
+    await withSettledSentinelGroup(() => writesOnEveryNode());
   });
 });
+
+/** Two fenced writes through the group, then every node read directly. */
+async function writesOnEveryNode(): Promise<void> {
+  const sentinel = new Redis(sentinelOptions());
+  const prefix = `${uniquePrefix('channels-auth-wait')}:`;
+  try {
+    const sessionId = nextSession();
+    const outcomes: string[] = [];
+    const auth = await createRedisAuthState({
+      redis: sentinel,
+      keyPrefix: prefix,
+      sessionId,
+      epoch: 1n,
+      sealer: new AuthStateSealer([{ id: 'k1', key: key() }]),
+      afterWrite: async () =>
+        void outcomes.push(await waitForReplicas(sentinel, { replicas: 2, timeoutMs: 5_000 })),
+    });
+    await auth.saveCreds();
+    await auth.state.keys.set({ session: { 'b.0': Buffer.from('signal-session') } });
+    expect(outcomes).toEqual(['acknowledged', 'acknowledged']);
+    // Acknowledged by both replicas: every node of the group holds both writes already.
+    for (const node of inject('sentinel').nodes) {
+      const direct = new Redis({ host: node.host, port: node.port });
+      try {
+        const hash = await direct.hgetall(authStateKeys(prefix, sessionId).auth);
+        expect(Object.keys(hash).sort()).toEqual(['creds', keyField('session', 'b.0')]);
+      } finally {
+        direct.disconnect();
+      }
+    }
+    await sentinel.set(authStateKeys(prefix, sessionId).fence, '2');
+    await expect(auth.saveCreds()).rejects.toBeInstanceOf(StaleEpochError);
+    expect(outcomes).toHaveLength(2);
+  } finally {
+    await deleteKeysWithPrefix(sentinel, prefix);
+    sentinel.disconnect();
+  }
+}
