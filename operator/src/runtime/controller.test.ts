@@ -140,12 +140,12 @@ describe('Controller', () => {
     expect(attempts).toHaveLength(4);
     expect(attempts.map((a) => a.requeues)).toEqual([0, 1, 2, 3]);
     const gaps = attempts.slice(1).map((a, i) => a.at - attempts[i]!.at);
-    // 100 ms, 200 ms, 400 ms: each wait at least its delay, and doubling.
+    // 100 ms, 200 ms, 400 ms: each wait at least its doubled delay. (Upper bounds or ratios of the
+    // measured gaps would test the machine's load, not the backoff: a busy machine stretches any
+    // gap, never shortens one.)
     expect(gaps[0]).toBeGreaterThanOrEqual(95);
     expect(gaps[1]).toBeGreaterThanOrEqual(195);
     expect(gaps[2]).toBeGreaterThanOrEqual(395);
-    expect(gaps[2]!).toBeGreaterThan(gaps[1]! * 1.5);
-    expect(gaps[1]!).toBeGreaterThan(gaps[0]! * 1.5);
     expect(controller.queue.numRequeues(`${ns.name}/flaky`)).toBe(0);
 
     const text = await registry.metrics();

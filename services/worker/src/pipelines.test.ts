@@ -69,7 +69,9 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-describe('the worker with a Cloud API session', () => {
+// A worker process of its own (Node start-up, a claim, a connect) and then a whole round trip: its
+// bounded waits add up to more than the default 30 s on a loaded 2-core machine.
+describe('the worker with a Cloud API session', { timeout: 120_000 }, () => {
   it('stores a customer message once, sends the reply once through the Graph API, and follows its statuses to read', async () => {
     const env = await workerProcessEnv({
       dir,

@@ -56,7 +56,9 @@ function workerEnv(slug: string, sessions: unknown[]) {
   return workerProcessEnv({ dir, slug, sessions, databaseUrl: database.appUrl });
 }
 
-describe('the worker process', () => {
+// Each test runs worker processes of their own (Node start-up, claims, connects) with bounded waits
+// that add up to more than the default 30 s on a loaded 2-core machine.
+describe('the worker process', { timeout: 120_000 }, () => {
   it('creates its tenant and declared sessions, holds them, reports ready, and hands them over on SIGTERM', async () => {
     const slug = uniquePrefix('wsrv').slice(4);
     slugs.push(slug);
