@@ -393,15 +393,18 @@ export class OutboundConsumer {
   ): Promise<never> {
     const { db, tenantId } = this.options;
     const timeout = this.options.unknownOutcomeTimeoutMs ?? DEFAULT_UNKNOWN_OUTCOME_TIMEOUT_MS;
-    let since = current.updatedAt;
-    if (!current.failureReason?.startsWith(OUTCOME_UNKNOWN)) {
+    // The start of the wait is kept in the reason, so other writes to the row do not extend it.
+    const marked = current.failureReason?.startsWith(`${OUTCOME_UNKNOWN}:`)
+      ? /since (\S+);/.exec(current.failureReason)?.[1]
+      : undefined;
+    let since = marked && !Number.isNaN(Date.parse(marked)) ? new Date(marked) : current.updatedAt;
+    if (!current.failureReason?.startsWith(`${OUTCOME_UNKNOWN}:`)) {
       since = new Date();
       await withTenant(db, tenantId, (tx) =>
         tx.message.updateMany({
           where: { id: messageId, status: 'queued' },
           data: {
-            failureReason: `${OUTCOME_UNKNOWN}: a previous attempt may have sent it; waiting for a provider status`,
-            updatedAt: since,
+            failureReason: `${OUTCOME_UNKNOWN}: since ${since.toISOString()}; a previous attempt may have sent it, waiting for a provider status`,
           },
         }),
       );

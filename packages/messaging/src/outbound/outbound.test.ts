@@ -252,7 +252,7 @@ describe('OutboundConsumer', () => {
     );
     const pending = await message(id);
     expect(pending.status).toBe('queued');
-    expect(pending.failureReason).toMatch(/^OUTCOME_UNKNOWN: /);
+    expect(pending.failureReason).toMatch(/^OUTCOME_UNKNOWN: since \d{4}-\d\d-\d\dT[^;]*Z; /);
 
     // A status for an id nobody has and callback data naming a message of another session: ignored.
     const otherSession = await applyReceipt(db, tenantId, {
