@@ -233,11 +233,14 @@ describe("Cloud API outbound across a worker crash between Meta's answer and the
 
     // Meta's statuses carry our message id as callback data: the row adopts Meta's id and moves on.
     for (const status of ['sent', 'delivered']) {
-      const response = await fetch(`${emulator.url}/_emulator/messages/${wamid}/status`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ status }),
-      });
+      const response = await fetch(
+        `${emulator.url}/_emulator/messages/${encodeURIComponent(wamid!)}/status`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ status }),
+        },
+      );
       expect(response.status).toBe(200);
       await eventually(async () => (await message()).status === status);
     }
