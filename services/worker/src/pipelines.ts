@@ -190,6 +190,8 @@ export class MessagePipelines {
       ...(this.options.limits ? { limits: this.options.limits } : {}),
       ...(this.options.media?.storage ? { mediaStorage: this.options.media.storage } : {}),
       onError: (error, where) => logger.error({ err: error, ...context, ...where }, 'outbound'),
+      // A send whose outcome is unknown (pending a provider status, or failed at the bound): the alert signal.
+      onOutcomeUnknown: (event) => logger.warn({ ...context, ...event }, 'outbound send outcome unknown'),
     });
     await outbound.start();
     return async () => {

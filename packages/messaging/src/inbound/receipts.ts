@@ -88,16 +88,53 @@ export function receiptFailureReason(receipt: Receipt): string {
   return (text || 'provider reported failure').slice(0, 500);
 }
 
+/** Reasons of a message whose send outcome is unknown (see the outbound consumer). */
+const UNKNOWN_OUTCOME_REASONS = ['OUTCOME_UNKNOWN', 'SEND_OUTCOME_UNKNOWN'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A status naming a provider id no message has, but carrying our callback data (the message id
+ * the outbound consumer sends with): the send was accepted but its record was lost (a crash
+ * between the provider's answer and `sent`). The provider's id is adopted onto that message of
+ * this tenant (RLS) and session, when it has no provider id of its own yet: still `queued` (no
+ * id, or only our sending intent) or failed for an unknown outcome. A failed one is put back to
+ * `queued` in this transaction so the status moves it forward as usual.
+ */
+async function adoptProviderId(
+  tx: TenantTx,
+  receipt: Receipt,
+): Promise<{ id: string; conversationId: string } | undefined> {
+  const ours = receipt.callbackData;
+  if (!ours || !UUID.test(ours)) return undefined;
+  const unknownOutcome = UNKNOWN_OUTCOME_REASONS.map((reason) => ({
+    failureReason: { startsWith: `${reason}:` },
+  }));
+  const candidate = { id: ours, sessionId: receipt.sessionId, direction: 'outbound' as const };
+  const adopted = await tx.message.updateMany({
+    where: {
+      ...candidate,
+      OR: [{ status: 'queued' }, { status: 'failed', OR: unknownOutcome }],
+    },
+    data: { providerMessageId: receipt.providerMessageId, status: 'queued', failureReason: null },
+  });
+  if (adopted.count === 0) return undefined;
+  return (
+    (await tx.message.findFirst({ where: candidate, select: { id: true, conversationId: true } })) ??
+    undefined
+  );
+}
+
 /** Applies a delivery receipt to the message it names (by session and provider message id). */
 export async function applyReceipt(db: Db, tenantId: string, receipt: Receipt): Promise<ApplyReceiptResult> {
   return await withTenant(
     db,
     tenantId,
     async (tx) => {
-      const message = await tx.message.findFirst({
-        where: { sessionId: receipt.sessionId, providerMessageId: receipt.providerMessageId },
-        select: { id: true, conversationId: true },
-      });
+      const message =
+        (await tx.message.findFirst({
+          where: { sessionId: receipt.sessionId, providerMessageId: receipt.providerMessageId },
+          select: { id: true, conversationId: true },
+        })) ?? (await adoptProviderId(tx, receipt));
       if (!message) return { applied: false, reason: 'unknown-message' } as const;
       const reason = receipt.status === 'failed' ? receiptFailureReason(receipt) : undefined;
       const at = receipt.at ?? new Date();

@@ -61,8 +61,26 @@ export interface OutboundConsumerOptions {
   /** BullMQ lock and stall check (defaults 30 s / 30 s); shorter in tests of crashes. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /**
+   * How long a message whose send outcome is unknown (a crash between a Cloud API send and its
+   * record) waits for a status from the provider before it is failed (default 15 min). A status
+   * carrying our callback data resolves it meanwhile ({@link applyReceipt}).
+   */
+  unknownOutcomeTimeoutMs?: number;
+  /**
+   * Called when a message's outcome becomes unknown (`pending`) and when its wait ends without a
+   * status (`expired`, the message is then failed): the alert-able signal.
+   */
+  onOutcomeUnknown?: (event: { messageId: string; stage: 'pending' | 'expired' }) => void;
   onError?: (error: unknown, context: { jobId?: string; what: string }) => void;
 }
+
+/** The reason kept on a still-`queued` message whose send outcome is unknown, while it waits for a status. */
+export const OUTCOME_UNKNOWN = 'OUTCOME_UNKNOWN';
+/** The failure reason of a message whose outcome stayed unknown past the bound. */
+export const SEND_OUTCOME_UNKNOWN = 'SEND_OUTCOME_UNKNOWN';
+/** Default of {@link OutboundConsumerOptions.unknownOutcomeTimeoutMs}. */
+export const DEFAULT_UNKNOWN_OUTCOME_TIMEOUT_MS = 15 * 60_000;
 
 /** What processing one job did. */
 export type OutboundOutcome = 'sent' | 'already-sent' | 'skipped';
@@ -77,8 +95,11 @@ const NOT_SENT_CODES = new Set(['STALE_EPOCH', 'NOT_CONNECTED', 'FENCE_UNAVAILAB
  * Guarantee (see README): before sending, the message row records the provider id it will be sent
  * under (the "sending" intent). A job that finds a message already past `queued` does nothing; one
  * that finds the intent but no `sent` (a crash between send and record) resends under the SAME
- * provider id when the channel honours it, which WhatsApp recipients de-duplicate, and otherwise
- * fails the message as "outcome unknown" rather than risk a visible duplicate.
+ * provider id when the channel honours it, which WhatsApp recipients de-duplicate. Otherwise
+ * (Cloud API) it never resends: the message stays `queued` with reason `OUTCOME_UNKNOWN` until a
+ * provider status carrying our message id as callback data names Meta's id for it (then the
+ * receipt adopts that id and moves the row forward), or until `unknownOutcomeTimeoutMs` passes
+ * (then it is failed with `SEND_OUTCOME_UNKNOWN`).
  */
 export class OutboundConsumer {
   private readonly options: OutboundConsumerOptions;
@@ -294,11 +315,10 @@ export class OutboundConsumer {
 
     const intent = message.providerMessageId;
     if (intent && !this.reuseIds)
-      return await this.failForGood(
-        message.id,
-        message.conversationId,
-        'SEND_OUTCOME_UNKNOWN: a previous attempt may have sent it and the channel cannot reuse its id',
-      );
+      return await this.awaitUnknownOutcome(job, token, message.id, message.conversationId, {
+        failureReason: message.failureReason,
+        updatedAt: message.updatedAt,
+      });
 
     const wait = await takeSendSlot(
       this.options.connection,
@@ -326,7 +346,14 @@ export class OutboundConsumer {
 
     let result: Awaited<ReturnType<Channel['send']>>;
     try {
-      result = await channel.send({ to, content, ...(this.reuseIds ? { providerMessageId } : {}) });
+      // callbackData (our message id) comes back on the provider's statuses: a status for a send
+      // whose record was lost names the message it belongs to (Cloud API's biz_opaque_callback_data).
+      result = await channel.send({
+        to,
+        content,
+        callbackData: message.id,
+        ...(this.reuseIds ? { providerMessageId } : {}),
+      });
     } catch (error) {
       return await this.sendFailed(job, token, message.id, message.conversationId, error);
     }
@@ -350,6 +377,50 @@ export class OutboundConsumer {
     });
     if (moved) await this.publishStatus(message.id, message.conversationId, 'sent');
     return 'sent';
+  }
+
+  /**
+   * A message an earlier attempt may have sent under an id the channel chose: never resent. It is
+   * marked `OUTCOME_UNKNOWN` (still `queued`) and its job waits until the bound; a status with our
+   * callback data moves it meanwhile (the job then finds it past `queued`). At the bound it fails.
+   */
+  private async awaitUnknownOutcome(
+    job: Job,
+    token: string | undefined,
+    messageId: string,
+    conversationId: string,
+    current: { failureReason: string | null; updatedAt: Date },
+  ): Promise<never> {
+    const { db, tenantId } = this.options;
+    const timeout = this.options.unknownOutcomeTimeoutMs ?? DEFAULT_UNKNOWN_OUTCOME_TIMEOUT_MS;
+    // The start of the wait is kept in the reason, so other writes to the row do not extend it.
+    const marked = current.failureReason?.startsWith(`${OUTCOME_UNKNOWN}:`)
+      ? /since (\S+);/.exec(current.failureReason)?.[1]
+      : undefined;
+    let since = marked && !Number.isNaN(Date.parse(marked)) ? new Date(marked) : current.updatedAt;
+    if (!current.failureReason?.startsWith(`${OUTCOME_UNKNOWN}:`)) {
+      since = new Date();
+      await withTenant(db, tenantId, (tx) =>
+        tx.message.updateMany({
+          where: { id: messageId, status: 'queued' },
+          data: {
+            failureReason: `${OUTCOME_UNKNOWN}: since ${since.toISOString()}; a previous attempt may have sent it, waiting for a provider status`,
+          },
+        }),
+      );
+      this.options.onOutcomeUnknown?.({ messageId, stage: 'pending' });
+    }
+    const deadline = since.getTime() + timeout;
+    if (Date.now() < deadline) {
+      await job.moveToDelayed(deadline, token);
+      throw new DelayedError();
+    }
+    this.options.onOutcomeUnknown?.({ messageId, stage: 'expired' });
+    return await this.failForGood(
+      messageId,
+      conversationId,
+      `${SEND_OUTCOME_UNKNOWN}: a previous attempt may have sent it, the channel cannot reuse its id, and no provider status named it within ${Math.round(timeout / 1000)} s`,
+    );
   }
 
   private async showTyping(to: string, content: OutboundContent): Promise<void> {

@@ -1,7 +1,12 @@
 // kill -9 of a worker process in the middle of an outbound burst, then a restart: every message
-// ends `sent`, and what reached the provider is each message once (by provider id).
+// ends `sent`, and what reached the provider is each message once (by provider id). And the Cloud
+// API case (the provider picks the ids): a kill between Meta's 200 and the `sent` record.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { parseCloudApiWebhook } from '@switchboard/channels';
+import { type CloudApiEmulator, createCloudApiEmulator } from '@switchboard/cloud-api-emulator';
 import { type Db, withTenant } from '@switchboard/db';
 import { createTestDatabase, redisNamespace, redisOptions, type TestDatabase } from '@switchboard/testing';
 import { Queue } from 'bullmq';
@@ -14,13 +19,16 @@ import {
   QUEUE_NAMES,
   queuePrefix,
 } from '../contracts.ts';
+import { applyReceipt } from '../inbound/receipts.ts';
 import { eventually, queueOutboundText, seedTenant } from '../testing/fixtures.ts';
 
 const script = fileURLToPath(new URL('../testing/outbound-worker.ts', import.meta.url));
+const cloudScript = fileURLToPath(new URL('../testing/cloud-api-outbound-worker.ts', import.meta.url));
 let database: TestDatabase;
 let db: Db;
 let tenantId: string;
 let sessionId: string;
+let cloudSessionId: string;
 let redis: Redis;
 const namespace = redisNamespace('outbound-proc');
 const keyPrefix = `${namespace.prefix}:`;
@@ -29,10 +37,11 @@ const children: ChildProcess[] = [];
 
 beforeAll(async () => {
   database = await createTestDatabase({ label: 'messaging-outbound-proc' });
-  const seeded = await seedTenant(database, 1);
+  const seeded = await seedTenant(database, 2);
   db = seeded.db;
   tenantId = seeded.tenantId;
   sessionId = seeded.sessionIds[0]!;
+  cloudSessionId = seeded.sessionIds[1]!;
   redis = new Redis({ ...redisOptions(), maxRetriesPerRequest: null });
 });
 
@@ -45,19 +54,22 @@ afterAll(async () => {
 });
 
 async function startWorker(epoch: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [script], {
-    env: {
-      ...process.env,
-      OUTBOUND_WORKER: JSON.stringify({
-        redis: redisOptions(),
-        databaseUrl: database.appUrl,
-        tenantId,
-        sessionId,
-        keyPrefix,
-        sendsKey,
-        epoch: String(epoch),
-      }),
-    },
+  return await spawnWorker(script, {
+    OUTBOUND_WORKER: JSON.stringify({
+      redis: redisOptions(),
+      databaseUrl: database.appUrl,
+      tenantId,
+      sessionId,
+      keyPrefix,
+      sendsKey,
+      epoch: String(epoch),
+    }),
+  });
+}
+
+async function spawnWorker(path: string, env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [path], {
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -129,6 +141,119 @@ describe('outbound across a worker crash', () => {
       expect(message.statusEvents.map((e) => e.status)).toEqual(['sent']);
     }
     expect(await queue.getFailedCount()).toBe(0);
+    await queue.close();
+  });
+});
+
+describe("Cloud API outbound across a worker crash between Meta's answer and the record", () => {
+  const accessToken = 'cloud-proc-token';
+  const phoneNumberId = '106540352242999';
+  const acceptedKey = `${keyPrefix}test:accepted`;
+  let emulator: CloudApiEmulator;
+  let receiver: Server;
+
+  beforeAll(async () => {
+    // The webhook receiver: the inbound path of receipts (parse, then applyReceipt).
+    receiver = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+      });
+      request.on('end', () => {
+        void (async () => {
+          const parsed = parseCloudApiWebhook(JSON.parse(body), {
+            sessionsByPhoneNumberId: { [phoneNumberId]: cloudSessionId },
+          });
+          for (const event of parsed.events)
+            if (event.event === 'receipt') await applyReceipt(db, tenantId, event.payload);
+          response.writeHead(200).end();
+        })().catch(() => response.writeHead(500).end());
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    emulator = await createCloudApiEmulator({
+      accessToken,
+      appSecret: 'cloud-proc-secret',
+      webhookUrl: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`,
+      phoneNumbers: [{ id: phoneNumberId, displayPhoneNumber: '15551239999' }],
+      statuses: { mode: 'manual' },
+    });
+  });
+
+  afterAll(async () => {
+    await emulator?.close();
+    await new Promise((resolve) => receiver?.close(resolve));
+  });
+
+  function startCloudWorker(epoch: number, hold: boolean): Promise<ChildProcess> {
+    return spawnWorker(cloudScript, {
+      CLOUD_API_OUTBOUND_WORKER: JSON.stringify({
+        redis: redisOptions(),
+        databaseUrl: database.appUrl,
+        tenantId,
+        sessionId: cloudSessionId,
+        keyPrefix,
+        epoch: String(epoch),
+        graphUrl: emulator.url,
+        accessToken,
+        phoneNumberId,
+        acceptedKey,
+        hold,
+        unknownOutcomeTimeoutMs: 3_600_000,
+      }),
+    });
+  }
+
+  it("ends sent then delivered under Meta's id, sent to Meta once", { timeout: 60_000 }, async () => {
+    const id = await queueOutboundText(db, tenantId, cloudSessionId, '491600009999', 'exactly once');
+    const queue = new Queue(QUEUE_NAMES.outbound(cloudSessionId), {
+      connection: redis,
+      prefix: queuePrefix(keyPrefix),
+    });
+    const job: OutboundJob = { kind: 'send', tenantId, messageId: id };
+    await queue.add('send', job, outboundJobOptions(job));
+    const message = async () =>
+      await withTenant(db, tenantId, (tx) =>
+        tx.message.findUniqueOrThrow({ where: { id }, include: { statusEvents: true } }),
+      );
+
+    // The first worker is held after Meta accepted the send, before it records `sent`: kill -9.
+    const first = await startCloudWorker(1, true);
+    await eventually(async () => (await redis.llen(acceptedKey)) === 1);
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.once('exit', resolve));
+    const [wamid] = await redis.lrange(acceptedKey, 0, -1);
+    const crashed = await message();
+    expect([crashed.status, crashed.providerMessageId]).toEqual(['queued', providerMessageIdFor(id)]);
+
+    // The next owner never resends: the outcome is unknown, waiting for a status.
+    const second = await startCloudWorker(2, false);
+    await eventually(async () => (await message()).failureReason?.startsWith('OUTCOME_UNKNOWN') === true);
+    await eventually(async () => (await queue.getJob(`send-${id}`).then((j) => j?.getState())) === 'delayed');
+
+    // Meta's statuses carry our message id as callback data: the row adopts Meta's id and moves on.
+    for (const status of ['sent', 'delivered']) {
+      const response = await fetch(
+        `${emulator.url}/_emulator/messages/${encodeURIComponent(wamid!)}/status`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ status }),
+        },
+      );
+      expect(response.status).toBe(200);
+      await eventually(async () => (await message()).status === status);
+    }
+    second.kill('SIGTERM');
+    await new Promise((resolve) => second.once('exit', resolve));
+
+    const final = await message();
+    expect([final.status, final.providerMessageId, final.failureReason]).toEqual(['delivered', wamid, null]);
+    expect(final.statusEvents.map((e) => e.status)).toEqual(['sent', 'delivered']);
+    const sent = (await (await fetch(`${emulator.url}/_emulator/sent`)).json()) as {
+      messages: { id: string; request: { biz_opaque_callback_data?: string } }[];
+    };
+    expect(sent.messages.map((m) => [m.id, m.request.biz_opaque_callback_data])).toEqual([[wamid, id]]);
     await queue.close();
   });
 });

@@ -10,6 +10,7 @@ import {
   REALTIME_EVENT_FIELD,
   realtimeStreamKey,
 } from '../contracts.ts';
+import { applyReceipt } from '../inbound/receipts.ts';
 import { eventually, queueOutboundText, seedTenant } from '../testing/fixtures.ts';
 import { MemoryChannel, type SendBehaviour } from '../testing/memory-channel.ts';
 import { outboundBackoffMs } from './backoff.ts';
@@ -27,7 +28,7 @@ const consumers: OutboundConsumer[] = [];
 
 beforeAll(async () => {
   database = await createTestDatabase({ label: 'messaging-outbound' });
-  ({ db, tenantId, sessionIds } = await seedTenant(database, 8));
+  ({ db, tenantId, sessionIds } = await seedTenant(database, 10));
   redis = new Redis({ ...redisOptions(), maxRetriesPerRequest: null });
 });
 
@@ -88,6 +89,8 @@ describe('OutboundConsumer', () => {
     await eventually(async () => (await Promise.all(ids.map(message))).every((m) => m.status === 'sent'));
     expect(channel.sent.map((m) => m.providerMessageId)).toEqual(ids.map(providerMessageIdFor));
     expect(channel.sent.map((m) => m.to)).toEqual(Array(5).fill('4915200000001'));
+    // Every send carries our message id as callback data (Cloud API statuses echo it).
+    expect(channel.sent.map((m) => m.callbackData)).toEqual(ids);
     for (const id of ids) {
       const row = await message(id);
       expect(row.providerMessageId).toBe(providerMessageIdFor(id));
@@ -200,10 +203,90 @@ describe('OutboundConsumer', () => {
       tx.message.update({ where: { id }, data: { providerMessageId: providerMessageIdFor(id) } }),
     );
     const channel = new MemoryChannel(sessionId);
-    const c = consumer(sessionId, channel, { reusesProviderMessageIds: false });
+    const stages: string[] = [];
+    // A bound of 0: the wait for a status ends at once.
+    const c = consumer(sessionId, channel, {
+      reusesProviderMessageIds: false,
+      unknownOutcomeTimeoutMs: 0,
+      onOutcomeUnknown: (event) => stages.push(`${event.messageId}:${event.stage}`),
+    });
     await c.start();
     await eventually(async () => (await message(id)).status === 'failed');
-    expect((await message(id)).failureReason).toMatch(/^SEND_OUTCOME_UNKNOWN/);
+    expect((await message(id)).failureReason).toMatch(/^SEND_OUTCOME_UNKNOWN: .*no provider status/);
+    expect(stages).toEqual([`${id}:pending`, `${id}:expired`]);
+    expect(channel.sent).toHaveLength(0);
+
+    // A late status with our callback data still shows the truth: Meta's id adopted, delivered.
+    const receipt = await applyReceipt(db, tenantId, {
+      sessionId,
+      providerMessageId: 'wamid.LATE',
+      status: 'delivered',
+      at: new Date(),
+      callbackData: id,
+      chat: '4915200000009@s.whatsapp.net',
+      fromMe: true,
+    });
+    expect(receipt.applied).toBe(true);
+    const late = await message(id);
+    expect([late.status, late.providerMessageId, late.failureReason]).toEqual([
+      'delivered',
+      'wamid.LATE',
+      null,
+    ]);
+  });
+
+  it('keeps an unknown outcome queued until a status with our callback data adopts the provider id', async () => {
+    const sessionId = sessionIds[8]!;
+    const id = await queueOutboundText(db, tenantId, sessionId, '4915200000009', 'maybe sent');
+    await withTenant(db, tenantId, (tx) =>
+      tx.message.update({ where: { id }, data: { providerMessageId: providerMessageIdFor(id) } }),
+    );
+    const channel = new MemoryChannel(sessionId);
+    const c = consumer(sessionId, channel, {
+      reusesProviderMessageIds: false,
+      unknownOutcomeTimeoutMs: 3_600_000,
+    });
+    await c.start();
+    await eventually(
+      async () => (await c.outboundQueue.getJob(`send-${id}`).then((j) => j?.getState())) === 'delayed',
+    );
+    const pending = await message(id);
+    expect(pending.status).toBe('queued');
+    expect(pending.failureReason).toMatch(/^OUTCOME_UNKNOWN: since \d{4}-\d\d-\d\dT[^;]*Z; /);
+
+    // A status for an id nobody has and callback data naming a message of another session: ignored.
+    const otherSession = await applyReceipt(db, tenantId, {
+      sessionId: sessionIds[9]!,
+      providerMessageId: 'wamid.OTHER',
+      status: 'delivered',
+      callbackData: id,
+      chat: '4915200000009@s.whatsapp.net',
+      fromMe: true,
+    });
+    expect(otherSession).toEqual({ applied: false, reason: 'unknown-message' });
+
+    for (const status of ['sent', 'delivered'] as const)
+      expect(
+        (
+          await applyReceipt(db, tenantId, {
+            sessionId,
+            providerMessageId: 'wamid.ADOPTED',
+            status,
+            callbackData: id,
+            chat: '4915200000009@s.whatsapp.net',
+            fromMe: true,
+          })
+        ).applied,
+      ).toBe(true);
+    const resolved = await withTenant(db, tenantId, (tx) =>
+      tx.message.findUniqueOrThrow({ where: { id }, include: { statusEvents: true } }),
+    );
+    expect([resolved.status, resolved.providerMessageId, resolved.failureReason]).toEqual([
+      'delivered',
+      'wamid.ADOPTED',
+      null,
+    ]);
+    expect(resolved.statusEvents.map((e) => e.status)).toEqual(['sent', 'delivered']);
     expect(channel.sent).toHaveLength(0);
   });
 
