@@ -179,7 +179,10 @@ export const mediaRoutes: FastifyPluginAsyncZod<MediaRoutesOptions> = async (app
         tags: ['messages'],
         params: idParams,
         response: {
-          200: z.unknown().describe('The file, with the Content-Type it was stored with.'),
+          200: {
+            description: 'The file, with the Content-Type it was stored with.',
+            content: { '*/*': { schema: z.unknown() } },
+          },
           404: errorBody,
         },
       },
