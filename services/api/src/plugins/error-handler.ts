@@ -78,7 +78,17 @@ export const errorHandlerPlugin: FastifyPluginAsync = fp(
       }
       const status = error.statusCode ?? 500;
       if (status < 500) {
-        return reply.status(status).send({ error: { code: codeForStatus(status), message: error.message } });
+        const code = codeForStatus(status);
+        // The rate limit throws its errorResponseBuilder's plain object ({ statusCode, error }),
+        // not an Error: its message is inside.
+        const nested = (error as { error?: { message?: unknown } }).error?.message;
+        const message =
+          typeof error.message === 'string'
+            ? error.message
+            : typeof nested === 'string'
+              ? nested
+              : ERRORS[code].message;
+        return reply.status(status).send({ error: { code, message } });
       }
       request.log.error({ err: error }, 'request failed');
       return reply
