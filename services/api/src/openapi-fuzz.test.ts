@@ -12,7 +12,11 @@ import { app, setupApi, tokenFor } from './testing/api-fixture.ts';
 
 setupApi();
 
-/** Fuzzing cases per operation; the coverage phase adds its boundary cases (2,839 cases in all here). */
+/**
+ * Fuzzing cases per operation; the coverage phase adds its boundary cases. The fuzzing phase
+ * keeps generating until --max-time, so the time budget is what bounds the run (2,839 to 5,266
+ * cases here, depending on the machine's load).
+ */
 const MAX_EXAMPLES = 15;
 const CHECKS = [
   'not_a_server_error',
