@@ -12,6 +12,7 @@
 #     (kube-proxy, CNI, the NetworkPolicy controller), gcc and libc6-dev (the static pause
 #     binary). podman reads the project's own images/containers.conf (CONTAINERS_CONF), never /etc.
 #   - moto (a local S3, for media storage tests) from PyPI in a venv under $SWITCHBOARD_CACHE.
+#   - schemathesis (the API's OpenAPI fuzz test) from PyPI in a venv under $SWITCHBOARD_CACHE.
 #   - Node 24 LTS from the npm registry's node-linux-<arch> package (the machine's PATH has
 #     Node 20, which is past end of life), cached under $SWITCHBOARD_CACHE.
 #   - npm ci, re-run only when package-lock.json changed since the last install.
@@ -66,6 +67,21 @@ toolchain_moto() {
   export SWITCHBOARD_MOTO_SERVER="$dir/bin/moto_server"
 }
 
+SWITCHBOARD_SCHEMATHESIS_VERSION="${SWITCHBOARD_SCHEMATHESIS_VERSION:-4.32.5}"
+
+# schemathesis in its own venv; services/api/src/openapi-fuzz.test.ts finds it through
+# SWITCHBOARD_SCHEMATHESIS.
+toolchain_schemathesis() {
+  local dir="$SWITCHBOARD_CACHE/schemathesis-$SWITCHBOARD_SCHEMATHESIS_VERSION"
+  if [ ! -x "$dir/bin/schemathesis" ]; then
+    toolchain_log "installing schemathesis $SWITCHBOARD_SCHEMATHESIS_VERSION into $dir"
+    rm -rf "$dir"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SWITCHBOARD_SCHEMATHESIS_VERSION" >/dev/null
+  fi
+  export SWITCHBOARD_SCHEMATHESIS="$dir/bin/schemathesis"
+}
+
 toolchain_node() {
   local arch
   case "$(uname -m)" in
@@ -107,5 +123,6 @@ toolchain_podman() {
 toolchain_apt
 toolchain_podman
 toolchain_moto
+toolchain_schemathesis
 toolchain_node
 toolchain_npm

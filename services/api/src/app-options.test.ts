@@ -144,6 +144,7 @@ describe('rate limit', () => {
     const limited = await get(two, '/v1/auth/me', cred);
     expect(limited.statusCode).toBe(429);
     expect(limited.json().error.code).toBe('rate_limited');
+    expect(limited.json().error.message).toMatch(/rate limit of \d+ requests per minute exceeded/);
     expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     // Another member from the same IP has its own count.
     expect((await get(one, '/v1/auth/me', { authorization: `Bearer ${second}` })).statusCode).toBe(200);

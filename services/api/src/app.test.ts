@@ -114,6 +114,41 @@ describe('shape', () => {
     expect(login.additionalProperties).toBe(false);
     expect(login.required).toEqual(expect.arrayContaining(['email', 'password']));
   });
+
+  it('documents every status a route can give, and 204 without content', async () => {
+    const doc = (await app.inject({ method: 'GET', url: '/docs/json' })).json();
+    type Operation = {
+      security?: unknown[];
+      responses: Record<string, { content?: Record<string, unknown> }>;
+    };
+    const operations = Object.entries(doc.paths as Record<string, Record<string, Operation>>).flatMap(
+      ([path, ops]) => Object.entries(ops).map(([method, op]) => ({ name: `${method} ${path}`, path, op })),
+    );
+    let protectedCount = 0;
+    let noContent = 0;
+    for (const { name, path, op } of operations) {
+      const statuses = Object.keys(op.responses);
+      // Every documented route is rate limited; protected ones (the document's default security) can refuse the credential.
+      expect(statuses, name).toContain('429');
+      if (!op.security) {
+        protectedCount++;
+        expect(statuses, name).toEqual(expect.arrayContaining(['401', '403']));
+      }
+      if (path.includes('{')) expect(statuses, name).toContain('404');
+      if (/^(post|put|patch) /.test(name))
+        expect(statuses, name).toEqual(expect.arrayContaining(['400', '413', '415']));
+      for (const [status, response] of Object.entries(op.responses)) {
+        if (status === '204') {
+          noContent++;
+          expect(response.content, name).toBeUndefined();
+        } else if (Number(status) >= 400) {
+          expect(Object.keys(response.content ?? {}), `${name} ${status}`).toEqual(['application/json']);
+        }
+      }
+    }
+    expect(protectedCount).toBeGreaterThan(40);
+    expect(noContent).toBeGreaterThan(5);
+  });
 });
 
 describe('tenant isolation', () => {

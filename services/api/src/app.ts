@@ -25,6 +25,7 @@ import type { Redis } from 'ioredis';
 import type { ApiContext, PasswordResetDelivery } from './context.ts';
 import { ApiError } from './errors.ts';
 import { authPlugin } from './plugins/auth.ts';
+import { documentedErrorsPlugin } from './plugins/documented-errors.ts';
 import { errorHandlerPlugin } from './plugins/error-handler.ts';
 import { TenantQueues } from './queues.ts';
 import { degradingRedisStore } from './rate-limit-store.ts';
@@ -104,6 +105,18 @@ function defaultInboxDir(): string | null {
   return existsSync(dir) ? dir : null;
 }
 
+/** The document with every 204 answer described without content (zod's null is not a body). */
+function withoutNoContentBodies<T>(document: T): T {
+  const paths = (document as { paths?: Record<string, Record<string, unknown>> }).paths ?? {};
+  for (const operations of Object.values(paths)) {
+    for (const operation of Object.values(operations)) {
+      const responses = (operation as { responses?: Record<string, { content?: unknown }> }).responses;
+      if (responses?.['204']) delete responses['204'].content;
+    }
+  }
+  return document;
+}
+
 /** Default largest media upload: 16 MiB, WhatsApp's limit for video and audio. */
 export const DEFAULT_MEDIA_MAX_BYTES = 16 * 1024 * 1024;
 
@@ -177,6 +190,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   }
 
   await app.register(errorHandlerPlugin);
+  await app.register(documentedErrorsPlugin);
 
   await app.register(helmet, {
     // The docs UI needs inline scripts and styles; everything else is JSON.
@@ -226,6 +240,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       security: [{ bearer: [] }, { apiKey: [] }],
     },
     transform: jsonSchemaTransform,
+    transformObject: (document) =>
+      'openapiObject' in document ? withoutNoContentBodies(document.openapiObject) : document.swaggerObject,
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   // A refused credential counts against the client's IP (no principal yet: the key generator

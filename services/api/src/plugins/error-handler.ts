@@ -13,9 +13,23 @@ function codeForStatus(status: number): ErrorCode {
 }
 
 /**
+ * The message of a Postgres data exception (SQLSTATE class 22: a NUL character, an unpaired
+ * surrogate escape in JSON, a value out of a column's range) behind a Prisma error, if it is one.
+ * Such a value came from the request, so it is the client's error, never a 500.
+ */
+function postgresDataException(error: unknown): string | undefined {
+  const cause = (
+    error as { meta?: { driverAdapterError?: { cause?: { code?: unknown; message?: unknown } } } }
+  ).meta?.driverAdapterError?.cause;
+  if (typeof cause?.code !== 'string' || !cause.code.startsWith('22')) return undefined;
+  return typeof cause.message === 'string' ? cause.message : 'invalid value';
+}
+
+/**
  * Every error answer of the API, in one place: `{ error: { code, message, issues? } }`. Schema
  * validation failures name each field; an ApiError answers its code and message; a database
- * input error is a validation failure; any other error under 500 keeps its message under the
+ * input error and a Postgres data exception (NUL characters and the like) are validation
+ * failures; any other error under 500 keeps its message under the
  * code of its status; everything else is a generic 500 with the error logged in full (never
  * answered). Unknown routes answer `route_not_found`. Registered with fastify-plugin, so it
  * applies to every route of the app.
@@ -53,9 +67,28 @@ export const errorHandlerPlugin: FastifyPluginAsync = fp(
       if (error instanceof DbInputError) {
         return reply.status(400).send({ error: { code: 'validation_failed', message: error.message } });
       }
+      const dataException = postgresDataException(error);
+      if (dataException !== undefined) {
+        return reply.status(400).send({
+          error: {
+            code: 'validation_failed',
+            message: `the request holds a value that cannot be stored: ${dataException}`,
+          },
+        });
+      }
       const status = error.statusCode ?? 500;
       if (status < 500) {
-        return reply.status(status).send({ error: { code: codeForStatus(status), message: error.message } });
+        const code = codeForStatus(status);
+        // The rate limit throws its errorResponseBuilder's plain object ({ statusCode, error }),
+        // not an Error: its message is inside.
+        const nested = (error as { error?: { message?: unknown } }).error?.message;
+        const message =
+          typeof error.message === 'string'
+            ? error.message
+            : typeof nested === 'string'
+              ? nested
+              : ERRORS[code].message;
+        return reply.status(status).send({ error: { code, message } });
       }
       request.log.error({ err: error }, 'request failed');
       return reply

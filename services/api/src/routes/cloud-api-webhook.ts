@@ -132,7 +132,14 @@ export const cloudApiWebhookRoutes: FastifyPluginAsyncZod<CloudApiWebhookOptions
           'hub.verify_token': z.string().max(200),
           'hub.challenge': z.string().max(200),
         }),
-        response: { 200: z.string(), 400: errorBody, 403: errorBody },
+        response: {
+          200: {
+            description: 'The challenge, echoed',
+            content: { 'text/plain': { schema: z.string() } },
+          },
+          400: errorBody,
+          403: errorBody,
+        },
       },
     },
     async (request, reply) => {

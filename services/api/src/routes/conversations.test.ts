@@ -97,3 +97,24 @@ describe('conversation search pages', () => {
     expect(seen).toEqual(ids);
   });
 });
+
+describe('unassigning found by fuzzing', () => {
+  it('assigneeId null unassigns the conversation and keeps it in the tenant', async () => {
+    const h = bearer(await tokenFor('a', 'agent'));
+    const url = `/v1/conversations/${seeded.a.conversationId}/assign`;
+    const assigned = await app.inject({
+      method: 'POST',
+      url,
+      headers: h,
+      payload: { assigneeId: seeded.a.users.agent.id },
+    });
+    expect(assigned.statusCode, assigned.body).toBe(200);
+    const unassigned = await app.inject({ method: 'POST', url, headers: h, payload: { assigneeId: null } });
+    expect(unassigned.statusCode, unassigned.body).toBe(200);
+    expect(unassigned.json().assigneeId).toBeNull();
+    const row = await withTenant(db, seeded.a.tenantId, (tx) =>
+      tx.conversation.findUnique({ where: { id: seeded.a.conversationId } }),
+    );
+    expect(row).toMatchObject({ tenantId: seeded.a.tenantId, assigneeId: null });
+  });
+});

@@ -146,3 +146,26 @@ describe('media', () => {
     expect(textOnly.json().error.message).toContain('no stored media');
   });
 });
+
+describe('unreadable multipart bodies, found by fuzzing', () => {
+  it('multipart/form-data without a boundary or cut short is a 400, never a 500', async () => {
+    const h = bearer(await tokenFor('a', 'agent'));
+    for (const [contentType, payload] of [
+      ['multipart/form-data', ''],
+      ['multipart/form-data', '--x\r\ncontent-disposition: form-data; name="a"\r\n\r\nb'],
+      [
+        'multipart/form-data; boundary=x',
+        '--x\r\ncontent-disposition: form-data; name="file"; filename="a.jpg"\r\n',
+      ],
+    ] as const) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/messages/media',
+        headers: { ...h, 'idempotency-key': randomUUID(), 'content-type': contentType },
+        payload,
+      });
+      expect(res.statusCode, `${contentType}: ${res.body}`).toBe(400);
+      expect(res.json().error.code).toBe('validation_failed');
+    }
+  });
+});

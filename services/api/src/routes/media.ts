@@ -89,24 +89,36 @@ export const mediaRoutes: FastifyPluginAsyncZod<MediaRoutesOptions> = async (app
       }
       const fields: Record<string, string> = {};
       let file: { data: Buffer; type: string; name: string | null } | undefined;
-      for await (const part of request.parts()) {
-        if (part.type === 'file') {
-          if (part.fieldname !== 'file') {
-            throw new ApiError(
-              'validation_failed',
-              `body.${part.fieldname}: the file part must be named file`,
-            );
+      try {
+        for await (const part of request.parts()) {
+          if (part.type === 'file') {
+            if (part.fieldname !== 'file') {
+              throw new ApiError(
+                'validation_failed',
+                `body.${part.fieldname}: the file part must be named file`,
+              );
+            }
+            // Throws 413 (payload_too_large) past `maxBytes`.
+            const data = await part.toBuffer();
+            file = {
+              data,
+              type: part.mimetype.split(';')[0]!.trim().toLowerCase(),
+              name: safeFileName(part.filename),
+            };
+          } else {
+            fields[part.fieldname] = String(part.value);
           }
-          // Throws 413 (payload_too_large) past `maxBytes`.
-          const data = await part.toBuffer();
-          file = {
-            data,
-            type: part.mimetype.split(';')[0]!.trim().toLowerCase(),
-            name: safeFileName(part.filename),
-          };
-        } else {
-          fields[part.fieldname] = String(part.value);
         }
+      } catch (error) {
+        // A body busboy cannot read (no boundary, cut short) is the client's error; our own
+        // answers and multipart's 4xx (413 past the file limit) pass as they are.
+        if (error instanceof ApiError) throw error;
+        const status = (error as { statusCode?: number }).statusCode;
+        if (status !== undefined && status < 500) throw error;
+        throw new ApiError(
+          'validation_failed',
+          `body: not readable multipart/form-data (${error instanceof Error ? error.message : 'malformed'})`,
+        );
       }
       const parsed = uploadFields.safeParse(fields);
       if (!parsed.success) {
@@ -179,7 +191,10 @@ export const mediaRoutes: FastifyPluginAsyncZod<MediaRoutesOptions> = async (app
         tags: ['messages'],
         params: idParams,
         response: {
-          200: z.unknown().describe('The file, with the Content-Type it was stored with.'),
+          200: {
+            description: 'The file, with the Content-Type it was stored with.',
+            content: { '*/*': { schema: z.unknown() } },
+          },
           404: errorBody,
         },
       },

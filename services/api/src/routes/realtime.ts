@@ -39,7 +39,13 @@ export const realtimeRoutes: FastifyPluginAsyncZod = async (app) => {
         querystring: z.strictObject({
           lastEventId: z.string().regex(STREAM_ID, 'must be an event id this stream sent').optional(),
         }),
-        response: { 200: z.string().describe('text/event-stream'), 400: errorBody },
+        response: {
+          200: {
+            description: 'The events, as SSE',
+            content: { 'text/event-stream': { schema: z.string() } },
+          },
+          400: errorBody,
+        },
       },
     },
     async (request, reply) => {

@@ -66,3 +66,29 @@ describe('templates and quick replies', () => {
     ).toBe(204);
   });
 });
+
+describe('values Postgres cannot store, found by fuzzing', () => {
+  it('a NUL character in text or JSON is a 400, never a 500', async () => {
+    const h = bearer(await tokenFor('a', 'admin'));
+    for (const [name, payload] of [
+      ['nul_in_body', { language: 'en_US', body: 'a\u0000b' }],
+      ['nul_in_components', { language: 'en_US', body: 'x', components: [{ type: 'BODY', text: '\u0000' }] }],
+    ] as const) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/templates',
+        headers: h,
+        payload: { name, ...payload },
+      });
+      expect(res.statusCode, res.body).toBe(400);
+      expect(res.json().error.code).toBe('validation_failed');
+    }
+    const quickReply = await app.inject({
+      method: 'POST',
+      url: '/v1/quick-replies',
+      headers: h,
+      payload: { shortcut: 'nul', title: 'Nul', body: 'a\u0000b' },
+    });
+    expect(quickReply.statusCode, quickReply.body).toBe(400);
+  });
+});

@@ -128,6 +128,32 @@ describe('webhook subscription input found by fuzzing', () => {
       expect(res.statusCode, `length ${length}: ${res.body}`).toBeLessThan(500);
     }
   });
+
+  it('names body.url when it is no URL at all, on create and on change', async () => {
+    const admin = await tokenFor('a', 'admin');
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/webhooks',
+      headers: bearer(admin),
+      payload: { url: 'https://a.example/hooks', events: ['*'] },
+    });
+    expect(created.statusCode).toBe(201);
+    for (const url of ['a'.repeat(2_500), 'not a url', 'a']) {
+      for (const [method, path] of [
+        ['POST', '/v1/webhooks'],
+        ['PATCH', `/v1/webhooks/${created.json().id}`],
+      ] as const) {
+        const res = await app.inject({
+          method,
+          url: path,
+          headers: bearer(admin),
+          payload: { url, events: ['*'] },
+        });
+        expect(res.statusCode, `${method} ${url.slice(0, 20)}: ${res.body}`).toBe(400);
+        expect(res.json().error.issues.map((i: { path: string }) => i.path)).toContain('body.url');
+      }
+    }
+  });
 });
 
 describe('webhook receivers at internal addresses', () => {

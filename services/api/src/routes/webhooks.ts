@@ -25,8 +25,9 @@ const receiverUrl = z
   .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
   .max(2000)
   .refine((value) => {
-    const url = new URL(value);
-    return url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+    // zod runs this even when the URL check above failed; that failure is already reported.
+    const url = URL.parse(value);
+    return !url || url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
   }, 'must be https (http only for loopback)');
 
 /** Options of {@link webhookRoutes}. */
@@ -73,6 +74,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
           }),
           400: errorBody,
           409: errorBody,
+          422: errorBody,
         },
       },
     },
@@ -98,7 +100,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
             active: z.boolean().optional(),
           })
           .refine((body) => Object.keys(body).length > 0, 'give at least one field to change'),
-        response: { 200: subscriptionSchema, 400: errorBody, 404: errorBody },
+        response: { 200: subscriptionSchema, 400: errorBody, 404: errorBody, 422: errorBody },
       },
     },
     async (request) =>

@@ -119,11 +119,9 @@ export async function assignConversation(
     }
     return await tx.conversation.update({
       where: { id: row.id },
-      data: {
-        assignee: assigneeId
-          ? { connect: { tenantId_id: { tenantId: row.tenantId, id: assigneeId } } }
-          : { disconnect: true },
-      },
+      // The scalar, not the relation: disconnecting the composite (tenantId, assigneeId) relation
+      // would null tenantId too, which row-level security refuses. The membership is checked above.
+      data: { assigneeId },
       include: conversationSummary,
     });
   });
