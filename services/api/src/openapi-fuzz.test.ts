@@ -13,9 +13,11 @@ import { app, setupApi, tokenFor } from './testing/api-fixture.ts';
 setupApi();
 
 /**
- * Fuzzing cases per operation; the coverage phase adds its boundary cases. The fuzzing phase
- * keeps generating until --max-time, so the time budget is what bounds the run (2,839 to 5,266
- * cases here, depending on the machine's load).
+ * Cases per operation of the examples phase. CI runs the examples and coverage phases, which are
+ * finite and derandomized: every run sends the same 2,745 cases (about 20 s here), so CI meets no
+ * case a local run has not. The fuzzing phase is left out of CI because it generates until
+ * --max-time, so how far it gets depends on the machine's speed (locally it ran 2,839 to 5,266
+ * more cases with no failure).
  */
 const MAX_EXAMPLES = 15;
 const CHECKS = [
@@ -71,19 +73,18 @@ describe('the OpenAPI document against the API', () => {
         CHECKS.join(','),
         '--max-examples',
         String(MAX_EXAMPLES),
-        // Derandomized (no seed needed): every run generates the same cases in the same order, so
-        // CI never meets one this run has not; --max-time can only cut the sequence short.
+        // Derandomized (no seed needed): every run generates the same cases in the same order.
         '--generation-deterministic',
         '--phases',
-        'examples,coverage,fuzzing',
+        'examples,coverage',
         // The SSE stream never ends by design; realtime.test.ts covers it over a real socket.
         '--exclude-path',
         '/v1/realtime/',
         '--request-timeout',
         '10',
-        // The budget of the whole run, so it always fits CI whatever the machine's speed.
+        // A cap far above the finite phases' 20 s, only so a hung server cannot hold CI.
         '--max-time',
-        '75',
+        '150',
         // Our owner token on every request, never generated credentials.
         '--generation-with-security-parameters',
         'false',
