@@ -30,6 +30,8 @@ host=acme.e2e.test
 ns=tenants
 work=/tmp/switchboard-e2e
 pg_bin=/usr/lib/postgresql/15/bin
+emulator_port=18090
+emulator="http://$node_ip:$emulator_port"
 
 # Polls "$@" until it succeeds, at most $1 seconds.
 until_ok() {
@@ -57,6 +59,7 @@ cleanup() {
     kubectl get events -n "$ns" --sort-by=.lastTimestamp 2>/dev/null | tail -30 >&2 || true
     kubectl logs -n switchboard-system -l app.kubernetes.io/component=operator --tail=30 >&2 2>&1 || true
   fi
+  [ -f "$work/emulator.pid" ] && kill "$(cat "$work/emulator.pid")" 2>/dev/null || true
   if [ "${E2E_KEEP:-0}" != 1 ]; then
     log "cluster-down"
     make --no-print-directory cluster-down >&2 || true
@@ -151,6 +154,20 @@ done
 kubectl -n "$ns" create secret generic acme-sales-cloud-api --from-literal=accessToken=e2e-token \
   --from-literal=appSecret=e2e-app-secret --from-literal=verifyToken=e2e-verify \
   --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+# The workers may reach the Cloud API emulator on the host: the tenant's own policies allow only
+# the internet (no private range), so the platform team adds this one beside them.
+kubectl apply -f - >/dev/null <<POLICY
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: e2e-cloud-api-emulator, namespace: $ns }
+spec:
+  podSelector:
+    matchLabels: { switchboard.dev/tenant: acme, app.kubernetes.io/component: worker }
+  policyTypes: [Egress]
+  egress:
+    - to: [{ ipBlock: { cidr: $node_ip/32 } }]
+      ports: [{ port: $emulator_port, protocol: TCP }]
+POLICY
 kubectl apply -f test/e2e/tenant.yaml >&2
 
 # 7. Assertions.
@@ -201,4 +218,43 @@ log "ok: /v1/conversations through the Ingress answers 401 without a token"
 
 until_ok 180 "kubectl get wat: Ready, Workers 2/2" sh -c "kubectl -n $ns get wat acme --no-headers | grep -E ' Ready +2/2 '"
 kubectl -n "$ns" get wat acme -o wide >&2
+# 8. A customer message from the emulator reaches the API; the agent's reply reaches the emulator
+# once. The emulator (on the host, node address) delivers webhooks to the API Service's address,
+# which the host reaches through kube-proxy like Traefik does.
+api_ip="$(kubectl -n "$ns" get svc acme-api -o jsonpath='{.spec.clusterIP}')"
+node packages/cloud-api-emulator/src/cli.ts serve --token e2e-token --app-secret e2e-app-secret \
+  --verify-token e2e-verify --host "$node_ip" --port "$emulator_port" --phone-number-id 109876543210987 \
+  --webhook-url "http://$api_ip/webhooks/cloud-api" >"$work/emulator.log" 2>&1 &
+echo $! >"$work/emulator.pid"
+until_ok 30 "the Cloud API emulator answers at $emulator" curl -sf "$emulator/_emulator/sent"
+
+# A tenant applied with kubectl has no user yet: seed an owner in its database, log in through
+# the Ingress.
+app_url="$(kubectl -n "$ns" get secret acme-db -o jsonpath='{.data.appUrl}' | base64 -d)"
+owner_password="e2e-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
+node test/e2e/seed-owner.ts "$app_url" acme owner@acme.e2e.test "$owner_password"
+json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=new Function("j","return "+process.argv[1])(JSON.parse(s));console.log(v??"")})' "$1"; }
+api() { curl -s -H "Host: $host" -H "authorization: Bearer $token" -H 'content-type: application/json' "$@"; }
+token="$(curl -s -H "Host: $host" -H 'content-type: application/json' http://127.0.0.1:18080/v1/auth/login \
+  -d "{\"email\":\"owner@acme.e2e.test\",\"password\":\"$owner_password\"}" | json 'j.accessToken')"
+[ -n "$token" ] || fail "login through the Ingress gave no access token"
+log "ok: the seeded owner logs in through the Ingress"
+
+delivery="$(curl -s -X POST "$emulator/_emulator/customer/messages" -H 'content-type: application/json' \
+  -d '{"from":"5511999990000","name":"Cliente","type":"text","text":"Olá, preciso de ajuda"}')"
+[ "$(printf '%s' "$delivery" | json 'j.delivery.delivered')" = true ] || fail "the emulator's webhook was not accepted: $delivery"
+inbound_seen() { api http://127.0.0.1:18080/v1/conversations | json 'j.items.find(c => c.lastMessage && c.lastMessage.body === "Olá, preciso de ajuda")?.id' | grep -q .; }
+until_ok 60 "the customer's message appears as a conversation through the REST API (Ingress)" inbound_seen
+conversation="$(api http://127.0.0.1:18080/v1/conversations | json 'j.items.find(c => c.lastMessage && c.lastMessage.body === "Olá, preciso de ajuda").id')"
+message="$(api -H 'Idempotency-Key: e2e-reply-1' http://127.0.0.1:18080/v1/messages \
+  -d "{\"conversationId\":\"$conversation\",\"text\":\"Olá! Como posso ajudar?\"}" | json 'j.id')"
+[ -n "$message" ] || fail "the agent's reply was not accepted"
+# The reply's delivery is complete once the emulator's statuses came back through the webhook
+# (read is the last); only then is counting the sends meaningful.
+reply_read() { api "http://127.0.0.1:18080/v1/conversations/$conversation/messages" | json "j.items.find(m => m.id === '$message')?.status" | grep -qx read; }
+until_ok 90 "the agent's reply reached the emulator and its statuses came back (read)" reply_read
+sent="$(curl -s "$emulator/_emulator/sent?to=5511999990000" | json 'j.messages.filter(m => m.request.text && m.request.text.body === "Olá! Como posso ajudar?").length')"
+[ "$sent" = 1 ] || fail "the emulator received the reply $sent times, want exactly 1"
+log "ok: the reply reached the emulator exactly once"
+
 log "PASS: the tenant stack runs in pods ($((SECONDS - started)) s)"
