@@ -101,6 +101,14 @@ runuser -u nobody -- "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
   -o "-c listen_addresses=$node_ip -c port=$pg_port -c unix_socket_directories=$work/pg" start >/dev/null
 log "platform Postgres on $node_ip:$pg_port"
 
+# The Cloud API emulator on the host, on the node address, up before any worker starts; its
+# webhook URL (the API Service's address) is set once the API exists.
+node packages/cloud-api-emulator/src/cli.ts serve --token e2e-token --app-secret e2e-app-secret \
+  --verify-token e2e-verify --host "$node_ip" --port "$emulator_port" --phone-number-id 109876543210987 \
+  >"$work/emulator.log" 2>&1 &
+echo $! >"$work/emulator.pid"
+until_ok 30 "the Cloud API emulator answers at $emulator" curl -sf "$emulator/_emulator/sent"
+
 # 4. The chart.
 kubectl create namespace switchboard-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
@@ -222,11 +230,10 @@ kubectl -n "$ns" get wat acme -o wide >&2
 # once. The emulator (on the host, node address) delivers webhooks to the API Service's address,
 # which the host reaches through kube-proxy like Traefik does.
 api_ip="$(kubectl -n "$ns" get svc acme-api -o jsonpath='{.spec.clusterIP}')"
-node packages/cloud-api-emulator/src/cli.ts serve --token e2e-token --app-secret e2e-app-secret \
-  --verify-token e2e-verify --host "$node_ip" --port "$emulator_port" --phone-number-id 109876543210987 \
-  --webhook-url "http://$api_ip/webhooks/cloud-api" >"$work/emulator.log" 2>&1 &
-echo $! >"$work/emulator.pid"
-until_ok 30 "the Cloud API emulator answers at $emulator" curl -sf "$emulator/_emulator/sent"
+curl -sf -X PUT "$emulator/_emulator/webhook" -H 'content-type: application/json' \
+  -d "{\"url\":\"http://$api_ip/webhooks/cloud-api\"}" >/dev/null || fail "could not point the emulator at the API"
+verify="$(curl -s -X POST "$emulator/_emulator/webhook/verify")"
+log "webhook subscription check (hub.challenge) against the API: $verify"
 
 # A tenant applied with kubectl has no user yet: seed an owner in its database, log in through
 # the Ingress.
