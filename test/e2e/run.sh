@@ -233,7 +233,9 @@ api_ip="$(kubectl -n "$ns" get svc acme-api -o jsonpath='{.spec.clusterIP}')"
 curl -sf -X PUT "$emulator/_emulator/webhook" -H 'content-type: application/json' \
   -d "{\"url\":\"http://$api_ip/webhooks/cloud-api\"}" >/dev/null || fail "could not point the emulator at the API"
 verify="$(curl -s -X POST "$emulator/_emulator/webhook/verify")"
-log "webhook subscription check (hub.challenge) against the API: $verify"
+[ "$(printf '%s' "$verify" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).ok))')" = true ] ||
+  fail "Meta's webhook subscription check (hub.challenge) against the API failed: $verify"
+log "ok: Meta's webhook subscription check (hub.challenge) passes against the API"
 
 # A tenant applied with kubectl has no user yet: seed an owner in its database, log in through
 # the Ingress.
