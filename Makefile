@@ -95,6 +95,10 @@ cluster-status: ## Show which cluster components run and whether the node is Rea
 cluster-test: ## Build what the cluster needs, run its tests on a fresh cluster, take it down
 	@$(TOOLCHAIN) scripts/check.sh --only cluster
 
+.PHONY: e2e
+e2e: ## The platform in pods on the one-node cluster: images, cluster-up, chart, a tenant, assertions, cluster-down (E2E_KEEP=1 keeps it)
+	@$(TOOLCHAIN) test/e2e/run.sh
+
 .PHONY: bench-operator
 bench-operator: ## Benchmark the operator: N tenants to Ready-or-waiting against envtest, vs plain applies
 	@$(TOOLCHAIN) node bench/operator/run.ts

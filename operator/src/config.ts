@@ -35,6 +35,7 @@ export const networkConfigSchema = z.strictObject({
   ingressController: z.array(networkPeerSchema),
   prometheus: z.array(networkPeerSchema),
   dns: z.array(networkPeerSchema),
+  dnsPorts: z.array(z.int().min(1).max(65535)).min(1).optional(),
   postgres: z.strictObject({ peers: z.array(networkPeerSchema), port: z.int().min(1).max(65535) }),
   otelCollector: z.array(networkPeerSchema).optional(),
   workerInternetPorts: z.array(z.int().min(1).max(65535)),

@@ -637,6 +637,7 @@ describe.each([
       ],
       prometheus: [{ namespace: 'monitoring', podLabels: { 'app.kubernetes.io/name': 'prometheus' } }],
       dns: [{ namespace: 'kube-system', podLabels: { 'k8s-app': 'kube-dns' } }],
+      dnsPorts: [53],
       postgres: { peers: [{ namespace: 'switchboard-system' }], port: 5432 },
       workerInternetPorts: [443, 5222],
     });
@@ -717,6 +718,16 @@ describe('optional parts', () => {
     ]);
     // Without managed databases the operator never talks to Postgres.
     expect(policyOf(await render(narrowed)).spec.egress).toEqual([dns, apiServer]);
+    // DNS on the DNS pods' own ports (after the kube-dns Service's DNAT).
+    expect(
+      policyOf(await render({ ...narrowed, tenantStack: { network: { dnsPorts: [1053] } } })).spec.egress[0],
+    ).toEqual({
+      ...dns,
+      ports: [
+        { port: 1053, protocol: 'UDP' },
+        { port: 1053, protocol: 'TCP' },
+      ],
+    });
     // A rule with no peers would allow every address: none is rendered without peers.
     expect(policyOf(await render({ tenantStack: { network: { dns: [] } } })).spec.egress).toEqual([
       {

@@ -59,6 +59,15 @@ describe('tenantSettings', () => {
     expect(settings.shared.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://otel:4318');
   });
 
+  it("gives the workers the tenant's Graph API base URL when it sets one", () => {
+    const emulated = tenantFixture({ cloudApi: { baseUrl: 'http://cloud-api-emulator.e2e:9000' } });
+    expect(tenantSettings(emulated, config).worker.CLOUD_API_BASE_URL).toBe(
+      'http://cloud-api-emulator.e2e:9000',
+    );
+    expect(tenantSettings(emulated, config).api).not.toHaveProperty('CLOUD_API_BASE_URL');
+    expect(tenantSettings(tenantFixture({}), config).worker).not.toHaveProperty('CLOUD_API_BASE_URL');
+  });
+
   it('passes the Vault and AWS settings the secret providers need', () => {
     const vault = tenantFixture({
       secrets: { provider: 'vault', vault: { address: 'https://vault:8200', role: 'acme', path: 'kv/acme' } },

@@ -92,6 +92,7 @@ export function tenantSettings(tenant: WhatsAppTenant, config: OperatorConfig): 
     OUTBOUND_SESSION_PER_MINUTE: String(spec.outbound.perSessionPerMinute),
     OUTBOUND_TYPING_DELAY: String(spec.outbound.typingDelay),
   };
+  if (spec.cloudApi.baseUrl !== undefined) worker.CLOUD_API_BASE_URL = spec.cloudApi.baseUrl;
   return { shared, api, worker };
 }
 

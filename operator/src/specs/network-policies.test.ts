@@ -162,6 +162,16 @@ describe('buildNetworkPolicies', () => {
     }
   });
 
+  it('allows DNS on the ports the DNS pods listen on when they are not 53', () => {
+    const network = { ...operatorConfigFixture().network, dnsPorts: [1053] };
+    const tenant = tenantFixture({}, { name: 'np-test' });
+    const dnsPolicies = buildNetworkPolicies(tenant, operatorConfigFixture({ network }));
+    const apiPod = { namespace: 'tenants', labels: componentLabels(tenant, 'api') };
+    expect(allowed(dnsPolicies, apiPod, coredns, 1053, 'UDP')).toBe(true);
+    expect(allowed(dnsPolicies, apiPod, coredns, 1053, 'TCP')).toBe(true);
+    expect(allowed(dnsPolicies, apiPod, coredns, 53, 'UDP')).toBe(false);
+  });
+
   it('lets the ingress controller reach the API, and nothing else', () => {
     expect(can(ingressController, api, 8080)).toBe(true);
     expect(can(ingressController, worker, 9464)).toBe(false);

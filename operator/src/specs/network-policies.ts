@@ -151,7 +151,14 @@ export function buildNetworkPolicies(tenant: WhatsAppTenant, config: OperatorCon
     // Selects every tenant pod and allows nothing: whatever no other policy allows is denied.
     policy(tenant, 'default-deny', 'config', tenantPods, { ingress: [], egress: [] }),
     policy(tenant, 'dns', 'config', tenantPods, {
-      egress: [{ to: network.dns.map(networkPolicyPeer), ports: [tcp(53), { protocol: 'UDP', port: 53 }] }],
+      // The DNS pods' own ports: a NetworkPolicy sees the port after the Service's DNAT (a
+      // CoreDNS listening on 1053 behind a Service on 53 needs 1053 here).
+      egress: [
+        {
+          to: network.dns.map(networkPolicyPeer),
+          ports: (network.dnsPorts ?? [53]).flatMap((port) => [tcp(port), { protocol: 'UDP', port }]),
+        },
+      ],
     }),
     policy(tenant, 'api', 'api', selectorLabels(tenant, 'api'), {
       ingress: [

@@ -32,6 +32,8 @@ export interface NetworkConfig {
   prometheus: NetworkPeer[];
   /** Cluster DNS (CoreDNS): every pod resolves names. */
   dns: NetworkPeer[];
+  /** Ports the DNS pods listen on (after the kube-dns Service's DNAT); 53 when absent. */
+  dnsPorts?: number[];
   /** The platform Postgres that managed databases live on. */
   postgres: { peers: NetworkPeer[]; port: number };
   /** The OpenTelemetry collector tenants send traces to; any pod in the cluster when absent. */

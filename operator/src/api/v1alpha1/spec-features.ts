@@ -149,6 +149,20 @@ export const outboundSchema = z
   .prefault({})
   .describe('How outbound messages are paced.');
 
+export const cloudApiSchema = z
+  .strictObject({
+    baseUrl: z
+      .string()
+      .max(512)
+      .regex(HTTP_URL)
+      .optional()
+      .describe(
+        "Meta's Graph API base URL the workers call for cloud-api sessions (CLOUD_API_BASE_URL); https://graph.facebook.com when unset. Set it to the Cloud API emulator's URL in tests.",
+      ),
+  })
+  .prefault({})
+  .describe("How the workers reach Meta's WhatsApp Cloud API.");
+
 export const imagesSchema = z
   .strictObject({
     api: z

@@ -42,6 +42,7 @@ describe('whatsAppTenantSchema', () => {
       secrets: { provider: 'kubernetes' },
       media: { storage: 'none' },
       outbound: { perContactPerMinute: 10, perSessionPerMinute: 60, typingDelay: true },
+      cloudApi: {},
       observability: { serviceMonitor: true },
       suspend: false,
     });

@@ -9,7 +9,13 @@ import {
   type resourceRequirementsSchema,
 } from './common.ts';
 import { databaseSchema, redisSchema, secretsSchema } from './spec-backends.ts';
-import { imagesSchema, mediaSchema, observabilitySchema, outboundSchema } from './spec-features.ts';
+import {
+  cloudApiSchema,
+  imagesSchema,
+  mediaSchema,
+  observabilitySchema,
+  outboundSchema,
+} from './spec-features.ts';
 import { apiSchema, sessionsSchema, workersSchema } from './spec-workloads.ts';
 import { type conditionSchema, whatsAppTenantStatusSchema } from './status.ts';
 
@@ -40,6 +46,7 @@ export const whatsAppTenantSpecSchema = z
     secrets: secretsSchema,
     media: mediaSchema,
     outbound: outboundSchema,
+    cloudApi: cloudApiSchema,
     observability: observabilitySchema,
     images: imagesSchema.optional(),
     suspend: z

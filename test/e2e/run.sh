@@ -1,0 +1,269 @@
+#!/usr/bin/env bash
+# make e2e: the whole platform in pods on the project's one-node cluster (packages/cluster).
+#
+#   test/e2e/run.sh            images (make images + images/build-redis.sh), cluster-up, platform
+#                              Postgres on the host, helm install, the tenant, the assertions
+#   E2E_REUSE_IMAGES=1         skip `make images` when .build/images holds the three app archives
+#   E2E_KEEP=1                 leave the cluster and the host Postgres running at the end
+#
+# The platform Postgres runs on the host (Debian's postgresql 15, as user nobody), listening on
+# the node address 10.244.0.1 (the cluster bridge's) only: pods reach it like any address
+# outside the cluster, the tenants' NetworkPolicies allow it as a /32, and no image has to be
+# built for it. Every wait is bounded (`kubectl wait --timeout`, or a poll with a deadline) and
+# names what it waited for when it fails.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root="$PWD"
+[ -n "${CONTAINERS_CONF:-}" ] || . scripts/toolchain.sh
+
+started=$SECONDS
+log() { printf '[e2e %4ds] %s\n' "$((SECONDS - started))" "$*" >&2; }
+fail() { log "FAIL: $*"; exit 1; }
+
+bin="${SWITCHBOARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/switchboard}/envtest/1.35.4/bin"
+[ -x "$bin/helm" ] && [ -x "$bin/kubectl" ] || make --no-print-directory envtest-binaries >&2
+export PATH="$bin:$PATH"
+export KUBECONFIG="${SWITCHBOARD_CLUSTER_DIR:-${SWITCHBOARD_CACHE:-$HOME/.cache/switchboard}/cluster}/kubeconfig"
+node_ip=10.244.0.1
+pg_port=15432
+host=acme.e2e.test
+ns=tenants
+work=/tmp/switchboard-e2e
+pg_bin=/usr/lib/postgresql/15/bin
+emulator_port=18090
+emulator="http://$node_ip:$emulator_port"
+
+# Polls "$@" until it succeeds, at most $1 seconds.
+until_ok() {
+  local timeout="$1" what="$2"
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "$what (not within ${timeout}s)"
+    sleep 2
+  done
+  log "ok: $what"
+}
+
+stop_postgres() {
+  if [ -f "$work/pg/data/postmaster.pid" ]; then
+    runuser -u nobody -- "$pg_bin/pg_ctl" -D "$work/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+}
+cleanup() {
+  local rc=$?
+  if [ "$rc" -ne 0 ]; then
+    log "diagnostics"
+    kubectl get wat,pods,jobs,sts,deploy,pvc,ingress -n "$ns" -o wide >&2 2>&1 || true
+    kubectl get pods -n switchboard-system -o wide >&2 2>&1 || true
+    kubectl get events -n "$ns" --sort-by=.lastTimestamp 2>/dev/null | tail -30 >&2 || true
+    kubectl logs -n switchboard-system -l app.kubernetes.io/component=operator --tail=30 >&2 2>&1 || true
+  fi
+  [ -f "$work/emulator.pid" ] && kill "$(cat "$work/emulator.pid")" 2>/dev/null || true
+  if [ "${E2E_KEEP:-0}" != 1 ]; then
+    log "cluster-down"
+    make --no-print-directory cluster-down >&2 || true
+    stop_postgres
+  fi
+  log "done in $((SECONDS - started)) s (exit $rc)"
+}
+trap cleanup EXIT
+
+# 1. Images.
+if [ "${E2E_REUSE_IMAGES:-0}" = 1 ] && [ -s .build/images/operator.oci.tar ] && [ -s .build/images/api.oci.tar ] &&
+  [ -s .build/images/worker.oci.tar ]; then
+  log "reusing the app images in .build/images"
+else
+  log "make images"
+  make --no-print-directory images >&2
+fi
+images/build-redis.sh
+version="$(node -p 'require("./package.json").version')"
+
+# 2. The cluster (idempotent; imports .build/images/*.oci.tar).
+log "cluster-up"
+make --no-print-directory cluster-up >&2
+kubectl wait --for=condition=Ready node --all --timeout=120s >&2
+
+# 3. The platform Postgres on the host, on the node address.
+stop_postgres
+rm -rf "$work"
+mkdir -p "$work/pg"
+chmod 0755 "$work"
+pg_password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
+printf '%s\n' "$pg_password" >"$work/pg/pwfile"
+chown -R nobody:nogroup "$work/pg"
+runuser -u nobody -- "$pg_bin/initdb" -D "$work/pg/data" -U postgres --auth=scram-sha-256 \
+  --pwfile="$work/pg/pwfile" >/dev/null
+rm -f "$work/pg/pwfile"
+printf 'host all all 10.244.0.0/16 scram-sha-256\n' >>"$work/pg/data/pg_hba.conf"
+runuser -u nobody -- "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
+  -o "-c listen_addresses=$node_ip -c port=$pg_port -c unix_socket_directories=$work/pg" start >/dev/null
+log "platform Postgres on $node_ip:$pg_port"
+
+# The Cloud API emulator on the host, on the node address, up before any worker starts; its
+# webhook URL (the API Service's address) is set once the API exists.
+node packages/cloud-api-emulator/src/cli.ts serve --token e2e-token --app-secret e2e-app-secret \
+  --verify-token e2e-verify --host "$node_ip" --port "$emulator_port" --phone-number-id 109876543210987 \
+  >"$work/emulator.log" 2>&1 &
+echo $! >"$work/emulator.pid"
+until_ok 30 "the Cloud API emulator answers at $emulator" curl -sf "$emulator/_emulator/sent"
+
+# 4. The chart.
+kubectl create namespace switchboard-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n switchboard-system create secret generic platform-postgres \
+  --from-literal=url="postgres://postgres:$pg_password@$node_ip:$pg_port/postgres" \
+  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+cat >"$work/values.yaml" <<VALUES
+replicas: 1
+image: { pullPolicy: Never }
+platformPostgresSecret: platform-postgres
+networkPolicy:
+  # The kubernetes Service's endpoint: the API server on the node address.
+  apiServer: [{ cidr: $node_ip/32 }]
+  apiServerPorts: [16443]
+tenantStack:
+  images:
+    redis: ghcr.io/switchboard/redis:7.0-bookworm
+  imagePullPolicy: Never
+  network:
+    # Traefik runs on the host network: its connections to pods come from the node address.
+    ingressController: [{ cidr: $node_ip/32 }]
+    dnsPorts: [1053]
+    postgres:
+      peers: [{ cidr: $node_ip/32 }]
+      port: $pg_port
+VALUES
+log "helm install"
+helm upgrade --install switchboard charts/switchboard -n switchboard-system -f "$work/values.yaml" \
+  --wait --timeout 180s >&2
+kubectl -n switchboard-system rollout status deployment/switchboard-operator --timeout=120s >&2
+
+# 5. Storage for Redis (no provisioner on this cluster): one hostPath volume per replica.
+for i in 0 1 2; do
+  dir="$work/pv/$i"
+  mkdir -p "$dir"
+  chmod 0777 "$dir"
+  kubectl apply -f - >/dev/null <<PV
+apiVersion: v1
+kind: PersistentVolume
+metadata: { name: e2e-redis-$i, labels: { switchboard.dev/e2e: "true" } }
+spec:
+  capacity: { storage: 256Mi }
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Delete
+  storageClassName: e2e-local
+  hostPath: { path: $dir, type: Directory }
+PV
+done
+
+# 6. The tenant.
+kubectl -n "$ns" create secret generic acme-sales-cloud-api --from-literal=accessToken=e2e-token \
+  --from-literal=appSecret=e2e-app-secret --from-literal=verifyToken=e2e-verify \
+  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+# The workers may reach the Cloud API emulator on the host: the tenant's own policies allow only
+# the internet (no private range), so the platform team adds this one beside them.
+kubectl apply -f - >/dev/null <<POLICY
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: { name: e2e-cloud-api-emulator, namespace: $ns }
+spec:
+  podSelector:
+    matchLabels: { switchboard.dev/tenant: acme, app.kubernetes.io/component: worker }
+  policyTypes: [Egress]
+  egress:
+    - to: [{ ipBlock: { cidr: $node_ip/32 } }]
+      ports: [{ port: $emulator_port, protocol: TCP }]
+POLICY
+kubectl apply -f test/e2e/tenant.yaml >&2
+
+# 7. Assertions.
+# The migration Job succeeds before any API or worker pod exists: watch pods from now on and
+# record the first API/worker pod's creation against the Job's completion.
+until_ok 120 "the migration Job exists" sh -c "kubectl -n $ns get jobs -l app.kubernetes.io/component=migrations -o name | grep -q ."
+job="$(kubectl -n "$ns" get jobs -l app.kubernetes.io/component=migrations -o name | head -n 1)"
+kubectl -n "$ns" wait --for=condition=Complete "$job" --timeout=300s >&2 || fail "$job did not complete"
+completed="$(kubectl -n "$ns" get "$job" -o jsonpath='{.status.completionTime}')"
+log "ok: $job completed at $completed"
+
+until_ok 300 "2 API pods Ready" sh -c "[ \"\$(kubectl -n $ns get deploy acme-api -o jsonpath='{.status.readyReplicas}')\" = 2 ]"
+until_ok 300 "2 worker pods Ready" sh -c "[ \"\$(kubectl -n $ns get deploy acme-worker -o jsonpath='{.status.readyReplicas}')\" = 2 ]"
+for pod in $(kubectl -n "$ns" get pods -l 'app.kubernetes.io/component in (api,worker)' -o name); do
+  created="$(kubectl -n "$ns" get "$pod" -o jsonpath='{.metadata.creationTimestamp}')"
+  [[ "$created" > "$completed" || "$created" == "$completed" ]] || fail "$pod created at $created, before the migration Job completed ($completed)"
+done
+log "ok: every API and worker pod was created after the migration Job completed"
+
+# The Redis group: one primary, two replicas linked to it, three Sentinels naming it.
+until_ok 300 "3 Redis pods Ready" sh -c "[ \"\$(kubectl -n $ns get sts acme-redis -o jsonpath='{.status.readyReplicas}')\" = 3 ]"
+until_ok 300 "3 Sentinel pods Ready" sh -c "[ \"\$(kubectl -n $ns get sts acme-sentinel -o jsonpath='{.status.readyReplicas}')\" = 3 ]"
+redis_password="$(kubectl -n "$ns" get secret acme-internal -o jsonpath='{.data.REDIS_PASSWORD}' | base64 -d)"
+primaries=0
+for i in 0 1 2; do
+  role="$(kubectl -n "$ns" exec "acme-redis-$i" -c redis -- env REDISCLI_AUTH="$redis_password" redis-cli --raw ROLE | head -n 1)"
+  [ "$role" = master ] && primaries=$((primaries + 1)) && primary="acme-redis-$i"
+done
+[ "$primaries" = 1 ] || fail "$primaries Redis primaries, want 1"
+answers=()
+for i in 0 1 2; do
+  answers+=("$(kubectl -n "$ns" exec "acme-sentinel-$i" -c sentinel -- env REDISCLI_AUTH="$redis_password" redis-cli --raw -p 26379 SENTINEL get-master-addr-by-name mymaster | head -n 1)")
+done
+for a in "${answers[@]}"; do
+  [ "$a" = "${answers[0]}" ] || fail "the Sentinels disagree: ${answers[*]}"
+done
+case "${answers[0]}" in "$primary".*) ;; *) fail "the Sentinels name ${answers[0]}, the primary is $primary" ;; esac
+log "ok: one primary ($primary); the three Sentinels agree on it"
+
+# The API through its Service (a pod-to-Service request from the API pod itself is not
+# possible without a shell; the Service's endpoints are the Ready pods) and through the Ingress.
+until_ok 60 "the API Service has 2 endpoints" sh -c "[ \"\$(kubectl -n $ns get endpointslices -l kubernetes.io/service-name=acme-api -o jsonpath='{range .items[*].endpoints[?(@.conditions.ready==true)]}x{end}')\" = xx ]"
+until_ok 120 "GET /readyz through the Ingress (Host: $host) answers 200" \
+  sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: $host' http://127.0.0.1:18080/readyz)\" = 200 ]"
+code="$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $host" http://127.0.0.1:18080/v1/conversations)"
+[ "$code" = 401 ] || fail "GET /v1/conversations without a token through the Ingress: $code, want 401"
+log "ok: /v1/conversations through the Ingress answers 401 without a token"
+
+until_ok 180 "kubectl get wat: Ready, Workers 2/2" sh -c "kubectl -n $ns get wat acme --no-headers | grep -E ' Ready +2/2 '"
+kubectl -n "$ns" get wat acme -o wide >&2
+# 8. A customer message from the emulator reaches the API; the agent's reply reaches the emulator
+# once. The emulator (on the host, node address) delivers webhooks to the API Service's address,
+# which the host reaches through kube-proxy like Traefik does.
+api_ip="$(kubectl -n "$ns" get svc acme-api -o jsonpath='{.spec.clusterIP}')"
+curl -sf -X PUT "$emulator/_emulator/webhook" -H 'content-type: application/json' \
+  -d "{\"url\":\"http://$api_ip/webhooks/cloud-api\"}" >/dev/null || fail "could not point the emulator at the API"
+verify="$(curl -s -X POST "$emulator/_emulator/webhook/verify")"
+[ "$(printf '%s' "$verify" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).ok))')" = true ] ||
+  fail "Meta's webhook subscription check (hub.challenge) against the API failed: $verify"
+log "ok: Meta's webhook subscription check (hub.challenge) passes against the API"
+
+# A tenant applied with kubectl has no user yet: seed an owner in its database, log in through
+# the Ingress.
+app_url="$(kubectl -n "$ns" get secret acme-db -o jsonpath='{.data.appUrl}' | base64 -d)"
+owner_password="e2e-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
+node test/e2e/seed-owner.ts "$app_url" acme owner@acme.e2e.test "$owner_password"
+json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=new Function("j","return "+process.argv[1])(JSON.parse(s));console.log(v??"")})' "$1"; }
+api() { curl -s -H "Host: $host" -H "authorization: Bearer $token" -H 'content-type: application/json' "$@"; }
+token="$(curl -s -H "Host: $host" -H 'content-type: application/json' http://127.0.0.1:18080/v1/auth/login \
+  -d "{\"email\":\"owner@acme.e2e.test\",\"password\":\"$owner_password\"}" | json 'j.accessToken')"
+[ -n "$token" ] || fail "login through the Ingress gave no access token"
+log "ok: the seeded owner logs in through the Ingress"
+
+delivery="$(curl -s -X POST "$emulator/_emulator/customer/messages" -H 'content-type: application/json' \
+  -d '{"from":"5511999990000","name":"Cliente","type":"text","text":"Olá, preciso de ajuda"}')"
+[ "$(printf '%s' "$delivery" | json 'j.delivery.delivered')" = true ] || fail "the emulator's webhook was not accepted: $delivery"
+inbound_seen() { api http://127.0.0.1:18080/v1/conversations | json 'j.items.find(c => c.lastMessage && c.lastMessage.body === "Olá, preciso de ajuda")?.id' | grep -q .; }
+until_ok 60 "the customer's message appears as a conversation through the REST API (Ingress)" inbound_seen
+conversation="$(api http://127.0.0.1:18080/v1/conversations | json 'j.items.find(c => c.lastMessage && c.lastMessage.body === "Olá, preciso de ajuda").id')"
+message="$(api -H 'Idempotency-Key: e2e-reply-1' http://127.0.0.1:18080/v1/messages \
+  -d "{\"conversationId\":\"$conversation\",\"text\":\"Olá! Como posso ajudar?\"}" | json 'j.id')"
+[ -n "$message" ] || fail "the agent's reply was not accepted"
+# The reply's delivery is complete once the emulator's statuses came back through the webhook
+# (read is the last); only then is counting the sends meaningful.
+reply_read() { api "http://127.0.0.1:18080/v1/conversations/$conversation/messages" | json "j.items.find(m => m.id === '$message')?.status" | grep -qx read; }
+until_ok 90 "the agent's reply reached the emulator and its statuses came back (read)" reply_read
+sent="$(curl -s "$emulator/_emulator/sent?to=5511999990000" | json 'j.messages.filter(m => m.request.text && m.request.text.body === "Olá! Como posso ajudar?").length')"
+[ "$sent" = 1 ] || fail "the emulator received the reply $sent times, want exactly 1"
+log "ok: the reply reached the emulator exactly once"
+
+log "PASS: the tenant stack runs in pods ($((SECONDS - started)) s)"
