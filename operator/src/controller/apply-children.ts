@@ -1,6 +1,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { isAlreadyExists, KubeApiError, type KubeClient, toWire } from '../kube/kube-client.ts';
 import type { ObjectReader } from '../kube/object-cache.ts';
+import { quantityValue } from '../specs/quantity.ts';
 
 /**
  * Applying a tenant's children so that a steady state costs no writes and a hand edit is put
@@ -27,30 +28,6 @@ import type { ObjectReader } from '../kube/object-cache.ts';
 
 /** What applyIfDrifted did. */
 export type ApplyOutcome = 'unchanged' | 'applied';
-
-const QUANTITY = /^([+-]?\d+(?:\.\d+)?)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
-const SCALE: Record<string, number> = {
-  '': 1,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-
-function quantityValue(text: string): number | undefined {
-  const match = QUANTITY.exec(text);
-  if (!match) return undefined;
-  return Number(match[1]) * SCALE[match[2] ?? '']!;
-}
 
 function isEmpty(value: unknown): boolean {
   if (value === undefined || value === null || value === '' || value === false || value === 0) return true;

@@ -30,6 +30,7 @@ import {
   tmpVolume,
   tmpVolumeMount,
 } from './pod-template.ts';
+import { quantityValue } from './quantity.ts';
 import { REDIS_SCRIPTS, SCRIPTS_MOUNT_PATH } from './redis-scripts.ts';
 
 /**
@@ -85,28 +86,13 @@ export const REDIS_MAXMEMORY_SHARE = 0.75;
  */
 export const REDIS_MIN_REPLICAS_MAX_LAG = 10;
 
-const QUANTITY_VALUE = /^(\d+(?:\.\d+)?)(k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/;
-const QUANTITY_SCALE: Record<string, number> = {
-  '': 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-
 /** A memory quantity (384Mi, 1G, 1073741824) in bytes; undefined for one that is not a whole byte count. */
 export function memoryBytes(value: string | number): number | undefined {
-  const match = QUANTITY_VALUE.exec(String(value));
-  if (!match) return undefined;
-  return Math.floor(Number(match[1]) * QUANTITY_SCALE[match[2] ?? '']!);
+  const text = String(value);
+  // Unsigned and not in milli-units: a byte count.
+  if (!/^\d/.test(text) || text.endsWith('m')) return undefined;
+  const bytes = quantityValue(text);
+  return bytes === undefined ? undefined : Math.floor(bytes);
 }
 
 /**
