@@ -160,7 +160,7 @@ async function reconcileOwnerInvite(
     expiresAt !== undefined &&
     Date.parse(expiresAt) - OWNER_INVITE_RENEW_BEFORE_MS > now
   ) {
-    return { email, accepted: false, secretName: name, expiresAt };
+    return { email, accepted: false, secretName: name, expiresAt: statusTime(expiresAt) };
   }
   const invite = await options.api.ownerInvite(tenant, token, email);
   // 409 owner_exists: the owner signed up since the status was read.
@@ -171,6 +171,10 @@ async function reconcileOwnerInvite(
     'OwnerInvited',
     `${existing ? 'Renewed the invite' : 'Invited'} ${email}: the link is in Secret ${name} (key url) until ${invite.expiresAt}.`,
   );
-  const normalized = new Date(invite.expiresAt).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  return { email, accepted: false, secretName: name, expiresAt: normalized };
+  return { email, accepted: false, secretName: name, expiresAt: statusTime(invite.expiresAt) };
+}
+
+/** A time as the status spells times (RFC 3339, whole seconds, like lastTransitionTime). */
+function statusTime(iso: string): string {
+  return new Date(iso).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

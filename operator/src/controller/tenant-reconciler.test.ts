@@ -521,8 +521,11 @@ describe("the tenant's API", () => {
       status: 'True',
       reason: 'AllSessionsConnected',
     });
-    // An open invite is not replaced by later passes.
+    // An open invite is not replaced by later passes, and a poll that finds nothing new writes nothing.
     expect(api.invites).toHaveLength(1);
+    client.resetCounts();
+    await reconciler.reconcile(ns.name, 'talk');
+    expect(client.writes).toBe(0);
 
     // A week later, unaccepted: a new link replaces the expired one.
     clockOffsetMs = 7 * 86_400_000;
