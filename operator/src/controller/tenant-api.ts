@@ -129,7 +129,9 @@ export class HttpTenantApi implements TenantApi {
         error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : '';
       throw new TenantApiError(`${method} ${url} failed: ${cause}`);
     }
-    const text = await response.text();
+    const text = await readCapped(response, MAX_ANSWER_BYTES);
+    if (text === undefined)
+      throw new TenantApiError(`${method} ${url} answered more than ${MAX_ANSWER_BYTES} bytes`);
     let parsed: unknown;
     try {
       parsed = text === '' ? undefined : JSON.parse(text);
@@ -138,6 +140,24 @@ export class HttpTenantApi implements TenantApi {
     }
     return { status: response.status, body: parsed };
   }
+}
+
+// A tenant's pods are the tenant's: a compromised API must not make the operator read without
+// bound. 500 sessions by name are about 40 KiB.
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/** The body as text, or undefined (and the rest discarded) once it passes `max` bytes. */
+async function readCapped(response: Response, max: number): Promise<string | undefined> {
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    size += chunk.byteLength;
+    // Leaving the loop cancels the stream (the async iterator's return()).
+    if (size > max) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function parse<T>(schema: z.ZodType<T>, body: unknown, what: string): T {
