@@ -4,7 +4,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tenantFixture } from '../testing/fixtures.ts';
-import { HttpTenantApi, TenantApiError } from './tenant-api.ts';
+import { HttpTenantApi, TenantApiError, tenantApiServiceUrl } from './tenant-api.ts';
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -22,6 +22,12 @@ async function serve(handler: RequestListener): Promise<HttpTenantApi> {
 const tenant = tenantFixture({});
 
 describe('HttpTenantApi', () => {
+  it("reaches the API through its Service's http port", () => {
+    expect(
+      tenantApiServiceUrl(tenantFixture({}, { name: 'acme', namespace: 'tenants' }), 'cluster.local'),
+    ).toBe('http://acme-api.tenants.svc.cluster.local:80');
+  });
+
   it('sends the internal token and reads the status', async () => {
     let authorization: string | undefined;
     const api = await serve((request, response) => {

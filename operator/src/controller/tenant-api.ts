@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import type { WhatsAppTenant } from '../api/v1alpha1/index.ts';
-import { childNames, PORTS, tenantNamespace } from '../specs/names.ts';
+import { buildApiService } from '../specs/api.ts';
+import { childNames, tenantNamespace } from '../specs/names.ts';
 
 /**
  * What the operator asks of a tenant's own API, with the tenant's INTERNAL_TOKEN (the generated
- * Secret): GET /internal/status (sessions by state and by name, whether an owner can sign in)
+ * Secret), through its Service: GET /internal/status (sessions by state and by name, whether an owner can sign in)
  * and POST /internal/owner-invite (the first owner's invite). services/api/src/routes/internal.ts
  * serves both; the answers are validated here like any outside input.
  */
@@ -61,9 +62,18 @@ export class TenantApiError extends Error {
   }
 }
 
+/**
+ * The tenant API's in-cluster URL: its Service (`<tenant>-api`), whose `http` port is the one
+ * the Ingress uses (the API's own `buildApiService`), resolved through cluster DNS.
+ */
+export function tenantApiServiceUrl(tenant: WhatsAppTenant, clusterDomain: string): string {
+  const http = buildApiService(tenant).spec?.ports?.find((p) => p.name === 'http')?.port ?? 80;
+  return `http://${childNames(tenant).api}.${tenantNamespace(tenant)}.svc.${clusterDomain}:${http}`;
+}
+
 /** Options for HttpTenantApi. */
 export interface HttpTenantApiOptions {
-  /** Base URL of a tenant's API; default its Service: http://<tenant>-api.<namespace>.svc.<domain>:8080. */
+  /** Base URL of a tenant's API; default its Service (tenantApiServiceUrl). */
   baseUrl?: (tenant: WhatsAppTenant) => string;
   /** Cluster DNS domain for the default base URL. */
   clusterDomain?: string;
@@ -78,9 +88,7 @@ export class HttpTenantApi implements TenantApi {
 
   constructor(options: HttpTenantApiOptions = {}) {
     const domain = options.clusterDomain ?? 'cluster.local';
-    this.baseUrl =
-      options.baseUrl ??
-      ((tenant) => `http://${childNames(tenant).api}.${tenantNamespace(tenant)}.svc.${domain}:${PORTS.http}`);
+    this.baseUrl = options.baseUrl ?? ((tenant) => tenantApiServiceUrl(tenant, domain));
     this.timeoutMs = options.timeoutMs ?? 5_000;
   }
 
