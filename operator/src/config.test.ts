@@ -52,6 +52,8 @@ describe('operator configuration', () => {
       redis: 'redis:7.4-alpine',
     });
     expect(config.network.postgres.port).toBe(5432);
+    // The operator's own namespace may read the tenant APIs' /internal/status, unless narrowed.
+    expect(config.network.operator).toEqual([{ namespace: env.POD_NAMESPACE }]);
     expect(config.imagePullSecrets).toBeUndefined();
   });
 

@@ -38,6 +38,7 @@ export const networkConfigSchema = z.strictObject({
   dnsPorts: z.array(z.int().min(1).max(65535)).min(1).optional(),
   postgres: z.strictObject({ peers: z.array(networkPeerSchema), port: z.int().min(1).max(65535) }),
   otelCollector: z.array(networkPeerSchema).optional(),
+  operator: z.array(networkPeerSchema).optional(),
   workerInternetPorts: z.array(z.int().min(1).max(65535)),
 }) satisfies z.ZodType<NetworkConfig>;
 
@@ -153,6 +154,11 @@ export function operatorConfigFromEnv(env: OperatorEnv): OperatorConfig {
       : {}),
     clusterDomain: env.OPERATOR_CLUSTER_DOMAIN,
     logLevel: env.OPERATOR_TENANT_LOG_LEVEL,
-    network: env.OPERATOR_NETWORK,
+    // The operator reads every tenant API's /internal/status: its own namespace unless the
+    // chart names its pods more narrowly.
+    network: {
+      ...env.OPERATOR_NETWORK,
+      operator: env.OPERATOR_NETWORK.operator ?? [{ namespace: env.POD_NAMESPACE }],
+    },
   };
 }

@@ -17,6 +17,7 @@ import { createMetricsRegistry } from '@switchboard/telemetry';
 import { adminDatabaseUrl } from '@switchboard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_VERSION, KIND, type WhatsAppTenant } from './api/v1alpha1/index.ts';
+import { HttpTenantApi } from './controller/tenant-api.ts';
 import { KubeClient } from './kube/kube-client.ts';
 import { SwitchboardOperator } from './operator.ts';
 import { operatorConfigFixture } from './testing/fixtures.ts';
@@ -48,6 +49,8 @@ function startOperator(identity: string): SwitchboardOperator {
     metricsPort: 0,
     healthPort: 0,
     onLostLeadership: () => lost.push(identity),
+    // No tenant API runs in this test: a refused connection (the status says StatusUnavailable).
+    tenantApi: new HttpTenantApi({ baseUrl: () => 'http://127.0.0.1:9' }),
   });
   operators.push(operator);
   return operator;

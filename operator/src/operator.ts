@@ -2,6 +2,7 @@ import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { MetricsRegistry } from '@switchboard/telemetry';
 import { API_VERSION, KIND } from './api/v1alpha1/index.ts';
 import { KubeEventRecorder } from './controller/events.ts';
+import type { TenantApi } from './controller/tenant-api.ts';
 import { TenantReconciler } from './controller/tenant-reconciler.ts';
 import { KubeClient } from './kube/kube-client.ts';
 import { ObjectCache } from './kube/object-cache.ts';
@@ -63,6 +64,10 @@ export interface SwitchboardOperatorOptions {
   rateLimit?: { qps: number; burst: number };
   /** Child applies in flight at once within one reconcile; default 16. */
   applyConcurrency?: number;
+  /** The tenants' own APIs (sessions, owner invite); default HTTP to each tenant's API Service. */
+  tenantApi?: TenantApi;
+  /** How often a running tenant's API is read again; default 30 s. */
+  tenantApiPollMs?: number;
 }
 
 /**
@@ -167,6 +172,8 @@ export class SwitchboardOperator {
       }),
       ...(options.platformDatabaseUrl ? { platformDatabaseUrl: options.platformDatabaseUrl } : {}),
       serviceMonitorsAvailable: () => this.serviceMonitorsAvailable(),
+      ...(options.tenantApi ? { tenantApi: options.tenantApi } : {}),
+      ...(options.tenantApiPollMs ? { tenantApiPollMs: options.tenantApiPollMs } : {}),
     });
 
     this.elector = new LeaderElector({

@@ -674,7 +674,7 @@ describe('optional parts', () => {
     ]);
   });
 
-  it('gives the operator its own NetworkPolicy: metrics and health in, DNS, API server and Postgres out', async () => {
+  it("gives the operator its own NetworkPolicy: metrics and health in, DNS, API server, the tenants' APIs and Postgres out", async () => {
     // biome-ignore lint/suspicious/noExplicitAny: a rendered manifest
     const policyOf = (objects: K8sObject[]) => one(objects, 'NetworkPolicy') as any;
     const objects = await render(PLATFORM_POSTGRES);
@@ -707,6 +707,20 @@ describe('optional parts', () => {
       to: [{ ipBlock: { cidr: '10.0.0.1/32' } }],
       ports: [{ port: 6443, protocol: 'TCP' }],
     };
+    const tenantApis = {
+      to: [
+        {
+          namespaceSelector: {},
+          podSelector: {
+            matchLabels: {
+              'app.kubernetes.io/managed-by': 'switchboard-operator',
+              'app.kubernetes.io/component': 'api',
+            },
+          },
+        },
+      ],
+      ports: [{ port: 8080, protocol: 'TCP' }],
+    };
     const narrowed = {
       networkPolicy: { apiServer: [{ cidr: '10.0.0.1/32' }], apiServerPorts: [6443] },
       tenantStack: { network: { postgres: { peers: [{ cidr: '10.9.0.5/32' }], port: 5433 } } },
@@ -714,10 +728,11 @@ describe('optional parts', () => {
     expect(policyOf(await render({ ...narrowed, platformPostgresSecret: 'pg' })).spec.egress).toEqual([
       dns,
       apiServer,
+      tenantApis,
       { to: [{ ipBlock: { cidr: '10.9.0.5/32' } }], ports: [{ port: 5433, protocol: 'TCP' }] },
     ]);
     // Without managed databases the operator never talks to Postgres.
-    expect(policyOf(await render(narrowed)).spec.egress).toEqual([dns, apiServer]);
+    expect(policyOf(await render(narrowed)).spec.egress).toEqual([dns, apiServer, tenantApis]);
     // DNS on the DNS pods' own ports (after the kube-dns Service's DNAT).
     expect(
       policyOf(await render({ ...narrowed, tenantStack: { network: { dnsPorts: [1053] } } })).spec.egress[0],
@@ -737,6 +752,7 @@ describe('optional parts', () => {
           { port: 6443, protocol: 'TCP' },
         ],
       },
+      tenantApis,
     ]);
     expect(find(await render({ networkPolicy: { enabled: false } }), 'NetworkPolicy')).toEqual([]);
   });

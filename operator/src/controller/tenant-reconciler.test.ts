@@ -25,7 +25,9 @@ import {
 import { KubeClient } from '../kube/kube-client.ts';
 import { CONFIG_HASH_ANNOTATION } from '../specs/names.ts';
 import { operatorConfigFixture } from '../testing/fixtures.ts';
+import { startTenantApiStandIn, type TenantApiStandIn } from '../testing/tenant-api-stand-in.ts';
 import type { EventRecorder } from './events.ts';
+import { HttpTenantApi } from './tenant-api.ts';
 import { managedDatabaseNames } from './tenant-database.ts';
 import { TenantReconciler } from './tenant-reconciler.ts';
 
@@ -39,21 +41,29 @@ const events: EventRecorder = {
   warning: async (_t, reason, message) => void recorded.push({ type: 'Warning', reason, message }),
 };
 let reconciler: TenantReconciler;
+// The tenants' APIs: one local server speaking the internal routes' wire format.
+let standIn: TenantApiStandIn;
+// The reconciler's clock; a test moves it to expire an invite.
+let clockOffsetMs = 0;
 
 beforeAll(async () => {
   await installCrds(kubeConfig, 'crds');
   ns = await createTestNamespace(kubeConfig, 'reconcile');
   client = new KubeClient({ kubeConfig, fieldManager: 'switchboard-operator' });
+  standIn = await startTenantApiStandIn();
   reconciler = new TenantReconciler({
     client,
     config,
     events,
     platformDatabaseUrl: async () => adminDatabaseUrl(),
     serviceMonitorsAvailable: async () => false,
+    tenantApi: new HttpTenantApi({ baseUrl: standIn.baseUrl }),
+    now: () => new Date(Date.now() + clockOffsetMs),
   });
 });
 
 afterAll(async () => {
+  await standIn?.close();
   client?.close();
   await ns?.delete();
 });
@@ -451,6 +461,114 @@ describe('deletionPolicy Retain', () => {
     } finally {
       await admin.end();
     }
+  });
+});
+
+describe("the tenant's API", () => {
+  it('fills the Sessions column, names the sessions not connected, and keeps one owner invite open until the owner signs up', async () => {
+    await applyTenant('talk', {
+      sessions: [
+        { name: 'support', channel: 'baileys' },
+        { name: 'sales', channel: 'baileys' },
+      ],
+      api: { ingress: { host: 'talk.inbox.example.com', tlsSecretName: 'talk-tls' } },
+      owner: { email: 'Owner@Talk.example.com' },
+      database: { deletionPolicy: 'Delete' },
+    });
+    await reconciler.reconcile(ns.name, 'talk');
+    const api = standIn.tenant(ns.name, 'talk');
+    const generated = (await get<V1Secret>('v1', 'Secret', 'talk-internal'))!;
+    api.token = Buffer.from(generated.data!.INTERNAL_TOKEN!, 'base64').toString('utf8');
+    api.sessions = [
+      { name: 'support', state: 'connected', declared: true },
+      { name: 'sales', state: 'pairing', declared: true },
+      // Added in the inbox, not declared: not counted against the spec.
+      { name: 'extra', state: 'connected', declared: false },
+    ];
+    let tenant = await driveToReady('talk');
+    expect(tenant.status?.phase).toBe('Ready');
+    expect(tenant.status?.sessionsSummary).toBe('1/2');
+    expect(tenant.status?.sessions).toEqual({ total: 2, connected: 1, pairing: 1, disconnected: 0 });
+    expect(condition(tenant, 'SessionsHealthy')).toMatchObject({
+      status: 'False',
+      reason: 'SessionsNotConnected',
+      message: '1 of 2 declared sessions are not connected: sales (pairing).',
+    });
+
+    // The owner invite: one link, on the ingress host, in the Secret the status names.
+    expect(api.invites).toHaveLength(1);
+    expect(api.invites[0]!.email).toBe('owner@talk.example.com');
+    expect(tenant.status?.ownerInvite).toMatchObject({
+      email: 'owner@talk.example.com',
+      accepted: false,
+      secretName: 'talk-owner-invite',
+    });
+    const linkOf = async () => {
+      const secret = await get<V1Secret>('v1', 'Secret', 'talk-owner-invite');
+      return secret ? Buffer.from(secret.data!.url!, 'base64').toString('utf8') : undefined;
+    };
+    expect(await linkOf()).toBe(
+      `https://talk.inbox.example.com/accept-invite#token=${encodeURIComponent(api.invites[0]!.token)}`,
+    );
+
+    // Running: the reconcile asks to run again, since sessions change without any event.
+    api.sessions[1]!.state = 'connected';
+    const polled = await reconciler.reconcile(ns.name, 'talk');
+    expect(polled.requeueAfter).toBe(30_000);
+    tenant = await getTenant('talk');
+    expect(tenant.status?.sessionsSummary).toBe('2/2');
+    expect(condition(tenant, 'SessionsHealthy')).toMatchObject({
+      status: 'True',
+      reason: 'AllSessionsConnected',
+    });
+    // An open invite is not replaced by later passes, and a poll that finds nothing new writes nothing.
+    expect(api.invites).toHaveLength(1);
+    client.resetCounts();
+    await reconciler.reconcile(ns.name, 'talk');
+    expect(client.writes).toBe(0);
+
+    // A week later, unaccepted: a new link replaces the expired one.
+    clockOffsetMs = 7 * 86_400_000;
+    try {
+      await reconciler.reconcile(ns.name, 'talk');
+    } finally {
+      clockOffsetMs = 0;
+    }
+    expect(api.invites).toHaveLength(2);
+    expect(await linkOf()).toBe(
+      `https://talk.inbox.example.com/accept-invite#token=${encodeURIComponent(api.invites[1]!.token)}`,
+    );
+
+    // The API cannot be asked: Unknown, not an invented count; the invite is kept in the status.
+    const token = api.token;
+    api.token = 'not the token';
+    await reconciler.reconcile(ns.name, 'talk');
+    tenant = await getTenant('talk');
+    expect(tenant.status?.sessionsSummary).toBe('unknown');
+    expect(condition(tenant, 'SessionsHealthy')).toMatchObject({
+      status: 'Unknown',
+      reason: 'StatusUnavailable',
+    });
+    expect(condition(tenant, 'SessionsHealthy')?.message).toContain('answered 401');
+    expect(tenant.status?.ownerInvite?.secretName).toBe('talk-owner-invite');
+    api.token = token;
+
+    // The owner has set a password: the link is deleted and nothing is made again, ever.
+    api.ownerActive = true;
+    await reconciler.reconcile(ns.name, 'talk');
+    expect(await linkOf()).toBeUndefined();
+    tenant = await getTenant('talk');
+    expect(tenant.status?.ownerInvite).toEqual({ email: 'owner@talk.example.com', accepted: true });
+    expect(recorded.some((e) => e.reason === 'OwnerSignedUp')).toBe(true);
+    clockOffsetMs = 30 * 86_400_000;
+    try {
+      await reconciler.reconcile(ns.name, 'talk');
+    } finally {
+      clockOffsetMs = 0;
+    }
+    expect(await linkOf()).toBeUndefined();
+    expect(api.invites).toHaveLength(2);
+    expect(api.requests.filter((r) => r === 'POST /internal/owner-invite')).toHaveLength(2);
   });
 });
 

@@ -24,6 +24,8 @@ import { applyIfDrifted, createIfMissing, forEachLimited } from './apply-childre
 import { deploymentCounts, jobState, observeRedis } from './child-observations.ts';
 import type { EventRecorder } from './events.ts';
 import { secretValue } from './platform-database.ts';
+import { HttpTenantApi, type TenantApi } from './tenant-api.ts';
+import { DEFAULT_TENANT_API_POLL_MS, observeTenantApi } from './tenant-api-observation.ts';
 import { DATABASE_FINALIZER, dropManagedDatabase, provisionManagedDatabase } from './tenant-database.ts';
 import {
   buildStatus,
@@ -69,20 +71,30 @@ export interface TenantReconcilerOptions {
   platformDatabaseUrl?: () => Promise<string | undefined>;
   /** Whether the cluster serves monitoring.coreos.com/v1 (from discovery). */
   serviceMonitorsAvailable: () => Promise<boolean>;
-  /** Clock, for condition transition times. */
+  /** Clock, for condition transition times and the owner invite's expiry. */
   now?: () => Date;
+  /** The tenants' own APIs (sessions, owner invite); default HTTP to each tenant's API Service. */
+  tenantApi?: TenantApi;
+  /** How often a running tenant's API is read again; default DEFAULT_TENANT_API_POLL_MS (30 s). */
+  tenantApiPollMs?: number;
 }
 
 /** What a reconcile asks of the work queue. */
 export interface ReconcileResult {
-  /** Run again after this long even without an event (a deletion waiting for operator configuration). */
+  /**
+   * Run again after this long even without an event: a deletion waiting for operator
+   * configuration, or a running tenant whose API is read again for its sessions.
+   */
   requeueAfter?: number;
 }
 
 // A tenant waiting on its migration Job or its pods is not polled: every child kind is watched,
 // so the Job's or the Deployment's status change reconciles it, and the tenant informer's
 // resync (RESYNC_PERIOD_SECONDS) is the safety net for a missed event. Polling every 30-60 s
-// cost the API server about 500 requests/s for 500 waiting tenants (bench/README.md).
+// cost the API server about 500 requests/s for 500 waiting tenants (bench/README.md). A running
+// tenant is read again every 30 s for its sessions, which change without any Kubernetes event;
+// that pass reads its children from the informer caches and writes only a changed status, so
+// it costs the tenant's API one GET and the API server nothing for a managed-database tenant.
 const FINALIZER_RETRY_MS = 60_000;
 
 /** The optional children: kinds and names that exist only for some specs, deleted when unwanted. */
@@ -159,6 +171,8 @@ export class TenantReconciler {
   private readonly platformDatabaseUrl: () => Promise<string | undefined>;
   private readonly serviceMonitorsAvailable: () => Promise<boolean>;
   private readonly now: () => Date;
+  private readonly tenantApi: TenantApi;
+  private readonly tenantApiPollMs: number;
 
   constructor(options: TenantReconcilerOptions) {
     this.client = options.client;
@@ -169,6 +183,8 @@ export class TenantReconciler {
     this.platformDatabaseUrl = options.platformDatabaseUrl ?? (async () => undefined);
     this.serviceMonitorsAvailable = options.serviceMonitorsAvailable;
     this.now = options.now ?? (() => new Date());
+    this.tenantApi = options.tenantApi ?? new HttpTenantApi({ clusterDomain: options.config.clusterDomain });
+    this.tenantApiPollMs = options.tenantApiPollMs ?? DEFAULT_TENANT_API_POLL_MS;
   }
 
   /**
@@ -196,6 +212,7 @@ export class TenantReconciler {
         migrations: { state: 'Blocked', reason: 'InvalidSpec', message },
         workers: { desired: 0, ready: 0, updated: 0 },
         api: { desired: 0, ready: 0, updated: 0 },
+        sessions: { reported: false, reason: 'InvalidSpec', message },
         selector: '',
       });
       return {};
@@ -327,6 +344,22 @@ export class TenantReconciler {
             : tenant.spec.api.replicas,
         );
     const url = publicUrl(tenant);
+    progress.step = 'tenant API';
+    const apiCounts = deploymentCounts(apiDeployment);
+    const fromApi = await observeTenantApi(
+      {
+        client: this.client,
+        reader: this.reader,
+        api: this.tenantApi,
+        events: this.events,
+        now: this.now,
+        pollMs: this.tenantApiPollMs,
+      },
+      tenant,
+      generated,
+      migrations.state === 'Succeeded' && apiCounts.ready > 0,
+    );
+    progress.step = 'status';
     const observations: TenantObservations = {
       generation: tenant.metadata.generation ?? 0,
       suspended: tenant.spec.suspend,
@@ -334,12 +367,14 @@ export class TenantReconciler {
       redis,
       migrations,
       workers: { desired: workersDesired, ...deploymentCounts(workerDeployment) },
-      api: { desired: apiDesired, ...deploymentCounts(apiDeployment) },
+      api: { desired: apiDesired, ...apiCounts },
       ...(url ? { endpoints: { inbox: url, api: `${url}/v1` } } : {}),
+      sessions: fromApi.sessions,
+      ...(fromApi.ownerInvite ? { ownerInvite: fromApi.ownerInvite } : {}),
       selector: workerSelector(tenant),
     };
     await this.writeStatus(tenant, observations);
-    return {};
+    return fromApi.requeueAfter === undefined ? {} : { requeueAfter: fromApi.requeueAfter };
   }
 
   /**

@@ -19,6 +19,13 @@ function observations(overrides: Partial<TenantObservations> = {}): TenantObserv
     migrations: { state: 'Succeeded', reason: 'MigrationSucceeded', message: 'done' },
     workers: { desired: 2, ready: 2, updated: 2 },
     api: { desired: 2, ready: 2, updated: 2 },
+    sessions: {
+      reported: true,
+      declared: [
+        { name: 'support', state: 'connected' },
+        { name: 'sales', state: 'connected' },
+      ],
+    },
     selector: 'app.kubernetes.io/instance=acme',
     ...overrides,
   };
@@ -40,18 +47,53 @@ describe('buildStatus', () => {
     });
     expect(find(status.conditions, 'Degraded')).toMatchObject({ status: 'False' });
     expect(status.workersSummary).toBe('2/2');
-    expect(status.sessionsSummary).toBe('unknown');
+    expect(status.sessionsSummary).toBe('2/2');
     expect(status.observedGeneration).toBe(3);
     expect(status.conditions!.every((c) => c.observedGeneration === 3)).toBe(true);
   });
 
   it('reports sessions as Unknown until the API reports them, never an invented count', () => {
-    const status = buildStatus(undefined, observations(), t0);
+    const status = buildStatus(
+      undefined,
+      observations({
+        sessions: { reported: false, reason: 'WaitingForApi', message: 'No API pod is ready.' },
+      }),
+      t0,
+    );
     expect(find(status.conditions, 'SessionsHealthy')).toMatchObject({
       status: 'Unknown',
-      reason: 'SessionsNotReported',
+      reason: 'WaitingForApi',
     });
     expect(status.sessions).toBeUndefined();
+    expect(status.sessionsSummary).toBe('unknown');
+  });
+
+  it('counts connected of declared sessions and names the ones not connected', () => {
+    const status = buildStatus(
+      undefined,
+      observations({
+        sessions: {
+          reported: true,
+          declared: [
+            { name: 'support', state: 'connected' },
+            { name: 'sales', state: 'pairing' },
+            { name: 'ops', state: 'logged_out' },
+            { name: 'new', state: 'unknown' },
+          ],
+        },
+      }),
+      t0,
+    );
+    expect(status.sessionsSummary).toBe('1/4');
+    expect(status.sessions).toEqual({ total: 4, connected: 1, pairing: 1, disconnected: 2 });
+    expect(find(status.conditions, 'SessionsHealthy')).toMatchObject({
+      status: 'False',
+      reason: 'SessionsNotConnected',
+      message:
+        '3 of 4 declared sessions are not connected: sales (pairing), ops (logged out), new (not known to the API yet).',
+    });
+    // Sessions are the tenant's business: a disconnected phone does not make the stack un-Ready.
+    expect(status.phase).toBe('Ready');
   });
 
   it('stays Ready but Progressing during a rolling update', () => {

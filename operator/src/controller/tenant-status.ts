@@ -1,5 +1,9 @@
 import type { Condition, ConditionType, Phase, WhatsAppTenantStatus } from '../api/v1alpha1/index.ts';
 import { stableStringify } from '../specs/config-hash.ts';
+import type { SessionState, TenantApiStatus } from './tenant-api.ts';
+
+/** status.ownerInvite. */
+export type OwnerInviteStatus = NonNullable<WhatsAppTenantStatus['ownerInvite']>;
 
 /**
  * Turning what a reconcile observed into the tenant's status: conditions with reasons a human
@@ -17,6 +21,83 @@ export interface Observation {
 /** The state of the migration Job for the tenant's target image. */
 export type MigrationState = 'Succeeded' | 'Running' | 'Failed' | 'Blocked';
 
+/** A declared session's state as the API reports it; `unknown` when the API has no such session yet. */
+export type DeclaredSessionState = SessionState | 'unknown';
+
+/**
+ * What the reconcile learned about the declared sessions: each one's state from the tenant's
+ * API, or why the API could not be asked.
+ */
+export type SessionsObservation =
+  | { reported: true; declared: { name: string; state: DeclaredSessionState }[] }
+  | { reported: false; reason: string; message: string };
+
+/** The declared sessions (spec.sessions) with the states the API reports for them. */
+export function declaredSessions(
+  declaredNames: readonly string[],
+  reported: TenantApiStatus,
+): { name: string; state: DeclaredSessionState }[] {
+  const states = new Map(reported.sessions.items.map((s) => [s.name, s.state]));
+  return declaredNames.map((name) => ({ name, state: states.get(name) ?? 'unknown' }));
+}
+
+// The message names this many sessions that are not connected; the count covers the rest.
+const SESSIONS_NAMED = 10;
+
+/** The SessionsHealthy condition and the status fields for the sessions. */
+export function sessionsStatus(sessions: SessionsObservation): {
+  healthy: Observation | { ok: 'Unknown'; reason: string; message: string };
+  counts?: { total: number; connected: number; pairing: number; disconnected: number };
+  summary: string;
+} {
+  if (!sessions.reported) {
+    return {
+      healthy: { ok: 'Unknown', reason: sessions.reason, message: sessions.message },
+      summary: 'unknown',
+    };
+  }
+  const { declared } = sessions;
+  const connected = declared.filter((s) => s.state === 'connected').length;
+  const pairing = declared.filter((s) => s.state === 'pairing' || s.state === 'unpaired').length;
+  const counts = {
+    total: declared.length,
+    connected,
+    pairing,
+    disconnected: declared.length - connected - pairing,
+  };
+  const down = declared.filter((s) => s.state !== 'connected');
+  if (down.length === 0) {
+    return {
+      healthy: {
+        ok: true,
+        reason: 'AllSessionsConnected',
+        message:
+          declared.length === 0
+            ? 'No sessions are declared.'
+            : `All ${declared.length} declared sessions are connected.`,
+      },
+      counts,
+      summary: `${connected}/${declared.length}`,
+    };
+  }
+  const named = down
+    .slice(0, SESSIONS_NAMED)
+    .map(
+      (s) => `${s.name} (${s.state === 'unknown' ? 'not known to the API yet' : s.state.replace('_', ' ')})`,
+    )
+    .join(', ');
+  const more = down.length > SESSIONS_NAMED ? ` and ${down.length - SESSIONS_NAMED} more` : '';
+  return {
+    healthy: {
+      ok: false,
+      reason: 'SessionsNotConnected',
+      message: `${down.length} of ${declared.length} declared sessions are not connected: ${named}${more}.`,
+    },
+    counts,
+    summary: `${connected}/${declared.length}`,
+  };
+}
+
 /** Everything the status is computed from. */
 export interface TenantObservations {
   /** metadata.generation of the tenant the reconcile acted on. */
@@ -31,6 +112,10 @@ export interface TenantObservations {
   workers: { desired: number; ready: number; updated: number };
   api: { desired: number; ready: number; updated: number };
   endpoints?: { inbox?: string; api?: string };
+  /** The declared sessions as the tenant's API reports them, or why it could not be asked. */
+  sessions: SessionsObservation;
+  /** The first owner's invite (spec.owner), when there is one to report. */
+  ownerInvite?: OwnerInviteStatus;
   /** Label selector of the worker pods, for the scale subresource. */
   selector: string;
 }
@@ -119,15 +204,11 @@ export function desiredConditions(o: TenantObservations): Omit<Condition, 'lastT
     condition('DatabaseReady', o.database.ok, o.database.reason, o.database.message, g),
     condition('RedisReady', o.redis.ok, o.redis.reason, o.redis.message, g),
     condition('MigrationsApplied', migrated, o.migrations.reason, o.migrations.message, g),
-    // The tenant API's internal status endpoint reports sessions; until the operator reads it,
-    // say so rather than invent a value.
-    condition(
-      'SessionsHealthy',
-      'Unknown',
-      'SessionsNotReported',
-      'Session health is not reported to the operator yet.',
-      g,
-    ),
+    // From the tenant API's GET /internal/status (tenant-api.ts); Unknown while it cannot be asked.
+    (() => {
+      const { healthy } = sessionsStatus(o.sessions);
+      return condition('SessionsHealthy', healthy.ok, healthy.reason, healthy.message, g);
+    })(),
   ];
 }
 
@@ -166,18 +247,16 @@ export function buildStatus(
   now: Date,
 ): WhatsAppTenantStatus {
   const conditions = mergeConditions(previous?.conditions, desiredConditions(o), now);
+  const sessions = sessionsStatus(o.sessions);
   return {
     phase: phaseOf(o, conditions),
     observedGeneration: o.generation,
     conditions,
     workers: { desired: o.workers.desired, ready: o.workers.ready },
     workersSummary: `${o.workers.ready}/${o.workers.desired}`,
-    // The operator does not read session health from the tenant API: status.sessions is kept
-    // when something set it, and the summary is unknown otherwise.
-    ...(previous?.sessions ? { sessions: previous.sessions } : {}),
-    sessionsSummary: previous?.sessions
-      ? `${previous.sessions.connected}/${previous.sessions.total}`
-      : 'unknown',
+    ...(sessions.counts ? { sessions: sessions.counts } : {}),
+    sessionsSummary: sessions.summary,
+    ...(o.ownerInvite ? { ownerInvite: o.ownerInvite } : {}),
     ...(o.endpoints && (o.endpoints.inbox || o.endpoints.api) ? { endpoints: o.endpoints } : {}),
     selector: o.selector,
   };
@@ -231,16 +310,26 @@ export function failedStatus(
 }
 
 /**
- * A merge patch replaces lists whole, which is what conditions need; fields present before and
- * absent now are set to null so the patch removes them.
+ * A merge patch replaces lists whole, which is what conditions need, but merges objects: fields
+ * present before and absent now (at any depth of nested objects, e.g. ownerInvite.secretName once
+ * the invite is accepted) are set to null so the patch removes them.
  */
 export function replaceLists(
   previous: WhatsAppTenantStatus | undefined,
   next: WhatsAppTenantStatus,
 ): Record<string, unknown> {
+  return removedAsNull(previous ?? {}, next);
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function removedAsNull(previous: object, next: object): Record<string, unknown> {
   const patch: Record<string, unknown> = { ...next };
-  for (const field of Object.keys(previous ?? {})) {
-    if (!(field in next)) patch[field] = null;
+  for (const [field, before] of Object.entries(previous)) {
+    const after = (next as Record<string, unknown>)[field];
+    if (after === undefined) patch[field] = null;
+    else if (isObject(before) && isObject(after)) patch[field] = removedAsNull(before, after);
   }
   return patch;
 }

@@ -48,6 +48,8 @@ export interface ChildNames {
   generatedSecret: string;
   /** Secret with the managed database's connection URLs. */
   databaseSecret: string;
+  /** Secret with the first owner's invite link, while it is not accepted (spec.owner). */
+  ownerInvite: string;
 }
 
 /** The names of a tenant's children: `<tenant>-<part>`. */
@@ -63,6 +65,7 @@ export function childNames(tenant: WhatsAppTenant): ChildNames {
     redisScripts: `${base}-redis-scripts`,
     generatedSecret: `${base}-internal`,
     databaseSecret: `${base}-db`,
+    ownerInvite: `${base}-owner-invite`,
   };
 }
 

@@ -179,6 +179,21 @@ describe('buildNetworkPolicies', () => {
     expect(can(stranger, api, 8080)).toBe(false);
   });
 
+  it("lets the operator read the API's internal routes when its pods are configured, and only then", () => {
+    const operator: Pod = {
+      namespace: 'switchboard-system',
+      labels: { 'app.kubernetes.io/name': 'operator' },
+    };
+    expect(can(operator, api, 8080)).toBe(false);
+    const withOperator = operatorConfigFixture({
+      network: { ...config.network, operator: [{ namespace: 'switchboard-system' }] },
+    });
+    const policies = buildNetworkPolicies(tenantFixture({}, { name: 'np-test' }), withOperator);
+    expect(allowed(policies, operator, api, 8080)).toBe(true);
+    expect(allowed(policies, operator, worker, 9464)).toBe(false);
+    expect(allowed(policies, stranger, api, 8080)).toBe(false);
+  });
+
   it('lets Prometheus scrape the API and workers', () => {
     expect(can(prometheus, api, 9464)).toBe(true);
     expect(can(prometheus, worker, 9464)).toBe(true);

@@ -165,6 +165,11 @@ export function buildNetworkPolicies(tenant: WhatsAppTenant, config: OperatorCon
         { _from: network.ingressController.map(networkPolicyPeer), ports: [tcp(PORTS.http)] },
         // Workers call the API's internal endpoints (with the generated internal token).
         { _from: pods(tenant, 'worker'), ports: [tcp(PORTS.http)] },
+        // The operator reads /internal/status and asks for the owner invite (same token). An
+        // empty `from` would allow every source, so no operator peers means no rule.
+        ...(network.operator && network.operator.length > 0
+          ? [{ _from: network.operator.map(networkPolicyPeer), ports: [tcp(PORTS.http)] }]
+          : []),
         metricsIngress(config),
       ],
       egress: [

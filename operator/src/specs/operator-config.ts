@@ -40,6 +40,12 @@ export interface NetworkConfig {
   otelCollector?: NetworkPeer[];
   /** Ports workers may reach on the internet: WhatsApp (443, 5222) and webhook targets. */
   workerInternetPorts: number[];
+  /**
+   * The operator's pods, which read each tenant API's /internal/status and ask for the owner
+   * invite; the runtime defaults it to the operator's namespace. None: no such rule (and the
+   * Sessions column stays unknown where NetworkPolicies are enforced).
+   */
+  operator?: NetworkPeer[];
 }
 
 /** The operator-wide settings the builders use. */

@@ -25,6 +25,10 @@ export const ERRORS = {
   not_found: { status: 404, message: 'not found' },
   route_not_found: { status: 404, message: 'no such route' },
   conflict: { status: 409, message: 'the request conflicts with the current state' },
+  owner_exists: {
+    status: 409,
+    message: 'the tenant already has an owner who can sign in; invite members from the inbox',
+  },
   declared_session: { status: 409, message: 'this session is declared in the tenant spec; change it there' },
   idempotency_key_mismatch: { status: 422, message: 'the Idempotency-Key was used with another request' },
   channel_unsupported: { status: 422, message: "the session's channel cannot do this" },

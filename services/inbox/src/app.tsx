@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiClient, describeError, sessionRefreshStore } from './api/client.ts';
 import { type Me, meSchema } from './api/schemas.ts';
 import { roleAtLeast, SignedIn, useApp } from './app-context.tsx';
+import { AcceptInvitePage } from './pages/accept-invite.tsx';
 import { InboxPage } from './pages/inbox.tsx';
 import { LoginPage } from './pages/login.tsx';
 import { SessionsPage } from './pages/sessions.tsx';
@@ -17,6 +18,7 @@ type AuthState =
 /** The inbox: the login screen, or the signed-in shell. */
 export function App() {
   const client = useMemo(() => new ApiClient({ store: sessionRefreshStore }), []);
+  const path = usePath();
   const [auth, setAuth] = useState<AuthState>(() =>
     client.hasRefreshToken() ? { kind: 'checking' } : { kind: 'signed-out' },
   );
@@ -42,6 +44,25 @@ export function App() {
     navigate('/', { replace: true });
   }, [client]);
 
+  // An invite link works whoever is signed in on this browser: it signs in as the invited member.
+  if (routeOf(path).screen === 'accept-invite') {
+    return (
+      <AcceptInvitePage
+        client={client}
+        onAccepted={async (email, password) => {
+          try {
+            await client.login(email, password);
+            // Leaves the page and drops the spent token from the address bar and history.
+            navigate('/', { replace: true });
+            await loadMe();
+            return undefined;
+          } catch (error) {
+            return describeError(error);
+          }
+        }}
+      />
+    );
+  }
   if (auth.kind === 'checking') return <p className="splash">Loading…</p>;
   if (auth.kind === 'signed-out') {
     return (

@@ -1,7 +1,7 @@
 import { useSyncExternalStore } from 'react';
 
 /*
- * A router of four screens does not need a library: the path lives in history, `navigate` pushes,
+ * A router of a handful of screens does not need a library: the path lives in history, `navigate` pushes,
  * and `usePath` re-renders on back/forward. The API serves index.html for every non-API path, so
  * a reload on /c/<id> lands back here.
  */
@@ -37,7 +37,8 @@ export type Route =
   | { screen: 'inbox'; conversationId: string | undefined }
   | { screen: 'sessions' }
   | { screen: 'team' }
-  | { screen: 'settings' };
+  | { screen: 'settings' }
+  | { screen: 'accept-invite' };
 
 /** Parses a path into the screen it shows (anything unknown is the inbox). */
 export function routeOf(path: string): Route {
@@ -47,5 +48,6 @@ export function routeOf(path: string): Route {
   if (pathname === '/sessions') return { screen: 'sessions' };
   if (pathname === '/team') return { screen: 'team' };
   if (pathname === '/settings') return { screen: 'settings' };
+  if (pathname === '/accept-invite') return { screen: 'accept-invite' };
   return { screen: 'inbox', conversationId: undefined };
 }

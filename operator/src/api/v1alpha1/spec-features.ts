@@ -180,3 +180,18 @@ export const imagesSchema = z
       .describe('Redis image (Redis 7 or later; also runs Sentinel).'),
   })
   .describe("Image overrides, e.g. to pin one tenant to a version; unset follows the operator's images.");
+
+/** An email address as RE2 (the API server's regex engine) and ECMAScript both read it. */
+export const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+export const ownerSchema = z
+  .strictObject({
+    email: z
+      .string()
+      .max(320)
+      .regex(EMAIL, 'must be an email address')
+      .describe(
+        "The first owner's email address. While no owner has set a password, the operator keeps a single-use invite link for it in the Secret status.ownerInvite.secretName (renewed when it expires); once the owner has signed up nothing more is made.",
+      ),
+  })
+  .describe("The tenant's first owner, who signs in to the inbox and invites the team.");

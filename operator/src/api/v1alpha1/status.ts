@@ -67,18 +67,40 @@ export const whatsAppTenantStatusSchema = z
       .describe('Ready/desired workers, e.g. 2/2: the Workers column of kubectl get.'),
     sessions: z
       .strictObject({
-        total: count('Sessions known to the tenant.'),
-        connected: count('Sessions with a live connection.'),
-        pairing: count('Sessions waiting for a QR code or pairing code to be scanned.'),
-        disconnected: count('Sessions neither connected nor pairing.'),
+        total: count('Sessions declared in spec.sessions.'),
+        connected: count('Declared sessions with a live connection.'),
+        pairing: count('Declared sessions waiting for a QR code or pairing code to be scanned.'),
+        disconnected: count(
+          'Declared sessions neither connected nor pairing (connecting, disconnected, logged out, or not yet known to the API).',
+        ),
       })
       .optional()
-      .describe('Session counts as the API reports them; absent until it has.'),
+      .describe(
+        "Declared sessions by state, as the tenant's API reports them; absent while it cannot be asked.",
+      ),
     sessionsSummary: z
       .string()
       .max(32)
       .optional()
-      .describe('Connected/total sessions, e.g. 2/3, or unknown: the Sessions column of kubectl get.'),
+      .describe(
+        'Connected/declared sessions, e.g. 2/3, or unknown while the API cannot be asked: the Sessions column of kubectl get.',
+      ),
+    ownerInvite: z
+      .strictObject({
+        email: z.string().max(320).describe('The address invited (spec.owner.email).'),
+        accepted: z.boolean().describe('True once the owner has set a password; the link is then gone.'),
+        secretName: z
+          .string()
+          .max(253)
+          .optional()
+          .describe('Secret holding the invite link (key url) while it is not accepted.'),
+        expiresAt: z.iso
+          .datetime()
+          .optional()
+          .describe('When the link stops working; a new one is made then.'),
+      })
+      .optional()
+      .describe("The first owner's invite (spec.owner); absent until the API could be asked."),
     endpoints: z
       .strictObject({
         inbox: z.string().max(2048).optional().describe('URL of the hosted inbox.'),

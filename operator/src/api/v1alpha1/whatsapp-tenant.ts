@@ -15,6 +15,7 @@ import {
   mediaSchema,
   observabilitySchema,
   outboundSchema,
+  ownerSchema,
 } from './spec-features.ts';
 import { apiSchema, sessionsSchema, workersSchema } from './spec-workloads.ts';
 import { type conditionSchema, whatsAppTenantStatusSchema } from './status.ts';
@@ -49,6 +50,7 @@ export const whatsAppTenantSpecSchema = z
     cloudApi: cloudApiSchema,
     observability: observabilitySchema,
     images: imagesSchema.optional(),
+    owner: ownerSchema.optional(),
     suspend: z
       .boolean()
       .default(false)

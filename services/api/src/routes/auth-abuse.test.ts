@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { withTenant } from '@switchboard/db';
 import { hashPassword } from '@switchboard/passwords';
 import { describe, expect, it, vi } from 'vitest';
+import { settledPasswordResets } from '../services/auth.ts';
 import {
   app,
   bearer,
@@ -42,6 +43,7 @@ describe('password reset confirm', () => {
 
     const email = seeded.a.users.viewer.email;
     await app.inject({ method: 'POST', url: '/v1/auth/password-reset', payload: { tenant: slugA, email } });
+    await settledPasswordResets();
     const delivery = resets.find((r) => r.email === email)!;
     expect((await confirm(delivery.token)).statusCode).toBe(204);
     const afterUse = hashes.mock.calls.length;

@@ -1,6 +1,7 @@
 import { withTenant } from '@switchboard/db';
 import { hashPassword } from '@switchboard/passwords';
 import { describe, expect, it } from 'vitest';
+import { settledPasswordResets } from '../services/auth.ts';
 import {
   app,
   bearer,
@@ -115,6 +116,7 @@ describe('auth', () => {
       payload: { tenant: slugB, email },
     });
     expect(req.statusCode).toBe(202);
+    await settledPasswordResets();
     const delivery = resets.find((r) => r.email === email)!;
     expect(delivery.tenantSlug).toBe(slugB);
     const newPassword = 'a brand new password';
@@ -139,6 +141,7 @@ describe('auth', () => {
         })
       ).statusCode,
     ).toBe(202);
+    await settledPasswordResets();
     expect(resets.length).toBe(count);
   });
 

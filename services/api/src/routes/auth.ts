@@ -4,6 +4,7 @@ import { errorBody } from '../schemas.ts';
 import {
   confirmPasswordReset,
   currentMember,
+  describeResetToken,
   login,
   logout,
   refreshTokens,
@@ -108,6 +109,8 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       config: { public: true },
       schema: {
         summary: 'Start a password reset: a single-use token goes to the delivery hook',
+        description:
+          'Answered 202 at once, whatever the account; at most 3 tokens per account per token lifetime.',
         tags: ['auth'],
         security: [],
         body: z.strictObject({ tenant: slug.optional(), email }),
@@ -115,8 +118,12 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      await startPasswordReset(ctx, request.body);
-      // 202 whether or not the account exists: the endpoint does not reveal who has an account.
+      // 202 at once whether or not the account exists (or is over its limit): the lookup, the
+      // token and the delivery happen after the answer, so neither its content nor its timing
+      // reveals who has an account.
+      startPasswordReset(ctx, request.body, (error) =>
+        request.log.error({ err: error }, 'password reset request failed'),
+      );
       return reply.status(202).send(null);
     },
   );
@@ -127,6 +134,53 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       config: { public: true },
       schema: {
         summary: 'Set a new password with a reset token (single use; signs out every session)',
+        tags: ['auth'],
+        security: [],
+        body: z.strictObject({ token: z.string().min(1).max(200), password: newPassword }),
+        response: { 204: z.null(), 400: errorBody },
+      },
+    },
+    async (request, reply) => {
+      await confirmPasswordReset(ctx, request.body.token, request.body.password);
+      return reply.status(204).send(null);
+    },
+  );
+
+  const tokenBody = z.strictObject({ token: z.string().min(1).max(200) });
+
+  app.post(
+    '/invite',
+    {
+      config: { public: true },
+      schema: {
+        summary: 'Who an invite (or reset) token is for, while it can be used',
+        description: 'The accept-invite page shows the address before the password is set.',
+        tags: ['auth'],
+        security: [],
+        body: tokenBody,
+        response: {
+          200: z.strictObject({
+            email: z.string(),
+            displayName: z.string(),
+            tenant: z.string(),
+            expiresAt: z.iso.datetime(),
+          }),
+          400: errorBody,
+        },
+      },
+    },
+    async (request) => {
+      const invite = await describeResetToken(ctx, request.body.token);
+      return { ...invite, expiresAt: invite.expiresAt.toISOString() };
+    },
+  );
+
+  app.post(
+    '/invite/accept',
+    {
+      config: { public: true },
+      schema: {
+        summary: 'Accept an invite: set the password with its token (single use), then sign in',
         tags: ['auth'],
         security: [],
         body: z.strictObject({ token: z.string().min(1).max(200), password: newPassword }),

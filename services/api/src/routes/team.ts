@@ -6,6 +6,16 @@ import { changeMemberRole, inviteMember, listMembers, removeMember } from '../se
 
 const role = z.enum(['owner', 'admin', 'agent', 'viewer']);
 
+const invitedSchema = z.strictObject({
+  ...memberSchema.shape,
+  invite: z
+    .strictObject({
+      token: z.string().describe('Single use: give the member <inbox>/accept-invite#token=<token>.'),
+      expiresAt: z.iso.datetime(),
+    })
+    .describe('The invite; shown only in this answer.'),
+});
+
 /** The team: members, invitations, roles, removal. Only an owner grants or removes an owner. */
 export const teamRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.sb;
@@ -34,18 +44,26 @@ export const teamRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       config: { access: { role: 'admin' } },
       schema: {
-        summary: 'Invite a member (the password is set through a password reset)',
+        summary: 'Invite a member: the answer carries the invite token for the accept-invite page',
+        description:
+          'The member sets a password at <inbox>/accept-invite#token=<invite.token> (single use, ' +
+          'valid for 7 days). A removed member can be invited again.',
         tags: ['team'],
         body: z.strictObject({
           email: z.email().max(320),
           displayName: z.string().trim().min(1).max(200),
           role,
         }),
-        response: { 201: memberSchema, 400: errorBody, 403: errorBody, 409: errorBody },
+        response: { 201: invitedSchema, 400: errorBody, 403: errorBody, 409: errorBody },
       },
     },
-    async (request, reply) =>
-      reply.status(201).send(memberDto(await inviteMember(ctx, request, request.body))),
+    async (request, reply) => {
+      const invited = await inviteMember(ctx, request, request.body);
+      return reply.status(201).send({
+        ...memberDto(invited),
+        invite: { token: invited.invite.token, expiresAt: invited.invite.expiresAt.toISOString() },
+      });
+    },
   );
 
   app.patch(

@@ -74,12 +74,16 @@ if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[
 return 1
 `;
 
-async function claimAttempt(ctx: ApiContext, limits: [key: string, max: number][]): Promise<boolean> {
+async function claimAttempt(
+  ctx: ApiContext,
+  limits: [key: string, max: number][],
+  windowMs: number = ctx.loginLockoutMs,
+): Promise<boolean> {
   const allowed = await ctx.redis.eval(
     CLAIM_ATTEMPT,
     limits.length,
     ...limits.map(([key]) => key),
-    ctx.loginLockoutMs,
+    windowMs,
     ...limits.map(([, max]) => max),
   );
   return allowed === 1;
@@ -204,17 +208,44 @@ export async function currentMember(
   return { id: user.id, email: user.email, displayName: user.displayName, role: p.role, tenant: p.slug };
 }
 
+// Reset requests per account (whether it exists or not) per passwordResetTtlMs: enough for a
+// lost email and a retry, and too few to flood a member's mailbox through the delivery hook.
+export const PASSWORD_RESETS_PER_ACCOUNT = 3;
+
+const pendingResets = new Set<Promise<void>>();
+
+/** Resolves when every reset request started so far has been handled (tests, shutdown). */
+export async function settledPasswordResets(): Promise<void> {
+  await Promise.all([...pendingResets]);
+}
+
 /**
- * Starts a password reset: a single-use token goes to the delivery hook when the account exists.
- * Nothing tells the caller whether it does.
+ * Starts a password reset: a single-use token goes to the delivery hook when the account exists,
+ * at most PASSWORD_RESETS_PER_ACCOUNT times per passwordResetTtlMs. Returns before anything that
+ * depends on the account is done (the lookup, the token, the delivery), so the answer has the
+ * same shape and timing whether the account exists, is over its limit or not; a failure of the
+ * work after the answer goes to `onError` (the request's log), never to the caller.
  */
-export async function startPasswordReset(
+export function startPasswordReset(
+  ctx: ApiContext,
+  input: { tenant?: string | undefined; email: string },
+  onError: (error: unknown) => void,
+): void {
+  const work = issuePasswordReset(ctx, input).catch(onError);
+  pendingResets.add(work);
+  void work.finally(() => pendingResets.delete(work));
+}
+
+async function issuePasswordReset(
   ctx: ApiContext,
   input: { tenant?: string | undefined; email: string },
 ): Promise<void> {
   const tenantSlug = input.tenant ?? ctx.defaultTenant;
   const tenantId = tenantIdForSlug(tenantSlug);
   const address = input.email.toLowerCase();
+  const limitKey = `${tenantKeyPrefix(tenantSlug)}api:password-resets:account:${hashCredential(address)}`;
+  const allowed = await claimAttempt(ctx, [[limitKey, PASSWORD_RESETS_PER_ACCOUNT]], ctx.passwordResetTtlMs);
+  if (!allowed) return;
   const issued = await withTenant(ctx.db, tenantId, async (tx) => {
     const user = await tx.user.findFirst({ where: { email: address, disabledAt: null } });
     if (!user) return undefined;
@@ -228,7 +259,11 @@ export async function startPasswordReset(
   if (issued) await ctx.onPasswordReset({ tenantSlug, email: address, ...issued });
 }
 
-/** Sets a new password with a reset token (single use) and signs out every session of the user. */
+/**
+ * Sets a new password with a reset or invite token (single use) and signs out every session of
+ * the user. Every other outstanding token of the user is spent with it: a reset link lying in an
+ * old email must not work after the password was set with a newer one.
+ */
 export async function confirmPasswordReset(ctx: ApiContext, token: string, password: string): Promise<void> {
   const tenantSlug = tenantSlugOfToken(token);
   const invalid = new ApiError('invalid_reset_token', 'body.token is unknown, expired or already used');
@@ -246,17 +281,45 @@ export async function confirmPasswordReset(ctx: ApiContext, token: string, passw
   const done = await withTenant(ctx.db, tenantId, async (tx) => {
     const row = await tx.passwordResetToken.findUnique({ where: { tokenHash } });
     if (!row || row.expiresAt <= new Date()) return false;
+    const now = new Date();
     const used = await tx.passwordResetToken.updateMany({
       where: { id: row.id, usedAt: null },
-      data: { usedAt: new Date() },
+      data: { usedAt: now },
     });
     if (used.count === 0) return false;
+    await tx.passwordResetToken.updateMany({
+      where: { userId: row.userId, usedAt: null },
+      data: { usedAt: now },
+    });
     await tx.user.update({ where: { id: row.userId }, data: { passwordHash } });
     await tx.refreshToken.updateMany({
       where: { userId: row.userId, revokedAt: null },
-      data: { revokedAt: new Date(), revokedReason: 'password_reset' },
+      data: { revokedAt: now, revokedReason: 'password_reset' },
     });
     return true;
   });
   if (!done) throw invalid;
+}
+
+/** Who a reset or invite token is for, while it can still be used (the accept-invite page shows it). */
+export async function describeResetToken(
+  ctx: ApiContext,
+  token: string,
+): Promise<{ email: string; displayName: string; tenant: string; expiresAt: Date }> {
+  const tenantSlug = tenantSlugOfToken(token);
+  const invalid = new ApiError('invalid_reset_token', 'body.token is unknown, expired or already used');
+  if (!tenantSlug) throw invalid;
+  const row = await withTenant(ctx.db, tenantIdForSlug(tenantSlug), (tx) =>
+    tx.passwordResetToken.findUnique({
+      where: { tokenHash: hashCredential(token) },
+      include: { user: true },
+    }),
+  );
+  if (!row || row.usedAt || row.expiresAt <= new Date() || row.user.disabledAt) throw invalid;
+  return {
+    email: row.user.email,
+    displayName: row.user.displayName,
+    tenant: tenantSlug,
+    expiresAt: row.expiresAt,
+  };
 }

@@ -1,8 +1,9 @@
 // The team: members and their roles. Only an owner grants, takes or removes the owner role, and
 // the last owner stays.
-import type { Membership, User } from '@switchboard/db';
+import { type Membership, type TenantTx, tenantIdForSlug, type User, withTenant } from '@switchboard/db';
 import type { FastifyRequest } from 'fastify';
 import { audit } from '../audit.ts';
+import { newTenantToken } from '../auth/tokens.ts';
 import { type ApiContext, tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { roleAtLeast } from '../plugins/auth.ts';
@@ -30,28 +31,119 @@ export async function listMembers(
   );
 }
 
-/** Invites a member (a user without a password: they set it through a password reset). */
+/** How long an invite link works: a week, time enough to find it in the mail. */
+export const INVITE_TTL_MS = 7 * 86_400_000;
+
+/** An invite: the single-use token the accept-invite page takes, and when it stops working. */
+export interface Invite {
+  token: string;
+  expiresAt: Date;
+}
+
+/**
+ * Issues an invite token for `userId` (a password reset token with INVITE_TTL_MS): the inbox's
+ * /accept-invite page sets the password with it. Every earlier unused token of the user is spent,
+ * so only the newest link works.
+ */
+async function issueInvite(tx: TenantTx, tenantId: string, slug: string, userId: string): Promise<Invite> {
+  const now = new Date();
+  await tx.passwordResetToken.updateMany({ where: { userId, usedAt: null }, data: { usedAt: now } });
+  const token = newTenantToken(slug);
+  const expiresAt = new Date(now.getTime() + INVITE_TTL_MS);
+  await tx.passwordResetToken.create({ data: { tenantId, userId, tokenHash: token.hash, expiresAt } });
+  return { token: token.token, expiresAt };
+}
+
+/**
+ * Invites a member: a user without a password and an invite (the accept-invite page sets the
+ * password). A removed member (their user stays, without a membership) can be invited again:
+ * the old password is cleared, so they come back only through the new invite.
+ */
 export async function inviteMember(
   ctx: ApiContext,
   request: FastifyRequest,
   input: { email: string; displayName: string; role: MemberRole },
-): Promise<MemberRow> {
+): Promise<MemberRow & { invite: Invite }> {
   const p = request.principal;
   if (p.kind === 'user' && input.role === 'owner' && p.role !== 'owner')
     throw new ApiError('forbidden', 'only an owner can invite an owner');
   const email = input.email.toLowerCase();
   return await tenantTx(ctx, request, async (tx) => {
-    if (await tx.user.findFirst({ where: { email } }))
+    const existing = await tx.user.findFirst({ where: { email }, include: { memberships: true } });
+    if (existing && existing.memberships.length > 0)
       throw new ApiError('conflict', `body.email ${email} is already a member`);
-    const user = await tx.user.create({
-      data: { tenantId: p.tenantId, email, displayName: input.displayName },
-    });
+    const user = existing
+      ? await tx.user.update({
+          where: { id: existing.id },
+          data: { displayName: input.displayName, passwordHash: null, disabledAt: null },
+        })
+      : await tx.user.create({ data: { tenantId: p.tenantId, email, displayName: input.displayName } });
     const membership = await tx.membership.create({
       data: { tenantId: p.tenantId, userId: user.id, role: input.role },
     });
+    const invite = await issueInvite(tx, p.tenantId, p.slug, user.id);
     await audit(tx, request, 'member.invited', { type: 'user', id: user.id }, { role: membership.role });
-    return { ...membership, user };
+    return { ...membership, user, invite };
   });
+}
+
+/** Whether the configured tenant has an owner who can sign in (has set a password, not disabled). */
+export async function hasActiveOwner(ctx: ApiContext): Promise<boolean> {
+  const tenantId = tenantIdForSlug(ctx.defaultTenant);
+  const owners = await withTenant(ctx.db, tenantId, (tx) =>
+    tx.membership.count({
+      where: { role: 'owner', user: { passwordHash: { not: null }, disabledAt: null } },
+    }),
+  );
+  return owners > 0;
+}
+
+/**
+ * The first owner of the configured tenant (WhatsAppTenant spec.owner.email, asked by the
+ * operator): an owner membership for `email` and a fresh invite; earlier invites of that user stop
+ * working. Pending owners of another address (the spec's email was changed before anyone
+ * accepted) lose their membership and their invites. Refused with owner_exists once an owner
+ * can sign in: from then on the team is the owners' business.
+ */
+export async function inviteFirstOwner(ctx: ApiContext, email: string): Promise<{ email: string } & Invite> {
+  const slug = ctx.defaultTenant;
+  const tenantId = tenantIdForSlug(slug);
+  const address = email.toLowerCase();
+  return await withTenant(ctx.db, tenantId, async (tx) => {
+    // Serializes concurrent calls (two operator replicas during a leader change) on the tenant row.
+    await tx.$queryRaw`SELECT id FROM tenants WHERE id = ${tenantId}::uuid FOR UPDATE`;
+    const owners = await tx.membership.findMany({ where: { role: 'owner' }, include: { user: true } });
+    if (owners.some((o) => o.user.passwordHash !== null && o.user.disabledAt === null))
+      throw new ApiError('owner_exists', 'the tenant already has an owner who can sign in');
+    for (const stale of owners.filter((o) => o.user.email !== address)) {
+      await tx.membership.delete({ where: { id: stale.id } });
+      await tx.passwordResetToken.updateMany({
+        where: { userId: stale.userId, usedAt: null },
+        data: { usedAt: new Date() },
+      });
+    }
+    const user =
+      (await tx.user.findFirst({ where: { email: address } })) ??
+      (await tx.user.create({ data: { tenantId, email: address, displayName: address.split('@')[0]! } }));
+    if (user.disabledAt) await tx.user.update({ where: { id: user.id }, data: { disabledAt: null } });
+    await tx.membership.upsert({
+      where: { tenantId_userId: { tenantId, userId: user.id } },
+      create: { tenantId, userId: user.id, role: 'owner' },
+      update: { role: 'owner' },
+    });
+    return { email: address, ...(await issueInvite(tx, tenantId, slug, user.id)) };
+  });
+}
+
+/**
+ * Locks the tenant's owner memberships (FOR UPDATE) and counts them. Every change that can take
+ * the owner role away takes these locks first, so two of them at once are serialized: the second
+ * waits for the first to commit, then counts what is left (under READ COMMITTED a row lock that
+ * had to wait re-reads the row, so an owner demoted meanwhile is no longer counted). Without the
+ * locks two owners demoting each other both saw two owners and left none.
+ */
+async function lockedOwnerCount(tx: TenantTx): Promise<number> {
+  return await tx.membership.count({ where: { role: 'owner' } });
 }
 
 /** Changes the role of the member whose user id is `userId`. */
@@ -68,14 +160,14 @@ export async function changeMemberRole(
     if (p.kind === 'user' && (m.role === 'owner' || role === 'owner') && !roleAtLeast(p.role, 'owner')) {
       throw new ApiError('forbidden', 'only an owner can grant or take the owner role');
     }
-    if (
-      m.role === 'owner' &&
-      role !== 'owner' &&
-      (await tx.membership.count({ where: { role: 'owner' } })) === 1
-    ) {
+    if (m.role === 'owner' && role !== 'owner' && (await lockedOwnerCount(tx)) <= 1) {
       throw new ApiError('conflict', 'the last owner cannot be demoted');
     }
-    const updated = await tx.membership.update({ where: { id: m.id }, data: { role } });
+    // Conditional on the role read above: a change made meanwhile (by the transaction this one
+    // waited for) makes this one a conflict instead of a blind overwrite.
+    const changed = await tx.membership.updateMany({ where: { id: m.id }, data: { role } });
+    if (changed.count === 0) throw new ApiError('conflict', "the member's role changed meanwhile; retry");
+    const updated = await tx.membership.findUniqueOrThrow({ where: { id: m.id } });
     await audit(
       tx,
       request,
@@ -95,9 +187,10 @@ export async function removeMember(ctx: ApiContext, request: FastifyRequest, use
     if (!m) throw notFound('member');
     if (m.role === 'owner' && p.kind === 'user' && p.role !== 'owner')
       throw new ApiError('forbidden', 'only an owner can remove an owner');
-    if (m.role === 'owner' && (await tx.membership.count({ where: { role: 'owner' } })) === 1)
+    if (m.role === 'owner' && (await lockedOwnerCount(tx)) <= 1)
       throw new ApiError('conflict', 'the last owner cannot be removed');
-    await tx.membership.delete({ where: { id: m.id } });
+    const removed = await tx.membership.deleteMany({ where: { id: m.id, role: m.role } });
+    if (removed.count === 0) throw new ApiError('conflict', "the member's role changed meanwhile; retry");
     await tx.refreshToken.updateMany({
       where: { userId: m.userId, revokedAt: null },
       data: { revokedAt: new Date(), revokedReason: 'removed' },

@@ -57,6 +57,8 @@ export let db: Db;
 export let redis: Redis;
 export let app: FastifyInstance;
 export const resets: PasswordResetDelivery[] = [];
+/** While `hold` is set, the reset delivery hook records the delivery, then waits for it. */
+export const resetGate: { hold: Promise<void> | undefined } = { hold: undefined };
 export const suffix = randomBytes(3).toString('hex');
 export const slugA = `api-a-${suffix}`;
 export const slugB = `api-b-${suffix}`;
@@ -192,8 +194,9 @@ export function setupApi(): void {
       mediaMaxBytes: MEDIA_MAX_BYTES,
       // The inbox has its own test (app-options.test.ts); a built services/inbox/dist must not change this one.
       inboxDir: null,
-      onPasswordReset: (delivery) => {
+      onPasswordReset: async (delivery) => {
         resets.push(delivery);
+        await resetGate.hold;
       },
     });
     seeded.a = await seed(slugA);

@@ -79,6 +79,16 @@ export class ApiClient {
     this.accept(await parse(res, tokenPairSchema));
   }
 
+  /** A call of a public route (no access token): the accept-invite page's. */
+  async publicRequest<S extends z.ZodType>(path: string, schema: S, body: unknown): Promise<z.infer<S>> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return parse(res, schema);
+  }
+
   async logout(): Promise<void> {
     const token = this.store.get();
     this.accessToken = null;

@@ -156,6 +156,20 @@ export const memberSchema = z.object({
 });
 export type Member = z.infer<typeof memberSchema>;
 
+/** POST /v1/team's answer: the member and the invite token of their accept-invite link. */
+export const invitedSchema = memberSchema.extend({
+  invite: z.object({ token: z.string(), expiresAt: iso }),
+});
+
+/** Who an invite token is for (POST /v1/auth/invite). */
+export const inviteSchema = z.object({
+  email: z.string(),
+  displayName: z.string(),
+  tenant: z.string(),
+  expiresAt: iso,
+});
+export type InviteDetails = z.infer<typeof inviteSchema>;
+
 export const apiKeySchema = z.object({
   id: z.string(),
   name: z.string(),

@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { memberSchema, type Role } from '../api/schemas.ts';
+import { invitedSchema, memberSchema, type Role } from '../api/schemas.ts';
 import { roleAtLeast, useApp } from '../app-context.tsx';
 import { ErrorAlert } from '../components/form-parts.tsx';
 import { useListResource } from '../list-resource.ts';
@@ -12,6 +12,8 @@ export function TeamPage() {
   const members = useListResource('/v1/team', memberSchema);
   const [invite, setInvite] = useState({ email: '', displayName: '', role: 'agent' as Role });
   const [notice, setNotice] = useState<string | undefined>();
+  // The newest invite's link, shown once (the API shows the token only in its answer).
+  const [inviteLink, setInviteLink] = useState<{ email: string; url: string } | undefined>();
   const admin = roleAtLeast(me.role, 'admin');
   const grantable = ROLES.filter((r) => r !== 'owner' || me.role === 'owner');
 
@@ -20,6 +22,14 @@ export function TeamPage() {
       <h1>Team</h1>
       <ErrorAlert error={members.error} />
       {notice && <p role="status">{notice}</p>}
+      {inviteLink && (
+        <p>
+          <label>
+            Invite link for {inviteLink.email}
+            <input readOnly value={inviteLink.url} onFocus={(e) => e.currentTarget.select()} />
+          </label>
+        </p>
+      )}
       {admin && (
         <form
           className="inline-form"
@@ -27,10 +37,16 @@ export function TeamPage() {
           onSubmit={(e) => {
             e.preventDefault();
             void members.act(async () => {
-              const m = await client.request('POST', '/v1/team', memberSchema, { body: invite });
+              const { invite: issued, ...m } = await client.request('POST', '/v1/team', invitedSchema, {
+                body: invite,
+              });
               members.update((list) => [m, ...list.filter((x) => x.userId !== m.userId)]);
               setInvite({ email: '', displayName: '', role: 'agent' });
-              setNotice(`Invited ${m.email}; they set a password through "forgot password".`);
+              setNotice(`Invited ${m.email}. Send them this link; it works once, for 7 days.`);
+              setInviteLink({
+                email: m.email,
+                url: `${location.origin}/accept-invite#token=${encodeURIComponent(issued.token)}`,
+              });
             });
           }}
         >
