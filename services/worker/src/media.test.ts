@@ -20,6 +20,7 @@ import {
   InboundPipeline,
   LocalMediaStorage,
   MediaDownloadWorker,
+  type MediaStorage,
   QUEUE_NAMES,
   queuePrefix,
   REALTIME_EVENT_FIELD,
@@ -47,7 +48,12 @@ import {
   removeEncryptedMedia,
   startMediaServer,
 } from '../../../packages/channels/src/baileys/testing/media-server.ts';
-import { type MotoS3, sampleMemory, startMotoS3 } from '../../../packages/messaging/src/media/testing.ts';
+import {
+  type MemoryProbe,
+  type MotoS3,
+  memoryProbe,
+  startMotoS3,
+} from '../../../packages/messaging/src/media/testing.ts';
 import { eventually } from '../../../packages/sessions/src/testing/worker-fleet.ts';
 import { workerConfigSchema } from './config.ts';
 import { type DeclaredSession, syncDeclaredSessions } from './declared-sessions.ts';
@@ -458,13 +464,38 @@ describe('a 48 MiB WhatsApp Web file streams through the worker (memory)', () =>
     return result.messageId;
   }
 
-  /** The worker's media consumer as worker.ts wires it, downloading from the stand-in. */
-  function downloader(): MediaDownloadWorker {
+  /**
+   * The worker's media consumer as worker.ts wires it, downloading from the stand-in, into a
+   * local store that takes a memory sample (after a full GC) each time another 8 MiB of the file
+   * has passed into it: samples tied to progress, not to time, so a fast or a slow machine takes
+   * the same six.
+   */
+  function downloader(probe?: MemoryProbe): MediaDownloadWorker {
+    const step = 8 * 1024 * 1024;
+    async function* sampled(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+      let passed = 0;
+      let next = step;
+      for await (const chunk of source) {
+        passed += chunk.byteLength;
+        if (probe && passed >= next) {
+          probe.sample();
+          next += step;
+        }
+        yield chunk;
+      }
+    }
+    const local = new LocalMediaStorage(mediaDir);
+    const storage: MediaStorage = {
+      put: (key, data, type) => local.put(key, data instanceof Uint8Array ? data : sampled(data), type),
+      get: (key) => local.get(key),
+      open: (key) => local.open(key),
+      delete: (key) => local.delete(key),
+    };
     return new MediaDownloadWorker({
       db,
       connection: workerConnection,
       keyPrefix,
-      storage: new LocalMediaStorage(mediaDir),
+      storage,
       maxBytes: 64 * 1024 * 1024,
       publishRealtime: false,
       fetchMedia: dispatchingMediaFetcher({
@@ -480,14 +511,13 @@ describe('a 48 MiB WhatsApp Web file streams through the worker (memory)', () =>
     ({ id: `media-${messageId}`, data: { tenantId, sessionId: webSessionId, messageId } }) as never;
 
   it('decrypts, checks and stores it while holding well under the file in memory', async () => {
-    const worker = downloader();
     // Warm up on a small file: code loaded and compiled before the baseline.
-    expect(await worker.process(job(await received(small, small.encFilePath)))).toBe('stored');
+    expect(await downloader().process(job(await received(small, small.encFilePath)))).toBe('stored');
     const messageId = await received(big, big.encFilePath);
 
-    const sampler = sampleMemory(500);
-    const outcome = await worker.process(job(messageId)).finally(() => sampler.stop());
-    const memory = sampler.stop();
+    const probe = memoryProbe();
+    const outcome = await downloader(probe).process(job(messageId));
+    const memory = probe.result;
     expect(outcome).toBe('stored');
     const message = await withTenant(db, tenantId, (tx) =>
       tx.message.findUniqueOrThrow({ where: { id: messageId } }),
@@ -498,9 +528,10 @@ describe('a 48 MiB WhatsApp Web file streams through the worker (memory)', () =>
     for await (const chunk of createReadStream(join(mediaDir, message.mediaStorageKey!)))
       stored.update(chunk);
     expect(stored.digest()).toEqual(big.fileSha256);
-    // Sampled while the file streamed (a GC before each sample): a whole-file buffer would show
-    // 48 MiB (96 with its concatenated copy); the stream holds a few chunks.
-    expect(memory.samples).toBeGreaterThanOrEqual(3);
+    // Sampled at 8, 16, ... 48 MiB into the store (a GC before each): a whole-file buffer would
+    // show up to 48 MiB (96 with its concatenated copy), and would reach the store as one piece,
+    // giving no samples; the stream holds a few chunks.
+    expect(memory.samples).toBe(6);
     const growth = memory.peakLive - memory.baselineLive;
     expect(growth, `peak growth ${(growth / 2 ** 20).toFixed(1)} MiB`).toBeLessThan(24 * 1024 * 1024);
   }, 120_000);

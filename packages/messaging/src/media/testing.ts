@@ -91,13 +91,20 @@ export interface MemorySamples {
   peakRss: number;
 }
 
+/** A probe of what this process holds: {@link MemoryProbe.sample} on demand, peaks in `result`. */
+export interface MemoryProbe {
+  /** Runs a full GC, then records `heapUsed + arrayBuffers` and RSS. */
+  sample(): void;
+  readonly result: MemorySamples;
+}
+
 /**
- * Samples this process's memory `intervalMs` apart until `stop()`: each sample first runs a full
- * GC (exposed at run time with `--expose-gc`), so it measures what is held (a file buffered whole
- * shows; chunks already written do not) instead of when V8 happened to collect. Buffers are
- * counted by `arrayBuffers`, outside the JS heap.
+ * A memory probe whose baseline is taken now. Each sample first runs a full GC (exposed at run
+ * time with `--expose-gc`), so it measures what is held (a file buffered whole shows; chunks
+ * already written do not) instead of when V8 happened to collect. Buffers are counted by
+ * `arrayBuffers`, outside the JS heap.
  */
-export function sampleMemory(intervalMs: number): { stop(): MemorySamples } {
+export function memoryProbe(): MemoryProbe {
   setFlagsFromString('--expose-gc');
   // Dead buffers are otherwise freed by a background sweeper after the GC returns, and a sample
   // taken before it finished would count them.
@@ -116,22 +123,37 @@ export function sampleMemory(intervalMs: number): { stop(): MemorySamples } {
     baselineRss: first.rss,
     peakRss: first.rss,
   };
+  return {
+    result,
+    sample() {
+      const now = live();
+      result.samples += 1;
+      result.peakLive = Math.max(result.peakLive, now.live);
+      result.peakRss = Math.max(result.peakRss, now.rss);
+    },
+  };
+}
+
+/**
+ * Samples with a {@link memoryProbe} at least `intervalMs` apart until `stop()`. A full GC of a
+ * large heap on a loaded machine takes hundreds of milliseconds: the next sample waits at least
+ * twice as long as the last one took, so the work measured keeps two thirds of the time (a
+ * database transaction in it must not time out).
+ */
+export function sampleMemory(intervalMs: number): { stop(): MemorySamples } {
+  const probe = memoryProbe();
   let timer: NodeJS.Timeout | undefined;
   const take = () => {
-    const now = live();
-    result.samples += 1;
-    result.peakLive = Math.max(result.peakLive, now.live);
-    result.peakRss = Math.max(result.peakRss, now.rss);
-    // The next sample `intervalMs` after this one ended: a full GC of a large heap on a loaded
-    // machine takes hundreds of milliseconds, and the work being measured must still run.
-    timer = setTimeout(take, intervalMs);
+    const started = performance.now();
+    probe.sample();
+    timer = setTimeout(take, Math.max(intervalMs, 2 * (performance.now() - started)));
   };
   timer = setTimeout(take, intervalMs);
   return {
     stop() {
       clearTimeout(timer);
       timer = undefined;
-      return result;
+      return probe.result;
     },
   };
 }
