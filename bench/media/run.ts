@@ -148,6 +148,7 @@ try {
     return {
       kind,
       ms,
+      cpuMs: median(timed.map((r) => r.cpuMs)),
       mibPerSecond: MIB / (ms / 1000),
       peakRssGrowthMiB: median(timed.map((r) => r.peakGrowth)) / 2 ** 20,
       peakLiveGrowthMiB: median(pick(kind, 'live').map((r) => r.peakGrowth)) / 2 ** 20,
@@ -156,11 +157,13 @@ try {
   });
   const raw = rows.find((r) => r.kind === 'raw')!;
   print(`\n${MIB} MiB WhatsApp Web file, median of ${REPEATS} (each case in a fresh process)\n`);
-  print('| case | ms | MiB/s | vs raw pipe | peak RSS growth | held after GC: median / max |');
-  print('|---|---:|---:|---:|---:|---:|');
+  print(
+    '| case | wall ms | MiB/s | wall vs raw pipe | CPU ms | CPU vs raw pipe | peak RSS growth | held after GC: median / max |',
+  );
+  print('|---|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of rows)
     print(
-      `| ${r.kind} | ${r.ms.toFixed(0)} | ${r.mibPerSecond.toFixed(1)} | ${(raw.ms / r.ms).toFixed(2)}x | ${r.peakRssGrowthMiB.toFixed(1)} MiB | ${r.peakLiveGrowthMiB.toFixed(1)} / ${r.maxLiveGrowthMiB.toFixed(1)} MiB |`,
+      `| ${r.kind} | ${r.ms.toFixed(0)} | ${r.mibPerSecond.toFixed(1)} | ${(r.ms / raw.ms).toFixed(2)}x | ${r.cpuMs.toFixed(0)} | ${(r.cpuMs / raw.cpuMs).toFixed(2)}x | ${r.peakRssGrowthMiB.toFixed(1)} MiB | ${r.peakLiveGrowthMiB.toFixed(1)} / ${r.maxLiveGrowthMiB.toFixed(1)} MiB |`,
     );
   await writeFile(
     new URL('./results.json', import.meta.url),
