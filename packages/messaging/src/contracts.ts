@@ -86,17 +86,36 @@ export function webhookDeliveryJobId(deliveryId: string): string {
   return `delivery-${deliveryId}`;
 }
 
-/** BullMQ options of a delivery's job: retried by the delivery worker's `webhook` backoff. */
+/** How many failed jobs of a queue BullMQ keeps, and for how long (seconds). */
+export interface FailedJobRetention {
+  age: number;
+  count: number;
+}
+
+/**
+ * Failed webhook delivery jobs kept in Redis: a week, at most 10,000 per tenant. The dead letter
+ * is the delivery's row in Postgres (status `failed`, attempts, response code, last error), kept
+ * with the tenant's data; a replay (API or worker) puts the row back to `pending` and adds a new
+ * job when the old one is gone. A receiver down for days would otherwise fill Redis with a job per
+ * event, each holding its payload's ids, for ever.
+ */
+export const FAILED_WEBHOOK_JOB_RETENTION: FailedJobRetention = { age: 7 * 24 * 3600, count: 10_000 };
+
+/**
+ * BullMQ options of a delivery's job: retried by the delivery worker's `webhook` backoff, failed
+ * jobs kept as {@link FAILED_WEBHOOK_JOB_RETENTION} says.
+ */
 export function webhookJobOptions(
   deliveryId: string,
   policy: WebhookRetryPolicy = DEFAULT_WEBHOOK_RETRY,
+  retention: FailedJobRetention = FAILED_WEBHOOK_JOB_RETENTION,
 ): JobsOptions & { jobId: string } {
   return {
     jobId: webhookDeliveryJobId(deliveryId),
     attempts: policy.attempts,
     backoff: { type: 'webhook' },
     removeOnComplete: { count: 1000 },
-    removeOnFail: false,
+    removeOnFail: { age: retention.age, count: retention.count },
   };
 }
 

@@ -5,18 +5,22 @@
 // (Graph's media URL, then the bytes) into the configured store: a local directory, then an S3
 // bucket (moto) under the tenant's prefix.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { copyFile, mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { CloudApiChannel, encodeMediaDownload } from '@switchboard/channels';
+import { baileysMediaFetcher, CloudApiChannel, encodeMediaDownload } from '@switchboard/channels';
 import { type CloudApiEmulator, createCloudApiEmulator } from '@switchboard/cloud-api-emulator';
 import { loadConfig } from '@switchboard/config';
 import { createDb, type Db, ensureTenant, withTenant } from '@switchboard/db';
 import {
+  InboundPipeline,
   LocalMediaStorage,
+  MediaDownloadWorker,
+  type MediaStorage,
   QUEUE_NAMES,
   queuePrefix,
   REALTIME_EVENT_FIELD,
@@ -37,11 +41,23 @@ import {
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MotoS3, startMotoS3 } from '../../../packages/messaging/src/media/testing.ts';
+import {
+  type EncryptedMediaFile,
+  encryptMediaFile,
+  type MediaServer,
+  removeEncryptedMedia,
+  startMediaServer,
+} from '../../../packages/channels/src/baileys/testing/media-server.ts';
+import {
+  type MemoryProbe,
+  type MotoS3,
+  memoryProbe,
+  startMotoS3,
+} from '../../../packages/messaging/src/media/testing.ts';
 import { eventually } from '../../../packages/sessions/src/testing/worker-fleet.ts';
 import { workerConfigSchema } from './config.ts';
 import { type DeclaredSession, syncDeclaredSessions } from './declared-sessions.ts';
-import { pipelineMediaFromConfig } from './media.ts';
+import { dispatchingMediaFetcher, pipelineMediaFromConfig } from './media.ts';
 import { MessagePipelines } from './pipelines.ts';
 import { type MetaReceiver, startMetaReceiver } from './testing/meta-receiver.ts';
 
@@ -372,4 +388,165 @@ describe('outbound media and templates, from the stored row to what Meta receive
       components,
     });
   });
+});
+
+describe('a 48 MiB WhatsApp Web file streams through the worker (memory)', () => {
+  const SIZE = 48 * 1024 * 1024;
+  let server: MediaServer;
+  let big: EncryptedMediaFile;
+  let small: EncryptedMediaFile;
+  let tampered: string;
+  let inbound: InboundPipeline;
+  let webSessionId: string;
+  let mediaDir: string;
+
+  /** A JPEG of `bytes`: the signature, then random bytes, generated as a stream (never whole). */
+  async function* jpegOf(bytes: number): AsyncGenerator<Uint8Array> {
+    yield Buffer.from([0xff, 0xd8, 0xff, 0xe0]);
+    for (let left = bytes - 4; left > 0; left -= 1024 * 1024) yield randomBytes(Math.min(left, 1024 * 1024));
+  }
+
+  beforeAll(async () => {
+    server = await startMediaServer();
+    big = await encryptMediaFile(jpegOf(SIZE));
+    small = await encryptMediaFile(jpegOf(256 * 1024));
+    // The same ciphertext with one byte changed in the middle: it decrypts, to the wrong bytes.
+    tampered = join(dir, 'tampered.enc');
+    await copyFile(big.encFilePath, tampered);
+    const handle = await open(tampered, 'r+');
+    try {
+      const at = Math.floor(SIZE / 2);
+      const byte = Buffer.alloc(1);
+      await handle.read(byte, 0, 1, at);
+      await handle.write(Buffer.from([byte[0]! ^ 0xff]), 0, 1, at);
+    } finally {
+      await handle.close();
+    }
+    inbound = new InboundPipeline({ db, redis, tenantId, keyPrefix });
+    webSessionId = (
+      await withTenant(db, tenantId, (tx) =>
+        tx.session.create({ data: { tenantId, name: 'web-big', channel: 'baileys' } }),
+      )
+    ).id;
+    mediaDir = join(dir, 'big');
+  }, 120_000);
+
+  afterAll(async () => {
+    await inbound?.close();
+    await server?.close();
+    if (big) await removeEncryptedMedia(big);
+    if (small) await removeEncryptedMedia(small);
+  });
+
+  /** A customer's image message stored by the inbound pipeline, its file at `encFilePath`. */
+  async function received(file: EncryptedMediaFile, encFilePath: string): Promise<string> {
+    const path = server.serve(encFilePath);
+    const address = '5511977770000@s.whatsapp.net';
+    const result = await inbound.handleMessage({
+      sessionId: webSessionId,
+      providerMessageId: `BIG${randomBytes(8).toString('hex').toUpperCase()}`,
+      chat: { address, kind: 'direct', contact: { address, pn: '5511977770000' } },
+      sender: { address, pn: '5511977770000' },
+      fromMe: false,
+      timestamp: new Date(),
+      live: true,
+      content: {
+        type: 'image',
+        media: {
+          mimetype: 'image/jpeg',
+          size: file.fileLength,
+          sha256: file.fileSha256.toString('hex'),
+          download: { provider: 'baileys', data: server.reference(path, file) },
+        },
+      },
+    });
+    if (result.outcome !== 'created') throw new Error(`expected a new message, got ${result.outcome}`);
+    return result.messageId;
+  }
+
+  /**
+   * The worker's media consumer as worker.ts wires it, downloading from the stand-in, into a
+   * local store that takes a memory sample (after a full GC) each time another 8 MiB of the file
+   * has passed into it: samples tied to progress, not to time, so a fast or a slow machine takes
+   * the same six.
+   */
+  function downloader(probe?: MemoryProbe): MediaDownloadWorker {
+    const step = 8 * 1024 * 1024;
+    async function* sampled(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+      let passed = 0;
+      let next = step;
+      for await (const chunk of source) {
+        passed += chunk.byteLength;
+        if (probe && passed >= next) {
+          probe.sample();
+          next += step;
+        }
+        yield chunk;
+      }
+    }
+    const local = new LocalMediaStorage(mediaDir);
+    const storage: MediaStorage = {
+      put: (key, data, type) => local.put(key, data instanceof Uint8Array ? data : sampled(data), type),
+      get: (key) => local.get(key),
+      open: (key) => local.open(key),
+      delete: (key) => local.delete(key),
+    };
+    return new MediaDownloadWorker({
+      db,
+      connection: workerConnection,
+      keyPrefix,
+      storage,
+      maxBytes: 64 * 1024 * 1024,
+      publishRealtime: false,
+      fetchMedia: dispatchingMediaFetcher({
+        baileys: baileysMediaFetcher({ origin: server.origin }),
+        cloudApi: async () => {
+          throw new Error('no Cloud API media here');
+        },
+      }),
+    });
+  }
+
+  const job = (messageId: string) =>
+    ({ id: `media-${messageId}`, data: { tenantId, sessionId: webSessionId, messageId } }) as never;
+
+  it('decrypts, checks and stores it while holding well under the file in memory', async () => {
+    // Warm up on a small file: code loaded and compiled before the baseline.
+    expect(await downloader().process(job(await received(small, small.encFilePath)))).toBe('stored');
+    const messageId = await received(big, big.encFilePath);
+
+    const probe = memoryProbe();
+    const outcome = await downloader(probe).process(job(messageId));
+    const memory = probe.result;
+    expect(outcome).toBe('stored');
+    const message = await withTenant(db, tenantId, (tx) =>
+      tx.message.findUniqueOrThrow({ where: { id: messageId } }),
+    );
+    expect(message.mediaSizeBytes).toBe(BigInt(SIZE));
+    expect(message.mediaSha256).toBe(big.fileSha256.toString('hex'));
+    const stored = createHash('sha256');
+    for await (const chunk of createReadStream(join(mediaDir, message.mediaStorageKey!)))
+      stored.update(chunk);
+    expect(stored.digest()).toEqual(big.fileSha256);
+    // Sampled at 8, 16, ... 48 MiB into the store (a GC before each): a whole-file buffer would
+    // show up to 48 MiB (96 with its concatenated copy), and would reach the store as one piece,
+    // giving no samples; the stream holds a few chunks.
+    expect(memory.samples).toBe(6);
+    const growth = memory.peakLive - memory.baselineLive;
+    expect(growth, `peak growth ${(growth / 2 ** 20).toFixed(1)} MiB`).toBeLessThan(24 * 1024 * 1024);
+  }, 120_000);
+
+  it('refuses the tampered file after streaming it, leaving no object and no temp file', async () => {
+    const messageId = await received(big, tampered);
+    await expect(downloader().process(job(messageId))).rejects.toMatchObject({
+      name: 'MediaRejectedError',
+      message: expect.stringMatching(/fileSha256|tampered/),
+    });
+    const message = await withTenant(db, tenantId, (tx) =>
+      tx.message.findUniqueOrThrow({ where: { id: messageId } }),
+    );
+    expect(message.mediaStorageKey).toBeNull();
+    const left = await readdir(mediaDir, { recursive: true });
+    expect(left.filter((name) => name.includes(messageId))).toEqual([]);
+  }, 120_000);
 });

@@ -64,11 +64,82 @@ export class MediaRejectedError extends UnrecoverableError {
   }
 }
 
+/** The bytes of a file's head that {@link MAGIC} looks at. */
+const HEAD_BYTES = 16;
+
+/** What {@link checkedMedia} checks, and where it reports what it saw. */
+interface CheckedMediaOptions {
+  messageId: string;
+  contentType: string;
+  maxBytes: number;
+  /** The SHA-256 (hex, lower case) the message declared, if any. */
+  declaredSha256: string | undefined;
+  /** Filled in once the stream has ended and passed every check. */
+  received: { sizeBytes: number; sha256: string };
+  /** Called when the file goes past `maxBytes` (stops the download). */
+  onOverLimit: () => void;
+}
+
 /**
- * Downloads inbound media into storage: checks the declared type against the allowlist, stops
- * reading past the size limit, checks the file's first bytes match its type (for the types that
- * have a signature) and its SHA-256 when the sender declared one, then stores it under
- * `media/<session>/<message>` and records the key, size and hash on the message.
+ * Passes a download's chunks on as they come, checking on the way: the first bytes against the
+ * type's signature (held back until {@link HEAD_BYTES} have arrived, so a wrong file is refused
+ * before anything is stored), the running size against the limit, and at the end the SHA-256
+ * against the declared one. Each failed check throws, which fails the storage's put.
+ */
+async function* checkedMedia(
+  stream: AsyncIterable<Uint8Array>,
+  options: CheckedMediaOptions,
+): AsyncGenerator<Uint8Array> {
+  const { messageId, contentType, maxBytes } = options;
+  const magic = MAGIC[contentType];
+  const hash = createHash('sha256');
+  let size = 0;
+  // The first chunks, until HEAD_BYTES have arrived and the signature is checked; then undefined.
+  let head: Uint8Array[] | undefined = [];
+  let headBytes = 0;
+  const checkHead = (parts: Uint8Array[]) => {
+    const bytes = Buffer.concat(parts, Math.min(headBytes, HEAD_BYTES));
+    if (magic && !magic(bytes))
+      throw new MediaRejectedError(`media of message ${messageId} is not a ${contentType} file`);
+  };
+  for await (const chunk of stream) {
+    size += chunk.byteLength;
+    if (size > maxBytes) {
+      options.onOverLimit();
+      throw new MediaRejectedError(`media of message ${messageId} is over ${maxBytes} bytes`);
+    }
+    hash.update(chunk);
+    if (head) {
+      head.push(chunk);
+      headBytes += chunk.byteLength;
+      if (headBytes < HEAD_BYTES) continue;
+      checkHead(head);
+      const release = head;
+      head = undefined;
+      yield* release;
+      continue;
+    }
+    yield chunk;
+  }
+  if (head) {
+    // A file shorter than HEAD_BYTES.
+    checkHead(head);
+    yield* head;
+  }
+  const sha256 = hash.digest('hex');
+  if (options.declaredSha256 && options.declaredSha256 !== sha256)
+    throw new MediaRejectedError(`media of message ${messageId} does not match its declared SHA-256`);
+  options.received.sizeBytes = size;
+  options.received.sha256 = sha256;
+}
+
+/**
+ * Downloads inbound media into storage as a stream: checks the declared type against the
+ * allowlist before fetching, then, as the bytes go to storage, that the first bytes match the
+ * type (for the types that have a signature), that the file stays within the size limit, and at
+ * its end its SHA-256 when the sender declared one; a failed check leaves nothing stored. The
+ * file goes under `media/<session>/<message>`; the key, size and hash are then recorded on the
+ * message.
  */
 export class MediaDownloadWorker {
   private readonly options: MediaDownloadWorkerOptions;
@@ -125,20 +196,27 @@ export class MediaDownloadWorker {
         `media of message ${messageId} is declared ${message.mediaSizeBytes} bytes, over ${maxBytes}`,
       );
 
+    const key = `media/${sessionId}/${messageId}`;
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), this.options.timeoutMs ?? 60_000);
-    const chunks: Uint8Array[] = [];
-    let size = 0;
+    const received = { sizeBytes: 0, sha256: '' };
     try {
       const stream = await this.options.fetchMedia(ref.data, controller.signal, { sessionId, messageId });
-      for await (const chunk of stream) {
-        size += chunk.byteLength;
-        if (size > maxBytes) {
-          controller.abort();
-          throw new MediaRejectedError(`media of message ${messageId} is over ${maxBytes} bytes`);
-        }
-        chunks.push(chunk);
-      }
+      // Streamed from the provider through the checks into storage: the file is never whole in
+      // memory, and a check failing (at the first bytes, past the limit, or the hash at the end)
+      // fails the put, which then leaves no object.
+      await storage.put(
+        key,
+        checkedMedia(stream, {
+          messageId,
+          contentType,
+          maxBytes,
+          declaredSha256: message.mediaSha256?.toLowerCase() ?? undefined,
+          received,
+          onOverLimit: () => controller.abort(),
+        }),
+        contentType,
+      );
     } catch (error) {
       if (error instanceof UnrecoverableError) throw error;
       // The provider said retrying cannot help (expired, tampered, token refused): fail for good.
@@ -148,20 +226,12 @@ export class MediaDownloadWorker {
     } finally {
       clearTimeout(timer);
     }
-    const data = Buffer.concat(chunks);
-    const magic = MAGIC[contentType];
-    if (magic && !magic(data.subarray(0, 16)))
-      throw new MediaRejectedError(`media of message ${messageId} is not a ${contentType} file`);
-    const sha256 = createHash('sha256').update(data).digest('hex');
-    if (message.mediaSha256 && message.mediaSha256.toLowerCase() !== sha256)
-      throw new MediaRejectedError(`media of message ${messageId} does not match its declared SHA-256`);
+    const { sizeBytes, sha256 } = received;
 
-    const key = `media/${sessionId}/${messageId}`;
-    await storage.put(key, data, contentType);
     const updated = await withTenant(db, tenantId, (tx) =>
       tx.message.update({
         where: { id: messageId },
-        data: { mediaStorageKey: key, mediaSizeBytes: BigInt(data.byteLength), mediaSha256: sha256 },
+        data: { mediaStorageKey: key, mediaSizeBytes: BigInt(sizeBytes), mediaSha256: sha256 },
         select: { conversationId: true, status: true },
       }),
     );

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UnrecoverableChannelError } from '@switchboard/channels';
@@ -27,7 +27,12 @@ const files: Record<string, Buffer> = {
   big: Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(5000, 1)]),
   fakepng: Buffer.from('this is not a png at all'),
   exe: Buffer.from('MZ...'),
+  /** Served 3 bytes at a time: the signature check must put the head together across chunks. */
+  jpeg3: JPEG,
+  /** 2 bytes, shorter than the head the signature check looks at. */
+  tiny: Buffer.from([0xff, 0xd8]),
 };
+const CHUNK_BYTES: Record<string, number> = { jpeg3: 3 };
 /** Refs whose fetch fails the way a channel's fetcher does. */
 const failures: Record<string, () => Error> = {
   expired: () =>
@@ -70,7 +75,8 @@ beforeAll(async () => {
       const file = files[ref.data]!;
       // Served in chunks, as a provider stream is.
       return (async function* () {
-        for (let i = 0; i < file.length; i += 256) yield file.subarray(i, i + 256);
+        const step = CHUNK_BYTES[ref.data] ?? 256;
+        for (let i = 0; i < file.length; i += step) yield file.subarray(i, i + step);
       })();
     },
   });
@@ -131,7 +137,9 @@ describe('MediaDownloadWorker', () => {
       { id: 'MD-3', file: 'exe', type: 'application/x-msdownload', reason: /is not allowed/ },
       { id: 'MD-4', file: 'fakepng', type: 'image/png', reason: /is not a image\/png file/ },
       { id: 'MD-5', file: 'jpeg', type: 'image/jpeg', sha: 'ab'.repeat(32), reason: /SHA-256/ },
+      { id: 'MD-5b', file: 'tiny', type: 'image/jpeg', reason: /is not a image\/jpeg file/ },
     ];
+    const storage = new LocalMediaStorage(root);
     for (const c of cases) {
       const id = await receive(c.id, c.file, c.type, c.sha);
       expect(await settled(id)).toBe('failed');
@@ -141,7 +149,21 @@ describe('MediaDownloadWorker', () => {
       expect(job?.attemptsMade).toBe(1);
       const message = await withTenant(db, tenantId, (tx) => tx.message.findUniqueOrThrow({ where: { id } }));
       expect(message.mediaStorageKey).toBeNull();
+      // The file streamed into storage and failed a check on the way (the hash only at its end):
+      // nothing is left under its key, and no temp file beside it.
+      expect(await storage.get(`media/${sessionId}/${id}`)).toBeUndefined();
     }
+    const left = await readdir(root, { recursive: true });
+    expect(left.filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('puts the signature check together from a head split over several chunks', async () => {
+    const sha = createHash('sha256').update(JPEG).digest('hex');
+    const id = await receive('MD-1b', 'jpeg3', 'image/jpeg', sha);
+    expect(await settled(id)).toBe('completed');
+    const message = await withTenant(db, tenantId, (tx) => tx.message.findUniqueOrThrow({ where: { id } }));
+    expect(message.mediaSizeBytes).toBe(BigInt(JPEG.length));
+    expect(Buffer.from((await new LocalMediaStorage(root).get(message.mediaStorageKey!))!)).toEqual(JPEG);
   });
 
   it('tells the fetcher whose media it is, and announces the stored file on the realtime stream', async () => {

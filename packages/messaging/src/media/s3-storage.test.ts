@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3MediaStorage } from './s3-storage.ts';
 import { mediaStorageFromSettings, mediaStorageSettingsSchema } from './settings.ts';
@@ -134,4 +134,76 @@ describe('mediaStorageSettingsSchema', () => {
     ]);
     expect(mediaStorageSettingsSchema.parse({ S3_FORCE_PATH_STYLE: '1' }).S3_FORCE_PATH_STYLE).toBe(true);
   });
+});
+
+/** `data` in 64 KiB chunks, then `failure` thrown after the last one when given (a failed hash check). */
+async function* chunked(data: Buffer, failure?: Error): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < data.length; i += 65_536) yield data.subarray(i, i + 65_536);
+  if (failure) throw failure;
+}
+
+async function readAll(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+describe('streamed puts, on both adapters', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'sb-media-stream-'));
+  });
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+  const adapters = {
+    local: () => new LocalMediaStorage(root),
+    s3: () => mediaStorageFromSettings(s3Env(), { tenant: 'stream' })!,
+  };
+
+  for (const [name, make] of Object.entries(adapters)) {
+    it(`${name}: stores a 12 MiB stream (three S3 parts) and opens it as a stream`, async () => {
+      const storage = make();
+      const data = randomBytes(12 * 1024 * 1024);
+      await storage.put('media/s/streamed', chunked(data), 'video/mp4');
+      const opened = await storage.open('media/s/streamed');
+      expect(opened).toBeDefined();
+      expect((await readAll(opened!)).equals(data)).toBe(true);
+      expect(await storage.open('media/s/never-stored')).toBeUndefined();
+      if (name === 's3') {
+        const head = await moto.client.send(
+          new HeadObjectCommand({ Bucket: bucket, Key: 'stream/media/s/streamed' }),
+        );
+        expect(head.ContentType).toBe('video/mp4');
+        expect(head.ContentLength).toBe(data.length);
+      }
+    });
+
+    it(`${name}: a stream that fails at its end leaves no object, and an earlier one untouched`, async () => {
+      const storage = make();
+      for (const size of [1024, 12 * 1024 * 1024]) {
+        const key = `media/s/failed-${size}`;
+        const failure = new Error('hash mismatch');
+        await expect(storage.put(key, chunked(randomBytes(size), failure), 'image/jpeg')).rejects.toThrow(
+          'hash mismatch',
+        );
+        expect(await storage.get(key)).toBeUndefined();
+        await storage.put(key, Buffer.from('kept'), 'text/plain');
+        await expect(storage.put(key, chunked(randomBytes(size), failure), 'image/jpeg')).rejects.toThrow(
+          'hash mismatch',
+        );
+        expect(Buffer.from((await storage.get(key))!).toString()).toBe('kept');
+      }
+      if (name === 's3') {
+        // The multipart upload was aborted, not left behind (its parts would be billed forever).
+        const uploads = await moto.client.send(
+          new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'stream/' }),
+        );
+        expect(uploads.Uploads ?? []).toEqual([]);
+      } else {
+        const names = await readdir(root, { recursive: true });
+        expect(names.filter((n) => n.endsWith('.tmp'))).toEqual([]);
+      }
+    });
+  }
 });

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -5,7 +6,15 @@ import {
   S3Client,
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
-import { assertStorageKey, type MediaStorage } from './storage.ts';
+import { Upload } from '@aws-sdk/lib-storage';
+import { assertStorageKey, type MediaSource, type MediaStorage } from './storage.ts';
+
+/**
+ * A streamed upload's part size and parts in flight: S3's minimum part (5 MiB), two at a time, so
+ * one upload holds about 15 MiB (two parts sending, one filling) whatever the file's size.
+ */
+const PART_BYTES = 5 * 1024 * 1024;
+const PARTS_IN_FLIGHT = 2;
 
 /** Options for {@link S3MediaStorage}. */
 export interface S3MediaStorageOptions {
@@ -28,8 +37,9 @@ export interface S3MediaStorageOptions {
 
 /**
  * Media in an S3 bucket: one object per key, under the tenant's prefix, with its content type.
- * Objects are written whole (PutObject): media is at most the download limit (64 MiB by default),
- * well below the 5 GiB a single PUT takes, so multipart uploads would only add failure modes.
+ * Bytes already in memory go in one PutObject; a stream goes through lib-storage's `Upload`: one
+ * PutObject when it ends within the first part, a multipart upload otherwise, completed only after
+ * the stream ended without an error (an error aborts the upload, so no object appears).
  */
 export class S3MediaStorage implements MediaStorage {
   private readonly client: S3Client;
@@ -60,16 +70,33 @@ export class S3MediaStorage implements MediaStorage {
     return `${this.prefix}${key}`;
   }
 
-  async put(key: string, data: Uint8Array, contentType: string): Promise<void> {
-    await this.client.send(
-      new PutObjectCommand({
+  async put(key: string, data: MediaSource, contentType: string): Promise<void> {
+    const objectKey = this.objectKey(key);
+    if (data instanceof Uint8Array) {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: objectKey,
+          Body: data,
+          ContentType: contentType,
+          ContentLength: data.byteLength,
+        }),
+      );
+      return;
+    }
+    const upload = new Upload({
+      client: this.client,
+      params: {
         Bucket: this.bucket,
-        Key: this.objectKey(key),
-        Body: data,
+        Key: objectKey,
+        Body: Readable.from(data, { objectMode: false }),
         ContentType: contentType,
-        ContentLength: data.byteLength,
-      }),
-    );
+      },
+      partSize: PART_BYTES,
+      queueSize: PARTS_IN_FLIGHT,
+      leavePartsOnError: false,
+    });
+    await upload.done();
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -79,6 +106,22 @@ export class S3MediaStorage implements MediaStorage {
       );
       if (!object.Body) return undefined;
       return await object.Body.transformToByteArray();
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async open(key: string): Promise<Readable | undefined> {
+    try {
+      const object = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }),
+      );
+      if (!object.Body) return undefined;
+      // In Node the SDK's body is the HTTP response itself (an IncomingMessage, a Readable).
+      return object.Body instanceof Readable
+        ? object.Body
+        : Readable.fromWeb(object.Body.transformToWebStream() as never);
     } catch (error) {
       if (isMissing(error)) return undefined;
       throw error;

@@ -1,5 +1,14 @@
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+/**
+ * What a file is stored from: its bytes, or a stream of them. A stream is read once, in order; an
+ * error it throws (a size limit, a failed hash check at its end) fails the `put` and leaves nothing.
+ */
+export type MediaSource = Uint8Array | AsyncIterable<Uint8Array>;
 
 /**
  * Where media is kept: a port with one adapter per store (`LocalMediaStorage` here,
@@ -7,10 +16,16 @@ import { dirname, join, resolve, sep } from 'node:path';
  * (`media/<session>/<message>`); an adapter may put them under a prefix of its own (the tenant).
  */
 export interface MediaStorage {
-  /** Stores `data` under `key` (replacing what was there). */
-  put(key: string, data: Uint8Array, contentType: string): Promise<void>;
+  /**
+   * Stores `data` under `key`, replacing what was there. A stream is written as it is read (never
+   * held whole in memory); the object appears only once the stream has ended without an error, so
+   * a `put` that rejects leaves no object under `key` (and an earlier one untouched).
+   */
+  put(key: string, data: MediaSource, contentType: string): Promise<void>;
   /** Reads what is stored under `key`; undefined when nothing is. */
   get(key: string): Promise<Uint8Array | undefined>;
+  /** Opens what is stored under `key` as a stream (serving a download); undefined when nothing is. */
+  open(key: string): Promise<Readable | undefined>;
   /** Removes what is stored under `key` (erasing a contact); nothing stored is not an error. */
   delete(key: string): Promise<void>;
 }
@@ -22,6 +37,8 @@ export function assertStorageKey(key: string): void {
   if (!KEY.test(key) || key.split('/').some((s) => s === '.' || s === '..'))
     throw new Error(`media storage key ${JSON.stringify(key)} is not a relative path of plain segments`);
 }
+
+let tempCounter = 0;
 
 /** Media in a directory: each key a file below `root`, written atomically (temp file + rename). */
 export class LocalMediaStorage implements MediaStorage {
@@ -40,13 +57,19 @@ export class LocalMediaStorage implements MediaStorage {
     return path;
   }
 
-  /** Writes the file; the content type is not kept (the message row records it). */
-  async put(key: string, data: Uint8Array, _contentType?: string): Promise<void> {
+  /**
+   * Writes a temp file beside the target (streamed: at most a few chunks in memory), then renames
+   * it over the target; a failed source or write removes the temp file. The content type is not
+   * kept (the message row records it).
+   */
+  async put(key: string, data: MediaSource, _contentType?: string): Promise<void> {
     const path = this.path(key);
     await mkdir(dirname(path), { recursive: true });
-    const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
+    tempCounter += 1;
+    const temp = `${path}.${process.pid}.${Date.now()}.${tempCounter}.tmp`;
     try {
-      await writeFile(temp, data);
+      if (data instanceof Uint8Array) await writeFile(temp, data);
+      else await pipeline(Readable.from(data, { objectMode: false }), createWriteStream(temp));
       await rename(temp, path);
     } finally {
       await rm(temp, { force: true });
@@ -60,6 +83,18 @@ export class LocalMediaStorage implements MediaStorage {
       if ((error as { code?: string }).code === 'ENOENT') return undefined;
       throw error;
     }
+  }
+
+  async open(key: string): Promise<Readable | undefined> {
+    const stream = createReadStream(this.path(key));
+    // Opening is asynchronous: wait for it, so a missing file is undefined rather than a stream error.
+    return await new Promise<Readable | undefined>((resolveOpen, reject) => {
+      stream.once('ready', () => resolveOpen(stream));
+      stream.once('error', (error) => {
+        if ((error as { code?: string }).code === 'ENOENT') resolveOpen(undefined);
+        else reject(error);
+      });
+    });
   }
 
   async delete(key: string): Promise<void> {

@@ -97,8 +97,8 @@ export type DeliveryOutcome = 'delivered' | 'already-delivered';
  * (`X-Switchboard-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`), and logs
  * every attempt on its webhook_deliveries row (status, response code, latency, attempts, next
  * attempt). A non-2xx answer, a timeout or a connection error is retried with exponential backoff
- * and jitter; after the last attempt the row is `failed` and the job stays in the failed set
- * until replayed.
+ * and jitter; after the last attempt the row is `failed` (the dead letter, replayable) and the job
+ * stays in BullMQ's failed set within FAILED_WEBHOOK_JOB_RETENTION (contracts.ts).
  */
 export class WebhookDeliveryWorker {
   private readonly options: WebhookDeliveryWorkerOptions;

@@ -1,4 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { withTenant } from '@switchboard/db';
 import { QUEUE_NAMES } from '@switchboard/messaging/producer';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +13,7 @@ import {
   form,
   JPEG,
   MEDIA_MAX_BYTES,
+  mediaDir,
   mediaStorage,
   PDF,
   seeded,
@@ -58,7 +62,8 @@ describe('media', () => {
     const row = await withTenant(db, tenantId, (tx) =>
       tx.message.findUniqueOrThrow({ where: { id: message.id } }),
     );
-    expect(row.mediaStorageKey).toBe(`tenants/${tenantId}/outbound/${message.id}`);
+    // Written before the row, under a key of its own (the row's id did not exist yet).
+    expect(row.mediaStorageKey).toMatch(new RegExp(`^tenants/${tenantId}/outbound/[0-9a-f-]{36}$`));
     expect(Buffer.from((await mediaStorage.get(row.mediaStorageKey!))!)).toEqual(JPEG);
     const queue = tenantQueue(QUEUE_NAMES.outbound(sessionId));
     try {
@@ -137,6 +142,9 @@ describe('media', () => {
     });
     expect(viewer.statusCode).toBe(403);
 
+    // Every refused or replayed upload above removed its object: what is stored is what rows name.
+    expect(await storedUploads(tenantId)).toEqual(await namedUploads(tenantId));
+
     const textOnly = await app.inject({
       method: 'GET',
       url: `/v1/messages/${seeded.a.messageId}/media`,
@@ -144,6 +152,106 @@ describe('media', () => {
     });
     expect(textOnly.statusCode).toBe(404);
     expect(textOnly.json().error.message).toContain('no stored media');
+  });
+});
+
+/** The outbound objects in the store for `tenantId` (no temp files either), sorted. */
+async function storedUploads(tenantId: string): Promise<string[]> {
+  const names = await readdir(join(mediaDir, 'tenants', tenantId, 'outbound')).catch(() => []);
+  return names.map((name) => `tenants/${tenantId}/outbound/${name}`).sort();
+}
+
+/** The outbound objects message rows of `tenantId` name, sorted. */
+async function namedUploads(tenantId: string): Promise<string[]> {
+  const rows = await withTenant(db, tenantId, (tx) =>
+    tx.message.findMany({
+      where: { mediaStorageKey: { startsWith: 'tenants/' } },
+      select: { mediaStorageKey: true },
+    }),
+  );
+  return rows.map((r) => r.mediaStorageKey!).sort();
+}
+
+describe('uploads stream into storage, outside the transaction', () => {
+  const h = async () => bearer(await tokenFor('a', 'agent'));
+  /** Posts `body`, as a stream of `chunkBytes` pieces when given (as a slow network delivers it). */
+  const post = async (body: ReturnType<typeof form>, chunkBytes?: number) => {
+    const pieces: Buffer[] = [];
+    for (let i = 0; chunkBytes && i < body.payload.length; i += chunkBytes)
+      pieces.push(body.payload.subarray(i, i + chunkBytes));
+    return await app.inject({
+      method: 'POST',
+      url: '/v1/messages/media',
+      headers: { ...(await h()), ...body.headers, 'idempotency-key': randomUUID() },
+      payload: chunkBytes ? Readable.from(pieces) : body.payload,
+    });
+  };
+
+  it('checks text/plain chunk by chunk (UTF-8 across chunk boundaries) and refuses a control byte late in the file', async () => {
+    const { conversationId, tenantId } = seeded.a;
+    // 3- and 4-byte characters over ~45 KiB, sent in 1,000-byte pieces: some characters arrive split.
+    const text = Buffer.from('naïve € 𝄞 line\n'.repeat(2_500));
+    expect(text.length).toBeLessThan(MEDIA_MAX_BYTES);
+    const ok = await post(
+      form({ conversationId }, { name: 'notes.txt', type: 'text/plain', data: text }),
+      1_000,
+    );
+    expect(ok.statusCode, ok.body).toBe(201);
+    expect(ok.json().media).toMatchObject({
+      sizeBytes: text.length,
+      sha256: createHash('sha256').update(text).digest('hex'),
+    });
+    const download = await app.inject({
+      method: 'GET',
+      url: `/v1/messages/${ok.json().id}/media`,
+      headers: await h(),
+    });
+    expect(download.rawPayload.equals(text)).toBe(true);
+    const binaryTail = Buffer.concat([text.subarray(0, 40_000), Buffer.from([0x00, 0x01])]);
+    const refused = await post(
+      form({ conversationId }, { name: 'x.txt', type: 'text/plain', data: binaryTail }),
+      1_000,
+    );
+    expect(refused.statusCode).toBe(422);
+    expect(refused.json().error.code).toBe('media_type_mismatch');
+    expect(await storedUploads(tenantId)).toEqual(await namedUploads(tenantId));
+  });
+
+  it('refuses fields sent after the file before reading it, and stores nothing', async () => {
+    const { conversationId, tenantId } = seeded.a;
+    const boundary = `b${randomUUID()}`;
+    const payload = Buffer.concat([
+      Buffer.from(
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+      ),
+      JPEG,
+      Buffer.from(
+        `\r\n--${boundary}\r\nContent-Disposition: form-data; name="conversationId"\r\n\r\n${conversationId}\r\n--${boundary}--\r\n`,
+      ),
+    ]);
+    const res = await post({
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      payload,
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.issues[0].path).toBe('body.conversationId');
+    expect(await storedUploads(tenantId)).toEqual(await namedUploads(tenantId));
+  });
+
+  it('removes the object when the row is not written (the transaction fails)', async () => {
+    const { conversationId, tenantId } = seeded.a;
+    const before = await storedUploads(tenantId);
+    // A replyToMessageId that is not a message of this conversation: refused inside the
+    // transaction, after the file was stored.
+    const res = await post(
+      form(
+        { conversationId, replyToMessageId: randomUUID() },
+        { name: 'p.jpg', type: 'image/jpeg', data: Buffer.concat([JPEG, randomBytes(20_000)]) },
+      ),
+    );
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.issues[0].path).toBe('body.replyToMessageId');
+    expect(await storedUploads(tenantId)).toEqual(before);
   });
 });
 

@@ -1,14 +1,11 @@
-import { createHash } from 'node:crypto';
 import multipart from '@fastify/multipart';
 import type { MediaStorage } from '@switchboard/messaging/producer';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { messageDto, messageSchema } from '../dto.ts';
 import { ApiError } from '../errors.ts';
-import { matchesSignature, messageTypeFor } from '../media-types.ts';
 import { errorBody, idempotencyHeaders, idParams } from '../schemas.ts';
-import { fingerprint, sendMessage } from '../sending.ts';
-import { getMessage } from '../services/messages.ts';
+import { openMessageMedia, type StoredUpload, sendStoredUpload, storeUpload } from '../services/media.ts';
 
 /** Options of the media routes: where files go, how large and which types. */
 export interface MediaRoutesOptions {
@@ -25,6 +22,21 @@ const uploadFields = z.strictObject({
   caption: z.string().min(1).max(1024).optional(),
   replyToMessageId: z.uuid().optional(),
 });
+
+/** The fields of an upload, or a 400 naming each invalid one. */
+function parseFields(fields: Record<string, string>): z.infer<typeof uploadFields> {
+  const parsed = uploadFields.safeParse(fields);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => ({
+    path: ['body', ...i.path, ...((i as { keys?: string[] }).keys ?? [])].join('.'),
+    message: i.message,
+  }));
+  throw new ApiError(
+    'validation_failed',
+    `invalid request: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
+    { issues },
+  );
+}
 
 /** Images the browser may show inline; everything else downloads (never rendered as a page here). */
 const INLINE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp']);
@@ -88,28 +100,37 @@ export const mediaRoutes: FastifyPluginAsyncZod<MediaRoutesOptions> = async (app
         );
       }
       const fields: Record<string, string> = {};
-      let file: { data: Buffer; type: string; name: string | null } | undefined;
+      let upload:
+        | { body: z.infer<typeof uploadFields>; type: string; name: string | null; stored: StoredUpload }
+        | undefined;
       try {
         for await (const part of request.parts()) {
-          if (part.type === 'file') {
-            if (part.fieldname !== 'file') {
-              throw new ApiError(
-                'validation_failed',
-                `body.${part.fieldname}: the file part must be named file`,
-              );
-            }
-            // Throws 413 (payload_too_large) past `maxBytes`.
-            const data = await part.toBuffer();
-            file = {
-              data,
-              type: part.mimetype.split(';')[0]!.trim().toLowerCase(),
-              name: safeFileName(part.filename),
-            };
-          } else {
+          if (part.type !== 'file') {
             fields[part.fieldname] = String(part.value);
+            continue;
           }
+          if (part.fieldname !== 'file') {
+            throw new ApiError(
+              'validation_failed',
+              `body.${part.fieldname}: the file part must be named file`,
+            );
+          }
+          // Everything that can refuse the request without its file is checked before the file
+          // is read: the fields (which come first), then the declared type.
+          const body = parseFields(fields);
+          const type = part.mimetype.split(';')[0]!.trim().toLowerCase();
+          if (!options.allowedTypes.includes(type)) {
+            throw new ApiError(
+              'unsupported_media_type',
+              `body.file: type ${type} is not accepted; accepted: ${options.allowedTypes.join(', ')}`,
+            );
+          }
+          // Streamed into storage (413 past maxBytes, 422 when its first bytes are not `type`).
+          const stored = await storeUpload(options.storage, request.principal.tenantId, part.file, type);
+          upload = { body, type, name: safeFileName(part.filename), stored };
         }
       } catch (error) {
+        if (upload) await options.storage.delete(upload.stored.key).catch(() => {});
         // A body busboy cannot read (no boundary, cut short) is the client's error; our own
         // answers and multipart's 4xx (413 past the file limit) pass as they are.
         if (error instanceof ApiError) throw error;
@@ -120,63 +141,20 @@ export const mediaRoutes: FastifyPluginAsyncZod<MediaRoutesOptions> = async (app
           `body: not readable multipart/form-data (${error instanceof Error ? error.message : 'malformed'})`,
         );
       }
-      const parsed = uploadFields.safeParse(fields);
-      if (!parsed.success) {
-        const issues = parsed.error.issues.map((i) => ({
-          path: ['body', ...i.path, ...((i as { keys?: string[] }).keys ?? [])].join('.'),
-          message: i.message,
-        }));
-        throw new ApiError(
-          'validation_failed',
-          `invalid request: ${issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`,
-          { issues },
-        );
-      }
-      if (!file || file.data.length === 0) {
+      if (!upload) {
+        parseFields(fields);
         throw new ApiError('validation_failed', 'body.file: a non-empty file part named file is required', {
           issues: [{ path: 'body.file', message: 'required' }],
         });
       }
-      const upload = file;
-      if (!options.allowedTypes.includes(upload.type)) {
-        throw new ApiError(
-          'unsupported_media_type',
-          `body.file: type ${upload.type} is not accepted; accepted: ${options.allowedTypes.join(', ')}`,
-        );
-      }
-      if (!matchesSignature(upload.type, upload.data)) {
-        throw new ApiError(
-          'media_type_mismatch',
-          `body.file: the file's content is not ${upload.type} (its first bytes do not match that format)`,
-        );
-      }
-      const sha256 = createHash('sha256').update(upload.data).digest('hex');
-      const body = parsed.data;
-      const result = await sendMessage(ctx, request, {
-        target: { conversationId: body.conversationId },
-        replyToMessageId: body.replyToMessageId,
+      const result = await sendStoredUpload(ctx, request, options.storage, {
+        conversationId: upload.body.conversationId,
+        caption: upload.body.caption,
+        replyToMessageId: upload.body.replyToMessageId,
         idempotencyKey: request.headers['idempotency-key'],
-        requestFingerprint: fingerprint(
-          JSON.stringify([body.conversationId, body.caption ?? null, body.replyToMessageId ?? null]),
-          upload.type,
-          upload.name ?? '',
-          sha256,
-        ),
-        columns: async (conversation, messageId) => {
-          // Tenant-scoped key; written before the row, so a row never points at nothing (a
-          // failed commit leaves an unreferenced file, which a sweep may delete).
-          const key = `tenants/${conversation.tenantId}/outbound/${messageId}`;
-          await options.storage.put(key, upload.data, upload.type);
-          return {
-            type: messageTypeFor(upload.type),
-            body: body.caption ?? null,
-            mediaStorageKey: key,
-            mediaMimeType: upload.type,
-            mediaSizeBytes: BigInt(upload.data.length),
-            mediaSha256: sha256,
-            mediaFileName: upload.name,
-          };
-        },
+        type: upload.type,
+        fileName: upload.name,
+        stored: upload.stored,
       });
       return reply.status(result.replay ? 200 : 201).send(messageDto(result.row));
     },
@@ -200,11 +178,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<MediaRoutesOptions> = async (app
       },
     },
     async (request, reply) => {
-      const row = await getMessage(ctx, request, request.params.id);
-      if (!row.mediaStorageKey)
-        throw new ApiError('not_found', 'the message has no stored media (none, or not fetched yet)');
-      const data = await options.storage.get(row.mediaStorageKey);
-      if (!data) throw new ApiError('not_found', 'the media of this message is not in storage');
+      const { row, stream } = await openMessageMedia(ctx, request, options.storage, request.params.id);
       const type = row.mediaMimeType ?? 'application/octet-stream';
       return (
         reply
@@ -217,7 +191,7 @@ export const mediaRoutes: FastifyPluginAsyncZod<MediaRoutesOptions> = async (app
           // A stored file is never a page of this origin, even if it claims to be one.
           .header('content-security-policy', "default-src 'none'; sandbox")
           .header('cache-control', 'private, max-age=3600')
-          .send(Buffer.from(data))
+          .send(stream)
       );
     },
   );
