@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createDb, type Db, ensureTenant, withTenant } from '@switchboard/db';
 import { LocalMediaStorage, queuePrefix } from '@switchboard/messaging/producer';
 import { hashPassword } from '@switchboard/passwords';
+import { SealingKeyring } from '@switchboard/secrets';
 import {
   createTestDatabase,
   deleteKeysWithPrefix,
@@ -43,6 +44,8 @@ export const STREAMING = '/v1/realtime';
 export const CLOUD_SECRET = 'meta-app-secret';
 export const ROLES = ['owner', 'admin', 'agent', 'viewer'] as const;
 export const INTERNAL_TOKEN = 'internal-token-0123456789';
+/** The API's SEALING_KEYS in tests: webhook secrets are sealed with k1. */
+export const SEALING_KEYS = `k1:${Buffer.alloc(32, 11).toString('base64')}`;
 export const MEDIA_MAX_BYTES = 64 * 1024;
 export const JPEG = Buffer.concat([
   Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10]),
@@ -178,6 +181,7 @@ export function setupApi(): void {
       loginMaxFailures: 3,
       rateLimitPerMinute: 100_000,
       internalToken: INTERNAL_TOKEN,
+      sealingKeys: SealingKeyring.parse(SEALING_KEYS),
       // Names the tests register receivers under (no DNS here); everything else must resolve publicly.
       webhookAllowedHosts: ['a.example', 'b.example', 'attacker.example'],
       cloudApi: {
