@@ -34,7 +34,7 @@ const keys = {
 let admin: Redis;
 let api: RedisRoleUser;
 let worker: RedisRoleUser;
-const closers: (() => Promise<unknown> | void)[] = [];
+const closers: (() => unknown)[] = [];
 
 function asUser(user: RedisRoleUser, extra: { maxRetriesPerRequest?: number | null } = {}): Redis {
   const client = new Redis({ ...redisOptions(), username: user.username, password: user.password, ...extra });
@@ -66,7 +66,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.allSettled(closers.splice(0).map((close) => close()));
+  await Promise.allSettled(closers.splice(0).map(async (close) => await close()));
   await Promise.allSettled([api?.remove(), worker?.remove()]);
   await deleteKeysWithPrefix(admin, keyPrefix);
   await deleteKeysWithPrefix(admin, otherPrefix);

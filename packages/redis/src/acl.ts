@@ -83,7 +83,6 @@ const SENTINEL_ON_DATA_NODES = [
   '-@all',
   '+multi',
   '+slaveof',
-  '+replicaof',
   '+ping',
   '+exec',
   '+subscribe',
