@@ -10,7 +10,9 @@
  *   realtime stream (`<prefix>events`), and read-only the sessions' pairing records
  *   (`<prefix>session:*:pairing`). Not the Baileys auth state (`<prefix>session:<id>:auth`),
  *   the session leases or fences, nor any other tenant's keys: a compromised API pod cannot read
- *   the WhatsApp account keys, nor take over a session.
+ *   the WhatsApp account keys, nor take over a session. A new key the API writes goes under
+ *   `<prefix>api:` (or gets its own pattern here); the API's tests run as this user
+ *   (services/api/src/testing/api-fixture.ts), so one outside the list fails them with NOPERM.
  * - `worker`: every key under the tenant's prefix (it holds sessions and their auth state).
  * - `replication`: what a replica needs from its primary (PSYNC, REPLCONF, PING).
  * - `sentinel`: what Sentinel needs to monitor and fail over (the command list of Redis's

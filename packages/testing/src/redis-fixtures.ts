@@ -81,19 +81,35 @@ async function onEach<T>(
 }
 
 /**
- * Creates the ACL user of `role` (`api` or `worker`) for the tenant key prefix `keyPrefix`,
+ * The rules of `role` for one or more tenant prefixes: the role's commands and the key patterns
+ * of every prefix (a test app serving two tenants reaches both).
+ */
+function roleRules(role: 'api' | 'worker', keyPrefixes: readonly string[]): string[] {
+  const isKeyRule = (rule: string) => rule.includes('~');
+  const [first, ...rest] = keyPrefixes.map((keyPrefix) => redisAclRules(role, { keyPrefix }));
+  return [...first!, ...rest.flatMap((rules) => rules.filter(isKeyRule))];
+}
+
+/**
+ * Creates the ACL user of `role` (`api` or `worker`) for the tenant key prefix `keyPrefix` (or
+ * several),
  * with the rules the operator gives a tenant's (packages/redis's acl.ts), on the run's standalone
  * Redis, on every data node of the Sentinel group (ACL users are not replicated, so each node
  * gets it, as the operator's redis.conf does) and on every Sentinel. A test connects with these
  * credentials to run as that service would. The user's name is unique to the call.
  */
-export async function createRedisRoleUser(role: 'api' | 'worker', keyPrefix: string): Promise<RedisRoleUser> {
+export async function createRedisRoleUser(
+  role: 'api' | 'worker',
+  keyPrefix: string | readonly string[],
+): Promise<RedisRoleUser> {
+  const prefixes = typeof keyPrefix === 'string' ? [keyPrefix] : keyPrefix;
+  if (prefixes.length === 0) throw new Error('createRedisRoleUser needs at least one key prefix');
   const username = `${role}-${randomBytes(5).toString('hex')}`;
   const password = randomBytes(18).toString('base64url');
   const group = inject('sentinel');
   const dataNodes = [inject('redis'), ...group.nodes];
   const user = (rules: string[]) => ['SETUSER', username, 'reset', 'on', `>${password}`, ...rules];
-  await onEach(dataNodes, (client) => client.call('ACL', ...user(redisAclRules(role, { keyPrefix }))));
+  await onEach(dataNodes, (client) => client.call('ACL', ...user(roleRules(role, prefixes))));
   await onEach(group.sentinels, (client) => client.call('ACL', ...user(sentinelAclRules(role))));
   return {
     username,

@@ -11,8 +11,10 @@ import { LocalMediaStorage, queuePrefix } from '@switchboard/messaging/producer'
 import { hashPassword } from '@switchboard/passwords';
 import { SealingKeyring } from '@switchboard/secrets';
 import {
+  createRedisRoleUser,
   createTestDatabase,
   deleteKeysWithPrefix,
+  type RedisRoleUser,
   redisOptions,
   type TestDatabase,
 } from '@switchboard/testing';
@@ -57,7 +59,11 @@ export let mediaStorage: LocalMediaStorage;
 
 export let database: TestDatabase;
 export let db: Db;
+/** The tests' own Redis client (the server's administrator: seeding, checks, cleanup). */
 export let redis: Redis;
+/** The app's client: the operator's `api` ACL user for both tenants' prefixes, so every test runs under its rules. */
+let apiRedis: Redis;
+let apiRedisUser: RedisRoleUser | undefined;
 export let app: FastifyInstance;
 export const resets: PasswordResetDelivery[] = [];
 export const suffix = randomBytes(3).toString('hex');
@@ -172,9 +178,16 @@ export function setupApi(): void {
     database = await createTestDatabase({ label: 'api' });
     db = createDb({ databaseUrl: database.appUrl, applicationName: 'api-test' });
     redis = new Redis({ ...redisOptions(), maxRetriesPerRequest: 1 });
+    apiRedisUser = await createRedisRoleUser('api', [`sb:${slugA}:`, `sb:${slugB}:`]);
+    apiRedis = new Redis({
+      ...redisOptions(),
+      username: apiRedisUser.username,
+      password: apiRedisUser.password,
+      maxRetriesPerRequest: 1,
+    });
     app = await buildApp({
       db,
-      redis,
+      redis: apiRedis,
       tenant: { slug: slugA, displayName: 'Tenant A' },
       jwtSigningKey: randomBytes(32).toString('hex'),
       scrypt: SCRYPT,
@@ -207,6 +220,8 @@ export function setupApi(): void {
   afterAll(async () => {
     await app?.close();
     for (const slug of [slugA, slugB]) await deleteKeysWithPrefix(redis, `sb:${slug}:`);
+    apiRedis?.disconnect();
+    await apiRedisUser?.remove();
     redis?.disconnect();
     await db?.$disconnect();
     await database?.drop();
