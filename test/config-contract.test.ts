@@ -139,7 +139,9 @@ function secretValue(name: string): string {
   if (name === 'REDIS_URL') return 'redis://:pw@redis.example:6379/0';
   if (name === 'JWT_SIGNING_KEY') return 'k'.repeat(48);
   if (name === 'INTERNAL_TOKEN') return 't'.repeat(48);
-  // The operator's format: `k1:<base64 of 32 random bytes>` (operator/src/controller/tenant-reconciler.ts).
+  // The operator's format: `k1:<base64 of 32 random bytes>` (newGeneratedSecretValues in
+  // operator/src/specs/generated-secret.ts).
   if (name === 'AUTH_STATE_KEYS') return `k1:${Buffer.alloc(32, 7).toString('base64')}`;
+  if (name === 'SEALING_KEYS') return `k1:${Buffer.alloc(32, 8).toString('base64')}`;
   return 'secret-value';
 }

@@ -11,7 +11,7 @@ import { KubeClient, toWire } from '../../operator/src/kube/kube-client.ts';
 import { FIELD_MANAGER, SwitchboardOperator } from '../../operator/src/operator.ts';
 import type { Informer } from '../../operator/src/runtime/index.ts';
 import { desiredChildren } from '../../operator/src/specs/desired-children.ts';
-import { buildGeneratedSecret } from '../../operator/src/specs/generated-secret.ts';
+import { buildGeneratedSecret, newGeneratedSecretValues } from '../../operator/src/specs/generated-secret.ts';
 import { buildMigrationJob } from '../../operator/src/specs/migration-job.ts';
 import { MANAGED_BY, TENANT_LABEL } from '../../operator/src/specs/names.ts';
 import {
@@ -382,12 +382,7 @@ export function baselineObjects(
   let perTenant = 0;
   for (let i = 0; objects.length < count; i++) {
     const tenant = parsedTenant(`b${String(i).padStart(4, '0')}`, namespace);
-    const secret = buildGeneratedSecret(tenant, {
-      jwtSigningKey: randomBytes(48).toString('base64url'),
-      internalToken: randomBytes(32).toString('base64url'),
-      redisPassword: randomBytes(32).toString('base64url'),
-      authStateKeys: `k1:${randomBytes(32).toString('base64')}`,
-    });
+    const secret = buildGeneratedSecret(tenant, newGeneratedSecretValues());
     const children = [
       secret,
       ...desiredChildren(tenant, config, { secretDigests: {}, serviceMonitorsAvailable: false }),

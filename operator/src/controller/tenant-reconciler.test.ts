@@ -220,6 +220,32 @@ describe('a new tenant', () => {
     expect((await driveToReady('acme')).status?.phase).toBe('Ready');
   });
 
+  it('adds SEALING_KEYS and the Redis ACL users’ passwords to a Secret from before them, keeping INTERNAL_TOKEN', async () => {
+    const before = (await get<V1Secret>('v1', 'Secret', 'acme-internal'))!;
+    const added = [
+      'SEALING_KEYS',
+      'REDIS_API_PASSWORD',
+      'REDIS_WORKER_PASSWORD',
+      'REDIS_REPLICATION_PASSWORD',
+      'REDIS_SENTINEL_PASSWORD',
+    ];
+    await kubeRequestOk(kubeConfig, {
+      method: 'PATCH',
+      path: `/api/v1/namespaces/${ns.name}/secrets/acme-internal`,
+      contentType: 'application/json-patch+json',
+      body: added.map((key) => ({ op: 'remove', path: `/data/${key}` })),
+    });
+    await reconciler.reconcile(ns.name, 'acme');
+    const after = (await get<V1Secret>('v1', 'Secret', 'acme-internal'))!;
+    for (const key of ['JWT_SIGNING_KEY', 'INTERNAL_TOKEN', 'REDIS_PASSWORD', 'AUTH_STATE_KEYS'])
+      expect(after.data?.[key]).toBe(before.data?.[key]);
+    for (const key of added) expect(after.data?.[key]).toBeDefined();
+    const sealing = Buffer.from(after.data!.SEALING_KEYS!, 'base64').toString('utf8');
+    expect(sealing).toMatch(/^k1:[A-Za-z0-9+/]{43}=$/);
+    expect(sealing).not.toBe(Buffer.from(after.data!.INTERNAL_TOKEN!, 'base64').toString('utf8'));
+    expect((await driveToReady('acme')).status?.phase).toBe('Ready');
+  });
+
   it('rolls only the pods whose inputs changed, and keeps lastTransitionTime', async () => {
     const api = (await get<V1Deployment>('apps/v1', 'Deployment', 'acme-api'))!;
     const worker = (await get<V1Deployment>('apps/v1', 'Deployment', 'acme-worker'))!;

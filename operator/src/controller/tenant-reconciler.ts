@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { KubernetesObject, V1Deployment, V1Job, V1Secret } from '@kubernetes/client-node';
 import {
   API_VERSION,
@@ -16,7 +16,7 @@ import {
   databaseSecretName,
 } from '../specs/database-secret.ts';
 import { desiredChildren } from '../specs/desired-children.ts';
-import { buildGeneratedSecret, type GeneratedSecretValues } from '../specs/generated-secret.ts';
+import { buildGeneratedSecret, newGeneratedSecretValues } from '../specs/generated-secret.ts';
 import { buildMigrationJob } from '../specs/migration-job.ts';
 import { childNames, tenantNamespace, workerSelector } from '../specs/names.ts';
 import { type OperatorConfig, tenantImages } from '../specs/operator-config.ts';
@@ -431,19 +431,13 @@ export class TenantReconciler {
   }
 
   private async ensureGeneratedSecret(tenant: WhatsAppTenant): Promise<V1Secret> {
-    const values: GeneratedSecretValues = {
-      jwtSigningKey: randomBytes(48).toString('base64url'),
-      internalToken: randomBytes(32).toString('base64url'),
-      redisPassword: randomBytes(32).toString('base64url'),
-      authStateKeys: `k1:${randomBytes(32).toString('base64')}`,
-    };
-    const desired = buildGeneratedSecret(tenant, values);
+    const desired = buildGeneratedSecret(tenant, newGeneratedSecretValues());
     const { created, live } = await createIfMissing(this.client, this.reader, desired);
     if (created) {
       void this.events.normal(
         tenant,
         'SecretsGenerated',
-        `Generated the signing key, internal token, Redis password and auth-state key in Secret ${live.metadata?.name}.`,
+        `Generated the signing key, internal token, Redis passwords, auth-state and sealing keys in Secret ${live.metadata?.name}.`,
       );
       return live;
     }

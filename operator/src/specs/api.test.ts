@@ -106,9 +106,16 @@ describe('buildApiDeployment', () => {
       name: 'acme-internal',
       key: 'JWT_SIGNING_KEY',
     });
+    // Its own Redis ACL user, not the admin's password.
+    expect(env.REDIS_USERNAME?.value).toBe('api');
     expect(env.REDIS_PASSWORD?.valueFrom?.secretKeyRef).toEqual({
       name: 'acme-internal',
-      key: 'REDIS_PASSWORD',
+      key: 'REDIS_API_PASSWORD',
+    });
+    expect(env.SEALING_KEYS?.valueFrom?.secretKeyRef).toEqual({ name: 'acme-internal', key: 'SEALING_KEYS' });
+    expect(env.INTERNAL_TOKEN?.valueFrom?.secretKeyRef).toEqual({
+      name: 'acme-internal',
+      key: 'INTERNAL_TOKEN',
     });
     expect(env.OTEL_SERVICE_NAME?.value).toBe('switchboard-api');
   });

@@ -52,7 +52,12 @@ describe.each(variants)('the children of a tenant with %s', (_, spec) => {
       jwtSigningKey: 'j',
       internalToken: 'i',
       redisPassword: 'r',
+      redisApiPassword: 'ra',
+      redisWorkerPassword: 'rw',
+      redisReplicationPassword: 'rr',
+      redisSentinelPassword: 'rs',
       authStateKeys: 'k1:a',
+      sealingKeys: 'k1:s',
     }),
   ];
 

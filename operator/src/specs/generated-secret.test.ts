@@ -1,7 +1,8 @@
+import { SealingKeyring } from '@switchboard/secrets';
 import { describe, expect, it } from 'vitest';
 import { tenantFixture } from '../testing/fixtures.ts';
 import { buildManagedDatabaseSecret, databaseSecretName } from './database-secret.ts';
-import { buildGeneratedSecret } from './generated-secret.ts';
+import { buildGeneratedSecret, GENERATED_SECRET_KEYS, newGeneratedSecretValues } from './generated-secret.ts';
 
 const decode = (data: Record<string, string> | undefined) =>
   Object.fromEntries(
@@ -14,16 +15,45 @@ describe('buildGeneratedSecret', () => {
       jwtSigningKey: 'j',
       internalToken: 'i',
       redisPassword: 'r',
+      redisApiPassword: 'ra',
+      redisWorkerPassword: 'rw',
+      redisReplicationPassword: 'rr',
+      redisSentinelPassword: 'rs',
       authStateKeys: 'k1:a',
+      sealingKeys: 'k1:s',
     });
     expect(secret.metadata?.name).toBe('acme-internal');
     expect(decode(secret.data)).toEqual({
       JWT_SIGNING_KEY: 'j',
       INTERNAL_TOKEN: 'i',
       REDIS_PASSWORD: 'r',
+      REDIS_API_PASSWORD: 'ra',
+      REDIS_WORKER_PASSWORD: 'rw',
+      REDIS_REPLICATION_PASSWORD: 'rr',
+      REDIS_SENTINEL_PASSWORD: 'rs',
       AUTH_STATE_KEYS: 'k1:a',
+      SEALING_KEYS: 'k1:s',
     });
     expect(secret).not.toHaveProperty('stringData');
+  });
+});
+
+describe('newGeneratedSecretValues', () => {
+  it('makes every value, fresh each time, in the form its reader parses', () => {
+    const a = newGeneratedSecretValues();
+    const b = newGeneratedSecretValues();
+    expect(Object.keys(a).sort()).toEqual(Object.keys(GENERATED_SECRET_KEYS).sort());
+    for (const key of Object.keys(a) as (keyof typeof a)[]) expect(a[key]).not.toBe(b[key]);
+    // Written into redis.conf and sentinel.conf by the start scripts: no spaces, no shell specials.
+    for (const key of [
+      'redisPassword',
+      'redisApiPassword',
+      'redisWorkerPassword',
+      'redisReplicationPassword',
+      'redisSentinelPassword',
+    ] as const)
+      expect(a[key]).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(SealingKeyring.parse(a.sealingKeys).currentKeyId).toBe('k1');
   });
 });
 

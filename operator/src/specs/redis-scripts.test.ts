@@ -3,6 +3,8 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort, startProcess, waitForPort } from '@switchboard/testing/servers';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
 import { redisGroupEnv, redisServerEnv } from './redis.ts';
@@ -17,6 +19,7 @@ host=localhost
 while [ $# -gt 0 ]; do
   case "$1" in
     --raw) shift ;;
+    --user) shift 2 ;;
     -h) host="$2"; shift 2 ;;
     -p) shift 2 ;;
     *) break ;;
@@ -58,13 +61,14 @@ async function start(script: string, hostname: string, fake: Record<string, stri
     PATH: `${dir}:${process.env.PATH}`,
     HOSTNAME: hostname,
     NAMESPACE: 'tenants',
-    REDIS_PASSWORD: 'pw',
     CONFIG_DIR: dir,
     SENTINEL_DIR: dir,
     ...fake,
   };
   for (const variable of [...redisGroupEnv(tenant, operatorConfigFixture()), ...redisServerEnv(tenant)]) {
     if (variable.value !== undefined) env[variable.name] = variable.value;
+    // A password from the generated Secret: a stand-in value named after its variable.
+    else if (variable.valueFrom?.secretKeyRef) env[variable.name] = `pw-${variable.name.toLowerCase()}`;
   }
   await rm(join(dir, 'sentinel.conf'), { force: true });
   const { stdout } = await run('sh', [join(dir, script)], { env });
@@ -90,7 +94,9 @@ describe('redis-start.sh', () => {
     });
     expect(output).toContain(`replicaof ${host('acme-redis-2')} 6379`);
     expect(output).toContain(`replica-announce-ip ${host('acme-redis-0')}`);
-    expect(output).toContain('requirepass pw');
+    expect(output).toContain('user default off');
+    expect(output).toContain('masteruser replication');
+    expect(output).toContain('masterauth pw-redis_replication_password');
   });
 
   it('starts as the primary when the Sentinels name this pod', async () => {
@@ -163,5 +169,119 @@ describe('sentinel-start.sh', () => {
     const { stdout } = await run('sh', [join(dir, 'sentinel-start.sh')], { env });
     expect(stdout).toBe('learned state\n');
     expect(await readFile(join(dir, 'sentinel.conf'), 'utf8')).toBe('learned state\n');
+  });
+});
+
+describe('the config the scripts write, on a real Redis and Sentinel', () => {
+  /** `text` with each line starting with a key of `lines` replaced by its value. */
+  const setLines = (text: string, lines: Record<string, string>) =>
+    text
+      .split('\n')
+      .map((line) => {
+        const key = Object.keys(lines).find((k) => line === k || line.startsWith(`${k} `));
+        return key === undefined ? line : lines[key]!;
+      })
+      .join('\n');
+
+  async function refusal(command: Promise<unknown>): Promise<string> {
+    try {
+      await command;
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error('the command was allowed');
+  }
+
+  it('starts them with the ACL users: default off, each role with its rules, Sentinel logged in as `sentinel`', async () => {
+    await start('redis-start.sh', 'acme-redis-0');
+    const redisPort = await freePort();
+    const redisDir = await mkdtemp(join(tmpdir(), 'switchboard-redis-acl-'));
+    // Only where it listens and writes changes; min-replicas-to-write 0: this primary has no replicas.
+    const redisConf = setLines(await readFile(join(dir, 'redis.conf'), 'utf8'), {
+      bind: 'bind 127.0.0.1',
+      port: `port ${redisPort}`,
+      dir: `dir ${redisDir}`,
+      'replica-announce-ip': 'replica-announce-ip 127.0.0.1',
+      'min-replicas-to-write': 'min-replicas-to-write 0',
+    });
+    await writeFile(join(redisDir, 'redis.conf'), redisConf);
+    const redis = startProcess({
+      name: 'redis-acl',
+      command: 'redis-server',
+      args: [join(redisDir, 'redis.conf')],
+      tempDirs: [redisDir],
+    });
+    const clients: Redis[] = [];
+    const as = (user: string | undefined, port = redisPort) => {
+      const password =
+        user === undefined ? undefined : `pw-${user === 'admin' ? 'redis' : `redis_${user}`}_password`;
+      const client = new Redis({
+        port,
+        host: '127.0.0.1',
+        ...(user ? { username: user, password } : {}),
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+      });
+      clients.push(client);
+      return client;
+    };
+    const sentinelDir = await mkdtemp(join(tmpdir(), 'switchboard-sentinel-acl-'));
+    let sentinel: ReturnType<typeof startProcess> | undefined;
+    try {
+      await waitForPort(redisPort);
+      expect(await refusal(as(undefined).ping())).toMatch(/NOAUTH/);
+      const api = as('api');
+      await api.set('sb:acme:api:x', '1');
+      expect(await refusal(api.hgetall('sb:acme:session:s:auth'))).toMatch(/NOPERM/);
+      expect(await refusal(api.get('sb:other:api:x'))).toMatch(/NOPERM/);
+      expect(await as('worker').hset('sb:acme:session:s:auth', 'creds', '{}')).toBe(1);
+      expect(await refusal(as('worker').get('sb:other:x'))).toMatch(/NOPERM/);
+      const users = (await as('admin').call('ACL', 'LIST')) as string[];
+      expect(users.map((line) => line.split(' ').slice(0, 3).join(' ')).sort()).toEqual([
+        'user admin on',
+        'user api on',
+        'user default off',
+        'user replication on',
+        'user sentinel on',
+        'user worker on',
+      ]);
+
+      await start('sentinel-start.sh', 'acme-sentinel-0');
+      const sentinelPort = await freePort();
+      const sentinelConf = setLines(await readFile(join(dir, 'sentinel.conf'), 'utf8'), {
+        port: `port ${sentinelPort}`,
+        'sentinel announce-ip': 'sentinel announce-ip 127.0.0.1',
+        'sentinel monitor': `sentinel monitor mymaster 127.0.0.1 ${redisPort} 1`,
+      });
+      await writeFile(
+        join(sentinelDir, 'sentinel.conf'),
+        `${sentinelConf}\nbind 127.0.0.1\ndir ${sentinelDir}\n`,
+      );
+      sentinel = startProcess({
+        name: 'sentinel-acl',
+        command: 'redis-sentinel',
+        args: [join(sentinelDir, 'sentinel.conf')],
+        tempDirs: [sentinelDir],
+      });
+      await waitForPort(sentinelPort);
+      const asked = as('api', sentinelPort);
+      expect(await asked.call('SENTINEL', 'get-master-addr-by-name', 'mymaster')).toEqual([
+        '127.0.0.1',
+        String(redisPort),
+      ]);
+      expect(await refusal(asked.call('SENTINEL', 'FAILOVER', 'mymaster'))).toMatch(/NOPERM/);
+      expect(await refusal(as(undefined, sentinelPort).ping())).toMatch(/NOAUTH/);
+      // The Sentinel reached Redis as its own user: its connections show up under `sentinel`.
+      for (;;) {
+        const list = (await as('admin').call('CLIENT', 'LIST')) as string;
+        if (/ cmd=(info|ping|publish|subscribe) user=sentinel /.test(list)) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    } finally {
+      for (const client of clients) client.disconnect();
+      await sentinel?.stop();
+      await redis.stop();
+    }
   });
 });

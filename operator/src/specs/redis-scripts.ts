@@ -22,12 +22,24 @@ import { childMetadata } from './owner-reference.ts';
  *
  * Inputs come as environment variables (set by the StatefulSets): HOSTNAME (the pod name),
  * NAMESPACE, CLUSTER_DOMAIN, REDIS_NAME and SENTINEL_NAME (each StatefulSet's name, also its
- * headless Service's), REPLICAS, MASTER_NAME, QUORUM (Sentinel only), REDIS_PASSWORD and
- * REDISCLI_AUTH; Redis only: MAXMEMORY (bytes), MAXMEMORY_POLICY, MIN_REPLICAS_TO_WRITE and
- * MIN_REPLICAS_MAX_LAG (see redisServerEnv in redis.ts). CONFIG_DIR / SENTINEL_DIR override where config is written (tests).
+ * headless Service's), REPLICAS, MASTER_NAME, QUORUM (Sentinel only), the ACL users'
+ * passwords and rules (REDIS_PASSWORD for `admin`, REDIS_<ROLE>_PASSWORD, REDIS_ACL_<ROLE>,
+ * SENTINEL_ACL_<ROLE>: redisAclEnv in redis.ts), and REDISCLI_USER / REDISCLI_AUTH (redis-cli
+ * runs as `sentinel`); Redis only: MAXMEMORY (bytes), MAXMEMORY_POLICY, MIN_REPLICAS_TO_WRITE and
+ * MIN_REPLICAS_MAX_LAG (see redisServerEnv in redis.ts). CONFIG_DIR / SENTINEL_DIR override where
+ * config is written (tests).
+ *
+ * ACL users (packages/redis's acl.ts): the `default` user is off on Redis and on the Sentinels;
+ * replicas authenticate to the primary as `replication` (every node has masteruser, since a
+ * failover makes any of them a replica), Sentinels to Redis and to each other as `sentinel`, the
+ * API and workers as `api` and `worker` on both. Redis does not replicate ACL users: each node
+ * gets every user from its own redis.conf.
  *
  * In the TypeScript below, `\${` is a literal `${` in the script.
  */
+
+// redis-cli as the `sentinel` user (password in REDISCLI_AUTH, never on the command line).
+const CLI = 'redis-cli --user "$REDISCLI_USER"';
 
 // A host name as Sentinel reports it; anything else (nil, an error text) is not an answer.
 const IS_HOST = `is_host() {
@@ -40,7 +52,7 @@ const IS_HOST = `is_host() {
 const ASK_SENTINELS = `i=0
 while [ -z "$master" ] && [ "$i" -lt "$REPLICAS" ]; do
   if [ "$i" != "$skip_sentinel" ]; then
-    answer="$(timeout 3 redis-cli --raw -h "$SENTINEL_NAME-$i.$SENTINEL_NAME.$domain" -p 26379 SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | head -n 1 || true)"
+    answer="$(timeout 3 ${CLI} --raw -h "$SENTINEL_NAME-$i.$SENTINEL_NAME.$domain" -p 26379 SENTINEL get-master-addr-by-name "$MASTER_NAME" 2>/dev/null | head -n 1 || true)"
     if is_host "$answer"; then master="$answer"; fi
   fi
   i=$((i + 1))
@@ -50,7 +62,7 @@ const ASK_PEERS = `i=0
 while [ -z "$master" ] && [ "$i" -lt "$REPLICAS" ]; do
   peer="$REDIS_NAME-$i.$REDIS_NAME.$domain"
   if [ "$peer" != "$self" ]; then
-    role="$(timeout 3 redis-cli --raw -h "$peer" -p 6379 ROLE 2>/dev/null | head -n 1 || true)"
+    role="$(timeout 3 ${CLI} --raw -h "$peer" -p 6379 ROLE 2>/dev/null | head -n 1 || true)"
     if [ "$role" = master ]; then master="$peer"; fi
   fi
   i=$((i + 1))
@@ -83,8 +95,14 @@ bind * -::*
 port 6379
 dir /data
 appendonly yes
-requirepass $REDIS_PASSWORD
-masterauth $REDIS_PASSWORD
+user default off
+user admin on >$REDIS_PASSWORD $REDIS_ACL_ADMIN
+user api on >$REDIS_API_PASSWORD $REDIS_ACL_API
+user worker on >$REDIS_WORKER_PASSWORD $REDIS_ACL_WORKER
+user replication on >$REDIS_REPLICATION_PASSWORD $REDIS_ACL_REPLICATION
+user sentinel on >$REDIS_SENTINEL_PASSWORD $REDIS_ACL_SENTINEL
+masteruser replication
+masterauth $REDIS_REPLICATION_PASSWORD
 replica-announce-ip $self
 replica-announce-port 6379
 maxmemory \${MAXMEMORY:-0}
@@ -107,7 +125,7 @@ exec redis-server "$config"
  */
 export const REDIS_READY_SCRIPT = `#!/bin/sh
 set -eu
-info="$(timeout 2 redis-cli -p 6379 INFO replication)"
+info="$(timeout 2 ${CLI} -p 6379 INFO replication)"
 case "$info" in
   *role:master*) exit 0 ;;
   *master_link_status:up*) exit 0 ;;
@@ -145,7 +163,7 @@ fi
 # Sentinel refuses to start when the primary's name does not resolve yet; give the pod up to
 # two minutes to appear (the headless Service publishes not-ready pods, so an IP is enough).
 tries=0
-until [ "$(timeout 2 redis-cli --raw -h "$master" -p 6379 PING 2>/dev/null || true)" = PONG ] || [ "$tries" -ge 60 ]; do
+until [ "$(timeout 2 ${CLI} --raw -h "$master" -p 6379 PING 2>/dev/null || true)" = PONG ] || [ "$tries" -ge 60 ]; do
   tries=$((tries + 1))
   sleep 2
 done
@@ -156,10 +174,16 @@ sentinel resolve-hostnames yes
 sentinel announce-hostnames yes
 sentinel announce-ip $self
 sentinel announce-port 26379
-requirepass $REDIS_PASSWORD
-sentinel sentinel-pass $REDIS_PASSWORD
+user default off
+user admin on >$REDIS_PASSWORD $SENTINEL_ACL_ADMIN
+user sentinel on >$REDIS_SENTINEL_PASSWORD $SENTINEL_ACL_SENTINEL
+user api on >$REDIS_API_PASSWORD $SENTINEL_ACL_API
+user worker on >$REDIS_WORKER_PASSWORD $SENTINEL_ACL_WORKER
+sentinel sentinel-user sentinel
+sentinel sentinel-pass $REDIS_SENTINEL_PASSWORD
 sentinel monitor $MASTER_NAME $master 6379 $QUORUM
-sentinel auth-pass $MASTER_NAME $REDIS_PASSWORD
+sentinel auth-user $MASTER_NAME sentinel
+sentinel auth-pass $MASTER_NAME $REDIS_SENTINEL_PASSWORD
 sentinel down-after-milliseconds $MASTER_NAME 5000
 sentinel failover-timeout $MASTER_NAME 60000
 sentinel parallel-syncs $MASTER_NAME 1
@@ -174,7 +198,7 @@ exec redis-sentinel "$config"
  */
 export const SENTINEL_READY_SCRIPT = `#!/bin/sh
 set -eu
-answer="$(timeout 2 redis-cli --raw -p 26379 SENTINEL get-master-addr-by-name "$MASTER_NAME" | head -n 1)"
+answer="$(timeout 2 ${CLI} --raw -p 26379 SENTINEL get-master-addr-by-name "$MASTER_NAME" | head -n 1)"
 case "$answer" in
   '' | *[!a-z0-9.-]*) exit 1 ;;
 esac

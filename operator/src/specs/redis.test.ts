@@ -1,3 +1,5 @@
+import { tenantKeyPrefix } from '@switchboard/messaging/producer';
+import { redisAclRules, sentinelAclRules } from '@switchboard/redis/acl';
 import { describe, expect, it } from 'vitest';
 import type { WhatsAppTenantSpecInput } from '../api/v1alpha1/index.ts';
 import { operatorConfigFixture, tenantFixture } from '../testing/fixtures.ts';
@@ -6,6 +8,7 @@ import {
   buildRedisPodDisruptionBudget,
   buildRedisService,
   buildRedisStatefulSet,
+  redisKeyPrefix,
   sentinelQuorum,
 } from './redis.ts';
 import { buildSentinelService, buildSentinelStatefulSet } from './sentinel.ts';
@@ -35,10 +38,32 @@ describe('buildRedisStatefulSet', () => {
     expect(env.REPLICAS?.value).toBe('3');
     expect(env.MASTER_NAME?.value).toBe('mymaster');
     expect(env.NAMESPACE?.valueFrom?.fieldRef?.fieldPath).toBe('metadata.namespace');
+    // redis-cli (start script, probes) runs as the `sentinel` ACL user.
+    expect(env.REDISCLI_USER?.value).toBe('sentinel');
     expect(env.REDISCLI_AUTH?.valueFrom?.secretKeyRef).toEqual({
       name: 'acme-internal',
-      key: 'REDIS_PASSWORD',
+      key: 'REDIS_SENTINEL_PASSWORD',
     });
+  });
+
+  it('gives the scripts every ACL user: its password from the generated Secret, its rules for the tenant prefix', () => {
+    const env = Object.fromEntries(
+      (redis.spec?.template.spec?.containers[0]?.env ?? []).map((variable) => [variable.name, variable]),
+    );
+    const passwords = {
+      REDIS_PASSWORD: 'REDIS_PASSWORD',
+      REDIS_API_PASSWORD: 'REDIS_API_PASSWORD',
+      REDIS_WORKER_PASSWORD: 'REDIS_WORKER_PASSWORD',
+      REDIS_REPLICATION_PASSWORD: 'REDIS_REPLICATION_PASSWORD',
+      REDIS_SENTINEL_PASSWORD: 'REDIS_SENTINEL_PASSWORD',
+    };
+    for (const [variable, key] of Object.entries(passwords))
+      expect(env[variable]?.valueFrom?.secretKeyRef).toEqual({ name: 'acme-internal', key });
+    // The services' key prefix for this tenant is messaging's contract.
+    expect(redisKeyPrefix(tenant)).toBe(tenantKeyPrefix(tenant.metadata.name));
+    expect(env.REDIS_ACL_API?.value).toBe(redisAclRules('api', { keyPrefix: 'sb:acme:' }).join(' '));
+    expect(env.REDIS_ACL_WORKER?.value).toContain('~sb:acme:*');
+    expect(env.SENTINEL_ACL_API?.value).toBe(sentinelAclRules('api').join(' '));
   });
 
   it('bounds Redis memory with noeviction, and asks for a replica acknowledgement when replicas exist', () => {

@@ -5,6 +5,7 @@ import type {
   V1StatefulSet,
   V1Volume,
 } from '@kubernetes/client-node';
+import { type RedisAclRole, redisAclRules, sentinelAclRules } from '@switchboard/redis/acl';
 import type { WhatsAppTenant } from '../api/v1alpha1/index.ts';
 import { configHash } from './config-hash.ts';
 import { GENERATED_SECRET_KEYS } from './generated-secret.ts';
@@ -49,11 +50,50 @@ export function sentinelQuorum(replicas: number): number {
   return Math.floor(replicas / 2) + 1;
 }
 
+/**
+ * The services' Redis key prefix for the tenant: messaging's tenantKeyPrefix of
+ * SWITCHBOARD_TENANT (the tenant's name, config-map.ts); redis.test.ts checks they agree.
+ */
+export function redisKeyPrefix(tenant: WhatsAppTenant): string {
+  return `sb:${tenant.metadata.name}:`;
+}
+
+/** The generated Secret's key holding each ACL user's password. */
+const ACL_PASSWORD_KEYS = {
+  admin: GENERATED_SECRET_KEYS.redisPassword,
+  api: GENERATED_SECRET_KEYS.redisApiPassword,
+  worker: GENERATED_SECRET_KEYS.redisWorkerPassword,
+  replication: GENERATED_SECRET_KEYS.redisReplicationPassword,
+  sentinel: GENERATED_SECRET_KEYS.redisSentinelPassword,
+} as const satisfies Record<RedisAclRole, string>;
+
+/** The environment variable a start script reads a user's password from. */
+export function aclPasswordVariable(role: RedisAclRole): string {
+  return role === 'admin' ? 'REDIS_PASSWORD' : `REDIS_${role.toUpperCase()}_PASSWORD`;
+}
+
+/**
+ * The ACL users' passwords and rules for the start scripts: `REDIS_<ROLE>_PASSWORD` (the admin's
+ * is REDIS_PASSWORD), `REDIS_ACL_<ROLE>` (rules on the data nodes) and `SENTINEL_ACL_<ROLE>`
+ * (rules on the Sentinels), each a space-separated rule list from packages/redis's acl.ts.
+ */
+export function redisAclEnv(tenant: WhatsAppTenant): V1EnvVar[] {
+  const secret = childNames(tenant).generatedSecret;
+  const keyPrefix = redisKeyPrefix(tenant);
+  return Object.entries(ACL_PASSWORD_KEYS).flatMap(([role, key]) => [
+    secretEnv(aclPasswordVariable(role as RedisAclRole), secret, key),
+    {
+      name: `REDIS_ACL_${role.toUpperCase()}`,
+      value: redisAclRules(role as RedisAclRole, { keyPrefix }).join(' '),
+    },
+    { name: `SENTINEL_ACL_${role.toUpperCase()}`, value: sentinelAclRules(role as RedisAclRole).join(' ') },
+  ]);
+}
+
 /** Environment the scripts in redis-scripts.ts read. */
 export function redisGroupEnv(tenant: WhatsAppTenant, config: OperatorConfig): V1EnvVar[] {
   const names = childNames(tenant);
   const replicas = tenant.spec.redis.sentinel.replicas;
-  const password = [names.generatedSecret, GENERATED_SECRET_KEYS.redisPassword] as const;
   return [
     fieldEnv('NAMESPACE', 'metadata.namespace'),
     { name: 'CLUSTER_DOMAIN', value: config.clusterDomain },
@@ -62,9 +102,11 @@ export function redisGroupEnv(tenant: WhatsAppTenant, config: OperatorConfig): V
     { name: 'REPLICAS', value: String(replicas) },
     { name: 'MASTER_NAME', value: REDIS_MASTER_NAME },
     { name: 'QUORUM', value: String(sentinelQuorum(replicas)) },
-    secretEnv('REDIS_PASSWORD', ...password),
-    // redis-cli reads the password from here, so it never appears in a process list.
-    secretEnv('REDISCLI_AUTH', ...password),
+    ...redisAclEnv(tenant),
+    // The scripts' and probes' redis-cli runs as the `sentinel` user (ROLE, INFO, PING, SENTINEL
+    // get-master-addr-by-name) and reads its password from here, never from a process list.
+    { name: 'REDISCLI_USER', value: 'sentinel' },
+    secretEnv('REDISCLI_AUTH', names.generatedSecret, GENERATED_SECRET_KEYS.redisSentinelPassword),
   ];
 }
 

@@ -11,15 +11,21 @@ import { configMapEnv, fieldEnv, secretEnv } from './pod-template.ts';
 /** Which service a container runs. */
 export type ServiceComponent = 'api' | 'worker';
 
-/** Redis credentials: the generated password (sentinel mode) or the tenant's URL (external). */
-export function redisSecretEnv(tenant: WhatsAppTenant): V1EnvVar[] {
+/**
+ * Redis credentials: in sentinel mode the component's own ACL user (`api` or `worker`, see
+ * packages/redis's acl.ts) and its generated password; external: the tenant's URL.
+ */
+export function redisSecretEnv(tenant: WhatsAppTenant, component: ServiceComponent): V1EnvVar[] {
   const { redis } = tenant.spec;
   if (redis.mode === 'external') {
     const ref = redis.external!.secretRef;
     return [secretEnv('REDIS_URL', ref.name, ref.key)];
   }
+  const password =
+    component === 'api' ? GENERATED_SECRET_KEYS.redisApiPassword : GENERATED_SECRET_KEYS.redisWorkerPassword;
   return [
-    secretEnv('REDIS_PASSWORD', childNames(tenant).generatedSecret, GENERATED_SECRET_KEYS.redisPassword),
+    { name: 'REDIS_USERNAME', value: component },
+    secretEnv('REDIS_PASSWORD', childNames(tenant).generatedSecret, password),
   ];
 }
 
@@ -52,8 +58,11 @@ export function serviceEnv(
     fieldEnv('POD_NAME', 'metadata.name'),
     ...keys.map((key) => configMapEnv(key, names.config)),
     secretEnv('DATABASE_URL', databaseSecretName(tenant), DATABASE_SECRET_KEYS.appUrl),
-    ...redisSecretEnv(tenant),
+    ...redisSecretEnv(tenant, component),
+    // The API's bearer token for /internal; the worker opens with it only webhook secrets sealed
+    // before SEALING_KEYS existed (and re-seals them with SEALING_KEYS' current key).
     secretEnv('INTERNAL_TOKEN', generated, GENERATED_SECRET_KEYS.internalToken),
+    secretEnv('SEALING_KEYS', generated, GENERATED_SECRET_KEYS.sealingKeys),
     ...mediaSecretEnv(tenant),
     ...(component === 'api'
       ? [secretEnv('JWT_SIGNING_KEY', generated, GENERATED_SECRET_KEYS.jwtSigningKey)]

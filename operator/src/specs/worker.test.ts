@@ -32,6 +32,10 @@ describe('buildWorkerDeployment', () => {
     );
     expect(names).toContain('MAX_SESSIONS_PER_WORKER');
     expect(names).toContain('INTERNAL_TOKEN');
+    expect(names).toContain('SEALING_KEYS');
+    const byName = Object.fromEntries(env.map((variable) => [variable.name, variable]));
+    expect(byName.REDIS_USERNAME?.value).toBe('worker');
+    expect(byName.REDIS_PASSWORD?.valueFrom?.secretKeyRef?.key).toBe('REDIS_WORKER_PASSWORD');
     expect(names).not.toContain('JWT_SIGNING_KEY');
     expect(names).not.toContain('PORT');
   });

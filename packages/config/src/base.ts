@@ -80,9 +80,16 @@ export const redisConfigSchema = z
       .describe(
         'Name of the primary the Sentinels monitor, e.g. mymaster; required when REDIS_MODE=sentinel.',
       ),
+    REDIS_USERNAME: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an ACL user name: 1-64 of [A-Za-z0-9_-]')
+      .optional()
+      .describe(
+        "Redis ACL user of this service on Redis and its Sentinels (the operator's: api or worker); unset: the default user.",
+      ),
     REDIS_PASSWORD: secret()
       .optional()
-      .describe('Password for Redis and its Sentinels; give a secret:// reference.'),
+      .describe('Password of REDIS_USERNAME on Redis and its Sentinels; give a secret:// reference.'),
     REDIS_CLUSTER_NODES: hostPortList()
       .optional()
       .describe('Cluster seed nodes, e.g. redis-0:6379,redis-1:6379; required when REDIS_MODE=cluster.'),

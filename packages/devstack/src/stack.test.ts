@@ -3,6 +3,7 @@
 // reaches the API through Meta's signed webhook and the worker stores it; the agent's reply,
 // sent twice with one Idempotency-Key, reaches the customer once and its ticks move to read.
 import { adminDatabaseUrl, redisOptions, uniquePrefix } from '@switchboard/testing';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../../sessions/src/testing/worker-fleet.ts';
 import { type Stack, type StackTenant, startStack } from './stack.ts';
@@ -76,6 +77,26 @@ describe('the local stack', () => {
     expect(sessions.body.items).toEqual([
       expect.objectContaining({ name: 'whatsapp', channel: 'cloud-api', declared: true }),
     ]);
+  });
+
+  it('runs the API and the worker as their own Redis ACL users; the API user cannot read the auth state', async () => {
+    const admin = new Redis(redisOptions());
+    const asApi = new Redis({
+      ...redisOptions(),
+      username: tenant.redisUsers.api.username,
+      password: tenant.redisUsers.api.password,
+    });
+    try {
+      const auth = `${tenant.keyPrefix}session:any:auth`;
+      await expect(asApi.hgetall(auth)).rejects.toThrow(/NOPERM/);
+      await expect(asApi.call('KEYS', '*')).rejects.toThrow(/NOPERM/);
+      const clients = (await admin.call('CLIENT', 'LIST')) as string;
+      expect(clients).toContain(`user=${tenant.redisUsers.api.username} `);
+      expect(clients).toContain(`user=${tenant.redisUsers.worker.username} `);
+    } finally {
+      asApi.disconnect();
+      admin.disconnect();
+    }
   });
 
   it('carries a customer message in and the reply out once, with its ticks', async () => {

@@ -19,6 +19,8 @@ import {
 } from '@switchboard/db';
 import { tenantKeyPrefix } from '@switchboard/messaging';
 import { hashPassword } from '@switchboard/passwords';
+import { redisAclRules } from '@switchboard/redis/acl';
+import { newSealingKeyEntry } from '@switchboard/secrets';
 import {
   deleteKeysWithPrefix,
   freePort,
@@ -134,8 +136,12 @@ export interface StackTenant {
   apiMetricsPort: number;
   /** The worker's probe port (/livez, /readyz, /metrics); absent without a worker. */
   workerMetricsPort?: number;
-  /** The tokens the API and worker share (internal status, sealed webhook secrets). */
+  /** The API's bearer token for /internal. */
   internalToken: string;
+  /** SEALING_KEYS of the API and worker (webhook secrets sealed in the database). */
+  sealingKeys: string;
+  /** The ACL users the API and worker connect to Redis as (the operator's roles). */
+  redisUsers: { api: RoleUser; worker: RoleUser };
 }
 
 /** A running stack. */
@@ -192,6 +198,50 @@ function forwardLines(
       for (const line of lines) if (line) onLog(service.name, line);
     });
   }
+}
+
+/** A Redis ACL user of one tenant's API or worker. */
+export interface RoleUser {
+  username: string;
+  password: string;
+}
+
+/**
+ * Creates the tenant's `api` and `worker` ACL users on the stack's Redis (connected to as its
+ * default user, the administrator of a test or local Redis), with the rules the operator gives a
+ * tenant's Redis (packages/redis's acl.ts), so the demo and the browser tests run the services
+ * with ACLs on, as in a cluster. Names carry the run, so stacks sharing a Redis do not collide.
+ */
+async function createRoleUsers(
+  redis: { host: string; port: number },
+  slug: string,
+  run: string,
+): Promise<{ api: RoleUser; worker: RoleUser; remove(): Promise<void> }> {
+  const users = {
+    api: { username: `api-${slug}-${run}`, password: randomBytes(18).toString('base64url') },
+    worker: { username: `worker-${slug}-${run}`, password: randomBytes(18).toString('base64url') },
+  };
+  const withClient = async (fn: (client: Redis) => Promise<unknown>) => {
+    const client = new Redis({ ...redis, lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      await client.connect();
+      await fn(client);
+    } finally {
+      client.disconnect();
+    }
+  };
+  await withClient(async (client) => {
+    for (const role of ['api', 'worker'] as const) {
+      const { username, password } = users[role];
+      const rules = redisAclRules(role, { keyPrefix: tenantKeyPrefix(slug) });
+      await client.call('ACL', 'SETUSER', username, 'reset', 'on', `>${password}`, ...rules);
+    }
+  });
+  return {
+    ...users,
+    remove: () =>
+      withClient((client) => client.call('ACL', 'DELUSER', users.api.username, users.worker.username)),
+  };
 }
 
 /** Removes every key under the prefixes (a shared Redis after the stack's processes stopped). */
@@ -296,6 +346,10 @@ export async function startStack(input: StackOptions): Promise<Stack> {
         const apiPort = options.apiPorts?.[index] ?? (await freePort());
         const apiUrl = `http://127.0.0.1:${apiPort}`;
         const internalToken = randomBytes(24).toString('hex');
+        // Seals webhook secrets; the API seals with its first key, the worker opens with any.
+        const sealingKeys = newSealingKeyEntry('k1');
+        const redisUsers = await createRoleUsers(redis, tenant.slug, run);
+        cleanups.push(() => redisUsers.remove());
         const meta = {
           accessToken: `EAA${randomBytes(16).toString('hex')}`,
           appSecret: randomBytes(16).toString('hex'),
@@ -348,6 +402,7 @@ export async function startStack(input: StackOptions): Promise<Stack> {
           REDIS_MODE: 'standalone',
           REDIS_URL: `redis://${redis.host}:${redis.port}/0`,
           INTERNAL_TOKEN: internalToken,
+          SEALING_KEYS: sealingKeys,
           MEDIA_DIR: mediaDir,
           LOG_LEVEL: 'info',
         };
@@ -358,6 +413,8 @@ export async function startStack(input: StackOptions): Promise<Stack> {
           args: [API_SERVER],
           env: {
             ...common,
+            REDIS_USERNAME: redisUsers.api.username,
+            REDIS_PASSWORD: redisUsers.api.password,
             HOST: '127.0.0.1',
             PORT: String(apiPort),
             METRICS_HOST: '127.0.0.1',
@@ -400,6 +457,8 @@ export async function startStack(input: StackOptions): Promise<Stack> {
             args: [WORKER_SERVER],
             env: {
               ...common,
+              REDIS_USERNAME: redisUsers.worker.username,
+              REDIS_PASSWORD: redisUsers.worker.password,
               POD_NAME: `${tenant.slug}-worker-0`,
               SWITCHBOARD_SESSIONS_FILE: sessionsFile,
               METRICS_HOST: '127.0.0.1',
@@ -445,6 +504,8 @@ export async function startStack(input: StackOptions): Promise<Stack> {
           apiMetricsPort,
           ...(workerMetricsPort === undefined ? {} : { workerMetricsPort }),
           internalToken,
+          sealingKeys,
+          redisUsers: { api: redisUsers.api, worker: redisUsers.worker },
         };
       }),
     );

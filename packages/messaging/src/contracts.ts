@@ -293,7 +293,7 @@ export async function publishRealtimeEvent(
 }
 
 /**
- * The purpose a webhook subscription's signing secret is sealed for (`sealSecret` in
- * @switchboard/secrets, keyed by the tenant's INTERNAL_TOKEN): the API seals, the workers open.
+ * The purpose a webhook subscription's signing secret is sealed for (@switchboard/secrets'
+ * SealingKeyring, the tenant's SEALING_KEYS): the API seals, the workers open and re-seal.
  */
 export const WEBHOOK_SECRET_PURPOSE = 'webhook-subscription';

@@ -69,6 +69,14 @@ export {
   type WebhookEvent,
 } from './webhooks/enqueue.ts';
 export { DEFAULT_WEBHOOK_RETRY, minimumRetrySpanMs, type WebhookRetryPolicy } from './webhooks/schedule.ts';
+/** Webhook secrets sealed with SEALING_KEYS: opened for deliveries, re-sealed after a rotation. */
+export {
+  type ResealResult,
+  resealWebhookSecrets,
+  type SealingKeyring as WebhookSealingKeyring,
+  type SubscriptionSecretResolverOptions,
+  subscriptionSecretResolver,
+} from './webhooks/sealed-secrets.ts';
 export {
   signWebhook,
   type VerifyWebhookSignatureOptions,

@@ -8,6 +8,8 @@ export type RedisTarget =
       sentinels: { host: string; port: number }[];
       name: string;
       db?: number;
+      /** The ACL user the Sentinels know the client as (the operator's Sentinels: the same as on Redis). */
+      sentinelUsername?: string;
       sentinelPassword?: string;
     }
   | { mode: 'cluster'; nodes: { host: string; port: number }[] };
@@ -96,6 +98,7 @@ export function redisOptionsFor(options: RedisConnectionOptions): RedisOptions {
         name: target.name,
         db: target.db ?? 0,
         role: 'master',
+        sentinelUsername: target.sentinelUsername,
         sentinelPassword: target.sentinelPassword,
         // Sentinels can all be briefly unreachable (a rolling restart of the Sentinel
         // StatefulSet): keep asking rather than giving up and leaving a dead client behind.

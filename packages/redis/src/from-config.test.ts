@@ -51,6 +51,35 @@ describe('redisConnectionFromSettings', () => {
     });
   });
 
+  it('uses REDIS_USERNAME as the ACL user on Redis and on the Sentinels, and over the URL', () => {
+    expect(
+      redisConnectionFromSettings({
+        REDIS_MODE: 'sentinel',
+        REDIS_SENTINELS: [{ host: 's-0', port: 26379 }],
+        REDIS_SENTINEL_NAME: 'switchboard',
+        REDIS_USERNAME: 'api',
+        REDIS_PASSWORD: 'pw',
+      }),
+    ).toEqual({
+      target: {
+        mode: 'sentinel',
+        sentinels: [{ host: 's-0', port: 26379 }],
+        name: 'switchboard',
+        sentinelUsername: 'api',
+        sentinelPassword: 'pw',
+      },
+      username: 'api',
+      password: 'pw',
+    });
+    expect(
+      redisConnectionFromSettings({
+        REDIS_MODE: 'standalone',
+        REDIS_URL: 'redis://old:pw@127.0.0.1',
+        REDIS_USERNAME: 'worker',
+      }),
+    ).toMatchObject({ username: 'worker', password: 'pw' });
+  });
+
   it('names the missing variable of a mode', () => {
     expect(() => redisConnectionFromSettings({ REDIS_MODE: 'sentinel', REDIS_SENTINEL_NAME: 'x' })).toThrow(
       'REDIS_SENTINELS is required when REDIS_MODE=sentinel',

@@ -10,6 +10,7 @@ export interface RedisSettings {
   REDIS_URL?: string | undefined;
   REDIS_SENTINELS?: readonly { host: string; port: number }[] | undefined;
   REDIS_SENTINEL_NAME?: string | undefined;
+  REDIS_USERNAME?: string | undefined;
   REDIS_PASSWORD?: string | undefined;
   REDIS_CLUSTER_NODES?: readonly { host: string; port: number }[] | undefined;
 }
@@ -19,6 +20,7 @@ export function redisConnectionFromSettings(
   settings: RedisSettings,
 ): Omit<RedisConnectionOptions, 'role' | 'connectionName' | 'lazyConnect'> {
   const password = settings.REDIS_PASSWORD;
+  const user = settings.REDIS_USERNAME;
   switch (settings.REDIS_MODE) {
     case 'standalone': {
       const url = new URL(required(settings.REDIS_URL, 'REDIS_URL', settings.REDIS_MODE));
@@ -32,7 +34,7 @@ export function redisConnectionFromSettings(
         db,
       };
       const urlPassword = url.password === '' ? undefined : decodeURIComponent(url.password);
-      const username = url.username === '' ? undefined : decodeURIComponent(url.username);
+      const username = user ?? (url.username === '' ? undefined : decodeURIComponent(url.username));
       const secret = password ?? urlPassword;
       return {
         target,
@@ -44,14 +46,17 @@ export function redisConnectionFromSettings(
     case 'sentinel': {
       const sentinels = required(settings.REDIS_SENTINELS, 'REDIS_SENTINELS', settings.REDIS_MODE);
       const name = required(settings.REDIS_SENTINEL_NAME, 'REDIS_SENTINEL_NAME', settings.REDIS_MODE);
-      // The operator's Sentinels share the data nodes' password (charts and redis-scripts.ts).
+      // The operator's Sentinels know each service by the same ACL user and password as the
+      // data nodes do (packages/redis's acl.ts, operator/src/specs/redis-scripts.ts).
       return {
         target: {
           mode: 'sentinel',
           sentinels: sentinels.map(({ host, port }) => ({ host, port })),
           name,
+          ...(user === undefined ? {} : { sentinelUsername: user }),
           ...(password === undefined ? {} : { sentinelPassword: password }),
         },
+        ...(user === undefined ? {} : { username: user }),
         ...(password === undefined ? {} : { password }),
       };
     }
@@ -59,6 +64,7 @@ export function redisConnectionFromSettings(
       const nodes = required(settings.REDIS_CLUSTER_NODES, 'REDIS_CLUSTER_NODES', settings.REDIS_MODE);
       return {
         target: { mode: 'cluster', nodes: nodes.map(({ host, port }) => ({ host, port })) },
+        ...(user === undefined ? {} : { username: user }),
         ...(password === undefined ? {} : { password }),
       };
     }

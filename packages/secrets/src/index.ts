@@ -26,8 +26,16 @@ export {
   type SecretReference,
 } from './reference.ts';
 export { SecretResolver, type SecretResolverOptions } from './resolver.ts';
-/** Secrets stored in the database, sealed with AES-256-GCM under a key derived from INTERNAL_TOKEN. */
+/** AES-256-GCM sealing under caller-given key material (version 1; the Baileys auth state's values). */
 export { openSealedSecret, sealSecret } from './sealed.ts';
+/** SEALING_KEYS: the keyring sealing secrets stored in the database, with key ids and rotation. */
+export {
+  newSealingKeyEntry,
+  type SealingKey,
+  SealingKeyError,
+  SealingKeyring,
+  type SealingKeyringOptions,
+} from './sealing-keys.ts';
 export {
   DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH,
   readSecretProviderSettings,

@@ -1,11 +1,14 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
 /**
- * Secrets the application stores in its own database (a webhook subscription's signing secret)
- * are sealed with AES-256-GCM under a key derived (HKDF-SHA256) from key material both the API
- * and the workers hold (the tenant's generated INTERNAL_TOKEN), so a database dump alone reveals
- * none of them. Layout: version byte (1) | 12-byte nonce | ciphertext | 16-byte tag. `purpose`
- * separates keys (a secret sealed for one purpose does not open for another).
+ * AES-256-GCM sealing under a key derived (HKDF-SHA256) from caller-given key material.
+ * Layout: version byte (1) | 12-byte nonce | ciphertext | 16-byte tag. `purpose` separates keys
+ * (a secret sealed for one purpose does not open for another).
+ *
+ * Used with key ids kept by the caller (the Baileys auth state, AUTH_STATE_KEYS). Secrets stored
+ * in the database are sealed with the SEALING_KEYS keyring (sealing-keys.ts); webhook secrets
+ * sealed before it existed are this version 1 keyed by the tenant's INTERNAL_TOKEN, which the
+ * keyring still opens (its `legacyKeyMaterial`) until they are re-sealed.
  */
 
 const VERSION = 1;

@@ -9,8 +9,10 @@ export { type RunningMoto, startMoto } from './moto-server.ts';
 export { freePort, waitForPort } from './ports.ts';
 export { type PostgresServerInfo, postgresUrl } from './postgres-server.ts';
 export {
+  createRedisRoleUser,
   deleteKeysWithPrefix,
   type RedisNamespace,
+  type RedisRoleUser,
   redisNamespace,
   redisOptions,
   sentinelOptions,

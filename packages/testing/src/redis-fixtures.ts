@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { redisAclRules, sentinelAclRules } from '@switchboard/redis/acl';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import './provided-context.ts';
@@ -50,6 +51,71 @@ export function redisNamespace(label?: string): RedisNamespace {
       } finally {
         client.disconnect();
       }
+    },
+  };
+}
+
+/** An ACL user of a service role, on the run's Redis servers; see {@link createRedisRoleUser}. */
+export interface RedisRoleUser {
+  username: string;
+  password: string;
+  /** Deletes the user everywhere it was created. */
+  remove(): Promise<void>;
+}
+
+async function onEach<T>(
+  servers: readonly { host: string; port: number }[],
+  fn: (client: Redis) => Promise<T>,
+): Promise<void> {
+  await Promise.all(
+    servers.map(async (server) => {
+      const client = new Redis({ ...server, lazyConnect: true, maxRetriesPerRequest: 0 });
+      try {
+        await client.connect();
+        await fn(client);
+      } finally {
+        client.disconnect();
+      }
+    }),
+  );
+}
+
+/**
+ * The rules of `role` for one or more tenant prefixes: the role's commands and the key patterns
+ * of every prefix (a test app serving two tenants reaches both).
+ */
+function roleRules(role: 'api' | 'worker', keyPrefixes: readonly string[]): string[] {
+  const isKeyRule = (rule: string) => rule.includes('~');
+  const [first, ...rest] = keyPrefixes.map((keyPrefix) => redisAclRules(role, { keyPrefix }));
+  return [...first!, ...rest.flatMap((rules) => rules.filter(isKeyRule))];
+}
+
+/**
+ * Creates the ACL user of `role` (`api` or `worker`) for the tenant key prefix `keyPrefix` (or
+ * several),
+ * with the rules the operator gives a tenant's (packages/redis's acl.ts), on the run's standalone
+ * Redis, on every data node of the Sentinel group (ACL users are not replicated, so each node
+ * gets it, as the operator's redis.conf does) and on every Sentinel. A test connects with these
+ * credentials to run as that service would. The user's name is unique to the call.
+ */
+export async function createRedisRoleUser(
+  role: 'api' | 'worker',
+  keyPrefix: string | readonly string[],
+): Promise<RedisRoleUser> {
+  const prefixes = typeof keyPrefix === 'string' ? [keyPrefix] : keyPrefix;
+  if (prefixes.length === 0) throw new Error('createRedisRoleUser needs at least one key prefix');
+  const username = `${role}-${randomBytes(5).toString('hex')}`;
+  const password = randomBytes(18).toString('base64url');
+  const group = inject('sentinel');
+  const dataNodes = [inject('redis'), ...group.nodes];
+  const user = (rules: string[]) => ['SETUSER', username, 'reset', 'on', `>${password}`, ...rules];
+  await onEach(dataNodes, (client) => client.call('ACL', ...user(roleRules(role, prefixes))));
+  await onEach(group.sentinels, (client) => client.call('ACL', ...user(sentinelAclRules(role))));
+  return {
+    username,
+    password,
+    async remove() {
+      await onEach([...dataNodes, ...group.sentinels], (client) => client.call('ACL', 'DELUSER', username));
     },
   };
 }

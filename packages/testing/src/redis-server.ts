@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { aclUserLine, redisAclRules, sentinelAclRules } from '@switchboard/redis/acl';
 import { Redis } from 'ioredis';
 import { freePort, waitForPort } from './ports.ts';
 import { type ServiceProcess, startProcess } from './processes.ts';
@@ -78,6 +80,40 @@ export async function startRedis(): Promise<RunningRedis> {
   return await startRedisProcess('redis', baseArgs);
 }
 
+/**
+ * The ACL users of a Sentinel group's own machinery, as the operator configures a tenant's
+ * (packages/redis's acl.ts): replicas authenticate to the primary as `replication`, Sentinels to
+ * the data nodes and to each other as `sentinel`, each with the rules of its role, so a rule
+ * that is too narrow breaks replication or failover in every Sentinel test. The `default` user
+ * stays on without a password: it is the fixtures' and the tests' administrator.
+ */
+const GROUP_PASSWORDS = {
+  replication: randomBytes(18).toString('base64url'),
+  sentinel: randomBytes(18).toString('base64url'),
+};
+
+/** `--user` arguments (one config directive) for a data node of the group. */
+function groupUserArgs(): string[] {
+  return (['replication', 'sentinel'] as const).flatMap((role) => [
+    '--user',
+    ...aclUserLine(role, GROUP_PASSWORDS[role], redisAclRules(role, { keyPrefix: '' }))
+      .split(' ')
+      .slice(1),
+  ]);
+}
+
+/** Every node authenticates as `replication`: the primary too, since a failover makes it a replica. */
+function dataNodeArgs(port: number, dir: string): string[] {
+  return [
+    ...baseArgs(port, dir),
+    ...groupUserArgs(),
+    '--masteruser',
+    'replication',
+    '--masterauth',
+    GROUP_PASSWORDS.replication,
+  ];
+}
+
 /** A running Sentinel group: one primary, replicas and sentinels, all on loopback. */
 export interface RunningSentinelGroup extends SentinelGroupInfo {
   stop(): Promise<void>;
@@ -99,12 +135,12 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
   const name = options.name ?? 'mymaster';
   const stops: (() => Promise<void>)[] = [];
   try {
-    const primary = await startRedisProcess('redis-primary', baseArgs);
+    const primary = await startRedisProcess('redis-primary', dataNodeArgs);
     stops.push(primary.stop);
     const nodes: HostPort[] = [{ host: primary.host, port: primary.port }];
     for (let i = 0; i < (options.replicas ?? 2); i++) {
       const replica = await startRedisProcess(`redis-replica-${i}`, (port, dir) => [
-        ...baseArgs(port, dir),
+        ...dataNodeArgs(port, dir),
         '--replicaof',
         primary.host,
         String(primary.port),
@@ -130,6 +166,12 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
           'protected-mode no',
           `sentinel announce-ip ${HOST}`,
           `sentinel monitor ${name} ${primary.host} ${primary.port} 2`,
+          `sentinel auth-user ${name} sentinel`,
+          `sentinel auth-pass ${name} ${GROUP_PASSWORDS.sentinel}`,
+          'sentinel sentinel-user sentinel',
+          `sentinel sentinel-pass ${GROUP_PASSWORDS.sentinel}`,
+          aclUserLine('sentinel', GROUP_PASSWORDS.sentinel, sentinelAclRules('sentinel')),
+          'user default on nopass allkeys allchannels +@all',
           `sentinel down-after-milliseconds ${name} 1000`,
           `sentinel failover-timeout ${name} 5000`,
           `sentinel parallel-syncs ${name} 1`,

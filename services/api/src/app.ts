@@ -13,6 +13,7 @@ import {
   tenantKeyPrefix,
 } from '@switchboard/messaging/producer';
 import { DEFAULT_SCRYPT_PARAMETERS, type ScryptParameters } from '@switchboard/passwords';
+import type { SealingKeyring } from '@switchboard/secrets';
 import type { Logger, MetricsRegistry } from '@switchboard/telemetry';
 import Fastify, { type FastifyInstance } from 'fastify';
 import {
@@ -93,8 +94,10 @@ export interface BuildAppOptions {
    * or resolve to internal addresses; every other receiver must resolve to public addresses only.
    */
   webhookAllowedHosts?: readonly string[];
-  /** INTERNAL_TOKEN: enables /internal/status for the operator. */
+  /** INTERNAL_TOKEN: enables /internal/status for the operator (a bearer token only; it seals nothing). */
   internalToken?: string;
+  /** SEALING_KEYS: seals webhook subscription secrets; creating subscriptions is refused without it. */
+  sealingKeys?: SealingKeyring;
   logger?: Logger;
   metrics?: MetricsRegistry;
 }
@@ -285,7 +288,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(realtimeRoutes, { prefix: '/v1/realtime' });
   await app.register(webhookRoutes, {
     prefix: '/v1/webhooks',
-    ...(options.internalToken ? { sealingKey: options.internalToken } : {}),
+    ...(options.sealingKeys ? { sealingKeys: options.sealingKeys } : {}),
   });
   if (options.internalToken)
     await app.register(internalRoutes, { prefix: '/internal', token: options.internalToken });

@@ -5,7 +5,7 @@ import { loadConfigFromProcess, readDeclaredSessions, resolveCloudApiCredentials
 import { createDb, verifyRuntimeRole } from '@switchboard/db';
 import { mediaStorageFromSettings } from '@switchboard/messaging/producer';
 import { createRedis, redisConnectionFromSettings } from '@switchboard/redis';
-import { createSecretResolver } from '@switchboard/secrets';
+import { createSecretResolver, SealingKeyring } from '@switchboard/secrets';
 import { HealthServer, startTelemetry } from '@switchboard/telemetry';
 import { buildApp } from './app.ts';
 import { apiConfigSchema } from './config.ts';
@@ -78,6 +78,7 @@ try {
     mediaMaxBytes: config.MEDIA_MAX_BYTES,
     ...(config.INBOX_DIR ? { inboxDir: config.INBOX_DIR } : {}),
     ...(config.INTERNAL_TOKEN ? { internalToken: config.INTERNAL_TOKEN } : {}),
+    ...(config.SEALING_KEYS ? { sealingKeys: SealingKeyring.parse(config.SEALING_KEYS) } : {}),
     logger,
     metrics: telemetry.metrics,
     onPasswordReset: ({ tenantSlug }) => {

@@ -16,6 +16,7 @@ import {
   url,
 } from '@switchboard/config';
 import { mediaStorageSettingsSchema } from '@switchboard/messaging';
+import { SealingKeyring } from '@switchboard/secrets';
 import { z } from 'zod';
 
 /**
@@ -66,10 +67,23 @@ export const workerConfigSchema = defineConfig(
       .describe(
         'Webhook receiver hosts (names or addresses, comma-separated) delivered to although they are or resolve to loopback/private/link-local addresses; the same list the API checks registrations against.',
       ),
+    SEALING_KEYS: secret(
+      z.string().superRefine((value, ctx) => {
+        try {
+          SealingKeyring.parse(value);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        }
+      }),
+    )
+      .optional()
+      .describe(
+        'Keys sealing webhook secrets in the database: `<id>:<base64 of 32 bytes>` comma-separated, current first, previous ones still read (and re-sealed at start); give a secret:// reference. Unset: only secretRef subscriptions are delivered.',
+      ),
     INTERNAL_TOKEN: secret()
       .optional()
       .describe(
-        "The tenant's generated internal token; opens webhook secrets the API sealed with it. Give a secret:// reference.",
+        "The tenant's generated internal token; only opens webhook secrets sealed before SEALING_KEYS existed (re-sealed at start). Give a secret:// reference.",
       ),
     REDIS_REPLICA_WAIT: integer({ min: 0, max: 10 })
       .default(1)

@@ -11,11 +11,11 @@ import {
   type OutboxRelay,
   QUEUE_NAMES,
   queuePrefix,
-  type SubscriptionSecretSource,
-  WEBHOOK_SECRET_PURPOSE,
+  subscriptionSecretResolver,
   WebhookDeliveryWorker,
+  type WebhookSealingKeyring,
 } from '@switchboard/messaging';
-import { openSealedSecret, type SecretResolver } from '@switchboard/secrets';
+import type { SecretResolver } from '@switchboard/secrets';
 import type { OwnedSession } from '@switchboard/sessions';
 import type { Logger } from '@switchboard/telemetry';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
@@ -47,8 +47,8 @@ export interface MessagePipelinesOptions {
   keyPrefix: string;
   logger: Logger;
   secrets: SecretResolver;
-  /** Opens sealed webhook secrets; without it only `secretRef` subscriptions can be delivered. */
-  internalToken?: string;
+  /** SEALING_KEYS: opens sealed webhook secrets; without it only `secretRef` subscriptions can be delivered. */
+  sealingKeys?: WebhookSealingKeyring;
   typingDelay: boolean;
   /** Per-contact and per-session send limits (defaults: 10 and 60 per minute). */
   limits?: Partial<OutboundLimits>;
@@ -86,7 +86,10 @@ export class MessagePipelines {
       db: options.db,
       connection: options.workerConnection,
       keyPrefix: options.keyPrefix,
-      resolveSecret: (subscription) => this.subscriptionSecret(subscription),
+      resolveSecret: subscriptionSecretResolver({
+        keyring: options.sealingKeys,
+        resolveReference: (reference) => options.secrets.resolve(reference),
+      }),
       ...(options.allowedWebhookHosts ? { allowedHosts: options.allowedWebhookHosts } : {}),
       onError: (error, context) =>
         options.logger.error({ err: error, ...context }, 'webhook delivery failed'),
@@ -233,19 +236,5 @@ export class MessagePipelines {
       );
     }
     return { stored, unrouted: result.unrouted };
-  }
-
-  private async subscriptionSecret(subscription: SubscriptionSecretSource): Promise<string> {
-    if (subscription.secretRef) return await this.options.secrets.resolve(subscription.secretRef);
-    if (subscription.secretCiphertext && this.options.internalToken) {
-      return openSealedSecret(
-        subscription.secretCiphertext,
-        this.options.internalToken,
-        WEBHOOK_SECRET_PURPOSE,
-      );
-    }
-    throw new Error(
-      `webhook subscription ${subscription.id} has no secret this worker can read (INTERNAL_TOKEN unset?)`,
-    );
   }
 }

@@ -1,8 +1,8 @@
 import { AuthStateSealer, type SocketFactory } from '@switchboard/channels';
 import { createDb, ensureTenant, verifyRuntimeRole } from '@switchboard/db';
-import { OutboxRelay, tenantKeyPrefix } from '@switchboard/messaging';
+import { OutboxRelay, resealWebhookSecrets, tenantKeyPrefix } from '@switchboard/messaging';
 import { createRedis, redisConnectionFromSettings } from '@switchboard/redis';
-import type { SecretResolver } from '@switchboard/secrets';
+import { SealingKeyring, type SecretResolver } from '@switchboard/secrets';
 import { HealthServer, type Logger, type MetricsRegistry } from '@switchboard/telemetry';
 import type { Redis } from 'ioredis';
 import { channelOpener, cloudApiSessionIds } from './channels.ts';
@@ -90,6 +90,12 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
   const authStateSealer = config.AUTH_STATE_KEYS ? AuthStateSealer.parse(config.AUTH_STATE_KEYS) : undefined;
   if (!authStateSealer)
     logger.warn('AUTH_STATE_KEYS is unset: WhatsApp auth state is stored in Redis as plaintext');
+  // SEALING_KEYS opens webhook secrets (current key first); INTERNAL_TOKEN only those sealed
+  // before SEALING_KEYS existed, which the re-seal below moves onto the current key.
+  const sealingKeys = config.SEALING_KEYS
+    ? SealingKeyring.parse(config.SEALING_KEYS, { legacyKeyMaterial: config.INTERNAL_TOKEN })
+    : undefined;
+  if (!sealingKeys) logger.warn('SEALING_KEYS is unset: webhooks with a sealed secret cannot be delivered');
   // WAIT only where replicas exist to fail over to (the operator's Sentinel group).
   const replicaWait =
     config.REDIS_MODE === 'sentinel' && config.REDIS_REPLICA_WAIT > 0
@@ -113,7 +119,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     keyPrefix,
     logger,
     secrets: deps.secrets,
-    ...(config.INTERNAL_TOKEN ? { internalToken: config.INTERNAL_TOKEN } : {}),
+    ...(sealingKeys ? { sealingKeys } : {}),
     typingDelay: config.OUTBOUND_TYPING_DELAY,
     allowedWebhookHosts: config.WEBHOOK_ALLOWED_HOSTS,
     limits: {
@@ -192,6 +198,25 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
   }
   runtime.start();
   started = true;
+  if (sealingKeys) {
+    // After a key rotation: what older keys sealed is re-sealed with the current key, in the
+    // background (deliveries meanwhile open it with the older key). Every worker runs it; each
+    // row is replaced by compare-and-set, so they do not conflict.
+    void resealWebhookSecrets(db, tenantId, sealingKeys).then(
+      (result) =>
+        logger.info(
+          {
+            currentKeyId: sealingKeys.currentKeyId,
+            resealed: result.resealed,
+            current: result.current,
+            unreadable: result.unreadable.length,
+          },
+          'webhook secrets re-sealed with the current sealing key',
+        ),
+      (error: unknown) =>
+        logger.warn({ err: error }, 'webhook secret re-seal failed; retried at the next start'),
+    );
+  }
   logger.info(
     {
       tenant: config.SWITCHBOARD_TENANT,

@@ -165,34 +165,42 @@ export class WebhookDeliveryWorker {
       throw new UnrecoverableError(`webhook subscription ${delivery.subscriptionId} is inactive`);
     }
 
-    const secret = await this.options.resolveSecret(delivery.subscription);
     const rawBody = JSON.stringify(delivery.payload);
     const timestamp = String(Math.floor(Date.now() / 1000));
     const started = performance.now();
     let responseCode: number | null = null;
     let error: string | null = null;
+    // A secret that cannot be read (a sealing key removed too early, a provider outage) is a
+    // failed attempt recorded on the row and retried, not a delivery left pending with no reason.
+    let secret: string | undefined;
     try {
-      const url = new URL(delivery.subscription.url);
-      const check = await checkReceiver(url, this.allowedHosts);
-      if (!check.ok) throw new Error(`receiver refused: ${check.reason}`);
-      responseCode = await postOnce(url, {
-        pin: check.address ? { address: check.address, family: check.family ?? 4 } : undefined,
-        timeoutMs: this.options.timeoutMs ?? 10_000,
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'Switchboard-Webhooks/1',
-          [WEBHOOK_HEADERS.timestamp]: timestamp,
-          [WEBHOOK_HEADERS.signature]: signWebhook(secret, timestamp, rawBody),
-          [WEBHOOK_HEADERS.eventId]: delivery.eventId,
-          [WEBHOOK_HEADERS.eventType]: delivery.eventType,
-        },
-        body: rawBody,
-      });
-      if (responseCode < 200 || responseCode >= 300) error = `HTTP ${responseCode}`;
+      secret = await this.options.resolveSecret(delivery.subscription);
     } catch (caught) {
-      const name = (caught as { name?: string }).name;
-      error = name === 'TimeoutError' ? 'timeout' : `request failed: ${(caught as Error).message}`;
+      error = `signing secret unreadable: ${(caught as Error).message}`;
     }
+    if (secret !== undefined)
+      try {
+        const url = new URL(delivery.subscription.url);
+        const check = await checkReceiver(url, this.allowedHosts);
+        if (!check.ok) throw new Error(`receiver refused: ${check.reason}`);
+        responseCode = await postOnce(url, {
+          pin: check.address ? { address: check.address, family: check.family ?? 4 } : undefined,
+          timeoutMs: this.options.timeoutMs ?? 10_000,
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': 'Switchboard-Webhooks/1',
+            [WEBHOOK_HEADERS.timestamp]: timestamp,
+            [WEBHOOK_HEADERS.signature]: signWebhook(secret, timestamp, rawBody),
+            [WEBHOOK_HEADERS.eventId]: delivery.eventId,
+            [WEBHOOK_HEADERS.eventType]: delivery.eventType,
+          },
+          body: rawBody,
+        });
+        if (responseCode < 200 || responseCode >= 300) error = `HTTP ${responseCode}`;
+      } catch (caught) {
+        const name = (caught as { name?: string }).name;
+        error = name === 'TimeoutError' ? 'timeout' : `request failed: ${(caught as Error).message}`;
+      }
     const latencyMs = Math.round(performance.now() - started);
     const attempt = delivery.attempts + 1;
     const attemptsLeft = (job.opts.attempts ?? 1) - (job.attemptsMade + 1);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { withTenant } from '@switchboard/db';
 import { QUEUE_NAMES, queuePrefix, WEBHOOK_SECRET_PURPOSE } from '@switchboard/messaging/producer';
-import { openSealedSecret } from '@switchboard/secrets';
+import { openSealedSecret, SealingKeyring } from '@switchboard/secrets';
 import { Queue } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import {
@@ -10,6 +10,7 @@ import {
   db,
   INTERNAL_TOKEN,
   redis,
+  SEALING_KEYS,
   seeded,
   setupApi,
   slugA,
@@ -35,7 +36,12 @@ describe('webhook subscriptions', () => {
     );
     expect(row.secretRef).toBeNull();
     expect(Buffer.from(row.secretCiphertext!).toString('latin1')).not.toContain(hook.secret);
-    expect(openSealedSecret(row.secretCiphertext!, INTERNAL_TOKEN, WEBHOOK_SECRET_PURPOSE)).toBe(hook.secret);
+    // Sealed with SEALING_KEYS' current key, which the row names; INTERNAL_TOKEN plays no part.
+    expect(SealingKeyring.keyIdOf(row.secretCiphertext!)).toBe('k1');
+    expect(SealingKeyring.parse(SEALING_KEYS).open(row.secretCiphertext!, WEBHOOK_SECRET_PURPOSE)).toBe(
+      hook.secret,
+    );
+    expect(() => openSealedSecret(row.secretCiphertext!, INTERNAL_TOKEN, WEBHOOK_SECRET_PURPOSE)).toThrow();
 
     const listed = await app.inject({ method: 'GET', url: '/v1/webhooks', headers: bearer(admin) });
     expect(listed.json().items.map((i: { id: string }) => i.id)).toContain(hook.id);

@@ -1,3 +1,4 @@
+import type { SealingKeyring } from '@switchboard/secrets';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { deliveryDto, deliverySchema, subscriptionDto, subscriptionSchema } from '../dto.ts';
@@ -13,7 +14,7 @@ import {
 
 /**
  * Webhook subscriptions to the tenant's own systems: created with a signing secret shown once
- * (sealed in the database under a key derived from INTERNAL_TOKEN, which the workers open to
+ * (sealed in the database with the current key of SEALING_KEYS, which the workers open to
  * sign deliveries), listed, changed, deleted; each one's delivery log, and replay of a delivery.
  * Admins and up (API keys: `manage`).
  */
@@ -32,8 +33,8 @@ const receiverUrl = z
 
 /** Options of {@link webhookRoutes}. */
 export interface WebhookRoutesOptions {
-  /** INTERNAL_TOKEN: the key material subscription secrets are sealed with; creation is refused without it. */
-  sealingKey?: string;
+  /** SEALING_KEYS: the keyring subscription secrets are sealed with; creation is refused without it. */
+  sealingKeys?: SealingKeyring;
 }
 
 export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, options) => {
@@ -79,7 +80,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
       },
     },
     async (request, reply) => {
-      const { row, secret } = await createSubscription(ctx, request, options.sealingKey, request.body);
+      const { row, secret } = await createSubscription(ctx, request, options.sealingKeys, request.body);
       return reply.status(201).send({ ...subscriptionDto(row), secret });
     },
   );

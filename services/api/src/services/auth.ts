@@ -102,9 +102,11 @@ export async function login(
   const tenantSlug = input.tenant ?? ctx.defaultTenant;
   const tenant = { id: tenantIdForSlug(tenantSlug), slug: tenantSlug };
   const address = input.email.toLowerCase();
-  const keyPrefix = tenantKeyPrefix(tenantSlug);
-  const accountKey = `${keyPrefix}api:login-failures:account:${hashCredential(address)}`;
-  const ipKey = `${tenantKeyPrefix(ctx.defaultTenant)}api:login-failures:ip:${request.ip}`;
+  // Both counters live under the API's own prefix (its Redis ACL user reaches no other tenant's
+  // keys): the account's is keyed by the tenant named and the address together.
+  const keyPrefix = tenantKeyPrefix(ctx.defaultTenant);
+  const accountKey = `${keyPrefix}api:login-failures:account:${hashCredential(`${tenantSlug}\n${address}`)}`;
+  const ipKey = `${keyPrefix}api:login-failures:ip:${request.ip}`;
   // Each attempt is counted as a failure before the password is checked (a good one is taken
   // back below), so the check and the count cannot race. Per IP allows more: one office behind
   // one NAT has many people mistyping.

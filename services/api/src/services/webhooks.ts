@@ -1,5 +1,5 @@
-// Webhook subscriptions to the tenant's own systems: the signing secret sealed under a key
-// derived from INTERNAL_TOKEN (the workers open it to sign deliveries), changes audited, each
+// Webhook subscriptions to the tenant's own systems: the signing secret sealed with the current
+// key of SEALING_KEYS (the workers open it to sign deliveries), changes audited, each
 // subscription's delivery log, and replay of a delivery through the contract's replay.
 import { randomBytes } from 'node:crypto';
 import type { WebhookDelivery, WebhookSubscription } from '@switchboard/db';
@@ -9,7 +9,7 @@ import {
   replayWebhookDelivery,
   WEBHOOK_SECRET_PURPOSE,
 } from '@switchboard/messaging/producer';
-import { sealSecret } from '@switchboard/secrets';
+import type { SealingKeyring } from '@switchboard/secrets';
 import type { FastifyRequest } from 'fastify';
 import { audit } from '../audit.ts';
 import { type ApiContext, tenantTx } from '../context.ts';
@@ -41,20 +41,20 @@ async function assertReceiverAllowed(ctx: ApiContext, url: string): Promise<void
 }
 
 /**
- * Subscribes `url` to `events` with a new signing secret, stored sealed with `sealingKey`;
- * returns the row and the secret (the only time it is shown). Without a sealing key
- * subscriptions are off.
+ * Subscribes `url` to `events` with a new signing secret, stored sealed with the keyring's
+ * current key (SEALING_KEYS); returns the row and the secret (the only time it is shown).
+ * Without a keyring subscriptions are off.
  */
 export async function createSubscription(
   ctx: ApiContext,
   request: FastifyRequest,
-  sealingKey: string | undefined,
+  sealingKeys: SealingKeyring | undefined,
   input: { url: string; events: string[]; description?: string | undefined },
 ): Promise<{ row: WebhookSubscription; secret: string }> {
-  if (!sealingKey) {
+  if (!sealingKeys) {
     throw new ApiError(
       'conflict',
-      'webhook subscriptions are off: the API has no INTERNAL_TOKEN to seal their secrets with',
+      'webhook subscriptions are off: the API has no SEALING_KEYS to seal their secrets with',
     );
   }
   await assertReceiverAllowed(ctx, input.url);
@@ -66,7 +66,7 @@ export async function createSubscription(
         url: input.url,
         events: [...new Set(input.events)],
         description: input.description ?? null,
-        secretCiphertext: sealSecret(secret, sealingKey, WEBHOOK_SECRET_PURPOSE) as Uint8Array<ArrayBuffer>,
+        secretCiphertext: sealingKeys.seal(secret, WEBHOOK_SECRET_PURPOSE) as Uint8Array<ArrayBuffer>,
       },
     });
     await audit(

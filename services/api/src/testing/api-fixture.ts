@@ -9,9 +9,12 @@ import { join } from 'node:path';
 import { createDb, type Db, ensureTenant, withTenant } from '@switchboard/db';
 import { LocalMediaStorage, queuePrefix } from '@switchboard/messaging/producer';
 import { hashPassword } from '@switchboard/passwords';
+import { SealingKeyring } from '@switchboard/secrets';
 import {
+  createRedisRoleUser,
   createTestDatabase,
   deleteKeysWithPrefix,
+  type RedisRoleUser,
   redisOptions,
   type TestDatabase,
 } from '@switchboard/testing';
@@ -43,6 +46,8 @@ export const STREAMING = '/v1/realtime';
 export const CLOUD_SECRET = 'meta-app-secret';
 export const ROLES = ['owner', 'admin', 'agent', 'viewer'] as const;
 export const INTERNAL_TOKEN = 'internal-token-0123456789';
+/** The API's SEALING_KEYS in tests: webhook secrets are sealed with k1. */
+export const SEALING_KEYS = `k1:${Buffer.alloc(32, 11).toString('base64')}`;
 export const MEDIA_MAX_BYTES = 64 * 1024;
 export const JPEG = Buffer.concat([
   Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10]),
@@ -54,7 +59,11 @@ export let mediaStorage: LocalMediaStorage;
 
 export let database: TestDatabase;
 export let db: Db;
+/** The tests' own Redis client (the server's administrator: seeding, checks, cleanup). */
 export let redis: Redis;
+/** The app's client: the operator's `api` ACL user for both tenants' prefixes, so every test runs under its rules. */
+let apiRedis: Redis;
+let apiRedisUser: RedisRoleUser | undefined;
 export let app: FastifyInstance;
 export const resets: PasswordResetDelivery[] = [];
 /** While `hold` is set, the reset delivery hook records the delivery, then waits for it. */
@@ -171,15 +180,23 @@ export function setupApi(): void {
     database = await createTestDatabase({ label: 'api' });
     db = createDb({ databaseUrl: database.appUrl, applicationName: 'api-test' });
     redis = new Redis({ ...redisOptions(), maxRetriesPerRequest: 1 });
+    apiRedisUser = await createRedisRoleUser('api', [`sb:${slugA}:`, `sb:${slugB}:`]);
+    apiRedis = new Redis({
+      ...redisOptions(),
+      username: apiRedisUser.username,
+      password: apiRedisUser.password,
+      maxRetriesPerRequest: 1,
+    });
     app = await buildApp({
       db,
-      redis,
+      redis: apiRedis,
       tenant: { slug: slugA, displayName: 'Tenant A' },
       jwtSigningKey: randomBytes(32).toString('hex'),
       scrypt: SCRYPT,
       loginMaxFailures: 3,
       rateLimitPerMinute: 100_000,
       internalToken: INTERNAL_TOKEN,
+      sealingKeys: SealingKeyring.parse(SEALING_KEYS),
       // Names the tests register receivers under (no DNS here); everything else must resolve publicly.
       webhookAllowedHosts: ['a.example', 'b.example', 'attacker.example'],
       cloudApi: {
@@ -206,6 +223,8 @@ export function setupApi(): void {
   afterAll(async () => {
     await app?.close();
     for (const slug of [slugA, slugB]) await deleteKeysWithPrefix(redis, `sb:${slug}:`);
+    apiRedis?.disconnect();
+    await apiRedisUser?.remove();
     redis?.disconnect();
     await db?.$disconnect();
     await database?.drop();
