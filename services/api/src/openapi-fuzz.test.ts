@@ -89,8 +89,10 @@ describe('the OpenAPI document against the API', () => {
         '--generation-with-security-parameters',
         'false',
         '--no-color',
+        // One worker: with threads, Debian's Python 3.11 can crash inside hypothesis ("AST
+        // constructor recursion depth mismatch", python/cpython#106905) with every answer valid.
         '--workers',
-        '2',
+        '1',
       ],
       cwd,
     ).finally(() => rm(cwd, { recursive: true, force: true }));
