@@ -367,7 +367,8 @@ class TenantReader {
       enableOfflineQueue: true,
       maxRetriesPerRequest: null,
       socketTimeout: this.hub.blockMs + 10_000,
-      connectionName: 'switchboard-api-realtime',
+      // Named, so CLIENT LIST shows which connections read which tenant's stream.
+      connectionName: `switchboard-api-realtime:${this.key}`,
       lazyConnect: false,
     });
     this.connection.on('error', () => {
