@@ -1,0 +1,61 @@
+// The API process of the realtime benchmark, apart from the clients so its memory is its own:
+// the real buildApp (auth, the realtime hub) on loopback, over the bench's Postgres and Redis.
+// Started by run.ts with an IPC channel and --expose-gc; it sends { port } once listening and
+// answers { type: 'stats' } with its memory (after a full GC) and the hub's counts.
+//
+//   node --expose-gc bench/realtime/api-process.ts <databaseUrl> <redisHost> <redisPort> <slug> <jwtKey>
+import type { AddressInfo } from 'node:net';
+import { createDb } from '@switchboard/db';
+import { createLogger } from '@switchboard/telemetry';
+import { Redis } from 'ioredis';
+import { buildApp } from '../../services/api/src/app.ts';
+
+const [databaseUrl, redisHost, redisPort, slug, jwtSigningKey] = process.argv.slice(2);
+if (!databaseUrl || !redisHost || !redisPort || !slug || !jwtSigningKey)
+  throw new Error('usage: api-process.ts <databaseUrl> <redisHost> <redisPort> <slug> <jwtKey>');
+
+const db = createDb({ databaseUrl, maxConnections: 10, applicationName: 'bench-realtime' });
+// The production client's settings (fail fast; createRedis in server.ts).
+const redis = new Redis({
+  host: redisHost,
+  port: Number(redisPort),
+  maxRetriesPerRequest: 1,
+  enableOfflineQueue: false,
+});
+await new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+const app = await buildApp({
+  db,
+  redis,
+  tenant: { slug, displayName: 'Bench' },
+  jwtSigningKey,
+  accessTokenTtlMs: 6 * 3_600_000,
+  rateLimitPerMinute: 1_000_000,
+  inboxDir: null,
+  // The realtime defaults: 16 streams per principal, a 30 s re-check, 256 KiB per stream.
+  logger: createLogger({ name: 'bench-realtime', level: 'error', destination: process.stderr }),
+});
+await app.listen({ host: '127.0.0.1', port: 0 });
+const { port } = app.server.address() as AddressInfo;
+const gc = (globalThis as { gc?: () => void }).gc;
+
+process.on('message', (message: { type: string }) => {
+  if (message.type === 'stats') {
+    gc?.();
+    gc?.();
+    const memory = process.memoryUsage();
+    process.send?.({
+      type: 'stats',
+      rss: memory.rss,
+      heapUsed: memory.heapUsed,
+      external: memory.external,
+      ...app.realtime.stats(),
+    });
+  } else if (message.type === 'stop') {
+    void app.close().then(async () => {
+      redis.disconnect();
+      await db.$disconnect();
+      process.exit(0);
+    });
+  }
+});
+process.send?.({ type: 'listening', port });
