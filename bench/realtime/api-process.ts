@@ -6,7 +6,7 @@
 //   node --expose-gc bench/realtime/api-process.ts <databaseUrl> <redisHost> <redisPort> <slug> <jwtKey>
 import type { AddressInfo } from 'node:net';
 import { createDb } from '@switchboard/db';
-import { createLogger } from '@switchboard/telemetry';
+import { createLogger, MetricsRegistry } from '@switchboard/telemetry';
 import { Redis } from 'ioredis';
 import { buildApp } from '../../services/api/src/app.ts';
 
@@ -23,7 +23,10 @@ const redis = new Redis({
   enableOfflineQueue: false,
 });
 await new Promise<void>((resolve) => redis.once('ready', () => resolve()));
+// The hub's delivery lag histogram: append -> written to every stream, on the API's side.
+const metrics = new MetricsRegistry({ service: 'bench-realtime', collectDefaultMetrics: false });
 const app = await buildApp({
+  metrics,
   db,
   redis,
   tenant: { slug, displayName: 'Bench' },
@@ -38,7 +41,16 @@ await app.listen({ host: '127.0.0.1', port: 0 });
 const { port } = app.server.address() as AddressInfo;
 const gc = (globalThis as { gc?: () => void }).gc;
 
-process.on('message', (message: { type: string }) => {
+/** The delivery lag histogram's cumulative bucket counts, by upper bound (seconds). */
+async function lagBuckets(): Promise<[number, number][]> {
+  const metric = metrics.registry.getSingleMetric('switchboard_api_realtime_delivery_lag_seconds');
+  const values = (await metric?.get())?.values ?? [];
+  return values
+    .filter((v) => (v as { metricName?: string }).metricName?.endsWith('_bucket'))
+    .map((v) => [v.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(v.labels.le), v.value]);
+}
+
+process.on('message', async (message: { type: string }) => {
   if (message.type === 'stats') {
     gc?.();
     gc?.();
@@ -49,6 +61,7 @@ process.on('message', (message: { type: string }) => {
       heapUsed: memory.heapUsed,
       external: memory.external,
       ...app.realtime.stats(),
+      lag: await lagBuckets(),
     });
   } else if (message.type === 'stop') {
     void app.close().then(async () => {

@@ -111,6 +111,8 @@ function request<T>(child: ChildProcess, type: string): Promise<T> {
 }
 
 interface ApiStats {
+  /** The API's delivery lag histogram: cumulative counts by bucket upper bound (seconds). */
+  lag: [number, number][];
   rss: number;
   heapUsed: number;
   external: number;
@@ -185,8 +187,21 @@ try {
     }
   })();
 
+  /**
+   * The bucket upper bound (ms) under which `p` % of the API's delivery lags between two stats
+   * fell: the API's own side of the latency (append -> written to every stream), apart from the
+   * clients' process.
+   */
+  function lagQuantile(before: ApiStats, after: ApiStats, p: number): number {
+    const counts = after.lag.map(([le, n], i) => [le, n - (before.lag[i]?.[1] ?? 0)] as const);
+    const total = counts.at(-1)?.[1] ?? 0;
+    const bound = counts.find(([, n]) => n >= (p / 100) * total)?.[0] ?? Number.NaN;
+    return bound * 1000;
+  }
+
   /** EVENTS events at RATE/s; each one's latencies once every open stream and the raw reader have it. */
   async function measure(open: number) {
+    const statsBefore = await request<ApiStats>(api, 'stats');
     const ids: string[] = [];
     const start = performance.now();
     for (let i = 0; i < EVENTS; i++) {
@@ -218,7 +233,10 @@ try {
       if (p.raw !== undefined) rawLatency.push(p.raw - p.sentAt);
       published.delete(id);
     }
+    const statsAfter = await request<ApiStats>(api, 'stats');
     return {
+      apiLagP50: lagQuantile(statsBefore, statsAfter, 50),
+      apiLagP95: lagQuantile(statsBefore, statsAfter, 95),
       streamP50: percentile(each, 50),
       streamP95: percentile(each, 95),
       streamP99: percentile(each, 99),
@@ -299,6 +317,7 @@ try {
       '1 stream: latency p50 / p95 / p99',
       `${ms(oneStream.streamP50)} / ${ms(oneStream.streamP95)} / ${ms(oneStream.streamP99)} ms`,
     ],
+    ['1 stream: API side, p50 / p95 at most', `${oneStream.apiLagP50} / ${oneStream.apiLagP95} ms`],
     [
       '  raw reader, same run: p50 / p95 / p99',
       `${ms(oneStream.rawP50)} / ${ms(oneStream.rawP95)} / ${ms(oneStream.rawP99)} ms`,
@@ -308,6 +327,10 @@ try {
       `${ms(many.streamP50)} / ${ms(many.streamP95)} / ${ms(many.streamP99)} ms`,
     ],
     [`${N} streams: last of the ${N} p50 / p95`, `${ms(many.lastP50)} / ${ms(many.lastP95)} ms`],
+    [
+      `${N} streams: API side (append -> written to all), p50 / p95 at most`,
+      `${many.apiLagP50} / ${many.apiLagP95} ms`,
+    ],
     [
       '  raw reader, same run: p50 / p95 / p99',
       `${ms(many.rawP50)} / ${ms(many.rawP95)} / ${ms(many.rawP99)} ms`,

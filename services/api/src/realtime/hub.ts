@@ -122,6 +122,7 @@ export class RealtimeHub {
   private readonly readers = new Map<string, TenantReader>();
   private readonly perPrincipal = new Map<string, number>();
   private readonly closedTotal: { inc(labels: { reason: StreamCloseReason }): void } | undefined;
+  private readonly deliveryLag: { observe(seconds: number): void } | undefined;
   private readonly recheckTimer: ReturnType<typeof setInterval>;
   private running: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
@@ -141,6 +142,11 @@ export class RealtimeHub {
         name: 'switchboard_api_realtime_streams_closed_total',
         help: 'Realtime streams ended, by reason (slow_consumer: dropped for not reading; member_removed, credential_revoked, token_expired: the credential is gone).',
         labelNames: ['reason'],
+      });
+      this.deliveryLag = options.metrics.histogram({
+        name: 'switchboard_api_realtime_delivery_lag_seconds',
+        help: "From an event's append to Redis (its stream id's time) until it was written to every open stream of the process.",
+        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       });
       const hub = this;
       options.metrics.gauge({
@@ -296,6 +302,14 @@ export class RealtimeHub {
     }
   }
 
+  /** @internal A read was written to every stream: its entries' lag since their append. */
+  delivered(batch: readonly Frame[]): void {
+    if (!this.deliveryLag) return;
+    const now = Date.now();
+    for (const { id } of batch)
+      this.deliveryLag.observe(Math.max(0, now - Number(id.slice(0, id.indexOf('-')))) / 1000);
+  }
+
   /** @internal A reader's connection failed: its streams end (`unavailable`) and resume elsewhere. */
   readerFailed(reader: TenantReader, error: unknown): void {
     if (this.readers.get(reader.key) === reader) this.readers.delete(reader.key);
@@ -333,6 +347,12 @@ function frameOf(id: string, fields: string[]): Buffer | undefined {
 }
 
 type XReadResult = [string, [string, string[]][]][] | null;
+
+/** One entry framed for SSE, with its id. */
+interface Frame {
+  id: string;
+  frame: Buffer;
+}
 
 /** The one reader of a tenant stream in this process: a connection of its own and its XREAD loop. */
 class TenantReader {
@@ -399,14 +419,20 @@ class TenantReader {
         for (const stream of [...this.streams]) stream.keepalive();
         continue;
       }
+      const batch: Frame[] = [];
       for (const [, entries] of result) {
         for (const [id, fields] of entries) {
           this.last = id;
           const frame = frameOf(id, fields);
-          if (!frame) continue;
-          for (const stream of [...this.streams]) stream.deliver(id, frame);
+          if (frame) batch.push({ id, frame });
         }
       }
+      if (batch.length === 0) continue;
+      // The whole read as one buffer, built once: one write per stream per read, however many
+      // entries it holds (a loaded process reads more per XREAD, so it writes less per entry).
+      const joined = batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((b) => b.frame));
+      for (const stream of [...this.streams]) stream.deliverBatch(batch, joined);
+      this.hub.delivered(batch);
     }
   }
 
@@ -492,7 +518,20 @@ class RealtimeStream {
     }
   }
 
-  /** A live entry from the reader (the same frame every stream gets). */
+  /**
+   * A read's entries from the reader (the same buffers every stream gets): written as one buffer
+   * when the stream is live and has sent none of them, else entry by entry.
+   */
+  deliverBatch(batch: readonly Frame[], joined: Buffer): void {
+    if (this.state === 'live' && compareStreamIds(batch[0]!.id, this.cursor) > 0) {
+      this.cursor = batch[batch.length - 1]!.id;
+      this.write(joined);
+      return;
+    }
+    for (const { id, frame } of batch) this.deliver(id, frame);
+  }
+
+  /** A live entry (the same frame every stream gets). */
   deliver(id: string, frame: Buffer): void {
     if (this.state === 'closed') return;
     if (this.state === 'catching_up') {

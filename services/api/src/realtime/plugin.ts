@@ -22,6 +22,8 @@ declare module 'fastify' {
  * caller's tenant are re-checked at once instead of at the next periodic check.
  */
 const IDENTITY_ROUTES = ['/v1/team', '/v1/api-keys', '/v1/auth'];
+/** Identity routes that only grant (a sign-in, a token refresh, a reset mail): no re-check after them. */
+const GRANTING_ROUTES = new Set(['/v1/auth/login', '/v1/auth/refresh', '/v1/auth/password-reset']);
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
@@ -46,7 +48,7 @@ export const realtimeHubPlugin = fp<RealtimeOptions & Pick<RealtimeHubOptions, '
     app.addHook('onResponse', async (request, reply) => {
       if (reply.statusCode >= 400 || READ_METHODS.has(request.method)) return;
       const route = request.routeOptions.url ?? '';
-      if (!IDENTITY_ROUTES.some((prefix) => route.startsWith(prefix))) return;
+      if (GRANTING_ROUTES.has(route) || !IDENTITY_ROUTES.some((prefix) => route.startsWith(prefix))) return;
       // Public identity routes (a password reset) have no principal: every tenant is re-checked.
       await hub.revalidate(request.principal?.tenantId);
     });
