@@ -55,11 +55,13 @@ process.on('message', async (message: { type: string }) => {
     gc?.();
     gc?.();
     const memory = process.memoryUsage();
+    const cpu = process.cpuUsage();
     process.send?.({
       type: 'stats',
       rss: memory.rss,
       heapUsed: memory.heapUsed,
       external: memory.external,
+      cpuMicros: cpu.user + cpu.system,
       ...app.realtime.stats(),
       lag: await lagBuckets(),
     });

@@ -308,10 +308,11 @@ describe('realtime streams and their credentials', () => {
 
   it("a member's stream ends when its access token expires", async () => {
     const member = await newMember(rt);
+    // Valid long enough to be admitted on a loaded machine; the stream then ends at its expiry.
     const token = await signAccessToken(
       new TextEncoder().encode(signingKey),
       { userId: member.userId, tenantId: seeded.a.tenantId, slug: slugA },
-      4_000,
+      5_000,
     );
     const stream = await open(bearer(token));
     await expectConnected(stream);
