@@ -114,8 +114,10 @@ function request<T>(child: ChildProcess, type: string): Promise<T> {
 interface ApiStats {
   /** The API's delivery lag histogram: cumulative counts by bucket upper bound (seconds). */
   lag: [number, number][];
-  /** CPU time the API process used so far (user + system), microseconds. */
+  /** CPU time the API process used so far (user + system), microseconds, before this request's GC. */
   cpuMicros: number;
+  /** The same after this request's GC. */
+  cpuAfterGcMicros: number;
   rss: number;
   heapUsed: number;
   external: number;
@@ -244,7 +246,7 @@ try {
     const statsAfter = await request<ApiStats>(api, 'stats');
     return {
       // The API's CPU per event per open stream: what the fan-out costs, whatever the load.
-      apiCpuMicrosPerDelivery: (statsAfter.cpuMicros - statsBefore.cpuMicros) / EVENTS / open,
+      apiCpuMicrosPerDelivery: (statsAfter.cpuMicros - statsBefore.cpuAfterGcMicros) / EVENTS / open,
       apiLagP50: lagQuantile(statsBefore, statsAfter, 50),
       apiLagP95: lagQuantile(statsBefore, statsAfter, 95),
       streamP50: percentile(each, 50),
