@@ -2,7 +2,11 @@
 // open SSE stream of that tenant, with the credential behind each stream re-checked, a cap per
 // principal and a bound on what a slow client can make the process buffer.
 import type { ServerResponse } from 'node:http';
-import { REALTIME_EVENT_FIELD, realtimeEventSchema } from '@switchboard/messaging/producer';
+import {
+  REALTIME_EVENT_FIELD,
+  REALTIME_STREAM_MAX_LEN,
+  realtimeEventSchema,
+} from '@switchboard/messaging/producer';
 import type { MetricsRegistry } from '@switchboard/telemetry';
 import type { Redis } from 'ioredis';
 import { ApiError } from '../errors.ts';
@@ -31,6 +35,14 @@ export type PrincipalCheck = (
   tenantId: string,
   principals: readonly Principal[],
 ) => Promise<Map<string, PrincipalGoneReason>>;
+
+/**
+ * The field of a control entry in a tenant's event stream: "credentials changed, re-check your
+ * streams", appended by the API process that made the change so every other API process (each
+ * reads the stream anyway) re-checks at once. It has no event field, so it is never sent to a
+ * client; a resuming client's Last-Event-ID is unaffected.
+ */
+export const RECHECK_FIELD = 'recheck';
 
 /** The final event's message per reason (the client sees it; nothing secret). */
 const CLOSE_MESSAGES: Record<StreamCloseReason, string> = {
@@ -240,6 +252,19 @@ export class RealtimeHub {
     return this.queued;
   }
 
+  /**
+   * Tells every API process reading the tenant stream `key` to re-check its streams now (a control
+   * entry in the stream; see RECHECK_FIELD). A failure is logged, not thrown: the periodic re-check
+   * still comes.
+   */
+  async announceChange(key: string): Promise<void> {
+    try {
+      await this.redis.xadd(key, 'MAXLEN', '~', REALTIME_STREAM_MAX_LEN, '*', RECHECK_FIELD, '1');
+    } catch (error) {
+      this.logger?.warn({ err: error, key }, 'could not announce a credential change to other API processes');
+    }
+  }
+
   /** Ends every stream (`shutting_down`) and reader; later admissions answer 503. */
   async close(): Promise<void> {
     this.closing = true;
@@ -420,13 +445,17 @@ class TenantReader {
         continue;
       }
       const batch: Frame[] = [];
+      let recheck = false;
       for (const [, entries] of result) {
         for (const [id, fields] of entries) {
           this.last = id;
+          if (fields[0] === RECHECK_FIELD) recheck = true;
           const frame = frameOf(id, fields);
           if (frame) batch.push({ id, frame });
         }
       }
+      // Another process (or this one) changed credentials: re-check this process's streams.
+      if (recheck) void this.hub.revalidate();
       if (batch.length === 0) continue;
       // The whole read as one buffer, built once: one write per stream per read, however many
       // entries it holds (a loaded process reads more per XREAD, so it writes less per entry).

@@ -1,3 +1,4 @@
+import { realtimeStreamKey, tenantKeyPrefix } from '@switchboard/messaging/producer';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { RealtimeHub, type RealtimeHubOptions } from './hub.ts';
@@ -19,7 +20,8 @@ declare module 'fastify' {
 /**
  * Routes whose successful writes can take a credential away (a member removed or disabled, an
  * API key revoked, a password changed, sessions ended): after one, the open streams of the
- * caller's tenant are re-checked at once instead of at the next periodic check.
+ * caller's tenant are re-checked at once instead of at the next periodic check, in this process
+ * and (through a control entry in the tenant's stream) in every other API process.
  */
 const IDENTITY_ROUTES = ['/v1/team', '/v1/api-keys', '/v1/auth'];
 /** Identity routes that only grant (a sign-in, a token refresh, a reset mail): no re-check after them. */
@@ -49,8 +51,13 @@ export const realtimeHubPlugin = fp<RealtimeOptions & Pick<RealtimeHubOptions, '
       if (reply.statusCode >= 400 || READ_METHODS.has(request.method)) return;
       const route = request.routeOptions.url ?? '';
       if (GRANTING_ROUTES.has(route) || !IDENTITY_ROUTES.some((prefix) => route.startsWith(prefix))) return;
-      // Public identity routes (a password reset) have no principal: every tenant is re-checked.
-      await hub.revalidate(request.principal?.tenantId);
+      // Public identity routes (a password reset) have no principal: every tenant is re-checked
+      // here, and the other processes wait for their periodic check.
+      const principal = request.principal as typeof request.principal | null;
+      await Promise.all([
+        hub.revalidate(principal?.tenantId),
+        principal ? hub.announceChange(realtimeStreamKey(tenantKeyPrefix(principal.slug))) : undefined,
+      ]);
     });
   },
   { name: 'switchboard-realtime-hub' },

@@ -269,6 +269,27 @@ describe('realtime streams and their credentials', () => {
     expect(await stream.next()).toBeNull();
   });
 
+  it("another API process ends a removed member's stream at once (the change is announced in the stream)", async () => {
+    const other = await build({ recheckIntervalMs: 3_600_000 });
+    try {
+      const otherUrl = `${await other.listen({ port: 0, host: '127.0.0.1' })}/v1/realtime`;
+      const member = await newMember(rt);
+      const stream = await open(bearer(member.token), otherUrl);
+      await expectConnected(stream);
+      // Removed through this app: the other one hears of it through the tenant's stream.
+      const removed = await rt.inject({
+        method: 'DELETE',
+        url: `/v1/team/${member.userId}`,
+        headers: bearer(ownerToken),
+      });
+      expect(removed.statusCode).toBe(204);
+      expect((await stream.nextEvent())?.data).toMatchObject({ reason: 'member_removed' });
+      expect(await stream.next()).toBeNull();
+    } finally {
+      await other.close();
+    }
+  });
+
   it('a credential taken away elsewhere (another process, the database) is found by the re-check', async () => {
     const member = await newMember(rt);
     const key = await newApiKey();
@@ -367,6 +388,9 @@ describe('realtime streams and their credentials', () => {
   });
 
   it('a client that does not read is dropped (and counted), while a reading client gets everything', async () => {
+    // The earlier tests' streams are not read either: closed first, so only this test's two count.
+    for (const stream of opened.splice(0)) await stream.close();
+    await eventually('no stream open', () => rt.realtime.stats().streams === 0, 10_000);
     const slow = await newMember(rt);
     const fast = await newMember(rt);
     const reading = await open(bearer(fast.token));
