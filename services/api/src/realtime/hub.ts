@@ -114,8 +114,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * live entries wait for it, so it sees every entry once, in order.
  *
  * Credentials: every `recheckIntervalMs`, and at once on `revalidate` (the plugin calls it after
- * any successful change through the team, API key and auth routes), the principals of the open
- * streams are checked; a stream whose principal is gone gets a final `stream.closed` event with the
+ * any successful change through the team, API key and auth routes, and announces the change with
+ * `announceChange`; a reader that reads such an announcement calls it too), the principals of the
+ * open streams are checked; a stream whose principal is gone gets a final `stream.closed` event with the
  * reason and ends. A member's stream also ends when its access token expires.
  *
  * Backpressure: a stream whose unsent bytes in this process pass `maxBufferedBytes` is dropped
@@ -138,6 +139,8 @@ export class RealtimeHub {
   private readonly recheckTimer: ReturnType<typeof setInterval>;
   private running: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
+  /** Which tenant the queued check covers (undefined: all). */
+  private queuedScope: { tenantId: string | undefined } | undefined;
   private closing = false;
 
   constructor(options: RealtimeHubOptions) {
@@ -240,13 +243,24 @@ export class RealtimeHub {
    * one, so a burst of changes costs two checks at most. Never rejects.
    */
   revalidate(tenantId?: string): Promise<void> {
-    if (this.queued) return this.queued;
+    if (this.queued && this.queuedScope) {
+      // Joining a queued check for another tenant widens it to all.
+      if (this.queuedScope.tenantId !== tenantId) this.queuedScope.tenantId = undefined;
+      return this.queued;
+    }
+    const scope = { tenantId };
+    this.queuedScope = scope;
     const after = this.running ?? Promise.resolve();
     this.queued = after.then(() => {
       this.queued = undefined;
-      this.running = this.check(tenantId).finally(() => {
-        this.running = undefined;
-      });
+      this.queuedScope = undefined;
+      this.running = this.check(scope.tenantId)
+        .catch((error: unknown) => {
+          this.logger?.warn({ err: error }, 'realtime credential re-check failed');
+        })
+        .finally(() => {
+          this.running = undefined;
+        });
       return this.running;
     });
     return this.queued;
