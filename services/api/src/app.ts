@@ -30,6 +30,7 @@ import { documentedErrorsPlugin } from './plugins/documented-errors.ts';
 import { errorHandlerPlugin } from './plugins/error-handler.ts';
 import { TenantQueues } from './queues.ts';
 import { degradingRedisStore } from './rate-limit-store.ts';
+import { type RealtimeOptions, realtimeHubPlugin } from './realtime/index.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
@@ -98,6 +99,8 @@ export interface BuildAppOptions {
   internalToken?: string;
   /** SEALING_KEYS: seals webhook subscription secrets; creating subscriptions is refused without it. */
   sealingKeys?: SealingKeyring;
+  /** REALTIME_*: streams per credential, re-check interval, bytes buffered per stream. */
+  realtime?: RealtimeOptions;
   logger?: Logger;
   metrics?: MetricsRegistry;
 }
@@ -266,6 +269,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     },
   });
 
+  // Before the routes: its onResponse hook (identity changes re-check open streams) must see them.
+  await app.register(realtimeHubPlugin, { ...options.realtime, metrics: options.metrics });
   await app.register(healthRoutes);
   await app.register(authRoutes, { prefix: '/v1/auth' });
   await app.register(apiKeyRoutes, { prefix: '/v1/api-keys' });

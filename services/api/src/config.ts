@@ -93,6 +93,21 @@ export const apiConfigSchema = defineConfig(
       .describe(
         'Webhook receiver hosts (names or addresses, comma-separated) this tenant may register although they are or resolve to loopback/private/link-local addresses; every other receiver must resolve to public addresses only.',
       ),
+    REALTIME_MAX_STREAMS_PER_PRINCIPAL: integer({ min: 1, max: 10_000 })
+      .default(16)
+      .describe(
+        'Realtime (SSE) streams one member or API key may have open on one API process; one more answers 429 realtime_stream_limit.',
+      ),
+    REALTIME_RECHECK_INTERVAL: duration()
+      .default(30_000)
+      .describe(
+        "How often the credential behind every open realtime stream is re-checked (default 30s); a removed member's or revoked key's stream ends then at the latest.",
+      ),
+    REALTIME_MAX_BUFFERED_BYTES: integer({ min: 1024, max: 64 * 1024 * 1024 })
+      .default(256 * 1024)
+      .describe(
+        'Bytes a realtime stream may have waiting in the API process for a client that does not read before it is dropped (the client resumes with Last-Event-ID); default 256 KiB.',
+      ),
     INTERNAL_TOKEN: secret(z.string().min(16))
       .optional()
       .describe('Bearer token of /internal/status; the route is off when unset. Seals nothing.'),

@@ -41,6 +41,10 @@ export const ERRORS = {
   unsupported_media_type: { status: 415, message: 'the content type is not accepted' },
   account_locked: { status: 429, message: 'too many failed logins; try again later' },
   rate_limited: { status: 429, message: 'rate limit exceeded; retry later' },
+  realtime_stream_limit: {
+    status: 429,
+    message: 'this credential has as many realtime streams open as allowed; close one first',
+  },
   internal_error: { status: 500, message: 'internal error' },
   unavailable: { status: 503, message: 'a backing service is unavailable; retry later' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -67,6 +67,11 @@ try {
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
     loginMaxFailures: config.LOGIN_MAX_FAILURES,
     loginLockoutMs: config.LOGIN_LOCKOUT,
+    realtime: {
+      maxStreamsPerPrincipal: config.REALTIME_MAX_STREAMS_PER_PRINCIPAL,
+      recheckIntervalMs: config.REALTIME_RECHECK_INTERVAL,
+      maxBufferedBytes: config.REALTIME_MAX_BUFFERED_BYTES,
+    },
     cloudApi: {
       appSecret: config.CLOUD_API_APP_SECRET,
       verifyToken: config.CLOUD_API_VERIFY_TOKEN,
