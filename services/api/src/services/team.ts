@@ -143,7 +143,9 @@ export async function inviteFirstOwner(ctx: ApiContext, email: string): Promise<
  * locks two owners demoting each other both saw two owners and left none.
  */
 async function lockedOwnerCount(tx: TenantTx): Promise<number> {
-  return await tx.membership.count({ where: { role: 'owner' } });
+  const owners = await tx.$queryRaw<{ id: string }[]>`
+    SELECT id FROM memberships WHERE role = 'owner' FOR UPDATE`;
+  return owners.length;
 }
 
 /** Changes the role of the member whose user id is `userId`. */
@@ -165,7 +167,7 @@ export async function changeMemberRole(
     }
     // Conditional on the role read above: a change made meanwhile (by the transaction this one
     // waited for) makes this one a conflict instead of a blind overwrite.
-    const changed = await tx.membership.updateMany({ where: { id: m.id }, data: { role } });
+    const changed = await tx.membership.updateMany({ where: { id: m.id, role: m.role }, data: { role } });
     if (changed.count === 0) throw new ApiError('conflict', "the member's role changed meanwhile; retry");
     const updated = await tx.membership.findUniqueOrThrow({ where: { id: m.id } });
     await audit(
