@@ -64,17 +64,18 @@ describe('MetricsRegistry', () => {
     expect(metrics.contentType).toMatch(/^text\/plain/);
   });
 
-  it('collects Node.js default metrics under the switchboard_ prefix, unless disabled', async () => {
+  it("collects Node.js default metrics under prom-client's stock names, unless disabled", async () => {
     const withDefaults = await createMetricsRegistry({ service: 'cst-api' }).metrics();
-    expect(withDefaults).toMatch(/^switchboard_process_cpu_user_seconds_total\{service="cst-api"\} /m);
-    expect(withDefaults).toMatch(/^switchboard_nodejs_eventloop_lag_seconds\{service="cst-api"\} /m);
-    expect(withDefaults).not.toMatch(/^process_cpu_user_seconds_total/m);
+    // The names the stock Node.js dashboards query.
+    expect(withDefaults).toMatch(/^process_cpu_user_seconds_total\{service="cst-api"\} /m);
+    expect(withDefaults).toMatch(/^nodejs_eventloop_lag_seconds\{service="cst-api"\} /m);
+    expect(withDefaults).not.toContain('switchboard_process_');
 
     const without = await createMetricsRegistry({
       service: 'cst-api',
       collectDefaultMetrics: false,
     }).metrics();
-    expect(without).not.toContain('switchboard_process_cpu');
+    expect(without).not.toContain('process_cpu');
   });
 
   it('refuses a badly named metric before registering it', async () => {

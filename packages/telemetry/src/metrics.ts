@@ -65,7 +65,11 @@ export interface MetricsRegistryOptions {
   service: string;
   /** More labels on every series, e.g. `{ tenant: 'acme' }` for a tenant's own pods. */
   defaultLabels?: Record<string, string>;
-  /** Collect Node.js process metrics (CPU, memory, event loop lag, GC), prefixed `switchboard_`; default true. */
+  /**
+   * Collect Node.js process metrics (CPU, memory, event loop lag, GC) under prom-client's stock
+   * names (`process_cpu_user_seconds_total`, `nodejs_eventloop_lag_seconds`), which the common
+   * Node.js dashboards query; default true.
+   */
   collectDefaultMetrics?: boolean;
 }
 
@@ -106,7 +110,7 @@ export class MetricsRegistry {
     this.registry = new Registry();
     this.registry.setDefaultLabels({ ...options.defaultLabels, service: options.service });
     if (options.collectDefaultMetrics ?? true) {
-      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+      collectDefaultMetrics({ register: this.registry });
     }
   }
 

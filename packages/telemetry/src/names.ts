@@ -8,7 +8,10 @@
  * the test suite runs it over every definition below.
  */
 
-/** Prefix of every Switchboard metric, including the Node.js default metrics. */
+/**
+ * Prefix of every Switchboard metric. Node.js's default metrics keep prom-client's stock names
+ * (`process_*`, `nodejs_*`) so stock dashboards work.
+ */
 export const METRIC_PREFIX = 'switchboard_';
 
 /**
@@ -205,6 +208,94 @@ export const metricDefinitions = {
     name: 'switchboard_sessions_lease_renewal_seconds',
     type: 'histogram',
     help: 'Time to renew every lease this worker holds, one pipelined round trip.',
+    labelNames: [],
+  },
+
+  // The message pipelines (packages/messaging, wired in services/worker): counted where they
+  // happen through `pipelineMetrics()` (pipeline-metrics.ts), the backlogs read at scrape time.
+
+  /** Channel events handled by the inbound pipeline, by kind and result. */
+  inboundEventsTotal: {
+    name: 'switchboard_inbound_events_total',
+    type: 'counter',
+    help: 'Inbound channel events handled, by kind (message, receipt, identity) and result (stored, duplicate, ignored, failed).',
+    labelNames: ['kind', 'result'],
+  },
+  /** Time from a channel event reaching the pipeline to its commit. */
+  inboundCommit: {
+    name: 'switchboard_inbound_commit_duration_seconds',
+    type: 'histogram',
+    help: 'Time from an inbound event reaching the pipeline to its transaction committing, by kind.',
+    labelNames: ['kind'],
+  },
+  /** Outbound send attempts, by result and error class. */
+  outboundSendsTotal: {
+    name: 'switchboard_outbound_sends_total',
+    type: 'counter',
+    help: 'Outbound send attempts, by channel, result (sent, retry, failed, unknown) and error class (the channel error code, or none).',
+    labelNames: ['channel', 'result', 'error_class'],
+  },
+  /** How long one channel send took. */
+  outboundSend: {
+    name: 'switchboard_outbound_send_duration_seconds',
+    type: 'histogram',
+    help: 'Time one channel send took (the provider call), by channel and result.',
+    labelNames: ['channel', 'result'],
+  },
+  /** Sends whose outcome became unknown (pending a provider status) or stayed unknown past the bound (expired). */
+  outboundUnknownOutcomesTotal: {
+    name: 'switchboard_outbound_unknown_outcomes_total',
+    type: 'counter',
+    help: 'Cloud API sends whose outcome is unknown, by stage: pending (waiting for a provider status) or expired (failed at the bound).',
+    labelNames: ['stage'],
+  },
+  /** Outbound jobs that ran out of attempts and stay in the failed set for replay. */
+  outboundDeadLettersTotal: {
+    name: 'switchboard_outbound_dead_letters_total',
+    type: 'counter',
+    help: 'Outbound jobs dead-lettered (failed for good, kept for replay).',
+    labelNames: [],
+  },
+  /** Jobs in a tenant queue, by state; read from Redis at scrape time. */
+  queueJobs: {
+    name: 'switchboard_queue_depth_jobs',
+    type: 'gauge',
+    help: 'Jobs in a queue by state (waiting, delayed, active, failed), read at scrape time; outbound queues are summed per queue kind.',
+    labelNames: ['queue', 'state'],
+  },
+  /** Age of the oldest waiting job; read from Redis at scrape time. */
+  queueOldestJobAge: {
+    name: 'switchboard_queue_oldest_job_age_seconds',
+    type: 'gauge',
+    help: 'Age of the oldest job waiting in a queue (0 when none), read at scrape time.',
+    labelNames: ['queue'],
+  },
+  /** Webhook delivery attempts, by result. */
+  webhookDeliveriesTotal: {
+    name: 'switchboard_webhook_deliveries_total',
+    type: 'counter',
+    help: 'Tenant webhook delivery attempts, by result (delivered, retry, failed, skipped).',
+    labelNames: ['result'],
+  },
+  /** How long one webhook POST took. */
+  webhookDelivery: {
+    name: 'switchboard_webhook_delivery_duration_seconds',
+    type: 'histogram',
+    help: 'Time one tenant webhook delivery attempt took, by result.',
+    labelNames: ['result'],
+  },
+  /** Outbox rows waiting for their effect; read from Postgres at scrape time. */
+  outboxBacklog: {
+    name: 'switchboard_outbox_backlog_items',
+    type: 'gauge',
+    help: 'Outbox rows whose effect has not happened yet, read at scrape time.',
+    labelNames: [],
+  },
+  /** Age of the oldest outbox row; read from Postgres at scrape time. */
+  outboxOldestAge: {
+    name: 'switchboard_outbox_oldest_age_seconds',
+    type: 'gauge',
+    help: 'Age of the oldest outbox row (0 when empty), read at scrape time.',
     labelNames: [],
   },
 } as const satisfies Record<string, MetricDefinition>;

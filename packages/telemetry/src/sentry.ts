@@ -101,3 +101,18 @@ export function initSentry(options: SentryOptions): SentryHandle {
     },
   };
 }
+
+/** What {@link captureError} tags an event with: low-cardinality names, never bodies or numbers. */
+export type ErrorContext = Record<string, string | number | undefined>;
+
+/**
+ * Reports an error to Sentry with `context` as tags (request id, route, queue, job id), through
+ * the same scrubbers as every event; nothing happens when Sentry was not initialised (no DSN).
+ * Returns the event id, or undefined when nothing was sent.
+ */
+export function captureError(error: unknown, context: ErrorContext = {}): string | undefined {
+  if (!Sentry.isInitialized()) return undefined;
+  const tags: Record<string, string> = {};
+  for (const [key, value] of Object.entries(context)) if (value !== undefined) tags[key] = String(value);
+  return Sentry.captureException(error, { tags });
+}

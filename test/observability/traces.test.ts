@@ -1,0 +1,245 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Stack, type StackTenant, startStack } from '@switchboard/devstack';
+import {
+  adminDatabaseUrl,
+  type JaegerSpan,
+  type JaegerTrace,
+  type RunningJaeger,
+  redisOptions,
+  startJaeger,
+  uniquePrefix,
+} from '@switchboard/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../../packages/sessions/src/testing/worker-fleet.ts';
+
+// One customer message through both processes, followed in a real Jaeger (built from its Go
+// module, packages/testing/src/jaeger-binary.ts) that the API and worker export to over OTLP/HTTP:
+// the send from POST /v1/messages through BullMQ to the worker's Cloud API call, and a message in
+// from Meta's webhook through the store and the outbox to the tenant's webhook receiver.
+
+const CUSTOMER = '15555550188';
+let jaeger: RunningJaeger;
+let stack: Stack;
+let tenant: StackTenant;
+let token: string;
+let receiver: Server;
+let receiverUrl: string;
+const received: string[] = [];
+const logs: Array<{ source: string; line: string }> = [];
+
+async function api<T>(path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${tenant.apiUrl}${path}`, {
+    ...init,
+    headers: {
+      ...(init.body ? { 'content-type': 'application/json' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...init.headers,
+    },
+  });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+function tag(span: JaegerSpan, key: string): unknown {
+  return span.tags.find((t) => t.key === key)?.value;
+}
+
+function serviceOf(trace: JaegerTrace, span: JaegerSpan): string {
+  return trace.processes[span.processID]?.serviceName ?? '';
+}
+
+/**
+ * The chain of span names from `span` up to the trace's root, as `service: name`; undefined while
+ * a parent is missing (its process has not exported it yet: a parent ends after its children).
+ */
+function ancestry(trace: JaegerTrace, span: JaegerSpan): string[] | undefined {
+  const byId = new Map(trace.spans.map((s) => [s.spanID, s]));
+  const chain: string[] = [];
+  let current: JaegerSpan | undefined = span;
+  while (current) {
+    chain.unshift(`${serviceOf(trace, current)}: ${current.operationName}`);
+    const parent: { spanID: string } | undefined = current.references.find((r) => r.refType === 'CHILD_OF');
+    if (!parent) return chain;
+    current = byId.get(parent.spanID);
+  }
+  return undefined;
+}
+
+/** Polls Jaeger until a trace satisfies `find` (spans arrive in batches from two processes). */
+async function findTrace(
+  what: string,
+  service: string,
+  find: (trace: JaegerTrace) => JaegerSpan | undefined,
+): Promise<{ trace: JaegerTrace; span: JaegerSpan }> {
+  let found: { trace: JaegerTrace; span: JaegerSpan } | undefined;
+  let seen: string[] = [];
+  await eventually(
+    `${what} (${logs.length} log lines so far)`,
+    async () => {
+      seen = [];
+      for (const summary of await jaeger.traces(service)) {
+        const trace = await jaeger.trace(summary.traceID);
+        if (trace)
+          seen.push(
+            trace.spans
+              .map(
+                (s) =>
+                  `${serviceOf(trace, s)}: ${s.operationName} ${s.spanID}<-${s.references.map((r) => r.spanID).join(',')}`,
+              )
+              .join('\n  '),
+          );
+        const span = trace && find(trace);
+        if (trace && span && ancestry(trace, span)) {
+          found = { trace, span };
+          return true;
+        }
+      }
+      return false;
+    },
+    60_000,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; traces seen:\n${seen.join('\n---\n')}`);
+  });
+  return found!;
+}
+
+beforeAll(async () => {
+  jaeger = await startJaeger();
+  receiver = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => {
+      body += chunk.toString('utf8');
+    });
+    request.on('end', () => {
+      received.push(body);
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  const { host, port } = redisOptions();
+  stack = await startStack({
+    tenants: [
+      {
+        slug: uniquePrefix('trace').slice(4).toLowerCase(),
+        admin: { email: 'sre@trace.test', password: 'correct horse battery' },
+        cloudApi: {},
+      },
+    ],
+    postgresAdminUrl: adminDatabaseUrl(),
+    redis: { host, port },
+    statuses: { mode: 'manual' },
+    onLog: (source, line) => logs.push({ source, line }),
+    processEnv: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint,
+      // Export each batch at once rather than every 5 s (the SDK's default), so the test waits less.
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      // The receiver below is on loopback, which deliveries refuse unless allow-listed.
+      WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+    },
+  });
+  tenant = stack.tenants[0]!;
+  const login = await api<{ accessToken: string }>('/v1/auth/login', {
+    method: 'POST',
+    body: JSON.stringify({ email: tenant.admin.email, password: tenant.admin.password }),
+  });
+  token = login.body.accessToken;
+}, 240_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await jaeger?.stop();
+  await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
+}, 60_000);
+
+describe('one trace per customer message, across the API and the worker', () => {
+  it('follows a message in from Meta through the store and the outbox to the webhook receiver', async () => {
+    const subscription = await api<{ id: string }>('/v1/webhooks', {
+      method: 'POST',
+      body: JSON.stringify({ url: receiverUrl, events: ['message.received'] }),
+    });
+    expect(subscription.status).toBe(201);
+    const inbound = await fetch(`${tenant.cloudApi!.emulator.url}/_emulator/customer/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ from: CUSTOMER, name: 'Ana', text: 'where is my order?' }),
+    });
+    expect(inbound.status).toBe(200);
+    await eventually('the webhook receiver is called', () => received.length > 0, 30_000);
+
+    // The delivery's own POST (node:http, imported by name) has no span: the job's span is the end.
+    const { trace, span } = await findTrace(
+      'the webhook delivery in the inbound trace',
+      'switchboard-api',
+      (t) =>
+        t.spans.find(
+          (s) =>
+            serviceOf(t, s) === 'switchboard-worker' &&
+            s.operationName.startsWith('process webhook-deliveries'),
+        ),
+    );
+    const chain = ancestry(trace, span)!;
+    // The API's server span is the root; each hop below is the child of the one above.
+    expect(chain[0]).toMatch(/^switchboard-api: POST/);
+    const hops = [
+      /^switchboard-api: add cloud-api-inbound/,
+      /^switchboard-worker: process cloud-api-inbound/,
+      /^switchboard-worker: process whatsapp\.message$/,
+      /^switchboard-worker: publish outbox\.webhook\.enqueue$/,
+      /^switchboard-worker: addBulk webhook-deliveries/,
+    ];
+    let at = 0;
+    for (const hop of hops) {
+      const index = chain.findIndex((name, i) => i >= at && hop.test(name));
+      expect(index, `${hop} in ${JSON.stringify(chain, null, 1)}`).toBeGreaterThanOrEqual(at);
+      at = index + 1;
+    }
+    expect(chain.at(-1)).toMatch(/^switchboard-worker: process webhook-deliveries/);
+    expect(tag(span, 'span.kind')).toBe('consumer');
+    const consumer = trace.spans.find((s) => s.operationName.startsWith('process whatsapp.message'))!;
+    expect(tag(consumer, 'span.kind')).toBe('consumer');
+    expect(tag(consumer, 'messaging.operation.type')).toBe('process');
+    const producer = trace.spans.find((s) => s.operationName.startsWith('add cloud-api-inbound'))!;
+    expect(tag(producer, 'span.kind')).toBe('producer');
+    expect(tag(producer, 'messaging.system')).toBe('bullmq');
+    expect(tag(producer, 'messaging.destination.name')).toBe('cloud-api-inbound');
+  }, 120_000);
+
+  it('follows a send from POST /v1/messages through BullMQ to the Cloud API call, with trace_id in the logs', async () => {
+    const conversations = await api<{ items: Array<{ id: string }> }>('/v1/conversations');
+    const conversationId = conversations.body.items[0]!.id;
+    const send = await api<{ id: string }>('/v1/messages', {
+      method: 'POST',
+      headers: { 'idempotency-key': 'trace-1' },
+      body: JSON.stringify({ conversationId, text: 'it ships today' }),
+    });
+    expect(send.status).toBe(201);
+
+    const emulatorUrl = tenant.cloudApi!.emulator.url;
+    const { trace, span } = await findTrace('the Cloud API call in the send trace', 'switchboard-api', (t) =>
+      t.spans.find(
+        (s) =>
+          serviceOf(t, s) === 'switchboard-worker' &&
+          tag(s, 'span.kind') === 'client' &&
+          String(tag(s, 'url.full') ?? '').startsWith(emulatorUrl) &&
+          String(tag(s, 'url.full') ?? '').endsWith('/messages'),
+      ),
+    );
+    const chain = ancestry(trace, span)!;
+    expect(chain[0]).toMatch(/^switchboard-api: POST/);
+    // Fastify's span (and the server span's http.route) name the route pattern.
+    expect(trace.spans.some((s) => tag(s, 'http.route') === '/v1/messages')).toBe(true);
+    const addIndex = chain.findIndex((name) => /^switchboard-api: add outbound-/.test(name));
+    const processIndex = chain.findIndex((name) => /^switchboard-worker: process outbound-/.test(name));
+    expect(addIndex, JSON.stringify(chain)).toBeGreaterThan(0);
+    expect(processIndex).toBe(addIndex + 1);
+    expect(chain.at(-1)).toMatch(/^switchboard-worker: POST/);
+    // The API process's log lines written inside the request carry its trace id.
+    const traced = logs.filter((l) => l.source.endsWith('-api') && l.line.includes(trace.traceID));
+    expect(traced.length).toBeGreaterThan(0);
+    expect(JSON.parse(traced[0]!.line.slice(traced[0]!.line.indexOf('{')))).toMatchObject({
+      trace_id: trace.traceID,
+      span_id: expect.stringMatching(/^[0-9a-f]{16}$/),
+    });
+  }, 120_000);
+});
