@@ -1,6 +1,14 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { type Stack, type StackTenant, startStack } from '@switchboard/devstack';
+import { ensureTools } from '@switchboard/envtest';
+import { metricDefinitions } from '@switchboard/telemetry';
 import {
   adminDatabaseUrl,
   type JaegerSpan,
@@ -11,12 +19,21 @@ import {
   uniquePrefix,
 } from '@switchboard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
 import { eventually } from '../../packages/sessions/src/testing/worker-fleet.ts';
 
 // One customer message through both processes, followed in a real Jaeger (built from its Go
 // module, packages/testing/src/jaeger-binary.ts) that the API and worker export to over OTLP/HTTP:
 // the send from POST /v1/messages through BullMQ to the worker's Cloud API call, and a message in
-// from Meta's webhook through the store and the outbox to the tenant's webhook receiver.
+// from Meta's webhook through the store and the outbox to the tenant's webhook receiver. Then the
+// same message in the metrics the two processes serve, and the chart's alerts and dashboards
+// checked against those metrics (promtool from Debian's prometheus package checks the rules).
+
+const execFileAsync = promisify(execFile);
+const REPO_ROOT = resolve(import.meta.dirname, '../..');
+const CHART = join(REPO_ROOT, 'charts/switchboard');
+const RULES_FILE = join(CHART, 'rules/switchboard.rules.yaml');
+const RUNBOOK_URL = /^https:\/\/switchboard\.dev\/docs\/runbooks\/([A-Za-z]+\.md)$/;
 
 const CUSTOMER = '15555550188';
 let jaeger: RunningJaeger;
@@ -241,5 +258,158 @@ describe('one trace per customer message, across the API and the worker', () => 
       trace_id: trace.traceID,
       span_id: expect.stringMatching(/^[0-9a-f]{16}$/),
     });
+  }, 120_000);
+});
+
+/** The metric families a scrape declares (`# TYPE name kind`). */
+function declaredMetrics(text: string): Set<string> {
+  return new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
+}
+
+/** One sample's value, or undefined when the scrape has no such series. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
+/** The metric names a PromQL expression reads (histogram series mapped to their family). */
+function metricsIn(expr: string): string[] {
+  const names = [...expr.matchAll(/\b((?:switchboard|nodejs|process)_[a-z0-9_]+)\b/g)].map((m) => m[1]!);
+  return [...new Set(names.map((name) => name.replace(/_(bucket|count|sum)$/, '')))];
+}
+
+type AlertRule = { alert: string; expr: string; annotations: { runbook_url: string; summary: string } };
+
+describe('metrics, alerts and dashboards of the same message', () => {
+  let api: string;
+  let worker: string;
+  let known: Set<string>;
+
+  beforeAll(async () => {
+    api = await (await fetch(`http://127.0.0.1:${tenant.apiMetricsPort}/metrics`)).text();
+    worker = await (await fetch(`http://127.0.0.1:${tenant.workerMetricsPort}/metrics`)).text();
+    // The operator's metrics come from its own process (operator/src/runtime, tested there).
+    const operator = Object.values(metricDefinitions)
+      .map((d) => d.name)
+      .filter((name) => name.startsWith('switchboard_operator_'));
+    known = new Set([...declaredMetrics(api), ...declaredMetrics(worker), ...operator]);
+  });
+
+  it('counts the message through the worker and serves Node.js metrics under their stock names', () => {
+    const tenantLabel = { tenant: tenant.slug };
+    expect(
+      sample(worker, 'switchboard_inbound_events_total', {
+        ...tenantLabel,
+        kind: 'message',
+        result: 'stored',
+      }),
+    ).toBe(1);
+    expect(
+      sample(worker, 'switchboard_outbound_sends_total', {
+        ...tenantLabel,
+        channel: 'cloud-api',
+        result: 'sent',
+      }),
+    ).toBe(1);
+    expect(sample(worker, 'switchboard_outbound_send_duration_seconds_count', { result: 'sent' })).toBe(1);
+    expect(
+      sample(worker, 'switchboard_webhook_deliveries_total', { result: 'delivered' }),
+    ).toBeGreaterThanOrEqual(1);
+    // Read at scrape time: the queues and the outbox are drained.
+    expect(sample(worker, 'switchboard_queue_depth_jobs', { queue: 'outbound', state: 'waiting' })).toBe(0);
+    expect(sample(worker, 'switchboard_queue_oldest_job_age_seconds', { queue: 'webhook-deliveries' })).toBe(
+      0,
+    );
+    expect(worker).toMatch(/^switchboard_outbox_backlog_items\{.*\} \d+$/m);
+    for (const text of [api, worker]) {
+      expect(text).toMatch(/^process_cpu_user_seconds_total\{/m);
+      expect(text).toMatch(/^nodejs_eventloop_lag_seconds\{/m);
+      expect(text).not.toContain('switchboard_process_');
+    }
+  });
+
+  it('alerts only on metrics that exist, each with its runbook, and promtool accepts the rules', async () => {
+    const rules = parse(await readFile(RULES_FILE, 'utf8')) as { groups: Array<{ rules: AlertRule[] }> };
+    const alerts = rules.groups.flatMap((group) => group.rules);
+    expect(alerts.length).toBeGreaterThanOrEqual(10);
+    for (const rule of alerts) {
+      const names = metricsIn(rule.expr);
+      expect(names.length, rule.alert).toBeGreaterThan(0);
+      for (const name of names) expect(known.has(name), `${rule.alert}: ${name}`).toBe(true);
+      const runbook = RUNBOOK_URL.exec(rule.annotations.runbook_url)?.[1];
+      expect(runbook, rule.alert).toBe(`${rule.alert}.md`);
+      const text = await readFile(join(REPO_ROOT, 'docs/runbooks', runbook!), 'utf8');
+      for (const section of ['## Symptom', '## Impact', '## Diagnosis', '## Mitigation'])
+        expect(text, `${runbook} ${section}`).toContain(section);
+    }
+    const { stdout } = await execFileAsync('promtool', ['check', 'rules', RULES_FILE]);
+    expect(stdout).toContain(`SUCCESS: ${alerts.length} rules found`);
+  });
+
+  it('draws dashboards from metrics that exist, shipped by the chart for the Grafana sidecar', async () => {
+    const files = (await readdir(join(CHART, 'dashboards'))).filter((f) => f.endsWith('.json')).sort();
+    expect(files).toEqual(['api.json', 'pipelines.json', 'platform.json', 'sessions.json']);
+    for (const file of files) {
+      const dashboard = JSON.parse(await readFile(join(CHART, 'dashboards', file), 'utf8')) as {
+        uid: string;
+        panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+      };
+      expect(dashboard.uid).toMatch(/^switchboard-/);
+      for (const panel of dashboard.panels) {
+        expect(panel.targets.length, `${file} ${panel.title}`).toBeGreaterThan(0);
+        for (const target of panel.targets)
+          for (const name of metricsIn(target.expr))
+            expect(known.has(name), `${file} ${panel.title}: ${name}`).toBe(true);
+      }
+    }
+    const home = await mkdtemp(join(tmpdir(), 'switchboard-helm-'));
+    try {
+      const tools = await ensureTools();
+      const env = {
+        PATH: process.env.PATH ?? '',
+        HELM_CACHE_HOME: home,
+        HELM_CONFIG_HOME: home,
+        HELM_DATA_HOME: home,
+      };
+      const render = async (...set: string[]) =>
+        parseAllDocuments(
+          (
+            await execFileAsync(
+              tools.helm,
+              ['template', 'sb', CHART, '--namespace', 'sb-system', ...set.flatMap((s) => ['--set', s])],
+              {
+                env,
+                maxBuffer: 64 * 1024 * 1024,
+              },
+            )
+          ).stdout,
+        )
+          .map(
+            (d) =>
+              d.toJS() as {
+                kind?: string;
+                metadata?: { labels?: Record<string, string> };
+                data?: Record<string, string>;
+                spec?: unknown;
+              },
+          )
+          .filter((d) => d?.kind);
+      const off = await render();
+      expect(off.filter((d) => d.kind === 'PrometheusRule' || d.metadata?.labels?.grafana_dashboard)).toEqual(
+        [],
+      );
+      const on = await render('dashboards.enabled=true', 'prometheusRule.enabled=true');
+      const maps = on.filter((d) => d.kind === 'ConfigMap' && d.metadata?.labels?.grafana_dashboard === '1');
+      expect(maps.flatMap((m) => Object.keys(m.data ?? {})).sort()).toEqual(files);
+      const rule = on.find((d) => d.kind === 'PrometheusRule');
+      expect(rule?.spec).toEqual(parse(await readFile(RULES_FILE, 'utf8')));
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+    expect(existsSync(join(REPO_ROOT, 'docs/observability.md'))).toBe(true);
   }, 120_000);
 });
