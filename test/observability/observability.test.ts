@@ -278,7 +278,11 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 
 /** The metric names a PromQL expression reads (histogram series mapped to their family). */
 function metricsIn(expr: string): string[] {
-  const names = [...expr.matchAll(/\b((?:switchboard|nodejs|process)_[a-z0-9_]+)\b/g)].map((m) => m[1]!);
+  const names = [
+    ...expr.matchAll(
+      /\b((?:switchboard|nodejs|process|controller_runtime|workqueue|leader_election)_[a-z0-9_]+)\b/g,
+    ),
+  ].map((m) => m[1]!);
   return [...new Set(names.map((name) => name.replace(/_(bucket|count|sum)$/, '')))];
 }
 
@@ -293,9 +297,9 @@ describe('metrics, alerts and dashboards of the same message', () => {
     api = await (await fetch(`http://127.0.0.1:${tenant.apiMetricsPort}/metrics`)).text();
     worker = await (await fetch(`http://127.0.0.1:${tenant.workerMetricsPort}/metrics`)).text();
     // The operator's metrics come from its own process (operator/src/runtime, tested there).
-    const operator = Object.values(metricDefinitions)
-      .map((d) => d.name)
-      .filter((name) => name.startsWith('switchboard_operator_'));
+    const operator = Object.entries(metricDefinitions)
+      .filter(([key]) => key.startsWith('operator'))
+      .map(([, definition]) => definition.name);
     known = new Set([...declaredMetrics(api), ...declaredMetrics(worker), ...operator]);
   });
 

@@ -75,8 +75,10 @@ export interface MetricsRegistryOptions {
 
 /** What every metric helper takes; a `MetricDefinition` from `names.ts` fits. */
 export interface MetricOptions<L extends string> {
-  /** Checked by `checkMetricName`. */
+  /** Checked by `checkMetricName`, unless `stock`. */
   name: string;
+  /** A name another project defines, kept as is (see `MetricDefinition.stock`). */
+  stock?: true;
   /** One line for `# HELP`. */
   help: string;
   /** Label names; low cardinality only. */
@@ -116,20 +118,23 @@ export class MetricsRegistry {
 
   /** A counter; its name must end in `_total`. */
   counter<L extends string = never>(options: MetricOptions<L>): Counter<L> {
-    checkMetricName(options.name, 'counter');
-    return new Counter<L>({ ...options, labelNames: options.labelNames ?? [], registers: [this.registry] });
+    if (!options.stock) checkMetricName(options.name, 'counter');
+    const { stock: _stock, ...metric } = options;
+    return new Counter<L>({ ...metric, labelNames: options.labelNames ?? [], registers: [this.registry] });
   }
 
   /** A gauge; its name must end in a unit from `METRIC_UNITS`. */
   gauge<L extends string = never>(options: GaugeOptions<L>): Gauge<L> {
-    checkMetricName(options.name, 'gauge');
-    return new Gauge<L>({ ...options, labelNames: options.labelNames ?? [], registers: [this.registry] });
+    if (!options.stock) checkMetricName(options.name, 'gauge');
+    const { stock: _stock, ...metric } = options;
+    return new Gauge<L>({ ...metric, labelNames: options.labelNames ?? [], registers: [this.registry] });
   }
 
   /** A histogram; its name must end in a unit from `METRIC_UNITS` (seconds for latency). */
   histogram<L extends string = never>(options: HistogramOptions<L>): Histogram<L> {
-    checkMetricName(options.name, 'histogram');
-    return new Histogram<L>({ ...options, labelNames: options.labelNames ?? [], registers: [this.registry] });
+    if (!options.stock) checkMetricName(options.name, 'histogram');
+    const { stock: _stock, ...metric } = options;
+    return new Histogram<L>({ ...metric, labelNames: options.labelNames ?? [], registers: [this.registry] });
   }
 
   /** The exposition text for a scrape. */

@@ -51,6 +51,11 @@ export interface MetricDefinition {
   readonly help: string;
   /** Label names; keep them low-cardinality (never a phone number or message id). */
   readonly labelNames: readonly string[];
+  /**
+   * The name another project defines (controller-runtime's controller and work queue metrics),
+   * kept exactly so the dashboards built for it work; exempt from `checkMetricName`.
+   */
+  readonly stock?: true;
 }
 
 /** Every Switchboard metric. */
@@ -63,100 +68,113 @@ export const metricDefinitions = {
     labelNames: ['version'],
   },
 
-  // The operator's runtime (operator/src/runtime): controller-runtime's controller,
-  // workqueue and leader-election metrics under our names; operator/src/runtime/README.md
-  // maps each to its controller-runtime name, so upstream dashboards translate directly.
+  // The operator's runtime (operator/src/runtime): controller-runtime's controller, workqueue
+  // and leader-election metrics under controller-runtime's own names and labels (`stock`), so the
+  // dashboards and alerts written for controller-runtime operators work unchanged.
 
   /** Reconciles finished, by outcome (`success`, `error`, `requeue`, `requeue_after`). */
   operatorReconcileTotal: {
-    name: 'switchboard_operator_reconcile_total',
+    name: 'controller_runtime_reconcile_total',
+    stock: true,
     type: 'counter',
     help: 'Reconciles finished, by controller and result (success, error, requeue, requeue_after).',
     labelNames: ['controller', 'result'],
   },
   /** Reconciles that threw (retried with backoff, or terminal). */
   operatorReconcileErrorsTotal: {
-    name: 'switchboard_operator_reconcile_errors_total',
+    name: 'controller_runtime_reconcile_errors_total',
+    stock: true,
     type: 'counter',
     help: 'Reconciles that failed with an error, by controller.',
     labelNames: ['controller'],
   },
   /** How long one reconcile took. */
   operatorReconcileTime: {
-    name: 'switchboard_operator_reconcile_time_seconds',
+    name: 'controller_runtime_reconcile_time_seconds',
+    stock: true,
     type: 'histogram',
     help: 'Time one reconcile took, by controller.',
     labelNames: ['controller'],
   },
   /** Workers reconciling right now. */
   operatorReconcileActiveWorkers: {
-    name: 'switchboard_operator_reconcile_active_workers',
+    name: 'controller_runtime_active_workers',
+    stock: true,
     type: 'gauge',
     help: 'Workers currently running a reconcile, by controller.',
     labelNames: ['controller'],
   },
   /** Workers a controller runs at most. */
   operatorReconcileMaxConcurrentWorkers: {
-    name: 'switchboard_operator_reconcile_max_concurrent_workers',
+    name: 'controller_runtime_max_concurrent_reconciles',
+    stock: true,
     type: 'gauge',
     help: 'Maximum number of concurrent reconciles, by controller.',
     labelNames: ['controller'],
   },
   /** Keys waiting in a work queue. */
   operatorWorkqueueDepth: {
-    name: 'switchboard_operator_workqueue_depth_items',
+    name: 'workqueue_depth',
+    stock: true,
     type: 'gauge',
     help: 'Keys waiting in the work queue, by queue name.',
     labelNames: ['name'],
   },
   /** Keys that became dirty in a work queue. */
   operatorWorkqueueAddsTotal: {
-    name: 'switchboard_operator_workqueue_adds_total',
+    name: 'workqueue_adds_total',
+    stock: true,
     type: 'counter',
     help: 'Keys added to the work queue (de-duplicated adds are not counted), by queue name.',
     labelNames: ['name'],
   },
   /** Delayed and rate-limited adds. */
   operatorWorkqueueRetriesTotal: {
-    name: 'switchboard_operator_workqueue_retries_total',
+    name: 'workqueue_retries_total',
+    stock: true,
     type: 'counter',
     help: 'Keys scheduled for later (requeue after a delay or with backoff), by queue name.',
     labelNames: ['name'],
   },
   /** Time from add to being handed to a worker. */
   operatorWorkqueueQueueDuration: {
-    name: 'switchboard_operator_workqueue_queue_duration_seconds',
+    name: 'workqueue_queue_duration_seconds',
+    stock: true,
     type: 'histogram',
     help: 'Time a key waited in the work queue before a worker took it, by queue name.',
     labelNames: ['name'],
   },
   /** Time from a worker taking a key to marking it done. */
   operatorWorkqueueWorkDuration: {
-    name: 'switchboard_operator_workqueue_work_duration_seconds',
+    name: 'workqueue_work_duration_seconds',
+    stock: true,
     type: 'histogram',
     help: 'Time a worker spent on a key, by queue name.',
     labelNames: ['name'],
   },
   /** Work in progress that has not finished; grows without bound when a worker is stuck. */
   operatorWorkqueueUnfinishedWork: {
-    name: 'switchboard_operator_workqueue_unfinished_work_seconds',
+    name: 'workqueue_unfinished_work_seconds',
+    stock: true,
     type: 'gauge',
     help: 'Sum of how long every key in progress has been worked on, by queue name.',
     labelNames: ['name'],
   },
   /** The longest a key in progress has been worked on. */
   operatorWorkqueueLongestRunningProcessor: {
-    name: 'switchboard_operator_workqueue_longest_running_processor_seconds',
+    name: 'workqueue_longest_running_processor_seconds',
+    stock: true,
     type: 'gauge',
     help: 'How long the longest-running key in progress has been worked on, by queue name.',
     labelNames: ['name'],
   },
   /** 1 while this replica holds the leader-election Lease, else 0. */
   operatorLeaderElectionHeldLeases: {
-    name: 'switchboard_operator_leader_election_held_leases',
+    name: 'leader_election_master_status',
+    stock: true,
     type: 'gauge',
     help: '1 while this replica holds the leader-election Lease, 0 otherwise, by Lease name.',
-    labelNames: ['lease'],
+    labelNames: ['name'],
   },
   /** Watches an informer restarted, by why (closed, error, expired, watchdog). */
   operatorInformerWatchRestartsTotal: {
