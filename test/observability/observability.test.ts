@@ -33,6 +33,7 @@ const execFileAsync = promisify(execFile);
 const REPO_ROOT = resolve(import.meta.dirname, '../..');
 const CHART = join(REPO_ROOT, 'charts/switchboard');
 const RULES_FILE = join(CHART, 'rules/switchboard.rules.yaml');
+const RULES_TESTS_FILE = join(CHART, 'rules/switchboard.rules.test.yaml');
 const RUNBOOK_URL = /^https:\/\/switchboard\.dev\/docs\/runbooks\/([A-Za-z]+\.md)$/;
 
 const CUSTOMER = '15555550188';
@@ -352,6 +353,14 @@ describe('metrics, alerts and dashboards of the same message', () => {
     }
     const { stdout } = await execFileAsync('promtool', ['check', 'rules', RULES_FILE]);
     expect(stdout).toContain(`SUCCESS: ${alerts.length} rules found`);
+    // The unit tests beside the rules: every alert fires for the tenant in trouble only.
+    const tests = parse(await readFile(RULES_TESTS_FILE, 'utf8')) as {
+      tests: Array<{ alert_rule_test: Array<{ alertname: string }> }>;
+    };
+    const tested = new Set(tests.tests.flatMap((t) => t.alert_rule_test.map((r) => r.alertname)));
+    expect([...tested].sort()).toEqual(alerts.map((rule) => rule.alert).sort());
+    const unit = await execFileAsync('promtool', ['test', 'rules', RULES_TESTS_FILE]);
+    expect(unit.stdout).toContain('SUCCESS');
   });
 
   it('draws dashboards from metrics that exist, shipped by the chart for the Grafana sidecar', async () => {
