@@ -22,11 +22,10 @@ const { apiConfigSchema } = await import('./config.ts');
 const config = await loadConfigFromProcess(apiConfigSchema);
 const telemetry = startTelemetry(config, { defaultLabels: { tenant: config.SWITCHBOARD_TENANT } });
 const { logger } = telemetry;
-// A promise nobody awaited that failed: logged and reported, not a silent crash (Node's default
-// would exit without the log line reaching stdout or the error reaching Sentry).
+// A promise nobody awaited that failed: logged, and the process keeps serving (Node's default
+// would exit). Sentry's own handlers (on with a DSN) report it, and uncaught exceptions.
 process.on('unhandledRejection', (reason) => {
   logger.error({ err: reason }, 'unhandled promise rejection');
-  captureError(reason, { what: 'unhandled rejection' });
 });
 const db = createDb({ databaseUrl: config.DATABASE_URL, applicationName: 'switchboard-api' });
 const redis = createRedis({

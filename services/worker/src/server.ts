@@ -18,10 +18,10 @@ const telemetry = startTelemetry(config, {
   defaultLabels: { pod: config.POD_NAME, tenant: config.SWITCHBOARD_TENANT },
 });
 const { logger } = telemetry;
-// A promise nobody awaited that failed: logged and reported, not a silent crash.
+// A promise nobody awaited that failed: logged, and the process keeps running (Node's default
+// would exit). Sentry's own handlers (on with a DSN) report it, and uncaught exceptions (crashes).
 process.on('unhandledRejection', (reason) => {
   logger.error({ err: reason }, 'unhandled promise rejection');
-  captureError(reason, { what: 'unhandled rejection' });
 });
 
 let worker: Awaited<ReturnType<typeof StartWorker>>;

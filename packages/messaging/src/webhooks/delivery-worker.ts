@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { type Db, withTenant } from '@switchboard/db';
-import { pipelineMetrics, queueTelemetry } from '@switchboard/telemetry';
+import { captureError, pipelineMetrics, queueTelemetry } from '@switchboard/telemetry';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUE_NAMES, queuePrefix, webhookDeliveryJobSchema } from '../contracts.ts';
@@ -132,6 +132,16 @@ export class WebhookDeliveryWorker {
       },
     });
     this.worker.on('error', (error) => this.options.onError?.(error, { what: 'webhook worker' }));
+    this.worker.on('failed', (job, error) => {
+      // Its last attempt (or unrecoverable): stays failed until replayed.
+      if (!job || !(error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1)))
+        return;
+      captureError(error, {
+        queue: QUEUE_NAMES.webhookDeliveries,
+        jobId: job.id,
+        what: 'webhook delivery failed',
+      });
+    });
     await this.worker.waitUntilReady();
   }
 
