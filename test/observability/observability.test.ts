@@ -21,6 +21,10 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { eventually } from '../../packages/sessions/src/testing/worker-fleet.ts';
+import {
+  type RecordingServer,
+  startRecordingServer,
+} from '../../packages/telemetry/src/testing/recording-server.ts';
 
 // One customer message through both processes, followed in a real Jaeger (built from its Go
 // module, packages/testing/src/jaeger-binary.ts) that the API and worker export to over OTLP/HTTP:
@@ -38,6 +42,8 @@ const RUNBOOK_URL = /^https:\/\/switchboard\.dev\/docs\/runbooks\/([A-Za-z]+\.md
 
 const CUSTOMER = '15555550188';
 let jaeger: RunningJaeger;
+// Sentry's ingest endpoint: a local server recording the envelopes the SDK posts.
+let sentry: RecordingServer;
 let stack: Stack;
 let tenant: StackTenant;
 let token: string;
@@ -123,6 +129,7 @@ async function findTrace(
 
 beforeAll(async () => {
   jaeger = await startJaeger();
+  sentry = await startRecordingServer();
   receiver = createServer((request, response) => {
     let body = '';
     request.on('data', (chunk: Buffer) => {
@@ -152,6 +159,7 @@ beforeAll(async () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint,
       // Export each batch at once rather than every 5 s (the SDK's default), so the test waits less.
       OTEL_BSP_SCHEDULE_DELAY: '100',
+      SENTRY_DSN: `http://public@127.0.0.1:${sentry.port}/9`,
       // The receiver below is on loopback, which deliveries refuse unless allow-listed.
       WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
     },
@@ -167,6 +175,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
   await jaeger?.stop();
+  await sentry?.close();
   await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
 }, 60_000);
 
@@ -289,6 +298,44 @@ function metricsIn(expr: string): string[] {
 
 type AlertRule = { alert: string; expr: string; annotations: { runbook_url: string; summary: string } };
 
+describe('a send that fails for good', () => {
+  it('is a dead letter, counted and reported to Sentry with its queue, scrubbed of the number and text', async () => {
+    const emulator = tenant.cloudApi!.emulator.url;
+    // Graph error 200 (permission denied): unrecoverable, the job fails at once.
+    const injected = await fetch(`${emulator}/_emulator/failures`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 200, count: 1 }),
+    });
+    expect(injected.status).toBeLessThan(300);
+    const conversations = await api<{ items: Array<{ id: string }> }>('/v1/conversations');
+    const conversationId = conversations.body.items[0]!.id;
+    const text = `call me at +${CUSTOMER} about the refund`;
+    const send = await api<{ id: string }>('/v1/messages', {
+      method: 'POST',
+      headers: { 'idempotency-key': 'trace-dead-letter' },
+      body: JSON.stringify({ conversationId, text }),
+    });
+    expect(send.status).toBe(201);
+    const event = await sentry.waitFor(
+      (request) =>
+        request.path.startsWith('/api/9/envelope/') && request.body.includes('outbound job failed'),
+    );
+    const [, , payload] = event.body.split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(payload).toMatchObject({
+      tags: {
+        queue: expect.stringMatching(/^outbound-/),
+        what: 'outbound job failed',
+        service: 'switchboard-worker',
+      },
+    });
+    expect(JSON.stringify(payload)).toContain(send.body.id);
+    const everything = sentry.requests.map((request) => request.body).join('\n');
+    expect(everything).not.toContain(CUSTOMER);
+    expect(everything).not.toContain('about the refund');
+  }, 120_000);
+});
+
 describe('metrics, alerts and dashboards of the same message', () => {
   let api: string;
   let worker: string;
@@ -324,6 +371,11 @@ describe('metrics, alerts and dashboards of the same message', () => {
     expect(
       sample(worker, 'switchboard_webhook_deliveries_total', { result: 'delivered' }),
     ).toBeGreaterThanOrEqual(1);
+    // The send that failed for good (Graph error 200, SEND_FAILED): counted and dead-lettered.
+    expect(
+      sample(worker, 'switchboard_outbound_sends_total', { result: 'failed', error_class: 'SEND_FAILED' }),
+    ).toBe(1);
+    expect(sample(worker, 'switchboard_outbound_dead_letters_total', tenantLabel)).toBe(1);
     // Read at scrape time: the queues and the outbox are drained.
     expect(sample(worker, 'switchboard_queue_depth_jobs', { queue: 'outbound', state: 'waiting' })).toBe(0);
     expect(sample(worker, 'switchboard_queue_oldest_job_age_seconds', { queue: 'webhook-deliveries' })).toBe(

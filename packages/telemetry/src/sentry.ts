@@ -83,6 +83,10 @@ export function initSentry(options: SentryOptions): SentryHandle {
     },
     includeLocalVariables: false,
     enableOpenTelemetrySetup: false,
+    // Sentry's Fastify integration registers its own @fastify/otel, which clashes with the API's
+    // (`fastifyTracing`: "the decorator 'opentelemetry' has already been added"), and would report
+    // errors the API's error handler already reports (5xx only, with the request id).
+    integrations: (defaults) => defaults.filter((integration) => integration.name !== 'Fastify'),
     beforeSend: (event) => scrubSentryEvent(event),
     // Sentry tracing is off, but if SENTRY_TRACES_SAMPLE_RATE turns it on, spans are scrubbed too.
     beforeSendSpan: (span) => redactValue(span) as typeof span,
