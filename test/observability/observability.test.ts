@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import {
   startJaeger,
   uniquePrefix,
 } from '@switchboard/testing';
+import { freePort, startProcess } from '@switchboard/testing/servers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { eventually } from '../../packages/sessions/src/testing/worker-fleet.ts';
@@ -476,5 +477,91 @@ describe('metrics, alerts and dashboards of the same message', () => {
       await rm(home, { recursive: true, force: true });
     }
     expect(existsSync(join(REPO_ROOT, 'docs/observability.md'))).toBe(true);
+  }, 120_000);
+});
+
+describe("the dashboards' queries in a real Prometheus scraping both processes", () => {
+  it('parses every panel query, and the pipelines, API and sessions panels show data', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'switchboard-prometheus-'));
+    const port = await freePort();
+    await writeFile(
+      join(dir, 'prometheus.yml'),
+      [
+        'global:',
+        '  scrape_interval: 1s',
+        'scrape_configs:',
+        '  - job_name: switchboard',
+        '    static_configs:',
+        `      - targets: ['127.0.0.1:${tenant.apiMetricsPort}', '127.0.0.1:${tenant.workerMetricsPort}']`,
+        '',
+      ].join('\n'),
+    );
+    // Debian's prometheus package, the one promtool comes from.
+    const prometheus = startProcess({
+      name: 'prometheus',
+      command: 'prometheus',
+      args: [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+      env: { PATH: process.env.PATH ?? '' },
+      tempDirs: [dir],
+    });
+    const query = async (promql: string) => {
+      const response = await fetch(
+        `http://127.0.0.1:${port}/api/v1/query?${new URLSearchParams({ query: promql })}`,
+      ).catch(() => undefined);
+      if (!response) return { status: 'unreachable', result: [] as unknown[] };
+      const body = (await response.json()) as {
+        status: string;
+        error?: string;
+        data?: { result: unknown[] };
+      };
+      return { status: body.status, error: body.error, result: body.data?.result ?? [] };
+    };
+    try {
+      // Both targets scraped at least twice: rates have two samples to work with.
+      await eventually(
+        'Prometheus to scrape the API and the worker twice',
+        async () =>
+          (await query('count(count_over_time(up[1m]) >= 2)')).result.length === 1 &&
+          (await query('sum(up)')).result.some((r) => (r as { value: [number, string] }).value[1] === '2'),
+        60_000,
+      );
+      const withData = new Set<string>();
+      for (const file of ['api.json', 'pipelines.json', 'platform.json', 'sessions.json']) {
+        const dashboard = JSON.parse(await readFile(join(CHART, 'dashboards', file), 'utf8')) as {
+          panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+        };
+        for (const panel of dashboard.panels) {
+          for (const target of panel.targets) {
+            const answer = await query(target.expr.replaceAll('$tenant', '.*'));
+            expect(answer.status, `${file} ${panel.title}: ${answer.error}`).toBe('success');
+            if (answer.result.length > 0) withData.add(`${file}: ${panel.title}`);
+          }
+        }
+      }
+      // What one message in, one out, one dead letter and a webhook delivery leave behind.
+      for (const panel of [
+        'api.json: Requests by route',
+        'api.json: Duration p95 by route',
+        'api.json: Answers by status',
+        'api.json: Event loop lag',
+        'api.json: Resident memory',
+        'pipelines.json: Inbound events by result',
+        'pipelines.json: Sends by result',
+        'pipelines.json: Send errors by class',
+        'pipelines.json: Queue depth',
+        'pipelines.json: Oldest waiting job',
+        'pipelines.json: Outbox backlog',
+        'pipelines.json: Dead letters',
+        'pipelines.json: Webhook deliveries by result',
+        'sessions.json: Sessions held',
+      ])
+        expect(withData, panel).toContain(panel);
+    } finally {
+      await prometheus.stop();
+    }
   }, 120_000);
 });
