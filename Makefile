@@ -67,6 +67,10 @@ db-rollback: ## Roll back the last migration on DATABASE_URL
 envtest-binaries: ## Build (or reuse) kube-apiserver and etcd for the pinned Kubernetes version
 	@$(TOOLCHAIN) node packages/envtest/src/cli.ts build
 
+.PHONY: jaeger-binary
+jaeger-binary: ## Build (or reuse) the Jaeger the tracing tests send spans to, from its Go module
+	@$(TOOLCHAIN) node packages/testing/src/jaeger-cli.ts
+
 .PHONY: vault-binary
 vault-binary: ## Build (or reuse) the Vault server the secrets tests run, from its Go module
 	@$(TOOLCHAIN) node packages/testing/src/vault-cli.ts

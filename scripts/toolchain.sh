@@ -4,7 +4,7 @@
 #
 #   - Debian packages: redis-server and redis-sentinel (tests start their own servers on
 #     loopback ports; the Debian service is never used), chromium (the inbox's browser tests
-#     drive it with playwright-core; nothing is downloaded).
+#     drive it with playwright-core; nothing is downloaded), prometheus (for promtool).
 #   - Debian packages for images and the one-node cluster (images/, packages/cluster):
 #     podman (builds and pushes images; no Docker daemon), mmdebstrap (the base image's Debian
 #     rootfs), containerd and runc (the cluster's container runtime), containernetworking-plugins
@@ -29,6 +29,8 @@ toolchain_apt() {
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v redis-sentinel >/dev/null 2>&1 || missing+=(redis-sentinel)
   [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # promtool (`promtool check rules` over the chart's alerts in test/observability).
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-venv)
   command -v podman >/dev/null 2>&1 || missing+=(podman)
   command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)

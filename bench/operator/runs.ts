@@ -121,8 +121,8 @@ export async function runOperator(
     let lastProgress = performance.now();
     const logProgress = async (settledCount: number) => {
       const text = await scrape(ports.metricsPort);
-      const results = samplesBy(text, 'switchboard_operator_reconcile_total', 'result');
-      const depth = total(samplesBy(text, 'switchboard_operator_workqueue_depth_items', 'name'));
+      const results = samplesBy(text, 'controller_runtime_reconcile_total', 'result');
+      const depth = total(samplesBy(text, 'workqueue_depth', 'name'));
       log(
         `N=${n} #${repeat}: ${((performance.now() - startedAt) / 1000).toFixed(0)} s, ` +
           `${settledCount}/${n} settled, ${total(results)} reconciles ${JSON.stringify(results)}, ` +

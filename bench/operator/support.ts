@@ -215,9 +215,9 @@ export function samplesBy(text: string, metric: string, label: string): Record<s
   return counts;
 }
 
-/** `switchboard_operator_reconcile_total`, summed per result. */
+/** `controller_runtime_reconcile_total`, summed per result. */
 export async function reconcileCounts(metricsPort: number): Promise<Record<string, number>> {
-  return samplesBy(await scrape(metricsPort), 'switchboard_operator_reconcile_total', 'result');
+  return samplesBy(await scrape(metricsPort), 'controller_runtime_reconcile_total', 'result');
 }
 
 /**

@@ -150,8 +150,8 @@ describe('the operator', () => {
 
     const leader = first.isLeader() ? ports[0]! : ports[1]!;
     const metrics = await (await fetch(`http://127.0.0.1:${leader.metricsPort}/metrics`)).text();
-    expect(metrics).toMatch(/switchboard_operator_reconcile_total\{[^}]*result="success"[^}]*\} [1-9]/);
-    expect(metrics).toMatch(/switchboard_operator_leader_election_held_leases\{[^}]*\} 1/);
+    expect(metrics).toMatch(/controller_runtime_reconcile_total\{[^}]*result="success"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/leader_election_master_status\{[^}]*\} 1/);
   });
 
   it('hands over when the leader dies without releasing: the standby takes over within the lease time', async () => {

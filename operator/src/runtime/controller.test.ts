@@ -151,16 +151,16 @@ describe('Controller', () => {
     const text = await registry.metrics();
     const controllerLabel = { controller: name };
     expect(
-      metricValue(text, 'switchboard_operator_reconcile_total', { ...controllerLabel, result: 'error' }),
+      metricValue(text, 'controller_runtime_reconcile_total', { ...controllerLabel, result: 'error' }),
     ).toBe(3);
     expect(
-      metricValue(text, 'switchboard_operator_reconcile_total', { ...controllerLabel, result: 'success' }),
+      metricValue(text, 'controller_runtime_reconcile_total', { ...controllerLabel, result: 'success' }),
     ).toBe(1);
-    expect(metricValue(text, 'switchboard_operator_reconcile_errors_total', controllerLabel)).toBe(3);
-    expect(metricValue(text, 'switchboard_operator_reconcile_time_seconds_count', controllerLabel)).toBe(4);
-    expect(metricValue(text, 'switchboard_operator_workqueue_retries_total', { name })).toBe(3);
-    expect(metricValue(text, 'switchboard_operator_workqueue_adds_total', { name })).toBe(4);
-    expect(metricValue(text, 'switchboard_operator_workqueue_depth_items', { name })).toBe(0);
+    expect(metricValue(text, 'controller_runtime_reconcile_errors_total', controllerLabel)).toBe(3);
+    expect(metricValue(text, 'controller_runtime_reconcile_time_seconds_count', controllerLabel)).toBe(4);
+    expect(metricValue(text, 'workqueue_retries_total', { name })).toBe(3);
+    expect(metricValue(text, 'workqueue_adds_total', { name })).toBe(4);
+    expect(metricValue(text, 'workqueue_depth', { name })).toBe(0);
   });
 
   it('runs again after requeueAfter without any event, and does not retry a terminal error', async () => {

@@ -83,19 +83,18 @@ describe('HealthServer', () => {
       expect(scrape.status).toBe(200);
       expect(scrape.type).toMatch(/^text\/plain/);
       expect(scrape.text).toContain(
-        'switchboard_operator_leader_election_held_leases{lease="switchboard-operator",service="operator-test"} 1',
+        'leader_election_master_status{name="switchboard-operator",service="operator-test"} 1',
       );
       expect(scrape.text).toContain(
-        'switchboard_operator_reconcile_max_concurrent_workers{controller="health-test",service="operator-test"} 1',
+        'controller_runtime_max_concurrent_reconciles{controller="health-test",service="operator-test"} 1',
       );
       expect(scrape.text).toContain(
-        'switchboard_operator_reconcile_active_workers{controller="health-test",service="operator-test"} 1',
+        'controller_runtime_active_workers{controller="health-test",service="operator-test"} 1',
       );
       // Read at scrape time: the blocked reconcile counts as unfinished work.
-      const longest =
-        /^switchboard_operator_workqueue_longest_running_processor_seconds\{name="health-test"[^}]*\} (\S+)$/m.exec(
-          scrape.text,
-        );
+      const longest = /^workqueue_longest_running_processor_seconds\{name="health-test"[^}]*\} (\S+)$/m.exec(
+        scrape.text,
+      );
       expect(Number(longest?.[1])).toBeGreaterThan(0);
 
       // Once the reconcile finished, every runtime metric has a series.
@@ -103,7 +102,7 @@ describe('HealthServer', () => {
       await waitFor('the reconcile to finish', () => !controller.queue.isProcessing(`${ns.name}/one`));
       const after = (await get(base, '/metrics')).text;
       for (const definition of Object.values(metricDefinitions)) {
-        if (!definition.name.startsWith('switchboard_operator_')) continue;
+        if (!(definition.name.startsWith('switchboard_operator_') || 'stock' in definition)) continue;
         // Watch restarts appear only once a watch has restarted.
         if (definition === metricDefinitions.operatorInformerWatchRestartsTotal) continue;
         expect(after, definition.name).toContain(`# TYPE ${definition.name} ${definition.type}`);

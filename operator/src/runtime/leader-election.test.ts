@@ -108,9 +108,7 @@ describe('LeaderElector', () => {
 
     const text = await registry.metrics();
     const held = a.elector.isLeader() ? 1 : 0;
-    expect(text).toContain(
-      `switchboard_operator_leader_election_held_leases{lease="${lease}",service="leader-test"} ${held}`,
-    );
+    expect(text).toContain(`leader_election_master_status{name="${lease}",service="leader-test"} ${held}`);
   });
 
   it('after a crash (no release), the standby takes over only once the lease expired', async () => {

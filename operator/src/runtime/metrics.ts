@@ -2,7 +2,7 @@ import { type MetricsRegistry, metricDefinitions } from '@switchboard/telemetry'
 import type { Counter, Gauge, Histogram } from 'prom-client';
 import type { WorkQueueMetrics } from './work-queue.ts';
 
-/** How a reconcile ended, the `result` label of `switchboard_operator_reconcile_total`. */
+/** How a reconcile ended, the `result` label of `controller_runtime_reconcile_total`. */
 export type ReconcileOutcome = 'success' | 'error' | 'requeue' | 'requeue_after';
 
 /** Why an informer restarted its watch, the `reason` label of the restart counter. */
@@ -43,7 +43,7 @@ export class OperatorMetrics {
   private readonly retriesCounter: Counter<'name'>;
   private readonly queueDuration: Histogram<'name'>;
   private readonly workDuration: Histogram<'name'>;
-  private readonly leaderGauge: Gauge<'lease'>;
+  private readonly leaderGauge: Gauge<'name'>;
   private readonly watchRestarts: Counter<'informer' | 'reason'>;
   private readonly observedQueues = new Map<string, ObservableQueue>();
 
@@ -132,7 +132,7 @@ export class OperatorMetrics {
 
   /** Sets the leader gauge of `lease`: 1 while held. */
   leading(lease: string, held: boolean): void {
-    this.leaderGauge.set({ lease }, held ? 1 : 0);
+    this.leaderGauge.set({ name: lease }, held ? 1 : 0);
   }
 
   /** Counts one watch restart of `informer`. */

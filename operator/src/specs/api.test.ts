@@ -210,6 +210,20 @@ describe('media storage of the API and worker pods', () => {
     expect(hash(after.worker)).not.toBe(hash(before.worker));
   });
 
+  it("gives the API and workers the tenant's Sentry DSN by reference, and none without one", () => {
+    const spec: WhatsAppTenantSpecInput = {
+      observability: { sentry: { dsnSecretRef: { name: 'acme-sentry', key: 'dsn' } } },
+    };
+    for (const deployment of Object.values(deployments(spec))) {
+      expect(envOf(deployment).SENTRY_DSN?.valueFrom?.secretKeyRef).toEqual({
+        name: 'acme-sentry',
+        key: 'dsn',
+      });
+    }
+    for (const deployment of Object.values(deployments({})))
+      expect(envOf(deployment).SENTRY_DSN).toBeUndefined();
+  });
+
   it('stores no files by default, and says so to the services', () => {
     expect(mediaSettings(tenantFixture({}))).toEqual({ MEDIA_STORAGE: 'none' });
     expect(envOf(deployments({}).api).S3_ACCESS_KEY_ID).toBeUndefined();

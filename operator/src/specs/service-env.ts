@@ -64,6 +64,16 @@ export function serviceEnv(
     secretEnv('INTERNAL_TOKEN', generated, GENERATED_SECRET_KEYS.internalToken),
     secretEnv('SEALING_KEYS', generated, GENERATED_SECRET_KEYS.sealingKeys),
     ...mediaSecretEnv(tenant),
+    // Sentry's DSN holds a key: by reference to the tenant's Secret, never in the ConfigMap.
+    ...(tenant.spec.observability.sentry
+      ? [
+          secretEnv(
+            'SENTRY_DSN',
+            tenant.spec.observability.sentry.dsnSecretRef.name,
+            tenant.spec.observability.sentry.dsnSecretRef.key,
+          ),
+        ]
+      : []),
     ...(component === 'api'
       ? [secretEnv('JWT_SIGNING_KEY', generated, GENERATED_SECRET_KEYS.jwtSigningKey)]
       : [secretEnv('AUTH_STATE_KEYS', generated, GENERATED_SECRET_KEYS.authStateKeys)]),

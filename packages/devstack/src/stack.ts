@@ -110,6 +110,8 @@ export const stackOptionsSchema = z.strictObject({
    * (moto's Secrets Manager). The API and worker then resolve them from there themselves.
    */
   secrets: z.enum(STACK_SECRET_STORES).default('env'),
+  /** More variables for every API and worker process (an OTLP endpoint, a Sentry DSN, in tests). */
+  processEnv: z.record(z.string(), z.string()).optional(),
 });
 export type StackOptions = z.input<typeof stackOptionsSchema>;
 
@@ -405,6 +407,7 @@ export async function startStack(input: StackOptions): Promise<Stack> {
           SEALING_KEYS: sealingKeys,
           MEDIA_DIR: mediaDir,
           LOG_LEVEL: 'info',
+          ...options.processEnv,
         };
         const apiMetricsPort = await freePort();
         const api = startProcess({

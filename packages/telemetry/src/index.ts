@@ -4,6 +4,8 @@
  */
 /** /livez (/healthz), /readyz and /metrics on one small HTTP server. */
 export { type HealthCheck, HealthServer, type HealthServerOptions } from './health-server.ts';
+/** The libraries' OpenTelemetry instrumentations (http, undici, ioredis, pg, Prisma, Fastify). */
+export { fastifyTracing, instrumentModules, moduleInstrumentations } from './instrumentation.ts';
 export { createLogger, type Logger, type LoggerOptions } from './logger.ts';
 export {
   checkMetricName,
@@ -25,6 +27,10 @@ export {
   spanAttributes,
   TRACER_NAME,
 } from './names.ts';
+/** The message pipelines' counters and latencies (one set per process). */
+export { type PipelineMetrics, pipelineMetrics, registerPipelineMetrics } from './pipeline-metrics.ts';
+/** BullMQ's tracing with the messaging semantic conventions. */
+export { createQueueTelemetry, queueTelemetry } from './queue-telemetry.ts';
 export {
   isSensitiveKey,
   LOG_REDACT_PATHS,
@@ -35,6 +41,8 @@ export {
   serializeError,
 } from './redaction.ts';
 export {
+  captureError,
+  type ErrorContext,
   initSentry,
   type SentryHandle,
   type SentryOptions,
@@ -48,13 +56,18 @@ export {
   type TelemetryStartConfig,
 } from './start.ts';
 export {
+  currentTraceContext,
+  EntryPointSampler,
   extractTraceContext,
   injectTraceContext,
   type JobSpanOptions,
+  type SpanOptions,
   startTracing,
   type TraceCarrier,
+  type TraceContext,
   type TracingHandle,
   type TracingOptions,
   tracesUrl,
   withJobContext,
+  withSpan,
 } from './tracing.ts';

@@ -65,14 +65,20 @@ export interface MetricsRegistryOptions {
   service: string;
   /** More labels on every series, e.g. `{ tenant: 'acme' }` for a tenant's own pods. */
   defaultLabels?: Record<string, string>;
-  /** Collect Node.js process metrics (CPU, memory, event loop lag, GC), prefixed `switchboard_`; default true. */
+  /**
+   * Collect Node.js process metrics (CPU, memory, event loop lag, GC) under prom-client's stock
+   * names (`process_cpu_user_seconds_total`, `nodejs_eventloop_lag_seconds`), which the common
+   * Node.js dashboards query; default true.
+   */
   collectDefaultMetrics?: boolean;
 }
 
 /** What every metric helper takes; a `MetricDefinition` from `names.ts` fits. */
 export interface MetricOptions<L extends string> {
-  /** Checked by `checkMetricName`. */
+  /** Checked by `checkMetricName`, unless `stock`. */
   name: string;
+  /** A name another project defines, kept as is (see `MetricDefinition.stock`). */
+  stock?: true;
   /** One line for `# HELP`. */
   help: string;
   /** Label names; low cardinality only. */
@@ -106,26 +112,29 @@ export class MetricsRegistry {
     this.registry = new Registry();
     this.registry.setDefaultLabels({ ...options.defaultLabels, service: options.service });
     if (options.collectDefaultMetrics ?? true) {
-      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+      collectDefaultMetrics({ register: this.registry });
     }
   }
 
   /** A counter; its name must end in `_total`. */
   counter<L extends string = never>(options: MetricOptions<L>): Counter<L> {
-    checkMetricName(options.name, 'counter');
-    return new Counter<L>({ ...options, labelNames: options.labelNames ?? [], registers: [this.registry] });
+    if (!options.stock) checkMetricName(options.name, 'counter');
+    const { stock: _stock, ...metric } = options;
+    return new Counter<L>({ ...metric, labelNames: options.labelNames ?? [], registers: [this.registry] });
   }
 
   /** A gauge; its name must end in a unit from `METRIC_UNITS`. */
   gauge<L extends string = never>(options: GaugeOptions<L>): Gauge<L> {
-    checkMetricName(options.name, 'gauge');
-    return new Gauge<L>({ ...options, labelNames: options.labelNames ?? [], registers: [this.registry] });
+    if (!options.stock) checkMetricName(options.name, 'gauge');
+    const { stock: _stock, ...metric } = options;
+    return new Gauge<L>({ ...metric, labelNames: options.labelNames ?? [], registers: [this.registry] });
   }
 
   /** A histogram; its name must end in a unit from `METRIC_UNITS` (seconds for latency). */
   histogram<L extends string = never>(options: HistogramOptions<L>): Histogram<L> {
-    checkMetricName(options.name, 'histogram');
-    return new Histogram<L>({ ...options, labelNames: options.labelNames ?? [], registers: [this.registry] });
+    if (!options.stock) checkMetricName(options.name, 'histogram');
+    const { stock: _stock, ...metric } = options;
+    return new Histogram<L>({ ...metric, labelNames: options.labelNames ?? [], registers: [this.registry] });
   }
 
   /** The exposition text for a scrape. */

@@ -8,7 +8,10 @@
  * the test suite runs it over every definition below.
  */
 
-/** Prefix of every Switchboard metric, including the Node.js default metrics. */
+/**
+ * Prefix of every Switchboard metric. Node.js's default metrics keep prom-client's stock names
+ * (`process_*`, `nodejs_*`) so stock dashboards work.
+ */
 export const METRIC_PREFIX = 'switchboard_';
 
 /**
@@ -48,6 +51,11 @@ export interface MetricDefinition {
   readonly help: string;
   /** Label names; keep them low-cardinality (never a phone number or message id). */
   readonly labelNames: readonly string[];
+  /**
+   * The name another project defines (controller-runtime's controller and work queue metrics),
+   * kept exactly so the dashboards built for it work; exempt from `checkMetricName`.
+   */
+  readonly stock?: true;
 }
 
 /** Every Switchboard metric. */
@@ -60,100 +68,113 @@ export const metricDefinitions = {
     labelNames: ['version'],
   },
 
-  // The operator's runtime (operator/src/runtime): controller-runtime's controller,
-  // workqueue and leader-election metrics under our names; operator/src/runtime/README.md
-  // maps each to its controller-runtime name, so upstream dashboards translate directly.
+  // The operator's runtime (operator/src/runtime): controller-runtime's controller, workqueue
+  // and leader-election metrics under controller-runtime's own names and labels (`stock`), so the
+  // dashboards and alerts written for controller-runtime operators work unchanged.
 
   /** Reconciles finished, by outcome (`success`, `error`, `requeue`, `requeue_after`). */
   operatorReconcileTotal: {
-    name: 'switchboard_operator_reconcile_total',
+    name: 'controller_runtime_reconcile_total',
+    stock: true,
     type: 'counter',
     help: 'Reconciles finished, by controller and result (success, error, requeue, requeue_after).',
     labelNames: ['controller', 'result'],
   },
   /** Reconciles that threw (retried with backoff, or terminal). */
   operatorReconcileErrorsTotal: {
-    name: 'switchboard_operator_reconcile_errors_total',
+    name: 'controller_runtime_reconcile_errors_total',
+    stock: true,
     type: 'counter',
     help: 'Reconciles that failed with an error, by controller.',
     labelNames: ['controller'],
   },
   /** How long one reconcile took. */
   operatorReconcileTime: {
-    name: 'switchboard_operator_reconcile_time_seconds',
+    name: 'controller_runtime_reconcile_time_seconds',
+    stock: true,
     type: 'histogram',
     help: 'Time one reconcile took, by controller.',
     labelNames: ['controller'],
   },
   /** Workers reconciling right now. */
   operatorReconcileActiveWorkers: {
-    name: 'switchboard_operator_reconcile_active_workers',
+    name: 'controller_runtime_active_workers',
+    stock: true,
     type: 'gauge',
     help: 'Workers currently running a reconcile, by controller.',
     labelNames: ['controller'],
   },
   /** Workers a controller runs at most. */
   operatorReconcileMaxConcurrentWorkers: {
-    name: 'switchboard_operator_reconcile_max_concurrent_workers',
+    name: 'controller_runtime_max_concurrent_reconciles',
+    stock: true,
     type: 'gauge',
     help: 'Maximum number of concurrent reconciles, by controller.',
     labelNames: ['controller'],
   },
   /** Keys waiting in a work queue. */
   operatorWorkqueueDepth: {
-    name: 'switchboard_operator_workqueue_depth_items',
+    name: 'workqueue_depth',
+    stock: true,
     type: 'gauge',
     help: 'Keys waiting in the work queue, by queue name.',
     labelNames: ['name'],
   },
   /** Keys that became dirty in a work queue. */
   operatorWorkqueueAddsTotal: {
-    name: 'switchboard_operator_workqueue_adds_total',
+    name: 'workqueue_adds_total',
+    stock: true,
     type: 'counter',
     help: 'Keys added to the work queue (de-duplicated adds are not counted), by queue name.',
     labelNames: ['name'],
   },
   /** Delayed and rate-limited adds. */
   operatorWorkqueueRetriesTotal: {
-    name: 'switchboard_operator_workqueue_retries_total',
+    name: 'workqueue_retries_total',
+    stock: true,
     type: 'counter',
     help: 'Keys scheduled for later (requeue after a delay or with backoff), by queue name.',
     labelNames: ['name'],
   },
   /** Time from add to being handed to a worker. */
   operatorWorkqueueQueueDuration: {
-    name: 'switchboard_operator_workqueue_queue_duration_seconds',
+    name: 'workqueue_queue_duration_seconds',
+    stock: true,
     type: 'histogram',
     help: 'Time a key waited in the work queue before a worker took it, by queue name.',
     labelNames: ['name'],
   },
   /** Time from a worker taking a key to marking it done. */
   operatorWorkqueueWorkDuration: {
-    name: 'switchboard_operator_workqueue_work_duration_seconds',
+    name: 'workqueue_work_duration_seconds',
+    stock: true,
     type: 'histogram',
     help: 'Time a worker spent on a key, by queue name.',
     labelNames: ['name'],
   },
   /** Work in progress that has not finished; grows without bound when a worker is stuck. */
   operatorWorkqueueUnfinishedWork: {
-    name: 'switchboard_operator_workqueue_unfinished_work_seconds',
+    name: 'workqueue_unfinished_work_seconds',
+    stock: true,
     type: 'gauge',
     help: 'Sum of how long every key in progress has been worked on, by queue name.',
     labelNames: ['name'],
   },
   /** The longest a key in progress has been worked on. */
   operatorWorkqueueLongestRunningProcessor: {
-    name: 'switchboard_operator_workqueue_longest_running_processor_seconds',
+    name: 'workqueue_longest_running_processor_seconds',
+    stock: true,
     type: 'gauge',
     help: 'How long the longest-running key in progress has been worked on, by queue name.',
     labelNames: ['name'],
   },
   /** 1 while this replica holds the leader-election Lease, else 0. */
   operatorLeaderElectionHeldLeases: {
-    name: 'switchboard_operator_leader_election_held_leases',
+    name: 'leader_election_master_status',
+    stock: true,
     type: 'gauge',
     help: '1 while this replica holds the leader-election Lease, 0 otherwise, by Lease name.',
-    labelNames: ['lease'],
+    labelNames: ['name'],
   },
   /** Watches an informer restarted, by why (closed, error, expired, watchdog). */
   operatorInformerWatchRestartsTotal: {
@@ -205,6 +226,94 @@ export const metricDefinitions = {
     name: 'switchboard_sessions_lease_renewal_seconds',
     type: 'histogram',
     help: 'Time to renew every lease this worker holds, one pipelined round trip.',
+    labelNames: [],
+  },
+
+  // The message pipelines (packages/messaging, wired in services/worker): counted where they
+  // happen through `pipelineMetrics()` (pipeline-metrics.ts), the backlogs read at scrape time.
+
+  /** Channel events handled by the inbound pipeline, by kind and result. */
+  inboundEventsTotal: {
+    name: 'switchboard_inbound_events_total',
+    type: 'counter',
+    help: 'Inbound channel events handled, by kind (message, receipt, identity) and result (stored, duplicate, ignored, failed).',
+    labelNames: ['kind', 'result'],
+  },
+  /** Time from a channel event reaching the pipeline to its commit. */
+  inboundCommit: {
+    name: 'switchboard_inbound_commit_duration_seconds',
+    type: 'histogram',
+    help: 'Time from an inbound event reaching the pipeline to its transaction committing, by kind.',
+    labelNames: ['kind'],
+  },
+  /** Outbound send attempts, by result and error class. */
+  outboundSendsTotal: {
+    name: 'switchboard_outbound_sends_total',
+    type: 'counter',
+    help: 'Outbound send attempts, by channel, result (sent, retry, failed, unknown) and error class (the channel error code, or none).',
+    labelNames: ['channel', 'result', 'error_class'],
+  },
+  /** How long one channel send took. */
+  outboundSend: {
+    name: 'switchboard_outbound_send_duration_seconds',
+    type: 'histogram',
+    help: 'Time one channel send took (the provider call), by channel and result.',
+    labelNames: ['channel', 'result'],
+  },
+  /** Sends whose outcome became unknown (pending a provider status) or stayed unknown past the bound (expired). */
+  outboundUnknownOutcomesTotal: {
+    name: 'switchboard_outbound_unknown_outcomes_total',
+    type: 'counter',
+    help: 'Cloud API sends whose outcome is unknown, by stage: pending (waiting for a provider status) or expired (failed at the bound).',
+    labelNames: ['stage'],
+  },
+  /** Outbound jobs that ran out of attempts and stay in the failed set for replay. */
+  outboundDeadLettersTotal: {
+    name: 'switchboard_outbound_dead_letters_total',
+    type: 'counter',
+    help: 'Outbound jobs dead-lettered (failed for good, kept for replay).',
+    labelNames: [],
+  },
+  /** Jobs in a tenant queue, by state; read from Redis at scrape time. */
+  queueJobs: {
+    name: 'switchboard_queue_depth_jobs',
+    type: 'gauge',
+    help: 'Jobs in a queue by state (waiting, delayed, active, failed), read at scrape time; outbound queues are summed per queue kind.',
+    labelNames: ['queue', 'state'],
+  },
+  /** Age of the oldest waiting job; read from Redis at scrape time. */
+  queueOldestJobAge: {
+    name: 'switchboard_queue_oldest_job_age_seconds',
+    type: 'gauge',
+    help: 'Age of the oldest job waiting in a queue (0 when none), read at scrape time.',
+    labelNames: ['queue'],
+  },
+  /** Webhook delivery attempts, by result. */
+  webhookDeliveriesTotal: {
+    name: 'switchboard_webhook_deliveries_total',
+    type: 'counter',
+    help: 'Tenant webhook delivery attempts, by result (delivered, retry, failed, skipped).',
+    labelNames: ['result'],
+  },
+  /** How long one webhook POST took. */
+  webhookDelivery: {
+    name: 'switchboard_webhook_delivery_duration_seconds',
+    type: 'histogram',
+    help: 'Time one tenant webhook delivery attempt took, by result.',
+    labelNames: ['result'],
+  },
+  /** Outbox rows waiting for their effect; read from Postgres at scrape time. */
+  outboxBacklog: {
+    name: 'switchboard_outbox_backlog_items',
+    type: 'gauge',
+    help: 'Outbox rows whose effect has not happened yet, read at scrape time.',
+    labelNames: [],
+  },
+  /** Age of the oldest outbox row; read from Postgres at scrape time. */
+  outboxOldestAge: {
+    name: 'switchboard_outbox_oldest_age_seconds',
+    type: 'gauge',
+    help: 'Age of the oldest outbox row (0 when empty), read at scrape time.',
     labelNames: [],
   },
 } as const satisfies Record<string, MetricDefinition>;

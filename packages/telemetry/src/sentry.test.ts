@@ -1,7 +1,13 @@
 import * as Sentry from '@sentry/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PHONE_MASK, REDACTED } from './redaction.ts';
-import { initSentry, type SentryHandle, scrubSentryBreadcrumb, scrubSentryEvent } from './sentry.ts';
+import {
+  captureError,
+  initSentry,
+  type SentryHandle,
+  scrubSentryBreadcrumb,
+  scrubSentryEvent,
+} from './sentry.ts';
 import { type RecordingServer, startRecordingServer } from './testing/recording-server.ts';
 
 const PHONE = '15551234567';
@@ -90,6 +96,7 @@ describe('initSentry', () => {
     const handle = initSentry({ environment: 'test' });
     expect(handle.enabled).toBe(false);
     expect(Sentry.isInitialized()).toBe(false);
+    expect(captureError(new Error('nowhere to go'), { requestId: 'req-1' })).toBeUndefined();
     await expect(handle.close()).resolves.toBe(true);
   });
 
@@ -137,6 +144,32 @@ describe('initSentry', () => {
       // Nothing the SDK sent (event, session, client reports) carries them.
       const everything = ingest.requests.map((request) => request.body).join('\n');
       for (const value of [PHONE, TOKEN, BODY]) expect(everything).not.toContain(value);
+    });
+
+    it('captures an error with its tags (a 5xx: the request id and route; a failed job: the queue)', async () => {
+      const id = captureError(new Error(`database refused the send to +${PHONE}`), {
+        requestId: 'req-42',
+        method: 'POST',
+        route: '/v1/messages',
+        absent: undefined,
+      });
+      expect(id).toMatch(/^[0-9a-f]{32}$/);
+      await expect(sentry.flush(5_000)).resolves.toBe(true);
+      const envelope = await ingest.waitFor(
+        (request) => request.path.startsWith('/api/1/envelope/') && request.body.includes(id!),
+      );
+      // Sentry's envelope: a header line, an item header, the event.
+      const [header, item, event] = envelope.body
+        .split('\n')
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(header).toMatchObject({ event_id: id });
+      expect(item).toMatchObject({ type: 'event' });
+      expect(event).toMatchObject({
+        tags: { requestId: 'req-42', method: 'POST', route: '/v1/messages', service: 'cst-sentry' },
+      });
+      expect(JSON.stringify(event)).toContain(`database refused the send to ${PHONE_MASK}`);
+      expect(envelope.body).not.toContain(PHONE);
+      expect(envelope.body).not.toContain('"absent"');
     });
   });
 });

@@ -83,6 +83,10 @@ export function initSentry(options: SentryOptions): SentryHandle {
     },
     includeLocalVariables: false,
     enableOpenTelemetrySetup: false,
+    // Sentry's Fastify integration registers its own @fastify/otel, which clashes with the API's
+    // (`fastifyTracing`: "the decorator 'opentelemetry' has already been added"), and would report
+    // errors the API's error handler already reports (5xx only, with the request id).
+    integrations: (defaults) => defaults.filter((integration) => integration.name !== 'Fastify'),
     beforeSend: (event) => scrubSentryEvent(event),
     // Sentry tracing is off, but if SENTRY_TRACES_SAMPLE_RATE turns it on, spans are scrubbed too.
     beforeSendSpan: (span) => redactValue(span) as typeof span,
@@ -100,4 +104,19 @@ export function initSentry(options: SentryOptions): SentryHandle {
       return closing;
     },
   };
+}
+
+/** What {@link captureError} tags an event with: low-cardinality names, never bodies or numbers. */
+export type ErrorContext = Record<string, string | number | undefined>;
+
+/**
+ * Reports an error to Sentry with `context` as tags (request id, route, queue, job id), through
+ * the same scrubbers as every event; nothing happens when Sentry was not initialised (no DSN).
+ * Returns the event id, or undefined when nothing was sent.
+ */
+export function captureError(error: unknown, context: ErrorContext = {}): string | undefined {
+  if (!Sentry.isInitialized()) return undefined;
+  const tags: Record<string, string> = {};
+  for (const [key, value] of Object.entries(context)) if (value !== undefined) tags[key] = String(value);
+  return Sentry.captureException(error, { tags });
 }

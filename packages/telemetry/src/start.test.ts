@@ -1,4 +1,4 @@
-import { trace } from '@opentelemetry/api';
+import { SpanKind, trace } from '@opentelemetry/api';
 import * as Sentry from '@sentry/node';
 import { describe, expect, it } from 'vitest';
 import { TRACER_NAME } from './names.ts';
@@ -47,7 +47,8 @@ describe('startTelemetry', () => {
       );
       expect(telemetry.tracing.enabled).toBe(true);
       expect(telemetry.sentry.enabled).toBe(true);
-      trace.getTracer(TRACER_NAME).startActiveSpan('job', (span) => span.end());
+      // A consumer span: the kind a job's span has (parentless INTERNAL spans are not sampled).
+      trace.getTracer(TRACER_NAME).startActiveSpan('job', { kind: SpanKind.CONSUMER }, (span) => span.end());
       Sentry.captureException(new Error('worker crashed'));
 
       await telemetry.shutdown();

@@ -148,6 +148,21 @@ describe('startTracing with an OTLP endpoint', () => {
       }),
     ).rejects.toThrow('+15551234567');
 
+    // Background work starts no trace (parentless INTERNAL and CLIENT spans: BullMQ's polls, a
+    // lease renewal's Redis commands); an INTERNAL span under a request is kept.
+    tracer.startActiveSpan('getNextJob', { kind: SpanKind.INTERNAL }, (span) => {
+      expect(span.isRecording()).toBe(false);
+      span.end();
+    });
+    tracer.startActiveSpan('evalsha', { kind: SpanKind.CLIENT }, (span) => span.end());
+    tracer.startActiveSpan('GET /v1/conversations', { kind: SpanKind.SERVER }, (request) => {
+      tracer.startActiveSpan('handler', (child) => {
+        expect(child.isRecording()).toBe(true);
+        child.end();
+      });
+      request.end();
+    });
+
     await tracing.shutdown();
     await tracing.shutdown();
 
@@ -158,6 +173,9 @@ describe('startTracing with an OTLP endpoint', () => {
       'service.version': '1.2.3',
       'deployment.environment.name': 'test',
     });
+    expect(spans.map((span) => span.name)).not.toContain('getNextJob');
+    expect(spans.map((span) => span.name)).not.toContain('evalsha');
+    expect(spans.map((span) => span.name)).toContain('handler');
     const producer = spans.find((span) => span.name === 'POST /v1/messages');
     const consumers = spans.filter((span) => span.name === 'outbound.send');
     expect(producer).toMatchObject({ traceId: producerTraceId, spanId: producerSpanId });

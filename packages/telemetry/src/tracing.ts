@@ -20,6 +20,13 @@ import {
 } from '@opentelemetry/resources';
 import { NodeSDK, type NodeSDKConfiguration } from '@opentelemetry/sdk-node';
 import {
+  AlwaysOnSampler,
+  ParentBasedSampler,
+  type Sampler,
+  SamplingDecision,
+  type SamplingResult,
+} from '@opentelemetry/sdk-trace';
+import {
   ATTR_DEPLOYMENT_ENVIRONMENT_NAME,
   ATTR_SERVICE_NAME,
   ATTR_SERVICE_VERSION,
@@ -39,7 +46,10 @@ export interface TracingOptions {
   otlpEndpoint?: string;
   /** More resource attributes, e.g. `{ 'switchboard.tenant': 'acme' }` for a tenant's pods. */
   resourceAttributes?: Attributes;
-  /** Instrumentations (http, fastify, ioredis, pg, ...) the service wants. */
+  /**
+   * Instrumentations to enable with the SDK; the libraries' own are enabled before they are
+   * imported by `instrumentModules` (instrumentation.ts), not here.
+   */
   instrumentations?: NodeSDKConfiguration['instrumentations'];
 }
 
@@ -58,6 +68,28 @@ const propagator = new CompositePropagator({
 });
 
 let active = false;
+
+/**
+ * Which spans may start a trace: requests (SERVER), jobs and channel events (CONSUMER), and
+ * enqueues (PRODUCER). A parentless INTERNAL or CLIENT span is background housekeeping (BullMQ's
+ * getNextJob poll, a lease renewal's Redis round trip) that would otherwise be a trace of its own
+ * every few milliseconds. Spans with a parent follow their parent's decision.
+ */
+export class EntryPointSampler implements Sampler {
+  private readonly always = new AlwaysOnSampler();
+  /** Samples roots of the entry-point kinds, drops the rest. */
+  shouldSample(...args: Parameters<Sampler['shouldSample']>): SamplingResult {
+    const kind = args[3];
+    if (kind === SpanKind.SERVER || kind === SpanKind.CONSUMER || kind === SpanKind.PRODUCER) {
+      return this.always.shouldSample();
+    }
+    return { decision: SamplingDecision.NOT_RECORD };
+  }
+  /** Names the sampler in diagnostics. */
+  toString(): string {
+    return 'EntryPointSampler';
+  }
+}
 
 /** The OTLP/HTTP traces URL for a collector base URL (the OTEL_EXPORTER_OTLP_ENDPOINT convention). */
 export function tracesUrl(endpoint: string): string {
@@ -95,6 +127,7 @@ export function startTracing(options: TracingOptions): TracingHandle {
     // attributes come from configuration, not from whatever OTEL_* happens to be set.
     resourceDetectors: [hostDetector, processDetector, serviceInstanceIdDetector],
     traceExporter: new OTLPTraceExporter({ url: tracesUrl(options.otlpEndpoint) }),
+    sampler: new ParentBasedSampler({ root: new EntryPointSampler() }),
     textMapPropagator: propagator,
     instrumentations: options.instrumentations ?? [],
     metricReaders: [],
@@ -172,12 +205,52 @@ export async function withJobContext<T>(
   fn: (span: Span) => T | Promise<T>,
   options: JobSpanOptions = {},
 ): Promise<T> {
-  const parent = extractTraceContext(carrier);
+  return withSpan(
+    name,
+    {
+      kind: 'consumer',
+      parent: extractTraceContext(carrier),
+      ...(options.attributes ? { attributes: options.attributes } : {}),
+    },
+    fn,
+  );
+}
+
+/** A trace context captured with {@link currentTraceContext}, to continue later (another tick, a batch). */
+export type TraceContext = Context;
+
+/** The active trace context, to hand to {@link withSpan} when the work happens later. */
+export function currentTraceContext(): TraceContext {
+  return context.active();
+}
+
+/** Options for {@link withSpan}. */
+export interface SpanOptions {
+  /** `consumer` for a received event, `producer` for a publish, `internal` otherwise. */
+  kind: 'consumer' | 'producer' | 'internal';
+  /** Span attributes (messaging.* semantic conventions, `spanAttributes`). */
+  attributes?: Attributes;
+  /** The context to continue; default the active one. */
+  parent?: TraceContext;
+}
+
+const SPAN_KINDS = { consumer: SpanKind.CONSUMER, producer: SpanKind.PRODUCER, internal: SpanKind.INTERNAL };
+
+/**
+ * Runs `fn` in a span named `name` (a child of `parent` or of the active span), failing the span
+ * with a masked message when `fn` throws; a no-op span when tracing is off.
+ */
+export async function withSpan<T>(
+  name: string,
+  options: SpanOptions,
+  fn: (span: Span) => T | Promise<T>,
+): Promise<T> {
   const tracer = trace.getTracer(TRACER_NAME);
-  const spanOptions = options.attributes
-    ? { kind: SpanKind.CONSUMER, attributes: options.attributes }
-    : { kind: SpanKind.CONSUMER };
-  return tracer.startActiveSpan(name, spanOptions, parent, async (span) => {
+  const spanOptions = {
+    kind: SPAN_KINDS[options.kind],
+    ...(options.attributes ? { attributes: options.attributes } : {}),
+  };
+  return tracer.startActiveSpan(name, spanOptions, options.parent ?? context.active(), async (span) => {
     try {
       return await fn(span);
     } catch (error) {

@@ -1,6 +1,7 @@
 import type { TestProject } from 'vitest/node';
 import { startPostgres } from './postgres-server.ts';
 import './provided-context.ts';
+import { ensureJaegerBinary } from './jaeger-binary.ts';
 import { killAllSync } from './processes.ts';
 import { startRedis, startSentinelGroup } from './redis-server.ts';
 import { ensureVaultBinary } from './vault-binary.ts';
@@ -17,6 +18,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // failed build fails only the tests that need Vault (they ask again and get the error).
   await ensureVaultBinary({ log: (line) => console.warn(`[vault] ${line}`) }).catch((error: unknown) =>
     console.warn(`[vault] no Vault binary for this run: ${(error as Error).message}`),
+  );
+  // Likewise Jaeger, the OTLP receiver of the tracing tests.
+  await ensureJaegerBinary({ log: (line) => console.warn(`[jaeger] ${line}`) }).catch((error: unknown) =>
+    console.warn(`[jaeger] no Jaeger binary for this run: ${(error as Error).message}`),
   );
   const started = await Promise.allSettled([startPostgres(), startRedis(), startSentinelGroup()]);
   const stopAll = async () => {

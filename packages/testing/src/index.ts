@@ -4,6 +4,14 @@ export {
   createTestDatabase,
   type TestDatabase,
 } from './database-fixtures.ts';
+export { ensureJaegerBinary, JAEGER_VERSION } from './jaeger-binary.ts';
+export {
+  type JaegerSpan,
+  type JaegerTrace,
+  type RunningJaeger,
+  type StartJaegerOptions,
+  startJaeger,
+} from './jaeger-server.ts';
 /** moto (AWS APIs on loopback) and a real Vault dev server, one per test file. */
 export { type RunningMoto, startMoto } from './moto-server.ts';
 export { freePort, waitForPort } from './ports.ts';

@@ -3,6 +3,8 @@
  * package root pulls in vitest's `inject` (for the run's shared servers); this entry does not.
  */
 
+export { ensureJaegerBinary, JAEGER_VERSION } from './jaeger-binary.ts';
+export { type RunningJaeger, startJaeger } from './jaeger-server.ts';
 /** moto (AWS APIs, Secrets Manager seeding helpers) and a Vault dev server built from its Go module. */
 export { type RunningMoto, startMoto } from './moto-server.ts';
 export { freePort, waitForPort } from './ports.ts';

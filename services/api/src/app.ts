@@ -14,7 +14,7 @@ import {
 } from '@switchboard/messaging/producer';
 import { DEFAULT_SCRYPT_PARAMETERS, type ScryptParameters } from '@switchboard/passwords';
 import type { SealingKeyring } from '@switchboard/secrets';
-import type { Logger, MetricsRegistry } from '@switchboard/telemetry';
+import { fastifyTracing, type Logger, type MetricsRegistry } from '@switchboard/telemetry';
 import Fastify, { type FastifyInstance } from 'fastify';
 import {
   jsonSchemaTransform,
@@ -103,6 +103,8 @@ export interface BuildAppOptions {
   realtime?: RealtimeOptions;
   logger?: Logger;
   metrics?: MetricsRegistry;
+  /** Called with every error answered 500 (server.ts reports it to Sentry), after it is logged. */
+  onServerError?: (error: unknown, request: { id: string; method: string; route: string }) => void;
 }
 
 /** The inbox's build output in this checkout (services/inbox/dist), when it has been built. */
@@ -195,7 +197,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     });
   }
 
-  await app.register(errorHandlerPlugin);
+  // A span per request under the http server span (no-op until tracing is started).
+  await app.register(fastifyTracing());
+  await app.register(errorHandlerPlugin, {
+    ...(options.onServerError ? { onServerError: options.onServerError } : {}),
+  });
   await app.register(documentedErrorsPlugin);
 
   await app.register(helmet, {

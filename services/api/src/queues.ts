@@ -1,4 +1,5 @@
 import { queuePrefix, tenantKeyPrefix } from '@switchboard/messaging/producer';
+import { queueTelemetry } from '@switchboard/telemetry';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
@@ -20,7 +21,12 @@ export class TenantQueues {
     const key = `${slug}/${name}`;
     let queue = this.queues.get(key);
     if (!queue) {
-      queue = new Queue(name, { connection: this.redis, prefix: queuePrefix(tenantKeyPrefix(slug)) });
+      // telemetry: a job carries the trace of the request that added it (queue-telemetry.ts).
+      queue = new Queue(name, {
+        connection: this.redis,
+        prefix: queuePrefix(tenantKeyPrefix(slug)),
+        telemetry: queueTelemetry(),
+      });
       this.queues.set(key, queue);
     }
     return queue;

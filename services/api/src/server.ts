@@ -1,27 +1,44 @@
 // The API process: reads the environment once, starts telemetry, builds the app and listens; on
 // SIGTERM it stops accepting, lets in-flight requests finish (Fastify's close), then exits.
 // Nothing else in the API reads process.env.
-import { loadConfigFromProcess, readDeclaredSessions, resolveCloudApiCredentials } from '@switchboard/config';
-import { createDb, verifyRuntimeRole } from '@switchboard/db';
-import { mediaStorageFromSettings } from '@switchboard/messaging/producer';
-import { createRedis, redisConnectionFromSettings } from '@switchboard/redis';
-import { createSecretResolver, SealingKeyring } from '@switchboard/secrets';
-import { HealthServer, startTelemetry } from '@switchboard/telemetry';
-import { buildApp } from './app.ts';
-import { apiConfigSchema } from './config.ts';
+import { captureError, instrumentModules } from '@switchboard/telemetry';
+import type { buildApp as BuildApp } from './app.ts';
+
+// The libraries' OpenTelemetry instrumentations patch modules as they are imported, so they are
+// enabled before anything imports Fastify, ioredis, pg or Prisma: everything else is imported
+// dynamically below (static imports would all load before this line runs).
+await instrumentModules();
+const { loadConfigFromProcess, readDeclaredSessions, resolveCloudApiCredentials } = await import(
+  '@switchboard/config'
+);
+const { createDb, verifyRuntimeRole } = await import('@switchboard/db');
+const { mediaStorageFromSettings } = await import('@switchboard/messaging/producer');
+const { createRedis, redisConnectionFromSettings } = await import('@switchboard/redis');
+const { createSecretResolver, SealingKeyring } = await import('@switchboard/secrets');
+const { HealthServer, startTelemetry } = await import('@switchboard/telemetry');
+const { buildApp } = await import('./app.ts');
+const { apiConfigSchema } = await import('./config.ts');
 
 const config = await loadConfigFromProcess(apiConfigSchema);
 const telemetry = startTelemetry(config, { defaultLabels: { tenant: config.SWITCHBOARD_TENANT } });
 const { logger } = telemetry;
+// A promise nobody awaited that failed: logged, and the process keeps serving (Node's default
+// would exit). Sentry's own handlers (on with a DSN) report it, and uncaught exceptions.
+process.on('unhandledRejection', (reason) => {
+  logger.error({ err: reason }, 'unhandled promise rejection');
+});
 const db = createDb({ databaseUrl: config.DATABASE_URL, applicationName: 'switchboard-api' });
 const redis = createRedis({
   ...redisConnectionFromSettings(config),
   role: 'producer',
   connectionName: 'switchboard-api',
 });
+// Without a listener, ioredis reports every connection error as an unhandled 'error' event;
+// reconnection is ioredis's own, the readiness probe reports the outage.
+redis.on('error', (error: Error) => logger.warn({ err: error }, 'redis connection error'));
 
 const mediaStorage = mediaStorageFromSettings(config, { tenant: config.SWITCHBOARD_TENANT });
-let app: Awaited<ReturnType<typeof buildApp>>;
+let app: Awaited<ReturnType<typeof BuildApp>>;
 // /metrics on its own port, which the ServiceMonitor scrapes and the Ingress never routes to.
 const metricsServer = new HealthServer({
   host: config.METRICS_HOST,
@@ -86,6 +103,9 @@ try {
     ...(config.SEALING_KEYS ? { sealingKeys: SealingKeyring.parse(config.SEALING_KEYS) } : {}),
     logger,
     metrics: telemetry.metrics,
+    // 5xx answers to Sentry (scrubbed; the request id, never the body).
+    onServerError: (error, request) =>
+      captureError(error, { requestId: request.id, method: request.method, route: request.route }),
     onPasswordReset: ({ tenantSlug }) => {
       // Email delivery is out of scope: the hook is where it plugs in. The token is never logged.
       logger.warn({ tenant: tenantSlug }, 'password reset requested but no delivery is configured');

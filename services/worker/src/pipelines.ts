@@ -17,7 +17,7 @@ import {
 } from '@switchboard/messaging';
 import type { SecretResolver } from '@switchboard/secrets';
 import type { OwnedSession } from '@switchboard/sessions';
-import type { Logger } from '@switchboard/telemetry';
+import { type Logger, queueTelemetry } from '@switchboard/telemetry';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PipelineMediaOptions } from './media.ts';
@@ -120,6 +120,8 @@ export class MessagePipelines {
       {
         connection: this.options.workerConnection,
         prefix: queuePrefix(this.options.keyPrefix),
+        // The job carries the trace of Meta's POST to the API (queue-telemetry.ts).
+        telemetry: queueTelemetry(),
         concurrency: 4,
       },
     );

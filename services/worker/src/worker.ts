@@ -1,9 +1,22 @@
 import { AuthStateSealer, type SocketFactory } from '@switchboard/channels';
-import { createDb, ensureTenant, verifyRuntimeRole } from '@switchboard/db';
-import { OutboxRelay, resealWebhookSecrets, tenantKeyPrefix } from '@switchboard/messaging';
+import { createDb, type Db, ensureTenant, verifyRuntimeRole, withTenant } from '@switchboard/db';
+import {
+  OutboxRelay,
+  QUEUE_NAMES,
+  queuePrefix,
+  resealWebhookSecrets,
+  tenantKeyPrefix,
+} from '@switchboard/messaging';
 import { createRedis, redisConnectionFromSettings } from '@switchboard/redis';
 import { SealingKeyring, type SecretResolver } from '@switchboard/secrets';
-import { HealthServer, type Logger, type MetricsRegistry } from '@switchboard/telemetry';
+import {
+  HealthServer,
+  type Logger,
+  type MetricsRegistry,
+  metricDefinitions,
+  registerPipelineMetrics,
+} from '@switchboard/telemetry';
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { channelOpener, cloudApiSessionIds } from './channels.ts';
 import type { WorkerConfig } from './config.ts';
@@ -161,6 +174,15 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
       logger.error({ err: error, ...context }, `session runtime: ${context.what} failed`),
   });
 
+  registerPipelineMetrics(deps.metrics);
+  const closeBacklogQueues = registerBacklogMetrics(deps.metrics, {
+    db,
+    redis,
+    tenantId,
+    keyPrefix,
+    sessions: () => runtime.sessions(),
+  });
+
   let started = false;
   const health = new HealthServer({
     host: config.METRICS_HOST,
@@ -239,9 +261,103 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
         await pipelines.stop();
         await outbox.close();
         await health.close();
+        await closeBacklogQueues();
         await closeConnections();
       })();
       return stopping;
     },
+  };
+}
+
+/** What the backlog gauges read. */
+interface BacklogSources {
+  db: Db;
+  redis: Redis;
+  tenantId: string;
+  keyPrefix: string;
+  /** Sessions this worker holds: their outbound queues are the ones it can speak for. */
+  sessions: () => string[];
+}
+
+/**
+ * Queue depth, oldest-job age and the outbox backlog, read at scrape time (a gauge that is only
+ * as old as the scrape, and no timer of its own): the tenant-wide queues, this worker's sessions'
+ * outbound queues summed as `outbound`, and the tenant's outbox rows. Returns a closer for the
+ * Queue handles it opened (they share `redis`, which the caller closes).
+ */
+function registerBacklogMetrics(metrics: MetricsRegistry, sources: BacklogSources): () => Promise<void> {
+  const queues = new Map<string, Queue>();
+  const queue = (name: string): Queue => {
+    let found = queues.get(name);
+    if (!found) {
+      found = new Queue(name, { connection: sources.redis, prefix: queuePrefix(sources.keyPrefix) });
+      queues.set(name, found);
+    }
+    return found;
+  };
+  const tracked = (): Array<[label: string, name: string]> => [
+    ['cloud-api-inbound', QUEUE_NAMES.cloudApiInbound],
+    ['webhook-deliveries', QUEUE_NAMES.webhookDeliveries],
+    ['media-downloads', QUEUE_NAMES.mediaDownloads],
+    ...sources.sessions().map((sessionId): [string, string] => ['outbound', QUEUE_NAMES.outbound(sessionId)]),
+  ];
+  const states = ['waiting', 'delayed', 'active', 'failed'] as const;
+  metrics.gauge({
+    ...metricDefinitions.queueJobs,
+    async collect() {
+      this.reset();
+      const totals = new Map<string, number>();
+      for (const [label, name] of tracked()) {
+        const counts = await queue(name).getJobCounts(...states);
+        for (const state of states) {
+          const key = `${label}\u0000${state}`;
+          totals.set(key, (totals.get(key) ?? 0) + (counts[state] ?? 0));
+        }
+      }
+      for (const [key, value] of totals) {
+        const [label, state] = key.split('\u0000') as [string, string];
+        this.set({ queue: label, state }, value);
+      }
+    },
+  });
+  metrics.gauge({
+    ...metricDefinitions.queueOldestJobAge,
+    async collect() {
+      this.reset();
+      const oldest = new Map<string, number>();
+      for (const [label, name] of tracked()) {
+        const [job] = await queue(name).getJobs(['wait'], 0, 0, true);
+        const age = job ? Math.max(0, (Date.now() - job.timestamp) / 1000) : 0;
+        oldest.set(label, Math.max(oldest.get(label) ?? 0, age));
+      }
+      for (const [label, age] of oldest) this.set({ queue: label }, age);
+    },
+  });
+  const outbox = async (): Promise<{ rows: number; age: number }> => {
+    const [row] = await withTenant(
+      sources.db,
+      sources.tenantId,
+      (tx) =>
+        tx.$queryRaw<Array<{ rows: bigint; age: number | null }>>`
+        SELECT count(*) AS rows, EXTRACT(EPOCH FROM clock_timestamp() - min(created_at))::float8 AS age
+          FROM outbox`,
+    );
+    return { rows: Number(row?.rows ?? 0), age: Math.max(0, row?.age ?? 0) };
+  };
+  metrics.gauge({
+    ...metricDefinitions.outboxBacklog,
+    async collect() {
+      this.set((await outbox()).rows);
+    },
+  });
+  metrics.gauge({
+    ...metricDefinitions.outboxOldestAge,
+    async collect() {
+      this.set((await outbox()).age);
+    },
+  });
+  return async () => {
+    await Promise.allSettled([...queues.values()].map((q) => q.close()));
+    queues.clear();
   };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { withCelRules } from '../cel-rules.ts';
-import { DNS1123_SUBDOMAIN, HTTP_URL, IMAGE, MEDIA_STORAGES } from './common.ts';
+import { DNS1123_SUBDOMAIN, HTTP_URL, IMAGE, MEDIA_STORAGES, secretKeySelectorSchema } from './common.ts';
 
 /**
  * WhatsAppTenant, switchboard.dev/v1alpha1 (see whatsapp-tenant.ts): the spec sections of optional features: observability, media storage, outbound
@@ -25,9 +25,17 @@ export const observabilitySchema = z
       })
       .optional()
       .describe('OpenTelemetry tracing; off when unset.'),
+    sentry: z
+      .strictObject({
+        dsnSecretRef: secretKeySelectorSchema.describe(
+          "The Secret key (in the tenant's namespace) holding the Sentry DSN the API and workers report errors to.",
+        ),
+      })
+      .optional()
+      .describe('Sentry error reporting (API 5xx, failed jobs, unhandled rejections); off when unset.'),
   })
   .prefault({})
-  .describe('Metrics and traces.');
+  .describe('Metrics, traces and error reporting.');
 
 export const mediaSchema = withCelRules(
   z

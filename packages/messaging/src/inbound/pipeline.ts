@@ -1,5 +1,6 @@
 import type { IdentityLink, InboundMessage, Receipt } from '@switchboard/channels';
 import type { Db } from '@switchboard/db';
+import { pipelineMetrics, spanAttributes, withSpan } from '@switchboard/telemetry';
 import type { Redis } from 'ioredis';
 import { OutboxRelay } from '../outbox/relay.ts';
 import type { WebhookRetryPolicy } from '../webhooks/schedule.ts';
@@ -57,25 +58,73 @@ export class InboundPipeline {
    * in the outbox for a retry (a Redis outage does not fail a stored message).
    */
   async handleMessage(message: InboundMessage): Promise<StoreInboundResult> {
-    const result = await storeInbound(this.options.db, this.options.tenantId, message, {
-      ...(this.options.epoch === undefined ? {} : { epoch: this.options.epoch }),
+    return await this.observe('message', message.sessionId, async () => {
+      const result = await storeInbound(this.options.db, this.options.tenantId, message, {
+        ...(this.options.epoch === undefined ? {} : { epoch: this.options.epoch }),
+      });
+      const stored = result.outcome === 'created' || result.outcome === 'updated';
+      const counted = stored ? 'stored' : result.outcome === 'duplicate' ? 'duplicate' : 'ignored';
+      return { result, counted, after: stored ? () => this.relay.kick(result.outboxIds) : undefined };
     });
-    if (result.outcome === 'created' || result.outcome === 'updated') await this.relay.kick(result.outboxIds);
-    return result;
   }
 
   /** Applies a receipt and, when the status moved, performs its `message.updated` event. */
   async handleReceipt(receipt: Receipt): Promise<ApplyReceiptResult> {
-    const result = await applyReceipt(this.options.db, this.options.tenantId, receipt);
-    if (result.applied) await this.relay.kick(result.outboxIds);
-    return result;
+    return await this.observe('receipt', receipt.sessionId, async () => {
+      const result = await applyReceipt(this.options.db, this.options.tenantId, receipt);
+      return {
+        result,
+        counted: result.applied ? 'stored' : 'ignored',
+        after: result.applied ? () => this.relay.kick(result.outboxIds) : undefined,
+      };
+    });
   }
 
   /** Records a PN <-> LID link (merging two contacts when both were known apart). */
   async handleIdentity(link: IdentityLink): Promise<ApplyIdentityLinkResult> {
-    const result = await applyIdentityLink(this.options.db, this.options.tenantId, link);
-    await this.relay.kick(result.outboxIds);
-    return result;
+    return await this.observe('identity', link.sessionId, async () => {
+      const result = await applyIdentityLink(this.options.db, this.options.tenantId, link);
+      return { result, counted: 'stored', after: () => this.relay.kick(result.outboxIds) };
+    });
+  }
+
+  /**
+   * One event in a CONSUMER span (`process whatsapp.<kind>`, the messaging conventions; a child of
+   * the job's span for Cloud API payloads, a trace of its own for a socket's event), counted by
+   * result with its time to commit; `after` (the relay's kick) runs inside the span, so the
+   * effects it enqueues continue the trace.
+   */
+  private async observe<R>(
+    kind: 'message' | 'receipt' | 'identity',
+    sessionId: string,
+    handle: () => Promise<{
+      result: R;
+      counted: 'stored' | 'duplicate' | 'ignored';
+      after?: (() => Promise<void>) | undefined;
+    }>,
+  ): Promise<R> {
+    const metrics = pipelineMetrics();
+    const started = performance.now();
+    const attributes = {
+      'messaging.system': 'whatsapp',
+      'messaging.operation.type': 'process',
+      'messaging.operation.name': 'process',
+      'messaging.destination.name': `whatsapp.${kind}`,
+      [spanAttributes.session]: sessionId,
+    };
+    return await withSpan(`process whatsapp.${kind}`, { kind: 'consumer', attributes }, async () => {
+      let outcome: Awaited<ReturnType<typeof handle>>;
+      try {
+        outcome = await handle();
+      } catch (error) {
+        metrics.inboundEvents.inc({ kind, result: 'failed' });
+        throw error;
+      }
+      metrics.inboundEvents.inc({ kind, result: outcome.counted });
+      metrics.inboundCommit.observe({ kind }, (performance.now() - started) / 1000);
+      await outcome.after?.();
+      return outcome.result;
+    });
   }
 
   /** Waits for its kicks and closes its own relay's queues (not a shared relay, nor the Redis connection). */

@@ -1,5 +1,6 @@
 import { type Channel, ChannelError, type OutboundContent } from '@switchboard/channels';
 import { type Db, withTenant } from '@switchboard/db';
+import { captureError, pipelineMetrics, queueTelemetry } from '@switchboard/telemetry';
 import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
@@ -120,6 +121,7 @@ export class OutboundConsumer {
     this.queue = new Queue(QUEUE_NAMES.outbound(options.sessionId), {
       connection: options.connection,
       prefix: queuePrefix(options.keyPrefix),
+      telemetry: queueTelemetry(),
     });
   }
 
@@ -139,6 +141,7 @@ export class OutboundConsumer {
       {
         connection,
         prefix: queuePrefix(keyPrefix),
+        telemetry: queueTelemetry(),
         concurrency: this.options.concurrency ?? 1,
         ...(this.options.lockDurationMs ? { lockDuration: this.options.lockDurationMs } : {}),
         ...(this.options.stalledIntervalMs ? { stalledInterval: this.options.stalledIntervalMs } : {}),
@@ -146,6 +149,17 @@ export class OutboundConsumer {
       },
     );
     this.worker.on('error', (error) => this.options.onError?.(error, { what: 'worker' }));
+    this.worker.on('failed', (job, error) => {
+      // Failed for good (unrecoverable, or its last attempt): a dead letter, kept for replay.
+      if (!job || !(error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1)))
+        return;
+      pipelineMetrics().deadLetters.inc();
+      captureError(error, {
+        queue: QUEUE_NAMES.outbound(sessionId),
+        jobId: job.id,
+        what: 'outbound job failed',
+      });
+    });
     await this.worker.waitUntilReady();
     this.scheduleRequeue();
   }
@@ -345,6 +359,7 @@ export class OutboundConsumer {
       );
 
     let result: Awaited<ReturnType<Channel['send']>>;
+    const sendStarted = performance.now();
     try {
       // callbackData (our message id) comes back on the provider's statuses: a status for a send
       // whose record was lost names the message it belongs to (Cloud API's biz_opaque_callback_data).
@@ -355,8 +370,9 @@ export class OutboundConsumer {
         ...(this.reuseIds ? { providerMessageId } : {}),
       });
     } catch (error) {
-      return await this.sendFailed(job, token, message.id, message.conversationId, error);
+      return await this.sendFailed(job, token, message.id, message.conversationId, error, sendStarted);
     }
+    this.countSend('sent', 'none', sendStarted);
 
     const moved = await withTenant(db, tenantId, async (tx) => {
       const applied = await setMessageStatus(tx, tenantId, message.id, 'sent', result.timestamp, {
@@ -408,6 +424,7 @@ export class OutboundConsumer {
           },
         }),
       );
+      pipelineMetrics().unknownOutcomes.inc({ stage: 'pending' });
       this.options.onOutcomeUnknown?.({ messageId, stage: 'pending' });
     }
     const deadline = since.getTime() + timeout;
@@ -415,6 +432,7 @@ export class OutboundConsumer {
       await job.moveToDelayed(deadline, token);
       throw new DelayedError();
     }
+    pipelineMetrics().unknownOutcomes.inc({ stage: 'expired' });
     this.options.onOutcomeUnknown?.({ messageId, stage: 'expired' });
     return await this.failForGood(
       messageId,
@@ -442,8 +460,13 @@ export class OutboundConsumer {
     messageId: string,
     conversationId: string,
     error: unknown,
+    sendStarted: number,
   ): Promise<never> {
     const code = error instanceof ChannelError ? error.code : (error as { code?: unknown } | null)?.code;
+    const errorClass = typeof code === 'string' ? code : 'unknown';
+    const attempts = job.opts.attempts ?? 1;
+    const final = (error instanceof ChannelError && error.unrecoverable) || job.attemptsMade + 1 >= attempts;
+    this.countSend(code !== 'STALE_EPOCH' && final ? 'failed' : 'retry', errorClass, sendStarted);
     if (typeof code === 'string' && NOT_SENT_CODES.has(code) && !this.reuseIds)
       await withTenant(this.options.db, this.options.tenantId, (tx) =>
         tx.message.updateMany({
@@ -460,11 +483,17 @@ export class OutboundConsumer {
     if (error instanceof ChannelError && error.unrecoverable) {
       await this.failForGood(messageId, conversationId, reason);
     }
-    const attempts = job.opts.attempts ?? 1;
     if (job.attemptsMade + 1 >= attempts) {
       await this.markFailed(messageId, conversationId, `retries exhausted (${attempts}): ${reason}`);
     }
     throw error;
+  }
+
+  private countSend(result: 'sent' | 'retry' | 'failed', errorClass: string, started: number): void {
+    const metrics = pipelineMetrics();
+    const channel = this.options.channel.kind;
+    metrics.sends.inc({ channel, result, error_class: errorClass });
+    metrics.sendDuration.observe({ channel, result }, (performance.now() - started) / 1000);
   }
 
   private async failForGood(messageId: string, conversationId: string, reason: string): Promise<never> {

@@ -1,5 +1,6 @@
 import { ChannelError, StaleEpochError, UnrecoverableChannelError } from '@switchboard/channels';
 import { type Db, withTenant } from '@switchboard/db';
+import { pipelineMetrics } from '@switchboard/telemetry';
 import { createTestDatabase, redisNamespace, redisOptions, type TestDatabase } from '@switchboard/testing';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -204,6 +205,11 @@ describe('OutboundConsumer', () => {
     );
     const channel = new MemoryChannel(sessionId);
     const stages: string[] = [];
+    // The alert's metric (switchboard_outbound_unknown_outcomes_total), counted per stage.
+    const unknown = async (stage: string) =>
+      (await pipelineMetrics().unknownOutcomes.get()).values.find((v) => v.labels.stage === stage)?.value ??
+      0;
+    const [pendingBefore, expiredBefore] = [await unknown('pending'), await unknown('expired')];
     // A bound of 0: the wait for a status ends at once.
     const c = consumer(sessionId, channel, {
       reusesProviderMessageIds: false,
@@ -214,6 +220,9 @@ describe('OutboundConsumer', () => {
     await eventually(async () => (await message(id)).status === 'failed');
     expect((await message(id)).failureReason).toMatch(/^SEND_OUTCOME_UNKNOWN: .*no provider status/);
     expect(stages).toEqual([`${id}:pending`, `${id}:expired`]);
+    expect([(await unknown('pending')) - pendingBefore, (await unknown('expired')) - expiredBefore]).toEqual([
+      1, 1,
+    ]);
     expect(channel.sent).toHaveLength(0);
 
     // A late status with our callback data still shows the truth: Meta's id adopted, delivered.

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type Db, withTenant } from '@switchboard/db';
+import { currentTraceContext, queueTelemetry, type TraceContext, withSpan } from '@switchboard/telemetry';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
@@ -81,6 +82,8 @@ export class OutboxRelay {
   /** In-memory backoff: row id -> earliest next attempt (ms). Rows another relay failed are retried at its pace. */
   private readonly retryAt = new Map<string, number>();
   private readonly pending: PendingKick[] = [];
+  // The trace of the commit that kicked each row, so its effect (an enqueue) continues that trace.
+  private readonly traceContexts = new Map<string, TraceContext>();
   private pumping: Promise<void> | undefined;
   private sweeping: Promise<unknown> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -91,8 +94,13 @@ export class OutboxRelay {
     this.batchSize = options.batchSize ?? 100;
     this.effectTimeoutMs = options.effectTimeoutMs ?? 5_000;
     const prefix = queuePrefix(options.keyPrefix);
-    this.webhookQueue = new Queue(QUEUE_NAMES.webhookDeliveries, { connection: options.redis, prefix });
-    this.mediaQueue = new Queue(QUEUE_NAMES.mediaDownloads, { connection: options.redis, prefix });
+    const telemetry = queueTelemetry();
+    this.webhookQueue = new Queue(QUEUE_NAMES.webhookDeliveries, {
+      connection: options.redis,
+      prefix,
+      telemetry,
+    });
+    this.mediaQueue = new Queue(QUEUE_NAMES.mediaDownloads, { connection: options.redis, prefix, telemetry });
     for (const queue of [this.webhookQueue, this.mediaQueue])
       queue.on('error', (error) => options.onError?.(error, { what: `outbox ${queue.name} queue` }));
   }
@@ -104,6 +112,8 @@ export class OutboxRelay {
    */
   kick(ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return Promise.resolve();
+    const trace = currentTraceContext();
+    for (const id of ids) this.traceContexts.set(id, trace);
     const waits = ids.map((id) => new Promise<void>((done) => this.pending.push({ id, done })));
     this.schedulePump();
     return Promise.all(waits).then(() => undefined);
@@ -177,7 +187,10 @@ export class OutboxRelay {
         // The rows stay in the table (the transaction rolled back): the sweep retries them.
         this.options.onError?.(error, { what: 'outbox kick' });
       } finally {
-        for (const kick of batch) kick.done();
+        for (const kick of batch) {
+          this.traceContexts.delete(kick.id);
+          kick.done();
+        }
       }
     }
   }
@@ -248,8 +261,24 @@ export class OutboxRelay {
       this.options.onError?.(error, { what: 'outbox row', outboxId: row.id });
       return (error as Error).message;
     }
+    const parent = this.traceContexts.get(row.id);
     try {
-      await withTimeout(this.effect(entry), this.effectTimeoutMs, `${entry.kind} effect`);
+      // A PRODUCER span per effect (the messaging conventions), in the kicking commit's trace.
+      await withSpan(
+        `publish outbox.${entry.kind}`,
+        {
+          kind: 'producer',
+          ...(parent ? { parent } : {}),
+          attributes: {
+            'messaging.system': 'switchboard.outbox',
+            'messaging.operation.type': 'send',
+            'messaging.operation.name': 'publish',
+            'messaging.destination.name': entry.kind,
+            'messaging.message.id': row.id,
+          },
+        },
+        () => withTimeout(this.effect(entry), this.effectTimeoutMs, `${entry.kind} effect`),
+      );
       return undefined;
     } catch (error) {
       this.options.onError?.(error, { what: `outbox ${entry.kind}`, outboxId: row.id });

@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { type Db, withTenant } from '@switchboard/db';
+import { captureError, pipelineMetrics, queueTelemetry } from '@switchboard/telemetry';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUE_NAMES, queuePrefix, webhookDeliveryJobSchema } from '../contracts.ts';
@@ -114,6 +115,7 @@ export class WebhookDeliveryWorker {
     this.queue = new Queue(QUEUE_NAMES.webhookDeliveries, {
       connection: options.connection,
       prefix: queuePrefix(options.keyPrefix),
+      telemetry: queueTelemetry(),
     });
   }
 
@@ -122,6 +124,7 @@ export class WebhookDeliveryWorker {
     this.worker = new Worker(QUEUE_NAMES.webhookDeliveries, async (job) => await this.process(job), {
       connection: this.options.connection,
       prefix: queuePrefix(this.options.keyPrefix),
+      telemetry: queueTelemetry(),
       concurrency: this.options.concurrency ?? 10,
       settings: {
         backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
@@ -129,6 +132,16 @@ export class WebhookDeliveryWorker {
       },
     });
     this.worker.on('error', (error) => this.options.onError?.(error, { what: 'webhook worker' }));
+    this.worker.on('failed', (job, error) => {
+      // Its last attempt (or unrecoverable): stays failed until replayed.
+      if (!job || !(error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1)))
+        return;
+      captureError(error, {
+        queue: QUEUE_NAMES.webhookDeliveries,
+        jobId: job.id,
+        what: 'webhook delivery failed',
+      });
+    });
     await this.worker.waitUntilReady();
   }
 
@@ -204,6 +217,9 @@ export class WebhookDeliveryWorker {
     const latencyMs = Math.round(performance.now() - started);
     const attempt = delivery.attempts + 1;
     const attemptsLeft = (job.opts.attempts ?? 1) - (job.attemptsMade + 1);
+    const result = !error ? 'delivered' : attemptsLeft > 0 ? 'retry' : 'failed';
+    pipelineMetrics().webhookDeliveries.inc({ result });
+    pipelineMetrics().webhookDuration.observe({ result }, latencyMs / 1000);
 
     if (!error) {
       await withTenant(db, tenantId, (tx) =>

@@ -1,5 +1,5 @@
 import { DbInputError } from '@switchboard/db';
-import type { FastifyError, FastifyPluginAsync } from 'fastify';
+import type { FastifyError } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ApiError, ERRORS, type ErrorCode } from '../errors.ts';
@@ -25,6 +25,12 @@ function postgresDataException(error: unknown): string | undefined {
   return typeof cause.message === 'string' ? cause.message : 'invalid value';
 }
 
+/** Options of {@link errorHandlerPlugin}. */
+export interface ErrorHandlerOptions {
+  /** Called with every error answered 500, after it is logged: Sentry's capture in server.ts. */
+  onServerError?: (error: unknown, request: { id: string; method: string; route: string }) => void;
+}
+
 /**
  * Every error answer of the API, in one place: `{ error: { code, message, issues? } }`. Schema
  * validation failures name each field; an ApiError answers its code and message; a database
@@ -34,8 +40,8 @@ function postgresDataException(error: unknown): string | undefined {
  * answered). Unknown routes answer `route_not_found`. Registered with fastify-plugin, so it
  * applies to every route of the app.
  */
-export const errorHandlerPlugin: FastifyPluginAsync = fp(
-  async (app) => {
+export const errorHandlerPlugin = fp<ErrorHandlerOptions>(
+  async (app, options) => {
     app.setErrorHandler((error: FastifyError, request, reply) => {
       if (hasZodFastifySchemaValidationErrors(error)) {
         const issues = error.validation.map((v) => {
@@ -91,6 +97,11 @@ export const errorHandlerPlugin: FastifyPluginAsync = fp(
         return reply.status(status).send({ error: { code, message } });
       }
       request.log.error({ err: error }, 'request failed');
+      options.onServerError?.(error, {
+        id: request.id,
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+      });
       return reply
         .status(500)
         .send({ error: { code: 'internal_error', message: ERRORS.internal_error.message } });

@@ -7,6 +7,7 @@ import {
   queuePrefix,
   tenantKeyPrefix,
 } from '@switchboard/messaging/producer';
+import { queueTelemetry } from '@switchboard/telemetry';
 import { Queue } from 'bullmq';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -109,6 +110,7 @@ export const cloudApiWebhookRoutes: FastifyPluginAsyncZod<CloudApiWebhookOptions
   const queue = new Queue(QUEUE_NAMES.cloudApiInbound, {
     connection: ctx.redis,
     prefix: queuePrefix(tenantKeyPrefix(slug)),
+    telemetry: queueTelemetry(),
   });
   app.addHook('onClose', async () => {
     await queue.close();

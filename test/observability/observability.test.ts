@@ -1,0 +1,567 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { type Stack, type StackTenant, startStack } from '@switchboard/devstack';
+import { ensureTools } from '@switchboard/envtest';
+import { metricDefinitions } from '@switchboard/telemetry';
+import {
+  adminDatabaseUrl,
+  type JaegerSpan,
+  type JaegerTrace,
+  type RunningJaeger,
+  redisOptions,
+  startJaeger,
+  uniquePrefix,
+} from '@switchboard/testing';
+import { freePort, startProcess } from '@switchboard/testing/servers';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { eventually } from '../../packages/sessions/src/testing/worker-fleet.ts';
+import {
+  type RecordingServer,
+  startRecordingServer,
+} from '../../packages/telemetry/src/testing/recording-server.ts';
+
+// One customer message through both processes, followed in a real Jaeger (built from its Go
+// module, packages/testing/src/jaeger-binary.ts) that the API and worker export to over OTLP/HTTP:
+// the send from POST /v1/messages through BullMQ to the worker's Cloud API call, and a message in
+// from Meta's webhook through the store and the outbox to the tenant's webhook receiver. Then the
+// same message in the metrics the two processes serve, and the chart's alerts and dashboards
+// checked against those metrics (promtool from Debian's prometheus package checks the rules).
+
+const execFileAsync = promisify(execFile);
+const REPO_ROOT = resolve(import.meta.dirname, '../..');
+const CHART = join(REPO_ROOT, 'charts/switchboard');
+const RULES_FILE = join(CHART, 'rules/switchboard.rules.yaml');
+const RULES_TESTS_FILE = join(CHART, 'rules/switchboard.rules.test.yaml');
+const RUNBOOK_URL = /^https:\/\/switchboard\.dev\/docs\/runbooks\/([A-Za-z]+\.md)$/;
+
+const CUSTOMER = '15555550188';
+let jaeger: RunningJaeger;
+// Sentry's ingest endpoint: a local server recording the envelopes the SDK posts.
+let sentry: RecordingServer;
+let stack: Stack;
+let tenant: StackTenant;
+let token: string;
+let receiver: Server;
+let receiverUrl: string;
+const received: string[] = [];
+const logs: Array<{ source: string; line: string }> = [];
+
+async function api<T>(path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
+  const response = await fetch(`${tenant.apiUrl}${path}`, {
+    ...init,
+    headers: {
+      ...(init.body ? { 'content-type': 'application/json' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...init.headers,
+    },
+  });
+  return { status: response.status, body: (await response.json()) as T };
+}
+
+function tag(span: JaegerSpan, key: string): unknown {
+  return span.tags.find((t) => t.key === key)?.value;
+}
+
+function serviceOf(trace: JaegerTrace, span: JaegerSpan): string {
+  return trace.processes[span.processID]?.serviceName ?? '';
+}
+
+/**
+ * The chain of span names from `span` up to the trace's root, as `service: name`; undefined while
+ * a parent is missing (its process has not exported it yet: a parent ends after its children).
+ */
+function ancestry(trace: JaegerTrace, span: JaegerSpan): string[] | undefined {
+  const byId = new Map(trace.spans.map((s) => [s.spanID, s]));
+  const chain: string[] = [];
+  let current: JaegerSpan | undefined = span;
+  while (current) {
+    chain.unshift(`${serviceOf(trace, current)}: ${current.operationName}`);
+    const parent: { spanID: string } | undefined = current.references.find((r) => r.refType === 'CHILD_OF');
+    if (!parent) return chain;
+    current = byId.get(parent.spanID);
+  }
+  return undefined;
+}
+
+/** Polls Jaeger until a trace satisfies `find` (spans arrive in batches from two processes). */
+async function findTrace(
+  what: string,
+  service: string,
+  find: (trace: JaegerTrace) => JaegerSpan | undefined,
+): Promise<{ trace: JaegerTrace; span: JaegerSpan }> {
+  let found: { trace: JaegerTrace; span: JaegerSpan } | undefined;
+  let seen: string[] = [];
+  await eventually(
+    `${what} (${logs.length} log lines so far)`,
+    async () => {
+      seen = [];
+      for (const summary of await jaeger.traces(service)) {
+        const trace = await jaeger.trace(summary.traceID);
+        if (trace)
+          seen.push(
+            trace.spans
+              .map(
+                (s) =>
+                  `${serviceOf(trace, s)}: ${s.operationName} ${s.spanID}<-${s.references.map((r) => r.spanID).join(',')}`,
+              )
+              .join('\n  '),
+          );
+        const span = trace && find(trace);
+        if (trace && span && ancestry(trace, span)) {
+          found = { trace, span };
+          return true;
+        }
+      }
+      return false;
+    },
+    60_000,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; traces seen:\n${seen.join('\n---\n')}`);
+  });
+  return found!;
+}
+
+beforeAll(async () => {
+  jaeger = await startJaeger();
+  sentry = await startRecordingServer();
+  receiver = createServer((request, response) => {
+    let body = '';
+    request.on('data', (chunk: Buffer) => {
+      body += chunk.toString('utf8');
+    });
+    request.on('end', () => {
+      received.push(body);
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+  const { host, port } = redisOptions();
+  stack = await startStack({
+    tenants: [
+      {
+        slug: uniquePrefix('trace').slice(4).toLowerCase(),
+        admin: { email: 'sre@trace.test', password: 'correct horse battery' },
+        cloudApi: {},
+      },
+    ],
+    postgresAdminUrl: adminDatabaseUrl(),
+    redis: { host, port },
+    statuses: { mode: 'manual' },
+    onLog: (source, line) => logs.push({ source, line }),
+    processEnv: {
+      OTEL_EXPORTER_OTLP_ENDPOINT: jaeger.otlpEndpoint,
+      // Export each batch at once rather than every 5 s (the SDK's default), so the test waits less.
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+      SENTRY_DSN: `http://public@127.0.0.1:${sentry.port}/9`,
+      // The receiver below is on loopback, which deliveries refuse unless allow-listed.
+      WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+    },
+  });
+  tenant = stack.tenants[0]!;
+  const login = await api<{ accessToken: string }>('/v1/auth/login', {
+    method: 'POST',
+    body: JSON.stringify({ email: tenant.admin.email, password: tenant.admin.password }),
+  });
+  token = login.body.accessToken;
+}, 240_000);
+
+afterAll(async () => {
+  await stack?.stop();
+  await jaeger?.stop();
+  await sentry?.close();
+  await new Promise<void>((resolve) => (receiver ? receiver.close(() => resolve()) : resolve()));
+}, 60_000);
+
+describe('one trace per customer message, across the API and the worker', () => {
+  it('follows a message in from Meta through the store and the outbox to the webhook receiver', async () => {
+    const subscription = await api<{ id: string }>('/v1/webhooks', {
+      method: 'POST',
+      body: JSON.stringify({ url: receiverUrl, events: ['message.received'] }),
+    });
+    expect(subscription.status).toBe(201);
+    const inbound = await fetch(`${tenant.cloudApi!.emulator.url}/_emulator/customer/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ from: CUSTOMER, name: 'Ana', text: 'where is my order?' }),
+    });
+    expect(inbound.status).toBe(200);
+    await eventually('the webhook receiver is called', () => received.length > 0, 30_000);
+
+    // The delivery's own POST (node:http, imported by name) has no span: the job's span is the end.
+    const { trace, span } = await findTrace(
+      'the webhook delivery in the inbound trace',
+      'switchboard-api',
+      (t) =>
+        t.spans.find(
+          (s) =>
+            serviceOf(t, s) === 'switchboard-worker' &&
+            s.operationName.startsWith('process webhook-deliveries'),
+        ),
+    );
+    const chain = ancestry(trace, span)!;
+    // The API's server span is the root; each hop below is the child of the one above.
+    expect(chain[0]).toMatch(/^switchboard-api: POST/);
+    const hops = [
+      /^switchboard-api: add cloud-api-inbound/,
+      /^switchboard-worker: process cloud-api-inbound/,
+      /^switchboard-worker: process whatsapp\.message$/,
+      /^switchboard-worker: publish outbox\.webhook\.enqueue$/,
+      /^switchboard-worker: addBulk webhook-deliveries/,
+    ];
+    let at = 0;
+    for (const hop of hops) {
+      const index = chain.findIndex((name, i) => i >= at && hop.test(name));
+      expect(index, `${hop} in ${JSON.stringify(chain, null, 1)}`).toBeGreaterThanOrEqual(at);
+      at = index + 1;
+    }
+    expect(chain.at(-1)).toMatch(/^switchboard-worker: process webhook-deliveries/);
+    expect(tag(span, 'span.kind')).toBe('consumer');
+    const consumer = trace.spans.find((s) => s.operationName.startsWith('process whatsapp.message'))!;
+    expect(tag(consumer, 'span.kind')).toBe('consumer');
+    expect(tag(consumer, 'messaging.operation.type')).toBe('process');
+    const producer = trace.spans.find((s) => s.operationName.startsWith('add cloud-api-inbound'))!;
+    expect(tag(producer, 'span.kind')).toBe('producer');
+    expect(tag(producer, 'messaging.system')).toBe('bullmq');
+    expect(tag(producer, 'messaging.destination.name')).toBe('cloud-api-inbound');
+  }, 120_000);
+
+  it('follows a send from POST /v1/messages through BullMQ to the Cloud API call, with trace_id in the logs', async () => {
+    const conversations = await api<{ items: Array<{ id: string }> }>('/v1/conversations');
+    const conversationId = conversations.body.items[0]!.id;
+    const send = await api<{ id: string }>('/v1/messages', {
+      method: 'POST',
+      headers: { 'idempotency-key': 'trace-1' },
+      body: JSON.stringify({ conversationId, text: 'it ships today' }),
+    });
+    expect(send.status).toBe(201);
+
+    const emulatorUrl = tenant.cloudApi!.emulator.url;
+    const { trace, span } = await findTrace('the Cloud API call in the send trace', 'switchboard-api', (t) =>
+      t.spans.find(
+        (s) =>
+          serviceOf(t, s) === 'switchboard-worker' &&
+          tag(s, 'span.kind') === 'client' &&
+          String(tag(s, 'url.full') ?? '').startsWith(emulatorUrl) &&
+          String(tag(s, 'url.full') ?? '').endsWith('/messages'),
+      ),
+    );
+    const chain = ancestry(trace, span)!;
+    expect(chain[0]).toMatch(/^switchboard-api: POST/);
+    // Fastify's span (and the server span's http.route) name the route pattern.
+    expect(trace.spans.some((s) => tag(s, 'http.route') === '/v1/messages')).toBe(true);
+    const addIndex = chain.findIndex((name) => /^switchboard-api: add outbound-/.test(name));
+    const processIndex = chain.findIndex((name) => /^switchboard-worker: process outbound-/.test(name));
+    expect(addIndex, JSON.stringify(chain)).toBeGreaterThan(0);
+    expect(processIndex).toBe(addIndex + 1);
+    expect(chain.at(-1)).toMatch(/^switchboard-worker: POST/);
+    // The API process's log lines written inside the request carry its trace id.
+    const traced = logs.filter((l) => l.source.endsWith('-api') && l.line.includes(trace.traceID));
+    expect(traced.length).toBeGreaterThan(0);
+    expect(JSON.parse(traced[0]!.line.slice(traced[0]!.line.indexOf('{')))).toMatchObject({
+      trace_id: trace.traceID,
+      span_id: expect.stringMatching(/^[0-9a-f]{16}$/),
+    });
+  }, 120_000);
+});
+
+/** The metric families a scrape declares (`# TYPE name kind`). */
+function declaredMetrics(text: string): Set<string> {
+  return new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
+}
+
+/** One sample's value, or undefined when the scrape has no such series. */
+function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return undefined;
+}
+
+/** The metric names a PromQL expression reads (histogram series mapped to their family). */
+function metricsIn(expr: string): string[] {
+  const names = [
+    ...expr.matchAll(
+      /\b((?:switchboard|nodejs|process|controller_runtime|workqueue|leader_election)_[a-z0-9_]+)\b/g,
+    ),
+  ].map((m) => m[1]!);
+  return [...new Set(names.map((name) => name.replace(/_(bucket|count|sum)$/, '')))];
+}
+
+type AlertRule = { alert: string; expr: string; annotations: { runbook_url: string; summary: string } };
+
+describe('a send that fails for good', () => {
+  it('is a dead letter, counted and reported to Sentry with its queue, scrubbed of the number and text', async () => {
+    const emulator = tenant.cloudApi!.emulator.url;
+    // Graph error 200 (permission denied): unrecoverable, the job fails at once.
+    const injected = await fetch(`${emulator}/_emulator/failures`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: 200, count: 1 }),
+    });
+    expect(injected.status).toBeLessThan(300);
+    const conversations = await api<{ items: Array<{ id: string }> }>('/v1/conversations');
+    const conversationId = conversations.body.items[0]!.id;
+    const text = `call me at +${CUSTOMER} about the refund`;
+    const send = await api<{ id: string }>('/v1/messages', {
+      method: 'POST',
+      headers: { 'idempotency-key': 'trace-dead-letter' },
+      body: JSON.stringify({ conversationId, text }),
+    });
+    expect(send.status).toBe(201);
+    const event = await sentry.waitFor(
+      (request) =>
+        request.path.startsWith('/api/9/envelope/') && request.body.includes('outbound job failed'),
+    );
+    const [, , payload] = event.body.split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(payload).toMatchObject({
+      tags: {
+        queue: expect.stringMatching(/^outbound-/),
+        what: 'outbound job failed',
+        service: 'switchboard-worker',
+      },
+    });
+    expect(JSON.stringify(payload)).toContain(send.body.id);
+    const everything = sentry.requests.map((request) => request.body).join('\n');
+    expect(everything).not.toContain(CUSTOMER);
+    expect(everything).not.toContain('about the refund');
+  }, 120_000);
+});
+
+describe('metrics, alerts and dashboards of the same message', () => {
+  let api: string;
+  let worker: string;
+  let known: Set<string>;
+
+  beforeAll(async () => {
+    api = await (await fetch(`http://127.0.0.1:${tenant.apiMetricsPort}/metrics`)).text();
+    worker = await (await fetch(`http://127.0.0.1:${tenant.workerMetricsPort}/metrics`)).text();
+    // The operator's metrics come from its own process (operator/src/runtime, tested there).
+    const operator = Object.entries(metricDefinitions)
+      .filter(([key]) => key.startsWith('operator'))
+      .map(([, definition]) => definition.name);
+    known = new Set([...declaredMetrics(api), ...declaredMetrics(worker), ...operator]);
+  });
+
+  it('counts the message through the worker and serves Node.js metrics under their stock names', () => {
+    const tenantLabel = { tenant: tenant.slug };
+    expect(
+      sample(worker, 'switchboard_inbound_events_total', {
+        ...tenantLabel,
+        kind: 'message',
+        result: 'stored',
+      }),
+    ).toBe(1);
+    expect(
+      sample(worker, 'switchboard_outbound_sends_total', {
+        ...tenantLabel,
+        channel: 'cloud-api',
+        result: 'sent',
+      }),
+    ).toBe(1);
+    expect(sample(worker, 'switchboard_outbound_send_duration_seconds_count', { result: 'sent' })).toBe(1);
+    expect(
+      sample(worker, 'switchboard_webhook_deliveries_total', { result: 'delivered' }),
+    ).toBeGreaterThanOrEqual(1);
+    // The send that failed for good (Graph error 200, SEND_FAILED): counted and dead-lettered.
+    expect(
+      sample(worker, 'switchboard_outbound_sends_total', { result: 'failed', error_class: 'SEND_FAILED' }),
+    ).toBe(1);
+    expect(sample(worker, 'switchboard_outbound_dead_letters_total', tenantLabel)).toBe(1);
+    // Read at scrape time: the queues and the outbox are drained.
+    expect(sample(worker, 'switchboard_queue_depth_jobs', { queue: 'outbound', state: 'waiting' })).toBe(0);
+    expect(sample(worker, 'switchboard_queue_oldest_job_age_seconds', { queue: 'webhook-deliveries' })).toBe(
+      0,
+    );
+    expect(worker).toMatch(/^switchboard_outbox_backlog_items\{.*\} \d+$/m);
+    for (const text of [api, worker]) {
+      expect(text).toMatch(/^process_cpu_user_seconds_total\{/m);
+      expect(text).toMatch(/^nodejs_eventloop_lag_seconds\{/m);
+      expect(text).not.toContain('switchboard_process_');
+    }
+  });
+
+  it('alerts only on metrics that exist, each with its runbook, and promtool accepts the rules', async () => {
+    const rules = parse(await readFile(RULES_FILE, 'utf8')) as { groups: Array<{ rules: AlertRule[] }> };
+    const alerts = rules.groups.flatMap((group) => group.rules);
+    expect(alerts.length).toBeGreaterThanOrEqual(10);
+    for (const rule of alerts) {
+      const names = metricsIn(rule.expr);
+      expect(names.length, rule.alert).toBeGreaterThan(0);
+      for (const name of names) expect(known.has(name), `${rule.alert}: ${name}`).toBe(true);
+      const runbook = RUNBOOK_URL.exec(rule.annotations.runbook_url)?.[1];
+      expect(runbook, rule.alert).toBe(`${rule.alert}.md`);
+      const text = await readFile(join(REPO_ROOT, 'docs/runbooks', runbook!), 'utf8');
+      for (const section of ['## Symptom', '## Impact', '## Diagnosis', '## Mitigation'])
+        expect(text, `${runbook} ${section}`).toContain(section);
+    }
+    const { stdout } = await execFileAsync('promtool', ['check', 'rules', RULES_FILE]);
+    expect(stdout).toContain(`SUCCESS: ${alerts.length} rules found`);
+    // The unit tests beside the rules: every alert fires for the tenant in trouble only.
+    const tests = parse(await readFile(RULES_TESTS_FILE, 'utf8')) as {
+      tests: Array<{ alert_rule_test: Array<{ alertname: string }> }>;
+    };
+    const tested = new Set(tests.tests.flatMap((t) => t.alert_rule_test.map((r) => r.alertname)));
+    expect([...tested].sort()).toEqual(alerts.map((rule) => rule.alert).sort());
+    const unit = await execFileAsync('promtool', ['test', 'rules', RULES_TESTS_FILE]);
+    expect(unit.stdout).toContain('SUCCESS');
+  });
+
+  it('draws dashboards from metrics that exist, shipped by the chart for the Grafana sidecar', async () => {
+    const files = (await readdir(join(CHART, 'dashboards'))).filter((f) => f.endsWith('.json')).sort();
+    expect(files).toEqual(['api.json', 'pipelines.json', 'platform.json', 'sessions.json']);
+    for (const file of files) {
+      const dashboard = JSON.parse(await readFile(join(CHART, 'dashboards', file), 'utf8')) as {
+        uid: string;
+        panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+      };
+      expect(dashboard.uid).toMatch(/^switchboard-/);
+      for (const panel of dashboard.panels) {
+        expect(panel.targets.length, `${file} ${panel.title}`).toBeGreaterThan(0);
+        for (const target of panel.targets)
+          for (const name of metricsIn(target.expr))
+            expect(known.has(name), `${file} ${panel.title}: ${name}`).toBe(true);
+      }
+    }
+    const home = await mkdtemp(join(tmpdir(), 'switchboard-helm-'));
+    try {
+      const tools = await ensureTools();
+      const env = {
+        PATH: process.env.PATH ?? '',
+        HELM_CACHE_HOME: home,
+        HELM_CONFIG_HOME: home,
+        HELM_DATA_HOME: home,
+      };
+      const render = async (...set: string[]) =>
+        parseAllDocuments(
+          (
+            await execFileAsync(
+              tools.helm,
+              ['template', 'sb', CHART, '--namespace', 'sb-system', ...set.flatMap((s) => ['--set', s])],
+              {
+                env,
+                maxBuffer: 64 * 1024 * 1024,
+              },
+            )
+          ).stdout,
+        )
+          .map(
+            (d) =>
+              d.toJS() as {
+                kind?: string;
+                metadata?: { labels?: Record<string, string> };
+                data?: Record<string, string>;
+                spec?: unknown;
+              },
+          )
+          .filter((d) => d?.kind);
+      const off = await render();
+      expect(off.filter((d) => d.kind === 'PrometheusRule' || d.metadata?.labels?.grafana_dashboard)).toEqual(
+        [],
+      );
+      const on = await render('dashboards.enabled=true', 'prometheusRule.enabled=true');
+      const maps = on.filter((d) => d.kind === 'ConfigMap' && d.metadata?.labels?.grafana_dashboard === '1');
+      expect(maps.flatMap((m) => Object.keys(m.data ?? {})).sort()).toEqual(files);
+      const rule = on.find((d) => d.kind === 'PrometheusRule');
+      expect(rule?.spec).toEqual(parse(await readFile(RULES_FILE, 'utf8')));
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+    expect(existsSync(join(REPO_ROOT, 'docs/observability.md'))).toBe(true);
+  }, 120_000);
+});
+
+describe("the dashboards' queries in a real Prometheus scraping both processes", () => {
+  it('parses every panel query, and the pipelines, API and sessions panels show data', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'switchboard-prometheus-'));
+    const port = await freePort();
+    await writeFile(
+      join(dir, 'prometheus.yml'),
+      [
+        'global:',
+        '  scrape_interval: 1s',
+        'scrape_configs:',
+        '  - job_name: switchboard',
+        '    static_configs:',
+        `      - targets: ['127.0.0.1:${tenant.apiMetricsPort}', '127.0.0.1:${tenant.workerMetricsPort}']`,
+        '',
+      ].join('\n'),
+    );
+    // Debian's prometheus package, the one promtool comes from.
+    const prometheus = startProcess({
+      name: 'prometheus',
+      command: 'prometheus',
+      args: [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+      ],
+      env: { PATH: process.env.PATH ?? '' },
+      tempDirs: [dir],
+    });
+    const query = async (promql: string) => {
+      const response = await fetch(
+        `http://127.0.0.1:${port}/api/v1/query?${new URLSearchParams({ query: promql })}`,
+      ).catch(() => undefined);
+      if (!response) return { status: 'unreachable', result: [] as unknown[] };
+      const body = (await response.json()) as {
+        status: string;
+        error?: string;
+        data?: { result: unknown[] };
+      };
+      return { status: body.status, error: body.error, result: body.data?.result ?? [] };
+    };
+    try {
+      // Both targets scraped at least twice: rates have two samples to work with.
+      await eventually(
+        'Prometheus to scrape the API and the worker twice',
+        async () =>
+          (await query('count(count_over_time(up[1m]) >= 2)')).result.length === 1 &&
+          (await query('sum(up)')).result.some((r) => (r as { value: [number, string] }).value[1] === '2'),
+        60_000,
+      );
+      const withData = new Set<string>();
+      for (const file of ['api.json', 'pipelines.json', 'platform.json', 'sessions.json']) {
+        const dashboard = JSON.parse(await readFile(join(CHART, 'dashboards', file), 'utf8')) as {
+          panels: Array<{ title: string; targets: Array<{ expr: string }> }>;
+        };
+        for (const panel of dashboard.panels) {
+          for (const target of panel.targets) {
+            const answer = await query(target.expr.replaceAll('$tenant', '.*'));
+            expect(answer.status, `${file} ${panel.title}: ${answer.error}`).toBe('success');
+            if (answer.result.length > 0) withData.add(`${file}: ${panel.title}`);
+          }
+        }
+      }
+      // What one message in, one out, one dead letter and a webhook delivery leave behind.
+      for (const panel of [
+        'api.json: Requests by route',
+        'api.json: Duration p95 by route',
+        'api.json: Answers by status',
+        'api.json: Event loop lag',
+        'api.json: Resident memory',
+        'pipelines.json: Inbound events by result',
+        'pipelines.json: Sends by result',
+        'pipelines.json: Send errors by class',
+        'pipelines.json: Queue depth',
+        'pipelines.json: Oldest waiting job',
+        'pipelines.json: Outbox backlog',
+        'pipelines.json: Dead letters',
+        'pipelines.json: Webhook deliveries by result',
+        'sessions.json: Sessions held',
+      ])
+        expect(withData, panel).toContain(panel);
+    } finally {
+      await prometheus.stop();
+    }
+  }, 120_000);
+});
