@@ -7,10 +7,12 @@
 # The ref defaults to $EXPECTED_REF (what Tilt's custom_build asks for), else
 # localhost/switchboard/<component>-dev:dev. scripts/dev/Containerfile says what a dev image is.
 #
-# 1. The product image underneath, ghcr.io/switchboard/<component>:<version> (images/build.sh,
-#    `make images`), built only when podman has none or its /app/package-lock.json differs from
-#    the working tree's: the dev layer brings the sources, so only a dependency change needs
-#    the slow build (npm ci --omit=dev, pruning).
+# 1. The product image underneath, built by images/build.sh (what `make images` runs) as
+#    localhost/switchboard/dev-base/<component>:<version> (REGISTRY=localhost/switchboard/dev-base,
+#    so the product's own tags in podman are left alone; the archives build.sh leaves in
+#    .build/images are removed, so cluster-up does not import them), only when podman has none or
+#    its /app/package-lock.json differs from the working tree's: the dev layer brings the sources,
+#    so only a dependency change needs the slow build (npm ci --omit=dev, pruning).
 # 2. The dev layer's context in .build/dev/<component>/: Debian's busybox-static (downloaded
 #    with apt-get once, kept in $SWITCHBOARD_CACHE/devloop/), the supervisor and overlay hooks of
 #    packages/devloop/src/container, and the workspaces' sources as in the working tree (no tests).
@@ -37,7 +39,8 @@ esac
 ref="${2:-${EXPECTED_REF:-localhost/switchboard/$component-dev:dev}}"
 repository="${ref%:*}"
 version="$(node -p 'require("./package.json").version')"
-base="ghcr.io/switchboard/$component:$version"
+base_registry=localhost/switchboard/dev-base
+base="$base_registry/$component:$version"
 dev="$root/.build/dev"
 cache="${SWITCHBOARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/switchboard}/devloop"
 mkdir -p "$dev" "$cache"
@@ -59,7 +62,8 @@ base_lockfile_matches() {
 }
 if ! base_lockfile_matches; then
   log "$base is missing or was built from another package-lock.json: images/build.sh $component"
-  images/build.sh "$component" >&2
+  REGISTRY="$base_registry" TAG="$version" PUSH=0 images/build.sh "$component" >&2
+  rm -f ".build/images/$component.oci.tar"
 fi
 
 # 2. The context.

@@ -8,6 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/dev/env.sh
+# The platform Postgres and the emulator outlive this script: they must not inherit its open
+# files (`flock <lock> make dev` would otherwise stay locked until they stop).
+for fd in /proc/$$/fd/*; do
+  fd="${fd##*/}"
+  # 255: the file bash reads this script from.
+  if [ "$fd" -gt 2 ] && [ "$fd" -lt 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
 
 images/build-redis.sh >&2
 log "cluster-up"
