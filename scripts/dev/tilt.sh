@@ -7,6 +7,7 @@
 #   scripts/dev/tilt.sh ci      tilt ci: builds, deploys and waits until every resource is Ready
 #                               (the owner seeded), then exits 0; then tilt down and
 #                               scripts/dev/down.sh (cluster-down), also on failure
+#                               (TILT_CI_KEEP=1 leaves everything running)
 #
 # Tilt's analytics and update check are off (TILT_DISABLE_ANALYTICS, the Tiltfile's
 # version_settings): this machine reaches no network besides the package registries.
@@ -26,8 +27,10 @@ case "$mode" in
   ci)
     down() {
       local rc=$?
-      "$tilt" down >/dev/null 2>&1 || true
-      [ "${TILT_CI_KEEP:-0}" = 1 ] || scripts/dev/down.sh
+      if [ "${TILT_CI_KEEP:-0}" != 1 ]; then
+        "$tilt" down >/dev/null 2>&1 || true
+        scripts/dev/down.sh
+      fi
       log "tilt ci: exit $rc, $((SECONDS - dev_started)) s in all"
     }
     trap down EXIT
