@@ -25,7 +25,8 @@ import { cacheRoot, type EnvtestEnv, findOnPath, run, tail, withFileLock } from 
  *    recipe below.
  * 3. A build: `go mod download github.com/tilt-dev/tilt@v<version>`, the module's tree copied
  *    out of the module cache so it builds as the main module (its replace directives apply),
- *    `go build ./cmd/tilt` with cgo (the Tiltfile language server's tree-sitter is C), in a
+ *    `go build ./cmd/tilt` with cgo (the Tiltfile language server's tree-sitter is C) and a
+ *    placeholder page for the web UI (its assets are not in the module), in a
  *    staging directory renamed into place, the stamp last, under a lock file.
  *
  * Why not `go install github.com/tilt-dev/tilt/cmd/tilt@v<version>`: the Go module proxy serves
@@ -52,8 +53,11 @@ export const GO_SUM_OVERRIDES: readonly string[] = [
 ];
 
 // Bump when the recipe below changes, so caches built the old way are rebuilt.
-const RECIPE = 1;
+const RECIPE = 2;
 const LDFLAGS = `-s -w -X main.version=${TILT_VERSION}`;
+
+const PLACEHOLDER_PAGE =
+  '<!doctype html><title>Tilt</title><p>The web UI is not part of this build of Tilt (see packages/devloop/README.md): use its terminal UI (<code>tilt up --legacy</code>) or <code>tilt get uiresources</code>.</p>\n';
 
 /** The environment variables this module reads; passed in so tests can supply their own. */
 export type TiltBinaryEnv = EnvtestEnv;
@@ -96,7 +100,9 @@ export function tiltCachePaths(env: TiltBinaryEnv) {
 /** What decides the build's output: the version, the flags, the go.sum overrides, the recipe. */
 export function tiltFingerprint(): string {
   return createHash('sha256')
-    .update(`recipe ${RECIPE}\n${MODULE}@v${TILT_VERSION}\n${LDFLAGS}\n${GO_SUM_OVERRIDES.join('\n')}\n`)
+    .update(
+      `recipe ${RECIPE}\n${MODULE}@v${TILT_VERSION}\n${LDFLAGS}\n${GO_SUM_OVERRIDES.join('\n')}\n${PLACEHOLDER_PAGE}`,
+    )
     .digest('hex');
 }
 
@@ -229,6 +235,12 @@ async function buildTilt(
     await step('making the copied module writable', 'chmod', ['-R', 'u+w', src], { cwd: staging, env, log });
     const goSum = join(src, 'go.sum');
     await writeFile(goSum, withoutOverriddenSums(await readFile(goSum, 'utf8')));
+    // The web UI's built assets are not in the module (upstream builds them with Node and embeds
+    // them at release time); without pkg/assets/build/index.html Tilt refuses to start ("running
+    // in prod mode, but JS/CSS files are not available"). A one-page placeholder stands in, as
+    // packages/cluster does for Traefik's dashboard: Tilt's terminal UI and `tilt ci` need no
+    // web UI.
+    await writeFile(join(src, 'pkg', 'assets', 'build', 'index.html'), PLACEHOLDER_PAGE);
     const output = join(staging, 'tilt');
     await step(
       'building ./cmd/tilt',
