@@ -4,7 +4,7 @@
 // workspace import (`@switchboard/x`) counts as the package's folder.
 
 /** The development tools: they start and drive the product; the product never needs them. */
-const DEV_TOOLS = '^(packages/(devstack|testing|envtest|cluster|cloud-api-emulator)|bench)/';
+const DEV_TOOLS = '^(packages/(devstack|testing|envtest|cluster|devloop|cloud-api-emulator)|bench)/';
 /** Where the product may still use the tools: its tests and its test-only helpers. */
 const TEST_CODE = '(\\.test\\.ts$|/testing/|/testing\\.ts$)';
 /** The worker side of packages/messaging: what consumes queues, relays effects or talks to channels. */

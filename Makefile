@@ -103,6 +103,26 @@ cluster-test: ## Build what the cluster needs, run its tests on a fresh cluster,
 e2e: ## The platform in pods on the one-node cluster: images, cluster-up, chart, a tenant, assertions, cluster-down (E2E_KEEP=1 keeps it)
 	@$(TOOLCHAIN) test/e2e/run.sh
 
+.PHONY: tilt-binary
+tilt-binary: ## Build (or reuse) Tilt from its Go module into ~/.cache/switchboard/tilt/<version>; prints its path
+	@$(TOOLCHAIN) node packages/devloop/src/cli.ts tilt-binary
+
+.PHONY: tilt-up
+tilt-up: ## The dev loop with Tilt on the one-node cluster: platform, dev images, chart, dev tenant, live update
+	@$(TOOLCHAIN) scripts/dev/tilt.sh up
+
+.PHONY: tilt-ci
+tilt-ci: ## `tilt ci` on a fresh platform until everything is Ready, then tilt down and cluster-down
+	@$(TOOLCHAIN) scripts/dev/tilt.sh ci
+
+.PHONY: dev
+dev: ## The dev loop without Tilt: platform, dev images, chart, dev tenant, then sync changed TS into the pods (DEV_PORT=8080)
+	@$(TOOLCHAIN) DEV_PORT="$(or $(DEV_PORT),8080)" scripts/dev/up.sh
+
+.PHONY: dev-down
+dev-down: ## Stop the dev platform (emulator, platform Postgres) and take the cluster down
+	@$(TOOLCHAIN) scripts/dev/down.sh
+
 .PHONY: bench-operator
 bench-operator: ## Benchmark the operator: N tenants to Ready-or-waiting against envtest, vs plain applies
 	@$(TOOLCHAIN) node bench/operator/run.ts

@@ -32,6 +32,9 @@ work=/tmp/switchboard-e2e
 pg_bin=/usr/lib/postgresql/15/bin
 emulator_port=18090
 emulator="http://$node_ip:$emulator_port"
+# platform_postgres_start/stop, emulator_start, platform_namespaces_and_secret, chart_values,
+# redis_volumes, emulator_access: shared with the dev loop (scripts/dev/).
+. test/e2e/lib/platform.sh
 
 # Polls "$@" until it succeeds, at most $1 seconds.
 until_ok() {
@@ -45,11 +48,6 @@ until_ok() {
   log "ok: $what"
 }
 
-stop_postgres() {
-  if [ -f "$work/pg/data/postmaster.pid" ]; then
-    runuser -u nobody -- "$pg_bin/pg_ctl" -D "$work/pg/data" -m fast -w stop >/dev/null 2>&1 || true
-  fi
-}
 cleanup() {
   local rc=$?
   if [ "$rc" -ne 0 ]; then
@@ -63,7 +61,7 @@ cleanup() {
   if [ "${E2E_KEEP:-0}" != 1 ]; then
     log "cluster-down"
     make --no-print-directory cluster-down >&2 || true
-    stop_postgres
+    platform_postgres_stop
   fi
   log "done in $((SECONDS - started)) s (exit $rc)"
 }
@@ -86,96 +84,28 @@ make --no-print-directory cluster-up >&2
 kubectl wait --for=condition=Ready node --all --timeout=120s >&2
 
 # 3. The platform Postgres on the host, on the node address.
-stop_postgres
+platform_postgres_stop
 rm -rf "$work"
-mkdir -p "$work/pg"
-chmod 0755 "$work"
-pg_password="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
-printf '%s\n' "$pg_password" >"$work/pg/pwfile"
-chown -R nobody:nogroup "$work/pg"
-runuser -u nobody -- "$pg_bin/initdb" -D "$work/pg/data" -U postgres --auth=scram-sha-256 \
-  --pwfile="$work/pg/pwfile" >/dev/null
-rm -f "$work/pg/pwfile"
-printf 'host all all 10.244.0.0/16 scram-sha-256\n' >>"$work/pg/data/pg_hba.conf"
-runuser -u nobody -- "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/log" -w \
-  -o "-c listen_addresses=$node_ip -c port=$pg_port -c unix_socket_directories=$work/pg" start >/dev/null
-log "platform Postgres on $node_ip:$pg_port"
+platform_postgres_start
 
 # The Cloud API emulator on the host, on the node address, up before any worker starts; its
 # webhook URL (the API Service's address) is set once the API exists.
-node packages/cloud-api-emulator/src/cli.ts serve --token e2e-token --app-secret e2e-app-secret \
-  --verify-token e2e-verify --host "$node_ip" --port "$emulator_port" --phone-number-id 109876543210987 \
-  >"$work/emulator.log" 2>&1 &
-echo $! >"$work/emulator.pid"
+emulator_start
 until_ok 30 "the Cloud API emulator answers at $emulator" curl -sf "$emulator/_emulator/sent"
 
 # 4. The chart.
-kubectl create namespace switchboard-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl create namespace "$ns" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl -n switchboard-system create secret generic platform-postgres \
-  --from-literal=url="postgres://postgres:$pg_password@$node_ip:$pg_port/postgres" \
-  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-cat >"$work/values.yaml" <<VALUES
-replicas: 1
-image: { pullPolicy: Never }
-platformPostgresSecret: platform-postgres
-networkPolicy:
-  # The kubernetes Service's endpoint: the API server on the node address.
-  apiServer: [{ cidr: $node_ip/32 }]
-  apiServerPorts: [16443]
-tenantStack:
-  images:
-    redis: ghcr.io/switchboard/redis:7.0-bookworm
-  imagePullPolicy: Never
-  network:
-    # Traefik runs on the host network: its connections to pods come from the node address.
-    ingressController: [{ cidr: $node_ip/32 }]
-    dnsPorts: [1053]
-    postgres:
-      peers: [{ cidr: $node_ip/32 }]
-      port: $pg_port
-VALUES
+platform_namespaces_and_secret
+chart_values "$work/values.yaml"
 log "helm install"
 helm upgrade --install switchboard charts/switchboard -n switchboard-system -f "$work/values.yaml" \
   --wait --timeout 180s >&2
 kubectl -n switchboard-system rollout status deployment/switchboard-operator --timeout=120s >&2
 
 # 5. Storage for Redis (no provisioner on this cluster): one hostPath volume per replica.
-for i in 0 1 2; do
-  dir="$work/pv/$i"
-  mkdir -p "$dir"
-  chmod 0777 "$dir"
-  kubectl apply -f - >/dev/null <<PV
-apiVersion: v1
-kind: PersistentVolume
-metadata: { name: e2e-redis-$i, labels: { switchboard.dev/e2e: "true" } }
-spec:
-  capacity: { storage: 256Mi }
-  accessModes: [ReadWriteOnce]
-  persistentVolumeReclaimPolicy: Delete
-  storageClassName: e2e-local
-  hostPath: { path: $dir, type: Directory }
-PV
-done
+redis_volumes 3
 
 # 6. The tenant.
-kubectl -n "$ns" create secret generic acme-sales-cloud-api --from-literal=accessToken=e2e-token \
-  --from-literal=appSecret=e2e-app-secret --from-literal=verifyToken=e2e-verify \
-  --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-# The workers may reach the Cloud API emulator on the host: the tenant's own policies allow only
-# the internet (no private range), so the platform team adds this one beside them.
-kubectl apply -f - >/dev/null <<POLICY
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: { name: e2e-cloud-api-emulator, namespace: $ns }
-spec:
-  podSelector:
-    matchLabels: { switchboard.dev/tenant: acme, app.kubernetes.io/component: worker }
-  policyTypes: [Egress]
-  egress:
-    - to: [{ ipBlock: { cidr: $node_ip/32 } }]
-      ports: [{ port: $emulator_port, protocol: TCP }]
-POLICY
+emulator_access acme-sales-cloud-api acme
 kubectl apply -f test/e2e/tenant.yaml >&2
 
 # 7. Assertions.
