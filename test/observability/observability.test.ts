@@ -513,6 +513,8 @@ describe("the dashboards' queries in a real Prometheus scraping both processes",
         `http://127.0.0.1:${port}/api/v1/query?${new URLSearchParams({ query: promql })}`,
       ).catch(() => undefined);
       if (!response) return { status: 'unreachable', result: [] as unknown[] };
+      // Prometheus answers 503 "Service Unavailable" (plain text) until its TSDB has started.
+      if (response.status === 503) return { status: 'starting', error: await response.text(), result: [] };
       const body = (await response.json()) as {
         status: string;
         error?: string;
@@ -521,11 +523,13 @@ describe("the dashboards' queries in a real Prometheus scraping both processes",
       return { status: body.status, error: body.error, result: body.data?.result ?? [] };
     };
     try {
-      // Both targets scraped at least twice: rates have two samples to work with.
+      // Each of the two targets scraped up at least three times, so every rate() has two samples
+      // of each series even when a series first appeared in the first scrape. (`count(...) == 2`
+      // keeps the result only when both targets qualify.)
       await eventually(
-        'Prometheus to scrape the API and the worker twice',
+        'Prometheus to scrape the API and the worker three times each',
         async () =>
-          (await query('count(count_over_time(up[1m]) >= 2)')).result.length === 1 &&
+          (await query('count(count_over_time(up[1m]) >= 3) == 2')).result.length === 1 &&
           (await query('sum(up)')).result.some((r) => (r as { value: [number, string] }).value[1] === '2'),
         60_000,
       );
