@@ -22,6 +22,13 @@
 #    creation time set to SOURCE_DATE_EPOCH (the last commit's time), so rebuilding the same
 #    commit gives the same layers.
 # 4. Each image is kept in podman's local storage and saved as an OCI archive in .build/images/.
+# 5. Skipped when nothing it is made of changed: the inputs' hash (every staged workspace file's
+#    content, package-lock.json, the Containerfile, this script, the Node version, the base's
+#    recipe, the image name) is kept as the label switchboard.inputs; when the image in podman's
+#    storage carries the same hash and its archive is in .build/images, it is reused as it is
+#    (its revision label then names the commit that built it). A warm CI run or the e2e run after
+#    the cluster tests rebuilds nothing unchanged. PUSH=1 (a release) and IMAGES_REBUILD=1 always
+#    build.
 #
 # Expects scripts/toolchain.sh to have been sourced (Node 24 on PATH, CONTAINERS_CONF set).
 set -euo pipefail
@@ -118,14 +125,6 @@ if [ "$(podman image inspect --format '{{index .Labels "switchboard.base.recipe"
     "$base_tar" "$BASE_IMAGE" >/dev/null
 fi
 
-# ---------------------------------------------------------------------------------------------
-# 2. The staged trees.
-rm -rf "$stage"
-mkdir -p "$stage"
-node_bin="$(command -v node)"
-[ "$(node --version)" = "v${SWITCHBOARD_NODE_VERSION:-$(node --version | cut -c2-)}" ] || true
-install -m 0755 "$node_bin" "$stage/node"
-
 # Tracked files of the workspaces (the working tree's content, so uncommitted edits are built),
 # without tests, fixtures and benchmarks.
 workspace_files() {
@@ -134,6 +133,43 @@ workspace_files() {
     grep -Ev '(\.test\.ts$|/test/|/tests/|/fixtures/|/__fixtures__/|/bench/|/Dockerfile$|\.md$)' |
     while IFS= read -r f; do [ -f "$f" ] && printf '%s\0' "$f"; done
 }
+
+# ---------------------------------------------------------------------------------------------
+# 5. Reuse: the hash of everything an image is made of (see the header), per component.
+inputs_hash() {
+  {
+    workspace_files | xargs -0 sha256sum
+    sha256sum Containerfile .containerignore images/build.sh
+    printf 'node %s\nbase %s\nimage %s\n' "$(node --version)" "$base_key" "$1"
+  } | sha256sum | cut -c1-32
+}
+wanted=()
+declare -A inputs_of=()
+if [ "$PUSH" != 1 ] && [ "${IMAGES_REBUILD:-0}" != 1 ]; then
+  for c in "${components[@]}"; do
+    image="$REGISTRY/$c:$TAG"
+    inputs_of[$c]="$(inputs_hash "$image/$c")"
+    if [ -s "$build/$c.oci.tar" ] &&
+      [ "$(podman image inspect --format '{{index .Labels "switchboard.inputs"}}' "$image" 2>/dev/null)" = "${inputs_of[$c]}" ]; then
+      log "$c: inputs unchanged (${inputs_of[$c]:0:12}), reusing $image and ${build#"$root/"}/$c.oci.tar"
+    else
+      wanted+=("$c")
+    fi
+  done
+  if [ "${#wanted[@]}" -eq 0 ]; then
+    log "OCI archives in ${build#"$root/"}/ (nothing to rebuild)"
+    exit 0
+  fi
+  components=("${wanted[@]}")
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 2. The staged trees.
+rm -rf "$stage"
+mkdir -p "$stage"
+node_bin="$(command -v node)"
+[ "$(node --version)" = "v${SWITCHBOARD_NODE_VERSION:-$(node --version | cut -c2-)}" ] || true
+install -m 0755 "$node_bin" "$stage/node"
 
 declare -A package_of=([operator]=@switchboard/operator [api]=@switchboard/api [worker]=@switchboard/worker)
 
@@ -251,6 +287,7 @@ for c in "${components[@]}"; do
   podman build --quiet --file Containerfile --target "$c" \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "COMPONENT=$c" \
     --build-arg "VERSION=$TAG" --build-arg "REVISION=$revision" --build-arg "SOURCE=$source_url" \
+    ${inputs_of[$c]:+--label "switchboard.inputs=${inputs_of[$c]}"} \
     --timestamp "$SOURCE_DATE_EPOCH" --network none --pull=never \
     --tag "$image" . >/dev/null
   # Written beside and renamed, so cluster-up never imports half an archive.

@@ -68,6 +68,9 @@ cleanup() {
   log "done in $((SECONDS - started)) s (exit $rc)"
 }
 trap cleanup EXIT
+# A TERM or INT (check.sh interrupted) still runs the cleanup: exit runs the EXIT trap.
+trap "exit 143" TERM
+trap "exit 130" INT
 
 # 1. Images.
 if [ "${E2E_REUSE_IMAGES:-0}" = 1 ] && [ -s .build/images/operator.oci.tar ] && [ -s .build/images/api.oci.tar ] &&
