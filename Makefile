@@ -99,6 +99,10 @@ cluster-test: ## Build what the cluster needs, run its tests on a fresh cluster,
 e2e: ## The platform in pods on the one-node cluster: images, cluster-up, chart, a tenant, assertions, cluster-down (E2E_KEEP=1 keeps it)
 	@$(TOOLCHAIN) test/e2e/run.sh
 
+.PHONY: e2e-day2
+e2e-day2: ## make e2e, then the day-2 scenarios (worker killed, scale, new image, Redis failover, suspend, failed migration, delete), cluster-down
+	@$(TOOLCHAIN) E2E_DAY2=1 test/e2e/run.sh
+
 .PHONY: bench-operator
 bench-operator: ## Benchmark the operator: N tenants to Ready-or-waiting against envtest, vs plain applies
 	@$(TOOLCHAIN) node bench/operator/run.ts

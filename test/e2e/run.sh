@@ -5,6 +5,7 @@
 #                              Postgres on the host, helm install, the tenant, the assertions
 #   E2E_REUSE_IMAGES=1         skip `make images` when .build/images holds the three app archives
 #   E2E_KEEP=1                 leave the cluster and the host Postgres running at the end
+#   E2E_DAY2=1                 then the day-2 scenarios (test/e2e/day2.sh; make e2e-day2)
 #
 # The platform Postgres runs on the host (Debian's postgresql 15, as user nobody), listening on
 # the node address 10.244.0.1 (the cluster bridge's) only: pods reach it like any address
@@ -23,7 +24,8 @@ fail() { log "FAIL: $*"; exit 1; }
 bin="${SWITCHBOARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/switchboard}/envtest/1.35.4/bin"
 [ -x "$bin/helm" ] && [ -x "$bin/kubectl" ] || make --no-print-directory envtest-binaries >&2
 export PATH="$bin:$PATH"
-export KUBECONFIG="${SWITCHBOARD_CLUSTER_DIR:-${SWITCHBOARD_CACHE:-$HOME/.cache/switchboard}/cluster}/kubeconfig"
+cluster_dir="${SWITCHBOARD_CLUSTER_DIR:-${SWITCHBOARD_CACHE:-$HOME/.cache/switchboard}/cluster}"
+export KUBECONFIG="$cluster_dir/kubeconfig"
 node_ip=10.244.0.1
 pg_port=15432
 host=acme.e2e.test
@@ -268,5 +270,18 @@ until_ok 90 "the agent's reply reached the emulator and its statuses came back (
 sent="$(curl -s "$emulator/_emulator/sent?to=5511999990000" | json 'j.messages.filter(m => m.request.text && m.request.text.body === "Olá! Como posso ajudar?").length')"
 [ "$sent" = 1 ] || fail "the emulator received the reply $sent times, want exactly 1"
 log "ok: the reply reached the emulator exactly once"
+
+# 9. The inbox in Chromium through the Ingress URL (http://acme.e2e.test/, resolved to Traefik):
+# the owner signs in, a customer message appears in its thread, the reply typed in the composer
+# reaches the emulator exactly once. Screenshots in .test-results/e2e/.
+node test/e2e/inbox.ts "$host" owner@acme.e2e.test "$owner_password" "$emulator" .test-results/e2e >&2 ||
+  fail "the inbox in Chromium through the Ingress"
+log "ok: the inbox in Chromium through http://$host/: the customer's message in its thread, the typed reply at the emulator once"
+
+# Day-2 operations (make e2e-day2): sourced here, with the emulator, the token and the
+# conversation above; the cleanup below takes everything down after it.
+if [ "${E2E_DAY2:-0}" = 1 ]; then
+  . test/e2e/day2.sh
+fi
 
 log "PASS: the tenant stack runs in pods ($((SECONDS - started)) s)"
