@@ -23,12 +23,13 @@
 #    commit gives the same layers.
 # 4. Each image is kept in podman's local storage and saved as an OCI archive in .build/images/.
 # 5. Skipped when nothing it is made of changed: the inputs' hash (every staged workspace file's
-#    content, package-lock.json, the Containerfile, this script, the Node version, the base's
-#    recipe, the image name) is kept as the label switchboard.inputs; when the image in podman's
-#    storage carries the same hash and its archive is in .build/images, it is reused as it is
-#    (its revision label then names the commit that built it). A warm CI run or the e2e run after
-#    the cluster tests rebuilds nothing unchanged. PUSH=1 (a release) and IMAGES_REBUILD=1 always
-#    build.
+#    content in the workspaces the component reaches, package-lock.json, the Containerfile, this
+#    script, the Node version, the base's recipe, the image name) is the image's label
+#    switchboard.inputs; when the archive in .build/images carries the same hash it is reused as
+#    it is (its revision label then names the commit that built it). The label is read from the
+#    archive, not from podman's storage, which every checkout on the machine shares. A warm CI
+#    run, or the e2e run after the cluster tests, rebuilds nothing unchanged. PUSH=1 (a release)
+#    and IMAGES_REBUILD=1 always build.
 #
 # Expects scripts/toolchain.sh to have been sourced (Node 24 on PATH, CONTAINERS_CONF set).
 set -euo pipefail
@@ -136,21 +137,68 @@ workspace_files() {
 
 # ---------------------------------------------------------------------------------------------
 # 5. Reuse: the hash of everything an image is made of (see the header), per component.
+# The folders of the workspaces `$1` (a package name) reaches through its dependencies.
+workspace_dirs() {
+  node - "$1" <<'NODE'
+const fs = require('node:fs');
+const path = require('node:path');
+const root = JSON.parse(fs.readFileSync('package.json', 'utf8'));
+const dirs = new Map();
+for (const pattern of root.workspaces) {
+  const base = pattern.replace(/\/\*$/, '');
+  if (!fs.existsSync(base)) continue;
+  for (const d of pattern.endsWith('/*') ? fs.readdirSync(base).map((x) => path.join(base, x)) : [base]) {
+    const file = path.join(d, 'package.json');
+    if (fs.existsSync(file)) dirs.set(JSON.parse(fs.readFileSync(file, 'utf8')).name, d);
+  }
+}
+const seen = new Set();
+const visit = (name) => {
+  if (seen.has(name) || !dirs.has(name)) return;
+  seen.add(name);
+  const pkg = JSON.parse(fs.readFileSync(path.join(dirs.get(name), 'package.json'), 'utf8'));
+  for (const dep of Object.keys(pkg.dependencies ?? {})) visit(dep);
+};
+visit(process.argv[2]);
+console.log([...seen].map((n) => dirs.get(n)).sort().join('\n'));
+NODE
+}
+# Component `$1`, image `$2`: the staged files of the workspaces it keeps (the API also serves
+# the inbox), the lockfile, the recipe, Node and the base.
 inputs_hash() {
+  local dirs
+  dirs="$(workspace_dirs "${package_of[$1]}")"
+  [ "$1" = api ] && dirs="$dirs"$'\n'services/inbox
   {
-    workspace_files | xargs -0 sha256sum
+    workspace_files | tr '\0' '\n' | grep -E "^(package.json|package-lock.json|($(printf '%s' "$dirs" | paste -sd'|'))/.*)$" |
+      tr '\n' '\0' | xargs -0 sha256sum
     sha256sum Containerfile .containerignore images/build.sh
-    printf 'node %s\nbase %s\nimage %s\n' "$(node --version)" "$base_key" "$1"
+    printf 'node %s\nbase %s\nimage %s\n' "$(node --version)" "$base_key" "$2"
   } | sha256sum | cut -c1-32
 }
+# The switchboard.inputs label of the image in an OCI archive (index -> manifest -> config), read
+# from the archive itself: podman's storage is shared by every build on the machine, and another
+# checkout may have tagged the same name since.
+# The image id (config digest, hex) in an OCI archive.
+archive_config() {
+  local manifest
+  manifest="$(tar -xOf "$1" index.json 2>/dev/null | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).manifests[0].digest.replace(":", "/")' 2>/dev/null)" || return 0
+  tar -xOf "$1" "blobs/$manifest" 2>/dev/null | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).config.digest.split(":")[1]' 2>/dev/null || true
+}
+archive_inputs() {
+  local config
+  config="$(archive_config "$1")"
+  [ -n "$config" ] || return 0
+  tar -xOf "$1" "blobs/sha256/$config" 2>/dev/null | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).config.Labels?.["switchboard.inputs"] ?? ""' 2>/dev/null || true
+}
+declare -A package_of=([operator]=@switchboard/operator [api]=@switchboard/api [worker]=@switchboard/worker)
 wanted=()
 declare -A inputs_of=()
 if [ "$PUSH" != 1 ] && [ "${IMAGES_REBUILD:-0}" != 1 ]; then
   for c in "${components[@]}"; do
     image="$REGISTRY/$c:$TAG"
-    inputs_of[$c]="$(inputs_hash "$image/$c")"
-    if [ -s "$build/$c.oci.tar" ] &&
-      [ "$(podman image inspect --format '{{index .Labels "switchboard.inputs"}}' "$image" 2>/dev/null)" = "${inputs_of[$c]}" ]; then
+    inputs_of[$c]="$(inputs_hash "$c" "$image")"
+    if [ -s "$build/$c.oci.tar" ] && [ "$(archive_inputs "$build/$c.oci.tar")" = "${inputs_of[$c]}" ]; then
       log "$c: inputs unchanged (${inputs_of[$c]:0:12}), reusing $image and ${build#"$root/"}/$c.oci.tar"
     else
       wanted+=("$c")
@@ -170,8 +218,6 @@ mkdir -p "$stage"
 node_bin="$(command -v node)"
 [ "$(node --version)" = "v${SWITCHBOARD_NODE_VERSION:-$(node --version | cut -c2-)}" ] || true
 install -m 0755 "$node_bin" "$stage/node"
-
-declare -A package_of=([operator]=@switchboard/operator [api]=@switchboard/api [worker]=@switchboard/worker)
 
 if printf '%s\n' "${components[@]}" | grep -qx api; then
   log "building the inbox (served by the API)"
@@ -289,10 +335,20 @@ for c in "${components[@]}"; do
     --build-arg "VERSION=$TAG" --build-arg "REVISION=$revision" --build-arg "SOURCE=$source_url" \
     ${inputs_of[$c]:+--label "switchboard.inputs=${inputs_of[$c]}"} \
     --timestamp "$SOURCE_DATE_EPOCH" --network none --pull=never \
-    --tag "$image" . >/dev/null
-  # Written beside and renamed, so cluster-up never imports half an archive.
-  rm -f "$build/$c.oci.tar" "$build/.$c.oci.tar"
-  podman save --quiet --format oci-archive --output "$build/.$c.oci.tar" "$image"
+    --iidfile "$build/.$c.iid" --tag "$image" . >/dev/null
+  # Written beside and renamed, so cluster-up never imports half an archive. podman's storage is
+  # shared by every checkout on the machine: another build may tag the same name between this
+  # build and the save, so the name is set to this build's image id again and the archive's
+  # image checked to be this build's.
+  iid="$(cut -d: -f2 <"$build/.$c.iid")"
+  rm -f "$build/$c.oci.tar" "$build/.$c.oci.tar" "$build/.$c.iid"
+  for try in 1 2 3; do
+    podman tag "$iid" "$image"
+    podman save --quiet --format oci-archive --output "$build/.$c.oci.tar" "$image"
+    [ "$(archive_config "$build/.$c.oci.tar")" = "$iid" ] && break
+    rm -f "$build/.$c.oci.tar"
+    [ "$try" -lt 3 ] || { log "$c: another build kept re-tagging $image; giving up"; exit 1; }
+  done
   mv "$build/.$c.oci.tar" "$build/$c.oci.tar"
   size=$(podman image inspect --format '{{.Size}}' "$image")
   sizes+=("$(printf '%-40s %4d MB  (%d s)' "$image" $((size / 1000000)) $((SECONDS - started)))")
