@@ -15,6 +15,13 @@ record() {
   printf '%s\n' "$*" >>"$results"
 }
 
+# Access tokens live 15 minutes and the scenarios take longer: a fresh one for each.
+login() {
+  token="$(curl -s -H "Host: $host" -H 'content-type: application/json' http://127.0.0.1:18080/v1/auth/login \
+    -d "{\"email\":\"owner@acme.e2e.test\",\"password\":\"$owner_password\"}" | json 'j.accessToken')"
+  [ -n "$token" ] || fail "login through the Ingress gave no access token"
+}
+
 # The tenant's database as the platform's admin (reads across row-level security).
 tenant_db="$(node -e 'const u=new URL(process.argv[1]);u.username="postgres";u.password=process.argv[2];console.log(u.href)' "$app_url" "$pg_password")"
 sql() { psql "$tenant_db" -XAtqc "$1"; }
@@ -63,6 +70,7 @@ ready_workers() { [ "$(kubectl -n "$ns" get deploy acme-worker -o jsonpath='{.st
 # 1. A worker pod deleted (force, no grace) during a burst: its sessions are claimed again
 # within the lease TTL (15 s) plus one renewal round (5 s); every message exactly once.
 log "day-2: delete the worker holding the session during a burst of $burst_size"
+login
 old="$(holder)"
 [ -n "$old" ] || fail "nobody holds the session 'sales'"
 burst d1 "$burst_size" &
@@ -80,6 +88,7 @@ record "worker pod deleted (no grace) during a burst of $burst_size: session con
 
 # 2. kubectl scale wat/acme --replicas=3 during a burst: sessions spread, nothing lost or sent twice.
 log "day-2: scale the workers to 3 during a burst"
+login
 burst d2 "$burst_size" &
 burst_pid=$!
 t0=$SECONDS
@@ -97,6 +106,7 @@ until_ok 240 "back to 2 worker pods" sh -c "[ \"\$(kubectl -n $ns get pods -l ap
 # new migration Job, then a rolling update; a client polling through the Ingress the whole time
 # sees no failed request; a burst during the rollout arrives exactly once.
 log "day-2: roll the API and workers to 0.1.1"
+login
 ctr_() { ctr --address "$cluster_dir/containerd/containerd.sock" -n k8s.io "$@"; }
 for c in api worker; do
   ctr_ images tag --force "ghcr.io/switchboard/$c:$version" "ghcr.io/switchboard/$c:0.1.1" >/dev/null
@@ -145,6 +155,7 @@ record "image 0.1.0 -> 0.1.1: migration Job then rolling update, done in ${rollo
 # 4. The Redis primary deleted during a burst: Sentinel promotes a replica, the services follow;
 # requests that failed meanwhile are retried by the client with the same Idempotency-Key.
 log "day-2: delete the Redis primary during a burst"
+login
 redis_role() { kubectl -n "$ns" exec "acme-redis-$1" -c redis -- env REDISCLI_AUTH="$redis_password" redis-cli --raw ROLE 2>/dev/null | head -n 1; }
 old_primary=""
 for i in 0 1 2; do [ "$(redis_role "$i")" = master ] && old_primary="acme-redis-$i"; done
@@ -179,6 +190,7 @@ until_ok 300 "Ready, Workers 2/2 after resuming" sh -c "kubectl -n $ns get wat a
 until_ok 120 "GET /readyz through the Ingress answers 200" \
   sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: $host' http://127.0.0.1:18080/readyz)\" = 200 ]"
 resumed=$((SECONDS - t0))
+login
 burst d5 10
 exactly_once d5 10
 record "suspend: API and workers gone in ${suspended}s; resume: Ready 2/2 in ${resumed}s; 10/10 messages after resuming exactly once; the conversation kept ($(sql "select count(*) from messages where conversation_id = '$conversation'") messages)"
@@ -187,6 +199,7 @@ record "suspend: API and workers gone in ${suspended}s; resume: Ready 2/2 in ${r
 # image under an API tag: no node). The Job fails, the running version keeps serving, the
 # tenant is Degraded with the Job's reason; back to 0.1.1 it is Ready again.
 log "day-2: a failed migration (an API image that cannot run)"
+login
 ctr_ images tag --force ghcr.io/switchboard/redis:7.0-bookworm ghcr.io/switchboard/api:0.1.2-broken >/dev/null
 t0=$SECONDS
 kubectl -n "$ns" patch wat acme --type merge -p '{"spec":{"images":{"api":"ghcr.io/switchboard/api:0.1.2-broken"}}}' >&2

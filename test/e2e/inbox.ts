@@ -78,10 +78,28 @@ try {
   await page.screenshot({ path: join(screenshots, 'thread.png') });
 
   const box = page.getByRole('textbox', { name: 'Message' });
-  await box.fill(reply);
+  await box.click();
+  await box.pressSequentially(reply);
+  if ((await box.inputValue()) !== reply)
+    throw new Error(`the composer holds '${await box.inputValue()}' after typing`);
+  const posted = page.waitForResponse(
+    (r) => r.url().endsWith('/v1/messages') && r.request().method() === 'POST',
+    { timeout: 30_000 },
+  );
   await box.press('Enter');
+  const response = await posted.catch(() => undefined);
+  say(`the composer's POST /v1/messages answered ${response ? response.status() : 'nothing'}`);
+  if (!response?.ok()) {
+    await page.screenshot({ path: join(screenshots, 'failed.png') });
+    throw new Error(
+      `the reply typed in the inbox was not accepted: ${response ? `${response.status()} ${await response.text()}` : 'no request'}`,
+    );
+  }
   const bubble = thread.locator('li.bubble.outbound').filter({ hasText: reply });
-  await bubble.waitFor();
+  await bubble.waitFor().catch(async (error: unknown) => {
+    await page.screenshot({ path: join(screenshots, 'failed.png') });
+    throw error;
+  });
   const deadline = Date.now() + 60_000;
   let bodies = await sentBodies();
   while (!bodies.includes(reply)) {
