@@ -24,12 +24,14 @@
 # 4. Each image is kept in podman's local storage and saved as an OCI archive in .build/images/.
 # 5. Skipped when nothing it is made of changed: the inputs' hash (every staged workspace file's
 #    content in the workspaces the component reaches, package-lock.json, the Containerfile, this
-#    script, the Node version, the base's recipe, the image name) is the image's label
-#    switchboard.inputs; when the archive in .build/images carries the same hash it is reused as
-#    it is (its revision label then names the commit that built it). The label is read from the
-#    archive, not from podman's storage, which every checkout on the machine shares. A warm CI
-#    run, or the e2e run after the cluster tests, rebuilds nothing unchanged. PUSH=1 (a release)
-#    and IMAGES_REBUILD=1 always build.
+#    script, the Node version, the base's recipe, the image name) and the image id are written to
+#    .build/images/<component>.inputs beside the archive; when the hash is the same and the
+#    archive still holds that image id, the archive is reused as it is (its revision label then
+#    names the commit that built it). Nothing is read from podman's storage, which every
+#    checkout on the machine shares (another one may tag the same name). A warm CI run, or the
+#    e2e run after the cluster tests, rebuilds nothing unchanged. PUSH=1 (a release) and
+#    IMAGES_REBUILD=1 always build. (A label would not do: podman's layer cache returns an
+#    earlier image with the same layers whatever --label says.)
 #
 # Expects scripts/toolchain.sh to have been sourced (Node 24 on PATH, CONTAINERS_CONF set).
 set -euo pipefail
@@ -176,20 +178,12 @@ inputs_hash() {
     printf 'node %s\nbase %s\nimage %s\n' "$(node --version)" "$base_key" "$2"
   } | sha256sum | cut -c1-32
 }
-# The switchboard.inputs label of the image in an OCI archive (index -> manifest -> config), read
-# from the archive itself: podman's storage is shared by every build on the machine, and another
-# checkout may have tagged the same name since.
-# The image id (config digest, hex) in an OCI archive.
+# The image id (config digest, hex) in an OCI archive (index -> manifest -> config), read from
+# the archive itself: podman's storage is shared by every checkout on the machine.
 archive_config() {
   local manifest
   manifest="$(tar -xOf "$1" index.json 2>/dev/null | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).manifests[0].digest.replace(":", "/")' 2>/dev/null)" || return 0
   tar -xOf "$1" "blobs/$manifest" 2>/dev/null | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).config.digest.split(":")[1]' 2>/dev/null || true
-}
-archive_inputs() {
-  local config
-  config="$(archive_config "$1")"
-  [ -n "$config" ] || return 0
-  tar -xOf "$1" "blobs/sha256/$config" 2>/dev/null | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).config.Labels?.["switchboard.inputs"] ?? ""' 2>/dev/null || true
 }
 declare -A package_of=([operator]=@switchboard/operator [api]=@switchboard/api [worker]=@switchboard/worker)
 wanted=()
@@ -198,7 +192,8 @@ if [ "$PUSH" != 1 ] && [ "${IMAGES_REBUILD:-0}" != 1 ]; then
   for c in "${components[@]}"; do
     image="$REGISTRY/$c:$TAG"
     inputs_of[$c]="$(inputs_hash "$c" "$image")"
-    if [ -s "$build/$c.oci.tar" ] && [ "$(archive_inputs "$build/$c.oci.tar")" = "${inputs_of[$c]}" ]; then
+    if [ -s "$build/$c.oci.tar" ] && [ -s "$build/$c.inputs" ] &&
+      [ "$(cat "$build/$c.inputs")" = "${inputs_of[$c]} $(archive_config "$build/$c.oci.tar")" ]; then
       log "$c: inputs unchanged (${inputs_of[$c]:0:12}), reusing $image and ${build#"$root/"}/$c.oci.tar"
     else
       wanted+=("$c")
@@ -333,7 +328,6 @@ for c in "${components[@]}"; do
   podman build --quiet --file Containerfile --target "$c" \
     --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "COMPONENT=$c" \
     --build-arg "VERSION=$TAG" --build-arg "REVISION=$revision" --build-arg "SOURCE=$source_url" \
-    ${inputs_of[$c]:+--label "switchboard.inputs=${inputs_of[$c]}"} \
     --timestamp "$SOURCE_DATE_EPOCH" --network none --pull=never \
     --iidfile "$build/.$c.iid" --tag "$image" . >/dev/null
   # Written beside and renamed, so cluster-up never imports half an archive. podman's storage is
@@ -350,6 +344,11 @@ for c in "${components[@]}"; do
     [ "$try" -lt 3 ] || { log "$c: another build kept re-tagging $image; giving up"; exit 1; }
   done
   mv "$build/.$c.oci.tar" "$build/$c.oci.tar"
+  if [ -n "${inputs_of[$c]:-}" ]; then
+    printf '%s %s\n' "${inputs_of[$c]}" "$iid" >"$build/$c.inputs"
+  else
+    rm -f "$build/$c.inputs"
+  fi
   size=$(podman image inspect --format '{{.Size}}' "$image")
   sizes+=("$(printf '%-40s %4d MB  (%d s)' "$image" $((size / 1000000)) $((SECONDS - started)))")
   if [ "$PUSH" = 1 ]; then

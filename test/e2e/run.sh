@@ -85,8 +85,11 @@ fi
 images/build-redis.sh
 version="$(node -p 'require("./package.json").version')"
 
-# 2. The cluster (idempotent; imports .build/images/*.oci.tar).
-log "cluster-up"
+# 2. A fresh cluster: `cluster-up` leaves a running cluster as it is and imports
+# .build/images/*.oci.tar only when it starts one, so whatever was left running (with other
+# images) is taken down first.
+log "cluster-down (whatever was left), cluster-up"
+make --no-print-directory cluster-down >&2
 make --no-print-directory cluster-up >&2
 kubectl wait --for=condition=Ready node --all --timeout=120s >&2
 
