@@ -45,6 +45,9 @@ const browser = await chromium.launch({
     '--no-first-run',
     // The Ingress URL's host is Traefik on this machine: no DNS entry, no other traffic.
     `--host-resolver-rules=MAP ${host}:80 127.0.0.1:18080, EXCLUDE localhost`,
+    // The Ingress here has no TLS; a deployed inbox is served over HTTPS, a secure context, and
+    // relies on it (crypto.randomUUID keys each message being sent): treat this origin as one.
+    `--unsafely-treat-insecure-origin-as-secure=http://${host}`,
   ],
 });
 const problems: string[] = [];
@@ -91,6 +94,7 @@ try {
   say(`the composer's POST /v1/messages answered ${response ? response.status() : 'nothing'}`);
   if (!response?.ok()) {
     await page.screenshot({ path: join(screenshots, 'failed.png') });
+    for (const problem of problems) say(problem);
     throw new Error(
       `the reply typed in the inbox was not accepted: ${response ? `${response.status()} ${await response.text()}` : 'no request'}`,
     );
