@@ -123,6 +123,10 @@ dev: ## The dev loop without Tilt: platform, dev images, chart, dev tenant, then
 dev-down: ## Stop the dev platform (emulator, platform Postgres) and take the cluster down
 	@$(TOOLCHAIN) scripts/dev/down.sh
 
+.PHONY: e2e-day2
+e2e-day2: ## make e2e, then the day-2 scenarios (worker killed, scale, new image, Redis failover, suspend, failed migration, delete), cluster-down
+	@$(TOOLCHAIN) E2E_DAY2=1 test/e2e/run.sh
+
 .PHONY: bench-operator
 bench-operator: ## Benchmark the operator: N tenants to Ready-or-waiting against envtest, vs plain applies
 	@$(TOOLCHAIN) node bench/operator/run.ts

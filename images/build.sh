@@ -22,6 +22,16 @@
 #    creation time set to SOURCE_DATE_EPOCH (the last commit's time), so rebuilding the same
 #    commit gives the same layers.
 # 4. Each image is kept in podman's local storage and saved as an OCI archive in .build/images/.
+# 5. Skipped when nothing it is made of changed: the inputs' hash (every staged workspace file's
+#    content in the workspaces the component reaches, package-lock.json, the Containerfile, this
+#    script, the Node version, the base's recipe, the image name) and the image id are written to
+#    .build/images/<component>.inputs beside the archive; when the hash is the same and the
+#    archive still holds that image id, the archive is reused as it is (its revision label then
+#    names the commit that built it). Nothing is read from podman's storage, which every
+#    checkout on the machine shares (another one may tag the same name). A warm CI run, or the
+#    e2e run after the cluster tests, rebuilds nothing unchanged. PUSH=1 (a release) and
+#    IMAGES_REBUILD=1 always build. (A label would not do: podman's layer cache returns an
+#    earlier image with the same layers whatever --label says.)
 #
 # Expects scripts/toolchain.sh to have been sourced (Node 24 on PATH, CONTAINERS_CONF set).
 set -euo pipefail
@@ -118,14 +128,6 @@ if [ "$(podman image inspect --format '{{index .Labels "switchboard.base.recipe"
     "$base_tar" "$BASE_IMAGE" >/dev/null
 fi
 
-# ---------------------------------------------------------------------------------------------
-# 2. The staged trees.
-rm -rf "$stage"
-mkdir -p "$stage"
-node_bin="$(command -v node)"
-[ "$(node --version)" = "v${SWITCHBOARD_NODE_VERSION:-$(node --version | cut -c2-)}" ] || true
-install -m 0755 "$node_bin" "$stage/node"
-
 # Tracked files of the workspaces (the working tree's content, so uncommitted edits are built),
 # without tests, fixtures and benchmarks.
 workspace_files() {
@@ -135,7 +137,82 @@ workspace_files() {
     while IFS= read -r f; do [ -f "$f" ] && printf '%s\0' "$f"; done
 }
 
+# ---------------------------------------------------------------------------------------------
+# 5. Reuse: the hash of everything an image is made of (see the header), per component.
+# The folders of the workspaces `$1` (a package name) reaches through its dependencies.
+workspace_dirs() {
+  node - "$1" <<'NODE'
+const fs = require('node:fs');
+const path = require('node:path');
+const root = JSON.parse(fs.readFileSync('package.json', 'utf8'));
+const dirs = new Map();
+for (const pattern of root.workspaces) {
+  const base = pattern.replace(/\/\*$/, '');
+  if (!fs.existsSync(base)) continue;
+  for (const d of pattern.endsWith('/*') ? fs.readdirSync(base).map((x) => path.join(base, x)) : [base]) {
+    const file = path.join(d, 'package.json');
+    if (fs.existsSync(file)) dirs.set(JSON.parse(fs.readFileSync(file, 'utf8')).name, d);
+  }
+}
+const seen = new Set();
+const visit = (name) => {
+  if (seen.has(name) || !dirs.has(name)) return;
+  seen.add(name);
+  const pkg = JSON.parse(fs.readFileSync(path.join(dirs.get(name), 'package.json'), 'utf8'));
+  for (const dep of Object.keys(pkg.dependencies ?? {})) visit(dep);
+};
+visit(process.argv[2]);
+console.log([...seen].map((n) => dirs.get(n)).sort().join('\n'));
+NODE
+}
+# Component `$1`, image `$2`: the staged files of the workspaces it keeps (the API also serves
+# the inbox), the lockfile, the recipe, Node and the base.
+inputs_hash() {
+  local dirs
+  dirs="$(workspace_dirs "${package_of[$1]}")"
+  [ "$1" = api ] && dirs="$dirs"$'\n'services/inbox
+  {
+    workspace_files | tr '\0' '\n' | grep -E "^(package.json|package-lock.json|($(printf '%s' "$dirs" | paste -sd'|'))/.*)$" |
+      tr '\n' '\0' | xargs -0 sha256sum
+    sha256sum Containerfile .containerignore images/build.sh
+    printf 'node %s\nbase %s\nimage %s\n' "$(node --version)" "$base_key" "$2"
+  } | sha256sum | cut -c1-32
+}
+# The image id (config digest, hex) in an OCI archive (index -> manifest -> config), read from
+# the archive itself: podman's storage is shared by every checkout on the machine.
+archive_config() {
+  local manifest
+  manifest="$(tar -xOf "$1" index.json 2>/dev/null | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).manifests[0].digest.replace(":", "/")' 2>/dev/null)" || return 0
+  tar -xOf "$1" "blobs/$manifest" 2>/dev/null | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).config.digest.split(":")[1]' 2>/dev/null || true
+}
 declare -A package_of=([operator]=@switchboard/operator [api]=@switchboard/api [worker]=@switchboard/worker)
+wanted=()
+declare -A inputs_of=()
+if [ "$PUSH" != 1 ] && [ "${IMAGES_REBUILD:-0}" != 1 ]; then
+  for c in "${components[@]}"; do
+    image="$REGISTRY/$c:$TAG"
+    inputs_of[$c]="$(inputs_hash "$c" "$image")"
+    if [ -s "$build/$c.oci.tar" ] && [ -s "$build/$c.inputs" ] &&
+      [ "$(cat "$build/$c.inputs")" = "${inputs_of[$c]} $(archive_config "$build/$c.oci.tar")" ]; then
+      log "$c: inputs unchanged (${inputs_of[$c]:0:12}), reusing $image and ${build#"$root/"}/$c.oci.tar"
+    else
+      wanted+=("$c")
+    fi
+  done
+  if [ "${#wanted[@]}" -eq 0 ]; then
+    log "OCI archives in ${build#"$root/"}/ (nothing to rebuild)"
+    exit 0
+  fi
+  components=("${wanted[@]}")
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 2. The staged trees.
+rm -rf "$stage"
+mkdir -p "$stage"
+node_bin="$(command -v node)"
+[ "$(node --version)" = "v${SWITCHBOARD_NODE_VERSION:-$(node --version | cut -c2-)}" ] || true
+install -m 0755 "$node_bin" "$stage/node"
 
 if printf '%s\n' "${components[@]}" | grep -qx api; then
   log "building the inbox (served by the API)"
@@ -252,11 +329,26 @@ for c in "${components[@]}"; do
     --build-arg "BASE_IMAGE=$BASE_IMAGE" --build-arg "COMPONENT=$c" \
     --build-arg "VERSION=$TAG" --build-arg "REVISION=$revision" --build-arg "SOURCE=$source_url" \
     --timestamp "$SOURCE_DATE_EPOCH" --network none --pull=never \
-    --tag "$image" . >/dev/null
-  # Written beside and renamed, so cluster-up never imports half an archive.
-  rm -f "$build/$c.oci.tar" "$build/.$c.oci.tar"
-  podman save --quiet --format oci-archive --output "$build/.$c.oci.tar" "$image"
+    --iidfile "$build/.$c.iid" --tag "$image" . >/dev/null
+  # Written beside and renamed, so cluster-up never imports half an archive. podman's storage is
+  # shared by every checkout on the machine: another build may tag the same name between this
+  # build and the save, so the name is set to this build's image id again and the archive's
+  # image checked to be this build's.
+  iid="$(cut -d: -f2 <"$build/.$c.iid")"
+  rm -f "$build/$c.oci.tar" "$build/.$c.oci.tar" "$build/.$c.iid"
+  for try in 1 2 3; do
+    podman tag "$iid" "$image"
+    podman save --quiet --format oci-archive --output "$build/.$c.oci.tar" "$image"
+    [ "$(archive_config "$build/.$c.oci.tar")" = "$iid" ] && break
+    rm -f "$build/.$c.oci.tar"
+    [ "$try" -lt 3 ] || { log "$c: another build kept re-tagging $image; giving up"; exit 1; }
+  done
   mv "$build/.$c.oci.tar" "$build/$c.oci.tar"
+  if [ -n "${inputs_of[$c]:-}" ]; then
+    printf '%s %s\n' "${inputs_of[$c]}" "$iid" >"$build/$c.inputs"
+  else
+    rm -f "$build/$c.inputs"
+  fi
   size=$(podman image inspect --format '{{.Size}}' "$image")
   sizes+=("$(printf '%-40s %4d MB  (%d s)' "$image" $((size / 1000000)) $((SECONDS - started)))")
   if [ "$PUSH" = 1 ]; then

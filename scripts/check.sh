@@ -2,9 +2,10 @@
 # Runs what CI runs and ends with one line `N passed, N failed`.
 #
 #   scripts/check.sh                lint, typecheck, circular imports, generated-file drift, tests,
-#                                   cluster tests
+#                                   cluster tests, e2e (the platform in pods: test/e2e/run.sh)
 #   scripts/check.sh --only tests   the tests alone (the main suite, then the cluster tests)
 #   scripts/check.sh --only cluster the cluster tests alone
+#   scripts/check.sh --only e2e     the e2e run alone
 #
 # Expects the toolchain on PATH (the Makefile sources scripts/toolchain.sh first). Every step
 # runs even when an earlier one failed, so one run shows everything that is wrong.
@@ -63,6 +64,22 @@ run_cluster_tests() {
   return "$status"
 }
 
+# The platform end to end on the one-node cluster (test/e2e/run.sh: images, cluster-up, chart,
+# a tenant, a message both ways, cluster-down). It takes the cluster for itself and always takes
+# it down, like the cluster tests; images/build.sh reuses every image whose inputs did not
+# change, so after the cluster tests it rebuilds nothing.
+run_e2e() {
+  setsid test/e2e/run.sh &
+  local pid=$!
+  trap 'kill -TERM -- -'"$pid"' 2>/dev/null' INT TERM
+  wait "$pid"
+  local status=$?
+  trap - INT TERM
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  node packages/cluster/src/cli.ts down >/dev/null || status=1
+  return "$status"
+}
+
 ran_steps=()
 if [ -z "$only" ]; then
   step lint npx biome check .
@@ -78,6 +95,10 @@ fi
 if [ -z "$only" ] || [ "$only" = tests ] || [ "$only" = cluster ]; then
   step cluster-tests run_cluster_tests
   ran_steps+=(cluster-tests)
+fi
+if [ -z "$only" ] || [ "$only" = e2e ]; then
+  step e2e run_e2e
+  ran_steps+=(e2e)
 fi
 
 # One closing line for CI. Tests are counted from Vitest's JSON reports (the main suite's and

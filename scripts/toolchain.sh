@@ -11,6 +11,9 @@
 #     (bridge, host-local, loopback, portmap in /usr/lib/cni), iptables, conntrack and ipset
 #     (kube-proxy, CNI, the NetworkPolicy controller), gcc and libc6-dev (the static pause
 #     binary). podman reads the project's own images/containers.conf (CONTAINERS_CONF), never /etc.
+#   - postgresql-15 (Debian): `make e2e` runs the platform Postgres on the host from its binaries
+#     (/usr/lib/postgresql/15/bin: initdb, pg_ctl) in its own folder; the cluster Debian's package
+#     creates is never used. The unit and integration tests use embedded-postgres from npm.
 #   - moto (a local S3, for media storage tests) from PyPI in a venv under $SWITCHBOARD_CACHE.
 #   - schemathesis (the API's OpenAPI fuzz test) from PyPI in a venv under $SWITCHBOARD_CACHE.
 #   - Node 24 LTS from the npm registry's node-linux-<arch> package (the machine's PATH has
@@ -42,6 +45,7 @@ toolchain_apt() {
   command -v ipset >/dev/null 2>&1 || missing+=(ipset)
   command -v gcc >/dev/null 2>&1 || missing+=(gcc)
   [ -f /usr/include/stdio.h ] || missing+=(libc6-dev)
+  [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || missing+=(postgresql-15)
   [ "${#missing[@]}" -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null 2>&1; then
     toolchain_log "missing Debian packages: ${missing[*]} (install them, or run as root)"

@@ -5,6 +5,7 @@
 #                              Postgres on the host, helm install, the tenant, the assertions
 #   E2E_REUSE_IMAGES=1         skip `make images` when .build/images holds the three app archives
 #   E2E_KEEP=1                 leave the cluster and the host Postgres running at the end
+#   E2E_DAY2=1                 then the day-2 scenarios (test/e2e/day2.sh; make e2e-day2)
 #
 # The platform Postgres runs on the host (Debian's postgresql 15, as user nobody), listening on
 # the node address 10.244.0.1 (the cluster bridge's) only: pods reach it like any address
@@ -23,7 +24,8 @@ fail() { log "FAIL: $*"; exit 1; }
 bin="${SWITCHBOARD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/switchboard}/envtest/1.35.4/bin"
 [ -x "$bin/helm" ] && [ -x "$bin/kubectl" ] || make --no-print-directory envtest-binaries >&2
 export PATH="$bin:$PATH"
-export KUBECONFIG="${SWITCHBOARD_CLUSTER_DIR:-${SWITCHBOARD_CACHE:-$HOME/.cache/switchboard}/cluster}/kubeconfig"
+cluster_dir="${SWITCHBOARD_CLUSTER_DIR:-${SWITCHBOARD_CACHE:-$HOME/.cache/switchboard}/cluster}"
+export KUBECONFIG="$cluster_dir/kubeconfig"
 node_ip=10.244.0.1
 pg_port=15432
 host=acme.e2e.test
@@ -66,6 +68,9 @@ cleanup() {
   log "done in $((SECONDS - started)) s (exit $rc)"
 }
 trap cleanup EXIT
+# A TERM or INT (check.sh interrupted) still runs the cleanup: exit runs the EXIT trap.
+trap "exit 143" TERM
+trap "exit 130" INT
 
 # 1. Images.
 if [ "${E2E_REUSE_IMAGES:-0}" = 1 ] && [ -s .build/images/operator.oci.tar ] && [ -s .build/images/api.oci.tar ] &&
@@ -78,8 +83,11 @@ fi
 images/build-redis.sh
 version="$(node -p 'require("./package.json").version')"
 
-# 2. The cluster (idempotent; imports .build/images/*.oci.tar).
-log "cluster-up"
+# 2. A fresh cluster: `cluster-up` leaves a running cluster as it is and imports
+# .build/images/*.oci.tar only when it starts one, so whatever was left running (with other
+# images) is taken down first.
+log "cluster-down (whatever was left), cluster-up"
+make --no-print-directory cluster-down >&2
 make --no-print-directory cluster-up >&2
 kubectl wait --for=condition=Ready node --all --timeout=120s >&2
 
@@ -196,4 +204,23 @@ sent="$(curl -s "$emulator/_emulator/sent?to=5511999990000" | json 'j.messages.f
 [ "$sent" = 1 ] || fail "the emulator received the reply $sent times, want exactly 1"
 log "ok: the reply reached the emulator exactly once"
 
+# 9. The inbox in Chromium through the Ingress URL (http://acme.e2e.test/, resolved to Traefik):
+# the owner signs in, a customer message appears in its thread, the reply typed in the composer
+# reaches the emulator exactly once. Screenshots in .test-results/e2e/.
+# A failure here is reported at the end, after the day-2 scenarios when they run.
+inbox_failed=0
+if node test/e2e/inbox.ts "$host" owner@acme.e2e.test "$owner_password" "$emulator" .test-results/e2e >&2; then
+  log "ok: the inbox in Chromium through http://$host/: the customer's message in its thread, the typed reply at the emulator once"
+else
+  inbox_failed=1
+  log "the inbox in Chromium through the Ingress failed (screenshots in .test-results/e2e/)"
+fi
+
+# Day-2 operations (make e2e-day2): sourced here, with the emulator, the token and the
+# conversation above; the cleanup below takes everything down after it.
+if [ "${E2E_DAY2:-0}" = 1 ]; then
+  . test/e2e/day2.sh
+fi
+
+[ "$inbox_failed" = 0 ] || fail "the inbox in Chromium through the Ingress"
 log "PASS: the tenant stack runs in pods ($((SECONDS - started)) s)"

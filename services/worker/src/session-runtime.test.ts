@@ -1,16 +1,31 @@
 // The worker's session runtime with real Redis and Postgres and Baileys' own event machinery on
 // stand-in sockets (packages/channels): claim -> socket -> QR published with its TTL -> paired
-// and connected recorded under the claim's epoch -> hand-over to a second worker.
+// and connected recorded under the claim's epoch -> hand-over to a second worker. Then worker
+// processes whose providers cannot be reached when they claim: a Cloud API session connects
+// once Graph answers; a Baileys session backs off quietly and the worker stays Ready.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type BaileysStandIn, standInChannelFactory } from '@switchboard/channels/baileys/testing';
-import { type Db, withTenant } from '@switchboard/db';
-import { pairingKey, realtimeEventSchema, realtimeStreamKey } from '@switchboard/messaging';
-import { createTestDatabase, redisOptions, type TestDatabase, uniquePrefix } from '@switchboard/testing';
+import { createCloudApiEmulator } from '@switchboard/cloud-api-emulator';
+import { type Db, tenantIdForSlug, withTenant } from '@switchboard/db';
+import { pairingKey, realtimeEventSchema, realtimeStreamKey, tenantKeyPrefix } from '@switchboard/messaging';
+import {
+  createTestDatabase,
+  deleteKeysWithPrefix,
+  freePort,
+  redisOptions,
+  type TestDatabase,
+  uniquePrefix,
+} from '@switchboard/testing';
 import { DisconnectReason } from '@whiskeysockets/baileys';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedTenant } from '../../../packages/sessions/src/testing/tenant-fixture.ts';
 import { eventually } from '../../../packages/sessions/src/testing/worker-fleet.ts';
 import { SessionRuntime } from './session-runtime.ts';
+import { probe, startWorkerProcess, type WorkerProcess, workerProcessEnv } from './testing/worker-process.ts';
 
 let database: TestDatabase;
 let db: Db;
@@ -52,7 +67,16 @@ beforeAll(async () => {
   ({ db, tenantId, sessionIds } = await seedTenant(database, 2));
   redis = new Redis(redisOptions());
 });
+const processes: WorkerProcess[] = [];
+const slugs: string[] = [];
+const cleanups: (() => Promise<void>)[] = [];
+let dir: string | undefined;
+
 afterAll(async () => {
+  for (const worker of processes) if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
+  for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  for (const slug of slugs) await deleteKeysWithPrefix(redis, tenantKeyPrefix(slug));
+  if (dir) await rm(dir, { recursive: true, force: true });
   for (const r of runtimes) await r.stop().catch(() => undefined);
   redis?.disconnect();
   await db?.$disconnect();
@@ -136,5 +160,112 @@ describe('SessionRuntime', () => {
       tx.session.findMany({ where: { owner: 'w1' } }),
     );
     expect(handedBack).toHaveLength(2);
+  });
+});
+
+const PHONE_NUMBER_ID = '106540352242922';
+const TOKEN = 'EAAtest-retry-token';
+
+async function workerProcess(slug: string, sessions: unknown[], extra: Record<string, string>) {
+  dir ??= await mkdtemp(join(tmpdir(), 'worker-runtime-'));
+  slugs.push(slug);
+  const env = await workerProcessEnv({ dir, slug, sessions, databaseUrl: database.appUrl });
+  const worker = startWorkerProcess({ ...env, ...extra });
+  processes.push(worker);
+  return { env, worker, tenantId: tenantIdForSlug(slug) };
+}
+
+async function onlySession(tenantId: string) {
+  return await withTenant(db, tenantId, (tx) => tx.session.findFirstOrThrow());
+}
+
+// Worker processes of their own (Node start-up, claims, connects, a few backoff rounds): their
+// bounded waits add up to more than the default 30 s on a loaded 2-core machine.
+describe('a worker whose provider cannot be reached when it claims', { timeout: 120_000 }, () => {
+  it('connects a Cloud API session once the Graph API answers, retrying with backoff until then', async () => {
+    // Nothing listens on Graph's port when the worker claims the session.
+    const port = await freePort();
+    const { env, worker, tenantId } = await workerProcess(
+      uniquePrefix('wretry').slice(4),
+      [
+        {
+          name: 'meta',
+          channel: 'cloud-api',
+          phoneNumberId: PHONE_NUMBER_ID,
+          credentials: {
+            accessToken: 'secret://env/META_ACCESS_TOKEN',
+            appSecret: 'secret://env/META_APP_SECRET',
+            verifyToken: 'secret://env/META_VERIFY_TOKEN',
+          },
+        },
+      ],
+      {
+        CLOUD_API_BASE_URL: `http://127.0.0.1:${port}`,
+        META_ACCESS_TOKEN: TOKEN,
+        META_APP_SECRET: 'retry-app-secret',
+        META_VERIFY_TOKEN: 'verify',
+      },
+    );
+    // The precondition, forced: the worker claimed the session and its connect failed.
+    await eventually(
+      'the first connect failed (Graph unreachable)',
+      async () => {
+        const row = await onlySession(tenantId).catch(() => undefined);
+        return (
+          row?.state === 'disconnected' &&
+          row.owner === env.POD_NAME &&
+          !!row.stateReason?.startsWith('socket-error')
+        );
+      },
+      30_000,
+    );
+    // Graph comes up on that port: the held session connects without any restart or re-claim.
+    const emulator = await createCloudApiEmulator({
+      port,
+      accessToken: TOKEN,
+      appSecret: 'retry-app-secret',
+      verifyToken: 'verify',
+      phoneNumbers: [{ id: PHONE_NUMBER_ID, displayPhoneNumber: '15551230000' }],
+    });
+    cleanups.push(() => emulator.close());
+    await eventually('connected', async () => (await onlySession(tenantId)).state === 'connected', 40_000);
+    const row = await onlySession(tenantId);
+    expect(row.owner).toBe(env.POD_NAME);
+    expect(row.phoneNumber).toBe('15551230000');
+    expect(worker.child.exitCode).toBeNull();
+    expect(worker.output()).not.toContain(TOKEN);
+  });
+
+  it('lets a Baileys session whose socket URL leads nowhere back off quietly; the worker stays Ready', async () => {
+    // "Nowhere": a TCP server that accepts and closes every connection at once, counting them.
+    const attempts: number[] = [];
+    const nowhere: Server = createServer((socket) => {
+      attempts.push(Date.now());
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => nowhere.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => nowhere.close(() => resolve())));
+    const { port } = nowhere.address() as { port: number };
+    const { env, worker, tenantId } = await workerProcess(
+      uniquePrefix('wnowhere').slice(4),
+      [{ name: 'phone', channel: 'baileys' }],
+      { WHATSAPP_WEB_SOCKET_URL: `ws://127.0.0.1:${port}/ws/chat` },
+    );
+    await eventually('ready', async () => (await probe(env.METRICS_PORT!, '/readyz')).status === 200, 30_000);
+    const linesAtStart = worker.output().split('\n').filter(Boolean).length;
+    // Five connection attempts reached "nowhere" (backoff 1, 2, 4, 8 s between them).
+    await eventually('five connection attempts', () => attempts.length >= 5, 60_000);
+    expect(worker.child.exitCode).toBeNull();
+    expect((await probe(env.METRICS_PORT!, '/readyz')).status).toBe(200);
+    expect((await probe(env.METRICS_PORT!, '/livez')).status).toBe(200);
+    const row = await onlySession(tenantId);
+    expect(row.owner).toBe(env.POD_NAME);
+    expect(row.state).toBe('disconnected');
+    // Backed off, not a tight loop: each delay is at least half its ceiling (1, 2, 4, 8 s), so
+    // five attempts span at least 0.5 + 1 + 2 + 4 s.
+    expect(attempts[4]! - attempts[0]!).toBeGreaterThanOrEqual(7_000);
+    // Quiet: at most one log line per attempt after start-up.
+    const lines = worker.output().split('\n').filter(Boolean).length - linesAtStart;
+    expect(lines).toBeLessThanOrEqual(attempts.length);
   });
 });

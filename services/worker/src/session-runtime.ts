@@ -1,4 +1,12 @@
-import type { Channel, PairingChallenge, StateChange } from '@switchboard/channels';
+import {
+  type BackoffPolicy,
+  backoffDelay,
+  type Channel,
+  DEFAULT_BACKOFF,
+  type PairingChallenge,
+  type StateCause,
+  type StateChange,
+} from '@switchboard/channels';
 import type { Db } from '@switchboard/db';
 import {
   type PairingRecord,
@@ -30,6 +38,12 @@ import { SessionCommandConsumer } from './session-commands.ts';
  * pairing codes are stored with their TTL for the API and inbox (packages/messaging/contracts.ts
  * has the key and event formats). A state write refused as stale means a newer owner exists: the channel
  * is closed at once.
+ *
+ * A held session whose channel ends up `disconnected` without reconnecting by itself (a Cloud API
+ * session whose Graph API could not be reached, or answered 5xx, when it connected) is connected
+ * again with backoff (`connectRetry`) for as long as the worker holds it; Baileys reconnects by
+ * itself (its transitions say `willReconnect`) and is left to it. Causes that no retry can fix
+ * (a newer owner, a logout, a refused account) are not retried.
  */
 
 /** Builds the channel of a session this worker now holds (epoch-fenced). */
@@ -63,8 +77,21 @@ export interface SessionRuntimeOptions {
    */
   commands?: { connection: Redis; handOverDelayMs?: number };
   metrics?: MetricsRegistry;
+  /** Delays between connect attempts of a channel left disconnected (default DEFAULT_BACKOFF: 1 s doubling to 2 min, jittered). */
+  connectRetry?: BackoffPolicy;
   onError?: (error: unknown, context: { sessionId?: string; what: string }) => void;
 }
+
+/** Disconnect causes a new connect attempt cannot fix. */
+const FINAL_CAUSES: ReadonlySet<StateCause> = new Set<StateCause>([
+  'stopped',
+  'stale-epoch',
+  'logged-out',
+  'logout',
+  'forbidden',
+  'connection-replaced',
+  'multidevice-mismatch',
+]);
 
 // Only a newer challenge may replace the published one: listeners run concurrently, and a late
 // write of QR n must not hide QR n+1. The realtime event (without the code) goes out in the
@@ -87,6 +114,10 @@ export class SessionRuntime {
   private readonly stateWrites = new Map<string, Promise<void>>();
   private readonly detachers = new Map<string, () => Promise<void>>();
   private readonly commandConsumers = new Map<string, SessionCommandConsumer>();
+  /** The last state change of each open channel (whether it will reconnect by itself). */
+  private readonly lastChanges = new Map<Channel, StateChange>();
+  /** The pending connect retry of each session. */
+  private readonly retries = new Map<string, ReturnType<typeof setTimeout>>();
 
   constructor(options: SessionRuntimeOptions) {
     this.options = options;
@@ -129,11 +160,15 @@ export class SessionRuntime {
   private async open(session: OwnedSession): Promise<void> {
     const channel = await this.options.createChannel(session);
     this.channels.set(session.sessionId, channel);
-    channel.on('state', (change) => this.serializeState(session, channel, change));
+    channel.on('state', (change) => {
+      this.lastChanges.set(channel, change);
+      return this.serializeState(session, channel, change);
+    });
     channel.on('pairing', (challenge) => this.publishChallenge(challenge));
     if (this.options.attach)
       this.detachers.set(session.sessionId, await this.options.attach(session, channel));
     await channel.connect();
+    this.retryConnect(session, channel, 1);
     if (this.options.commands && this.channels.get(session.sessionId) === channel) {
       const consumer = new SessionCommandConsumer({
         tenantId: this.options.tenantId,
@@ -150,6 +185,35 @@ export class SessionRuntime {
       this.commandConsumers.set(session.sessionId, consumer);
       await consumer.start();
     }
+  }
+
+  /**
+   * Connects `channel` again after a backoff delay when it is held, disconnected, and will not
+   * reconnect by itself; attempt `attempt` waits backoffDelay(attempt). A connect that fails
+   * schedules the next attempt; one that succeeds (or a release) ends the loop.
+   */
+  private retryConnect(session: OwnedSession, channel: Channel, attempt: number): void {
+    const id = session.sessionId;
+    const last = this.lastChanges.get(channel);
+    if (session.signal.aborted || this.channels.get(id) !== channel) return;
+    if (channel.state !== 'disconnected' || !last || last.willReconnect || FINAL_CAUSES.has(last.cause))
+      return;
+    const delay = backoffDelay(attempt, this.options.connectRetry ?? DEFAULT_BACKOFF);
+    const timer = setTimeout(() => {
+      this.retries.delete(id);
+      if (session.signal.aborted || this.channels.get(id) !== channel) return;
+      void channel
+        .connect()
+        .catch((error: unknown) => this.options.onError?.(error, { sessionId: id, what: 'connect' }))
+        .then(() => this.retryConnect(session, channel, attempt + 1));
+    }, delay);
+    this.retries.set(id, timer);
+  }
+
+  private cancelRetry(sessionId: string): void {
+    const timer = this.retries.get(sessionId);
+    if (timer) clearTimeout(timer);
+    this.retries.delete(sessionId);
   }
 
   /** Stops what runs with the session's channel (commands first, then the attachment), before it closes. */
@@ -169,8 +233,10 @@ export class SessionRuntime {
   private async close(session: OwnedSession, reason: ReleaseReason): Promise<void> {
     const channel = this.channels.get(session.sessionId);
     this.channels.delete(session.sessionId);
+    this.cancelRetry(session.sessionId);
     await this.detach(session.sessionId);
     if (channel) {
+      this.lastChanges.delete(channel);
       await channel
         .disconnect()
         .catch((error: unknown) =>
@@ -209,6 +275,8 @@ export class SessionRuntime {
     if (!written && this.channels.get(session.sessionId) === channel) {
       // A newer owner: this socket must not stay open a moment longer than needed.
       this.channels.delete(session.sessionId);
+      this.cancelRetry(session.sessionId);
+      this.lastChanges.delete(channel);
       await this.detach(session.sessionId);
       await channel.disconnect().catch(() => undefined);
     }
