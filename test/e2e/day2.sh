@@ -156,7 +156,7 @@ record "image 0.1.0 -> 0.1.1: migration Job then rolling update, done in ${rollo
 # requests that failed meanwhile are retried by the client with the same Idempotency-Key.
 log "day-2: delete the Redis primary during a burst"
 login
-redis_role() { kubectl -n "$ns" exec "acme-redis-$1" -c redis -- env REDISCLI_AUTH="$redis_password" redis-cli --raw ROLE 2>/dev/null | head -n 1; }
+redis_role() { kubectl -n "$ns" exec "acme-redis-$1" -c redis -- env REDISCLI_AUTH="$redis_password" redis-cli --user admin --raw ROLE 2>/dev/null | head -n 1; }
 old_primary=""
 for i in 0 1 2; do [ "$(redis_role "$i")" = master ] && old_primary="acme-redis-$i"; done
 [ -n "$old_primary" ] || fail "no Redis primary before the failover"
@@ -167,7 +167,7 @@ t0=$SECONDS
 kubectl -n "$ns" delete pod "$old_primary" --wait=false >/dev/null
 sentinel_moved() {
   local a
-  a="$(kubectl -n "$ns" exec acme-sentinel-0 -c sentinel -- env REDISCLI_AUTH="$redis_password" redis-cli --raw -p 26379 SENTINEL get-master-addr-by-name mymaster 2>/dev/null | head -n 1)"
+  a="$(kubectl -n "$ns" exec acme-sentinel-0 -c sentinel -- env REDISCLI_AUTH="$redis_password" redis-cli --user admin --raw -p 26379 SENTINEL get-master-addr-by-name mymaster 2>/dev/null | head -n 1)"
   [ -n "$a" ] && case "$a" in "$old_primary".*) false ;; *) true ;; esac
 }
 until_ok 120 "the Sentinels promoted another primary" sentinel_moved

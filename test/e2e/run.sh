@@ -139,13 +139,13 @@ until_ok 300 "3 Sentinel pods Ready" sh -c "[ \"\$(kubectl -n $ns get sts acme-s
 redis_password="$(kubectl -n "$ns" get secret acme-internal -o jsonpath='{.data.REDIS_PASSWORD}' | base64 -d)"
 primaries=0
 for i in 0 1 2; do
-  role="$(kubectl -n "$ns" exec "acme-redis-$i" -c redis -- env REDISCLI_AUTH="$redis_password" redis-cli --raw ROLE | head -n 1)"
+  role="$(kubectl -n "$ns" exec "acme-redis-$i" -c redis -- env REDISCLI_AUTH="$redis_password" redis-cli --user admin --raw ROLE | head -n 1)"
   [ "$role" = master ] && primaries=$((primaries + 1)) && primary="acme-redis-$i"
 done
 [ "$primaries" = 1 ] || fail "$primaries Redis primaries, want 1"
 answers=()
 for i in 0 1 2; do
-  answers+=("$(kubectl -n "$ns" exec "acme-sentinel-$i" -c sentinel -- env REDISCLI_AUTH="$redis_password" redis-cli --raw -p 26379 SENTINEL get-master-addr-by-name mymaster | head -n 1)")
+  answers+=("$(kubectl -n "$ns" exec "acme-sentinel-$i" -c sentinel -- env REDISCLI_AUTH="$redis_password" redis-cli --user admin --raw -p 26379 SENTINEL get-master-addr-by-name mymaster | head -n 1)")
 done
 for a in "${answers[@]}"; do
   [ "$a" = "${answers[0]}" ] || fail "the Sentinels disagree: ${answers[*]}"
@@ -175,17 +175,37 @@ verify="$(curl -s -X POST "$emulator/_emulator/webhook/verify")"
   fail "Meta's webhook subscription check (hub.challenge) against the API failed: $verify"
 log "ok: Meta's webhook subscription check (hub.challenge) passes against the API"
 
-# A tenant applied with kubectl has no user yet: seed an owner in its database, log in through
-# the Ingress.
-app_url="$(kubectl -n "$ns" get secret acme-db -o jsonpath='{.data.appUrl}' | base64 -d)"
-owner_password="e2e-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
-node test/e2e/seed-owner.ts "$app_url" acme owner@acme.e2e.test "$owner_password"
+# The Sessions column, from the tenant's API: the cloud-api session connected, the baileys one
+# (its socket leads nowhere) not, and SessionsHealthy naming it.
+until_ok 180 "kubectl get wat: Sessions 1/2" sh -c "[ \"\$(kubectl -n $ns get wat acme -o jsonpath='{.status.sessionsSummary}')\" = 1/2 ]"
+healthy="$(kubectl -n "$ns" get wat acme -o jsonpath='{.status.conditions[?(@.type=="SessionsHealthy")].message}')"
+case "$healthy" in *phone*) ;; *) fail "SessionsHealthy does not name the baileys session 'phone': $healthy" ;; esac
+log "ok: Sessions 1/2; SessionsHealthy: $healthy"
+
 json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=new Function("j","return "+process.argv[1])(JSON.parse(s));console.log(v??"")})' "$1"; }
 api() { curl -s -H "Host: $host" -H "authorization: Bearer $token" -H 'content-type: application/json' "$@"; }
+# The first owner (spec.owner.email), as a platform team hands it over: the invite link from the
+# Secret the status names; the password set through the accept-invite call the inbox's page
+# makes; then a login through the Ingress.
+until_ok 180 "the owner invite Secret named in the status" sh -c "[ -n \"\$(kubectl -n $ns get wat acme -o jsonpath='{.status.ownerInvite.secretName}')\" ]"
+invite_secret="$(kubectl -n "$ns" get wat acme -o jsonpath='{.status.ownerInvite.secretName}')"
+link="$(kubectl -n "$ns" get secret "$invite_secret" -o jsonpath='{.data.url}' | base64 -d)"
+case "$link" in "https://$host/accept-invite#token="*) ;; *) fail "the owner invite link is not on the tenant's host: $link" ;; esac
+invite_token="$(node -e 'console.log(decodeURIComponent(process.argv[1].split("#token=")[1]))' "$link")"
+owner_password="e2e-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
+accepted="$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $host" -H 'content-type: application/json' \
+  http://127.0.0.1:18080/v1/auth/invite/accept -d "{\"token\":\"$invite_token\",\"password\":\"$owner_password\"}")"
+case "$accepted" in 2??) ;; *) fail "accepting the owner invite through the Ingress answered $accepted" ;; esac
+again="$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $host" -H 'content-type: application/json' \
+  http://127.0.0.1:18080/v1/auth/invite/accept -d "{\"token\":\"$invite_token\",\"password\":\"$owner_password-2\"}")"
+case "$again" in 4??) ;; *) fail "the owner invite link worked twice (second answer $again)" ;; esac
+log "ok: the owner invite link from Secret $invite_secret sets the password once ($accepted, then $again)"
 token="$(curl -s -H "Host: $host" -H 'content-type: application/json' http://127.0.0.1:18080/v1/auth/login \
   -d "{\"email\":\"owner@acme.e2e.test\",\"password\":\"$owner_password\"}" | json 'j.accessToken')"
 [ -n "$token" ] || fail "login through the Ingress gave no access token"
-log "ok: the seeded owner logs in through the Ingress"
+log "ok: the owner logs in through the Ingress"
+# The tenant's database URL, which the day-2 scenarios (day2.sh) count rows in.
+app_url="$(kubectl -n "$ns" get secret acme-db -o jsonpath='{.data.appUrl}' | base64 -d)"
 
 delivery="$(curl -s -X POST "$emulator/_emulator/customer/messages" -H 'content-type: application/json' \
   -d '{"from":"5511999990000","name":"Cliente","type":"text","text":"Olá, preciso de ajuda"}')"
