@@ -168,6 +168,11 @@ for i in 0 1 2; do [ "$(redis_role "$i")" = master ] && old_primary="acme-redis-
 burst d4 "$burst_size" &
 burst_pid=$!
 until_ok 60 "the burst under way (20 messages stored)" sh -c "[ \"\$(psql '$tenant_db' -XAtqc \"select count(*) from messages where body like 'd4-%'\")\" -ge 20 ]"
+# The node is cordoned first, so the StatefulSet's replacement pod stays Pending: otherwise it
+# can be back (same name, same volume) before Sentinel's down-after period ends, and the
+# Sentinels rightly keep it as the primary; the scenario is a primary that stays gone.
+node="$(kubectl get nodes -o jsonpath='{.items[0].metadata.name}')"
+kubectl cordon "$node" >/dev/null
 t0=$SECONDS
 kubectl -n "$ns" delete pod "$old_primary" --wait=false >/dev/null
 sentinel_moved() {
@@ -177,6 +182,7 @@ sentinel_moved() {
 }
 until_ok 120 "the Sentinels promoted another primary" sentinel_moved
 failover=$((SECONDS - t0))
+kubectl uncordon "$node" >/dev/null
 wait "$burst_pid"
 exactly_once d4 "$burst_size"
 until_ok 300 "3 Redis pods Ready again" sh -c "[ \"\$(kubectl -n $ns get sts acme-redis -o jsonpath='{.status.readyReplicas}')\" = 3 ]"
