@@ -238,7 +238,8 @@ describe('one trace per customer message, across the API and the worker', () => 
     const conversationId = conversations.body.items[0]!.id;
     const send = await api<{ id: string }>('/v1/messages', {
       method: 'POST',
-      headers: { 'idempotency-key': 'trace-1' },
+      // The Ingress's request id: the worker's log lines for the job carry it.
+      headers: { 'idempotency-key': 'trace-1', 'x-request-id': 'abc' },
       body: JSON.stringify({ conversationId, text: 'it ships today' }),
     });
     expect(send.status).toBe(201);
@@ -269,6 +270,20 @@ describe('one trace per customer message, across the API and the worker', () => 
       trace_id: trace.traceID,
       span_id: expect.stringMatching(/^[0-9a-f]{16}$/),
     });
+    // The request id crossed the queue: the API logged the request under it, and the worker's
+    // line for the job (written when the job's run ends) carries it too.
+    const lineWith = (source: string, requestId: string) =>
+      logs
+        .filter((l) => l.source.endsWith(source) && l.line.includes('"request_id"'))
+        .map((l) => JSON.parse(l.line.slice(l.line.indexOf('{'))) as Record<string, unknown>)
+        .find((line) => line.request_id === requestId);
+    expect(lineWith('-api', 'abc')).toBeDefined();
+    await eventually(
+      'the worker logs the job with its request id',
+      () => lineWith('-worker', 'abc') !== undefined,
+      30_000,
+    );
+    expect(lineWith('-worker', 'abc')).toMatchObject({ msg: 'outbound job processed', outcome: 'sent' });
   }, 120_000);
 });
 
