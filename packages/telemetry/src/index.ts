@@ -68,6 +68,7 @@ export {
   type TracingHandle,
   type TracingOptions,
   tracesUrl,
+  withHttpClientSpan,
   withJobContext,
   withSpan,
 } from './tracing.ts';
