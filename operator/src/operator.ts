@@ -120,7 +120,7 @@ export function tenantChanged(event: WatchEvent<KubernetesObject>): boolean {
   );
 }
 
-// Whether to build ServiceMonitors: asked of discovery at most once a minute, and only while
+// Whether to build ServiceMonitors and PrometheusRules: asked of discovery at most once a minute, and only while
 // reconciles run (an idle operator sends nothing). Prometheus Operator CRDs installed after the
 // start get their ServiceMonitors within a minute; their informers start with the next restart.
 const DISCOVERY_TTL_MS = 60_000;
@@ -140,7 +140,7 @@ export class SwitchboardOperator {
   private readonly elector: LeaderElector;
   private readonly healthServer: HealthServer;
   private readonly metricsServer: HealthServer;
-  private monitoring: { available: boolean; checkedAt: number } | undefined;
+  private monitoring: { served: Set<string>; checkedAt: number } | undefined;
   private stopping: Promise<void> | undefined;
   private inFlight = 0;
   private reconciles = 0;
@@ -171,7 +171,8 @@ export class SwitchboardOperator {
         onError: (error) => this.logger.warn({ err: error }, 'could not record an Event'),
       }),
       ...(options.platformDatabaseUrl ? { platformDatabaseUrl: options.platformDatabaseUrl } : {}),
-      serviceMonitorsAvailable: () => this.serviceMonitorsAvailable(),
+      serviceMonitorsAvailable: () => this.monitoringKindServed('ServiceMonitor'),
+      prometheusRulesAvailable: () => this.monitoringKindServed('PrometheusRule'),
       ...(options.tenantApi ? { tenantApi: options.tenantApi } : {}),
       ...(options.tenantApiPollMs ? { tenantApiPollMs: options.tenantApiPollMs } : {}),
     });
@@ -311,7 +312,7 @@ export class SwitchboardOperator {
       '/apis/monitoring.coreos.com/v1',
     );
     const served = new Set((group?.resources ?? []).map((resource) => resource.kind));
-    this.monitoring = { available: served.has('ServiceMonitor'), checkedAt: Date.now() };
+    this.monitoring = { served, checkedAt: Date.now() };
     return MONITORING_KINDS.filter((type) => served.has(type.kind));
   }
 
@@ -345,15 +346,15 @@ export class SwitchboardOperator {
     await this.stopping;
   }
 
-  private async serviceMonitorsAvailable(): Promise<boolean> {
+  private async monitoringKindServed(kind: string): Promise<boolean> {
     const now = Date.now();
     if (this.monitoring && now - this.monitoring.checkedAt < DISCOVERY_TTL_MS)
-      return this.monitoring.available;
+      return this.monitoring.served.has(kind);
     const group = await this.client.getPath<{ resources?: { kind: string }[] }>(
       '/apis/monitoring.coreos.com/v1',
     );
-    const available = (group?.resources ?? []).some((resource) => resource.kind === 'ServiceMonitor');
-    this.monitoring = { available, checkedAt: now };
-    return available;
+    const served = new Set((group?.resources ?? []).map((resource) => resource.kind));
+    this.monitoring = { served, checkedAt: now };
+    return served.has(kind);
   }
 }

@@ -51,6 +51,7 @@ let token: string;
 let receiver: Server;
 let receiverUrl: string;
 const received: string[] = [];
+const receivedTraceparents: string[] = [];
 const logs: Array<{ source: string; line: string }> = [];
 
 async function api<T>(path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
@@ -138,6 +139,7 @@ beforeAll(async () => {
     });
     request.on('end', () => {
       received.push(body);
+      receivedTraceparents.push(String(request.headers.traceparent ?? ''));
       response.writeHead(204).end();
     });
   });
@@ -195,17 +197,29 @@ describe('one trace per customer message, across the API and the worker', () => 
     expect(inbound.status).toBe(200);
     await eventually('the webhook receiver is called', () => received.length > 0, 30_000);
 
-    // The delivery's own POST (node:http, imported by name) has no span: the job's span is the end.
-    const { trace, span } = await findTrace(
+    // The delivery's own POST is a CLIENT span under the delivery job's span.
+    const { trace, span: post } = await findTrace(
       'the webhook delivery in the inbound trace',
       'switchboard-api',
       (t) =>
         t.spans.find(
           (s) =>
             serviceOf(t, s) === 'switchboard-worker' &&
-            s.operationName.startsWith('process webhook-deliveries'),
+            tag(s, 'span.kind') === 'client' &&
+            tag(s, 'url.full') === receiverUrl,
         ),
     );
+    expect(post.operationName).toBe('POST');
+    expect(tag(post, 'http.request.method')).toBe('POST');
+    expect(tag(post, 'http.response.status_code')).toBe(204);
+    expect(tag(post, 'server.address')).toBe('127.0.0.1');
+    const postChain = ancestry(trace, post)!;
+    expect(postChain.at(-1)).toBe('switchboard-worker: POST');
+    // The receiver got the POST span's context, so a traced receiver continues the same trace.
+    expect(receivedTraceparents).toContain(`00-${trace.traceID}-${post.spanID}-01`);
+    const span = trace.spans.find(
+      (s) => s.spanID === post.references.find((r) => r.refType === 'CHILD_OF')?.spanID,
+    )!;
     const chain = ancestry(trace, span)!;
     // The API's server span is the root; each hop below is the child of the one above.
     expect(chain[0]).toMatch(/^switchboard-api: POST/);
@@ -238,7 +252,8 @@ describe('one trace per customer message, across the API and the worker', () => 
     const conversationId = conversations.body.items[0]!.id;
     const send = await api<{ id: string }>('/v1/messages', {
       method: 'POST',
-      headers: { 'idempotency-key': 'trace-1' },
+      // The Ingress's request id: the worker's log lines for the job carry it.
+      headers: { 'idempotency-key': 'trace-1', 'x-request-id': 'abc' },
       body: JSON.stringify({ conversationId, text: 'it ships today' }),
     });
     expect(send.status).toBe(201);
@@ -269,6 +284,20 @@ describe('one trace per customer message, across the API and the worker', () => 
       trace_id: trace.traceID,
       span_id: expect.stringMatching(/^[0-9a-f]{16}$/),
     });
+    // The request id crossed the queue: the API logged the request under it, and the worker's
+    // line for the job (written when the job's run ends) carries it too.
+    const lineWith = (source: string, requestId: string) =>
+      logs
+        .filter((l) => l.source.endsWith(source) && l.line.includes('"request_id"'))
+        .map((l) => JSON.parse(l.line.slice(l.line.indexOf('{'))) as Record<string, unknown>)
+        .find((line) => line.request_id === requestId);
+    expect(lineWith('-api', 'abc')).toBeDefined();
+    await eventually(
+      'the worker logs the job with its request id',
+      () => lineWith('-worker', 'abc') !== undefined,
+      30_000,
+    );
+    expect(lineWith('-worker', 'abc')).toMatchObject({ msg: 'outbound job processed', outcome: 'sent' });
   }, 120_000);
 });
 

@@ -598,25 +598,27 @@ describe("the tenant's API", () => {
   });
 });
 
-describe('ServiceMonitors', () => {
+describe('ServiceMonitors and PrometheusRules', () => {
   it('are created once discovery finds monitoring.coreos.com/v1, and not before', async () => {
+    const served = async (kind: string) =>
+      (
+        (await client.getPath<{ resources?: { kind: string }[] }>('/apis/monitoring.coreos.com/v1'))
+          ?.resources ?? []
+      ).some((r) => r.kind === kind);
     const discovering = new TenantReconciler({
       client,
       config,
       events,
-      serviceMonitorsAvailable: async () =>
-        (
-          (await client.getPath<{ resources?: { kind: string }[] }>('/apis/monitoring.coreos.com/v1'))
-            ?.resources ?? []
-        ).some((r) => r.kind === 'ServiceMonitor'),
+      serviceMonitorsAvailable: () => served('ServiceMonitor'),
+      prometheusRulesAvailable: () => served('PrometheusRule'),
     });
     await applyTenant('watched', {
       database: { mode: 'external', external: { secretRef: { name: 'watched-postgres' } } },
-      observability: { serviceMonitor: true },
+      observability: { serviceMonitor: true, prometheusRule: true },
     });
     const installed = (await client.getPath('/apis/monitoring.coreos.com/v1')) !== undefined;
     if (!installed) {
-      // Without the CRD the reconcile succeeds (applying a ServiceMonitor would fail with 404).
+      // Without the CRDs the reconcile succeeds (applying either kind would fail with 404).
       await expect(discovering.reconcile(ns.name, 'watched')).resolves.toBeDefined();
       expect(await get('v1', 'Service', 'watched-api')).toBeDefined();
     }
@@ -624,5 +626,21 @@ describe('ServiceMonitors', () => {
     await discovering.reconcile(ns.name, 'watched');
     const monitors = await client.list('monitoring.coreos.com/v1', 'ServiceMonitor', ns.name);
     expect(monitors.map((m) => m.metadata?.name)).toContain('watched');
+    const rule = await get<
+      KubernetesObject & {
+        spec: {
+          groups: { rules: { alert: string; expr: string; annotations: { runbook_url: string } }[] }[];
+        };
+      }
+    >('monitoring.coreos.com/v1', 'PrometheusRule', 'watched');
+    expect(rule?.metadata?.ownerReferences?.map((o) => o.name)).toEqual(['watched']);
+    const alerts = rule?.spec.groups.flatMap((g) => g.rules) ?? [];
+    expect(alerts.map((a) => a.alert)).toContain('SwitchboardOutboundDeadLetters');
+    for (const alert of alerts) {
+      expect(alert.expr, alert.alert).toContain('tenant="watched"');
+      expect(alert.annotations.runbook_url, alert.alert).toMatch(
+        new RegExp(`/docs/runbooks/${alert.alert}\\.md$`),
+      );
+    }
   });
 });

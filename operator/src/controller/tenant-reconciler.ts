@@ -71,6 +71,8 @@ export interface TenantReconcilerOptions {
   platformDatabaseUrl?: () => Promise<string | undefined>;
   /** Whether the cluster serves monitoring.coreos.com/v1 (from discovery). */
   serviceMonitorsAvailable: () => Promise<boolean>;
+  /** Whether the cluster serves monitoring.coreos.com/v1 PrometheusRules; never when unset. */
+  prometheusRulesAvailable?: () => Promise<boolean>;
   /** Clock, for condition transition times and the owner invite's expiry. */
   now?: () => Date;
   /** The tenants' own APIs (sessions, owner invite); default HTTP to each tenant's API Service. */
@@ -120,6 +122,7 @@ const WORKLOAD_KINDS = new Set([
   'HorizontalPodAutoscaler',
   'Ingress',
   'ServiceMonitor',
+  'PrometheusRule',
 ]);
 
 /** Where a pass is, for the status of one that fails. */
@@ -170,6 +173,7 @@ export class TenantReconciler {
   private readonly events: EventRecorder;
   private readonly platformDatabaseUrl: () => Promise<string | undefined>;
   private readonly serviceMonitorsAvailable: () => Promise<boolean>;
+  private readonly prometheusRulesAvailable: () => Promise<boolean>;
   private readonly now: () => Date;
   private readonly tenantApi: TenantApi;
   private readonly tenantApiPollMs: number;
@@ -182,6 +186,7 @@ export class TenantReconciler {
     this.events = options.events;
     this.platformDatabaseUrl = options.platformDatabaseUrl ?? (async () => undefined);
     this.serviceMonitorsAvailable = options.serviceMonitorsAvailable;
+    this.prometheusRulesAvailable = options.prometheusRulesAvailable ?? (async () => false);
     this.now = options.now ?? (() => new Date());
     this.tenantApi = options.tenantApi ?? new HttpTenantApi({ clusterDomain: options.config.clusterDomain });
     this.tenantApiPollMs = options.tenantApiPollMs ?? DEFAULT_TENANT_API_POLL_MS;
@@ -275,6 +280,7 @@ export class TenantReconciler {
     const children = desiredChildren(tenant, this.config, {
       secretDigests,
       serviceMonitorsAvailable: await this.serviceMonitorsAvailable(),
+      prometheusRulesAvailable: await this.prometheusRulesAvailable(),
     });
     const names = childNames(tenant);
     const gatedRefs = [

@@ -11,6 +11,7 @@ import { buildConfigMap } from './config-map.ts';
 import { buildNetworkPolicies } from './network-policies.ts';
 import type { OperatorConfig } from './operator-config.ts';
 import type { SecretDigests } from './pod-template.ts';
+import { buildPrometheusRule } from './prometheus-rule.ts';
 import { buildRedisPodDisruptionBudget, buildRedisService, buildRedisStatefulSet } from './redis.ts';
 import { buildRedisScriptsConfigMap } from './redis-scripts.ts';
 import {
@@ -28,6 +29,8 @@ export interface ChildrenInputs {
   secretDigests: SecretDigests;
   /** The cluster serves monitoring.coreos.com/v1 ServiceMonitors (from API discovery). */
   serviceMonitorsAvailable: boolean;
+  /** The cluster serves monitoring.coreos.com/v1 PrometheusRules (from API discovery); false when unset. */
+  prometheusRulesAvailable?: boolean;
 }
 
 /**
@@ -68,6 +71,7 @@ export function desiredChildren(
     buildWorkerDeployment(tenant, config, services),
     buildWorkerPodDisruptionBudget(tenant),
     inputs.serviceMonitorsAvailable ? buildServiceMonitor(tenant) : undefined,
+    inputs.prometheusRulesAvailable ? buildPrometheusRule(tenant) : undefined,
   ];
   return children.filter((child): child is KubernetesObject => child !== undefined);
 }

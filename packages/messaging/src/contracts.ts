@@ -41,13 +41,31 @@ export const QUEUE_NAMES = {
 
 const uuid = z.uuid({ error: 'must be a uuid' });
 
+/** A request id as accepted from X-Request-Id: 1 to 128 printable ASCII characters, no spaces. */
+export const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,128}$/;
+const requestId = z
+  .string()
+  .regex(REQUEST_ID_PATTERN, { error: 'must be 1 to 128 printable ASCII characters without spaces' });
+
+/** The request id an outbound job carries, when it carries a valid one. */
+export function requestIdOf(data: unknown): string | undefined {
+  const value = (data as { requestId?: unknown } | null | undefined)?.requestId;
+  return requestId.safeParse(value).success ? (value as string) : undefined;
+}
+
 /**
  * A message to send. The API stores the message (status `queued`) first and enqueues this job
  * with `jobId` = the message id, so a retried request or a re-enqueue adds nothing. The worker
  * loads the message by id; the job carries no content.
  */
 export const outboundJobSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('send'), tenantId: uuid, messageId: uuid }),
+  z.strictObject({
+    kind: z.literal('send'),
+    tenantId: uuid,
+    messageId: uuid,
+    /** The id of the API request that sent it, so the worker's log lines for the job carry it. */
+    requestId: requestId.optional(),
+  }),
   /** A scheduled message: the job is delayed until `send_at`; the worker creates the message then sends it. */
   z.strictObject({ kind: z.literal('scheduled'), tenantId: uuid, scheduledMessageId: uuid }),
 ]);

@@ -6,7 +6,7 @@
 export { type HealthCheck, HealthServer, type HealthServerOptions } from './health-server.ts';
 /** The libraries' OpenTelemetry instrumentations (http, undici, ioredis, pg, Prisma, Fastify). */
 export { fastifyTracing, instrumentModules, moduleInstrumentations } from './instrumentation.ts';
-export { createLogger, type Logger, type LoggerOptions } from './logger.ts';
+export { createLogger, type Logger, type LoggerOptions, withLogContext } from './logger.ts';
 export {
   checkMetricName,
   createMetricsRegistry,
@@ -68,6 +68,7 @@ export {
   type TracingHandle,
   type TracingOptions,
   tracesUrl,
+  withHttpClientSpan,
   withJobContext,
   withSpan,
 } from './tracing.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from './logger.ts';
+import { createLogger, withLogContext } from './logger.ts';
 import { PHONE_MASK, REDACTED } from './redaction.ts';
 import { MemoryDestination } from './testing/memory-destination.ts';
 
@@ -22,6 +22,20 @@ const SECRETS = {
 };
 
 describe('createLogger', () => {
+  it('adds the fields of withLogContext to every line inside it, across awaits, and nothing outside', async () => {
+    const { destination, logger } = setup();
+    await withLogContext({ request_id: 'abc' }, async () => {
+      await Promise.resolve();
+      logger.info('inside');
+      await withLogContext({ job: 'send-1' }, async () => logger.child({ session: 's' }).info('nested'));
+    });
+    logger.info('outside');
+    const [inside, nested, outside] = destination.records();
+    expect(inside).toMatchObject({ msg: 'inside', request_id: 'abc' });
+    expect(nested).toMatchObject({ msg: 'nested', request_id: 'abc', job: 'send-1', session: 's' });
+    expect(outside).not.toHaveProperty('request_id');
+  });
+
   it('writes JSON lines with level label, name, base fields and ordinary fields intact', () => {
     const { destination, logger } = setup();
     logger.info({ session: 'support', status: 'connected', attempts: 3 }, 'session connected');

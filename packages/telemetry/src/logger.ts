@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { hostname } from 'node:os';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import {
@@ -53,11 +54,26 @@ function serializeAnyError(value: unknown): unknown {
   return value instanceof Error ? serializeError(value) : value;
 }
 
-/** Adds the active span's ids, so a log line can be found from its trace and back. */
+const logContext = new AsyncLocalStorage<Readonly<Record<string, string>>>();
+
+/**
+ * Runs `fn` with `fields` added to every line any logger writes inside it (its async calls too),
+ * e.g. `{ request_id }` while a worker processes the job a request enqueued. Nested calls merge.
+ */
+export function withLogContext<T>(fields: Readonly<Record<string, string>>, fn: () => T): T {
+  if (Object.keys(fields).length === 0) return fn();
+  return logContext.run({ ...logContext.getStore(), ...fields }, fn);
+}
+
+/**
+ * Adds the active span's ids, so a log line can be found from its trace and back, and the fields
+ * of {@link withLogContext}.
+ */
 function traceMixin(): Record<string, string> {
+  const fields = logContext.getStore() ?? {};
   const spanContext = trace.getActiveSpan()?.spanContext();
-  if (spanContext === undefined || !isSpanContextValid(spanContext)) return {};
-  return { [logFields.traceId]: spanContext.traceId, [logFields.spanId]: spanContext.spanId };
+  if (spanContext === undefined || !isSpanContextValid(spanContext)) return { ...fields };
+  return { ...fields, [logFields.traceId]: spanContext.traceId, [logFields.spanId]: spanContext.spanId };
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   type TraceCarrier,
   type TracingHandle,
   tracesUrl,
+  withHttpClientSpan,
   withJobContext,
 } from './tracing.ts';
 
@@ -163,6 +164,17 @@ describe('startTracing with an OTLP endpoint', () => {
       request.end();
     });
 
+    // A hand-made HTTP CLIENT span under a job: its context goes out in the request's headers.
+    let sentHeaders: TraceCarrier = {};
+    const receiver = new URL('http://user:pw@receiver.test:8080/hook?token=s3cret');
+    const status = await withJobContext(serialized, 'webhook.deliver', () =>
+      withHttpClientSpan('POST', receiver, async (headers) => {
+        sentHeaders = headers;
+        return 503;
+      }),
+    );
+    expect(status).toBe(503);
+
     await tracing.shutdown();
     await tracing.shutdown();
 
@@ -192,6 +204,23 @@ describe('startTracing with an OTLP endpoint', () => {
     expect(failed.events?.[0]?.name).toBe('exception');
     const body = collector.requests.map((request) => request.body).join('\n');
     expect(body).not.toContain('15551234567');
+    const delivery = spans.find((span) => span.name === 'webhook.deliver')!;
+    const post = spans.find((span) => span.name === 'POST')!;
+    expect(post).toMatchObject({ traceId: producerTraceId, parentSpanId: delivery.spanId, kind: 3 });
+    expect(post.status).toMatchObject({ code: 2 });
+    expect(sentHeaders.traceparent).toBe(`00-${producerTraceId}-${post.spanId}-01`);
+    const attributes = Object.fromEntries(
+      (post.attributes ?? []).map((a) => [a.key, Object.values(a.value)[0] as unknown]),
+    );
+    expect(attributes).toMatchObject({
+      'http.request.method': 'POST',
+      'url.full': 'http://receiver.test:8080/hook',
+      'server.address': 'receiver.test',
+      'error.type': '503',
+    });
+    expect(String(attributes['server.port'])).toBe('8080');
+    expect(String(attributes['http.response.status_code'])).toBe('503');
+    expect(body).not.toContain('s3cret');
   });
 
   it('extracts nothing from an empty or missing carrier', () => {

@@ -226,15 +226,20 @@ export function currentTraceContext(): TraceContext {
 
 /** Options for {@link withSpan}. */
 export interface SpanOptions {
-  /** `consumer` for a received event, `producer` for a publish, `internal` otherwise. */
-  kind: 'consumer' | 'producer' | 'internal';
+  /** `consumer` for a received event, `producer` for a publish, `client` for an outgoing call, `internal` otherwise. */
+  kind: 'consumer' | 'producer' | 'client' | 'internal';
   /** Span attributes (messaging.* semantic conventions, `spanAttributes`). */
   attributes?: Attributes;
   /** The context to continue; default the active one. */
   parent?: TraceContext;
 }
 
-const SPAN_KINDS = { consumer: SpanKind.CONSUMER, producer: SpanKind.PRODUCER, internal: SpanKind.INTERNAL };
+const SPAN_KINDS = {
+  consumer: SpanKind.CONSUMER,
+  producer: SpanKind.PRODUCER,
+  client: SpanKind.CLIENT,
+  internal: SpanKind.INTERNAL,
+};
 
 /**
  * Runs `fn` in a span named `name` (a child of `parent` or of the active span), failing the span
@@ -267,4 +272,41 @@ export async function withSpan<T>(
       span.end();
     }
   });
+}
+
+/**
+ * Runs one outgoing HTTP request `send` in a CLIENT span named after the method, with the HTTP
+ * semantic conventions (`http.request.method`, `url.full`, `server.address`, `server.port`,
+ * `http.response.status_code`, and `error.type` for a 4xx/5xx answer), for clients the http
+ * instrumentation does not see. `send` gets the headers that carry the span's context
+ * (`traceparent`) to add to the request, and answers the status code. `url.full` leaves out the
+ * query and any credentials (a receiver's URL may hold a token there).
+ */
+export async function withHttpClientSpan(
+  method: string,
+  url: URL,
+  send: (traceHeaders: TraceCarrier) => Promise<number>,
+): Promise<number> {
+  const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
+  return withSpan(
+    method,
+    {
+      kind: 'client',
+      attributes: {
+        'http.request.method': method,
+        'url.full': `${url.protocol}//${url.host}${url.pathname}`,
+        'server.address': url.hostname,
+        'server.port': port,
+      },
+    },
+    async (span) => {
+      const status = await send(injectTraceContext());
+      span.setAttribute('http.response.status_code', status);
+      if (status >= 400) {
+        span.setAttribute('error.type', String(status));
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      return status;
+    },
+  );
 }

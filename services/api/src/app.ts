@@ -15,7 +15,7 @@ import {
 import { DEFAULT_SCRYPT_PARAMETERS, type ScryptParameters } from '@switchboard/passwords';
 import type { SealingKeyring } from '@switchboard/secrets';
 import { fastifyTracing, type Logger, type MetricsRegistry } from '@switchboard/telemetry';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import {
   jsonSchemaTransform,
   serializerCompiler,
@@ -28,6 +28,7 @@ import { ApiError } from './errors.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { documentedErrorsPlugin } from './plugins/documented-errors.ts';
 import { errorHandlerPlugin } from './plugins/error-handler.ts';
+import { requestIdFor } from './plugins/request-id.ts';
 import { TenantQueues } from './queues.ts';
 import { degradingRedisStore } from './rate-limit-store.ts';
 import { type RealtimeOptions, realtimeHubPlugin } from './realtime/index.ts';
@@ -138,6 +139,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     trustProxy: (_address: string, hop: number) => hop < trustedHops,
     // Long ids and queries are bounded here, before any parsing.
     maxParamLength: 200,
+    // The Ingress's X-Request-Id when valid, else a new id; logged as request_id, as the worker does.
+    genReqId: requestIdFor,
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

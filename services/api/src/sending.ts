@@ -175,6 +175,7 @@ export async function sendMessage(
     kind: 'send',
     tenantId: p.tenantId,
     messageId: result.row.id,
+    requestId: request.id,
   });
   // The contract's jobId, the consumer's retries and backoff, failed jobs kept as dead letters.
   try {

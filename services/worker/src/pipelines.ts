@@ -197,6 +197,8 @@ export class MessagePipelines {
       onError: (error, where) => logger.error({ err: error, ...context, ...where }, 'outbound'),
       // A send whose outcome is unknown (pending a provider status, or failed at the bound): the alert signal.
       onOutcomeUnknown: (event) => logger.warn({ ...context, ...event }, 'outbound send outcome unknown'),
+      // Written inside the job's log context, so it carries the request id of the send.
+      onProcessed: (event) => logger.info({ ...context, ...event }, 'outbound job processed'),
     });
     await outbound.start();
     return async () => {

@@ -15,6 +15,12 @@ export const observabilitySchema = z
       .describe(
         'Create a Prometheus Operator ServiceMonitor for the API and workers (only where the cluster has that CRD).',
       ),
+    prometheusRule: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Create a Prometheus Operator PrometheusRule with the tenant's own alerts, each linking its runbook (only where the cluster has that CRD).",
+      ),
     tracing: z
       .strictObject({
         endpoint: z

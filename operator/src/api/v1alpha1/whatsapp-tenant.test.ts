@@ -43,7 +43,7 @@ describe('whatsAppTenantSchema', () => {
       media: { storage: 'none' },
       outbound: { perContactPerMinute: 10, perSessionPerMinute: 60, typingDelay: true },
       cloudApi: {},
-      observability: { serviceMonitor: true },
+      observability: { serviceMonitor: true, prometheusRule: true },
       suspend: false,
     });
   });

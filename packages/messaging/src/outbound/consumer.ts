@@ -1,6 +1,12 @@
 import { type Channel, ChannelError, type OutboundContent } from '@switchboard/channels';
 import { type Db, withTenant } from '@switchboard/db';
-import { captureError, pipelineMetrics, queueTelemetry } from '@switchboard/telemetry';
+import {
+  captureError,
+  logFields,
+  pipelineMetrics,
+  queueTelemetry,
+  withLogContext,
+} from '@switchboard/telemetry';
 import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
@@ -11,6 +17,7 @@ import {
   publishRealtimeEvent,
   QUEUE_NAMES,
   queuePrefix,
+  requestIdOf,
 } from '../contracts.ts';
 import { setMessageStatus } from '../inbound/receipts.ts';
 import { DEFAULT_OUTBOUND_RETRY, type OutboundRetryPolicy, outboundBackoffMs } from './backoff.ts';
@@ -74,6 +81,8 @@ export interface OutboundConsumerOptions {
    */
   onOutcomeUnknown?: (event: { messageId: string; stage: 'pending' | 'expired' }) => void;
   onError?: (error: unknown, context: { jobId?: string; what: string }) => void;
+  /** Called when a job's run ends without throwing (inside the job's log context: its request id). */
+  onProcessed?: (event: { jobId?: string; outcome: OutboundOutcome }) => void;
 }
 
 /** The reason kept on a still-`queued` message whose send outcome is unknown, while it waits for a status. */
@@ -137,7 +146,15 @@ export class OutboundConsumer {
     const { connection, keyPrefix, sessionId } = this.options;
     this.worker = new Worker(
       QUEUE_NAMES.outbound(sessionId),
-      async (job, token) => await this.process(job, token),
+      // The job's request id (from the API request that sent it) goes on every log line of its run.
+      async (job, token) => {
+        const requestId = requestIdOf(job.data);
+        return await withLogContext(requestId ? { [logFields.requestId]: requestId } : {}, async () => {
+          const outcome = await this.process(job, token);
+          this.options.onProcessed?.({ ...(job.id ? { jobId: job.id } : {}), outcome });
+          return outcome;
+        });
+      },
       {
         connection,
         prefix: queuePrefix(keyPrefix),

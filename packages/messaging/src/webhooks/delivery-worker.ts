@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { type Db, withTenant } from '@switchboard/db';
-import { captureError, pipelineMetrics, queueTelemetry } from '@switchboard/telemetry';
+import { captureError, pipelineMetrics, queueTelemetry, withHttpClientSpan } from '@switchboard/telemetry';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUE_NAMES, queuePrefix, webhookDeliveryJobSchema } from '../contracts.ts';
@@ -196,19 +196,26 @@ export class WebhookDeliveryWorker {
         const url = new URL(delivery.subscription.url);
         const check = await checkReceiver(url, this.allowedHosts);
         if (!check.ok) throw new Error(`receiver refused: ${check.reason}`);
-        responseCode = await postOnce(url, {
-          pin: check.address ? { address: check.address, family: check.family ?? 4 } : undefined,
-          timeoutMs: this.options.timeoutMs ?? 10_000,
-          headers: {
-            'content-type': 'application/json',
-            'user-agent': 'Switchboard-Webhooks/1',
-            [WEBHOOK_HEADERS.timestamp]: timestamp,
-            [WEBHOOK_HEADERS.signature]: signWebhook(secret, timestamp, rawBody),
-            [WEBHOOK_HEADERS.eventId]: delivery.eventId,
-            [WEBHOOK_HEADERS.eventType]: delivery.eventType,
-          },
-          body: rawBody,
-        });
+        // node:http is imported by name, which the http instrumentation does not patch: the
+        // POST's CLIENT span (child of the job's span, traceparent sent along) is made here.
+        const pin = check.address ? { address: check.address, family: check.family ?? 4 } : undefined;
+        const timeoutMs = this.options.timeoutMs ?? 10_000;
+        responseCode = await withHttpClientSpan('POST', url, (traceHeaders) =>
+          postOnce(url, {
+            pin,
+            timeoutMs,
+            headers: {
+              ...traceHeaders,
+              'content-type': 'application/json',
+              'user-agent': 'Switchboard-Webhooks/1',
+              [WEBHOOK_HEADERS.timestamp]: timestamp,
+              [WEBHOOK_HEADERS.signature]: signWebhook(secret, timestamp, rawBody),
+              [WEBHOOK_HEADERS.eventId]: delivery.eventId,
+              [WEBHOOK_HEADERS.eventType]: delivery.eventType,
+            },
+            body: rawBody,
+          }),
+        );
         if (responseCode < 200 || responseCode >= 300) error = `HTTP ${responseCode}`;
       } catch (caught) {
         const name = (caught as { name?: string }).name;

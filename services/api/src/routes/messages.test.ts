@@ -87,6 +87,8 @@ describe('sending', () => {
         kind: 'send',
         tenantId,
         messageId: first.json().id,
+        // The API request's id (generated here: the request sent no X-Request-Id).
+        requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
       });
     } finally {
       await queue.close();
