@@ -52,6 +52,11 @@ until_ok() {
 
 cleanup() {
   local rc=$?
+  # Background clients (day2.sh's bursts and poller) end with the run: left running they would
+  # write their results into the next run's $work.
+  local pids
+  pids="$(jobs -p)"
+  [ -z "$pids" ] || kill $pids 2>/dev/null || true
   if [ "$rc" -ne 0 ]; then
     log "diagnostics"
     kubectl get wat,pods,jobs,sts,deploy,pvc,ingress -n "$ns" -o wide >&2 2>&1 || true
