@@ -118,6 +118,20 @@ function tenantAlerts(tenant: string, sel: string): { name: string; rules: Alert
           `sum by (tenant) (increase(switchboard_sessions_lost_leases_total{${sel}}[15m])) > 0`,
           `Workers of tenant ${tenant} lost session leases (taken over or renewal missed).`,
         ),
+        rule(
+          'SwitchboardSessionReconnectStorm',
+          'warning',
+          `sum by (tenant) (increase(switchboard_sessions_reconnects_total{${sel},reason!~"restart-required|pairing-renewed"}[10m]))\n  > 3 * clamp_min(sum by (tenant) (switchboard_sessions_owned_sessions{${sel}}), 1)`,
+          `Sessions of tenant ${tenant} reconnect more than 3 times each per 10 minutes.`,
+          '10m',
+        ),
+        rule(
+          'SwitchboardSessionsDisconnected',
+          'warning',
+          `sum by (tenant) (switchboard_sessions_state_sessions{${sel},state="disconnected"}) > 0`,
+          `Tenant ${tenant} has held sessions disconnected for 15 minutes.`,
+          '15m',
+        ),
       ],
     },
   ];
