@@ -95,6 +95,13 @@ function tenantAlerts(tenant: string, sel: string): { name: string; rules: Alert
           `sum by (tenant) (increase(switchboard_webhook_deliveries_total{${sel},result="failed"}[30m])) > 0`,
           `Webhook deliveries of tenant ${tenant} failed after their last attempt.`,
         ),
+        rule(
+          'SwitchboardOutboundRateLimited',
+          'warning',
+          `sum by (tenant) (rate(switchboard_outbound_rate_limit_wait_seconds_count{${sel}}[15m]))\n  > 0.5 * sum by (tenant) (rate(switchboard_outbound_sends_total{${sel}}[15m]))`,
+          `Tenant ${tenant}'s sends keep waiting for their rate limits (more waits than half its send attempts).`,
+          '15m',
+        ),
       ],
     },
     {
