@@ -152,6 +152,13 @@ describe('the operator', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${leader.metricsPort}/metrics`)).text();
     expect(metrics).toMatch(/controller_runtime_reconcile_total\{[^}]*result="success"[^}]*\} [1-9]/);
     expect(metrics).toMatch(/leader_election_master_status\{[^}]*\} 1/);
+    // Tenants by phase, read from the informer cache at scrape time: the one tenant, Ready once
+    // the cache has the status the API server just returned (its watch event may still be on the way).
+    const phases = await until('the tenant Ready in the metrics', async () => {
+      const text = await (await fetch(`http://127.0.0.1:${leader.metricsPort}/metrics`)).text();
+      return /^switchboard_operator_managed_tenants\{[^}]*phase="Ready"[^}]*\} 1$/m.test(text) && text;
+    });
+    expect(phases).toMatch(/^switchboard_operator_managed_tenants\{[^}]*phase="Degraded"[^}]*\} 0$/m);
   });
 
   it('hands over when the leader dies without releasing: the standby takes over within the lease time', async () => {

@@ -22,6 +22,7 @@ import {
 } from './runtime/index.ts';
 import { MANAGED_BY } from './specs/names.ts';
 import type { OperatorConfig } from './specs/operator-config.ts';
+import { registerTenantPhaseMetrics } from './tenant-metrics.ts';
 
 /**
  * The operator as one testable object: informers, the WhatsAppTenant controller, leader
@@ -136,6 +137,8 @@ export class SwitchboardOperator {
   private readonly reconciler: TenantReconciler;
   private readonly logger: RuntimeLogger;
   private readonly informers: Informer<KubernetesObject>[] = [];
+  /** The WhatsAppTenant informers (one per watched namespace, or one cluster-wide). */
+  private readonly tenantInformers: Informer<KubernetesObject>[] = [];
   private readonly controllers: Controller<KubernetesObject>[] = [];
   private readonly elector: LeaderElector;
   private readonly healthServer: HealthServer;
@@ -149,6 +152,9 @@ export class SwitchboardOperator {
     this.options = options;
     this.logger = options.logger ?? silentLogger;
     this.metrics = new OperatorMetrics(options.metrics);
+    registerTenantPhaseMetrics(options.metrics, () =>
+      this.tenantInformers.flatMap((informer) => informer.list() as { status?: { phase?: string } }[]),
+    );
     this.client = new KubeClient({
       kubeConfig: options.kubeConfig,
       fieldManager: FIELD_MANAGER,
@@ -264,6 +270,7 @@ export class SwitchboardOperator {
       });
       cache.register(tenants, { apiVersion: API_VERSION, kind: KIND, namespace });
       this.informers.push(tenants);
+      this.tenantInformers.push(tenants);
       const watches: SecondaryWatch<KubernetesObject>[] = kinds.map((type) => {
         const informer = new Informer<KubernetesObject>({
           ...common,

@@ -165,6 +165,9 @@ beforeAll(async () => {
       SENTRY_DSN: `http://public@127.0.0.1:${sentry.port}/9`,
       // The receiver below is on loopback, which deliveries refuse unless allow-listed.
       WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
+      // Two sends a minute: the tests' third send waits for the session's rate limit (a wait the
+      // metrics and the pipelines dashboard then show).
+      OUTBOUND_SESSION_PER_MINUTE: '2',
     },
   });
   tenant = stack.tenants[0]!;
@@ -366,6 +369,31 @@ describe('a send that fails for good', () => {
   }, 120_000);
 });
 
+describe("a send over the session's rate limit", () => {
+  it('waits for a slot, and the wait is observed', async () => {
+    const conversations = await api<{ items: Array<{ id: string }> }>('/v1/conversations');
+    const conversationId = conversations.body.items[0]!.id;
+    // The two sends above took the session's two slots of this minute.
+    const send = await api<{ id: string }>('/v1/messages', {
+      method: 'POST',
+      headers: { 'idempotency-key': 'trace-rate-limited' },
+      body: JSON.stringify({ conversationId, text: 'one more thing' }),
+    });
+    expect(send.status).toBe(201);
+    await eventually(
+      'the worker to observe the wait',
+      async () => {
+        const text = await (await fetch(`http://127.0.0.1:${tenant.workerMetricsPort}/metrics`)).text();
+        return (
+          (sample(text, 'switchboard_outbound_rate_limit_wait_seconds_count', { channel: 'cloud-api' }) ??
+            0) >= 1
+        );
+      },
+      30_000,
+    );
+  }, 60_000);
+});
+
 describe('metrics, alerts and dashboards of the same message', () => {
   let api: string;
   let worker: string;
@@ -406,6 +434,31 @@ describe('metrics, alerts and dashboards of the same message', () => {
       sample(worker, 'switchboard_outbound_sends_total', { result: 'failed', error_class: 'SEND_FAILED' }),
     ).toBe(1);
     expect(sample(worker, 'switchboard_outbound_dead_letters_total', tenantLabel)).toBe(1);
+    // The third send waited for the session's rate limit (two a minute here), for at most a minute.
+    expect(
+      sample(worker, 'switchboard_outbound_rate_limit_wait_seconds_count', {
+        ...tenantLabel,
+        channel: 'cloud-api',
+      }),
+    ).toBe(1);
+    const waited = sample(worker, 'switchboard_outbound_rate_limit_wait_seconds_sum', tenantLabel)!;
+    expect(waited).toBeGreaterThan(0);
+    expect(waited).toBeLessThanOrEqual(60);
+    // The session's state, read at scrape time: the worker holds it, connected.
+    expect(
+      sample(worker, 'switchboard_sessions_state_sessions', {
+        ...tenantLabel,
+        channel: 'cloud-api',
+        state: 'connected',
+      }),
+    ).toBe(1);
+    expect(
+      sample(worker, 'switchboard_sessions_state_sessions', {
+        ...tenantLabel,
+        channel: 'cloud-api',
+        state: 'disconnected',
+      }),
+    ).toBe(0);
     // Read at scrape time: the queues and the outbox are drained.
     expect(sample(worker, 'switchboard_queue_depth_jobs', { queue: 'outbound', state: 'waiting' })).toBe(0);
     expect(sample(worker, 'switchboard_queue_oldest_job_age_seconds', { queue: 'webhook-deliveries' })).toBe(
@@ -590,7 +643,9 @@ describe("the dashboards' queries in a real Prometheus scraping both processes",
         'pipelines.json: Outbox backlog',
         'pipelines.json: Dead letters',
         'pipelines.json: Webhook deliveries by result',
+        'pipelines.json: Rate-limit waits',
         'sessions.json: Sessions held',
+        'sessions.json: Session states',
       ])
         expect(withData, panel).toContain(panel);
     } finally {

@@ -184,6 +184,14 @@ export const metricDefinitions = {
     labelNames: ['informer', 'reason'],
   },
 
+  /** Tenants the operator watches, by status.phase; read from its informer cache at scrape time. */
+  operatorTenants: {
+    name: 'switchboard_operator_managed_tenants',
+    type: 'gauge',
+    help: "WhatsAppTenants in the operator's informer cache, by status.phase (Unknown before the first status), read at scrape time.",
+    labelNames: ['phase'],
+  },
+
   // Session ownership (packages/sessions): leases, claims and hand-overs of WhatsApp sessions.
 
   /** Sessions this worker holds the lease of right now. */
@@ -229,6 +237,21 @@ export const metricDefinitions = {
     labelNames: [],
   },
 
+  /** Sessions this worker holds, by channel and connection state; read at scrape time. */
+  sessionsStates: {
+    name: 'switchboard_sessions_state_sessions',
+    type: 'gauge',
+    help: 'Sessions this worker holds, by channel and the state of their connection (unpaired, pairing, connecting, connected, disconnected, logged_out), read at scrape time.',
+    labelNames: ['channel', 'state'],
+  },
+  /** Reconnects of held sessions' channels, by channel and the cause of the disconnect. */
+  sessionsReconnectsTotal: {
+    name: 'switchboard_sessions_reconnects_total',
+    type: 'counter',
+    help: 'Connection attempts made again after a held session disconnected, by channel and the disconnect cause.',
+    labelNames: ['channel', 'reason'],
+  },
+
   // The message pipelines (packages/messaging, wired in services/worker): counted where they
   // happen through `pipelineMetrics()` (pipeline-metrics.ts), the backlogs read at scrape time.
 
@@ -266,6 +289,13 @@ export const metricDefinitions = {
     type: 'counter',
     help: 'Cloud API sends whose outcome is unknown, by stage: pending (waiting for a provider status) or expired (failed at the bound).',
     labelNames: ['stage'],
+  },
+  /** How long sends were put back because a rate-limit window was full; `_count` is how often. */
+  outboundRateLimitWait: {
+    name: 'switchboard_outbound_rate_limit_wait_seconds',
+    type: 'histogram',
+    help: "Time a send was delayed because its session's or contact's rate-limit window was full, by channel; _count is how many times.",
+    labelNames: ['channel'],
   },
   /** Outbound jobs that ran out of attempts and stay in the failed set for replay. */
   outboundDeadLettersTotal: {

@@ -19,6 +19,8 @@ export interface PipelineMetrics {
   sendDuration: Histogram<'channel' | 'result'>;
   /** stage: pending, expired. */
   unknownOutcomes: Counter<'stage'>;
+  /** Seconds a send was put back because a rate-limit window was full (`_count`: how often). */
+  rateLimitWait: Histogram<'channel'>;
   /** Outbound jobs failed for good (kept for replay). */
   deadLetters: Counter;
   /** result: delivered, retry, failed, skipped. */
@@ -29,6 +31,8 @@ export interface PipelineMetrics {
 
 // Latencies of a pipeline step: 5 ms (a local commit) to 30 s (a send riding a provider's timeout).
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+// A rate-limit wait lasts until the oldest send leaves its one-minute window: up to 60 s.
+const RATE_LIMIT_WAIT_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 20, 30, 45, 60];
 
 function counter<L extends string>(definition: MetricDefinition): Counter<L> {
   checkMetricName(definition.name, 'counter');
@@ -40,13 +44,13 @@ function counter<L extends string>(definition: MetricDefinition): Counter<L> {
   });
 }
 
-function histogram<L extends string>(definition: MetricDefinition): Histogram<L> {
+function histogram<L extends string>(definition: MetricDefinition, buckets = LATENCY_BUCKETS): Histogram<L> {
   checkMetricName(definition.name, 'histogram');
   return new Histogram<L>({
     name: definition.name,
     help: definition.help,
     labelNames: definition.labelNames as L[],
-    buckets: LATENCY_BUCKETS,
+    buckets,
     registers: [],
   });
 }
@@ -61,6 +65,7 @@ export function pipelineMetrics(): PipelineMetrics {
     sends: counter(d.outboundSendsTotal),
     sendDuration: histogram(d.outboundSend),
     unknownOutcomes: counter(d.outboundUnknownOutcomesTotal),
+    rateLimitWait: histogram(d.outboundRateLimitWait, RATE_LIMIT_WAIT_BUCKETS),
     deadLetters: counter(d.outboundDeadLettersTotal),
     webhookDeliveries: counter(d.webhookDeliveriesTotal),
     webhookDuration: histogram(d.webhookDelivery),

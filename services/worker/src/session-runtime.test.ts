@@ -11,6 +11,7 @@ import { type BaileysStandIn, standInChannelFactory } from '@switchboard/channel
 import { createCloudApiEmulator } from '@switchboard/cloud-api-emulator';
 import { type Db, tenantIdForSlug, withTenant } from '@switchboard/db';
 import { pairingKey, realtimeEventSchema, realtimeStreamKey, tenantKeyPrefix } from '@switchboard/messaging';
+import { createMetricsRegistry, type MetricsRegistry } from '@switchboard/telemetry';
 import {
   createTestDatabase,
   deleteKeysWithPrefix,
@@ -36,10 +37,25 @@ const keyPrefix = `${uniquePrefix('runtime')}:`;
 // One stand-in per session and worker: what WhatsApp's servers would be for each socket.
 const standIns = new Map<string, BaileysStandIn>();
 const runtimes: SessionRuntime[] = [];
+// Each runtime's own registry (the session metrics are registered once per registry).
+const registries = new Map<string, MetricsRegistry>();
 const errors: string[] = [];
 
+/** One sample of a scrape, matched by name and labels; 0 when absent. */
+function sampleOf(text: string, name: string, labels: Record<string, string>): number {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    if (Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`)))
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return 0;
+}
+
 function runtime(workerId: string): SessionRuntime {
+  const metrics = createMetricsRegistry({ service: 'worker-test', collectDefaultMetrics: false });
+  registries.set(workerId, metrics);
   const r = new SessionRuntime({
+    metrics,
     redis,
     db,
     tenantId,
@@ -134,6 +150,47 @@ describe('SessionRuntime', () => {
     expect(states).toContain('pairing');
     expect(states.at(-1)).toBe('connected');
     expect(events.at(-1)?.data).toMatchObject({ phoneNumber: '5511988880001' });
+
+    // The metrics: the 515 restart after pairing was a reconnect, counted with its cause; the
+    // states are read when scraped: this session connected, the other one still linking.
+    const scrape = await registries.get('w1')!.metrics();
+    const reconnects = (reason: string) =>
+      sampleOf(scrape, 'switchboard_sessions_reconnects_total', { channel: 'baileys', reason });
+    expect(reconnects('restart-required')).toBe(1);
+    expect(reconnects('connection-lost')).toBe(0);
+    const state = (channel: string, s: string) =>
+      sampleOf(scrape, 'switchboard_sessions_state_sessions', { channel, state: s });
+    expect(state('baileys', 'connected')).toBe(1);
+    const all = ['unpaired', 'pairing', 'connecting', 'connected', 'disconnected', 'logged_out'];
+    expect(all.reduce((n, s) => n + state('baileys', s), 0)).toBe(2);
+    expect(all.reduce((n, s) => n + state('cloud-api', s), 0)).toBe(0);
+    // Every series is there, at 0 when no session is in that state.
+    expect(scrape).toMatch(
+      /^switchboard_sessions_state_sessions\{channel="cloud-api",state="logged_out".*\} 0$/m,
+    );
+
+    // The connection drops: Baileys reconnects by itself, one more reconnect with that cause.
+    await restarted.close(DisconnectReason.connectionLost);
+    await eventually(
+      'the connection-lost reconnect counted',
+      async () =>
+        sampleOf(await registries.get('w1')!.metrics(), 'switchboard_sessions_reconnects_total', {
+          channel: 'baileys',
+          reason: 'connection-lost',
+        }) === 1,
+      15_000,
+    );
+    const again = await standIns.get(`w1/${id}`)!.socket(3, 15_000);
+    again.open();
+    await eventually(
+      'connected again',
+      async () =>
+        sampleOf(await registries.get('w1')!.metrics(), 'switchboard_sessions_state_sessions', {
+          channel: 'baileys',
+          state: 'connected',
+        }) === 1,
+      15_000,
+    );
     expect(errors).toEqual([]);
   });
 
@@ -229,6 +286,17 @@ describe('a worker whose provider cannot be reached when it claims', { timeout: 
     });
     cleanups.push(() => emulator.close());
     await eventually('connected', async () => (await onlySession(tenantId)).state === 'connected', 40_000);
+    // Each retry was a reconnect counted with the cause of the failed connect, on /metrics.
+    const scrape = (await probe(env.METRICS_PORT!, '/metrics')).text;
+    expect(
+      sampleOf(scrape, 'switchboard_sessions_reconnects_total', {
+        channel: 'cloud-api',
+        reason: 'socket-error',
+      }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      sampleOf(scrape, 'switchboard_sessions_state_sessions', { channel: 'cloud-api', state: 'connected' }),
+    ).toBe(1);
     const row = await onlySession(tenantId);
     expect(row.owner).toBe(env.POD_NAME);
     expect(row.phoneNumber).toBe('15551230000');

@@ -2,8 +2,10 @@ import {
   type BackoffPolicy,
   backoffDelay,
   type Channel,
+  type ChannelKind,
   DEFAULT_BACKOFF,
   type PairingChallenge,
+  type SessionState,
   type StateCause,
   type StateChange,
 } from '@switchboard/channels';
@@ -27,7 +29,7 @@ import {
   type SessionFence,
   updateSessionState,
 } from '@switchboard/sessions';
-import type { MetricsRegistry } from '@switchboard/telemetry';
+import { type MetricsRegistry, metricDefinitions } from '@switchboard/telemetry';
 import type { Redis } from 'ioredis';
 import { SessionCommandConsumer } from './session-commands.ts';
 
@@ -44,6 +46,12 @@ import { SessionCommandConsumer } from './session-commands.ts';
  * again with backoff (`connectRetry`) for as long as the worker holds it; Baileys reconnects by
  * itself (its transitions say `willReconnect`) and is left to it. Causes that no retry can fix
  * (a newer owner, a logout, a refused account) are not retried.
+ *
+ * With `metrics`, the held sessions are counted by channel and state when Prometheus scrapes
+ * (`switchboard_sessions_state_sessions`, every channel and state present, 0 when none), and
+ * each reconnect is counted with the cause of the disconnect (`switchboard_sessions_reconnects_total`):
+ * a channel that reconnects by itself entering `connecting` again (Baileys: after a 515 restart, a
+ * new pairing round or a backoff), or a connect retry of this runtime when its timer fires.
  */
 
 /** Builds the channel of a session this worker now holds (epoch-fenced). */
@@ -82,6 +90,21 @@ export interface SessionRuntimeOptions {
   onError?: (error: unknown, context: { sessionId?: string; what: string }) => void;
 }
 
+// Every state and channel, so the state gauge has all its series (0 when none) from the first scrape:
+// an alert on `connected == 0` or a panel of `disconnected` then never reads an absent series.
+const SESSION_STATES = Object.keys({
+  unpaired: true,
+  pairing: true,
+  connecting: true,
+  connected: true,
+  disconnected: true,
+  logged_out: true,
+} satisfies Record<SessionState, true>) as SessionState[];
+const CHANNEL_KINDS = Object.keys({ baileys: true, 'cloud-api': true } satisfies Record<
+  ChannelKind,
+  true
+>) as ChannelKind[];
+
 /** Disconnect causes a new connect attempt cannot fix. */
 const FINAL_CAUSES: ReadonlySet<StateCause> = new Set<StateCause>([
   'stopped',
@@ -118,9 +141,29 @@ export class SessionRuntime {
   private readonly lastChanges = new Map<Channel, StateChange>();
   /** The pending connect retry of each session. */
   private readonly retries = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Counts a reconnect in `switchboard_sessions_reconnects_total` (when metrics are served). */
+  private readonly countReconnect: (channel: ChannelKind, reason: StateCause) => void = () => undefined;
 
   constructor(options: SessionRuntimeOptions) {
     this.options = options;
+    if (options.metrics) {
+      const channels = this.channels;
+      options.metrics.gauge({
+        ...metricDefinitions.sessionsStates,
+        collect() {
+          const counts = new Map<string, number>();
+          for (const channel of channels.values()) {
+            const key = `${channel.kind}/${channel.state}`;
+            counts.set(key, (counts.get(key) ?? 0) + 1);
+          }
+          for (const kind of CHANNEL_KINDS)
+            for (const state of SESSION_STATES)
+              this.set({ channel: kind, state }, counts.get(`${kind}/${state}`) ?? 0);
+        },
+      });
+      const reconnects = options.metrics.counter(metricDefinitions.sessionsReconnectsTotal);
+      this.countReconnect = (channel, reason) => reconnects.inc({ channel, reason });
+    }
     this.claimer = new SessionClaimer({
       redis: options.redis,
       db: options.db,
@@ -162,6 +205,10 @@ export class SessionRuntime {
     this.channels.set(session.sessionId, channel);
     channel.on('state', (change) => {
       this.lastChanges.set(channel, change);
+      // A channel that reconnects by itself (Baileys) opens the new connection with the cause of
+      // the disconnect; connect() (the first, or a retry below, counted there) says `connect`.
+      if (change.state === 'connecting' && change.cause !== 'connect')
+        this.countReconnect(channel.kind, change.cause);
       return this.serializeState(session, channel, change);
     });
     channel.on('pairing', (challenge) => this.publishChallenge(challenge));
@@ -202,6 +249,7 @@ export class SessionRuntime {
     const timer = setTimeout(() => {
       this.retries.delete(id);
       if (session.signal.aborted || this.channels.get(id) !== channel) return;
+      this.countReconnect(channel.kind, last.cause);
       void channel
         .connect()
         .catch((error: unknown) => this.options.onError?.(error, { sessionId: id, what: 'connect' }))

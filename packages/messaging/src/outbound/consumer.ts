@@ -360,6 +360,7 @@ export class OutboundConsumer {
       this.limits,
     );
     if (wait > 0) {
+      pipelineMetrics().rateLimitWait.observe({ channel: channel.kind }, wait / 1000);
       await job.moveToDelayed(Date.now() + wait, token);
       throw new DelayedError();
     }

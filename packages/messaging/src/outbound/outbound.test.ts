@@ -350,6 +350,19 @@ describe('OutboundConsumer', () => {
   it('holds the per-contact and per-session limits across two consumers and a restart', async () => {
     const sessionId = sessionIds[7]!;
     const limits = { perContactPerMinute: 3, perSessionPerMinute: 5 };
+    // The waits' metric (switchboard_outbound_rate_limit_wait_seconds): one observation per
+    // send put back, of how long its window stays full.
+    const waits = async () => {
+      const values = (await pipelineMetrics().rateLimitWait.get()).values.filter(
+        (v) => v.labels.channel === 'baileys',
+      );
+      const of = (name: string) => values.find((v) => v.metricName === name)?.value ?? 0;
+      return {
+        count: of('switchboard_outbound_rate_limit_wait_seconds_count'),
+        sum: of('switchboard_outbound_rate_limit_wait_seconds_sum'),
+      };
+    };
+    const before = await waits();
     const toOne: string[] = [];
     for (let i = 0; i < 6; i++)
       toOne.push(await queueOutboundText(db, tenantId, sessionId, '4915300000001', `a${i}`));
@@ -378,6 +391,12 @@ describe('OutboundConsumer', () => {
     for (const m of [...channels.flatMap((ch) => ch.sent), ...fresh.sent])
       perContact.set(m.to, (perContact.get(m.to) ?? 0) + 1);
     expect(perContact.get('4915300000001')).toBe(3);
+    // Five sends waited (each once: their windows stay full for the rest of the test), each for
+    // at most the one-minute window.
+    const after = await waits();
+    expect(after.count - before.count).toBe(5);
+    expect(after.sum - before.sum).toBeGreaterThan(0);
+    expect(after.sum - before.sum).toBeLessThanOrEqual(5 * 60);
   });
 
   it('backs off exponentially with jitter, capped', () => {
