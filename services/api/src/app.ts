@@ -27,7 +27,7 @@ import type { ApiContext, PasswordResetDelivery } from './context.ts';
 import { ApiError } from './errors.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { documentedErrorsPlugin } from './plugins/documented-errors.ts';
-import { errorHandlerPlugin } from './plugins/error-handler.ts';
+import { answerFrameworkError, errorHandlerPlugin } from './plugins/error-handler.ts';
 import { REQUEST_ID_HEADER, requestIdFor, requestIdHeaderPlugin } from './plugins/request-id.ts';
 import { TenantQueues } from './queues.ts';
 import { degradingRedisStore } from './rate-limit-store.ts';
@@ -142,6 +142,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // The Ingress's X-Request-Id when valid, else a new id; logged as request_id, as the worker does.
     genReqId: requestIdFor,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    // A URL the router refuses (undecodable, a parameter too long): the catalogue's answer.
+    frameworkErrors: answerFrameworkError,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

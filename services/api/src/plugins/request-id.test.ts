@@ -3,7 +3,7 @@ import { outboundJobSchema, requestIdOf } from '@switchboard/messaging/producer'
 import Fastify from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../errors.ts';
-import { errorHandlerPlugin } from './error-handler.ts';
+import { answerFrameworkError, errorHandlerPlugin } from './error-handler.ts';
 import { requestIdFor, requestIdHeaderPlugin } from './request-id.ts';
 
 const withHeader = (value?: string | string[]) =>
@@ -45,7 +45,12 @@ describe('the outbound job contract', () => {
 
 describe('requestIdHeaderPlugin', () => {
   it('answers every request with its id: successes, 4xx, 500s, 404s and hijacked replies', async () => {
-    const app = Fastify({ logger: false, genReqId: requestIdFor });
+    const app = Fastify({
+      logger: false,
+      genReqId: requestIdFor,
+      maxParamLength: 20,
+      frameworkErrors: answerFrameworkError,
+    });
     await app.register(requestIdHeaderPlugin);
     await app.register(errorHandlerPlugin);
     const seen: string[] = [];
@@ -54,6 +59,7 @@ describe('requestIdHeaderPlugin', () => {
     });
     app.get('/ok', async () => ({ ok: true }));
     app.post('/things', async () => ({ ok: true }));
+    app.get('/things/:id', async () => ({ ok: true }));
     app.get('/conflict', async () => {
       throw new ApiError('conflict', 'already done');
     });
@@ -100,6 +106,17 @@ describe('requestIdHeaderPlugin', () => {
         payload: '{',
       });
       expect([bad.statusCode, bad.headers['x-request-id']]).toEqual([400, 'ingress-bad-json']);
+      // URLs the router refuses before any hook: undecodable, a parameter over maxParamLength.
+      for (const [url, status] of [
+        ['/things/%zz', 400],
+        [`/things/${'x'.repeat(50)}`, 414],
+      ] as const) {
+        const refused = await app.inject({ method: 'GET', url, headers: { 'x-request-id': 'ingress-url' } });
+        expect([refused.statusCode, refused.headers['x-request-id']]).toEqual([status, 'ingress-url']);
+        expect(refused.json().error.code).toBe('validation_failed');
+        const generated = await app.inject({ method: 'GET', url });
+        expect(generated.headers['x-request-id']).toMatch(UUID);
+      }
     } finally {
       await app.close();
     }
