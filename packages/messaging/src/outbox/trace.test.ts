@@ -60,10 +60,10 @@ async function inTrace<T>(name: string, fn: () => Promise<T>) {
   }));
 }
 
-const spanNamed = (name: string, attribute?: [string, unknown]) =>
-  tracing
-    .spans()
-    .filter((s) => s.name === name && (!attribute || s.attributes[attribute[0]] === attribute[1]));
+const spanNamed = async (name: string, attribute?: [string, unknown]) =>
+  (await tracing.spans()).filter(
+    (s) => s.name === name && (!attribute || s.attributes[attribute[0]] === attribute[1]),
+  );
 
 describe('the outbox trace, stored with the row', () => {
   it('is continued by a relay that did not write the row: its effect and the job it adds stay in the trace', async () => {
@@ -90,13 +90,13 @@ describe('the outbox trace, stored with the row', () => {
 
     // Another process's relay, started after the crash, sweeps the leftovers.
     expect(await freshRelay().drain()).toEqual({ performed: 2, failed: 0 });
-    const [publish] = spanNamed('publish outbox.webhook.enqueue', ['messaging.message.id', rowId]);
+    const [publish] = await spanNamed('publish outbox.webhook.enqueue', ['messaging.message.id', rowId]);
     expect(publish).toMatchObject({
       traceId: written.traceId,
       parentSpanId: written.spanId,
       kind: 'producer',
     });
-    const [other] = spanNamed('publish outbox.webhook.enqueue', ['messaging.message.id', untraced]);
+    const [other] = await spanNamed('publish outbox.webhook.enqueue', ['messaging.message.id', untraced]);
     expect(other?.traceId).not.toBe(written.traceId);
 
     // The delivery job the effect added is processed in the same trace.
@@ -118,9 +118,9 @@ describe('the outbox trace, stored with the row', () => {
     const jobId = webhookDeliveryJobId(deliveryId);
     // The span ends right after the processor returns (the worker may still be closing it).
     await eventually(
-      () => spanNamed('process webhook-deliveries', ['messaging.message.id', jobId]).length > 0,
+      async () => (await spanNamed('process webhook-deliveries', ['messaging.message.id', jobId])).length > 0,
     );
-    const [delivery] = spanNamed('process webhook-deliveries', ['messaging.message.id', jobId]);
+    const [delivery] = await spanNamed('process webhook-deliveries', ['messaging.message.id', jobId]);
     expect(delivery?.traceId).toBe(written.traceId);
   });
 
@@ -179,7 +179,7 @@ describe("a status in the send's trace", () => {
 
     const arrived = await status('wamid.TRACE-1', 'delivered');
     expect(arrived.result.applied).toBe(true);
-    const [processed] = spanNamed('process whatsapp.status', ['switchboard.message.id', messageId]);
+    const [processed] = await spanNamed('process whatsapp.status', ['switchboard.message.id', messageId]);
     expect(processed).toMatchObject({
       traceId: sent.traceId,
       parentSpanId: sent.spanId,
@@ -192,7 +192,7 @@ describe("a status in the send's trace", () => {
     });
     // The message.updated the status wrote is published in the send's trace, under the status.
     const outboxId = arrived.result.applied ? arrived.result.outboxIds[0] : '';
-    const [publish] = spanNamed('publish outbox.realtime.event', ['messaging.message.id', outboxId]);
+    const [publish] = await spanNamed('publish outbox.realtime.event', ['messaging.message.id', outboxId]);
     expect(publish).toMatchObject({ traceId: sent.traceId, parentSpanId: processed!.spanId });
   });
 
@@ -204,12 +204,12 @@ describe("a status in the send's trace", () => {
     );
     const early = await status('wamid.TRACE-2', 'delivered');
     expect(early.result.applied).toBe(true);
-    expect(spanNamed('process whatsapp.status', ['switchboard.message.id', messageId])).toEqual([]);
+    expect(await spanNamed('process whatsapp.status', ['switchboard.message.id', messageId])).toEqual([]);
     const sent = await send(messageId, 'wamid.TRACE-2');
     expect(sent.result).toBe(false);
     const read = await status('wamid.TRACE-2', 'read');
     expect(read.result.applied).toBe(true);
-    const [processed] = spanNamed('process whatsapp.status', ['switchboard.message.id', messageId]);
+    const [processed] = await spanNamed('process whatsapp.status', ['switchboard.message.id', messageId]);
     expect(processed).toMatchObject({ traceId: sent.traceId, parentSpanId: sent.spanId });
     expect(processed!.links).toEqual([{ traceId: read.traceId, spanId: read.spanId }]);
   });

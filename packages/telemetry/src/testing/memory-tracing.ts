@@ -17,8 +17,8 @@ export interface FinishedSpan {
 
 /** Tracing into memory, for tests. */
 export interface MemoryTracing {
-  /** Every span ended so far, in the order they ended. */
-  spans(): FinishedSpan[];
+  /** Every span ended so far, in the order they ended (after the exports in progress finish). */
+  spans(): Promise<FinishedSpan[]>;
   /** Unregisters the SDK (a later start may register again). */
   shutdown(): Promise<void>;
 }
@@ -46,16 +46,18 @@ function finished(span: ReadableSpan): FinishedSpan {
 /**
  * Starts the process's tracing as `startTracing` does (same sampler and propagator, so BullMQ's
  * job contexts and the entry-point rule behave as in production) with every span exported
- * synchronously into memory when it ends: a test reads them back without a collector or a wait.
+ * into memory as it ends: a test reads them back without a collector.
  */
 export function startMemoryTracing(serviceName: string): MemoryTracing {
   const exporter = new InMemorySpanExporter();
-  const handle = startTracingSdk(
-    { serviceName },
-    { spanProcessors: [new SimpleSpanProcessor({ exporter })] },
-  );
+  const processor = new SimpleSpanProcessor({ exporter });
+  const handle = startTracingSdk({ serviceName }, { spanProcessors: [processor] });
   return {
-    spans: () => exporter.getFinishedSpans().map(finished),
+    // An ended span is exported once the resource's detected attributes are in: flush first.
+    spans: async () => {
+      await processor.forceFlush();
+      return exporter.getFinishedSpans().map(finished);
+    },
     shutdown: () => handle.shutdown(),
   };
 }
