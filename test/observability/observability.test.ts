@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { type Stack, type StackTenant, startStack } from '@switchboard/devstack';
 import { ensureTools } from '@switchboard/envtest';
+import { QUEUE_NAMES, queuePrefix } from '@switchboard/messaging/producer';
 import { metricDefinitions } from '@switchboard/telemetry';
 import {
   adminDatabaseUrl,
@@ -19,6 +20,8 @@ import {
   uniquePrefix,
 } from '@switchboard/testing';
 import { freePort, startProcess } from '@switchboard/testing/servers';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { eventually } from '../../packages/sessions/src/testing/worker-fleet.ts';
@@ -54,7 +57,10 @@ const received: string[] = [];
 const receivedTraceparents: string[] = [];
 const logs: Array<{ source: string; line: string }> = [];
 
-async function api<T>(path: string, init: RequestInit = {}): Promise<{ status: number; body: T }> {
+async function api<T>(
+  path: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: T; headers: Headers }> {
   const response = await fetch(`${tenant.apiUrl}${path}`, {
     ...init,
     headers: {
@@ -63,7 +69,7 @@ async function api<T>(path: string, init: RequestInit = {}): Promise<{ status: n
       ...init.headers,
     },
   });
-  return { status: response.status, body: (await response.json()) as T };
+  return { status: response.status, body: (await response.json()) as T, headers: response.headers };
 }
 
 function tag(span: JaegerSpan, key: string): unknown {
@@ -89,6 +95,31 @@ function ancestry(trace: JaegerTrace, span: JaegerSpan): string[] | undefined {
     current = byId.get(parent.spanID);
   }
   return undefined;
+}
+
+/** Polls Jaeger until the trace `traceId` has a span `find` accepts, with its whole ancestry. */
+async function findInTrace(
+  what: string,
+  traceId: string,
+  find: (trace: JaegerTrace) => JaegerSpan | undefined,
+): Promise<{ trace: JaegerTrace; span: JaegerSpan }> {
+  let found: { trace: JaegerTrace; span: JaegerSpan } | undefined;
+  let seen = '';
+  await eventually(
+    what,
+    async () => {
+      const trace = await jaeger.trace(traceId);
+      if (!trace) return false;
+      seen = trace.spans.map((s) => `${serviceOf(trace, s)}: ${s.operationName}`).join('\n  ');
+      const span = find(trace);
+      if (span && ancestry(trace, span)) found = { trace, span };
+      return found !== undefined;
+    },
+    60_000,
+  ).catch((error: Error) => {
+    throw new Error(`${error.message}; spans of ${traceId}:\n  ${seen}`);
+  });
+  return found!;
 }
 
 /** Polls Jaeger until a trace satisfies `find` (spans arrive in batches from two processes). */
@@ -165,9 +196,9 @@ beforeAll(async () => {
       SENTRY_DSN: `http://public@127.0.0.1:${sentry.port}/9`,
       // The receiver below is on loopback, which deliveries refuse unless allow-listed.
       WEBHOOK_ALLOWED_HOSTS: '127.0.0.1',
-      // Two sends a minute: the tests' third send waits for the session's rate limit (a wait the
-      // metrics and the pipelines dashboard then show).
-      OUTBOUND_SESSION_PER_MINUTE: '2',
+      // Three sends a minute: the rate-limit test's fourth send waits for the session's window (a
+      // wait the metrics and the pipelines dashboard then show).
+      OUTBOUND_SESSION_PER_MINUTE: '3',
     },
   });
   tenant = stack.tenants[0]!;
@@ -260,6 +291,8 @@ describe('one trace per customer message, across the API and the worker', () => 
       body: JSON.stringify({ conversationId, text: 'it ships today' }),
     });
     expect(send.status).toBe(201);
+    // The answer names the request by the Ingress's id.
+    expect(send.headers.get('x-request-id')).toBe('abc');
 
     const emulatorUrl = tenant.cloudApi!.emulator.url;
     const { trace, span } = await findTrace('the Cloud API call in the send trace', 'switchboard-api', (t) =>
@@ -301,7 +334,58 @@ describe('one trace per customer message, across the API and the worker', () => 
       30_000,
     );
     expect(lineWith('-worker', 'abc')).toMatchObject({ msg: 'outbound job processed', outcome: 'sent' });
-  }, 120_000);
+
+    // Meta's status for the send comes back in a trace of its own (Meta, like the emulator, sends
+    // no traceparent): it is processed in the send's trace, linked to the trace it arrived in, and
+    // the message.updated it publishes (the outbox's effect) follows it there.
+    const sentMessages = (await (await fetch(`${emulatorUrl}/_emulator/sent?to=${CUSTOMER}`)).json()) as {
+      messages: Array<{ id: string; request: { biz_opaque_callback_data?: string } }>;
+    };
+    const wamid = sentMessages.messages.find((m) => m.request.biz_opaque_callback_data === send.body.id)!.id;
+    const delivered = await fetch(`${emulatorUrl}/_emulator/messages/${encodeURIComponent(wamid)}/status`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ status: 'delivered' }),
+    });
+    expect(delivered.status).toBe(200);
+    const { trace: withStatus, span: publish } = await findInTrace(
+      "the status's effect in the send trace",
+      trace.traceID,
+      (t) => {
+        const status = t.spans.find((s) => s.operationName === 'process whatsapp.status');
+        return t.spans.find(
+          (s) =>
+            s.operationName === 'publish outbox.realtime.event' &&
+            s.references.some((r) => r.refType === 'CHILD_OF' && r.spanID === status?.spanID),
+        );
+      },
+    );
+    const statusChain = ancestry(withStatus, publish)!;
+    expect(statusChain[0]).toMatch(/^switchboard-api: POST/);
+    const sendProcess = statusChain.findIndex((name) => /^switchboard-worker: process outbound-/.test(name));
+    expect(sendProcess, JSON.stringify(statusChain)).toBeGreaterThan(0);
+    expect(statusChain.slice(sendProcess + 1)).toEqual([
+      'switchboard-worker: process whatsapp.status',
+      'switchboard-worker: publish outbox.realtime.event',
+    ]);
+    const status = withStatus.spans.find((s) => s.operationName === 'process whatsapp.status')!;
+    expect(tag(status, 'span.kind')).toBe('consumer');
+    expect(tag(status, 'switchboard.message.id')).toBe(send.body.id);
+    expect(tag(status, 'switchboard.message.status')).toBe('delivered');
+    // The link: the trace Meta's POST started, from the API's server span to the receipt.
+    const link = status.references.find((r) => r.refType === 'FOLLOWS_FROM');
+    expect(link?.traceID).toBeDefined();
+    expect(link!.traceID).not.toBe(trace.traceID);
+    const { trace: arrival, span: receipt } = await findInTrace(
+      'the trace the status arrived in',
+      link!.traceID,
+      (t) => t.spans.find((s) => s.spanID === link!.spanID),
+    );
+    const arrivalChain = ancestry(arrival, receipt)!;
+    expect(arrivalChain[0]).toMatch(/^switchboard-api: POST/);
+    expect(arrival.spans.some((s) => tag(s, 'http.route') === '/webhooks/cloud-api')).toBe(true);
+    expect(arrivalChain.at(-1)).toBe('switchboard-worker: process whatsapp.receipt');
+  }, 180_000);
 });
 
 /** The metric families a scrape declares (`# TYPE name kind`). */
@@ -369,29 +453,114 @@ describe('a send that fails for good', () => {
   }, 120_000);
 });
 
+describe('a scheduled message', () => {
+  it("is sent when due with the request id of the request that scheduled it on the worker's lines", async () => {
+    const conversations = await api<{ items: Array<{ id: string }> }>('/v1/conversations');
+    const conversationId = conversations.body.items[0]!.id;
+    const scheduled = await api<{ id: string }>('/v1/scheduled-messages', {
+      method: 'POST',
+      headers: { 'x-request-id': 'sched-abc' },
+      body: JSON.stringify({
+        conversationId,
+        content: { type: 'text', text: 'your parcel is out for delivery' },
+        // A few seconds ahead: the API refuses a time already past when it checks.
+        sendAt: new Date(Date.now() + 3_000).toISOString(),
+      }),
+    });
+    expect(scheduled.status).toBe(201);
+    expect(scheduled.headers.get('x-request-id')).toBe('sched-abc');
+    const workerLine = () =>
+      logs
+        .filter((l) => l.source.endsWith('-worker') && l.line.includes('"request_id":"sched-abc"'))
+        .map((l) => JSON.parse(l.line.slice(l.line.indexOf('{'))) as Record<string, unknown>)
+        .find((line) => line.msg === 'outbound job processed');
+    await eventually('the worker logs the scheduled send with its request id', () => !!workerLine(), 60_000);
+    expect(workerLine()).toMatchObject({ request_id: 'sched-abc', outcome: 'sent' });
+    const row = await api<{ status: string; messageId: string }>(
+      `/v1/scheduled-messages/${scheduled.body.id}`,
+    );
+    expect(row.body.status).toBe('sent');
+  }, 120_000);
+});
+
 describe("a send over the session's rate limit", () => {
   it('waits for a slot, and the wait is observed', async () => {
     const conversations = await api<{ items: Array<{ id: string }> }>('/v1/conversations');
     const conversationId = conversations.body.items[0]!.id;
-    // The two sends above took the session's two slots of this minute.
-    const send = await api<{ id: string }>('/v1/messages', {
-      method: 'POST',
-      headers: { 'idempotency-key': 'trace-rate-limited' },
-      body: JSON.stringify({ conversationId, text: 'one more thing' }),
-    });
-    expect(send.status).toBe(201);
+    const sentSoFar = async () =>
+      sample(
+        await (await fetch(`http://127.0.0.1:${tenant.workerMetricsPort}/metrics`)).text(),
+        'switchboard_outbound_sends_total',
+        { channel: 'cloud-api', result: 'sent' },
+      ) ?? 0;
+    const before = await sentSoFar();
+    // The precondition, forced: the session's window empty (the earlier tests' sends may or may
+    // not still be in it), then four sends at once against three a minute, so exactly the fourth
+    // waits, until the first one's slot leaves the window.
+    const redis = new Redis(redisOptions());
+    try {
+      const keys = await redis.keys(`${tenant.keyPrefix}ratelimit:*`);
+      if (keys.length > 0) await redis.del(...keys);
+    } finally {
+      redis.disconnect();
+    }
+    for (const n of [1, 2, 3, 4]) {
+      const send = await api<{ id: string }>('/v1/messages', {
+        method: 'POST',
+        headers: { 'idempotency-key': `trace-rate-limited-${n}` },
+        body: JSON.stringify({ conversationId, text: `one more thing (${n})` }),
+      });
+      expect(send.status).toBe(201);
+    }
     await eventually(
-      'the worker to observe the wait',
-      async () => {
-        const text = await (await fetch(`http://127.0.0.1:${tenant.workerMetricsPort}/metrics`)).text();
-        return (
-          (sample(text, 'switchboard_outbound_rate_limit_wait_seconds_count', { channel: 'cloud-api' }) ??
-            0) >= 1
-        );
-      },
-      30_000,
+      'the four sends sent, the last after its wait',
+      async () => (await sentSoFar()) === before + 4,
+      90_000,
     );
-  }, 60_000);
+  }, 120_000);
+});
+
+describe('a Meta payload the worker cannot process', () => {
+  it('fails its cloud-api-inbound job, reported to Sentry with its queue, scrubbed of the number and text', async () => {
+    // A job an API of another version could have written: a field this worker does not know,
+    // named by the customer's number, so the error message quotes it.
+    const queue = new Queue(QUEUE_NAMES.cloudApiInbound, {
+      connection: redisOptions(),
+      prefix: queuePrefix(tenant.keyPrefix),
+    });
+    try {
+      await queue.add(
+        'inbound',
+        {
+          tenantId: tenant.tenantId,
+          receivedAt: new Date().toISOString(),
+          payload: { text: 'about the refund' },
+          [`+${CUSTOMER}`]: true,
+        },
+        { jobId: 'observability-malformed' },
+      );
+    } finally {
+      await queue.close();
+    }
+    const event = await sentry.waitFor(
+      (request) =>
+        request.path.startsWith('/api/9/envelope/') && request.body.includes('cloud-api inbound job failed'),
+    );
+    const [, , payload] = event.body.split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(payload).toMatchObject({
+      tags: {
+        queue: 'cloud-api-inbound',
+        jobId: 'observability-malformed',
+        what: 'cloud-api inbound job failed',
+        service: 'switchboard-worker',
+      },
+    });
+    expect(JSON.stringify(payload)).toContain('is malformed');
+    expect(JSON.stringify(payload)).toContain('[phone]');
+    const everything = sentry.requests.map((request) => request.body).join('\n');
+    expect(everything).not.toContain(CUSTOMER);
+    expect(everything).not.toContain('about the refund');
+  }, 120_000);
 });
 
 describe('metrics, alerts and dashboards of the same message', () => {
@@ -424,8 +593,8 @@ describe('metrics, alerts and dashboards of the same message', () => {
         channel: 'cloud-api',
         result: 'sent',
       }),
-    ).toBe(1);
-    expect(sample(worker, 'switchboard_outbound_send_duration_seconds_count', { result: 'sent' })).toBe(1);
+    ).toBe(6);
+    expect(sample(worker, 'switchboard_outbound_send_duration_seconds_count', { result: 'sent' })).toBe(6);
     expect(
       sample(worker, 'switchboard_webhook_deliveries_total', { result: 'delivered' }),
     ).toBeGreaterThanOrEqual(1);
@@ -434,7 +603,8 @@ describe('metrics, alerts and dashboards of the same message', () => {
       sample(worker, 'switchboard_outbound_sends_total', { result: 'failed', error_class: 'SEND_FAILED' }),
     ).toBe(1);
     expect(sample(worker, 'switchboard_outbound_dead_letters_total', tenantLabel)).toBe(1);
-    // The third send waited for the session's rate limit (two a minute here), for at most a minute.
+    // The rate-limit test's fourth send waited for the session's window (three a minute here), once,
+    // for at most a minute.
     expect(
       sample(worker, 'switchboard_outbound_rate_limit_wait_seconds_count', {
         ...tenantLabel,

@@ -67,7 +67,13 @@ export const outboundJobSchema = z.discriminatedUnion('kind', [
     requestId: requestId.optional(),
   }),
   /** A scheduled message: the job is delayed until `send_at`; the worker creates the message then sends it. */
-  z.strictObject({ kind: z.literal('scheduled'), tenantId: uuid, scheduledMessageId: uuid }),
+  z.strictObject({
+    kind: z.literal('scheduled'),
+    tenantId: uuid,
+    scheduledMessageId: uuid,
+    /** The id of the API request that scheduled it: the worker's log lines for the send carry it. */
+    requestId: requestId.optional(),
+  }),
 ]);
 export type OutboundJob = z.infer<typeof outboundJobSchema>;
 

@@ -57,6 +57,7 @@ export {
 } from './start.ts';
 export {
   currentTraceContext,
+  currentTraceparent,
   EntryPointSampler,
   extractTraceContext,
   injectTraceContext,
@@ -67,6 +68,7 @@ export {
   type TraceContext,
   type TracingHandle,
   type TracingOptions,
+  traceContextFromTraceparent,
   tracesUrl,
   withHttpClientSpan,
   withJobContext,

@@ -364,6 +364,8 @@ export const spanAttributes = {
   jobId: 'switchboard.job.id',
   /** Switchboard message id (never the provider's, never the text). */
   messageId: 'switchboard.message.id',
+  /** A message status a span applies (sent, delivered, read, failed). */
+  messageStatus: 'switchboard.message.status',
 } as const;
 
 /** Instrumentation scope name for spans created by Switchboard code. */

@@ -4,16 +4,21 @@ import { createLogger } from './logger.ts';
 import { spanAttributes, TRACER_NAME } from './names.ts';
 import { PHONE_MASK } from './redaction.ts';
 import { MemoryDestination } from './testing/memory-destination.ts';
+import { type MemoryTracing, startMemoryTracing } from './testing/memory-tracing.ts';
 import { type RecordingServer, startRecordingServer } from './testing/recording-server.ts';
 import {
+  currentTraceContext,
+  currentTraceparent,
   extractTraceContext,
   injectTraceContext,
   startTracing,
   type TraceCarrier,
   type TracingHandle,
+  traceContextFromTraceparent,
   tracesUrl,
   withHttpClientSpan,
   withJobContext,
+  withSpan,
 } from './tracing.ts';
 
 interface ExportedSpan {
@@ -226,5 +231,62 @@ describe('startTracing with an OTLP endpoint', () => {
   it('extracts nothing from an empty or missing carrier', () => {
     expect(trace.getSpanContext(extractTraceContext(undefined))).toBeUndefined();
     expect(trace.getSpanContext(extractTraceContext({}))).toBeUndefined();
+  });
+});
+
+describe('a trace context stored as a traceparent', () => {
+  let memory: MemoryTracing;
+
+  beforeAll(() => {
+    memory = startMemoryTracing('cst-traceparent');
+  });
+
+  afterAll(async () => {
+    await memory.shutdown();
+  });
+
+  it('is the active span, read back as a parent or a link; malformed values are ignored', async () => {
+    expect(currentTraceparent()).toBeUndefined();
+    const stored = await withSpan('process outbound-s', { kind: 'consumer' }, (span) => ({
+      traceparent: currentTraceparent(),
+      traceId: span.spanContext().traceId,
+      spanId: span.spanContext().spanId,
+    }));
+    expect(stored.traceparent).toBe(`00-${stored.traceId}-${stored.spanId}-01`);
+    const arrived = await withSpan('process whatsapp.receipt', { kind: 'consumer' }, (span) => ({
+      context: currentTraceContext(),
+      traceId: span.spanContext().traceId,
+      spanId: span.spanContext().spanId,
+    }));
+    await context.with(ROOT_CONTEXT, () =>
+      withSpan(
+        'process whatsapp.status',
+        {
+          kind: 'consumer',
+          parent: traceContextFromTraceparent(stored.traceparent),
+          // A context without a span is left out of the links.
+          links: [arrived.context, ROOT_CONTEXT],
+        },
+        () => undefined,
+      ),
+    );
+    const status = (await memory.spans()).find((span) => span.name === 'process whatsapp.status');
+    expect(status).toMatchObject({
+      traceId: stored.traceId,
+      parentSpanId: stored.spanId,
+      kind: 'consumer',
+      links: [{ traceId: arrived.traceId, spanId: arrived.spanId }],
+    });
+    for (const bad of [
+      undefined,
+      null,
+      '',
+      `01-${'a'.repeat(32)}-${'b'.repeat(16)}-01`,
+      `00-${'A'.repeat(32)}-${'b'.repeat(16)}-01`,
+      `00-${'0'.repeat(32)}-${'b'.repeat(16)}-01`,
+      `00-${'a'.repeat(32)}-${'0'.repeat(16)}-01`,
+      `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01 `,
+    ])
+      expect(traceContextFromTraceparent(bad), String(bad)).toBeUndefined();
   });
 });

@@ -108,6 +108,19 @@ export function startTracing(options: TracingOptions): TracingHandle {
   if (options.otlpEndpoint === undefined) {
     return { enabled: false, shutdown: async () => {} };
   }
+  return startTracingSdk(options, {
+    traceExporter: new OTLPTraceExporter({ url: tracesUrl(options.otlpEndpoint) }),
+  });
+}
+
+/**
+ * {@link startTracing}'s SDK (resource, sampler, propagator) with the given exporter, or span
+ * processors (a test's in-memory exporter: `startMemoryTracing` in testing/).
+ */
+export function startTracingSdk(
+  options: Omit<TracingOptions, 'otlpEndpoint'>,
+  output: Pick<NodeSDKConfiguration, 'traceExporter'> | Pick<NodeSDKConfiguration, 'spanProcessors'>,
+): TracingHandle {
   if (active) throw new Error('tracing is already started in this process; shut it down first');
 
   // Merged onto the default resource to keep the telemetry.sdk.* attributes.
@@ -126,7 +139,7 @@ export function startTracing(options: TracingOptions): TracingHandle {
     // Host and process identify the pod; the env detector is left out so resource
     // attributes come from configuration, not from whatever OTEL_* happens to be set.
     resourceDetectors: [hostDetector, processDetector, serviceInstanceIdDetector],
-    traceExporter: new OTLPTraceExporter({ url: tracesUrl(options.otlpEndpoint) }),
+    ...output,
     sampler: new ParentBasedSampler({ root: new EntryPointSampler() }),
     textMapPropagator: propagator,
     instrumentations: options.instrumentations ?? [],
@@ -224,6 +237,31 @@ export function currentTraceContext(): TraceContext {
   return context.active();
 }
 
+/** A W3C traceparent: version 00, trace id, span id, flags (55 characters, lowercase hex). */
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/**
+ * The active span's W3C `traceparent`, to store beside a row that another process (or a later
+ * run) continues; undefined outside a span or when tracing is off (no-op spans carry none).
+ */
+export function currentTraceparent(from: Context = context.active()): string | undefined {
+  const value = injectTraceContext({}, from).traceparent;
+  return value !== undefined && TRACEPARENT.test(value) ? value : undefined;
+}
+
+/**
+ * The trace context a stored `traceparent` names (see {@link currentTraceparent}), as a parent
+ * or link for {@link withSpan}; undefined for a missing or malformed value (a stored value is
+ * external input by the time it is read), and for an all-zero trace or span id.
+ */
+export function traceContextFromTraceparent(value: string | null | undefined): TraceContext | undefined {
+  if (typeof value !== 'string') return undefined;
+  const match = TRACEPARENT.exec(value);
+  if (!match || /^0+$/.test(match[1]!) || /^0+$/.test(match[2]!)) return undefined;
+  const extracted = extractTraceContext({ traceparent: value });
+  return trace.getSpanContext(extracted) ? extracted : undefined;
+}
+
 /** Options for {@link withSpan}. */
 export interface SpanOptions {
   /** `consumer` for a received event, `producer` for a publish, `client` for an outgoing call, `internal` otherwise. */
@@ -232,6 +270,12 @@ export interface SpanOptions {
   attributes?: Attributes;
   /** The context to continue; default the active one. */
   parent?: TraceContext;
+  /**
+   * Contexts the span is linked to without being their child (the messaging conventions' links:
+   * e.g. the trace a status webhook arrived in, when the status is processed in the send's trace).
+   * Contexts without a valid span are left out.
+   */
+  links?: TraceContext[];
 }
 
 const SPAN_KINDS = {
@@ -251,9 +295,14 @@ export async function withSpan<T>(
   fn: (span: Span) => T | Promise<T>,
 ): Promise<T> {
   const tracer = trace.getTracer(TRACER_NAME);
+  const links = (options.links ?? []).flatMap((linked) => {
+    const spanContext = trace.getSpanContext(linked);
+    return spanContext && trace.isSpanContextValid(spanContext) ? [{ context: spanContext }] : [];
+  });
   const spanOptions = {
     kind: SPAN_KINDS[options.kind],
     ...(options.attributes ? { attributes: options.attributes } : {}),
+    ...(links.length > 0 ? { links } : {}),
   };
   return tracer.startActiveSpan(name, spanOptions, options.parent ?? context.active(), async (span) => {
     try {

@@ -258,6 +258,9 @@ describe('CORS', () => {
     });
     expect(allowed.headers['access-control-allow-origin']).toBe('https://inbox.example');
     expect(allowed.headers['access-control-allow-credentials']).toBe('true');
+    // The inbox (another origin) can read the request id of an answer.
+    expect(allowed.headers['access-control-expose-headers']).toBe('x-request-id');
+    expect(allowed.headers['x-request-id']).toEqual(expect.any(String));
     const preflight = await app.inject({
       method: 'OPTIONS',
       url: '/v1/conversations',

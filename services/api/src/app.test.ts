@@ -59,6 +59,25 @@ describe('shape', () => {
     expect(res.json().error.code).toBe('route_not_found');
   });
 
+  it("answers every request with its X-Request-Id: the Ingress's when sane, else the generated one", async () => {
+    const id = (res: { headers: Record<string, unknown> }) => res.headers['x-request-id'];
+    const headers = { 'x-request-id': 'ingress-abc-123' };
+    expect(id(await app.inject({ method: 'GET', url: '/livez', headers }))).toBe('ingress-abc-123');
+    const missing = await app.inject({ method: 'GET', url: '/v1/nope', headers });
+    expect([missing.statusCode, id(missing)]).toEqual([404, 'ingress-abc-123']);
+    const unauthenticated = await app.inject({ method: 'GET', url: '/v1/conversations', headers });
+    expect([unauthenticated.statusCode, id(unauthenticated)]).toEqual([401, 'ingress-abc-123']);
+    const tooLarge = await app.inject({
+      method: 'POST',
+      url: '/v1/auth/login',
+      headers: { ...headers, 'content-type': 'application/json' },
+      payload: JSON.stringify({ email: 'a@b.test', password: 'x'.repeat(2 * 1024 * 1024) }),
+    });
+    expect([tooLarge.statusCode, id(tooLarge)]).toEqual([413, 'ingress-abc-123']);
+    const forged = await app.inject({ method: 'GET', url: '/v1/nope', headers: { 'x-request-id': 'a\tb' } });
+    expect(id(forged)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  });
+
   it('refuses a body over the limit', async () => {
     const res = await app.inject({
       method: 'POST',

@@ -27,8 +27,8 @@ import type { ApiContext, PasswordResetDelivery } from './context.ts';
 import { ApiError } from './errors.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { documentedErrorsPlugin } from './plugins/documented-errors.ts';
-import { errorHandlerPlugin } from './plugins/error-handler.ts';
-import { requestIdFor } from './plugins/request-id.ts';
+import { answerFrameworkError, errorHandlerPlugin } from './plugins/error-handler.ts';
+import { REQUEST_ID_HEADER, requestIdFor, requestIdHeaderPlugin } from './plugins/request-id.ts';
 import { TenantQueues } from './queues.ts';
 import { degradingRedisStore } from './rate-limit-store.ts';
 import { type RealtimeOptions, realtimeHubPlugin } from './realtime/index.ts';
@@ -142,6 +142,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // The Ingress's X-Request-Id when valid, else a new id; logged as request_id, as the worker does.
     genReqId: requestIdFor,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    // A URL the router refuses (undecodable, a parameter too long): the catalogue's answer.
+    frameworkErrors: answerFrameworkError,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -201,6 +203,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     });
   }
 
+  // Every answer names its request in X-Request-Id, errors and 404s included.
+  await app.register(requestIdHeaderPlugin);
   // A span per request under the http server span (no-op until tracing is started).
   await app.register(fastifyTracing());
   await app.register(errorHandlerPlugin, {
@@ -214,7 +218,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'style-src': ["'self'", "'unsafe-inline'"] },
     },
   });
-  await app.register(cors, { origin: [...(options.corsOrigins ?? [])], credentials: true });
+  await app.register(cors, {
+    origin: [...(options.corsOrigins ?? [])],
+    credentials: true,
+    // Browsers show a cross-origin page the request id only when it is exposed.
+    exposedHeaders: [REQUEST_ID_HEADER],
+  });
   await app.register(cookie);
   await app.register(rateLimit, {
     max: options.rateLimitPerMinute ?? 600,

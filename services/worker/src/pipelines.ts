@@ -17,7 +17,7 @@ import {
 } from '@switchboard/messaging';
 import type { SecretResolver } from '@switchboard/secrets';
 import type { OwnedSession } from '@switchboard/sessions';
-import { type Logger, queueTelemetry } from '@switchboard/telemetry';
+import { captureError, type Logger, queueTelemetry } from '@switchboard/telemetry';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PipelineMediaOptions } from './media.ts';
@@ -128,6 +128,19 @@ export class MessagePipelines {
     this.cloudApiInbound.on('error', (error) =>
       this.options.logger.error({ err: error }, 'cloud-api inbound consumer error'),
     );
+    this.cloudApiInbound.on('failed', (job, error) => {
+      // Failed for good (unrecoverable, or its last attempt): what Meta sent is not stored, and the
+      // job stays failed for a look. Reported like a dead-lettered send: the queue and job id as
+      // tags, the error through Sentry's scrubbers (never the payload, which holds numbers and text).
+      if (!job || !(error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1)))
+        return;
+      this.options.logger.error({ err: error, jobId: job.id }, 'cloud-api inbound job failed');
+      captureError(error, {
+        queue: QUEUE_NAMES.cloudApiInbound,
+        jobId: job.id,
+        what: 'cloud-api inbound job failed',
+      });
+    });
     await this.cloudApiInbound.waitUntilReady();
   }
 

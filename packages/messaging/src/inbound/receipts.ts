@@ -1,6 +1,12 @@
 // Delivery receipts: a message's status moves forward only, with its history and realtime event.
 import type { Receipt } from '@switchboard/channels';
 import { type Db, type MessageStatus, type TenantTx, withTenant } from '@switchboard/db';
+import {
+  currentTraceContext,
+  spanAttributes,
+  traceContextFromTraceparent,
+  withSpan,
+} from '@switchboard/telemetry';
 import { writeOutbox } from '../outbox/entries.ts';
 import { INBOUND_TX } from './transaction.ts';
 
@@ -36,7 +42,8 @@ function statusesBefore(to: MessageStatus): MessageStatus[] {
  * Moves a message's status forward (queued -> sent -> delivered -> read; failed from any status but
  * read) and records the status in message_status_events. A receipt that would move it backwards,
  * or repeats the current status, changes nothing. The UPDATE is conditional on the current status,
- * so concurrent receipts cannot move it backwards either.
+ * so concurrent receipts cannot move it backwards either. The worker's send passes the traceparent
+ * of its span with `sent` (`sendTraceparent`), kept on the message so its statuses continue it.
  */
 export async function setMessageStatus(
   tx: TenantTx,
@@ -44,8 +51,12 @@ export async function setMessageStatus(
   messageId: string,
   status: MessageStatus,
   at: Date,
-  extra: { reason?: string; providerMessageId?: string; epoch?: bigint } = {},
+  extra: { reason?: string; providerMessageId?: string; epoch?: bigint; sendTraceparent?: string } = {},
 ): Promise<boolean> {
+  const sendTraceparent =
+    status === 'sent' && traceContextFromTraceparent(extra.sendTraceparent)
+      ? extra.sendTraceparent
+      : undefined;
   const timestamps =
     status === 'sent'
       ? { sentAt: at }
@@ -62,9 +73,19 @@ export async function setMessageStatus(
       ...(status === 'failed' ? { failureReason: extra.reason ?? 'failed' } : {}),
       ...(extra.providerMessageId ? { providerMessageId: extra.providerMessageId } : {}),
       ...(extra.epoch !== undefined ? { epoch: extra.epoch } : {}),
+      ...(sendTraceparent ? { sendTraceparent } : {}),
     },
   });
-  if (result.count === 0) return false;
+  if (result.count === 0) {
+    // A status overtook the record of the send ("delivered" before "sent" was written): the send's
+    // trace is still kept, for the statuses still to come.
+    if (sendTraceparent)
+      await tx.message.updateMany({
+        where: { id: messageId, sendTraceparent: null },
+        data: { sendTraceparent },
+      });
+    return false;
+  }
   // A later status implies the earlier ones (WhatsApp and Meta may skip or reorder them): their
   // times are filled in when still unknown, so a read message always has a delivered time.
   if (status === 'delivered' || status === 'read')
@@ -103,7 +124,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 async function adoptProviderId(
   tx: TenantTx,
   receipt: Receipt,
-): Promise<{ id: string; conversationId: string } | undefined> {
+): Promise<{ id: string; conversationId: string; sendTraceparent: string | null } | undefined> {
   const ours = receipt.callbackData;
   if (!ours || !UUID.test(ours)) return undefined;
   const unknownOutcome = UNKNOWN_OUTCOME_REASONS.map((reason) => ({
@@ -119,13 +140,27 @@ async function adoptProviderId(
   });
   if (adopted.count === 0) return undefined;
   return (
-    (await tx.message.findFirst({ where: candidate, select: { id: true, conversationId: true } })) ??
-    undefined
+    (await tx.message.findFirst({
+      where: candidate,
+      select: { id: true, conversationId: true, sendTraceparent: true },
+    })) ?? undefined
   );
 }
 
-/** Applies a delivery receipt to the message it names (by session and provider message id). */
+/**
+ * Applies a delivery receipt to the message it names (by session and provider message id).
+ *
+ * A status arrives in a trace of its own (Meta's webhook POST, or the socket's event), not in the
+ * send's. When the message kept its send's traceparent, the status is applied in a CONSUMER span
+ * `process whatsapp.status` that is a child of the send (so the send's trace shows what became of
+ * the message, down to the effects of the status: the outbox rows written here continue it) and
+ * links to the span the status arrived in. The OpenTelemetry messaging conventions make the
+ * creation context a link when a consumer's own trace is the parent; here the status is the
+ * send's consequence and its own trace is a one-hop delivery, so the send is the parent and the
+ * delivery the link: either trace leads to the other.
+ */
 export async function applyReceipt(db: Db, tenantId: string, receipt: Receipt): Promise<ApplyReceiptResult> {
+  const arrivedIn = currentTraceContext();
   return await withTenant(
     db,
     tenantId,
@@ -133,41 +168,70 @@ export async function applyReceipt(db: Db, tenantId: string, receipt: Receipt): 
       const message =
         (await tx.message.findFirst({
           where: { sessionId: receipt.sessionId, providerMessageId: receipt.providerMessageId },
-          select: { id: true, conversationId: true },
+          select: { id: true, conversationId: true, sendTraceparent: true },
         })) ?? (await adoptProviderId(tx, receipt));
       if (!message) return { applied: false, reason: 'unknown-message' } as const;
-      const reason = receipt.status === 'failed' ? receiptFailureReason(receipt) : undefined;
-      const at = receipt.at ?? new Date();
-      const moved = await setMessageStatus(tx, tenantId, message.id, receipt.status, at, {
-        ...(reason ? { reason } : {}),
-      });
-      // A receipt behind the current status (delivered after read: WhatsApp and Meta do not
-      // promise order) changes nothing; the history holds the statuses the message moved through.
-      if (!moved) return { applied: false, reason: 'not-forward' } as const;
-      const outboxIds = await writeOutbox(tx, tenantId, [
+      const send = traceContextFromTraceparent(message.sendTraceparent);
+      if (!send) return await applyStatus(tx, tenantId, receipt, message);
+      return await withSpan(
+        'process whatsapp.status',
         {
-          kind: 'realtime.event',
-          payload: {
-            type: 'message.updated',
-            at: new Date().toISOString(),
-            data: {
-              messageId: message.id,
-              conversationId: message.conversationId,
-              status: receipt.status,
-              ...(reason ? { reason } : {}),
-            },
+          kind: 'consumer',
+          parent: send,
+          links: [arrivedIn],
+          attributes: {
+            'messaging.system': 'whatsapp',
+            'messaging.operation.type': 'process',
+            'messaging.operation.name': 'process',
+            'messaging.destination.name': 'whatsapp.status',
+            [spanAttributes.session]: receipt.sessionId,
+            [spanAttributes.messageId]: message.id,
+            [spanAttributes.messageStatus]: receipt.status,
           },
         },
-      ]);
-      return {
-        applied: true,
-        messageId: message.id,
-        conversationId: message.conversationId,
-        status: receipt.status,
-        ...(reason ? { reason } : {}),
-        outboxIds,
-      } as const;
+        () => applyStatus(tx, tenantId, receipt, message),
+      );
     },
     INBOUND_TX,
   );
+}
+
+/** The status move of {@link applyReceipt}, with its `message.updated` outbox row. */
+async function applyStatus(
+  tx: TenantTx,
+  tenantId: string,
+  receipt: Receipt,
+  message: { id: string; conversationId: string },
+): Promise<ApplyReceiptResult> {
+  const reason = receipt.status === 'failed' ? receiptFailureReason(receipt) : undefined;
+  const at = receipt.at ?? new Date();
+  const moved = await setMessageStatus(tx, tenantId, message.id, receipt.status, at, {
+    ...(reason ? { reason } : {}),
+  });
+  // A receipt behind the current status (delivered after read: WhatsApp and Meta do not
+  // promise order) changes nothing; the history holds the statuses the message moved through.
+  if (!moved) return { applied: false, reason: 'not-forward' } as const;
+  const outboxIds = await writeOutbox(tx, tenantId, [
+    {
+      kind: 'realtime.event',
+      payload: {
+        type: 'message.updated',
+        at: new Date().toISOString(),
+        data: {
+          messageId: message.id,
+          conversationId: message.conversationId,
+          status: receipt.status,
+          ...(reason ? { reason } : {}),
+        },
+      },
+    },
+  ]);
+  return {
+    applied: true,
+    messageId: message.id,
+    conversationId: message.conversationId,
+    status: receipt.status,
+    ...(reason ? { reason } : {}),
+    outboxIds,
+  } as const;
 }

@@ -2,6 +2,7 @@ import { type Channel, ChannelError, type OutboundContent } from '@switchboard/c
 import { type Db, withTenant } from '@switchboard/db';
 import {
   captureError,
+  currentTraceparent,
   logFields,
   pipelineMetrics,
   queueTelemetry,
@@ -392,10 +393,13 @@ export class OutboundConsumer {
     }
     this.countSend('sent', 'none', sendStarted);
 
+    // The send's span (the job's), kept on the message: its statuses are processed in this trace.
+    const sendTraceparent = currentTraceparent();
     const moved = await withTenant(db, tenantId, async (tx) => {
       const applied = await setMessageStatus(tx, tenantId, message.id, 'sent', result.timestamp, {
         providerMessageId: result.providerMessageId,
         epoch,
+        ...(sendTraceparent ? { sendTraceparent } : {}),
       });
       // A receipt may have overtaken the record (delivered before "sent" was written): keep the send time.
       if (!applied)

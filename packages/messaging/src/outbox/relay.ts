@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { type Db, withTenant } from '@switchboard/db';
-import { currentTraceContext, queueTelemetry, type TraceContext, withSpan } from '@switchboard/telemetry';
+import {
+  currentTraceContext,
+  queueTelemetry,
+  type TraceContext,
+  traceContextFromTraceparent,
+  withSpan,
+} from '@switchboard/telemetry';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import {
@@ -71,7 +77,9 @@ interface PendingKick {
  * `FOR UPDATE SKIP LOCKED` inside a transaction that lasts until each effect happened and the
  * row is deleted, so two relays (two workers, or a kick and a sweep) never perform one row at the
  * same time. A failed effect (Redis unreachable) keeps its row with `attempts + 1` and
- * `last_error`, and is retried with exponential backoff.
+ * `last_error`, and is retried with exponential backoff. Each effect runs in a PRODUCER span
+ * continuing the row's stored traceparent (the commit that wrote it), so an effect performed by
+ * a sweep after a crash, in another process, is still in the commit's trace.
  */
 export class OutboxRelay {
   private readonly options: OutboxRelayOptions;
@@ -82,7 +90,8 @@ export class OutboxRelay {
   /** In-memory backoff: row id -> earliest next attempt (ms). Rows another relay failed are retried at its pace. */
   private readonly retryAt = new Map<string, number>();
   private readonly pending: PendingKick[] = [];
-  // The trace of the commit that kicked each row, so its effect (an enqueue) continues that trace.
+  // The trace of the commit that kicked each row: the effect's parent when the row has no stored
+  // traceparent (written with tracing off, or before the column existed).
   private readonly traceContexts = new Map<string, TraceContext>();
   private pumping: Promise<void> | undefined;
   private sweeping: Promise<unknown> | undefined;
@@ -205,17 +214,23 @@ export class OutboxRelay {
       db,
       tenantId,
       async (tx) => {
-        type Row = { id: string; kind: string; payload: unknown; attempts: number };
+        type Row = {
+          id: string;
+          kind: string;
+          payload: unknown;
+          attempts: number;
+          traceparent: string | null;
+        };
         // RLS scopes both to this tenant's rows. SKIP LOCKED: a row another relay holds is its.
         const rows =
           'ids' in selection
             ? await tx.$queryRaw<Row[]>`
-                SELECT id::text AS id, kind, payload, attempts FROM outbox
+                SELECT id::text AS id, kind, payload, attempts, traceparent FROM outbox
                  WHERE id = ANY(${selection.ids}::uuid[])
                  ORDER BY created_at, id
                  FOR UPDATE SKIP LOCKED`
             : await tx.$queryRaw<Row[]>`
-                SELECT id::text AS id, kind, payload, attempts FROM outbox
+                SELECT id::text AS id, kind, payload, attempts, traceparent FROM outbox
                  WHERE created_at <= clock_timestamp() - make_interval(secs => ${selection.sweep / 1000})
                    AND NOT (id = ANY(${backingOff}::uuid[]))
                  ORDER BY created_at, id
@@ -253,6 +268,7 @@ export class OutboxRelay {
     kind: string;
     payload: unknown;
     attempts: number;
+    traceparent: string | null;
   }): Promise<string | undefined> {
     let entry: ParsedOutboxEntry;
     try {
@@ -261,9 +277,10 @@ export class OutboxRelay {
       this.options.onError?.(error, { what: 'outbox row', outboxId: row.id });
       return (error as Error).message;
     }
-    const parent = this.traceContexts.get(row.id);
+    const parent = traceContextFromTraceparent(entry.traceparent) ?? this.traceContexts.get(row.id);
     try {
-      // A PRODUCER span per effect (the messaging conventions), in the kicking commit's trace.
+      // A PRODUCER span per effect (the messaging conventions), in the trace of the commit that
+      // wrote the row (stored with it), else of the commit that kicked it.
       await withSpan(
         `publish outbox.${entry.kind}`,
         {

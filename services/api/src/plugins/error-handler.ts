@@ -1,8 +1,9 @@
 import { DbInputError } from '@switchboard/db';
-import type { FastifyError } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ApiError, ERRORS, type ErrorCode } from '../errors.ts';
+import { REQUEST_ID_HEADER } from './request-id.ts';
 
 /** The catalogue code of a status Fastify or a plugin set (body limit, content type, rate limit). */
 function codeForStatus(status: number): ErrorCode {
@@ -23,6 +24,22 @@ function postgresDataException(error: unknown): string | undefined {
   ).meta?.driverAdapterError?.cause;
   if (typeof cause?.code !== 'string' || !cause.code.startsWith('22')) return undefined;
   return typeof cause.message === 'string' ? cause.message : 'invalid value';
+}
+
+/**
+ * Fastify's `frameworkErrors`: a URL the router cannot decode (400) or a path parameter over
+ * `maxParamLength` (414), refused before any hook runs. Answered in the catalogue's shape as
+ * `validation_failed` at the router's status, with the request id (no onRequest hook ran to set it).
+ */
+export function answerFrameworkError(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  void reply
+    .header(REQUEST_ID_HEADER, request.id)
+    .status(error.statusCode ?? 400)
+    .send({ error: { code: 'validation_failed', message: error.message } });
 }
 
 /** Options of {@link errorHandlerPlugin}. */

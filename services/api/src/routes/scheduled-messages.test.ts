@@ -8,11 +8,16 @@ describe('scheduled messages', () => {
   it('stores the row with a delayed job, lists by status, and cancels removing the job', async () => {
     const h = bearer(await tokenFor('a', 'agent'));
     const { conversationId, sessionId, tenantId } = seeded.a;
-    const schedule = (payload: object, headers = h) =>
+    const schedule = (payload: object, headers: Record<string, string> = h) =>
       app.inject({ method: 'POST', url: '/v1/scheduled-messages', headers, payload });
     const sendAt = new Date(Date.now() + 3_600_000).toISOString();
-    const created = await schedule({ conversationId, content: { type: 'text', text: 'later' }, sendAt });
+    // The Ingress's request id: the job carries it, so the worker's lines for the send do too.
+    const created = await schedule(
+      { conversationId, content: { type: 'text', text: 'later' }, sendAt },
+      { ...h, 'x-request-id': 'sched-req-1' },
+    );
     expect(created.statusCode).toBe(201);
+    expect(created.headers['x-request-id']).toBe('sched-req-1');
     const row = created.json();
     expect(row).toMatchObject({ status: 'scheduled', sessionId, conversationId, sendAt, messageId: null });
     expect(row.content).toEqual({ type: 'text', text: 'later' });
@@ -24,6 +29,7 @@ describe('scheduled messages', () => {
         kind: 'scheduled',
         tenantId,
         scheduledMessageId: row.id,
+        requestId: 'sched-req-1',
       });
       expect(await job!.isDelayed()).toBe(true);
       expect(job!.opts.delay).toBeGreaterThan(0);

@@ -60,6 +60,8 @@ export async function scheduleMessage(
     kind: 'scheduled',
     tenantId: p.tenantId,
     scheduledMessageId: row.id,
+    // The worker's log lines for the send, when it is due, carry the id of this request.
+    requestId: request.id,
   });
   await ctx.queues.get(p.slug, QUEUE_NAMES.outbound(row.sessionId)).add('scheduled', job, {
     ...outboundJobOptions(job),

@@ -2130,6 +2130,7 @@ export const MessageScalarFieldEnum = {
   sentAt: 'sentAt',
   deliveredAt: 'deliveredAt',
   readAt: 'readAt',
+  sendTraceparent: 'sendTraceparent',
   template: 'template',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
@@ -2273,6 +2274,7 @@ export const OutboxEntryScalarFieldEnum = {
   payload: 'payload',
   attempts: 'attempts',
   lastError: 'lastError',
+  traceparent: 'traceparent',
   createdAt: 'createdAt'
 } as const
 

@@ -264,6 +264,7 @@ export const MessageScalarFieldEnum = {
   sentAt: 'sentAt',
   deliveredAt: 'deliveredAt',
   readAt: 'readAt',
+  sendTraceparent: 'sendTraceparent',
   template: 'template',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
@@ -407,6 +408,7 @@ export const OutboxEntryScalarFieldEnum = {
   payload: 'payload',
   attempts: 'attempts',
   lastError: 'lastError',
+  traceparent: 'traceparent',
   createdAt: 'createdAt'
 } as const
 

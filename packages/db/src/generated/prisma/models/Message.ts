@@ -64,6 +64,7 @@ export type MessageMinAggregateOutputType = {
   sentAt: Date | null
   deliveredAt: Date | null
   readAt: Date | null
+  sendTraceparent: string | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -96,6 +97,7 @@ export type MessageMaxAggregateOutputType = {
   sentAt: Date | null
   deliveredAt: Date | null
   readAt: Date | null
+  sendTraceparent: string | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -129,6 +131,7 @@ export type MessageCountAggregateOutputType = {
   sentAt: number
   deliveredAt: number
   readAt: number
+  sendTraceparent: number
   template: number
   createdAt: number
   updatedAt: number
@@ -174,6 +177,7 @@ export type MessageMinAggregateInputType = {
   sentAt?: true
   deliveredAt?: true
   readAt?: true
+  sendTraceparent?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -206,6 +210,7 @@ export type MessageMaxAggregateInputType = {
   sentAt?: true
   deliveredAt?: true
   readAt?: true
+  sendTraceparent?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -239,6 +244,7 @@ export type MessageCountAggregateInputType = {
   sentAt?: true
   deliveredAt?: true
   readAt?: true
+  sendTraceparent?: true
   template?: true
   createdAt?: true
   updatedAt?: true
@@ -360,6 +366,7 @@ export type MessageGroupByOutputType = {
   sentAt: Date | null
   deliveredAt: Date | null
   readAt: Date | null
+  sendTraceparent: string | null
   template: runtime.JsonValue | null
   createdAt: Date
   updatedAt: Date
@@ -417,6 +424,7 @@ export type MessageWhereInput = {
   sentAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   deliveredAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   readAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
+  sendTraceparent?: Prisma.StringNullableFilter<"Message"> | string | null
   template?: Prisma.JsonNullableFilter<"Message">
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
@@ -459,6 +467,7 @@ export type MessageOrderByWithRelationInput = {
   sentAt?: Prisma.SortOrderInput | Prisma.SortOrder
   deliveredAt?: Prisma.SortOrderInput | Prisma.SortOrder
   readAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  sendTraceparent?: Prisma.SortOrderInput | Prisma.SortOrder
   template?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -507,6 +516,7 @@ export type MessageWhereUniqueInput = Prisma.AtLeast<{
   sentAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   deliveredAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   readAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
+  sendTraceparent?: Prisma.StringNullableFilter<"Message"> | string | null
   template?: Prisma.JsonNullableFilter<"Message">
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
@@ -549,6 +559,7 @@ export type MessageOrderByWithAggregationInput = {
   sentAt?: Prisma.SortOrderInput | Prisma.SortOrder
   deliveredAt?: Prisma.SortOrderInput | Prisma.SortOrder
   readAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  sendTraceparent?: Prisma.SortOrderInput | Prisma.SortOrder
   template?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -591,6 +602,7 @@ export type MessageScalarWhereWithAggregatesInput = {
   sentAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Message"> | Date | string | null
   deliveredAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Message"> | Date | string | null
   readAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Message"> | Date | string | null
+  sendTraceparent?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
   template?: Prisma.JsonNullableWithAggregatesFilter<"Message">
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
@@ -620,6 +632,7 @@ export type MessageCreateInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -662,6 +675,7 @@ export type MessageUncheckedCreateInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -694,6 +708,7 @@ export type MessageUpdateInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -736,6 +751,7 @@ export type MessageUncheckedUpdateInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -773,6 +789,7 @@ export type MessageCreateManyInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -802,6 +819,7 @@ export type MessageUpdateManyMutationInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -836,6 +854,7 @@ export type MessageUncheckedUpdateManyInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -900,6 +919,7 @@ export type MessageCountOrderByAggregateInput = {
   sentAt?: Prisma.SortOrder
   deliveredAt?: Prisma.SortOrder
   readAt?: Prisma.SortOrder
+  sendTraceparent?: Prisma.SortOrder
   template?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
@@ -938,6 +958,7 @@ export type MessageMaxOrderByAggregateInput = {
   sentAt?: Prisma.SortOrder
   deliveredAt?: Prisma.SortOrder
   readAt?: Prisma.SortOrder
+  sendTraceparent?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -970,6 +991,7 @@ export type MessageMinOrderByAggregateInput = {
   sentAt?: Prisma.SortOrder
   deliveredAt?: Prisma.SortOrder
   readAt?: Prisma.SortOrder
+  sendTraceparent?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -1284,6 +1306,7 @@ export type MessageCreateWithoutTenantInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -1324,6 +1347,7 @@ export type MessageUncheckedCreateWithoutTenantInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -1390,6 +1414,7 @@ export type MessageScalarWhereInput = {
   sentAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   deliveredAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   readAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
+  sendTraceparent?: Prisma.StringNullableFilter<"Message"> | string | null
   template?: Prisma.JsonNullableFilter<"Message">
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
@@ -1419,6 +1444,7 @@ export type MessageCreateWithoutSentByInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -1458,6 +1484,7 @@ export type MessageUncheckedCreateWithoutSentByInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -1516,6 +1543,7 @@ export type MessageCreateWithoutSessionInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -1555,6 +1583,7 @@ export type MessageUncheckedCreateWithoutSessionInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -1613,6 +1642,7 @@ export type MessageCreateWithoutConversationInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -1652,6 +1682,7 @@ export type MessageUncheckedCreateWithoutConversationInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -1710,6 +1741,7 @@ export type MessageCreateWithoutRepliesInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -1751,6 +1783,7 @@ export type MessageUncheckedCreateWithoutRepliesInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -1787,6 +1820,7 @@ export type MessageCreateWithoutReplyToInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -1826,6 +1860,7 @@ export type MessageUncheckedCreateWithoutReplyToInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -1879,6 +1914,7 @@ export type MessageUpdateWithoutRepliesInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -1920,6 +1956,7 @@ export type MessageUncheckedUpdateWithoutRepliesInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -1967,6 +2004,7 @@ export type MessageCreateWithoutStatusEventsInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -2008,6 +2046,7 @@ export type MessageUncheckedCreateWithoutStatusEventsInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -2055,6 +2094,7 @@ export type MessageUpdateWithoutStatusEventsInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2096,6 +2136,7 @@ export type MessageUncheckedUpdateWithoutStatusEventsInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2127,6 +2168,7 @@ export type MessageCreateWithoutScheduledMessageInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -2168,6 +2210,7 @@ export type MessageUncheckedCreateWithoutScheduledMessageInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -2215,6 +2258,7 @@ export type MessageUpdateWithoutScheduledMessageInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2256,6 +2300,7 @@ export type MessageUncheckedUpdateWithoutScheduledMessageInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2291,6 +2336,7 @@ export type MessageCreateManyTenantInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -2320,6 +2366,7 @@ export type MessageUpdateWithoutTenantInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2360,6 +2407,7 @@ export type MessageUncheckedUpdateWithoutTenantInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2396,6 +2444,7 @@ export type MessageUncheckedUpdateManyWithoutTenantInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2428,6 +2477,7 @@ export type MessageCreateManySentByInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -2457,6 +2507,7 @@ export type MessageUpdateWithoutSentByInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2496,6 +2547,7 @@ export type MessageUncheckedUpdateWithoutSentByInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2531,6 +2583,7 @@ export type MessageUncheckedUpdateManyWithoutSentByInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2563,6 +2616,7 @@ export type MessageCreateManySessionInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -2592,6 +2646,7 @@ export type MessageUpdateWithoutSessionInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2631,6 +2686,7 @@ export type MessageUncheckedUpdateWithoutSessionInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2666,6 +2722,7 @@ export type MessageUncheckedUpdateManyWithoutSessionInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2698,6 +2755,7 @@ export type MessageCreateManyConversationInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -2727,6 +2785,7 @@ export type MessageUpdateWithoutConversationInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2766,6 +2825,7 @@ export type MessageUncheckedUpdateWithoutConversationInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2801,6 +2861,7 @@ export type MessageUncheckedUpdateManyWithoutConversationInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2833,6 +2894,7 @@ export type MessageCreateManyReplyToInput = {
   sentAt?: Date | string | null
   deliveredAt?: Date | string | null
   readAt?: Date | string | null
+  sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
@@ -2862,6 +2924,7 @@ export type MessageUpdateWithoutReplyToInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2901,6 +2964,7 @@ export type MessageUncheckedUpdateWithoutReplyToInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -2936,6 +3000,7 @@ export type MessageUncheckedUpdateManyWithoutReplyToInput = {
   sentAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   deliveredAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
@@ -3010,6 +3075,7 @@ export type MessageSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   sentAt?: boolean
   deliveredAt?: boolean
   readAt?: boolean
+  sendTraceparent?: boolean
   template?: boolean
   createdAt?: boolean
   updatedAt?: boolean
@@ -3053,6 +3119,7 @@ export type MessageSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   sentAt?: boolean
   deliveredAt?: boolean
   readAt?: boolean
+  sendTraceparent?: boolean
   template?: boolean
   createdAt?: boolean
   updatedAt?: boolean
@@ -3092,6 +3159,7 @@ export type MessageSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   sentAt?: boolean
   deliveredAt?: boolean
   readAt?: boolean
+  sendTraceparent?: boolean
   template?: boolean
   createdAt?: boolean
   updatedAt?: boolean
@@ -3131,12 +3199,13 @@ export type MessageSelectScalar = {
   sentAt?: boolean
   deliveredAt?: boolean
   readAt?: boolean
+  sendTraceparent?: boolean
   template?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "sessionId" | "conversationId" | "direction" | "providerMessageId" | "status" | "failureReason" | "type" | "body" | "mediaStorageKey" | "mediaMimeType" | "mediaSizeBytes" | "mediaSha256" | "mediaFileName" | "mediaProviderRef" | "replyToMessageId" | "replyToProviderMessageId" | "reaction" | "editedAt" | "deletedAt" | "idempotencyKey" | "epoch" | "sentById" | "providerTimestamp" | "sentAt" | "deliveredAt" | "readAt" | "template" | "createdAt" | "updatedAt", ExtArgs["result"]["message"]>
+export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "sessionId" | "conversationId" | "direction" | "providerMessageId" | "status" | "failureReason" | "type" | "body" | "mediaStorageKey" | "mediaMimeType" | "mediaSizeBytes" | "mediaSha256" | "mediaFileName" | "mediaProviderRef" | "replyToMessageId" | "replyToProviderMessageId" | "reaction" | "editedAt" | "deletedAt" | "idempotencyKey" | "epoch" | "sentById" | "providerTimestamp" | "sentAt" | "deliveredAt" | "readAt" | "sendTraceparent" | "template" | "createdAt" | "updatedAt", ExtArgs["result"]["message"]>
 export type MessageInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   session?: boolean | Prisma.SessionDefaultArgs<ExtArgs>
@@ -3204,6 +3273,7 @@ export type $MessagePayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     sentAt: Date | null
     deliveredAt: Date | null
     readAt: Date | null
+    sendTraceparent: string | null
     template: runtime.JsonValue | null
     createdAt: Date
     updatedAt: Date
@@ -3666,6 +3736,7 @@ export interface MessageFieldRefs {
   readonly sentAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly deliveredAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly readAt: Prisma.FieldRef<"Message", 'DateTime'>
+  readonly sendTraceparent: Prisma.FieldRef<"Message", 'String'>
   readonly template: Prisma.FieldRef<"Message", 'Json'>
   readonly createdAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"Message", 'DateTime'>

@@ -40,6 +40,7 @@ export type OutboxEntryMinAggregateOutputType = {
   kind: string | null
   attempts: number | null
   lastError: string | null
+  traceparent: string | null
   createdAt: Date | null
 }
 
@@ -49,6 +50,7 @@ export type OutboxEntryMaxAggregateOutputType = {
   kind: string | null
   attempts: number | null
   lastError: string | null
+  traceparent: string | null
   createdAt: Date | null
 }
 
@@ -59,6 +61,7 @@ export type OutboxEntryCountAggregateOutputType = {
   payload: number
   attempts: number
   lastError: number
+  traceparent: number
   createdAt: number
   _all: number
 }
@@ -78,6 +81,7 @@ export type OutboxEntryMinAggregateInputType = {
   kind?: true
   attempts?: true
   lastError?: true
+  traceparent?: true
   createdAt?: true
 }
 
@@ -87,6 +91,7 @@ export type OutboxEntryMaxAggregateInputType = {
   kind?: true
   attempts?: true
   lastError?: true
+  traceparent?: true
   createdAt?: true
 }
 
@@ -97,6 +102,7 @@ export type OutboxEntryCountAggregateInputType = {
   payload?: true
   attempts?: true
   lastError?: true
+  traceparent?: true
   createdAt?: true
   _all?: true
 }
@@ -194,6 +200,7 @@ export type OutboxEntryGroupByOutputType = {
   payload: runtime.JsonValue
   attempts: number
   lastError: string | null
+  traceparent: string | null
   createdAt: Date
   _count: OutboxEntryCountAggregateOutputType | null
   _avg: OutboxEntryAvgAggregateOutputType | null
@@ -227,6 +234,7 @@ export type OutboxEntryWhereInput = {
   payload?: Prisma.JsonFilter<"OutboxEntry">
   attempts?: Prisma.IntFilter<"OutboxEntry"> | number
   lastError?: Prisma.StringNullableFilter<"OutboxEntry"> | string | null
+  traceparent?: Prisma.StringNullableFilter<"OutboxEntry"> | string | null
   createdAt?: Prisma.DateTimeFilter<"OutboxEntry"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
 }
@@ -238,6 +246,7 @@ export type OutboxEntryOrderByWithRelationInput = {
   payload?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
   lastError?: Prisma.SortOrderInput | Prisma.SortOrder
+  traceparent?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   tenant?: Prisma.TenantOrderByWithRelationInput
 }
@@ -252,6 +261,7 @@ export type OutboxEntryWhereUniqueInput = Prisma.AtLeast<{
   payload?: Prisma.JsonFilter<"OutboxEntry">
   attempts?: Prisma.IntFilter<"OutboxEntry"> | number
   lastError?: Prisma.StringNullableFilter<"OutboxEntry"> | string | null
+  traceparent?: Prisma.StringNullableFilter<"OutboxEntry"> | string | null
   createdAt?: Prisma.DateTimeFilter<"OutboxEntry"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
 }, "id">
@@ -263,6 +273,7 @@ export type OutboxEntryOrderByWithAggregationInput = {
   payload?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
   lastError?: Prisma.SortOrderInput | Prisma.SortOrder
+  traceparent?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   _count?: Prisma.OutboxEntryCountOrderByAggregateInput
   _avg?: Prisma.OutboxEntryAvgOrderByAggregateInput
@@ -281,6 +292,7 @@ export type OutboxEntryScalarWhereWithAggregatesInput = {
   payload?: Prisma.JsonWithAggregatesFilter<"OutboxEntry">
   attempts?: Prisma.IntWithAggregatesFilter<"OutboxEntry"> | number
   lastError?: Prisma.StringNullableWithAggregatesFilter<"OutboxEntry"> | string | null
+  traceparent?: Prisma.StringNullableWithAggregatesFilter<"OutboxEntry"> | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"OutboxEntry"> | Date | string
 }
 
@@ -290,6 +302,7 @@ export type OutboxEntryCreateInput = {
   payload: Prisma.JsonNullValueInput | runtime.InputJsonValue
   attempts?: number
   lastError?: string | null
+  traceparent?: string | null
   createdAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutOutboxInput
 }
@@ -301,6 +314,7 @@ export type OutboxEntryUncheckedCreateInput = {
   payload: Prisma.JsonNullValueInput | runtime.InputJsonValue
   attempts?: number
   lastError?: string | null
+  traceparent?: string | null
   createdAt?: Date | string
 }
 
@@ -310,6 +324,7 @@ export type OutboxEntryUpdateInput = {
   payload?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   lastError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  traceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutOutboxNestedInput
 }
@@ -321,6 +336,7 @@ export type OutboxEntryUncheckedUpdateInput = {
   payload?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   lastError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  traceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -331,6 +347,7 @@ export type OutboxEntryCreateManyInput = {
   payload: Prisma.JsonNullValueInput | runtime.InputJsonValue
   attempts?: number
   lastError?: string | null
+  traceparent?: string | null
   createdAt?: Date | string
 }
 
@@ -340,6 +357,7 @@ export type OutboxEntryUpdateManyMutationInput = {
   payload?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   lastError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  traceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -350,6 +368,7 @@ export type OutboxEntryUncheckedUpdateManyInput = {
   payload?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   lastError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  traceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -370,6 +389,7 @@ export type OutboxEntryCountOrderByAggregateInput = {
   payload?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
   lastError?: Prisma.SortOrder
+  traceparent?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -383,6 +403,7 @@ export type OutboxEntryMaxOrderByAggregateInput = {
   kind?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
   lastError?: Prisma.SortOrder
+  traceparent?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -392,6 +413,7 @@ export type OutboxEntryMinOrderByAggregateInput = {
   kind?: Prisma.SortOrder
   attempts?: Prisma.SortOrder
   lastError?: Prisma.SortOrder
+  traceparent?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
 }
 
@@ -447,6 +469,7 @@ export type OutboxEntryCreateWithoutTenantInput = {
   payload: Prisma.JsonNullValueInput | runtime.InputJsonValue
   attempts?: number
   lastError?: string | null
+  traceparent?: string | null
   createdAt?: Date | string
 }
 
@@ -456,6 +479,7 @@ export type OutboxEntryUncheckedCreateWithoutTenantInput = {
   payload: Prisma.JsonNullValueInput | runtime.InputJsonValue
   attempts?: number
   lastError?: string | null
+  traceparent?: string | null
   createdAt?: Date | string
 }
 
@@ -495,6 +519,7 @@ export type OutboxEntryScalarWhereInput = {
   payload?: Prisma.JsonFilter<"OutboxEntry">
   attempts?: Prisma.IntFilter<"OutboxEntry"> | number
   lastError?: Prisma.StringNullableFilter<"OutboxEntry"> | string | null
+  traceparent?: Prisma.StringNullableFilter<"OutboxEntry"> | string | null
   createdAt?: Prisma.DateTimeFilter<"OutboxEntry"> | Date | string
 }
 
@@ -504,6 +529,7 @@ export type OutboxEntryCreateManyTenantInput = {
   payload: Prisma.JsonNullValueInput | runtime.InputJsonValue
   attempts?: number
   lastError?: string | null
+  traceparent?: string | null
   createdAt?: Date | string
 }
 
@@ -513,6 +539,7 @@ export type OutboxEntryUpdateWithoutTenantInput = {
   payload?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   lastError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  traceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -522,6 +549,7 @@ export type OutboxEntryUncheckedUpdateWithoutTenantInput = {
   payload?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   lastError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  traceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -531,6 +559,7 @@ export type OutboxEntryUncheckedUpdateManyWithoutTenantInput = {
   payload?: Prisma.JsonNullValueInput | runtime.InputJsonValue
   attempts?: Prisma.IntFieldUpdateOperationsInput | number
   lastError?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  traceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -543,6 +572,7 @@ export type OutboxEntrySelect<ExtArgs extends runtime.Types.Extensions.InternalA
   payload?: boolean
   attempts?: boolean
   lastError?: boolean
+  traceparent?: boolean
   createdAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["outboxEntry"]>
@@ -554,6 +584,7 @@ export type OutboxEntrySelectCreateManyAndReturn<ExtArgs extends runtime.Types.E
   payload?: boolean
   attempts?: boolean
   lastError?: boolean
+  traceparent?: boolean
   createdAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["outboxEntry"]>
@@ -565,6 +596,7 @@ export type OutboxEntrySelectUpdateManyAndReturn<ExtArgs extends runtime.Types.E
   payload?: boolean
   attempts?: boolean
   lastError?: boolean
+  traceparent?: boolean
   createdAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["outboxEntry"]>
@@ -576,10 +608,11 @@ export type OutboxEntrySelectScalar = {
   payload?: boolean
   attempts?: boolean
   lastError?: boolean
+  traceparent?: boolean
   createdAt?: boolean
 }
 
-export type OutboxEntryOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "kind" | "payload" | "attempts" | "lastError" | "createdAt", ExtArgs["result"]["outboxEntry"]>
+export type OutboxEntryOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "kind" | "payload" | "attempts" | "lastError" | "traceparent" | "createdAt", ExtArgs["result"]["outboxEntry"]>
 export type OutboxEntryInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
 }
@@ -602,6 +635,7 @@ export type $OutboxEntryPayload<ExtArgs extends runtime.Types.Extensions.Interna
     payload: runtime.JsonValue
     attempts: number
     lastError: string | null
+    traceparent: string | null
     createdAt: Date
   }, ExtArgs["result"]["outboxEntry"]>
   composites: {}
@@ -1033,6 +1067,7 @@ export interface OutboxEntryFieldRefs {
   readonly payload: Prisma.FieldRef<"OutboxEntry", 'Json'>
   readonly attempts: Prisma.FieldRef<"OutboxEntry", 'Int'>
   readonly lastError: Prisma.FieldRef<"OutboxEntry", 'String'>
+  readonly traceparent: Prisma.FieldRef<"OutboxEntry", 'String'>
   readonly createdAt: Prisma.FieldRef<"OutboxEntry", 'DateTime'>
 }
     
