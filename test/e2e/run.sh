@@ -14,8 +14,9 @@
 # outside the cluster, the tenants' NetworkPolicies allow it as a /32, and no image has to be
 # built for it. The Cloud API emulator plays Meta in the cluster (test/e2e/emulator.yaml:
 # namespace meta, a Deployment, its Service as the tenant's Graph base URL, webhooks to the
-# tenant API's Service, the control API through the Ingress as meta.e2e.test). Every wait is bounded (`kubectl wait --timeout`, or a poll with a deadline) and
-# names what it waited for when it fails.
+# tenant API's Service, the control API through the Ingress as meta.e2e.test). Every wait is
+# bounded (`kubectl wait --timeout`, or a poll with a deadline) and names what it waited for
+# when it fails.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$PWD"
