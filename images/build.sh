@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Builds the operator, API and worker images without Docker and without any registry (make images).
 #
-#   images/build.sh [operator|api|worker ...]      default: all three
+#   images/build.sh [operator|api|worker|cloud-api-emulator ...]   default: operator api worker
+#
+# cloud-api-emulator (packages/cloud-api-emulator playing Meta in the e2e run's cluster,
+# test/e2e/emulator.yaml) is built the same way when named; it is not a product image, so
+# neither the default set nor a release (PUSH=1) includes it unless named.
 #
 # Environment:
 #   REGISTRY   repository prefix, default ghcr.io/switchboard (what the chart's values.yaml names)
@@ -48,8 +52,8 @@ components=("$@")
 [ "${#components[@]}" -eq 0 ] && components=(operator api worker)
 for c in "${components[@]}"; do
   case "$c" in
-    operator | api | worker) ;;
-    *) log "unknown component '$c' (operator, api or worker)"; exit 2 ;;
+    operator | api | worker | cloud-api-emulator) ;;
+    *) log "unknown component '$c' (operator, api, worker or cloud-api-emulator)"; exit 2 ;;
   esac
 done
 
@@ -185,7 +189,8 @@ archive_config() {
   manifest="$(tar -xOf "$1" index.json 2>/dev/null | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).manifests[0].digest.replace(":", "/")' 2>/dev/null)" || return 0
   tar -xOf "$1" "blobs/$manifest" 2>/dev/null | node -pe 'JSON.parse(require("fs").readFileSync(0, "utf8")).config.digest.split(":")[1]' 2>/dev/null || true
 }
-declare -A package_of=([operator]=@switchboard/operator [api]=@switchboard/api [worker]=@switchboard/worker)
+declare -A package_of=([operator]=@switchboard/operator [api]=@switchboard/api [worker]=@switchboard/worker
+  [cloud-api-emulator]=@switchboard/cloud-api-emulator)
 wanted=()
 declare -A inputs_of=()
 if [ "$PUSH" != 1 ] && [ "${IMAGES_REBUILD:-0}" != 1 ]; then

@@ -1,6 +1,7 @@
 # Day-2 operations on the tenant test/e2e/run.sh deployed (make e2e-day2: E2E_DAY2=1 run.sh).
-# Sourced by run.sh after its own assertions, so the cluster, the emulator, the owner's token and
-# the conversation with the customer are there; run.sh's cleanup takes everything down after.
+# Sourced by run.sh after its own assertions, so the cluster, the emulator (in the cluster; its
+# control API through the Ingress with emulator_curl), the owner's token and the conversation
+# with the customer are there; run.sh's cleanup takes everything down after.
 #
 # Each scenario asserts counts: every message of a burst of $burst_size reaches the emulator
 # exactly once (the database says each was sent, the emulator holds each body once, nothing
@@ -57,7 +58,7 @@ exactly_once() {
   [ ! -s "$work/$label.error" ] || fail "$(cat "$work/$label.error")"
   until_ok 300 "the $n messages of $label sent (each row has Meta's message id)" all_sent "$label" "$n"
   [ "$(stored "$label")" = "$n" ] || fail "$(stored "$label") rows for $label, want $n"
-  counts="$(curl -s "$emulator/_emulator/sent?to=5511999990000" | json "(() => { const b = j.messages.map(m => m.request.text && m.request.text.body).filter(t => t && t.startsWith('$label-')); return b.length + ' ' + new Set(b).size; })()")"
+  counts="$(emulator_curl "/_emulator/sent?to=5511999990000" | json "(() => { const b = j.messages.map(m => m.request.text && m.request.text.body).filter(t => t && t.startsWith('$label-')); return b.length + ' ' + new Set(b).size; })()")"
   [ "$counts" = "$n $n" ] || fail "the emulator holds $label as '$counts' (sends, distinct), want '$n $n'"
   log "ok: $label: $n messages, each at the emulator exactly once ($(cat "$work/$label.retries") client retries)"
 }

@@ -4,6 +4,7 @@
  * line), the other commands play the customer against a running one through its control API.
  *
  *   node src/cli.ts serve --token T --app-secret S [--webhook-url U] [--port 0] [--manual-statuses]
+ *                         [--host 0.0.0.0] [--public-url http://cloud-api-emulator.meta.svc]
  *   node src/cli.ts send-text --emulator URL --from 5511999990000 --text "Olá" [--reply-to WAMID]
  *   node src/cli.ts send-media --emulator URL --from N --type image --file photo.jpg --mime image/jpeg
  *   node src/cli.ts sent --emulator URL [--to N]
@@ -35,6 +36,7 @@ async function main(argv: string[]): Promise<void> {
     options: {
       emulator: { type: 'string' },
       host: { type: 'string' },
+      'public-url': { type: 'string' },
       port: { type: 'string' },
       token: { type: 'string' },
       'app-secret': { type: 'string' },
@@ -72,6 +74,7 @@ async function main(argv: string[]): Promise<void> {
         accessToken: need('token'),
         appSecret: need('app-secret'),
         ...(values.host ? { host: values.host } : {}),
+        ...(values['public-url'] ? { publicUrl: values['public-url'] } : {}),
         port: Number(values.port ?? 0),
         ...(values['webhook-url'] ? { webhookUrl: values['webhook-url'] } : {}),
         ...(values['verify-token'] ? { verifyToken: values['verify-token'] } : {}),

@@ -480,3 +480,42 @@ describe('verification handshake', () => {
     expect(bad).toMatchObject({ ok: false, status: 403 });
   });
 });
+
+describe('publicUrl', () => {
+  it('names the public URL in media links when it listens elsewhere (behind a Service)', async () => {
+    const hook = new TestReceiver();
+    await hook.start();
+    const behind = await createCloudApiEmulator({
+      accessToken: TOKEN,
+      appSecret: SECRET,
+      phoneNumbers: [{ id: PHONE_ID, displayPhoneNumber: DISPLAY }],
+      webhookUrl: hook.url,
+      publicUrl: 'http://cloud-api-emulator.meta.svc/',
+    });
+    try {
+      expect(behind.url).toBe('http://cloud-api-emulator.meta.svc');
+      const direct = `http://127.0.0.1:${(behind.server.server.address() as AddressInfo).port}`;
+      const sent = await fetch(`${direct}/_emulator/customer/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          from: '5511911117777',
+          type: 'image',
+          media: { mimeType: 'image/jpeg', dataBase64: Buffer.from('x').toString('base64') },
+        }),
+      });
+      expect(sent.status).toBe(200);
+      const [got] = await hook.waitFor(1);
+      const id = (got!.json.entry[0]!.changes[0]!.value.messages as Loose[])[0].image.id as string;
+      const meta = (await (
+        await fetch(`${direct}/v23.0/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } })
+      ).json()) as Loose;
+      expect(meta.url).toBe(
+        `http://cloud-api-emulator.meta.svc/whatsapp_business/attachments/?mid=${encodeURIComponent(id)}`,
+      );
+    } finally {
+      await behind.close();
+      await new Promise((resolve) => hook.server.close(resolve));
+    }
+  });
+});

@@ -20,6 +20,11 @@ export type { BusinessMessage, EmulatedPhoneNumber, StatusMode } from './state.t
 /** Options of {@link createCloudApiEmulator}. */
 export interface CloudApiEmulatorOptions {
   host?: string;
+  /**
+   * The URL others reach it at (media links name it), when that is not the listening address:
+   * behind a Kubernetes Service, for one. Default: the address it listens on.
+   */
+  publicUrl?: string;
   /** 0 (default) picks a free port. */
   port?: number;
   /** The Bearer token sends must carry. */
@@ -41,7 +46,10 @@ export interface CloudApiEmulatorOptions {
 
 /** A started emulator. */
 export interface CloudApiEmulator {
-  /** `http://127.0.0.1:<port>`: use it as the Graph base URL and for the control API. */
+  /**
+   * `http://127.0.0.1:<port>` (or `publicUrl`): use it as the Graph base URL and for the control
+   * API.
+   */
   readonly url: string;
   readonly server: FastifyInstance;
   /** Stops the server and pending status timers. */
@@ -66,7 +74,7 @@ export async function createCloudApiEmulator(options: CloudApiEmulatorOptions): 
   registerControlRoutes(server, state, options.verifyToken);
 
   const address = await server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
-  state.baseUrl = address.replace('[::1]', '127.0.0.1');
+  state.baseUrl = options.publicUrl?.replace(/\/+$/, '') ?? address.replace('[::1]', '127.0.0.1');
 
   return {
     url: state.baseUrl,

@@ -7,7 +7,8 @@
 #   pg_port        the platform Postgres's port on node_ip
 #   pg_bin         Debian's PostgreSQL 15 binaries
 #   work           a folder of the caller's: $work/pg holds the platform Postgres
-#   emulator_port  the Cloud API emulator's port on node_ip
+#   emulator_port  the dev loop's host Cloud API emulator's port on node_ip (emulator_start)
+#   emulator_host  the in-cluster emulator's Ingress host, meta.e2e.test (make e2e)
 #   ns             the tenants' namespace
 # and defines log() and fail().
 
@@ -37,8 +38,41 @@ platform_postgres_stop() {
   fi
 }
 
-# The Cloud API emulator on the host, on the node address, playing Meta (token, app secret and
-# verify token as the tenant's cloud-api Secret holds them); its pid in $work/emulator.pid.
+# The Cloud API emulator in the cluster, playing Meta (make e2e): test/e2e/emulator.yaml, its
+# namespace `meta` with the Deployment, Service, Ingress (meta.e2e.test) and NetworkPolicies, and
+# the two policies beside the tenant acme's; needs the namespace $ns. Its image is the one
+# `images/build.sh cloud-api-emulator` builds, tagged with the root package.json's version.
+emulator_deploy() {
+  local version
+  version="$(node -p 'require("./package.json").version')"
+  grep -q "image: ghcr.io/switchboard/cloud-api-emulator:$version\$" test/e2e/emulator.yaml ||
+    fail "test/e2e/emulator.yaml does not name the image ghcr.io/switchboard/cloud-api-emulator:$version"
+  kubectl apply -f test/e2e/emulator.yaml >/dev/null
+}
+
+# Waits (bounded) for the in-cluster emulator's pod and for its control API through the Ingress.
+emulator_wait() {
+  kubectl -n meta rollout status deployment/cloud-api-emulator --timeout=120s >&2 ||
+    fail "the Cloud API emulator's Deployment (namespace meta) did not become available"
+  local deadline=$((SECONDS + 60))
+  until [ "$(emulator_curl '/_emulator/sent?to=0' -o /dev/null -w '%{http_code}')" = 200 ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "the Cloud API emulator does not answer through the Ingress (Host: $emulator_host) within 60 s"
+    sleep 1
+  done
+  log "Cloud API emulator in the cluster (meta/cloud-api-emulator), control API at http://$emulator_host/ through the Ingress"
+}
+
+# curl to the in-cluster emulator through the Ingress (Traefik on 127.0.0.1:18080, Host
+# $emulator_host): `emulator_curl PATH [curl options]`, silent, the body on stdout.
+emulator_curl() {
+  local path="$1"
+  shift
+  curl -s -H "Host: $emulator_host" "$@" "http://127.0.0.1:18080$path"
+}
+
+# The dev loop's Cloud API emulator (scripts/dev/): on the host, on the node address, playing
+# Meta (token, app secret and verify token as the tenant's cloud-api Secret holds them); its pid
+# in $work/emulator.pid. `make e2e` runs the emulator in the cluster instead (emulator_deploy).
 emulator_start() {
   node packages/cloud-api-emulator/src/cli.ts serve --token e2e-token --app-secret e2e-app-secret \
     --verify-token e2e-verify --host "$node_ip" --port "$emulator_port" --phone-number-id 109876543210987 \
@@ -103,15 +137,21 @@ PV
   done
 }
 
-# The cloud-api session's Secret $1 (the emulator's credentials), and a NetworkPolicy $3 (default
-# e2e-cloud-api-emulator) letting tenant $2's workers reach the emulator on the host: the
-# tenant's own policies allow only the internet (no private range), so the platform team adds
-# this one beside them.
-emulator_access() {
-  local secret="$1" tenant="$2" policy="${3:-e2e-cloud-api-emulator}"
-  kubectl -n "$ns" create secret generic "$secret" --from-literal=accessToken=e2e-token \
+# The cloud-api session's Secret $1 in $ns: the emulator's credentials (test/e2e/emulator.yaml's
+# Secret holds the same).
+cloud_api_secret() {
+  kubectl -n "$ns" create secret generic "$1" --from-literal=accessToken=e2e-token \
     --from-literal=appSecret=e2e-app-secret --from-literal=verifyToken=e2e-verify \
     --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+}
+
+# The dev loop's (scripts/dev/): the cloud-api session's Secret $1, and a NetworkPolicy $3
+# (default e2e-cloud-api-emulator) letting tenant $2's workers reach the emulator on the host:
+# the tenant's own policies allow only the internet (no private range), so the platform team
+# adds this one beside them.
+emulator_access() {
+  local secret="$1" tenant="$2" policy="${3:-e2e-cloud-api-emulator}"
+  cloud_api_secret "$secret"
   kubectl apply -f - >/dev/null <<POLICY
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
