@@ -1,13 +1,11 @@
-import { join } from 'node:path';
 import {
-  cacheRoot,
   type EnsureGoBuildOptions,
   type EnvtestEnv,
   ensureGoBinary,
   type GoBinary,
   type GoBinaryBuild,
+  goBinaryPaths,
   goBuildFingerprint,
-  goBuildPaths,
   withoutGoSumLines,
 } from '@switchboard/envtest';
 
@@ -62,49 +60,43 @@ export type TiltBinary = GoBinary;
 /** Options for {@link ensureTiltBinary}. */
 export type EnsureTiltBinaryOptions = EnsureGoBuildOptions;
 
-function tiltBuild(env: TiltBinaryEnv): GoBinaryBuild {
-  return {
-    title: `Tilt ${TILT_VERSION}`,
-    dir: join(cacheRoot(env), 'tilt', TILT_VERSION),
-    stamp: 'tilt.json',
-    lock: 'build.lock',
-    // Bump when the recipe changes, so caches built the old way are rebuilt.
-    recipe: 2,
-    identity: `${MODULE}@v${TILT_VERSION}\n${LDFLAGS}\n${GO_SUM_OVERRIDES.join('\n')}\n${PLACEHOLDER_PAGE}`,
-    binaries: [
-      {
-        outputs: ['tilt'],
-        note: `building Tilt ${TILT_VERSION} (go build with cgo; modules from the Go module proxy; many minutes cold)`,
-        from: { module: `${MODULE}@v${TILT_VERSION}` },
-        packages: ['./cmd/tilt'],
-        ldflags: LDFLAGS,
-        // The Tiltfile language server links tree-sitter, which is C.
-        cgo: true,
-        dropGoSumLines: GO_SUM_OVERRIDES,
-        // The web UI's built assets are not in the module (upstream builds them with Node and
-        // embeds them at release time); without pkg/assets/build/index.html Tilt refuses to start
-        // ("running in prod mode, but JS/CSS files are not available"). A one-page placeholder
-        // stands in, as packages/cluster does for Traefik's dashboard: Tilt's terminal UI and
-        // `tilt ci` need no web UI.
-        files: { 'pkg/assets/build/index.html': PLACEHOLDER_PAGE },
-        verify: { args: ['version'], expect: `v${TILT_VERSION}` },
-      },
-    ],
-    envVar: 'SWITCHBOARD_TILT_BINARY',
-    makeTarget: 'tilt-binary',
-    goVersion: '1.26',
-  };
-}
+const TILT: GoBinaryBuild = {
+  name: 'tilt',
+  title: 'Tilt',
+  version: TILT_VERSION,
+  // Bump when the recipe changes, so caches built the old way are rebuilt.
+  recipe: 2,
+  identity: `${MODULE}@v${TILT_VERSION}\n${LDFLAGS}\n${GO_SUM_OVERRIDES.join('\n')}\n${PLACEHOLDER_PAGE}`,
+  binary: {
+    note: `building Tilt ${TILT_VERSION} (go build with cgo; modules from the Go module proxy; many minutes cold)`,
+    from: { module: `${MODULE}@v${TILT_VERSION}` },
+    packages: ['./cmd/tilt'],
+    ldflags: LDFLAGS,
+    // The Tiltfile language server links tree-sitter, which is C.
+    cgo: true,
+    dropGoSumLines: GO_SUM_OVERRIDES,
+    // The web UI's built assets are not in the module (upstream builds them with Node and
+    // embeds them at release time); without pkg/assets/build/index.html Tilt refuses to start
+    // ("running in prod mode, but JS/CSS files are not available"). A one-page placeholder
+    // stands in, as packages/cluster does for Traefik's dashboard: Tilt's terminal UI and
+    // `tilt ci` need no web UI.
+    files: { 'pkg/assets/build/index.html': PLACEHOLDER_PAGE },
+    verify: { args: ['version'], expect: `v${TILT_VERSION}` },
+  },
+  envVar: 'SWITCHBOARD_TILT_BINARY',
+  makeTarget: 'tilt-binary',
+  goVersion: '1.26',
+};
 
 /** Paths of the cached build of {@link TILT_VERSION}. */
 export function tiltCachePaths(env: TiltBinaryEnv) {
-  const paths = goBuildPaths(tiltBuild(env));
-  return { ...paths, tilt: join(paths.bin, 'tilt') };
+  const paths = goBinaryPaths(TILT, env);
+  return { ...paths, tilt: paths.binary };
 }
 
 /** What decides the build's output: the version, the flags, the go.sum overrides, the recipe. */
 export function tiltFingerprint(): Promise<string> {
-  return goBuildFingerprint(tiltBuild({}));
+  return goBuildFingerprint(TILT);
 }
 
 /**
@@ -112,7 +104,7 @@ export function tiltFingerprint(): Promise<string> {
  * into the cache (once per version and machine; concurrent callers wait for one build).
  */
 export function ensureTiltBinary(options: EnsureTiltBinaryOptions = {}): Promise<TiltBinary> {
-  return ensureGoBinary(tiltBuild(options.env ?? process.env), options);
+  return ensureGoBinary(TILT, options);
 }
 
 /** go.sum without the {@link GO_SUM_OVERRIDES} lines, as the build drops them. */

@@ -12,7 +12,9 @@ import { EnvtestError } from './errors.ts';
 import {
   ensureGoBinary,
   ensureGoBuild,
+  type GoBinaryBuild,
   type GoBuild,
+  goBinaryPaths,
   goBuildFingerprint,
   withoutGoSumLines,
 } from './go-build.ts';
@@ -194,20 +196,42 @@ describe('ensureGoBuild', () => {
 });
 
 describe('ensureGoBinary', () => {
-  it('prefers the variable, then the cache, and names the make target when go is missing', async () => {
-    const dir = join(scratch, 'cache-binary');
-    const { goMissing: _, ...rest } = toolBuild(dir);
-    const declared = { ...rest, envVar: 'TOOL_BINARY', makeTarget: 'tool-binary', goVersion: '1.25' };
-    await expect(ensureGoBinary(declared, { env: { PATH: join(scratch, 'nowhere') } })).rejects.toThrow(
-      /tool 1\.0\.0 is not available: TOOL_BINARY is not set.*\n.*`go` is not on PATH.*\n.*make tool-binary/,
+  it('prefers the variable, then <cache>/<name>/<version>, and names the make target when go is missing', async () => {
+    const cache = join(scratch, 'cache-binary');
+    const { binaries, recipe, identity } = toolBuild(cache);
+    const declared: GoBinaryBuild = {
+      name: 'tool',
+      title: 'Tool',
+      version: '1.0.0',
+      recipe,
+      identity,
+      binary: binaries[0]!,
+      envVar: 'TOOL_BINARY',
+      makeTarget: 'tool-binary',
+      goVersion: '1.25',
+    };
+    const env = (extra: Record<string, string> = {}) => envFor({ SWITCHBOARD_CACHE: cache, ...extra });
+    const paths = goBinaryPaths(declared, env());
+    expect(paths).toMatchObject({
+      binary: join(cache, 'tool', '1.0.0', 'bin', 'tool'),
+      stamp: join(cache, 'tool', '1.0.0', 'tool.json'),
+      lock: join(cache, 'tool', '1.0.0', 'tool.lock'),
+    });
+    await expect(
+      ensureGoBinary(declared, { env: { ...env(), PATH: join(scratch, 'nowhere') } }),
+    ).rejects.toThrow(
+      /Tool 1\.0\.0 is not available: TOOL_BINARY is not set.*\n.*`go` is not on PATH.*\n.*make tool-binary`, or point TOOL_BINARY at a Tool binary/,
     );
-    const built = await ensureGoBinary(declared, { env: envFor() });
-    expect(built).toMatchObject({ path: join(dir, 'bin', 'tool'), source: 'build' });
-    expect(await ensureGoBinary(declared, { env: envFor() })).toEqual({ path: built.path, source: 'cache' });
-    expect(await ensureGoBinary(declared, { env: { TOOL_BINARY: built.path } })).toEqual({
+    const built = await ensureGoBinary(declared, { env: env() });
+    expect(built).toMatchObject({ path: paths.binary, source: 'build' });
+    expect(await ensureGoBinary(declared, { env: env() })).toEqual({ path: built.path, source: 'cache' });
+    expect(await ensureGoBinary(declared, { env: env({ TOOL_BINARY: built.path }) })).toEqual({
       path: built.path,
       source: 'env',
     });
+    await expect(
+      ensureGoBinary(declared, { env: env({ TOOL_BINARY: join(scratch, 'absent') }) }),
+    ).rejects.toThrow(`TOOL_BINARY is not an executable file: ${join(scratch, 'absent')}`);
   });
 });
 

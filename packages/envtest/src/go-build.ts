@@ -16,7 +16,7 @@ import { delimiter, join, relative } from 'node:path';
 import { EnvtestError } from './errors.ts';
 import { run, tail } from './exec.ts';
 import { withFileLock } from './lock.ts';
-import type { EnvtestEnv } from './paths.ts';
+import { cacheRoot, type EnvtestEnv } from './paths.ts';
 
 /**
  * The one Go builder of the development tools: kube-apiserver and etcd (binaries.ts), the
@@ -407,8 +407,19 @@ async function buildInto(
   }
 }
 
-/** A build of one binary that a variable may name instead (a release download on a laptop). */
-export interface GoBinaryBuild extends Omit<GoBuild, 'goMissing'> {
+/**
+ * A build of one binary that a variable may name instead (a release download on a laptop),
+ * cached by version: `<cache>/<name>/<version>/bin/<name>`, its stamp `<name>.json` and its lock
+ * `<name>.lock` beside it.
+ */
+export interface GoBinaryBuild extends Pick<GoBuild, 'recipe' | 'identity' | 'sources'> {
+  /** The binary's name, and its cache folder's. */
+  name: string;
+  /** Shown in messages, e.g. `Vault`. */
+  title: string;
+  version: string;
+  /** How it is built (its one output is `name`). */
+  binary: Omit<GoBinaryRecipe, 'outputs'>;
   /** The variable naming a ready binary, e.g. SWITCHBOARD_VAULT_BINARY. */
   envVar: string;
   /** The make target that builds it, named when Go is missing. */
@@ -426,6 +437,35 @@ export interface GoBinary {
   buildSeconds?: number;
 }
 
+/** A one-binary build as the builder's declaration, its cache under `env`'s cache root. */
+function goBuildOfBinary(build: GoBinaryBuild, env: EnvtestEnv): GoBuild {
+  const title = `${build.title} ${build.version}`;
+  return {
+    title,
+    dir: join(cacheRoot(env), build.name, build.version),
+    stamp: `${build.name}.json`,
+    lock: `${build.name}.lock`,
+    recipe: build.recipe,
+    identity: build.identity,
+    ...(build.sources ? { sources: build.sources } : {}),
+    binaries: [{ ...build.binary, outputs: [build.name] }],
+    goMissing: (bin) =>
+      new Error(
+        [
+          `${title} is not available: ${build.envVar} is not set, there is no cached`,
+          `build in ${bin}, and \`go\` is not on PATH to build one. Install Go ${build.goVersion} or newer and run`,
+          `\`make ${build.makeTarget}\`, or point ${build.envVar} at a ${build.title} binary.`,
+        ].join('\n'),
+      ),
+  };
+}
+
+/** The paths of a one-binary build's cache entry, `binary` among them. */
+export function goBinaryPaths(build: GoBinaryBuild, env: EnvtestEnv) {
+  const paths = goBuildPaths(goBuildOfBinary(build, env));
+  return { ...paths, binary: join(paths.bin, build.name) };
+}
+
 /**
  * Returns the binary of a one-binary build: the one its variable names (a variable that names no
  * executable is an error, not a silent build), else the cache, else built into it.
@@ -440,22 +480,8 @@ export async function ensureGoBinary(
     if (!(await isExecutable(given))) throw new Error(`${build.envVar} is not an executable file: ${given}`);
     return { path: given, source: 'env' };
   }
-  const [name] = outputsOf(build);
-  const result = await ensureGoBuild(
-    {
-      ...build,
-      goMissing: (bin) =>
-        new Error(
-          [
-            `${build.title} is not available: ${build.envVar} is not set, there is no cached`,
-            `build in ${bin}, and \`go\` is not on PATH to build one. Install Go ${build.goVersion} or newer and run`,
-            `\`make ${build.makeTarget}\`, or point ${build.envVar} at a ${name} binary.`,
-          ].join('\n'),
-        ),
-    },
-    options,
-  );
-  const path = result.binaries[name as string] as string;
+  const result = await ensureGoBuild(goBuildOfBinary(build, env), options);
+  const path = result.binaries[build.name] as string;
   return result.source === 'build'
     ? { path, source: 'build', buildSeconds: result.seconds }
     : { path, source: 'cache' };

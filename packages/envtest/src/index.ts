@@ -36,6 +36,7 @@ export {
   type GoBuild,
   type GoBuildContext,
   type GoBuildResult,
+  goBinaryPaths,
   goBuildFingerprint,
   goBuildPaths,
   isExecutable,

@@ -1,13 +1,11 @@
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  cacheRoot,
   type EnsureGoBuildOptions,
   type EnvtestEnv,
   ensureGoBinary,
   type GoBinary,
   type GoBinaryBuild,
-  goBuildPaths,
+  goBinaryPaths,
 } from '@switchboard/envtest';
 
 /**
@@ -23,38 +21,31 @@ export const JAEGER_VERSION = '1.75.0';
 
 const LDFLAGS = `-s -w -X github.com/jaegertracing/jaeger/internal/version.latestVersion=v${JAEGER_VERSION}`;
 
-function jaegerBuild(env: EnvtestEnv): GoBinaryBuild {
-  return {
-    title: `Jaeger ${JAEGER_VERSION}`,
-    dir: join(cacheRoot(env), 'jaeger', JAEGER_VERSION),
-    stamp: 'jaeger.json',
-    lock: 'jaeger.lock',
-    recipe: 1,
-    // The package is not part of it: go.mod's tool line names it.
-    identity: `${JAEGER_VERSION}\n${LDFLAGS}\n`,
-    sources: fileURLToPath(new URL('../go/jaeger/', import.meta.url)),
-    binaries: [
-      {
-        outputs: ['jaeger'],
-        note: `building Jaeger ${JAEGER_VERSION} (go build; modules come from the Go module proxy; minutes when cold)`,
-        packages: ['github.com/jaegertracing/jaeger/cmd/jaeger'],
-        ldflags: LDFLAGS,
-        verify: { args: ['version'], expect: `"gitVersion":"v${JAEGER_VERSION}"` },
-      },
-    ],
-    envVar: 'SWITCHBOARD_JAEGER_BINARY',
-    makeTarget: 'jaeger-binary',
-    goVersion: '1.25',
-  };
-}
+const JAEGER: GoBinaryBuild = {
+  name: 'jaeger',
+  title: 'Jaeger',
+  version: JAEGER_VERSION,
+  recipe: 1,
+  // The package is not part of it: go.mod's tool line names it.
+  identity: `${JAEGER_VERSION}\n${LDFLAGS}\n`,
+  sources: fileURLToPath(new URL('../go/jaeger/', import.meta.url)),
+  binary: {
+    note: `building Jaeger ${JAEGER_VERSION} (go build; modules come from the Go module proxy; minutes when cold)`,
+    packages: ['github.com/jaegertracing/jaeger/cmd/jaeger'],
+    ldflags: LDFLAGS,
+    verify: { args: ['version'], expect: `"gitVersion":"v${JAEGER_VERSION}"` },
+  },
+  envVar: 'SWITCHBOARD_JAEGER_BINARY',
+  makeTarget: 'jaeger-binary',
+  goVersion: '1.25',
+};
 
 /** Paths of the cached build for `JAEGER_VERSION`. */
 export function jaegerCachePaths(env: EnvtestEnv) {
-  const paths = goBuildPaths(jaegerBuild(env));
-  return { ...paths, binary: join(paths.bin, 'jaeger') };
+  return goBinaryPaths(JAEGER, env);
 }
 
 /** Returns a Jaeger binary: from SWITCHBOARD_JAEGER_BINARY, else the cache, else built into it. */
 export function ensureJaegerBinary(options: EnsureGoBuildOptions = {}): Promise<GoBinary> {
-  return ensureGoBinary(jaegerBuild(options.env ?? process.env), options);
+  return ensureGoBinary(JAEGER, options);
 }

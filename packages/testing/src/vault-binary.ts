@@ -1,13 +1,11 @@
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  cacheRoot,
   type EnsureGoBuildOptions,
   type EnvtestEnv,
   ensureGoBinary,
   type GoBinary,
   type GoBinaryBuild,
-  goBuildPaths,
+  goBinaryPaths,
 } from '@switchboard/envtest';
 
 /**
@@ -30,32 +28,26 @@ export type VaultBinary = GoBinary;
 /** Options for {@link ensureVaultBinary}. */
 export type EnsureVaultBinaryOptions = EnsureGoBuildOptions;
 
-function vaultBuild(env: VaultBinaryEnv): GoBinaryBuild {
-  return {
-    title: `Vault ${VAULT_VERSION}`,
-    dir: join(cacheRoot(env), 'vault', VAULT_VERSION),
-    stamp: 'vault.json',
-    lock: 'vault.lock',
-    recipe: 1,
-    identity: `${VAULT_VERSION}\n-s -w\n`,
-    sources: fileURLToPath(new URL('../go/vault/', import.meta.url)),
-    binaries: [
-      {
-        outputs: ['vault'],
-        note: `building Vault ${VAULT_VERSION} (go build; modules come from the Go module proxy; minutes when cold)`,
-        verify: { args: ['version'], expect: `Vault v${VAULT_VERSION}` },
-      },
-    ],
-    envVar: 'SWITCHBOARD_VAULT_BINARY',
-    makeTarget: 'vault-binary',
-    goVersion: '1.25',
-  };
-}
+const VAULT: GoBinaryBuild = {
+  name: 'vault',
+  title: 'Vault',
+  version: VAULT_VERSION,
+  recipe: 1,
+  identity: `${VAULT_VERSION}\n-s -w\n`,
+  sources: fileURLToPath(new URL('../go/vault/', import.meta.url)),
+  binary: {
+    note: `building Vault ${VAULT_VERSION} (go build; modules come from the Go module proxy; minutes when cold)`,
+    verify: { args: ['version'], expect: `Vault v${VAULT_VERSION}` },
+  },
+  envVar: 'SWITCHBOARD_VAULT_BINARY',
+  makeTarget: 'vault-binary',
+  goVersion: '1.25',
+};
 
 /** Paths of the cached build for `VAULT_VERSION`. */
 export function vaultCachePaths(env: VaultBinaryEnv) {
-  const paths = goBuildPaths(vaultBuild(env));
-  return { ...paths, vault: join(paths.bin, 'vault') };
+  const paths = goBinaryPaths(VAULT, env);
+  return { ...paths, vault: paths.binary };
 }
 
 /**
@@ -64,5 +56,5 @@ export function vaultCachePaths(env: VaultBinaryEnv) {
  * build). Measured cold build times are in packages/testing/README.md.
  */
 export function ensureVaultBinary(options: EnsureVaultBinaryOptions = {}): Promise<VaultBinary> {
-  return ensureGoBinary(vaultBuild(options.env ?? process.env), options);
+  return ensureGoBinary(VAULT, options);
 }
