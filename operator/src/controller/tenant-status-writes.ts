@@ -21,6 +21,18 @@ export interface Progress {
   done: string[];
 }
 
+/** Writes `status` over the tenant's (its lists replaced whole) through the status subresource. */
+async function patchStatus(ctx: ReconcileContext, tenant: WhatsAppTenant, status: WhatsAppTenantStatus) {
+  await ctx.client.mergePatch(
+    API_VERSION,
+    KIND,
+    tenantNamespace(tenant),
+    tenant.metadata.name,
+    { status: replaceLists(tenant.status, status) },
+    { subresource: 'status' },
+  );
+}
+
 /** The API server's message without the request line; any other error's message. */
 function errorMessage(error: unknown): string {
   if (error instanceof KubeApiError) return `${error.status} ${error.reason}: ${error.apiMessage}`;
@@ -39,14 +51,7 @@ export async function writeStatus(
   const previous = tenant.status;
   const status = buildStatus(previous, observations, ctx.now());
   if (sameStatus(previous, status)) return status;
-  await ctx.client.mergePatch(
-    API_VERSION,
-    KIND,
-    tenantNamespace(tenant),
-    tenant.metadata.name,
-    { status: replaceLists(previous, status) },
-    { subresource: 'status' },
-  );
+  await patchStatus(ctx, tenant, status);
   const before = new Map((previous?.conditions ?? []).map((c) => [c.type, c]));
   for (const c of status.conditions ?? []) {
     const old = before.get(c.type);
@@ -75,13 +80,6 @@ export async function writeFailure(
   } Retrying with backoff.`;
   const status = failedStatus(previous, generation, message, ctx.now());
   if (sameStatus(previous, status)) return;
-  await ctx.client.mergePatch(
-    API_VERSION,
-    KIND,
-    tenantNamespace(tenant),
-    tenant.metadata.name,
-    { status: replaceLists(previous, status) },
-    { subresource: 'status' },
-  );
+  await patchStatus(ctx, tenant, status);
   void ctx.events.warning(tenant, 'ReconcileFailed', message);
 }
