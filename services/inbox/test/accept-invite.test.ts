@@ -5,7 +5,8 @@
 import { createDb, withTenant } from '@switchboard/db';
 import type { StackTenant } from '@switchboard/devstack';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type InboxTestbed, screenshot, startInboxTestbed, type WatchedPage } from './harness.ts';
+import { screenshot, type WatchedPage } from './harness.ts';
+import { type InboxTestbed, startInboxTestbed } from './testing.ts';
 
 let bed: InboxTestbed;
 let tenant: StackTenant;

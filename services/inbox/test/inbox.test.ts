@@ -12,16 +12,8 @@ import { Redis } from 'ioredis';
 import QRCode from 'qrcode';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SessionRuntime } from '../../worker/src/session-runtime.ts';
-import {
-  customerSends,
-  eventually,
-  type InboxTestbed,
-  reportStatus,
-  screenshot,
-  sentTo,
-  signIn,
-  startInboxTestbed,
-} from './harness.ts';
+import { customerSends, eventually, reportStatus, screenshot, sentTo, signIn } from './harness.ts';
+import { type InboxTestbed, startInboxTestbed } from './testing.ts';
 
 let bed: InboxTestbed;
 let a: StackTenant;
