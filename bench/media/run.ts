@@ -10,7 +10,6 @@
 // that rotates: once sampling RSS (the time is taken from this run) and once sampling what is held
 // after a full GC (slower, so its time is not reported).
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +17,9 @@ import { createDb, ensureTenant, withTenant } from '@switchboard/db';
 import { InboundPipeline } from '@switchboard/messaging';
 import { Redis } from 'ioredis';
 import {
+  customerImageMessage,
   encryptMediaFile,
+  jpegOf,
   removeEncryptedMedia,
   startMediaServer,
 } from '../../packages/channels/src/baileys/testing/media-server.ts';
@@ -36,12 +37,6 @@ const { mib: MIB, repeats: REPEATS } = integerOptions({ mib: 48, repeats: 3 });
 const KINDS = ['raw', 'worker', 'buffered'] as const;
 const print = (line: string) => process.stdout.write(`${line}\n`);
 const progress = (line: string) => process.stderr.write(`${line}\n`);
-
-/** A JPEG of `bytes`, generated as a stream. */
-async function* jpegOf(bytes: number): AsyncGenerator<Uint8Array> {
-  yield Buffer.from([0xff, 0xd8, 0xff, 0xe0]);
-  for (let left = bytes - 4; left > 0; left -= 1024 * 1024) yield randomBytes(Math.min(left, 1024 * 1024));
-}
 
 /** Runs case.ts in a fresh Node process; answers what it printed. */
 function runCase(input: CaseInput): Promise<CaseResult> {
@@ -89,25 +84,9 @@ try {
   /** A fresh inbound message for `file` (a stored one is not downloaded again). */
   const message = async (file: typeof big, path: string) => {
     const reference = server.reference(path, file);
-    const address = '5511977770000@s.whatsapp.net';
-    const result = await inbound.handleMessage({
-      sessionId: session.id,
-      providerMessageId: `BENCH${randomBytes(8).toString('hex').toUpperCase()}`,
-      chat: { address, kind: 'direct', contact: { address, pn: '5511977770000' } },
-      sender: { address, pn: '5511977770000' },
-      fromMe: false,
-      timestamp: new Date(),
-      live: true,
-      content: {
-        type: 'image',
-        media: {
-          mimetype: 'image/jpeg',
-          size: file.fileLength,
-          sha256: file.fileSha256.toString('hex'),
-          download: { provider: 'baileys', data: reference },
-        },
-      },
-    });
+    const result = await inbound.handleMessage(
+      customerImageMessage({ sessionId: session.id, file, reference, idPrefix: 'BENCH' }),
+    );
     if (result.outcome !== 'created') throw new Error(`expected a new message, got ${result.outcome}`);
     return { messageId: result.messageId, reference, path };
   };

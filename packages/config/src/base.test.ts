@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import {
   databaseConfigSchema,
   redisConfigSchema,
+  sealingKeys,
   secretsConfigSchema,
   telemetryConfigSchema,
 } from './base.ts';
 import { renderConfigMarkdown } from './docs.ts';
+import { describeField } from './fields.ts';
 import { ConfigError, defineConfig, loadConfig } from './load.ts';
 
 const redis = defineConfig(redisConfigSchema);
@@ -89,5 +92,29 @@ describe('secretsConfigSchema', () => {
     }
     expect(docs).toMatch(/\| `VAULT_TOKEN` \| no \| {2}\| string \| yes \|/);
     expect(docs).toMatch(/\| `SECRETS_CACHE_TTL` \| no \| `300000` \| duration \(ms, s, m, h, d\) \|/);
+  });
+});
+
+describe('sealingKeys', () => {
+  const schema = defineConfig(
+    z.object({ SEALING_KEYS: sealingKeys().optional().describe('Keys sealing webhook secrets.') }),
+  );
+
+  it('takes a keyring SealingKeyring reads, and is documented as a secret', async () => {
+    const keys = `k2:${Buffer.alloc(32, 2).toString('base64')},k1:${Buffer.alloc(32, 1).toString('base64')}`;
+    const config = await loadConfig(schema, { env: { SEALING_KEYS: keys } });
+    expect(config.SEALING_KEYS).toBe(keys);
+    expect(describeField(schema.shape.SEALING_KEYS).secret).toBe(true);
+  });
+
+  it('stops at start on a keyring SealingKeyring refuses, naming the variable and never the value', async () => {
+    const short = `k1:${Buffer.alloc(8, 1).toString('base64')}`;
+    const error = await loadConfig(schema, { env: { SEALING_KEYS: short } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    const [problem, ...rest] = (error as ConfigError).problems;
+    expect(rest).toEqual([]);
+    expect(problem?.variable).toBe('SEALING_KEYS');
+    expect(problem?.problem).toContain('sealing key k1 must be base64 of exactly 32 bytes');
+    expect(problem?.problem).not.toContain(Buffer.alloc(8, 1).toString('base64'));
   });
 });

@@ -1,4 +1,4 @@
-import { type SecretProviderSettings, secretProviderEnvSchema } from '@switchboard/secrets';
+import { SealingKeyring, type SecretProviderSettings, secretProviderEnvSchema } from '@switchboard/secrets';
 import { z } from 'zod';
 import { fieldRegistry, hostPortList, logLevel, secret, url } from './fields.ts';
 
@@ -166,4 +166,22 @@ for (const [name, info] of Object.entries({
 })) {
   const field = secretsConfigSchema.shape[name as keyof typeof secretsConfigSchema.shape];
   fieldRegistry.add(field, { ...fieldRegistry.get(field), ...info });
+}
+
+/**
+ * SEALING_KEYS, the keyring sealing webhook secrets in the database (`<id>:<base64 of 32 bytes>`
+ * comma-separated, the first seals): a secret, checked as `SealingKeyring.parse` reads it, so a bad
+ * keyring stops the service at start with the keyring's own message. The API and the workers read
+ * the same keyring; each describes what it does with it.
+ */
+export function sealingKeys() {
+  return secret(
+    z.string().superRefine((value, ctx) => {
+      try {
+        SealingKeyring.parse(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      }
+    }),
+  );
 }

@@ -12,6 +12,7 @@ export {
   type RedisMode,
   redisConfigSchema,
   type SecretsConfig,
+  sealingKeys,
   secretsConfigSchema,
   type TelemetryConfig,
   type TenantConfig,

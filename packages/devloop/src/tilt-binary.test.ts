@@ -48,7 +48,7 @@ describe('ensureTiltBinary', () => {
 
     await writeFile(
       paths.stamp,
-      JSON.stringify({ fingerprint: tiltFingerprint(), tiltVersion: TILT_VERSION }),
+      JSON.stringify({ fingerprint: await tiltFingerprint(), tiltVersion: TILT_VERSION }),
     );
     await expect(ensureTiltBinary({ env })).resolves.toEqual({ path: paths.tilt, source: 'cache' });
 

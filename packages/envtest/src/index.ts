@@ -6,7 +6,6 @@ export {
   type ControlPlaneBinaries,
   type EnsureBinariesOptions,
   ensureControlPlaneBinaries,
-  findOnPath,
   kubeApiserverLdflags,
 } from './binaries.ts';
 /** Start and stop an etcd + kube-apiserver pair of your own. */
@@ -22,6 +21,27 @@ export { type InstallCrdsOptions, installCrds } from './crds.ts';
 export { EnvtestError, type EnvtestErrorCode } from './errors.ts';
 /** Running commands, the cache root and the build lock, shared with packages/cluster's builds. */
 export { type RunOptions, type RunResult, run, tail } from './exec.ts';
+/**
+ * The one Go builder of the tools (cache, stamp, lock, staging): each binary a declaration, here
+ * and in packages/cluster, packages/testing (Vault, Jaeger) and packages/devloop (Tilt).
+ */
+export {
+  type EnsureGoBuildOptions,
+  ensureGoBinary,
+  ensureGoBuild,
+  findOnPath,
+  type GoBinary,
+  type GoBinaryBuild,
+  type GoBinaryRecipe,
+  type GoBuild,
+  type GoBuildContext,
+  type GoBuildResult,
+  goBinaryPaths,
+  goBuildFingerprint,
+  goBuildPaths,
+  isExecutable,
+  withoutGoSumLines,
+} from './go-build.ts';
 /** Render a chart with helm and validate it with a server-side dry run. */
 export { type HelmDryRunOptions, type HelmDryRunResult, helmTemplateAndDryRun } from './helm.ts';
 /** Raw requests to the API server with a KubeConfig's credentials. */

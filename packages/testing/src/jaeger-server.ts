@@ -1,7 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { EnsureGoBinaryOptions } from './go-binary.ts';
+import type { EnsureGoBuildOptions } from '@switchboard/envtest';
 import { ensureJaegerBinary } from './jaeger-binary.ts';
 import { freePort } from './ports.ts';
 import { type ServiceProcess, startProcess } from './processes.ts';
@@ -45,7 +45,7 @@ export interface RunningJaeger {
 }
 
 /** Options for {@link startJaeger}. */
-export interface StartJaegerOptions extends EnsureGoBinaryOptions {
+export interface StartJaegerOptions extends EnsureGoBuildOptions {
   /** How long to wait for the query API to answer (default 60 s). */
   readyTimeoutMs?: number;
 }

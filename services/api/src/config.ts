@@ -8,12 +8,12 @@ import {
   loggingConfigSchema,
   port,
   redisConfigSchema,
+  sealingKeys,
   secret,
   telemetryConfigSchema,
   tenantConfigSchema,
 } from '@switchboard/config';
 import { mediaStorageSettingsSchema } from '@switchboard/messaging/producer';
-import { SealingKeyring } from '@switchboard/secrets';
 import { z } from 'zod';
 
 /**
@@ -111,15 +111,7 @@ export const apiConfigSchema = defineConfig(
     INTERNAL_TOKEN: secret(z.string().min(16))
       .optional()
       .describe('Bearer token of /internal/status; the route is off when unset. Seals nothing.'),
-    SEALING_KEYS: secret(
-      z.string().superRefine((value, ctx) => {
-        try {
-          SealingKeyring.parse(value);
-        } catch (error) {
-          ctx.addIssue({ code: 'custom', message: (error as Error).message });
-        }
-      }),
-    )
+    SEALING_KEYS: sealingKeys()
       .optional()
       .describe(
         'Keys sealing webhook secrets in the database: `<id>:<base64 of 32 bytes>` comma-separated, the first seals; give a secret:// reference. Unset: creating webhook subscriptions is refused.',

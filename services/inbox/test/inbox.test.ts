@@ -3,79 +3,47 @@
 // Tenant A has the emulator and a worker; tenant B has neither: its conversation is seeded in its
 // own database, and its Baileys session is held by a session runtime in this process over the
 // stand-in socket, so the QR and the pairing are driven from here.
-import { rm } from 'node:fs/promises';
 import { type BaileysStandIn, standInChannelFactory } from '@switchboard/channels/baileys/testing';
 import { createDb, type Db, withTenant } from '@switchboard/db';
-import { type Stack, type StackTenant, startStack } from '@switchboard/devstack';
-import { adminDatabaseUrl, redisOptions, uniquePrefix } from '@switchboard/testing';
+import type { StackTenant } from '@switchboard/devstack';
+import { redisOptions } from '@switchboard/testing';
 import { DisconnectReason } from '@whiskeysockets/baileys';
 import { Redis } from 'ioredis';
-import type { Browser } from 'playwright-core';
 import QRCode from 'qrcode';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SessionRuntime } from '../../worker/src/session-runtime.ts';
-import {
-  buildInbox,
-  customerSends,
-  eventually,
-  launchChromium,
-  reportStatus,
-  screenshot,
-  sentTo,
-  signIn,
-  type WatchedPage,
-  watchedPage,
-} from './harness.ts';
+import { customerSends, eventually, reportStatus, screenshot, sentTo, signIn } from './harness.ts';
+import { type InboxTestbed, startInboxTestbed } from './testing.ts';
 
-let stack: Stack;
+let bed: InboxTestbed;
 let a: StackTenant;
 let b: StackTenant;
-let browser: Browser;
-let inboxDir: string;
 let emulatorUrl: string;
 let dbB: Db;
-const pages: WatchedPage[] = [];
 const ANA = '15555550101';
 const DORA = '15555550404';
-
-async function open(options: { width?: number; height?: number } = {}): Promise<WatchedPage> {
-  const watched = await watchedPage(browser, options);
-  pages.push(watched);
-  return watched;
-}
+const open = (options?: { width?: number; height?: number }) => bed.open(options);
 
 beforeAll(async () => {
-  const run = uniquePrefix('inbox')
-    .slice(-6)
-    .toLowerCase()
-    .replace(/[^a-z0-9]/g, '');
-  inboxDir = await buildInbox();
-  const { host, port } = redisOptions();
-  [stack, browser] = await Promise.all([
-    startStack({
-      tenants: [
-        {
-          slug: `acme-${run}`,
-          displayName: 'Acme',
-          admin: { email: 'admin@acme.test', password: 'acme password 1', displayName: 'Alice Agent' },
-          cloudApi: { phoneNumberId: '106540352242922', displayPhoneNumber: '15551230000' },
-        },
-        {
-          slug: `globex-${run}`,
-          displayName: 'Globex',
-          admin: { email: 'admin@globex.test', password: 'globex password 1', displayName: 'Gus Globex' },
-          worker: false,
-        },
-      ],
-      inboxDir,
-      postgresAdminUrl: adminDatabaseUrl(),
-      redis: { host, port },
-      // Statuses are reported by the test, one at a time, so each tick can be seen.
-      statuses: { mode: 'manual' },
-    }),
-    launchChromium(),
-  ]);
-  [a, b] = [stack.tenants[0]!, stack.tenants[1]!];
+  bed = await startInboxTestbed('inbox', (run) => ({
+    tenants: [
+      {
+        slug: `acme-${run}`,
+        displayName: 'Acme',
+        admin: { email: 'admin@acme.test', password: 'acme password 1', displayName: 'Alice Agent' },
+        cloudApi: { phoneNumberId: '106540352242922', displayPhoneNumber: '15551230000' },
+      },
+      {
+        slug: `globex-${run}`,
+        displayName: 'Globex',
+        admin: { email: 'admin@globex.test', password: 'globex password 1', displayName: 'Gus Globex' },
+        worker: false,
+      },
+    ],
+    // Statuses are reported by the test, one at a time, so each tick can be seen.
+    statuses: { mode: 'manual' },
+  }));
+  [a, b] = [bed.stack.tenants[0]!, bed.stack.tenants[1]!];
   emulatorUrl = a.cloudApi!.emulator.url;
   dbB = createDb({ databaseUrl: b.databaseUrl, maxConnections: 2 });
   // Tenant B's one conversation, written straight into B's database.
@@ -104,17 +72,11 @@ beforeAll(async () => {
   });
 }, 120_000);
 
-afterEach(async () => {
-  const problems = pages.flatMap((p) => p.problems);
-  for (const p of pages.splice(0)) await p.context.close().catch(() => undefined);
-  expect(problems, problems.join('\n')).toEqual([]);
-});
+afterEach(() => bed.closePages());
 
 afterAll(async () => {
-  await browser?.close();
   await dbB?.$disconnect();
-  await stack?.stop();
-  if (inboxDir) await rm(inboxDir, { recursive: true, force: true });
+  await bed?.stop();
 });
 
 describe('the inbox', () => {

@@ -10,13 +10,13 @@ import {
   loggingConfigSchema,
   port,
   redisConfigSchema,
+  sealingKeys,
   secret,
   telemetryConfigSchema,
   tenantConfigSchema,
   url,
 } from '@switchboard/config';
 import { mediaStorageSettingsSchema } from '@switchboard/messaging';
-import { SealingKeyring } from '@switchboard/secrets';
 import { z } from 'zod';
 
 /**
@@ -67,15 +67,7 @@ export const workerConfigSchema = defineConfig(
       .describe(
         'Webhook receiver hosts (names or addresses, comma-separated) delivered to although they are or resolve to loopback/private/link-local addresses; the same list the API checks registrations against.',
       ),
-    SEALING_KEYS: secret(
-      z.string().superRefine((value, ctx) => {
-        try {
-          SealingKeyring.parse(value);
-        } catch (error) {
-          ctx.addIssue({ code: 'custom', message: (error as Error).message });
-        }
-      }),
-    )
+    SEALING_KEYS: sealingKeys()
       .optional()
       .describe(
         'Keys sealing webhook secrets in the database: `<id>:<base64 of 32 bytes>` comma-separated, current first, previous ones still read (and re-sealed at start); give a secret:// reference. Unset: only secretRef subscriptions are delivered.',

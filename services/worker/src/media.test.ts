@@ -42,8 +42,10 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  customerImageMessage,
   type EncryptedMediaFile,
   encryptMediaFile,
+  jpegOf,
   type MediaServer,
   removeEncryptedMedia,
   startMediaServer,
@@ -400,12 +402,6 @@ describe('a 48 MiB WhatsApp Web file streams through the worker (memory)', () =>
   let webSessionId: string;
   let mediaDir: string;
 
-  /** A JPEG of `bytes`: the signature, then random bytes, generated as a stream (never whole). */
-  async function* jpegOf(bytes: number): AsyncGenerator<Uint8Array> {
-    yield Buffer.from([0xff, 0xd8, 0xff, 0xe0]);
-    for (let left = bytes - 4; left > 0; left -= 1024 * 1024) yield randomBytes(Math.min(left, 1024 * 1024));
-  }
-
   beforeAll(async () => {
     server = await startMediaServer();
     big = await encryptMediaFile(jpegOf(SIZE));
@@ -441,25 +437,10 @@ describe('a 48 MiB WhatsApp Web file streams through the worker (memory)', () =>
   /** A customer's image message stored by the inbound pipeline, its file at `encFilePath`. */
   async function received(file: EncryptedMediaFile, encFilePath: string): Promise<string> {
     const path = server.serve(encFilePath);
-    const address = '5511977770000@s.whatsapp.net';
-    const result = await inbound.handleMessage({
-      sessionId: webSessionId,
-      providerMessageId: `BIG${randomBytes(8).toString('hex').toUpperCase()}`,
-      chat: { address, kind: 'direct', contact: { address, pn: '5511977770000' } },
-      sender: { address, pn: '5511977770000' },
-      fromMe: false,
-      timestamp: new Date(),
-      live: true,
-      content: {
-        type: 'image',
-        media: {
-          mimetype: 'image/jpeg',
-          size: file.fileLength,
-          sha256: file.fileSha256.toString('hex'),
-          download: { provider: 'baileys', data: server.reference(path, file) },
-        },
-      },
-    });
+    const reference = server.reference(path, file);
+    const result = await inbound.handleMessage(
+      customerImageMessage({ sessionId: webSessionId, file, reference, idPrefix: 'BIG' }),
+    );
     if (result.outcome !== 'created') throw new Error(`expected a new message, got ${result.outcome}`);
     return result.messageId;
   }

@@ -6,20 +6,11 @@
 //   CLOUD_API_OUTBOUND_WORKER='{"redis":{...},"databaseUrl":"...","tenantId":"...","sessionId":"...","keyPrefix":"...","epoch":"1","graphUrl":"...","accessToken":"...","phoneNumberId":"...","acceptedKey":"...","hold":true}' \
 //     node packages/messaging/src/testing/cloud-api-outbound-worker.ts
 import { CloudApiChannel, type OutboundMessage, type SendResult } from '@switchboard/channels';
-import { createDb } from '@switchboard/db';
-import { Redis } from 'ioredis';
 import { z } from 'zod';
-import { OutboundConsumer } from '../outbound/consumer.ts';
-import { NO_HUMAN_DELAY } from '../outbound/content.ts';
+import { outboundWorkerSettings, runOutboundWorker } from './outbound-worker-process.ts';
 
-const config = z
-  .object({
-    redis: z.object({ host: z.string(), port: z.number() }),
-    databaseUrl: z.string(),
-    tenantId: z.uuid(),
-    sessionId: z.uuid(),
-    keyPrefix: z.string(),
-    epoch: z.string(),
+const settings = outboundWorkerSettings
+  .extend({
     graphUrl: z.url(),
     accessToken: z.string(),
     phoneNumberId: z.string(),
@@ -29,47 +20,28 @@ const config = z
   })
   .parse(JSON.parse(process.env.CLOUD_API_OUTBOUND_WORKER ?? '{}'));
 
-const redis = new Redis({ ...config.redis, maxRetriesPerRequest: null });
-const db = createDb({ databaseUrl: config.databaseUrl, maxConnections: 4 });
-const epoch = BigInt(config.epoch);
-const channel = new CloudApiChannel({
-  sessionId: config.sessionId,
-  phoneNumberId: config.phoneNumberId,
-  accessToken: config.accessToken,
-  baseUrl: config.graphUrl,
-  epoch,
-  readFence: async () => epoch,
-});
-await channel.connect();
-if (config.hold) {
-  const send = channel.send.bind(channel);
-  channel.send = async (message: OutboundMessage): Promise<SendResult> => {
-    const result = await send(message);
-    await redis.rpush(config.acceptedKey, result.providerMessageId);
-    return await new Promise<never>(() => {});
-  };
-}
-const consumer = new OutboundConsumer({
-  db,
-  tenantId: config.tenantId,
-  sessionId: config.sessionId,
-  epoch,
-  channel,
-  connection: redis,
-  keyPrefix: config.keyPrefix,
-  humanDelay: NO_HUMAN_DELAY,
-  limits: { perContactPerMinute: 1000, perSessionPerMinute: 1000 },
-  unknownOutcomeTimeoutMs: config.unknownOutcomeTimeoutMs,
-  lockDurationMs: 1_000,
-  stalledIntervalMs: 500,
-  onError: (error, context) => process.stderr.write(`${context.what}: ${String(error)}\n`),
-});
-await consumer.start();
-process.stdout.write('ready\n');
-process.once('SIGTERM', () => {
-  void consumer.close().then(async () => {
-    redis.disconnect();
-    await db.$disconnect();
-    process.exit(0);
-  });
-});
+await runOutboundWorker(
+  settings,
+  async (redis) => {
+    const epoch = BigInt(settings.epoch);
+    const channel = new CloudApiChannel({
+      sessionId: settings.sessionId,
+      phoneNumberId: settings.phoneNumberId,
+      accessToken: settings.accessToken,
+      baseUrl: settings.graphUrl,
+      epoch,
+      readFence: async () => epoch,
+    });
+    await channel.connect();
+    if (settings.hold) {
+      const send = channel.send.bind(channel);
+      channel.send = async (message: OutboundMessage): Promise<SendResult> => {
+        const result = await send(message);
+        await redis.rpush(settings.acceptedKey, result.providerMessageId);
+        return await new Promise<never>(() => {});
+      };
+    }
+    return channel;
+  },
+  { unknownOutcomeTimeoutMs: settings.unknownOutcomeTimeoutMs },
+);

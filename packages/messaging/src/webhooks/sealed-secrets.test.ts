@@ -1,19 +1,16 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { type Db, withTenant } from '@switchboard/db';
 import { newSealingKeyEntry, SealingKeyring, sealSecret } from '@switchboard/secrets';
-import {
-  createTestDatabase,
-  freePort,
-  redisNamespace,
-  redisOptions,
-  type TestDatabase,
-} from '@switchboard/testing';
-import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import { freePort, redisNamespace } from '@switchboard/testing';
+import type { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_NAMES, queuePrefix, WEBHOOK_SECRET_PURPOSE } from '../contracts.ts';
-import { eventually, seedTenant } from '../testing/fixtures.ts';
-import { WebhookDeliveryWorker } from './delivery-worker.ts';
+import { WEBHOOK_SECRET_PURPOSE } from '../contracts.ts';
+import { eventually } from '../testing/fixtures.ts';
+import {
+  startWebhookDeliveries,
+  startWebhookReceiver,
+  type WebhookDeliveries,
+  type WebhookReceiver,
+} from '../testing/webhooks.ts';
 import { enqueueWebhookEvent } from './enqueue.ts';
 import type { WebhookRetryPolicy } from './schedule.ts';
 import { resealWebhookSecrets, subscriptionSecretResolver } from './sealed-secrets.ts';
@@ -27,32 +24,22 @@ const k1 = newSealingKeyEntry('k1');
 const k2 = newSealingKeyEntry('k2');
 const INTERNAL_TOKEN = 'internal-token-0123456789abcdef';
 
-let database: TestDatabase;
+let testbed: WebhookDeliveries;
 let db: Db;
 let tenantId: string;
-let redis: Redis;
 const namespace = redisNamespace('webhook-sealing');
-const keyPrefix = `${namespace.prefix}:`;
 let queue: Queue;
-let worker: WebhookDeliveryWorker;
-let server: Server;
+let receiver: WebhookReceiver;
 let port: number;
-const received: { path: string; headers: IncomingHttpHeaders; body: string }[] = [];
 /** What the worker holds; each step of the rotation replaces it, as a rollout with a new SEALING_KEYS would. */
 let keyring: SealingKeyring;
 
 beforeAll(async () => {
-  database = await createTestDatabase({ label: 'messaging-webhook-sealing' });
-  ({ db, tenantId } = await seedTenant(database, 0));
-  redis = new Redis({ ...redisOptions(), maxRetriesPerRequest: null });
-  queue = new Queue(QUEUE_NAMES.webhookDeliveries, { connection: redis, prefix: queuePrefix(keyPrefix) });
-  worker = new WebhookDeliveryWorker({
-    db,
-    connection: redis,
-    keyPrefix,
+  testbed = await startWebhookDeliveries({
+    label: 'messaging-webhook-sealing',
+    sessions: 0,
+    namespace,
     retry: fast,
-    timeoutMs: 2_000,
-    allowedHosts: ['127.0.0.1'],
     resolveSecret: (subscription) =>
       subscriptionSecretResolver({
         keyring,
@@ -61,29 +48,15 @@ beforeAll(async () => {
         },
       })(subscription),
   });
+  ({ db, tenantId, queue } = testbed);
   port = await freePort();
-  server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => {
-      body += chunk.toString('utf8');
-    });
-    request.on('end', () => {
-      received.push({ path: request.url ?? '', headers: request.headers, body });
-      response.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  await worker.start();
+  receiver = await startWebhookReceiver(port);
+  await testbed.worker.start();
 });
 
 afterAll(async () => {
-  await worker.close();
-  await queue.close();
-  redis.disconnect();
-  await new Promise((resolve) => server.close(resolve));
-  await namespace.cleanup();
-  await db.$disconnect();
-  await database.drop();
+  await receiver?.close();
+  await testbed?.stop();
 });
 
 async function subscribe(path: string, sealed: Uint8Array): Promise<string> {
@@ -110,7 +83,7 @@ async function deliver(path: string, secret: string): Promise<void> {
   const [id] = await enqueueWebhookEvent(db, queue, tenantId, { type, data: {}, at: new Date() }, fast);
   await eventually(async () => (await deliveryOf(id!)).status === 'succeeded');
   const { eventId } = await deliveryOf(id!);
-  const request = received.find((r) => JSON.parse(r.body).id === eventId);
+  const request = receiver.received.find((r) => JSON.parse(r.body).id === eventId);
   expect(request).toBeDefined();
   expect(
     verifyWebhookSignature({

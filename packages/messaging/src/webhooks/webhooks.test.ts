@@ -1,17 +1,11 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { type Db, withTenant } from '@switchboard/db';
-import {
-  createTestDatabase,
-  freePort,
-  redisNamespace,
-  redisOptions,
-  type TestDatabase,
-} from '@switchboard/testing';
+import { freePort, redisNamespace } from '@switchboard/testing';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAMES, queuePrefix } from '../contracts.ts';
-import { eventually, seedTenant } from '../testing/fixtures.ts';
+import { eventually } from '../testing/fixtures.ts';
+import { startWebhookDeliveries, startWebhookReceiver, type WebhookDeliveries } from '../testing/webhooks.ts';
 import { WebhookDeliveryWorker } from './delivery-worker.ts';
 import { enqueueWebhookEvent } from './enqueue.ts';
 import { DEFAULT_WEBHOOK_RETRY, minimumRetrySpanMs, type WebhookRetryPolicy } from './schedule.ts';
@@ -20,7 +14,7 @@ import { signWebhook, verifyWebhookSignature, WEBHOOK_HEADERS } from './signatur
 const SECRETS: Record<string, string> = { main: 'whsec_main_0123456789', other: 'whsec_other_abcdef' };
 const fast: WebhookRetryPolicy = { attempts: 40, baseDelayMs: 20, maxDelayMs: 150, jitter: 0.2 };
 
-let database: TestDatabase;
+let testbed: WebhookDeliveries;
 let db: Db;
 let tenantId: string;
 let redis: Redis;
@@ -28,32 +22,6 @@ const namespace = redisNamespace('webhooks');
 const keyPrefix = `${namespace.prefix}:`;
 let queue: Queue;
 let worker: WebhookDeliveryWorker;
-
-interface Received {
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/** A receiver on `port` that answers `status()` and records what it got. */
-function receiver(
-  port: number,
-  status: (path: string) => number,
-): Promise<{ server: Server; received: Received[] }> {
-  const received: Received[] = [];
-  const server = createServer((request, response) => {
-    let body = '';
-    request.on('data', (chunk: Buffer) => {
-      body += chunk.toString('utf8');
-    });
-    request.on('end', () => {
-      const code = status(request.url ?? '');
-      if (code === 200) received.push({ path: request.url ?? '', headers: request.headers, body });
-      response.writeHead(code).end();
-    });
-  });
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve({ server, received })));
-}
 
 async function deliveries() {
   return await withTenant(db, tenantId, (tx) =>
@@ -64,32 +32,19 @@ async function deliveries() {
 let port: number;
 
 beforeAll(async () => {
-  database = await createTestDatabase({ label: 'messaging-webhooks' });
-  const seeded = await seedTenant(database, 1);
-  db = seeded.db;
-  tenantId = seeded.tenantId;
-  redis = new Redis({ ...redisOptions(), maxRetriesPerRequest: null });
-  queue = new Queue(QUEUE_NAMES.webhookDeliveries, { connection: redis, prefix: queuePrefix(keyPrefix) });
-  worker = new WebhookDeliveryWorker({
-    db,
-    connection: redis,
-    keyPrefix,
+  testbed = await startWebhookDeliveries({
+    label: 'messaging-webhooks',
+    sessions: 1,
+    namespace,
     retry: fast,
-    timeoutMs: 2_000,
-    // The test's receivers listen on loopback: allowed explicitly, as a tenant's internal receiver would be.
-    allowedHosts: ['127.0.0.1'],
     resolveSecret: async (subscription) => SECRETS[subscription.secretRef ?? '']!,
   });
+  ({ db, tenantId, redis, queue, worker } = testbed);
   port = await freePort();
 });
 
 afterAll(async () => {
-  await worker.close();
-  await queue.close();
-  redis.disconnect();
-  await namespace.cleanup();
-  await db.$disconnect();
-  await database.drop();
+  await testbed?.stop();
 });
 
 describe('verifyWebhookSignature', () => {
@@ -184,7 +139,7 @@ describe('WebhookDeliveryWorker', () => {
       ),
     ).toBe(true);
 
-    const { server, received } = await receiver(port, () => 200);
+    const { server, received } = await startWebhookReceiver(port, () => 200);
     try {
       await eventually(async () => (await deliveries()).every((d) => d.status === 'succeeded'));
       expect(received).toHaveLength(10);
@@ -230,7 +185,7 @@ describe('WebhookDeliveryWorker', () => {
     });
     const freshPort = await freePort();
     let up = false;
-    const { server, received } = await receiver(freshPort, () => (up ? 200 : 500));
+    const { server, received } = await startWebhookReceiver(freshPort, () => (up ? 200 : 500));
     try {
       const subscription = await withTenant(db, tenantId, (tx) =>
         tx.webhookSubscription.create({
@@ -293,7 +248,7 @@ describe('WebhookDeliveryWorker', () => {
       prefix: queuePrefix(prefix),
     });
     const freshPort = await freePort();
-    const { server, received } = await receiver(freshPort, () => 200);
+    const { server, received } = await startWebhookReceiver(freshPort, () => 200);
     let connections = 0;
     server.on('connection', () => {
       connections++;

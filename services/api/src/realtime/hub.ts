@@ -1,27 +1,16 @@
-// The realtime fan-out: one Redis reader per tenant stream in this process, delivering to every
-// open SSE stream of that tenant, with the credential behind each stream re-checked, a cap per
-// principal and a bound on what a slow client can make the process buffer.
+// The realtime fan-out: one Redis reader per tenant stream in this process (tenant-reader.ts),
+// delivering to every open SSE stream of that tenant (stream.ts), with the credential behind each
+// stream re-checked, a cap per principal and a bound on what a slow client can make the process
+// buffer.
 import type { ServerResponse } from 'node:http';
-import {
-  REALTIME_EVENT_FIELD,
-  REALTIME_STREAM_MAX_LEN,
-  realtimeEventSchema,
-} from '@switchboard/messaging/producer';
+import { REALTIME_STREAM_MAX_LEN } from '@switchboard/messaging/producer';
 import type { MetricsRegistry } from '@switchboard/telemetry';
 import type { Redis } from 'ioredis';
 import { ApiError } from '../errors.ts';
 import type { Principal } from '../plugins/auth.ts';
-import { compareStreamIds } from './stream-ids.ts';
-
-/** Why the API ended a stream; sent to the client in the final `stream.closed` event. */
-export type StreamCloseReason =
-  | 'member_removed'
-  | 'credential_revoked'
-  | 'token_expired'
-  | 'slow_consumer'
-  | 'unavailable'
-  | 'shutting_down'
-  | 'client_closed';
+import type { Frame } from './frames.ts';
+import { RealtimeStream, type StreamCloseReason } from './stream.ts';
+import { RECHECK_FIELD, TenantReader } from './tenant-reader.ts';
 
 /** What a principal check may find: the principal is gone, and why. */
 export type PrincipalGoneReason = Extract<StreamCloseReason, 'member_removed' | 'credential_revoked'>;
@@ -35,25 +24,6 @@ export type PrincipalCheck = (
   tenantId: string,
   principals: readonly Principal[],
 ) => Promise<Map<string, PrincipalGoneReason>>;
-
-/**
- * The field of a control entry in a tenant's event stream: "credentials changed, re-check your
- * streams", appended by the API process that made the change so every other API process (each
- * reads the stream anyway) re-checks at once. It has no event field, so it is never sent to a
- * client; a resuming client's Last-Event-ID is unaffected.
- */
-export const RECHECK_FIELD = 'recheck';
-
-/** The final event's message per reason (the client sees it; nothing secret). */
-const CLOSE_MESSAGES: Record<StreamCloseReason, string> = {
-  member_removed: 'you are no longer a member of this tenant',
-  credential_revoked: 'the API key was revoked or expired, or its creator is no longer a member',
-  token_expired: 'the access token expired; reconnect with a fresh one and Last-Event-ID',
-  slow_consumer: 'the client did not read fast enough; reconnect with Last-Event-ID',
-  unavailable: 'the event stream could not be read; reconnect with Last-Event-ID',
-  shutting_down: 'the server is shutting down; reconnect with Last-Event-ID',
-  client_closed: 'the client closed the stream',
-};
 
 /** Options of RealtimeHub. */
 export interface RealtimeHubOptions {
@@ -100,11 +70,6 @@ export interface StreamAdmission {
     options: { resumeFrom?: string | undefined; expiresAt?: number | undefined },
   ): void;
 }
-
-const CONNECTED = Buffer.from(': connected\n\n');
-const KEEPALIVE = Buffer.from(': keepalive\n\n');
-// setTimeout fires at once for delays past 2^31 - 1 ms; such expiries are left to the re-check.
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The process's realtime streams. For each tenant stream (`sb:<slug>:events`) with at least one
@@ -333,9 +298,9 @@ export class RealtimeHub {
   streamClosed(stream: RealtimeStream, reason: StreamCloseReason): void {
     this.release(stream.principalKey);
     this.closedTotal?.inc({ reason });
-    const reader = stream.reader;
-    reader.streams.delete(stream);
-    if (reader.streams.size === 0 && reader.admitting === 0 && this.readers.get(reader.key) === reader) {
+    stream.reader.streams.delete(stream);
+    const reader = this.readers.get(stream.reader.key);
+    if (reader === stream.reader && reader.streams.size === 0 && reader.admitting === 0) {
       this.readers.delete(reader.key);
       reader.stop();
     }
@@ -367,307 +332,4 @@ export class RealtimeHub {
 
 function shuttingDown(): ApiError {
   return new ApiError('unavailable', 'the server is shutting down; retry');
-}
-
-/** One entry framed for SSE once, written to every stream as the same bytes. */
-function frameOf(id: string, fields: string[]): Buffer | undefined {
-  const at = fields.indexOf(REALTIME_EVENT_FIELD);
-  if (at < 0) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(fields[at + 1] ?? '');
-  } catch {
-    return undefined;
-  }
-  // Only events of the contract reach clients: an entry that is not one is skipped, not sent.
-  const parsed = realtimeEventSchema.safeParse(json);
-  if (!parsed.success) return undefined;
-  return Buffer.from(`id: ${id}\nevent: ${parsed.data.type}\ndata: ${JSON.stringify(parsed.data)}\n\n`);
-}
-
-type XReadResult = [string, [string, string[]][]][] | null;
-
-/** One entry framed for SSE, with its id. */
-interface Frame {
-  id: string;
-  frame: Buffer;
-}
-
-/** The one reader of a tenant stream in this process: a connection of its own and its XREAD loop. */
-class TenantReader {
-  readonly streams = new Set<RealtimeStream>();
-  /** Admissions that have not started their stream yet (the reader must not stop under them). */
-  admitting = 0;
-  /** The id of the newest entry read (delivered to the streams). */
-  last = '0-0';
-  readonly ready: Promise<void>;
-  private connection: Redis | undefined;
-  private isStopped = false;
-  private readonly hub: RealtimeHub;
-  readonly key: string;
-
-  constructor(hub: RealtimeHub, key: string) {
-    this.hub = hub;
-    this.key = key;
-    this.ready = this.start();
-    // Awaited by every admission; this keeps a failure with no admission left from going unhandled.
-    this.ready.catch(() => {});
-  }
-
-  private async start(): Promise<void> {
-    // New streams start after the current newest entry (not '$' on every read, which would drop
-    // what arrives between two reads).
-    const newest = await this.hub.redis.xrevrange(this.key, '+', '-', 'COUNT', 1);
-    this.last = newest[0]?.[0] ?? '0-0';
-    if (this.stopped) return;
-    // Not with the shared client's producer settings: a blocking read must outlive the socket
-    // timeout, and it waits through a reconnect instead of failing at once.
-    this.connection = this.hub.redis.duplicate({
-      enableOfflineQueue: true,
-      maxRetriesPerRequest: null,
-      socketTimeout: this.hub.blockMs + 10_000,
-      // Named, so CLIENT LIST shows which connections read which tenant's stream.
-      connectionName: `switchboard-api-realtime:${this.key}`,
-      lazyConnect: false,
-    });
-    this.connection.on('error', () => {
-      // Reconnects are ioredis's; a read that fails for good ends the loop below.
-    });
-    void this.run(this.connection);
-  }
-
-  private async run(connection: Redis): Promise<void> {
-    while (!this.stopped) {
-      let result: XReadResult;
-      try {
-        result = (await connection.xread(
-          'COUNT',
-          this.hub.readCount,
-          'BLOCK',
-          this.hub.blockMs,
-          'STREAMS',
-          this.key,
-          this.last,
-        )) as XReadResult;
-      } catch (error) {
-        if (!this.stopped) this.hub.readerFailed(this, error);
-        return;
-      }
-      if (this.stopped) return;
-      if (!result) {
-        for (const stream of [...this.streams]) stream.keepalive();
-        continue;
-      }
-      const batch: Frame[] = [];
-      let recheck = false;
-      for (const [, entries] of result) {
-        for (const [id, fields] of entries) {
-          this.last = id;
-          if (fields[0] === RECHECK_FIELD) recheck = true;
-          const frame = frameOf(id, fields);
-          if (frame) batch.push({ id, frame });
-        }
-      }
-      // Another process (or this one) changed credentials: re-check this process's streams.
-      if (recheck) void this.hub.revalidate();
-      if (batch.length === 0) continue;
-      // The whole read as one buffer, built once: one write per stream per read, however many
-      // entries it holds (a loaded process reads more per XREAD, so it writes less per entry).
-      const joined = batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((b) => b.frame));
-      for (const stream of [...this.streams]) stream.deliverBatch(batch, joined);
-      this.hub.delivered(batch);
-    }
-  }
-
-  /** True once the reader stopped (no stream may start on it). */
-  get stopped(): boolean {
-    return this.isStopped;
-  }
-
-  stop(): void {
-    this.isStopped = true;
-    this.connection?.disconnect();
-  }
-}
-
-/** One open SSE stream. */
-class RealtimeStream {
-  /** The id of the last entry this stream has passed (sent or skipped). */
-  private cursor = '0-0';
-  private state: 'catching_up' | 'live' | 'closed' = 'live';
-  /** Live entries that arrived while the backlog was read; sent after it. */
-  private pending: { id: string; frame: Buffer }[] = [];
-  private pendingBytes = 0;
-  private expiryTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly hub: RealtimeHub;
-  private readonly res: ServerResponse;
-  readonly reader: TenantReader;
-  readonly principal: Principal;
-  readonly principalKey: string;
-  /** When the credential expires (epoch ms), if it does. */
-  readonly expiresAt: number | undefined;
-
-  constructor(
-    hub: RealtimeHub,
-    reader: TenantReader,
-    principal: Principal,
-    who: string,
-    res: ServerResponse,
-    expiresAt: number | undefined,
-  ) {
-    this.hub = hub;
-    this.reader = reader;
-    this.principal = principal;
-    this.principalKey = who;
-    this.res = res;
-    this.expiresAt = expiresAt;
-  }
-
-  begin(resumeFrom: string | undefined): void {
-    this.cursor = resumeFrom ?? this.reader.last;
-    this.reader.streams.add(this);
-    this.res.on('close', () => this.close('client_closed'));
-    this.res.writeHead(200, {
-      'content-type': 'text/event-stream',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    this.res.write(CONNECTED);
-    // The client may have gone while the stream was admitted: 'close' has fired already then.
-    if (this.res.destroyed) {
-      this.close('client_closed');
-      return;
-    }
-    // Its reader failed while the stream was admitted: the client reconnects to a new one.
-    if (this.reader.stopped) {
-      this.close('unavailable');
-      return;
-    }
-    if (this.expiresAt !== undefined) {
-      const delay = this.expiresAt - Date.now();
-      if (delay <= 0) {
-        this.close('token_expired');
-        return;
-      }
-      if (delay <= MAX_TIMER_MS) {
-        this.expiryTimer = setTimeout(() => this.close('token_expired'), delay);
-        this.expiryTimer.unref();
-      }
-    }
-    if (resumeFrom !== undefined) {
-      this.state = 'catching_up';
-      void this.catchUp();
-    }
-  }
-
-  /**
-   * A read's entries from the reader (the same buffers every stream gets): written as one buffer
-   * when the stream is live and has sent none of them, else entry by entry.
-   */
-  deliverBatch(batch: readonly Frame[], joined: Buffer): void {
-    if (this.state === 'live' && compareStreamIds(batch[0]!.id, this.cursor) > 0) {
-      this.cursor = batch[batch.length - 1]!.id;
-      this.write(joined);
-      return;
-    }
-    for (const { id, frame } of batch) this.deliver(id, frame);
-  }
-
-  /** A live entry (the same frame every stream gets). */
-  deliver(id: string, frame: Buffer): void {
-    if (this.state === 'closed') return;
-    if (this.state === 'catching_up') {
-      this.pending.push({ id, frame });
-      this.pendingBytes += frame.length;
-      if (this.pendingBytes > this.hub.maxBufferedBytes) this.close('slow_consumer');
-      return;
-    }
-    if (compareStreamIds(id, this.cursor) <= 0) return;
-    this.cursor = id;
-    this.write(frame);
-  }
-
-  /** True once the stream ended (a getter, so a check after an await is not narrowed away). */
-  private get closed(): boolean {
-    return this.state === 'closed';
-  }
-
-  keepalive(): void {
-    if (this.state === 'live') this.write(KEEPALIVE);
-  }
-
-  /** Writes, then drops the stream if the bytes waiting in this process pass the bound. */
-  private write(chunk: Buffer): void {
-    this.res.write(chunk);
-    if (this.res.writableLength > this.hub.maxBufferedBytes) this.close('slow_consumer');
-  }
-
-  /** The backlog after the resume id, page by page (waiting for the socket between pages). */
-  private async catchUp(): Promise<void> {
-    try {
-      for (;;) {
-        const page = await this.hub.redis.xrange(
-          this.reader.key,
-          `(${this.cursor}`,
-          '+',
-          'COUNT',
-          this.hub.readCount,
-        );
-        if (this.closed) return;
-        for (const [id, fields] of page) {
-          this.cursor = id;
-          const frame = frameOf(id, fields);
-          if (frame) this.res.write(frame);
-        }
-        if (page.length < this.hub.readCount) break;
-        // The next page only once the socket took this one: a backlog never piles up here.
-        if (this.res.writableNeedDrain) await this.drained();
-        if (this.closed) return;
-      }
-    } catch {
-      this.close('unavailable');
-      return;
-    }
-    // Everything up to the cursor is written; what the reader delivered meanwhile follows.
-    const pending = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.state = 'live';
-    for (const { id, frame } of pending) {
-      if (this.closed) return;
-      this.deliver(id, frame);
-    }
-    if (!this.closed && this.res.writableLength > this.hub.maxBufferedBytes) this.close('slow_consumer');
-  }
-
-  /** Resolves when the socket has taken what was written, or the stream closed. */
-  private drained(): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        this.res.off('drain', done);
-        this.res.off('close', done);
-        resolve();
-      };
-      this.res.on('drain', done);
-      this.res.on('close', done);
-    });
-  }
-
-  /** Ends the stream: a final `stream.closed` event saying why, unless the client is gone or too slow. */
-  close(reason: StreamCloseReason): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.pending = [];
-    clearTimeout(this.expiryTimer);
-    this.hub.streamClosed(this, reason);
-    if (reason === 'client_closed') return;
-    if (reason === 'slow_consumer') {
-      // Its buffer is full: a final event would wait behind it. The socket is cut instead.
-      this.res.destroy();
-      return;
-    }
-    const data = JSON.stringify({ type: 'stream.closed', reason, message: CLOSE_MESSAGES[reason] });
-    this.res.end(`event: stream.closed\ndata: ${data}\n\n`);
-  }
 }

@@ -6,8 +6,8 @@ export {
   RealtimeHub,
   type RealtimeHubOptions,
   type StreamAdmission,
-  type StreamCloseReason,
 } from './hub.ts';
 export { type RealtimeOptions, realtimeHubPlugin } from './plugin.ts';
 export { databasePrincipalCheck } from './principal-check.ts';
+export type { StreamCloseReason } from './stream.ts';
 export { compareStreamIds, STREAM_ID } from './stream-ids.ts';

@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { z } from 'zod';
 import { type ApiClient, describeError } from '../api/client.ts';
 import { type InviteDetails, inviteSchema } from '../api/schemas.ts';
+import { ErrorAlert, Field, SignInForm } from '../components/form-parts.tsx';
 
 /** The invite token in the link's fragment (`/accept-invite#token=...`), which no server ever sees. */
 export function inviteTokenOf(hash: string): string | undefined {
@@ -50,9 +51,7 @@ export function AcceptInvitePage(props: {
       <main className="login">
         <section aria-label="Invite">
           <h1>Switchboard</h1>
-          <p role="alert" className="error">
-            {lookup.message}
-          </p>
+          <ErrorAlert error={lookup.message} />
           <a href="/">Go to sign in</a>
         </section>
       </main>
@@ -60,69 +59,54 @@ export function AcceptInvitePage(props: {
   }
   const { invite } = lookup;
   return (
-    <main className="login">
-      <form
-        aria-label="Accept the invite"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          if (password !== repeated) {
-            setError('The two passwords differ.');
-            return;
-          }
-          setBusy(true);
-          setError(undefined);
-          try {
-            await props.client.publicRequest('/v1/auth/invite/accept', z.undefined(), {
-              token,
-              password,
-            });
-          } catch (failure) {
-            setError(describeError(failure));
-            setBusy(false);
-            return;
-          }
-          const failed = await props.onAccepted(invite.email, password);
-          if (failed) {
-            setError(failed);
-            setBusy(false);
-          }
-        }}
-      >
-        <h1>Switchboard</h1>
-        <p>
-          Set a password for <strong>{invite.email}</strong> to join {invite.tenant}.
-        </p>
-        <label>
-          New password
-          <input
-            type="password"
-            autoComplete="new-password"
-            minLength={12}
-            required
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </label>
-        <label>
-          Repeat the password
-          <input
-            type="password"
-            autoComplete="new-password"
-            minLength={12}
-            required
-            value={repeated}
-            onChange={(e) => setRepeated(e.target.value)}
-          />
-        </label>
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
-        <button type="submit" disabled={busy}>
-          {busy ? 'Setting the password…' : 'Set password and sign in'}
-        </button>
-      </form>
-    </main>
+    <SignInForm
+      label="Accept the invite"
+      busy={busy}
+      error={error}
+      submit={{ idle: 'Set password and sign in', busy: 'Setting the password…' }}
+      onSubmit={async () => {
+        if (password !== repeated) {
+          setError('The two passwords differ.');
+          return;
+        }
+        setBusy(true);
+        setError(undefined);
+        try {
+          await props.client.publicRequest('/v1/auth/invite/accept', z.undefined(), {
+            token,
+            password,
+          });
+        } catch (failure) {
+          setError(describeError(failure));
+          setBusy(false);
+          return;
+        }
+        const failed = await props.onAccepted(invite.email, password);
+        if (failed) {
+          setError(failed);
+          setBusy(false);
+        }
+      }}
+    >
+      <p>
+        Set a password for <strong>{invite.email}</strong> to join {invite.tenant}.
+      </p>
+      <Field
+        label="New password"
+        type="password"
+        autoComplete="new-password"
+        minLength={12}
+        value={password}
+        onChange={setPassword}
+      />
+      <Field
+        label="Repeat the password"
+        type="password"
+        autoComplete="new-password"
+        minLength={12}
+        value={repeated}
+        onChange={setRepeated}
+      />
+    </SignInForm>
   );
 }

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { Field, SignInForm } from '../components/form-parts.tsx';
 
 /** Email and password; `onLogin` answers an error message, or undefined when signed in. */
 export function LoginPage(props: {
@@ -10,47 +11,26 @@ export function LoginPage(props: {
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
   return (
-    <main className="login">
-      <form
-        aria-label="Sign in"
-        onSubmit={async (e) => {
-          e.preventDefault();
-          setBusy(true);
-          setError(await props.onLogin(email.trim(), password));
-          setBusy(false);
-        }}
-      >
-        <h1>Switchboard</h1>
-        {props.notice && !error && <p className="notice">{props.notice}</p>}
-        <label>
-          Email
-          <input
-            type="email"
-            autoComplete="username"
-            required
-            value={email}
-            onChange={(e) => setEmail(e.target.value)}
-          />
-        </label>
-        <label>
-          Password
-          <input
-            type="password"
-            autoComplete="current-password"
-            required
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </label>
-        {error && (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        )}
-        <button type="submit" disabled={busy}>
-          {busy ? 'Signing in…' : 'Sign in'}
-        </button>
-      </form>
-    </main>
+    <SignInForm
+      label="Sign in"
+      busy={busy}
+      error={error}
+      submit={{ idle: 'Sign in', busy: 'Signing in…' }}
+      onSubmit={async () => {
+        setBusy(true);
+        setError(await props.onLogin(email.trim(), password));
+        setBusy(false);
+      }}
+    >
+      {props.notice && !error && <p className="notice">{props.notice}</p>}
+      <Field label="Email" type="email" autoComplete="username" value={email} onChange={setEmail} />
+      <Field
+        label="Password"
+        type="password"
+        autoComplete="current-password"
+        value={password}
+        onChange={setPassword}
+      />
+    </SignInForm>
   );
 }

@@ -11,6 +11,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { encryptedStream } from '@whiskeysockets/baileys';
+import type { InboundMessage } from '../../channel.ts';
 import { encodeMediaDownload } from '../mapping.ts';
 
 /** An encrypted media file on disk and what a message about it carries. */
@@ -21,6 +22,12 @@ export interface EncryptedMediaFile {
   /** SHA-256 of the plaintext. */
   fileSha256: Buffer;
   fileLength: number;
+}
+
+/** A JPEG of `bytes`: the signature, then random bytes, generated as a stream (never whole). */
+export async function* jpegOf(bytes: number): AsyncGenerator<Uint8Array> {
+  yield Buffer.from([0xff, 0xd8, 0xff, 0xe0]);
+  for (let left = bytes - 4; left > 0; left -= 1024 * 1024) yield randomBytes(Math.min(left, 1024 * 1024));
 }
 
 /** Encrypts `plaintext` (read as a stream) as WhatsApp does for an image upload, into a temp file. */
@@ -40,6 +47,41 @@ export async function encryptMediaFile(plaintext: AsyncIterable<Uint8Array>): Pr
 /** Removes the temp file {@link encryptMediaFile} made. */
 export async function removeEncryptedMedia(file: EncryptedMediaFile): Promise<void> {
   await rm(file.encFilePath, { force: true });
+}
+
+/** The customer whose image messages {@link customerImageMessage} makes (and `reference` names). */
+const CUSTOMER = { address: '5511977770000@s.whatsapp.net', pn: '5511977770000' };
+
+/**
+ * A new, live image message from the customer whose file is `file`, downloaded through
+ * `reference` (from {@link MediaServer.reference}): what a Baileys session hands the inbound
+ * pipeline. Its provider id is `idPrefix` and random hex, so each call stores a new message.
+ */
+export function customerImageMessage(options: {
+  sessionId: string;
+  file: EncryptedMediaFile;
+  reference: string;
+  idPrefix: string;
+}): InboundMessage {
+  const { address, pn } = CUSTOMER;
+  return {
+    sessionId: options.sessionId,
+    providerMessageId: `${options.idPrefix}${randomBytes(8).toString('hex').toUpperCase()}`,
+    chat: { address, kind: 'direct', contact: { address, pn } },
+    sender: { address, pn },
+    fromMe: false,
+    timestamp: new Date(),
+    live: true,
+    content: {
+      type: 'image',
+      media: {
+        mimetype: 'image/jpeg',
+        size: options.file.fileLength,
+        sha256: options.file.fileSha256.toString('hex'),
+        download: { provider: 'baileys', data: options.reference },
+      },
+    },
+  };
 }
 
 /** A running stand-in media server. */
@@ -82,7 +124,7 @@ export async function startMediaServer(): Promise<MediaServer> {
     reference(path, file) {
       return encodeMediaDownload(
         {
-          remoteJid: '5511977770000@s.whatsapp.net',
+          remoteJid: CUSTOMER.address,
           id: randomBytes(8).toString('hex').toUpperCase(),
           fromMe: false,
         },
