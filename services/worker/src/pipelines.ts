@@ -220,19 +220,22 @@ export class MessagePipelines {
     const result = parseCloudApiWebhook(parsed.data.payload, {
       sessionsByPhoneNumberId: await this.options.cloudApiSessions(),
     });
-    let stored = 0;
+    // Every event queued at once, in the payload's order: the pipeline stores consecutive messages
+    // in one transaction. The job completes (the queue's acknowledgement) only after all committed;
+    // if one failed, the job fails and its retry finds the others stored (duplicates).
+    const handled: Promise<unknown>[] = [];
     for (const item of result.events) {
-      if (item.event === 'message') {
-        await this.tenantInbound.handleMessage(item.payload);
-        stored++;
-      } else if (item.event === 'receipt') {
-        await this.tenantInbound.handleReceipt(item.payload);
-        stored++;
-      } else {
+      if (item.event === 'message') handled.push(this.tenantInbound.handleMessage(item.payload));
+      else if (item.event === 'receipt') handled.push(this.tenantInbound.handleReceipt(item.payload));
+      else {
         const { source, reason, detail } = item.payload;
         this.options.logger.info({ jobId: job.id, source, reason, detail }, 'unsupported cloud-api event');
       }
     }
+    const settled = await Promise.allSettled(handled);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    const stored = handled.length;
     if (result.unrouted.length > 0) {
       this.options.logger.warn(
         { jobId: job.id, phoneNumberIds: result.unrouted },
