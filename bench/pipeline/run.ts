@@ -36,6 +36,7 @@ import {
 } from '@switchboard/messaging';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { storeInboundBatch } from '../../packages/messaging/src/inbound/batch.ts';
 import { inboundMessage, queueOutboundText } from '../../packages/messaging/src/testing/fixtures.ts';
 import { MemoryChannel } from '../../packages/messaging/src/testing/memory-channel.ts';
 import {
@@ -109,9 +110,20 @@ try {
     }),
   );
 
+  // Warm-up (JIT, connections, plan caches) through both inbound paths, not measured.
+  for (let i = 0; i < 30; i++) {
+    const warm = inboundMessage(session.id, `warm-${i}`, { pn: `55117${String(i % 3).padStart(8, '0')}` });
+    const stored = await storeInbound(db, tenantId, { ...warm, providerMessageId: `warm-a${i}` });
+    if (stored.outcome === 'created') await relay.kick(stored.outboxIds);
+    await pipeline.handleMessage(warm);
+  }
   const inboundSequential: number[] = [];
   const inboundParallel: number[] = [];
   const inboundParallel64: number[] = [];
+  const storeOnly: number[] = [];
+  const beforeSequential: number[] = [];
+  const beforeParallel: number[] = [];
+  const beforeParallel64: number[] = [];
   const rawInserts: number[] = [];
   const rawBatched: number[] = [];
   const toCommitP50: number[] = [];
@@ -131,6 +143,15 @@ try {
             await pipeline.handleMessage(inboundMessage(session.id, `${tag}-s${i}`, from(i)));
         }),
       );
+      // The commit alone (the pipeline's transaction for a batch of one), without the relay's
+      // transaction that handleMessage also waits for; its outbox rows are drained after.
+      storeOnly.push(
+        await time(async () => {
+          for (let i = 0; i < N; i++)
+            await storeInboundBatch(db, tenantId, [inboundMessage(session.id, `${tag}-o${i}`, from(i))]);
+        }),
+      );
+      await relay.drain();
       inboundParallel.push(
         await time(() =>
           inBatches(N, 8, (i) => pipeline.handleMessage(inboundMessage(session.id, `${tag}-p${i}`, from(i)))),
@@ -143,6 +164,22 @@ try {
           ),
         ),
       );
+      // Before group commit, in the same run: what handleMessage did then (storeInbound, one
+      // transaction per event, then the relay's kick), one at a time, 8 and 64 at a time.
+      const before = async (i: number, label: string) => {
+        const result = await storeInbound(
+          db,
+          tenantId,
+          inboundMessage(session.id, `${tag}-${label}${i}`, from(i)),
+        );
+        if (result.outcome === 'created') await relay.kick(result.outboxIds);
+      };
+      for (const [width, runs] of [
+        [1, beforeSequential],
+        [8, beforeParallel],
+        [64, beforeParallel64],
+      ] as const)
+        runs.push(await time(() => inBatches(N, width, (i) => before(i, `b${width}-`))));
       rawInserts.push(
         await time(async () => {
           for (let i = 0; i < N; i++) {
@@ -329,6 +366,10 @@ try {
     inboundSequentialMs: med(inboundSequential),
     inboundParallel8Ms: med(inboundParallel),
     inboundParallel64Ms: med(inboundParallel64),
+    inboundStoreOnlyMs: med(storeOnly),
+    beforeSequentialMs: med(beforeSequential),
+    beforeParallel8Ms: med(beforeParallel),
+    beforeParallel64Ms: med(beforeParallel64),
     baselineRawInsertsMs: med(rawInserts),
     baselineRawBatchedInsertsMs: med(rawBatched),
     latencyRatePerSecond: RATE,
@@ -350,15 +391,24 @@ try {
     r.inboundSequentialMs !== undefined &&
     r.inboundParallel8Ms !== undefined &&
     r.inboundParallel64Ms !== undefined &&
+    r.inboundStoreOnlyMs !== undefined &&
+    r.beforeSequentialMs !== undefined &&
+    r.beforeParallel8Ms !== undefined &&
+    r.beforeParallel64Ms !== undefined &&
     r.baselineRawInsertsMs !== undefined &&
     r.baselineRawBatchedInsertsMs !== undefined
   ) {
     print(`  inbound, one at a time        ${both(r.inboundSequentialMs)}`);
     print(`  inbound, 8 at a time          ${both(r.inboundParallel8Ms)}`);
     print(`  inbound, 64 at a time         ${both(r.inboundParallel64Ms)}`);
+    print(
+      `  before (storeInbound + kick): one at a time ${both(r.beforeSequentialMs)}, 8: ${both(r.beforeParallel8Ms)}, 64: ${both(r.beforeParallel64Ms)}`,
+    );
+    print(`  store only, one at a time     ${both(r.inboundStoreOnlyMs)} (the commit, without the relay)`);
     print(`  baseline: raw message INSERTs ${both(r.baselineRawInsertsMs)}`);
     print(`  baseline: raw batched INSERTs ${both(r.baselineRawBatchedInsertsMs)}`);
     print(`  ratio inbound / raw INSERT    ${ratio(r.inboundSequentialMs, r.baselineRawInsertsMs)}`);
+    print(`  ratio store only / raw INSERT ${ratio(r.inboundStoreOnlyMs, r.baselineRawInsertsMs)}`);
     print(`  ratio inbound 8 / batched     ${ratio(r.inboundParallel8Ms, r.baselineRawBatchedInsertsMs)}`);
     print(`  ratio inbound 64 / batched    ${ratio(r.inboundParallel64Ms, r.baselineRawBatchedInsertsMs)}`);
   }

@@ -6,9 +6,10 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAMES, queuePrefix, REALTIME_EVENT_FIELD, realtimeStreamKey } from '../contracts.ts';
-import { inboundMessage, seedTenant } from '../testing/fixtures.ts';
+import { eventually, inboundMessage, seedTenant } from '../testing/fixtures.ts';
 import { storeInbound } from './messages.ts';
 import { InboundPipeline, type InboundPipelineOptions } from './pipeline.ts';
+import { lock } from './transaction.ts';
 
 let database: TestDatabase;
 let db: Db;
@@ -232,5 +233,55 @@ describe('inbound group commit', () => {
       tx.message.findFirstOrThrow({ where: { providerMessageId: 'M-ECHO' } }),
     );
     expect(echoRow.status).toBe('read');
+  });
+  it('waits for a lock another transaction holds, then sees what it committed', async () => {
+    const pn = '4915700000001';
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holding!: () => void;
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
+    // Another transaction holds the identity's lock (as upsertContact does) and creates the
+    // contact under it.
+    const holder = withTenant(
+      db,
+      tenantId,
+      async (tx) => {
+        await lock(tx, `identity:pn:${pn}`);
+        const contact = await tx.contact.create({ data: { tenantId, pushName: 'First' } });
+        await tx.contactIdentity.create({ data: { tenantId, contactId: contact.id, kind: 'pn', value: pn } });
+        holding();
+        await released;
+        return contact.id;
+      },
+      { maxWait: 10_000, timeout: 30_000 },
+    );
+    await held;
+    batches.length = 0;
+    const results = Promise.all(
+      ['W-1', 'W-2'].map((id) => pipeline.handleMessage(inboundMessage(sessionId, id, { pn }))),
+    );
+    // The batch found the lock taken, rolled back and now waits for it (forced, not timed).
+    await eventually(async () => {
+      const [row] = await db.$queryRaw<{ n: number }[]>`
+        SELECT count(*)::int AS n FROM pg_locks
+         WHERE locktype = 'advisory' AND NOT granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+      return row!.n > 0;
+    });
+    release();
+    const contactId = await holder;
+    expect((await results).map((r) => r.outcome)).toEqual(['created', 'created']);
+    expect(batches).toEqual([{ size: 2, outcome: 'committed' }]);
+    const rows = await withTenant(db, tenantId, (tx) =>
+      tx.message.findMany({
+        where: { providerMessageId: { in: ['W-1', 'W-2'] } },
+        include: { conversation: true },
+      }),
+    );
+    expect(rows.map((r) => r.conversation.contactId)).toEqual([contactId, contactId]);
   });
 });

@@ -41,6 +41,8 @@ const identityKey = (kind: Kind, value: string) => `${kind}:${value}`;
 const messageKey = (sessionId: string, providerMessageId: string) => `${sessionId}\u0000${providerMessageId}`;
 
 interface LookupRow {
+  /** Mode `try`: whether every lock was free (null in mode `wait`). */
+  locked: boolean | null;
   messages: { s: string; p: string; id: string }[];
   identities: { kind: Kind; value: string; contactId: string }[];
   subscriptions: { id: string; events: string[] }[];
@@ -51,7 +53,7 @@ interface LookupRow {
  * message, in order: `created`, or `duplicate` when its (session, providerMessageId) is already
  * stored or appeared earlier in the same batch.
  *
- * The statements, after withTenant's `set_config`:
+ * The statements, after withTenant's `set_config` (uncontended, 1 and 2 are one: see storeBatch):
  * 1. the advisory locks storeInbound takes, in one global order (every message key, then the
  *    PN identities, then the LID ones, each sorted), so a batch and any one-by-one store of the
  *    same message or identity serialise without deadlocking;
@@ -77,7 +79,34 @@ export async function storeInboundBatch(
     if (!batchable(message)) throw new Error(`message ${message.providerMessageId} cannot be batched`);
   if (messages.length === 0) return [];
   const epoch = options.epoch === undefined ? null : String(options.epoch);
+  try {
+    return await storeBatch(db, tenantId, messages, epoch, 'try');
+  } catch (error) {
+    if (!(error instanceof LockBusy)) throw error;
+    return await storeBatch(db, tenantId, messages, epoch, 'wait');
+  }
+}
 
+/** A lock of the batch was held by another transaction (mode `try`): the batch runs again, waiting. */
+class LockBusy extends Error {}
+
+/**
+ * One attempt at a batch. `wait`: statements 1 to 4 as described above. `try`: no statement 1;
+ * the read takes the same locks with pg_try_advisory_xact_lock (evaluated first, in the same
+ * order) and throws LockBusy, rolling back, if any was held by another transaction. Its snapshot
+ * was taken just before the locks: a transaction that held one of them and committed in between
+ * wrote rows this batch does not see, and then the batch's own INSERT of that message or
+ * identity fails on its unique index (or a contact's foreign key), the batch rolls back and is
+ * stored one by one, where the lock-then-read order sees them. Uncontended, this saves a round
+ * trip.
+ */
+async function storeBatch(
+  db: Db,
+  tenantId: string,
+  messages: readonly InboundMessage[],
+  epoch: string | null,
+  mode: 'try' | 'wait',
+): Promise<StoreInboundResult[]> {
   return await withTenant(
     db,
     tenantId,
@@ -89,9 +118,11 @@ export async function storeInboundBatch(
       const refs = messages.map((m) => contactRefOf(m)!);
       const pns = [...new Set(refs.flatMap((r) => (r.pn ? [`identity:pn:${r.pn}`] : [])))].sort();
       const lids = [...new Set(refs.flatMap((r) => (r.lid ? [`identity:lid:${r.lid}`] : [])))].sort();
-      await tx.$queryRaw`
-        SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))::int AS locked
-          FROM unnest(${[...messageLocks, ...pns, ...lids]}::text[]) WITH ORDINALITY AS t(k, n)`;
+      const locks = [...messageLocks, ...pns, ...lids];
+      if (mode === 'wait')
+        await tx.$queryRaw`
+          SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))::int AS locked
+            FROM unnest(${locks}::text[]) WITH ORDINALITY AS t(k, n)`;
 
       // 2. What is already stored.
       const lookupSessions: string[] = [];
@@ -117,6 +148,8 @@ export async function storeInboundBatch(
       }
       const [lookup] = await tx.$queryRaw<LookupRow[]>`
         SELECT
+          (SELECT bool_and(pg_try_advisory_xact_lock(hashtextextended(k, 0)))
+             FROM unnest(${mode === 'try' ? locks : []}::text[]) WITH ORDINALITY AS t(k, n)) AS locked,
           (SELECT coalesce(json_agg(json_build_object('s', m.session_id, 'p', m.provider_message_id, 'id', m.id)), '[]'::json)
              FROM messages m
              JOIN (SELECT DISTINCT s, p FROM unnest(${lookupSessions}::uuid[], ${lookupIds}::text[]) AS k(s, p)) k
@@ -131,6 +164,7 @@ export async function storeInboundBatch(
                             ORDER BY ci.contact_id::text) c) i) AS identities,
           (SELECT coalesce(json_agg(json_build_object('id', s.id, 'events', s.events)), '[]'::json)
              FROM webhook_subscriptions s WHERE s.active) AS subscriptions`;
+      if (lookup!.locked === false) throw new LockBusy();
       const stored = new Map(lookup!.messages.map((r) => [messageKey(r.s, r.p), r.id]));
       const contactOf = new Map(lookup!.identities.map((r) => [identityKey(r.kind, r.value), r.contactId]));
 
