@@ -4,6 +4,7 @@ import {
   cloudApiInboundJobSchema,
   DEFAULT_HUMAN_DELAY,
   InboundPipeline,
+  type InboundPipelineOptions,
   MediaDownloadWorker,
   NO_HUMAN_DELAY,
   OutboundConsumer,
@@ -81,6 +82,7 @@ export class MessagePipelines {
       tenantId: options.tenantId,
       keyPrefix: options.keyPrefix,
       ...(options.relay ? { relay: options.relay } : {}),
+      onBatch: batchFallbackLogger(options.logger, {}),
     });
     this.webhooks = new WebhookDeliveryWorker({
       db: options.db,
@@ -152,6 +154,7 @@ export class MessagePipelines {
       keyPrefix,
       epoch: session.fence.epoch,
       ...(this.options.relay ? { relay: this.options.relay } : {}),
+      onBatch: batchFallbackLogger(logger, context),
     });
     const guard =
       <E extends keyof ChannelEvents>(what: string, fn: (payload: ChannelEvents[E]) => Promise<unknown>) =>
@@ -244,4 +247,15 @@ export class MessagePipelines {
     }
     return { stored, unrouted: result.unrouted };
   }
+}
+
+/** Logs an inbound batch that could not commit as one transaction (its messages were then stored one by one). */
+function batchFallbackLogger(
+  logger: Logger,
+  context: Record<string, string>,
+): NonNullable<InboundPipelineOptions['onBatch']> {
+  return (batch) => {
+    if (batch.outcome === 'one-by-one')
+      logger.warn({ err: batch.error, ...context, size: batch.size }, 'inbound batch stored one by one');
+  };
 }
