@@ -1,18 +1,22 @@
 // The message pipelines, measured against what they are built on, in the same run:
 //
-// - inbound: N distinct messages through InboundPipeline (one transaction: advisory lock, contact
-//   by identity, conversation upsert, message insert, webhook delivery rows and outbox rows; then
-//   the outbox relay appends the realtime entry and adds the webhook jobs), sequentially and 8 at
-//   a time; baselines: N raw single-row INSERTs of a message through the same Prisma client in
+// - inbound: N distinct messages through InboundPipeline (group commit: the messages queued
+//   together stored in one transaction of multi-row statements: locks, lookup, contacts and
+//   conversations, messages with their webhook delivery and outbox rows; then the outbox relay
+//   appends the realtime entries and adds the webhook jobs), sequentially, 8 and 64 at a time
+//   (callers each awaiting their message before sending the next); baselines: N raw single-row INSERTs of a message through the same Prisma client in
 //   withTenant transactions, and the same N rows as raw batched INSERTs (100 per statement).
 // - inbound latency, one worker: N channel events arriving at a steady rate (--rate per second),
-//   p50/p99 from the event to its committed row, and to its realtime event being readable by an
-//   XREAD BLOCK reader on the tenant's stream (what the API's SSE route does).
+//   p50/p99 from the event to InboundPipeline.handleMessage resolving (committed, its outbox rows
+//   kicked), and to its realtime event being readable by an XREAD BLOCK reader on the tenant's
+//   stream (what the API's SSE route does).
 // - outbound: N queued messages sent by an OutboundConsumer (rate limits lifted, no typing
 //   pause, an in-memory channel), from enqueueing to the last recorded `sent`; baseline: N raw
 //   BullMQ jobs added and processed by a Worker doing nothing.
 //
-//   node bench/pipeline/run.ts [--messages 300] [--repeats 3] [--rate 50]
+//   node bench/pipeline/run.ts [--messages 300] [--repeats 3] [--rate 50] [--only inbound,latency,outbound]
+//
+// --only runs the named parts (comma-separated; default all three) and prints only their figures.
 //
 // Starts its own Postgres and Redis on loopback and stops them at the end.
 import { randomBytes } from 'node:crypto';
@@ -32,6 +36,7 @@ import {
 } from '@switchboard/messaging';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { storeInboundBatch } from '../../packages/messaging/src/inbound/batch.ts';
 import { inboundMessage, queueOutboundText } from '../../packages/messaging/src/testing/fixtures.ts';
 import { MemoryChannel } from '../../packages/messaging/src/testing/memory-channel.ts';
 import {
@@ -44,6 +49,22 @@ import {
   startRedis,
 } from '../support/services.ts';
 
+const PARTS = ['inbound', 'latency', 'outbound'] as const;
+type Part = (typeof PARTS)[number];
+/** Takes `--only a,b` (or `--only=a,b`) out of argv, the rest being integerOptions'. */
+function onlyOption(): Set<Part> {
+  const at = process.argv.findIndex((arg) => arg === '--only' || arg.startsWith('--only='));
+  if (at === -1) return new Set(PARTS);
+  const arg = process.argv[at]!;
+  const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : process.argv[at + 1];
+  process.argv.splice(at, arg.includes('=') ? 1 : 2);
+  const names = (value ?? '').split(',').filter((name) => name !== '');
+  const unknown = names.filter((name) => !(PARTS as readonly string[]).includes(name));
+  if (names.length === 0 || unknown.length > 0)
+    throw new Error(`--only takes a comma-separated list of ${PARTS.join(', ')} (got "${value ?? ''}")`);
+  return new Set(names as Part[]);
+}
+const ONLY = onlyOption();
 const { messages: N, repeats: REPEATS, rate: RATE } = integerOptions({ messages: 300, repeats: 3, rate: 50 });
 
 const time = async (fn: () => Promise<void>) => {
@@ -89,8 +110,20 @@ try {
     }),
   );
 
+  // Warm-up (JIT, connections, plan caches) through both inbound paths, not measured.
+  for (let i = 0; i < 30; i++) {
+    const warm = inboundMessage(session.id, `warm-${i}`, { pn: `55117${String(i % 3).padStart(8, '0')}` });
+    const stored = await storeInbound(db, tenantId, { ...warm, providerMessageId: `warm-a${i}` });
+    if (stored.outcome === 'created') await relay.kick(stored.outboxIds);
+    await pipeline.handleMessage(warm);
+  }
   const inboundSequential: number[] = [];
   const inboundParallel: number[] = [];
+  const inboundParallel64: number[] = [];
+  const storeOnly: number[] = [];
+  const beforeSequential: number[] = [];
+  const beforeParallel: number[] = [];
+  const beforeParallel64: number[] = [];
   const rawInserts: number[] = [];
   const rawBatched: number[] = [];
   const toCommitP50: number[] = [];
@@ -103,63 +136,97 @@ try {
     const tag = `r${round}-${randomBytes(3).toString('hex')}`;
     // Each message from its own contact half the time, from a returning one otherwise.
     const from = (i: number) => ({ pn: `55119${String(i % 2 ? i : 0).padStart(8, '0')}` });
-    inboundSequential.push(
-      await time(async () => {
-        for (let i = 0; i < N; i++)
-          await pipeline.handleMessage(inboundMessage(session.id, `${tag}-s${i}`, from(i)));
-      }),
-    );
-    inboundParallel.push(
-      await time(() =>
-        inBatches(N, 8, (i) => pipeline.handleMessage(inboundMessage(session.id, `${tag}-p${i}`, from(i)))),
-      ),
-    );
-    rawInserts.push(
-      await time(async () => {
-        for (let i = 0; i < N; i++) {
-          await withTenant(db, tenantId, (tx) =>
-            tx.message.create({
-              data: {
-                tenantId,
-                sessionId: session.id,
-                conversationId,
-                direction: 'inbound',
-                status: 'delivered',
-                type: 'text',
-                body: 'x',
-                providerMessageId: `${tag}-raw${i}`,
-              },
-            }),
-          );
-        }
-      }),
-    );
+    if (ONLY.has('inbound')) {
+      inboundSequential.push(
+        await time(async () => {
+          for (let i = 0; i < N; i++)
+            await pipeline.handleMessage(inboundMessage(session.id, `${tag}-s${i}`, from(i)));
+        }),
+      );
+      // The commit alone (the pipeline's transaction for a batch of one), without the relay's
+      // transaction that handleMessage also waits for; its outbox rows are drained after.
+      storeOnly.push(
+        await time(async () => {
+          for (let i = 0; i < N; i++)
+            await storeInboundBatch(db, tenantId, [inboundMessage(session.id, `${tag}-o${i}`, from(i))]);
+        }),
+      );
+      await relay.drain();
+      inboundParallel.push(
+        await time(() =>
+          inBatches(N, 8, (i) => pipeline.handleMessage(inboundMessage(session.id, `${tag}-p${i}`, from(i)))),
+        ),
+      );
+      inboundParallel64.push(
+        await time(() =>
+          inBatches(N, 64, (i) =>
+            pipeline.handleMessage(inboundMessage(session.id, `${tag}-q${i}`, from(i))),
+          ),
+        ),
+      );
+      // Before group commit, in the same run: what handleMessage did then (storeInbound, one
+      // transaction per event, then the relay's kick), one at a time, 8 and 64 at a time.
+      const before = async (i: number, label: string) => {
+        const result = await storeInbound(
+          db,
+          tenantId,
+          inboundMessage(session.id, `${tag}-${label}${i}`, from(i)),
+        );
+        if (result.outcome === 'created') await relay.kick(result.outboxIds);
+      };
+      for (const [width, runs] of [
+        [1, beforeSequential],
+        [8, beforeParallel],
+        [64, beforeParallel64],
+      ] as const)
+        runs.push(await time(() => inBatches(N, width, (i) => before(i, `b${width}-`))));
+      rawInserts.push(
+        await time(async () => {
+          for (let i = 0; i < N; i++) {
+            await withTenant(db, tenantId, (tx) =>
+              tx.message.create({
+                data: {
+                  tenantId,
+                  sessionId: session.id,
+                  conversationId,
+                  direction: 'inbound',
+                  status: 'delivered',
+                  type: 'text',
+                  body: 'x',
+                  providerMessageId: `${tag}-raw${i}`,
+                },
+              }),
+            );
+          }
+        }),
+      );
 
-    rawBatched.push(
-      await time(async () => {
-        for (let start = 0; start < N; start += 100) {
-          await withTenant(db, tenantId, (tx) =>
-            tx.message.createMany({
-              data: Array.from({ length: Math.min(100, N - start) }, (_, j) => ({
-                tenantId,
-                sessionId: session.id,
-                conversationId,
-                direction: 'inbound' as const,
-                status: 'delivered' as const,
-                type: 'text' as const,
-                body: 'x',
-                providerMessageId: `${tag}-batch${start + j}`,
-              })),
-            }),
-          );
-        }
-      }),
-    );
+      rawBatched.push(
+        await time(async () => {
+          for (let start = 0; start < N; start += 100) {
+            await withTenant(db, tenantId, (tx) =>
+              tx.message.createMany({
+                data: Array.from({ length: Math.min(100, N - start) }, (_, j) => ({
+                  tenantId,
+                  sessionId: session.id,
+                  conversationId,
+                  direction: 'inbound' as const,
+                  status: 'delivered' as const,
+                  type: 'text' as const,
+                  body: 'x',
+                  providerMessageId: `${tag}-batch${start + j}`,
+                })),
+              }),
+            );
+          }
+        }),
+      );
+    }
 
     // Latency: events at a steady rate; each one's commit and its entry in the stream, seen by
     // an independent XREAD reader. Start times are the scheduled arrival times, so a backlog
     // shows up as latency instead of slowing the arrivals down (no coordinated omission).
-    {
+    if (ONLY.has('latency')) {
       const reader = new Redis({ host: redisServer.host, port: redisServer.port });
       const streamKey = realtimeStreamKey(keyPrefix);
       const last = await redis.xrevrange(streamKey, '+', '-', 'COUNT', 1);
@@ -188,16 +255,11 @@ try {
         Array.from({ length: N }, async (_, i) => {
           const scheduled = startedAt + i * interval;
           await new Promise((resolve) => setTimeout(resolve, Math.max(0, scheduled - performance.now())));
-          // What InboundPipeline.handleMessage does, with the commit timed in between.
-          const result = await storeInbound(
-            db,
-            tenantId,
-            inboundMessage(session.id, `${tag}-l${i}`, from(i)),
-          );
+          // Through the pipeline (group commit): resolved once committed and its effects kicked.
+          const result = await pipeline.handleMessage(inboundMessage(session.id, `${tag}-l${i}`, from(i)));
           const committed = performance.now();
           if (result.outcome !== 'created') throw new Error(`latency message ${i} was ${result.outcome}`);
           commits.push({ scheduled, committed, messageId: result.messageId });
-          await relay.kick(result.outboxIds);
         }),
       );
       for (let waited = 0; seenAt.size < N && waited < 10_000; waited += 20)
@@ -215,129 +277,157 @@ try {
       toStreamP99.push(percentile(stream, 99));
     }
 
-    // Outbound: the queued rows exist first (the API's part), then the consumer sends them all.
-    const ids: string[] = [];
-    for (let i = 0; i < N; i++)
-      ids.push(
-        await queueOutboundText(db, tenantId, session.id, `55118${String(i).padStart(8, '0')}`, `reply ${i}`),
-      );
-    const channel = new MemoryChannel(session.id);
-    const consumer = new OutboundConsumer({
-      db,
-      tenantId,
-      sessionId: session.id,
-      epoch: 1n,
-      channel,
-      connection: queues,
-      keyPrefix,
-      humanDelay: NO_HUMAN_DELAY,
-      limits: { perContactPerMinute: 1_000_000, perSessionPerMinute: 1_000_000 },
-      concurrency: 8,
-    });
-    const queue = new Queue(QUEUE_NAMES.outbound(session.id), {
-      connection: queues,
-      prefix: queuePrefix(keyPrefix),
-    });
-    outbound.push(
-      await time(async () => {
-        await queue.addBulk(
-          ids.map((messageId) => {
-            const job = { kind: 'send' as const, tenantId, messageId };
-            return { name: 'send', data: job, opts: outboundJobOptions(job) };
-          }),
+    if (ONLY.has('outbound')) {
+      // Outbound: the queued rows exist first (the API's part), then the consumer sends them all.
+      const ids: string[] = [];
+      for (let i = 0; i < N; i++)
+        ids.push(
+          await queueOutboundText(
+            db,
+            tenantId,
+            session.id,
+            `55118${String(i).padStart(8, '0')}`,
+            `reply ${i}`,
+          ),
         );
-        await consumer.start();
-        for (;;) {
-          const done = await withTenant(db, tenantId, (tx) =>
-            tx.message.count({ where: { id: { in: ids }, status: 'sent' } }),
+      const channel = new MemoryChannel(session.id);
+      const consumer = new OutboundConsumer({
+        db,
+        tenantId,
+        sessionId: session.id,
+        epoch: 1n,
+        channel,
+        connection: queues,
+        keyPrefix,
+        humanDelay: NO_HUMAN_DELAY,
+        limits: { perContactPerMinute: 1_000_000, perSessionPerMinute: 1_000_000 },
+        concurrency: 8,
+      });
+      const queue = new Queue(QUEUE_NAMES.outbound(session.id), {
+        connection: queues,
+        prefix: queuePrefix(keyPrefix),
+      });
+      outbound.push(
+        await time(async () => {
+          await queue.addBulk(
+            ids.map((messageId) => {
+              const job = { kind: 'send' as const, tenantId, messageId };
+              return { name: 'send', data: job, opts: outboundJobOptions(job) };
+            }),
           );
-          if (done === N) break;
-          await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-      }),
-    );
-    if (channel.sent.length !== N)
-      throw new Error(`sent ${channel.sent.length} of ${N}: the consumer sent twice or lost some`);
-    await consumer.close();
-    await queue.obliterate({ force: true });
-    await queue.close();
+          await consumer.start();
+          for (;;) {
+            const done = await withTenant(db, tenantId, (tx) =>
+              tx.message.count({ where: { id: { in: ids }, status: 'sent' } }),
+            );
+            if (done === N) break;
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+        }),
+      );
+      if (channel.sent.length !== N)
+        throw new Error(`sent ${channel.sent.length} of ${N}: the consumer sent twice or lost some`);
+      await consumer.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
 
-    const rawName = `raw-${tag}`;
-    const rawQueue = new Queue(rawName, { connection: queues, prefix: queuePrefix(keyPrefix) });
-    let processed = 0;
-    let resolveAll: () => void;
-    const all = new Promise<void>((resolve) => {
-      resolveAll = resolve;
-    });
-    rawBull.push(
-      await time(async () => {
-        await rawQueue.addBulk(Array.from({ length: N }, (_, i) => ({ name: 'job', data: { i } })));
-        const worker = new Worker(
-          rawName,
-          async () => {
-            if (++processed === N) resolveAll();
-          },
-          { connection: queues, prefix: queuePrefix(keyPrefix), concurrency: 8 },
-        );
-        await all;
-        await worker.close();
-      }),
-    );
-    await rawQueue.obliterate({ force: true });
-    await rawQueue.close();
+      const rawName = `raw-${tag}`;
+      const rawQueue = new Queue(rawName, { connection: queues, prefix: queuePrefix(keyPrefix) });
+      let processed = 0;
+      let resolveAll: () => void;
+      const all = new Promise<void>((resolve) => {
+        resolveAll = resolve;
+      });
+      rawBull.push(
+        await time(async () => {
+          await rawQueue.addBulk(Array.from({ length: N }, (_, i) => ({ name: 'job', data: { i } })));
+          const worker = new Worker(
+            rawName,
+            async () => {
+              if (++processed === N) resolveAll();
+            },
+            { connection: queues, prefix: queuePrefix(keyPrefix), concurrency: 8 },
+          );
+          await all;
+          await worker.close();
+        }),
+      );
+      await rawQueue.obliterate({ force: true });
+      await rawQueue.close();
+    }
   }
 
+  const med = (xs: number[]) => (xs.length > 0 ? median(xs) : undefined);
   const results = {
     date: new Date().toISOString(),
     messages: N,
     repeats: REPEATS,
-    inboundSequentialMs: median(inboundSequential),
-    inboundParallel8Ms: median(inboundParallel),
-    baselineRawInsertsMs: median(rawInserts),
-    baselineRawBatchedInsertsMs: median(rawBatched),
+    parts: [...ONLY],
+    inboundSequentialMs: med(inboundSequential),
+    inboundParallel8Ms: med(inboundParallel),
+    inboundParallel64Ms: med(inboundParallel64),
+    inboundStoreOnlyMs: med(storeOnly),
+    beforeSequentialMs: med(beforeSequential),
+    beforeParallel8Ms: med(beforeParallel),
+    beforeParallel64Ms: med(beforeParallel64),
+    baselineRawInsertsMs: med(rawInserts),
+    baselineRawBatchedInsertsMs: med(rawBatched),
     latencyRatePerSecond: RATE,
-    eventToCommitP50Ms: median(toCommitP50),
-    eventToCommitP99Ms: median(toCommitP99),
-    eventToStreamP50Ms: median(toStreamP50),
-    eventToStreamP99Ms: median(toStreamP99),
-    outboundMs: median(outbound),
-    baselineRawBullMqMs: median(rawBull),
+    eventToCommitP50Ms: med(toCommitP50),
+    eventToCommitP99Ms: med(toCommitP99),
+    eventToStreamP50Ms: med(toStreamP50),
+    eventToStreamP99Ms: med(toStreamP99),
+    outboundMs: med(outbound),
+    baselineRawBullMqMs: med(rawBull),
   };
   const ms = (x: number) => `${x.toFixed(0)} ms`;
   const perSecond = (x: number) => `${((N / x) * 1000).toFixed(0)}/s`;
   const print = (line: string) => process.stdout.write(`${line}\n`);
+  const both = (x: number) => `${ms(x)} (${perSecond(x)})`;
+  const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
   print(`pipeline benchmark: ${N} messages, median of ${REPEATS}`);
-  print(
-    `  inbound, one at a time        ${ms(results.inboundSequentialMs)} (${perSecond(results.inboundSequentialMs)})`,
-  );
-  print(
-    `  inbound, 8 at a time          ${ms(results.inboundParallel8Ms)} (${perSecond(results.inboundParallel8Ms)})`,
-  );
-  print(
-    `  baseline: raw message INSERTs ${ms(results.baselineRawInsertsMs)} (${perSecond(results.baselineRawInsertsMs)})`,
-  );
-  print(
-    `  baseline: raw batched INSERTs ${ms(results.baselineRawBatchedInsertsMs)} (${perSecond(results.baselineRawBatchedInsertsMs)})`,
-  );
-  print(
-    `  ratio inbound / raw INSERT    ${(results.inboundSequentialMs / results.baselineRawInsertsMs).toFixed(1)}x`,
-  );
-  print(
-    `  ratio inbound 8 / batched     ${(results.inboundParallel8Ms / results.baselineRawBatchedInsertsMs).toFixed(1)}x`,
-  );
-  const p = (x: number) => `${x.toFixed(1)} ms`;
-  print(`  inbound latency at ${RATE}/s, one worker (p50 / p99):`);
-  print(
-    `    event -> committed row      ${p(results.eventToCommitP50Ms)} / ${p(results.eventToCommitP99Ms)}`,
-  );
-  print(
-    `    event -> readable by XREAD  ${p(results.eventToStreamP50Ms)} / ${p(results.eventToStreamP99Ms)}`,
-  );
-  print(`  outbound, enqueue to all sent ${ms(results.outboundMs)} (${perSecond(results.outboundMs)})`);
-  print(
-    `  baseline: raw BullMQ jobs     ${ms(results.baselineRawBullMqMs)} (${perSecond(results.baselineRawBullMqMs)})`,
-  );
-  print(`  ratio outbound / raw BullMQ   ${(results.outboundMs / results.baselineRawBullMqMs).toFixed(1)}x`);
+  const r = results;
+  if (
+    r.inboundSequentialMs !== undefined &&
+    r.inboundParallel8Ms !== undefined &&
+    r.inboundParallel64Ms !== undefined &&
+    r.inboundStoreOnlyMs !== undefined &&
+    r.beforeSequentialMs !== undefined &&
+    r.beforeParallel8Ms !== undefined &&
+    r.beforeParallel64Ms !== undefined &&
+    r.baselineRawInsertsMs !== undefined &&
+    r.baselineRawBatchedInsertsMs !== undefined
+  ) {
+    print(`  inbound, one at a time        ${both(r.inboundSequentialMs)}`);
+    print(`  inbound, 8 at a time          ${both(r.inboundParallel8Ms)}`);
+    print(`  inbound, 64 at a time         ${both(r.inboundParallel64Ms)}`);
+    print(
+      `  before (storeInbound + kick): one at a time ${both(r.beforeSequentialMs)}, 8: ${both(r.beforeParallel8Ms)}, 64: ${both(r.beforeParallel64Ms)}`,
+    );
+    print(`  store only, one at a time     ${both(r.inboundStoreOnlyMs)} (the commit, without the relay)`);
+    print(`  baseline: raw message INSERTs ${both(r.baselineRawInsertsMs)}`);
+    print(`  baseline: raw batched INSERTs ${both(r.baselineRawBatchedInsertsMs)}`);
+    print(`  ratio inbound / raw INSERT    ${ratio(r.inboundSequentialMs, r.baselineRawInsertsMs)}`);
+    print(`  ratio store only / raw INSERT ${ratio(r.inboundStoreOnlyMs, r.baselineRawInsertsMs)}`);
+    print(`  ratio inbound 8 / batched     ${ratio(r.inboundParallel8Ms, r.baselineRawBatchedInsertsMs)}`);
+    print(`  ratio inbound 64 / batched    ${ratio(r.inboundParallel64Ms, r.baselineRawBatchedInsertsMs)}`);
+  }
+  if (
+    r.eventToCommitP50Ms !== undefined &&
+    r.eventToCommitP99Ms !== undefined &&
+    r.eventToStreamP50Ms !== undefined &&
+    r.eventToStreamP99Ms !== undefined
+  ) {
+    const p = (x: number) => `${x.toFixed(1)} ms`;
+    print(`  inbound latency at ${RATE}/s, one worker (p50 / p99):`);
+    print(`    event -> acknowledged       ${p(r.eventToCommitP50Ms)} / ${p(r.eventToCommitP99Ms)}`);
+    print(`    event -> readable by XREAD  ${p(r.eventToStreamP50Ms)} / ${p(r.eventToStreamP99Ms)}`);
+  }
+  if (r.outboundMs !== undefined && r.baselineRawBullMqMs !== undefined) {
+    print(`  outbound, enqueue to all sent ${both(r.outboundMs)}`);
+    print(`  baseline: raw BullMQ jobs     ${both(r.baselineRawBullMqMs)}`);
+    print(`  ratio outbound / raw BullMQ   ${ratio(r.outboundMs, r.baselineRawBullMqMs)}`);
+  }
   await writeFile(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
   await pipeline.close();
   await relay.close();

@@ -4,6 +4,7 @@ import {
   cloudApiInboundJobSchema,
   DEFAULT_HUMAN_DELAY,
   InboundPipeline,
+  type InboundPipelineOptions,
   MediaDownloadWorker,
   NO_HUMAN_DELAY,
   OutboundConsumer,
@@ -81,6 +82,7 @@ export class MessagePipelines {
       tenantId: options.tenantId,
       keyPrefix: options.keyPrefix,
       ...(options.relay ? { relay: options.relay } : {}),
+      onBatch: batchFallbackLogger(options.logger, {}),
     });
     this.webhooks = new WebhookDeliveryWorker({
       db: options.db,
@@ -165,6 +167,7 @@ export class MessagePipelines {
       keyPrefix,
       epoch: session.fence.epoch,
       ...(this.options.relay ? { relay: this.options.relay } : {}),
+      onBatch: batchFallbackLogger(logger, context),
     });
     const guard =
       <E extends keyof ChannelEvents>(what: string, fn: (payload: ChannelEvents[E]) => Promise<unknown>) =>
@@ -233,19 +236,22 @@ export class MessagePipelines {
     const result = parseCloudApiWebhook(parsed.data.payload, {
       sessionsByPhoneNumberId: await this.options.cloudApiSessions(),
     });
-    let stored = 0;
+    // Every event queued at once, in the payload's order: the pipeline stores consecutive messages
+    // in one transaction. The job completes (the queue's acknowledgement) only after all committed;
+    // if one failed, the job fails and its retry finds the others stored (duplicates).
+    const handled: Promise<unknown>[] = [];
     for (const item of result.events) {
-      if (item.event === 'message') {
-        await this.tenantInbound.handleMessage(item.payload);
-        stored++;
-      } else if (item.event === 'receipt') {
-        await this.tenantInbound.handleReceipt(item.payload);
-        stored++;
-      } else {
+      if (item.event === 'message') handled.push(this.tenantInbound.handleMessage(item.payload));
+      else if (item.event === 'receipt') handled.push(this.tenantInbound.handleReceipt(item.payload));
+      else {
         const { source, reason, detail } = item.payload;
         this.options.logger.info({ jobId: job.id, source, reason, detail }, 'unsupported cloud-api event');
       }
     }
+    const settled = await Promise.allSettled(handled);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    const stored = handled.length;
     if (result.unrouted.length > 0) {
       this.options.logger.warn(
         { jobId: job.id, phoneNumberIds: result.unrouted },
@@ -254,4 +260,15 @@ export class MessagePipelines {
     }
     return { stored, unrouted: result.unrouted };
   }
+}
+
+/** Logs an inbound batch that could not commit as one transaction (its messages were then stored one by one). */
+function batchFallbackLogger(
+  logger: Logger,
+  context: Record<string, string>,
+): NonNullable<InboundPipelineOptions['onBatch']> {
+  return (batch) => {
+    if (batch.outcome === 'one-by-one')
+      logger.warn({ err: batch.error, ...context, size: batch.size }, 'inbound batch stored one by one');
+  };
 }
