@@ -73,4 +73,5 @@ export {
   withHttpClientSpan,
   withJobContext,
   withSpan,
+  withTraceContext,
 } from './tracing.ts';

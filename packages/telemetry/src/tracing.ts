@@ -237,6 +237,11 @@ export function currentTraceContext(): TraceContext {
   return context.active();
 }
 
+/** Runs `fn` with `traced` (from {@link currentTraceContext}) as the active context. */
+export function withTraceContext<T>(traced: TraceContext, fn: () => T): T {
+  return context.with(traced, fn);
+}
+
 /** A W3C traceparent: version 00, trace id, span id, flags (55 characters, lowercase hex). */
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 

@@ -73,18 +73,35 @@ export async function storeInboundBatch(
   db: Db,
   tenantId: string,
   messages: readonly InboundMessage[],
-  options: StoreInboundOptions = {},
+  options: StoreInboundBatchOptions = {},
 ): Promise<StoreInboundResult[]> {
   for (const message of messages)
     if (!batchable(message)) throw new Error(`message ${message.providerMessageId} cannot be batched`);
   if (messages.length === 0) return [];
   const epoch = options.epoch === undefined ? null : String(options.epoch);
+  const traceparents = new Map(messages.map((m, i) => [m, options.traceparents?.[i]]));
   try {
-    return await storeBatch(db, tenantId, messages, epoch, 'try');
+    return await storeBatch(db, tenantId, messages, epoch, traceparents, 'try');
   } catch (error) {
     if (!(error instanceof LockBusy)) throw error;
-    return await storeBatch(db, tenantId, messages, epoch, 'wait');
+    return await storeBatch(db, tenantId, messages, epoch, traceparents, 'wait');
   }
+}
+
+export interface StoreInboundBatchOptions extends StoreInboundOptions {
+  /**
+   * Per message (same index), the W3C traceparent its outbox rows keep, so whichever relay
+   * performs them continues that trace (as writeOutbox does with the active span's).
+   */
+  traceparents?: readonly (string | undefined)[];
+}
+
+/** An outbox row of a batch, written by statement 4 (the columns writeOutbox fills). */
+interface OutboxRow {
+  id: string;
+  kind: string;
+  payload: string;
+  traceparent: string | null;
 }
 
 /** A lock of the batch was held by another transaction (mode `try`): the batch runs again, waiting. */
@@ -105,6 +122,7 @@ async function storeBatch(
   tenantId: string,
   messages: readonly InboundMessage[],
   epoch: string | null,
+  traceparents: ReadonlyMap<InboundMessage, string | undefined>,
   mode: 'try' | 'wait',
 ): Promise<StoreInboundResult[]> {
   return await withTenant(
@@ -269,7 +287,7 @@ async function storeBatch(
         type: string;
         payload: string;
       }[] = [];
-      const outbox: { id: string; kind: string; payload: string }[] = [];
+      const outbox: OutboxRow[] = [];
       const outboxIdsOf = new Map<string, string[]>();
       for (const [i, p] of planned.entries()) {
         const { message, messageId } = p;
@@ -329,6 +347,7 @@ async function storeBatch(
             id,
             kind: effect.kind,
             payload: JSON.stringify(outboxPayloadSchemas[effect.kind].parse(effect.payload)),
+            traceparent: traceparents.get(message) ?? null,
           });
         }
         outboxIdsOf.set(messageId, ids);
@@ -424,7 +443,7 @@ async function insertMessagesAndEffects(
   epoch: string | null,
   rows: MessageRow[],
   deliveries: { id: string; subscriptionId: string; eventId: string; type: string; payload: string }[],
-  outbox: { id: string; kind: string; payload: string }[],
+  outbox: OutboxRow[],
 ): Promise<void> {
   const col = <K extends keyof MessageRow>(key: K) => rows.map((r) => r[key]);
   const [counts] = await tx.$queryRaw<{ messages: number; deliveries: number; outbox: number }[]>`
@@ -463,10 +482,11 @@ async function insertMessagesAndEffects(
                     ${deliveries.map((d) => d.payload)}::text[]) AS v(id, subscription_id, event_id, event_type, payload)
       RETURNING 1
     ), o AS (
-      INSERT INTO outbox (id, tenant_id, kind, payload)
-      SELECT v.id, ${tenantId}::uuid, v.kind, v.payload::jsonb
+      INSERT INTO outbox (id, tenant_id, kind, payload, traceparent)
+      SELECT v.id, ${tenantId}::uuid, v.kind, v.payload::jsonb, v.traceparent
         FROM unnest(${outbox.map((o) => o.id)}::uuid[], ${outbox.map((o) => o.kind)}::text[],
-                    ${outbox.map((o) => o.payload)}::text[]) WITH ORDINALITY AS v(id, kind, payload, n)
+                    ${outbox.map((o) => o.payload)}::text[], ${outbox.map((o) => o.traceparent)}::text[])
+             WITH ORDINALITY AS v(id, kind, payload, traceparent, n)
        ORDER BY v.n
       RETURNING 1
     )

@@ -1,6 +1,14 @@
 import type { IdentityLink, InboundMessage, Receipt } from '@switchboard/channels';
 import type { Db } from '@switchboard/db';
-import { pipelineMetrics, spanAttributes, withSpan } from '@switchboard/telemetry';
+import {
+  currentTraceContext,
+  currentTraceparent,
+  pipelineMetrics,
+  spanAttributes,
+  type TraceContext,
+  withSpan,
+  withTraceContext,
+} from '@switchboard/telemetry';
 import type { Redis } from 'ioredis';
 import { OutboxRelay } from '../outbox/relay.ts';
 import type { WebhookRetryPolicy } from '../webhooks/schedule.ts';
@@ -36,11 +44,17 @@ export interface InboundPipelineOptions {
   onBatch?: (batch: { size: number; outcome: 'committed' | 'one-by-one'; error?: unknown }) => void;
 }
 
-/** One event waiting in the pipeline's queue, and how to settle its caller. */
-type Queued =
+/**
+ * One event waiting in the pipeline's queue, how to settle its caller, and the trace context of
+ * its `process whatsapp.<kind>` span (the loop works outside that span; the outbox rows it writes
+ * keep that span's traceparent, so a relay after a crash continues the event's trace).
+ */
+type Queued = { traced: TraceContext } & (
   | { kind: 'message'; message: InboundMessage; done: Settle<StoreInboundResult> }
   | { kind: 'receipt'; receipt: Receipt; done: Settle<ApplyReceiptResult> }
-  | { kind: 'identity'; link: IdentityLink; done: Settle<ApplyIdentityLinkResult> };
+  | { kind: 'identity'; link: IdentityLink; done: Settle<ApplyIdentityLinkResult> }
+);
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 type Settle<R> = { resolve: (result: R) => void; reject: (error: unknown) => void };
 
 /**
@@ -83,9 +97,8 @@ export class InboundPipeline {
    * in the outbox for a retry (a Redis outage does not fail a stored message).
    */
   async handleMessage(message: InboundMessage): Promise<StoreInboundResult> {
-    const committed = this.enqueue<StoreInboundResult>((done) => ({ kind: 'message', message, done }));
     return await this.observe('message', message.sessionId, async () => {
-      const result = await committed;
+      const result = await this.enqueue<StoreInboundResult>((done) => ({ kind: 'message', message, done }));
       const stored = result.outcome === 'created' || result.outcome === 'updated';
       const counted = stored ? 'stored' : result.outcome === 'duplicate' ? 'duplicate' : 'ignored';
       return { result, counted, after: stored ? () => this.relay.kick(result.outboxIds) : undefined };
@@ -94,9 +107,8 @@ export class InboundPipeline {
 
   /** Applies a receipt and, when the status moved, performs its `message.updated` event. */
   async handleReceipt(receipt: Receipt): Promise<ApplyReceiptResult> {
-    const committed = this.enqueue<ApplyReceiptResult>((done) => ({ kind: 'receipt', receipt, done }));
     return await this.observe('receipt', receipt.sessionId, async () => {
-      const result = await committed;
+      const result = await this.enqueue<ApplyReceiptResult>((done) => ({ kind: 'receipt', receipt, done }));
       return {
         result,
         counted: result.applied ? 'stored' : 'ignored',
@@ -107,17 +119,25 @@ export class InboundPipeline {
 
   /** Records a PN <-> LID link (merging two contacts when both were known apart). */
   async handleIdentity(link: IdentityLink): Promise<ApplyIdentityLinkResult> {
-    const committed = this.enqueue<ApplyIdentityLinkResult>((done) => ({ kind: 'identity', link, done }));
     return await this.observe('identity', link.sessionId, async () => {
-      const result = await committed;
+      const result = await this.enqueue<ApplyIdentityLinkResult>((done) => ({
+        kind: 'identity',
+        link,
+        done,
+      }));
       return { result, counted: 'stored', after: () => this.relay.kick(result.outboxIds) };
     });
   }
 
-  /** Queues an event (synchronously: call order is queue order) and starts the loop if idle. */
-  private enqueue<R>(entry: (done: Settle<R>) => Queued): Promise<R> {
+  /**
+   * Queues an event with the active trace context and starts the loop if idle. Synchronous, and
+   * called synchronously from the handle* methods (observe starts its span and calls its handler
+   * without awaiting first), so call order is queue order.
+   */
+  private enqueue<R>(entry: (done: Settle<R>) => DistributiveOmit<Queued, 'traced'>): Promise<R> {
+    const traced = currentTraceContext();
     const committed = new Promise<R>((resolve, reject) => {
-      this.queue.push(entry({ resolve, reject } as Settle<R>));
+      this.queue.push({ ...entry({ resolve, reject } as Settle<R>), traced } as Queued);
     });
     // The caller awaits it inside its span; this keeps an early rejection from counting as unhandled.
     committed.catch(() => {});
@@ -174,7 +194,7 @@ export class InboundPipeline {
         this.options.db,
         this.options.tenantId,
         batch.map((entry) => entry.message),
-        this.storeOptions(),
+        { ...this.storeOptions(), traceparents: batch.map((entry) => currentTraceparent(entry.traced)) },
       );
     } catch (error) {
       // Nothing of the batch was stored (its transaction rolled back): each message again in a
@@ -195,8 +215,12 @@ export class InboundPipeline {
     }
   }
 
-  /** One event in its own transaction, settling its caller. */
+  /** One event in its own transaction, in its span's trace context, settling its caller. */
   private async applyOne(entry: Queued): Promise<void> {
+    await withTraceContext(entry.traced, () => this.applyInContext(entry));
+  }
+
+  private async applyInContext(entry: Queued): Promise<void> {
     const { db, tenantId } = this.options;
     try {
       switch (entry.kind) {

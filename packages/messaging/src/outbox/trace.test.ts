@@ -11,8 +11,9 @@ import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { QUEUE_NAMES, queuePrefix, webhookDeliveryJobId } from '../contracts.ts';
+import { InboundPipeline, type InboundPipelineOptions } from '../inbound/pipeline.ts';
 import { applyReceipt, setMessageStatus } from '../inbound/receipts.ts';
-import { eventually, queueOutboundText, seedTenant } from '../testing/fixtures.ts';
+import { eventually, inboundMessage, queueOutboundText, seedTenant } from '../testing/fixtures.ts';
 import { parseOutboxEntry, writeOutbox } from './entries.ts';
 import { OutboxRelay } from './relay.ts';
 
@@ -65,7 +66,61 @@ const spanNamed = async (name: string, attribute?: [string, unknown]) =>
     (s) => s.name === name && (!attribute || s.attributes[attribute[0]] === attribute[1]),
   );
 
+/** A relay whose process dies right after the commit: it never performs what it is kicked for. */
+class CrashingRelay extends OutboxRelay {
+  override kick(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
 describe('the outbox trace, stored with the row', () => {
+  it("keeps each message's span on the rows of an inbound batch, which a later relay continues", async () => {
+    const batches: Parameters<NonNullable<InboundPipelineOptions['onBatch']>>[0][] = [];
+    const crashing = new CrashingRelay({ db, redis, tenantId, keyPrefix });
+    relays.push(crashing);
+    const pipeline = new InboundPipeline({
+      db,
+      redis,
+      tenantId,
+      keyPrefix,
+      relay: crashing,
+      onBatch: (batch) => batches.push(batch),
+    });
+    // Three payloads' messages, each in its own trace, queued together: one transaction.
+    const stored = await Promise.all(
+      ['TRACE-B1', 'TRACE-B2', 'TRACE-B3'].map((id, n) =>
+        inTrace('process cloud-api-inbound', () =>
+          pipeline.handleMessage(inboundMessage(sessionId, id, { pn: `49152000009${n}` })),
+        ),
+      ),
+    );
+    await pipeline.close();
+    expect(batches).toEqual([{ size: 3, outcome: 'committed' }]);
+    for (const { traceId, result } of stored) {
+      expect(result.outcome).toBe('created');
+      const outboxIds = result.outcome === 'created' ? result.outboxIds : [];
+      const [processSpan] = (await spanNamed('process whatsapp.message')).filter(
+        (s) => s.traceId === traceId,
+      );
+      expect(processSpan).toBeDefined();
+      const rows = await withTenant(db, tenantId, (tx) =>
+        tx.outboxEntry.findMany({ where: { id: { in: outboxIds } } }),
+      );
+      expect(rows.length).toBe(outboxIds.length);
+      for (const row of rows) expect(row.traceparent).toBe(`00-${traceId}-${processSpan!.spanId}-01`);
+    }
+    // Another process's relay sweeps them: each effect in its message's trace.
+    await freshRelay().drain();
+    for (const { traceId, result } of stored) {
+      const outboxIds = result.outcome === 'created' ? result.outboxIds : [];
+      for (const id of outboxIds) {
+        const spans = (await tracing.spans()).filter((s) => s.attributes['messaging.message.id'] === id);
+        expect(spans.length).toBeGreaterThan(0);
+        for (const span of spans) expect(span.traceId).toBe(traceId);
+      }
+    }
+  });
+
   it('is continued by a relay that did not write the row: its effect and the job it adds stay in the trace', async () => {
     const deliveryId = randomUUID();
     // The writer commits its rows and dies before its relay performs them (no kick).
