@@ -18,13 +18,14 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { createDb, ensureTenant, withTenant } from '@switchboard/db';
+import { createDb, ensureTenant, Prisma, withTenant } from '@switchboard/db';
 import { hashPassword } from '@switchboard/passwords';
 import { createLogger } from '@switchboard/telemetry';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { buildApp } from '../../services/api/src/app.ts';
+import { conversationListQuery } from '../../services/api/src/services/conversations.ts';
 import {
   createBenchDatabase,
   integerOptions,
@@ -67,10 +68,11 @@ try {
   const email = 'agent@bench.test';
   const password = randomBytes(12).toString('hex');
   const passwordHash = await hashPassword(password);
-  const sessionId = await withTenant(db, tenantId, async (tx) => {
+  const { userId, sessionId } = await withTenant(db, tenantId, async (tx) => {
     const user = await tx.user.create({ data: { tenantId, email, displayName: 'Agent', passwordHash } });
     await tx.membership.create({ data: { tenantId, userId: user.id, role: 'agent' } });
-    return (await tx.session.create({ data: { tenantId, name: 'bench', channel: 'baileys' } })).id;
+    const session = await tx.session.create({ data: { tenantId, name: 'bench', channel: 'baileys' } });
+    return { userId: user.id, sessionId: session.id };
   });
 
   const started = performance.now();
@@ -128,6 +130,23 @@ try {
   });
   if (searched.statusCode !== 200 || searched.json().items.length !== 1)
     throw new Error(`search: ${searched.statusCode} ${searched.body.slice(0, 200)}`);
+  // The list's statements as the API runs them for this member (row-level security on), planned
+  // and run once each: their plans go to stderr and results.json.
+  const principal = { kind: 'user', tenantId, slug, userId, role: 'agent' } as const;
+  const plans: Record<string, string> = {};
+  for (const [label, filter] of [
+    ['first page', { limit: 50 }],
+    [`page at ${DEEP}`, { limit: 50, cursor: deepCursor }],
+    ['search', { limit: 50, search: SEARCH }],
+  ] as const) {
+    const rows = await withTenant(db, tenantId, (tx) =>
+      tx.$queryRaw<{ 'QUERY PLAN': string }[]>(
+        Prisma.sql`EXPLAIN (ANALYZE, BUFFERS) ${conversationListQuery(principal, filter)}`,
+      ),
+    );
+    plans[label] = rows.map((r) => r['QUERY PLAN']).join('\n');
+    log(`EXPLAIN ANALYZE, conversations ${label}:\n${plans[label]}`);
+  }
   const targets = (
     await withTenant(db, tenantId, (tx) =>
       tx.conversation.findMany({ select: { id: true }, take: SEND_TARGETS, orderBy: { id: 'asc' } }),
@@ -236,7 +255,7 @@ try {
   print(`  messages stored by the POST runs: ${queued} (one per 2xx answer)`);
   await writeFile(
     new URL('./results.json', import.meta.url),
-    `${JSON.stringify({ date: new Date().toISOString(), conversations: CONVERSATIONS, messages: MESSAGES, connections: CONNECTIONS, seconds: SECONDS, repeats: REPEATS, rows, queued }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), conversations: CONVERSATIONS, messages: MESSAGES, connections: CONNECTIONS, seconds: SECONDS, repeats: REPEATS, rows, queued, plans }, null, 2)}\n`,
   );
   await baseline.close();
   await app.close();
