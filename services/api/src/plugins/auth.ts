@@ -1,3 +1,4 @@
+import type { webcrypto } from 'node:crypto';
 import type { Db, MembershipRole } from '@switchboard/db';
 import { Prisma, tenantIdForSlug, withTenant } from '@switchboard/db';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -91,12 +92,13 @@ export function memberProfileOf(request: FastifyRequest): MemberProfile | undefi
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Runs `query` with the tenant bound as withTenant() binds it (set_config(..., is_local => true)
- * first, in the same transaction), as one batch: BEGIN, the setting, the query, COMMIT, without
- * an interactive transaction's bookkeeping. The credential check runs on every request, and this
- * costs it about a third of the CPU of withTenant() and a model query (bench/api).
+ * Runs the one statement `query` with the tenant bound as withTenant() binds it
+ * (set_config(..., is_local => true) first, in the same transaction), as one batch: BEGIN, the
+ * setting, the query, COMMIT, without an interactive transaction's bookkeeping. For the
+ * statements every request runs (the credential check, the conversation list): about a third of
+ * the CPU of withTenant() with a model query (bench/api). `tenantId` comes from a credential.
  */
-async function tenantQuery<T>(db: Db, tenantId: string, query: Prisma.Sql): Promise<T[]> {
+export async function tenantQuery<T>(db: Db, tenantId: string, query: Prisma.Sql): Promise<T[]> {
   const [, rows] = await db.$transaction([
     db.$queryRaw`SELECT set_config('switchboard.tenant_id', ${tenantId}, true)`,
     db.$queryRaw<T[]>(query),
@@ -118,7 +120,7 @@ interface ApiKeyRow {
 async function authenticate(
   request: FastifyRequest,
   options: AuthPluginOptions,
-  key: Uint8Array,
+  key: webcrypto.CryptoKey,
 ): Promise<Principal> {
   const header = request.headers.authorization;
   const apiKeyHeader = request.headers['x-api-key'];
@@ -233,7 +235,14 @@ function authorize(principal: Principal, access: RouteAccess): void {
  */
 export const authPlugin = fp<AuthPluginOptions>(
   async (app: FastifyInstance, options) => {
-    const key = new TextEncoder().encode(options.jwtSigningKey);
+    // Imported once: jose would import a raw key again for every token it verifies.
+    const key = await crypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(options.jwtSigningKey),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['verify'],
+    );
     app.decorateRequest('principal', null as never);
     app.addHook('onRoute', (route) => {
       const config = route.config as { access?: RouteAccess; public?: boolean } | undefined;

@@ -4,7 +4,7 @@ import { type Conversation, type Message, Prisma, type TenantTx } from '@switchb
 import type { FastifyRequest } from 'fastify';
 import { type ApiContext, tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
-import type { Principal } from '../plugins/auth.ts';
+import { type Principal, tenantQuery } from '../plugins/auth.ts';
 import { afterCursor, decodeCursor } from '../schemas.ts';
 
 /**
@@ -152,7 +152,7 @@ export async function listConversations(
   filter: ConversationFilter,
 ): Promise<ConversationRow[]> {
   const query = conversationListQuery(request.principal, filter);
-  return await tenantTx(ctx, request, (tx) => tx.$queryRaw<ConversationRow[]>(query));
+  return await tenantQuery<ConversationRow>(ctx.db, request.principal.tenantId, query);
 }
 
 /** The conversation `id` with its summary, read in `tx`; undefined when there is none. */
