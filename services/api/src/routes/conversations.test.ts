@@ -219,3 +219,20 @@ describe('conversation list pages', () => {
     expect(await search(`Literal ${suffix}`)).toHaveLength(3);
   });
 });
+
+describe('conversation list cursors', () => {
+  it('refuses a cursor time Postgres would not take exactly with a 400', async () => {
+    const h = bearer(await tokenFor('a', 'viewer'));
+    for (const at of ['0000-01-01T00:00:00Z', '2020-01-01T00:00:00.1234567Z', '2020-01-01T00:00:00+01:00']) {
+      const cursor = Buffer.from(JSON.stringify({ at, id: seeded.a.conversationId })).toString('base64url');
+      const res = await app.inject({ method: 'GET', url: `/v1/conversations?cursor=${cursor}`, headers: h });
+      expect(res.statusCode, `${at}: ${res.body}`).toBe(400);
+      expect(res.json().error.code).toBe('invalid_cursor');
+    }
+    const millis = Buffer.from(
+      JSON.stringify({ at: '2020-01-01T00:00:00.123Z', id: seeded.a.conversationId }),
+    ).toString('base64url');
+    const res = await app.inject({ method: 'GET', url: `/v1/conversations?cursor=${millis}`, headers: h });
+    expect(res.statusCode, res.body).toBe(200);
+  });
+});

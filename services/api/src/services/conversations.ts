@@ -99,8 +99,16 @@ function cursorPosition(cursor: string | undefined): { at: string; id: string } 
   const decoded = decodeCursor(cursor);
   if (!decoded || cursor === undefined) return undefined;
   const { at } = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { at: string };
+  // What Postgres takes as a timestamptz exactly: UTC, at most microseconds, a year it has.
+  if (!CURSOR_TIME.test(at) || decoded.at.getUTCFullYear() < 1) {
+    throw new ApiError('invalid_cursor', 'query.cursor is not a cursor this API returned', {
+      issues: [{ path: 'query.cursor', message: 'not a valid cursor' }],
+    });
+  }
   return { at, id: decoded.id };
 }
+
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
 
 /**
  * The statement of the conversation list for `principal`: most recent first after `cursor`,
