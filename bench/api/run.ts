@@ -1,7 +1,9 @@
 // The tenant API under load with a realistic tenant database (100k conversations, 1M messages),
 // against a bare Fastify serving a static JSON response, in the same run:
 //
-// - GET /v1/conversations, the first page and a deep page (a cursor 50,000 conversations in);
+// - GET /v1/auth/me: the credential check and the caller's user row, nothing else;
+// - GET /v1/conversations, the first page, a search matching one of the 1M messages, and a deep
+//   page (a cursor 50,000 conversations in);
 // - POST /v1/messages (store the message, enqueue the outbound job), each request with its own
 //   Idempotency-Key, spread over 1,000 conversations;
 // - GET /livez through the whole app (helmet, CORS, the Redis rate limit, no database);
@@ -16,13 +18,14 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { createDb, ensureTenant, withTenant } from '@switchboard/db';
+import { createDb, ensureTenant, Prisma, withTenant } from '@switchboard/db';
 import { hashPassword } from '@switchboard/passwords';
 import { createLogger } from '@switchboard/telemetry';
 import autocannon from 'autocannon';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { buildApp } from '../../services/api/src/app.ts';
+import { conversationListQuery } from '../../services/api/src/services/conversations.ts';
 import {
   createBenchDatabase,
   integerOptions,
@@ -32,6 +35,7 @@ import {
   startPostgres,
   startRedis,
 } from '../support/services.ts';
+import { seedConversations } from './seed.ts';
 
 const {
   seconds: SECONDS,
@@ -43,6 +47,9 @@ const {
 if (CONVERSATIONS < 200) throw new Error('conversations must be at least 200');
 const DEEP = Math.min(50_000, Math.floor(CONVERSATIONS / 2));
 const SEND_TARGETS = Math.min(1_000, CONVERSATIONS);
+// Matches exactly one message body ('message number <n>' with n over a tenth of the messages, so
+// no longer number starts with it) and no contact.
+const SEARCH = `number ${Math.floor(MESSAGES * 0.77) + 7}`;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -61,50 +68,15 @@ try {
   const email = 'agent@bench.test';
   const password = randomBytes(12).toString('hex');
   const passwordHash = await hashPassword(password);
-  const sessionId = await withTenant(db, tenantId, async (tx) => {
+  const { userId, sessionId } = await withTenant(db, tenantId, async (tx) => {
     const user = await tx.user.create({ data: { tenantId, email, displayName: 'Agent', passwordHash } });
     await tx.membership.create({ data: { tenantId, userId: user.id, role: 'agent' } });
-    return (await tx.session.create({ data: { tenantId, name: 'bench', channel: 'baileys' } })).id;
+    const session = await tx.session.create({ data: { tenantId, name: 'bench', channel: 'baileys' } });
+    return { userId: user.id, sessionId: session.id };
   });
 
-  // Seeding: set-based INSERT ... SELECT generate_series as the owner (RLS is forced on the
-  // owner too, hence the tenant setting). Whole-second timestamps, so that the API's
-  // millisecond cursors land exactly on rows.
   const started = performance.now();
-  await withTenant(
-    owner,
-    tenantId,
-    async (tx) => {
-      // A deterministic RFC 4122 uuid (version 4, variant 10) from a text, so that contacts,
-      // conversations and messages can refer to each other without a join.
-      await tx.$executeRawUnsafe(`
-        CREATE FUNCTION pg_temp.uid(t text) RETURNS uuid LANGUAGE sql IMMUTABLE AS
-        $$ SELECT overlay(overlay(md5(t) PLACING '4' FROM 13) PLACING '8' FROM 17)::uuid $$`);
-      await tx.$executeRawUnsafe(`
-        INSERT INTO contacts (id, tenant_id, push_name)
-        SELECT pg_temp.uid('contact' || g), '${tenantId}', 'Contact ' || g FROM generate_series(1, ${CONVERSATIONS}) g`);
-      await tx.$executeRawUnsafe(`
-        INSERT INTO contact_identities (tenant_id, contact_id, kind, value)
-        SELECT '${tenantId}', pg_temp.uid('contact' || g), 'pn', (5511000000000 + g)::text
-        FROM generate_series(1, ${CONVERSATIONS}) g`);
-      await tx.$executeRawUnsafe(`
-        INSERT INTO conversations (id, tenant_id, session_id, contact_id, last_message_at)
-        SELECT pg_temp.uid('conversation' || g), '${tenantId}', '${sessionId}', pg_temp.uid('contact' || g),
-               date_trunc('second', now()) - g * interval '1 second'
-        FROM generate_series(1, ${CONVERSATIONS}) g`);
-      await tx.$executeRawUnsafe(`
-        INSERT INTO messages (tenant_id, session_id, conversation_id, direction, status, type, body,
-                              provider_message_id, created_at)
-        SELECT '${tenantId}', '${sessionId}', pg_temp.uid('conversation' || (g % ${CONVERSATIONS} + 1)),
-               (CASE WHEN g % 2 = 0 THEN 'inbound' ELSE 'outbound' END)::message_direction,
-               'delivered', 'text', 'message number ' || g, 'bench-' || g,
-               date_trunc('second', now()) - (g % ${CONVERSATIONS} + 1) * interval '1 second'
-                 - (g / ${CONVERSATIONS}) * interval '1 millisecond'
-        FROM generate_series(1, ${MESSAGES}) g`);
-    },
-    { timeout: 30 * 60_000, maxWait: 60_000 },
-  );
-  await owner.$executeRawUnsafe('ANALYZE');
+  await seedConversations(owner, { tenantId, sessionId, conversations: CONVERSATIONS, messages: MESSAGES });
   redisServer = await startRedis();
   const redis = new Redis({ host: redisServer.host, port: redisServer.port, maxRetriesPerRequest: 1 });
   log(
@@ -151,6 +123,30 @@ try {
   });
   if (deepPage.statusCode !== 200 || deepPage.json().items.length !== 50)
     throw new Error(`deep page: ${deepPage.statusCode} ${deepPage.body.slice(0, 200)}`);
+  const searched = await app.inject({
+    method: 'GET',
+    url: `/v1/conversations?search=${encodeURIComponent(SEARCH)}`,
+    headers: { authorization },
+  });
+  if (searched.statusCode !== 200 || searched.json().items.length !== 1)
+    throw new Error(`search: ${searched.statusCode} ${searched.body.slice(0, 200)}`);
+  // The list's statements as the API runs them for this member (row-level security on), planned
+  // and run once each: their plans go to stderr and results.json.
+  const principal = { kind: 'user', tenantId, slug, userId, role: 'agent' } as const;
+  const plans: Record<string, string> = {};
+  for (const [label, filter] of [
+    ['first page', { limit: 50 }],
+    [`page at ${DEEP}`, { limit: 50, cursor: deepCursor }],
+    ['search', { limit: 50, search: SEARCH }],
+  ] as const) {
+    const rows = await withTenant(db, tenantId, (tx) =>
+      tx.$queryRaw<{ 'QUERY PLAN': string }[]>(
+        Prisma.sql`EXPLAIN (ANALYZE, BUFFERS) ${conversationListQuery(principal, filter)}`,
+      ),
+    );
+    plans[label] = rows.map((r) => r['QUERY PLAN']).join('\n');
+    log(`EXPLAIN ANALYZE, conversations ${label}:\n${plans[label]}`);
+  }
   const targets = (
     await withTenant(db, tenantId, (tx) =>
       tx.conversation.findMany({ select: { id: true }, take: SEND_TARGETS, orderBy: { id: 'asc' } }),
@@ -208,6 +204,12 @@ try {
         },
       ],
     }),
+    // Last: one message's body matches (no contact does), so every message is a candidate; the
+    // searches still running when the case ends would otherwise slow the next case.
+    [`GET /v1/conversations?search (1 of ${MESSAGES} messages)`]: () => ({
+      url: `${apiUrl}/v1/conversations?search=${encodeURIComponent(SEARCH)}`,
+      headers: { authorization },
+    }),
   };
   const samples: Record<string, { rps: number[]; p99: number[]; non2xx: number; errors: number }> = {};
   for (let round = 0; round < REPEATS; round++) {
@@ -244,17 +246,17 @@ try {
     `api benchmark: ${CONVERSATIONS} conversations, ${MESSAGES} messages; ${CONNECTIONS} connections, ${SECONDS} s each, median of ${REPEATS}`,
   );
   print(
-    `  ${'case'.padEnd(38)} ${'req/s'.padStart(8)} ${'p99 ms'.padStart(7)} ${'vs base'.padStart(8)} ${'non-2xx'.padStart(8)}`,
+    `  ${'case'.padEnd(52)} ${'req/s'.padStart(8)} ${'p99 ms'.padStart(7)} ${'vs base'.padStart(8)} ${'non-2xx'.padStart(8)}`,
   );
   for (const r of rows) {
     print(
-      `  ${r.label.padEnd(38)} ${r.rps.toFixed(0).padStart(8)} ${r.p99Ms.toFixed(0).padStart(7)} ${`${(r.rpsRatio * 100).toFixed(1)}%`.padStart(8)} ${String(r.non2xx + r.errors).padStart(8)}`,
+      `  ${r.label.padEnd(52)} ${r.rps.toFixed(0).padStart(8)} ${r.p99Ms.toFixed(0).padStart(7)} ${`${(r.rpsRatio * 100).toFixed(1)}%`.padStart(8)} ${String(r.non2xx + r.errors).padStart(8)}`,
     );
   }
   print(`  messages stored by the POST runs: ${queued} (one per 2xx answer)`);
   await writeFile(
     new URL('./results.json', import.meta.url),
-    `${JSON.stringify({ date: new Date().toISOString(), conversations: CONVERSATIONS, messages: MESSAGES, connections: CONNECTIONS, seconds: SECONDS, repeats: REPEATS, rows, queued }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), conversations: CONVERSATIONS, messages: MESSAGES, connections: CONNECTIONS, seconds: SECONDS, repeats: REPEATS, rows, queued, plans }, null, 2)}\n`,
   );
   await baseline.close();
   await app.close();

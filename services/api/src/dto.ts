@@ -291,29 +291,32 @@ export const conversationMessageSchema = z.strictObject({
 });
 
 /** The API's view of a conversation with its summary. */
-export function conversationDto(c: ConversationRow) {
-  const identity = (kind: 'pn' | 'lid') => c.contact.identities.find((i) => i.kind === kind)?.value ?? null;
-  const last = c.messages[0];
+export function conversationDto(c: ConversationRow): z.infer<typeof conversationSchema> {
   return {
     id: c.id,
     sessionId: c.sessionId,
     contactId: c.contactId,
     contact: {
-      id: c.contact.id,
-      name: c.contact.displayName ?? c.contact.pushName ?? null,
-      phoneNumber: identity('pn'),
-      lid: identity('lid'),
+      id: c.contactId,
+      name: c.contactDisplayName ?? c.contactPushName ?? null,
+      phoneNumber: c.phoneNumber,
+      lid: c.lid,
     },
-    lastMessage: last
-      ? {
-          id: last.id,
-          direction: last.direction,
-          type: last.type,
-          body: last.body === null ? null : last.body.slice(0, 200),
-          status: last.status,
-          createdAt: last.createdAt.toISOString(),
-        }
-      : null,
+    lastMessage:
+      c.lastMessageId !== null &&
+      c.lastMessageDirection !== null &&
+      c.lastMessageType !== null &&
+      c.lastMessageStatus !== null &&
+      c.lastMessageCreatedAt !== null
+        ? {
+            id: c.lastMessageId,
+            direction: c.lastMessageDirection,
+            type: c.lastMessageType,
+            body: c.lastMessageBody === null ? null : c.lastMessageBody.slice(0, 200),
+            status: c.lastMessageStatus,
+            createdAt: c.lastMessageCreatedAt.toISOString(),
+          }
+        : null,
     status: c.status,
     assigneeId: c.assigneeId,
     lastMessageAt: c.lastMessageAt.toISOString(),
@@ -322,6 +325,7 @@ export function conversationDto(c: ConversationRow) {
     createdAt: c.createdAt.toISOString(),
   };
 }
+
 const MEDIA_TYPES = new Set(['image', 'video', 'audio', 'document', 'sticker']);
 
 /** The API's view of a message in a conversation's history. */

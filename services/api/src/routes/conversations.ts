@@ -11,6 +11,7 @@ import {
 import { errorBody, idParams, page, pageQuery, toPage } from '../schemas.ts';
 import {
   assignConversation,
+  conversationCursor,
   getConversation,
   listConversationMessages,
   listConversations,
@@ -45,13 +46,16 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: page(conversationSchema), 400: errorBody },
       },
     },
-    async (request) =>
-      toPage(
-        await listConversations(ctx, request, request.query),
-        request.query.limit,
-        (r) => r.lastMessageAt,
-        conversationDto,
-      ),
+    async (request) => {
+      const rows = await listConversations(ctx, request, request.query);
+      const more = rows.length > request.query.limit;
+      const kept = more ? rows.slice(0, request.query.limit) : rows;
+      const last = kept.at(-1);
+      return {
+        items: kept.map(conversationDto),
+        nextCursor: more && last ? conversationCursor(last) : null,
+      };
+    },
   );
 
   app.get(

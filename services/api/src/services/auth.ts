@@ -8,7 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import { hashCredential, newTenantToken, tenantSlugOfToken } from '../auth/tokens.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
-import { signAccessToken } from '../plugins/auth.ts';
+import { memberProfileOf, signAccessToken } from '../plugins/auth.ts';
 
 /** What login and refresh answer. */
 export interface TokenPair {
@@ -204,10 +204,12 @@ export async function currentMember(
 }> {
   const p = request.principal;
   if (p.kind !== 'user') throw new ApiError('forbidden', 'this route is for members, not API keys');
-  const user = await withTenant(ctx.db, p.tenantId, (tx) =>
-    tx.user.findUniqueOrThrow({ where: { id: p.userId } }),
-  );
-  return { id: user.id, email: user.email, displayName: user.displayName, role: p.role, tenant: p.slug };
+  // Read with the membership by the credential check (fresh, or cached under the same rules as
+  // the role); the database only when that check did not keep it.
+  const user =
+    memberProfileOf(request) ??
+    (await withTenant(ctx.db, p.tenantId, (tx) => tx.user.findUniqueOrThrow({ where: { id: p.userId } })));
+  return { id: p.userId, email: user.email, displayName: user.displayName, role: p.role, tenant: p.slug };
 }
 
 // Reset requests per account (whether it exists or not) per passwordResetTtlMs: enough for a
