@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from '@switchboard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDb, type Db, type TenantTx, verifyRuntimeRole, withTenant } from './client.ts';
+import { createDb, type Db, type TenantTx, tenantQuery, verifyRuntimeRole, withTenant } from './client.ts';
 import { DbInputError } from './errors.ts';
+import { Prisma } from './generated/prisma/client.ts';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let db: Db;
@@ -175,6 +176,29 @@ describe('withTenant', () => {
     await expect(attempt).rejects.toThrow('tenantId must be a uuid, got "acme"');
     await expect(withTenant(db, '', async () => 1)).rejects.toThrow('got ""');
     expect(ran).toBe(false);
+  });
+});
+
+describe('tenantQuery', () => {
+  it("sees only the tenant's rows in its one statement, and leaves no tenant on the pooled connection", async () => {
+    const count = (tenantId: string) =>
+      tenantQuery<{ n: number; other: number }>(
+        db,
+        tenantId,
+        Prisma.sql`SELECT count(*)::int AS n, count(*) FILTER (WHERE tenant_id <> ${tenantId}::uuid)::int AS other FROM messages`,
+      );
+    const [ofA] = await count(a.tenantId);
+    const [ofB] = await count(b.tenantId);
+    expect(ofA!.other).toBe(0);
+    expect(ofB!.other).toBe(0);
+    expect(ofA!.n).toBe(await withTenant(db, a.tenantId, (tx) => tx.message.count()));
+    expect(ofA!.n + ofB!.n).toBeGreaterThan(0);
+    expect(await db.message.count()).toBe(0);
+  });
+
+  it('rejects a tenant id that is not a uuid, naming the value, without running the statement', async () => {
+    await expect(tenantQuery(db, 'acme', Prisma.sql`SELECT 1`)).rejects.toThrow(DbInputError);
+    await expect(tenantQuery(db, 'acme', Prisma.sql`SELECT 1`)).rejects.toThrow('got "acme"');
   });
 });
 

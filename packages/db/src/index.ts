@@ -1,9 +1,10 @@
-/** createDb() makes the Prisma client, withTenant() scopes work to one tenant, verifyRuntimeRole() refuses a role that escapes RLS. */
+/** createDb() makes the Prisma client, withTenant() scopes work to one tenant (tenantQuery() one raw statement), verifyRuntimeRole() refuses a role that escapes RLS. */
 export {
   type CreateDbOptions,
   createDb,
   type Db,
   type TenantTx,
+  tenantQuery,
   verifyRuntimeRole,
   type WithTenantOptions,
   withTenant,

@@ -1,6 +1,6 @@
 import type { webcrypto } from 'node:crypto';
 import type { Db, MembershipRole } from '@switchboard/db';
-import { Prisma, tenantIdForSlug, withTenant } from '@switchboard/db';
+import { Prisma, tenantIdForSlug, tenantQuery, withTenant } from '@switchboard/db';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
@@ -90,21 +90,6 @@ export function memberProfileOf(request: FastifyRequest): MemberProfile | undefi
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * Runs the one statement `query` with the tenant bound as withTenant() binds it
- * (set_config(..., is_local => true) first, in the same transaction), as one batch: BEGIN, the
- * setting, the query, COMMIT, without an interactive transaction's bookkeeping. For the
- * statements every request runs (the credential check, the conversation list): about a third of
- * the CPU of withTenant() with a model query (bench/api). `tenantId` comes from a credential.
- */
-export async function tenantQuery<T>(db: Db, tenantId: string, query: Prisma.Sql): Promise<T[]> {
-  const [, rows] = await db.$transaction([
-    db.$queryRaw`SELECT set_config('switchboard.tenant_id', ${tenantId}, true)`,
-    db.$queryRaw<T[]>(query),
-  ]);
-  return rows;
-}
 
 interface ApiKeyRow {
   id: string;

@@ -1,10 +1,10 @@
 // The inbox's conversations: filtered lists and search, assignment, resolve/reopen/read, and
 // each conversation's message history.
-import { type Conversation, type Message, Prisma, type TenantTx } from '@switchboard/db';
+import { type Conversation, type Message, Prisma, type TenantTx, tenantQuery } from '@switchboard/db';
 import type { FastifyRequest } from 'fastify';
 import { type ApiContext, tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
-import { type Principal, tenantQuery } from '../plugins/auth.ts';
+import type { Principal } from '../plugins/auth.ts';
 import { afterCursor, decodeCursor } from '../schemas.ts';
 
 /**
