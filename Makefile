@@ -140,7 +140,7 @@ bench-pipeline: ## Benchmark the message pipelines (inbound with outbox and late
 	@$(TOOLCHAIN) node bench/pipeline/run.ts
 
 .PHONY: bench-api
-bench-api: ## Benchmark the tenant API (list, send) with 100k conversations and 1M messages, vs a static response
+bench-api: ## Benchmark the tenant API (auth, list, search, send) with 100k conversations and 1M messages, vs a static response
 	@$(TOOLCHAIN) node bench/api/run.ts
 
 .PHONY: bench-inbox
