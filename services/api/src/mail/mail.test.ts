@@ -1,13 +1,8 @@
 // Email delivery against a real SMTP server (smtp-server) on loopback, read back with mailparser:
 // the API over its own database and Redis, its reset and invite hooks wired to a Mailer on the
 // nodemailer adapter, as server.ts wires them.
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { createDb, type Db, ensureTenant, withTenant } from '@switchboard/db';
 import { hashPassword } from '@switchboard/passwords';
 import { createLogger, MetricsRegistry } from '@switchboard/telemetry';
@@ -20,6 +15,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { type ParsedMail, simpleParser } from 'mailparser';
+import forge from 'node-forge';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
@@ -306,38 +302,32 @@ describe('when the SMTP server is down', () => {
 });
 
 describe('STARTTLS', () => {
-  let dir: string;
   let cert: string;
   let key: string;
 
-  beforeAll(async () => {
-    // A self-signed certificate for 127.0.0.1, made for this run.
-    dir = await mkdtemp(join(tmpdir(), 'api-mail-tls-'));
-    await promisify(execFile)('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
+  beforeAll(() => {
+    // A self-signed certificate for 127.0.0.1, made for this run: the key by node:crypto, the
+    // certificate signed with it by node-forge.
+    const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    key = pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const certificate = forge.pki.createCertificate();
+    certificate.publicKey = forge.pki.publicKeyFromPem(
+      pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    );
+    certificate.serialNumber = randomBytes(8)
+      .toString('hex')
+      .replace(/^[89a-f]/, '1');
+    certificate.validity.notBefore = new Date(Date.now() - 60_000);
+    certificate.validity.notAfter = new Date(Date.now() + 86_400_000);
+    const subject = [{ name: 'commonName', value: '127.0.0.1' }];
+    certificate.setSubject(subject);
+    certificate.setIssuer(subject);
+    certificate.setExtensions([
+      { name: 'basicConstraints', cA: true },
+      { name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] },
     ]);
-    cert = await readFile(join(dir, 'cert.pem'), 'utf8');
-    key = await readFile(join(dir, 'key.pem'), 'utf8');
-  });
-
-  afterAll(async () => {
-    if (dir) await rm(dir, { recursive: true, force: true });
+    certificate.sign(forge.pki.privateKeyFromPem(key), forge.md.sha256.create());
+    cert = forge.pki.certificateToPem(certificate);
   });
 
   it('upgrades, verifies the relay against the given CA, authenticates and delivers', async () => {
