@@ -25,7 +25,7 @@ const READ_ELSEWHERE: Record<string, string> = Object.fromEntries(
 /** Variables the operator sets for both components that one of them has no use for. */
 const UNUSED_BY: Record<'api' | 'worker', string[]> = {
   // The pod name is in every container's env (logs); the API logs its hostname instead.
-  api: ['POD_NAME', 'PUBLIC_URL'],
+  api: ['POD_NAME'],
   worker: [],
 };
 
@@ -48,6 +48,13 @@ const SPECS: Record<string, WhatsAppTenantSpecInput> = {
     outbound: { perContactPerMinute: 5, perSessionPerMinute: 30, typingDelay: false },
     observability: { tracing: { endpoint: 'http://otel:4318' } },
     secrets: { provider: 'vault', vault: { address: 'https://vault:8200', role: 'acme', path: 'kv/acme' } },
+    email: {
+      host: 'smtp.example.com',
+      port: 2525,
+      tls: 'tls',
+      from: 'Acme <no-reply@acme.example>',
+      secretRef: { name: 'smtp' },
+    },
   },
   'aws secrets': {
     sessions: [

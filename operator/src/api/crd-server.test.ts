@@ -149,10 +149,35 @@ describe('the WhatsAppTenant CRD on a real API server', () => {
       'secrets.provider vault needs secrets.vault',
     ],
     ['s3 media storage without its bucket', { media: { storage: 's3' } }, 'media.storage s3 needs media.s3'],
+    [
+      'email without an ingress for its links',
+      { email: { host: 'smtp.example.com', from: 'no-reply@acme.example' } },
+      'spec.email needs spec.api.ingress',
+    ],
+    [
+      'an email From header of two lines',
+      {
+        api: { ingress: { host: 'acme.example.com' } },
+        email: { host: 'smtp.example.com', from: 'a@b.example\r\nBcc: x@y.example' },
+      },
+      'spec.email.from',
+    ],
   ])('rejects %s, saying what is wrong', async (_what, spec, message) => {
     const response = await create(`bad-${Math.random().toString(36).slice(2, 8)}`, spec);
     expect(response.status).toBe(422);
     expect(response.body.message).toContain(message);
+  });
+
+  it('accepts spec.email with an ingress, defaulting tls to starttls', async () => {
+    const email = {
+      host: 'smtp.example.com',
+      from: 'Acme <no-reply@acme.example>',
+      secretRef: { name: 'smtp' },
+    };
+    const created = await create('mailing', { api: { ingress: { host: 'acme.example.com' } }, email });
+    expect(created.status).toBe(201);
+    const stored = await kubeRequestOk<{ spec: { email: unknown } }>(kubeConfig, { path: path('mailing') });
+    expect(stored.spec.email).toEqual({ ...email, tls: 'starttls' });
   });
 
   it('rejects a name too long to prefix its children', async () => {

@@ -208,6 +208,7 @@ export class TenantReconciler {
     const ownSecrets = [
       tenant.spec.redis.mode === 'external' ? tenant.spec.redis.external!.secretRef.name : undefined,
       tenant.spec.media.storage === 's3' ? tenant.spec.media.s3?.secretRef?.name : undefined,
+      tenant.spec.email?.secretRef?.name,
     ].filter((secret): secret is string => secret !== undefined);
     for (const secret of ownSecrets) {
       secretDigests[secret] = secretDigest(

@@ -85,6 +85,13 @@ export function tenantSettings(tenant: WhatsAppTenant, config: OperatorConfig): 
   const api: Record<string, string> = { PORT: String(PORTS.http) };
   const url = publicUrl(tenant);
   if (url !== undefined) api.PUBLIC_URL = url;
+  // The relay and sender; its credentials arrive as Secret env (service-env.ts).
+  if (spec.email) {
+    api.SMTP_HOST = spec.email.host;
+    if (spec.email.port !== undefined) api.SMTP_PORT = String(spec.email.port);
+    api.SMTP_TLS = spec.email.tls;
+    api.SMTP_FROM = spec.email.from;
+  }
 
   const worker: Record<string, string> = {
     MAX_SESSIONS_PER_WORKER: String(spec.workers.maxSessionsPerWorker),

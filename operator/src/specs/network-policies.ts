@@ -68,6 +68,9 @@ export const INTERNET: V1NetworkPolicyPeer[] = [
   { ipBlock: { cidr: '::/0', except: ['fc00::/7', 'fe80::/10', '::1/128'] } },
 ];
 
+/** The SMTP port of each TLS mode, as the API defaults it when spec.email.port is unset. */
+const SMTP_PORTS = { none: 25, starttls: 587, tls: 465 } as const;
+
 function urlPort(url: string): number {
   const parsed = new URL(url);
   if (parsed.port !== '') return Number(parsed.port);
@@ -176,6 +179,10 @@ export function buildNetworkPolicies(tenant: WhatsAppTenant, config: OperatorCon
         ...redisEgress(tenant),
         ...postgresEgress(tenant, config),
         ...serviceExtraEgress(tenant, config),
+        // The SMTP relay of spec.email, inside the cluster or out.
+        ...(tenant.spec.email
+          ? [{ to: ANYWHERE, ports: [tcp(tenant.spec.email.port ?? SMTP_PORTS[tenant.spec.email.tls])] }]
+          : []),
       ],
     }),
     policy(tenant, 'worker', 'worker', selectorLabels(tenant, 'worker'), {

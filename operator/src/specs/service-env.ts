@@ -1,5 +1,5 @@
 import type { V1EnvVar } from '@kubernetes/client-node';
-import type { WhatsAppTenant } from '../api/v1alpha1/index.ts';
+import { EMAIL_SECRET_KEYS, type WhatsAppTenant } from '../api/v1alpha1/index.ts';
 import type { TenantSettings } from './config-map.ts';
 import { DATABASE_SECRET_KEYS, databaseSecretName } from './database-secret.ts';
 import { GENERATED_SECRET_KEYS } from './generated-secret.ts';
@@ -42,6 +42,16 @@ export function mediaSecretEnv(tenant: WhatsAppTenant): V1EnvVar[] {
   ];
 }
 
+/** The SMTP AUTH credentials of the API, when the tenant's email section names a Secret. */
+export function emailSecretEnv(tenant: WhatsAppTenant): V1EnvVar[] {
+  const ref = tenant.spec.email?.secretRef;
+  if (!ref) return [];
+  return [
+    secretEnv('SMTP_USERNAME', ref.name, EMAIL_SECRET_KEYS.username),
+    secretEnv('SMTP_PASSWORD', ref.name, EMAIL_SECRET_KEYS.password),
+  ];
+}
+
 /** The environment of an API or worker container. */
 export function serviceEnv(
   tenant: WhatsAppTenant,
@@ -75,7 +85,10 @@ export function serviceEnv(
         ]
       : []),
     ...(component === 'api'
-      ? [secretEnv('JWT_SIGNING_KEY', generated, GENERATED_SECRET_KEYS.jwtSigningKey)]
+      ? [
+          secretEnv('JWT_SIGNING_KEY', generated, GENERATED_SECRET_KEYS.jwtSigningKey),
+          ...emailSecretEnv(tenant),
+        ]
       : [secretEnv('AUTH_STATE_KEYS', generated, GENERATED_SECRET_KEYS.authStateKeys)]),
   ];
 }

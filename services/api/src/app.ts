@@ -23,7 +23,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
-import type { ApiContext, PasswordResetDelivery } from './context.ts';
+import type { ApiContext, InviteDelivery, PasswordResetDelivery } from './context.ts';
 import { ApiError } from './errors.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { documentedErrorsPlugin } from './plugins/documented-errors.ts';
@@ -68,8 +68,10 @@ export interface BuildAppOptions {
   /** Largest request body, bytes (default 1 MiB). */
   bodyLimit?: number;
   scrypt?: ScryptParameters;
-  /** Delivers password reset tokens (email is out of scope); default drops them. */
+  /** Delivers password reset tokens (server.ts: the Mailer); default drops them. */
   onPasswordReset?: (delivery: PasswordResetDelivery) => Promise<void> | void;
+  /** Delivers team invites (server.ts: the Mailer); must return at once. Default drops them. */
+  onInvite?: (delivery: InviteDelivery) => void;
   /**
    * The Cloud API webhook's secrets: CLOUD_API_APP_SECRET / CLOUD_API_VERIFY_TOKEN as the fallback
    * and each declared number's own (sessions.json); the route exists only when some are set.
@@ -160,6 +162,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     loginLockoutMs: options.loginLockoutMs ?? 900_000,
     scrypt: options.scrypt ?? DEFAULT_SCRYPT_PARAMETERS,
     onPasswordReset: options.onPasswordReset ?? (() => {}),
+    onInvite: options.onInvite ?? (() => {}),
     queues: new TenantQueues(options.redis),
     mediaStorage: options.mediaStorage,
     webhookAllowedHosts: new Set((options.webhookAllowedHosts ?? []).map((h) => h.toLowerCase())),

@@ -12,9 +12,11 @@ import {
   secret,
   telemetryConfigSchema,
   tenantConfigSchema,
+  url,
 } from '@switchboard/config';
 import { mediaStorageSettingsSchema } from '@switchboard/messaging/producer';
 import { z } from 'zod';
+import { MAIL_LOCALES, SMTP_TLS_MODES } from './mail/index.ts';
 
 /**
  * Every variable the API reads, once, at start (server.ts). The operator sets them from the
@@ -111,6 +113,46 @@ export const apiConfigSchema = defineConfig(
     INTERNAL_TOKEN: secret(z.string().min(16))
       .optional()
       .describe('Bearer token of /internal/status; the route is off when unset. Seals nothing.'),
+    SMTP_HOST: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'SMTP relay that delivers password reset and invite mails; unset: no mail is sent (a reset request is only logged, without its token).',
+      ),
+    SMTP_PORT: port()
+      .optional()
+      .describe('Port of SMTP_HOST (default by SMTP_TLS: 25 none, 587 starttls, 465 tls).'),
+    SMTP_TLS: z
+      .enum(SMTP_TLS_MODES)
+      .default('starttls')
+      .describe(
+        'none (plain text), starttls (upgrade required; a relay without STARTTLS fails the send) or tls (TLS from the first byte). The certificate is always verified.',
+      ),
+    SMTP_FROM: z
+      .string()
+      .min(3)
+      .max(320)
+      .optional()
+      .describe('From header of the mails (`Name <address>` or an address); required with SMTP_HOST.'),
+    SMTP_USERNAME: z.string().min(1).optional().describe('SMTP AUTH user; with SMTP_PASSWORD.'),
+    SMTP_PASSWORD: secret(z.string().min(1))
+      .optional()
+      .describe('SMTP AUTH password; give a secret:// reference. Never logged.'),
+    SMTP_CA_FILE: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "PEM file of the certificates to trust for the relay's (a private CA); default: the system's roots.",
+      ),
+    PUBLIC_URL: url({ protocols: ['https', 'http'] })
+      .optional()
+      .describe('URL the inbox is reached at; links in mails point under it. Required with SMTP_HOST.'),
+    MAIL_LOCALE: z
+      .enum(MAIL_LOCALES)
+      .default('en')
+      .describe(`Language of the mails (${MAIL_LOCALES.join(', ')}).`),
     SEALING_KEYS: sealingKeys()
       .optional()
       .describe(

@@ -15,6 +15,16 @@ export interface PasswordResetDelivery {
   expiresAt: Date;
 }
 
+/** A new member's invite to deliver: the hook receives it after the invite is stored. */
+export interface InviteDelivery {
+  email: string;
+  displayName: string;
+  role: string;
+  /** The single-use token; send it to the member, never log it. */
+  token: string;
+  expiresAt: Date;
+}
+
 /** What every route group shares, decorated on the app as `app.sb`. */
 export interface ApiContext {
   db: Db;
@@ -29,6 +39,8 @@ export interface ApiContext {
   loginLockoutMs: number;
   scrypt: ScryptParameters;
   onPasswordReset: (delivery: PasswordResetDelivery) => Promise<void> | void;
+  /** Called with every team invite once stored; must not block (the answer waits for it). */
+  onInvite: (delivery: InviteDelivery) => void;
   /** The queues routes add jobs to (outbound, session commands), shared and closed with the app. */
   queues: TenantQueues;
   /** Where media files are kept (uploads, fetched inbound media), when configured. */

@@ -18,6 +18,7 @@ const { createSecretResolver, SealingKeyring } = await import('@switchboard/secr
 const { HealthServer, startTelemetry } = await import('@switchboard/telemetry');
 const { buildApp } = await import('./app.ts');
 const { apiConfigSchema } = await import('./config.ts');
+const { mailerFromConfig } = await import('./mail/index.ts');
 
 const config = await loadConfigFromProcess(apiConfigSchema);
 const telemetry = startTelemetry(config, { defaultLabels: { tenant: config.SWITCHBOARD_TENANT } });
@@ -39,6 +40,7 @@ redis.on('error', (error: Error) => logger.warn({ err: error }, 'redis connectio
 
 const mediaStorage = mediaStorageFromSettings(config, { tenant: config.SWITCHBOARD_TENANT });
 let app: Awaited<ReturnType<typeof BuildApp>>;
+let mailer: Awaited<ReturnType<typeof mailerFromConfig>>;
 // /metrics on its own port, which the ServiceMonitor scrapes and the Ingress never routes to.
 const metricsServer = new HealthServer({
   host: config.METRICS_HOST,
@@ -69,6 +71,11 @@ try {
       await resolver.close();
     }
   }
+  // SMTP_HOST set: reset and invite mails go out in the background (a failed send is logged and
+  // counted, never seen by the client). Unset: a reset request is only logged.
+  const tenantName = config.SWITCHBOARD_DISPLAY_NAME ?? config.SWITCHBOARD_TENANT;
+  mailer = await mailerFromConfig(config, tenantName, { logger, metrics: telemetry.metrics });
+  const mail = mailer;
   app = await buildApp({
     db,
     redis: redis as never,
@@ -106,9 +113,18 @@ try {
     // 5xx answers to Sentry (scrubbed; the request id, never the body).
     onServerError: (error, request) =>
       captureError(error, { requestId: request.id, method: request.method, route: request.route }),
-    onPasswordReset: ({ tenantSlug }) => {
-      // Email delivery is out of scope: the hook is where it plugs in. The token is never logged.
-      logger.warn({ tenant: tenantSlug }, 'password reset requested but no delivery is configured');
+    onPasswordReset: (delivery) => {
+      if (mail) mail.passwordReset(delivery);
+      // The token is never logged.
+      else
+        logger.warn(
+          { tenant: delivery.tenantSlug },
+          'password reset requested but no delivery is configured',
+        );
+    },
+    onInvite: (delivery) => {
+      if (mail) mail.invite(delivery);
+      else logger.info('member invited; no mail is configured (the inviter passes the link on)');
     },
   });
   await app.listen({ port: config.PORT, host: config.HOST });
@@ -125,6 +141,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     void app
       .close()
       .then(async () => {
+        await mailer?.close();
         await metricsServer.close();
         await db.$disconnect();
         redis.disconnect();

@@ -29,6 +29,7 @@ export {
   whatsAppTenantCrd,
   whatsAppTenantOpenApiSchema,
 } from './crd.ts';
+export { EMAIL_SECRET_KEYS, SMTP_TLS_MODES } from './spec-features.ts';
 export {
   conditionSchema,
   whatsAppTenantStatusSchema,

@@ -198,6 +198,54 @@ export const imagesSchema = z
 /** An email address as RE2 (the API server's regex engine) and ECMAScript both read it. */
 export const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
+/** How the API's connection to the SMTP relay is protected (the API's SMTP_TLS). */
+export const SMTP_TLS_MODES = ['none', 'starttls', 'tls'] as const;
+
+/** Keys of the Secret `email.secretRef` names. */
+export const EMAIL_SECRET_KEYS = { username: 'username', password: 'password' } as const;
+
+export const emailSchema = z
+  .strictObject({
+    host: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$|^[0-9A-Fa-f:]+$/)
+      .describe('Host name or address of the SMTP relay, e.g. smtp.example.com.'),
+    port: z
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe('Port of the relay; by tls when unset: 25 (none), 587 (starttls), 465 (tls).'),
+    tls: z
+      .enum(SMTP_TLS_MODES)
+      .default('starttls')
+      .describe(
+        "none (plain text), starttls (the upgrade is required: a relay without STARTTLS gets no mail) or tls (TLS from the first byte). The relay's certificate is always verified.",
+      ),
+    from: z
+      .string()
+      .min(3)
+      .max(320)
+      .regex(/^[^\r\n]+$/, 'must be one line')
+      .describe('From header of the mails, e.g. "Acme Inbox <no-reply@acme.example>".'),
+    secretRef: z
+      .strictObject({
+        name: z
+          .string()
+          .min(1)
+          .max(253)
+          .regex(DNS1123_SUBDOMAIN)
+          .describe("A Secret in the tenant's namespace with keys username and password."),
+      })
+      .optional()
+      .describe('SMTP AUTH credentials; the API sends without authenticating when unset.'),
+  })
+  .describe(
+    'Email delivery of password reset links and team invites through an SMTP relay; no mail is sent when unset. Needs api.ingress: the links point at its host.',
+  );
+
 export const ownerSchema = z
   .strictObject({
     email: z

@@ -11,6 +11,7 @@ import {
 import { databaseSchema, redisSchema, secretsSchema } from './spec-backends.ts';
 import {
   cloudApiSchema,
+  emailSchema,
   imagesSchema,
   mediaSchema,
   observabilitySchema,
@@ -51,6 +52,7 @@ export const whatsAppTenantSpecSchema = z
     observability: observabilitySchema,
     images: imagesSchema.optional(),
     owner: ownerSchema.optional(),
+    email: emailSchema.optional(),
     suspend: z
       .boolean()
       .default(false)
@@ -73,6 +75,10 @@ export const whatsAppTenantRootRules: readonly CelRule[] = [
     rule: "self.metadata.name.matches('^[a-z]')",
     message:
       "metadata.name must start with a letter: it prefixes the tenant's Service names (DNS-1035 labels)",
+  },
+  {
+    rule: '!has(self.spec.email) || has(self.spec.api.ingress)',
+    message: "spec.email needs spec.api.ingress: the links in the mails point at the inbox's host",
   },
 ];
 

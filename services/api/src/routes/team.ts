@@ -59,6 +59,14 @@ export const teamRoutes: FastifyPluginAsyncZod = async (app) => {
     },
     async (request, reply) => {
       const invited = await inviteMember(ctx, request, request.body);
+      // Mailed in the background (the hook returns at once): the answer never waits for SMTP.
+      ctx.onInvite({
+        email: invited.user.email,
+        displayName: invited.user.displayName,
+        role: invited.role,
+        token: invited.invite.token,
+        expiresAt: invited.invite.expiresAt,
+      });
       return reply.status(201).send({
         ...memberDto(invited),
         invite: { token: invited.invite.token, expiresAt: invited.invite.expiresAt.toISOString() },
