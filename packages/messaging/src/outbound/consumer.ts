@@ -1,11 +1,12 @@
 import { type Channel, ChannelError, type OutboundContent } from '@switchboard/channels';
-import { type Db, withTenant } from '@switchboard/db';
+import { type Db, type MessageStatus, type TenantTx, withTenant } from '@switchboard/db';
 import {
   captureError,
   currentTraceparent,
   logFields,
   pipelineMetrics,
   queueTelemetry,
+  traceContextFromTraceparent,
   withLogContext,
 } from '@switchboard/telemetry';
 import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
@@ -23,11 +24,13 @@ import {
 import { setMessageStatus } from '../inbound/receipts.ts';
 import { DEFAULT_OUTBOUND_RETRY, type OutboundRetryPolicy, outboundBackoffMs } from './backoff.ts';
 import {
+  contentFromMessage,
   DEFAULT_HUMAN_DELAY,
   type HumanDelay,
   humanDelayMs,
   messageColumnsFor,
   type OutboundMediaSource,
+  type OutboundMessageColumns,
   outboundContentSchema,
   resolveOutboundContent,
 } from './content.ts';
@@ -316,28 +319,23 @@ export class OutboundConsumer {
     messageId: string,
   ): Promise<OutboundOutcome> {
     const { db, tenantId, sessionId, channel, epoch } = this.options;
-    const message = await withTenant(db, tenantId, (tx) =>
-      tx.message.findUnique({
-        where: { id: messageId },
-        include: { conversation: { include: { contact: { include: { identities: true } } } } },
-      }),
-    );
+    // The claim: the read and, when nothing between them and the send can leave a claim that a
+    // crash makes costly, the send slot and the sending intent, in one transaction.
+    const claim = await withTenant(db, tenantId, (tx) => this.claim(tx, messageId));
+    const { message } = claim;
     if (!message) throw new UnrecoverableError(`message ${messageId} does not exist`);
     if (message.sessionId !== sessionId)
       throw new UnrecoverableError(`message ${messageId} belongs to another session's queue`);
     if (message.status !== 'queued') return 'already-sent';
 
-    const identities = message.conversation.contact.identities;
-    const pn = identities.find((i) => i.kind === 'pn')?.value;
-    const lid = identities.find((i) => i.kind === 'lid')?.value;
-    const to = pn ?? (lid ? `${lid}@lid` : undefined);
+    const to = recipientOf(message);
     if (!to)
       return await this.failForGood(
         message.id,
         message.conversationId,
         'INVALID_NUMBER: contact has no pn or lid',
       );
-    const content = await resolveOutboundContent(message, this.options.mediaStorage);
+    const content = claim.content ?? (await resolveOutboundContent(message, this.options.mediaStorage));
     if (!content)
       return await this.failForGood(
         message.id,
@@ -352,14 +350,7 @@ export class OutboundConsumer {
         updatedAt: message.updatedAt,
       });
 
-    const wait = await takeSendSlot(
-      this.options.connection,
-      this.options.keyPrefix,
-      sessionId,
-      message.conversation.contactId,
-      message.id,
-      this.limits,
-    );
+    const wait = claim.wait ?? (await this.takeSlot(message));
     if (wait > 0) {
       pipelineMetrics().rateLimitWait.observe({ channel: channel.kind }, wait / 1000);
       await job.moveToDelayed(Date.now() + wait, token);
@@ -369,13 +360,8 @@ export class OutboundConsumer {
     await this.showTyping(to, content);
 
     const providerMessageId = intent ?? providerMessageIdFor(message.id);
-    if (!intent)
-      await withTenant(db, tenantId, (tx) =>
-        tx.message.updateMany({
-          where: { id: message.id, status: 'queued' },
-          data: { providerMessageId, epoch },
-        }),
-      );
+    if (!intent && !claim.intentWritten)
+      await withTenant(db, tenantId, (tx) => writeIntent(tx, message.id, providerMessageId, epoch));
 
     let result: Awaited<ReturnType<Channel['send']>>;
     const sendStarted = performance.now();
@@ -395,26 +381,53 @@ export class OutboundConsumer {
 
     // The send's span (the job's), kept on the message: its statuses are processed in this trace.
     const sendTraceparent = currentTraceparent();
-    const moved = await withTenant(db, tenantId, async (tx) => {
-      const applied = await setMessageStatus(tx, tenantId, message.id, 'sent', result.timestamp, {
-        providerMessageId: result.providerMessageId,
+    const moved = await withTenant(db, tenantId, (tx) =>
+      recordSent(
+        tx,
+        tenantId,
+        message.id,
+        result.timestamp,
+        result.providerMessageId,
         epoch,
-        ...(sendTraceparent ? { sendTraceparent } : {}),
-      });
-      // A receipt may have overtaken the record (delivered before "sent" was written): keep the send time.
-      if (!applied)
-        await tx.message.updateMany({
-          where: { id: message.id, sentAt: null },
-          data: { sentAt: result.timestamp },
-        });
-      await tx.scheduledMessage.updateMany({
-        where: { messageId: message.id, status: 'scheduled' },
-        data: { status: 'sent' },
-      });
-      return applied;
-    });
+        sendTraceparent,
+      ),
+    );
     if (moved) await this.publishStatus(message.id, message.conversationId, 'sent');
     return 'sent';
+  }
+
+  /**
+   * Reads the message for its send. When it is sendable from the row alone (not media: no file to
+   * read) and either the channel reuses provider ids (a resend after a crash is de-duplicated, so
+   * an intent written before the typing pause costs nothing) or there is no typing pause (the
+   * intent is written just before the send, as on the slow path), the send slot is taken and the
+   * intent written in the same transaction. Otherwise only the read; {@link sendMessage} does the
+   * rest in its own steps.
+   */
+  private async claim(tx: TenantTx, messageId: string): Promise<Claim> {
+    const message = await readForSend(tx, messageId);
+    if (!message || message.sessionId !== this.options.sessionId || message.status !== 'queued')
+      return { message };
+    const content = recipientOf(message) ? contentFromMessage(message) : undefined;
+    if (!content) return { message };
+    const intent = message.providerMessageId;
+    if (intent && !this.reuseIds) return { message };
+    if (!this.reuseIds && humanDelayMs(this.humanDelay, content) > 0) return { message };
+    const wait = await this.takeSlot(message);
+    if (wait > 0) return { message, content, wait };
+    if (!intent) await writeIntent(tx, message.id, providerMessageIdFor(message.id), this.options.epoch);
+    return { message, content, wait, intentWritten: true };
+  }
+
+  private async takeSlot(message: SendRow): Promise<number> {
+    return await takeSendSlot(
+      this.options.connection,
+      this.options.keyPrefix,
+      this.options.sessionId,
+      message.contactId,
+      message.id,
+      this.limits,
+    );
   }
 
   /**
@@ -548,4 +561,108 @@ export class OutboundConsumer {
       data: { messageId, conversationId, status, ...(reason ? { reason } : {}) },
     });
   }
+}
+
+/** The message row a send reads: its content columns, state, conversation's contact and that contact's ids. */
+interface SendRow extends OutboundMessageColumns {
+  id: string;
+  sessionId: string;
+  conversationId: string;
+  contactId: string;
+  status: MessageStatus;
+  providerMessageId: string | null;
+  failureReason: string | null;
+  updatedAt: Date;
+  pn: string | null;
+  lid: string | null;
+}
+
+/** What the claim's transaction read and did. */
+interface Claim {
+  message?: SendRow;
+  /** The content, when the row alone gives it (not media). */
+  content?: OutboundContent;
+  /** The send slot's wait, when the claim took the slot. */
+  wait?: number;
+  /** Whether the claim wrote the sending intent (or found it, on a channel that reuses ids). */
+  intentWritten?: boolean;
+}
+
+/** The message with its contact's phone number and LID, in one statement. */
+async function readForSend(tx: TenantTx, messageId: string): Promise<SendRow | undefined> {
+  const rows = await tx.$queryRaw<SendRow[]>`
+    SELECT m.id::text, m.session_id::text AS "sessionId", m.conversation_id::text AS "conversationId",
+           c.contact_id::text AS "contactId", m.status::text AS status,
+           m.provider_message_id AS "providerMessageId", m.failure_reason AS "failureReason",
+           m.updated_at AS "updatedAt", m.type::text AS type, m.body, m.reaction,
+           m.reply_to_provider_message_id AS "replyToProviderMessageId", m.template,
+           m.media_storage_key AS "mediaStorageKey", m.media_mime_type AS "mediaMimeType",
+           m.media_file_name AS "mediaFileName",
+           (SELECT i.value FROM contact_identities i
+             WHERE i.contact_id = c.contact_id AND i.kind = 'pn' ORDER BY i.created_at LIMIT 1) AS pn,
+           (SELECT i.value FROM contact_identities i
+             WHERE i.contact_id = c.contact_id AND i.kind = 'lid' ORDER BY i.created_at LIMIT 1) AS lid
+      FROM messages m JOIN conversations c ON c.id = m.conversation_id
+     WHERE m.id = ${messageId}::uuid`;
+  return rows[0];
+}
+
+/** Where the message goes: the contact's phone number, else its LID. */
+function recipientOf(message: Pick<SendRow, 'pn' | 'lid'>): string | undefined {
+  return message.pn ?? (message.lid ? `${message.lid}@lid` : undefined);
+}
+
+/** Records the provider id a queued message is about to be sent under (the sending intent). */
+async function writeIntent(
+  tx: TenantTx,
+  messageId: string,
+  providerMessageId: string,
+  epoch: bigint,
+): Promise<void> {
+  await tx.$executeRaw`
+    UPDATE messages SET provider_message_id = ${providerMessageId}, epoch = ${epoch}, updated_at = now()
+     WHERE id = ${messageId}::uuid AND status = 'queued'`;
+}
+
+/**
+ * The record of a send, in one statement: a `queued` message moves to `sent` with the provider's
+ * id, the epoch, the send time and the send's traceparent, and its status event; a message a
+ * receipt overtook (already delivered, read or failed) keeps its status and gets the send time and
+ * traceparent where it has none; a scheduled message it came from becomes `sent`. The row lock
+ * taken first makes the status read and the update one step against concurrent receipts. True when
+ * the message moved (what setMessageStatus answers for `sent`).
+ */
+async function recordSent(
+  tx: TenantTx,
+  tenantId: string,
+  messageId: string,
+  at: Date,
+  providerMessageId: string,
+  epoch: bigint,
+  traceparent: string | undefined,
+): Promise<boolean> {
+  const sendTraceparent = traceContextFromTraceparent(traceparent) ? (traceparent ?? null) : null;
+  const rows = await tx.$queryRaw<{ applied: boolean }[]>`
+    WITH prev AS (
+      SELECT id, status FROM messages WHERE id = ${messageId}::uuid FOR UPDATE
+    ), moved AS (
+      UPDATE messages m SET
+        status = CASE WHEN prev.status = 'queued' THEN 'sent'::message_status ELSE m.status END,
+        sent_at = CASE WHEN prev.status = 'queued' THEN ${at}::timestamptz ELSE coalesce(m.sent_at, ${at}::timestamptz) END,
+        provider_message_id = CASE WHEN prev.status = 'queued' THEN ${providerMessageId}::text ELSE m.provider_message_id END,
+        epoch = CASE WHEN prev.status = 'queued' THEN ${epoch}::bigint ELSE m.epoch END,
+        send_traceparent = CASE WHEN prev.status = 'queued' THEN coalesce(${sendTraceparent}::text, m.send_traceparent)
+                                ELSE coalesce(m.send_traceparent, ${sendTraceparent}::text) END,
+        updated_at = now()
+      FROM prev WHERE m.id = prev.id
+      RETURNING prev.status = 'queued' AS applied
+    ), event AS (
+      INSERT INTO message_status_events (tenant_id, message_id, status, occurred_at)
+      SELECT ${tenantId}::uuid, ${messageId}::uuid, 'sent', ${at}::timestamptz FROM moved WHERE applied
+    ), scheduled AS (
+      UPDATE scheduled_messages SET status = 'sent', updated_at = now()
+       WHERE message_id = ${messageId}::uuid AND status = 'scheduled'
+    )
+    SELECT applied FROM moved`;
+  return rows[0]?.applied ?? false;
 }
