@@ -381,16 +381,14 @@ export class OutboundConsumer {
 
     // The send's span (the job's), kept on the message: its statuses are processed in this trace.
     const sendTraceparent = currentTraceparent();
-    const moved = await withTenant(db, tenantId, (tx) =>
-      recordSent(
-        tx,
-        tenantId,
-        message.id,
-        result.timestamp,
-        result.providerMessageId,
-        epoch,
-        sendTraceparent,
-      ),
+    const moved = await recordSent(
+      db,
+      tenantId,
+      message.id,
+      result.timestamp,
+      result.providerMessageId,
+      epoch,
+      sendTraceparent,
     );
     if (moved) await this.publishStatus(message.id, message.conversationId, 'sent');
     return 'sent';
@@ -629,11 +627,12 @@ async function writeIntent(
  * id, the epoch, the send time and the send's traceparent, and its status event; a message a
  * receipt overtook (already delivered, read or failed) keeps its status and gets the send time and
  * traceparent where it has none; a scheduled message it came from becomes `sent`. The row lock
- * taken first makes the status read and the update one step against concurrent receipts. True when
- * the message moved (what setMessageStatus answers for `sent`).
+ * taken first makes the status read and the update one step against concurrent receipts. The
+ * tenant is set as withTenant() sets it (local to the transaction). True when the message moved
+ * (what setMessageStatus answers for `sent`).
  */
 async function recordSent(
-  tx: TenantTx,
+  db: Db,
   tenantId: string,
   messageId: string,
   at: Date,
@@ -642,17 +641,20 @@ async function recordSent(
   traceparent: string | undefined,
 ): Promise<boolean> {
   const sendTraceparent = traceContextFromTraceparent(traceparent) ? (traceparent ?? null) : null;
-  const rows = await tx.$queryRaw<{ applied: boolean }[]>`
+  // One statement after the tenant's setting: a batch transaction (no interactive one) suffices.
+  const [, rows] = await db.$transaction([
+    db.$queryRaw`SELECT set_config('switchboard.tenant_id', ${tenantId}, true)`,
+    db.$queryRaw<{ applied: boolean }[]>`
     WITH prev AS (
       SELECT id, status FROM messages WHERE id = ${messageId}::uuid FOR UPDATE
     ), moved AS (
       UPDATE messages m SET
         status = CASE WHEN prev.status = 'queued' THEN 'sent'::message_status ELSE m.status END,
-        sent_at = CASE WHEN prev.status = 'queued' THEN ${at}::timestamptz ELSE coalesce(m.sent_at, ${at}::timestamptz) END,
+        sent_at = CASE WHEN prev.status = 'queued' THEN ${at}::timestamptz ELSE m.sent_at END,
         provider_message_id = CASE WHEN prev.status = 'queued' THEN ${providerMessageId}::text ELSE m.provider_message_id END,
         epoch = CASE WHEN prev.status = 'queued' THEN ${epoch}::bigint ELSE m.epoch END,
         send_traceparent = CASE WHEN prev.status = 'queued' THEN coalesce(${sendTraceparent}::text, m.send_traceparent)
-                                ELSE coalesce(m.send_traceparent, ${sendTraceparent}::text) END,
+                                ELSE m.send_traceparent END,
         updated_at = now()
       FROM prev WHERE m.id = prev.id
       RETURNING prev.status = 'queued' AS applied
@@ -663,6 +665,7 @@ async function recordSent(
       UPDATE scheduled_messages SET status = 'sent', updated_at = now()
        WHERE message_id = ${messageId}::uuid AND status = 'scheduled'
     )
-    SELECT applied FROM moved`;
+    SELECT applied FROM moved`,
+  ]);
   return rows[0]?.applied ?? false;
 }
