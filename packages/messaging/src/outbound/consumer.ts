@@ -1,5 +1,5 @@
 import { type Channel, ChannelError, type OutboundContent } from '@switchboard/channels';
-import { type Db, type MessageStatus, type TenantTx, withTenant } from '@switchboard/db';
+import { type Db, DbInputError, type MessageStatus, Prisma, withTenant } from '@switchboard/db';
 import {
   captureError,
   currentTraceparent,
@@ -24,7 +24,6 @@ import {
 import { setMessageStatus } from '../inbound/receipts.ts';
 import { DEFAULT_OUTBOUND_RETRY, type OutboundRetryPolicy, outboundBackoffMs } from './backoff.ts';
 import {
-  contentFromMessage,
   DEFAULT_HUMAN_DELAY,
   type HumanDelay,
   humanDelayMs,
@@ -319,10 +318,8 @@ export class OutboundConsumer {
     messageId: string,
   ): Promise<OutboundOutcome> {
     const { db, tenantId, sessionId, channel, epoch } = this.options;
-    // The claim: the read and, when nothing between them and the send can leave a claim that a
-    // crash makes costly, the send slot and the sending intent, in one transaction.
-    const claim = await withTenant(db, tenantId, (tx) => this.claim(tx, messageId));
-    const { message } = claim;
+    // The read; on a channel that reuses provider ids, the sending intent in the same statement.
+    const message = await this.claim(messageId);
     if (!message) throw new UnrecoverableError(`message ${messageId} does not exist`);
     if (message.sessionId !== sessionId)
       throw new UnrecoverableError(`message ${messageId} belongs to another session's queue`);
@@ -335,7 +332,7 @@ export class OutboundConsumer {
         message.conversationId,
         'INVALID_NUMBER: contact has no pn or lid',
       );
-    const content = claim.content ?? (await resolveOutboundContent(message, this.options.mediaStorage));
+    const content = await resolveOutboundContent(message, this.options.mediaStorage);
     if (!content)
       return await this.failForGood(
         message.id,
@@ -350,7 +347,14 @@ export class OutboundConsumer {
         updatedAt: message.updatedAt,
       });
 
-    const wait = claim.wait ?? (await this.takeSlot(message));
+    const wait = await takeSendSlot(
+      this.options.connection,
+      this.options.keyPrefix,
+      sessionId,
+      message.contactId,
+      message.id,
+      this.limits,
+    );
     if (wait > 0) {
       pipelineMetrics().rateLimitWait.observe({ channel: channel.kind }, wait / 1000);
       await job.moveToDelayed(Date.now() + wait, token);
@@ -360,8 +364,8 @@ export class OutboundConsumer {
     await this.showTyping(to, content);
 
     const providerMessageId = intent ?? providerMessageIdFor(message.id);
-    if (!intent && !claim.intentWritten)
-      await withTenant(db, tenantId, (tx) => writeIntent(tx, message.id, providerMessageId, epoch));
+    if (!intent && !message.intentWritten)
+      await inTenant(db, tenantId, writeIntent(db, message.id, providerMessageId, epoch));
 
     let result: Awaited<ReturnType<Channel['send']>>;
     const sendStarted = performance.now();
@@ -395,37 +399,37 @@ export class OutboundConsumer {
   }
 
   /**
-   * Reads the message for its send. When it is sendable from the row alone (not media: no file to
-   * read) and either the channel reuses provider ids (a resend after a crash is de-duplicated, so
-   * an intent written before the typing pause costs nothing) or there is no typing pause (the
-   * intent is written just before the send, as on the slow path), the send slot is taken and the
-   * intent written in the same transaction. Otherwise only the read; {@link sendMessage} does the
-   * rest in its own steps.
+   * Reads the message for its send, in one statement. On a channel that reuses provider ids the
+   * same statement writes the sending intent of a queued message of this session that has none:
+   * a resend after a crash goes out under the same id and the recipient de-duplicates it, so an
+   * intent written before the send slot, the typing pause or the content's checks costs nothing
+   * (the message is then rate-limited, typed or failed as before, its id already chosen). Otherwise
+   * (Cloud API, where an intent means the message may have been sent) the intent is written just
+   * before the send, as its own statement.
    */
-  private async claim(tx: TenantTx, messageId: string): Promise<Claim> {
-    const message = await readForSend(tx, messageId);
-    if (!message || message.sessionId !== this.options.sessionId || message.status !== 'queued')
-      return { message };
-    const content = recipientOf(message) ? contentFromMessage(message) : undefined;
-    if (!content) return { message };
-    const intent = message.providerMessageId;
-    if (intent && !this.reuseIds) return { message };
-    if (!this.reuseIds && humanDelayMs(this.humanDelay, content) > 0) return { message };
-    const wait = await this.takeSlot(message);
-    if (wait > 0) return { message, content, wait };
-    if (!intent) await writeIntent(tx, message.id, providerMessageIdFor(message.id), this.options.epoch);
-    return { message, content, wait, intentWritten: true };
-  }
-
-  private async takeSlot(message: SendRow): Promise<number> {
-    return await takeSendSlot(
-      this.options.connection,
-      this.options.keyPrefix,
-      this.options.sessionId,
-      message.contactId,
-      message.id,
-      this.limits,
+  private async claim(messageId: string): Promise<SendRow | undefined> {
+    const { db, tenantId, sessionId, epoch } = this.options;
+    const rows = await inTenant(
+      db,
+      tenantId,
+      this.reuseIds
+        ? db.$queryRaw<SendRow[]>`
+            WITH intent AS (
+              UPDATE messages SET provider_message_id = ${providerMessageIdFor(messageId)}, epoch = ${epoch},
+                                  updated_at = now()
+               WHERE id = ${messageId}::uuid AND session_id = ${sessionId}::uuid AND status = 'queued'
+                 AND provider_message_id IS NULL
+              RETURNING id
+            )
+            SELECT ${SEND_ROW_COLUMNS}, EXISTS (SELECT 1 FROM intent) AS "intentWritten"
+              FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE m.id = ${messageId}::uuid`
+        : db.$queryRaw<SendRow[]>`
+            SELECT ${SEND_ROW_COLUMNS}, false AS "intentWritten"
+              FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE m.id = ${messageId}::uuid`,
     );
+    return rows[0];
   }
 
   /**
@@ -573,37 +577,39 @@ interface SendRow extends OutboundMessageColumns {
   updatedAt: Date;
   pn: string | null;
   lid: string | null;
+  /** Whether the read's statement wrote the sending intent. */
+  intentWritten: boolean;
 }
 
-/** What the claim's transaction read and did. */
-interface Claim {
-  message?: SendRow;
-  /** The content, when the row alone gives it (not media). */
-  content?: OutboundContent;
-  /** The send slot's wait, when the claim took the slot. */
-  wait?: number;
-  /** Whether the claim wrote the sending intent (or found it, on a channel that reuses ids). */
-  intentWritten?: boolean;
+/**
+ * One statement in a transaction in which only the tenant's rows exist, set as withTenant() sets
+ * it (local to the transaction). A batch transaction: Prisma's interactive one, which withTenant()
+ * opens, costs more per statement (bench/README.md).
+ */
+async function inTenant<T>(db: Db, tenantId: string, query: Prisma.PrismaPromise<T>): Promise<T> {
+  if (!UUID.test(tenantId)) throw new DbInputError('tenantId', 'a uuid', tenantId);
+  const [, result] = await db.$transaction([
+    db.$queryRaw`SELECT set_config('switchboard.tenant_id', ${tenantId}, true)`,
+    query,
+  ]);
+  return result;
 }
 
-/** The message with its contact's phone number and LID, in one statement. */
-async function readForSend(tx: TenantTx, messageId: string): Promise<SendRow | undefined> {
-  const rows = await tx.$queryRaw<SendRow[]>`
-    SELECT m.id::text, m.session_id::text AS "sessionId", m.conversation_id::text AS "conversationId",
-           c.contact_id::text AS "contactId", m.status::text AS status,
-           m.provider_message_id AS "providerMessageId", m.failure_reason AS "failureReason",
-           m.updated_at AS "updatedAt", m.type::text AS type, m.body, m.reaction,
-           m.reply_to_provider_message_id AS "replyToProviderMessageId", m.template,
-           m.media_storage_key AS "mediaStorageKey", m.media_mime_type AS "mediaMimeType",
-           m.media_file_name AS "mediaFileName",
-           (SELECT i.value FROM contact_identities i
-             WHERE i.contact_id = c.contact_id AND i.kind = 'pn' ORDER BY i.created_at LIMIT 1) AS pn,
-           (SELECT i.value FROM contact_identities i
-             WHERE i.contact_id = c.contact_id AND i.kind = 'lid' ORDER BY i.created_at LIMIT 1) AS lid
-      FROM messages m JOIN conversations c ON c.id = m.conversation_id
-     WHERE m.id = ${messageId}::uuid`;
-  return rows[0];
-}
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The columns of a {@link SendRow} (messages `m`, conversations `c`). */
+const SEND_ROW_COLUMNS = Prisma.sql`
+  m.id::text, m.session_id::text AS "sessionId", m.conversation_id::text AS "conversationId",
+  c.contact_id::text AS "contactId", m.status::text AS status,
+  m.provider_message_id AS "providerMessageId", m.failure_reason AS "failureReason",
+  m.updated_at AS "updatedAt", m.type::text AS type, m.body, m.reaction,
+  m.reply_to_provider_message_id AS "replyToProviderMessageId", m.template,
+  m.media_storage_key AS "mediaStorageKey", m.media_mime_type AS "mediaMimeType",
+  m.media_file_name AS "mediaFileName",
+  (SELECT i.value FROM contact_identities i
+    WHERE i.contact_id = c.contact_id AND i.kind = 'pn' ORDER BY i.created_at LIMIT 1) AS pn,
+  (SELECT i.value FROM contact_identities i
+    WHERE i.contact_id = c.contact_id AND i.kind = 'lid' ORDER BY i.created_at LIMIT 1) AS lid`;
 
 /** Where the message goes: the contact's phone number, else its LID. */
 function recipientOf(message: Pick<SendRow, 'pn' | 'lid'>): string | undefined {
@@ -611,24 +617,18 @@ function recipientOf(message: Pick<SendRow, 'pn' | 'lid'>): string | undefined {
 }
 
 /** Records the provider id a queued message is about to be sent under (the sending intent). */
-async function writeIntent(
-  tx: TenantTx,
-  messageId: string,
-  providerMessageId: string,
-  epoch: bigint,
-): Promise<void> {
-  await tx.$executeRaw`
+function writeIntent(db: Db, messageId: string, providerMessageId: string, epoch: bigint) {
+  return db.$executeRaw`
     UPDATE messages SET provider_message_id = ${providerMessageId}, epoch = ${epoch}, updated_at = now()
      WHERE id = ${messageId}::uuid AND status = 'queued'`;
 }
 
 /**
- * The record of a send, in one statement: a `queued` message moves to `sent` with the provider's
+ * The record of a send, in one statement (in {@link inTenant}'s batch transaction): a `queued` message moves to `sent` with the provider's
  * id, the epoch, the send time and the send's traceparent, and its status event; a message a
  * receipt overtook (already delivered, read or failed) keeps its status and gets the send time and
  * traceparent where it has none; a scheduled message it came from becomes `sent`. The row lock
- * taken first makes the status read and the update one step against concurrent receipts. The
- * tenant is set as withTenant() sets it (local to the transaction). True when the message moved
+ * taken first makes the status read and the update one step against concurrent receipts. True when the message moved
  * (what setMessageStatus answers for `sent`).
  */
 async function recordSent(
@@ -641,20 +641,20 @@ async function recordSent(
   traceparent: string | undefined,
 ): Promise<boolean> {
   const sendTraceparent = traceContextFromTraceparent(traceparent) ? (traceparent ?? null) : null;
-  // One statement after the tenant's setting: a batch transaction (no interactive one) suffices.
-  const [, rows] = await db.$transaction([
-    db.$queryRaw`SELECT set_config('switchboard.tenant_id', ${tenantId}, true)`,
+  const rows = await inTenant(
+    db,
+    tenantId,
     db.$queryRaw<{ applied: boolean }[]>`
     WITH prev AS (
       SELECT id, status FROM messages WHERE id = ${messageId}::uuid FOR UPDATE
     ), moved AS (
       UPDATE messages m SET
         status = CASE WHEN prev.status = 'queued' THEN 'sent'::message_status ELSE m.status END,
-        sent_at = CASE WHEN prev.status = 'queued' THEN ${at}::timestamptz ELSE m.sent_at END,
+        sent_at = CASE WHEN prev.status = 'queued' THEN ${at}::timestamptz ELSE coalesce(m.sent_at, ${at}::timestamptz) END,
         provider_message_id = CASE WHEN prev.status = 'queued' THEN ${providerMessageId}::text ELSE m.provider_message_id END,
         epoch = CASE WHEN prev.status = 'queued' THEN ${epoch}::bigint ELSE m.epoch END,
         send_traceparent = CASE WHEN prev.status = 'queued' THEN coalesce(${sendTraceparent}::text, m.send_traceparent)
-                                ELSE m.send_traceparent END,
+                                ELSE coalesce(m.send_traceparent, ${sendTraceparent}::text) END,
         updated_at = now()
       FROM prev WHERE m.id = prev.id
       RETURNING prev.status = 'queued' AS applied
@@ -666,6 +666,6 @@ async function recordSent(
        WHERE message_id = ${messageId}::uuid AND status = 'scheduled'
     )
     SELECT applied FROM moved`,
-  ]);
+  );
   return rows[0]?.applied ?? false;
 }
