@@ -1,5 +1,5 @@
-// The outbound consumer as it was before a send's claim became one transaction (read, then the
-// intent, then the record: three transactions, the record through setMessageStatus), kept
+// The outbound consumer as it was before a send's read and record became single statements in
+// batch transactions (read, intent and record were three interactive transactions), kept
 // unchanged but for its import paths and its name so bench/pipeline/run.ts measures both paths
 // in the same run. Not used outside the benchmark.
 import { type Channel, ChannelError, type OutboundContent } from '@switchboard/channels';

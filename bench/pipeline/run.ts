@@ -12,7 +12,8 @@
 //   stream (what the API's SSE route does).
 // - outbound: N queued messages sent by an OutboundConsumer (rate limits lifted, no typing
 //   pause, an in-memory channel), from enqueueing to the last recorded `sent`; before: the same
-//   with the consumer before the one-transaction claim (outbound-before.ts); baseline: N raw
+//   with the consumer before its read and record became single statements
+//   (outbound-before.ts); baseline: N raw
 //   BullMQ jobs added and processed by a Worker doing nothing.
 //
 //   node bench/pipeline/run.ts [--messages 300] [--repeats 3] [--rate 50] [--only inbound,latency,outbound]
@@ -282,7 +283,7 @@ try {
 
     if (ONLY.has('outbound')) {
       // Outbound: the queued rows exist first (the API's part), then the consumer sends them all;
-      // the consumer before the one-transaction claim too, in alternating order between rounds.
+      // the consumer before its read and record became single statements too, in alternating order.
       const sendAll = async (Consumer: typeof OutboundConsumer | typeof OutboundConsumerBefore) => {
         const ids: string[] = [];
         for (let i = 0; i < N; i++)
