@@ -1,5 +1,5 @@
-// The record of a send (one statement after the claim's transaction): what `sent` writes, and a
-// send whose record a delivery receipt overtook.
+// What a send reads and records through its single statements: `sent` with what it carries, a
+// send whose record a delivery receipt overtook, and a template row's JSON read by the raw read.
 import { type Db, withTenant } from '@switchboard/db';
 import { type MemoryTracing, startMemoryTracing } from '@switchboard/telemetry/testing';
 import { createTestDatabase, redisNamespace, redisOptions, type TestDatabase } from '@switchboard/testing';
@@ -25,7 +25,7 @@ const consumers: OutboundConsumer[] = [];
 beforeAll(async () => {
   tracing = startMemoryTracing('outbound-record-test');
   database = await createTestDatabase({ label: 'messaging-outbound-record' });
-  ({ db, tenantId, sessionIds } = await seedTenant(database, 2));
+  ({ db, tenantId, sessionIds } = await seedTenant(database, 3));
   redis = new Redis({ ...redisOptions(), maxRetriesPerRequest: null });
 });
 
@@ -123,5 +123,26 @@ describe('the record of a send', () => {
     expect(after.sendTraceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
     expect(after.statusEvents.map((e) => e.status)).toEqual(['delivered']);
     expect(channel.sent).toHaveLength(1);
+  });
+
+  it("reads a template row's stored JSON as the send's components", async () => {
+    const sessionId = sessionIds[2]!;
+    const id = await queueOutboundText(db, tenantId, sessionId, '4915300000003', 'unused');
+    const components = [{ type: 'body', parameters: [{ type: 'text', text: 'A-42' }] }];
+    await withTenant(db, tenantId, (tx) =>
+      tx.message.update({
+        where: { id },
+        data: {
+          type: 'template',
+          body: null,
+          template: { name: 'order_update', language: 'pt_BR', components },
+        },
+      }),
+    );
+    const channel = new MemoryChannel(sessionId);
+    expect(await sendOne(consumer(sessionId, channel), id)).toBe('sent');
+    expect(channel.sent.map((m) => m.content)).toEqual([
+      { type: 'template', name: 'order_update', language: 'pt_BR', graphComponents: components },
+    ]);
   });
 });
