@@ -11,7 +11,9 @@
 //   kicked), and to its realtime event being readable by an XREAD BLOCK reader on the tenant's
 //   stream (what the API's SSE route does).
 // - outbound: N queued messages sent by an OutboundConsumer (rate limits lifted, no typing
-//   pause, an in-memory channel), from enqueueing to the last recorded `sent`; baseline: N raw
+//   pause, an in-memory channel), from enqueueing to the last recorded `sent`; before: the same
+//   with the consumer before its read and record became single statements
+//   (outbound-before.ts); baseline: N raw
 //   BullMQ jobs added and processed by a Worker doing nothing.
 //
 //   node bench/pipeline/run.ts [--messages 300] [--repeats 3] [--rate 50] [--only inbound,latency,outbound]
@@ -48,6 +50,7 @@ import {
   startPostgres,
   startRedis,
 } from '../support/services.ts';
+import { OutboundConsumerBefore } from './outbound-before.ts';
 
 const PARTS = ['inbound', 'latency', 'outbound'] as const;
 type Part = (typeof PARTS)[number];
@@ -131,6 +134,7 @@ try {
   const toStreamP50: number[] = [];
   const toStreamP99: number[] = [];
   const outbound: number[] = [];
+  const outboundBefore: number[] = [];
   const rawBull: number[] = [];
   for (let round = 0; round < REPEATS; round++) {
     const tag = `r${round}-${randomBytes(3).toString('hex')}`;
@@ -278,37 +282,38 @@ try {
     }
 
     if (ONLY.has('outbound')) {
-      // Outbound: the queued rows exist first (the API's part), then the consumer sends them all.
-      const ids: string[] = [];
-      for (let i = 0; i < N; i++)
-        ids.push(
-          await queueOutboundText(
-            db,
-            tenantId,
-            session.id,
-            `55118${String(i).padStart(8, '0')}`,
-            `reply ${i}`,
-          ),
-        );
-      const channel = new MemoryChannel(session.id);
-      const consumer = new OutboundConsumer({
-        db,
-        tenantId,
-        sessionId: session.id,
-        epoch: 1n,
-        channel,
-        connection: queues,
-        keyPrefix,
-        humanDelay: NO_HUMAN_DELAY,
-        limits: { perContactPerMinute: 1_000_000, perSessionPerMinute: 1_000_000 },
-        concurrency: 8,
-      });
-      const queue = new Queue(QUEUE_NAMES.outbound(session.id), {
-        connection: queues,
-        prefix: queuePrefix(keyPrefix),
-      });
-      outbound.push(
-        await time(async () => {
+      // Outbound: the queued rows exist first (the API's part), then the consumer sends them all;
+      // the consumer before its read and record became single statements too, in alternating order.
+      const sendAll = async (Consumer: typeof OutboundConsumer | typeof OutboundConsumerBefore) => {
+        const ids: string[] = [];
+        for (let i = 0; i < N; i++)
+          ids.push(
+            await queueOutboundText(
+              db,
+              tenantId,
+              session.id,
+              `55118${String(i).padStart(8, '0')}`,
+              `reply ${i}`,
+            ),
+          );
+        const channel = new MemoryChannel(session.id);
+        const consumer = new Consumer({
+          db,
+          tenantId,
+          sessionId: session.id,
+          epoch: 1n,
+          channel,
+          connection: queues,
+          keyPrefix,
+          humanDelay: NO_HUMAN_DELAY,
+          limits: { perContactPerMinute: 1_000_000, perSessionPerMinute: 1_000_000 },
+          concurrency: 8,
+        });
+        const queue = new Queue(QUEUE_NAMES.outbound(session.id), {
+          connection: queues,
+          prefix: queuePrefix(keyPrefix),
+        });
+        const took = await time(async () => {
           await queue.addBulk(
             ids.map((messageId) => {
               const job = { kind: 'send' as const, tenantId, messageId };
@@ -323,13 +328,21 @@ try {
             if (done === N) break;
             await new Promise((resolve) => setTimeout(resolve, 20));
           }
-        }),
-      );
-      if (channel.sent.length !== N)
-        throw new Error(`sent ${channel.sent.length} of ${N}: the consumer sent twice or lost some`);
-      await consumer.close();
-      await queue.obliterate({ force: true });
-      await queue.close();
+        });
+        if (channel.sent.length !== N)
+          throw new Error(`sent ${channel.sent.length} of ${N}: the consumer sent twice or lost some`);
+        await consumer.close();
+        await queue.obliterate({ force: true });
+        await queue.close();
+        return took;
+      };
+      if (round % 2 === 0) {
+        outbound.push(await sendAll(OutboundConsumer));
+        outboundBefore.push(await sendAll(OutboundConsumerBefore));
+      } else {
+        outboundBefore.push(await sendAll(OutboundConsumerBefore));
+        outbound.push(await sendAll(OutboundConsumer));
+      }
 
       const rawName = `raw-${tag}`;
       const rawQueue = new Queue(rawName, { connection: queues, prefix: queuePrefix(keyPrefix) });
@@ -378,6 +391,7 @@ try {
     eventToStreamP50Ms: med(toStreamP50),
     eventToStreamP99Ms: med(toStreamP99),
     outboundMs: med(outbound),
+    outboundBeforeMs: med(outboundBefore),
     baselineRawBullMqMs: med(rawBull),
   };
   const ms = (x: number) => `${x.toFixed(0)} ms`;
@@ -423,10 +437,12 @@ try {
     print(`    event -> acknowledged       ${p(r.eventToCommitP50Ms)} / ${p(r.eventToCommitP99Ms)}`);
     print(`    event -> readable by XREAD  ${p(r.eventToStreamP50Ms)} / ${p(r.eventToStreamP99Ms)}`);
   }
-  if (r.outboundMs !== undefined && r.baselineRawBullMqMs !== undefined) {
+  if (r.outboundMs !== undefined && r.outboundBeforeMs !== undefined && r.baselineRawBullMqMs !== undefined) {
     print(`  outbound, enqueue to all sent ${both(r.outboundMs)}`);
+    print(`  before (three transactions)   ${both(r.outboundBeforeMs)}`);
     print(`  baseline: raw BullMQ jobs     ${both(r.baselineRawBullMqMs)}`);
     print(`  ratio outbound / raw BullMQ   ${ratio(r.outboundMs, r.baselineRawBullMqMs)}`);
+    print(`  ratio before / raw BullMQ     ${ratio(r.outboundBeforeMs, r.baselineRawBullMqMs)}`);
   }
   await writeFile(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
   await pipeline.close();

@@ -1,11 +1,12 @@
 import { type Channel, ChannelError, type OutboundContent } from '@switchboard/channels';
-import { type Db, withTenant } from '@switchboard/db';
+import { type Db, DbInputError, type MessageStatus, Prisma, withTenant } from '@switchboard/db';
 import {
   captureError,
   currentTraceparent,
   logFields,
   pipelineMetrics,
   queueTelemetry,
+  traceContextFromTraceparent,
   withLogContext,
 } from '@switchboard/telemetry';
 import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
@@ -28,6 +29,7 @@ import {
   humanDelayMs,
   messageColumnsFor,
   type OutboundMediaSource,
+  type OutboundMessageColumns,
   outboundContentSchema,
   resolveOutboundContent,
 } from './content.ts';
@@ -316,21 +318,14 @@ export class OutboundConsumer {
     messageId: string,
   ): Promise<OutboundOutcome> {
     const { db, tenantId, sessionId, channel, epoch } = this.options;
-    const message = await withTenant(db, tenantId, (tx) =>
-      tx.message.findUnique({
-        where: { id: messageId },
-        include: { conversation: { include: { contact: { include: { identities: true } } } } },
-      }),
-    );
+    // The read; on a channel that reuses provider ids, the sending intent in the same statement.
+    const message = await this.claim(messageId);
     if (!message) throw new UnrecoverableError(`message ${messageId} does not exist`);
     if (message.sessionId !== sessionId)
       throw new UnrecoverableError(`message ${messageId} belongs to another session's queue`);
     if (message.status !== 'queued') return 'already-sent';
 
-    const identities = message.conversation.contact.identities;
-    const pn = identities.find((i) => i.kind === 'pn')?.value;
-    const lid = identities.find((i) => i.kind === 'lid')?.value;
-    const to = pn ?? (lid ? `${lid}@lid` : undefined);
+    const to = recipientOf(message);
     if (!to)
       return await this.failForGood(
         message.id,
@@ -356,7 +351,7 @@ export class OutboundConsumer {
       this.options.connection,
       this.options.keyPrefix,
       sessionId,
-      message.conversation.contactId,
+      message.contactId,
       message.id,
       this.limits,
     );
@@ -369,13 +364,8 @@ export class OutboundConsumer {
     await this.showTyping(to, content);
 
     const providerMessageId = intent ?? providerMessageIdFor(message.id);
-    if (!intent)
-      await withTenant(db, tenantId, (tx) =>
-        tx.message.updateMany({
-          where: { id: message.id, status: 'queued' },
-          data: { providerMessageId, epoch },
-        }),
-      );
+    if (!intent && !message.intentWritten)
+      await inTenant(db, tenantId, writeIntent(db, message.id, providerMessageId, epoch));
 
     let result: Awaited<ReturnType<Channel['send']>>;
     const sendStarted = performance.now();
@@ -395,26 +385,51 @@ export class OutboundConsumer {
 
     // The send's span (the job's), kept on the message: its statuses are processed in this trace.
     const sendTraceparent = currentTraceparent();
-    const moved = await withTenant(db, tenantId, async (tx) => {
-      const applied = await setMessageStatus(tx, tenantId, message.id, 'sent', result.timestamp, {
-        providerMessageId: result.providerMessageId,
-        epoch,
-        ...(sendTraceparent ? { sendTraceparent } : {}),
-      });
-      // A receipt may have overtaken the record (delivered before "sent" was written): keep the send time.
-      if (!applied)
-        await tx.message.updateMany({
-          where: { id: message.id, sentAt: null },
-          data: { sentAt: result.timestamp },
-        });
-      await tx.scheduledMessage.updateMany({
-        where: { messageId: message.id, status: 'scheduled' },
-        data: { status: 'sent' },
-      });
-      return applied;
-    });
+    const moved = await recordSent(
+      db,
+      tenantId,
+      message.id,
+      result.timestamp,
+      result.providerMessageId,
+      epoch,
+      sendTraceparent,
+    );
     if (moved) await this.publishStatus(message.id, message.conversationId, 'sent');
     return 'sent';
+  }
+
+  /**
+   * Reads the message for its send, in one statement. On a channel that reuses provider ids the
+   * same statement writes the sending intent of a queued message of this session that has none:
+   * a resend after a crash goes out under the same id and the recipient de-duplicates it, so an
+   * intent written before the send slot, the typing pause or the content's checks costs nothing
+   * (the message is then rate-limited, typed or failed as before, its id already chosen). Otherwise
+   * (Cloud API, where an intent means the message may have been sent) the intent is written just
+   * before the send, as its own statement.
+   */
+  private async claim(messageId: string): Promise<SendRow | undefined> {
+    const { db, tenantId, sessionId, epoch } = this.options;
+    const rows = await inTenant(
+      db,
+      tenantId,
+      this.reuseIds
+        ? db.$queryRaw<SendRow[]>`
+            WITH intent AS (
+              UPDATE messages SET provider_message_id = ${providerMessageIdFor(messageId)}, epoch = ${epoch},
+                                  updated_at = now()
+               WHERE id = ${messageId}::uuid AND session_id = ${sessionId}::uuid AND status = 'queued'
+                 AND provider_message_id IS NULL
+              RETURNING id
+            )
+            SELECT ${SEND_ROW_COLUMNS}, EXISTS (SELECT 1 FROM intent) AS "intentWritten"
+              FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE m.id = ${messageId}::uuid`
+        : db.$queryRaw<SendRow[]>`
+            SELECT ${SEND_ROW_COLUMNS}, false AS "intentWritten"
+              FROM messages m JOIN conversations c ON c.id = m.conversation_id
+             WHERE m.id = ${messageId}::uuid`,
+    );
+    return rows[0];
   }
 
   /**
@@ -548,4 +563,109 @@ export class OutboundConsumer {
       data: { messageId, conversationId, status, ...(reason ? { reason } : {}) },
     });
   }
+}
+
+/** The message row a send reads: its content columns, state, conversation's contact and that contact's ids. */
+interface SendRow extends OutboundMessageColumns {
+  id: string;
+  sessionId: string;
+  conversationId: string;
+  contactId: string;
+  status: MessageStatus;
+  providerMessageId: string | null;
+  failureReason: string | null;
+  updatedAt: Date;
+  pn: string | null;
+  lid: string | null;
+  /** Whether the read's statement wrote the sending intent. */
+  intentWritten: boolean;
+}
+
+/**
+ * One statement in a transaction in which only the tenant's rows exist, set as withTenant() sets
+ * it (local to the transaction). A batch transaction: Prisma's interactive one, which withTenant()
+ * opens, costs more per statement (bench/README.md).
+ */
+async function inTenant<T>(db: Db, tenantId: string, query: Prisma.PrismaPromise<T>): Promise<T> {
+  if (!UUID.test(tenantId)) throw new DbInputError('tenantId', 'a uuid', tenantId);
+  const [, result] = await db.$transaction([
+    db.$queryRaw`SELECT set_config('switchboard.tenant_id', ${tenantId}, true)`,
+    query,
+  ]);
+  return result;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The columns of a {@link SendRow} (messages `m`, conversations `c`). */
+const SEND_ROW_COLUMNS = Prisma.sql`
+  m.id::text, m.session_id::text AS "sessionId", m.conversation_id::text AS "conversationId",
+  c.contact_id::text AS "contactId", m.status::text AS status,
+  m.provider_message_id AS "providerMessageId", m.failure_reason AS "failureReason",
+  m.updated_at AS "updatedAt", m.type::text AS type, m.body, m.reaction,
+  m.reply_to_provider_message_id AS "replyToProviderMessageId", m.template,
+  m.media_storage_key AS "mediaStorageKey", m.media_mime_type AS "mediaMimeType",
+  m.media_file_name AS "mediaFileName",
+  (SELECT i.value FROM contact_identities i
+    WHERE i.contact_id = c.contact_id AND i.kind = 'pn' ORDER BY i.created_at LIMIT 1) AS pn,
+  (SELECT i.value FROM contact_identities i
+    WHERE i.contact_id = c.contact_id AND i.kind = 'lid' ORDER BY i.created_at LIMIT 1) AS lid`;
+
+/** Where the message goes: the contact's phone number, else its LID. */
+function recipientOf(message: Pick<SendRow, 'pn' | 'lid'>): string | undefined {
+  return message.pn ?? (message.lid ? `${message.lid}@lid` : undefined);
+}
+
+/** Records the provider id a queued message is about to be sent under (the sending intent). */
+function writeIntent(db: Db, messageId: string, providerMessageId: string, epoch: bigint) {
+  return db.$executeRaw`
+    UPDATE messages SET provider_message_id = ${providerMessageId}, epoch = ${epoch}, updated_at = now()
+     WHERE id = ${messageId}::uuid AND status = 'queued'`;
+}
+
+/**
+ * The record of a send, in one statement (in {@link inTenant}'s batch transaction): a `queued` message moves to `sent` with the provider's
+ * id, the epoch, the send time and the send's traceparent, and its status event; a message a
+ * receipt overtook (already delivered, read or failed) keeps its status and gets the send time and
+ * traceparent where it has none; a scheduled message it came from becomes `sent`. The row lock
+ * taken first makes the status read and the update one step against concurrent receipts. True when the message moved
+ * (what setMessageStatus answers for `sent`).
+ */
+async function recordSent(
+  db: Db,
+  tenantId: string,
+  messageId: string,
+  at: Date,
+  providerMessageId: string,
+  epoch: bigint,
+  traceparent: string | undefined,
+): Promise<boolean> {
+  const sendTraceparent = traceContextFromTraceparent(traceparent) ? (traceparent ?? null) : null;
+  const rows = await inTenant(
+    db,
+    tenantId,
+    db.$queryRaw<{ applied: boolean }[]>`
+    WITH prev AS (
+      SELECT id, status FROM messages WHERE id = ${messageId}::uuid FOR UPDATE
+    ), moved AS (
+      UPDATE messages m SET
+        status = CASE WHEN prev.status = 'queued' THEN 'sent'::message_status ELSE m.status END,
+        sent_at = CASE WHEN prev.status = 'queued' THEN ${at}::timestamptz ELSE coalesce(m.sent_at, ${at}::timestamptz) END,
+        provider_message_id = CASE WHEN prev.status = 'queued' THEN ${providerMessageId}::text ELSE m.provider_message_id END,
+        epoch = CASE WHEN prev.status = 'queued' THEN ${epoch}::bigint ELSE m.epoch END,
+        send_traceparent = CASE WHEN prev.status = 'queued' THEN coalesce(${sendTraceparent}::text, m.send_traceparent)
+                                ELSE coalesce(m.send_traceparent, ${sendTraceparent}::text) END,
+        updated_at = now()
+      FROM prev WHERE m.id = prev.id
+      RETURNING prev.status = 'queued' AS applied
+    ), event AS (
+      INSERT INTO message_status_events (tenant_id, message_id, status, occurred_at)
+      SELECT ${tenantId}::uuid, ${messageId}::uuid, 'sent', ${at}::timestamptz FROM moved WHERE applied
+    ), scheduled AS (
+      UPDATE scheduled_messages SET status = 'sent', updated_at = now()
+       WHERE message_id = ${messageId}::uuid AND status = 'scheduled'
+    )
+    SELECT applied FROM moved`,
+  );
+  return rows[0]?.applied ?? false;
 }
