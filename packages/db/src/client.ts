@@ -70,12 +70,24 @@ export async function withTenant<T>(
  * of withTenant() with a model query (bench/api). Throws DbInputError when tenantId is not a uuid.
  */
 export async function tenantQuery<T>(db: Db, tenantId: string, query: Prisma.Sql): Promise<T[]> {
+  return await tenantStatement(db, tenantId, () => db.$queryRaw<T[]>(query));
+}
+
+/**
+ * tenantQuery() for any one statement of the client (`$executeRaw` included), made by `statement`
+ * only once the tenant id was checked.
+ */
+export async function tenantStatement<T>(
+  db: Db,
+  tenantId: string,
+  statement: () => Prisma.PrismaPromise<T>,
+): Promise<T> {
   assertUuid('tenantId', tenantId);
-  const [, rows] = await db.$transaction([
+  const [, result] = await db.$transaction([
     db.$queryRaw`SELECT set_config('switchboard.tenant_id', ${tenantId}, true)`,
-    db.$queryRaw<T[]>(query),
+    statement(),
   ]);
-  return rows;
+  return result;
 }
 
 /**

@@ -5,6 +5,7 @@ export {
   type Db,
   type TenantTx,
   tenantQuery,
+  tenantStatement,
   verifyRuntimeRole,
   type WithTenantOptions,
   withTenant,

@@ -1,5 +1,5 @@
 import { type Channel, ChannelError, type OutboundContent } from '@switchboard/channels';
-import { type Db, DbInputError, type MessageStatus, Prisma, withTenant } from '@switchboard/db';
+import { type Db, type MessageStatus, Prisma, tenantStatement, withTenant } from '@switchboard/db';
 import {
   captureError,
   currentTraceparent,
@@ -365,7 +365,7 @@ export class OutboundConsumer {
 
     const providerMessageId = intent ?? providerMessageIdFor(message.id);
     if (!intent && !message.intentWritten)
-      await inTenant(db, tenantId, writeIntent(db, message.id, providerMessageId, epoch));
+      await tenantStatement(db, tenantId, () => writeIntent(db, message.id, providerMessageId, epoch));
 
     let result: Awaited<ReturnType<Channel['send']>>;
     const sendStarted = performance.now();
@@ -409,9 +409,7 @@ export class OutboundConsumer {
    */
   private async claim(messageId: string): Promise<SendRow | undefined> {
     const { db, tenantId, sessionId, epoch } = this.options;
-    const rows = await inTenant(
-      db,
-      tenantId,
+    const rows = await tenantStatement(db, tenantId, () =>
       this.reuseIds
         ? db.$queryRaw<SendRow[]>`
             WITH intent AS (
@@ -581,22 +579,6 @@ interface SendRow extends OutboundMessageColumns {
   intentWritten: boolean;
 }
 
-/**
- * One statement in a transaction in which only the tenant's rows exist, set as withTenant() sets
- * it (local to the transaction). A batch transaction: Prisma's interactive one, which withTenant()
- * opens, costs more per statement (bench/README.md).
- */
-async function inTenant<T>(db: Db, tenantId: string, query: Prisma.PrismaPromise<T>): Promise<T> {
-  if (!UUID.test(tenantId)) throw new DbInputError('tenantId', 'a uuid', tenantId);
-  const [, result] = await db.$transaction([
-    db.$queryRaw`SELECT set_config('switchboard.tenant_id', ${tenantId}, true)`,
-    query,
-  ]);
-  return result;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** The columns of a {@link SendRow} (messages `m`, conversations `c`). */
 const SEND_ROW_COLUMNS = Prisma.sql`
   m.id::text, m.session_id::text AS "sessionId", m.conversation_id::text AS "conversationId",
@@ -624,7 +606,7 @@ function writeIntent(db: Db, messageId: string, providerMessageId: string, epoch
 }
 
 /**
- * The record of a send, in one statement (in {@link inTenant}'s batch transaction): a `queued` message moves to `sent` with the provider's
+ * The record of a send, in one statement (in tenantStatement's batch transaction): a `queued` message moves to `sent` with the provider's
  * id, the epoch, the send time and the send's traceparent, and its status event; a message a
  * receipt overtook (already delivered, read or failed) keeps its status and gets the send time and
  * traceparent where it has none; a scheduled message it came from becomes `sent`. The row lock
@@ -641,10 +623,11 @@ async function recordSent(
   traceparent: string | undefined,
 ): Promise<boolean> {
   const sendTraceparent = traceContextFromTraceparent(traceparent) ? (traceparent ?? null) : null;
-  const rows = await inTenant(
+  const rows = await tenantStatement(
     db,
     tenantId,
-    db.$queryRaw<{ applied: boolean }[]>`
+    () =>
+      db.$queryRaw<{ applied: boolean }[]>`
     WITH prev AS (
       SELECT id, status FROM messages WHERE id = ${messageId}::uuid FOR UPDATE
     ), moved AS (
