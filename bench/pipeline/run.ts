@@ -11,9 +11,7 @@
 //   kicked), and to its realtime event being readable by an XREAD BLOCK reader on the tenant's
 //   stream (what the API's SSE route does).
 // - outbound: N queued messages sent by an OutboundConsumer (rate limits lifted, no typing
-//   pause, an in-memory channel), from enqueueing to the last recorded `sent`; before: the same
-//   with the consumer before its read and record became single statements
-//   (outbound-before.ts); baseline: N raw
+//   pause, an in-memory channel), from enqueueing to the last recorded `sent`; baseline: N raw
 //   BullMQ jobs added and processed by a Worker doing nothing.
 //
 //   node bench/pipeline/run.ts [--messages 300] [--repeats 3] [--rate 50] [--only inbound,latency,outbound]
@@ -50,7 +48,6 @@ import {
   startPostgres,
   startRedis,
 } from '../support/services.ts';
-import { OutboundConsumerBefore } from './outbound-before.ts';
 
 const PARTS = ['inbound', 'latency', 'outbound'] as const;
 type Part = (typeof PARTS)[number];
@@ -134,7 +131,6 @@ try {
   const toStreamP50: number[] = [];
   const toStreamP99: number[] = [];
   const outbound: number[] = [];
-  const outboundBefore: number[] = [];
   const rawBull: number[] = [];
   for (let round = 0; round < REPEATS; round++) {
     const tag = `r${round}-${randomBytes(3).toString('hex')}`;
@@ -282,9 +278,8 @@ try {
     }
 
     if (ONLY.has('outbound')) {
-      // Outbound: the queued rows exist first (the API's part), then the consumer sends them all;
-      // the consumer before its read and record became single statements too, in alternating order.
-      const sendAll = async (Consumer: typeof OutboundConsumer | typeof OutboundConsumerBefore) => {
+      // Outbound: the queued rows exist first (the API's part), then the consumer sends them all.
+      const sendAll = async () => {
         const ids: string[] = [];
         for (let i = 0; i < N; i++)
           ids.push(
@@ -297,7 +292,7 @@ try {
             ),
           );
         const channel = new MemoryChannel(session.id);
-        const consumer = new Consumer({
+        const consumer = new OutboundConsumer({
           db,
           tenantId,
           sessionId: session.id,
@@ -336,13 +331,7 @@ try {
         await queue.close();
         return took;
       };
-      if (round % 2 === 0) {
-        outbound.push(await sendAll(OutboundConsumer));
-        outboundBefore.push(await sendAll(OutboundConsumerBefore));
-      } else {
-        outboundBefore.push(await sendAll(OutboundConsumerBefore));
-        outbound.push(await sendAll(OutboundConsumer));
-      }
+      outbound.push(await sendAll());
 
       const rawName = `raw-${tag}`;
       const rawQueue = new Queue(rawName, { connection: queues, prefix: queuePrefix(keyPrefix) });
@@ -391,7 +380,6 @@ try {
     eventToStreamP50Ms: med(toStreamP50),
     eventToStreamP99Ms: med(toStreamP99),
     outboundMs: med(outbound),
-    outboundBeforeMs: med(outboundBefore),
     baselineRawBullMqMs: med(rawBull),
   };
   const ms = (x: number) => `${x.toFixed(0)} ms`;
@@ -437,12 +425,10 @@ try {
     print(`    event -> acknowledged       ${p(r.eventToCommitP50Ms)} / ${p(r.eventToCommitP99Ms)}`);
     print(`    event -> readable by XREAD  ${p(r.eventToStreamP50Ms)} / ${p(r.eventToStreamP99Ms)}`);
   }
-  if (r.outboundMs !== undefined && r.outboundBeforeMs !== undefined && r.baselineRawBullMqMs !== undefined) {
+  if (r.outboundMs !== undefined && r.baselineRawBullMqMs !== undefined) {
     print(`  outbound, enqueue to all sent ${both(r.outboundMs)}`);
-    print(`  before (three transactions)   ${both(r.outboundBeforeMs)}`);
     print(`  baseline: raw BullMQ jobs     ${both(r.baselineRawBullMqMs)}`);
     print(`  ratio outbound / raw BullMQ   ${ratio(r.outboundMs, r.baselineRawBullMqMs)}`);
-    print(`  ratio before / raw BullMQ     ${ratio(r.outboundBeforeMs, r.baselineRawBullMqMs)}`);
   }
   await writeFile(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
   await pipeline.close();
