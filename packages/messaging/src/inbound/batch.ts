@@ -5,7 +5,12 @@ import type { ContactRef, InboundMessage } from '@switchboard/channels';
 import { type Db, type TenantTx, withTenant } from '@switchboard/db';
 import { type OutboxEffect, outboxPayloadSchemas } from '../outbox/entries.ts';
 import { subscriptionMatches } from '../webhooks/enqueue.ts';
-import { contentColumns, type StoreInboundOptions, type StoreInboundResult } from './messages.ts';
+import {
+  contentColumns,
+  messageEventData,
+  type StoreInboundOptions,
+  type StoreInboundResult,
+} from './messages.ts';
 import { INBOUND_TX } from './transaction.ts';
 
 /**
@@ -299,16 +304,7 @@ async function storeBatch(
           id: eventId,
           type,
           createdAt: at.toISOString(),
-          data: {
-            messageId,
-            conversationId,
-            sessionId: message.sessionId,
-            providerMessageId: message.providerMessageId,
-            from: message.sender.pn ?? message.sender.lid ?? message.sender.address,
-            type: message.content.type,
-            ...(message.content.type === 'text' ? { text: message.content.text } : {}),
-            timestamp: message.timestamp.toISOString(),
-          },
+          data: messageEventData(message, messageId, conversationId),
         });
         const deliveryIds: string[] = [];
         for (const subscription of lookup!.subscriptions) {

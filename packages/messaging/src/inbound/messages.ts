@@ -50,6 +50,20 @@ export interface StoreInboundOptions {
   epoch?: bigint;
 }
 
+/** The `data` of a stored message's `message.received` / `message.sent` webhook event. */
+export function messageEventData(message: InboundMessage, messageId: string, conversationId: string) {
+  return {
+    messageId,
+    conversationId,
+    sessionId: message.sessionId,
+    providerMessageId: message.providerMessageId,
+    from: message.sender.pn ?? message.sender.lid ?? message.sender.address,
+    type: message.content.type,
+    ...(message.content.type === 'text' ? { text: message.content.text } : {}),
+    timestamp: message.timestamp.toISOString(),
+  };
+}
+
 /** The columns a message's content fills. Location is stored as an RFC 5870 geo URI in `body`. */
 export function contentColumns(content: MessageContent): {
   type: MessageType;
@@ -125,16 +139,7 @@ async function inboundEffects(
   const deliveryIds = await createWebhookDeliveries(tx, tenantId, {
     type: message.fromMe ? 'message.sent' : 'message.received',
     at: new Date(),
-    data: {
-      messageId,
-      conversationId,
-      sessionId: message.sessionId,
-      providerMessageId: message.providerMessageId,
-      from: message.sender.pn ?? message.sender.lid ?? message.sender.address,
-      type: message.content.type,
-      ...(message.content.type === 'text' ? { text: message.content.text } : {}),
-      timestamp: message.timestamp.toISOString(),
-    },
+    data: messageEventData(message, messageId, conversationId),
   });
   if (deliveryIds.length > 0) effects.push({ kind: 'webhook.enqueue', payload: { deliveryIds } });
   if (hasMedia)
