@@ -326,9 +326,16 @@ describe('a worker whose provider cannot be reached when it claims', { timeout: 
     expect(worker.child.exitCode).toBeNull();
     expect((await probe(env.METRICS_PORT!, '/readyz')).status).toBe(200);
     expect((await probe(env.METRICS_PORT!, '/livez')).status).toBe(200);
-    const row = await onlySession(tenantId);
-    expect(row.owner).toBe(env.POD_NAME);
-    expect(row.state).toBe('disconnected');
+    // Between attempts the session is disconnected, still held: the fifth attempt's socket was
+    // closed at once, and the next attempt is at least 8 s away.
+    await eventually(
+      'disconnected after the fifth attempt',
+      async () => {
+        const row = await onlySession(tenantId);
+        return row.state === 'disconnected' && row.owner === env.POD_NAME;
+      },
+      10_000,
+    );
     // Backed off, not a tight loop: each delay is at least half its ceiling (1, 2, 4, 8 s), so
     // five attempts span at least 0.5 + 1 + 2 + 4 s.
     expect(attempts[4]! - attempts[0]!).toBeGreaterThanOrEqual(7_000);
