@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { errorBody } from '../schemas.ts';
@@ -128,6 +129,17 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
     },
   );
 
+  const tokenBody = z.strictObject({ token: z.string().min(1).max(200) });
+  /** A reset or invite token and the new password: both confirm routes take it, and do the same. */
+  const tokenAndPassword = tokenBody.extend({ password: newPassword });
+  const setPasswordWithToken = async (
+    request: { body: z.infer<typeof tokenAndPassword> },
+    reply: FastifyReply,
+  ) => {
+    await confirmPasswordReset(ctx, request.body.token, request.body.password);
+    return reply.status(204).send(null);
+  };
+
   app.post(
     '/password-reset/confirm',
     {
@@ -136,17 +148,12 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Set a new password with a reset token (single use; signs out every session)',
         tags: ['auth'],
         security: [],
-        body: z.strictObject({ token: z.string().min(1).max(200), password: newPassword }),
+        body: tokenAndPassword,
         response: { 204: z.null(), 400: errorBody },
       },
     },
-    async (request, reply) => {
-      await confirmPasswordReset(ctx, request.body.token, request.body.password);
-      return reply.status(204).send(null);
-    },
+    setPasswordWithToken,
   );
-
-  const tokenBody = z.strictObject({ token: z.string().min(1).max(200) });
 
   app.post(
     '/invite',
@@ -183,13 +190,10 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Accept an invite: set the password with its token (single use), then sign in',
         tags: ['auth'],
         security: [],
-        body: z.strictObject({ token: z.string().min(1).max(200), password: newPassword }),
+        body: tokenAndPassword,
         response: { 204: z.null(), 400: errorBody },
       },
     },
-    async (request, reply) => {
-      await confirmPasswordReset(ctx, request.body.token, request.body.password);
-      return reply.status(204).send(null);
-    },
+    setPasswordWithToken,
   );
 };
