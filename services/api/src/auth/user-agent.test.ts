@@ -44,6 +44,11 @@ describe('parseUserAgent', () => {
       'Chrome 131',
       'ChromeOS',
     ],
+    [
+      'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/131.0.0.0 Safari/537.36',
+      'Chrome 131',
+      'Linux',
+    ],
     ['curl/8.5.0', 'curl 8', 'Unknown'],
     ['', 'Unknown', 'Unknown'],
     ['something else entirely', 'Unknown', 'Unknown'],

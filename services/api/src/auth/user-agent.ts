@@ -18,7 +18,7 @@ const BROWSERS: readonly [string, RegExp][] = [
   ['Opera', /\b(?:OPR|OPiOS|Opera)\/(\d+)/],
   ['Samsung Internet', /\bSamsungBrowser\/(\d+)/],
   ['Firefox', /\b(?:Firefox|FxiOS)\/(\d+)/],
-  ['Chrome', /\b(?:CriOS|Chrome)\/(\d+)/],
+  ['Chrome', /\b(?:CriOS|Chrome|HeadlessChrome)\/(\d+)/],
   ['Chromium', /\bChromium\/(\d+)/],
   ['Safari', /\bVersion\/(\d+)[^ ]* (?:Mobile\/\S+ )?Safari\//],
   ['curl', /^curl\/(\d+)/],
