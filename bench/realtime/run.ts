@@ -151,11 +151,24 @@ try {
     await tx.membership.createMany({
       data: users.map((u) => ({ tenantId, userId: u.id, role: 'viewer' as const })),
     });
+    // Each member's signed-in session: an access token names one (its id is the token's sid).
+    await tx.authSession.createMany({
+      data: users.map((u) => ({
+        id: u.id,
+        tenantId,
+        userId: u.id,
+        browser: 'bench',
+        os: 'bench',
+        ip: '127.0.0.1',
+      })),
+    });
     return users.map((u) => u.id);
   });
   const key = new TextEncoder().encode(jwtKey);
   const tokens = await Promise.all(
-    userIds.map((userId) => signAccessToken(key, { userId, tenantId, slug }, 6 * 3_600_000)),
+    userIds.map((userId) =>
+      signAccessToken(key, { userId, tenantId, slug, sessionId: userId }, 6 * 3_600_000),
+    ),
   );
 
   const api = fork(

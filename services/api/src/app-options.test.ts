@@ -1,6 +1,6 @@
 // The app's cross-cutting options, each with its own app instance: the Redis-backed rate limit
 // (shared by instances), CORS, the /metrics exposition and serving the built inbox.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -53,7 +53,14 @@ async function memberToken(name: string): Promise<string> {
     await tx.membership.create({ data: { tenantId, userId: user.id, role: 'owner' } });
     return user.id;
   });
-  return signAccessToken(new TextEncoder().encode(JWT_KEY), { userId, tenantId, slug }, 60_000);
+  // A signed-in session for the token to name (login makes one; this test signs its own token).
+  const sessionId = randomUUID();
+  await withTenant(db, tenantId, (tx) =>
+    tx.authSession.create({
+      data: { id: sessionId, tenantId, userId, browser: 'test', os: 'test', ip: '127.0.0.1' },
+    }),
+  );
+  return signAccessToken(new TextEncoder().encode(JWT_KEY), { userId, tenantId, slug, sessionId }, 60_000);
 }
 
 beforeAll(async () => {

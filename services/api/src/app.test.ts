@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { withTenant } from '@switchboard/db';
 import { QUEUE_NAMES, queuePrefix } from '@switchboard/messaging/producer';
 import { Queue } from 'bullmq';
+import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import {
   app,
@@ -183,6 +184,8 @@ describe('tenant isolation', () => {
       })
     ).json();
     const b = seeded.b;
+    // B's owner's signed-in session (the access token's sid).
+    const bSignedInSession = String(decodeJwt(bOwner).sid);
     const bHook = (
       await app.inject({
         method: 'POST',
@@ -205,6 +208,7 @@ describe('tenant isolation', () => {
     );
     const idFor: Record<string, string> = {
       '/v1/webhooks/deliveries/': bDelivery.id,
+      '/v1/auth/sessions/': bSignedInSession,
       '/v1/webhooks/': bHook.id,
       '/v1/sessions/': b.sessionId,
       '/v1/conversations/': b.conversationId,
@@ -235,6 +239,7 @@ describe('tenant isolation', () => {
       bHook.id,
       bDelivery.id,
       b.scheduledId,
+      bSignedInSession,
       `scheduled secret of ${slugB}`,
       bHook.secret,
       `secret of ${slugB}`,

@@ -23,6 +23,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
+import { MemberCache, type MemberCacheOptions } from './auth/member-cache.ts';
 import type { ApiContext, InviteDelivery, PasswordResetDelivery } from './context.ts';
 import { ApiError } from './errors.ts';
 import { authPlugin } from './plugins/auth.ts';
@@ -35,6 +36,7 @@ import { type RealtimeOptions, realtimeHubPlugin } from './realtime/index.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
+import { authSessionRoutes } from './routes/auth-sessions.ts';
 import { type CloudApiWebhookOptions, cloudApiWebhookRoutes } from './routes/cloud-api-webhook.ts';
 import { contactRoutes } from './routes/contacts.ts';
 import { conversationRoutes } from './routes/conversations.ts';
@@ -59,6 +61,8 @@ export interface BuildAppOptions {
   tenant: { slug: string; displayName: string };
   jwtSigningKey: string;
   accessTokenTtlMs?: number;
+  /** The auth plugin's member cache: its TTL (default 10 s) and clock (tests move it). */
+  memberCache?: Pick<MemberCacheOptions, 'ttlMs' | 'now'>;
   refreshTokenTtlMs?: number;
   passwordResetTtlMs?: number;
   corsOrigins?: readonly string[];
@@ -156,6 +160,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     defaultTenant: options.tenant.slug,
     jwtKey: new TextEncoder().encode(options.jwtSigningKey),
     accessTokenTtlMs: options.accessTokenTtlMs ?? 900_000,
+    memberCache: new MemberCache({ ...options.memberCache, redis: options.redis }),
     refreshTokenTtlMs: options.refreshTokenTtlMs ?? 30 * 86_400_000,
     passwordResetTtlMs: options.passwordResetTtlMs ?? 3_600_000,
     loginMaxFailures: options.loginMaxFailures ?? 5,
@@ -279,6 +284,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     db: options.db,
     jwtSigningKey: options.jwtSigningKey,
     accessTokenTtlMs: ctx.accessTokenTtlMs,
+    memberCache: ctx.memberCache,
     onAuthFailure: async (request) => {
       const limit = await limitFailedAuth(request);
       if (!limit.isAllowed && limit.isExceeded) {
@@ -295,6 +301,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(realtimeHubPlugin, { ...options.realtime, metrics: options.metrics });
   await app.register(healthRoutes);
   await app.register(authRoutes, { prefix: '/v1/auth' });
+  await app.register(authSessionRoutes, { prefix: '/v1' });
   await app.register(apiKeyRoutes, { prefix: '/v1/api-keys' });
   await app.register(teamRoutes, { prefix: '/v1/team' });
   await app.register(sessionRoutes, { prefix: '/v1/sessions' });

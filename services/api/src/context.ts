@@ -4,6 +4,7 @@ import { type MediaStorage, tenantKeyPrefix } from '@switchboard/messaging/produ
 import type { ScryptParameters } from '@switchboard/passwords';
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
+import type { MemberCache } from './auth/member-cache.ts';
 import type { TenantQueues } from './queues.ts';
 
 /** A password reset token to deliver (by email, out of scope here): the hook receives it. */
@@ -33,6 +34,8 @@ export interface ApiContext {
   defaultTenant: string;
   jwtKey: Uint8Array;
   accessTokenTtlMs: number;
+  /** Members' sessions as the auth plugin read them; services invalidate it after ending sessions. */
+  memberCache: MemberCache;
   refreshTokenTtlMs: number;
   passwordResetTtlMs: number;
   loginMaxFailures: number;

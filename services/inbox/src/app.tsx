@@ -7,6 +7,7 @@ import { InboxPage } from './pages/inbox.tsx';
 import { LoginPage } from './pages/login.tsx';
 import { SessionsPage } from './pages/sessions.tsx';
 import { SettingsPage } from './pages/settings.tsx';
+import { SignedInSessionsPage } from './pages/signed-in-sessions.tsx';
 import { TeamPage } from './pages/team.tsx';
 import { navigate, routeOf, usePath } from './router.ts';
 
@@ -92,6 +93,7 @@ const SCREENS = [
   { path: '/sessions', label: 'Sessions', screen: 'sessions' },
   { path: '/team', label: 'Team', screen: 'team' },
   { path: '/settings', label: 'Settings', screen: 'settings' },
+  { path: '/settings/security', label: 'Security', screen: 'security' },
 ] as const;
 
 const REALTIME_LABEL = {
@@ -140,6 +142,7 @@ function Shell() {
         {route.screen === 'sessions' && <SessionsPage />}
         {route.screen === 'team' && <TeamPage />}
         {route.screen === 'settings' && <SettingsPage />}
+        {route.screen === 'security' && <SignedInSessionsPage />}
       </main>
     </div>
   );

@@ -8,6 +8,7 @@ describe('routeOf', () => {
     expect(routeOf('/sessions')).toEqual({ screen: 'sessions' });
     expect(routeOf('/team?x=1')).toEqual({ screen: 'team' });
     expect(routeOf('/settings')).toEqual({ screen: 'settings' });
+    expect(routeOf('/settings/security')).toEqual({ screen: 'security' });
     expect(routeOf('/accept-invite')).toEqual({ screen: 'accept-invite' });
     expect(routeOf('/c/not-an-id')).toEqual({ screen: 'inbox', conversationId: undefined });
   });

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { app, bearer, seeded, setupApi, slugA, tokenFor } from '../testing/api-fixture.ts';
 import { signAccessToken } from './auth.ts';
@@ -8,7 +9,7 @@ describe('the credential check', () => {
   it('refuses a signed token whose subject is not a user id with a 401, not a database error', async () => {
     const token = await signAccessToken(
       app.sb.jwtKey,
-      { userId: 'not-a-uuid', tenantId: seeded.a.tenantId, slug: slugA },
+      { userId: 'not-a-uuid', tenantId: seeded.a.tenantId, slug: slugA, sessionId: randomUUID() },
       60_000,
     );
     const res = await app.inject({ method: 'GET', url: '/v1/auth/me', headers: bearer(token) });

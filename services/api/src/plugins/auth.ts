@@ -4,6 +4,7 @@ import { Prisma, tenantIdForSlug, tenantQuery, withTenant } from '@switchboard/d
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { type CachedMember, MemberCache } from '../auth/member-cache.ts';
 import { hashCredential, parseApiKey } from '../auth/tokens.ts';
 import { ApiError } from '../errors.ts';
 
@@ -27,7 +28,18 @@ export interface RouteAccess {
 
 /** The caller, from its credential. The tenant comes from here and nowhere else. */
 export type Principal =
-  | { kind: 'user'; tenantId: string; slug: string; userId: string; role: MembershipRole }
+  | {
+      kind: 'user';
+      tenantId: string;
+      slug: string;
+      userId: string;
+      role: MembershipRole;
+      /**
+       * The signed-in session (auth_sessions.id, the token's `sid`): always set by the auth
+       * plugin; absent only in principals made outside a request (benchmarks).
+       */
+      sessionId?: string;
+    }
   | { kind: 'api_key'; tenantId: string; slug: string; apiKeyId: string; scopes: readonly Scope[] };
 
 declare module 'fastify' {
@@ -48,6 +60,8 @@ export interface AuthPluginOptions {
   db: Db;
   jwtSigningKey: string;
   accessTokenTtlMs: number;
+  /** What members' access tokens stand for, per process; invalidated through Redis. */
+  memberCache: MemberCache;
   /**
    * Called when a request's credential is refused (before the error answer), so failed attempts
    * can be counted against the client's IP; it may throw (a 429) instead.
@@ -55,13 +69,13 @@ export interface AuthPluginOptions {
   onAuthFailure?: (request: FastifyRequest) => Promise<void>;
 }
 
-/** Signs an access token for a member (HS256). */
+/** Signs an access token for a member's signed-in session (HS256; the session id is claim `sid`). */
 export async function signAccessToken(
   key: Uint8Array,
-  claims: { userId: string; tenantId: string; slug: string },
+  claims: { userId: string; tenantId: string; slug: string; sessionId: string },
   ttlMs: number,
 ): Promise<string> {
-  return new SignJWT({ tid: claims.tenantId, ten: claims.slug })
+  return new SignJWT({ tid: claims.tenantId, ten: claims.slug, sid: claims.sessionId })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(claims.userId)
     .setIssuedAt()
@@ -88,6 +102,12 @@ const profiles = new WeakMap<FastifyRequest, MemberProfile>();
 export function memberProfileOf(request: FastifyRequest): MemberProfile | undefined {
   return profiles.get(request);
 }
+
+/** Route prefixes whose writes can take a credential away (see the onSend hook below). */
+const IDENTITY_ROUTES = ['/v1/team', '/v1/api-keys', '/v1/auth'];
+/** Identity routes that only grant a credential. */
+const GRANTING_ROUTES = new Set(['/v1/auth/login', '/v1/auth/refresh', '/v1/auth/password-reset']);
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -159,7 +179,7 @@ async function authenticate(
     };
   }
 
-  let payload: { sub?: string; tid?: unknown; ten?: unknown };
+  let payload: { sub?: string; tid?: unknown; ten?: unknown; sid?: unknown };
   try {
     ({ payload } = await jwtVerify(credential, key, {
       algorithms: ['HS256'],
@@ -171,7 +191,7 @@ async function authenticate(
       throw new ApiError('token_expired', 'the access token has expired; refresh it');
     throw new ApiError('unauthenticated', 'the access token is not valid');
   }
-  const { sub, tid, ten } = payload;
+  const { sub, tid, ten, sid } = payload;
   if (
     typeof sub !== 'string' ||
     !UUID.test(sub) ||
@@ -181,20 +201,63 @@ async function authenticate(
   ) {
     throw new ApiError('unauthenticated', 'the access token is not valid');
   }
-  // The role is read per request, so a role change or removal takes effect at once. The user's
-  // profile comes along for /v1/auth/me.
-  const [membership] = await tenantQuery<{ role: MembershipRole } & MemberProfile>(
+  // Tokens signed before sessions existed carry no session: the client refreshes, and the refresh
+  // makes its login a session.
+  if (typeof sid !== 'string' || !UUID.test(sid))
+    throw new ApiError('token_expired', 'the access token names no signed-in session; refresh it');
+  const member = await memberOfSession(request, options, {
+    tenantId: tid,
+    slug: ten,
+    userId: sub,
+    sessionId: sid,
+  });
+  profiles.set(request, { email: member.email, displayName: member.displayName });
+  return { kind: 'user', tenantId: tid, slug: ten, userId: sub, role: member.role, sessionId: sid };
+}
+
+/** How often a session's last-seen time (and IP) is written at most: reading it needs no finer. */
+export const LAST_SEEN_RESOLUTION_MS = 60_000;
+
+/**
+ * The member behind a session, from the process's cache while it is fresh (MemberCache), else
+ * from the database: the membership's role and the user's profile, with the user enabled and the
+ * session not ended, read per request so a role change, a removal or an ended session takes
+ * effect at once. The same statement moves the session's last-seen time and IP when it is older
+ * than LAST_SEEN_RESOLUTION_MS.
+ */
+async function memberOfSession(
+  request: FastifyRequest,
+  options: AuthPluginOptions,
+  who: { tenantId: string; slug: string; userId: string; sessionId: string },
+): Promise<CachedMember> {
+  const cache = options.memberCache;
+  const key = MemberCache.key(who.tenantId, who.userId, who.sessionId);
+  // Read before the database is, so an entry read while a change commits is void once the change
+  // moves the generation.
+  const generation = await cache.generation(who.slug);
+  const cached = generation === undefined ? undefined : cache.get(key, generation);
+  if (cached) return cached;
+  const [row] = await tenantQuery<CachedMember & { sessionActive: boolean }>(
     options.db,
-    tid,
+    who.tenantId,
     Prisma.sql`
-      SELECT m.role::text AS role, u.email, u.display_name AS "displayName"
+      WITH touched AS (
+        UPDATE auth_sessions SET last_seen_at = now(), ip = ${request.ip}
+         WHERE id = ${who.sessionId}::uuid AND user_id = ${who.userId}::uuid AND ended_at IS NULL
+           AND last_seen_at < now() - make_interval(secs => ${LAST_SEEN_RESOLUTION_MS / 1000})
+        RETURNING id)
+      SELECT m.role::text AS role, u.email, u.display_name AS "displayName",
+             (s.id IS NOT NULL AND s.ended_at IS NULL) AS "sessionActive"
         FROM memberships m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id
-       WHERE m.user_id = ${sub}::uuid AND u.disabled_at IS NULL
+        LEFT JOIN auth_sessions s ON s.tenant_id = m.tenant_id AND s.id = ${who.sessionId}::uuid AND s.user_id = m.user_id
+       WHERE m.user_id = ${who.userId}::uuid AND u.disabled_at IS NULL
        LIMIT 1`,
   );
-  if (!membership) throw new ApiError('unauthenticated', 'the user is no longer a member of this tenant');
-  profiles.set(request, { email: membership.email, displayName: membership.displayName });
-  return { kind: 'user', tenantId: tid, slug: ten, userId: sub, role: membership.role };
+  if (!row) throw new ApiError('unauthenticated', 'the user is no longer a member of this tenant');
+  if (!row.sessionActive) throw new ApiError('unauthenticated', 'this session was ended; sign in again');
+  const member: CachedMember = { role: row.role, email: row.email, displayName: row.displayName };
+  if (generation !== undefined) cache.set(key, generation, member);
+  return member;
 }
 
 function authorize(principal: Principal, access: RouteAccess): void {
@@ -249,6 +312,20 @@ export const authPlugin = fp<AuthPluginOptions>(
         throw error;
       }
       authorize(request.principal, config.access);
+    });
+    // A successful write through an identity route can take a credential away (a member removed
+    // or re-roled, a session ended): every process's cached members of the caller's tenant are
+    // made stale before the answer leaves, so the caller's next request already sees the change.
+    // Routes that only grant (sign-in, refresh, a reset mail) change nothing cached; the public
+    // ones that take away (a password set with a reset token, a logout) invalidate themselves.
+    app.addHook('onSend', async (request, reply, payload) => {
+      if (reply.statusCode >= 400 || READ_METHODS.has(request.method)) return payload;
+      const route = request.routeOptions.url ?? '';
+      if (GRANTING_ROUTES.has(route) || !IDENTITY_ROUTES.some((prefix) => route.startsWith(prefix)))
+        return payload;
+      const principal = request.principal as Principal | null;
+      if (principal) await options.memberCache.invalidate(principal.slug, principal.tenantId);
+      return payload;
     });
   },
   { name: 'switchboard-auth' },

@@ -13,11 +13,14 @@ import { RealtimeStream, type StreamCloseReason } from './stream.ts';
 import { RECHECK_FIELD, TenantReader } from './tenant-reader.ts';
 
 /** What a principal check may find: the principal is gone, and why. */
-export type PrincipalGoneReason = Extract<StreamCloseReason, 'member_removed' | 'credential_revoked'>;
+export type PrincipalGoneReason = Extract<
+  StreamCloseReason,
+  'member_removed' | 'credential_revoked' | 'session_ended'
+>;
 
 /**
  * Checks a tenant's principals against the database: returns those no longer allowed to read the
- * stream (by `principalKey`), with the reason. It must reject (not answer "all gone") when it
+ * stream (by `checkKey`), with the reason. It must reject (not answer "all gone") when it
  * cannot tell, e.g. the database is down: the streams then stay open until the next check.
  */
 export type PrincipalCheck = (
@@ -56,6 +59,16 @@ export function principalKey(principal: Principal): string {
   return principal.kind === 'user'
     ? `user:${principal.tenantId}:${principal.userId}`
     : `key:${principal.tenantId}:${principal.apiKeyId}`;
+}
+
+/**
+ * The key a principal is re-checked under: a member's signed-in session is its own (one member's
+ * sessions end separately), so it is principalKey plus the session id.
+ */
+export function checkKey(principal: Principal): string {
+  return principal.kind === 'user' && principal.sessionId
+    ? `${principalKey(principal)}:${principal.sessionId}`
+    : principalKey(principal);
 }
 
 /** What `RealtimeHub.admit` returns: a reserved place; `start` turns it into an open stream. */
@@ -272,7 +285,7 @@ export class RealtimeHub {
           principals = new Map();
           byTenant.set(stream.principal.tenantId, principals);
         }
-        principals.set(stream.principalKey, stream.principal);
+        principals.set(checkKey(stream.principal), stream.principal);
       }
     }
     for (const [tenant, principals] of byTenant) {
@@ -287,7 +300,7 @@ export class RealtimeHub {
       if (gone.size === 0) continue;
       for (const reader of [...this.readers.values()]) {
         for (const stream of [...reader.streams]) {
-          const reason = gone.get(stream.principalKey);
+          const reason = gone.get(checkKey(stream.principal));
           if (reason) stream.close(reason);
         }
       }

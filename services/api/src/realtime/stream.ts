@@ -10,6 +10,7 @@ import { compareStreamIds } from './stream-ids.ts';
 export type StreamCloseReason =
   | 'member_removed'
   | 'credential_revoked'
+  | 'session_ended'
   | 'token_expired'
   | 'slow_consumer'
   | 'unavailable'
@@ -20,6 +21,7 @@ export type StreamCloseReason =
 const CLOSE_MESSAGES: Record<StreamCloseReason, string> = {
   member_removed: 'you are no longer a member of this tenant',
   credential_revoked: 'the API key was revoked or expired, or its creator is no longer a member',
+  session_ended: 'this signed-in session was ended; sign in again',
   token_expired: 'the access token expired; reconnect with a fresh one and Last-Event-ID',
   slow_consumer: 'the client did not read fast enough; reconnect with Last-Event-ID',
   unavailable: 'the event stream could not be read; reconnect with Last-Event-ID',

@@ -59,7 +59,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
         response: { 200: tokenPair, 400: errorBody, 401: errorBody },
       },
     },
-    async (request) => await refreshTokens(ctx, request.body.refreshToken),
+    async (request) => await refreshTokens(ctx, request, request.body.refreshToken),
   );
 
   app.post(

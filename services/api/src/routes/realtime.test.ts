@@ -5,6 +5,7 @@ import { publishRealtimeEvent, REALTIME_EVENT_FIELD } from '@switchboard/messagi
 import { hashPassword } from '@switchboard/passwords';
 import { MetricsRegistry } from '@switchboard/telemetry';
 import type { FastifyInstance } from 'fastify';
+import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
 import { signAccessToken } from '../plugins/auth.ts';
@@ -332,7 +333,12 @@ describe('realtime streams and their credentials', () => {
     // Valid long enough to be admitted on a loaded machine; the stream then ends at its expiry.
     const token = await signAccessToken(
       new TextEncoder().encode(signingKey),
-      { userId: member.userId, tenantId: seeded.a.tenantId, slug: slugA },
+      {
+        userId: member.userId,
+        tenantId: seeded.a.tenantId,
+        slug: slugA,
+        sessionId: String(decodeJwt(member.token).sid),
+      },
       5_000,
     );
     const stream = await open(bearer(token));

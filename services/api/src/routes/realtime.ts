@@ -25,7 +25,7 @@ export const realtimeRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         summary: "The tenant's realtime events (text/event-stream), resumable with Last-Event-ID",
         description:
-          'Ends with a `stream.closed` event naming the reason when the credential is gone (member removed, API key revoked, access token expired), when the client reads too slowly, or on shutdown; reconnect with Last-Event-ID to resume. At most REALTIME_MAX_STREAMS_PER_PRINCIPAL streams per credential per API process (429 `realtime_stream_limit`).',
+          'Ends with a `stream.closed` event naming the reason when the credential is gone (member removed, signed-in session ended, API key revoked, access token expired), when the client reads too slowly, or on shutdown; reconnect with Last-Event-ID to resume. At most REALTIME_MAX_STREAMS_PER_PRINCIPAL streams per credential per API process (429 `realtime_stream_limit`).',
         tags: ['realtime'],
         headers: z.object({
           'last-event-id': z.string().regex(STREAM_ID, 'must be an event id this stream sent').optional(),

@@ -9,6 +9,7 @@ import { hashCredential, newTenantToken, tenantSlugOfToken } from '../auth/token
 import type { ApiContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { memberProfileOf, signAccessToken } from '../plugins/auth.ts';
+import { endSessionsInTx, sessionForRefresh, startSession } from './auth-sessions.ts';
 
 /** What login and refresh answer. */
 export interface TokenPair {
@@ -38,9 +39,10 @@ async function issueTokens(
       expiresAt: new Date(Date.now() + ctx.refreshTokenTtlMs),
     },
   });
+  // The family is the signed-in session: its id is the access token's `sid`.
   const accessToken = await signAccessToken(
     ctx.jwtKey,
-    { userId, tenantId: tenant.id, slug: tenant.slug },
+    { userId, tenantId: tenant.id, slug: tenant.slug, sessionId: familyId },
     ctx.accessTokenTtlMs,
   );
   return {
@@ -135,12 +137,18 @@ export async function login(
       where: { id: user.id },
       data: { lastLoginAt: new Date(), ...(rehash ? { passwordHash: rehash } : {}) },
     });
-    return await issueTokens(ctx, tenant, user.id, randomUUID(), tx);
+    const sessionId = randomUUID();
+    await startSession(tx, request, { id: sessionId, tenantId: tenant.id, userId: user.id });
+    return await issueTokens(ctx, tenant, user.id, sessionId, tx);
   });
 }
 
 /** Rotates a refresh token: the old one stops working; presenting a rotated one revokes its family. */
-export async function refreshTokens(ctx: ApiContext, token: string): Promise<TokenPair> {
+export async function refreshTokens(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  token: string,
+): Promise<TokenPair> {
   const tenantSlug = tenantSlugOfToken(token);
   if (!tenantSlug) throw new ApiError('unauthenticated', 'body.refreshToken is not a refresh token');
   const tenant = { id: tenantIdForSlug(tenantSlug), slug: tenantSlug };
@@ -153,20 +161,24 @@ export async function refreshTokens(ctx: ApiContext, token: string): Promise<Tok
     });
     if (rotated.count === 0) {
       // Presented after it was rotated: it leaked, or a client raced itself. Either way the
-      // family is no longer trustworthy.
+      // family (its signed-in session) is no longer trustworthy.
       await tx.refreshToken.updateMany({
         where: { familyId: row.familyId, revokedAt: null },
         data: { revokedAt: new Date(), revokedReason: 'reuse' },
       });
+      await endSessionsInTx(tx, { userId: row.userId, id: row.familyId }, 'refresh_token_reused');
       return { kind: 'reused' as const };
     }
     const member = await tx.membership.findFirst({
       where: { userId: row.userId, user: { disabledAt: null } },
     });
     if (!member) return { kind: 'invalid' as const };
+    const session = { id: row.familyId, tenantId: tenant.id, userId: row.userId };
+    if ((await sessionForRefresh(tx, request, session)) === 'ended') return { kind: 'invalid' as const };
     return { kind: 'ok' as const, tokens: await issueTokens(ctx, tenant, row.userId, row.familyId, tx) };
   });
   if (outcome.kind === 'reused') {
+    await ctx.memberCache.invalidate(tenantSlug, tenant.id);
     throw new ApiError(
       'refresh_token_reused',
       'this refresh token was already used; every session of its login is revoked',
@@ -177,18 +189,25 @@ export async function refreshTokens(ctx: ApiContext, token: string): Promise<Tok
   return outcome.tokens;
 }
 
-/** Revokes a refresh token's whole family; an unknown token changes nothing (and says nothing). */
+/**
+ * Revokes a refresh token's whole family and ends its signed-in session (its access tokens stop
+ * working); an unknown token changes nothing (and says nothing).
+ */
 export async function logout(ctx: ApiContext, token: string): Promise<void> {
   const tenantSlug = tenantSlugOfToken(token);
   if (!tenantSlug) return;
-  await withTenant(ctx.db, tenantIdForSlug(tenantSlug), async (tx) => {
+  const tenantId = tenantIdForSlug(tenantSlug);
+  const ended = await withTenant(ctx.db, tenantId, async (tx) => {
     const row = await tx.refreshToken.findUnique({ where: { tokenHash: hashCredential(token) } });
-    if (!row) return;
+    if (!row) return false;
     await tx.refreshToken.updateMany({
       where: { familyId: row.familyId, revokedAt: null },
       data: { revokedAt: new Date(), revokedReason: 'logout' },
     });
+    await endSessionsInTx(tx, { userId: row.userId, id: row.familyId }, 'logout');
+    return true;
   });
+  if (ended) await ctx.memberCache.invalidate(tenantSlug, tenantId);
 }
 
 /** The calling member (API keys are refused: they are not members). */
@@ -300,9 +319,11 @@ export async function confirmPasswordReset(ctx: ApiContext, token: string, passw
       where: { userId: row.userId, revokedAt: null },
       data: { revokedAt: now, revokedReason: 'password_reset' },
     });
+    await endSessionsInTx(tx, { userId: row.userId }, 'password_reset');
     return true;
   });
   if (!done) throw invalid;
+  await ctx.memberCache.invalidate(tenantSlug, tenantId);
 }
 
 /** Who a reset or invite token is for, while it can still be used (the accept-invite page shows it). */

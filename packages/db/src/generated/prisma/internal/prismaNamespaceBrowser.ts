@@ -70,7 +70,8 @@ export const ModelName = {
   WebhookDelivery: 'WebhookDelivery',
   IdempotencyKey: 'IdempotencyKey',
   AuditLogEntry: 'AuditLogEntry',
-  OutboxEntry: 'OutboxEntry'
+  OutboxEntry: 'OutboxEntry',
+  AuthSession: 'AuthSession'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -413,6 +414,23 @@ export const OutboxEntryScalarFieldEnum = {
 } as const
 
 export type OutboxEntryScalarFieldEnum = (typeof OutboxEntryScalarFieldEnum)[keyof typeof OutboxEntryScalarFieldEnum]
+
+
+export const AuthSessionScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  userId: 'userId',
+  userAgent: 'userAgent',
+  browser: 'browser',
+  os: 'os',
+  ip: 'ip',
+  createdAt: 'createdAt',
+  lastSeenAt: 'lastSeenAt',
+  endedAt: 'endedAt',
+  endedReason: 'endedReason'
+} as const
+
+export type AuthSessionScalarFieldEnum = (typeof AuthSessionScalarFieldEnum)[keyof typeof AuthSessionScalarFieldEnum]
 
 
 export const SortOrder = {
