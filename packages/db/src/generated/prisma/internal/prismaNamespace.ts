@@ -1974,6 +1974,7 @@ export const UserScalarFieldEnum = {
   passwordHash: 'passwordHash',
   disabledAt: 'disabledAt',
   lastLoginAt: 'lastLoginAt',
+  locale: 'locale',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -2033,7 +2034,8 @@ export const PasswordResetTokenScalarFieldEnum = {
   tokenHash: 'tokenHash',
   expiresAt: 'expiresAt',
   usedAt: 'usedAt',
-  createdAt: 'createdAt'
+  createdAt: 'createdAt',
+  purpose: 'purpose'
 } as const
 
 export type PasswordResetTokenScalarFieldEnum = (typeof PasswordResetTokenScalarFieldEnum)[keyof typeof PasswordResetTokenScalarFieldEnum]
