@@ -116,15 +116,17 @@ export const teamRoutes: FastifyPluginAsyncZod = async (app) => {
       schema: {
         summary: 'List the invites not accepted yet, newest first, with their expiry',
         tags: ['team'],
-        response: { 200: z.strictObject({ items: z.array(pendingInviteSchema) }), 403: errorBody },
+        querystring: pageQuery,
+        response: { 200: page(pendingInviteSchema), 400: errorBody, 403: errorBody },
       },
     },
-    async (request) => ({
-      items: (await listPendingInvites(ctx, request)).map((i) => ({
-        ...memberDto(i),
-        expiresAt: i.expiresAt?.toISOString() ?? null,
-      })),
-    }),
+    async (request) =>
+      toPage(
+        await listPendingInvites(ctx, request, request.query),
+        request.query.limit,
+        (r) => r.createdAt,
+        (i) => ({ ...memberDto(i), expiresAt: i.expiresAt?.toISOString() ?? null }),
+      ),
   );
 
   app.post(

@@ -100,14 +100,19 @@ export async function inviteMember(
 export type PendingInvite = MemberRow & { expiresAt: Date | null };
 
 /**
- * The invites not accepted yet, newest first: members who have not set a password, each with the
- * expiry of their newest invite link (null when it was spent without a password being set, which
- * a resend repairs). Expired ones are listed too: an admin resends or revokes them.
+ * The invites not accepted yet, newest first after `cursor`, `limit + 1` of them: members who
+ * have not set a password, each with the expiry of their newest invite link (null when it was
+ * spent without a password being set, which a resend repairs). Expired ones are listed too: an
+ * admin resends or revokes them.
  */
-export async function listPendingInvites(ctx: ApiContext, request: FastifyRequest): Promise<PendingInvite[]> {
+export async function listPendingInvites(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  query: { cursor?: string | undefined; limit: number },
+): Promise<PendingInvite[]> {
   return await tenantTx(ctx, request, async (tx) => {
     const members = await tx.membership.findMany({
-      where: { user: { passwordHash: null } },
+      where: { user: { passwordHash: null }, ...afterCursor(decodeCursor(query.cursor), 'createdAt') },
       include: {
         user: {
           include: {
@@ -120,8 +125,7 @@ export async function listPendingInvites(ctx: ApiContext, request: FastifyReques
         },
       },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      // A team has at most a few hundred pending invites; the list is one page.
-      take: 500,
+      take: query.limit + 1,
     });
     return members.map(({ user: { passwordResetTokens, ...user }, ...m }) => ({
       ...m,
