@@ -314,6 +314,49 @@ describe('invites', () => {
   });
 });
 
+describe("the first owner's invite", () => {
+  it('is mailed too when the operator asks for it, and its link sets the owner up', async () => {
+    // A second API over the same database for a fresh tenant (no owner yet), as the operator finds it.
+    const freshSlug = `${slug}-fresh`;
+    const internalToken = randomBytes(16).toString('hex');
+    const fresh = await buildApp({
+      db,
+      redis,
+      tenant: { slug: freshSlug, displayName: 'Fresh Co' },
+      jwtSigningKey: randomBytes(32).toString('hex'),
+      scrypt: SCRYPT,
+      rateLimitPerMinute: 100_000,
+      inboxDir: null,
+      internalToken,
+      onInvite: (delivery) => mailer.invite(delivery),
+    });
+    try {
+      const email = `first-owner@${slug}.test`;
+      const made = await fresh.inject({
+        method: 'POST',
+        url: '/internal/owner-invite',
+        headers: { authorization: `Bearer ${internalToken}` },
+        payload: { email },
+      });
+      expect(made.statusCode).toBe(201);
+      await settled();
+      const [mail] = mailsTo(email);
+      expect(mail?.text).toContain('as owner.');
+      const token = tokenOfLink(mail?.text);
+      expect(token).toBe(made.json().token);
+      const accept = await fresh.inject({
+        method: 'POST',
+        url: '/v1/auth/invite/accept',
+        payload: { token, password: 'the first owner password' },
+      });
+      expect(accept.statusCode).toBe(204);
+    } finally {
+      await fresh.close();
+      await deleteKeysWithPrefix(redis, `sb:${freshSlug}:`);
+    }
+  });
+});
+
 describe("mail in the member's language", () => {
   it('arrives in the locale the member chose, and in the tenant default without one', async () => {
     const h = await bearer(agent);
