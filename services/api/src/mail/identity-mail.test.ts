@@ -23,6 +23,7 @@ import {
   createSmtpTransport,
   Mailer,
   mailLocaleOf,
+  securityNoticeMail,
   sendSecurityNotice,
   settledSecurityNotices,
 } from './index.ts';
@@ -409,6 +410,23 @@ describe("mail in the member's language", () => {
 });
 
 describe('security notices', () => {
+  it('escape what the client sent (the User-Agent) in the HTML part', () => {
+    const mail = securityNoticeMail('en', {
+      kind: 'new_sign_in',
+      email: 'x@example.com',
+      displayName: 'X',
+      tenant: 'T & Co',
+      link: `${PUBLIC_URL}/`,
+      at: new Date('2026-01-02T03:04:05Z'),
+      ip: '192.0.2.1',
+      device: '<img src=x onerror=alert(1)>',
+    });
+    expect(mail.html).not.toContain('<img');
+    expect(mail.html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(mail.html).toContain('T &amp; Co');
+    expect(mail.text).toContain('When: 2 January 2026 at 03:04 UTC');
+  });
+
   it('mail a sign-in from a new device, once, and never the first sign-in', async () => {
     const noticesBefore = await counted('security_notice', 'sent');
     expect((await login(owner, PASSWORD, 'Browser A')).statusCode).toBe(200);
