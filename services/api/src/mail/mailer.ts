@@ -239,10 +239,12 @@ function describe(error: unknown): {
   if (error instanceof Error) {
     const { code, responseCode } = error as { code?: unknown; responseCode?: unknown };
     return {
-      message: error.message,
+      // A relay's answer may quote the recipient ("550 5.1.1 <a@b>: no such user"): addresses
+      // are cut out, so the log never holds one.
+      message: error.message.replace(/[^\s<>()"',;:@]+@[^\s<>()"',;:@]+/g, '<address>'),
       code: typeof code === 'string' ? code : undefined,
       responseCode: typeof responseCode === 'number' ? responseCode : undefined,
     };
   }
-  return { message: String(error), code: undefined, responseCode: undefined };
+  return { message: 'non-Error thrown by the transport', code: undefined, responseCode: undefined };
 }

@@ -38,7 +38,11 @@ export async function startRelay(options: SMTPServerOptions = {}): Promise<Relay
       if (refusal !== undefined) {
         stream.resume();
         stream.on('end', () =>
-          callback(Object.assign(new Error(`refused by the test (${refusal})`), { responseCode: refusal })),
+          callback(
+            Object.assign(new Error(`refused by the test for <${session.envelope.rcptTo[0]?.address}>`), {
+              responseCode: refusal,
+            }),
+          ),
         );
         return;
       }
