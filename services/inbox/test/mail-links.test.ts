@@ -86,6 +86,18 @@ beforeAll(async () => {
 
 afterEach(() => bed.closePages());
 
+// Each test builds on a running stack and waits for real mail; on a loaded machine a step can
+// take several seconds, so the steps get 30 s each (still under the test's own 120 s, so a failure
+// names the step) instead of the harness's 10 s.
+const STEP_MS = 30_000;
+const TEST_MS = 120_000;
+
+async function openPage(): Promise<WatchedPage> {
+  const watched = await bed.open();
+  watched.context.setDefaultTimeout(STEP_MS);
+  return watched;
+}
+
 afterAll(async () => {
   await bed?.stop();
   if (smtp) await new Promise<void>((resolve) => smtp.close(() => resolve()));
@@ -111,72 +123,80 @@ async function setPasswordFromLink(
 }
 
 describe('links in mails', () => {
-  it('an invite mailed from the Team page, resent, opens the accept page and signs the member in', async () => {
-    const admin = await bed.open();
-    await signIn(admin.page, tenant.apiUrl, ADMIN);
-    await admin.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Team' }).click();
-    const inviteForm = admin.page.getByRole('form', { name: 'Invite a member' });
-    await inviteForm.getByLabel('Email').fill('mia@links.test');
-    await inviteForm.getByLabel('Name').fill('Mia Member');
-    await inviteForm.getByLabel('Role').selectOption('agent');
-    await inviteForm.getByRole('button', { name: 'Invite' }).click();
-    const first = await nextMail(to('mia@links.test', 'You are invited to Links Co'));
-    expect(first.text).toContain(
-      'Hello Mia Member, you are invited to the Links Co inbox on Switchboard as agent.',
-    );
+  it(
+    'an invite mailed from the Team page, resent, opens the accept page and signs the member in',
+    async () => {
+      const admin = await openPage();
+      await signIn(admin.page, tenant.apiUrl, ADMIN);
+      await admin.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Team' }).click();
+      const inviteForm = admin.page.getByRole('form', { name: 'Invite a member' });
+      await inviteForm.getByLabel('Email').fill('mia@links.test');
+      await inviteForm.getByLabel('Name').fill('Mia Member');
+      await inviteForm.getByLabel('Role').selectOption('agent');
+      await inviteForm.getByRole('button', { name: 'Invite' }).click();
+      const first = await nextMail(to('mia@links.test', 'You are invited to Links Co'));
+      expect(first.text).toContain(
+        'Hello Mia Member, you are invited to the Links Co inbox on Switchboard as agent.',
+      );
 
-    // Pending, with its expiry; resent: a second mail with a new link, the first one dead.
-    const pending = admin.page.getByRole('table', { name: 'Pending invites' });
-    await pending.getByText('mia@links.test').waitFor();
-    await pending.getByRole('button', { name: 'Resend the invite to mia@links.test' }).click();
-    const second = await nextMail(to('mia@links.test', 'You are invited to Links Co'));
-    expect(linkOf(second)).not.toBe(linkOf(first));
-    await screenshot(admin.page, 'team-pending-invites');
-    const oldToken = decodeURIComponent(linkOf(first).split('#token=')[1]!);
-    const dead = await fetch(`${tenant.apiUrl}/v1/auth/invite`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token: oldToken }),
-    });
-    expect(dead.status).toBe(400);
+      // Pending, with its expiry; resent: a second mail with a new link, the first one dead.
+      const pending = admin.page.getByRole('table', { name: 'Pending invites' });
+      await pending.getByText('mia@links.test').waitFor();
+      await pending.getByRole('button', { name: 'Resend the invite to mia@links.test' }).click();
+      const second = await nextMail(to('mia@links.test', 'You are invited to Links Co'));
+      expect(linkOf(second)).not.toBe(linkOf(first));
+      await screenshot(admin.page, 'team-pending-invites');
+      const oldToken = decodeURIComponent(linkOf(first).split('#token=')[1]!);
+      const dead = await fetch(`${tenant.apiUrl}/v1/auth/invite`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ token: oldToken }),
+      });
+      expect(dead.status).toBe(400);
 
-    const member = await bed.open();
-    await setPasswordFromLink(
-      member.page,
-      linkOf(second),
-      'Accept the invite',
-      'mia@links.test',
-      'mia password 1234',
-    );
-    await member.page.getByText('Mia Member').first().waitFor();
-    await screenshot(member.page, 'mailed-invite-accepted');
-  });
+      const member = await openPage();
+      await setPasswordFromLink(
+        member.page,
+        linkOf(second),
+        'Accept the invite',
+        'mia@links.test',
+        'mia password 1234',
+      );
+      await member.page.getByText('Mia Member').first().waitFor();
+      await screenshot(member.page, 'mailed-invite-accepted');
+    },
+    TEST_MS,
+  );
 
-  it('a password reset mail opens the page that sets a new password and signs in', async () => {
-    const requested = await fetch(`${tenant.apiUrl}/v1/auth/password-reset`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: ADMIN.email }),
-    });
-    expect(requested.status).toBe(202);
-    const mail = await nextMail(to(ADMIN.email, 'Reset your Links Co password'));
-    const page = await bed.open();
-    await setPasswordFromLink(
-      page.page,
-      linkOf(mail),
-      'Reset your password',
-      ADMIN.email,
-      'a brand new password',
-    );
-    await screenshot(page.page, 'mailed-reset-signed-in');
-    // The member is told, by mail, that the password changed.
-    const notice = await nextMail(to(ADMIN.email, 'Your Links Co password was changed'));
-    expect(notice.text).toContain('the password of your Links Co account (admin@links.test) was changed');
-    const login = await fetch(`${tenant.apiUrl}/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: ADMIN.email, password: 'a brand new password' }),
-    });
-    expect(login.status).toBe(200);
-  });
+  it(
+    'a password reset mail opens the page that sets a new password and signs in',
+    async () => {
+      const requested = await fetch(`${tenant.apiUrl}/v1/auth/password-reset`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: ADMIN.email }),
+      });
+      expect(requested.status).toBe(202);
+      const mail = await nextMail(to(ADMIN.email, 'Reset your Links Co password'));
+      const page = await openPage();
+      await setPasswordFromLink(
+        page.page,
+        linkOf(mail),
+        'Reset your password',
+        ADMIN.email,
+        'a brand new password',
+      );
+      await screenshot(page.page, 'mailed-reset-signed-in');
+      // The member is told, by mail, that the password changed.
+      const notice = await nextMail(to(ADMIN.email, 'Your Links Co password was changed'));
+      expect(notice.text).toContain('the password of your Links Co account (admin@links.test) was changed');
+      const login = await fetch(`${tenant.apiUrl}/v1/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: ADMIN.email, password: 'a brand new password' }),
+      });
+      expect(login.status).toBe(200);
+    },
+    TEST_MS,
+  );
 });
