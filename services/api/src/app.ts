@@ -24,7 +24,7 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
 import { MemberCache, type MemberCacheOptions } from './auth/member-cache.ts';
-import type { ApiContext, InviteDelivery, PasswordResetDelivery } from './context.ts';
+import type { ApiContext, InviteDelivery, PasswordResetDelivery, SecurityNoticeDelivery } from './context.ts';
 import { ApiError } from './errors.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { documentedErrorsPlugin } from './plugins/documented-errors.ts';
@@ -45,6 +45,7 @@ import { inboxRoutes } from './routes/inbox.ts';
 import { internalRoutes } from './routes/internal.ts';
 import { mediaRoutes } from './routes/media.ts';
 import { messageRoutes } from './routes/messages.ts';
+import { profileRoutes } from './routes/profile.ts';
 import { realtimeRoutes } from './routes/realtime.ts';
 import { scheduledMessageRoutes } from './routes/scheduled-messages.ts';
 import { sessionRoutes } from './routes/sessions.ts';
@@ -76,6 +77,8 @@ export interface BuildAppOptions {
   onPasswordReset?: (delivery: PasswordResetDelivery) => Promise<void> | void;
   /** Delivers team invites (server.ts: the Mailer); must return at once. Default drops them. */
   onInvite?: (delivery: InviteDelivery) => void;
+  /** Delivers security notices (server.ts: the Mailer); must return at once. Default drops them. */
+  onSecurityNotice?: (delivery: SecurityNoticeDelivery) => void;
   /**
    * The Cloud API webhook's secrets: CLOUD_API_APP_SECRET / CLOUD_API_VERIFY_TOKEN as the fallback
    * and each declared number's own (sessions.json); the route exists only when some are set.
@@ -168,6 +171,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     scrypt: options.scrypt ?? DEFAULT_SCRYPT_PARAMETERS,
     onPasswordReset: options.onPasswordReset ?? (() => {}),
     onInvite: options.onInvite ?? (() => {}),
+    onSecurityNotice: options.onSecurityNotice ?? (() => {}),
     queues: new TenantQueues(options.redis),
     mediaStorage: options.mediaStorage,
     webhookAllowedHosts: new Set((options.webhookAllowedHosts ?? []).map((h) => h.toLowerCase())),
@@ -302,6 +306,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(healthRoutes);
   await app.register(authRoutes, { prefix: '/v1/auth' });
   await app.register(authSessionRoutes, { prefix: '/v1' });
+  await app.register(profileRoutes, { prefix: '/v1/auth' });
   await app.register(apiKeyRoutes, { prefix: '/v1/api-keys' });
   await app.register(teamRoutes, { prefix: '/v1/team' });
   await app.register(sessionRoutes, { prefix: '/v1/sessions' });

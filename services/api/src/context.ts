@@ -14,6 +14,8 @@ export interface PasswordResetDelivery {
   /** The single-use token; send it to the user, never log it. */
   token: string;
   expiresAt: Date;
+  /** The member's language (users.locale); none: the tenant's default. */
+  locale?: string | null | undefined;
 }
 
 /** A new member's invite to deliver: the hook receives it after the invite is stored. */
@@ -24,6 +26,20 @@ export interface InviteDelivery {
   /** The single-use token; send it to the member, never log it. */
   token: string;
   expiresAt: Date;
+  /** The language the inviter chose, else the member's (users.locale); none: the tenant's default. */
+  locale?: string | null | undefined;
+}
+
+/** A security notice to deliver (mail/security-notices.ts hands these over). */
+export interface SecurityNoticeDelivery {
+  kind: 'new_sign_in' | 'password_changed' | 'two_factor_changed';
+  email: string;
+  displayName: string;
+  locale?: string | null | undefined;
+  at: Date;
+  ip?: string | undefined;
+  device?: string | undefined;
+  change?: 'enabled' | 'disabled' | 'recovery_codes_renewed' | undefined;
 }
 
 /** What every route group shares, decorated on the app as `app.sb`. */
@@ -44,6 +60,8 @@ export interface ApiContext {
   onPasswordReset: (delivery: PasswordResetDelivery) => Promise<void> | void;
   /** Called with every team invite once stored; must not block (the answer waits for it). */
   onInvite: (delivery: InviteDelivery) => void;
+  /** Called with every security notice; must not block. */
+  onSecurityNotice: (delivery: SecurityNoticeDelivery) => void;
   /** The queues routes add jobs to (outbound, session commands), shared and closed with the app. */
   queues: TenantQueues;
   /** Where media files are kept (uploads, fetched inbound media), when configured. */

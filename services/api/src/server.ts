@@ -71,7 +71,7 @@ try {
       await resolver.close();
     }
   }
-  // SMTP_HOST set: reset and invite mails go out in the background (a failed send is logged and
+  // SMTP_HOST set: reset, invite and security notice mails go out in the background (a failed send is logged and
   // counted, never seen by the client). Unset: a reset request is only logged.
   const tenantName = config.SWITCHBOARD_DISPLAY_NAME ?? config.SWITCHBOARD_TENANT;
   mailer = await mailerFromConfig(config, tenantName, { logger, metrics: telemetry.metrics });
@@ -125,6 +125,10 @@ try {
     onInvite: (delivery) => {
       if (mail) mail.invite(delivery);
       else logger.info('member invited; no mail is configured (the inviter passes the link on)');
+    },
+    onSecurityNotice: (delivery) => {
+      if (mail) mail.securityNotice(delivery);
+      else logger.info({ kind: delivery.kind }, 'security notice not mailed: no mail is configured');
     },
   });
   await app.listen({ port: config.PORT, host: config.HOST });

@@ -65,6 +65,7 @@ async function accept(page: WatchedPage['page'], link: string, email: string, pa
 }
 
 describe('the accept-invite page', () => {
+  // Two signed-in browser contexts and a third on a spent link: 30 s is tight on a loaded machine.
   it("sets the first owner's password from the operator's link, then serves the owner's team invite", async () => {
     const ownerEmail = 'owner@invite.test';
     const made = await internal('POST', '/internal/owner-invite', { email: ownerEmail });
@@ -132,5 +133,5 @@ describe('the accept-invite page', () => {
       headers: { authorization: `Bearer ${accessToken}` },
     });
     expect(await me.json()).toMatchObject({ email: 'agent@invite.test', role: 'agent' });
-  });
+  }, 90_000);
 });

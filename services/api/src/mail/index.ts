@@ -1,12 +1,21 @@
 // Email delivery: the mail port (transport.ts), its SMTP adapter on nodemailer (smtp.ts), the
-// templates (templates.ts) and the Mailer that writes and sends in the background (mailer.ts).
+// templates in every language (templates.ts), the Mailer that writes, queues and retries in the
+// background (mailer.ts), and the security notices the API's identity code hands over
+// (security-notices.ts).
 import { readFile } from 'node:fs/promises';
 import type { Logger, MetricsRegistry } from '@switchboard/telemetry';
 import { Mailer } from './mailer.ts';
 import { createSmtpTransport, type SmtpTlsMode } from './smtp.ts';
 import type { MailLocale } from './templates.ts';
 
-export { Mailer, type MailerOptions, type MailKind } from './mailer.ts';
+export { DEFAULT_RETRY_DELAYS_MS, isTransient, Mailer, type MailerOptions, type MailKind } from './mailer.ts';
+export {
+  KNOWN_DEVICES_PER_MEMBER,
+  noteSignIn,
+  type SecurityEvent,
+  sendSecurityNotice,
+  settledSecurityNotices,
+} from './security-notices.ts';
 export { createSmtpTransport, SMTP_TLS_MODES, type SmtpSettings, type SmtpTlsMode } from './smtp.ts';
 export {
   CATALOGUE,
@@ -14,7 +23,12 @@ export {
   inviteMail,
   MAIL_LOCALES,
   type MailLocale,
+  mailLocaleOf,
   passwordResetMail,
+  SECURITY_NOTICE_KINDS,
+  type SecurityNoticeKind,
+  securityNoticeMail,
+  type TwoFactorChange,
 } from './templates.ts';
 export type { MailTransport, OutgoingMail } from './transport.ts';
 

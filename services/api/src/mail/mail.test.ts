@@ -2,7 +2,6 @@
 // the API over its own database and Redis, its reset and invite hooks wired to a Mailer on the
 // nodemailer adapter, as server.ts wires them.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 import { createDb, type Db, ensureTenant, withTenant } from '@switchboard/db';
 import { hashPassword } from '@switchboard/passwords';
 import { createLogger, MetricsRegistry } from '@switchboard/telemetry';
@@ -14,64 +13,18 @@ import {
 } from '@switchboard/testing';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { type ParsedMail, simpleParser } from 'mailparser';
 import forge from 'node-forge';
-import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
 import { settledPasswordResets } from '../services/auth.ts';
 import { createSmtpTransport, Mailer, type SmtpSettings } from './index.ts';
+import { type Relay, startRelay, stopRelay } from './test-relay.ts';
 
 const SCRYPT = { N: 1024, r: 8, p: 1 };
 const PASSWORD = 'correct horse battery staple';
 const PUBLIC_URL = 'https://inbox.mail-test.example';
 const slug = `mail-${randomBytes(3).toString('hex')}`;
 const owner = `owner@${slug}.test`;
-
-/** A running SMTP server on loopback and the mails it accepted (parsed before the 250 answer). */
-interface Relay {
-  server: SMTPServer;
-  port: number;
-  received: ParsedMail[];
-  envelopes: string[][];
-  auths: { username: string | undefined; password: string | undefined }[];
-}
-
-async function startRelay(options: SMTPServerOptions = {}): Promise<Relay> {
-  const relay = { received: [], envelopes: [], auths: [] } as unknown as Relay;
-  relay.server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: options.key ? [] : ['STARTTLS'],
-    logger: false,
-    ...options,
-    onAuth(auth, _session, callback) {
-      relay.auths.push({ username: auth.username, password: auth.password ?? undefined });
-      if (auth.username === 'mailer' && auth.password === 'relay-password')
-        callback(null, { user: 'mailer' });
-      else callback(new Error('invalid credentials'));
-    },
-    onData(stream, session, callback) {
-      simpleParser(stream).then(
-        (mail) => {
-          relay.received.push(mail);
-          relay.envelopes.push(session.envelope.rcptTo.map((r) => r.address));
-          callback();
-        },
-        (error: Error) => callback(error),
-      );
-    },
-  });
-  await new Promise<void>((resolve, reject) => {
-    relay.server.once('error', reject);
-    relay.server.listen(0, '127.0.0.1', () => resolve());
-  });
-  relay.port = (relay.server.server.address() as AddressInfo).port;
-  return relay;
-}
-
-async function stopRelay(relay: Relay | undefined): Promise<void> {
-  if (relay) await new Promise<void>((resolve) => relay.server.close(() => resolve()));
-}
 
 let database: TestDatabase;
 let db: Db;
@@ -99,6 +52,8 @@ function mailerFor(settings: Partial<SmtpSettings>): Mailer {
     publicUrl: PUBLIC_URL,
     tenantName: 'Mail Test Co',
     locale: 'en',
+    // Transient failures are retried twice, at once: the retry path runs without waiting.
+    retryDelaysMs: [0, 0],
     logger,
     metrics,
   });
@@ -271,6 +226,7 @@ describe('when the SMTP server is down', () => {
     mailer = mailerFor({ port: down.port });
     try {
       const failedBefore = await counted('password_reset', 'failed');
+      const retriedBefore = await counted('password_reset', 'retried');
       const res = await app.inject({
         method: 'POST',
         url: '/v1/auth/password-reset',
@@ -289,7 +245,9 @@ describe('when the SMTP server is down', () => {
       });
       expect(invited.statusCode).toBe(201);
       await settled();
+      // A refused connection is transient: tried three times (two retries), then failed.
       expect(await counted('password_reset', 'failed')).toBe(failedBefore + 1);
+      expect(await counted('password_reset', 'retried')).toBe(retriedBefore + 2);
       expect(await counted('invite', 'failed')).toBe(inviteFailedBefore + 1);
       const failures = logLines.filter((l) => l.includes('mail delivery failed'));
       expect(failures.length).toBeGreaterThanOrEqual(2);

@@ -118,8 +118,8 @@ describe('signed-in sessions', () => {
         }),
       ]),
     );
-    expect(await auditCount('auth.signed_in', one.sessionId)).toBe(1);
-    expect(await auditCount('auth.signed_in', two.sessionId)).toBe(1);
+    expect(await auditCount('auth.sign_in', one.sessionId)).toBe(1);
+    expect(await auditCount('auth.sign_in', two.sessionId)).toBe(1);
     // A refresh keeps the session (the family is the session): the new token names the same one.
     const refreshed = await refresh(one.refreshToken);
     expect(refreshed.statusCode).toBe(200);

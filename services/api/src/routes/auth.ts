@@ -171,6 +171,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
             displayName: z.string(),
             tenant: z.string(),
             expiresAt: z.iso.datetime(),
+            purpose: z.enum(['invite', 'reset']).describe('What the token was issued for.'),
           }),
           400: errorBody,
         },

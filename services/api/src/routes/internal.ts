@@ -63,7 +63,8 @@ export const internalRoutes: FastifyPluginAsyncZod<{ token: string }> = async (a
         summary: "Invite the configured tenant's first owner (for the operator)",
         description:
           'Makes `email` an owner without a password and returns a single-use invite token for ' +
-          'the inbox page /accept-invite; earlier invites stop working. 409 owner_exists once an ' +
+          'the inbox page /accept-invite (also mailed to `email` when SMTP is configured); earlier ' +
+          'invites stop working. 409 owner_exists once an ' +
           'owner can sign in.',
         tags: ['internal'],
         security: [],
@@ -82,6 +83,8 @@ export const internalRoutes: FastifyPluginAsyncZod<{ token: string }> = async (a
     },
     async (request, reply) => {
       const invite = await inviteFirstOwner(ctx, request.body.email);
+      // Mailed too when the API has SMTP (spec.email): the owner gets the link without the Secret.
+      ctx.onInvite({ ...invite, role: 'owner' });
       return reply
         .status(201)
         .send({ email: invite.email, token: invite.token, expiresAt: invite.expiresAt.toISOString() });

@@ -34,7 +34,7 @@ export interface SignedInSession {
 
 /**
  * Records a new session for `userId` (its id is the new refresh-token family's), with the device
- * and IP of `request`, in the caller's transaction, and audits the sign-in as `auth.signed_in`.
+ * and IP of `request`, in the caller's transaction, and audits the sign-in as `auth.sign_in`.
  */
 export async function startSession(
   tx: TenantTx,
@@ -59,7 +59,7 @@ export async function startSession(
       tenantId: session.tenantId,
       actorType: 'user',
       actorId: session.userId,
-      action: 'auth.signed_in',
+      action: 'auth.sign_in',
       targetType: 'auth_session',
       targetId: session.id,
       metadata: { method: session.method ?? 'password', ip: request.ip, ...device },

@@ -8,7 +8,9 @@ import type { FastifyRequest } from 'fastify';
 import { hashCredential, newTenantToken, tenantSlugOfToken } from '../auth/tokens.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
+import { noteSignIn, sendSecurityNotice } from '../mail/security-notices.ts';
 import { memberProfileOf, signAccessToken } from '../plugins/auth.ts';
+import { recordPasswordResetRequested, recordPasswordSet, recordSignInFailure } from './audit-log.ts';
 import { endSessionsInTx, sessionForRefresh, startSession } from './auth-sessions.ts';
 
 /** What login and refresh answer. */
@@ -117,6 +119,11 @@ export async function login(
     [ipKey, ctx.loginMaxFailures * 4],
   ]);
   if (!claimed) {
+    await recordSignInFailure(
+      ctx,
+      { tenantSlug, tenantId: tenant.id, email: address, ip: request.ip, reason: 'locked' },
+      (e) => request.log.error({ err: e }, 'audit failed'),
+    );
     throw new ApiError('account_locked', 'too many failed logins; try again later', {
       retryAfterSeconds: Math.ceil(ctx.loginLockoutMs / 1000),
     });
@@ -128,11 +135,18 @@ export async function login(
   const stored = user?.passwordHash ?? (await dummyHash);
   const ok =
     (await verifyPassword(input.password, stored)) && !!user?.passwordHash && user.memberships.length > 0;
-  if (!ok || !user) throw new ApiError('invalid_credentials', 'email or password is wrong');
+  if (!ok || !user) {
+    await recordSignInFailure(
+      ctx,
+      { tenantSlug, tenantId: tenant.id, email: address, ip: request.ip, reason: 'invalid_credentials' },
+      (e) => request.log.error({ err: e }, 'audit failed'),
+    );
+    throw new ApiError('invalid_credentials', 'email or password is wrong');
+  }
   // A good password clears the account's failures and gives back the IP's slot it took.
   await ctx.redis.eval(RELEASE_ATTEMPT, 2, accountKey, ipKey);
   const rehash = needsRehash(stored, ctx.scrypt) ? await hashPassword(input.password, ctx.scrypt) : undefined;
-  return await withTenant(ctx.db, tenant.id, async (tx) => {
+  const tokens = await withTenant(ctx.db, tenant.id, async (tx) => {
     await tx.user.update({
       where: { id: user.id },
       data: { lastLoginAt: new Date(), ...(rehash ? { passwordHash: rehash } : {}) },
@@ -141,6 +155,12 @@ export async function login(
     await startSession(tx, request, { id: sessionId, tenantId: tenant.id, userId: user.id });
     return await issueTokens(ctx, tenant, user.id, sessionId, tx);
   });
+  noteSignIn(
+    ctx,
+    { tenantId: tenant.id, userId: user.id, ip: request.ip, userAgent: request.headers['user-agent'] },
+    (e) => request.log.error({ err: e }, 'new sign-in notice failed'),
+  );
+  return tokens;
 }
 
 /** Rotates a refresh token: the old one stops working; presenting a rotated one revokes its family. */
@@ -277,7 +297,8 @@ async function issuePasswordReset(
     await tx.passwordResetToken.create({
       data: { tenantId, userId: user.id, tokenHash: token.hash, expiresAt },
     });
-    return { token: token.token, expiresAt };
+    await recordPasswordResetRequested(tx, { tenantId, userId: user.id });
+    return { token: token.token, expiresAt, locale: user.locale };
   });
   if (issued) await ctx.onPasswordReset({ tenantSlug, email: address, ...issued });
 }
@@ -320,17 +341,26 @@ export async function confirmPasswordReset(ctx: ApiContext, token: string, passw
       data: { revokedAt: now, revokedReason: 'password_reset' },
     });
     await endSessionsInTx(tx, { userId: row.userId }, 'password_reset');
-    return true;
+    await recordPasswordSet(tx, row);
+    return row;
   });
   if (!done) throw invalid;
   await ctx.memberCache.invalidate(tenantSlug, tenantId);
+  if (done.purpose === 'reset')
+    sendSecurityNotice(ctx, { tenantId, userId: done.userId, kind: 'password_changed' });
 }
 
 /** Who a reset or invite token is for, while it can still be used (the accept-invite page shows it). */
 export async function describeResetToken(
   ctx: ApiContext,
   token: string,
-): Promise<{ email: string; displayName: string; tenant: string; expiresAt: Date }> {
+): Promise<{
+  email: string;
+  displayName: string;
+  tenant: string;
+  expiresAt: Date;
+  purpose: 'invite' | 'reset';
+}> {
   const tenantSlug = tenantSlugOfToken(token);
   const invalid = new ApiError('invalid_reset_token', 'body.token is unknown, expired or already used');
   if (!tenantSlug) throw invalid;
@@ -346,5 +376,6 @@ export async function describeResetToken(
     displayName: row.user.displayName,
     tenant: tenantSlug,
     expiresAt: row.expiresAt,
+    purpose: row.purpose === 'invite' ? 'invite' : 'reset',
   };
 }

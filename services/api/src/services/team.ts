@@ -1,8 +1,8 @@
-// The team: members and their roles. Only an owner grants, takes or removes the owner role, and
-// the last owner stays.
+// The team: members and their roles, and the invites still waiting to be accepted. Only an owner
+// grants, takes or removes the owner role, and the last owner stays.
 import { type Membership, type TenantTx, tenantIdForSlug, type User, withTenant } from '@switchboard/db';
 import type { FastifyRequest } from 'fastify';
-import { audit } from '../audit.ts';
+import { audit, recordAudit } from '../audit.ts';
 import { newTenantToken } from '../auth/tokens.ts';
 import { type ApiContext, tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
@@ -41,16 +41,18 @@ export interface Invite {
 }
 
 /**
- * Issues an invite token for `userId` (a password reset token with INVITE_TTL_MS): the inbox's
- * /accept-invite page sets the password with it. Every earlier unused token of the user is spent,
- * so only the newest link works.
+ * Issues an invite token for `userId` (a password reset token of purpose "invite" with
+ * INVITE_TTL_MS): the inbox's /accept-invite page sets the password with it. Every earlier unused
+ * token of the user is spent, so only the newest link works.
  */
 async function issueInvite(tx: TenantTx, tenantId: string, slug: string, userId: string): Promise<Invite> {
   const now = new Date();
   await tx.passwordResetToken.updateMany({ where: { userId, usedAt: null }, data: { usedAt: now } });
   const token = newTenantToken(slug);
   const expiresAt = new Date(now.getTime() + INVITE_TTL_MS);
-  await tx.passwordResetToken.create({ data: { tenantId, userId, tokenHash: token.hash, expiresAt } });
+  await tx.passwordResetToken.create({
+    data: { tenantId, userId, tokenHash: token.hash, expiresAt, purpose: 'invite' },
+  });
   return { token: token.token, expiresAt };
 }
 
@@ -62,7 +64,7 @@ async function issueInvite(tx: TenantTx, tenantId: string, slug: string, userId:
 export async function inviteMember(
   ctx: ApiContext,
   request: FastifyRequest,
-  input: { email: string; displayName: string; role: MemberRole },
+  input: { email: string; displayName: string; role: MemberRole; locale?: string | undefined },
 ): Promise<MemberRow & { invite: Invite }> {
   const p = request.principal;
   if (p.kind === 'user' && input.role === 'owner' && p.role !== 'owner')
@@ -75,15 +77,108 @@ export async function inviteMember(
     const user = existing
       ? await tx.user.update({
           where: { id: existing.id },
-          data: { displayName: input.displayName, passwordHash: null, disabledAt: null },
+          data: {
+            displayName: input.displayName,
+            passwordHash: null,
+            disabledAt: null,
+            ...(input.locale ? { locale: input.locale } : {}),
+          },
         })
-      : await tx.user.create({ data: { tenantId: p.tenantId, email, displayName: input.displayName } });
+      : await tx.user.create({
+          data: { tenantId: p.tenantId, email, displayName: input.displayName, locale: input.locale ?? null },
+        });
     const membership = await tx.membership.create({
       data: { tenantId: p.tenantId, userId: user.id, role: input.role },
     });
     const invite = await issueInvite(tx, p.tenantId, p.slug, user.id);
-    await audit(tx, request, 'member.invited', { type: 'user', id: user.id }, { role: membership.role });
+    await audit(tx, request, 'invite.sent', { type: 'user', id: user.id }, { role: membership.role });
     return { ...membership, user, invite };
+  });
+}
+
+/** An invite not accepted yet: the member without a password, and when their newest link stops working. */
+export type PendingInvite = MemberRow & { expiresAt: Date | null };
+
+/**
+ * The invites not accepted yet, newest first after `cursor`, `limit + 1` of them: members who
+ * have not set a password, each with the expiry of their newest invite link (null when it was
+ * spent without a password being set, which a resend repairs). Expired ones are listed too: an
+ * admin resends or revokes them.
+ */
+export async function listPendingInvites(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  query: { cursor?: string | undefined; limit: number },
+): Promise<PendingInvite[]> {
+  return await tenantTx(ctx, request, async (tx) => {
+    const members = await tx.membership.findMany({
+      where: { user: { passwordHash: null }, ...afterCursor(decodeCursor(query.cursor), 'createdAt') },
+      include: {
+        user: {
+          include: {
+            passwordResetTokens: {
+              where: { purpose: 'invite', usedAt: null },
+              orderBy: { createdAt: 'desc' },
+              take: 1,
+            },
+          },
+        },
+      },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: query.limit + 1,
+    });
+    return members.map(({ user: { passwordResetTokens, ...user }, ...m }) => ({
+      ...m,
+      user,
+      expiresAt: passwordResetTokens[0]?.expiresAt ?? null,
+    }));
+  });
+}
+
+/** The pending invite of `userId` (a member without a password), locked against a concurrent accept. */
+async function pendingInviteOf(tx: TenantTx, userId: string): Promise<MemberRow> {
+  const m = await tx.membership.findFirst({ where: { userId }, include: { user: true } });
+  if (!m) throw notFound('invite');
+  // The user row is locked, then read again: an accept that set the password meanwhile wins.
+  await tx.$queryRaw`SELECT id FROM users WHERE id = ${userId}::uuid FOR UPDATE`;
+  const user = await tx.user.findUniqueOrThrow({ where: { id: userId } });
+  if (user.passwordHash !== null) throw new ApiError('conflict', 'the invite was already accepted');
+  return { ...m, user };
+}
+
+/**
+ * Sends an invite again: a new link (the old one stops working) valid for INVITE_TTL_MS from now.
+ * Only an owner resends an owner's invite.
+ */
+export async function resendInvite(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  userId: string,
+): Promise<MemberRow & { invite: Invite }> {
+  const p = request.principal;
+  return await tenantTx(ctx, request, async (tx) => {
+    const m = await pendingInviteOf(tx, userId);
+    if (m.role === 'owner' && p.kind === 'user' && p.role !== 'owner')
+      throw new ApiError('forbidden', "only an owner can resend an owner's invite");
+    const invite = await issueInvite(tx, p.tenantId, p.slug, userId);
+    await audit(tx, request, 'invite.resent', { type: 'user', id: userId }, { role: m.role });
+    return { ...m, invite };
+  });
+}
+
+/**
+ * Revokes an invite: the membership goes and every link of it stops working. The user stays
+ * (without a membership), so the address can be invited again.
+ */
+export async function revokeInvite(ctx: ApiContext, request: FastifyRequest, userId: string): Promise<void> {
+  const p = request.principal;
+  await tenantTx(ctx, request, async (tx) => {
+    const m = await pendingInviteOf(tx, userId);
+    if (m.role === 'owner' && p.kind === 'user' && p.role !== 'owner')
+      throw new ApiError('forbidden', "only an owner can revoke an owner's invite");
+    await tx.membership.delete({ where: { id: m.id } });
+    await tx.passwordResetToken.updateMany({ where: { userId, usedAt: null }, data: { usedAt: new Date() } });
+    await audit(tx, request, 'invite.revoked', { type: 'user', id: userId }, { role: m.role });
   });
 }
 
@@ -105,7 +200,10 @@ export async function hasActiveOwner(ctx: ApiContext): Promise<boolean> {
  * accepted) lose their membership and their invites. Refused with owner_exists once an owner
  * can sign in: from then on the team is the owners' business.
  */
-export async function inviteFirstOwner(ctx: ApiContext, email: string): Promise<{ email: string } & Invite> {
+export async function inviteFirstOwner(
+  ctx: ApiContext,
+  email: string,
+): Promise<{ email: string; displayName: string; locale: string | null } & Invite> {
   const slug = ctx.defaultTenant;
   const tenantId = tenantIdForSlug(slug);
   const address = email.toLowerCase();
@@ -131,7 +229,16 @@ export async function inviteFirstOwner(ctx: ApiContext, email: string): Promise<
       create: { tenantId, userId: user.id, role: 'owner' },
       update: { role: 'owner' },
     });
-    return { email: address, ...(await issueInvite(tx, tenantId, slug, user.id)) };
+    const invite = await issueInvite(tx, tenantId, slug, user.id);
+    await recordAudit(tx, {
+      tenantId,
+      actorType: 'system',
+      actorId: null,
+      action: 'invite.sent',
+      target: { type: 'user', id: user.id },
+      metadata: { role: 'owner', firstOwner: true },
+    });
+    return { email: address, displayName: user.displayName, locale: user.locale, ...invite };
   });
 }
 
@@ -198,5 +305,22 @@ export async function removeMember(ctx: ApiContext, request: FastifyRequest, use
       data: { revokedAt: new Date(), revokedReason: 'removed' },
     });
     await audit(tx, request, 'member.removed', { type: 'user', id: m.userId }, { role: m.role });
+  });
+}
+
+/**
+ * Sets the calling member's language (their mails); null returns to the tenant's default. API keys
+ * are refused: they are not members.
+ */
+export async function setOwnLocale(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  locale: string | null,
+): Promise<{ locale: string | null }> {
+  const p = request.principal;
+  if (p.kind !== 'user') throw new ApiError('forbidden', 'this route is for members, not API keys');
+  return await tenantTx(ctx, request, async (tx) => {
+    const user = await tx.user.update({ where: { id: p.userId }, data: { locale } });
+    return { locale: user.locale };
   });
 }

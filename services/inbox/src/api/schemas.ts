@@ -161,12 +161,18 @@ export const invitedSchema = memberSchema.extend({
   invite: z.object({ token: z.string(), expiresAt: iso }),
 });
 
-/** Who an invite token is for (POST /v1/auth/invite). */
+/** An invite not accepted yet (GET /v1/team/invites): expiresAt null when no link of it works. */
+export const pendingInviteSchema = memberSchema.extend({ expiresAt: iso.nullable() });
+export type PendingInvite = z.infer<typeof pendingInviteSchema>;
+
+/** Who an invite (or password reset) token is for (POST /v1/auth/invite). */
 export const inviteSchema = z.object({
   email: z.string(),
   displayName: z.string(),
   tenant: z.string(),
   expiresAt: iso,
+  /** What the token was issued for; an API without the field issued invites. */
+  purpose: z.enum(['invite', 'reset']).default('invite'),
 });
 export type InviteDetails = z.infer<typeof inviteSchema>;
 

@@ -17,8 +17,8 @@ type Lookup =
 
 /**
  * The accept-invite page: the link a new member (or the tenant's first owner, whose link the
- * operator keeps) opens. It shows who the invite is for, sets the password with the single-use
- * token, then signs in with it (`onAccepted`).
+ * operator keeps) opens, and the link of a password reset mail. It shows who the token is for,
+ * sets the password with the single-use token, then signs in with it (`onAccepted`).
  */
 export function AcceptInvitePage(props: {
   client: ApiClient;
@@ -58,9 +58,10 @@ export function AcceptInvitePage(props: {
     );
   }
   const { invite } = lookup;
+  const reset = invite.purpose === 'reset';
   return (
     <SignInForm
-      label="Accept the invite"
+      label={reset ? 'Reset your password' : 'Accept the invite'}
       busy={busy}
       error={error}
       submit={{ idle: 'Set password and sign in', busy: 'Setting the password…' }}
@@ -88,9 +89,15 @@ export function AcceptInvitePage(props: {
         }
       }}
     >
-      <p>
-        Set a password for <strong>{invite.email}</strong> to join {invite.tenant}.
-      </p>
+      {reset ? (
+        <p>
+          Set a new password for <strong>{invite.email}</strong> on {invite.tenant}.
+        </p>
+      ) : (
+        <p>
+          Set a password for <strong>{invite.email}</strong> to join {invite.tenant}.
+        </p>
+      )}
       <Field
         label="New password"
         type="password"

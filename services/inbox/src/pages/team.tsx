@@ -1,15 +1,108 @@
 import { useState } from 'react';
-import { invitedSchema, memberSchema, type Role } from '../api/schemas.ts';
+import { invitedSchema, type Member, memberSchema, pendingInviteSchema, type Role } from '../api/schemas.ts';
 import { roleAtLeast, useApp } from '../app-context.tsx';
 import { ErrorAlert } from '../components/form-parts.tsx';
-import { useListResource } from '../list-resource.ts';
+import { type ListResource, useListResource } from '../list-resource.ts';
 
 const ROLES: Role[] = ['viewer', 'agent', 'admin', 'owner'];
 
-/** Members and their roles; admins invite, change roles and remove. */
+/** The accept-invite link of an invite token, on this inbox's origin. */
+function inviteUrl(token: string): string {
+  return `${location.origin}/accept-invite#token=${encodeURIComponent(token)}`;
+}
+
+/** The invites not accepted yet (admins): when each link expires; resend (a new link) or revoke. */
+function PendingInvites(props: {
+  members: ListResource<Member>;
+  onLink: (link: { email: string; url: string }) => void;
+  onNotice: (notice: string) => void;
+}) {
+  const { client, me } = useApp();
+  const invites = useListResource('/v1/team/invites', pendingInviteSchema);
+  if (invites.items.length === 0 && !invites.error) return null;
+  return (
+    <section>
+      <h2>Pending invites</h2>
+      <ErrorAlert error={invites.error} />
+      <table className="table" aria-label="Pending invites">
+        <thead>
+          <tr>
+            <th>Email</th>
+            <th>Role</th>
+            <th>Link expires</th>
+            <th>Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {invites.items.map((i) => {
+            const expired = i.expiresAt === null || Date.parse(i.expiresAt) <= Date.now();
+            const mine = i.role !== 'owner' || me.role === 'owner';
+            return (
+              <tr key={i.userId}>
+                <td>{i.email}</td>
+                <td>{i.role}</td>
+                <td>{expired ? 'expired' : new Date(i.expiresAt as string).toLocaleString()}</td>
+                <td>
+                  {mine && (
+                    <>
+                      <button
+                        type="button"
+                        aria-label={`Resend the invite to ${i.email}`}
+                        onClick={() => {
+                          void invites.act(async () => {
+                            const { invite } = await client.request(
+                              'POST',
+                              `/v1/team/invites/${i.userId}/resend`,
+                              invitedSchema,
+                            );
+                            invites.update((list) =>
+                              list.map((x) =>
+                                x.userId === i.userId ? { ...x, expiresAt: invite.expiresAt } : x,
+                              ),
+                            );
+                            props.onNotice(
+                              `Sent ${i.email} a new invite; the previous link no longer works.`,
+                            );
+                            props.onLink({ email: i.email, url: inviteUrl(invite.token) });
+                          });
+                        }}
+                      >
+                        Resend
+                      </button>{' '}
+                      <button
+                        type="button"
+                        className="danger"
+                        aria-label={`Revoke the invite to ${i.email}`}
+                        onClick={() => {
+                          if (!window.confirm(`Revoke the invite to ${i.email}?`)) return;
+                          void invites.act(async () => {
+                            await client.send('DELETE', `/v1/team/invites/${i.userId}`);
+                            invites.update((list) => list.filter((x) => x.userId !== i.userId));
+                            props.members.update((list) => list.filter((x) => x.userId !== i.userId));
+                            props.onNotice(`Revoked the invite to ${i.email}.`);
+                          });
+                        }}
+                      >
+                        Revoke
+                      </button>
+                    </>
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+/** Members and their roles; admins invite (and resend or revoke invites), change roles and remove. */
 export function TeamPage() {
   const { client, me } = useApp();
   const members = useListResource('/v1/team', memberSchema);
+  // Bumped by each invite made here, so the pending invites list loads again.
+  const [invitesVersion, setInvitesVersion] = useState(0);
   const [invite, setInvite] = useState({ email: '', displayName: '', role: 'agent' as Role });
   const [notice, setNotice] = useState<string | undefined>();
   // The newest invite's link, shown once (the API shows the token only in its answer).
@@ -42,11 +135,11 @@ export function TeamPage() {
               });
               members.update((list) => [m, ...list.filter((x) => x.userId !== m.userId)]);
               setInvite({ email: '', displayName: '', role: 'agent' });
-              setNotice(`Invited ${m.email}. Send them this link; it works once, for 7 days.`);
-              setInviteLink({
-                email: m.email,
-                url: `${location.origin}/accept-invite#token=${encodeURIComponent(issued.token)}`,
-              });
+              setNotice(
+                `Invited ${m.email}. An invite was mailed if mail is set up; the link below works once, for 7 days.`,
+              );
+              setInviteLink({ email: m.email, url: inviteUrl(issued.token) });
+              setInvitesVersion((v) => v + 1);
             });
           }}
         >
@@ -81,6 +174,11 @@ export function TeamPage() {
           <button type="submit">Invite</button>
         </form>
       )}
+      {admin && (
+        // Keyed by the invites made here: each one mounts the list again, which loads it again.
+        <PendingInvites key={invitesVersion} members={members} onLink={setInviteLink} onNotice={setNotice} />
+      )}
+      <h2>Members</h2>
       <table className="table" aria-label="Members">
         <thead>
           <tr>

@@ -2049,6 +2049,7 @@ export const UserScalarFieldEnum = {
   passwordHash: 'passwordHash',
   disabledAt: 'disabledAt',
   lastLoginAt: 'lastLoginAt',
+  locale: 'locale',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -2108,7 +2109,8 @@ export const PasswordResetTokenScalarFieldEnum = {
   tokenHash: 'tokenHash',
   expiresAt: 'expiresAt',
   usedAt: 'usedAt',
-  createdAt: 'createdAt'
+  createdAt: 'createdAt',
+  purpose: 'purpose'
 } as const
 
 export type PasswordResetTokenScalarFieldEnum = (typeof PasswordResetTokenScalarFieldEnum)[keyof typeof PasswordResetTokenScalarFieldEnum]

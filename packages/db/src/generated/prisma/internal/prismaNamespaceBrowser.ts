@@ -109,6 +109,7 @@ export const UserScalarFieldEnum = {
   passwordHash: 'passwordHash',
   disabledAt: 'disabledAt',
   lastLoginAt: 'lastLoginAt',
+  locale: 'locale',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -168,7 +169,8 @@ export const PasswordResetTokenScalarFieldEnum = {
   tokenHash: 'tokenHash',
   expiresAt: 'expiresAt',
   usedAt: 'usedAt',
-  createdAt: 'createdAt'
+  createdAt: 'createdAt',
+  purpose: 'purpose'
 } as const
 
 export type PasswordResetTokenScalarFieldEnum = (typeof PasswordResetTokenScalarFieldEnum)[keyof typeof PasswordResetTokenScalarFieldEnum]

@@ -32,6 +32,7 @@ export type PasswordResetTokenMinAggregateOutputType = {
   expiresAt: Date | null
   usedAt: Date | null
   createdAt: Date | null
+  purpose: string | null
 }
 
 export type PasswordResetTokenMaxAggregateOutputType = {
@@ -42,6 +43,7 @@ export type PasswordResetTokenMaxAggregateOutputType = {
   expiresAt: Date | null
   usedAt: Date | null
   createdAt: Date | null
+  purpose: string | null
 }
 
 export type PasswordResetTokenCountAggregateOutputType = {
@@ -52,6 +54,7 @@ export type PasswordResetTokenCountAggregateOutputType = {
   expiresAt: number
   usedAt: number
   createdAt: number
+  purpose: number
   _all: number
 }
 
@@ -64,6 +67,7 @@ export type PasswordResetTokenMinAggregateInputType = {
   expiresAt?: true
   usedAt?: true
   createdAt?: true
+  purpose?: true
 }
 
 export type PasswordResetTokenMaxAggregateInputType = {
@@ -74,6 +78,7 @@ export type PasswordResetTokenMaxAggregateInputType = {
   expiresAt?: true
   usedAt?: true
   createdAt?: true
+  purpose?: true
 }
 
 export type PasswordResetTokenCountAggregateInputType = {
@@ -84,6 +89,7 @@ export type PasswordResetTokenCountAggregateInputType = {
   expiresAt?: true
   usedAt?: true
   createdAt?: true
+  purpose?: true
   _all?: true
 }
 
@@ -167,6 +173,7 @@ export type PasswordResetTokenGroupByOutputType = {
   expiresAt: Date
   usedAt: Date | null
   createdAt: Date
+  purpose: string
   _count: PasswordResetTokenCountAggregateOutputType | null
   _min: PasswordResetTokenMinAggregateOutputType | null
   _max: PasswordResetTokenMaxAggregateOutputType | null
@@ -198,6 +205,7 @@ export type PasswordResetTokenWhereInput = {
   expiresAt?: Prisma.DateTimeFilter<"PasswordResetToken"> | Date | string
   usedAt?: Prisma.DateTimeNullableFilter<"PasswordResetToken"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"PasswordResetToken"> | Date | string
+  purpose?: Prisma.StringFilter<"PasswordResetToken"> | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
   user?: Prisma.XOR<Prisma.UserScalarRelationFilter, Prisma.UserWhereInput>
 }
@@ -210,6 +218,7 @@ export type PasswordResetTokenOrderByWithRelationInput = {
   expiresAt?: Prisma.SortOrder
   usedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  purpose?: Prisma.SortOrder
   tenant?: Prisma.TenantOrderByWithRelationInput
   user?: Prisma.UserOrderByWithRelationInput
 }
@@ -225,6 +234,7 @@ export type PasswordResetTokenWhereUniqueInput = Prisma.AtLeast<{
   expiresAt?: Prisma.DateTimeFilter<"PasswordResetToken"> | Date | string
   usedAt?: Prisma.DateTimeNullableFilter<"PasswordResetToken"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"PasswordResetToken"> | Date | string
+  purpose?: Prisma.StringFilter<"PasswordResetToken"> | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
   user?: Prisma.XOR<Prisma.UserScalarRelationFilter, Prisma.UserWhereInput>
 }, "id" | "tokenHash">
@@ -237,6 +247,7 @@ export type PasswordResetTokenOrderByWithAggregationInput = {
   expiresAt?: Prisma.SortOrder
   usedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  purpose?: Prisma.SortOrder
   _count?: Prisma.PasswordResetTokenCountOrderByAggregateInput
   _max?: Prisma.PasswordResetTokenMaxOrderByAggregateInput
   _min?: Prisma.PasswordResetTokenMinOrderByAggregateInput
@@ -253,6 +264,7 @@ export type PasswordResetTokenScalarWhereWithAggregatesInput = {
   expiresAt?: Prisma.DateTimeWithAggregatesFilter<"PasswordResetToken"> | Date | string
   usedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"PasswordResetToken"> | Date | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"PasswordResetToken"> | Date | string
+  purpose?: Prisma.StringWithAggregatesFilter<"PasswordResetToken"> | string
 }
 
 export type PasswordResetTokenCreateInput = {
@@ -261,6 +273,7 @@ export type PasswordResetTokenCreateInput = {
   expiresAt: Date | string
   usedAt?: Date | string | null
   createdAt?: Date | string
+  purpose?: string
   tenant: Prisma.TenantCreateNestedOneWithoutPasswordResetTokensInput
   user: Prisma.UserCreateNestedOneWithoutPasswordResetTokensInput
 }
@@ -273,6 +286,7 @@ export type PasswordResetTokenUncheckedCreateInput = {
   expiresAt: Date | string
   usedAt?: Date | string | null
   createdAt?: Date | string
+  purpose?: string
 }
 
 export type PasswordResetTokenUpdateInput = {
@@ -281,6 +295,7 @@ export type PasswordResetTokenUpdateInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  purpose?: Prisma.StringFieldUpdateOperationsInput | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutPasswordResetTokensNestedInput
   user?: Prisma.UserUpdateOneRequiredWithoutPasswordResetTokensNestedInput
 }
@@ -293,6 +308,7 @@ export type PasswordResetTokenUncheckedUpdateInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  purpose?: Prisma.StringFieldUpdateOperationsInput | string
 }
 
 export type PasswordResetTokenCreateManyInput = {
@@ -303,6 +319,7 @@ export type PasswordResetTokenCreateManyInput = {
   expiresAt: Date | string
   usedAt?: Date | string | null
   createdAt?: Date | string
+  purpose?: string
 }
 
 export type PasswordResetTokenUpdateManyMutationInput = {
@@ -311,6 +328,7 @@ export type PasswordResetTokenUpdateManyMutationInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  purpose?: Prisma.StringFieldUpdateOperationsInput | string
 }
 
 export type PasswordResetTokenUncheckedUpdateManyInput = {
@@ -321,6 +339,7 @@ export type PasswordResetTokenUncheckedUpdateManyInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  purpose?: Prisma.StringFieldUpdateOperationsInput | string
 }
 
 export type PasswordResetTokenListRelationFilter = {
@@ -341,6 +360,7 @@ export type PasswordResetTokenCountOrderByAggregateInput = {
   expiresAt?: Prisma.SortOrder
   usedAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  purpose?: Prisma.SortOrder
 }
 
 export type PasswordResetTokenMaxOrderByAggregateInput = {
@@ -351,6 +371,7 @@ export type PasswordResetTokenMaxOrderByAggregateInput = {
   expiresAt?: Prisma.SortOrder
   usedAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  purpose?: Prisma.SortOrder
 }
 
 export type PasswordResetTokenMinOrderByAggregateInput = {
@@ -361,6 +382,7 @@ export type PasswordResetTokenMinOrderByAggregateInput = {
   expiresAt?: Prisma.SortOrder
   usedAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  purpose?: Prisma.SortOrder
 }
 
 export type PasswordResetTokenCreateNestedManyWithoutTenantInput = {
@@ -453,6 +475,7 @@ export type PasswordResetTokenCreateWithoutTenantInput = {
   expiresAt: Date | string
   usedAt?: Date | string | null
   createdAt?: Date | string
+  purpose?: string
   user: Prisma.UserCreateNestedOneWithoutPasswordResetTokensInput
 }
 
@@ -463,6 +486,7 @@ export type PasswordResetTokenUncheckedCreateWithoutTenantInput = {
   expiresAt: Date | string
   usedAt?: Date | string | null
   createdAt?: Date | string
+  purpose?: string
 }
 
 export type PasswordResetTokenCreateOrConnectWithoutTenantInput = {
@@ -502,6 +526,7 @@ export type PasswordResetTokenScalarWhereInput = {
   expiresAt?: Prisma.DateTimeFilter<"PasswordResetToken"> | Date | string
   usedAt?: Prisma.DateTimeNullableFilter<"PasswordResetToken"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"PasswordResetToken"> | Date | string
+  purpose?: Prisma.StringFilter<"PasswordResetToken"> | string
 }
 
 export type PasswordResetTokenCreateWithoutUserInput = {
@@ -510,6 +535,7 @@ export type PasswordResetTokenCreateWithoutUserInput = {
   expiresAt: Date | string
   usedAt?: Date | string | null
   createdAt?: Date | string
+  purpose?: string
   tenant: Prisma.TenantCreateNestedOneWithoutPasswordResetTokensInput
 }
 
@@ -519,6 +545,7 @@ export type PasswordResetTokenUncheckedCreateWithoutUserInput = {
   expiresAt: Date | string
   usedAt?: Date | string | null
   createdAt?: Date | string
+  purpose?: string
 }
 
 export type PasswordResetTokenCreateOrConnectWithoutUserInput = {
@@ -554,6 +581,7 @@ export type PasswordResetTokenCreateManyTenantInput = {
   expiresAt: Date | string
   usedAt?: Date | string | null
   createdAt?: Date | string
+  purpose?: string
 }
 
 export type PasswordResetTokenUpdateWithoutTenantInput = {
@@ -562,6 +590,7 @@ export type PasswordResetTokenUpdateWithoutTenantInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  purpose?: Prisma.StringFieldUpdateOperationsInput | string
   user?: Prisma.UserUpdateOneRequiredWithoutPasswordResetTokensNestedInput
 }
 
@@ -572,6 +601,7 @@ export type PasswordResetTokenUncheckedUpdateWithoutTenantInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  purpose?: Prisma.StringFieldUpdateOperationsInput | string
 }
 
 export type PasswordResetTokenUncheckedUpdateManyWithoutTenantInput = {
@@ -581,6 +611,7 @@ export type PasswordResetTokenUncheckedUpdateManyWithoutTenantInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  purpose?: Prisma.StringFieldUpdateOperationsInput | string
 }
 
 export type PasswordResetTokenCreateManyUserInput = {
@@ -589,6 +620,7 @@ export type PasswordResetTokenCreateManyUserInput = {
   expiresAt: Date | string
   usedAt?: Date | string | null
   createdAt?: Date | string
+  purpose?: string
 }
 
 export type PasswordResetTokenUpdateWithoutUserInput = {
@@ -597,6 +629,7 @@ export type PasswordResetTokenUpdateWithoutUserInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  purpose?: Prisma.StringFieldUpdateOperationsInput | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutPasswordResetTokensNestedInput
 }
 
@@ -606,6 +639,7 @@ export type PasswordResetTokenUncheckedUpdateWithoutUserInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  purpose?: Prisma.StringFieldUpdateOperationsInput | string
 }
 
 export type PasswordResetTokenUncheckedUpdateManyWithoutUserInput = {
@@ -614,6 +648,7 @@ export type PasswordResetTokenUncheckedUpdateManyWithoutUserInput = {
   expiresAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   usedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  purpose?: Prisma.StringFieldUpdateOperationsInput | string
 }
 
 
@@ -626,6 +661,7 @@ export type PasswordResetTokenSelect<ExtArgs extends runtime.Types.Extensions.In
   expiresAt?: boolean
   usedAt?: boolean
   createdAt?: boolean
+  purpose?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   user?: boolean | Prisma.UserDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["passwordResetToken"]>
@@ -638,6 +674,7 @@ export type PasswordResetTokenSelectCreateManyAndReturn<ExtArgs extends runtime.
   expiresAt?: boolean
   usedAt?: boolean
   createdAt?: boolean
+  purpose?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   user?: boolean | Prisma.UserDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["passwordResetToken"]>
@@ -650,6 +687,7 @@ export type PasswordResetTokenSelectUpdateManyAndReturn<ExtArgs extends runtime.
   expiresAt?: boolean
   usedAt?: boolean
   createdAt?: boolean
+  purpose?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   user?: boolean | Prisma.UserDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["passwordResetToken"]>
@@ -662,9 +700,10 @@ export type PasswordResetTokenSelectScalar = {
   expiresAt?: boolean
   usedAt?: boolean
   createdAt?: boolean
+  purpose?: boolean
 }
 
-export type PasswordResetTokenOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "userId" | "tokenHash" | "expiresAt" | "usedAt" | "createdAt", ExtArgs["result"]["passwordResetToken"]>
+export type PasswordResetTokenOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "userId" | "tokenHash" | "expiresAt" | "usedAt" | "createdAt" | "purpose", ExtArgs["result"]["passwordResetToken"]>
 export type PasswordResetTokenInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   user?: boolean | Prisma.UserDefaultArgs<ExtArgs>
@@ -692,6 +731,7 @@ export type $PasswordResetTokenPayload<ExtArgs extends runtime.Types.Extensions.
     expiresAt: Date
     usedAt: Date | null
     createdAt: Date
+    purpose: string
   }, ExtArgs["result"]["passwordResetToken"]>
   composites: {}
 }
@@ -1124,6 +1164,7 @@ export interface PasswordResetTokenFieldRefs {
   readonly expiresAt: Prisma.FieldRef<"PasswordResetToken", 'DateTime'>
   readonly usedAt: Prisma.FieldRef<"PasswordResetToken", 'DateTime'>
   readonly createdAt: Prisma.FieldRef<"PasswordResetToken", 'DateTime'>
+  readonly purpose: Prisma.FieldRef<"PasswordResetToken", 'String'>
 }
     
 
