@@ -296,6 +296,12 @@ try {
   process.stderr.write(`opening ${N} streams...\n`);
   const openStarted = performance.now();
   const open: { close(): void }[] = [];
+  // Memory at a quarter, half and all of N (0, 500, 1,000, 2,000 for --streams 2000): flat means
+  // each step costs the same per stream.
+  const checkpoints = [...new Set([Math.floor(N / 4), Math.floor(N / 2), N])].filter((c) => c > 0);
+  const steps: { streams: number; rss: number; heapUsed: number; external: number }[] = [
+    { streams: 0, rss: idle.rss, heapUsed: idle.heapUsed, external: idle.external },
+  ];
   // OPEN_WIDTH at a time: each open is authenticated in a transaction on a pool of 10, whose
   // 2 s wait for a connection a wider burst can pass on a loaded machine (a 500 from the auth).
   for (let i = 0; i < N; i += OPEN_WIDTH) {
@@ -303,9 +309,19 @@ try {
       openClient(port, tokens[Math.floor((i + j) / STREAMS_PER_MEMBER)]!),
     );
     open.push(...(await Promise.all(batch)));
+    if (checkpoints.includes(open.length) && open.length < N) {
+      const at = await request<ApiStats>(api, 'stats');
+      steps.push({ streams: at.streams, rss: at.rss, heapUsed: at.heapUsed, external: at.external });
+    }
   }
   const openMs = performance.now() - openStarted;
   const loaded = await request<ApiStats>(api, 'stats');
+  steps.push({
+    streams: loaded.streams,
+    rss: loaded.rss,
+    heapUsed: loaded.heapUsed,
+    external: loaded.external,
+  });
   const clientsLoaded = (await clients()).length;
   const readers = await readerNames();
 
@@ -334,6 +350,18 @@ try {
     [
       'per open stream: RSS / heap',
       `${kb((loaded.rss - idle.rss) / N)} / ${kb((loaded.heapUsed - idle.heapUsed) / N)} KB`,
+    ],
+    [
+      'API memory by streams open: RSS / heap (per stream since the previous step)',
+      steps
+        .map((s, i) => {
+          const prev = steps[i - 1];
+          const per = prev
+            ? ` (${kb((s.rss - prev.rss) / (s.streams - prev.streams))} / ${kb((s.heapUsed - prev.heapUsed) / (s.streams - prev.streams))} KB)`
+            : '';
+          return `${s.streams}: ${mb(s.rss)} / ${mb(s.heapUsed)} MB${per}`;
+        })
+        .join('; '),
     ],
     [
       'Redis clients: before / with N open (delta)',
@@ -378,7 +406,7 @@ try {
   );
   await writeFile(
     new URL('./results.json', import.meta.url),
-    `${JSON.stringify({ N, EVENTS, RATE, REPEATS, members, openMs, idle, loaded, after, clientsIdle, clientsLoaded, readers, oneRuns, manyRuns }, null, 2)}\n`,
+    `${JSON.stringify({ N, EVENTS, RATE, REPEATS, members, openMs, idle, loaded, after, steps, clientsIdle, clientsLoaded, readers, oneRuns, manyRuns }, null, 2)}\n`,
   );
   rawRunning = false;
   await rawLoop;

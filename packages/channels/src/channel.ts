@@ -328,20 +328,30 @@ export type OutboundContent =
       graphComponents?: Record<string, unknown>[];
     }
   /**
-   * A file: its bytes (`data`, uploaded by the adapter), a URL, or a provider media id (exactly
-   * one). `mimetype` is required with `data`. Adapters that cannot send one reject it as
-   * INVALID_CONTENT.
+   * A file: its bytes (`data`) or a stored file read as it is uploaded (`file`), both uploaded by
+   * the adapter, a URL, or a provider media id (exactly one). `mimetype` is required with `data`
+   * and `file`. Adapters that cannot send one reject it as INVALID_CONTENT.
    */
   | {
       type: 'media';
       kind: 'image' | 'video' | 'audio' | 'document' | 'sticker';
       data?: Uint8Array;
+      file?: OutboundMediaFile;
       url?: string;
       providerMediaId?: string;
       caption?: string;
       fileName?: string;
       mimetype?: string;
     };
+
+/**
+ * A stored file an adapter streams into its upload, never holding it whole: opened only when the
+ * upload starts (once per upload attempt), so content that is never sent opens nothing.
+ */
+export interface OutboundMediaFile {
+  /** Opens the file's bytes; undefined when it is no longer stored (INVALID_CONTENT: a retry would not find it either). */
+  open(): Promise<AsyncIterable<Uint8Array> | undefined>;
+}
 
 /** One component of a template send: the values of its placeholders. */
 export interface TemplateComponent {

@@ -52,6 +52,7 @@ export type {
   MediaRef,
   MessageContent,
   OutboundContent,
+  OutboundMediaFile,
   OutboundMessage,
   OutboundPresence,
   PairingChallenge,

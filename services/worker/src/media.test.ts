@@ -531,3 +531,138 @@ describe('a 48 MiB WhatsApp Web file streams through the worker (memory)', () =>
     expect(left.filter((name) => name.includes(messageId))).toEqual([]);
   }, 120_000);
 });
+
+describe('a 64 MiB stored file streams from storage into the Cloud API upload (memory)', () => {
+  const SIZE = 64 * 1024 * 1024;
+  const STEP = 8 * 1024 * 1024;
+
+  it('sends it byte-identical while holding well under the file in memory', async () => {
+    // The stored upload: a PDF head, then random bytes, written to the store as a stream.
+    const storage = new LocalMediaStorage(join(dir, 'outbound-big'));
+    const expected = createHash('sha256');
+    await storage.put(
+      'media/s/outbound-big',
+      (async function* () {
+        const head = Buffer.from('%PDF-1.7\n');
+        expected.update(head);
+        yield head;
+        for (let left = SIZE - head.length; left > 0; left -= 1024 * 1024) {
+          const chunk = randomBytes(Math.min(left, 1024 * 1024));
+          expected.update(chunk);
+          yield chunk;
+        }
+      })(),
+      'application/pdf',
+    );
+
+    // Graph's stand-in on loopback: the phone number lookup, a media upload read as a stream (its
+    // multipart parsed part by part, the file hashed as it arrives; a memory sample after every
+    // 8 MiB received, so the samples follow progress, not time), and the send.
+    let probe: MemoryProbe | undefined;
+    const upload = { size: 0, sha256: '', type: '', fileName: '', samples: 0 };
+    const graph = createServer(async (req, res) => {
+      const json = (status: number, body: unknown) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body));
+      };
+      if (req.method === 'GET')
+        return json(200, { id: PHONE_NUMBER_ID, display_phone_number: '+55 11 4000-0000' });
+      if (req.url?.endsWith('/messages')) {
+        for await (const _ of req);
+        return json(200, {
+          messaging_product: 'whatsapp',
+          contacts: [{ input: '5511988880003', wa_id: '5511988880003' }],
+          messages: [{ id: 'wamid.outbound-big' }],
+        });
+      }
+      const boundary = /boundary=(.+)$/.exec(req.headers['content-type'] ?? '')?.[1];
+      if (!boundary) return json(400, { error: { code: 100, message: 'not multipart' } });
+      const end = Buffer.from(`\r\n--${boundary}--\r\n`);
+      const hash = createHash('sha256');
+      let head: Buffer | undefined = Buffer.alloc(0);
+      let held = Buffer.alloc(0);
+      let received = 0;
+      let next = STEP;
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        received += chunk.length;
+        if (probe && received >= next) {
+          probe.sample();
+          next += STEP;
+        }
+        let body = chunk;
+        if (head) {
+          head = Buffer.concat([head, chunk]);
+          const at = head.indexOf('name="file"');
+          const start = at < 0 ? -1 : head.indexOf('\r\n\r\n', at);
+          if (start < 0) continue;
+          const headers = head.subarray(at, start).toString();
+          upload.fileName = /filename="([^"]*)"/.exec(headers)?.[1] ?? '';
+          upload.type = /Content-Type: (.+)/.exec(headers)?.[1] ?? '';
+          body = head.subarray(start + 4);
+          head = undefined;
+        }
+        // The file's bytes, but the closing boundary (held back until the body ends).
+        held = Buffer.concat([held, body]);
+        if (held.length > end.length) {
+          const file = held.subarray(0, held.length - end.length);
+          hash.update(file);
+          upload.size += file.length;
+          held = Buffer.from(held.subarray(held.length - end.length));
+        }
+      }
+      if (!held.equals(end)) return json(400, { error: { code: 100, message: 'no closing boundary' } });
+      upload.sha256 = hash.digest('hex');
+      upload.samples = probe?.result.samples ?? 0;
+      return json(200, { id: '4490709327384033' });
+    });
+    await new Promise<void>((resolve) => graph.listen(0, '127.0.0.1', resolve));
+    try {
+      const channel = new CloudApiChannel({
+        sessionId: 'outbound-big',
+        phoneNumberId: PHONE_NUMBER_ID,
+        accessToken: TOKEN,
+        baseUrl: `http://127.0.0.1:${(graph.address() as AddressInfo).port}`,
+        epoch: 1n,
+        readFence: async () => 1n,
+      });
+      await channel.connect();
+      const row = {
+        type: 'document' as const,
+        body: null,
+        reaction: null,
+        replyToProviderMessageId: null,
+        template: null,
+        mediaStorageKey: 'media/s/outbound-big',
+        mediaMimeType: 'application/pdf',
+        mediaFileName: 'big.pdf',
+      };
+      // Warm-up on the same path (code loaded before the baseline): a small file.
+      await storage.put('media/s/outbound-small', Buffer.from('%PDF-1.7 small'), 'application/pdf');
+      await channel.send({
+        to: '5511988880003',
+        content: (await resolveOutboundContent(
+          { ...row, mediaStorageKey: 'media/s/outbound-small' },
+          storage,
+        ))!,
+      });
+      Object.assign(upload, { size: 0, sha256: '', type: '', fileName: '', samples: 0 });
+      probe = memoryProbe();
+      const content = await resolveOutboundContent(row, storage);
+      const sent = await channel.send({ to: '5511988880003', content: content! });
+      expect(sent.providerMessageId).toBe('wamid.outbound-big');
+      expect(upload).toMatchObject({
+        size: SIZE,
+        sha256: expected.digest('hex'),
+        type: 'application/pdf',
+        fileName: 'big.pdf',
+      });
+      // Sampled at 8, 16, ... 64 MiB received (a GC before each): the file read whole would hold
+      // 64 MiB from the first sample on; the stream holds a few chunks.
+      expect(upload.samples).toBe(SIZE / STEP);
+      const growth = probe.result.peakLive - probe.result.baselineLive;
+      expect(growth, `peak growth ${(growth / 2 ** 20).toFixed(1)} MiB`).toBeLessThan(24 * 1024 * 1024);
+    } finally {
+      await new Promise((resolve) => graph.close(resolve));
+    }
+  }, 120_000);
+});

@@ -2,13 +2,15 @@
  * Outbound mapping: the port's {@link OutboundContent} and replies as Baileys message content,
  * and a failed Baileys send as a {@link ChannelError}. Pure: no socket, no Redis.
  */
+import { Readable } from 'node:stream';
 import type {
   AnyMessageContent,
   MiscMessageGenerationOptions,
+  WAMediaUpload,
   WAMessage,
   WAPresence,
 } from '@whiskeysockets/baileys';
-import type { OutboundContent, OutboundMessage, OutboundPresence } from '../channel.ts';
+import type { OutboundContent, OutboundMediaFile, OutboundMessage, OutboundPresence } from '../channel.ts';
 import { ChannelError, UnrecoverableChannelError } from '../errors.ts';
 import { recipientJid } from './jid.ts';
 import { statusCodeOf } from './lifecycle.ts';
@@ -97,23 +99,28 @@ export function toBaileysContent(content: OutboundContent, jid: string): AnyMess
 }
 
 /**
- * Media as bytes: Baileys encrypts them with a fresh media key, uploads the ciphertext to
- * WhatsApp's media servers and sends the message that points at it. URLs are refused rather than
- * handed to Baileys (which would fetch any URL from inside the worker); provider media ids are
- * a Cloud API notion.
+ * Media as bytes or a stored file: Baileys encrypts them with a fresh media key (a file as it is
+ * read, into its own temp file), uploads the ciphertext to WhatsApp's media servers and sends the
+ * message that points at it. URLs are refused rather than handed to Baileys (which would fetch
+ * any URL from inside the worker); provider media ids are a Cloud API notion.
  */
 function mediaContent(
   content: Extract<OutboundContent, { type: 'media' }>,
   invalid: (why: string) => UnrecoverableChannelError,
 ): AnyMessageContent {
-  if (content.data === undefined)
-    throw invalid('Baileys sends media from its bytes (data), not from a URL or a provider media id');
-  if (content.url !== undefined || content.providerMediaId !== undefined)
-    throw invalid('media needs exactly one of data, url or providerMediaId');
-  if (content.data.byteLength === 0) throw invalid('media without bytes');
+  if (content.data === undefined && content.file === undefined)
+    throw invalid('Baileys sends media from its bytes (data or file), not from a URL or a provider media id');
+  if (
+    [content.data, content.file, content.url, content.providerMediaId].filter((s) => s !== undefined).length >
+    1
+  )
+    throw invalid('media needs exactly one of data, file, url or providerMediaId');
+  if (content.data !== undefined && content.data.byteLength === 0) throw invalid('media without bytes');
   if (content.caption && (content.kind === 'audio' || content.kind === 'sticker'))
     throw invalid(`${content.kind} cannot carry a caption`);
-  const data = Buffer.from(content.data.buffer, content.data.byteOffset, content.data.byteLength);
+  const data: WAMediaUpload = content.file
+    ? { stream: Readable.from(openedLazily(content.file, invalid), { objectMode: false }) }
+    : Buffer.from(content.data!.buffer, content.data!.byteOffset, content.data!.byteLength);
   const caption = content.caption ? { caption: content.caption } : {};
   const mimetype = content.mimetype ? { mimetype: content.mimetype } : {};
   switch (content.kind) {
@@ -134,6 +141,24 @@ function mediaContent(
         ...caption,
       };
   }
+}
+
+/**
+ * A stored file's bytes, opened when Baileys first reads them (so a send refused before its upload
+ * opens nothing); a file that is gone, or empty, fails the send as INVALID_CONTENT.
+ */
+async function* openedLazily(
+  file: OutboundMediaFile,
+  invalid: (why: string) => UnrecoverableChannelError,
+): AsyncGenerator<Uint8Array> {
+  const bytes = await file.open();
+  if (!bytes) throw invalid('the media file is no longer stored');
+  let size = 0;
+  for await (const chunk of bytes) {
+    size += chunk.byteLength;
+    yield chunk;
+  }
+  if (size === 0) throw invalid('media without bytes');
 }
 
 /** The minimal quoted message Baileys needs to build a reply's contextInfo (stanzaId, participant, quote). */

@@ -245,26 +245,34 @@ export class CloudApiChannel implements Channel {
    * kind (over it is unrecoverable: a retry uploads the same file).
    */
   async #uploaded(content: OutboundContent): Promise<OutboundContent> {
-    if (content.type !== 'media' || content.data === undefined) return content;
+    if (content.type !== 'media' || (content.data === undefined && content.file === undefined))
+      return content;
     const invalid = (why: string) => new UnrecoverableChannelError('INVALID_CONTENT', why, { status: 400 });
-    if (content.url !== undefined || content.providerMediaId !== undefined)
-      throw invalid('media needs exactly one of data, url or providerMediaId');
+    if (
+      [content.data, content.file, content.url, content.providerMediaId].filter((s) => s !== undefined)
+        .length > 1
+    )
+      throw invalid('media needs exactly one of data, file, url or providerMediaId');
     if (!content.mimetype) throw invalid('media bytes need a mimetype');
     const limit = CLOUD_API_MEDIA_LIMITS[content.kind];
-    if (content.data.byteLength > limit)
+    if (content.data !== undefined && content.data.byteLength > limit)
       throw invalid(
         `${content.kind} of ${content.data.byteLength} bytes is over the Cloud API limit of ${limit}`,
       );
-    const { data, ...rest } = content;
+    const { data, file, ...rest } = content;
     // Validate the rest (captions on audio...) before spending an upload on it.
     toGraphContent({ ...rest, providerMediaId: '0' });
+    // A stored file streams into the upload (its size checked as it passes); opened only now.
+    const source = data ?? (await file!.open());
+    if (!source) throw invalid('the media file is no longer stored');
     const id = await uploadCloudApiMedia({
       base: this.#base,
       phoneNumberId: this.#options.phoneNumberId,
       accessToken: this.#options.accessToken,
-      data,
+      data: source,
       mimetype: content.mimetype,
       ...(content.fileName ? { fileName: content.fileName } : {}),
+      maxBytes: limit,
       timeoutMs: this.#options.requestTimeoutMs ?? 60_000,
     });
     return { ...rest, providerMediaId: id };

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { InboundMessage, MessageContent } from '../channel.ts';
+import type { InboundMessage, MessageContent, OutboundMediaFile } from '../channel.ts';
 import { ChannelEventLog } from '../testing.ts';
 import { CLOUD_API_MEDIA_LIMITS, CloudApiChannel } from './adapter.ts';
 import { cloudApiMediaFetcher, uploadCloudApiMedia } from './media.ts';
@@ -18,6 +18,15 @@ const SESSION = 'cloud-media-session';
 let emulator: EmulatorProcess;
 let receiver: SignedWebhookReceiver;
 let n = 0;
+/** A stored file as the worker hands it to a channel: opened on demand, read in 64 KiB chunks. */
+function fileOf(bytes: Buffer): OutboundMediaFile {
+  return {
+    open: async () =>
+      (async function* () {
+        for (let at = 0; at < bytes.length; at += 64 * 1024) yield bytes.subarray(at, at + 64 * 1024);
+      })(),
+  };
+}
 const peer = () => `55117777${String(++n).padStart(5, '0')}`;
 
 beforeAll(async () => {
@@ -152,7 +161,19 @@ describe('CloudApiChannel media sends', () => {
         caption: 'March',
       },
     });
-    const [image, document] = await sentTo(to);
+    // A stored file streams into the upload (multipart written part by part): the same bytes arrive.
+    const report = Buffer.concat([Buffer.from('%PDF-1.7 '), randomBytes(3 * 1024 * 1024)]);
+    await c.send({
+      to,
+      content: {
+        type: 'media',
+        kind: 'document',
+        file: fileOf(report),
+        mimetype: 'application/pdf',
+        fileName: 'report.pdf',
+      },
+    });
+    const [image, document, streamed] = await sentTo(to);
     expect(image.request.image).toEqual({ id: expect.stringMatching(/^\d+$/), caption: 'the photo' });
     expect(document.request.document).toEqual({
       id: expect.stringMatching(/^\d+$/),
@@ -169,6 +190,9 @@ describe('CloudApiChannel media sends', () => {
     const uploadedPdf = await emulator.control('GET', `/_emulator/media/${document.request.document.id}`);
     expect(uploadedPdf).toMatchObject({ mimeType: 'application/pdf', fileName: 'invoice.pdf' });
     expect(Buffer.from(uploadedPdf.dataBase64, 'base64').equals(pdf)).toBe(true);
+    const uploadedReport = await emulator.control('GET', `/_emulator/media/${streamed.request.document.id}`);
+    expect(uploadedReport).toMatchObject({ mimeType: 'application/pdf', fileName: 'report.pdf' });
+    expect(Buffer.from(uploadedReport.dataBase64, 'base64').equals(report)).toBe(true);
   });
 
   it('sends a template with its components in Graph form', async () => {
@@ -207,7 +231,7 @@ describe('CloudApiChannel media sends', () => {
           mimetype: 'image/png',
           url: 'https://x.test/a',
         },
-        /exactly one of data, url or providerMediaId/,
+        /exactly one of data, file, url or providerMediaId/,
       ],
       [
         {
@@ -221,6 +245,24 @@ describe('CloudApiChannel media sends', () => {
       [
         { type: 'media', kind: 'audio', data: Buffer.from('ogg'), mimetype: 'audio/ogg', caption: 'no' },
         /caption/,
+      ],
+      // A stored file is counted as it streams: one byte past the limit refuses the upload.
+      [
+        {
+          type: 'media',
+          kind: 'sticker',
+          file: fileOf(Buffer.alloc(CLOUD_API_MEDIA_LIMITS.sticker + 1)),
+          mimetype: 'image/webp',
+        },
+        /over the Cloud API limit/,
+      ],
+      [
+        { type: 'media', kind: 'image', file: { open: async () => undefined }, mimetype: 'image/jpeg' },
+        /no longer stored/,
+      ],
+      [
+        { type: 'media', kind: 'image', file: fileOf(Buffer.alloc(0)), mimetype: 'image/jpeg' },
+        /without bytes/,
       ],
     ] as const;
     for (const [content, reason] of cases)

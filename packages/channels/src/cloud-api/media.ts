@@ -7,7 +7,11 @@
  * - upload (outbound): `POST /{version}/{phone-number-id}/media` as multipart/form-data with
  *   `messaging_product=whatsapp`, `type` and `file` answers `{id}`; the send then names that id.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import type { ChannelMediaFetcher, MediaFetchContext } from '../channel.ts';
 import { ChannelError, UnrecoverableChannelError } from '../errors.ts';
@@ -162,33 +166,129 @@ export interface CloudApiMediaUpload {
   base: string;
   phoneNumberId: string;
   accessToken: string;
-  data: Uint8Array;
+  /** The file: its bytes, or a stream of them sent as it is read (never held whole). */
+  data: Uint8Array | AsyncIterable<Uint8Array>;
   mimetype: string;
   fileName?: string;
+  /** A streamed file past this many bytes fails the upload as INVALID_CONTENT (Meta's limit). */
+  maxBytes?: number;
   timeoutMs: number;
 }
 
 const uploadResponseSchema = z.looseObject({ id: z.string().min(1) });
 
-/** Uploads a file to the phone number's media (`POST /{phone-number-id}/media`) and answers Meta's media id. */
-export async function uploadCloudApiMedia(upload: CloudApiMediaUpload): Promise<string> {
-  const form = new FormData();
-  form.set('messaging_product', 'whatsapp');
-  form.set('type', upload.mimetype);
-  form.set(
-    'file',
-    new Blob([upload.data as Uint8Array<ArrayBuffer>], { type: upload.mimetype }),
-    upload.fileName ?? 'file',
-  );
-  let response: Response;
+/** Bytes of a Graph answer read at most (its JSON is a few hundred bytes). */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/**
+ * POSTs `body` as it is read (node:http: each chunk written once the socket took the last; the
+ * global fetch keeps a streamed request body's chunks until the request is done) and answers the
+ * status and the JSON body (undefined when it is not JSON).
+ */
+async function postStream(
+  url: URL,
+  headers: Record<string, string>,
+  body: AsyncIterable<Uint8Array>,
+  signal: AbortSignal,
+): Promise<{ status: number; ok: boolean; json: unknown }> {
+  const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
+    method: 'POST',
+    headers,
+    signal,
+  });
+  const answered = new Promise<IncomingMessage>((resolve, reject) => {
+    request.once('response', resolve);
+    request.once('error', reject);
+  });
+  // A failed write is reported by the request (or the body's own error by pipeline).
+  answered.catch(() => {});
+  await pipeline(Readable.from(body, { objectMode: false }), request);
+  const response = await answered;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_ANSWER_BYTES) {
+      response.destroy();
+      break;
+    }
+    chunks.push(chunk);
+  }
+  let json: unknown;
   try {
-    response = await fetch(`${upload.base}/${encodeURIComponent(upload.phoneNumberId)}/media`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${upload.accessToken}` },
-      body: form,
-      signal: AbortSignal.timeout(upload.timeoutMs),
+    json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    json = undefined;
+  }
+  const status = response.statusCode ?? 0;
+  return { status, ok: status >= 200 && status < 300, json };
+}
+
+/** A multipart field name or file name as browsers' FormData escapes it (", CR and LF). */
+function escapeFormName(name: string): string {
+  return name.replace(/"/g, '%22').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+
+/**
+ * Uploads a file to the phone number's media (`POST /{phone-number-id}/media`, multipart/form-data
+ * streamed part by part: the file's bytes pass through as they are read) and answers Meta's media id.
+ */
+export async function uploadCloudApiMedia(upload: CloudApiMediaUpload): Promise<string> {
+  if (/[\r\n]/.test(upload.mimetype))
+    throw new UnrecoverableChannelError('INVALID_CONTENT', 'the media type is not a header value', {
+      status: 400,
     });
+  const boundary = `----switchboard-${randomBytes(16).toString('hex')}`;
+  const field = (name: string, value: string) =>
+    `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
+  const head = Buffer.from(
+    field('messaging_product', 'whatsapp') +
+      field('type', upload.mimetype) +
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${escapeFormName(upload.fileName ?? 'file')}"\r\nContent-Type: ${upload.mimetype}\r\n\r\n`,
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  // Set when the file itself is refused mid-stream (fetch reports a failed body as its own error).
+  let refused: UnrecoverableChannelError | undefined;
+  const { data, maxBytes } = upload;
+  async function* parts(): AsyncGenerator<Uint8Array> {
+    yield head;
+    if (data instanceof Uint8Array) yield data;
+    else {
+      let size = 0;
+      for await (const chunk of data) {
+        size += chunk.byteLength;
+        if (maxBytes !== undefined && size > maxBytes) {
+          refused = new UnrecoverableChannelError(
+            'INVALID_CONTENT',
+            `the media file is over the Cloud API limit of ${maxBytes} bytes`,
+            { status: 400 },
+          );
+          throw refused;
+        }
+        yield chunk;
+      }
+      if (size === 0) {
+        refused = new UnrecoverableChannelError('INVALID_CONTENT', 'media without bytes', { status: 400 });
+        throw refused;
+      }
+    }
+    yield tail;
+  }
+  let response: { status: number; ok: boolean; json: unknown };
+  try {
+    response = await postStream(
+      new URL(`${upload.base}/${encodeURIComponent(upload.phoneNumberId)}/media`),
+      {
+        authorization: `Bearer ${upload.accessToken}`,
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+      },
+      parts(),
+      AbortSignal.timeout(upload.timeoutMs),
+    );
   } catch (error) {
+    if (refused) throw refused;
+    // The file may not have been read at all (the connection failed first): let go of it.
+    if (!(data instanceof Uint8Array)) (data as { destroy?(): void }).destroy?.();
     const timeout = error instanceof Error && error.name === 'TimeoutError';
     // Nothing is sent to the customer by an upload, so a retry is always safe.
     throw new ChannelError(
@@ -200,7 +300,7 @@ export async function uploadCloudApiMedia(upload: CloudApiMediaUpload): Promise<
       },
     );
   }
-  const json = await response.json().catch(() => undefined);
+  const json = response.json;
   if (!response.ok) throw channelErrorFromGraph(response.status, json, 'media upload');
   const parsed = uploadResponseSchema.safeParse(json);
   if (!parsed.success)

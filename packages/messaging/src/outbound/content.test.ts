@@ -95,7 +95,7 @@ describe('contentFromMessage', () => {
 });
 
 describe('resolveOutboundContent', () => {
-  it("reads a media row's file from storage: bytes, type, file name and caption", async () => {
+  it("names a media row's file in storage, opened as a stream: bytes, type, file name and caption", async () => {
     const pdf = Buffer.from('%PDF-1.7 the contract');
     await storage.put('media/s1/doc', pdf, 'application/pdf');
     const content = await resolveOutboundContent(
@@ -115,7 +115,12 @@ describe('resolveOutboundContent', () => {
       fileName: 'contract.pdf',
       caption: 'please sign',
     });
-    expect(content?.type === 'media' && Buffer.from(content.data!).equals(pdf)).toBe(true);
+    // Nothing is read until the channel opens it; then it streams, chunk by chunk.
+    expect(content?.type === 'media' && content.data).toBeFalsy();
+    const opened = content?.type === 'media' ? await content.file!.open() : undefined;
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of opened!) chunks.push(chunk);
+    expect(Buffer.concat(chunks).equals(pdf)).toBe(true);
   });
 
   it('drops the caption of audio and stickers, which carry none', async () => {
@@ -133,9 +138,10 @@ describe('resolveOutboundContent', () => {
     expect(content && 'caption' in content).toBe(false);
   });
 
-  it('answers undefined when the file is not there, or there is no storage, or no key or type', async () => {
+  it('answers undefined when there is no storage, or no key or type; a file not there opens as undefined', async () => {
     const media = row({ type: 'image', mediaStorageKey: 'media/s1/missing', mediaMimeType: 'image/jpeg' });
-    expect(await resolveOutboundContent(media, storage)).toBeUndefined();
+    const missing = await resolveOutboundContent(media, storage);
+    expect(missing?.type === 'media' && (await missing.file!.open())).toBeUndefined();
     expect(await resolveOutboundContent(media, undefined)).toBeUndefined();
     await storage.put('media/s1/img', Buffer.from([0xff, 0xd8, 0xff]), 'image/jpeg');
     expect(
@@ -146,18 +152,17 @@ describe('resolveOutboundContent', () => {
     ).toBeUndefined();
   });
 
-  it('throws when storage fails (so the send is retried), and passes other rows to contentFromMessage', async () => {
+  it('a storage that fails fails the open (so the send is retried), and other rows go to contentFromMessage', async () => {
     const failing = {
-      get: async () => {
+      open: async () => {
         throw new Error('S3 unreachable');
       },
     };
-    await expect(
-      resolveOutboundContent(
-        row({ type: 'video', mediaStorageKey: 'media/s/v', mediaMimeType: 'video/mp4' }),
-        failing,
-      ),
-    ).rejects.toThrow(/S3 unreachable/);
+    const video = await resolveOutboundContent(
+      row({ type: 'video', mediaStorageKey: 'media/s/v', mediaMimeType: 'video/mp4' }),
+      failing,
+    );
+    await expect(video?.type === 'media' && video.file!.open()).rejects.toThrow(/S3 unreachable/);
     expect(await resolveOutboundContent(row({ type: 'text', body: 'hello' }), failing)).toEqual({
       type: 'text',
       text: 'hello',

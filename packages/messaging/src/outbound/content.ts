@@ -105,31 +105,33 @@ export function contentFromMessage(
   }
 }
 
-/** Reads stored media; the port's `get` (MediaStorage in media/storage.ts). */
+/** Opens stored media as a stream; the port's `open` (MediaStorage in media/storage.ts). */
 export interface OutboundMediaSource {
-  get(key: string): Promise<Uint8Array | undefined>;
+  open(key: string): Promise<AsyncIterable<Uint8Array> | undefined>;
 }
 
 /**
- * What to send for a stored outbound message, reading a media message's file from storage (the
- * API stored the upload there and recorded its key, type and name); everything else as
- * {@link contentFromMessage}. Undefined when the row holds nothing sendable, including a media row
- * whose file is not in storage (or no storage is configured): retrying would not find it either.
- * A storage read that fails (S3 unreachable) throws, so the job is retried.
+ * What to send for a stored outbound message; a media message's file is named, not read: the
+ * channel opens it from storage when its upload starts and streams it (the API stored the upload
+ * there and recorded its key, type and name), so a send never holds the file whole. Everything
+ * else as {@link contentFromMessage}. Undefined when the row holds nothing sendable (or no storage
+ * is configured for a media row): retrying would not change that. A file gone from storage fails
+ * the send as INVALID_CONTENT when it is opened; a storage read that fails (S3 unreachable)
+ * fails it as a retryable error.
  */
 export async function resolveOutboundContent(
   message: OutboundMessageColumns,
   storage: OutboundMediaSource | undefined,
 ): Promise<OutboundContent | undefined> {
   if (!MEDIA_KINDS.has(message.type)) return contentFromMessage(message);
-  if (!message.mediaStorageKey || !message.mediaMimeType || !storage) return undefined;
-  const data = await storage.get(message.mediaStorageKey);
-  if (!data) return undefined;
+  const key = message.mediaStorageKey;
+  if (!key || !message.mediaMimeType || !storage) return undefined;
+  const file = { open: () => storage.open(key) };
   const kind = message.type as Extract<OutboundContent, { type: 'media' }>['kind'];
   return {
     type: 'media',
     kind,
-    data,
+    file,
     mimetype: message.mediaMimeType,
     ...(message.mediaFileName ? { fileName: message.mediaFileName } : {}),
     // Audio and stickers carry no caption on either channel.

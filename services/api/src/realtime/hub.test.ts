@@ -38,7 +38,7 @@ describe('RealtimeHub', () => {
           code: 'unavailable',
           status: 503,
         });
-      expect(hub.stats()).toEqual({ streams: 0, readers: 0 });
+      expect(hub.stats()).toEqual({ streams: 0, readers: 0, draining: 0 });
     } finally {
       await hub.close();
       redis.disconnect();

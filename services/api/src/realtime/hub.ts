@@ -46,6 +46,11 @@ export interface RealtimeHubOptions {
    * dropped as too slow; it resumes losslessly with Last-Event-ID. Default 256 KiB.
    */
   maxBufferedBytes?: number;
+  /**
+   * How long a stream dropped as too slow has to read what is buffered and its final
+   * `stream.closed` event before its socket is cut, ms. Default 10 s.
+   */
+  slowCloseGraceMs?: number;
   /** How long one XREAD blocks, ms; a keepalive comment goes out after each empty read. Default 15 s. */
   blockMs?: number;
   /** Entries per XREAD and per resumption page. Default 500. */
@@ -98,20 +103,25 @@ export interface StreamAdmission {
  * reason and ends. A member's stream also ends when its access token expires.
  *
  * Backpressure: a stream whose unsent bytes in this process pass `maxBufferedBytes` is dropped
- * (counted under reason `slow_consumer`), never buffered without bound; its client reconnects with
- * the last id it received and reads the rest from Redis.
+ * (counted under reason `slow_consumer`), never buffered without bound: nothing more is written to
+ * it but a final `stream.closed` event, and its socket is cut if that is not read within
+ * `slowCloseGraceMs`. Its client reconnects with the last id it received and reads the rest from
+ * Redis.
  */
 export class RealtimeHub {
   readonly redis: Redis;
   readonly maxStreamsPerPrincipal: number;
   readonly recheckIntervalMs: number;
   readonly maxBufferedBytes: number;
+  readonly slowCloseGraceMs: number;
   readonly blockMs: number;
   readonly readCount: number;
   private readonly checkPrincipals: PrincipalCheck;
   private readonly logger: RealtimeHubOptions['logger'];
   private readonly readers = new Map<string, TenantReader>();
   private readonly perPrincipal = new Map<string, number>();
+  /** Responses of slow streams still flushing their final event (cut at shutdown). */
+  private readonly draining = new Set<ServerResponse>();
   private readonly closedTotal: { inc(labels: { reason: StreamCloseReason }): void } | undefined;
   private readonly deliveryLag: { observe(seconds: number): void } | undefined;
   private readonly recheckTimer: ReturnType<typeof setInterval>;
@@ -127,6 +137,7 @@ export class RealtimeHub {
     this.maxStreamsPerPrincipal = options.maxStreamsPerPrincipal ?? 16;
     this.recheckIntervalMs = options.recheckIntervalMs ?? 30_000;
     this.maxBufferedBytes = options.maxBufferedBytes ?? 256 * 1024;
+    this.slowCloseGraceMs = options.slowCloseGraceMs ?? 10_000;
     this.blockMs = options.blockMs ?? 15_000;
     this.readCount = options.readCount ?? 500;
     this.logger = options.logger;
@@ -162,10 +173,11 @@ export class RealtimeHub {
   }
 
   /** Open streams and tenant readers (each reader is one Redis connection). */
-  stats(): { streams: number; readers: number } {
+  /** Open streams, tenant readers, and slow streams' responses still flushing their final event. */
+  stats(): { streams: number; readers: number; draining: number } {
     let streams = 0;
     for (const reader of this.readers.values()) streams += reader.streams.size;
-    return { streams, readers: this.readers.size };
+    return { streams, readers: this.readers.size, draining: this.draining.size };
   }
 
   /**
@@ -266,6 +278,8 @@ export class RealtimeHub {
       reader.stop();
     }
     this.readers.clear();
+    for (const res of this.draining) res.destroy();
+    this.draining.clear();
     await this.running;
   }
 
@@ -317,6 +331,12 @@ export class RealtimeHub {
       this.readers.delete(reader.key);
       reader.stop();
     }
+  }
+
+  /** @internal A slow stream's response flushes its final event until it closes (or shutdown cuts it). */
+  lingering(res: ServerResponse): void {
+    this.draining.add(res);
+    res.once('close', () => this.draining.delete(res));
   }
 
   /** @internal A read was written to every stream: its entries' lag since their append. */

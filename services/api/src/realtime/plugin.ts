@@ -7,7 +7,7 @@ import { databasePrincipalCheck } from './principal-check.ts';
 /** The realtime settings buildApp takes (REALTIME_* in config.ts). */
 export type RealtimeOptions = Pick<
   RealtimeHubOptions,
-  'maxStreamsPerPrincipal' | 'recheckIntervalMs' | 'maxBufferedBytes' | 'blockMs'
+  'maxStreamsPerPrincipal' | 'recheckIntervalMs' | 'maxBufferedBytes' | 'slowCloseGraceMs' | 'blockMs'
 >;
 
 declare module 'fastify' {

@@ -37,8 +37,12 @@ export interface StreamHost {
   readonly readCount: number;
   /** Bytes the stream may leave waiting in this process before it is dropped. */
   readonly maxBufferedBytes: number;
+  /** How long a slow stream's client has to read its buffer and final event before its socket is cut, ms. */
+  readonly slowCloseGraceMs: number;
   /** The stream ended, for `reason`. */
   streamClosed(stream: RealtimeStream, reason: StreamCloseReason): void;
+  /** A slow stream's response is flushing its final event: the hub cuts it at shutdown. */
+  lingering(res: ServerResponse): void;
 }
 
 /** What a stream needs of its tenant reader (TenantReader). */
@@ -230,12 +234,19 @@ export class RealtimeStream {
     clearTimeout(this.expiryTimer);
     this.hub.streamClosed(this, reason);
     if (reason === 'client_closed') return;
-    if (reason === 'slow_consumer') {
-      // Its buffer is full: a final event would wait behind it. The socket is cut instead.
-      this.res.destroy();
-      return;
-    }
     const data = JSON.stringify({ type: 'stream.closed', reason, message: CLOSE_MESSAGES[reason] });
     this.res.end(`event: stream.closed\ndata: ${data}\n\n`);
+    if (reason === 'slow_consumer' && !this.res.destroyed) {
+      // Nothing more is written: the final event waits behind the buffer (a few hundred bytes past
+      // the bound), and a client that has not read it all within the grace has its socket cut.
+      const cut = setTimeout(() => this.res.destroy(), this.hub.slowCloseGraceMs);
+      cut.unref();
+      this.res.once('close', () => clearTimeout(cut));
+      // Read to its end: the connection closes rather than wait for another request (the
+      // response lets go of its socket once finished, so the socket is taken now).
+      const socket = this.res.socket;
+      this.res.once('finish', () => socket?.destroy());
+      this.hub.lingering(this.res);
+    }
   }
 }

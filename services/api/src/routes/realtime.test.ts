@@ -220,7 +220,13 @@ describe('realtime streams and their credentials', () => {
   beforeAll(async () => {
     metrics = new MetricsRegistry({ service: 'realtime-test', collectDefaultMetrics: false });
     rt = await build(
-      { maxStreamsPerPrincipal: 2, maxBufferedBytes: 256 * 1024, recheckIntervalMs: 3_600_000 },
+      {
+        maxStreamsPerPrincipal: 2,
+        maxBufferedBytes: 256 * 1024,
+        recheckIntervalMs: 3_600_000,
+        // The slow client below reads its final event whenever it resumes, not within a time.
+        slowCloseGraceMs: 3_600_000,
+      },
       metrics,
     );
     url = `${await rt.listen({ port: 0, host: '127.0.0.1' })}/v1/realtime`;
@@ -393,7 +399,7 @@ describe('realtime streams and their credentials', () => {
     );
   });
 
-  it('a client that does not read is dropped (and counted), while a reading client gets everything', async () => {
+  it('a client that does not read is dropped with a final event (and counted), while a reading client gets everything', async () => {
     // The earlier tests' streams are not read either: closed first, so only this test's two count.
     for (const stream of opened.splice(0)) await stream.close();
     await eventually('no stream open', () => rt.realtime.stats().streams === 0, 10_000);
@@ -410,8 +416,12 @@ describe('realtime streams and their credentials', () => {
     socket.on('close', () => {
       closed = true;
     });
+    let after = '';
     socket.on('data', (chunk: Buffer) => {
-      if (stopped) return;
+      if (stopped) {
+        after += chunk.toString('latin1');
+        return;
+      }
       received += chunk.toString('latin1');
       if (received.includes(': connected')) {
         stopped = true;
@@ -447,11 +457,23 @@ describe('realtime streams and their credentials', () => {
       }
     }
     expect(await closedCount('slow_consumer')).toBe(before + 1);
-    // The reading client got every event, in order; the slow one's socket was cut (it ends once
-    // read), and the process holds no stream for it.
+    // The reading client got every event, in order. The process holds no stream for the slow one,
+    // only its response flushing what was buffered and the final event: nothing more is written.
     expect(seen).toEqual(ids);
+    expect(rt.realtime.stats()).toMatchObject({ streams: 1, draining: 1 });
     socket.resume();
     await eventually('the slow socket closed', () => closed, 10_000);
+    // Read to the end (HTTP/1.1 chunked): events, then the final event naming the reason, then the
+    // last chunk, once.
+    const marker = 'event: stream.closed\ndata: ';
+    const at = after.indexOf(marker);
+    expect(at).toBeGreaterThan(-1);
+    expect(after.indexOf(marker, at + 1)).toBe(-1);
+    const rest = after.slice(at + marker.length);
+    const line = rest.slice(0, rest.indexOf('\n'));
+    expect(JSON.parse(line)).toMatchObject({ type: 'stream.closed', reason: 'slow_consumer' });
+    expect(rest.slice(line.length)).toBe('\n\n\r\n0\r\n\r\n');
+    expect(rt.realtime.stats().draining).toBe(0);
     socket.destroy();
     const id = await publishRealtimeEvent(redis, keyA(), event(randomUUID()));
     expect((await reading.nextEvent())?.id).toBe(id);
