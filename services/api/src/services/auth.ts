@@ -9,6 +9,7 @@ import { hashCredential, newTenantToken, tenantSlugOfToken } from '../auth/token
 import type { ApiContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { memberProfileOf, signAccessToken } from '../plugins/auth.ts';
+import { type TwoFactorStep, twoFactorStepFor } from './two-factor-challenge.ts';
 
 /** What login and refresh answer. */
 export interface TokenPair {
@@ -21,7 +22,8 @@ export interface TokenPair {
 // A hash to verify against when the account does not exist, so "no such user" takes as long as "wrong password".
 let dummyHash: Promise<string> | undefined;
 
-async function issueTokens(
+/** Issues an access token and a refresh token of `familyId` (the sign-in's second step uses it too). */
+export async function issueTokens(
   ctx: ApiContext,
   tenant: { id: string; slug: string },
   userId: string,
@@ -92,13 +94,14 @@ async function claimAttempt(
 /**
  * Checks email and password (of `tenant`, default the configured one) and issues a token pair.
  * Failures count per account and per IP in Redis; past the limit the account (or IP) is locked
- * for `loginLockoutMs`. A hash with old parameters is replaced after a good login.
+ * for `loginLockoutMs`. A hash with old parameters is replaced after a good login. A member with
+ * two-factor sign-in (or required to enrol) gets the second step instead of tokens.
  */
 export async function login(
   ctx: ApiContext,
   request: FastifyRequest,
   input: { tenant?: string | undefined; email: string; password: string },
-): Promise<TokenPair> {
+): Promise<TokenPair | TwoFactorStep> {
   const tenantSlug = input.tenant ?? ctx.defaultTenant;
   const tenant = { id: tenantIdForSlug(tenantSlug), slug: tenantSlug };
   const address = input.email.toLowerCase();
@@ -130,12 +133,17 @@ export async function login(
   // A good password clears the account's failures and gives back the IP's slot it took.
   await ctx.redis.eval(RELEASE_ATTEMPT, 2, accountKey, ipKey);
   const rehash = needsRehash(stored, ctx.scrypt) ? await hashPassword(input.password, ctx.scrypt) : undefined;
+  const secondStep = await twoFactorStepFor(ctx, tenant, user.id);
   return await withTenant(ctx.db, tenant.id, async (tx) => {
     await tx.user.update({
       where: { id: user.id },
-      data: { lastLoginAt: new Date(), ...(rehash ? { passwordHash: rehash } : {}) },
+      // Signed in only after the second step (verifySignIn records it then).
+      data: {
+        ...(secondStep ? {} : { lastLoginAt: new Date() }),
+        ...(rehash ? { passwordHash: rehash } : {}),
+      },
     });
-    return await issueTokens(ctx, tenant, user.id, randomUUID(), tx);
+    return secondStep ?? (await issueTokens(ctx, tenant, user.id, randomUUID(), tx));
   });
 }
 

@@ -141,3 +141,13 @@ export type AuditLogEntry = Prisma.AuditLogEntryModel
  * 
  */
 export type OutboxEntry = Prisma.OutboxEntryModel
+/**
+ * Model TwoFactorCredential
+ * 
+ */
+export type TwoFactorCredential = Prisma.TwoFactorCredentialModel
+/**
+ * Model TenantSecurityPolicy
+ * 
+ */
+export type TenantSecurityPolicy = Prisma.TenantSecurityPolicyModel

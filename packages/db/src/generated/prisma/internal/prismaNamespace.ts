@@ -416,7 +416,9 @@ export const ModelName = {
   WebhookDelivery: 'WebhookDelivery',
   IdempotencyKey: 'IdempotencyKey',
   AuditLogEntry: 'AuditLogEntry',
-  OutboxEntry: 'OutboxEntry'
+  OutboxEntry: 'OutboxEntry',
+  TwoFactorCredential: 'TwoFactorCredential',
+  TenantSecurityPolicy: 'TenantSecurityPolicy'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -432,7 +434,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry"
+    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "twoFactorCredential" | "tenantSecurityPolicy"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1916,6 +1918,154 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    TwoFactorCredential: {
+      payload: Prisma.$TwoFactorCredentialPayload<ExtArgs>
+      fields: Prisma.TwoFactorCredentialFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.TwoFactorCredentialFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TwoFactorCredentialPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.TwoFactorCredentialFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TwoFactorCredentialPayload>
+        }
+        findFirst: {
+          args: Prisma.TwoFactorCredentialFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TwoFactorCredentialPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.TwoFactorCredentialFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TwoFactorCredentialPayload>
+        }
+        findMany: {
+          args: Prisma.TwoFactorCredentialFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TwoFactorCredentialPayload>[]
+        }
+        create: {
+          args: Prisma.TwoFactorCredentialCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TwoFactorCredentialPayload>
+        }
+        createMany: {
+          args: Prisma.TwoFactorCredentialCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.TwoFactorCredentialCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TwoFactorCredentialPayload>[]
+        }
+        delete: {
+          args: Prisma.TwoFactorCredentialDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TwoFactorCredentialPayload>
+        }
+        update: {
+          args: Prisma.TwoFactorCredentialUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TwoFactorCredentialPayload>
+        }
+        deleteMany: {
+          args: Prisma.TwoFactorCredentialDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.TwoFactorCredentialUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.TwoFactorCredentialUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TwoFactorCredentialPayload>[]
+        }
+        upsert: {
+          args: Prisma.TwoFactorCredentialUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TwoFactorCredentialPayload>
+        }
+        aggregate: {
+          args: Prisma.TwoFactorCredentialAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateTwoFactorCredential>
+        }
+        groupBy: {
+          args: Prisma.TwoFactorCredentialGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.TwoFactorCredentialGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.TwoFactorCredentialCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.TwoFactorCredentialCountAggregateOutputType> | number
+        }
+      }
+    }
+    TenantSecurityPolicy: {
+      payload: Prisma.$TenantSecurityPolicyPayload<ExtArgs>
+      fields: Prisma.TenantSecurityPolicyFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.TenantSecurityPolicyFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TenantSecurityPolicyPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.TenantSecurityPolicyFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TenantSecurityPolicyPayload>
+        }
+        findFirst: {
+          args: Prisma.TenantSecurityPolicyFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TenantSecurityPolicyPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.TenantSecurityPolicyFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TenantSecurityPolicyPayload>
+        }
+        findMany: {
+          args: Prisma.TenantSecurityPolicyFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TenantSecurityPolicyPayload>[]
+        }
+        create: {
+          args: Prisma.TenantSecurityPolicyCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TenantSecurityPolicyPayload>
+        }
+        createMany: {
+          args: Prisma.TenantSecurityPolicyCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.TenantSecurityPolicyCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TenantSecurityPolicyPayload>[]
+        }
+        delete: {
+          args: Prisma.TenantSecurityPolicyDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TenantSecurityPolicyPayload>
+        }
+        update: {
+          args: Prisma.TenantSecurityPolicyUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TenantSecurityPolicyPayload>
+        }
+        deleteMany: {
+          args: Prisma.TenantSecurityPolicyDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.TenantSecurityPolicyUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.TenantSecurityPolicyUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TenantSecurityPolicyPayload>[]
+        }
+        upsert: {
+          args: Prisma.TenantSecurityPolicyUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$TenantSecurityPolicyPayload>
+        }
+        aggregate: {
+          args: Prisma.TenantSecurityPolicyAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateTenantSecurityPolicy>
+        }
+        groupBy: {
+          args: Prisma.TenantSecurityPolicyGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.TenantSecurityPolicyGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.TenantSecurityPolicyCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.TenantSecurityPolicyCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -2279,6 +2429,29 @@ export const OutboxEntryScalarFieldEnum = {
 } as const
 
 export type OutboxEntryScalarFieldEnum = (typeof OutboxEntryScalarFieldEnum)[keyof typeof OutboxEntryScalarFieldEnum]
+
+
+export const TwoFactorCredentialScalarFieldEnum = {
+  tenantId: 'tenantId',
+  userId: 'userId',
+  secretCiphertext: 'secretCiphertext',
+  confirmedAt: 'confirmedAt',
+  lastUsedStep: 'lastUsedStep',
+  recoveryCodeHashes: 'recoveryCodeHashes',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt'
+} as const
+
+export type TwoFactorCredentialScalarFieldEnum = (typeof TwoFactorCredentialScalarFieldEnum)[keyof typeof TwoFactorCredentialScalarFieldEnum]
+
+
+export const TenantSecurityPolicyScalarFieldEnum = {
+  tenantId: 'tenantId',
+  requireTwoFactorForAdmins: 'requireTwoFactorForAdmins',
+  updatedAt: 'updatedAt'
+} as const
+
+export type TenantSecurityPolicyScalarFieldEnum = (typeof TenantSecurityPolicyScalarFieldEnum)[keyof typeof TenantSecurityPolicyScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -2764,6 +2937,8 @@ export type GlobalOmitConfig = {
   idempotencyKey?: Prisma.IdempotencyKeyOmit
   auditLogEntry?: Prisma.AuditLogEntryOmit
   outboxEntry?: Prisma.OutboxEntryOmit
+  twoFactorCredential?: Prisma.TwoFactorCredentialOmit
+  tenantSecurityPolicy?: Prisma.TenantSecurityPolicyOmit
 }
 
 /* Types for Logging */

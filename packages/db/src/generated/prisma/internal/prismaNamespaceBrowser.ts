@@ -70,7 +70,9 @@ export const ModelName = {
   WebhookDelivery: 'WebhookDelivery',
   IdempotencyKey: 'IdempotencyKey',
   AuditLogEntry: 'AuditLogEntry',
-  OutboxEntry: 'OutboxEntry'
+  OutboxEntry: 'OutboxEntry',
+  TwoFactorCredential: 'TwoFactorCredential',
+  TenantSecurityPolicy: 'TenantSecurityPolicy'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -413,6 +415,29 @@ export const OutboxEntryScalarFieldEnum = {
 } as const
 
 export type OutboxEntryScalarFieldEnum = (typeof OutboxEntryScalarFieldEnum)[keyof typeof OutboxEntryScalarFieldEnum]
+
+
+export const TwoFactorCredentialScalarFieldEnum = {
+  tenantId: 'tenantId',
+  userId: 'userId',
+  secretCiphertext: 'secretCiphertext',
+  confirmedAt: 'confirmedAt',
+  lastUsedStep: 'lastUsedStep',
+  recoveryCodeHashes: 'recoveryCodeHashes',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt'
+} as const
+
+export type TwoFactorCredentialScalarFieldEnum = (typeof TwoFactorCredentialScalarFieldEnum)[keyof typeof TwoFactorCredentialScalarFieldEnum]
+
+
+export const TenantSecurityPolicyScalarFieldEnum = {
+  tenantId: 'tenantId',
+  requireTwoFactorForAdmins: 'requireTwoFactorForAdmins',
+  updatedAt: 'updatedAt'
+} as const
+
+export type TenantSecurityPolicyScalarFieldEnum = (typeof TenantSecurityPolicyScalarFieldEnum)[keyof typeof TenantSecurityPolicyScalarFieldEnum]
 
 
 export const SortOrder = {

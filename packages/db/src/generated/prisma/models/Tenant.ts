@@ -200,6 +200,8 @@ export type TenantWhereInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryListRelationFilter
   idempotencyKeys?: Prisma.IdempotencyKeyListRelationFilter
   auditLog?: Prisma.AuditLogEntryListRelationFilter
+  twoFactorCredentials?: Prisma.TwoFactorCredentialListRelationFilter
+  securityPolicy?: Prisma.XOR<Prisma.TenantSecurityPolicyNullableScalarRelationFilter, Prisma.TenantSecurityPolicyWhereInput> | null
   outbox?: Prisma.OutboxEntryListRelationFilter
 }
 
@@ -227,6 +229,8 @@ export type TenantOrderByWithRelationInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryOrderByRelationAggregateInput
   idempotencyKeys?: Prisma.IdempotencyKeyOrderByRelationAggregateInput
   auditLog?: Prisma.AuditLogEntryOrderByRelationAggregateInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialOrderByRelationAggregateInput
+  securityPolicy?: Prisma.TenantSecurityPolicyOrderByWithRelationInput
   outbox?: Prisma.OutboxEntryOrderByRelationAggregateInput
 }
 
@@ -257,6 +261,8 @@ export type TenantWhereUniqueInput = Prisma.AtLeast<{
   webhookDeliveries?: Prisma.WebhookDeliveryListRelationFilter
   idempotencyKeys?: Prisma.IdempotencyKeyListRelationFilter
   auditLog?: Prisma.AuditLogEntryListRelationFilter
+  twoFactorCredentials?: Prisma.TwoFactorCredentialListRelationFilter
+  securityPolicy?: Prisma.XOR<Prisma.TenantSecurityPolicyNullableScalarRelationFilter, Prisma.TenantSecurityPolicyWhereInput> | null
   outbox?: Prisma.OutboxEntryListRelationFilter
 }, "id" | "slug">
 
@@ -306,6 +312,8 @@ export type TenantCreateInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -333,6 +341,8 @@ export type TenantUncheckedCreateInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -360,6 +370,8 @@ export type TenantUpdateInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -387,6 +399,8 @@ export type TenantUncheckedUpdateInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -717,6 +731,34 @@ export type TenantUpdateOneRequiredWithoutOutboxNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.TenantUpdateToOneWithWhereWithoutOutboxInput, Prisma.TenantUpdateWithoutOutboxInput>, Prisma.TenantUncheckedUpdateWithoutOutboxInput>
 }
 
+export type TenantCreateNestedOneWithoutTwoFactorCredentialsInput = {
+  create?: Prisma.XOR<Prisma.TenantCreateWithoutTwoFactorCredentialsInput, Prisma.TenantUncheckedCreateWithoutTwoFactorCredentialsInput>
+  connectOrCreate?: Prisma.TenantCreateOrConnectWithoutTwoFactorCredentialsInput
+  connect?: Prisma.TenantWhereUniqueInput
+}
+
+export type TenantUpdateOneRequiredWithoutTwoFactorCredentialsNestedInput = {
+  create?: Prisma.XOR<Prisma.TenantCreateWithoutTwoFactorCredentialsInput, Prisma.TenantUncheckedCreateWithoutTwoFactorCredentialsInput>
+  connectOrCreate?: Prisma.TenantCreateOrConnectWithoutTwoFactorCredentialsInput
+  upsert?: Prisma.TenantUpsertWithoutTwoFactorCredentialsInput
+  connect?: Prisma.TenantWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.TenantUpdateToOneWithWhereWithoutTwoFactorCredentialsInput, Prisma.TenantUpdateWithoutTwoFactorCredentialsInput>, Prisma.TenantUncheckedUpdateWithoutTwoFactorCredentialsInput>
+}
+
+export type TenantCreateNestedOneWithoutSecurityPolicyInput = {
+  create?: Prisma.XOR<Prisma.TenantCreateWithoutSecurityPolicyInput, Prisma.TenantUncheckedCreateWithoutSecurityPolicyInput>
+  connectOrCreate?: Prisma.TenantCreateOrConnectWithoutSecurityPolicyInput
+  connect?: Prisma.TenantWhereUniqueInput
+}
+
+export type TenantUpdateOneRequiredWithoutSecurityPolicyNestedInput = {
+  create?: Prisma.XOR<Prisma.TenantCreateWithoutSecurityPolicyInput, Prisma.TenantUncheckedCreateWithoutSecurityPolicyInput>
+  connectOrCreate?: Prisma.TenantCreateOrConnectWithoutSecurityPolicyInput
+  upsert?: Prisma.TenantUpsertWithoutSecurityPolicyInput
+  connect?: Prisma.TenantWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.TenantUpdateToOneWithWhereWithoutSecurityPolicyInput, Prisma.TenantUpdateWithoutSecurityPolicyInput>, Prisma.TenantUncheckedUpdateWithoutSecurityPolicyInput>
+}
+
 export type TenantCreateWithoutUsersInput = {
   id?: string
   slug: string
@@ -740,6 +782,8 @@ export type TenantCreateWithoutUsersInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -766,6 +810,8 @@ export type TenantUncheckedCreateWithoutUsersInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -808,6 +854,8 @@ export type TenantUpdateWithoutUsersInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -834,6 +882,8 @@ export type TenantUncheckedUpdateWithoutUsersInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -860,6 +910,8 @@ export type TenantCreateWithoutMembershipsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -886,6 +938,8 @@ export type TenantUncheckedCreateWithoutMembershipsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -928,6 +982,8 @@ export type TenantUpdateWithoutMembershipsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -954,6 +1010,8 @@ export type TenantUncheckedUpdateWithoutMembershipsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -980,6 +1038,8 @@ export type TenantCreateWithoutApiKeysInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -1006,6 +1066,8 @@ export type TenantUncheckedCreateWithoutApiKeysInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -1048,6 +1110,8 @@ export type TenantUpdateWithoutApiKeysInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -1074,6 +1138,8 @@ export type TenantUncheckedUpdateWithoutApiKeysInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -1100,6 +1166,8 @@ export type TenantCreateWithoutRefreshTokensInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -1126,6 +1194,8 @@ export type TenantUncheckedCreateWithoutRefreshTokensInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -1168,6 +1238,8 @@ export type TenantUpdateWithoutRefreshTokensInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -1194,6 +1266,8 @@ export type TenantUncheckedUpdateWithoutRefreshTokensInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -1220,6 +1294,8 @@ export type TenantCreateWithoutPasswordResetTokensInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -1246,6 +1322,8 @@ export type TenantUncheckedCreateWithoutPasswordResetTokensInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -1288,6 +1366,8 @@ export type TenantUpdateWithoutPasswordResetTokensInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -1314,6 +1394,8 @@ export type TenantUncheckedUpdateWithoutPasswordResetTokensInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -1340,6 +1422,8 @@ export type TenantCreateWithoutSessionsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -1366,6 +1450,8 @@ export type TenantUncheckedCreateWithoutSessionsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -1408,6 +1494,8 @@ export type TenantUpdateWithoutSessionsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -1434,6 +1522,8 @@ export type TenantUncheckedUpdateWithoutSessionsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -1460,6 +1550,8 @@ export type TenantCreateWithoutContactsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -1486,6 +1578,8 @@ export type TenantUncheckedCreateWithoutContactsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -1528,6 +1622,8 @@ export type TenantUpdateWithoutContactsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -1554,6 +1650,8 @@ export type TenantUncheckedUpdateWithoutContactsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -1580,6 +1678,8 @@ export type TenantCreateWithoutContactIdentitiesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -1606,6 +1706,8 @@ export type TenantUncheckedCreateWithoutContactIdentitiesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -1648,6 +1750,8 @@ export type TenantUpdateWithoutContactIdentitiesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -1674,6 +1778,8 @@ export type TenantUncheckedUpdateWithoutContactIdentitiesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -1700,6 +1806,8 @@ export type TenantCreateWithoutConversationsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -1726,6 +1834,8 @@ export type TenantUncheckedCreateWithoutConversationsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -1768,6 +1878,8 @@ export type TenantUpdateWithoutConversationsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -1794,6 +1906,8 @@ export type TenantUncheckedUpdateWithoutConversationsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -1820,6 +1934,8 @@ export type TenantCreateWithoutMessagesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -1846,6 +1962,8 @@ export type TenantUncheckedCreateWithoutMessagesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -1888,6 +2006,8 @@ export type TenantUpdateWithoutMessagesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -1914,6 +2034,8 @@ export type TenantUncheckedUpdateWithoutMessagesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -1940,6 +2062,8 @@ export type TenantCreateWithoutMessageStatusEventsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -1966,6 +2090,8 @@ export type TenantUncheckedCreateWithoutMessageStatusEventsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -2008,6 +2134,8 @@ export type TenantUpdateWithoutMessageStatusEventsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -2034,6 +2162,8 @@ export type TenantUncheckedUpdateWithoutMessageStatusEventsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -2060,6 +2190,8 @@ export type TenantCreateWithoutMessageTemplatesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -2086,6 +2218,8 @@ export type TenantUncheckedCreateWithoutMessageTemplatesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -2128,6 +2262,8 @@ export type TenantUpdateWithoutMessageTemplatesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -2154,6 +2290,8 @@ export type TenantUncheckedUpdateWithoutMessageTemplatesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -2180,6 +2318,8 @@ export type TenantCreateWithoutQuickRepliesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -2206,6 +2346,8 @@ export type TenantUncheckedCreateWithoutQuickRepliesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -2248,6 +2390,8 @@ export type TenantUpdateWithoutQuickRepliesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -2274,6 +2418,8 @@ export type TenantUncheckedUpdateWithoutQuickRepliesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -2300,6 +2446,8 @@ export type TenantCreateWithoutScheduledMessagesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -2326,6 +2474,8 @@ export type TenantUncheckedCreateWithoutScheduledMessagesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -2368,6 +2518,8 @@ export type TenantUpdateWithoutScheduledMessagesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -2394,6 +2546,8 @@ export type TenantUncheckedUpdateWithoutScheduledMessagesInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -2420,6 +2574,8 @@ export type TenantCreateWithoutWebhookSubscriptionsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -2446,6 +2602,8 @@ export type TenantUncheckedCreateWithoutWebhookSubscriptionsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -2488,6 +2646,8 @@ export type TenantUpdateWithoutWebhookSubscriptionsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -2514,6 +2674,8 @@ export type TenantUncheckedUpdateWithoutWebhookSubscriptionsInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -2540,6 +2702,8 @@ export type TenantCreateWithoutWebhookDeliveriesInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -2566,6 +2730,8 @@ export type TenantUncheckedCreateWithoutWebhookDeliveriesInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -2608,6 +2774,8 @@ export type TenantUpdateWithoutWebhookDeliveriesInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -2634,6 +2802,8 @@ export type TenantUncheckedUpdateWithoutWebhookDeliveriesInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -2660,6 +2830,8 @@ export type TenantCreateWithoutIdempotencyKeysInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionCreateNestedManyWithoutTenantInput
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -2686,6 +2858,8 @@ export type TenantUncheckedCreateWithoutIdempotencyKeysInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedCreateNestedManyWithoutTenantInput
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -2728,6 +2902,8 @@ export type TenantUpdateWithoutIdempotencyKeysInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUpdateManyWithoutTenantNestedInput
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -2754,6 +2930,8 @@ export type TenantUncheckedUpdateWithoutIdempotencyKeysInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedUpdateManyWithoutTenantNestedInput
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -2780,6 +2958,8 @@ export type TenantCreateWithoutAuditLogInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionCreateNestedManyWithoutTenantInput
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
 }
 
@@ -2806,6 +2986,8 @@ export type TenantUncheckedCreateWithoutAuditLogInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedCreateNestedManyWithoutTenantInput
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
 }
 
@@ -2848,6 +3030,8 @@ export type TenantUpdateWithoutAuditLogInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUpdateManyWithoutTenantNestedInput
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
 }
 
@@ -2874,6 +3058,8 @@ export type TenantUncheckedUpdateWithoutAuditLogInput = {
   webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedUpdateManyWithoutTenantNestedInput
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
@@ -2901,6 +3087,8 @@ export type TenantCreateWithoutOutboxInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutOutboxInput = {
@@ -2927,6 +3115,8 @@ export type TenantUncheckedCreateWithoutOutboxInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutOutboxInput = {
@@ -2969,6 +3159,8 @@ export type TenantUpdateWithoutOutboxInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutOutboxInput = {
@@ -2995,6 +3187,264 @@ export type TenantUncheckedUpdateWithoutOutboxInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
+}
+
+export type TenantCreateWithoutTwoFactorCredentialsInput = {
+  id?: string
+  slug: string
+  displayName: string
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  users?: Prisma.UserCreateNestedManyWithoutTenantInput
+  memberships?: Prisma.MembershipCreateNestedManyWithoutTenantInput
+  apiKeys?: Prisma.ApiKeyCreateNestedManyWithoutTenantInput
+  refreshTokens?: Prisma.RefreshTokenCreateNestedManyWithoutTenantInput
+  passwordResetTokens?: Prisma.PasswordResetTokenCreateNestedManyWithoutTenantInput
+  sessions?: Prisma.SessionCreateNestedManyWithoutTenantInput
+  contacts?: Prisma.ContactCreateNestedManyWithoutTenantInput
+  contactIdentities?: Prisma.ContactIdentityCreateNestedManyWithoutTenantInput
+  conversations?: Prisma.ConversationCreateNestedManyWithoutTenantInput
+  messages?: Prisma.MessageCreateNestedManyWithoutTenantInput
+  messageStatusEvents?: Prisma.MessageStatusEventCreateNestedManyWithoutTenantInput
+  messageTemplates?: Prisma.MessageTemplateCreateNestedManyWithoutTenantInput
+  quickReplies?: Prisma.QuickReplyCreateNestedManyWithoutTenantInput
+  scheduledMessages?: Prisma.ScheduledMessageCreateNestedManyWithoutTenantInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionCreateNestedManyWithoutTenantInput
+  webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
+  idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
+  auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+}
+
+export type TenantUncheckedCreateWithoutTwoFactorCredentialsInput = {
+  id?: string
+  slug: string
+  displayName: string
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  users?: Prisma.UserUncheckedCreateNestedManyWithoutTenantInput
+  memberships?: Prisma.MembershipUncheckedCreateNestedManyWithoutTenantInput
+  apiKeys?: Prisma.ApiKeyUncheckedCreateNestedManyWithoutTenantInput
+  refreshTokens?: Prisma.RefreshTokenUncheckedCreateNestedManyWithoutTenantInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUncheckedCreateNestedManyWithoutTenantInput
+  sessions?: Prisma.SessionUncheckedCreateNestedManyWithoutTenantInput
+  contacts?: Prisma.ContactUncheckedCreateNestedManyWithoutTenantInput
+  contactIdentities?: Prisma.ContactIdentityUncheckedCreateNestedManyWithoutTenantInput
+  conversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutTenantInput
+  messages?: Prisma.MessageUncheckedCreateNestedManyWithoutTenantInput
+  messageStatusEvents?: Prisma.MessageStatusEventUncheckedCreateNestedManyWithoutTenantInput
+  messageTemplates?: Prisma.MessageTemplateUncheckedCreateNestedManyWithoutTenantInput
+  quickReplies?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutTenantInput
+  scheduledMessages?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutTenantInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedCreateNestedManyWithoutTenantInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
+  idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
+  auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+}
+
+export type TenantCreateOrConnectWithoutTwoFactorCredentialsInput = {
+  where: Prisma.TenantWhereUniqueInput
+  create: Prisma.XOR<Prisma.TenantCreateWithoutTwoFactorCredentialsInput, Prisma.TenantUncheckedCreateWithoutTwoFactorCredentialsInput>
+}
+
+export type TenantUpsertWithoutTwoFactorCredentialsInput = {
+  update: Prisma.XOR<Prisma.TenantUpdateWithoutTwoFactorCredentialsInput, Prisma.TenantUncheckedUpdateWithoutTwoFactorCredentialsInput>
+  create: Prisma.XOR<Prisma.TenantCreateWithoutTwoFactorCredentialsInput, Prisma.TenantUncheckedCreateWithoutTwoFactorCredentialsInput>
+  where?: Prisma.TenantWhereInput
+}
+
+export type TenantUpdateToOneWithWhereWithoutTwoFactorCredentialsInput = {
+  where?: Prisma.TenantWhereInput
+  data: Prisma.XOR<Prisma.TenantUpdateWithoutTwoFactorCredentialsInput, Prisma.TenantUncheckedUpdateWithoutTwoFactorCredentialsInput>
+}
+
+export type TenantUpdateWithoutTwoFactorCredentialsInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  slug?: Prisma.StringFieldUpdateOperationsInput | string
+  displayName?: Prisma.StringFieldUpdateOperationsInput | string
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  users?: Prisma.UserUpdateManyWithoutTenantNestedInput
+  memberships?: Prisma.MembershipUpdateManyWithoutTenantNestedInput
+  apiKeys?: Prisma.ApiKeyUpdateManyWithoutTenantNestedInput
+  refreshTokens?: Prisma.RefreshTokenUpdateManyWithoutTenantNestedInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUpdateManyWithoutTenantNestedInput
+  sessions?: Prisma.SessionUpdateManyWithoutTenantNestedInput
+  contacts?: Prisma.ContactUpdateManyWithoutTenantNestedInput
+  contactIdentities?: Prisma.ContactIdentityUpdateManyWithoutTenantNestedInput
+  conversations?: Prisma.ConversationUpdateManyWithoutTenantNestedInput
+  messages?: Prisma.MessageUpdateManyWithoutTenantNestedInput
+  messageStatusEvents?: Prisma.MessageStatusEventUpdateManyWithoutTenantNestedInput
+  messageTemplates?: Prisma.MessageTemplateUpdateManyWithoutTenantNestedInput
+  quickReplies?: Prisma.QuickReplyUpdateManyWithoutTenantNestedInput
+  scheduledMessages?: Prisma.ScheduledMessageUpdateManyWithoutTenantNestedInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionUpdateManyWithoutTenantNestedInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
+  idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
+  auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+}
+
+export type TenantUncheckedUpdateWithoutTwoFactorCredentialsInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  slug?: Prisma.StringFieldUpdateOperationsInput | string
+  displayName?: Prisma.StringFieldUpdateOperationsInput | string
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  users?: Prisma.UserUncheckedUpdateManyWithoutTenantNestedInput
+  memberships?: Prisma.MembershipUncheckedUpdateManyWithoutTenantNestedInput
+  apiKeys?: Prisma.ApiKeyUncheckedUpdateManyWithoutTenantNestedInput
+  refreshTokens?: Prisma.RefreshTokenUncheckedUpdateManyWithoutTenantNestedInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUncheckedUpdateManyWithoutTenantNestedInput
+  sessions?: Prisma.SessionUncheckedUpdateManyWithoutTenantNestedInput
+  contacts?: Prisma.ContactUncheckedUpdateManyWithoutTenantNestedInput
+  contactIdentities?: Prisma.ContactIdentityUncheckedUpdateManyWithoutTenantNestedInput
+  conversations?: Prisma.ConversationUncheckedUpdateManyWithoutTenantNestedInput
+  messages?: Prisma.MessageUncheckedUpdateManyWithoutTenantNestedInput
+  messageStatusEvents?: Prisma.MessageStatusEventUncheckedUpdateManyWithoutTenantNestedInput
+  messageTemplates?: Prisma.MessageTemplateUncheckedUpdateManyWithoutTenantNestedInput
+  quickReplies?: Prisma.QuickReplyUncheckedUpdateManyWithoutTenantNestedInput
+  scheduledMessages?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutTenantNestedInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedUpdateManyWithoutTenantNestedInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
+  idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
+  auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+}
+
+export type TenantCreateWithoutSecurityPolicyInput = {
+  id?: string
+  slug: string
+  displayName: string
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  users?: Prisma.UserCreateNestedManyWithoutTenantInput
+  memberships?: Prisma.MembershipCreateNestedManyWithoutTenantInput
+  apiKeys?: Prisma.ApiKeyCreateNestedManyWithoutTenantInput
+  refreshTokens?: Prisma.RefreshTokenCreateNestedManyWithoutTenantInput
+  passwordResetTokens?: Prisma.PasswordResetTokenCreateNestedManyWithoutTenantInput
+  sessions?: Prisma.SessionCreateNestedManyWithoutTenantInput
+  contacts?: Prisma.ContactCreateNestedManyWithoutTenantInput
+  contactIdentities?: Prisma.ContactIdentityCreateNestedManyWithoutTenantInput
+  conversations?: Prisma.ConversationCreateNestedManyWithoutTenantInput
+  messages?: Prisma.MessageCreateNestedManyWithoutTenantInput
+  messageStatusEvents?: Prisma.MessageStatusEventCreateNestedManyWithoutTenantInput
+  messageTemplates?: Prisma.MessageTemplateCreateNestedManyWithoutTenantInput
+  quickReplies?: Prisma.QuickReplyCreateNestedManyWithoutTenantInput
+  scheduledMessages?: Prisma.ScheduledMessageCreateNestedManyWithoutTenantInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionCreateNestedManyWithoutTenantInput
+  webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
+  idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
+  auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+}
+
+export type TenantUncheckedCreateWithoutSecurityPolicyInput = {
+  id?: string
+  slug: string
+  displayName: string
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  users?: Prisma.UserUncheckedCreateNestedManyWithoutTenantInput
+  memberships?: Prisma.MembershipUncheckedCreateNestedManyWithoutTenantInput
+  apiKeys?: Prisma.ApiKeyUncheckedCreateNestedManyWithoutTenantInput
+  refreshTokens?: Prisma.RefreshTokenUncheckedCreateNestedManyWithoutTenantInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUncheckedCreateNestedManyWithoutTenantInput
+  sessions?: Prisma.SessionUncheckedCreateNestedManyWithoutTenantInput
+  contacts?: Prisma.ContactUncheckedCreateNestedManyWithoutTenantInput
+  contactIdentities?: Prisma.ContactIdentityUncheckedCreateNestedManyWithoutTenantInput
+  conversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutTenantInput
+  messages?: Prisma.MessageUncheckedCreateNestedManyWithoutTenantInput
+  messageStatusEvents?: Prisma.MessageStatusEventUncheckedCreateNestedManyWithoutTenantInput
+  messageTemplates?: Prisma.MessageTemplateUncheckedCreateNestedManyWithoutTenantInput
+  quickReplies?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutTenantInput
+  scheduledMessages?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutTenantInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedCreateNestedManyWithoutTenantInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
+  idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
+  auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+}
+
+export type TenantCreateOrConnectWithoutSecurityPolicyInput = {
+  where: Prisma.TenantWhereUniqueInput
+  create: Prisma.XOR<Prisma.TenantCreateWithoutSecurityPolicyInput, Prisma.TenantUncheckedCreateWithoutSecurityPolicyInput>
+}
+
+export type TenantUpsertWithoutSecurityPolicyInput = {
+  update: Prisma.XOR<Prisma.TenantUpdateWithoutSecurityPolicyInput, Prisma.TenantUncheckedUpdateWithoutSecurityPolicyInput>
+  create: Prisma.XOR<Prisma.TenantCreateWithoutSecurityPolicyInput, Prisma.TenantUncheckedCreateWithoutSecurityPolicyInput>
+  where?: Prisma.TenantWhereInput
+}
+
+export type TenantUpdateToOneWithWhereWithoutSecurityPolicyInput = {
+  where?: Prisma.TenantWhereInput
+  data: Prisma.XOR<Prisma.TenantUpdateWithoutSecurityPolicyInput, Prisma.TenantUncheckedUpdateWithoutSecurityPolicyInput>
+}
+
+export type TenantUpdateWithoutSecurityPolicyInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  slug?: Prisma.StringFieldUpdateOperationsInput | string
+  displayName?: Prisma.StringFieldUpdateOperationsInput | string
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  users?: Prisma.UserUpdateManyWithoutTenantNestedInput
+  memberships?: Prisma.MembershipUpdateManyWithoutTenantNestedInput
+  apiKeys?: Prisma.ApiKeyUpdateManyWithoutTenantNestedInput
+  refreshTokens?: Prisma.RefreshTokenUpdateManyWithoutTenantNestedInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUpdateManyWithoutTenantNestedInput
+  sessions?: Prisma.SessionUpdateManyWithoutTenantNestedInput
+  contacts?: Prisma.ContactUpdateManyWithoutTenantNestedInput
+  contactIdentities?: Prisma.ContactIdentityUpdateManyWithoutTenantNestedInput
+  conversations?: Prisma.ConversationUpdateManyWithoutTenantNestedInput
+  messages?: Prisma.MessageUpdateManyWithoutTenantNestedInput
+  messageStatusEvents?: Prisma.MessageStatusEventUpdateManyWithoutTenantNestedInput
+  messageTemplates?: Prisma.MessageTemplateUpdateManyWithoutTenantNestedInput
+  quickReplies?: Prisma.QuickReplyUpdateManyWithoutTenantNestedInput
+  scheduledMessages?: Prisma.ScheduledMessageUpdateManyWithoutTenantNestedInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionUpdateManyWithoutTenantNestedInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
+  idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
+  auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+}
+
+export type TenantUncheckedUpdateWithoutSecurityPolicyInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  slug?: Prisma.StringFieldUpdateOperationsInput | string
+  displayName?: Prisma.StringFieldUpdateOperationsInput | string
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  users?: Prisma.UserUncheckedUpdateManyWithoutTenantNestedInput
+  memberships?: Prisma.MembershipUncheckedUpdateManyWithoutTenantNestedInput
+  apiKeys?: Prisma.ApiKeyUncheckedUpdateManyWithoutTenantNestedInput
+  refreshTokens?: Prisma.RefreshTokenUncheckedUpdateManyWithoutTenantNestedInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUncheckedUpdateManyWithoutTenantNestedInput
+  sessions?: Prisma.SessionUncheckedUpdateManyWithoutTenantNestedInput
+  contacts?: Prisma.ContactUncheckedUpdateManyWithoutTenantNestedInput
+  contactIdentities?: Prisma.ContactIdentityUncheckedUpdateManyWithoutTenantNestedInput
+  conversations?: Prisma.ConversationUncheckedUpdateManyWithoutTenantNestedInput
+  messages?: Prisma.MessageUncheckedUpdateManyWithoutTenantNestedInput
+  messageStatusEvents?: Prisma.MessageStatusEventUncheckedUpdateManyWithoutTenantNestedInput
+  messageTemplates?: Prisma.MessageTemplateUncheckedUpdateManyWithoutTenantNestedInput
+  quickReplies?: Prisma.QuickReplyUncheckedUpdateManyWithoutTenantNestedInput
+  scheduledMessages?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutTenantNestedInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedUpdateManyWithoutTenantNestedInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
+  idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
+  auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 
@@ -3021,6 +3471,7 @@ export type TenantCountOutputType = {
   webhookDeliveries: number
   idempotencyKeys: number
   auditLog: number
+  twoFactorCredentials: number
   outbox: number
 }
 
@@ -3043,6 +3494,7 @@ export type TenantCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions
   webhookDeliveries?: boolean | TenantCountOutputTypeCountWebhookDeliveriesArgs
   idempotencyKeys?: boolean | TenantCountOutputTypeCountIdempotencyKeysArgs
   auditLog?: boolean | TenantCountOutputTypeCountAuditLogArgs
+  twoFactorCredentials?: boolean | TenantCountOutputTypeCountTwoFactorCredentialsArgs
   outbox?: boolean | TenantCountOutputTypeCountOutboxArgs
 }
 
@@ -3185,6 +3637,13 @@ export type TenantCountOutputTypeCountAuditLogArgs<ExtArgs extends runtime.Types
 /**
  * TenantCountOutputType without action
  */
+export type TenantCountOutputTypeCountTwoFactorCredentialsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.TwoFactorCredentialWhereInput
+}
+
+/**
+ * TenantCountOutputType without action
+ */
 export type TenantCountOutputTypeCountOutboxArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   where?: Prisma.OutboxEntryWhereInput
 }
@@ -3214,6 +3673,8 @@ export type TenantSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   webhookDeliveries?: boolean | Prisma.Tenant$webhookDeliveriesArgs<ExtArgs>
   idempotencyKeys?: boolean | Prisma.Tenant$idempotencyKeysArgs<ExtArgs>
   auditLog?: boolean | Prisma.Tenant$auditLogArgs<ExtArgs>
+  twoFactorCredentials?: boolean | Prisma.Tenant$twoFactorCredentialsArgs<ExtArgs>
+  securityPolicy?: boolean | Prisma.Tenant$securityPolicyArgs<ExtArgs>
   outbox?: boolean | Prisma.Tenant$outboxArgs<ExtArgs>
   _count?: boolean | Prisma.TenantCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["tenant"]>
@@ -3262,6 +3723,8 @@ export type TenantInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   webhookDeliveries?: boolean | Prisma.Tenant$webhookDeliveriesArgs<ExtArgs>
   idempotencyKeys?: boolean | Prisma.Tenant$idempotencyKeysArgs<ExtArgs>
   auditLog?: boolean | Prisma.Tenant$auditLogArgs<ExtArgs>
+  twoFactorCredentials?: boolean | Prisma.Tenant$twoFactorCredentialsArgs<ExtArgs>
+  securityPolicy?: boolean | Prisma.Tenant$securityPolicyArgs<ExtArgs>
   outbox?: boolean | Prisma.Tenant$outboxArgs<ExtArgs>
   _count?: boolean | Prisma.TenantCountOutputTypeDefaultArgs<ExtArgs>
 }
@@ -3289,6 +3752,8 @@ export type $TenantPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     webhookDeliveries: Prisma.$WebhookDeliveryPayload<ExtArgs>[]
     idempotencyKeys: Prisma.$IdempotencyKeyPayload<ExtArgs>[]
     auditLog: Prisma.$AuditLogEntryPayload<ExtArgs>[]
+    twoFactorCredentials: Prisma.$TwoFactorCredentialPayload<ExtArgs>[]
+    securityPolicy: Prisma.$TenantSecurityPolicyPayload<ExtArgs> | null
     outbox: Prisma.$OutboxEntryPayload<ExtArgs>[]
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
@@ -3709,6 +4174,8 @@ export interface Prisma__TenantClient<T, Null = never, ExtArgs extends runtime.T
   webhookDeliveries<T extends Prisma.Tenant$webhookDeliveriesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$webhookDeliveriesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$WebhookDeliveryPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   idempotencyKeys<T extends Prisma.Tenant$idempotencyKeysArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$idempotencyKeysArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$IdempotencyKeyPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   auditLog<T extends Prisma.Tenant$auditLogArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$auditLogArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$AuditLogEntryPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  twoFactorCredentials<T extends Prisma.Tenant$twoFactorCredentialsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$twoFactorCredentialsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$TwoFactorCredentialPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  securityPolicy<T extends Prisma.Tenant$securityPolicyArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$securityPolicyArgs<ExtArgs>>): Prisma.Prisma__TenantSecurityPolicyClient<runtime.Types.Result.GetResult<Prisma.$TenantSecurityPolicyPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
   outbox<T extends Prisma.Tenant$outboxArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$outboxArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$OutboxEntryPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
@@ -4566,6 +5033,49 @@ export type Tenant$auditLogArgs<ExtArgs extends runtime.Types.Extensions.Interna
   take?: number
   skip?: number
   distinct?: Prisma.AuditLogEntryScalarFieldEnum | Prisma.AuditLogEntryScalarFieldEnum[]
+}
+
+/**
+ * Tenant.twoFactorCredentials
+ */
+export type Tenant$twoFactorCredentialsArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the TwoFactorCredential
+   */
+  select?: Prisma.TwoFactorCredentialSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the TwoFactorCredential
+   */
+  omit?: Prisma.TwoFactorCredentialOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.TwoFactorCredentialInclude<ExtArgs> | null
+  where?: Prisma.TwoFactorCredentialWhereInput
+  orderBy?: Prisma.TwoFactorCredentialOrderByWithRelationInput | Prisma.TwoFactorCredentialOrderByWithRelationInput[]
+  cursor?: Prisma.TwoFactorCredentialWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.TwoFactorCredentialScalarFieldEnum | Prisma.TwoFactorCredentialScalarFieldEnum[]
+}
+
+/**
+ * Tenant.securityPolicy
+ */
+export type Tenant$securityPolicyArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the TenantSecurityPolicy
+   */
+  select?: Prisma.TenantSecurityPolicySelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the TenantSecurityPolicy
+   */
+  omit?: Prisma.TenantSecurityPolicyOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.TenantSecurityPolicyInclude<ExtArgs> | null
+  where?: Prisma.TenantSecurityPolicyWhereInput
 }
 
 /**

@@ -223,6 +223,7 @@ export type UserWhereInput = {
   messagesSent?: Prisma.MessageListRelationFilter
   quickRepliesCreated?: Prisma.QuickReplyListRelationFilter
   scheduledMessagesCreated?: Prisma.ScheduledMessageListRelationFilter
+  twoFactorCredential?: Prisma.XOR<Prisma.TwoFactorCredentialNullableScalarRelationFilter, Prisma.TwoFactorCredentialWhereInput> | null
 }
 
 export type UserOrderByWithRelationInput = {
@@ -244,6 +245,7 @@ export type UserOrderByWithRelationInput = {
   messagesSent?: Prisma.MessageOrderByRelationAggregateInput
   quickRepliesCreated?: Prisma.QuickReplyOrderByRelationAggregateInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageOrderByRelationAggregateInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialOrderByWithRelationInput
 }
 
 export type UserWhereUniqueInput = Prisma.AtLeast<{
@@ -270,6 +272,7 @@ export type UserWhereUniqueInput = Prisma.AtLeast<{
   messagesSent?: Prisma.MessageListRelationFilter
   quickRepliesCreated?: Prisma.QuickReplyListRelationFilter
   scheduledMessagesCreated?: Prisma.ScheduledMessageListRelationFilter
+  twoFactorCredential?: Prisma.XOR<Prisma.TwoFactorCredentialNullableScalarRelationFilter, Prisma.TwoFactorCredentialWhereInput> | null
 }, "id" | "tenantId_id" | "tenantId_email">
 
 export type UserOrderByWithAggregationInput = {
@@ -320,6 +323,7 @@ export type UserCreateInput = {
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
 }
 
 export type UserUncheckedCreateInput = {
@@ -340,6 +344,7 @@ export type UserUncheckedCreateInput = {
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
 }
 
 export type UserUpdateInput = {
@@ -360,6 +365,7 @@ export type UserUpdateInput = {
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateInput = {
@@ -380,6 +386,7 @@ export type UserUncheckedUpdateInput = {
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
 }
 
 export type UserCreateManyInput = {
@@ -655,6 +662,20 @@ export type UserUpdateOneWithoutScheduledMessagesCreatedNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.UserUpdateToOneWithWhereWithoutScheduledMessagesCreatedInput, Prisma.UserUpdateWithoutScheduledMessagesCreatedInput>, Prisma.UserUncheckedUpdateWithoutScheduledMessagesCreatedInput>
 }
 
+export type UserCreateNestedOneWithoutTwoFactorCredentialInput = {
+  create?: Prisma.XOR<Prisma.UserCreateWithoutTwoFactorCredentialInput, Prisma.UserUncheckedCreateWithoutTwoFactorCredentialInput>
+  connectOrCreate?: Prisma.UserCreateOrConnectWithoutTwoFactorCredentialInput
+  connect?: Prisma.UserWhereUniqueInput
+}
+
+export type UserUpdateOneRequiredWithoutTwoFactorCredentialNestedInput = {
+  create?: Prisma.XOR<Prisma.UserCreateWithoutTwoFactorCredentialInput, Prisma.UserUncheckedCreateWithoutTwoFactorCredentialInput>
+  connectOrCreate?: Prisma.UserCreateOrConnectWithoutTwoFactorCredentialInput
+  upsert?: Prisma.UserUpsertWithoutTwoFactorCredentialInput
+  connect?: Prisma.UserWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.UserUpdateToOneWithWhereWithoutTwoFactorCredentialInput, Prisma.UserUpdateWithoutTwoFactorCredentialInput>, Prisma.UserUncheckedUpdateWithoutTwoFactorCredentialInput>
+}
+
 export type UserCreateWithoutTenantInput = {
   id?: string
   email: string
@@ -672,6 +693,7 @@ export type UserCreateWithoutTenantInput = {
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutTenantInput = {
@@ -691,6 +713,7 @@ export type UserUncheckedCreateWithoutTenantInput = {
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutTenantInput = {
@@ -751,6 +774,7 @@ export type UserCreateWithoutMembershipsInput = {
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutMembershipsInput = {
@@ -770,6 +794,7 @@ export type UserUncheckedCreateWithoutMembershipsInput = {
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutMembershipsInput = {
@@ -805,6 +830,7 @@ export type UserUpdateWithoutMembershipsInput = {
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutMembershipsInput = {
@@ -824,6 +850,7 @@ export type UserUncheckedUpdateWithoutMembershipsInput = {
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
 }
 
 export type UserCreateWithoutApiKeysCreatedInput = {
@@ -843,6 +870,7 @@ export type UserCreateWithoutApiKeysCreatedInput = {
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutApiKeysCreatedInput = {
@@ -862,6 +890,7 @@ export type UserUncheckedCreateWithoutApiKeysCreatedInput = {
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutApiKeysCreatedInput = {
@@ -897,6 +926,7 @@ export type UserUpdateWithoutApiKeysCreatedInput = {
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutApiKeysCreatedInput = {
@@ -916,6 +946,7 @@ export type UserUncheckedUpdateWithoutApiKeysCreatedInput = {
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
 }
 
 export type UserCreateWithoutRefreshTokensInput = {
@@ -935,6 +966,7 @@ export type UserCreateWithoutRefreshTokensInput = {
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutRefreshTokensInput = {
@@ -954,6 +986,7 @@ export type UserUncheckedCreateWithoutRefreshTokensInput = {
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutRefreshTokensInput = {
@@ -989,6 +1022,7 @@ export type UserUpdateWithoutRefreshTokensInput = {
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutRefreshTokensInput = {
@@ -1008,6 +1042,7 @@ export type UserUncheckedUpdateWithoutRefreshTokensInput = {
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
 }
 
 export type UserCreateWithoutPasswordResetTokensInput = {
@@ -1027,6 +1062,7 @@ export type UserCreateWithoutPasswordResetTokensInput = {
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutPasswordResetTokensInput = {
@@ -1046,6 +1082,7 @@ export type UserUncheckedCreateWithoutPasswordResetTokensInput = {
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutPasswordResetTokensInput = {
@@ -1081,6 +1118,7 @@ export type UserUpdateWithoutPasswordResetTokensInput = {
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutPasswordResetTokensInput = {
@@ -1100,6 +1138,7 @@ export type UserUncheckedUpdateWithoutPasswordResetTokensInput = {
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
 }
 
 export type UserCreateWithoutAssignedConversationsInput = {
@@ -1119,6 +1158,7 @@ export type UserCreateWithoutAssignedConversationsInput = {
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutAssignedConversationsInput = {
@@ -1138,6 +1178,7 @@ export type UserUncheckedCreateWithoutAssignedConversationsInput = {
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutAssignedConversationsInput = {
@@ -1173,6 +1214,7 @@ export type UserUpdateWithoutAssignedConversationsInput = {
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutAssignedConversationsInput = {
@@ -1192,6 +1234,7 @@ export type UserUncheckedUpdateWithoutAssignedConversationsInput = {
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
 }
 
 export type UserCreateWithoutMessagesSentInput = {
@@ -1211,6 +1254,7 @@ export type UserCreateWithoutMessagesSentInput = {
   assignedConversations?: Prisma.ConversationCreateNestedManyWithoutAssigneeInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutMessagesSentInput = {
@@ -1230,6 +1274,7 @@ export type UserUncheckedCreateWithoutMessagesSentInput = {
   assignedConversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutAssigneeInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutMessagesSentInput = {
@@ -1265,6 +1310,7 @@ export type UserUpdateWithoutMessagesSentInput = {
   assignedConversations?: Prisma.ConversationUpdateManyWithoutAssigneeNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutMessagesSentInput = {
@@ -1284,6 +1330,7 @@ export type UserUncheckedUpdateWithoutMessagesSentInput = {
   assignedConversations?: Prisma.ConversationUncheckedUpdateManyWithoutAssigneeNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
 }
 
 export type UserCreateWithoutQuickRepliesCreatedInput = {
@@ -1303,6 +1350,7 @@ export type UserCreateWithoutQuickRepliesCreatedInput = {
   assignedConversations?: Prisma.ConversationCreateNestedManyWithoutAssigneeInput
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutQuickRepliesCreatedInput = {
@@ -1322,6 +1370,7 @@ export type UserUncheckedCreateWithoutQuickRepliesCreatedInput = {
   assignedConversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutAssigneeInput
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutQuickRepliesCreatedInput = {
@@ -1357,6 +1406,7 @@ export type UserUpdateWithoutQuickRepliesCreatedInput = {
   assignedConversations?: Prisma.ConversationUpdateManyWithoutAssigneeNestedInput
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutQuickRepliesCreatedInput = {
@@ -1376,6 +1426,7 @@ export type UserUncheckedUpdateWithoutQuickRepliesCreatedInput = {
   assignedConversations?: Prisma.ConversationUncheckedUpdateManyWithoutAssigneeNestedInput
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
 }
 
 export type UserCreateWithoutScheduledMessagesCreatedInput = {
@@ -1395,6 +1446,7 @@ export type UserCreateWithoutScheduledMessagesCreatedInput = {
   assignedConversations?: Prisma.ConversationCreateNestedManyWithoutAssigneeInput
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutScheduledMessagesCreatedInput = {
@@ -1414,6 +1466,7 @@ export type UserUncheckedCreateWithoutScheduledMessagesCreatedInput = {
   assignedConversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutAssigneeInput
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutScheduledMessagesCreatedInput = {
@@ -1449,6 +1502,7 @@ export type UserUpdateWithoutScheduledMessagesCreatedInput = {
   assignedConversations?: Prisma.ConversationUpdateManyWithoutAssigneeNestedInput
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutScheduledMessagesCreatedInput = {
@@ -1468,6 +1522,103 @@ export type UserUncheckedUpdateWithoutScheduledMessagesCreatedInput = {
   assignedConversations?: Prisma.ConversationUncheckedUpdateManyWithoutAssigneeNestedInput
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
+}
+
+export type UserCreateWithoutTwoFactorCredentialInput = {
+  id?: string
+  email: string
+  displayName: string
+  passwordHash?: string | null
+  disabledAt?: Date | string | null
+  lastLoginAt?: Date | string | null
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  tenant: Prisma.TenantCreateNestedOneWithoutUsersInput
+  memberships?: Prisma.MembershipCreateNestedManyWithoutUserInput
+  apiKeysCreated?: Prisma.ApiKeyCreateNestedManyWithoutCreatedByInput
+  refreshTokens?: Prisma.RefreshTokenCreateNestedManyWithoutUserInput
+  passwordResetTokens?: Prisma.PasswordResetTokenCreateNestedManyWithoutUserInput
+  assignedConversations?: Prisma.ConversationCreateNestedManyWithoutAssigneeInput
+  messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
+  quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
+  scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+}
+
+export type UserUncheckedCreateWithoutTwoFactorCredentialInput = {
+  id?: string
+  tenantId: string
+  email: string
+  displayName: string
+  passwordHash?: string | null
+  disabledAt?: Date | string | null
+  lastLoginAt?: Date | string | null
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  memberships?: Prisma.MembershipUncheckedCreateNestedManyWithoutUserInput
+  apiKeysCreated?: Prisma.ApiKeyUncheckedCreateNestedManyWithoutCreatedByInput
+  refreshTokens?: Prisma.RefreshTokenUncheckedCreateNestedManyWithoutUserInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUncheckedCreateNestedManyWithoutUserInput
+  assignedConversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutAssigneeInput
+  messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
+  quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
+  scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+}
+
+export type UserCreateOrConnectWithoutTwoFactorCredentialInput = {
+  where: Prisma.UserWhereUniqueInput
+  create: Prisma.XOR<Prisma.UserCreateWithoutTwoFactorCredentialInput, Prisma.UserUncheckedCreateWithoutTwoFactorCredentialInput>
+}
+
+export type UserUpsertWithoutTwoFactorCredentialInput = {
+  update: Prisma.XOR<Prisma.UserUpdateWithoutTwoFactorCredentialInput, Prisma.UserUncheckedUpdateWithoutTwoFactorCredentialInput>
+  create: Prisma.XOR<Prisma.UserCreateWithoutTwoFactorCredentialInput, Prisma.UserUncheckedCreateWithoutTwoFactorCredentialInput>
+  where?: Prisma.UserWhereInput
+}
+
+export type UserUpdateToOneWithWhereWithoutTwoFactorCredentialInput = {
+  where?: Prisma.UserWhereInput
+  data: Prisma.XOR<Prisma.UserUpdateWithoutTwoFactorCredentialInput, Prisma.UserUncheckedUpdateWithoutTwoFactorCredentialInput>
+}
+
+export type UserUpdateWithoutTwoFactorCredentialInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  email?: Prisma.StringFieldUpdateOperationsInput | string
+  displayName?: Prisma.StringFieldUpdateOperationsInput | string
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastLoginAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  tenant?: Prisma.TenantUpdateOneRequiredWithoutUsersNestedInput
+  memberships?: Prisma.MembershipUpdateManyWithoutUserNestedInput
+  apiKeysCreated?: Prisma.ApiKeyUpdateManyWithoutCreatedByNestedInput
+  refreshTokens?: Prisma.RefreshTokenUpdateManyWithoutUserNestedInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUpdateManyWithoutUserNestedInput
+  assignedConversations?: Prisma.ConversationUpdateManyWithoutAssigneeNestedInput
+  messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
+  quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
+  scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+}
+
+export type UserUncheckedUpdateWithoutTwoFactorCredentialInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  tenantId?: Prisma.StringFieldUpdateOperationsInput | string
+  email?: Prisma.StringFieldUpdateOperationsInput | string
+  displayName?: Prisma.StringFieldUpdateOperationsInput | string
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastLoginAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  memberships?: Prisma.MembershipUncheckedUpdateManyWithoutUserNestedInput
+  apiKeysCreated?: Prisma.ApiKeyUncheckedUpdateManyWithoutCreatedByNestedInput
+  refreshTokens?: Prisma.RefreshTokenUncheckedUpdateManyWithoutUserNestedInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUncheckedUpdateManyWithoutUserNestedInput
+  assignedConversations?: Prisma.ConversationUncheckedUpdateManyWithoutAssigneeNestedInput
+  messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
+  quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
+  scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
 }
 
 export type UserCreateManyTenantInput = {
@@ -1498,6 +1649,7 @@ export type UserUpdateWithoutTenantInput = {
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutTenantInput = {
@@ -1517,6 +1669,7 @@ export type UserUncheckedUpdateWithoutTenantInput = {
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateManyWithoutTenantInput = {
@@ -1643,6 +1796,7 @@ export type UserSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = r
   messagesSent?: boolean | Prisma.User$messagesSentArgs<ExtArgs>
   quickRepliesCreated?: boolean | Prisma.User$quickRepliesCreatedArgs<ExtArgs>
   scheduledMessagesCreated?: boolean | Prisma.User$scheduledMessagesCreatedArgs<ExtArgs>
+  twoFactorCredential?: boolean | Prisma.User$twoFactorCredentialArgs<ExtArgs>
   _count?: boolean | Prisma.UserCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["user"]>
 
@@ -1695,6 +1849,7 @@ export type UserInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = 
   messagesSent?: boolean | Prisma.User$messagesSentArgs<ExtArgs>
   quickRepliesCreated?: boolean | Prisma.User$quickRepliesCreatedArgs<ExtArgs>
   scheduledMessagesCreated?: boolean | Prisma.User$scheduledMessagesCreatedArgs<ExtArgs>
+  twoFactorCredential?: boolean | Prisma.User$twoFactorCredentialArgs<ExtArgs>
   _count?: boolean | Prisma.UserCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type UserIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -1716,6 +1871,7 @@ export type $UserPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs =
     messagesSent: Prisma.$MessagePayload<ExtArgs>[]
     quickRepliesCreated: Prisma.$QuickReplyPayload<ExtArgs>[]
     scheduledMessagesCreated: Prisma.$ScheduledMessagePayload<ExtArgs>[]
+    twoFactorCredential: Prisma.$TwoFactorCredentialPayload<ExtArgs> | null
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
@@ -2130,6 +2286,7 @@ export interface Prisma__UserClient<T, Null = never, ExtArgs extends runtime.Typ
   messagesSent<T extends Prisma.User$messagesSentArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.User$messagesSentArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$MessagePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   quickRepliesCreated<T extends Prisma.User$quickRepliesCreatedArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.User$quickRepliesCreatedArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$QuickReplyPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   scheduledMessagesCreated<T extends Prisma.User$scheduledMessagesCreatedArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.User$scheduledMessagesCreatedArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$ScheduledMessagePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  twoFactorCredential<T extends Prisma.User$twoFactorCredentialArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.User$twoFactorCredentialArgs<ExtArgs>>): Prisma.Prisma__TwoFactorCredentialClient<runtime.Types.Result.GetResult<Prisma.$TwoFactorCredentialPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -2758,6 +2915,25 @@ export type User$scheduledMessagesCreatedArgs<ExtArgs extends runtime.Types.Exte
   take?: number
   skip?: number
   distinct?: Prisma.ScheduledMessageScalarFieldEnum | Prisma.ScheduledMessageScalarFieldEnum[]
+}
+
+/**
+ * User.twoFactorCredential
+ */
+export type User$twoFactorCredentialArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the TwoFactorCredential
+   */
+  select?: Prisma.TwoFactorCredentialSelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the TwoFactorCredential
+   */
+  omit?: Prisma.TwoFactorCredentialOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.TwoFactorCredentialInclude<ExtArgs> | null
+  where?: Prisma.TwoFactorCredentialWhereInput
 }
 
 /**
