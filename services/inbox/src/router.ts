@@ -38,6 +38,7 @@ export type Route =
   | { screen: 'sessions' }
   | { screen: 'team' }
   | { screen: 'settings' }
+  | { screen: 'two-factor' }
   | { screen: 'accept-invite' };
 
 /** Parses a path into the screen it shows (anything unknown is the inbox). */
@@ -48,6 +49,7 @@ export function routeOf(path: string): Route {
   if (pathname === '/sessions') return { screen: 'sessions' };
   if (pathname === '/team') return { screen: 'team' };
   if (pathname === '/settings') return { screen: 'settings' };
+  if (pathname === '/two-factor') return { screen: 'two-factor' };
   if (pathname === '/accept-invite') return { screen: 'accept-invite' };
   return { screen: 'inbox', conversationId: undefined };
 }
