@@ -113,10 +113,10 @@ describe('two-factor sign-in', () => {
     await signOut(page);
 
     await password(page);
-    // Chromium logs the refused verification's 401 as a console error: that answer is this step's point.
+    // Chromium logs the refused verification's 400 as a console error: that answer is this step's point.
     const logged = page.waitForEvent(
       'console',
-      (message) => message.type() === 'error' && message.text().includes('401'),
+      (message) => message.type() === 'error' && message.text().includes('400'),
     );
     await secondStep(page, codes[0]!);
     await page.getByRole('alert').getByText('wrong, expired or already used').waitFor();
@@ -124,7 +124,7 @@ describe('two-factor sign-in', () => {
     await screenshot(page, 'two-factor-recovery-code-spent');
     await context.close();
     expect(problems.length).toBeGreaterThan(0);
-    expect(problems.every((p) => p.includes('401') && p.includes('/v1/auth/two-factor/verify'))).toBe(true);
+    expect(problems.every((p) => p.includes('400') && p.includes('/v1/auth/two-factor/verify'))).toBe(true);
     problems.length = 0;
   });
 });

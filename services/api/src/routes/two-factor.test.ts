@@ -131,7 +131,7 @@ describe('enrolment', () => {
       { code: codeAt(body.secret, clock.now + 5 * STEP_MS) },
       token,
     );
-    expect(wrong.statusCode).toBe(401);
+    expect(wrong.statusCode).toBe(400);
     expect(wrong.json().error.code).toBe('two_factor_code_invalid');
 
     const confirmed = await post('/v1/auth/two-factor/confirm', { code: codeAt(body.secret) }, token);
@@ -198,20 +198,20 @@ describe('the sign-in second step', () => {
     const used = codeAt(member.secret);
     expect((await verify(await challengeFor(member.email), used)).statusCode).toBe(200);
     const replay = await verify(await challengeFor(member.email), used);
-    expect(replay.statusCode).toBe(401);
+    expect(replay.statusCode).toBe(400);
     expect(replay.json().error.code).toBe('two_factor_code_invalid');
     expect(await auditActions(member.id)).toContain('auth.sign_in_failed');
     // Two steps ahead is too far; one step ahead (a phone's clock running fast) is accepted.
     expect(
       (await verify(await challengeFor(member.email), codeAt(member.secret, clock.now + 2 * STEP_MS)))
         .statusCode,
-    ).toBe(401);
+    ).toBe(400);
     expect(
       (await verify(await challengeFor(member.email), codeAt(member.secret, clock.now + STEP_MS))).statusCode,
     ).toBe(200);
     // That spent the next step too: its code no longer works once the clock gets there.
     clock.now += STEP_MS;
-    expect((await verify(await challengeFor(member.email), codeAt(member.secret))).statusCode).toBe(401);
+    expect((await verify(await challengeFor(member.email), codeAt(member.secret))).statusCode).toBe(400);
     clock.now += STEP_MS;
     expect((await verify(await challengeFor(member.email), codeAt(member.secret))).statusCode).toBe(200);
   });
@@ -222,7 +222,7 @@ describe('the sign-in second step', () => {
     const typed = code!.replace(/-/g, '').toUpperCase();
     expect((await verify(await challengeFor(member.email), typed)).statusCode).toBe(200);
     const second = await verify(await challengeFor(member.email), code!);
-    expect(second.statusCode).toBe(401);
+    expect(second.statusCode).toBe(400);
     expect(second.json().error.code).toBe('two_factor_code_invalid');
     const actions = await auditActions(member.id);
     expect(actions.filter((a) => a === 'two_factor.recovery_code_used')).toHaveLength(1);
@@ -234,7 +234,7 @@ describe('the sign-in second step', () => {
     const wrong = codeAt(member.secret, clock.now + 10 * STEP_MS);
     const first = await challengeFor(member.email);
     for (let i = 0; i < ATTEMPTS_PER_CHALLENGE; i++)
-      expect((await verify(first, wrong)).statusCode).toBe(401);
+      expect((await verify(first, wrong)).statusCode).toBe(400);
     const limited = await verify(first, codeAt(member.secret));
     expect(limited.statusCode).toBe(429);
     expect(limited.json().error.code).toBe('rate_limited');
@@ -244,7 +244,7 @@ describe('the sign-in second step', () => {
     // The member's own limit holds across new challenges.
     for (let i = ATTEMPTS_PER_CHALLENGE; i < FAILURES_PER_USER; i++) {
       const challenge = await challengeFor(member.email);
-      expect((await verify(challenge, wrong)).statusCode).toBe(401);
+      expect((await verify(challenge, wrong)).statusCode).toBe(400);
     }
     const paused = await verify(await challengeFor(member.email), codeAt(member.secret));
     expect(paused.statusCode).toBe(429);
@@ -261,7 +261,49 @@ describe('the sign-in second step', () => {
     const forged = await verify(`${challenge.slice(0, -4)}AAAA`, codeAt(member.secret));
     expect(forged.statusCode).toBe(401);
     expect(forged.json().error.message).toContain('body.challenge');
-    expect((await verify(challenge, 'not-a-recovery-code')).statusCode).toBe(401);
+    expect((await verify(challenge, 'not-a-recovery-code')).statusCode).toBe(400);
+  });
+});
+
+describe('a rotated sealing key', () => {
+  it('moves a secret onto the current key when one of its codes is accepted', async () => {
+    const member = await enrolled();
+    const rotated = await buildApp({
+      db,
+      redis,
+      tenant: { slug: slugA, displayName: 'Tenant A' },
+      jwtSigningKey: randomBytes(32).toString('hex'),
+      scrypt: SCRYPT,
+      rateLimitPerMinute: 100_000,
+      sealingKeys: SealingKeyring.parse(`k2:${Buffer.alloc(32, 22).toString('base64')},${SEALING_KEYS}`),
+      inboxDir: null,
+      twoFactorClock: () => clock.now,
+    });
+    try {
+      const keyId = async () =>
+        SealingKeyring.keyIdOf(
+          (
+            await withTenant(db, seeded.a.tenantId, (tx) =>
+              tx.twoFactorCredential.findFirstOrThrow({ where: { userId: member.id } }),
+            )
+          ).secretCiphertext,
+        );
+      expect(await keyId()).toBe('k1');
+      const signIn = await rotated.inject({
+        method: 'POST',
+        url: '/v1/auth/login',
+        payload: { tenant: slugA, email: member.email, password: PASSWORD },
+      });
+      const done = await rotated.inject({
+        method: 'POST',
+        url: '/v1/auth/two-factor/verify',
+        payload: { challenge: signIn.json().challenge, code: codeAt(member.secret) },
+      });
+      expect(done.statusCode).toBe(200);
+      expect(await keyId()).toBe('k2');
+    } finally {
+      await rotated.close();
+    }
   });
 });
 
@@ -270,9 +312,9 @@ describe('disabling', () => {
     const member = await enrolled();
     const disable = (payload: object) => post('/v1/auth/two-factor/disable', payload, member.token);
     const badPassword = await disable({ password: 'wrong password', code: codeAt(member.secret) });
-    expect(badPassword.statusCode).toBe(401);
-    expect(badPassword.json().error.code).toBe('invalid_credentials');
-    expect((await disable({ password: PASSWORD, code: '000000' })).statusCode).toBe(401);
+    expect(badPassword.statusCode).toBe(400);
+    expect(badPassword.json().error.code).toBe('validation_failed');
+    expect((await disable({ password: PASSWORD, code: '000000' })).statusCode).toBe(400);
     expect((await disable({ password: PASSWORD, code: codeAt(member.secret) })).statusCode).toBe(204);
     expect(await auditActions(member.id)).toContain('two_factor.disabled');
     expect((await login(member.email)).json()).toHaveProperty('accessToken');
@@ -352,6 +394,16 @@ describe('the tenant policy', () => {
       // From now on the admin signs in with a code.
       expect((await verify(await challengeFor(admin.email), codeAt(secret))).statusCode).toBe(200);
       expect(await auditActions(seeded.a.tenantId)).toContain('two_factor.policy_changed');
+
+      // An enrol-only token enrols nobody once its member is removed.
+      const removed = await newMember('owner');
+      const token = (await login(removed.email)).json().enrolmentToken as string;
+      await withTenant(db, seeded.a.tenantId, (tx) =>
+        tx.membership.deleteMany({ where: { userId: removed.id } }),
+      );
+      const refused = await post('/v1/auth/two-factor/enrolment/start', { enrolmentToken: token });
+      expect(refused.statusCode).toBe(401);
+      expect(refused.json().error.message).toContain('no longer a member');
     } finally {
       expect((await setPolicy(adminToken, false)).statusCode).toBe(200);
     }

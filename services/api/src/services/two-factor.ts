@@ -128,7 +128,13 @@ async function auditAs(
 
 /** The member an enrol-only token (from a sign-in the policy stopped) is for. */
 export async function memberOfEnrolmentToken(ctx: ApiContext, token: string): Promise<TwoFactorMember> {
-  return await readTwoFactorToken(ctx, token, ENROLMENT_AUDIENCE, 'body.enrolmentToken');
+  const member = await readTwoFactorToken(ctx, token, ENROLMENT_AUDIENCE, 'body.enrolmentToken');
+  // Still an active member: one removed or disabled since the sign-in enrols nothing.
+  const active = await withTenant(ctx.db, member.tenantId, (tx) =>
+    tx.membership.findFirst({ where: { userId: member.userId, user: { disabledAt: null } } }),
+  );
+  if (!active) throw new ApiError('unauthenticated', 'body.enrolmentToken is for someone no longer a member');
+  return member;
 }
 
 // Counts an attempt against every key whose limit is not reached (each with its own window) and
@@ -203,7 +209,18 @@ async function spendCode(
         userId: member.userId,
         OR: [{ lastUsedStep: null }, { lastUsedStep: { lt: BigInt(step) } }],
       },
-      data: { lastUsedStep: BigInt(step) },
+      // A secret still sealed with an older key of the ring moves onto the current one.
+      data: {
+        lastUsedStep: BigInt(step),
+        ...(options.sealingKeys.needsReseal(credential.secretCiphertext)
+          ? {
+              secretCiphertext: options.sealingKeys.seal(
+                secret,
+                TWO_FACTOR_SECRET_PURPOSE,
+              ) as Uint8Array<ArrayBuffer>,
+            }
+          : {}),
+      },
     });
     return spent.count === 1 ? 'totp' : undefined;
   }
@@ -389,7 +406,10 @@ export async function disableTwoFactor(
     );
   }
   if (!state.user.passwordHash || !(await verifyPassword(input.password, state.user.passwordHash))) {
-    throw new ApiError('invalid_credentials', 'body.password is wrong');
+    // 400 with the field, not 401: the caller is signed in, and a 401 would make clients refresh.
+    throw new ApiError('validation_failed', 'body.password is wrong', {
+      issues: [{ path: 'body.password', message: 'is wrong' }],
+    });
   }
   const disabled = await withTenant(ctx.db, member.tenantId, async (tx) => {
     if (!(await spendCode(tx, options, member, input.code))) return false;
