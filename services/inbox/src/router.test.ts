@@ -9,6 +9,7 @@ describe('routeOf', () => {
     expect(routeOf('/team?x=1')).toEqual({ screen: 'team' });
     expect(routeOf('/settings')).toEqual({ screen: 'settings' });
     expect(routeOf('/accept-invite')).toEqual({ screen: 'accept-invite' });
+    expect(routeOf('/two-factor')).toEqual({ screen: 'two-factor' });
     expect(routeOf('/c/not-an-id')).toEqual({ screen: 'inbox', conversationId: undefined });
   });
 });

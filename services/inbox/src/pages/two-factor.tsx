@@ -332,6 +332,8 @@ function Policy() {
             checked={required}
             onChange={async (e) => {
               const value = e.target.checked;
+              // Shown at once; put back when the API refuses.
+              setRequired(value);
               try {
                 const saved = await client.request('PUT', '/v1/tenant/security', securityPolicySchema, {
                   body: { requireTwoFactorForAdmins: value },
@@ -339,6 +341,7 @@ function Policy() {
                 setRequired(saved.requireTwoFactorForAdmins);
                 setError(undefined);
               } catch (err) {
+                setRequired(!value);
                 setError(describeError(err));
               }
             }}
