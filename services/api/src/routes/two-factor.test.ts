@@ -229,6 +229,31 @@ describe('the sign-in second step', () => {
     expect(actions).toContain('auth.sign_in_failed');
   });
 
+  it('spends each recovery code once when several are used at the same time', async () => {
+    const member = await enrolled();
+    const [one, two, three] = member.recoveryCodes;
+    const challenges = await Promise.all([1, 2, 3, 4].map(() => challengeFor(member.email)));
+    const answers = await Promise.all([
+      verify(challenges[0]!, one!),
+      verify(challenges[1]!, two!),
+      verify(challenges[2]!, three!),
+      verify(challenges[3]!, three!),
+    ]);
+    expect(answers.slice(0, 2).map((a) => a.statusCode)).toEqual([200, 200]);
+    expect(
+      answers
+        .slice(2)
+        .map((a) => a.statusCode)
+        .sort(),
+    ).toEqual([200, 400]);
+    const left = await withTenant(db, seeded.a.tenantId, (tx) =>
+      tx.twoFactorCredential.findFirstOrThrow({ where: { userId: member.id } }),
+    );
+    expect(left.recoveryCodeHashes).toHaveLength(7);
+    for (const used of [one, two, three])
+      expect((await verify(await challengeFor(member.email), used!)).statusCode).toBe(400);
+  });
+
   it('limits codes per challenge and per member with 429 and Retry-After', async () => {
     const member = await enrolled();
     const wrong = codeAt(member.secret, clock.now + 10 * STEP_MS);

@@ -7,8 +7,8 @@
 // accepted at most once: the step it was accepted at is stored, and only later steps pass.
 // Recovery codes are 80 random bits each and stored as SHA-256 of the user id and the code (the
 // project's hash for opaque credentials, auth/tokens.ts): with that much entropy a fast hash
-// cannot be searched, and a keyed-slow hash (scrypt) would cost ~32 MiB and tens of ms per
-// stored code on every attempt and would protect nothing more.
+// cannot be searched, and a slow hash (scrypt) would cost ~32 MiB and tens of ms per stored
+// code on every attempt and would protect nothing more.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { type Db, type TenantTx, withTenant } from '@switchboard/db';
 import { tenantKeyPrefix } from '@switchboard/messaging/producer';
@@ -40,7 +40,10 @@ export const RECOVERY_CODE_COUNT = 10;
 export const ATTEMPTS_PER_CHALLENGE = 5;
 /** Wrong codes per member (over every challenge) before verification pauses for USER_WINDOW_MS. */
 export const FAILURES_PER_USER = 10;
-/** The per-member failure window: one million codes / 10 per 15 min keeps guessing hopeless. */
+/**
+ * The per-member failure window. With ±1 step, 3 codes in a million pass: at 10 guesses per 15
+ * minutes a guesser needs about a year on average to hit one.
+ */
 export const USER_WINDOW_MS = 15 * 60_000;
 
 /** What the two-factor service needs beside the API's context. */
@@ -228,11 +231,14 @@ async function spendCode(
   if (!recovery) return undefined;
   const hash = recoveryCodeHash(member.userId, recovery);
   if (!credential.recoveryCodeHashes.includes(hash)) return undefined;
-  const spent = await tx.twoFactorCredential.updateMany({
+  // array_remove on the row as it is when updated (not as read above): two different codes used
+  // at once each remove only their own.
+  const bad = await tx.twoFactorCredential.updateMany({
     where: { tenantId: member.tenantId, userId: member.userId, recoveryCodeHashes: { has: hash } },
     data: { recoveryCodeHashes: credential.recoveryCodeHashes.filter((h) => h !== hash) },
   });
-  return spent.count === 1 ? 'recovery' : undefined;
+  const spent = bad.count;
+  return spent === 1 ? 'recovery' : undefined;
 }
 
 /**
