@@ -134,8 +134,13 @@ describe('enrolment', () => {
     expect(wrong.statusCode).toBe(400);
     expect(wrong.json().error.code).toBe('two_factor_code_invalid');
 
-    const confirmed = await post('/v1/auth/two-factor/confirm', { code: codeAt(body.secret) }, token);
-    expect(confirmed.statusCode).toBe(200);
+    // Two confirmations at once: one turns it on, the other is refused.
+    const [first, second] = await Promise.all([
+      post('/v1/auth/two-factor/confirm', { code: codeAt(body.secret) }, token),
+      post('/v1/auth/two-factor/confirm', { code: codeAt(body.secret) }, token),
+    ]);
+    expect([first.statusCode, second.statusCode].sort()).toEqual([200, 409]);
+    const confirmed = first.statusCode === 200 ? first : second;
     const { recoveryCodes } = confirmed.json() as { recoveryCodes: string[] };
     expect(recoveryCodes).toHaveLength(10);
     expect(new Set(recoveryCodes).size).toBe(10);
@@ -229,7 +234,7 @@ describe('the sign-in second step', () => {
     expect(actions).toContain('auth.sign_in_failed');
   });
 
-  it('spends each recovery code once when several are used at the same time', async () => {
+  it('spends each recovery code, and each code, once when several are used at the same time', async () => {
     const member = await enrolled();
     const [one, two, three] = member.recoveryCodes;
     const challenges = await Promise.all([1, 2, 3, 4].map(() => challengeFor(member.email)));
@@ -250,6 +255,11 @@ describe('the sign-in second step', () => {
       tx.twoFactorCredential.findFirstOrThrow({ where: { userId: member.id } }),
     );
     expect(left.recoveryCodeHashes).toHaveLength(7);
+    // The same TOTP code on two challenges at once signs in once.
+    clock.now += STEP_MS;
+    const [c1, c2] = [await challengeFor(member.email), await challengeFor(member.email)];
+    const both = await Promise.all([verify(c1, codeAt(member.secret)), verify(c2, codeAt(member.secret))]);
+    expect(both.map((a) => a.statusCode).sort()).toEqual([200, 400]);
     for (const used of [one, two, three])
       expect((await verify(await challengeFor(member.email), used!)).statusCode).toBe(400);
   });

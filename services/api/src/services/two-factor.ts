@@ -188,9 +188,22 @@ function invalidCode(): ApiError {
 }
 
 /**
+ * Locks the member's credential row (when there is one) for the rest of the transaction: a second
+ * request waits here and then reads what the first one wrote (the step or recovery codes it spent,
+ * the confirmation). Prisma's updateMany selects its rows before it updates them, so its
+ * condition alone does not serialize two requests (two uses of one code both passed).
+ */
+async function lockCredential(tx: TenantTx, member: TwoFactorMember): Promise<void> {
+  await tx.$queryRaw`
+    SELECT 1 FROM two_factor_credentials
+     WHERE tenant_id = ${member.tenantId}::uuid AND user_id = ${member.userId}::uuid
+       FOR UPDATE`;
+}
+
+/**
  * Checks `code` (a TOTP code or an unused recovery code) for the member's confirmed credential
  * and spends it: the TOTP step is stored (the code and earlier ones stop working), a recovery
- * code is removed. Both as one conditional update, so two requests cannot spend one code.
+ * code is removed. The row is locked first, so two requests cannot spend one code.
  */
 async function spendCode(
   tx: TenantTx,
@@ -199,6 +212,7 @@ async function spendCode(
   code: string,
 ): Promise<'totp' | 'recovery' | undefined> {
   const where = { tenantId_userId: { tenantId: member.tenantId, userId: member.userId } };
+  await lockCredential(tx, member);
   const credential = await tx.twoFactorCredential.findUnique({ where });
   if (!credential?.confirmedAt || !options.sealingKeys) return undefined;
   const compact = code.replace(/\s/g, '');
@@ -348,6 +362,7 @@ export async function confirmEnrolment(
   const recoveryCodes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
   const confirmed = await withTenant(ctx.db, member.tenantId, async (tx) => {
     const where = { tenantId_userId: { tenantId: member.tenantId, userId: member.userId } };
+    await lockCredential(tx, member);
     const credential = await tx.twoFactorCredential.findUnique({ where });
     if (!credential) throw new ApiError('conflict', 'no enrolment is started; start one first');
     if (credential.confirmedAt) throw new ApiError('conflict', 'two-factor sign-in is already on');
