@@ -164,7 +164,7 @@ describe('two-factor sign-in', () => {
     expect(problems.length).toBeGreaterThan(0);
     expect(problems.every((p) => p.includes('400') && p.includes('/v1/auth/two-factor/verify'))).toBe(true);
     problems.length = 0;
-  });
+  }, 90_000);
 
   it('leads an admin the team policy covers through enrolment at sign-in, then into the inbox', async () => {
     const pat = { email: 'pat@totp.test', password: 'pat password 123' };
@@ -202,5 +202,5 @@ describe('two-factor sign-in', () => {
     await policy.uncheck();
     await saved;
     expect(await policy.isChecked()).toBe(false);
-  });
+  }, 90_000);
 });
