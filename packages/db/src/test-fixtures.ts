@@ -108,6 +108,11 @@ export async function seedTenant(
     ],
     [`INSERT INTO outbox (tenant_id, kind, payload) VALUES ($1, 'realtime', '{}')`, [t]],
     [
+      `INSERT INTO two_factor_credentials (tenant_id, user_id, secret_ciphertext) VALUES ($1, $2, '\\x00')`,
+      [t, ids.userId],
+    ],
+    [`INSERT INTO tenant_security_policies (tenant_id) VALUES ($1)`, [t]],
+    [
       `INSERT INTO audit_log (tenant_id, actor_type, actor_id, action, target_type, target_id) VALUES ($1, 'user', $2::uuid, 'member.invited', 'user', $2::text)`,
       [t, ids.userId],
     ],

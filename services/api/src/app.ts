@@ -51,6 +51,8 @@ import { scheduledMessageRoutes } from './routes/scheduled-messages.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { teamRoutes } from './routes/team.ts';
 import { quickReplyRoutes, templateRoutes } from './routes/templates.ts';
+import { tenantSecurityRoutes } from './routes/tenant-security.ts';
+import { twoFactorRoutes } from './routes/two-factor.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 
 /** What buildApp needs: its connections and settings, never the environment. */
@@ -109,6 +111,8 @@ export interface BuildAppOptions {
   internalToken?: string;
   /** SEALING_KEYS: seals webhook subscription secrets; creating subscriptions is refused without it. */
   sealingKeys?: SealingKeyring;
+  /** The clock two-factor codes are checked against (ms; tests inject one). Default Date.now. */
+  twoFactorClock?: () => number;
   /** REALTIME_*: streams per credential, re-check interval, bytes buffered per stream. */
   realtime?: RealtimeOptions;
   logger?: Logger;
@@ -307,6 +311,12 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(authRoutes, { prefix: '/v1/auth' });
   await app.register(authSessionRoutes, { prefix: '/v1' });
   await app.register(profileRoutes, { prefix: '/v1/auth' });
+  await app.register(twoFactorRoutes, {
+    prefix: '/v1/auth/two-factor',
+    ...(options.sealingKeys ? { sealingKeys: options.sealingKeys } : {}),
+    ...(options.twoFactorClock ? { now: options.twoFactorClock } : {}),
+  });
+  await app.register(tenantSecurityRoutes, { prefix: '/v1/tenant/security' });
   await app.register(apiKeyRoutes, { prefix: '/v1/api-keys' });
   await app.register(teamRoutes, { prefix: '/v1/team' });
   await app.register(sessionRoutes, { prefix: '/v1/sessions' });

@@ -156,7 +156,7 @@ export const apiConfigSchema = defineConfig(
     SEALING_KEYS: sealingKeys()
       .optional()
       .describe(
-        'Keys sealing webhook secrets in the database: `<id>:<base64 of 32 bytes>` comma-separated, the first seals; give a secret:// reference. Unset: creating webhook subscriptions is refused.',
+        'Keys sealing webhook and two-factor secrets in the database: `<id>:<base64 of 32 bytes>` comma-separated, the first seals; give a secret:// reference. Unset: creating webhook subscriptions and enrolling in two-factor sign-in are refused.',
       ),
   }),
 );

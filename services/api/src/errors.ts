@@ -19,6 +19,8 @@ export const ERRORS = {
   invalid_credentials: { status: 401, message: 'email or password is wrong' },
   token_expired: { status: 401, message: 'the access token has expired; refresh it' },
   refresh_token_reused: { status: 401, message: 'the refresh token was used before; sign in again' },
+  // 400, not 401: on the signed-in routes (confirm, disable) a 401 would make clients refresh and retry.
+  two_factor_code_invalid: { status: 400, message: 'the two-factor code is wrong, expired or already used' },
   invalid_reset_token: { status: 400, message: 'the password reset token is unknown, used or expired' },
   forbidden: { status: 403, message: 'your role does not allow this' },
   insufficient_scope: { status: 403, message: 'the API key lacks the scope this requires' },

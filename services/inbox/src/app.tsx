@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiClient, describeError, sessionRefreshStore } from './api/client.ts';
 import { type Me, meSchema } from './api/schemas.ts';
+import type { SignInStep } from './api/two-factor-schemas.ts';
 import { roleAtLeast, SignedIn, useApp } from './app-context.tsx';
 import { AcceptInvitePage } from './pages/accept-invite.tsx';
 import { InboxPage } from './pages/inbox.tsx';
@@ -9,11 +10,12 @@ import { SessionsPage } from './pages/sessions.tsx';
 import { SettingsPage } from './pages/settings.tsx';
 import { SignedInSessionsPage } from './pages/signed-in-sessions.tsx';
 import { TeamPage } from './pages/team.tsx';
+import { TwoFactorPage, TwoFactorSignIn } from './pages/two-factor.tsx';
 import { navigate, routeOf, usePath } from './router.ts';
 
 type AuthState =
   | { kind: 'checking' }
-  | { kind: 'signed-out'; notice?: string }
+  | { kind: 'signed-out'; notice?: string; secondStep?: Exclude<SignInStep, { kind: 'signed-in' }> }
   | { kind: 'signed-in'; me: Me };
 
 /** The inbox: the login screen, or the signed-in shell. */
@@ -52,10 +54,11 @@ export function App() {
         client={client}
         onAccepted={async (email, password) => {
           try {
-            await client.login(email, password);
+            const step = await client.login(email, password);
             // Leaves the page and drops the spent token from the address bar and history.
             navigate('/', { replace: true });
-            await loadMe();
+            if (step.kind !== 'signed-in') setAuth({ kind: 'signed-out', secondStep: step });
+            else await loadMe();
             return undefined;
           } catch (error) {
             return describeError(error);
@@ -65,14 +68,25 @@ export function App() {
     );
   }
   if (auth.kind === 'checking') return <p className="splash">Loading…</p>;
+  if (auth.kind === 'signed-out' && auth.secondStep) {
+    return (
+      <TwoFactorSignIn
+        client={client}
+        step={auth.secondStep}
+        onSignedIn={loadMe}
+        onCancel={() => setAuth({ kind: 'signed-out' })}
+      />
+    );
+  }
   if (auth.kind === 'signed-out') {
     return (
       <LoginPage
         {...(auth.notice ? { notice: auth.notice } : {})}
         onLogin={async (email, password) => {
           try {
-            await client.login(email, password);
-            await loadMe();
+            const step = await client.login(email, password);
+            if (step.kind !== 'signed-in') setAuth({ kind: 'signed-out', secondStep: step });
+            else await loadMe();
             return undefined;
           } catch (error) {
             return describeError(error);
@@ -94,6 +108,7 @@ const SCREENS = [
   { path: '/team', label: 'Team', screen: 'team' },
   { path: '/settings', label: 'Settings', screen: 'settings' },
   { path: '/settings/security', label: 'Security', screen: 'security' },
+  { path: '/two-factor', label: 'Two-factor', screen: 'two-factor' },
 ] as const;
 
 const REALTIME_LABEL = {
@@ -143,6 +158,7 @@ function Shell() {
         {route.screen === 'team' && <TeamPage />}
         {route.screen === 'settings' && <SettingsPage />}
         {route.screen === 'security' && <SignedInSessionsPage />}
+        {route.screen === 'two-factor' && <TwoFactorPage />}
       </main>
     </div>
   );

@@ -10,6 +10,7 @@ describe('routeOf', () => {
     expect(routeOf('/settings')).toEqual({ screen: 'settings' });
     expect(routeOf('/settings/security')).toEqual({ screen: 'security' });
     expect(routeOf('/accept-invite')).toEqual({ screen: 'accept-invite' });
+    expect(routeOf('/two-factor')).toEqual({ screen: 'two-factor' });
     expect(routeOf('/c/not-an-id')).toEqual({ screen: 'inbox', conversationId: undefined });
   });
 });

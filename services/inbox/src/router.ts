@@ -39,6 +39,7 @@ export type Route =
   | { screen: 'team' }
   | { screen: 'settings' }
   | { screen: 'security' }
+  | { screen: 'two-factor' }
   | { screen: 'accept-invite' };
 
 /** Parses a path into the screen it shows (anything unknown is the inbox). */
@@ -50,6 +51,7 @@ export function routeOf(path: string): Route {
   if (pathname === '/team') return { screen: 'team' };
   if (pathname === '/settings') return { screen: 'settings' };
   if (pathname === '/settings/security') return { screen: 'security' };
+  if (pathname === '/two-factor') return { screen: 'two-factor' };
   if (pathname === '/accept-invite') return { screen: 'accept-invite' };
   return { screen: 'inbox', conversationId: undefined };
 }

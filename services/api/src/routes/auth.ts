@@ -11,6 +11,7 @@ import {
   refreshTokens,
   startPasswordReset,
 } from '../services/auth.ts';
+import { twoFactorChallengeSchema, twoFactorEnrolmentRequiredSchema } from './two-factor.ts';
 
 const slug = z
   .string()
@@ -39,7 +40,15 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
         tags: ['auth'],
         security: [],
         body: z.strictObject({ tenant: slug.optional(), email, password }),
-        response: { 200: tokenPair, 400: errorBody, 401: errorBody, 429: errorBody },
+        description:
+          'Members with two-factor sign-in get a challenge instead of tokens (answer it at ' +
+          '/v1/auth/two-factor/verify); admins and owners the tenant requires it of, an enrol-only token.',
+        response: {
+          200: z.union([tokenPair, twoFactorChallengeSchema, twoFactorEnrolmentRequiredSchema]),
+          400: errorBody,
+          401: errorBody,
+          429: errorBody,
+        },
       },
     },
     async (request) => await login(ctx, request, request.body),

@@ -12,6 +12,7 @@ import { noteSignIn, sendSecurityNotice } from '../mail/security-notices.ts';
 import { memberProfileOf, signAccessToken } from '../plugins/auth.ts';
 import { recordPasswordResetRequested, recordPasswordSet, recordSignInFailure } from './audit-log.ts';
 import { endSessionsInTx, sessionForRefresh, startSession } from './auth-sessions.ts';
+import { type TwoFactorStep, twoFactorStepFor } from './two-factor-challenge.ts';
 
 /** What login and refresh answer. */
 export interface TokenPair {
@@ -24,7 +25,8 @@ export interface TokenPair {
 // A hash to verify against when the account does not exist, so "no such user" takes as long as "wrong password".
 let dummyHash: Promise<string> | undefined;
 
-async function issueTokens(
+/** Issues an access token and a refresh token of `familyId` (the sign-in's second step uses it too). */
+export async function issueTokens(
   ctx: ApiContext,
   tenant: { id: string; slug: string },
   userId: string,
@@ -96,13 +98,14 @@ async function claimAttempt(
 /**
  * Checks email and password (of `tenant`, default the configured one) and issues a token pair.
  * Failures count per account and per IP in Redis; past the limit the account (or IP) is locked
- * for `loginLockoutMs`. A hash with old parameters is replaced after a good login.
+ * for `loginLockoutMs`. A hash with old parameters is replaced after a good login. A member with
+ * two-factor sign-in (or required to enrol) gets the second step instead of tokens.
  */
 export async function login(
   ctx: ApiContext,
   request: FastifyRequest,
   input: { tenant?: string | undefined; email: string; password: string },
-): Promise<TokenPair> {
+): Promise<TokenPair | TwoFactorStep> {
   const tenantSlug = input.tenant ?? ctx.defaultTenant;
   const tenant = { id: tenantIdForSlug(tenantSlug), slug: tenantSlug };
   const address = input.email.toLowerCase();
@@ -146,21 +149,61 @@ export async function login(
   // A good password clears the account's failures and gives back the IP's slot it took.
   await ctx.redis.eval(RELEASE_ATTEMPT, 2, accountKey, ipKey);
   const rehash = needsRehash(stored, ctx.scrypt) ? await hashPassword(input.password, ctx.scrypt) : undefined;
-  const tokens = await withTenant(ctx.db, tenant.id, async (tx) => {
+  const secondStep = await twoFactorStepFor(ctx, tenant, user.id);
+  const answer = await withTenant(ctx.db, tenant.id, async (tx) => {
     await tx.user.update({
       where: { id: user.id },
-      data: { lastLoginAt: new Date(), ...(rehash ? { passwordHash: rehash } : {}) },
+      // Signed in only after the second step (verifySignIn records it then).
+      data: {
+        ...(secondStep ? {} : { lastLoginAt: new Date() }),
+        ...(rehash ? { passwordHash: rehash } : {}),
+      },
     });
+    if (secondStep) return secondStep;
     const sessionId = randomUUID();
     await startSession(tx, request, { id: sessionId, tenantId: tenant.id, userId: user.id });
     return await issueTokens(ctx, tenant, user.id, sessionId, tx);
   });
+  if (!secondStep) noteNewSignIn(ctx, request, { tenantId: tenant.id, userId: user.id });
+  return answer;
+}
+
+/**
+ * Completes a sign-in past its checks (a second step, an enrolment the policy asked for, SSO), in
+ * `tx`: lastLoginAt, a signed-in session with the request's device (audited `auth.sign_in`), and
+ * the session's token pair. The caller calls noteNewSignIn once `tx` has committed.
+ */
+export async function completeSignIn(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  tx: TenantTx,
+  member: { tenant: { id: string; slug: string }; userId: string; method: string },
+): Promise<TokenPair> {
+  await tx.user.update({ where: { id: member.userId }, data: { lastLoginAt: new Date() } });
+  const sessionId = randomUUID();
+  await startSession(tx, request, {
+    id: sessionId,
+    tenantId: member.tenant.id,
+    userId: member.userId,
+    method: member.method,
+  });
+  return await issueTokens(ctx, member.tenant, member.userId, sessionId, tx);
+}
+
+/**
+ * After a completed sign-in (password, second step or SSO) has committed: mails the member a
+ * new-sign-in notice when this device (IP and User-Agent) is new to them. Never throws.
+ */
+export function noteNewSignIn(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  member: { tenantId: string; userId: string },
+): void {
   noteSignIn(
     ctx,
-    { tenantId: tenant.id, userId: user.id, ip: request.ip, userAgent: request.headers['user-agent'] },
+    { ...member, ip: request.ip, userAgent: request.headers['user-agent'] },
     (e) => request.log.error({ err: e }, 'new sign-in notice failed'),
   );
-  return tokens;
 }
 
 /** Rotates a refresh token: the old one stops working; presenting a rotated one revokes its family. */

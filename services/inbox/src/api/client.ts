@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { errorBodySchema, type TokenPair, tokenPairSchema } from './schemas.ts';
+import { loginAnswerSchema, type SignInStep } from './two-factor-schemas.ts';
 
 /** An API answer that was not 2xx: the API's stable error code and message, and the HTTP status. */
 export class ApiRequestError extends Error {
@@ -70,13 +71,26 @@ export class ApiClient {
     return this.store.get() !== null;
   }
 
-  async login(email: string, password: string): Promise<void> {
-    const res = await fetch(`${this.baseUrl}/v1/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email, password }),
-    });
-    this.accept(await parse(res, tokenPairSchema));
+  /** Signs in with a password; a member with two-factor sign-in gets the second step to take. */
+  async login(email: string, password: string): Promise<SignInStep> {
+    const answer = await this.publicRequest('/v1/auth/login', loginAnswerSchema, { email, password });
+    if ('accessToken' in answer) {
+      this.accept(answer);
+      return { kind: 'signed-in' };
+    }
+    return answer.status === 'two_factor_required'
+      ? { kind: 'two-factor', challenge: answer.challenge }
+      : { kind: 'enrol', enrolmentToken: answer.enrolmentToken };
+  }
+
+  /** The sign-in's second step: the challenge and a code (or a recovery code). */
+  async verifyTwoFactor(challenge: string, code: string): Promise<void> {
+    this.accept(await this.publicRequest('/v1/auth/two-factor/verify', tokenPairSchema, { challenge, code }));
+  }
+
+  /** Signs in with tokens another call returned (a required enrolment's confirmation). */
+  signInWith(tokens: TokenPair): void {
+    this.accept(tokens);
   }
 
   /** A call of a public route (no access token): the accept-invite page's. */
