@@ -357,6 +357,10 @@ async function main(): Promise<void> {
         data: { tenantId, email: 'agent@bench.test', displayName: 'Agent', passwordHash: 'none' },
       });
       await tx.membership.create({ data: { tenantId, userId: user.id, role: 'agent' } });
+      // The member's signed-in session: an access token names one (its id is the token's sid).
+      await tx.authSession.create({
+        data: { id: user.id, tenantId, userId: user.id, browser: 'bench', os: 'bench', ip: '127.0.0.1' },
+      });
       const session = await tx.session.create({ data: { tenantId, name: 'main', channel: 'baileys' } });
       const contact = await tx.contact.create({ data: { tenantId, pushName: 'Customer' } });
       await tx.contactIdentity.create({
@@ -395,7 +399,7 @@ async function main(): Promise<void> {
     const jwtKey = randomBytes(32).toString('hex');
     const token = await signAccessToken(
       new TextEncoder().encode(jwtKey),
-      { userId: seeded.userId, tenantId, slug },
+      { userId: seeded.userId, tenantId, slug, sessionId: seeded.userId },
       3_600_000,
     );
 

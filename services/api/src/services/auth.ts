@@ -199,10 +199,8 @@ export function noteNewSignIn(
   request: FastifyRequest,
   member: { tenantId: string; userId: string },
 ): void {
-  noteSignIn(
-    ctx,
-    { ...member, ip: request.ip, userAgent: request.headers['user-agent'] },
-    (e) => request.log.error({ err: e }, 'new sign-in notice failed'),
+  noteSignIn(ctx, { ...member, ip: request.ip, userAgent: request.headers['user-agent'] }, (e) =>
+    request.log.error({ err: e }, 'new sign-in notice failed'),
   );
 }
 

@@ -9,7 +9,7 @@
 // project's hash for opaque credentials, auth/tokens.ts): with that much entropy a fast hash
 // cannot be searched, and a slow hash (scrypt) would cost ~32 MiB and tens of ms per stored
 // code on every attempt and would protect nothing more.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { type Db, type TenantTx, withTenant } from '@switchboard/db';
 import { tenantKeyPrefix } from '@switchboard/messaging/producer';
 import { verifyPassword } from '@switchboard/passwords';
