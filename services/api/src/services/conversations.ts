@@ -50,8 +50,8 @@ export interface ConversationRow {
  * (conversation_id, created_at DESC, id DESC)). Row-level security applies to every table in it,
  * so it runs in the caller's tenant transaction like any other query.
  */
-function summarySql(where: Prisma.Sql, limit: number, prefix: Prisma.Sql = Prisma.empty): Prisma.Sql {
-  return Prisma.sql`${prefix}
+function summarySql(where: Prisma.Sql, limit: number): Prisma.Sql {
+  return Prisma.sql`
     SELECT c.id, c.session_id AS "sessionId", c.contact_id AS "contactId", c.status::text AS status,
            c.assignee_id AS "assigneeId", c.last_message_at AS "lastMessageAt",
            to_char(c.last_message_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorAt",
@@ -141,17 +141,14 @@ export function conversationListQuery(principal: Principal, filter: Conversation
   if (!search) return summarySql(Prisma.join(conditions, ' AND '), limit + 1);
   const text = containsPattern(search);
   const identity = containsPattern(search.replace(/^\+/, ''));
-  // The matching conversations as one set, built once through the trigram index of
-  // search_entries (migration 0008: search_conversation_ids() reads it for the bound tenant
-  // only, since row-level security keeps Postgres from using such an index on the tables
-  // themselves), then joined, under row-level security, to the newest-first list. With the match
-  // as a filter on the newest-first walk instead, the planner walks (and joins) every
-  // conversation for a rare term.
-  conditions.push(Prisma.sql`c.id IN (SELECT id FROM matched)`);
-  const matched = Prisma.sql`WITH matched AS MATERIALIZED (
-      SELECT search_conversation_ids(${text}, ${identity}) AS id
-    )`;
-  return summarySql(Prisma.join(conditions, ' AND '), limit + 1, matched);
+  // The matching conversations' ids, looked up once through the trigram index of search_entries
+  // (migration 0008: search_conversation_ids() reads it for the bound tenant only, since
+  // row-level security keeps Postgres from using such an index on the tables themselves), as an
+  // array: the page is then one probe of the conversations' primary key per match, under
+  // row-level security, sorted. With the match as a filter on the newest-first walk instead, the
+  // planner walks (and joins) every conversation for a rare term.
+  conditions.push(Prisma.sql`c.id = ANY (ARRAY(SELECT search_conversation_ids(${text}, ${identity})))`);
+  return summarySql(Prisma.join(conditions, ' AND '), limit + 1);
 }
 
 /**
