@@ -34,13 +34,59 @@ const { requests, conversations, messages } = integerOptions({
 });
 const print = (line: string) => process.stdout.write(`${line}\n`);
 
+/** The parts of a V8 CPU profile (`.cpuprofile`) the summary reads. */
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string } }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/**
+ * Where the profile's samples were, by package (node_modules/<name>) or project folder
+ * (services/api, packages/db, ...), V8's own entries ((garbage collector), (program), (idle)) by
+ * name: the top 8 as shares of the sampled time.
+ */
+function selfTimeByPlace(profile: CpuProfile): string {
+  const place = new Map<number, string>();
+  for (const node of profile.nodes) {
+    const { url, functionName } = node.callFrame;
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
+    const own = /\/((?:services|packages)\/[^/]+)\//.exec(url)?.[1];
+    place.set(
+      node.id,
+      pkg ??
+        own ??
+        (url.startsWith('node:') ? 'node internals' : url === '' ? functionName || '(native)' : url),
+    );
+  }
+  const totals = new Map<string, number>();
+  let all = 0;
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    const key = place.get(id) ?? '(unknown)';
+    totals.set(key, (totals.get(key) ?? 0) + delta);
+    all += delta;
+  });
+  return [...totals.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([key, time]) => `${key} ${((time / all) * 100).toFixed(0)}%`)
+    .join(', ');
+}
+
 killServersOnSigint();
 const postgres = await startPostgres();
 let redisServer: RedisServer | undefined;
 try {
   redisServer = await startRedis();
   const urls = await createBenchDatabase(postgres);
-  const db = createDb({ databaseUrl: urls.appUrl, maxConnections: 10, applicationName: 'bench-api-profile' });
+  const db = createDb({
+    databaseUrl: urls.appUrl,
+    maxConnections: 10,
+    statementTimeoutMs: 5_000,
+    poolTimeoutMs: 2_000,
+    applicationName: 'bench-api-profile',
+  });
   const owner = createDb({ databaseUrl: urls.ownerUrl, maxConnections: 1 });
   const slug = 'bench';
   const tenantId = await ensureTenant(db, { slug, displayName: 'Bench' });
@@ -68,7 +114,12 @@ try {
   const headers = { authorization: `Bearer ${login.json().accessToken}` };
   const dir = await mkdtemp(join(tmpdir(), 'switchboard-api-profile-'));
   print(`${requests} requests each, 4 at a time; profiles in ${dir}`);
-  for (const url of ['/livez', '/v1/auth/me', '/v1/conversations']) {
+  for (const url of [
+    '/livez',
+    '/v1/auth/me',
+    '/v1/conversations',
+    '/v1/conversations?search=number%2015007',
+  ]) {
     const call = async () => {
       const res = await app.inject({ method: 'GET', url, headers });
       if (res.statusCode !== 200) throw new Error(`${url}: ${res.statusCode} ${res.body.slice(0, 200)}`);
@@ -94,6 +145,7 @@ try {
     print(
       `  ${url.padEnd(20)} ${((used.user + used.system) / 1000 / requests).toFixed(2)} ms CPU, ${(wall / requests).toFixed(2)} ms wall per request  ${file}`,
     );
+    print(`    self time by where the code lives: ${selfTimeByPlace(profile as CpuProfile)}`);
   }
   await app.close();
   redis.disconnect();

@@ -18,6 +18,13 @@
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
+import {
+  databaseConfigSchema,
+  databasePoolConfigSchema,
+  databasePoolSettings,
+  defineConfig,
+  loadConfig,
+} from '@switchboard/config';
 import { createDb, ensureTenant, Prisma, withTenant } from '@switchboard/db';
 import { hashPassword } from '@switchboard/passwords';
 import { createLogger } from '@switchboard/telemetry';
@@ -50,6 +57,9 @@ const SEND_TARGETS = Math.min(1_000, CONVERSATIONS);
 // Matches exactly one message body ('message number <n>' with n over a tenth of the messages, so
 // no longer number starts with it) and no contact.
 const SEARCH = `number ${Math.floor(MESSAGES * 0.77) + 7}`;
+// The same message by its digits alone: every trigram of it is rare, where every message has
+// those of 'number ' (a trigram index reads each trigram's whole list of rows).
+const SEARCH_DIGITS = `${Math.floor(MESSAGES * 0.77) + 7}`;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
@@ -61,7 +71,14 @@ const postgres = await startPostgres();
 let redisServer: RedisServer | undefined;
 try {
   const urls = await createBenchDatabase(postgres);
-  const db = createDb({ databaseUrl: urls.appUrl, maxConnections: 10, applicationName: 'bench-api' });
+  // The pool as the API configures it by default (DATABASE_POOL_SIZE 10, DATABASE_POOL_TIMEOUT 2s,
+  // DATABASE_STATEMENT_TIMEOUT 5s, DATABASE_SEARCH_CONCURRENCY 5).
+  const { searchConcurrency, ...pool } = databasePoolSettings(
+    await loadConfig(defineConfig(databaseConfigSchema, databasePoolConfigSchema), {
+      env: { DATABASE_URL: urls.appUrl },
+    }),
+  );
+  const db = createDb({ databaseUrl: urls.appUrl, applicationName: 'bench-api', ...pool });
   const owner = createDb({ databaseUrl: urls.ownerUrl, maxConnections: 1 });
   const slug = 'bench';
   const tenantId = await ensureTenant(db, { slug, displayName: 'Bench' });
@@ -92,6 +109,7 @@ try {
     // Real Redis round trip per request, but a limit no bench connection reaches.
     rateLimitPerMinute: 1_000_000,
     inboxDir: null,
+    search: { concurrency: searchConcurrency, waitMs: pool.poolTimeoutMs },
     // Errors only (to stderr): a 5xx during the run says why.
     logger: createLogger({ name: 'bench-api', level: 'error', destination: process.stderr }),
   });
@@ -147,6 +165,20 @@ try {
     plans[label] = rows.map((r) => r['QUERY PLAN']).join('\n');
     log(`EXPLAIN ANALYZE, conversations ${label}:\n${plans[label]}`);
   }
+  // Inside the search: the message part of search_conversation_ids() (migration 0008), as the
+  // function runs it (as the owner, the tenant bound and filtered explicitly).
+  const inner = await withTenant(
+    owner,
+    tenantId,
+    (tx) =>
+      tx.$queryRaw<{ 'QUERY PLAN': string }[]>`EXPLAIN (ANALYZE, BUFFERS)
+      SELECT e.conversation_id FROM switchboard.search_entries e
+       WHERE e.tenant_id = ${tenantId}::uuid AND e.text ILIKE ${`%${SEARCH}%`} AND e.kind = 'message'`,
+  );
+  plans['search: inside search_conversation_ids()'] = inner.map((r) => r['QUERY PLAN']).join('\n');
+  log(
+    `EXPLAIN ANALYZE, inside search_conversation_ids():\n${plans['search: inside search_conversation_ids()']}`,
+  );
   const targets = (
     await withTenant(db, tenantId, (tx) =>
       tx.conversation.findMany({ select: { id: true }, take: SEND_TARGETS, orderBy: { id: 'asc' } }),
@@ -204,6 +236,10 @@ try {
         },
       ],
     }),
+    [`GET /v1/conversations?search=${SEARCH_DIGITS} (digits only)`]: () => ({
+      url: `${apiUrl}/v1/conversations?search=${encodeURIComponent(SEARCH_DIGITS)}`,
+      headers: { authorization },
+    }),
     // Last: one message's body matches (no contact does), so every message is a candidate; the
     // searches still running when the case ends would otherwise slow the next case.
     [`GET /v1/conversations?search (1 of ${MESSAGES} messages)`]: () => ({
@@ -211,20 +247,44 @@ try {
       headers: { authorization },
     }),
   };
-  const samples: Record<string, { rps: number[]; p99: number[]; non2xx: number; errors: number }> = {};
+  const samples: Record<
+    string,
+    { rps: number[]; p99: number[]; non2xx: number; errors: number; statuses: Record<string, number> }
+  > = {};
+  const record = (round: number, label: string, result: autocannon.Result) => {
+    samples[label] ??= { rps: [], p99: [], non2xx: 0, errors: 0, statuses: {} };
+    const s = samples[label];
+    s.rps.push(result.requests.average);
+    s.p99.push(result.latency.p99);
+    s.non2xx += result.non2xx;
+    s.errors += result.errors + result.timeouts;
+    for (const [status, count] of Object.entries(result.statusCodeStats ?? {}))
+      s.statuses[status] = (s.statuses[status] ?? 0) + (count as { count: number }).count;
+    log(
+      `round ${round + 1}/${REPEATS} ${label}: ${result.requests.average.toFixed(0)} req/s, p99 ${result.latency.p99} ms, statuses ${JSON.stringify(result.statusCodeStats ?? {})}`,
+    );
+  };
+  const searchUrl = `${apiUrl}/v1/conversations?search=${encodeURIComponent(SEARCH)}`;
   for (let round = 0; round < REPEATS; round++) {
-    for (const [label, options] of Object.entries(cases)) {
-      const result = await autocannon({ ...options(), connections: CONNECTIONS, duration: SECONDS });
-      samples[label] ??= { rps: [], p99: [], non2xx: 0, errors: 0 };
-      const s = samples[label];
-      s.rps.push(result.requests.average);
-      s.p99.push(result.latency.p99);
-      s.non2xx += result.non2xx;
-      s.errors += result.errors + result.timeouts;
-      log(
-        `round ${round + 1}/${REPEATS} ${label}: ${result.requests.average.toFixed(0)} req/s, p99 ${result.latency.p99} ms`,
-      );
-    }
+    for (const [label, options] of Object.entries(cases))
+      record(round, label, await autocannon({ ...options(), connections: CONNECTIONS, duration: SECONDS }));
+    // 20 searches at once (more than the pool's 10 connections), and beside them a member's
+    // cheap route on 2 connections: does it keep answering?
+    const [searches, beside] = await Promise.all([
+      autocannon({ url: searchUrl, headers: { authorization }, connections: 20, duration: SECONDS }),
+      autocannon({
+        url: `${apiUrl}/v1/auth/me`,
+        headers: { authorization },
+        connections: 2,
+        duration: SECONDS,
+      }),
+    ]);
+    record(round, 'GET /v1/conversations?search x20 at once', searches);
+    record(round, 'GET /v1/auth/me beside those 20 searches', beside);
+    // Searches the load generator gave up on still run in the server: let them end (the
+    // statement timeout, or Prisma's 5 s transaction timeout before it, bounds them) before the
+    // next case or the shutdown.
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
   }
   const queued = await withTenant(db, tenantId, (tx) =>
     tx.message.count({ where: { idempotencyKey: { startsWith: `bench-${runTag}-` } } }),
@@ -240,6 +300,7 @@ try {
     p99Ratio: median(s.p99) / Math.max(baseP99, 1),
     non2xx: s.non2xx,
     errors: s.errors,
+    statuses: s.statuses,
   }));
   const print = (line: string) => process.stdout.write(`${line}\n`);
   print(
@@ -254,6 +315,9 @@ try {
     );
   }
   print(`  messages stored by the POST runs: ${queued} (one per 2xx answer)`);
+  for (const r of rows)
+    if (r.non2xx + r.errors > 0)
+      print(`  ${r.label}: statuses ${JSON.stringify(r.statuses)}, ${r.errors} errors/timeouts`);
   await writeFile(
     new URL('./results.json', import.meta.url),
     `${JSON.stringify({ date: new Date().toISOString(), conversations: CONVERSATIONS, messages: MESSAGES, connections: CONNECTIONS, seconds: SECONDS, repeats: REPEATS, rows, queued, plans }, null, 2)}\n`,

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   databaseConfigSchema,
+  databasePoolConfigSchema,
+  databasePoolSettings,
   redisConfigSchema,
   sealingKeys,
   secretsConfigSchema,
@@ -116,5 +118,42 @@ describe('sealingKeys', () => {
     expect(problem?.variable).toBe('SEALING_KEYS');
     expect(problem?.problem).toContain('sealing key k1 must be base64 of exactly 32 bytes');
     expect(problem?.problem).not.toContain(Buffer.alloc(8, 1).toString('base64'));
+  });
+});
+
+describe('databasePoolConfigSchema', () => {
+  const schema = defineConfig(databaseConfigSchema, databasePoolConfigSchema);
+  const url = { DATABASE_URL: 'postgres://app:pw@db/acme' };
+
+  it('defaults to 10 connections, 2s to get one, 5s per statement and half the pool for searches', async () => {
+    const config = await loadConfig(schema, { env: url });
+    expect(databasePoolSettings(config)).toEqual({
+      maxConnections: 10,
+      poolTimeoutMs: 2_000,
+      statementTimeoutMs: 5_000,
+      searchConcurrency: 5,
+    });
+    const small = await loadConfig(schema, {
+      env: { ...url, DATABASE_POOL_SIZE: '3', DATABASE_STATEMENT_TIMEOUT: '750ms' },
+    });
+    expect(databasePoolSettings(small)).toMatchObject({ statementTimeoutMs: 750, searchConcurrency: 1 });
+  });
+
+  it('names every bad setting: timeouts out of range, searches that could take the whole pool', async () => {
+    const error = await loadConfig(schema, {
+      env: {
+        ...url,
+        DATABASE_POOL_SIZE: '4',
+        DATABASE_SEARCH_CONCURRENCY: '4',
+        DATABASE_POOL_TIMEOUT: '50ms',
+        DATABASE_STATEMENT_TIMEOUT: '1h',
+      },
+    }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      { variable: 'DATABASE_POOL_TIMEOUT', problem: 'expected a duration from 100ms to 10m' },
+      { variable: 'DATABASE_STATEMENT_TIMEOUT', problem: 'expected a duration from 100ms to 10m' },
+      { variable: 'DATABASE_SEARCH_CONCURRENCY', problem: 'must be less than DATABASE_POOL_SIZE (4)' },
+    ]);
   });
 });

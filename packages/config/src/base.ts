@@ -1,6 +1,6 @@
 import { SealingKeyring, type SecretProviderSettings, secretProviderEnvSchema } from '@switchboard/secrets';
 import { z } from 'zod';
-import { fieldRegistry, hostPortList, logLevel, secret, url } from './fields.ts';
+import { duration, fieldRegistry, hostPortList, integer, logLevel, secret, url } from './fields.ts';
 
 /**
  * Schema parts every service composes with `defineConfig`. Names follow the
@@ -124,6 +124,76 @@ export const databaseConfigSchema = z.object({
 
 /** Parsed `databaseConfigSchema`. */
 export type DatabaseConfig = z.output<typeof databaseConfigSchema>;
+
+// The durations' bounds, checked below: under 100 ms a busy moment fails requests that would
+// have succeeded; over 10 minutes a request would long have been given up by its client.
+const DURATION_BOUNDS = { min: 100, max: 600_000 };
+
+/**
+ * The database pool of a request-serving process (the API): its size, how long a request may
+ * wait for a connection and run a statement, and how many of its connections searches may hold.
+ * A slow statement is cancelled by Postgres at DATABASE_STATEMENT_TIMEOUT, a request that finds
+ * the pool busy gives up at DATABASE_POOL_TIMEOUT, and at most DATABASE_SEARCH_CONCURRENCY
+ * searches run at once, so the other routes always have connections left.
+ */
+export const databasePoolConfigSchema = z
+  .object({
+    DATABASE_POOL_SIZE: integer({ min: 2, max: 200 })
+      .default(10)
+      .describe('Connections of the process to Postgres (at least 2: searches never take them all).'),
+    DATABASE_POOL_TIMEOUT: duration()
+      .default(2_000)
+      .describe(
+        'Longest a request waits for a free connection (default 2s, 100ms to 10m); past it the API answers 503 database_busy with Retry-After.',
+      ),
+    DATABASE_STATEMENT_TIMEOUT: duration()
+      .default(5_000)
+      .describe(
+        "Postgres' statement_timeout for every statement of the pool (default 5s, 100ms to 10m); a statement past it is cancelled and the API answers 503 database_busy (422 search_too_broad for a search too short for the index).",
+      ),
+    DATABASE_SEARCH_CONCURRENCY: integer({ min: 1, max: 199 })
+      .optional()
+      .describe(
+        'Searches of the conversation list one process runs at once (default: half of DATABASE_POOL_SIZE); must be less than DATABASE_POOL_SIZE. A search waits DATABASE_POOL_TIMEOUT for its turn, then answers 503 database_busy.',
+      ),
+  })
+  .superRefine(
+    (config, ctx) => {
+      for (const name of ['DATABASE_POOL_TIMEOUT', 'DATABASE_STATEMENT_TIMEOUT'] as const) {
+        const value = config[name];
+        if (typeof value === 'number' && (value < DURATION_BOUNDS.min || value > DURATION_BOUNDS.max))
+          ctx.addIssue({ code: 'custom', path: [name], message: 'expected a duration from 100ms to 10m' });
+      }
+      const search = config.DATABASE_SEARCH_CONCURRENCY;
+      const pool = config.DATABASE_POOL_SIZE;
+      if (typeof search === 'number' && typeof pool === 'number' && search >= pool)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['DATABASE_SEARCH_CONCURRENCY'],
+          message: `must be less than DATABASE_POOL_SIZE (${pool})`,
+        });
+    },
+    { when: () => true },
+  );
+
+/** Parsed `databasePoolConfigSchema`. */
+export type DatabasePoolConfig = z.output<typeof databasePoolConfigSchema>;
+
+/** The database pool settings as createDb() takes them, and the search concurrency (default: half the pool). */
+export function databasePoolSettings(config: DatabasePoolConfig): {
+  maxConnections: number;
+  poolTimeoutMs: number;
+  statementTimeoutMs: number;
+  searchConcurrency: number;
+} {
+  return {
+    maxConnections: config.DATABASE_POOL_SIZE,
+    poolTimeoutMs: config.DATABASE_POOL_TIMEOUT,
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT,
+    searchConcurrency:
+      config.DATABASE_SEARCH_CONCURRENCY ?? Math.max(1, Math.floor(config.DATABASE_POOL_SIZE / 2)),
+  };
+}
 
 /** Which tenant a service belongs to: read by the API and the workers alike. */
 export const tenantConfigSchema = z.object({

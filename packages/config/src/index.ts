@@ -4,7 +4,10 @@
  */
 export {
   type DatabaseConfig,
+  type DatabasePoolConfig,
   databaseConfigSchema,
+  databasePoolConfigSchema,
+  databasePoolSettings,
   type LoggingConfig,
   loggingConfigSchema,
   REDIS_MODES,

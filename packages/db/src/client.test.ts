@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createTestDatabase } from '@switchboard/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db, type TenantTx, tenantQuery, verifyRuntimeRole, withTenant } from './client.ts';
-import { DbInputError } from './errors.ts';
+import { DbBusyError, DbInputError } from './errors.ts';
 import { Prisma } from './generated/prisma/client.ts';
 
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
@@ -217,6 +217,64 @@ describe('verifyRuntimeRole', () => {
       } finally {
         await wrong.$disconnect();
       }
+    }
+  });
+});
+
+describe('pool limits', () => {
+  it('cancels a statement past statementTimeoutMs and fails it with DbBusyError, in both kinds of transaction', async () => {
+    const limited = createDb({ databaseUrl: database.appUrl, maxConnections: 1, statementTimeoutMs: 200 });
+    try {
+      for (const run of [
+        () => tenantQuery(limited, a.tenantId, Prisma.sql`SELECT pg_sleep(30)`),
+        () => withTenant(limited, a.tenantId, (tx) => tx.$queryRaw`SELECT pg_sleep(30)`),
+      ]) {
+        const error = await run().catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(DbBusyError);
+        expect(error).toMatchObject({ code: 'database_busy', status: 503, reason: 'statement_timeout' });
+      }
+      // The connection is usable afterwards, and a quick statement is not affected.
+      const rows = await tenantQuery<{ n: number }>(
+        limited,
+        a.tenantId,
+        Prisma.sql`SELECT count(*)::int AS n FROM messages`,
+      );
+      expect(rows).toEqual([{ n: 3 }]);
+    } finally {
+      await limited.$disconnect();
+    }
+  });
+
+  it('fails with DbBusyError after poolTimeoutMs while every connection is held, and serves again once one is free', async () => {
+    const limited = createDb({ databaseUrl: database.appUrl, maxConnections: 1, poolTimeoutMs: 200 });
+    try {
+      let release!: () => void;
+      let holding!: () => void;
+      const held = new Promise<void>((resolve) => {
+        holding = resolve;
+      });
+      // The pool's one connection, held by a transaction until the test releases it.
+      const holder = withTenant(limited, a.tenantId, async (tx) => {
+        await tx.$queryRaw`SELECT 1`;
+        holding();
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+      });
+      await held;
+      for (const run of [
+        () => tenantQuery(limited, a.tenantId, Prisma.sql`SELECT 1`),
+        () => withTenant(limited, a.tenantId, (tx) => tx.$queryRaw`SELECT 1`),
+      ]) {
+        const error = await run().catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(DbBusyError);
+        expect((error as DbBusyError).reason).toMatch(/^(pool|transaction)_timeout$/);
+      }
+      release();
+      await holder;
+      expect(await tenantQuery(limited, a.tenantId, Prisma.sql`SELECT 1 AS one`)).toEqual([{ one: 1 }]);
+    } finally {
+      await limited.$disconnect();
     }
   });
 });

@@ -1,5 +1,5 @@
 import { PrismaPg } from '@prisma/adapter-pg';
-import { assertUuid, DbInputError } from './errors.ts';
+import { assertUuid, DbInputError, dbBusyErrorOf } from './errors.ts';
 import { type Prisma, PrismaClient } from './generated/prisma/client.ts';
 
 /** The Prisma client for Switchboard's database. */
@@ -14,6 +14,19 @@ export interface CreateDbOptions {
   databaseUrl: string;
   /** Pool size; pg's default (10) when omitted. */
   maxConnections?: number;
+  /**
+   * Longest a statement may run, in ms: Postgres' statement_timeout, set for every connection of
+   * the pool when it connects (no round trip per query). A statement past it is cancelled by the
+   * server and fails with DbBusyError (reason statement_timeout); time waiting for a lock counts.
+   * No limit when omitted.
+   */
+  statementTimeoutMs?: number;
+  /**
+   * Longest wait for a pooled connection, in ms (pg-pool's connectionTimeoutMillis, which also
+   * bounds opening a new one). Past it the query fails with DbBusyError (reason pool_timeout)
+   * instead of queueing without end behind slow statements. No limit when omitted.
+   */
+  poolTimeoutMs?: number;
   /** Shown in pg_stat_activity, e.g. "switchboard-api". */
   applicationName?: string;
   /** Called when an idle pooled connection fails (the pool replaces it). */
@@ -27,6 +40,8 @@ export function createDb(options: CreateDbOptions): Db {
       connectionString: options.databaseUrl,
       ...(options.maxConnections === undefined ? {} : { max: options.maxConnections }),
       ...(options.applicationName === undefined ? {} : { application_name: options.applicationName }),
+      ...(options.statementTimeoutMs === undefined ? {} : { statement_timeout: options.statementTimeoutMs }),
+      ...(options.poolTimeoutMs === undefined ? {} : { connectionTimeoutMillis: options.poolTimeoutMs }),
     },
     options.onPoolError === undefined ? {} : { onPoolError: options.onPoolError },
   );
@@ -47,7 +62,8 @@ export interface WithTenantOptions {
  * Runs fn in a transaction in which only tenantId's rows exist: the tenant is set with
  * set_config(..., is_local => true), so it ends with the transaction and a pooled
  * connection never carries it into someone else's query. Throws DbInputError when
- * tenantId is not a uuid.
+ * tenantId is not a uuid, DbBusyError when a statement or the wait for a connection ran out of
+ * time (createDb's statementTimeoutMs and poolTimeoutMs, `options`' maxWait and timeout).
  */
 export async function withTenant<T>(
   db: Db,
@@ -56,10 +72,14 @@ export async function withTenant<T>(
   options: WithTenantOptions = {},
 ): Promise<T> {
   assertUuid('tenantId', tenantId);
-  return db.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT set_config('switchboard.tenant_id', ${tenantId}, true)`;
-    return fn(tx);
-  }, options);
+  try {
+    return await db.$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT set_config('switchboard.tenant_id', ${tenantId}, true)`;
+      return fn(tx);
+    }, options);
+  } catch (error) {
+    throw dbBusyErrorOf(error) ?? error;
+  }
 }
 
 /**
@@ -67,7 +87,8 @@ export async function withTenant<T>(
  * tenant (set_config(..., is_local => true) in the same transaction), but as one batch: BEGIN, the
  * setting, the query, COMMIT, without an interactive transaction's bookkeeping. For the statements
  * every request runs (the API's credential check and conversation list): about a third of the CPU
- * of withTenant() with a model query (bench/api). Throws DbInputError when tenantId is not a uuid.
+ * of withTenant() with a model query (bench/api). Throws DbInputError when tenantId is not a uuid,
+ * DbBusyError as withTenant() does.
  */
 export async function tenantQuery<T>(db: Db, tenantId: string, query: Prisma.Sql): Promise<T[]> {
   return await tenantStatement(db, tenantId, () => db.$queryRaw<T[]>(query));
@@ -83,11 +104,15 @@ export async function tenantStatement<T>(
   statement: () => Prisma.PrismaPromise<T>,
 ): Promise<T> {
   assertUuid('tenantId', tenantId);
-  const [, result] = await db.$transaction([
-    db.$queryRaw`SELECT set_config('switchboard.tenant_id', ${tenantId}, true)`,
-    statement(),
-  ]);
-  return result;
+  try {
+    const [, result] = await db.$transaction([
+      db.$queryRaw`SELECT set_config('switchboard.tenant_id', ${tenantId}, true)`,
+      statement(),
+    ]);
+    return result;
+  } catch (error) {
+    throw dbBusyErrorOf(error) ?? error;
+  }
 }
 
 /**

@@ -42,3 +42,55 @@ function describe(value: unknown): string {
   const shown = value.length > 64 ? `${value.slice(0, 64)}…` : value;
   return JSON.stringify(shown);
 }
+
+/** Why the database could not serve a statement in time (DbBusyError.reason). */
+export type DbBusyReason = 'statement_timeout' | 'pool_timeout' | 'transaction_timeout';
+
+/**
+ * The database could not serve a statement in time: the statement ran past the pool's
+ * statement_timeout and Postgres cancelled it, no pooled connection freed up within the pool's
+ * acquire timeout, or an interactive transaction outlived its timeout. Nothing the caller sent
+ * was wrong, and a retry may succeed: an API answers 503 with Retry-After.
+ */
+export class DbBusyError extends Error {
+  /** Stable machine-readable code. */
+  readonly code = 'database_busy';
+  /** HTTP status an API maps this to. */
+  readonly status = 503;
+  /** Seconds a client should wait before retrying. */
+  readonly retryAfterSeconds = 1;
+  /** What ran out. */
+  readonly reason: DbBusyReason;
+
+  constructor(reason: DbBusyReason, options: { cause?: unknown } = {}) {
+    super(`the database could not serve the request in time (${reason.replace('_', ' ')})`, options);
+    this.name = 'DbBusyError';
+    this.reason = reason;
+  }
+}
+
+// pg-pool's message when connectionTimeoutMillis passes before a client is handed out (the pool
+// was full, or a new connection took that long).
+const POOL_TIMEOUT_MESSAGE = 'timeout exceeded when trying to connect';
+// SQLSTATE query_canceled (statement_timeout) and lock_not_available (lock_timeout).
+const CANCELLED_CODES = new Set(['57014', '55P03']);
+
+/**
+ * The DbBusyError `error` amounts to, or undefined: a Postgres cancellation (SQLSTATE 57014, as
+ * statement_timeout raises it, or 55P03 from lock_timeout) behind a Prisma error, pg-pool's
+ * acquire timeout, or Prisma's expired interactive transaction (P2028).
+ */
+export function dbBusyErrorOf(error: unknown): DbBusyError | undefined {
+  if (error instanceof DbBusyError) return error;
+  if (!(error instanceof Error)) return undefined;
+  if (error.message.includes(POOL_TIMEOUT_MESSAGE)) return new DbBusyError('pool_timeout', { cause: error });
+  const { code, meta } = error as {
+    code?: unknown;
+    meta?: { driverAdapterError?: { cause?: { code?: unknown } } };
+  };
+  const sqlState = meta?.driverAdapterError?.cause?.code;
+  if (typeof sqlState === 'string' && CANCELLED_CODES.has(sqlState))
+    return new DbBusyError('statement_timeout', { cause: error });
+  if (code === 'P2028') return new DbBusyError('transaction_timeout', { cause: error });
+  return undefined;
+}

@@ -11,7 +11,8 @@ export {
   withTenant,
 } from './client.ts';
 /** Thrown for a malformed argument (e.g. a tenant id that is not a uuid); carries code, status and the argument's name. */
-export { DbInputError } from './errors.ts';
+/** The database could not serve in time (statement timeout, pool acquire timeout, expired transaction): 503 with Retry-After. */
+export { DbBusyError, type DbBusyReason, DbInputError, dbBusyErrorOf } from './errors.ts';
 /** Row types of every table, as Prisma returns them. */
 export type {
   ApiKey,

@@ -54,6 +54,7 @@ import { quickReplyRoutes, templateRoutes } from './routes/templates.ts';
 import { tenantSecurityRoutes } from './routes/tenant-security.ts';
 import { twoFactorRoutes } from './routes/two-factor.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { SearchLane } from './search-lane.ts';
 
 /** What buildApp needs: its connections and settings, never the environment. */
 export interface BuildAppOptions {
@@ -115,6 +116,8 @@ export interface BuildAppOptions {
   twoFactorClock?: () => number;
   /** REALTIME_*: streams per credential, re-check interval, bytes buffered per stream. */
   realtime?: RealtimeOptions;
+  /** DATABASE_SEARCH_CONCURRENCY and DATABASE_POOL_TIMEOUT: searches at once (default 5), and their wait for a turn (default 2 s). */
+  search?: { concurrency?: number; waitMs?: number };
   logger?: Logger;
   metrics?: MetricsRegistry;
   /** Called with every error answered 500 (server.ts reports it to Sentry), after it is logged. */
@@ -179,6 +182,10 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     queues: new TenantQueues(options.redis),
     mediaStorage: options.mediaStorage,
     webhookAllowedHosts: new Set((options.webhookAllowedHosts ?? []).map((h) => h.toLowerCase())),
+    searchLane: new SearchLane({
+      size: options.search?.concurrency ?? 5,
+      waitMs: options.search?.waitMs ?? 2_000,
+    }),
   };
   app.decorate('sb', ctx);
   // The queues routes opened; the Redis connection itself belongs to the caller.

@@ -1,6 +1,7 @@
 import {
   type ConfigOf,
   databaseConfigSchema,
+  databasePoolConfigSchema,
   defineConfig,
   duration,
   integer,
@@ -32,6 +33,7 @@ export const apiConfigSchema = defineConfig(
       .describe('Service name on logs, metrics and traces.'),
   }),
   databaseConfigSchema,
+  databasePoolConfigSchema,
   redisConfigSchema,
   tenantConfigSchema,
   // MEDIA_STORAGE, MEDIA_DIR, S3_*: the same names the workers read, so both use one store.

@@ -6,6 +6,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { MemberCache } from './auth/member-cache.ts';
 import type { TenantQueues } from './queues.ts';
+import type { SearchLane } from './search-lane.ts';
 
 /** A password reset token to deliver (by email, out of scope here): the hook receives it. */
 export interface PasswordResetDelivery {
@@ -68,6 +69,8 @@ export interface ApiContext {
   mediaStorage: MediaStorage | undefined;
   /** WEBHOOK_ALLOWED_HOSTS: receiver hosts allowed although internal (lower case). */
   webhookAllowedHosts: ReadonlySet<string>;
+  /** DATABASE_SEARCH_CONCURRENCY: how many conversation searches run at once. */
+  searchLane: SearchLane;
 }
 
 declare module 'fastify' {

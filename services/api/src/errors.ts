@@ -35,6 +35,10 @@ export const ERRORS = {
   idempotency_key_mismatch: { status: 422, message: 'the Idempotency-Key was used with another request' },
   channel_unsupported: { status: 422, message: "the session's channel cannot do this" },
   media_type_mismatch: { status: 422, message: 'the file is not of the type it declares' },
+  search_too_broad: {
+    status: 422,
+    message: 'the search could not finish in the time allowed; search for at least 3 characters',
+  },
   webhook_receiver_refused: {
     status: 422,
     message: 'the webhook receiver is an internal address (allow it with WEBHOOK_ALLOWED_HOSTS)',
@@ -49,6 +53,10 @@ export const ERRORS = {
   },
   internal_error: { status: 500, message: 'internal error' },
   unavailable: { status: 503, message: 'a backing service is unavailable; retry later' },
+  database_busy: {
+    status: 503,
+    message: 'the database could not serve the request in time; retry after the Retry-After seconds',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 /** A stable error code from the catalogue. */

@@ -8,9 +8,8 @@ import type { buildApp as BuildApp } from './app.ts';
 // enabled before anything imports Fastify, ioredis, pg or Prisma: everything else is imported
 // dynamically below (static imports would all load before this line runs).
 await instrumentModules();
-const { loadConfigFromProcess, readDeclaredSessions, resolveCloudApiCredentials } = await import(
-  '@switchboard/config'
-);
+const { databasePoolSettings, loadConfigFromProcess, readDeclaredSessions, resolveCloudApiCredentials } =
+  await import('@switchboard/config');
 const { createDb, verifyRuntimeRole } = await import('@switchboard/db');
 const { mediaStorageFromSettings } = await import('@switchboard/messaging/producer');
 const { createRedis, redisConnectionFromSettings } = await import('@switchboard/redis');
@@ -28,7 +27,9 @@ const { logger } = telemetry;
 process.on('unhandledRejection', (reason) => {
   logger.error({ err: reason }, 'unhandled promise rejection');
 });
-const db = createDb({ databaseUrl: config.DATABASE_URL, applicationName: 'switchboard-api' });
+// DATABASE_POOL_SIZE, DATABASE_POOL_TIMEOUT, DATABASE_STATEMENT_TIMEOUT, DATABASE_SEARCH_CONCURRENCY.
+const { searchConcurrency, ...pool } = databasePoolSettings(config);
+const db = createDb({ databaseUrl: config.DATABASE_URL, applicationName: 'switchboard-api', ...pool });
 const redis = createRedis({
   ...redisConnectionFromSettings(config),
   role: 'producer',
@@ -91,6 +92,7 @@ try {
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
     loginMaxFailures: config.LOGIN_MAX_FAILURES,
     loginLockoutMs: config.LOGIN_LOCKOUT,
+    search: { concurrency: searchConcurrency, waitMs: pool.poolTimeoutMs },
     realtime: {
       maxStreamsPerPrincipal: config.REALTIME_MAX_STREAMS_PER_PRINCIPAL,
       recheckIntervalMs: config.REALTIME_RECHECK_INTERVAL,

@@ -14,7 +14,9 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * - 413 `payload_too_large`, 415 `unsupported_media_type`: methods with a body (Fastify's body
  *   limit and content-type parsers);
  * - 429 `rate_limited`: every rate-limited route (all but `config.rateLimit: false`), and
- *   `account_locked` on login.
+ *   `account_locked` on login;
+ * - 503 `database_busy`: `config.access` (the credential check reads the database, and a statement
+ *   past DATABASE_STATEMENT_TIMEOUT or no connection within DATABASE_POOL_TIMEOUT answers it).
  * Statuses a handler gives (409, 422, 503) the route declares itself.
  */
 export function inheritedErrorStatuses(
@@ -29,6 +31,7 @@ export function inheritedErrorStatuses(
   if (config?.access) {
     statuses.add(401);
     statuses.add(403);
+    statuses.add(503);
   }
   if (route.url.includes('/:')) statuses.add(404);
   if (hasBody) {

@@ -1,4 +1,4 @@
-import { DbInputError } from '@switchboard/db';
+import { DbInputError, dbBusyErrorOf } from '@switchboard/db';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
@@ -52,7 +52,7 @@ export interface ErrorHandlerOptions {
  * Every error answer of the API, in one place: `{ error: { code, message, issues? } }`. Schema
  * validation failures name each field; an ApiError answers its code and message; a database
  * input error and a Postgres data exception (NUL characters and the like) are validation
- * failures; any other error under 500 keeps its message under the
+ * failures; a database that could not serve in time is a 503 `database_busy` with Retry-After; any other error under 500 keeps its message under the
  * code of its status; everything else is a generic 500 with the error logged in full (never
  * answered). Unknown routes answer `route_not_found`. Registered with fastify-plugin, so it
  * applies to every route of the app.
@@ -86,6 +86,16 @@ export const errorHandlerPlugin = fp<ErrorHandlerOptions>(
             ...(error.issues ? { issues: [...error.issues] } : {}),
           },
         });
+      }
+      // A statement cancelled at DATABASE_STATEMENT_TIMEOUT or no connection within
+      // DATABASE_POOL_TIMEOUT: the caller's request was fine and may be retried.
+      const busy = dbBusyErrorOf(error);
+      if (busy) {
+        request.log.warn({ reason: busy.reason }, 'database busy');
+        return reply
+          .header('retry-after', String(busy.retryAfterSeconds))
+          .status(503)
+          .send({ error: { code: 'database_busy', message: ERRORS.database_busy.message } });
       }
       if (error instanceof DbInputError) {
         return reply.status(400).send({ error: { code: 'validation_failed', message: error.message } });

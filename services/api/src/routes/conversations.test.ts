@@ -1,6 +1,22 @@
-import { withTenant } from '@switchboard/db';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createDb, Prisma, tenantQuery, withTenant } from '@switchboard/db';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { app, bearer, db, seeded, setupApi, suffix, tokenFor } from '../testing/api-fixture.ts';
+import { buildApp } from '../app.ts';
+import {
+  app,
+  bearer,
+  database,
+  db,
+  eventually,
+  redis,
+  SCRYPT,
+  seeded,
+  setupApi,
+  slugA,
+  suffix,
+  tokenFor,
+} from '../testing/api-fixture.ts';
 
 setupApi();
 
@@ -234,5 +250,198 @@ describe('conversation list cursors', () => {
     ).toString('base64url');
     const res = await app.inject({ method: 'GET', url: `/v1/conversations?cursor=${millis}`, headers: h });
     expect(res.statusCode, res.body).toBe(200);
+  });
+});
+
+describe('conversation search through its index', () => {
+  const search = async (tenant: 'a' | 'b', text: string) => {
+    const res = await app.inject({
+      method: 'GET',
+      url: `/v1/conversations?search=${encodeURIComponent(text)}`,
+      headers: bearer(await tokenFor(tenant, 'viewer')),
+    });
+    expect(res.statusCode, res.body).toBe(200);
+    return res.json().items.map((c: { id: string }) => c.id) as string[];
+  };
+
+  it('finds message text, names and identities case-insensitively, follows edits and deletes, and never crosses tenants', async () => {
+    const tag = `idx${suffix}`;
+    // The same texts in both tenants: each tenant finds only its own conversation.
+    const made: Record<'a' | 'b', { conversationId: string; messageId: string; contactId: string }> =
+      {} as never;
+    for (const tenant of ['a', 'b'] as const) {
+      const { tenantId, sessionId } = seeded[tenant];
+      made[tenant] = await withTenant(db, tenantId, async (tx) => {
+        const contact = await tx.contact.create({
+          data: {
+            tenantId,
+            displayName: `Zoë ${tag} Display`,
+            pushName: `push ${tag}`,
+            identities: { create: { kind: 'pn', value: `49${tag}77` } },
+          },
+        });
+        const conversation = await tx.conversation.create({
+          data: { tenantId, sessionId, contactId: contact.id },
+        });
+        const message = await tx.message.create({
+          data: {
+            tenantId,
+            sessionId,
+            conversationId: conversation.id,
+            direction: 'inbound',
+            status: 'delivered',
+            type: 'text',
+            body: `Where is my ORDER ${tag}-A1?`,
+          },
+        });
+        return { conversationId: conversation.id, messageId: message.id, contactId: contact.id };
+      });
+    }
+    const { tenantId } = seeded.a;
+    const a = made.a.conversationId;
+    expect(await search('a', `order ${tag}-a1`)).toEqual([a]);
+    expect(await search('a', `zoë ${tag} DISPLAY`)).toEqual([a]);
+    expect(await search('a', `PUSH ${tag}`)).toEqual([a]);
+    expect(await search('a', `+49${tag}7`)).toEqual([a]);
+    expect(await search('b', `order ${tag}-a1`)).toEqual([made.b.conversationId]);
+    expect(await search('a', `order ${tag}-b2`)).toEqual([]);
+
+    // An edited message is found by its new text only, a renamed contact by its new name, a
+    // deleted message and identity no more.
+    await withTenant(db, tenantId, async (tx) => {
+      await tx.message.update({ where: { id: made.a.messageId }, data: { body: `refund ${tag}` } });
+      await tx.contact.update({ where: { id: made.a.contactId }, data: { displayName: `Renamed ${tag}` } });
+    });
+    expect(await search('a', `order ${tag}`)).toEqual([]);
+    expect(await search('a', `refund ${tag}`)).toEqual([a]);
+    expect(await search('a', `zoë ${tag}`)).toEqual([]);
+    expect(await search('a', `renamed ${tag}`)).toEqual([a]);
+    await withTenant(db, tenantId, async (tx) => {
+      await tx.message.delete({ where: { id: made.a.messageId } });
+      await tx.contactIdentity.deleteMany({ where: { contactId: made.a.contactId } });
+    });
+    expect(await search('a', `refund ${tag}`)).toEqual([]);
+    expect(await search('a', `49${tag}`)).toEqual([]);
+    expect(await search('b', `49${tag}`)).toEqual([made.b.conversationId]);
+
+    // The function itself, as the application role: the bound tenant's ids only, none unbound.
+    const ids = (tenant: string) =>
+      tenantQuery<{ id: string }>(
+        db,
+        tenant,
+        Prisma.sql`SELECT search_conversation_ids(${`%${tag}%`}, ${`%${tag}%`}) AS id`,
+      );
+    expect((await ids(seeded.b.tenantId)).map((r) => r.id)).toEqual([made.b.conversationId]);
+    expect(await db.$queryRaw`SELECT search_conversation_ids(${`%${tag}%`}, ${`%${tag}%`}) AS id`).toEqual(
+      [],
+    );
+  });
+
+  it("looks the text up in the trigram index: the function's statement is planned with it", async () => {
+    const owner = new pg.Client({ connectionString: database.ownerUrl });
+    await owner.connect();
+    try {
+      await owner.query('BEGIN');
+      await owner.query(`SELECT set_config('switchboard.tenant_id', $1, true)`, [seeded.a.tenantId]);
+      // Entries of 50,000 messages of another tenant, so the planner weighs the index against a
+      // table of some size (on a handful of rows any plan is as cheap).
+      await owner.query(
+        `INSERT INTO switchboard.search_entries (tenant_id, kind, source_id, conversation_id, text)
+         SELECT $1, 'message', gen_random_uuid(), gen_random_uuid(), 'message number ' || n
+           FROM generate_series(1, 50000) AS n`,
+        [randomUUID()],
+      );
+      await owner.query('ANALYZE switchboard.search_entries');
+      // The function as the API calls it (SECURITY DEFINER: it runs as the owner whoever calls
+      // it), then the index scans this transaction made: the trigram index served it.
+      const scans = async () =>
+        (
+          await owner.query<{ n: number }>(
+            `SELECT pg_stat_get_xact_numscans('switchboard.search_entries_tenant_id_text_idx'::regclass)::int AS n`,
+          )
+        ).rows[0]!.n;
+      expect(await scans()).toBe(0);
+      await owner.query(`SELECT search_conversation_ids('%refund%', '%refund%')`);
+      expect(await scans()).toBeGreaterThan(0);
+    } finally {
+      await owner.query('ROLLBACK');
+      await owner.end();
+    }
+  });
+});
+
+describe('a busy database', () => {
+  it('answers searches that cannot be served in time with 503 database_busy (422 search_too_broad when too short for the index) while other routes answer 200', async () => {
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/api-keys',
+      headers: bearer(await tokenFor('a', 'admin')),
+      payload: { name: `busy-${suffix}`, scopes: ['read'] },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const headers = { 'x-api-key': created.json().key as string };
+    // An API of its own with a small pool: 3 connections, one search at a time, 300 ms to wait
+    // for a turn, 1.5 s per statement.
+    const limited = createDb({
+      databaseUrl: database.appUrl,
+      maxConnections: 3,
+      statementTimeoutMs: 1_500,
+      poolTimeoutMs: 300,
+    });
+    const busyApp = await buildApp({
+      db: limited,
+      redis,
+      tenant: { slug: slugA, displayName: 'Tenant A' },
+      jwtSigningKey: randomBytes(32).toString('hex'),
+      scrypt: SCRYPT,
+      rateLimitPerMinute: 100_000,
+      inboxDir: null,
+      search: { concurrency: 1, waitMs: 300 },
+    });
+    // The search index locked by a transaction of the owner: every search waits for it until
+    // Postgres cancels the statement, so none finishes in time, whatever the machine's speed.
+    const lock = new pg.Client({ connectionString: database.ownerUrl });
+    await lock.connect();
+    await lock.query('BEGIN');
+    await lock.query('LOCK TABLE switchboard.search_entries IN ACCESS EXCLUSIVE MODE');
+    const get = (url: string) => busyApp.inject({ method: 'GET', url, headers });
+    try {
+      const searches = Array.from({ length: 20 }, (_, i) => get(`/v1/conversations?search=busy${i}`));
+      await eventually(
+        'a search waiting for the lock',
+        async () =>
+          (
+            await lock.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_locks
+                WHERE NOT granted AND relation = 'switchboard.search_entries'::regclass`,
+            )
+          ).rows[0]!.n > 0,
+        10_000,
+      );
+      // A search holds its connection, waiting; the others routes still find one.
+      const sessions = await get('/v1/sessions');
+      expect(sessions.statusCode, sessions.body).toBe(200);
+      const list = await get('/v1/conversations?limit=5');
+      expect(list.statusCode, list.body).toBe(200);
+      const answers = await Promise.all(searches);
+      for (const answer of answers) {
+        expect(answer.statusCode, answer.body).toBe(503);
+        expect(answer.json().error.code).toBe('database_busy');
+        expect(answer.headers['retry-after']).toBe('1');
+      }
+      const short = await get('/v1/conversations?search=zq');
+      expect(short.statusCode, short.body).toBe(422);
+      expect(short.json().error.code).toBe('search_too_broad');
+    } finally {
+      await lock.query('ROLLBACK');
+      await lock.end();
+    }
+    try {
+      const after = await get('/v1/conversations?search=busy');
+      expect(after.statusCode, after.body).toBe(200);
+    } finally {
+      await busyApp.close();
+      await limited.$disconnect();
+    }
   });
 });

@@ -41,9 +41,11 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
             .min(1)
             .max(100)
             .optional()
-            .describe("Matches the contact's name, phone number or LID, or a message's text."),
+            .describe(
+              "Matches the contact's name, phone number or LID, or a message's text (a substring, case-insensitive for text and names). From 3 characters on it is looked up in an index; a shorter one that cannot finish within the statement timeout answers 422 search_too_broad.",
+            ),
         }),
-        response: { 200: page(conversationSchema), 400: errorBody },
+        response: { 200: page(conversationSchema), 400: errorBody, 422: errorBody },
       },
     },
     async (request) => {

@@ -1,6 +1,13 @@
 // The inbox's conversations: filtered lists and search, assignment, resolve/reopen/read, and
 // each conversation's message history.
-import { type Conversation, type Message, Prisma, type TenantTx, tenantQuery } from '@switchboard/db';
+import {
+  type Conversation,
+  DbBusyError,
+  type Message,
+  Prisma,
+  type TenantTx,
+  tenantQuery,
+} from '@switchboard/db';
 import type { FastifyRequest } from 'fastify';
 import { type ApiContext, tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
@@ -43,8 +50,8 @@ export interface ConversationRow {
  * (conversation_id, created_at DESC, id DESC)). Row-level security applies to every table in it,
  * so it runs in the caller's tenant transaction like any other query.
  */
-function summarySql(where: Prisma.Sql, limit: number, prefix: Prisma.Sql = Prisma.empty): Prisma.Sql {
-  return Prisma.sql`${prefix}
+function summarySql(where: Prisma.Sql, limit: number): Prisma.Sql {
+  return Prisma.sql`
     SELECT c.id, c.session_id AS "sessionId", c.contact_id AS "contactId", c.status::text AS status,
            c.assignee_id AS "assigneeId", c.last_message_at AS "lastMessageAt",
            to_char(c.last_message_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorAt",
@@ -134,34 +141,46 @@ export function conversationListQuery(principal: Principal, filter: Conversation
   if (!search) return summarySql(Prisma.join(conditions, ' AND '), limit + 1);
   const text = containsPattern(search);
   const identity = containsPattern(search.replace(/^\+/, ''));
-  // The matching conversations as one set, built once (one pass over messages, contacts and
-  // identities), then joined: with the match as a filter on the newest-first walk instead, the
-  // planner expects most conversations to match and walks (and joins) all of them for a rare
-  // term. No index serves these substring matches under row-level security: ILIKE is not
-  // leakproof, so Postgres may not use a trigram index ahead of the tenant policy (bench/README.md).
-  conditions.push(Prisma.sql`c.id IN (SELECT id FROM matched)`);
-  const matched = Prisma.sql`WITH matched AS MATERIALIZED (
-      SELECT m.conversation_id AS id FROM messages m WHERE m.body ILIKE ${text}
-      UNION
-      SELECT c.id FROM conversations c JOIN contacts ct ON ct.tenant_id = c.tenant_id AND ct.id = c.contact_id
-       WHERE ct.display_name ILIKE ${text} OR ct.push_name ILIKE ${text}
-      UNION
-      SELECT c.id FROM conversations c
-        JOIN contact_identities i ON i.tenant_id = c.tenant_id AND i.contact_id = c.contact_id
-       WHERE i.value LIKE ${identity}
-    )`;
-  return summarySql(Prisma.join(conditions, ' AND '), limit + 1, matched);
+  // The matching conversations' ids, looked up once through the trigram index of search_entries
+  // (migration 0008: search_conversation_ids() reads it for the bound tenant only, since
+  // row-level security keeps Postgres from using such an index on the tables themselves), as an
+  // array: the page is then one probe of the conversations' primary key per match, under
+  // row-level security, sorted. With the match as a filter on the newest-first walk instead, the
+  // planner walks (and joins) every conversation for a rare term.
+  conditions.push(Prisma.sql`c.id = ANY (ARRAY(SELECT search_conversation_ids(${text}, ${identity})))`);
+  return summarySql(Prisma.join(conditions, ' AND '), limit + 1);
 }
 
-/** Conversations most recent first after `cursor`, `limit + 1` of them, filtered and searched. */
+/**
+ * Conversations most recent first after `cursor`, `limit + 1` of them, filtered and searched. A
+ * search runs in ctx.searchLane (at most DATABASE_SEARCH_CONCURRENCY at once), so searches never
+ * hold every connection of the pool. A search under 3 characters cannot use the trigram index;
+ * when it is cancelled at the statement timeout it answers search_too_broad (422), any other
+ * cancellation database_busy (503).
+ */
 export async function listConversations(
   ctx: ApiContext,
   request: FastifyRequest,
   filter: ConversationFilter,
 ): Promise<ConversationRow[]> {
   const query = conversationListQuery(request.principal, filter);
-  return await tenantQuery<ConversationRow>(ctx.db, request.principal.tenantId, query);
+  const run = () => tenantQuery<ConversationRow>(ctx.db, request.principal.tenantId, query);
+  if (!filter.search) return await run();
+  try {
+    return await ctx.searchLane.run(run);
+  } catch (error) {
+    if (
+      error instanceof DbBusyError &&
+      error.reason === 'statement_timeout' &&
+      filter.search.replace(/^\+/, '').length < TRIGRAM
+    )
+      throw new ApiError('search_too_broad');
+    throw error;
+  }
 }
+
+// The shortest search text the trigram index can look up: one trigram.
+const TRIGRAM = 3;
 
 /** The conversation `id` with its summary, read in `tx`; undefined when there is none. */
 async function summaryOf(tx: TenantTx, id: string): Promise<ConversationRow | undefined> {
