@@ -117,3 +117,8 @@ export type AuditLogEntry = Prisma.AuditLogEntryModel
  * 
  */
 export type OutboxEntry = Prisma.OutboxEntryModel
+/**
+ * Model SsoIdentity
+ * 
+ */
+export type SsoIdentity = Prisma.SsoIdentityModel

@@ -141,3 +141,8 @@ export type AuditLogEntry = Prisma.AuditLogEntryModel
  * 
  */
 export type OutboxEntry = Prisma.OutboxEntryModel
+/**
+ * Model SsoIdentity
+ * 
+ */
+export type SsoIdentity = Prisma.SsoIdentityModel

@@ -416,7 +416,8 @@ export const ModelName = {
   WebhookDelivery: 'WebhookDelivery',
   IdempotencyKey: 'IdempotencyKey',
   AuditLogEntry: 'AuditLogEntry',
-  OutboxEntry: 'OutboxEntry'
+  OutboxEntry: 'OutboxEntry',
+  SsoIdentity: 'SsoIdentity'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -432,7 +433,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry"
+    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "ssoIdentity"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1916,6 +1917,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    SsoIdentity: {
+      payload: Prisma.$SsoIdentityPayload<ExtArgs>
+      fields: Prisma.SsoIdentityFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.SsoIdentityFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.SsoIdentityFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>
+        }
+        findFirst: {
+          args: Prisma.SsoIdentityFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.SsoIdentityFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>
+        }
+        findMany: {
+          args: Prisma.SsoIdentityFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>[]
+        }
+        create: {
+          args: Prisma.SsoIdentityCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>
+        }
+        createMany: {
+          args: Prisma.SsoIdentityCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.SsoIdentityCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>[]
+        }
+        delete: {
+          args: Prisma.SsoIdentityDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>
+        }
+        update: {
+          args: Prisma.SsoIdentityUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>
+        }
+        deleteMany: {
+          args: Prisma.SsoIdentityDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.SsoIdentityUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.SsoIdentityUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>[]
+        }
+        upsert: {
+          args: Prisma.SsoIdentityUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>
+        }
+        aggregate: {
+          args: Prisma.SsoIdentityAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateSsoIdentity>
+        }
+        groupBy: {
+          args: Prisma.SsoIdentityGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SsoIdentityGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.SsoIdentityCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SsoIdentityCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -2279,6 +2354,20 @@ export const OutboxEntryScalarFieldEnum = {
 } as const
 
 export type OutboxEntryScalarFieldEnum = (typeof OutboxEntryScalarFieldEnum)[keyof typeof OutboxEntryScalarFieldEnum]
+
+
+export const SsoIdentityScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  userId: 'userId',
+  issuer: 'issuer',
+  subject: 'subject',
+  email: 'email',
+  createdAt: 'createdAt',
+  lastSignInAt: 'lastSignInAt'
+} as const
+
+export type SsoIdentityScalarFieldEnum = (typeof SsoIdentityScalarFieldEnum)[keyof typeof SsoIdentityScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -2764,6 +2853,7 @@ export type GlobalOmitConfig = {
   idempotencyKey?: Prisma.IdempotencyKeyOmit
   auditLogEntry?: Prisma.AuditLogEntryOmit
   outboxEntry?: Prisma.OutboxEntryOmit
+  ssoIdentity?: Prisma.SsoIdentityOmit
 }
 
 /* Types for Logging */

@@ -201,6 +201,7 @@ export type TenantWhereInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyListRelationFilter
   auditLog?: Prisma.AuditLogEntryListRelationFilter
   outbox?: Prisma.OutboxEntryListRelationFilter
+  ssoIdentities?: Prisma.SsoIdentityListRelationFilter
 }
 
 export type TenantOrderByWithRelationInput = {
@@ -228,6 +229,7 @@ export type TenantOrderByWithRelationInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyOrderByRelationAggregateInput
   auditLog?: Prisma.AuditLogEntryOrderByRelationAggregateInput
   outbox?: Prisma.OutboxEntryOrderByRelationAggregateInput
+  ssoIdentities?: Prisma.SsoIdentityOrderByRelationAggregateInput
 }
 
 export type TenantWhereUniqueInput = Prisma.AtLeast<{
@@ -258,6 +260,7 @@ export type TenantWhereUniqueInput = Prisma.AtLeast<{
   idempotencyKeys?: Prisma.IdempotencyKeyListRelationFilter
   auditLog?: Prisma.AuditLogEntryListRelationFilter
   outbox?: Prisma.OutboxEntryListRelationFilter
+  ssoIdentities?: Prisma.SsoIdentityListRelationFilter
 }, "id" | "slug">
 
 export type TenantOrderByWithAggregationInput = {
@@ -307,6 +310,7 @@ export type TenantCreateInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateInput = {
@@ -334,6 +338,7 @@ export type TenantUncheckedCreateInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUpdateInput = {
@@ -361,6 +366,7 @@ export type TenantUpdateInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateInput = {
@@ -388,6 +394,7 @@ export type TenantUncheckedUpdateInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateManyInput = {
@@ -717,6 +724,20 @@ export type TenantUpdateOneRequiredWithoutOutboxNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.TenantUpdateToOneWithWhereWithoutOutboxInput, Prisma.TenantUpdateWithoutOutboxInput>, Prisma.TenantUncheckedUpdateWithoutOutboxInput>
 }
 
+export type TenantCreateNestedOneWithoutSsoIdentitiesInput = {
+  create?: Prisma.XOR<Prisma.TenantCreateWithoutSsoIdentitiesInput, Prisma.TenantUncheckedCreateWithoutSsoIdentitiesInput>
+  connectOrCreate?: Prisma.TenantCreateOrConnectWithoutSsoIdentitiesInput
+  connect?: Prisma.TenantWhereUniqueInput
+}
+
+export type TenantUpdateOneRequiredWithoutSsoIdentitiesNestedInput = {
+  create?: Prisma.XOR<Prisma.TenantCreateWithoutSsoIdentitiesInput, Prisma.TenantUncheckedCreateWithoutSsoIdentitiesInput>
+  connectOrCreate?: Prisma.TenantCreateOrConnectWithoutSsoIdentitiesInput
+  upsert?: Prisma.TenantUpsertWithoutSsoIdentitiesInput
+  connect?: Prisma.TenantWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.TenantUpdateToOneWithWhereWithoutSsoIdentitiesInput, Prisma.TenantUpdateWithoutSsoIdentitiesInput>, Prisma.TenantUncheckedUpdateWithoutSsoIdentitiesInput>
+}
+
 export type TenantCreateWithoutUsersInput = {
   id?: string
   slug: string
@@ -741,6 +762,7 @@ export type TenantCreateWithoutUsersInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutUsersInput = {
@@ -767,6 +789,7 @@ export type TenantUncheckedCreateWithoutUsersInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutUsersInput = {
@@ -809,6 +832,7 @@ export type TenantUpdateWithoutUsersInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutUsersInput = {
@@ -835,6 +859,7 @@ export type TenantUncheckedUpdateWithoutUsersInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutMembershipsInput = {
@@ -861,6 +886,7 @@ export type TenantCreateWithoutMembershipsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutMembershipsInput = {
@@ -887,6 +913,7 @@ export type TenantUncheckedCreateWithoutMembershipsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutMembershipsInput = {
@@ -929,6 +956,7 @@ export type TenantUpdateWithoutMembershipsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutMembershipsInput = {
@@ -955,6 +983,7 @@ export type TenantUncheckedUpdateWithoutMembershipsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutApiKeysInput = {
@@ -981,6 +1010,7 @@ export type TenantCreateWithoutApiKeysInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutApiKeysInput = {
@@ -1007,6 +1037,7 @@ export type TenantUncheckedCreateWithoutApiKeysInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutApiKeysInput = {
@@ -1049,6 +1080,7 @@ export type TenantUpdateWithoutApiKeysInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutApiKeysInput = {
@@ -1075,6 +1107,7 @@ export type TenantUncheckedUpdateWithoutApiKeysInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutRefreshTokensInput = {
@@ -1101,6 +1134,7 @@ export type TenantCreateWithoutRefreshTokensInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutRefreshTokensInput = {
@@ -1127,6 +1161,7 @@ export type TenantUncheckedCreateWithoutRefreshTokensInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutRefreshTokensInput = {
@@ -1169,6 +1204,7 @@ export type TenantUpdateWithoutRefreshTokensInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutRefreshTokensInput = {
@@ -1195,6 +1231,7 @@ export type TenantUncheckedUpdateWithoutRefreshTokensInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutPasswordResetTokensInput = {
@@ -1221,6 +1258,7 @@ export type TenantCreateWithoutPasswordResetTokensInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutPasswordResetTokensInput = {
@@ -1247,6 +1285,7 @@ export type TenantUncheckedCreateWithoutPasswordResetTokensInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutPasswordResetTokensInput = {
@@ -1289,6 +1328,7 @@ export type TenantUpdateWithoutPasswordResetTokensInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutPasswordResetTokensInput = {
@@ -1315,6 +1355,7 @@ export type TenantUncheckedUpdateWithoutPasswordResetTokensInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutSessionsInput = {
@@ -1341,6 +1382,7 @@ export type TenantCreateWithoutSessionsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutSessionsInput = {
@@ -1367,6 +1409,7 @@ export type TenantUncheckedCreateWithoutSessionsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutSessionsInput = {
@@ -1409,6 +1452,7 @@ export type TenantUpdateWithoutSessionsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutSessionsInput = {
@@ -1435,6 +1479,7 @@ export type TenantUncheckedUpdateWithoutSessionsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutContactsInput = {
@@ -1461,6 +1506,7 @@ export type TenantCreateWithoutContactsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutContactsInput = {
@@ -1487,6 +1533,7 @@ export type TenantUncheckedCreateWithoutContactsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutContactsInput = {
@@ -1529,6 +1576,7 @@ export type TenantUpdateWithoutContactsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutContactsInput = {
@@ -1555,6 +1603,7 @@ export type TenantUncheckedUpdateWithoutContactsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutContactIdentitiesInput = {
@@ -1581,6 +1630,7 @@ export type TenantCreateWithoutContactIdentitiesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutContactIdentitiesInput = {
@@ -1607,6 +1657,7 @@ export type TenantUncheckedCreateWithoutContactIdentitiesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutContactIdentitiesInput = {
@@ -1649,6 +1700,7 @@ export type TenantUpdateWithoutContactIdentitiesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutContactIdentitiesInput = {
@@ -1675,6 +1727,7 @@ export type TenantUncheckedUpdateWithoutContactIdentitiesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutConversationsInput = {
@@ -1701,6 +1754,7 @@ export type TenantCreateWithoutConversationsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutConversationsInput = {
@@ -1727,6 +1781,7 @@ export type TenantUncheckedCreateWithoutConversationsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutConversationsInput = {
@@ -1769,6 +1824,7 @@ export type TenantUpdateWithoutConversationsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutConversationsInput = {
@@ -1795,6 +1851,7 @@ export type TenantUncheckedUpdateWithoutConversationsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutMessagesInput = {
@@ -1821,6 +1878,7 @@ export type TenantCreateWithoutMessagesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutMessagesInput = {
@@ -1847,6 +1905,7 @@ export type TenantUncheckedCreateWithoutMessagesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutMessagesInput = {
@@ -1889,6 +1948,7 @@ export type TenantUpdateWithoutMessagesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutMessagesInput = {
@@ -1915,6 +1975,7 @@ export type TenantUncheckedUpdateWithoutMessagesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutMessageStatusEventsInput = {
@@ -1941,6 +2002,7 @@ export type TenantCreateWithoutMessageStatusEventsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutMessageStatusEventsInput = {
@@ -1967,6 +2029,7 @@ export type TenantUncheckedCreateWithoutMessageStatusEventsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutMessageStatusEventsInput = {
@@ -2009,6 +2072,7 @@ export type TenantUpdateWithoutMessageStatusEventsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutMessageStatusEventsInput = {
@@ -2035,6 +2099,7 @@ export type TenantUncheckedUpdateWithoutMessageStatusEventsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutMessageTemplatesInput = {
@@ -2061,6 +2126,7 @@ export type TenantCreateWithoutMessageTemplatesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutMessageTemplatesInput = {
@@ -2087,6 +2153,7 @@ export type TenantUncheckedCreateWithoutMessageTemplatesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutMessageTemplatesInput = {
@@ -2129,6 +2196,7 @@ export type TenantUpdateWithoutMessageTemplatesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutMessageTemplatesInput = {
@@ -2155,6 +2223,7 @@ export type TenantUncheckedUpdateWithoutMessageTemplatesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutQuickRepliesInput = {
@@ -2181,6 +2250,7 @@ export type TenantCreateWithoutQuickRepliesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutQuickRepliesInput = {
@@ -2207,6 +2277,7 @@ export type TenantUncheckedCreateWithoutQuickRepliesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutQuickRepliesInput = {
@@ -2249,6 +2320,7 @@ export type TenantUpdateWithoutQuickRepliesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutQuickRepliesInput = {
@@ -2275,6 +2347,7 @@ export type TenantUncheckedUpdateWithoutQuickRepliesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutScheduledMessagesInput = {
@@ -2301,6 +2374,7 @@ export type TenantCreateWithoutScheduledMessagesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutScheduledMessagesInput = {
@@ -2327,6 +2401,7 @@ export type TenantUncheckedCreateWithoutScheduledMessagesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutScheduledMessagesInput = {
@@ -2369,6 +2444,7 @@ export type TenantUpdateWithoutScheduledMessagesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutScheduledMessagesInput = {
@@ -2395,6 +2471,7 @@ export type TenantUncheckedUpdateWithoutScheduledMessagesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutWebhookSubscriptionsInput = {
@@ -2421,6 +2498,7 @@ export type TenantCreateWithoutWebhookSubscriptionsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutWebhookSubscriptionsInput = {
@@ -2447,6 +2525,7 @@ export type TenantUncheckedCreateWithoutWebhookSubscriptionsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutWebhookSubscriptionsInput = {
@@ -2489,6 +2568,7 @@ export type TenantUpdateWithoutWebhookSubscriptionsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutWebhookSubscriptionsInput = {
@@ -2515,6 +2595,7 @@ export type TenantUncheckedUpdateWithoutWebhookSubscriptionsInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutWebhookDeliveriesInput = {
@@ -2541,6 +2622,7 @@ export type TenantCreateWithoutWebhookDeliveriesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutWebhookDeliveriesInput = {
@@ -2567,6 +2649,7 @@ export type TenantUncheckedCreateWithoutWebhookDeliveriesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutWebhookDeliveriesInput = {
@@ -2609,6 +2692,7 @@ export type TenantUpdateWithoutWebhookDeliveriesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutWebhookDeliveriesInput = {
@@ -2635,6 +2719,7 @@ export type TenantUncheckedUpdateWithoutWebhookDeliveriesInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutIdempotencyKeysInput = {
@@ -2661,6 +2746,7 @@ export type TenantCreateWithoutIdempotencyKeysInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutIdempotencyKeysInput = {
@@ -2687,6 +2773,7 @@ export type TenantUncheckedCreateWithoutIdempotencyKeysInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutIdempotencyKeysInput = {
@@ -2729,6 +2816,7 @@ export type TenantUpdateWithoutIdempotencyKeysInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutIdempotencyKeysInput = {
@@ -2755,6 +2843,7 @@ export type TenantUncheckedUpdateWithoutIdempotencyKeysInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutAuditLogInput = {
@@ -2781,6 +2870,7 @@ export type TenantCreateWithoutAuditLogInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutAuditLogInput = {
@@ -2807,6 +2897,7 @@ export type TenantUncheckedCreateWithoutAuditLogInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutAuditLogInput = {
@@ -2849,6 +2940,7 @@ export type TenantUpdateWithoutAuditLogInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutAuditLogInput = {
@@ -2875,6 +2967,7 @@ export type TenantUncheckedUpdateWithoutAuditLogInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutOutboxInput = {
@@ -2901,6 +2994,7 @@ export type TenantCreateWithoutOutboxInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutOutboxInput = {
@@ -2927,6 +3021,7 @@ export type TenantUncheckedCreateWithoutOutboxInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
   auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutOutboxInput = {
@@ -2969,6 +3064,7 @@ export type TenantUpdateWithoutOutboxInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutOutboxInput = {
@@ -2995,6 +3091,131 @@ export type TenantUncheckedUpdateWithoutOutboxInput = {
   webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
+}
+
+export type TenantCreateWithoutSsoIdentitiesInput = {
+  id?: string
+  slug: string
+  displayName: string
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  users?: Prisma.UserCreateNestedManyWithoutTenantInput
+  memberships?: Prisma.MembershipCreateNestedManyWithoutTenantInput
+  apiKeys?: Prisma.ApiKeyCreateNestedManyWithoutTenantInput
+  refreshTokens?: Prisma.RefreshTokenCreateNestedManyWithoutTenantInput
+  passwordResetTokens?: Prisma.PasswordResetTokenCreateNestedManyWithoutTenantInput
+  sessions?: Prisma.SessionCreateNestedManyWithoutTenantInput
+  contacts?: Prisma.ContactCreateNestedManyWithoutTenantInput
+  contactIdentities?: Prisma.ContactIdentityCreateNestedManyWithoutTenantInput
+  conversations?: Prisma.ConversationCreateNestedManyWithoutTenantInput
+  messages?: Prisma.MessageCreateNestedManyWithoutTenantInput
+  messageStatusEvents?: Prisma.MessageStatusEventCreateNestedManyWithoutTenantInput
+  messageTemplates?: Prisma.MessageTemplateCreateNestedManyWithoutTenantInput
+  quickReplies?: Prisma.QuickReplyCreateNestedManyWithoutTenantInput
+  scheduledMessages?: Prisma.ScheduledMessageCreateNestedManyWithoutTenantInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionCreateNestedManyWithoutTenantInput
+  webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
+  idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
+  auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+}
+
+export type TenantUncheckedCreateWithoutSsoIdentitiesInput = {
+  id?: string
+  slug: string
+  displayName: string
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  users?: Prisma.UserUncheckedCreateNestedManyWithoutTenantInput
+  memberships?: Prisma.MembershipUncheckedCreateNestedManyWithoutTenantInput
+  apiKeys?: Prisma.ApiKeyUncheckedCreateNestedManyWithoutTenantInput
+  refreshTokens?: Prisma.RefreshTokenUncheckedCreateNestedManyWithoutTenantInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUncheckedCreateNestedManyWithoutTenantInput
+  sessions?: Prisma.SessionUncheckedCreateNestedManyWithoutTenantInput
+  contacts?: Prisma.ContactUncheckedCreateNestedManyWithoutTenantInput
+  contactIdentities?: Prisma.ContactIdentityUncheckedCreateNestedManyWithoutTenantInput
+  conversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutTenantInput
+  messages?: Prisma.MessageUncheckedCreateNestedManyWithoutTenantInput
+  messageStatusEvents?: Prisma.MessageStatusEventUncheckedCreateNestedManyWithoutTenantInput
+  messageTemplates?: Prisma.MessageTemplateUncheckedCreateNestedManyWithoutTenantInput
+  quickReplies?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutTenantInput
+  scheduledMessages?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutTenantInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedCreateNestedManyWithoutTenantInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
+  idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
+  auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+}
+
+export type TenantCreateOrConnectWithoutSsoIdentitiesInput = {
+  where: Prisma.TenantWhereUniqueInput
+  create: Prisma.XOR<Prisma.TenantCreateWithoutSsoIdentitiesInput, Prisma.TenantUncheckedCreateWithoutSsoIdentitiesInput>
+}
+
+export type TenantUpsertWithoutSsoIdentitiesInput = {
+  update: Prisma.XOR<Prisma.TenantUpdateWithoutSsoIdentitiesInput, Prisma.TenantUncheckedUpdateWithoutSsoIdentitiesInput>
+  create: Prisma.XOR<Prisma.TenantCreateWithoutSsoIdentitiesInput, Prisma.TenantUncheckedCreateWithoutSsoIdentitiesInput>
+  where?: Prisma.TenantWhereInput
+}
+
+export type TenantUpdateToOneWithWhereWithoutSsoIdentitiesInput = {
+  where?: Prisma.TenantWhereInput
+  data: Prisma.XOR<Prisma.TenantUpdateWithoutSsoIdentitiesInput, Prisma.TenantUncheckedUpdateWithoutSsoIdentitiesInput>
+}
+
+export type TenantUpdateWithoutSsoIdentitiesInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  slug?: Prisma.StringFieldUpdateOperationsInput | string
+  displayName?: Prisma.StringFieldUpdateOperationsInput | string
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  users?: Prisma.UserUpdateManyWithoutTenantNestedInput
+  memberships?: Prisma.MembershipUpdateManyWithoutTenantNestedInput
+  apiKeys?: Prisma.ApiKeyUpdateManyWithoutTenantNestedInput
+  refreshTokens?: Prisma.RefreshTokenUpdateManyWithoutTenantNestedInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUpdateManyWithoutTenantNestedInput
+  sessions?: Prisma.SessionUpdateManyWithoutTenantNestedInput
+  contacts?: Prisma.ContactUpdateManyWithoutTenantNestedInput
+  contactIdentities?: Prisma.ContactIdentityUpdateManyWithoutTenantNestedInput
+  conversations?: Prisma.ConversationUpdateManyWithoutTenantNestedInput
+  messages?: Prisma.MessageUpdateManyWithoutTenantNestedInput
+  messageStatusEvents?: Prisma.MessageStatusEventUpdateManyWithoutTenantNestedInput
+  messageTemplates?: Prisma.MessageTemplateUpdateManyWithoutTenantNestedInput
+  quickReplies?: Prisma.QuickReplyUpdateManyWithoutTenantNestedInput
+  scheduledMessages?: Prisma.ScheduledMessageUpdateManyWithoutTenantNestedInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionUpdateManyWithoutTenantNestedInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
+  idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
+  auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+}
+
+export type TenantUncheckedUpdateWithoutSsoIdentitiesInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  slug?: Prisma.StringFieldUpdateOperationsInput | string
+  displayName?: Prisma.StringFieldUpdateOperationsInput | string
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  users?: Prisma.UserUncheckedUpdateManyWithoutTenantNestedInput
+  memberships?: Prisma.MembershipUncheckedUpdateManyWithoutTenantNestedInput
+  apiKeys?: Prisma.ApiKeyUncheckedUpdateManyWithoutTenantNestedInput
+  refreshTokens?: Prisma.RefreshTokenUncheckedUpdateManyWithoutTenantNestedInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUncheckedUpdateManyWithoutTenantNestedInput
+  sessions?: Prisma.SessionUncheckedUpdateManyWithoutTenantNestedInput
+  contacts?: Prisma.ContactUncheckedUpdateManyWithoutTenantNestedInput
+  contactIdentities?: Prisma.ContactIdentityUncheckedUpdateManyWithoutTenantNestedInput
+  conversations?: Prisma.ConversationUncheckedUpdateManyWithoutTenantNestedInput
+  messages?: Prisma.MessageUncheckedUpdateManyWithoutTenantNestedInput
+  messageStatusEvents?: Prisma.MessageStatusEventUncheckedUpdateManyWithoutTenantNestedInput
+  messageTemplates?: Prisma.MessageTemplateUncheckedUpdateManyWithoutTenantNestedInput
+  quickReplies?: Prisma.QuickReplyUncheckedUpdateManyWithoutTenantNestedInput
+  scheduledMessages?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutTenantNestedInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedUpdateManyWithoutTenantNestedInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
+  idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
+  auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 
@@ -3022,6 +3243,7 @@ export type TenantCountOutputType = {
   idempotencyKeys: number
   auditLog: number
   outbox: number
+  ssoIdentities: number
 }
 
 export type TenantCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -3044,6 +3266,7 @@ export type TenantCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions
   idempotencyKeys?: boolean | TenantCountOutputTypeCountIdempotencyKeysArgs
   auditLog?: boolean | TenantCountOutputTypeCountAuditLogArgs
   outbox?: boolean | TenantCountOutputTypeCountOutboxArgs
+  ssoIdentities?: boolean | TenantCountOutputTypeCountSsoIdentitiesArgs
 }
 
 /**
@@ -3189,6 +3412,13 @@ export type TenantCountOutputTypeCountOutboxArgs<ExtArgs extends runtime.Types.E
   where?: Prisma.OutboxEntryWhereInput
 }
 
+/**
+ * TenantCountOutputType without action
+ */
+export type TenantCountOutputTypeCountSsoIdentitiesArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.SsoIdentityWhereInput
+}
+
 
 export type TenantSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
@@ -3215,6 +3445,7 @@ export type TenantSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   idempotencyKeys?: boolean | Prisma.Tenant$idempotencyKeysArgs<ExtArgs>
   auditLog?: boolean | Prisma.Tenant$auditLogArgs<ExtArgs>
   outbox?: boolean | Prisma.Tenant$outboxArgs<ExtArgs>
+  ssoIdentities?: boolean | Prisma.Tenant$ssoIdentitiesArgs<ExtArgs>
   _count?: boolean | Prisma.TenantCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["tenant"]>
 
@@ -3263,6 +3494,7 @@ export type TenantInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   idempotencyKeys?: boolean | Prisma.Tenant$idempotencyKeysArgs<ExtArgs>
   auditLog?: boolean | Prisma.Tenant$auditLogArgs<ExtArgs>
   outbox?: boolean | Prisma.Tenant$outboxArgs<ExtArgs>
+  ssoIdentities?: boolean | Prisma.Tenant$ssoIdentitiesArgs<ExtArgs>
   _count?: boolean | Prisma.TenantCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type TenantIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {}
@@ -3290,6 +3522,7 @@ export type $TenantPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     idempotencyKeys: Prisma.$IdempotencyKeyPayload<ExtArgs>[]
     auditLog: Prisma.$AuditLogEntryPayload<ExtArgs>[]
     outbox: Prisma.$OutboxEntryPayload<ExtArgs>[]
+    ssoIdentities: Prisma.$SsoIdentityPayload<ExtArgs>[]
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
@@ -3710,6 +3943,7 @@ export interface Prisma__TenantClient<T, Null = never, ExtArgs extends runtime.T
   idempotencyKeys<T extends Prisma.Tenant$idempotencyKeysArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$idempotencyKeysArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$IdempotencyKeyPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   auditLog<T extends Prisma.Tenant$auditLogArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$auditLogArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$AuditLogEntryPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   outbox<T extends Prisma.Tenant$outboxArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$outboxArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$OutboxEntryPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  ssoIdentities<T extends Prisma.Tenant$ssoIdentitiesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$ssoIdentitiesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$SsoIdentityPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -4590,6 +4824,30 @@ export type Tenant$outboxArgs<ExtArgs extends runtime.Types.Extensions.InternalA
   take?: number
   skip?: number
   distinct?: Prisma.OutboxEntryScalarFieldEnum | Prisma.OutboxEntryScalarFieldEnum[]
+}
+
+/**
+ * Tenant.ssoIdentities
+ */
+export type Tenant$ssoIdentitiesArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the SsoIdentity
+   */
+  select?: Prisma.SsoIdentitySelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the SsoIdentity
+   */
+  omit?: Prisma.SsoIdentityOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.SsoIdentityInclude<ExtArgs> | null
+  where?: Prisma.SsoIdentityWhereInput
+  orderBy?: Prisma.SsoIdentityOrderByWithRelationInput | Prisma.SsoIdentityOrderByWithRelationInput[]
+  cursor?: Prisma.SsoIdentityWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.SsoIdentityScalarFieldEnum | Prisma.SsoIdentityScalarFieldEnum[]
 }
 
 /**

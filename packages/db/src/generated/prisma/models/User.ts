@@ -223,6 +223,7 @@ export type UserWhereInput = {
   messagesSent?: Prisma.MessageListRelationFilter
   quickRepliesCreated?: Prisma.QuickReplyListRelationFilter
   scheduledMessagesCreated?: Prisma.ScheduledMessageListRelationFilter
+  ssoIdentities?: Prisma.SsoIdentityListRelationFilter
 }
 
 export type UserOrderByWithRelationInput = {
@@ -244,6 +245,7 @@ export type UserOrderByWithRelationInput = {
   messagesSent?: Prisma.MessageOrderByRelationAggregateInput
   quickRepliesCreated?: Prisma.QuickReplyOrderByRelationAggregateInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageOrderByRelationAggregateInput
+  ssoIdentities?: Prisma.SsoIdentityOrderByRelationAggregateInput
 }
 
 export type UserWhereUniqueInput = Prisma.AtLeast<{
@@ -270,6 +272,7 @@ export type UserWhereUniqueInput = Prisma.AtLeast<{
   messagesSent?: Prisma.MessageListRelationFilter
   quickRepliesCreated?: Prisma.QuickReplyListRelationFilter
   scheduledMessagesCreated?: Prisma.ScheduledMessageListRelationFilter
+  ssoIdentities?: Prisma.SsoIdentityListRelationFilter
 }, "id" | "tenantId_id" | "tenantId_email">
 
 export type UserOrderByWithAggregationInput = {
@@ -320,6 +323,7 @@ export type UserCreateInput = {
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateInput = {
@@ -340,6 +344,7 @@ export type UserUncheckedCreateInput = {
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserUpdateInput = {
@@ -360,6 +365,7 @@ export type UserUpdateInput = {
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateInput = {
@@ -380,6 +386,7 @@ export type UserUncheckedUpdateInput = {
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateManyInput = {
@@ -655,6 +662,20 @@ export type UserUpdateOneWithoutScheduledMessagesCreatedNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.UserUpdateToOneWithWhereWithoutScheduledMessagesCreatedInput, Prisma.UserUpdateWithoutScheduledMessagesCreatedInput>, Prisma.UserUncheckedUpdateWithoutScheduledMessagesCreatedInput>
 }
 
+export type UserCreateNestedOneWithoutSsoIdentitiesInput = {
+  create?: Prisma.XOR<Prisma.UserCreateWithoutSsoIdentitiesInput, Prisma.UserUncheckedCreateWithoutSsoIdentitiesInput>
+  connectOrCreate?: Prisma.UserCreateOrConnectWithoutSsoIdentitiesInput
+  connect?: Prisma.UserWhereUniqueInput
+}
+
+export type UserUpdateOneRequiredWithoutSsoIdentitiesNestedInput = {
+  create?: Prisma.XOR<Prisma.UserCreateWithoutSsoIdentitiesInput, Prisma.UserUncheckedCreateWithoutSsoIdentitiesInput>
+  connectOrCreate?: Prisma.UserCreateOrConnectWithoutSsoIdentitiesInput
+  upsert?: Prisma.UserUpsertWithoutSsoIdentitiesInput
+  connect?: Prisma.UserWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.UserUpdateToOneWithWhereWithoutSsoIdentitiesInput, Prisma.UserUpdateWithoutSsoIdentitiesInput>, Prisma.UserUncheckedUpdateWithoutSsoIdentitiesInput>
+}
+
 export type UserCreateWithoutTenantInput = {
   id?: string
   email: string
@@ -672,6 +693,7 @@ export type UserCreateWithoutTenantInput = {
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutTenantInput = {
@@ -691,6 +713,7 @@ export type UserUncheckedCreateWithoutTenantInput = {
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutTenantInput = {
@@ -751,6 +774,7 @@ export type UserCreateWithoutMembershipsInput = {
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutMembershipsInput = {
@@ -770,6 +794,7 @@ export type UserUncheckedCreateWithoutMembershipsInput = {
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutMembershipsInput = {
@@ -805,6 +830,7 @@ export type UserUpdateWithoutMembershipsInput = {
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutMembershipsInput = {
@@ -824,6 +850,7 @@ export type UserUncheckedUpdateWithoutMembershipsInput = {
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateWithoutApiKeysCreatedInput = {
@@ -843,6 +870,7 @@ export type UserCreateWithoutApiKeysCreatedInput = {
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutApiKeysCreatedInput = {
@@ -862,6 +890,7 @@ export type UserUncheckedCreateWithoutApiKeysCreatedInput = {
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutApiKeysCreatedInput = {
@@ -897,6 +926,7 @@ export type UserUpdateWithoutApiKeysCreatedInput = {
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutApiKeysCreatedInput = {
@@ -916,6 +946,7 @@ export type UserUncheckedUpdateWithoutApiKeysCreatedInput = {
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateWithoutRefreshTokensInput = {
@@ -935,6 +966,7 @@ export type UserCreateWithoutRefreshTokensInput = {
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutRefreshTokensInput = {
@@ -954,6 +986,7 @@ export type UserUncheckedCreateWithoutRefreshTokensInput = {
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutRefreshTokensInput = {
@@ -989,6 +1022,7 @@ export type UserUpdateWithoutRefreshTokensInput = {
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutRefreshTokensInput = {
@@ -1008,6 +1042,7 @@ export type UserUncheckedUpdateWithoutRefreshTokensInput = {
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateWithoutPasswordResetTokensInput = {
@@ -1027,6 +1062,7 @@ export type UserCreateWithoutPasswordResetTokensInput = {
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutPasswordResetTokensInput = {
@@ -1046,6 +1082,7 @@ export type UserUncheckedCreateWithoutPasswordResetTokensInput = {
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutPasswordResetTokensInput = {
@@ -1081,6 +1118,7 @@ export type UserUpdateWithoutPasswordResetTokensInput = {
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutPasswordResetTokensInput = {
@@ -1100,6 +1138,7 @@ export type UserUncheckedUpdateWithoutPasswordResetTokensInput = {
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateWithoutAssignedConversationsInput = {
@@ -1119,6 +1158,7 @@ export type UserCreateWithoutAssignedConversationsInput = {
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutAssignedConversationsInput = {
@@ -1138,6 +1178,7 @@ export type UserUncheckedCreateWithoutAssignedConversationsInput = {
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutAssignedConversationsInput = {
@@ -1173,6 +1214,7 @@ export type UserUpdateWithoutAssignedConversationsInput = {
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutAssignedConversationsInput = {
@@ -1192,6 +1234,7 @@ export type UserUncheckedUpdateWithoutAssignedConversationsInput = {
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateWithoutMessagesSentInput = {
@@ -1211,6 +1254,7 @@ export type UserCreateWithoutMessagesSentInput = {
   assignedConversations?: Prisma.ConversationCreateNestedManyWithoutAssigneeInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutMessagesSentInput = {
@@ -1230,6 +1274,7 @@ export type UserUncheckedCreateWithoutMessagesSentInput = {
   assignedConversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutAssigneeInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutMessagesSentInput = {
@@ -1265,6 +1310,7 @@ export type UserUpdateWithoutMessagesSentInput = {
   assignedConversations?: Prisma.ConversationUpdateManyWithoutAssigneeNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutMessagesSentInput = {
@@ -1284,6 +1330,7 @@ export type UserUncheckedUpdateWithoutMessagesSentInput = {
   assignedConversations?: Prisma.ConversationUncheckedUpdateManyWithoutAssigneeNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateWithoutQuickRepliesCreatedInput = {
@@ -1303,6 +1350,7 @@ export type UserCreateWithoutQuickRepliesCreatedInput = {
   assignedConversations?: Prisma.ConversationCreateNestedManyWithoutAssigneeInput
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutQuickRepliesCreatedInput = {
@@ -1322,6 +1370,7 @@ export type UserUncheckedCreateWithoutQuickRepliesCreatedInput = {
   assignedConversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutAssigneeInput
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutQuickRepliesCreatedInput = {
@@ -1357,6 +1406,7 @@ export type UserUpdateWithoutQuickRepliesCreatedInput = {
   assignedConversations?: Prisma.ConversationUpdateManyWithoutAssigneeNestedInput
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutQuickRepliesCreatedInput = {
@@ -1376,6 +1426,7 @@ export type UserUncheckedUpdateWithoutQuickRepliesCreatedInput = {
   assignedConversations?: Prisma.ConversationUncheckedUpdateManyWithoutAssigneeNestedInput
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateWithoutScheduledMessagesCreatedInput = {
@@ -1395,6 +1446,7 @@ export type UserCreateWithoutScheduledMessagesCreatedInput = {
   assignedConversations?: Prisma.ConversationCreateNestedManyWithoutAssigneeInput
   messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutScheduledMessagesCreatedInput = {
@@ -1414,6 +1466,7 @@ export type UserUncheckedCreateWithoutScheduledMessagesCreatedInput = {
   assignedConversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutAssigneeInput
   messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutScheduledMessagesCreatedInput = {
@@ -1449,6 +1502,7 @@ export type UserUpdateWithoutScheduledMessagesCreatedInput = {
   assignedConversations?: Prisma.ConversationUpdateManyWithoutAssigneeNestedInput
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutScheduledMessagesCreatedInput = {
@@ -1468,6 +1522,103 @@ export type UserUncheckedUpdateWithoutScheduledMessagesCreatedInput = {
   assignedConversations?: Prisma.ConversationUncheckedUpdateManyWithoutAssigneeNestedInput
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
+}
+
+export type UserCreateWithoutSsoIdentitiesInput = {
+  id?: string
+  email: string
+  displayName: string
+  passwordHash?: string | null
+  disabledAt?: Date | string | null
+  lastLoginAt?: Date | string | null
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  tenant: Prisma.TenantCreateNestedOneWithoutUsersInput
+  memberships?: Prisma.MembershipCreateNestedManyWithoutUserInput
+  apiKeysCreated?: Prisma.ApiKeyCreateNestedManyWithoutCreatedByInput
+  refreshTokens?: Prisma.RefreshTokenCreateNestedManyWithoutUserInput
+  passwordResetTokens?: Prisma.PasswordResetTokenCreateNestedManyWithoutUserInput
+  assignedConversations?: Prisma.ConversationCreateNestedManyWithoutAssigneeInput
+  messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
+  quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
+  scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+}
+
+export type UserUncheckedCreateWithoutSsoIdentitiesInput = {
+  id?: string
+  tenantId: string
+  email: string
+  displayName: string
+  passwordHash?: string | null
+  disabledAt?: Date | string | null
+  lastLoginAt?: Date | string | null
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  memberships?: Prisma.MembershipUncheckedCreateNestedManyWithoutUserInput
+  apiKeysCreated?: Prisma.ApiKeyUncheckedCreateNestedManyWithoutCreatedByInput
+  refreshTokens?: Prisma.RefreshTokenUncheckedCreateNestedManyWithoutUserInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUncheckedCreateNestedManyWithoutUserInput
+  assignedConversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutAssigneeInput
+  messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
+  quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
+  scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+}
+
+export type UserCreateOrConnectWithoutSsoIdentitiesInput = {
+  where: Prisma.UserWhereUniqueInput
+  create: Prisma.XOR<Prisma.UserCreateWithoutSsoIdentitiesInput, Prisma.UserUncheckedCreateWithoutSsoIdentitiesInput>
+}
+
+export type UserUpsertWithoutSsoIdentitiesInput = {
+  update: Prisma.XOR<Prisma.UserUpdateWithoutSsoIdentitiesInput, Prisma.UserUncheckedUpdateWithoutSsoIdentitiesInput>
+  create: Prisma.XOR<Prisma.UserCreateWithoutSsoIdentitiesInput, Prisma.UserUncheckedCreateWithoutSsoIdentitiesInput>
+  where?: Prisma.UserWhereInput
+}
+
+export type UserUpdateToOneWithWhereWithoutSsoIdentitiesInput = {
+  where?: Prisma.UserWhereInput
+  data: Prisma.XOR<Prisma.UserUpdateWithoutSsoIdentitiesInput, Prisma.UserUncheckedUpdateWithoutSsoIdentitiesInput>
+}
+
+export type UserUpdateWithoutSsoIdentitiesInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  email?: Prisma.StringFieldUpdateOperationsInput | string
+  displayName?: Prisma.StringFieldUpdateOperationsInput | string
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastLoginAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  tenant?: Prisma.TenantUpdateOneRequiredWithoutUsersNestedInput
+  memberships?: Prisma.MembershipUpdateManyWithoutUserNestedInput
+  apiKeysCreated?: Prisma.ApiKeyUpdateManyWithoutCreatedByNestedInput
+  refreshTokens?: Prisma.RefreshTokenUpdateManyWithoutUserNestedInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUpdateManyWithoutUserNestedInput
+  assignedConversations?: Prisma.ConversationUpdateManyWithoutAssigneeNestedInput
+  messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
+  quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
+  scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+}
+
+export type UserUncheckedUpdateWithoutSsoIdentitiesInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  tenantId?: Prisma.StringFieldUpdateOperationsInput | string
+  email?: Prisma.StringFieldUpdateOperationsInput | string
+  displayName?: Prisma.StringFieldUpdateOperationsInput | string
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastLoginAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  memberships?: Prisma.MembershipUncheckedUpdateManyWithoutUserNestedInput
+  apiKeysCreated?: Prisma.ApiKeyUncheckedUpdateManyWithoutCreatedByNestedInput
+  refreshTokens?: Prisma.RefreshTokenUncheckedUpdateManyWithoutUserNestedInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUncheckedUpdateManyWithoutUserNestedInput
+  assignedConversations?: Prisma.ConversationUncheckedUpdateManyWithoutAssigneeNestedInput
+  messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
+  quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
+  scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
 }
 
 export type UserCreateManyTenantInput = {
@@ -1498,6 +1649,7 @@ export type UserUpdateWithoutTenantInput = {
   messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutTenantInput = {
@@ -1517,6 +1669,7 @@ export type UserUncheckedUpdateWithoutTenantInput = {
   messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateManyWithoutTenantInput = {
@@ -1544,6 +1697,7 @@ export type UserCountOutputType = {
   messagesSent: number
   quickRepliesCreated: number
   scheduledMessagesCreated: number
+  ssoIdentities: number
 }
 
 export type UserCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -1555,6 +1709,7 @@ export type UserCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.I
   messagesSent?: boolean | UserCountOutputTypeCountMessagesSentArgs
   quickRepliesCreated?: boolean | UserCountOutputTypeCountQuickRepliesCreatedArgs
   scheduledMessagesCreated?: boolean | UserCountOutputTypeCountScheduledMessagesCreatedArgs
+  ssoIdentities?: boolean | UserCountOutputTypeCountSsoIdentitiesArgs
 }
 
 /**
@@ -1623,6 +1778,13 @@ export type UserCountOutputTypeCountScheduledMessagesCreatedArgs<ExtArgs extends
   where?: Prisma.ScheduledMessageWhereInput
 }
 
+/**
+ * UserCountOutputType without action
+ */
+export type UserCountOutputTypeCountSsoIdentitiesArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.SsoIdentityWhereInput
+}
+
 
 export type UserSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
@@ -1643,6 +1805,7 @@ export type UserSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = r
   messagesSent?: boolean | Prisma.User$messagesSentArgs<ExtArgs>
   quickRepliesCreated?: boolean | Prisma.User$quickRepliesCreatedArgs<ExtArgs>
   scheduledMessagesCreated?: boolean | Prisma.User$scheduledMessagesCreatedArgs<ExtArgs>
+  ssoIdentities?: boolean | Prisma.User$ssoIdentitiesArgs<ExtArgs>
   _count?: boolean | Prisma.UserCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["user"]>
 
@@ -1695,6 +1858,7 @@ export type UserInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = 
   messagesSent?: boolean | Prisma.User$messagesSentArgs<ExtArgs>
   quickRepliesCreated?: boolean | Prisma.User$quickRepliesCreatedArgs<ExtArgs>
   scheduledMessagesCreated?: boolean | Prisma.User$scheduledMessagesCreatedArgs<ExtArgs>
+  ssoIdentities?: boolean | Prisma.User$ssoIdentitiesArgs<ExtArgs>
   _count?: boolean | Prisma.UserCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type UserIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -1716,6 +1880,7 @@ export type $UserPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs =
     messagesSent: Prisma.$MessagePayload<ExtArgs>[]
     quickRepliesCreated: Prisma.$QuickReplyPayload<ExtArgs>[]
     scheduledMessagesCreated: Prisma.$ScheduledMessagePayload<ExtArgs>[]
+    ssoIdentities: Prisma.$SsoIdentityPayload<ExtArgs>[]
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
@@ -2130,6 +2295,7 @@ export interface Prisma__UserClient<T, Null = never, ExtArgs extends runtime.Typ
   messagesSent<T extends Prisma.User$messagesSentArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.User$messagesSentArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$MessagePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   quickRepliesCreated<T extends Prisma.User$quickRepliesCreatedArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.User$quickRepliesCreatedArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$QuickReplyPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   scheduledMessagesCreated<T extends Prisma.User$scheduledMessagesCreatedArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.User$scheduledMessagesCreatedArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$ScheduledMessagePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  ssoIdentities<T extends Prisma.User$ssoIdentitiesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.User$ssoIdentitiesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$SsoIdentityPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -2758,6 +2924,30 @@ export type User$scheduledMessagesCreatedArgs<ExtArgs extends runtime.Types.Exte
   take?: number
   skip?: number
   distinct?: Prisma.ScheduledMessageScalarFieldEnum | Prisma.ScheduledMessageScalarFieldEnum[]
+}
+
+/**
+ * User.ssoIdentities
+ */
+export type User$ssoIdentitiesArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the SsoIdentity
+   */
+  select?: Prisma.SsoIdentitySelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the SsoIdentity
+   */
+  omit?: Prisma.SsoIdentityOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.SsoIdentityInclude<ExtArgs> | null
+  where?: Prisma.SsoIdentityWhereInput
+  orderBy?: Prisma.SsoIdentityOrderByWithRelationInput | Prisma.SsoIdentityOrderByWithRelationInput[]
+  cursor?: Prisma.SsoIdentityWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.SsoIdentityScalarFieldEnum | Prisma.SsoIdentityScalarFieldEnum[]
 }
 
 /**
