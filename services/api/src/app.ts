@@ -46,9 +46,11 @@ import { messageRoutes } from './routes/messages.ts';
 import { realtimeRoutes } from './routes/realtime.ts';
 import { scheduledMessageRoutes } from './routes/scheduled-messages.ts';
 import { sessionRoutes } from './routes/sessions.ts';
+import { ssoRoutes } from './routes/sso.ts';
 import { teamRoutes } from './routes/team.ts';
 import { quickReplyRoutes, templateRoutes } from './routes/templates.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { SsoProvider, type SsoSettings } from './sso/index.ts';
 
 /** What buildApp needs: its connections and settings, never the environment. */
 export interface BuildAppOptions {
@@ -106,6 +108,8 @@ export interface BuildAppOptions {
   realtime?: RealtimeOptions;
   logger?: Logger;
   metrics?: MetricsRegistry;
+  /** SSO_*: single sign-on with the tenant's OpenID Connect provider; off when unset. */
+  sso?: SsoSettings | undefined;
   /** Called with every error answered 500 (server.ts reports it to Sentry), after it is logged. */
   onServerError?: (error: unknown, request: { id: string; method: string; route: string }) => void;
 }
@@ -166,6 +170,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     queues: new TenantQueues(options.redis),
     mediaStorage: options.mediaStorage,
     webhookAllowedHosts: new Set((options.webhookAllowedHosts ?? []).map((h) => h.toLowerCase())),
+    sso: options.sso ? new SsoProvider(options.sso) : undefined,
   };
   app.decorate('sb', ctx);
   // The queues routes opened; the Redis connection itself belongs to the caller.
@@ -295,6 +300,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(realtimeHubPlugin, { ...options.realtime, metrics: options.metrics });
   await app.register(healthRoutes);
   await app.register(authRoutes, { prefix: '/v1/auth' });
+  await app.register(ssoRoutes, { prefix: '/v1/auth/sso' });
   await app.register(apiKeyRoutes, { prefix: '/v1/api-keys' });
   await app.register(teamRoutes, { prefix: '/v1/team' });
   await app.register(sessionRoutes, { prefix: '/v1/sessions' });

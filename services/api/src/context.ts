@@ -5,6 +5,7 @@ import type { ScryptParameters } from '@switchboard/passwords';
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { TenantQueues } from './queues.ts';
+import type { SsoProvider } from './sso/provider.ts';
 
 /** A password reset token to deliver (by email, out of scope here): the hook receives it. */
 export interface PasswordResetDelivery {
@@ -47,6 +48,8 @@ export interface ApiContext {
   mediaStorage: MediaStorage | undefined;
   /** WEBHOOK_ALLOWED_HOSTS: receiver hosts allowed although internal (lower case). */
   webhookAllowedHosts: ReadonlySet<string>;
+  /** The tenant's OpenID Connect provider (SSO_*), when single sign-on is set up. */
+  sso?: SsoProvider | undefined;
 }
 
 declare module 'fastify' {

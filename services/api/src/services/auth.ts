@@ -9,6 +9,7 @@ import { hashCredential, newTenantToken, tenantSlugOfToken } from '../auth/token
 import type { ApiContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { memberProfileOf, signAccessToken } from '../plugins/auth.ts';
+import { assertPasswordSignInAllowed } from '../sso/policy.ts';
 
 /** What login and refresh answer. */
 export interface TokenPair {
@@ -21,7 +22,8 @@ export interface TokenPair {
 // A hash to verify against when the account does not exist, so "no such user" takes as long as "wrong password".
 let dummyHash: Promise<string> | undefined;
 
-async function issueTokens(
+/** Issues a token pair for a member who just signed in (password, or SSO: sso/sign-in.ts). */
+export async function issueTokens(
   ctx: ApiContext,
   tenant: { id: string; slug: string },
   userId: string,
@@ -129,6 +131,7 @@ export async function login(
   if (!ok || !user) throw new ApiError('invalid_credentials', 'email or password is wrong');
   // A good password clears the account's failures and gives back the IP's slot it took.
   await ctx.redis.eval(RELEASE_ATTEMPT, 2, accountKey, ipKey);
+  await assertPasswordSignInAllowed(ctx, user);
   const rehash = needsRehash(stored, ctx.scrypt) ? await hashPassword(input.password, ctx.scrypt) : undefined;
   return await withTenant(ctx.db, tenant.id, async (tx) => {
     await tx.user.update({

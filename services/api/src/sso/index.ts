@@ -1,0 +1,23 @@
+// Single sign-on with OpenID Connect: the settings from the config (config.ts), the provider
+// through openid-client (provider.ts) and sign-in itself (sign-in.ts). routes/sso.ts is its edge.
+export {
+  SSO_CALLBACK_PATH,
+  SSO_PROVISION_ROLES,
+  type SsoConfig,
+  ssoConfigSchema,
+  ssoSettingsFromConfig,
+} from './config.ts';
+export { SsoError, type SsoErrorCode } from './errors.ts';
+export { assertPasswordSignInAllowed } from './policy.ts';
+export {
+  type AuthorizationRequest,
+  SsoProvider,
+  type SsoSettings,
+  type VerifiedIdentity,
+} from './provider.ts';
+export {
+  finishSsoSignIn,
+  providerOf,
+  SSO_STATE_TTL_MS,
+  startSsoSignIn,
+} from './sign-in.ts';
