@@ -50,7 +50,7 @@ const escapeHtml = (text: string) =>
   );
 
 function loginPage(uid: string, error?: string): string {
-  return `<!doctype html><html><head><meta charset="utf-8"><title>Test identity provider</title></head>
+  return `<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Test identity provider</title></head>
 <body><h1>Test identity provider</h1>
 <form method="post" action="/interaction/${escapeHtml(uid)}/login" aria-label="Sign in at the provider">
 ${error ? `<p role="alert">${escapeHtml(error)}</p>` : ''}

@@ -7,6 +7,7 @@ import { InboxPage } from './pages/inbox.tsx';
 import { LoginPage } from './pages/login.tsx';
 import { SessionsPage } from './pages/sessions.tsx';
 import { SettingsPage } from './pages/settings.tsx';
+import { SsoCallbackPage } from './pages/sso.tsx';
 import { TeamPage } from './pages/team.tsx';
 import { navigate, routeOf, usePath } from './router.ts';
 
@@ -55,6 +56,23 @@ export function App() {
             // Leaves the page and drops the spent token from the address bar and history.
             navigate('/', { replace: true });
             await loadMe();
+            return undefined;
+          } catch (error) {
+            return describeError(error);
+          }
+        }}
+      />
+    );
+  }
+  // Back from the identity provider: the API checks the answer and signs in.
+  if (routeOf(path).screen === 'sso-callback') {
+    return (
+      <SsoCallbackPage
+        onCallback={async (query) => {
+          try {
+            await client.ssoSignIn(query);
+            await loadMe();
+            navigate('/', { replace: true });
             return undefined;
           } catch (error) {
             return describeError(error);

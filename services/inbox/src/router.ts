@@ -38,7 +38,8 @@ export type Route =
   | { screen: 'sessions' }
   | { screen: 'team' }
   | { screen: 'settings' }
-  | { screen: 'accept-invite' };
+  | { screen: 'accept-invite' }
+  | { screen: 'sso-callback' };
 
 /** Parses a path into the screen it shows (anything unknown is the inbox). */
 export function routeOf(path: string): Route {
@@ -49,5 +50,6 @@ export function routeOf(path: string): Route {
   if (pathname === '/team') return { screen: 'team' };
   if (pathname === '/settings') return { screen: 'settings' };
   if (pathname === '/accept-invite') return { screen: 'accept-invite' };
+  if (pathname === '/sso/callback') return { screen: 'sso-callback' };
   return { screen: 'inbox', conversationId: undefined };
 }
