@@ -1,9 +1,6 @@
 import { boolean, list, secret, url } from '@switchboard/config';
 import { z } from 'zod';
-import type { SsoSettings } from './provider.ts';
-
-/** Roles a member provisioned by SSO may get: never owner (an owner is invited or made by one). */
-export const SSO_PROVISION_ROLES = ['admin', 'agent', 'viewer'] as const;
+import { SSO_PROVISION_ROLES, type SsoSettings } from './settings.ts';
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
