@@ -85,6 +85,8 @@ beforeAll(async () => {
       stranger: { password: 'stranger-pass', email: 'stranger@acme.test', emailVerified: true },
       unverified: { password: 'unverified-pass', email: 'unverified@acme.test', emailVerified: false },
       outsider: { password: 'outsider-pass', email: 'someone@elsewhere.test', emailVerified: true },
+      // A second account with the agent's address (a mailbox the provider gave to someone new).
+      successor: { password: 'successor-pass', email: `agent@${domain}`, emailVerified: true },
     },
   });
   open = await buildSsoApp(
@@ -328,6 +330,26 @@ describe('single sign-on with OpenID Connect', () => {
     // The same agent still signs in with SSO there, and with a password where SSO is not required.
     expect((await signIn(strict, 'agent')).statusCode).toBe(200);
     expect((await login(slugA, seeded.a.users.agent.email)).statusCode).toBe(200);
+  });
+
+  it("refuses a second provider account with a linked member's address, and a removed member", async () => {
+    // The agent's own account is linked (the ssoOnly case signed it in).
+    const conflict = await signIn(open, 'successor');
+    expect(conflict.statusCode).toBe(409);
+    expect(conflict.json().error.code).toBe('sso_identity_conflict');
+    const newbie = await withTenant(db, seeded.a.tenantId, (tx) =>
+      tx.user.findFirstOrThrow({ where: { email: 'newbie@acme.test' } }),
+    );
+    await withTenant(db, seeded.a.tenantId, (tx) =>
+      tx.membership.deleteMany({ where: { userId: newbie.id } }),
+    );
+    const removed = await signIn(open, 'newbie');
+    expect(removed.statusCode).toBe(403);
+    expect(removed.json().error.code).toBe('sso_not_a_member');
+    expect((await ssoAudit('sso.refused')).at(-1)).toMatchObject({
+      actorId: newbie.id,
+      metadata: { reason: 'sso_not_a_member', subject: 'newbie' },
+    });
   });
 
   it('never logs the code, the state, the tokens or the client secret', async () => {

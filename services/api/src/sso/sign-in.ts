@@ -175,7 +175,7 @@ async function signInIdentity(
             kind: 'refused' as const,
             refused: 'sso_identity_conflict' as const,
             userId: user.id,
-            message: `${email} is already linked to another account at the identity provider (a reassigned mailbox?); an admin must remove and re-invite the member`,
+            message: `${email} is already linked to another account at this identity provider (a reassigned mailbox?); this account may not sign in as that member`,
           };
         await tx.ssoIdentity.create({
           data: { tenantId: tenant.id, userId: user.id, issuer, subject, email },
