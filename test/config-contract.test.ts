@@ -55,6 +55,15 @@ const SPECS: Record<string, WhatsAppTenantSpecInput> = {
       from: 'Acme <no-reply@acme.example>',
       secretRef: { name: 'smtp' },
     },
+    sso: {
+      issuer: 'https://login.example.com/realms/acme',
+      clientId: 'switchboard-inbox',
+      secretRef: { name: 'oidc' },
+      allowedDomains: ['acme.example', 'acme.dev'],
+      autoProvision: true,
+      defaultRole: 'viewer',
+      ssoOnly: true,
+    },
   },
   'aws secrets': {
     sessions: [

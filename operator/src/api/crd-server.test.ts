@@ -162,6 +162,19 @@ describe('the WhatsAppTenant CRD on a real API server', () => {
       },
       'spec.email.from',
     ],
+    [
+      'sso without an ingress for its redirect URI',
+      { sso: { issuer: 'https://login.example.com', clientId: 'inbox', secretRef: { name: 'oidc' } } },
+      'spec.sso needs spec.api.ingress',
+    ],
+    [
+      'an sso issuer over plain http',
+      {
+        api: { ingress: { host: 'acme.example.com' } },
+        sso: { issuer: 'http://login.example.com', clientId: 'inbox', secretRef: { name: 'oidc' } },
+      },
+      'spec.sso.issuer',
+    ],
   ])('rejects %s, saying what is wrong', async (_what, spec, message) => {
     const response = await create(`bad-${Math.random().toString(36).slice(2, 8)}`, spec);
     expect(response.status).toBe(422);
@@ -178,6 +191,21 @@ describe('the WhatsAppTenant CRD on a real API server', () => {
     expect(created.status).toBe(201);
     const stored = await kubeRequestOk<{ spec: { email: unknown } }>(kubeConfig, { path: path('mailing') });
     expect(stored.spec.email).toEqual({ ...email, tls: 'starttls' });
+  });
+
+  it('accepts spec.sso with an ingress, defaulting to existing members, role agent, passwords allowed', async () => {
+    const sso = {
+      issuer: 'https://login.example.com/realms/acme',
+      clientId: 'switchboard-inbox',
+      secretRef: { name: 'oidc' },
+      allowedDomains: ['acme.example'],
+    };
+    const created = await create('single-sign-on', { api: { ingress: { host: 'acme.example.com' } }, sso });
+    expect(created.status).toBe(201);
+    const stored = await kubeRequestOk<{ spec: { sso: unknown } }>(kubeConfig, {
+      path: path('single-sign-on'),
+    });
+    expect(stored.spec.sso).toEqual({ ...sso, autoProvision: false, defaultRole: 'agent', ssoOnly: false });
   });
 
   it('rejects a name too long to prefix its children', async () => {

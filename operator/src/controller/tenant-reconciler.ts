@@ -209,6 +209,7 @@ export class TenantReconciler {
       tenant.spec.redis.mode === 'external' ? tenant.spec.redis.external!.secretRef.name : undefined,
       tenant.spec.media.storage === 's3' ? tenant.spec.media.s3?.secretRef?.name : undefined,
       tenant.spec.email?.secretRef?.name,
+      tenant.spec.sso?.secretRef.name,
     ].filter((secret): secret is string => secret !== undefined);
     for (const secret of ownSecrets) {
       secretDigests[secret] = secretDigest(

@@ -92,6 +92,16 @@ export function tenantSettings(tenant: WhatsAppTenant, config: OperatorConfig): 
     api.SMTP_TLS = spec.email.tls;
     api.SMTP_FROM = spec.email.from;
   }
+  // The identity provider and the sign-in policy; the client secret arrives as Secret env
+  // (service-env.ts), the redirect URI is PUBLIC_URL's /sso/callback.
+  if (spec.sso) {
+    api.SSO_ISSUER = spec.sso.issuer;
+    api.SSO_CLIENT_ID = spec.sso.clientId;
+    if (spec.sso.allowedDomains?.length) api.SSO_ALLOWED_DOMAINS = spec.sso.allowedDomains.join(',');
+    api.SSO_AUTO_PROVISION = String(spec.sso.autoProvision);
+    api.SSO_DEFAULT_ROLE = spec.sso.defaultRole;
+    api.SSO_ONLY = String(spec.sso.ssoOnly);
+  }
 
   const worker: Record<string, string> = {
     MAX_SESSIONS_PER_WORKER: String(spec.workers.maxSessionsPerWorker),

@@ -183,6 +183,8 @@ export function buildNetworkPolicies(tenant: WhatsAppTenant, config: OperatorCon
         ...(tenant.spec.email
           ? [{ to: ANYWHERE, ports: [tcp(tenant.spec.email.port ?? SMTP_PORTS[tenant.spec.email.tls])] }]
           : []),
+        // The OpenID Connect provider of spec.sso (discovery, JWKS, token and userinfo endpoints).
+        ...(tenant.spec.sso ? [{ to: ANYWHERE, ports: [tcp(urlPort(tenant.spec.sso.issuer))] }] : []),
       ],
     }),
     policy(tenant, 'worker', 'worker', selectorLabels(tenant, 'worker'), {

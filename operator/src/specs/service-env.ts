@@ -1,5 +1,5 @@
 import type { V1EnvVar } from '@kubernetes/client-node';
-import { EMAIL_SECRET_KEYS, type WhatsAppTenant } from '../api/v1alpha1/index.ts';
+import { EMAIL_SECRET_KEYS, SSO_SECRET_KEYS, type WhatsAppTenant } from '../api/v1alpha1/index.ts';
 import type { TenantSettings } from './config-map.ts';
 import { DATABASE_SECRET_KEYS, databaseSecretName } from './database-secret.ts';
 import { GENERATED_SECRET_KEYS } from './generated-secret.ts';
@@ -52,6 +52,13 @@ export function emailSecretEnv(tenant: WhatsAppTenant): V1EnvVar[] {
   ];
 }
 
+/** The OpenID Connect client secret of the API, from the Secret the tenant's sso section names. */
+export function ssoSecretEnv(tenant: WhatsAppTenant): V1EnvVar[] {
+  const ref = tenant.spec.sso?.secretRef;
+  if (!ref) return [];
+  return [secretEnv('SSO_CLIENT_SECRET', ref.name, SSO_SECRET_KEYS.clientSecret)];
+}
+
 /** The environment of an API or worker container. */
 export function serviceEnv(
   tenant: WhatsAppTenant,
@@ -88,6 +95,7 @@ export function serviceEnv(
       ? [
           secretEnv('JWT_SIGNING_KEY', generated, GENERATED_SECRET_KEYS.jwtSigningKey),
           ...emailSecretEnv(tenant),
+          ...ssoSecretEnv(tenant),
         ]
       : [secretEnv('AUTH_STATE_KEYS', generated, GENERATED_SECRET_KEYS.authStateKeys)]),
   ];

@@ -113,6 +113,10 @@ export async function seedTenant(
     ],
     [`INSERT INTO tenant_security_policies (tenant_id) VALUES ($1)`, [t]],
     [
+      `INSERT INTO sso_identities (tenant_id, user_id, issuer, subject, email) VALUES ($1, $2, 'https://idp.example.com', 'agent-1', 'agent@example.com')`,
+      [t, ids.userId],
+    ],
+    [
       `INSERT INTO audit_log (tenant_id, actor_type, actor_id, action, target_type, target_id) VALUES ($1, 'user', $2::uuid, 'member.invited', 'user', $2::text)`,
       [t, ids.userId],
     ],

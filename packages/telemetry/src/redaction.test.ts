@@ -24,6 +24,11 @@ describe('maskText', () => {
     ['jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig_nature', `jwt ${REDACTED}`],
     ['body was {"password":"p4ss","ok":true}', `body was {"password":"${REDACTED}","ok":true}`],
     ['x-api-key=sk_live_123', `x-api-key=${REDACTED}`],
+    [
+      'GET /sso/callback?code=Sx9-Ab_c&state=st4te&iss=https%3A%2F%2Fidp',
+      `GET /sso/callback?code=${REDACTED}&state=${REDACTED}&iss=https%3A%2F%2Fidp`,
+    ],
+    ['the worker exited with code=1', 'the worker exited with code=1'],
   ])('%s', (input, expected) => {
     expect(maskText(input)).toBe(expected);
   });

@@ -102,6 +102,9 @@ const TEXT_MASKS: ReadonlyArray<readonly [RegExp, string]> = [
     /\b(access_token|refresh_token|id_token|token|api_key|apikey|client_secret|secret|password|passwd|pwd|sig|signature|hub\.verify_token)=[^&\s"',;]+/gi,
     `$1=${REDACTED}`,
   ],
+  // An OAuth/OpenID Connect callback's query (?code=...&state=...): the code is a credential
+  // until redeemed. Only after ? or &, so free text such as "exit code=1" keeps its value.
+  [/([?&](?:code|state|session_state))=[^&\s"',;#]+/gi, `$1=${REDACTED}`],
   // JWTs and Meta Graph API access tokens.
   [/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g, REDACTED],
   [/\bEAA[A-Za-z0-9]{20,}/g, REDACTED],

@@ -49,12 +49,14 @@ import { profileRoutes } from './routes/profile.ts';
 import { realtimeRoutes } from './routes/realtime.ts';
 import { scheduledMessageRoutes } from './routes/scheduled-messages.ts';
 import { sessionRoutes } from './routes/sessions.ts';
+import { ssoRoutes } from './routes/sso.ts';
 import { teamRoutes } from './routes/team.ts';
 import { quickReplyRoutes, templateRoutes } from './routes/templates.ts';
 import { tenantSecurityRoutes } from './routes/tenant-security.ts';
 import { twoFactorRoutes } from './routes/two-factor.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { SearchLane } from './search-lane.ts';
+import { SsoProvider, type SsoSettings } from './sso/index.ts';
 
 /** What buildApp needs: its connections and settings, never the environment. */
 export interface BuildAppOptions {
@@ -120,6 +122,8 @@ export interface BuildAppOptions {
   search?: { concurrency?: number; waitMs?: number };
   logger?: Logger;
   metrics?: MetricsRegistry;
+  /** SSO_*: single sign-on with the tenant's OpenID Connect provider; off when unset. */
+  sso?: SsoSettings | undefined;
   /** Called with every error answered 500 (server.ts reports it to Sentry), after it is logged. */
   onServerError?: (error: unknown, request: { id: string; method: string; route: string }) => void;
 }
@@ -186,6 +190,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       size: options.search?.concurrency ?? 5,
       waitMs: options.search?.waitMs ?? 2_000,
     }),
+    sso: options.sso ? new SsoProvider(options.sso) : undefined,
   };
   app.decorate('sb', ctx);
   // The queues routes opened; the Redis connection itself belongs to the caller.
@@ -324,6 +329,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     ...(options.twoFactorClock ? { now: options.twoFactorClock } : {}),
   });
   await app.register(tenantSecurityRoutes, { prefix: '/v1/tenant/security' });
+  await app.register(ssoRoutes, { prefix: '/v1/auth/sso' });
   await app.register(apiKeyRoutes, { prefix: '/v1/api-keys' });
   await app.register(teamRoutes, { prefix: '/v1/team' });
   await app.register(sessionRoutes, { prefix: '/v1/sessions' });

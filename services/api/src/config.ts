@@ -18,6 +18,7 @@ import {
 import { mediaStorageSettingsSchema } from '@switchboard/messaging/producer';
 import { z } from 'zod';
 import { MAIL_LOCALES, SMTP_TLS_MODES } from './mail/index.ts';
+import { ssoConfigSchema } from './sso/config.ts';
 
 /**
  * Every variable the API reads, once, at start (server.ts). The operator sets them from the
@@ -161,6 +162,8 @@ export const apiConfigSchema = defineConfig(
         'Keys sealing webhook and two-factor secrets in the database: `<id>:<base64 of 32 bytes>` comma-separated, the first seals; give a secret:// reference. Unset: creating webhook subscriptions and enrolling in two-factor sign-in are refused.',
       ),
   }),
+  // SSO_*: single sign-on with the tenant's OpenID Connect provider (sso/README.md).
+  ssoConfigSchema,
 );
 
 /** The parsed API configuration. */

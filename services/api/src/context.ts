@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import type { MemberCache } from './auth/member-cache.ts';
 import type { TenantQueues } from './queues.ts';
 import type { SearchLane } from './search-lane.ts';
+import type { SsoProvider } from './sso/provider.ts';
 
 /** A password reset token to deliver (by email, out of scope here): the hook receives it. */
 export interface PasswordResetDelivery {
@@ -71,6 +72,8 @@ export interface ApiContext {
   webhookAllowedHosts: ReadonlySet<string>;
   /** DATABASE_SEARCH_CONCURRENCY: how many conversation searches run at once. */
   searchLane: SearchLane;
+  /** The tenant's OpenID Connect provider (SSO_*), when single sign-on is set up. */
+  sso?: SsoProvider | undefined;
 }
 
 declare module 'fastify' {

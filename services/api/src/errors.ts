@@ -51,6 +51,32 @@ export const ERRORS = {
     status: 429,
     message: 'this credential has as many realtime streams open as allowed; close one first',
   },
+  // Single sign-on (OpenID Connect): each refusal says what was wrong (sso/README.md).
+  sso_not_configured: { status: 404, message: 'single sign-on is not set up for this tenant' },
+  sso_state_invalid: {
+    status: 400,
+    message: 'this sign-in is unknown, expired, already used or was started in another browser; start again',
+  },
+  sso_callback_invalid: { status: 400, message: "the identity provider's answer is not valid" },
+  sso_provider_refused: { status: 400, message: 'the identity provider refused the sign-in' },
+  sso_code_rejected: { status: 400, message: 'the identity provider refused the authorization code' },
+  sso_nonce_mismatch: { status: 400, message: "the ID token's nonce is not this sign-in's" },
+  sso_id_token_invalid: { status: 400, message: 'the ID token failed verification' },
+  sso_email_unverified: {
+    status: 403,
+    message: 'the identity provider has not verified this email address',
+  },
+  sso_domain_not_allowed: { status: 403, message: 'this email domain may not sign in to this tenant' },
+  sso_not_a_member: { status: 403, message: 'this address is not a member of the tenant' },
+  sso_identity_conflict: {
+    status: 409,
+    message: 'this member is linked to another account at the identity provider',
+  },
+  sso_required: { status: 403, message: 'this tenant signs in with single sign-on; use "Sign in with SSO"' },
+  sso_provider_unavailable: {
+    status: 502,
+    message: 'the identity provider could not be reached; retry later',
+  },
   internal_error: { status: 500, message: 'internal error' },
   unavailable: { status: 503, message: 'a backing service is unavailable; retry later' },
   database_busy: {

@@ -18,6 +18,7 @@ const { HealthServer, startTelemetry } = await import('@switchboard/telemetry');
 const { buildApp } = await import('./app.ts');
 const { apiConfigSchema } = await import('./config.ts');
 const { mailerFromConfig } = await import('./mail/index.ts');
+const { ssoSettingsFromConfig } = await import('./sso/index.ts');
 
 const config = await loadConfigFromProcess(apiConfigSchema);
 const telemetry = startTelemetry(config, { defaultLabels: { tenant: config.SWITCHBOARD_TENANT } });
@@ -89,6 +90,8 @@ try {
     refreshTokenTtlMs: config.REFRESH_TOKEN_TTL,
     corsOrigins: config.CORS_ORIGINS,
     webhookAllowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
+    // SSO_ISSUER set: single sign-on with the tenant's OpenID Connect provider (sso/README.md).
+    sso: ssoSettingsFromConfig(config),
     rateLimitPerMinute: config.RATE_LIMIT_PER_MINUTE,
     loginMaxFailures: config.LOGIN_MAX_FAILURES,
     loginLockoutMs: config.LOGIN_LOCKOUT,

@@ -9,6 +9,7 @@ import { LoginPage } from './pages/login.tsx';
 import { SessionsPage } from './pages/sessions.tsx';
 import { SettingsPage } from './pages/settings.tsx';
 import { SignedInSessionsPage } from './pages/signed-in-sessions.tsx';
+import { SsoCallbackPage } from './pages/sso.tsx';
 import { TeamPage } from './pages/team.tsx';
 import { TwoFactorPage, TwoFactorSignIn } from './pages/two-factor.tsx';
 import { navigate, routeOf, usePath } from './router.ts';
@@ -59,6 +60,23 @@ export function App() {
             navigate('/', { replace: true });
             if (step.kind !== 'signed-in') setAuth({ kind: 'signed-out', secondStep: step });
             else await loadMe();
+            return undefined;
+          } catch (error) {
+            return describeError(error);
+          }
+        }}
+      />
+    );
+  }
+  // Back from the identity provider: the API checks the answer and signs in.
+  if (routeOf(path).screen === 'sso-callback') {
+    return (
+      <SsoCallbackPage
+        onCallback={async (query) => {
+          try {
+            await client.ssoSignIn(query);
+            await loadMe();
+            navigate('/', { replace: true });
             return undefined;
           } catch (error) {
             return describeError(error);

@@ -40,7 +40,8 @@ export type Route =
   | { screen: 'settings' }
   | { screen: 'security' }
   | { screen: 'two-factor' }
-  | { screen: 'accept-invite' };
+  | { screen: 'accept-invite' }
+  | { screen: 'sso-callback' };
 
 /** Parses a path into the screen it shows (anything unknown is the inbox). */
 export function routeOf(path: string): Route {
@@ -53,5 +54,6 @@ export function routeOf(path: string): Route {
   if (pathname === '/settings/security') return { screen: 'security' };
   if (pathname === '/two-factor') return { screen: 'two-factor' };
   if (pathname === '/accept-invite') return { screen: 'accept-invite' };
+  if (pathname === '/sso/callback') return { screen: 'sso-callback' };
   return { screen: 'inbox', conversationId: undefined };
 }

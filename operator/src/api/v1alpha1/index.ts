@@ -30,6 +30,7 @@ export {
   whatsAppTenantOpenApiSchema,
 } from './crd.ts';
 export { EMAIL_SECRET_KEYS, SMTP_TLS_MODES } from './spec-features.ts';
+export { SSO_PROVISION_ROLES, SSO_SECRET_KEYS } from './spec-sso.ts';
 export {
   conditionSchema,
   whatsAppTenantStatusSchema,

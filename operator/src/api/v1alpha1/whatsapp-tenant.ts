@@ -18,6 +18,7 @@ import {
   outboundSchema,
   ownerSchema,
 } from './spec-features.ts';
+import { ssoSchema } from './spec-sso.ts';
 import { apiSchema, sessionsSchema, workersSchema } from './spec-workloads.ts';
 import { type conditionSchema, whatsAppTenantStatusSchema } from './status.ts';
 
@@ -53,6 +54,7 @@ export const whatsAppTenantSpecSchema = z
     images: imagesSchema.optional(),
     owner: ownerSchema.optional(),
     email: emailSchema.optional(),
+    sso: ssoSchema.optional(),
     suspend: z
       .boolean()
       .default(false)
@@ -79,6 +81,10 @@ export const whatsAppTenantRootRules: readonly CelRule[] = [
   {
     rule: '!has(self.spec.email) || has(self.spec.api.ingress)',
     message: "spec.email needs spec.api.ingress: the links in the mails point at the inbox's host",
+  },
+  {
+    rule: '!has(self.spec.sso) || has(self.spec.api.ingress)',
+    message: "spec.sso needs spec.api.ingress: the provider redirects back to the inbox's host",
   },
 ];
 

@@ -10,6 +10,7 @@ import type { ApiContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { noteSignIn, sendSecurityNotice } from '../mail/security-notices.ts';
 import { memberProfileOf, signAccessToken } from '../plugins/auth.ts';
+import { assertPasswordSignInAllowed } from '../sso/policy.ts';
 import { recordPasswordResetRequested, recordPasswordSet, recordSignInFailure } from './audit-log.ts';
 import { endSessionsInTx, sessionForRefresh, startSession } from './auth-sessions.ts';
 import { type TwoFactorStep, twoFactorStepFor } from './two-factor-challenge.ts';
@@ -25,7 +26,7 @@ export interface TokenPair {
 // A hash to verify against when the account does not exist, so "no such user" takes as long as "wrong password".
 let dummyHash: Promise<string> | undefined;
 
-/** Issues an access token and a refresh token of `familyId` (the sign-in's second step uses it too). */
+/** Issues an access token and a refresh token of `familyId` (password sign-in, its second step, SSO). */
 export async function issueTokens(
   ctx: ApiContext,
   tenant: { id: string; slug: string },
@@ -148,6 +149,7 @@ export async function login(
   }
   // A good password clears the account's failures and gives back the IP's slot it took.
   await ctx.redis.eval(RELEASE_ATTEMPT, 2, accountKey, ipKey);
+  await assertPasswordSignInAllowed(ctx, user);
   const rehash = needsRehash(stored, ctx.scrypt) ? await hashPassword(input.password, ctx.scrypt) : undefined;
   const secondStep = await twoFactorStepFor(ctx, tenant, user.id);
   const answer = await withTenant(ctx.db, tenant.id, async (tx) => {

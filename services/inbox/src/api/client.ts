@@ -93,6 +93,18 @@ export class ApiClient {
     this.accept(tokens);
   }
 
+  /** Finishes a single sign-on with the provider's answer (the callback page's query string). */
+  async ssoSignIn(query: string): Promise<void> {
+    const res = await fetch(`${this.baseUrl}/v1/auth/sso/callback`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      // The httpOnly cookie set by /v1/auth/sso/start goes along (same origin).
+      credentials: 'same-origin',
+      body: JSON.stringify({ query }),
+    });
+    this.accept(await parse(res, tokenPairSchema));
+  }
+
   /** A call of a public route (no access token): the accept-invite page's. */
   async publicRequest<S extends z.ZodType>(path: string, schema: S, body: unknown): Promise<z.infer<S>> {
     const res = await fetch(`${this.baseUrl}${path}`, {

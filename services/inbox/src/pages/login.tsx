@@ -1,5 +1,6 @@
 import { useState } from 'react';
 import { Field, SignInForm } from '../components/form-parts.tsx';
+import { SsoButton } from './sso.tsx';
 
 /** Email and password; `onLogin` answers an error message, or undefined when signed in. */
 export function LoginPage(props: {
@@ -23,6 +24,7 @@ export function LoginPage(props: {
       }}
     >
       {props.notice && !error && <p className="notice">{props.notice}</p>}
+      <SsoButton />
       <Field label="Email" type="email" autoComplete="username" value={email} onChange={setEmail} />
       <Field
         label="Password"

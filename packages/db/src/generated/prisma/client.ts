@@ -156,3 +156,8 @@ export type TwoFactorCredential = Prisma.TwoFactorCredentialModel
  * 
  */
 export type TenantSecurityPolicy = Prisma.TenantSecurityPolicyModel
+/**
+ * Model SsoIdentity
+ * 
+ */
+export type SsoIdentity = Prisma.SsoIdentityModel

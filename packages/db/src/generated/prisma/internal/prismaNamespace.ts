@@ -419,7 +419,8 @@ export const ModelName = {
   OutboxEntry: 'OutboxEntry',
   AuthSession: 'AuthSession',
   TwoFactorCredential: 'TwoFactorCredential',
-  TenantSecurityPolicy: 'TenantSecurityPolicy'
+  TenantSecurityPolicy: 'TenantSecurityPolicy',
+  SsoIdentity: 'SsoIdentity'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -435,7 +436,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "authSession" | "twoFactorCredential" | "tenantSecurityPolicy"
+    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "authSession" | "twoFactorCredential" | "tenantSecurityPolicy" | "ssoIdentity"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -2141,6 +2142,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    SsoIdentity: {
+      payload: Prisma.$SsoIdentityPayload<ExtArgs>
+      fields: Prisma.SsoIdentityFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.SsoIdentityFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.SsoIdentityFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>
+        }
+        findFirst: {
+          args: Prisma.SsoIdentityFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.SsoIdentityFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>
+        }
+        findMany: {
+          args: Prisma.SsoIdentityFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>[]
+        }
+        create: {
+          args: Prisma.SsoIdentityCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>
+        }
+        createMany: {
+          args: Prisma.SsoIdentityCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.SsoIdentityCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>[]
+        }
+        delete: {
+          args: Prisma.SsoIdentityDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>
+        }
+        update: {
+          args: Prisma.SsoIdentityUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>
+        }
+        deleteMany: {
+          args: Prisma.SsoIdentityDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.SsoIdentityUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.SsoIdentityUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>[]
+        }
+        upsert: {
+          args: Prisma.SsoIdentityUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SsoIdentityPayload>
+        }
+        aggregate: {
+          args: Prisma.SsoIdentityAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateSsoIdentity>
+        }
+        groupBy: {
+          args: Prisma.SsoIdentityGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SsoIdentityGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.SsoIdentityCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SsoIdentityCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -2546,6 +2621,20 @@ export const TenantSecurityPolicyScalarFieldEnum = {
 } as const
 
 export type TenantSecurityPolicyScalarFieldEnum = (typeof TenantSecurityPolicyScalarFieldEnum)[keyof typeof TenantSecurityPolicyScalarFieldEnum]
+
+
+export const SsoIdentityScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  userId: 'userId',
+  issuer: 'issuer',
+  subject: 'subject',
+  email: 'email',
+  createdAt: 'createdAt',
+  lastSignInAt: 'lastSignInAt'
+} as const
+
+export type SsoIdentityScalarFieldEnum = (typeof SsoIdentityScalarFieldEnum)[keyof typeof SsoIdentityScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -3034,6 +3123,7 @@ export type GlobalOmitConfig = {
   authSession?: Prisma.AuthSessionOmit
   twoFactorCredential?: Prisma.TwoFactorCredentialOmit
   tenantSecurityPolicy?: Prisma.TenantSecurityPolicyOmit
+  ssoIdentity?: Prisma.SsoIdentityOmit
 }
 
 /* Types for Logging */

@@ -73,7 +73,8 @@ export const ModelName = {
   OutboxEntry: 'OutboxEntry',
   AuthSession: 'AuthSession',
   TwoFactorCredential: 'TwoFactorCredential',
-  TenantSecurityPolicy: 'TenantSecurityPolicy'
+  TenantSecurityPolicy: 'TenantSecurityPolicy',
+  SsoIdentity: 'SsoIdentity'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -458,6 +459,20 @@ export const TenantSecurityPolicyScalarFieldEnum = {
 } as const
 
 export type TenantSecurityPolicyScalarFieldEnum = (typeof TenantSecurityPolicyScalarFieldEnum)[keyof typeof TenantSecurityPolicyScalarFieldEnum]
+
+
+export const SsoIdentityScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  userId: 'userId',
+  issuer: 'issuer',
+  subject: 'subject',
+  email: 'email',
+  createdAt: 'createdAt',
+  lastSignInAt: 'lastSignInAt'
+} as const
+
+export type SsoIdentityScalarFieldEnum = (typeof SsoIdentityScalarFieldEnum)[keyof typeof SsoIdentityScalarFieldEnum]
 
 
 export const SortOrder = {

@@ -204,6 +204,7 @@ export type TenantWhereInput = {
   securityPolicy?: Prisma.XOR<Prisma.TenantSecurityPolicyNullableScalarRelationFilter, Prisma.TenantSecurityPolicyWhereInput> | null
   outbox?: Prisma.OutboxEntryListRelationFilter
   authSessions?: Prisma.AuthSessionListRelationFilter
+  ssoIdentities?: Prisma.SsoIdentityListRelationFilter
 }
 
 export type TenantOrderByWithRelationInput = {
@@ -234,6 +235,7 @@ export type TenantOrderByWithRelationInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyOrderByWithRelationInput
   outbox?: Prisma.OutboxEntryOrderByRelationAggregateInput
   authSessions?: Prisma.AuthSessionOrderByRelationAggregateInput
+  ssoIdentities?: Prisma.SsoIdentityOrderByRelationAggregateInput
 }
 
 export type TenantWhereUniqueInput = Prisma.AtLeast<{
@@ -267,6 +269,7 @@ export type TenantWhereUniqueInput = Prisma.AtLeast<{
   securityPolicy?: Prisma.XOR<Prisma.TenantSecurityPolicyNullableScalarRelationFilter, Prisma.TenantSecurityPolicyWhereInput> | null
   outbox?: Prisma.OutboxEntryListRelationFilter
   authSessions?: Prisma.AuthSessionListRelationFilter
+  ssoIdentities?: Prisma.SsoIdentityListRelationFilter
 }, "id" | "slug">
 
 export type TenantOrderByWithAggregationInput = {
@@ -319,6 +322,7 @@ export type TenantCreateInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateInput = {
@@ -349,6 +353,7 @@ export type TenantUncheckedCreateInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUpdateInput = {
@@ -379,6 +384,7 @@ export type TenantUpdateInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateInput = {
@@ -409,6 +415,7 @@ export type TenantUncheckedUpdateInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateManyInput = {
@@ -780,6 +787,20 @@ export type TenantUpdateOneRequiredWithoutSecurityPolicyNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.TenantUpdateToOneWithWhereWithoutSecurityPolicyInput, Prisma.TenantUpdateWithoutSecurityPolicyInput>, Prisma.TenantUncheckedUpdateWithoutSecurityPolicyInput>
 }
 
+export type TenantCreateNestedOneWithoutSsoIdentitiesInput = {
+  create?: Prisma.XOR<Prisma.TenantCreateWithoutSsoIdentitiesInput, Prisma.TenantUncheckedCreateWithoutSsoIdentitiesInput>
+  connectOrCreate?: Prisma.TenantCreateOrConnectWithoutSsoIdentitiesInput
+  connect?: Prisma.TenantWhereUniqueInput
+}
+
+export type TenantUpdateOneRequiredWithoutSsoIdentitiesNestedInput = {
+  create?: Prisma.XOR<Prisma.TenantCreateWithoutSsoIdentitiesInput, Prisma.TenantUncheckedCreateWithoutSsoIdentitiesInput>
+  connectOrCreate?: Prisma.TenantCreateOrConnectWithoutSsoIdentitiesInput
+  upsert?: Prisma.TenantUpsertWithoutSsoIdentitiesInput
+  connect?: Prisma.TenantWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.TenantUpdateToOneWithWhereWithoutSsoIdentitiesInput, Prisma.TenantUpdateWithoutSsoIdentitiesInput>, Prisma.TenantUncheckedUpdateWithoutSsoIdentitiesInput>
+}
+
 export type TenantCreateWithoutUsersInput = {
   id?: string
   slug: string
@@ -807,6 +828,7 @@ export type TenantCreateWithoutUsersInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutUsersInput = {
@@ -836,6 +858,7 @@ export type TenantUncheckedCreateWithoutUsersInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutUsersInput = {
@@ -881,6 +904,7 @@ export type TenantUpdateWithoutUsersInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutUsersInput = {
@@ -910,6 +934,7 @@ export type TenantUncheckedUpdateWithoutUsersInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutMembershipsInput = {
@@ -939,6 +964,7 @@ export type TenantCreateWithoutMembershipsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutMembershipsInput = {
@@ -968,6 +994,7 @@ export type TenantUncheckedCreateWithoutMembershipsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutMembershipsInput = {
@@ -1013,6 +1040,7 @@ export type TenantUpdateWithoutMembershipsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutMembershipsInput = {
@@ -1042,6 +1070,7 @@ export type TenantUncheckedUpdateWithoutMembershipsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutApiKeysInput = {
@@ -1071,6 +1100,7 @@ export type TenantCreateWithoutApiKeysInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutApiKeysInput = {
@@ -1100,6 +1130,7 @@ export type TenantUncheckedCreateWithoutApiKeysInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutApiKeysInput = {
@@ -1145,6 +1176,7 @@ export type TenantUpdateWithoutApiKeysInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutApiKeysInput = {
@@ -1174,6 +1206,7 @@ export type TenantUncheckedUpdateWithoutApiKeysInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutRefreshTokensInput = {
@@ -1203,6 +1236,7 @@ export type TenantCreateWithoutRefreshTokensInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutRefreshTokensInput = {
@@ -1232,6 +1266,7 @@ export type TenantUncheckedCreateWithoutRefreshTokensInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutRefreshTokensInput = {
@@ -1277,6 +1312,7 @@ export type TenantUpdateWithoutRefreshTokensInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutRefreshTokensInput = {
@@ -1306,6 +1342,7 @@ export type TenantUncheckedUpdateWithoutRefreshTokensInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutPasswordResetTokensInput = {
@@ -1335,6 +1372,7 @@ export type TenantCreateWithoutPasswordResetTokensInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutPasswordResetTokensInput = {
@@ -1364,6 +1402,7 @@ export type TenantUncheckedCreateWithoutPasswordResetTokensInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutPasswordResetTokensInput = {
@@ -1409,6 +1448,7 @@ export type TenantUpdateWithoutPasswordResetTokensInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutPasswordResetTokensInput = {
@@ -1438,6 +1478,7 @@ export type TenantUncheckedUpdateWithoutPasswordResetTokensInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutSessionsInput = {
@@ -1467,6 +1508,7 @@ export type TenantCreateWithoutSessionsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutSessionsInput = {
@@ -1496,6 +1538,7 @@ export type TenantUncheckedCreateWithoutSessionsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutSessionsInput = {
@@ -1541,6 +1584,7 @@ export type TenantUpdateWithoutSessionsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutSessionsInput = {
@@ -1570,6 +1614,7 @@ export type TenantUncheckedUpdateWithoutSessionsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutContactsInput = {
@@ -1599,6 +1644,7 @@ export type TenantCreateWithoutContactsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutContactsInput = {
@@ -1628,6 +1674,7 @@ export type TenantUncheckedCreateWithoutContactsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutContactsInput = {
@@ -1673,6 +1720,7 @@ export type TenantUpdateWithoutContactsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutContactsInput = {
@@ -1702,6 +1750,7 @@ export type TenantUncheckedUpdateWithoutContactsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutContactIdentitiesInput = {
@@ -1731,6 +1780,7 @@ export type TenantCreateWithoutContactIdentitiesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutContactIdentitiesInput = {
@@ -1760,6 +1810,7 @@ export type TenantUncheckedCreateWithoutContactIdentitiesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutContactIdentitiesInput = {
@@ -1805,6 +1856,7 @@ export type TenantUpdateWithoutContactIdentitiesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutContactIdentitiesInput = {
@@ -1834,6 +1886,7 @@ export type TenantUncheckedUpdateWithoutContactIdentitiesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutConversationsInput = {
@@ -1863,6 +1916,7 @@ export type TenantCreateWithoutConversationsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutConversationsInput = {
@@ -1892,6 +1946,7 @@ export type TenantUncheckedCreateWithoutConversationsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutConversationsInput = {
@@ -1937,6 +1992,7 @@ export type TenantUpdateWithoutConversationsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutConversationsInput = {
@@ -1966,6 +2022,7 @@ export type TenantUncheckedUpdateWithoutConversationsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutMessagesInput = {
@@ -1995,6 +2052,7 @@ export type TenantCreateWithoutMessagesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutMessagesInput = {
@@ -2024,6 +2082,7 @@ export type TenantUncheckedCreateWithoutMessagesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutMessagesInput = {
@@ -2069,6 +2128,7 @@ export type TenantUpdateWithoutMessagesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutMessagesInput = {
@@ -2098,6 +2158,7 @@ export type TenantUncheckedUpdateWithoutMessagesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutMessageStatusEventsInput = {
@@ -2127,6 +2188,7 @@ export type TenantCreateWithoutMessageStatusEventsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutMessageStatusEventsInput = {
@@ -2156,6 +2218,7 @@ export type TenantUncheckedCreateWithoutMessageStatusEventsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutMessageStatusEventsInput = {
@@ -2201,6 +2264,7 @@ export type TenantUpdateWithoutMessageStatusEventsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutMessageStatusEventsInput = {
@@ -2230,6 +2294,7 @@ export type TenantUncheckedUpdateWithoutMessageStatusEventsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutMessageTemplatesInput = {
@@ -2259,6 +2324,7 @@ export type TenantCreateWithoutMessageTemplatesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutMessageTemplatesInput = {
@@ -2288,6 +2354,7 @@ export type TenantUncheckedCreateWithoutMessageTemplatesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutMessageTemplatesInput = {
@@ -2333,6 +2400,7 @@ export type TenantUpdateWithoutMessageTemplatesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutMessageTemplatesInput = {
@@ -2362,6 +2430,7 @@ export type TenantUncheckedUpdateWithoutMessageTemplatesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutQuickRepliesInput = {
@@ -2391,6 +2460,7 @@ export type TenantCreateWithoutQuickRepliesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutQuickRepliesInput = {
@@ -2420,6 +2490,7 @@ export type TenantUncheckedCreateWithoutQuickRepliesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutQuickRepliesInput = {
@@ -2465,6 +2536,7 @@ export type TenantUpdateWithoutQuickRepliesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutQuickRepliesInput = {
@@ -2494,6 +2566,7 @@ export type TenantUncheckedUpdateWithoutQuickRepliesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutScheduledMessagesInput = {
@@ -2523,6 +2596,7 @@ export type TenantCreateWithoutScheduledMessagesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutScheduledMessagesInput = {
@@ -2552,6 +2626,7 @@ export type TenantUncheckedCreateWithoutScheduledMessagesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutScheduledMessagesInput = {
@@ -2597,6 +2672,7 @@ export type TenantUpdateWithoutScheduledMessagesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutScheduledMessagesInput = {
@@ -2626,6 +2702,7 @@ export type TenantUncheckedUpdateWithoutScheduledMessagesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutWebhookSubscriptionsInput = {
@@ -2655,6 +2732,7 @@ export type TenantCreateWithoutWebhookSubscriptionsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutWebhookSubscriptionsInput = {
@@ -2684,6 +2762,7 @@ export type TenantUncheckedCreateWithoutWebhookSubscriptionsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutWebhookSubscriptionsInput = {
@@ -2729,6 +2808,7 @@ export type TenantUpdateWithoutWebhookSubscriptionsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutWebhookSubscriptionsInput = {
@@ -2758,6 +2838,7 @@ export type TenantUncheckedUpdateWithoutWebhookSubscriptionsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutWebhookDeliveriesInput = {
@@ -2787,6 +2868,7 @@ export type TenantCreateWithoutWebhookDeliveriesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutWebhookDeliveriesInput = {
@@ -2816,6 +2898,7 @@ export type TenantUncheckedCreateWithoutWebhookDeliveriesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutWebhookDeliveriesInput = {
@@ -2861,6 +2944,7 @@ export type TenantUpdateWithoutWebhookDeliveriesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutWebhookDeliveriesInput = {
@@ -2890,6 +2974,7 @@ export type TenantUncheckedUpdateWithoutWebhookDeliveriesInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutIdempotencyKeysInput = {
@@ -2919,6 +3004,7 @@ export type TenantCreateWithoutIdempotencyKeysInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutIdempotencyKeysInput = {
@@ -2948,6 +3034,7 @@ export type TenantUncheckedCreateWithoutIdempotencyKeysInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutIdempotencyKeysInput = {
@@ -2993,6 +3080,7 @@ export type TenantUpdateWithoutIdempotencyKeysInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutIdempotencyKeysInput = {
@@ -3022,6 +3110,7 @@ export type TenantUncheckedUpdateWithoutIdempotencyKeysInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutAuditLogInput = {
@@ -3051,6 +3140,7 @@ export type TenantCreateWithoutAuditLogInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutAuditLogInput = {
@@ -3080,6 +3170,7 @@ export type TenantUncheckedCreateWithoutAuditLogInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutAuditLogInput = {
@@ -3125,6 +3216,7 @@ export type TenantUpdateWithoutAuditLogInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutAuditLogInput = {
@@ -3154,6 +3246,7 @@ export type TenantUncheckedUpdateWithoutAuditLogInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutOutboxInput = {
@@ -3183,6 +3276,7 @@ export type TenantCreateWithoutOutboxInput = {
   twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutOutboxInput = {
@@ -3212,6 +3306,7 @@ export type TenantUncheckedCreateWithoutOutboxInput = {
   twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutOutboxInput = {
@@ -3257,6 +3352,7 @@ export type TenantUpdateWithoutOutboxInput = {
   twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutOutboxInput = {
@@ -3286,6 +3382,7 @@ export type TenantUncheckedUpdateWithoutOutboxInput = {
   twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutAuthSessionsInput = {
@@ -3315,6 +3412,7 @@ export type TenantCreateWithoutAuthSessionsInput = {
   twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutAuthSessionsInput = {
@@ -3344,6 +3442,7 @@ export type TenantUncheckedCreateWithoutAuthSessionsInput = {
   twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutAuthSessionsInput = {
@@ -3389,6 +3488,7 @@ export type TenantUpdateWithoutAuthSessionsInput = {
   twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutAuthSessionsInput = {
@@ -3418,6 +3518,7 @@ export type TenantUncheckedUpdateWithoutAuthSessionsInput = {
   twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutTwoFactorCredentialsInput = {
@@ -3447,6 +3548,7 @@ export type TenantCreateWithoutTwoFactorCredentialsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutTwoFactorCredentialsInput = {
@@ -3476,6 +3578,7 @@ export type TenantUncheckedCreateWithoutTwoFactorCredentialsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutTwoFactorCredentialsInput = {
@@ -3521,6 +3624,7 @@ export type TenantUpdateWithoutTwoFactorCredentialsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutTwoFactorCredentialsInput = {
@@ -3550,6 +3654,7 @@ export type TenantUncheckedUpdateWithoutTwoFactorCredentialsInput = {
   securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantCreateWithoutSecurityPolicyInput = {
@@ -3579,6 +3684,7 @@ export type TenantCreateWithoutSecurityPolicyInput = {
   twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutTenantInput
 }
 
 export type TenantUncheckedCreateWithoutSecurityPolicyInput = {
@@ -3608,6 +3714,7 @@ export type TenantUncheckedCreateWithoutSecurityPolicyInput = {
   twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
   outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutTenantInput
 }
 
 export type TenantCreateOrConnectWithoutSecurityPolicyInput = {
@@ -3653,6 +3760,7 @@ export type TenantUpdateWithoutSecurityPolicyInput = {
   twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutTenantNestedInput
 }
 
 export type TenantUncheckedUpdateWithoutSecurityPolicyInput = {
@@ -3680,6 +3788,143 @@ export type TenantUncheckedUpdateWithoutSecurityPolicyInput = {
   idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
   auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
   twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
+  authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutTenantNestedInput
+}
+
+export type TenantCreateWithoutSsoIdentitiesInput = {
+  id?: string
+  slug: string
+  displayName: string
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  users?: Prisma.UserCreateNestedManyWithoutTenantInput
+  memberships?: Prisma.MembershipCreateNestedManyWithoutTenantInput
+  apiKeys?: Prisma.ApiKeyCreateNestedManyWithoutTenantInput
+  refreshTokens?: Prisma.RefreshTokenCreateNestedManyWithoutTenantInput
+  passwordResetTokens?: Prisma.PasswordResetTokenCreateNestedManyWithoutTenantInput
+  sessions?: Prisma.SessionCreateNestedManyWithoutTenantInput
+  contacts?: Prisma.ContactCreateNestedManyWithoutTenantInput
+  contactIdentities?: Prisma.ContactIdentityCreateNestedManyWithoutTenantInput
+  conversations?: Prisma.ConversationCreateNestedManyWithoutTenantInput
+  messages?: Prisma.MessageCreateNestedManyWithoutTenantInput
+  messageStatusEvents?: Prisma.MessageStatusEventCreateNestedManyWithoutTenantInput
+  messageTemplates?: Prisma.MessageTemplateCreateNestedManyWithoutTenantInput
+  quickReplies?: Prisma.QuickReplyCreateNestedManyWithoutTenantInput
+  scheduledMessages?: Prisma.ScheduledMessageCreateNestedManyWithoutTenantInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionCreateNestedManyWithoutTenantInput
+  webhookDeliveries?: Prisma.WebhookDeliveryCreateNestedManyWithoutTenantInput
+  idempotencyKeys?: Prisma.IdempotencyKeyCreateNestedManyWithoutTenantInput
+  auditLog?: Prisma.AuditLogEntryCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyCreateNestedOneWithoutTenantInput
+  outbox?: Prisma.OutboxEntryCreateNestedManyWithoutTenantInput
+  authSessions?: Prisma.AuthSessionCreateNestedManyWithoutTenantInput
+}
+
+export type TenantUncheckedCreateWithoutSsoIdentitiesInput = {
+  id?: string
+  slug: string
+  displayName: string
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  users?: Prisma.UserUncheckedCreateNestedManyWithoutTenantInput
+  memberships?: Prisma.MembershipUncheckedCreateNestedManyWithoutTenantInput
+  apiKeys?: Prisma.ApiKeyUncheckedCreateNestedManyWithoutTenantInput
+  refreshTokens?: Prisma.RefreshTokenUncheckedCreateNestedManyWithoutTenantInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUncheckedCreateNestedManyWithoutTenantInput
+  sessions?: Prisma.SessionUncheckedCreateNestedManyWithoutTenantInput
+  contacts?: Prisma.ContactUncheckedCreateNestedManyWithoutTenantInput
+  contactIdentities?: Prisma.ContactIdentityUncheckedCreateNestedManyWithoutTenantInput
+  conversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutTenantInput
+  messages?: Prisma.MessageUncheckedCreateNestedManyWithoutTenantInput
+  messageStatusEvents?: Prisma.MessageStatusEventUncheckedCreateNestedManyWithoutTenantInput
+  messageTemplates?: Prisma.MessageTemplateUncheckedCreateNestedManyWithoutTenantInput
+  quickReplies?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutTenantInput
+  scheduledMessages?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutTenantInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedCreateNestedManyWithoutTenantInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUncheckedCreateNestedManyWithoutTenantInput
+  idempotencyKeys?: Prisma.IdempotencyKeyUncheckedCreateNestedManyWithoutTenantInput
+  auditLog?: Prisma.AuditLogEntryUncheckedCreateNestedManyWithoutTenantInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedCreateNestedManyWithoutTenantInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedCreateNestedOneWithoutTenantInput
+  outbox?: Prisma.OutboxEntryUncheckedCreateNestedManyWithoutTenantInput
+  authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutTenantInput
+}
+
+export type TenantCreateOrConnectWithoutSsoIdentitiesInput = {
+  where: Prisma.TenantWhereUniqueInput
+  create: Prisma.XOR<Prisma.TenantCreateWithoutSsoIdentitiesInput, Prisma.TenantUncheckedCreateWithoutSsoIdentitiesInput>
+}
+
+export type TenantUpsertWithoutSsoIdentitiesInput = {
+  update: Prisma.XOR<Prisma.TenantUpdateWithoutSsoIdentitiesInput, Prisma.TenantUncheckedUpdateWithoutSsoIdentitiesInput>
+  create: Prisma.XOR<Prisma.TenantCreateWithoutSsoIdentitiesInput, Prisma.TenantUncheckedCreateWithoutSsoIdentitiesInput>
+  where?: Prisma.TenantWhereInput
+}
+
+export type TenantUpdateToOneWithWhereWithoutSsoIdentitiesInput = {
+  where?: Prisma.TenantWhereInput
+  data: Prisma.XOR<Prisma.TenantUpdateWithoutSsoIdentitiesInput, Prisma.TenantUncheckedUpdateWithoutSsoIdentitiesInput>
+}
+
+export type TenantUpdateWithoutSsoIdentitiesInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  slug?: Prisma.StringFieldUpdateOperationsInput | string
+  displayName?: Prisma.StringFieldUpdateOperationsInput | string
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  users?: Prisma.UserUpdateManyWithoutTenantNestedInput
+  memberships?: Prisma.MembershipUpdateManyWithoutTenantNestedInput
+  apiKeys?: Prisma.ApiKeyUpdateManyWithoutTenantNestedInput
+  refreshTokens?: Prisma.RefreshTokenUpdateManyWithoutTenantNestedInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUpdateManyWithoutTenantNestedInput
+  sessions?: Prisma.SessionUpdateManyWithoutTenantNestedInput
+  contacts?: Prisma.ContactUpdateManyWithoutTenantNestedInput
+  contactIdentities?: Prisma.ContactIdentityUpdateManyWithoutTenantNestedInput
+  conversations?: Prisma.ConversationUpdateManyWithoutTenantNestedInput
+  messages?: Prisma.MessageUpdateManyWithoutTenantNestedInput
+  messageStatusEvents?: Prisma.MessageStatusEventUpdateManyWithoutTenantNestedInput
+  messageTemplates?: Prisma.MessageTemplateUpdateManyWithoutTenantNestedInput
+  quickReplies?: Prisma.QuickReplyUpdateManyWithoutTenantNestedInput
+  scheduledMessages?: Prisma.ScheduledMessageUpdateManyWithoutTenantNestedInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionUpdateManyWithoutTenantNestedInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUpdateManyWithoutTenantNestedInput
+  idempotencyKeys?: Prisma.IdempotencyKeyUpdateManyWithoutTenantNestedInput
+  auditLog?: Prisma.AuditLogEntryUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUpdateOneWithoutTenantNestedInput
+  outbox?: Prisma.OutboxEntryUpdateManyWithoutTenantNestedInput
+  authSessions?: Prisma.AuthSessionUpdateManyWithoutTenantNestedInput
+}
+
+export type TenantUncheckedUpdateWithoutSsoIdentitiesInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  slug?: Prisma.StringFieldUpdateOperationsInput | string
+  displayName?: Prisma.StringFieldUpdateOperationsInput | string
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  users?: Prisma.UserUncheckedUpdateManyWithoutTenantNestedInput
+  memberships?: Prisma.MembershipUncheckedUpdateManyWithoutTenantNestedInput
+  apiKeys?: Prisma.ApiKeyUncheckedUpdateManyWithoutTenantNestedInput
+  refreshTokens?: Prisma.RefreshTokenUncheckedUpdateManyWithoutTenantNestedInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUncheckedUpdateManyWithoutTenantNestedInput
+  sessions?: Prisma.SessionUncheckedUpdateManyWithoutTenantNestedInput
+  contacts?: Prisma.ContactUncheckedUpdateManyWithoutTenantNestedInput
+  contactIdentities?: Prisma.ContactIdentityUncheckedUpdateManyWithoutTenantNestedInput
+  conversations?: Prisma.ConversationUncheckedUpdateManyWithoutTenantNestedInput
+  messages?: Prisma.MessageUncheckedUpdateManyWithoutTenantNestedInput
+  messageStatusEvents?: Prisma.MessageStatusEventUncheckedUpdateManyWithoutTenantNestedInput
+  messageTemplates?: Prisma.MessageTemplateUncheckedUpdateManyWithoutTenantNestedInput
+  quickReplies?: Prisma.QuickReplyUncheckedUpdateManyWithoutTenantNestedInput
+  scheduledMessages?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutTenantNestedInput
+  webhookSubscriptions?: Prisma.WebhookSubscriptionUncheckedUpdateManyWithoutTenantNestedInput
+  webhookDeliveries?: Prisma.WebhookDeliveryUncheckedUpdateManyWithoutTenantNestedInput
+  idempotencyKeys?: Prisma.IdempotencyKeyUncheckedUpdateManyWithoutTenantNestedInput
+  auditLog?: Prisma.AuditLogEntryUncheckedUpdateManyWithoutTenantNestedInput
+  twoFactorCredentials?: Prisma.TwoFactorCredentialUncheckedUpdateManyWithoutTenantNestedInput
+  securityPolicy?: Prisma.TenantSecurityPolicyUncheckedUpdateOneWithoutTenantNestedInput
   outbox?: Prisma.OutboxEntryUncheckedUpdateManyWithoutTenantNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutTenantNestedInput
 }
@@ -3711,6 +3956,7 @@ export type TenantCountOutputType = {
   twoFactorCredentials: number
   outbox: number
   authSessions: number
+  ssoIdentities: number
 }
 
 export type TenantCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -3735,6 +3981,7 @@ export type TenantCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions
   twoFactorCredentials?: boolean | TenantCountOutputTypeCountTwoFactorCredentialsArgs
   outbox?: boolean | TenantCountOutputTypeCountOutboxArgs
   authSessions?: boolean | TenantCountOutputTypeCountAuthSessionsArgs
+  ssoIdentities?: boolean | TenantCountOutputTypeCountSsoIdentitiesArgs
 }
 
 /**
@@ -3894,6 +4141,13 @@ export type TenantCountOutputTypeCountAuthSessionsArgs<ExtArgs extends runtime.T
   where?: Prisma.AuthSessionWhereInput
 }
 
+/**
+ * TenantCountOutputType without action
+ */
+export type TenantCountOutputTypeCountSsoIdentitiesArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.SsoIdentityWhereInput
+}
+
 
 export type TenantSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
@@ -3923,6 +4177,7 @@ export type TenantSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs =
   securityPolicy?: boolean | Prisma.Tenant$securityPolicyArgs<ExtArgs>
   outbox?: boolean | Prisma.Tenant$outboxArgs<ExtArgs>
   authSessions?: boolean | Prisma.Tenant$authSessionsArgs<ExtArgs>
+  ssoIdentities?: boolean | Prisma.Tenant$ssoIdentitiesArgs<ExtArgs>
   _count?: boolean | Prisma.TenantCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["tenant"]>
 
@@ -3974,6 +4229,7 @@ export type TenantInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   securityPolicy?: boolean | Prisma.Tenant$securityPolicyArgs<ExtArgs>
   outbox?: boolean | Prisma.Tenant$outboxArgs<ExtArgs>
   authSessions?: boolean | Prisma.Tenant$authSessionsArgs<ExtArgs>
+  ssoIdentities?: boolean | Prisma.Tenant$ssoIdentitiesArgs<ExtArgs>
   _count?: boolean | Prisma.TenantCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type TenantIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {}
@@ -4004,6 +4260,7 @@ export type $TenantPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs
     securityPolicy: Prisma.$TenantSecurityPolicyPayload<ExtArgs> | null
     outbox: Prisma.$OutboxEntryPayload<ExtArgs>[]
     authSessions: Prisma.$AuthSessionPayload<ExtArgs>[]
+    ssoIdentities: Prisma.$SsoIdentityPayload<ExtArgs>[]
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
@@ -4427,6 +4684,7 @@ export interface Prisma__TenantClient<T, Null = never, ExtArgs extends runtime.T
   securityPolicy<T extends Prisma.Tenant$securityPolicyArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$securityPolicyArgs<ExtArgs>>): Prisma.Prisma__TenantSecurityPolicyClient<runtime.Types.Result.GetResult<Prisma.$TenantSecurityPolicyPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
   outbox<T extends Prisma.Tenant$outboxArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$outboxArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$OutboxEntryPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   authSessions<T extends Prisma.Tenant$authSessionsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$authSessionsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$AuthSessionPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
+  ssoIdentities<T extends Prisma.Tenant$ssoIdentitiesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.Tenant$ssoIdentitiesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$SsoIdentityPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -5374,6 +5632,30 @@ export type Tenant$authSessionsArgs<ExtArgs extends runtime.Types.Extensions.Int
   take?: number
   skip?: number
   distinct?: Prisma.AuthSessionScalarFieldEnum | Prisma.AuthSessionScalarFieldEnum[]
+}
+
+/**
+ * Tenant.ssoIdentities
+ */
+export type Tenant$ssoIdentitiesArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the SsoIdentity
+   */
+  select?: Prisma.SsoIdentitySelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the SsoIdentity
+   */
+  omit?: Prisma.SsoIdentityOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.SsoIdentityInclude<ExtArgs> | null
+  where?: Prisma.SsoIdentityWhereInput
+  orderBy?: Prisma.SsoIdentityOrderByWithRelationInput | Prisma.SsoIdentityOrderByWithRelationInput[]
+  cursor?: Prisma.SsoIdentityWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.SsoIdentityScalarFieldEnum | Prisma.SsoIdentityScalarFieldEnum[]
 }
 
 /**

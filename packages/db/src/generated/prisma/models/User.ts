@@ -233,6 +233,7 @@ export type UserWhereInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageListRelationFilter
   authSessions?: Prisma.AuthSessionListRelationFilter
   twoFactorCredential?: Prisma.XOR<Prisma.TwoFactorCredentialNullableScalarRelationFilter, Prisma.TwoFactorCredentialWhereInput> | null
+  ssoIdentities?: Prisma.SsoIdentityListRelationFilter
 }
 
 export type UserOrderByWithRelationInput = {
@@ -257,6 +258,7 @@ export type UserOrderByWithRelationInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageOrderByRelationAggregateInput
   authSessions?: Prisma.AuthSessionOrderByRelationAggregateInput
   twoFactorCredential?: Prisma.TwoFactorCredentialOrderByWithRelationInput
+  ssoIdentities?: Prisma.SsoIdentityOrderByRelationAggregateInput
 }
 
 export type UserWhereUniqueInput = Prisma.AtLeast<{
@@ -286,6 +288,7 @@ export type UserWhereUniqueInput = Prisma.AtLeast<{
   scheduledMessagesCreated?: Prisma.ScheduledMessageListRelationFilter
   authSessions?: Prisma.AuthSessionListRelationFilter
   twoFactorCredential?: Prisma.XOR<Prisma.TwoFactorCredentialNullableScalarRelationFilter, Prisma.TwoFactorCredentialWhereInput> | null
+  ssoIdentities?: Prisma.SsoIdentityListRelationFilter
 }, "id" | "tenantId_id" | "tenantId_email">
 
 export type UserOrderByWithAggregationInput = {
@@ -341,6 +344,7 @@ export type UserCreateInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateInput = {
@@ -364,6 +368,7 @@ export type UserUncheckedCreateInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserUpdateInput = {
@@ -387,6 +392,7 @@ export type UserUpdateInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateInput = {
@@ -410,6 +416,7 @@ export type UserUncheckedUpdateInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateManyInput = {
@@ -719,6 +726,20 @@ export type UserUpdateOneRequiredWithoutTwoFactorCredentialNestedInput = {
   update?: Prisma.XOR<Prisma.XOR<Prisma.UserUpdateToOneWithWhereWithoutTwoFactorCredentialInput, Prisma.UserUpdateWithoutTwoFactorCredentialInput>, Prisma.UserUncheckedUpdateWithoutTwoFactorCredentialInput>
 }
 
+export type UserCreateNestedOneWithoutSsoIdentitiesInput = {
+  create?: Prisma.XOR<Prisma.UserCreateWithoutSsoIdentitiesInput, Prisma.UserUncheckedCreateWithoutSsoIdentitiesInput>
+  connectOrCreate?: Prisma.UserCreateOrConnectWithoutSsoIdentitiesInput
+  connect?: Prisma.UserWhereUniqueInput
+}
+
+export type UserUpdateOneRequiredWithoutSsoIdentitiesNestedInput = {
+  create?: Prisma.XOR<Prisma.UserCreateWithoutSsoIdentitiesInput, Prisma.UserUncheckedCreateWithoutSsoIdentitiesInput>
+  connectOrCreate?: Prisma.UserCreateOrConnectWithoutSsoIdentitiesInput
+  upsert?: Prisma.UserUpsertWithoutSsoIdentitiesInput
+  connect?: Prisma.UserWhereUniqueInput
+  update?: Prisma.XOR<Prisma.XOR<Prisma.UserUpdateToOneWithWhereWithoutSsoIdentitiesInput, Prisma.UserUpdateWithoutSsoIdentitiesInput>, Prisma.UserUncheckedUpdateWithoutSsoIdentitiesInput>
+}
+
 export type UserCreateWithoutTenantInput = {
   id?: string
   email: string
@@ -739,6 +760,7 @@ export type UserCreateWithoutTenantInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutTenantInput = {
@@ -761,6 +783,7 @@ export type UserUncheckedCreateWithoutTenantInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutTenantInput = {
@@ -825,6 +848,7 @@ export type UserCreateWithoutMembershipsInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutMembershipsInput = {
@@ -847,6 +871,7 @@ export type UserUncheckedCreateWithoutMembershipsInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutMembershipsInput = {
@@ -885,6 +910,7 @@ export type UserUpdateWithoutMembershipsInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutMembershipsInput = {
@@ -907,6 +933,7 @@ export type UserUncheckedUpdateWithoutMembershipsInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateWithoutApiKeysCreatedInput = {
@@ -929,6 +956,7 @@ export type UserCreateWithoutApiKeysCreatedInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutApiKeysCreatedInput = {
@@ -951,6 +979,7 @@ export type UserUncheckedCreateWithoutApiKeysCreatedInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutApiKeysCreatedInput = {
@@ -989,6 +1018,7 @@ export type UserUpdateWithoutApiKeysCreatedInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutApiKeysCreatedInput = {
@@ -1011,6 +1041,7 @@ export type UserUncheckedUpdateWithoutApiKeysCreatedInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateWithoutRefreshTokensInput = {
@@ -1033,6 +1064,7 @@ export type UserCreateWithoutRefreshTokensInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutRefreshTokensInput = {
@@ -1055,6 +1087,7 @@ export type UserUncheckedCreateWithoutRefreshTokensInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutRefreshTokensInput = {
@@ -1093,6 +1126,7 @@ export type UserUpdateWithoutRefreshTokensInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutRefreshTokensInput = {
@@ -1115,6 +1149,7 @@ export type UserUncheckedUpdateWithoutRefreshTokensInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateWithoutPasswordResetTokensInput = {
@@ -1137,6 +1172,7 @@ export type UserCreateWithoutPasswordResetTokensInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutPasswordResetTokensInput = {
@@ -1159,6 +1195,7 @@ export type UserUncheckedCreateWithoutPasswordResetTokensInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutPasswordResetTokensInput = {
@@ -1197,6 +1234,7 @@ export type UserUpdateWithoutPasswordResetTokensInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutPasswordResetTokensInput = {
@@ -1219,6 +1257,7 @@ export type UserUncheckedUpdateWithoutPasswordResetTokensInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateWithoutAssignedConversationsInput = {
@@ -1241,6 +1280,7 @@ export type UserCreateWithoutAssignedConversationsInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutAssignedConversationsInput = {
@@ -1263,6 +1303,7 @@ export type UserUncheckedCreateWithoutAssignedConversationsInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutAssignedConversationsInput = {
@@ -1301,6 +1342,7 @@ export type UserUpdateWithoutAssignedConversationsInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutAssignedConversationsInput = {
@@ -1323,6 +1365,7 @@ export type UserUncheckedUpdateWithoutAssignedConversationsInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateWithoutMessagesSentInput = {
@@ -1345,6 +1388,7 @@ export type UserCreateWithoutMessagesSentInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutMessagesSentInput = {
@@ -1367,6 +1411,7 @@ export type UserUncheckedCreateWithoutMessagesSentInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutMessagesSentInput = {
@@ -1405,6 +1450,7 @@ export type UserUpdateWithoutMessagesSentInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutMessagesSentInput = {
@@ -1427,6 +1473,7 @@ export type UserUncheckedUpdateWithoutMessagesSentInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateWithoutQuickRepliesCreatedInput = {
@@ -1449,6 +1496,7 @@ export type UserCreateWithoutQuickRepliesCreatedInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutQuickRepliesCreatedInput = {
@@ -1471,6 +1519,7 @@ export type UserUncheckedCreateWithoutQuickRepliesCreatedInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutQuickRepliesCreatedInput = {
@@ -1509,6 +1558,7 @@ export type UserUpdateWithoutQuickRepliesCreatedInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutQuickRepliesCreatedInput = {
@@ -1531,6 +1581,7 @@ export type UserUncheckedUpdateWithoutQuickRepliesCreatedInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateWithoutScheduledMessagesCreatedInput = {
@@ -1553,6 +1604,7 @@ export type UserCreateWithoutScheduledMessagesCreatedInput = {
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutScheduledMessagesCreatedInput = {
@@ -1575,6 +1627,7 @@ export type UserUncheckedCreateWithoutScheduledMessagesCreatedInput = {
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutUserInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutScheduledMessagesCreatedInput = {
@@ -1613,6 +1666,7 @@ export type UserUpdateWithoutScheduledMessagesCreatedInput = {
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutScheduledMessagesCreatedInput = {
@@ -1635,6 +1689,7 @@ export type UserUncheckedUpdateWithoutScheduledMessagesCreatedInput = {
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateWithoutAuthSessionsInput = {
@@ -1657,6 +1712,7 @@ export type UserCreateWithoutAuthSessionsInput = {
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
   twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutAuthSessionsInput = {
@@ -1679,6 +1735,7 @@ export type UserUncheckedCreateWithoutAuthSessionsInput = {
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutAuthSessionsInput = {
@@ -1717,6 +1774,7 @@ export type UserUpdateWithoutAuthSessionsInput = {
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutAuthSessionsInput = {
@@ -1739,6 +1797,7 @@ export type UserUncheckedUpdateWithoutAuthSessionsInput = {
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserCreateWithoutTwoFactorCredentialInput = {
@@ -1761,6 +1820,7 @@ export type UserCreateWithoutTwoFactorCredentialInput = {
   quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionCreateNestedManyWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityCreateNestedManyWithoutUserInput
 }
 
 export type UserUncheckedCreateWithoutTwoFactorCredentialInput = {
@@ -1783,6 +1843,7 @@ export type UserUncheckedCreateWithoutTwoFactorCredentialInput = {
   quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
   authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutUserInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedCreateNestedManyWithoutUserInput
 }
 
 export type UserCreateOrConnectWithoutTwoFactorCredentialInput = {
@@ -1821,6 +1882,7 @@ export type UserUpdateWithoutTwoFactorCredentialInput = {
   quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutTwoFactorCredentialInput = {
@@ -1843,6 +1905,115 @@ export type UserUncheckedUpdateWithoutTwoFactorCredentialInput = {
   quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
+}
+
+export type UserCreateWithoutSsoIdentitiesInput = {
+  id?: string
+  email: string
+  displayName: string
+  passwordHash?: string | null
+  disabledAt?: Date | string | null
+  lastLoginAt?: Date | string | null
+  locale?: string | null
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  tenant: Prisma.TenantCreateNestedOneWithoutUsersInput
+  memberships?: Prisma.MembershipCreateNestedManyWithoutUserInput
+  apiKeysCreated?: Prisma.ApiKeyCreateNestedManyWithoutCreatedByInput
+  refreshTokens?: Prisma.RefreshTokenCreateNestedManyWithoutUserInput
+  passwordResetTokens?: Prisma.PasswordResetTokenCreateNestedManyWithoutUserInput
+  assignedConversations?: Prisma.ConversationCreateNestedManyWithoutAssigneeInput
+  messagesSent?: Prisma.MessageCreateNestedManyWithoutSentByInput
+  quickRepliesCreated?: Prisma.QuickReplyCreateNestedManyWithoutCreatedByInput
+  scheduledMessagesCreated?: Prisma.ScheduledMessageCreateNestedManyWithoutCreatedByInput
+  authSessions?: Prisma.AuthSessionCreateNestedManyWithoutUserInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialCreateNestedOneWithoutUserInput
+}
+
+export type UserUncheckedCreateWithoutSsoIdentitiesInput = {
+  id?: string
+  tenantId: string
+  email: string
+  displayName: string
+  passwordHash?: string | null
+  disabledAt?: Date | string | null
+  lastLoginAt?: Date | string | null
+  locale?: string | null
+  createdAt?: Date | string
+  updatedAt?: Date | string
+  memberships?: Prisma.MembershipUncheckedCreateNestedManyWithoutUserInput
+  apiKeysCreated?: Prisma.ApiKeyUncheckedCreateNestedManyWithoutCreatedByInput
+  refreshTokens?: Prisma.RefreshTokenUncheckedCreateNestedManyWithoutUserInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUncheckedCreateNestedManyWithoutUserInput
+  assignedConversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutAssigneeInput
+  messagesSent?: Prisma.MessageUncheckedCreateNestedManyWithoutSentByInput
+  quickRepliesCreated?: Prisma.QuickReplyUncheckedCreateNestedManyWithoutCreatedByInput
+  scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutCreatedByInput
+  authSessions?: Prisma.AuthSessionUncheckedCreateNestedManyWithoutUserInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedCreateNestedOneWithoutUserInput
+}
+
+export type UserCreateOrConnectWithoutSsoIdentitiesInput = {
+  where: Prisma.UserWhereUniqueInput
+  create: Prisma.XOR<Prisma.UserCreateWithoutSsoIdentitiesInput, Prisma.UserUncheckedCreateWithoutSsoIdentitiesInput>
+}
+
+export type UserUpsertWithoutSsoIdentitiesInput = {
+  update: Prisma.XOR<Prisma.UserUpdateWithoutSsoIdentitiesInput, Prisma.UserUncheckedUpdateWithoutSsoIdentitiesInput>
+  create: Prisma.XOR<Prisma.UserCreateWithoutSsoIdentitiesInput, Prisma.UserUncheckedCreateWithoutSsoIdentitiesInput>
+  where?: Prisma.UserWhereInput
+}
+
+export type UserUpdateToOneWithWhereWithoutSsoIdentitiesInput = {
+  where?: Prisma.UserWhereInput
+  data: Prisma.XOR<Prisma.UserUpdateWithoutSsoIdentitiesInput, Prisma.UserUncheckedUpdateWithoutSsoIdentitiesInput>
+}
+
+export type UserUpdateWithoutSsoIdentitiesInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  email?: Prisma.StringFieldUpdateOperationsInput | string
+  displayName?: Prisma.StringFieldUpdateOperationsInput | string
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastLoginAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  locale?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  tenant?: Prisma.TenantUpdateOneRequiredWithoutUsersNestedInput
+  memberships?: Prisma.MembershipUpdateManyWithoutUserNestedInput
+  apiKeysCreated?: Prisma.ApiKeyUpdateManyWithoutCreatedByNestedInput
+  refreshTokens?: Prisma.RefreshTokenUpdateManyWithoutUserNestedInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUpdateManyWithoutUserNestedInput
+  assignedConversations?: Prisma.ConversationUpdateManyWithoutAssigneeNestedInput
+  messagesSent?: Prisma.MessageUpdateManyWithoutSentByNestedInput
+  quickRepliesCreated?: Prisma.QuickReplyUpdateManyWithoutCreatedByNestedInput
+  scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
+  authSessions?: Prisma.AuthSessionUpdateManyWithoutUserNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
+}
+
+export type UserUncheckedUpdateWithoutSsoIdentitiesInput = {
+  id?: Prisma.StringFieldUpdateOperationsInput | string
+  tenantId?: Prisma.StringFieldUpdateOperationsInput | string
+  email?: Prisma.StringFieldUpdateOperationsInput | string
+  displayName?: Prisma.StringFieldUpdateOperationsInput | string
+  passwordHash?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  disabledAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  lastLoginAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  locale?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  memberships?: Prisma.MembershipUncheckedUpdateManyWithoutUserNestedInput
+  apiKeysCreated?: Prisma.ApiKeyUncheckedUpdateManyWithoutCreatedByNestedInput
+  refreshTokens?: Prisma.RefreshTokenUncheckedUpdateManyWithoutUserNestedInput
+  passwordResetTokens?: Prisma.PasswordResetTokenUncheckedUpdateManyWithoutUserNestedInput
+  assignedConversations?: Prisma.ConversationUncheckedUpdateManyWithoutAssigneeNestedInput
+  messagesSent?: Prisma.MessageUncheckedUpdateManyWithoutSentByNestedInput
+  quickRepliesCreated?: Prisma.QuickReplyUncheckedUpdateManyWithoutCreatedByNestedInput
+  scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
+  authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutUserNestedInput
+  twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
 }
 
 export type UserCreateManyTenantInput = {
@@ -1877,6 +2048,7 @@ export type UserUpdateWithoutTenantInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateWithoutTenantInput = {
@@ -1899,6 +2071,7 @@ export type UserUncheckedUpdateWithoutTenantInput = {
   scheduledMessagesCreated?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutCreatedByNestedInput
   authSessions?: Prisma.AuthSessionUncheckedUpdateManyWithoutUserNestedInput
   twoFactorCredential?: Prisma.TwoFactorCredentialUncheckedUpdateOneWithoutUserNestedInput
+  ssoIdentities?: Prisma.SsoIdentityUncheckedUpdateManyWithoutUserNestedInput
 }
 
 export type UserUncheckedUpdateManyWithoutTenantInput = {
@@ -1928,6 +2101,7 @@ export type UserCountOutputType = {
   quickRepliesCreated: number
   scheduledMessagesCreated: number
   authSessions: number
+  ssoIdentities: number
 }
 
 export type UserCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -1940,6 +2114,7 @@ export type UserCountOutputTypeSelect<ExtArgs extends runtime.Types.Extensions.I
   quickRepliesCreated?: boolean | UserCountOutputTypeCountQuickRepliesCreatedArgs
   scheduledMessagesCreated?: boolean | UserCountOutputTypeCountScheduledMessagesCreatedArgs
   authSessions?: boolean | UserCountOutputTypeCountAuthSessionsArgs
+  ssoIdentities?: boolean | UserCountOutputTypeCountSsoIdentitiesArgs
 }
 
 /**
@@ -2015,6 +2190,13 @@ export type UserCountOutputTypeCountAuthSessionsArgs<ExtArgs extends runtime.Typ
   where?: Prisma.AuthSessionWhereInput
 }
 
+/**
+ * UserCountOutputType without action
+ */
+export type UserCountOutputTypeCountSsoIdentitiesArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  where?: Prisma.SsoIdentityWhereInput
+}
+
 
 export type UserSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   id?: boolean
@@ -2038,6 +2220,7 @@ export type UserSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = r
   scheduledMessagesCreated?: boolean | Prisma.User$scheduledMessagesCreatedArgs<ExtArgs>
   authSessions?: boolean | Prisma.User$authSessionsArgs<ExtArgs>
   twoFactorCredential?: boolean | Prisma.User$twoFactorCredentialArgs<ExtArgs>
+  ssoIdentities?: boolean | Prisma.User$ssoIdentitiesArgs<ExtArgs>
   _count?: boolean | Prisma.UserCountOutputTypeDefaultArgs<ExtArgs>
 }, ExtArgs["result"]["user"]>
 
@@ -2095,6 +2278,7 @@ export type UserInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = 
   scheduledMessagesCreated?: boolean | Prisma.User$scheduledMessagesCreatedArgs<ExtArgs>
   authSessions?: boolean | Prisma.User$authSessionsArgs<ExtArgs>
   twoFactorCredential?: boolean | Prisma.User$twoFactorCredentialArgs<ExtArgs>
+  ssoIdentities?: boolean | Prisma.User$ssoIdentitiesArgs<ExtArgs>
   _count?: boolean | Prisma.UserCountOutputTypeDefaultArgs<ExtArgs>
 }
 export type UserIncludeCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
@@ -2118,6 +2302,7 @@ export type $UserPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs =
     scheduledMessagesCreated: Prisma.$ScheduledMessagePayload<ExtArgs>[]
     authSessions: Prisma.$AuthSessionPayload<ExtArgs>[]
     twoFactorCredential: Prisma.$TwoFactorCredentialPayload<ExtArgs> | null
+    ssoIdentities: Prisma.$SsoIdentityPayload<ExtArgs>[]
   }
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     id: string
@@ -2535,6 +2720,7 @@ export interface Prisma__UserClient<T, Null = never, ExtArgs extends runtime.Typ
   scheduledMessagesCreated<T extends Prisma.User$scheduledMessagesCreatedArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.User$scheduledMessagesCreatedArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$ScheduledMessagePayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   authSessions<T extends Prisma.User$authSessionsArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.User$authSessionsArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$AuthSessionPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   twoFactorCredential<T extends Prisma.User$twoFactorCredentialArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.User$twoFactorCredentialArgs<ExtArgs>>): Prisma.Prisma__TwoFactorCredentialClient<runtime.Types.Result.GetResult<Prisma.$TwoFactorCredentialPayload<ExtArgs>, T, "findUniqueOrThrow", GlobalOmitOptions> | null, null, ExtArgs, GlobalOmitOptions>
+  ssoIdentities<T extends Prisma.User$ssoIdentitiesArgs<ExtArgs> = {}>(args?: Prisma.Subset<T, Prisma.User$ssoIdentitiesArgs<ExtArgs>>): Prisma.PrismaPromise<runtime.Types.Result.GetResult<Prisma.$SsoIdentityPayload<ExtArgs>, T, "findMany", GlobalOmitOptions> | Null>
   /**
    * Attaches callbacks for the resolution and/or rejection of the Promise.
    * @param onfulfilled The callback to execute when the Promise is resolved.
@@ -3207,6 +3393,30 @@ export type User$twoFactorCredentialArgs<ExtArgs extends runtime.Types.Extension
    */
   include?: Prisma.TwoFactorCredentialInclude<ExtArgs> | null
   where?: Prisma.TwoFactorCredentialWhereInput
+}
+
+/**
+ * User.ssoIdentities
+ */
+export type User$ssoIdentitiesArgs<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
+  /**
+   * Select specific fields to fetch from the SsoIdentity
+   */
+  select?: Prisma.SsoIdentitySelect<ExtArgs> | null
+  /**
+   * Omit specific fields from the SsoIdentity
+   */
+  omit?: Prisma.SsoIdentityOmit<ExtArgs> | null
+  /**
+   * Choose, which related nodes to fetch as well
+   */
+  include?: Prisma.SsoIdentityInclude<ExtArgs> | null
+  where?: Prisma.SsoIdentityWhereInput
+  orderBy?: Prisma.SsoIdentityOrderByWithRelationInput | Prisma.SsoIdentityOrderByWithRelationInput[]
+  cursor?: Prisma.SsoIdentityWhereUniqueInput
+  take?: number
+  skip?: number
+  distinct?: Prisma.SsoIdentityScalarFieldEnum | Prisma.SsoIdentityScalarFieldEnum[]
 }
 
 /**

@@ -1,0 +1,24 @@
+import { type Prisma, type TenantTx, tenantIdForSlug, withTenant } from '@switchboard/db';
+import type { ApiContext } from '../context.ts';
+
+/** Appends an audit entry of SSO sign-in (the actor is the member, or the system before one is known). */
+export async function recordSso(
+  ctx: ApiContext,
+  action: 'sso.signed_in' | 'sso.linked' | 'sso.provisioned' | 'sso.refused',
+  userId: string | undefined,
+  metadata: Prisma.InputJsonObject,
+  tx?: TenantTx,
+): Promise<void> {
+  const tenantId = tenantIdForSlug(ctx.defaultTenant);
+  const data = {
+    tenantId,
+    actorType: userId ? ('user' as const) : ('system' as const),
+    actorId: userId ?? null,
+    action,
+    targetType: userId ? 'user' : 'tenant',
+    targetId: userId ?? tenantId,
+    metadata,
+  };
+  if (tx) await tx.auditLogEntry.create({ data });
+  else await withTenant(ctx.db, tenantId, (t) => t.auditLogEntry.create({ data }));
+}
