@@ -113,6 +113,10 @@ export async function seedTenant(
     ],
     [`INSERT INTO tenant_security_policies (tenant_id) VALUES ($1)`, [t]],
     [
+      `INSERT INTO auth_sessions (id, tenant_id, user_id, browser, os, ip) VALUES (gen_random_uuid(), $1, $2, 'Chrome', 'Linux', '127.0.0.1')`,
+      [t, ids.userId],
+    ],
+    [
       `INSERT INTO sso_identities (tenant_id, user_id, issuer, subject, email) VALUES ($1, $2, 'https://idp.example.com', 'agent-1', 'agent@example.com')`,
       [t, ids.userId],
     ],
