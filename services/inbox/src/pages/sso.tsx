@@ -4,21 +4,28 @@ import { ErrorAlert } from '../components/form-parts.tsx';
 
 const ssoStatusSchema = z.object({ enabled: z.boolean(), ssoOnly: z.boolean() });
 
+type SsoStatus = z.infer<typeof ssoStatusSchema>;
+
+// Whether the tenant has SSO is the API's configuration: asked once per page load, not at every
+// showing of the login form (a sign-out shows it again without asking).
+let ssoStatus: Promise<SsoStatus | undefined> | undefined;
+function loadSsoStatus(): Promise<SsoStatus | undefined> {
+  ssoStatus ??= fetch('/v1/auth/sso')
+    .then(async (res) => (res.ok ? ssoStatusSchema.parse(await res.json()) : undefined))
+    .catch(() => undefined);
+  return ssoStatus;
+}
+
 /**
  * "Sign in with SSO" on the login form, when the tenant has single sign-on: the browser goes to
  * the API's start route, which redirects to the identity provider (and sets the cookie binding
  * the sign-in to this browser). Nothing is shown without SSO.
  */
 export function SsoButton() {
-  const [status, setStatus] = useState<z.infer<typeof ssoStatusSchema> | undefined>();
+  const [status, setStatus] = useState<SsoStatus | undefined>();
   useEffect(() => {
     let live = true;
-    fetch('/v1/auth/sso')
-      .then(async (res) => (res.ok ? ssoStatusSchema.parse(await res.json()) : undefined))
-      .then(
-        (value) => live && setStatus(value),
-        () => undefined,
-      );
+    void loadSsoStatus().then((value) => live && setStatus(value));
     return () => {
       live = false;
     };
