@@ -32,6 +32,7 @@ import {
   queuePrefix,
   REALTIME_EVENT_FIELD,
   realtimeStreamKey,
+  SendStatements,
   storeInbound,
 } from '@switchboard/messaging';
 import { Queue, Worker } from 'bullmq';
@@ -132,6 +133,21 @@ try {
   const toStreamP99: number[] = [];
   const outbound: number[] = [];
   const rawBull: number[] = [];
+  const outboundSessions: number[] = [];
+  const rawBullSessions: number[] = [];
+  // How many sends each read and record statement carried (SendStatements' onBatch), all rounds.
+  const claimStatements = { statements: 0, sends: 0 };
+  const recordStatements = { statements: 0, sends: 0 };
+  // The 8 sessions of the many-sessions outbound case.
+  const outboundSessionIds = ONLY.has('outbound')
+    ? await Promise.all(
+        Array.from({ length: 8 }, async (_, i) =>
+          withTenant(db, tenantId, (tx) =>
+            tx.session.create({ data: { tenantId, name: `bench-out-${i}`, channel: 'baileys' } }),
+          ).then((created) => created.id),
+        ),
+      )
+    : [];
   for (let round = 0; round < REPEATS; round++) {
     const tag = `r${round}-${randomBytes(3).toString('hex')}`;
     // Each message from its own contact half the time, from a returning one otherwise.
@@ -278,84 +294,128 @@ try {
     }
 
     if (ONLY.has('outbound')) {
-      // Outbound: the queued rows exist first (the API's part), then the consumer sends them all.
-      const sendAll = async () => {
-        const ids: string[] = [];
+      // Outbound, two shapes: one session's consumer with 8 slots, and 8 sessions' consumers with
+      // one slot each (the worker's wiring: a session sends in order) sharing the process's
+      // SendStatements. The queued rows exist first (the API's part), then the consumers send
+      // them all; the clock runs from enqueueing to the last `sent`.
+      const sendAll = async (sessions: readonly string[], slots: number) => {
+        const ids: string[][] = sessions.map(() => []);
         for (let i = 0; i < N; i++)
-          ids.push(
+          ids[i % sessions.length]!.push(
             await queueOutboundText(
               db,
               tenantId,
-              session.id,
+              sessions[i % sessions.length]!,
               `55118${String(i).padStart(8, '0')}`,
               `reply ${i}`,
             ),
           );
-        const channel = new MemoryChannel(session.id);
-        const consumer = new OutboundConsumer({
+        const statements = new SendStatements({
           db,
           tenantId,
-          sessionId: session.id,
-          epoch: 1n,
-          channel,
-          connection: queues,
-          keyPrefix,
-          humanDelay: NO_HUMAN_DELAY,
-          limits: { perContactPerMinute: 1_000_000, perSessionPerMinute: 1_000_000 },
-          concurrency: 8,
+          onBatch: (batch) => {
+            const counts = batch.kind === 'claim' ? claimStatements : recordStatements;
+            counts.statements++;
+            counts.sends += batch.size;
+          },
         });
-        const queue = new Queue(QUEUE_NAMES.outbound(session.id), {
-          connection: queues,
-          prefix: queuePrefix(keyPrefix),
-        });
-        const took = await time(async () => {
-          await queue.addBulk(
-            ids.map((messageId) => {
-              const job = { kind: 'send' as const, tenantId, messageId };
-              return { name: 'send', data: job, opts: outboundJobOptions(job) };
+        const channels = sessions.map((id) => new MemoryChannel(id));
+        const consumers = sessions.map(
+          (sessionId, i) =>
+            new OutboundConsumer({
+              db,
+              tenantId,
+              sessionId,
+              epoch: 1n,
+              channel: channels[i]!,
+              connection: queues,
+              keyPrefix,
+              humanDelay: NO_HUMAN_DELAY,
+              limits: { perContactPerMinute: 1_000_000, perSessionPerMinute: 1_000_000 },
+              concurrency: slots,
+              statements,
+              requeueIntervalMs: 0,
             }),
+        );
+        const sessionQueues = sessions.map(
+          (id) => new Queue(QUEUE_NAMES.outbound(id), { connection: queues, prefix: queuePrefix(keyPrefix) }),
+        );
+        const all = ids.flat();
+        const took = await time(async () => {
+          await Promise.all(
+            sessionQueues.map((queue, i) =>
+              queue.addBulk(
+                ids[i]!.map((messageId) => {
+                  const job = { kind: 'send' as const, tenantId, messageId };
+                  return { name: 'send', data: job, opts: outboundJobOptions(job) };
+                }),
+              ),
+            ),
           );
-          await consumer.start();
+          await Promise.all(consumers.map((consumer) => consumer.start()));
           for (;;) {
             const done = await withTenant(db, tenantId, (tx) =>
-              tx.message.count({ where: { id: { in: ids }, status: 'sent' } }),
+              tx.message.count({ where: { id: { in: all }, status: 'sent' } }),
             );
             if (done === N) break;
             await new Promise((resolve) => setTimeout(resolve, 20));
           }
         });
-        if (channel.sent.length !== N)
-          throw new Error(`sent ${channel.sent.length} of ${N}: the consumer sent twice or lost some`);
-        await consumer.close();
-        await queue.obliterate({ force: true });
-        await queue.close();
+        const sent = channels.reduce((sum, channel) => sum + channel.sent.length, 0);
+        if (sent !== N) throw new Error(`sent ${sent} of ${N}: the consumers sent twice or lost some`);
+        await Promise.all(consumers.map((consumer) => consumer.close()));
+        for (const queue of sessionQueues) {
+          await queue.obliterate({ force: true });
+          await queue.close();
+        }
         return took;
       };
-      outbound.push(await sendAll());
-
-      const rawName = `raw-${tag}`;
-      const rawQueue = new Queue(rawName, { connection: queues, prefix: queuePrefix(keyPrefix) });
-      let processed = 0;
-      let resolveAll: () => void;
-      const all = new Promise<void>((resolve) => {
-        resolveAll = resolve;
-      });
-      rawBull.push(
-        await time(async () => {
-          await rawQueue.addBulk(Array.from({ length: N }, (_, i) => ({ name: 'job', data: { i } })));
-          const worker = new Worker(
-            rawName,
-            async () => {
-              if (++processed === N) resolveAll();
-            },
-            { connection: queues, prefix: queuePrefix(keyPrefix), concurrency: 8 },
+      // Raw BullMQ: N jobs added to `queueCount` queues and processed by one no-op Worker per
+      // queue with `slots` concurrency (the same shape as the consumers above).
+      const rawAll = async (queueCount: number, slots: number) => {
+        const names = Array.from({ length: queueCount }, (_, q) => `raw-${tag}-${queueCount}-${q}`);
+        const rawQueues = names.map(
+          (name) => new Queue(name, { connection: queues, prefix: queuePrefix(keyPrefix) }),
+        );
+        let processed = 0;
+        let resolveAll: () => void;
+        const all = new Promise<void>((resolve) => {
+          resolveAll = resolve;
+        });
+        const took = await time(async () => {
+          await Promise.all(
+            rawQueues.map((queue, q) =>
+              queue.addBulk(
+                Array.from({ length: Math.ceil((N - q) / queueCount) }, (_, i) => ({
+                  name: 'job',
+                  data: { i },
+                })),
+              ),
+            ),
+          );
+          const workers = names.map(
+            (name) =>
+              new Worker(
+                name,
+                async () => {
+                  if (++processed === N) resolveAll();
+                },
+                { connection: queues, prefix: queuePrefix(keyPrefix), concurrency: slots },
+              ),
           );
           await all;
-          await worker.close();
-        }),
-      );
-      await rawQueue.obliterate({ force: true });
-      await rawQueue.close();
+          await Promise.all(workers.map((worker) => worker.close()));
+        });
+        for (const queue of rawQueues) {
+          await queue.obliterate({ force: true });
+          await queue.close();
+        }
+        return took;
+      };
+      outbound.push(await sendAll([session.id], 8));
+      rawBull.push(await rawAll(1, 8));
+      outboundSessions.push(await sendAll(outboundSessionIds, 1));
+      rawBullSessions.push(await rawAll(outboundSessionIds.length, 1));
     }
   }
 
@@ -381,6 +441,10 @@ try {
     eventToStreamP99Ms: med(toStreamP99),
     outboundMs: med(outbound),
     baselineRawBullMqMs: med(rawBull),
+    outbound8SessionsMs: med(outboundSessions),
+    baselineRawBullMq8QueuesMs: med(rawBullSessions),
+    sendsPerClaimStatement: claimStatements.sends / Math.max(1, claimStatements.statements),
+    sendsPerRecordStatement: recordStatements.sends / Math.max(1, recordStatements.statements),
   };
   const ms = (x: number) => `${x.toFixed(0)} ms`;
   const perSecond = (x: number) => `${((N / x) * 1000).toFixed(0)}/s`;
@@ -425,10 +489,25 @@ try {
     print(`    event -> acknowledged       ${p(r.eventToCommitP50Ms)} / ${p(r.eventToCommitP99Ms)}`);
     print(`    event -> readable by XREAD  ${p(r.eventToStreamP50Ms)} / ${p(r.eventToStreamP99Ms)}`);
   }
-  if (r.outboundMs !== undefined && r.baselineRawBullMqMs !== undefined) {
-    print(`  outbound, enqueue to all sent ${both(r.outboundMs)}`);
-    print(`  baseline: raw BullMQ jobs     ${both(r.baselineRawBullMqMs)}`);
-    print(`  ratio outbound / raw BullMQ   ${ratio(r.outboundMs, r.baselineRawBullMqMs)}`);
+  if (
+    r.outboundMs !== undefined &&
+    r.baselineRawBullMqMs !== undefined &&
+    r.outbound8SessionsMs !== undefined &&
+    r.baselineRawBullMq8QueuesMs !== undefined
+  ) {
+    print(`  outbound, enqueue to all sent, one session, 8 slots ${both(r.outboundMs)}`);
+    print(`  baseline: raw BullMQ jobs, one queue, 8 slots      ${both(r.baselineRawBullMqMs)}`);
+    print(
+      `  ratio outbound / raw BullMQ                        ${ratio(r.outboundMs, r.baselineRawBullMqMs)}`,
+    );
+    print(`  outbound, 8 sessions, 1 slot each                  ${both(r.outbound8SessionsMs)}`);
+    print(`  baseline: raw BullMQ jobs, 8 queues, 1 slot each   ${both(r.baselineRawBullMq8QueuesMs)}`);
+    print(
+      `  ratio outbound / raw BullMQ                        ${ratio(r.outbound8SessionsMs, r.baselineRawBullMq8QueuesMs)}`,
+    );
+    print(
+      `  sends per statement: read ${r.sendsPerClaimStatement.toFixed(1)}, record ${r.sendsPerRecordStatement.toFixed(1)}`,
+    );
   }
   await writeFile(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
   await pipeline.close();

@@ -39,6 +39,8 @@ export {
   storedTemplateSchema,
 } from './outbound/content.ts';
 export { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits, takeSendSlot } from './outbound/rate-limit.ts';
+/** The reads and records of sends, each gathered into one statement across the sends in flight (one per worker process). */
+export { SendStatements, type SendStatementsOptions } from './outbound/statements.ts';
 /** The outbox: effects written in the inbound transaction, performed after the commit by a relay. */
 export {
   type OutboxEffect,

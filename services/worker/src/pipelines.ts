@@ -12,6 +12,7 @@ import {
   type OutboxRelay,
   QUEUE_NAMES,
   queuePrefix,
+  SendStatements,
   subscriptionSecretResolver,
   WebhookDeliveryWorker,
   type WebhookSealingKeyring,
@@ -73,9 +74,13 @@ export class MessagePipelines {
   private readonly tenantInbound: InboundPipeline;
   private readonly webhooks: WebhookDeliveryWorker;
   private readonly mediaDownloads: MediaDownloadWorker | undefined;
+  // Every held session's sends share it: the reads and records of the sends in flight across
+  // sessions go into one statement each.
+  private readonly sendStatements: SendStatements;
 
   constructor(options: MessagePipelinesOptions) {
     this.options = options;
+    this.sendStatements = new SendStatements({ db: options.db, tenantId: options.tenantId });
     this.tenantInbound = new InboundPipeline({
       db: options.db,
       redis: options.redis,
@@ -208,6 +213,7 @@ export class MessagePipelines {
       connection: this.options.workerConnection,
       keyPrefix,
       humanDelay: this.options.typingDelay ? DEFAULT_HUMAN_DELAY : NO_HUMAN_DELAY,
+      statements: this.sendStatements,
       ...(this.options.limits ? { limits: this.options.limits } : {}),
       ...(this.options.media?.storage ? { mediaStorage: this.options.media.storage } : {}),
       onError: (error, where) => logger.error({ err: error, ...context, ...where }, 'outbound'),

@@ -1,12 +1,11 @@
 import { type Channel, ChannelError, type OutboundContent } from '@switchboard/channels';
-import { type Db, type MessageStatus, Prisma, tenantStatement, withTenant } from '@switchboard/db';
+import { type Db, tenantStatement, withTenant } from '@switchboard/db';
 import {
   captureError,
   currentTraceparent,
   logFields,
   pipelineMetrics,
   queueTelemetry,
-  traceContextFromTraceparent,
   withLogContext,
 } from '@switchboard/telemetry';
 import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
@@ -29,12 +28,12 @@ import {
   humanDelayMs,
   messageColumnsFor,
   type OutboundMediaSource,
-  type OutboundMessageColumns,
   outboundContentSchema,
   resolveOutboundContent,
 } from './content.ts';
 import { type DeadLetter, listDeadLetters, replayDeadLetter } from './dead-letters.ts';
 import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits, takeSendSlot } from './rate-limit.ts';
+import { type SendRow, SendStatements } from './statements.ts';
 
 /** Options for {@link OutboundConsumer}. */
 export interface OutboundConsumerOptions {
@@ -53,6 +52,11 @@ export interface OutboundConsumerOptions {
   mediaStorage?: OutboundMediaSource;
   /** The tenant's typing pause (default {@link DEFAULT_HUMAN_DELAY}; {@link NO_HUMAN_DELAY} in tests). */
   humanDelay?: HumanDelay;
+  /**
+   * The reads and records of sends, gathered into one statement each across the sends in flight
+   * (the worker gives every session's consumer the process's one). Default: the consumer's own.
+   */
+  statements?: SendStatements;
   /** Jobs processed at once (default 1: a session sends in order). */
   concurrency?: number;
   /** After STALE_EPOCH the job waits this long for the new owner (default 5 s). */
@@ -121,6 +125,7 @@ export class OutboundConsumer {
   private readonly humanDelay: HumanDelay;
   private readonly reuseIds: boolean;
   private readonly queue: Queue;
+  private readonly statements: SendStatements;
   private worker: Worker | undefined;
   private requeueTimer: NodeJS.Timeout | undefined;
 
@@ -130,6 +135,8 @@ export class OutboundConsumer {
     this.retry = { ...DEFAULT_OUTBOUND_RETRY, ...options.retry };
     this.humanDelay = options.humanDelay ?? DEFAULT_HUMAN_DELAY;
     this.reuseIds = options.reusesProviderMessageIds ?? options.channel.kind === 'baileys';
+    this.statements =
+      options.statements ?? new SendStatements({ db: options.db, tenantId: options.tenantId });
     this.queue = new Queue(QUEUE_NAMES.outbound(options.sessionId), {
       connection: options.connection,
       prefix: queuePrefix(options.keyPrefix),
@@ -385,49 +392,29 @@ export class OutboundConsumer {
 
     // The send's span (the job's), kept on the message: its statuses are processed in this trace.
     const sendTraceparent = currentTraceparent();
-    const moved = await recordSent(
-      db,
-      tenantId,
-      message.id,
-      result.timestamp,
-      result.providerMessageId,
+    const moved = await this.statements.record({
+      messageId: message.id,
+      at: result.timestamp,
+      providerMessageId: result.providerMessageId,
       epoch,
-      sendTraceparent,
-    );
+      traceparent: sendTraceparent,
+    });
     if (moved) await this.publishStatus(message.id, message.conversationId, 'sent');
     return 'sent';
   }
 
   /**
-   * Reads the message for its send, in one statement. On a channel that reuses provider ids the
-   * same statement writes the sending intent of a queued message of this session that has none:
-   * a resend after a crash goes out under the same id and the recipient de-duplicates it, so an
-   * intent written before the send slot, the typing pause or the content's checks costs nothing
-   * (the message is then rate-limited, typed or failed as before, its id already chosen). Otherwise
-   * (Cloud API, where an intent means the message may have been sent) the intent is written just
-   * before the send, as its own statement.
+   * Reads the message for its send, in one statement shared with the other sends in flight
+   * ({@link SendStatements}). On a channel that reuses provider ids the same statement writes the
+   * sending intent of a queued message of this session that has none: a resend after a crash goes
+   * out under the same id and the recipient de-duplicates it, so an intent written before the send
+   * slot, the typing pause or the content's checks costs nothing (the message is then rate-limited,
+   * typed or failed as before, its id already chosen). Otherwise (Cloud API, where an intent means
+   * the message may have been sent) the intent is written just before the send, as its own statement.
    */
   private async claim(messageId: string): Promise<SendRow | undefined> {
-    const { db, tenantId, sessionId, epoch } = this.options;
-    const rows = await tenantStatement(db, tenantId, () =>
-      this.reuseIds
-        ? db.$queryRaw<SendRow[]>`
-            WITH intent AS (
-              UPDATE messages SET provider_message_id = ${providerMessageIdFor(messageId)}, epoch = ${epoch},
-                                  updated_at = now()
-               WHERE id = ${messageId}::uuid AND session_id = ${sessionId}::uuid AND status = 'queued'
-                 AND provider_message_id IS NULL
-              RETURNING id
-            )
-            SELECT ${SEND_ROW_COLUMNS}, EXISTS (SELECT 1 FROM intent) AS "intentWritten"
-              FROM messages m JOIN conversations c ON c.id = m.conversation_id
-             WHERE m.id = ${messageId}::uuid`
-        : db.$queryRaw<SendRow[]>`
-            SELECT ${SEND_ROW_COLUMNS}, false AS "intentWritten"
-              FROM messages m JOIN conversations c ON c.id = m.conversation_id
-             WHERE m.id = ${messageId}::uuid`,
-    );
-    return rows[0];
+    const { sessionId, epoch } = this.options;
+    return await this.statements.claim({ messageId, sessionId, epoch, writeIntent: this.reuseIds });
   }
 
   /**
@@ -563,36 +550,6 @@ export class OutboundConsumer {
   }
 }
 
-/** The message row a send reads: its content columns, state, conversation's contact and that contact's ids. */
-interface SendRow extends OutboundMessageColumns {
-  id: string;
-  sessionId: string;
-  conversationId: string;
-  contactId: string;
-  status: MessageStatus;
-  providerMessageId: string | null;
-  failureReason: string | null;
-  updatedAt: Date;
-  pn: string | null;
-  lid: string | null;
-  /** Whether the read's statement wrote the sending intent. */
-  intentWritten: boolean;
-}
-
-/** The columns of a {@link SendRow} (messages `m`, conversations `c`). */
-const SEND_ROW_COLUMNS = Prisma.sql`
-  m.id::text, m.session_id::text AS "sessionId", m.conversation_id::text AS "conversationId",
-  c.contact_id::text AS "contactId", m.status::text AS status,
-  m.provider_message_id AS "providerMessageId", m.failure_reason AS "failureReason",
-  m.updated_at AS "updatedAt", m.type::text AS type, m.body, m.reaction,
-  m.reply_to_provider_message_id AS "replyToProviderMessageId", m.template,
-  m.media_storage_key AS "mediaStorageKey", m.media_mime_type AS "mediaMimeType",
-  m.media_file_name AS "mediaFileName",
-  (SELECT i.value FROM contact_identities i
-    WHERE i.contact_id = c.contact_id AND i.kind = 'pn' ORDER BY i.created_at LIMIT 1) AS pn,
-  (SELECT i.value FROM contact_identities i
-    WHERE i.contact_id = c.contact_id AND i.kind = 'lid' ORDER BY i.created_at LIMIT 1) AS lid`;
-
 /** Where the message goes: the contact's phone number, else its LID. */
 function recipientOf(message: Pick<SendRow, 'pn' | 'lid'>): string | undefined {
   return message.pn ?? (message.lid ? `${message.lid}@lid` : undefined);
@@ -603,52 +560,4 @@ function writeIntent(db: Db, messageId: string, providerMessageId: string, epoch
   return db.$executeRaw`
     UPDATE messages SET provider_message_id = ${providerMessageId}, epoch = ${epoch}, updated_at = now()
      WHERE id = ${messageId}::uuid AND status = 'queued'`;
-}
-
-/**
- * The record of a send, in one statement (in tenantStatement's batch transaction): a `queued` message moves to `sent` with the provider's
- * id, the epoch, the send time and the send's traceparent, and its status event; a message a
- * receipt overtook (already delivered, read or failed) keeps its status and gets the send time and
- * traceparent where it has none; a scheduled message it came from becomes `sent`. The row lock
- * taken first makes the status read and the update one step against concurrent receipts. True when the message moved
- * (what setMessageStatus answers for `sent`).
- */
-async function recordSent(
-  db: Db,
-  tenantId: string,
-  messageId: string,
-  at: Date,
-  providerMessageId: string,
-  epoch: bigint,
-  traceparent: string | undefined,
-): Promise<boolean> {
-  const sendTraceparent = traceContextFromTraceparent(traceparent) ? (traceparent ?? null) : null;
-  const rows = await tenantStatement(
-    db,
-    tenantId,
-    () =>
-      db.$queryRaw<{ applied: boolean }[]>`
-    WITH prev AS (
-      SELECT id, status FROM messages WHERE id = ${messageId}::uuid FOR UPDATE
-    ), moved AS (
-      UPDATE messages m SET
-        status = CASE WHEN prev.status = 'queued' THEN 'sent'::message_status ELSE m.status END,
-        sent_at = CASE WHEN prev.status = 'queued' THEN ${at}::timestamptz ELSE coalesce(m.sent_at, ${at}::timestamptz) END,
-        provider_message_id = CASE WHEN prev.status = 'queued' THEN ${providerMessageId}::text ELSE m.provider_message_id END,
-        epoch = CASE WHEN prev.status = 'queued' THEN ${epoch}::bigint ELSE m.epoch END,
-        send_traceparent = CASE WHEN prev.status = 'queued' THEN coalesce(${sendTraceparent}::text, m.send_traceparent)
-                                ELSE coalesce(m.send_traceparent, ${sendTraceparent}::text) END,
-        updated_at = now()
-      FROM prev WHERE m.id = prev.id
-      RETURNING prev.status = 'queued' AS applied
-    ), event AS (
-      INSERT INTO message_status_events (tenant_id, message_id, status, occurred_at)
-      SELECT ${tenantId}::uuid, ${messageId}::uuid, 'sent', ${at}::timestamptz FROM moved WHERE applied
-    ), scheduled AS (
-      UPDATE scheduled_messages SET status = 'sent', updated_at = now()
-       WHERE message_id = ${messageId}::uuid AND status = 'scheduled'
-    )
-    SELECT applied FROM moved`,
-  );
-  return rows[0]?.applied ?? false;
 }

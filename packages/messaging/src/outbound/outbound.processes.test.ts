@@ -53,7 +53,16 @@ afterAll(async () => {
   await database.drop();
 });
 
-async function startWorker(epoch: number): Promise<ChildProcess> {
+async function startWorker(
+  epoch: number,
+  options: {
+    sessionId?: string;
+    sendsKey?: string;
+    concurrency?: number;
+    holdBatch?: number;
+    heldKey?: string;
+  } = {},
+): Promise<ChildProcess> {
   return await spawnWorker(script, {
     OUTBOUND_WORKER: JSON.stringify({
       redis: redisOptions(),
@@ -63,6 +72,7 @@ async function startWorker(epoch: number): Promise<ChildProcess> {
       keyPrefix,
       sendsKey,
       epoch: String(epoch),
+      ...options,
     }),
   });
 }
@@ -140,6 +150,79 @@ describe('outbound across a worker crash', () => {
       expect(message.providerMessageId).toBe(providerMessageIdFor(message.id));
       expect(message.statusEvents.map((e) => e.status)).toEqual(['sent']);
     }
+    expect(await queue.getFailedCount()).toBe(0);
+    await queue.close();
+  });
+});
+
+describe('outbound across a crash between the sends and their batched record', () => {
+  it('resends each under its own id at most once more and records each once', {
+    timeout: 60_000,
+  }, async () => {
+    // A session of its own (the other test's queue and sends stay apart).
+    const batchSession = await withTenant(db, tenantId, (tx) =>
+      tx.session.create({ data: { tenantId, name: 'batch-crash', channel: 'baileys' } }),
+    );
+    const batchSends = `${keyPrefix}test:batch-sends`;
+    const heldKey = `${keyPrefix}test:held`;
+    const total = 4;
+    const ids: string[] = [];
+    for (let i = 0; i < total; i++)
+      ids.push(await queueOutboundText(db, tenantId, batchSession.id, `49161000${i}`, `b${i}`));
+    const messages = async () =>
+      await withTenant(db, tenantId, (tx) =>
+        tx.message.findMany({ where: { id: { in: ids } }, include: { statusEvents: true } }),
+      );
+
+    // The provider accepts all four, answered together: their four records are one statement,
+    // which the process is held before (its ids pushed to heldKey). Then kill -9.
+    const first = await startWorker(1, {
+      sessionId: batchSession.id,
+      sendsKey: batchSends,
+      concurrency: total,
+      holdBatch: total,
+      heldKey,
+    });
+    await eventually(async () => (await redis.llen(heldKey)) === 1);
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.once('exit', resolve));
+    const [heldBatch] = await redis.lrange(heldKey, 0, -1);
+    expect(new Set(JSON.parse(heldBatch!) as string[])).toEqual(new Set(ids));
+    expect(await redis.llen(batchSends)).toBe(total);
+    // Sent, not recorded: each still queued under its intent, with no status event.
+    for (const message of await messages()) {
+      expect([message.status, message.providerMessageId]).toEqual([
+        'queued',
+        providerMessageIdFor(message.id),
+      ]);
+      expect(message.statusEvents).toEqual([]);
+    }
+
+    const second = await startWorker(2, { sessionId: batchSession.id, sendsKey: batchSends });
+    await eventually(async () => (await messages()).every((m) => m.status === 'sent'), 100);
+    second.kill('SIGTERM');
+    await new Promise((resolve) => second.once('exit', resolve));
+
+    const sends = (await redis.lrange(batchSends, 0, -1)).map(
+      (s) => JSON.parse(s) as { id: string; pid: number },
+    );
+    // Each message went out under its own id, once per process: the one re-transmission a crash
+    // allows, under the same id (which the recipient de-duplicates); never under another id.
+    for (const id of ids)
+      expect(sends.filter((s) => s.id === providerMessageIdFor(id)).map((s) => s.pid)).toEqual([
+        first.pid,
+        second.pid,
+      ]);
+    expect(sends).toHaveLength(2 * total);
+    for (const message of await messages()) {
+      expect(message.providerMessageId).toBe(providerMessageIdFor(message.id));
+      expect(message.epoch).toBe(2n);
+      expect(message.statusEvents.map((e) => e.status)).toEqual(['sent']);
+    }
+    const queue = new Queue(QUEUE_NAMES.outbound(batchSession.id), {
+      connection: redis,
+      prefix: queuePrefix(keyPrefix),
+    });
     expect(await queue.getFailedCount()).toBe(0);
     await queue.close();
   });

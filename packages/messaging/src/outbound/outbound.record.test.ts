@@ -11,6 +11,7 @@ import { eventually, queueOutboundText, seedTenant } from '../testing/fixtures.t
 import { MemoryChannel } from '../testing/memory-channel.ts';
 import { OutboundConsumer } from './consumer.ts';
 import { NO_HUMAN_DELAY } from './content.ts';
+import { SendStatements, type SendStatementsOptions } from './statements.ts';
 
 let tracing: MemoryTracing;
 let database: TestDatabase;
@@ -41,8 +42,13 @@ afterAll(async () => {
   await tracing?.shutdown();
 });
 
-function consumer(sessionId: string, channel: MemoryChannel): OutboundConsumer {
+function consumer(
+  sessionId: string,
+  channel: MemoryChannel,
+  options: { statements?: SendStatements; concurrency?: number } = {},
+): OutboundConsumer {
   const created = new OutboundConsumer({
+    ...options,
     db,
     tenantId,
     sessionId,
@@ -144,5 +150,68 @@ describe('the record of a send', () => {
     expect(channel.sent.map((m) => m.content)).toEqual([
       { type: 'template', name: 'order_update', language: 'pt_BR', graphComponents: components },
     ]);
+  });
+
+  it('records the sends of two sessions in flight together in one statement', async () => {
+    const sessions = await withTenant(db, tenantId, (tx) =>
+      Promise.all(
+        ['batch-a', 'batch-b'].map((name) =>
+          tx.session.create({ data: { tenantId, name, channel: 'baileys' } }),
+        ),
+      ),
+    );
+    const ids: string[] = [];
+    for (const [i, session] of [...sessions, ...sessions].entries())
+      ids.push(await queueOutboundText(db, tenantId, session.id, `49153100000${i}`, `together ${i}`));
+    const batches: Parameters<NonNullable<SendStatementsOptions['onBatch']>>[0][] = [];
+    const statements = new SendStatements({ db, tenantId, onBatch: (batch) => batches.push(batch) });
+    // All four sends are answered together (the last one to arrive releases them), so their
+    // records arrive in one turn; the first message's "delivered" overtakes its record.
+    const waiting: (() => void)[] = [];
+    const behaviour = async (message: { providerMessageId?: string; to: string }) => {
+      if (message.providerMessageId === providerMessageIdFor(ids[0]!))
+        await applyReceipt(db, tenantId, {
+          sessionId: sessions[0]!.id,
+          providerMessageId: message.providerMessageId,
+          chat: message.to,
+          status: 'delivered',
+          fromMe: true,
+        });
+      await new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        if (waiting.length === ids.length) for (const release of waiting) release();
+      });
+    };
+    const channels = sessions.map((session) => new MemoryChannel(session.id, behaviour));
+    const consumers = sessions.map((session, i) =>
+      consumer(session.id, channels[i]!, { statements, concurrency: 2 }),
+    );
+    for (const [i, id] of ids.entries()) {
+      const job: OutboundJob = { kind: 'send', tenantId, messageId: id };
+      await consumers[i % 2]!.outboundQueue.add('send', job, outboundJobOptions(job));
+    }
+    await Promise.all(consumers.map((c) => c.start()));
+    await eventually(async () => (await Promise.all(ids.map(row))).every((m) => m.status !== 'queued'));
+
+    expect(batches.filter((b) => b.kind === 'record')).toEqual([
+      { kind: 'record', size: 4, outcome: 'committed' },
+    ]);
+    const [overtaken, ...sent] = await Promise.all(ids.map(row));
+    expect(overtaken!.status).toBe('delivered');
+    expect(overtaken!.sentAt).toBeInstanceOf(Date);
+    expect(overtaken!.statusEvents.map((e) => e.status)).toEqual(['delivered']);
+    for (const message of sent) {
+      expect(message).toMatchObject({
+        status: 'sent',
+        providerMessageId: providerMessageIdFor(message.id),
+        epoch: 7n,
+      });
+      expect(message.statusEvents.map((e) => [e.status, e.occurredAt.getTime()])).toEqual([
+        ['sent', message.sentAt!.getTime()],
+      ]);
+    }
+    expect(channels.flatMap((c) => c.sent.map((m) => m.providerMessageId)).sort()).toEqual(
+      ids.map(providerMessageIdFor).sort(),
+    );
   });
 });

@@ -66,6 +66,21 @@ redis.call('xadd', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', ARGV[3], ARGV[4], ARGV[
 return 1`;
 const APPEND_ONCE_SHA = createHash('sha1').update(APPEND_ONCE).digest('hex');
 
+// APPEND_ONCE for many rows in one call (a relay pass's realtime rows): KEYS[1] the stream,
+// KEYS[1 + j] row j's marker; ARGV: the marker TTL, MAXLEN, the event field, the row id field, then
+// row j's event and id at 3 + 2j and 4 + 2j (so for KEYS[i], 2i + 1 and 2i + 2). Each row's marker
+// and entry together, in row order.
+const APPEND_EACH_ONCE = `for i = 2, #KEYS do
+  if redis.call('set', KEYS[i], '1', 'NX', 'PX', ARGV[1]) then
+    redis.call('xadd', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', ARGV[3], ARGV[2 * i + 1], ARGV[4], ARGV[2 * i + 2])
+  end
+end
+return #KEYS - 1`;
+const APPEND_EACH_ONCE_SHA = createHash('sha1').update(APPEND_EACH_ONCE).digest('hex');
+
+/** A pass's row, as selected. */
+type OutboxRow = { id: string; kind: string; payload: unknown; attempts: number; traceparent: string | null };
+
 interface PendingKick {
   id: string;
   done: () => void;
@@ -237,7 +252,7 @@ export class OutboxRelay {
                  LIMIT ${this.batchSize}
                  FOR UPDATE SKIP LOCKED`;
         if (rows.length === 0) return { performed: 0, failed: 0 };
-        const outcomes = await Promise.all(rows.map((row) => this.perform(row)));
+        const outcomes = await this.performAll(rows);
         const done = rows.filter((_, i) => outcomes[i] === undefined).map((row) => row.id);
         const failed = rows.flatMap((row, i) => {
           const error = outcomes[i];
@@ -262,14 +277,83 @@ export class OutboxRelay {
     );
   }
 
+  /**
+   * Performs the rows' effects, each in its own PRODUCER span (see perform), with the pass's
+   * realtime rows appended by ONE script call and its webhook jobs added by ONE addBulk (each job
+   * carrying its row's span as its trace parent, as a job added inside that span would); other
+   * kinds (media downloads) one by one. A batched call that fails fails each of its rows (their effects are
+   * idempotent, so a retry of the rows it did perform repeats nothing). Returns per row the error
+   * message, or undefined when done.
+   */
+  private async performAll(rows: readonly OutboxRow[]): Promise<(string | undefined)[]> {
+    const realtime: { entry: Extract<ParsedOutboxEntry, { kind: 'realtime.event' }>; done: Deferred }[] = [];
+    const webhooks: {
+      entry: Extract<ParsedOutboxEntry, { kind: 'webhook.enqueue' }>;
+      metadata?: string;
+      done: Deferred;
+    }[] = [];
+    const telemetry = queueTelemetry();
+    const outcomes = rows.map((row) =>
+      this.perform(row, (entry) => {
+        const done = deferred();
+        if (entry.kind === 'realtime.event') realtime.push({ entry, done });
+        else if (entry.kind === 'webhook.enqueue') {
+          const metadata = telemetry.contextManager.getMetadata(telemetry.contextManager.active());
+          webhooks.push({ entry, ...(metadata ? { metadata } : {}), done });
+        } else return withTimeout(this.effect(entry), this.effectTimeoutMs, `${entry.kind} effect`);
+        return done.promise;
+      }),
+    );
+    // Every row registered its effect synchronously (perform starts its span and calls it at once).
+    const batched: Promise<void>[] = [];
+    if (realtime.length > 0)
+      batched.push(
+        settleAll(
+          realtime.map((r) => r.done),
+          withTimeout(
+            this.appendEachOnce(
+              realtime.map((r) => ({ id: r.entry.id, event: JSON.stringify(r.entry.payload) })),
+            ),
+            this.effectTimeoutMs,
+            'realtime.event effect',
+          ),
+        ),
+      );
+    if (webhooks.length > 0) {
+      const { tenantId } = this.options;
+      const policy = this.options.webhookRetry ?? DEFAULT_WEBHOOK_RETRY;
+      batched.push(
+        settleAll(
+          webhooks.map((w) => w.done),
+          withTimeout(
+            this.webhookQueue.addBulk(
+              webhooks.flatMap((w) =>
+                w.entry.payload.deliveryIds.map((deliveryId) => ({
+                  name: 'deliver',
+                  data: { tenantId, deliveryId },
+                  opts: {
+                    ...webhookJobOptions(deliveryId, policy),
+                    ...(w.metadata ? { telemetry: { metadata: w.metadata } } : {}),
+                  },
+                })),
+              ),
+            ),
+            this.effectTimeoutMs,
+            'webhook.enqueue effect',
+          ),
+        ),
+      );
+    }
+    await Promise.all(batched);
+    return await Promise.all(outcomes);
+  }
+
   /** Performs one row's effect; returns the error message when it failed (undefined when done). */
-  private async perform(row: {
-    id: string;
-    kind: string;
-    payload: unknown;
-    attempts: number;
-    traceparent: string | null;
-  }): Promise<string | undefined> {
+  private async perform(
+    row: OutboxRow,
+    run: (entry: ParsedOutboxEntry) => Promise<unknown> = (entry) =>
+      withTimeout(this.effect(entry), this.effectTimeoutMs, `${entry.kind} effect`),
+  ): Promise<string | undefined> {
     let entry: ParsedOutboxEntry;
     try {
       entry = parseOutboxEntry(row);
@@ -294,7 +378,7 @@ export class OutboxRelay {
             'messaging.message.id': row.id,
           },
         },
-        () => withTimeout(this.effect(entry), this.effectTimeoutMs, `${entry.kind} effect`),
+        () => run(entry),
       );
       return undefined;
     } catch (error) {
@@ -350,10 +434,55 @@ export class OutboxRelay {
     }
   }
 
+  /** APPEND_EACH_ONCE: the rows' realtime events, each appended unless its marker says it was. */
+  private async appendEachOnce(rows: readonly { id: string; event: string }[]): Promise<void> {
+    const { redis, keyPrefix } = this.options;
+    const keys = [realtimeStreamKey(keyPrefix), ...rows.map((r) => `${keyPrefix}outbox:done:${r.id}`)];
+    const args = [
+      String(this.options.realtimeDedupTtlMs ?? 3_600_000),
+      String(REALTIME_STREAM_MAX_LEN),
+      REALTIME_EVENT_FIELD,
+      REALTIME_OUTBOX_ID_FIELD,
+      ...rows.flatMap((r) => [r.event, r.id]),
+    ];
+    try {
+      await redis.evalsha(APPEND_EACH_ONCE_SHA, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error as Error).message?.startsWith('NOSCRIPT')) throw error;
+      await redis.eval(APPEND_EACH_ONCE, keys.length, ...keys, ...args);
+    }
+  }
+
   private retryDelayMs(attempt: number): number {
     const { baseMs, maxMs } = this.options.retry ?? { baseMs: 1_000, maxMs: 60_000 };
     const delay = Math.min(maxMs, baseMs * 2 ** Math.min(attempt - 1, 20));
     return Math.round(delay * (0.8 + Math.random() * 0.4));
+  }
+}
+
+interface Deferred {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** Settles every waiter with the outcome of one batched call; never rejects itself. */
+async function settleAll(waiters: readonly Deferred[], call: Promise<unknown>): Promise<void> {
+  try {
+    await call;
+    for (const waiter of waiters) waiter.resolve();
+  } catch (error) {
+    for (const waiter of waiters) waiter.reject(error);
   }
 }
 

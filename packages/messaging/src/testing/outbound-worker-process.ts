@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { OutboundConsumer, type OutboundConsumerOptions } from '../outbound/consumer.ts';
 import { NO_HUMAN_DELAY } from '../outbound/content.ts';
+import { SendStatements, type SendStatementsOptions } from '../outbound/statements.ts';
 
 /** Test-only: the settings every outbound worker process takes; each adds its own. */
 export const outboundWorkerSettings = z.object({
@@ -30,10 +31,17 @@ export type OutboundWorkerSettings = z.output<typeof outboundWorkerSettings>;
 export async function runOutboundWorker(
   settings: OutboundWorkerSettings,
   channelOf: (redis: Redis) => Promise<Channel>,
-  options: Pick<OutboundConsumerOptions, 'unknownOutcomeTimeoutMs'> = {},
+  options: Pick<OutboundConsumerOptions, 'unknownOutcomeTimeoutMs' | 'concurrency'> &
+    Pick<SendStatementsOptions, 'beforeRecord'> = {},
 ): Promise<void> {
   const redis = new Redis({ ...settings.redis, maxRetriesPerRequest: null });
   const db = createDb({ databaseUrl: settings.databaseUrl, maxConnections: 4 });
+  const { beforeRecord, ...consumerOptions } = options;
+  const statements = new SendStatements({
+    db,
+    tenantId: settings.tenantId,
+    ...(beforeRecord ? { beforeRecord } : {}),
+  });
   const consumer = new OutboundConsumer({
     db,
     tenantId: settings.tenantId,
@@ -44,7 +52,8 @@ export async function runOutboundWorker(
     keyPrefix: settings.keyPrefix,
     humanDelay: NO_HUMAN_DELAY,
     limits: { perContactPerMinute: 1000, perSessionPerMinute: 1000 },
-    ...options,
+    statements,
+    ...consumerOptions,
     lockDurationMs: 1_000,
     stalledIntervalMs: 500,
     onError: (error, context) => process.stderr.write(`${context.what}: ${String(error)}\n`),
