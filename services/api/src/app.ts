@@ -49,6 +49,7 @@ import { sessionRoutes } from './routes/sessions.ts';
 import { teamRoutes } from './routes/team.ts';
 import { quickReplyRoutes, templateRoutes } from './routes/templates.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { webhookDocuments } from './webhook-docs.ts';
 
 /** What buildApp needs: its connections and settings, never the environment. */
 export interface BuildAppOptions {
@@ -258,6 +259,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
   await app.register(swagger, {
     openapi: {
+      // 3.1: the `webhooks` section documents every event delivered to subscriptions.
+      openapi: '3.1.0',
+      webhooks: webhookDocuments(),
       info: { title: 'Switchboard tenant API', version: '1.0.0' },
       components: {
         securitySchemes: {

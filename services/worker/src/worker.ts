@@ -168,6 +168,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
       ...(replicaWait ? { replicaWait } : {}),
     }),
     attach: (session, channel) => pipelines.attach(session, channel),
+    relay: outbox,
     // Logout and pairing-code requests from the API, consumed by whoever holds the session.
     commands: { connection: workerConnection },
     onError: (error, context) =>
