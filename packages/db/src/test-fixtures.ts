@@ -107,6 +107,11 @@ export async function seedTenant(
       [t],
     ],
     [`INSERT INTO outbox (tenant_id, kind, payload) VALUES ($1, 'realtime', '{}')`, [t]],
+    [`INSERT INTO business_hours (tenant_id) VALUES ($1)`, [t]],
+    [
+      `INSERT INTO away_replies (tenant_id, conversation_id, sent_at, message_id) VALUES ($1, $2, now(), $3)`,
+      [t, ids.conversationId, randomUUID()],
+    ],
     [
       `INSERT INTO audit_log (tenant_id, actor_type, actor_id, action, target_type, target_id) VALUES ($1, 'user', $2::uuid, 'member.invited', 'user', $2::text)`,
       [t, ids.userId],

@@ -6,6 +6,17 @@
  * (consumers, pipelines, relay) is the package's main entry.
  */
 
+/** Business hours: the settings the API validates and the worker's away replies read. */
+export {
+  type BusinessHours,
+  businessHoursSchema,
+  DEFAULT_BUSINESS_HOURS,
+  isTimeZone,
+  isWithinBusinessHours,
+  localClock,
+  WEEKDAYS,
+  type Weekday,
+} from './away/business-hours.ts';
 /** The wire contract: key prefixes, queue names, job schemas and options, realtime events. */
 export {
   type CloudApiInboundJob,

@@ -18,6 +18,7 @@ import {
 } from '@switchboard/telemetry';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { AwayReplier } from './away-replies.ts';
 import { channelOpener, cloudApiSessionIds } from './channels.ts';
 import type { WorkerConfig } from './config.ts';
 import { type DeclaredSession, readDeclaredSessions, syncDeclaredSessions } from './declared-sessions.ts';
@@ -220,6 +221,26 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     throw error;
   }
   runtime.start();
+  // Away replies outside business hours (away-replies.ts): the realtime stream is read with a
+  // blocking XREAD, so on a connection of its own (closed by the replier).
+  const awayStream = createRedis({
+    ...redisConnectionFromSettings(config),
+    role: 'worker',
+    connectionName: `${config.OTEL_SERVICE_NAME}:${config.POD_NAME}:away`,
+  }) as Redis;
+  awayStream.on('error', (error: Error) =>
+    logger.warn({ err: error }, 'redis away-replies connection error'),
+  );
+  const awayReplies = new AwayReplier({
+    db,
+    redis,
+    streamConnection: awayStream,
+    tenantId,
+    keyPrefix,
+    relay: outbox,
+    onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
+  });
+  awayReplies.start();
   started = true;
   if (sealingKeys) {
     // After a key rotation: what older keys sealed is re-sealed with the current key, in the
@@ -259,6 +280,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
       stopping ??= (async () => {
         started = false;
         await runtime.stop();
+        await awayReplies.close();
         await pipelines.stop();
         await outbox.close();
         await health.close();

@@ -141,3 +141,13 @@ export type AuditLogEntry = Prisma.AuditLogEntryModel
  * 
  */
 export type OutboxEntry = Prisma.OutboxEntryModel
+/**
+ * Model BusinessHours
+ * 
+ */
+export type BusinessHours = Prisma.BusinessHoursModel
+/**
+ * Model AwayReply
+ * 
+ */
+export type AwayReply = Prisma.AwayReplyModel

@@ -416,7 +416,9 @@ export const ModelName = {
   WebhookDelivery: 'WebhookDelivery',
   IdempotencyKey: 'IdempotencyKey',
   AuditLogEntry: 'AuditLogEntry',
-  OutboxEntry: 'OutboxEntry'
+  OutboxEntry: 'OutboxEntry',
+  BusinessHours: 'BusinessHours',
+  AwayReply: 'AwayReply'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -432,7 +434,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry"
+    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "businessHours" | "awayReply"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -1916,6 +1918,154 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    BusinessHours: {
+      payload: Prisma.$BusinessHoursPayload<ExtArgs>
+      fields: Prisma.BusinessHoursFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.BusinessHoursFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.BusinessHoursFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>
+        }
+        findFirst: {
+          args: Prisma.BusinessHoursFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.BusinessHoursFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>
+        }
+        findMany: {
+          args: Prisma.BusinessHoursFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>[]
+        }
+        create: {
+          args: Prisma.BusinessHoursCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>
+        }
+        createMany: {
+          args: Prisma.BusinessHoursCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.BusinessHoursCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>[]
+        }
+        delete: {
+          args: Prisma.BusinessHoursDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>
+        }
+        update: {
+          args: Prisma.BusinessHoursUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>
+        }
+        deleteMany: {
+          args: Prisma.BusinessHoursDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.BusinessHoursUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.BusinessHoursUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>[]
+        }
+        upsert: {
+          args: Prisma.BusinessHoursUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>
+        }
+        aggregate: {
+          args: Prisma.BusinessHoursAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateBusinessHours>
+        }
+        groupBy: {
+          args: Prisma.BusinessHoursGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.BusinessHoursGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.BusinessHoursCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.BusinessHoursCountAggregateOutputType> | number
+        }
+      }
+    }
+    AwayReply: {
+      payload: Prisma.$AwayReplyPayload<ExtArgs>
+      fields: Prisma.AwayReplyFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.AwayReplyFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.AwayReplyFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>
+        }
+        findFirst: {
+          args: Prisma.AwayReplyFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.AwayReplyFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>
+        }
+        findMany: {
+          args: Prisma.AwayReplyFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>[]
+        }
+        create: {
+          args: Prisma.AwayReplyCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>
+        }
+        createMany: {
+          args: Prisma.AwayReplyCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.AwayReplyCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>[]
+        }
+        delete: {
+          args: Prisma.AwayReplyDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>
+        }
+        update: {
+          args: Prisma.AwayReplyUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>
+        }
+        deleteMany: {
+          args: Prisma.AwayReplyDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.AwayReplyUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.AwayReplyUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>[]
+        }
+        upsert: {
+          args: Prisma.AwayReplyUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>
+        }
+        aggregate: {
+          args: Prisma.AwayReplyAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateAwayReply>
+        }
+        groupBy: {
+          args: Prisma.AwayReplyGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AwayReplyGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.AwayReplyCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AwayReplyCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -2279,6 +2429,29 @@ export const OutboxEntryScalarFieldEnum = {
 } as const
 
 export type OutboxEntryScalarFieldEnum = (typeof OutboxEntryScalarFieldEnum)[keyof typeof OutboxEntryScalarFieldEnum]
+
+
+export const BusinessHoursScalarFieldEnum = {
+  tenantId: 'tenantId',
+  enabled: 'enabled',
+  timeZone: 'timeZone',
+  schedule: 'schedule',
+  awayMessage: 'awayMessage',
+  awayWindowMinutes: 'awayWindowMinutes',
+  updatedAt: 'updatedAt'
+} as const
+
+export type BusinessHoursScalarFieldEnum = (typeof BusinessHoursScalarFieldEnum)[keyof typeof BusinessHoursScalarFieldEnum]
+
+
+export const AwayReplyScalarFieldEnum = {
+  tenantId: 'tenantId',
+  conversationId: 'conversationId',
+  sentAt: 'sentAt',
+  messageId: 'messageId'
+} as const
+
+export type AwayReplyScalarFieldEnum = (typeof AwayReplyScalarFieldEnum)[keyof typeof AwayReplyScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -2764,6 +2937,8 @@ export type GlobalOmitConfig = {
   idempotencyKey?: Prisma.IdempotencyKeyOmit
   auditLogEntry?: Prisma.AuditLogEntryOmit
   outboxEntry?: Prisma.OutboxEntryOmit
+  businessHours?: Prisma.BusinessHoursOmit
+  awayReply?: Prisma.AwayReplyOmit
 }
 
 /* Types for Logging */

@@ -70,7 +70,9 @@ export const ModelName = {
   WebhookDelivery: 'WebhookDelivery',
   IdempotencyKey: 'IdempotencyKey',
   AuditLogEntry: 'AuditLogEntry',
-  OutboxEntry: 'OutboxEntry'
+  OutboxEntry: 'OutboxEntry',
+  BusinessHours: 'BusinessHours',
+  AwayReply: 'AwayReply'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -413,6 +415,29 @@ export const OutboxEntryScalarFieldEnum = {
 } as const
 
 export type OutboxEntryScalarFieldEnum = (typeof OutboxEntryScalarFieldEnum)[keyof typeof OutboxEntryScalarFieldEnum]
+
+
+export const BusinessHoursScalarFieldEnum = {
+  tenantId: 'tenantId',
+  enabled: 'enabled',
+  timeZone: 'timeZone',
+  schedule: 'schedule',
+  awayMessage: 'awayMessage',
+  awayWindowMinutes: 'awayWindowMinutes',
+  updatedAt: 'updatedAt'
+} as const
+
+export type BusinessHoursScalarFieldEnum = (typeof BusinessHoursScalarFieldEnum)[keyof typeof BusinessHoursScalarFieldEnum]
+
+
+export const AwayReplyScalarFieldEnum = {
+  tenantId: 'tenantId',
+  conversationId: 'conversationId',
+  sentAt: 'sentAt',
+  messageId: 'messageId'
+} as const
+
+export type AwayReplyScalarFieldEnum = (typeof AwayReplyScalarFieldEnum)[keyof typeof AwayReplyScalarFieldEnum]
 
 
 export const SortOrder = {
