@@ -36,6 +36,7 @@ import { apiKeyRoutes } from './routes/api-keys.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { businessHoursRoutes } from './routes/business-hours.ts';
+import { callSettingsRoutes } from './routes/call-settings.ts';
 import { type CloudApiWebhookOptions, cloudApiWebhookRoutes } from './routes/cloud-api-webhook.ts';
 import { contactRoutes } from './routes/contacts.ts';
 import { conversationRoutes } from './routes/conversations.ts';
@@ -319,6 +320,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(auditRoutes, { prefix: '/v1/audit-log' });
   await app.register(realtimeRoutes, { prefix: '/v1/realtime' });
   await app.register(businessHoursRoutes, { prefix: '/v1/settings/business-hours' });
+  await app.register(callSettingsRoutes, { prefix: '/v1/sessions' });
   await app.register(webhookRoutes, {
     prefix: '/v1/webhooks',
     ...(options.sealingKeys ? { sealingKeys: options.sealingKeys } : {}),

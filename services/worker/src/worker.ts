@@ -19,6 +19,7 @@ import {
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AwayReplier } from './away-replies.ts';
+import { CallHandler } from './calls.ts';
 import { channelOpener, cloudApiSessionIds } from './channels.ts';
 import type { WorkerConfig } from './config.ts';
 import { type DeclaredSession, readDeclaredSessions, syncDeclaredSessions } from './declared-sessions.ts';
@@ -144,6 +145,15 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     media: pipelineMediaFromConfig(config, { db, tenantId, declared: declaredByName, secrets: deps.secrets }),
     cloudApiSessions: cloudApiSessionIds(db, tenantId, declaredByName),
   });
+  // Incoming calls of each held session (calls.ts): declined per the session's setting, recorded.
+  const calls = new CallHandler({
+    db,
+    redis,
+    tenantId,
+    keyPrefix,
+    relay: outbox,
+    onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
+  });
   const runtime = new SessionRuntime({
     redis,
     db,
@@ -168,7 +178,14 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
       ...(authStateSealer ? { authStateSealer } : {}),
       ...(replicaWait ? { replicaWait } : {}),
     }),
-    attach: (session, channel) => pipelines.attach(session, channel),
+    attach: async (session, channel) => {
+      const detach = await pipelines.attach(session, channel);
+      const detachCalls = calls.attach(session.sessionId, channel);
+      return async () => {
+        detachCalls();
+        await detach();
+      };
+    },
     relay: outbox,
     // Logout and pairing-code requests from the API, consumed by whoever holds the session.
     commands: { connection: workerConnection },
@@ -281,6 +298,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
         started = false;
         await runtime.stop();
         await awayReplies.close();
+        await calls.close();
         await pipelines.stop();
         await outbox.close();
         await health.close();

@@ -130,6 +130,20 @@ describe('webhook events', () => {
         data: { ...data, status: 'resolved' },
       });
       await recordWebhookEvent(tx, tenantId, { type: 'conversation.reopened', data });
+      // services/worker calls.ts records this one with the call line it adds (tested there).
+      await recordWebhookEvent(tx, tenantId, {
+        type: 'call.received',
+        data: {
+          sessionId,
+          callId: 'CALL-1',
+          from: '4915100000001',
+          isVideo: false,
+          outcome: 'missed',
+          conversationId: conversation.id,
+          messageId: inbound.messageId,
+          at: new Date().toISOString(),
+        },
+      });
     });
     // A malformed event aborts its transaction: nothing of it is kept.
     await expect(
@@ -144,7 +158,7 @@ describe('webhook events', () => {
     // The relay performs the outbox (as the worker's would after these commits), then the deliveries go out.
     await relay.drain({ graceMs: 0 });
     await testbed.worker.start();
-    const expected = { all: 9, status: 3 };
+    const expected = { all: 10, status: 3 };
     await eventually(() => receiver.received.length >= expected.all + expected.status);
     // Nothing more arrives: every delivery row is succeeded and there are exactly as many.
     const rows = await withTenant(db, tenantId, (tx) => tx.webhookDelivery.findMany());

@@ -60,6 +60,21 @@ const conversationData = z.strictObject({
 /** The `data` of `conversation.assigned` (also an unassignment: `assigneeId` null). */
 const conversationAssignedData = conversationData.extend({ previousAssigneeId: uuid.nullable() });
 
+/** The `data` of `call.received`: a WhatsApp call that was missed or declined (Baileys sessions). */
+const callData = z.strictObject({
+  sessionId: uuid,
+  callId: z.string(),
+  from: z.string().describe('The caller: phone number digits, or LID when WhatsApp gave no number.'),
+  isVideo: z.boolean(),
+  outcome: z
+    .enum(['missed', 'rejected'])
+    .describe('`rejected`: declined by the session setting or on the phone.'),
+  conversationId: uuid,
+  messageId: uuid.describe('The call line in the thread (a message of type `call`).'),
+  replyMessageId: uuid.optional().describe("The session's auto-reply text, queued to the caller."),
+  at: isoTime,
+});
+
 /** The schema of each event type's `data`, by type. */
 export const webhookEventDataSchemas = {
   'message.received': messageData,
@@ -69,6 +84,7 @@ export const webhookEventDataSchemas = {
   'conversation.assigned': conversationAssignedData,
   'conversation.resolved': conversationData,
   'conversation.reopened': conversationData,
+  'call.received': callData,
 } as const;
 
 /** A webhook event type. */
@@ -86,6 +102,8 @@ export const WEBHOOK_EVENT_SUMMARIES: Record<WebhookEventType, string> = {
   'conversation.assigned': 'A conversation was assigned to a member, or unassigned.',
   'conversation.resolved': 'A conversation was resolved.',
   'conversation.reopened': 'A resolved conversation was reopened.',
+  'call.received':
+    'A WhatsApp call was missed or declined (automatically, by the session setting, or on the phone).',
 };
 
 /** Whether `type` is an event type of the catalogue. */

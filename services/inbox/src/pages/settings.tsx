@@ -53,6 +53,7 @@ const EVENTS = [
   'conversation.assigned',
   'conversation.resolved',
   'conversation.reopened',
+  'call.received',
 ] as const;
 
 function Webhooks() {

@@ -151,3 +151,8 @@ export type BusinessHours = Prisma.BusinessHoursModel
  * 
  */
 export type AwayReply = Prisma.AwayReplyModel
+/**
+ * Model SessionCallSettings
+ * 
+ */
+export type SessionCallSettings = Prisma.SessionCallSettingsModel

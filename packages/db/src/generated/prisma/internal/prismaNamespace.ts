@@ -418,7 +418,8 @@ export const ModelName = {
   AuditLogEntry: 'AuditLogEntry',
   OutboxEntry: 'OutboxEntry',
   BusinessHours: 'BusinessHours',
-  AwayReply: 'AwayReply'
+  AwayReply: 'AwayReply',
+  SessionCallSettings: 'SessionCallSettings'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -434,7 +435,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "businessHours" | "awayReply"
+    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "businessHours" | "awayReply" | "sessionCallSettings"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -2066,6 +2067,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    SessionCallSettings: {
+      payload: Prisma.$SessionCallSettingsPayload<ExtArgs>
+      fields: Prisma.SessionCallSettingsFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.SessionCallSettingsFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.SessionCallSettingsFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>
+        }
+        findFirst: {
+          args: Prisma.SessionCallSettingsFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.SessionCallSettingsFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>
+        }
+        findMany: {
+          args: Prisma.SessionCallSettingsFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>[]
+        }
+        create: {
+          args: Prisma.SessionCallSettingsCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>
+        }
+        createMany: {
+          args: Prisma.SessionCallSettingsCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.SessionCallSettingsCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>[]
+        }
+        delete: {
+          args: Prisma.SessionCallSettingsDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>
+        }
+        update: {
+          args: Prisma.SessionCallSettingsUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>
+        }
+        deleteMany: {
+          args: Prisma.SessionCallSettingsDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.SessionCallSettingsUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.SessionCallSettingsUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>[]
+        }
+        upsert: {
+          args: Prisma.SessionCallSettingsUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>
+        }
+        aggregate: {
+          args: Prisma.SessionCallSettingsAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateSessionCallSettings>
+        }
+        groupBy: {
+          args: Prisma.SessionCallSettingsGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SessionCallSettingsGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.SessionCallSettingsCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SessionCallSettingsCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -2452,6 +2527,17 @@ export const AwayReplyScalarFieldEnum = {
 } as const
 
 export type AwayReplyScalarFieldEnum = (typeof AwayReplyScalarFieldEnum)[keyof typeof AwayReplyScalarFieldEnum]
+
+
+export const SessionCallSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  sessionId: 'sessionId',
+  rejectCalls: 'rejectCalls',
+  replyText: 'replyText',
+  updatedAt: 'updatedAt'
+} as const
+
+export type SessionCallSettingsScalarFieldEnum = (typeof SessionCallSettingsScalarFieldEnum)[keyof typeof SessionCallSettingsScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -2939,6 +3025,7 @@ export type GlobalOmitConfig = {
   outboxEntry?: Prisma.OutboxEntryOmit
   businessHours?: Prisma.BusinessHoursOmit
   awayReply?: Prisma.AwayReplyOmit
+  sessionCallSettings?: Prisma.SessionCallSettingsOmit
 }
 
 /* Types for Logging */

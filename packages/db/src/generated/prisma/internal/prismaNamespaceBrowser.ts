@@ -72,7 +72,8 @@ export const ModelName = {
   AuditLogEntry: 'AuditLogEntry',
   OutboxEntry: 'OutboxEntry',
   BusinessHours: 'BusinessHours',
-  AwayReply: 'AwayReply'
+  AwayReply: 'AwayReply',
+  SessionCallSettings: 'SessionCallSettings'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -438,6 +439,17 @@ export const AwayReplyScalarFieldEnum = {
 } as const
 
 export type AwayReplyScalarFieldEnum = (typeof AwayReplyScalarFieldEnum)[keyof typeof AwayReplyScalarFieldEnum]
+
+
+export const SessionCallSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  sessionId: 'sessionId',
+  rejectCalls: 'rejectCalls',
+  replyText: 'replyText',
+  updatedAt: 'updatedAt'
+} as const
+
+export type SessionCallSettingsScalarFieldEnum = (typeof SessionCallSettingsScalarFieldEnum)[keyof typeof SessionCallSettingsScalarFieldEnum]
 
 
 export const SortOrder = {

@@ -1,5 +1,6 @@
 -- Business hours per tenant, and the away reply sent outside them once per conversation per
--- window (services/worker away-replies.ts). No foreign keys: tenants are never deleted
+-- window (services/worker away-replies.ts); per-session call handling and the `call` message
+-- type of missed and rejected calls (services/worker calls.ts). No foreign keys: tenants are never deleted
 -- (RESTRICT everywhere), and a row of away_replies whose conversation is gone is never read
 -- again; the tables stay out of the Tenant model's relations.
 
@@ -32,7 +33,25 @@ CREATE TABLE away_replies (
 );
 SELECT switchboard.protect_tenant_table('away_replies');
 
+-- Per session: decline incoming WhatsApp calls, and what to answer the caller in the chat.
+CREATE TABLE session_call_settings (
+  tenant_id uuid NOT NULL,
+  session_id uuid NOT NULL,
+  reject_calls boolean NOT NULL DEFAULT false,
+  reply_text text CHECK (char_length(reply_text) BETWEEN 1 AND 4096),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (tenant_id, session_id)
+);
+SELECT switchboard.protect_tenant_table('session_call_settings');
+
+-- A missed or rejected call, shown in the thread as a system line (body: what happened).
+ALTER TYPE message_type ADD VALUE IF NOT EXISTS 'call';
+
 -- Down Migration
 
+-- Postgres cannot drop one value of an enum: 'call' stays in message_type (unused), and the
+-- call lines go.
+DELETE FROM messages WHERE type::text = 'call';
+DROP TABLE session_call_settings;
 DROP TABLE away_replies;
 DROP TABLE business_hours;
