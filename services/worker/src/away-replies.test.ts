@@ -115,8 +115,23 @@ describe('away replies', () => {
     // The normal outbound path: each reply's job on the session's queue, under the contract's id.
     const jobs = await outboundJobIds();
     for (const reply of replies) expect(jobs).toContain(`send-${reply.id}`);
-    // A repeat of the same message (a second replica, a re-read stream) replies nothing more.
+    // Our own reply, and a missed-call line (calls.ts), are not customer messages to answer.
     expect((await r.replyIfAway(replies[0]!.id)).outcome).toBe('not-customer-message');
+    const callLine = await withTenant(db, tenantId, (tx) =>
+      tx.message.create({
+        data: {
+          tenantId,
+          sessionId,
+          conversationId: replies[0]!.conversationId,
+          direction: 'inbound',
+          status: 'delivered',
+          type: 'call',
+          body: 'Missed voice call',
+        },
+      }),
+    );
+    now = new Date('2026-03-29T12:00:00Z'); // Sunday, past the window again
+    expect((await r.replyIfAway(callLine.id)).outcome).toBe('not-customer-message');
   });
 
   it('sends exactly one reply when two replicas race for the same message', async () => {

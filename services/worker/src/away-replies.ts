@@ -135,7 +135,8 @@ export class AwayReplier {
         where: { id: messageId },
         select: { direction: true, type: true, conversationId: true, sessionId: true },
       });
-      if (message?.direction !== 'inbound' || message.type === 'reaction')
+      // A reaction or a call line (services/worker calls.ts) is not a message to answer.
+      if (message?.direction !== 'inbound' || message.type === 'reaction' || message.type === 'call')
         return { outcome: 'not-customer-message' } as const;
       if (isWithinBusinessHours(hours.data, now)) return { outcome: 'within-hours' } as const;
       await this.options.beforeClaim?.();
