@@ -287,6 +287,28 @@ export interface UnsupportedEvent {
   at: Date;
 }
 
+/**
+ * An incoming WhatsApp call and what became of it (Baileys' `call` events; the Cloud API has no
+ * calling webhook this adapter handles). One call id goes through several statuses: `offer`
+ * (ringing), then `accept`, `reject` (declined, on the phone or by {@link Channel.rejectCall}),
+ * `timeout` (not answered) or `terminate`.
+ */
+export interface CallEvent {
+  sessionId: string;
+  callId: string;
+  /** The caller (PN and/or LID as known). */
+  caller: ContactRef;
+  /** The caller's address as the provider spells it: what {@link Channel.rejectCall} takes. */
+  from: string;
+  isVideo: boolean;
+  /** A group call (the call still comes from one caller). */
+  isGroup: boolean;
+  status: 'offer' | 'ringing' | 'timeout' | 'reject' | 'accept' | 'terminate';
+  /** Delivered while the socket was offline (a call that already ended). */
+  offline: boolean;
+  at: Date;
+}
+
 /** Every event a channel emits, by name. */
 export interface ChannelEvents {
   state: StateChange;
@@ -297,6 +319,7 @@ export interface ChannelEvents {
   presence: PresenceUpdate;
   identity: IdentityLink;
   unsupported: UnsupportedEvent;
+  call: CallEvent;
 }
 
 /** The name of a channel event. */
@@ -445,6 +468,11 @@ export interface Channel {
   sendPresence(to: string, presence: OutboundPresence): Promise<void>;
   /** Asks for a pairing code for `phoneNumber` (digits); also published as a `pairing` event. */
   requestPairingCode(phoneNumber: string): Promise<PairingChallenge>;
+  /**
+   * Declines an incoming call (Baileys); absent on channels without calls. Rejects like send()
+   * (`NOT_CONNECTED`, `STALE_EPOCH`).
+   */
+  rejectCall?(call: { callId: string; from: string }): Promise<void>;
   /** Subscribes to an event; returns the way to unsubscribe. */
   on<E extends ChannelEventName>(event: E, listener: ChannelListener<E>): () => void;
 }

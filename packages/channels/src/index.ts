@@ -36,6 +36,7 @@ export { isPaired } from './baileys/pairing.ts';
 /** The timers the adapter schedules reconnects and timeouts with. */
 export { realScheduler, type Scheduler } from './baileys/scheduler.ts';
 export type {
+  CallEvent,
   Channel,
   ChannelCapabilities,
   ChannelEventName,

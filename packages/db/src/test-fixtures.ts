@@ -107,6 +107,12 @@ export async function seedTenant(
       [t],
     ],
     [`INSERT INTO outbox (tenant_id, kind, payload) VALUES ($1, 'realtime', '{}')`, [t]],
+    [`INSERT INTO business_hours (tenant_id) VALUES ($1)`, [t]],
+    [`INSERT INTO session_call_settings (tenant_id, session_id) VALUES ($1, $2)`, [t, ids.sessionId]],
+    [
+      `INSERT INTO away_replies (tenant_id, conversation_id, sent_at, message_id) VALUES ($1, $2, now(), $3)`,
+      [t, ids.conversationId, randomUUID()],
+    ],
     [
       `INSERT INTO two_factor_credentials (tenant_id, user_id, secret_ciphertext) VALUES ($1, $2, '\\x00')`,
       [t, ids.userId],

@@ -5,6 +5,7 @@ export {
   applyIdentityLink,
   type UpsertContactOptions,
   upsertContact,
+  upsertConversation,
 } from './inbound/identities.ts';
 /** PN/LID contact merges (run by the inbound store when the provider links two known contacts). */
 export { type MergeReason, type MergeResult, mergeContacts } from './inbound/merge.ts';

@@ -6,6 +6,17 @@
  * (consumers, pipelines, relay) is the package's main entry.
  */
 
+/** Business hours: the settings the API validates and the worker's away replies read. */
+export {
+  type BusinessHours,
+  businessHoursSchema,
+  DEFAULT_BUSINESS_HOURS,
+  isTimeZone,
+  isWithinBusinessHours,
+  localClock,
+  WEEKDAYS,
+  type Weekday,
+} from './away/business-hours.ts';
 /** The wire contract: key prefixes, queue names, job schemas and options, realtime events. */
 export {
   type CloudApiInboundJob,
@@ -63,6 +74,23 @@ export {
   listDeadLetters,
   replayDeadLetter,
 } from './outbound/dead-letters.ts';
+/**
+ * The webhook event catalogue (types, versioned payload schemas) and the one way a change records
+ * an event in its own transaction: the API's conversation changes, the worker's session states,
+ * receipts and calls.
+ */
+export {
+  isWebhookEventType,
+  recordWebhookEvent,
+  WEBHOOK_EVENT_SUMMARIES,
+  WEBHOOK_EVENT_TYPES,
+  WEBHOOK_EVENT_VERSION,
+  type WebhookEventInput,
+  type WebhookEventType,
+  webhookBodyJsonSchema,
+  webhookEnvelopeSchema,
+  webhookEventDataSchemas,
+} from './webhooks/events.ts';
 /** Webhook receivers: only public addresses unless allow-listed (registration and delivery check alike). */
 export { checkReceiver, isInternalAddress, type ReceiverCheck } from './webhooks/receiver-address.ts';
 /** A webhook delivery put back in line (the API's replay route, the worker's replay). */

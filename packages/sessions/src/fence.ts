@@ -1,4 +1,4 @@
-import { type Db, type SessionState, withTenant } from '@switchboard/db';
+import { type Db, type SessionState, type TenantTx, withTenant } from '@switchboard/db';
 import type { Redis } from 'ioredis';
 import { SessionsError, StaleEpochError } from './errors.ts';
 
@@ -68,11 +68,16 @@ export interface SessionStateUpdate {
   phoneNumber?: string;
 }
 
-/** Writes the session's state if `fence.epoch` is still current; StaleEpochError otherwise. */
+/**
+ * Writes the session's state if `fence.epoch` is still current; StaleEpochError otherwise.
+ * `inTransaction` runs in the same transaction after a write that happened (the worker records
+ * the `session.state_changed` webhook event there, so the event exists exactly when the state does).
+ */
 export async function updateSessionState(
   db: Db,
   fence: SessionFence,
   update: SessionStateUpdate,
+  inTransaction?: (tx: TenantTx) => Promise<unknown>,
 ): Promise<void> {
   const count = await withTenant(db, fence.tenantId, async (tx) => {
     const result = await tx.session.updateMany({
@@ -85,6 +90,7 @@ export async function updateSessionState(
         ...(update.phoneNumber ? { phoneNumber: update.phoneNumber } : {}),
       },
     });
+    if (result.count > 0 && inTransaction) await inTransaction(tx);
     return result.count;
   });
   if (count === 0) throw new StaleEpochError(fence.sessionId, fence.epoch, `state ${update.state}`);

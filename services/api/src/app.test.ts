@@ -228,6 +228,7 @@ describe('tenant isolation', () => {
       'PATCH /v1/quick-replies/:id': { body: 'hijacked' },
       'PATCH /v1/webhooks/:id': { url: 'https://attacker.example/' },
       'POST /v1/sessions/:id/pairing-code': { phoneNumber: '4915112345678' },
+      'PUT /v1/sessions/:id/calls': { rejectCalls: true, replyText: null },
     };
     const secrets = [
       b.sessionId,

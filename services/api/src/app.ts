@@ -37,6 +37,8 @@ import { apiKeyRoutes } from './routes/api-keys.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { authSessionRoutes } from './routes/auth-sessions.ts';
+import { businessHoursRoutes } from './routes/business-hours.ts';
+import { callSettingsRoutes } from './routes/call-settings.ts';
 import { type CloudApiWebhookOptions, cloudApiWebhookRoutes } from './routes/cloud-api-webhook.ts';
 import { contactRoutes } from './routes/contacts.ts';
 import { conversationRoutes } from './routes/conversations.ts';
@@ -57,6 +59,7 @@ import { twoFactorRoutes } from './routes/two-factor.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 import { SearchLane } from './search-lane.ts';
 import { SsoProvider, type SsoSettings } from './sso/index.ts';
+import { webhookDocuments } from './webhook-docs.ts';
 
 /** What buildApp needs: its connections and settings, never the environment. */
 export interface BuildAppOptions {
@@ -283,6 +286,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
   await app.register(swagger, {
     openapi: {
+      // 3.1: the `webhooks` section documents every event delivered to subscriptions.
+      openapi: '3.1.0',
+      webhooks: webhookDocuments(),
       info: { title: 'Switchboard tenant API', version: '1.0.0' },
       components: {
         securitySchemes: {
@@ -348,6 +354,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(quickReplyRoutes, { prefix: '/v1/quick-replies' });
   await app.register(auditRoutes, { prefix: '/v1/audit-log' });
   await app.register(realtimeRoutes, { prefix: '/v1/realtime' });
+  await app.register(businessHoursRoutes, { prefix: '/v1/settings/business-hours' });
+  await app.register(callSettingsRoutes, { prefix: '/v1/sessions' });
   await app.register(webhookRoutes, {
     prefix: '/v1/webhooks',
     ...(options.sealingKeys ? { sealingKeys: options.sealingKeys } : {}),

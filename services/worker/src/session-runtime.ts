@@ -32,6 +32,7 @@ import {
 import { type MetricsRegistry, metricDefinitions } from '@switchboard/telemetry';
 import type { Redis } from 'ioredis';
 import { SessionCommandConsumer } from './session-commands.ts';
+import { recordSessionStateEvent } from './session-events.ts';
 
 /**
  * The worker's sessions: the claimer decides which sessions this worker holds; for each held
@@ -87,6 +88,11 @@ export interface SessionRuntimeOptions {
   metrics?: MetricsRegistry;
   /** Delays between connect attempts of a channel left disconnected (default DEFAULT_BACKOFF: 1 s doubling to 2 min, jittered). */
   connectRetry?: BackoffPolicy;
+  /**
+   * The outbox relay kicked after a state write that recorded a `session.state_changed` webhook
+   * event; without it the relay's sweep performs the row.
+   */
+  relay?: { kick(ids: readonly string[]): Promise<void> };
   onError?: (error: unknown, context: { sessionId?: string; what: string }) => void;
 }
 
@@ -377,7 +383,16 @@ export class SessionRuntime {
     update: Parameters<typeof updateSessionState>[2],
   ): Promise<boolean> {
     try {
-      await updateSessionState(this.options.db, fence, update);
+      const outboxIds: string[] = [];
+      await updateSessionState(this.options.db, fence, update, async (tx) =>
+        outboxIds.push(...(await recordSessionStateEvent(tx, fence, update))),
+      );
+      if (outboxIds.length > 0)
+        void this.options.relay
+          ?.kick(outboxIds)
+          .catch((error: unknown) =>
+            this.options.onError?.(error, { sessionId: fence.sessionId, what: 'kick outbox' }),
+          );
       return true;
     } catch (error) {
       if ((error as { code?: string }).code === 'STALE_EPOCH') return false;

@@ -18,6 +18,8 @@ import {
 } from '@switchboard/telemetry';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { AwayReplier } from './away-replies.ts';
+import { CallHandler } from './calls.ts';
 import { channelOpener, cloudApiSessionIds } from './channels.ts';
 import type { WorkerConfig } from './config.ts';
 import { type DeclaredSession, readDeclaredSessions, syncDeclaredSessions } from './declared-sessions.ts';
@@ -143,6 +145,15 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     media: pipelineMediaFromConfig(config, { db, tenantId, declared: declaredByName, secrets: deps.secrets }),
     cloudApiSessions: cloudApiSessionIds(db, tenantId, declaredByName),
   });
+  // Incoming calls of each held session (calls.ts): declined per the session's setting, recorded.
+  const calls = new CallHandler({
+    db,
+    redis,
+    tenantId,
+    keyPrefix,
+    relay: outbox,
+    onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
+  });
   const runtime = new SessionRuntime({
     redis,
     db,
@@ -167,7 +178,15 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
       ...(authStateSealer ? { authStateSealer } : {}),
       ...(replicaWait ? { replicaWait } : {}),
     }),
-    attach: (session, channel) => pipelines.attach(session, channel),
+    attach: async (session, channel) => {
+      const detach = await pipelines.attach(session, channel);
+      const detachCalls = calls.attach(session.sessionId, channel);
+      return async () => {
+        detachCalls();
+        await detach();
+      };
+    },
+    relay: outbox,
     // Logout and pairing-code requests from the API, consumed by whoever holds the session.
     commands: { connection: workerConnection },
     onError: (error, context) =>
@@ -219,6 +238,26 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     throw error;
   }
   runtime.start();
+  // Away replies outside business hours (away-replies.ts): the realtime stream is read with a
+  // blocking XREAD, so on a connection of its own (closed by the replier).
+  const awayStream = createRedis({
+    ...redisConnectionFromSettings(config),
+    role: 'worker',
+    connectionName: `${config.OTEL_SERVICE_NAME}:${config.POD_NAME}:away`,
+  }) as Redis;
+  awayStream.on('error', (error: Error) =>
+    logger.warn({ err: error }, 'redis away-replies connection error'),
+  );
+  const awayReplies = new AwayReplier({
+    db,
+    redis,
+    streamConnection: awayStream,
+    tenantId,
+    keyPrefix,
+    relay: outbox,
+    onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
+  });
+  awayReplies.start();
   started = true;
   if (sealingKeys) {
     // After a key rotation: what older keys sealed is re-sealed with the current key, in the
@@ -258,6 +297,8 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
       stopping ??= (async () => {
         started = false;
         await runtime.stop();
+        await awayReplies.close();
+        await calls.close();
         await pipelines.stop();
         await outbox.close();
         await health.close();

@@ -37,6 +37,7 @@ import { type BaileysLogger, describe, silentLogger } from './logger.ts';
 import {
   type MappedEvent,
   type MappingContext,
+  mapCalls,
   mapLidMapping,
   mapMessageUpdates,
   mapPresence,
@@ -222,6 +223,16 @@ export class BaileysChannel implements Channel {
     };
   }
 
+  async rejectCall(call: { callId: string; from: string }): Promise<void> {
+    const socket = this.#connectedSocket('reject call');
+    await this.#assertFence('reject call');
+    try {
+      await socket.rejectCall(call.callId, call.from);
+    } catch (error) {
+      throw sendError(error, this.sessionId);
+    }
+  }
+
   async sendPresence(to: string, presence: OutboundPresence): Promise<void> {
     const socket = this.#connectedSocket('presence');
     const { type, jid } = toBaileysPresence(to, presence);
@@ -309,6 +320,7 @@ export class BaileysChannel implements Channel {
       this.#deliver('message-receipt.update', (ctx) => mapReceiptUpdates(updates, ctx)),
     );
     ev.on('presence.update', (update) => this.#deliver('presence.update', (ctx) => mapPresence(update, ctx)));
+    ev.on('call', (calls) => this.#deliver('call', (ctx) => mapCalls(calls, ctx)));
     ev.on('lid-mapping.update', (mapping) =>
       this.#deliver('lid-mapping.update', (ctx) => [mapLidMapping(mapping, ctx)]),
     );

@@ -12,6 +12,7 @@ import {
   type WAMessageUpdate,
 } from '@whiskeysockets/baileys';
 import type {
+  CallEvent,
   ChannelEventName,
   ChannelEvents,
   ChatRef,
@@ -444,6 +445,35 @@ const PRESENCE: Record<string, PresenceUpdate['presence']> = {
   paused: 'paused',
 };
 
+const CALL_STATUSES = new Set(['offer', 'ringing', 'timeout', 'reject', 'accept', 'terminate']);
+
+/** Maps Baileys' `call` events: one per call status, the caller by PN and/or LID. */
+export function mapCalls(calls: BaileysEventMap['call'], ctx: MappingContext): MappedEvent[] {
+  return (calls ?? []).map((call): MappedEvent => {
+    if (!call?.id || !call.from) return unsupported(ctx, 'call', 'malformed', 'call without id or caller');
+    if (!CALL_STATUSES.has(call.status))
+      return unsupported(ctx, 'call', 'unknown-update', `call ${String(call.status)}`);
+    const date = call.date instanceof Date && !Number.isNaN(call.date.getTime()) ? call.date : ctx.now();
+    return {
+      event: 'call',
+      payload: {
+        sessionId: ctx.sessionId,
+        callId: call.id,
+        caller: contactFrom(
+          call.from,
+          call.callerPn ? `${call.callerPn.replace(/@.*$/, '')}@s.whatsapp.net` : undefined,
+        ),
+        from: call.from,
+        isVideo: call.isVideo === true,
+        isGroup: call.isGroup === true,
+        status: call.status as CallEvent['status'],
+        offline: call.offline === true,
+        at: date,
+      },
+    };
+  });
+}
+
 /** Maps `presence.update`: one event per participant. */
 export function mapPresence(update: BaileysEventMap['presence.update'], ctx: MappingContext): MappedEvent[] {
   const source = 'presence.update';
@@ -502,6 +532,8 @@ function contactsOf(mapped: MappedEvent): ContactRef[] {
       return mapped.payload.recipient ? [mapped.payload.recipient] : [];
     case 'presence':
       return [mapped.payload.contact];
+    case 'call':
+      return [mapped.payload.caller];
     default:
       return [];
   }

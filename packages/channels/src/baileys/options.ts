@@ -8,7 +8,14 @@ import type { Scheduler } from './scheduler.ts';
 /** The part of Baileys' socket the adapter uses; a test stand-in implements exactly this. */
 export type BaileysSocket = Pick<
   WASocket,
-  'ev' | 'user' | 'sendMessage' | 'sendPresenceUpdate' | 'requestPairingCode' | 'logout' | 'end'
+  | 'ev'
+  | 'user'
+  | 'sendMessage'
+  | 'sendPresenceUpdate'
+  | 'requestPairingCode'
+  | 'logout'
+  | 'end'
+  | 'rejectCall'
 >;
 
 /** Makes a socket from Baileys' config; the default is Baileys' own makeWASocket. */

@@ -8,6 +8,7 @@ import {
   withSpan,
 } from '@switchboard/telemetry';
 import { writeOutbox } from '../outbox/entries.ts';
+import { recordMessageStatusEvent } from '../webhooks/status-events.ts';
 import { INBOUND_TX } from './transaction.ts';
 
 /** The order statuses move in; `failed` is reachable from any status but `read`. */
@@ -226,6 +227,7 @@ async function applyStatus(
       },
     },
   ]);
+  outboxIds.push(...(await recordMessageStatusEvent(tx, tenantId, receipt, message, at, reason)));
   return {
     applied: true,
     messageId: message.id,

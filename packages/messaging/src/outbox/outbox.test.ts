@@ -113,7 +113,7 @@ describe('the outbox', () => {
     });
     expect(receipt.applied).toBe(true);
     // Per message: the realtime event and the webhook jobs, plus a media download for three of
-    // them; the receipt's message.updated.
+    // them; the receipt's message.updated and its message.status webhook job.
     const rows = await outboxRows();
     expect(rows.map((r) => r.kind).sort()).toEqual(
       [
@@ -121,6 +121,7 @@ describe('the outbox', () => {
         ...Array(6).fill('webhook.enqueue'),
         ...Array(3).fill('media.download'),
         'realtime.event',
+        'webhook.enqueue',
       ].sort(),
     );
     expect(await stream(keyPrefix)).toEqual([]);
@@ -145,7 +146,9 @@ describe('the outbox', () => {
         where: { payload: { path: ['data', 'providerMessageId'], string_starts_with: 'CRASH-' } },
       }),
     );
-    expect(deliveries).toHaveLength(6);
+    // The six messages' and the receipt's (message.status names the message's provider id too).
+    expect(deliveries).toHaveLength(7);
+    expect(deliveries.filter((d) => d.eventType === 'message.status')).toHaveLength(1);
     const webhookJobs = await jobs(keyPrefix, QUEUE_NAMES.webhookDeliveries);
     expect(webhookJobs.map((j) => j.data.deliveryId).sort()).toEqual(deliveries.map((d) => d.id).sort());
     const mediaJobs = await jobs(keyPrefix, QUEUE_NAMES.mediaDownloads);
@@ -162,7 +165,7 @@ describe('the outbox', () => {
     );
     expect((await relay(keyPrefix).drain()).performed).toBe(rows.length);
     expect(await stream(keyPrefix)).toHaveLength(7);
-    expect(await jobs(keyPrefix, QUEUE_NAMES.webhookDeliveries)).toHaveLength(6);
+    expect(await jobs(keyPrefix, QUEUE_NAMES.webhookDeliveries)).toHaveLength(7);
     expect(await jobs(keyPrefix, QUEUE_NAMES.mediaDownloads)).toHaveLength(3);
   });
 

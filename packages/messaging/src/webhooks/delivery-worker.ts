@@ -6,6 +6,7 @@ import { captureError, pipelineMetrics, queueTelemetry, withHttpClientSpan } fro
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUE_NAMES, queuePrefix, webhookDeliveryJobSchema } from '../contracts.ts';
+import { WEBHOOK_EVENT_VERSION } from './events.ts';
 import { checkReceiver } from './receiver-address.ts';
 import { replayWebhookDelivery } from './replay.ts';
 import { DEFAULT_WEBHOOK_RETRY, jitteredDelayMs, type WebhookRetryPolicy } from './schedule.ts';
@@ -212,6 +213,7 @@ export class WebhookDeliveryWorker {
               [WEBHOOK_HEADERS.signature]: signWebhook(secret, timestamp, rawBody),
               [WEBHOOK_HEADERS.eventId]: delivery.eventId,
               [WEBHOOK_HEADERS.eventType]: delivery.eventType,
+              [WEBHOOK_HEADERS.eventVersion]: String(WEBHOOK_EVENT_VERSION),
             },
             body: rawBody,
           }),

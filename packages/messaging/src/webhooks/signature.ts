@@ -6,6 +6,8 @@ export const WEBHOOK_HEADERS = {
   signature: 'X-Switchboard-Signature',
   eventId: 'X-Switchboard-Event-Id',
   eventType: 'X-Switchboard-Event-Type',
+  /** The version of the event type's payload schema (see webhooks/events.ts). */
+  eventVersion: 'X-Switchboard-Event-Version',
 } as const;
 
 /** `v1=<hex HMAC-SHA256(secret, timestamp + "." + rawBody)>`; `timestamp` is Unix seconds. */

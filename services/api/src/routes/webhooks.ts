@@ -1,3 +1,9 @@
+import {
+  isWebhookEventType,
+  WEBHOOK_EVENT_SUMMARIES,
+  WEBHOOK_EVENT_TYPES,
+  WEBHOOK_EVENT_VERSION,
+} from '@switchboard/messaging/producer';
 import type { SealingKeyring } from '@switchboard/secrets';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -19,7 +25,24 @@ import {
  * Admins and up (API keys: `manage`).
  */
 
-const EVENT_TYPES = ['message.received', 'message.sent', '*'] as const;
+/**
+ * A subscription's event filter: event types of the catalogue (packages/messaging
+ * webhooks/events.ts), or `*` for every type, including types added later. Anything else is a 400
+ * naming the known types. Omitted on creation, it is `["*"]`. Subscriptions made before the
+ * catalogue grew keep their list: those listing `*` get the new types, those listing types by
+ * name get only those.
+ */
+const SELECTABLE = [...WEBHOOK_EVENT_TYPES, '*'] as const;
+const eventFilter = z
+  .array(
+    z.string().refine((type) => type === '*' || isWebhookEventType(type), {
+      error: (issue) =>
+        `unknown event type ${JSON.stringify(issue.input)}: known types are ${SELECTABLE.join(', ')}`,
+    }),
+  )
+  .min(1, 'list at least one event type (or "*" for all)')
+  .max(SELECTABLE.length)
+  .describe(`Event types to deliver: ${SELECTABLE.join(', ')} (\`*\`: all, including types added later).`);
 
 // Receivers are the tenant's own HTTPS endpoints; plain http only for loopback (local testing).
 const receiverUrl = z
@@ -57,6 +80,33 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
     },
   );
 
+  app.get(
+    '/event-types',
+    {
+      config: { access },
+      schema: {
+        summary: 'The event types a subscription can select, with their payload version',
+        description:
+          "Each type's payload schema is in this document's `webhooks` section; deliveries carry the version in X-Switchboard-Event-Version.",
+        tags: ['webhooks'],
+        response: {
+          200: z.strictObject({
+            data: z.array(
+              z.strictObject({ type: z.string(), version: z.number().int(), description: z.string() }),
+            ),
+          }),
+        },
+      },
+    },
+    async () => ({
+      data: WEBHOOK_EVENT_TYPES.map((type) => ({
+        type,
+        version: WEBHOOK_EVENT_VERSION,
+        description: WEBHOOK_EVENT_SUMMARIES[type],
+      })),
+    }),
+  );
+
   app.post(
     '/',
     {
@@ -66,7 +116,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
         tags: ['webhooks'],
         body: z.strictObject({
           url: receiverUrl,
-          events: z.array(z.enum(EVENT_TYPES)).min(1).max(EVENT_TYPES.length),
+          events: eventFilter.default(['*']),
           description: z.string().trim().max(200).optional(),
         }),
         response: {
@@ -96,7 +146,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
         body: z
           .strictObject({
             url: receiverUrl.optional(),
-            events: z.array(z.enum(EVENT_TYPES)).min(1).max(EVENT_TYPES.length).optional(),
+            events: eventFilter.optional(),
             description: z.string().trim().max(200).nullable().optional(),
             active: z.boolean().optional(),
           })

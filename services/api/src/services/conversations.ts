@@ -13,6 +13,7 @@ import { type ApiContext, tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
 import type { Principal } from '../plugins/auth.ts';
 import { afterCursor, decodeCursor } from '../schemas.ts';
+import { recordConversationChange } from './conversation-events.ts';
 
 /**
  * A conversation as every conversation answer shows it: the row, its contact's name and
@@ -209,7 +210,11 @@ export async function updateConversation(
   return await tenantTx(ctx, request, async (tx) => {
     const row = await tx.conversation.findUnique({ where: { id } });
     if (!row) throw notFound('conversation');
-    await tx.conversation.update({ where: { id: row.id }, data: data(row) });
+    await recordConversationChange(
+      tx,
+      row,
+      await tx.conversation.update({ where: { id: row.id }, data: data(row) }),
+    );
     return (await summaryOf(tx, row.id))!;
   });
 }
@@ -229,12 +234,13 @@ export async function assignConversation(
         issues: [{ path: 'body.assigneeId', message: 'not a member' }],
       });
     }
-    await tx.conversation.update({
+    const updated = await tx.conversation.update({
       where: { id: row.id },
       // The scalar, not the relation: disconnecting the composite (tenantId, assigneeId) relation
       // would null tenantId too, which row-level security refuses. The membership is checked above.
       data: { assigneeId },
     });
+    await recordConversationChange(tx, row, updated);
     return (await summaryOf(tx, row.id))!;
   });
 }

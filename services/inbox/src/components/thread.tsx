@@ -437,6 +437,13 @@ function Bubble(props: {
   onReply: (() => void) | undefined;
 }) {
   const m = props.message;
+  // A missed or declined WhatsApp call: a system line of the thread, like the day separators.
+  if (m.type === 'call')
+    return (
+      <li className="day" data-message={m.id} role="note" aria-label="Call">
+        {m.body ?? 'Call'} · <time dateTime={m.createdAt}>{timeOf(m.createdAt)}</time>
+      </li>
+    );
   const ticks = statusTicks(m.status);
   const media = ['image', 'video', 'audio', 'document', 'sticker'].includes(m.type);
   return (

@@ -1,15 +1,17 @@
 import { useState } from 'react';
 import { apiKeySchema, createdApiKeySchema, createdWebhookSchema, webhookSchema } from '../api/schemas.ts';
 import { useApp } from '../app-context.tsx';
+import { BusinessHoursSettings } from '../components/business-hours.tsx';
 import { CheckboxGroup, ErrorAlert } from '../components/form-parts.tsx';
 import { timeOf } from '../format.ts';
 import { useListResource } from '../list-resource.ts';
 
-/** Admin settings: webhook subscriptions and API keys (each secret shown once, at creation). */
+/** Admin settings: business hours and the away message, webhook subscriptions and API keys (each secret shown once, at creation). */
 export function SettingsPage() {
   return (
     <div className="page">
       <h1>Settings</h1>
+      <BusinessHoursSettings />
       <Webhooks />
       <ApiKeys />
     </div>
@@ -43,7 +45,16 @@ function ShownOnce(props: { label: string; secret: string; onDone: () => void })
   );
 }
 
-const EVENTS = ['message.received', 'message.sent'] as const;
+const EVENTS = [
+  'message.received',
+  'message.sent',
+  'message.status',
+  'session.state_changed',
+  'conversation.assigned',
+  'conversation.resolved',
+  'conversation.reopened',
+  'call.received',
+] as const;
 
 function Webhooks() {
   const { client } = useApp();

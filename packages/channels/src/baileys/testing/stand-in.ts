@@ -120,6 +120,8 @@ export class StandInSocket implements BaileysSocket {
   readonly uploads: UploadedMedia[] = [];
   /** Every sendPresenceUpdate call. */
   readonly presenceUpdates: { type: WAPresence; jid?: string }[] = [];
+  /** Every rejectCall call (the reject node Baileys would send). */
+  readonly rejectedCalls: { callId: string; from: string }[] = [];
   /** Phone numbers requestPairingCode was called with. */
   readonly pairingCodeRequests: string[] = [];
   /** How often logout() was called. */
@@ -197,6 +199,11 @@ export class StandInSocket implements BaileysSocket {
   async sendPresenceUpdate(type: WAPresence, jid?: string): Promise<void> {
     this.#assertOpen();
     this.presenceUpdates.push(jid === undefined ? { type } : { type, jid });
+  }
+
+  async rejectCall(callId: string, callFrom: string): Promise<void> {
+    this.#assertOpen();
+    this.rejectedCalls.push({ callId, from: callFrom });
   }
 
   async requestPairingCode(phoneNumber: string, customPairingCode?: string): Promise<string> {
@@ -294,6 +301,11 @@ export class StandInSocket implements BaileysSocket {
   /** Baileys' `message-receipt.update` (group receipts). */
   receipts(updates: MessageUserReceiptUpdate[]): void {
     this.ev.emit('message-receipt.update', updates);
+  }
+
+  /** Baileys' `call` (what its call-node handler emits for an offer, a timeout, a reject...). */
+  call(calls: BaileysEventMap['call']): void {
+    this.ev.emit('call', calls);
   }
 
   /** Baileys' `presence.update`. */

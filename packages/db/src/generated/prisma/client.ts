@@ -161,3 +161,18 @@ export type TenantSecurityPolicy = Prisma.TenantSecurityPolicyModel
  * 
  */
 export type SsoIdentity = Prisma.SsoIdentityModel
+/**
+ * Model BusinessHours
+ * 
+ */
+export type BusinessHours = Prisma.BusinessHoursModel
+/**
+ * Model AwayReply
+ * 
+ */
+export type AwayReply = Prisma.AwayReplyModel
+/**
+ * Model SessionCallSettings
+ * 
+ */
+export type SessionCallSettings = Prisma.SessionCallSettingsModel

@@ -85,7 +85,8 @@ export const MessageType = {
   contact: 'contact',
   reaction: 'reaction',
   template: 'template',
-  unsupported: 'unsupported'
+  unsupported: 'unsupported',
+  call: 'call'
 } as const
 
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]

@@ -420,7 +420,10 @@ export const ModelName = {
   AuthSession: 'AuthSession',
   TwoFactorCredential: 'TwoFactorCredential',
   TenantSecurityPolicy: 'TenantSecurityPolicy',
-  SsoIdentity: 'SsoIdentity'
+  SsoIdentity: 'SsoIdentity',
+  BusinessHours: 'BusinessHours',
+  AwayReply: 'AwayReply',
+  SessionCallSettings: 'SessionCallSettings'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -436,7 +439,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "authSession" | "twoFactorCredential" | "tenantSecurityPolicy" | "ssoIdentity"
+    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "authSession" | "twoFactorCredential" | "tenantSecurityPolicy" | "ssoIdentity" | "businessHours" | "awayReply" | "sessionCallSettings"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -2216,6 +2219,228 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    BusinessHours: {
+      payload: Prisma.$BusinessHoursPayload<ExtArgs>
+      fields: Prisma.BusinessHoursFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.BusinessHoursFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.BusinessHoursFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>
+        }
+        findFirst: {
+          args: Prisma.BusinessHoursFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.BusinessHoursFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>
+        }
+        findMany: {
+          args: Prisma.BusinessHoursFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>[]
+        }
+        create: {
+          args: Prisma.BusinessHoursCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>
+        }
+        createMany: {
+          args: Prisma.BusinessHoursCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.BusinessHoursCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>[]
+        }
+        delete: {
+          args: Prisma.BusinessHoursDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>
+        }
+        update: {
+          args: Prisma.BusinessHoursUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>
+        }
+        deleteMany: {
+          args: Prisma.BusinessHoursDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.BusinessHoursUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.BusinessHoursUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>[]
+        }
+        upsert: {
+          args: Prisma.BusinessHoursUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BusinessHoursPayload>
+        }
+        aggregate: {
+          args: Prisma.BusinessHoursAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateBusinessHours>
+        }
+        groupBy: {
+          args: Prisma.BusinessHoursGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.BusinessHoursGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.BusinessHoursCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.BusinessHoursCountAggregateOutputType> | number
+        }
+      }
+    }
+    AwayReply: {
+      payload: Prisma.$AwayReplyPayload<ExtArgs>
+      fields: Prisma.AwayReplyFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.AwayReplyFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.AwayReplyFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>
+        }
+        findFirst: {
+          args: Prisma.AwayReplyFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.AwayReplyFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>
+        }
+        findMany: {
+          args: Prisma.AwayReplyFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>[]
+        }
+        create: {
+          args: Prisma.AwayReplyCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>
+        }
+        createMany: {
+          args: Prisma.AwayReplyCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.AwayReplyCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>[]
+        }
+        delete: {
+          args: Prisma.AwayReplyDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>
+        }
+        update: {
+          args: Prisma.AwayReplyUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>
+        }
+        deleteMany: {
+          args: Prisma.AwayReplyDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.AwayReplyUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.AwayReplyUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>[]
+        }
+        upsert: {
+          args: Prisma.AwayReplyUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AwayReplyPayload>
+        }
+        aggregate: {
+          args: Prisma.AwayReplyAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateAwayReply>
+        }
+        groupBy: {
+          args: Prisma.AwayReplyGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AwayReplyGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.AwayReplyCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AwayReplyCountAggregateOutputType> | number
+        }
+      }
+    }
+    SessionCallSettings: {
+      payload: Prisma.$SessionCallSettingsPayload<ExtArgs>
+      fields: Prisma.SessionCallSettingsFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.SessionCallSettingsFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.SessionCallSettingsFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>
+        }
+        findFirst: {
+          args: Prisma.SessionCallSettingsFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.SessionCallSettingsFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>
+        }
+        findMany: {
+          args: Prisma.SessionCallSettingsFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>[]
+        }
+        create: {
+          args: Prisma.SessionCallSettingsCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>
+        }
+        createMany: {
+          args: Prisma.SessionCallSettingsCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.SessionCallSettingsCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>[]
+        }
+        delete: {
+          args: Prisma.SessionCallSettingsDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>
+        }
+        update: {
+          args: Prisma.SessionCallSettingsUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>
+        }
+        deleteMany: {
+          args: Prisma.SessionCallSettingsDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.SessionCallSettingsUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.SessionCallSettingsUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>[]
+        }
+        upsert: {
+          args: Prisma.SessionCallSettingsUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionCallSettingsPayload>
+        }
+        aggregate: {
+          args: Prisma.SessionCallSettingsAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateSessionCallSettings>
+        }
+        groupBy: {
+          args: Prisma.SessionCallSettingsGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SessionCallSettingsGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.SessionCallSettingsCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SessionCallSettingsCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -2635,6 +2860,40 @@ export const SsoIdentityScalarFieldEnum = {
 } as const
 
 export type SsoIdentityScalarFieldEnum = (typeof SsoIdentityScalarFieldEnum)[keyof typeof SsoIdentityScalarFieldEnum]
+
+
+export const BusinessHoursScalarFieldEnum = {
+  tenantId: 'tenantId',
+  enabled: 'enabled',
+  timeZone: 'timeZone',
+  schedule: 'schedule',
+  awayMessage: 'awayMessage',
+  awayWindowMinutes: 'awayWindowMinutes',
+  updatedAt: 'updatedAt'
+} as const
+
+export type BusinessHoursScalarFieldEnum = (typeof BusinessHoursScalarFieldEnum)[keyof typeof BusinessHoursScalarFieldEnum]
+
+
+export const AwayReplyScalarFieldEnum = {
+  tenantId: 'tenantId',
+  conversationId: 'conversationId',
+  sentAt: 'sentAt',
+  messageId: 'messageId'
+} as const
+
+export type AwayReplyScalarFieldEnum = (typeof AwayReplyScalarFieldEnum)[keyof typeof AwayReplyScalarFieldEnum]
+
+
+export const SessionCallSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  sessionId: 'sessionId',
+  rejectCalls: 'rejectCalls',
+  replyText: 'replyText',
+  updatedAt: 'updatedAt'
+} as const
+
+export type SessionCallSettingsScalarFieldEnum = (typeof SessionCallSettingsScalarFieldEnum)[keyof typeof SessionCallSettingsScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -3124,6 +3383,9 @@ export type GlobalOmitConfig = {
   twoFactorCredential?: Prisma.TwoFactorCredentialOmit
   tenantSecurityPolicy?: Prisma.TenantSecurityPolicyOmit
   ssoIdentity?: Prisma.SsoIdentityOmit
+  businessHours?: Prisma.BusinessHoursOmit
+  awayReply?: Prisma.AwayReplyOmit
+  sessionCallSettings?: Prisma.SessionCallSettingsOmit
 }
 
 /* Types for Logging */

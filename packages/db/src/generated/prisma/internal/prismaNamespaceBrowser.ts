@@ -74,7 +74,10 @@ export const ModelName = {
   AuthSession: 'AuthSession',
   TwoFactorCredential: 'TwoFactorCredential',
   TenantSecurityPolicy: 'TenantSecurityPolicy',
-  SsoIdentity: 'SsoIdentity'
+  SsoIdentity: 'SsoIdentity',
+  BusinessHours: 'BusinessHours',
+  AwayReply: 'AwayReply',
+  SessionCallSettings: 'SessionCallSettings'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -473,6 +476,40 @@ export const SsoIdentityScalarFieldEnum = {
 } as const
 
 export type SsoIdentityScalarFieldEnum = (typeof SsoIdentityScalarFieldEnum)[keyof typeof SsoIdentityScalarFieldEnum]
+
+
+export const BusinessHoursScalarFieldEnum = {
+  tenantId: 'tenantId',
+  enabled: 'enabled',
+  timeZone: 'timeZone',
+  schedule: 'schedule',
+  awayMessage: 'awayMessage',
+  awayWindowMinutes: 'awayWindowMinutes',
+  updatedAt: 'updatedAt'
+} as const
+
+export type BusinessHoursScalarFieldEnum = (typeof BusinessHoursScalarFieldEnum)[keyof typeof BusinessHoursScalarFieldEnum]
+
+
+export const AwayReplyScalarFieldEnum = {
+  tenantId: 'tenantId',
+  conversationId: 'conversationId',
+  sentAt: 'sentAt',
+  messageId: 'messageId'
+} as const
+
+export type AwayReplyScalarFieldEnum = (typeof AwayReplyScalarFieldEnum)[keyof typeof AwayReplyScalarFieldEnum]
+
+
+export const SessionCallSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  sessionId: 'sessionId',
+  rejectCalls: 'rejectCalls',
+  replyText: 'replyText',
+  updatedAt: 'updatedAt'
+} as const
+
+export type SessionCallSettingsScalarFieldEnum = (typeof SessionCallSettingsScalarFieldEnum)[keyof typeof SessionCallSettingsScalarFieldEnum]
 
 
 export const SortOrder = {

@@ -1,0 +1,179 @@
+// Away replies with real Postgres, Redis and BullMQ and an injected clock: outside business hours
+// a customer's message gets one queued away reply with its job on the session's outbound queue;
+// within hours or within the window nothing; after the window again. Two replicas racing for one
+// message (both past their checks before either claims) send exactly one reply. And the stream:
+// a stored message's realtime `message.created`, performed by the outbox relay, is answered.
+import { type Db, withTenant } from '@switchboard/db';
+import { OutboxRelay, QUEUE_NAMES, queuePrefix, storeInbound } from '@switchboard/messaging';
+import {
+  createTestDatabase,
+  deleteKeysWithPrefix,
+  redisOptions,
+  type TestDatabase,
+  uniquePrefix,
+} from '@switchboard/testing';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, inboundMessage } from '../../../packages/messaging/src/testing/fixtures.ts';
+import { seedTenant } from '../../../packages/sessions/src/testing/tenant-fixture.ts';
+import { AwayReplier, type AwayReplierOptions } from './away-replies.ts';
+
+let database: TestDatabase;
+let db: Db;
+let tenantId: string;
+let sessionId: string;
+let redis: Redis;
+const keyPrefix = `${uniquePrefix('away')}:`;
+const closers: (() => Promise<void>)[] = [];
+const AWAY = 'We are closed; we answer from 09:00 (Berlin).';
+
+beforeAll(async () => {
+  database = await createTestDatabase({ label: 'worker-away-replies' });
+  const seeded = await seedTenant(database, 1);
+  ({ db, tenantId } = seeded);
+  sessionId = seeded.sessionIds[0]!;
+  redis = new Redis({ ...redisOptions(), maxRetriesPerRequest: null });
+  await withTenant(db, tenantId, (tx) =>
+    tx.businessHours.create({
+      data: {
+        tenantId,
+        enabled: true,
+        timeZone: 'Europe/Berlin',
+        schedule: ['mon', 'tue', 'wed', 'thu', 'fri'].map((day) => ({ day, open: '09:00', close: '17:00' })),
+        awayMessage: AWAY,
+        awayWindowMinutes: 720,
+      },
+    }),
+  );
+});
+
+afterAll(async () => {
+  for (const close of closers.reverse()) await close();
+  await deleteKeysWithPrefix(redis, keyPrefix);
+  redis?.disconnect();
+  await db?.$disconnect();
+  await database?.drop();
+});
+
+function replier(options: Partial<AwayReplierOptions> & { now: () => Date }): AwayReplier {
+  const r = new AwayReplier({ db, redis, tenantId, keyPrefix, ...options });
+  closers.push(() => r.close());
+  return r;
+}
+
+let counter = 0;
+async function customerMessage(pn: string): Promise<string> {
+  const stored = await storeInbound(db, tenantId, inboundMessage(sessionId, `AWAY-${++counter}`, { pn }));
+  if (stored.outcome !== 'created') throw new Error(`not stored: ${stored.outcome}`);
+  return stored.messageId;
+}
+
+async function repliesTo(pn: string) {
+  return await withTenant(db, tenantId, async (tx) => {
+    const identity = await tx.contactIdentity.findFirstOrThrow({ where: { kind: 'pn', value: pn } });
+    return await tx.message.findMany({
+      where: { direction: 'outbound', conversation: { contactId: identity.contactId } },
+      orderBy: { createdAt: 'asc' },
+    });
+  });
+}
+
+async function outboundJobIds(): Promise<string[]> {
+  const queue = new Queue(QUEUE_NAMES.outbound(sessionId), {
+    connection: redis,
+    prefix: queuePrefix(keyPrefix),
+  });
+  try {
+    return (await queue.getJobs(['waiting', 'delayed', 'active', 'prioritized'])).map((j) => j.id!);
+  } finally {
+    await queue.close();
+  }
+}
+
+describe('away replies', () => {
+  it('replies once per window outside the hours, never within them, and again after the window', async () => {
+    let now = new Date('2026-03-23T10:00:00Z'); // Monday 11:00 in Berlin: open
+    const r = replier({ now: () => now });
+    const pn = '4915200000001';
+    expect(await r.replyIfAway(await customerMessage(pn))).toEqual({ outcome: 'within-hours' });
+
+    now = new Date('2026-03-23T16:00:00Z'); // Monday 17:00 in Berlin: closed
+    const first = await r.replyIfAway(await customerMessage(pn));
+    expect(first.outcome).toBe('replied');
+    now = new Date('2026-03-24T03:59:00Z'); // 11 h 59 min later, still closed: within the window
+    expect(await r.replyIfAway(await customerMessage(pn))).toEqual({ outcome: 'within-window' });
+    now = new Date('2026-03-28T12:00:00Z'); // Saturday, past the window
+    const second = await r.replyIfAway(await customerMessage(pn));
+    expect(second.outcome).toBe('replied');
+
+    const replies = await repliesTo(pn);
+    expect(replies.map((m) => [m.body, m.status, m.type])).toEqual([
+      [AWAY, 'queued', 'text'],
+      [AWAY, 'queued', 'text'],
+    ]);
+    // The normal outbound path: each reply's job on the session's queue, under the contract's id.
+    const jobs = await outboundJobIds();
+    for (const reply of replies) expect(jobs).toContain(`send-${reply.id}`);
+    // Our own reply, and a missed-call line (calls.ts), are not customer messages to answer.
+    expect((await r.replyIfAway(replies[0]!.id)).outcome).toBe('not-customer-message');
+    const callLine = await withTenant(db, tenantId, (tx) =>
+      tx.message.create({
+        data: {
+          tenantId,
+          sessionId,
+          conversationId: replies[0]!.conversationId,
+          direction: 'inbound',
+          status: 'delivered',
+          type: 'call',
+          body: 'Missed voice call',
+        },
+      }),
+    );
+    now = new Date('2026-03-29T12:00:00Z'); // Sunday, past the window again
+    expect((await r.replyIfAway(callLine.id)).outcome).toBe('not-customer-message');
+  });
+
+  it('sends exactly one reply when two replicas race for the same message', async () => {
+    const now = () => new Date('2026-03-28T20:00:00Z'); // Saturday: closed
+    // Both replicas pass every check before either claims: the race the claim must decide.
+    let arrived = 0;
+    let release!: () => void;
+    const bothThere = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const barrier = async () => {
+      arrived += 1;
+      if (arrived === 2) release();
+      await bothThere;
+    };
+    const [a, b] = [replier({ now, beforeClaim: barrier }), replier({ now, beforeClaim: barrier })];
+    const pn = '4915200000002';
+    const messageId = await customerMessage(pn);
+    const outcomes = await Promise.all([a.replyIfAway(messageId), b.replyIfAway(messageId)]);
+    expect(arrived).toBe(2);
+    expect(outcomes.map((o) => o.outcome).sort()).toEqual(['replied', 'within-window']);
+    expect(await repliesTo(pn)).toHaveLength(1);
+  });
+
+  it('answers a message announced on the realtime stream', async () => {
+    const name = `${keyPrefix.replaceAll(':', '-')}stream`;
+    const stream = new Redis({ ...redisOptions(), connectionName: name });
+    // Only this message's events: the rows the earlier cases' stores left are not this case's.
+    await withTenant(db, tenantId, (tx) => tx.outboxEntry.deleteMany());
+    const r = replier({ now: () => new Date('2026-03-29T10:00:00Z'), streamConnection: stream }); // Sunday
+    r.start();
+    // The reader starts at the stream's end ($): wait until its first XREAD is blocked.
+    await eventually(async () => {
+      const clients = (await redis.client('LIST')) as string;
+      return clients.split('\n').some((line) => line.includes(`name=${name} `) && line.includes('cmd=xread'));
+    });
+    const relay = new OutboxRelay({ db, redis, tenantId, keyPrefix });
+    closers.push(() => relay.close());
+    const pn = '4915200000003';
+    await customerMessage(pn);
+    await relay.drain({ graceMs: 0 });
+    await eventually(async () => (await repliesTo(pn)).length === 1);
+    expect((await repliesTo(pn))[0]!.body).toBe(AWAY);
+  });
+});
