@@ -83,9 +83,9 @@ export async function sendMessage(
   const key = send.idempotencyKey;
   const store = () =>
     tenantTx(ctx, request, async (tx): Promise<SendResult> => {
-      const seen = await tx.idempotencyKey.findUnique({
-        where: { tenantId_key: { tenantId: p.tenantId, key } },
-      });
+      const keyRecord = () =>
+        tx.idempotencyKey.findUnique({ where: { tenantId_key: { tenantId: p.tenantId, key } } });
+      const seen = await keyRecord();
       const mismatch = new ApiError(
         'idempotency_key_mismatch',
         'this Idempotency-Key was used with a different request',
@@ -95,7 +95,10 @@ export async function sendMessage(
       // be compared, its record cleaned up) is refused rather than made a second message.
       const existing = await tx.message.findFirst({ where: { idempotencyKey: key } });
       if (existing) {
-        if (seen?.requestHash !== send.requestFingerprint) throw mismatch;
+        // A concurrent request may have committed the key and its message between the two reads
+        // (each statement sees what was committed when it started): read the key again then.
+        const bound = seen ?? (await keyRecord());
+        if (bound?.requestHash !== send.requestFingerprint) throw mismatch;
         return { replay: true, row: existing };
       }
       if (seen && seen.expiresAt > new Date() && seen.requestHash !== send.requestFingerprint) throw mismatch;
