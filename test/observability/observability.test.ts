@@ -261,8 +261,9 @@ describe('one trace per customer message, across the API and the worker', () => 
       /^switchboard-api: add cloud-api-inbound/,
       /^switchboard-worker: process cloud-api-inbound/,
       /^switchboard-worker: process whatsapp\.message$/,
+      // The relay adds a pass's webhook jobs with one addBulk for many rows; each job carries its
+      // own row's publish span as its parent, so the delivery is that span's child.
       /^switchboard-worker: publish outbox\.webhook\.enqueue$/,
-      /^switchboard-worker: addBulk webhook-deliveries/,
     ];
     let at = 0;
     for (const hop of hops) {
