@@ -125,11 +125,11 @@ describe('databasePoolConfigSchema', () => {
   const schema = defineConfig(databaseConfigSchema, databasePoolConfigSchema);
   const url = { DATABASE_URL: 'postgres://app:pw@db/acme' };
 
-  it('defaults to 10 connections, 2s to get one, 5s per statement and half the pool for searches', async () => {
+  it('defaults to 10 connections, 5s to get one, 5s per statement and half the pool for searches', async () => {
     const config = await loadConfig(schema, { env: url });
     expect(databasePoolSettings(config)).toEqual({
       maxConnections: 10,
-      poolTimeoutMs: 2_000,
+      poolTimeoutMs: 5_000,
       statementTimeoutMs: 5_000,
       searchConcurrency: 5,
     });

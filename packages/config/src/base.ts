@@ -142,9 +142,9 @@ export const databasePoolConfigSchema = z
       .default(10)
       .describe('Connections of the process to Postgres (at least 2: searches never take them all).'),
     DATABASE_POOL_TIMEOUT: duration()
-      .default(2_000)
+      .default(5_000)
       .describe(
-        'Longest a request waits for a free connection (default 2s, 100ms to 10m); past it the API answers 503 database_busy with Retry-After.',
+        'Longest a request waits for a connection, free or newly opened (default 5s, 100ms to 10m); past it the API answers 503 database_busy with Retry-After.',
       ),
     DATABASE_STATEMENT_TIMEOUT: duration()
       .default(5_000)
