@@ -51,7 +51,7 @@ import { profileRoutes } from './routes/profile.ts';
 import { realtimeRoutes } from './routes/realtime.ts';
 import { scheduledMessageRoutes } from './routes/scheduled-messages.ts';
 import { sessionRoutes } from './routes/sessions.ts';
-import { ssoRoutes } from './routes/sso.ts';
+import { ssoLinkRoutes, ssoRoutes } from './routes/sso.ts';
 import { teamRoutes } from './routes/team.ts';
 import { quickReplyRoutes, templateRoutes } from './routes/templates.ts';
 import { tenantSecurityRoutes } from './routes/tenant-security.ts';
@@ -336,6 +336,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   });
   await app.register(tenantSecurityRoutes, { prefix: '/v1/tenant/security' });
   await app.register(ssoRoutes, { prefix: '/v1/auth/sso' });
+  await app.register(ssoLinkRoutes, { prefix: '/v1/team/members' });
   await app.register(apiKeyRoutes, { prefix: '/v1/api-keys' });
   await app.register(teamRoutes, { prefix: '/v1/team' });
   await app.register(sessionRoutes, { prefix: '/v1/sessions' });

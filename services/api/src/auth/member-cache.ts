@@ -11,6 +11,8 @@ export interface CachedMember {
   role: MembershipRole;
   email: string;
   displayName: string;
+  /** The member's mail language (null: the tenant's default), answered by GET /v1/auth/me. */
+  locale: string | null;
 }
 
 interface Entry extends CachedMember {

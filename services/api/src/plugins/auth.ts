@@ -94,6 +94,7 @@ export function roleAtLeast(role: MembershipRole, minimum: MembershipRole): bool
 export interface MemberProfile {
   email: string;
   displayName: string;
+  locale: string | null;
 }
 
 const profiles = new WeakMap<FastifyRequest, MemberProfile>();
@@ -211,7 +212,7 @@ async function authenticate(
     userId: sub,
     sessionId: sid,
   });
-  profiles.set(request, { email: member.email, displayName: member.displayName });
+  profiles.set(request, { email: member.email, displayName: member.displayName, locale: member.locale });
   return { kind: 'user', tenantId: tid, slug: ten, userId: sub, role: member.role, sessionId: sid };
 }
 
@@ -246,7 +247,7 @@ async function memberOfSession(
          WHERE id = ${who.sessionId}::uuid AND user_id = ${who.userId}::uuid AND ended_at IS NULL
            AND last_seen_at < now() - make_interval(secs => ${LAST_SEEN_RESOLUTION_MS / 1000})
         RETURNING id)
-      SELECT m.role::text AS role, u.email, u.display_name AS "displayName",
+      SELECT m.role::text AS role, u.email, u.display_name AS "displayName", u.locale,
              (s.id IS NOT NULL AND s.ended_at IS NULL) AS "sessionActive"
         FROM memberships m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id
         LEFT JOIN auth_sessions s ON s.tenant_id = m.tenant_id AND s.id = ${who.sessionId}::uuid AND s.user_id = m.user_id
@@ -255,7 +256,12 @@ async function memberOfSession(
   );
   if (!row) throw new ApiError('unauthenticated', 'the user is no longer a member of this tenant');
   if (!row.sessionActive) throw new ApiError('unauthenticated', 'this session was ended; sign in again');
-  const member: CachedMember = { role: row.role, email: row.email, displayName: row.displayName };
+  const member: CachedMember = {
+    role: row.role,
+    email: row.email,
+    displayName: row.displayName,
+    locale: row.locale,
+  };
   if (generation !== undefined) cache.set(key, generation, member);
   return member;
 }

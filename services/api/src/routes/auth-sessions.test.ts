@@ -412,7 +412,7 @@ describe('signed-in sessions', () => {
       enableOfflineQueue: false,
     });
     const cache = new MemberCache({ redis: down });
-    cache.set('k', '0', { role: 'agent', email: 'x@y.test', displayName: 'X' });
+    cache.set('k', '0', { role: 'agent', email: 'x@y.test', displayName: 'X', locale: null });
     expect(await cache.generation(slugA)).toBeUndefined();
     expect(await cache.invalidate(slugA, seeded.a.tenantId)).toBe(false);
     down.disconnect();

@@ -1,3 +1,4 @@
+import { realtimeStreamKey, tenantKeyPrefix } from '@switchboard/messaging/producer';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -84,7 +85,11 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      await logout(ctx, request.body.refreshToken);
+      const ended = await logout(ctx, request.body.refreshToken);
+      // The route is public, so the realtime plugin's re-check after identity writes knows no
+      // tenant: the ended session's tenant stream gets the control entry here, and every API
+      // process reading it re-checks its streams at once (this one too).
+      if (ended) await app.realtime.announceChange(realtimeStreamKey(tenantKeyPrefix(ended)));
       // The same answer for an unknown token: logout tells nobody whether a token existed.
       return reply.status(204).send(null);
     },
@@ -104,6 +109,7 @@ export const authRoutes: FastifyPluginAsyncZod = async (app) => {
             displayName: z.string(),
             role: z.enum(['owner', 'admin', 'agent', 'viewer']),
             tenant: z.string(),
+            locale: z.string().nullable().describe("the member's mail language; null: the tenant's default"),
           }),
           401: errorBody,
           403: errorBody,

@@ -190,7 +190,7 @@ describe('realtime streams and their credentials', () => {
       payload: { tenant: slugA, email, password: PASSWORD },
     });
     expect(res.statusCode).toBe(200);
-    return { userId, token: res.json().accessToken as string };
+    return { userId, email, token: res.json().accessToken as string };
   }
 
   async function newApiKey(scopes: string[] = ['read']) {
@@ -292,6 +292,40 @@ describe('realtime streams and their credentials', () => {
       expect(removed.statusCode).toBe(204);
       expect((await stream.nextEvent())?.data).toMatchObject({ reason: 'member_removed' });
       expect(await stream.next()).toBeNull();
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("a logout through one API process ends that session's stream on another at once", async () => {
+    const other = await build({ recheckIntervalMs: 3_600_000 });
+    try {
+      const otherUrl = `${await other.listen({ port: 0, host: '127.0.0.1' })}/v1/realtime`;
+      const member = await newMember(rt);
+      const login = await rt.inject({
+        method: 'POST',
+        url: '/v1/auth/login',
+        payload: { tenant: slugA, email: member.email, password: PASSWORD },
+      });
+      expect(login.statusCode).toBe(200);
+      const { accessToken, refreshToken } = login.json() as { accessToken: string; refreshToken: string };
+      const stream = await open(bearer(accessToken), otherUrl);
+      await expectConnected(stream);
+      // Logout is public (no principal): the route itself appends the tenant stream's control
+      // entry, so the other process re-checks now, not at its (hour-long here) periodic check.
+      const out = await rt.inject({ method: 'POST', url: '/v1/auth/logout', payload: { refreshToken } });
+      expect(out.statusCode).toBe(204);
+      expect((await stream.nextEvent())?.data).toMatchObject({ reason: 'session_ended' });
+      expect(await stream.next()).toBeNull();
+      // The spent token again changes nothing and announces nothing, with the same answer.
+      const before = await redis.xlen(`${keyA()}events`);
+      const unknown = await rt.inject({
+        method: 'POST',
+        url: '/v1/auth/logout',
+        payload: { refreshToken },
+      });
+      expect(unknown.statusCode).toBe(204);
+      expect(await redis.xlen(`${keyA()}events`)).toBe(before);
     } finally {
       await other.close();
     }

@@ -2,7 +2,7 @@
 // the redirects are driven with fetch through the provider's own login page, the API is the app
 // over the file's database and Redis. Two apps share tenant A: one that provisions members and
 // limits domains, one that does neither and allows password sign-in to owners only (ssoOnly).
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { withTenant } from '@switchboard/db';
 import { createLogger } from '@switchboard/telemetry';
 import { startOidcProvider, type TestOidcProvider } from '@switchboard/testing/oidc';
@@ -21,6 +21,7 @@ import {
   seeded,
   setupApi,
   slugA,
+  tokenFor,
 } from '../testing/api-fixture.ts';
 import { SSO_BINDING_COOKIE } from './sso.ts';
 
@@ -350,6 +351,60 @@ describe('single sign-on with OpenID Connect', () => {
       actorId: newbie.id,
       metadata: { reason: 'sso_not_a_member', subject: 'newbie' },
     });
+  });
+
+  it("an admin lists and removes a member's link, so the provider's new account for the address signs in", async () => {
+    const agent = seeded.a.users.agent;
+    const owner = seeded.a.users.owner;
+    const admin = bearer(await tokenFor('a', 'admin'));
+    const links = (userId: string, headers = admin) =>
+      app.inject({ method: 'GET', url: `/v1/team/members/${userId}/sso-identities`, headers });
+    const unlink = (userId: string, id: string, headers = admin) =>
+      app.inject({ method: 'DELETE', url: `/v1/team/members/${userId}/sso-identities/${id}`, headers });
+
+    // The agent is linked to its first provider account (signed in above); the successor is refused.
+    const listed = await links(agent.id);
+    expect(listed.statusCode).toBe(200);
+    expect(listed.json().items).toEqual([
+      {
+        id: expect.any(String),
+        issuer: idp.issuer,
+        subject: 'agent',
+        email: agent.email,
+        createdAt: expect.any(String),
+        lastSignInAt: expect.any(String),
+      },
+    ]);
+    const [link] = listed.json().items as { id: string }[];
+
+    // Members below admin cannot; an admin cannot touch an owner's links; unknown ones are 404.
+    const asAgent = bearer(await tokenFor('a', 'agent'));
+    expect((await links(agent.id, asAgent)).statusCode).toBe(403);
+    expect((await unlink(agent.id, link!.id, asAgent)).statusCode).toBe(403);
+    expect((await unlink(owner.id, link!.id)).statusCode).toBe(403);
+    expect((await links(randomUUID())).statusCode).toBe(404);
+    expect((await unlink(agent.id, randomUUID())).statusCode).toBe(404);
+    // Another member's link is not this member's.
+    expect((await unlink(seeded.a.users.viewer.id, link!.id)).statusCode).toBe(404);
+    expect((await links('not-a-uuid')).statusCode).toBe(400);
+    // Tenant B's admin does not see tenant A's member.
+    expect((await links(agent.id, bearer(await tokenFor('b', 'admin')))).statusCode).toBe(404);
+
+    expect((await unlink(agent.id, link!.id)).statusCode).toBe(204);
+    expect((await links(agent.id)).json().items).toEqual([]);
+    expect((await ssoAudit('sso.unlinked')).at(-1)).toMatchObject({
+      actorId: seeded.a.users.admin.id,
+      targetType: 'user',
+      targetId: agent.id,
+      metadata: { link: link!.id, issuer: idp.issuer, subject: 'agent', email: agent.email },
+    });
+    expect((await unlink(agent.id, link!.id)).statusCode).toBe(404);
+
+    // The conflict is gone: the provider's new account with the agent's address signs in as the agent.
+    const resolved = await signIn(open, 'successor');
+    expect(resolved.statusCode, resolved.body).toBe(200);
+    expect(await me(open, resolved.json().accessToken)).toMatchObject({ id: agent.id, role: 'agent' });
+    expect((await links(agent.id)).json().items).toMatchObject([{ subject: 'successor' }]);
   });
 
   it('never logs the code, the state, the tokens or the client secret', async () => {

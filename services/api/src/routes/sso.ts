@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { errorBody } from '../schemas.ts';
-import { finishSsoSignIn, SSO_STATE_TTL_MS, startSsoSignIn } from '../sso/index.ts';
+import { errorBody, idParams } from '../schemas.ts';
+import { finishSsoSignIn, listSsoLinks, SSO_STATE_TTL_MS, startSsoSignIn, unlinkSso } from '../sso/index.ts';
 
 /** The cookie binding a started sign-in to its browser (httpOnly, only sent to these routes). */
 export const SSO_BINDING_COOKIE = 'switchboard_sso';
@@ -103,6 +103,71 @@ export const ssoRoutes: FastifyPluginAsyncZod = async (app) => {
       reply.clearCookie(SSO_BINDING_COOKIE, { path: COOKIE_PATH, httpOnly: true, sameSite: 'lax', secure });
       reply.header('cache-control', 'no-store');
       return await finishSsoSignIn(ctx, { query: request.body.query, binding }, request);
+    },
+  );
+};
+
+const ssoLinkSchema = z.strictObject({
+  id: z.uuid(),
+  issuer: z.string().describe("The identity provider's issuer URL."),
+  subject: z.string().describe("The member's account (`sub`) at that provider."),
+  email: z.string().describe('The verified address the provider gave at the last sign-in.'),
+  createdAt: z.iso.datetime(),
+  lastSignInAt: z.iso.datetime(),
+});
+
+const memberParams = z.strictObject({ userId: z.uuid({ error: 'must be a uuid' }) });
+
+/**
+ * A member's links to identity provider accounts (registered under /v1/team/members, admins):
+ * list them, and remove one (an owner's only by an owner), so a link that blocks a sign-in
+ * (`sso_identity_conflict`) is undone without editing the database.
+ */
+export const ssoLinkRoutes: FastifyPluginAsyncZod = async (app) => {
+  const ctx = app.sb;
+
+  app.get(
+    '/:userId/sso-identities',
+    {
+      config: { access: { role: 'admin' } },
+      schema: {
+        summary: "A member's single sign-on links (provider accounts), oldest first",
+        tags: ['team'],
+        params: memberParams,
+        response: {
+          200: z.strictObject({ items: z.array(ssoLinkSchema) }),
+          400: errorBody,
+          401: errorBody,
+          403: errorBody,
+          404: errorBody,
+        },
+      },
+    },
+    async (request) => ({
+      items: (await listSsoLinks(ctx, request, request.params.userId)).map((l) => ({
+        ...l,
+        createdAt: l.createdAt.toISOString(),
+        lastSignInAt: l.lastSignInAt.toISOString(),
+      })),
+    }),
+  );
+
+  app.delete(
+    '/:userId/sso-identities/:id',
+    {
+      config: { access: { role: 'admin' } },
+      schema: {
+        summary: "Remove one of a member's single sign-on links (an owner's only by an owner)",
+        description:
+          "The member's next SSO sign-in links the provider account it comes with (found by its verified address), which resolves `sso_identity_conflict`. Audited as `sso.unlinked`.",
+        tags: ['team'],
+        params: memberParams.extend(idParams.shape),
+        response: { 204: z.null(), 400: errorBody, 401: errorBody, 403: errorBody, 404: errorBody },
+      },
+    },
+    async (request, reply) => {
+      await unlinkSso(ctx, request, request.params.userId, request.params.id);
+      return reply.status(204).send(null);
     },
   );
 };

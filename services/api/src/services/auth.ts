@@ -256,21 +256,29 @@ export async function refreshTokens(
  * Revokes a refresh token's whole family and ends its signed-in session (its access tokens stop
  * working); an unknown token changes nothing (and says nothing).
  */
-export async function logout(ctx: ApiContext, token: string): Promise<void> {
+/**
+ * Ends the session (the refresh-token family) of `token`. Answers the tenant's slug when a session
+ * was ended (so the caller can have every API process re-check its realtime streams), else
+ * undefined (an unknown token, or one whose family was revoked before: nothing changed).
+ */
+export async function logout(ctx: ApiContext, token: string): Promise<string | undefined> {
   const tenantSlug = tenantSlugOfToken(token);
-  if (!tenantSlug) return;
+  if (!tenantSlug) return undefined;
   const tenantId = tenantIdForSlug(tenantSlug);
   const ended = await withTenant(ctx.db, tenantId, async (tx) => {
     const row = await tx.refreshToken.findUnique({ where: { tokenHash: hashCredential(token) } });
     if (!row) return false;
-    await tx.refreshToken.updateMany({
+    const revoked = await tx.refreshToken.updateMany({
       where: { familyId: row.familyId, revokedAt: null },
       data: { revokedAt: new Date(), revokedReason: 'logout' },
     });
     await endSessionsInTx(tx, { userId: row.userId, id: row.familyId }, 'logout');
-    return true;
+    // A family revoked before (a second logout, an ended session) changed nothing now.
+    return revoked.count > 0;
   });
-  if (ended) await ctx.memberCache.invalidate(tenantSlug, tenantId);
+  if (!ended) return undefined;
+  await ctx.memberCache.invalidate(tenantSlug, tenantId);
+  return tenantSlug;
 }
 
 /** The calling member (API keys are refused: they are not members). */
@@ -283,6 +291,7 @@ export async function currentMember(
   displayName: string;
   role: 'owner' | 'admin' | 'agent' | 'viewer';
   tenant: string;
+  locale: string | null;
 }> {
   const p = request.principal;
   if (p.kind !== 'user') throw new ApiError('forbidden', 'this route is for members, not API keys');
@@ -291,7 +300,14 @@ export async function currentMember(
   const user =
     memberProfileOf(request) ??
     (await withTenant(ctx.db, p.tenantId, (tx) => tx.user.findUniqueOrThrow({ where: { id: p.userId } })));
-  return { id: p.userId, email: user.email, displayName: user.displayName, role: p.role, tenant: p.slug };
+  return {
+    id: p.userId,
+    email: user.email,
+    displayName: user.displayName,
+    role: p.role,
+    tenant: p.slug,
+    locale: user.locale,
+  };
 }
 
 // Reset requests per account (whether it exists or not) per passwordResetTtlMs: enough for a

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { describeError } from '../api/client.ts';
 import { useApp } from '../app-context.tsx';
 import { ErrorAlert } from '../components/form-parts.tsx';
+import { AuditExport, MailLanguage } from './security-settings.tsx';
 
 /** One signed-in session (GET /v1/auth/sessions). */
 const signedInSessionSchema = z.object({
@@ -21,7 +22,8 @@ const when = (iso: string) =>
   new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
 /**
- * Settings > Security > Sessions: the devices signed in as me (browser, OS, IP, signed in, last
+ * Settings > Security: the sessions below, then the mail language and (admins) the audit export
+ * (security-settings.tsx). Sessions: the devices signed in as me (browser, OS, IP, signed in, last
  * seen), this one marked, and an End button for each other one. An ended session is signed out
  * at once: its next request is refused and its realtime stream closes.
  */
@@ -101,6 +103,8 @@ export function SignedInSessionsPage() {
           </table>
         )}
       </section>
+      <MailLanguage />
+      <AuditExport />
     </div>
   );
 }

@@ -1,10 +1,14 @@
 import { useState } from 'react';
+import { z } from 'zod';
 import { invitedSchema, type Member, memberSchema, pendingInviteSchema, type Role } from '../api/schemas.ts';
 import { roleAtLeast, useApp } from '../app-context.tsx';
 import { ErrorAlert } from '../components/form-parts.tsx';
 import { type ListResource, useListResource } from '../list-resource.ts';
 
 const ROLES: Role[] = ['viewer', 'agent', 'admin', 'owner'];
+
+/** The answer of DELETE /v1/team/members/:userId/sessions. */
+const endedSchema = z.object({ ended: z.number() });
 
 /** The accept-invite link of an invite token, on this inbox's origin. */
 function inviteUrl(token: string): string {
@@ -218,6 +222,33 @@ export function TeamPage() {
               </td>
               {admin && (
                 <td>
+                  {m.userId !== me.id && (m.role !== 'owner' || me.role === 'owner') && (
+                    <button
+                      type="button"
+                      aria-label={`End every session of ${m.displayName}`}
+                      onClick={() => {
+                        if (
+                          !window.confirm(
+                            `End every session of ${m.displayName}? They are signed out everywhere.`,
+                          )
+                        )
+                          return;
+                        void members.act(async () => {
+                          // Read, not cancelled: the answer says how many were ended.
+                          const { ended } = await client.request(
+                            'DELETE',
+                            `/v1/team/members/${m.userId}/sessions`,
+                            endedSchema,
+                          );
+                          setNotice(
+                            `Ended ${ended} ${ended === 1 ? 'session' : 'sessions'} of ${m.displayName}: they are signed out everywhere.`,
+                          );
+                        });
+                      }}
+                    >
+                      End sessions
+                    </button>
+                  )}{' '}
                   {m.userId !== me.id && (m.role !== 'owner' || me.role === 'owner') && (
                     <button
                       type="button"
