@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { z } from 'zod';
 import { describeError } from '../api/client.ts';
 import { pageOf } from '../api/schemas.ts';
-import { useApp } from '../app-context.tsx';
+import { roleAtLeast, useApp } from '../app-context.tsx';
 
 /** A scheduled message as the inbox reads it (`/v1/scheduled-messages`). */
 export const scheduledMessageSchema = z.object({
@@ -46,7 +46,8 @@ export function ScheduledList(props: {
   /** Links each item to its conversation (the page listing all). */
   onOpen?: (conversationId: string) => void;
 }) {
-  const { client } = useApp();
+  const { client, me, subscribe } = useApp();
+  const canCancel = roleAtLeast(me.role, 'agent');
   const [items, setItems] = useState<ScheduledMessage[]>([]);
   const [error, setError] = useState<string | undefined>();
   const [loaded, setLoaded] = useState(false);
@@ -77,6 +78,17 @@ export function ScheduledList(props: {
     void version;
     void reload();
   }, [reload, version]);
+
+  // A due one is sent by the worker as an outbound message: the list is read again then.
+  useEffect(
+    () =>
+      subscribe((event) => {
+        if (event.type !== 'message.created' || event.data.direction !== 'outbound') return;
+        if (conversationId && event.data.conversationId !== conversationId) return;
+        void reload();
+      }),
+    [subscribe, reload, conversationId],
+  );
 
   const cancel = async (s: ScheduledMessage) => {
     try {
@@ -115,14 +127,16 @@ export function ScheduledList(props: {
                   Open conversation
                 </button>
               )}{' '}
-              <button
-                type="button"
-                className="link"
-                aria-label={`Cancel the message scheduled for ${when}`}
-                onClick={() => void cancel(s)}
-              >
-                Cancel
-              </button>
+              {canCancel && (
+                <button
+                  type="button"
+                  className="link"
+                  aria-label={`Cancel the message scheduled for ${when}`}
+                  onClick={() => void cancel(s)}
+                >
+                  Cancel
+                </button>
+              )}
             </li>
           );
         })}
