@@ -6,6 +6,8 @@ import { roleAtLeast, SignedIn, useApp } from './app-context.tsx';
 import { AcceptInvitePage } from './pages/accept-invite.tsx';
 import { InboxPage } from './pages/inbox.tsx';
 import { LoginPage } from './pages/login.tsx';
+import { QuickRepliesPage } from './pages/quick-replies.tsx';
+import { ScheduledPage } from './pages/scheduled.tsx';
 import { SessionsPage } from './pages/sessions.tsx';
 import { SettingsPage } from './pages/settings.tsx';
 import { SignedInSessionsPage } from './pages/signed-in-sessions.tsx';
@@ -123,6 +125,8 @@ export function App() {
 const SCREENS = [
   { path: '/', label: 'Inbox', screen: 'inbox' },
   { path: '/sessions', label: 'Sessions', screen: 'sessions' },
+  { path: '/scheduled', label: 'Scheduled', screen: 'scheduled' },
+  { path: '/quick-replies', label: 'Quick replies', screen: 'quick-replies' },
   { path: '/team', label: 'Team', screen: 'team' },
   { path: '/settings', label: 'Settings', screen: 'settings' },
   { path: '/settings/security', label: 'Security', screen: 'security' },
@@ -174,6 +178,8 @@ function Shell() {
         {route.screen === 'inbox' && <InboxPage conversationId={route.conversationId} />}
         {route.screen === 'sessions' && <SessionsPage />}
         {route.screen === 'team' && <TeamPage />}
+        {route.screen === 'scheduled' && <ScheduledPage />}
+        {route.screen === 'quick-replies' && <QuickRepliesPage />}
         {route.screen === 'settings' && <SettingsPage />}
         {route.screen === 'security' && <SignedInSessionsPage />}
         {route.screen === 'two-factor' && <TwoFactorPage />}

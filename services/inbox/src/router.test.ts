@@ -8,6 +8,8 @@ describe('routeOf', () => {
     expect(routeOf('/sessions')).toEqual({ screen: 'sessions' });
     expect(routeOf('/team?x=1')).toEqual({ screen: 'team' });
     expect(routeOf('/settings')).toEqual({ screen: 'settings' });
+    expect(routeOf('/scheduled')).toEqual({ screen: 'scheduled' });
+    expect(routeOf('/quick-replies')).toEqual({ screen: 'quick-replies' });
     expect(routeOf('/settings/security')).toEqual({ screen: 'security' });
     expect(routeOf('/accept-invite')).toEqual({ screen: 'accept-invite' });
     expect(routeOf('/two-factor')).toEqual({ screen: 'two-factor' });

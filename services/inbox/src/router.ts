@@ -37,6 +37,8 @@ export type Route =
   | { screen: 'inbox'; conversationId: string | undefined }
   | { screen: 'sessions' }
   | { screen: 'team' }
+  | { screen: 'scheduled' }
+  | { screen: 'quick-replies' }
   | { screen: 'settings' }
   | { screen: 'security' }
   | { screen: 'two-factor' }
@@ -50,6 +52,8 @@ export function routeOf(path: string): Route {
   if (conversation) return { screen: 'inbox', conversationId: conversation[1] };
   if (pathname === '/sessions') return { screen: 'sessions' };
   if (pathname === '/team') return { screen: 'team' };
+  if (pathname === '/scheduled') return { screen: 'scheduled' };
+  if (pathname === '/quick-replies') return { screen: 'quick-replies' };
   if (pathname === '/settings') return { screen: 'settings' };
   if (pathname === '/settings/security') return { screen: 'security' };
   if (pathname === '/two-factor') return { screen: 'two-factor' };

@@ -9,6 +9,7 @@ import {
 } from '../api/schemas.ts';
 import { useApp } from '../app-context.tsx';
 import { previewOf } from '../format.ts';
+import { ScheduleControls, ScheduledList } from './scheduled.tsx';
 
 /** What the composer asks the thread to send. */
 export type Outgoing =
@@ -21,7 +22,8 @@ const MAX_ATTACHMENT_BYTES = 16 * 1024 * 1024;
 
 /**
  * The reply box: Enter sends, Shift+Enter is a new line; "/" at the start suggests quick replies
- * by shortcut; templates from a menu; one attachment at a time.
+ * by shortcut; templates from a menu; one attachment at a time. The clock button schedules the
+ * typed text for a later time; the conversation's pending scheduled messages show above the box.
  */
 export function Composer(props: {
   conversationId: string;
@@ -37,6 +39,8 @@ export function Composer(props: {
   const [highlight, setHighlight] = useState(0);
   const [file, setFile] = useState<File | undefined>();
   const [notice, setNotice] = useState<string | undefined>();
+  const [scheduling, setScheduling] = useState(false);
+  const [scheduledVersion, setScheduledVersion] = useState(0);
   const box = useRef<HTMLTextAreaElement>(null);
   const fileInput = useRef<HTMLInputElement>(null);
 
@@ -87,6 +91,23 @@ export function Composer(props: {
         submit();
       }}
     >
+      <ScheduledList conversationId={props.conversationId} version={scheduledVersion} hideWhenEmpty />
+      {scheduling && (
+        <ScheduleControls
+          conversationId={props.conversationId}
+          text={text}
+          onScheduled={() => {
+            setText('');
+            setScheduling(false);
+            setScheduledVersion((v) => v + 1);
+            box.current?.focus();
+          }}
+          onClose={() => {
+            setScheduling(false);
+            box.current?.focus();
+          }}
+        />
+      )}
       {props.replyTo && (
         <div className="replying">
           <span>
@@ -210,6 +231,28 @@ export function Composer(props: {
           >
             <rect x="5" y="4" width="14" height="17" rx="2" />
             <path d="M9 4h6v3H9zM8.5 11h7M8.5 15h5" />
+          </svg>
+        </button>
+        <button
+          type="button"
+          className="icon"
+          aria-label="Schedule"
+          title="Schedule for later"
+          aria-expanded={scheduling}
+          disabled={file !== undefined}
+          onClick={() => setScheduling((open) => !open)}
+        >
+          <svg
+            viewBox="0 0 24 24"
+            width="18"
+            height="18"
+            aria-hidden="true"
+            fill="none"
+            stroke="currentColor"
+            strokeWidth="2"
+          >
+            <circle cx="12" cy="12" r="9" />
+            <path d="M12 7v5l3 2" />
           </svg>
         </button>
         <textarea

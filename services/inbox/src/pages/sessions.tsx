@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { ApiRequestError, describeError } from '../api/client.ts';
 import { type Pairing, pairingSchema, type Session, sessionSchema } from '../api/schemas.ts';
 import { roleAtLeast, useApp } from '../app-context.tsx';
+import { CallSettings } from '../components/call-settings.tsx';
 import { ErrorAlert } from '../components/form-parts.tsx';
 import { formatNumber, timeOf } from '../format.ts';
 import { useListResource } from '../list-resource.ts';
@@ -16,7 +17,7 @@ const STATE_LABEL: Record<Session['state'], string> = {
   logged_out: 'Logged out',
 };
 
-/** The tenant's WhatsApp numbers: add one, pair it (QR or code), watch its state, log it out. */
+/** The tenant's WhatsApp numbers: add one, pair it (QR or code), watch its state, log it out; a WhatsApp app number's call handling. */
 export function SessionsPage() {
   const { client, me, subscribe, data } = useApp();
   const sessions = useListResource('/v1/sessions', sessionSchema);
@@ -230,6 +231,7 @@ function SessionCard(props: { session: Session; admin: boolean }) {
             Log out {s.name}
           </button>
         )}
+      {s.channel === 'baileys' && <CallSettings sessionId={s.id} sessionName={s.name} admin={props.admin} />}
       {notice && <p role="status">{notice}</p>}
     </li>
   );
