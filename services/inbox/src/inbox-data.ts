@@ -12,6 +12,7 @@ import {
   type Session,
   sessionSchema,
 } from './api/schemas.ts';
+import { statusAdvances } from './format.ts';
 
 /** How many messages carried by realtime events are kept for `message(id)`. */
 const CARRIED_KEPT = 200;
@@ -155,6 +156,15 @@ export class InboxData {
       this.carried.set(message.id, message);
       if (this.carried.size > CARRIED_KEPT) this.carried.delete(this.carried.keys().next().value!);
       this.notePreview(message);
+    } else if (event.type === 'message.updated') {
+      // A status-only update keeps a carried copy current, so `message(id)` never answers it stale.
+      const kept = this.carried.get(event.data.messageId);
+      if (kept && statusAdvances(kept.status, event.data.status))
+        this.carried.set(kept.id, {
+          ...kept,
+          status: event.data.status,
+          failureReason: event.data.reason ?? kept.failureReason ?? null,
+        });
     }
     if (event.type === 'session.state' && this.sessions) {
       this.sessions = this.sessions.map((s) =>
