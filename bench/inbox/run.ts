@@ -205,6 +205,11 @@ try {
   })();
   const visible: number[] = [];
   const raw: number[] = [];
+  // The page's fetches of single messages while they arrive (none when the events carry them).
+  let messageFetches = 0;
+  page.on('request', (request) => {
+    if (/\/v1\/messages\/[^/]+$/.test(new URL(request.url()).pathname)) messageFetches += 1;
+  });
   log(`sending ${MESSAGES} messages`);
   for (let i = 0; i < MESSAGES; i++) {
     const text = `bench-${i}`;
@@ -224,8 +229,9 @@ try {
   await context.close();
   results.messageVisible = stats(visible);
   results.sseEventArrival = stats(raw);
+  results.messageFetches = messageFetches;
   log(
-    `message latency: ${JSON.stringify(results.messageVisible)}, raw SSE: ${JSON.stringify(results.sseEventArrival)}`,
+    `message latency: ${JSON.stringify(results.messageVisible)}, raw SSE: ${JSON.stringify(results.sseEventArrival)}, GET /v1/messages/:id: ${messageFetches}`,
   );
 
   // 2. List time to interactive with N conversations.

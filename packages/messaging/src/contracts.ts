@@ -213,8 +213,81 @@ const sessionState = z.enum(['unpaired', 'pairing', 'connecting', 'connected', '
 const messageStatus = z.enum(['queued', 'sent', 'delivered', 'read', 'failed']);
 
 /**
- * A realtime event. Events carry ids and the few fields a list needs to re-render, not message
- * bodies: the stream is readable by every user of the tenant, and clients fetch what they show.
+ * The largest message body (UTF-8 bytes) a `message.created` / `message.updated` event carries;
+ * a longer one is left out (`realtimeMessage` returns undefined) and clients fetch the message.
+ */
+export const REALTIME_MESSAGE_MAX_BODY_BYTES = 4096;
+
+const utf8 = new TextEncoder();
+function utf8Bytes(text: string): number {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short strings need no encoding.
+  return text.length * 3 <= REALTIME_MESSAGE_MAX_BODY_BYTES ? text.length : utf8.encode(text).length;
+}
+
+/**
+ * The message a `message.created` / `message.updated` event may carry: the fields of a message as
+ * a conversation's history shows it (GET /v1/conversations/:id/messages) that the inbox's thread
+ * renders, so an open thread shows it without a GET /v1/messages/:id. Media is described, never
+ * included (its file is GET /v1/messages/:id/media); the body is at most
+ * REALTIME_MESSAGE_MAX_BODY_BYTES. The stream is per tenant and readable by every user of the
+ * tenant, who can read the same message through the API.
+ */
+export const realtimeMessageSchema = z.strictObject({
+  id: uuid,
+  conversationId: uuid,
+  direction: z.enum(['inbound', 'outbound']),
+  status: messageStatus,
+  failureReason: z.string().max(1000).nullable(),
+  type: z.enum([
+    'text',
+    'image',
+    'video',
+    'audio',
+    'document',
+    'sticker',
+    'location',
+    'contact',
+    'reaction',
+    'template',
+    'unsupported',
+    'call',
+  ]),
+  body: z
+    .string()
+    .nullable()
+    .refine((b) => b === null || utf8Bytes(b) <= REALTIME_MESSAGE_MAX_BODY_BYTES, {
+      error: `must be at most ${REALTIME_MESSAGE_MAX_BODY_BYTES} bytes (longer messages are fetched)`,
+    }),
+  /** For reactions: the emoji ('' when removed); the target is replyToMessageId. */
+  reaction: z.string().max(64).nullable(),
+  media: z
+    .strictObject({
+      mimeType: z.string().max(255).nullable(),
+      fileName: z.string().max(1024).nullable(),
+      sizeBytes: z.number().int().nonnegative().nullable(),
+      /** Whether the file is in storage yet (GET /v1/messages/:id/media). */
+      available: z.boolean(),
+    })
+    .nullable(),
+  replyToMessageId: uuid.nullable(),
+  createdAt: z.iso.datetime(),
+});
+export type RealtimeMessage = z.infer<typeof realtimeMessageSchema>;
+
+/**
+ * `message` when it fits an event (its body at most REALTIME_MESSAGE_MAX_BODY_BYTES), else
+ * undefined: the event then carries ids only and clients fetch the message.
+ */
+export function realtimeMessage(message: RealtimeMessage): RealtimeMessage | undefined {
+  return message.body !== null && utf8Bytes(message.body) > REALTIME_MESSAGE_MAX_BODY_BYTES
+    ? undefined
+    : message;
+}
+
+/**
+ * A realtime event. Events carry ids and the few fields a list needs to re-render; message events
+ * may also carry the message (`realtimeMessageSchema`: bounded, media by reference), which clients
+ * render instead of fetching it. Without it, clients fetch what they show.
  */
 export const realtimeEventSchema = z.discriminatedUnion('type', [
   z.strictObject({
@@ -225,6 +298,7 @@ export const realtimeEventSchema = z.discriminatedUnion('type', [
       conversationId: uuid,
       sessionId: uuid,
       direction: z.enum(['inbound', 'outbound']),
+      message: realtimeMessageSchema.optional(),
     }),
   }),
   z.strictObject({
@@ -235,6 +309,7 @@ export const realtimeEventSchema = z.discriminatedUnion('type', [
       conversationId: uuid,
       status: messageStatus,
       reason: z.string().optional(),
+      message: realtimeMessageSchema.optional(),
     }),
   }),
   z.strictObject({

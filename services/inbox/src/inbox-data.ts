@@ -12,6 +12,10 @@ import {
   type Session,
   sessionSchema,
 } from './api/schemas.ts';
+import { statusAdvances } from './format.ts';
+
+/** How many messages carried by realtime events are kept for `message(id)`. */
+const CARRIED_KEPT = 200;
 
 /**
  * What several screens show about the same rows: contacts, each conversation's last message,
@@ -22,6 +26,8 @@ export class InboxData {
   private readonly contacts = new Map<string, Contact | null>();
   private readonly previews = new Map<string, Message | null>();
   private readonly pending = new Map<string, Promise<unknown>>();
+  /** The latest messages realtime events carried, oldest first (at most CARRIED_KEPT). */
+  private readonly carried = new Map<string, Message>();
   private members: Member[] | undefined;
   private sessions: Session[] | undefined;
   private readonly listeners = new Set<() => void>();
@@ -102,6 +108,8 @@ export class InboxData {
 
   /** One message (shared by the list and the thread when an event names it). */
   message(id: string): Promise<Message> {
+    const carried = this.carried.get(id);
+    if (carried) return Promise.resolve(carried);
     return this.once(`message:${id}`, async () => {
       const message = await this.client.request('GET', `/v1/messages/${id}`, messageSchema);
       this.notePreview(message);
@@ -141,6 +149,23 @@ export class InboxData {
 
   /** Keeps cached rows current from the stream. */
   observe(event: RealtimeEvent): void {
+    if ((event.type === 'message.created' || event.type === 'message.updated') && event.data.message) {
+      // The event carries the message: `message(id)` answers it without a request.
+      const message = event.data.message;
+      this.carried.delete(message.id);
+      this.carried.set(message.id, message);
+      if (this.carried.size > CARRIED_KEPT) this.carried.delete(this.carried.keys().next().value!);
+      this.notePreview(message);
+    } else if (event.type === 'message.updated') {
+      // A status-only update keeps a carried copy current, so `message(id)` never answers it stale.
+      const kept = this.carried.get(event.data.messageId);
+      if (kept && statusAdvances(kept.status, event.data.status))
+        this.carried.set(kept.id, {
+          ...kept,
+          status: event.data.status,
+          failureReason: event.data.reason ?? kept.failureReason ?? null,
+        });
+    }
     if (event.type === 'session.state' && this.sessions) {
       this.sessions = this.sessions.map((s) =>
         s.id === event.data.sessionId

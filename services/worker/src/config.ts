@@ -3,6 +3,8 @@ import {
   boolean,
   type ConfigOf,
   databaseConfigSchema,
+  databasePoolConfigSchema,
+  databasePoolSettings,
   defineConfig,
   duration,
   integer,
@@ -34,6 +36,9 @@ export const workerConfigSchema = defineConfig(
       .describe('Service name on logs, metrics and traces.'),
   }),
   databaseConfigSchema,
+  // DATABASE_POOL_SIZE, DATABASE_POOL_TIMEOUT, DATABASE_STATEMENT_TIMEOUT: the API's names and
+  // defaults (DATABASE_SEARCH_CONCURRENCY is read and checked too, but the worker runs no searches).
+  databasePoolConfigSchema,
   redisConfigSchema,
   tenantConfigSchema,
   // MEDIA_STORAGE, MEDIA_DIR, S3_*: the same names the API reads, so both use one store.
@@ -128,3 +133,13 @@ export const workerConfigSchema = defineConfig(
 
 /** The parsed worker configuration. */
 export type WorkerConfig = ConfigOf<typeof workerConfigSchema>;
+
+/** The worker's Postgres pool as createDb() takes it: its size and timeouts from the config. */
+export function workerPoolSettings(config: WorkerConfig): {
+  maxConnections: number;
+  poolTimeoutMs: number;
+  statementTimeoutMs: number;
+} {
+  const { maxConnections, poolTimeoutMs, statementTimeoutMs } = databasePoolSettings(config);
+  return { maxConnections, poolTimeoutMs, statementTimeoutMs };
+}

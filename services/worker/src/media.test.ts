@@ -221,8 +221,26 @@ describe("the worker's media downloads", () => {
         mediaSha256: createHash('sha256').update(jpeg).digest('hex'),
       });
       expect((await readFile(join(mediaDir, message.mediaStorageKey!))).equals(jpeg)).toBe(true);
+      // The event carries the message, its file now available (described, never its bytes).
       expect((await realtimeUpdatesFor(message.id)).map((e) => e.data)).toEqual([
-        { messageId: message.id, conversationId: message.conversationId, status: message.status },
+        {
+          messageId: message.id,
+          conversationId: message.conversationId,
+          status: message.status,
+          message: {
+            id: message.id,
+            conversationId: message.conversationId,
+            direction: 'inbound',
+            status: message.status,
+            failureReason: null,
+            type: 'image',
+            body: 'a foto',
+            reaction: null,
+            media: { mimeType: 'image/jpeg', fileName: null, sizeBytes: jpeg.length, available: true },
+            replyToMessageId: null,
+            createdAt: message.createdAt.toISOString(),
+          },
+        },
       ]);
     } finally {
       await p.stop();

@@ -21,7 +21,7 @@ import type { Redis } from 'ioredis';
 import { AwayReplier } from './away-replies.ts';
 import { CallHandler } from './calls.ts';
 import { channelOpener, cloudApiSessionIds } from './channels.ts';
-import type { WorkerConfig } from './config.ts';
+import { type WorkerConfig, workerPoolSettings } from './config.ts';
 import { type DeclaredSession, readDeclaredSessions, syncDeclaredSessions } from './declared-sessions.ts';
 import { pipelineMediaFromConfig } from './media.ts';
 import { MessagePipelines } from './pipelines.ts';
@@ -60,6 +60,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
   const db = createDb({
     databaseUrl: config.DATABASE_URL,
     applicationName: config.POD_NAME,
+    ...workerPoolSettings(config),
     onPoolError: (error) => logger.warn({ err: error }, 'idle database connection failed'),
   });
   const redis = createRedis({

@@ -5,7 +5,15 @@ import { createTestDatabase, redisNamespace, redisOptions, type TestDatabase } f
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { QUEUE_NAMES, queuePrefix, REALTIME_EVENT_FIELD, realtimeStreamKey } from '../contracts.ts';
+import {
+  QUEUE_NAMES,
+  queuePrefix,
+  REALTIME_EVENT_FIELD,
+  REALTIME_MESSAGE_MAX_BODY_BYTES,
+  type RealtimeEvent,
+  realtimeEventSchema,
+  realtimeStreamKey,
+} from '../contracts.ts';
 import { eventually, inboundMessage, seedTenant } from '../testing/fixtures.ts';
 import { storeInbound } from './messages.ts';
 import { InboundPipeline, type InboundPipelineOptions } from './pipeline.ts';
@@ -167,6 +175,79 @@ describe('inbound group commit', () => {
     } finally {
       await mediaQueue.close();
     }
+  });
+
+  it('carries each created message in its event, as the history shows it, unless its body is over the bound', async () => {
+    const cy = { pn: '4915200000031', pushName: 'Cy' };
+    const long = 'ü'.repeat(REALTIME_MESSAGE_MAX_BODY_BYTES / 2 + 1); // 2 bytes each: over the bound
+    const messages = [
+      inboundMessage(sessionId, 'RT-1', cy),
+      inboundMessage(sessionId, 'RT-2', cy, {
+        type: 'document',
+        caption: 'the contract',
+        media: {
+          mimetype: 'application/pdf',
+          size: 2048,
+          fileName: 'contract.pdf',
+          download: { provider: 'baileys', data: 'y' },
+        },
+      }),
+      inboundMessage(sessionId, 'RT-3', cy, { type: 'text', text: long }),
+      inboundMessage(sessionId, 'RT-4', cy, { type: 'reaction', targetId: 'RT-1', emoji: '🎉' }),
+    ];
+    batches.length = 0;
+    await Promise.all(messages.map((m) => pipeline.handleMessage(m)));
+    expect(batches).toEqual([{ size: 4, outcome: 'committed' }]);
+
+    const rows = await withTenant(db, tenantId, (tx) =>
+      tx.message.findMany({
+        where: { providerMessageId: { startsWith: 'RT-' } },
+        orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      }),
+    );
+    const entries = await redis.xrange(realtimeStreamKey(keyPrefix), '-', '+');
+    const events = new Map<string, Extract<RealtimeEvent, { type: 'message.created' }>>();
+    for (const [, fields] of entries) {
+      // Each event as the stream holds it validates against the contract.
+      const event = realtimeEventSchema.parse(JSON.parse(fields[fields.indexOf(REALTIME_EVENT_FIELD) + 1]!));
+      if (event.type === 'message.created') events.set(event.data.messageId, event);
+    }
+    const [rt1, rt2, rt3, rt4] = rows;
+    expect(events.get(rt1!.id)!.data.message).toEqual({
+      id: rt1!.id,
+      conversationId: rt1!.conversationId,
+      direction: 'inbound',
+      status: 'delivered',
+      failureReason: null,
+      type: 'text',
+      body: 'hello RT-1',
+      reaction: null,
+      media: null,
+      replyToMessageId: null,
+      // The row's own created_at, as the API shows it.
+      createdAt: rt1!.createdAt.toISOString(),
+    });
+    // Media by reference: what it is and whether it is stored yet, never its bytes.
+    expect(events.get(rt2!.id)!.data.message).toMatchObject({
+      type: 'document',
+      body: 'the contract',
+      media: { mimeType: 'application/pdf', fileName: 'contract.pdf', sizeBytes: 2048, available: false },
+      createdAt: rt2!.createdAt.toISOString(),
+    });
+    // Over the bound: ids only, and the client fetches it.
+    expect(rt3!.body).toBe(long);
+    expect(events.get(rt3!.id)!.data).toEqual({
+      messageId: rt3!.id,
+      conversationId: rt3!.conversationId,
+      sessionId,
+      direction: 'inbound',
+    });
+    expect(events.get(rt4!.id)!.data.message).toMatchObject({
+      type: 'reaction',
+      reaction: '🎉',
+      replyToMessageId: rt1!.id,
+      createdAt: rt4!.createdAt.toISOString(),
+    });
   });
 
   it('stores a batch that fails one message per transaction: a poison message fails alone', async () => {

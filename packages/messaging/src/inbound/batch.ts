@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ContactRef, InboundMessage } from '@switchboard/channels';
 import { type Db, type TenantTx, withTenant } from '@switchboard/db';
+import { type RealtimeMessage, realtimeMessage } from '../contracts.ts';
 import { type OutboxEffect, outboxPayloadSchemas } from '../outbox/entries.ts';
 import { subscriptionMatches } from '../webhooks/enqueue.ts';
 import {
@@ -107,6 +108,38 @@ interface OutboxRow {
   kind: string;
   payload: string;
   traceparent: string | null;
+  /**
+   * For a `message.created` carrying its message: the message's 1-based position in the batch's
+   * rows, whose created_at (set by the INSERT) replaces the payload's `data.message.createdAt`.
+   */
+  messageN: number | null;
+}
+
+const MEDIA_TYPES = new Set(['image', 'video', 'audio', 'document', 'sticker']);
+
+/** The message a row's `message.created` carries (as the history shows it), if it fits an event. */
+function eventMessage(row: MessageRow, at: Date): RealtimeMessage | undefined {
+  return realtimeMessage({
+    id: row.id,
+    conversationId: row.conversationId,
+    direction: row.direction,
+    status: row.status,
+    failureReason: null,
+    type: row.type as RealtimeMessage['type'],
+    body: row.body,
+    reaction: row.reaction,
+    media: MEDIA_TYPES.has(row.type)
+      ? {
+          mimeType: row.mediaMimeType,
+          fileName: row.mediaFileName,
+          sizeBytes: row.mediaSizeBytes === null ? null : Number(row.mediaSizeBytes),
+          available: false,
+        }
+      : null,
+    replyToMessageId: row.replyToMessageId,
+    // Replaced by the row's created_at in the INSERT (insertMessagesAndEffects).
+    createdAt: at.toISOString(),
+  });
 }
 
 /** A lock of the batch was held by another transaction (mode `try`): the batch runs again, waiting. */
@@ -313,6 +346,8 @@ async function storeBatch(
           deliveryIds.push(id);
           deliveries.push({ id, subscriptionId: subscription.id, eventId, type, payload: event });
         }
+        rows[i]!.conversationId = conversationId;
+        const carried = eventMessage(rows[i]!, at);
         const effects: OutboxEffect[] = [
           {
             kind: 'realtime.event',
@@ -324,6 +359,7 @@ async function storeBatch(
                 conversationId,
                 sessionId: message.sessionId,
                 direction: message.fromMe ? 'outbound' : 'inbound',
+                ...(carried ? { message: carried } : {}),
               },
             },
           },
@@ -344,10 +380,10 @@ async function storeBatch(
             kind: effect.kind,
             payload: JSON.stringify(outboxPayloadSchemas[effect.kind].parse(effect.payload)),
             traceparent: traceparents.get(message) ?? null,
+            messageN: effect.kind === 'realtime.event' && carried ? i + 1 : null,
           });
         }
         outboxIdsOf.set(messageId, ids);
-        rows[i]!.conversationId = conversationId;
       }
       await insertMessagesAndEffects(tx, tenantId, epoch, rows, deliveries, outbox);
 
@@ -479,10 +515,18 @@ async function insertMessagesAndEffects(
       RETURNING 1
     ), o AS (
       INSERT INTO outbox (id, tenant_id, kind, payload, traceparent)
-      SELECT v.id, ${tenantId}::uuid, v.kind, v.payload::jsonb, v.traceparent
+      SELECT v.id, ${tenantId}::uuid, v.kind,
+             -- A carried message gets its row's created_at, as the API shows it (milliseconds, UTC).
+             CASE WHEN v.message_n IS NULL THEN v.payload::jsonb
+                  ELSE jsonb_set(v.payload::jsonb, '{data,message,createdAt}',
+                         to_jsonb(to_char((base.at + (v.message_n - 1) * interval '1 microsecond') AT TIME ZONE 'UTC',
+                                          'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+             END,
+             v.traceparent
         FROM unnest(${outbox.map((o) => o.id)}::uuid[], ${outbox.map((o) => o.kind)}::text[],
-                    ${outbox.map((o) => o.payload)}::text[], ${outbox.map((o) => o.traceparent)}::text[])
-             WITH ORDINALITY AS v(id, kind, payload, traceparent, n)
+                    ${outbox.map((o) => o.payload)}::text[], ${outbox.map((o) => o.traceparent)}::text[],
+                    ${outbox.map((o) => o.messageN)}::int[])
+             WITH ORDINALITY AS v(id, kind, payload, traceparent, message_n, n), base
        ORDER BY v.n
       RETURNING 1
     )

@@ -9,8 +9,10 @@ import {
   type TenantTx,
   withTenant,
 } from '@switchboard/db';
+import type { RealtimeMessage } from '../contracts.ts';
 import { geoUri } from '../geo-uri.ts';
 import { type OutboxEffect, writeOutbox } from '../outbox/entries.ts';
+import { REALTIME_MESSAGE_COLUMNS, realtimeMessageOf } from '../realtime-message.ts';
 import { createWebhookDeliveries } from '../webhooks/enqueue.ts';
 import { upsertContact, upsertConversation } from './identities.ts';
 import { INBOUND_TX, lock } from './transaction.ts';
@@ -120,6 +122,7 @@ async function inboundEffects(
   messageId: string,
   conversationId: string,
   hasMedia: boolean,
+  carried: RealtimeMessage | undefined,
 ): Promise<OutboxEffect[]> {
   const effects: OutboxEffect[] = [
     {
@@ -132,6 +135,7 @@ async function inboundEffects(
           conversationId,
           sessionId: message.sessionId,
           direction: message.fromMe ? 'outbound' : 'inbound',
+          ...(carried ? { message: carried } : {}),
         },
       },
     },
@@ -252,7 +256,7 @@ export async function storeInbound(
           epoch,
           ...(message.fromMe ? { sentAt: message.timestamp } : { deliveredAt: message.timestamp }),
         },
-        select: { id: true },
+        select: REALTIME_MESSAGE_COLUMNS,
       });
       const outboxIds = [
         ...mergeOutboxIds,
@@ -266,6 +270,7 @@ export async function storeInbound(
             created.id,
             conversationId,
             columns.media !== undefined,
+            realtimeMessageOf(created),
           ),
         )),
       ];

@@ -5,6 +5,7 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { mediaDownloadJobSchema, publishRealtimeEvent, QUEUE_NAMES, queuePrefix } from '../contracts.ts';
+import { REALTIME_MESSAGE_COLUMNS, realtimeMessageOf } from '../realtime-message.ts';
 import { DEFAULT_ALLOWED_MEDIA_TYPES } from './allowed-types.ts';
 import type { MediaStorage } from './storage.ts';
 
@@ -232,16 +233,24 @@ export class MediaDownloadWorker {
       tx.message.update({
         where: { id: messageId },
         data: { mediaStorageKey: key, mediaSizeBytes: BigInt(sizeBytes), mediaSha256: sha256 },
-        select: { conversationId: true, status: true },
+        select: REALTIME_MESSAGE_COLUMNS,
       }),
     );
-    if (this.options.publishRealtime ?? true)
+    if (this.options.publishRealtime ?? true) {
+      // Carries the message, its media now available, so an open thread offers the file at once.
+      const message = realtimeMessageOf(updated);
       // Best effort: the row is the truth; an inbox that misses this sees the file on its next load.
       await publishRealtimeEvent(this.options.connection, this.options.keyPrefix, {
         type: 'message.updated',
         at: new Date().toISOString(),
-        data: { messageId, conversationId: updated.conversationId, status: updated.status },
+        data: {
+          messageId,
+          conversationId: updated.conversationId,
+          status: updated.status,
+          ...(message ? { message } : {}),
+        },
       }).catch((error: unknown) => this.options.onError?.(error, { jobId: job.id, what: 'realtime event' }));
+    }
     return 'stored';
   }
 }

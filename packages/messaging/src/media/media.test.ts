@@ -14,6 +14,7 @@ import {
   queuePrefix,
   REALTIME_EVENT_FIELD,
   type RealtimeEvent,
+  realtimeEventSchema,
   realtimeStreamKey,
 } from '../contracts.ts';
 import { InboundPipeline } from '../inbound/pipeline.ts';
@@ -176,6 +177,14 @@ describe('MediaDownloadWorker', () => {
       .filter((e) => e.type === 'message.updated' && e.data.messageId === id);
     expect(updates).toHaveLength(1);
     expect(updates[0]?.data).toMatchObject({ messageId: id, status: expect.any(String) });
+    // It carries the message, its file now available (described, never its bytes), per the contract.
+    expect(realtimeEventSchema.parse(updates[0]).data).toMatchObject({
+      message: {
+        id,
+        type: 'image',
+        media: { mimeType: 'image/jpeg', sizeBytes: expect.any(Number), available: true },
+      },
+    });
   });
 
   it("fails for good, in one attempt, when the channel's fetcher says retrying cannot help", async () => {

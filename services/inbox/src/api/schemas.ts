@@ -224,7 +224,7 @@ export const contactExportSchema = z.object({
   messages: z.array(z.unknown()),
 });
 
-/** The realtime events (packages/messaging contracts: ids only, never bodies). */
+/** The realtime events (packages/messaging contracts: ids, and message events may carry the message). */
 export const realtimeEventSchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('message.created'),
@@ -234,6 +234,9 @@ export const realtimeEventSchema = z.discriminatedUnion('type', [
       conversationId: z.string(),
       sessionId: z.string(),
       direction: z.enum(['inbound', 'outbound']),
+      // The message itself when it fits an event (bounded body, media by reference): shown
+      // without fetching it.
+      message: messageSchema.optional(),
     }),
   }),
   z.object({
@@ -244,6 +247,7 @@ export const realtimeEventSchema = z.discriminatedUnion('type', [
       conversationId: z.string(),
       status: messageStatusSchema,
       reason: z.string().optional(),
+      message: messageSchema.optional(),
     }),
   }),
   z.object({

@@ -155,13 +155,21 @@ export function Thread(props: {
     () =>
       subscribe((event) => {
         if (event.type === 'message.created' && event.data.conversationId === conversation.id) {
-          data
-            .message(event.data.messageId)
-            .then((m) => insert([m]))
-            .catch(() => undefined);
+          // Shown from the event when it carries the message; fetched otherwise.
+          if (event.data.message) insert([event.data.message]);
+          else
+            data
+              .message(event.data.messageId)
+              .then((m) => insert([m]))
+              .catch(() => undefined);
           syncConversation(event.data.direction === 'inbound');
         } else if (event.type === 'message.updated' && event.data.conversationId === conversation.id) {
-          const { messageId, status, reason } = event.data;
+          const { messageId, status, reason, message: carried } = event.data;
+          // Carried (its content changed, e.g. its file is stored now): merged as a fetch would be.
+          if (carried) {
+            insert([carried]);
+            return;
+          }
           setMessages((current) => {
             const old = current.get(messageId);
             if (!old) {
