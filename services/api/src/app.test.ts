@@ -250,9 +250,12 @@ describe('tenant isolation', () => {
     // The realtime stream never ends, so inject cannot walk it; its isolation is tested in 'realtime'.
     for (const route of app.routeList.filter((r) => !r.public && !r.url.startsWith(STREAMING))) {
       const base = Object.keys(idFor).find((p) => route.url.startsWith(p) && route.url.includes(':id'));
-      if (route.url.includes(':id')) {
-        expect(base, `no tenant-B id for ${route.url}`).toBeDefined();
-        const url = route.url.replace(':id', idFor[base!]!).replace(':jobId', `send-${b.messageId}`);
+      if (route.url.includes('/:')) {
+        if (route.url.includes(':id')) expect(base, `no tenant-B id for ${route.url}`).toBeDefined();
+        const url = route.url
+          .replace(':id', base ? idFor[base]! : ':id')
+          .replace(':userId', b.users.viewer.id)
+          .replace(':jobId', `send-${b.messageId}`);
         const body = bodies[`${route.method} ${route.url}`];
         const res = await app.inject({
           method: route.method as 'GET',

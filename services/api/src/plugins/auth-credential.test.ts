@@ -30,6 +30,7 @@ describe('the credential check', () => {
       displayName: expect.any(String),
       role: 'agent',
       tenant: slugA,
+      locale: null,
     });
   });
 });
