@@ -172,6 +172,49 @@ describe('enrolment', () => {
   });
 });
 
+describe('a repeated start', () => {
+  it('answers the pending key again (at once or later), so the code of the key shown first confirms', async () => {
+    const member = await newMember('agent');
+    const token = (await login(member.email)).json().accessToken as string;
+    const [one, two] = await Promise.all([
+      post('/v1/auth/two-factor/enrol', {}, token),
+      post('/v1/auth/two-factor/enrol', {}, token),
+    ]);
+    expect([one.statusCode, two.statusCode]).toEqual([200, 200]);
+    const secret = (one.json() as { secret: string }).secret;
+    expect((two.json() as { secret: string }).secret).toBe(secret);
+    const again = await post('/v1/auth/two-factor/enrol', {}, token);
+    expect((again.json() as { secret: string }).secret).toBe(secret);
+    const rows = await withTenant(db, seeded.a.tenantId, (tx) =>
+      tx.twoFactorCredential.count({ where: { userId: member.id } }),
+    );
+    expect(rows).toBe(1);
+    const confirmed = await post('/v1/auth/two-factor/confirm', { code: codeAt(secret) }, token);
+    expect(confirmed.statusCode).toBe(200);
+    clock.now += STEP_MS;
+  });
+
+  it('replaces a pending key older than ten minutes', async () => {
+    const member = await newMember('agent');
+    const token = (await login(member.email)).json().accessToken as string;
+    const first = (await post('/v1/auth/two-factor/enrol', {}, token)).json() as { secret: string };
+    await withTenant(
+      db,
+      seeded.a.tenantId,
+      (tx) =>
+        tx.$executeRaw`UPDATE two_factor_credentials SET updated_at = now() - interval '11 minutes'
+                      WHERE user_id = ${member.id}::uuid`,
+    );
+    const second = (await post('/v1/auth/two-factor/enrol', {}, token)).json() as { secret: string };
+    expect(second.secret).not.toBe(first.secret);
+    const stale = await post('/v1/auth/two-factor/confirm', { code: codeAt(first.secret) }, token);
+    expect(stale.statusCode).toBe(400);
+    const confirmed = await post('/v1/auth/two-factor/confirm', { code: codeAt(second.secret) }, token);
+    expect(confirmed.statusCode).toBe(200);
+    clock.now += STEP_MS;
+  });
+});
+
 describe('the sign-in second step', () => {
   it('gives a challenge instead of tokens, and tokens for the challenge and a code', async () => {
     const member = await enrolled();

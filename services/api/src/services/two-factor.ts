@@ -312,8 +312,12 @@ export async function verifySignIn(
   return tokens;
 }
 
+/** How long a started, unconfirmed enrolment's key is answered again to a new start. */
+const PENDING_ENROLMENT_MS = 10 * 60_000;
+
 /**
- * Starts (or restarts) enrolment: a new secret, sealed and unconfirmed. Refused while two-factor
+ * Starts (or restarts) enrolment: a secret, sealed and unconfirmed (the pending one again when it
+ * was started less than PENDING_ENROLMENT_MS ago). Refused while two-factor
  * sign-in is on (disable it first) and without SEALING_KEYS.
  */
 export async function startEnrolment(
@@ -328,21 +332,32 @@ export async function startEnrolment(
       'two-factor sign-in is off: the API has no SEALING_KEYS to seal authenticator secrets with',
     );
   }
-  const secret = new OTPAuth.Secret({ size: 20 }).base32;
-  const email = await withTenant(ctx.db, member.tenantId, async (tx) => {
+  const fresh = new OTPAuth.Secret({ size: 20 }).base32;
+  const { email, secret } = await withTenant(ctx.db, member.tenantId, async (tx) => {
     const where = { tenantId_userId: { tenantId: member.tenantId, userId: member.userId } };
-    const existing = await tx.twoFactorCredential.findUnique({ where });
-    if (existing?.confirmedAt) {
+    const seal = (value: string) => keys.seal(value, TWO_FACTOR_SECRET_PURPOSE) as Uint8Array<ArrayBuffer>;
+    // Two starts at once (two tabs, a repeated request) end on one row: the second insert waits
+    // for the first and does nothing, and both answer the same pending key.
+    await tx.twoFactorCredential.createMany({
+      data: [{ tenantId: member.tenantId, userId: member.userId, secretCiphertext: seal(fresh) }],
+      skipDuplicates: true,
+    });
+    await lockCredential(tx, member);
+    const row = await tx.twoFactorCredential.findUniqueOrThrow({ where });
+    if (row.confirmedAt) {
       throw new ApiError('conflict', 'two-factor sign-in is already on; disable it to enrol again');
     }
     const user = await tx.user.findUniqueOrThrow({ where: { id: member.userId } });
-    const secretCiphertext = keys.seal(secret, TWO_FACTOR_SECRET_PURPOSE) as Uint8Array<ArrayBuffer>;
-    await tx.twoFactorCredential.upsert({
+    // A pending key started within PENDING_ENROLMENT_MS is answered again, so a second start
+    // never invalidates a code already scanned; an older one is replaced.
+    if (Date.now() - row.updatedAt.getTime() < PENDING_ENROLMENT_MS) {
+      return { email: user.email, secret: keys.open(row.secretCiphertext, TWO_FACTOR_SECRET_PURPOSE) };
+    }
+    await tx.twoFactorCredential.update({
       where,
-      create: { tenantId: member.tenantId, userId: member.userId, secretCiphertext },
-      update: { secretCiphertext, lastUsedStep: null, recoveryCodeHashes: [] },
+      data: { secretCiphertext: seal(fresh), lastUsedStep: null, recoveryCodeHashes: [] },
     });
-    return user.email;
+    return { email: user.email, secret: fresh };
   });
   const otpauthUri = totpOf(secret, `${email} (${member.slug})`).toString();
   const svg = await QRCode.toString(otpauthUri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
