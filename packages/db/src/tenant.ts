@@ -64,13 +64,29 @@ export async function ensureTenant(db: Db, identity: TenantIdentity): Promise<st
   if (identity.displayName.trim() === '') {
     throw new DbInputError('displayName', 'a non-empty name', identity.displayName);
   }
-  await withTenant(
-    db,
-    id,
-    (tx) =>
-      tx.$executeRaw`INSERT INTO tenants (id, slug, display_name) VALUES (${id}::uuid, ${identity.slug}, ${identity.displayName})
-      ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, updated_at = now()
-      WHERE tenants.display_name IS DISTINCT FROM EXCLUDED.display_name`,
-  );
+  const upsert = () =>
+    withTenant(
+      db,
+      id,
+      (tx) =>
+        tx.$executeRaw`INSERT INTO tenants (id, slug, display_name) VALUES (${id}::uuid, ${identity.slug}, ${identity.displayName})
+        ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, updated_at = now()
+        WHERE tenants.display_name IS DISTINCT FROM EXCLUDED.display_name`,
+    );
+  try {
+    await upsert();
+  } catch (error) {
+    // ON CONFLICT covers its arbiter (id) only: a replica inserting the same row at the same
+    // moment can make this one's insert hit the slug's unique index first (23505). That row is
+    // committed now, so the second try takes the id's conflict path.
+    if (!isUniqueViolation(error)) throw error;
+    await upsert();
+  }
   return id;
+}
+
+/** Whether `error` is Postgres' unique_violation (23505) as a raw Prisma statement reports it. */
+function isUniqueViolation(error: unknown): boolean {
+  const meta = (error as { meta?: { code?: unknown; driverAdapterError?: unknown } }).meta;
+  return meta?.code === '23505' || /\b23505\b/.test(String((error as Error)?.message ?? ''));
 }
