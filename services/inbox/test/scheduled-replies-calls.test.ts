@@ -98,7 +98,7 @@ async function expectOneRefusal(watched: WatchedPage, path: RegExp): Promise<voi
 async function openConversation(page: Page) {
   await page.getByRole('link', { name: 'Inbox' }).click();
   await page.getByRole('link', { name: /^Zoe Later/ }).click();
-  await page.getByText('Can you remind me tomorrow?').waitFor();
+  await page.getByRole('region', { name: 'Thread' }).getByText('Can you remind me tomorrow?').waitFor();
 }
 
 type Scheduled = { id: string; status: string; sendAt: string; content: unknown };
@@ -158,7 +158,7 @@ describe('scheduled messages, quick replies and call handling', () => {
     await all.getByText(text).waitFor();
     await screenshot(page, 'scheduled');
     await all.getByRole('button', { name: 'Open conversation' }).click();
-    await page.getByText('Can you remind me tomorrow?').waitFor();
+    await page.getByRole('region', { name: 'Thread' }).getByText('Can you remind me tomorrow?').waitFor();
 
     // Cancelled in the thread: gone from the list, and cancelled in the API.
     await pending.getByRole('button', { name: /^Cancel the message scheduled for / }).click();

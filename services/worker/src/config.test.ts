@@ -30,10 +30,10 @@ function load(env: Record<string, string>) {
 }
 
 describe("the worker's database pool", () => {
-  it('defaults to the same pool as the API: 10 connections, 2s to get one, 5s per statement', async () => {
+  it('defaults to the same pool as the API: 10 connections, 5s to get one, 5s per statement', async () => {
     expect(workerPoolSettings(await load({}))).toEqual({
       maxConnections: 10,
-      poolTimeoutMs: 2_000,
+      poolTimeoutMs: 5_000,
       statementTimeoutMs: 5_000,
     });
   });
