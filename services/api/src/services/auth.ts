@@ -153,18 +153,11 @@ export async function login(
   const rehash = needsRehash(stored, ctx.scrypt) ? await hashPassword(input.password, ctx.scrypt) : undefined;
   const secondStep = await twoFactorStepFor(ctx, tenant, user.id);
   const answer = await withTenant(ctx.db, tenant.id, async (tx) => {
-    await tx.user.update({
-      where: { id: user.id },
-      // Signed in only after the second step (verifySignIn records it then).
-      data: {
-        ...(secondStep ? {} : { lastLoginAt: new Date() }),
-        ...(rehash ? { passwordHash: rehash } : {}),
-      },
-    });
-    if (secondStep) return secondStep;
-    const sessionId = randomUUID();
-    await startSession(tx, request, { id: sessionId, tenantId: tenant.id, userId: user.id });
-    return await issueTokens(ctx, tenant, user.id, sessionId, tx);
+    if (rehash) await tx.user.update({ where: { id: user.id }, data: { passwordHash: rehash } });
+    // With a second step, the sign-in is completed by it (verifySignIn, or the policy's enrolment).
+    return (
+      secondStep ?? (await completeSignIn(ctx, request, tx, { tenant, userId: user.id, method: 'password' }))
+    );
   });
   if (!secondStep) noteNewSignIn(ctx, request, { tenantId: tenant.id, userId: user.id });
   return answer;
