@@ -83,9 +83,12 @@ describe('single sign-on in the inbox', () => {
     // Provisioned as an agent, named by the provider.
     await expect(page.locator('.me').textContent()).resolves.toBe('Grace');
     await screenshot(page, 'sso-signed-in');
+    // The list has loaded before the reload, which would otherwise abort its request.
+    await page.getByText('No conversations').waitFor();
     // A reload keeps the session (the refresh token, as after a password sign-in).
     await page.reload();
     await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    await page.getByText('No conversations').waitFor();
   });
 
   it('shows why the provider’s answer was refused, on the callback page', async () => {
