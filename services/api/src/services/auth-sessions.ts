@@ -6,7 +6,7 @@
 // re-check after the write ends its open streams with `session_ended`.
 import { Prisma, type TenantTx, tenantQuery, withTenant } from '@switchboard/db';
 import type { FastifyRequest } from 'fastify';
-import { audit } from '../audit.ts';
+import { audit, recordAudit } from '../audit.ts';
 import { MAX_USER_AGENT_LENGTH, parseUserAgent } from '../auth/user-agent.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
@@ -54,16 +54,13 @@ export async function startSession(
       ip: request.ip,
     },
   });
-  await tx.auditLogEntry.create({
-    data: {
-      tenantId: session.tenantId,
-      actorType: 'user',
-      actorId: session.userId,
-      action: 'auth.sign_in',
-      targetType: 'auth_session',
-      targetId: session.id,
-      metadata: { method: session.method ?? 'password', ip: request.ip, ...device },
-    },
+  await recordAudit(tx, {
+    tenantId: session.tenantId,
+    actorType: 'user',
+    actorId: session.userId,
+    action: 'auth.sign_in',
+    target: { type: 'auth_session', id: session.id },
+    metadata: { method: session.method ?? 'password', ip: request.ip, ...device },
   });
 }
 

@@ -17,6 +17,7 @@ import type { SealingKeyring } from '@switchboard/secrets';
 import type { FastifyRequest } from 'fastify';
 import * as OTPAuth from 'otpauth';
 import QRCode from 'qrcode';
+import { recordAudit } from '../audit.ts';
 import { hashCredential } from '../auth/tokens.ts';
 import type { ApiContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
@@ -118,16 +119,13 @@ async function auditAs(
   action: string,
   metadata: Record<string, string | number> = {},
 ): Promise<void> {
-  await tx.auditLogEntry.create({
-    data: {
-      tenantId: member.tenantId,
-      actorType: 'user',
-      actorId: member.userId,
-      action,
-      targetType: 'user',
-      targetId: member.userId,
-      metadata,
-    },
+  await recordAudit(tx, {
+    tenantId: member.tenantId,
+    actorType: 'user',
+    actorId: member.userId,
+    action,
+    target: { type: 'user', id: member.userId },
+    metadata,
   });
 }
 
@@ -527,16 +525,13 @@ export async function setSecurityPolicy(
       update: { requireTwoFactorForAdmins: input.requireTwoFactorForAdmins },
     });
     if (before !== input.requireTwoFactorForAdmins) {
-      await tx.auditLogEntry.create({
-        data: {
-          tenantId: member.tenantId,
-          actorType: 'user',
-          actorId: member.userId,
-          action: 'two_factor.policy_changed',
-          targetType: 'tenant',
-          targetId: member.tenantId,
-          metadata: { requireTwoFactorForAdmins: input.requireTwoFactorForAdmins },
-        },
+      await recordAudit(tx, {
+        tenantId: member.tenantId,
+        actorType: 'user',
+        actorId: member.userId,
+        action: 'two_factor.policy_changed',
+        target: { type: 'tenant', id: member.tenantId },
+        metadata: { requireTwoFactorForAdmins: input.requireTwoFactorForAdmins },
       });
     }
   });

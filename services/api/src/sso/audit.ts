@@ -1,4 +1,5 @@
 import { type Prisma, type TenantTx, tenantIdForSlug, withTenant } from '@switchboard/db';
+import { recordAudit } from '../audit.ts';
 import type { ApiContext } from '../context.ts';
 
 /** Appends an audit entry of SSO sign-in (the actor is the member, or the system before one is known). */
@@ -10,15 +11,14 @@ export async function recordSso(
   tx?: TenantTx,
 ): Promise<void> {
   const tenantId = tenantIdForSlug(ctx.defaultTenant);
-  const data = {
+  const entry = {
     tenantId,
     actorType: userId ? ('user' as const) : ('system' as const),
     actorId: userId ?? null,
     action,
-    targetType: userId ? 'user' : 'tenant',
-    targetId: userId ?? tenantId,
+    target: { type: userId ? 'user' : 'tenant', id: userId ?? tenantId },
     metadata,
   };
-  if (tx) await tx.auditLogEntry.create({ data });
-  else await withTenant(ctx.db, tenantId, (t) => t.auditLogEntry.create({ data }));
+  if (tx) await recordAudit(tx, entry);
+  else await withTenant(ctx.db, tenantId, (t) => recordAudit(t, entry));
 }
