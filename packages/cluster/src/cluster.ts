@@ -2,7 +2,15 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { ensureControlPlaneBinaries, findOnPath, kubeRequest, run } from '@switchboard/envtest';
+import {
+  CertificateAuthority,
+  type CertificateRequest,
+  ensureControlPlaneBinaries,
+  findOnPath,
+  kubeRequest,
+  rsaKeyPair,
+  run,
+} from '@switchboard/envtest';
 import { apply, corednsManifests, kubeRouterManifests, traefikManifests } from './addons.ts';
 import { type ClusterBinaries, ensureClusterBinaries } from './binaries.ts';
 import {
@@ -25,7 +33,6 @@ import { ClusterError } from './errors.ts';
 import { ensureClusterImageArchives, importImages } from './images.ts';
 import { checkAddressSpace, ensureBridge, ensureEgressGuard, NETWORK, NODE_NAME, PORTS } from './network.ts';
 import { type ClusterEnv, clusterDir } from './paths.ts';
-import { ClusterCa, serviceAccountKeyPair } from './pki.ts';
 import { type DaemonSpec, logTail, runningPid, startDaemon, stopDaemon } from './processes.ts';
 import {
   type ClusterOptions,
@@ -71,15 +78,15 @@ async function checkPreconditions(env: ClusterEnv): Promise<void> {
 
 async function writePki(paths: Layout): Promise<void> {
   await mkdir(paths.pki, { recursive: true, mode: 0o700 });
-  const ca = await ClusterCa.create('switchboard-cluster-ca');
-  const sa = await serviceAccountKeyPair();
+  const ca = await CertificateAuthority.create('switchboard-cluster-ca', 365);
+  const sa = await rsaKeyPair();
   const write = (path: string, text: string, secret = false) =>
     writeFile(path, text, secret ? { mode: 0o600 } : {});
   await write(paths.caCert, ca.cert);
   await write(paths.caKey, ca.key, true);
   await write(paths.saPub, sa.publicKey);
   await write(paths.saKey, sa.privateKey, true);
-  const issue = async (name: string, request: Parameters<ClusterCa['issue']>[0]) => {
+  const issue = async (name: string, request: CertificateRequest) => {
     const pair = await ca.issue(request);
     await write(paths.cert(name), pair.cert);
     await write(paths.key(name), pair.key, true);

@@ -10,6 +10,20 @@ export interface CertificateAndKey {
   key: string;
 }
 
+/** A PEM (SPKI) public key and its PEM (PKCS#1) private key. */
+export interface RsaKeyPair {
+  publicKey: string;
+  privateKey: string;
+}
+
+/** What one certificate is for: a client (CN = user, O = groups), a server (names), or both. */
+export interface CertificateRequest {
+  commonName: string;
+  organizations?: string[];
+  client?: boolean;
+  server?: { dnsNames: string[]; ipAddresses: string[] };
+}
+
 /** Everything kube-apiserver and its admin client need for TLS and service-account tokens. */
 export interface ControlPlaneCertificates {
   /** Signs the serving certificate and the client certificates (--client-ca-file). */
@@ -18,7 +32,7 @@ export interface ControlPlaneCertificates {
   /** A client certificate for user `admin` in group system:masters (cluster-admin through RBAC's bootstrap binding). */
   admin: CertificateAndKey;
   /** RSA key pair that signs and verifies service-account tokens. */
-  serviceAccount: { publicKey: string; privateKey: string };
+  serviceAccount: RsaKeyPair;
 }
 
 /** Options for the generated certificates. */
@@ -29,14 +43,12 @@ export interface CertificateOptions {
   ipAddresses: string[];
 }
 
-interface RsaPem {
-  publicKey: string;
-  privateKey: string;
-}
-
-// Keys come from node:crypto (OpenSSL, on the thread pool, fast); node-forge only assembles and
-// signs the X.509 structures, which node:crypto cannot create.
-function rsaKey(): Promise<RsaPem> {
+/**
+ * A 2048-bit RSA key pair (also what signs and verifies service-account tokens). Keys come from
+ * node:crypto (OpenSSL, on the thread pool, fast); node-forge only assembles and signs the X.509
+ * structures, which node:crypto cannot create.
+ */
+export function rsaKeyPair(): Promise<RsaKeyPair> {
   return generateKeyPair('rsa', {
     modulusLength: 2048,
     publicKeyEncoding: { type: 'spki', format: 'pem' },
@@ -51,84 +63,96 @@ function serialNumber(): string {
   return bytes.toString('hex');
 }
 
-interface CertificateSpec {
-  subject: forge.pki.CertificateField[];
-  key: RsaPem;
-  issuer?: { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey };
-  extensions: object[];
-}
+const DAY_MS = 24 * 60 * 60_000;
 
-function sign(spec: CertificateSpec): forge.pki.Certificate {
+function newCertificate(key: RsaKeyPair, validForMs: number): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(spec.key.publicKey);
+  cert.publicKey = forge.pki.publicKeyFromPem(key.publicKey);
   cert.serialNumber = serialNumber();
   // Back-dated an hour so a slightly skewed clock does not make a fresh certificate "not yet valid".
   cert.validity.notBefore = new Date(Date.now() - 60 * 60_000);
-  cert.validity.notAfter = new Date(Date.now() + 7 * 24 * 60 * 60_000);
-  cert.setSubject(spec.subject);
-  cert.setIssuer(spec.issuer ? spec.issuer.cert.subject.attributes : spec.subject);
-  cert.setExtensions([...spec.extensions, { name: 'subjectKeyIdentifier' }]);
-  const signingKey = spec.issuer?.key ?? forge.pki.privateKeyFromPem(spec.key.privateKey);
-  cert.sign(signingKey, forge.md.sha256.create());
+  cert.validity.notAfter = new Date(Date.now() + validForMs);
   return cert;
+}
+
+/** A certificate authority that signs serving and client certificates for Kubernetes components. */
+export class CertificateAuthority {
+  readonly cert: string;
+  readonly key: string;
+  readonly #cert: forge.pki.Certificate;
+  readonly #key: forge.pki.rsa.PrivateKey;
+  readonly #validForMs: number;
+
+  private constructor(cert: string, key: string, validForMs: number) {
+    this.cert = cert;
+    this.key = key;
+    this.#cert = forge.pki.certificateFromPem(cert);
+    this.#key = forge.pki.privateKeyFromPem(key);
+    this.#validForMs = validForMs;
+  }
+
+  /** A new self-signed CA; it and every certificate it issues are valid for `validForDays`. */
+  static async create(commonName: string, validForDays: number): Promise<CertificateAuthority> {
+    const key = await rsaKeyPair();
+    const cert = newCertificate(key, validForDays * DAY_MS);
+    const subject = [{ name: 'commonName', value: commonName }];
+    cert.setSubject(subject);
+    cert.setIssuer(subject);
+    cert.setExtensions([
+      { name: 'basicConstraints', cA: true, critical: true },
+      { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
+      { name: 'subjectKeyIdentifier' },
+    ]);
+    cert.sign(forge.pki.privateKeyFromPem(key.privateKey), forge.md.sha256.create());
+    return new CertificateAuthority(forge.pki.certificateToPem(cert), key.privateKey, validForDays * DAY_MS);
+  }
+
+  /** A CA written earlier (cert and key PEM); what it issues is valid for `validForDays`. */
+  static load(cert: string, key: string, validForDays: number): CertificateAuthority {
+    return new CertificateAuthority(cert, key, validForDays * DAY_MS);
+  }
+
+  /** Issues a certificate signed by this CA. */
+  async issue(request: CertificateRequest): Promise<CertificateAndKey> {
+    const key = await rsaKeyPair();
+    const cert = newCertificate(key, this.#validForMs);
+    // kube-apiserver maps a client certificate's CN to the user name and each O to a group.
+    cert.setSubject([
+      { name: 'commonName', value: request.commonName },
+      ...(request.organizations ?? []).map((value) => ({ name: 'organizationName', value })),
+    ]);
+    cert.setIssuer(this.#cert.subject.attributes);
+    const extensions: object[] = [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+      { name: 'extKeyUsage', serverAuth: request.server !== undefined, clientAuth: request.client === true },
+      { name: 'subjectKeyIdentifier' },
+    ];
+    if (request.server) {
+      extensions.push({
+        name: 'subjectAltName',
+        altNames: [
+          ...request.server.dnsNames.map((value) => ({ type: 2, value })),
+          ...request.server.ipAddresses.map((ip) => ({ type: 7, ip })),
+        ],
+      });
+    }
+    cert.setExtensions(extensions);
+    cert.sign(this.#key, forge.md.sha256.create());
+    return { cert: forge.pki.certificateToPem(cert), key: key.privateKey };
+  }
 }
 
 /** Generates a fresh CA, a serving certificate, an admin client certificate and service-account keys. */
 export async function generateCertificates(options: CertificateOptions): Promise<ControlPlaneCertificates> {
-  const [caKey, servingKey, adminKey, serviceAccountKey] = await Promise.all([
-    rsaKey(),
-    rsaKey(),
-    rsaKey(),
-    rsaKey(),
+  const ca = await CertificateAuthority.create('switchboard-envtest-ca', 7);
+  const [serving, admin, serviceAccount] = await Promise.all([
+    ca.issue({
+      commonName: 'kube-apiserver',
+      server: { dnsNames: options.dnsNames, ipAddresses: options.ipAddresses },
+    }),
+    ca.issue({ commonName: 'admin', organizations: ['system:masters'], client: true }),
+    rsaKeyPair(),
   ]);
-
-  const caCert = sign({
-    subject: [{ name: 'commonName', value: 'switchboard-envtest-ca' }],
-    key: caKey,
-    extensions: [
-      { name: 'basicConstraints', cA: true, critical: true },
-      { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
-    ],
-  });
-  const issuer = { cert: caCert, key: forge.pki.privateKeyFromPem(caKey.privateKey) };
-
-  const servingCert = sign({
-    subject: [{ name: 'commonName', value: 'kube-apiserver' }],
-    key: servingKey,
-    issuer,
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      {
-        name: 'subjectAltName',
-        altNames: [
-          ...options.dnsNames.map((value) => ({ type: 2, value })),
-          ...options.ipAddresses.map((ip) => ({ type: 7, ip })),
-        ],
-      },
-    ],
-  });
-
-  // kube-apiserver maps a client certificate's CN to the user name and each O to a group.
-  const adminCert = sign({
-    subject: [
-      { name: 'commonName', value: 'admin' },
-      { name: 'organizationName', value: 'system:masters' },
-    ],
-    key: adminKey,
-    issuer,
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-      { name: 'extKeyUsage', clientAuth: true },
-    ],
-  });
-
-  return {
-    ca: { cert: forge.pki.certificateToPem(caCert), key: caKey.privateKey },
-    serving: { cert: forge.pki.certificateToPem(servingCert), key: servingKey.privateKey },
-    admin: { cert: forge.pki.certificateToPem(adminCert), key: adminKey.privateKey },
-    serviceAccount: serviceAccountKey,
-  };
+  return { ca: { cert: ca.cert, key: ca.key }, serving, admin, serviceAccount };
 }

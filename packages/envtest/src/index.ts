@@ -8,6 +8,14 @@ export {
   ensureControlPlaneBinaries,
   kubeApiserverLdflags,
 } from './binaries.ts';
+/** A certificate authority and RSA keys for Kubernetes components (here and in packages/cluster). */
+export {
+  type CertificateAndKey,
+  CertificateAuthority,
+  type CertificateRequest,
+  type RsaKeyPair,
+  rsaKeyPair,
+} from './certs.ts';
 /** Start and stop an etcd + kube-apiserver pair of your own. */
 export {
   type ControlPlane,
