@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { withTenant } from '@switchboard/db';
 import { outboundJobSchema, QUEUE_NAMES, queuePrefix } from '@switchboard/messaging/producer';
 import { Queue } from 'bullmq';
@@ -8,6 +8,7 @@ import {
   bearer,
   cloudConversation,
   db,
+  eventually,
   redis,
   seeded,
   setupApi,
@@ -123,6 +124,61 @@ describe('Idempotency-Key reuse', () => {
     const answers = await Promise.all(Array.from({ length: 4 }, () => send(key, 'at once')));
     expect(answers.map((a) => a.statusCode).sort()).toEqual([200, 200, 200, 201]);
     expect(new Set(answers.map((a) => a.json().id)).size).toBe(1);
+    expect(await messagesWith(key)).toBe(1);
+  });
+
+  it('a send whose key a concurrent twin inserted first answers the twin once it commits, not a 500', async () => {
+    const hex = randomBytes(4).toString('hex');
+    const model = await send(`race-model-${hex}`, 'raced');
+    expect(model.statusCode).toBe(201);
+    const key = `race-${hex}`;
+    const twinId = randomUUID();
+    let raced: ReturnType<typeof send> | undefined;
+    // The twin's key and message, uncommitted: the request reads neither, and its own insert of
+    // the key waits on this transaction; committing then makes that insert fail on the unique index.
+    await withTenant(
+      db,
+      seeded.a.tenantId,
+      async (tx) => {
+        const record = await tx.idempotencyKey.findFirstOrThrow({ where: { key: `race-model-${hex}` } });
+        await tx.idempotencyKey.create({
+          data: {
+            tenantId: seeded.a.tenantId,
+            key,
+            requestHash: record.requestHash,
+            expiresAt: record.expiresAt,
+          },
+        });
+        await tx.message.create({
+          data: {
+            id: twinId,
+            tenantId: seeded.a.tenantId,
+            sessionId: seeded.a.sessionId,
+            conversationId: seeded.a.conversationId,
+            direction: 'outbound',
+            status: 'queued',
+            type: 'text',
+            body: 'raced',
+            idempotencyKey: key,
+          },
+        });
+        raced = send(key, 'raced');
+        await eventually(
+          'the send to wait on the twin',
+          async () => {
+            const [row] = await tx.$queryRaw<{ waiting: number }[]>`
+              SELECT count(*)::int AS waiting FROM pg_stat_activity
+               WHERE pg_backend_pid() = ANY (pg_blocking_pids(pid))`;
+            return (row?.waiting ?? 0) > 0;
+          },
+          20_000,
+        );
+      },
+      { timeout: 30_000 },
+    );
+    const answer = await raced;
+    expect(answer?.statusCode).toBe(200);
+    expect(answer?.json().id).toBe(twinId);
     expect(await messagesWith(key)).toBe(1);
   });
 
