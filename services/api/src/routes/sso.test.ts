@@ -187,9 +187,11 @@ describe('single sign-on with OpenID Connect', () => {
     );
     expect(link).toMatchObject({ issuer: idp.issuer, subject: 'ada', email: `admin@${slugA}.test` });
     expect((await ssoAudit('sso.linked')).map((e) => e.actorId)).toContain(seeded.a.users.admin.id);
-    const signedIn = await ssoAudit('sso.signed_in');
+    // One entry for the sign-in, as for a password: `auth.sign_in`, with the method's facts.
+    const signedIn = await ssoAudit('auth.sign_in');
     expect(signedIn.at(-1)).toMatchObject({ actorType: 'user', actorId: seeded.a.users.admin.id });
-    expect(signedIn.at(-1)?.metadata).toEqual({ issuer: idp.issuer, subject: 'ada' });
+    expect(signedIn.at(-1)?.metadata).toMatchObject({ method: 'sso', issuer: idp.issuer, subject: 'ada' });
+    expect(await ssoAudit('sso.signed_in')).toEqual([]);
   });
 
   it('signs in the same member after the address changed at the provider (the link is issuer and subject)', async () => {

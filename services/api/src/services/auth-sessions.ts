@@ -39,7 +39,13 @@ export interface SignedInSession {
 export async function startSession(
   tx: TenantTx,
   request: FastifyRequest,
-  session: { id: string; tenantId: string; userId: string; method?: string },
+  session: {
+    id: string;
+    tenantId: string;
+    userId: string;
+    method?: string;
+    methodDetails?: Record<string, string>;
+  },
 ): Promise<void> {
   const userAgent = (request.headers['user-agent'] ?? '').slice(0, MAX_USER_AGENT_LENGTH);
   const device = parseUserAgent(userAgent);
@@ -60,7 +66,7 @@ export async function startSession(
     actorId: session.userId,
     action: 'auth.sign_in',
     target: { type: 'auth_session', id: session.id },
-    metadata: { method: session.method ?? 'password', ip: request.ip, ...device },
+    metadata: { method: session.method ?? 'password', ...session.methodDetails, ip: request.ip, ...device },
   });
 }
 

@@ -172,7 +172,13 @@ export async function completeSignIn(
   ctx: ApiContext,
   request: FastifyRequest,
   tx: TenantTx,
-  member: { tenant: { id: string; slug: string }; userId: string; method: string },
+  member: {
+    tenant: { id: string; slug: string };
+    userId: string;
+    method: string;
+    /** Facts of the method for the `auth.sign_in` audit entry (SSO: the issuer and subject). */
+    methodDetails?: Record<string, string>;
+  },
 ): Promise<TokenPair> {
   await tx.user.update({ where: { id: member.userId }, data: { lastLoginAt: new Date() } });
   const sessionId = randomUUID();
@@ -181,6 +187,7 @@ export async function completeSignIn(
     tenantId: member.tenant.id,
     userId: member.userId,
     method: member.method,
+    ...(member.methodDetails ? { methodDetails: member.methodDetails } : {}),
   });
   return await issueTokens(ctx, member.tenant, member.userId, sessionId, tx);
 }

@@ -5,7 +5,7 @@ import type { ApiContext } from '../context.ts';
 /** Appends an audit entry of SSO sign-in (the actor is the member, or the system before one is known). */
 export async function recordSso(
   ctx: ApiContext,
-  action: 'sso.signed_in' | 'sso.linked' | 'sso.provisioned' | 'sso.refused',
+  action: 'sso.linked' | 'sso.provisioned' | 'sso.refused',
   userId: string | undefined,
   metadata: Prisma.InputJsonObject,
   tx?: TenantTx,

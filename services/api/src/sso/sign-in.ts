@@ -212,8 +212,12 @@ async function signInIdentity(
         userId = created.id;
       }
     }
-    await recordSso(ctx, 'sso.signed_in', userId, { issuer, subject }, tx);
-    const tokens = await completeSignIn(ctx, request, tx, { tenant, userId, method: 'sso' });
+    const tokens = await completeSignIn(ctx, request, tx, {
+      tenant,
+      userId,
+      method: 'sso',
+      methodDetails: { issuer, subject },
+    });
     return { kind: 'ok' as const, userId, tokens };
   });
   if (outcome.kind === 'refused') {
