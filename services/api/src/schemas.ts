@@ -52,10 +52,39 @@ export function decodeCursor(cursor: string | undefined): Cursor | undefined {
   }
 }
 
-/** The Prisma `where` fragment for rows after `cursor` in (field desc, id desc) order. */
-export function afterCursor(cursor: Cursor | undefined, field: string): Record<string, unknown> {
-  if (!cursor) return {};
+/** The Prisma `where` fragment for rows after `cursor` in (field desc, id desc), to the millisecond. */
+function afterCursorMs(cursor: Cursor, field: string): Record<string, unknown> {
   return { OR: [{ [field]: { lt: cursor.at } }, { [field]: cursor.at, id: { lt: cursor.id } }] };
+}
+
+/** The arguments a page's findMany spreads: its cursor's `where` part or Prisma's own cursor, and how many. */
+export interface PageArgs {
+  where: Record<string, unknown>;
+  cursor?: { id: string };
+  take: number;
+}
+
+/**
+ * The `limit + 1` rows after `cursor` of a list in (field desc, id desc) order (one more than the
+ * page, to know whether another follows), read by `find`, which spreads the arguments into its
+ * findMany (merging its own filters into `where`). With Prisma's cursor the position is compared
+ * in the database with the cursor row's own values, microseconds kept: rows written within one
+ * millisecond (a batch's messages, contacts and deliveries are) are neither skipped nor repeated,
+ * which a cursor time cut to milliseconds cannot promise. The cursor row itself comes back when it
+ * still matches the filters and is dropped here. When that row is gone (erased, deleted), the page
+ * continues after the cursor's millisecond instead.
+ */
+export async function rowsAfter<R extends { id: string }>(
+  cursor: Cursor | undefined,
+  field: string,
+  limit: number,
+  find: (args: PageArgs) => Promise<R[]>,
+): Promise<R[]> {
+  if (!cursor) return await find({ where: {}, take: limit + 1 });
+  const rows = await find({ where: {}, cursor: { id: cursor.id }, take: limit + 2 });
+  // A cursor is only handed out when a row follows it: none means its row no longer exists.
+  if (rows.length === 0) return await find({ where: afterCursorMs(cursor, field), take: limit + 1 });
+  return rows.filter((row) => row.id !== cursor.id).slice(0, limit + 1);
 }
 
 /** Cuts a fetched `limit + 1` rows into a page. */
@@ -71,10 +100,15 @@ export function toPage<R extends { id: string }, T>(
   return { items: kept.map(map), nextCursor: more && last ? encodeCursor(at(last), last.id) : null };
 }
 
+/** The newest-first order of a keyset list on `field` then id. */
+export function newestOrder<F extends string>(field: F) {
+  return [{ [field]: 'desc' }, { id: 'desc' }] as { [K in F | 'id']?: 'desc' }[];
+}
+
 /**
- * A newest-first keyset list on `field` then id: the `where`, `orderBy` and `take` of its query
- * (one row more than the page, to know whether another follows) and how to cut the rows into a
- * page. For lists whose only filter is the cursor.
+ * A newest-first keyset list on `field` then id, for lists whose only filter is the cursor: `find`
+ * reads one row more than the page (to know whether another follows) with the arguments to spread
+ * into findMany (rowsAfter), `page` cuts the rows into a page.
  */
 export function newestFirst<F extends string>(
   query: { cursor?: string | undefined; limit: number },
@@ -82,9 +116,10 @@ export function newestFirst<F extends string>(
 ) {
   const cursor = decodeCursor(query.cursor);
   return {
-    where: afterCursor(cursor, field),
-    orderBy: [{ [field]: 'desc' }, { id: 'desc' }] as { [K in F | 'id']?: 'desc' }[],
-    take: query.limit + 1,
+    find: <R extends { id: string }>(
+      run: (args: PageArgs & { orderBy: ReturnType<typeof newestOrder<F>> }) => Promise<R[]>,
+    ): Promise<R[]> =>
+      rowsAfter(cursor, field, query.limit, (args) => run({ ...args, orderBy: newestOrder(field) })),
     page: <R extends { id: string } & Record<F, Date>, T>(rows: R[], map: (row: R) => T) =>
       toPage(rows, query.limit, (row) => row[field], map),
   };

@@ -106,3 +106,40 @@ describe('contacts', () => {
     expect(log.body).not.toContain('31600000001');
   });
 });
+
+describe('contact pages', () => {
+  it('keeps the next contact when the page before ended on one that stopped matching the search', async () => {
+    const h = bearer(await tokenFor('a', 'viewer'));
+    const tag = `Pager${Date.now()}`;
+    // Three contacts within one millisecond, as an inbound batch writes them.
+    const ids = await withTenant(db, seeded.a.tenantId, async (tx) => {
+      const out: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const [row] = await tx.$queryRaw<{ id: string }[]>`
+          INSERT INTO contacts (tenant_id, push_name, created_at)
+          VALUES (${seeded.a.tenantId}::uuid, ${`${tag} ${i}`},
+                  '2021-03-04T05:06:07.123003Z'::timestamptz - ${i} * interval '1 microsecond')
+          RETURNING id`;
+        out.push(row!.id);
+      }
+      return out;
+    });
+    const list = (cursor?: string) =>
+      app.inject({
+        method: 'GET',
+        url: `/v1/contacts?search=${tag}&limit=1${cursor ? `&cursor=${cursor}` : ''}`,
+        headers: h,
+      });
+    const first = await list();
+    expect(first.json().items.map((c: { id: string }) => c.id)).toEqual([ids[0]]);
+    // The page's last contact is renamed out of the search before the next page is read.
+    await withTenant(db, seeded.a.tenantId, (tx) =>
+      tx.contact.update({ where: { id: ids[0]! }, data: { pushName: 'Renamed' } }),
+    );
+    const second = await list(first.json().nextCursor);
+    expect(second.json().items.map((c: { id: string }) => c.id)).toEqual([ids[1]]);
+    const third = await list(second.json().nextCursor);
+    expect(third.json().items.map((c: { id: string }) => c.id)).toEqual([ids[2]]);
+    expect(third.json().nextCursor).toBeNull();
+  });
+});

@@ -445,3 +445,79 @@ describe('a busy database', () => {
     }
   });
 });
+
+describe('message history pages', () => {
+  /** Every message of `conversationId` through pages of one, newest first. */
+  const walkMessages = async (conversationId: string) => {
+    const h = bearer(await tokenFor('a', 'viewer'));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    for (let pageNo = 0; pageNo < 6; pageNo++) {
+      const res = await app.inject({
+        method: 'GET',
+        url: `/v1/conversations/${conversationId}/messages?limit=1${cursor ? `&cursor=${cursor}` : ''}`,
+        headers: h,
+      });
+      expect(res.statusCode, res.body).toBe(200);
+      const body: { items: { id: string }[]; nextCursor: string | null } = res.json();
+      seen.push(...body.items.map((m) => m.id));
+      cursor = body.nextCursor;
+      if (!cursor) break;
+    }
+    return seen;
+  };
+
+  /** A conversation of its own with messages at `times` (written as given, microseconds kept). */
+  const conversationWith = (times: string[]) =>
+    withTenant(db, seeded.a.tenantId, async (tx) => {
+      const tenantId = seeded.a.tenantId;
+      const contact = await tx.contact.create({ data: { tenantId, pushName: `History ${suffix}` } });
+      const conversation = await tx.conversation.create({
+        data: { tenantId, sessionId: seeded.a.sessionId, contactId: contact.id },
+      });
+      const ids: string[] = [];
+      for (const at of times) {
+        const [row] = await tx.$queryRaw<{ id: string }[]>`
+          INSERT INTO messages (tenant_id, session_id, conversation_id, direction, status, type, body, created_at)
+          VALUES (${tenantId}::uuid, ${seeded.a.sessionId}::uuid, ${conversation.id}::uuid,
+                  'inbound', 'delivered', 'text', ${at}, ${at}::timestamptz)
+          RETURNING id`;
+        ids.push(row!.id);
+      }
+      return { conversationId: conversation.id, ids };
+    });
+
+  it('keeps messages a microsecond apart (one inbound batch) on their own pages', async () => {
+    // A batch writes its messages one microsecond apart: a cursor cut to the millisecond would
+    // skip every message of the batch after a page's last one.
+    const { conversationId, ids } = await conversationWith([
+      '2021-03-04T05:06:07.123003Z',
+      '2021-03-04T05:06:07.123002Z',
+      '2021-03-04T05:06:07.123001Z',
+    ]);
+    expect(await walkMessages(conversationId)).toEqual(ids);
+  });
+
+  it("continues after the cursor's millisecond when the cursor's message was erased between pages", async () => {
+    const { conversationId, ids } = await conversationWith([
+      '2021-03-04T05:06:07.130000Z',
+      '2021-03-04T05:06:07.120000Z',
+      '2021-03-04T05:06:07.110000Z',
+    ]);
+    const h = bearer(await tokenFor('a', 'viewer'));
+    const first = await app.inject({
+      method: 'GET',
+      url: `/v1/conversations/${conversationId}/messages?limit=1`,
+      headers: h,
+    });
+    expect(first.json().items.map((m: { id: string }) => m.id)).toEqual([ids[0]]);
+    await withTenant(db, seeded.a.tenantId, (tx) => tx.message.delete({ where: { id: ids[0]! } }));
+    const next = await app.inject({
+      method: 'GET',
+      url: `/v1/conversations/${conversationId}/messages?limit=5&cursor=${first.json().nextCursor}`,
+      headers: h,
+    });
+    expect(next.statusCode).toBe(200);
+    expect(next.json().items.map((m: { id: string }) => m.id)).toEqual(ids.slice(1));
+  });
+});

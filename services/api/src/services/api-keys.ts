@@ -8,7 +8,7 @@ import { notFound } from '../errors.ts';
 import type { newestFirst } from '../schemas.ts';
 
 /** One page's query, as `newestFirst` builds it. */
-type ListQuery = Pick<ReturnType<typeof newestFirst<'createdAt'>>, 'where' | 'orderBy' | 'take'>;
+type ListQuery = Pick<ReturnType<typeof newestFirst<'createdAt'>>, 'find'>;
 
 /** A page of API keys, newest first. */
 export async function listApiKeys(
@@ -16,9 +16,7 @@ export async function listApiKeys(
   request: FastifyRequest,
   list: ListQuery,
 ): Promise<ApiKey[]> {
-  return await tenantTx(ctx, request, (tx) =>
-    tx.apiKey.findMany({ where: list.where, orderBy: list.orderBy, take: list.take }),
-  );
+  return await tenantTx(ctx, request, (tx) => list.find((args) => tx.apiKey.findMany(args)));
 }
 
 /** Creates an API key; returns its row and the key itself (the only time it exists outside a hash). */

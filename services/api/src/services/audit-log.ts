@@ -7,7 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import { recordAudit } from '../audit.ts';
 import { hashCredential } from '../auth/tokens.ts';
 import { type ApiContext, tenantTx } from '../context.ts';
-import { afterCursor, decodeCursor } from '../schemas.ts';
+import { decodeCursor, rowsAfter } from '../schemas.ts';
 
 /** Audit entries newest first after `cursor`, `limit + 1` of them, of one `action` when given. */
 export async function listAuditEntries(
@@ -17,11 +17,13 @@ export async function listAuditEntries(
 ): Promise<AuditLogEntry[]> {
   const cursor = decodeCursor(query.cursor);
   return await tenantTx(ctx, request, (tx) =>
-    tx.auditLogEntry.findMany({
-      where: { ...afterCursor(cursor, 'at'), ...(query.action ? { action: query.action } : {}) },
-      orderBy: [{ at: 'desc' }, { id: 'desc' }],
-      take: query.limit + 1,
-    }),
+    rowsAfter(cursor, 'at', query.limit, (page) =>
+      tx.auditLogEntry.findMany({
+        ...page,
+        where: { ...page.where, ...(query.action ? { action: query.action } : {}) },
+        orderBy: [{ at: 'desc' }, { id: 'desc' }],
+      }),
+    ),
   );
 }
 

@@ -4,7 +4,7 @@ import type { FastifyRequest } from 'fastify';
 import { audit } from '../audit.ts';
 import { type ApiContext, tenantTx } from '../context.ts';
 import { notFound } from '../errors.ts';
-import { afterCursor, decodeCursor } from '../schemas.ts';
+import { decodeCursor, rowsAfter } from '../schemas.ts';
 
 /** A contact with its identities (what every contact answer shows). */
 export type ContactRow = Contact & { identities: ContactIdentity[] };
@@ -17,7 +17,6 @@ export async function listContacts(
 ): Promise<ContactRow[]> {
   const { limit, search } = query;
   const where: Prisma.ContactWhereInput = {
-    ...(afterCursor(decodeCursor(query.cursor), 'createdAt') as Prisma.ContactWhereInput),
     ...(search
       ? {
           AND: [
@@ -33,12 +32,14 @@ export async function listContacts(
       : {}),
   };
   return await tenantTx(ctx, request, (tx) =>
-    tx.contact.findMany({
-      where,
-      include: { identities: true },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: limit + 1,
-    }),
+    rowsAfter(decodeCursor(query.cursor), 'createdAt', limit, (page) =>
+      tx.contact.findMany({
+        ...page,
+        where: { ...where, ...(page.where as Prisma.ContactWhereInput) },
+        include: { identities: true },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      }),
+    ),
   );
 }
 

@@ -12,7 +12,7 @@ import type { FastifyRequest } from 'fastify';
 import { type ApiContext, tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
 import type { Principal } from '../plugins/auth.ts';
-import { afterCursor, decodeCursor } from '../schemas.ts';
+import { decodeCursor, rowsAfter } from '../schemas.ts';
 import { recordConversationChange } from './conversation-events.ts';
 
 /**
@@ -255,10 +255,12 @@ export async function listConversationMessages(
   const cursor = decodeCursor(query.cursor);
   return await tenantTx(ctx, request, async (tx) => {
     if (!(await tx.conversation.findUnique({ where: { id } }))) throw notFound('conversation');
-    return await tx.message.findMany({
-      where: { conversationId: id, ...afterCursor(cursor, 'createdAt') },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: query.limit + 1,
-    });
+    return await rowsAfter(cursor, 'createdAt', query.limit, (page) =>
+      tx.message.findMany({
+        ...page,
+        where: { conversationId: id, ...page.where },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      }),
+    );
   });
 }

@@ -14,7 +14,7 @@ import type { FastifyRequest } from 'fastify';
 import { audit } from '../audit.ts';
 import { type ApiContext, tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
-import { afterCursor, decodeCursor } from '../schemas.ts';
+import { decodeCursor, rowsAfter } from '../schemas.ts';
 
 /** The furthest ahead a message may be scheduled: beyond a year it is a reminder system, not a send. */
 const MAX_AHEAD_MS = 366 * 86_400_000;
@@ -84,15 +84,17 @@ export async function listScheduledMessages(
   const { status, conversationId, limit } = query;
   const cursor = decodeCursor(query.cursor);
   return await tenantTx(ctx, request, (tx) =>
-    tx.scheduledMessage.findMany({
-      where: {
-        ...(status ? { status } : {}),
-        ...(conversationId ? { conversationId } : {}),
-        ...afterCursor(cursor, 'createdAt'),
-      },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: limit + 1,
-    }),
+    rowsAfter(cursor, 'createdAt', limit, (page) =>
+      tx.scheduledMessage.findMany({
+        ...page,
+        where: {
+          ...(status ? { status } : {}),
+          ...(conversationId ? { conversationId } : {}),
+          ...page.where,
+        },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      }),
+    ),
   );
 }
 

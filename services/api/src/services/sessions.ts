@@ -20,7 +20,7 @@ import { ApiError, notFound } from '../errors.ts';
 import type { newestFirst } from '../schemas.ts';
 
 /** One page's query, as `newestFirst` builds it. */
-type ListQuery = Pick<ReturnType<typeof newestFirst<'createdAt'>>, 'where' | 'orderBy' | 'take'>;
+type ListQuery = Pick<ReturnType<typeof newestFirst<'createdAt'>>, 'find'>;
 
 /** A page of sessions, newest first (the caller maps the rows). */
 export async function listSessions(
@@ -28,9 +28,7 @@ export async function listSessions(
   request: FastifyRequest,
   list: ListQuery,
 ): Promise<Session[]> {
-  return await tenantTx(ctx, request, (tx) =>
-    tx.session.findMany({ where: list.where, orderBy: list.orderBy, take: list.take }),
-  );
+  return await tenantTx(ctx, request, (tx) => list.find((args) => tx.session.findMany(args)));
 }
 
 /** Creates a Baileys session (a worker picks it up and starts pairing); Cloud API numbers are declared. */

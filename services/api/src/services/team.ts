@@ -7,7 +7,7 @@ import { newTenantToken } from '../auth/tokens.ts';
 import { type ApiContext, tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { roleAtLeast } from '../plugins/auth.ts';
-import { afterCursor, decodeCursor } from '../schemas.ts';
+import { decodeCursor, rowsAfter } from '../schemas.ts';
 
 /** A membership with its user (what every member answer shows). */
 export type MemberRow = Membership & { user: User };
@@ -22,12 +22,13 @@ export async function listMembers(
   query: { cursor?: string | undefined; limit: number },
 ): Promise<MemberRow[]> {
   return await tenantTx(ctx, request, (tx) =>
-    tx.membership.findMany({
-      where: afterCursor(decodeCursor(query.cursor), 'createdAt'),
-      include: { user: true },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: query.limit + 1,
-    }),
+    rowsAfter(decodeCursor(query.cursor), 'createdAt', query.limit, (page) =>
+      tx.membership.findMany({
+        ...page,
+        include: { user: true },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      }),
+    ),
   );
 }
 
@@ -111,22 +112,24 @@ export async function listPendingInvites(
   query: { cursor?: string | undefined; limit: number },
 ): Promise<PendingInvite[]> {
   return await tenantTx(ctx, request, async (tx) => {
-    const members = await tx.membership.findMany({
-      where: { user: { passwordHash: null }, ...afterCursor(decodeCursor(query.cursor), 'createdAt') },
-      include: {
-        user: {
-          include: {
-            passwordResetTokens: {
-              where: { purpose: 'invite', usedAt: null },
-              orderBy: { createdAt: 'desc' },
-              take: 1,
+    const members = await rowsAfter(decodeCursor(query.cursor), 'createdAt', query.limit, (page) =>
+      tx.membership.findMany({
+        ...page,
+        where: { user: { passwordHash: null }, ...page.where },
+        include: {
+          user: {
+            include: {
+              passwordResetTokens: {
+                where: { purpose: 'invite', usedAt: null },
+                orderBy: { createdAt: 'desc' },
+                take: 1,
+              },
             },
           },
         },
-      },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: query.limit + 1,
-    });
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      }),
+    );
     return members.map(({ user: { passwordResetTokens, ...user }, ...m }) => ({
       ...m,
       user,

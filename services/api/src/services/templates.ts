@@ -14,7 +14,7 @@ import {
 } from '../templates-meta.ts';
 
 /** One page's query, as `newestFirst` builds it. */
-type ListQuery = Pick<ReturnType<typeof newestFirst<'createdAt'>>, 'where' | 'orderBy' | 'take'>;
+type ListQuery = Pick<ReturnType<typeof newestFirst<'createdAt'>>, 'find'>;
 
 /** A template as created or updated (the route's validated body). */
 export interface TemplateInput {
@@ -44,9 +44,7 @@ export async function listTemplates(
   request: FastifyRequest,
   list: ListQuery,
 ): Promise<MessageTemplate[]> {
-  return await tenantTx(ctx, request, (tx) =>
-    tx.messageTemplate.findMany({ where: list.where, orderBy: list.orderBy, take: list.take }),
-  );
+  return await tenantTx(ctx, request, (tx) => list.find((args) => tx.messageTemplate.findMany(args)));
 }
 
 /** Creates a template; a second one with the same name and language is a conflict. */
@@ -114,9 +112,7 @@ export async function listQuickReplies(
   request: FastifyRequest,
   list: ListQuery,
 ): Promise<QuickReply[]> {
-  return await tenantTx(ctx, request, (tx) =>
-    tx.quickReply.findMany({ where: list.where, orderBy: list.orderBy, take: list.take }),
-  );
+  return await tenantTx(ctx, request, (tx) => list.find((args) => tx.quickReply.findMany(args)));
 }
 
 /** Creates a quick reply (its author when the caller is a member); a taken shortcut is a conflict. */

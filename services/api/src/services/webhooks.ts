@@ -14,10 +14,10 @@ import type { FastifyRequest } from 'fastify';
 import { audit } from '../audit.ts';
 import { type ApiContext, tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
-import { afterCursor, decodeCursor, type newestFirst } from '../schemas.ts';
+import { decodeCursor, type newestFirst, rowsAfter } from '../schemas.ts';
 
 /** One page's query, as `newestFirst` builds it. */
-type ListQuery = Pick<ReturnType<typeof newestFirst<'createdAt'>>, 'where' | 'orderBy' | 'take'>;
+type ListQuery = Pick<ReturnType<typeof newestFirst<'createdAt'>>, 'find'>;
 
 /** A page of subscriptions, newest first. */
 export async function listSubscriptions(
@@ -25,9 +25,7 @@ export async function listSubscriptions(
   request: FastifyRequest,
   list: ListQuery,
 ): Promise<WebhookSubscription[]> {
-  return await tenantTx(ctx, request, (tx) =>
-    tx.webhookSubscription.findMany({ where: list.where, orderBy: list.orderBy, take: list.take }),
-  );
+  return await tenantTx(ctx, request, (tx) => list.find((args) => tx.webhookSubscription.findMany(args)));
 }
 
 /** Refuses a receiver that is, or resolves to, an internal address unless it is allow-listed. */
@@ -137,11 +135,13 @@ export async function listDeliveries(
   return await tenantTx(ctx, request, async (tx) => {
     const found = await tx.webhookSubscription.findUnique({ where: { id } });
     if (!found) throw notFound('webhook subscription');
-    return await tx.webhookDelivery.findMany({
-      where: { subscriptionId: found.id, ...afterCursor(cursor, 'createdAt') },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: query.limit + 1,
-    });
+    return await rowsAfter(cursor, 'createdAt', query.limit, (page) =>
+      tx.webhookDelivery.findMany({
+        ...page,
+        where: { subscriptionId: found.id, ...page.where },
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      }),
+    );
   });
 }
 
