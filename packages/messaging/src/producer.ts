@@ -60,11 +60,13 @@ export {
 /** WhatsApp groups: the group command, its result, and the shapes of a group message's sender and mentions. */
 export {
   type GroupCommandResult,
+  type GroupInfoResult,
   type GroupMentions,
   type GroupOperation,
   type GroupSender,
   type GroupSessionCommand,
   groupCommandResultSchema,
+  groupInfoResultSchema,
   groupJidSchema,
   groupMentionsSchema,
   groupOperationSchema,

@@ -1,10 +1,11 @@
 // WhatsApp groups of a held session: the channel's `group` events stored (a group's info as the
 // channel read it; a change as a thread line with its realtime event and webhook), and the group
 // operations the API asks for through the session's command queue.
-import { type Channel, ChannelError, type GroupEvent } from '@switchboard/channels';
+import { type Channel, ChannelError, type GroupEvent, type GroupInfo } from '@switchboard/channels';
 import type { Db } from '@switchboard/db';
 import {
   type GroupCommandResult,
+  type GroupInfoResult,
   type GroupOperation,
   recordGroupChange,
   storeGroupInfo,
@@ -62,8 +63,9 @@ export class GroupEventHandler {
 
 /**
  * Runs one group operation on the session's channel; its result is the command job's return
- * value, which the API waits for. Every channel failure becomes unrecoverable with its code first
- * (`NOT_CONNECTED: ...`), so the API can answer with it instead of the job being retried.
+ * value, which the API waits for. Every channel failure becomes unrecoverable with its code and
+ * status first (`NOT_CONNECTED 503: ...`), so the API can answer with them instead of the job
+ * being retried.
  * The group's info that follows (the channel emits it as a `group` metadata event) is stored by
  * {@link GroupEventHandler}.
  */
@@ -73,12 +75,12 @@ export async function runGroupOperation(
 ): Promise<GroupCommandResult> {
   const groups = channel.groups;
   if (!groups)
-    throw new UnrecoverableError(`GROUPS_UNSUPPORTED: ${channel.kind} sessions have no WhatsApp groups`);
+    throw new UnrecoverableError(`GROUPS_UNSUPPORTED 422: ${channel.kind} sessions have no WhatsApp groups`);
   try {
     switch (operation.op) {
       case 'create': {
         const info = await groups.create(operation.subject, operation.participants);
-        return { group: info.address };
+        return { group: info.address, info: infoResult(info) };
       }
       case 'participants': {
         const results = await groups.updateParticipants(
@@ -94,12 +96,24 @@ export async function runGroupOperation(
       case 'subject':
         await groups.updateSubject(operation.group, operation.subject);
         return { group: operation.group };
-      case 'refresh':
-        await groups.metadata(operation.group);
-        return { group: operation.group };
+      case 'refresh': {
+        const info = await groups.metadata(operation.group);
+        return { group: operation.group, info: infoResult(info) };
+      }
     }
   } catch (error) {
-    if (error instanceof ChannelError) throw new UnrecoverableError(`${error.code}: ${error.message}`);
+    if (error instanceof ChannelError)
+      throw new UnrecoverableError(`${error.code} ${error.status}: ${error.message}`);
     throw error;
   }
+}
+
+function infoResult(info: GroupInfo): GroupInfoResult {
+  return {
+    subject: info.subject ?? null,
+    description: info.description ?? null,
+    owner: info.owner?.address ?? null,
+    createdAt: info.createdAt?.toISOString() ?? null,
+    participants: info.participants.map((p) => ({ jid: p.address, pn: p.pn ?? null, role: p.role })),
+  };
 }

@@ -54,10 +54,27 @@ export const groupSessionCommandSchema = z.strictObject({
 });
 export type GroupSessionCommand = z.infer<typeof groupSessionCommandSchema>;
 
+/** A group's info as the worker read it from WhatsApp (`create`, `refresh`). */
+export const groupInfoResultSchema = z.strictObject({
+  subject: z.string().nullable(),
+  description: z.string().nullable(),
+  owner: z.string().nullable(),
+  createdAt: z.iso.datetime().nullable(),
+  participants: z.array(
+    z.strictObject({
+      jid: z.string(),
+      pn: z.string().nullable(),
+      role: z.enum(['member', 'admin', 'superadmin']),
+    }),
+  ),
+});
+export type GroupInfoResult = z.infer<typeof groupInfoResultSchema>;
+
 /** What the worker answers for a group command (the job's return value). */
 export const groupCommandResultSchema = z.strictObject({
   /** The group operated on (created, for `create`). */
   group: groupJidSchema,
+  info: groupInfoResultSchema.optional(),
   /** For `participants`: WhatsApp's answer per participant (200 is success; 403 privacy, 408 not on WhatsApp...). */
   participants: z
     .array(z.strictObject({ phone: z.string().nullable(), status: z.number().int() }))
