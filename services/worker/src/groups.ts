@@ -34,14 +34,21 @@ export class GroupEventHandler {
     this.options = options;
   }
 
-  /** Subscribes to `channel`'s group events; returns the unsubscribe. */
+  /**
+   * Subscribes to `channel`'s group events; returns the unsubscribe. A session's events are
+   * stored one after the other, in the order the channel emitted them (the lines of a thread
+   * follow WhatsApp's order).
+   */
   attach(sessionId: string, channel: Channel): () => void {
-    return channel.on('group', (event) =>
-      this.handle(event).then(
-        () => undefined,
-        (error: unknown) => this.options.onError?.(error, { sessionId, what: `store group ${event.kind}` }),
-      ),
-    );
+    let last: Promise<unknown> = Promise.resolve();
+    return channel.on('group', (event) => {
+      last = last.then(() =>
+        this.handle(event).catch((error: unknown) =>
+          this.options.onError?.(error, { sessionId, what: `store group ${event.kind}` }),
+        ),
+      );
+      return last.then(() => undefined);
+    });
   }
 
   async handle(event: GroupEvent): Promise<GroupEventOutcome> {
