@@ -3,6 +3,7 @@ import { describeError } from '../api/client.ts';
 import { type Contact, contactExportSchema, contactSchema } from '../api/schemas.ts';
 import { roleAtLeast, useApp } from '../app-context.tsx';
 import { contactName, formatNumber } from '../format.ts';
+import { GroupParticipants } from './group.tsx';
 
 /** The contact beside the thread: name and notes (editable), numbers, LID; export and erase for admins. */
 export function ContactPanel(props: { contactId: string; onClose: () => void; onErased: () => void }) {
@@ -57,6 +58,7 @@ export function ContactPanel(props: { contactId: string; onClose: () => void; on
               <span className="muted">WhatsApp name:</span> {contact.pushName}
             </p>
           )}
+          <GroupParticipants contactId={contact.id} />
           <h3>Numbers</h3>
           <ul aria-label="Phone numbers">
             {numbers.length === 0 && <li className="muted">None known</li>}
