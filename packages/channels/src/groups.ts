@@ -4,13 +4,27 @@
  * Provider-neutral like the rest of the port; Baileys implements it (`baileys/groups.ts`), the
  * Cloud API has no groups.
  */
-import type { ContactRef } from './channel.ts';
+
+/**
+ * A person as a group names them: the same shape as the port's `ContactRef` (channel.ts), spelled
+ * out here so this module does not import channel.ts (which imports it).
+ */
+export interface GroupMember {
+  /** Their address (Baileys: a PN or LID JID). */
+  address: string;
+  /** Phone number, E.164 digits without '+'. */
+  pn?: string;
+  /** LID, the digits before `@lid`. */
+  lid?: string;
+  /** The name they set for themselves. */
+  pushName?: string;
+}
 
 /** A participant's standing in a group. */
 export type GroupRole = 'member' | 'admin' | 'superadmin';
 
 /** One participant of a group. */
-export interface GroupParticipant extends ContactRef {
+export interface GroupParticipant extends GroupMember {
   role: GroupRole;
 }
 
@@ -21,7 +35,7 @@ export interface GroupInfo {
   subject?: string;
   description?: string;
   /** Who created it. */
-  owner?: ContactRef;
+  owner?: GroupMember;
   /** When it was created. */
   createdAt?: Date;
   participants: GroupParticipant[];
@@ -32,7 +46,7 @@ export type GroupParticipantsAction = 'add' | 'remove' | 'leave' | 'promote' | '
 
 /** One change of a group, as a member sees it. */
 export type GroupChange =
-  | { type: 'participants'; action: GroupParticipantsAction; participants: ContactRef[] }
+  | { type: 'participants'; action: GroupParticipantsAction; participants: GroupMember[] }
   | { type: 'subject'; subject: string }
   | { type: 'description'; description: string | null }
   | { type: 'created'; subject: string };
@@ -51,7 +65,7 @@ export type GroupEvent =
       /** The provider's id of the notification: de-duplicate on it. */
       eventId: string;
       /** Who did it (absent when WhatsApp did not say). */
-      actor?: ContactRef;
+      actor?: GroupMember;
       change: GroupChange;
       /** False for catch-up delivery. */
       live: boolean;

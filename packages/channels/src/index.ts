@@ -102,6 +102,7 @@ export type {
   GroupChange,
   GroupEvent,
   GroupInfo,
+  GroupMember,
   GroupParticipant,
   GroupParticipantResult,
   GroupParticipantsAction,

@@ -36,6 +36,7 @@ import { lidOf, phoneDigits, pnOf } from './jid.ts';
 import { decideOnClose, statusCodeOf } from './lifecycle.ts';
 import { type BaileysLogger, describe, silentLogger } from './logger.ts';
 import {
+  groupAddresses,
   type MappedEvent,
   type MappingContext,
   mapCalls,
@@ -611,7 +612,7 @@ export class BaileysChannel implements Channel {
         },
       ];
     }
-    if (source === 'messages.upsert') this.groups.noticeGroups(events);
+    if (source === 'messages.upsert') this.groups.noticeGroups(groupAddresses(events));
     const auth = this.#auth;
     this.#inbound = this.#inbound
       .then(async () => {

@@ -20,7 +20,6 @@ import type {
 } from '../groups.ts';
 import { chatKind, contactFrom, phoneDigits, pnOf } from './jid.ts';
 import { statusCodeOf } from './lifecycle.ts';
-import type { MappedEvent, MappingContext } from './mapping.ts';
 import type { BaileysSocket } from './options.ts';
 import { sendError } from './outbound.ts';
 
@@ -121,8 +120,8 @@ function changeOfStub(stub: number, parameters: string[]): GroupChange | undefin
 export function mapGroupStub(
   message: WAMessage,
   live: boolean,
-  ctx: MappingContext,
-): MappedEvent | undefined {
+  ctx: { sessionId: string; now: () => Date },
+): GroupEvent | undefined {
   const key = message.key;
   const stub = message.messageStubType;
   if (!key?.id || !key.remoteJid || stub == null || chatKind(key.remoteJid) !== 'group') return undefined;
@@ -140,7 +139,7 @@ export function mapGroupStub(
   };
   const actorJid = key.participant ?? message.participant;
   if (actorJid) payload.actor = contactFrom(actorJid, key.participantAlt);
-  return { event: 'group', payload };
+  return payload;
 }
 
 function roleOf(participant: BaileysParticipant): GroupRole {
@@ -361,17 +360,11 @@ export class BaileysGroups implements ChannelGroups {
   }
 
   /**
-   * Reads the info of the groups among `events` the cache does not know yet (once per group at a
+   * Reads the info of the `groups` (addresses) the cache does not know yet (once per group at a
    * time), and emits each as a `group` metadata event. Never throws.
    */
-  noticeGroups(events: readonly MappedEvent[]): void {
-    const groups = new Set<string>();
-    for (const mapped of events) {
-      if (mapped.event === 'message' && mapped.payload.chat.kind === 'group')
-        groups.add(mapped.payload.chat.address);
-      if (mapped.event === 'group' && mapped.payload.kind === 'change') groups.add(mapped.payload.group);
-    }
-    for (const group of groups) {
+  noticeGroups(groups: Iterable<string>): void {
+    for (const group of new Set(groups)) {
       if (this.#options.cache.has(group) || this.#reading.has(group)) continue;
       const reading = this.metadata(group);
       this.#reading.set(group, reading);

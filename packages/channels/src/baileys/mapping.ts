@@ -287,7 +287,7 @@ export function mapMessage(
       if (stub === StubType.CIPHERTEXT) return unsupported(ctx, source, 'undecryptable', 'CIPHERTEXT', key);
       if (stub != null) {
         const group = mapGroupStub(message, live, ctx);
-        if (group) return group;
+        if (group) return { event: 'group', payload: group };
         return unsupported(ctx, source, 'system-notification', StubType[stub] ?? `stub ${stub}`, key);
       }
       return unsupported(ctx, source, 'no-content', 'message without content', key);
@@ -524,6 +524,17 @@ function errorDetail(error: unknown): string {
   // The name and first line only: an error message must not carry message content into logs.
   const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   return text.split('\n')[0]!.slice(0, 200);
+}
+
+/** The groups mapped events are about (group messages and changes): what the adapter reads on first sight. */
+export function groupAddresses(events: readonly MappedEvent[]): string[] {
+  const groups: string[] = [];
+  for (const mapped of events) {
+    if (mapped.event === 'message' && mapped.payload.chat.kind === 'group')
+      groups.push(mapped.payload.chat.address);
+    if (mapped.event === 'group' && mapped.payload.kind === 'change') groups.push(mapped.payload.group);
+  }
+  return groups;
 }
 
 /** Contacts an event mentions. */

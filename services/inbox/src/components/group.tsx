@@ -18,8 +18,11 @@ class GroupDirectory {
   private loadedAt = 0;
   private loading: Promise<void> | undefined;
   private readonly listeners = new Set<() => void>();
+  private readonly client: ApiClient;
 
-  constructor(private readonly client: ApiClient) {}
+  constructor(client: ApiClient) {
+    this.client = client;
+  }
 
   get(contactId: string): Group | undefined {
     return this.byContact.get(contactId);
@@ -96,11 +99,7 @@ export function GroupSender(props: { message: Message }) {
   const group = useContext(GroupContext);
   const sender = props.message.sender;
   if (!sender || props.message.direction !== 'inbound') return null;
-  return (
-    <span className="sender" aria-label="Sender">
-      {participantName(group, sender.pn, sender.name)}
-    </span>
-  );
+  return <span className="sender">{participantName(group, sender.pn, sender.name)}</span>;
 }
 
 /** A body whose `@<digits>` mentions are shown as `@<name>`. */

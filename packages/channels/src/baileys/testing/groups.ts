@@ -10,7 +10,6 @@ import {
   type WAMessage,
 } from '@whiskeysockets/baileys';
 import { wireMessage } from './messages.ts';
-import type { BoomLike } from './stand-in.ts';
 
 /**
  * WhatsApp's group server as the stand-in socket plays it: the groups the account is in, the
@@ -31,7 +30,8 @@ export interface GroupServerSocket {
   me(): string;
   /** Throws the Boom Baileys throws on a closed socket. */
   assertOpen(): void;
-  boom(message: string, statusCode: number): BoomLike;
+  /** The Boom-shaped error Baileys throws with this status (stand-in.ts `boom`). */
+  boom(message: string, statusCode: number): Error;
 }
 
 /** A participant to seed: a JID (PN or LID, with its alternate) and a role. */
