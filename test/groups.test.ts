@@ -145,13 +145,13 @@ afterAll(async () => {
 
 const auth = () => ({ authorization: `Bearer ${token}` });
 
-/** Waits until `probe` answers something truthy (polling the database), or fails after 10 s. */
+/** Waits until `probe` answers something truthy (polling the database), or fails after 20 s. */
 async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>): Promise<T> {
   const started = Date.now();
   for (;;) {
     const value = await probe();
     if (value) return value;
-    if (Date.now() - started > 10_000) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() - started > 20_000) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
