@@ -177,6 +177,8 @@ describe('WhatsApp groups in the inbox', () => {
     expect(items[0]).toContain('creator');
     expect(items[1]).toContain('+5511977770002');
     await page.getByText('Orders and deliveries').waitFor();
+    // A group has participants, not numbers of its own.
+    expect(await page.getByRole('list', { name: 'Phone numbers' }).count()).toBe(0);
     await screenshot(page, 'group-thread');
 
     // A direct conversation shows no sender lines and no participants.
