@@ -9,6 +9,8 @@
  * its adapter. Every adapter passes the suite in `conformance.ts`.
  */
 
+import type { ChannelGroups, GroupEvent } from './groups.ts';
+
 /** Which adapter carries a session; matches the database's `session_channel`. */
 export type ChannelKind = 'baileys' | 'cloud-api';
 
@@ -215,6 +217,8 @@ export interface InboundMessage {
   /** The message this one answers. */
   replyTo?: { providerMessageId: string; author?: string };
   forwarded?: boolean;
+  /** The people the message mentions (Baileys: `contextInfo.mentionedJid`), in a group. */
+  mentions?: ContactRef[];
 }
 
 /** A message's delivery state moved. */
@@ -320,6 +324,7 @@ export interface ChannelEvents {
   identity: IdentityLink;
   unsupported: UnsupportedEvent;
   call: CallEvent;
+  group: GroupEvent;
 }
 
 /** The name of a channel event. */
@@ -410,6 +415,8 @@ export interface OutboundMessage {
    * ({@link Receipt.callbackData}); providers without such a field ignore it.
    */
   callbackData?: string;
+  /** People to mention (phone digits or addresses); the text names them as `@<digits>`. Groups only. */
+  mentions?: string[];
 }
 
 /** What a successful send returns. */
@@ -473,6 +480,8 @@ export interface Channel {
    * (`NOT_CONNECTED`, `STALE_EPOCH`).
    */
   rejectCall?(call: { callId: string; from: string }): Promise<void>;
+  /** Group operations (Baileys); absent on channels without groups (the Cloud API). */
+  readonly groups?: ChannelGroups;
   /** Subscribes to an event; returns the way to unsubscribe. */
   on<E extends ChannelEventName>(event: E, listener: ChannelListener<E>): () => void;
 }

@@ -96,3 +96,15 @@ export {
   StaleEpochError,
   UnrecoverableChannelError,
 } from './errors.ts';
+/** Groups on the port: their info, their changes (the `group` event), and the operations. */
+export type {
+  ChannelGroups,
+  GroupChange,
+  GroupEvent,
+  GroupInfo,
+  GroupMember,
+  GroupParticipant,
+  GroupParticipantResult,
+  GroupParticipantsAction,
+  GroupRole,
+} from './groups.ts';

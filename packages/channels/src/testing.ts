@@ -14,6 +14,7 @@ const ALL_EVENTS: ChannelEventName[] = [
   'presence',
   'identity',
   'unsupported',
+  'group',
 ];
 
 type Recorded = { [E in ChannelEventName]: { event: E; payload: ChannelEvents[E] } }[ChannelEventName];

@@ -34,6 +34,7 @@ export type {
   User,
   WebhookDelivery,
   WebhookSubscription,
+  WhatsappGroup,
 } from './generated/prisma/client.ts';
 /** Prisma's namespace: input types, TransactionIsolationLevel, and error classes such as PrismaClientKnownRequestError. */
 export { Prisma } from './generated/prisma/client.ts';

@@ -110,6 +110,10 @@ export async function seedTenant(
     [`INSERT INTO business_hours (tenant_id) VALUES ($1)`, [t]],
     [`INSERT INTO session_call_settings (tenant_id, session_id) VALUES ($1, $2)`, [t, ids.sessionId]],
     [
+      `INSERT INTO whatsapp_groups (tenant_id, jid, contact_id) VALUES ($1, '120363000000000001@g.us', $2)`,
+      [t, ids.contactId],
+    ],
+    [
       `INSERT INTO away_replies (tenant_id, conversation_id, sent_at, message_id) VALUES ($1, $2, now(), $3)`,
       [t, ids.conversationId, randomUUID()],
     ],

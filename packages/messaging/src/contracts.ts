@@ -1,5 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
+import { groupMentionsSchema, groupSenderSchema, groupSessionCommandSchema } from './groups/contracts.ts';
 import { DEFAULT_OUTBOUND_RETRY, type OutboundRetryPolicy } from './outbound/backoff.ts';
 import { DEFAULT_WEBHOOK_RETRY, type WebhookRetryPolicy } from './webhooks/schedule.ts';
 
@@ -175,11 +176,14 @@ export const sessionCommandSchema = z.discriminatedUnion('type', [
       .regex(/^[1-9][0-9]{6,14}$/, 'must be an E.164 number without "+" (7 to 15 digits)'),
     requestedBy: z.string().min(1),
   }),
+  /** A group operation (groups/contracts.ts); the API waits for the job's result. */
+  groupSessionCommandSchema,
 ]);
 export type SessionCommand = z.infer<typeof sessionCommandSchema>;
 
 /** The jobId of a session command: one pending logout per session, one pairing-code request per number. */
 export function sessionCommandJobId(command: SessionCommand): string {
+  if (command.type === 'group') return `group-${command.requestId}`;
   return command.type === 'logout'
     ? `logout-${command.sessionId}`
     : `pairing-code-${command.sessionId}-${command.phoneNumber}`;
@@ -251,6 +255,7 @@ export const realtimeMessageSchema = z.strictObject({
     'template',
     'unsupported',
     'call',
+    'group_event',
   ]),
   body: z
     .string()
@@ -271,6 +276,9 @@ export const realtimeMessageSchema = z.strictObject({
     .nullable(),
   replyToMessageId: uuid.nullable(),
   createdAt: z.iso.datetime(),
+  /** Groups: who wrote it, and whom it mentions (groups.ts). */
+  sender: groupSenderSchema.nullable().optional(),
+  mentions: groupMentionsSchema.nullable().optional(),
 });
 export type RealtimeMessage = z.infer<typeof realtimeMessageSchema>;
 

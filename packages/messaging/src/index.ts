@@ -1,5 +1,14 @@
 // The workers' entry: the pipelines, consumers and relay, with everything of the producer entry.
 /** Inbound: store what a channel emits (messages, receipts, identity links) and emit its events. */
+
+/** WhatsApp groups: the group's contact and row, its info and changes (system lines, webhooks). */
+export {
+  type GroupChangeOutcome,
+  groupContactId,
+  groupLine,
+  recordGroupChange,
+  storeGroupInfo,
+} from './groups/store.ts';
 export {
   type ApplyIdentityLinkResult,
   applyIdentityLink,

@@ -57,6 +57,26 @@ export {
   webhookDeliveryJobSchema,
   webhookJobOptions,
 } from './contracts.ts';
+/** WhatsApp groups: the group command, its result, and the shapes of a group message's sender and mentions. */
+export {
+  type GroupCommandResult,
+  type GroupInfoResult,
+  type GroupMentions,
+  type GroupOperation,
+  type GroupSender,
+  type GroupSessionCommand,
+  groupCommandResultSchema,
+  groupInfoResultSchema,
+  groupJidSchema,
+  groupMentionsSchema,
+  groupOperationSchema,
+  groupSenderSchema,
+  groupSubjectSchema,
+  MAX_GROUP_OPERATION_PARTICIPANTS,
+  participantPhoneSchema,
+  type StoredParticipant,
+  storedParticipantsSchema,
+} from './groups/contracts.ts';
 /** The conversation a first outbound message to a number goes to (created or reopened). */
 export { conversationForNumber } from './inbound/identities.ts';
 /** Media the API accepts: which types, and the storage both sides build from the same settings. */

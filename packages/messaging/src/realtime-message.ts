@@ -1,5 +1,17 @@
 import type { Message } from '@switchboard/db';
 import { type RealtimeMessage, realtimeMessage } from './contracts.ts';
+import { groupMentionsSchema } from './groups/contracts.ts';
+
+/** The sender and mentions of a group message, when it has them (groups). */
+function groupFields(
+  row: Pick<Message, 'senderJid' | 'senderPn' | 'senderName' | 'mentions'>,
+): Pick<RealtimeMessage, 'sender' | 'mentions'> {
+  const mentions = groupMentionsSchema.safeParse(row.mentions);
+  return {
+    ...(row.senderJid ? { sender: { jid: row.senderJid, pn: row.senderPn, name: row.senderName } } : {}),
+    ...(mentions.success && mentions.data.length > 0 ? { mentions: mentions.data } : {}),
+  };
+}
 
 const MEDIA_TYPES = new Set(['image', 'video', 'audio', 'document', 'sticker']);
 
@@ -19,6 +31,10 @@ export const REALTIME_MESSAGE_COLUMNS = {
   mediaStorageKey: true,
   replyToMessageId: true,
   createdAt: true,
+  senderJid: true,
+  senderPn: true,
+  senderName: true,
+  mentions: true,
 } as const;
 
 /**
@@ -47,5 +63,6 @@ export function realtimeMessageOf(
       : null,
     replyToMessageId: row.replyToMessageId,
     createdAt: row.createdAt.toISOString(),
+    ...groupFields(row),
   });
 }

@@ -42,6 +42,7 @@ import { callSettingsRoutes } from './routes/call-settings.ts';
 import { type CloudApiWebhookOptions, cloudApiWebhookRoutes } from './routes/cloud-api-webhook.ts';
 import { contactRoutes } from './routes/contacts.ts';
 import { conversationRoutes } from './routes/conversations.ts';
+import { groupRoutes, sessionGroupRoutes } from './routes/groups.ts';
 import { healthRoutes } from './routes/health.ts';
 import { inboxRoutes } from './routes/inbox.ts';
 import { internalRoutes } from './routes/internal.ts';
@@ -357,6 +358,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(realtimeRoutes, { prefix: '/v1/realtime' });
   await app.register(businessHoursRoutes, { prefix: '/v1/settings/business-hours' });
   await app.register(callSettingsRoutes, { prefix: '/v1/sessions' });
+  await app.register(sessionGroupRoutes, { prefix: '/v1/sessions' });
+  await app.register(groupRoutes, { prefix: '/v1/groups' });
   await app.register(webhookRoutes, {
     prefix: '/v1/webhooks',
     ...(options.sealingKeys ? { sealingKeys: options.sealingKeys } : {}),

@@ -14,6 +14,7 @@ import type {
 } from '@switchboard/db';
 import type { DeadLetter } from '@switchboard/messaging/producer';
 import { z } from 'zod';
+import { groupMessageFields, groupMessageShape } from './group-dto.ts';
 import { iso, isoOrNull } from './schemas.ts';
 import type { ConversationRow } from './services/conversations.ts';
 
@@ -45,6 +46,7 @@ export const messageSchema = z.strictObject({
   deliveredAt: isoOrNull,
   readAt: isoOrNull,
   createdAt: z.iso.datetime(),
+  ...groupMessageShape,
 });
 export type MessageDto = z.infer<typeof messageSchema>;
 
@@ -81,6 +83,7 @@ export function messageDto(m: Message): MessageDto {
     deliveredAt: iso(m.deliveredAt),
     readAt: iso(m.readAt),
     createdAt: m.createdAt.toISOString(),
+    ...groupMessageFields(m),
   };
 }
 
@@ -288,6 +291,7 @@ export const conversationMessageSchema = z.strictObject({
   deliveredAt: isoOrNull,
   readAt: isoOrNull,
   createdAt: z.iso.datetime(),
+  ...groupMessageShape,
 });
 
 /** The API's view of a conversation with its summary. */
@@ -356,6 +360,7 @@ export function conversationMessageDto(m: Message) {
     deliveredAt: iso(m.deliveredAt),
     readAt: iso(m.readAt),
     createdAt: m.createdAt.toISOString(),
+    ...groupMessageFields(m),
   };
 }
 

@@ -90,6 +90,8 @@ export function previewOf(
   };
   const prefix = message.direction === 'outbound' ? 'You: ' : '';
   if (message.type === 'text') return prefix + (message.body ?? '');
+  // A group event (someone joined, left...) is its own line.
+  if (message.type === 'group_event') return message.body ?? '';
   const label = media[message.type] ?? 'Message';
   return prefix + (message.body ? `${label}: ${message.body}` : label);
 }

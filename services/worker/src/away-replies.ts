@@ -133,10 +133,17 @@ export class AwayReplier {
         return { outcome: 'off' } as const;
       const message = await tx.message.findUnique({
         where: { id: messageId },
-        select: { direction: true, type: true, conversationId: true, sessionId: true },
+        select: { direction: true, type: true, conversationId: true, sessionId: true, senderJid: true },
       });
-      // A reaction or a call line (services/worker calls.ts) is not a message to answer.
-      if (message?.direction !== 'inbound' || message.type === 'reaction' || message.type === 'call')
+      // A reaction or a call line (services/worker calls.ts) is not a message to answer, and
+      // neither is anything in a WhatsApp group (a message with a sender, a group event line).
+      if (
+        message?.direction !== 'inbound' ||
+        message.type === 'reaction' ||
+        message.type === 'call' ||
+        message.type === 'group_event' ||
+        message.senderJid !== null
+      )
         return { outcome: 'not-customer-message' } as const;
       if (isWithinBusinessHours(hours.data, now)) return { outcome: 'within-hours' } as const;
       await this.options.beforeClaim?.();

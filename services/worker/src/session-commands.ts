@@ -1,7 +1,14 @@
 import { type Channel, ChannelError } from '@switchboard/channels';
-import { QUEUE_NAMES, queuePrefix, type SessionCommand, sessionCommandSchema } from '@switchboard/messaging';
+import {
+  type GroupCommandResult,
+  QUEUE_NAMES,
+  queuePrefix,
+  type SessionCommand,
+  sessionCommandSchema,
+} from '@switchboard/messaging';
 import { DelayedError, type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { runGroupOperation } from './groups.ts';
 
 /**
  * The consumer of one held session's command queue (`QUEUE_NAMES.sessionCommands`): what only the
@@ -27,8 +34,8 @@ export interface SessionCommandConsumerOptions {
   onError?: (error: unknown, context: { jobId?: string; what: string }) => void;
 }
 
-/** What processing one command did. */
-export type SessionCommandOutcome = 'logged-out' | 'pairing-code-requested';
+/** What processing one command did (a group operation: its result, which the API waits for). */
+export type SessionCommandOutcome = 'logged-out' | 'pairing-code-requested' | GroupCommandResult;
 
 /** See the module comment. */
 export class SessionCommandConsumer {
@@ -105,6 +112,8 @@ export class SessionCommandConsumer {
         // event); waiting here only tells BullMQ whether it worked. A hand-over aborts the wait.
         await abortable(channel.requestPairingCode(command.phoneNumber), this.stopping.signal);
         return 'pairing-code-requested';
+      case 'group':
+        return await runGroupOperation(channel, command.operation);
     }
   }
 }

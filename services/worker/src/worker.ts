@@ -23,6 +23,7 @@ import { CallHandler } from './calls.ts';
 import { channelOpener, cloudApiSessionIds } from './channels.ts';
 import { type WorkerConfig, workerPoolSettings } from './config.ts';
 import { type DeclaredSession, readDeclaredSessions, syncDeclaredSessions } from './declared-sessions.ts';
+import { GroupEventHandler } from './groups.ts';
 import { pipelineMediaFromConfig } from './media.ts';
 import { MessagePipelines } from './pipelines.ts';
 import { SessionRuntime } from './session-runtime.ts';
@@ -155,6 +156,13 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     relay: outbox,
     onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
   });
+  // WhatsApp groups of each held session (groups.ts): their info and changes stored.
+  const groups = new GroupEventHandler({
+    db,
+    tenantId,
+    relay: outbox,
+    onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
+  });
   const runtime = new SessionRuntime({
     redis,
     db,
@@ -182,8 +190,10 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     attach: async (session, channel) => {
       const detach = await pipelines.attach(session, channel);
       const detachCalls = calls.attach(session.sessionId, channel);
+      const detachGroups = groups.attach(session.sessionId, channel);
       return async () => {
         detachCalls();
+        detachGroups();
         await detach();
       };
     },

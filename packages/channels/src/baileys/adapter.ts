@@ -31,10 +31,12 @@ import {
   readFence,
 } from './auth-state.ts';
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.ts';
+import { BaileysGroups, GroupMetadataCache } from './groups.ts';
 import { lidOf, phoneDigits, pnOf } from './jid.ts';
 import { decideOnClose, statusCodeOf } from './lifecycle.ts';
 import { type BaileysLogger, describe, silentLogger } from './logger.ts';
 import {
+  groupAddresses,
   type MappedEvent,
   type MappingContext,
   mapCalls,
@@ -76,6 +78,9 @@ export class BaileysChannel implements Channel {
   readonly #now: () => Date;
   readonly #listeners: ChannelListeners;
   readonly #pairing: Pairing;
+  readonly #groupCache = new GroupMetadataCache();
+  /** Group operations, and the group info read when a group is first seen (groups.ts). */
+  readonly groups: BaileysGroups;
 
   #state: SessionState;
   #auth: RedisAuthState | undefined;
@@ -119,6 +124,23 @@ export class BaileysChannel implements Channel {
       codeTtlMs: options.pairingCodeTtlMs ?? 160_000,
       codeTimeoutMs: options.pairingCodeTimeoutMs ?? 30_000,
       publish: (challenge) => this.#listeners.emit('pairing', challenge),
+    });
+    this.groups = new BaileysGroups({
+      sessionId: this.sessionId,
+      cache: this.#groupCache,
+      socket: async (what) => {
+        const socket = this.#connectedSocket(what);
+        await this.#assertFence(what);
+        if (this.#socket !== socket) throw notConnected(this.sessionId, this.#state);
+        return socket;
+      },
+      emit: (event) => this.#deliver('groupMetadata', () => [{ event: 'group', payload: event }]),
+      now: this.#now,
+      onError: (error, group) =>
+        this.#logger.warn(
+          { sessionId: this.sessionId, group, err: describe(error) },
+          'group metadata read failed',
+        ),
     });
     this.#auth = auth;
     this.#state = isPaired(auth.state.creds) ? 'disconnected' : 'unpaired';
@@ -296,6 +318,7 @@ export class BaileysChannel implements Channel {
       socket = this.#factory({
         markOnlineOnConnect: false,
         emitOwnEvents: false,
+        cachedGroupMetadata: this.#groupCache.hook,
         ...this.#options.socketConfig,
         auth: { creds, keys: makeCacheableSignalKeyStore(auth.state.keys, this.#logger) },
         logger: this.#logger,
@@ -321,6 +344,11 @@ export class BaileysChannel implements Channel {
     );
     ev.on('presence.update', (update) => this.#deliver('presence.update', (ctx) => mapPresence(update, ctx)));
     ev.on('call', (calls) => this.#deliver('call', (ctx) => mapCalls(calls, ctx)));
+    ev.on('groups.upsert', (groups) => {
+      for (const metadata of groups ?? []) if (metadata?.id) this.#groupCache.set(metadata);
+    });
+    ev.on('groups.update', (updates) => this.#groupCache.update(updates));
+    ev.on('group-participants.update', (update) => this.#groupCache.participants(update));
     ev.on('lid-mapping.update', (mapping) =>
       this.#deliver('lid-mapping.update', (ctx) => [mapLidMapping(mapping, ctx)]),
     );
@@ -584,6 +612,7 @@ export class BaileysChannel implements Channel {
         },
       ];
     }
+    if (source === 'messages.upsert') this.groups.noticeGroups(groupAddresses(events));
     const auth = this.#auth;
     this.#inbound = this.#inbound
       .then(async () => {

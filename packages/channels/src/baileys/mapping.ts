@@ -24,6 +24,7 @@ import type {
   UnsupportedEvent,
   UnsupportedReason,
 } from '../channel.ts';
+import { mapGroupStub } from './groups.ts';
 import { chatKind, contactFrom, lidOf, pnOf } from './jid.ts';
 import { mediaLocation } from './media-location.ts';
 
@@ -285,6 +286,8 @@ export function mapMessage(
       const stub = message.messageStubType;
       if (stub === StubType.CIPHERTEXT) return unsupported(ctx, source, 'undecryptable', 'CIPHERTEXT', key);
       if (stub != null) {
+        const group = mapGroupStub(message, live, ctx);
+        if (group) return { event: 'group', payload: group };
         return unsupported(ctx, source, 'system-notification', StubType[stub] ?? `stub ${stub}`, key);
       }
       return unsupported(ctx, source, 'no-content', 'message without content', key);
@@ -324,6 +327,8 @@ export function mapMessage(
       if (contextInfo.participant) inbound.replyTo.author = jidNormalizedUser(contextInfo.participant);
     }
     if (contextInfo?.isForwarded) inbound.forwarded = true;
+    const mentioned = (contextInfo?.mentionedJid ?? []).filter((jid) => typeof jid === 'string' && jid);
+    if (mentioned.length > 0) inbound.mentions = mentioned.map((jid) => contactFrom(jid));
     return { event: 'message', payload: inbound };
   } catch (error) {
     return unsupported(ctx, source, 'mapping-error', errorDetail(error), key);
@@ -521,12 +526,30 @@ function errorDetail(error: unknown): string {
   return text.split('\n')[0]!.slice(0, 200);
 }
 
+/** The groups mapped events are about (group messages and changes): what the adapter reads on first sight. */
+export function groupAddresses(events: readonly MappedEvent[]): string[] {
+  const groups: string[] = [];
+  for (const mapped of events) {
+    if (mapped.event === 'message' && mapped.payload.chat.kind === 'group')
+      groups.push(mapped.payload.chat.address);
+    if (mapped.event === 'group' && mapped.payload.kind === 'change') groups.push(mapped.payload.group);
+  }
+  return groups;
+}
+
 /** Contacts an event mentions. */
 function contactsOf(mapped: MappedEvent): ContactRef[] {
   switch (mapped.event) {
     case 'message': {
       const { sender, chat } = mapped.payload;
-      return chat.contact && chat.contact !== sender ? [sender, chat.contact] : [sender];
+      const mentions = mapped.payload.mentions ?? [];
+      return [...(chat.contact && chat.contact !== sender ? [sender, chat.contact] : [sender]), ...mentions];
+    }
+    case 'group': {
+      const group = mapped.payload;
+      if (group.kind === 'metadata') return group.info.participants;
+      const participants = group.change.type === 'participants' ? group.change.participants : [];
+      return group.actor ? [group.actor, ...participants] : participants;
     }
     case 'receipt':
       return mapped.payload.recipient ? [mapped.payload.recipient] : [];

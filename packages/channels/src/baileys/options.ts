@@ -16,6 +16,10 @@ export type BaileysSocket = Pick<
   | 'logout'
   | 'end'
   | 'rejectCall'
+  | 'groupMetadata'
+  | 'groupCreate'
+  | 'groupParticipantsUpdate'
+  | 'groupUpdateSubject'
 >;
 
 /** Makes a socket from Baileys' config; the default is Baileys' own makeWASocket. */

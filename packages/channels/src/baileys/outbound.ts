@@ -31,6 +31,22 @@ export function toBaileysSend(message: OutboundMessage): {
       },
     );
   const content = toBaileysContent(message.content, jid);
+  if (message.mentions?.length) {
+    if (message.content.type !== 'text')
+      throw new UnrecoverableChannelError('INVALID_CONTENT', 'mentions go with a text message', {
+        status: 400,
+      });
+    const mentions = message.mentions.map((m) => recipientJid(m));
+    if (mentions.some((m) => !m || m.endsWith('@g.us')))
+      throw new UnrecoverableChannelError(
+        'INVALID_NUMBER',
+        'a mention is not a phone number or WhatsApp address',
+        {
+          status: 400,
+        },
+      );
+    (content as { mentions?: string[] }).mentions = mentions as string[];
+  }
   const options: MiscMessageGenerationOptions = {};
   if (message.providerMessageId) options.messageId = message.providerMessageId;
   if (message.replyTo) options.quoted = quotedMessage(jid, message.replyTo);

@@ -290,13 +290,46 @@ describe('storeInbound and the inbound pipeline', () => {
     expect(updated).toHaveLength(1);
   });
 
-  it('ignores group chats', async () => {
-    const message = inboundMessage(sessionId, 'G-1', { pn: '4917300000001' });
-    const result = await storeInbound(db, tenantId, {
-      ...message,
-      chat: { address: '123@g.us', kind: 'group' },
+  it("files a group chat's messages under the group's one conversation, each with its sender; ignores broadcasts", async () => {
+    const group = '120363000000000777@g.us';
+    const stored = [];
+    for (const [id, pn, name] of [
+      ['G-1', '4917300000001', 'Gina'],
+      ['G-2', '4917300000002', 'Hugo'],
+    ] as const) {
+      const message = inboundMessage(sessionId, id, { pn });
+      stored.push(
+        await storeInbound(db, tenantId, {
+          ...message,
+          chat: { address: group, kind: 'group' },
+          sender: { address: `${pn}@s.whatsapp.net`, pn, pushName: name },
+          mentions: [{ address: '4917300000009@s.whatsapp.net', pn: '4917300000009' }],
+        }),
+      );
+    }
+    const [first, second] = stored;
+    if (first?.outcome !== 'created' || second?.outcome !== 'created') throw new Error('not stored');
+    expect(second.conversationId).toBe(first.conversationId);
+    const rows = await withTenant(db, tenantId, async (tx) => ({
+      group: await tx.whatsappGroup.findUniqueOrThrow({ where: { tenantId_jid: { tenantId, jid: group } } }),
+      identities: await tx.contactIdentity.count({ where: { contactId: first.contactId } }),
+      messages: await tx.message.findMany({
+        where: { conversationId: first.conversationId },
+        orderBy: { providerMessageId: 'asc' },
+      }),
+    }));
+    expect(rows.group.contactId).toBe(first.contactId);
+    expect(rows.identities).toBe(0);
+    expect(rows.messages.map((m) => [m.senderPn, m.senderName, m.mentions])).toEqual([
+      ['4917300000001', 'Gina', [{ jid: '4917300000009@s.whatsapp.net', pn: '4917300000009' }]],
+      ['4917300000002', 'Hugo', [{ jid: '4917300000009@s.whatsapp.net', pn: '4917300000009' }]],
+    ]);
+
+    const broadcast = await storeInbound(db, tenantId, {
+      ...inboundMessage(sessionId, 'B-1', { pn: '4917300000001' }),
+      chat: { address: 'status@broadcast', kind: 'broadcast' },
     });
-    expect(result.outcome).toBe('ignored');
+    expect(broadcast.outcome).toBe('ignored');
   });
 });
 

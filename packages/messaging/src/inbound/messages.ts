@@ -11,6 +11,7 @@ import {
 } from '@switchboard/db';
 import type { RealtimeMessage } from '../contracts.ts';
 import { geoUri } from '../geo-uri.ts';
+import { groupContactId, groupMessageColumns } from '../groups/store.ts';
 import { type OutboxEffect, writeOutbox } from '../outbox/entries.ts';
 import { REALTIME_MESSAGE_COLUMNS, realtimeMessageOf } from '../realtime-message.ts';
 import { createWebhookDeliveries } from '../webhooks/enqueue.ts';
@@ -43,7 +44,7 @@ export type StoreInboundResult =
     }
   /** Seen before (same session and provider message id), or an edit/delete of an unknown message. */
   | { outcome: 'duplicate' | 'target-missing'; isNew: false }
-  /** Not a direct chat: groups, broadcasts and newsletters have no contact to file them under. */
+  /** Not a direct or group chat: broadcasts and newsletters have no contact to file them under. */
   | { outcome: 'ignored'; isNew: false; reason: string };
 
 /** Options for {@link storeInbound}. */
@@ -63,6 +64,7 @@ export function messageEventData(message: InboundMessage, messageId: string, con
     type: message.content.type,
     ...(message.content.type === 'text' ? { text: message.content.text } : {}),
     timestamp: message.timestamp.toISOString(),
+    ...(message.chat.kind === 'group' ? { group: message.chat.address } : {}),
   };
 }
 
@@ -165,10 +167,12 @@ export async function storeInbound(
   message: InboundMessage,
   options: StoreInboundOptions = {},
 ): Promise<StoreInboundResult> {
-  if (message.chat.kind !== 'direct')
+  // A group is one conversation, filed under the group's own contact (groups/store.ts).
+  const isGroup = message.chat.kind === 'group';
+  if (message.chat.kind !== 'direct' && !isGroup)
     return { outcome: 'ignored', isNew: false, reason: `${message.chat.kind} chat` };
   const contactRef = message.chat.contact ?? (message.fromMe ? undefined : message.sender);
-  if (!contactRef || (!contactRef.pn && !contactRef.lid))
+  if (!isGroup && (!contactRef || (!contactRef.pn && !contactRef.lid)))
     return { outcome: 'ignored', isNew: false, reason: 'direct chat without a pn or lid' };
   const content = message.content;
   const epoch = options.epoch ?? null;
@@ -215,10 +219,12 @@ export async function storeInbound(
       }
 
       const mergeOutboxIds: string[] = [];
-      const contactId = await upsertContact(tx, tenantId, contactRef, {
-        sessionId: message.sessionId,
-        outboxIds: mergeOutboxIds,
-      });
+      const contactId = isGroup
+        ? await groupContactId(tx, tenantId, message.chat.address)
+        : await upsertContact(tx, tenantId, contactRef!, {
+            sessionId: message.sessionId,
+            outboxIds: mergeOutboxIds,
+          });
       const countsAsUnread = !message.fromMe && content.type !== 'reaction';
       const conversationId = await upsertConversation(
         tx,
@@ -254,6 +260,7 @@ export async function storeInbound(
           reaction: content.type === 'reaction' ? (content.emoji ?? '') : null,
           providerTimestamp: message.timestamp,
           epoch,
+          ...groupMessageColumns(message),
           ...(message.fromMe ? { sentAt: message.timestamp } : { deliveredAt: message.timestamp }),
         },
         select: REALTIME_MESSAGE_COLUMNS,

@@ -20,6 +20,7 @@ import {
   queuePrefix,
   requestIdOf,
 } from '../contracts.ts';
+import { groupSendTarget } from '../groups/store.ts';
 import { setMessageStatus } from '../inbound/receipts.ts';
 import { DEFAULT_OUTBOUND_RETRY, type OutboundRetryPolicy, outboundBackoffMs } from './backoff.ts';
 import {
@@ -332,7 +333,11 @@ export class OutboundConsumer {
       throw new UnrecoverableError(`message ${messageId} belongs to another session's queue`);
     if (message.status !== 'queued') return 'already-sent';
 
-    const to = recipientOf(message);
+    // A group's contact has no pn or lid: its conversation sends to the group (groups/store.ts).
+    const group = recipientOf(message)
+      ? undefined
+      : await groupSendTarget(db, tenantId, message.contactId, message.id);
+    const to = recipientOf(message) ?? group?.jid;
     if (!to)
       return await this.failForGood(
         message.id,
@@ -384,6 +389,7 @@ export class OutboundConsumer {
         content,
         callbackData: message.id,
         ...(this.reuseIds ? { providerMessageId } : {}),
+        ...(group?.mentions.length ? { mentions: group.mentions } : {}),
       });
     } catch (error) {
       return await this.sendFailed(job, token, message.id, message.conversationId, error, sendStarted);

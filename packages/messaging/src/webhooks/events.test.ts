@@ -144,6 +144,29 @@ describe('webhook events', () => {
           at: new Date().toISOString(),
         },
       });
+      // groups/store.ts records these with the group's line (tested in test/groups.test.ts).
+      const group = { sessionId, group: '120363000000000001@g.us', conversationId: conversation.id };
+      await recordWebhookEvent(tx, tenantId, {
+        type: 'group.participants_changed',
+        data: {
+          ...group,
+          messageId: inbound.messageId,
+          action: 'add',
+          participants: [{ jid: '4915100000002@s.whatsapp.net', phone: '4915100000002' }],
+          actor: { jid: '4915100000001@s.whatsapp.net', phone: '4915100000001' },
+          at: new Date().toISOString(),
+        },
+      });
+      await recordWebhookEvent(tx, tenantId, {
+        type: 'group.updated',
+        data: {
+          ...group,
+          messageId: inbound.messageId,
+          change: 'subject',
+          subject: 'Team',
+          at: new Date().toISOString(),
+        },
+      });
     });
     // A malformed event aborts its transaction: nothing of it is kept.
     await expect(
@@ -158,7 +181,7 @@ describe('webhook events', () => {
     // The relay performs the outbox (as the worker's would after these commits), then the deliveries go out.
     await relay.drain({ graceMs: 0 });
     await testbed.worker.start();
-    const expected = { all: 10, status: 3 };
+    const expected = { all: 12, status: 3 };
     await eventually(() => receiver.received.length >= expected.all + expected.status);
     // Nothing more arrives: every delivery row is succeeded and there are exactly as many.
     const rows = await withTenant(db, tenantId, (tx) => tx.webhookDelivery.findMany());

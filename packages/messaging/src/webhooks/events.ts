@@ -25,6 +25,10 @@ const messageData = z.strictObject({
   type: z.string().describe('text, image, video, audio, document, sticker, location, contact, reaction, ...'),
   text: z.string().optional().describe('The text of a text message.'),
   timestamp: isoTime,
+  group: z
+    .string()
+    .optional()
+    .describe('For a group message: the group id (`<digits>@g.us`); `from` is the participant.'),
 });
 
 /** The `data` of `message.status`: a message's status moved forward on the channel. */
@@ -75,6 +79,39 @@ const callData = z.strictObject({
   at: isoTime,
 });
 
+/** A participant as group events name them. */
+const groupParticipant = z.strictObject({
+  jid: z.string().describe('The WhatsApp address (PN or LID JID).'),
+  phone: z.string().optional().describe('Phone number digits, when WhatsApp gave them.'),
+});
+
+/** The `data` of `group.participants_changed`: people joined, left, were added, removed, promoted or demoted. */
+const groupParticipantsData = z.strictObject({
+  sessionId: uuid,
+  group: z.string().describe('The group id (`<digits>@g.us`).'),
+  conversationId: uuid,
+  messageId: uuid.describe('The system line in the thread (a message of type `group_event`).'),
+  action: z
+    .enum(['add', 'remove', 'leave', 'promote', 'demote', 'modify'])
+    .describe('`leave`: they removed themselves; `modify`: a participant changed number.'),
+  participants: z.array(groupParticipant),
+  actor: groupParticipant.optional().describe('Who did it, when WhatsApp said.'),
+  at: isoTime,
+});
+
+/** The `data` of `group.updated`: the group was created, or its subject or description changed. */
+const groupUpdatedData = z.strictObject({
+  sessionId: uuid,
+  group: z.string(),
+  conversationId: uuid,
+  messageId: uuid,
+  change: z.enum(['created', 'subject', 'description']),
+  subject: z.string().optional().describe('The new subject (`created`, `subject`).'),
+  description: z.string().nullable().optional().describe('The new description (`description`).'),
+  actor: groupParticipant.optional(),
+  at: isoTime,
+});
+
 /** The schema of each event type's `data`, by type. */
 export const webhookEventDataSchemas = {
   'message.received': messageData,
@@ -85,6 +122,8 @@ export const webhookEventDataSchemas = {
   'conversation.resolved': conversationData,
   'conversation.reopened': conversationData,
   'call.received': callData,
+  'group.participants_changed': groupParticipantsData,
+  'group.updated': groupUpdatedData,
 } as const;
 
 /** A webhook event type. */
@@ -104,6 +143,9 @@ export const WEBHOOK_EVENT_SUMMARIES: Record<WebhookEventType, string> = {
   'conversation.reopened': 'A resolved conversation was reopened.',
   'call.received':
     'A WhatsApp call was missed or declined (automatically, by the session setting, or on the phone).',
+  'group.participants_changed':
+    'People joined or left a WhatsApp group, or were added, removed, promoted or demoted (Baileys sessions).',
+  'group.updated': 'A WhatsApp group was created, or its subject or description changed (Baileys sessions).',
 };
 
 /** Whether `type` is an event type of the catalogue. */

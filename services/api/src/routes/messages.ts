@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
+import { participantPhoneSchema } from '@switchboard/messaging/producer';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { messageDto, messageSchema } from '../dto.ts';
 import { errorBody, idempotencyHeaders, idParams } from '../schemas.ts';
 import { type MessageColumns, type SendTarget, sendMessage } from '../sending.ts';
+import { MAX_MENTIONS, mentionColumns } from '../services/groups.ts';
 import { getMessage } from '../services/messages.ts';
 import { templateMessageColumns } from '../services/templates.ts';
 import { templateComponentSchema } from '../templates-meta.ts';
@@ -38,12 +40,23 @@ function targetOf(body: {
     : { sessionId: body.sessionId!, to: body.to!.replace(/^\+/, '') };
 }
 
+/** Mentions of a text send to a group conversation (services/groups.ts). */
+const mentionsBody = z
+  .array(participantPhoneSchema)
+  .min(1)
+  .max(MAX_MENTIONS)
+  .optional()
+  .describe(
+    'Group conversations: phone numbers (E.164 digits) to mention; write `@<digits>` in the text where each goes.',
+  );
+
 const textSend = z
   .strictObject({
     ...target,
     type: z.literal('text').optional().describe('Optional for text: a body with `text` is a text send.'),
     text: z.string().min(1).max(4096),
     replyToMessageId: z.uuid().optional(),
+    mentions: mentionsBody,
   })
   .refine(oneTarget, { message: TARGET_MESSAGE, path: ['conversationId'] });
 
@@ -99,7 +112,7 @@ export const messageRoutes: FastifyPluginAsyncZod = async (app) => {
         columns: async (conversation, _messageId, tx): Promise<MessageColumns> =>
           body.type === 'template'
             ? await templateMessageColumns(tx, conversation, body)
-            : { type: 'text', body: body.text },
+            : { type: 'text', body: body.text, ...(await mentionColumns(tx, conversation, body.mentions)) },
       });
       return reply.status(result.replay ? 200 : 201).send(messageDto(result.row));
     },

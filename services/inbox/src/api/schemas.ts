@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { groupMentionsSchema, groupSenderSchema } from './group-schemas.ts';
 
 /*
  * The shapes the inbox reads from the API (services/api/src/routes/*.ts). Every response is
@@ -102,6 +103,9 @@ export const messageSchema = z.object({
     })
     .nullable()
     .optional(),
+  // Groups: who wrote it and whom it mentions (group-schemas.ts).
+  sender: groupSenderSchema.nullable().optional(),
+  mentions: groupMentionsSchema.nullable().optional(),
 });
 export type Message = z.infer<typeof messageSchema>;
 

@@ -3,6 +3,7 @@ import { describeError } from '../api/client.ts';
 import { type Contact, contactExportSchema, contactSchema } from '../api/schemas.ts';
 import { roleAtLeast, useApp } from '../app-context.tsx';
 import { contactName, formatNumber } from '../format.ts';
+import { GroupParticipants, useGroup } from './group.tsx';
 
 /** The contact beside the thread: name and notes (editable), numbers, LID; export and erase for admins. */
 export function ContactPanel(props: { contactId: string; onClose: () => void; onErased: () => void }) {
@@ -16,6 +17,8 @@ export function ContactPanel(props: { contactId: string; onClose: () => void; on
   const [confirming, setConfirming] = useState(false);
   const admin = roleAtLeast(me.role, 'admin');
   const agent = roleAtLeast(me.role, 'agent');
+  // A WhatsApp group has participants instead of numbers.
+  const group = useGroup(props.contactId);
 
   useEffect(() => {
     let cancelled = false;
@@ -57,22 +60,27 @@ export function ContactPanel(props: { contactId: string; onClose: () => void; on
               <span className="muted">WhatsApp name:</span> {contact.pushName}
             </p>
           )}
-          <h3>Numbers</h3>
-          <ul aria-label="Phone numbers">
-            {numbers.length === 0 && <li className="muted">None known</li>}
-            {numbers.map((i) => (
-              <li key={i.value}>{formatNumber(i.value)}</li>
-            ))}
-          </ul>
-          <h3>LID</h3>
-          <ul aria-label="LIDs">
-            {lids.length === 0 && <li className="muted">None known</li>}
-            {lids.map((i) => (
-              <li key={i.value}>
-                <code>{i.value}</code>
-              </li>
-            ))}
-          </ul>
+          <GroupParticipants contactId={contact.id} />
+          {!group && (
+            <>
+              <h3>Numbers</h3>
+              <ul aria-label="Phone numbers">
+                {numbers.length === 0 && <li className="muted">None known</li>}
+                {numbers.map((i) => (
+                  <li key={i.value}>{formatNumber(i.value)}</li>
+                ))}
+              </ul>
+              <h3>LID</h3>
+              <ul aria-label="LIDs">
+                {lids.length === 0 && <li className="muted">None known</li>}
+                {lids.map((i) => (
+                  <li key={i.value}>
+                    <code>{i.value}</code>
+                  </li>
+                ))}
+              </ul>
+            </>
+          )}
           {agent && (
             <form
               className="stack"

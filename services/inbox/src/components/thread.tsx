@@ -18,6 +18,7 @@ import {
 } from '../format.ts';
 import { navigate } from '../router.ts';
 import { Composer, type Outgoing } from './composer.tsx';
+import { GroupEventLine, GroupScope, GroupSender, MentionedText } from './group.tsx';
 import { MediaPreview } from './media-preview.tsx';
 
 /** A message being sent: shown at once, replaced by the stored message when the API answers. */
@@ -360,70 +361,72 @@ export function Thread(props: {
           {error}
         </p>
       )}
-      <ol
-        className="messages"
-        aria-label={`Messages with ${name}`}
-        aria-busy={loading}
-        ref={scroller}
-        onScroll={(e) => {
-          const el = e.currentTarget;
-          stickToBottom.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 40;
-          if (el.scrollTop < 80) void loadOlder();
-        }}
-      >
-        {olderCursor && (
-          <li className="older">
-            <button type="button" className="link" onClick={() => void loadOlder()} disabled={loading}>
-              Load older messages
-            </button>
-          </li>
-        )}
-        {rows.map((row) =>
-          row.kind === 'day' ? (
-            <li key={`day-${row.key}`} className="day">
-              <span>{row.label}</span>
+      <GroupScope contactId={conversation.contactId}>
+        <ol
+          className="messages"
+          aria-label={`Messages with ${name}`}
+          aria-busy={loading}
+          ref={scroller}
+          onScroll={(e) => {
+            const el = e.currentTarget;
+            stickToBottom.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 40;
+            if (el.scrollTop < 80) void loadOlder();
+          }}
+        >
+          {olderCursor && (
+            <li className="older">
+              <button type="button" className="link" onClick={() => void loadOlder()} disabled={loading}>
+                Load older messages
+              </button>
             </li>
-          ) : (
-            <Bubble
-              key={row.message.id}
-              message={row.message}
-              quoted={row.message.replyToMessageId ? byId.get(row.message.replyToMessageId) : undefined}
-              reactions={reactions.get(row.message.id)}
-              onReply={canWork ? () => setReplyTo(row.message) : undefined}
-            />
-          ),
-        )}
-        {pending.map((p) => (
-          <li key={p.key} className="bubble outbound pending" aria-label="Message being sent">
-            {p.outgoing.kind === 'text' && p.outgoing.replyTo && (
-              <blockquote className="quote">{previewOf(p.outgoing.replyTo)}</blockquote>
-            )}
-            <p className="body">
-              {p.outgoing.kind === 'text'
-                ? p.outgoing.text
-                : p.outgoing.kind === 'template'
-                  ? `Template: ${p.outgoing.template.name}`
-                  : `File: ${p.outgoing.file.name}`}
-            </p>
-            <span className="meta">
-              {p.error ? (
-                <>
-                  <span className="failed" role="alert">
-                    Not sent: {p.error}
-                  </span>{' '}
-                  <button type="button" className="link" onClick={() => void deliver(p)}>
-                    Retry
-                  </button>
-                </>
-              ) : (
-                <span className="ticks" role="img" aria-label="Status: sending">
-                  🕓
-                </span>
+          )}
+          {rows.map((row) =>
+            row.kind === 'day' ? (
+              <li key={`day-${row.key}`} className="day">
+                <span>{row.label}</span>
+              </li>
+            ) : (
+              <Bubble
+                key={row.message.id}
+                message={row.message}
+                quoted={row.message.replyToMessageId ? byId.get(row.message.replyToMessageId) : undefined}
+                reactions={reactions.get(row.message.id)}
+                onReply={canWork ? () => setReplyTo(row.message) : undefined}
+              />
+            ),
+          )}
+          {pending.map((p) => (
+            <li key={p.key} className="bubble outbound pending" aria-label="Message being sent">
+              {p.outgoing.kind === 'text' && p.outgoing.replyTo && (
+                <blockquote className="quote">{previewOf(p.outgoing.replyTo)}</blockquote>
               )}
-            </span>
-          </li>
-        ))}
-      </ol>
+              <p className="body">
+                {p.outgoing.kind === 'text'
+                  ? p.outgoing.text
+                  : p.outgoing.kind === 'template'
+                    ? `Template: ${p.outgoing.template.name}`
+                    : `File: ${p.outgoing.file.name}`}
+              </p>
+              <span className="meta">
+                {p.error ? (
+                  <>
+                    <span className="failed" role="alert">
+                      Not sent: {p.error}
+                    </span>{' '}
+                    <button type="button" className="link" onClick={() => void deliver(p)}>
+                      Retry
+                    </button>
+                  </>
+                ) : (
+                  <span className="ticks" role="img" aria-label="Status: sending">
+                    🕓
+                  </span>
+                )}
+              </span>
+            </li>
+          ))}
+        </ol>
+      </GroupScope>
       {canWork ? (
         <Composer
           conversationId={conversation.id}
@@ -452,6 +455,7 @@ function Bubble(props: {
         {m.body ?? 'Call'} · <time dateTime={m.createdAt}>{timeOf(m.createdAt)}</time>
       </li>
     );
+  if (m.type === 'group_event') return <GroupEventLine message={m} />;
   const ticks = statusTicks(m.status);
   const media = ['image', 'video', 'audio', 'document', 'sticker'].includes(m.type);
   return (
@@ -461,9 +465,14 @@ function Bubble(props: {
           {props.quoted ? previewOf(props.quoted) : 'Reply to an earlier message'}
         </blockquote>
       )}
+      <GroupSender message={m} />
       {media && <MediaPreview message={m} />}
       {m.type === 'template' && <p className="tag">Template</p>}
-      {m.body && <p className="body">{m.body}</p>}
+      {m.body && (
+        <p className="body">
+          <MentionedText message={m} />
+        </p>
+      )}
       {!m.body && !media && m.type !== 'text' && <p className="body muted">{previewOf(m)}</p>}
       {props.reactions && (
         <span className="reactions" role="img" aria-label={`Reactions: ${props.reactions.join(' ')}`}>

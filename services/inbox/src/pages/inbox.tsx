@@ -3,6 +3,7 @@ import { describeError } from '../api/client.ts';
 import { type Conversation, conversationSchema, pageOf } from '../api/schemas.ts';
 import { useApp } from '../app-context.tsx';
 import { ContactPanel } from '../components/contact-panel.tsx';
+import { GroupMarker } from '../components/group.tsx';
 import { Thread } from '../components/thread.tsx';
 import { conversationName, previewOf, timeOf } from '../format.ts';
 import { useInboxData } from '../inbox-data.ts';
@@ -369,7 +370,10 @@ function ConversationRow(props: { conversation: Conversation; active: boolean })
           {name.slice(0, 1).toUpperCase()}
         </span>
         <span className="summary">
-          <span className="name">{name}</span>
+          <span className="name">
+            {name}
+            <GroupMarker contactId={c.contactId} />
+          </span>
           <span className="preview">{preview}</span>
         </span>
         <span className="meta">

@@ -4,6 +4,12 @@
  * reaches the network.
  */
 
+/** WhatsApp's group server as the stand-in plays it (queries, notifications). */
+export {
+  type GroupNotification,
+  type SeedParticipant,
+  StandInGroupServer,
+} from './groups.ts';
 /** A Baileys channel on stand-in sockets, with an event log; a worker's channel factory over stand-ins. */
 export {
   createStandInChannel,

@@ -14,6 +14,7 @@ import {
   type MessageUserReceiptUpdate,
   type MiscMessageGenerationOptions,
   makeEventBuffer,
+  type ParticipantAction,
   proto,
   type UserFacingSocketConfig,
   type WAMessage,
@@ -22,6 +23,7 @@ import {
 } from '@whiskeysockets/baileys';
 import { silentLogger } from '../logger.ts';
 import type { BaileysSocket, SocketFactory } from '../options.ts';
+import { StandInGroupServer } from './groups.ts';
 
 /**
  * A stand-in for Baileys' socket, for tests (WhatsApp's servers cannot be reached from here,
@@ -131,6 +133,13 @@ export class StandInSocket implements BaileysSocket {
   /** Makes the next sendMessage reject with this. */
   failNextSend: Error | undefined;
   #closed = false;
+  /** WhatsApp's group server: the account's groups, their queries and notifications (groups.ts). */
+  readonly groupServer: StandInGroupServer = new StandInGroupServer({
+    ev: this.ev,
+    me: () => this.config.auth.creds.me?.id ?? '',
+    assertOpen: () => this.#assertOpen(),
+    boom,
+  });
   /** Resolves once the socket announced `connecting` (its first tick): drive it only after that. */
   readonly started: Promise<void>;
 
@@ -199,6 +208,22 @@ export class StandInSocket implements BaileysSocket {
   async sendPresenceUpdate(type: WAPresence, jid?: string): Promise<void> {
     this.#assertOpen();
     this.presenceUpdates.push(jid === undefined ? { type } : { type, jid });
+  }
+
+  groupMetadata(jid: string) {
+    return this.groupServer.groupMetadata(jid);
+  }
+
+  groupCreate(subject: string, participants: string[]) {
+    return this.groupServer.groupCreate(subject, participants);
+  }
+
+  groupParticipantsUpdate(jid: string, participants: string[], action: ParticipantAction) {
+    return this.groupServer.groupParticipantsUpdate(jid, participants, action);
+  }
+
+  groupUpdateSubject(jid: string, subject: string) {
+    return this.groupServer.groupUpdateSubject(jid, subject);
   }
 
   async rejectCall(callId: string, callFrom: string): Promise<void> {

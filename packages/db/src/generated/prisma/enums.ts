@@ -86,7 +86,8 @@ export const MessageType = {
   reaction: 'reaction',
   template: 'template',
   unsupported: 'unsupported',
-  call: 'call'
+  call: 'call',
+  group_event: 'group_event'
 } as const
 
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]

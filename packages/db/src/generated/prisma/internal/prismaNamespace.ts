@@ -423,7 +423,8 @@ export const ModelName = {
   SsoIdentity: 'SsoIdentity',
   BusinessHours: 'BusinessHours',
   AwayReply: 'AwayReply',
-  SessionCallSettings: 'SessionCallSettings'
+  SessionCallSettings: 'SessionCallSettings',
+  WhatsappGroup: 'WhatsappGroup'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -439,7 +440,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "authSession" | "twoFactorCredential" | "tenantSecurityPolicy" | "ssoIdentity" | "businessHours" | "awayReply" | "sessionCallSettings"
+    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "authSession" | "twoFactorCredential" | "tenantSecurityPolicy" | "ssoIdentity" | "businessHours" | "awayReply" | "sessionCallSettings" | "whatsappGroup"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -2441,6 +2442,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    WhatsappGroup: {
+      payload: Prisma.$WhatsappGroupPayload<ExtArgs>
+      fields: Prisma.WhatsappGroupFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.WhatsappGroupFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WhatsappGroupPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.WhatsappGroupFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WhatsappGroupPayload>
+        }
+        findFirst: {
+          args: Prisma.WhatsappGroupFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WhatsappGroupPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.WhatsappGroupFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WhatsappGroupPayload>
+        }
+        findMany: {
+          args: Prisma.WhatsappGroupFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WhatsappGroupPayload>[]
+        }
+        create: {
+          args: Prisma.WhatsappGroupCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WhatsappGroupPayload>
+        }
+        createMany: {
+          args: Prisma.WhatsappGroupCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.WhatsappGroupCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WhatsappGroupPayload>[]
+        }
+        delete: {
+          args: Prisma.WhatsappGroupDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WhatsappGroupPayload>
+        }
+        update: {
+          args: Prisma.WhatsappGroupUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WhatsappGroupPayload>
+        }
+        deleteMany: {
+          args: Prisma.WhatsappGroupDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.WhatsappGroupUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.WhatsappGroupUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WhatsappGroupPayload>[]
+        }
+        upsert: {
+          args: Prisma.WhatsappGroupUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$WhatsappGroupPayload>
+        }
+        aggregate: {
+          args: Prisma.WhatsappGroupAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateWhatsappGroup>
+        }
+        groupBy: {
+          args: Prisma.WhatsappGroupGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.WhatsappGroupGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.WhatsappGroupCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.WhatsappGroupCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -2659,6 +2734,10 @@ export const MessageScalarFieldEnum = {
   readAt: 'readAt',
   sendTraceparent: 'sendTraceparent',
   template: 'template',
+  senderJid: 'senderJid',
+  senderPn: 'senderPn',
+  senderName: 'senderName',
+  mentions: 'mentions',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -2894,6 +2973,23 @@ export const SessionCallSettingsScalarFieldEnum = {
 } as const
 
 export type SessionCallSettingsScalarFieldEnum = (typeof SessionCallSettingsScalarFieldEnum)[keyof typeof SessionCallSettingsScalarFieldEnum]
+
+
+export const WhatsappGroupScalarFieldEnum = {
+  tenantId: 'tenantId',
+  jid: 'jid',
+  contactId: 'contactId',
+  subject: 'subject',
+  description: 'description',
+  ownerJid: 'ownerJid',
+  participants: 'participants',
+  groupCreatedAt: 'groupCreatedAt',
+  refreshedAt: 'refreshedAt',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt'
+} as const
+
+export type WhatsappGroupScalarFieldEnum = (typeof WhatsappGroupScalarFieldEnum)[keyof typeof WhatsappGroupScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -3386,6 +3482,7 @@ export type GlobalOmitConfig = {
   businessHours?: Prisma.BusinessHoursOmit
   awayReply?: Prisma.AwayReplyOmit
   sessionCallSettings?: Prisma.SessionCallSettingsOmit
+  whatsappGroup?: Prisma.WhatsappGroupOmit
 }
 
 /* Types for Logging */

@@ -77,7 +77,8 @@ export const ModelName = {
   SsoIdentity: 'SsoIdentity',
   BusinessHours: 'BusinessHours',
   AwayReply: 'AwayReply',
-  SessionCallSettings: 'SessionCallSettings'
+  SessionCallSettings: 'SessionCallSettings',
+  WhatsappGroup: 'WhatsappGroup'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -275,6 +276,10 @@ export const MessageScalarFieldEnum = {
   readAt: 'readAt',
   sendTraceparent: 'sendTraceparent',
   template: 'template',
+  senderJid: 'senderJid',
+  senderPn: 'senderPn',
+  senderName: 'senderName',
+  mentions: 'mentions',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -510,6 +515,23 @@ export const SessionCallSettingsScalarFieldEnum = {
 } as const
 
 export type SessionCallSettingsScalarFieldEnum = (typeof SessionCallSettingsScalarFieldEnum)[keyof typeof SessionCallSettingsScalarFieldEnum]
+
+
+export const WhatsappGroupScalarFieldEnum = {
+  tenantId: 'tenantId',
+  jid: 'jid',
+  contactId: 'contactId',
+  subject: 'subject',
+  description: 'description',
+  ownerJid: 'ownerJid',
+  participants: 'participants',
+  groupCreatedAt: 'groupCreatedAt',
+  refreshedAt: 'refreshedAt',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt'
+} as const
+
+export type WhatsappGroupScalarFieldEnum = (typeof WhatsappGroupScalarFieldEnum)[keyof typeof WhatsappGroupScalarFieldEnum]
 
 
 export const SortOrder = {

@@ -65,6 +65,9 @@ export type MessageMinAggregateOutputType = {
   deliveredAt: Date | null
   readAt: Date | null
   sendTraceparent: string | null
+  senderJid: string | null
+  senderPn: string | null
+  senderName: string | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -98,6 +101,9 @@ export type MessageMaxAggregateOutputType = {
   deliveredAt: Date | null
   readAt: Date | null
   sendTraceparent: string | null
+  senderJid: string | null
+  senderPn: string | null
+  senderName: string | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -133,6 +139,10 @@ export type MessageCountAggregateOutputType = {
   readAt: number
   sendTraceparent: number
   template: number
+  senderJid: number
+  senderPn: number
+  senderName: number
+  mentions: number
   createdAt: number
   updatedAt: number
   _all: number
@@ -178,6 +188,9 @@ export type MessageMinAggregateInputType = {
   deliveredAt?: true
   readAt?: true
   sendTraceparent?: true
+  senderJid?: true
+  senderPn?: true
+  senderName?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -211,6 +224,9 @@ export type MessageMaxAggregateInputType = {
   deliveredAt?: true
   readAt?: true
   sendTraceparent?: true
+  senderJid?: true
+  senderPn?: true
+  senderName?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -246,6 +262,10 @@ export type MessageCountAggregateInputType = {
   readAt?: true
   sendTraceparent?: true
   template?: true
+  senderJid?: true
+  senderPn?: true
+  senderName?: true
+  mentions?: true
   createdAt?: true
   updatedAt?: true
   _all?: true
@@ -368,6 +388,10 @@ export type MessageGroupByOutputType = {
   readAt: Date | null
   sendTraceparent: string | null
   template: runtime.JsonValue | null
+  senderJid: string | null
+  senderPn: string | null
+  senderName: string | null
+  mentions: runtime.JsonValue | null
   createdAt: Date
   updatedAt: Date
   _count: MessageCountAggregateOutputType | null
@@ -426,6 +450,10 @@ export type MessageWhereInput = {
   readAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   sendTraceparent?: Prisma.StringNullableFilter<"Message"> | string | null
   template?: Prisma.JsonNullableFilter<"Message">
+  senderJid?: Prisma.StringNullableFilter<"Message"> | string | null
+  senderPn?: Prisma.StringNullableFilter<"Message"> | string | null
+  senderName?: Prisma.StringNullableFilter<"Message"> | string | null
+  mentions?: Prisma.JsonNullableFilter<"Message">
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -469,6 +497,10 @@ export type MessageOrderByWithRelationInput = {
   readAt?: Prisma.SortOrderInput | Prisma.SortOrder
   sendTraceparent?: Prisma.SortOrderInput | Prisma.SortOrder
   template?: Prisma.SortOrderInput | Prisma.SortOrder
+  senderJid?: Prisma.SortOrderInput | Prisma.SortOrder
+  senderPn?: Prisma.SortOrderInput | Prisma.SortOrder
+  senderName?: Prisma.SortOrderInput | Prisma.SortOrder
+  mentions?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   tenant?: Prisma.TenantOrderByWithRelationInput
@@ -518,6 +550,10 @@ export type MessageWhereUniqueInput = Prisma.AtLeast<{
   readAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   sendTraceparent?: Prisma.StringNullableFilter<"Message"> | string | null
   template?: Prisma.JsonNullableFilter<"Message">
+  senderJid?: Prisma.StringNullableFilter<"Message"> | string | null
+  senderPn?: Prisma.StringNullableFilter<"Message"> | string | null
+  senderName?: Prisma.StringNullableFilter<"Message"> | string | null
+  mentions?: Prisma.JsonNullableFilter<"Message">
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -561,6 +597,10 @@ export type MessageOrderByWithAggregationInput = {
   readAt?: Prisma.SortOrderInput | Prisma.SortOrder
   sendTraceparent?: Prisma.SortOrderInput | Prisma.SortOrder
   template?: Prisma.SortOrderInput | Prisma.SortOrder
+  senderJid?: Prisma.SortOrderInput | Prisma.SortOrder
+  senderPn?: Prisma.SortOrderInput | Prisma.SortOrder
+  senderName?: Prisma.SortOrderInput | Prisma.SortOrder
+  mentions?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.MessageCountOrderByAggregateInput
@@ -604,6 +644,10 @@ export type MessageScalarWhereWithAggregatesInput = {
   readAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Message"> | Date | string | null
   sendTraceparent?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
   template?: Prisma.JsonNullableWithAggregatesFilter<"Message">
+  senderJid?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
+  senderPn?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
+  senderName?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
+  mentions?: Prisma.JsonNullableWithAggregatesFilter<"Message">
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
 }
@@ -634,6 +678,10 @@ export type MessageCreateInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -677,6 +725,10 @@ export type MessageUncheckedCreateInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -710,6 +762,10 @@ export type MessageUpdateInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -753,6 +809,10 @@ export type MessageUncheckedUpdateInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -791,6 +851,10 @@ export type MessageCreateManyInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -821,6 +885,10 @@ export type MessageUpdateManyMutationInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -856,6 +924,10 @@ export type MessageUncheckedUpdateManyInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -921,6 +993,10 @@ export type MessageCountOrderByAggregateInput = {
   readAt?: Prisma.SortOrder
   sendTraceparent?: Prisma.SortOrder
   template?: Prisma.SortOrder
+  senderJid?: Prisma.SortOrder
+  senderPn?: Prisma.SortOrder
+  senderName?: Prisma.SortOrder
+  mentions?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -959,6 +1035,9 @@ export type MessageMaxOrderByAggregateInput = {
   deliveredAt?: Prisma.SortOrder
   readAt?: Prisma.SortOrder
   sendTraceparent?: Prisma.SortOrder
+  senderJid?: Prisma.SortOrder
+  senderPn?: Prisma.SortOrder
+  senderName?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -992,6 +1071,9 @@ export type MessageMinOrderByAggregateInput = {
   deliveredAt?: Prisma.SortOrder
   readAt?: Prisma.SortOrder
   sendTraceparent?: Prisma.SortOrder
+  senderJid?: Prisma.SortOrder
+  senderPn?: Prisma.SortOrder
+  senderName?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -1308,6 +1390,10 @@ export type MessageCreateWithoutTenantInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   session: Prisma.SessionCreateNestedOneWithoutMessagesInput
@@ -1349,6 +1435,10 @@ export type MessageUncheckedCreateWithoutTenantInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1416,6 +1506,10 @@ export type MessageScalarWhereInput = {
   readAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   sendTraceparent?: Prisma.StringNullableFilter<"Message"> | string | null
   template?: Prisma.JsonNullableFilter<"Message">
+  senderJid?: Prisma.StringNullableFilter<"Message"> | string | null
+  senderPn?: Prisma.StringNullableFilter<"Message"> | string | null
+  senderName?: Prisma.StringNullableFilter<"Message"> | string | null
+  mentions?: Prisma.JsonNullableFilter<"Message">
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
 }
@@ -1446,6 +1540,10 @@ export type MessageCreateWithoutSentByInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1486,6 +1584,10 @@ export type MessageUncheckedCreateWithoutSentByInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1545,6 +1647,10 @@ export type MessageCreateWithoutSessionInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1585,6 +1691,10 @@ export type MessageUncheckedCreateWithoutSessionInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1644,6 +1754,10 @@ export type MessageCreateWithoutConversationInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1684,6 +1798,10 @@ export type MessageUncheckedCreateWithoutConversationInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1743,6 +1861,10 @@ export type MessageCreateWithoutRepliesInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1785,6 +1907,10 @@ export type MessageUncheckedCreateWithoutRepliesInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   statusEvents?: Prisma.MessageStatusEventUncheckedCreateNestedManyWithoutMessageInput
@@ -1822,6 +1948,10 @@ export type MessageCreateWithoutReplyToInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1862,6 +1992,10 @@ export type MessageUncheckedCreateWithoutReplyToInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1916,6 +2050,10 @@ export type MessageUpdateWithoutRepliesInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -1958,6 +2096,10 @@ export type MessageUncheckedUpdateWithoutRepliesInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   statusEvents?: Prisma.MessageStatusEventUncheckedUpdateManyWithoutMessageNestedInput
@@ -2006,6 +2148,10 @@ export type MessageCreateWithoutStatusEventsInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -2048,6 +2194,10 @@ export type MessageUncheckedCreateWithoutStatusEventsInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -2096,6 +2246,10 @@ export type MessageUpdateWithoutStatusEventsInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2138,6 +2292,10 @@ export type MessageUncheckedUpdateWithoutStatusEventsInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2170,6 +2328,10 @@ export type MessageCreateWithoutScheduledMessageInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -2212,6 +2374,10 @@ export type MessageUncheckedCreateWithoutScheduledMessageInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -2260,6 +2426,10 @@ export type MessageUpdateWithoutScheduledMessageInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2302,6 +2472,10 @@ export type MessageUncheckedUpdateWithoutScheduledMessageInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2338,6 +2512,10 @@ export type MessageCreateManyTenantInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2368,6 +2546,10 @@ export type MessageUpdateWithoutTenantInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   session?: Prisma.SessionUpdateOneRequiredWithoutMessagesNestedInput
@@ -2409,6 +2591,10 @@ export type MessageUncheckedUpdateWithoutTenantInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2446,6 +2632,10 @@ export type MessageUncheckedUpdateManyWithoutTenantInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2479,6 +2669,10 @@ export type MessageCreateManySentByInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2509,6 +2703,10 @@ export type MessageUpdateWithoutSentByInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2549,6 +2747,10 @@ export type MessageUncheckedUpdateWithoutSentByInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2585,6 +2787,10 @@ export type MessageUncheckedUpdateManyWithoutSentByInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2618,6 +2824,10 @@ export type MessageCreateManySessionInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2648,6 +2858,10 @@ export type MessageUpdateWithoutSessionInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2688,6 +2902,10 @@ export type MessageUncheckedUpdateWithoutSessionInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2724,6 +2942,10 @@ export type MessageUncheckedUpdateManyWithoutSessionInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2757,6 +2979,10 @@ export type MessageCreateManyConversationInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2787,6 +3013,10 @@ export type MessageUpdateWithoutConversationInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2827,6 +3057,10 @@ export type MessageUncheckedUpdateWithoutConversationInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2863,6 +3097,10 @@ export type MessageUncheckedUpdateManyWithoutConversationInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2896,6 +3134,10 @@ export type MessageCreateManyReplyToInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: string | null
+  senderPn?: string | null
+  senderName?: string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2926,6 +3168,10 @@ export type MessageUpdateWithoutReplyToInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2966,6 +3212,10 @@ export type MessageUncheckedUpdateWithoutReplyToInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -3002,6 +3252,10 @@ export type MessageUncheckedUpdateManyWithoutReplyToInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  senderJid?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
+  mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -3077,6 +3331,10 @@ export type MessageSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   readAt?: boolean
   sendTraceparent?: boolean
   template?: boolean
+  senderJid?: boolean
+  senderPn?: boolean
+  senderName?: boolean
+  mentions?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -3121,6 +3379,10 @@ export type MessageSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   readAt?: boolean
   sendTraceparent?: boolean
   template?: boolean
+  senderJid?: boolean
+  senderPn?: boolean
+  senderName?: boolean
+  mentions?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -3161,6 +3423,10 @@ export type MessageSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   readAt?: boolean
   sendTraceparent?: boolean
   template?: boolean
+  senderJid?: boolean
+  senderPn?: boolean
+  senderName?: boolean
+  mentions?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -3201,11 +3467,15 @@ export type MessageSelectScalar = {
   readAt?: boolean
   sendTraceparent?: boolean
   template?: boolean
+  senderJid?: boolean
+  senderPn?: boolean
+  senderName?: boolean
+  mentions?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "sessionId" | "conversationId" | "direction" | "providerMessageId" | "status" | "failureReason" | "type" | "body" | "mediaStorageKey" | "mediaMimeType" | "mediaSizeBytes" | "mediaSha256" | "mediaFileName" | "mediaProviderRef" | "replyToMessageId" | "replyToProviderMessageId" | "reaction" | "editedAt" | "deletedAt" | "idempotencyKey" | "epoch" | "sentById" | "providerTimestamp" | "sentAt" | "deliveredAt" | "readAt" | "sendTraceparent" | "template" | "createdAt" | "updatedAt", ExtArgs["result"]["message"]>
+export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "sessionId" | "conversationId" | "direction" | "providerMessageId" | "status" | "failureReason" | "type" | "body" | "mediaStorageKey" | "mediaMimeType" | "mediaSizeBytes" | "mediaSha256" | "mediaFileName" | "mediaProviderRef" | "replyToMessageId" | "replyToProviderMessageId" | "reaction" | "editedAt" | "deletedAt" | "idempotencyKey" | "epoch" | "sentById" | "providerTimestamp" | "sentAt" | "deliveredAt" | "readAt" | "sendTraceparent" | "template" | "senderJid" | "senderPn" | "senderName" | "mentions" | "createdAt" | "updatedAt", ExtArgs["result"]["message"]>
 export type MessageInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   session?: boolean | Prisma.SessionDefaultArgs<ExtArgs>
@@ -3275,6 +3545,10 @@ export type $MessagePayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     readAt: Date | null
     sendTraceparent: string | null
     template: runtime.JsonValue | null
+    senderJid: string | null
+    senderPn: string | null
+    senderName: string | null
+    mentions: runtime.JsonValue | null
     createdAt: Date
     updatedAt: Date
   }, ExtArgs["result"]["message"]>
@@ -3738,6 +4012,10 @@ export interface MessageFieldRefs {
   readonly readAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly sendTraceparent: Prisma.FieldRef<"Message", 'String'>
   readonly template: Prisma.FieldRef<"Message", 'Json'>
+  readonly senderJid: Prisma.FieldRef<"Message", 'String'>
+  readonly senderPn: Prisma.FieldRef<"Message", 'String'>
+  readonly senderName: Prisma.FieldRef<"Message", 'String'>
+  readonly mentions: Prisma.FieldRef<"Message", 'Json'>
   readonly createdAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"Message", 'DateTime'>
 }
