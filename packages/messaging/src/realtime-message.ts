@@ -1,4 +1,5 @@
 import type { Message } from '@switchboard/db';
+import type { z } from 'zod';
 import { type RealtimeMessage, realtimeMessage } from './contracts.ts';
 
 const MEDIA_TYPES = new Set(['image', 'video', 'audio', 'document', 'sticker']);
@@ -19,6 +20,7 @@ export const REALTIME_MESSAGE_COLUMNS = {
   mediaStorageKey: true,
   replyToMessageId: true,
   createdAt: true,
+  interactive: true,
 } as const;
 
 /**
@@ -47,5 +49,8 @@ export function realtimeMessageOf(
       : null,
     replyToMessageId: row.replyToMessageId,
     createdAt: row.createdAt.toISOString(),
+    ...(row.interactive && typeof row.interactive === 'object' && !Array.isArray(row.interactive)
+      ? { interactive: row.interactive as Record<string, z.core.util.JSONType> }
+      : {}),
   });
 }

@@ -22,7 +22,13 @@ export type MessageColumns = Pick<Prisma.MessageUncheckedCreateInput, 'type' | '
   Partial<
     Pick<
       Prisma.MessageUncheckedCreateInput,
-      'template' | 'mediaStorageKey' | 'mediaMimeType' | 'mediaSizeBytes' | 'mediaSha256' | 'mediaFileName'
+      | 'template'
+      | 'interactive'
+      | 'mediaStorageKey'
+      | 'mediaMimeType'
+      | 'mediaSizeBytes'
+      | 'mediaSha256'
+      | 'mediaFileName'
     >
   >;
 

@@ -11,7 +11,8 @@ import type { Redis } from 'ioredis';
  *
  * The outcome is not a reply: `logout` ends with the session `logged_out` (recorded and announced
  * by the runtime's state path), `pairing-code` with a `code` challenge published by the runtime's
- * pairing path.
+ * pairing path, `conversation-opened` with read receipts on the channel and a presence
+ * subscription (whose typing events presence.ts relays).
  */
 
 /** Options for {@link SessionCommandConsumer}. */
@@ -28,7 +29,7 @@ export interface SessionCommandConsumerOptions {
 }
 
 /** What processing one command did. */
-export type SessionCommandOutcome = 'logged-out' | 'pairing-code-requested';
+export type SessionCommandOutcome = 'logged-out' | 'pairing-code-requested' | 'conversation-opened';
 
 /** See the module comment. */
 export class SessionCommandConsumer {
@@ -105,6 +106,12 @@ export class SessionCommandConsumer {
         // event); waiting here only tells BullMQ whether it worked. A hand-over aborts the wait.
         await abortable(channel.requestPairingCode(command.phoneNumber), this.stopping.signal);
         return 'pairing-code-requested';
+      case 'conversation-opened':
+        // Blue ticks for what the API chose (only messages not marked before), then the chat's
+        // typing indicator (presence.ts relays it); channels without either skip that part.
+        if (command.read.length > 0 && channel.markRead) await channel.markRead(command.chat, command.read);
+        if (channel.subscribePresence) await channel.subscribePresence(command.chat);
+        return 'conversation-opened';
     }
   }
 }

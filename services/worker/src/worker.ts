@@ -25,6 +25,7 @@ import { type WorkerConfig, workerPoolSettings } from './config.ts';
 import { type DeclaredSession, readDeclaredSessions, syncDeclaredSessions } from './declared-sessions.ts';
 import { pipelineMediaFromConfig } from './media.ts';
 import { MessagePipelines } from './pipelines.ts';
+import { PresenceRelay } from './presence.ts';
 import { SessionRuntime } from './session-runtime.ts';
 
 /**
@@ -155,6 +156,14 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     relay: outbox,
     onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
   });
+  // Typing indicators of each held session (presence.ts): published on the realtime stream.
+  const presence = new PresenceRelay({
+    db,
+    redis,
+    tenantId,
+    keyPrefix,
+    onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
+  });
   const runtime = new SessionRuntime({
     redis,
     db,
@@ -182,8 +191,10 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     attach: async (session, channel) => {
       const detach = await pipelines.attach(session, channel);
       const detachCalls = calls.attach(session.sessionId, channel);
+      const detachPresence = presence.attach(session.sessionId, channel);
       return async () => {
         detachCalls();
+        detachPresence();
         await detach();
       };
     },

@@ -16,6 +16,8 @@ export type BaileysSocket = Pick<
   | 'logout'
   | 'end'
   | 'rejectCall'
+  | 'readMessages'
+  | 'presenceSubscribe'
 >;
 
 /** Makes a socket from Baileys' config; the default is Baileys' own makeWASocket. */

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
+import { interactiveMessageSchema, pollSchema } from '@switchboard/messaging/producer';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { messageDto, messageSchema } from '../dto.ts';
 import { errorBody, idempotencyHeaders, idParams } from '../schemas.ts';
 import { type MessageColumns, type SendTarget, sendMessage } from '../sending.ts';
+import { interactiveMessageColumns, pollMessageColumns } from '../services/interactive.ts';
 import { getMessage } from '../services/messages.ts';
 import { templateMessageColumns } from '../services/templates.ts';
 import { templateComponentSchema } from '../templates-meta.ts';
@@ -61,6 +63,27 @@ const templateSend = z
   })
   .refine(oneTarget, { message: TARGET_MESSAGE, path: ['conversationId'] });
 
+const interactiveSend = z
+  .strictObject({
+    ...target,
+    type: z.literal('interactive'),
+    interactive: interactiveMessageSchema.describe(
+      "Reply buttons (up to 3, titles up to 20 characters), a list (up to 10 sections and 10 rows in all, row titles up to 24) or a CTA URL button; body up to 1024 characters. Cloud API sessions only (422 channel_unsupported otherwise). The customer's pick arrives as an `interactive_reply` message.",
+    ),
+    replyToMessageId: z.uuid().optional(),
+  })
+  .refine(oneTarget, { message: TARGET_MESSAGE, path: ['conversationId'] });
+
+const pollSend = z
+  .strictObject({
+    ...target,
+    type: z.literal('poll'),
+    poll: pollSchema.describe(
+      'A poll: a question and 2 to 12 options; selectableCount 1 (default) for a single choice, 0 for any number. Baileys (WhatsApp Web) sessions only (422 channel_unsupported otherwise). Votes arrive as `poll_vote` messages.',
+    ),
+  })
+  .refine(oneTarget, { message: TARGET_MESSAGE, path: ['conversationId'] });
+
 /**
  * Sending: `POST /v1/messages` stores the message (`queued`) and enqueues the outbound job the
  * worker holding the session consumes (sending.ts). Text to any session; templates only through
@@ -75,10 +98,10 @@ export const messageRoutes: FastifyPluginAsyncZod = async (app) => {
       config: { access: { role: 'agent', scope: 'send' } },
       schema: {
         summary:
-          'Send a text or (Cloud API) template message in a conversation (idempotent with Idempotency-Key)',
+          'Send a text, (Cloud API) template or interactive message, or a (Baileys) poll in a conversation (idempotent with Idempotency-Key)',
         tags: ['messages'],
         headers: idempotencyHeaders,
-        body: z.union([textSend, templateSend]),
+        body: z.union([textSend, templateSend, interactiveSend, pollSend]),
         response: {
           201: messageSchema,
           200: messageSchema,
@@ -93,13 +116,16 @@ export const messageRoutes: FastifyPluginAsyncZod = async (app) => {
       const body = request.body;
       const result = await sendMessage(ctx, request, {
         target: targetOf(body),
-        replyToMessageId: body.type === 'template' ? undefined : body.replyToMessageId,
+        replyToMessageId:
+          body.type === 'template' || body.type === 'poll' ? undefined : body.replyToMessageId,
         idempotencyKey: request.headers['idempotency-key'],
         requestFingerprint: createHash('sha256').update(JSON.stringify(body)).digest('hex'),
-        columns: async (conversation, _messageId, tx): Promise<MessageColumns> =>
-          body.type === 'template'
-            ? await templateMessageColumns(tx, conversation, body)
-            : { type: 'text', body: body.text },
+        columns: async (conversation, _messageId, tx): Promise<MessageColumns> => {
+          if (body.type === 'template') return await templateMessageColumns(tx, conversation, body);
+          if (body.type === 'interactive') return interactiveMessageColumns(conversation, body.interactive);
+          if (body.type === 'poll') return pollMessageColumns(conversation, body.poll);
+          return { type: 'text', body: body.text };
+        },
       });
       return reply.status(result.replay ? 200 : 201).send(messageDto(result.row));
     },

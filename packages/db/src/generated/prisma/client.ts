@@ -176,3 +176,8 @@ export type AwayReply = Prisma.AwayReplyModel
  * 
  */
 export type SessionCallSettings = Prisma.SessionCallSettingsModel
+/**
+ * Model ReadReceiptSettings
+ * 
+ */
+export type ReadReceiptSettings = Prisma.ReadReceiptSettingsModel

@@ -86,7 +86,11 @@ export const MessageType = {
   reaction: 'reaction',
   template: 'template',
   unsupported: 'unsupported',
-  call: 'call'
+  call: 'call',
+  interactive: 'interactive',
+  interactive_reply: 'interactive_reply',
+  poll: 'poll',
+  poll_vote: 'poll_vote'
 } as const
 
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]

@@ -77,7 +77,8 @@ export const ModelName = {
   SsoIdentity: 'SsoIdentity',
   BusinessHours: 'BusinessHours',
   AwayReply: 'AwayReply',
-  SessionCallSettings: 'SessionCallSettings'
+  SessionCallSettings: 'SessionCallSettings',
+  ReadReceiptSettings: 'ReadReceiptSettings'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -275,6 +276,8 @@ export const MessageScalarFieldEnum = {
   readAt: 'readAt',
   sendTraceparent: 'sendTraceparent',
   template: 'template',
+  interactive: 'interactive',
+  channelReadAt: 'channelReadAt',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -510,6 +513,15 @@ export const SessionCallSettingsScalarFieldEnum = {
 } as const
 
 export type SessionCallSettingsScalarFieldEnum = (typeof SessionCallSettingsScalarFieldEnum)[keyof typeof SessionCallSettingsScalarFieldEnum]
+
+
+export const ReadReceiptSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  enabled: 'enabled',
+  updatedAt: 'updatedAt'
+} as const
+
+export type ReadReceiptSettingsScalarFieldEnum = (typeof ReadReceiptSettingsScalarFieldEnum)[keyof typeof ReadReceiptSettingsScalarFieldEnum]
 
 
 export const SortOrder = {

@@ -65,6 +65,7 @@ export type MessageMinAggregateOutputType = {
   deliveredAt: Date | null
   readAt: Date | null
   sendTraceparent: string | null
+  channelReadAt: Date | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -98,6 +99,7 @@ export type MessageMaxAggregateOutputType = {
   deliveredAt: Date | null
   readAt: Date | null
   sendTraceparent: string | null
+  channelReadAt: Date | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -133,6 +135,8 @@ export type MessageCountAggregateOutputType = {
   readAt: number
   sendTraceparent: number
   template: number
+  interactive: number
+  channelReadAt: number
   createdAt: number
   updatedAt: number
   _all: number
@@ -178,6 +182,7 @@ export type MessageMinAggregateInputType = {
   deliveredAt?: true
   readAt?: true
   sendTraceparent?: true
+  channelReadAt?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -211,6 +216,7 @@ export type MessageMaxAggregateInputType = {
   deliveredAt?: true
   readAt?: true
   sendTraceparent?: true
+  channelReadAt?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -246,6 +252,8 @@ export type MessageCountAggregateInputType = {
   readAt?: true
   sendTraceparent?: true
   template?: true
+  interactive?: true
+  channelReadAt?: true
   createdAt?: true
   updatedAt?: true
   _all?: true
@@ -368,6 +376,8 @@ export type MessageGroupByOutputType = {
   readAt: Date | null
   sendTraceparent: string | null
   template: runtime.JsonValue | null
+  interactive: runtime.JsonValue | null
+  channelReadAt: Date | null
   createdAt: Date
   updatedAt: Date
   _count: MessageCountAggregateOutputType | null
@@ -426,6 +436,8 @@ export type MessageWhereInput = {
   readAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   sendTraceparent?: Prisma.StringNullableFilter<"Message"> | string | null
   template?: Prisma.JsonNullableFilter<"Message">
+  interactive?: Prisma.JsonNullableFilter<"Message">
+  channelReadAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -469,6 +481,8 @@ export type MessageOrderByWithRelationInput = {
   readAt?: Prisma.SortOrderInput | Prisma.SortOrder
   sendTraceparent?: Prisma.SortOrderInput | Prisma.SortOrder
   template?: Prisma.SortOrderInput | Prisma.SortOrder
+  interactive?: Prisma.SortOrderInput | Prisma.SortOrder
+  channelReadAt?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   tenant?: Prisma.TenantOrderByWithRelationInput
@@ -518,6 +532,8 @@ export type MessageWhereUniqueInput = Prisma.AtLeast<{
   readAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   sendTraceparent?: Prisma.StringNullableFilter<"Message"> | string | null
   template?: Prisma.JsonNullableFilter<"Message">
+  interactive?: Prisma.JsonNullableFilter<"Message">
+  channelReadAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -561,6 +577,8 @@ export type MessageOrderByWithAggregationInput = {
   readAt?: Prisma.SortOrderInput | Prisma.SortOrder
   sendTraceparent?: Prisma.SortOrderInput | Prisma.SortOrder
   template?: Prisma.SortOrderInput | Prisma.SortOrder
+  interactive?: Prisma.SortOrderInput | Prisma.SortOrder
+  channelReadAt?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.MessageCountOrderByAggregateInput
@@ -604,6 +622,8 @@ export type MessageScalarWhereWithAggregatesInput = {
   readAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Message"> | Date | string | null
   sendTraceparent?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
   template?: Prisma.JsonNullableWithAggregatesFilter<"Message">
+  interactive?: Prisma.JsonNullableWithAggregatesFilter<"Message">
+  channelReadAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Message"> | Date | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
 }
@@ -634,6 +654,8 @@ export type MessageCreateInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -677,6 +699,8 @@ export type MessageUncheckedCreateInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -710,6 +734,8 @@ export type MessageUpdateInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -753,6 +779,8 @@ export type MessageUncheckedUpdateInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -791,6 +819,8 @@ export type MessageCreateManyInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -821,6 +851,8 @@ export type MessageUpdateManyMutationInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -856,6 +888,8 @@ export type MessageUncheckedUpdateManyInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -921,6 +955,8 @@ export type MessageCountOrderByAggregateInput = {
   readAt?: Prisma.SortOrder
   sendTraceparent?: Prisma.SortOrder
   template?: Prisma.SortOrder
+  interactive?: Prisma.SortOrder
+  channelReadAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -959,6 +995,7 @@ export type MessageMaxOrderByAggregateInput = {
   deliveredAt?: Prisma.SortOrder
   readAt?: Prisma.SortOrder
   sendTraceparent?: Prisma.SortOrder
+  channelReadAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -992,6 +1029,7 @@ export type MessageMinOrderByAggregateInput = {
   deliveredAt?: Prisma.SortOrder
   readAt?: Prisma.SortOrder
   sendTraceparent?: Prisma.SortOrder
+  channelReadAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -1308,6 +1346,8 @@ export type MessageCreateWithoutTenantInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   session: Prisma.SessionCreateNestedOneWithoutMessagesInput
@@ -1349,6 +1389,8 @@ export type MessageUncheckedCreateWithoutTenantInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1416,6 +1458,8 @@ export type MessageScalarWhereInput = {
   readAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   sendTraceparent?: Prisma.StringNullableFilter<"Message"> | string | null
   template?: Prisma.JsonNullableFilter<"Message">
+  interactive?: Prisma.JsonNullableFilter<"Message">
+  channelReadAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
 }
@@ -1446,6 +1490,8 @@ export type MessageCreateWithoutSentByInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1486,6 +1532,8 @@ export type MessageUncheckedCreateWithoutSentByInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1545,6 +1593,8 @@ export type MessageCreateWithoutSessionInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1585,6 +1635,8 @@ export type MessageUncheckedCreateWithoutSessionInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1644,6 +1696,8 @@ export type MessageCreateWithoutConversationInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1684,6 +1738,8 @@ export type MessageUncheckedCreateWithoutConversationInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1743,6 +1799,8 @@ export type MessageCreateWithoutRepliesInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1785,6 +1843,8 @@ export type MessageUncheckedCreateWithoutRepliesInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   statusEvents?: Prisma.MessageStatusEventUncheckedCreateNestedManyWithoutMessageInput
@@ -1822,6 +1882,8 @@ export type MessageCreateWithoutReplyToInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1862,6 +1924,8 @@ export type MessageUncheckedCreateWithoutReplyToInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1916,6 +1980,8 @@ export type MessageUpdateWithoutRepliesInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -1958,6 +2024,8 @@ export type MessageUncheckedUpdateWithoutRepliesInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   statusEvents?: Prisma.MessageStatusEventUncheckedUpdateManyWithoutMessageNestedInput
@@ -2006,6 +2074,8 @@ export type MessageCreateWithoutStatusEventsInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -2048,6 +2118,8 @@ export type MessageUncheckedCreateWithoutStatusEventsInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -2096,6 +2168,8 @@ export type MessageUpdateWithoutStatusEventsInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2138,6 +2212,8 @@ export type MessageUncheckedUpdateWithoutStatusEventsInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2170,6 +2246,8 @@ export type MessageCreateWithoutScheduledMessageInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -2212,6 +2290,8 @@ export type MessageUncheckedCreateWithoutScheduledMessageInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -2260,6 +2340,8 @@ export type MessageUpdateWithoutScheduledMessageInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2302,6 +2384,8 @@ export type MessageUncheckedUpdateWithoutScheduledMessageInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2338,6 +2422,8 @@ export type MessageCreateManyTenantInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2368,6 +2454,8 @@ export type MessageUpdateWithoutTenantInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   session?: Prisma.SessionUpdateOneRequiredWithoutMessagesNestedInput
@@ -2409,6 +2497,8 @@ export type MessageUncheckedUpdateWithoutTenantInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2446,6 +2536,8 @@ export type MessageUncheckedUpdateManyWithoutTenantInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2479,6 +2571,8 @@ export type MessageCreateManySentByInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2509,6 +2603,8 @@ export type MessageUpdateWithoutSentByInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2549,6 +2645,8 @@ export type MessageUncheckedUpdateWithoutSentByInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2585,6 +2683,8 @@ export type MessageUncheckedUpdateManyWithoutSentByInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2618,6 +2718,8 @@ export type MessageCreateManySessionInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2648,6 +2750,8 @@ export type MessageUpdateWithoutSessionInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2688,6 +2792,8 @@ export type MessageUncheckedUpdateWithoutSessionInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2724,6 +2830,8 @@ export type MessageUncheckedUpdateManyWithoutSessionInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2757,6 +2865,8 @@ export type MessageCreateManyConversationInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2787,6 +2897,8 @@ export type MessageUpdateWithoutConversationInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2827,6 +2939,8 @@ export type MessageUncheckedUpdateWithoutConversationInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2863,6 +2977,8 @@ export type MessageUncheckedUpdateManyWithoutConversationInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2896,6 +3012,8 @@ export type MessageCreateManyReplyToInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2926,6 +3044,8 @@ export type MessageUpdateWithoutReplyToInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2966,6 +3086,8 @@ export type MessageUncheckedUpdateWithoutReplyToInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -3002,6 +3124,8 @@ export type MessageUncheckedUpdateManyWithoutReplyToInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -3077,6 +3201,8 @@ export type MessageSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   readAt?: boolean
   sendTraceparent?: boolean
   template?: boolean
+  interactive?: boolean
+  channelReadAt?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -3121,6 +3247,8 @@ export type MessageSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   readAt?: boolean
   sendTraceparent?: boolean
   template?: boolean
+  interactive?: boolean
+  channelReadAt?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -3161,6 +3289,8 @@ export type MessageSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   readAt?: boolean
   sendTraceparent?: boolean
   template?: boolean
+  interactive?: boolean
+  channelReadAt?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -3201,11 +3331,13 @@ export type MessageSelectScalar = {
   readAt?: boolean
   sendTraceparent?: boolean
   template?: boolean
+  interactive?: boolean
+  channelReadAt?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "sessionId" | "conversationId" | "direction" | "providerMessageId" | "status" | "failureReason" | "type" | "body" | "mediaStorageKey" | "mediaMimeType" | "mediaSizeBytes" | "mediaSha256" | "mediaFileName" | "mediaProviderRef" | "replyToMessageId" | "replyToProviderMessageId" | "reaction" | "editedAt" | "deletedAt" | "idempotencyKey" | "epoch" | "sentById" | "providerTimestamp" | "sentAt" | "deliveredAt" | "readAt" | "sendTraceparent" | "template" | "createdAt" | "updatedAt", ExtArgs["result"]["message"]>
+export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "sessionId" | "conversationId" | "direction" | "providerMessageId" | "status" | "failureReason" | "type" | "body" | "mediaStorageKey" | "mediaMimeType" | "mediaSizeBytes" | "mediaSha256" | "mediaFileName" | "mediaProviderRef" | "replyToMessageId" | "replyToProviderMessageId" | "reaction" | "editedAt" | "deletedAt" | "idempotencyKey" | "epoch" | "sentById" | "providerTimestamp" | "sentAt" | "deliveredAt" | "readAt" | "sendTraceparent" | "template" | "interactive" | "channelReadAt" | "createdAt" | "updatedAt", ExtArgs["result"]["message"]>
 export type MessageInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   session?: boolean | Prisma.SessionDefaultArgs<ExtArgs>
@@ -3275,6 +3407,8 @@ export type $MessagePayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     readAt: Date | null
     sendTraceparent: string | null
     template: runtime.JsonValue | null
+    interactive: runtime.JsonValue | null
+    channelReadAt: Date | null
     createdAt: Date
     updatedAt: Date
   }, ExtArgs["result"]["message"]>
@@ -3738,6 +3872,8 @@ export interface MessageFieldRefs {
   readonly readAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly sendTraceparent: Prisma.FieldRef<"Message", 'String'>
   readonly template: Prisma.FieldRef<"Message", 'Json'>
+  readonly interactive: Prisma.FieldRef<"Message", 'Json'>
+  readonly channelReadAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly createdAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"Message", 'DateTime'>
 }
