@@ -1,5 +1,6 @@
 import { jidNormalizedUser } from '@whiskeysockets/baileys';
 import { describe, expect, it } from 'vitest';
+import type { OutboundContent } from '../channel.ts';
 import { messageId, wireMessage } from './testing/messages.ts';
 import { pollVoteMessage } from './testing/polls.ts';
 import { standInChannels } from './testing/suite.ts';
@@ -141,7 +142,7 @@ describe('polls on a Baileys session', () => {
         type: 'interactive',
         interactive: { kind: 'button', body: 'Hi', buttons: [{ id: 'a', title: 'A' }] },
       },
-    ] as const) {
+    ] as OutboundContent[]) {
       await expect(t.channel.send({ to: PEER, content })).rejects.toMatchObject({ code: 'INVALID_CONTENT' });
     }
     expect(t.standIn.current.sent).toHaveLength(0);

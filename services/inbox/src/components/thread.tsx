@@ -18,6 +18,13 @@ import {
 } from '../format.ts';
 import { navigate } from '../router.ts';
 import { Composer, type Outgoing } from './composer.tsx';
+import {
+  InteractiveContent,
+  pollTallies,
+  STRUCTURED_TYPES,
+  TypingIndicator,
+  useTyping,
+} from './interactive-content.tsx';
 import { MediaPreview } from './media-preview.tsx';
 
 /** A message being sent: shown at once, replaced by the stored message when the API answers. */
@@ -202,6 +209,8 @@ export function Thread(props: {
     return byTarget;
   }, [sorted]);
   const shown = useMemo(() => sorted.filter((m) => m.type !== 'reaction'), [sorted]);
+  const tallies = useMemo(() => pollTallies(sorted), [sorted]);
+  const typing = useTyping(conversation.id);
   const rows = useMemo(() => withDaySeparators(shown), [shown]);
 
   // Stay at the bottom as messages arrive (unless the agent scrolled up); keep the place when
@@ -389,6 +398,7 @@ export function Thread(props: {
               message={row.message}
               quoted={row.message.replyToMessageId ? byId.get(row.message.replyToMessageId) : undefined}
               reactions={reactions.get(row.message.id)}
+              tally={tallies.get(row.message.id)}
               onReply={canWork ? () => setReplyTo(row.message) : undefined}
             />
           ),
@@ -424,6 +434,7 @@ export function Thread(props: {
           </li>
         ))}
       </ol>
+      <TypingIndicator state={typing} />
       {canWork ? (
         <Composer
           conversationId={conversation.id}
@@ -442,6 +453,7 @@ function Bubble(props: {
   message: Message;
   quoted: Message | undefined;
   reactions: string[] | undefined;
+  tally?: Map<string, number> | undefined;
   onReply: (() => void) | undefined;
 }) {
   const m = props.message;
@@ -463,8 +475,14 @@ function Bubble(props: {
       )}
       {media && <MediaPreview message={m} />}
       {m.type === 'template' && <p className="tag">Template</p>}
-      {m.body && <p className="body">{m.body}</p>}
-      {!m.body && !media && m.type !== 'text' && <p className="body muted">{previewOf(m)}</p>}
+      {STRUCTURED_TYPES.has(m.type) ? (
+        <InteractiveContent message={m} tally={props.tally} />
+      ) : (
+        <>
+          {m.body && <p className="body">{m.body}</p>}
+          {!m.body && !media && m.type !== 'text' && <p className="body muted">{previewOf(m)}</p>}
+        </>
+      )}
       {props.reactions && (
         <span className="reactions" role="img" aria-label={`Reactions: ${props.reactions.join(' ')}`}>
           {props.reactions.join(' ')}
