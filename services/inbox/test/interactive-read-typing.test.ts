@@ -5,6 +5,7 @@
 // and the customer's button pick show in the thread; a `conversation.typing` event on the
 // tenant's realtime stream (what the worker publishes for a Baileys session's presence) shows
 // "typing…" until `paused`; the settings page switches read receipts off.
+import { createDb, withTenant } from '@switchboard/db';
 import type { StackTenant } from '@switchboard/devstack';
 import { publishRealtimeEvent } from '@switchboard/messaging/producer';
 import { redisOptions } from '@switchboard/testing';
@@ -117,8 +118,11 @@ describe('read receipts, interactive messages and typing', () => {
         buttons: ['a', 'b', 'c', 'd'].map((id) => ({ id, title: id })),
       },
     });
-    expect(tooMany.status).toBe(400);
-    expect(JSON.stringify(tooMany.json.error.issues)).toContain('body.interactive.buttons');
+    expect(tooMany.status).toBe(422);
+    expect(tooMany.json.error.code).toBe('invalid_content');
+    expect(tooMany.json.error.issues).toEqual([
+      { path: 'body.interactive.buttons', message: 'at most 3 reply buttons' },
+    ]);
     // Polls are a WhatsApp Web feature: 422 on this Cloud API session.
     const poll = await api('POST', '/v1/messages', {
       conversationId,
@@ -223,16 +227,31 @@ describe('read receipts, interactive messages and typing', () => {
       .poll(async () => (await api('GET', '/v1/settings/read-receipts')).json)
       .toEqual({ enabled: false });
 
-    // Off: a new message is not marked read when the conversation is opened.
-    const before = (await reads()).length;
+    // Off: a new message is not marked read when the conversation is opened. The API queues
+    // the receipts before it answers the /read, so once that answer is in, nothing was queued.
+    const before = await reads();
     await customerSends(emulatorUrl, CUSTOMER, NAME, 'sem recibo');
     await page.getByRole('link', { name: 'Inbox' }).click();
-    await page.getByRole('link', { name: new RegExp(`^${NAME}, 1 unread`) }).click();
+    const row = page.getByRole('link', { name: new RegExp(`^${NAME}`) });
+    await row.waitFor();
+    const answered = page.waitForResponse(
+      (r) => r.request().method() === 'POST' && /\/v1\/conversations\/[^/]+\/read$/.test(r.url()),
+    );
+    await row.click();
     await page
       .getByRole('list', { name: `Messages with ${NAME}` })
       .getByText('sem recibo')
       .waitFor();
-    await page.getByRole('link', { name: new RegExp(`^${NAME}$`) }).waitFor();
-    expect((await reads()).length).toBe(before);
+    expect((await answered).status()).toBe(200);
+    const db = createDb({ databaseUrl: tenant.databaseUrl, maxConnections: 1 });
+    try {
+      const stored = await withTenant(db, tenant.tenantId, (tx) =>
+        tx.message.findFirstOrThrow({ where: { body: 'sem recibo' } }),
+      );
+      expect(stored.channelReadAt).toBeNull();
+    } finally {
+      await db.$disconnect();
+    }
+    expect(await reads()).toEqual(before);
   });
 });

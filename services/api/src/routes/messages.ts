@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { interactiveMessageSchema, pollSchema } from '@switchboard/messaging/producer';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { messageDto, messageSchema } from '../dto.ts';
@@ -67,9 +66,31 @@ const interactiveSend = z
   .strictObject({
     ...target,
     type: z.literal('interactive'),
-    interactive: interactiveMessageSchema.describe(
-      "Reply buttons (up to 3, titles up to 20 characters), a list (up to 10 sections and 10 rows in all, row titles up to 24) or a CTA URL button; body up to 1024 characters. Cloud API sessions only (422 channel_unsupported otherwise). The customer's pick arrives as an `interactive_reply` message.",
-    ),
+    // Checked in full by services/interactive.ts (Meta's limits, 422 invalid_content naming the field).
+    interactive: z
+      .looseObject({
+        kind: z.enum(['button', 'list', 'cta_url']),
+        body: z.string(),
+        header: z.string().optional(),
+        footer: z.string().optional(),
+        buttons: z.array(z.looseObject({ id: z.string(), title: z.string() })).optional(),
+        button: z.string().optional(),
+        sections: z
+          .array(
+            z.looseObject({
+              title: z.string().optional(),
+              rows: z.array(
+                z.looseObject({ id: z.string(), title: z.string(), description: z.string().optional() }),
+              ),
+            }),
+          )
+          .optional(),
+        displayText: z.string().optional(),
+        url: z.string().optional(),
+      })
+      .describe(
+        "Reply buttons (up to 3, titles up to 20 characters), a list (up to 10 sections and 10 rows in all, row titles up to 24) or a CTA URL button; body up to 1024 characters. Cloud API sessions only (422 channel_unsupported otherwise). The customer's pick arrives as an `interactive_reply` message.",
+      ),
     replyToMessageId: z.uuid().optional(),
   })
   .refine(oneTarget, { message: TARGET_MESSAGE, path: ['conversationId'] });
@@ -78,9 +99,15 @@ const pollSend = z
   .strictObject({
     ...target,
     type: z.literal('poll'),
-    poll: pollSchema.describe(
-      'A poll: a question and 2 to 12 options; selectableCount 1 (default) for a single choice, 0 for any number. Baileys (WhatsApp Web) sessions only (422 channel_unsupported otherwise). Votes arrive as `poll_vote` messages.',
-    ),
+    poll: z
+      .looseObject({
+        name: z.string(),
+        options: z.array(z.string()),
+        selectableCount: z.number().int().optional(),
+      })
+      .describe(
+        'A poll: a question and 2 to 12 options; selectableCount 1 (default) for a single choice, 0 for any number. Baileys (WhatsApp Web) sessions only (422 channel_unsupported otherwise). Votes arrive as `poll_vote` messages.',
+      ),
   })
   .refine(oneTarget, { message: TARGET_MESSAGE, path: ['conversationId'] });
 

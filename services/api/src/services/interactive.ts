@@ -1,20 +1,38 @@
-// Interactive messages and polls: which session can send which (Meta's reply buttons, lists and
-// CTA URLs only exist on the Cloud API; polls only on WhatsApp Web), and their message columns.
+// Interactive messages and polls: their content checked against Meta's and WhatsApp's limits
+// (the route's schema checks only the shape), which session can send which (Meta's reply
+// buttons, lists and CTA URLs only exist on the Cloud API; polls only on WhatsApp Web), and their
+// message columns.
 import type { Conversation, Prisma, Session } from '@switchboard/db';
 import {
-  type InteractiveMessageInput,
   interactiveColumns,
-  type PollInput,
+  interactiveMessageSchema,
   pollColumns,
+  pollSchema,
 } from '@switchboard/messaging/producer';
+import type { z } from 'zod';
 import { ApiError } from '../errors.ts';
 import type { MessageColumns } from '../sending.ts';
 
-/** The columns of an interactive send; refused (422 channel_unsupported) on a Baileys session. */
+/**
+ * `input` checked against `schema`: a 422 `invalid_content` naming each field that breaks a
+ * limit (`body.interactive.buttons`, `body.poll.options.2`...).
+ */
+function valid<S extends z.ZodType>(schema: S, input: unknown, at: string): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((i) => ({
+    path: [at, ...i.path.map(String)].join('.'),
+    message: i.message,
+  }));
+  throw new ApiError('invalid_content', issues.map((i) => `${i.path}: ${i.message}`).join('; '), { issues });
+}
+
+/** The columns of an interactive send: 422 invalid_content outside Meta's limits, 422 channel_unsupported on a Baileys session. */
 export function interactiveMessageColumns(
   conversation: Conversation & { session: Session },
-  interactive: InteractiveMessageInput,
+  input: unknown,
 ): MessageColumns {
+  const interactive = valid(interactiveMessageSchema, input, 'body.interactive');
   if (conversation.session.channel !== 'cloud_api')
     throw new ApiError(
       'channel_unsupported',
@@ -24,11 +42,12 @@ export function interactiveMessageColumns(
   return { ...columns, interactive: columns.interactive as Prisma.InputJsonObject };
 }
 
-/** The columns of a poll send; refused (422 channel_unsupported) on a Cloud API session. */
+/** The columns of a poll send: 422 invalid_content outside WhatsApp's limits, 422 channel_unsupported on a Cloud API session. */
 export function pollMessageColumns(
   conversation: Conversation & { session: Session },
-  poll: PollInput,
+  input: unknown,
 ): MessageColumns {
+  const poll = valid(pollSchema, input, 'body.poll');
   if (conversation.session.channel !== 'baileys')
     throw new ApiError(
       'channel_unsupported',

@@ -31,6 +31,9 @@ export function ReadReceiptSettings() {
     };
   }, [client]);
   const toggle = async (next: boolean) => {
+    const previous = enabled;
+    // Shown at once; put back if the API refuses.
+    setEnabled(next);
     setSaving(true);
     setError(undefined);
     try {
@@ -39,6 +42,7 @@ export function ReadReceiptSettings() {
       });
       setEnabled(saved.enabled);
     } catch (e) {
+      setEnabled(previous);
       setError(describeError(e));
     } finally {
       setSaving(false);
