@@ -52,14 +52,9 @@ async function typingEvents(): Promise<Extract<RealtimeEvent, { type: 'conversat
 
 beforeAll(async () => {
   database = await createTestDatabase({ label: 'worker-receipts' });
-  ({
-    db,
-    tenantId,
-    sessionIds: [sessionId] = [],
-  } = await seedTenant(database, 1).then((s) => ({
-    ...s,
-    sessionIds: s.sessionIds,
-  })));
+  const seeded = await seedTenant(database, 1);
+  ({ db, tenantId } = seeded);
+  sessionId = seeded.sessionIds[0]!;
   conversationId = await withTenant(db, tenantId, async (tx) => {
     const contact = await tx.contact.create({ data: { tenantId, pushName: 'Rui' } });
     await tx.contactIdentity.create({
