@@ -242,21 +242,23 @@ export function Thread(props: {
           });
         } else {
           const body =
-            p.outgoing.kind === 'text'
-              ? {
-                  conversationId: conversation.id,
-                  text: p.outgoing.text,
-                  ...(p.outgoing.replyTo ? { replyToMessageId: p.outgoing.replyTo.id } : {}),
-                }
-              : {
-                  conversationId: conversation.id,
-                  type: 'template',
-                  name: p.outgoing.template.name,
-                  language: p.outgoing.template.language,
-                  components: Array.isArray(p.outgoing.template.components)
-                    ? p.outgoing.template.components
-                    : [],
-                };
+            p.outgoing.kind === 'poll'
+              ? { conversationId: conversation.id, type: 'poll', poll: p.outgoing.poll }
+              : p.outgoing.kind === 'text'
+                ? {
+                    conversationId: conversation.id,
+                    text: p.outgoing.text,
+                    ...(p.outgoing.replyTo ? { replyToMessageId: p.outgoing.replyTo.id } : {}),
+                  }
+                : {
+                    conversationId: conversation.id,
+                    type: 'template',
+                    name: p.outgoing.template.name,
+                    language: p.outgoing.template.language,
+                    components: Array.isArray(p.outgoing.template.components)
+                      ? p.outgoing.template.components
+                      : [],
+                  };
           message = await client.request('POST', '/v1/messages', messageSchema, {
             headers: { 'idempotency-key': p.key },
             body,
@@ -413,7 +415,9 @@ export function Thread(props: {
                 ? p.outgoing.text
                 : p.outgoing.kind === 'template'
                   ? `Template: ${p.outgoing.template.name}`
-                  : `File: ${p.outgoing.file.name}`}
+                  : p.outgoing.kind === 'poll'
+                    ? `Poll: ${p.outgoing.poll.name}`
+                    : `File: ${p.outgoing.file.name}`}
             </p>
             <span className="meta">
               {p.error ? (
@@ -441,6 +445,7 @@ export function Thread(props: {
           replyTo={replyTo}
           onCancelReply={() => setReplyTo(undefined)}
           onSend={send}
+          polls={data.sessionList()?.find((s) => s.id === conversation.sessionId)?.channel === 'baileys'}
         />
       ) : (
         <p className="readonly">Viewers cannot reply.</p>
