@@ -198,7 +198,16 @@ export type MessageContent =
   /** `targetId` was edited; `content` is its new content. */
   | { type: 'edit'; targetId: string; content: MessageContent }
   /** `targetId` was deleted for everyone. */
-  | { type: 'delete'; targetId: string };
+  | { type: 'delete'; targetId: string }
+  /**
+   * The customer picked a reply button (`button`, also Cloud API's legacy template quick-reply
+   * `button` replies, whose `id` is the payload) or a list row (`list`) of an interactive message.
+   */
+  | { type: 'interactive_reply'; kind: 'button' | 'list'; id: string; title: string; description?: string }
+  /** A poll (Baileys): its question, options, and how many options one voter may pick (0 = any). */
+  | { type: 'poll'; name: string; options: string[]; selectableCount: number }
+  /** A vote on poll `pollMessageId` (its provider id): the options now selected (none = vote withdrawn). */
+  | { type: 'poll_vote'; pollMessageId: string; selectedOptions: string[] };
 
 /** A message as the worker stores it: de-duplicate on (session, providerMessageId). */
 export interface InboundMessage {
@@ -333,9 +342,30 @@ export type ChannelEventName = keyof ChannelEvents;
 /** Listens to one event; a listener that throws or rejects is logged, never breaks the channel. */
 export type ChannelListener<E extends ChannelEventName> = (payload: ChannelEvents[E]) => void | Promise<void>;
 
+/** An interactive message (Cloud API): reply buttons, a list, or a call-to-action URL button. */
+export type InteractiveMessage = {
+  body: string;
+  /** A text header. */
+  header?: string;
+  footer?: string;
+} & (
+  | { kind: 'button'; buttons: { id: string; title: string }[] }
+  | {
+      kind: 'list';
+      /** The label of the button that opens the list. */
+      button: string;
+      sections: { title?: string; rows: { id: string; title: string; description?: string }[] }[];
+    }
+  | { kind: 'cta_url'; displayText: string; url: string }
+);
+
 /** What to send. */
 export type OutboundContent =
   | { type: 'text'; text: string }
+  /** Adapters without interactive messages (Baileys) reject it as INVALID_CONTENT. */
+  | { type: 'interactive'; interactive: InteractiveMessage }
+  /** A poll; adapters without polls (Cloud API) reject it as INVALID_CONTENT. */
+  | { type: 'poll'; name: string; options: string[]; selectableCount: number }
   | { type: 'reaction'; targetId: string; emoji: string | null; targetFromMe?: boolean }
   | { type: 'location'; latitude: number; longitude: number; name?: string; address?: string }
   | { type: 'contact'; displayName?: string; vcard: string }
@@ -482,6 +512,16 @@ export interface Channel {
   rejectCall?(call: { callId: string; from: string }): Promise<void>;
   /** Group operations (Baileys); absent on channels without groups (the Cloud API). */
   readonly groups?: ChannelGroups;
+  /**
+   * Marks the customer's messages `providerMessageIds` in chat `chat` (an address as for send)
+   * read on WhatsApp (blue ticks). Rejects like send().
+   */
+  markRead?(chat: string, providerMessageIds: string[]): Promise<void>;
+  /**
+   * Asks to be told the chat's presence (typing...), emitted as `presence` events; absent on
+   * channels without presence (Cloud API). Rejects like send().
+   */
+  subscribePresence?(chat: string): Promise<void>;
   /** Subscribes to an event; returns the way to unsubscribe. */
   on<E extends ChannelEventName>(event: E, listener: ChannelListener<E>): () => void;
 }

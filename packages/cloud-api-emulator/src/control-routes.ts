@@ -100,6 +100,7 @@ export function registerControlRoutes(
       };
     }
     Object.assign(message, input.raw);
+    state.customerMessages.set(id, { from, phoneNumberId: phone.id });
     const delivery = await state.deliver(phone, {
       contacts: [{ profile: { name: input.name ?? from }, wa_id: from }],
       messages: [message],

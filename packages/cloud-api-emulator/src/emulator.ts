@@ -7,6 +7,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerControlRoutes } from './control-routes.ts';
 import { registerGraphRoutes } from './graph-routes.ts';
+import { registerInteractiveControlRoutes } from './interactive.ts';
 import { DEFAULT_PHONE, type EmulatedPhoneNumber, EmulatorState, type StatusMode } from './state.ts';
 import {
   DEFAULT_RETRY,
@@ -72,6 +73,7 @@ export async function createCloudApiEmulator(options: CloudApiEmulatorOptions): 
   const server = Fastify({ logger: false, bodyLimit: 32 * 1024 * 1024 });
   registerGraphRoutes(server, state, options.accessToken);
   registerControlRoutes(server, state, options.verifyToken);
+  registerInteractiveControlRoutes(server, state);
 
   const address = await server.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
   state.baseUrl = options.publicUrl?.replace(/\/+$/, '') ?? address.replace('[::1]', '127.0.0.1');

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { answerReadRequest, isReadRequest } from './interactive.ts';
 import type { BusinessMessage, EmulatedPhoneNumber, EmulatorState } from './state.ts';
 import { describeIssues, graphError, newMediaId, sendRequestSchema, wamid } from './wire.ts';
 
@@ -77,6 +78,8 @@ export function registerGraphRoutes(
     async (request, reply) => {
       const phone = postTarget(request, reply);
       if (!phone) return reply;
+      // Marking a customer's message read is a POST to the same route (interactive.ts).
+      if (isReadRequest(request.body)) return answerReadRequest(state, phone.id, request.body, reply);
       const failure = state.failures[0];
       if (failure) {
         failure.remaining--;

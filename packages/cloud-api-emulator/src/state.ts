@@ -82,6 +82,10 @@ export class EmulatorState {
   readonly media = new Map<string, StoredMedia>();
   readonly deliveries: DeliveryRecord[] = [];
   readonly failures: InjectedFailure[] = [];
+  /** Messages customers sent, by wamid: what a mark-as-read request may name. */
+  readonly customerMessages = new Map<string, { from: string; phoneNumberId: string }>();
+  /** Every mark-as-read request Graph accepted, in order. */
+  readonly reads: { messageId: string; phoneNumberId: string; at: number }[] = [];
   /** Where webhooks go; none: recorded, not sent. */
   webhookUrl: string | undefined;
   /** The server's own URL, once it listens (media URLs point at it). */

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { interactiveSchema } from './interactive-wire.ts';
 
 /** Graph's error body: `{ error: { message, type, code, error_subcode?, error_data, fbtrace_id } }`. */
 export interface GraphErrorBody {
@@ -112,6 +113,7 @@ export const sendRequestSchema = z
         'reaction',
         'location',
         'contacts',
+        'interactive',
       ])
       .default('text'),
     context: z.strictObject({ message_id: z.string().min(1) }).optional(),
@@ -139,6 +141,7 @@ export const sendRequestSchema = z
       })
       .optional(),
     reaction: z.strictObject({ message_id: z.string().min(1), emoji: z.string() }).optional(),
+    interactive: interactiveSchema.optional(),
     location: z
       .strictObject({
         latitude: z.number().min(-90).max(90),

@@ -108,6 +108,7 @@ export async function seedTenant(
     ],
     [`INSERT INTO outbox (tenant_id, kind, payload) VALUES ($1, 'realtime', '{}')`, [t]],
     [`INSERT INTO business_hours (tenant_id) VALUES ($1)`, [t]],
+    [`INSERT INTO read_receipt_settings (tenant_id) VALUES ($1)`, [t]],
     [`INSERT INTO session_call_settings (tenant_id, session_id) VALUES ($1, $2)`, [t, ids.sessionId]],
     [
       `INSERT INTO whatsapp_groups (tenant_id, jid, contact_id) VALUES ($1, '120363000000000001@g.us', $2)`,

@@ -178,15 +178,38 @@ export const sessionCommandSchema = z.discriminatedUnion('type', [
   }),
   /** A group operation (groups/contracts.ts); the API waits for the job's result. */
   groupSessionCommandSchema,
+  /**
+   * An agent opened a conversation: mark the customer's messages `read` read on the channel
+   * (the API chose those not marked before, and recorded them as marked) and watch the chat's
+   * presence (typing), where the channel has it.
+   */
+  z.strictObject({
+    type: z.literal('conversation-opened'),
+    tenantId: uuid,
+    sessionId: uuid,
+    conversationId: uuid,
+    /** The chat's address as the outbound path sends to it: phone digits, or `<lid>@lid`. */
+    chat: z.string().min(1).max(200),
+    /** Provider ids of the customer's messages to mark read; empty when none (or read receipts are off). */
+    read: z.array(z.string().min(1).max(200)).max(100),
+    requestedBy: z.string().min(1),
+  }),
 ]);
 export type SessionCommand = z.infer<typeof sessionCommandSchema>;
 
 /** The jobId of a session command: one pending logout per session, one pairing-code request per number. */
 export function sessionCommandJobId(command: SessionCommand): string {
-  if (command.type === 'group') return `group-${command.requestId}`;
-  return command.type === 'logout'
-    ? `logout-${command.sessionId}`
-    : `pairing-code-${command.sessionId}-${command.phoneNumber}`;
+  switch (command.type) {
+    case 'group':
+      return `group-${command.requestId}`;
+    case 'logout':
+      return `logout-${command.sessionId}`;
+    case 'pairing-code':
+      return `pairing-code-${command.sessionId}-${command.phoneNumber}`;
+    case 'conversation-opened':
+      // One pending job per conversation and newest message to mark (BullMQ refuses ':' in ids).
+      return `opened-${command.conversationId}-${(command.read.at(-1) ?? 'none').replaceAll(':', '_')}`;
+  }
 }
 
 /**
@@ -256,6 +279,11 @@ export const realtimeMessageSchema = z.strictObject({
     'unsupported',
     'call',
     'group_event',
+    // Interactive messages, polls and their answers (outbound/interactive.ts).
+    'interactive',
+    'interactive_reply',
+    'poll',
+    'poll_vote',
   ]),
   body: z
     .string()
@@ -279,6 +307,8 @@ export const realtimeMessageSchema = z.strictObject({
   /** Groups: who wrote it, and whom it mentions (groups.ts). */
   sender: groupSenderSchema.nullable().optional(),
   mentions: groupMentionsSchema.nullable().optional(),
+  /** For interactive, interactive_reply, poll and poll_vote: the structured content (outbound/interactive.ts). */
+  interactive: z.record(z.string(), z.json()).nullable().optional(),
 });
 export type RealtimeMessage = z.infer<typeof realtimeMessageSchema>;
 
@@ -333,6 +363,19 @@ export const realtimeEventSchema = z.discriminatedUnion('type', [
       state: sessionState,
       reason: z.string().optional(),
       phoneNumber: z.string().optional(),
+    }),
+  }),
+  /**
+   * The customer is typing (or recording) in a conversation, or stopped (`paused`): Baileys
+   * presence. Clients clear a `typing` they did not see end after a while themselves.
+   */
+  z.strictObject({
+    type: z.literal('conversation.typing'),
+    at: z.iso.datetime(),
+    data: z.strictObject({
+      conversationId: uuid,
+      sessionId: uuid,
+      state: z.enum(['typing', 'recording', 'paused']),
     }),
   }),
   z.strictObject({

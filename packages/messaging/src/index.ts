@@ -48,6 +48,19 @@ export {
   resolveOutboundContent,
   storedTemplateSchema,
 } from './outbound/content.ts';
+/** Interactive messages and polls: the send schemas with Meta's and WhatsApp's limits, and their columns. */
+export {
+  INTERACTIVE_LIMITS,
+  type InteractiveMessageInput,
+  interactiveColumns,
+  interactiveMessageSchema,
+  interactiveReplySchema,
+  POLL_LIMITS,
+  type PollInput,
+  pollColumns,
+  pollSchema,
+  pollVoteSchema,
+} from './outbound/interactive.ts';
 export { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits, takeSendSlot } from './outbound/rate-limit.ts';
 /** The reads and records of sends, each gathered into one statement across the sends in flight (one per worker process). */
 export { SendStatements, type SendStatementsOptions } from './outbound/statements.ts';

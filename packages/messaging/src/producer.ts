@@ -98,6 +98,19 @@ export {
   listDeadLetters,
   replayDeadLetter,
 } from './outbound/dead-letters.ts';
+/** Interactive messages and polls: the send schemas with Meta's and WhatsApp's limits, and their columns. */
+export {
+  INTERACTIVE_LIMITS,
+  type InteractiveMessageInput,
+  interactiveColumns,
+  interactiveMessageSchema,
+  interactiveReplySchema,
+  POLL_LIMITS,
+  type PollInput,
+  pollColumns,
+  pollSchema,
+  pollVoteSchema,
+} from './outbound/interactive.ts';
 /**
  * The webhook event catalogue (types, versioned payload schemas) and the one way a change records
  * an event in its own transaction: the API's conversation changes, the worker's session states,

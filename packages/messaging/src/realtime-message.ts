@@ -1,4 +1,5 @@
 import type { Message } from '@switchboard/db';
+import type { z } from 'zod';
 import { type RealtimeMessage, realtimeMessage } from './contracts.ts';
 import { groupMentionsSchema } from './groups/contracts.ts';
 
@@ -35,6 +36,7 @@ export const REALTIME_MESSAGE_COLUMNS = {
   senderPn: true,
   senderName: true,
   mentions: true,
+  interactive: true,
 } as const;
 
 /**
@@ -64,5 +66,8 @@ export function realtimeMessageOf(
     replyToMessageId: row.replyToMessageId,
     createdAt: row.createdAt.toISOString(),
     ...groupFields(row),
+    ...(row.interactive && typeof row.interactive === 'object' && !Array.isArray(row.interactive)
+      ? { interactive: row.interactive as Record<string, z.core.util.JSONType> }
+      : {}),
   });
 }

@@ -49,6 +49,7 @@ import { internalRoutes } from './routes/internal.ts';
 import { mediaRoutes } from './routes/media.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { profileRoutes } from './routes/profile.ts';
+import { readReceiptRoutes } from './routes/read-receipts.ts';
 import { realtimeRoutes } from './routes/realtime.ts';
 import { scheduledMessageRoutes } from './routes/scheduled-messages.ts';
 import { sessionRoutes } from './routes/sessions.ts';
@@ -357,6 +358,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(auditRoutes, { prefix: '/v1/audit-log' });
   await app.register(realtimeRoutes, { prefix: '/v1/realtime' });
   await app.register(businessHoursRoutes, { prefix: '/v1/settings/business-hours' });
+  await app.register(readReceiptRoutes, { prefix: '/v1/settings/read-receipts' });
   await app.register(callSettingsRoutes, { prefix: '/v1/sessions' });
   await app.register(sessionGroupRoutes, { prefix: '/v1/sessions' });
   await app.register(groupRoutes, { prefix: '/v1/groups' });

@@ -42,6 +42,16 @@ export const messageSchema = z.strictObject({
       fileName: z.string().nullable(),
     })
     .nullable(),
+  /**
+   * For interactive, interactive_reply, poll and poll_vote: the structured content. interactive:
+   * the message sent (`kind` button / list / cta_url); interactive_reply: `{kind, id, title,
+   * description?}` (the button or row picked); poll: `{name, options, selectableCount}`;
+   * poll_vote: `{pollMessageId, selectedOptions}` (replyToMessageId is the poll).
+   */
+  interactive: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe('The structured content of interactive, interactive_reply, poll and poll_vote messages.'),
   sentAt: isoOrNull,
   deliveredAt: isoOrNull,
   readAt: isoOrNull,
@@ -49,6 +59,14 @@ export const messageSchema = z.strictObject({
   ...groupMessageShape,
 });
 export type MessageDto = z.infer<typeof messageSchema>;
+
+/** The `interactive` column as an object, or null. */
+function interactiveOf(m: Pick<Message, 'interactive'>): Record<string, unknown> | null {
+  const value = m.interactive;
+  return value && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : null;
+}
 
 /** The API's view of a message row. */
 export function messageDto(m: Message): MessageDto {
@@ -79,6 +97,7 @@ export function messageDto(m: Message): MessageDto {
           fileName: m.mediaFileName,
         }
       : null,
+    interactive: interactiveOf(m),
     sentAt: iso(m.sentAt),
     deliveredAt: iso(m.deliveredAt),
     readAt: iso(m.readAt),
@@ -287,6 +306,16 @@ export const conversationMessageSchema = z.strictObject({
   sentById: z.uuid().nullable(),
   editedAt: isoOrNull,
   deletedAt: isoOrNull,
+  /**
+   * For interactive, interactive_reply, poll and poll_vote: the structured content. interactive:
+   * the message sent (`kind` button / list / cta_url); interactive_reply: `{kind, id, title,
+   * description?}` (the button or row picked); poll: `{name, options, selectableCount}`;
+   * poll_vote: `{pollMessageId, selectedOptions}` (replyToMessageId is the poll).
+   */
+  interactive: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe('The structured content of interactive, interactive_reply, poll and poll_vote messages.'),
   sentAt: isoOrNull,
   deliveredAt: isoOrNull,
   readAt: isoOrNull,
@@ -356,6 +385,7 @@ export function conversationMessageDto(m: Message) {
     sentById: m.sentById,
     editedAt: iso(m.editedAt),
     deletedAt: iso(m.deletedAt),
+    interactive: interactiveOf(m),
     sentAt: iso(m.sentAt),
     deliveredAt: iso(m.deliveredAt),
     readAt: iso(m.readAt),

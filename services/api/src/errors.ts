@@ -34,6 +34,7 @@ export const ERRORS = {
   declared_session: { status: 409, message: 'this session is declared in the tenant spec; change it there' },
   idempotency_key_mismatch: { status: 422, message: 'the Idempotency-Key was used with another request' },
   channel_unsupported: { status: 422, message: "the session's channel cannot do this" },
+  invalid_content: { status: 422, message: "the message content breaks WhatsApp's limits" },
   media_type_mismatch: { status: 422, message: 'the file is not of the type it declares' },
   search_too_broad: {
     status: 422,

@@ -23,6 +23,7 @@ export type MessageColumns = Pick<Prisma.MessageUncheckedCreateInput, 'type' | '
     Pick<
       Prisma.MessageUncheckedCreateInput,
       | 'template'
+      | 'interactive'
       | 'mediaStorageKey'
       | 'mediaMimeType'
       | 'mediaSizeBytes'

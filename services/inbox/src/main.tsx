@@ -6,6 +6,7 @@ import './styles/shell.css';
 import './styles/inbox.css';
 import './styles/pages.css';
 import './styles/phone.css';
+import './styles/interactive.css';
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>

@@ -18,7 +18,8 @@ import { runGroupOperation } from './groups.ts';
  *
  * The outcome is not a reply: `logout` ends with the session `logged_out` (recorded and announced
  * by the runtime's state path), `pairing-code` with a `code` challenge published by the runtime's
- * pairing path.
+ * pairing path, `conversation-opened` with read receipts on the channel and a presence
+ * subscription (whose typing events presence.ts relays).
  */
 
 /** Options for {@link SessionCommandConsumer}. */
@@ -35,7 +36,11 @@ export interface SessionCommandConsumerOptions {
 }
 
 /** What processing one command did (a group operation: its result, which the API waits for). */
-export type SessionCommandOutcome = 'logged-out' | 'pairing-code-requested' | GroupCommandResult;
+export type SessionCommandOutcome =
+  | 'logged-out'
+  | 'pairing-code-requested'
+  | 'conversation-opened'
+  | GroupCommandResult;
 
 /** See the module comment. */
 export class SessionCommandConsumer {
@@ -114,6 +119,12 @@ export class SessionCommandConsumer {
         return 'pairing-code-requested';
       case 'group':
         return await runGroupOperation(channel, command.operation);
+      case 'conversation-opened':
+        // Blue ticks for what the API chose (only messages not marked before), then the chat's
+        // typing indicator (presence.ts relays it); channels without either skip that part.
+        if (command.read.length > 0 && channel.markRead) await channel.markRead(command.chat, command.read);
+        if (channel.subscribePresence) await channel.subscribePresence(command.chat);
+        return 'conversation-opened';
     }
   }
 }

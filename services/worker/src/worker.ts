@@ -26,6 +26,7 @@ import { type DeclaredSession, readDeclaredSessions, syncDeclaredSessions } from
 import { GroupEventHandler } from './groups.ts';
 import { pipelineMediaFromConfig } from './media.ts';
 import { MessagePipelines } from './pipelines.ts';
+import { PresenceRelay } from './presence.ts';
 import { SessionRuntime } from './session-runtime.ts';
 
 /**
@@ -163,6 +164,14 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     relay: outbox,
     onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
   });
+  // Typing indicators of each held session (presence.ts): published on the realtime stream.
+  const presence = new PresenceRelay({
+    db,
+    redis,
+    tenantId,
+    keyPrefix,
+    onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
+  });
   const runtime = new SessionRuntime({
     redis,
     db,
@@ -191,9 +200,11 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
       const detach = await pipelines.attach(session, channel);
       const detachCalls = calls.attach(session.sessionId, channel);
       const detachGroups = groups.attach(session.sessionId, channel);
+      const detachPresence = presence.attach(session.sessionId, channel);
       return async () => {
         detachCalls();
         detachGroups();
+        detachPresence();
         await detach();
       };
     },

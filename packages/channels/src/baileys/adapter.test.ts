@@ -231,7 +231,7 @@ describe('inbound events through the adapter', () => {
       }),
       wireMessage({
         key: { remoteJid: `${PEER}@s.whatsapp.net`, id: messageId() },
-        message: { pollCreationMessage: { name: 'Q?' } },
+        message: { eventMessage: { name: 'Party' } },
       }),
     ]);
     socket.updateMessages([
@@ -267,7 +267,7 @@ describe('inbound events through the adapter', () => {
     expect(t.log.of('identity')[0]).toEqual({ sessionId: t.sessionId, pn: PEER, lid: PEER_LID });
     expect(t.log.of('unsupported')[0]).toMatchObject({
       reason: 'unknown-content',
-      detail: 'pollCreationMessage',
+      detail: 'eventMessage',
     });
   });
 

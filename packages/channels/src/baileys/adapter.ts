@@ -50,6 +50,7 @@ import {
 import type { BaileysChannelOptions, BaileysSocket, SocketFactory } from './options.ts';
 import { sendError, toBaileysPresence, toBaileysSend } from './outbound.ts';
 import { isPaired, Pairing } from './pairing.ts';
+import { decryptPollVotes, PollStore, pollRecordOf, pollVotesOf, rememberPolls } from './polls.ts';
 import { realScheduler, type Scheduler } from './scheduler.ts';
 
 /**
@@ -81,6 +82,7 @@ export class BaileysChannel implements Channel {
   readonly #groupCache = new GroupMetadataCache();
   /** Group operations, and the group info read when a group is first seen (groups.ts). */
   readonly groups: BaileysGroups;
+  readonly #polls: PollStore;
 
   #state: SessionState;
   #auth: RedisAuthState | undefined;
@@ -142,6 +144,7 @@ export class BaileysChannel implements Channel {
           'group metadata read failed',
         ),
     });
+    this.#polls = new PollStore(options.redis, options.keyPrefix, options.sessionId);
     this.#auth = auth;
     this.#state = isPaired(auth.state.creds) ? 'disconnected' : 'unpaired';
   }
@@ -237,6 +240,7 @@ export class BaileysChannel implements Channel {
     const id = result?.key?.id;
     if (!id)
       throw new ChannelError('SEND_FAILED', `send on session ${this.sessionId} returned no message id`);
+    if (message.content.type === 'poll') await this.#rememberSentPoll(id, result!);
     const seconds = result?.messageTimestamp == null ? 0 : toNumber(result.messageTimestamp);
     return {
       providerMessageId: id,
@@ -252,6 +256,43 @@ export class BaileysChannel implements Channel {
       await socket.rejectCall(call.callId, call.from);
     } catch (error) {
       throw sendError(error, this.sessionId);
+    }
+  }
+
+  async markRead(chat: string, providerMessageIds: string[]): Promise<void> {
+    const socket = this.#connectedSocket('mark read');
+    const { jid } = toBaileysPresence(chat, 'paused');
+    await this.#assertFence('mark read');
+    try {
+      await socket.readMessages(providerMessageIds.map((id) => ({ remoteJid: jid!, id, fromMe: false })));
+    } catch (error) {
+      throw sendError(error, this.sessionId);
+    }
+  }
+
+  async subscribePresence(chat: string): Promise<void> {
+    const socket = this.#connectedSocket('presence subscribe');
+    const { jid } = toBaileysPresence(chat, 'paused');
+    await this.#assertFence('presence subscribe');
+    try {
+      await socket.presenceSubscribe(jid!);
+    } catch (error) {
+      throw sendError(error, this.sessionId);
+    }
+  }
+
+  /** Keeps what decrypting the votes on a poll we sent needs; the send itself already succeeded. */
+  async #rememberSentPoll(id: string, sent: WAMessage): Promise<void> {
+    const record = pollRecordOf(sent, this.#mappingContext());
+    try {
+      if (record) await this.#polls.save(id, record);
+      else
+        this.#logger.warn(
+          { sessionId: this.sessionId, id },
+          'sent poll carries no secret: its votes cannot be read',
+        );
+    } catch (error) {
+      this.#logger.error({ sessionId: this.sessionId, id, err: describe(error) }, 'poll record save failed');
     }
   }
 
@@ -335,7 +376,17 @@ export class BaileysChannel implements Channel {
     ev.on('creds.update', () => {
       auth.saveCreds().catch((error: unknown) => this.#onWriteError('creds save', error));
     });
-    ev.on('messages.upsert', (upsert) => this.#deliver('messages.upsert', (ctx) => mapUpsert(upsert, ctx)));
+    ev.on('messages.upsert', (upsert) => {
+      const votes = pollVotesOf(upsert.messages);
+      this.#deliver(
+        'messages.upsert',
+        (ctx) => mapUpsert(upsert, ctx),
+        async (events, ctx) => {
+          await rememberPolls(this.#polls, upsert.messages, ctx);
+          if (votes.size > 0) await decryptPollVotes(events, votes, this.#polls, ctx);
+        },
+      );
+    });
     ev.on('messages.update', (updates) =>
       this.#deliver('messages.update', (ctx) => mapMessageUpdates(updates, ctx)),
     );
@@ -594,10 +645,15 @@ export class BaileysChannel implements Channel {
    * Maps an event now (in Baileys' order) and emits its domain events in that order after
    * filling in phone numbers the event left out but the session's LID mappings know.
    */
-  #deliver(source: string, map: (ctx: MappingContext) => MappedEvent[]): void {
+  #deliver(
+    source: string,
+    map: (ctx: MappingContext) => MappedEvent[],
+    enrich?: (events: MappedEvent[], ctx: MappingContext) => Promise<void>,
+  ): void {
     let events: MappedEvent[];
+    const ctx = this.#mappingContext();
     try {
-      events = map(this.#mappingContext());
+      events = map(ctx);
     } catch (error) {
       events = [
         {
@@ -620,6 +676,30 @@ export class BaileysChannel implements Channel {
       })
       .catch((error: unknown) => {
         this.#logger.warn({ sessionId: this.sessionId, err: describe(error) }, 'LID to PN lookup failed');
+      })
+      .then(async () => {
+        if (!enrich) return;
+        try {
+          await enrich(events, ctx);
+        } catch (error) {
+          // Poll records unreachable: a vote without its options is reported, never emitted empty.
+          this.#logger.warn({ sessionId: this.sessionId, err: describe(error) }, 'poll vote handling failed');
+          events = events.map((item) =>
+            item.event === 'message' && item.payload.content.type === 'poll_vote'
+              ? {
+                  event: 'unsupported',
+                  payload: {
+                    sessionId: this.sessionId,
+                    source,
+                    reason: 'mapping-error',
+                    detail: `poll vote: ${describe(error)}`,
+                    providerMessageId: item.payload.providerMessageId,
+                    at: this.#now(),
+                  },
+                }
+              : item,
+          );
+        }
       })
       .then(() => {
         for (const { event, payload } of events) this.#emit(event, payload);

@@ -512,17 +512,53 @@ describe('identities: PN and LID', () => {
   });
 });
 
+describe('polls', () => {
+  it('maps a poll (v1 multi-choice, v3 single-choice) to poll content, and a vote to poll_vote naming the poll', () => {
+    const multi = fromPeer({
+      pollCreationMessage: {
+        name: 'Lunch?',
+        options: [{ optionName: 'pizza' }, { optionName: 'sushi' }],
+        selectableOptionsCount: 0,
+      },
+    });
+    expect(contentOf(multi)).toEqual({
+      type: 'poll',
+      name: 'Lunch?',
+      options: ['pizza', 'sushi'],
+      selectableCount: 0,
+    });
+    const single = fromPeer({
+      pollCreationMessageV3: {
+        name: 'When?',
+        options: [{ optionName: '9' }, { optionName: '10' }],
+        selectableOptionsCount: 1,
+      },
+    });
+    expect(contentOf(single)).toMatchObject({ type: 'poll', selectableCount: 1 });
+    const vote = fromPeer({
+      pollUpdateMessage: {
+        pollCreationMessageKey: { remoteJid: `${PN}@s.whatsapp.net`, id: 'POLL1', fromMe: true },
+        vote: { encPayload: Buffer.from('x'), encIv: Buffer.from('y') },
+      },
+    });
+    // The adapter decrypts the options (polls.ts); the mapping names the poll.
+    expect(contentOf(vote)).toEqual({
+      type: 'poll_vote',
+      pollMessageId: 'POLL1',
+      selectedOptions: [],
+    });
+  });
+});
+
 describe('unsupported events are reported, never dropped or thrown', () => {
   it('reports content it does not map, with the type', () => {
-    const poll = fromPeer({
-      pollCreationMessage: { name: 'Lunch?', options: [{ optionName: 'yes' }], selectableOptionsCount: 1 },
-    });
-    expect(unsupported(mapMessage(poll, true, ctx))).toEqual({
+    const event = fromPeer({ eventMessage: { name: 'Lunch on Friday' } });
+    expect(unsupported(mapMessage(event, true, ctx))).toEqual({
       sessionId: 'session-1',
       source: 'messages.upsert',
       reason: 'unknown-content',
-      detail: 'pollCreationMessage',
-      providerMessageId: poll.key.id,
+      detail: 'eventMessage',
+      providerMessageId: event.key.id,
       chat: `${PN}@s.whatsapp.net`,
       at: NOW,
     });

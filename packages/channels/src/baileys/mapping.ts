@@ -27,6 +27,7 @@ import type {
 import { mapGroupStub } from './groups.ts';
 import { chatKind, contactFrom, lidOf, pnOf } from './jid.ts';
 import { mediaLocation } from './media-location.ts';
+import { pollContentOf } from './polls.ts';
 
 /**
  * Baileys events -> domain events. Pure functions over the events Baileys emits (real protos,
@@ -196,6 +197,16 @@ function mapContent(message: proto.IMessage, key: WAMessageKey): ContentResult {
     }
     case 'protocolMessage':
       return mapProtocol(message.protocolMessage!, key);
+    case 'pollCreationMessage':
+    case 'pollCreationMessageV2':
+    case 'pollCreationMessageV3':
+      return { content: pollContentOf(message)! };
+    case 'pollUpdateMessage': {
+      // The options are filled in by the adapter, which decrypts the vote (polls.ts).
+      const pollMessageId = message.pollUpdateMessage?.pollCreationMessageKey?.id;
+      if (!pollMessageId) return { reason: 'malformed', detail: 'poll vote without the poll key' };
+      return { content: { type: 'poll_vote', pollMessageId, selectedOptions: [] } };
+    }
     default:
       return { reason: 'unknown-content', detail: type };
   }

@@ -20,6 +20,8 @@ export type BaileysSocket = Pick<
   | 'groupCreate'
   | 'groupParticipantsUpdate'
   | 'groupUpdateSubject'
+  | 'readMessages'
+  | 'presenceSubscribe'
 >;
 
 /** Makes a socket from Baileys' config; the default is Baileys' own makeWASocket. */

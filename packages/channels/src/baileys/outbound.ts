@@ -14,6 +14,7 @@ import type { OutboundContent, OutboundMediaFile, OutboundMessage, OutboundPrese
 import { ChannelError, UnrecoverableChannelError } from '../errors.ts';
 import { recipientJid } from './jid.ts';
 import { statusCodeOf } from './lifecycle.ts';
+import { toBaileysPoll } from './polls.ts';
 
 /** What Baileys' sendMessage takes for `message`; throws unrecoverable errors for what cannot be sent. */
 export function toBaileysSend(message: OutboundMessage): {
@@ -109,6 +110,11 @@ export function toBaileysContent(content: OutboundContent, jid: string): AnyMess
       throw invalid('templates can only be sent through the Cloud API');
     case 'media':
       return mediaContent(content, invalid);
+    case 'poll':
+      return toBaileysPoll(content);
+    case 'interactive':
+      // Reply buttons and lists are a Cloud API feature; WhatsApp Web shows polls instead.
+      throw invalid('interactive messages (buttons, lists, CTA URLs) can only be sent through the Cloud API');
     default:
       throw invalid(`unsupported content type ${(content as { type: string }).type}`);
   }

@@ -23,6 +23,7 @@ import type {
 import { ChannelError, StaleEpochError, UnrecoverableChannelError } from '../errors.ts';
 import { ChannelListeners } from '../listeners.ts';
 import { channelErrorFromGraph } from './errors.ts';
+import { toGraphInteractive } from './interactive.ts';
 import { uploadCloudApiMedia } from './media.ts';
 import { type ParsedCloudApiWebhook, parseCloudApiWebhook } from './webhook.ts';
 
@@ -279,6 +280,38 @@ export class CloudApiChannel implements Channel {
   }
 
   /**
+   * Marks inbound messages read: one Graph POST `{status: "read", message_id}` per message (Meta
+   * takes one id per call; marking a message read also marks the earlier ones of the chat).
+   */
+  async markRead(_chat: string, providerMessageIds: string[]): Promise<void> {
+    if (this.#state !== 'connected')
+      throw new ChannelError('NOT_CONNECTED', `session ${this.sessionId} is ${this.#state}`, { status: 503 });
+    await this.#checkFence('mark read');
+    for (const id of providerMessageIds) {
+      let response: Response;
+      try {
+        response = await this.#request(
+          'POST',
+          `/${encodeURIComponent(this.#options.phoneNumberId)}/messages`,
+          {
+            messaging_product: 'whatsapp',
+            status: 'read',
+            message_id: id,
+          },
+        );
+      } catch (error) {
+        throw new ChannelError('SEND_FAILED', `mark read for session ${this.sessionId}: ${describe(error)}`, {
+          status: 503,
+          cause: error,
+        });
+      }
+      if (!response.ok)
+        throw channelErrorFromGraph(response.status, await response.json().catch(() => undefined));
+      await response.body?.cancel();
+    }
+  }
+
+  /**
    * The Cloud API has no presence: its typing indicator only exists as part of marking one
    * inbound message read. Resolves without doing anything, so callers need no special case.
    */
@@ -429,6 +462,10 @@ export function toGraphContent(content: OutboundContent): Record<string, unknown
               : {}),
         },
       };
+    case 'interactive':
+      return { type: 'interactive', interactive: toGraphInteractive(content.interactive) };
+    case 'poll':
+      throw invalid('polls are not sent through the Cloud API (WhatsApp Web sessions only)');
     case 'media': {
       if (content.data !== undefined)
         throw invalid('media bytes must be uploaded first (CloudApiChannel.send does it)');

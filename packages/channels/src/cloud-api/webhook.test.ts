@@ -207,9 +207,10 @@ describe('parseCloudApiWebhook', () => {
       },
       { type: 'reaction', targetId: 'wamid.OUT', emoji: '❤️' },
       { type: 'reaction', targetId: 'wamid.OUT', emoji: null },
-      { type: 'text', text: 'Confirmar' },
-      { type: 'text', text: 'Entrega' },
-      { type: 'text', text: 'Sim' },
+      // Answers to buttons and lists are structured: which button, which row (interactive.ts).
+      { type: 'interactive_reply', kind: 'button', id: 'yes', title: 'Confirmar' },
+      { type: 'interactive_reply', kind: 'list', id: 'opt2', title: 'Entrega' },
+      { type: 'interactive_reply', kind: 'button', id: 'b1', title: 'Sim' },
     ]);
   });
 

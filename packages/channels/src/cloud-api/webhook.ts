@@ -13,6 +13,7 @@ import type {
   Receipt,
   UnsupportedEvent,
 } from '../channel.ts';
+import { interactiveReplyContent, legacyButtonReply } from './interactive.ts';
 
 /** One domain event parsed from a webhook, in payload order. */
 export type CloudApiWebhookEvent =
@@ -130,7 +131,7 @@ const bodies = {
       }),
       z.looseObject({
         type: z.literal('list_reply'),
-        list_reply: z.looseObject({ id: z.string(), title: z.string() }),
+        list_reply: z.looseObject({ id: z.string(), title: z.string(), description: z.string().optional() }),
       }),
       z.looseObject({
         type: z.literal('nfm_reply'),
@@ -253,16 +254,19 @@ function contentOf(
       : { type: 'reaction', targetId: b.reaction.message_id, emoji: b.reaction.emoji || null };
   }
   if (type === 'button') {
+    // A template's quick-reply button: structured, its payload as the id (interactive.ts).
     const b = parse(bodies.button);
-    return 'unsupported' in b ? b : { type: 'text', text: b.button.text };
+    return 'unsupported' in b ? b : legacyButtonReply(b.button);
   }
   if (type === 'interactive') {
     const b = parse(bodies.interactive);
     if ('unsupported' in b) return b;
-    const i = b.interactive;
-    if (i.type === 'button_reply') return { type: 'text', text: i.button_reply.title };
-    if (i.type === 'list_reply') return { type: 'text', text: i.list_reply.title };
-    return { unsupported: 'unknown-content', detail: 'interactive: nfm_reply (flow response)' };
+    return (
+      interactiveReplyContent(b.interactive) ?? {
+        unsupported: 'unknown-content',
+        detail: 'interactive: nfm_reply (flow response)',
+      }
+    );
   }
   if (type === 'system') return { unsupported: 'system-notification', detail: 'system' };
   if (type === 'unsupported')

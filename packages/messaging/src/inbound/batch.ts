@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ContactRef, InboundMessage } from '@switchboard/channels';
 import { type Db, type TenantTx, withTenant } from '@switchboard/db';
+import type { z } from 'zod';
 import { type RealtimeMessage, realtimeMessage } from '../contracts.ts';
 import { type OutboxEffect, outboxPayloadSchemas } from '../outbox/entries.ts';
 import { subscriptionMatches } from '../webhooks/enqueue.ts';
@@ -137,6 +138,9 @@ function eventMessage(row: MessageRow, at: Date): RealtimeMessage | undefined {
         }
       : null,
     replyToMessageId: row.replyToMessageId,
+    ...(row.interactive
+      ? { interactive: JSON.parse(row.interactive) as Record<string, z.core.util.JSONType> }
+      : {}),
     // Replaced by the row's created_at in the INSERT (insertMessagesAndEffects).
     createdAt: at.toISOString(),
   });
@@ -272,7 +276,8 @@ async function storeBatch(
           unread: 0,
         };
         if (message.timestamp > conversation.at) conversation.at = message.timestamp;
-        if (!message.fromMe && message.content.type !== 'reaction') conversation.unread++;
+        if (!message.fromMe && message.content.type !== 'reaction' && message.content.type !== 'poll_vote')
+          conversation.unread++;
         conversations.set(conversationKey, conversation);
         const entry = { message, messageId: randomUUID(), contactId };
         // A later copy of this message in the same batch is a duplicate of this one.
@@ -406,7 +411,10 @@ async function storeBatch(
 }
 
 function replyToProviderId(message: InboundMessage): string | undefined {
-  return message.content.type === 'reaction' ? message.content.targetId : message.replyTo?.providerMessageId;
+  // A reaction points at its target, a poll vote at its poll.
+  if (message.content.type === 'reaction') return message.content.targetId;
+  if (message.content.type === 'poll_vote') return message.content.pollMessageId;
+  return message.replyTo?.providerMessageId;
 }
 
 interface MessageRow {
@@ -426,6 +434,8 @@ interface MessageRow {
   replyToMessageId: string | null;
   replyToProviderMessageId: string | null;
   reaction: string | null;
+  /** The structured content (interactive replies, polls, votes) as JSON text. */
+  interactive: string | null;
   providerTimestamp: string;
   sentAt: string | null;
   deliveredAt: string | null;
@@ -456,6 +466,7 @@ function messageRow(message: InboundMessage, id: string, stored: ReadonlyMap<str
     replyToMessageId: replyTo ? (stored.get(messageKey(message.sessionId, replyTo)) ?? null) : null,
     replyToProviderMessageId: replyTo ?? null,
     reaction: message.content.type === 'reaction' ? (message.content.emoji ?? '') : null,
+    interactive: columns.interactive ? JSON.stringify(columns.interactive) : null,
     providerTimestamp: at,
     sentAt: message.fromMe ? at : null,
     deliveredAt: message.fromMe ? null : at,
@@ -484,11 +495,11 @@ async function insertMessagesAndEffects(
       INSERT INTO messages (id, tenant_id, session_id, conversation_id, direction, provider_message_id, status,
                             type, body, media_mime_type, media_size_bytes, media_sha256, media_file_name,
                             media_provider_ref, reply_to_message_id, reply_to_provider_message_id, reaction,
-                            provider_timestamp, epoch, sent_at, delivered_at, created_at)
+                            provider_timestamp, epoch, sent_at, delivered_at, interactive, created_at)
       SELECT v.id, ${tenantId}::uuid, v.session_id, v.conversation_id, v.direction, v.provider_message_id, v.status,
              v.type, v.body, v.media_mime_type, v.media_size_bytes, v.media_sha256, v.media_file_name,
              v.media_provider_ref::jsonb, v.reply_to_message_id, v.reply_to_provider_message_id, v.reaction,
-             v.provider_timestamp, ${epoch}::bigint, v.sent_at, v.delivered_at,
+             v.provider_timestamp, ${epoch}::bigint, v.sent_at, v.delivered_at, v.interactive::jsonb,
              -- Arrival order within the batch, one microsecond apart (the history's order is
              -- (created_at, id); later batches start after this one committed).
              base.at + (v.n - 1) * interval '1 microsecond'
@@ -499,11 +510,12 @@ async function insertMessagesAndEffects(
                     ${col('mediaFileName')}::text[], ${col('mediaProviderRef')}::text[],
                     ${col('replyToMessageId')}::uuid[], ${col('replyToProviderMessageId')}::text[],
                     ${col('reaction')}::text[], ${col('providerTimestamp')}::timestamptz[],
-                    ${col('sentAt')}::timestamptz[], ${col('deliveredAt')}::timestamptz[])
+                    ${col('sentAt')}::timestamptz[], ${col('deliveredAt')}::timestamptz[],
+                    ${col('interactive')}::text[])
              WITH ORDINALITY AS v(id, session_id, conversation_id, direction, provider_message_id, status, type, body,
                                   media_mime_type, media_size_bytes, media_sha256, media_file_name, media_provider_ref,
                                   reply_to_message_id, reply_to_provider_message_id, reaction, provider_timestamp,
-                                  sent_at, delivered_at, n), base
+                                  sent_at, delivered_at, interactive, n), base
        ORDER BY v.n
       RETURNING 1
     ), d AS (

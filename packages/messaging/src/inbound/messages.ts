@@ -16,6 +16,7 @@ import { type OutboxEffect, writeOutbox } from '../outbox/entries.ts';
 import { REALTIME_MESSAGE_COLUMNS, realtimeMessageOf } from '../realtime-message.ts';
 import { createWebhookDeliveries } from '../webhooks/enqueue.ts';
 import { upsertContact, upsertConversation } from './identities.ts';
+import { structuredColumns, structuredEventData } from './interactive.ts';
 import { INBOUND_TX, lock } from './transaction.ts';
 
 /** What storeInbound did with one message. */
@@ -63,6 +64,7 @@ export function messageEventData(message: InboundMessage, messageId: string, con
     from: message.sender.pn ?? message.sender.lid ?? message.sender.address,
     type: message.content.type,
     ...(message.content.type === 'text' ? { text: message.content.text } : {}),
+    ...structuredEventData(message.content),
     timestamp: message.timestamp.toISOString(),
     ...(message.chat.kind === 'group' ? { group: message.chat.address } : {}),
   };
@@ -72,6 +74,7 @@ export function messageEventData(message: InboundMessage, messageId: string, con
 export function contentColumns(content: MessageContent): {
   type: MessageType;
   body: string | null;
+  interactive?: Prisma.InputJsonObject;
   media?: {
     mediaMimeType: string | null;
     mediaSizeBytes: bigint | null;
@@ -109,6 +112,10 @@ export function contentColumns(content: MessageContent): {
       return contentColumns(content.content);
     case 'delete':
       return { type: 'unsupported', body: null };
+    case 'interactive_reply':
+    case 'poll':
+    case 'poll_vote':
+      return structuredColumns(content);
   }
 }
 
@@ -225,7 +232,7 @@ export async function storeInbound(
             sessionId: message.sessionId,
             outboxIds: mergeOutboxIds,
           });
-      const countsAsUnread = !message.fromMe && content.type !== 'reaction';
+      const countsAsUnread = !message.fromMe && content.type !== 'reaction' && content.type !== 'poll_vote';
       const conversationId = await upsertConversation(
         tx,
         tenantId,
@@ -235,8 +242,13 @@ export async function storeInbound(
         countsAsUnread ? 1 : 0,
       );
       const columns = contentColumns(content);
+      // A reaction points at its target, a poll vote at its poll.
       const replyToProviderId =
-        content.type === 'reaction' ? content.targetId : message.replyTo?.providerMessageId;
+        content.type === 'reaction'
+          ? content.targetId
+          : content.type === 'poll_vote'
+            ? content.pollMessageId
+            : message.replyTo?.providerMessageId;
       const replyTo = replyToProviderId
         ? await tx.message.findFirst({
             where: { sessionId: message.sessionId, providerMessageId: replyToProviderId },
@@ -258,6 +270,7 @@ export async function storeInbound(
           replyToMessageId: replyTo?.id ?? null,
           replyToProviderMessageId: replyToProviderId ?? null,
           reaction: content.type === 'reaction' ? (content.emoji ?? '') : null,
+          ...(columns.interactive ? { interactive: columns.interactive } : {}),
           providerTimestamp: message.timestamp,
           epoch,
           ...groupMessageColumns(message),

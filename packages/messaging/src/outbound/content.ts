@@ -2,6 +2,7 @@ import type { OutboundContent } from '@switchboard/channels';
 import type { Message } from '@switchboard/db';
 import { z } from 'zod';
 import { geoUri, parseGeoUri } from '../geo-uri.ts';
+import { interactiveMessageSchema, pollSchema } from './interactive.ts';
 
 /** The content of a scheduled message (scheduled_messages.content), validated before it is stored as a message. */
 export const outboundContentSchema = z.discriminatedUnion('type', [
@@ -65,7 +66,8 @@ export type OutboundMessageColumns = Pick<
   | 'mediaStorageKey'
   | 'mediaMimeType'
   | 'mediaFileName'
->;
+> &
+  Partial<Pick<Message, 'interactive'>>;
 
 /**
  * What to send for a stored outbound message; undefined when the row holds nothing sendable.
@@ -74,7 +76,7 @@ export type OutboundMessageColumns = Pick<
  */
 export function contentFromMessage(
   message: Pick<Message, 'type' | 'body' | 'reaction' | 'replyToProviderMessageId'> &
-    Partial<Pick<Message, 'template'>>,
+    Partial<Pick<Message, 'template' | 'interactive'>>,
 ): OutboundContent | undefined {
   switch (message.type) {
     case 'text':
@@ -99,6 +101,14 @@ export function contentFromMessage(
         language,
         ...(components.length ? { graphComponents: components } : {}),
       };
+    }
+    case 'interactive': {
+      const interactive = interactiveMessageSchema.safeParse(message.interactive);
+      return interactive.success ? { type: 'interactive', interactive: interactive.data } : undefined;
+    }
+    case 'poll': {
+      const poll = pollSchema.safeParse(message.interactive);
+      return poll.success ? { type: 'poll', ...poll.data } : undefined;
     }
     default:
       return undefined;

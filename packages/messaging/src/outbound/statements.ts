@@ -63,7 +63,7 @@ const SEND_ROW_COLUMNS = Prisma.sql`
   c.contact_id::text AS "contactId", m.status::text AS status,
   m.provider_message_id AS "providerMessageId", m.failure_reason AS "failureReason",
   m.updated_at AS "updatedAt", m.type::text AS type, m.body, m.reaction,
-  m.reply_to_provider_message_id AS "replyToProviderMessageId", m.template,
+  m.reply_to_provider_message_id AS "replyToProviderMessageId", m.template, m.interactive,
   m.media_storage_key AS "mediaStorageKey", m.media_mime_type AS "mediaMimeType",
   m.media_file_name AS "mediaFileName",
   (SELECT i.value FROM contact_identities i

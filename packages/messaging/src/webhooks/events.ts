@@ -22,8 +22,34 @@ const messageData = z.strictObject({
   sessionId: uuid,
   providerMessageId: z.string(),
   from: z.string().describe('The sender: phone number digits, LID or provider address.'),
-  type: z.string().describe('text, image, video, audio, document, sticker, location, contact, reaction, ...'),
+  type: z
+    .string()
+    .describe(
+      'text, image, video, audio, document, sticker, location, contact, reaction, interactive_reply, poll, poll_vote, ...',
+    ),
   text: z.string().optional().describe('The text of a text message.'),
+  // Structured answers and polls (#20.2): additive optional fields, version 1 unchanged.
+  interactiveReply: z
+    .strictObject({
+      kind: z.enum(['button', 'list']),
+      id: z.string(),
+      title: z.string(),
+      description: z.string().optional(),
+    })
+    .optional()
+    .describe(
+      'For `interactive_reply`: the reply button or list row the customer picked (its id and title).',
+    ),
+  poll: z
+    .strictObject({ name: z.string(), options: z.array(z.string()), selectableCount: z.number().int() })
+    .optional()
+    .describe('For `poll`: the poll the customer created.'),
+  pollVote: z
+    .strictObject({ pollMessageId: z.string(), selectedOptions: z.array(z.string()) })
+    .optional()
+    .describe(
+      "For `poll_vote`: the poll's provider message id and the options now selected (none: vote withdrawn).",
+    ),
   timestamp: isoTime,
   group: z
     .string()

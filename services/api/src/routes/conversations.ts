@@ -17,6 +17,7 @@ import {
   listConversations,
   updateConversation,
 } from '../services/conversations.ts';
+import { requestChannelRead } from '../services/read-receipts.ts';
 
 /** The inbox: conversations with filters, assignment, resolve/reopen, mark read, message history. */
 export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
@@ -126,13 +127,22 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
     {
       config: { access: work },
       schema: {
-        summary: 'Mark the conversation read',
+        summary:
+          "Mark the conversation read (and, when the tenant's read receipts are on, the customer's messages read on WhatsApp)",
         tags: ['conversations'],
         params: idParams,
         response: { 200: conversationSchema, 404: errorBody },
       },
     },
-    (request) => update(request, () => ({ unreadCount: 0 })),
+    async (request) => {
+      const row = await update(request, () => ({ unreadCount: 0 }));
+      // Blue ticks on WhatsApp and the typing subscription (services/read-receipts.ts); a
+      // failure leaves the messages for the next opening and never fails the inbox's read.
+      await requestChannelRead(ctx, request, request.params.id).catch((error: unknown) =>
+        request.log.warn({ err: error, conversationId: request.params.id }, 'read receipts not queued'),
+      );
+      return row;
+    },
   );
 
   app.get(

@@ -6,6 +6,7 @@ import { messageDto, messageSchema } from '../dto.ts';
 import { errorBody, idempotencyHeaders, idParams } from '../schemas.ts';
 import { type MessageColumns, type SendTarget, sendMessage } from '../sending.ts';
 import { MAX_MENTIONS, mentionColumns } from '../services/groups.ts';
+import { interactiveMessageColumns, pollMessageColumns } from '../services/interactive.ts';
 import { getMessage } from '../services/messages.ts';
 import { templateMessageColumns } from '../services/templates.ts';
 import { templateComponentSchema } from '../templates-meta.ts';
@@ -74,6 +75,55 @@ const templateSend = z
   })
   .refine(oneTarget, { message: TARGET_MESSAGE, path: ['conversationId'] });
 
+const interactiveSend = z
+  .strictObject({
+    ...target,
+    type: z.literal('interactive'),
+    // Checked in full by services/interactive.ts (Meta's limits, 422 invalid_content naming the field).
+    interactive: z
+      .looseObject({
+        kind: z.enum(['button', 'list', 'cta_url']),
+        body: z.string(),
+        header: z.string().optional(),
+        footer: z.string().optional(),
+        buttons: z.array(z.looseObject({ id: z.string(), title: z.string() })).optional(),
+        button: z.string().optional(),
+        sections: z
+          .array(
+            z.looseObject({
+              title: z.string().optional(),
+              rows: z.array(
+                z.looseObject({ id: z.string(), title: z.string(), description: z.string().optional() }),
+              ),
+            }),
+          )
+          .optional(),
+        displayText: z.string().optional(),
+        url: z.string().optional(),
+      })
+      .describe(
+        "Reply buttons (up to 3, titles up to 20 characters), a list (up to 10 sections and 10 rows in all, row titles up to 24) or a CTA URL button; body up to 1024 characters. Cloud API sessions only (422 channel_unsupported otherwise). The customer's pick arrives as an `interactive_reply` message.",
+      ),
+    replyToMessageId: z.uuid().optional(),
+  })
+  .refine(oneTarget, { message: TARGET_MESSAGE, path: ['conversationId'] });
+
+const pollSend = z
+  .strictObject({
+    ...target,
+    type: z.literal('poll'),
+    poll: z
+      .looseObject({
+        name: z.string(),
+        options: z.array(z.string()),
+        selectableCount: z.number().int().optional(),
+      })
+      .describe(
+        'A poll: a question and 2 to 12 options; selectableCount 1 (default) for a single choice, 0 for any number. Baileys (WhatsApp Web) sessions only (422 channel_unsupported otherwise). Votes arrive as `poll_vote` messages.',
+      ),
+  })
+  .refine(oneTarget, { message: TARGET_MESSAGE, path: ['conversationId'] });
+
 /**
  * Sending: `POST /v1/messages` stores the message (`queued`) and enqueues the outbound job the
  * worker holding the session consumes (sending.ts). Text to any session; templates only through
@@ -88,10 +138,10 @@ export const messageRoutes: FastifyPluginAsyncZod = async (app) => {
       config: { access: { role: 'agent', scope: 'send' } },
       schema: {
         summary:
-          'Send a text or (Cloud API) template message in a conversation (idempotent with Idempotency-Key)',
+          'Send a text, (Cloud API) template or interactive message, or a (Baileys) poll in a conversation (idempotent with Idempotency-Key)',
         tags: ['messages'],
         headers: idempotencyHeaders,
-        body: z.union([textSend, templateSend]),
+        body: z.union([textSend, templateSend, interactiveSend, pollSend]),
         response: {
           201: messageSchema,
           200: messageSchema,
@@ -106,13 +156,20 @@ export const messageRoutes: FastifyPluginAsyncZod = async (app) => {
       const body = request.body;
       const result = await sendMessage(ctx, request, {
         target: targetOf(body),
-        replyToMessageId: body.type === 'template' ? undefined : body.replyToMessageId,
+        replyToMessageId:
+          body.type === 'template' || body.type === 'poll' ? undefined : body.replyToMessageId,
         idempotencyKey: request.headers['idempotency-key'],
         requestFingerprint: createHash('sha256').update(JSON.stringify(body)).digest('hex'),
-        columns: async (conversation, _messageId, tx): Promise<MessageColumns> =>
-          body.type === 'template'
-            ? await templateMessageColumns(tx, conversation, body)
-            : { type: 'text', body: body.text, ...(await mentionColumns(tx, conversation, body.mentions)) },
+        columns: async (conversation, _messageId, tx): Promise<MessageColumns> => {
+          if (body.type === 'template') return await templateMessageColumns(tx, conversation, body);
+          if (body.type === 'interactive') return interactiveMessageColumns(conversation, body.interactive);
+          if (body.type === 'poll') return pollMessageColumns(conversation, body.poll);
+          return {
+            type: 'text',
+            body: body.text,
+            ...(await mentionColumns(tx, conversation, body.mentions)),
+          };
+        },
       });
       return reply.status(result.replay ? 200 : 201).send(messageDto(result.row));
     },

@@ -106,6 +106,8 @@ export const messageSchema = z.object({
   // Groups: who wrote it and whom it mentions (group-schemas.ts).
   sender: groupSenderSchema.nullable().optional(),
   mentions: groupMentionsSchema.nullable().optional(),
+  // Interactive messages, polls and their answers: the structured content (components/interactive-content.tsx).
+  interactive: z.record(z.string(), z.unknown()).nullable().optional(),
 });
 export type Message = z.infer<typeof messageSchema>;
 
@@ -267,6 +269,15 @@ export const realtimeEventSchema = z.discriminatedUnion('type', [
       state: sessionStateSchema,
       reason: z.string().optional(),
       phoneNumber: z.string().optional(),
+    }),
+  }),
+  z.object({
+    type: z.literal('conversation.typing'),
+    at: iso,
+    data: z.object({
+      conversationId: z.string(),
+      sessionId: z.string(),
+      state: z.enum(['typing', 'recording', 'paused']),
     }),
   }),
   z.object({

@@ -9,13 +9,15 @@ import {
 } from '../api/schemas.ts';
 import { useApp } from '../app-context.tsx';
 import { previewOf } from '../format.ts';
+import { PollControls, type PollDraft } from './poll-composer.tsx';
 import { ScheduleControls, ScheduledList } from './scheduled.tsx';
 
 /** What the composer asks the thread to send. */
 export type Outgoing =
   | { kind: 'text'; text: string; replyTo: Message | undefined }
   | { kind: 'template'; template: Template }
-  | { kind: 'file'; file: File; caption: string | undefined };
+  | { kind: 'file'; file: File; caption: string | undefined }
+  | { kind: 'poll'; poll: PollDraft };
 
 /** 16 MB: WhatsApp's limit for most media (documents allow more; the API refuses what it cannot send). */
 const MAX_ATTACHMENT_BYTES = 16 * 1024 * 1024;
@@ -30,6 +32,8 @@ export function Composer(props: {
   replyTo: Message | undefined;
   onCancelReply: () => void;
   onSend: (outgoing: Outgoing) => void;
+  /** Offer polls (WhatsApp app sessions). */
+  polls?: boolean;
 }) {
   const { client } = useApp();
   const [text, setText] = useState('');
@@ -40,6 +44,7 @@ export function Composer(props: {
   const [file, setFile] = useState<File | undefined>();
   const [notice, setNotice] = useState<string | undefined>();
   const [scheduling, setScheduling] = useState(false);
+  const [polling, setPolling] = useState(false);
   const [scheduledVersion, setScheduledVersion] = useState(0);
   const box = useRef<HTMLTextAreaElement>(null);
   const fileInput = useRef<HTMLInputElement>(null);
@@ -177,6 +182,12 @@ export function Composer(props: {
           ))}
         </ul>
       )}
+      {polling && (
+        <PollControls
+          onSend={(poll) => props.onSend({ kind: 'poll', poll })}
+          onClose={() => setPolling(false)}
+        />
+      )}
       <div className="composer-row">
         <button
           type="button"
@@ -255,6 +266,28 @@ export function Composer(props: {
             <path d="M12 7v5l3 2" />
           </svg>
         </button>
+        {props.polls && (
+          <button
+            type="button"
+            className="icon"
+            aria-label="Poll"
+            title="Create a poll"
+            aria-expanded={polling}
+            onClick={() => setPolling((open) => !open)}
+          >
+            <svg
+              viewBox="0 0 24 24"
+              width="18"
+              height="18"
+              aria-hidden="true"
+              fill="none"
+              stroke="currentColor"
+              strokeWidth="2"
+            >
+              <path d="M5 20V10M12 20V4M19 20v-7" />
+            </svg>
+          </button>
+        )}
         <textarea
           ref={box}
           aria-label="Message"

@@ -19,6 +19,13 @@ import {
 import { navigate } from '../router.ts';
 import { Composer, type Outgoing } from './composer.tsx';
 import { GroupEventLine, GroupScope, GroupSender, MentionedText } from './group.tsx';
+import {
+  InteractiveContent,
+  pollTallies,
+  STRUCTURED_TYPES,
+  TypingIndicator,
+  useTyping,
+} from './interactive-content.tsx';
 import { MediaPreview } from './media-preview.tsx';
 
 /** A message being sent: shown at once, replaced by the stored message when the API answers. */
@@ -203,6 +210,8 @@ export function Thread(props: {
     return byTarget;
   }, [sorted]);
   const shown = useMemo(() => sorted.filter((m) => m.type !== 'reaction'), [sorted]);
+  const tallies = useMemo(() => pollTallies(sorted), [sorted]);
+  const typing = useTyping(conversation.id);
   const rows = useMemo(() => withDaySeparators(shown), [shown]);
 
   // Stay at the bottom as messages arrive (unless the agent scrolled up); keep the place when
@@ -234,21 +243,23 @@ export function Thread(props: {
           });
         } else {
           const body =
-            p.outgoing.kind === 'text'
-              ? {
-                  conversationId: conversation.id,
-                  text: p.outgoing.text,
-                  ...(p.outgoing.replyTo ? { replyToMessageId: p.outgoing.replyTo.id } : {}),
-                }
-              : {
-                  conversationId: conversation.id,
-                  type: 'template',
-                  name: p.outgoing.template.name,
-                  language: p.outgoing.template.language,
-                  components: Array.isArray(p.outgoing.template.components)
-                    ? p.outgoing.template.components
-                    : [],
-                };
+            p.outgoing.kind === 'poll'
+              ? { conversationId: conversation.id, type: 'poll', poll: p.outgoing.poll }
+              : p.outgoing.kind === 'text'
+                ? {
+                    conversationId: conversation.id,
+                    text: p.outgoing.text,
+                    ...(p.outgoing.replyTo ? { replyToMessageId: p.outgoing.replyTo.id } : {}),
+                  }
+                : {
+                    conversationId: conversation.id,
+                    type: 'template',
+                    name: p.outgoing.template.name,
+                    language: p.outgoing.template.language,
+                    components: Array.isArray(p.outgoing.template.components)
+                      ? p.outgoing.template.components
+                      : [],
+                  };
           message = await client.request('POST', '/v1/messages', messageSchema, {
             headers: { 'idempotency-key': p.key },
             body,
@@ -391,6 +402,7 @@ export function Thread(props: {
                 message={row.message}
                 quoted={row.message.replyToMessageId ? byId.get(row.message.replyToMessageId) : undefined}
                 reactions={reactions.get(row.message.id)}
+                tally={tallies.get(row.message.id)}
                 onReply={canWork ? () => setReplyTo(row.message) : undefined}
               />
             ),
@@ -405,7 +417,9 @@ export function Thread(props: {
                   ? p.outgoing.text
                   : p.outgoing.kind === 'template'
                     ? `Template: ${p.outgoing.template.name}`
-                    : `File: ${p.outgoing.file.name}`}
+                    : p.outgoing.kind === 'poll'
+                      ? `Poll: ${p.outgoing.poll.name}`
+                      : `File: ${p.outgoing.file.name}`}
               </p>
               <span className="meta">
                 {p.error ? (
@@ -426,6 +440,7 @@ export function Thread(props: {
             </li>
           ))}
         </ol>
+        <TypingIndicator state={typing} />
       </GroupScope>
       {canWork ? (
         <Composer
@@ -433,6 +448,7 @@ export function Thread(props: {
           replyTo={replyTo}
           onCancelReply={() => setReplyTo(undefined)}
           onSend={send}
+          polls={data.sessionList()?.find((s) => s.id === conversation.sessionId)?.channel === 'baileys'}
         />
       ) : (
         <p className="readonly">Viewers cannot reply.</p>
@@ -445,6 +461,7 @@ function Bubble(props: {
   message: Message;
   quoted: Message | undefined;
   reactions: string[] | undefined;
+  tally?: Map<string, number> | undefined;
   onReply: (() => void) | undefined;
 }) {
   const m = props.message;
@@ -468,12 +485,18 @@ function Bubble(props: {
       <GroupSender message={m} />
       {media && <MediaPreview message={m} />}
       {m.type === 'template' && <p className="tag">Template</p>}
-      {m.body && (
-        <p className="body">
-          <MentionedText message={m} />
-        </p>
+      {STRUCTURED_TYPES.has(m.type) ? (
+        <InteractiveContent message={m} tally={props.tally} />
+      ) : (
+        <>
+          {m.body && (
+            <p className="body">
+              <MentionedText message={m} />
+            </p>
+          )}
+          {!m.body && !media && m.type !== 'text' && <p className="body muted">{previewOf(m)}</p>}
+        </>
       )}
-      {!m.body && !media && m.type !== 'text' && <p className="body muted">{previewOf(m)}</p>}
       {props.reactions && (
         <span className="reactions" role="img" aria-label={`Reactions: ${props.reactions.join(' ')}`}>
           {props.reactions.join(' ')}

@@ -3,15 +3,17 @@ import { apiKeySchema, createdApiKeySchema, createdWebhookSchema, webhookSchema 
 import { useApp } from '../app-context.tsx';
 import { BusinessHoursSettings } from '../components/business-hours.tsx';
 import { CheckboxGroup, ErrorAlert } from '../components/form-parts.tsx';
+import { ReadReceiptSettings } from '../components/read-receipts.tsx';
 import { timeOf } from '../format.ts';
 import { useListResource } from '../list-resource.ts';
 
-/** Admin settings: business hours and the away message, webhook subscriptions and API keys (each secret shown once, at creation). */
+/** Admin settings: business hours and the away message, read receipts, webhook subscriptions and API keys (each secret shown once, at creation). */
 export function SettingsPage() {
   return (
     <div className="page">
       <h1>Settings</h1>
       <BusinessHoursSettings />
+      <ReadReceiptSettings />
       <Webhooks />
       <ApiKeys />
     </div>

@@ -21,6 +21,8 @@ export {
 } from './harness.ts';
 /** Builds WAMessages from real protos, as Baileys emits them. */
 export { messageId, type WireMessageInput, wireMessage } from './messages.ts';
+/** Poll votes encrypted as a voter's client does (for decrypting them through the adapter). */
+export { encryptPollVote, pollVoteMessage } from './polls.ts';
 /** A scheduler tests advance by hand (reconnect backoff). */
 export { ManualScheduler, type ScheduledCall } from './scheduler.ts';
 /** Saves paired creds for a session, as if it had been linked before. */

@@ -18,6 +18,7 @@ import {
   proto,
   type UserFacingSocketConfig,
   type WAMessage,
+  type WAMessageKey,
   type WAMessageUpdate,
   type WAPresence,
 } from '@whiskeysockets/baileys';
@@ -122,6 +123,10 @@ export class StandInSocket implements BaileysSocket {
   readonly uploads: UploadedMedia[] = [];
   /** Every sendPresenceUpdate call. */
   readonly presenceUpdates: { type: WAPresence; jid?: string }[] = [];
+  /** Every key readMessages was called with (the read receipts Baileys would send), in order. */
+  readonly readKeys: WAMessageKey[] = [];
+  /** Every JID presenceSubscribe was called with. */
+  readonly presenceSubscriptions: string[] = [];
   /** Every rejectCall call (the reject node Baileys would send). */
   readonly rejectedCalls: { callId: string; from: string }[] = [];
   /** Phone numbers requestPairingCode was called with. */
@@ -224,6 +229,16 @@ export class StandInSocket implements BaileysSocket {
 
   groupUpdateSubject(jid: string, subject: string) {
     return this.groupServer.groupUpdateSubject(jid, subject);
+  }
+
+  async readMessages(keys: WAMessageKey[]): Promise<void> {
+    this.#assertOpen();
+    this.readKeys.push(...keys);
+  }
+
+  async presenceSubscribe(toJid: string): Promise<void> {
+    this.#assertOpen();
+    this.presenceSubscriptions.push(toJid);
   }
 
   async rejectCall(callId: string, callFrom: string): Promise<void> {

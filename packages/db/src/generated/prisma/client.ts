@@ -181,3 +181,8 @@ export type SessionCallSettings = Prisma.SessionCallSettingsModel
  * 
  */
 export type WhatsappGroup = Prisma.WhatsappGroupModel
+/**
+ * Model ReadReceiptSettings
+ * 
+ */
+export type ReadReceiptSettings = Prisma.ReadReceiptSettingsModel

@@ -87,7 +87,11 @@ export const MessageType = {
   template: 'template',
   unsupported: 'unsupported',
   call: 'call',
-  group_event: 'group_event'
+  group_event: 'group_event',
+  interactive: 'interactive',
+  interactive_reply: 'interactive_reply',
+  poll: 'poll',
+  poll_vote: 'poll_vote'
 } as const
 
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]

@@ -424,7 +424,8 @@ export const ModelName = {
   BusinessHours: 'BusinessHours',
   AwayReply: 'AwayReply',
   SessionCallSettings: 'SessionCallSettings',
-  WhatsappGroup: 'WhatsappGroup'
+  WhatsappGroup: 'WhatsappGroup',
+  ReadReceiptSettings: 'ReadReceiptSettings'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -440,7 +441,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "authSession" | "twoFactorCredential" | "tenantSecurityPolicy" | "ssoIdentity" | "businessHours" | "awayReply" | "sessionCallSettings" | "whatsappGroup"
+    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "authSession" | "twoFactorCredential" | "tenantSecurityPolicy" | "ssoIdentity" | "businessHours" | "awayReply" | "sessionCallSettings" | "whatsappGroup" | "readReceiptSettings"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -2516,6 +2517,80 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    ReadReceiptSettings: {
+      payload: Prisma.$ReadReceiptSettingsPayload<ExtArgs>
+      fields: Prisma.ReadReceiptSettingsFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.ReadReceiptSettingsFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ReadReceiptSettingsPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.ReadReceiptSettingsFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ReadReceiptSettingsPayload>
+        }
+        findFirst: {
+          args: Prisma.ReadReceiptSettingsFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ReadReceiptSettingsPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.ReadReceiptSettingsFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ReadReceiptSettingsPayload>
+        }
+        findMany: {
+          args: Prisma.ReadReceiptSettingsFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ReadReceiptSettingsPayload>[]
+        }
+        create: {
+          args: Prisma.ReadReceiptSettingsCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ReadReceiptSettingsPayload>
+        }
+        createMany: {
+          args: Prisma.ReadReceiptSettingsCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.ReadReceiptSettingsCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ReadReceiptSettingsPayload>[]
+        }
+        delete: {
+          args: Prisma.ReadReceiptSettingsDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ReadReceiptSettingsPayload>
+        }
+        update: {
+          args: Prisma.ReadReceiptSettingsUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ReadReceiptSettingsPayload>
+        }
+        deleteMany: {
+          args: Prisma.ReadReceiptSettingsDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.ReadReceiptSettingsUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.ReadReceiptSettingsUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ReadReceiptSettingsPayload>[]
+        }
+        upsert: {
+          args: Prisma.ReadReceiptSettingsUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ReadReceiptSettingsPayload>
+        }
+        aggregate: {
+          args: Prisma.ReadReceiptSettingsAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateReadReceiptSettings>
+        }
+        groupBy: {
+          args: Prisma.ReadReceiptSettingsGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ReadReceiptSettingsGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.ReadReceiptSettingsCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ReadReceiptSettingsCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -2738,6 +2813,8 @@ export const MessageScalarFieldEnum = {
   senderPn: 'senderPn',
   senderName: 'senderName',
   mentions: 'mentions',
+  interactive: 'interactive',
+  channelReadAt: 'channelReadAt',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -2990,6 +3067,15 @@ export const WhatsappGroupScalarFieldEnum = {
 } as const
 
 export type WhatsappGroupScalarFieldEnum = (typeof WhatsappGroupScalarFieldEnum)[keyof typeof WhatsappGroupScalarFieldEnum]
+
+
+export const ReadReceiptSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  enabled: 'enabled',
+  updatedAt: 'updatedAt'
+} as const
+
+export type ReadReceiptSettingsScalarFieldEnum = (typeof ReadReceiptSettingsScalarFieldEnum)[keyof typeof ReadReceiptSettingsScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -3483,6 +3569,7 @@ export type GlobalOmitConfig = {
   awayReply?: Prisma.AwayReplyOmit
   sessionCallSettings?: Prisma.SessionCallSettingsOmit
   whatsappGroup?: Prisma.WhatsappGroupOmit
+  readReceiptSettings?: Prisma.ReadReceiptSettingsOmit
 }
 
 /* Types for Logging */

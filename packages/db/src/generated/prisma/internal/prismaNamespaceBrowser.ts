@@ -78,7 +78,8 @@ export const ModelName = {
   BusinessHours: 'BusinessHours',
   AwayReply: 'AwayReply',
   SessionCallSettings: 'SessionCallSettings',
-  WhatsappGroup: 'WhatsappGroup'
+  WhatsappGroup: 'WhatsappGroup',
+  ReadReceiptSettings: 'ReadReceiptSettings'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -280,6 +281,8 @@ export const MessageScalarFieldEnum = {
   senderPn: 'senderPn',
   senderName: 'senderName',
   mentions: 'mentions',
+  interactive: 'interactive',
+  channelReadAt: 'channelReadAt',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -532,6 +535,15 @@ export const WhatsappGroupScalarFieldEnum = {
 } as const
 
 export type WhatsappGroupScalarFieldEnum = (typeof WhatsappGroupScalarFieldEnum)[keyof typeof WhatsappGroupScalarFieldEnum]
+
+
+export const ReadReceiptSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  enabled: 'enabled',
+  updatedAt: 'updatedAt'
+} as const
+
+export type ReadReceiptSettingsScalarFieldEnum = (typeof ReadReceiptSettingsScalarFieldEnum)[keyof typeof ReadReceiptSettingsScalarFieldEnum]
 
 
 export const SortOrder = {

@@ -68,6 +68,7 @@ export type MessageMinAggregateOutputType = {
   senderJid: string | null
   senderPn: string | null
   senderName: string | null
+  channelReadAt: Date | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -104,6 +105,7 @@ export type MessageMaxAggregateOutputType = {
   senderJid: string | null
   senderPn: string | null
   senderName: string | null
+  channelReadAt: Date | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -143,6 +145,8 @@ export type MessageCountAggregateOutputType = {
   senderPn: number
   senderName: number
   mentions: number
+  interactive: number
+  channelReadAt: number
   createdAt: number
   updatedAt: number
   _all: number
@@ -191,6 +195,7 @@ export type MessageMinAggregateInputType = {
   senderJid?: true
   senderPn?: true
   senderName?: true
+  channelReadAt?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -227,6 +232,7 @@ export type MessageMaxAggregateInputType = {
   senderJid?: true
   senderPn?: true
   senderName?: true
+  channelReadAt?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -266,6 +272,8 @@ export type MessageCountAggregateInputType = {
   senderPn?: true
   senderName?: true
   mentions?: true
+  interactive?: true
+  channelReadAt?: true
   createdAt?: true
   updatedAt?: true
   _all?: true
@@ -392,6 +400,8 @@ export type MessageGroupByOutputType = {
   senderPn: string | null
   senderName: string | null
   mentions: runtime.JsonValue | null
+  interactive: runtime.JsonValue | null
+  channelReadAt: Date | null
   createdAt: Date
   updatedAt: Date
   _count: MessageCountAggregateOutputType | null
@@ -454,6 +464,8 @@ export type MessageWhereInput = {
   senderPn?: Prisma.StringNullableFilter<"Message"> | string | null
   senderName?: Prisma.StringNullableFilter<"Message"> | string | null
   mentions?: Prisma.JsonNullableFilter<"Message">
+  interactive?: Prisma.JsonNullableFilter<"Message">
+  channelReadAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -501,6 +513,8 @@ export type MessageOrderByWithRelationInput = {
   senderPn?: Prisma.SortOrderInput | Prisma.SortOrder
   senderName?: Prisma.SortOrderInput | Prisma.SortOrder
   mentions?: Prisma.SortOrderInput | Prisma.SortOrder
+  interactive?: Prisma.SortOrderInput | Prisma.SortOrder
+  channelReadAt?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   tenant?: Prisma.TenantOrderByWithRelationInput
@@ -554,6 +568,8 @@ export type MessageWhereUniqueInput = Prisma.AtLeast<{
   senderPn?: Prisma.StringNullableFilter<"Message"> | string | null
   senderName?: Prisma.StringNullableFilter<"Message"> | string | null
   mentions?: Prisma.JsonNullableFilter<"Message">
+  interactive?: Prisma.JsonNullableFilter<"Message">
+  channelReadAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -601,6 +617,8 @@ export type MessageOrderByWithAggregationInput = {
   senderPn?: Prisma.SortOrderInput | Prisma.SortOrder
   senderName?: Prisma.SortOrderInput | Prisma.SortOrder
   mentions?: Prisma.SortOrderInput | Prisma.SortOrder
+  interactive?: Prisma.SortOrderInput | Prisma.SortOrder
+  channelReadAt?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.MessageCountOrderByAggregateInput
@@ -648,6 +666,8 @@ export type MessageScalarWhereWithAggregatesInput = {
   senderPn?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
   senderName?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
   mentions?: Prisma.JsonNullableWithAggregatesFilter<"Message">
+  interactive?: Prisma.JsonNullableWithAggregatesFilter<"Message">
+  channelReadAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Message"> | Date | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
 }
@@ -682,6 +702,8 @@ export type MessageCreateInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -729,6 +751,8 @@ export type MessageUncheckedCreateInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -766,6 +790,8 @@ export type MessageUpdateInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -813,6 +839,8 @@ export type MessageUncheckedUpdateInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -855,6 +883,8 @@ export type MessageCreateManyInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -889,6 +919,8 @@ export type MessageUpdateManyMutationInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -928,6 +960,8 @@ export type MessageUncheckedUpdateManyInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -997,6 +1031,8 @@ export type MessageCountOrderByAggregateInput = {
   senderPn?: Prisma.SortOrder
   senderName?: Prisma.SortOrder
   mentions?: Prisma.SortOrder
+  interactive?: Prisma.SortOrder
+  channelReadAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -1038,6 +1074,7 @@ export type MessageMaxOrderByAggregateInput = {
   senderJid?: Prisma.SortOrder
   senderPn?: Prisma.SortOrder
   senderName?: Prisma.SortOrder
+  channelReadAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -1074,6 +1111,7 @@ export type MessageMinOrderByAggregateInput = {
   senderJid?: Prisma.SortOrder
   senderPn?: Prisma.SortOrder
   senderName?: Prisma.SortOrder
+  channelReadAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -1394,6 +1432,8 @@ export type MessageCreateWithoutTenantInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   session: Prisma.SessionCreateNestedOneWithoutMessagesInput
@@ -1439,6 +1479,8 @@ export type MessageUncheckedCreateWithoutTenantInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1510,6 +1552,8 @@ export type MessageScalarWhereInput = {
   senderPn?: Prisma.StringNullableFilter<"Message"> | string | null
   senderName?: Prisma.StringNullableFilter<"Message"> | string | null
   mentions?: Prisma.JsonNullableFilter<"Message">
+  interactive?: Prisma.JsonNullableFilter<"Message">
+  channelReadAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
 }
@@ -1544,6 +1588,8 @@ export type MessageCreateWithoutSentByInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1588,6 +1634,8 @@ export type MessageUncheckedCreateWithoutSentByInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1651,6 +1699,8 @@ export type MessageCreateWithoutSessionInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1695,6 +1745,8 @@ export type MessageUncheckedCreateWithoutSessionInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1758,6 +1810,8 @@ export type MessageCreateWithoutConversationInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1802,6 +1856,8 @@ export type MessageUncheckedCreateWithoutConversationInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1865,6 +1921,8 @@ export type MessageCreateWithoutRepliesInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1911,6 +1969,8 @@ export type MessageUncheckedCreateWithoutRepliesInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   statusEvents?: Prisma.MessageStatusEventUncheckedCreateNestedManyWithoutMessageInput
@@ -1952,6 +2012,8 @@ export type MessageCreateWithoutReplyToInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1996,6 +2058,8 @@ export type MessageUncheckedCreateWithoutReplyToInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -2054,6 +2118,8 @@ export type MessageUpdateWithoutRepliesInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2100,6 +2166,8 @@ export type MessageUncheckedUpdateWithoutRepliesInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   statusEvents?: Prisma.MessageStatusEventUncheckedUpdateManyWithoutMessageNestedInput
@@ -2152,6 +2220,8 @@ export type MessageCreateWithoutStatusEventsInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -2198,6 +2268,8 @@ export type MessageUncheckedCreateWithoutStatusEventsInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -2250,6 +2322,8 @@ export type MessageUpdateWithoutStatusEventsInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2296,6 +2370,8 @@ export type MessageUncheckedUpdateWithoutStatusEventsInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2332,6 +2408,8 @@ export type MessageCreateWithoutScheduledMessageInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -2378,6 +2456,8 @@ export type MessageUncheckedCreateWithoutScheduledMessageInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -2430,6 +2510,8 @@ export type MessageUpdateWithoutScheduledMessageInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2476,6 +2558,8 @@ export type MessageUncheckedUpdateWithoutScheduledMessageInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2516,6 +2600,8 @@ export type MessageCreateManyTenantInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2550,6 +2636,8 @@ export type MessageUpdateWithoutTenantInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   session?: Prisma.SessionUpdateOneRequiredWithoutMessagesNestedInput
@@ -2595,6 +2683,8 @@ export type MessageUncheckedUpdateWithoutTenantInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2636,6 +2726,8 @@ export type MessageUncheckedUpdateManyWithoutTenantInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2673,6 +2765,8 @@ export type MessageCreateManySentByInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2707,6 +2801,8 @@ export type MessageUpdateWithoutSentByInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2751,6 +2847,8 @@ export type MessageUncheckedUpdateWithoutSentByInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2791,6 +2889,8 @@ export type MessageUncheckedUpdateManyWithoutSentByInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2828,6 +2928,8 @@ export type MessageCreateManySessionInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2862,6 +2964,8 @@ export type MessageUpdateWithoutSessionInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2906,6 +3010,8 @@ export type MessageUncheckedUpdateWithoutSessionInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2946,6 +3052,8 @@ export type MessageUncheckedUpdateManyWithoutSessionInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2983,6 +3091,8 @@ export type MessageCreateManyConversationInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -3017,6 +3127,8 @@ export type MessageUpdateWithoutConversationInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -3061,6 +3173,8 @@ export type MessageUncheckedUpdateWithoutConversationInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -3101,6 +3215,8 @@ export type MessageUncheckedUpdateManyWithoutConversationInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -3138,6 +3254,8 @@ export type MessageCreateManyReplyToInput = {
   senderPn?: string | null
   senderName?: string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Date | string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -3172,6 +3290,8 @@ export type MessageUpdateWithoutReplyToInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -3216,6 +3336,8 @@ export type MessageUncheckedUpdateWithoutReplyToInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -3256,6 +3378,8 @@ export type MessageUncheckedUpdateManyWithoutReplyToInput = {
   senderPn?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   senderName?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -3335,6 +3459,8 @@ export type MessageSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   senderPn?: boolean
   senderName?: boolean
   mentions?: boolean
+  interactive?: boolean
+  channelReadAt?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -3383,6 +3509,8 @@ export type MessageSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   senderPn?: boolean
   senderName?: boolean
   mentions?: boolean
+  interactive?: boolean
+  channelReadAt?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -3427,6 +3555,8 @@ export type MessageSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   senderPn?: boolean
   senderName?: boolean
   mentions?: boolean
+  interactive?: boolean
+  channelReadAt?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -3471,11 +3601,13 @@ export type MessageSelectScalar = {
   senderPn?: boolean
   senderName?: boolean
   mentions?: boolean
+  interactive?: boolean
+  channelReadAt?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "sessionId" | "conversationId" | "direction" | "providerMessageId" | "status" | "failureReason" | "type" | "body" | "mediaStorageKey" | "mediaMimeType" | "mediaSizeBytes" | "mediaSha256" | "mediaFileName" | "mediaProviderRef" | "replyToMessageId" | "replyToProviderMessageId" | "reaction" | "editedAt" | "deletedAt" | "idempotencyKey" | "epoch" | "sentById" | "providerTimestamp" | "sentAt" | "deliveredAt" | "readAt" | "sendTraceparent" | "template" | "senderJid" | "senderPn" | "senderName" | "mentions" | "createdAt" | "updatedAt", ExtArgs["result"]["message"]>
+export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "sessionId" | "conversationId" | "direction" | "providerMessageId" | "status" | "failureReason" | "type" | "body" | "mediaStorageKey" | "mediaMimeType" | "mediaSizeBytes" | "mediaSha256" | "mediaFileName" | "mediaProviderRef" | "replyToMessageId" | "replyToProviderMessageId" | "reaction" | "editedAt" | "deletedAt" | "idempotencyKey" | "epoch" | "sentById" | "providerTimestamp" | "sentAt" | "deliveredAt" | "readAt" | "sendTraceparent" | "template" | "senderJid" | "senderPn" | "senderName" | "mentions" | "interactive" | "channelReadAt" | "createdAt" | "updatedAt", ExtArgs["result"]["message"]>
 export type MessageInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   session?: boolean | Prisma.SessionDefaultArgs<ExtArgs>
@@ -3549,6 +3681,8 @@ export type $MessagePayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     senderPn: string | null
     senderName: string | null
     mentions: runtime.JsonValue | null
+    interactive: runtime.JsonValue | null
+    channelReadAt: Date | null
     createdAt: Date
     updatedAt: Date
   }, ExtArgs["result"]["message"]>
@@ -4016,6 +4150,8 @@ export interface MessageFieldRefs {
   readonly senderPn: Prisma.FieldRef<"Message", 'String'>
   readonly senderName: Prisma.FieldRef<"Message", 'String'>
   readonly mentions: Prisma.FieldRef<"Message", 'Json'>
+  readonly interactive: Prisma.FieldRef<"Message", 'Json'>
+  readonly channelReadAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly createdAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"Message", 'DateTime'>
 }
