@@ -1,6 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { assertUuid, DbInputError, dbBusyErrorOf } from './errors.ts';
 import { type Prisma, PrismaClient } from './generated/prisma/client.ts';
+import { attachSqlPool } from './sql.ts';
 
 /** The Prisma client for Switchboard's database. */
 export type Db = PrismaClient;
@@ -33,7 +34,11 @@ export interface CreateDbOptions {
   onPoolError?: (error: Error) => void;
 }
 
-/** Creates a Prisma client over a pg pool (@prisma/adapter-pg). Query it through withTenant(). */
+/**
+ * Creates a Prisma client over a pg pool (@prisma/adapter-pg). Query it through withTenant(). The
+ * client also gets a second pool of the same settings, in pg's pipeline mode, for tenantSql() and
+ * withTenantSql() (sql.ts): opened on first use, ended by `$disconnect()`.
+ */
 export function createDb(options: CreateDbOptions): Db {
   const adapter = new PrismaPg(
     {
@@ -45,7 +50,9 @@ export function createDb(options: CreateDbOptions): Db {
     },
     options.onPoolError === undefined ? {} : { onPoolError: options.onPoolError },
   );
-  return new PrismaClient({ adapter });
+  const db = new PrismaClient({ adapter });
+  attachSqlPool(db, options);
+  return db;
 }
 
 /** Options for withTenant(), passed on to Prisma's interactive transaction. */

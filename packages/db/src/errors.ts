@@ -88,7 +88,8 @@ export function dbBusyErrorOf(error: unknown): DbBusyError | undefined {
     code?: unknown;
     meta?: { driverAdapterError?: { cause?: { code?: unknown } } };
   };
-  const sqlState = meta?.driverAdapterError?.cause?.code;
+  // Prisma wraps pg's error; pg's own (the SQL pool of sql.ts) carries the SQLSTATE as its code.
+  const sqlState = meta?.driverAdapterError?.cause?.code ?? code;
   if (typeof sqlState === 'string' && CANCELLED_CODES.has(sqlState))
     return new DbBusyError('statement_timeout', { cause: error });
   if (code === 'P2028') return new DbBusyError('transaction_timeout', { cause: error });
