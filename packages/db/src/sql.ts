@@ -121,7 +121,9 @@ export class TenantSqlTx {
   /**
    * Runs the transaction's last statement and its COMMIT in one round trip; the rows once the
    * COMMIT succeeded. A failing statement leaves nothing of the transaction (its COMMIT answers
-   * ROLLBACK) and throws its error.
+   * ROLLBACK) and throws its error. The COMMIT is on the wire while the statement runs: a client
+   * that dies then (kill -9) still commits it, as if it had died just after its COMMIT. Where a
+   * crash during the last statement must leave nothing, use query() and let the COMMIT follow.
    */
   async commitWith<T>(query: SqlQuery): Promise<T[]> {
     if (this.finished) throw new Error('the tenant transaction has ended');
