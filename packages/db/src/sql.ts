@@ -8,8 +8,9 @@
 // statement unchanged. A statement that fails aborts the transaction and the COMMIT behind it
 // answers ROLLBACK: nothing of it is kept.
 import pg from 'pg';
-import type { Db } from './client.ts';
 import { assertUuid, dbBusyErrorOf } from './errors.ts';
+// The client's type from the generated module (client.ts, which makes the pool, imports this file).
+import type { PrismaClient as Db } from './generated/prisma/client.ts';
 
 /** A statement with `$n` placeholders and its values. A `Prisma.sql` template is one (its `text` and `values`). */
 export interface SqlQuery {
