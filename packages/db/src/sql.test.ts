@@ -140,6 +140,15 @@ describe('tenantSql', () => {
     expect(count?.n).toBe(1);
   });
 
+  it('fails a unit whose connection the server ends, and the next unit gets a new connection', async () => {
+    const error = await withTenantSql(db, a.tenantId, async (tx) => {
+      await tx.query(Prisma.sql`SELECT pg_terminate_backend(pg_backend_pid())`);
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    const [one] = await tenantSql<{ one: number }>(db, a.tenantId, Prisma.sql`SELECT 1 AS one`);
+    expect(one?.one).toBe(1);
+  });
+
   it('refuses a tenant id that is not a uuid before anything reaches the database', async () => {
     await expect(tenantSql(db, "x'); SELECT 1; --", Prisma.sql`SELECT 1`)).rejects.toBeInstanceOf(
       DbInputError,

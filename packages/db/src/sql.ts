@@ -56,9 +56,14 @@ export class SqlPool {
       } as pg.PoolConfig);
       // An idle connection that fails (the server ended it) is replaced; without a listener the
       // pool's 'error' event would end the process.
-      this.pool.on('error', (error) => this.options.onPoolError?.(error));
+      this.pool.on('error', (error) => this.onConnectionError(error));
     }
     return await this.pool.connect();
+  }
+
+  /** Told when a connection fails, idle or checked out (createDb's onPoolError). */
+  onConnectionError(error: Error): void {
+    this.options.onPoolError?.(error);
   }
 
   /** Ends the pool's connections (a later query makes a new pool). */
@@ -175,15 +180,19 @@ export async function withTenantSql<T>(
   } catch (error) {
     throw dbBusyErrorOf(error) ?? error;
   }
+  // A checked-out connection that fails (the server went away) emits 'error': without a listener
+  // that would end the process. Its queries fail with the error, which is thrown below.
+  const onError = (error: Error) => pool.onConnectionError(error);
+  client.on('error', onError);
   const tx = new TenantSqlTx(client, tenantId);
   try {
     const out = await fn(tx);
     await tx.commit();
-    release(client);
+    release(client, onError);
     return out;
   } catch (error) {
     await tx.rollback().catch(() => {});
-    release(client);
+    release(client, onError);
     throw dbBusyErrorOf(error) ?? error;
   }
 }
@@ -198,7 +207,8 @@ export async function tenantSql<T>(db: Db, tenantId: string, query: SqlQuery): P
 
 // A connection goes back to the pool only outside a transaction (ReadyForQuery said idle); one
 // left in a transaction or broken is closed instead.
-function release(client: pg.PoolClient): void {
+function release(client: pg.PoolClient, onError: (error: Error) => void): void {
+  client.removeListener('error', onError);
   const status = (
     client as pg.PoolClient & { getTransactionStatus?: () => string | null }
   ).getTransactionStatus?.();
