@@ -93,7 +93,7 @@ export async function withTenant<T>(
  * Runs the one raw statement `query` with only tenantId's rows visible, as withTenant() binds the
  * tenant (set_config(..., is_local => true) in the same transaction), but as one batch: BEGIN, the
  * setting, the query, COMMIT, without an interactive transaction's bookkeeping. For the statements
- * every request runs (the API's credential check and conversation list): about a third of the CPU
+ * every request runs (the API's credential check): about a third of the CPU
  * of withTenant() with a model query (bench/api). Throws DbInputError when tenantId is not a uuid,
  * DbBusyError as withTenant() does.
  */

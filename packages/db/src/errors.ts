@@ -77,7 +77,8 @@ const CANCELLED_CODES = new Set(['57014', '55P03']);
 
 /**
  * The DbBusyError `error` amounts to, or undefined: a Postgres cancellation (SQLSTATE 57014, as
- * statement_timeout raises it, or 55P03 from lock_timeout) behind a Prisma error, pg-pool's
+ * statement_timeout raises it, or 55P03 from lock_timeout) behind a Prisma error or in pg's own
+ * error (the SQL pool of sql.ts), pg-pool's
  * acquire timeout, or Prisma's expired interactive transaction (P2028).
  */
 export function dbBusyErrorOf(error: unknown): DbBusyError | undefined {

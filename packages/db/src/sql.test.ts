@@ -57,6 +57,27 @@ describe('tenantSql', () => {
     expect(bound?.t).toBe(b.tenantId);
   });
 
+  it('sees no row of another tenant in any table of the schema (walked from the catalog)', async () => {
+    const { rows: tables } = await owner.query<{ name: string }>(
+      `SELECT relname AS name FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') ORDER BY 1`,
+    );
+    expect(tables.length).toBeGreaterThanOrEqual(19);
+    for (const { name } of tables) {
+      const column = name === 'tenants' ? 'id' : 'tenant_id';
+      const [counts] = await tenantSql<{ own: number; others: number }>(db, a.tenantId, {
+        text: `SELECT count(*) FILTER (WHERE ${column} = $1::uuid)::int AS own,
+                      count(*) FILTER (WHERE ${column} <> $1::uuid)::int AS others
+                 FROM "${name}"`,
+        values: [a.tenantId],
+      });
+      expect({ table: name, others: counts?.others, hasOwn: (counts?.own ?? 0) > 0 }).toEqual({
+        table: name,
+        others: 0,
+        hasOwn: true,
+      });
+    }
+  });
+
   it('cannot write a row of another tenant', async () => {
     const error = await tenantSql(
       db,
