@@ -1,6 +1,7 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import { assertUuid, DbInputError, dbBusyErrorOf } from './errors.ts';
 import { type Prisma, PrismaClient } from './generated/prisma/client.ts';
+import { attachSqlPool } from './sql.ts';
 
 /** The Prisma client for Switchboard's database. */
 export type Db = PrismaClient;
@@ -33,7 +34,11 @@ export interface CreateDbOptions {
   onPoolError?: (error: Error) => void;
 }
 
-/** Creates a Prisma client over a pg pool (@prisma/adapter-pg). Query it through withTenant(). */
+/**
+ * Creates a Prisma client over a pg pool (@prisma/adapter-pg). Query it through withTenant(). The
+ * client also gets a second pool of the same settings, in pg's pipeline mode, for tenantSql() and
+ * withTenantSql() (sql.ts): opened on first use, ended by `$disconnect()`.
+ */
 export function createDb(options: CreateDbOptions): Db {
   const adapter = new PrismaPg(
     {
@@ -45,7 +50,9 @@ export function createDb(options: CreateDbOptions): Db {
     },
     options.onPoolError === undefined ? {} : { onPoolError: options.onPoolError },
   );
-  return new PrismaClient({ adapter });
+  const db = new PrismaClient({ adapter });
+  attachSqlPool(db, options);
+  return db;
 }
 
 /** Options for withTenant(), passed on to Prisma's interactive transaction. */
@@ -86,7 +93,7 @@ export async function withTenant<T>(
  * Runs the one raw statement `query` with only tenantId's rows visible, as withTenant() binds the
  * tenant (set_config(..., is_local => true) in the same transaction), but as one batch: BEGIN, the
  * setting, the query, COMMIT, without an interactive transaction's bookkeeping. For the statements
- * every request runs (the API's credential check and conversation list): about a third of the CPU
+ * every request runs (the API's credential check): about a third of the CPU
  * of withTenant() with a model query (bench/api). Throws DbInputError when tenantId is not a uuid,
  * DbBusyError as withTenant() does.
  */

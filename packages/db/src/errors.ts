@@ -77,7 +77,8 @@ const CANCELLED_CODES = new Set(['57014', '55P03']);
 
 /**
  * The DbBusyError `error` amounts to, or undefined: a Postgres cancellation (SQLSTATE 57014, as
- * statement_timeout raises it, or 55P03 from lock_timeout) behind a Prisma error, pg-pool's
+ * statement_timeout raises it, or 55P03 from lock_timeout) behind a Prisma error or in pg's own
+ * error (the SQL pool of sql.ts), pg-pool's
  * acquire timeout, or Prisma's expired interactive transaction (P2028).
  */
 export function dbBusyErrorOf(error: unknown): DbBusyError | undefined {
@@ -88,7 +89,8 @@ export function dbBusyErrorOf(error: unknown): DbBusyError | undefined {
     code?: unknown;
     meta?: { driverAdapterError?: { cause?: { code?: unknown } } };
   };
-  const sqlState = meta?.driverAdapterError?.cause?.code;
+  // Prisma wraps pg's error; pg's own (the SQL pool of sql.ts) carries the SQLSTATE as its code.
+  const sqlState = meta?.driverAdapterError?.cause?.code ?? code;
   if (typeof sqlState === 'string' && CANCELLED_CODES.has(sqlState))
     return new DbBusyError('statement_timeout', { cause: error });
   if (code === 'P2028') return new DbBusyError('transaction_timeout', { cause: error });

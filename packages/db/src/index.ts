@@ -62,6 +62,8 @@ export {
   provisionTenantDatabase,
   type TenantDatabaseUrls,
 } from './provision.ts';
+/** One tenant-bound statement (or a transaction of a few) in one round trip on a pipelined pg pool beside Prisma's. */
+export { type SqlQuery, TenantSqlTx, tenantSql, withTenantSql } from './sql.ts';
 /** A tenant's id derived from its slug, and creating its row at start. */
 export {
   assertTenantSlug,

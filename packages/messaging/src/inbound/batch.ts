@@ -2,7 +2,7 @@
 // statements, with exactly what storeInbound (messages.ts) does for each of them one by one.
 import { randomUUID } from 'node:crypto';
 import type { ContactRef, InboundMessage } from '@switchboard/channels';
-import { type Db, type TenantTx, withTenant } from '@switchboard/db';
+import { type Db, Prisma, type TenantSqlTx, withTenantSql } from '@switchboard/db';
 import type { z } from 'zod';
 import { type RealtimeMessage, realtimeMessage } from '../contracts.ts';
 import { type OutboxEffect, outboxPayloadSchemas } from '../outbox/entries.ts';
@@ -13,7 +13,6 @@ import {
   type StoreInboundOptions,
   type StoreInboundResult,
 } from './messages.ts';
-import { INBOUND_TX } from './transaction.ts';
 
 /**
  * Whether `message` can be stored in a batch: a new message of a direct chat whose contact has a
@@ -60,7 +59,9 @@ interface LookupRow {
  * message, in order: `created`, or `duplicate` when its (session, providerMessageId) is already
  * stored or appeared earlier in the same batch.
  *
- * The statements, after withTenant's `set_config` (uncontended, 1 and 2 are one: see storeBatch):
+ * The statements, in one withTenantSql transaction (its BEGIN and the tenant's `set_config` sent
+ * with the first statement; uncontended, 1 and 2 are one, see storeBatch; its COMMIT after the
+ * last statement answered, so a batch is four round trips):
  * 1. the advisory locks storeInbound takes, in one global order (every message key, then the
  *    PN identities, then the LID ones, each sorted), so a batch and any one-by-one store of the
  *    same message or identity serialise without deadlocking;
@@ -167,46 +168,43 @@ async function storeBatch(
   traceparents: ReadonlyMap<InboundMessage, string | undefined>,
   mode: 'try' | 'wait',
 ): Promise<StoreInboundResult[]> {
-  return await withTenant(
-    db,
-    tenantId,
-    async (tx) => {
-      // 1. Locks.
-      const messageLocks = [
-        ...new Set(messages.map((m) => `message:${m.sessionId}:${m.providerMessageId}`)),
-      ].sort();
-      const refs = messages.map((m) => contactRefOf(m)!);
-      const pns = [...new Set(refs.flatMap((r) => (r.pn ? [`identity:pn:${r.pn}`] : [])))].sort();
-      const lids = [...new Set(refs.flatMap((r) => (r.lid ? [`identity:lid:${r.lid}`] : [])))].sort();
-      const locks = [...messageLocks, ...pns, ...lids];
-      if (mode === 'wait')
-        await tx.$queryRaw`
+  return await withTenantSql(db, tenantId, async (tx) => {
+    // 1. Locks.
+    const messageLocks = [
+      ...new Set(messages.map((m) => `message:${m.sessionId}:${m.providerMessageId}`)),
+    ].sort();
+    const refs = messages.map((m) => contactRefOf(m)!);
+    const pns = [...new Set(refs.flatMap((r) => (r.pn ? [`identity:pn:${r.pn}`] : [])))].sort();
+    const lids = [...new Set(refs.flatMap((r) => (r.lid ? [`identity:lid:${r.lid}`] : [])))].sort();
+    const locks = [...messageLocks, ...pns, ...lids];
+    if (mode === 'wait')
+      await tx.query(Prisma.sql`
           SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))::int AS locked
-            FROM unnest(${locks}::text[]) WITH ORDINALITY AS t(k, n)`;
+            FROM unnest(${locks}::text[]) WITH ORDINALITY AS t(k, n)`);
 
-      // 2. What is already stored.
-      const lookupSessions: string[] = [];
-      const lookupIds: string[] = [];
-      for (const m of messages) {
+    // 2. What is already stored.
+    const lookupSessions: string[] = [];
+    const lookupIds: string[] = [];
+    for (const m of messages) {
+      lookupSessions.push(m.sessionId);
+      lookupIds.push(m.providerMessageId);
+      const replyTo = replyToProviderId(m);
+      if (replyTo) {
         lookupSessions.push(m.sessionId);
-        lookupIds.push(m.providerMessageId);
-        const replyTo = replyToProviderId(m);
-        if (replyTo) {
-          lookupSessions.push(m.sessionId);
-          lookupIds.push(replyTo);
-        }
+        lookupIds.push(replyTo);
       }
-      const kinds: Kind[] = [];
-      const values: string[] = [];
-      for (const ref of refs) {
-        for (const kind of ['pn', 'lid'] as const) {
-          const value = ref[kind];
-          if (!value) continue;
-          kinds.push(kind);
-          values.push(value);
-        }
+    }
+    const kinds: Kind[] = [];
+    const values: string[] = [];
+    for (const ref of refs) {
+      for (const kind of ['pn', 'lid'] as const) {
+        const value = ref[kind];
+        if (!value) continue;
+        kinds.push(kind);
+        values.push(value);
       }
-      const [lookup] = await tx.$queryRaw<LookupRow[]>`
+    }
+    const [lookup] = await tx.query<LookupRow>(Prisma.sql`
         SELECT
           (SELECT bool_and(pg_try_advisory_xact_lock(hashtextextended(k, 0)))
              FROM unnest(${mode === 'try' ? locks : []}::text[]) WITH ORDINALITY AS t(k, n)) AS locked,
@@ -223,74 +221,75 @@ async function storeBatch(
                                ON ci.kind = k.kind AND ci.value = k.value
                             ORDER BY ci.contact_id::text) c) i) AS identities,
           (SELECT coalesce(json_agg(json_build_object('id', s.id, 'events', s.events)), '[]'::json)
-             FROM webhook_subscriptions s WHERE s.active) AS subscriptions`;
-      if (lookup!.locked === false) throw new LockBusy();
-      const stored = new Map(lookup!.messages.map((r) => [messageKey(r.s, r.p), r.id]));
-      const contactOf = new Map(lookup!.identities.map((r) => [identityKey(r.kind, r.value), r.contactId]));
+             FROM webhook_subscriptions s WHERE s.active) AS subscriptions`);
+    if (lookup!.locked === false) throw new LockBusy();
+    const stored = new Map(lookup!.messages.map((r) => [messageKey(r.s, r.p), r.id]));
+    const contactOf = new Map(lookup!.identities.map((r) => [identityKey(r.kind, r.value), r.contactId]));
 
-      // Contacts, in arrival order, with upsertContact's rules.
-      const newContacts = new Map<string, { pushName: string | null }>();
-      const pushNames = new Map<string, string>();
-      const newIdentities: { contactId: string; kind: Kind; value: string }[] = [];
-      const conversations = new Map<
-        string,
-        { sessionId: string; contactId: string; at: Date; unread: number }
-      >();
-      type Planned = { message: InboundMessage; messageId: string; contactId: string };
-      const planned: Planned[] = [];
-      const results: (StoreInboundResult | Planned)[] = [];
-      for (const [index, message] of messages.entries()) {
-        const key = messageKey(message.sessionId, message.providerMessageId);
-        if (stored.has(key)) {
-          results.push({ outcome: 'duplicate', isNew: false });
-          continue;
-        }
-        const ref = refs[index]!;
-        const identities: { kind: Kind; value: string }[] = [];
-        if (ref.pn) identities.push({ kind: 'pn', value: ref.pn });
-        if (ref.lid) identities.push({ kind: 'lid', value: ref.lid });
-        const known = [
-          ...new Set(identities.flatMap((i) => contactOf.get(identityKey(i.kind, i.value)) ?? [])),
-        ];
-        if (known.length > 1) throw new BatchNeedsOneByOne(`contacts ${known.join(' and ')} are one person`);
-        let contactId = known[0];
-        if (contactId === undefined) {
-          contactId = randomUUID();
-          newContacts.set(contactId, { pushName: ref.pushName ?? null });
-        } else if (ref.pushName) {
-          const created = newContacts.get(contactId);
-          if (created) created.pushName = ref.pushName;
-          else pushNames.set(contactId, ref.pushName);
-        }
-        for (const identity of identities) {
-          const k = identityKey(identity.kind, identity.value);
-          if (contactOf.has(k)) continue;
-          contactOf.set(k, contactId);
-          newIdentities.push({ contactId, ...identity });
-        }
-        const conversationKey = `${message.sessionId}:${contactId}`;
-        const conversation = conversations.get(conversationKey) ?? {
-          sessionId: message.sessionId,
-          contactId,
-          at: message.timestamp,
-          unread: 0,
-        };
-        if (message.timestamp > conversation.at) conversation.at = message.timestamp;
-        if (!message.fromMe && message.content.type !== 'reaction' && message.content.type !== 'poll_vote')
-          conversation.unread++;
-        conversations.set(conversationKey, conversation);
-        const entry = { message, messageId: randomUUID(), contactId };
-        // A later copy of this message in the same batch is a duplicate of this one.
-        stored.set(key, entry.messageId);
-        planned.push(entry);
-        results.push(entry);
+    // Contacts, in arrival order, with upsertContact's rules.
+    const newContacts = new Map<string, { pushName: string | null }>();
+    const pushNames = new Map<string, string>();
+    const newIdentities: { contactId: string; kind: Kind; value: string }[] = [];
+    const conversations = new Map<
+      string,
+      { sessionId: string; contactId: string; at: Date; unread: number }
+    >();
+    type Planned = { message: InboundMessage; messageId: string; contactId: string };
+    const planned: Planned[] = [];
+    const results: (StoreInboundResult | Planned)[] = [];
+    for (const [index, message] of messages.entries()) {
+      const key = messageKey(message.sessionId, message.providerMessageId);
+      if (stored.has(key)) {
+        results.push({ outcome: 'duplicate', isNew: false });
+        continue;
       }
-      if (planned.length === 0) return results as StoreInboundResult[];
+      const ref = refs[index]!;
+      const identities: { kind: Kind; value: string }[] = [];
+      if (ref.pn) identities.push({ kind: 'pn', value: ref.pn });
+      if (ref.lid) identities.push({ kind: 'lid', value: ref.lid });
+      const known = [
+        ...new Set(identities.flatMap((i) => contactOf.get(identityKey(i.kind, i.value)) ?? [])),
+      ];
+      if (known.length > 1) throw new BatchNeedsOneByOne(`contacts ${known.join(' and ')} are one person`);
+      let contactId = known[0];
+      if (contactId === undefined) {
+        contactId = randomUUID();
+        newContacts.set(contactId, { pushName: ref.pushName ?? null });
+      } else if (ref.pushName) {
+        const created = newContacts.get(contactId);
+        if (created) created.pushName = ref.pushName;
+        else pushNames.set(contactId, ref.pushName);
+      }
+      for (const identity of identities) {
+        const k = identityKey(identity.kind, identity.value);
+        if (contactOf.has(k)) continue;
+        contactOf.set(k, contactId);
+        newIdentities.push({ contactId, ...identity });
+      }
+      const conversationKey = `${message.sessionId}:${contactId}`;
+      const conversation = conversations.get(conversationKey) ?? {
+        sessionId: message.sessionId,
+        contactId,
+        at: message.timestamp,
+        unread: 0,
+      };
+      if (message.timestamp > conversation.at) conversation.at = message.timestamp;
+      if (!message.fromMe && message.content.type !== 'reaction' && message.content.type !== 'poll_vote')
+        conversation.unread++;
+      conversations.set(conversationKey, conversation);
+      const entry = { message, messageId: randomUUID(), contactId };
+      // A later copy of this message in the same batch is a duplicate of this one.
+      stored.set(key, entry.messageId);
+      planned.push(entry);
+      results.push(entry);
+    }
+    // Only duplicates: the transaction (its locks and read) is committed by withTenantSql.
+    if (planned.length === 0) return results as StoreInboundResult[];
 
-      // 3. Contacts, identities, push names, conversations.
-      const contactIds = [...newContacts.keys()];
-      const conversationRows = [...conversations.values()];
-      const upserted = await tx.$queryRaw<{ id: string; session_id: string; contact_id: string }[]>`
+    // 3. Contacts, identities, push names, conversations.
+    const contactIds = [...newContacts.keys()];
+    const conversationRows = [...conversations.values()];
+    const upserted = await tx.query<{ id: string; session_id: string; contact_id: string }>(Prisma.sql`
         WITH new_contacts AS (
           INSERT INTO contacts (id, tenant_id, push_name)
           SELECT id, ${tenantId}::uuid, push_name
@@ -318,96 +317,94 @@ async function storeBatch(
           last_message_at = GREATEST(conversations.last_message_at, EXCLUDED.last_message_at),
           unread_count = conversations.unread_count + EXCLUDED.unread_count,
           updated_at = now()
-        RETURNING id::text AS id, session_id::text AS session_id, contact_id::text AS contact_id`;
-      const conversationIds = new Map(upserted.map((r) => [`${r.session_id}:${r.contact_id}`, r.id]));
+        RETURNING id::text AS id, session_id::text AS session_id, contact_id::text AS contact_id`);
+    const conversationIds = new Map(upserted.map((r) => [`${r.session_id}:${r.contact_id}`, r.id]));
 
-      // 4. Messages, webhook deliveries, outbox rows.
-      const rows = planned.map((p) => messageRow(p.message, p.messageId, stored));
-      const deliveries: {
-        id: string;
-        subscriptionId: string;
-        eventId: string;
-        type: string;
-        payload: string;
-      }[] = [];
-      const outbox: OutboxRow[] = [];
-      const outboxIdsOf = new Map<string, string[]>();
-      for (const [i, p] of planned.entries()) {
-        const { message, messageId } = p;
-        const conversationId = conversationIds.get(`${message.sessionId}:${p.contactId}`)!;
-        const type = message.fromMe ? 'message.sent' : 'message.received';
-        const eventId = randomUUID();
-        const at = new Date();
-        const event = JSON.stringify({
-          id: eventId,
-          type,
-          createdAt: at.toISOString(),
-          data: messageEventData(message, messageId, conversationId),
-        });
-        const deliveryIds: string[] = [];
-        for (const subscription of lookup!.subscriptions) {
-          if (!subscriptionMatches(subscription.events, type)) continue;
-          const id = randomUUID();
-          deliveryIds.push(id);
-          deliveries.push({ id, subscriptionId: subscription.id, eventId, type, payload: event });
-        }
-        rows[i]!.conversationId = conversationId;
-        const carried = eventMessage(rows[i]!, at);
-        const effects: OutboxEffect[] = [
-          {
-            kind: 'realtime.event',
-            payload: {
-              type: 'message.created',
-              at: at.toISOString(),
-              data: {
-                messageId,
-                conversationId,
-                sessionId: message.sessionId,
-                direction: message.fromMe ? 'outbound' : 'inbound',
-                ...(carried ? { message: carried } : {}),
-              },
+    // 4. Messages, webhook deliveries, outbox rows.
+    const rows = planned.map((p) => messageRow(p.message, p.messageId, stored));
+    const deliveries: {
+      id: string;
+      subscriptionId: string;
+      eventId: string;
+      type: string;
+      payload: string;
+    }[] = [];
+    const outbox: OutboxRow[] = [];
+    const outboxIdsOf = new Map<string, string[]>();
+    for (const [i, p] of planned.entries()) {
+      const { message, messageId } = p;
+      const conversationId = conversationIds.get(`${message.sessionId}:${p.contactId}`)!;
+      const type = message.fromMe ? 'message.sent' : 'message.received';
+      const eventId = randomUUID();
+      const at = new Date();
+      const event = JSON.stringify({
+        id: eventId,
+        type,
+        createdAt: at.toISOString(),
+        data: messageEventData(message, messageId, conversationId),
+      });
+      const deliveryIds: string[] = [];
+      for (const subscription of lookup!.subscriptions) {
+        if (!subscriptionMatches(subscription.events, type)) continue;
+        const id = randomUUID();
+        deliveryIds.push(id);
+        deliveries.push({ id, subscriptionId: subscription.id, eventId, type, payload: event });
+      }
+      rows[i]!.conversationId = conversationId;
+      const carried = eventMessage(rows[i]!, at);
+      const effects: OutboxEffect[] = [
+        {
+          kind: 'realtime.event',
+          payload: {
+            type: 'message.created',
+            at: at.toISOString(),
+            data: {
+              messageId,
+              conversationId,
+              sessionId: message.sessionId,
+              direction: message.fromMe ? 'outbound' : 'inbound',
+              ...(carried ? { message: carried } : {}),
             },
           },
-        ];
-        if (deliveryIds.length > 0) effects.push({ kind: 'webhook.enqueue', payload: { deliveryIds } });
-        if (rows[i]!.hasMedia)
-          effects.push({
-            kind: 'media.download',
-            payload: { tenantId, sessionId: message.sessionId, messageId },
-          });
-        const ids: string[] = [];
-        for (const effect of effects) {
-          const id = randomUUID();
-          ids.push(id);
-          // Validated as writeOutbox validates: a malformed effect aborts the transaction.
-          outbox.push({
-            id,
-            kind: effect.kind,
-            payload: JSON.stringify(outboxPayloadSchemas[effect.kind].parse(effect.payload)),
-            traceparent: traceparents.get(message) ?? null,
-            messageN: effect.kind === 'realtime.event' && carried ? i + 1 : null,
-          });
-        }
-        outboxIdsOf.set(messageId, ids);
+        },
+      ];
+      if (deliveryIds.length > 0) effects.push({ kind: 'webhook.enqueue', payload: { deliveryIds } });
+      if (rows[i]!.hasMedia)
+        effects.push({
+          kind: 'media.download',
+          payload: { tenantId, sessionId: message.sessionId, messageId },
+        });
+      const ids: string[] = [];
+      for (const effect of effects) {
+        const id = randomUUID();
+        ids.push(id);
+        // Validated as writeOutbox validates: a malformed effect aborts the transaction.
+        outbox.push({
+          id,
+          kind: effect.kind,
+          payload: JSON.stringify(outboxPayloadSchemas[effect.kind].parse(effect.payload)),
+          traceparent: traceparents.get(message) ?? null,
+          messageN: effect.kind === 'realtime.event' && carried ? i + 1 : null,
+        });
       }
-      await insertMessagesAndEffects(tx, tenantId, epoch, rows, deliveries, outbox);
+      outboxIdsOf.set(messageId, ids);
+    }
+    await insertMessagesAndEffects(tx, tenantId, epoch, rows, deliveries, outbox);
 
-      return results.map((r) =>
-        'outcome' in r
-          ? r
-          : ({
-              outcome: 'created',
-              isNew: true,
-              messageId: r.messageId,
-              conversationId: conversationIds.get(`${r.message.sessionId}:${r.contactId}`)!,
-              contactId: r.contactId,
-              hasMedia: contentColumns(r.message.content).media !== undefined,
-              outboxIds: outboxIdsOf.get(r.messageId)!,
-            } as const),
-      );
-    },
-    INBOUND_TX,
-  );
+    return results.map((r) =>
+      'outcome' in r
+        ? r
+        : ({
+            outcome: 'created',
+            isNew: true,
+            messageId: r.messageId,
+            conversationId: conversationIds.get(`${r.message.sessionId}:${r.contactId}`)!,
+            contactId: r.contactId,
+            hasMedia: contentColumns(r.message.content).media !== undefined,
+            outboxIds: outboxIdsOf.get(r.messageId)!,
+          } as const),
+    );
+  });
 }
 
 function replyToProviderId(message: InboundMessage): string | undefined {
@@ -481,7 +478,7 @@ function messageRow(message: InboundMessage, id: string, stored: ReadonlyMap<str
  * order given, so the relay performs them in write order.
  */
 async function insertMessagesAndEffects(
-  tx: TenantTx,
+  tx: TenantSqlTx,
   tenantId: string,
   epoch: string | null,
   rows: MessageRow[],
@@ -489,7 +486,10 @@ async function insertMessagesAndEffects(
   outbox: OutboxRow[],
 ): Promise<void> {
   const col = <K extends keyof MessageRow>(key: K) => rows.map((r) => r[key]);
-  const [counts] = await tx.$queryRaw<{ messages: number; deliveries: number; outbox: number }[]>`
+  // Awaited before the COMMIT is sent (withTenantSql commits once this function returned): a
+  // worker killed while this statement runs (waiting on a row lock, say) leaves nothing of the
+  // batch, where a COMMIT pipelined behind it would still commit it (batch.processes.test.ts).
+  const [counts] = await tx.query<{ messages: number; deliveries: number; outbox: number }>(Prisma.sql`
     WITH base AS MATERIALIZED (SELECT clock_timestamp() AS at),
     m AS (
       INSERT INTO messages (id, tenant_id, session_id, conversation_id, direction, provider_message_id, status,
@@ -543,7 +543,7 @@ async function insertMessagesAndEffects(
       RETURNING 1
     )
     SELECT (SELECT count(*) FROM m)::int AS messages, (SELECT count(*) FROM d)::int AS deliveries,
-           (SELECT count(*) FROM o)::int AS outbox`;
+           (SELECT count(*) FROM o)::int AS outbox`);
   if (
     counts?.messages !== rows.length ||
     counts.deliveries !== deliveries.length ||

@@ -1,8 +1,10 @@
 // The database statements of a send, gathered across the sends in flight in a process: the reads
 // (with the sending intent) that arrive while one runs go into the next single statement, and so do
 // the records of `sent`. A worker's consumers (one per held session) share one SendStatements, so
-// N sends in flight cost one read and one record statement per turn instead of N each.
-import { type Db, type MessageStatus, Prisma, tenantStatement } from '@switchboard/db';
+// N sends in flight cost one read and one record statement per turn instead of N each. Each
+// statement is one round trip (tenantSql: BEGIN, the tenant's setting, the statement and COMMIT
+// pipelined on one connection).
+import { type Db, type MessageStatus, Prisma, tenantSql } from '@switchboard/db';
 import { traceContextFromTraceparent } from '@switchboard/telemetry';
 import { providerMessageIdFor } from '../contracts.ts';
 import type { OutboundMessageColumns } from './content.ts';
@@ -125,11 +127,10 @@ export class SendStatements {
 
   private async claimAll(claims: readonly SendClaim[]): Promise<(SendRow | undefined)[]> {
     const { db, tenantId } = this.options;
-    const rows = await tenantStatement(
+    const rows = await tenantSql<SendRow>(
       db,
       tenantId,
-      () =>
-        db.$queryRaw<SendRow[]>`
+      Prisma.sql`
           WITH req AS (
             SELECT * FROM unnest(${claims.map((c) => c.messageId)}::uuid[], ${claims.map((c) => c.sessionId)}::uuid[],
                                  ${claims.map((c) => (c.writeIntent ? providerMessageIdFor(c.messageId) : null))}::text[],
@@ -161,11 +162,10 @@ export class SendStatements {
     const first = records.filter((r) => !seen.has(r.messageId) && seen.add(r.messageId));
     const traceparent = (r: SendRecord) =>
       traceContextFromTraceparent(r.traceparent) ? (r.traceparent ?? null) : null;
-    const rows = await tenantStatement(
+    const rows = await tenantSql<{ id: string; applied: boolean }>(
       db,
       tenantId,
-      () =>
-        db.$queryRaw<{ id: string; applied: boolean }[]>`
+      Prisma.sql`
           WITH req AS (
             SELECT * FROM unnest(${first.map((r) => r.messageId)}::uuid[], ${first.map((r) => r.at)}::timestamptz[],
                                  ${first.map((r) => r.providerMessageId)}::text[], ${first.map((r) => String(r.epoch))}::bigint[],

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type Db, withTenant } from '@switchboard/db';
+import { type Db, Prisma, withTenantSql } from '@switchboard/db';
 import {
   currentTraceContext,
   queueTelemetry,
@@ -219,62 +219,64 @@ export class OutboxRelay {
     }
   }
 
-  /** One transaction: lock some rows, perform their effects, delete the done ones, record the failures. */
+  /**
+   * One transaction: lock some rows, perform their effects, delete the done ones, record the
+   * failures. Two round trips (withTenantSql): BEGIN and the tenant's setting go with the read,
+   * COMMIT with the last write. The transaction is held while the effects run, each bounded by
+   * effectTimeoutMs; every statement by the pool's statement timeout.
+   */
   private async pass(selection: { ids: string[] } | { sweep: number }): Promise<RelayPassResult> {
     const { db, tenantId } = this.options;
     const now = Date.now();
     for (const [id, at] of this.retryAt) if (at <= now) this.retryAt.delete(id);
     const backingOff = [...this.retryAt.keys()];
-    return await withTenant(
-      db,
-      tenantId,
-      async (tx) => {
-        type Row = {
-          id: string;
-          kind: string;
-          payload: unknown;
-          attempts: number;
-          traceparent: string | null;
-        };
-        // RLS scopes both to this tenant's rows. SKIP LOCKED: a row another relay holds is its.
-        const rows =
-          'ids' in selection
-            ? await tx.$queryRaw<Row[]>`
+    return await withTenantSql(db, tenantId, async (tx) => {
+      type Row = {
+        id: string;
+        kind: string;
+        payload: unknown;
+        attempts: number;
+        traceparent: string | null;
+      };
+      // RLS scopes both to this tenant's rows. SKIP LOCKED: a row another relay holds is its.
+      const rows =
+        'ids' in selection
+          ? await tx.query<Row>(Prisma.sql`
                 SELECT id::text AS id, kind, payload, attempts, traceparent FROM outbox
                  WHERE id = ANY(${selection.ids}::uuid[])
                  ORDER BY created_at, id
-                 FOR UPDATE SKIP LOCKED`
-            : await tx.$queryRaw<Row[]>`
+                 FOR UPDATE SKIP LOCKED`)
+          : await tx.query<Row>(Prisma.sql`
                 SELECT id::text AS id, kind, payload, attempts, traceparent FROM outbox
                  WHERE created_at <= clock_timestamp() - make_interval(secs => ${selection.sweep / 1000})
                    AND NOT (id = ANY(${backingOff}::uuid[]))
                  ORDER BY created_at, id
                  LIMIT ${this.batchSize}
-                 FOR UPDATE SKIP LOCKED`;
-        if (rows.length === 0) return { performed: 0, failed: 0 };
-        const outcomes = await this.performAll(rows);
-        const done = rows.filter((_, i) => outcomes[i] === undefined).map((row) => row.id);
-        const failed = rows.flatMap((row, i) => {
-          const error = outcomes[i];
-          return error === undefined ? [] : [{ row, error }];
-        });
-        if (done.length > 0) {
-          await tx.$executeRaw`DELETE FROM outbox WHERE id = ANY(${done}::uuid[])`;
-          for (const id of done) this.retryAt.delete(id);
-        }
-        if (failed.length > 0) {
-          await tx.$executeRaw`
+                 FOR UPDATE SKIP LOCKED`);
+      if (rows.length === 0) return { performed: 0, failed: 0 };
+      const outcomes = await this.performAll(rows);
+      const done = rows.filter((_, i) => outcomes[i] === undefined).map((row) => row.id);
+      const failed = rows.flatMap((row, i) => {
+        const error = outcomes[i];
+        return error === undefined ? [] : [{ row, error }];
+      });
+      // The delete and the failures' update, the last of them sent with the COMMIT.
+      const writes: Prisma.Sql[] = [];
+      if (done.length > 0) writes.push(Prisma.sql`DELETE FROM outbox WHERE id = ANY(${done}::uuid[])`);
+      if (failed.length > 0)
+        writes.push(Prisma.sql`
             UPDATE outbox SET attempts = outbox.attempts + 1, last_error = f.error
               FROM unnest(${failed.map((f) => f.row.id)}::uuid[], ${failed.map((f) => f.error)}::text[]) AS f(id, error)
-             WHERE outbox.id = f.id`;
-          for (const { row } of failed)
-            this.retryAt.set(row.id, Date.now() + this.retryDelayMs(row.attempts + 1));
-        }
-        return { performed: done.length, failed: failed.length };
-      },
-      // Held while the effects run: each is bounded by effectTimeoutMs, and they run concurrently.
-      { timeout: this.effectTimeoutMs * 2 + 10_000, maxWait: 10_000 },
-    );
+             WHERE outbox.id = f.id`);
+      for (const [i, write] of writes.entries()) {
+        if (i === writes.length - 1) await tx.commitWith(write);
+        else await tx.query(write);
+      }
+      for (const id of done) this.retryAt.delete(id);
+      for (const { row } of failed)
+        this.retryAt.set(row.id, Date.now() + this.retryDelayMs(row.attempts + 1));
+      return { performed: done.length, failed: failed.length };
+    });
   }
 
   /**

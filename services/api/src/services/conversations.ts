@@ -6,7 +6,7 @@ import {
   type Message,
   Prisma,
   type TenantTx,
-  tenantQuery,
+  tenantSql,
 } from '@switchboard/db';
 import type { FastifyRequest } from 'fastify';
 import { type ApiContext, tenantTx } from '../context.ts';
@@ -165,7 +165,8 @@ export async function listConversations(
   filter: ConversationFilter,
 ): Promise<ConversationRow[]> {
   const query = conversationListQuery(request.principal, filter);
-  const run = () => tenantQuery<ConversationRow>(ctx.db, request.principal.tenantId, query);
+  // One round trip: BEGIN, the tenant, the statement and COMMIT pipelined (tenantSql).
+  const run = () => tenantSql<ConversationRow>(ctx.db, request.principal.tenantId, query);
   if (!filter.search) return await run();
   try {
     return await ctx.searchLane.run(run);
