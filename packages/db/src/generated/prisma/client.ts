@@ -176,3 +176,18 @@ export type AwayReply = Prisma.AwayReplyModel
  * 
  */
 export type SessionCallSettings = Prisma.SessionCallSettingsModel
+/**
+ * Model AssistantTenantSettings
+ * 
+ */
+export type AssistantTenantSettings = Prisma.AssistantTenantSettingsModel
+/**
+ * Model SessionAssistantSettings
+ * 
+ */
+export type SessionAssistantSettings = Prisma.SessionAssistantSettingsModel
+/**
+ * Model AssistantUsage
+ * 
+ */
+export type AssistantUsage = Prisma.AssistantUsageModel

@@ -77,7 +77,10 @@ export const ModelName = {
   SsoIdentity: 'SsoIdentity',
   BusinessHours: 'BusinessHours',
   AwayReply: 'AwayReply',
-  SessionCallSettings: 'SessionCallSettings'
+  SessionCallSettings: 'SessionCallSettings',
+  AssistantTenantSettings: 'AssistantTenantSettings',
+  SessionAssistantSettings: 'SessionAssistantSettings',
+  AssistantUsage: 'AssistantUsage'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -238,6 +241,8 @@ export const ConversationScalarFieldEnum = {
   unreadCount: 'unreadCount',
   resolvedAt: 'resolvedAt',
   createdAt: 'createdAt',
+  automationStoppedAt: 'automationStoppedAt',
+  automationStoppedReason: 'automationStoppedReason',
   updatedAt: 'updatedAt'
 } as const
 
@@ -275,6 +280,7 @@ export const MessageScalarFieldEnum = {
   readAt: 'readAt',
   sendTraceparent: 'sendTraceparent',
   template: 'template',
+  automatedBy: 'automatedBy',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -510,6 +516,66 @@ export const SessionCallSettingsScalarFieldEnum = {
 } as const
 
 export type SessionCallSettingsScalarFieldEnum = (typeof SessionCallSettingsScalarFieldEnum)[keyof typeof SessionCallSettingsScalarFieldEnum]
+
+
+export const AssistantTenantSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  baseUrl: 'baseUrl',
+  model: 'model',
+  apiKeyRef: 'apiKeyRef',
+  paused: 'paused',
+  dailyMessageLimit: 'dailyMessageLimit',
+  dailyTokenLimit: 'dailyTokenLimit',
+  monthlyMessageLimit: 'monthlyMessageLimit',
+  monthlyTokenLimit: 'monthlyTokenLimit',
+  maxReplyTokens: 'maxReplyTokens',
+  burstMaxReplies: 'burstMaxReplies',
+  burstWindowSeconds: 'burstWindowSeconds',
+  timeoutSeconds: 'timeoutSeconds',
+  blockedTopics: 'blockedTopics',
+  blockedTopicReply: 'blockedTopicReply',
+  handoffKeywords: 'handoffKeywords',
+  handoffMessage: 'handoffMessage',
+  allowContactDetails: 'allowContactDetails',
+  updatedAt: 'updatedAt'
+} as const
+
+export type AssistantTenantSettingsScalarFieldEnum = (typeof AssistantTenantSettingsScalarFieldEnum)[keyof typeof AssistantTenantSettingsScalarFieldEnum]
+
+
+export const SessionAssistantSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  sessionId: 'sessionId',
+  enabled: 'enabled',
+  systemPrompt: 'systemPrompt',
+  knowledge: 'knowledge',
+  historyMaxMessages: 'historyMaxMessages',
+  historyMaxTokens: 'historyMaxTokens',
+  answerMode: 'answerMode',
+  updatedAt: 'updatedAt'
+} as const
+
+export type SessionAssistantSettingsScalarFieldEnum = (typeof SessionAssistantSettingsScalarFieldEnum)[keyof typeof SessionAssistantSettingsScalarFieldEnum]
+
+
+export const AssistantUsageScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  sessionId: 'sessionId',
+  conversationId: 'conversationId',
+  inboundMessageId: 'inboundMessageId',
+  replyMessageId: 'replyMessageId',
+  outcome: 'outcome',
+  reason: 'reason',
+  model: 'model',
+  tokensIn: 'tokensIn',
+  tokensOut: 'tokensOut',
+  latencyMs: 'latencyMs',
+  costMicros: 'costMicros',
+  createdAt: 'createdAt'
+} as const
+
+export type AssistantUsageScalarFieldEnum = (typeof AssistantUsageScalarFieldEnum)[keyof typeof AssistantUsageScalarFieldEnum]
 
 
 export const SortOrder = {
