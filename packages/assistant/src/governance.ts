@@ -74,9 +74,13 @@ export interface UsageKeys {
   monthTokens: string;
 }
 
+// The kill switch flag and the usage counters live under `<prefix>api:`, the keys the API's Redis
+// user may use (packages/redis acl.ts): the API sets the flag and reads the budget. The claims and
+// burst windows are the workers' alone.
+
 /** The flag of the tenant kill switch (set by the API, read by the script). */
 export function tenantPausedKey(keyPrefix: string): string {
-  return `${keyPrefix}assistant:paused`;
+  return `${keyPrefix}api:assistant:paused`;
 }
 
 /** The counters of the UTC day and month of `now`. */
@@ -84,10 +88,10 @@ export function usageKeys(keyPrefix: string, now: Date): UsageKeys {
   const day = now.toISOString().slice(0, 10);
   const month = day.slice(0, 7);
   return {
-    dayMessages: `${keyPrefix}assistant:usage:${day}:messages`,
-    dayTokens: `${keyPrefix}assistant:usage:${day}:tokens`,
-    monthMessages: `${keyPrefix}assistant:usage:${month}:messages`,
-    monthTokens: `${keyPrefix}assistant:usage:${month}:tokens`,
+    dayMessages: `${keyPrefix}api:assistant:usage:${day}:messages`,
+    dayTokens: `${keyPrefix}api:assistant:usage:${day}:tokens`,
+    monthMessages: `${keyPrefix}api:assistant:usage:${month}:messages`,
+    monthTokens: `${keyPrefix}api:assistant:usage:${month}:tokens`,
   };
 }
 

@@ -41,6 +41,8 @@ export const messageSchema = z.strictObject({
       fileName: z.string().nullable(),
     })
     .nullable(),
+  /** Who sent an outbound message automatically ('assistant'); null: a person or the API. */
+  automatedBy: z.string().nullable(),
   sentAt: isoOrNull,
   deliveredAt: isoOrNull,
   readAt: isoOrNull,
@@ -77,6 +79,7 @@ export function messageDto(m: Message): MessageDto {
           fileName: m.mediaFileName,
         }
       : null,
+    automatedBy: m.automatedBy,
     sentAt: iso(m.sentAt),
     deliveredAt: iso(m.deliveredAt),
     readAt: iso(m.readAt),
@@ -282,6 +285,8 @@ export const conversationMessageSchema = z.strictObject({
   replyToProviderMessageId: z.string().nullable(),
   /** The member who sent an outbound message from the inbox. */
   sentById: z.uuid().nullable(),
+  /** Who sent an outbound message automatically ('assistant'); null: a person or the API. */
+  automatedBy: z.string().nullable(),
   editedAt: isoOrNull,
   deletedAt: isoOrNull,
   sentAt: isoOrNull,
@@ -350,6 +355,7 @@ export function conversationMessageDto(m: Message) {
     replyToMessageId: m.replyToMessageId,
     replyToProviderMessageId: m.replyToProviderMessageId,
     sentById: m.sentById,
+    automatedBy: m.automatedBy,
     editedAt: iso(m.editedAt),
     deletedAt: iso(m.deletedAt),
     sentAt: iso(m.sentAt),
