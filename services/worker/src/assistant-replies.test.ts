@@ -292,6 +292,12 @@ describe('assistant replies', () => {
     try {
       expect((await replier().answer(await customer(pn, 'one'))).outcome).toBe('replied');
       expect((await replier().answer(await customer(pn, 'two'))).outcome).toBe('replied');
+      // The history window: the earlier question and the assistant's answer, oldest first.
+      expect(provider.requests.at(-1)?.body.messages.slice(1)).toEqual([
+        { role: 'user', content: 'one' },
+        { role: 'assistant', content: 'Sure!' },
+        { role: 'user', content: 'two' },
+      ]);
       expect(await replier().answer(await customer(pn, 'three'))).toEqual({
         outcome: 'refused',
         reason: 'burst_limit',

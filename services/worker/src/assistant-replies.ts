@@ -165,18 +165,16 @@ export class AssistantReplier {
       }
       if (session.answerMode === 'outside_business_hours' && (await withinHours(tx, tenantId, now)))
         return { reason: 'within_business_hours' };
-      const history = await tx.message.findMany({
-        where: {
-          conversationId: conversation.id,
-          type: 'text',
-          body: { not: null },
-          deletedAt: null,
-          createdAt: { lte: message.createdAt },
-        },
+      // The latest text messages up to the one answered (Postgres keeps microseconds, a JS Date
+      // milliseconds: the cut is made by position, not by comparing its createdAt).
+      const latest = await tx.message.findMany({
+        where: { conversationId: conversation.id, type: 'text', body: { not: null }, deletedAt: null },
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: session.historyMaxMessages,
-        select: { direction: true, body: true },
+        take: session.historyMaxMessages + 20,
+        select: { id: true, direction: true, body: true },
       });
+      const at = latest.findIndex((m) => m.id === message.id);
+      const history = (at >= 0 ? latest.slice(at, at + session.historyMaxMessages) : [message]).reverse();
       return {
         loaded: {
           message: {
@@ -187,7 +185,7 @@ export class AssistantReplier {
           },
           session,
           tenant,
-          history: history.reverse().map((m) => ({ direction: m.direction, body: m.body ?? '' })),
+          history: history.map((m) => ({ direction: m.direction, body: m.body ?? '' })),
         },
       };
     });

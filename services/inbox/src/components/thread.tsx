@@ -463,6 +463,7 @@ function Bubble(props: {
       )}
       {media && <MediaPreview message={m} />}
       {m.type === 'template' && <p className="tag">Template</p>}
+      {m.automatedBy === 'assistant' && <p className="tag">Automated reply (assistant)</p>}
       {m.body && <p className="body">{m.body}</p>}
       {!m.body && !media && m.type !== 'text' && <p className="body muted">{previewOf(m)}</p>}
       {props.reactions && (
