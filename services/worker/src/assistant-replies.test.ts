@@ -369,7 +369,8 @@ describe('assistant replies', () => {
       tx.message.count({ where: { automatedBy: 'assistant' } }),
     );
     expect(replies).toBe(sentRows.length);
-    // The metrics count the same decisions.
+    // The metrics count the same decisions (registered once per registry, however often wired).
+    expect(registerAssistantMetrics(metrics).decisions).toBe(assistantMetrics.decisions);
     const text = await metrics.registry.metrics();
     expect(text).toContain(
       'switchboard_assistant_decisions_total{outcome="failed",reason="PROVIDER_RATE_LIMITED"',
