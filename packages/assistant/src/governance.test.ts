@@ -65,7 +65,7 @@ describe('reserveCall', () => {
     await setTenantPaused(redis, flagged.keyPrefix, true);
     expect(await reserveCall(redis, flagged)).toEqual({ allowed: false, reason: 'tenant_paused' });
     await setTenantPaused(redis, flagged.keyPrefix, false);
-    expect((await reserveCall(redis, flagged)).allowed).toBe(true);
+    expect((await reserveCall(redis, { ...flagged, messageId: 'after-resume' })).allowed).toBe(true);
     expect(await reserveCall(redis, request({ tenantPaused: true }))).toEqual({
       allowed: false,
       reason: 'tenant_paused',
@@ -135,13 +135,18 @@ describe('reserveCall', () => {
     });
   });
 
-  it('refuses nothing partially: a refused call leaves no claim and no count', async () => {
+  it('counts nothing for a refused call, and decides on it once', async () => {
     const base = request({ dailyMessageLimit: 1 });
     expect((await reserveCall(redis, base)).allowed).toBe(true);
     const refused = { ...base, messageId: 'refused' };
     expect((await reserveCall(redis, refused)).allowed).toBe(false);
     const budget = await readBudget(redis, base.keyPrefix, base, base.now);
     expect(budget.day.messages).toEqual({ used: 1, limit: 1, remaining: 0 });
+    // Another replica seeing the same message finds it decided.
+    expect(await reserveCall(redis, { ...refused, dailyMessageLimit: null })).toEqual({
+      allowed: false,
+      reason: 'duplicate',
+    });
   });
 });
 

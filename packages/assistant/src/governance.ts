@@ -1,8 +1,8 @@
 // Governance of automated replies, decided atomically in Redis before every call: one Lua script
-// checks the platform and tenant kill switches, the tenant's model allow-list, the conversation's
-// burst limit and the tenant's daily and monthly limits (messages and tokens), and only when all
-// pass claims the inbound message (so one replica answers it, once), counts the reply in the burst
-// window and reserves its tokens. After the call, `settle` swaps the reservation for the tokens
+// claims the inbound message (so one replica decides on it, once), checks the platform and tenant
+// kill switches, the tenant's model allow-list, the conversation's burst limit and the tenant's
+// daily and monthly limits (messages and tokens), and only when all pass counts the reply in the
+// burst window and reserves its tokens. After the call, `settle` swaps the reservation for the tokens
 // the provider reported, or gives it back when no reply went out.
 import type { Redis } from 'ioredis';
 
@@ -106,6 +106,8 @@ const CLAIM_TTL_MS = 7 * 24 * 3600 * 1000;
 // 10 burst max, 11 burst window ms, 12 now ms, 13 claim ttl ms, 14 day ttl s, 15 month ttl s, 16 message id.
 const RESERVE_SCRIPT = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'refused', 'duplicate'} end
+-- Claimed whatever the decision: one replica decides on a message, refusals included.
+redis.call('SET', KEYS[2], '1', 'PX', ARGV[13])
 if ARGV[1] ~= '1' then return {'refused', 'platform_disabled'} end
 if ARGV[2] == '1' or redis.call('EXISTS', KEYS[1]) == 1 then return {'refused', 'tenant_paused'} end
 if ARGV[4] ~= '*' then
@@ -126,7 +128,6 @@ if over(ARGV[5], used[3] + 1) then return {'refused', 'daily_message_limit'} end
 if over(ARGV[6], used[4] + reserve) then return {'refused', 'daily_token_limit'} end
 if over(ARGV[7], used[5] + 1) then return {'refused', 'monthly_message_limit'} end
 if over(ARGV[8], used[6] + reserve) then return {'refused', 'monthly_token_limit'} end
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[13])
 redis.call('ZADD', KEYS[7], now, ARGV[16])
 redis.call('PEXPIRE', KEYS[7], ARGV[11])
 for i = 3, 6 do
@@ -140,7 +141,7 @@ return {'allowed', '', tostring(used[3] + 1), tostring(used[4] + reserve), tostr
 
 const limitArg = (value: number | null): string => (value === null ? '-1' : String(value));
 
-/** Checks every rule and, when all pass, claims the message and reserves its tokens (one script). */
+/** Claims the message and checks every rule; when all pass, counts the reply and reserves its tokens (one script). */
 export async function reserveCall(redis: Redis, request: GovernanceRequest): Promise<GovernanceDecision> {
   const keys = usageKeys(request.keyPrefix, request.now);
   const burstKey = `${request.keyPrefix}assistant:burst:${request.conversationId}`;
