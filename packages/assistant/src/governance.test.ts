@@ -4,7 +4,14 @@
 import { redisNamespace, redisOptions } from '@switchboard/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GovernanceRequest, readBudget, reserveCall, setTenantPaused, settle } from './governance.ts';
+import {
+  type GovernanceRequest,
+  readBudget,
+  reserveCall,
+  setProviderCooldown,
+  setTenantPaused,
+  settle,
+} from './governance.ts';
 
 const namespace = redisNamespace('assistant-governance');
 let redis: Redis;
@@ -32,6 +39,7 @@ function request(overrides: Partial<GovernanceRequest> = {}): GovernanceRequest 
     burstMaxReplies: 5,
     burstWindowMs: 600_000,
     reserveTokens: 100,
+    callsProvider: true,
     dailyMessageLimit: null,
     dailyTokenLimit: null,
     monthlyMessageLimit: null,
@@ -83,6 +91,15 @@ describe('reserveCall', () => {
       allowed: false,
       reason: 'model_not_allowed',
     });
+  });
+
+  it("holds provider calls after a 429 for the provider's Retry-After, not fixed answers", async () => {
+    const base = request();
+    await setProviderCooldown(redis, base.keyPrefix, 30_000);
+    expect(await reserveCall(redis, base)).toEqual({ allowed: false, reason: 'provider_cooling_down' });
+    const fixed = { ...base, messageId: 'fixed', callsProvider: false, reserveTokens: 0 };
+    expect((await reserveCall(redis, fixed)).allowed).toBe(true);
+    expect(await redis.pttl(`${base.keyPrefix}assistant:cooldown`)).toBeGreaterThan(0);
   });
 
   it('refuses the N+1th reply of a conversation within the window, and allows it after', async () => {

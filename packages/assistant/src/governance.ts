@@ -12,6 +12,7 @@ export type GovernanceRefusal =
   | 'platform_disabled'
   | 'tenant_paused'
   | 'model_not_allowed'
+  | 'provider_cooling_down'
   | 'burst_limit'
   | 'daily_message_limit'
   | 'daily_token_limit'
@@ -44,6 +45,8 @@ export interface GovernanceRequest extends AssistantLimits {
   burstWindowMs: number;
   /** Tokens reserved for the call (prompt estimate + max answer); 0 for fixed answers. */
   reserveTokens: number;
+  /** Whether the provider is asked (false for fixed answers: no cool-down applies). */
+  callsProvider: boolean;
   now: Date;
 }
 
@@ -83,6 +86,21 @@ export function tenantPausedKey(keyPrefix: string): string {
   return `${keyPrefix}api:assistant:paused`;
 }
 
+/** Set after the provider answered 429: no provider call until it expires (its Retry-After). */
+export function providerCooldownKey(keyPrefix: string): string {
+  return `${keyPrefix}assistant:cooldown`;
+}
+
+/** Holds provider calls for `ms` (the provider's Retry-After, bounded to 1 s .. 1 h). */
+export async function setProviderCooldown(redis: Redis, keyPrefix: string, ms: number): Promise<void> {
+  await redis.set(
+    providerCooldownKey(keyPrefix),
+    '1',
+    'PX',
+    Math.min(3_600_000, Math.max(1_000, Math.round(ms))),
+  );
+}
+
 /** The counters of the UTC day and month of `now`. */
 export function usageKeys(keyPrefix: string, now: Date): UsageKeys {
   const day = now.toISOString().slice(0, 10);
@@ -100,10 +118,12 @@ const MONTH_TTL_SECONDS = 62 * 24 * 3600;
 /** A claimed message stays claimed this long (replays of the same event inside it are ignored). */
 const CLAIM_TTL_MS = 7 * 24 * 3600 * 1000;
 
-// KEYS: 1 paused flag, 2 claim, 3 day messages, 4 day tokens, 5 month messages, 6 month tokens, 7 burst set.
+// KEYS: 1 paused flag, 2 claim, 3 day messages, 4 day tokens, 5 month messages, 6 month tokens, 7 burst set,
+// 8 provider cool-down.
 // ARGV: 1 platform enabled, 2 paused in the database, 3 model, 4 allowed models ('*' or \n-joined),
 // 5-8 limits (day messages, day tokens, month messages, month tokens; -1 none), 9 reserve tokens,
-// 10 burst max, 11 burst window ms, 12 now ms, 13 claim ttl ms, 14 day ttl s, 15 month ttl s, 16 message id.
+// 10 burst max, 11 burst window ms, 12 now ms, 13 claim ttl ms, 14 day ttl s, 15 month ttl s, 16 message id,
+// 17 calls the provider ('1'/'0').
 const RESERVE_SCRIPT = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'refused', 'duplicate'} end
 -- Claimed whatever the decision: one replica decides on a message, refusals included.
@@ -117,6 +137,7 @@ if ARGV[4] ~= '*' then
   end
   if not found then return {'refused', 'model_not_allowed'} end
 end
+if ARGV[17] == '1' and redis.call('EXISTS', KEYS[8]) == 1 then return {'refused', 'provider_cooling_down'} end
 local now = tonumber(ARGV[12])
 redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now - tonumber(ARGV[11]))
 if redis.call('ZCARD', KEYS[7]) >= tonumber(ARGV[10]) then return {'refused', 'burst_limit'} end
@@ -148,7 +169,7 @@ export async function reserveCall(redis: Redis, request: GovernanceRequest): Pro
   const claimKey = `${request.keyPrefix}assistant:claim:${request.messageId}`;
   const result = (await redis.eval(
     RESERVE_SCRIPT,
-    7,
+    8,
     tenantPausedKey(request.keyPrefix),
     claimKey,
     keys.dayMessages,
@@ -156,6 +177,7 @@ export async function reserveCall(redis: Redis, request: GovernanceRequest): Pro
     keys.monthMessages,
     keys.monthTokens,
     burstKey,
+    providerCooldownKey(request.keyPrefix),
     request.platformEnabled ? '1' : '0',
     request.tenantPaused ? '1' : '0',
     request.model,
@@ -172,6 +194,7 @@ export async function reserveCall(redis: Redis, request: GovernanceRequest): Pro
     String(DAY_TTL_SECONDS),
     String(MONTH_TTL_SECONDS),
     request.messageId,
+    request.callsProvider ? '1' : '0',
   )) as string[];
   if (result[0] !== 'allowed') return { allowed: false, reason: result[1] as GovernanceRefusal };
   const [, , dayMessages, dayTokens, monthMessages, monthTokens] = result.map(Number);

@@ -354,11 +354,19 @@ describe('assistant replies', () => {
     provider.script({
       kind: 'status',
       status: 429,
-      headers: { 'retry-after': '30' },
+      headers: { 'retry-after': '120' },
       body: { error: { message: 'slow down' } },
     });
     const ask = await customer('4915200000111', 'Price of bread?');
     expect(await replier().answer(ask)).toEqual({ outcome: 'failed', reason: 'PROVIDER_RATE_LIMITED' });
+    // Retry-After holds the next provider call (a fixed answer would still go).
+    const calls = provider.requests.length;
+    expect(await replier().answer(await customer('4915200000112', 'And cake?'))).toEqual({
+      outcome: 'refused',
+      reason: 'provider_cooling_down',
+    });
+    expect(provider.requests.length).toBe(calls);
+    expect(await redis.pttl(`${keyPrefix}assistant:cooldown`)).toBeGreaterThan(60_000);
     const rows = await usage();
     const sentRows = rows.filter((u) => ['replied', 'handed_off', 'blocked_topic'].includes(u.outcome));
     const budget = await readBudget(redis, keyPrefix, nullLimits, NOW);

@@ -16,7 +16,9 @@ import {
   modelHandsOff,
   OpenAiCompatibleProvider,
   ProviderError,
+  ProviderRateLimitedError,
   reserveCall,
+  setProviderCooldown,
   settle,
 } from '@switchboard/assistant';
 import { type Db, type TenantTx, withTenant } from '@switchboard/db';
@@ -229,6 +231,7 @@ export class AssistantReplier {
       burstMaxReplies: tenant.burstMaxReplies,
       burstWindowMs: tenant.burstWindowSeconds * 1000,
       reserveTokens: action === 'provider' ? prompt.estimatedTokens + tenant.maxReplyTokens : 0,
+      callsProvider: action === 'provider',
       dailyMessageLimit: tenant.dailyMessageLimit,
       dailyTokenLimit: tenant.dailyTokenLimit,
       monthlyMessageLimit: tenant.monthlyMessageLimit,
@@ -272,6 +275,9 @@ export class AssistantReplier {
       const latencyMs = Math.round(performance.now() - started);
       const reason = error instanceof ProviderError ? error.code : 'PROVIDER_KEY_UNAVAILABLE';
       await settle(this.options.redis, reservation, { sent: false, usedTokens: 0 });
+      // The provider asked to wait: no call of this tenant until then (30 s when it did not say).
+      if (error instanceof ProviderRateLimitedError)
+        await setProviderCooldown(this.options.redis, this.options.keyPrefix, error.retryAfterMs ?? 30_000);
       this.options.metrics?.callDuration
         .labels({ model: tenant.model, outcome: 'failed' })
         .observe(latencyMs / 1000);
