@@ -78,6 +78,12 @@ export type AssistantOutcome =
   | { outcome: 'not-eligible'; reason: string }
   | { outcome: 'duplicate' };
 
+/**
+ * Transaction bounds of the replier: a background path, so a busy database makes it wait longer
+ * than a request would (Prisma's defaults are 2 s for a connection and 5 s for the transaction).
+ */
+const TX_OPTIONS = { maxWait: 10_000, timeout: 20_000 };
+
 /** The author marker of automated replies (messages.automated_by). */
 export const ASSISTANT_AUTHOR = 'assistant';
 
@@ -146,51 +152,58 @@ export class AssistantReplier {
   /** Reads what deciding on message `messageId` needs; undefined when it is not to be answered. */
   async load(messageId: string, now: Date): Promise<{ reason: string } | { loaded: LoadedData }> {
     const { db, tenantId } = this.options;
-    return await withTenant(db, tenantId, async (tx) => {
-      const message = await tx.message.findUnique({ where: { id: messageId } });
-      if (message?.direction !== 'inbound' || message.type !== 'text' || !message.body?.trim())
-        return { reason: 'not_customer_text' };
-      const session = await tx.sessionAssistantSettings.findUnique({
-        where: { tenantId_sessionId: { tenantId, sessionId: message.sessionId } },
-      });
-      if (!session?.enabled) return { reason: 'assistant_off' };
-      const tenant = await tx.assistantTenantSettings.findUnique({ where: { tenantId } });
-      if (!tenant) return { reason: 'no_provider' };
-      const conversation = await tx.conversation.findUniqueOrThrow({ where: { id: message.conversationId } });
-      if (conversation.automationStoppedAt) return { reason: 'handed_off' };
-      if (session.answerMode === 'until_agent') {
-        const agentReplied = await tx.message.findFirst({
-          where: { conversationId: conversation.id, direction: 'outbound', sentById: { not: null } },
-          select: { id: true },
+    return await withTenant(
+      db,
+      tenantId,
+      async (tx) => {
+        const message = await tx.message.findUnique({ where: { id: messageId } });
+        if (message?.direction !== 'inbound' || message.type !== 'text' || !message.body?.trim())
+          return { reason: 'not_customer_text' };
+        const session = await tx.sessionAssistantSettings.findUnique({
+          where: { tenantId_sessionId: { tenantId, sessionId: message.sessionId } },
         });
-        if (conversation.assigneeId !== null || agentReplied) return { reason: 'agent_took_over' };
-      }
-      if (session.answerMode === 'outside_business_hours' && (await withinHours(tx, tenantId, now)))
-        return { reason: 'within_business_hours' };
-      // The latest text messages up to the one answered (Postgres keeps microseconds, a JS Date
-      // milliseconds: the cut is made by position, not by comparing its createdAt).
-      const latest = await tx.message.findMany({
-        where: { conversationId: conversation.id, type: 'text', body: { not: null }, deletedAt: null },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: session.historyMaxMessages + 20,
-        select: { id: true, direction: true, body: true },
-      });
-      const at = latest.findIndex((m) => m.id === message.id);
-      const history = (at >= 0 ? latest.slice(at, at + session.historyMaxMessages) : [message]).reverse();
-      return {
-        loaded: {
-          message: {
-            id: message.id,
-            body: message.body,
-            sessionId: message.sessionId,
-            conversationId: conversation.id,
+        if (!session?.enabled) return { reason: 'assistant_off' };
+        const tenant = await tx.assistantTenantSettings.findUnique({ where: { tenantId } });
+        if (!tenant) return { reason: 'no_provider' };
+        const conversation = await tx.conversation.findUniqueOrThrow({
+          where: { id: message.conversationId },
+        });
+        if (conversation.automationStoppedAt) return { reason: 'handed_off' };
+        if (session.answerMode === 'until_agent') {
+          const agentReplied = await tx.message.findFirst({
+            where: { conversationId: conversation.id, direction: 'outbound', sentById: { not: null } },
+            select: { id: true },
+          });
+          if (conversation.assigneeId !== null || agentReplied) return { reason: 'agent_took_over' };
+        }
+        if (session.answerMode === 'outside_business_hours' && (await withinHours(tx, tenantId, now)))
+          return { reason: 'within_business_hours' };
+        // The latest text messages up to the one answered (Postgres keeps microseconds, a JS Date
+        // milliseconds: the cut is made by position, not by comparing its createdAt).
+        const latest = await tx.message.findMany({
+          where: { conversationId: conversation.id, type: 'text', body: { not: null }, deletedAt: null },
+          orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+          take: session.historyMaxMessages + 20,
+          select: { id: true, direction: true, body: true },
+        });
+        const at = latest.findIndex((m) => m.id === message.id);
+        const history = (at >= 0 ? latest.slice(at, at + session.historyMaxMessages) : [message]).reverse();
+        return {
+          loaded: {
+            message: {
+              id: message.id,
+              body: message.body,
+              sessionId: message.sessionId,
+              conversationId: conversation.id,
+            },
+            session,
+            tenant,
+            history: history.map((m) => ({ direction: m.direction, body: m.body ?? '' })),
           },
-          session,
-          tenant,
-          history: history.map((m) => ({ direction: m.direction, body: m.body ?? '' })),
-        },
-      };
-    });
+        };
+      },
+      TX_OPTIONS,
+    );
   }
 
   /**
@@ -321,8 +334,12 @@ export class AssistantReplier {
     data: Loaded,
     entry: { outcome: 'refused' | 'failed'; reason: string; latencyMs?: number },
   ): Promise<void> {
-    await withTenant(this.options.db, this.options.tenantId, (tx) =>
-      insertUsage(tx, this.options.tenantId, data, { ...entry, replyId: null, tokensIn: 0, tokensOut: 0 }),
+    await withTenant(
+      this.options.db,
+      this.options.tenantId,
+      (tx) =>
+        insertUsage(tx, this.options.tenantId, data, { ...entry, replyId: null, tokensIn: 0, tokensOut: 0 }),
+      TX_OPTIONS,
     );
     this.options.metrics?.decisions.labels({ outcome: entry.outcome, reason: entry.reason }).inc();
   }
@@ -348,59 +365,64 @@ export class AssistantReplier {
     const { message } = data;
     const now = this.options.now?.() ?? new Date();
     const replyId = randomUUID();
-    const result = await withTenant(this.options.db, tenantId, async (tx) => {
-      const logged = await insertUsage(tx, tenantId, data, {
-        outcome: reply.outcome,
-        reason: reply.reason,
-        replyId,
-        tokensIn: reply.tokensIn ?? 0,
-        tokensOut: reply.tokensOut ?? 0,
-        latencyMs: reply.latencyMs ?? 0,
-      });
-      if (!logged) return undefined;
-      const created = await tx.message.create({
-        data: {
-          id: replyId,
-          tenantId,
-          sessionId: message.sessionId,
-          conversationId: message.conversationId,
-          direction: 'outbound',
-          status: 'queued',
-          type: 'text',
-          body: reply.body.slice(0, 4096),
-          // The contract's idempotency: one automated reply per customer message.
-          idempotencyKey: `assistant:${message.id}`,
-          automatedBy: ASSISTANT_AUTHOR,
-        },
-      });
-      await tx.conversation.update({
-        where: { id: message.conversationId },
-        data: reply.handOff
-          ? {
-              lastMessageAt: created.createdAt,
-              assigneeId: null,
-              status: 'open',
-              automationStoppedAt: now,
-              automationStoppedReason: `assistant:${reply.reason ?? 'handoff'}`,
-            }
-          : { lastMessageAt: created.createdAt },
-      });
-      return await writeOutbox(tx, tenantId, [
-        {
-          kind: 'realtime.event',
-          payload: {
-            type: 'message.created',
-            at: created.createdAt.toISOString(),
-            data: {
-              messageId: replyId,
-              conversationId: message.conversationId,
-              sessionId: message.sessionId,
-              direction: 'outbound',
+    const result = await withTenant(
+      this.options.db,
+      tenantId,
+      async (tx) => {
+        const logged = await insertUsage(tx, tenantId, data, {
+          outcome: reply.outcome,
+          reason: reply.reason,
+          replyId,
+          tokensIn: reply.tokensIn ?? 0,
+          tokensOut: reply.tokensOut ?? 0,
+          latencyMs: reply.latencyMs ?? 0,
+        });
+        if (!logged) return undefined;
+        const created = await tx.message.create({
+          data: {
+            id: replyId,
+            tenantId,
+            sessionId: message.sessionId,
+            conversationId: message.conversationId,
+            direction: 'outbound',
+            status: 'queued',
+            type: 'text',
+            body: reply.body.slice(0, 4096),
+            // The contract's idempotency: one automated reply per customer message.
+            idempotencyKey: `assistant:${message.id}`,
+            automatedBy: ASSISTANT_AUTHOR,
+          },
+        });
+        await tx.conversation.update({
+          where: { id: message.conversationId },
+          data: reply.handOff
+            ? {
+                lastMessageAt: created.createdAt,
+                assigneeId: null,
+                status: 'open',
+                automationStoppedAt: now,
+                automationStoppedReason: `assistant:${reply.reason ?? 'handoff'}`,
+              }
+            : { lastMessageAt: created.createdAt },
+        });
+        return await writeOutbox(tx, tenantId, [
+          {
+            kind: 'realtime.event',
+            payload: {
+              type: 'message.created',
+              at: created.createdAt.toISOString(),
+              data: {
+                messageId: replyId,
+                conversationId: message.conversationId,
+                sessionId: message.sessionId,
+                direction: 'outbound',
+              },
             },
           },
-        },
-      ]);
-    });
+        ]);
+      },
+      TX_OPTIONS,
+    );
     if (result === undefined) return undefined;
     this.options.metrics?.decisions.labels({ outcome: reply.outcome, reason: reply.reason ?? '' }).inc();
     void this.options.relay
