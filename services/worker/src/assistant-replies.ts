@@ -87,8 +87,6 @@ const TX_OPTIONS = { maxWait: 10_000, timeout: 20_000 };
 /** The author marker of automated replies (messages.automated_by). */
 export const ASSISTANT_AUTHOR = 'assistant';
 
-type Loaded = LoadedData;
-
 /**
  * Answers customers' messages with the tenant's assistant. Every worker replica reads every
  * `message.created`; governance's claim of the inbound message (in the same Redis script as the
@@ -149,7 +147,7 @@ export class AssistantReplier {
     }
   }
 
-  /** Reads what deciding on message `messageId` needs; undefined when it is not to be answered. */
+  /** Reads what deciding on message `messageId` needs, or why it is not to be answered. */
   async load(messageId: string, now: Date): Promise<{ reason: string } | { loaded: LoadedData }> {
     const { db, tenantId } = this.options;
     return await withTenant(
@@ -331,7 +329,7 @@ export class AssistantReplier {
 
   /** Logs a decision that sent nothing (a refusal, a failed call). */
   private async record(
-    data: Loaded,
+    data: LoadedData,
     entry: { outcome: 'refused' | 'failed'; reason: string; latencyMs?: number },
   ): Promise<void> {
     await withTenant(
@@ -350,7 +348,7 @@ export class AssistantReplier {
    * stopped). Returns the reply's id, or undefined when the message had been decided on already.
    */
   private async reply(
-    data: Loaded,
+    data: LoadedData,
     reply: {
       outcome: 'replied' | 'handed_off' | 'blocked_topic';
       reason: string | null;
