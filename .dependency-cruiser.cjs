@@ -57,6 +57,15 @@ module.exports = {
       to: { path: MESSAGING_WORKER_SIDE, reachable: true },
     },
     {
+      name: 'assistant-stays-off-the-worker-side',
+      severity: 'error',
+      comment:
+        'The API loads @switchboard/assistant (settings, governance keys, budget): the package never ' +
+        'imports the database, the channels, the session leases or messaging; the worker wires it to them.',
+      from: { path: '^packages/assistant/', pathNot: TEST_CODE },
+      to: { path: '^packages/(db|channels|sessions|messaging)/' },
+    },
+    {
       name: 'baileys-only-in-its-adapter',
       severity: 'error',
       comment:

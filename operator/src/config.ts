@@ -1,4 +1,5 @@
 import {
+  boolean,
   type ConfigOf,
   defineConfig,
   integer,
@@ -112,6 +113,11 @@ export const operatorConfigSchema = defineConfig(
       ),
     OPERATOR_CLUSTER_DOMAIN: z.string().min(1).default('cluster.local').describe('Cluster DNS domain.'),
     OPERATOR_TENANT_LOG_LEVEL: logLevel().default('info').describe('LOG_LEVEL given to the tenant services.'),
+    OPERATOR_TENANT_ASSISTANT_ENABLED: boolean()
+      .default(true)
+      .describe(
+        "The platform kill switch of every tenant's AI assistant: false refuses every provider call.",
+      ),
     OPERATOR_NETWORK: jsonNetwork.describe(
       'NetworkPolicy peers of the tenant stacks, as JSON (see the chart values tenantStack.network).',
     ),
@@ -154,6 +160,7 @@ export function operatorConfigFromEnv(env: OperatorEnv): OperatorConfig {
       : {}),
     clusterDomain: env.OPERATOR_CLUSTER_DOMAIN,
     logLevel: env.OPERATOR_TENANT_LOG_LEVEL,
+    ...(env.OPERATOR_TENANT_ASSISTANT_ENABLED ? {} : { assistantEnabled: false }),
     // The operator reads every tenant API's /internal/status: its own namespace unless the
     // chart names its pods more narrowly.
     network: {

@@ -110,6 +110,10 @@ export function tenantSettings(tenant: WhatsAppTenant, config: OperatorConfig): 
     OUTBOUND_TYPING_DELAY: String(spec.outbound.typingDelay),
   };
   if (spec.cloudApi.baseUrl !== undefined) worker.CLOUD_API_BASE_URL = spec.cloudApi.baseUrl;
+  // The AI assistant's platform limits (the workers' default is on, any model).
+  if (spec.assistant?.enabled === false || config.assistantEnabled === false)
+    worker.ASSISTANT_ENABLED = 'false';
+  if (spec.assistant?.allowedModels) worker.ASSISTANT_ALLOWED_MODELS = spec.assistant.allowedModels.join(',');
   return { shared, api, worker };
 }
 

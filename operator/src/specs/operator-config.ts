@@ -58,6 +58,8 @@ export interface OperatorConfig {
   imagePullSecrets?: string[];
   /** Cluster DNS domain, for the Redis pods' stable names. */
   clusterDomain: string;
+  /** The platform kill switch of every tenant's AI assistant (chart tenantStack.assistantEnabled); on when absent. */
+  assistantEnabled?: boolean;
   /** LOG_LEVEL given to the tenant's services. */
   logLevel: string;
   /** NetworkPolicy peers. */

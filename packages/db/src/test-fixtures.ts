@@ -109,6 +109,15 @@ export async function seedTenant(
     [`INSERT INTO outbox (tenant_id, kind, payload) VALUES ($1, 'realtime', '{}')`, [t]],
     [`INSERT INTO business_hours (tenant_id) VALUES ($1)`, [t]],
     [`INSERT INTO read_receipt_settings (tenant_id) VALUES ($1)`, [t]],
+    [
+      `INSERT INTO assistant_tenant_settings (tenant_id, base_url, model, blocked_topic_reply, handoff_message) VALUES ($1, 'http://127.0.0.1:1/v1', 'gpt-4o-mini', 'No.', 'A person will answer.')`,
+      [t],
+    ],
+    [`INSERT INTO session_assistant_settings (tenant_id, session_id) VALUES ($1, $2)`, [t, ids.sessionId]],
+    [
+      `INSERT INTO assistant_usage (tenant_id, session_id, conversation_id, inbound_message_id, outcome, model) VALUES ($1, $2, $3, $4, 'refused', 'gpt-4o-mini')`,
+      [t, ids.sessionId, ids.conversationId, randomUUID()],
+    ],
     [`INSERT INTO session_call_settings (tenant_id, session_id) VALUES ($1, $2)`, [t, ids.sessionId]],
     [
       `INSERT INTO whatsapp_groups (tenant_id, jid, contact_id) VALUES ($1, '120363000000000001@g.us', $2)`,

@@ -346,6 +346,37 @@ export const metricDefinitions = {
     help: 'Age of the oldest outbox row (0 when empty), read at scrape time.',
     labelNames: [],
   },
+
+  // The AI assistant (services/worker assistant-replies.ts).
+
+  /** Customer messages the assistant decided on, by outcome and reason. */
+  assistantDecisionsTotal: {
+    name: 'switchboard_assistant_decisions_total',
+    type: 'counter',
+    help: 'Customer messages the assistant decided on, by outcome (replied, handed_off, blocked_topic, refused, failed) and reason.',
+    labelNames: ['outcome', 'reason'],
+  },
+  /** Tokens the provider counted, by direction (in: prompt, out: completion) and model. */
+  assistantTokensTotal: {
+    name: 'switchboard_assistant_tokens_total',
+    type: 'counter',
+    help: 'Tokens used by assistant provider calls, by direction (in, out) and model.',
+    labelNames: ['direction', 'model'],
+  },
+  /** Estimated cost of the provider calls in US dollars (the assistant's price table). */
+  assistantCostTotal: {
+    name: 'switchboard_assistant_cost_dollars_total',
+    type: 'counter',
+    help: 'Estimated cost of assistant provider calls in US dollars, by model (list prices).',
+    labelNames: ['model'],
+  },
+  /** Duration of one provider call. */
+  assistantCallDuration: {
+    name: 'switchboard_assistant_call_duration_seconds',
+    type: 'histogram',
+    help: 'Duration of assistant provider calls, by model and outcome.',
+    labelNames: ['model', 'outcome'],
+  },
 } as const satisfies Record<string, MetricDefinition>;
 
 /** Attribute names on spans (and the matching fields in logs). */

@@ -229,6 +229,14 @@ describe('tenant isolation', () => {
       'PATCH /v1/webhooks/:id': { url: 'https://attacker.example/' },
       'POST /v1/sessions/:id/pairing-code': { phoneNumber: '4915112345678' },
       'PUT /v1/sessions/:id/calls': { rejectCalls: true, replyText: null },
+      'PUT /v1/sessions/:id/assistant': {
+        enabled: true,
+        systemPrompt: null,
+        knowledge: null,
+        historyMaxMessages: 20,
+        historyMaxTokens: 4000,
+        answerMode: 'always',
+      },
     };
     const secrets = [
       b.sessionId,

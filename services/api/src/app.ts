@@ -34,6 +34,7 @@ import { TenantQueues } from './queues.ts';
 import { degradingRedisStore } from './rate-limit-store.ts';
 import { type RealtimeOptions, realtimeHubPlugin } from './realtime/index.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
+import { assistantRoutes, sessionAssistantRoutes } from './routes/assistant.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { authSessionRoutes } from './routes/auth-sessions.ts';
@@ -362,6 +363,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(callSettingsRoutes, { prefix: '/v1/sessions' });
   await app.register(sessionGroupRoutes, { prefix: '/v1/sessions' });
   await app.register(groupRoutes, { prefix: '/v1/groups' });
+  await app.register(sessionAssistantRoutes, { prefix: '/v1/sessions' });
+  await app.register(assistantRoutes, { prefix: '/v1/assistant' });
   await app.register(webhookRoutes, {
     prefix: '/v1/webhooks',
     ...(options.sealingKeys ? { sealingKeys: options.sealingKeys } : {}),

@@ -52,6 +52,8 @@ export const messageSchema = z.strictObject({
     .record(z.string(), z.unknown())
     .nullable()
     .describe('The structured content of interactive, interactive_reply, poll and poll_vote messages.'),
+  /** Who sent an outbound message automatically ('assistant'); null: a person or the API. */
+  automatedBy: z.string().nullable(),
   sentAt: isoOrNull,
   deliveredAt: isoOrNull,
   readAt: isoOrNull,
@@ -98,6 +100,7 @@ export function messageDto(m: Message): MessageDto {
         }
       : null,
     interactive: interactiveOf(m),
+    automatedBy: m.automatedBy,
     sentAt: iso(m.sentAt),
     deliveredAt: iso(m.deliveredAt),
     readAt: iso(m.readAt),
@@ -304,6 +307,8 @@ export const conversationMessageSchema = z.strictObject({
   replyToProviderMessageId: z.string().nullable(),
   /** The member who sent an outbound message from the inbox. */
   sentById: z.uuid().nullable(),
+  /** Who sent an outbound message automatically ('assistant'); null: a person or the API. */
+  automatedBy: z.string().nullable(),
   editedAt: isoOrNull,
   deletedAt: isoOrNull,
   /**
@@ -383,6 +388,7 @@ export function conversationMessageDto(m: Message) {
     replyToMessageId: m.replyToMessageId,
     replyToProviderMessageId: m.replyToProviderMessageId,
     sentById: m.sentById,
+    automatedBy: m.automatedBy,
     editedAt: iso(m.editedAt),
     deletedAt: iso(m.deletedAt),
     interactive: interactiveOf(m),

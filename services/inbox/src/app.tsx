@@ -4,6 +4,7 @@ import { type Me, meSchema } from './api/schemas.ts';
 import type { SignInStep } from './api/two-factor-schemas.ts';
 import { roleAtLeast, SignedIn, useApp } from './app-context.tsx';
 import { AcceptInvitePage } from './pages/accept-invite.tsx';
+import { AssistantPage } from './pages/assistant.tsx';
 import { InboxPage } from './pages/inbox.tsx';
 import { LoginPage } from './pages/login.tsx';
 import { QuickRepliesPage } from './pages/quick-replies.tsx';
@@ -128,6 +129,7 @@ const SCREENS = [
   { path: '/scheduled', label: 'Scheduled', screen: 'scheduled' },
   { path: '/quick-replies', label: 'Quick replies', screen: 'quick-replies' },
   { path: '/team', label: 'Team', screen: 'team' },
+  { path: '/assistant', label: 'Assistant', screen: 'assistant' },
   { path: '/settings', label: 'Settings', screen: 'settings' },
   { path: '/settings/security', label: 'Security', screen: 'security' },
   { path: '/two-factor', label: 'Two-factor', screen: 'two-factor' },
@@ -181,6 +183,7 @@ function Shell() {
         {route.screen === 'scheduled' && <ScheduledPage />}
         {route.screen === 'quick-replies' && <QuickRepliesPage />}
         {route.screen === 'settings' && <SettingsPage />}
+        {route.screen === 'assistant' && <AssistantPage />}
         {route.screen === 'security' && <SignedInSessionsPage />}
         {route.screen === 'two-factor' && <TwoFactorPage />}
       </main>

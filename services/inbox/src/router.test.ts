@@ -8,6 +8,7 @@ describe('routeOf', () => {
     expect(routeOf('/sessions')).toEqual({ screen: 'sessions' });
     expect(routeOf('/team?x=1')).toEqual({ screen: 'team' });
     expect(routeOf('/settings')).toEqual({ screen: 'settings' });
+    expect(routeOf('/assistant')).toEqual({ screen: 'assistant' });
     expect(routeOf('/scheduled')).toEqual({ screen: 'scheduled' });
     expect(routeOf('/quick-replies')).toEqual({ screen: 'quick-replies' });
     expect(routeOf('/settings/security')).toEqual({ screen: 'security' });

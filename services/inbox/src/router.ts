@@ -40,6 +40,7 @@ export type Route =
   | { screen: 'scheduled' }
   | { screen: 'quick-replies' }
   | { screen: 'settings' }
+  | { screen: 'assistant' }
   | { screen: 'security' }
   | { screen: 'two-factor' }
   | { screen: 'accept-invite' }
@@ -55,6 +56,7 @@ export function routeOf(path: string): Route {
   if (pathname === '/scheduled') return { screen: 'scheduled' };
   if (pathname === '/quick-replies') return { screen: 'quick-replies' };
   if (pathname === '/settings') return { screen: 'settings' };
+  if (pathname === '/assistant') return { screen: 'assistant' };
   if (pathname === '/settings/security') return { screen: 'security' };
   if (pathname === '/two-factor') return { screen: 'two-factor' };
   if (pathname === '/accept-invite') return { screen: 'accept-invite' };

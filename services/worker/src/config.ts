@@ -122,6 +122,16 @@ export const workerConfigSchema = defineConfig(
     OUTBOUND_SESSION_PER_MINUTE: integer({ min: 1, max: 100_000 })
       .default(60)
       .describe('Messages one session sends per minute, across all workers and restarts.'),
+    ASSISTANT_ENABLED: boolean()
+      .default(true)
+      .describe(
+        'The platform kill switch of the AI assistant (chart assistant.enabled and WhatsAppTenant spec.assistant.enabled): false stops every call.',
+      ),
+    ASSISTANT_ALLOWED_MODELS: list(z.string().min(1).max(200))
+      .optional()
+      .describe(
+        'Models the tenant may ask (comma-separated, WhatsAppTenant spec.assistant.allowedModels); unset: any model.',
+      ),
     WHATSAPP_WEB_SOCKET_URL: z
       .url({ protocol: /^wss?$/, error: 'expected a ws:// or wss:// URL' })
       .optional()

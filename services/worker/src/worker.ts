@@ -18,6 +18,7 @@ import {
 } from '@switchboard/telemetry';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { startAssistantReplies } from './assistant-wiring.ts';
 import { AwayReplier } from './away-replies.ts';
 import { CallHandler } from './calls.ts';
 import { channelOpener, cloudApiSessionIds } from './channels.ts';
@@ -280,6 +281,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
   });
   awayReplies.start();
+  const assistant = startAssistantReplies({ config, deps, db, redis, tenantId, keyPrefix, relay: outbox });
   started = true;
   if (sealingKeys) {
     // After a key rotation: what older keys sealed is re-sealed with the current key, in the
@@ -320,6 +322,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
         started = false;
         await runtime.stop();
         await awayReplies.close();
+        await assistant.close();
         await calls.close();
         await pipelines.stop();
         await outbox.close();

@@ -8,6 +8,7 @@ import {
   type PHASES,
   type resourceRequirementsSchema,
 } from './common.ts';
+import { assistantSchema } from './spec-assistant.ts';
 import { databaseSchema, redisSchema, secretsSchema } from './spec-backends.ts';
 import {
   cloudApiSchema,
@@ -55,6 +56,7 @@ export const whatsAppTenantSpecSchema = z
     owner: ownerSchema.optional(),
     email: emailSchema.optional(),
     sso: ssoSchema.optional(),
+    assistant: assistantSchema.optional(),
     suspend: z
       .boolean()
       .default(false)

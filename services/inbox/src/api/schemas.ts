@@ -94,6 +94,8 @@ export const messageSchema = z.object({
   failureReason: z.string().nullable().optional(),
   // Reactions carry the emoji here ('' when removed); the target is replyToMessageId.
   reaction: z.string().nullable().optional(),
+  // Who sent an outbound message automatically ('assistant'); null: a person or the API.
+  automatedBy: z.string().nullable().optional(),
   // The stored file of a media message; the history says whether it is downloadable yet.
   media: z
     .object({

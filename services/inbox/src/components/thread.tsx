@@ -485,6 +485,7 @@ function Bubble(props: {
       <GroupSender message={m} />
       {media && <MediaPreview message={m} />}
       {m.type === 'template' && <p className="tag">Template</p>}
+      {m.automatedBy && <p className="tag">Automated reply ({m.automatedBy})</p>}
       {STRUCTURED_TYPES.has(m.type) ? (
         <InteractiveContent message={m} tally={props.tally} />
       ) : (

@@ -162,3 +162,18 @@ export type WhatsappGroup = Prisma.WhatsappGroupModel
  * 
  */
 export type ReadReceiptSettings = Prisma.ReadReceiptSettingsModel
+/**
+ * Model AssistantTenantSettings
+ * 
+ */
+export type AssistantTenantSettings = Prisma.AssistantTenantSettingsModel
+/**
+ * Model SessionAssistantSettings
+ * 
+ */
+export type SessionAssistantSettings = Prisma.SessionAssistantSettingsModel
+/**
+ * Model AssistantUsage
+ * 
+ */
+export type AssistantUsage = Prisma.AssistantUsageModel

@@ -425,7 +425,10 @@ export const ModelName = {
   AwayReply: 'AwayReply',
   SessionCallSettings: 'SessionCallSettings',
   WhatsappGroup: 'WhatsappGroup',
-  ReadReceiptSettings: 'ReadReceiptSettings'
+  ReadReceiptSettings: 'ReadReceiptSettings',
+  AssistantTenantSettings: 'AssistantTenantSettings',
+  SessionAssistantSettings: 'SessionAssistantSettings',
+  AssistantUsage: 'AssistantUsage'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -441,7 +444,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "authSession" | "twoFactorCredential" | "tenantSecurityPolicy" | "ssoIdentity" | "businessHours" | "awayReply" | "sessionCallSettings" | "whatsappGroup" | "readReceiptSettings"
+    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "authSession" | "twoFactorCredential" | "tenantSecurityPolicy" | "ssoIdentity" | "businessHours" | "awayReply" | "sessionCallSettings" | "whatsappGroup" | "readReceiptSettings" | "assistantTenantSettings" | "sessionAssistantSettings" | "assistantUsage"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -2591,6 +2594,228 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    AssistantTenantSettings: {
+      payload: Prisma.$AssistantTenantSettingsPayload<ExtArgs>
+      fields: Prisma.AssistantTenantSettingsFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.AssistantTenantSettingsFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantTenantSettingsPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.AssistantTenantSettingsFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantTenantSettingsPayload>
+        }
+        findFirst: {
+          args: Prisma.AssistantTenantSettingsFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantTenantSettingsPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.AssistantTenantSettingsFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantTenantSettingsPayload>
+        }
+        findMany: {
+          args: Prisma.AssistantTenantSettingsFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantTenantSettingsPayload>[]
+        }
+        create: {
+          args: Prisma.AssistantTenantSettingsCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantTenantSettingsPayload>
+        }
+        createMany: {
+          args: Prisma.AssistantTenantSettingsCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.AssistantTenantSettingsCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantTenantSettingsPayload>[]
+        }
+        delete: {
+          args: Prisma.AssistantTenantSettingsDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantTenantSettingsPayload>
+        }
+        update: {
+          args: Prisma.AssistantTenantSettingsUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantTenantSettingsPayload>
+        }
+        deleteMany: {
+          args: Prisma.AssistantTenantSettingsDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.AssistantTenantSettingsUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.AssistantTenantSettingsUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantTenantSettingsPayload>[]
+        }
+        upsert: {
+          args: Prisma.AssistantTenantSettingsUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantTenantSettingsPayload>
+        }
+        aggregate: {
+          args: Prisma.AssistantTenantSettingsAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateAssistantTenantSettings>
+        }
+        groupBy: {
+          args: Prisma.AssistantTenantSettingsGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AssistantTenantSettingsGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.AssistantTenantSettingsCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AssistantTenantSettingsCountAggregateOutputType> | number
+        }
+      }
+    }
+    SessionAssistantSettings: {
+      payload: Prisma.$SessionAssistantSettingsPayload<ExtArgs>
+      fields: Prisma.SessionAssistantSettingsFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.SessionAssistantSettingsFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionAssistantSettingsPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.SessionAssistantSettingsFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionAssistantSettingsPayload>
+        }
+        findFirst: {
+          args: Prisma.SessionAssistantSettingsFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionAssistantSettingsPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.SessionAssistantSettingsFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionAssistantSettingsPayload>
+        }
+        findMany: {
+          args: Prisma.SessionAssistantSettingsFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionAssistantSettingsPayload>[]
+        }
+        create: {
+          args: Prisma.SessionAssistantSettingsCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionAssistantSettingsPayload>
+        }
+        createMany: {
+          args: Prisma.SessionAssistantSettingsCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.SessionAssistantSettingsCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionAssistantSettingsPayload>[]
+        }
+        delete: {
+          args: Prisma.SessionAssistantSettingsDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionAssistantSettingsPayload>
+        }
+        update: {
+          args: Prisma.SessionAssistantSettingsUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionAssistantSettingsPayload>
+        }
+        deleteMany: {
+          args: Prisma.SessionAssistantSettingsDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.SessionAssistantSettingsUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.SessionAssistantSettingsUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionAssistantSettingsPayload>[]
+        }
+        upsert: {
+          args: Prisma.SessionAssistantSettingsUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionAssistantSettingsPayload>
+        }
+        aggregate: {
+          args: Prisma.SessionAssistantSettingsAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateSessionAssistantSettings>
+        }
+        groupBy: {
+          args: Prisma.SessionAssistantSettingsGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SessionAssistantSettingsGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.SessionAssistantSettingsCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SessionAssistantSettingsCountAggregateOutputType> | number
+        }
+      }
+    }
+    AssistantUsage: {
+      payload: Prisma.$AssistantUsagePayload<ExtArgs>
+      fields: Prisma.AssistantUsageFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.AssistantUsageFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantUsagePayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.AssistantUsageFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantUsagePayload>
+        }
+        findFirst: {
+          args: Prisma.AssistantUsageFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantUsagePayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.AssistantUsageFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantUsagePayload>
+        }
+        findMany: {
+          args: Prisma.AssistantUsageFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantUsagePayload>[]
+        }
+        create: {
+          args: Prisma.AssistantUsageCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantUsagePayload>
+        }
+        createMany: {
+          args: Prisma.AssistantUsageCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.AssistantUsageCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantUsagePayload>[]
+        }
+        delete: {
+          args: Prisma.AssistantUsageDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantUsagePayload>
+        }
+        update: {
+          args: Prisma.AssistantUsageUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantUsagePayload>
+        }
+        deleteMany: {
+          args: Prisma.AssistantUsageDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.AssistantUsageUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.AssistantUsageUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantUsagePayload>[]
+        }
+        upsert: {
+          args: Prisma.AssistantUsageUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$AssistantUsagePayload>
+        }
+        aggregate: {
+          args: Prisma.AssistantUsageAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateAssistantUsage>
+        }
+        groupBy: {
+          args: Prisma.AssistantUsageGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AssistantUsageGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.AssistantUsageCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AssistantUsageCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -2772,6 +2997,8 @@ export const ConversationScalarFieldEnum = {
   unreadCount: 'unreadCount',
   resolvedAt: 'resolvedAt',
   createdAt: 'createdAt',
+  automationStoppedAt: 'automationStoppedAt',
+  automationStoppedReason: 'automationStoppedReason',
   updatedAt: 'updatedAt'
 } as const
 
@@ -2815,6 +3042,7 @@ export const MessageScalarFieldEnum = {
   mentions: 'mentions',
   interactive: 'interactive',
   channelReadAt: 'channelReadAt',
+  automatedBy: 'automatedBy',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -3076,6 +3304,66 @@ export const ReadReceiptSettingsScalarFieldEnum = {
 } as const
 
 export type ReadReceiptSettingsScalarFieldEnum = (typeof ReadReceiptSettingsScalarFieldEnum)[keyof typeof ReadReceiptSettingsScalarFieldEnum]
+
+
+export const AssistantTenantSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  baseUrl: 'baseUrl',
+  model: 'model',
+  apiKeyRef: 'apiKeyRef',
+  paused: 'paused',
+  dailyMessageLimit: 'dailyMessageLimit',
+  dailyTokenLimit: 'dailyTokenLimit',
+  monthlyMessageLimit: 'monthlyMessageLimit',
+  monthlyTokenLimit: 'monthlyTokenLimit',
+  maxReplyTokens: 'maxReplyTokens',
+  burstMaxReplies: 'burstMaxReplies',
+  burstWindowSeconds: 'burstWindowSeconds',
+  timeoutSeconds: 'timeoutSeconds',
+  blockedTopics: 'blockedTopics',
+  blockedTopicReply: 'blockedTopicReply',
+  handoffKeywords: 'handoffKeywords',
+  handoffMessage: 'handoffMessage',
+  allowContactDetails: 'allowContactDetails',
+  updatedAt: 'updatedAt'
+} as const
+
+export type AssistantTenantSettingsScalarFieldEnum = (typeof AssistantTenantSettingsScalarFieldEnum)[keyof typeof AssistantTenantSettingsScalarFieldEnum]
+
+
+export const SessionAssistantSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  sessionId: 'sessionId',
+  enabled: 'enabled',
+  systemPrompt: 'systemPrompt',
+  knowledge: 'knowledge',
+  historyMaxMessages: 'historyMaxMessages',
+  historyMaxTokens: 'historyMaxTokens',
+  answerMode: 'answerMode',
+  updatedAt: 'updatedAt'
+} as const
+
+export type SessionAssistantSettingsScalarFieldEnum = (typeof SessionAssistantSettingsScalarFieldEnum)[keyof typeof SessionAssistantSettingsScalarFieldEnum]
+
+
+export const AssistantUsageScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  sessionId: 'sessionId',
+  conversationId: 'conversationId',
+  inboundMessageId: 'inboundMessageId',
+  replyMessageId: 'replyMessageId',
+  outcome: 'outcome',
+  reason: 'reason',
+  model: 'model',
+  tokensIn: 'tokensIn',
+  tokensOut: 'tokensOut',
+  latencyMs: 'latencyMs',
+  costMicros: 'costMicros',
+  createdAt: 'createdAt'
+} as const
+
+export type AssistantUsageScalarFieldEnum = (typeof AssistantUsageScalarFieldEnum)[keyof typeof AssistantUsageScalarFieldEnum]
 
 
 export const SortOrder = {
@@ -3570,6 +3858,9 @@ export type GlobalOmitConfig = {
   sessionCallSettings?: Prisma.SessionCallSettingsOmit
   whatsappGroup?: Prisma.WhatsappGroupOmit
   readReceiptSettings?: Prisma.ReadReceiptSettingsOmit
+  assistantTenantSettings?: Prisma.AssistantTenantSettingsOmit
+  sessionAssistantSettings?: Prisma.SessionAssistantSettingsOmit
+  assistantUsage?: Prisma.AssistantUsageOmit
 }
 
 /* Types for Logging */

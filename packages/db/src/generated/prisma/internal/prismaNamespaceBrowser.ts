@@ -79,7 +79,10 @@ export const ModelName = {
   AwayReply: 'AwayReply',
   SessionCallSettings: 'SessionCallSettings',
   WhatsappGroup: 'WhatsappGroup',
-  ReadReceiptSettings: 'ReadReceiptSettings'
+  ReadReceiptSettings: 'ReadReceiptSettings',
+  AssistantTenantSettings: 'AssistantTenantSettings',
+  SessionAssistantSettings: 'SessionAssistantSettings',
+  AssistantUsage: 'AssistantUsage'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -240,6 +243,8 @@ export const ConversationScalarFieldEnum = {
   unreadCount: 'unreadCount',
   resolvedAt: 'resolvedAt',
   createdAt: 'createdAt',
+  automationStoppedAt: 'automationStoppedAt',
+  automationStoppedReason: 'automationStoppedReason',
   updatedAt: 'updatedAt'
 } as const
 
@@ -283,6 +288,7 @@ export const MessageScalarFieldEnum = {
   mentions: 'mentions',
   interactive: 'interactive',
   channelReadAt: 'channelReadAt',
+  automatedBy: 'automatedBy',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -544,6 +550,66 @@ export const ReadReceiptSettingsScalarFieldEnum = {
 } as const
 
 export type ReadReceiptSettingsScalarFieldEnum = (typeof ReadReceiptSettingsScalarFieldEnum)[keyof typeof ReadReceiptSettingsScalarFieldEnum]
+
+
+export const AssistantTenantSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  baseUrl: 'baseUrl',
+  model: 'model',
+  apiKeyRef: 'apiKeyRef',
+  paused: 'paused',
+  dailyMessageLimit: 'dailyMessageLimit',
+  dailyTokenLimit: 'dailyTokenLimit',
+  monthlyMessageLimit: 'monthlyMessageLimit',
+  monthlyTokenLimit: 'monthlyTokenLimit',
+  maxReplyTokens: 'maxReplyTokens',
+  burstMaxReplies: 'burstMaxReplies',
+  burstWindowSeconds: 'burstWindowSeconds',
+  timeoutSeconds: 'timeoutSeconds',
+  blockedTopics: 'blockedTopics',
+  blockedTopicReply: 'blockedTopicReply',
+  handoffKeywords: 'handoffKeywords',
+  handoffMessage: 'handoffMessage',
+  allowContactDetails: 'allowContactDetails',
+  updatedAt: 'updatedAt'
+} as const
+
+export type AssistantTenantSettingsScalarFieldEnum = (typeof AssistantTenantSettingsScalarFieldEnum)[keyof typeof AssistantTenantSettingsScalarFieldEnum]
+
+
+export const SessionAssistantSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  sessionId: 'sessionId',
+  enabled: 'enabled',
+  systemPrompt: 'systemPrompt',
+  knowledge: 'knowledge',
+  historyMaxMessages: 'historyMaxMessages',
+  historyMaxTokens: 'historyMaxTokens',
+  answerMode: 'answerMode',
+  updatedAt: 'updatedAt'
+} as const
+
+export type SessionAssistantSettingsScalarFieldEnum = (typeof SessionAssistantSettingsScalarFieldEnum)[keyof typeof SessionAssistantSettingsScalarFieldEnum]
+
+
+export const AssistantUsageScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  sessionId: 'sessionId',
+  conversationId: 'conversationId',
+  inboundMessageId: 'inboundMessageId',
+  replyMessageId: 'replyMessageId',
+  outcome: 'outcome',
+  reason: 'reason',
+  model: 'model',
+  tokensIn: 'tokensIn',
+  tokensOut: 'tokensOut',
+  latencyMs: 'latencyMs',
+  costMicros: 'costMicros',
+  createdAt: 'createdAt'
+} as const
+
+export type AssistantUsageScalarFieldEnum = (typeof AssistantUsageScalarFieldEnum)[keyof typeof AssistantUsageScalarFieldEnum]
 
 
 export const SortOrder = {

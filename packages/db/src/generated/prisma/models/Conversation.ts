@@ -45,6 +45,8 @@ export type ConversationMinAggregateOutputType = {
   unreadCount: number | null
   resolvedAt: Date | null
   createdAt: Date | null
+  automationStoppedAt: Date | null
+  automationStoppedReason: string | null
   updatedAt: Date | null
 }
 
@@ -59,6 +61,8 @@ export type ConversationMaxAggregateOutputType = {
   unreadCount: number | null
   resolvedAt: Date | null
   createdAt: Date | null
+  automationStoppedAt: Date | null
+  automationStoppedReason: string | null
   updatedAt: Date | null
 }
 
@@ -73,6 +77,8 @@ export type ConversationCountAggregateOutputType = {
   unreadCount: number
   resolvedAt: number
   createdAt: number
+  automationStoppedAt: number
+  automationStoppedReason: number
   updatedAt: number
   _all: number
 }
@@ -97,6 +103,8 @@ export type ConversationMinAggregateInputType = {
   unreadCount?: true
   resolvedAt?: true
   createdAt?: true
+  automationStoppedAt?: true
+  automationStoppedReason?: true
   updatedAt?: true
 }
 
@@ -111,6 +119,8 @@ export type ConversationMaxAggregateInputType = {
   unreadCount?: true
   resolvedAt?: true
   createdAt?: true
+  automationStoppedAt?: true
+  automationStoppedReason?: true
   updatedAt?: true
 }
 
@@ -125,6 +135,8 @@ export type ConversationCountAggregateInputType = {
   unreadCount?: true
   resolvedAt?: true
   createdAt?: true
+  automationStoppedAt?: true
+  automationStoppedReason?: true
   updatedAt?: true
   _all?: true
 }
@@ -226,6 +238,8 @@ export type ConversationGroupByOutputType = {
   unreadCount: number
   resolvedAt: Date | null
   createdAt: Date
+  automationStoppedAt: Date | null
+  automationStoppedReason: string | null
   updatedAt: Date
   _count: ConversationCountAggregateOutputType | null
   _avg: ConversationAvgAggregateOutputType | null
@@ -263,6 +277,8 @@ export type ConversationWhereInput = {
   unreadCount?: Prisma.IntFilter<"Conversation"> | number
   resolvedAt?: Prisma.DateTimeNullableFilter<"Conversation"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Conversation"> | Date | string
+  automationStoppedAt?: Prisma.DateTimeNullableFilter<"Conversation"> | Date | string | null
+  automationStoppedReason?: Prisma.StringNullableFilter<"Conversation"> | string | null
   updatedAt?: Prisma.DateTimeFilter<"Conversation"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
   session?: Prisma.XOR<Prisma.SessionScalarRelationFilter, Prisma.SessionWhereInput>
@@ -283,6 +299,8 @@ export type ConversationOrderByWithRelationInput = {
   unreadCount?: Prisma.SortOrder
   resolvedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  automationStoppedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  automationStoppedReason?: Prisma.SortOrderInput | Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   tenant?: Prisma.TenantOrderByWithRelationInput
   session?: Prisma.SessionOrderByWithRelationInput
@@ -308,6 +326,8 @@ export type ConversationWhereUniqueInput = Prisma.AtLeast<{
   unreadCount?: Prisma.IntFilter<"Conversation"> | number
   resolvedAt?: Prisma.DateTimeNullableFilter<"Conversation"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Conversation"> | Date | string
+  automationStoppedAt?: Prisma.DateTimeNullableFilter<"Conversation"> | Date | string | null
+  automationStoppedReason?: Prisma.StringNullableFilter<"Conversation"> | string | null
   updatedAt?: Prisma.DateTimeFilter<"Conversation"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
   session?: Prisma.XOR<Prisma.SessionScalarRelationFilter, Prisma.SessionWhereInput>
@@ -328,6 +348,8 @@ export type ConversationOrderByWithAggregationInput = {
   unreadCount?: Prisma.SortOrder
   resolvedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  automationStoppedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  automationStoppedReason?: Prisma.SortOrderInput | Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.ConversationCountOrderByAggregateInput
   _avg?: Prisma.ConversationAvgOrderByAggregateInput
@@ -350,6 +372,8 @@ export type ConversationScalarWhereWithAggregatesInput = {
   unreadCount?: Prisma.IntWithAggregatesFilter<"Conversation"> | number
   resolvedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Conversation"> | Date | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Conversation"> | Date | string
+  automationStoppedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Conversation"> | Date | string | null
+  automationStoppedReason?: Prisma.StringNullableWithAggregatesFilter<"Conversation"> | string | null
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Conversation"> | Date | string
 }
 
@@ -360,6 +384,8 @@ export type ConversationCreateInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutConversationsInput
   session: Prisma.SessionCreateNestedOneWithoutConversationsInput
@@ -380,6 +406,8 @@ export type ConversationUncheckedCreateInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutConversationInput
   scheduledMessages?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutConversationInput
@@ -392,6 +420,8 @@ export type ConversationUpdateInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutConversationsNestedInput
   session?: Prisma.SessionUpdateOneRequiredWithoutConversationsNestedInput
@@ -412,6 +442,8 @@ export type ConversationUncheckedUpdateInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   messages?: Prisma.MessageUncheckedUpdateManyWithoutConversationNestedInput
   scheduledMessages?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutConversationNestedInput
@@ -428,6 +460,8 @@ export type ConversationCreateManyInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
 }
 
@@ -438,6 +472,8 @@ export type ConversationUpdateManyMutationInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -452,6 +488,8 @@ export type ConversationUncheckedUpdateManyInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -487,6 +525,8 @@ export type ConversationCountOrderByAggregateInput = {
   unreadCount?: Prisma.SortOrder
   resolvedAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  automationStoppedAt?: Prisma.SortOrder
+  automationStoppedReason?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
@@ -505,6 +545,8 @@ export type ConversationMaxOrderByAggregateInput = {
   unreadCount?: Prisma.SortOrder
   resolvedAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  automationStoppedAt?: Prisma.SortOrder
+  automationStoppedReason?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
@@ -519,6 +561,8 @@ export type ConversationMinOrderByAggregateInput = {
   unreadCount?: Prisma.SortOrder
   resolvedAt?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
+  automationStoppedAt?: Prisma.SortOrder
+  automationStoppedReason?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
@@ -746,6 +790,8 @@ export type ConversationCreateWithoutTenantInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
   session: Prisma.SessionCreateNestedOneWithoutConversationsInput
   contact: Prisma.ContactCreateNestedOneWithoutConversationsInput
@@ -764,6 +810,8 @@ export type ConversationUncheckedCreateWithoutTenantInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutConversationInput
   scheduledMessages?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutConversationInput
@@ -809,6 +857,8 @@ export type ConversationScalarWhereInput = {
   unreadCount?: Prisma.IntFilter<"Conversation"> | number
   resolvedAt?: Prisma.DateTimeNullableFilter<"Conversation"> | Date | string | null
   createdAt?: Prisma.DateTimeFilter<"Conversation"> | Date | string
+  automationStoppedAt?: Prisma.DateTimeNullableFilter<"Conversation"> | Date | string | null
+  automationStoppedReason?: Prisma.StringNullableFilter<"Conversation"> | string | null
   updatedAt?: Prisma.DateTimeFilter<"Conversation"> | Date | string
 }
 
@@ -819,6 +869,8 @@ export type ConversationCreateWithoutAssigneeInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutConversationsInput
   session: Prisma.SessionCreateNestedOneWithoutConversationsInput
@@ -836,6 +888,8 @@ export type ConversationUncheckedCreateWithoutAssigneeInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutConversationInput
   scheduledMessages?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutConversationInput
@@ -874,6 +928,8 @@ export type ConversationCreateWithoutSessionInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutConversationsInput
   contact: Prisma.ContactCreateNestedOneWithoutConversationsInput
@@ -891,6 +947,8 @@ export type ConversationUncheckedCreateWithoutSessionInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutConversationInput
   scheduledMessages?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutConversationInput
@@ -929,6 +987,8 @@ export type ConversationCreateWithoutContactInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutConversationsInput
   session: Prisma.SessionCreateNestedOneWithoutConversationsInput
@@ -946,6 +1006,8 @@ export type ConversationUncheckedCreateWithoutContactInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutConversationInput
   scheduledMessages?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutConversationInput
@@ -984,6 +1046,8 @@ export type ConversationCreateWithoutMessagesInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutConversationsInput
   session: Prisma.SessionCreateNestedOneWithoutConversationsInput
@@ -1003,6 +1067,8 @@ export type ConversationUncheckedCreateWithoutMessagesInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
   scheduledMessages?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutConversationInput
 }
@@ -1030,6 +1096,8 @@ export type ConversationUpdateWithoutMessagesInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutConversationsNestedInput
   session?: Prisma.SessionUpdateOneRequiredWithoutConversationsNestedInput
@@ -1049,6 +1117,8 @@ export type ConversationUncheckedUpdateWithoutMessagesInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   scheduledMessages?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutConversationNestedInput
 }
@@ -1060,6 +1130,8 @@ export type ConversationCreateWithoutScheduledMessagesInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutConversationsInput
   session: Prisma.SessionCreateNestedOneWithoutConversationsInput
@@ -1079,6 +1151,8 @@ export type ConversationUncheckedCreateWithoutScheduledMessagesInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutConversationInput
 }
@@ -1106,6 +1180,8 @@ export type ConversationUpdateWithoutScheduledMessagesInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutConversationsNestedInput
   session?: Prisma.SessionUpdateOneRequiredWithoutConversationsNestedInput
@@ -1125,6 +1201,8 @@ export type ConversationUncheckedUpdateWithoutScheduledMessagesInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   messages?: Prisma.MessageUncheckedUpdateManyWithoutConversationNestedInput
 }
@@ -1139,6 +1217,8 @@ export type ConversationCreateManyTenantInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
 }
 
@@ -1149,6 +1229,8 @@ export type ConversationUpdateWithoutTenantInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   session?: Prisma.SessionUpdateOneRequiredWithoutConversationsNestedInput
   contact?: Prisma.ContactUpdateOneRequiredWithoutConversationsNestedInput
@@ -1167,6 +1249,8 @@ export type ConversationUncheckedUpdateWithoutTenantInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   messages?: Prisma.MessageUncheckedUpdateManyWithoutConversationNestedInput
   scheduledMessages?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutConversationNestedInput
@@ -1182,6 +1266,8 @@ export type ConversationUncheckedUpdateManyWithoutTenantInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -1194,6 +1280,8 @@ export type ConversationCreateManyAssigneeInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
 }
 
@@ -1204,6 +1292,8 @@ export type ConversationUpdateWithoutAssigneeInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutConversationsNestedInput
   session?: Prisma.SessionUpdateOneRequiredWithoutConversationsNestedInput
@@ -1221,6 +1311,8 @@ export type ConversationUncheckedUpdateWithoutAssigneeInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   messages?: Prisma.MessageUncheckedUpdateManyWithoutConversationNestedInput
   scheduledMessages?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutConversationNestedInput
@@ -1235,6 +1327,8 @@ export type ConversationUncheckedUpdateManyWithoutAssigneeInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -1247,6 +1341,8 @@ export type ConversationCreateManySessionInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
 }
 
@@ -1257,6 +1353,8 @@ export type ConversationUpdateWithoutSessionInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutConversationsNestedInput
   contact?: Prisma.ContactUpdateOneRequiredWithoutConversationsNestedInput
@@ -1274,6 +1372,8 @@ export type ConversationUncheckedUpdateWithoutSessionInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   messages?: Prisma.MessageUncheckedUpdateManyWithoutConversationNestedInput
   scheduledMessages?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutConversationNestedInput
@@ -1288,6 +1388,8 @@ export type ConversationUncheckedUpdateManyWithoutSessionInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -1300,6 +1402,8 @@ export type ConversationCreateManyContactInput = {
   unreadCount?: number
   resolvedAt?: Date | string | null
   createdAt?: Date | string
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   updatedAt?: Date | string
 }
 
@@ -1310,6 +1414,8 @@ export type ConversationUpdateWithoutContactInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutConversationsNestedInput
   session?: Prisma.SessionUpdateOneRequiredWithoutConversationsNestedInput
@@ -1327,6 +1433,8 @@ export type ConversationUncheckedUpdateWithoutContactInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   messages?: Prisma.MessageUncheckedUpdateManyWithoutConversationNestedInput
   scheduledMessages?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutConversationNestedInput
@@ -1341,6 +1449,8 @@ export type ConversationUncheckedUpdateManyWithoutContactInput = {
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
@@ -1395,6 +1505,8 @@ export type ConversationSelect<ExtArgs extends runtime.Types.Extensions.Internal
   unreadCount?: boolean
   resolvedAt?: boolean
   createdAt?: boolean
+  automationStoppedAt?: boolean
+  automationStoppedReason?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   session?: boolean | Prisma.SessionDefaultArgs<ExtArgs>
@@ -1416,6 +1528,8 @@ export type ConversationSelectCreateManyAndReturn<ExtArgs extends runtime.Types.
   unreadCount?: boolean
   resolvedAt?: boolean
   createdAt?: boolean
+  automationStoppedAt?: boolean
+  automationStoppedReason?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   session?: boolean | Prisma.SessionDefaultArgs<ExtArgs>
@@ -1434,6 +1548,8 @@ export type ConversationSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.
   unreadCount?: boolean
   resolvedAt?: boolean
   createdAt?: boolean
+  automationStoppedAt?: boolean
+  automationStoppedReason?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   session?: boolean | Prisma.SessionDefaultArgs<ExtArgs>
@@ -1452,10 +1568,12 @@ export type ConversationSelectScalar = {
   unreadCount?: boolean
   resolvedAt?: boolean
   createdAt?: boolean
+  automationStoppedAt?: boolean
+  automationStoppedReason?: boolean
   updatedAt?: boolean
 }
 
-export type ConversationOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "sessionId" | "contactId" | "status" | "assigneeId" | "lastMessageAt" | "unreadCount" | "resolvedAt" | "createdAt" | "updatedAt", ExtArgs["result"]["conversation"]>
+export type ConversationOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "sessionId" | "contactId" | "status" | "assigneeId" | "lastMessageAt" | "unreadCount" | "resolvedAt" | "createdAt" | "automationStoppedAt" | "automationStoppedReason" | "updatedAt", ExtArgs["result"]["conversation"]>
 export type ConversationInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   session?: boolean | Prisma.SessionDefaultArgs<ExtArgs>
@@ -1499,6 +1617,8 @@ export type $ConversationPayload<ExtArgs extends runtime.Types.Extensions.Intern
     unreadCount: number
     resolvedAt: Date | null
     createdAt: Date
+    automationStoppedAt: Date | null
+    automationStoppedReason: string | null
     updatedAt: Date
   }, ExtArgs["result"]["conversation"]>
   composites: {}
@@ -1939,6 +2059,8 @@ export interface ConversationFieldRefs {
   readonly unreadCount: Prisma.FieldRef<"Conversation", 'Int'>
   readonly resolvedAt: Prisma.FieldRef<"Conversation", 'DateTime'>
   readonly createdAt: Prisma.FieldRef<"Conversation", 'DateTime'>
+  readonly automationStoppedAt: Prisma.FieldRef<"Conversation", 'DateTime'>
+  readonly automationStoppedReason: Prisma.FieldRef<"Conversation", 'String'>
   readonly updatedAt: Prisma.FieldRef<"Conversation", 'DateTime'>
 }
     

@@ -69,6 +69,7 @@ export type MessageMinAggregateOutputType = {
   senderPn: string | null
   senderName: string | null
   channelReadAt: Date | null
+  automatedBy: string | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -106,6 +107,7 @@ export type MessageMaxAggregateOutputType = {
   senderPn: string | null
   senderName: string | null
   channelReadAt: Date | null
+  automatedBy: string | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -147,6 +149,7 @@ export type MessageCountAggregateOutputType = {
   mentions: number
   interactive: number
   channelReadAt: number
+  automatedBy: number
   createdAt: number
   updatedAt: number
   _all: number
@@ -196,6 +199,7 @@ export type MessageMinAggregateInputType = {
   senderPn?: true
   senderName?: true
   channelReadAt?: true
+  automatedBy?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -233,6 +237,7 @@ export type MessageMaxAggregateInputType = {
   senderPn?: true
   senderName?: true
   channelReadAt?: true
+  automatedBy?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -274,6 +279,7 @@ export type MessageCountAggregateInputType = {
   mentions?: true
   interactive?: true
   channelReadAt?: true
+  automatedBy?: true
   createdAt?: true
   updatedAt?: true
   _all?: true
@@ -402,6 +408,7 @@ export type MessageGroupByOutputType = {
   mentions: runtime.JsonValue | null
   interactive: runtime.JsonValue | null
   channelReadAt: Date | null
+  automatedBy: string | null
   createdAt: Date
   updatedAt: Date
   _count: MessageCountAggregateOutputType | null
@@ -466,6 +473,7 @@ export type MessageWhereInput = {
   mentions?: Prisma.JsonNullableFilter<"Message">
   interactive?: Prisma.JsonNullableFilter<"Message">
   channelReadAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
+  automatedBy?: Prisma.StringNullableFilter<"Message"> | string | null
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -515,6 +523,7 @@ export type MessageOrderByWithRelationInput = {
   mentions?: Prisma.SortOrderInput | Prisma.SortOrder
   interactive?: Prisma.SortOrderInput | Prisma.SortOrder
   channelReadAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  automatedBy?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   tenant?: Prisma.TenantOrderByWithRelationInput
@@ -570,6 +579,7 @@ export type MessageWhereUniqueInput = Prisma.AtLeast<{
   mentions?: Prisma.JsonNullableFilter<"Message">
   interactive?: Prisma.JsonNullableFilter<"Message">
   channelReadAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
+  automatedBy?: Prisma.StringNullableFilter<"Message"> | string | null
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -619,6 +629,7 @@ export type MessageOrderByWithAggregationInput = {
   mentions?: Prisma.SortOrderInput | Prisma.SortOrder
   interactive?: Prisma.SortOrderInput | Prisma.SortOrder
   channelReadAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  automatedBy?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.MessageCountOrderByAggregateInput
@@ -668,6 +679,7 @@ export type MessageScalarWhereWithAggregatesInput = {
   mentions?: Prisma.JsonNullableWithAggregatesFilter<"Message">
   interactive?: Prisma.JsonNullableWithAggregatesFilter<"Message">
   channelReadAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Message"> | Date | string | null
+  automatedBy?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
 }
@@ -704,6 +716,7 @@ export type MessageCreateInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -753,6 +766,7 @@ export type MessageUncheckedCreateInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -792,6 +806,7 @@ export type MessageUpdateInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -841,6 +856,7 @@ export type MessageUncheckedUpdateInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -885,6 +901,7 @@ export type MessageCreateManyInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -921,6 +938,7 @@ export type MessageUpdateManyMutationInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -962,6 +980,7 @@ export type MessageUncheckedUpdateManyInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -1033,6 +1052,7 @@ export type MessageCountOrderByAggregateInput = {
   mentions?: Prisma.SortOrder
   interactive?: Prisma.SortOrder
   channelReadAt?: Prisma.SortOrder
+  automatedBy?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -1075,6 +1095,7 @@ export type MessageMaxOrderByAggregateInput = {
   senderPn?: Prisma.SortOrder
   senderName?: Prisma.SortOrder
   channelReadAt?: Prisma.SortOrder
+  automatedBy?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -1112,6 +1133,7 @@ export type MessageMinOrderByAggregateInput = {
   senderPn?: Prisma.SortOrder
   senderName?: Prisma.SortOrder
   channelReadAt?: Prisma.SortOrder
+  automatedBy?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -1434,6 +1456,7 @@ export type MessageCreateWithoutTenantInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   session: Prisma.SessionCreateNestedOneWithoutMessagesInput
@@ -1481,6 +1504,7 @@ export type MessageUncheckedCreateWithoutTenantInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1554,6 +1578,7 @@ export type MessageScalarWhereInput = {
   mentions?: Prisma.JsonNullableFilter<"Message">
   interactive?: Prisma.JsonNullableFilter<"Message">
   channelReadAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
+  automatedBy?: Prisma.StringNullableFilter<"Message"> | string | null
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
 }
@@ -1590,6 +1615,7 @@ export type MessageCreateWithoutSentByInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1636,6 +1662,7 @@ export type MessageUncheckedCreateWithoutSentByInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1701,6 +1728,7 @@ export type MessageCreateWithoutSessionInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1747,6 +1775,7 @@ export type MessageUncheckedCreateWithoutSessionInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1812,6 +1841,7 @@ export type MessageCreateWithoutConversationInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1858,6 +1888,7 @@ export type MessageUncheckedCreateWithoutConversationInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1923,6 +1954,7 @@ export type MessageCreateWithoutRepliesInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1971,6 +2003,7 @@ export type MessageUncheckedCreateWithoutRepliesInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   statusEvents?: Prisma.MessageStatusEventUncheckedCreateNestedManyWithoutMessageInput
@@ -2014,6 +2047,7 @@ export type MessageCreateWithoutReplyToInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -2060,6 +2094,7 @@ export type MessageUncheckedCreateWithoutReplyToInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -2120,6 +2155,7 @@ export type MessageUpdateWithoutRepliesInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2168,6 +2204,7 @@ export type MessageUncheckedUpdateWithoutRepliesInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   statusEvents?: Prisma.MessageStatusEventUncheckedUpdateManyWithoutMessageNestedInput
@@ -2222,6 +2259,7 @@ export type MessageCreateWithoutStatusEventsInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -2270,6 +2308,7 @@ export type MessageUncheckedCreateWithoutStatusEventsInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -2324,6 +2363,7 @@ export type MessageUpdateWithoutStatusEventsInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2372,6 +2412,7 @@ export type MessageUncheckedUpdateWithoutStatusEventsInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2410,6 +2451,7 @@ export type MessageCreateWithoutScheduledMessageInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -2458,6 +2500,7 @@ export type MessageUncheckedCreateWithoutScheduledMessageInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -2512,6 +2555,7 @@ export type MessageUpdateWithoutScheduledMessageInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2560,6 +2604,7 @@ export type MessageUncheckedUpdateWithoutScheduledMessageInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2602,6 +2647,7 @@ export type MessageCreateManyTenantInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2638,6 +2684,7 @@ export type MessageUpdateWithoutTenantInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   session?: Prisma.SessionUpdateOneRequiredWithoutMessagesNestedInput
@@ -2685,6 +2732,7 @@ export type MessageUncheckedUpdateWithoutTenantInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2728,6 +2776,7 @@ export type MessageUncheckedUpdateManyWithoutTenantInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2767,6 +2816,7 @@ export type MessageCreateManySentByInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2803,6 +2853,7 @@ export type MessageUpdateWithoutSentByInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2849,6 +2900,7 @@ export type MessageUncheckedUpdateWithoutSentByInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2891,6 +2943,7 @@ export type MessageUncheckedUpdateManyWithoutSentByInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2930,6 +2983,7 @@ export type MessageCreateManySessionInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2966,6 +3020,7 @@ export type MessageUpdateWithoutSessionInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -3012,6 +3067,7 @@ export type MessageUncheckedUpdateWithoutSessionInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -3054,6 +3110,7 @@ export type MessageUncheckedUpdateManyWithoutSessionInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -3093,6 +3150,7 @@ export type MessageCreateManyConversationInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -3129,6 +3187,7 @@ export type MessageUpdateWithoutConversationInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -3175,6 +3234,7 @@ export type MessageUncheckedUpdateWithoutConversationInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -3217,6 +3277,7 @@ export type MessageUncheckedUpdateManyWithoutConversationInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -3256,6 +3317,7 @@ export type MessageCreateManyReplyToInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Date | string | null
+  automatedBy?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -3292,6 +3354,7 @@ export type MessageUpdateWithoutReplyToInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -3338,6 +3401,7 @@ export type MessageUncheckedUpdateWithoutReplyToInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -3380,6 +3444,7 @@ export type MessageUncheckedUpdateManyWithoutReplyToInput = {
   mentions?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   interactive?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
   channelReadAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automatedBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -3461,6 +3526,7 @@ export type MessageSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   mentions?: boolean
   interactive?: boolean
   channelReadAt?: boolean
+  automatedBy?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -3511,6 +3577,7 @@ export type MessageSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   mentions?: boolean
   interactive?: boolean
   channelReadAt?: boolean
+  automatedBy?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -3557,6 +3624,7 @@ export type MessageSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   mentions?: boolean
   interactive?: boolean
   channelReadAt?: boolean
+  automatedBy?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -3603,11 +3671,12 @@ export type MessageSelectScalar = {
   mentions?: boolean
   interactive?: boolean
   channelReadAt?: boolean
+  automatedBy?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "sessionId" | "conversationId" | "direction" | "providerMessageId" | "status" | "failureReason" | "type" | "body" | "mediaStorageKey" | "mediaMimeType" | "mediaSizeBytes" | "mediaSha256" | "mediaFileName" | "mediaProviderRef" | "replyToMessageId" | "replyToProviderMessageId" | "reaction" | "editedAt" | "deletedAt" | "idempotencyKey" | "epoch" | "sentById" | "providerTimestamp" | "sentAt" | "deliveredAt" | "readAt" | "sendTraceparent" | "template" | "senderJid" | "senderPn" | "senderName" | "mentions" | "interactive" | "channelReadAt" | "createdAt" | "updatedAt", ExtArgs["result"]["message"]>
+export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "sessionId" | "conversationId" | "direction" | "providerMessageId" | "status" | "failureReason" | "type" | "body" | "mediaStorageKey" | "mediaMimeType" | "mediaSizeBytes" | "mediaSha256" | "mediaFileName" | "mediaProviderRef" | "replyToMessageId" | "replyToProviderMessageId" | "reaction" | "editedAt" | "deletedAt" | "idempotencyKey" | "epoch" | "sentById" | "providerTimestamp" | "sentAt" | "deliveredAt" | "readAt" | "sendTraceparent" | "template" | "senderJid" | "senderPn" | "senderName" | "mentions" | "interactive" | "channelReadAt" | "automatedBy" | "createdAt" | "updatedAt", ExtArgs["result"]["message"]>
 export type MessageInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   session?: boolean | Prisma.SessionDefaultArgs<ExtArgs>
@@ -3683,6 +3752,7 @@ export type $MessagePayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     mentions: runtime.JsonValue | null
     interactive: runtime.JsonValue | null
     channelReadAt: Date | null
+    automatedBy: string | null
     createdAt: Date
     updatedAt: Date
   }, ExtArgs["result"]["message"]>
@@ -4152,6 +4222,7 @@ export interface MessageFieldRefs {
   readonly mentions: Prisma.FieldRef<"Message", 'Json'>
   readonly interactive: Prisma.FieldRef<"Message", 'Json'>
   readonly channelReadAt: Prisma.FieldRef<"Message", 'DateTime'>
+  readonly automatedBy: Prisma.FieldRef<"Message", 'String'>
   readonly createdAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"Message", 'DateTime'>
 }
