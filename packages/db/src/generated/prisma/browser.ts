@@ -152,3 +152,13 @@ export type AwayReply = Prisma.AwayReplyModel
  * 
  */
 export type SessionCallSettings = Prisma.SessionCallSettingsModel
+/**
+ * Model SessionBotSettings
+ * 
+ */
+export type SessionBotSettings = Prisma.SessionBotSettingsModel
+/**
+ * Model BotDelivery
+ * 
+ */
+export type BotDelivery = Prisma.BotDeliveryModel

@@ -176,3 +176,13 @@ export type AwayReply = Prisma.AwayReplyModel
  * 
  */
 export type SessionCallSettings = Prisma.SessionCallSettingsModel
+/**
+ * Model SessionBotSettings
+ * 
+ */
+export type SessionBotSettings = Prisma.SessionBotSettingsModel
+/**
+ * Model BotDelivery
+ * 
+ */
+export type BotDelivery = Prisma.BotDeliveryModel

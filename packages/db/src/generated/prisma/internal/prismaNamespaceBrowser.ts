@@ -77,7 +77,9 @@ export const ModelName = {
   SsoIdentity: 'SsoIdentity',
   BusinessHours: 'BusinessHours',
   AwayReply: 'AwayReply',
-  SessionCallSettings: 'SessionCallSettings'
+  SessionCallSettings: 'SessionCallSettings',
+  SessionBotSettings: 'SessionBotSettings',
+  BotDelivery: 'BotDelivery'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -237,6 +239,8 @@ export const ConversationScalarFieldEnum = {
   lastMessageAt: 'lastMessageAt',
   unreadCount: 'unreadCount',
   resolvedAt: 'resolvedAt',
+  automationStoppedAt: 'automationStoppedAt',
+  automationStoppedReason: 'automationStoppedReason',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -275,6 +279,7 @@ export const MessageScalarFieldEnum = {
   readAt: 'readAt',
   sendTraceparent: 'sendTraceparent',
   template: 'template',
+  automated: 'automated',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -510,6 +515,41 @@ export const SessionCallSettingsScalarFieldEnum = {
 } as const
 
 export type SessionCallSettingsScalarFieldEnum = (typeof SessionCallSettingsScalarFieldEnum)[keyof typeof SessionCallSettingsScalarFieldEnum]
+
+
+export const SessionBotSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  sessionId: 'sessionId',
+  enabled: 'enabled',
+  url: 'url',
+  secretRef: 'secretRef',
+  secretCiphertext: 'secretCiphertext',
+  handoffKeyword: 'handoffKeyword',
+  restartKeyword: 'restartKeyword',
+  updatedAt: 'updatedAt'
+} as const
+
+export type SessionBotSettingsScalarFieldEnum = (typeof SessionBotSettingsScalarFieldEnum)[keyof typeof SessionBotSettingsScalarFieldEnum]
+
+
+export const BotDeliveryScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  sessionId: 'sessionId',
+  conversationId: 'conversationId',
+  messageId: 'messageId',
+  status: 'status',
+  attempts: 'attempts',
+  responseCode: 'responseCode',
+  latencyMs: 'latencyMs',
+  lastError: 'lastError',
+  replies: 'replies',
+  createdAt: 'createdAt',
+  deliveredAt: 'deliveredAt',
+  nextAttemptAt: 'nextAttemptAt'
+} as const
+
+export type BotDeliveryScalarFieldEnum = (typeof BotDeliveryScalarFieldEnum)[keyof typeof BotDeliveryScalarFieldEnum]
 
 
 export const SortOrder = {

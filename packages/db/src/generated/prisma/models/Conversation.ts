@@ -44,6 +44,8 @@ export type ConversationMinAggregateOutputType = {
   lastMessageAt: Date | null
   unreadCount: number | null
   resolvedAt: Date | null
+  automationStoppedAt: Date | null
+  automationStoppedReason: string | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -58,6 +60,8 @@ export type ConversationMaxAggregateOutputType = {
   lastMessageAt: Date | null
   unreadCount: number | null
   resolvedAt: Date | null
+  automationStoppedAt: Date | null
+  automationStoppedReason: string | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -72,6 +76,8 @@ export type ConversationCountAggregateOutputType = {
   lastMessageAt: number
   unreadCount: number
   resolvedAt: number
+  automationStoppedAt: number
+  automationStoppedReason: number
   createdAt: number
   updatedAt: number
   _all: number
@@ -96,6 +102,8 @@ export type ConversationMinAggregateInputType = {
   lastMessageAt?: true
   unreadCount?: true
   resolvedAt?: true
+  automationStoppedAt?: true
+  automationStoppedReason?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -110,6 +118,8 @@ export type ConversationMaxAggregateInputType = {
   lastMessageAt?: true
   unreadCount?: true
   resolvedAt?: true
+  automationStoppedAt?: true
+  automationStoppedReason?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -124,6 +134,8 @@ export type ConversationCountAggregateInputType = {
   lastMessageAt?: true
   unreadCount?: true
   resolvedAt?: true
+  automationStoppedAt?: true
+  automationStoppedReason?: true
   createdAt?: true
   updatedAt?: true
   _all?: true
@@ -225,6 +237,8 @@ export type ConversationGroupByOutputType = {
   lastMessageAt: Date
   unreadCount: number
   resolvedAt: Date | null
+  automationStoppedAt: Date | null
+  automationStoppedReason: string | null
   createdAt: Date
   updatedAt: Date
   _count: ConversationCountAggregateOutputType | null
@@ -262,6 +276,8 @@ export type ConversationWhereInput = {
   lastMessageAt?: Prisma.DateTimeFilter<"Conversation"> | Date | string
   unreadCount?: Prisma.IntFilter<"Conversation"> | number
   resolvedAt?: Prisma.DateTimeNullableFilter<"Conversation"> | Date | string | null
+  automationStoppedAt?: Prisma.DateTimeNullableFilter<"Conversation"> | Date | string | null
+  automationStoppedReason?: Prisma.StringNullableFilter<"Conversation"> | string | null
   createdAt?: Prisma.DateTimeFilter<"Conversation"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Conversation"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -282,6 +298,8 @@ export type ConversationOrderByWithRelationInput = {
   lastMessageAt?: Prisma.SortOrder
   unreadCount?: Prisma.SortOrder
   resolvedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  automationStoppedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  automationStoppedReason?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   tenant?: Prisma.TenantOrderByWithRelationInput
@@ -307,6 +325,8 @@ export type ConversationWhereUniqueInput = Prisma.AtLeast<{
   lastMessageAt?: Prisma.DateTimeFilter<"Conversation"> | Date | string
   unreadCount?: Prisma.IntFilter<"Conversation"> | number
   resolvedAt?: Prisma.DateTimeNullableFilter<"Conversation"> | Date | string | null
+  automationStoppedAt?: Prisma.DateTimeNullableFilter<"Conversation"> | Date | string | null
+  automationStoppedReason?: Prisma.StringNullableFilter<"Conversation"> | string | null
   createdAt?: Prisma.DateTimeFilter<"Conversation"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Conversation"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -327,6 +347,8 @@ export type ConversationOrderByWithAggregationInput = {
   lastMessageAt?: Prisma.SortOrder
   unreadCount?: Prisma.SortOrder
   resolvedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  automationStoppedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  automationStoppedReason?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.ConversationCountOrderByAggregateInput
@@ -349,6 +371,8 @@ export type ConversationScalarWhereWithAggregatesInput = {
   lastMessageAt?: Prisma.DateTimeWithAggregatesFilter<"Conversation"> | Date | string
   unreadCount?: Prisma.IntWithAggregatesFilter<"Conversation"> | number
   resolvedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Conversation"> | Date | string | null
+  automationStoppedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Conversation"> | Date | string | null
+  automationStoppedReason?: Prisma.StringNullableWithAggregatesFilter<"Conversation"> | string | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Conversation"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Conversation"> | Date | string
 }
@@ -359,6 +383,8 @@ export type ConversationCreateInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutConversationsInput
@@ -379,6 +405,8 @@ export type ConversationUncheckedCreateInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutConversationInput
@@ -391,6 +419,8 @@ export type ConversationUpdateInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutConversationsNestedInput
@@ -411,6 +441,8 @@ export type ConversationUncheckedUpdateInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   messages?: Prisma.MessageUncheckedUpdateManyWithoutConversationNestedInput
@@ -427,6 +459,8 @@ export type ConversationCreateManyInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -437,6 +471,8 @@ export type ConversationUpdateManyMutationInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -451,6 +487,8 @@ export type ConversationUncheckedUpdateManyInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -486,6 +524,8 @@ export type ConversationCountOrderByAggregateInput = {
   lastMessageAt?: Prisma.SortOrder
   unreadCount?: Prisma.SortOrder
   resolvedAt?: Prisma.SortOrder
+  automationStoppedAt?: Prisma.SortOrder
+  automationStoppedReason?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -504,6 +544,8 @@ export type ConversationMaxOrderByAggregateInput = {
   lastMessageAt?: Prisma.SortOrder
   unreadCount?: Prisma.SortOrder
   resolvedAt?: Prisma.SortOrder
+  automationStoppedAt?: Prisma.SortOrder
+  automationStoppedReason?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -518,6 +560,8 @@ export type ConversationMinOrderByAggregateInput = {
   lastMessageAt?: Prisma.SortOrder
   unreadCount?: Prisma.SortOrder
   resolvedAt?: Prisma.SortOrder
+  automationStoppedAt?: Prisma.SortOrder
+  automationStoppedReason?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -745,6 +789,8 @@ export type ConversationCreateWithoutTenantInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   session: Prisma.SessionCreateNestedOneWithoutConversationsInput
@@ -763,6 +809,8 @@ export type ConversationUncheckedCreateWithoutTenantInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutConversationInput
@@ -808,6 +856,8 @@ export type ConversationScalarWhereInput = {
   lastMessageAt?: Prisma.DateTimeFilter<"Conversation"> | Date | string
   unreadCount?: Prisma.IntFilter<"Conversation"> | number
   resolvedAt?: Prisma.DateTimeNullableFilter<"Conversation"> | Date | string | null
+  automationStoppedAt?: Prisma.DateTimeNullableFilter<"Conversation"> | Date | string | null
+  automationStoppedReason?: Prisma.StringNullableFilter<"Conversation"> | string | null
   createdAt?: Prisma.DateTimeFilter<"Conversation"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Conversation"> | Date | string
 }
@@ -818,6 +868,8 @@ export type ConversationCreateWithoutAssigneeInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutConversationsInput
@@ -835,6 +887,8 @@ export type ConversationUncheckedCreateWithoutAssigneeInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutConversationInput
@@ -873,6 +927,8 @@ export type ConversationCreateWithoutSessionInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutConversationsInput
@@ -890,6 +946,8 @@ export type ConversationUncheckedCreateWithoutSessionInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutConversationInput
@@ -928,6 +986,8 @@ export type ConversationCreateWithoutContactInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutConversationsInput
@@ -945,6 +1005,8 @@ export type ConversationUncheckedCreateWithoutContactInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutConversationInput
@@ -983,6 +1045,8 @@ export type ConversationCreateWithoutMessagesInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutConversationsInput
@@ -1002,6 +1066,8 @@ export type ConversationUncheckedCreateWithoutMessagesInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   scheduledMessages?: Prisma.ScheduledMessageUncheckedCreateNestedManyWithoutConversationInput
@@ -1029,6 +1095,8 @@ export type ConversationUpdateWithoutMessagesInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutConversationsNestedInput
@@ -1048,6 +1116,8 @@ export type ConversationUncheckedUpdateWithoutMessagesInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   scheduledMessages?: Prisma.ScheduledMessageUncheckedUpdateManyWithoutConversationNestedInput
@@ -1059,6 +1129,8 @@ export type ConversationCreateWithoutScheduledMessagesInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutConversationsInput
@@ -1078,6 +1150,8 @@ export type ConversationUncheckedCreateWithoutScheduledMessagesInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutConversationInput
@@ -1105,6 +1179,8 @@ export type ConversationUpdateWithoutScheduledMessagesInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutConversationsNestedInput
@@ -1124,6 +1200,8 @@ export type ConversationUncheckedUpdateWithoutScheduledMessagesInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   messages?: Prisma.MessageUncheckedUpdateManyWithoutConversationNestedInput
@@ -1138,6 +1216,8 @@ export type ConversationCreateManyTenantInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -1148,6 +1228,8 @@ export type ConversationUpdateWithoutTenantInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   session?: Prisma.SessionUpdateOneRequiredWithoutConversationsNestedInput
@@ -1166,6 +1248,8 @@ export type ConversationUncheckedUpdateWithoutTenantInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   messages?: Prisma.MessageUncheckedUpdateManyWithoutConversationNestedInput
@@ -1181,6 +1265,8 @@ export type ConversationUncheckedUpdateManyWithoutTenantInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -1193,6 +1279,8 @@ export type ConversationCreateManyAssigneeInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -1203,6 +1291,8 @@ export type ConversationUpdateWithoutAssigneeInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutConversationsNestedInput
@@ -1220,6 +1310,8 @@ export type ConversationUncheckedUpdateWithoutAssigneeInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   messages?: Prisma.MessageUncheckedUpdateManyWithoutConversationNestedInput
@@ -1234,6 +1326,8 @@ export type ConversationUncheckedUpdateManyWithoutAssigneeInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -1246,6 +1340,8 @@ export type ConversationCreateManySessionInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -1256,6 +1352,8 @@ export type ConversationUpdateWithoutSessionInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutConversationsNestedInput
@@ -1273,6 +1371,8 @@ export type ConversationUncheckedUpdateWithoutSessionInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   messages?: Prisma.MessageUncheckedUpdateManyWithoutConversationNestedInput
@@ -1287,6 +1387,8 @@ export type ConversationUncheckedUpdateManyWithoutSessionInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -1299,6 +1401,8 @@ export type ConversationCreateManyContactInput = {
   lastMessageAt?: Date | string
   unreadCount?: number
   resolvedAt?: Date | string | null
+  automationStoppedAt?: Date | string | null
+  automationStoppedReason?: string | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -1309,6 +1413,8 @@ export type ConversationUpdateWithoutContactInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutConversationsNestedInput
@@ -1326,6 +1432,8 @@ export type ConversationUncheckedUpdateWithoutContactInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   messages?: Prisma.MessageUncheckedUpdateManyWithoutConversationNestedInput
@@ -1340,6 +1448,8 @@ export type ConversationUncheckedUpdateManyWithoutContactInput = {
   lastMessageAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   unreadCount?: Prisma.IntFieldUpdateOperationsInput | number
   resolvedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  automationStoppedReason?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -1394,6 +1504,8 @@ export type ConversationSelect<ExtArgs extends runtime.Types.Extensions.Internal
   lastMessageAt?: boolean
   unreadCount?: boolean
   resolvedAt?: boolean
+  automationStoppedAt?: boolean
+  automationStoppedReason?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -1415,6 +1527,8 @@ export type ConversationSelectCreateManyAndReturn<ExtArgs extends runtime.Types.
   lastMessageAt?: boolean
   unreadCount?: boolean
   resolvedAt?: boolean
+  automationStoppedAt?: boolean
+  automationStoppedReason?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -1433,6 +1547,8 @@ export type ConversationSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.
   lastMessageAt?: boolean
   unreadCount?: boolean
   resolvedAt?: boolean
+  automationStoppedAt?: boolean
+  automationStoppedReason?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -1451,11 +1567,13 @@ export type ConversationSelectScalar = {
   lastMessageAt?: boolean
   unreadCount?: boolean
   resolvedAt?: boolean
+  automationStoppedAt?: boolean
+  automationStoppedReason?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type ConversationOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "sessionId" | "contactId" | "status" | "assigneeId" | "lastMessageAt" | "unreadCount" | "resolvedAt" | "createdAt" | "updatedAt", ExtArgs["result"]["conversation"]>
+export type ConversationOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "sessionId" | "contactId" | "status" | "assigneeId" | "lastMessageAt" | "unreadCount" | "resolvedAt" | "automationStoppedAt" | "automationStoppedReason" | "createdAt" | "updatedAt", ExtArgs["result"]["conversation"]>
 export type ConversationInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   session?: boolean | Prisma.SessionDefaultArgs<ExtArgs>
@@ -1498,6 +1616,8 @@ export type $ConversationPayload<ExtArgs extends runtime.Types.Extensions.Intern
     lastMessageAt: Date
     unreadCount: number
     resolvedAt: Date | null
+    automationStoppedAt: Date | null
+    automationStoppedReason: string | null
     createdAt: Date
     updatedAt: Date
   }, ExtArgs["result"]["conversation"]>
@@ -1938,6 +2058,8 @@ export interface ConversationFieldRefs {
   readonly lastMessageAt: Prisma.FieldRef<"Conversation", 'DateTime'>
   readonly unreadCount: Prisma.FieldRef<"Conversation", 'Int'>
   readonly resolvedAt: Prisma.FieldRef<"Conversation", 'DateTime'>
+  readonly automationStoppedAt: Prisma.FieldRef<"Conversation", 'DateTime'>
+  readonly automationStoppedReason: Prisma.FieldRef<"Conversation", 'String'>
   readonly createdAt: Prisma.FieldRef<"Conversation", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"Conversation", 'DateTime'>
 }

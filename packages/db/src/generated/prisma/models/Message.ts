@@ -65,6 +65,7 @@ export type MessageMinAggregateOutputType = {
   deliveredAt: Date | null
   readAt: Date | null
   sendTraceparent: string | null
+  automated: boolean | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -98,6 +99,7 @@ export type MessageMaxAggregateOutputType = {
   deliveredAt: Date | null
   readAt: Date | null
   sendTraceparent: string | null
+  automated: boolean | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -133,6 +135,7 @@ export type MessageCountAggregateOutputType = {
   readAt: number
   sendTraceparent: number
   template: number
+  automated: number
   createdAt: number
   updatedAt: number
   _all: number
@@ -178,6 +181,7 @@ export type MessageMinAggregateInputType = {
   deliveredAt?: true
   readAt?: true
   sendTraceparent?: true
+  automated?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -211,6 +215,7 @@ export type MessageMaxAggregateInputType = {
   deliveredAt?: true
   readAt?: true
   sendTraceparent?: true
+  automated?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -246,6 +251,7 @@ export type MessageCountAggregateInputType = {
   readAt?: true
   sendTraceparent?: true
   template?: true
+  automated?: true
   createdAt?: true
   updatedAt?: true
   _all?: true
@@ -368,6 +374,7 @@ export type MessageGroupByOutputType = {
   readAt: Date | null
   sendTraceparent: string | null
   template: runtime.JsonValue | null
+  automated: boolean
   createdAt: Date
   updatedAt: Date
   _count: MessageCountAggregateOutputType | null
@@ -426,6 +433,7 @@ export type MessageWhereInput = {
   readAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   sendTraceparent?: Prisma.StringNullableFilter<"Message"> | string | null
   template?: Prisma.JsonNullableFilter<"Message">
+  automated?: Prisma.BoolFilter<"Message"> | boolean
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -469,6 +477,7 @@ export type MessageOrderByWithRelationInput = {
   readAt?: Prisma.SortOrderInput | Prisma.SortOrder
   sendTraceparent?: Prisma.SortOrderInput | Prisma.SortOrder
   template?: Prisma.SortOrderInput | Prisma.SortOrder
+  automated?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   tenant?: Prisma.TenantOrderByWithRelationInput
@@ -518,6 +527,7 @@ export type MessageWhereUniqueInput = Prisma.AtLeast<{
   readAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   sendTraceparent?: Prisma.StringNullableFilter<"Message"> | string | null
   template?: Prisma.JsonNullableFilter<"Message">
+  automated?: Prisma.BoolFilter<"Message"> | boolean
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -561,6 +571,7 @@ export type MessageOrderByWithAggregationInput = {
   readAt?: Prisma.SortOrderInput | Prisma.SortOrder
   sendTraceparent?: Prisma.SortOrderInput | Prisma.SortOrder
   template?: Prisma.SortOrderInput | Prisma.SortOrder
+  automated?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.MessageCountOrderByAggregateInput
@@ -604,6 +615,7 @@ export type MessageScalarWhereWithAggregatesInput = {
   readAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Message"> | Date | string | null
   sendTraceparent?: Prisma.StringNullableWithAggregatesFilter<"Message"> | string | null
   template?: Prisma.JsonNullableWithAggregatesFilter<"Message">
+  automated?: Prisma.BoolWithAggregatesFilter<"Message"> | boolean
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Message"> | Date | string
 }
@@ -634,6 +646,7 @@ export type MessageCreateInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -677,6 +690,7 @@ export type MessageUncheckedCreateInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -710,6 +724,7 @@ export type MessageUpdateInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -753,6 +768,7 @@ export type MessageUncheckedUpdateInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -791,6 +807,7 @@ export type MessageCreateManyInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -821,6 +838,7 @@ export type MessageUpdateManyMutationInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -856,6 +874,7 @@ export type MessageUncheckedUpdateManyInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -921,6 +940,7 @@ export type MessageCountOrderByAggregateInput = {
   readAt?: Prisma.SortOrder
   sendTraceparent?: Prisma.SortOrder
   template?: Prisma.SortOrder
+  automated?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -959,6 +979,7 @@ export type MessageMaxOrderByAggregateInput = {
   deliveredAt?: Prisma.SortOrder
   readAt?: Prisma.SortOrder
   sendTraceparent?: Prisma.SortOrder
+  automated?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -992,6 +1013,7 @@ export type MessageMinOrderByAggregateInput = {
   deliveredAt?: Prisma.SortOrder
   readAt?: Prisma.SortOrder
   sendTraceparent?: Prisma.SortOrder
+  automated?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -1308,6 +1330,7 @@ export type MessageCreateWithoutTenantInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   session: Prisma.SessionCreateNestedOneWithoutMessagesInput
@@ -1349,6 +1372,7 @@ export type MessageUncheckedCreateWithoutTenantInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1416,6 +1440,7 @@ export type MessageScalarWhereInput = {
   readAt?: Prisma.DateTimeNullableFilter<"Message"> | Date | string | null
   sendTraceparent?: Prisma.StringNullableFilter<"Message"> | string | null
   template?: Prisma.JsonNullableFilter<"Message">
+  automated?: Prisma.BoolFilter<"Message"> | boolean
   createdAt?: Prisma.DateTimeFilter<"Message"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Message"> | Date | string
 }
@@ -1446,6 +1471,7 @@ export type MessageCreateWithoutSentByInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1486,6 +1512,7 @@ export type MessageUncheckedCreateWithoutSentByInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1545,6 +1572,7 @@ export type MessageCreateWithoutSessionInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1585,6 +1613,7 @@ export type MessageUncheckedCreateWithoutSessionInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1644,6 +1673,7 @@ export type MessageCreateWithoutConversationInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1684,6 +1714,7 @@ export type MessageUncheckedCreateWithoutConversationInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1743,6 +1774,7 @@ export type MessageCreateWithoutRepliesInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1785,6 +1817,7 @@ export type MessageUncheckedCreateWithoutRepliesInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   statusEvents?: Prisma.MessageStatusEventUncheckedCreateNestedManyWithoutMessageInput
@@ -1822,6 +1855,7 @@ export type MessageCreateWithoutReplyToInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -1862,6 +1896,7 @@ export type MessageUncheckedCreateWithoutReplyToInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -1916,6 +1951,7 @@ export type MessageUpdateWithoutRepliesInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -1958,6 +1994,7 @@ export type MessageUncheckedUpdateWithoutRepliesInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   statusEvents?: Prisma.MessageStatusEventUncheckedUpdateManyWithoutMessageNestedInput
@@ -2006,6 +2043,7 @@ export type MessageCreateWithoutStatusEventsInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -2048,6 +2086,7 @@ export type MessageUncheckedCreateWithoutStatusEventsInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -2096,6 +2135,7 @@ export type MessageUpdateWithoutStatusEventsInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2138,6 +2178,7 @@ export type MessageUncheckedUpdateWithoutStatusEventsInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2170,6 +2211,7 @@ export type MessageCreateWithoutScheduledMessageInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutMessagesInput
@@ -2212,6 +2254,7 @@ export type MessageUncheckedCreateWithoutScheduledMessageInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
   replies?: Prisma.MessageUncheckedCreateNestedManyWithoutReplyToInput
@@ -2260,6 +2303,7 @@ export type MessageUpdateWithoutScheduledMessageInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2302,6 +2346,7 @@ export type MessageUncheckedUpdateWithoutScheduledMessageInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2338,6 +2383,7 @@ export type MessageCreateManyTenantInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2368,6 +2414,7 @@ export type MessageUpdateWithoutTenantInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   session?: Prisma.SessionUpdateOneRequiredWithoutMessagesNestedInput
@@ -2409,6 +2456,7 @@ export type MessageUncheckedUpdateWithoutTenantInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2446,6 +2494,7 @@ export type MessageUncheckedUpdateManyWithoutTenantInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2479,6 +2528,7 @@ export type MessageCreateManySentByInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2509,6 +2559,7 @@ export type MessageUpdateWithoutSentByInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2549,6 +2600,7 @@ export type MessageUncheckedUpdateWithoutSentByInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2585,6 +2637,7 @@ export type MessageUncheckedUpdateManyWithoutSentByInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2618,6 +2671,7 @@ export type MessageCreateManySessionInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2648,6 +2702,7 @@ export type MessageUpdateWithoutSessionInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2688,6 +2743,7 @@ export type MessageUncheckedUpdateWithoutSessionInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2724,6 +2780,7 @@ export type MessageUncheckedUpdateManyWithoutSessionInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2757,6 +2814,7 @@ export type MessageCreateManyConversationInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2787,6 +2845,7 @@ export type MessageUpdateWithoutConversationInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2827,6 +2886,7 @@ export type MessageUncheckedUpdateWithoutConversationInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -2863,6 +2923,7 @@ export type MessageUncheckedUpdateManyWithoutConversationInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -2896,6 +2957,7 @@ export type MessageCreateManyReplyToInput = {
   readAt?: Date | string | null
   sendTraceparent?: string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: boolean
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -2926,6 +2988,7 @@ export type MessageUpdateWithoutReplyToInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutMessagesNestedInput
@@ -2966,6 +3029,7 @@ export type MessageUncheckedUpdateWithoutReplyToInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   replies?: Prisma.MessageUncheckedUpdateManyWithoutReplyToNestedInput
@@ -3002,6 +3066,7 @@ export type MessageUncheckedUpdateManyWithoutReplyToInput = {
   readAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   sendTraceparent?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   template?: Prisma.NullableJsonNullValueInput | runtime.InputJsonValue
+  automated?: Prisma.BoolFieldUpdateOperationsInput | boolean
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -3077,6 +3142,7 @@ export type MessageSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   readAt?: boolean
   sendTraceparent?: boolean
   template?: boolean
+  automated?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -3121,6 +3187,7 @@ export type MessageSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   readAt?: boolean
   sendTraceparent?: boolean
   template?: boolean
+  automated?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -3161,6 +3228,7 @@ export type MessageSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   readAt?: boolean
   sendTraceparent?: boolean
   template?: boolean
+  automated?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -3201,11 +3269,12 @@ export type MessageSelectScalar = {
   readAt?: boolean
   sendTraceparent?: boolean
   template?: boolean
+  automated?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "sessionId" | "conversationId" | "direction" | "providerMessageId" | "status" | "failureReason" | "type" | "body" | "mediaStorageKey" | "mediaMimeType" | "mediaSizeBytes" | "mediaSha256" | "mediaFileName" | "mediaProviderRef" | "replyToMessageId" | "replyToProviderMessageId" | "reaction" | "editedAt" | "deletedAt" | "idempotencyKey" | "epoch" | "sentById" | "providerTimestamp" | "sentAt" | "deliveredAt" | "readAt" | "sendTraceparent" | "template" | "createdAt" | "updatedAt", ExtArgs["result"]["message"]>
+export type MessageOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "sessionId" | "conversationId" | "direction" | "providerMessageId" | "status" | "failureReason" | "type" | "body" | "mediaStorageKey" | "mediaMimeType" | "mediaSizeBytes" | "mediaSha256" | "mediaFileName" | "mediaProviderRef" | "replyToMessageId" | "replyToProviderMessageId" | "reaction" | "editedAt" | "deletedAt" | "idempotencyKey" | "epoch" | "sentById" | "providerTimestamp" | "sentAt" | "deliveredAt" | "readAt" | "sendTraceparent" | "template" | "automated" | "createdAt" | "updatedAt", ExtArgs["result"]["message"]>
 export type MessageInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   session?: boolean | Prisma.SessionDefaultArgs<ExtArgs>
@@ -3275,6 +3344,7 @@ export type $MessagePayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     readAt: Date | null
     sendTraceparent: string | null
     template: runtime.JsonValue | null
+    automated: boolean
     createdAt: Date
     updatedAt: Date
   }, ExtArgs["result"]["message"]>
@@ -3738,6 +3808,7 @@ export interface MessageFieldRefs {
   readonly readAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly sendTraceparent: Prisma.FieldRef<"Message", 'String'>
   readonly template: Prisma.FieldRef<"Message", 'Json'>
+  readonly automated: Prisma.FieldRef<"Message", 'Boolean'>
   readonly createdAt: Prisma.FieldRef<"Message", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"Message", 'DateTime'>
 }
