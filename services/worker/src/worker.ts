@@ -19,6 +19,7 @@ import {
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AwayReplier } from './away-replies.ts';
+import { SessionBots } from './bot.ts';
 import { CallHandler } from './calls.ts';
 import { channelOpener, cloudApiSessionIds } from './channels.ts';
 import { type WorkerConfig, workerPoolSettings } from './config.ts';
@@ -259,6 +260,26 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
   });
   awayReplies.start();
+  // Session bots (bot.ts): the same stream, read on a connection of its own.
+  const botStream = createRedis({
+    ...redisConnectionFromSettings(config),
+    role: 'worker',
+    connectionName: `${config.OTEL_SERVICE_NAME}:${config.POD_NAME}:bots`,
+  }) as Redis;
+  botStream.on('error', (error: Error) => logger.warn({ err: error }, 'redis bots connection error'));
+  const bots = new SessionBots({
+    db,
+    connection: workerConnection,
+    streamConnection: botStream,
+    tenantId,
+    keyPrefix,
+    secrets: deps.secrets,
+    ...(sealingKeys ? { sealingKeys } : {}),
+    allowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
+    relay: outbox,
+    onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
+  });
+  await bots.start();
   started = true;
   if (sealingKeys) {
     // After a key rotation: what older keys sealed is re-sealed with the current key, in the
@@ -299,6 +320,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
         started = false;
         await runtime.stop();
         await awayReplies.close();
+        await bots.close();
         await calls.close();
         await pipelines.stop();
         await outbox.close();

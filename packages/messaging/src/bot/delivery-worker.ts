@@ -146,16 +146,15 @@ export class BotDeliveryWorker {
     const loaded = await withTenant(db, tenantId, async (tx) => {
       const delivery = await tx.botDelivery.findUnique({ where: { id: deliveryId } });
       if (!delivery) return undefined;
-      const [settings, conversation, message] = await Promise.all([
-        tx.sessionBotSettings.findUnique({
-          where: { tenantId_sessionId: { tenantId, sessionId: delivery.sessionId } },
-        }),
-        tx.conversation.findUnique({
-          where: { id: delivery.conversationId },
-          include: { contact: { include: { identities: { where: { kind: 'pn' }, take: 1 } } } },
-        }),
-        tx.message.findUnique({ where: { id: delivery.messageId } }),
-      ]);
+      // One statement at a time: a transaction's queries share its connection.
+      const settings = await tx.sessionBotSettings.findUnique({
+        where: { tenantId_sessionId: { tenantId, sessionId: delivery.sessionId } },
+      });
+      const conversation = await tx.conversation.findUnique({
+        where: { id: delivery.conversationId },
+        include: { contact: { include: { identities: { where: { kind: 'pn' }, take: 1 } } } },
+      });
+      const message = await tx.message.findUnique({ where: { id: delivery.messageId } });
       return { delivery, settings, conversation, message };
     });
     if (!loaded) throw new UnrecoverableError(`bot delivery ${deliveryId} does not exist`);
