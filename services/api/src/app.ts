@@ -37,6 +37,7 @@ import { apiKeyRoutes } from './routes/api-keys.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { authSessionRoutes } from './routes/auth-sessions.ts';
+import { botConversationRoutes, botSettingsRoutes } from './routes/bot.ts';
 import { businessHoursRoutes } from './routes/business-hours.ts';
 import { callSettingsRoutes } from './routes/call-settings.ts';
 import { type CloudApiWebhookOptions, cloudApiWebhookRoutes } from './routes/cloud-api-webhook.ts';
@@ -357,6 +358,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(realtimeRoutes, { prefix: '/v1/realtime' });
   await app.register(businessHoursRoutes, { prefix: '/v1/settings/business-hours' });
   await app.register(callSettingsRoutes, { prefix: '/v1/sessions' });
+  await app.register(botSettingsRoutes, {
+    prefix: '/v1/sessions',
+    ...(options.sealingKeys ? { sealingKeys: options.sealingKeys } : {}),
+  });
+  await app.register(botConversationRoutes, { prefix: '/v1/conversations' });
   await app.register(webhookRoutes, {
     prefix: '/v1/webhooks',
     ...(options.sealingKeys ? { sealingKeys: options.sealingKeys } : {}),

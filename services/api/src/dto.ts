@@ -27,6 +27,8 @@ export const messageSchema = z.strictObject({
   failureReason: z.string().nullable(),
   type: z.string(),
   body: z.string().nullable(),
+  /** Sent by automation (a session bot's or an assistant's reply), not by a person. */
+  automated: z.boolean(),
   replyToMessageId: z.uuid().nullable(),
   /** For type `template`: what was sent, in Meta's shape. */
   template: z
@@ -60,6 +62,7 @@ export function messageDto(m: Message): MessageDto {
     failureReason: m.failureReason,
     type: m.type,
     body: m.body,
+    automated: m.automated,
     replyToMessageId: m.replyToMessageId,
     template:
       template && typeof template.name === 'string' && typeof template.language === 'string'
@@ -282,6 +285,8 @@ export const conversationMessageSchema = z.strictObject({
   replyToProviderMessageId: z.string().nullable(),
   /** The member who sent an outbound message from the inbox. */
   sentById: z.uuid().nullable(),
+  /** Sent by automation (a session bot's or an assistant's reply), not by a person. */
+  automated: z.boolean(),
   editedAt: isoOrNull,
   deletedAt: isoOrNull,
   sentAt: isoOrNull,
@@ -350,6 +355,7 @@ export function conversationMessageDto(m: Message) {
     replyToMessageId: m.replyToMessageId,
     replyToProviderMessageId: m.replyToProviderMessageId,
     sentById: m.sentById,
+    automated: m.automated,
     editedAt: iso(m.editedAt),
     deletedAt: iso(m.deletedAt),
     sentAt: iso(m.sentAt),
