@@ -229,6 +229,13 @@ describe('tenant isolation', () => {
       'PATCH /v1/webhooks/:id': { url: 'https://attacker.example/' },
       'POST /v1/sessions/:id/pairing-code': { phoneNumber: '4915112345678' },
       'PUT /v1/sessions/:id/calls': { rejectCalls: true, replyText: null },
+      'PUT /v1/sessions/:id/bot': {
+        enabled: true,
+        url: 'https://attacker.example/',
+        handoffKeyword: null,
+        restartKeyword: null,
+      },
+      'POST /v1/conversations/:id/bot/replies': { replies: [{ type: 'text', text: 'hijacked' }] },
     };
     const secrets = [
       b.sessionId,

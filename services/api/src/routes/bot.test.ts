@@ -230,5 +230,13 @@ describe('bot replies and hand-off', () => {
       payload: { replies: [{ type: 'text', text: '' }] },
     });
     expect(bad.statusCode).toBe(400);
+    const keyless = await app.inject({
+      method: 'POST',
+      url: `/v1/conversations/${conversationId}/bot/replies`,
+      headers: apiKey,
+      payload: replies,
+    });
+    expect(keyless.statusCode).toBe(400);
+    expect(keyless.json().error.issues[0].path).toBe('headers.idempotency-key');
   });
 });

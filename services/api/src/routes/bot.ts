@@ -124,7 +124,8 @@ export const botConversationRoutes: FastifyPluginAsyncZod = async (app) => {
         summary: 'Send replies of the bot into a conversation (idempotent with Idempotency-Key)',
         tags: ['bot'],
         params: idParams,
-        headers: idempotencyHeaders,
+        // Required (400 without it), checked once the conversation is found.
+        headers: z.object({ 'idempotency-key': idempotencyHeaders.shape['idempotency-key'].optional() }),
         body: z.strictObject({
           replies: z.array(botReplySchema).min(1).max(BOT_MAX_REPLIES),
         }),

@@ -223,13 +223,18 @@ export async function sendBotReplies(
   ctx: ApiContext,
   request: FastifyRequest,
   conversationId: string,
-  idempotencyKey: string,
+  idempotencyKey: string | undefined,
   replies: readonly BotReply[],
 ): Promise<{ messageIds: string[] }> {
   const p = request.principal;
   const stored = await tenantTx(ctx, request, async (tx) => {
     const conversation = await tx.conversation.findUnique({ where: { id: conversationId } });
     if (!conversation) throw notFound('conversation');
+    // Checked after the conversation: another tenant's id is a 404 whatever the headers.
+    if (!idempotencyKey)
+      throw new ApiError('validation_failed', 'the Idempotency-Key header is required', {
+        issues: [{ path: 'headers.idempotency-key', message: 'required' }],
+      });
     const keyPrefix = `bot-api:${conversationId}:${idempotencyKey}`;
     // A repeated call answers what the first one stored, whatever happened to the conversation since.
     const replay = await tx.message.findFirst({
