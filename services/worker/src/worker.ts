@@ -1,6 +1,7 @@
 import { AuthStateSealer, type SocketFactory } from '@switchboard/channels';
 import { createDb, type Db, ensureTenant, verifyRuntimeRole, withTenant } from '@switchboard/db';
 import {
+  BOT_DELIVERIES_QUEUE,
   OutboxRelay,
   QUEUE_NAMES,
   queuePrefix,
@@ -362,6 +363,7 @@ function registerBacklogMetrics(metrics: MetricsRegistry, sources: BacklogSource
   const tracked = (): Array<[label: string, name: string]> => [
     ['cloud-api-inbound', QUEUE_NAMES.cloudApiInbound],
     ['webhook-deliveries', QUEUE_NAMES.webhookDeliveries],
+    ['bot-deliveries', BOT_DELIVERIES_QUEUE],
     ['media-downloads', QUEUE_NAMES.mediaDownloads],
     ...sources.sessions().map((sessionId): [string, string] => ['outbound', QUEUE_NAMES.outbound(sessionId)]),
   ];
