@@ -240,3 +240,61 @@ describe('bot replies and hand-off', () => {
     expect(keyless.json().error.issues[0].path).toBe('headers.idempotency-key');
   });
 });
+
+describe('bot deliveries', () => {
+  it("lists a session's deliveries with their attempts, newest first, to admins", async () => {
+    const admin = await tokenFor('a', 'admin');
+    const rows = await withTenant(db, seeded.a.tenantId, async (tx) => {
+      const older = await tx.botDelivery.create({
+        data: {
+          tenantId: seeded.a.tenantId,
+          sessionId: seeded.a.sessionId,
+          conversationId: seeded.a.conversationId,
+          messageId: seeded.a.messageId,
+          status: 'failed',
+          attempts: 15,
+          responseCode: 503,
+          lastError: 'HTTP 503',
+          createdAt: new Date(Date.now() - 60_000),
+        },
+      });
+      const newer = await tx.botDelivery.create({
+        data: {
+          tenantId: seeded.a.tenantId,
+          sessionId: seeded.a.sessionId,
+          conversationId: seeded.a.conversationId,
+          messageId: seeded.a.scheduledId,
+          status: 'succeeded',
+          attempts: 1,
+          responseCode: 200,
+          replies: 2,
+          deliveredAt: new Date(),
+        },
+      });
+      return [newer, older];
+    });
+    const url = `/v1/sessions/${seeded.a.sessionId}/bot/deliveries?limit=1`;
+    const first = await app.inject({ method: 'GET', url, headers: bearer(admin) });
+    expect(first.statusCode, first.body).toBe(200);
+    expect(first.json().items).toEqual([
+      expect.objectContaining({ id: rows[0]!.id, status: 'succeeded', attempts: 1, replies: 2 }),
+    ]);
+    const second = await app.inject({
+      method: 'GET',
+      url: `${url}&cursor=${encodeURIComponent(first.json().nextCursor)}`,
+      headers: bearer(admin),
+    });
+    expect(second.json().items).toEqual([
+      expect.objectContaining({ id: rows[1]!.id, status: 'failed', attempts: 15, lastError: 'HTTP 503' }),
+    ]);
+    expect(
+      (await app.inject({ method: 'GET', url, headers: bearer(await tokenFor('a', 'agent')) })).statusCode,
+    ).toBe(403);
+    const other = await app.inject({
+      method: 'GET',
+      url: `/v1/sessions/${seeded.b.sessionId}/bot/deliveries`,
+      headers: bearer(admin),
+    });
+    expect(other.statusCode).toBe(404);
+  });
+});

@@ -2,10 +2,20 @@ import { BOT_MAX_REPLIES, botReplySchema } from '@switchboard/messaging/producer
 import type { SealingKeyring } from '@switchboard/secrets';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { errorBody, idempotencyHeaders, idParams } from '../schemas.ts';
+import {
+  errorBody,
+  idempotencyHeaders,
+  idParams,
+  iso,
+  isoOrNull,
+  page,
+  pageQuery,
+  toPage,
+} from '../schemas.ts';
 import {
   getBotSettings,
   handOffConversation,
+  listBotDeliveries,
   putBotSettings,
   resumeConversationBot,
   sendBotReplies,
@@ -73,6 +83,23 @@ const automationState = z.strictObject({
   automationStoppedReason: z.string().nullable().describe('keyword, bot, api or agent.'),
 });
 
+const deliverySchema = z.strictObject({
+  id: z.uuid(),
+  conversationId: z.uuid(),
+  messageId: z.uuid().describe('The customer message delivered.'),
+  status: z
+    .enum(['pending', 'succeeded', 'failed', 'skipped'])
+    .describe('skipped: the team took the conversation before an attempt.'),
+  attempts: z.number().int(),
+  responseCode: z.number().int().nullable(),
+  latencyMs: z.number().int().nullable(),
+  lastError: z.string().nullable(),
+  replies: z.number().int().describe('How many replies the answer carried.'),
+  createdAt: z.iso.datetime(),
+  deliveredAt: isoOrNull,
+  nextAttemptAt: isoOrNull,
+});
+
 /** Options of {@link botSettingsRoutes}. */
 export interface BotRoutesOptions {
   /** SEALING_KEYS: generated bot secrets are sealed with it; without it only secret references work. */
@@ -109,6 +136,39 @@ export const botSettingsRoutes: FastifyPluginAsyncZod<BotRoutesOptions> = async 
     },
     async (request) =>
       await putBotSettings(ctx, request, options.sealingKeys, request.params.id, request.body),
+  );
+  app.get(
+    '/:id/bot/deliveries',
+    {
+      config: { access: { role: 'admin', scope: 'manage' } },
+      schema: {
+        summary: "A session's bot deliveries and their attempts, newest first",
+        tags: ['bot'],
+        params: idParams,
+        querystring: pageQuery,
+        response: { 200: page(deliverySchema), 400: errorBody, 404: errorBody },
+      },
+    },
+    async (request) =>
+      toPage(
+        await listBotDeliveries(ctx, request, request.params.id, request.query),
+        request.query.limit,
+        (row) => row.createdAt,
+        (row) => ({
+          id: row.id,
+          conversationId: row.conversationId,
+          messageId: row.messageId,
+          status: row.status as 'pending' | 'succeeded' | 'failed' | 'skipped',
+          attempts: row.attempts,
+          responseCode: row.responseCode,
+          latencyMs: row.latencyMs,
+          lastError: row.lastError,
+          replies: row.replies,
+          createdAt: row.createdAt.toISOString(),
+          deliveredAt: iso(row.deliveredAt),
+          nextAttemptAt: iso(row.nextAttemptAt),
+        }),
+      ),
   );
 };
 

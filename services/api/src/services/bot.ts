@@ -20,6 +20,7 @@ import type { FastifyRequest } from 'fastify';
 import { audit } from '../audit.ts';
 import { type ApiContext, tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
+import { afterCursor, decodeCursor } from '../schemas.ts';
 
 /** A session's bot settings as the API shows them (the secret itself never). */
 export interface BotSettings {
@@ -270,4 +271,22 @@ export async function sendBotReplies(
     }),
   );
   return { messageIds: stored.messageIds };
+}
+
+/** A page of session `sessionId`'s bot deliveries (their attempts), newest first. */
+export async function listBotDeliveries(
+  ctx: ApiContext,
+  request: FastifyRequest,
+  sessionId: string,
+  query: { cursor?: string | undefined; limit: number },
+) {
+  const cursor = decodeCursor(query.cursor);
+  return await tenantTx(ctx, request, async (tx) => {
+    if (!(await tx.session.findUnique({ where: { id: sessionId } }))) throw notFound('session');
+    return await tx.botDelivery.findMany({
+      where: { sessionId, ...afterCursor(cursor, 'createdAt') },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: query.limit + 1,
+    });
+  });
 }
