@@ -131,7 +131,7 @@ export const botSettingsRoutes: FastifyPluginAsyncZod<BotRoutesOptions> = async 
         tags: ['bot'],
         params: idParams,
         body: settingsBody,
-        response: { 200: settingsSchema, 400: errorBody, 404: errorBody, 409: errorBody },
+        response: { 200: settingsSchema, 400: errorBody, 404: errorBody, 409: errorBody, 422: errorBody },
       },
     },
     async (request) =>

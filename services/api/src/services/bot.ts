@@ -21,6 +21,7 @@ import { audit } from '../audit.ts';
 import { type ApiContext, tenantTx } from '../context.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { afterCursor, decodeCursor } from '../schemas.ts';
+import { SEND_RETRY_AFTER_SECONDS } from '../sending.ts';
 
 /** A session's bot settings as the API shows them (the secret itself never). */
 export interface BotSettings {
@@ -259,17 +260,30 @@ export async function sendBotReplies(
     return { sessionId: conversation.sessionId, messageIds: result.messageIds };
   });
   const queue = ctx.queues.get(p.slug, QUEUE_NAMES.outbound(stored.sessionId));
-  await queue.addBulk(
-    stored.messageIds.map((messageId) => {
-      const job: OutboundJob = outboundJobSchema.parse({
-        kind: 'send',
-        tenantId: p.tenantId,
-        messageId,
-        requestId: request.id,
-      });
-      return { name: 'send', data: job, opts: outboundJobOptions(job) };
-    }),
-  );
+  try {
+    await queue.addBulk(
+      stored.messageIds.map((messageId) => {
+        const job: OutboundJob = outboundJobSchema.parse({
+          kind: 'send',
+          tenantId: p.tenantId,
+          messageId,
+          requestId: request.id,
+        });
+        return { name: 'send', data: job, opts: outboundJobOptions(job) };
+      }),
+    );
+  } catch (error) {
+    // Stored but not queued (Redis unavailable): the same call again answers the stored replies
+    // and adds the same jobIds, as a send does (sending.ts).
+    request.log.warn({ err: error }, 'bot replies stored but not queued; answering 503');
+    throw new ApiError(
+      'unavailable',
+      'the replies are stored but could not be queued yet; retry with the same Idempotency-Key',
+      {
+        retryAfterSeconds: SEND_RETRY_AFTER_SECONDS,
+      },
+    );
+  }
   return { messageIds: stored.messageIds };
 }
 
