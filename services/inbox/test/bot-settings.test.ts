@@ -68,7 +68,7 @@ describe('bot settings', () => {
     const form = card.getByRole('form', { name: 'Bot of flows-1' });
     const enabled = form.getByLabel('Send customers’ messages to the flow engine');
     // Loaded (the fields are enabled once the API answered): never set, the bot is off.
-    await expect.poll(() => enabled.isEnabled()).toBe(true);
+    await expect.poll(() => enabled.isEnabled(), { timeout: 15_000 }).toBe(true);
     expect(await enabled.isChecked()).toBe(false);
 
     await enabled.check();
@@ -93,7 +93,9 @@ describe('bot settings', () => {
     await page.getByRole('link', { name: 'Team' }).click();
     await page.getByRole('link', { name: 'Sessions' }).click();
     const again = page.getByRole('form', { name: 'Bot of flows-1' });
-    await expect.poll(() => again.getByLabel('Flow engine URL').inputValue()).toBe(ENGINE);
+    await expect
+      .poll(() => again.getByLabel('Flow engine URL').inputValue(), { timeout: 15_000 })
+      .toBe(ENGINE);
     expect(await again.getByLabel('Send customers’ messages to the flow engine').isChecked()).toBe(true);
     expect(await again.getByLabel('Hand-off keyword').inputValue()).toBe('agent');
     expect(await again.getByText(secret).count()).toBe(0);
