@@ -231,10 +231,31 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     throw error;
   }
 
+  // Session bots (bot.ts): the same stream, read on a connection of its own.
+  const botStream = createRedis({
+    ...redisConnectionFromSettings(config),
+    role: 'worker',
+    connectionName: `${config.OTEL_SERVICE_NAME}:${config.POD_NAME}:bots`,
+  }) as Redis;
+  botStream.on('error', (error: Error) => logger.warn({ err: error }, 'redis bots connection error'));
+  const bots = new SessionBots({
+    db,
+    connection: workerConnection,
+    streamConnection: botStream,
+    tenantId,
+    keyPrefix,
+    secrets: deps.secrets,
+    ...(sealingKeys ? { sealingKeys } : {}),
+    allowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
+    relay: outbox,
+    onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
+  });
   try {
     await pipelines.start();
     outbox.start();
+    await bots.start();
   } catch (error) {
+    await bots.close();
     await outbox.close();
     await health.close();
     await closeConnections();
@@ -261,26 +282,6 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
   });
   awayReplies.start();
-  // Session bots (bot.ts): the same stream, read on a connection of its own.
-  const botStream = createRedis({
-    ...redisConnectionFromSettings(config),
-    role: 'worker',
-    connectionName: `${config.OTEL_SERVICE_NAME}:${config.POD_NAME}:bots`,
-  }) as Redis;
-  botStream.on('error', (error: Error) => logger.warn({ err: error }, 'redis bots connection error'));
-  const bots = new SessionBots({
-    db,
-    connection: workerConnection,
-    streamConnection: botStream,
-    tenantId,
-    keyPrefix,
-    secrets: deps.secrets,
-    ...(sealingKeys ? { sealingKeys } : {}),
-    allowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
-    relay: outbox,
-    onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
-  });
-  await bots.start();
   started = true;
   if (sealingKeys) {
     // After a key rotation: what older keys sealed is re-sealed with the current key, in the
