@@ -1,8 +1,7 @@
 -- The bot hand-off for external flows (packages/messaging/src/bot, services/worker bot.ts): a
 -- per-session flow-engine webhook, the log of its deliveries, the conversation's automation
 -- hand-off state (shared with the AI assistant: created IF NOT EXISTS by both) and the
--- `automated` mark of replies sent by automation. The per-session history import on pairing
--- (packages/channels/src/baileys/history.ts). No foreign keys, like 0013: tenants are never
+-- `automated` mark of replies sent by automation. No foreign keys, like 0013: tenants are never
 -- deleted and a delivery whose message is gone is never read again.
 
 -- Up Migration
