@@ -1,7 +1,7 @@
 -- The AI assistant (packages/assistant, services/worker assistant-replies.ts): a tenant's
 -- provider, kill switch, limits and guardrails; each session's assistant settings; the usage log
 -- of every decision and call; the marker of automated replies on messages; and the conversation's
--- automation hand-off state (shared with the bot hand-off: ADD COLUMN IF NOT EXISTS).
+-- automation hand-off state (read and set by the bot hand-off too, 0015).
 
 -- Up Migration
 

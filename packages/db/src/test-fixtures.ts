@@ -124,6 +124,14 @@ export async function seedTenant(
       [t, ids.contactId],
     ],
     [
+      `INSERT INTO session_bot_settings (tenant_id, session_id, url, secret_ref) VALUES ($1, $2, 'https://example.com/bot', 'secret://bot')`,
+      [t, ids.sessionId],
+    ],
+    [
+      `INSERT INTO bot_deliveries (tenant_id, session_id, conversation_id, message_id) VALUES ($1, $2, $3, $4)`,
+      [t, ids.sessionId, ids.conversationId, ids.messageId],
+    ],
+    [
       `INSERT INTO away_replies (tenant_id, conversation_id, sent_at, message_id) VALUES ($1, $2, now(), $3)`,
       [t, ids.conversationId, randomUUID()],
     ],

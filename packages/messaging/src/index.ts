@@ -1,6 +1,21 @@
 // The workers' entry: the pipelines, consumers and relay, with everything of the producer entry.
 /** Inbound: store what a channel emits (messages, receipts, identity links) and emit its events. */
 
+/** Session bots: customers' messages delivered to a flow engine, its answers sent, hand-off. */
+export {
+  type BotDeliveryOutcome,
+  BotDeliveryWorker,
+  type BotDeliveryWorkerOptions,
+  type BotSecretSource,
+} from './bot/delivery-worker.ts';
+export {
+  BOT_DELIVERIES_QUEUE,
+  type BotDeliveryJob,
+  type BotDispatchOutcome,
+  botDeliveryJobOptions,
+  botDeliveryJobSchema,
+  dispatchToBot,
+} from './bot/dispatch.ts';
 /** WhatsApp groups: the group's contact and row, its info and changes (system lines, webhooks). */
 export {
   type GroupChangeOutcome,

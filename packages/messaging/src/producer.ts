@@ -17,6 +17,27 @@ export {
   WEEKDAYS,
   type Weekday,
 } from './away/business-hours.ts';
+/** Session bots: the flow engine's answer, the hand-off state, automated replies (the API's bot routes). */
+export {
+  BOT_EVENT_TYPE,
+  BOT_MAX_REPLIES,
+  BOT_SECRET_PURPOSE,
+  type BotAnswer,
+  type BotDeliveryPayload,
+  type BotReply,
+  botAnswerSchema,
+  botReplySchema,
+  matchesKeyword,
+  parseBotAnswer,
+} from './bot/answer.ts';
+export {
+  type AutomationStopReason,
+  automationMayAnswer,
+  resumeAutomation,
+  type StoredReplies,
+  stopAutomation,
+  storeAutomatedReplies,
+} from './bot/automation.ts';
 /** The wire contract: key prefixes, queue names, job schemas and options, realtime events. */
 export {
   type CloudApiInboundJob,

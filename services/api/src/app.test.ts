@@ -237,6 +237,13 @@ describe('tenant isolation', () => {
         historyMaxTokens: 4000,
         answerMode: 'always',
       },
+      'PUT /v1/sessions/:id/bot': {
+        enabled: true,
+        url: 'https://attacker.example/',
+        handoffKeyword: null,
+        restartKeyword: null,
+      },
+      'POST /v1/conversations/:id/bot/replies': { replies: [{ type: 'text', text: 'hijacked' }] },
     };
     const secrets = [
       b.sessionId,

@@ -38,6 +38,7 @@ import { assistantRoutes, sessionAssistantRoutes } from './routes/assistant.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { authSessionRoutes } from './routes/auth-sessions.ts';
+import { botConversationRoutes, botSettingsRoutes } from './routes/bot.ts';
 import { businessHoursRoutes } from './routes/business-hours.ts';
 import { callSettingsRoutes } from './routes/call-settings.ts';
 import { type CloudApiWebhookOptions, cloudApiWebhookRoutes } from './routes/cloud-api-webhook.ts';
@@ -365,6 +366,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(groupRoutes, { prefix: '/v1/groups' });
   await app.register(sessionAssistantRoutes, { prefix: '/v1/sessions' });
   await app.register(assistantRoutes, { prefix: '/v1/assistant' });
+  await app.register(botSettingsRoutes, {
+    prefix: '/v1/sessions',
+    ...(options.sealingKeys ? { sealingKeys: options.sealingKeys } : {}),
+  });
+  await app.register(botConversationRoutes, { prefix: '/v1/conversations' });
   await app.register(webhookRoutes, {
     prefix: '/v1/webhooks',
     ...(options.sealingKeys ? { sealingKeys: options.sealingKeys } : {}),

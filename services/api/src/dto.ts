@@ -52,7 +52,7 @@ export const messageSchema = z.strictObject({
     .record(z.string(), z.unknown())
     .nullable()
     .describe('The structured content of interactive, interactive_reply, poll and poll_vote messages.'),
-  /** Who sent an outbound message automatically ('assistant'); null: a person or the API. */
+  /** Who sent an outbound message automatically ('assistant', 'bot'); null: a person or the API. */
   automatedBy: z.string().nullable(),
   sentAt: isoOrNull,
   deliveredAt: isoOrNull,
@@ -307,7 +307,7 @@ export const conversationMessageSchema = z.strictObject({
   replyToProviderMessageId: z.string().nullable(),
   /** The member who sent an outbound message from the inbox. */
   sentById: z.uuid().nullable(),
-  /** Who sent an outbound message automatically ('assistant'); null: a person or the API. */
+  /** Who sent an outbound message automatically ('assistant', 'bot'); null: a person or the API. */
   automatedBy: z.string().nullable(),
   editedAt: isoOrNull,
   deletedAt: isoOrNull,

@@ -247,7 +247,7 @@ describe('scheduled messages, quick replies and call handling', () => {
     const form = card.getByRole('form', { name: 'Calls of calls-1' });
     const decline = form.getByLabel('Decline calls automatically');
     // Loaded (the fields are enabled once the API answered): never set, calls are not declined.
-    await expect.poll(() => decline.isEnabled()).toBe(true);
+    await expect.poll(() => decline.isEnabled(), { timeout: 15_000 }).toBe(true);
     expect(await decline.isChecked()).toBe(false);
 
     const reply = 'We cannot take calls here; please write.';
@@ -262,7 +262,9 @@ describe('scheduled messages, quick replies and call handling', () => {
     await page.getByRole('link', { name: 'Team' }).click();
     await page.getByRole('link', { name: 'Sessions' }).click();
     const again = page.getByRole('form', { name: 'Calls of calls-1' });
-    await expect.poll(() => again.getByLabel('Decline calls automatically').isChecked()).toBe(true);
+    await expect
+      .poll(() => again.getByLabel('Decline calls automatically').isChecked(), { timeout: 15_000 })
+      .toBe(true);
     expect(await again.getByLabel('Reply to the caller (optional)').inputValue()).toBe(reply);
 
     // No reply text: saved as none.

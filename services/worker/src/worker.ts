@@ -1,6 +1,7 @@
 import { AuthStateSealer, type SocketFactory } from '@switchboard/channels';
 import { createDb, type Db, ensureTenant, verifyRuntimeRole, withTenant } from '@switchboard/db';
 import {
+  BOT_DELIVERIES_QUEUE,
   OutboxRelay,
   QUEUE_NAMES,
   queuePrefix,
@@ -20,6 +21,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { startAssistantReplies } from './assistant-wiring.ts';
 import { AwayReplier } from './away-replies.ts';
+import { SessionBots } from './bot.ts';
 import { CallHandler } from './calls.ts';
 import { channelOpener, cloudApiSessionIds } from './channels.ts';
 import { type WorkerConfig, workerPoolSettings } from './config.ts';
@@ -251,10 +253,31 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     throw error;
   }
 
+  // Session bots (bot.ts): the same stream, read on a connection of its own.
+  const botStream = createRedis({
+    ...redisConnectionFromSettings(config),
+    role: 'worker',
+    connectionName: `${config.OTEL_SERVICE_NAME}:${config.POD_NAME}:bots`,
+  }) as Redis;
+  botStream.on('error', (error: Error) => logger.warn({ err: error }, 'redis bots connection error'));
+  const bots = new SessionBots({
+    db,
+    connection: workerConnection,
+    streamConnection: botStream,
+    tenantId,
+    keyPrefix,
+    secrets: deps.secrets,
+    ...(sealingKeys ? { sealingKeys } : {}),
+    allowedHosts: config.WEBHOOK_ALLOWED_HOSTS,
+    relay: outbox,
+    onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
+  });
   try {
     await pipelines.start();
     outbox.start();
+    await bots.start();
   } catch (error) {
+    await bots.close();
     await outbox.close();
     await health.close();
     await closeConnections();
@@ -323,6 +346,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
         await runtime.stop();
         await awayReplies.close();
         await assistant.close();
+        await bots.close();
         await calls.close();
         await pipelines.stop();
         await outbox.close();
@@ -364,6 +388,7 @@ function registerBacklogMetrics(metrics: MetricsRegistry, sources: BacklogSource
   const tracked = (): Array<[label: string, name: string]> => [
     ['cloud-api-inbound', QUEUE_NAMES.cloudApiInbound],
     ['webhook-deliveries', QUEUE_NAMES.webhookDeliveries],
+    ['bot-deliveries', BOT_DELIVERIES_QUEUE],
     ['media-downloads', QUEUE_NAMES.mediaDownloads],
     ...sources.sessions().map((sessionId): [string, string] => ['outbound', QUEUE_NAMES.outbound(sessionId)]),
   ];

@@ -1,16 +1,13 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { LookupFunction } from 'node:net';
 import { type Db, withTenant } from '@switchboard/db';
-import { captureError, pipelineMetrics, queueTelemetry, withHttpClientSpan } from '@switchboard/telemetry';
+import { captureError, pipelineMetrics, queueTelemetry } from '@switchboard/telemetry';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { QUEUE_NAMES, queuePrefix, webhookDeliveryJobSchema } from '../contracts.ts';
 import { WEBHOOK_EVENT_VERSION } from './events.ts';
-import { checkReceiver } from './receiver-address.ts';
 import { replayWebhookDelivery } from './replay.ts';
 import { DEFAULT_WEBHOOK_RETRY, jitteredDelayMs, type WebhookRetryPolicy } from './schedule.ts';
-import { signWebhook, WEBHOOK_HEADERS } from './signature.ts';
+import { WEBHOOK_HEADERS } from './signature.ts';
+import { postSigned } from './signed-post.ts';
 
 /** The subscription fields a secret is resolved from (a provider reference or the encrypted value). */
 export interface SubscriptionSecretSource {
@@ -38,47 +35,6 @@ export interface WebhookDeliveryWorkerOptions {
    */
   allowedHosts?: readonly string[];
   onError?: (error: unknown, context: { what: string }) => void;
-}
-
-/**
- * One POST, answering the status code. Connects to `pin` (the address that was checked) instead
- * of resolving the name again; TLS still verifies the certificate against the URL's host name.
- * Redirects are not followed (a 3xx is a failed attempt), and the response body is not read.
- */
-function postOnce(
-  url: URL,
-  options: {
-    pin: { address: string; family: 4 | 6 } | undefined;
-    timeoutMs: number;
-    headers: Record<string, string>;
-    body: string;
-  },
-): Promise<number> {
-  const pin = options.pin;
-  const lookup: LookupFunction | undefined = pin
-    ? (_hostname, lookupOptions, callback) => {
-        if (lookupOptions.all) callback(null, [{ address: pin.address, family: pin.family }]);
-        else callback(null, pin.address, pin.family);
-      }
-    : undefined;
-  const signal = AbortSignal.timeout(options.timeoutMs);
-  return new Promise((resolve, reject) => {
-    const request = (url.protocol === 'https:' ? httpsRequest : httpRequest)(
-      url,
-      {
-        method: 'POST',
-        headers: { ...options.headers, 'content-length': String(Buffer.byteLength(options.body)) },
-        signal,
-        ...(lookup ? { lookup } : {}),
-      },
-      (response) => {
-        resolve(response.statusCode ?? 0);
-        response.destroy();
-      },
-    );
-    request.on('error', (error) => reject(signal.aborted ? signal.reason : error));
-    request.end(options.body);
-  });
 }
 
 /** A failed attempt; carries the delay before the next one so the row and BullMQ agree on it. */
@@ -180,7 +136,6 @@ export class WebhookDeliveryWorker {
     }
 
     const rawBody = JSON.stringify(delivery.payload);
-    const timestamp = String(Math.floor(Date.now() / 1000));
     const started = performance.now();
     let responseCode: number | null = null;
     let error: string | null = null;
@@ -193,36 +148,19 @@ export class WebhookDeliveryWorker {
       error = `signing secret unreadable: ${(caught as Error).message}`;
     }
     if (secret !== undefined)
-      try {
-        const url = new URL(delivery.subscription.url);
-        const check = await checkReceiver(url, this.allowedHosts);
-        if (!check.ok) throw new Error(`receiver refused: ${check.reason}`);
-        // node:http is imported by name, which the http instrumentation does not patch: the
-        // POST's CLIENT span (child of the job's span, traceparent sent along) is made here.
-        const pin = check.address ? { address: check.address, family: check.family ?? 4 } : undefined;
-        const timeoutMs = this.options.timeoutMs ?? 10_000;
-        responseCode = await withHttpClientSpan('POST', url, (traceHeaders) =>
-          postOnce(url, {
-            pin,
-            timeoutMs,
-            headers: {
-              ...traceHeaders,
-              'content-type': 'application/json',
-              'user-agent': 'Switchboard-Webhooks/1',
-              [WEBHOOK_HEADERS.timestamp]: timestamp,
-              [WEBHOOK_HEADERS.signature]: signWebhook(secret, timestamp, rawBody),
-              [WEBHOOK_HEADERS.eventId]: delivery.eventId,
-              [WEBHOOK_HEADERS.eventType]: delivery.eventType,
-              [WEBHOOK_HEADERS.eventVersion]: String(WEBHOOK_EVENT_VERSION),
-            },
-            body: rawBody,
-          }),
-        );
-        if (responseCode < 200 || responseCode >= 300) error = `HTTP ${responseCode}`;
-      } catch (caught) {
-        const name = (caught as { name?: string }).name;
-        error = name === 'TimeoutError' ? 'timeout' : `request failed: ${(caught as Error).message}`;
-      }
+      ({ responseCode, error } = await postSigned({
+        url: delivery.subscription.url,
+        secret,
+        rawBody,
+        headers: {
+          [WEBHOOK_HEADERS.eventId]: delivery.eventId,
+          [WEBHOOK_HEADERS.eventType]: delivery.eventType,
+          [WEBHOOK_HEADERS.eventVersion]: String(WEBHOOK_EVENT_VERSION),
+        },
+        allowedHosts: this.allowedHosts,
+        timeoutMs: this.options.timeoutMs ?? 10_000,
+        userAgent: 'Switchboard-Webhooks/1',
+      }));
     const latencyMs = Math.round(performance.now() - started);
     const attempt = delivery.attempts + 1;
     const attemptsLeft = (job.opts.attempts ?? 1) - (job.attemptsMade + 1);

@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { ApiRequestError, describeError } from '../api/client.ts';
 import { type Pairing, pairingSchema, type Session, sessionSchema } from '../api/schemas.ts';
 import { roleAtLeast, useApp } from '../app-context.tsx';
+import { BotSettings } from '../components/bot-settings.tsx';
 import { CallSettings } from '../components/call-settings.tsx';
 import { ErrorAlert } from '../components/form-parts.tsx';
 import { formatNumber, timeOf } from '../format.ts';
@@ -232,6 +233,7 @@ function SessionCard(props: { session: Session; admin: boolean }) {
           </button>
         )}
       {s.channel === 'baileys' && <CallSettings sessionId={s.id} sessionName={s.name} admin={props.admin} />}
+      <BotSettings sessionId={s.id} sessionName={s.name} admin={props.admin} />
       {notice && <p role="status">{notice}</p>}
     </li>
   );

@@ -177,3 +177,13 @@ export type SessionAssistantSettings = Prisma.SessionAssistantSettingsModel
  * 
  */
 export type AssistantUsage = Prisma.AssistantUsageModel
+/**
+ * Model SessionBotSettings
+ * 
+ */
+export type SessionBotSettings = Prisma.SessionBotSettingsModel
+/**
+ * Model BotDelivery
+ * 
+ */
+export type BotDelivery = Prisma.BotDeliveryModel

@@ -428,7 +428,9 @@ export const ModelName = {
   ReadReceiptSettings: 'ReadReceiptSettings',
   AssistantTenantSettings: 'AssistantTenantSettings',
   SessionAssistantSettings: 'SessionAssistantSettings',
-  AssistantUsage: 'AssistantUsage'
+  AssistantUsage: 'AssistantUsage',
+  SessionBotSettings: 'SessionBotSettings',
+  BotDelivery: 'BotDelivery'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -444,7 +446,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "authSession" | "twoFactorCredential" | "tenantSecurityPolicy" | "ssoIdentity" | "businessHours" | "awayReply" | "sessionCallSettings" | "whatsappGroup" | "readReceiptSettings" | "assistantTenantSettings" | "sessionAssistantSettings" | "assistantUsage"
+    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "authSession" | "twoFactorCredential" | "tenantSecurityPolicy" | "ssoIdentity" | "businessHours" | "awayReply" | "sessionCallSettings" | "whatsappGroup" | "readReceiptSettings" | "assistantTenantSettings" | "sessionAssistantSettings" | "assistantUsage" | "sessionBotSettings" | "botDelivery"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -2816,6 +2818,154 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    SessionBotSettings: {
+      payload: Prisma.$SessionBotSettingsPayload<ExtArgs>
+      fields: Prisma.SessionBotSettingsFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.SessionBotSettingsFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionBotSettingsPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.SessionBotSettingsFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionBotSettingsPayload>
+        }
+        findFirst: {
+          args: Prisma.SessionBotSettingsFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionBotSettingsPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.SessionBotSettingsFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionBotSettingsPayload>
+        }
+        findMany: {
+          args: Prisma.SessionBotSettingsFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionBotSettingsPayload>[]
+        }
+        create: {
+          args: Prisma.SessionBotSettingsCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionBotSettingsPayload>
+        }
+        createMany: {
+          args: Prisma.SessionBotSettingsCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.SessionBotSettingsCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionBotSettingsPayload>[]
+        }
+        delete: {
+          args: Prisma.SessionBotSettingsDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionBotSettingsPayload>
+        }
+        update: {
+          args: Prisma.SessionBotSettingsUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionBotSettingsPayload>
+        }
+        deleteMany: {
+          args: Prisma.SessionBotSettingsDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.SessionBotSettingsUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.SessionBotSettingsUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionBotSettingsPayload>[]
+        }
+        upsert: {
+          args: Prisma.SessionBotSettingsUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$SessionBotSettingsPayload>
+        }
+        aggregate: {
+          args: Prisma.SessionBotSettingsAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateSessionBotSettings>
+        }
+        groupBy: {
+          args: Prisma.SessionBotSettingsGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SessionBotSettingsGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.SessionBotSettingsCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.SessionBotSettingsCountAggregateOutputType> | number
+        }
+      }
+    }
+    BotDelivery: {
+      payload: Prisma.$BotDeliveryPayload<ExtArgs>
+      fields: Prisma.BotDeliveryFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.BotDeliveryFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BotDeliveryPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.BotDeliveryFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BotDeliveryPayload>
+        }
+        findFirst: {
+          args: Prisma.BotDeliveryFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BotDeliveryPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.BotDeliveryFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BotDeliveryPayload>
+        }
+        findMany: {
+          args: Prisma.BotDeliveryFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BotDeliveryPayload>[]
+        }
+        create: {
+          args: Prisma.BotDeliveryCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BotDeliveryPayload>
+        }
+        createMany: {
+          args: Prisma.BotDeliveryCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.BotDeliveryCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BotDeliveryPayload>[]
+        }
+        delete: {
+          args: Prisma.BotDeliveryDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BotDeliveryPayload>
+        }
+        update: {
+          args: Prisma.BotDeliveryUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BotDeliveryPayload>
+        }
+        deleteMany: {
+          args: Prisma.BotDeliveryDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.BotDeliveryUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.BotDeliveryUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BotDeliveryPayload>[]
+        }
+        upsert: {
+          args: Prisma.BotDeliveryUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$BotDeliveryPayload>
+        }
+        aggregate: {
+          args: Prisma.BotDeliveryAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateBotDelivery>
+        }
+        groupBy: {
+          args: Prisma.BotDeliveryGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.BotDeliveryGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.BotDeliveryCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.BotDeliveryCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -3366,6 +3516,41 @@ export const AssistantUsageScalarFieldEnum = {
 export type AssistantUsageScalarFieldEnum = (typeof AssistantUsageScalarFieldEnum)[keyof typeof AssistantUsageScalarFieldEnum]
 
 
+export const SessionBotSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  sessionId: 'sessionId',
+  enabled: 'enabled',
+  url: 'url',
+  secretRef: 'secretRef',
+  secretCiphertext: 'secretCiphertext',
+  handoffKeyword: 'handoffKeyword',
+  restartKeyword: 'restartKeyword',
+  updatedAt: 'updatedAt'
+} as const
+
+export type SessionBotSettingsScalarFieldEnum = (typeof SessionBotSettingsScalarFieldEnum)[keyof typeof SessionBotSettingsScalarFieldEnum]
+
+
+export const BotDeliveryScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  sessionId: 'sessionId',
+  conversationId: 'conversationId',
+  messageId: 'messageId',
+  status: 'status',
+  attempts: 'attempts',
+  responseCode: 'responseCode',
+  latencyMs: 'latencyMs',
+  lastError: 'lastError',
+  replies: 'replies',
+  createdAt: 'createdAt',
+  deliveredAt: 'deliveredAt',
+  nextAttemptAt: 'nextAttemptAt'
+} as const
+
+export type BotDeliveryScalarFieldEnum = (typeof BotDeliveryScalarFieldEnum)[keyof typeof BotDeliveryScalarFieldEnum]
+
+
 export const SortOrder = {
   asc: 'asc',
   desc: 'desc'
@@ -3861,6 +4046,8 @@ export type GlobalOmitConfig = {
   assistantTenantSettings?: Prisma.AssistantTenantSettingsOmit
   sessionAssistantSettings?: Prisma.SessionAssistantSettingsOmit
   assistantUsage?: Prisma.AssistantUsageOmit
+  sessionBotSettings?: Prisma.SessionBotSettingsOmit
+  botDelivery?: Prisma.BotDeliveryOmit
 }
 
 /* Types for Logging */

@@ -82,7 +82,9 @@ export const ModelName = {
   ReadReceiptSettings: 'ReadReceiptSettings',
   AssistantTenantSettings: 'AssistantTenantSettings',
   SessionAssistantSettings: 'SessionAssistantSettings',
-  AssistantUsage: 'AssistantUsage'
+  AssistantUsage: 'AssistantUsage',
+  SessionBotSettings: 'SessionBotSettings',
+  BotDelivery: 'BotDelivery'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -610,6 +612,41 @@ export const AssistantUsageScalarFieldEnum = {
 } as const
 
 export type AssistantUsageScalarFieldEnum = (typeof AssistantUsageScalarFieldEnum)[keyof typeof AssistantUsageScalarFieldEnum]
+
+
+export const SessionBotSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  sessionId: 'sessionId',
+  enabled: 'enabled',
+  url: 'url',
+  secretRef: 'secretRef',
+  secretCiphertext: 'secretCiphertext',
+  handoffKeyword: 'handoffKeyword',
+  restartKeyword: 'restartKeyword',
+  updatedAt: 'updatedAt'
+} as const
+
+export type SessionBotSettingsScalarFieldEnum = (typeof SessionBotSettingsScalarFieldEnum)[keyof typeof SessionBotSettingsScalarFieldEnum]
+
+
+export const BotDeliveryScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  sessionId: 'sessionId',
+  conversationId: 'conversationId',
+  messageId: 'messageId',
+  status: 'status',
+  attempts: 'attempts',
+  responseCode: 'responseCode',
+  latencyMs: 'latencyMs',
+  lastError: 'lastError',
+  replies: 'replies',
+  createdAt: 'createdAt',
+  deliveredAt: 'deliveredAt',
+  nextAttemptAt: 'nextAttemptAt'
+} as const
+
+export type BotDeliveryScalarFieldEnum = (typeof BotDeliveryScalarFieldEnum)[keyof typeof BotDeliveryScalarFieldEnum]
 
 
 export const SortOrder = {
