@@ -45,6 +45,7 @@ import { conversationRoutes } from './routes/conversations.ts';
 import { healthRoutes } from './routes/health.ts';
 import { inboxRoutes } from './routes/inbox.ts';
 import { internalRoutes } from './routes/internal.ts';
+import { labelRoutes, targetLabelRoutes } from './routes/labels.ts';
 import { mediaRoutes } from './routes/media.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { profileRoutes } from './routes/profile.ts';
@@ -356,6 +357,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(auditRoutes, { prefix: '/v1/audit-log' });
   await app.register(realtimeRoutes, { prefix: '/v1/realtime' });
   await app.register(businessHoursRoutes, { prefix: '/v1/settings/business-hours' });
+  await app.register(labelRoutes, { prefix: '/v1/labels' });
+  await app.register(targetLabelRoutes('conversation'), { prefix: '/v1/conversations' });
+  await app.register(targetLabelRoutes('contact'), { prefix: '/v1/contacts' });
   await app.register(callSettingsRoutes, { prefix: '/v1/sessions' });
   await app.register(webhookRoutes, {
     prefix: '/v1/webhooks',
