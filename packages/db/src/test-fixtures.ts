@@ -129,16 +129,19 @@ export async function seedTenant(
       [t, ids.userId],
     ],
     // Labels (migration 0018) and campaigns (migration 0019).
-    [
-      `INSERT INTO labels (id, tenant_id, name, color) VALUES ($1, $2, 'vip', '#d97706')`,
-      [labelId, t],
-    ],
+    [`INSERT INTO labels (id, tenant_id, name, color) VALUES ($1, $2, 'vip', '#d97706')`, [labelId, t]],
     [
       `INSERT INTO conversation_labels (tenant_id, conversation_id, label_id) VALUES ($1, $2, $3)`,
       [t, ids.conversationId, labelId],
     ],
-    [`INSERT INTO contact_labels (tenant_id, contact_id, label_id) VALUES ($1, $2, $3)`, [t, ids.contactId, labelId]],
-    [`INSERT INTO contact_opt_outs (tenant_id, contact_id, keyword) VALUES ($1, $2, 'STOP')`, [t, ids.contactId]],
+    [
+      `INSERT INTO contact_labels (tenant_id, contact_id, label_id) VALUES ($1, $2, $3)`,
+      [t, ids.contactId, labelId],
+    ],
+    [
+      `INSERT INTO contact_opt_outs (tenant_id, contact_id, keyword) VALUES ($1, $2, 'STOP')`,
+      [t, ids.contactId],
+    ],
     [`INSERT INTO campaign_settings (tenant_id) VALUES ($1)`, [t]],
     [
       `INSERT INTO contact_imports (tenant_id, file_name, contact_ids, total_rows) VALUES ($1, 'contacts.csv', ARRAY[$2::uuid], 1)`,

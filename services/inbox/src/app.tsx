@@ -5,6 +5,7 @@ import type { SignInStep } from './api/two-factor-schemas.ts';
 import { roleAtLeast, SignedIn, useApp } from './app-context.tsx';
 import { AcceptInvitePage } from './pages/accept-invite.tsx';
 import { InboxPage } from './pages/inbox.tsx';
+import { LabelsPage } from './pages/labels.tsx';
 import { LoginPage } from './pages/login.tsx';
 import { QuickRepliesPage } from './pages/quick-replies.tsx';
 import { ScheduledPage } from './pages/scheduled.tsx';
@@ -127,6 +128,7 @@ const SCREENS = [
   { path: '/sessions', label: 'Sessions', screen: 'sessions' },
   { path: '/scheduled', label: 'Scheduled', screen: 'scheduled' },
   { path: '/quick-replies', label: 'Quick replies', screen: 'quick-replies' },
+  { path: '/labels', label: 'Labels', screen: 'labels' },
   { path: '/team', label: 'Team', screen: 'team' },
   { path: '/settings', label: 'Settings', screen: 'settings' },
   { path: '/settings/security', label: 'Security', screen: 'security' },
@@ -180,6 +182,7 @@ function Shell() {
         {route.screen === 'team' && <TeamPage />}
         {route.screen === 'scheduled' && <ScheduledPage />}
         {route.screen === 'quick-replies' && <QuickRepliesPage />}
+        {route.screen === 'labels' && <LabelsPage />}
         {route.screen === 'settings' && <SettingsPage />}
         {route.screen === 'security' && <SignedInSessionsPage />}
         {route.screen === 'two-factor' && <TwoFactorPage />}

@@ -39,6 +39,7 @@ export type Route =
   | { screen: 'team' }
   | { screen: 'scheduled' }
   | { screen: 'quick-replies' }
+  | { screen: 'labels' }
   | { screen: 'settings' }
   | { screen: 'security' }
   | { screen: 'two-factor' }
@@ -54,6 +55,7 @@ export function routeOf(path: string): Route {
   if (pathname === '/team') return { screen: 'team' };
   if (pathname === '/scheduled') return { screen: 'scheduled' };
   if (pathname === '/quick-replies') return { screen: 'quick-replies' };
+  if (pathname === '/labels') return { screen: 'labels' };
   if (pathname === '/settings') return { screen: 'settings' };
   if (pathname === '/settings/security') return { screen: 'security' };
   if (pathname === '/two-factor') return { screen: 'two-factor' };

@@ -18,6 +18,7 @@ import {
 } from '../format.ts';
 import { navigate } from '../router.ts';
 import { Composer, type Outgoing } from './composer.tsx';
+import { ThreadLabels } from './labels.tsx';
 import { MediaPreview } from './media-preview.tsx';
 
 /** A message being sent: shown at once, replaced by the stored message when the API answers. */
@@ -355,6 +356,7 @@ export function Thread(props: {
           </button>
         </div>
       </header>
+      <ThreadLabels conversation={conversation} onChanged={props.onChanged} />
       {error && (
         <p role="alert" className="error">
           {error}
