@@ -39,6 +39,7 @@ import { authRoutes } from './routes/auth.ts';
 import { authSessionRoutes } from './routes/auth-sessions.ts';
 import { businessHoursRoutes } from './routes/business-hours.ts';
 import { callSettingsRoutes } from './routes/call-settings.ts';
+import { campaignRoutes, contactImportRoutes, optOutKeywordRoutes } from './routes/campaigns.ts';
 import { type CloudApiWebhookOptions, cloudApiWebhookRoutes } from './routes/cloud-api-webhook.ts';
 import { contactRoutes } from './routes/contacts.ts';
 import { conversationRoutes } from './routes/conversations.ts';
@@ -360,6 +361,9 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(labelRoutes, { prefix: '/v1/labels' });
   await app.register(targetLabelRoutes('conversation'), { prefix: '/v1/conversations' });
   await app.register(targetLabelRoutes('contact'), { prefix: '/v1/contacts' });
+  await app.register(campaignRoutes, { prefix: '/v1/campaigns' });
+  await app.register(contactImportRoutes, { prefix: '/v1/contact-imports' });
+  await app.register(optOutKeywordRoutes, { prefix: '/v1/settings/opt-out-keywords' });
   await app.register(callSettingsRoutes, { prefix: '/v1/sessions' });
   await app.register(webhookRoutes, {
     prefix: '/v1/webhooks',

@@ -20,6 +20,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AwayReplier } from './away-replies.ts';
 import { CallHandler } from './calls.ts';
+import { CampaignLoop } from './campaigns.ts';
 import { channelOpener, cloudApiSessionIds } from './channels.ts';
 import { type WorkerConfig, workerPoolSettings } from './config.ts';
 import { type DeclaredSession, readDeclaredSessions, syncDeclaredSessions } from './declared-sessions.ts';
@@ -259,6 +260,19 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
   });
   awayReplies.start();
+  // Campaigns (campaigns.ts): paced within the session's outbound limit.
+  const campaigns = new CampaignLoop({
+    db,
+    redis,
+    tenantId,
+    keyPrefix,
+    limits: {
+      perContactPerMinute: config.OUTBOUND_CONTACT_PER_MINUTE,
+      perSessionPerMinute: config.OUTBOUND_SESSION_PER_MINUTE,
+    },
+    onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
+  });
+  campaigns.start();
   started = true;
   if (sealingKeys) {
     // After a key rotation: what older keys sealed is re-sealed with the current key, in the
@@ -299,6 +313,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
         started = false;
         await runtime.stop();
         await awayReplies.close();
+        await campaigns.close();
         await calls.close();
         await pipelines.stop();
         await outbox.close();
