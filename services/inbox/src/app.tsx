@@ -4,6 +4,7 @@ import { type Me, meSchema } from './api/schemas.ts';
 import type { SignInStep } from './api/two-factor-schemas.ts';
 import { roleAtLeast, SignedIn, useApp } from './app-context.tsx';
 import { AcceptInvitePage } from './pages/accept-invite.tsx';
+import { CampaignsPage } from './pages/campaigns.tsx';
 import { InboxPage } from './pages/inbox.tsx';
 import { LabelsPage } from './pages/labels.tsx';
 import { LoginPage } from './pages/login.tsx';
@@ -129,6 +130,7 @@ const SCREENS = [
   { path: '/scheduled', label: 'Scheduled', screen: 'scheduled' },
   { path: '/quick-replies', label: 'Quick replies', screen: 'quick-replies' },
   { path: '/labels', label: 'Labels', screen: 'labels' },
+  { path: '/campaigns', label: 'Campaigns', screen: 'campaigns' },
   { path: '/team', label: 'Team', screen: 'team' },
   { path: '/settings', label: 'Settings', screen: 'settings' },
   { path: '/settings/security', label: 'Security', screen: 'security' },
@@ -183,6 +185,7 @@ function Shell() {
         {route.screen === 'scheduled' && <ScheduledPage />}
         {route.screen === 'quick-replies' && <QuickRepliesPage />}
         {route.screen === 'labels' && <LabelsPage />}
+        {route.screen === 'campaigns' && <CampaignsPage />}
         {route.screen === 'settings' && <SettingsPage />}
         {route.screen === 'security' && <SignedInSessionsPage />}
         {route.screen === 'two-factor' && <TwoFactorPage />}

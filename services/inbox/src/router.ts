@@ -40,6 +40,7 @@ export type Route =
   | { screen: 'scheduled' }
   | { screen: 'quick-replies' }
   | { screen: 'labels' }
+  | { screen: 'campaigns' }
   | { screen: 'settings' }
   | { screen: 'security' }
   | { screen: 'two-factor' }
@@ -56,6 +57,7 @@ export function routeOf(path: string): Route {
   if (pathname === '/scheduled') return { screen: 'scheduled' };
   if (pathname === '/quick-replies') return { screen: 'quick-replies' };
   if (pathname === '/labels') return { screen: 'labels' };
+  if (pathname === '/campaigns') return { screen: 'campaigns' };
   if (pathname === '/settings') return { screen: 'settings' };
   if (pathname === '/settings/security') return { screen: 'security' };
   if (pathname === '/two-factor') return { screen: 'two-factor' };
