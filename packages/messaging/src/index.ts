@@ -1,6 +1,5 @@
 // The workers' entry: the pipelines, consumers and relay, with everything of the producer entry.
 /** Inbound: store what a channel emits (messages, receipts, identity links) and emit its events. */
-
 export {
   type ApplyIdentityLinkResult,
   applyIdentityLink,
