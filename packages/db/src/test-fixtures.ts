@@ -31,6 +31,8 @@ export async function seedTenant(
   };
   const replyId = randomUUID();
   const subscriptionId = randomUUID();
+  const labelId = randomUUID();
+  const campaignId = randomUUID();
   const t = ids.tenantId;
   const unique = `${slug}-${randomBytes(4).toString('hex')}`;
 
@@ -147,6 +149,33 @@ export async function seedTenant(
     [
       `INSERT INTO sso_identities (tenant_id, user_id, issuer, subject, email) VALUES ($1, $2, 'https://idp.example.com', 'agent-1', 'agent@example.com')`,
       [t, ids.userId],
+    ],
+    // Labels (migration 0018) and campaigns (migration 0019).
+    [`INSERT INTO labels (id, tenant_id, name, color) VALUES ($1, $2, 'vip', '#d97706')`, [labelId, t]],
+    [
+      `INSERT INTO conversation_labels (tenant_id, conversation_id, label_id) VALUES ($1, $2, $3)`,
+      [t, ids.conversationId, labelId],
+    ],
+    [
+      `INSERT INTO contact_labels (tenant_id, contact_id, label_id) VALUES ($1, $2, $3)`,
+      [t, ids.contactId, labelId],
+    ],
+    [
+      `INSERT INTO contact_opt_outs (tenant_id, contact_id, keyword) VALUES ($1, $2, 'STOP')`,
+      [t, ids.contactId],
+    ],
+    [`INSERT INTO campaign_settings (tenant_id) VALUES ($1)`, [t]],
+    [
+      `INSERT INTO contact_imports (tenant_id, file_name, contact_ids, total_rows) VALUES ($1, 'contacts.csv', ARRAY[$2::uuid], 1)`,
+      [t, ids.contactId],
+    ],
+    [
+      `INSERT INTO campaigns (id, tenant_id, name, session_id, template, segment) VALUES ($1, $2, 'launch', $3, '{"name":"welcome","language":"en_US"}', '{"type":"recent","days":30}')`,
+      [campaignId, t, ids.sessionId],
+    ],
+    [
+      `INSERT INTO campaign_recipients (tenant_id, campaign_id, contact_id, phone_number, state, message_id) VALUES ($1, $2, $3, '351910000000', 'queued', $4)`,
+      [t, campaignId, ids.contactId, replyId],
     ],
     [
       `INSERT INTO audit_log (tenant_id, actor_type, actor_id, action, target_type, target_id) VALUES ($1, 'user', $2::uuid, 'member.invited', 'user', $2::text)`,

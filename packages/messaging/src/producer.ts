@@ -38,6 +38,25 @@ export {
   stopAutomation,
   storeAutomatedReplies,
 } from './bot/automation.ts';
+/** Campaigns (issue #20.3): segments, templates, recipients, opt-outs and counts, shared by the API and the runner. */
+export {
+  type CampaignCounts,
+  type CampaignSegment,
+  type CampaignStatus,
+  type CampaignTemplate,
+  campaignCounts,
+  campaignIdempotencyKey,
+  campaignSegmentSchema,
+  campaignTemplateSchema,
+  createRecipients,
+  DEFAULT_OPT_OUT_KEYWORDS,
+  optedOut,
+  optOutKeywords,
+  recordCampaignProgress,
+  resolveSegment,
+} from './campaigns/campaigns.ts';
+/** The campaign runner (the worker's campaigns.ts runs it; it only adds outbound jobs, as the API does). */
+export { CampaignRunner, type CampaignRunnerOptions, type CampaignTickResult } from './campaigns/runner.ts';
 /** The wire contract: key prefixes, queue names, job schemas and options, realtime events. */
 export {
   type CloudApiInboundJob,

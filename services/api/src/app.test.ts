@@ -206,7 +206,36 @@ describe('tenant isolation', () => {
         },
       }),
     );
+    // Labels and campaigns (issue #20.3, #20.4): B's own rows.
+    const bLabel = await withTenant(db, b.tenantId, (tx) =>
+      tx.label.create({ data: { tenantId: b.tenantId, name: `secret of ${slugB}`, color: '#123456' } }),
+    );
+    const bImport = await withTenant(db, b.tenantId, (tx) =>
+      tx.contactImport.create({
+        data: {
+          tenantId: b.tenantId,
+          fileName: `secret of ${slugB}.csv`,
+          contactIds: [b.contactId],
+          totalRows: 1,
+        },
+      }),
+    );
+    const bCampaign = await withTenant(db, b.tenantId, (tx) =>
+      tx.campaign.create({
+        data: {
+          tenantId: b.tenantId,
+          name: `secret of ${slugB}`,
+          sessionId: b.sessionId,
+          template: { name: 'welcome', language: 'en', components: [], body: 'x' },
+          segment: { type: 'import', importId: bImport.id },
+          status: 'paused',
+        },
+      }),
+    );
     const idFor: Record<string, string> = {
+      '/v1/labels/': bLabel.id,
+      '/v1/campaigns/': bCampaign.id,
+      '/v1/contact-imports/': bImport.id,
       '/v1/webhooks/deliveries/': bDelivery.id,
       '/v1/auth/sessions/': bSignedInSession,
       '/v1/webhooks/': bHook.id,
@@ -244,6 +273,9 @@ describe('tenant isolation', () => {
         restartKeyword: null,
       },
       'POST /v1/conversations/:id/bot/replies': { replies: [{ type: 'text', text: 'hijacked' }] },
+      'PATCH /v1/labels/:id': { name: 'hijacked' },
+      'POST /v1/labels/:id/apply': { conversationIds: [b.conversationId] },
+      'POST /v1/labels/:id/remove': { conversationIds: [b.conversationId] },
     };
     const secrets = [
       b.sessionId,
@@ -256,6 +288,9 @@ describe('tenant isolation', () => {
       bDelivery.id,
       b.scheduledId,
       bSignedInSession,
+      bLabel.id,
+      bImport.id,
+      bCampaign.id,
       `scheduled secret of ${slugB}`,
       bHook.secret,
       `secret of ${slugB}`,
@@ -270,7 +305,8 @@ describe('tenant isolation', () => {
         const url = route.url
           .replace(':id', base ? idFor[base]! : ':id')
           .replace(':userId', b.users.viewer.id)
-          .replace(':jobId', `send-${b.messageId}`);
+          .replace(':jobId', `send-${b.messageId}`)
+          .replace(':labelId', bLabel.id);
         const body = bodies[`${route.method} ${route.url}`];
         const res = await app.inject({
           method: route.method as 'GET',

@@ -16,6 +16,7 @@ import type { DeadLetter } from '@switchboard/messaging/producer';
 import { z } from 'zod';
 import { groupMessageFields, groupMessageShape } from './group-dto.ts';
 import { iso, isoOrNull } from './schemas.ts';
+import { labelsOfRow } from './services/conversation-labels.ts';
 import type { ConversationRow } from './services/conversations.ts';
 
 /** A message as the API shows it. */
@@ -281,6 +282,8 @@ export const conversationSchema = z.strictObject({
   unreadCount: z.number().int(),
   resolvedAt: isoOrNull,
   createdAt: z.iso.datetime(),
+  /** Its labels, by name. */
+  labels: z.array(z.strictObject({ id: z.uuid(), name: z.string(), color: z.string() })),
 });
 /** A message as a conversation's history shows it. */
 export const conversationMessageSchema = z.strictObject({
@@ -361,6 +364,7 @@ export function conversationDto(c: ConversationRow): z.infer<typeof conversation
     unreadCount: c.unreadCount,
     resolvedAt: iso(c.resolvedAt),
     createdAt: c.createdAt.toISOString(),
+    labels: labelsOfRow(c.labels),
   };
 }
 

@@ -5,7 +5,9 @@ import type { SignInStep } from './api/two-factor-schemas.ts';
 import { roleAtLeast, SignedIn, useApp } from './app-context.tsx';
 import { AcceptInvitePage } from './pages/accept-invite.tsx';
 import { AssistantPage } from './pages/assistant.tsx';
+import { CampaignsPage } from './pages/campaigns.tsx';
 import { InboxPage } from './pages/inbox.tsx';
+import { LabelsPage } from './pages/labels.tsx';
 import { LoginPage } from './pages/login.tsx';
 import { QuickRepliesPage } from './pages/quick-replies.tsx';
 import { ScheduledPage } from './pages/scheduled.tsx';
@@ -128,6 +130,8 @@ const SCREENS = [
   { path: '/sessions', label: 'Sessions', screen: 'sessions' },
   { path: '/scheduled', label: 'Scheduled', screen: 'scheduled' },
   { path: '/quick-replies', label: 'Quick replies', screen: 'quick-replies' },
+  { path: '/labels', label: 'Labels', screen: 'labels' },
+  { path: '/campaigns', label: 'Campaigns', screen: 'campaigns' },
   { path: '/team', label: 'Team', screen: 'team' },
   { path: '/assistant', label: 'Assistant', screen: 'assistant' },
   { path: '/settings', label: 'Settings', screen: 'settings' },
@@ -182,6 +186,8 @@ function Shell() {
         {route.screen === 'team' && <TeamPage />}
         {route.screen === 'scheduled' && <ScheduledPage />}
         {route.screen === 'quick-replies' && <QuickRepliesPage />}
+        {route.screen === 'labels' && <LabelsPage />}
+        {route.screen === 'campaigns' && <CampaignsPage />}
         {route.screen === 'settings' && <SettingsPage />}
         {route.screen === 'assistant' && <AssistantPage />}
         {route.screen === 'security' && <SignedInSessionsPage />}

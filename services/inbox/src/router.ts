@@ -39,6 +39,8 @@ export type Route =
   | { screen: 'team' }
   | { screen: 'scheduled' }
   | { screen: 'quick-replies' }
+  | { screen: 'labels' }
+  | { screen: 'campaigns' }
   | { screen: 'settings' }
   | { screen: 'assistant' }
   | { screen: 'security' }
@@ -55,6 +57,8 @@ export function routeOf(path: string): Route {
   if (pathname === '/team') return { screen: 'team' };
   if (pathname === '/scheduled') return { screen: 'scheduled' };
   if (pathname === '/quick-replies') return { screen: 'quick-replies' };
+  if (pathname === '/labels') return { screen: 'labels' };
+  if (pathname === '/campaigns') return { screen: 'campaigns' };
   if (pathname === '/settings') return { screen: 'settings' };
   if (pathname === '/assistant') return { screen: 'assistant' };
   if (pathname === '/settings/security') return { screen: 'security' };

@@ -23,6 +23,7 @@ import { startAssistantReplies } from './assistant-wiring.ts';
 import { AwayReplier } from './away-replies.ts';
 import { SessionBots } from './bot.ts';
 import { CallHandler } from './calls.ts';
+import { CampaignLoop } from './campaigns.ts';
 import { channelOpener, cloudApiSessionIds } from './channels.ts';
 import { type WorkerConfig, workerPoolSettings } from './config.ts';
 import { type DeclaredSession, readDeclaredSessions, syncDeclaredSessions } from './declared-sessions.ts';
@@ -305,6 +306,19 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
   });
   awayReplies.start();
   const assistant = startAssistantReplies({ config, deps, db, redis, tenantId, keyPrefix, relay: outbox });
+  // Campaigns (campaigns.ts): paced within the session's outbound limit.
+  const campaigns = new CampaignLoop({
+    db,
+    redis,
+    tenantId,
+    keyPrefix,
+    limits: {
+      perContactPerMinute: config.OUTBOUND_CONTACT_PER_MINUTE,
+      perSessionPerMinute: config.OUTBOUND_SESSION_PER_MINUTE,
+    },
+    onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
+  });
+  campaigns.start();
   started = true;
   if (sealingKeys) {
     // After a key rotation: what older keys sealed is re-sealed with the current key, in the
@@ -347,6 +361,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
         await awayReplies.close();
         await assistant.close();
         await bots.close();
+        await campaigns.close();
         await calls.close();
         await pipelines.stop();
         await outbox.close();

@@ -138,6 +138,31 @@ const groupUpdatedData = z.strictObject({
   at: isoTime,
 });
 
+// Labels and campaigns (issue #20.3, #20.4): label changes and campaign progress.
+
+/** The `data` of `label.applied` / `label.removed`: one label on one conversation or contact. */
+const labelChangeData = z.strictObject({
+  labelId: uuid,
+  name: z.string(),
+  color: z.string().describe("'#rrggbb'"),
+  targetType: z.enum(['conversation', 'contact']),
+  targetId: uuid.describe('The conversation or contact.'),
+});
+
+/** The `data` of `campaign.progress` / `campaign.completed`: a campaign's counts by recipient state. */
+const campaignProgressData = z.strictObject({
+  campaignId: uuid,
+  status: z.enum(['running', 'paused', 'cancelled', 'completed']),
+  total: z.number().int(),
+  pending: z.number().int().describe('Not queued yet.'),
+  queued: z.number().int(),
+  sent: z.number().int(),
+  delivered: z.number().int(),
+  read: z.number().int(),
+  failed: z.number().int(),
+  skipped: z.number().int().describe('Opted out, without a phone number, or cancelled before sending.'),
+});
+
 /** The schema of each event type's `data`, by type. */
 export const webhookEventDataSchemas = {
   'message.received': messageData,
@@ -150,6 +175,10 @@ export const webhookEventDataSchemas = {
   'call.received': callData,
   'group.participants_changed': groupParticipantsData,
   'group.updated': groupUpdatedData,
+  'label.applied': labelChangeData,
+  'label.removed': labelChangeData,
+  'campaign.progress': campaignProgressData,
+  'campaign.completed': campaignProgressData,
 } as const;
 
 /** A webhook event type. */
@@ -172,6 +201,11 @@ export const WEBHOOK_EVENT_SUMMARIES: Record<WebhookEventType, string> = {
   'group.participants_changed':
     'People joined or left a WhatsApp group, or were added, removed, promoted or demoted (Baileys sessions).',
   'group.updated': 'A WhatsApp group was created, or its subject or description changed (Baileys sessions).',
+  'label.applied': 'A label was applied to a conversation or a contact.',
+  'label.removed': 'A label was removed from a conversation or a contact (or deleted).',
+  'campaign.progress': "A campaign's recipient counts changed (a batch was queued, paused, resumed).",
+  'campaign.completed':
+    'Every recipient of a campaign was sent to or skipped, or the campaign was cancelled.',
 };
 
 /** Whether `type` is an event type of the catalogue. */

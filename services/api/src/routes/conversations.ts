@@ -36,6 +36,7 @@ export const conversationRoutes: FastifyPluginAsyncZod = async (app) => {
           status: z.enum(['open', 'resolved']).optional(),
           assignee: z.enum(['mine', 'unassigned']).optional(),
           sessionId: z.uuid().optional(),
+          label: z.uuid().optional().describe('Only conversations with this label (its id).'),
           search: z
             .string()
             .trim()

@@ -14,6 +14,7 @@ import { ApiError, notFound } from '../errors.ts';
 import type { Principal } from '../plugins/auth.ts';
 import { decodeCursor, rowsAfter } from '../schemas.ts';
 import { recordConversationChange } from './conversation-events.ts';
+import { conversationLabelsColumn, labelCondition } from './conversation-labels.ts';
 
 /**
  * A conversation as every conversation answer shows it: the row, its contact's name and
@@ -42,6 +43,8 @@ export interface ConversationRow {
   lastMessageBody: string | null;
   lastMessageStatus: 'queued' | 'sent' | 'delivered' | 'read' | 'failed' | null;
   lastMessageCreatedAt: Date | null;
+  /** Its labels (conversation-labels.ts): JSON [{id, name, color}]. */
+  labels: unknown;
 }
 
 /**
@@ -65,7 +68,8 @@ function summarySql(where: Prisma.Sql, limit: number): Prisma.Sql {
              WHERE i.tenant_id = c.tenant_id AND i.contact_id = c.contact_id AND i.kind = 'lid'
              ORDER BY i.created_at, i.id LIMIT 1) AS lid,
            m.id AS "lastMessageId", m.direction::text AS "lastMessageDirection", m.type::text AS "lastMessageType",
-           m.body AS "lastMessageBody", m.status::text AS "lastMessageStatus", m.created_at AS "lastMessageCreatedAt"
+           m.body AS "lastMessageBody", m.status::text AS "lastMessageStatus", m.created_at AS "lastMessageCreatedAt",
+           ${conversationLabelsColumn}
       FROM conversations c
       JOIN contacts ct ON ct.tenant_id = c.tenant_id AND ct.id = c.contact_id
       LEFT JOIN LATERAL (
@@ -91,6 +95,8 @@ export interface ConversationFilter {
   assignee?: 'mine' | 'unassigned' | undefined;
   sessionId?: string | undefined;
   search?: string | undefined;
+  /** Only conversations with this label (conversation-labels.ts). */
+  label?: string | undefined;
 }
 
 /** The list's cursor: the last row's position at the database's precision. */
@@ -139,6 +145,7 @@ export function conversationListQuery(principal: Principal, filter: Conversation
     conditions.push(Prisma.sql`c.assignee_id = ${principal.userId}::uuid`);
   if (assignee === 'unassigned') conditions.push(Prisma.sql`c.assignee_id IS NULL`);
   if (sessionId) conditions.push(Prisma.sql`c.session_id = ${sessionId}::uuid`);
+  if (filter.label) conditions.push(labelCondition(filter.label));
   if (!search) return summarySql(Prisma.join(conditions, ' AND '), limit + 1);
   const text = containsPattern(search);
   const identity = containsPattern(search.replace(/^\+/, ''));

@@ -75,6 +75,8 @@ export const conversationSchema = z.object({
   unreadCount: z.number().int(),
   resolvedAt: iso.nullable(),
   createdAt: iso,
+  // Its labels (components/labels.tsx; optional: older APIs lack them).
+  labels: z.array(z.object({ id: z.string(), name: z.string(), color: z.string() })).optional(),
 });
 export type Conversation = z.infer<typeof conversationSchema>;
 

@@ -26,6 +26,7 @@ import {
   TypingIndicator,
   useTyping,
 } from './interactive-content.tsx';
+import { ThreadLabels } from './labels.tsx';
 import { MediaPreview } from './media-preview.tsx';
 
 /** A message being sent: shown at once, replaced by the stored message when the API answers. */
@@ -367,6 +368,7 @@ export function Thread(props: {
           </button>
         </div>
       </header>
+      <ThreadLabels conversation={conversation} onChanged={props.onChanged} />
       {error && (
         <p role="alert" className="error">
           {error}

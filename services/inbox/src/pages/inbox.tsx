@@ -4,6 +4,7 @@ import { type Conversation, conversationSchema, pageOf } from '../api/schemas.ts
 import { useApp } from '../app-context.tsx';
 import { ContactPanel } from '../components/contact-panel.tsx';
 import { GroupMarker } from '../components/group.tsx';
+import { BulkLabelBar, LabelChips, LabelFilter, labelsOf, useLabels } from '../components/labels.tsx';
 import { Thread } from '../components/thread.tsx';
 import { conversationName, previewOf, timeOf } from '../format.ts';
 import { useInboxData } from '../inbox-data.ts';
@@ -23,6 +24,8 @@ interface Filters {
   view: View;
   sessionId: string;
   search: string;
+  /** A label id ('' for every label). */
+  label: string;
 }
 
 function listQuery(filters: Filters, cursor?: string): string {
@@ -34,6 +37,7 @@ function listQuery(filters: Filters, cursor?: string): string {
   if (filters.view === 'unassigned') q.set('assignee', 'unassigned');
   if (filters.sessionId) q.set('sessionId', filters.sessionId);
   if (filters.search.trim()) q.set('search', filters.search.trim());
+  if (filters.label) q.set('label', filters.label);
   if (cursor) q.set('cursor', cursor);
   return q.toString();
 }
@@ -41,6 +45,7 @@ function listQuery(filters: Filters, cursor?: string): string {
 /** Whether `c` belongs in the list under `filters` (search is the API's to decide). */
 function matches(c: Conversation, filters: Filters, meId: string): boolean {
   if (filters.sessionId && c.sessionId !== filters.sessionId) return false;
+  if (filters.label && !labelsOf(c).some((l) => l.id === filters.label)) return false;
   switch (filters.view) {
     case 'open':
       return c.status === 'open';
@@ -172,7 +177,10 @@ function useConversations(filters: Filters, openId: string | undefined) {
 export function InboxPage(props: { conversationId: string | undefined }) {
   const { data } = useApp();
   useInboxData(data);
-  const [filters, setFilters] = useState<Filters>({ view: 'open', sessionId: '', search: '' });
+  const [filters, setFilters] = useState<Filters>({ view: 'open', sessionId: '', search: '', label: '' });
+  const labels = useLabels();
+  // Multi-select for bulk labels: null when off.
+  const [selected, setSelected] = useState<Set<string> | null>(null);
   const [searchText, setSearchText] = useState('');
   const [showContact, setShowContact] = useState(false);
   const list = useConversations(filters, props.conversationId);
@@ -285,7 +293,31 @@ export function InboxPage(props: { conversationId: string | undefined }) {
               ))}
             </select>
           )}
+          <LabelFilter
+            labels={labels.labels}
+            value={filters.label}
+            onChange={(label) => setFilters((f) => ({ ...f, label }))}
+          />
+          <button
+            type="button"
+            aria-pressed={selected !== null}
+            onClick={() => setSelected((s) => (s ? null : new Set()))}
+          >
+            Select
+          </button>
         </div>
+        {selected && (
+          <BulkLabelBar
+            labels={labels.labels}
+            selected={[...selected]}
+            onCancel={() => setSelected(null)}
+            onDone={() => {
+              setSelected(null);
+              void list.reload();
+              void labels.reload();
+            }}
+          />
+        )}
         {list.error && (
           <p role="alert" className="error">
             {list.error}
@@ -302,7 +334,20 @@ export function InboxPage(props: { conversationId: string | undefined }) {
           }}
         >
           {list.items.map((c) => (
-            <ConversationRow key={c.id} conversation={c} active={c.id === active} />
+            <ConversationRow
+              key={c.id}
+              conversation={c}
+              active={c.id === active}
+              selected={selected ? selected.has(c.id) : undefined}
+              onSelect={(on) =>
+                setSelected((s) => {
+                  const next = new Set(s);
+                  if (on) next.add(c.id);
+                  else next.delete(c.id);
+                  return next;
+                })
+              }
+            />
           ))}
           {!list.loading && list.items.length === 0 && <li className="empty">No conversations</li>}
           {list.nextCursor && (
@@ -345,7 +390,13 @@ export function InboxPage(props: { conversationId: string | undefined }) {
   );
 }
 
-function ConversationRow(props: { conversation: Conversation; active: boolean }) {
+function ConversationRow(props: {
+  conversation: Conversation;
+  active: boolean;
+  /** Whether the row is ticked in multi-select; undefined when multi-select is off. */
+  selected?: boolean | undefined;
+  onSelect?: (selected: boolean) => void;
+}) {
   const { data } = useApp();
   const c = props.conversation;
   // The API's summaries when it sends them; otherwise the shared cache fetches them.
@@ -354,7 +405,15 @@ function ConversationRow(props: { conversation: Conversation; active: boolean })
   const summary = c.lastMessage === undefined ? data.preview(c.id) : c.lastMessage;
   const preview = previewOf(cached && (!summary || cached.createdAt > summary.createdAt) ? cached : summary);
   return (
-    <li>
+    <li className={props.selected !== undefined ? 'selectable' : undefined}>
+      {props.selected !== undefined && (
+        <input
+          type="checkbox"
+          aria-label={`Select ${name}`}
+          checked={props.selected}
+          onChange={(e) => props.onSelect?.(e.target.checked)}
+        />
+      )}
       <a
         href={`/c/${c.id}`}
         data-conversation={c.id}
@@ -375,6 +434,7 @@ function ConversationRow(props: { conversation: Conversation; active: boolean })
             <GroupMarker contactId={c.contactId} />
           </span>
           <span className="preview">{preview}</span>
+          <LabelChips labels={labelsOf(c)} />
         </span>
         <span className="meta">
           <time dateTime={c.lastMessageAt}>{timeOf(c.lastMessageAt)}</time>

@@ -187,3 +187,43 @@ export type SessionBotSettings = Prisma.SessionBotSettingsModel
  * 
  */
 export type BotDelivery = Prisma.BotDeliveryModel
+/**
+ * Model Label
+ * 
+ */
+export type Label = Prisma.LabelModel
+/**
+ * Model ConversationLabel
+ * 
+ */
+export type ConversationLabel = Prisma.ConversationLabelModel
+/**
+ * Model ContactLabel
+ * 
+ */
+export type ContactLabel = Prisma.ContactLabelModel
+/**
+ * Model ContactOptOut
+ * 
+ */
+export type ContactOptOut = Prisma.ContactOptOutModel
+/**
+ * Model CampaignSettings
+ * 
+ */
+export type CampaignSettings = Prisma.CampaignSettingsModel
+/**
+ * Model ContactImport
+ * 
+ */
+export type ContactImport = Prisma.ContactImportModel
+/**
+ * Model Campaign
+ * 
+ */
+export type Campaign = Prisma.CampaignModel
+/**
+ * Model CampaignRecipient
+ * 
+ */
+export type CampaignRecipient = Prisma.CampaignRecipientModel

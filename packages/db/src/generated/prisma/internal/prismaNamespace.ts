@@ -430,7 +430,15 @@ export const ModelName = {
   SessionAssistantSettings: 'SessionAssistantSettings',
   AssistantUsage: 'AssistantUsage',
   SessionBotSettings: 'SessionBotSettings',
-  BotDelivery: 'BotDelivery'
+  BotDelivery: 'BotDelivery',
+  Label: 'Label',
+  ConversationLabel: 'ConversationLabel',
+  ContactLabel: 'ContactLabel',
+  ContactOptOut: 'ContactOptOut',
+  CampaignSettings: 'CampaignSettings',
+  ContactImport: 'ContactImport',
+  Campaign: 'Campaign',
+  CampaignRecipient: 'CampaignRecipient'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -446,7 +454,7 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
     omit: GlobalOmitOptions
   }
   meta: {
-    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "authSession" | "twoFactorCredential" | "tenantSecurityPolicy" | "ssoIdentity" | "businessHours" | "awayReply" | "sessionCallSettings" | "whatsappGroup" | "readReceiptSettings" | "assistantTenantSettings" | "sessionAssistantSettings" | "assistantUsage" | "sessionBotSettings" | "botDelivery"
+    modelProps: "tenant" | "user" | "membership" | "apiKey" | "refreshToken" | "passwordResetToken" | "session" | "contact" | "contactIdentity" | "conversation" | "message" | "messageStatusEvent" | "messageTemplate" | "quickReply" | "scheduledMessage" | "webhookSubscription" | "webhookDelivery" | "idempotencyKey" | "auditLogEntry" | "outboxEntry" | "authSession" | "twoFactorCredential" | "tenantSecurityPolicy" | "ssoIdentity" | "businessHours" | "awayReply" | "sessionCallSettings" | "whatsappGroup" | "readReceiptSettings" | "assistantTenantSettings" | "sessionAssistantSettings" | "assistantUsage" | "sessionBotSettings" | "botDelivery" | "label" | "conversationLabel" | "contactLabel" | "contactOptOut" | "campaignSettings" | "contactImport" | "campaign" | "campaignRecipient"
     txIsolationLevel: TransactionIsolationLevel
   }
   model: {
@@ -2966,6 +2974,598 @@ export type TypeMap<ExtArgs extends runtime.Types.Extensions.InternalArgs = runt
         }
       }
     }
+    Label: {
+      payload: Prisma.$LabelPayload<ExtArgs>
+      fields: Prisma.LabelFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.LabelFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LabelPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.LabelFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LabelPayload>
+        }
+        findFirst: {
+          args: Prisma.LabelFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LabelPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.LabelFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LabelPayload>
+        }
+        findMany: {
+          args: Prisma.LabelFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LabelPayload>[]
+        }
+        create: {
+          args: Prisma.LabelCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LabelPayload>
+        }
+        createMany: {
+          args: Prisma.LabelCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.LabelCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LabelPayload>[]
+        }
+        delete: {
+          args: Prisma.LabelDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LabelPayload>
+        }
+        update: {
+          args: Prisma.LabelUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LabelPayload>
+        }
+        deleteMany: {
+          args: Prisma.LabelDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.LabelUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.LabelUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LabelPayload>[]
+        }
+        upsert: {
+          args: Prisma.LabelUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$LabelPayload>
+        }
+        aggregate: {
+          args: Prisma.LabelAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateLabel>
+        }
+        groupBy: {
+          args: Prisma.LabelGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.LabelGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.LabelCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.LabelCountAggregateOutputType> | number
+        }
+      }
+    }
+    ConversationLabel: {
+      payload: Prisma.$ConversationLabelPayload<ExtArgs>
+      fields: Prisma.ConversationLabelFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.ConversationLabelFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConversationLabelPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.ConversationLabelFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConversationLabelPayload>
+        }
+        findFirst: {
+          args: Prisma.ConversationLabelFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConversationLabelPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.ConversationLabelFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConversationLabelPayload>
+        }
+        findMany: {
+          args: Prisma.ConversationLabelFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConversationLabelPayload>[]
+        }
+        create: {
+          args: Prisma.ConversationLabelCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConversationLabelPayload>
+        }
+        createMany: {
+          args: Prisma.ConversationLabelCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.ConversationLabelCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConversationLabelPayload>[]
+        }
+        delete: {
+          args: Prisma.ConversationLabelDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConversationLabelPayload>
+        }
+        update: {
+          args: Prisma.ConversationLabelUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConversationLabelPayload>
+        }
+        deleteMany: {
+          args: Prisma.ConversationLabelDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.ConversationLabelUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.ConversationLabelUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConversationLabelPayload>[]
+        }
+        upsert: {
+          args: Prisma.ConversationLabelUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ConversationLabelPayload>
+        }
+        aggregate: {
+          args: Prisma.ConversationLabelAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateConversationLabel>
+        }
+        groupBy: {
+          args: Prisma.ConversationLabelGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ConversationLabelGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.ConversationLabelCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ConversationLabelCountAggregateOutputType> | number
+        }
+      }
+    }
+    ContactLabel: {
+      payload: Prisma.$ContactLabelPayload<ExtArgs>
+      fields: Prisma.ContactLabelFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.ContactLabelFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactLabelPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.ContactLabelFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactLabelPayload>
+        }
+        findFirst: {
+          args: Prisma.ContactLabelFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactLabelPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.ContactLabelFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactLabelPayload>
+        }
+        findMany: {
+          args: Prisma.ContactLabelFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactLabelPayload>[]
+        }
+        create: {
+          args: Prisma.ContactLabelCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactLabelPayload>
+        }
+        createMany: {
+          args: Prisma.ContactLabelCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.ContactLabelCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactLabelPayload>[]
+        }
+        delete: {
+          args: Prisma.ContactLabelDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactLabelPayload>
+        }
+        update: {
+          args: Prisma.ContactLabelUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactLabelPayload>
+        }
+        deleteMany: {
+          args: Prisma.ContactLabelDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.ContactLabelUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.ContactLabelUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactLabelPayload>[]
+        }
+        upsert: {
+          args: Prisma.ContactLabelUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactLabelPayload>
+        }
+        aggregate: {
+          args: Prisma.ContactLabelAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateContactLabel>
+        }
+        groupBy: {
+          args: Prisma.ContactLabelGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ContactLabelGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.ContactLabelCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ContactLabelCountAggregateOutputType> | number
+        }
+      }
+    }
+    ContactOptOut: {
+      payload: Prisma.$ContactOptOutPayload<ExtArgs>
+      fields: Prisma.ContactOptOutFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.ContactOptOutFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactOptOutPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.ContactOptOutFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactOptOutPayload>
+        }
+        findFirst: {
+          args: Prisma.ContactOptOutFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactOptOutPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.ContactOptOutFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactOptOutPayload>
+        }
+        findMany: {
+          args: Prisma.ContactOptOutFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactOptOutPayload>[]
+        }
+        create: {
+          args: Prisma.ContactOptOutCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactOptOutPayload>
+        }
+        createMany: {
+          args: Prisma.ContactOptOutCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.ContactOptOutCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactOptOutPayload>[]
+        }
+        delete: {
+          args: Prisma.ContactOptOutDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactOptOutPayload>
+        }
+        update: {
+          args: Prisma.ContactOptOutUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactOptOutPayload>
+        }
+        deleteMany: {
+          args: Prisma.ContactOptOutDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.ContactOptOutUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.ContactOptOutUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactOptOutPayload>[]
+        }
+        upsert: {
+          args: Prisma.ContactOptOutUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactOptOutPayload>
+        }
+        aggregate: {
+          args: Prisma.ContactOptOutAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateContactOptOut>
+        }
+        groupBy: {
+          args: Prisma.ContactOptOutGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ContactOptOutGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.ContactOptOutCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ContactOptOutCountAggregateOutputType> | number
+        }
+      }
+    }
+    CampaignSettings: {
+      payload: Prisma.$CampaignSettingsPayload<ExtArgs>
+      fields: Prisma.CampaignSettingsFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.CampaignSettingsFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignSettingsPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.CampaignSettingsFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignSettingsPayload>
+        }
+        findFirst: {
+          args: Prisma.CampaignSettingsFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignSettingsPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.CampaignSettingsFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignSettingsPayload>
+        }
+        findMany: {
+          args: Prisma.CampaignSettingsFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignSettingsPayload>[]
+        }
+        create: {
+          args: Prisma.CampaignSettingsCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignSettingsPayload>
+        }
+        createMany: {
+          args: Prisma.CampaignSettingsCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.CampaignSettingsCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignSettingsPayload>[]
+        }
+        delete: {
+          args: Prisma.CampaignSettingsDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignSettingsPayload>
+        }
+        update: {
+          args: Prisma.CampaignSettingsUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignSettingsPayload>
+        }
+        deleteMany: {
+          args: Prisma.CampaignSettingsDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.CampaignSettingsUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.CampaignSettingsUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignSettingsPayload>[]
+        }
+        upsert: {
+          args: Prisma.CampaignSettingsUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignSettingsPayload>
+        }
+        aggregate: {
+          args: Prisma.CampaignSettingsAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateCampaignSettings>
+        }
+        groupBy: {
+          args: Prisma.CampaignSettingsGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.CampaignSettingsGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.CampaignSettingsCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.CampaignSettingsCountAggregateOutputType> | number
+        }
+      }
+    }
+    ContactImport: {
+      payload: Prisma.$ContactImportPayload<ExtArgs>
+      fields: Prisma.ContactImportFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.ContactImportFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactImportPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.ContactImportFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactImportPayload>
+        }
+        findFirst: {
+          args: Prisma.ContactImportFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactImportPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.ContactImportFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactImportPayload>
+        }
+        findMany: {
+          args: Prisma.ContactImportFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactImportPayload>[]
+        }
+        create: {
+          args: Prisma.ContactImportCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactImportPayload>
+        }
+        createMany: {
+          args: Prisma.ContactImportCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.ContactImportCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactImportPayload>[]
+        }
+        delete: {
+          args: Prisma.ContactImportDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactImportPayload>
+        }
+        update: {
+          args: Prisma.ContactImportUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactImportPayload>
+        }
+        deleteMany: {
+          args: Prisma.ContactImportDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.ContactImportUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.ContactImportUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactImportPayload>[]
+        }
+        upsert: {
+          args: Prisma.ContactImportUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$ContactImportPayload>
+        }
+        aggregate: {
+          args: Prisma.ContactImportAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateContactImport>
+        }
+        groupBy: {
+          args: Prisma.ContactImportGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ContactImportGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.ContactImportCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.ContactImportCountAggregateOutputType> | number
+        }
+      }
+    }
+    Campaign: {
+      payload: Prisma.$CampaignPayload<ExtArgs>
+      fields: Prisma.CampaignFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.CampaignFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.CampaignFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignPayload>
+        }
+        findFirst: {
+          args: Prisma.CampaignFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.CampaignFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignPayload>
+        }
+        findMany: {
+          args: Prisma.CampaignFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignPayload>[]
+        }
+        create: {
+          args: Prisma.CampaignCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignPayload>
+        }
+        createMany: {
+          args: Prisma.CampaignCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.CampaignCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignPayload>[]
+        }
+        delete: {
+          args: Prisma.CampaignDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignPayload>
+        }
+        update: {
+          args: Prisma.CampaignUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignPayload>
+        }
+        deleteMany: {
+          args: Prisma.CampaignDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.CampaignUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.CampaignUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignPayload>[]
+        }
+        upsert: {
+          args: Prisma.CampaignUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignPayload>
+        }
+        aggregate: {
+          args: Prisma.CampaignAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateCampaign>
+        }
+        groupBy: {
+          args: Prisma.CampaignGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.CampaignGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.CampaignCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.CampaignCountAggregateOutputType> | number
+        }
+      }
+    }
+    CampaignRecipient: {
+      payload: Prisma.$CampaignRecipientPayload<ExtArgs>
+      fields: Prisma.CampaignRecipientFieldRefs
+      operations: {
+        findUnique: {
+          args: Prisma.CampaignRecipientFindUniqueArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignRecipientPayload> | null
+        }
+        findUniqueOrThrow: {
+          args: Prisma.CampaignRecipientFindUniqueOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignRecipientPayload>
+        }
+        findFirst: {
+          args: Prisma.CampaignRecipientFindFirstArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignRecipientPayload> | null
+        }
+        findFirstOrThrow: {
+          args: Prisma.CampaignRecipientFindFirstOrThrowArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignRecipientPayload>
+        }
+        findMany: {
+          args: Prisma.CampaignRecipientFindManyArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignRecipientPayload>[]
+        }
+        create: {
+          args: Prisma.CampaignRecipientCreateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignRecipientPayload>
+        }
+        createMany: {
+          args: Prisma.CampaignRecipientCreateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        createManyAndReturn: {
+          args: Prisma.CampaignRecipientCreateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignRecipientPayload>[]
+        }
+        delete: {
+          args: Prisma.CampaignRecipientDeleteArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignRecipientPayload>
+        }
+        update: {
+          args: Prisma.CampaignRecipientUpdateArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignRecipientPayload>
+        }
+        deleteMany: {
+          args: Prisma.CampaignRecipientDeleteManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateMany: {
+          args: Prisma.CampaignRecipientUpdateManyArgs<ExtArgs>
+          result: BatchPayload
+        }
+        updateManyAndReturn: {
+          args: Prisma.CampaignRecipientUpdateManyAndReturnArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignRecipientPayload>[]
+        }
+        upsert: {
+          args: Prisma.CampaignRecipientUpsertArgs<ExtArgs>
+          result: runtime.Types.Utils.PayloadToResult<Prisma.$CampaignRecipientPayload>
+        }
+        aggregate: {
+          args: Prisma.CampaignRecipientAggregateArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.AggregateCampaignRecipient>
+        }
+        groupBy: {
+          args: Prisma.CampaignRecipientGroupByArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.CampaignRecipientGroupByOutputType>[]
+        }
+        count: {
+          args: Prisma.CampaignRecipientCountArgs<ExtArgs>
+          result: runtime.Types.Utils.Optional<Prisma.CampaignRecipientCountAggregateOutputType> | number
+        }
+      }
+    }
   }
 } & {
   other: {
@@ -3551,6 +4151,104 @@ export const BotDeliveryScalarFieldEnum = {
 export type BotDeliveryScalarFieldEnum = (typeof BotDeliveryScalarFieldEnum)[keyof typeof BotDeliveryScalarFieldEnum]
 
 
+export const LabelScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  name: 'name',
+  color: 'color',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt'
+} as const
+
+export type LabelScalarFieldEnum = (typeof LabelScalarFieldEnum)[keyof typeof LabelScalarFieldEnum]
+
+
+export const ConversationLabelScalarFieldEnum = {
+  tenantId: 'tenantId',
+  conversationId: 'conversationId',
+  labelId: 'labelId',
+  createdAt: 'createdAt'
+} as const
+
+export type ConversationLabelScalarFieldEnum = (typeof ConversationLabelScalarFieldEnum)[keyof typeof ConversationLabelScalarFieldEnum]
+
+
+export const ContactLabelScalarFieldEnum = {
+  tenantId: 'tenantId',
+  contactId: 'contactId',
+  labelId: 'labelId',
+  createdAt: 'createdAt'
+} as const
+
+export type ContactLabelScalarFieldEnum = (typeof ContactLabelScalarFieldEnum)[keyof typeof ContactLabelScalarFieldEnum]
+
+
+export const ContactOptOutScalarFieldEnum = {
+  tenantId: 'tenantId',
+  contactId: 'contactId',
+  keyword: 'keyword',
+  messageId: 'messageId',
+  optedOutAt: 'optedOutAt'
+} as const
+
+export type ContactOptOutScalarFieldEnum = (typeof ContactOptOutScalarFieldEnum)[keyof typeof ContactOptOutScalarFieldEnum]
+
+
+export const CampaignSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  optOutKeywords: 'optOutKeywords',
+  updatedAt: 'updatedAt'
+} as const
+
+export type CampaignSettingsScalarFieldEnum = (typeof CampaignSettingsScalarFieldEnum)[keyof typeof CampaignSettingsScalarFieldEnum]
+
+
+export const ContactImportScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  fileName: 'fileName',
+  contactIds: 'contactIds',
+  rejected: 'rejected',
+  totalRows: 'totalRows',
+  createdById: 'createdById',
+  createdAt: 'createdAt'
+} as const
+
+export type ContactImportScalarFieldEnum = (typeof ContactImportScalarFieldEnum)[keyof typeof ContactImportScalarFieldEnum]
+
+
+export const CampaignScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  name: 'name',
+  sessionId: 'sessionId',
+  template: 'template',
+  segment: 'segment',
+  status: 'status',
+  perMinute: 'perMinute',
+  createdById: 'createdById',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt',
+  completedAt: 'completedAt'
+} as const
+
+export type CampaignScalarFieldEnum = (typeof CampaignScalarFieldEnum)[keyof typeof CampaignScalarFieldEnum]
+
+
+export const CampaignRecipientScalarFieldEnum = {
+  tenantId: 'tenantId',
+  campaignId: 'campaignId',
+  contactId: 'contactId',
+  phoneNumber: 'phoneNumber',
+  state: 'state',
+  reason: 'reason',
+  messageId: 'messageId',
+  updatedAt: 'updatedAt'
+} as const
+
+export type CampaignRecipientScalarFieldEnum = (typeof CampaignRecipientScalarFieldEnum)[keyof typeof CampaignRecipientScalarFieldEnum]
+
+
 export const SortOrder = {
   asc: 'asc',
   desc: 'desc'
@@ -4048,6 +4746,14 @@ export type GlobalOmitConfig = {
   assistantUsage?: Prisma.AssistantUsageOmit
   sessionBotSettings?: Prisma.SessionBotSettingsOmit
   botDelivery?: Prisma.BotDeliveryOmit
+  label?: Prisma.LabelOmit
+  conversationLabel?: Prisma.ConversationLabelOmit
+  contactLabel?: Prisma.ContactLabelOmit
+  contactOptOut?: Prisma.ContactOptOutOmit
+  campaignSettings?: Prisma.CampaignSettingsOmit
+  contactImport?: Prisma.ContactImportOmit
+  campaign?: Prisma.CampaignOmit
+  campaignRecipient?: Prisma.CampaignRecipientOmit
 }
 
 /* Types for Logging */

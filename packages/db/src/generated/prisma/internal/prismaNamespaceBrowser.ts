@@ -84,7 +84,15 @@ export const ModelName = {
   SessionAssistantSettings: 'SessionAssistantSettings',
   AssistantUsage: 'AssistantUsage',
   SessionBotSettings: 'SessionBotSettings',
-  BotDelivery: 'BotDelivery'
+  BotDelivery: 'BotDelivery',
+  Label: 'Label',
+  ConversationLabel: 'ConversationLabel',
+  ContactLabel: 'ContactLabel',
+  ContactOptOut: 'ContactOptOut',
+  CampaignSettings: 'CampaignSettings',
+  ContactImport: 'ContactImport',
+  Campaign: 'Campaign',
+  CampaignRecipient: 'CampaignRecipient'
 } as const
 
 export type ModelName = (typeof ModelName)[keyof typeof ModelName]
@@ -647,6 +655,104 @@ export const BotDeliveryScalarFieldEnum = {
 } as const
 
 export type BotDeliveryScalarFieldEnum = (typeof BotDeliveryScalarFieldEnum)[keyof typeof BotDeliveryScalarFieldEnum]
+
+
+export const LabelScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  name: 'name',
+  color: 'color',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt'
+} as const
+
+export type LabelScalarFieldEnum = (typeof LabelScalarFieldEnum)[keyof typeof LabelScalarFieldEnum]
+
+
+export const ConversationLabelScalarFieldEnum = {
+  tenantId: 'tenantId',
+  conversationId: 'conversationId',
+  labelId: 'labelId',
+  createdAt: 'createdAt'
+} as const
+
+export type ConversationLabelScalarFieldEnum = (typeof ConversationLabelScalarFieldEnum)[keyof typeof ConversationLabelScalarFieldEnum]
+
+
+export const ContactLabelScalarFieldEnum = {
+  tenantId: 'tenantId',
+  contactId: 'contactId',
+  labelId: 'labelId',
+  createdAt: 'createdAt'
+} as const
+
+export type ContactLabelScalarFieldEnum = (typeof ContactLabelScalarFieldEnum)[keyof typeof ContactLabelScalarFieldEnum]
+
+
+export const ContactOptOutScalarFieldEnum = {
+  tenantId: 'tenantId',
+  contactId: 'contactId',
+  keyword: 'keyword',
+  messageId: 'messageId',
+  optedOutAt: 'optedOutAt'
+} as const
+
+export type ContactOptOutScalarFieldEnum = (typeof ContactOptOutScalarFieldEnum)[keyof typeof ContactOptOutScalarFieldEnum]
+
+
+export const CampaignSettingsScalarFieldEnum = {
+  tenantId: 'tenantId',
+  optOutKeywords: 'optOutKeywords',
+  updatedAt: 'updatedAt'
+} as const
+
+export type CampaignSettingsScalarFieldEnum = (typeof CampaignSettingsScalarFieldEnum)[keyof typeof CampaignSettingsScalarFieldEnum]
+
+
+export const ContactImportScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  fileName: 'fileName',
+  contactIds: 'contactIds',
+  rejected: 'rejected',
+  totalRows: 'totalRows',
+  createdById: 'createdById',
+  createdAt: 'createdAt'
+} as const
+
+export type ContactImportScalarFieldEnum = (typeof ContactImportScalarFieldEnum)[keyof typeof ContactImportScalarFieldEnum]
+
+
+export const CampaignScalarFieldEnum = {
+  id: 'id',
+  tenantId: 'tenantId',
+  name: 'name',
+  sessionId: 'sessionId',
+  template: 'template',
+  segment: 'segment',
+  status: 'status',
+  perMinute: 'perMinute',
+  createdById: 'createdById',
+  createdAt: 'createdAt',
+  updatedAt: 'updatedAt',
+  completedAt: 'completedAt'
+} as const
+
+export type CampaignScalarFieldEnum = (typeof CampaignScalarFieldEnum)[keyof typeof CampaignScalarFieldEnum]
+
+
+export const CampaignRecipientScalarFieldEnum = {
+  tenantId: 'tenantId',
+  campaignId: 'campaignId',
+  contactId: 'contactId',
+  phoneNumber: 'phoneNumber',
+  state: 'state',
+  reason: 'reason',
+  messageId: 'messageId',
+  updatedAt: 'updatedAt'
+} as const
+
+export type CampaignRecipientScalarFieldEnum = (typeof CampaignRecipientScalarFieldEnum)[keyof typeof CampaignRecipientScalarFieldEnum]
 
 
 export const SortOrder = {
