@@ -276,6 +276,9 @@ describe('tenant isolation', () => {
       'PATCH /v1/labels/:id': { name: 'hijacked' },
       'POST /v1/labels/:id/apply': { conversationIds: [b.conversationId] },
       'POST /v1/labels/:id/remove': { conversationIds: [b.conversationId] },
+      'POST /v1/sessions/:id/groups': { subject: 'hijacked', participants: ['4915112345678'] },
+      'POST /v1/sessions/:id/groups/:group/participants': { action: 'add', participants: ['4915112345678'] },
+      'PATCH /v1/sessions/:id/groups/:group': { subject: 'hijacked' },
     };
     const secrets = [
       b.sessionId,
@@ -306,7 +309,8 @@ describe('tenant isolation', () => {
           .replace(':id', base ? idFor[base]! : ':id')
           .replace(':userId', b.users.viewer.id)
           .replace(':jobId', `send-${b.messageId}`)
-          .replace(':labelId', bLabel.id);
+          .replace(':labelId', bLabel.id)
+          .replace(':group', '120363000000000001@g.us');
         const body = bodies[`${route.method} ${route.url}`];
         const res = await app.inject({
           method: route.method as 'GET',

@@ -165,7 +165,7 @@ describe('the round trip', () => {
     const conversation = await conversationOf('351910000101');
     const replies = await automatedReplies(conversation.id);
     expect(replies.map((r) => [r.body, r.automatedBy, r.status, r.idempotencyKey])).toEqual([
-      ['Sorry! What is the order number?', true, 'queued', `bot:${sent.messageId}:0`],
+      ['Sorry! What is the order number?', 'bot', 'queued', `bot:${sent.messageId}:0`],
     ]);
     // Its send is on the session's outbound queue (the normal path: limits, typing delay, exactly once).
     expect(await outbound.getJob(`send-${replies[0]!.id}`)).toBeDefined();
