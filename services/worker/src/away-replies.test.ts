@@ -3,6 +3,7 @@
 // within hours or within the window nothing; after the window again. Two replicas racing for one
 // message (both past their checks before either claims) send exactly one reply. And the stream:
 // a stored message's realtime `message.created`, performed by the outbox relay, is answered.
+import { setTenantPaused } from '@switchboard/assistant';
 import { type Db, withTenant } from '@switchboard/db';
 import { OutboxRelay, QUEUE_NAMES, queuePrefix, storeInbound } from '@switchboard/messaging';
 import {
@@ -175,5 +176,62 @@ describe('away replies', () => {
     await relay.drain({ graceMs: 0 });
     await eventually(async () => (await repliesTo(pn)).length === 1);
     expect((await repliesTo(pn))[0]!.body).toBe(AWAY);
+  });
+
+  it("leaves the customer to the session's bot or assistant, and sends the away message when they do not answer", async () => {
+    const now = () => new Date('2026-03-28T21:00:00Z'); // Saturday: closed
+    const r = replier({ now });
+    const session = { tenantId_sessionId: { tenantId, sessionId } };
+    const outcome = async (pn: string, replier = r) =>
+      (await replier.replyIfAway(await customerMessage(pn))).outcome;
+    try {
+      // The bot: on, and nobody on the team has the conversation.
+      await withTenant(db, tenantId, (tx) =>
+        tx.sessionBotSettings.create({
+          data: {
+            tenantId,
+            sessionId,
+            enabled: true,
+            url: 'https://flows.example/hook',
+            secretRef: 'secret://bot',
+          },
+        }),
+      );
+      const first = await customerMessage('4915200000010');
+      expect(await r.replyIfAway(first)).toEqual({ outcome: 'automation-answers' });
+      // Handed to the team (a hand-off keyword, the API): the away message again.
+      await withTenant(db, tenantId, async (tx) => {
+        const { conversationId } = await tx.message.findUniqueOrThrow({ where: { id: first } });
+        await tx.conversation.update({ where: { id: conversationId }, data: { automationStoppedAt: now() } });
+      });
+      expect(await outcome('4915200000010')).toBe('replied');
+      await withTenant(db, tenantId, (tx) => tx.sessionBotSettings.delete({ where: session }));
+
+      // The assistant: on, with a provider; not while a kill switch is on.
+      await withTenant(db, tenantId, async (tx) => {
+        await tx.assistantTenantSettings.create({
+          data: {
+            tenantId,
+            baseUrl: 'http://127.0.0.1:1/v1',
+            model: 'gpt-4o-mini',
+            blockedTopicReply: 'No.',
+            handoffMessage: 'A person will answer.',
+          },
+        });
+        await tx.sessionAssistantSettings.create({ data: { tenantId, sessionId, enabled: true } });
+      });
+      expect(await outcome('4915200000011')).toBe('automation-answers');
+      await setTenantPaused(redis, keyPrefix, true);
+      expect(await outcome('4915200000012')).toBe('replied');
+      await setTenantPaused(redis, keyPrefix, false);
+      expect(await outcome('4915200000013', replier({ now, assistantEnabled: false }))).toBe('replied');
+    } finally {
+      await setTenantPaused(redis, keyPrefix, false);
+      await withTenant(db, tenantId, async (tx) => {
+        await tx.sessionBotSettings.deleteMany({});
+        await tx.sessionAssistantSettings.deleteMany({});
+        await tx.assistantTenantSettings.deleteMany({});
+      });
+    }
   });
 });

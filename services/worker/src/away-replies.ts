@@ -1,8 +1,10 @@
 // Away replies: a customer's message that arrives outside the tenant's business hours gets the
 // tenant's away message, at most once per conversation per window, through the normal outbound
-// path (a queued message row, then its job on the session's outbound queue).
+// path (a queued message row, then its job on the session's outbound queue), unless the session's
+// assistant or bot answers that customer.
 import { randomUUID } from 'node:crypto';
-import { type Db, withTenant } from '@switchboard/db';
+import { tenantPausedKey } from '@switchboard/assistant';
+import { type Db, type TenantTx, withTenant } from '@switchboard/db';
 import {
   businessHoursSchema,
   isWithinBusinessHours,
@@ -35,6 +37,11 @@ export interface AwayReplierOptions {
   now?: () => Date;
   /** Kicked with the reply's outbox row (its realtime `message.created`); else the relay's sweep performs it. */
   relay?: { kick(ids: readonly string[]): Promise<void> };
+  /**
+   * Whether the platform lets the AI assistant answer (ASSISTANT_ENABLED; default true): with it
+   * off, a session's assistant never answers, so the away message does.
+   */
+  assistantEnabled?: boolean;
   /** Test-only: runs after the checks and before the claim of the window (forces two replicas' race). */
   beforeClaim?: () => Promise<void>;
   onError?: (error: unknown, context: { what: string; messageId?: string }) => void;
@@ -43,7 +50,7 @@ export interface AwayReplierOptions {
 /** What {@link AwayReplier.replyIfAway} did with a message. */
 export type AwayReplyOutcome =
   | { outcome: 'replied'; replyId: string }
-  | { outcome: 'off' | 'not-customer-message' | 'within-hours' | 'within-window' };
+  | { outcome: 'off' | 'not-customer-message' | 'within-hours' | 'within-window' | 'automation-answers' };
 
 /**
  * Sends the away reply for customers' messages outside business hours. Every worker replica runs
@@ -61,6 +68,44 @@ export class AwayReplier {
 
   constructor(options: AwayReplierOptions) {
     this.options = options;
+  }
+
+  /**
+   * Whether the session's automation answers the conversation's customer now: its bot when on and
+   * nobody on the team has the conversation; its assistant when on, the tenant has a provider, the
+   * platform and the tenant kill switches are off and, answering `until_agent`, no agent has it.
+   * Neither when automation was stopped for the conversation (a hand-off). A spent budget is not
+   * looked at: the assistant then answers nothing, and neither does the away message.
+   */
+  private async automationAnswers(
+    tx: TenantTx,
+    message: { sessionId: string; conversationId: string },
+  ): Promise<boolean> {
+    const { tenantId } = this.options;
+    const conversation = await tx.conversation.findUnique({
+      where: { id: message.conversationId },
+      select: { assigneeId: true, automationStoppedAt: true },
+    });
+    if (!conversation || conversation.automationStoppedAt !== null) return false;
+    const session = { tenantId_sessionId: { tenantId, sessionId: message.sessionId } };
+    const bot = await tx.sessionBotSettings.findUnique({ where: session, select: { enabled: true } });
+    if (bot?.enabled && conversation.assigneeId === null) return true;
+    if (this.options.assistantEnabled === false) return false;
+    const assistant = await tx.sessionAssistantSettings.findUnique({
+      where: session,
+      select: { enabled: true, answerMode: true },
+    });
+    if (!assistant?.enabled) return false;
+    if (!(await tx.assistantTenantSettings.findUnique({ where: { tenantId }, select: { tenantId: true } })))
+      return false;
+    if ((await this.options.redis.exists(tenantPausedKey(this.options.keyPrefix))) === 1) return false;
+    if (assistant.answerMode !== 'until_agent') return true;
+    if (conversation.assigneeId !== null) return false;
+    const agentReplied = await tx.message.findFirst({
+      where: { conversationId: message.conversationId, direction: 'outbound', sentById: { not: null } },
+      select: { id: true },
+    });
+    return agentReplied === null;
   }
 
   /** Reads the realtime stream from now on and answers customers' new messages. */
@@ -146,6 +191,8 @@ export class AwayReplier {
       )
         return { outcome: 'not-customer-message' } as const;
       if (isWithinBusinessHours(hours.data, now)) return { outcome: 'within-hours' } as const;
+      // The session's assistant or bot answers this customer: one answer, not two.
+      if (await this.automationAnswers(tx, message)) return { outcome: 'automation-answers' } as const;
       await this.options.beforeClaim?.();
       const replyId = randomUUID();
       const claimed = await tx.$queryRaw<{ message_id: string }[]>`

@@ -302,6 +302,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     tenantId,
     keyPrefix,
     relay: outbox,
+    assistantEnabled: config.ASSISTANT_ENABLED,
     onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
   });
   awayReplies.start();
