@@ -93,6 +93,9 @@ const GROUP_PASSWORDS = {
 };
 
 /** `--user` arguments (one config directive) for a data node of the group. */
+/** Sentinel's failover-timeout for the test groups: how long a failover may take before it gives up. */
+const FAILOVER_TIMEOUT_MS = 5_000;
+
 function groupUserArgs(): string[] {
   return (['replication', 'sentinel'] as const).flatMap((role) => [
     '--user',
@@ -173,7 +176,7 @@ export async function startSentinelGroup(options: SentinelGroupOptions = {}): Pr
           aclUserLine('sentinel', GROUP_PASSWORDS.sentinel, sentinelAclRules('sentinel')),
           'user default on nopass allkeys allchannels +@all',
           `sentinel down-after-milliseconds ${name} 1000`,
-          `sentinel failover-timeout ${name} 5000`,
+          `sentinel failover-timeout ${name} ${FAILOVER_TIMEOUT_MS}`,
           `sentinel parallel-syncs ${name} 1`,
           '',
         ].join('\n'),
@@ -311,7 +314,10 @@ export async function currentPrimary(group: SentinelGroupInfo): Promise<HostPort
 /**
  * Forces a Sentinel failover and waits until every sentinel names a new, writable primary.
  * Sentinel answers INPROG (or NOGOODSLAVE while replicas resync) when it cannot start one yet:
- * that is retried. Callers do not wait for the old primary's full resync as a replica.
+ * that is retried. A forced failover Sentinel gave up on (its failover-timeout passed without a
+ * promotion, as a replica slow to answer on a loaded machine can make it) is not retried by
+ * Sentinel: once the asked sentinel reports no failover in progress and still names the old
+ * primary, it is asked again. Callers do not wait for the old primary's full resync as a replica.
  */
 export async function forceFailover(
   group: SentinelGroupInfo,
@@ -320,28 +326,46 @@ export async function forceFailover(
   const deadline = Date.now() + timeoutMs;
   const from = await waitForSentinelGroup(group, { timeoutMs, replicasOnline: false });
   const client = new Redis({ ...group.sentinels[0]!, maxRetriesPerRequest: 0, lazyConnect: true });
-  try {
-    await client.connect();
+  const ask = async (): Promise<void> => {
     for (;;) {
       try {
         await client.call('SENTINEL', 'FAILOVER', group.name);
-        break;
+        return;
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         if (!/INPROG|NOGOODSLAVE|NOGOODREPLICA/.test(message) || Date.now() > deadline) throw error;
         await new Promise((r) => setTimeout(r, 250));
       }
     }
+  };
+  const gaveUp = async (): Promise<boolean> => {
+    const fields = (await client.call('SENTINEL', 'MASTER', group.name)) as string[];
+    const field = (name: string) => fields[fields.indexOf(name) + 1];
+    const flags = field('flags') ?? '';
+    return (
+      !flags.includes('failover_in_progress') &&
+      field('ip') === from.host &&
+      Number(field('port')) === from.port
+    );
+  };
+  try {
+    await client.connect();
+    await ask();
+    let askedAt = Date.now();
+    while (Date.now() < deadline) {
+      const to = await waitForSentinelGroup(group, {
+        timeoutMs: Math.max(1_000, Math.min(deadline, askedAt + 2 * FAILOVER_TIMEOUT_MS) - Date.now()),
+        replicasOnline: false,
+      }).catch(() => null);
+      if (to && (to.host !== from.host || to.port !== from.port)) return { from, to };
+      if (Date.now() - askedAt > FAILOVER_TIMEOUT_MS && (await gaveUp().catch(() => false))) {
+        await ask();
+        askedAt = Date.now();
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   } finally {
     client.disconnect();
-  }
-  while (Date.now() < deadline) {
-    const to = await waitForSentinelGroup(group, {
-      timeoutMs: Math.max(1_000, deadline - Date.now()),
-      replicasOnline: false,
-    }).catch(() => null);
-    if (to && (to.host !== from.host || to.port !== from.port)) return { from, to };
-    await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(
     `sentinel failover of ${group.name} away from ${from.host}:${from.port} did not complete in ${timeoutMs} ms`,
