@@ -14,6 +14,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     teardownTimeout: 30_000,
+    // expect.poll waits for what a page or a process shows next (1 s by default): on a full run's
+    // loaded 2 cores a page reload can take longer, and a poll only waits as long as it must.
+    expect: { poll: { timeout: 15_000 } },
     reporters: ['default', ['json', { outputFile: '.test-results/vitest.json' }]],
   },
 });
