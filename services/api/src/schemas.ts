@@ -57,33 +57,35 @@ function afterCursorMs(cursor: Cursor, field: string): Record<string, unknown> {
   return { OR: [{ [field]: { lt: cursor.at } }, { [field]: cursor.at, id: { lt: cursor.id } }] };
 }
 
-/** The arguments a page's findMany spreads: its cursor's `where` part or Prisma's own cursor, and how many. */
-export interface PageArgs {
+/** The arguments a page's findMany spreads: its cursor's `where` part or Prisma's own cursor, how many, the order. */
+export interface PageArgs<F extends string = string> {
   where: Record<string, unknown>;
   cursor?: { id: string };
   take: number;
+  orderBy: ReturnType<typeof newestOrder<F>>;
 }
 
 /**
  * The `limit + 1` rows after `cursor` of a list in (field desc, id desc) order (one more than the
- * page, to know whether another follows), read by `find`, which spreads the arguments into its
- * findMany (merging its own filters into `where`). With Prisma's cursor the position is compared
+ * page, to know whether another follows), read by `find`, which spreads the arguments (the order
+ * included) into its findMany, merging its own filters into `where`. With Prisma's cursor the position is compared
  * in the database with the cursor row's own values, microseconds kept: rows written within one
  * millisecond (a batch's messages, contacts and deliveries are) are neither skipped nor repeated,
  * which a cursor time cut to milliseconds cannot promise. The cursor row itself comes back when it
  * still matches the filters and is dropped here. When that row is gone (erased, deleted), the page
  * continues after the cursor's millisecond instead.
  */
-export async function rowsAfter<R extends { id: string }>(
+export async function rowsAfter<R extends { id: string }, F extends string>(
   cursor: Cursor | undefined,
-  field: string,
+  field: F,
   limit: number,
-  find: (args: PageArgs) => Promise<R[]>,
+  find: (args: PageArgs<F>) => Promise<R[]>,
 ): Promise<R[]> {
-  if (!cursor) return await find({ where: {}, take: limit + 1 });
-  const rows = await find({ where: {}, cursor: { id: cursor.id }, take: limit + 2 });
+  const orderBy = newestOrder(field);
+  if (!cursor) return await find({ where: {}, take: limit + 1, orderBy });
+  const rows = await find({ where: {}, cursor: { id: cursor.id }, take: limit + 2, orderBy });
   // A cursor is only handed out when a row follows it: none means its row no longer exists.
-  if (rows.length === 0) return await find({ where: afterCursorMs(cursor, field), take: limit + 1 });
+  if (rows.length === 0) return await find({ where: afterCursorMs(cursor, field), take: limit + 1, orderBy });
   return rows.filter((row) => row.id !== cursor.id).slice(0, limit + 1);
 }
 
@@ -108,7 +110,7 @@ export function newestOrder<F extends string>(field: F) {
 /**
  * A newest-first keyset list on `field` then id, for lists whose only filter is the cursor: `find`
  * reads one row more than the page (to know whether another follows) with the arguments to spread
- * into findMany (rowsAfter), `page` cuts the rows into a page.
+ * into findMany, the order included (rowsAfter), `page` cuts the rows into a page.
  */
 export function newestFirst<F extends string>(
   query: { cursor?: string | undefined; limit: number },
@@ -116,10 +118,8 @@ export function newestFirst<F extends string>(
 ) {
   const cursor = decodeCursor(query.cursor);
   return {
-    find: <R extends { id: string }>(
-      run: (args: PageArgs & { orderBy: ReturnType<typeof newestOrder<F>> }) => Promise<R[]>,
-    ): Promise<R[]> =>
-      rowsAfter(cursor, field, query.limit, (args) => run({ ...args, orderBy: newestOrder(field) })),
+    find: <R extends { id: string }>(run: (args: PageArgs<F>) => Promise<R[]>): Promise<R[]> =>
+      rowsAfter(cursor, field, query.limit, run),
     page: <R extends { id: string } & Record<F, Date>, T>(rows: R[], map: (row: R) => T) =>
       toPage(rows, query.limit, (row) => row[field], map),
   };

@@ -142,7 +142,6 @@ export async function listUsage(
       tx.assistantUsage.findMany({
         ...page,
         where: { ...page.where, ...(query.sessionId ? { sessionId: query.sessionId } : {}) },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       }),
     ),
   );

@@ -21,7 +21,6 @@ export async function listAuditEntries(
       tx.auditLogEntry.findMany({
         ...page,
         where: { ...page.where, ...(query.action ? { action: query.action } : {}) },
-        orderBy: [{ at: 'desc' }, { id: 'desc' }],
       }),
     ),
   );

@@ -301,7 +301,6 @@ export async function listBotDeliveries(
       tx.botDelivery.findMany({
         ...page,
         where: { sessionId, ...page.where },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       }),
     );
   });

@@ -37,7 +37,6 @@ export async function listContacts(
         ...page,
         where: { ...where, ...(page.where as Prisma.ContactWhereInput) },
         include: { identities: true },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       }),
     ),
   );

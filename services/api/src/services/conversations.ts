@@ -267,7 +267,6 @@ export async function listConversationMessages(
       tx.message.findMany({
         ...page,
         where: { conversationId: id, ...page.where },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       }),
     );
   });

@@ -92,7 +92,6 @@ export async function listScheduledMessages(
           ...(conversationId ? { conversationId } : {}),
           ...page.where,
         },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       }),
     ),
   );

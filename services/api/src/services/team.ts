@@ -26,7 +26,6 @@ export async function listMembers(
       tx.membership.findMany({
         ...page,
         include: { user: true },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       }),
     ),
   );
@@ -127,7 +126,6 @@ export async function listPendingInvites(
             },
           },
         },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       }),
     );
     return members.map(({ user: { passwordResetTokens, ...user }, ...m }) => ({

@@ -139,7 +139,6 @@ export async function listDeliveries(
       tx.webhookDelivery.findMany({
         ...page,
         where: { subscriptionId: found.id, ...page.where },
-        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       }),
     );
   });
