@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type GovernanceRequest,
+  peekCall,
   readBudget,
   reserveCall,
   setProviderCooldown,
@@ -164,6 +165,35 @@ describe('reserveCall', () => {
       allowed: false,
       reason: 'duplicate',
     });
+  });
+});
+
+describe('peekCall', () => {
+  it('answers what reserveCall would decide, and claims, counts and reserves nothing', async () => {
+    const base = request({ dailyMessageLimit: 1, burstMaxReplies: 1 });
+    expect(await peekCall(redis, base)).toBeNull();
+    expect(await peekCall(redis, base)).toBeNull();
+    // Nothing claimed: the message is still decided on once, by the call itself.
+    expect((await reserveCall(redis, base)).allowed).toBe(true);
+    expect(await peekCall(redis, { ...base, messageId: 'next' })).toBe('burst_limit');
+    expect(await peekCall(redis, { ...base, messageId: 'next', conversationId: 'other' })).toBe(
+      'daily_message_limit',
+    );
+    expect(await peekCall(redis, request({ platformEnabled: false }))).toBe('platform_disabled');
+    expect(await peekCall(redis, request({ allowedModels: ['gpt-4.1'] }))).toBe('model_not_allowed');
+    const cooling = request();
+    await setProviderCooldown(redis, cooling.keyPrefix, 60_000);
+    expect(await peekCall(redis, cooling)).toBe('provider_cooling_down');
+    expect(await peekCall(redis, { ...cooling, callsProvider: false })).toBeNull();
+    // A peek counted nothing: one message and its 100 tokens, from the call alone.
+    const budget = await readBudget(
+      redis,
+      base.keyPrefix,
+      { dailyMessageLimit: 1, dailyTokenLimit: null, monthlyMessageLimit: null, monthlyTokenLimit: null },
+      base.now,
+    );
+    expect(budget.day.messages.used).toBe(1);
+    expect(budget.day.tokens.used).toBe(100);
   });
 });
 

@@ -123,11 +123,14 @@ const CLAIM_TTL_MS = 7 * 24 * 3600 * 1000;
 // ARGV: 1 platform enabled, 2 paused in the database, 3 model, 4 allowed models ('*' or \n-joined),
 // 5-8 limits (day messages, day tokens, month messages, month tokens; -1 none), 9 reserve tokens,
 // 10 burst max, 11 burst window ms, 12 now ms, 13 claim ttl ms, 14 day ttl s, 15 month ttl s, 16 message id,
-// 17 calls the provider ('1'/'0').
+// 17 calls the provider ('1'/'0'), 18 peek ('1': check only, nothing claimed, counted or reserved).
 const RESERVE_SCRIPT = `
-if redis.call('EXISTS', KEYS[2]) == 1 then return {'refused', 'duplicate'} end
--- Claimed whatever the decision: one replica decides on a message, refusals included.
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[13])
+local peek = ARGV[18] == '1'
+if not peek then
+  if redis.call('EXISTS', KEYS[2]) == 1 then return {'refused', 'duplicate'} end
+  -- Claimed whatever the decision: one replica decides on a message, refusals included.
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[13])
+end
 if ARGV[1] ~= '1' then return {'refused', 'platform_disabled'} end
 if ARGV[2] == '1' or redis.call('EXISTS', KEYS[1]) == 1 then return {'refused', 'tenant_paused'} end
 if ARGV[4] ~= '*' then
@@ -149,6 +152,7 @@ if over(ARGV[5], used[3] + 1) then return {'refused', 'daily_message_limit'} end
 if over(ARGV[6], used[4] + reserve) then return {'refused', 'daily_token_limit'} end
 if over(ARGV[7], used[5] + 1) then return {'refused', 'monthly_message_limit'} end
 if over(ARGV[8], used[6] + reserve) then return {'refused', 'monthly_token_limit'} end
+if peek then return {'allowed', ''} end
 redis.call('ZADD', KEYS[7], now, ARGV[16])
 redis.call('PEXPIRE', KEYS[7], ARGV[11])
 for i = 3, 6 do
@@ -165,9 +169,41 @@ const limitArg = (value: number | null): string => (value === null ? '-1' : Stri
 /** Claims the message and checks every rule; when all pass, counts the reply and reserves its tokens (one script). */
 export async function reserveCall(redis: Redis, request: GovernanceRequest): Promise<GovernanceDecision> {
   const keys = usageKeys(request.keyPrefix, request.now);
-  const burstKey = `${request.keyPrefix}assistant:burst:${request.conversationId}`;
+  const burstKey = burstKeyOf(request);
+  const result = await runScript(redis, request, false);
+  if (result[0] !== 'allowed') return { allowed: false, reason: result[1] as GovernanceRefusal };
+  const [, , dayMessages, dayTokens, monthMessages, monthTokens] = result.map(Number);
+  return {
+    allowed: true,
+    reservation: {
+      keys,
+      burstKey,
+      messageId: request.messageId,
+      reservedTokens: Math.max(0, Math.ceil(request.reserveTokens)),
+    },
+    day: { messages: dayMessages as number, tokens: dayTokens as number },
+    month: { messages: monthMessages as number, tokens: monthTokens as number },
+  };
+}
+
+/**
+ * What {@link reserveCall} would decide now, without claiming the message, counting the reply or
+ * reserving tokens: null when every rule passes, else the first refusal (never `duplicate`). A
+ * peek is advice, not a promise: another call may spend the budget between the peek and the call.
+ */
+export async function peekCall(redis: Redis, request: GovernanceRequest): Promise<GovernanceRefusal | null> {
+  const result = await runScript(redis, request, true);
+  return result[0] === 'allowed' ? null : (result[1] as GovernanceRefusal);
+}
+
+function burstKeyOf(request: GovernanceRequest): string {
+  return `${request.keyPrefix}assistant:burst:${request.conversationId}`;
+}
+
+async function runScript(redis: Redis, request: GovernanceRequest, peek: boolean): Promise<string[]> {
+  const keys = usageKeys(request.keyPrefix, request.now);
   const claimKey = `${request.keyPrefix}assistant:claim:${request.messageId}`;
-  const result = (await redis.eval(
+  return (await redis.eval(
     RESERVE_SCRIPT,
     8,
     tenantPausedKey(request.keyPrefix),
@@ -176,7 +212,7 @@ export async function reserveCall(redis: Redis, request: GovernanceRequest): Pro
     keys.dayTokens,
     keys.monthMessages,
     keys.monthTokens,
-    burstKey,
+    burstKeyOf(request),
     providerCooldownKey(request.keyPrefix),
     request.platformEnabled ? '1' : '0',
     request.tenantPaused ? '1' : '0',
@@ -195,20 +231,8 @@ export async function reserveCall(redis: Redis, request: GovernanceRequest): Pro
     String(MONTH_TTL_SECONDS),
     request.messageId,
     request.callsProvider ? '1' : '0',
+    peek ? '1' : '0',
   )) as string[];
-  if (result[0] !== 'allowed') return { allowed: false, reason: result[1] as GovernanceRefusal };
-  const [, , dayMessages, dayTokens, monthMessages, monthTokens] = result.map(Number);
-  return {
-    allowed: true,
-    reservation: {
-      keys,
-      burstKey,
-      messageId: request.messageId,
-      reservedTokens: Math.max(0, Math.ceil(request.reserveTokens)),
-    },
-    day: { messages: dayMessages as number, tokens: dayTokens as number },
-    month: { messages: monthMessages as number, tokens: monthTokens as number },
-  };
 }
 
 /**

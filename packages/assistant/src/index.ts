@@ -7,6 +7,7 @@ export {
   type GovernanceRefusal,
   type GovernanceRequest,
   type PeriodUsage,
+  peekCall,
   providerCooldownKey,
   type Reservation,
   readBudget,

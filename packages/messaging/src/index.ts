@@ -77,6 +77,8 @@ export {
   pollVoteSchema,
 } from './outbound/interactive.ts';
 export { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits, takeSendSlot } from './outbound/rate-limit.ts';
+/** Sends queued outside a session's consumer: the `message.created` effect and the jobs added after the commit. */
+export { outboundCreatedEffect, SendJobs, type SendJobsOptions } from './outbound/send-jobs.ts';
 /** The reads and records of sends, each gathered into one statement across the sends in flight (one per worker process). */
 export { SendStatements, type SendStatementsOptions } from './outbound/statements.ts';
 /** The outbox: effects written in the inbound transaction, performed after the commit by a relay. */

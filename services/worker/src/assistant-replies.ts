@@ -13,10 +13,12 @@ import {
   DEFAULT_HANDOFF_KEYWORDS,
   estimateCostMicros,
   estimateTokens,
+  type GovernanceRequest,
   modelHandsOff,
   OpenAiCompatibleProvider,
   ProviderError,
   ProviderRateLimitedError,
+  peekCall,
   reserveCall,
   setProviderCooldown,
   settle,
@@ -25,18 +27,11 @@ import { type Db, type TenantTx, withTenant } from '@switchboard/db';
 import {
   businessHoursSchema,
   isWithinBusinessHours,
-  type OutboundJob,
-  outboundJobOptions,
-  QUEUE_NAMES,
-  queuePrefix,
-  REALTIME_EVENT_FIELD,
-  realtimeEventSchema,
-  realtimeStreamKey,
+  outboundCreatedEffect,
+  SendJobs,
   writeOutbox,
 } from '@switchboard/messaging';
 import type { SecretResolver } from '@switchboard/secrets';
-import { queueTelemetry } from '@switchboard/telemetry';
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AssistantMetrics } from './assistant-metrics.ts';
 
@@ -53,8 +48,6 @@ export interface AssistantReplierOptions {
   db: Db;
   /** A command-role connection: governance and the outbound queues. */
   redis: Redis;
-  /** A connection of its own for the realtime stream's blocking XREAD; without it `start()` does not read. */
-  streamConnection?: Redis;
   tenantId: string;
   keyPrefix: string;
   platform: AssistantPlatformSettings;
@@ -88,63 +81,27 @@ const TX_OPTIONS = { maxWait: 10_000, timeout: 20_000 };
 export const ASSISTANT_AUTHOR = 'assistant';
 
 /**
- * Answers customers' messages with the tenant's assistant. Every worker replica reads every
- * `message.created`; governance's claim of the inbound message (in the same Redis script as the
+ * Answers customers' messages with the tenant's assistant. Every worker replica is handed every
+ * customer message (customer-messages.ts); governance's claim of the inbound message (in the same Redis script as the
  * checks) decides which replica answers, and the usage row's unique inbound message id makes the
  * reply's transaction happen once even if a claim were lost with a Redis failover.
  */
 export class AssistantReplier {
   private readonly options: AssistantReplierOptions;
-  private readonly queues = new Map<string, Queue>();
-  private running = false;
-  private loop: Promise<void> | undefined;
+  private readonly sends: SendJobs;
 
   constructor(options: AssistantReplierOptions) {
     this.options = options;
-  }
-
-  /** Reads the realtime stream from now on and answers customers' new messages. */
-  start(): void {
-    const stream = this.options.streamConnection;
-    if (this.running || !stream) return;
-    this.running = true;
-    this.loop = this.read(stream);
+    this.sends = new SendJobs({
+      connection: options.redis,
+      keyPrefix: options.keyPrefix,
+      relay: options.relay,
+      onError: options.onError,
+    });
   }
 
   async close(): Promise<void> {
-    this.running = false;
-    this.options.streamConnection?.disconnect();
-    await this.loop?.catch(() => undefined);
-    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
-    this.queues.clear();
-  }
-
-  private async read(stream: Redis): Promise<void> {
-    const key = realtimeStreamKey(this.options.keyPrefix);
-    let last = '$';
-    while (this.running) {
-      try {
-        const batch = (await stream.xread('COUNT', 100, 'BLOCK', 5_000, 'STREAMS', key, last)) as
-          | [string, [string, string[]][]][]
-          | null;
-        for (const [id, fields] of batch?.[0]?.[1] ?? []) {
-          last = id;
-          const raw = fields[fields.indexOf(REALTIME_EVENT_FIELD) + 1];
-          const parsed = realtimeEventSchema.safeParse(raw === undefined ? undefined : JSON.parse(raw));
-          if (!parsed.success || parsed.data.type !== 'message.created') continue;
-          if (parsed.data.data.direction !== 'inbound') continue;
-          const messageId = parsed.data.data.messageId;
-          // Not awaited in order: a slow provider must not hold other conversations' answers.
-          void this.answer(messageId).catch((error: unknown) =>
-            this.options.onError?.(error, { what: 'assistant reply', messageId }),
-          );
-        }
-      } catch (error) {
-        if (!this.running) return;
-        this.options.onError?.(error, { what: 'read realtime stream' });
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
-      }
-    }
+    await this.sends.close();
   }
 
   /** Reads what deciding on message `messageId` needs, or why it is not to be answered. */
@@ -155,27 +112,10 @@ export class AssistantReplier {
       tenantId,
       async (tx) => {
         const message = await tx.message.findUnique({ where: { id: messageId } });
-        if (message?.direction !== 'inbound' || message.type !== 'text' || !message.body?.trim())
-          return { reason: 'not_customer_text' };
-        const session = await tx.sessionAssistantSettings.findUnique({
-          where: { tenantId_sessionId: { tenantId, sessionId: message.sessionId } },
-        });
-        if (!session?.enabled) return { reason: 'assistant_off' };
-        const tenant = await tx.assistantTenantSettings.findUnique({ where: { tenantId } });
-        if (!tenant) return { reason: 'no_provider' };
-        const conversation = await tx.conversation.findUniqueOrThrow({
-          where: { id: message.conversationId },
-        });
-        if (conversation.automationStoppedAt) return { reason: 'handed_off' };
-        if (session.answerMode === 'until_agent') {
-          const agentReplied = await tx.message.findFirst({
-            where: { conversationId: conversation.id, direction: 'outbound', sentById: { not: null } },
-            select: { id: true },
-          });
-          if (conversation.assigneeId !== null || agentReplied) return { reason: 'agent_took_over' };
-        }
-        if (session.answerMode === 'outside_business_hours' && (await withinHours(tx, tenantId, now)))
-          return { reason: 'within_business_hours' };
+        if (!message) return { reason: 'not_customer_text' };
+        const eligible = await assistantEligibility(tx, tenantId, message, now);
+        if ('reason' in eligible) return eligible;
+        const { session, tenant, conversation } = eligible;
         // The latest text messages up to the one answered (Postgres keeps microseconds, a JS Date
         // milliseconds: the cut is made by position, not by comparing its createdAt).
         const latest = await tx.message.findMany({
@@ -190,7 +130,7 @@ export class AssistantReplier {
           loaded: {
             message: {
               id: message.id,
-              body: message.body,
+              body: message.body ?? '',
               sessionId: message.sessionId,
               conversationId: conversation.id,
             },
@@ -216,13 +156,7 @@ export class AssistantReplier {
     const data = found.loaded;
     const { tenant, session, message } = data;
     const text = message.body;
-    const keywords = tenant.handoffKeywords.length > 0 ? tenant.handoffKeywords : DEFAULT_HANDOFF_KEYWORDS;
-    const topic = blockedTopicOf(text, tenant.blockedTopics);
-    const action: 'handoff' | 'blocked' | 'provider' = asksForHuman(text, keywords)
-      ? 'handoff'
-      : topic !== null
-        ? 'blocked'
-        : 'provider';
+    const { action, topic } = actionFor(text, tenant);
     const prompt = buildPrompt({
       systemPrompt: session.systemPrompt,
       knowledge: session.knowledge,
@@ -231,24 +165,16 @@ export class AssistantReplier {
       maxTokens: session.historyMaxTokens,
       redact: !tenant.allowContactDetails,
     });
-    const decision = await reserveCall(this.options.redis, {
-      keyPrefix: this.options.keyPrefix,
-      platformEnabled: this.options.platform.enabled,
-      tenantPaused: tenant.paused,
-      model: tenant.model,
-      allowedModels: this.options.platform.allowedModels,
-      messageId,
-      conversationId: message.conversationId,
-      burstMaxReplies: tenant.burstMaxReplies,
-      burstWindowMs: tenant.burstWindowSeconds * 1000,
-      reserveTokens: action === 'provider' ? prompt.estimatedTokens + tenant.maxReplyTokens : 0,
-      callsProvider: action === 'provider',
-      dailyMessageLimit: tenant.dailyMessageLimit,
-      dailyTokenLimit: tenant.dailyTokenLimit,
-      monthlyMessageLimit: tenant.monthlyMessageLimit,
-      monthlyTokenLimit: tenant.monthlyTokenLimit,
-      now,
-    });
+    const decision = await reserveCall(
+      this.options.redis,
+      governanceRequest(this.options, tenant, {
+        messageId,
+        conversationId: message.conversationId,
+        action,
+        reserveTokens: action === 'provider' ? prompt.estimatedTokens + tenant.maxReplyTokens : 0,
+        now,
+      }),
+    );
     if (!decision.allowed) {
       if (decision.reason === 'duplicate') return { outcome: 'duplicate' };
       await this.record(data, { outcome: 'refused', reason: decision.reason });
@@ -404,46 +330,15 @@ export class AssistantReplier {
             : { lastMessageAt: created.createdAt },
         });
         return await writeOutbox(tx, tenantId, [
-          {
-            kind: 'realtime.event',
-            payload: {
-              type: 'message.created',
-              at: created.createdAt.toISOString(),
-              data: {
-                messageId: replyId,
-                conversationId: message.conversationId,
-                sessionId: message.sessionId,
-                direction: 'outbound',
-              },
-            },
-          },
+          outboundCreatedEffect({ ...created, conversationId: message.conversationId }),
         ]);
       },
       TX_OPTIONS,
     );
     if (result === undefined) return undefined;
     this.options.metrics?.decisions.labels({ outcome: reply.outcome, reason: reply.reason ?? '' }).inc();
-    void this.options.relay
-      ?.kick(result)
-      .catch((error: unknown) =>
-        this.options.onError?.(error, { what: 'kick outbox', messageId: message.id }),
-      );
-    const job: OutboundJob = { kind: 'send', tenantId, messageId: replyId };
-    await this.queue(message.sessionId).add('send', job, outboundJobOptions(job));
+    await this.sends.afterCommit(tenantId, message.sessionId, [replyId], result);
     return replyId;
-  }
-
-  private queue(sessionId: string): Queue {
-    let queue = this.queues.get(sessionId);
-    if (!queue) {
-      queue = new Queue(QUEUE_NAMES.outbound(sessionId), {
-        connection: this.options.redis,
-        prefix: queuePrefix(this.options.keyPrefix),
-        telemetry: queueTelemetry(),
-      });
-      this.queues.set(sessionId, queue);
-    }
-    return queue;
   }
 }
 
@@ -453,6 +348,129 @@ interface LoadedData {
   session: NonNullable<Awaited<ReturnType<TenantTx['sessionAssistantSettings']['findUnique']>>>;
   tenant: NonNullable<Awaited<ReturnType<TenantTx['assistantTenantSettings']['findUnique']>>>;
   history: { direction: 'inbound' | 'outbound'; body: string }[];
+}
+
+type SessionSettings = LoadedData['session'];
+type TenantSettings = LoadedData['tenant'];
+
+/** A stored message as the assistant's rules read it. */
+interface StoredMessage {
+  id: string;
+  direction: 'inbound' | 'outbound';
+  type: string;
+  body: string | null;
+  sessionId: string;
+  conversationId: string;
+}
+
+/**
+ * The rules that say whether the session's assistant answers `message` at `now`, before
+ * governance: a customer's text, the session's assistant on, a provider set for the tenant, the
+ * conversation not handed off, in `until_agent` mode no agent on it (assigned, or an agent's
+ * message in it), in `outside_business_hours` mode outside the tenant's hours. The replier and
+ * the away replier both ask this, so they cannot disagree on who answers.
+ */
+export async function assistantEligibility(
+  tx: TenantTx,
+  tenantId: string,
+  message: StoredMessage,
+  now: Date,
+): Promise<
+  { reason: string } | { session: SessionSettings; tenant: TenantSettings; conversation: { id: string } }
+> {
+  if (message.direction !== 'inbound' || message.type !== 'text' || !message.body?.trim())
+    return { reason: 'not_customer_text' };
+  const session = await tx.sessionAssistantSettings.findUnique({
+    where: { tenantId_sessionId: { tenantId, sessionId: message.sessionId } },
+  });
+  if (!session?.enabled) return { reason: 'assistant_off' };
+  const tenant = await tx.assistantTenantSettings.findUnique({ where: { tenantId } });
+  if (!tenant) return { reason: 'no_provider' };
+  const conversation = await tx.conversation.findUniqueOrThrow({ where: { id: message.conversationId } });
+  if (conversation.automationStoppedAt) return { reason: 'handed_off' };
+  if (session.answerMode === 'until_agent') {
+    const agentReplied = await tx.message.findFirst({
+      where: { conversationId: conversation.id, direction: 'outbound', sentById: { not: null } },
+      select: { id: true },
+    });
+    if (conversation.assigneeId !== null || agentReplied) return { reason: 'agent_took_over' };
+  }
+  if (session.answerMode === 'outside_business_hours' && (await withinHours(tx, tenantId, now)))
+    return { reason: 'within_business_hours' };
+  return { session, tenant, conversation };
+}
+
+/** What the assistant does with a customer's text: hand off (asked for a human), a blocked topic's fixed answer, or ask the provider. */
+function actionFor(
+  text: string,
+  tenant: TenantSettings,
+): { action: 'handoff' | 'blocked' | 'provider'; topic: string | null } {
+  const keywords = tenant.handoffKeywords.length > 0 ? tenant.handoffKeywords : DEFAULT_HANDOFF_KEYWORDS;
+  const topic = blockedTopicOf(text, tenant.blockedTopics);
+  if (asksForHuman(text, keywords)) return { action: 'handoff', topic };
+  return { action: topic !== null ? 'blocked' : 'provider', topic };
+}
+
+/** Governance's question for one answer to a message of `conversationId`. */
+function governanceRequest(
+  options: { keyPrefix: string; platform: AssistantPlatformSettings },
+  tenant: TenantSettings,
+  call: {
+    messageId: string;
+    conversationId: string;
+    action: 'handoff' | 'blocked' | 'provider';
+    reserveTokens: number;
+    now: Date;
+  },
+): GovernanceRequest {
+  return {
+    keyPrefix: options.keyPrefix,
+    platformEnabled: options.platform.enabled,
+    tenantPaused: tenant.paused,
+    model: tenant.model,
+    allowedModels: options.platform.allowedModels,
+    messageId: call.messageId,
+    conversationId: call.conversationId,
+    burstMaxReplies: tenant.burstMaxReplies,
+    burstWindowMs: tenant.burstWindowSeconds * 1000,
+    reserveTokens: call.reserveTokens,
+    callsProvider: call.action === 'provider',
+    dailyMessageLimit: tenant.dailyMessageLimit,
+    dailyTokenLimit: tenant.dailyTokenLimit,
+    monthlyMessageLimit: tenant.monthlyMessageLimit,
+    monthlyTokenLimit: tenant.monthlyTokenLimit,
+    now: call.now,
+  };
+}
+
+/**
+ * Whether the session's assistant answers `message` now: it is eligible
+ * ({@link assistantEligibility}) and governance would let its call through (a peek: nothing
+ * claimed or reserved; the tokens asked are the message's and the longest reply's, a lower bound
+ * of the call's own reservation). The away replier asks it to leave the customer to the assistant.
+ */
+export async function assistantAnswers(
+  tx: TenantTx,
+  options: { redis: Redis; tenantId: string; keyPrefix: string; platform: AssistantPlatformSettings },
+  message: StoredMessage,
+  now: Date,
+): Promise<boolean> {
+  const eligible = await assistantEligibility(tx, options.tenantId, message, now);
+  if ('reason' in eligible) return false;
+  const { tenant } = eligible;
+  const text = message.body ?? '';
+  const { action } = actionFor(text, tenant);
+  const refusal = await peekCall(
+    options.redis,
+    governanceRequest(options, tenant, {
+      messageId: message.id,
+      conversationId: message.conversationId,
+      action,
+      reserveTokens: action === 'provider' ? estimateTokens(text) + tenant.maxReplyTokens : 0,
+      now,
+    }),
+  );
+  return refusal === null;
 }
 
 /** Whether the tenant is open now (business hours off or unset count as open: never "outside"). */

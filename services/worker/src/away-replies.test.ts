@@ -2,8 +2,9 @@
 // a customer's message gets one queued away reply with its job on the session's outbound queue;
 // within hours or within the window nothing; after the window again. Two replicas racing for one
 // message (both past their checks before either claims) send exactly one reply. And the stream:
-// a stored message's realtime `message.created`, performed by the outbox relay, is answered.
-import { setTenantPaused } from '@switchboard/assistant';
+// a stored message's realtime `message.created`, performed by the outbox relay and handed on by
+// the worker's customer-message reader, is answered.
+import { setTenantPaused, usageKeys } from '@switchboard/assistant';
 import { type Db, withTenant } from '@switchboard/db';
 import { OutboxRelay, QUEUE_NAMES, queuePrefix, storeInbound } from '@switchboard/messaging';
 import {
@@ -19,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, inboundMessage } from '../../../packages/messaging/src/testing/fixtures.ts';
 import { seedTenant } from '../../../packages/sessions/src/testing/tenant-fixture.ts';
 import { AwayReplier, type AwayReplierOptions } from './away-replies.ts';
+import { CustomerMessageReader } from './customer-messages.ts';
 
 let database: TestDatabase;
 let db: Db;
@@ -64,8 +66,12 @@ function replier(options: Partial<AwayReplierOptions> & { now: () => Date }): Aw
 }
 
 let counter = 0;
-async function customerMessage(pn: string): Promise<string> {
-  const stored = await storeInbound(db, tenantId, inboundMessage(sessionId, `AWAY-${++counter}`, { pn }));
+async function customerMessage(pn: string, content?: Parameters<typeof inboundMessage>[3]): Promise<string> {
+  const stored = await storeInbound(
+    db,
+    tenantId,
+    inboundMessage(sessionId, `AWAY-${++counter}`, { pn }, content),
+  );
   if (stored.outcome !== 'created') throw new Error(`not stored: ${stored.outcome}`);
   return stored.messageId;
 }
@@ -162,8 +168,14 @@ describe('away replies', () => {
     const stream = new Redis({ ...redisOptions(), connectionName: name });
     // Only this message's events: the rows the earlier cases' stores left are not this case's.
     await withTenant(db, tenantId, (tx) => tx.outboxEntry.deleteMany());
-    const r = replier({ now: () => new Date('2026-03-29T10:00:00Z'), streamConnection: stream }); // Sunday
-    r.start();
+    const r = replier({ now: () => new Date('2026-03-29T10:00:00Z') }); // Sunday
+    const reader = new CustomerMessageReader({
+      connection: stream,
+      keyPrefix,
+      handlers: [{ name: 'away reply', handle: (messageId) => r.replyIfAway(messageId) }],
+    });
+    closers.push(() => reader.close());
+    reader.start();
     // The reader starts at the stream's end ($): wait until its first XREAD is blocked.
     await eventually(async () => {
       const clients = (await redis.client('LIST')) as string;
@@ -224,8 +236,31 @@ describe('away replies', () => {
       await setTenantPaused(redis, keyPrefix, true);
       expect(await outcome('4915200000012')).toBe('replied');
       await setTenantPaused(redis, keyPrefix, false);
-      expect(await outcome('4915200000013', replier({ now, assistantEnabled: false }))).toBe('replied');
+      const platformOff = replier({ now, assistantPlatform: { enabled: false, allowedModels: undefined } });
+      expect(await outcome('4915200000013', platformOff)).toBe('replied');
+      // A model the platform does not allow: the assistant would be refused, so the away message.
+      const otherModel = replier({ now, assistantPlatform: { enabled: true, allowedModels: ['gpt-4.1'] } });
+      expect(await outcome('4915200000014', otherModel)).toBe('replied');
+      // The assistant answers customers' text only: a location gets the away message.
+      const location = await customerMessage('4915200000015', {
+        type: 'location',
+        latitude: 52.52,
+        longitude: 13.405,
+      });
+      expect((await r.replyIfAway(location)).outcome).toBe('replied');
+      // A spent daily budget: the assistant answers nothing, the away message does.
+      await withTenant(db, tenantId, (tx) =>
+        tx.assistantTenantSettings.update({ where: { tenantId }, data: { dailyMessageLimit: 3 } }),
+      );
+      const today = usageKeys(keyPrefix, now());
+      await redis.set(today.dayMessages, '2');
+      expect(await outcome('4915200000016')).toBe('automation-answers');
+      await redis.set(today.dayMessages, '3');
+      expect(await outcome('4915200000017')).toBe('replied');
+      // The peeks above claimed nothing and counted nothing.
+      expect(await redis.get(today.dayMessages)).toBe('3');
     } finally {
+      await redis.del(...Object.values(usageKeys(keyPrefix, now())));
       await setTenantPaused(redis, keyPrefix, false);
       await withTenant(db, tenantId, async (tx) => {
         await tx.sessionBotSettings.deleteMany({});

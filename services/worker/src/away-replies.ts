@@ -3,34 +3,23 @@
 // path (a queued message row, then its job on the session's outbound queue), unless the session's
 // assistant or bot answers that customer.
 import { randomUUID } from 'node:crypto';
-import { tenantPausedKey } from '@switchboard/assistant';
 import { type Db, type TenantTx, withTenant } from '@switchboard/db';
 import {
+  automationMayAnswer,
   businessHoursSchema,
   isWithinBusinessHours,
-  type OutboundJob,
-  outboundJobOptions,
-  QUEUE_NAMES,
-  queuePrefix,
-  REALTIME_EVENT_FIELD,
-  realtimeEventSchema,
-  realtimeStreamKey,
+  outboundCreatedEffect,
+  SendJobs,
   writeOutbox,
 } from '@switchboard/messaging';
-import { queueTelemetry } from '@switchboard/telemetry';
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { type AssistantPlatformSettings, assistantAnswers } from './assistant-replies.ts';
 
 /** Options of {@link AwayReplier}. */
 export interface AwayReplierOptions {
   db: Db;
-  /** A command-role connection: the outbound queues. */
+  /** A command-role connection: the outbound queues, the assistant's governance (read only). */
   redis: Redis;
-  /**
-   * A connection of its own for reading the realtime stream (XREAD BLOCK holds it); without it
-   * `start()` does not read, and replies happen only through {@link AwayReplier.replyIfAway}.
-   */
-  streamConnection?: Redis;
   tenantId: string;
   keyPrefix: string;
   /** The clock business hours and windows are read on (tests inject one). */
@@ -38,10 +27,10 @@ export interface AwayReplierOptions {
   /** Kicked with the reply's outbox row (its realtime `message.created`); else the relay's sweep performs it. */
   relay?: { kick(ids: readonly string[]): Promise<void> };
   /**
-   * Whether the platform lets the AI assistant answer (ASSISTANT_ENABLED; default true): with it
-   * off, a session's assistant never answers, so the away message does.
+   * What the platform team lets the AI assistant do (ASSISTANT_ENABLED, ASSISTANT_ALLOWED_MODELS;
+   * default: on, any model): with it off, a session's assistant never answers, so the away message does.
    */
-  assistantEnabled?: boolean;
+  assistantPlatform?: AssistantPlatformSettings;
   /** Test-only: runs after the checks and before the claim of the window (forces two replicas' race). */
   beforeClaim?: () => Promise<void>;
   onError?: (error: unknown, context: { what: string; messageId?: string }) => void;
@@ -54,102 +43,58 @@ export type AwayReplyOutcome =
 
 /**
  * Sends the away reply for customers' messages outside business hours. Every worker replica runs
- * one and reads every `message.created` of the tenant's realtime stream, so each customer message
- * is seen by all of them; the window's claim decides which replica replies: one statement,
+ * one and is handed every customer message (customer-messages.ts), so each is seen by all of them; the window's claim decides which replica replies: one statement,
  * `INSERT ... ON CONFLICT DO UPDATE ... WHERE` the last reply is older than the window, in the
  * transaction that creates the reply's message row. A second replica's claim waits for the first's
  * commit on the conflicting row, then finds the window taken and replies nothing.
  */
 export class AwayReplier {
   private readonly options: AwayReplierOptions;
-  private readonly queues = new Map<string, Queue>();
-  private running = false;
-  private loop: Promise<void> | undefined;
+  private readonly sends: SendJobs;
 
   constructor(options: AwayReplierOptions) {
     this.options = options;
+    this.sends = new SendJobs({
+      connection: options.redis,
+      keyPrefix: options.keyPrefix,
+      relay: options.relay,
+      onError: options.onError,
+    });
   }
 
   /**
-   * Whether the session's automation answers the conversation's customer now: its bot when on and
-   * nobody on the team has the conversation; its assistant when on, the tenant has a provider, the
-   * platform and the tenant kill switches are off and, answering `until_agent`, no agent has it.
-   * Neither when automation was stopped for the conversation (a hand-off). A spent budget is not
-   * looked at: the assistant then answers nothing, and neither does the away message.
+   * Whether the session's automation answers the customer's message now: its bot when on and the
+   * conversation is open to automation (nobody assigned, not handed off), or its assistant by the
+   * assistant's own rules and a governance peek ({@link assistantAnswers}: a kill switch on, a model
+   * not allowed, a spent budget or a burst limit mean it does not answer, so the away message does).
    */
-  private async automationAnswers(
-    tx: TenantTx,
-    message: { sessionId: string; conversationId: string },
-  ): Promise<boolean> {
+  private async automationAnswers(tx: TenantTx, message: StoredCustomerMessage, now: Date): Promise<boolean> {
     const { tenantId } = this.options;
     const conversation = await tx.conversation.findUnique({
       where: { id: message.conversationId },
       select: { assigneeId: true, automationStoppedAt: true },
     });
-    if (!conversation || conversation.automationStoppedAt !== null) return false;
-    const session = { tenantId_sessionId: { tenantId, sessionId: message.sessionId } };
-    const bot = await tx.sessionBotSettings.findUnique({ where: session, select: { enabled: true } });
-    if (bot?.enabled && conversation.assigneeId === null) return true;
-    if (this.options.assistantEnabled === false) return false;
-    const assistant = await tx.sessionAssistantSettings.findUnique({
-      where: session,
-      select: { enabled: true, answerMode: true },
+    if (!conversation || !automationMayAnswer(conversation)) return false;
+    const bot = await tx.sessionBotSettings.findUnique({
+      where: { tenantId_sessionId: { tenantId, sessionId: message.sessionId } },
+      select: { enabled: true },
     });
-    if (!assistant?.enabled) return false;
-    if (!(await tx.assistantTenantSettings.findUnique({ where: { tenantId }, select: { tenantId: true } })))
-      return false;
-    if ((await this.options.redis.exists(tenantPausedKey(this.options.keyPrefix))) === 1) return false;
-    if (assistant.answerMode !== 'until_agent') return true;
-    if (conversation.assigneeId !== null) return false;
-    const agentReplied = await tx.message.findFirst({
-      where: { conversationId: message.conversationId, direction: 'outbound', sentById: { not: null } },
-      select: { id: true },
-    });
-    return agentReplied === null;
-  }
-
-  /** Reads the realtime stream from now on and answers customers' new messages. */
-  start(): void {
-    const stream = this.options.streamConnection;
-    if (this.running || !stream) return;
-    this.running = true;
-    this.loop = this.read(stream);
+    if (bot?.enabled) return true;
+    return await assistantAnswers(
+      tx,
+      {
+        redis: this.options.redis,
+        tenantId,
+        keyPrefix: this.options.keyPrefix,
+        platform: this.options.assistantPlatform ?? { enabled: true, allowedModels: undefined },
+      },
+      message,
+      now,
+    );
   }
 
   async close(): Promise<void> {
-    this.running = false;
-    // Ends a blocked XREAD at once (the connection is this replier's alone).
-    this.options.streamConnection?.disconnect();
-    await this.loop?.catch(() => undefined);
-    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
-    this.queues.clear();
-  }
-
-  private async read(stream: Redis): Promise<void> {
-    const key = realtimeStreamKey(this.options.keyPrefix);
-    let last = '$';
-    while (this.running) {
-      try {
-        const batch = (await stream.xread('COUNT', 100, 'BLOCK', 5_000, 'STREAMS', key, last)) as
-          | [string, [string, string[]][]][]
-          | null;
-        for (const [id, fields] of batch?.[0]?.[1] ?? []) {
-          last = id;
-          const raw = fields[fields.indexOf(REALTIME_EVENT_FIELD) + 1];
-          const parsed = realtimeEventSchema.safeParse(raw === undefined ? undefined : JSON.parse(raw));
-          if (!parsed.success || parsed.data.type !== 'message.created') continue;
-          if (parsed.data.data.direction !== 'inbound') continue;
-          const messageId = parsed.data.data.messageId;
-          await this.replyIfAway(messageId).catch((error: unknown) =>
-            this.options.onError?.(error, { what: 'away reply', messageId }),
-          );
-        }
-      } catch (error) {
-        if (!this.running) return;
-        this.options.onError?.(error, { what: 'read realtime stream' });
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
-      }
-    }
+    await this.sends.close();
   }
 
   /**
@@ -178,7 +123,15 @@ export class AwayReplier {
         return { outcome: 'off' } as const;
       const message = await tx.message.findUnique({
         where: { id: messageId },
-        select: { direction: true, type: true, conversationId: true, sessionId: true, senderJid: true },
+        select: {
+          id: true,
+          direction: true,
+          type: true,
+          body: true,
+          conversationId: true,
+          sessionId: true,
+          senderJid: true,
+        },
       });
       // A reaction or a call line (services/worker calls.ts) is not a message to answer, and
       // neither is anything in a WhatsApp group (a message with a sender, a group event line).
@@ -192,7 +145,7 @@ export class AwayReplier {
         return { outcome: 'not-customer-message' } as const;
       if (isWithinBusinessHours(hours.data, now)) return { outcome: 'within-hours' } as const;
       // The session's assistant or bot answers this customer: one answer, not two.
-      if (await this.automationAnswers(tx, message)) return { outcome: 'automation-answers' } as const;
+      if (await this.automationAnswers(tx, message, now)) return { outcome: 'automation-answers' } as const;
       await this.options.beforeClaim?.();
       const replyId = randomUUID();
       const claimed = await tx.$queryRaw<{ message_id: string }[]>`
@@ -219,42 +172,14 @@ export class AwayReplier {
         where: { id: message.conversationId },
         data: { lastMessageAt: reply.createdAt },
       });
-      const outboxIds = await writeOutbox(tx, tenantId, [
-        {
-          kind: 'realtime.event',
-          payload: {
-            type: 'message.created',
-            at: reply.createdAt.toISOString(),
-            data: {
-              messageId: replyId,
-              conversationId: message.conversationId,
-              sessionId: message.sessionId,
-              direction: 'outbound',
-            },
-          },
-        },
-      ]);
+      const outboxIds = await writeOutbox(tx, tenantId, [outboundCreatedEffect(reply)]);
       return { outcome: 'replied', replyId, sessionId: message.sessionId, outboxIds } as const;
     });
     if (result.outcome !== 'replied') return result;
-    void this.options.relay
-      ?.kick(result.outboxIds)
-      .catch((error: unknown) => this.options.onError?.(error, { what: 'kick outbox', messageId }));
-    const job: OutboundJob = { kind: 'send', tenantId, messageId: result.replyId };
-    await this.queue(result.sessionId).add('send', job, outboundJobOptions(job));
+    await this.sends.afterCommit(tenantId, result.sessionId, [result.replyId], result.outboxIds);
     return { outcome: 'replied', replyId: result.replyId };
   }
-
-  private queue(sessionId: string): Queue {
-    let queue = this.queues.get(sessionId);
-    if (!queue) {
-      queue = new Queue(QUEUE_NAMES.outbound(sessionId), {
-        connection: this.options.redis,
-        prefix: queuePrefix(this.options.keyPrefix),
-        telemetry: queueTelemetry(),
-      });
-      this.queues.set(sessionId, queue);
-    }
-    return queue;
-  }
 }
+
+/** A customer's message as the away replier reads it. */
+type StoredCustomerMessage = Parameters<typeof assistantAnswers>[2];

@@ -28,6 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, inboundMessage } from '../../../packages/messaging/src/testing/fixtures.ts';
 import { seedTenant } from '../../../packages/sessions/src/testing/tenant-fixture.ts';
 import { botSecretResolver, SessionBots } from './bot.ts';
+import { CustomerMessageReader } from './customer-messages.ts';
 
 let database: TestDatabase;
 let db: Db;
@@ -115,7 +116,6 @@ describe('SessionBots', () => {
     const bots = new SessionBots({
       db,
       connection: redis,
-      streamConnection: stream,
       tenantId,
       keyPrefix,
       secrets: new SecretResolver(),
@@ -125,6 +125,13 @@ describe('SessionBots', () => {
     });
     closers.push(() => bots.close());
     await bots.start();
+    const reader = new CustomerMessageReader({
+      connection: stream,
+      keyPrefix,
+      handlers: [{ name: 'bot dispatch', handle: (messageId) => bots.dispatch(messageId) }],
+    });
+    closers.push(() => reader.close());
+    reader.start();
     // The reader starts at the stream's end ($): wait until its first XREAD is blocked.
     await eventually(async () => {
       const clients = (await redis.client('LIST')) as string;

@@ -1,5 +1,5 @@
-// Session bots (packages/messaging/src/bot): every customer message of the tenant's realtime
-// stream is offered to its session's bot (dispatchToBot decides: off, taken by an agent, a
+// Session bots (packages/messaging/src/bot): every customer message (customer-messages.ts) is
+// offered to its session's bot (dispatchToBot decides: off, taken by an agent, a
 // hand-off or restart keyword, or a delivery), and the deliveries are performed by a
 // BotDeliveryWorker, signed and retried like tenant webhooks.
 import type { Db } from '@switchboard/db';
@@ -8,9 +8,6 @@ import {
   BotDeliveryWorker,
   type BotSecretSource,
   dispatchToBot,
-  REALTIME_EVENT_FIELD,
-  realtimeEventSchema,
-  realtimeStreamKey,
   type WebhookSealingKeyring,
 } from '@switchboard/messaging';
 import type { SecretResolver } from '@switchboard/secrets';
@@ -21,11 +18,6 @@ export interface SessionBotsOptions {
   db: Db;
   /** A worker-role connection: the bot-deliveries queue and Worker, the replies' outbound queues. */
   connection: Redis;
-  /**
-   * A connection of its own for reading the realtime stream (XREAD BLOCK holds it); without it
-   * nothing is dispatched from the stream, only through {@link SessionBots.dispatch}.
-   */
-  streamConnection?: Redis;
   tenantId: string;
   keyPrefix: string;
   secrets: SecretResolver;
@@ -52,15 +44,13 @@ export function botSecretResolver(
 }
 
 /**
- * Every worker replica runs one: each reads every `message.created` of the stream, and the
- * delivery row's unique key (one per message) makes one delivery of the replicas' dispatches.
- * A message stored while no worker read the stream (all restarting) is not offered to the bot.
+ * Every worker replica runs one: each is handed every customer message, and the delivery row's
+ * unique key (one per message) makes one delivery of the replicas' dispatches. A message stored
+ * while no worker read the realtime stream (all restarting) is not offered to the bot.
  */
 export class SessionBots {
   private readonly options: SessionBotsOptions;
   readonly deliveries: BotDeliveryWorker;
-  private running = false;
-  private loop: Promise<void> | undefined;
 
   constructor(options: SessionBotsOptions) {
     this.options = options;
@@ -75,20 +65,12 @@ export class SessionBots {
     });
   }
 
-  /** Starts the deliveries (after re-adding what a crash left pending) and the stream's reading. */
+  /** Starts the deliveries, after re-adding what a crash left pending. */
   async start(): Promise<void> {
     await this.deliveries.start(this.options.tenantId);
-    const stream = this.options.streamConnection;
-    if (this.running || !stream) return;
-    this.running = true;
-    this.loop = this.read(stream);
   }
 
   async close(): Promise<void> {
-    this.running = false;
-    // Ends a blocked XREAD at once (the connection is this reader's alone).
-    this.options.streamConnection?.disconnect();
-    await this.loop?.catch(() => undefined);
     await this.deliveries.close();
   }
 
@@ -101,32 +83,5 @@ export class SessionBots {
         ?.kick(result.outboxIds)
         .catch((error: unknown) => this.options.onError?.(error, { what: 'kick outbox', messageId }));
     if (result.outcome === 'queued') await this.deliveries.enqueue(tenantId, result.deliveryId);
-  }
-
-  private async read(stream: Redis): Promise<void> {
-    const key = realtimeStreamKey(this.options.keyPrefix);
-    let last = '$';
-    while (this.running) {
-      try {
-        const batch = (await stream.xread('COUNT', 100, 'BLOCK', 5_000, 'STREAMS', key, last)) as
-          | [string, [string, string[]][]][]
-          | null;
-        for (const [id, fields] of batch?.[0]?.[1] ?? []) {
-          last = id;
-          const raw = fields[fields.indexOf(REALTIME_EVENT_FIELD) + 1];
-          const parsed = realtimeEventSchema.safeParse(raw === undefined ? undefined : JSON.parse(raw));
-          if (!parsed.success || parsed.data.type !== 'message.created') continue;
-          if (parsed.data.data.direction !== 'inbound') continue;
-          const messageId = parsed.data.data.messageId;
-          await this.dispatch(messageId).catch((error: unknown) =>
-            this.options.onError?.(error, { what: 'bot dispatch', messageId }),
-          );
-        }
-      } catch (error) {
-        if (!this.running) return;
-        this.options.onError?.(error, { what: 'read realtime stream' });
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
-      }
-    }
   }
 }

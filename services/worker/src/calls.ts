@@ -4,17 +4,13 @@
 import type { CallEvent, Channel } from '@switchboard/channels';
 import { type Db, withTenant } from '@switchboard/db';
 import {
-  type OutboundJob,
-  outboundJobOptions,
-  QUEUE_NAMES,
-  queuePrefix,
+  outboundCreatedEffect,
   recordWebhookEvent,
+  SendJobs,
   upsertContact,
   upsertConversation,
   writeOutbox,
 } from '@switchboard/messaging';
-import { queueTelemetry } from '@switchboard/telemetry';
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 
 /** Options of {@link CallHandler}. */
@@ -50,10 +46,16 @@ function callLine(call: CallEvent, outcome: 'rejected' | 'missed'): string {
  */
 export class CallHandler {
   private readonly options: CallHandlerOptions;
-  private readonly queues = new Map<string, Queue>();
+  private readonly sends: SendJobs;
 
   constructor(options: CallHandlerOptions) {
     this.options = options;
+    this.sends = new SendJobs({
+      connection: options.redis,
+      keyPrefix: options.keyPrefix,
+      relay: options.relay,
+      onError: options.onError,
+    });
   }
 
   /** Subscribes to `channel`'s calls; returns the unsubscribe. */
@@ -117,17 +119,16 @@ export class CallHandler {
             },
           })
         : undefined;
-      const created = (id: string, direction: 'inbound' | 'outbound') => ({
-        kind: 'realtime.event' as const,
-        payload: {
-          type: 'message.created' as const,
-          at: new Date().toISOString(),
-          data: { messageId: id, conversationId, sessionId: call.sessionId, direction },
-        },
-      });
       const outboxIds = await writeOutbox(tx, tenantId, [
-        created(messageId, 'inbound'),
-        ...(reply ? [created(reply.id, 'outbound')] : []),
+        {
+          kind: 'realtime.event',
+          payload: {
+            type: 'message.created',
+            at: new Date().toISOString(),
+            data: { messageId, conversationId, sessionId: call.sessionId, direction: 'inbound' },
+          },
+        },
+        ...(reply ? [outboundCreatedEffect(reply)] : []),
       ]);
       outboxIds.push(
         ...(await recordWebhookEvent(tx, tenantId, {
@@ -148,15 +149,12 @@ export class CallHandler {
       return { messageId, replyId: reply?.id, outboxIds };
     });
     if (!result) return { outcome: 'recorded-before' };
-    void this.options.relay
-      ?.kick(result.outboxIds)
-      .catch((error: unknown) =>
-        this.options.onError?.(error, { sessionId: call.sessionId, what: 'kick outbox' }),
-      );
-    if (result.replyId) {
-      const job: OutboundJob = { kind: 'send', tenantId, messageId: result.replyId };
-      await this.queue(call.sessionId).add('send', job, outboundJobOptions(job));
-    }
+    await this.sends.afterCommit(
+      tenantId,
+      call.sessionId,
+      result.replyId ? [result.replyId] : [],
+      result.outboxIds,
+    );
     return {
       outcome,
       messageId: result.messageId,
@@ -165,20 +163,6 @@ export class CallHandler {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
-    this.queues.clear();
-  }
-
-  private queue(sessionId: string): Queue {
-    let queue = this.queues.get(sessionId);
-    if (!queue) {
-      queue = new Queue(QUEUE_NAMES.outbound(sessionId), {
-        connection: this.options.redis,
-        prefix: queuePrefix(this.options.keyPrefix),
-        telemetry: queueTelemetry(),
-      });
-      this.queues.set(sessionId, queue);
-    }
-    return queue;
+    await this.sends.close();
   }
 }

@@ -19,13 +19,14 @@ import {
 } from '@switchboard/telemetry';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { startAssistantReplies } from './assistant-wiring.ts';
+import { assistantPlatform, assistantReplier } from './assistant-wiring.ts';
 import { AwayReplier } from './away-replies.ts';
 import { SessionBots } from './bot.ts';
 import { CallHandler } from './calls.ts';
 import { CampaignLoop } from './campaigns.ts';
 import { channelOpener, cloudApiSessionIds } from './channels.ts';
 import { type WorkerConfig, workerPoolSettings } from './config.ts';
+import { CustomerMessageReader } from './customer-messages.ts';
 import { type DeclaredSession, readDeclaredSessions, syncDeclaredSessions } from './declared-sessions.ts';
 import { GroupEventHandler } from './groups.ts';
 import { pipelineMediaFromConfig } from './media.ts';
@@ -254,17 +255,10 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     throw error;
   }
 
-  // Session bots (bot.ts): the same stream, read on a connection of its own.
-  const botStream = createRedis({
-    ...redisConnectionFromSettings(config),
-    role: 'worker',
-    connectionName: `${config.OTEL_SERVICE_NAME}:${config.POD_NAME}:bots`,
-  }) as Redis;
-  botStream.on('error', (error: Error) => logger.warn({ err: error }, 'redis bots connection error'));
+  // Session bots (bot.ts): their deliveries to the flow engines.
   const bots = new SessionBots({
     db,
     connection: workerConnection,
-    streamConnection: botStream,
     tenantId,
     keyPrefix,
     secrets: deps.secrets,
@@ -285,28 +279,39 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
     throw error;
   }
   runtime.start();
-  // Away replies outside business hours (away-replies.ts): the realtime stream is read with a
-  // blocking XREAD, so on a connection of its own (closed by the replier).
-  const awayStream = createRedis({
-    ...redisConnectionFromSettings(config),
-    role: 'worker',
-    connectionName: `${config.OTEL_SERVICE_NAME}:${config.POD_NAME}:away`,
-  }) as Redis;
-  awayStream.on('error', (error: Error) =>
-    logger.warn({ err: error }, 'redis away-replies connection error'),
-  );
+  // The automations that answer customers (the bot, away replies, the assistant) are fed by one
+  // reader of the realtime stream (customer-messages.ts), on a connection of its own (XREAD BLOCK
+  // holds it; closed by the reader). The bot and away replies see each customer's messages in
+  // order; the assistant's provider calls run beside them.
   const awayReplies = new AwayReplier({
     db,
     redis,
-    streamConnection: awayStream,
     tenantId,
     keyPrefix,
     relay: outbox,
-    assistantEnabled: config.ASSISTANT_ENABLED,
+    assistantPlatform: assistantPlatform(config),
     onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
   });
-  awayReplies.start();
-  const assistant = startAssistantReplies({ config, deps, db, redis, tenantId, keyPrefix, relay: outbox });
+  const assistant = assistantReplier({ config, deps, db, redis, tenantId, keyPrefix, relay: outbox });
+  const customerStream = createRedis({
+    ...redisConnectionFromSettings(config),
+    role: 'worker',
+    connectionName: `${config.OTEL_SERVICE_NAME}:${config.POD_NAME}:customer-messages`,
+  }) as Redis;
+  customerStream.on('error', (error: Error) =>
+    logger.warn({ err: error }, 'redis customer-messages connection error'),
+  );
+  const customerMessages = new CustomerMessageReader({
+    connection: customerStream,
+    keyPrefix,
+    handlers: [
+      { name: 'bot dispatch', handle: (messageId) => bots.dispatch(messageId) },
+      { name: 'away reply', handle: (messageId) => awayReplies.replyIfAway(messageId) },
+      { name: 'assistant reply', handle: (messageId) => assistant.answer(messageId), mode: 'concurrent' },
+    ],
+    onError: (error, context) => logger.warn({ err: error, ...context }, `${context.what} failed`),
+  });
+  customerMessages.start();
   // Campaigns (campaigns.ts): paced within the session's outbound limit.
   const campaigns = new CampaignLoop({
     db,
@@ -359,6 +364,7 @@ export async function startWorker(config: WorkerConfig, deps: WorkerDependencies
       stopping ??= (async () => {
         started = false;
         await runtime.stop();
+        await customerMessages.close();
         await awayReplies.close();
         await assistant.close();
         await bots.close();

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TenantTx } from '@switchboard/db';
+import { outboundCreatedEffect } from '../outbound/send-jobs.ts';
 import { writeOutbox } from '../outbox/entries.ts';
 import type { BotReply } from './answer.ts';
 
@@ -126,19 +127,9 @@ export async function storeAutomatedReplies(
     outboxIds = await writeOutbox(
       tx,
       tenantId,
-      created.map((row) => ({
-        kind: 'realtime.event' as const,
-        payload: {
-          type: 'message.created' as const,
-          at: row.createdAt.toISOString(),
-          data: {
-            messageId: row.id,
-            conversationId: conversation.id,
-            sessionId: conversation.sessionId,
-            direction: 'outbound' as const,
-          },
-        },
-      })),
+      created.map((row) =>
+        outboundCreatedEffect({ ...row, conversationId: conversation.id, sessionId: conversation.sessionId }),
+      ),
     );
   }
   return { messageIds, created: created.length, outboxIds };

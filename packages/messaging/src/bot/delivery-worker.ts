@@ -2,7 +2,8 @@ import { type Db, withTenant } from '@switchboard/db';
 import { captureError, queueTelemetry } from '@switchboard/telemetry';
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type OutboundJob, outboundJobOptions, QUEUE_NAMES, queuePrefix } from '../contracts.ts';
+import { queuePrefix } from '../contracts.ts';
+import { SendJobs } from '../outbound/send-jobs.ts';
 import { WEBHOOK_EVENT_VERSION } from '../webhooks/events.ts';
 import { DEFAULT_WEBHOOK_RETRY, jitteredDelayMs, type WebhookRetryPolicy } from '../webhooks/schedule.ts';
 import { WEBHOOK_HEADERS } from '../webhooks/signature.ts';
@@ -73,7 +74,7 @@ export class BotDeliveryWorker {
   private readonly retry: WebhookRetryPolicy;
   private readonly allowedHosts: ReadonlySet<string>;
   private readonly queue: Queue;
-  private readonly outbound = new Map<string, Queue>();
+  private readonly sends: SendJobs;
   private worker: Worker | undefined;
 
   constructor(options: BotDeliveryWorkerOptions) {
@@ -84,6 +85,12 @@ export class BotDeliveryWorker {
       connection: options.connection,
       prefix: queuePrefix(options.keyPrefix),
       telemetry: queueTelemetry(),
+    });
+    this.sends = new SendJobs({
+      connection: options.connection,
+      keyPrefix: options.keyPrefix,
+      relay: options.relay,
+      onError: options.onError,
     });
   }
 
@@ -114,8 +121,7 @@ export class BotDeliveryWorker {
     await this.worker?.close();
     this.worker = undefined;
     await this.queue.close();
-    await Promise.all([...this.outbound.values()].map((queue) => queue.close()));
-    this.outbound.clear();
+    await this.sends.close();
   }
 
   /** Adds the job of delivery `deliveryId` (a no-op when it exists). */
@@ -319,32 +325,7 @@ export class BotDeliveryWorker {
       });
       return { sessionId: conversation.sessionId, messageIds: stored.messageIds, outboxIds, open };
     });
-    if (result.outboxIds.length > 0)
-      void this.options.relay
-        ?.kick(result.outboxIds)
-        .catch((error: unknown) => this.options.onError?.(error, { what: 'kick outbox' }));
-    await this.enqueueSends(tenantId, result.sessionId, result.messageIds);
+    await this.sends.afterCommit(tenantId, result.sessionId, result.messageIds, result.outboxIds);
     return { outcome: 'answered', replies: result.messageIds.length, handoff: result.open && answer.handoff };
-  }
-
-  /** Adds the outbound jobs of queued messages (jobId from the message id: adding one again is a no-op). */
-  async enqueueSends(tenantId: string, sessionId: string, messageIds: readonly string[]): Promise<void> {
-    if (messageIds.length === 0) return;
-    let queue = this.outbound.get(sessionId);
-    if (!queue) {
-      queue = new Queue(QUEUE_NAMES.outbound(sessionId), {
-        connection: this.options.connection,
-        prefix: queuePrefix(this.options.keyPrefix),
-        telemetry: queueTelemetry(),
-      });
-      this.outbound.set(sessionId, queue);
-    }
-    const target = queue;
-    await target.addBulk(
-      messageIds.map((messageId) => {
-        const job: OutboundJob = { kind: 'send', tenantId, messageId };
-        return { name: 'send', data: job, opts: outboundJobOptions(job) };
-      }),
-    );
   }
 }

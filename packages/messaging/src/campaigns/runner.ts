@@ -3,12 +3,10 @@
 // paced per minute, exactly once per (campaign, contact) across crashes and replicas.
 import { randomUUID } from 'node:crypto';
 import { type Db, withTenant } from '@switchboard/db';
-import { queueTelemetry } from '@switchboard/telemetry';
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type OutboundJob, outboundJobOptions, QUEUE_NAMES, queuePrefix } from '../contracts.ts';
 import { conversationForNumber } from '../inbound/identities.ts';
 import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits } from '../outbound/rate-limit.ts';
+import { outboundCreatedEffect, SendJobs } from '../outbound/send-jobs.ts';
 import { writeOutbox } from '../outbox/entries.ts';
 import {
   campaignIdempotencyKey,
@@ -57,10 +55,11 @@ export interface CampaignTickResult {
  */
 export class CampaignRunner {
   private readonly options: CampaignRunnerOptions;
-  private readonly queues = new Map<string, Queue>();
+  private readonly sends: SendJobs;
 
   constructor(options: CampaignRunnerOptions) {
     this.options = options;
+    this.sends = new SendJobs({ connection: options.redis, keyPrefix: options.keyPrefix });
   }
 
   /**
@@ -142,7 +141,7 @@ export class CampaignRunner {
         pending.map((p) => p.contactId),
       );
       const queued: { id: string; sessionId: string }[] = [];
-      const realtime: { messageId: string; conversationId: string; at: string }[] = [];
+      const created: Parameters<typeof outboundCreatedEffect>[0][] = [];
       let skipped = 0;
       for (const recipient of pending) {
         const where = {
@@ -186,30 +185,12 @@ export class CampaignRunner {
             where: { id: conversationId },
             data: { lastMessageAt: message.createdAt },
           });
-          realtime.push({ messageId: message.id, conversationId, at: message.createdAt.toISOString() });
+          created.push(message);
         }
         await tx.campaignRecipient.update({ where, data: { state: 'queued', messageId: message.id } });
         queued.push({ id: message.id, sessionId: message.sessionId });
       }
-      if (realtime.length > 0) {
-        await writeOutbox(
-          tx,
-          tenantId,
-          realtime.map((r) => ({
-            kind: 'realtime.event' as const,
-            payload: {
-              type: 'message.created',
-              at: r.at,
-              data: {
-                messageId: r.messageId,
-                conversationId: r.conversationId,
-                sessionId: campaign.sessionId,
-                direction: 'outbound',
-              },
-            },
-          })),
-        );
-      }
+      if (created.length > 0) await writeOutbox(tx, tenantId, created.map(outboundCreatedEffect));
       const left = await tx.campaignRecipient.count({ where: { campaignId, state: 'pending' } });
       let completed = false;
       if (left === 0) {
@@ -241,27 +222,17 @@ export class CampaignRunner {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
-    this.queues.clear();
+    await this.sends.close();
   }
 
+  /** Adds the send jobs of committed queued messages, session by session. */
   private async enqueue(messages: { id: string; sessionId: string }[]): Promise<void> {
-    for (const { id, sessionId } of messages) {
-      const job: OutboundJob = { kind: 'send', tenantId: this.options.tenantId, messageId: id };
-      await this.queue(sessionId).add('send', job, outboundJobOptions(job));
-    }
-  }
-
-  private queue(sessionId: string): Queue {
-    let queue = this.queues.get(sessionId);
-    if (!queue) {
-      queue = new Queue(QUEUE_NAMES.outbound(sessionId), {
-        connection: this.options.redis,
-        prefix: queuePrefix(this.options.keyPrefix),
-        telemetry: queueTelemetry(),
-      });
-      this.queues.set(sessionId, queue);
-    }
-    return queue;
+    const bySession = Map.groupBy(messages, (message) => message.sessionId);
+    for (const [sessionId, rows] of bySession)
+      await this.sends.afterCommit(
+        this.options.tenantId,
+        sessionId,
+        rows.map((row) => row.id),
+      );
   }
 }
