@@ -104,8 +104,16 @@ describe('the worker process', { timeout: 120_000 }, () => {
       },
       15_000,
     );
-    const metrics = await probe(env.METRICS_PORT!, '/metrics');
-    expect(metrics.text).toMatch(/switchboard_sessions_owned_sessions\{[^}]*\} 2/);
+    // The owned-sessions gauge is set at the end of the claim pass that took the leases, which
+    // may still be finishing when the leases are seen: wait for the gauge itself.
+    await eventually(
+      'the owned-sessions gauge at 2',
+      async () =>
+        /switchboard_sessions_owned_sessions\{[^}]*\} 2/.test(
+          (await probe(env.METRICS_PORT!, '/metrics')).text,
+        ),
+      15_000,
+    );
     expect((await probe(env.METRICS_PORT!, '/livez')).status).toBe(200);
     expect(await redis.xlen(realtimeStreamKey(keyPrefix))).toBeGreaterThan(0);
 
