@@ -550,6 +550,120 @@ describe('polls', () => {
   });
 });
 
+describe('interactive replies', () => {
+  it("maps a reply button, a template's quick reply, a list row and native-flow choices to interactive_reply", () => {
+    expect(
+      contentOf(
+        fromPeer({
+          buttonsResponseMessage: {
+            selectedButtonId: 'yes',
+            selectedDisplayText: 'Yes, please',
+            contextInfo: { stanzaId: 'ASKED-1', participant: '5511900000000@s.whatsapp.net' },
+          },
+        }),
+      ),
+    ).toEqual({ type: 'interactive_reply', kind: 'button', id: 'yes', title: 'Yes, please' });
+    expect(
+      contentOf(
+        fromPeer({ templateButtonReplyMessage: { selectedId: 'track', selectedDisplayText: 'Track it' } }),
+      ),
+    ).toEqual({ type: 'interactive_reply', kind: 'button', id: 'track', title: 'Track it' });
+    expect(
+      contentOf(
+        fromPeer({
+          listResponseMessage: {
+            title: 'Express',
+            description: 'Tomorrow before noon',
+            listType: proto.Message.ListResponseMessage.ListType.SINGLE_SELECT,
+            singleSelectReply: { selectedRowId: 'ship-express' },
+          },
+        }),
+      ),
+    ).toEqual({
+      type: 'interactive_reply',
+      kind: 'list',
+      id: 'ship-express',
+      title: 'Express',
+      description: 'Tomorrow before noon',
+    });
+    expect(
+      contentOf(
+        fromPeer({
+          interactiveResponseMessage: {
+            body: { text: 'Talk to sales' },
+            nativeFlowResponseMessage: {
+              name: 'quick_reply',
+              paramsJson: JSON.stringify({ id: 'sales', display_text: 'Talk to sales' }),
+              version: 1,
+            },
+          },
+        }),
+      ),
+    ).toEqual({ type: 'interactive_reply', kind: 'button', id: 'sales', title: 'Talk to sales' });
+    expect(
+      contentOf(
+        fromPeer({
+          interactiveResponseMessage: {
+            body: { text: 'Berlin' },
+            nativeFlowResponseMessage: { name: 'single_select', paramsJson: '{"id":"city-ber"}', version: 1 },
+          },
+        }),
+      ),
+    ).toEqual({ type: 'interactive_reply', kind: 'list', id: 'city-ber', title: 'Berlin' });
+  });
+
+  it('keeps the reply to the interactive message it answers', () => {
+    const mapped = inbound(
+      mapMessage(
+        fromPeer({
+          buttonsResponseMessage: {
+            selectedButtonId: 'no',
+            selectedDisplayText: 'No',
+            contextInfo: { stanzaId: 'ASKED-2', participant: '5511900000000@s.whatsapp.net' },
+          },
+        }),
+        true,
+        ctx,
+      ),
+    );
+    expect(mapped.replyTo?.providerMessageId).toBe('ASKED-2');
+  });
+
+  it('reports a reply without the choice it made as malformed, naming the field', () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [
+        { buttonsResponseMessage: { selectedDisplayText: 'Yes' } },
+        'buttonsResponseMessage without selectedButtonId',
+      ],
+      [
+        { listResponseMessage: { title: 'Express' } },
+        'listResponseMessage without singleSelectReply.selectedRowId',
+      ],
+      [
+        {
+          interactiveResponseMessage: {
+            nativeFlowResponseMessage: { name: 'quick_reply', paramsJson: '{oops' },
+          },
+        },
+        'interactiveResponseMessage whose paramsJson is not JSON',
+      ],
+      [
+        {
+          interactiveResponseMessage: {
+            nativeFlowResponseMessage: { name: 'quick_reply', paramsJson: '{}' },
+          },
+        },
+        'interactiveResponseMessage without an id in paramsJson',
+      ],
+    ];
+    for (const [message, detail] of cases)
+      expect(unsupported(mapMessage(fromPeer(message), true, ctx))).toMatchObject({
+        reason: 'malformed',
+        detail,
+      });
+  });
+});
+
 describe('unsupported events are reported, never dropped or thrown', () => {
   it('reports content it does not map, with the type', () => {
     const event = fromPeer({ eventMessage: { name: 'Lunch on Friday' } });

@@ -25,6 +25,7 @@ import type {
   UnsupportedReason,
 } from '../channel.ts';
 import { mapGroupStub } from './groups.ts';
+import { isInteractiveReplyType, mapInteractiveReply } from './interactive-replies.ts';
 import { chatKind, contactFrom, lidOf, pnOf } from './jid.ts';
 import { mediaLocation } from './media-location.ts';
 import { pollContentOf } from './polls.ts';
@@ -207,8 +208,11 @@ function mapContent(message: proto.IMessage, key: WAMessageKey): ContentResult {
       if (!pollMessageId) return { reason: 'malformed', detail: 'poll vote without the poll key' };
       return { content: { type: 'poll_vote', pollMessageId, selectedOptions: [] } };
     }
-    default:
-      return { reason: 'unknown-content', detail: type };
+    default: {
+      if (!isInteractiveReplyType(type)) return { reason: 'unknown-content', detail: type };
+      const reply = mapInteractiveReply(message, type);
+      return 'malformed' in reply ? { reason: 'malformed', detail: reply.malformed } : reply;
+    }
   }
 }
 
