@@ -2,7 +2,8 @@
 // build, Postgres, Redis): an admin creates labels on the Labels page (a palette colour, then a
 // changed colour) and deletes one; in the inbox, multi-select applies a label to two
 // conversations in one request, their rows show the chip, the label filter narrows the list to
-// them, and the thread header removes and re-applies it. The database holds what the page showed,
+// them, the thread header removes and re-applies it, and the contact panel applies it to the
+// contact and removes it. The database holds what the page showed,
 // and every change is in the audit log.
 import { createDb, type Db, withTenant } from '@switchboard/db';
 import type { StackTenant } from '@switchboard/devstack';
@@ -125,6 +126,25 @@ describe('labels', () => {
     await header.getByRole('button', { name: 'Remove label VIP' }).waitFor();
     expect((await applied()).map((r) => r.labelId)).toEqual([labelId]);
 
+    // The contact panel: the contact's own labels (what a campaign's label segment picks).
+    await page.getByRole('button', { name: 'Contact' }).click();
+    const contactLabels = page.getByRole('complementary', { name: 'Contact' }).getByRole('region', {
+      name: 'Contact labels',
+    });
+    await contactLabels.getByLabel('Add label').selectOption({ label: 'VIP' });
+    await contactLabels.getByRole('button', { name: 'Remove label VIP' }).waitFor();
+    const contactId = await withTenant(db, tenant.tenantId, async (tx) => {
+      const conversation = await tx.conversation.findUniqueOrThrow({ where: { id: conversationIds[0] } });
+      return conversation.contactId;
+    });
+    const onContact = () =>
+      withTenant(db, tenant.tenantId, (tx) => tx.contactLabel.findMany({ where: { contactId } }));
+    expect((await onContact()).map((r) => r.labelId)).toEqual([labelId]);
+    await screenshot(page, 'labels-contact-panel');
+    await contactLabels.getByRole('button', { name: 'Remove label VIP' }).click();
+    await contactLabels.getByLabel('Add label').waitFor();
+    expect(await onContact()).toEqual([]);
+
     const audit = await withTenant(db, tenant.tenantId, (tx) =>
       tx.auditLogEntry.findMany({ where: { action: { startsWith: 'label.' } }, orderBy: { at: 'asc' } }),
     );
@@ -138,6 +158,8 @@ describe('labels', () => {
         'label.applied',
         'label.removed',
         'label.applied',
+        'label.applied',
+        'label.removed',
       ].sort(),
     );
   });

@@ -4,8 +4,9 @@ import { type Contact, contactExportSchema, contactSchema } from '../api/schemas
 import { roleAtLeast, useApp } from '../app-context.tsx';
 import { contactName, formatNumber } from '../format.ts';
 import { GroupParticipants, useGroup } from './group.tsx';
+import { ContactLabels } from './labels.tsx';
 
-/** The contact beside the thread: name and notes (editable), numbers, LID; export and erase for admins. */
+/** The contact beside the thread: name and notes (editable), labels, numbers, LID; export and erase for admins. */
 export function ContactPanel(props: { contactId: string; onClose: () => void; onErased: () => void }) {
   const { client, me, data } = useApp();
   const [contact, setContact] = useState<Contact | undefined>();
@@ -61,6 +62,8 @@ export function ContactPanel(props: { contactId: string; onClose: () => void; on
             </p>
           )}
           <GroupParticipants contactId={contact.id} />
+          <h3>Labels</h3>
+          <ContactLabels contactId={contact.id} />
           {!group && (
             <>
               <h3>Numbers</h3>

@@ -180,20 +180,32 @@ export function BulkLabelBar(props: {
   );
 }
 
-/** The thread header's labels: chips (× removes, for agents) and a picker that applies one more. */
-export function ThreadLabels(props: { conversation: Conversation; onChanged: (c: Conversation) => void }) {
+/**
+ * The labels on one conversation or contact: chips (× removes, for agents) and a picker that
+ * applies one more (PUT / DELETE `/v1/<target>s/:id/labels/:labelId`); `onChanged` runs after each
+ * change with the labels now on it.
+ */
+function LabelEditor(props: {
+  target: 'conversation' | 'contact';
+  id: string;
+  on: AppliedLabel[];
+  ariaLabel: string;
+  onChanged: (on: AppliedLabel[]) => Promise<void> | void;
+}) {
   const { client, me } = useApp();
   const { labels } = useLabels();
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | undefined>();
-  const c = props.conversation;
-  const on = labelsOf(c);
   const canWork = roleAtLeast(me.role, 'agent');
   const change = async (method: 'PUT' | 'DELETE', labelId: string) => {
     setBusy(true);
     try {
-      await client.request(method, `/v1/conversations/${c.id}/labels/${labelId}`, appliedListSchema);
-      props.onChanged(await client.request('GET', `/v1/conversations/${c.id}`, conversationSchema));
+      const now = await client.request(
+        method,
+        `/v1/${props.target}s/${props.id}/labels/${labelId}`,
+        appliedListSchema,
+      );
+      await props.onChanged(now.items);
       setError(undefined);
     } catch (e) {
       setError(describeError(e));
@@ -201,10 +213,10 @@ export function ThreadLabels(props: { conversation: Conversation; onChanged: (c:
       setBusy(false);
     }
   };
-  const available = labels.filter((l) => !on.some((x) => x.id === l.id));
+  const available = labels.filter((l) => !props.on.some((x) => x.id === l.id));
   return (
-    <section className="thread-labels" aria-label="Conversation labels">
-      {on.map((l) => (
+    <section className="thread-labels" aria-label={props.ariaLabel}>
+      {props.on.map((l) => (
         <LabelChip
           key={l.id}
           label={l}
@@ -233,5 +245,49 @@ export function ThreadLabels(props: { conversation: Conversation; onChanged: (c:
         </span>
       )}
     </section>
+  );
+}
+
+/** The thread header's labels; the conversation is read again after a change (its row shows them too). */
+export function ThreadLabels(props: { conversation: Conversation; onChanged: (c: Conversation) => void }) {
+  const { client } = useApp();
+  const c = props.conversation;
+  return (
+    <LabelEditor
+      target="conversation"
+      id={c.id}
+      on={labelsOf(c)}
+      ariaLabel="Conversation labels"
+      onChanged={async () =>
+        props.onChanged(await client.request('GET', `/v1/conversations/${c.id}`, conversationSchema))
+      }
+    />
+  );
+}
+
+/** The contact panel's labels (GET `/v1/contacts/:id/labels`): the ones campaigns' label segments pick. */
+export function ContactLabels(props: { contactId: string }) {
+  const { client } = useApp();
+  const [on, setOn] = useState<AppliedLabel[] | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  useEffect(() => {
+    let cancelled = false;
+    client
+      .request('GET', `/v1/contacts/${props.contactId}/labels`, appliedListSchema)
+      .then((list) => !cancelled && setOn(list.items))
+      .catch((e) => !cancelled && setError(describeError(e)));
+    return () => {
+      cancelled = true;
+    };
+  }, [client, props.contactId]);
+  if (error)
+    return (
+      <p role="alert" className="error">
+        {error}
+      </p>
+    );
+  if (!on) return null;
+  return (
+    <LabelEditor target="contact" id={props.contactId} on={on} ariaLabel="Contact labels" onChanged={setOn} />
   );
 }
