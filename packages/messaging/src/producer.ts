@@ -49,9 +49,10 @@ export {
   campaignSegmentSchema,
   campaignTemplateSchema,
   createRecipients,
+  DEFAULT_OPT_IN_KEYWORDS,
   DEFAULT_OPT_OUT_KEYWORDS,
   optedOut,
-  optOutKeywords,
+  optKeywords,
   recordCampaignProgress,
   resolveSegment,
 } from './campaigns/campaigns.ts';

@@ -32,6 +32,9 @@ export type CampaignStatus = 'running' | 'paused' | 'cancelled' | 'completed';
 /** The opt-out keywords when the tenant set none. */
 export const DEFAULT_OPT_OUT_KEYWORDS = ['STOP', 'UNSUBSCRIBE'];
 
+/** The opt-in keywords (back in after an opt-out) when the tenant set none. */
+export const DEFAULT_OPT_IN_KEYWORDS = ['START', 'UNSTOP'];
+
 /** The idempotency key of a campaign's message to one contact: one message per (campaign, contact). */
 export function campaignIdempotencyKey(campaignId: string, contactId: string): string {
   return `campaign:${campaignId}:${contactId}`;
@@ -72,35 +75,58 @@ export async function resolveSegment(
      ORDER BY ct.id`;
 }
 
-/** The tenant's opt-out keywords, uppercase. */
-export async function optOutKeywords(tx: TenantTx, tenantId: string): Promise<string[]> {
+/** The tenant's opt-out and opt-in keywords, uppercase. */
+export async function optKeywords(tx: TenantTx, tenantId: string): Promise<{ out: string[]; in: string[] }> {
   const row = await tx.campaignSettings.findUnique({ where: { tenantId } });
-  return (row?.optOutKeywords ?? DEFAULT_OPT_OUT_KEYWORDS).map((k) => k.trim().toUpperCase());
+  const clean = (keywords: string[]) => keywords.map((k) => k.trim().toUpperCase());
+  return {
+    out: clean(row?.optOutKeywords ?? DEFAULT_OPT_OUT_KEYWORDS),
+    in: clean(row?.optInKeywords ?? DEFAULT_OPT_IN_KEYWORDS),
+  };
 }
 
 /**
- * Which of `contactIds` opted out: those with a contact_opt_outs row, and those who sent a text
- * that is one of the tenant's keywords (trimmed, any case), which this records as their opt-out
- * (keyword and message). Read where it matters (a campaign's recipients are made, each is sent
- * to), so an opt-out counts however it arrived.
+ * Which of `contactIds` are opted out of campaigns. Each contact's latest inbound text that is
+ * one of the tenant's keywords (trimmed, any case) is applied first when it is newer than the
+ * contact's last recorded change: an opt-out keyword records the opt-out (keyword and message),
+ * an opt-in keyword ends it. A contact is opted out while its row has no `opted_in_at`. Read where
+ * it matters (a campaign's recipients are made, each is sent to), so a change counts however it
+ * arrived; an older keyword never undoes a newer change (the API's included).
  */
 export async function optedOut(tx: TenantTx, tenantId: string, contactIds: string[]): Promise<Set<string>> {
   if (contactIds.length === 0) return new Set();
-  const keywords = await optOutKeywords(tx, tenantId);
-  if (keywords.length > 0) {
+  const keywords = await optKeywords(tx, tenantId);
+  if (keywords.out.length + keywords.in.length > 0) {
     await tx.$executeRaw`
-      INSERT INTO contact_opt_outs (tenant_id, contact_id, keyword, message_id, opted_out_at)
-      SELECT DISTINCT ON (c.contact_id) ${tenantId}::uuid, c.contact_id, upper(btrim(m.body)), m.id, m.created_at
-        FROM conversations c
-        JOIN messages m ON m.conversation_id = c.id
-       WHERE c.contact_id = ANY (${contactIds}::uuid[])
-         AND m.direction = 'inbound' AND m.type = 'text'
-         AND upper(btrim(m.body)) = ANY (${keywords}::text[])
-       ORDER BY c.contact_id, m.created_at
-      ON CONFLICT (tenant_id, contact_id) DO NOTHING`;
+      WITH latest AS (
+        SELECT DISTINCT ON (c.contact_id)
+               c.contact_id, upper(btrim(m.body)) AS keyword, m.id AS message_id, m.created_at,
+               upper(btrim(m.body)) = ANY (${keywords.in}::text[]) AS opts_in
+          FROM conversations c
+          JOIN messages m ON m.conversation_id = c.id
+         WHERE c.contact_id = ANY (${contactIds}::uuid[])
+           AND m.direction = 'inbound' AND m.type = 'text'
+           AND upper(btrim(m.body)) = ANY (${keywords.out}::text[] || ${keywords.in}::text[])
+         ORDER BY c.contact_id, m.created_at DESC, m.id DESC
+      ),
+      opted_in AS (
+        UPDATE contact_opt_outs o
+           SET opted_in_at = l.created_at, opted_in_by = l.keyword
+          FROM latest l
+         WHERE l.opts_in AND o.contact_id = l.contact_id AND o.opted_in_at IS NULL
+           AND o.opted_out_at < l.created_at
+      )
+      INSERT INTO contact_opt_outs AS o (tenant_id, contact_id, keyword, message_id, opted_out_at)
+      SELECT ${tenantId}::uuid, l.contact_id, l.keyword, l.message_id, l.created_at
+        FROM latest l
+       WHERE NOT l.opts_in
+      ON CONFLICT (tenant_id, contact_id) DO UPDATE
+         SET keyword = EXCLUDED.keyword, message_id = EXCLUDED.message_id,
+             opted_out_at = EXCLUDED.opted_out_at, opted_in_at = NULL, opted_in_by = NULL
+       WHERE o.opted_in_at IS NOT NULL AND o.opted_in_at < EXCLUDED.opted_out_at`;
   }
   const rows = await tx.contactOptOut.findMany({
-    where: { contactId: { in: contactIds } },
+    where: { contactId: { in: contactIds }, optedInAt: null },
     select: { contactId: true },
   });
   return new Set(rows.map((r) => r.contactId));

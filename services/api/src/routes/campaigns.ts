@@ -7,10 +7,8 @@ import {
   createCampaign,
   createCampaignSchema,
   getCampaign,
-  getOptOutKeywords,
   listCampaigns,
   listRecipients,
-  putOptOutKeywords,
   recipientCursor,
   recipientSchema,
 } from '../services/campaigns.ts';
@@ -162,34 +160,5 @@ export const contactImportRoutes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => await getImport(ctx, request, request.params.id),
-  );
-};
-
-/** The opt-out keywords (`/v1/settings/opt-out-keywords`): an inbound text equal to one opts the contact out of campaigns. */
-export const optOutKeywordRoutes: FastifyPluginAsyncZod = async (app) => {
-  const ctx = app.sb;
-  const body = z.strictObject({
-    keywords: z.array(z.string().trim().min(1).max(64)).max(50).describe('Matched trimmed, in any case.'),
-  });
-  app.get(
-    '/',
-    {
-      config: { access: read },
-      schema: { summary: 'The opt-out keywords', tags: ['settings'], response: { 200: body } },
-    },
-    async (request) => ({ keywords: await getOptOutKeywords(ctx, request) }),
-  );
-  app.put(
-    '/',
-    {
-      config: { access: manage },
-      schema: {
-        summary: 'Replace the opt-out keywords',
-        tags: ['settings'],
-        body,
-        response: { 200: body, 400: errorBody },
-      },
-    },
-    async (request) => ({ keywords: await putOptOutKeywords(ctx, request, request.body.keywords) }),
   );
 };

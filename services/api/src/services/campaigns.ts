@@ -9,7 +9,6 @@ import {
   campaignCounts,
   campaignSegmentSchema,
   createRecipients,
-  DEFAULT_OPT_OUT_KEYWORDS,
   recordCampaignProgress,
 } from '@switchboard/messaging/producer';
 import type { FastifyRequest } from 'fastify';
@@ -313,37 +312,4 @@ function decodeRecipientCursor(cursor: string): string {
       issues: [{ path: 'query.cursor', message: 'not a valid cursor' }],
     });
   return id;
-}
-
-/** The tenant's opt-out keywords (the defaults when never set). */
-export async function getOptOutKeywords(ctx: ApiContext, request: FastifyRequest): Promise<string[]> {
-  return await tenantTx(ctx, request, async (tx) => {
-    const row = await tx.campaignSettings.findUnique({ where: { tenantId: request.principal.tenantId } });
-    return row?.optOutKeywords ?? DEFAULT_OPT_OUT_KEYWORDS;
-  });
-}
-
-/** Replaces the tenant's opt-out keywords (trimmed, uppercase, without repeats), audited. */
-export async function putOptOutKeywords(
-  ctx: ApiContext,
-  request: FastifyRequest,
-  keywords: string[],
-): Promise<string[]> {
-  const tenantId = request.principal.tenantId;
-  const clean = [...new Set(keywords.map((k) => k.trim().toUpperCase()))];
-  await tenantTx(ctx, request, async (tx) => {
-    await tx.campaignSettings.upsert({
-      where: { tenantId },
-      create: { tenantId, optOutKeywords: clean },
-      update: { optOutKeywords: clean },
-    });
-    await audit(
-      tx,
-      request,
-      'settings.opt_out_keywords_updated',
-      { type: 'tenant', id: tenantId },
-      { keywords: clean },
-    );
-  });
-  return clean;
 }

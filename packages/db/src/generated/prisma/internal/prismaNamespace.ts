@@ -4188,7 +4188,9 @@ export const ContactOptOutScalarFieldEnum = {
   contactId: 'contactId',
   keyword: 'keyword',
   messageId: 'messageId',
-  optedOutAt: 'optedOutAt'
+  optedOutAt: 'optedOutAt',
+  optedInAt: 'optedInAt',
+  optedInBy: 'optedInBy'
 } as const
 
 export type ContactOptOutScalarFieldEnum = (typeof ContactOptOutScalarFieldEnum)[keyof typeof ContactOptOutScalarFieldEnum]
@@ -4197,6 +4199,7 @@ export type ContactOptOutScalarFieldEnum = (typeof ContactOptOutScalarFieldEnum)
 export const CampaignSettingsScalarFieldEnum = {
   tenantId: 'tenantId',
   optOutKeywords: 'optOutKeywords',
+  optInKeywords: 'optInKeywords',
   updatedAt: 'updatedAt'
 } as const
 

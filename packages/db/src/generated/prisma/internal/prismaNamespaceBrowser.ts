@@ -694,7 +694,9 @@ export const ContactOptOutScalarFieldEnum = {
   contactId: 'contactId',
   keyword: 'keyword',
   messageId: 'messageId',
-  optedOutAt: 'optedOutAt'
+  optedOutAt: 'optedOutAt',
+  optedInAt: 'optedInAt',
+  optedInBy: 'optedInBy'
 } as const
 
 export type ContactOptOutScalarFieldEnum = (typeof ContactOptOutScalarFieldEnum)[keyof typeof ContactOptOutScalarFieldEnum]
@@ -703,6 +705,7 @@ export type ContactOptOutScalarFieldEnum = (typeof ContactOptOutScalarFieldEnum)
 export const CampaignSettingsScalarFieldEnum = {
   tenantId: 'tenantId',
   optOutKeywords: 'optOutKeywords',
+  optInKeywords: 'optInKeywords',
   updatedAt: 'updatedAt'
 } as const
 

@@ -37,6 +37,7 @@ export type CampaignSettingsMaxAggregateOutputType = {
 export type CampaignSettingsCountAggregateOutputType = {
   tenantId: number
   optOutKeywords: number
+  optInKeywords: number
   updatedAt: number
   _all: number
 }
@@ -55,6 +56,7 @@ export type CampaignSettingsMaxAggregateInputType = {
 export type CampaignSettingsCountAggregateInputType = {
   tenantId?: true
   optOutKeywords?: true
+  optInKeywords?: true
   updatedAt?: true
   _all?: true
 }
@@ -134,6 +136,7 @@ export type CampaignSettingsGroupByArgs<ExtArgs extends runtime.Types.Extensions
 export type CampaignSettingsGroupByOutputType = {
   tenantId: string
   optOutKeywords: string[]
+  optInKeywords: string[]
   updatedAt: Date
   _count: CampaignSettingsCountAggregateOutputType | null
   _min: CampaignSettingsMinAggregateOutputType | null
@@ -161,12 +164,14 @@ export type CampaignSettingsWhereInput = {
   NOT?: Prisma.CampaignSettingsWhereInput | Prisma.CampaignSettingsWhereInput[]
   tenantId?: Prisma.UuidFilter<"CampaignSettings"> | string
   optOutKeywords?: Prisma.StringNullableListFilter<"CampaignSettings">
+  optInKeywords?: Prisma.StringNullableListFilter<"CampaignSettings">
   updatedAt?: Prisma.DateTimeFilter<"CampaignSettings"> | Date | string
 }
 
 export type CampaignSettingsOrderByWithRelationInput = {
   tenantId?: Prisma.SortOrder
   optOutKeywords?: Prisma.SortOrder
+  optInKeywords?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
@@ -176,12 +181,14 @@ export type CampaignSettingsWhereUniqueInput = Prisma.AtLeast<{
   OR?: Prisma.CampaignSettingsWhereInput[]
   NOT?: Prisma.CampaignSettingsWhereInput | Prisma.CampaignSettingsWhereInput[]
   optOutKeywords?: Prisma.StringNullableListFilter<"CampaignSettings">
+  optInKeywords?: Prisma.StringNullableListFilter<"CampaignSettings">
   updatedAt?: Prisma.DateTimeFilter<"CampaignSettings"> | Date | string
 }, "tenantId">
 
 export type CampaignSettingsOrderByWithAggregationInput = {
   tenantId?: Prisma.SortOrder
   optOutKeywords?: Prisma.SortOrder
+  optInKeywords?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.CampaignSettingsCountOrderByAggregateInput
   _max?: Prisma.CampaignSettingsMaxOrderByAggregateInput
@@ -194,54 +201,63 @@ export type CampaignSettingsScalarWhereWithAggregatesInput = {
   NOT?: Prisma.CampaignSettingsScalarWhereWithAggregatesInput | Prisma.CampaignSettingsScalarWhereWithAggregatesInput[]
   tenantId?: Prisma.UuidWithAggregatesFilter<"CampaignSettings"> | string
   optOutKeywords?: Prisma.StringNullableListFilter<"CampaignSettings">
+  optInKeywords?: Prisma.StringNullableListFilter<"CampaignSettings">
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"CampaignSettings"> | Date | string
 }
 
 export type CampaignSettingsCreateInput = {
   tenantId: string
   optOutKeywords?: Prisma.CampaignSettingsCreateoptOutKeywordsInput | string[]
+  optInKeywords?: Prisma.CampaignSettingsCreateoptInKeywordsInput | string[]
   updatedAt?: Date | string
 }
 
 export type CampaignSettingsUncheckedCreateInput = {
   tenantId: string
   optOutKeywords?: Prisma.CampaignSettingsCreateoptOutKeywordsInput | string[]
+  optInKeywords?: Prisma.CampaignSettingsCreateoptInKeywordsInput | string[]
   updatedAt?: Date | string
 }
 
 export type CampaignSettingsUpdateInput = {
   tenantId?: Prisma.StringFieldUpdateOperationsInput | string
   optOutKeywords?: Prisma.CampaignSettingsUpdateoptOutKeywordsInput | string[]
+  optInKeywords?: Prisma.CampaignSettingsUpdateoptInKeywordsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
 export type CampaignSettingsUncheckedUpdateInput = {
   tenantId?: Prisma.StringFieldUpdateOperationsInput | string
   optOutKeywords?: Prisma.CampaignSettingsUpdateoptOutKeywordsInput | string[]
+  optInKeywords?: Prisma.CampaignSettingsUpdateoptInKeywordsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
 export type CampaignSettingsCreateManyInput = {
   tenantId: string
   optOutKeywords?: Prisma.CampaignSettingsCreateoptOutKeywordsInput | string[]
+  optInKeywords?: Prisma.CampaignSettingsCreateoptInKeywordsInput | string[]
   updatedAt?: Date | string
 }
 
 export type CampaignSettingsUpdateManyMutationInput = {
   tenantId?: Prisma.StringFieldUpdateOperationsInput | string
   optOutKeywords?: Prisma.CampaignSettingsUpdateoptOutKeywordsInput | string[]
+  optInKeywords?: Prisma.CampaignSettingsUpdateoptInKeywordsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
 export type CampaignSettingsUncheckedUpdateManyInput = {
   tenantId?: Prisma.StringFieldUpdateOperationsInput | string
   optOutKeywords?: Prisma.CampaignSettingsUpdateoptOutKeywordsInput | string[]
+  optInKeywords?: Prisma.CampaignSettingsUpdateoptInKeywordsInput | string[]
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
 
 export type CampaignSettingsCountOrderByAggregateInput = {
   tenantId?: Prisma.SortOrder
   optOutKeywords?: Prisma.SortOrder
+  optInKeywords?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
@@ -259,7 +275,16 @@ export type CampaignSettingsCreateoptOutKeywordsInput = {
   set: string[]
 }
 
+export type CampaignSettingsCreateoptInKeywordsInput = {
+  set: string[]
+}
+
 export type CampaignSettingsUpdateoptOutKeywordsInput = {
+  set?: string[]
+  push?: string | string[]
+}
+
+export type CampaignSettingsUpdateoptInKeywordsInput = {
   set?: string[]
   push?: string | string[]
 }
@@ -269,28 +294,32 @@ export type CampaignSettingsUpdateoptOutKeywordsInput = {
 export type CampaignSettingsSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   tenantId?: boolean
   optOutKeywords?: boolean
+  optInKeywords?: boolean
   updatedAt?: boolean
 }, ExtArgs["result"]["campaignSettings"]>
 
 export type CampaignSettingsSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   tenantId?: boolean
   optOutKeywords?: boolean
+  optInKeywords?: boolean
   updatedAt?: boolean
 }, ExtArgs["result"]["campaignSettings"]>
 
 export type CampaignSettingsSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
   tenantId?: boolean
   optOutKeywords?: boolean
+  optInKeywords?: boolean
   updatedAt?: boolean
 }, ExtArgs["result"]["campaignSettings"]>
 
 export type CampaignSettingsSelectScalar = {
   tenantId?: boolean
   optOutKeywords?: boolean
+  optInKeywords?: boolean
   updatedAt?: boolean
 }
 
-export type CampaignSettingsOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"tenantId" | "optOutKeywords" | "updatedAt", ExtArgs["result"]["campaignSettings"]>
+export type CampaignSettingsOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"tenantId" | "optOutKeywords" | "optInKeywords" | "updatedAt", ExtArgs["result"]["campaignSettings"]>
 
 export type $CampaignSettingsPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "CampaignSettings"
@@ -298,6 +327,7 @@ export type $CampaignSettingsPayload<ExtArgs extends runtime.Types.Extensions.In
   scalars: runtime.Types.Extensions.GetPayloadResult<{
     tenantId: string
     optOutKeywords: string[]
+    optInKeywords: string[]
     updatedAt: Date
   }, ExtArgs["result"]["campaignSettings"]>
   composites: {}
@@ -724,6 +754,7 @@ export interface Prisma__CampaignSettingsClient<T, Null = never, ExtArgs extends
 export interface CampaignSettingsFieldRefs {
   readonly tenantId: Prisma.FieldRef<"CampaignSettings", 'String'>
   readonly optOutKeywords: Prisma.FieldRef<"CampaignSettings", 'String[]'>
+  readonly optInKeywords: Prisma.FieldRef<"CampaignSettings", 'String[]'>
   readonly updatedAt: Prisma.FieldRef<"CampaignSettings", 'DateTime'>
 }
     

@@ -30,6 +30,8 @@ export type ContactOptOutMinAggregateOutputType = {
   keyword: string | null
   messageId: string | null
   optedOutAt: Date | null
+  optedInAt: Date | null
+  optedInBy: string | null
 }
 
 export type ContactOptOutMaxAggregateOutputType = {
@@ -38,6 +40,8 @@ export type ContactOptOutMaxAggregateOutputType = {
   keyword: string | null
   messageId: string | null
   optedOutAt: Date | null
+  optedInAt: Date | null
+  optedInBy: string | null
 }
 
 export type ContactOptOutCountAggregateOutputType = {
@@ -46,6 +50,8 @@ export type ContactOptOutCountAggregateOutputType = {
   keyword: number
   messageId: number
   optedOutAt: number
+  optedInAt: number
+  optedInBy: number
   _all: number
 }
 
@@ -56,6 +62,8 @@ export type ContactOptOutMinAggregateInputType = {
   keyword?: true
   messageId?: true
   optedOutAt?: true
+  optedInAt?: true
+  optedInBy?: true
 }
 
 export type ContactOptOutMaxAggregateInputType = {
@@ -64,6 +72,8 @@ export type ContactOptOutMaxAggregateInputType = {
   keyword?: true
   messageId?: true
   optedOutAt?: true
+  optedInAt?: true
+  optedInBy?: true
 }
 
 export type ContactOptOutCountAggregateInputType = {
@@ -72,6 +82,8 @@ export type ContactOptOutCountAggregateInputType = {
   keyword?: true
   messageId?: true
   optedOutAt?: true
+  optedInAt?: true
+  optedInBy?: true
   _all?: true
 }
 
@@ -153,6 +165,8 @@ export type ContactOptOutGroupByOutputType = {
   keyword: string
   messageId: string | null
   optedOutAt: Date
+  optedInAt: Date | null
+  optedInBy: string | null
   _count: ContactOptOutCountAggregateOutputType | null
   _min: ContactOptOutMinAggregateOutputType | null
   _max: ContactOptOutMaxAggregateOutputType | null
@@ -182,6 +196,8 @@ export type ContactOptOutWhereInput = {
   keyword?: Prisma.StringFilter<"ContactOptOut"> | string
   messageId?: Prisma.UuidNullableFilter<"ContactOptOut"> | string | null
   optedOutAt?: Prisma.DateTimeFilter<"ContactOptOut"> | Date | string
+  optedInAt?: Prisma.DateTimeNullableFilter<"ContactOptOut"> | Date | string | null
+  optedInBy?: Prisma.StringNullableFilter<"ContactOptOut"> | string | null
 }
 
 export type ContactOptOutOrderByWithRelationInput = {
@@ -190,6 +206,8 @@ export type ContactOptOutOrderByWithRelationInput = {
   keyword?: Prisma.SortOrder
   messageId?: Prisma.SortOrderInput | Prisma.SortOrder
   optedOutAt?: Prisma.SortOrder
+  optedInAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  optedInBy?: Prisma.SortOrderInput | Prisma.SortOrder
 }
 
 export type ContactOptOutWhereUniqueInput = Prisma.AtLeast<{
@@ -202,6 +220,8 @@ export type ContactOptOutWhereUniqueInput = Prisma.AtLeast<{
   keyword?: Prisma.StringFilter<"ContactOptOut"> | string
   messageId?: Prisma.UuidNullableFilter<"ContactOptOut"> | string | null
   optedOutAt?: Prisma.DateTimeFilter<"ContactOptOut"> | Date | string
+  optedInAt?: Prisma.DateTimeNullableFilter<"ContactOptOut"> | Date | string | null
+  optedInBy?: Prisma.StringNullableFilter<"ContactOptOut"> | string | null
 }, "tenantId_contactId">
 
 export type ContactOptOutOrderByWithAggregationInput = {
@@ -210,6 +230,8 @@ export type ContactOptOutOrderByWithAggregationInput = {
   keyword?: Prisma.SortOrder
   messageId?: Prisma.SortOrderInput | Prisma.SortOrder
   optedOutAt?: Prisma.SortOrder
+  optedInAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  optedInBy?: Prisma.SortOrderInput | Prisma.SortOrder
   _count?: Prisma.ContactOptOutCountOrderByAggregateInput
   _max?: Prisma.ContactOptOutMaxOrderByAggregateInput
   _min?: Prisma.ContactOptOutMinOrderByAggregateInput
@@ -224,6 +246,8 @@ export type ContactOptOutScalarWhereWithAggregatesInput = {
   keyword?: Prisma.StringWithAggregatesFilter<"ContactOptOut"> | string
   messageId?: Prisma.UuidNullableWithAggregatesFilter<"ContactOptOut"> | string | null
   optedOutAt?: Prisma.DateTimeWithAggregatesFilter<"ContactOptOut"> | Date | string
+  optedInAt?: Prisma.DateTimeNullableWithAggregatesFilter<"ContactOptOut"> | Date | string | null
+  optedInBy?: Prisma.StringNullableWithAggregatesFilter<"ContactOptOut"> | string | null
 }
 
 export type ContactOptOutCreateInput = {
@@ -232,6 +256,8 @@ export type ContactOptOutCreateInput = {
   keyword: string
   messageId?: string | null
   optedOutAt?: Date | string
+  optedInAt?: Date | string | null
+  optedInBy?: string | null
 }
 
 export type ContactOptOutUncheckedCreateInput = {
@@ -240,6 +266,8 @@ export type ContactOptOutUncheckedCreateInput = {
   keyword: string
   messageId?: string | null
   optedOutAt?: Date | string
+  optedInAt?: Date | string | null
+  optedInBy?: string | null
 }
 
 export type ContactOptOutUpdateInput = {
@@ -248,6 +276,8 @@ export type ContactOptOutUpdateInput = {
   keyword?: Prisma.StringFieldUpdateOperationsInput | string
   messageId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   optedOutAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  optedInAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  optedInBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type ContactOptOutUncheckedUpdateInput = {
@@ -256,6 +286,8 @@ export type ContactOptOutUncheckedUpdateInput = {
   keyword?: Prisma.StringFieldUpdateOperationsInput | string
   messageId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   optedOutAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  optedInAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  optedInBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type ContactOptOutCreateManyInput = {
@@ -264,6 +296,8 @@ export type ContactOptOutCreateManyInput = {
   keyword: string
   messageId?: string | null
   optedOutAt?: Date | string
+  optedInAt?: Date | string | null
+  optedInBy?: string | null
 }
 
 export type ContactOptOutUpdateManyMutationInput = {
@@ -272,6 +306,8 @@ export type ContactOptOutUpdateManyMutationInput = {
   keyword?: Prisma.StringFieldUpdateOperationsInput | string
   messageId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   optedOutAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  optedInAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  optedInBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type ContactOptOutUncheckedUpdateManyInput = {
@@ -280,6 +316,8 @@ export type ContactOptOutUncheckedUpdateManyInput = {
   keyword?: Prisma.StringFieldUpdateOperationsInput | string
   messageId?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   optedOutAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
+  optedInAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  optedInBy?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
 }
 
 export type ContactOptOutTenantIdContactIdCompoundUniqueInput = {
@@ -293,6 +331,8 @@ export type ContactOptOutCountOrderByAggregateInput = {
   keyword?: Prisma.SortOrder
   messageId?: Prisma.SortOrder
   optedOutAt?: Prisma.SortOrder
+  optedInAt?: Prisma.SortOrder
+  optedInBy?: Prisma.SortOrder
 }
 
 export type ContactOptOutMaxOrderByAggregateInput = {
@@ -301,6 +341,8 @@ export type ContactOptOutMaxOrderByAggregateInput = {
   keyword?: Prisma.SortOrder
   messageId?: Prisma.SortOrder
   optedOutAt?: Prisma.SortOrder
+  optedInAt?: Prisma.SortOrder
+  optedInBy?: Prisma.SortOrder
 }
 
 export type ContactOptOutMinOrderByAggregateInput = {
@@ -309,6 +351,8 @@ export type ContactOptOutMinOrderByAggregateInput = {
   keyword?: Prisma.SortOrder
   messageId?: Prisma.SortOrder
   optedOutAt?: Prisma.SortOrder
+  optedInAt?: Prisma.SortOrder
+  optedInBy?: Prisma.SortOrder
 }
 
 
@@ -319,6 +363,8 @@ export type ContactOptOutSelect<ExtArgs extends runtime.Types.Extensions.Interna
   keyword?: boolean
   messageId?: boolean
   optedOutAt?: boolean
+  optedInAt?: boolean
+  optedInBy?: boolean
 }, ExtArgs["result"]["contactOptOut"]>
 
 export type ContactOptOutSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -327,6 +373,8 @@ export type ContactOptOutSelectCreateManyAndReturn<ExtArgs extends runtime.Types
   keyword?: boolean
   messageId?: boolean
   optedOutAt?: boolean
+  optedInAt?: boolean
+  optedInBy?: boolean
 }, ExtArgs["result"]["contactOptOut"]>
 
 export type ContactOptOutSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetSelect<{
@@ -335,6 +383,8 @@ export type ContactOptOutSelectUpdateManyAndReturn<ExtArgs extends runtime.Types
   keyword?: boolean
   messageId?: boolean
   optedOutAt?: boolean
+  optedInAt?: boolean
+  optedInBy?: boolean
 }, ExtArgs["result"]["contactOptOut"]>
 
 export type ContactOptOutSelectScalar = {
@@ -343,9 +393,11 @@ export type ContactOptOutSelectScalar = {
   keyword?: boolean
   messageId?: boolean
   optedOutAt?: boolean
+  optedInAt?: boolean
+  optedInBy?: boolean
 }
 
-export type ContactOptOutOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"tenantId" | "contactId" | "keyword" | "messageId" | "optedOutAt", ExtArgs["result"]["contactOptOut"]>
+export type ContactOptOutOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"tenantId" | "contactId" | "keyword" | "messageId" | "optedOutAt" | "optedInAt" | "optedInBy", ExtArgs["result"]["contactOptOut"]>
 
 export type $ContactOptOutPayload<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   name: "ContactOptOut"
@@ -356,6 +408,14 @@ export type $ContactOptOutPayload<ExtArgs extends runtime.Types.Extensions.Inter
     keyword: string
     messageId: string | null
     optedOutAt: Date
+    /**
+     * Set when the contact opted back in after `optedOutAt` (an opt-in keyword, the API); null: opted out.
+     */
+    optedInAt: Date | null
+    /**
+     * The opt-in keyword, or 'api'.
+     */
+    optedInBy: string | null
   }, ExtArgs["result"]["contactOptOut"]>
   composites: {}
 }
@@ -784,6 +844,8 @@ export interface ContactOptOutFieldRefs {
   readonly keyword: Prisma.FieldRef<"ContactOptOut", 'String'>
   readonly messageId: Prisma.FieldRef<"ContactOptOut", 'String'>
   readonly optedOutAt: Prisma.FieldRef<"ContactOptOut", 'DateTime'>
+  readonly optedInAt: Prisma.FieldRef<"ContactOptOut", 'DateTime'>
+  readonly optedInBy: Prisma.FieldRef<"ContactOptOut", 'String'>
 }
     
 
