@@ -3,7 +3,8 @@
 // changed colour) and deletes one; in the inbox, multi-select applies a label to two
 // conversations in one request, their rows show the chip, the label filter narrows the list to
 // them, the thread header removes and re-applies it, and the contact panel applies it to the
-// contact and removes it. The database holds what the page showed,
+// contact and removes it, and opts the contact out of campaigns and back in. The database holds
+// what the page showed,
 // and every change is in the audit log.
 import { createDb, type Db, withTenant } from '@switchboard/db';
 import type { StackTenant } from '@switchboard/devstack';
@@ -144,6 +145,24 @@ describe('labels', () => {
     await contactLabels.getByRole('button', { name: 'Remove label VIP' }).click();
     await contactLabels.getByLabel('Add label').waitFor();
     expect(await onContact()).toEqual([]);
+
+    // The same panel: the contact's campaign opt-out, set and ended through the API.
+    const campaigns = page.getByRole('complementary', { name: 'Contact' }).getByRole('region', {
+      name: 'Campaigns',
+    });
+    await campaigns.getByText('Receives campaigns').waitFor();
+    await campaigns.getByRole('button', { name: 'Opt out of campaigns' }).click();
+    await campaigns.getByText(/Opted out of campaigns \(by the team/).waitFor();
+    const optOut = () =>
+      withTenant(db, tenant.tenantId, (tx) =>
+        tx.contactOptOut.findUniqueOrThrow({
+          where: { tenantId_contactId: { tenantId: tenant.tenantId, contactId } },
+        }),
+      );
+    expect(await optOut()).toMatchObject({ keyword: 'api', optedInAt: null });
+    await campaigns.getByRole('button', { name: 'Opt back in to campaigns' }).click();
+    await campaigns.getByText('Receives campaigns (back in: by the team)').waitFor();
+    expect(await optOut()).toMatchObject({ keyword: 'api', optedInBy: 'api' });
 
     const audit = await withTenant(db, tenant.tenantId, (tx) =>
       tx.auditLogEntry.findMany({ where: { action: { startsWith: 'label.' } }, orderBy: { at: 'asc' } }),

@@ -5,8 +5,9 @@ import { roleAtLeast, useApp } from '../app-context.tsx';
 import { contactName, formatNumber } from '../format.ts';
 import { GroupParticipants, useGroup } from './group.tsx';
 import { ContactLabels } from './labels.tsx';
+import { ContactOptOut } from './opt-out.tsx';
 
-/** The contact beside the thread: name and notes (editable), labels, numbers, LID; export and erase for admins. */
+/** The contact beside the thread: name and notes (editable), labels, campaign opt-out, numbers, LID; export and erase for admins. */
 export function ContactPanel(props: { contactId: string; onClose: () => void; onErased: () => void }) {
   const { client, me, data } = useApp();
   const [contact, setContact] = useState<Contact | undefined>();
@@ -64,6 +65,12 @@ export function ContactPanel(props: { contactId: string; onClose: () => void; on
           <GroupParticipants contactId={contact.id} />
           <h3>Labels</h3>
           <ContactLabels contactId={contact.id} />
+          {!group && (
+            <>
+              <h3>Campaigns</h3>
+              <ContactOptOut contactId={contact.id} />
+            </>
+          )}
           {!group && (
             <>
               <h3>Numbers</h3>
