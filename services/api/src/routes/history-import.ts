@@ -10,7 +10,7 @@ const MAX_DAYS = 90;
  * A session's history on pairing (`/v1/sessions/:id/history-import`): when a Baileys number is
  * paired, the chats WhatsApp sends the new device are stored for the last N days (at most 5,000
  * messages), de-duplicated with what is stored, without webhooks, unread counts or automatic
- * replies (docs/sessions.md). Cloud API sessions take only `none`.
+ * replies (docs/history-import.md). Cloud API sessions take only `none`.
  */
 export const historyImportRoutes: FastifyPluginAsyncZod = async (app) => {
   const ctx = app.sb;
