@@ -1,8 +1,12 @@
 // History on pairing, seen by the worker's automations: an imported message (InboundMessage.history)
 // announces no `message.created`, so the away replier reading the realtime stream leaves it alone,
 // while a live message stored after it, on the same stream, is answered. Real Postgres, Redis, BullMQ.
+import type { InboundMessage } from '@switchboard/channels';
+import { BaileysStandIn, messageId, wireMessage } from '@switchboard/channels/baileys/testing';
 import { type Db, withTenant } from '@switchboard/db';
 import { OutboxRelay, storeInbound } from '@switchboard/messaging';
+import { SecretResolver } from '@switchboard/secrets';
+import { createLogger } from '@switchboard/telemetry';
 import {
   createTestDatabase,
   deleteKeysWithPrefix,
@@ -10,11 +14,13 @@ import {
   type TestDatabase,
   uniquePrefix,
 } from '@switchboard/testing';
+import { DisconnectReason } from '@whiskeysockets/baileys';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, inboundMessage } from '../../../packages/messaging/src/testing/fixtures.ts';
 import { seedTenant } from '../../../packages/sessions/src/testing/tenant-fixture.ts';
 import { AwayReplier } from './away-replies.ts';
+import { channelOpener } from './channels.ts';
 
 let database: TestDatabase;
 let db: Db;
@@ -109,5 +115,68 @@ describe('imported history and the away reply', () => {
     expect(await outboundTo('4915400000001')).toEqual([]);
     const awayRows = await withTenant(db, tenantId, (tx) => tx.awayReply.count());
     expect(awayRows).toBe(1);
+  });
+});
+
+describe("the worker's Baileys channel", () => {
+  it("imports the chats of a new pairing within the session's stored window", async () => {
+    await withTenant(db, tenantId, (tx) =>
+      tx.session.update({ where: { id: sessionId }, data: { historyImportDays: 3 } }),
+    );
+    const standIn = new BaileysStandIn();
+    const open = channelOpener({
+      db,
+      tenantId,
+      redis,
+      keyPrefix,
+      secrets: new SecretResolver({ providers: [] }),
+      logger: createLogger({ level: 'silent', name: 'history-test' }),
+      declared: new Map(),
+      cloudApi: { baseUrl: 'http://127.0.0.1:9', graphVersion: 'v21.0' },
+      baileysSocketFactory: standIn.factory,
+    });
+    await redis.set(`${keyPrefix}session:${sessionId}:fence`, '1');
+    const channel = await open({
+      sessionId,
+      fence: { tenantId, sessionId, epoch: 1n },
+      signal: new AbortController().signal,
+    });
+    closers.push(() => channel.disconnect());
+    const messages: InboundMessage[] = [];
+    channel.on('message', (m) => {
+      messages.push(m);
+    });
+    const paired = new Promise((resolve) => channel.on('paired', resolve));
+    await channel.connect();
+    const socket = await standIn.socket(1);
+    socket.showQr();
+    socket.completePairing({ phoneNumber: '5511988880077', lid: '400000000000077' });
+    await socket.close(DisconnectReason.restartRequired);
+    const restarted = await standIn.socket(2);
+    restarted.open();
+    await paired;
+
+    const now = Math.floor(Date.now() / 1000);
+    const kept = messageId();
+    restarted.ev.emit('messaging-history.set', {
+      chats: [],
+      contacts: [],
+      messages: [
+        wireMessage({
+          key: { remoteJid: '4915400000009@s.whatsapp.net', id: kept },
+          message: { conversation: 'two days ago' },
+          timestamp: now - 2 * 86_400,
+        }),
+        wireMessage({
+          key: { remoteJid: '4915400000009@s.whatsapp.net', id: messageId() },
+          message: { conversation: 'four days ago: outside the 3 days' },
+          timestamp: now - 4 * 86_400,
+        }),
+      ],
+      isLatest: true,
+      syncType: 3,
+    });
+    await eventually(() => messages.length > 0);
+    expect(messages.map((m) => [m.providerMessageId, m.history])).toEqual([[kept, true]]);
   });
 });

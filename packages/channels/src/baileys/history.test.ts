@@ -180,6 +180,40 @@ describe('history import through the adapter', () => {
     expect(asked).toBe(1);
   });
 
+  it('imports nothing after a pairing when the setting says none', async () => {
+    let asked = 0;
+    const t = await channels.create({
+      now: () => NOW,
+      historyImportDays: async () => {
+        asked++;
+        return null;
+      },
+    });
+    await t.channel.connect();
+    const socket = await t.standIn.socket(1);
+    socket.showQr();
+    await t.log.waitFor('pairing');
+    socket.completePairing(ME);
+    await socket.close(DisconnectReason.restartRequired);
+    const restarted = await t.standIn.socket(2);
+    restarted.open();
+    await t.log.waitFor('paired');
+    restarted.ev.emit('messaging-history.set', {
+      chats: [],
+      contacts: [],
+      messages: [text(messageId(), 1, 'not imported')],
+      isLatest: true,
+      syncType: 3,
+    });
+    // The setting's answer is already settled: its continuation runs before the next macrotask.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(asked).toBe(1);
+    const live = messageId();
+    restarted.receive([text(live, 0, 'hello')]);
+    await t.log.waitFor('message', (m) => m.providerMessageId === live);
+    expect(t.log.of('message').map((m) => m.providerMessageId)).toEqual([live]);
+  });
+
   it('imports nothing on a reconnect of a number paired before', async () => {
     let asked = 0;
     const t = await channels.connected({
