@@ -182,4 +182,38 @@ describe('history import through the inbound path', () => {
     expect(outbox.map((o) => (o.payload as { type?: string }).type)).toEqual(['conversation.updated']);
     expect(await withTenant(db, tenantId, (tx) => tx.webhookDelivery.count())).toBe(1); // the live one above
   });
+
+  it('files an imported group message under its group, resolved, without a webhook or message.created', async () => {
+    const group = '120363000000000777@g.us';
+    const sender = { address: '4915300000004@s.whatsapp.net', pn: '4915300000004', pushName: 'Gus' };
+    const message: InboundMessage = {
+      sessionId,
+      providerMessageId: 'H-GROUP-1',
+      chat: { address: group, kind: 'group' },
+      sender,
+      fromMe: false,
+      timestamp: hoursAgo(30),
+      live: false,
+      history: true,
+      content: { type: 'text', text: 'from the group history' },
+    };
+    const before = (await realtime()).length;
+    const result = await pipeline.handleMessage(message);
+    expect(result.outcome).toBe('created');
+    expect((await pipeline.handleMessage(message)).outcome).toBe('duplicate');
+    const conversation = await withTenant(db, tenantId, async (tx) => {
+      const row = await tx.whatsappGroup.findFirstOrThrow({ where: { jid: group } });
+      return await tx.conversation.findFirstOrThrow({
+        where: { contactId: row.contactId },
+        include: { messages: true },
+      });
+    });
+    expect(conversation).toMatchObject({ status: 'resolved', unreadCount: 0 });
+    expect(conversation.messages.map((m) => [m.body, m.senderPn, m.createdAt.getTime()])).toEqual([
+      ['from the group history', sender.pn, message.timestamp.getTime()],
+    ]);
+    const events = (await realtime()).slice(before);
+    expect(events.map((e) => e.type)).toEqual(['conversation.updated']);
+    expect(await withTenant(db, tenantId, (tx) => tx.webhookDelivery.count())).toBe(1);
+  });
 });
