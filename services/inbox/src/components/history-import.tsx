@@ -43,7 +43,7 @@ export function HistoryImportSettings(props: { sessionId: string; sessionName: s
   const options = value === 'none' || CHOICES.includes(Number(value)) ? CHOICES : [...CHOICES, Number(value)];
   return (
     <form
-      className="call-settings"
+      className="history-import"
       aria-label={`History import of ${props.sessionName}`}
       onSubmit={async (e) => {
         e.preventDefault();
