@@ -82,6 +82,7 @@ export function HistoryImportSettings(props: { sessionId: string; sessionName: s
             ))}
           </select>
         </label>
+        <small>Used at the next pairing. Imported chats are listed under Resolved and All.</small>
         {props.admin && (
           <button type="submit" disabled={busy}>
             Save history import
