@@ -222,6 +222,12 @@ export interface InboundMessage {
   timestamp: Date;
   /** False for catch-up delivery (received while offline, or synced): still new, but not live. */
   live: boolean;
+  /**
+   * Imported from the history WhatsApp sent when the number was paired (Baileys, the session's
+   * `historyImport` setting): stored like any message, without a live message's effects (no
+   * webhook, unread count, away reply, assistant or bot).
+   */
+  history?: boolean;
   content: MessageContent;
   /** The message this one answers. */
   replyTo?: { providerMessageId: string; author?: string };

@@ -21,6 +21,8 @@ export {
 } from './baileys/auth-state.ts';
 /** Reconnect backoff with a ceiling and jitter. */
 export { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './baileys/backoff.ts';
+/** History on pairing: the window's ceiling and the bound of one import. */
+export { HISTORY_IMPORT_MAX_DAYS, HISTORY_IMPORT_MAX_MESSAGES } from './baileys/history.ts';
 /** The logger shape Baileys takes, and the silent default. */
 export { type BaileysLogger, silentLogger } from './baileys/logger.ts';
 /** Decodes a Baileys MediaRef for the background media download. */

@@ -47,6 +47,7 @@ import { contactRoutes } from './routes/contacts.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { groupRoutes, sessionGroupRoutes } from './routes/groups.ts';
 import { healthRoutes } from './routes/health.ts';
+import { historyImportRoutes } from './routes/history-import.ts';
 import { inboxRoutes } from './routes/inbox.ts';
 import { internalRoutes } from './routes/internal.ts';
 import { labelRoutes, targetLabelRoutes } from './routes/labels.ts';
@@ -373,6 +374,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(optKeywordRoutes('in'), { prefix: '/v1/settings/opt-in-keywords' });
   await app.register(contactOptOutRoutes, { prefix: '/v1/contacts' });
   await app.register(callSettingsRoutes, { prefix: '/v1/sessions' });
+  await app.register(historyImportRoutes, { prefix: '/v1/sessions' });
   await app.register(sessionGroupRoutes, { prefix: '/v1/sessions' });
   await app.register(groupRoutes, { prefix: '/v1/groups' });
   await app.register(sessionAssistantRoutes, { prefix: '/v1/sessions' });

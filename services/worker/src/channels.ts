@@ -76,6 +76,13 @@ export function channelOpener(options: ChannelOpenerOptions): (session: OwnedSes
       ...(options.replicaWait
         ? { afterWrite: authStateReplicaWait(redis, options.replicaWait, logger, session) }
         : {}),
+      // Read when WhatsApp sends the history of a new pairing, so a change while the QR shows counts.
+      historyImportDays: async () =>
+        (
+          await withTenant(db, tenantId, (tx) =>
+            tx.session.findUnique({ where: { id: session.sessionId }, select: { historyImportDays: true } }),
+          )
+        )?.historyImportDays ?? null,
       ...(options.baileysSocketFactory ? { socketFactory: options.baileysSocketFactory } : {}),
       ...(options.whatsappWebSocketUrl
         ? { socketConfig: { waWebSocketUrl: options.whatsappWebSocketUrl } }

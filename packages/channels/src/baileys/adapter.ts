@@ -1,4 +1,5 @@
 import {
+  type BaileysEventMap,
   type ConnectionState,
   makeCacheableSignalKeyStore,
   makeWASocket,
@@ -32,6 +33,7 @@ import {
 } from './auth-state.ts';
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from './backoff.ts';
 import { BaileysGroups, GroupMetadataCache } from './groups.ts';
+import { HistoryImport } from './history.ts';
 import { lidOf, phoneDigits, pnOf } from './jid.ts';
 import { decideOnClose, statusCodeOf } from './lifecycle.ts';
 import { type BaileysLogger, describe, silentLogger } from './logger.ts';
@@ -98,6 +100,8 @@ export class BaileysChannel implements Channel {
   #cancelReconnect: (() => void) | undefined;
   #closing: Promise<void> = Promise.resolve();
   #inbound: Promise<void> = Promise.resolve();
+  /** The history import of the socket that opens right after pairing (history.ts). */
+  #history: { generation: number; run: HistoryImport } | undefined;
 
   private constructor(options: BaileysChannelOptions, auth: RedisAuthState) {
     this.#options = options;
@@ -352,6 +356,14 @@ export class BaileysChannel implements Channel {
     const generation = this.#generation;
     this.#socketCause = cause;
     this.#pairing.socketOpened();
+    const historyDays = this.#options.historyImportDays;
+    if (this.#pairing.wasUnpaired && historyDays) {
+      const maxMessages = this.#options.historyImportMaxMessages;
+      this.#history = {
+        generation,
+        run: new HistoryImport({ days: historyDays, ...(maxMessages ? { maxMessages } : {}) }),
+      };
+    }
     this.#transition('connecting', cause);
 
     let socket: BaileysSocket;
@@ -393,6 +405,7 @@ export class BaileysChannel implements Channel {
     ev.on('message-receipt.update', (updates) =>
       this.#deliver('message-receipt.update', (ctx) => mapReceiptUpdates(updates, ctx)),
     );
+    ev.on('messaging-history.set', (set) => this.#onHistory(generation, set));
     ev.on('presence.update', (update) => this.#deliver('presence.update', (ctx) => mapPresence(update, ctx)));
     ev.on('call', (calls) => this.#deliver('call', (ctx) => mapCalls(calls, ctx)));
     ev.on('groups.upsert', (groups) => {
@@ -403,6 +416,16 @@ export class BaileysChannel implements Channel {
     ev.on('lid-mapping.update', (mapping) =>
       this.#deliver('lid-mapping.update', (ctx) => [mapLidMapping(mapping, ctx)]),
     );
+  }
+
+  /** A history chunk: imported only on the socket that opened right after pairing, within its window. */
+  #onHistory(generation: number, set: BaileysEventMap['messaging-history.set']): void {
+    const history = this.#history;
+    if (!history || history.generation !== generation) return;
+    void history.run.days().then((days) => {
+      if (days === null || days <= 0 || generation !== this.#generation) return;
+      this.#deliver('messaging-history.set', (ctx) => history.run.select(set, days, ctx));
+    });
   }
 
   #onConnectionUpdate(generation: number, socket: BaileysSocket, update: Partial<ConnectionState>): void {
@@ -668,7 +691,8 @@ export class BaileysChannel implements Channel {
         },
       ];
     }
-    if (source === 'messages.upsert') this.groups.noticeGroups(groupAddresses(events));
+    if (source === 'messages.upsert' || source === 'messaging-history.set')
+      this.groups.noticeGroups(groupAddresses(events));
     const auth = this.#auth;
     this.#inbound = this.#inbound
       .then(async () => {

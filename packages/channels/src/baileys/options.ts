@@ -64,6 +64,14 @@ export interface BaileysChannelOptions {
   pairingCodeTtlMs?: number;
   /** How long requestPairingCode waits for the code (default 30 s). */
   pairingCodeTimeoutMs?: number;
+  /**
+   * The session's history import (history.ts): the days of chats to store from what WhatsApp
+   * sends right after pairing, null for none; asked when the first history chunk arrives.
+   * Without it nothing is imported.
+   */
+  historyImportDays?: () => Promise<number | null>;
+  /** The most messages one pairing's history import keeps (default 5,000). */
+  historyImportMaxMessages?: number;
   scheduler?: Scheduler;
   random?: () => number;
   now?: () => Date;

@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { type RealtimeMessage, realtimeMessage } from '../contracts.ts';
 import { type OutboxEffect, outboxPayloadSchemas } from '../outbox/entries.ts';
 import { subscriptionMatches } from '../webhooks/enqueue.ts';
+import { historyEffects, isHistory } from './history.ts';
 import {
   contentColumns,
   messageEventData,
@@ -232,7 +233,7 @@ async function storeBatch(
     const newIdentities: { contactId: string; kind: Kind; value: string }[] = [];
     const conversations = new Map<
       string,
-      { sessionId: string; contactId: string; at: Date; unread: number }
+      { sessionId: string; contactId: string; at: Date; unread: number; live: boolean }
     >();
     type Planned = { message: InboundMessage; messageId: string; contactId: string };
     const planned: Planned[] = [];
@@ -272,9 +273,17 @@ async function storeBatch(
         contactId,
         at: message.timestamp,
         unread: 0,
+        live: false,
       };
       if (message.timestamp > conversation.at) conversation.at = message.timestamp;
-      if (!message.fromMe && message.content.type !== 'reaction' && message.content.type !== 'poll_vote')
+      // History (history.ts): no unread count, and only a live message reopens the conversation.
+      if (!isHistory(message)) conversation.live = true;
+      if (
+        !isHistory(message) &&
+        !message.fromMe &&
+        message.content.type !== 'reaction' &&
+        message.content.type !== 'poll_vote'
+      )
         conversation.unread++;
       conversations.set(conversationKey, conversation);
       const entry = { message, messageId: randomUUID(), contactId };
@@ -305,15 +314,19 @@ async function storeBatch(
             FROM unnest(${[...pushNames.keys()]}::uuid[], ${[...pushNames.values()]}::text[]) AS v(id, push_name)
            WHERE c.id = v.id
         )
-        INSERT INTO conversations (tenant_id, session_id, contact_id, status, last_message_at, unread_count)
-        SELECT ${tenantId}::uuid, session_id, contact_id, 'open', at, unread
+        INSERT INTO conversations (tenant_id, session_id, contact_id, status, last_message_at, unread_count, resolved_at)
+        SELECT ${tenantId}::uuid, session_id, contact_id,
+               -- Only history (history.ts): created resolved, an existing one's status kept.
+               CASE WHEN live THEN 'open' ELSE 'resolved' END::conversation_status, at, unread,
+               CASE WHEN live THEN NULL ELSE at END
           FROM unnest(${conversationRows.map((c) => c.sessionId)}::uuid[],
                       ${conversationRows.map((c) => c.contactId)}::uuid[],
                       ${conversationRows.map((c) => c.at.toISOString())}::timestamptz[],
-                      ${conversationRows.map((c) => c.unread)}::int[]) AS v(session_id, contact_id, at, unread)
+                      ${conversationRows.map((c) => c.unread)}::int[],
+                      ${conversationRows.map((c) => c.live)}::boolean[]) AS v(session_id, contact_id, at, unread, live)
         ON CONFLICT (tenant_id, session_id, contact_id) DO UPDATE SET
-          status = 'open',
-          resolved_at = NULL,
+          status = CASE WHEN EXCLUDED.status = 'open' THEN 'open' ELSE conversations.status END,
+          resolved_at = CASE WHEN EXCLUDED.status = 'open' THEN NULL ELSE conversations.resolved_at END,
           last_message_at = GREATEST(conversations.last_message_at, EXCLUDED.last_message_at),
           unread_count = conversations.unread_count + EXCLUDED.unread_count,
           updated_at = now()
@@ -331,49 +344,62 @@ async function storeBatch(
     }[] = [];
     const outbox: OutboxRow[] = [];
     const outboxIdsOf = new Map<string, string[]>();
+    const announced = new Set<string>();
     for (const [i, p] of planned.entries()) {
       const { message, messageId } = p;
       const conversationId = conversationIds.get(`${message.sessionId}:${p.contactId}`)!;
-      const type = message.fromMe ? 'message.sent' : 'message.received';
-      const eventId = randomUUID();
-      const at = new Date();
-      const event = JSON.stringify({
-        id: eventId,
-        type,
-        createdAt: at.toISOString(),
-        data: messageEventData(message, messageId, conversationId),
-      });
-      const deliveryIds: string[] = [];
-      for (const subscription of lookup!.subscriptions) {
-        if (!subscriptionMatches(subscription.events, type)) continue;
-        const id = randomUUID();
-        deliveryIds.push(id);
-        deliveries.push({ id, subscriptionId: subscription.id, eventId, type, payload: event });
-      }
       rows[i]!.conversationId = conversationId;
-      const carried = eventMessage(rows[i]!, at);
-      const effects: OutboxEffect[] = [
-        {
-          kind: 'realtime.event',
-          payload: {
-            type: 'message.created',
-            at: at.toISOString(),
-            data: {
-              messageId,
-              conversationId,
-              sessionId: message.sessionId,
-              direction: message.fromMe ? 'outbound' : 'inbound',
-              ...(carried ? { message: carried } : {}),
+      let carried: RealtimeMessage | undefined;
+      let effects: OutboxEffect[];
+      if (isHistory(message)) {
+        effects = historyEffects(
+          tenantId,
+          { sessionId: message.sessionId, messageId, conversationId, hasMedia: rows[i]!.hasMedia },
+          !announced.has(conversationId),
+        );
+        announced.add(conversationId);
+        rows[i]!.createdAt = rows[i]!.providerTimestamp;
+      } else {
+        const type = message.fromMe ? 'message.sent' : 'message.received';
+        const eventId = randomUUID();
+        const at = new Date();
+        const event = JSON.stringify({
+          id: eventId,
+          type,
+          createdAt: at.toISOString(),
+          data: messageEventData(message, messageId, conversationId),
+        });
+        const deliveryIds: string[] = [];
+        for (const subscription of lookup!.subscriptions) {
+          if (!subscriptionMatches(subscription.events, type)) continue;
+          const id = randomUUID();
+          deliveryIds.push(id);
+          deliveries.push({ id, subscriptionId: subscription.id, eventId, type, payload: event });
+        }
+        carried = eventMessage(rows[i]!, at);
+        effects = [
+          {
+            kind: 'realtime.event',
+            payload: {
+              type: 'message.created',
+              at: at.toISOString(),
+              data: {
+                messageId,
+                conversationId,
+                sessionId: message.sessionId,
+                direction: message.fromMe ? 'outbound' : 'inbound',
+                ...(carried ? { message: carried } : {}),
+              },
             },
           },
-        },
-      ];
-      if (deliveryIds.length > 0) effects.push({ kind: 'webhook.enqueue', payload: { deliveryIds } });
-      if (rows[i]!.hasMedia)
-        effects.push({
-          kind: 'media.download',
-          payload: { tenantId, sessionId: message.sessionId, messageId },
-        });
+        ];
+        if (deliveryIds.length > 0) effects.push({ kind: 'webhook.enqueue', payload: { deliveryIds } });
+        if (rows[i]!.hasMedia)
+          effects.push({
+            kind: 'media.download',
+            payload: { tenantId, sessionId: message.sessionId, messageId },
+          });
+      }
       const ids: string[] = [];
       for (const effect of effects) {
         const id = randomUUID();
@@ -436,6 +462,8 @@ interface MessageRow {
   providerTimestamp: string;
   sentAt: string | null;
   deliveredAt: string | null;
+  /** History (history.ts): the message's own time; null: arrival order (the batch's clock). */
+  createdAt: string | null;
   hasMedia: boolean;
 }
 
@@ -467,6 +495,7 @@ function messageRow(message: InboundMessage, id: string, stored: ReadonlyMap<str
     providerTimestamp: at,
     sentAt: message.fromMe ? at : null,
     deliveredAt: message.fromMe ? null : at,
+    createdAt: null,
     hasMedia: columns.media !== undefined,
   };
 }
@@ -501,8 +530,9 @@ async function insertMessagesAndEffects(
              v.media_provider_ref::jsonb, v.reply_to_message_id, v.reply_to_provider_message_id, v.reaction,
              v.provider_timestamp, ${epoch}::bigint, v.sent_at, v.delivered_at, v.interactive::jsonb,
              -- Arrival order within the batch, one microsecond apart (the history's order is
-             -- (created_at, id); later batches start after this one committed).
-             base.at + (v.n - 1) * interval '1 microsecond'
+             -- (created_at, id); later batches start after this one committed); an imported
+             -- message (history.ts) its own time.
+             coalesce(v.created_at, base.at + (v.n - 1) * interval '1 microsecond')
         FROM unnest(${col('id')}::uuid[], ${col('sessionId')}::uuid[], ${col('conversationId')}::uuid[],
                     ${col('direction')}::message_direction[], ${col('providerMessageId')}::text[],
                     ${col('status')}::message_status[], ${col('type')}::message_type[], ${col('body')}::text[],
@@ -511,11 +541,11 @@ async function insertMessagesAndEffects(
                     ${col('replyToMessageId')}::uuid[], ${col('replyToProviderMessageId')}::text[],
                     ${col('reaction')}::text[], ${col('providerTimestamp')}::timestamptz[],
                     ${col('sentAt')}::timestamptz[], ${col('deliveredAt')}::timestamptz[],
-                    ${col('interactive')}::text[])
+                    ${col('interactive')}::text[], ${col('createdAt')}::timestamptz[])
              WITH ORDINALITY AS v(id, session_id, conversation_id, direction, provider_message_id, status, type, body,
                                   media_mime_type, media_size_bytes, media_sha256, media_file_name, media_provider_ref,
                                   reply_to_message_id, reply_to_provider_message_id, reaction, provider_timestamp,
-                                  sent_at, delivered_at, interactive, n), base
+                                  sent_at, delivered_at, interactive, created_at, n), base
        ORDER BY v.n
       RETURNING 1
     ), d AS (

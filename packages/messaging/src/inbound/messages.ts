@@ -15,6 +15,7 @@ import { groupContactId, groupMessageColumns } from '../groups/store.ts';
 import { type OutboxEffect, writeOutbox } from '../outbox/entries.ts';
 import { REALTIME_MESSAGE_COLUMNS, realtimeMessageOf } from '../realtime-message.ts';
 import { createWebhookDeliveries } from '../webhooks/enqueue.ts';
+import { historyEffects, isHistory, upsertHistoryConversation } from './history.ts';
 import { upsertContact, upsertConversation } from './identities.ts';
 import { structuredColumns, structuredEventData } from './interactive.ts';
 import { INBOUND_TX, lock } from './transaction.ts';
@@ -233,14 +234,17 @@ export async function storeInbound(
             outboxIds: mergeOutboxIds,
           });
       const countsAsUnread = !message.fromMe && content.type !== 'reaction' && content.type !== 'poll_vote';
-      const conversationId = await upsertConversation(
-        tx,
-        tenantId,
-        message.sessionId,
-        contactId,
-        message.timestamp,
-        countsAsUnread ? 1 : 0,
-      );
+      const history = isHistory(message);
+      const conversationId = history
+        ? await upsertHistoryConversation(tx, tenantId, message.sessionId, contactId, message.timestamp)
+        : await upsertConversation(
+            tx,
+            tenantId,
+            message.sessionId,
+            contactId,
+            message.timestamp,
+            countsAsUnread ? 1 : 0,
+          );
       const columns = contentColumns(content);
       // A reaction points at its target, a poll vote at its poll.
       const replyToProviderId =
@@ -275,6 +279,7 @@ export async function storeInbound(
           epoch,
           ...groupMessageColumns(message),
           ...(message.fromMe ? { sentAt: message.timestamp } : { deliveredAt: message.timestamp }),
+          ...(history ? { createdAt: message.timestamp } : {}),
         },
         select: REALTIME_MESSAGE_COLUMNS,
       });
@@ -283,15 +288,26 @@ export async function storeInbound(
         ...(await writeOutbox(
           tx,
           tenantId,
-          await inboundEffects(
-            tx,
-            tenantId,
-            message,
-            created.id,
-            conversationId,
-            columns.media !== undefined,
-            realtimeMessageOf(created),
-          ),
+          history
+            ? historyEffects(
+                tenantId,
+                {
+                  sessionId: message.sessionId,
+                  messageId: created.id,
+                  conversationId,
+                  hasMedia: columns.media !== undefined,
+                },
+                true,
+              )
+            : await inboundEffects(
+                tx,
+                tenantId,
+                message,
+                created.id,
+                conversationId,
+                columns.media !== undefined,
+                realtimeMessageOf(created),
+              ),
         )),
       ];
       return {

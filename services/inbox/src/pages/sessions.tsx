@@ -6,6 +6,7 @@ import { roleAtLeast, useApp } from '../app-context.tsx';
 import { BotSettings } from '../components/bot-settings.tsx';
 import { CallSettings } from '../components/call-settings.tsx';
 import { ErrorAlert } from '../components/form-parts.tsx';
+import { HistoryImportSettings } from '../components/history-import.tsx';
 import { formatNumber, timeOf } from '../format.ts';
 import { useListResource } from '../list-resource.ts';
 
@@ -233,6 +234,9 @@ function SessionCard(props: { session: Session; admin: boolean }) {
           </button>
         )}
       {s.channel === 'baileys' && <CallSettings sessionId={s.id} sessionName={s.name} admin={props.admin} />}
+      {s.channel === 'baileys' && (
+        <HistoryImportSettings sessionId={s.id} sessionName={s.name} admin={props.admin} />
+      )}
       <BotSettings sessionId={s.id} sessionName={s.name} admin={props.admin} />
       {notice && <p role="status">{notice}</p>}
     </li>

@@ -3704,6 +3704,7 @@ export const SessionScalarFieldEnum = {
   phoneNumber: 'phoneNumber',
   stateChangedAt: 'stateChangedAt',
   lastConnectedAt: 'lastConnectedAt',
+  historyImportDays: 'historyImportDays',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const
@@ -4398,6 +4399,20 @@ export type BooleanFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel,
 
 
 /**
+ * Reference to a field of type 'Int'
+ */
+export type IntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Int'>
+    
+
+
+/**
+ * Reference to a field of type 'Int[]'
+ */
+export type ListIntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Int[]'>
+    
+
+
+/**
  * Reference to a field of type 'ContactIdentityKind'
  */
 export type EnumContactIdentityKindFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'ContactIdentityKind'>
@@ -4422,20 +4437,6 @@ export type EnumConversationStatusFieldRefInput<$PrismaModel> = FieldRefInputTyp
  * Reference to a field of type 'ConversationStatus[]'
  */
 export type ListEnumConversationStatusFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'ConversationStatus[]'>
-    
-
-
-/**
- * Reference to a field of type 'Int'
- */
-export type IntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Int'>
-    
-
-
-/**
- * Reference to a field of type 'Int[]'
- */
-export type ListIntFieldRefInput<$PrismaModel> = FieldRefInputType<$PrismaModel, 'Int[]'>
     
 
 

@@ -210,6 +210,7 @@ export const SessionScalarFieldEnum = {
   phoneNumber: 'phoneNumber',
   stateChangedAt: 'stateChangedAt',
   lastConnectedAt: 'lastConnectedAt',
+  historyImportDays: 'historyImportDays',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const

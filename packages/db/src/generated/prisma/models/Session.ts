@@ -28,10 +28,12 @@ export type AggregateSession = {
 
 export type SessionAvgAggregateOutputType = {
   epoch: number | null
+  historyImportDays: number | null
 }
 
 export type SessionSumAggregateOutputType = {
   epoch: bigint | null
+  historyImportDays: number | null
 }
 
 export type SessionMinAggregateOutputType = {
@@ -47,6 +49,7 @@ export type SessionMinAggregateOutputType = {
   phoneNumber: string | null
   stateChangedAt: Date | null
   lastConnectedAt: Date | null
+  historyImportDays: number | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -64,6 +67,7 @@ export type SessionMaxAggregateOutputType = {
   phoneNumber: string | null
   stateChangedAt: Date | null
   lastConnectedAt: Date | null
+  historyImportDays: number | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -81,6 +85,7 @@ export type SessionCountAggregateOutputType = {
   phoneNumber: number
   stateChangedAt: number
   lastConnectedAt: number
+  historyImportDays: number
   createdAt: number
   updatedAt: number
   _all: number
@@ -89,10 +94,12 @@ export type SessionCountAggregateOutputType = {
 
 export type SessionAvgAggregateInputType = {
   epoch?: true
+  historyImportDays?: true
 }
 
 export type SessionSumAggregateInputType = {
   epoch?: true
+  historyImportDays?: true
 }
 
 export type SessionMinAggregateInputType = {
@@ -108,6 +115,7 @@ export type SessionMinAggregateInputType = {
   phoneNumber?: true
   stateChangedAt?: true
   lastConnectedAt?: true
+  historyImportDays?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -125,6 +133,7 @@ export type SessionMaxAggregateInputType = {
   phoneNumber?: true
   stateChangedAt?: true
   lastConnectedAt?: true
+  historyImportDays?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -142,6 +151,7 @@ export type SessionCountAggregateInputType = {
   phoneNumber?: true
   stateChangedAt?: true
   lastConnectedAt?: true
+  historyImportDays?: true
   createdAt?: true
   updatedAt?: true
   _all?: true
@@ -246,6 +256,7 @@ export type SessionGroupByOutputType = {
   phoneNumber: string | null
   stateChangedAt: Date
   lastConnectedAt: Date | null
+  historyImportDays: number | null
   createdAt: Date
   updatedAt: Date
   _count: SessionCountAggregateOutputType | null
@@ -286,6 +297,7 @@ export type SessionWhereInput = {
   phoneNumber?: Prisma.StringNullableFilter<"Session"> | string | null
   stateChangedAt?: Prisma.DateTimeFilter<"Session"> | Date | string
   lastConnectedAt?: Prisma.DateTimeNullableFilter<"Session"> | Date | string | null
+  historyImportDays?: Prisma.IntNullableFilter<"Session"> | number | null
   createdAt?: Prisma.DateTimeFilter<"Session"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Session"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -307,6 +319,7 @@ export type SessionOrderByWithRelationInput = {
   phoneNumber?: Prisma.SortOrderInput | Prisma.SortOrder
   stateChangedAt?: Prisma.SortOrder
   lastConnectedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  historyImportDays?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   tenant?: Prisma.TenantOrderByWithRelationInput
@@ -333,6 +346,7 @@ export type SessionWhereUniqueInput = Prisma.AtLeast<{
   phoneNumber?: Prisma.StringNullableFilter<"Session"> | string | null
   stateChangedAt?: Prisma.DateTimeFilter<"Session"> | Date | string
   lastConnectedAt?: Prisma.DateTimeNullableFilter<"Session"> | Date | string | null
+  historyImportDays?: Prisma.IntNullableFilter<"Session"> | number | null
   createdAt?: Prisma.DateTimeFilter<"Session"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Session"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -354,6 +368,7 @@ export type SessionOrderByWithAggregationInput = {
   phoneNumber?: Prisma.SortOrderInput | Prisma.SortOrder
   stateChangedAt?: Prisma.SortOrder
   lastConnectedAt?: Prisma.SortOrderInput | Prisma.SortOrder
+  historyImportDays?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.SessionCountOrderByAggregateInput
@@ -379,6 +394,7 @@ export type SessionScalarWhereWithAggregatesInput = {
   phoneNumber?: Prisma.StringNullableWithAggregatesFilter<"Session"> | string | null
   stateChangedAt?: Prisma.DateTimeWithAggregatesFilter<"Session"> | Date | string
   lastConnectedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Session"> | Date | string | null
+  historyImportDays?: Prisma.IntNullableWithAggregatesFilter<"Session"> | number | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Session"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Session"> | Date | string
 }
@@ -395,6 +411,7 @@ export type SessionCreateInput = {
   phoneNumber?: string | null
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
+  historyImportDays?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutSessionsInput
@@ -416,6 +433,7 @@ export type SessionUncheckedCreateInput = {
   phoneNumber?: string | null
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
+  historyImportDays?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   conversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutSessionInput
@@ -435,6 +453,7 @@ export type SessionUpdateInput = {
   phoneNumber?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutSessionsNestedInput
@@ -456,6 +475,7 @@ export type SessionUncheckedUpdateInput = {
   phoneNumber?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   conversations?: Prisma.ConversationUncheckedUpdateManyWithoutSessionNestedInput
@@ -476,6 +496,7 @@ export type SessionCreateManyInput = {
   phoneNumber?: string | null
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
+  historyImportDays?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -492,6 +513,7 @@ export type SessionUpdateManyMutationInput = {
   phoneNumber?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -509,6 +531,7 @@ export type SessionUncheckedUpdateManyInput = {
   phoneNumber?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -546,12 +569,14 @@ export type SessionCountOrderByAggregateInput = {
   phoneNumber?: Prisma.SortOrder
   stateChangedAt?: Prisma.SortOrder
   lastConnectedAt?: Prisma.SortOrder
+  historyImportDays?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
 export type SessionAvgOrderByAggregateInput = {
   epoch?: Prisma.SortOrder
+  historyImportDays?: Prisma.SortOrder
 }
 
 export type SessionMaxOrderByAggregateInput = {
@@ -567,6 +592,7 @@ export type SessionMaxOrderByAggregateInput = {
   phoneNumber?: Prisma.SortOrder
   stateChangedAt?: Prisma.SortOrder
   lastConnectedAt?: Prisma.SortOrder
+  historyImportDays?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -584,12 +610,14 @@ export type SessionMinOrderByAggregateInput = {
   phoneNumber?: Prisma.SortOrder
   stateChangedAt?: Prisma.SortOrder
   lastConnectedAt?: Prisma.SortOrder
+  historyImportDays?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
 
 export type SessionSumOrderByAggregateInput = {
   epoch?: Prisma.SortOrder
+  historyImportDays?: Prisma.SortOrder
 }
 
 export type SessionScalarRelationFilter = {
@@ -659,6 +687,14 @@ export type BoolFieldUpdateOperationsInput = {
   set?: boolean
 }
 
+export type NullableIntFieldUpdateOperationsInput = {
+  set?: number | null
+  increment?: number
+  decrement?: number
+  multiply?: number
+  divide?: number
+}
+
 export type SessionCreateNestedOneWithoutConversationsInput = {
   create?: Prisma.XOR<Prisma.SessionCreateWithoutConversationsInput, Prisma.SessionUncheckedCreateWithoutConversationsInput>
   connectOrCreate?: Prisma.SessionCreateOrConnectWithoutConversationsInput
@@ -713,6 +749,7 @@ export type SessionCreateWithoutTenantInput = {
   phoneNumber?: string | null
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
+  historyImportDays?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   conversations?: Prisma.ConversationCreateNestedManyWithoutSessionInput
@@ -732,6 +769,7 @@ export type SessionUncheckedCreateWithoutTenantInput = {
   phoneNumber?: string | null
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
+  historyImportDays?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   conversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutSessionInput
@@ -781,6 +819,7 @@ export type SessionScalarWhereInput = {
   phoneNumber?: Prisma.StringNullableFilter<"Session"> | string | null
   stateChangedAt?: Prisma.DateTimeFilter<"Session"> | Date | string
   lastConnectedAt?: Prisma.DateTimeNullableFilter<"Session"> | Date | string | null
+  historyImportDays?: Prisma.IntNullableFilter<"Session"> | number | null
   createdAt?: Prisma.DateTimeFilter<"Session"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Session"> | Date | string
 }
@@ -797,6 +836,7 @@ export type SessionCreateWithoutConversationsInput = {
   phoneNumber?: string | null
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
+  historyImportDays?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutSessionsInput
@@ -817,6 +857,7 @@ export type SessionUncheckedCreateWithoutConversationsInput = {
   phoneNumber?: string | null
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
+  historyImportDays?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutSessionInput
@@ -851,6 +892,7 @@ export type SessionUpdateWithoutConversationsInput = {
   phoneNumber?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutSessionsNestedInput
@@ -871,6 +913,7 @@ export type SessionUncheckedUpdateWithoutConversationsInput = {
   phoneNumber?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   messages?: Prisma.MessageUncheckedUpdateManyWithoutSessionNestedInput
@@ -889,6 +932,7 @@ export type SessionCreateWithoutMessagesInput = {
   phoneNumber?: string | null
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
+  historyImportDays?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutSessionsInput
@@ -909,6 +953,7 @@ export type SessionUncheckedCreateWithoutMessagesInput = {
   phoneNumber?: string | null
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
+  historyImportDays?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   conversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutSessionInput
@@ -943,6 +988,7 @@ export type SessionUpdateWithoutMessagesInput = {
   phoneNumber?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutSessionsNestedInput
@@ -963,6 +1009,7 @@ export type SessionUncheckedUpdateWithoutMessagesInput = {
   phoneNumber?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   conversations?: Prisma.ConversationUncheckedUpdateManyWithoutSessionNestedInput
@@ -981,6 +1028,7 @@ export type SessionCreateWithoutScheduledMessagesInput = {
   phoneNumber?: string | null
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
+  historyImportDays?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutSessionsInput
@@ -1001,6 +1049,7 @@ export type SessionUncheckedCreateWithoutScheduledMessagesInput = {
   phoneNumber?: string | null
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
+  historyImportDays?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   conversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutSessionInput
@@ -1035,6 +1084,7 @@ export type SessionUpdateWithoutScheduledMessagesInput = {
   phoneNumber?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutSessionsNestedInput
@@ -1055,6 +1105,7 @@ export type SessionUncheckedUpdateWithoutScheduledMessagesInput = {
   phoneNumber?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   conversations?: Prisma.ConversationUncheckedUpdateManyWithoutSessionNestedInput
@@ -1073,6 +1124,7 @@ export type SessionCreateManyTenantInput = {
   phoneNumber?: string | null
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
+  historyImportDays?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -1089,6 +1141,7 @@ export type SessionUpdateWithoutTenantInput = {
   phoneNumber?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   conversations?: Prisma.ConversationUpdateManyWithoutSessionNestedInput
@@ -1108,6 +1161,7 @@ export type SessionUncheckedUpdateWithoutTenantInput = {
   phoneNumber?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   conversations?: Prisma.ConversationUncheckedUpdateManyWithoutSessionNestedInput
@@ -1127,6 +1181,7 @@ export type SessionUncheckedUpdateManyWithoutTenantInput = {
   phoneNumber?: Prisma.NullableStringFieldUpdateOperationsInput | string | null
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
+  historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -1193,6 +1248,7 @@ export type SessionSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   phoneNumber?: boolean
   stateChangedAt?: boolean
   lastConnectedAt?: boolean
+  historyImportDays?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -1215,6 +1271,7 @@ export type SessionSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   phoneNumber?: boolean
   stateChangedAt?: boolean
   lastConnectedAt?: boolean
+  historyImportDays?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -1233,6 +1290,7 @@ export type SessionSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   phoneNumber?: boolean
   stateChangedAt?: boolean
   lastConnectedAt?: boolean
+  historyImportDays?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -1251,11 +1309,12 @@ export type SessionSelectScalar = {
   phoneNumber?: boolean
   stateChangedAt?: boolean
   lastConnectedAt?: boolean
+  historyImportDays?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type SessionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "name" | "channel" | "state" | "stateReason" | "epoch" | "owner" | "declared" | "phoneNumber" | "stateChangedAt" | "lastConnectedAt" | "createdAt" | "updatedAt", ExtArgs["result"]["session"]>
+export type SessionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "name" | "channel" | "state" | "stateReason" | "epoch" | "owner" | "declared" | "phoneNumber" | "stateChangedAt" | "lastConnectedAt" | "historyImportDays" | "createdAt" | "updatedAt", ExtArgs["result"]["session"]>
 export type SessionInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   conversations?: boolean | Prisma.Session$conversationsArgs<ExtArgs>
@@ -1291,6 +1350,7 @@ export type $SessionPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     phoneNumber: string | null
     stateChangedAt: Date
     lastConnectedAt: Date | null
+    historyImportDays: number | null
     createdAt: Date
     updatedAt: Date
   }, ExtArgs["result"]["session"]>
@@ -1732,6 +1792,7 @@ export interface SessionFieldRefs {
   readonly phoneNumber: Prisma.FieldRef<"Session", 'String'>
   readonly stateChangedAt: Prisma.FieldRef<"Session", 'DateTime'>
   readonly lastConnectedAt: Prisma.FieldRef<"Session", 'DateTime'>
+  readonly historyImportDays: Prisma.FieldRef<"Session", 'Int'>
   readonly createdAt: Prisma.FieldRef<"Session", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"Session", 'DateTime'>
 }

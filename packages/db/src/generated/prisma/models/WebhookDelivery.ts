@@ -683,14 +683,6 @@ export type EnumWebhookDeliveryStatusFieldUpdateOperationsInput = {
   set?: $Enums.WebhookDeliveryStatus
 }
 
-export type NullableIntFieldUpdateOperationsInput = {
-  set?: number | null
-  increment?: number
-  decrement?: number
-  multiply?: number
-  divide?: number
-}
-
 export type WebhookDeliveryCreateWithoutTenantInput = {
   id?: string
   eventId: string

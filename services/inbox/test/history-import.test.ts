@@ -1,0 +1,92 @@
+// A session's history on pairing in real Chromium against the real stack (packages/devstack: an
+// API process serving this build, Postgres, Redis). The sessions are written straight into the
+// tenant's database (no worker runs: the setting applies at the next pairing). What the page saves
+// is checked through the API as well.
+import { createDb, withTenant } from '@switchboard/db';
+import type { StackTenant } from '@switchboard/devstack';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { screenshot, signIn } from './harness.ts';
+import { type InboxTestbed, startInboxTestbed } from './testing.ts';
+
+let bed: InboxTestbed;
+let tenant: StackTenant;
+let sessionId: string;
+
+beforeAll(async () => {
+  bed = await startInboxTestbed('history', (run) => ({
+    tenants: [
+      {
+        slug: `history-${run}`,
+        displayName: 'History Co',
+        admin: { email: 'admin@history.test', password: 'admin password 1', displayName: 'Hana History' },
+        worker: false,
+      },
+    ],
+  }));
+  tenant = bed.stack.tenants[0]!;
+  const db = createDb({ databaseUrl: tenant.databaseUrl, maxConnections: 1 });
+  try {
+    await withTenant(db, tenant.tenantId, async (tx) => {
+      sessionId = (
+        await tx.session.create({ data: { tenantId: tenant.tenantId, name: 'phone-1', channel: 'baileys' } })
+      ).id;
+      await tx.session.create({ data: { tenantId: tenant.tenantId, name: 'cloud-1', channel: 'cloud_api' } });
+    });
+  } finally {
+    await db.$disconnect();
+  }
+}, 120_000);
+
+afterEach(() => bed.closePages());
+
+afterAll(async () => {
+  await bed?.stop();
+});
+
+/** A GET of the API as the admin (a login of its own). */
+async function apiGet<T>(path: string): Promise<T> {
+  const login = await fetch(`${tenant.apiUrl}/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(tenant.admin),
+  });
+  const { accessToken } = (await login.json()) as { accessToken: string };
+  const res = await fetch(`${tenant.apiUrl}${path}`, { headers: { authorization: `Bearer ${accessToken}` } });
+  expect(res.status, path).toBe(200);
+  return (await res.json()) as T;
+}
+
+describe('history on pairing', () => {
+  it("saves a WhatsApp app session's history import and shows it again; Cloud API cards have none", async () => {
+    const watched = await bed.open({ width: 1280, height: 1000 });
+    const { page } = watched;
+    await signIn(page, tenant.apiUrl, tenant.admin);
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    const card = page.getByRole('listitem', { name: 'Session phone-1' });
+    const form = card.getByRole('form', { name: 'History import of phone-1' });
+    const select = form.getByLabel('Import chats when the number is paired');
+    // Loaded once enabled (the API answered): never set, nothing is imported.
+    await expect.poll(() => select.isEnabled(), { timeout: 15_000 }).toBe(true);
+    expect(await select.inputValue()).toBe('none');
+
+    await select.selectOption({ label: 'Last 30 days' });
+    await form.getByRole('button', { name: 'Save history import' }).click();
+    await form.getByText('Saved').waitFor();
+    await screenshot(page, 'sessions-history-import');
+    expect(await apiGet(`/v1/sessions/${sessionId}/history-import`)).toEqual({ historyImport: 30 });
+
+    // Shown again after leaving the page.
+    await page.getByRole('link', { name: 'Team' }).click();
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    const again = page
+      .getByRole('form', { name: 'History import of phone-1' })
+      .getByLabel('Import chats when the number is paired');
+    await expect.poll(() => again.inputValue(), { timeout: 15_000 }).toBe('30');
+
+    // The Cloud API sends no history: its card has no such setting.
+    const cloud = page.getByRole('listitem', { name: 'Session cloud-1' });
+    await cloud.waitFor();
+    expect(await cloud.getByRole('form', { name: 'History import of cloud-1' }).count()).toBe(0);
+    expect(watched.problems).toEqual([]);
+  });
+});
