@@ -29,6 +29,7 @@ import {
   isWithinBusinessHours,
   outboundCreatedEffect,
   SendJobs,
+  stopAutomation,
   writeOutbox,
 } from '@switchboard/messaging';
 import type { SecretResolver } from '@switchboard/secrets';
@@ -319,19 +320,26 @@ export class AssistantReplier {
         });
         await tx.conversation.update({
           where: { id: message.conversationId },
+          // A hand-off goes to the unassigned queue, whoever had it.
           data: reply.handOff
-            ? {
-                lastMessageAt: created.createdAt,
-                assigneeId: null,
-                status: 'open',
-                automationStoppedAt: now,
-                automationStoppedReason: `assistant:${reply.reason ?? 'handoff'}`,
-              }
+            ? { lastMessageAt: created.createdAt, assigneeId: null }
             : { lastMessageAt: created.createdAt },
         });
-        return await writeOutbox(tx, tenantId, [
-          outboundCreatedEffect({ ...created, conversationId: message.conversationId }),
-        ]);
+        const stopped = reply.handOff
+          ? await stopAutomation(
+              tx,
+              tenantId,
+              message.conversationId,
+              `assistant:${reply.reason ?? 'handoff'}`,
+              now,
+            )
+          : { outboxIds: [] };
+        return [
+          ...(await writeOutbox(tx, tenantId, [
+            outboundCreatedEffect({ ...created, conversationId: message.conversationId }),
+          ])),
+          ...stopped.outboxIds,
+        ];
       },
       TX_OPTIONS,
     );

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TenantTx } from '@switchboard/db';
 import { outboundCreatedEffect } from '../outbound/send-jobs.ts';
 import { writeOutbox } from '../outbox/entries.ts';
+import { recordWebhookEvent } from '../webhooks/events.ts';
 import type { BotReply } from './answer.ts';
 
 /**
@@ -10,8 +11,8 @@ import type { BotReply } from './answer.ts';
  * its realtime event in the outbox.
  */
 
-/** Why automation stopped for a conversation. */
-export type AutomationStopReason = 'keyword' | 'bot' | 'api' | 'agent';
+/** Why automation stopped for a conversation (the assistant's are `assistant:<why>`). */
+export type AutomationStopReason = 'keyword' | 'bot' | 'api' | 'agent' | `assistant:${string}`;
 
 /** A conversation automation may answer: nobody assigned and automation not stopped. */
 export function automationMayAnswer(conversation: {
@@ -22,49 +23,71 @@ export function automationMayAnswer(conversation: {
 }
 
 /**
- * Stops automation for a conversation (the bot no longer answers it): it stays, or becomes, open
- * and unassigned in the inbox for the team. Returns false when it was already stopped.
+ * Stops automation for a conversation (the bot and the assistant no longer answer it): it stays,
+ * or becomes, open in the inbox for the team, with its realtime `conversation.updated` and the
+ * `conversation.automation_stopped` webhook; `at` is when (default now). Returns false when it was
+ * already stopped.
  */
 export async function stopAutomation(
   tx: TenantTx,
   tenantId: string,
   conversationId: string,
   reason: AutomationStopReason,
+  at: Date = new Date(),
 ): Promise<{ changed: boolean; outboxIds: string[] }> {
-  const now = new Date();
   const { count } = await tx.conversation.updateMany({
     where: { id: conversationId, automationStoppedAt: null },
-    data: { automationStoppedAt: now, automationStoppedReason: reason, status: 'open', resolvedAt: null },
+    data: {
+      automationStoppedAt: at,
+      automationStoppedReason: reason,
+      status: 'open',
+      resolvedAt: null,
+    },
   });
   if (count === 0) return { changed: false, outboxIds: [] };
-  const outboxIds = await writeOutbox(tx, tenantId, [
-    {
-      kind: 'realtime.event',
-      payload: { type: 'conversation.updated', at: now.toISOString(), data: { conversationId } },
-    },
-  ]);
-  return { changed: true, outboxIds };
+  return { changed: true, outboxIds: await announce(tx, tenantId, conversationId, 'stopped') };
 }
 
-/** Restarts automation for a conversation; false when it was not stopped. */
+/** Restarts automation for a conversation, announced like a stop; false when it was not stopped. */
 export async function resumeAutomation(
   tx: TenantTx,
   tenantId: string,
   conversationId: string,
 ): Promise<{ changed: boolean; outboxIds: string[] }> {
-  const now = new Date();
   const { count } = await tx.conversation.updateMany({
     where: { id: conversationId, automationStoppedAt: { not: null } },
     data: { automationStoppedAt: null, automationStoppedReason: null },
   });
   if (count === 0) return { changed: false, outboxIds: [] };
-  const outboxIds = await writeOutbox(tx, tenantId, [
+  return { changed: true, outboxIds: await announce(tx, tenantId, conversationId, 'resumed') };
+}
+
+/** The realtime `conversation.updated` and the automation webhook of a changed conversation. */
+async function announce(
+  tx: TenantTx,
+  tenantId: string,
+  conversationId: string,
+  change: 'stopped' | 'resumed',
+): Promise<string[]> {
+  const row = await tx.conversation.findUniqueOrThrow({ where: { id: conversationId } });
+  const realtime = await writeOutbox(tx, tenantId, [
     {
       kind: 'realtime.event',
-      payload: { type: 'conversation.updated', at: now.toISOString(), data: { conversationId } },
+      payload: { type: 'conversation.updated', at: new Date().toISOString(), data: { conversationId } },
     },
   ]);
-  return { changed: true, outboxIds };
+  const webhook = await recordWebhookEvent(tx, tenantId, {
+    type: change === 'stopped' ? 'conversation.automation_stopped' : 'conversation.automation_resumed',
+    data: {
+      conversationId,
+      sessionId: row.sessionId,
+      contactId: row.contactId,
+      status: row.status,
+      assigneeId: row.assigneeId,
+      reason: row.automationStoppedReason,
+    },
+  });
+  return [...realtime, ...webhook];
 }
 
 /** What {@link storeAutomatedReplies} stored. */

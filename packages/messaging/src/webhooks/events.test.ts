@@ -9,6 +9,7 @@ import { freePort, redisNamespace } from '@switchboard/testing';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resumeAutomation, stopAutomation } from '../bot/automation.ts';
 import { storeInbound } from '../inbound/messages.ts';
 import { applyReceipt } from '../inbound/receipts.ts';
 import { OutboxRelay } from '../outbox/relay.ts';
@@ -196,6 +197,10 @@ describe('webhook events', () => {
         type: 'campaign.completed',
         data: { campaignId: randomUUID(), status: 'completed', ...counts },
       });
+      // The automation hand-off and its end, recorded by the functions the bot, the assistant and
+      // the API change it with.
+      expect((await stopAutomation(tx, tenantId, conversation.id, 'keyword')).changed).toBe(true);
+      expect((await resumeAutomation(tx, tenantId, conversation.id)).changed).toBe(true);
     });
     // A malformed event aborts its transaction: nothing of it is kept.
     await expect(
@@ -210,7 +215,7 @@ describe('webhook events', () => {
     // The relay performs the outbox (as the worker's would after these commits), then the deliveries go out.
     await relay.drain({ graceMs: 0 });
     await testbed.worker.start();
-    const expected = { all: 16, status: 3 };
+    const expected = { all: 18, status: 3 };
     await eventually(() => receiver.received.length >= expected.all + expected.status);
     // Nothing more arrives: every delivery row is succeeded and there are exactly as many. (The
     // worker marks a row succeeded after the receiver's answer: the last one may still be on its way.)

@@ -163,6 +163,19 @@ const campaignProgressData = z.strictObject({
   skipped: z.number().int().describe('Opted out, without a phone number, or cancelled before sending.'),
 });
 
+// Automation hand-off (issue #22): the session's bot and AI assistant stop answering a
+// conversation (a hand-off to the team) or start again.
+
+/** The `data` of `conversation.automation_stopped` / `conversation.automation_resumed`. */
+const automationData = conversationData.extend({
+  reason: z
+    .string()
+    .nullable()
+    .describe(
+      "Why it stopped: `keyword` (the customer's hand-off keyword), `bot` (the flow engine's answer), `api`, `agent`, or `assistant:<why>` (`assistant:customer_asked`, `assistant:model_cannot_help`); null when resumed.",
+    ),
+});
+
 /** The schema of each event type's `data`, by type. */
 export const webhookEventDataSchemas = {
   'message.received': messageData,
@@ -179,6 +192,8 @@ export const webhookEventDataSchemas = {
   'label.removed': labelChangeData,
   'campaign.progress': campaignProgressData,
   'campaign.completed': campaignProgressData,
+  'conversation.automation_stopped': automationData,
+  'conversation.automation_resumed': automationData,
 } as const;
 
 /** A webhook event type. */
@@ -206,6 +221,9 @@ export const WEBHOOK_EVENT_SUMMARIES: Record<WebhookEventType, string> = {
   'campaign.progress': "A campaign's recipient counts changed (a batch was queued, paused, resumed).",
   'campaign.completed':
     'Every recipient of a campaign was sent to or skipped, or the campaign was cancelled.',
+  'conversation.automation_stopped':
+    "The session's bot and AI assistant stopped answering a conversation: it was handed to the team.",
+  'conversation.automation_resumed': "The session's bot and AI assistant answer a conversation again.",
 };
 
 /** Whether `type` is an event type of the catalogue. */
