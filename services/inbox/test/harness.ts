@@ -49,8 +49,8 @@ export interface WatchedPage {
 
 /**
  * A new context and page that records every console error, uncaught error and failed request.
- * An aborted realtime request is not a failure: navigation, logout and going offline end the
- * stream on purpose.
+ * An aborted GET is not a failure: navigation, a reload, logout and going offline end the
+ * realtime stream and any read in flight on purpose.
  */
 export async function watchedPage(
   browser: Browser,
@@ -72,7 +72,9 @@ export async function watchedPage(
   page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
   page.on('requestfailed', (request) => {
     const failure = request.failure()?.errorText ?? '';
-    if (request.url().includes('/v1/realtime') && failure.includes('ERR_ABORTED')) return;
+    // A read the page itself gave up (a reload or a navigation while it was in flight, a
+    // component that went away) is not a failure; a write that did not complete is.
+    if (failure.includes('ERR_ABORTED') && request.method() === 'GET') return;
     if (offline.value) return;
     problems.push(`requestfailed: ${request.method()} ${request.url()} ${failure}`);
   });

@@ -1,8 +1,9 @@
-// The composer's poll on a WhatsApp app (Baileys) conversation in real Chromium against the real
-// stack (packages/devstack: the API serving this build, Postgres, Redis; no worker runs, so the
-// poll stays queued). The conversation and session are written straight into the tenant's
-// database; a customer's vote on the poll is written as the worker stores one (a `poll_vote`
-// message pointing at its poll), and the thread shows the poll with its count.
+// The composer's poll on a WhatsApp app (Baileys) conversation, and its reply buttons on a Cloud
+// API one, in real Chromium against the real stack (packages/devstack: the API serving this build,
+// Postgres, Redis; no worker runs, so what is sent stays queued). The conversations and sessions
+// are written straight into the tenant's database; a customer's vote on the poll is written as the
+// worker stores one (a `poll_vote` message pointing at its poll), and the thread shows the poll
+// with its count. Reply buttons over Meta's limits come back refused, naming the field.
 import { createDb, withTenant } from '@switchboard/db';
 import type { StackTenant } from '@switchboard/devstack';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,7 @@ let bed: InboxTestbed;
 let tenant: StackTenant;
 let conversationId: string;
 let sessionId: string;
+let cloudConversationId: string;
 
 beforeAll(async () => {
   bed = await startInboxTestbed('polls', (run) => ({
@@ -54,6 +56,30 @@ beforeAll(async () => {
       });
       sessionId = session.id;
       conversationId = conversation.id;
+      const cloud = await tx.session.create({
+        data: { tenantId: tenant.tenantId, name: 'cloud-1', channel: 'cloud_api' },
+      });
+      const buyer = await tx.contact.create({
+        data: { tenantId: tenant.tenantId, displayName: 'Bea Buttons' },
+      });
+      await tx.contactIdentity.create({
+        data: { tenantId: tenant.tenantId, contactId: buyer.id, kind: 'pn', value: '15555550910' },
+      });
+      const cloudConversation = await tx.conversation.create({
+        data: { tenantId: tenant.tenantId, sessionId: cloud.id, contactId: buyer.id },
+      });
+      await tx.message.create({
+        data: {
+          tenantId: tenant.tenantId,
+          sessionId: cloud.id,
+          conversationId: cloudConversation.id,
+          direction: 'inbound',
+          status: 'delivered',
+          type: 'text',
+          body: 'Do you deliver on Sundays?',
+        },
+      });
+      cloudConversationId = cloudConversation.id;
     });
   } finally {
     await db.$disconnect();
@@ -128,5 +154,63 @@ describe('polls from the composer', () => {
     await tallied.getByRole('listitem', { name: 'Tuesday: 1 vote' }).waitFor();
     await tallied.getByRole('listitem', { name: 'Monday: 0 votes' }).waitFor();
     await reloaded.getByRole('note', { name: 'Poll vote' }).first().waitFor();
+  });
+
+  it("sends reply buttons on a Cloud API conversation, and shows Meta's refusal of a title too long", async () => {
+    const watched = await bed.open();
+    const { page } = watched;
+    await signIn(page, tenant.apiUrl, tenant.admin);
+    await page.getByRole('link', { name: /^Bea Buttons/ }).click();
+    const thread = page.getByRole('list', { name: 'Messages with Bea Buttons' });
+    await thread.getByText('Do you deliver on Sundays?').waitFor();
+    const composer = page.getByRole('form', { name: 'Reply' });
+    // A Cloud API conversation offers buttons, not polls.
+    expect(await composer.getByRole('button', { name: 'Poll' }).count()).toBe(0);
+
+    await composer.getByRole('button', { name: 'Buttons' }).click();
+    let form = composer.getByRole('group', { name: 'Create an interactive message' });
+    await form.getByLabel('Message').fill('Shall we deliver on Sunday?');
+    await form.getByLabel('Buttons, one per line (up to 3)').fill('Yes, Sunday\nNo, Monday is fine\n');
+    await form.getByRole('button', { name: 'Send interactive message' }).click();
+    const sent = thread.getByRole('region', { name: 'Interactive message' });
+    await sent.getByRole('list', { name: 'Reply buttons' }).getByText('No, Monday is fine').waitFor();
+
+    // Over Meta's 20 characters: refused by the API, the field named on the pending message.
+    await composer.getByRole('button', { name: 'Buttons' }).click();
+    form = composer.getByRole('group', { name: 'Create an interactive message' });
+    await form.getByLabel('Message').fill('And the time?');
+    await form.getByLabel('Buttons, one per line (up to 3)').fill('In the morning, before nine');
+    await form.getByRole('button', { name: 'Send interactive message' }).click();
+    await thread
+      .getByRole('alert')
+      .getByText(/20 characters/)
+      .waitFor();
+    // The refusal is the one problem Chromium logged: the 422 of that send.
+    await expect.poll(() => watched.problems.length).toBe(1);
+    expect(watched.problems[0]).toMatch(/422.*\/v1\/messages/);
+    watched.problems.length = 0;
+
+    const db = createDb({ databaseUrl: tenant.databaseUrl, maxConnections: 1 });
+    try {
+      const stored = await withTenant(db, tenant.tenantId, (tx) =>
+        tx.message.findMany({ where: { conversationId: cloudConversationId, type: 'interactive' } }),
+      );
+      expect(stored).toHaveLength(1);
+      expect(stored[0]).toMatchObject({
+        direction: 'outbound',
+        status: 'queued',
+        body: 'Shall we deliver on Sunday?',
+        interactive: {
+          kind: 'button',
+          body: 'Shall we deliver on Sunday?',
+          buttons: [
+            { id: 'button-1', title: 'Yes, Sunday' },
+            { id: 'button-2', title: 'No, Monday is fine' },
+          ],
+        },
+      });
+    } finally {
+      await db.$disconnect();
+    }
   });
 });

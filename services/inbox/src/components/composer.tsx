@@ -9,6 +9,7 @@ import {
 } from '../api/schemas.ts';
 import { useApp } from '../app-context.tsx';
 import { previewOf } from '../format.ts';
+import { InteractiveControls, type InteractiveDraft } from './interactive-composer.tsx';
 import { PollControls, type PollDraft } from './poll-composer.tsx';
 import { ScheduleControls, ScheduledList } from './scheduled.tsx';
 
@@ -17,7 +18,8 @@ export type Outgoing =
   | { kind: 'text'; text: string; replyTo: Message | undefined }
   | { kind: 'template'; template: Template }
   | { kind: 'file'; file: File; caption: string | undefined }
-  | { kind: 'poll'; poll: PollDraft };
+  | { kind: 'poll'; poll: PollDraft }
+  | { kind: 'interactive'; interactive: InteractiveDraft };
 
 /** 16 MB: WhatsApp's limit for most media (documents allow more; the API refuses what it cannot send). */
 const MAX_ATTACHMENT_BYTES = 16 * 1024 * 1024;
@@ -34,6 +36,8 @@ export function Composer(props: {
   onSend: (outgoing: Outgoing) => void;
   /** Offer polls (WhatsApp app sessions). */
   polls?: boolean;
+  /** Offer reply buttons, lists and link buttons (Cloud API sessions). */
+  interactive?: boolean;
 }) {
   const { client } = useApp();
   const [text, setText] = useState('');
@@ -45,6 +49,7 @@ export function Composer(props: {
   const [notice, setNotice] = useState<string | undefined>();
   const [scheduling, setScheduling] = useState(false);
   const [polling, setPolling] = useState(false);
+  const [composingInteractive, setComposingInteractive] = useState(false);
   const [scheduledVersion, setScheduledVersion] = useState(0);
   const box = useRef<HTMLTextAreaElement>(null);
   const fileInput = useRef<HTMLInputElement>(null);
@@ -188,6 +193,12 @@ export function Composer(props: {
           onClose={() => setPolling(false)}
         />
       )}
+      {composingInteractive && (
+        <InteractiveControls
+          onSend={(interactive) => props.onSend({ kind: 'interactive', interactive })}
+          onClose={() => setComposingInteractive(false)}
+        />
+      )}
       <div className="composer-row">
         <button
           type="button"
@@ -266,6 +277,29 @@ export function Composer(props: {
             <path d="M12 7v5l3 2" />
           </svg>
         </button>
+        {props.interactive && (
+          <button
+            type="button"
+            className="icon"
+            aria-label="Buttons"
+            title="Send reply buttons, a list or a link button"
+            aria-expanded={composingInteractive}
+            onClick={() => setComposingInteractive((open) => !open)}
+          >
+            <svg
+              viewBox="0 0 24 24"
+              width="18"
+              height="18"
+              aria-hidden="true"
+              fill="none"
+              stroke="currentColor"
+              strokeWidth="2"
+            >
+              <rect x="3" y="5" width="18" height="5" rx="2" />
+              <rect x="3" y="14" width="18" height="5" rx="2" />
+            </svg>
+          </button>
+        )}
         {props.polls && (
           <button
             type="button"

@@ -57,6 +57,7 @@ export function Thread(props: {
   const { client, me, data, subscribe } = useApp();
   const conversation = props.conversation;
   const canWork = roleAtLeast(me.role, 'agent');
+  const channel = data.sessionList()?.find((s) => s.id === conversation.sessionId)?.channel;
   const [messages, setMessages] = useState(() => new Map<string, Message>());
   const [olderCursor, setOlderCursor] = useState<string | null>(null);
   const [loading, setLoading] = useState(true);
@@ -246,21 +247,27 @@ export function Thread(props: {
           const body =
             p.outgoing.kind === 'poll'
               ? { conversationId: conversation.id, type: 'poll', poll: p.outgoing.poll }
-              : p.outgoing.kind === 'text'
+              : p.outgoing.kind === 'interactive'
                 ? {
                     conversationId: conversation.id,
-                    text: p.outgoing.text,
-                    ...(p.outgoing.replyTo ? { replyToMessageId: p.outgoing.replyTo.id } : {}),
+                    type: 'interactive',
+                    interactive: p.outgoing.interactive,
                   }
-                : {
-                    conversationId: conversation.id,
-                    type: 'template',
-                    name: p.outgoing.template.name,
-                    language: p.outgoing.template.language,
-                    components: Array.isArray(p.outgoing.template.components)
-                      ? p.outgoing.template.components
-                      : [],
-                  };
+                : p.outgoing.kind === 'text'
+                  ? {
+                      conversationId: conversation.id,
+                      text: p.outgoing.text,
+                      ...(p.outgoing.replyTo ? { replyToMessageId: p.outgoing.replyTo.id } : {}),
+                    }
+                  : {
+                      conversationId: conversation.id,
+                      type: 'template',
+                      name: p.outgoing.template.name,
+                      language: p.outgoing.template.language,
+                      components: Array.isArray(p.outgoing.template.components)
+                        ? p.outgoing.template.components
+                        : [],
+                    };
           message = await client.request('POST', '/v1/messages', messageSchema, {
             headers: { 'idempotency-key': p.key },
             body,
@@ -421,7 +428,9 @@ export function Thread(props: {
                     ? `Template: ${p.outgoing.template.name}`
                     : p.outgoing.kind === 'poll'
                       ? `Poll: ${p.outgoing.poll.name}`
-                      : `File: ${p.outgoing.file.name}`}
+                      : p.outgoing.kind === 'interactive'
+                        ? `Buttons: ${p.outgoing.interactive.body}`
+                        : `File: ${p.outgoing.file.name}`}
               </p>
               <span className="meta">
                 {p.error ? (
@@ -450,7 +459,8 @@ export function Thread(props: {
           replyTo={replyTo}
           onCancelReply={() => setReplyTo(undefined)}
           onSend={send}
-          polls={data.sessionList()?.find((s) => s.id === conversation.sessionId)?.channel === 'baileys'}
+          polls={channel === 'baileys'}
+          interactive={channel === 'cloud-api'}
         />
       ) : (
         <p className="readonly">Viewers cannot reply.</p>
