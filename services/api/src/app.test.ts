@@ -259,6 +259,7 @@ describe('tenant isolation', () => {
       'POST /v1/sessions/:id/pairing-code': { phoneNumber: '4915112345678' },
       'PUT /v1/sessions/:id/calls': { rejectCalls: true, replyText: null },
       'PUT /v1/sessions/:id/history-import': { historyImport: 7 },
+      'PUT /v1/sessions/:id/messaging-limit': { messagingLimit: 1000 },
       'PUT /v1/sessions/:id/assistant': {
         enabled: true,
         systemPrompt: null,

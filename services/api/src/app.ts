@@ -53,6 +53,7 @@ import { internalRoutes } from './routes/internal.ts';
 import { labelRoutes, targetLabelRoutes } from './routes/labels.ts';
 import { mediaRoutes } from './routes/media.ts';
 import { messageRoutes } from './routes/messages.ts';
+import { messagingLimitRoutes } from './routes/messaging-limit.ts';
 import { contactOptOutRoutes, optKeywordRoutes } from './routes/opt-outs.ts';
 import { profileRoutes } from './routes/profile.ts';
 import { readReceiptRoutes } from './routes/read-receipts.ts';
@@ -375,6 +376,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(contactOptOutRoutes, { prefix: '/v1/contacts' });
   await app.register(callSettingsRoutes, { prefix: '/v1/sessions' });
   await app.register(historyImportRoutes, { prefix: '/v1/sessions' });
+  await app.register(messagingLimitRoutes, { prefix: '/v1/sessions' });
   await app.register(sessionGroupRoutes, { prefix: '/v1/sessions' });
   await app.register(groupRoutes, { prefix: '/v1/groups' });
   await app.register(sessionAssistantRoutes, { prefix: '/v1/sessions' });

@@ -2,7 +2,7 @@
 // outbound path (a queued template message, then its job on the session's outbound queue),
 // paced per minute, exactly once per (campaign, contact) across crashes and replicas.
 import { randomUUID } from 'node:crypto';
-import { type Db, withTenant } from '@switchboard/db';
+import { type Db, type TenantTx, withTenant } from '@switchboard/db';
 import type { Redis } from 'ioredis';
 import { conversationForNumber } from '../inbound/identities.ts';
 import { DEFAULT_OUTBOUND_LIMITS, type OutboundLimits } from '../outbound/rate-limit.ts';
@@ -124,6 +124,7 @@ export class CampaignRunner {
       const allowance = Math.min(
         batchSize,
         Math.min(campaign.perMinute, limits.perSessionPerMinute) - (recent?.n ?? 0),
+        await messagingLimitLeft(tx, campaign.sessionId),
       );
       const pending =
         allowance <= 0
@@ -235,4 +236,23 @@ export class CampaignRunner {
         rows.map((row) => row.id),
       );
   }
+}
+
+/**
+ * How many more unique customers the number of session `sessionId` may start conversations with
+ * now: its messaging limit (Meta's tier, per rolling 24 hours) less the customers its template
+ * messages reached in the last 24 hours (any template counts: a campaign's, the API's, a
+ * scheduled one). Infinity without a limit. Conservative: a template to a customer already in an
+ * open conversation counts too, though Meta would not count it.
+ */
+async function messagingLimitLeft(tx: TenantTx, sessionId: string): Promise<number> {
+  const session = await tx.session.findUnique({ where: { id: sessionId }, select: { messagingLimit: true } });
+  if (session?.messagingLimit == null) return Number.POSITIVE_INFINITY;
+  const [reached] = await tx.$queryRaw<{ n: number }[]>`
+    SELECT count(DISTINCT c.contact_id)::int AS n
+      FROM messages m
+      JOIN conversations c ON c.tenant_id = m.tenant_id AND c.id = m.conversation_id
+     WHERE m.session_id = ${sessionId}::uuid AND m.direction = 'outbound' AND m.type = 'template'
+       AND m.created_at > now() - interval '24 hours'`;
+  return Math.max(0, session.messagingLimit - (reached?.n ?? 0));
 }

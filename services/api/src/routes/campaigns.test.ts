@@ -283,4 +283,65 @@ describe('campaigns', () => {
     );
     expect(count).toBe(2);
   });
+
+  it("keeps within the number's messaging limit: unique customers reached by templates in 24 hours", async () => {
+    const admin = bearer(await tokenFor('a', 'admin'));
+    const { tenantId } = seeded.a;
+    const { sessionId } = await cloudConversation('campaigns-tier');
+    const limit = (payload: object, id = sessionId) =>
+      app.inject({ method: 'PUT', url: `/v1/sessions/${id}/messaging-limit`, headers: admin, payload });
+    // Meta's tiers only; null lifts it; a WhatsApp app number has none.
+    const off = await limit({ messagingLimit: 300 });
+    expect([off.statusCode, off.json().error.issues[0].path]).toEqual([400, 'body.messagingLimit']);
+    const baileys = await limit({ messagingLimit: 250 }, seeded.a.sessionId);
+    expect([baileys.statusCode, baileys.json().error.code]).toEqual([422, 'channel_unsupported']);
+    const set = await limit({ messagingLimit: 1000 });
+    expect([set.statusCode, set.json()]).toEqual([200, { messagingLimit: 1000 }]);
+    expect(await auditCount('session.messaging_limit_updated', sessionId)).toBe(1);
+    const read = await app.inject({
+      method: 'GET',
+      url: `/v1/sessions/${sessionId}/messaging-limit`,
+      headers: bearer(await tokenFor('a', 'viewer')),
+    });
+    expect(read.json()).toEqual({ messagingLimit: 1000 });
+
+    // The runner, with a limit of 2 (set in the database: the tiers are too large for a test).
+    await withTenant(db, tenantId, (tx) =>
+      tx.session.update({ where: { id: sessionId }, data: { messagingLimit: 2 } }),
+    );
+    const imported = (
+      await app.inject({
+        method: 'POST',
+        url: '/v1/contact-imports',
+        headers: admin,
+        payload: { fileName: 'tier.csv', csv: 'phone\n4917200000001\n4917200000002\n4917200000003' },
+      })
+    ).json();
+    const campaign = (
+      await app.inject({
+        method: 'POST',
+        url: '/v1/campaigns',
+        headers: admin,
+        payload: {
+          name: 'Tiered',
+          sessionId,
+          template: { name: 'welcome', language: 'en' },
+          segment: { type: 'import', importId: imported.id },
+        },
+      })
+    ).json();
+    runner ??= new CampaignRunner({ db, redis, tenantId, keyPrefix: `sb:${slugA}:` });
+    expect(await runner.runCampaign(campaign.id)).toMatchObject({ queued: 2, completed: false });
+    // The limit is reached: nothing more, whatever the pace allows.
+    expect(await runner.runCampaign(campaign.id)).toMatchObject({ queued: 0, completed: false });
+    // 24 hours later (the two messages aged), the third goes.
+    await withTenant(db, tenantId, (tx) =>
+      tx.message.updateMany({
+        where: { idempotencyKey: { startsWith: `campaign:${campaign.id}:` } },
+        data: { createdAt: new Date(Date.now() - 25 * 3600_000) },
+      }),
+    );
+    expect(await runner.runCampaign(campaign.id)).toMatchObject({ queued: 1, completed: true });
+    expect((await limit({ messagingLimit: null })).json()).toEqual({ messagingLimit: null });
+  });
 });

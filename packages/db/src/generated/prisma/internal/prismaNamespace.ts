@@ -3705,6 +3705,7 @@ export const SessionScalarFieldEnum = {
   stateChangedAt: 'stateChangedAt',
   lastConnectedAt: 'lastConnectedAt',
   historyImportDays: 'historyImportDays',
+  messagingLimit: 'messagingLimit',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const

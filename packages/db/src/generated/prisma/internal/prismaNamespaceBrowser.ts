@@ -211,6 +211,7 @@ export const SessionScalarFieldEnum = {
   stateChangedAt: 'stateChangedAt',
   lastConnectedAt: 'lastConnectedAt',
   historyImportDays: 'historyImportDays',
+  messagingLimit: 'messagingLimit',
   createdAt: 'createdAt',
   updatedAt: 'updatedAt'
 } as const

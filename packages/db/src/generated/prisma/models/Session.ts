@@ -29,11 +29,13 @@ export type AggregateSession = {
 export type SessionAvgAggregateOutputType = {
   epoch: number | null
   historyImportDays: number | null
+  messagingLimit: number | null
 }
 
 export type SessionSumAggregateOutputType = {
   epoch: bigint | null
   historyImportDays: number | null
+  messagingLimit: number | null
 }
 
 export type SessionMinAggregateOutputType = {
@@ -50,6 +52,7 @@ export type SessionMinAggregateOutputType = {
   stateChangedAt: Date | null
   lastConnectedAt: Date | null
   historyImportDays: number | null
+  messagingLimit: number | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -68,6 +71,7 @@ export type SessionMaxAggregateOutputType = {
   stateChangedAt: Date | null
   lastConnectedAt: Date | null
   historyImportDays: number | null
+  messagingLimit: number | null
   createdAt: Date | null
   updatedAt: Date | null
 }
@@ -86,6 +90,7 @@ export type SessionCountAggregateOutputType = {
   stateChangedAt: number
   lastConnectedAt: number
   historyImportDays: number
+  messagingLimit: number
   createdAt: number
   updatedAt: number
   _all: number
@@ -95,11 +100,13 @@ export type SessionCountAggregateOutputType = {
 export type SessionAvgAggregateInputType = {
   epoch?: true
   historyImportDays?: true
+  messagingLimit?: true
 }
 
 export type SessionSumAggregateInputType = {
   epoch?: true
   historyImportDays?: true
+  messagingLimit?: true
 }
 
 export type SessionMinAggregateInputType = {
@@ -116,6 +123,7 @@ export type SessionMinAggregateInputType = {
   stateChangedAt?: true
   lastConnectedAt?: true
   historyImportDays?: true
+  messagingLimit?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -134,6 +142,7 @@ export type SessionMaxAggregateInputType = {
   stateChangedAt?: true
   lastConnectedAt?: true
   historyImportDays?: true
+  messagingLimit?: true
   createdAt?: true
   updatedAt?: true
 }
@@ -152,6 +161,7 @@ export type SessionCountAggregateInputType = {
   stateChangedAt?: true
   lastConnectedAt?: true
   historyImportDays?: true
+  messagingLimit?: true
   createdAt?: true
   updatedAt?: true
   _all?: true
@@ -257,6 +267,7 @@ export type SessionGroupByOutputType = {
   stateChangedAt: Date
   lastConnectedAt: Date | null
   historyImportDays: number | null
+  messagingLimit: number | null
   createdAt: Date
   updatedAt: Date
   _count: SessionCountAggregateOutputType | null
@@ -298,6 +309,7 @@ export type SessionWhereInput = {
   stateChangedAt?: Prisma.DateTimeFilter<"Session"> | Date | string
   lastConnectedAt?: Prisma.DateTimeNullableFilter<"Session"> | Date | string | null
   historyImportDays?: Prisma.IntNullableFilter<"Session"> | number | null
+  messagingLimit?: Prisma.IntNullableFilter<"Session"> | number | null
   createdAt?: Prisma.DateTimeFilter<"Session"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Session"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -320,6 +332,7 @@ export type SessionOrderByWithRelationInput = {
   stateChangedAt?: Prisma.SortOrder
   lastConnectedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   historyImportDays?: Prisma.SortOrderInput | Prisma.SortOrder
+  messagingLimit?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   tenant?: Prisma.TenantOrderByWithRelationInput
@@ -347,6 +360,7 @@ export type SessionWhereUniqueInput = Prisma.AtLeast<{
   stateChangedAt?: Prisma.DateTimeFilter<"Session"> | Date | string
   lastConnectedAt?: Prisma.DateTimeNullableFilter<"Session"> | Date | string | null
   historyImportDays?: Prisma.IntNullableFilter<"Session"> | number | null
+  messagingLimit?: Prisma.IntNullableFilter<"Session"> | number | null
   createdAt?: Prisma.DateTimeFilter<"Session"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Session"> | Date | string
   tenant?: Prisma.XOR<Prisma.TenantScalarRelationFilter, Prisma.TenantWhereInput>
@@ -369,6 +383,7 @@ export type SessionOrderByWithAggregationInput = {
   stateChangedAt?: Prisma.SortOrder
   lastConnectedAt?: Prisma.SortOrderInput | Prisma.SortOrder
   historyImportDays?: Prisma.SortOrderInput | Prisma.SortOrder
+  messagingLimit?: Prisma.SortOrderInput | Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
   _count?: Prisma.SessionCountOrderByAggregateInput
@@ -395,6 +410,7 @@ export type SessionScalarWhereWithAggregatesInput = {
   stateChangedAt?: Prisma.DateTimeWithAggregatesFilter<"Session"> | Date | string
   lastConnectedAt?: Prisma.DateTimeNullableWithAggregatesFilter<"Session"> | Date | string | null
   historyImportDays?: Prisma.IntNullableWithAggregatesFilter<"Session"> | number | null
+  messagingLimit?: Prisma.IntNullableWithAggregatesFilter<"Session"> | number | null
   createdAt?: Prisma.DateTimeWithAggregatesFilter<"Session"> | Date | string
   updatedAt?: Prisma.DateTimeWithAggregatesFilter<"Session"> | Date | string
 }
@@ -412,6 +428,7 @@ export type SessionCreateInput = {
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
   historyImportDays?: number | null
+  messagingLimit?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutSessionsInput
@@ -434,6 +451,7 @@ export type SessionUncheckedCreateInput = {
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
   historyImportDays?: number | null
+  messagingLimit?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   conversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutSessionInput
@@ -454,6 +472,7 @@ export type SessionUpdateInput = {
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  messagingLimit?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutSessionsNestedInput
@@ -476,6 +495,7 @@ export type SessionUncheckedUpdateInput = {
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  messagingLimit?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   conversations?: Prisma.ConversationUncheckedUpdateManyWithoutSessionNestedInput
@@ -497,6 +517,7 @@ export type SessionCreateManyInput = {
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
   historyImportDays?: number | null
+  messagingLimit?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -514,6 +535,7 @@ export type SessionUpdateManyMutationInput = {
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  messagingLimit?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -532,6 +554,7 @@ export type SessionUncheckedUpdateManyInput = {
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  messagingLimit?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -570,6 +593,7 @@ export type SessionCountOrderByAggregateInput = {
   stateChangedAt?: Prisma.SortOrder
   lastConnectedAt?: Prisma.SortOrder
   historyImportDays?: Prisma.SortOrder
+  messagingLimit?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -577,6 +601,7 @@ export type SessionCountOrderByAggregateInput = {
 export type SessionAvgOrderByAggregateInput = {
   epoch?: Prisma.SortOrder
   historyImportDays?: Prisma.SortOrder
+  messagingLimit?: Prisma.SortOrder
 }
 
 export type SessionMaxOrderByAggregateInput = {
@@ -593,6 +618,7 @@ export type SessionMaxOrderByAggregateInput = {
   stateChangedAt?: Prisma.SortOrder
   lastConnectedAt?: Prisma.SortOrder
   historyImportDays?: Prisma.SortOrder
+  messagingLimit?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -611,6 +637,7 @@ export type SessionMinOrderByAggregateInput = {
   stateChangedAt?: Prisma.SortOrder
   lastConnectedAt?: Prisma.SortOrder
   historyImportDays?: Prisma.SortOrder
+  messagingLimit?: Prisma.SortOrder
   createdAt?: Prisma.SortOrder
   updatedAt?: Prisma.SortOrder
 }
@@ -618,6 +645,7 @@ export type SessionMinOrderByAggregateInput = {
 export type SessionSumOrderByAggregateInput = {
   epoch?: Prisma.SortOrder
   historyImportDays?: Prisma.SortOrder
+  messagingLimit?: Prisma.SortOrder
 }
 
 export type SessionScalarRelationFilter = {
@@ -750,6 +778,7 @@ export type SessionCreateWithoutTenantInput = {
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
   historyImportDays?: number | null
+  messagingLimit?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   conversations?: Prisma.ConversationCreateNestedManyWithoutSessionInput
@@ -770,6 +799,7 @@ export type SessionUncheckedCreateWithoutTenantInput = {
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
   historyImportDays?: number | null
+  messagingLimit?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   conversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutSessionInput
@@ -820,6 +850,7 @@ export type SessionScalarWhereInput = {
   stateChangedAt?: Prisma.DateTimeFilter<"Session"> | Date | string
   lastConnectedAt?: Prisma.DateTimeNullableFilter<"Session"> | Date | string | null
   historyImportDays?: Prisma.IntNullableFilter<"Session"> | number | null
+  messagingLimit?: Prisma.IntNullableFilter<"Session"> | number | null
   createdAt?: Prisma.DateTimeFilter<"Session"> | Date | string
   updatedAt?: Prisma.DateTimeFilter<"Session"> | Date | string
 }
@@ -837,6 +868,7 @@ export type SessionCreateWithoutConversationsInput = {
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
   historyImportDays?: number | null
+  messagingLimit?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutSessionsInput
@@ -858,6 +890,7 @@ export type SessionUncheckedCreateWithoutConversationsInput = {
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
   historyImportDays?: number | null
+  messagingLimit?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   messages?: Prisma.MessageUncheckedCreateNestedManyWithoutSessionInput
@@ -893,6 +926,7 @@ export type SessionUpdateWithoutConversationsInput = {
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  messagingLimit?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutSessionsNestedInput
@@ -914,6 +948,7 @@ export type SessionUncheckedUpdateWithoutConversationsInput = {
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  messagingLimit?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   messages?: Prisma.MessageUncheckedUpdateManyWithoutSessionNestedInput
@@ -933,6 +968,7 @@ export type SessionCreateWithoutMessagesInput = {
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
   historyImportDays?: number | null
+  messagingLimit?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutSessionsInput
@@ -954,6 +990,7 @@ export type SessionUncheckedCreateWithoutMessagesInput = {
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
   historyImportDays?: number | null
+  messagingLimit?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   conversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutSessionInput
@@ -989,6 +1026,7 @@ export type SessionUpdateWithoutMessagesInput = {
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  messagingLimit?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutSessionsNestedInput
@@ -1010,6 +1048,7 @@ export type SessionUncheckedUpdateWithoutMessagesInput = {
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  messagingLimit?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   conversations?: Prisma.ConversationUncheckedUpdateManyWithoutSessionNestedInput
@@ -1029,6 +1068,7 @@ export type SessionCreateWithoutScheduledMessagesInput = {
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
   historyImportDays?: number | null
+  messagingLimit?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   tenant: Prisma.TenantCreateNestedOneWithoutSessionsInput
@@ -1050,6 +1090,7 @@ export type SessionUncheckedCreateWithoutScheduledMessagesInput = {
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
   historyImportDays?: number | null
+  messagingLimit?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
   conversations?: Prisma.ConversationUncheckedCreateNestedManyWithoutSessionInput
@@ -1085,6 +1126,7 @@ export type SessionUpdateWithoutScheduledMessagesInput = {
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  messagingLimit?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   tenant?: Prisma.TenantUpdateOneRequiredWithoutSessionsNestedInput
@@ -1106,6 +1148,7 @@ export type SessionUncheckedUpdateWithoutScheduledMessagesInput = {
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  messagingLimit?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   conversations?: Prisma.ConversationUncheckedUpdateManyWithoutSessionNestedInput
@@ -1125,6 +1168,7 @@ export type SessionCreateManyTenantInput = {
   stateChangedAt?: Date | string
   lastConnectedAt?: Date | string | null
   historyImportDays?: number | null
+  messagingLimit?: number | null
   createdAt?: Date | string
   updatedAt?: Date | string
 }
@@ -1142,6 +1186,7 @@ export type SessionUpdateWithoutTenantInput = {
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  messagingLimit?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   conversations?: Prisma.ConversationUpdateManyWithoutSessionNestedInput
@@ -1162,6 +1207,7 @@ export type SessionUncheckedUpdateWithoutTenantInput = {
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  messagingLimit?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   conversations?: Prisma.ConversationUncheckedUpdateManyWithoutSessionNestedInput
@@ -1182,6 +1228,7 @@ export type SessionUncheckedUpdateManyWithoutTenantInput = {
   stateChangedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   lastConnectedAt?: Prisma.NullableDateTimeFieldUpdateOperationsInput | Date | string | null
   historyImportDays?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
+  messagingLimit?: Prisma.NullableIntFieldUpdateOperationsInput | number | null
   createdAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
   updatedAt?: Prisma.DateTimeFieldUpdateOperationsInput | Date | string
 }
@@ -1249,6 +1296,7 @@ export type SessionSelect<ExtArgs extends runtime.Types.Extensions.InternalArgs 
   stateChangedAt?: boolean
   lastConnectedAt?: boolean
   historyImportDays?: boolean
+  messagingLimit?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -1272,6 +1320,7 @@ export type SessionSelectCreateManyAndReturn<ExtArgs extends runtime.Types.Exten
   stateChangedAt?: boolean
   lastConnectedAt?: boolean
   historyImportDays?: boolean
+  messagingLimit?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -1291,6 +1340,7 @@ export type SessionSelectUpdateManyAndReturn<ExtArgs extends runtime.Types.Exten
   stateChangedAt?: boolean
   lastConnectedAt?: boolean
   historyImportDays?: boolean
+  messagingLimit?: boolean
   createdAt?: boolean
   updatedAt?: boolean
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
@@ -1310,11 +1360,12 @@ export type SessionSelectScalar = {
   stateChangedAt?: boolean
   lastConnectedAt?: boolean
   historyImportDays?: boolean
+  messagingLimit?: boolean
   createdAt?: boolean
   updatedAt?: boolean
 }
 
-export type SessionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "name" | "channel" | "state" | "stateReason" | "epoch" | "owner" | "declared" | "phoneNumber" | "stateChangedAt" | "lastConnectedAt" | "historyImportDays" | "createdAt" | "updatedAt", ExtArgs["result"]["session"]>
+export type SessionOmit<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = runtime.Types.Extensions.GetOmit<"id" | "tenantId" | "name" | "channel" | "state" | "stateReason" | "epoch" | "owner" | "declared" | "phoneNumber" | "stateChangedAt" | "lastConnectedAt" | "historyImportDays" | "messagingLimit" | "createdAt" | "updatedAt", ExtArgs["result"]["session"]>
 export type SessionInclude<ExtArgs extends runtime.Types.Extensions.InternalArgs = runtime.Types.Extensions.DefaultArgs> = {
   tenant?: boolean | Prisma.TenantDefaultArgs<ExtArgs>
   conversations?: boolean | Prisma.Session$conversationsArgs<ExtArgs>
@@ -1351,6 +1402,10 @@ export type $SessionPayload<ExtArgs extends runtime.Types.Extensions.InternalArg
     stateChangedAt: Date
     lastConnectedAt: Date | null
     historyImportDays: number | null
+    /**
+     * Meta's messaging limit of a Cloud API number: unique customers per rolling 24 h (its tier); null: not enforced.
+     */
+    messagingLimit: number | null
     createdAt: Date
     updatedAt: Date
   }, ExtArgs["result"]["session"]>
@@ -1793,6 +1848,7 @@ export interface SessionFieldRefs {
   readonly stateChangedAt: Prisma.FieldRef<"Session", 'DateTime'>
   readonly lastConnectedAt: Prisma.FieldRef<"Session", 'DateTime'>
   readonly historyImportDays: Prisma.FieldRef<"Session", 'Int'>
+  readonly messagingLimit: Prisma.FieldRef<"Session", 'Int'>
   readonly createdAt: Prisma.FieldRef<"Session", 'DateTime'>
   readonly updatedAt: Prisma.FieldRef<"Session", 'DateTime'>
 }
