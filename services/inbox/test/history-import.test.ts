@@ -11,6 +11,7 @@ import { type InboxTestbed, startInboxTestbed } from './testing.ts';
 let bed: InboxTestbed;
 let tenant: StackTenant;
 let sessionId: string;
+let cloudSessionId: string;
 
 beforeAll(async () => {
   bed = await startInboxTestbed('history', (run) => ({
@@ -30,7 +31,11 @@ beforeAll(async () => {
       sessionId = (
         await tx.session.create({ data: { tenantId: tenant.tenantId, name: 'phone-1', channel: 'baileys' } })
       ).id;
-      await tx.session.create({ data: { tenantId: tenant.tenantId, name: 'cloud-1', channel: 'cloud_api' } });
+      cloudSessionId = (
+        await tx.session.create({
+          data: { tenantId: tenant.tenantId, name: 'cloud-1', channel: 'cloud_api' },
+        })
+      ).id;
     });
   } finally {
     await db.$disconnect();
@@ -57,7 +62,7 @@ async function apiGet<T>(path: string): Promise<T> {
 }
 
 describe('history on pairing', () => {
-  it("saves a WhatsApp app session's history import and shows it again; Cloud API cards have none", async () => {
+  it("saves a WhatsApp app session's history import and shows it again; Cloud API cards have a messaging limit instead", async () => {
     const watched = await bed.open({ width: 1280, height: 1000 });
     const { page } = watched;
     await signIn(page, tenant.apiUrl, tenant.admin);
@@ -87,6 +92,17 @@ describe('history on pairing', () => {
     const cloud = page.getByRole('listitem', { name: 'Session cloud-1' });
     await cloud.waitFor();
     expect(await cloud.getByRole('form', { name: 'History import of cloud-1' }).count()).toBe(0);
+
+    // Its card has a messaging limit instead (Meta's tier), which campaigns keep within.
+    const limit = cloud.getByRole('form', { name: 'Messaging limit of cloud-1' });
+    const tier = limit.getByLabel("Meta's tier (unique customers per 24 hours)");
+    await expect.poll(() => tier.isEnabled(), { timeout: 15_000 }).toBe(true);
+    expect(await tier.inputValue()).toBe('none');
+    await tier.selectOption({ label: '1,000' });
+    await limit.getByRole('button', { name: 'Save messaging limit' }).click();
+    await limit.getByText('Saved').waitFor();
+    expect(await apiGet(`/v1/sessions/${cloudSessionId}/messaging-limit`)).toEqual({ messagingLimit: 1000 });
+    expect(await card.getByRole('form', { name: 'Messaging limit of phone-1' }).count()).toBe(0);
     expect(watched.problems).toEqual([]);
   });
 });

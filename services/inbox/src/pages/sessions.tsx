@@ -7,6 +7,7 @@ import { BotSettings } from '../components/bot-settings.tsx';
 import { CallSettings } from '../components/call-settings.tsx';
 import { ErrorAlert } from '../components/form-parts.tsx';
 import { HistoryImportSettings } from '../components/history-import.tsx';
+import { MessagingLimitSettings } from '../components/messaging-limit.tsx';
 import { formatNumber, timeOf } from '../format.ts';
 import { useListResource } from '../list-resource.ts';
 
@@ -236,6 +237,9 @@ function SessionCard(props: { session: Session; admin: boolean }) {
       {s.channel === 'baileys' && <CallSettings sessionId={s.id} sessionName={s.name} admin={props.admin} />}
       {s.channel === 'baileys' && (
         <HistoryImportSettings sessionId={s.id} sessionName={s.name} admin={props.admin} />
+      )}
+      {s.channel === 'cloud-api' && (
+        <MessagingLimitSettings sessionId={s.id} sessionName={s.name} admin={props.admin} />
       )}
       <BotSettings sessionId={s.id} sessionName={s.name} admin={props.admin} />
       {notice && <p role="status">{notice}</p>}
