@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { type ReactNode, useEffect, useRef, useState } from 'react';
 import {
   type Message,
   pageOf,
@@ -255,72 +255,36 @@ export function Composer(props: {
             <path d="M9 4h6v3H9zM8.5 11h7M8.5 15h5" />
           </svg>
         </button>
-        <button
-          type="button"
-          className="icon"
-          aria-label="Schedule"
+        <RowToggle
+          label="Schedule"
           title="Schedule for later"
-          aria-expanded={scheduling}
+          open={scheduling}
           disabled={file !== undefined}
-          onClick={() => setScheduling((open) => !open)}
+          onToggle={() => setScheduling((open) => !open)}
         >
-          <svg
-            viewBox="0 0 24 24"
-            width="18"
-            height="18"
-            aria-hidden="true"
-            fill="none"
-            stroke="currentColor"
-            strokeWidth="2"
-          >
-            <circle cx="12" cy="12" r="9" />
-            <path d="M12 7v5l3 2" />
-          </svg>
-        </button>
+          <circle cx="12" cy="12" r="9" />
+          <path d="M12 7v5l3 2" />
+        </RowToggle>
         {props.interactive && (
-          <button
-            type="button"
-            className="icon"
-            aria-label="Buttons"
+          <RowToggle
+            label="Buttons"
             title="Send reply buttons, a list or a link button"
-            aria-expanded={composingInteractive}
-            onClick={() => setComposingInteractive((open) => !open)}
+            open={composingInteractive}
+            onToggle={() => setComposingInteractive((open) => !open)}
           >
-            <svg
-              viewBox="0 0 24 24"
-              width="18"
-              height="18"
-              aria-hidden="true"
-              fill="none"
-              stroke="currentColor"
-              strokeWidth="2"
-            >
-              <rect x="3" y="5" width="18" height="5" rx="2" />
-              <rect x="3" y="14" width="18" height="5" rx="2" />
-            </svg>
-          </button>
+            <rect x="3" y="5" width="18" height="5" rx="2" />
+            <rect x="3" y="14" width="18" height="5" rx="2" />
+          </RowToggle>
         )}
         {props.polls && (
-          <button
-            type="button"
-            className="icon"
-            aria-label="Poll"
+          <RowToggle
+            label="Poll"
             title="Create a poll"
-            aria-expanded={polling}
-            onClick={() => setPolling((open) => !open)}
+            open={polling}
+            onToggle={() => setPolling((open) => !open)}
           >
-            <svg
-              viewBox="0 0 24 24"
-              width="18"
-              height="18"
-              aria-hidden="true"
-              fill="none"
-              stroke="currentColor"
-              strokeWidth="2"
-            >
-              <path d="M5 20V10M12 20V4M19 20v-7" />
-            </svg>
-          </button>
+            <path d="M5 20V10M12 20V4M19 20v-7" />
+          </RowToggle>
         )}
         <textarea
           ref={box}
@@ -358,5 +322,40 @@ export function Composer(props: {
         </button>
       </div>
     </form>
+  );
+}
+
+/** An icon button of the composer's row that opens or closes a row above it (schedule, buttons, poll). */
+function RowToggle(props: {
+  label: string;
+  title: string;
+  open: boolean;
+  disabled?: boolean;
+  onToggle: () => void;
+  /** The icon's strokes (a 24 x 24 outline). */
+  children: ReactNode;
+}) {
+  return (
+    <button
+      type="button"
+      className="icon"
+      aria-label={props.label}
+      title={props.title}
+      aria-expanded={props.open}
+      disabled={props.disabled}
+      onClick={props.onToggle}
+    >
+      <svg
+        viewBox="0 0 24 24"
+        width="18"
+        height="18"
+        aria-hidden="true"
+        fill="none"
+        stroke="currentColor"
+        strokeWidth="2"
+      >
+        {props.children}
+      </svg>
+    </button>
   );
 }

@@ -1,7 +1,5 @@
-import { useEffect, useState } from 'react';
 import { z } from 'zod';
-import { describeError } from '../api/client.ts';
-import { useApp } from '../app-context.tsx';
+import { SessionSettingForm, useSessionSetting } from './session-setting.tsx';
 
 /** A session's history import (`GET/PUT /v1/sessions/:id/history-import`). */
 export const historyImportSchema = z.object({
@@ -17,84 +15,38 @@ const CHOICES = [1, 7, 30, 90];
  * Admins save it; other members see it.
  */
 export function HistoryImportSettings(props: { sessionId: string; sessionName: string; admin: boolean }) {
-  const { client } = useApp();
-  const [value, setValue] = useState('none');
-  const [loaded, setLoaded] = useState(false);
-  const [error, setError] = useState<string | undefined>();
-  const [saved, setSaved] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const url = `/v1/sessions/${props.sessionId}/history-import`;
-
-  useEffect(() => {
-    let cancelled = false;
-    client
-      .request('GET', url, historyImportSchema)
-      .then((s) => {
-        if (cancelled) return;
-        setValue(String(s.historyImport));
-        setLoaded(true);
-      })
-      .catch((e: unknown) => !cancelled && setError(describeError(e)));
-    return () => {
-      cancelled = true;
-    };
-  }, [client, url]);
-
+  const setting = useSessionSetting({
+    url: `/v1/sessions/${props.sessionId}/history-import`,
+    schema: historyImportSchema,
+    initial: 'none',
+    toDraft: (s) => String(s.historyImport),
+    toBody: (draft) => ({ historyImport: draft === 'none' ? 'none' : Number(draft) }),
+  });
+  const value = setting.draft;
   const options = value === 'none' || CHOICES.includes(Number(value)) ? CHOICES : [...CHOICES, Number(value)];
   return (
-    <form
+    <SessionSettingForm
       className="history-import"
-      aria-label={`History import of ${props.sessionName}`}
-      onSubmit={async (e) => {
-        e.preventDefault();
-        setBusy(true);
-        setSaved(false);
-        try {
-          const s = await client.request('PUT', url, historyImportSchema, {
-            body: { historyImport: value === 'none' ? 'none' : Number(value) },
-          });
-          setValue(String(s.historyImport));
-          setError(undefined);
-          setSaved(true);
-        } catch (err) {
-          setError(describeError(err));
-        } finally {
-          setBusy(false);
-        }
-      }}
+      ariaLabel={`History import of ${props.sessionName}`}
+      legend="History on pairing"
+      saveLabel="Save history import"
+      admin={props.admin}
+      loaded={setting.loaded}
+      form={setting.form}
+      onSave={setting.save}
     >
-      <fieldset disabled={!props.admin || !loaded}>
-        <legend>History on pairing</legend>
-        <label>
-          Import chats when the number is paired
-          <select
-            value={value}
-            onChange={(e) => {
-              setValue(e.target.value);
-              setSaved(false);
-            }}
-          >
-            <option value="none">None</option>
-            {options.map((days) => (
-              <option key={days} value={String(days)}>
-                Last {days} {days === 1 ? 'day' : 'days'}
-              </option>
-            ))}
-          </select>
-        </label>
-        <small>Used at the next pairing. Imported chats are listed under Resolved and All.</small>
-        {props.admin && (
-          <button type="submit" disabled={busy}>
-            Save history import
-          </button>
-        )}
-        {saved && <output>Saved</output>}
-      </fieldset>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
-    </form>
+      <label>
+        Import chats when the number is paired
+        <select value={value} onChange={(e) => setting.setDraft(e.target.value)}>
+          <option value="none">None</option>
+          {options.map((days) => (
+            <option key={days} value={String(days)}>
+              Last {days} {days === 1 ? 'day' : 'days'}
+            </option>
+          ))}
+        </select>
+      </label>
+      <small>Used at the next pairing. Imported chats are listed under Resolved and All.</small>
+    </SessionSettingForm>
   );
 }

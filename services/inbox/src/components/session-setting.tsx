@@ -1,0 +1,102 @@
+import { type ReactNode, useEffect, useState } from 'react';
+import type { z } from 'zod';
+import { describeError } from '../api/client.ts';
+import { useApp } from '../app-context.tsx';
+import { ErrorAlert } from './form-parts.tsx';
+
+/**
+ * One setting of a session card (`GET/PUT <url>`), edited as a draft: `draft` is what the form
+ * shows, loaded from the API (`toDraft`) and replaced by what the API answers to a save; `save`
+ * PUTs `toBody(draft)`. Until the GET answered the form stays disabled.
+ */
+export function useSessionSetting<S extends z.ZodType, D>(options: {
+  url: string;
+  schema: S;
+  initial: D;
+  toDraft: (value: z.infer<S>) => D;
+  toBody: (draft: D) => unknown;
+}) {
+  const { client } = useApp();
+  const { url, schema, toDraft, toBody } = options;
+  const [draft, setDraftState] = useState<D>(options.initial);
+  const [loaded, setLoaded] = useState(false);
+  const [error, setError] = useState<string | undefined>();
+  const [saved, setSaved] = useState(false);
+  const [busy, setBusy] = useState(false);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: loaded once per URL; the mappers are the caller's constants.
+  useEffect(() => {
+    let cancelled = false;
+    client
+      .request('GET', url, schema)
+      .then((value) => {
+        if (cancelled) return;
+        setDraftState(toDraft(value));
+        setLoaded(true);
+      })
+      .catch((e: unknown) => !cancelled && setError(describeError(e)));
+    return () => {
+      cancelled = true;
+    };
+  }, [client, url]);
+
+  return {
+    draft,
+    loaded,
+    /** Changes the draft (and clears "Saved"). */
+    setDraft: (change: D | ((draft: D) => D)) => {
+      setDraftState(change);
+      setSaved(false);
+    },
+    form: { error, saved, busy },
+    save: async () => {
+      setBusy(true);
+      setSaved(false);
+      try {
+        setDraftState(toDraft(await client.request('PUT', url, schema, { body: toBody(draft) })));
+        setError(undefined);
+        setSaved(true);
+      } catch (err) {
+        setError(describeError(err));
+      } finally {
+        setBusy(false);
+      }
+    },
+  };
+}
+
+/** The form of one session setting: its fields (disabled until loaded, and for non-admins), Save, "Saved", the error. */
+export function SessionSettingForm(props: {
+  className: string;
+  ariaLabel: string;
+  legend: string;
+  saveLabel: string;
+  admin: boolean;
+  loaded: boolean;
+  form: { error: string | undefined; saved: boolean; busy: boolean };
+  onSave: () => Promise<void>;
+  children: ReactNode;
+}) {
+  return (
+    <form
+      className={props.className}
+      aria-label={props.ariaLabel}
+      onSubmit={(e) => {
+        e.preventDefault();
+        void props.onSave();
+      }}
+    >
+      <fieldset disabled={!props.admin || !props.loaded}>
+        <legend>{props.legend}</legend>
+        {props.children}
+        {props.admin && (
+          <button type="submit" disabled={props.form.busy}>
+            {props.saveLabel}
+          </button>
+        )}
+        {props.form.saved && <output>Saved</output>}
+      </fieldset>
+      <ErrorAlert error={props.form.error} />
+    </form>
+  );
+}
