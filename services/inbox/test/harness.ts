@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { build } from 'vite';
+import { expect } from 'vitest';
 
 /** The inbox package (services/inbox). */
 export const INBOX_ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -45,6 +46,11 @@ export interface WatchedPage {
   problems: string[];
   /** While true, failed requests are expected (the test took the browser offline). */
   offline: { value: boolean };
+  /**
+   * Problems the test provokes on purpose (an API refusal Chromium logs), matched by `expect`:
+   * kept in `expected` instead of `problems`, however late Chromium reports them.
+   */
+  expected: { patterns: RegExp[]; seen: string[] };
 }
 
 /**
@@ -64,10 +70,13 @@ export async function watchedPage(
   const page = await context.newPage();
   const problems: string[] = [];
   const offline = { value: false };
+  const expected = { patterns: [] as RegExp[], seen: [] as string[] };
+  const record = (problem: string) =>
+    (expected.patterns.some((p) => p.test(problem)) ? expected.seen : problems).push(problem);
   page.on('console', (message) => {
     // Offline, Chromium logs each request it could not make; those are the test's doing.
     if (message.type() === 'error' && !offline.value)
-      problems.push(`console: ${message.text()} (${message.location().url})`);
+      record(`console: ${message.text()} (${message.location().url})`);
   });
   page.on('pageerror', (error) => problems.push(`pageerror: ${error.message}`));
   page.on('requestfailed', (request) => {
@@ -76,9 +85,23 @@ export async function watchedPage(
     // component that went away) is not a failure; a write that did not complete is.
     if (failure.includes('ERR_ABORTED') && request.method() === 'GET') return;
     if (offline.value) return;
-    problems.push(`requestfailed: ${request.method()} ${request.url()} ${failure}`);
+    record(`requestfailed: ${request.method()} ${request.url()} ${failure}`);
   });
-  return { page, context, problems, offline };
+  return { page, context, problems, offline, expected };
+}
+
+/**
+ * Marks the problems matching `pattern` as the test's own from now on (an API refusal Chromium
+ * logs, once or more, possibly after the page shows it): they are kept apart, never failing the
+ * page. The returned function waits until one more such problem was seen.
+ */
+export function expectProblem(watched: WatchedPage, pattern: RegExp): () => Promise<void> {
+  const count = () => watched.expected.seen.filter((p) => pattern.test(p)).length;
+  const before = count();
+  watched.expected.patterns.push(pattern);
+  return async () => {
+    await expect.poll(count, { timeout: 10_000 }).toBeGreaterThan(before);
+  };
 }
 
 /** Saves a screenshot of the page as `.test-results/inbox/<name>.png`. */

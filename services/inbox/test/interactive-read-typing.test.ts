@@ -155,6 +155,14 @@ describe('read receipts, interactive messages and typing', () => {
 
     // The worker sends it; the customer taps "Not yet" on the message WhatsApp delivered.
     await expect.poll(async () => (await sentTo(emulatorUrl, CUSTOMER)).length, { timeout: 15_000 }).toBe(1);
+    // The tap names Meta's id of the message; the reply is linked to it once the worker recorded
+    // that id with the send (its status leaves `queued`): wait for that, not only for Meta.
+    await expect
+      .poll(async () => {
+        const page = await api('GET', `/v1/conversations/${conversationId}/messages?limit=50`);
+        return page.json.items.find((m: { id: string }) => m.id === sent.json.id)?.status;
+      })
+      .not.toBe('queued');
     const [business] = await sentTo(emulatorUrl, CUSTOMER);
     const tap = await fetch(
       `${emulatorUrl}/_emulator/messages/${encodeURIComponent(business!.id)}/interactive-reply`,

@@ -7,7 +7,7 @@
 import { createDb, withTenant } from '@switchboard/db';
 import type { StackTenant } from '@switchboard/devstack';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { signIn } from './harness.ts';
+import { expectProblem, signIn } from './harness.ts';
 import { type InboxTestbed, startInboxTestbed } from './testing.ts';
 
 let bed: InboxTestbed;
@@ -180,15 +180,14 @@ describe('polls from the composer', () => {
     form = composer.getByRole('group', { name: 'Create an interactive message' });
     await form.getByLabel('Message').fill('And the time?');
     await form.getByLabel('Buttons, one per line (up to 3)').fill('In the morning, before nine');
+    // The refusal Chromium logs (the 422 of that send) is this step's point.
+    const refused = expectProblem(watched, /422.*\/v1\/messages/);
     await form.getByRole('button', { name: 'Send interactive message' }).click();
     await thread
       .getByRole('alert')
       .getByText(/20 characters/)
       .waitFor();
-    // The refusal is the one problem Chromium logged: the 422 of that send.
-    await expect.poll(() => watched.problems.length).toBe(1);
-    expect(watched.problems[0]).toMatch(/422.*\/v1\/messages/);
-    watched.problems.length = 0;
+    await refused();
 
     const db = createDb({ databaseUrl: tenant.databaseUrl, maxConnections: 1 });
     try {
