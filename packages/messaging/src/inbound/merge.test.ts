@@ -134,6 +134,71 @@ describe('PN/LID contact merge', () => {
     expect(updated).toContain(inS0.id);
   });
 
+  it("moves the merged contact's labels, its folded conversation's labels and its opt-out to the survivor", async () => {
+    const [s0, s1] = sessions as [string, string, string];
+    const pn = '4918000000009';
+    const lid = '810009';
+    await storeInbound(db, tenantId, inboundMessage(s0, 'MG-L-PN', { pn }));
+    const older = (await contactOf('pn', pn))!;
+    await storeInbound(db, tenantId, inboundMessage(s0, 'MG-L-LID-1', { lid }));
+    await storeInbound(db, tenantId, inboundMessage(s1, 'MG-L-LID-2', { lid }));
+    const newer = (await contactOf('lid', lid))!;
+    const folded = (await conversationsOf(newer)).find((c) => c.sessionId === s0)!;
+    const [vip, churn] = await withTenant(db, tenantId, async (tx) => {
+      const made = await Promise.all(
+        ['merge vip', 'merge churn'].map((name) =>
+          tx.label.create({ data: { tenantId, name, color: '#2563eb' } }),
+        ),
+      );
+      const [a, b] = made as [(typeof made)[0], (typeof made)[0]];
+      await tx.contactLabel.createMany({
+        data: [
+          { tenantId, contactId: older, labelId: a.id },
+          { tenantId, contactId: newer, labelId: a.id },
+          { tenantId, contactId: newer, labelId: b.id },
+        ],
+      });
+      await tx.conversationLabel.create({ data: { tenantId, conversationId: folded.id, labelId: b.id } });
+      // The older contact opted out and back in; the newer one opted out after that: out wins.
+      const hourAgo = new Date(Date.now() - 3600_000);
+      await tx.contactOptOut.create({
+        data: {
+          tenantId,
+          contactId: older,
+          keyword: 'STOP',
+          optedOutAt: hourAgo,
+          optedInAt: new Date(hourAgo.getTime() + 1000),
+          optedInBy: 'START',
+        },
+      });
+      await tx.contactOptOut.create({ data: { tenantId, contactId: newer, keyword: 'api' } });
+      return [a, b];
+    });
+
+    expect(await pipeline.handleIdentity({ sessionId: s0, pn, lid })).toMatchObject({
+      outcome: 'merged',
+      contactId: older,
+    });
+    const after = await withTenant(db, tenantId, async (tx) => ({
+      labels: (await tx.contactLabel.findMany({ where: { contactId: { in: [older, newer] } } })).map((r) => [
+        r.contactId,
+        r.labelId,
+      ]),
+      target: await tx.conversation.findFirstOrThrow({ where: { contactId: older, sessionId: s0 } }),
+      conversationLabels: await tx.conversationLabel.findMany({ where: { labelId: churn!.id } }),
+      optOuts: await tx.contactOptOut.findMany({ where: { contactId: { in: [older, newer] } } }),
+    }));
+    expect(after.labels.sort()).toEqual(
+      [
+        [older, vip!.id],
+        [older, churn!.id],
+      ].sort(),
+    );
+    expect(after.conversationLabels.map((r) => r.conversationId)).toEqual([after.target.id]);
+    expect(after.optOuts).toHaveLength(1);
+    expect(after.optOuts[0]).toMatchObject({ contactId: older, keyword: 'api', optedInAt: null });
+  });
+
   it('merges when a message carries both identities, keeping the older (here the LID) contact', async () => {
     const [s0] = sessions as [string];
     const pn = '4918000000002';

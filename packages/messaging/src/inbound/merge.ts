@@ -48,7 +48,8 @@ export async function lockContact(
  * survivor already has a conversation in that session, is folded into that one (messages and
  * scheduled messages moved, unread counts added, the later last_message_at, open if either was
  * open, the survivor's assignee unless it had none), then the newer contact is deleted. Names the
- * survivor lacks are taken from the other. An audit_log entry (actor 'system') records it, and a
+ * survivor lacks are taken from the other, and so are its labels and campaign opt-out (the latest
+ * change of the two wins). An audit_log entry (actor 'system') records it, and a
  * `conversation.updated` event per touched conversation goes through the outbox.
  *
  * Both contacts are locked exclusively (in id order, so two merges cannot deadlock); inbound
@@ -95,6 +96,12 @@ export async function mergeContacts(
       where: { conversationId: conversation.id },
       data: { conversationId: target.id },
     });
+    await tx.$executeRaw`
+      INSERT INTO conversation_labels (tenant_id, conversation_id, label_id, created_at)
+      SELECT tenant_id, ${target.id}::uuid, label_id, created_at
+        FROM conversation_labels WHERE conversation_id = ${conversation.id}::uuid
+      ON CONFLICT DO NOTHING`;
+    await tx.$executeRaw`DELETE FROM conversation_labels WHERE conversation_id = ${conversation.id}::uuid`;
     const open = target.status === 'open' || conversation.status === 'open';
     await tx.conversation.update({
       where: { id: target.id },
@@ -124,6 +131,7 @@ export async function mergeContacts(
       pushName: survivor.pushName ?? merged.pushName,
     },
   });
+  await moveContactRecords(tx, merged.id, survivor.id);
   await tx.contact.delete({ where: { id: merged.id } });
   await tx.auditLogEntry.create({
     data: {
@@ -162,4 +170,27 @@ export async function mergeContacts(
     messagesMoved,
     outboxIds,
   };
+}
+
+/**
+ * What else is kept per contact moves to the survivor: its labels (the survivor keeps its own),
+ * and its campaign opt-out, where the two contacts' latest change wins (the same person opted out
+ * under one identity and back in under the other later is in; the other way round, out).
+ */
+async function moveContactRecords(tx: TenantTx, from: string, to: string): Promise<void> {
+  await tx.$executeRaw`
+    INSERT INTO contact_labels (tenant_id, contact_id, label_id, created_at)
+    SELECT tenant_id, ${to}::uuid, label_id, created_at FROM contact_labels WHERE contact_id = ${from}::uuid
+    ON CONFLICT DO NOTHING`;
+  await tx.$executeRaw`DELETE FROM contact_labels WHERE contact_id = ${from}::uuid`;
+  await tx.$executeRaw`
+    WITH theirs AS (DELETE FROM contact_opt_outs WHERE contact_id = ${from}::uuid RETURNING *)
+    INSERT INTO contact_opt_outs AS o
+           (tenant_id, contact_id, keyword, message_id, opted_out_at, opted_in_at, opted_in_by)
+    SELECT tenant_id, ${to}::uuid, keyword, message_id, opted_out_at, opted_in_at, opted_in_by FROM theirs
+    ON CONFLICT (tenant_id, contact_id) DO UPDATE
+       SET keyword = EXCLUDED.keyword, message_id = EXCLUDED.message_id,
+           opted_out_at = EXCLUDED.opted_out_at, opted_in_at = EXCLUDED.opted_in_at,
+           opted_in_by = EXCLUDED.opted_in_by
+     WHERE greatest(EXCLUDED.opted_out_at, EXCLUDED.opted_in_at) > greatest(o.opted_out_at, o.opted_in_at)`;
 }
