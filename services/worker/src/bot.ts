@@ -45,8 +45,8 @@ export function botSecretResolver(
 
 /**
  * Every worker replica runs one: each is handed every customer message, and the delivery row's
- * unique key (one per message) makes one delivery of the replicas' dispatches. A message stored
- * while no worker read the realtime stream (all restarting) is not offered to the bot.
+ * unique key (one per message) makes one delivery of the replicas' dispatches (and of a message
+ * handed on again after a restart, customer-messages.ts).
  */
 export class SessionBots {
   private readonly options: SessionBotsOptions;
