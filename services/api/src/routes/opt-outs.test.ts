@@ -110,6 +110,21 @@ describe('campaign opt-outs', () => {
       payload: { keywords: [''] },
     });
     expect(bad.statusCode).toBe(400);
+    // A word cannot both opt out and opt back in.
+    const overlap = await app.inject({
+      method: 'PUT',
+      url: '/v1/settings/opt-in-keywords',
+      headers: admin,
+      payload: { keywords: ['stop', 'RESUME'] },
+    });
+    expect([overlap.statusCode, overlap.json().error.issues[0].path]).toEqual([400, 'body.keywords']);
+    const overlapOut = await app.inject({
+      method: 'PUT',
+      url: '/v1/settings/opt-out-keywords',
+      headers: admin,
+      payload: { keywords: ['STOP', 'Yes Please'] },
+    });
+    expect(overlapOut.statusCode).toBe(400);
     try {
       const { contactId, says } = await customer('opt-keywords');
       await says('STOP', 'start');

@@ -7,7 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { audit } from '../audit.ts';
 import { type ApiContext, tenantTx } from '../context.ts';
-import { notFound } from '../errors.ts';
+import { ApiError, notFound } from '../errors.ts';
 import { isoOrNull } from '../schemas.ts';
 
 /** Which keywords: those that opt a contact out, or back in. */
@@ -38,6 +38,26 @@ export async function putOptKeywords(
   const clean = [...new Set(keywords.map((k) => k.trim().toUpperCase()))];
   const field = kind === 'out' ? 'optOutKeywords' : 'optInKeywords';
   await tenantTx(ctx, request, async (tx) => {
+    // A word cannot both opt out and opt back in: the other list is checked in the same transaction.
+    const row = await tx.campaignSettings.findUnique({ where: { tenantId } });
+    const other =
+      kind === 'out'
+        ? (row?.optInKeywords ?? DEFAULT_OPT_IN_KEYWORDS)
+        : (row?.optOutKeywords ?? DEFAULT_OPT_OUT_KEYWORDS);
+    const both = clean.filter((k) => other.includes(k));
+    if (both.length > 0)
+      throw new ApiError(
+        'validation_failed',
+        `body.keywords: ${both.join(', ')} ${both.length === 1 ? 'is' : 'are'} already an opt-${kind === 'out' ? 'in' : 'out'} keyword`,
+        {
+          issues: [
+            {
+              path: 'body.keywords',
+              message: `${both.join(', ')}: already opt-${kind === 'out' ? 'in' : 'out'} keywords`,
+            },
+          ],
+        },
+      );
     await tx.campaignSettings.upsert({
       where: { tenantId },
       create: { tenantId, [field]: clean },
