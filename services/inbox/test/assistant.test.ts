@@ -10,7 +10,7 @@ import {
   type ChatCompletionsServer,
   startChatCompletionsServer,
 } from '../../../packages/assistant/src/testing/chat-completions-server.ts';
-import { customerSends, eventually, screenshot, sentTo, signIn } from './harness.ts';
+import { adminGet, customerSends, eventually, screenshot, sentTo, signIn } from './harness.ts';
 import { type InboxTestbed, startInboxTestbed } from './testing.ts';
 
 let bed: InboxTestbed;
@@ -41,19 +41,6 @@ afterAll(async () => {
   await bed?.stop();
   await provider?.close();
 });
-
-/** A GET of the API as the admin (a login of its own). */
-async function apiGet<T>(path: string): Promise<T> {
-  const login = await fetch(`${tenant.apiUrl}/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(tenant.admin),
-  });
-  const { accessToken } = (await login.json()) as { accessToken: string };
-  const res = await fetch(`${tenant.apiUrl}${path}`, { headers: { authorization: `Bearer ${accessToken}` } });
-  expect(res.status, path).toBe(200);
-  return (await res.json()) as T;
-}
 
 type Usage = { items: { outcome: string; reason: string | null; tokensIn: number; tokensOut: number }[] };
 
@@ -119,7 +106,9 @@ describe('the AI assistant page', () => {
     await eventually(
       'the refusal is logged',
       async () =>
-        (await apiGet<Usage>('/v1/assistant/usage')).items.some((u) => u.reason === 'tenant_paused'),
+        (await adminGet<Usage>(tenant, '/v1/assistant/usage')).items.some(
+          (u) => u.reason === 'tenant_paused',
+        ),
       30_000,
     );
     expect(provider.requests.length).toBe(calls);

@@ -5,7 +5,7 @@
 import { createDb, withTenant } from '@switchboard/db';
 import type { StackTenant } from '@switchboard/devstack';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { screenshot, signIn } from './harness.ts';
+import { adminGet, screenshot, signIn } from './harness.ts';
 import { type InboxTestbed, startInboxTestbed } from './testing.ts';
 
 let bed: InboxTestbed;
@@ -46,19 +46,6 @@ afterAll(async () => {
   await bed?.stop();
 });
 
-/** A GET of the API as the admin (a login of its own). */
-async function apiGet<T>(path: string): Promise<T> {
-  const login = await fetch(`${tenant.apiUrl}/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(tenant.admin),
-  });
-  const { accessToken } = (await login.json()) as { accessToken: string };
-  const res = await fetch(`${tenant.apiUrl}${path}`, { headers: { authorization: `Bearer ${accessToken}` } });
-  expect(res.status, path).toBe(200);
-  return (await res.json()) as T;
-}
-
 describe('bot settings', () => {
   it("saves a session's bot, shows the generated secret once, then takes a secret reference", async () => {
     const { page } = await bed.open({ width: 1280, height: 1200 });
@@ -80,7 +67,7 @@ describe('bot settings', () => {
     const secret = (await form.getByRole('status').locator('code').textContent()) ?? '';
     expect(secret).toMatch(/^botsec_/);
     await screenshot(page, 'sessions-bot');
-    expect(await apiGet(`/v1/sessions/${sessionId}/bot`)).toEqual({
+    expect(await adminGet(tenant, `/v1/sessions/${sessionId}/bot`)).toEqual({
       enabled: true,
       url: ENGINE,
       secretRef: null,
@@ -103,7 +90,7 @@ describe('bot settings', () => {
     await again.getByLabel('Signing secret reference (optional)').fill('secret://vault/bots/support');
     await again.getByRole('button', { name: 'Save bot settings' }).click();
     await again.getByText('Saved').waitFor();
-    expect(await apiGet(`/v1/sessions/${sessionId}/bot`)).toMatchObject({
+    expect(await adminGet(tenant, `/v1/sessions/${sessionId}/bot`)).toMatchObject({
       secretRef: 'secret://vault/bots/support',
       secretSealed: false,
     });

@@ -104,6 +104,22 @@ export function expectProblem(watched: WatchedPage, pattern: RegExp): () => Prom
   };
 }
 
+/** A GET of the tenant's API as its admin (a login of its own), answered 200; its JSON body. */
+export async function adminGet<T>(
+  tenant: { apiUrl: string; admin: { email: string; password: string } },
+  path: string,
+): Promise<T> {
+  const login = await fetch(`${tenant.apiUrl}/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(tenant.admin),
+  });
+  const { accessToken } = (await login.json()) as { accessToken: string };
+  const res = await fetch(`${tenant.apiUrl}${path}`, { headers: { authorization: `Bearer ${accessToken}` } });
+  expect(res.status, path).toBe(200);
+  return (await res.json()) as T;
+}
+
 /** Saves a screenshot of the page as `.test-results/inbox/<name>.png`. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   await mkdir(SCREENSHOTS, { recursive: true });

@@ -5,7 +5,7 @@
 import { createDb, withTenant } from '@switchboard/db';
 import type { StackTenant } from '@switchboard/devstack';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { screenshot, signIn } from './harness.ts';
+import { adminGet, screenshot, signIn } from './harness.ts';
 import { type InboxTestbed, startInboxTestbed } from './testing.ts';
 
 let bed: InboxTestbed;
@@ -48,19 +48,6 @@ afterAll(async () => {
   await bed?.stop();
 });
 
-/** A GET of the API as the admin (a login of its own). */
-async function apiGet<T>(path: string): Promise<T> {
-  const login = await fetch(`${tenant.apiUrl}/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(tenant.admin),
-  });
-  const { accessToken } = (await login.json()) as { accessToken: string };
-  const res = await fetch(`${tenant.apiUrl}${path}`, { headers: { authorization: `Bearer ${accessToken}` } });
-  expect(res.status, path).toBe(200);
-  return (await res.json()) as T;
-}
-
 describe('history on pairing', () => {
   it("saves a WhatsApp app session's history import and shows it again; Cloud API cards have a messaging limit instead", async () => {
     const watched = await bed.open({ width: 1280, height: 1000 });
@@ -78,7 +65,7 @@ describe('history on pairing', () => {
     await form.getByRole('button', { name: 'Save history import' }).click();
     await form.getByText('Saved').waitFor();
     await screenshot(page, 'sessions-history-import');
-    expect(await apiGet(`/v1/sessions/${sessionId}/history-import`)).toEqual({ historyImport: 30 });
+    expect(await adminGet(tenant, `/v1/sessions/${sessionId}/history-import`)).toEqual({ historyImport: 30 });
 
     // Shown again after leaving the page.
     await page.getByRole('link', { name: 'Team' }).click();
@@ -101,7 +88,9 @@ describe('history on pairing', () => {
     await tier.selectOption({ label: '1,000' });
     await limit.getByRole('button', { name: 'Save messaging limit' }).click();
     await limit.getByText('Saved').waitFor();
-    expect(await apiGet(`/v1/sessions/${cloudSessionId}/messaging-limit`)).toEqual({ messagingLimit: 1000 });
+    expect(await adminGet(tenant, `/v1/sessions/${cloudSessionId}/messaging-limit`)).toEqual({
+      messagingLimit: 1000,
+    });
     expect(await card.getByRole('form', { name: 'Messaging limit of phone-1' }).count()).toBe(0);
     expect(watched.problems).toEqual([]);
   });

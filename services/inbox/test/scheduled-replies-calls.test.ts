@@ -7,7 +7,7 @@ import { createDb, withTenant } from '@switchboard/db';
 import type { StackTenant } from '@switchboard/devstack';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectProblem, screenshot, signIn } from './harness.ts';
+import { adminGet, expectProblem, screenshot, signIn } from './harness.ts';
 import { type InboxTestbed, startInboxTestbed } from './testing.ts';
 
 let bed: InboxTestbed;
@@ -67,19 +67,6 @@ afterAll(async () => {
   await bed?.stop();
 });
 
-/** A GET of the API as the admin (a login of its own). */
-async function apiGet<T>(path: string): Promise<T> {
-  const login = await fetch(`${tenant.apiUrl}/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(tenant.admin),
-  });
-  const { accessToken } = (await login.json()) as { accessToken: string };
-  const res = await fetch(`${tenant.apiUrl}${path}`, { headers: { authorization: `Bearer ${accessToken}` } });
-  expect(res.status, path).toBe(200);
-  return (await res.json()) as T;
-}
-
 /** A `datetime-local` value `days` from today at `time`, in the test process's (and Chromium's) zone. */
 function localDateTime(days: number, time: string): string {
   const d = new Date();
@@ -135,7 +122,8 @@ describe('scheduled messages, quick replies and call handling', () => {
 
     // Stored as the instant the member's local time means.
     const instant = await page.evaluate((local) => new Date(local).toISOString(), when);
-    const stored = await apiGet<{ items: Scheduled[] }>(
+    const stored = await adminGet<{ items: Scheduled[] }>(
+      tenant,
       `/v1/scheduled-messages?conversationId=${conversationId}`,
     );
     expect(stored.items).toHaveLength(1);
@@ -157,7 +145,7 @@ describe('scheduled messages, quick replies and call handling', () => {
     // Cancelled in the thread: gone from the list, and cancelled in the API.
     await pending.getByRole('button', { name: /^Cancel the message scheduled for / }).click();
     await pending.waitFor({ state: 'detached' });
-    const after = await apiGet<Scheduled>(`/v1/scheduled-messages/${id}`);
+    const after = await adminGet<Scheduled>(tenant, `/v1/scheduled-messages/${id}`);
     expect(after.status).toBe('cancelled');
     await page.getByRole('link', { name: 'Scheduled' }).click();
     await page.getByText('No scheduled messages').waitFor();
@@ -205,7 +193,8 @@ describe('scheduled messages, quick replies and call handling', () => {
     await list.getByRole('button', { name: 'Delete /bye' }).click();
     await list.getByRole('listitem', { name: 'Quick reply /bye' }).waitFor({ state: 'detached' });
     await screenshot(page, 'quick-replies');
-    const stored = await apiGet<{ items: { shortcut: string; title: string; body: string }[] }>(
+    const stored = await adminGet<{ items: { shortcut: string; title: string; body: string }[] }>(
+      tenant,
       '/v1/quick-replies',
     );
     expect(stored.items.map(({ shortcut, title, body }) => ({ shortcut, title, body }))).toEqual([
@@ -224,7 +213,8 @@ describe('scheduled messages, quick replies and call handling', () => {
       .poll(
         async () =>
           (
-            await apiGet<{ items: { direction: string; body: string | null }[] }>(
+            await adminGet<{ items: { direction: string; body: string | null }[] }>(
+              tenant,
               `/v1/conversations/${conversationId}/messages`,
             )
           ).items.filter((m) => m.direction === 'outbound' && m.body === edited).length,
@@ -251,7 +241,10 @@ describe('scheduled messages, quick replies and call handling', () => {
     await form.getByRole('button', { name: 'Save call settings' }).click();
     await form.getByText('Saved').waitFor();
     await screenshot(page, 'sessions-calls');
-    expect(await apiGet(`/v1/sessions/${sessionId}/calls`)).toEqual({ rejectCalls: true, replyText: reply });
+    expect(await adminGet(tenant, `/v1/sessions/${sessionId}/calls`)).toEqual({
+      rejectCalls: true,
+      replyText: reply,
+    });
 
     // Shown again after leaving the page.
     await page.getByRole('link', { name: 'Team' }).click();
@@ -266,6 +259,9 @@ describe('scheduled messages, quick replies and call handling', () => {
     await again.getByLabel('Reply to the caller (optional)').fill('');
     await again.getByRole('button', { name: 'Save call settings' }).click();
     await again.getByText('Saved').waitFor();
-    expect(await apiGet(`/v1/sessions/${sessionId}/calls`)).toEqual({ rejectCalls: true, replyText: null });
+    expect(await adminGet(tenant, `/v1/sessions/${sessionId}/calls`)).toEqual({
+      rejectCalls: true,
+      replyText: null,
+    });
   });
 });
