@@ -1,7 +1,5 @@
-import { useCallback, useEffect, useState } from 'react';
 import { z } from 'zod';
-import { describeError } from '../api/client.ts';
-import { useApp } from '../app-context.tsx';
+import { SessionSettingForm, useSessionSetting } from './session-setting.tsx';
 
 /** A session's bot settings (`GET/PUT /v1/sessions/:id/bot`). */
 export const botSettingsSchema = z.object({
@@ -22,154 +20,116 @@ export const botSettingsSchema = z.object({
  * restart keyword gives it back to the bot. Admins save it; other members see it.
  */
 export function BotSettings(props: { sessionId: string; sessionName: string; admin: boolean }) {
-  const { client } = useApp();
-  const [enabled, setEnabled] = useState(false);
-  const [url, setUrl] = useState('');
-  const [secretRef, setSecretRef] = useState('');
-  const [secretSealed, setSecretSealed] = useState(false);
-  const [handoffKeyword, setHandoffKeyword] = useState('');
-  const [restartKeyword, setRestartKeyword] = useState('');
-  const [newSecret, setNewSecret] = useState<string | undefined>();
-  const [loaded, setLoaded] = useState(false);
-  const [error, setError] = useState<string | undefined>();
-  const [saved, setSaved] = useState(false);
-  const [busy, setBusy] = useState(false);
-
-  const show = useCallback((s: z.infer<typeof botSettingsSchema>) => {
-    setEnabled(s.enabled);
-    setUrl(s.url ?? '');
-    setSecretRef(s.secretRef ?? '');
-    setSecretSealed(s.secretSealed);
-    setHandoffKeyword(s.handoffKeyword ?? '');
-    setRestartKeyword(s.restartKeyword ?? '');
-  }, []);
-
-  useEffect(() => {
-    let cancelled = false;
-    client
-      .request('GET', `/v1/sessions/${props.sessionId}/bot`, botSettingsSchema)
-      .then((s) => {
-        if (cancelled) return;
-        show(s);
-        setLoaded(true);
-      })
-      .catch((e: unknown) => !cancelled && setError(describeError(e)));
-    return () => {
-      cancelled = true;
-    };
-  }, [client, props.sessionId, show]);
-
-  const changed = () => setSaved(false);
-  const readOnly = !props.admin || !loaded;
+  const setting = useSessionSetting({
+    url: `/v1/sessions/${props.sessionId}/bot`,
+    schema: botSettingsSchema,
+    initial: {
+      enabled: false,
+      url: '',
+      secretRef: '',
+      secretSealed: false,
+      handoffKeyword: '',
+      restartKeyword: '',
+      newSecret: undefined as string | undefined,
+    },
+    toDraft: (s) => ({
+      enabled: s.enabled,
+      url: s.url ?? '',
+      secretRef: s.secretRef ?? '',
+      secretSealed: s.secretSealed,
+      handoffKeyword: s.handoffKeyword ?? '',
+      restartKeyword: s.restartKeyword ?? '',
+      // Only the PUT that generated a secret answers it: shown until the next save.
+      newSecret: s.secret,
+    }),
+    toBody: (d) => ({
+      enabled: d.enabled,
+      url: d.url.trim(),
+      secretRef: d.secretRef.trim() ? d.secretRef.trim() : null,
+      handoffKeyword: d.handoffKeyword.trim() ? d.handoffKeyword.trim() : null,
+      restartKeyword: d.restartKeyword.trim() ? d.restartKeyword.trim() : null,
+    }),
+  });
+  const d = setting.draft;
   return (
-    <form
-      className="call-settings bot-settings"
-      aria-label={`Bot of ${props.sessionName}`}
-      onSubmit={async (e) => {
-        e.preventDefault();
-        setBusy(true);
-        setSaved(false);
-        try {
-          const s = await client.request('PUT', `/v1/sessions/${props.sessionId}/bot`, botSettingsSchema, {
-            body: {
-              enabled,
-              url: url.trim(),
-              secretRef: secretRef.trim() ? secretRef.trim() : null,
-              handoffKeyword: handoffKeyword.trim() ? handoffKeyword.trim() : null,
-              restartKeyword: restartKeyword.trim() ? restartKeyword.trim() : null,
-            },
-          });
-          show(s);
-          setNewSecret(s.secret);
-          setError(undefined);
-          setSaved(true);
-        } catch (err) {
-          setError(describeError(err));
-        } finally {
-          setBusy(false);
-        }
-      }}
-    >
-      <fieldset disabled={readOnly}>
-        <legend>Bot (external flow engine)</legend>
-        <label className="check">
-          <input
-            type="checkbox"
-            checked={enabled}
-            onChange={(e) => {
-              setEnabled(e.target.checked);
-              changed();
-            }}
-          />
-          Send customers’ messages to the flow engine
-        </label>
-        <label>
-          Flow engine URL
-          <input
-            type="url"
-            required
-            maxLength={2000}
-            value={url}
-            placeholder="https://flows.example.com/hooks/support"
-            onChange={(e) => {
-              setUrl(e.target.value);
-              changed();
-            }}
-          />
-        </label>
-        <label>
-          Signing secret reference (optional)
-          <input
-            value={secretRef}
-            maxLength={512}
-            placeholder={secretSealed ? 'a generated secret is stored' : 'secret://provider/name'}
-            onChange={(e) => {
-              setSecretRef(e.target.value);
-              changed();
-            }}
-          />
-        </label>
-        <label>
-          Hand-off keyword
-          <input
-            value={handoffKeyword}
-            maxLength={64}
-            placeholder="agent"
-            onChange={(e) => {
-              setHandoffKeyword(e.target.value);
-              changed();
-            }}
-          />
-        </label>
-        <label>
-          Restart keyword
-          <input
-            value={restartKeyword}
-            maxLength={64}
-            placeholder="bot"
-            onChange={(e) => {
-              setRestartKeyword(e.target.value);
-              changed();
-            }}
-          />
-        </label>
-        {props.admin && (
-          <button type="submit" disabled={busy}>
-            Save bot settings
-          </button>
-        )}
-        {saved && <output>Saved</output>}
-        {newSecret && (
+    <SessionSettingForm
+      className="bot-settings"
+      ariaLabel={`Bot of ${props.sessionName}`}
+      legend="Bot (external flow engine)"
+      saveLabel="Save bot settings"
+      admin={props.admin}
+      loaded={setting.loaded}
+      form={setting.form}
+      onSave={setting.save}
+      footer={
+        d.newSecret && (
           <p role="status">
-            Signing secret (shown once): <code>{newSecret}</code>
+            Signing secret (shown once): <code>{d.newSecret}</code>
           </p>
-        )}
-      </fieldset>
-      {error && (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      )}
-    </form>
+        )
+      }
+    >
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={d.enabled}
+          onChange={(e) => {
+            const checked = e.target.checked;
+            setting.setDraft((draft) => ({ ...draft, enabled: checked }));
+          }}
+        />
+        Send customers’ messages to the flow engine
+      </label>
+      <label>
+        Flow engine URL
+        <input
+          type="url"
+          required
+          maxLength={2000}
+          placeholder="https://flows.example.com/hooks/support"
+          value={d.url}
+          onChange={(e) => {
+            const value = e.target.value;
+            setting.setDraft((draft) => ({ ...draft, url: value }));
+          }}
+        />
+      </label>
+      <label>
+        Signing secret reference (optional)
+        <input
+          maxLength={512}
+          placeholder={d.secretSealed ? 'a generated secret is stored' : 'secret://provider/name'}
+          value={d.secretRef}
+          onChange={(e) => {
+            const value = e.target.value;
+            setting.setDraft((draft) => ({ ...draft, secretRef: value }));
+          }}
+        />
+      </label>
+      <label>
+        Hand-off keyword
+        <input
+          maxLength={64}
+          placeholder="agent"
+          value={d.handoffKeyword}
+          onChange={(e) => {
+            const value = e.target.value;
+            setting.setDraft((draft) => ({ ...draft, handoffKeyword: value }));
+          }}
+        />
+      </label>
+      <label>
+        Restart keyword
+        <input
+          maxLength={64}
+          placeholder="bot"
+          value={d.restartKeyword}
+          onChange={(e) => {
+            const value = e.target.value;
+            setting.setDraft((draft) => ({ ...draft, restartKeyword: value }));
+          }}
+        />
+      </label>
+    </SessionSettingForm>
   );
 }

@@ -25,7 +25,6 @@ export function CallSettings(props: { sessionId: string; sessionName: string; ad
   const { rejectCalls, replyText } = setting.draft;
   return (
     <SessionSettingForm
-      className="call-settings"
       ariaLabel={`Calls of ${props.sessionName}`}
       legend="Calls"
       saveLabel="Save call settings"

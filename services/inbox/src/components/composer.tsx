@@ -207,17 +207,9 @@ export function Composer(props: {
           title="Attach a file"
           onClick={() => fileInput.current?.click()}
         >
-          <svg
-            viewBox="0 0 24 24"
-            width="18"
-            height="18"
-            aria-hidden="true"
-            fill="none"
-            stroke="currentColor"
-            strokeWidth="2"
-          >
+          <OutlineIcon>
             <path d="M21 11.5 12.5 20a5 5 0 0 1-7-7L14 4.5a3.5 3.5 0 0 1 5 5L10.5 18a2 2 0 0 1-3-3L15 7.5" />
-          </svg>
+          </OutlineIcon>
         </button>
         <input
           ref={fileInput}
@@ -242,18 +234,10 @@ export function Composer(props: {
           aria-expanded={menu === 'templates'}
           onClick={() => setMenu((m) => (m === 'templates' ? 'none' : 'templates'))}
         >
-          <svg
-            viewBox="0 0 24 24"
-            width="18"
-            height="18"
-            aria-hidden="true"
-            fill="none"
-            stroke="currentColor"
-            strokeWidth="2"
-          >
+          <OutlineIcon>
             <rect x="5" y="4" width="14" height="17" rx="2" />
             <path d="M9 4h6v3H9zM8.5 11h7M8.5 15h5" />
-          </svg>
+          </OutlineIcon>
         </button>
         <RowToggle
           label="Schedule"
@@ -345,17 +329,24 @@ function RowToggle(props: {
       disabled={props.disabled}
       onClick={props.onToggle}
     >
-      <svg
-        viewBox="0 0 24 24"
-        width="18"
-        height="18"
-        aria-hidden="true"
-        fill="none"
-        stroke="currentColor"
-        strokeWidth="2"
-      >
-        {props.children}
-      </svg>
+      <OutlineIcon>{props.children}</OutlineIcon>
     </button>
+  );
+}
+
+/** A composer icon: a 24 x 24 outline drawn with `children`'s strokes, hidden from screen readers (its button has the label). */
+function OutlineIcon(props: { children: ReactNode }) {
+  return (
+    <svg
+      viewBox="0 0 24 24"
+      width="18"
+      height="18"
+      aria-hidden="true"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth="2"
+    >
+      {props.children}
+    </svg>
   );
 }

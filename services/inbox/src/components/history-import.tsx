@@ -26,7 +26,6 @@ export function HistoryImportSettings(props: { sessionId: string; sessionName: s
   const options = value === 'none' || CHOICES.includes(Number(value)) ? CHOICES : [...CHOICES, Number(value)];
   return (
     <SessionSettingForm
-      className="history-import"
       ariaLabel={`History import of ${props.sessionName}`}
       legend="History on pairing"
       saveLabel="Save history import"

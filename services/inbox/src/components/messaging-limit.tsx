@@ -21,7 +21,6 @@ export function MessagingLimitSettings(props: { sessionId: string; sessionName: 
   });
   return (
     <SessionSettingForm
-      className="history-import"
       ariaLabel={`Messaging limit of ${props.sessionName}`}
       legend="Messaging limit"
       saveLabel="Save messaging limit"

@@ -65,9 +65,10 @@ export function useSessionSetting<S extends z.ZodType, D>(options: {
   };
 }
 
-/** The form of one session setting: its fields (disabled until loaded, and for non-admins), Save, "Saved", the error. */
+/** The form of one session setting: its fields (disabled until loaded, and for non-admins), Save, "Saved", a footer, the error. */
 export function SessionSettingForm(props: {
-  className: string;
+  /** A class of its own beside `session-setting` (its page's styles). */
+  className?: string;
   ariaLabel: string;
   legend: string;
   saveLabel: string;
@@ -76,10 +77,12 @@ export function SessionSettingForm(props: {
   form: { error: string | undefined; saved: boolean; busy: boolean };
   onSave: () => Promise<void>;
   children: ReactNode;
+  /** Shown after "Saved" (what a save answered once, such as a generated secret). */
+  footer?: ReactNode;
 }) {
   return (
     <form
-      className={props.className}
+      className={props.className ? `session-setting ${props.className}` : 'session-setting'}
       aria-label={props.ariaLabel}
       onSubmit={(e) => {
         e.preventDefault();
@@ -95,6 +98,7 @@ export function SessionSettingForm(props: {
           </button>
         )}
         {props.form.saved && <output>Saved</output>}
+        {props.footer}
       </fieldset>
       <ErrorAlert error={props.form.error} />
     </form>
