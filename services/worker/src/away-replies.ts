@@ -18,7 +18,7 @@ import { type AssistantPlatformSettings, assistantAnswers } from './assistant-re
 /** Options of {@link AwayReplier}. */
 export interface AwayReplierOptions {
   db: Db;
-  /** A command-role connection: the outbound queues, the assistant's governance (read only). */
+  /** A command-role connection: the outbound queues, the assistant's governance (a peek: nothing claimed or counted). */
   redis: Redis;
   tenantId: string;
   keyPrefix: string;
