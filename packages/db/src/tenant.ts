@@ -31,10 +31,20 @@ export function assertTenantSlug(slug: string): void {
   }
 }
 
+// Ids already derived in this process (every request derives its tenant's): a process serves a
+// handful of tenants, so the map is cleared rather than ordered when it ever fills.
+const derived = new Map<string, string>();
+const MAX_DERIVED = 1_000;
+
 /** The tenant id of `slug`: the same on every call, in every process. */
 export function tenantIdForSlug(slug: string): string {
+  const known = derived.get(slug);
+  if (known) return known;
   assertTenantSlug(slug);
-  return tenantIdForSlugIn(TENANT_ID_NAMESPACE, slug);
+  const id = tenantIdForSlugIn(TENANT_ID_NAMESPACE, slug);
+  if (derived.size >= MAX_DERIVED) derived.clear();
+  derived.set(slug, id);
+  return id;
 }
 
 /** The version 5 UUID of `name` in `namespace` (exported for the RFC test vector). */

@@ -1,9 +1,9 @@
-import type { webcrypto } from 'node:crypto';
 import type { Db, MembershipRole } from '@switchboard/db';
 import { Prisma, tenantIdForSlug, tenantQuery, withTenant } from '@switchboard/db';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { SignJWT } from 'jose';
+import { AccessTokens } from '../auth/access-tokens.ts';
 import { type CachedMember, MemberCache } from '../auth/member-cache.ts';
 import { hashCredential, parseApiKey } from '../auth/tokens.ts';
 import { ApiError } from '../errors.ts';
@@ -126,7 +126,7 @@ interface ApiKeyRow {
 async function authenticate(
   request: FastifyRequest,
   options: AuthPluginOptions,
-  key: webcrypto.CryptoKey,
+  accessTokens: AccessTokens,
 ): Promise<Principal> {
   const header = request.headers.authorization;
   const apiKeyHeader = request.headers['x-api-key'];
@@ -180,19 +180,7 @@ async function authenticate(
     };
   }
 
-  let payload: { sub?: string; tid?: unknown; ten?: unknown; sid?: unknown };
-  try {
-    ({ payload } = await jwtVerify(credential, key, {
-      algorithms: ['HS256'],
-      issuer: 'switchboard-api',
-      audience: 'switchboard',
-    }));
-  } catch (error) {
-    if (error instanceof joseErrors.JWTExpired)
-      throw new ApiError('token_expired', 'the access token has expired; refresh it');
-    throw new ApiError('unauthenticated', 'the access token is not valid');
-  }
-  const { sub, tid, ten, sid } = payload;
+  const { sub, tid, ten, sid } = await accessTokens.verify(credential);
   if (
     typeof sub !== 'string' ||
     !UUID.test(sub) ||
@@ -290,13 +278,15 @@ function authorize(principal: Principal, access: RouteAccess): void {
 export const authPlugin = fp<AuthPluginOptions>(
   async (app: FastifyInstance, options) => {
     // Imported once: jose would import a raw key again for every token it verifies.
-    const key = await crypto.subtle.importKey(
-      'raw',
-      new TextEncoder().encode(options.jwtSigningKey),
-      { name: 'HMAC', hash: 'SHA-256' },
-      false,
-      ['verify'],
-    );
+    const accessTokens = new AccessTokens({
+      key: await crypto.subtle.importKey(
+        'raw',
+        new TextEncoder().encode(options.jwtSigningKey),
+        { name: 'HMAC', hash: 'SHA-256' },
+        false,
+        ['verify'],
+      ),
+    });
     app.decorateRequest('principal', null as never);
     app.addHook('onRoute', (route) => {
       const config = route.config as { access?: RouteAccess; public?: boolean } | undefined;
@@ -312,7 +302,7 @@ export const authPlugin = fp<AuthPluginOptions>(
       const config = request.routeOptions.config;
       if (config.public || !config.access) return;
       try {
-        request.principal = await authenticate(request, options, key);
+        request.principal = await authenticate(request, options, accessTokens);
       } catch (error) {
         await options.onAuthFailure?.(request);
         throw error;
