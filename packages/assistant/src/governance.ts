@@ -4,6 +4,8 @@
 // daily and monthly limits (messages and tokens), and only when all pass counts the reply in the
 // burst window and reserves its tokens. After the call, `settle` swaps the reservation for the tokens
 // the provider reported, or gives it back when no reply went out.
+
+import { RedisScript } from '@switchboard/redis';
 import type { Redis } from 'ioredis';
 
 /** Why governance refused a call. */
@@ -124,7 +126,7 @@ const CLAIM_TTL_MS = 7 * 24 * 3600 * 1000;
 // 5-8 limits (day messages, day tokens, month messages, month tokens; -1 none), 9 reserve tokens,
 // 10 burst max, 11 burst window ms, 12 now ms, 13 claim ttl ms, 14 day ttl s, 15 month ttl s, 16 message id,
 // 17 calls the provider ('1'/'0'), 18 peek ('1': check only, nothing claimed, counted or reserved).
-const RESERVE_SCRIPT = `
+const RESERVE_SCRIPT = new RedisScript(`
 local peek = ARGV[18] == '1'
 if not peek then
   if redis.call('EXISTS', KEYS[2]) == 1 then return {'refused', 'duplicate'} end
@@ -162,7 +164,7 @@ for i = 3, 6 do
   if i <= 4 then redis.call('EXPIRE', KEYS[i], ARGV[14]) else redis.call('EXPIRE', KEYS[i], ARGV[15]) end
 end
 return {'allowed', '', tostring(used[3] + 1), tostring(used[4] + reserve), tostring(used[5] + 1), tostring(used[6] + reserve)}
-`;
+`);
 
 const limitArg = (value: number | null): string => (value === null ? '-1' : String(value));
 
@@ -203,35 +205,38 @@ function burstKeyOf(request: GovernanceRequest): string {
 async function runScript(redis: Redis, request: GovernanceRequest, peek: boolean): Promise<string[]> {
   const keys = usageKeys(request.keyPrefix, request.now);
   const claimKey = `${request.keyPrefix}assistant:claim:${request.messageId}`;
-  return (await redis.eval(
-    RESERVE_SCRIPT,
-    8,
-    tenantPausedKey(request.keyPrefix),
-    claimKey,
-    keys.dayMessages,
-    keys.dayTokens,
-    keys.monthMessages,
-    keys.monthTokens,
-    burstKeyOf(request),
-    providerCooldownKey(request.keyPrefix),
-    request.platformEnabled ? '1' : '0',
-    request.tenantPaused ? '1' : '0',
-    request.model,
-    request.allowedModels === undefined ? '*' : request.allowedModels.join('\n'),
-    limitArg(request.dailyMessageLimit),
-    limitArg(request.dailyTokenLimit),
-    limitArg(request.monthlyMessageLimit),
-    limitArg(request.monthlyTokenLimit),
-    String(Math.max(0, Math.ceil(request.reserveTokens))),
-    String(request.burstMaxReplies),
-    String(request.burstWindowMs),
-    String(request.now.getTime()),
-    String(CLAIM_TTL_MS),
-    String(DAY_TTL_SECONDS),
-    String(MONTH_TTL_SECONDS),
-    request.messageId,
-    request.callsProvider ? '1' : '0',
-    peek ? '1' : '0',
+  return (await RESERVE_SCRIPT.run(
+    redis,
+    [
+      tenantPausedKey(request.keyPrefix),
+      claimKey,
+      keys.dayMessages,
+      keys.dayTokens,
+      keys.monthMessages,
+      keys.monthTokens,
+      burstKeyOf(request),
+      providerCooldownKey(request.keyPrefix),
+    ],
+    [
+      request.platformEnabled ? '1' : '0',
+      request.tenantPaused ? '1' : '0',
+      request.model,
+      request.allowedModels === undefined ? '*' : request.allowedModels.join('\n'),
+      limitArg(request.dailyMessageLimit),
+      limitArg(request.dailyTokenLimit),
+      limitArg(request.monthlyMessageLimit),
+      limitArg(request.monthlyTokenLimit),
+      String(Math.max(0, Math.ceil(request.reserveTokens))),
+      String(request.burstMaxReplies),
+      String(request.burstWindowMs),
+      String(request.now.getTime()),
+      String(CLAIM_TTL_MS),
+      String(DAY_TTL_SECONDS),
+      String(MONTH_TTL_SECONDS),
+      request.messageId,
+      request.callsProvider ? '1' : '0',
+      peek ? '1' : '0',
+    ],
   )) as string[];
 }
 

@@ -1,4 +1,5 @@
 import { type Db, type SessionState, type TenantTx, withTenant } from '@switchboard/db';
+import { RedisScript } from '@switchboard/redis';
 import type { Redis } from 'ioredis';
 import { SessionsError, StaleEpochError } from './errors.ts';
 
@@ -36,13 +37,13 @@ export async function claimEpoch(
   });
 }
 
-const RAISE = `local current = tonumber(redis.call('get', KEYS[1]) or '0')
+const RAISE = new RedisScript(`local current = tonumber(redis.call('get', KEYS[1]) or '0')
 if tonumber(ARGV[1]) > current then redis.call('set', KEYS[1], ARGV[1]) return 1 end
-return 0`;
+return 0`);
 
 /** Sets the Redis fence to `epoch` unless it is already higher (claims may land out of order). */
 export async function raiseFence(redis: Redis, fenceKey: string, epoch: bigint): Promise<void> {
-  await redis.eval(RAISE, 1, fenceKey, epoch.toString());
+  await RAISE.run(redis, [fenceKey], [epoch.toString()]);
 }
 
 /** The fence's current epoch (0 when never claimed). */

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { RedisScript } from '@switchboard/redis';
 import type { Redis } from 'ioredis';
 
 /**
@@ -9,8 +10,12 @@ import type { Redis } from 'ioredis';
  * that was written to the old primary and not yet replicated.
  */
 
-const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`;
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`;
+const RENEW = new RedisScript(
+  `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0`,
+);
+const RELEASE = new RedisScript(
+  `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0`,
+);
 
 /** A unique owner token for one claim: the worker id plus randomness, so a restarted worker with the same id does not inherit leases. */
 export function ownerToken(workerId: string): string {
@@ -29,7 +34,7 @@ export async function acquireLease(
 
 /** Extends the lease if this token still holds it; false when it was lost (expired, taken over). */
 export async function renewLease(redis: Redis, key: string, token: string, ttlMs: number): Promise<boolean> {
-  return Number(await redis.eval(RENEW, 1, key, token, String(ttlMs))) === 1;
+  return Number(await RENEW.run(redis, [key], [token, ttlMs])) === 1;
 }
 
 /** Renews many leases in one round trip; the result is, per key, whether it is still held. */
@@ -40,14 +45,15 @@ export async function renewLeases(
 ): Promise<boolean[]> {
   if (leases.length === 0) return [];
   const pipeline = redis.pipeline();
-  for (const { key, token } of leases) pipeline.eval(RENEW, 1, key, token, String(ttlMs));
+  // A pipeline cannot retry one command on NOSCRIPT, so each carries the script's text.
+  for (const { key, token } of leases) pipeline.eval(RENEW.lua, 1, key, token, String(ttlMs));
   const results = (await pipeline.exec()) ?? [];
   return results.map(([error, value]) => !error && Number(value) === 1);
 }
 
 /** Drops the lease if this token holds it, so another worker can claim at once. */
 export async function releaseLease(redis: Redis, key: string, token: string): Promise<boolean> {
-  return Number(await redis.eval(RELEASE, 1, key, token)) === 1;
+  return Number(await RELEASE.run(redis, [key], [token])) === 1;
 }
 
 /** The token holding the lease, if any. */

@@ -3,18 +3,20 @@
 // most once per `logIntervalMs`, and `switchboard_api_rate_limit_unavailable_total` counts every
 // request that went unlimited. A Redis outage must not turn every answer into a 500 (nor the
 // liveness probe into a restart loop); the limit returns as soon as Redis does.
+
+import { RedisScript } from '@switchboard/redis';
 import type { Logger, MetricsRegistry } from '@switchboard/telemetry';
 import type { Redis } from 'ioredis';
 
 // INCR with the window as the expiry of a new counter; the remaining time of an existing one.
-const INCREMENT = `
+const INCREMENT = new RedisScript(`
 local current = redis.call('INCR', KEYS[1])
 if current == 1 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
   return {current, tonumber(ARGV[1])}
 end
 return {current, redis.call('PTTL', KEYS[1])}
-`;
+`);
 
 type Callback = (error: Error | null, result?: { current: number; ttl: number }) => void;
 
@@ -38,7 +40,7 @@ export function degradingRedisStore(options: DegradingStoreOptions) {
   let lastLogged = Number.NEGATIVE_INFINITY;
   return class DegradingRedisStore {
     incr(key: string, callback: Callback, timeWindow: number): void {
-      options.redis.eval(INCREMENT, 1, `${options.nameSpace}${key}`, timeWindow).then(
+      INCREMENT.run(options.redis, [`${options.nameSpace}${key}`], [timeWindow]).then(
         (result) => {
           const [current, ttl] = result as [number, number];
           callback(null, { current, ttl: Math.max(ttl, 0) });

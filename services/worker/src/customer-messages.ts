@@ -5,6 +5,7 @@
 // automations. The position read so far is kept in Redis, so that a worker that starts again
 // (all replicas restarting, a rollout) hands on what arrived meanwhile, within a bound.
 import { REALTIME_EVENT_FIELD, realtimeEventSchema, realtimeStreamKey } from '@switchboard/messaging';
+import { RedisScript } from '@switchboard/redis';
 import type { Redis } from 'ioredis';
 
 /** One automation fed by the reader. */
@@ -151,7 +152,7 @@ function streamIdMs(id: string): number {
 
 // Moves the position forward only (replicas race; the highest entry handed on wins).
 // KEYS[1] the position; ARGV[1] the new entry id, ARGV[2] the TTL in ms.
-const ADVANCE_POSITION = `
+const ADVANCE_POSITION = new RedisScript(`
 local current = redis.call('GET', KEYS[1])
 if current then
   local cm, cs = string.match(current, '^(%d+)-(%d+)$')
@@ -162,11 +163,11 @@ if current then
   end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1`;
+return 1`);
 
 /** Moves the readers' position to stream entry `id` unless it is already there or further. */
 export async function advancePosition(redis: Redis, keyPrefix: string, id: string): Promise<void> {
-  await redis.eval(ADVANCE_POSITION, 1, positionKey(keyPrefix), id, String(POSITION_TTL_MS));
+  await ADVANCE_POSITION.run(redis, [positionKey(keyPrefix)], [id, POSITION_TTL_MS]);
 }
 
 /** The message id of an inbound `message.created` stream entry; undefined for any other entry. */

@@ -21,6 +21,7 @@ import {
   realtimeEventSchema,
   realtimeStreamKey,
 } from '@switchboard/messaging';
+import { RedisScript } from '@switchboard/redis';
 import {
   type OwnedSession,
   type ReleaseReason,
@@ -125,14 +126,14 @@ const FINAL_CAUSES: ReadonlySet<StateCause> = new Set<StateCause>([
 // Only a newer challenge may replace the published one: listeners run concurrently, and a late
 // write of QR n must not hide QR n+1. The realtime event (without the code) goes out in the
 // same script, so a client told about challenge n can always read n or newer.
-const PUBLISH_CHALLENGE = `local current = redis.call('get', KEYS[1])
+const PUBLISH_CHALLENGE = new RedisScript(`local current = redis.call('get', KEYS[1])
 if current then
   local ok, seq = pcall(function() return cjson.decode(current).sequence end)
   if ok and seq and tonumber(seq) >= tonumber(ARGV[2]) then return 0 end
 end
 redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[3])
 redis.call('xadd', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', ARGV[5], ARGV[6])
-return 1`;
+return 1`);
 
 /** The sessions of one worker process. */
 export class SessionRuntime {
@@ -363,17 +364,17 @@ export class SessionRuntime {
       at: challenge.issuedAt.toISOString(),
       data: { sessionId: challenge.sessionId, kind: challenge.kind, sequence: challenge.sequence, expiresAt },
     } satisfies RealtimeEvent);
-    await this.options.redis.eval(
-      PUBLISH_CHALLENGE,
-      2,
-      pairingKey(this.options.keyPrefix, challenge.sessionId),
-      realtimeStreamKey(this.options.keyPrefix),
-      JSON.stringify(pairingRecordSchema.parse(record)),
-      String(challenge.sequence),
-      String(Math.max(1, challenge.expiresAt.getTime() - Date.now())),
-      String(REALTIME_STREAM_MAX_LEN),
-      REALTIME_EVENT_FIELD,
-      JSON.stringify(event),
+    await PUBLISH_CHALLENGE.run(
+      this.options.redis,
+      [pairingKey(this.options.keyPrefix, challenge.sessionId), realtimeStreamKey(this.options.keyPrefix)],
+      [
+        JSON.stringify(pairingRecordSchema.parse(record)),
+        String(challenge.sequence),
+        String(Math.max(1, challenge.expiresAt.getTime() - Date.now())),
+        String(REALTIME_STREAM_MAX_LEN),
+        REALTIME_EVENT_FIELD,
+        JSON.stringify(event),
+      ],
     );
   }
 

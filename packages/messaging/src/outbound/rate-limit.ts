@@ -1,3 +1,4 @@
+import { RedisScript } from '@switchboard/redis';
 import type { Redis } from 'ioredis';
 
 /** Limits on sends, each over a sliding one-minute window. */
@@ -18,7 +19,7 @@ const WINDOW_MS = 60_000;
  * is the message id, so a redelivered job takes no second slot. Returns 0 when the send may go,
  * otherwise how many milliseconds until the oldest entry of the full window leaves it.
  */
-const TAKE = `
+const TAKE = new RedisScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[1])
@@ -38,7 +39,7 @@ for i = 1, 2 do
   redis.call('ZADD', KEYS[i], now, ARGV[4])
   redis.call('PEXPIRE', KEYS[i], window)
 end
-return 0`;
+return 0`);
 
 /** The sorted set keys of a session's and a contact's window. */
 export function rateLimitKeys(keyPrefix: string, sessionId: string, contactId: string): [string, string] {
@@ -58,15 +59,10 @@ export async function takeSendSlot(
   limits: OutboundLimits,
 ): Promise<number> {
   const [contactKey, sessionKey] = rateLimitKeys(keyPrefix, sessionId, contactId);
-  const wait = await redis.eval(
-    TAKE,
-    2,
-    contactKey,
-    sessionKey,
-    WINDOW_MS,
-    limits.perContactPerMinute,
-    limits.perSessionPerMinute,
-    messageId,
+  const wait = await TAKE.run(
+    redis,
+    [contactKey, sessionKey],
+    [WINDOW_MS, limits.perContactPerMinute, limits.perSessionPerMinute, messageId],
   );
   return Number(wait);
 }

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { type Db, Prisma, withTenantSql } from '@switchboard/db';
+import { RedisScript } from '@switchboard/redis';
 import {
   currentTraceContext,
   queueTelemetry,
@@ -61,22 +61,21 @@ export interface RelayPassResult {
 
 // The marker and the event in one script: either both happen or neither, so a repeat of a row
 // whose event was appended (relay died before deleting the row) appends nothing.
-const APPEND_ONCE = `if not redis.call('set', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+const APPEND_ONCE =
+  new RedisScript(`if not redis.call('set', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
 redis.call('xadd', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', ARGV[3], ARGV[4], ARGV[5], ARGV[6])
-return 1`;
-const APPEND_ONCE_SHA = createHash('sha1').update(APPEND_ONCE).digest('hex');
+return 1`);
 
 // APPEND_ONCE for many rows in one call (a relay pass's realtime rows): KEYS[1] the stream,
 // KEYS[1 + j] row j's marker; ARGV: the marker TTL, MAXLEN, the event field, the row id field, then
 // row j's event and id at 3 + 2j and 4 + 2j (so for KEYS[i], 2i + 1 and 2i + 2). Each row's marker
 // and entry together, in row order.
-const APPEND_EACH_ONCE = `for i = 2, #KEYS do
+const APPEND_EACH_ONCE = new RedisScript(`for i = 2, #KEYS do
   if redis.call('set', KEYS[i], '1', 'NX', 'PX', ARGV[1]) then
     redis.call('xadd', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', ARGV[3], ARGV[2 * i + 1], ARGV[4], ARGV[2 * i + 2])
   end
 end
-return #KEYS - 1`;
-const APPEND_EACH_ONCE_SHA = createHash('sha1').update(APPEND_EACH_ONCE).digest('hex');
+return #KEYS - 1`);
 
 /** A pass's row, as selected. */
 type OutboxRow = { id: string; kind: string; payload: unknown; attempts: number; traceparent: string | null };
@@ -418,22 +417,18 @@ export class OutboxRelay {
 
   private async appendOnce(outboxId: string, event: string): Promise<void> {
     const { redis, keyPrefix } = this.options;
-    const args = [
-      `${keyPrefix}outbox:done:${outboxId}`,
-      realtimeStreamKey(keyPrefix),
-      String(this.options.realtimeDedupTtlMs ?? 3_600_000),
-      String(REALTIME_STREAM_MAX_LEN),
-      REALTIME_EVENT_FIELD,
-      event,
-      REALTIME_OUTBOX_ID_FIELD,
-      outboxId,
-    ];
-    try {
-      await redis.evalsha(APPEND_ONCE_SHA, 2, ...args);
-    } catch (error) {
-      if (!(error as Error).message?.startsWith('NOSCRIPT')) throw error;
-      await redis.eval(APPEND_ONCE, 2, ...args);
-    }
+    await APPEND_ONCE.run(
+      redis,
+      [`${keyPrefix}outbox:done:${outboxId}`, realtimeStreamKey(keyPrefix)],
+      [
+        this.options.realtimeDedupTtlMs ?? 3_600_000,
+        REALTIME_STREAM_MAX_LEN,
+        REALTIME_EVENT_FIELD,
+        event,
+        REALTIME_OUTBOX_ID_FIELD,
+        outboxId,
+      ],
+    );
   }
 
   /** APPEND_EACH_ONCE: the rows' realtime events, each appended unless its marker says it was. */
@@ -447,12 +442,7 @@ export class OutboxRelay {
       REALTIME_OUTBOX_ID_FIELD,
       ...rows.flatMap((r) => [r.event, r.id]),
     ];
-    try {
-      await redis.evalsha(APPEND_EACH_ONCE_SHA, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!(error as Error).message?.startsWith('NOSCRIPT')) throw error;
-      await redis.eval(APPEND_EACH_ONCE, keys.length, ...keys, ...args);
-    }
+    await APPEND_EACH_ONCE.run(redis, keys, args);
   }
 
   private retryDelayMs(attempt: number): number {

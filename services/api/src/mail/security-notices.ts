@@ -4,6 +4,7 @@
 // logged, never thrown at the request that caused the notice.
 import { withTenant } from '@switchboard/db';
 import { tenantKeyPrefix } from '@switchboard/messaging/producer';
+import { RedisScript } from '@switchboard/redis';
 import { hashCredential } from '../auth/tokens.ts';
 import type { ApiContext } from '../context.ts';
 import type { SecurityNoticeKind, TwoFactorChange } from './templates.ts';
@@ -61,14 +62,14 @@ export function sendSecurityNotice(
 // Remembers a sign-in's device (IP and User-Agent, hashed) among the member's newest ones and says
 // whether it is new: 1 when the device was not among them and the member had signed in before
 // (the very first sign-in, or the first since the set expired, is nobody's surprise).
-const REMEMBER_SIGN_IN = `
+const REMEMBER_SIGN_IN = new RedisScript(`
 local known = redis.call('ZCARD', KEYS[1])
 local added = redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -(tonumber(ARGV[3]) + 1))
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 if added == 1 and known > 0 then return 1 end
 return 0
-`;
+`);
 
 /** Devices remembered per member: the newest 20, for 400 days after the last sign-in. */
 export const KNOWN_DEVICES_PER_MEMBER = 20;
@@ -88,14 +89,10 @@ export function noteSignIn(
   const work = (async () => {
     const key = `${tenantKeyPrefix(ctx.defaultTenant)}api:known-sign-ins:${signIn.tenantId}:${signIn.userId}`;
     const device = hashCredential(`${signIn.ip}\n${signIn.userAgent ?? ''}`);
-    const isNew = await ctx.redis.eval(
-      REMEMBER_SIGN_IN,
-      1,
-      key,
-      device,
-      Date.now(),
-      KNOWN_DEVICES_PER_MEMBER,
-      KNOWN_DEVICES_TTL_MS,
+    const isNew = await REMEMBER_SIGN_IN.run(
+      ctx.redis,
+      [key],
+      [device, Date.now(), KNOWN_DEVICES_PER_MEMBER, KNOWN_DEVICES_TTL_MS],
     );
     if (isNew === 1) sendSecurityNotice(ctx, { ...signIn, kind: 'new_sign_in' }, onError);
   })().catch(onError);

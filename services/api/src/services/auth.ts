@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { type TenantTx, tenantIdForSlug, withTenant } from '@switchboard/db';
 import { tenantKeyPrefix } from '@switchboard/messaging/producer';
 import { hashPassword, needsRehash, verifyPassword } from '@switchboard/passwords';
+import { RedisScript } from '@switchboard/redis';
 import type { FastifyRequest } from 'fastify';
 import { hashCredential, newTenantToken, tenantSlugOfToken } from '../auth/tokens.ts';
 import type { ApiContext } from '../context.ts';
@@ -62,7 +63,7 @@ export async function issueTokens(
 // counter is at its limit, every counter is incremented (with the lockout as its expiry) and the
 // attempt may go on; otherwise nothing changes and the attempt is refused. Parallel attempts
 // therefore each take one of the remaining slots: exactly `limit` of them get past the check.
-const CLAIM_ATTEMPT = `
+const CLAIM_ATTEMPT = new RedisScript(`
 for i, key in ipairs(KEYS) do
   if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i + 1]) then return 0 end
 end
@@ -71,27 +72,25 @@ for _, key in ipairs(KEYS) do
   redis.call('PEXPIRE', key, ARGV[1])
 end
 return 1
-`;
+`);
 
 // After a good password: the account's failures are cleared and the IP's slot is given back
 // (never below zero, and DECR keeps the key's expiry).
-const RELEASE_ATTEMPT = `
+const RELEASE_ATTEMPT = new RedisScript(`
 redis.call('DEL', KEYS[1])
 if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
 return 1
-`;
+`);
 
 async function claimAttempt(
   ctx: ApiContext,
   limits: [key: string, max: number][],
   windowMs: number = ctx.loginLockoutMs,
 ): Promise<boolean> {
-  const allowed = await ctx.redis.eval(
-    CLAIM_ATTEMPT,
-    limits.length,
-    ...limits.map(([key]) => key),
-    windowMs,
-    ...limits.map(([, max]) => max),
+  const allowed = await CLAIM_ATTEMPT.run(
+    ctx.redis,
+    limits.map(([key]) => key),
+    [windowMs, ...limits.map(([, max]) => max)],
   );
   return allowed === 1;
 }
@@ -148,7 +147,7 @@ export async function login(
     throw new ApiError('invalid_credentials', 'email or password is wrong');
   }
   // A good password clears the account's failures and gives back the IP's slot it took.
-  await ctx.redis.eval(RELEASE_ATTEMPT, 2, accountKey, ipKey);
+  await RELEASE_ATTEMPT.run(ctx.redis, [accountKey, ipKey]);
   await assertPasswordSignInAllowed(ctx, user);
   const rehash = needsRehash(stored, ctx.scrypt) ? await hashPassword(input.password, ctx.scrypt) : undefined;
   const secondStep = await twoFactorStepFor(ctx, tenant, user.id);

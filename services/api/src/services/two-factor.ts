@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { type Db, type TenantTx, withTenant } from '@switchboard/db';
 import { tenantKeyPrefix } from '@switchboard/messaging/producer';
 import { verifyPassword } from '@switchboard/passwords';
+import { RedisScript } from '@switchboard/redis';
 import type { SealingKeyring } from '@switchboard/secrets';
 import type { FastifyRequest } from 'fastify';
 import * as OTPAuth from 'otpauth';
@@ -142,7 +143,7 @@ export async function memberOfEnrolmentToken(ctx: ApiContext, token: string): Pr
 
 // Counts an attempt against every key whose limit is not reached (each with its own window) and
 // answers 0; when a key is at its limit nothing changes and the answer is the ms until it expires.
-const CLAIM = `
+const CLAIM = new RedisScript(`
 for i, key in ipairs(KEYS) do
   if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[i * 2 - 1]) then
     local ttl = redis.call('PTTL', key)
@@ -155,7 +156,7 @@ for i, key in ipairs(KEYS) do
   if redis.call('PTTL', key) < 0 then redis.call('PEXPIRE', key, ARGV[i * 2]) end
 end
 return 0
-`;
+`);
 
 function limitKeys(ctx: ApiContext, member: TwoFactorMember, challengeId?: string) {
   // Under the API's own prefix: its Redis ACL user reaches no other prefix.
@@ -169,11 +170,10 @@ function limitKeys(ctx: ApiContext, member: TwoFactorMember, challengeId?: strin
 
 async function claimAttempt(ctx: ApiContext, limits: [key: string, max: number, windowMs: number][]) {
   const waitMs = Number(
-    await ctx.redis.eval(
-      CLAIM,
-      limits.length,
-      ...limits.map(([key]) => key),
-      ...limits.flatMap(([, max, windowMs]) => [max, windowMs]),
+    await CLAIM.run(
+      ctx.redis,
+      limits.map(([key]) => key),
+      limits.flatMap(([, max, windowMs]) => [max, windowMs]),
     ),
   );
   if (waitMs > 0) {
