@@ -11,6 +11,11 @@
 //
 //   node bench/api/run.ts [--seconds 8] [--connections 10] [--repeats 3]
 //                         [--conversations 100000] [--messages 1000000]   (smaller: a smoke run)
+//                         [--only auth,list,send,search]
+//
+// --only measures the named parts (comma-separated; default all): auth (/livez and
+// /v1/auth/me), list (the two pages), send (the POST), search (the three search cases); the
+// baseline is measured in every round.
 //
 // Starts its own Postgres and Redis on loopback and stops them at the end. Each figure is the
 // median over the repeats; the load generator (autocannon) runs in this process, on the same
@@ -38,12 +43,15 @@ import {
   integerOptions,
   killServersOnSigint,
   median,
+  onlyOption,
   type RedisServer,
   startPostgres,
   startRedis,
 } from '../support/services.ts';
 import { seedConversations } from './seed.ts';
 
+const PARTS = ['auth', 'list', 'send', 'search'] as const;
+const ONLY = onlyOption(PARTS);
 const {
   seconds: SECONDS,
   connections: CONNECTIONS,
@@ -195,57 +203,76 @@ try {
 
   let sent = 0;
   const runTag = randomBytes(4).toString('hex');
-  const cases: Record<string, () => autocannon.Options> = {
-    'baseline: static JSON': () => ({ url: `${baselineUrl}/static` }),
-    'GET /livez (whole app, no db)': () => ({ url: `${apiUrl}/livez` }),
+  // Each case with the part it belongs to (--only); the baseline's part is always measured.
+  const cases: Record<string, [part: (typeof PARTS)[number] | 'baseline', () => autocannon.Options]> = {
+    'baseline: static JSON': ['baseline', () => ({ url: `${baselineUrl}/static` })],
+    'GET /livez (whole app, no db)': ['auth', () => ({ url: `${apiUrl}/livez` })],
     // Where a list's time goes: the credential check and one tenant-scoped transaction alone.
-    'GET /v1/auth/me (auth + one transaction)': () => ({
-      url: `${apiUrl}/v1/auth/me`,
-      headers: { authorization },
-    }),
-    'GET /v1/conversations (first page)': () => ({
-      url: `${apiUrl}/v1/conversations`,
-      headers: { authorization },
-    }),
-    [`GET /v1/conversations (page at ${DEEP})`]: () => ({
-      url: `${apiUrl}/v1/conversations?cursor=${deepCursor}`,
-      headers: { authorization },
-    }),
-    'POST /v1/messages (enqueue)': () => ({
-      url: apiUrl,
-      requests: [
-        {
-          method: 'POST',
-          path: '/v1/messages',
-          setupRequest: (request) => {
-            const n = sent++;
-            return {
-              ...request,
-              headers: {
-                ...request.headers,
-                authorization,
-                'content-type': 'application/json',
-                'idempotency-key': `bench-${runTag}-${n}`,
-              },
-              body: JSON.stringify({
-                conversationId: targets[n % targets.length],
-                text: `bench message ${n}`,
-              }),
-            };
+    'GET /v1/auth/me (auth + one transaction)': [
+      'auth',
+      () => ({
+        url: `${apiUrl}/v1/auth/me`,
+        headers: { authorization },
+      }),
+    ],
+    'GET /v1/conversations (first page)': [
+      'list',
+      () => ({
+        url: `${apiUrl}/v1/conversations`,
+        headers: { authorization },
+      }),
+    ],
+    [`GET /v1/conversations (page at ${DEEP})`]: [
+      'list',
+      () => ({
+        url: `${apiUrl}/v1/conversations?cursor=${deepCursor}`,
+        headers: { authorization },
+      }),
+    ],
+    'POST /v1/messages (enqueue)': [
+      'send',
+      () => ({
+        url: apiUrl,
+        requests: [
+          {
+            method: 'POST',
+            path: '/v1/messages',
+            setupRequest: (request) => {
+              const n = sent++;
+              return {
+                ...request,
+                headers: {
+                  ...request.headers,
+                  authorization,
+                  'content-type': 'application/json',
+                  'idempotency-key': `bench-${runTag}-${n}`,
+                },
+                body: JSON.stringify({
+                  conversationId: targets[n % targets.length],
+                  text: `bench message ${n}`,
+                }),
+              };
+            },
           },
-        },
-      ],
-    }),
-    [`GET /v1/conversations?search=${SEARCH_DIGITS} (digits only)`]: () => ({
-      url: `${apiUrl}/v1/conversations?search=${encodeURIComponent(SEARCH_DIGITS)}`,
-      headers: { authorization },
-    }),
+        ],
+      }),
+    ],
+    [`GET /v1/conversations?search=${SEARCH_DIGITS} (digits only)`]: [
+      'search',
+      () => ({
+        url: `${apiUrl}/v1/conversations?search=${encodeURIComponent(SEARCH_DIGITS)}`,
+        headers: { authorization },
+      }),
+    ],
     // Last: one message's body matches (no contact does), so every message is a candidate; the
     // searches still running when the case ends would otherwise slow the next case.
-    [`GET /v1/conversations?search (1 of ${MESSAGES} messages)`]: () => ({
-      url: `${apiUrl}/v1/conversations?search=${encodeURIComponent(SEARCH)}`,
-      headers: { authorization },
-    }),
+    [`GET /v1/conversations?search (1 of ${MESSAGES} messages)`]: [
+      'search',
+      () => ({
+        url: `${apiUrl}/v1/conversations?search=${encodeURIComponent(SEARCH)}`,
+        headers: { authorization },
+      }),
+    ],
   };
   const samples: Record<
     string,
@@ -266,8 +293,10 @@ try {
   };
   const searchUrl = `${apiUrl}/v1/conversations?search=${encodeURIComponent(SEARCH)}`;
   for (let round = 0; round < REPEATS; round++) {
-    for (const [label, options] of Object.entries(cases))
-      record(round, label, await autocannon({ ...options(), connections: CONNECTIONS, duration: SECONDS }));
+    for (const [label, [part, options]] of Object.entries(cases))
+      if (part === 'baseline' || ONLY.has(part))
+        record(round, label, await autocannon({ ...options(), connections: CONNECTIONS, duration: SECONDS }));
+    if (!ONLY.has('search')) continue;
     // 20 searches at once (more than the pool's 10 connections), and beside them a member's
     // cheap route on 2 connections: does it keep answering?
     const [searches, beside] = await Promise.all([

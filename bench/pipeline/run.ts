@@ -45,27 +45,14 @@ import {
   integerOptions,
   killServersOnSigint,
   median,
+  onlyOption,
   percentile,
   startPostgres,
   startRedis,
 } from '../support/services.ts';
 
 const PARTS = ['inbound', 'latency', 'outbound'] as const;
-type Part = (typeof PARTS)[number];
-/** Takes `--only a,b` (or `--only=a,b`) out of argv, the rest being integerOptions'. */
-function onlyOption(): Set<Part> {
-  const at = process.argv.findIndex((arg) => arg === '--only' || arg.startsWith('--only='));
-  if (at === -1) return new Set(PARTS);
-  const arg = process.argv[at]!;
-  const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : process.argv[at + 1];
-  process.argv.splice(at, arg.includes('=') ? 1 : 2);
-  const names = (value ?? '').split(',').filter((name) => name !== '');
-  const unknown = names.filter((name) => !(PARTS as readonly string[]).includes(name));
-  if (names.length === 0 || unknown.length > 0)
-    throw new Error(`--only takes a comma-separated list of ${PARTS.join(', ')} (got "${value ?? ''}")`);
-  return new Set(names as Part[]);
-}
-const ONLY = onlyOption();
+const ONLY = onlyOption(PARTS);
 const { messages: N, repeats: REPEATS, rate: RATE } = integerOptions({ messages: 300, repeats: 3, rate: 50 });
 
 const time = async (fn: () => Promise<void>) => {

@@ -61,6 +61,23 @@ export function integerOptions<K extends string>(defaults: Record<K, number>): R
   return parsed;
 }
 
+/**
+ * Takes `--only a,b` (or `--only=a,b`) out of argv (so the rest is integerOptions'): the named
+ * parts of a benchmark, each one of `parts`; all of them when absent.
+ */
+export function onlyOption<P extends string>(parts: readonly P[]): Set<P> {
+  const at = process.argv.findIndex((arg) => arg === '--only' || arg.startsWith('--only='));
+  if (at === -1) return new Set(parts);
+  const arg = process.argv[at]!;
+  const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : process.argv[at + 1];
+  process.argv.splice(at, arg.includes('=') ? 1 : 2);
+  const names = (value ?? '').split(',').filter((name) => name !== '');
+  const unknown = names.filter((name) => !(parts as readonly string[]).includes(name));
+  if (names.length === 0 || unknown.length > 0)
+    throw new Error(`--only takes a comma-separated list of ${parts.join(', ')} (got "${value ?? ''}")`);
+  return new Set(names as P[]);
+}
+
 /** The median (the mean of the two middle values for an even count). */
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
