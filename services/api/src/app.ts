@@ -23,7 +23,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
-import { MemberCache, type MemberCacheOptions } from './auth/member-cache.ts';
+import { CredentialCache, type CredentialCacheOptions } from './auth/credential-cache.ts';
 import type { ApiContext, InviteDelivery, PasswordResetDelivery, SecurityNoticeDelivery } from './context.ts';
 import { ApiError } from './errors.ts';
 import { authPlugin } from './plugins/auth.ts';
@@ -80,7 +80,7 @@ export interface BuildAppOptions {
   jwtSigningKey: string;
   accessTokenTtlMs?: number;
   /** The auth plugin's member cache: its TTL (default 10 s) and clock (tests move it). */
-  memberCache?: Pick<MemberCacheOptions, 'ttlMs' | 'now'>;
+  credentialCache?: Pick<CredentialCacheOptions, 'ttlMs' | 'now'>;
   refreshTokenTtlMs?: number;
   passwordResetTtlMs?: number;
   corsOrigins?: readonly string[];
@@ -186,7 +186,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     defaultTenant: options.tenant.slug,
     jwtKey: new TextEncoder().encode(options.jwtSigningKey),
     accessTokenTtlMs: options.accessTokenTtlMs ?? 900_000,
-    memberCache: new MemberCache({ ...options.memberCache, redis: options.redis }),
+    credentialCache: new CredentialCache({ ...options.credentialCache, redis: options.redis }),
     refreshTokenTtlMs: options.refreshTokenTtlMs ?? 30 * 86_400_000,
     passwordResetTtlMs: options.passwordResetTtlMs ?? 3_600_000,
     loginMaxFailures: options.loginMaxFailures ?? 5,
@@ -319,7 +319,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     db: options.db,
     jwtSigningKey: options.jwtSigningKey,
     accessTokenTtlMs: ctx.accessTokenTtlMs,
-    memberCache: ctx.memberCache,
+    credentialCache: ctx.credentialCache,
     onAuthFailure: async (request) => {
       const limit = await limitFailedAuth(request);
       if (!limit.isAllowed && limit.isExceeded) {

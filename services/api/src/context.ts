@@ -4,7 +4,7 @@ import { type MediaStorage, tenantKeyPrefix } from '@switchboard/messaging/produ
 import type { ScryptParameters } from '@switchboard/passwords';
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
-import type { MemberCache } from './auth/member-cache.ts';
+import type { CredentialCache } from './auth/credential-cache.ts';
 import type { TenantQueues } from './queues.ts';
 import type { SearchLane } from './search-lane.ts';
 import type { SsoProvider } from './sso/provider.ts';
@@ -53,7 +53,7 @@ export interface ApiContext {
   jwtKey: Uint8Array;
   accessTokenTtlMs: number;
   /** Members' sessions as the auth plugin read them; services invalidate it after ending sessions. */
-  memberCache: MemberCache;
+  credentialCache: CredentialCache;
   refreshTokenTtlMs: number;
   passwordResetTtlMs: number;
   loginMaxFailures: number;

@@ -2,7 +2,7 @@
 // claims are checked once per process: the verified claims are kept, keyed by the token's whole
 // text, until the token expires, so a client sending the same token on every request pays the
 // HMAC (WebCrypto: an asynchronous job per call) once. Only what the signature covers is kept;
-// whether the member and the session still hold is checked per request after this (MemberCache),
+// whether the member and the session still hold is checked per request after this (CredentialCache),
 // so keeping a verified token never extends a revoked credential.
 import type { webcrypto } from 'node:crypto';
 import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { SignJWT } from 'jose';
 import { AccessTokens } from '../auth/access-tokens.ts';
-import { type CachedMember, MemberCache } from '../auth/member-cache.ts';
+import { type CachedApiKey, type CachedMember, CredentialCache } from '../auth/credential-cache.ts';
 import { hashCredential, parseApiKey } from '../auth/tokens.ts';
 import { ApiError } from '../errors.ts';
 
@@ -61,7 +61,7 @@ export interface AuthPluginOptions {
   jwtSigningKey: string;
   accessTokenTtlMs: number;
   /** What members' access tokens stand for, per process; invalidated through Redis. */
-  memberCache: MemberCache;
+  credentialCache: CredentialCache;
   /**
    * Called when a request's credential is refused (before the error answer), so failed attempts
    * can be counted against the client's IP; it may throw (a 429) instead.
@@ -112,17 +112,6 @@ const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-interface ApiKeyRow {
-  id: string;
-  keyHash: string;
-  scopes: string[];
-  revokedAt: Date | null;
-  expiresAt: Date | null;
-  lastUsedAt: Date | null;
-  /** The key's creator is a member whose user is not disabled. */
-  creatorActive: boolean;
-}
-
 async function authenticate(
   request: FastifyRequest,
   options: AuthPluginOptions,
@@ -142,24 +131,12 @@ async function authenticate(
   const apiKey = parseApiKey(credential);
   if (apiKey) {
     const tenantId = tenantIdForSlug(apiKey.slug);
-    // The key and whether its creator is still an active member, in one statement. A key lives
-    // only as long as its creator is an active member (keys are made by members only).
-    const [row] = await tenantQuery<ApiKeyRow>(
-      options.db,
-      tenantId,
-      Prisma.sql`
-        SELECT k.id, k.key_hash AS "keyHash", k.scopes, k.revoked_at AS "revokedAt",
-               k.expires_at AS "expiresAt", k.last_used_at AS "lastUsedAt",
-               EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id
-                        WHERE m.user_id = k.created_by_id AND u.disabled_at IS NULL) AS "creatorActive"
-          FROM api_keys k WHERE k.prefix = ${apiKey.prefix}`,
-    );
+    const row = await apiKeyOf(options, { tenantId, slug: apiKey.slug, prefix: apiKey.prefix });
     const valid =
       row &&
       !row.revokedAt &&
       !(row.expiresAt && row.expiresAt <= new Date()) &&
-      row.keyHash === hashCredential(credential) &&
-      row.creatorActive;
+      row.keyHash === hashCredential(credential);
     if (!valid)
       throw new ApiError(
         'unauthenticated',
@@ -167,8 +144,9 @@ async function authenticate(
       );
     // Last-used is recorded at most once a minute, so a busy key does not write on every call.
     if (!row.lastUsedAt || Date.now() - row.lastUsedAt.getTime() > 60_000) {
+      row.lastUsedAt = new Date();
       await withTenant(options.db, tenantId, (tx) =>
-        tx.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: new Date() } }),
+        tx.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: row.lastUsedAt } }),
       );
     }
     return {
@@ -204,11 +182,44 @@ async function authenticate(
   return { kind: 'user', tenantId: tid, slug: ten, userId: sub, role: member.role, sessionId: sid };
 }
 
+/**
+ * The API key with `prefix`, from the process's cache while it is fresh (CredentialCache), else
+ * from the database; undefined when there is none or its creator is no longer an active member
+ * (a key lives only as long as its creator is an active member; keys are made by members only).
+ * The caller checks the hash, revocation and expiry on every request.
+ */
+async function apiKeyOf(
+  options: AuthPluginOptions,
+  key: { tenantId: string; slug: string; prefix: string },
+): Promise<CachedApiKey | undefined> {
+  const cache = options.credentialCache;
+  const cacheKey = CredentialCache.apiKeyKey(key.tenantId, key.prefix);
+  // Read before the database is, as for members (memberOfSession).
+  const generation = await cache.generation(key.slug);
+  const cached = generation === undefined ? undefined : cache.getApiKey(cacheKey, generation);
+  if (cached) return cached;
+  // The key and whether its creator is still an active member, in one statement.
+  const [row] = await tenantQuery<CachedApiKey & { creatorActive: boolean }>(
+    options.db,
+    key.tenantId,
+    Prisma.sql`
+      SELECT k.id, k.key_hash AS "keyHash", k.scopes, k.revoked_at AS "revokedAt",
+             k.expires_at AS "expiresAt", k.last_used_at AS "lastUsedAt",
+             EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id
+                      WHERE m.user_id = k.created_by_id AND u.disabled_at IS NULL) AS "creatorActive"
+        FROM api_keys k WHERE k.prefix = ${key.prefix}`,
+  );
+  if (!row?.creatorActive) return undefined;
+  const { creatorActive: _, ...apiKey } = row;
+  if (generation !== undefined) cache.setApiKey(cacheKey, generation, apiKey);
+  return apiKey;
+}
+
 /** How often a session's last-seen time (and IP) is written at most: reading it needs no finer. */
 export const LAST_SEEN_RESOLUTION_MS = 60_000;
 
 /**
- * The member behind a session, from the process's cache while it is fresh (MemberCache), else
+ * The member behind a session, from the process's cache while it is fresh (CredentialCache), else
  * from the database: the membership's role and the user's profile, with the user enabled and the
  * session not ended, read per request so a role change, a removal or an ended session takes
  * effect at once. The same statement moves the session's last-seen time and IP when it is older
@@ -219,8 +230,8 @@ async function memberOfSession(
   options: AuthPluginOptions,
   who: { tenantId: string; slug: string; userId: string; sessionId: string },
 ): Promise<CachedMember> {
-  const cache = options.memberCache;
-  const key = MemberCache.key(who.tenantId, who.userId, who.sessionId);
+  const cache = options.credentialCache;
+  const key = CredentialCache.key(who.tenantId, who.userId, who.sessionId);
   // Read before the database is, so an entry read while a change commits is void once the change
   // moves the generation.
   const generation = await cache.generation(who.slug);
@@ -320,7 +331,7 @@ export const authPlugin = fp<AuthPluginOptions>(
       if (GRANTING_ROUTES.has(route) || !IDENTITY_ROUTES.some((prefix) => route.startsWith(prefix)))
         return payload;
       const principal = request.principal as Principal | null;
-      if (principal) await options.memberCache.invalidate(principal.slug, principal.tenantId);
+      if (principal) await options.credentialCache.invalidate(principal.slug, principal.tenantId);
       return payload;
     });
   },

@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import { decodeJwt } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
-import { MemberCache } from '../auth/member-cache.ts';
+import { CredentialCache } from '../auth/credential-cache.ts';
 import { signAccessToken } from '../plugins/auth.ts';
 import {
   app,
@@ -31,14 +31,14 @@ const FIREFOX_LINUX = 'Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 
 const CHROME_MAC =
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 
-/** A fresh agent of tenant A (so no other test's sessions show up in its list). */
-async function newAgent(): Promise<{ id: string; email: string }> {
+/** A fresh agent (or `role`) of tenant A (so no other test's sessions show up in its list). */
+async function newAgent(role: 'agent' | 'admin' = 'agent'): Promise<{ id: string; email: string }> {
   const email = `s-${randomUUID().slice(0, 8)}@${slugA}.test`;
   const passwordHash = await hashPassword(PASSWORD, SCRYPT);
   const { tenantId } = seeded.a;
   const id = await withTenant(db, tenantId, async (tx) => {
     const user = await tx.user.create({ data: { tenantId, email, displayName: email, passwordHash } });
-    await tx.membership.create({ data: { tenantId, userId: user.id, role: 'agent' } });
+    await tx.membership.create({ data: { tenantId, userId: user.id, role } });
     return user.id;
   });
   return { id, email };
@@ -76,7 +76,7 @@ async function otherProcess(cache?: { ttlMs?: number; now?: () => number }): Pro
     scrypt: SCRYPT,
     rateLimitPerMinute: 100_000,
     inboxDir: null,
-    ...(cache ? { memberCache: cache } : {}),
+    ...(cache ? { credentialCache: cache } : {}),
   });
 }
 
@@ -255,7 +255,7 @@ describe('signed-in sessions', () => {
       tx.authSession.update({ where: { id: s.sessionId }, data: { lastSeenAt: hourAgo } }),
     );
     // The process's cached entry would answer without the database: make it stale, as any change does.
-    await app.sb.memberCache.invalidate(slugA, tenantId);
+    await app.sb.credentialCache.invalidate(slugA, tenantId);
     const res = await app.inject({
       method: 'GET',
       url: '/v1/auth/me',
@@ -269,7 +269,7 @@ describe('signed-in sessions', () => {
     expect(row.lastSeenAt.getTime()).toBeGreaterThan(hourAgo.getTime() + 3_000_000);
     expect(row.ip).toBe('10.9.4.2');
     // Within the minute: a read from the database again leaves it alone.
-    await app.sb.memberCache.invalidate(slugA, tenantId);
+    await app.sb.credentialCache.invalidate(slugA, tenantId);
     await app.inject({
       method: 'GET',
       url: '/v1/auth/me',
@@ -411,10 +411,74 @@ describe('signed-in sessions', () => {
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
     });
-    const cache = new MemberCache({ redis: down });
+    const cache = new CredentialCache({ redis: down });
     cache.set('k', '0', { role: 'agent', email: 'x@y.test', displayName: 'X', locale: null });
     expect(await cache.generation(slugA)).toBeUndefined();
     expect(await cache.invalidate(slugA, seeded.a.tenantId)).toBe(false);
     down.disconnect();
+  });
+});
+
+describe('API keys through the credential cache', () => {
+  const others: FastifyInstance[] = [];
+  afterAll(async () => {
+    for (const other of others) await other.close();
+  });
+  const sessions = (on: FastifyInstance, key: string) =>
+    on.inject({ method: 'GET', url: '/v1/sessions', headers: { 'x-api-key': key } });
+
+  /** An API key made through the API by a fresh admin (signed in on this process). */
+  async function newKey(): Promise<{ key: string; id: string; creatorId: string }> {
+    const admin = await newAgent('admin');
+    const s = await signIn(app, admin.email, { ua: FIREFOX_LINUX, ip: '10.9.8.1' });
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/api-keys',
+      headers: bearer(s.accessToken),
+      payload: { name: 'crm', scopes: ['read'] },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    return { key: created.json().key, id: created.json().id, creatorId: admin.id };
+  }
+
+  it('a key revoked, or its creator removed, through the API is refused at once by a process that kept it', async () => {
+    const other = await otherProcess();
+    others.push(other);
+    const owner = await tokenFor('a', 'owner');
+    const revoked = await newKey();
+    const orphaned = await newKey();
+    for (const { key } of [revoked, orphaned]) expect((await sessions(other, key)).statusCode).toBe(200);
+    const revoke = await app.inject({
+      method: 'DELETE',
+      url: `/v1/api-keys/${revoked.id}`,
+      headers: bearer(owner),
+    });
+    expect(revoke.statusCode).toBe(204);
+    expect((await sessions(other, revoked.key)).statusCode).toBe(401);
+    const removed = await app.inject({
+      method: 'DELETE',
+      url: `/v1/team/${orphaned.creatorId}`,
+      headers: bearer(owner),
+    });
+    expect(removed.statusCode, removed.body).toBe(204);
+    expect((await sessions(other, orphaned.key)).statusCode).toBe(401);
+  });
+
+  it('a key revoked past the API is kept for at most the TTL; a wrong secret with a kept prefix is refused', async () => {
+    let now = 2_000_000;
+    const other = await otherProcess({ ttlMs: 10_000, now: () => now });
+    others.push(other);
+    const { key, id } = await newKey();
+    expect((await sessions(other, key)).statusCode).toBe(200);
+    // The kept row is checked against the whole key: the prefix alone opens nothing.
+    const [prefix] = key.split('.');
+    expect((await sessions(other, `${prefix}.${'x'.repeat(43)}`)).statusCode).toBe(401);
+    await withTenant(db, seeded.a.tenantId, (tx) =>
+      tx.apiKey.update({ where: { id }, data: { revokedAt: new Date() } }),
+    );
+    now += 9_999;
+    expect((await sessions(other, key)).statusCode).toBe(200);
+    now += 1;
+    expect((await sessions(other, key)).statusCode).toBe(401);
   });
 });

@@ -2,7 +2,7 @@
 // the session id), with the device, IP, created and last-seen times. A member lists and ends
 // theirs; an admin ends all of a member's. Ending a session revokes its refresh tokens in the same
 // transaction and makes every API process's cached members of the tenant stale before the answer
-// (MemberCache), so its access tokens are refused from the next request on; the realtime hub's
+// (CredentialCache), so its access tokens are refused from the next request on; the realtime hub's
 // re-check after the write ends its open streams with `session_ended`.
 import { Prisma, type TenantTx, tenantQuery, withTenant } from '@switchboard/db';
 import type { FastifyRequest } from 'fastify';
@@ -88,7 +88,7 @@ export async function sessionForRefresh(
 /**
  * Ends sessions matching `where` (only those not ended yet) and revokes their refresh tokens, in
  * `tx`. Returns the ids ended. The caller makes the member cache stale after the commit
- * (`ctx.memberCache.invalidate`).
+ * (`ctx.credentialCache.invalidate`).
  */
 export async function endSessionsInTx(
   tx: TenantTx,
@@ -164,7 +164,7 @@ export async function endOwnSession(
   });
   if (ended === 0)
     throw new ApiError('not_found', 'no such signed-in session of yours (or it already ended)');
-  await ctx.memberCache.invalidate(p.slug, p.tenantId);
+  await ctx.credentialCache.invalidate(p.slug, p.tenantId);
 }
 
 /**
@@ -196,6 +196,6 @@ export async function endMemberSessions(
     );
     return ids.length;
   });
-  await ctx.memberCache.invalidate(p.slug, p.tenantId);
+  await ctx.credentialCache.invalidate(p.slug, p.tenantId);
   return ended;
 }

@@ -240,7 +240,7 @@ export async function refreshTokens(
     return { kind: 'ok' as const, tokens: await issueTokens(ctx, tenant, row.userId, row.familyId, tx) };
   });
   if (outcome.kind === 'reused') {
-    await ctx.memberCache.invalidate(tenantSlug, tenant.id);
+    await ctx.credentialCache.invalidate(tenantSlug, tenant.id);
     throw new ApiError(
       'refresh_token_reused',
       'this refresh token was already used; every session of its login is revoked',
@@ -276,7 +276,7 @@ export async function logout(ctx: ApiContext, token: string): Promise<string | u
     return revoked.count > 0;
   });
   if (!ended) return undefined;
-  await ctx.memberCache.invalidate(tenantSlug, tenantId);
+  await ctx.credentialCache.invalidate(tenantSlug, tenantId);
   return tenantSlug;
 }
 
@@ -403,7 +403,7 @@ export async function confirmPasswordReset(ctx: ApiContext, token: string, passw
     return row;
   });
   if (!done) throw invalid;
-  await ctx.memberCache.invalidate(tenantSlug, tenantId);
+  await ctx.credentialCache.invalidate(tenantSlug, tenantId);
   if (done.purpose === 'reset')
     sendSecurityNotice(ctx, { tenantId, userId: done.userId, kind: 'password_changed' });
 }

@@ -1,7 +1,8 @@
-// The auth plugin's per-process cache of what a member's access token stands for: the
-// membership's role, the user's profile (for /v1/auth/me) and that the token's session is not
-// ended. A request whose entry is fresh needs no database round trip; an identity change makes
-// every process's entries of the tenant stale at once through a generation counter in Redis.
+// The auth plugin's per-process cache of what a credential stands for: for a member's access
+// token, the membership's role, the user's profile (for /v1/auth/me) and that the token's session
+// is not ended; for an API key, its row and that its creator is still an active member. A request
+// whose entry is fresh needs no database round trip; an identity change makes every process's
+// entries of the tenant stale at once through a generation counter in Redis.
 import type { MembershipRole } from '@switchboard/db';
 import { tenantKeyPrefix } from '@switchboard/messaging/producer';
 import type { Redis } from 'ioredis';
@@ -15,15 +16,28 @@ export interface CachedMember {
   locale: string | null;
 }
 
-interface Entry extends CachedMember {
+/** What the credential check read for one API key whose creator was an active member. */
+export interface CachedApiKey {
+  id: string;
+  /** SHA-256 of the whole key (hashCredential): a request's key must match it. */
+  keyHash: string;
+  scopes: string[];
+  revokedAt: Date | null;
+  expiresAt: Date | null;
+  /** When its use was last recorded (moved by the check when it writes it again). */
+  lastUsedAt: Date | null;
+}
+
+interface Entry {
+  value: CachedMember | CachedApiKey;
   /** When it was read (the cache's clock). */
   loadedAt: number;
   /** The tenant's generation read before the database was: the entry is void once it moves. */
   generation: string;
 }
 
-/** Options of MemberCache. */
-export interface MemberCacheOptions {
+/** Options of CredentialCache. */
+export interface CredentialCacheOptions {
   redis: Redis;
   /**
    * How long an entry is used, ms (default 10 s): the bound on how late a change that did not
@@ -37,22 +51,23 @@ export interface MemberCacheOptions {
 }
 
 /**
- * Per-process cache of members' sessions, keyed by tenant, user and session id. Each tenant has a
+ * Per-process cache of members' sessions (keyed by tenant, user and session id) and API keys
+ * (keyed by tenant and key prefix). Each tenant has a
  * generation counter in Redis (`sb:<slug>:api:auth-generation`): every write that can take a
- * credential away (a session ended, a member removed or re-roled, a password reset) increments it
+ * credential away (a session ended, a member removed or re-roled, a password reset, a key revoked) increments it
  * before its answer is sent, and an entry is used only while the counter still holds the value it
  * was read under. Reading the counter is one Redis GET per request, so a change on one API
  * process takes effect on every other one at once; when Redis cannot be read, the cache is not
  * used (the database answers), so an outage never extends a credential.
  */
-export class MemberCache {
+export class CredentialCache {
   readonly ttlMs: number;
   private readonly redis: Redis;
   private readonly maxEntries: number;
   private readonly now: () => number;
   private readonly entries = new Map<string, Entry>();
 
-  constructor(options: MemberCacheOptions) {
+  constructor(options: CredentialCacheOptions) {
     this.redis = options.redis;
     this.ttlMs = options.ttlMs ?? 10_000;
     this.maxEntries = options.maxEntries ?? 10_000;
@@ -67,7 +82,7 @@ export class MemberCache {
   /** The tenant's current generation, or undefined when Redis cannot tell (then nothing is cached). */
   async generation(slug: string): Promise<string | undefined> {
     try {
-      return (await this.redis.get(MemberCache.generationKey(slug))) ?? '0';
+      return (await this.redis.get(CredentialCache.generationKey(slug))) ?? '0';
     } catch {
       return undefined;
     }
@@ -75,23 +90,41 @@ export class MemberCache {
 
   /** The entry of a session when it was read under `generation` and is younger than the TTL. */
   get(key: string, generation: string): CachedMember | undefined {
+    return this.fresh(key, generation) as CachedMember | undefined;
+  }
+
+  /** Keeps what was read from the database under `generation` (read before the database was). */
+  set(key: string, generation: string, member: CachedMember): void {
+    this.keep(key, generation, member);
+  }
+
+  /** The entry of an API key (keyed by apiKeyKey) read under `generation`, younger than the TTL. */
+  getApiKey(key: string, generation: string): CachedApiKey | undefined {
+    return this.fresh(key, generation) as CachedApiKey | undefined;
+  }
+
+  /** Keeps an API key's row read under `generation` (read before the database was). */
+  setApiKey(key: string, generation: string, apiKey: CachedApiKey): void {
+    this.keep(key, generation, apiKey);
+  }
+
+  private fresh(key: string, generation: string): CachedMember | CachedApiKey | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     if (entry.generation !== generation || this.now() - entry.loadedAt >= this.ttlMs) {
       this.entries.delete(key);
       return undefined;
     }
-    return entry;
+    return entry.value;
   }
 
-  /** Keeps what was read from the database under `generation` (read before the database was). */
-  set(key: string, generation: string, member: CachedMember): void {
+  private keep(key: string, generation: string, value: CachedMember | CachedApiKey): void {
     this.entries.delete(key);
     if (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
-    this.entries.set(key, { ...member, generation, loadedAt: this.now() });
+    this.entries.set(key, { value, generation, loadedAt: this.now() });
   }
 
   /**
@@ -103,7 +136,7 @@ export class MemberCache {
   async invalidate(slug: string, tenantId: string): Promise<boolean> {
     for (const key of this.entries.keys()) if (key.startsWith(`${tenantId}:`)) this.entries.delete(key);
     try {
-      await this.redis.incr(MemberCache.generationKey(slug));
+      await this.redis.incr(CredentialCache.generationKey(slug));
       return true;
     } catch {
       return false;
@@ -113,5 +146,10 @@ export class MemberCache {
   /** The cache key of a member's session. */
   static key(tenantId: string, userId: string, sessionId: string): string {
     return `${tenantId}:${userId}:${sessionId}`;
+  }
+
+  /** The cache key of an API key (a prefix is never a UUID, so it cannot be a session's key). */
+  static apiKeyKey(tenantId: string, prefix: string): string {
+    return `${tenantId}:key:${prefix}`;
   }
 }
