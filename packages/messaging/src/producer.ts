@@ -14,6 +14,7 @@ export {
   isTimeZone,
   isWithinBusinessHours,
   localClock,
+  readBusinessHours,
   WEEKDAYS,
   type Weekday,
 } from './away/business-hours.ts';

@@ -25,9 +25,9 @@ import {
 } from '@switchboard/assistant';
 import { type Db, type TenantTx, withTenant } from '@switchboard/db';
 import {
-  businessHoursSchema,
   isWithinBusinessHours,
   outboundCreatedEffect,
+  readBusinessHours,
   SendJobs,
   stopAutomation,
   writeOutbox,
@@ -483,18 +483,9 @@ export async function assistantAnswers(
 
 /** Whether the tenant is open now (business hours off or unset count as open: never "outside"). */
 async function withinHours(tx: TenantTx, tenantId: string, now: Date): Promise<boolean> {
-  const row = await tx.businessHours.findUnique({ where: { tenantId } });
-  const hours = row
-    ? businessHoursSchema.safeParse({
-        enabled: row.enabled,
-        timeZone: row.timeZone,
-        schedule: row.schedule,
-        awayMessage: row.awayMessage,
-        awayWindowMinutes: row.awayWindowMinutes,
-      })
-    : undefined;
-  if (!hours?.success || !hours.data.enabled) return true;
-  return isWithinBusinessHours(hours.data, now);
+  const hours = await readBusinessHours(tx, tenantId);
+  if (!hours?.enabled) return true;
+  return isWithinBusinessHours(hours, now);
 }
 
 /** Inserts the usage row of a decision; false when the message already has one (decided once). */

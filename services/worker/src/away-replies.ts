@@ -6,9 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { type Db, type TenantTx, withTenant } from '@switchboard/db';
 import {
   automationMayAnswer,
-  businessHoursSchema,
   isWithinBusinessHours,
   outboundCreatedEffect,
+  readBusinessHours,
   SendJobs,
   writeOutbox,
 } from '@switchboard/messaging';
@@ -109,18 +109,8 @@ export class AwayReplier {
     const { db, tenantId } = this.options;
     const now = this.options.now?.() ?? new Date();
     const result = await withTenant(db, tenantId, async (tx) => {
-      const row = await tx.businessHours.findUnique({ where: { tenantId } });
-      const hours = row
-        ? businessHoursSchema.safeParse({
-            enabled: row.enabled,
-            timeZone: row.timeZone,
-            schedule: row.schedule,
-            awayMessage: row.awayMessage,
-            awayWindowMinutes: row.awayWindowMinutes,
-          })
-        : undefined;
-      if (!hours?.success || !hours.data.enabled || hours.data.awayMessage === null)
-        return { outcome: 'off' } as const;
+      const hours = await readBusinessHours(tx, tenantId);
+      if (!hours?.enabled || hours.awayMessage === null) return { outcome: 'off' } as const;
       const message = await tx.message.findUnique({
         where: { id: messageId },
         select: {
@@ -143,7 +133,7 @@ export class AwayReplier {
         message.senderJid !== null
       )
         return { outcome: 'not-customer-message' } as const;
-      if (isWithinBusinessHours(hours.data, now)) return { outcome: 'within-hours' } as const;
+      if (isWithinBusinessHours(hours, now)) return { outcome: 'within-hours' } as const;
       // The session's assistant or bot answers this customer: one answer, not two.
       if (await this.automationAnswers(tx, message, now)) return { outcome: 'automation-answers' } as const;
       await this.options.beforeClaim?.();
@@ -153,7 +143,7 @@ export class AwayReplier {
         VALUES (${tenantId}::uuid, ${message.conversationId}::uuid, ${now}, ${replyId}::uuid)
         ON CONFLICT (tenant_id, conversation_id) DO UPDATE
            SET sent_at = EXCLUDED.sent_at, message_id = EXCLUDED.message_id
-         WHERE away_replies.sent_at <= EXCLUDED.sent_at - make_interval(mins => ${hours.data.awayWindowMinutes}::int)
+         WHERE away_replies.sent_at <= EXCLUDED.sent_at - make_interval(mins => ${hours.awayWindowMinutes}::int)
         RETURNING message_id::text`;
       if (claimed.length === 0) return { outcome: 'within-window' } as const;
       const reply = await tx.message.create({
@@ -165,7 +155,7 @@ export class AwayReplier {
           direction: 'outbound',
           status: 'queued',
           type: 'text',
-          body: hours.data.awayMessage,
+          body: hours.awayMessage,
         },
       });
       await tx.conversation.update({

@@ -1,5 +1,7 @@
 // A tenant's business hours: the settings' schema (the API validates with it, the worker reads
-// with it) and whether an instant falls within them, on the wall clock of the tenant's IANA zone.
+// with it), the one reader of the saved settings, and whether an instant falls within them, on
+// the wall clock of the tenant's IANA zone.
+import type { TenantTx } from '@switchboard/db';
 import { z } from 'zod';
 
 /** Days of the week as the schedule names them. */
@@ -77,6 +79,25 @@ export const DEFAULT_BUSINESS_HOURS: BusinessHours = {
   awayMessage: null,
   awayWindowMinutes: 720,
 };
+
+/**
+ * The tenant's saved business hours, read in `tx` and parsed again with businessHoursSchema (as
+ * anything read back is); undefined when never saved or no longer valid (a time zone this
+ * runtime does not know). The API shows the defaults then; the away replier and the assistant
+ * treat the tenant as open (never "outside hours").
+ */
+export async function readBusinessHours(tx: TenantTx, tenantId: string): Promise<BusinessHours | undefined> {
+  const row = await tx.businessHours.findUnique({ where: { tenantId } });
+  if (!row) return undefined;
+  const parsed = businessHoursSchema.safeParse({
+    enabled: row.enabled,
+    timeZone: row.timeZone,
+    schedule: row.schedule,
+    awayMessage: row.awayMessage,
+    awayWindowMinutes: row.awayWindowMinutes,
+  });
+  return parsed.success ? parsed.data : undefined;
+}
 
 const WEEKDAY_OF: Record<string, Weekday> = {
   Mon: 'mon',

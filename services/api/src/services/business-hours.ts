@@ -2,9 +2,9 @@
 // defaults when never saved, replaced whole, audited.
 import {
   type BusinessHours,
-  businessHoursSchema,
   DEFAULT_BUSINESS_HOURS,
   isWithinBusinessHours,
+  readBusinessHours,
 } from '@switchboard/messaging/producer';
 import type { FastifyRequest } from 'fastify';
 import { audit } from '../audit.ts';
@@ -19,19 +19,8 @@ function view(hours: BusinessHours, now: Date): BusinessHoursView {
 
 /** The tenant's business hours (the defaults, off, when never saved). */
 export async function getBusinessHours(ctx: ApiContext, request: FastifyRequest): Promise<BusinessHoursView> {
-  const row = await tenantTx(ctx, request, (tx) =>
-    tx.businessHours.findUnique({ where: { tenantId: request.principal.tenantId } }),
-  );
-  if (!row) return view(DEFAULT_BUSINESS_HOURS, new Date());
-  // Stored by this API after the same validation; parsed again, as anything read back is.
-  const parsed = businessHoursSchema.safeParse({
-    enabled: row.enabled,
-    timeZone: row.timeZone,
-    schedule: row.schedule,
-    awayMessage: row.awayMessage,
-    awayWindowMinutes: row.awayWindowMinutes,
-  });
-  return view(parsed.success ? parsed.data : DEFAULT_BUSINESS_HOURS, new Date());
+  const hours = await tenantTx(ctx, request, (tx) => readBusinessHours(tx, request.principal.tenantId));
+  return view(hours ?? DEFAULT_BUSINESS_HOURS, new Date());
 }
 
 /** Replaces the tenant's business hours (validated by the route with businessHoursSchema). */
