@@ -16,6 +16,7 @@ import {
   seeded,
   setupApi,
   slugA,
+  tokenFor,
 } from '../testing/api-fixture.ts';
 
 vi.mock('@switchboard/passwords', async (importOriginal) => {
@@ -95,7 +96,15 @@ describe('API keys belong to a member', () => {
     expect(minted.statusCode).toBe(403);
     const use = () => app.inject({ method: 'GET', url: '/v1/sessions', headers: { 'x-api-key': key } });
     expect((await use()).statusCode).toBe(200);
-    await withTenant(db, tenantId, (tx) => tx.membership.deleteMany({ where: { userId: creatorId } }));
+    // Through the team route, as a removal is made: every process's kept key goes stale at once
+    // (one removed by hand in the database is refused within the credential cache's TTL,
+    // auth-sessions.test.ts).
+    const removed = await app.inject({
+      method: 'DELETE',
+      url: `/v1/team/${creatorId}`,
+      headers: bearer(await tokenFor('a', 'owner')),
+    });
+    expect(removed.statusCode, removed.body).toBe(204);
     const after = await use();
     expect(after.statusCode).toBe(401);
     expect(after.json().error.code).toBe('unauthenticated');
