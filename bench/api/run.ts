@@ -13,9 +13,9 @@
 //                         [--conversations 100000] [--messages 1000000]   (smaller: a smoke run)
 //                         [--only auth,list,send,search]
 //
-// --only measures the named parts (comma-separated; default all): auth (/livez and
-// /v1/auth/me), list (the two pages), send (the POST), search (the three search cases); the
-// baseline is measured in every round.
+// --only measures the named parts (comma-separated; default all): auth (/livez, /v1/auth/me,
+// /v1/sessions by an API key and by a member's token), list (the two pages), send (the POST),
+// search (the three search cases); the baseline is measured in every round.
 //
 // Starts its own Postgres and Redis on loopback and stops them at the end. Each figure is the
 // median over the repeats; the load generator (autocannon) runs in this process, on the same
@@ -96,6 +96,11 @@ try {
   const { userId, sessionId } = await withTenant(db, tenantId, async (tx) => {
     const user = await tx.user.create({ data: { tenantId, email, displayName: 'Agent', passwordHash } });
     await tx.membership.create({ data: { tenantId, userId: user.id, role: 'agent' } });
+    // An admin only to create the API key the `auth` part's key case uses.
+    const admin = await tx.user.create({
+      data: { tenantId, email: 'admin@bench.test', displayName: 'Admin', passwordHash },
+    });
+    await tx.membership.create({ data: { tenantId, userId: admin.id, role: 'admin' } });
     const session = await tx.session.create({ data: { tenantId, name: 'bench', channel: 'baileys' } });
     return { userId: user.id, sessionId: session.id };
   });
@@ -124,6 +129,19 @@ try {
   const login = await app.inject({ method: 'POST', url: '/v1/auth/login', payload: { email, password } });
   if (login.statusCode !== 200) throw new Error(`login failed: ${login.body}`);
   const authorization = `Bearer ${login.json().accessToken}`;
+  const adminLogin = await app.inject({
+    method: 'POST',
+    url: '/v1/auth/login',
+    payload: { email: 'admin@bench.test', password },
+  });
+  const createdKey = await app.inject({
+    method: 'POST',
+    url: '/v1/api-keys',
+    headers: { authorization: `Bearer ${adminLogin.json().accessToken}` },
+    payload: { name: 'bench', scopes: ['read'] },
+  });
+  if (createdKey.statusCode !== 201) throw new Error(`API key: ${createdKey.body}`);
+  const apiKey = createdKey.json().key as string;
   await app.listen({ host: '127.0.0.1', port: 0 });
   const apiUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 
@@ -214,6 +232,15 @@ try {
         url: `${apiUrl}/v1/auth/me`,
         headers: { authorization },
       }),
+    ],
+    // A tenant's system: the same small read by an API key and by a member's token.
+    'GET /v1/sessions (API key)': [
+      'auth',
+      () => ({ url: `${apiUrl}/v1/sessions`, headers: { 'x-api-key': apiKey } }),
+    ],
+    'GET /v1/sessions (member token)': [
+      'auth',
+      () => ({ url: `${apiUrl}/v1/sessions`, headers: { authorization } }),
     ],
     'GET /v1/conversations (first page)': [
       'list',
