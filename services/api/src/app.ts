@@ -79,7 +79,7 @@ export interface BuildAppOptions {
   tenant: { slug: string; displayName: string };
   jwtSigningKey: string;
   accessTokenTtlMs?: number;
-  /** The auth plugin's member cache: its TTL (default 10 s) and clock (tests move it). */
+  /** The auth plugin's credential cache: its TTL (default 10 s) and clock (tests move it). */
   credentialCache?: Pick<CredentialCacheOptions, 'ttlMs' | 'now'>;
   refreshTokenTtlMs?: number;
   passwordResetTtlMs?: number;

@@ -52,7 +52,7 @@ export interface ApiContext {
   defaultTenant: string;
   jwtKey: Uint8Array;
   accessTokenTtlMs: number;
-  /** Members' sessions as the auth plugin read them; services invalidate it after ending sessions. */
+  /** Sessions and API keys as the auth plugin read them; made stale after a session ends. */
   credentialCache: CredentialCache;
   refreshTokenTtlMs: number;
   passwordResetTtlMs: number;

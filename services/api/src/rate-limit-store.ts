@@ -3,7 +3,6 @@
 // most once per `logIntervalMs`, and `switchboard_api_rate_limit_unavailable_total` counts every
 // request that went unlimited. A Redis outage must not turn every answer into a 500 (nor the
 // liveness probe into a restart loop); the limit returns as soon as Redis does.
-
 import { RedisScript } from '@switchboard/redis';
 import type { Logger, MetricsRegistry } from '@switchboard/telemetry';
 import type { Redis } from 'ioredis';

@@ -60,7 +60,7 @@ export interface AuthPluginOptions {
   db: Db;
   jwtSigningKey: string;
   accessTokenTtlMs: number;
-  /** What members' access tokens stand for, per process; invalidated through Redis. */
+  /** What members' access tokens and API keys stand for, per process; invalidated through Redis. */
   credentialCache: CredentialCache;
   /**
    * Called when a request's credential is refused (before the error answer), so failed attempts

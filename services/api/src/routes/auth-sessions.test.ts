@@ -1,6 +1,6 @@
 // Signed-in sessions on the real stack (Postgres, Redis, HTTP): listing and ending them, the
 // admin's end of a member's, what an ended session's tokens and realtime streams do, and the
-// auth plugin's member cache staying exact across API processes.
+// auth plugin's credential cache staying exact across API processes.
 import { randomUUID } from 'node:crypto';
 import { withTenant } from '@switchboard/db';
 import { hashPassword } from '@switchboard/passwords';
@@ -66,7 +66,7 @@ const me = (on: FastifyInstance, token: string) =>
 const refresh = (refreshToken: string) =>
   app.inject({ method: 'POST', url: '/v1/auth/refresh', payload: { refreshToken } });
 
-/** Another API process of the same deployment: its own member cache, the same database and Redis. */
+/** Another API process of the same deployment: its own credential cache, the same database and Redis. */
 async function otherProcess(cache?: { ttlMs?: number; now?: () => number }): Promise<FastifyInstance> {
   return await buildApp({
     db,

@@ -87,7 +87,7 @@ export async function sessionForRefresh(
 
 /**
  * Ends sessions matching `where` (only those not ended yet) and revokes their refresh tokens, in
- * `tx`. Returns the ids ended. The caller makes the member cache stale after the commit
+ * `tx`. Returns the ids ended. The caller makes the credential cache stale after the commit
  * (`ctx.credentialCache.invalidate`).
  */
 export async function endSessionsInTx(
