@@ -14,7 +14,10 @@
 //   pause, an in-memory channel), from enqueueing to the last recorded `sent`; baseline: N raw
 //   BullMQ jobs added and processed by a Worker doing nothing.
 //
-//   node bench/pipeline/run.ts [--messages 300] [--repeats 3] [--rate 50] [--only inbound,latency,outbound]
+//   node bench/pipeline/run.ts [--messages 300] [--repeats 3] [--rate 50] [--sessions 8]
+//                              [--only inbound,latency,outbound]
+//
+// --sessions is how many sessions the many-sessions outbound case sends through (one slot each).
 //
 // --only runs the named parts (comma-separated; default all three) and prints only their figures.
 //
@@ -54,7 +57,12 @@ import {
 
 const PARTS = ['inbound', 'latency', 'outbound'] as const;
 const ONLY = onlyOption(PARTS);
-const { messages: N, repeats: REPEATS, rate: RATE } = integerOptions({ messages: 300, repeats: 3, rate: 50 });
+const {
+  messages: N,
+  repeats: REPEATS,
+  rate: RATE,
+  sessions: SESSIONS,
+} = integerOptions({ messages: 300, repeats: 3, rate: 50, sessions: 8 });
 
 const time = async (fn: () => Promise<void>) => {
   const start = performance.now();
@@ -126,10 +134,10 @@ try {
   // How many sends each read and record statement carried (SendStatements' onBatch), all rounds.
   const claimStatements = { statements: 0, sends: 0 };
   const recordStatements = { statements: 0, sends: 0 };
-  // The 8 sessions of the many-sessions outbound case.
+  // The sessions of the many-sessions outbound case (--sessions, default 8).
   const outboundSessionIds = ONLY.has('outbound')
     ? await Promise.all(
-        Array.from({ length: 8 }, async (_, i) =>
+        Array.from({ length: SESSIONS }, async (_, i) =>
           withTenant(db, tenantId, (tx) =>
             tx.session.create({ data: { tenantId, name: `bench-out-${i}`, channel: 'baileys' } }),
           ).then((created) => created.id),
@@ -442,6 +450,7 @@ try {
     eventToStreamP99Ms: med(toStreamP99),
     outboundMs: med(outbound),
     baselineRawBullMqMs: med(rawBull),
+    outboundSessions: SESSIONS,
     outbound8SessionsMs: med(outboundSessions),
     baselineRawBullMq8QueuesMs: med(rawBullSessions),
     sendsPerClaimStatement: claimStatements.sends / Math.max(1, claimStatements.statements),
@@ -501,8 +510,10 @@ try {
     print(
       `  ratio outbound / raw BullMQ                        ${ratio(r.outboundMs, r.baselineRawBullMqMs)}`,
     );
-    print(`  outbound, 8 sessions, 1 slot each                  ${both(r.outbound8SessionsMs)}`);
-    print(`  baseline: raw BullMQ jobs, 8 queues, 1 slot each   ${both(r.baselineRawBullMq8QueuesMs)}`);
+    print(`  outbound, ${`${SESSIONS} sessions, 1 slot each`.padEnd(41)} ${both(r.outbound8SessionsMs)}`);
+    print(
+      `  baseline: raw BullMQ jobs, ${`${SESSIONS} queues, 1 slot each`.padEnd(24)} ${both(r.baselineRawBullMq8QueuesMs)}`,
+    );
     print(
       `  ratio outbound / raw BullMQ                        ${ratio(r.outbound8SessionsMs, r.baselineRawBullMq8QueuesMs)}`,
     );
