@@ -52,13 +52,13 @@ export interface CredentialCacheOptions {
 
 /**
  * Per-process cache of members' sessions (keyed by tenant, user and session id) and API keys
- * (keyed by tenant and key prefix). Each tenant has a
- * generation counter in Redis (`sb:<slug>:api:auth-generation`): every write that can take a
- * credential away (a session ended, a member removed or re-roled, a password reset, a key revoked) increments it
- * before its answer is sent, and an entry is used only while the counter still holds the value it
- * was read under. Reading the counter is one Redis GET per request, so a change on one API
- * process takes effect on every other one at once; when Redis cannot be read, the cache is not
- * used (the database answers), so an outage never extends a credential.
+ * (keyed by tenant and key prefix). Each tenant has a generation counter in Redis
+ * (`sb:<slug>:api:auth-generation`): every write that can take a credential away (a session
+ * ended, a member removed or re-roled, a password reset, a key revoked) increments it before its
+ * answer is sent, and an entry is used only while the counter still holds the value it was read
+ * under. Reading the counter is one Redis GET per request, so a change on one API process takes
+ * effect on every other one at once; when Redis cannot be read, the cache is not used (the
+ * database answers), so an outage never extends a credential.
  */
 export class CredentialCache {
   readonly ttlMs: number;
