@@ -58,9 +58,7 @@ export function BotSettings(props: { sessionId: string; sessionName: string; adm
       legend="Bot (external flow engine)"
       saveLabel="Save bot settings"
       admin={props.admin}
-      loaded={setting.loaded}
-      form={setting.form}
-      onSave={setting.save}
+      setting={setting}
       footer={
         d.newSecret && (
           <p role="status">
@@ -73,10 +71,7 @@ export function BotSettings(props: { sessionId: string; sessionName: string; adm
         <input
           type="checkbox"
           checked={d.enabled}
-          onChange={(e) => {
-            const checked = e.target.checked;
-            setting.setDraft((draft) => ({ ...draft, enabled: checked }));
-          }}
+          onChange={(e) => setting.setField('enabled', e.target.checked)}
         />
         Send customers’ messages to the flow engine
       </label>
@@ -88,10 +83,7 @@ export function BotSettings(props: { sessionId: string; sessionName: string; adm
           maxLength={2000}
           placeholder="https://flows.example.com/hooks/support"
           value={d.url}
-          onChange={(e) => {
-            const value = e.target.value;
-            setting.setDraft((draft) => ({ ...draft, url: value }));
-          }}
+          onChange={(e) => setting.setField('url', e.target.value)}
         />
       </label>
       <label>
@@ -100,10 +92,7 @@ export function BotSettings(props: { sessionId: string; sessionName: string; adm
           maxLength={512}
           placeholder={d.secretSealed ? 'a generated secret is stored' : 'secret://provider/name'}
           value={d.secretRef}
-          onChange={(e) => {
-            const value = e.target.value;
-            setting.setDraft((draft) => ({ ...draft, secretRef: value }));
-          }}
+          onChange={(e) => setting.setField('secretRef', e.target.value)}
         />
       </label>
       <label>
@@ -112,10 +101,7 @@ export function BotSettings(props: { sessionId: string; sessionName: string; adm
           maxLength={64}
           placeholder="agent"
           value={d.handoffKeyword}
-          onChange={(e) => {
-            const value = e.target.value;
-            setting.setDraft((draft) => ({ ...draft, handoffKeyword: value }));
-          }}
+          onChange={(e) => setting.setField('handoffKeyword', e.target.value)}
         />
       </label>
       <label>
@@ -124,10 +110,7 @@ export function BotSettings(props: { sessionId: string; sessionName: string; adm
           maxLength={64}
           placeholder="bot"
           value={d.restartKeyword}
-          onChange={(e) => {
-            const value = e.target.value;
-            setting.setDraft((draft) => ({ ...draft, restartKeyword: value }));
-          }}
+          onChange={(e) => setting.setField('restartKeyword', e.target.value)}
         />
       </label>
     </SessionSettingForm>

@@ -29,18 +29,13 @@ export function CallSettings(props: { sessionId: string; sessionName: string; ad
       legend="Calls"
       saveLabel="Save call settings"
       admin={props.admin}
-      loaded={setting.loaded}
-      form={setting.form}
-      onSave={setting.save}
+      setting={setting}
     >
       <label className="check">
         <input
           type="checkbox"
           checked={rejectCalls}
-          onChange={(e) => {
-            const checked = e.target.checked;
-            setting.setDraft((draft) => ({ ...draft, rejectCalls: checked }));
-          }}
+          onChange={(e) => setting.setField('rejectCalls', e.target.checked)}
         />
         Decline calls automatically
       </label>
@@ -51,10 +46,7 @@ export function CallSettings(props: { sessionId: string; sessionName: string; ad
           maxLength={4096}
           value={replyText}
           placeholder="We cannot take calls here; please write."
-          onChange={(e) => {
-            const text = e.target.value;
-            setting.setDraft((draft) => ({ ...draft, replyText: text }));
-          }}
+          onChange={(e) => setting.setField('replyText', e.target.value)}
         />
       </label>
     </SessionSettingForm>

@@ -30,9 +30,7 @@ export function HistoryImportSettings(props: { sessionId: string; sessionName: s
       legend="History on pairing"
       saveLabel="Save history import"
       admin={props.admin}
-      loaded={setting.loaded}
-      form={setting.form}
-      onSave={setting.save}
+      setting={setting}
     >
       <label>
         Import chats when the number is paired

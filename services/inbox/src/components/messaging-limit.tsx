@@ -25,9 +25,7 @@ export function MessagingLimitSettings(props: { sessionId: string; sessionName: 
       legend="Messaging limit"
       saveLabel="Save messaging limit"
       admin={props.admin}
-      loaded={setting.loaded}
-      form={setting.form}
-      onSave={setting.save}
+      setting={setting}
     >
       <label>
         Meta's tier (unique customers per 24 hours)

@@ -23,6 +23,10 @@ export function useSessionSetting<S extends z.ZodType, D>(options: {
   const [error, setError] = useState<string | undefined>();
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState(false);
+  const setDraft = (change: D | ((draft: D) => D)) => {
+    setDraftState(change);
+    setSaved(false);
+  };
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: loaded once per URL; the mappers are the caller's constants.
   useEffect(() => {
@@ -44,10 +48,9 @@ export function useSessionSetting<S extends z.ZodType, D>(options: {
     draft,
     loaded,
     /** Changes the draft (and clears "Saved"). */
-    setDraft: (change: D | ((draft: D) => D)) => {
-      setDraftState(change);
-      setSaved(false);
-    },
+    setDraft,
+    /** Changes one field of an object draft (and clears "Saved"). */
+    setField: <K extends keyof D>(key: K, value: D[K]) => setDraft((d) => ({ ...d, [key]: value })),
     form: { error, saved, busy },
     save: async () => {
       setBusy(true);
@@ -73,9 +76,12 @@ export function SessionSettingForm(props: {
   legend: string;
   saveLabel: string;
   admin: boolean;
-  loaded: boolean;
-  form: { error: string | undefined; saved: boolean; busy: boolean };
-  onSave: () => Promise<void>;
+  /** What useSessionSetting answered: whether it loaded, the form's state, and the save. */
+  setting: {
+    loaded: boolean;
+    form: { error: string | undefined; saved: boolean; busy: boolean };
+    save: () => Promise<void>;
+  };
   children: ReactNode;
   /** Shown after "Saved" (what a save answered once, such as a generated secret). */
   footer?: ReactNode;
@@ -86,21 +92,21 @@ export function SessionSettingForm(props: {
       aria-label={props.ariaLabel}
       onSubmit={(e) => {
         e.preventDefault();
-        void props.onSave();
+        void props.setting.save();
       }}
     >
-      <fieldset disabled={!props.admin || !props.loaded}>
+      <fieldset disabled={!props.admin || !props.setting.loaded}>
         <legend>{props.legend}</legend>
         {props.children}
         {props.admin && (
-          <button type="submit" disabled={props.form.busy}>
+          <button type="submit" disabled={props.setting.form.busy}>
             {props.saveLabel}
           </button>
         )}
-        {props.form.saved && <output>Saved</output>}
+        {props.setting.form.saved && <output>Saved</output>}
         {props.footer}
       </fieldset>
-      <ErrorAlert error={props.form.error} />
+      <ErrorAlert error={props.setting.form.error} />
     </form>
   );
 }
