@@ -88,24 +88,40 @@ export class CredentialCache {
     }
   }
 
-  /** The entry of a session when it was read under `generation` and is younger than the TTL. */
-  get(key: string, generation: string): CachedMember | undefined {
-    return this.fresh(key, generation) as CachedMember | undefined;
+  /**
+   * The member behind a session while its entry is fresh, else `load()`'s answer, kept (a load
+   * that throws keeps nothing). See {@link CredentialCache.through}.
+   */
+  async member(slug: string, key: string, load: () => Promise<CachedMember>): Promise<CachedMember> {
+    return (await this.through(slug, key, load)) as CachedMember;
   }
 
-  /** Keeps what was read from the database under `generation` (read before the database was). */
-  set(key: string, generation: string, member: CachedMember): void {
-    this.keep(key, generation, member);
+  /** An API key's row (keyed by apiKeyKey) while fresh, else `load()`'s answer, kept unless undefined. */
+  async apiKey(
+    slug: string,
+    key: string,
+    load: () => Promise<CachedApiKey | undefined>,
+  ): Promise<CachedApiKey | undefined> {
+    return (await this.through(slug, key, load)) as CachedApiKey | undefined;
   }
 
-  /** The entry of an API key (keyed by apiKeyKey) read under `generation`, younger than the TTL. */
-  getApiKey(key: string, generation: string): CachedApiKey | undefined {
-    return this.fresh(key, generation) as CachedApiKey | undefined;
-  }
-
-  /** Keeps an API key's row read under `generation` (read before the database was). */
-  setApiKey(key: string, generation: string, apiKey: CachedApiKey): void {
-    this.keep(key, generation, apiKey);
+  /**
+   * The entry of `key` while it was read under the tenant's current generation and is younger
+   * than the TTL; else what `load` reads from the database, kept under the generation read BEFORE
+   * it, so an entry read while a change commits is void once the change moves the generation.
+   * When Redis cannot tell the generation, nothing is used or kept.
+   */
+  private async through(
+    slug: string,
+    key: string,
+    load: () => Promise<CachedMember | CachedApiKey | undefined>,
+  ): Promise<CachedMember | CachedApiKey | undefined> {
+    const generation = await this.generation(slug);
+    const cached = generation === undefined ? undefined : this.fresh(key, generation);
+    if (cached) return cached;
+    const value = await load();
+    if (value !== undefined && generation !== undefined) this.keep(key, generation, value);
+    return value;
   }
 
   private fresh(key: string, generation: string): CachedMember | CachedApiKey | undefined {

@@ -192,27 +192,23 @@ async function apiKeyOf(
   options: AuthPluginOptions,
   key: { tenantId: string; slug: string; prefix: string },
 ): Promise<CachedApiKey | undefined> {
-  const cache = options.credentialCache;
   const cacheKey = CredentialCache.apiKeyKey(key.tenantId, key.prefix);
-  // Read before the database is, as for members (memberOfSession).
-  const generation = await cache.generation(key.slug);
-  const cached = generation === undefined ? undefined : cache.getApiKey(cacheKey, generation);
-  if (cached) return cached;
-  // The key and whether its creator is still an active member, in one statement.
-  const [row] = await tenantQuery<CachedApiKey & { creatorActive: boolean }>(
-    options.db,
-    key.tenantId,
-    Prisma.sql`
-      SELECT k.id, k.key_hash AS "keyHash", k.scopes, k.revoked_at AS "revokedAt",
-             k.expires_at AS "expiresAt", k.last_used_at AS "lastUsedAt",
-             EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id
-                      WHERE m.user_id = k.created_by_id AND u.disabled_at IS NULL) AS "creatorActive"
-        FROM api_keys k WHERE k.prefix = ${key.prefix}`,
-  );
-  if (!row?.creatorActive) return undefined;
-  const { creatorActive: _, ...apiKey } = row;
-  if (generation !== undefined) cache.setApiKey(cacheKey, generation, apiKey);
-  return apiKey;
+  return await options.credentialCache.apiKey(key.slug, cacheKey, async () => {
+    // The key and whether its creator is still an active member, in one statement.
+    const [row] = await tenantQuery<CachedApiKey & { creatorActive: boolean }>(
+      options.db,
+      key.tenantId,
+      Prisma.sql`
+        SELECT k.id, k.key_hash AS "keyHash", k.scopes, k.revoked_at AS "revokedAt",
+               k.expires_at AS "expiresAt", k.last_used_at AS "lastUsedAt",
+               EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id
+                        WHERE m.user_id = k.created_by_id AND u.disabled_at IS NULL) AS "creatorActive"
+          FROM api_keys k WHERE k.prefix = ${key.prefix}`,
+    );
+    if (!row?.creatorActive) return undefined;
+    const { creatorActive: _, ...apiKey } = row;
+    return apiKey;
+  });
 }
 
 /** How often a session's last-seen time (and IP) is written at most: reading it needs no finer. */
@@ -230,39 +226,28 @@ async function memberOfSession(
   options: AuthPluginOptions,
   who: { tenantId: string; slug: string; userId: string; sessionId: string },
 ): Promise<CachedMember> {
-  const cache = options.credentialCache;
   const key = CredentialCache.key(who.tenantId, who.userId, who.sessionId);
-  // Read before the database is, so an entry read while a change commits is void once the change
-  // moves the generation.
-  const generation = await cache.generation(who.slug);
-  const cached = generation === undefined ? undefined : cache.get(key, generation);
-  if (cached) return cached;
-  const [row] = await tenantQuery<CachedMember & { sessionActive: boolean }>(
-    options.db,
-    who.tenantId,
-    Prisma.sql`
-      WITH touched AS (
-        UPDATE auth_sessions SET last_seen_at = now(), ip = ${request.ip}
-         WHERE id = ${who.sessionId}::uuid AND user_id = ${who.userId}::uuid AND ended_at IS NULL
-           AND last_seen_at < now() - make_interval(secs => ${LAST_SEEN_RESOLUTION_MS / 1000})
-        RETURNING id)
-      SELECT m.role::text AS role, u.email, u.display_name AS "displayName", u.locale,
-             (s.id IS NOT NULL AND s.ended_at IS NULL) AS "sessionActive"
-        FROM memberships m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id
-        LEFT JOIN auth_sessions s ON s.tenant_id = m.tenant_id AND s.id = ${who.sessionId}::uuid AND s.user_id = m.user_id
-       WHERE m.user_id = ${who.userId}::uuid AND u.disabled_at IS NULL
-       LIMIT 1`,
-  );
-  if (!row) throw new ApiError('unauthenticated', 'the user is no longer a member of this tenant');
-  if (!row.sessionActive) throw new ApiError('unauthenticated', 'this session was ended; sign in again');
-  const member: CachedMember = {
-    role: row.role,
-    email: row.email,
-    displayName: row.displayName,
-    locale: row.locale,
-  };
-  if (generation !== undefined) cache.set(key, generation, member);
-  return member;
+  return await options.credentialCache.member(who.slug, key, async () => {
+    const [row] = await tenantQuery<CachedMember & { sessionActive: boolean }>(
+      options.db,
+      who.tenantId,
+      Prisma.sql`
+        WITH touched AS (
+          UPDATE auth_sessions SET last_seen_at = now(), ip = ${request.ip}
+           WHERE id = ${who.sessionId}::uuid AND user_id = ${who.userId}::uuid AND ended_at IS NULL
+             AND last_seen_at < now() - make_interval(secs => ${LAST_SEEN_RESOLUTION_MS / 1000})
+          RETURNING id)
+        SELECT m.role::text AS role, u.email, u.display_name AS "displayName", u.locale,
+               (s.id IS NOT NULL AND s.ended_at IS NULL) AS "sessionActive"
+          FROM memberships m JOIN users u ON u.tenant_id = m.tenant_id AND u.id = m.user_id
+          LEFT JOIN auth_sessions s ON s.tenant_id = m.tenant_id AND s.id = ${who.sessionId}::uuid AND s.user_id = m.user_id
+         WHERE m.user_id = ${who.userId}::uuid AND u.disabled_at IS NULL
+         LIMIT 1`,
+    );
+    if (!row) throw new ApiError('unauthenticated', 'the user is no longer a member of this tenant');
+    if (!row.sessionActive) throw new ApiError('unauthenticated', 'this session was ended; sign in again');
+    return { role: row.role, email: row.email, displayName: row.displayName, locale: row.locale };
+  });
 }
 
 function authorize(principal: Principal, access: RouteAccess): void {

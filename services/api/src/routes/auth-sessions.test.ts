@@ -412,7 +412,16 @@ describe('signed-in sessions', () => {
       enableOfflineQueue: false,
     });
     const cache = new CredentialCache({ redis: down });
-    cache.set('k', '0', { role: 'agent', email: 'x@y.test', displayName: 'X', locale: null });
+    const member = { role: 'agent', email: 'x@y.test', displayName: 'X', locale: null } as const;
+    let loads = 0;
+    const load = async () => {
+      loads++;
+      return member;
+    };
+    expect(await cache.member(slugA, 'k', load)).toEqual(member);
+    expect(await cache.member(slugA, 'k', load)).toEqual(member);
+    // Nothing kept: each read went to the database.
+    expect(loads).toBe(2);
     expect(await cache.generation(slugA)).toBeUndefined();
     expect(await cache.invalidate(slugA, seeded.a.tenantId)).toBe(false);
     down.disconnect();
