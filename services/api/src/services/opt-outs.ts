@@ -45,18 +45,13 @@ export async function putOptKeywords(
         ? (row?.optInKeywords ?? DEFAULT_OPT_IN_KEYWORDS)
         : (row?.optOutKeywords ?? DEFAULT_OPT_OUT_KEYWORDS);
     const both = clean.filter((k) => other.includes(k));
+    const words = both.join(', ');
+    const otherKind = `opt-${kind === 'out' ? 'in' : 'out'}`;
     if (both.length > 0)
       throw new ApiError(
         'validation_failed',
-        `body.keywords: ${both.join(', ')} ${both.length === 1 ? 'is' : 'are'} already an opt-${kind === 'out' ? 'in' : 'out'} keyword`,
-        {
-          issues: [
-            {
-              path: 'body.keywords',
-              message: `${both.join(', ')}: already opt-${kind === 'out' ? 'in' : 'out'} keywords`,
-            },
-          ],
-        },
+        `body.keywords: ${words} ${both.length === 1 ? 'is' : 'are'} already an ${otherKind} keyword`,
+        { issues: [{ path: 'body.keywords', message: `${words}: already ${otherKind} keywords` }] },
       );
     await tx.campaignSettings.upsert({
       where: { tenantId },
