@@ -4,7 +4,6 @@
 // daily and monthly limits (messages and tokens), and only when all pass counts the reply in the
 // burst window and reserves its tokens. After the call, `settle` swaps the reservation for the tokens
 // the provider reported, or gives it back when no reply went out.
-
 import { RedisScript } from '@switchboard/redis';
 import type { Redis } from 'ioredis';
 
